@@ -1,0 +1,5 @@
+"""``python -m vaearr`` runs the command line."""
+
+from vaearr.cli import main
+
+main()

@@ -1,0 +1,42 @@
+"""Progress bars for long work: a tqdm bar over dask tasks, and a plain tqdm wrapper."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+
+from tqdm.auto import tqdm
+
+
+def _disabled() -> bool:
+    # bars are noise in logs of non-interactive runs unless asked for
+    return os.environ.get("VAEARR_PROGRESS", "auto") == "off" or (
+        os.environ.get("VAEARR_PROGRESS", "auto") == "auto" and not sys.stderr.isatty()
+    )
+
+
+def bar(iterable=None, *, total: int | None = None, desc: str = "", unit: str = "it"):
+    """A tqdm bar that stays quiet when stderr is not a terminal (``VAEARR_PROGRESS=on`` forces it)."""
+    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=_disabled(), leave=False)
+
+
+@contextlib.contextmanager
+def dask_progress(desc: str) -> Iterator[None]:
+    """Show a tqdm bar while dask computes inside the block."""
+    from dask.callbacks import Callback
+
+    class _Bar(Callback):
+        def _start_state(self, dsk, state):
+            self._bar = bar(total=sum(len(state[k]) for k in ("ready", "waiting", "running", "finished")),
+                            desc=desc, unit="task")
+
+        def _posttask(self, key, result, dsk, state, worker_id):
+            self._bar.update(1)
+
+        def _finish(self, dsk, state, errored):
+            self._bar.close()
+
+    with _Bar():
+        yield

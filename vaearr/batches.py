@@ -1,0 +1,1375 @@
+"""Torch batches straight from a vaearr store: chunk-aligned shuffle, masks, splits, workers, transforms.
+
+How an epoch is read (:class:`ZarrBatches`):
+
+1. The sample grid (the ``sample_dims`` of ``var``) is cut into *blocks*: the store's chunks
+   along the sample dims, each holding whole samples (a store keeps feature dims whole).
+   Blocks with no sample inside ``mask`` are never read.
+2. ``val_fraction`` sends whole blocks to validation (chosen by ``seed`` alone), so no sample
+   is in both splits and a validation sample never shares a chunk with a training one.
+3. Each epoch permutes the block order (seeded by ``seed`` and the epoch), takes
+   ``buffer_chunks`` blocks at a time (a *group*), reads and decodes every block of the group
+   once, keeps the samples inside the mask and permutes them inside the group. The epoch is
+   the concatenation of the groups; batches are consecutive slices of it.
+4. Groups are decoded in parallel: by a thread pool in this process (``num_workers=0``; zstd,
+   crc32c and numpy copies release the GIL) or by ``num_workers`` processes of a
+   :class:`torch.utils.data.DataLoader`, each taking every ``num_workers``-th group. Batches
+   are cut from the groups in group order, so the batches of an epoch are the same, bit for
+   bit, whatever ``num_workers`` is.
+5. A background thread cuts batches, converts them (``channels_first``, ``dtype``) and runs
+   the transforms, ``prefetch`` batches ahead of the training loop.
+
+Transforms are small callables on a batch tensor ``(B, C, *spatial)``; the random ones
+(:func:`random_flip`, :func:`random_affine`, :func:`random_patch_3d`) take a
+:class:`torch.Generator` that the loader seeds from ``(seed, epoch, rank, batch)``, so
+augmentations repeat exactly too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import queue
+import threading
+import warnings
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# torch is a core dependency and everything here hands out tensors, so it is imported once
+# (xbatcher imports it lazily only because torch is optional there)
+import torch
+import torch.nn.functional as F
+
+from vaearr.errors import InputError, StoreError
+
+#: Accepted values of ``split``.
+SPLITS = ("train", "val", "all")
+
+# tags that keep the seeded random streams of different jobs apart
+_TAG_SPLIT, _TAG_ORDER, _TAG_GROUP, _TAG_TRANSFORM = 1, 2, 3, 4
+
+
+def _rng(*keys: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([int(k) for k in keys]))
+
+
+def _torch_seed(*keys: int) -> int:
+    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _numpy_dtype(dtype: torch.dtype | None) -> np.dtype | None:
+    if dtype is None:
+        return None
+    try:
+        return torch.empty(0, dtype=dtype).numpy().dtype
+    except (TypeError, RuntimeError):  # bfloat16 and friends: torch converts later
+        return None
+
+
+def _torch_dtype(dtype: Any) -> torch.dtype | None:
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    out = getattr(torch, name, None)
+    if not isinstance(out, torch.dtype):
+        raise InputError(None, f"dtype {dtype!r} is not a torch dtype")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# what to read
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """What :class:`ZarrBatches` reads and how; every field is also a keyword of it.
+
+    Parameters
+    ----------
+    var
+        Variable to read, e.g. ``"patterns"``.
+    sample_dims
+        Dims that index samples, e.g. ``("y", "x")``, ``("sample",)``, ``("subject",)``. Sample
+        indices handed out (``return_index``) index the grid of these dims, flattened in this
+        order (C order).
+    feature_dims
+        Dims of one sample, in the order the tensor gets them, e.g. ``("py", "px")``,
+        ``("row", "col", "channel")``, ``("z", "y", "x")``.
+    mask
+        Name of a bool variable over the sample dims; only samples where it is True are read.
+    batch_size
+        Samples per batch.
+    shuffle
+        Shuffle (two levels: the chunk order, then samples inside a buffer of chunks).
+    seed
+        Seeds the split, the shuffle and random transforms.
+    buffer_chunks
+        Chunks read and shuffled together; more mixes better and holds more memory.
+    drop_last
+        Drop the last batch of an epoch when it is short.
+    val_fraction
+        Fraction of the (masked) samples sent to validation, as whole chunks.
+    split
+        ``"train"``, ``"val"`` or ``"all"``.
+    transforms
+        Callables applied in order to each batch tensor (see the module docstring).
+    num_workers
+        Worker processes that decode chunks; 0 decodes in threads of this process.
+    prefetch
+        Batches prepared ahead by a background thread; 0 prepares each on demand.
+    channels_first
+        Yield ``(B, C, *spatial)``: ``C = 1`` is added when there is no channel dim, the channel
+        dim is moved to the front when there is one. False yields ``(B, *feature_dims)``.
+    channel_dim
+        The feature dim holding channels; ``"auto"`` takes a feature dim whose coordinate
+        holds names (like ``"R", "G", "B"``), None says there is none.
+    dtype
+        Torch dtype of the batches (name or dtype); None keeps the stored dtype.
+    return_index
+        Yield ``(x, idx)``: ``idx`` (int64) are the flat sample indices, for writing back.
+    rank, world_size
+        Shard for distributed training: each rank reads its own chunks and yields as many
+        batches as every other rank.
+    read_threads
+        Threads decoding chunks (per worker process); default: the cores this process may
+        use, divided among the workers.
+    pin_memory
+        Pin batches (page-locked) for faster copies to a GPU.
+    mp_context
+        Start method of worker processes (``"fork"``, ``"forkserver"``, ``"spawn"``); default
+        that of :mod:`torch.multiprocessing`.
+    """
+
+    var: str
+    sample_dims: tuple[str, ...]
+    feature_dims: tuple[str, ...]
+    mask: str | None = None
+    batch_size: int = 64
+    shuffle: bool = True
+    seed: int = 0
+    buffer_chunks: int = 16
+    drop_last: bool = False
+    val_fraction: float = 0.0
+    split: str = "all"
+    transforms: tuple[Callable, ...] = ()
+    num_workers: int = 0
+    prefetch: int = 4
+    channels_first: bool = True
+    channel_dim: str | None = "auto"
+    dtype: Any = "float32"
+    return_index: bool = False
+    rank: int = 0
+    world_size: int = 1
+    read_threads: int | None = None
+    pin_memory: bool = False
+    mp_context: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("sample_dims", "feature_dims"):
+            v = getattr(self, name)
+            object.__setattr__(self, name, (v,) if isinstance(v, str) else tuple(map(str, v)))
+        t = self.transforms
+        object.__setattr__(self, "transforms", () if t is None else (t,) if callable(t) else tuple(t))
+
+
+# ----------------------------------------------------------------------------------------------
+# reading blocks (picklable: worker processes get a copy and open the array themselves)
+
+
+def _open_array(store: str, var: str, storage_options: dict | None):
+    import zarr
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, module="zarr")
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        if "://" in store and not store.startswith("file://"):
+            group = zarr.open_group(store, mode="r", storage_options=storage_options or {})
+        else:
+            group = zarr.open_group(store[len("file://"):] if store.startswith("file://") else store, mode="r")
+        return group[var]
+
+
+@dataclass
+class _Source:
+    """The sample grid of one variable, cut into blocks (chunks along the sample dims)."""
+
+    store: str
+    storage_options: dict | None
+    var: str
+    grid_shape: tuple[int, ...]  # sizes of the sample dims, caller's order
+    block_shape: tuple[int, ...]  # chunk sizes along them
+    sample_axes: tuple[int, ...]  # stored axis of each sample dim
+    feature_axes: tuple[int, ...]  # stored axis of each feature dim
+    feature_shape: tuple[int, ...]
+    dtype: np.dtype
+    mask: np.ndarray | None  # bool over grid_shape
+    # layout and dtype of the group buffers: converting while scattering into them costs
+    # no extra pass over the data (and numpy's cast, unlike torch's, needs no thread team)
+    out_dtype: np.dtype | None = None
+    channels_first: bool = False
+    channel_axis: int | None = None
+    _array: Any = field(default=None, repr=False)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_array"] = None  # each process opens its own handle
+        return state
+
+    @property
+    def array(self):
+        if self._array is None:
+            self._array = _open_array(self.store, self.var, self.storage_options)
+        return self._array
+
+    @property
+    def n_blocks(self) -> tuple[int, ...]:
+        return tuple(-(-n // c) for n, c in zip(self.grid_shape, self.block_shape))
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        """Shape of one sample in a group buffer."""
+        f = self.feature_shape
+        if not self.channels_first:
+            return f
+        if self.channel_axis is None:
+            return (1, *f)
+        return (f[self.channel_axis], *f[:self.channel_axis], *f[self.channel_axis + 1:])
+
+    def layout(self, a: np.ndarray) -> np.ndarray:
+        """``(n, *feature_shape)`` → ``(n, *out_shape)``, as a view."""
+        if not self.channels_first:
+            return a
+        if self.channel_axis is None:
+            return a[:, None]
+        return np.moveaxis(a, 1 + self.channel_axis, 1)
+
+    def block_slices(self, block: int) -> tuple[slice, ...]:
+        pos = np.unravel_index(int(block), self.n_blocks)
+        return tuple(
+            slice(int(p) * c, min((int(p) + 1) * c, n))
+            for p, c, n in zip(pos, self.block_shape, self.grid_shape)
+        )
+
+    def counts(self) -> np.ndarray:
+        """Samples inside the mask in every block (flat, block order)."""
+        nb = self.n_blocks
+        if self.mask is None:
+            per_dim = [np.diff(np.minimum(np.arange(k + 1) * c, n)) for k, c, n in zip(nb, self.block_shape, self.grid_shape)]
+            out = per_dim[0]
+            for p in per_dim[1:]:
+                out = np.multiply.outer(out, p)
+            return np.asarray(out, dtype=np.int64).ravel()
+        counts = self.mask.astype(np.int64)
+        for axis, (k, c) in enumerate(zip(nb, self.block_shape)):
+            counts = np.add.reduceat(counts, np.arange(k) * c, axis=axis)
+        return counts.ravel()
+
+    def block_index(self, block: int) -> tuple[np.ndarray | None, np.ndarray]:
+        """Positions inside the block of its masked samples (None: all) and their flat ids."""
+        sl = self.block_slices(block)
+        shape = tuple(s.stop - s.start for s in sl)
+        local = None
+        if self.mask is not None:
+            m = self.mask[sl].ravel()
+            if not m.all():
+                local = np.flatnonzero(m)
+        if local is None:
+            local_pos = np.indices(shape).reshape(len(shape), -1)
+        else:
+            local_pos = np.stack(np.unravel_index(local, shape))
+        starts = np.array([s.start for s in sl])[:, None]
+        ids = np.ravel_multi_index(tuple(local_pos + starts), self.grid_shape).astype(np.int64)
+        return local, ids
+
+    def read_block(self, block: int) -> tuple[np.ndarray, np.ndarray]:
+        """Decode one block (whole chunks) → ``(n, *feature_shape)`` masked samples and their ids."""
+        sl = self.block_slices(block)
+        sel: list[slice] = [slice(None)] * (len(self.sample_axes) + len(self.feature_axes))
+        for ax, s in zip(self.sample_axes, sl):
+            sel[ax] = s
+        a = np.asarray(self.array[tuple(sel)])
+        order = self.sample_axes + self.feature_axes
+        if order != tuple(range(a.ndim)):
+            a = a.transpose(order)
+        a = a.reshape((-1, *self.feature_shape))
+        local, ids = self.block_index(block)
+        return (a if local is None else a[local]), ids
+
+
+def _read_group(source: _Source, plan: _Plan, g: int, pool: ThreadPoolExecutor) -> Callable[[], list[tuple[np.ndarray, np.ndarray]]]:
+    """Start decoding group ``g`` of ``plan`` on ``pool``; the returned callable waits for it.
+
+    The group comes back as *pieces*: its shuffled samples cut at the epoch's batch
+    boundaries, each a fresh array already in the output layout and dtype. A full batch is then
+    one piece, handed out without another copy, and pieces are small enough for the allocator
+    to recycle (one big buffer per group would be page-faulted in afresh every time).
+    """
+    blocks, counts = plan.groups[g], plan.counts[g]
+    n = int(sum(counts))
+    raw = np.empty((n, *source.feature_shape), dtype=source.dtype)
+    raw_ids = np.empty(n, dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    seed = plan.seed_of(g)
+    perm = None if seed is None else _rng(*seed).permutation(n)
+    start = plan.starts[g]
+    end = min(start + n, plan.limit) - start  # samples past the epoch's last batch are not built
+    bs = plan.batch_size
+    cuts = [0, *range(bs - start % bs, end, bs), end] if end > 0 else [0]
+    out_dtype = source.out_dtype or source.dtype
+    pieces: list[tuple[np.ndarray, np.ndarray]] = []
+    remaining = [len(blocks)]
+    lock = threading.Lock()
+
+    def build() -> None:
+        for lo, hi in zip(cuts[:-1], cuts[1:]):
+            if perm is None:
+                x, ids = raw[lo:hi], raw_ids[lo:hi]
+            else:
+                rows = perm[lo:hi]
+                x, ids = np.take(raw, rows, axis=0), raw_ids[rows]
+            # the cast rides on a contiguous copy: far cheaper than casting while gathering
+            pieces.append((np.ascontiguousarray(source.layout(x), dtype=out_dtype), ids))
+
+    def work(k: int) -> None:
+        data, ids = source.read_block(blocks[k])
+        lo, hi = int(offsets[k]), int(offsets[k + 1])
+        if len(ids) != hi - lo:  # pragma: no cover - the store changed under us
+            raise StoreError(source.store, f"'{source.var}' changed while it was read")
+        raw[lo:hi] = data
+        raw_ids[lo:hi] = ids
+        with lock:
+            remaining[0] -= 1
+            last = remaining[0] == 0
+        if last:  # the thread that decodes the last block cuts the pieces
+            build()
+
+    futures: list[Future] = [pool.submit(work, k) for k in range(len(blocks))]
+
+    def result() -> list[tuple[np.ndarray, np.ndarray]]:
+        for f in futures:
+            f.result()
+        return pieces
+
+    return result
+
+
+def _group_stream(source: _Source, plan: _Plan, threads: int, which: Sequence[int] | None = None) -> Iterator[list]:
+    """Groups ``which`` (default all) of ``plan`` in order, decoded by a thread pool one group ahead."""
+    which = list(range(len(plan.groups))) if which is None else list(which)
+    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="vaearr-read") as pool:
+        pending: deque = deque()
+        nxt = 0
+        try:
+            while nxt < len(which) or pending:
+                # two groups in flight, so the pool does not idle at a group boundary
+                while nxt < len(which) and len(pending) < 2:
+                    pending.append(_read_group(source, plan, which[nxt], pool))
+                    nxt += 1
+                yield pending.popleft()()
+        finally:
+            for p in pending:  # let started reads finish before the pool closes
+                try:
+                    p()
+                except Exception:  # noqa: BLE001 - the consumer is gone; errors do not matter
+                    pass
+
+
+class _GroupDataset(torch.utils.data.IterableDataset):
+    """Worker side of ``num_workers > 0``: worker ``w`` decodes groups ``w, w + W, w + 2W...``."""
+
+    def __init__(self, source: _Source, plan: _Plan, threads: int):
+        self.source, self.plan, self.threads = source, plan, threads
+
+    def __iter__(self) -> Iterator[tuple[int, list]]:
+        info = torch.utils.data.get_worker_info()
+        wid, nw = (0, 1) if info is None else (info.id, info.num_workers)
+        mine = range(wid, len(self.plan.groups), nw)
+        for g, pieces in zip(mine, _group_stream(self.source, self.plan, self.threads, mine)):
+            yield g, [(torch.from_numpy(x), torch.from_numpy(i)) for x, i in pieces]
+
+
+# ----------------------------------------------------------------------------------------------
+# the epoch plan
+
+
+@dataclass
+class _Plan:
+    """One rank's epoch: groups of block ids, their sample counts, where they start, the batches."""
+
+    epoch: int
+    groups: list[list[int]]
+    counts: list[list[int]]
+    starts: list[int]  # first epoch position of each group
+    limit: int  # epoch positions from here on are not yielded (drop_last, equal ranks)
+    n_batches: int
+    batch_size: int
+    shuffle: bool
+    seed: int
+    rank: int
+
+    def seed_of(self, g: int) -> tuple[int, ...] | None:
+        return (self.seed, _TAG_GROUP, self.epoch, self.rank, g) if self.shuffle else None
+
+
+class _Batcher:
+    """Cuts consecutive batches out of a stream of group buffers, across group boundaries."""
+
+    def __init__(self) -> None:
+        self.segments: deque[tuple[torch.Tensor, torch.Tensor]] = deque()
+        self.offset = 0
+        self.available = 0
+
+    def push(self, x: torch.Tensor, ids: torch.Tensor) -> None:
+        if len(ids):
+            self.segments.append((x, ids))
+            self.available += len(ids)
+
+    def pop(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        parts = []
+        while n > 0:
+            x, ids = self.segments[0]
+            k = min(n, len(ids) - self.offset)
+            parts.append((x[self.offset:self.offset + k], ids[self.offset:self.offset + k]))
+            self.offset += k
+            self.available -= k
+            n -= k
+            if self.offset == len(ids):
+                self.segments.popleft()
+                self.offset = 0
+        if len(parts) == 1:
+            return parts[0]
+        # numpy: a single-threaded copy, no intra-op thread team woken for a few MB
+        return (torch.from_numpy(np.concatenate([p[0].numpy() for p in parts])),
+                torch.cat([p[1] for p in parts]))
+
+
+_END = object()
+
+
+class _Failure:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+# ----------------------------------------------------------------------------------------------
+# the loader
+
+
+class ZarrBatches:
+    """An iterable over torch batches of one variable of a store, read chunk by chunk.
+
+    Takes a :class:`BatchSpec`, keywords, or both (keywords override the spec's fields); see
+    :class:`BatchSpec` for every option and the module docstring for how an epoch is read.
+
+    Each ``iter()`` runs one epoch with :attr:`epoch` and then advances it by one;
+    :meth:`set_epoch` chooses the epoch the next ``iter()`` runs. The same ``seed`` and
+    epoch give the same batches, whatever ``num_workers`` and ``prefetch`` are.
+
+    Parameters
+    ----------
+    store
+        Local path or fsspec URL of the store.
+    spec
+        A :class:`BatchSpec`; keywords build one when it is None.
+    storage_options
+        Passed to fsspec for URLs.
+    **kwargs
+        Fields of :class:`BatchSpec`.
+
+    Raises
+    ------
+    StoreError
+        The store, the variable or the mask is missing.
+    InputError
+        Dims, mask or options do not fit the variable.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr, tempfile, os
+    >>> from vaearr.store import write_variable
+    >>> path = os.path.join(tempfile.mkdtemp(), "s.zarr")
+    >>> imgs = np.arange(10 * 4 * 4, dtype=np.uint8).reshape(10, 4, 4)
+    >>> write_variable(path, "images", xr.DataArray(imgs, dims=("sample", "row", "col")), chunks={"images": (3, 4, 4)})
+    >>> loader = ZarrBatches(path, var="images", sample_dims=("sample",), feature_dims=("row", "col"), batch_size=4)
+    >>> [tuple(x.shape) for x in loader]
+    [(4, 1, 4, 4), (4, 1, 4, 4), (2, 1, 4, 4)]
+    >>> len(loader), loader.n_samples, loader.sample_shape
+    (3, 10, (1, 4, 4))
+    """
+
+    def __init__(self, store: str | os.PathLike, spec: BatchSpec | None = None, *, storage_options: dict | None = None, **kwargs: Any):
+        spec = BatchSpec(**kwargs) if spec is None else dataclasses.replace(spec, **kwargs)
+        self.spec = spec
+        self.store = os.fspath(store)
+        self.storage_options = storage_options
+        self.epoch = 0
+        self._check_options()
+        self.source = self._describe()
+        self._dtype = _torch_dtype(spec.dtype)
+        self.source.out_dtype = _numpy_dtype(self._dtype)
+        self.transforms = [t.prepare(self.source.dtype) if isinstance(t, Transform) else t for t in spec.transforms]
+        counts = self.source.counts()
+        self._counts = counts
+        self._blocks = _split_blocks(counts, spec.val_fraction, spec.split, spec.seed, self.store)
+        self._plan_cache: _Plan | None = None
+        self._sample_shape: tuple[int, ...] | None = None
+        if self.n_samples == 0:
+            where = f" inside mask '{spec.mask}'" if spec.mask else ""
+            raise InputError(self.store, f"no samples of '{spec.var}'{where} in split '{spec.split}'")
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def _check_options(self) -> None:
+        s = self.spec
+        problems = []
+        if s.batch_size < 1:
+            problems.append(f"batch_size must be >= 1, got {s.batch_size}")
+        if s.buffer_chunks < 1:
+            problems.append(f"buffer_chunks must be >= 1, got {s.buffer_chunks}")
+        if not 0 <= s.val_fraction < 1:
+            problems.append(f"val_fraction must be in [0, 1), got {s.val_fraction}")
+        if s.split not in SPLITS:
+            problems.append(f"split must be one of {', '.join(SPLITS)}, got {s.split!r}")
+        if s.split == "val" and s.val_fraction == 0:
+            problems.append("split='val' needs val_fraction > 0")
+        if s.world_size < 1 or not 0 <= s.rank < s.world_size:
+            problems.append(f"rank {s.rank} is not in 0..world_size-1 (world_size {s.world_size})")
+        if s.num_workers < 0 or s.prefetch < 0:
+            problems.append("num_workers and prefetch must be >= 0")
+        if problems:
+            raise InputError(self.store, "; ".join(problems))
+
+    def _describe(self) -> _Source:
+        from vaearr.store import open_store
+
+        s = self.spec
+        ds = open_store(self.store, storage_options=self.storage_options)
+        if s.var not in ds.data_vars:
+            raise StoreError(self.store, f"no variable '{s.var}' (it has: {', '.join(map(str, ds.data_vars))})")
+        da = ds[s.var]
+        dims = tuple(map(str, da.dims))
+        both = set(s.sample_dims) & set(s.feature_dims)
+        if both:
+            raise InputError(self.store, f"dims {sorted(both)} are both sample and feature dims")
+        if sorted(s.sample_dims + s.feature_dims) != sorted(dims):
+            raise InputError(
+                self.store,
+                f"'{s.var}' has dims {dims}; sample_dims {s.sample_dims} + feature_dims {s.feature_dims} must name each once",
+            )
+        if not s.sample_dims:
+            raise InputError(self.store, "sample_dims is empty")
+        mask = None
+        if s.mask is not None:
+            if s.mask not in ds.data_vars:
+                raise StoreError(self.store, f"no mask variable '{s.mask}'")
+            m = ds[s.mask]
+            if m.dtype != bool:
+                raise InputError(self.store, f"mask '{s.mask}' must be boolean, got {m.dtype}")
+            if sorted(map(str, m.dims)) != sorted(s.sample_dims):
+                raise InputError(self.store, f"mask '{s.mask}' has dims {tuple(m.dims)}, not the sample dims {s.sample_dims}")
+            mask = np.ascontiguousarray(m.transpose(*s.sample_dims).values)
+        array = _open_array(self.store, s.var, self.storage_options)
+        chunks = tuple(int(c) for c in array.chunks)
+        source = _Source(
+            store=self.store,
+            storage_options=self.storage_options,
+            var=s.var,
+            grid_shape=tuple(int(da.sizes[d]) for d in s.sample_dims),
+            block_shape=tuple(chunks[dims.index(d)] for d in s.sample_dims),
+            sample_axes=tuple(dims.index(d) for d in s.sample_dims),
+            feature_axes=tuple(dims.index(d) for d in s.feature_dims),
+            feature_shape=tuple(int(da.sizes[d]) for d in s.feature_dims),
+            dtype=np.dtype(array.dtype),
+            mask=mask,
+            _array=array,
+        )
+        channel_axis = None
+        if s.channel_dim == "auto":
+            named = [i for i, d in enumerate(s.feature_dims)
+                     if d in da.coords and da.coords[d].dtype.kind in "UOS" and len(s.feature_dims) > 1]
+            channel_axis = named[-1] if named else None
+        elif s.channel_dim is not None:
+            if s.channel_dim not in s.feature_dims:
+                raise InputError(self.store, f"channel_dim '{s.channel_dim}' is not one of the feature dims {s.feature_dims}")
+            channel_axis = s.feature_dims.index(s.channel_dim)
+        source.channels_first, source.channel_axis = s.channels_first, channel_axis
+        return source
+
+    # -- what an epoch holds -------------------------------------------------------------------
+
+    @property
+    def n_samples(self) -> int:
+        """Samples in this split (inside the mask), over all ranks."""
+        return int(self._counts[self._blocks].sum())
+
+    @property
+    def grid_shape(self) -> tuple[int, ...]:
+        """Sizes of the sample dims: flat sample indices index this grid (C order)."""
+        return self.source.grid_shape
+
+    @property
+    def feature_shape(self) -> tuple[int, ...]:
+        """Stored shape of one sample, in ``feature_dims`` order."""
+        return self.source.feature_shape
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """Shape of one sample in a yielded batch (after layout and transforms), e.g. ``(1, 60, 60)``."""
+        if self._sample_shape is None:
+            x = torch.from_numpy(np.zeros((1, *self.source.out_shape), self.source.out_dtype or self.source.dtype))
+            self._sample_shape = tuple(self._finish(x, (0,)).shape[1:])
+        return self._sample_shape
+
+    def positions(self, idx: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
+        """Positional indices along each sample dim of flat sample indices (from ``return_index``)."""
+        idx = idx.numpy() if isinstance(idx, torch.Tensor) else np.asarray(idx)
+        return dict(zip(self.spec.sample_dims, np.unravel_index(idx, self.grid_shape)))
+
+    def set_epoch(self, epoch: int) -> None:
+        """Run epoch ``epoch`` on the next ``iter()``: its own, reproducible shuffle."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        """Batches the next epoch yields on this rank."""
+        return self._plan(self.epoch).n_batches
+
+    def _plan(self, epoch: int) -> _Plan:
+        if self._plan_cache is not None and self._plan_cache.epoch == epoch:
+            return self._plan_cache
+        s = self.spec
+        blocks = self._blocks
+        if s.shuffle:
+            blocks = _rng(s.seed, _TAG_ORDER, epoch).permutation(blocks)
+        counts = self._counts[blocks]
+        if s.world_size > 1:
+            # greedy: each chunk to the rank holding the fewest samples so far, so ranks differ
+            # by at most one chunk and each reads only its own chunks
+            loads = np.zeros(s.world_size, dtype=np.int64)
+            owner = np.empty(len(blocks), dtype=np.int64)
+            for i, c in enumerate(counts):
+                r = int(np.argmin(loads))
+                owner[i] = r
+                loads[r] += c
+            mine = owner == s.rank
+            blocks, counts = blocks[mine], counts[mine]
+            per_rank = [(int(n) // s.batch_size if s.drop_last else -(-int(n) // s.batch_size)) for n in loads]
+            n_batches = min(per_rank)
+        else:
+            n = int(counts.sum())
+            n_batches = n // s.batch_size if s.drop_last else -(-n // s.batch_size)
+        bc = s.buffer_chunks
+        groups = [[int(b) for b in blocks[i:i + bc]] for i in range(0, len(blocks), bc)]
+        gcounts = [[int(c) for c in counts[i:i + bc]] for i in range(0, len(blocks), bc)]
+        starts = np.concatenate([[0], np.cumsum([sum(c) for c in gcounts])]).astype(int).tolist()
+        limit = min(int(counts.sum()), n_batches * s.batch_size)
+        self._plan_cache = _Plan(epoch=epoch, groups=groups, counts=gcounts, starts=starts[:-1], limit=limit,
+                                 n_batches=n_batches, batch_size=s.batch_size, shuffle=s.shuffle, seed=s.seed,
+                                 rank=s.rank)
+        return self._plan_cache
+
+    # -- producing batches ---------------------------------------------------------------------
+
+    def _threads(self) -> int:
+        if self.spec.read_threads:
+            return int(self.spec.read_threads)
+        return max(1, _cpu_count() // max(1, self.spec.num_workers))
+
+    def _groups(self, plan: _Plan) -> Iterator[list[tuple[torch.Tensor, torch.Tensor]]]:
+        """The pieces of each group, in group order, whoever decoded them."""
+        if self.spec.num_workers == 0:
+            for pieces in _group_stream(self.source, plan, self._threads()):
+                yield [(torch.from_numpy(x), torch.from_numpy(i)) for x, i in pieces]
+            return
+        loader = torch.utils.data.DataLoader(
+            _GroupDataset(self.source, plan, self._threads()),
+            batch_size=None,
+            num_workers=min(self.spec.num_workers, max(1, len(plan.groups))),
+            prefetch_factor=2,
+            multiprocessing_context=self.spec.mp_context,
+        )
+        # the DataLoader hands items out round robin, which is group order already; the
+        # buffer below only guards that promise
+        waiting: dict[int, list] = {}
+        nxt = 0
+        for g, pieces in loader:
+            waiting[int(g)] = pieces
+            while nxt in waiting:
+                yield waiting.pop(nxt)
+                nxt += 1
+
+    def _finish(self, x: torch.Tensor, key: tuple[int, ...]) -> torch.Tensor:
+        """Convert (where numpy could not) and transform one batch; ``key`` seeds random transforms."""
+        if self._dtype is not None and x.dtype != self._dtype:
+            x = x.to(self._dtype)
+        for j, t in enumerate(self.transforms):
+            if getattr(t, "random", False):
+                # a generator per (batch, transform): draws never depend on what ran before
+                x = t(x, generator=torch.Generator().manual_seed(_torch_seed(*key, j)))
+            else:
+                x = t(x)
+        return x
+
+    def _batches(self, plan: _Plan, stop: threading.Event | None = None) -> Iterator[Any]:
+        s = self.spec
+        batcher = _Batcher()
+        pin = s.pin_memory and torch.cuda.is_available()
+        done = 0
+
+        def emit(n: int) -> Any:
+            x, ids = batcher.pop(n)
+            x = self._finish(x, (s.seed, _TAG_TRANSFORM, plan.epoch, s.rank, done))
+            if pin:
+                x = x.pin_memory()
+            return (x, ids.clone()) if s.return_index else x
+
+        for pieces in self._groups(plan):
+            for x, ids in pieces:
+                batcher.push(x, ids)
+            while batcher.available >= s.batch_size and done < plan.n_batches:
+                yield emit(s.batch_size)
+                done += 1
+            if done >= plan.n_batches or (stop is not None and stop.is_set()):
+                return
+        if batcher.available and done < plan.n_batches and not s.drop_last:
+            yield emit(batcher.available)
+
+    def __iter__(self) -> Iterator[Any]:
+        plan = self._plan(self.epoch)
+        self.epoch += 1
+        if self.spec.prefetch == 0:
+            yield from self._batches(plan)
+            return
+        q: queue.Queue = queue.Queue(maxsize=self.spec.prefetch)
+        stop = threading.Event()
+
+        def put(item: Any) -> bool:
+            while not stop.is_set():
+                try:
+                    q.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def produce() -> None:
+            try:
+                for item in self._batches(plan, stop):
+                    if not put(item):
+                        return
+                put(_END)
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+                put(_Failure(exc))
+
+        thread = threading.Thread(target=produce, name="vaearr-prefetch", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = q.get()
+                if item is _END:
+                    return
+                if isinstance(item, _Failure):
+                    raise item.exc
+                yield item
+        finally:
+            stop.set()
+            while thread.is_alive():  # unblock a producer waiting on a full queue
+                try:
+                    q.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+
+    def __repr__(self) -> str:
+        s = self.spec
+        return (f"ZarrBatches({self.store!r}, var={s.var!r}, split={s.split!r}, n_samples={self.n_samples}, "
+                f"batch_size={s.batch_size}, batches={len(self)}, sample_shape={self.sample_shape})")
+
+
+def _split_blocks(counts: np.ndarray, val_fraction: float, split: str, seed: int, store: str) -> np.ndarray:
+    """Block ids of ``split``: whole blocks, in a seeded order, until val holds ``val_fraction``."""
+    nonempty = np.flatnonzero(counts > 0)
+    if split == "all" or val_fraction == 0:
+        return nonempty if split != "val" else nonempty[:0]
+    if len(nonempty) < 2:
+        raise InputError(store, "only one chunk holds samples: cannot split train/val by chunk")
+    order = _rng(seed, _TAG_SPLIT).permutation(nonempty)
+    target = val_fraction * counts[nonempty].sum()
+    cum = np.cumsum(counts[order])
+    n_val = int(np.searchsorted(cum, target)) + 1  # the first chunk that reaches the target
+    n_val = min(max(n_val, 1), len(order) - 1)  # both splits keep at least one chunk
+    val = np.sort(order[:n_val])
+    return val if split == "val" else np.sort(order[n_val:])
+
+
+def make_loaders(
+    store: str | os.PathLike,
+    var: str,
+    sample_dims: Sequence[str],
+    feature_dims: Sequence[str],
+    mask: str | None = None,
+    batch_size: int = 64,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    transforms: Sequence[Callable] = (),
+    num_workers: int = 0,
+    *,
+    val_transforms: Sequence[Callable] | None = None,
+    **kwargs: Any,
+) -> tuple[ZarrBatches, ZarrBatches | None]:
+    """Training and validation loaders over disjoint chunks of one variable.
+
+    The validation loader reads in order, keeps a short last batch and runs the transforms'
+    evaluation forms: augmentations are dropped and :func:`random_patch_3d` becomes a centre
+    crop of the same size (override with ``val_transforms``).
+
+    Parameters
+    ----------
+    store, var, sample_dims, feature_dims, mask, batch_size, val_fraction, seed, transforms, num_workers
+        As in :class:`BatchSpec`.
+    val_transforms
+        Transforms of the validation loader; default: the evaluation forms of ``transforms``.
+    **kwargs
+        Further :class:`BatchSpec` fields for both loaders (``rank``, ``world_size``...).
+
+    Returns
+    -------
+    train, val
+        ``val`` is None when ``val_fraction`` is 0.
+    """
+    common = dict(var=var, sample_dims=tuple(sample_dims), feature_dims=tuple(feature_dims), mask=mask,
+                  batch_size=batch_size, val_fraction=val_fraction, seed=seed, num_workers=num_workers, **kwargs)
+    if val_fraction == 0:
+        return ZarrBatches(store, split="all", transforms=tuple(transforms), **common), None
+    train = ZarrBatches(store, split="train", transforms=tuple(transforms), **common)
+    if val_transforms is None:
+        val_transforms = [e for t in transforms if (e := (t.for_eval() if isinstance(t, Transform) else t)) is not None]
+    common.update(shuffle=False, drop_last=False)
+    val = ZarrBatches(store, split="val", transforms=tuple(val_transforms), **common)
+    return train, val
+
+
+def static_background(
+    store: str | os.PathLike,
+    var: str,
+    sample_dims: Sequence[str],
+    mask: str | None = None,
+    *,
+    feature_dims: Sequence[str] | None = None,
+    storage_options: dict | None = None,
+    read_threads: int | None = None,
+) -> np.ndarray:
+    """Mean sample (e.g. the static background pattern of an EBSD map) over the mask.
+
+    Streams the store chunk by chunk (one chunk per thread in memory) and sums in float64.
+
+    Parameters
+    ----------
+    store, var, sample_dims, mask
+        As in :class:`BatchSpec`.
+    feature_dims
+        Order of the result's dims; default: the other dims of ``var`` in stored order.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, shape of one sample.
+    """
+    from vaearr.store import open_store
+
+    sample_dims = (sample_dims,) if isinstance(sample_dims, str) else tuple(sample_dims)
+    if feature_dims is None:
+        ds = open_store(store, storage_options=storage_options)
+        if var not in ds.data_vars:
+            raise StoreError(store, f"no variable '{var}'")
+        feature_dims = tuple(str(d) for d in ds[var].dims if d not in sample_dims)
+    loader = ZarrBatches(store, var=var, sample_dims=sample_dims, feature_dims=tuple(feature_dims), mask=mask,
+                         shuffle=False, storage_options=storage_options, read_threads=read_threads)
+    source = loader.source
+    blocks = loader._blocks
+    total = np.zeros(source.feature_shape, dtype=np.float64)
+    threads = read_threads or _cpu_count()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        # a bounded window of chunks in flight keeps memory flat; summing in block order
+        # keeps the float64 result independent of thread timing
+        window: deque[Future] = deque()
+        for b in blocks:
+            window.append(pool.submit(lambda b=b: source.read_block(int(b))[0].sum(axis=0, dtype=np.float64)))
+            if len(window) >= 2 * threads:
+                total += window.popleft().result()
+        while window:
+            total += window.popleft().result()
+    return total / loader.n_samples
+
+
+# ----------------------------------------------------------------------------------------------
+# transforms
+
+
+class Transform:
+    """Base of the batch transforms: a callable on a batch tensor ``(B, C, *spatial)``.
+
+    Spatial transforms act on the dims after the first two (batch, channel), as
+    ``channels_first=True`` lays batches out. Random ones set ``random = True`` and take
+    ``generator``; without one they draw from their own generator seeded by ``seed``.
+    """
+
+    random: bool = False
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def prepare(self, source_dtype: np.dtype) -> Transform:
+        """A copy bound to what the loader knows (the stored dtype); default: self."""
+        return self
+
+    def for_eval(self) -> Transform | None:
+        """The form used for validation: self, or None to drop it (augmentations)."""
+        return None if self.random else self
+
+    def _generator(self, generator: torch.Generator | None) -> torch.Generator:
+        if generator is not None:
+            return generator
+        if getattr(self, "_own", None) is None:
+            self._own = torch.Generator().manual_seed(int(getattr(self, "seed", 0) or 0))
+        return self._own
+
+
+def _float(x: torch.Tensor) -> torch.Tensor:
+    return x if x.is_floating_point() else x.float()
+
+
+def _dtype_range(dtype: Any) -> tuple[float, float] | None:
+    if isinstance(dtype, torch.dtype):
+        if dtype == torch.bool:
+            return (0.0, 1.0)
+        if dtype.is_floating_point or dtype.is_complex:
+            return None
+        info = torch.iinfo(dtype)
+        return (float(info.min), float(info.max))
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return (0.0, 1.0)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return (float(info.min), float(info.max))
+    return None
+
+
+@dataclass
+class Scale(Transform):
+    """Map ``in_range`` linearly to ``out_range``; see :func:`scale`."""
+
+    out_range: tuple[float, float] = (0.0, 1.0)
+    in_range: tuple[float, float] | str | None = None
+
+    def prepare(self, source_dtype: np.dtype) -> Scale:
+        if self.in_range is not None:
+            return self
+        rng = _dtype_range(source_dtype)
+        if rng is None:
+            raise InputError(None, f"scale(): the data are {np.dtype(source_dtype)}, which has no fixed range; "
+                                   "give in_range=(min, max) or in_range='sample'")
+        return dataclasses.replace(self, in_range=rng)
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        a, b = self.out_range
+        if self.in_range == "sample":
+            x = _float(x)
+            flat = x.reshape(len(x), -1)
+            shape = (len(x),) + (1,) * (x.ndim - 1)
+            lo, hi = flat.amin(1).view(shape), flat.amax(1).view(shape)
+            return (x - lo) / (hi - lo).clamp_min(1e-12) * (b - a) + a
+        rng = self.in_range if self.in_range is not None else _dtype_range(x.dtype)
+        if rng is None:
+            raise InputError(None, "scale(): float input needs in_range=(min, max) or in_range='sample'")
+        lo, hi = rng
+        k = (b - a) / (hi - lo)
+        return torch.mul(_float(x), k).add_(a - lo * k)
+
+
+@dataclass
+class Standardize(Transform):
+    """Zero mean, unit standard deviation per sample; see :func:`standardize`."""
+
+    eps: float = 1e-6
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        x = _float(x)
+        flat = x.reshape(len(x), -1)
+        shape = (len(x),) + (1,) * (x.ndim - 1)
+        mean = flat.mean(1).view(shape)
+        std = flat.std(1, correction=0).view(shape)
+        return (x - mean) / std.clamp_min(self.eps)
+
+
+def _spatial_size(size: int | Sequence[int], x: torch.Tensor) -> tuple[int, ...]:
+    n = x.ndim - 2
+    if isinstance(size, int):
+        return (size,) * n
+    size = tuple(int(s) for s in size)
+    if len(size) > n:
+        raise InputError(None, f"size {size} has more dims than the {n} spatial dims of a {tuple(x.shape)} batch")
+    return size
+
+
+@dataclass
+class CenterCrop(Transform):
+    """Crop the centre of the last spatial dims; see :func:`center_crop`."""
+
+    size: int | tuple[int, ...]
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        size = _spatial_size(self.size, x)
+        sl: list[slice] = [slice(None)] * (x.ndim - len(size))
+        for n, s in zip(x.shape[x.ndim - len(size):], size):
+            if s > n:
+                raise InputError(None, f"center_crop({self.size}): a sample is only {n} wide")
+            start = (n - s) // 2
+            sl.append(slice(start, start + s))
+        return x[tuple(sl)]
+
+
+@dataclass
+class Resize(Transform):
+    """Interpolate the spatial dims to ``size``; see :func:`resize`."""
+
+    size: int | tuple[int, ...]
+    mode: str | None = None
+    antialias: bool = False
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        size = _spatial_size(self.size, x)
+        if len(size) != x.ndim - 2:
+            raise InputError(None, f"resize({self.size}): give a size for each of the {x.ndim - 2} spatial dims")
+        mode = self.mode or {1: "linear", 2: "bilinear", 3: "trilinear"}[len(size)]
+        kw = {"align_corners": False} if mode in ("linear", "bilinear", "bicubic", "trilinear") else {}
+        if self.antialias:
+            kw["antialias"] = True
+        return F.interpolate(_float(x), size=size, mode=mode, **kw)
+
+
+@dataclass
+class SubtractBackground(Transform):
+    """Subtract a static background, then rescale each sample to ``out_range``; see :func:`subtract_background`."""
+
+    background: Any
+    out_range: tuple[float, float] = (0.0, 1.0)
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        x = _float(x)
+        bg = torch.as_tensor(np.asarray(self.background), dtype=x.dtype)
+        if bg.numel() != math.prod(x.shape[1:]):
+            raise InputError(None, f"subtract_background(): background of shape {tuple(bg.shape)} does not fit samples {tuple(x.shape[1:])}")
+        x = x - bg.reshape(x.shape[1:])
+        return Scale(self.out_range, "sample")(x)
+
+
+@dataclass
+class RandomPatch3D(Transform):
+    """One random 3D patch per sample; see :func:`random_patch_3d`."""
+
+    size: int | tuple[int, int, int]
+    seed: int = 0
+    random = True
+
+    def offsets(self, shape: Sequence[int], generator: torch.Generator | None = None) -> torch.Tensor:
+        """``(B, 3)`` start of each sample's patch in a batch of ``shape`` (B, C, Z, Y, X)."""
+        size = (self.size,) * 3 if isinstance(self.size, int) else tuple(self.size)
+        spatial = tuple(shape[-3:])
+        if any(s > n for s, n in zip(size, spatial)):
+            raise InputError(None, f"random_patch_3d({self.size}): volumes are only {spatial}")
+        g = self._generator(generator)
+        return torch.stack([torch.randint(0, n - s + 1, (shape[0],), generator=g) for s, n in zip(size, spatial)], 1)
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if x.ndim != 5:
+            raise InputError(None, f"random_patch_3d() needs (B, C, Z, Y, X) batches, got {tuple(x.shape)}")
+        size = (self.size,) * 3 if isinstance(self.size, int) else tuple(self.size)
+        offs = self.offsets(x.shape, generator).tolist()
+        return torch.stack([
+            x[i, :, z:z + size[0], y:y + size[1], w:w + size[2]] for i, (z, y, w) in enumerate(offs)
+        ])
+
+    def for_eval(self) -> Transform:
+        return CenterCrop(self.size if isinstance(self.size, int) else tuple(self.size))
+
+
+@dataclass
+class RandomFlip(Transform):
+    """Flip each sample along each of ``dims`` with probability ``p``; see :func:`random_flip`."""
+
+    dims: tuple[int, ...] = (-1,)
+    p: float = 0.5
+    seed: int = 0
+    random = True
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        g = self._generator(generator)
+        dims = (self.dims,) if isinstance(self.dims, int) else tuple(self.dims)
+        for d in dims:
+            if d % x.ndim == 0:
+                raise InputError(None, "random_flip(): dim 0 is the batch dim")
+            hit = torch.rand(len(x), generator=g) < self.p
+            x = torch.where(hit.view((len(x),) + (1,) * (x.ndim - 1)), x.flip(d), x)
+        return x
+
+
+def _rotation(angles_rad: torch.Tensor, k: int) -> torch.Tensor:
+    """``(B, k, k)`` rotations in spatial-dim order, ``np.rot90`` orientation for positive angles.
+
+    2D: one angle, the plane (-2, -1). 3D: three angles, the planes (-2, -1), (-3, -1), (-3, -2)
+    applied in that order.
+    """
+    planes = [(0, 1)] if k == 2 else [(1, 2), (0, 2), (0, 1)]
+    b = angles_rad.shape[0]
+    out = torch.eye(k, dtype=angles_rad.dtype).repeat(b, 1, 1)
+    for j, (p, q) in enumerate(planes):
+        c, s = torch.cos(angles_rad[:, j]), torch.sin(angles_rad[:, j])
+        r = torch.eye(k, dtype=angles_rad.dtype).repeat(b, 1, 1)
+        r[:, p, p], r[:, p, q], r[:, q, p], r[:, q, q] = c, s, -s, c
+        out = out @ r
+    return out
+
+
+def affine(x: torch.Tensor, rotate_deg: Any, translate: Any, *, padding_mode: str = "zeros") -> torch.Tensor:
+    """Rotate about the centre and translate a batch of 2D ``(B, C, H, W)`` or 3D ``(B, C, D, H, W)`` samples.
+
+    Parameters
+    ----------
+    x
+        The batch.
+    rotate_deg
+        Degrees, per sample or one for all: 2D one angle (90 = ``np.rot90(axes=(-2, -1))``);
+        3D three angles for the planes (-2, -1), (-3, -1), (-3, -2).
+    translate
+        Shift per spatial dim as a fraction of its size (``(dy, dx)`` or ``(dz, dy, dx)``); a
+        positive shift moves content towards higher indices, like :func:`numpy.roll`.
+    padding_mode
+        What fills pixels that come from outside (see :func:`torch.nn.functional.grid_sample`).
+    """
+    x = _float(x)
+    k = x.ndim - 2
+    if k not in (2, 3):
+        raise InputError(None, f"affine() needs (B, C, H, W) or (B, C, D, H, W), got {tuple(x.shape)}")
+    b = len(x)
+    n_angles = 1 if k == 2 else 3
+    ang = torch.as_tensor(rotate_deg, dtype=torch.float64)
+    ang = ang.reshape(1, 1).expand(1, n_angles) if ang.ndim == 0 else ang.reshape(-1, n_angles)
+    ang = ang.expand(b, n_angles) * (math.pi / 180)
+    t = torch.as_tensor(translate, dtype=torch.float64).reshape(-1, k).expand(b, k)
+    sizes = torch.tensor(x.shape[2:], dtype=torch.float64)
+    # input pixel = R @ output pixel - shift (pixel units, centred); affine_grid wants it in
+    # normalised (x, y[, z]) order, i.e. spatial dims reversed and scaled by size / 2
+    m = _rotation(ang, k)
+    rev = list(range(k - 1, -1, -1))
+    m = m[:, rev][:, :, rev]
+    half = sizes.flip(0) / 2
+    lin = m * half[None, None, :] / half[None, :, None]
+    shift = -2 * t.flip(1)
+    theta = torch.cat([lin, shift[:, :, None]], 2).to(x.dtype)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding_mode, align_corners=False)
+
+
+@dataclass
+class RandomAffine(Transform):
+    """Small random rotations and shifts (2D or 3D); see :func:`random_affine`."""
+
+    max_rotate_deg: float = 10.0
+    max_translate: float = 0.05
+    padding_mode: str = "zeros"
+    seed: int = 0
+    random = True
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        g = self._generator(generator)
+        k = x.ndim - 2
+        n_angles = 1 if k == 2 else 3
+        ang = (torch.rand(len(x), n_angles, generator=g, dtype=torch.float64) * 2 - 1) * self.max_rotate_deg
+        shift = (torch.rand(len(x), k, generator=g, dtype=torch.float64) * 2 - 1) * self.max_translate
+        return affine(x, ang, shift, padding_mode=self.padding_mode)
+
+
+class Compose(Transform):
+    """Transforms applied in order, as one."""
+
+    def __init__(self, transforms: Iterable[Callable]):
+        self.transforms = list(transforms)
+        self.random = any(getattr(t, "random", False) for t in self.transforms)
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        for t in self.transforms:
+            x = t(x, generator=generator) if getattr(t, "random", False) else t(x)
+        return x
+
+    def prepare(self, source_dtype: np.dtype) -> Compose:
+        return Compose([t.prepare(source_dtype) if isinstance(t, Transform) else t for t in self.transforms])
+
+    def for_eval(self) -> Compose:
+        return Compose([e for t in self.transforms if (e := (t.for_eval() if isinstance(t, Transform) else t)) is not None])
+
+    def __repr__(self) -> str:
+        return f"Compose({self.transforms!r})"
+
+
+def scale(out_range: tuple[float, float] = (0.0, 1.0), in_range: tuple[float, float] | str | None = None) -> Scale:
+    """Scale linearly from ``in_range`` to ``out_range`` (e.g. ``(0, 1)`` or ``(-1, 1)``).
+
+    ``in_range`` None takes the stored dtype's range (uint8: 0..255) — the loader tells the
+    transform that dtype, so it works after conversion to float; ``"sample"`` maps each
+    sample's own min..max.
+
+    Examples
+    --------
+    >>> scale((-1, 1))(torch.tensor([[0, 255]], dtype=torch.uint8))
+    tensor([[-1.,  1.]])
+    """
+    return Scale(tuple(out_range), in_range if in_range is None or isinstance(in_range, str) else tuple(in_range))
+
+
+def standardize(eps: float = 1e-6) -> Standardize:
+    """Per sample: subtract the mean, divide by the (population) standard deviation (at least ``eps``)."""
+    return Standardize(eps)
+
+
+def center_crop(size: int | Sequence[int]) -> CenterCrop:
+    """Crop the centre (start ``(n - size) // 2``) of the last spatial dims; an int crops every spatial dim."""
+    return CenterCrop(size if isinstance(size, int) else tuple(size))
+
+
+def resize(size: int | Sequence[int], mode: str | None = None, antialias: bool = False) -> Resize:
+    """Interpolate the spatial dims to ``size`` (bilinear in 2D, trilinear in 3D by default).
+
+    Half-pixel centres (``align_corners=False``): halving with bilinear averages 2×2 blocks.
+    ``antialias`` low-pass filters when shrinking (2D bilinear/bicubic only).
+    """
+    return Resize(size if isinstance(size, int) else tuple(size), mode, antialias)
+
+
+def subtract_background(background: Any, out_range: tuple[float, float] = (0.0, 1.0)) -> SubtractBackground:
+    """Subtract a static background (e.g. :func:`static_background`), then stretch each sample to ``out_range``.
+
+    As kikuchipy's ``EBSD.remove_static_background(operation="subtract")``, whose result is
+    this one's stretched to the dtype range.
+    """
+    return SubtractBackground(np.asarray(background, dtype=np.float32), tuple(out_range))
+
+
+def random_patch_3d(size: int | Sequence[int], seed: int = 0) -> RandomPatch3D:
+    """One random ``size`` patch from each volume of a ``(B, C, Z, Y, X)`` batch (for validation: a centre crop)."""
+    return RandomPatch3D(size if isinstance(size, int) else tuple(size), seed)
+
+
+def random_flip(dims: int | Sequence[int] = (-1,), p: float = 0.5, seed: int = 0) -> RandomFlip:
+    """Flip each sample along each batch dim in ``dims`` (e.g. -1: columns) with probability ``p``."""
+    return RandomFlip((dims,) if isinstance(dims, int) else tuple(dims), p, seed)
+
+
+def random_affine(max_rotate_deg: float = 10.0, max_translate: float = 0.05, padding_mode: str = "zeros", seed: int = 0) -> RandomAffine:
+    """Rotate each sample by up to ±``max_rotate_deg`` (in 3D: about each axis) and shift it by up to
+    ±``max_translate`` of its size per dim, with :func:`affine` (``affine_grid`` + ``grid_sample``)."""
+    return RandomAffine(max_rotate_deg, max_translate, padding_mode, seed)
+
+
+def compose(*transforms: Callable) -> Compose:
+    """Transforms applied in order, as one transform."""
+    return Compose(transforms)
+
+
+def default_transforms(
+    ds: Any,
+    var: str,
+    *,
+    sample_dims: Sequence[str],
+    mask: str | None = None,
+    scale: str | None = "[0,1]",
+    standardize: bool = False,
+    crop: int | Sequence[int] | None = None,
+    resize: int | Sequence[int] | None = None,
+    subtract_background: bool = False,
+    patch: Sequence[int] | None = None,
+    augment: bool = False,
+    seed: int = 0,
+    store: str | os.PathLike | None = None,
+) -> list[Transform]:
+    """The transforms ``vaearr train`` builds from its options, in a sensible order.
+
+    Background subtraction (on raw values, over the full sample; it also rescales), then crop,
+    resize and 3D patch, then scaling (``"[0,1]"`` or ``"[-1,1]"``: from the dtype range, or
+    each sample's min..max for float data) or standardisation, then augmentation (a random
+    flip of the last dim and a small random affine).
+
+    Parameters
+    ----------
+    ds
+        The store, open (for the variable's dtype).
+    store
+        The store's path, needed for ``subtract_background`` (streams the mean pattern).
+    """
+    out: list[Transform] = []
+    ranges = {"[0,1]": (0.0, 1.0), "[-1,1]": (-1.0, 1.0)}
+    if scale is not None and scale not in ranges:
+        raise InputError(store, f"scale must be one of {', '.join(ranges)}, got {scale!r}")
+    out_range = ranges.get(scale or "[0,1]")
+    if subtract_background:
+        if store is None:
+            raise InputError(None, "subtract_background needs the store's path")
+        bg = static_background(store, var, sample_dims, mask)
+        out.append(SubtractBackground(bg.astype(np.float32), out_range))
+    if crop:
+        out.append(center_crop(crop))
+    if resize:
+        out.append(Resize(resize if isinstance(resize, int) else tuple(resize)))
+    if patch:
+        out.append(random_patch_3d(patch, seed=seed))
+    if standardize:
+        out.append(Standardize())
+    elif scale is not None and not subtract_background:
+        kind = np.dtype(ds[var].dtype).kind
+        out.append(Scale(out_range, None if kind in "biu" else "sample"))
+    if augment:
+        out.append(random_flip((-1,), 0.5, seed=seed))
+        out.append(random_affine(5.0, 0.02, seed=seed))
+    return out
+
+
+__all__ = [
+    "SPLITS",
+    "BatchSpec",
+    "CenterCrop",
+    "Compose",
+    "RandomAffine",
+    "RandomFlip",
+    "RandomPatch3D",
+    "Resize",
+    "Scale",
+    "Standardize",
+    "SubtractBackground",
+    "Transform",
+    "ZarrBatches",
+    "affine",
+    "center_crop",
+    "compose",
+    "default_transforms",
+    "make_loaders",
+    "random_affine",
+    "random_flip",
+    "random_patch_3d",
+    "resize",
+    "scale",
+    "standardize",
+    "static_background",
+    "subtract_background",
+]

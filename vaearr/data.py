@@ -1,0 +1,862 @@
+"""Demo data: kikuchipy's shipped Ni scans and a simulated Ni polycrystal EBSD map with ground truth.
+
+Three things live here:
+
+* :func:`kikuchipy_files` / :func:`make_vendor_files`: the real 3×3 Ni scan that kikuchipy
+  ships, in every vendor layout it ships (or can create), for reader tests;
+* :func:`build_demo_map` / :func:`demo_paths`: a realistic simulated EBSD map (dynamical
+  patterns from kikuchipy's Ni master pattern, Voronoi grains, detector noise, grain-boundary
+  mixing, a pore) with band-contrast, element and phase CSVs and the true grain of every pixel;
+* :func:`make_big_hdf5`: a multi-GB pattern file for the ingest benchmark, tiled from a
+  simulated map so it costs seconds per GB, not a simulation per pattern.
+
+Everything needs the ``ebsd`` extra (kikuchipy, orix).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import math
+import os
+import shutil
+import time
+import uuid
+import warnings
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from vaearr.errors import require
+
+#: Bump when the simulation changes, so cached demo maps are rebuilt.
+DEMO_VERSION = 1
+
+#: Pattern centre (Bruker convention) and sample tilt of the detector the demo is simulated
+#: for: those kikuchipy gives for its real Ni scan, so simulated and real patterns look alike.
+DEMO_PC = (0.425, 0.213, 0.501)
+DEMO_SAMPLE_TILT = 70.0
+DEMO_ENERGY = 20
+
+#: Band contrast of a pattern whose band-pass relative std equals this is 255 (see
+#: :func:`band_contrast`); chosen so noisy interior patterns of the demo land near 200.
+_BC_FULL_SCALE = 0.045
+
+#: Decay length (scan pixels) of grain-boundary effects: pattern mixing, contrast loss, Cr.
+_GB_WIDTH = 0.7
+
+# Patterns simulated, noised and written per block: bounds memory for big demo maps.
+_BLOCK = 1024
+
+
+# --------------------------------------------------------------------------------------------
+# kikuchipy's shipped files
+
+
+def _kikuchipy_data_dir() -> Path:
+    kp = require("kikuchipy", "ebsd")
+    return Path(kp.__file__).parent / "data"
+
+
+def kikuchipy_files() -> dict[str, Path]:
+    """Paths of kikuchipy's shipped real Ni scan (3×3 scan of 60×60 uint8 patterns) in every layout.
+
+    All six files hold the same nine patterns as ``kp.data.nickel_ebsd_small()``; checked
+    with kikuchipy 0.13.1 by ``kp.load`` of each and comparison with that array:
+
+    ========================  ====================================================================
+    key                       what ``kp.load`` gives, compared with ``nickel_ebsd_small().data``
+    ========================  ====================================================================
+    ``kikuchipy_h5ebsd``      (3, 3, 60, 60) uint8, identical. Raw: ``Scan 1/EBSD/Data/patterns``
+                              (9, 60, 60); header ``n_rows``, ``n_columns``, ``step_x`` = 1.5.
+                              The file holds a second scan, ``Scan 2``, identical to ``Scan 1``.
+    ``edax_h5ebsd``           (3, 3, 60, 60) uint8, identical. Raw: ``Scan 1/EBSD/Data/Pattern``
+                              (9, 60, 60); header ``nRows``, ``nColumns``, ``Step X`` = 1.5.
+                              Caution: ``Data/Y Position`` is a copy of ``X Position``
+                              (0, 1.5, 3, 0, 1.5, 3, ...), so y must come from the header grid.
+    ``oxford_binary``         (3, 3, 60, 60) uint8, identical. In the ``.ebsp`` the patterns are
+                              stored rotated by one (the offset table points to them): a reader
+                              must follow the offsets, not read them in file order. Each pattern
+                              footer has beam x, y in µm (step 1.5).
+    ``nordif``                (3, 3, 60, 60) uint8, identical. ``Pattern.dat`` is the nine
+                              patterns raw, in scan order; grid and step (1.5 µm) are in
+                              ``Setting.txt`` beside it.
+    ``edax_binary_up1``       (9, 60, 60) uint8: identical after ``reshape(3, 3, 60, 60)``. A
+                              version-1 UP1 header has no map shape, so kikuchipy gives a 1-D
+                              scan with step 1.
+    ``edax_binary_up2``       (10, 60, 60) **uint16**: the first nine equal the Ni patterns cast to
+                              uint16, the tenth is all zeros. The header says hexagonal grid,
+                              3×3 map, steps π and π/2 — a dummy layout, not a real hex scan.
+    ========================  ====================================================================
+
+    No flips or transposes anywhere: every pattern is stored as (row, col) like the reference.
+    ``kikuchipy_h5ebsd/patterns_nochunks.h5`` is left out on purpose: it holds only the first
+    pattern, (1, 60, 60). Bruker h5ebsd and Oxford H5OINA are not shipped; kikuchipy only ships
+    scripts that create them, see :func:`make_vendor_files`.
+
+    Returns
+    -------
+    dict[str, Path]
+        Layout name → file path (all exist).
+    """
+    d = _kikuchipy_data_dir()
+    files = {
+        "kikuchipy_h5ebsd": d / "kikuchipy_h5ebsd" / "patterns.h5",
+        "edax_h5ebsd": d / "edax_h5ebsd" / "patterns.h5",
+        "oxford_binary": d / "oxford_binary" / "patterns.ebsp",
+        "nordif": d / "nordif" / "Pattern.dat",
+        "edax_binary_up1": d / "edax_binary" / "edax_binary.up1",
+        "edax_binary_up2": d / "edax_binary" / "edax_binary.up2",
+    }
+    missing = [str(p) for p in files.values() if not p.is_file()]
+    if missing:  # pragma: no cover - only with a kikuchipy that changed its data layout
+        raise FileNotFoundError(f"kikuchipy data files not found: {', '.join(missing)}")
+    return files
+
+
+def make_vendor_files(out_dir: str | os.PathLike) -> dict[str, Path]:
+    """Write the vendor files kikuchipy can create but does not ship, from its real Ni scan.
+
+    ====================  =========================================================================
+    key                   content
+    ====================  =========================================================================
+    ``bruker_h5ebsd``     ``bruker_h5ebsd.h5``: ``Scan 0/EBSD/Data/RawPatterns`` (9, 60, 60) uint8,
+                          **identical** to ``nickel_ebsd_small()`` (``kp.load`` gives (3, 3, 60, 60)
+                          uint8, identical). Header ``NROWS`` = ``NCOLS`` = 3, ``XSTEP`` = 1.5;
+                          ``X SAMPLE``, ``Y SAMPLE`` and most per-point fields are placeholder ones.
+    ``oxford_h5oina``     ``oxford.h5oina``: **different content**. ``1/EBSD/Data/Processed
+                          Patterns`` is the Ni scan after static-background removal (what
+                          ``kp.load`` returns), and ``Unprocessed Patterns`` is that plus one,
+                          wrapping at 255 — neither equals the raw Ni patterns. ``X``, ``Y`` are
+                          right (step 1.5 µm); ``Band Contrast`` is a placeholder (all ones).
+    ====================  =========================================================================
+
+    Parameters
+    ----------
+    out_dir
+        Folder to write into (created if absent); existing files of these names are replaced.
+
+    Returns
+    -------
+    dict[str, Path]
+        Layout name → written file.
+    """
+    require("kikuchipy", "ebsd")
+    from kikuchipy.data._dummy_files.bruker_h5ebsd import create_dummy_bruker_h5ebsd_file
+    from kikuchipy.data._dummy_files.oxford_h5ebsd import create_dummy_oxford_h5ebsd_file
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"bruker_h5ebsd": out / "bruker_h5ebsd.h5", "oxford_h5oina": out / "oxford.h5oina"}
+    create_dummy_bruker_h5ebsd_file(files["bruker_h5ebsd"])
+    create_dummy_oxford_h5ebsd_file(files["oxford_h5oina"])
+    return files
+
+
+# --------------------------------------------------------------------------------------------
+# the simulated map
+
+
+@dataclass(frozen=True)
+class DemoPaths:
+    """Files of one simulated demo map (see :func:`build_demo_map`).
+
+    Attributes
+    ----------
+    out_dir
+        The folder holding all of them.
+    patterns
+        HDF5: ``/patterns`` (N, py, px) uint8 in row-major scan order, ``/x``, ``/y`` (µm),
+        ``/grain_id``, ``/rotations`` (true grain orientations), ``/static_background``.
+    bandcontrast
+        CSV ``x,y,bandcontrast`` (rows shuffled).
+    elements
+        CSV ``x,y,Ni,Cr,Fe`` in wt% (rows shuffled; derived from grain ids, not measured).
+    phase
+        CSV ``x,y,phase``: ``Ni`` or ``notindexed`` (rows shuffled).
+    grains
+        NPY (Y, X) int32: true grain id of every pixel, 0..n_grains-1 (the pore covers grains
+        but does not change this).
+    bad
+        NPY (Y, X) bool: true where the pore is (patterns mostly noise).
+    manifest
+        JSON with the build parameters and :data:`DEMO_VERSION`.
+    """
+
+    out_dir: Path
+    patterns: Path
+    bandcontrast: Path
+    elements: Path
+    phase: Path
+    grains: Path
+    bad: Path
+    manifest: Path
+
+    @classmethod
+    def in_dir(cls, out_dir: str | os.PathLike) -> DemoPaths:
+        """The paths a build into ``out_dir`` writes (whether or not they exist yet)."""
+        d = Path(out_dir)
+        return cls(
+            out_dir=d,
+            patterns=d / "patterns.h5",
+            bandcontrast=d / "bandcontrast.csv",
+            elements=d / "elements.csv",
+            phase=d / "phase.csv",
+            grains=d / "grains.npy",
+            bad=d / "bad.npy",
+            manifest=d / "manifest.json",
+        )
+
+
+@dataclass
+class _Scene:
+    """Everything about a map except the noisy patterns (cheap to hold for any size)."""
+
+    grain: np.ndarray  # (Y, X) int32 nearest seed
+    neighbour: np.ndarray  # (Y, X) int32 second-nearest seed: the grain across the boundary
+    dist: np.ndarray  # (Y, X) float distance (px) to the boundary with `neighbour`
+    badness: np.ndarray  # (Y, X) float 0..1, how much of the pore the beam sees
+    bad: np.ndarray  # (Y, X) bool: the pore
+    drift: np.ndarray  # (Y, X) float ~1: slow beam-current / brightness drift
+    quats: np.ndarray  # (n_grains, 4) unit quaternions
+    kikuchi: np.ndarray  # (n_grains, py, px) float32, standardised simulated patterns
+    background: np.ndarray  # (py, px) float32 static background, grey levels
+
+
+def _rngs(seed: int, n: int) -> list[np.random.Generator]:
+    # independent streams, so a change in how one part draws does not shift the others
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n)]
+
+
+def _seeds(shape: tuple[int, int], n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` distinct pixel centres, spread like grain nuclei (greedy Poisson-disk sampling).
+
+    Seeds sit within 0.3 px of distinct pixel centres, so every grain owns at least that
+    pixel, while boundaries do not run through pixel centres more often than chance.
+    """
+    ny, nx = shape
+    if n > ny * nx:
+        raise ValueError(f"n_grains={n} exceeds the {ny}×{nx} scan")
+    order = rng.permutation(ny * nx)
+    pts = np.stack(np.unravel_index(order, shape), axis=1).astype(float)
+    r = 0.8 * math.sqrt(ny * nx / n)
+    while True:
+        chosen: list[int] = []
+        for i in range(len(pts)):
+            if not chosen or np.min(np.sum((pts[chosen] - pts[i]) ** 2, axis=1)) >= r * r:
+                chosen.append(i)
+                if len(chosen) == n:
+                    return pts[chosen] + rng.uniform(-0.3, 0.3, size=(n, 2))
+        r *= 0.8  # too crowded for this spacing: relax it
+
+
+def _voronoi(shape: tuple[int, int], seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest seed, second-nearest seed and distance to their bisector for every pixel."""
+    from scipy.spatial import cKDTree
+
+    ny, nx = shape
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    p = np.stack([yy.ravel(), xx.ravel()], axis=1).astype(float)
+    k = min(2, len(seeds))
+    d, i = cKDTree(seeds).query(p, k=k)
+    if k == 1:
+        return (i.reshape(shape).astype(np.int32),) * 2 + (np.full(shape, np.inf),)
+    s1, s2 = seeds[i[:, 0]], seeds[i[:, 1]]
+    # exact distance from p to the perpendicular bisector of s1 and s2
+    dist = (d[:, 1] ** 2 - d[:, 0] ** 2) / (2 * np.linalg.norm(s1 - s2, axis=1))
+    return (
+        i[:, 0].reshape(shape).astype(np.int32),
+        i[:, 1].reshape(shape).astype(np.int32),
+        dist.reshape(shape),
+    )
+
+
+def _pore(shape: tuple[int, int], fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """An irregular elongated blob (a pore or smeared scratch) covering ``fraction`` of the scan.
+
+    Returns the hard mask and a soft ``badness`` (0..1) that fades over about a pixel at the
+    rim, as a beam half on the pore edge sees a weaker pattern.
+    """
+    from scipy import ndimage as ndi
+
+    ny, nx = shape
+    if fraction <= 0:
+        return np.zeros(shape, bool), np.zeros(shape)
+    cy = rng.uniform(0.3, 0.7) * (ny - 1)
+    cx = rng.uniform(0.3, 0.7) * (nx - 1)
+    angle = rng.uniform(0, np.pi)
+    aspect = rng.uniform(1.3, 2.2)
+    harm = [(k, rng.normal(0, 0.12 / k), rng.uniform(0, 2 * np.pi)) for k in range(2, 6)]
+    yy, xx = np.mgrid[0:ny, 0:nx].astype(float)
+    u = (xx - cx) * np.cos(angle) + (yy - cy) * np.sin(angle)
+    v = -(xx - cx) * np.sin(angle) + (yy - cy) * np.cos(angle)
+    rho = np.hypot(u / aspect, v)
+    theta = np.arctan2(v, u / aspect)
+    wobble = 1 + sum(a * np.cos(k * theta + ph) for k, a, ph in harm)
+    q = rho / wobble  # blob = {q < r0}; pick r0 so the area is `fraction` of the scan
+    r0 = np.quantile(q, fraction)
+    mask = q <= r0
+    badness = np.clip(ndi.gaussian_filter(mask.astype(float), 0.5) * 1.6 - 0.3, 0, 1)
+    badness[mask] = np.maximum(badness[mask], 0.85)
+    return mask, badness
+
+
+def _random_quaternions(n: int, rng: np.random.Generator) -> np.ndarray:
+    # normalised 4-D Gaussians are uniform on SO(3); orix' own Rotation.random is not seedable
+    q = rng.normal(size=(n, 4))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    q[q[:, 0] < 0] *= -1
+    return q
+
+
+@lru_cache(maxsize=1)
+def _master_pattern():
+    kp = require("kikuchipy", "ebsd")
+    return kp.data.nickel_ebsd_master_pattern_small(projection="lambert", hemisphere="both")
+
+
+def _detector(pattern_shape: tuple[int, int]):
+    kp = require("kikuchipy", "ebsd")
+    return kp.detectors.EBSDDetector(
+        shape=pattern_shape, pc=DEMO_PC, sample_tilt=DEMO_SAMPLE_TILT, tilt=0.0
+    )
+
+
+def _simulate_kikuchi(quats: np.ndarray, pattern_shape: tuple[int, int], progress: bool) -> np.ndarray:
+    """Dynamical Ni patterns for each orientation, blurred by the screen's point spread and standardised."""
+    require("orix", "ebsd")
+    from orix.quaternion import Rotation
+    from scipy import ndimage as ndi
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # kikuchipy/hyperspy deprecation chatter
+        sim = _master_pattern().get_patterns(
+            Rotation(quats), _detector(pattern_shape), energy=DEMO_ENERGY, compute=True,
+            show_progressbar=progress,
+        )
+    k = np.asarray(sim.data, dtype=np.float32).reshape(len(quats), *pattern_shape)
+    k = ndi.gaussian_filter(k, (0, 0.6, 0.6))
+    k -= k.mean(axis=(1, 2), keepdims=True)
+    k /= k.std(axis=(1, 2), keepdims=True)
+    return k
+
+
+def _static_background(pattern_shape: tuple[int, int]) -> np.ndarray:
+    """The real Ni scan's static background (vignetting of the detector), smoothed, in grey levels."""
+    kp = require("kikuchipy", "ebsd")
+    from scipy import ndimage as ndi
+    from skimage.transform import resize
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bg = np.asarray(kp.data.nickel_ebsd_small().static_background, dtype=np.float64)
+    bg = resize(bg, pattern_shape, order=1, mode="edge", anti_aliasing=True)
+    # the recorded background carries its own noise; ours adds fresh noise per pattern
+    return ndi.gaussian_filter(bg, 1.5 * max(pattern_shape) / 60).astype(np.float32)
+
+
+def _scene(
+    shape: tuple[int, int],
+    pattern_shape: tuple[int, int],
+    n_grains: int,
+    seed: int,
+    bad_fraction: float,
+    progress: bool,
+) -> _Scene:
+    from scipy import ndimage as ndi
+
+    r_seed, r_rot, r_pore, r_drift = _rngs(seed, 4)
+    grain, neighbour, dist = _voronoi(shape, _seeds(shape, n_grains, r_seed))
+    bad, badness = _pore(shape, bad_fraction, r_pore)
+    drift = ndi.gaussian_filter(r_drift.normal(size=shape), max(shape) / 6, mode="reflect")
+    drift = 1 + 0.03 * drift / (drift.std() or 1)
+    quats = _random_quaternions(n_grains, r_rot)
+    return _Scene(
+        grain=grain, neighbour=neighbour, dist=dist, badness=badness, bad=bad, drift=drift,
+        quats=quats, kikuchi=_simulate_kikuchi(quats, pattern_shape, progress),
+        background=_static_background(pattern_shape),
+    )
+
+
+def _noisy_patterns(
+    sc: _Scene, idx: np.ndarray, noise: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Recorded patterns (len(idx), py, px) uint8 for flat pixel indices ``idx``.
+
+    Per pixel: the grain's pattern mixed with the neighbour grain's near the boundary (the
+    interaction volume straddles both), Kikuchi contrast lowered at boundaries and almost gone
+    in the pore (darker too), times the static background and a slow brightness drift, then
+    shot noise (Poisson) and read noise (Gaussian).
+    """
+    g1 = sc.grain.ravel()[idx]
+    g2 = sc.neighbour.ravel()[idx]
+    near = np.exp(-sc.dist.ravel()[idx] / _GB_WIDTH)  # 1 on the boundary, ~0 two pixels in
+    b = sc.badness.ravel()[idx]
+    mix = (0.5 * near)[:, None, None]
+    k = (1 - mix) * sc.kikuchi[g1] + mix * sc.kikuchi[g2]
+    contrast = 0.07 * (1 - 0.25 * near) * (1 - 0.93 * b)
+    level = sc.drift.ravel()[idx] * (1 - 0.45 * b)
+    img = sc.background[None] * level[:, None, None] * (1 + contrast[:, None, None] * k)
+    if noise > 0:
+        photons = 12.0 / noise**2  # photons per grey level: sets the shot-noise level
+        img = rng.poisson(np.clip(img, 0, None) * photons) / photons
+        img += rng.normal(0.0, 1.0 * noise, size=img.shape)
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def band_contrast(patterns: np.ndarray, background: np.ndarray | None = None) -> np.ndarray:
+    """A band-contrast-like pattern quality, 0–255 per pattern (higher = sharper Kikuchi bands).
+
+    The relative contrast of a band-pass filtered pattern inside a central disk: divide by
+    the static background (as vendor software does before its Hough transform), band-pass
+    with a difference of Gaussians (σ = 1 px minus σ = 1/8 of the pattern) relative to the
+    wide blur, and take the standard deviation. The part of that variance due to pixel noise
+    is estimated from the pattern's own finest scale (pattern minus its σ = 1 blur) and
+    subtracted, so, like a Hough-peak BC, the value hardly depends on the noise level: a
+    featureless noisy pattern scores near 0. Scaled so ``_BC_FULL_SCALE`` → 255, clipped.
+
+    Parameters
+    ----------
+    patterns
+        (..., py, px) array of patterns.
+    background
+        (py, px) static background. Default: the mean of ``patterns`` (fine for a map, not
+        for a handful of patterns).
+
+    Returns
+    -------
+    np.ndarray
+        float32 of shape ``patterns.shape[:-2]``.
+    """
+    from scipy import ndimage as ndi
+
+    p = np.asarray(patterns, dtype=np.float32)
+    lead, (py, px) = p.shape[:-2], p.shape[-2:]
+    p = p.reshape(-1, py, px)
+    bg = p.mean(axis=0) if background is None else np.asarray(background, dtype=np.float32)
+    p = p / np.maximum(bg, 1.0)
+    s_fine, s_wide = 1.0, max(py, px) / 8
+    fine = ndi.gaussian_filter(p, (0, s_fine, s_fine), mode="nearest")
+    wide = np.maximum(ndi.gaussian_filter(p, (0, s_wide, s_wide), mode="nearest"), 1e-3)
+    yy, xx = np.mgrid[0:py, 0:px]
+    disk = ((yy - (py - 1) / 2) / py) ** 2 + ((xx - (px - 1) / 2) / px) ** 2 <= 0.4**2
+    band = ((fine - wide) / wide)[:, disk]
+    finest = ((p - fine) / wide)[:, disk]
+    # white noise passes the band-pass and the finest-scale filter in a fixed ratio: the
+    # ratio of the two kernels' L2 norms
+    delta = np.zeros((2 * py + 1, 2 * px + 1))
+    delta[py, px] = 1
+    g_fine = ndi.gaussian_filter(delta, s_fine)
+    ratio = np.linalg.norm(g_fine - ndi.gaussian_filter(delta, s_wide)) / np.linalg.norm(delta - g_fine)
+    m = np.sqrt(np.clip(band.var(axis=1) - ratio**2 * finest.var(axis=1), 0, None))
+    return np.clip(255 * m / _BC_FULL_SCALE, 0, 255).astype(np.float32).reshape(lead)
+
+
+def _elements(sc: _Scene, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Ni, Cr, Fe (wt%) per pixel, derived from the grains (not measured).
+
+    Each grain gets its own composition of an Inconel-like alloy; on top: a slow Fe gradient
+    along x and Cr along y (segregation across the sample), Cr enrichment at grain boundaries
+    (as Cr carbides decorate them), and EDS counting noise, four times larger in the pore.
+    """
+    ny, nx = sc.grain.shape
+    n = sc.quats.shape[0]
+    cr_g = rng.uniform(14, 22, n)
+    fe_g = rng.uniform(4, 10, n)
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    gb = np.exp(-sc.dist / _GB_WIDTH)
+    cr = cr_g[sc.grain] + 1.5 * (yy / max(ny - 1, 1) - 0.5) + 3.0 * gb
+    fe = fe_g[sc.grain] + 2.0 * (xx / max(nx - 1, 1) - 0.5)
+    ni = 100.0 - cr - fe
+    sd = 0.6 * (1 + 3 * sc.badness)
+    return {name: np.round(v + rng.normal(0, 1, v.shape) * sd, 3)
+            for name, v in (("Ni", ni), ("Cr", cr), ("Fe", fe))}
+
+
+def _coords(shape: tuple[int, int], step: float) -> tuple[np.ndarray, np.ndarray]:
+    # rounded so that writing to CSV (shortest repr) and reading back gives the same float
+    ny, nx = shape
+    iy, ix = np.divmod(np.arange(ny * nx), nx)
+    return np.round(ix * step, 9), np.round(iy * step, 9)
+
+
+def _write_csv(path: Path, columns: dict[str, np.ndarray], order: np.ndarray) -> None:
+    import pandas as pd
+
+    pd.DataFrame({k: v[order] for k, v in columns.items()}).to_csv(path, index=False)
+
+
+def _blocks(n: int, size: int, progress: bool, desc: str) -> Iterator[slice]:
+    starts = range(0, n, size)
+    if progress:
+        from vaearr._progress import bar
+
+        starts = bar(starts, total=len(starts), desc=desc, unit="block")
+    for s in starts:
+        yield slice(s, min(s + size, n))
+
+
+def build_demo_map(
+    out_dir: str | os.PathLike,
+    *,
+    shape: tuple[int, int] = (40, 60),
+    pattern_shape: tuple[int, int] = (60, 60),
+    n_grains: int = 12,
+    step: float = 1.0,
+    seed: int = 0,
+    noise: float = 1.0,
+    bad_fraction: float = 0.08,
+    progress: bool = False,
+) -> DemoPaths:
+    """Simulate a Ni polycrystal EBSD map with known grains and write it as an experiment would.
+
+    Grains are Voronoi cells of ``n_grains`` well-spread seed pixels, each with a random
+    orientation; each orientation is simulated once with kikuchipy's dynamical Ni master
+    pattern (20 kV, PC = :data:`DEMO_PC`, 70° tilt), blurred by the screen's point spread.
+    Every pixel then gets its own recording (see ``_noisy_patterns``): mixing with the
+    neighbouring grain and lower contrast near boundaries, the real Ni detector's static
+    background, slow brightness drift, shot and read noise. A pore (an irregular elongated
+    blob over ``bad_fraction`` of the scan) gives dark, almost featureless patterns, so an
+    Otsu threshold on band contrast separates it.
+
+    Written into ``out_dir`` (see :class:`DemoPaths`):
+
+    * ``patterns.h5``: ``/patterns`` (N, py, px) uint8, N = Y·X in row-major scan order
+      (index = iy·X + ix), chunked and gzip'd; ``/x``, ``/y`` (N,) float64 µm (x = ix·step);
+      ``/grain_id`` (N,) int32; ``/rotations`` (n_grains, 4) true orientations (quaternions);
+      ``/static_background`` (py, px) float32; attrs ``step``, ``shape``, ``seed``, ``note``...
+    * ``bandcontrast.csv`` ``x,y,bandcontrast``: 0–255 integers computed from the simulated
+      patterns by :func:`band_contrast`, rows shuffled (real exports are not always in scan
+      order; readers must align by coordinate);
+    * ``elements.csv`` ``x,y,Ni,Cr,Fe``: wt% **derived from the grain ids** (per-grain
+      composition, gradients, Cr at boundaries, noise) — a stand-in for EDS, not a simulation
+      of it; rows shuffled;
+    * ``phase.csv`` ``x,y,phase``: ``Ni``, or ``notindexed`` in the pore; rows shuffled;
+    * ``grains.npy`` (Y, X) int32 and ``bad.npy`` (Y, X) bool: the ground truth.
+
+    Parameters
+    ----------
+    out_dir
+        Folder to write into (created; files of these names are replaced).
+    shape
+        Scan shape (Y, X).
+    pattern_shape
+        Pattern shape (py, px).
+    n_grains
+        Number of grains; every id 0..n_grains-1 occurs in ``grains.npy``.
+    step
+        Scan step in µm (same in x and y).
+    seed
+        Everything is a function of the seed: two builds give identical patterns.
+    noise
+        Scale of the detector noise: 1 is about the real Ni scan's, 0 gives noiseless patterns.
+    bad_fraction
+        Fraction of the scan covered by the pore (0 for none).
+    progress
+        Show progress bars.
+
+    Returns
+    -------
+    DemoPaths
+    """
+    import h5py
+
+    ny, nx = (int(v) for v in shape)
+    py, px = (int(v) for v in pattern_shape)
+    if ny < 1 or nx < 1 or py < 8 or px < 8:
+        raise ValueError(f"shape {shape} and pattern_shape {pattern_shape} are too small")
+    if not 1 <= n_grains <= ny * nx:
+        raise ValueError(f"n_grains must be between 1 and {ny * nx}, got {n_grains}")
+    if step <= 0 or noise < 0 or not 0 <= bad_fraction < 0.5:
+        raise ValueError("step must be > 0, noise >= 0 and 0 <= bad_fraction < 0.5")
+    paths = DemoPaths.in_dir(out_dir)
+    paths.out_dir.mkdir(parents=True, exist_ok=True)
+
+    sc = _scene((ny, nx), (py, px), n_grains, seed, bad_fraction, progress)
+    r_noise, r_elem, r_shuffle = _rngs(seed + 1_000_003, 3)
+    n = ny * nx
+    x, y = _coords((ny, nx), step)
+    bc = np.empty(n, np.float32)
+    params = {
+        "shape": [ny, nx], "pattern_shape": [py, px], "n_grains": n_grains, "step": step,
+        "seed": seed, "noise": noise, "bad_fraction": bad_fraction, "version": DEMO_VERSION,
+    }
+
+    with h5py.File(paths.patterns, "w", track_order=True) as f:
+        chunk = max(1, min(n, (1 << 20) // (py * px)))  # ~1 MB chunks
+        dset = f.create_dataset(
+            "patterns", shape=(n, py, px), dtype=np.uint8, chunks=(chunk, py, px),
+            compression="gzip", compression_opts=4, track_times=False,
+        )
+        for sl in _blocks(n, _BLOCK, progress, "simulate patterns"):
+            pats = _noisy_patterns(sc, np.arange(sl.start, sl.stop), noise, r_noise)
+            dset[sl] = pats
+            bc[sl] = band_contrast(pats, sc.background)
+        f.create_dataset("x", data=x, track_times=False).attrs["units"] = "µm"
+        f.create_dataset("y", data=y, track_times=False).attrs["units"] = "µm"
+        f.create_dataset("grain_id", data=sc.grain.ravel(), track_times=False)
+        f.create_dataset("rotations", data=sc.quats, track_times=False).attrs["convention"] = (
+            "unit quaternions (a, b, c, d), orix Rotation of each grain, row = grain id"
+        )
+        f.create_dataset("static_background", data=sc.background, track_times=False)
+        f.attrs.update(
+            step=step, shape=[ny, nx], seed=seed, pattern_shape=[py, px], n_grains=n_grains,
+            noise=noise, bad_fraction=bad_fraction, pc=list(DEMO_PC),
+            sample_tilt=DEMO_SAMPLE_TILT, energy_kV=DEMO_ENERGY, version=DEMO_VERSION,
+            note=(
+                "SIMULATED with vaearr.data.build_demo_map from kikuchipy's Ni master pattern: "
+                "not a measurement. Patterns in row-major scan order, index = iy*X + ix."
+            ),
+        )
+
+    _write_csv(paths.bandcontrast, {"x": x, "y": y, "bandcontrast": np.rint(bc).astype(np.int64)},
+               r_shuffle.permutation(n))
+    el = _elements(sc, r_elem)
+    _write_csv(paths.elements, {"x": x, "y": y, **{k: v.ravel() for k, v in el.items()}},
+               r_shuffle.permutation(n))
+    phase = np.where(sc.bad.ravel(), "notindexed", "Ni")
+    _write_csv(paths.phase, {"x": x, "y": y, "phase": phase}, r_shuffle.permutation(n))
+    np.save(paths.grains, sc.grain)
+    np.save(paths.bad, sc.bad)
+    paths.manifest.write_text(json.dumps(params, indent=1) + "\n")
+    return paths
+
+
+def _cache_root(root: str | os.PathLike | None) -> Path:
+    if root is not None:
+        return Path(root)
+    env = os.environ.get("VAEARR_DATA")
+    return Path(env) if env else Path.home() / ".cache" / "vaearr" / "demo"
+
+
+def demo_paths(root: str | os.PathLike | None = None) -> DemoPaths:
+    """The default demo map, built once into a cache folder and reused after.
+
+    Parameters
+    ----------
+    root
+        Folder for the demo files. Default: ``$VAEARR_DATA`` if set, else
+        ``~/.cache/vaearr/demo``. A folder whose ``manifest.json`` matches the current
+        :data:`DEMO_VERSION` and default parameters is reused as is; otherwise it is rebuilt.
+
+    Returns
+    -------
+    DemoPaths
+    """
+    paths = DemoPaths.in_dir(_cache_root(root))
+    if _is_current(paths):
+        return paths
+    # build beside the target and rename in, so a reader never sees a half-written map and
+    # two processes building at once both end with one complete copy
+    target = paths.out_dir
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        build_demo_map(tmp)
+        if target.exists() and not _is_current(paths):
+            shutil.rmtree(target)  # stale (older version or interrupted by hand)
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if not _is_current(paths):  # lost a race to something that is not a demo map
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return paths
+
+
+def _default_params() -> dict:
+    import inspect
+
+    sig = inspect.signature(build_demo_map)
+    p = {k: v.default for k, v in sig.parameters.items() if k not in ("out_dir", "progress")}
+    p["shape"], p["pattern_shape"] = list(p["shape"]), list(p["pattern_shape"])
+    return {**p, "version": DEMO_VERSION}
+
+
+def _is_current(paths: DemoPaths) -> bool:
+    try:
+        made = json.loads(paths.manifest.read_text())
+    except (OSError, ValueError):
+        return False
+    files = (paths.patterns, paths.bandcontrast, paths.elements, paths.phase, paths.grains, paths.bad)
+    return made == _default_params() and all(p.is_file() for p in files)
+
+
+# --------------------------------------------------------------------------------------------
+# a big file for the ingest benchmark
+
+
+@dataclass(frozen=True)
+class BigFile:
+    """What :func:`make_big_hdf5` wrote, and how fast.
+
+    Attributes
+    ----------
+    path
+        The HDF5 file.
+    n_patterns
+        Patterns written (``scan_shape[0] * scan_shape[1]``).
+    scan_shape, pattern_shape
+        (Y, X) and (py, px).
+    raw_bytes, file_bytes
+        Uncompressed pattern bytes and the file's size on disk.
+    seconds
+        Wall time of the write (pool simulation included).
+    mb_per_s
+        Uncompressed MB (1e6 bytes) of patterns written per second.
+    """
+
+    path: Path
+    n_patterns: int
+    scan_shape: tuple[int, int]
+    pattern_shape: tuple[int, int]
+    raw_bytes: int
+    file_bytes: int
+    seconds: float
+    mb_per_s: float
+
+
+def big_scan_shape(n_patterns: int) -> tuple[int, int]:
+    """A near-square scan (Y, X) for ``n_patterns``: exact if a factorisation with X/Y ≤ 2 exists.
+
+    Otherwise X = ceil(√n) and Y = ceil(n / X), so the scan holds up to X − 1 more patterns.
+    """
+    n = int(n_patterns)
+    if n < 1:
+        raise ValueError(f"n_patterns must be >= 1, got {n_patterns}")
+    for ny in range(math.isqrt(n), 0, -1):
+        if n % ny == 0:
+            if n // ny <= 2 * ny:
+                return ny, n // ny
+            break
+    nx = math.isqrt(n - 1) + 1
+    return -(-n // nx), nx
+
+
+def make_big_hdf5(
+    path: str | os.PathLike,
+    n_patterns: int,
+    *,
+    pattern_shape: tuple[int, int] = (60, 60),
+    chunk: int = 1024,
+    seed: int = 0,
+    level: int = 1,
+    scan_shape: tuple[int, int] | None = None,
+    pool_shape: tuple[int, int] = (64, 64),
+    workers: int | None = None,
+    progress: bool = False,
+) -> BigFile:
+    """Write a large simulated pattern file, ``/patterns`` (N, py, px) uint8 gzip, for benchmarks.
+
+    A ``pool_shape`` demo map is simulated (as :func:`build_demo_map`, ~4 000 noisy patterns,
+    grains and a pore); the big scan tiles it, mirrored at every tile edge so grains continue
+    across, and adds to each pattern one of 61 stored noise frames picked at random, so no
+    two neighbouring tiles are byte-identical. Chunks are generated and deflated in a thread
+    pool and written with ``write_direct_chunk``; memory stays at a few chunks whatever N.
+
+    Layout as the demo's ``patterns.h5``: ``/patterns`` in row-major scan order, ``/x``, ``/y``
+    (N,) float64 µm (step 1), ``/grain_id`` (N,) int32 (pool grain ids), attrs ``step``,
+    ``shape``, ``seed``, ``note``.
+
+    Parameters
+    ----------
+    path
+        File to write (replaced if present).
+    n_patterns
+        Patterns wanted; the scan is :func:`big_scan_shape` of it unless ``scan_shape`` is given.
+        1 100 000 patterns of 60×60 are 4 GB uncompressed.
+    pattern_shape
+        (py, px).
+    chunk
+        Patterns per HDF5 chunk (1024 × 60 × 60 = 3.7 MB).
+    seed
+        Seed of the pool map and of the per-pattern noise.
+    level
+        gzip level (1–9); 1 is fastest, noisy patterns barely compress more at higher levels.
+    scan_shape
+        Explicit (Y, X); then N = Y·X.
+    pool_shape
+        Scan shape of the simulated pool map.
+    workers
+        Threads that generate and compress chunks (default: CPU count).
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    BigFile
+    """
+    import h5py
+
+    t0 = time.perf_counter()
+    ny, nx = big_scan_shape(n_patterns) if scan_shape is None else (int(scan_shape[0]), int(scan_shape[1]))
+    py, px = (int(v) for v in pattern_shape)
+    n = ny * nx
+    chunk = max(1, min(int(chunk), n))
+    if not 1 <= level <= 9:
+        raise ValueError(f"gzip level must be 1..9, got {level}")
+
+    qy, qx = (int(v) for v in pool_shape)
+    sc = _scene((qy, qx), (py, px), max(4, qy * qx // 300), seed, 0.07, False)
+    r_pool, r_frames = _rngs(seed + 2_000_003, 2)
+    pool = _noisy_patterns(sc, np.arange(qy * qx), 1.0, r_pool).reshape(qy * qx, py * px)
+    frames = np.rint(r_frames.normal(0, 1.5, size=(61, py * px))).astype(np.int16)
+
+    def reflect(i: np.ndarray, m: int) -> np.ndarray:
+        i = i % (2 * m)
+        return np.where(i < m, i, 2 * m - 1 - i)
+
+    def make_chunk(c: int) -> bytes:
+        start, stop = c * chunk, min((c + 1) * chunk, n)
+        iy, ix = np.divmod(np.arange(start, stop), nx)
+        src = reflect(iy, qy) * qx + reflect(ix, qx)
+        rng = np.random.default_rng([seed, c])
+        out = np.zeros((chunk, py * px), np.uint8)  # HDF5 stores edge chunks full size
+        v = pool[src].astype(np.int16)
+        v += frames[rng.integers(0, len(frames), stop - start)]
+        np.clip(v, 0, 255, out=v)
+        out[: stop - start] = v
+        return zlib.compress(out.data, level)
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    x, y = _coords((ny, nx), 1.0)
+    iy, ix = np.divmod(np.arange(n), nx)
+    n_chunks = -(-n // chunk)
+    workers = workers or os.cpu_count() or 1
+    with h5py.File(path, "w") as f:
+        dset = f.create_dataset(
+            "patterns", shape=(n, py, px), dtype=np.uint8, chunks=(chunk, py, px),
+            compression="gzip", compression_opts=level, track_times=False,
+        )
+        # in order, at most 2×workers chunks in flight: memory stays flat
+        with cf.ThreadPoolExecutor(workers) as ex:
+            pending: dict[int, cf.Future] = {}
+            nxt = 0
+            for sl in _blocks(n_chunks, 1, progress, "write patterns"):
+                c = sl.start
+                while nxt < n_chunks and len(pending) < 2 * workers:
+                    pending[nxt] = ex.submit(make_chunk, nxt)
+                    nxt += 1
+                dset.id.write_direct_chunk((c * chunk, 0, 0), pending.pop(c).result())
+        f.create_dataset("x", data=x).attrs["units"] = "µm"
+        f.create_dataset("y", data=y).attrs["units"] = "µm"
+        f.create_dataset("grain_id", data=sc.grain[reflect(iy, qy), reflect(ix, qx)])
+        f.attrs.update(
+            step=1.0, shape=[ny, nx], seed=seed, pattern_shape=[py, px], pool_shape=[qy, qx],
+            note=(
+                "SIMULATED benchmark file from vaearr.data.make_big_hdf5: a simulated Ni map "
+                f"of {qy}x{qx} patterns tiled (mirrored) with per-pattern noise; not a measurement."
+            ),
+        )
+    seconds = time.perf_counter() - t0
+    raw = n * py * px
+    return BigFile(
+        path=path, n_patterns=n, scan_shape=(ny, nx), pattern_shape=(py, px), raw_bytes=raw,
+        file_bytes=path.stat().st_size, seconds=seconds, mb_per_s=raw / 1e6 / seconds,
+    )

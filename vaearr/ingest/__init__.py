@@ -1,0 +1,1 @@
+"""Readers that turn source files (EBSD scans, tables, images, IDX, NIfTI) into vaearr stores."""

@@ -1,0 +1,893 @@
+"""Read EBSD patterns (every kikuchipy format, or a plain HDF5 dataset) into a map store.
+
+Two routes lead to one lazy ``patterns(y, x, py, px)`` :class:`xarray.DataArray`:
+
+* **plain HDF5** (``dataset`` given): an ``N×H×W`` dataset with per-pattern ``x``/``y``
+  datasets (any order; the grid is found by :func:`vaearr.ingest.grid.infer_grid`), an
+  ``N×H×W`` dataset in row-major order with a ``scan_shape``, or a ``Y×X×H×W`` dataset.
+  Patterns are read by a dask task per store chunk, in reads aligned to the HDF5 chunks,
+  through an h5py chunk cache sized for that access, so memory stays flat however big the
+  file is;
+* **kikuchipy** (``dataset`` left out): whatever :func:`kikuchipy.load` reads — kikuchipy,
+  EDAX and Bruker h5ebsd, Oxford H5OINA and ``.ebsp``, NORDIF ``.dat``, EDAX ``.up1``/``.up2``
+  ... — lazily; coordinates come from the signal's navigation axes, detector geometry from
+  its :class:`~kikuchipy.detectors.EBSDDetector`.
+
+Both routes can centre-crop and bin the patterns. Binning takes the **mean** of each
+``b×b`` block, rounded to the nearest integer (ties to even) for integer patterns, so the
+recorded dtype is kept (uint8 stays uint8 and cannot saturate, as a sum would).
+
+:func:`ingest_ebsd` writes the patterns, plus band contrast / element / phase CSVs aligned by
+coordinate, into a store in one transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import threading
+import warnings
+import zlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from vaearr.errors import InputError, VaearrError
+from vaearr.store import default_chunks, open_store, write_variables
+
+#: Dims of the patterns variable: scan rows, scan columns, pattern rows, pattern columns.
+PATTERN_DIMS = ("y", "x", "py", "px")
+#: Step used when neither the file nor the caller gives one (µm).
+DEFAULT_STEP = 1.0
+#: Largest single HDF5 read (bytes) when several adjacent HDF5 chunks are read at once.
+_MAX_READ_BYTES = 32 * 2**20
+#: Bounds of the h5py chunk cache opened for the patterns dataset.
+_MIN_CACHE_BYTES = 16 * 2**20
+_MAX_CACHE_BYTES = 256 * 2**20
+# HDF5 filter ids (H5Z_FILTER_DEFLATE, H5Z_FILTER_SHUFFLE)
+_H5Z_DEFLATE, _H5Z_SHUFFLE = 1, 2
+#: Length units the navigation axes of a kikuchipy signal may carry, as a factor to µm.
+_TO_UM = {"um": 1.0, "µm": 1.0, "μm": 1.0, "micron": 1.0, "microns": 1.0, "nm": 1e-3, "mm": 1e3, "m": 1e6}
+
+
+# --------------------------------------------------------------------------------------------
+# options shared by both routes: step, crop, binning
+
+
+def _pair(value: float | Sequence[float], name: str) -> tuple[float, float]:
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value), float(value)
+    vals = tuple(float(v) for v in value)
+    if len(vals) != 2:
+        raise ValueError(f"{name} must be one number or two (rows, cols), got {value!r}")
+    return vals  # type: ignore[return-value]
+
+
+def _crop_box(
+    src: str | os.PathLike, pattern_shape: tuple[int, int], crop: int | Sequence[int] | None, binning: int
+) -> tuple[int, int, int, int]:
+    """(top, left, height, width) of the centred crop, checked against the pattern and binning."""
+    h, w = pattern_shape
+    if crop is None:
+        ch, cw = h, w
+    else:
+        ch, cw = (int(crop), int(crop)) if np.isscalar(crop) else (int(crop[0]), int(crop[1]))
+        if not (0 < ch <= h and 0 < cw <= w):
+            raise InputError(src, f"cannot crop {h}×{w} patterns to {ch}×{cw}")
+    if int(binning) != binning or binning < 1:
+        raise InputError(src, f"binning must be a positive integer, got {binning!r}")
+    if ch % binning or cw % binning:
+        raise InputError(
+            src,
+            f"{ch}×{cw} patterns do not divide into {binning}×{binning} bins; "
+            f"crop to a multiple of {binning} first (--crop)",
+        )
+    return (h - ch) // 2, (w - cw) // 2, ch, cw
+
+
+def _bin(block: np.ndarray, binning: int) -> np.ndarray:
+    """Mean of ``binning×binning`` blocks over the last two axes, in the input dtype."""
+    if binning == 1:
+        return block
+    *lead, h, w = block.shape
+    b = binning
+    # float32 sums uint8 blocks exactly (255·b² ≪ 2²⁴); wider types need float64
+    acc = np.float32 if block.dtype.itemsize == 1 else np.float64
+    mean = block.reshape(*lead, h // b, b, w // b, b).mean(axis=(-3, -1), dtype=acc)
+    if block.dtype.kind in "iu":
+        mean = np.rint(mean)
+    return mean.astype(block.dtype)
+
+
+def _crop_bin(block: np.ndarray, box: tuple[int, int, int, int], binning: int) -> np.ndarray:
+    top, left, h, w = box
+    return _bin(block[..., top : top + h, left : left + w], binning)
+
+
+# --------------------------------------------------------------------------------------------
+# plain HDF5
+
+
+def _open_h5(src: str | os.PathLike, **kw: Any):
+    import h5py
+
+    try:
+        return h5py.File(src, "r", **kw)
+    except FileNotFoundError:
+        raise InputError(src, "no such file") from None
+    except OSError as exc:
+        if h5py.is_hdf5(src):
+            raise InputError(src, f"HDF5 file cannot be opened, truncated or corrupt? ({_short(exc)})") from None
+        raise InputError(src, "not an HDF5 file") from None
+
+
+def _short(exc: BaseException) -> str:
+    # h5py messages carry a long HDF5 error stack after the first line
+    return str(exc).splitlines()[0].strip() if str(exc) else type(exc).__name__
+
+
+def pattern_candidates(f: Any, limit: int = 10) -> list[str]:
+    """Datasets of an open HDF5 file that look like patterns (3- or 4-D, numeric)."""
+    import h5py
+
+    found: list[str] = []
+
+    def visit(name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Dataset) and obj.ndim in (3, 4) and obj.dtype.kind in "uif":
+            found.append(f"/{name} {'×'.join(map(str, obj.shape))} {obj.dtype}")
+
+    f.visititems(visit)
+    return found[:limit]
+
+
+def _describe_candidates(f: Any) -> str:
+    cands = pattern_candidates(f)
+    return "datasets that look like patterns: " + ", ".join(cands) if cands else "no dataset here looks like patterns (3-D or 4-D numbers)"
+
+
+def _find_dataset(f: Any, name: str, near: str) -> Any | None:
+    """Dataset ``name`` from the root, or else beside the dataset ``near``."""
+    import h5py
+
+    for path in (name, f"{os.path.dirname(near.rstrip('/'))}/{name}"):
+        obj = f.get(path)
+        if isinstance(obj, h5py.Dataset):
+            return obj
+    return None
+
+
+def _coord_units_factor(src: str | os.PathLike, ds: Any) -> float:
+    for key in ("units", "unit", "Units", "Unit"):
+        if key in ds.attrs:
+            u = ds.attrs[key]
+            u = (u.decode() if isinstance(u, bytes) else str(u)).strip()
+            if u not in _TO_UM:
+                raise InputError(src, f"'{ds.name}' is in '{u}', not a length unit (µm, nm, mm)")
+            return _TO_UM[u]
+    return 1.0  # µm unless the file says otherwise
+
+
+class _DirectChunks:
+    """Whole HDF5 chunks read raw and inflated here, with a small cache of decoded chunks.
+
+    h5py decompresses inside the HDF5 library while holding its global lock and the GIL, so
+    reads through it run one at a time. Reading the stored bytes with
+    ``read_direct_chunk`` is cheap, and :func:`zlib.decompress` releases the GIL: the
+    threads of a dask write then inflate chunks in parallel, beside the store's compression.
+    Used only for pipelines of deflate (gzip) and shuffle, the filters of almost every
+    pattern file; anything else goes through h5py.
+
+    The cache keeps the chunks that neighbouring blocks share (blocks rarely start on a chunk
+    boundary), and a chunk one thread is decoding is waited for, not decoded twice.
+    """
+
+    def __init__(self, ds: Any, filters: list[int], cache_bytes: int) -> None:
+        self.ds = ds
+        self.chunks = tuple(int(c) for c in ds.chunks)
+        self.dtype = ds.dtype
+        self.filters = filters
+        self.cache_bytes = cache_bytes
+        self._cache: OrderedDict[tuple[int, ...], np.ndarray] = OrderedDict()
+        self._pending: dict[tuple[int, ...], threading.Event] = {}
+        self._lock = threading.Lock()
+        self._nbytes = 0
+
+    @staticmethod
+    def filters_of(ds: Any) -> list[int] | None:
+        """The dataset's filter ids when all are ones this class decodes, else None."""
+        if ds.chunks is None:
+            return None
+        plist = ds.id.get_create_plist()
+        ids = [int(plist.get_filter(i)[0]) for i in range(plist.get_nfilters())]
+        return ids if set(ids) <= {_H5Z_DEFLATE, _H5Z_SHUFFLE} else None
+
+    def _decode(self, idx: tuple[int, ...]) -> np.ndarray:
+        offset = tuple(i * c for i, c in zip(idx, self.chunks))
+        try:
+            mask, raw = self.ds.id.read_direct_chunk(offset)
+        except (KeyError, OSError, RuntimeError, ValueError):
+            # an unwritten (fill-value) chunk, or a damaged file: h5py says which
+            sel = tuple(slice(o, o + c) for o, c in zip(offset, self.chunks))
+            part = self.ds[sel]
+            full = np.zeros(self.chunks, dtype=self.dtype)
+            full[tuple(slice(0, n) for n in part.shape)] = part
+            return full
+        data: Any = raw
+        for pos in range(len(self.filters) - 1, -1, -1):  # undo in reverse order of writing
+            if mask & (1 << pos):
+                continue  # HDF5 skipped this filter for this chunk
+            if self.filters[pos] == _H5Z_DEFLATE:
+                data = zlib.decompress(data)
+            else:  # shuffle: bytes were grouped by significance
+                size = self.dtype.itemsize
+                data = np.frombuffer(data, np.uint8).reshape(size, -1).T.tobytes()
+        return np.frombuffer(data, dtype=self.dtype).reshape(self.chunks)
+
+    def chunk(self, idx: tuple[int, ...]) -> np.ndarray:
+        """The decoded chunk at chunk-grid index ``idx`` (full chunk shape, also at edges)."""
+        while True:
+            with self._lock:
+                hit = self._cache.get(idx)
+                if hit is not None:
+                    self._cache.move_to_end(idx)
+                    return hit
+                event = self._pending.get(idx)
+                if event is None:
+                    self._pending[idx] = threading.Event()
+                    break
+            event.wait()
+        arr = None
+        try:
+            arr = self._decode(idx)
+            return arr
+        finally:
+            with self._lock:
+                if arr is not None:
+                    self._cache[idx] = arr
+                    self._nbytes += arr.nbytes
+                    while self._nbytes > self.cache_bytes and len(self._cache) > 1:
+                        self._nbytes -= self._cache.popitem(last=False)[1].nbytes
+                self._pending.pop(idx).set()
+
+    def read(self, start: Sequence[int], stop: Sequence[int]) -> np.ndarray:
+        """The hyperslab ``[start:stop]`` over the leading dims, trailing dims whole."""
+        lead = len(start)
+        out = np.empty((*(b - a for a, b in zip(start, stop)), *self.ds.shape[lead:]), dtype=self.dtype)
+        ranges = [range(a // c, -(-b // c)) for a, b, c in zip(start, stop, self.chunks)]
+        for idx in itertools.product(*ranges):
+            lo = [max(a, i * c) for a, i, c in zip(start, idx, self.chunks)]
+            hi = [min(b, (i + 1) * c) for b, i, c in zip(stop, idx, self.chunks)]
+            src = tuple(slice(l - i * c, h - i * c) for l, h, i, c in zip(lo, hi, idx, self.chunks))
+            dst = tuple(slice(l - a, h - a) for l, h, a in zip(lo, hi, start))
+            out[dst] = self.chunk((*idx, *([0] * (self.ds.ndim - lead))))[src]
+        return out
+
+
+class _H5Patterns:
+    """Array-like ``(Y, X, h, w)`` view of a plain HDF5 patterns dataset, cropped and binned.
+
+    ``__getitem__`` reads the patterns of a block of grid nodes. With an ``index`` image (the
+    ``N×H×W`` layouts) the source rows of the block are sorted and read chunk by chunk (whole
+    HDF5 chunks, each decoded once), so rows may come in any order; nodes without a pattern
+    (index −1) get zeros. Gzip/shuffle chunks that hold whole patterns are decoded by
+    :class:`_DirectChunks`; other layouts are read through h5py with a chunk cache sized for
+    this access. The file is opened lazily in each process, so the object pickles.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        dataset: str,
+        *,
+        index: np.ndarray | None,
+        box: tuple[int, int, int, int],
+        binning: int,
+        dtype: np.dtype,
+        grid_shape: tuple[int, int],
+        block_shape: tuple[int, int],
+    ) -> None:
+        self.path = path
+        self.dataset = dataset
+        self.index = index
+        self.box = box
+        self.binning = binning
+        self.dtype = np.dtype(dtype)
+        top, left, h, w = box
+        self.shape = (*grid_shape, h // binning, w // binning)
+        self.ndim = 4
+        self.block_shape = block_shape
+        self._state: tuple[Any, Any, _DirectChunks | None] | None = None
+        self._pid: int | None = None
+        self._open_lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in ("_state", "_pid", "_open_lock")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _state=None, _pid=None, _open_lock=threading.Lock())
+
+    def _open(self) -> tuple[Any, _DirectChunks | None]:
+        with self._open_lock:
+            if self._state is None or self._pid != os.getpid():
+                nbytes, h5_cache = self._cache_options()
+                f = _open_h5(self.path, **h5_cache)
+                ds = f[self.dataset]
+                filters = _DirectChunks.filters_of(ds)
+                whole = ds.chunks is not None and tuple(ds.chunks[-2:]) == tuple(ds.shape[-2:])
+                direct = _DirectChunks(ds, filters, nbytes) if filters is not None and whole else None
+                self._state, self._pid = (f, ds, direct), os.getpid()
+            return self._state[1], self._state[2]
+
+    def _cache_options(self) -> tuple[int, dict]:
+        """Bytes of the chunk cache: the HDF5 chunks that a few neighbouring blocks touch.
+
+        Blocks rarely start on an HDF5 chunk boundary: without a cache the chunk shared by
+        two neighbouring blocks would be decompressed twice.
+        """
+        import h5py
+
+        with h5py.File(self.path, "r") as f:
+            ds = f[self.dataset]
+            if ds.chunks is None:
+                return 0, {}
+            chunk_bytes = int(np.prod(ds.chunks)) * ds.dtype.itemsize
+            by, bx = self.block_shape
+            if ds.ndim == 3:
+                n_touched = -(-by * bx // ds.chunks[0]) + 1
+            else:
+                n_touched = (-(-by // ds.chunks[0]) + 1) * (-(-ds.shape[1] // ds.chunks[1]) + 1)
+        nbytes = int(min(max(3 * n_touched * chunk_bytes, _MIN_CACHE_BYTES), _MAX_CACHE_BYTES))
+        # hash slots: ~100× the chunks that fit, odd, as HDF5 advises
+        nslots = max(521, 100 * (nbytes // max(chunk_bytes, 1))) | 1
+        return nbytes, {"rdcc_nbytes": nbytes, "rdcc_nslots": int(nslots), "rdcc_w0": 1.0}
+
+    def __getitem__(self, key: tuple) -> np.ndarray:
+        key = tuple(key) + (slice(None),) * (4 - len(tuple(key)))
+        try:
+            out = self._read_block(key[0], key[1])
+        except InputError:
+            raise
+        except (OSError, RuntimeError, KeyError, ValueError, zlib.error) as exc:
+            # a truncated or corrupt file often opens fine and fails here, inside the write
+            raise InputError(self.path, f"cannot read patterns from '{self.dataset}' ({_short(exc)})") from None
+        return out[:, :, key[2], key[3]]
+
+    def _read_block(self, ys: slice, xs: slice) -> np.ndarray:
+        ds, direct = self._open()
+        top, left, h, w = self.box
+        rows, cols = slice(top, top + h), slice(left, left + w)
+        if self.index is None:  # Y×X×H×W: the block is one hyperslab
+            y0, y1, _ = ys.indices(self.shape[0])
+            x0, x1, _ = xs.indices(self.shape[1])
+            if direct is not None:
+                return _bin(direct.read((y0, x0), (y1, x1))[:, :, rows, cols], self.binning)
+            return _bin(ds[y0:y1, x0:x1, rows, cols], self.binning)
+        need = self.index[ys, xs]
+        by, bx = need.shape
+        flat = need.ravel()
+        if direct is None and flat.size and flat[0] >= 0 and np.array_equal(
+            flat, np.arange(flat[0], flat[0] + flat.size)
+        ):  # h5py reads one increasing range in a single call
+            return _bin(ds[flat[0] : flat[0] + flat.size, rows, cols], self.binning).reshape(by, bx, *self.shape[2:])
+        out = np.zeros((flat.size, h, w), dtype=self.dtype)
+        pos = np.flatnonzero(flat >= 0)
+        src = flat[pos]
+        order = np.argsort(src, kind="stable")
+        pos, src = pos[order], src[order]
+        unit = ds.chunks[0] if ds.chunks else 1
+        units = np.unique(src // unit)
+        if direct is not None:
+            for u in units:
+                lo, hi = np.searchsorted(src, [u * unit, (u + 1) * unit])
+                out[pos[lo:hi]] = direct.chunk((int(u), 0, 0))[src[lo:hi] - u * unit, rows, cols]
+            return _bin(out, self.binning).reshape(by, bx, *self.shape[2:])
+        per_read = max(1, _MAX_READ_BYTES // (unit * int(np.prod(ds.shape[1:])) * ds.dtype.itemsize))
+        # runs of adjacent HDF5 chunks, each read in one call of at most _MAX_READ_BYTES
+        breaks = np.flatnonzero(np.diff(units) != 1) + 1
+        for run in np.split(units, breaks):
+            for k in range(0, run.size, per_read):
+                a = int(run[k]) * unit
+                b = min((int(run[min(k + per_read, run.size) - 1]) + 1) * unit, ds.shape[0])
+                lo, hi = np.searchsorted(src, [a, b])
+                if hi > lo:
+                    out[pos[lo:hi]] = ds[a:b, rows, cols][src[lo:hi] - a]
+        return _bin(out, self.binning).reshape(by, bx, *self.shape[2:])
+
+
+def _read_plain_hdf5(
+    src: str | os.PathLike,
+    dataset: str,
+    *,
+    x_dataset: str,
+    y_dataset: str,
+    scan_shape: tuple[int, int] | None,
+    step: float | tuple[float, float] | None,
+    crop: int | tuple[int, int] | None,
+    binning: int,
+) -> xr.DataArray:
+    import dask.array as da
+    from dask.base import tokenize
+
+    from vaearr.ingest.grid import infer_grid
+
+    path = os.fspath(src)
+    grid_kind = "square"
+    attrs: dict[str, Any] = {"format": "plain HDF5", "vendor": "unknown"}
+    with _open_h5(path) as f:
+        obj = f.get(dataset)
+        import h5py
+
+        if not isinstance(obj, h5py.Dataset):
+            raise InputError(path, f"no dataset '{dataset}' ({_describe_candidates(f)})")
+        ds = obj
+        name = ds.name
+        shape, dtype = tuple(ds.shape), ds.dtype
+        if dtype.kind not in "uif":
+            raise InputError(path, f"'{name}' holds {dtype}, not numbers")
+        if len(shape) not in (3, 4) or min(shape) == 0:
+            raise InputError(
+                path,
+                f"'{name}' has shape {'×'.join(map(str, shape)) or 'scalar'}; expected patterns "
+                "as N×H×W (with x/y datasets or a scan shape) or Y×X×H×W",
+            )
+        attrs["dataset"] = name
+        index: np.ndarray | None = None
+        if len(shape) == 4:
+            ny, nx = shape[:2]
+            if scan_shape is not None and tuple(scan_shape) != (ny, nx):
+                raise InputError(path, f"'{name}' is a {ny}×{nx} scan, not {scan_shape[0]}×{scan_shape[1]} as given")
+            x = y = None
+        elif scan_shape is not None:
+            ny, nx = (int(s) for s in scan_shape)
+            if ny * nx != shape[0]:
+                raise InputError(
+                    path, f"'{name}' holds {shape[0]} patterns, not {ny}×{nx} = {ny * nx} (scan shape given)"
+                )
+            index = np.arange(shape[0], dtype=np.int64).reshape(ny, nx)
+            x = y = None
+        else:
+            xd, yd = _find_dataset(f, x_dataset, name), _find_dataset(f, y_dataset, name)
+            if xd is None or yd is None:
+                missing = " and ".join(f"'{n}'" for n, d in ((x_dataset, xd), (y_dataset, yd)) if d is None)
+                raise InputError(
+                    path,
+                    f"'{name}' is N×H×W ({shape[0]} patterns) but there is no {missing} dataset: "
+                    "name the x/y datasets (--x-dataset/--y-dataset) or give the scan shape (--scan-shape)",
+                )
+            for d in (xd, yd):
+                if d.ndim != 1 and not (d.ndim == 2 and 1 in d.shape):
+                    raise InputError(path, f"'{d.name}' has shape {d.shape}; expected one value per pattern")
+                if d.size != shape[0]:
+                    raise InputError(path, f"'{d.name}' has {d.size} values but '{name}' has {shape[0]} patterns")
+            x = np.asarray(xd[()], dtype=float).ravel() * _coord_units_factor(path, xd)
+            y = np.asarray(yd[()], dtype=float).ravel() * _coord_units_factor(path, yd)
+            attrs["x_dataset"], attrs["y_dataset"] = xd.name, yd.name
+        box = _crop_box(path, shape[-2:], crop, binning)
+
+    if x is not None:
+        if step is not None:
+            warnings.warn(f"{path}: step ignored, coordinates come from the x/y datasets", stacklevel=3)
+        grid = infer_grid(x, y, path=path)
+        index, gx, gy, grid_kind = grid.index, grid.x, grid.y, grid.kind
+        sy = float(np.median(np.diff(gy))) if gy.size > 1 else float(np.median(np.diff(gx))) if gx.size > 1 else DEFAULT_STEP
+        sx = float(np.median(np.diff(gx))) if gx.size > 1 else sy
+        attrs["step_source"] = "x/y datasets"
+    else:
+        sy, sx = _pair(step, "step") if step is not None else (DEFAULT_STEP, DEFAULT_STEP)
+        attrs["step_source"] = "given" if step is not None else f"none in the file: default {DEFAULT_STEP:g} µm"
+        gy, gx = np.arange(ny) * sy, np.arange(nx) * sx
+    if index is not None and (index < 0).any():
+        attrs["missing_patterns"] = int((index < 0).sum())
+        attrs["missing_fill"] = 0
+
+    out_shape = (len(gy), len(gx), box[2] // binning, box[3] // binning)
+    chunks = default_chunks(out_shape, dtype.itemsize)
+    reader = _H5Patterns(
+        path, name, index=index, box=box, binning=binning, dtype=dtype,
+        grid_shape=out_shape[:2], block_shape=chunks[:2],
+    )
+    st = os.stat(path)
+    token = tokenize(os.path.abspath(path), st.st_size, st.st_mtime_ns, name, box, binning,
+                     None if index is None else index.tobytes())
+    data = da.from_array(
+        reader, chunks=chunks, name=f"ebsd-h5-{token}", lock=False, asarray=False, fancy=False,
+        meta=np.empty((0, 0, 0, 0), dtype=dtype),
+    )
+    attrs.update(_common_attrs(path, shape[-2:], box, binning, (sy, sx), out_shape[:2], grid_kind))
+    return _patterns_array(data, gy, gx, attrs)
+
+
+# --------------------------------------------------------------------------------------------
+# kikuchipy
+
+
+def _kikuchipy_plugin(path: str) -> dict:
+    """The kikuchipy reader plugin kikuchipy picks for ``path`` (its private logic, best effort)."""
+    try:
+        import h5py
+        from kikuchipy.io._io import PLUGINS, _plugin_from_footprints
+
+        ext = os.path.splitext(path)[1][1:].lower()
+        readers = [p for p in PLUGINS if ext in p["file_extensions"]]
+        if len(readers) > 1 and h5py.is_hdf5(path):
+            return _plugin_from_footprints(path, plugins=readers) or {}
+        return readers[0] if len(readers) == 1 else {}
+    except Exception:  # noqa: BLE001 - only used to label the store
+        return {}
+
+
+def _not_kikuchipy(path: str, detail: str) -> InputError:
+    msg = f"not a format kikuchipy reads ({detail}); for a plain HDF5 name the dataset with --dataset"
+    import h5py
+
+    if h5py.is_hdf5(path):
+        with contextlib.suppress(OSError), h5py.File(path, "r") as f:
+            msg += f" ({_describe_candidates(f)})"
+    return InputError(path, msg)
+
+
+def _nav_axis(src: str, axis: Any) -> tuple[float, float, bool]:
+    """(offset, scale) in µm of a navigation axis, and whether its unit is a length."""
+    units = str(getattr(axis, "units", "") or "").strip()
+    factor = _TO_UM.get(units)
+    if factor is None:
+        return 0.0, 1.0, False
+    return float(axis.offset) * factor, float(axis.scale) * factor, True
+
+
+def _json_number(v: Any) -> Any:
+    arr = np.asarray(v)
+    if arr.dtype.kind in "fiu":
+        return arr.tolist()
+    return str(v)
+
+
+def _detector_attrs(signal: Any) -> dict[str, Any]:
+    det = getattr(signal, "detector", None)
+    if det is None:
+        return {}
+    out: dict[str, Any] = {}
+    with contextlib.suppress(Exception):
+        pc = np.asarray(det.pc, dtype=float).reshape(-1, 3)
+        out["detector_pc"] = pc.mean(axis=0).round(6).tolist()
+        if not np.allclose(pc, pc[0]):
+            # one PC per pattern: the store keeps the mean, the note says so
+            out["detector_pc_note"] = f"mean of {pc.shape[0]} per-pattern projection centres"
+        out["detector_pc_convention"] = "bruker"
+    for key in ("tilt", "sample_tilt", "azimuthal", "binning", "px_size"):
+        with contextlib.suppress(Exception):
+            out[f"detector_{key}"] = _json_number(getattr(det, key))
+    with contextlib.suppress(Exception):
+        out["detector_shape"] = [int(s) for s in det.shape]
+    return out
+
+
+def _read_kikuchipy(
+    src: str | os.PathLike,
+    *,
+    scan_shape: tuple[int, int] | None,
+    step: float | tuple[float, float] | None,
+    crop: int | tuple[int, int] | None,
+    binning: int,
+) -> xr.DataArray:
+    from vaearr.errors import require
+
+    kp = require("kikuchipy", "ebsd")
+    path = os.fspath(src)
+    if not os.path.isfile(path):
+        raise InputError(path, "no such file")
+    import h5py
+
+    if h5py.is_hdf5(path):
+        _open_h5(path).close()  # a truncated file: say so, not "unknown format"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            signal = kp.load(path, lazy=True)
+        except InputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any reader failure means "cannot read this"
+            raise _not_kikuchipy(path, _short(exc)) from None
+    reader_warnings = sorted({str(w.message).splitlines()[0] for w in caught if issubclass(w.category, UserWarning)})
+    for msg in reader_warnings:
+        warnings.warn(f"{path}: kikuchipy: {msg}", stacklevel=3)
+    if isinstance(signal, list):  # several scans in one h5ebsd file: kikuchipy's first, as its load does
+        signal = signal[0]
+    if "EBSD" not in type(signal).__name__ or "MasterPattern" in type(signal).__name__:
+        raise InputError(path, f"kikuchipy reads this as {type(signal).__name__}, not a map of EBSD patterns")
+
+    data = signal.data
+    if not hasattr(data, "dask"):
+        import dask.array as da
+
+        data = da.from_array(data)
+    nav = list(signal.axes_manager.navigation_axes)  # hyperspy order: x first, then y
+    pattern_shape = tuple(int(s) for s in data.shape[-2:])
+    box = _crop_box(path, pattern_shape, crop, binning)
+
+    if data.ndim == 2:  # a single pattern: a 1×1 map
+        data = data[None, None]
+        axes_yx: list[Any] = [None, None]
+    elif data.ndim == 3:
+        axes_yx = [None, nav[0]]
+        n = data.shape[0]
+        if scan_shape is not None:
+            ny, nx = (int(s) for s in scan_shape)
+            if ny * nx != n:
+                raise InputError(path, f"holds {n} patterns, not {ny}×{nx} = {ny * nx} (scan shape given)")
+            data = data.reshape(ny, nx, *pattern_shape)
+            axes_yx = [None, None]  # a line's axis says nothing about rows
+        else:
+            data = data[None]
+    elif data.ndim == 4:
+        if scan_shape is not None and tuple(scan_shape) != tuple(data.shape[:2]):
+            raise InputError(path, f"is a {data.shape[0]}×{data.shape[1]} scan, not {scan_shape[0]}×{scan_shape[1]} as given")
+        axes_yx = [nav[1], nav[0]]
+    else:
+        raise InputError(path, f"kikuchipy reads {data.ndim}-D data; expected a map of 2-D patterns")
+
+    ny, nx = int(data.shape[0]), int(data.shape[1])
+    offsets, steps, have_units = [0.0, 0.0], [DEFAULT_STEP, DEFAULT_STEP], [False, False]
+    for i, axis in enumerate(axes_yx):
+        if axis is not None:
+            offsets[i], steps[i], have_units[i] = _nav_axis(path, axis)
+    if step is not None:
+        steps = list(_pair(step, "step"))
+        step_source = "given"
+    elif all(have_units[i] for i, a in enumerate(axes_yx) if a is not None) and any(a is not None for a in axes_yx):
+        if axes_yx[0] is None:  # one line of patterns: rows share the column step
+            steps[0] = steps[1]
+        step_source = "file"
+    else:
+        steps = [DEFAULT_STEP, DEFAULT_STEP]
+        step_source = f"none in the file: default {DEFAULT_STEP:g} µm"
+    if step_source != "file":
+        offsets = [0.0, 0.0]
+    # a negative scale means descending coordinates: flip so the store's stay ascending
+    for i in (0, 1):
+        if steps[i] < 0:
+            data = data[::-1] if i == 0 else data[:, ::-1]
+            offsets[i] += steps[i] * (data.shape[i] - 1)
+            steps[i] = -steps[i]
+    gy = offsets[0] + steps[0] * np.arange(ny)
+    gx = offsets[1] + steps[1] * np.arange(nx)
+
+    out_shape = (ny, nx, box[2] // binning, box[3] // binning)
+    chunks = default_chunks(out_shape, data.dtype.itemsize)
+    # whole patterns per chunk, the store's chunks along y/x, then crop and bin per block
+    data = data.rechunk((chunks[0], chunks[1], -1, -1))
+    if box[2:] != pattern_shape or binning != 1:
+        data = data.map_blocks(
+            _crop_bin, box, binning, chunks=(data.chunks[0], data.chunks[1], (out_shape[2],), (out_shape[3],)),
+            dtype=data.dtype, meta=np.empty((0, 0, 0, 0), dtype=data.dtype),
+        )
+
+    plugin = _kikuchipy_plugin(path)
+    attrs: dict[str, Any] = {
+        "format": str(plugin.get("name", "kikuchipy")),
+        "vendor": str(plugin.get("manufacturer") or "unknown"),
+        "reader": f"kikuchipy {kp.__version__}",
+        "step_source": step_source,
+    }
+    if reader_warnings:
+        attrs["reader_warnings"] = reader_warnings
+    attrs.update(_detector_attrs(signal))
+    attrs.update(_common_attrs(path, pattern_shape, box, binning, (steps[0], steps[1]), (ny, nx), "square"))
+    return _patterns_array(data, gy, gx, attrs)
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+
+
+def _common_attrs(
+    path: str,
+    pattern_shape: Sequence[int],
+    box: tuple[int, int, int, int],
+    binning: int,
+    step: tuple[float, float],
+    scan_shape: tuple[int, int],
+    grid: str,
+) -> dict[str, Any]:
+    top, left, h, w = box
+    return {
+        "source_file": os.path.abspath(path),
+        "scan_shape": [int(scan_shape[0]), int(scan_shape[1])],
+        "step_y": float(step[0]),
+        "step_x": float(step[1]),
+        "step_units": "µm",
+        "grid": grid,
+        "pattern_shape_recorded": [int(s) for s in pattern_shape],
+        "crop": [int(h), int(w)] if (h, w) != tuple(pattern_shape) else [],
+        "crop_offset": [int(top), int(left)],
+        "binning": int(binning),
+        "binning_method": "mean of blocks, rounded to the recorded integer dtype" if binning > 1 else "none",
+    }
+
+
+def _patterns_array(data: Any, gy: np.ndarray, gx: np.ndarray, attrs: dict[str, Any]) -> xr.DataArray:
+    coords = {
+        "y": ("y", np.asarray(gy, dtype=np.float64), {"units": "µm", "long_name": "scan y"}),
+        "x": ("x", np.asarray(gx, dtype=np.float64), {"units": "µm", "long_name": "scan x"}),
+    }
+    return xr.DataArray(data, dims=PATTERN_DIMS, coords=coords, name="patterns", attrs=attrs)
+
+
+def read_ebsd(
+    src: str | os.PathLike,
+    *,
+    dataset: str | None = None,
+    x_dataset: str = "x",
+    y_dataset: str = "y",
+    scan_shape: tuple[int, int] | None = None,
+    step: float | tuple[float, float] | None = None,
+    crop: int | tuple[int, int] | None = None,
+    binning: int = 1,
+) -> xr.DataArray:
+    """Open EBSD patterns lazily as ``patterns(y, x, py, px)``; nothing is read but metadata.
+
+    Parameters
+    ----------
+    src
+        A file kikuchipy reads (h5ebsd of kikuchipy/EDAX/Bruker, H5OINA, ``.ebsp``, NORDIF
+        ``.dat``, EDAX ``.up1``/``.up2``...) or, with ``dataset``, any HDF5 file.
+    dataset
+        HDF5 path of the patterns in a plain HDF5 file: ``N×H×W`` (with ``x``/``y`` datasets,
+        or ``scan_shape``) or ``Y×X×H×W``. Left out, the file goes to :func:`kikuchipy.load`.
+    x_dataset, y_dataset
+        Per-pattern coordinates (µm, or the length unit in their ``units`` attr) for ``N×H×W``;
+        looked up from the root, then beside ``dataset``. Points may come in any order;
+        hexagonal or irregular grids are assembled onto a square grid (with a warning).
+    scan_shape
+        ``(rows, cols)`` of an ``N×H×W`` dataset in row-major order (x/y are then not read),
+        or of a file kikuchipy reads as one line of patterns (e.g. EDAX ``.up1``).
+    step
+        Scan step in µm, one number or ``(y, x)``: used for layouts without coordinates and,
+        when given, instead of a kikuchipy file's step. Default: the file's, else 1 µm (the
+        ``step_source`` attr says which).
+    crop
+        Centre-crop patterns to this size (``n`` or ``(rows, cols)``) before binning.
+    binning
+        Bin patterns by this integer factor: the mean of each block, rounded, in the recorded
+        dtype. The (cropped) size must be divisible by it.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dask-backed, chunked like the store (:func:`vaearr.store.default_chunks`); coords
+        ``y``, ``x`` in µm, ascending; attrs with the scan, detector and options (JSON-able).
+
+    Raises
+    ------
+    InputError
+        Missing, truncated or non-HDF5 file; no such dataset (the message lists datasets that
+        look like patterns); wrong shapes; a file kikuchipy cannot read.
+
+    Examples
+    --------
+    >>> import kikuchipy as kp, os
+    >>> path = os.path.join(os.path.dirname(kp.__file__), "data", "kikuchipy_h5ebsd", "patterns.h5")
+    >>> p = read_ebsd(path, crop=40, binning=2)
+    >>> p.dims, p.shape, p.x.values.tolist()
+    (('y', 'x', 'py', 'px'), (3, 3, 20, 20), [0.0, 1.5, 3.0])
+    """
+    if dataset is not None:
+        return _read_plain_hdf5(src, dataset, x_dataset=x_dataset, y_dataset=y_dataset,
+                                scan_shape=scan_shape, step=step, crop=crop, binning=binning)
+    return _read_kikuchipy(src, scan_shape=scan_shape, step=step, crop=crop, binning=binning)
+
+
+def _raised_while_reading(exc: BaseException) -> bool:
+    """Whether an error came out of a file reader (h5py, kikuchipy, numpy's memmap)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename.replace(os.sep, "/")
+        if "/h5py/" in name or "/kikuchipy/" in name or name.endswith("numpy/_core/memmap.py"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+@contextlib.contextmanager
+def _zarr_writes_every_chunk():
+    """Let zarr write every chunk instead of first testing whether it is all fill value.
+
+    zarr 3 skips "empty" chunks by default and tests each with ``np.array_equal(...,
+    equal_nan=True)``, which costs ~50 ms per 4 MB uint8 chunk: more than compressing it,
+    and the bottleneck of a pattern ingest. All-zero pattern chunks are rare and small once
+    compressed, so writing them is the cheaper side.
+    """
+    import zarr
+
+    with zarr.config.set({"array.write_empty_chunks": True}):
+        yield
+
+
+def ingest_ebsd(
+    src: str | os.PathLike,
+    store: str | os.PathLike,
+    *,
+    bandcontrast: str | os.PathLike | None = None,
+    elements: str | os.PathLike | None = None,
+    phase: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+    **read_kw: Any,
+) -> xr.Dataset:
+    """Ingest an EBSD map: patterns, and optional band contrast / element / phase CSVs.
+
+    Everything is read and checked (the tables fully, the patterns' metadata) before the one
+    :func:`vaearr.store.write_variables` transaction that streams the patterns into the store;
+    a read error during that write is reported as :class:`~vaearr.errors.InputError` naming
+    ``src``, and leaves an existing store as it was.
+
+    Parameters
+    ----------
+    src
+        Pattern file (see :func:`read_ebsd`).
+    store
+        Store path or URL; created if absent.
+    bandcontrast, elements, phase
+        CSV tables with ``x, y`` columns, aligned to the pattern grid by coordinate
+        (``bandcontrast(y, x)``, ``elements(element, y, x)``, ``phase(y, x)``).
+    overwrite
+        Replace variables the store has already.
+    progress
+        Show a progress bar while writing.
+    **read_kw
+        Passed to :func:`read_ebsd` (``dataset``, ``scan_shape``, ``step``, ``crop``...).
+
+    Returns
+    -------
+    xarray.Dataset
+        The store, opened lazily.
+    """
+    patterns = read_ebsd(src, **read_kw)
+    grid = patterns.attrs["grid"]
+    variables: dict[str, xr.DataArray] = {"patterns": patterns}
+    tables = {"bandcontrast": bandcontrast, "elements": elements, "phase": phase}
+    if any(v is not None for v in tables.values()):
+        from vaearr.ingest.tables import read_table
+
+        for kind, table in tables.items():
+            if table is not None:
+                variables[kind] = read_table(
+                    table, kind, grid_x=patterns.x.values, grid_y=patterns.y.values,
+                    # an assembled grid's nodes are not where the points were: take the nearest
+                    nearest=grid != "square",
+                )
+    config = {
+        "src": os.path.abspath(os.fspath(src)),
+        **{k: (list(v) if isinstance(v, tuple) else v) for k, v in read_kw.items()},
+        **{k: os.path.abspath(os.fspath(v)) for k, v in tables.items() if v is not None},
+    }
+    group_attrs = {
+        "kind": "ebsd-map",
+        "grid": grid,
+        "step": [patterns.attrs["step_y"], patterns.attrs["step_x"]],
+        "step_units": "µm",
+        "scan_shape": patterns.attrs["scan_shape"],
+        "patterns_source": patterns.attrs["source_file"],
+    }
+    source = [os.fspath(src), *(os.fspath(v) for v in tables.values() if v is not None)]
+    try:
+        with _zarr_writes_every_chunk():
+            write_variables(store, variables, source=source, config=json.loads(json.dumps(config, default=str)),
+                            group_attrs=group_attrs, overwrite=overwrite,
+                            progress="ingest ebsd" if progress else False)
+    except VaearrError:
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError) as exc:
+        if _raised_while_reading(exc):
+            raise InputError(src, f"cannot read patterns, truncated or corrupt file? ({_short(exc)})") from None
+        raise
+    return open_store(store)
+
+
+__all__ = ["PATTERN_DIMS", "ingest_ebsd", "pattern_candidates", "read_ebsd"]

@@ -1,0 +1,432 @@
+"""Read NIfTI volumes (a list, a folder, or a CSV of subject,path) into a volume store.
+
+Axis convention (the one thing to remember). nibabel gives a volume as ``data[i, j, k]`` with
+``i`` the fastest-varying axis on disk, and the file's affine maps ``(i, j, k, 1)`` to world
+millimetres. The store keeps the array in C order with the slowest axis first:
+
+* ``volumes[s, z, y, x]`` with ``z = k``, ``y = j``, ``x = i`` — i.e.
+  ``volumes[s] = data.transpose(2, 1, 0)`` and ``volumes[s, k, j, i]`` is voxel ``(i, j, k)``;
+* ``affine[s]`` keeps the NIfTI meaning: it maps ``(i, j, k, 1)`` = ``(x, y, z, 1)`` index
+  order — note, *not* the stored ``(z, y, x)`` order — to world coordinates. After a crop, pad or
+  resample it is updated so that this mapping stays true for the stored voxels;
+* ``voxel_size[s, axis]`` with ``axis`` = ``"z", "y", "x"`` (stored order): the lengths of the
+  affine's k, j, i columns.
+
+``shape`` arguments are in NIfTI ``(i, j, k)`` order, as nibabel, FSL and SPM report them; the
+stored ``volumes`` then has sizes ``(shape[2], shape[1], shape[0])``. :func:`to_nifti` writes a
+subject back with the inverse transpose and the stored affine.
+
+Headers are all read and checked first; voxels are read through nibabel's array proxy by one
+dask task per subject, so at write time only a few volumes are in memory at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from vaearr.errors import InputError, require
+from vaearr.store import open_store, write_variables
+
+#: Accepted values of ``method``.
+METHODS = ("crop", "resample")
+#: Names of the stored spatial dims, slowest first: ``z`` is NIfTI ``k``, ``x`` is ``i``.
+SPATIAL_DIMS = ("z", "y", "x")
+#: Human-readable statement of the index order, kept in the store's attrs.
+INDEX_ORDER = (
+    "volumes[s, z, y, x] = NIfTI voxel (i=x, j=y, k=z), i.e. data.transpose(2, 1, 0); "
+    "affine[s] maps NIfTI (i, j, k, 1) to world mm"
+)
+
+_SUFFIXES = (".nii.gz", ".nii")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What to read from one file and how to map it onto the common grid."""
+
+    subject: str
+    path: Path
+    volume: int | None  # index along the 4th dim, None for 3D files
+    src_shape: tuple[int, int, int]  # (i, j, k)
+    src_affine: np.ndarray
+
+
+def _nib():
+    return require("nibabel", "nifti")
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in _SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def _from_csv(csv_path: Path) -> list[tuple[str, Path]]:
+    try:
+        with open(csv_path, newline="") as f:
+            reader = csv.DictReader(f)
+            fields = [(h or "").strip() for h in (reader.fieldnames or [])]
+            if not {"subject", "path"} <= set(fields):
+                raise InputError(csv_path, f"needs columns 'subject' and 'path'; has {fields}")
+            reader.fieldnames = fields
+            rows = []
+            for line, row in enumerate(reader, start=2):
+                subject, rel = (row.get("subject") or "").strip(), (row.get("path") or "").strip()
+                if not subject or not rel:
+                    raise InputError(csv_path, f"line {line}: empty subject or path")
+                p = Path(rel)
+                rows.append((subject, p if p.is_absolute() else csv_path.parent / p))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(csv_path, f"cannot be read as CSV: {exc}") from None
+    if not rows:
+        raise InputError(csv_path, "lists no subjects")
+    return rows
+
+
+def resolve_sources(sources: str | os.PathLike | Sequence[str | os.PathLike]) -> list[tuple[str, Path]]:
+    """Turn ``sources`` into ``(subject, file)`` pairs.
+
+    Parameters
+    ----------
+    sources
+        A list of NIfTI files; or one folder (its ``*.nii`` and ``*.nii.gz``, sorted, not
+        recursive); or one CSV with columns ``subject,path`` (relative paths are relative to
+        the CSV). Subjects are the CSV's names, else the file names without ``.nii``/``.nii.gz``.
+
+    Raises
+    ------
+    InputError
+        Nothing given, a missing file, an empty folder, a bad CSV, or a subject named twice.
+    """
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    paths = [Path(s) for s in sources]
+    if not paths:
+        raise InputError(None, "no NIfTI files given")
+    if len(paths) == 1 and paths[0].is_dir():
+        folder = paths[0]
+        files = sorted(
+            p for p in folder.iterdir()
+            if p.is_file() and not p.name.startswith(".") and p.name.lower().endswith(_SUFFIXES)
+        )  # fmt: skip
+        if not files:
+            raise InputError(folder, "holds no .nii or .nii.gz files")
+        pairs = [(_stem(p), p) for p in files]
+    elif len(paths) == 1 and paths[0].suffix.lower() == ".csv":
+        if not paths[0].is_file():
+            raise InputError(paths[0], "no such file")
+        pairs = _from_csv(paths[0])
+    else:
+        pairs = [(_stem(p), p) for p in paths]
+    seen: dict[str, Path] = {}
+    for subject, p in pairs:
+        if not p.is_file():
+            raise InputError(p, "no such file")
+        if subject in seen:
+            raise InputError(p, f"subject '{subject}' is named twice (also {seen[subject]})")
+        seen[subject] = p
+    return pairs
+
+
+def _plan(subject: str, path: Path, volume: int | None) -> _Plan:
+    """Read one header (no voxels) and check the file can give one 3D volume."""
+    nib = _nib()
+    try:
+        img = nib.load(path)
+    except Exception as exc:  # nibabel raises ImageFileError, OSError, ValueError...
+        raise InputError(path, f"is not a NIfTI image nibabel can read: {exc}") from None
+    shape = tuple(int(s) for s in img.shape)
+    # trailing singleton dims (x, y, z, 1) are a 3D volume saved as 4D
+    while len(shape) > 3 and shape[-1] == 1:
+        shape = shape[:-1]
+    index: int | None = None
+    if len(shape) == 4:
+        n = shape[3]
+        if volume is None:
+            raise InputError(path, f"is 4D ({n} volumes); pick a volume with --volume N (0..{n - 1})")
+        if not 0 <= volume < n:
+            raise InputError(path, f"has {n} volumes; --volume {volume} is not in 0..{n - 1}")
+        index = volume
+    elif len(shape) != 3:
+        raise InputError(path, f"has shape {tuple(img.shape)} ({len(shape)}D): cannot be reconciled with 3D volumes")
+    if len(img.shape) > 3 and index is None:
+        index = 0  # the squeezed singleton dims
+    if 0 in shape[:3]:
+        raise InputError(path, f"has an empty dim (shape {tuple(img.shape)})")
+    kind = img.get_data_dtype().kind
+    if kind not in "biuf":
+        raise InputError(path, f"holds {img.get_data_dtype()} voxels; only real scalar volumes can be stored")
+    if img.affine is None:
+        raise InputError(path, "has no affine (voxel to world mapping)")
+    return _Plan(subject, Path(path), index, shape[:3], np.asarray(img.affine, dtype=np.float64))
+
+
+def crop_affine(affine: np.ndarray, offset: Sequence[int]) -> np.ndarray:
+    """Affine after cropping (positive offset) or padding (negative) the voxel grid.
+
+    New voxel ``n`` is old voxel ``n + offset``, so world = ``A @ (n + offset)``.
+
+    Examples
+    --------
+    >>> crop_affine(np.diag([2.0, 2.0, 2.0, 1.0]), (1, 0, -2))[:3, 3]
+    array([ 2.,  0., -4.])
+    """
+    out = np.array(affine, dtype=np.float64)
+    out[:3, 3] = affine[:3, :3] @ np.asarray(offset, dtype=np.float64) + affine[:3, 3]
+    return out
+
+
+def resample_affine(affine: np.ndarray, src_shape: Sequence[int], dst_shape: Sequence[int]) -> np.ndarray:
+    """Affine after resampling a grid of ``src_shape`` voxels onto ``dst_shape`` over the same extent.
+
+    Voxel edges of the field of view stay put: new voxel ``n`` has centre at old index
+    ``s * n + (s - 1) / 2`` with ``s = src / dst`` per axis.
+
+    Examples
+    --------
+    >>> resample_affine(np.eye(4), (4, 4, 4), (2, 2, 2))[:3, 3]
+    array([0.5, 0.5, 0.5])
+    """
+    s = np.asarray(src_shape, dtype=np.float64) / np.asarray(dst_shape, dtype=np.float64)
+    step = np.eye(4)
+    step[:3, :3] = np.diag(s)
+    step[:3, 3] = (s - 1) / 2
+    return np.asarray(affine, dtype=np.float64) @ step
+
+
+def _centre_offset(src: Sequence[int], dst: Sequence[int]) -> tuple[int, ...]:
+    # crop (positive) or pad (negative) evenly; an odd difference puts the extra voxel at the end
+    return tuple((n - m) // 2 if n >= m else -((m - n) // 2) for n, m in zip(src, dst))
+
+
+def _load(plan: _Plan, shape: tuple[int, int, int], method: str) -> np.ndarray:
+    """One subject's voxels on the common grid, as stored: ``(z, y, x)`` float32."""
+    nib = _nib()
+    try:
+        proxy = nib.load(plan.path).dataobj
+        if method == "crop":
+            offset = _centre_offset(plan.src_shape, shape)
+            src = tuple(slice(max(o, 0), max(o, 0) + min(n, m)) for o, n, m in zip(offset, plan.src_shape, shape))
+            dst = tuple(slice(max(-o, 0), max(-o, 0) + min(n, m)) for o, n, m in zip(offset, plan.src_shape, shape))
+            # slicing the proxy reads only the kept voxels (all of them for gzip)
+            key = src if plan.volume is None else (*src, plan.volume) + (0,) * (len(proxy.shape) - 4)
+            vol = np.zeros(shape, dtype=np.float32)  # padding is 0, the usual background
+            vol[dst] = np.asarray(proxy[key], dtype=np.float32)
+        else:
+            key = (slice(None),) * 3 + (() if plan.volume is None else (plan.volume,) + (0,) * (len(proxy.shape) - 4))
+            vol = _resample(np.asarray(proxy[key], dtype=np.float32), shape)
+    except InputError:
+        raise
+    except Exception as exc:  # damage in the voxel data only shows when it is read
+        raise InputError(plan.path, f"cannot read voxels: {exc}") from None
+    return np.ascontiguousarray(vol.transpose(2, 1, 0))
+
+
+def _resample(vol: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """Trilinear resample over the same field of view (see :func:`resample_affine`)."""
+    from scipy import ndimage
+
+    if vol.shape == tuple(shape):
+        return vol
+    s = np.asarray(vol.shape, dtype=np.float64) / np.asarray(shape, dtype=np.float64)
+    sigma = np.maximum(0.0, (s - 1) / 2)  # anti-alias when shrinking, as skimage's resize does
+    if np.any(sigma > 0):
+        vol = ndimage.gaussian_filter(vol, sigma, mode="nearest")
+    return ndimage.affine_transform(
+        vol, s, offset=(s - 1) / 2, output_shape=tuple(shape), order=1, mode="nearest"
+    ).astype(np.float32, copy=False)
+
+
+def _check_shape(shape: Sequence[int] | None, first: _Plan) -> tuple[int, int, int]:
+    if shape is None:
+        return first.src_shape
+    try:
+        target = tuple(int(v) for v in shape)
+        ok = len(target) == 3 and all(v > 0 and v == s for v, s in zip(target, shape))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise InputError(
+            first.path,
+            f"shape {first.src_shape} cannot be reconciled with --shape {tuple(shape)}: "
+            "give 3 positive sizes (i j k)",
+        )
+    return target  # type: ignore[return-value]
+
+
+def read_nifti(
+    sources: str | os.PathLike | Sequence[str | os.PathLike],
+    *,
+    shape: tuple[int, int, int] | None = None,
+    method: str = "crop",
+    volume: int | None = None,
+) -> xr.Dataset:
+    """Read NIfTI volumes lazily onto one common grid.
+
+    Parameters
+    ----------
+    sources
+        Files, one folder, or one CSV with columns ``subject,path`` (see
+        :func:`resolve_sources`).
+    shape
+        Common grid in NIfTI ``(i, j, k)`` order; default the first volume's shape.
+    method
+        ``"crop"``: centre crop / zero pad each axis (voxels are untouched, the affine's origin
+        moves); ``"resample"``: trilinear resampling over the same field of view (Gaussian
+        anti-aliasing when shrinking; the affine's voxel size changes).
+    volume
+        Which volume of 4D files to take (3D files are read whole).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``volumes(subject, z, y, x)`` float32 (dask, one task per subject),
+        ``affine(subject, affine_row, affine_col)`` float64,
+        ``voxel_size(subject, axis)`` float64 with ``axis`` = ``z, y, x``; coord ``subject``.
+        See the module docstring for the index order.
+
+    Raises
+    ------
+    InputError
+        A missing or unreadable file, a 4D file without ``volume``, a 2D or 5D image, a
+        ``shape`` that is not 3 positive sizes, an unknown ``method`` — naming the file.
+
+    Examples
+    --------
+    >>> import nibabel, os
+    >>> f = os.path.join(os.path.dirname(nibabel.__file__), "tests", "data", "anatomical.nii")
+    >>> ds = read_nifti([f], shape=(32, 40, 24))
+    >>> ds["volumes"].shape, ds["subject"].values.tolist()
+    ((1, 24, 40, 32), ['anatomical'])
+    """
+    return _read_pairs(resolve_sources(sources), shape=shape, method=method, volume=volume)
+
+
+def _read_pairs(
+    pairs: list[tuple[str, Path]], *, shape: Sequence[int] | None, method: str, volume: int | None
+) -> xr.Dataset:
+    if method not in METHODS:
+        raise InputError(pairs[0][1], f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    plans = [_plan(subject, path, volume) for subject, path in pairs]
+    target = _check_shape(shape, plans[0])
+    return _build(plans, target, method)
+
+
+def _build(plans: list[_Plan], shape: tuple[int, int, int], method: str) -> xr.Dataset:
+    import dask
+    import dask.array as da
+
+    stored = shape[::-1]  # (z, y, x)
+    blocks, affines = [], []
+    for plan in plans:
+        task = dask.delayed(_load, pure=True)(plan, shape, method)
+        blocks.append(da.from_delayed(task, shape=stored, dtype=np.float32))
+        if method == "crop":
+            affines.append(crop_affine(plan.src_affine, _centre_offset(plan.src_shape, shape)))
+        else:
+            affines.append(resample_affine(plan.src_affine, plan.src_shape, shape))
+    affine = np.stack(affines)
+    # column lengths of the linear part are the voxel sizes along i, j, k; stored as z, y, x
+    voxel = np.sqrt((affine[:, :3, :3] ** 2).sum(axis=1))[:, ::-1]
+    subjects = np.array([p.subject for p in plans], dtype=str)
+    attrs = {"index_order": INDEX_ORDER, "shape_ijk": list(shape), "method": method}
+    return xr.Dataset(
+        {
+            "volumes": (("subject", *SPATIAL_DIMS), da.stack(blocks), {"index_order": INDEX_ORDER}),
+            "affine": (("subject", "affine_row", "affine_col"), affine, {"index_order": INDEX_ORDER}),
+            "voxel_size": (("subject", "axis"), np.ascontiguousarray(voxel), {"units": "mm (affine units)"}),
+        },
+        coords={"subject": subjects, "axis": np.array(SPATIAL_DIMS, dtype=str)},
+        attrs=attrs,
+    )
+
+
+def ingest_nifti(
+    sources: str | os.PathLike | Sequence[str | os.PathLike],
+    store: str | os.PathLike,
+    *,
+    shape: tuple[int, int, int] | None = None,
+    method: str = "crop",
+    volume: int | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> xr.Dataset:
+    """Read volumes with :func:`read_nifti` and write them into ``store`` in one transaction.
+
+    The store's root attrs get ``kind="volumes"``, ``index_order``, ``shape_ijk``, ``method``.
+
+    Returns
+    -------
+    xarray.Dataset
+        The store, opened lazily after the write.
+
+    Raises
+    ------
+    InputError
+        As :func:`read_nifti`, before anything is written (voxel damage found only while
+        reading aborts the write and leaves the store as it was).
+    StoreError
+        A variable exists and ``overwrite`` is false, or the store's ``subject`` differs.
+    """
+    pairs = resolve_sources(sources)
+    ds = _read_pairs(pairs, shape=shape, method=method, volume=volume)
+    files = [str(p.resolve()) for _, p in pairs]
+    write_variables(
+        store,
+        {name: ds[name] for name in ("volumes", "affine", "voxel_size")},
+        source=files,
+        config={"shape": None if shape is None else list(shape), "method": method, "volume": volume},
+        group_attrs={"kind": "volumes", **ds.attrs},
+        overwrite=overwrite,
+        progress="ingest nifti" if progress else False,
+    )
+    return open_store(store)
+
+
+def to_nifti(ds: xr.Dataset | str | os.PathLike, subject: str, path: str | os.PathLike) -> Path:
+    """Write one subject of a volume store back to a NIfTI file (float32, the stored affine).
+
+    Parameters
+    ----------
+    ds
+        A volume store, opened (``open_store``) or as a path.
+    subject
+        The subject's name.
+    path
+        Output file (``.nii`` or ``.nii.gz``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    InputError
+        No such subject.
+    """
+    nib = _nib()
+    if not isinstance(ds, xr.Dataset):
+        ds = open_store(ds)
+    names = [str(s) for s in ds["subject"].values]
+    if subject not in names:
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        raise InputError(None, f"no subject '{subject}' in the store (has {shown})")
+    i = names.index(subject)
+    data = np.asarray(ds["volumes"].isel(subject=i).values, dtype=np.float32).transpose(2, 1, 0)
+    affine = np.asarray(ds["affine"].isel(subject=i).values, dtype=np.float64)
+    img = nib.Nifti1Image(data, affine)
+    img.set_qform(affine, code="aligned")  # some readers (older ITK) look at the qform first
+    img.header.set_xyzt_units("mm")
+    path = Path(path)
+    nib.save(img, path)
+    return path

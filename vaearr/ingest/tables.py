@@ -1,0 +1,398 @@
+"""Read per-pixel CSV tables (band contrast, element maps, phase) onto a store's scan grid.
+
+Every table lists one row per scan point, ``x,y,<values>``, in any order. Rows are matched to
+the grid **by coordinate** (:func:`vaearr.ingest.grid.place_on_grid`), never by row order, so a
+table sorted differently from the patterns still lands on the right pixels. Grid nodes with no
+row become NaN (−1 for phase) and a warning says how many.
+
+Headers are matched case-insensitively, ignoring spaces, underscores and a unit suffix:
+``X``, ``x (µm)``, ``Band Contrast``, ``BC``, ``band_contrast`` all work. The separator
+(``,``, ``;`` or tab) is sniffed from the header, and ``;``/tab files with decimal commas are
+read as such.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from vaearr.errors import InputError, StoreError
+from vaearr.ingest.grid import place_on_grid
+
+#: Table kinds and the variable each becomes.
+KINDS = ("bandcontrast", "elements", "phase")
+#: Normalised header names accepted for each column role.
+ALIASES: dict[str, frozenset[str]] = {
+    "x": frozenset({"x", "xpos", "xposition", "xcoord", "xcoordinate", "xum", "xmicron", "xmicrons"}),
+    "y": frozenset({"y", "ypos", "yposition", "ycoord", "ycoordinate", "yum", "ymicron", "ymicrons"}),
+    "bandcontrast": frozenset({"bandcontrast", "bc"}),
+    "phase": frozenset({"phase", "phasename", "phaseid", "phaseindex"}),
+}
+#: Value written at grid nodes with no phase.
+PHASE_NODATA = -1
+
+_SEPARATORS = (",", ";", "\t")
+#: Text read as a missing number (pandas' usual list); a phase column takes only "" as missing,
+#: since "NA" or "None" may be a phase's name.
+_NA_NUMBERS = ["", "NA", "N/A", "n/a", "NaN", "nan", "-nan", "NAN", "null", "NULL", "None", "#N/A"]
+_DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d+,\d+([eE][+-]?\d+)?\s*$")
+
+
+def _key(name: str) -> str:
+    """Header name → the form aliases are written in: lowercase, no unit, letters and digits."""
+    s = str(name).strip().lower()
+    s = re.sub(r"[\(\[][^\)\]]*[\)\]]\s*$", "", s)  # a trailing unit: "x (µm)", "y [um]"
+    return re.sub(r"[^0-9a-z]", "", s)
+
+
+# --------------------------------------------------------------------------------------------
+# reading one CSV
+
+
+def _sniff(path: Path) -> tuple[int, str, str, list[str]]:
+    """Leading comment lines to skip, separator, decimal mark and the header's column names."""
+    try:
+        f = open(path, encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a folder, not a CSV file") from None
+    with f:
+        skip = 0
+        header = None
+        try:
+            for line in f:
+                if line.strip() == "" or line.lstrip().startswith("#"):
+                    skip += 1
+                    continue
+                header = line.rstrip("\r\n")
+                break
+            sample = [f.readline() for _ in range(20)]
+        except UnicodeDecodeError:
+            raise InputError(path, "is not a text (UTF-8) CSV file") from None
+    if header is None:
+        raise InputError(path, "empty file (no header and no rows)")
+    counts = {sep: header.count(sep) for sep in _SEPARATORS}
+    sep = max(_SEPARATORS, key=lambda s: counts[s]) if any(counts.values()) else ","
+    decimal = "."
+    if sep != ",":
+        fields = [fld for line in sample for fld in line.rstrip("\r\n").split(sep)]
+        if any(_DECIMAL_COMMA.match(fld) for fld in fields):
+            decimal = ","  # European exports: "1,5" in a ';'-separated file
+    names = [n.strip().strip('"').strip("'").strip() for n in header.split(sep)]
+    return skip, sep, decimal, names
+
+
+def _find(names: list[str], role: str) -> str | None:
+    for n in names:
+        if _key(n) in ALIASES[role]:
+            return n
+    return None
+
+
+def _columns(path: Path, kind: str, names: list[str], raw: list[str]) -> dict[str, str | list[str]]:
+    """Map roles (x, y, value) to header names, or raise naming what is missing and found.
+
+    ``names`` are the column names as pandas reads them, ``raw`` the header split by hand
+    (pandas renames duplicates to ``Ni.1`` and an empty name to ``Unnamed: 3``).
+    """
+    roles = {"x": _find(names, "x"), "y": _find(names, "y")}
+    value: str | list[str] | None
+    if kind == "elements":
+        blank = {n for n, r in zip(names, raw) if r == ""} if len(names) == len(raw) else set()
+        value = [n for n in names if n not in (roles["x"], roles["y"]) and n not in blank] or None
+    else:
+        value = _find(names, kind)
+    wanted = {"x": roles["x"], "y": roles["y"], kind: value}
+    missing = [role for role, col in wanted.items() if col is None]
+    if missing:
+        what = "element columns" if missing == ["elements"] else "column(s) " + ", ".join(repr(m) for m in missing)
+        example = {"bandcontrast": "x,y,bandcontrast", "elements": "x,y,Ni,Cr,...", "phase": "x,y,phase"}[kind]
+        raise InputError(path, f"missing {what} for a {kind} table (expected e.g. '{example}'); "
+                               f"found columns: {', '.join(repr(n) for n in raw)}")
+    if kind == "elements":
+        seen = [r for r in raw if r and _key(r) not in ALIASES["x"] | ALIASES["y"]]
+        dup = sorted({r for r in seen if seen.count(r) > 1})
+        if dup:
+            raise InputError(path, f"element column(s) {dup} appear more than once in the header")
+    return {"x": roles["x"], "y": roles["y"], "value": value}  # type: ignore[dict-item]
+
+
+def _numeric(col, name: str, path: Path) -> np.ndarray:
+    """Column → float64, or an error naming the column and the first non-numeric row."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    conv = pd.to_numeric(col, errors="coerce")
+    bad = np.flatnonzero(conv.isna().to_numpy() & col.notna().to_numpy())
+    if bad.size:
+        i = int(bad[0])
+        raise InputError(path, f"column '{name}' is not numeric: {str(col.iloc[i])!r} in row {i + 1} "
+                               f"({bad.size} such row{'s' if bad.size > 1 else ''})")
+    return conv.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _phase_codes(col, path: Path) -> tuple[np.ndarray, list[int], list[str]]:
+    """Phase column → int codes (−1 where empty), flag values and their names.
+
+    Integer phase ids 0..32767 are kept as the codes (an Oxford/EDAX phase index stays what
+    the vendor software calls it); names are coded 0..k−1 in sorted order, so the codes do
+    not depend on the row order.
+    """
+    import pandas as pd
+
+    text = col.astype("string").str.strip()
+    present = (text.notna() & (text != "")).fillna(False).to_numpy(dtype=bool)
+    codes = np.full(len(col), PHASE_NODATA, dtype=np.int64)
+    if not present.any():
+        return codes.astype(np.int16), [], []
+    num = pd.to_numeric(text[present], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.isfinite(num).all() and (num == np.round(num)).all() and num.min() >= 0 and num.max() <= 32767:
+        values = np.unique(num.astype(np.int64))
+        codes[present] = num.astype(np.int64)
+        return codes.astype(np.int16), [int(v) for v in values], [str(int(v)) for v in values]
+    names_present = text[present].to_numpy(dtype=object)
+    names, inverse = np.unique(names_present.astype(str), return_inverse=True)
+    if names.size > 32767:
+        raise InputError(path, f"{names.size} distinct phases; at most 32767 fit the int16 phase codes")
+    codes[present] = inverse
+    return codes.astype(np.int16), list(range(names.size)), [str(n) for n in names]
+
+
+def read_table(
+    path: str | os.PathLike,
+    kind: str,
+    *,
+    grid_x,
+    grid_y,
+    nearest: bool = False,
+    tol: float | None = None,
+    dims: tuple[str, str] = ("y", "x"),
+) -> xr.DataArray:
+    """Read one CSV table onto a known scan grid.
+
+    Parameters
+    ----------
+    path
+        CSV file: ``x,y,bandcontrast``, ``x,y,<El1>,<El2>,...`` or ``x,y,phase``; ``,``, ``;``
+        or tab separated; rows in any order.
+    kind
+        ``"bandcontrast"``, ``"elements"`` or ``"phase"``.
+    grid_x, grid_y
+        Ascending node coordinates of the grid (µm), e.g. a store's ``x`` and ``y``.
+    nearest
+        The grid was assembled from a hexagonal/irregular scan: each node takes its nearest
+        row (with a warning) instead of requiring exact matches.
+    tol
+        Largest distance between a row's coordinate and its node; default 5 % of the step.
+    dims
+        Names of the row and column dims.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``bandcontrast(y, x)`` float32; ``elements(element, y, x)`` float32 with coord
+        ``element`` = the header's names; or ``phase(y, x)`` int16 with attrs
+        ``flag_values``, ``flag_meanings``, ``categories`` (JSON) and −1 where there is no data.
+
+    Raises
+    ------
+    InputError
+        Empty file, missing columns, a non-numeric value, a duplicated or off-grid coordinate.
+
+    Warns
+    -----
+    UserWarning
+        When grid nodes get no row (they become NaN / −1), with their count.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "bc.csv")
+    >>> _ = open(p, "w").write("X;Y;Band Contrast\\n0.5;0;20\\n0;0;10\\n")
+    >>> read_table(p, "bandcontrast", grid_x=np.array([0.0, 0.5]), grid_y=np.array([0.0])).values
+    array([[10., 20.]], dtype=float32)
+    """
+    import pandas as pd
+
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    path = Path(path)
+    skip, sep, decimal, raw = _sniff(path)
+    opts = dict(sep=sep, decimal=decimal, skiprows=skip, encoding="utf-8-sig", skipinitialspace=True,
+                engine="c")
+    try:
+        names = [str(n) for n in pd.read_csv(path, nrows=0, **opts).columns]
+        cols = _columns(path, kind, names, raw)
+        value_cols = cols["value"] if isinstance(cols["value"], list) else [cols["value"]]
+        df = pd.read_csv(
+            path, usecols=[cols["x"], cols["y"], *value_cols],
+            dtype={cols["value"]: "string"} if kind == "phase" else None,
+            keep_default_na=False,
+            na_values={c: ([""] if kind == "phase" and c == cols["value"] else _NA_NUMBERS)
+                       for c in (cols["x"], cols["y"], *value_cols)},
+            **opts,
+        )
+    except pd.errors.EmptyDataError:
+        raise InputError(path, "empty file (no header and no rows)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"cannot be read as a CSV table: {str(exc).splitlines()[0]}") from None
+    if len(df) == 0:
+        raise InputError(path, f"no data rows under the header ({', '.join(names)})")
+
+    x = _numeric(df[cols["x"]], cols["x"], path)
+    y = _numeric(df[cols["y"]], cols["y"], path)
+    grid_x = np.asarray(grid_x, dtype=float)
+    grid_y = np.asarray(grid_y, dtype=float)
+    index = place_on_grid(x, y, grid_x, grid_y, path=path, tol=tol, nearest=nearest)
+    have = index >= 0
+    rows = index[have]
+    missing = int((~have).sum())
+    coords = {dims[0]: grid_y, dims[1]: grid_x}
+    shape = index.shape
+
+    attrs: dict = {"file": os.fspath(path.resolve())}
+    if kind == "phase":
+        codes, values, meanings = _phase_codes(df[cols["value"]], path)
+        out = np.full(shape, PHASE_NODATA, dtype=np.int16)
+        out[have] = codes[rows]
+        attrs.update(
+            flag_values=values,
+            flag_meanings=" ".join(re.sub(r"\s+", "_", m) for m in meanings),
+            categories=json.dumps(meanings),
+            nodata=PHASE_NODATA,
+        )
+        da = xr.DataArray(out, dims=dims, coords=coords, name="phase", attrs=attrs)
+        fill = f"{PHASE_NODATA} (no data)"
+    elif kind == "bandcontrast":
+        v = _numeric(df[cols["value"]], cols["value"], path)
+        out = np.full(shape, np.nan, dtype=np.float32)
+        out[have] = v[rows]
+        attrs["column"] = cols["value"]
+        da = xr.DataArray(out, dims=dims, coords=coords, name="bandcontrast", attrs=attrs)
+        fill = "NaN"
+    else:
+        out = np.full((len(value_cols), *shape), np.nan, dtype=np.float32)
+        for k, c in enumerate(value_cols):
+            out[k][have] = _numeric(df[c], c, path)[rows]
+        da = xr.DataArray(out, dims=("element", *dims), name="elements", attrs=attrs,
+                          coords={"element": np.array([c.strip() for c in value_cols], dtype=str), **coords})
+        fill = "NaN"
+    if missing:
+        warnings.warn(
+            f"{path}: {missing} of {index.size} grid nodes have no row in this {kind} table; "
+            f"they are {fill}",
+            UserWarning,
+            stacklevel=2,
+        )
+    return da
+
+
+def read_tables(
+    grid_x,
+    grid_y,
+    *,
+    bandcontrast: str | os.PathLike | None = None,
+    elements: str | os.PathLike | None = None,
+    phase: str | os.PathLike | None = None,
+    nearest: bool = False,
+    tol: float | None = None,
+    dims: tuple[str, str] = ("y", "x"),
+) -> dict[str, xr.DataArray]:
+    """Read the tables given onto one grid; see :func:`read_table`.
+
+    Returns
+    -------
+    dict
+        Variable name (``bandcontrast``, ``elements``, ``phase``) → DataArray, for the tables
+        given.
+    """
+    files = {"bandcontrast": bandcontrast, "elements": elements, "phase": phase}
+    out = {
+        kind: read_table(p, kind, grid_x=grid_x, grid_y=grid_y, nearest=nearest, tol=tol, dims=dims)
+        for kind, p in files.items()
+        if p is not None
+    }
+    if not out:
+        raise ValueError("give at least one table: bandcontrast=, elements= or phase=")
+    return out
+
+
+def ingest_tables(
+    store: str | os.PathLike,
+    *,
+    bandcontrast: str | os.PathLike | None = None,
+    elements: str | os.PathLike | None = None,
+    phase: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    tol: float | None = None,
+    dims: tuple[str, str] = ("y", "x"),
+    progress: bool | str = False,
+) -> xr.Dataset:
+    """Add band contrast, element maps and/or phase to an existing store, aligned to its grid.
+
+    All files are read and checked before anything is written; then one transaction writes
+    them all, so a bad file leaves the store as it was.
+
+    Parameters
+    ----------
+    store
+        A store with ``x``/``y`` scan coordinates (from an EBSD ingest). A store whose
+        ``grid_kind`` (or ``grid``) attr is not ``"square"`` (assembled from a hexagonal scan)
+        is matched by nearest point.
+    bandcontrast, elements, phase
+        CSV files; see :func:`read_table`.
+    overwrite
+        Replace variables that exist already.
+    tol
+        Coordinate tolerance, see :func:`read_table`.
+    dims
+        Names of the store's row and column dims.
+    progress
+        Show a progress bar while writing.
+
+    Returns
+    -------
+    xarray.Dataset
+        The variables written, read back lazily from the store.
+
+    Raises
+    ------
+    InputError
+        A bad table (nothing is written).
+    StoreError
+        No store, no scan grid in it, or a variable exists and ``overwrite`` is false.
+    """
+    from vaearr.store import open_store, write_variables
+
+    ds = open_store(store)
+    for d in dims:
+        if d not in ds.coords:
+            raise StoreError(store, f"has no '{d}' scan coordinate to align tables to; ingest an EBSD scan first")
+    files: Mapping[str, str | os.PathLike | None] = {"bandcontrast": bandcontrast, "elements": elements, "phase": phase}
+    if not overwrite:
+        exists = [k for k, p in files.items() if p is not None and k in ds.variables]
+        if exists:
+            raise StoreError(store, f"variable(s) {exists} exist; pass overwrite=True (--overwrite) to replace them")
+    # an assembled (hexagonal/irregular) grid's nodes are not where the points were: nearest
+    kind = ds.attrs.get("grid_kind", ds.attrs.get("grid", "square"))
+    nearest = str(kind) != "square"
+    tables = read_tables(
+        ds[dims[1]].values, ds[dims[0]].values, nearest=nearest, tol=tol, dims=dims,
+        bandcontrast=bandcontrast, elements=elements, phase=phase,
+    )
+    sources = [os.fspath(p) for p in files.values() if p is not None]
+    write_variables(
+        store, tables, source=sources, overwrite=overwrite,
+        config={k: os.fspath(p) for k, p in files.items() if p is not None} | {"nearest": nearest, "tol": tol},
+        progress=progress,
+    )
+    return open_store(store)[list(tables)]

@@ -1,0 +1,43 @@
+"""VAE model families: one per module, each a config dataclass + model class in one registry.
+
+Importing this package registers every family; look them up by name in :data:`REGISTRY`, or
+go through :func:`build_model` / :func:`config_from_dict` / :func:`load_model`. torch is needed
+to import it; MONAI (the ``models`` extra) only when a MONAI-based family is built.
+"""
+
+from vaearr.models.base import (
+    REGISTRY,
+    ModelConfig,
+    VAEBase,
+    VAEOutput,
+    build_model,
+    config_from_dict,
+    kl_divergence,
+    load_model,
+    reconstruction_loss,
+    register,
+    save_model,
+)
+from vaearr.models.conv_vae import ConvVAE, ConvVAEConfig  # noqa: I001 - importing registers the family
+from vaearr.models.autoencoder_kl import AutoencoderKL, AutoencoderKLConfig
+from vaearr.models.vae3d import VAE3D, VAE3DConfig
+
+__all__ = [
+    "REGISTRY",
+    "AutoencoderKL",
+    "AutoencoderKLConfig",
+    "ConvVAE",
+    "ConvVAEConfig",
+    "ModelConfig",
+    "VAE3D",
+    "VAE3DConfig",
+    "VAEBase",
+    "VAEOutput",
+    "build_model",
+    "config_from_dict",
+    "kl_divergence",
+    "load_model",
+    "reconstruction_loss",
+    "register",
+    "save_model",
+]
