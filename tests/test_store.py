@@ -128,18 +128,25 @@ def test_crash_between_move_and_commit_is_rolled_back(store_path: Path, monkeypa
 
 
 def _writer_script(store: Path, n: int) -> str:
+    # each chunk takes 0.1 s to compute, so the write lasts long enough to be interrupted
     return textwrap.dedent(
         f"""
+        import time
         import numpy as np, xarray as xr, dask.array as da
         from vaearr.store import write_variable
-        data = da.random.random(({n}, 600, 600), chunks=(1, 600, 600)).astype("float32")
+
+        def slow(block):
+            time.sleep(0.1)
+            return block
+
+        data = da.random.random(({n}, 100, 100), chunks=(1, 100, 100)).astype("float32").map_blocks(slow)
         write_variable({str(store)!r}, "big", xr.DataArray(data, dims=("sample", "row", "col")),
-                       chunks={{"big": (1, 600, 600)}})
+                       chunks={{"big": (1, 100, 100)}})
         """
     )
 
 
-def _start_writer(store: Path, n: int = 400) -> subprocess.Popen:
+def _start_writer(store: Path, n: int = 1000) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-c", _writer_script(store, n)], stderr=subprocess.PIPE, text=True)
     staging = Path(str(store) + ".vaearr-tx", "new.zarr", "big")
     deadline = time.time() + 60

@@ -169,6 +169,107 @@ def info(store: Annotated[Path, typer.Argument(help="A vaearr store.")]) -> None
     _print_store(store)
 
 
+def _dims(text: str | None) -> tuple[str, ...] | None:
+    return None if not text else tuple(d.strip() for d in text.split(",") if d.strip())
+
+
+def _options(items: list[str] | None) -> dict:
+    """``key=value`` pairs; values parsed as JSON when they are (numbers, lists, true/false)."""
+    import json
+
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"--option takes key=value, got '{item}'")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+@app.command()
+def train(
+    store: Annotated[Path, typer.Argument(help="Store to read batches from.")],
+    run: Annotated[Path, typer.Option(help="Run folder: checkpoints, history, previews, logs.")],
+    model: Annotated[str, typer.Option(help="Model family: conv-vae, autoencoder-kl, vae3d.")] = "conv-vae",
+    latent_dim: Annotated[int, typer.Option(help="Latent size (vector-latent families).")] = 16,
+    epochs: Annotated[int, typer.Option(help="Epochs to train (in all, when resuming).")] = 10,
+    var: Annotated[str, typer.Option(help="Variable to train on.")] = "patterns",
+    mask: Annotated[str, typer.Option(help="Mask variable ('auto': roi if present; 'none').")] = "auto",
+    sample_dims: Annotated[Optional[str], typer.Option(help="Comma-separated sample dims (default from the schema).")] = None,
+    feature_dims: Annotated[Optional[str], typer.Option(help="Comma-separated feature dims.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Samples per batch.")] = 64,
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-3,
+    optimizer: Annotated[str, typer.Option(help="adam or adamw.")] = "adam",
+    weight_decay: Annotated[float, typer.Option(help="Weight decay.")] = 0.0,
+    schedule: Annotated[str, typer.Option(help="cosine or none.")] = "cosine",
+    schedule_per: Annotated[str, typer.Option(help="Step the schedule per step or per epoch.")] = "step",
+    kl_warmup: Annotated[float, typer.Option(help="Epochs of linear KL warm-up (0: none).")] = 0.0,
+    grad_clip: Annotated[float, typer.Option(help="Clip gradient norm (0: off).")] = 1.0,
+    amp: Annotated[str, typer.Option(help="Autocast on CUDA: auto (bf16), bf16, fp16, none.")] = "auto",
+    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    seed: Annotated[int, typer.Option(help="Seed for weights, split, shuffle, augmentation.")] = 0,
+    val_fraction: Annotated[float, typer.Option(help="Fraction of chunks held out for validation.")] = 0.1,
+    checkpoint_every: Annotated[int, typer.Option(help="Checkpoint every N epochs.")] = 1,
+    num_workers: Annotated[int, typer.Option(help="Worker processes decoding chunks.")] = 0,
+    scale: Annotated[str, typer.Option(help="Scale inputs to [0,1] or [-1,1].")] = "[0,1]",
+    standardize: Annotated[bool, typer.Option("--standardize", help="Per-sample zero mean, unit std.")] = False,
+    crop: Annotated[Optional[int], typer.Option(help="Centre-crop samples to N×N.")] = None,
+    resize: Annotated[Optional[int], typer.Option(help="Resize samples to N×N.")] = None,
+    subtract_background: Annotated[bool, typer.Option("--subtract-background", help="EBSD static background subtraction.")] = False,
+    patch: Annotated[Optional[str], typer.Option(help="Random 3D patches DxHxW (volumes).")] = None,
+    augment: Annotated[bool, typer.Option("--augment", help="Random flips and small affine.")] = False,
+    config: Annotated[Optional[Path], typer.Option(help="Model config: JSON, or a Stable Diffusion / ldm YAML (autoencoder-kl).")] = None,
+    option: Annotated[Optional[list[str]], typer.Option("--option", "-o", help="Model option key=value (repeatable), e.g. -o channels=[16,32,64].")] = None,
+    wandb: Annotated[bool, typer.Option("--wandb", help="Also log to Weights & Biases (needs wandb installed).")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run from its last checkpoint.")] = False,
+) -> None:
+    """Train a VAE on a store variable; checkpoints, history, curves and previews go to --run."""
+    from vaearr.train import TrainConfig, fit, model_options_from_file
+
+    model_options = {**(model_options_from_file(config, model) if config else {}), **_options(option)}
+    cfg = TrainConfig(
+        store=str(store), run=str(run), var=var, mask=None if mask == "none" else mask,
+        sample_dims=_dims(sample_dims), feature_dims=_dims(feature_dims), model=model, latent_dim=latent_dim,
+        model_options=model_options, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+        optimizer=optimizer, schedule=schedule, schedule_per=schedule_per, kl_warmup_epochs=kl_warmup,
+        grad_clip=grad_clip or None, amp=amp, device=device, seed=seed, val_fraction=val_fraction,
+        checkpoint_every=checkpoint_every, num_workers=num_workers, scale=scale, standardize=standardize,
+        crop=crop, resize=resize, subtract_background=subtract_background, patch=_shape(patch, 3, "--patch"),
+        augment=augment, wandb=wandb,
+    )
+    result = fit(cfg, resume=resume)
+    last = result.history[-1] if result.history else {}
+    typer.echo(
+        f"trained {cfg.model} for {len(result.history)} epochs → {run}\n"
+        f"  last: train_loss={last.get('train_loss', float('nan')):.4g} val_loss={last.get('val_loss', float('nan')):.4g}\n"
+        f"  best epoch: {result.best_epoch} (val_loss={result.best_val_loss})"
+    )
+
+
+@app.command()
+def encode(
+    store: Annotated[Path, typer.Argument(help="Store to encode (the run's variable and mask).")],
+    run: Annotated[Path, typer.Option(help="Training run folder.")],
+    name: Annotated[str, typer.Option(help="Name of the latent variable.")] = "latent",
+    checkpoint: Annotated[str, typer.Option(help="best, latest, or a checkpoint folder.")] = "best",
+    logvar: Annotated[bool, typer.Option("--logvar", help="Also write {name}_logvar.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Samples per batch.")] = 256,
+    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    export: Annotated[Optional[Path], typer.Option(help="Also write latents_full.npy, latents_roi.npy, coords.csv here.")] = None,
+    figures: Annotated[Optional[Path], typer.Option(help="Latent maps (HTML + PNG) here.")] = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Write the latents (mu), and reconstruction error, of a trained run into the store."""
+    from vaearr.encode import encode as run_encode
+
+    result = run_encode(store, run, name=name, checkpoint=checkpoint, logvar=logvar, batch_size=batch_size,
+                        device=device, export=export, figures=figures, overwrite=overwrite)
+    typer.echo(result.summary())
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo's store, exports and figures.")] = Path("out/demo"),

@@ -44,7 +44,7 @@ DEMO_ENERGY = 20
 
 #: Band contrast of a pattern whose band-pass relative std equals this is 255 (see
 #: :func:`band_contrast`); chosen so noisy interior patterns of the demo land near 200.
-_BC_FULL_SCALE = 0.045
+_BC_FULL_SCALE = 0.04
 
 #: Decay length (scan pixels) of grain-boundary effects: pattern mixing, contrast loss, Cr.
 _GB_WIDTH = 0.7
@@ -290,7 +290,7 @@ def _pore(shape: tuple[int, int], fraction: float, rng: np.random.Generator) -> 
     cx = rng.uniform(0.3, 0.7) * (nx - 1)
     angle = rng.uniform(0, np.pi)
     aspect = rng.uniform(1.3, 2.2)
-    harm = [(k, rng.normal(0, 0.12 / k), rng.uniform(0, 2 * np.pi)) for k in range(2, 6)]
+    harm = [(k, rng.normal(0, 0.2 / k), rng.uniform(0, 2 * np.pi)) for k in range(2, 6)]
     yy, xx = np.mgrid[0:ny, 0:nx].astype(float)
     u = (xx - cx) * np.cos(angle) + (yy - cy) * np.sin(angle)
     v = -(xx - cx) * np.sin(angle) + (yy - cy) * np.cos(angle)
@@ -339,7 +339,7 @@ def _simulate_kikuchi(quats: np.ndarray, pattern_shape: tuple[int, int], progres
             show_progressbar=progress,
         )
     k = np.asarray(sim.data, dtype=np.float32).reshape(len(quats), *pattern_shape)
-    k = ndi.gaussian_filter(k, (0, 0.6, 0.6))
+    k = ndi.gaussian_filter(k, (0, 0.8, 0.8))
     k -= k.mean(axis=(1, 2), keepdims=True)
     k /= k.std(axis=(1, 2), keepdims=True)
     return k
@@ -398,11 +398,11 @@ def _noisy_patterns(
     b = sc.badness.ravel()[idx]
     mix = (0.5 * near)[:, None, None]
     k = (1 - mix) * sc.kikuchi[g1] + mix * sc.kikuchi[g2]
-    contrast = 0.07 * (1 - 0.25 * near) * (1 - 0.93 * b)
+    contrast = 0.055 * (1 - 0.25 * near) * (1 - 0.93 * b)
     level = sc.drift.ravel()[idx] * (1 - 0.45 * b)
     img = sc.background[None] * level[:, None, None] * (1 + contrast[:, None, None] * k)
     if noise > 0:
-        photons = 12.0 / noise**2  # photons per grey level: sets the shot-noise level
+        photons = 20.0 / noise**2  # photons per grey level: sets the shot-noise level
         img = rng.poisson(np.clip(img, 0, None) * photons) / photons
         img += rng.normal(0.0, 1.0 * noise, size=img.shape)
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
@@ -706,9 +706,11 @@ class BigFile:
     raw_bytes, file_bytes
         Uncompressed pattern bytes and the file's size on disk.
     seconds
-        Wall time of the write (pool simulation included).
+        Wall time of the whole call (simulating the pool included).
+    write_seconds
+        Wall time of generating, compressing and writing the patterns.
     mb_per_s
-        Uncompressed MB (1e6 bytes) of patterns written per second.
+        Uncompressed MB (1e6 bytes) of patterns written per second of ``write_seconds``.
     """
 
     path: Path
@@ -718,6 +720,7 @@ class BigFile:
     raw_bytes: int
     file_bytes: int
     seconds: float
+    write_seconds: float
     mb_per_s: float
 
 
@@ -748,6 +751,7 @@ def make_big_hdf5(
     level: int = 1,
     scan_shape: tuple[int, int] | None = None,
     pool_shape: tuple[int, int] = (64, 64),
+    huffman_only: bool = True,
     workers: int | None = None,
     progress: bool = False,
 ) -> BigFile:
@@ -778,6 +782,10 @@ def make_big_hdf5(
         Seed of the pool map and of the per-pattern noise.
     level
         gzip level (1–9); 1 is fastest, noisy patterns barely compress more at higher levels.
+    huffman_only
+        Deflate with zlib's Huffman-only strategy: a standard gzip chunk any HDF5 reader
+        decodes, compressed ~2.5× faster (noisy patterns have few repeats for LZ77 to find)
+        and ~8% larger than h5py's own gzip. False writes exactly what h5py would.
     scan_shape
         Explicit (Y, X); then N = Y·X.
     pool_shape
@@ -811,6 +819,8 @@ def make_big_hdf5(
         i = i % (2 * m)
         return np.where(i < m, i, 2 * m - 1 - i)
 
+    strategy = zlib.Z_HUFFMAN_ONLY if huffman_only else zlib.Z_DEFAULT_STRATEGY
+
     def make_chunk(c: int) -> bytes:
         start, stop = c * chunk, min((c + 1) * chunk, n)
         iy, ix = np.divmod(np.arange(start, stop), nx)
@@ -821,10 +831,12 @@ def make_big_hdf5(
         v += frames[rng.integers(0, len(frames), stop - start)]
         np.clip(v, 0, 255, out=v)
         out[: stop - start] = v
-        return zlib.compress(out.data, level)
+        z = zlib.compressobj(level, zlib.DEFLATED, 15, 8, strategy)
+        return z.compress(out.data) + z.flush()
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    t_write = time.perf_counter()
     x, y = _coords((ny, nx), 1.0)
     iy, ix = np.divmod(np.arange(n), nx)
     n_chunks = -(-n // chunk)
@@ -854,9 +866,10 @@ def make_big_hdf5(
                 f"of {qy}x{qx} patterns tiled (mirrored) with per-pattern noise; not a measurement."
             ),
         )
-    seconds = time.perf_counter() - t0
+    t_end = time.perf_counter()
     raw = n * py * px
     return BigFile(
         path=path, n_patterns=n, scan_shape=(ny, nx), pattern_shape=(py, px), raw_bytes=raw,
-        file_bytes=path.stat().st_size, seconds=seconds, mb_per_s=raw / 1e6 / seconds,
+        file_bytes=path.stat().st_size, seconds=t_end - t0, write_seconds=t_end - t_write,
+        mb_per_s=raw / 1e6 / (t_end - t_write),
     )

@@ -40,8 +40,8 @@ from vaearr.errors import InputError, StoreBusyError, StoreError
 
 #: Fill written outside the mask for integer variables (−1 is kept for "noise" in clusterings).
 INT_FILL = -2
-#: Target size of one chunk, in bytes, when the caller gives no chunks.
-TARGET_CHUNK_BYTES = 4 * 2**20
+#: Target size of one chunk, in bytes, when the caller gives no chunks (see default_chunks).
+TARGET_CHUNK_BYTES = 2 * 2**20
 #: Attribute keys every written variable carries.
 PROVENANCE_KEYS = ("source", "mask", "run", "config", "created", "vaearr_version")
 
@@ -133,13 +133,16 @@ def default_chunks(
 ) -> tuple[int, ...]:
     """Chunks that keep trailing dims whole and split leading dims to about ``target_bytes``.
 
+    The 2 MiB default keeps chunks in the 1–16 MB range for large maps while giving small
+    maps enough chunks for a chunk-wise validation split and shuffle.
+
     Trailing dims are the features of one sample (a pattern's rows and columns), so a chunk
     holds whole samples; leading dims (the scan grid) are split.
 
     Examples
     --------
     >>> default_chunks((40, 60, 60, 60), 1)
-    (19, 60, 60, 60)
+    (9, 60, 60, 60)
     >>> default_chunks((1000, 1000, 60, 60), 1)
     (1, 1000, 60, 60)
     """
@@ -174,6 +177,7 @@ def store_lock(store: str | os.PathLike) -> Iterator[None]:
     lock_path = Path(str(path) + _LOCK_SUFFIX)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    held = False
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -184,12 +188,14 @@ def store_lock(store: str | os.PathLike) -> Iterator[None]:
             raise StoreBusyError(
                 path, f"another process (pid {holder}) is writing this store; try again when it ends"
             ) from None
+        held = True
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
     finally:
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
+        if held:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
         os.close(fd)  # closing releases the flock
 
 
@@ -327,7 +333,7 @@ def _prepare_dataset(
     dims: Mapping[str, Sequence[str]] | None,
     mask: str | xr.DataArray | None,
     fill: Any,
-    source: Sequence[str] | str,
+    source: Sequence[str] | str | Mapping[str, Sequence[str]],
     run: str | None,
     config: Any,
     attrs: Mapping[str, Any] | None,
@@ -356,7 +362,8 @@ def _prepare_dataset(
         var_fill = None
         if mask_da is not None:
             da, var_fill = _apply_mask(da, mask_da, fill, store, name)
-        prov = _provenance(source=source, mask=mask_name, run=run, config=config)
+        var_source = source.get(name, ()) if isinstance(source, Mapping) else source
+        prov = _provenance(source=var_source, mask=mask_name, run=run, config=config)
         if var_fill is not None:
             prov["fill_outside_mask"] = "NaN" if isinstance(var_fill, float) and np.isnan(var_fill) else var_fill
         da.attrs = {**da.attrs, **(attrs or {}), **prov}
@@ -416,7 +423,7 @@ def write_variables(
     dims: Mapping[str, Sequence[str]] | None = None,
     mask: str | xr.DataArray | None = None,
     fill: Any = None,
-    source: Sequence[str] | str = (),
+    source: Sequence[str] | str | Mapping[str, Sequence[str]] = (),
     run: str | None = None,
     config: Any = None,
     attrs: Mapping[str, Any] | None = None,
@@ -444,8 +451,8 @@ def write_variables(
     fill
         Fill outside the mask, overriding the defaults above.
     source, run, config
-        Provenance: the variables the data came from, a training-run id, the settings used
-        (any JSON-able object). Saved as attrs with ``mask``, ``created``, ``vaearr_version``.
+        Provenance: the files or variables the data came from (one list for all, or a dict
+        name → list), a training-run id, the settings used (any JSON-able object). Saved as attrs with ``mask``, ``created``, ``vaearr_version``.
     attrs
         Extra attrs for every variable written.
     group_attrs
@@ -633,7 +640,8 @@ def describe(store: str | os.PathLike, *, storage_options: dict | None = None) -
     lines.append("coords:")
     for name, c in ds.coords.items():
         vals = c.values
-        rng = f"{vals.min():g} .. {vals.max():g}" if vals.dtype.kind in "fiu" and vals.size else _short(list(vals[:5]))
+        rng = (f"{vals.min():g} .. {vals.max():g}" if vals.dtype.kind in "fiu" and vals.size
+               else _short(", ".join(map(str, vals[:8])) + (", ..." if vals.size > 8 else "")))
         lines.append(f"  {name}({', '.join(map(str, c.dims))}) {c.dtype} {rng}")
     lines.append("variables:")
     mask_names = set(masks(ds))

@@ -297,6 +297,48 @@ def _build_loaders(cfg: TrainConfig, rank: int, world_size: int):
     return train, val, mask, sample_dims, feature_dims
 
 
+def _model_dict(cfg: TrainConfig, input_shape: tuple[int, ...]) -> dict[str, Any]:
+    """The model config as a dict: the family's own fields filled from the train options."""
+    from vaearr.models import REGISTRY
+
+    if cfg.model not in REGISTRY:
+        raise TrainingError(f"unknown model '{cfg.model}'; known: {', '.join(sorted(REGISTRY))}")
+    config_cls = REGISTRY[cfg.model][0]
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    d: dict[str, Any] = {"name": cfg.model, "input_shape": input_shape}
+    if "latent_dim" in fields:
+        d["latent_dim"] = cfg.latent_dim
+    if "data_range" in fields and not cfg.standardize:
+        d["data_range"] = cfg.scale
+    unknown = set(cfg.model_options) - fields
+    if unknown:
+        raise TrainingError(f"model '{cfg.model}' has no option(s) {', '.join(sorted(unknown))}; it has: {', '.join(sorted(fields))}")
+    d.update(cfg.model_options)
+    return d
+
+
+def model_options_from_file(path: str | os.PathLike, model: str) -> dict[str, Any]:
+    """Model options from a JSON config, or (autoencoder-kl) a Stable Diffusion / ldm YAML."""
+    path = Path(path)
+    if path.suffix.lower() in (".yaml", ".yml"):
+        if model != "autoencoder-kl":
+            raise TrainingError(f"{path}: a YAML config is read for autoencoder-kl only (model is {model})")
+        from vaearr.models.autoencoder_kl import AutoencoderKLConfig
+
+        cfg = AutoencoderKLConfig.from_ldm_yaml(path)
+        d = json.loads(cfg.to_json())
+        d.pop("name", None)
+        d.pop("input_shape", None)
+        return d
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise TrainingError(f"{path}: not a readable JSON config ({exc})") from None
+    d.pop("name", None)
+    d.pop("input_shape", None)
+    return d
+
+
 def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> FitResult:
     """Train ``cfg.model`` on ``cfg.var`` of ``cfg.store``; write everything under ``cfg.run``.
 
@@ -340,9 +382,7 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Fit
     if ckpt is not None:
         model = M.load_model(ckpt)
     else:
-        model_cfg = M.config_from_dict(
-            {"name": cfg.model, "input_shape": input_shape, "latent_dim": cfg.latent_dim, **cfg.model_options}
-        )
+        model_cfg = M.config_from_dict(_model_dict(cfg, input_shape))
         model = M.build_model(model_cfg)
     model.to(device)
     if distributed:
@@ -375,6 +415,7 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Fit
             {"train": json.loads(cfg.to_json()), "model": json.loads(_unwrap(model).config.to_json()),
              "mask": mask, "sample_dims": sample_dims, "feature_dims": feature_dims}, indent=2))
     writer = _tensorboard(run) if (is_main and cfg.tensorboard) else None
+    wb = _wandb(cfg, run) if (is_main and cfg.wandb) else None
     autocast, scaler = _autocast(device, "bf16" if cfg.amp == "auto" else cfg.amp)
     preview_x = None
 
@@ -389,8 +430,7 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Fit
             x = x.to(device, non_blocking=True)
             kw = _kl_weight(cfg, epoch, i, steps_per_epoch)
             with autocast:
-                out = model(x)
-                losses = _unwrap(model).loss_function(x, out, kl_weight=kw)
+                losses = model(x, kl_weight=kw)  # forward computes the loss (inside DDP's forward)
             loss = losses.loss
             if not torch.isfinite(loss):
                 raise TrainingError(
@@ -439,6 +479,8 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Fit
                 for k, v in row.items():
                     if k.startswith(("train_", "val_")):
                         writer.add_scalar(k.replace("_", "/", 1), v, epoch + 1)
+            if wb is not None:
+                wb.log({k: v for k, v in row.items() if isinstance(v, (int, float))}, step=step)
             if val_loss < best[0]:
                 best = (val_loss, epoch + 1)
                 from vaearr.models import save_model
@@ -455,6 +497,8 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Fit
             _write_history(run, history)
     if writer is not None:
         writer.close()
+    if wb is not None:
+        wb.finish()
     if distributed:
         torch.distributed.barrier()
     return FitResult(run=run, history=history, best_epoch=best[1], best_val_loss=best[0] if best[1] else None,
@@ -486,7 +530,7 @@ def evaluate(model, loader, device, autocast=None, *, prefix: str = "", distribu
     with torch.no_grad(), (autocast or contextlib.nullcontext()):
         for x in loader:
             x = x.to(device)
-            losses = net.loss_function(x, net(x), kl_weight=1.0)
+            losses = net(x, kl_weight=1.0)
             for k in sums:
                 sums[k] += float(getattr(losses, k)) * x.shape[0]
             n += x.shape[0]
@@ -499,3 +543,11 @@ def _tensorboard(run: Path):
     except ImportError:  # tensorboard is in the 'models' extra
         return None
     return SummaryWriter(log_dir=str(run / "tb"))
+
+
+def _wandb(cfg: TrainConfig, run: Path):
+    try:
+        import wandb
+    except ImportError:
+        raise TrainingError("--wandb needs the wandb package: pip install wandb") from None
+    return wandb.init(project="vaearr", name=run.name, dir=str(run), config=json.loads(cfg.to_json()))

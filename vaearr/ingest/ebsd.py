@@ -45,6 +45,8 @@ from vaearr.store import default_chunks, open_store, write_variables
 PATTERN_DIMS = ("y", "x", "py", "px")
 #: Step used when neither the file nor the caller gives one (µm).
 DEFAULT_STEP = 1.0
+#: Source bytes one dask task reads (several store chunks; see :func:`_read_blocks`).
+_READ_BLOCK_BYTES = 64 * 2**20
 #: Largest single HDF5 read (bytes) when several adjacent HDF5 chunks are read at once.
 _MAX_READ_BYTES = 32 * 2**20
 #: Bounds of the h5py chunk cache opened for the patterns dataset.
@@ -139,7 +141,9 @@ def pattern_candidates(f: Any, limit: int = 10) -> list[str]:
     found: list[str] = []
 
     def visit(name: str, obj: Any) -> None:
-        if isinstance(obj, h5py.Dataset) and obj.ndim in (3, 4) and obj.dtype.kind in "uif":
+        # 3-D with a short last axis is an RGB(A) image, not a stack of patterns
+        if (isinstance(obj, h5py.Dataset) and obj.ndim in (3, 4) and obj.dtype.kind in "uif"
+                and obj.shape[-1] > 4):
             found.append(f"/{name} {'×'.join(map(str, obj.shape))} {obj.dtype}")
 
     f.visititems(visit)
@@ -400,6 +404,21 @@ class _H5Patterns:
         return _bin(out, self.binning).reshape(by, bx, *self.shape[2:])
 
 
+def _read_blocks(chunks: Sequence[int], grid_shape: tuple[int, int], pattern_bytes: int) -> tuple[int, int]:
+    """Grid block read by one task: whole store chunks, about :data:`_READ_BLOCK_BYTES` of source.
+
+    A read task is split into store chunks afterwards. Reading more than one store chunk per
+    task matters because dask writes chunks in no particular order: an HDF5 chunk that
+    straddles two read blocks is decoded once per block, which costs ~2× with
+    store-chunk-sized reads and a few per cent with these.
+    """
+    cy, cx = int(chunks[0]), int(chunks[1])
+    k = max(1, _READ_BLOCK_BYTES // max(1, cy * cx * pattern_bytes))
+    if cx < grid_shape[1]:  # a scan row is more than one chunk (then cy == 1): grow along x
+        return cy, min(grid_shape[1], cx * k)
+    return min(grid_shape[0], cy * k), cx
+
+
 def _read_plain_hdf5(
     src: str | os.PathLike,
     dataset: str,
@@ -488,17 +507,18 @@ def _read_plain_hdf5(
 
     out_shape = (len(gy), len(gx), box[2] // binning, box[3] // binning)
     chunks = default_chunks(out_shape, dtype.itemsize)
+    blocks = _read_blocks(chunks, out_shape[:2], int(np.prod(shape[-2:])) * dtype.itemsize)
     reader = _H5Patterns(
         path, name, index=index, box=box, binning=binning, dtype=dtype,
-        grid_shape=out_shape[:2], block_shape=chunks[:2],
+        grid_shape=out_shape[:2], block_shape=blocks,
     )
     st = os.stat(path)
     token = tokenize(os.path.abspath(path), st.st_size, st.st_mtime_ns, name, box, binning,
                      None if index is None else index.tobytes())
     data = da.from_array(
-        reader, chunks=chunks, name=f"ebsd-h5-{token}", lock=False, asarray=False, fancy=False,
-        meta=np.empty((0, 0, 0, 0), dtype=dtype),
-    )
+        reader, chunks=(*blocks, *out_shape[2:]), name=f"ebsd-h5-{token}", lock=False, asarray=False,
+        fancy=False, meta=np.empty((0, 0, 0, 0), dtype=dtype),
+    ).rechunk(chunks)
     attrs.update(_common_attrs(path, shape[-2:], box, binning, (sy, sx), out_shape[:2], grid_kind))
     return _patterns_array(data, gy, gx, attrs)
 

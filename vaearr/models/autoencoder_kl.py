@@ -62,7 +62,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "with_mid_attention": True,
         "norm_num_groups": 32,
     },
-    # CPU-sized: f = 4, ~1.4 M parameters, mid attention at H/4.
+    # CPU-sized: f = 4, 2.7 M parameters (RGB), mid attention at H/4.
     "small": {
         "channels": (32, 64, 128),
         "num_res_blocks": 1,
@@ -70,7 +70,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "with_mid_attention": True,
         "norm_num_groups": 16,
     },
-    # Smoke tests: f = 2, ~0.4 M parameters, no attention.
+    # Smoke tests: f = 2, 0.33 M parameters (RGB), no attention.
     "tiny": {
         "channels": (32, 64),
         "num_res_blocks": 1,
@@ -183,6 +183,7 @@ class AutoencoderKLConfig(ModelConfig):
     preset: str | None = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.preset is not None and self.preset not in PRESETS:
             raise self.problem(f"unknown preset {self.preset!r}; known: {', '.join(PRESETS)}")
         for key, value in PRESETS[self.preset or "sd-v1"].items():
@@ -288,8 +289,8 @@ class AutoencoderKLConfig(ModelConfig):
         return config
 
 
-def _find_first_stage(doc: Any, path: Path) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
-    """(first-stage params, ddconfig) from the layouts :meth:`from_ldm_yaml` accepts."""
+def _find_first_stage(doc: Any, path: Path) -> tuple[dict[str, Any], Mapping[str, Any]]:
+    """(first-stage params with its ``target``, ddconfig) from the layouts :meth:`from_ldm_yaml` accepts."""
 
     def get(node: Any, *keys: str) -> Any:
         for key in keys:
@@ -298,18 +299,19 @@ def _find_first_stage(doc: Any, path: Path) -> tuple[Mapping[str, Any], Mapping[
             node = node[key]
         return node
 
+    # (the node holding "target" and "params", or the params themselves when no such node)
     candidates = [
-        get(doc, "model", "params", "first_stage_config", "params"),  # full LDM / SD config
-        get(doc, "first_stage_config", "params"),
-        get(doc, "model", "params"),  # ldm first-stage training config (models/first_stage_models/*)
-        get(doc, "params"),  # a bare {target, params} first-stage config
-        doc,  # bare first-stage params {embed_dim, ddconfig, ...}
+        get(doc, "model", "params", "first_stage_config"),  # full LDM / SD config
+        get(doc, "first_stage_config"),
+        get(doc, "model"),  # ldm first-stage training config (models/first_stage_models/*)
+        doc,  # a bare {target, params} first-stage config
     ]
-    for params in candidates:
+    for node in candidates:
+        params = get(node, "params")
         if isinstance(params, Mapping) and isinstance(params.get("ddconfig"), Mapping):
-            if params is get(doc, "params") and isinstance(doc, Mapping):
-                params = {**params, "target": doc.get("target")}
-            return params, params["ddconfig"]
+            return {**params, "target": node.get("target")}, params["ddconfig"]
+    if isinstance(doc, Mapping) and isinstance(doc.get("ddconfig"), Mapping):
+        return dict(doc), doc["ddconfig"]  # bare first-stage params {embed_dim, ddconfig, ...}
     if isinstance(doc, Mapping) and {"ch", "ch_mult", "z_channels"} <= set(doc):
         return {}, doc  # a bare ddconfig
     raise InputError(

@@ -233,6 +233,14 @@ class ModelConfig:
 
     input_shape: tuple[int, ...] = (1, 60, 60)
 
+    def __post_init__(self) -> None:
+        # Lists (from Python callers or parsed CLI values) become the tuples the fields declare, so
+        # configs compare equal however they were made. Subclasses call super().__post_init__().
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, list):
+                setattr(self, f.name, _tupled(value))
+
     # -- checks ----------------------------------------------------------------------------
 
     def problem(self, message: str) -> InputError:

@@ -142,6 +142,7 @@ class VAE3DConfig(ModelConfig):
     dim_split: int = 0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.attention_levels is None and isinstance(self.channels, tuple | list):
             self.attention_levels = (False,) * len(self.channels)
 
@@ -312,9 +313,11 @@ class VAE3D(AutoencoderKL):
             self.adversarial_criterion = require("monai.losses", "models").PatchAdversarialLoss(
                 criterion="least_squares"
             )
-        # Held outside the module tree on purpose: frozen third-party weights are not part of this
-        # model's state dict (save_model does not write them) and need not follow .to()/.train().
-        self._perceptual: nn.Module | None = build_perceptual_loss(config) if config.perceptual_weight > 0 else None
+        # Held outside the module tree on purpose (object.__setattr__ bypasses nn.Module's registration):
+        # frozen third-party weights are not part of this model's state dict (save_model does not
+        # write them), stay in eval mode, and are moved to the input's device when used.
+        perceptual = build_perceptual_loss(config) if config.perceptual_weight > 0 else None
+        object.__setattr__(self, "_perceptual", perceptual)
 
     def _build_net(self) -> nn.Module:
         c = self.config

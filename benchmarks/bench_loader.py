@@ -1,0 +1,444 @@
+"""How fast does vaearr.batches feed training from a >= 1 GB pattern store?
+
+One run measures, on the same patterns, shuffled-epoch throughput (samples/s) of
+:class:`vaearr.batches.ZarrBatches` against
+
+(a) the limit: every chunk read and decompressed once, in order, all cores busy (the best of a
+    thread pool, a process pool and zarr's own concurrent slab reads);
+(b) what lab scripts do: an h5py per-index ``torch.utils.data.Dataset`` + ``DataLoader``
+    (shuffle, workers) over the same patterns in the HDF5 file kikuchipy writes (h5ebsd);
+(c) xbatcher's ``BatchGenerator`` on the same store, through its torch ``MapDataset``: with
+    one-pattern batches (the only way it gives a sample-level shuffle), and with contiguous
+    256-pattern batches (its usual use; shuffles batch order only);
+
+and the fraction of a conv-VAE training step spent waiting for data. (b) and (c) are timed on a
+subset of batches and their per-sample rate extrapolated (the JSON says how many samples).
+
+The store is generated (kikuchipy's real Ni patterns tiled over Voronoi grains, per-pattern
+gain and Gaussian noise: zstd compresses it ~1.08x, like the real scan) into a gitignored
+scratch folder and deleted at the end unless ``--keep``.
+
+    python benchmarks/bench_loader.py            # ~300k patterns of 60x60 uint8 (1.08 GB)
+    python benchmarks/bench_loader.py --ny 50    # a quick run on 30k patterns
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+VAR = "patterns"
+H5_KEY = "Scan 1/EBSD/Data/patterns"
+
+
+# ----------------------------------------------------------------------------------------------
+# data
+
+
+def make_store(path: Path, ny: int, nx: int) -> None:
+    """Write ``patterns(y, x, py, px)`` uint8 through vaearr's writer, chunk by chunk (dask)."""
+    import dask.array as da
+    import kikuchipy as kp
+    import xarray as xr
+
+    from vaearr.store import default_chunks, write_variable
+
+    base = kp.data.nickel_ebsd_small().data.reshape(9, 60, 60).astype(np.float32)
+    rng = np.random.default_rng(0)
+    n_grains = max(4, ny * nx // 750)
+    seeds = rng.uniform(0, 1, (n_grains, 2)) * (ny, nx)
+    grain_pattern = rng.integers(0, 9, n_grains)
+    shape = (ny, nx, 60, 60)
+    chunks = da.core.normalize_chunks(default_chunks(shape, 1), shape)
+
+    def block(block_info=None):
+        (y0, y1), (x0, x1) = block_info[None]["array-location"][:2]
+        yy, xx = np.mgrid[y0:y1, x0:x1]
+        grain = ((yy[..., None] - seeds[:, 0]) ** 2 + (xx[..., None] - seeds[:, 1]) ** 2).argmin(-1)
+        r = np.random.default_rng([y0, x0])
+        pats = base[grain_pattern[grain]] * r.uniform(0.8, 1.2, grain.shape + (1, 1)).astype(np.float32)
+        pats += r.normal(0, 3, pats.shape).astype(np.float32)
+        return np.clip(pats, 0, 255).astype(np.uint8)
+
+    arr = da.map_blocks(block, dtype=np.uint8, chunks=chunks)
+    coords = {"y": np.arange(ny) * 1.5, "x": np.arange(nx) * 1.5}
+    write_variable(path, VAR, xr.DataArray(arr, dims=("y", "x", "py", "px"), coords=coords), source=["synthetic"])
+
+
+def make_h5(store: Path, path: Path) -> None:
+    """The same patterns in the h5ebsd file kikuchipy writes (uncompressed, its chunking)."""
+    import dask.array as da
+    import kikuchipy as kp
+
+    s = kp.signals.LazyEBSD(da.from_zarr(str(store / VAR)))
+    s.save(str(path), overwrite=True)
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def drop_page_cache_hint(path: Path) -> None:
+    """Read everything once so every method starts from a warm page cache (we measure decode, not disk)."""
+    for p in path.rglob("*") if path.is_dir() else [path]:
+        if p.is_file():
+            with open(p, "rb") as f:
+                while f.read(1 << 24):
+                    pass
+
+
+# ----------------------------------------------------------------------------------------------
+# (a) the limit
+
+
+def _chunk_selections(shape, chunks):
+    import itertools
+
+    grid = [range(0, n, c) for n, c in zip(shape[:2], chunks[:2])]
+    return [(slice(y, y + chunks[0]), slice(x, x + chunks[1])) for y, x in itertools.product(*grid)]
+
+
+def _decode_one(args):
+    path, sel = args
+    import zarr
+
+    a = zarr.open_array(path, mode="r")
+    return a[sel].shape[0]
+
+
+def limit_threads(store: Path, threads: int) -> float:
+    import zarr
+
+    a = zarr.open_array(str(store / VAR), mode="r")
+    sels = _chunk_selections(a.shape, a.chunks)
+    t = time.perf_counter()
+    with ThreadPoolExecutor(threads) as ex:
+        for _ in ex.map(lambda s: a[s], sels):
+            pass
+    return time.perf_counter() - t
+
+
+def limit_processes(store: Path, procs: int) -> float:
+    import zarr
+
+    a = zarr.open_array(str(store / VAR), mode="r")
+    sels = _chunk_selections(a.shape, a.chunks)
+    with get_context("fork").Pool(procs) as pool:
+        pool.map(_decode_one, [(str(store / VAR), sels[0])] * procs)  # start-up outside the clock
+        t = time.perf_counter()
+        for _ in pool.imap(_decode_one, [(str(store / VAR), s) for s in sels], chunksize=4):
+            pass
+        return time.perf_counter() - t
+
+
+def limit_zarr_slabs(store: Path) -> float:
+    import zarr
+
+    a = zarr.open_array(str(store / VAR), mode="r")
+    step = a.chunks[0] * 8
+    t = time.perf_counter()
+    for y in range(0, a.shape[0], step):
+        a[y:y + step]
+    return time.perf_counter() - t
+
+
+# ----------------------------------------------------------------------------------------------
+# vaearr.batches
+
+
+def vaearr_epoch(store: Path, batch_size: int, **kw) -> tuple[float, int]:
+    from vaearr.batches import ZarrBatches
+
+    loader = ZarrBatches(store, var=VAR, sample_dims=("y", "x"), feature_dims=("py", "px"), batch_size=batch_size, **kw)
+    n = 0
+    t = time.perf_counter()
+    for x in loader:
+        n += len(x)
+    return time.perf_counter() - t, n
+
+
+# ----------------------------------------------------------------------------------------------
+# (b) h5py per-index Dataset, as lab scripts do
+
+
+class H5Patterns:
+    """A typical lab-script Dataset: open the file once per worker, read pattern ``i`` on demand."""
+
+    def __init__(self, path: str, key: str):
+        import h5py
+
+        self.path, self.key, self.f = path, key, None
+        with h5py.File(path, "r") as f:
+            self.n = f[key].shape[0]
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int):
+        import h5py
+        import torch
+
+        if self.f is None:
+            self.f = h5py.File(self.path, "r")
+        p = self.f[self.key][i]
+        return torch.from_numpy(p.astype(np.float32))[None]
+
+
+def timed_loader_subset(loader, n_batches: int, warmup: int = 2) -> tuple[float, int]:
+    """Seconds and samples for ``n_batches`` batches after ``warmup`` (worker start-up excluded)."""
+    it = iter(loader)
+    for _ in range(warmup):
+        next(it)
+    n = 0
+    t = time.perf_counter()
+    for _ in range(n_batches):
+        n += len(next(it))
+    el = time.perf_counter() - t
+    del it
+    return el, n
+
+
+def h5_rate(h5: Path, batch_size: int, n_batches: int, workers: int) -> tuple[float, int]:
+    import torch
+
+    ds = H5Patterns(str(h5), H5_KEY)
+    dl = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=True, num_workers=workers,
+                                     persistent_workers=False)
+    return timed_loader_subset(dl, n_batches)
+
+
+# ----------------------------------------------------------------------------------------------
+# (c) xbatcher
+
+
+def xbatcher_rate(store: Path, batch_size: int, n_batches: int, workers: int, per_sample: bool) -> tuple[float, int]:
+    import torch
+    import xbatcher
+    from xbatcher.loaders.torch import MapDataset
+
+    from vaearr.store import open_store
+
+    da = open_store(store)[VAR]
+    if per_sample:
+        # one pattern per xbatcher batch, so the DataLoader can shuffle samples
+        gen = xbatcher.BatchGenerator(da, input_dims={"py": 60, "px": 60}, batch_dims={"y": 1, "x": 1})
+        dl = torch.utils.data.DataLoader(MapDataset(gen), batch_size=batch_size, shuffle=True, num_workers=workers)
+        return timed_loader_subset(dl, n_batches, warmup=1)
+    gen = xbatcher.BatchGenerator(da, input_dims={"py": 60, "px": 60}, batch_dims={"y": 1, "x": batch_size})
+    dl = torch.utils.data.DataLoader(MapDataset(gen), batch_size=None, shuffle=True, num_workers=workers)
+    return timed_loader_subset(dl, n_batches)
+
+
+# ----------------------------------------------------------------------------------------------
+# training: how long does a step wait for data?
+
+
+def build_vae():
+    """vaearr's conv VAE for (1, 60, 60); the stand-in below only if vaearr.models is missing."""
+    try:
+        from vaearr.models import ConvVAEConfig, build_model
+
+        model = build_model(ConvVAEConfig(input_shape=(1, 60, 60), latent_dim=16))
+        return model, "vaearr.models conv-vae (ConvVAEConfig defaults, latent_dim=16)", lambda x, out: model.loss_function(x, out).loss
+    except ImportError:  # pragma: no cover - depends on the tree
+        import torch
+        from torch import nn
+
+        class StandIn(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.enc = nn.Sequential(nn.Conv2d(1, 32, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(32, 64, 4, 2, 1),
+                                         nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(64 * 15 * 15, 32))
+                self.dec = nn.Sequential(nn.Linear(16, 64 * 15 * 15), nn.Unflatten(1, (64, 15, 15)),
+                                         nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.LeakyReLU(0.2),
+                                         nn.ConvTranspose2d(32, 1, 4, 2, 1))
+
+            def forward(self, x):
+                mu, logvar = self.enc(x).chunk(2, 1)
+                z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+                return self.dec(z), mu, logvar
+
+        model = StandIn()
+
+        def loss(x, out):
+            recon, mu, logvar = out
+            bce = nn.functional.binary_cross_entropy_with_logits(recon, x, reduction="sum") / len(x)
+            return bce - 0.5 * torch.mean(torch.sum(1 + logvar - mu**2 - logvar.exp(), 1))
+
+        return model, "stand-in CNN VAE defined in the benchmark (vaearr.models missing)", loss
+
+
+def train_wait(store: Path, batch_size: int, steps: int, num_workers: int) -> dict:
+    import torch
+
+    from vaearr.batches import ZarrBatches, scale
+
+    model, what, loss_fn = build_vae()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loader = ZarrBatches(store, var=VAR, sample_dims=("y", "x"), feature_dims=("py", "px"), batch_size=batch_size,
+                         transforms=[scale()], num_workers=num_workers)
+    it = iter(loader)
+    wait = 0.0
+    t_all = None
+    for step in range(steps + 2):
+        t0 = time.perf_counter()
+        x = next(it)
+        t1 = time.perf_counter()
+        out = model(x)
+        loss = loss_fn(x, out)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step == 1:  # the first two steps warm up (worker start, first chunks, allocator)
+            t_all = time.perf_counter()
+        elif step > 1:
+            wait += t1 - t0
+    total = time.perf_counter() - t_all
+    del it
+    return {"model": what, "num_workers": num_workers, "steps": steps, "batch_size": batch_size,
+            "step_s": total / steps, "wait_s_per_step": wait / steps, "wait_fraction": wait / total}
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", type=Path, default=HERE / "_data", help="scratch folder (gitignored)")
+    ap.add_argument("--ny", type=int, default=500, help="scan rows (x 600 columns of 60x60 patterns)")
+    ap.add_argument("--nx", type=int, default=600)
+    ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--repeats", type=int, default=3, help="timed epochs per method (best is kept)")
+    ap.add_argument("--h5-batches", type=int, default=40, help="batches timed for (b)")
+    ap.add_argument("--xb-batches", type=int, default=40, help="batches timed for xbatcher's contiguous mode")
+    ap.add_argument("--xb-sample-batches", type=int, default=2, help="batches timed for xbatcher's per-sample mode")
+    ap.add_argument("--train-steps", type=int, default=30)
+    ap.add_argument("--keep", action="store_true", help="keep the generated store and HDF5 file")
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "loader.json")
+    args = ap.parse_args(argv)
+
+    ncpu = len(os.sched_getaffinity(0))
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    store = args.data_dir / f"loader_{args.ny}x{args.nx}.zarr"
+    h5 = args.data_dir / f"loader_{args.ny}x{args.nx}.h5"
+    res: dict = {
+        "command": "python benchmarks/bench_loader.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": ncpu, "cpu": _cpu_name(), "python": platform.python_version(),
+                    "load_average_start": os.getloadavg()},
+    }
+    try:
+        t = time.perf_counter()
+        if not (store / "zarr.json").exists():
+            make_store(store, args.ny, args.nx)
+        if not h5.exists():
+            make_h5(store, h5)
+        n = args.ny * args.nx
+        import zarr
+
+        a = zarr.open_array(str(store / VAR), mode="r")
+        res["store"] = {"samples": n, "shape": list(a.shape), "chunks": list(a.chunks), "dtype": str(a.dtype),
+                        "bytes": int(a.nbytes), "bytes_on_disk": dir_bytes(store / VAR),
+                        "zstd_ratio": round(a.nbytes / dir_bytes(store / VAR), 3),
+                        "generate_s": round(time.perf_counter() - t, 1)}
+        import h5py
+
+        with h5py.File(h5, "r") as f:
+            d = f[H5_KEY]
+            res["h5"] = {"path": H5_KEY, "chunks": list(d.chunks) if d.chunks else None, "compression": d.compression}
+        print(json.dumps(res, indent=1), flush=True)
+        drop_page_cache_hint(store)
+        drop_page_cache_hint(h5)
+
+        bs = args.batch_size
+        configs = {
+            "threads_float32": dict(num_workers=0, dtype="float32"),
+            "workers2_float32": dict(num_workers=2, dtype="float32"),
+            "threads_uint8": dict(num_workers=0, dtype=None),
+        }
+        best: dict[str, float] = {}
+        for rep in range(args.repeats):
+            # interleaved, so a busy spell on the machine hits every method alike
+            for name, fn in [("limit_threads", lambda: limit_threads(store, ncpu)),
+                             ("limit_processes", lambda: limit_processes(store, ncpu)),
+                             ("limit_zarr_slabs", lambda: limit_zarr_slabs(store))]:
+                s = fn()
+                best[name] = min(best.get(name, np.inf), s)
+                print(f"{name}: {n / s:,.0f} samples/s", flush=True)
+            for name, kw in configs.items():
+                s, got = vaearr_epoch(store, bs, **kw)
+                assert got == n, (got, n)
+                best[name] = min(best.get(name, np.inf), s)
+                print(f"vaearr {name}: {n / s:,.0f} samples/s", flush=True)
+        limit_name = min(("limit_threads", "limit_processes", "limit_zarr_slabs"), key=best.get)
+        res["limit"] = {k: n / best[k] for k in ("limit_threads", "limit_processes", "limit_zarr_slabs")}
+        res["limit"]["best"] = limit_name
+        limit = n / best[limit_name]
+        res["vaearr"] = {k: n / best[k] for k in configs}
+        res["vaearr"]["settings"] = {k: {**v, "batch_size": bs, "buffer_chunks": 16, "shuffle": True} for k, v in configs.items()}
+        ours_name = max(("threads_float32", "workers2_float32"), key=lambda k: res["vaearr"][k])
+        ours = res["vaearr"][ours_name]
+
+        s, got = h5_rate(h5, bs, args.h5_batches, workers=ncpu)
+        res["h5py_dataloader"] = {"samples_timed": got, "seconds": s, "samples_per_s": got / s, "num_workers": ncpu,
+                                  "note": "per-sample rate from a subset, extrapolated"}
+        print(f"h5py per-index: {got / s:,.0f} samples/s", flush=True)
+        s, got = xbatcher_rate(store, bs, args.xb_sample_batches, ncpu, per_sample=True)
+        res["xbatcher_per_sample"] = {"samples_timed": got, "seconds": s, "samples_per_s": got / s, "num_workers": ncpu,
+                                      "note": "batch_dims y=1,x=1 + MapDataset + DataLoader(shuffle); subset, extrapolated"}
+        print(f"xbatcher per-sample: {got / s:,.0f} samples/s", flush=True)
+        s, got = xbatcher_rate(store, bs, args.xb_batches, ncpu, per_sample=False)
+        res["xbatcher_contiguous"] = {"samples_timed": got, "seconds": s, "samples_per_s": got / s, "num_workers": ncpu,
+                                      "note": f"batch_dims y=1,x={bs}: batches of neighbouring patterns, batch order shuffled; subset"}
+        print(f"xbatcher contiguous: {got / s:,.0f} samples/s", flush=True)
+
+        res["train"] = [train_wait(store, bs, args.train_steps, w) for w in (0, 2)]
+        print(json.dumps(res["train"], indent=1), flush=True)
+
+        res["ratios"] = {
+            "vaearr_config": ours_name,
+            "vs_limit": ours / limit,
+            "vs_h5py_dataloader": ours / res["h5py_dataloader"]["samples_per_s"],
+            "vs_xbatcher_per_sample": ours / res["xbatcher_per_sample"]["samples_per_s"],
+            "vs_xbatcher_contiguous": ours / res["xbatcher_contiguous"]["samples_per_s"],
+            "train_wait_fraction": min(t["wait_fraction"] for t in res["train"]),
+        }
+        res["goals"] = {"vs_limit": ">= 0.8", "vs_h5py_dataloader": ">= 50", "vs_xbatcher": ">= 5",
+                        "train_wait_fraction": "<= 0.05"}
+        res["machine"]["load_average_end"] = os.getloadavg()
+    finally:
+        if not args.keep:
+            shutil.rmtree(store, ignore_errors=True)
+            h5.unlink(missing_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(res, indent=2, default=float))
+    print(json.dumps(res["ratios"], indent=1))
+    return res
+
+
+def _cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:  # pragma: no cover
+        pass
+    return platform.processor()
+
+
+if __name__ == "__main__":
+    main()
