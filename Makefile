@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.vaearr-installed
 OUT    ?= out/demo
 
-.PHONY: setup sysdeps demo test test-all bench clean
+.PHONY: setup sysdeps demo test test-all serve bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ test: setup
 
 test-all: setup
 	$(BIN)/python -m pytest -q -m ""
+
+serve: setup
+	BIN=$(BIN) bash flows/serve.sh
 
 bench: setup
 	$(BIN)/python benchmarks/bench_ingest.py

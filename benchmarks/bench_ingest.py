@@ -12,7 +12,7 @@ each in a fresh subprocess so peak RSS is their own:
 
 Throughput is raw pattern bytes (N·60·60) per second of wall time of the work alone
 (imports excluded on both sides); the goal is ingest/baseline ≥ 0.8. Peak RSS is the child's
-``ru_maxrss``; the goal is ≤ 1.5 GB and flat from 1 GB to 4 GB. Both read a warm page cache
+``VmHWM``; the goal is ≤ 1.5 GB and flat from 1 GB to 4 GB. Both read a warm page cache
 (the file is read once before the first run). ``--repeats`` runs baseline and ingest
 alternately and reports the median, because other work on the machine moves single runs.
 
@@ -51,6 +51,18 @@ GOAL_RSS_MB = 1536
 
 
 def _peak_rss_mb() -> float:
+    """Peak RSS of this process since it started (VmHWM).
+
+    Not ``ru_maxrss``: Linux carries that over from the parent across fork + exec, so a child
+    of a big parent would report the parent's size.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
@@ -101,7 +113,8 @@ def _child(argv: list[str]) -> None:
 
 def _run_child(kind: str, path: Path, store: Path | None = None) -> dict:
     cmd = [sys.executable, __file__, "--child", kind, str(path)] + ([str(store)] if store else [])
-    env = {**os.environ, "VAEARR_PROGRESS": "off", "PYTHONPATH": str(REPO)}
+    pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "VAEARR_PROGRESS": "off", "PYTHONPATH": pythonpath}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:

@@ -51,3 +51,35 @@ def store_path(tmp_path: Path) -> Path:
 def kikuchipy_data_dir() -> Path:
     kp = pytest.importorskip("kikuchipy", reason="needs the 'ebsd' extra")
     return Path(kp.__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def demo_files(tmp_path_factory):
+    """The simulated 40×60 Ni map (kikuchipy master pattern) with its CSVs, built once per session."""
+    pytest.importorskip("kikuchipy", reason="needs the 'ebsd' extra")
+    from vaearr.data import build_demo_map
+
+    return build_demo_map(tmp_path_factory.mktemp("demo_data"), shape=(40, 60), seed=0)
+
+
+@pytest.fixture(scope="session")
+def demo_store_master(demo_files, tmp_path_factory) -> Path:
+    """The demo map ingested with its tables and an Otsu ROI; copy it before writing (see demo_store)."""
+    from vaearr.ingest.ebsd import ingest_ebsd
+    from vaearr.roi import create_roi
+
+    store = tmp_path_factory.mktemp("demo_store") / "ni.zarr"
+    ingest_ebsd(demo_files.patterns, store, dataset="patterns", bandcontrast=demo_files.bandcontrast,
+                elements=demo_files.elements, phase=demo_files.phase)
+    create_roi(store, otsu=True)
+    return store
+
+
+@pytest.fixture
+def demo_store(demo_store_master: Path, tmp_path: Path) -> Path:
+    """A private copy of the ingested demo store, free to write into."""
+    import shutil
+
+    dst = tmp_path / "ni.zarr"
+    shutil.copytree(demo_store_master, dst)
+    return dst

@@ -191,6 +191,8 @@ def test_many_chunks_any_order_and_descending_y(tmp_path, monkeypatch):
     order = np.argsort(-yy.ravel(), kind="stable")  # file rows go from the top: y descending
     order[:200] = rng.permutation(order[:200])  # and part of the scan in random order
     flat = truth.reshape(-1, 12, 10)
+    # rows shuffled inside each HDF5 chunk of 5: every chunk still maps onto one run of nodes
+    perm = np.concatenate([g + rng.permutation(min(5, ny * nx - g)) for g in range(0, ny * nx, 5)])
     src = _plain_h5(
         tmp_path / "big.h5",
         direct=(flat[order], {"chunks": (7, 12, 10), "compression": "gzip", "shuffle": True}),
@@ -198,13 +200,17 @@ def test_many_chunks_any_order_and_descending_y(tmp_path, monkeypatch):
         cube=(truth, {"chunks": (3, 4, 12, 10), "compression": "gzip"}),
         x=(xx.ravel()[order], {}),
         y=(yy.ravel()[order], {}),
+        shuffled=(flat[perm], {"chunks": (5, 12, 10), "compression": "gzip"}),
+        xs=(xx.ravel()[perm], {}),
+        ys=(yy.ravel()[perm], {}),
     )
     monkeypatch.setattr(ebsd, "_READ_BLOCK_BYTES", 40 * 12 * 10 * 2)  # ~40 patterns per task
     chunks = (3, nx, 12, 10)
     assert ebsd._read_blocks((1, nx), (ny, nx), 12 * 10 * 2) == (1, nx)  # reads ≥ store chunks
     assert ebsd._read_blocks((1, 9), (ny, nx), 12 * 10 * 2) == (1, 36)
-    for name in ("direct", "viah5py", "cube"):
-        p = read_ebsd(src, dataset=name, step=0.25 if name == "cube" else None)
+    for name in ("direct", "viah5py", "cube", "shuffled"):
+        xy = {"x_dataset": "xs", "y_dataset": "ys"} if name == "shuffled" else {}
+        p = read_ebsd(src, dataset=name, step=0.25 if name == "cube" else None, **xy)
         assert p.data.chunks[:2] == da.core.normalize_chunks(default_chunks(truth.shape, 2), truth.shape)[:2]
         np.testing.assert_array_equal(p.data.rechunk(chunks).compute(), truth, err_msg=name)
         if name != "cube":

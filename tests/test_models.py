@@ -383,6 +383,14 @@ def test_from_ldm_yaml_other_layouts_and_errors(tmp_path):
     vq.write_text(bare.read_text().replace("double_z: true", "double_z: false"))
     with pytest.raises(InputError, match=r"vq\.yaml: this first stage is a VQ autoencoder"):
         AutoencoderKLConfig.from_ldm_yaml(vq)
+    vq_target = tmp_path / "vq_target.yaml"
+    vq_target.write_text(
+        "model:\n  params:\n    first_stage_config:\n      target: ldm.models.autoencoder.VQModelInterface\n"
+        "      params:\n        ddconfig: {z_channels: 3, resolution: 64, in_channels: 3, out_ch: 3, ch: 32,"
+        " ch_mult: [1, 2], num_res_blocks: 1}\n"
+    )
+    with pytest.raises(InputError, match="VQ autoencoder"):
+        AutoencoderKLConfig.from_ldm_yaml(vq_target)
     unrelated = tmp_path / "unet.yaml"
     unrelated.write_text("model:\n  params:\n    unet_config: {params: {num_res_blocks: 2}}\n")
     with pytest.raises(InputError, match=r"unet\.yaml: no first-stage autoencoder found"):

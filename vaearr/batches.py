@@ -149,8 +149,11 @@ class BatchSpec:
     pin_memory
         Pin batches (page-locked) for faster copies to a GPU.
     mp_context
-        Start method of worker processes (``"fork"``, ``"forkserver"``, ``"spawn"``); default
-        that of :mod:`torch.multiprocessing`.
+        Start method of the worker processes (``"fork"``, ``"forkserver"``, ``"spawn"``);
+        default torch's (fork on Linux). Workers start once per loader (they persist across
+        epochs), from the iterating thread, before the loader starts threads of its own.
+        ``"forkserver"`` never forks a threaded process but, like ``"spawn"``, needs scripts
+        to keep their work under ``if __name__ == "__main__":``.
     """
 
     var: str
@@ -388,17 +391,35 @@ def _group_stream(source: _Source, plan: _Plan, threads: int, which: Sequence[in
 
 
 class _GroupDataset(torch.utils.data.IterableDataset):
-    """Worker side of ``num_workers > 0``: worker ``w`` decodes groups ``w, w + W, w + 2W...``."""
+    """Worker side of ``num_workers > 0``: worker ``w`` decodes groups ``w, w + W, w + 2W...``.
 
-    def __init__(self, source: _Source, plan: _Plan, threads: int):
-        self.source, self.plan, self.threads = source, plan, threads
+    Workers are persistent: each epoch they read the epoch from a shared value and work out the
+    plan themselves (it is a pure function of the settings and the epoch), so nothing but the
+    epoch number has to reach them.
+    """
+
+    def __init__(self, source: _Source, cfg: _PlanConfig, counts: np.ndarray, blocks: np.ndarray, threads: int, epoch):
+        self.source, self.cfg, self.counts, self.blocks, self.threads, self.epoch = source, cfg, counts, blocks, threads, epoch
 
     def __iter__(self) -> Iterator[tuple[int, list]]:
         info = torch.utils.data.get_worker_info()
         wid, nw = (0, 1) if info is None else (info.id, info.num_workers)
-        mine = range(wid, len(self.plan.groups), nw)
-        for g, pieces in zip(mine, _group_stream(self.source, self.plan, self.threads, mine)):
+        plan = _make_plan(self.cfg, self.counts, self.blocks, int(self.epoch.value))
+        mine = range(wid, len(plan.groups), nw)
+        for g, pieces in zip(mine, _group_stream(self.source, plan, self.threads, mine)):
             yield g, [(torch.from_numpy(x), torch.from_numpy(i)) for x, i in pieces]
+
+
+def _in_group_order(items: Iterator[tuple[int, list]]) -> Iterator[list]:
+    """Pieces of each group in group order (the DataLoader's round robin gives that already;
+    the buffer only guards the promise)."""
+    waiting: dict[int, list] = {}
+    nxt = 0
+    for g, pieces in items:
+        waiting[int(g)] = pieces
+        while nxt in waiting:
+            yield waiting.pop(nxt)
+            nxt += 1
 
 
 # ----------------------------------------------------------------------------------------------
@@ -422,6 +443,50 @@ class _Plan:
 
     def seed_of(self, g: int) -> tuple[int, ...] | None:
         return (self.seed, _TAG_GROUP, self.epoch, self.rank, g) if self.shuffle else None
+
+
+@dataclass(frozen=True)
+class _PlanConfig:
+    """The settings an epoch plan depends on (picklable, unlike user transforms)."""
+
+    batch_size: int
+    shuffle: bool
+    seed: int
+    buffer_chunks: int
+    drop_last: bool
+    rank: int
+    world_size: int
+
+
+def _make_plan(cfg: _PlanConfig, counts_all: np.ndarray, blocks: np.ndarray, epoch: int) -> _Plan:
+    """This rank's plan of one epoch over ``blocks`` (with ``counts_all`` samples per block id)."""
+    if cfg.shuffle:
+        blocks = _rng(cfg.seed, _TAG_ORDER, epoch).permutation(blocks)
+    counts = counts_all[blocks]
+    bs = cfg.batch_size
+    if cfg.world_size > 1:
+        # greedy: each chunk to the rank holding the fewest samples so far, so ranks differ by
+        # at most one chunk and each reads only its own chunks
+        loads = np.zeros(cfg.world_size, dtype=np.int64)
+        owner = np.empty(len(blocks), dtype=np.int64)
+        for i, c in enumerate(counts):
+            r = int(np.argmin(loads))
+            owner[i] = r
+            loads[r] += c
+        mine = owner == cfg.rank
+        blocks, counts = blocks[mine], counts[mine]
+        # every rank must take the same number of steps: the fewest any rank can fill
+        n_batches = min((int(n) // bs if cfg.drop_last else -(-int(n) // bs)) for n in loads)
+    else:
+        n = int(counts.sum())
+        n_batches = n // bs if cfg.drop_last else -(-n // bs)
+    k = cfg.buffer_chunks
+    groups = [[int(b) for b in blocks[i:i + k]] for i in range(0, len(blocks), k)]
+    gcounts = [[int(c) for c in counts[i:i + k]] for i in range(0, len(blocks), k)]
+    starts = np.concatenate([[0], np.cumsum([sum(c) for c in gcounts])]).astype(int).tolist()
+    return _Plan(epoch=epoch, groups=groups, counts=gcounts, starts=starts[:-1],
+                 limit=min(int(counts.sum()), n_batches * bs), n_batches=n_batches, batch_size=bs,
+                 shuffle=cfg.shuffle, seed=cfg.seed, rank=cfg.rank)
 
 
 class _Batcher:
@@ -525,6 +590,9 @@ class ZarrBatches:
         self._counts = counts
         self._blocks = _split_blocks(counts, spec.val_fraction, spec.split, spec.seed, self.store)
         self._plan_cache: _Plan | None = None
+        self._plan_config = _PlanConfig(spec.batch_size, spec.shuffle, spec.seed, spec.buffer_chunks, spec.drop_last,
+                                        spec.rank, spec.world_size)
+        self._workers: Any = None  # the persistent DataLoader, made on the first epoch that needs it
         self._sample_shape: tuple[int, ...] | None = None
         if self.n_samples == 0:
             where = f" inside mask '{spec.mask}'" if spec.mask else ""
@@ -647,37 +715,8 @@ class ZarrBatches:
         return self._plan(self.epoch).n_batches
 
     def _plan(self, epoch: int) -> _Plan:
-        if self._plan_cache is not None and self._plan_cache.epoch == epoch:
-            return self._plan_cache
-        s = self.spec
-        blocks = self._blocks
-        if s.shuffle:
-            blocks = _rng(s.seed, _TAG_ORDER, epoch).permutation(blocks)
-        counts = self._counts[blocks]
-        if s.world_size > 1:
-            # greedy: each chunk to the rank holding the fewest samples so far, so ranks differ
-            # by at most one chunk and each reads only its own chunks
-            loads = np.zeros(s.world_size, dtype=np.int64)
-            owner = np.empty(len(blocks), dtype=np.int64)
-            for i, c in enumerate(counts):
-                r = int(np.argmin(loads))
-                owner[i] = r
-                loads[r] += c
-            mine = owner == s.rank
-            blocks, counts = blocks[mine], counts[mine]
-            per_rank = [(int(n) // s.batch_size if s.drop_last else -(-int(n) // s.batch_size)) for n in loads]
-            n_batches = min(per_rank)
-        else:
-            n = int(counts.sum())
-            n_batches = n // s.batch_size if s.drop_last else -(-n // s.batch_size)
-        bc = s.buffer_chunks
-        groups = [[int(b) for b in blocks[i:i + bc]] for i in range(0, len(blocks), bc)]
-        gcounts = [[int(c) for c in counts[i:i + bc]] for i in range(0, len(blocks), bc)]
-        starts = np.concatenate([[0], np.cumsum([sum(c) for c in gcounts])]).astype(int).tolist()
-        limit = min(int(counts.sum()), n_batches * s.batch_size)
-        self._plan_cache = _Plan(epoch=epoch, groups=groups, counts=gcounts, starts=starts[:-1], limit=limit,
-                                 n_batches=n_batches, batch_size=s.batch_size, shuffle=s.shuffle, seed=s.seed,
-                                 rank=s.rank)
+        if self._plan_cache is None or self._plan_cache.epoch != epoch:
+            self._plan_cache = _make_plan(self._plan_config, self._counts, self._blocks, epoch)
         return self._plan_cache
 
     # -- producing batches ---------------------------------------------------------------------
@@ -688,27 +727,41 @@ class ZarrBatches:
         return max(1, _cpu_count() // max(1, self.spec.num_workers))
 
     def _groups(self, plan: _Plan) -> Iterator[list[tuple[torch.Tensor, torch.Tensor]]]:
-        """The pieces of each group, in group order, whoever decoded them."""
+        """The pieces of each group, in group order, whoever decodes them.
+
+        Starting (or restarting) the worker processes happens here, eagerly, in the caller's
+        thread, before this loader starts any thread of its own: a fork then copies no
+        thread of ours that could hold a lock.
+        """
         if self.spec.num_workers == 0:
-            for pieces in _group_stream(self.source, plan, self._threads()):
-                yield [(torch.from_numpy(x), torch.from_numpy(i)) for x, i in pieces]
-            return
-        loader = torch.utils.data.DataLoader(
-            _GroupDataset(self.source, plan, self._threads()),
-            batch_size=None,
-            num_workers=min(self.spec.num_workers, max(1, len(plan.groups))),
-            prefetch_factor=2,
-            multiprocessing_context=self.spec.mp_context,
-        )
-        # the DataLoader hands items out round robin, which is group order already; the
-        # buffer below only guards that promise
-        waiting: dict[int, list] = {}
-        nxt = 0
-        for g, pieces in loader:
-            waiting[int(g)] = pieces
-            while nxt in waiting:
-                yield waiting.pop(nxt)
-                nxt += 1
+            return ([(torch.from_numpy(x), torch.from_numpy(i)) for x, i in pieces]
+                    for pieces in _group_stream(self.source, plan, self._threads()))
+        if self._workers is None:
+            ctx = torch.multiprocessing.get_context(self.spec.mp_context)
+            epoch = ctx.Value("q", plan.epoch, lock=False)
+            dataset = _GroupDataset(self.source, self._plan_config, self._counts, self._blocks, self._threads(), epoch)
+            # persistent: processes start once per loader, not once per epoch
+            self._workers = (torch.utils.data.DataLoader(
+                dataset, batch_size=None, num_workers=self.spec.num_workers, prefetch_factor=2,
+                persistent_workers=True, multiprocessing_context=ctx,
+            ), epoch)
+        loader, epoch = self._workers
+        epoch.value = plan.epoch  # each worker reads it when iter() restarts it
+        return _in_group_order(iter(loader))
+
+    def close(self) -> None:
+        """Stop the worker processes (they otherwise live as long as this object)."""
+        if self._workers is not None:
+            it = getattr(self._workers[0], "_iterator", None)
+            if it is not None and hasattr(it, "_shutdown_workers"):
+                it._shutdown_workers()
+            self._workers = None
+
+    def __enter__(self) -> ZarrBatches:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     def _finish(self, x: torch.Tensor, key: tuple[int, ...]) -> torch.Tensor:
         """Convert (where numpy could not) and transform one batch; ``key`` seeds random transforms."""
@@ -722,7 +775,7 @@ class ZarrBatches:
                 x = t(x)
         return x
 
-    def _batches(self, plan: _Plan, stop: threading.Event | None = None) -> Iterator[Any]:
+    def _batches(self, plan: _Plan, groups: Iterator[list], stop: threading.Event | None = None) -> Iterator[Any]:
         s = self.spec
         batcher = _Batcher()
         pin = s.pin_memory and torch.cuda.is_available()
@@ -735,7 +788,7 @@ class ZarrBatches:
                 x = x.pin_memory()
             return (x, ids.clone()) if s.return_index else x
 
-        for pieces in self._groups(plan):
+        for pieces in groups:
             for x, ids in pieces:
                 batcher.push(x, ids)
             while batcher.available >= s.batch_size and done < plan.n_batches:
@@ -749,8 +802,9 @@ class ZarrBatches:
     def __iter__(self) -> Iterator[Any]:
         plan = self._plan(self.epoch)
         self.epoch += 1
+        groups = self._groups(plan)
         if self.spec.prefetch == 0:
-            yield from self._batches(plan)
+            yield from self._batches(plan, groups)
             return
         q: queue.Queue = queue.Queue(maxsize=self.spec.prefetch)
         stop = threading.Event()
@@ -766,7 +820,7 @@ class ZarrBatches:
 
         def produce() -> None:
             try:
-                for item in self._batches(plan, stop):
+                for item in self._batches(plan, groups, stop):
                     if not put(item):
                         return
                 put(_END)

@@ -192,7 +192,7 @@ def _options(items: list[str] | None) -> dict:
 @app.command()
 def train(
     store: Annotated[Path, typer.Argument(help="Store to read batches from.")],
-    run: Annotated[Path, typer.Option(help="Run folder: checkpoints, history, previews, logs.")],
+    run: Annotated[Path, typer.Option("--run", "-r", help="Run folder: checkpoints, history, previews, logs (-r under torchrun, whose own options take --run).")],
     model: Annotated[str, typer.Option(help="Model family: conv-vae, autoencoder-kl, vae3d.")] = "conv-vae",
     latent_dim: Annotated[int, typer.Option(help="Latent size (vector-latent families).")] = 16,
     epochs: Annotated[int, typer.Option(help="Epochs to train (in all, when resuming).")] = 10,

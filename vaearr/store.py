@@ -144,7 +144,7 @@ def default_chunks(
     >>> default_chunks((40, 60, 60, 60), 1)
     (9, 60, 60, 60)
     >>> default_chunks((1000, 1000, 60, 60), 1)
-    (1, 1000, 60, 60)
+    (1, 582, 60, 60)
     """
     chunks = list(shape)
     inner = itemsize
@@ -296,9 +296,19 @@ def _apply_mask(
     return out, fill
 
 
-def _check_coords(existing: xr.Dataset, da: xr.DataArray, name: str, store: Any) -> None:
+def _free_dims(existing: xr.Dataset, replaced: set[str]) -> set[str]:
+    """Dims used only by variables that are being replaced (and by their own coordinates)."""
+    free = set()
+    for dim in existing.dims:
+        users = {str(n) for n, v in existing.data_vars.items() if dim in v.dims}
+        if users and users <= replaced:
+            free.add(str(dim))
+    return free
+
+
+def _check_coords(existing: xr.Dataset, da: xr.DataArray, name: str, store: Any, free: set[str] = frozenset()) -> None:
     for dim in da.dims:
-        if dim not in existing.dims:
+        if dim not in existing.dims or dim in free:
             continue
         if existing.sizes[dim] != da.sizes[dim]:
             raise StoreError(
@@ -353,12 +363,16 @@ def _prepare_dataset(
 
     out: dict[str, xr.DataArray] = {}
     encoding: dict[str, dict] = {}
+    replaced = {n for n in variables if overwrite and existing is not None and n in existing.variables}
+    # a dim whose every user is being replaced may change size (re-encoding with another latent size)
+    free = _free_dims(existing, replaced) if existing is not None else set()
     for name, data in variables.items():
         if existing is not None and name in existing.variables and not overwrite:
             raise StoreError(store, f"variable '{name}' exists; pass overwrite=True (--overwrite) to replace it")
         da = _as_dataarray(data, name, (dims or {}).get(name), store)
+        da = _vlen_strings(da)
         if existing is not None:
-            _check_coords(existing, da, name, store)
+            _check_coords(existing, da, name, store, free)
         var_fill = None
         if mask_da is not None:
             da, var_fill = _apply_mask(da, mask_da, fill, store, name)
@@ -384,7 +398,7 @@ def _prepare_dataset(
         users = [n for n, da in out.items() if cname in da.coords and cname not in da.dims]
         if existing is not None and cname in existing.variables:
             same = _same_values(existing[cname], ds[cname])
-            if not same and cname not in ds.dims:
+            if not same and (cname not in ds.dims or cname in free):
                 if not overwrite:
                     raise StoreError(store, f"coordinate '{cname}' differs from the store's; pass overwrite=True (--overwrite) to replace it")
                 encoding[cname] = {"compressors": _codecs()}
@@ -401,6 +415,16 @@ def _prepare_dataset(
             own = [str(c) for c in ds[n].coords if c not in ds[n].dims]
             ds[n].encoding["coordinates"] = " ".join(dict.fromkeys(own + kept))
     return ds, encoding
+
+
+def _vlen_strings(da: xr.DataArray) -> xr.DataArray:
+    """Fixed-width unicode (``<U``) → variable-length strings, which zarr v3 specifies."""
+    if da.dtype.kind == "U":
+        da = da.astype(object)
+    for c in list(da.coords):
+        if da[c].dtype.kind == "U":
+            da = da.assign_coords({c: da[c].astype(object)})
+    return da
 
 
 def _same_values(a: xr.DataArray, b: xr.DataArray) -> bool:
@@ -460,7 +484,7 @@ def write_variables(
     overwrite
         Replace variables that exist; without it that is an error.
     chunks
-        Name → chunk shape; default :func:`default_chunks` (about 4 MB, whole samples).
+        Name → chunk shape; default :func:`default_chunks` (about 2 MiB, whole samples).
     progress
         Show a progress bar (a string sets its label).
 

@@ -387,9 +387,14 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Fit
     model.to(device)
     if distributed:
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    params = [p for n, p in _unwrap(model).named_parameters() if not n.startswith("discriminator.")]
+    net = _unwrap(model)
+    params = list(net.generator_parameters())
     opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
     optimizer = opt_cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # vae3d with adversarial_weight > 0: a patch discriminator with its own optimiser, switched
+    # on after the reconstruction warm-up (model.adversarial_active(epoch))
+    disc = getattr(net, "discriminator", None)
+    opt_d = opt_cls(disc.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay) if disc is not None else None
     steps_per_epoch = len(train_loader)
     total = cfg.epochs * steps_per_epoch if cfg.schedule_per == "step" else cfg.epochs
     scheduler = (
@@ -402,6 +407,8 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Fit
     if ckpt is not None:
         state = torch.load(ckpt / "state.pt", map_location="cpu", weights_only=False)
         optimizer.load_state_dict(state["optimizer"])
+        if opt_d is not None and state.get("optimizer_d"):
+            opt_d.load_state_dict(state["optimizer_d"])
         if scheduler is not None and state.get("scheduler"):
             scheduler.load_state_dict(state["scheduler"])
         _set_rng_state(state["rng"])
@@ -422,6 +429,8 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Fit
     for epoch in range(start_epoch, cfg.epochs):
         train_loader.set_epoch(epoch)
         model.train()
+        adversarial = bool(disc is not None and net.adversarial_active(epoch))
+        loss_options = {"adversarial": True} if adversarial else {}
         sums = {"loss": 0.0, "recon_loss": 0.0, "kl": 0.0}
         n_seen = 0
         t0 = time.perf_counter()
@@ -430,7 +439,7 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Fit
             x = x.to(device, non_blocking=True)
             kw = _kl_weight(cfg, epoch, i, steps_per_epoch)
             with autocast:
-                losses = model(x, kl_weight=kw)  # forward computes the loss (inside DDP's forward)
+                losses = model(x, kl_weight=kw, **loss_options)  # forward computes the loss (inside DDP's forward)
             loss = losses.loss
             if not torch.isfinite(loss):
                 raise TrainingError(
@@ -450,26 +459,35 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Fit
                 scaler.update()
             else:
                 optimizer.step()
+            if adversarial:
+                opt_d.zero_grad(set_to_none=True)
+                with autocast:
+                    d_loss = net.discriminator_loss(x, losses)
+                d_loss.backward()
+                opt_d.step()
+                sums["discriminator"] = sums.get("discriminator", 0.0) + float(d_loss.detach()) * x.shape[0]
             if scheduler is not None and cfg.schedule_per == "step":
                 scheduler.step()
             step += 1
             b = x.shape[0]
             n_seen += b
             for k in sums:
-                sums[k] += float(getattr(losses, k)) * b
+                if k != "discriminator":
+                    sums[k] += float(getattr(losses, k).detach()) * b
             if preview_x is None:
                 preview_x = x[: cfg.previews].detach().float().cpu()
             if writer is not None:
-                writer.add_scalar("train/loss_step", float(loss), step)
+                writer.add_scalar("train/loss_step", float(loss.detach()), step)
             if pbar is not None:
                 pbar.update(1)
-                pbar.set_postfix(loss=f"{float(loss):.4g}")
+                pbar.set_postfix(loss=f"{float(loss.detach()):.4g}")
         if pbar is not None:
             pbar.close()
         if scheduler is not None and cfg.schedule_per == "epoch":
             scheduler.step()
         row = {"epoch": epoch + 1, "step": step, "lr": optimizer.param_groups[0]["lr"],
-               "seconds": round(time.perf_counter() - t0, 3), "samples": n_seen}
+               "seconds": round(time.perf_counter() - t0, 3),
+               "samples": int(_allreduce_sum(float(n_seen), distributed))}
         row.update({f"train_{k}": _allreduce_mean(v, n_seen, distributed) for k, v in sums.items()})
         row.update(evaluate(model, val_loader, device, autocast, prefix="val_", distributed=distributed))
         history.append(row)
@@ -488,7 +506,8 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Fit
                 save_model(_unwrap(model), run / "best")
             if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs:
                 save_checkpoint(run, epoch, model, optimizer, scheduler,
-                                {"step": step, "history": history, "best_val_loss": best[0], "best_epoch": best[1]})
+                                {"step": step, "history": history, "best_val_loss": best[0], "best_epoch": best[1],
+                                 "optimizer_d": opt_d.state_dict() if opt_d is not None else None})
                 if preview_x is not None:
                     _unwrap(model).eval()
                     with torch.no_grad():
@@ -503,6 +522,16 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Fit
         torch.distributed.barrier()
     return FitResult(run=run, history=history, best_epoch=best[1], best_val_loss=best[0] if best[1] else None,
                      model=_unwrap(model))
+
+
+def _allreduce_sum(value: float, distributed: bool) -> float:
+    if not distributed:
+        return value
+    import torch
+
+    t = torch.tensor([value], dtype=torch.float64)
+    torch.distributed.all_reduce(t)
+    return float(t[0])
 
 
 def _allreduce_mean(total: float, n: int, distributed: bool) -> float:
@@ -532,7 +561,7 @@ def evaluate(model, loader, device, autocast=None, *, prefix: str = "", distribu
             x = x.to(device)
             losses = net(x, kl_weight=1.0)
             for k in sums:
-                sums[k] += float(getattr(losses, k)) * x.shape[0]
+                sums[k] += float(getattr(losses, k).detach()) * x.shape[0]
             n += x.shape[0]
     return {f"{prefix}{k}": _allreduce_mean(v, n, distributed) for k, v in sums.items()}
 

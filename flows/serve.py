@@ -1,0 +1,19 @@
+"""Serve every vaearr flow as a deployment named 'local' (run by `make serve`).
+
+Then, from another shell with the same PREFECT_API_URL:
+    prefect deployment run 'train-vae/local' -p store=stores/ni.zarr -p run=runs/ni -p epochs=5
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from prefect import serve  # noqa: E402
+
+from flows.pipeline import FLOWS  # noqa: E402
+
+if __name__ == "__main__":
+    serve(*(f.to_deployment(name="local") for f in FLOWS), limit=1)

@@ -1,0 +1,70 @@
+"""Encode: latents back into the store, NaN exactly outside the mask, maps and exports."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import run_cli
+from vaearr.encode import encode
+from vaearr.store import open_store
+from vaearr.train import TrainConfig, fit
+
+
+@pytest.fixture(scope="module")
+def trained_run(demo_store_master: Path, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("enc") / "run"
+    fit(TrainConfig(store=str(demo_store_master), run=str(run), epochs=1, batch_size=128, latent_dim=3, resize=24,
+                    model_options={"channels": [8, 16]}), progress=False)
+    return run
+
+
+def test_latents_nan_exactly_outside_mask(demo_store: Path, trained_run: Path, tmp_path: Path) -> None:
+    result = encode(demo_store, trained_run, figures=tmp_path / "fig", export=tmp_path / "exp", progress=False)
+    ds = open_store(demo_store).load()
+    roi = ds.roi.values
+    lat = ds.latent
+    assert lat.dims == ("y", "x", "latent_dim") and lat.shape == (40, 60, 3)
+    finite = np.isfinite(lat.values).all(axis=-1)
+    nan = np.isnan(lat.values).all(axis=-1)
+    assert (finite == roi).all() and (nan == ~roi).all()
+    assert (np.isfinite(ds.latent_recon_error.values) == roi).all()
+    assert result.n_encoded == int(roi.sum())
+    attrs = lat.attrs
+    assert attrs["mask"] == "roi" and attrs["run"] == str(trained_run)
+    assert len(attrs["checkpoint_sha256"]) == 64 and json.loads(attrs["config"])["train"]["latent_dim"] == 3
+    # maps: one per latent dim and the error map, HTML + PNG
+    for stem in ("latent_maps", "latent_recon_error_map"):
+        assert (tmp_path / "fig" / f"{stem}.html").stat().st_size > 10_000
+        assert (tmp_path / "fig" / f"{stem}.png").stat().st_size > 1_000
+    # exports for people coming from their own scripts
+    full = np.load(tmp_path / "exp" / "latents_full.npy")
+    np.testing.assert_array_equal(full, lat.values)
+    in_roi = np.load(tmp_path / "exp" / "latents_roi.npy")
+    np.testing.assert_array_equal(in_roi, lat.values[roi])
+    with open(tmp_path / "exp" / "coords.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == roi.sum()
+    iy, ix = int(rows[5]["iy"]), int(rows[5]["ix"])
+    assert roi[iy, ix] and float(rows[5]["x"]) == ds.x.values[ix] and float(rows[5]["y"]) == ds.y.values[iy]
+    np.testing.assert_array_equal(in_roi[5], lat.values[iy, ix])
+
+
+def test_encode_refuses_existing_without_overwrite(demo_store: Path, trained_run: Path) -> None:
+    encode(demo_store, trained_run, progress=False)
+    proc = run_cli("encode", demo_store, "--run", trained_run)
+    assert proc.returncode == 2 and "exists" in proc.stderr and "--overwrite" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    out = run_cli("encode", demo_store, "--run", trained_run, "--overwrite", "--logvar", "--name", "z", check=True)
+    assert "wrote z, z_logvar, z_recon_error" in out.stdout
+    ds = open_store(demo_store)
+    assert (np.isfinite(ds.z_logvar.values).all(-1) == ds.roi.values).all()
+
+
+def test_encode_not_a_run(demo_store: Path, tmp_path: Path) -> None:
+    proc = run_cli("encode", demo_store, "--run", tmp_path)
+    assert proc.returncode == 2 and f"{tmp_path}: not a training run" in proc.stderr
