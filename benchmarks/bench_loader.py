@@ -137,7 +137,7 @@ def limit_processes(store: Path, procs: int) -> float:
 
     a = zarr.open_array(str(store / VAR), mode="r")
     sels = _chunk_selections(a.shape, a.chunks)
-    with get_context("fork").Pool(procs) as pool:
+    with get_context("forkserver").Pool(procs) as pool:
         pool.map(_decode_one, [(str(store / VAR), sels[0])] * procs)  # start-up outside the clock
         t = time.perf_counter()
         for _ in pool.imap(_decode_one, [(str(store / VAR), s) for s in sels], chunksize=4):

@@ -739,7 +739,10 @@ class ZarrBatches:
         if self._workers is None:
             ctx = torch.multiprocessing.get_context(self.spec.mp_context)
             epoch = ctx.Value("q", plan.epoch, lock=False)
-            dataset = _GroupDataset(self.source, self._plan_config, self._counts, self._blocks, self._threads(), epoch)
+            # workers ship the stored dtype (uint8 patterns: a quarter of float32's bytes through
+            # shared memory); this process converts, in one contiguous numpy pass per batch
+            source = dataclasses.replace(self.source, out_dtype=None, _array=None)
+            dataset = _GroupDataset(source, self._plan_config, self._counts, self._blocks, self._threads(), epoch)
             # persistent: processes start once per loader, not once per epoch
             self._workers = (torch.utils.data.DataLoader(
                 dataset, batch_size=None, num_workers=self.spec.num_workers, prefetch_factor=2,
@@ -766,7 +769,10 @@ class ZarrBatches:
     def _finish(self, x: torch.Tensor, key: tuple[int, ...]) -> torch.Tensor:
         """Convert (where numpy could not) and transform one batch; ``key`` seeds random transforms."""
         if self._dtype is not None and x.dtype != self._dtype:
-            x = x.to(self._dtype)
+            np_dtype = self.source.out_dtype
+            # numpy's cast is single-threaded and GIL-free; torch's would wake its thread team,
+            # which the training step needs
+            x = torch.from_numpy(x.numpy().astype(np_dtype)) if np_dtype is not None else x.to(self._dtype)
         for j, t in enumerate(self.transforms):
             if getattr(t, "random", False):
                 # a generator per (batch, transform): draws never depend on what ran before

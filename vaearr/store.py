@@ -301,7 +301,7 @@ def _free_dims(existing: xr.Dataset, replaced: set[str]) -> set[str]:
     free = set()
     for dim in existing.dims:
         users = {str(n) for n, v in existing.data_vars.items() if dim in v.dims}
-        if users and users <= replaced:
+        if users <= replaced:  # no users left (an orphan coordinate) counts too
             free.add(str(dim))
     return free
 
