@@ -159,6 +159,11 @@ def _data_file(data_dir: Path, size_gb: float) -> tuple[Path, dict]:
     return path, {"generated": True, "scan_shape": [ny, nx], "generate_seconds": round(info.seconds, 1)}
 
 
+def _remove_store(store: Path) -> None:
+    shutil.rmtree(store, ignore_errors=True)
+    Path(str(store) + ".vaearr-lock").unlink(missing_ok=True)
+
+
 def _has_libdeflate() -> bool:
     import importlib.util
 
@@ -216,19 +221,25 @@ def main(argv: list[str] | None = None) -> int:
             if info["generated"]:
                 made.append(path)
             _warm(path)
-            store = args.data_dir / f"bench_{path.stem}.zarr"
             runs: dict[str, list[dict]] = {"baseline": [], "ingest": []}
             loads = []
-            for r in range(args.repeats):
+            # each run writes its own store; all are deleted after the last run. Deleting one
+            # right before the next run would charge that run for it: for minutes after
+            # thousands of files are deleted, ext4 makes creating new ones slow (its
+            # "recently deleted" inode check, seen with perf in mkdir)
+            stores = [args.data_dir / f"bench_{path.stem}_{r}.zarr" for r in range(args.repeats)]
+            for store in stores:
+                _remove_store(store)
+            for r, store in enumerate(stores):
                 loads.append(os.getloadavg()[0])
                 runs["baseline"].append(_run_child("baseline", path))
-                shutil.rmtree(store, ignore_errors=True)
                 runs["ingest"].append(_run_child("ingest", path, store))
-                shutil.rmtree(store, ignore_errors=True)
                 b, i = runs["baseline"][-1], runs["ingest"][-1]
                 print(f"  {size:g} GB run {r + 1}: baseline {b['mb_per_s']:.0f} MB/s, ingest {i['mb_per_s']:.0f} MB/s "
                       f"({i['mb_per_s'] / b['mb_per_s']:.2f}), CPU s {b['cpu_seconds']:.1f} / {i['cpu_seconds']:.1f}, "
                       f"peak RSS {i['peak_rss_mb']:.0f} MB, load {loads[-1]:.1f}", flush=True)
+            for store in stores:
+                _remove_store(store)
             med = {k: statistics.median(x["mb_per_s"] for x in v) for k, v in runs.items()}
             ratios = [i["mb_per_s"] / b["mb_per_s"] for b, i in zip(runs["baseline"], runs["ingest"])]
             rows.append({

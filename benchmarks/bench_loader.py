@@ -42,6 +42,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 VAR = "patterns"
+# baselines' DataLoader workers start from a fork server: forking this process, which has run
+# dask's and zarr's thread pools, can hand a worker a lock held by a thread it does not have
+# (xbatcher's workers call dask.compute and deadlocked that way here)
+CTX = "forkserver"
 H5_KEY = "Scan 1/EBSD/Data/patterns"
 
 
@@ -137,7 +141,7 @@ def limit_processes(store: Path, procs: int) -> float:
 
     a = zarr.open_array(str(store / VAR), mode="r")
     sels = _chunk_selections(a.shape, a.chunks)
-    with get_context("forkserver").Pool(procs) as pool:
+    with get_context(CTX).Pool(procs) as pool:
         pool.map(_decode_one, [(str(store / VAR), sels[0])] * procs)  # start-up outside the clock
         t = time.perf_counter()
         for _ in pool.imap(_decode_one, [(str(store / VAR), s) for s in sels], chunksize=4):
@@ -217,7 +221,7 @@ def h5_rate(h5: Path, batch_size: int, n_batches: int, workers: int) -> tuple[fl
 
     ds = H5Patterns(str(h5), H5_KEY)
     dl = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=True, num_workers=workers,
-                                     persistent_workers=False)
+                                     multiprocessing_context=CTX)
     return timed_loader_subset(dl, n_batches)
 
 
@@ -236,10 +240,12 @@ def xbatcher_rate(store: Path, batch_size: int, n_batches: int, workers: int, pe
     if per_sample:
         # one pattern per xbatcher batch, so the DataLoader can shuffle samples
         gen = xbatcher.BatchGenerator(da, input_dims={"py": 60, "px": 60}, batch_dims={"y": 1, "x": 1})
-        dl = torch.utils.data.DataLoader(MapDataset(gen), batch_size=batch_size, shuffle=True, num_workers=workers)
+        dl = torch.utils.data.DataLoader(MapDataset(gen), batch_size=batch_size, shuffle=True, num_workers=workers,
+                                         multiprocessing_context=CTX)
         return timed_loader_subset(dl, n_batches, warmup=1)
     gen = xbatcher.BatchGenerator(da, input_dims={"py": 60, "px": 60}, batch_dims={"y": 1, "x": batch_size})
-    dl = torch.utils.data.DataLoader(MapDataset(gen), batch_size=None, shuffle=True, num_workers=workers)
+    dl = torch.utils.data.DataLoader(MapDataset(gen), batch_size=None, shuffle=True, num_workers=workers,
+                                     multiprocessing_context=CTX)
     return timed_loader_subset(dl, n_batches)
 
 

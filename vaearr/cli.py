@@ -281,6 +281,21 @@ def demo(
     run_demo(out, data_dir=data)
 
 
+def _register_analysis_commands() -> None:
+    """Commands defined beside their analyses (cluster, rank, explore, layers)."""
+    import importlib
+
+    for module in ("vaearr.analysis.commands", "vaearr.analysis.explore_commands"):
+        try:
+            importlib.import_module(module).register(app)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+_register_analysis_commands()
+
+
 # ---------------------------------------------------------------------------------------------
 
 

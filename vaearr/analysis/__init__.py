@@ -1,0 +1,1 @@
+"""Analysis of latents: references, clustering, association, ranking, exploration, layer comparison."""

@@ -1,0 +1,625 @@
+"""Association between latent dims and reference maps: seven metrics for every (latent dim, reference) pair.
+
+The metrics, each computed on the pixels of a mask (the ROI):
+
+=========================  ==================================================================
+``pearson``                Pearson's r.
+``spearman``               Spearman's ρ (Pearson's r of the average ranks).
+``kendall``                Kendall's τ-b, O(n log n) (Knight's algorithm, a Fenwick tree).
+``mutual_information``     Plug-in mutual information (nats) of the two variables cut into
+                           ``mi_bins`` equal-frequency bins (by average rank): exact at any n,
+                           equal to :func:`sklearn.metrics.mutual_info_score` of those bins.
+``distance_correlation``   Distance correlation (V-statistic, as :func:`dcor.distance_correlation`),
+                           O(n log n) for 1-D variables (Huo & Székely, 2016).
+``hsic``                   Normalised HSIC (biased, Gaussian kernels, bandwidth = the median
+                           pairwise distance: hyppo's ``Hsic(bias=True)`` statistic). Exact
+                           O(n²) up to ``hsic_exact_max`` pixels; above it each variable is
+                           binned on a fine grid, which turns every kernel sum into a
+                           ``bins × bins`` matrix product (an approximation: see
+                           ``benchmarks/bench_analysis.py`` for its error).
+``partial_pearson``        Pearson's r of the residuals of both variables after a least-squares
+                           fit of a polynomial of the pixel coordinates (total degree
+                           ``trend_order``), i.e. the association left once a smooth spatial
+                           trend shared by both maps is removed.
+=========================  ==================================================================
+
+Signed metrics (Pearson, Spearman, Kendall, partial Pearson) are ranked by their absolute value.
+
+The heavy work is per variable (one sort, ranks, row sums of the distance matrix, bins) and is
+done once per latent dim and once per reference; the per-pair work is one Fenwick-tree pass
+(Kendall and distance covariance together) and a few histogram products.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from vaearr.errors import InputError
+
+#: Every metric, in the order they appear in the ``metric`` coordinate.
+METRICS: tuple[str, ...] = (
+    "pearson", "spearman", "kendall", "mutual_information", "distance_correlation", "hsic", "partial_pearson",
+)
+#: Metrics whose sign only says the direction: ranked by absolute value.
+SIGNED: frozenset[str] = frozenset({"pearson", "spearman", "kendall", "partial_pearson"})
+#: Largest number of pixels for which HSIC is computed exactly (O(n²) memory and time).
+HSIC_EXACT_MAX = 2000
+
+
+@dataclass(frozen=True)
+class AssociationOptions:
+    """Settings of the metrics.
+
+    Attributes
+    ----------
+    metrics
+        Which metrics to compute (default all of :data:`METRICS`).
+    trend_order
+        Total degree of the spatial polynomial removed before ``partial_pearson`` (0 removes
+        only the mean, so it equals Pearson's r).
+    mi_bins
+        Equal-frequency bins per variable for the mutual information.
+    hsic_bins
+        Grid points per variable for the binned HSIC (above ``hsic_exact_max`` pixels).
+    hsic_exact_max
+        Compute HSIC exactly up to this many pixels; ``0`` always bins.
+    workers
+        Threads working on latent dims at once (the sorts and the Fenwick passes release the GIL).
+    """
+
+    metrics: tuple[str, ...] = METRICS
+    trend_order: int = 2
+    mi_bins: int = 16
+    hsic_bins: int = 512
+    hsic_exact_max: int = HSIC_EXACT_MAX
+    workers: int = 0  # 0: os.cpu_count()
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.metrics if m not in METRICS]
+        if unknown:
+            raise InputError(None, f"unknown metric(s) {unknown}; choose from {list(METRICS)}")
+        if self.trend_order < 0 or self.mi_bins < 2 or self.hsic_bins < 8:
+            raise InputError(None, "trend_order must be ≥ 0, mi_bins ≥ 2 and hsic_bins ≥ 8")
+
+
+# --------------------------------------------------------------------------------------------
+# per-variable preparation
+
+
+@dataclass
+class _Var:
+    """Everything the metrics need from one variable, computed once."""
+
+    z: np.ndarray  # standardised values (n,)
+    avg_rank: np.ndarray  # average ranks, 1-based (n,)
+    perm: np.ndarray  # argsort (stable)
+    dense: np.ndarray  # dense ranks, 1-based (n,), ties share a rank
+    start: np.ndarray  # start[d]: 0-based position of the first value of dense rank d when sorted
+    ties: float  # Σ t(t−1)/2 over groups of equal values (Kendall's tie term)
+    rowsum: np.ndarray  # a_i. = Σ_j |z_i − z_j|
+    dvar: float  # distance variance (V-statistic)
+    resid: np.ndarray | None  # standardised residual after the spatial trend
+    mi_bin: np.ndarray | None
+    hsic: tuple | None  # ("exact", centred kernel) or ("binned", grid index, grid kernel, counts)
+
+
+def _standardise(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float64)
+    c = v - v.mean()
+    s = np.sqrt((c * c).mean())
+    return c / s if s > 0 else c
+
+
+def _prepare(v: np.ndarray, opts: AssociationOptions, trend_q: np.ndarray | None) -> _Var:
+    n = v.size
+    z = _standardise(v)
+    perm = np.argsort(z, kind="stable")
+    zs = z[perm]
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(zs[1:], zs[:-1], out=new[1:])
+    dense_sorted = np.cumsum(new)
+    starts = np.flatnonzero(new)
+    counts = np.diff(np.append(starts, n))
+    # average rank of a tie group: the mean of the 1-based positions it spans
+    avg_sorted = (starts + (counts + 1) / 2.0)[dense_sorted - 1]
+    avg_rank = np.empty(n)
+    avg_rank[perm] = avg_sorted
+    dense = np.empty(n, dtype=np.int64)
+    dense[perm] = dense_sorted
+    ties = float((counts * (counts - 1) // 2).sum())
+    # row sums of |z_i − z_j| from prefix sums of the sorted values
+    k = np.arange(n, dtype=np.float64)
+    prefix = np.cumsum(zs) - zs
+    total = zs.sum()
+    rows_sorted = zs * k - prefix + (total - prefix - zs) - zs * (n - k - 1)
+    rowsum = np.empty(n)
+    rowsum[perm] = rows_sorted
+    s1 = 2.0 * n * (z * z).sum() - 2.0 * total**2
+    dvar = s1 / n**2 - 2.0 * (rowsum * rowsum).sum() / n**3 + rowsum.sum() ** 2 / n**4
+    resid = None
+    if "partial_pearson" in opts.metrics and trend_q is not None:
+        resid = _standardise(z - trend_q @ (trend_q.T @ z))
+    mi_bin = None
+    if "mutual_information" in opts.metrics:
+        mi_bin = np.minimum(((avg_rank - 1.0) * opts.mi_bins / n).astype(np.int64), opts.mi_bins - 1)
+    hsic = _hsic_prepare(z, zs, opts) if "hsic" in opts.metrics else None
+    start = np.zeros(starts.size + 1, dtype=np.int64)
+    start[1:] = starts
+    return _Var(z=z, avg_rank=avg_rank, perm=perm, dense=dense, start=start, ties=ties,
+                rowsum=rowsum, dvar=float(dvar), resid=resid, mi_bin=mi_bin, hsic=hsic)
+
+
+def _trend_basis(coords: np.ndarray, order: int) -> np.ndarray:
+    """Orthonormal basis (n, m) of the polynomials of the coordinates of total degree ≤ ``order``."""
+    c = np.asarray(coords, dtype=np.float64)
+    lo, hi = c.min(0), c.max(0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    u = 2.0 * (c - lo) / span - 1.0  # scaled to [-1, 1] so powers stay well conditioned
+    cols = [u[:, 0] ** a * u[:, 1] ** b for a in range(order + 1) for b in range(order + 1 - a)]
+    q, _ = np.linalg.qr(np.stack(cols, axis=1))
+    return q
+
+
+# --------------------------------------------------------------------------------------------
+# HSIC
+
+
+def _median_pairwise_exact(z: np.ndarray) -> float:
+    d = np.abs(z[:, None] - z[None, :])
+    iu = np.triu_indices(z.size, 1)
+    med = float(np.median(d[iu]))
+    return med if med > 0 else 1.0
+
+
+def _hsic_prepare(z: np.ndarray, zs: np.ndarray, opts: AssociationOptions) -> tuple:
+    n = z.size
+    if n <= opts.hsic_exact_max:
+        med = _median_pairwise_exact(z)
+        k = np.exp(-((z[:, None] - z[None, :]) ** 2) / (2.0 * med**2))
+        kc = k - k.mean(0, keepdims=True) - k.mean(1, keepdims=True) + k.mean()
+        return ("exact", kc, float((kc * kc).sum()))
+    b = opts.hsic_bins
+    lo, hi = float(zs[0]), float(zs[-1])
+    h = (hi - lo) / (b - 1) if hi > lo else 1.0
+    idx = np.rint((z - lo) / h).astype(np.int64)
+    counts = np.bincount(idx, minlength=b).astype(np.float64)
+    grid = lo + h * np.arange(b)
+    dist = np.abs(grid[:, None] - grid[None, :])
+    # median pairwise distance (i ≠ j) from the binned pair-distance distribution
+    w = np.outer(counts, counts)
+    w[np.diag_indices(b)] -= counts
+    order = np.argsort(dist, axis=None)
+    cum = np.cumsum(w.ravel()[order])
+    med = float(dist.ravel()[order][np.searchsorted(cum, cum[-1] / 2.0)])
+    med = med if med > 0 else h
+    kg = np.exp(-(dist**2) / (2.0 * med**2))
+    kh = kg @ counts
+    self_s1 = counts @ (kg * kg) @ counts
+    self_s2 = counts @ (kh * kh)
+    s3 = counts @ kh
+    hsic_xx = self_s1 / n**2 - 2 * self_s2 / n**3 + s3**2 / n**4
+    return ("binned", idx, kg, counts, kh, float(s3), float(hsic_xx))
+
+
+def _hsic_pair(a: _Var, b: _Var, n: int) -> float:
+    ha, hb = a.hsic, b.hsic
+    if ha[0] == "exact":
+        num = float((ha[1] * hb[1]).sum())
+        den = np.sqrt(ha[2] * hb[2])
+        return num / den if den > 0 else 0.0
+    _, ia, kga, ca, kha, s3a, xxa = ha
+    _, ib, kgb, cb, khb, s3b, xxb = hb
+    ba, bb = kga.shape[0], kgb.shape[0]
+    joint = np.bincount(ia * bb + ib, minlength=ba * bb).reshape(ba, bb).astype(np.float64)
+    s1 = float((joint * (kga @ joint @ kgb)).sum())
+    s2 = float(kha @ joint @ khb)
+    hsic_xy = s1 / n**2 - 2 * s2 / n**3 + s3a * s3b / n**4
+    den = np.sqrt(xxa * xxb)
+    return hsic_xy / den if den > 0 else 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# Kendall's tau-b and distance covariance in one Fenwick-tree pass
+
+
+def _merge_kernel():
+    from numba import njit
+
+    @njit(nogil=True, cache=True)
+    def kernel(xperm, xdense, ydense, ystart, xz, yz):  # pragma: no cover - compiled
+        n = xperm.size
+        # 1. pixels in increasing x; within a group of equal x, in increasing y (so that the
+        #    tie corrections below are exact)
+        order = xperm.copy()
+        g0 = 0
+        while g0 < n:
+            g1 = g0 + 1
+            while g1 < n and xdense[order[g1]] == xdense[order[g0]]:
+                g1 += 1
+            if g1 - g0 > 1:
+                seg = order[g0:g1].copy()
+                keys = np.empty(g1 - g0, np.int64)
+                for t in range(g1 - g0):
+                    keys[t] = ydense[seg[t]]
+                idx = np.argsort(keys, kind="mergesort")
+                for t in range(g1 - g0):
+                    order[g0 + t] = seg[idx[t]]
+            g0 = g1
+        # 2. pairs equal in both x and y (contiguous now); y ranks with ties broken by that order,
+        #    which makes p a permutation
+        ntie = 0.0
+        run = 1
+        p = np.empty(n, np.int64)
+        x = np.empty(n)
+        y = np.empty(n)
+        seen = np.zeros(ystart.size, np.int64)
+        for k in range(n):
+            j = order[k]
+            if k > 0 and xdense[j] == xdense[order[k - 1]] and ydense[j] == ydense[order[k - 1]]:
+                run += 1
+            else:
+                ntie += run * (run - 1) / 2.0
+                run = 1
+            d = ydense[j]
+            p[k] = ystart[d] + seen[d]
+            seen[d] += 1
+            x[k] = xz[j]
+            y[k] = yz[j]
+        ntie += run * (run - 1) / 2.0
+        # 3. bottom-up merge sort of p; while merging, each element of the right (later) half
+        #    meets the left-half elements with a smaller p through running sums, so every pair
+        #    i < j with p_i < p_j is seen once with sequential memory access
+        pb = np.empty_like(p)
+        xb = np.empty_like(x)
+        yb = np.empty_like(y)
+        lo_count = 0.0
+        s_lo = 0.0  # Σ over those pairs of (x_j − x_i)(y_j − y_i)
+        # blocks of BLOCK elements: every pair directly (cheaper than the first merge levels),
+        # then sorted by insertion
+        block = 16
+        for start in range(0, n, block):
+            end = min(start + block, n)
+            for jj in range(start + 1, end):
+                pj = p[jj]
+                xj = x[jj]
+                yj = y[jj]
+                for ii in range(start, jj):
+                    if p[ii] < pj:
+                        lo_count += 1.0
+                        s_lo += (xj - x[ii]) * (yj - y[ii])
+            for jj in range(start + 1, end):
+                pj = p[jj]
+                xj = x[jj]
+                yj = y[jj]
+                ii = jj - 1
+                while ii >= start and p[ii] > pj:
+                    p[ii + 1] = p[ii]
+                    x[ii + 1] = x[ii]
+                    y[ii + 1] = y[ii]
+                    ii -= 1
+                p[ii + 1] = pj
+                x[ii + 1] = xj
+                y[ii + 1] = yj
+        width = block
+        while width < n:
+            for start in range(0, n, 2 * width):
+                mid = min(start + width, n)
+                end = min(start + 2 * width, n)
+                i = start
+                j = mid
+                k = start
+                c0 = 0.0
+                c1 = 0.0
+                c2 = 0.0
+                c3 = 0.0
+                while i < mid and j < end:
+                    if p[i] < p[j]:
+                        xi = x[i]
+                        yi = y[i]
+                        c0 += 1.0
+                        c1 += xi
+                        c2 += yi
+                        c3 += xi * yi
+                        pb[k] = p[i]
+                        xb[k] = xi
+                        yb[k] = yi
+                        i += 1
+                    else:
+                        xj = x[j]
+                        yj = y[j]
+                        lo_count += c0
+                        s_lo += xj * yj * c0 - xj * c2 - yj * c1 + c3
+                        pb[k] = p[j]
+                        xb[k] = xj
+                        yb[k] = yj
+                        j += 1
+                    k += 1
+                # one side is used up: the rest is copied (a left rest meets no right element)
+                while j < end:
+                    xj = x[j]
+                    yj = y[j]
+                    lo_count += c0
+                    s_lo += xj * yj * c0 - xj * c2 - yj * c1 + c3
+                    pb[k] = p[j]
+                    xb[k] = xj
+                    yb[k] = yj
+                    j += 1
+                    k += 1
+                while i < mid:
+                    pb[k] = p[i]
+                    xb[k] = x[i]
+                    yb[k] = y[i]
+                    i += 1
+                    k += 1
+            p, pb = pb, p
+            x, xb = xb, x
+            y, yb = yb, y
+            width *= 2
+        return lo_count, s_lo, ntie
+
+    return kernel
+
+
+_KERNEL = None
+
+
+def _kernel():
+    global _KERNEL
+    if _KERNEL is None:
+        _KERNEL = _merge_kernel()
+    return _KERNEL
+
+
+def _kendall_dcor_pair(a: _Var, b: _Var, n: int) -> tuple[float, float]:
+    lo_count, s_lo, ntie = _kernel()(a.perm, a.dense, b.dense, b.start, a.z, b.z)
+    tot = n * (n - 1) / 2.0
+    # p broke every tie as "concordant": take back pairs tied in x, in y, and (counted in
+    # both) tied in both
+    con_minus_dis = 2.0 * lo_count - tot - a.ties - b.ties + ntie
+    den = np.sqrt((tot - a.ties) * (tot - b.ties))
+    tau = con_minus_dis / den if den > 0 else np.nan
+    # Σ_{i<j in x order} |x_j − x_i||y_j − y_i| = 2·Σ_lo − Σ_all, Σ_all = nΣxy − ΣxΣy
+    s_all = n * float(a.z @ b.z) - a.z.sum() * b.z.sum()
+    s1 = 2.0 * (2.0 * s_lo - s_all)
+    dcov = s1 / n**2 - 2.0 * float(a.rowsum @ b.rowsum) / n**3 + a.rowsum.sum() * b.rowsum.sum() / n**4
+    dd = a.dvar * b.dvar
+    dcor2 = dcov / np.sqrt(dd) if dd > 0 else 0.0
+    return float(tau), float(np.sqrt(max(dcor2, 0.0)))
+
+
+def _mi_pair(a: _Var, b: _Var, bins: int) -> float:
+    joint = np.bincount(a.mi_bin * bins + b.mi_bin, minlength=bins * bins).reshape(bins, bins).astype(np.float64)
+    n = joint.sum()
+    pa, pb = joint.sum(1), joint.sum(0)
+    nz = joint > 0
+    return float((joint[nz] / n * (np.log(joint[nz] * n) - np.log(np.outer(pa, pb)[nz]))).sum())
+
+
+def _pearson_pair(u: np.ndarray, v: np.ndarray) -> float:
+    # both standardised (mean 0, mean square 1): r is their mean product
+    return float(np.clip((u @ v) / u.size, -1.0, 1.0))
+
+
+def _pair_metrics(a: _Var, b: _Var, n: int, opts: AssociationOptions) -> dict[str, float]:
+    out: dict[str, float] = {}
+    m = opts.metrics
+    if "pearson" in m:
+        out["pearson"] = _pearson_pair(a.z, b.z)
+    if "spearman" in m:
+        out["spearman"] = _pearson_pair(_standardise(a.avg_rank), _standardise(b.avg_rank))
+    if "kendall" in m or "distance_correlation" in m:
+        tau, dc = _kendall_dcor_pair(a, b, n)
+        out["kendall"], out["distance_correlation"] = tau, dc
+    if "mutual_information" in m:
+        out["mutual_information"] = _mi_pair(a, b, opts.mi_bins)
+    if "hsic" in m:
+        out["hsic"] = _hsic_pair(a, b, n)
+    if "partial_pearson" in m:
+        out["partial_pearson"] = _pearson_pair(a.resid, b.resid) if a.resid is not None else np.nan
+    return {k: out[k] for k in m}
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+
+
+def association_matrix(
+    latent: np.ndarray,
+    references: np.ndarray,
+    coords: np.ndarray | None = None,
+    options: AssociationOptions | None = None,
+) -> np.ndarray:
+    """Every metric for every (latent column, reference column) pair.
+
+    Parameters
+    ----------
+    latent
+        ``(n, L)`` values of the latent dims on ``n`` pixels (finite).
+    references
+        ``(n, R)`` values of the references on the same pixels.
+    coords
+        ``(n, 2)`` pixel coordinates (for ``partial_pearson``); without them it is NaN.
+    options
+        :class:`AssociationOptions`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(L, R, M)``, M the metrics in ``options.metrics`` order.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> z = rng.normal(size=(500, 3)); ref = z[:, [1]] + 0.1 * rng.normal(size=(500, 1))
+    >>> a = association_matrix(z, ref, options=AssociationOptions(metrics=("pearson", "kendall")))
+    >>> int(np.abs(a[:, 0, 0]).argmax()), int(np.abs(a[:, 0, 1]).argmax())
+    (1, 1)
+    """
+    opts = options or AssociationOptions()
+    latent = np.asarray(latent, dtype=np.float64)
+    references = np.asarray(references, dtype=np.float64)
+    if latent.ndim == 1:
+        latent = latent[:, None]
+    if references.ndim == 1:
+        references = references[:, None]
+    n = latent.shape[0]
+    if references.shape[0] != n:
+        raise InputError(None, f"latent has {n} pixels but the references {references.shape[0]}")
+    if n < 3:
+        raise InputError(None, f"need at least 3 pixels to associate, got {n}")
+    if not (np.isfinite(latent).all() and np.isfinite(references).all()):
+        raise InputError(None, "latent and references must be finite on the pixels given (select the mask first)")
+    q = _trend_basis(coords, opts.trend_order) if coords is not None and "partial_pearson" in opts.metrics else None
+    refs = [_prepare(references[:, r], opts, q) for r in range(references.shape[1])]
+    out = np.full((latent.shape[1], len(refs), len(opts.metrics)), np.nan)
+
+    def one(li: int) -> None:
+        a = _prepare(latent[:, li], opts, q)
+        for ri, b in enumerate(refs):
+            vals = _pair_metrics(a, b, n, opts)
+            out[li, ri] = [vals[m] for m in opts.metrics]
+
+    workers = opts.workers or os.cpu_count() or 1
+    if workers == 1 or latent.shape[1] == 1:
+        for li in range(latent.shape[1]):
+            one(li)
+    else:
+        _kernel()  # compile once, before threads race to
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(one, range(latent.shape[1])))
+    return out
+
+
+def association_pair(x: np.ndarray, y: np.ndarray, metric: str, coords: np.ndarray | None = None,
+                     **options) -> float:
+    """One metric for two 1-D variables (see :func:`association_matrix`).
+
+    Examples
+    --------
+    >>> x = np.arange(10.0); association_pair(x, x ** 3, "spearman")
+    1.0
+    """
+    opts = AssociationOptions(metrics=(metric,), workers=1, **options)
+    return float(association_matrix(np.asarray(x)[:, None], np.asarray(y)[:, None], coords, opts)[0, 0, 0])
+
+
+def element_composite(
+    elements: xr.DataArray,
+    *,
+    weights: Mapping[str, float] | Sequence[float] | None = None,
+    mode: str = "sum",
+    dim: str = "element",
+    mask: xr.DataArray | None = None,
+) -> xr.DataArray:
+    """A synthetic element map: channels normalised to [0, 1] (inside ``mask``), then combined.
+
+    Parameters
+    ----------
+    elements
+        ``(element, y, x)`` element maps.
+    weights
+        Weight per element (name → weight, or one per channel); default equal weights.
+    mode
+        ``"sum"``: the weighted sum, a ``(y, x)`` map; ``"rgb"``: the first three channels
+        (times their weights, clipped to [0, 1]) as a ``(y, x, channel)`` RGB composite.
+    dim
+        The channel dim.
+    mask
+        Pixels whose min/max set each channel's normalisation (default all finite ones).
+
+    Examples
+    --------
+    >>> el = xr.DataArray(np.arange(12.0).reshape(3, 2, 2), dims=("element", "y", "x"),
+    ...                   coords={"element": ["Ni", "Cr", "Fe"]})
+    >>> element_composite(el, weights={"Ni": 1, "Cr": 0, "Fe": 0}).values.tolist()
+    [[0.0, 0.3333333333333333], [0.6666666666666666, 1.0]]
+    """
+    if dim not in elements.dims:
+        raise InputError(None, f"element maps have no '{dim}' dim (dims {elements.dims})")
+    names = [str(v) for v in elements[dim].values] if dim in elements.coords else list(map(str, range(elements.sizes[dim])))
+    inside = elements.where(mask) if mask is not None else elements
+    other = [d for d in elements.dims if d != dim]
+    lo, hi = inside.min(other), inside.max(other)
+    norm = ((elements - lo) / (hi - lo).where(hi > lo, 1.0)).astype(np.float64)
+    if weights is None:
+        w = np.ones(len(names))
+    elif isinstance(weights, Mapping):
+        unknown = set(weights) - set(names)
+        if unknown:
+            raise InputError(None, f"weights for unknown elements {sorted(unknown)}; the maps have {names}")
+        w = np.array([float(weights.get(n, 0.0)) for n in names])
+    else:
+        w = np.asarray(weights, dtype=float)
+        if w.size != len(names):
+            raise InputError(None, f"{w.size} weights for {len(names)} elements {names}")
+    wda = xr.DataArray(w, dims=dim, coords={dim: elements[dim]} if dim in elements.coords else None)
+    if mode == "sum":
+        total = w.sum() if w.sum() != 0 else 1.0
+        return ((norm * wda).sum(dim, skipna=False) / total).rename("element_composite")
+    if mode == "rgb":
+        rgb = (norm * wda).isel({dim: slice(0, 3)}).clip(0, 1).rename({dim: "channel"})
+        return rgb.transpose(*other, "channel").rename("element_rgb")
+    raise InputError(None, f"mode must be 'sum' or 'rgb', got {mode!r}")
+
+
+def association(
+    latent: xr.DataArray,
+    references: xr.DataArray,
+    mask: xr.DataArray,
+    *,
+    latent_dim: str = "latent_dim",
+    reference_dim: str = "reference",
+    spatial_dims: tuple[str, str] = ("y", "x"),
+    options: AssociationOptions | None = None,
+) -> xr.DataArray:
+    """``association(latent_dim, reference, metric)`` over the pixels of ``mask``.
+
+    Parameters
+    ----------
+    latent
+        ``(y, x, latent_dim)`` latents (NaN outside their mask is fine).
+    references
+        ``(reference, y, x)`` reference maps (see :func:`vaearr.analysis.references.reference_maps`).
+    mask
+        Bool ``(y, x)``: the pixels used. Pixels where any latent or reference is NaN are
+        left out too (the count used is in the ``n_pixels`` attr).
+    latent_dim, reference_dim, spatial_dims
+        Dim names.
+    options
+        :class:`AssociationOptions`.
+
+    Returns
+    -------
+    xarray.DataArray
+        float64, coords ``latent_dim``, ``reference`` (names), ``metric``.
+    """
+    opts = options or AssociationOptions()
+    ydim, xdim = spatial_dims
+    lat = latent.transpose(ydim, xdim, latent_dim)
+    ref = references.transpose(reference_dim, ydim, xdim)
+    m = np.asarray(mask.transpose(ydim, xdim).values, dtype=bool)
+    lv = np.asarray(lat.values, dtype=np.float64)[m]  # (n, L)
+    rv = np.moveaxis(np.asarray(ref.values, dtype=np.float64), 0, -1)[m]  # (n, R)
+    keep = np.isfinite(lv).all(1) & np.isfinite(rv).all(1)
+    yy, xx = np.meshgrid(np.asarray(lat[ydim].values, float) if ydim in lat.coords else np.arange(lat.sizes[ydim], dtype=float),
+                         np.asarray(lat[xdim].values, float) if xdim in lat.coords else np.arange(lat.sizes[xdim], dtype=float),
+                         indexing="ij")
+    coords = np.stack([xx[m], yy[m]], axis=1)[keep]
+    values = association_matrix(lv[keep], rv[keep], coords, opts)
+    out = xr.DataArray(
+        values, dims=(latent_dim, reference_dim, "metric"),
+        coords={latent_dim: lat[latent_dim].values if latent_dim in lat.coords else np.arange(lat.sizes[latent_dim]),
+                reference_dim: [str(v) for v in ref[reference_dim].values], "metric": list(opts.metrics)},
+        name="association",
+    )
+    out.attrs.update({"n_pixels": int(keep.sum()), "trend_order": opts.trend_order, "mi_bins": opts.mi_bins,
+                      "hsic": "exact" if keep.sum() <= opts.hsic_exact_max else f"binned ({opts.hsic_bins} grid points)",
+                      "signed_metrics": ",".join(m for m in opts.metrics if m in SIGNED)})
+    return out
