@@ -219,3 +219,16 @@ def test_info_and_missing_store_cli(store_path: Path) -> None:
     assert "bandcontrast(y, x) float32" in out
     assert "roi(y, x) bool" in out and "[mask]" in out
     assert 'source=["bc.csv"]' in out
+
+
+def test_refuses_a_folder_that_is_not_a_store(tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("mine")
+    with pytest.raises(StoreError, match="not a vaearr store"):
+        st.write_variable(folder, "bandcontrast", _bc())
+    assert (folder / "keep.txt").read_text() == "mine"
+    empty = tmp_path / "empty.zarr"
+    empty.mkdir()
+    st.write_variable(empty, "bandcontrast", _bc())
+    assert "bandcontrast" in st.open_store(empty)

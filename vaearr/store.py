@@ -498,6 +498,8 @@ def write_variables(
     with store_lock(path):
         recover(path)
         existing = open_store(path) if store_exists(path) else None
+        if existing is None and path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise StoreError(path, "exists and is not a vaearr store (no zarr.json); choose a new path")
         ds, encoding = _prepare_dataset(
             variables, existing=existing, store=path, dims=dims, mask=mask, fill=fill,
             source=source, run=run, config=config, attrs=attrs, overwrite=overwrite, chunks=chunks,
@@ -519,6 +521,8 @@ def write_variables(
                     zarr.open_group(str(staging), mode="r+").attrs.update(dict(group_attrs))
                 zarr.consolidate_metadata(str(staging))
             path.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_dir():  # an empty folder the user made for it
+                path.rmdir()
             os.rename(staging, path)  # the whole store appears at once
             shutil.rmtree(tx)
             return
