@@ -15,5 +15,20 @@ from prefect import serve  # noqa: E402
 
 from flows.pipeline import FLOWS  # noqa: E402
 
+
+def all_flows() -> list:
+    """Every flow of the project; analysis flows are added when their modules are present."""
+    import importlib
+
+    flows = list(FLOWS)
+    for module in ("flows.analysis", "flows.explore"):
+        try:
+            flows += list(importlib.import_module(module).FLOWS)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+    return flows
+
+
 if __name__ == "__main__":
-    serve(*(f.to_deployment(name="local") for f in FLOWS), limit=1)
+    serve(*(f.to_deployment(name="local") for f in all_flows()), limit=1)

@@ -439,3 +439,19 @@ def test_errors(synth, tmp_path):
     write_variables(one, {"v": xr.DataArray(np.zeros((4, 2), np.float32), dims=("s", "f"))})
     with pytest.raises(InputError, match="cannot split"):
         B.ZarrBatches(one, var="v", sample_dims=("s",), feature_dims=("f",), val_fraction=0.5, split="train")
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_flipped_byte_is_an_error(tmp_path, num_workers):
+    path = tmp_path / "c.zarr"
+    v = np.random.default_rng(0).integers(0, 255, (12, 4, 4), dtype=np.uint8)
+    write_variables(path, {"v": xr.DataArray(v, dims=("s", "r", "c"))}, chunks={"v": (3, 4, 4)})
+    chunk = next(p for p in (path / "v" / "c").rglob("*") if p.is_file())
+    raw = bytearray(chunk.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    chunk.write_bytes(bytes(raw))
+    loader = B.ZarrBatches(path, var="v", sample_dims="s", feature_dims=("r", "c"), batch_size=4,
+                           num_workers=num_workers)
+    with pytest.raises(Exception, match="(?i)checksum|crc"):
+        list(loader)
+    loader.close()

@@ -37,7 +37,7 @@ def test_train_and_encode_flows_in_harness(digits_store: Path, tmp_path: Path) -
 
     from flows.pipeline import encode, train_vae
 
-    with prefect_test_harness():
+    with prefect_test_harness(server_startup_timeout=180):
         summary = train_vae(store=str(digits_store), run=str(tmp_path / "run"), epochs=1, var="images",
                             latent_dim=3, model_options={"channels": [8, 16]})
         assert summary["epochs"] == 1 and summary["best_epoch"] == 1

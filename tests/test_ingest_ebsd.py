@@ -61,6 +61,12 @@ def _ingest(src, store, **kw):
         return ingest_ebsd(src, store, **kw)
 
 
+def _small_blocks(monkeypatch, *, store_chunk: int, read_block: int) -> None:
+    """Store chunks and read blocks of a few patterns, so that small files have many."""
+    monkeypatch.setattr(ebsd, "default_chunks", lambda shape, itemsize: default_chunks(shape, itemsize, store_chunk))
+    monkeypatch.setattr(ebsd, "_READ_BLOCK_BYTES", read_block)
+
+
 def _plain_h5(path: Path, **datasets) -> Path:
     with h5py.File(path, "w") as f:
         for name, (data, opts) in datasets.items():
@@ -204,18 +210,38 @@ def test_many_chunks_any_order_and_descending_y(tmp_path, monkeypatch):
         xs=(xx.ravel()[perm], {}),
         ys=(yy.ravel()[perm], {}),
     )
-    monkeypatch.setattr(ebsd, "_READ_BLOCK_BYTES", 40 * 12 * 10 * 2)  # ~40 patterns per task
+    # store chunks of 5 nodes, read blocks of 10: chunks and blocks cut through HDF5 chunks
+    _small_blocks(monkeypatch, store_chunk=5 * 240, read_block=12 * 240)
+    assert ebsd._read_blocks((1, 5), (ny, nx), 240) == (1, 10)
+    assert ebsd._read_blocks((2, nx), (ny, nx), 240) == (2, nx)  # never less than a store chunk
+    with monkeypatch.context() as m:  # rows split into chunks, blocks of whole rows
+        m.setattr(ebsd, "_READ_BLOCK_BYTES", 100 * 240)
+        assert ebsd._read_blocks((1, 20), (ny, nx), 240) == (2, nx)
     chunks = (3, nx, 12, 10)
-    assert ebsd._read_blocks((1, nx), (ny, nx), 12 * 10 * 2) == (1, nx)  # reads ≥ store chunks
-    assert ebsd._read_blocks((1, 9), (ny, nx), 12 * 10 * 2) == (1, 36)
     for name in ("direct", "viah5py", "cube", "shuffled"):
         xy = {"x_dataset": "xs", "y_dataset": "ys"} if name == "shuffled" else {}
         p = read_ebsd(src, dataset=name, step=0.25 if name == "cube" else None, **xy)
-        assert p.data.chunks[:2] == da.core.normalize_chunks(default_chunks(truth.shape, 2), truth.shape)[:2]
+        assert p.data.chunks[1][:2] == (5, 5) and p.data.npartitions == ny * 8
         np.testing.assert_array_equal(p.data.rechunk(chunks).compute(), truth, err_msg=name)
         if name != "cube":
             np.testing.assert_allclose(p.y.values, gy)
             np.testing.assert_allclose(p.x.values, gx)
+
+
+def test_inflaters_agree(ni, tmp_path, monkeypatch):
+    # gzip chunks are inflated by libdeflate when the optional 'deflate' package is there,
+    # by zlib otherwise, and partly (heads of chunks) by zlib always: all must agree
+    data = np.concatenate([ni.reshape(9, 60, 60)] * 7)[:61]
+    src = _plain_h5(tmp_path / "g.h5", p=(data, {"chunks": (3, 60, 60), "compression": "gzip"}))
+    _small_blocks(monkeypatch, store_chunk=4 * 3600, read_block=8 * 3600)  # HDF5 chunks straddle blocks
+    got = {}
+    for name in ("libdeflate", "zlib"):
+        if name == "zlib":
+            monkeypatch.setattr(ebsd, "_libdeflate", None)
+        elif ebsd._libdeflate is None:
+            continue
+        got[name] = read_ebsd(src, dataset="p", scan_shape=(1, 61)).values
+        np.testing.assert_array_equal(got[name][0], data, err_msg=name)
 
 
 def test_crop_and_binning_match_numpy(ni, vendor, tmp_path):

@@ -11,13 +11,17 @@ How an epoch is read (:class:`ZarrBatches`):
    ``buffer_chunks`` blocks at a time (a *group*), reads and decodes every block of the group
    once, keeps the samples inside the mask and permutes them inside the group. The epoch is
    the concatenation of the groups; batches are consecutive slices of it.
-4. Groups are decoded in parallel: by a thread pool in this process (``num_workers=0``; zstd,
-   crc32c and numpy copies release the GIL) or by ``num_workers`` processes of a
-   :class:`torch.utils.data.DataLoader`, each taking every ``num_workers``-th group. Batches
-   are cut from the groups in group order, so the batches of an epoch are the same, bit for
-   bit, whatever ``num_workers`` is.
-5. A background thread cuts batches, converts them (``channels_first``, ``dtype``) and runs
-   the transforms, ``prefetch`` batches ahead of the training loop.
+4. Groups are decoded in parallel, each group's chunks in one call into zarr's event loop
+   (so its thread pool decodes them concurrently; zstd, crc32c and numpy copies release the
+   GIL), ``read_ahead`` groups at a time: in this process (``num_workers=0``) or in
+   ``num_workers`` persistent worker processes, worker ``w`` taking groups ``w, w + W, ...``
+   and writing them into reused shared-memory slots (nothing copied between processes).
+   Either way a group comes back shuffled, converted (``dtype``, and ``channels_first``
+   layout ``(B, C, ...)``) and cut at the epoch's batch boundaries, so a batch is handed out
+   without another copy.
+5. A background thread puts the batches in group order and runs the transforms, ``prefetch``
+   batches ahead of the training loop. As the batches of an epoch are fixed by the plan, they
+   are the same, bit for bit, whatever ``num_workers``, ``read_ahead`` and ``prefetch`` are.
 
 Transforms are small callables on a batch tensor ``(B, C, *spatial)``; the random ones
 (:func:`random_flip`, :func:`random_affine`, :func:`random_patch_3d`) take a
@@ -34,7 +38,7 @@ import queue
 import threading
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,13 +65,6 @@ def _rng(*keys: int) -> np.random.Generator:
 
 def _torch_seed(*keys: int) -> int:
     return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1, np.uint64)[0] >> 1)
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def _numpy_dtype(dtype: torch.dtype | None) -> np.dtype | None:
@@ -127,9 +124,12 @@ class BatchSpec:
     transforms
         Callables applied in order to each batch tensor (see the module docstring).
     num_workers
-        Worker processes that decode chunks; 0 decodes in threads of this process.
+        Worker processes that decode chunks; 0 decodes in threads of this process. About
+        two groups (``buffer_chunks`` chunks each, in ``dtype``) per worker live in shared
+        memory. Transforms always run in this process, so they need not pickle.
     prefetch
-        Batches prepared ahead by a background thread; 0 prepares each on demand.
+        Batches prepared ahead by a background thread, handed over in runs of this many (up to
+        two runs wait); 0 prepares each on demand, in the iterating thread.
     channels_first
         Yield ``(B, C, *spatial)``: ``C = 1`` is added when there is no channel dim, the channel
         dim is moved to the front when there is one. False yields ``(B, *feature_dims)``.
@@ -143,9 +143,9 @@ class BatchSpec:
     rank, world_size
         Shard for distributed training: each rank reads its own chunks and yields as many
         batches as every other rank.
-    read_threads
-        Threads decoding chunks (per worker process); default: the cores this process may
-        use, divided among the workers.
+    read_ahead
+        Groups (of ``buffer_chunks`` chunks) decoded at once, per worker process; the chunks of
+        a group decode concurrently in zarr's thread pool.
     pin_memory
         Pin batches (page-locked) for faster copies to a GPU.
     mp_context
@@ -169,14 +169,14 @@ class BatchSpec:
     split: str = "all"
     transforms: tuple[Callable, ...] = ()
     num_workers: int = 0
-    prefetch: int = 4
+    prefetch: int = 8
     channels_first: bool = True
     channel_dim: str | None = "auto"
     dtype: Any = "float32"
     return_index: bool = False
     rank: int = 0
     world_size: int = 1
-    read_threads: int | None = None
+    read_ahead: int = 2
     pin_memory: bool = False
     mp_context: str | None = None
 
@@ -219,17 +219,24 @@ class _Source:
     feature_shape: tuple[int, ...]
     dtype: np.dtype
     mask: np.ndarray | None  # bool over grid_shape
-    # layout and dtype of the group buffers: converting while scattering into them costs
-    # no extra pass over the data (and numpy's cast, unlike torch's, needs no thread team)
+    # layout and dtype of the pieces a group is cut into: the reading threads convert while
+    # they copy anyway (numpy's cast, unlike torch's, wakes no intra-op thread team)
     out_dtype: np.dtype | None = None
     channels_first: bool = False
     channel_axis: int | None = None
     _array: Any = field(default=None, repr=False)
+    _recycler: Any = field(default=None, repr=False)
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_array"] = None  # each process opens its own handle
+        state["_array"] = state["_recycler"] = None  # each process has its own
         return state
+
+    @property
+    def recycler(self) -> _Recycler:
+        if self._recycler is None:
+            self._recycler = _Recycler()
+        return self._recycler
 
     @property
     def array(self):
@@ -297,129 +304,363 @@ class _Source:
         ids = np.ravel_multi_index(tuple(local_pos + starts), self.grid_shape).astype(np.int64)
         return local, ids
 
-    def read_block(self, block: int) -> tuple[np.ndarray, np.ndarray]:
-        """Decode one block (whole chunks) → ``(n, *feature_shape)`` masked samples and their ids."""
-        sl = self.block_slices(block)
+    def selection(self, block: int) -> tuple[slice, ...]:
+        """Stored-order selection of a block: its sample slices, every feature whole."""
         sel: list[slice] = [slice(None)] * (len(self.sample_axes) + len(self.feature_axes))
-        for ax, s in zip(self.sample_axes, sl):
-            sel[ax] = s
-        a = np.asarray(self.array[tuple(sel)])
+        for ax, sl in zip(self.sample_axes, self.block_slices(block)):
+            sel[ax] = sl
+        return tuple(sel)
+
+    def read_blocks(self, blocks: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Decode blocks (whole chunks) → ``(n, *feature_shape)`` masked samples and their ids, each.
+
+        All of them in one call into zarr's event loop: the chunks are fetched and decoded
+        concurrently by zarr's thread pool, and zarr's per-call overhead (milliseconds) is
+        paid once, not once per chunk.
+        """
+        arrays = _zarr_run(_get_many(self.array.async_array, [self.selection(b) for b in blocks]))
         order = self.sample_axes + self.feature_axes
-        if order != tuple(range(a.ndim)):
-            a = a.transpose(order)
-        a = a.reshape((-1, *self.feature_shape))
-        local, ids = self.block_index(block)
-        return (a if local is None else a[local]), ids
+        out = []
+        for b, a in zip(blocks, arrays):
+            a = np.asarray(a)
+            if order != tuple(range(a.ndim)):
+                a = a.transpose(order)
+            a = a.reshape((-1, *self.feature_shape))
+            local, ids = self.block_index(b)
+            out.append(((a if local is None else a[local]), ids))
+        return out
 
 
-def _read_group(source: _Source, plan: _Plan, g: int, pool: ThreadPoolExecutor) -> Callable[[], list[tuple[np.ndarray, np.ndarray]]]:
-    """Start decoding group ``g`` of ``plan`` on ``pool``; the returned callable waits for it.
+    def read_into(self, blocks: Sequence[int], raw: np.ndarray, raw_ids: np.ndarray) -> None:
+        """Decode blocks, in order, into ``raw`` (``(n, *feature_shape)``) and their ids into ``raw_ids``.
 
-    The group comes back as *pieces*: its shuffled samples cut at the epoch's batch
-    boundaries, each a fresh array already in the output layout and dtype. A full batch is then
-    one piece, handed out without another copy, and pieces are small enough for the allocator
-    to recycle (one big buffer per group would be page-faulted in afresh every time).
+        As :meth:`read_blocks`, but a block whose samples are all wanted and stored in the
+        caller's order is decoded by zarr straight into its rows of ``raw``: no extra copy.
+        """
+        from zarr.core.buffer import cpu
+
+        order = self.sample_axes + self.feature_axes
+        direct = order == tuple(range(len(order)))
+        jobs, post = [], []
+        lo = 0
+        for b in blocks:
+            local, ids = self.block_index(b)
+            hi = lo + len(ids)
+            if hi > len(raw):  # pragma: no cover - the store changed under us
+                raise StoreError(self.store, f"'{self.var}' changed while it was read")
+            raw_ids[lo:hi] = ids
+            sel = self.selection(b)
+            if direct and local is None:
+                shape = tuple(s.stop - s.start for s in self.block_slices(b)) + self.feature_shape
+                out = cpu.NDBuffer.from_numpy_array(raw[lo:hi].reshape(shape))
+                jobs.append(self.array.async_array.get_orthogonal_selection(sel, out=out))
+            else:
+                jobs.append(self.array.async_array.getitem(sel))
+                post.append((len(jobs) - 1, lo, hi, local))
+            lo = hi
+        arrays = _zarr_run(_gather(jobs))
+        for j, lo, hi, local in post:
+            a = np.asarray(arrays[j])
+            if not direct:
+                a = a.transpose(order)
+            a = a.reshape((-1, *self.feature_shape))
+            raw[lo:hi] = a if local is None else a[local]
+
+
+async def _gather(coros: list) -> list:
+    import asyncio
+
+    return await asyncio.gather(*coros)
+
+
+async def _get_many(array, selections: list) -> list:
+    import asyncio
+
+    return await asyncio.gather(*(array.getitem(sel) for sel in selections))
+
+
+def _zarr_run(coro):
+    """Run a coroutine on zarr's own event loop (where its stores live), from any thread."""
+    try:
+        from zarr.core.sync import sync
+    except ImportError:  # pragma: no cover - a zarr without it
+        import asyncio
+
+        return asyncio.run(coro)
+    return sync(coro)
+
+
+def _group_cuts(plan: _Plan, g: int) -> list[int]:
+    """Where group ``g`` is cut into pieces: at the epoch's batch boundaries, up to its limit."""
+    n = sum(plan.counts[g])
+    start, bs = plan.starts[g], plan.batch_size
+    end = min(start + n, plan.limit) - start  # samples past the epoch's last batch are not built
+    return [0, *range(bs - start % bs, end, bs), end] if end > 0 else [0]
+
+
+def _read_group(
+    source: _Source, plan: _Plan, g: int, dest: tuple[np.ndarray, np.ndarray] | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Decode group ``g`` of ``plan`` and cut it into *pieces*.
+
+    Pieces are the group's shuffled samples cut at the epoch's batch boundaries (see
+    :func:`_group_cuts`), already in the output layout and dtype. A full batch is then one
+    piece, handed out without another copy. Pieces are recycled buffers, or consecutive rows of
+    ``dest`` (data, ids) when given.
     """
     blocks, counts = plan.groups[g], plan.counts[g]
     n = int(sum(counts))
-    raw = np.empty((n, *source.feature_shape), dtype=source.dtype)
+    raw = _scratch(n, source.feature_shape, source.dtype)
     raw_ids = np.empty(n, dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    source.read_into(blocks, raw, raw_ids)
     seed = plan.seed_of(g)
     perm = None if seed is None else _rng(*seed).permutation(n)
-    start = plan.starts[g]
-    end = min(start + n, plan.limit) - start  # samples past the epoch's last batch are not built
-    bs = plan.batch_size
-    cuts = [0, *range(bs - start % bs, end, bs), end] if end > 0 else [0]
+    cuts = _group_cuts(plan, g)
     out_dtype = source.out_dtype or source.dtype
-    pieces: list[tuple[np.ndarray, np.ndarray]] = []
-    remaining = [len(blocks)]
-    lock = threading.Lock()
-
-    def build() -> None:
-        for lo, hi in zip(cuts[:-1], cuts[1:]):
-            if perm is None:
-                x, ids = raw[lo:hi], raw_ids[lo:hi]
-            else:
-                rows = perm[lo:hi]
-                x, ids = np.take(raw, rows, axis=0), raw_ids[rows]
-            # the cast rides on a contiguous copy: far cheaper than casting while gathering
-            pieces.append((np.ascontiguousarray(source.layout(x), dtype=out_dtype), ids))
-
-    def work(k: int) -> None:
-        data, ids = source.read_block(blocks[k])
-        lo, hi = int(offsets[k]), int(offsets[k + 1])
-        if len(ids) != hi - lo:  # pragma: no cover - the store changed under us
-            raise StoreError(source.store, f"'{source.var}' changed while it was read")
-        raw[lo:hi] = data
-        raw_ids[lo:hi] = ids
-        with lock:
-            remaining[0] -= 1
-            last = remaining[0] == 0
-        if last:  # the thread that decodes the last block cuts the pieces
-            build()
-
-    futures: list[Future] = [pool.submit(work, k) for k in range(len(blocks))]
-
-    def result() -> list[tuple[np.ndarray, np.ndarray]]:
-        for f in futures:
-            f.result()
-        return pieces
-
-    return result
+    pieces = []
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        # a piece owns its memory (raw is reused); a cast rides on a contiguous copy, which is
+        # far cheaper than casting while gathering
+        if dest is None:
+            out = source.recycler.take(b - a, source.out_shape, out_dtype, capacity=plan.batch_size)
+            out_ids = np.empty(b - a, dtype=np.int64)
+        else:
+            out, out_ids = dest[0][a:b], dest[1][a:b]
+        if perm is None:
+            np.copyto(out, source.layout(raw[a:b]), casting="unsafe")
+            out_ids[:] = raw_ids[a:b]
+            pieces.append((out, out_ids))
+            continue
+        rows = perm[a:b]
+        if out_dtype == raw.dtype and source.channel_axis is None:
+            # gather straight into the piece (its layout only adds a length-1 channel axis)
+            np.take(raw, rows, axis=0, out=out.reshape((b - a, *source.feature_shape)), mode="clip")
+        else:
+            tmp = _scratch(b - a, source.feature_shape, raw.dtype, slot="gather")
+            np.take(raw, rows, axis=0, out=tmp, mode="clip")  # "clip": unbuffered; rows are valid
+            np.copyto(out, source.layout(tmp), casting="unsafe")
+        np.take(raw_ids, rows, out=out_ids, mode="clip")
+        pieces.append((out, out_ids))
+    return pieces
 
 
-def _group_stream(source: _Source, plan: _Plan, threads: int, which: Sequence[int] | None = None) -> Iterator[list]:
-    """Groups ``which`` (default all) of ``plan`` in order, decoded by a thread pool one group ahead."""
+class _Recycler:
+    """Output buffers reused once nothing references them any more.
+
+    Fresh buffers of a few MB come from mmap, and the kernel faults every page in again each
+    time: for float32 batches that costs a quarter of the decoding. A buffer handed out as a
+    batch is referenced by the tensor (and any view of it); when the training loop drops them
+    its reference count falls back to the pool's own, and it is reused.
+    """
+
+    CAP = 512  # buffers remembered per shape; more in use at once are simply not recycled
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.free: dict[tuple, list[np.ndarray]] = {}
+
+    def take(self, rows: int, row_shape: tuple[int, ...], dtype: np.dtype, capacity: int = 0) -> np.ndarray:
+        """An uninitialised ``(rows, *row_shape)`` array; its buffer holds ``max(rows, capacity)``
+        rows, so the short pieces at group boundaries recycle full-batch buffers too."""
+        import sys
+
+        cap = max(rows, capacity)
+        key = (cap, tuple(row_shape), np.dtype(dtype).str)
+        with self.lock:
+            bufs = self.free.setdefault(key, [])
+            found = None
+            for buf in bufs:
+                # referents of a free buffer: the list, the loop variable, getrefcount's argument
+                if sys.getrefcount(buf) <= 3:
+                    found = buf
+                    break
+            if found is None:
+                found = np.empty((cap, *row_shape), dtype=dtype)
+                if len(bufs) < self.CAP:
+                    bufs.append(found)
+            return found[:rows]  # the view keeps the buffer referenced while in use
+
+
+_local = threading.local()
+
+
+def _scratch(n: int, feature_shape: tuple[int, ...], dtype: np.dtype, slot: str = "group") -> np.ndarray:
+    """A per-thread buffer for a group's decoded samples, reused from group to group.
+
+    A group is tens of MB: allocated afresh each time, it would come from mmap and have every
+    page faulted in by the kernel again, which costs as much as a fifth of the decoding.
+    """
+    need = n * math.prod(feature_shape) * np.dtype(dtype).itemsize
+    buf = getattr(_local, slot, None)
+    if buf is None or buf.nbytes < need:
+        buf = np.empty(need, dtype=np.uint8)
+        setattr(_local, slot, buf)
+    return buf[:need].view(dtype).reshape((n, *feature_shape))
+
+
+def _group_stream(source: _Source, plan: _Plan, ahead: int, which: Sequence[int] | None = None) -> Iterator[list]:
+    """Groups ``which`` (default all) of ``plan`` in order, ``ahead`` of them decoding at once."""
     which = list(range(len(plan.groups))) if which is None else list(which)
-    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="vaearr-read") as pool:
-        pending: deque = deque()
+    ahead = max(1, ahead)
+    with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="vaearr-read") as pool:
+        pending: deque[Future] = deque()
         nxt = 0
         try:
             while nxt < len(which) or pending:
-                # two groups in flight, so the pool does not idle at a group boundary
-                while nxt < len(which) and len(pending) < 2:
-                    pending.append(_read_group(source, plan, which[nxt], pool))
+                while nxt < len(which) and len(pending) < ahead:
+                    pending.append(pool.submit(_read_group, source, plan, which[nxt]))
                     nxt += 1
-                yield pending.popleft()()
+                yield pending.popleft().result()
         finally:
-            for p in pending:  # let started reads finish before the pool closes
-                try:
-                    p()
-                except Exception:  # noqa: BLE001 - the consumer is gone; errors do not matter
-                    pass
+            for f in pending:  # the consumer left early: drop what has not started
+                f.cancel()
 
 
-class _GroupDataset(torch.utils.data.IterableDataset):
-    """Worker side of ``num_workers > 0``: worker ``w`` decodes groups ``w, w + W, w + 2W...``.
+def _worker_main(w: int, source: _Source, cfg: _PlanConfig, counts: np.ndarray, blocks: np.ndarray, tasks, results) -> None:
+    """A worker process: decode the groups it is sent into the shared-memory slot named."""
+    import traceback
 
-    Workers are persistent: each epoch they read the epoch from a shared value and work out the
-    plan themselves (it is a pure function of the settings and the epoch), so nothing but the
-    epoch number has to reach them.
+    torch.set_num_threads(1)
+    slots: dict[int, tuple] = {}
+    plan = None
+    while True:
+        msg = tasks.get()
+        if msg is None:
+            return
+        run, epoch, g, k, new_slot = msg
+        try:
+            if new_slot is not None:  # a slot this worker has not seen: map it once, keep it
+                slots[k] = (*new_slot, new_slot[0].numpy(), new_slot[1].numpy())
+            if plan is None or plan.epoch != epoch:
+                plan = _make_plan(cfg, counts, blocks, epoch)
+            _read_group(source, plan, g, dest=slots[k][2:])
+            results.put((run, w, g, k, None))
+        except BaseException as exc:  # noqa: BLE001 - reported to the main process, raised there
+            try:
+                import pickle
+
+                pickle.loads(pickle.dumps(exc))  # some exceptions pickle but do not unpickle
+                err: Any = exc
+            except Exception:  # noqa: BLE001 - an exception that cannot travel: send its text
+                err = RuntimeError("".join(traceback.format_exception(exc)))
+            results.put((run, w, g, k, err))
+
+
+class _Workers:
+    """``n`` worker processes that decode groups into reused shared-memory *slots*.
+
+    Group ``g`` of an epoch goes to worker ``g % n``, at most two per worker at a time. A slot
+    holds one group, already shuffled, cast and laid out; the batches cut from it are views of
+    it, and it is reused once none of them is referenced any more (its numpy array's reference
+    count says so). Nothing is copied between processes and, slots being reused, no page is
+    faulted in twice: a DataLoader would move every batch through fresh shared memory.
     """
 
-    def __init__(self, source: _Source, cfg: _PlanConfig, counts: np.ndarray, blocks: np.ndarray, threads: int, epoch):
-        self.source, self.cfg, self.counts, self.blocks, self.threads, self.epoch = source, cfg, counts, blocks, threads, epoch
+    IN_FLIGHT = 2  # groups queued per worker
 
-    def __iter__(self) -> Iterator[tuple[int, list]]:
-        info = torch.utils.data.get_worker_info()
-        wid, nw = (0, 1) if info is None else (info.id, info.num_workers)
-        plan = _make_plan(self.cfg, self.counts, self.blocks, int(self.epoch.value))
-        mine = range(wid, len(plan.groups), nw)
-        for g, pieces in zip(mine, _group_stream(self.source, plan, self.threads, mine)):
-            yield g, [(torch.from_numpy(x), torch.from_numpy(i)) for x, i in pieces]
+    def __init__(self, source: _Source, cfg: _PlanConfig, counts: np.ndarray, blocks: np.ndarray, n: int,
+                 method: str | None):
+        import weakref
 
+        ctx = torch.multiprocessing.get_context(method)
+        self.n = n
+        self.source = source
+        k = min(cfg.buffer_chunks, len(blocks))
+        self.slot_rows = int(np.sort(counts[blocks])[len(blocks) - k:].sum()) if len(blocks) else 0
+        self.tasks = [ctx.SimpleQueue() for _ in range(n)]
+        self.results = ctx.Queue()
+        wsource = dataclasses.replace(source, _array=None, _recycler=None)
+        self.procs = [ctx.Process(target=_worker_main, args=(w, wsource, cfg, counts, blocks, self.tasks[w], self.results),
+                                  daemon=True, name=f"vaearr-worker-{w}") for w in range(n)]
+        for p in self.procs:
+            p.start()
+        self.slots: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.views: list[np.ndarray] = []  # numpy views of the slots' data: their refcounts tell
+        self.id_views: list[np.ndarray] = []
+        self.seen = [set() for _ in range(n)]
+        self.busy: set[int] = set()
+        self.in_flight = [0] * n
+        self.run = 0
+        self._finalizer = weakref.finalize(self, _Workers._stop, self.procs, self.tasks)
 
-def _in_group_order(items: Iterator[tuple[int, list]]) -> Iterator[list]:
-    """Pieces of each group in group order (the DataLoader's round robin gives that already;
-    the buffer only guards the promise)."""
-    waiting: dict[int, list] = {}
-    nxt = 0
-    for g, pieces in items:
-        waiting[int(g)] = pieces
-        while nxt in waiting:
-            yield waiting.pop(nxt)
-            nxt += 1
+    @staticmethod
+    def _stop(procs, tasks) -> None:
+        for q in tasks:
+            try:
+                q.put(None)
+            except (OSError, ValueError):
+                pass
+        for p in procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
+
+    def close(self) -> None:
+        self._finalizer()
+
+    def _free_slot(self) -> int:
+        import sys
+
+        for k in range(len(self.slots)):
+            # referents of an unused view: the list and getrefcount's argument
+            if k not in self.busy and sys.getrefcount(self.views[k]) <= 2 and sys.getrefcount(self.id_views[k]) <= 2:
+                return k
+        dtype = self.source.out_dtype or self.source.dtype
+        data = torch.from_numpy(np.empty((self.slot_rows, *self.source.out_shape), dtype=dtype)).share_memory_()
+        ids = torch.empty(self.slot_rows, dtype=torch.int64).share_memory_()
+        self.slots.append((data, ids))
+        self.views.append(data.numpy())
+        self.id_views.append(ids.numpy())
+        return len(self.slots) - 1
+
+    def epoch(self, plan: _Plan) -> Iterator[list[tuple[torch.Tensor, torch.Tensor]]]:
+        """The pieces of each group of ``plan``, in group order."""
+        self.run += 1
+        run, n_groups = self.run, len(plan.groups)
+        ready: dict[int, int] = {}
+        try:
+            yield from self._epoch(plan, run, n_groups, ready)
+        finally:
+            for k in ready.values():  # decoded for an epoch the consumer left early
+                self.busy.discard(k)
+
+    def _epoch(self, plan: _Plan, run: int, n_groups: int, ready: dict[int, int]) -> Iterator[list]:
+        sent = done = 0
+        while done < n_groups:
+            while sent < n_groups and self.in_flight[sent % self.n] < self.IN_FLIGHT:
+                w, k = sent % self.n, self._free_slot()
+                new = None if k in self.seen[w] else self.slots[k]
+                self.seen[w].add(k)
+                self.busy.add(k)
+                self.in_flight[w] += 1
+                self.tasks[w].put((run, plan.epoch, sent, k, new))
+                sent += 1
+            r, w, g, k, err = self._get()
+            self.in_flight[w] -= 1
+            if r != run:  # left over from an epoch the consumer abandoned
+                self.busy.discard(k)
+                continue
+            if err is not None:
+                self.busy.discard(k)
+                raise err
+            ready[g] = k
+            while done in ready:
+                k = ready.pop(done)
+                cuts = _group_cuts(plan, done)
+                data, ids = self.views[k], self.id_views[k]
+                pieces = [(torch.from_numpy(data[a:b]), torch.from_numpy(ids[a:b])) for a, b in zip(cuts[:-1], cuts[1:])]
+                self.busy.discard(k)  # from now on the pieces' references keep it
+                done += 1
+                yield pieces
+
+    def _get(self) -> tuple:
+        while True:
+            try:
+                return self.results.get(timeout=1.0)
+            except queue.Empty:
+                dead = [p.name for p in self.procs if not p.is_alive()]
+                if dead:
+                    raise RuntimeError(f"worker process {', '.join(dead)} exited unexpectedly") from None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -492,7 +733,8 @@ def _make_plan(cfg: _PlanConfig, counts_all: np.ndarray, blocks: np.ndarray, epo
 class _Batcher:
     """Cuts consecutive batches out of a stream of group buffers, across group boundaries."""
 
-    def __init__(self) -> None:
+    def __init__(self, recycler: _Recycler, capacity: int) -> None:
+        self.recycler, self.capacity = recycler, capacity
         self.segments: deque[tuple[torch.Tensor, torch.Tensor]] = deque()
         self.offset = 0
         self.available = 0
@@ -516,9 +758,11 @@ class _Batcher:
                 self.offset = 0
         if len(parts) == 1:
             return parts[0]
-        # numpy: a single-threaded copy, no intra-op thread team woken for a few MB
-        return (torch.from_numpy(np.concatenate([p[0].numpy() for p in parts])),
-                torch.cat([p[1] for p in parts]))
+        # numpy, into a recycled buffer: a single-threaded copy, no intra-op thread team woken
+        xs = [p[0].numpy() for p in parts]
+        out = self.recycler.take(sum(len(x) for x in xs), xs[0].shape[1:], xs[0].dtype, capacity=self.capacity)
+        np.concatenate(xs, out=out)
+        return torch.from_numpy(out), torch.cat([p[1] for p in parts])
 
 
 _END = object()
@@ -592,7 +836,7 @@ class ZarrBatches:
         self._plan_cache: _Plan | None = None
         self._plan_config = _PlanConfig(spec.batch_size, spec.shuffle, spec.seed, spec.buffer_chunks, spec.drop_last,
                                         spec.rank, spec.world_size)
-        self._workers: Any = None  # the persistent DataLoader, made on the first epoch that needs it
+        self._workers: _Workers | None = None  # made on the first epoch that needs them
         self._sample_shape: tuple[int, ...] | None = None
         if self.n_samples == 0:
             where = f" inside mask '{spec.mask}'" if spec.mask else ""
@@ -721,11 +965,6 @@ class ZarrBatches:
 
     # -- producing batches ---------------------------------------------------------------------
 
-    def _threads(self) -> int:
-        if self.spec.read_threads:
-            return int(self.spec.read_threads)
-        return max(1, _cpu_count() // max(1, self.spec.num_workers))
-
     def _groups(self, plan: _Plan) -> Iterator[list[tuple[torch.Tensor, torch.Tensor]]]:
         """The pieces of each group, in group order, whoever decodes them.
 
@@ -735,29 +974,17 @@ class ZarrBatches:
         """
         if self.spec.num_workers == 0:
             return ([(torch.from_numpy(x), torch.from_numpy(i)) for x, i in pieces]
-                    for pieces in _group_stream(self.source, plan, self._threads()))
+                    for pieces in _group_stream(self.source, plan, self.spec.read_ahead))
         if self._workers is None:
-            ctx = torch.multiprocessing.get_context(self.spec.mp_context)
-            epoch = ctx.Value("q", plan.epoch, lock=False)
-            # workers ship the stored dtype (uint8 patterns: a quarter of float32's bytes through
-            # shared memory); this process converts, in one contiguous numpy pass per batch
-            source = dataclasses.replace(self.source, out_dtype=None, _array=None)
-            dataset = _GroupDataset(source, self._plan_config, self._counts, self._blocks, self._threads(), epoch)
-            # persistent: processes start once per loader, not once per epoch
-            self._workers = (torch.utils.data.DataLoader(
-                dataset, batch_size=None, num_workers=self.spec.num_workers, prefetch_factor=2,
-                persistent_workers=True, multiprocessing_context=ctx,
-            ), epoch)
-        loader, epoch = self._workers
-        epoch.value = plan.epoch  # each worker reads it when iter() restarts it
-        return _in_group_order(iter(loader))
+            # started once per loader, here in the caller's thread (see above)
+            self._workers = _Workers(self.source, self._plan_config, self._counts, self._blocks,
+                                     self.spec.num_workers, self.spec.mp_context)
+        return self._workers.epoch(plan)
 
     def close(self) -> None:
         """Stop the worker processes (they otherwise live as long as this object)."""
         if self._workers is not None:
-            it = getattr(self._workers[0], "_iterator", None)
-            if it is not None and hasattr(it, "_shutdown_workers"):
-                it._shutdown_workers()
+            self._workers.close()
             self._workers = None
 
     def __enter__(self) -> ZarrBatches:
@@ -772,7 +999,12 @@ class ZarrBatches:
             np_dtype = self.source.out_dtype
             # numpy's cast is single-threaded and GIL-free; torch's would wake its thread team,
             # which the training step needs
-            x = torch.from_numpy(x.numpy().astype(np_dtype)) if np_dtype is not None else x.to(self._dtype)
+            if np_dtype is None:
+                x = x.to(self._dtype)
+            else:
+                out = self.source.recycler.take(len(x), tuple(x.shape[1:]), np_dtype, capacity=self.spec.batch_size)
+                np.copyto(out, x.numpy(), casting="unsafe")
+                x = torch.from_numpy(out)
         for j, t in enumerate(self.transforms):
             if getattr(t, "random", False):
                 # a generator per (batch, transform): draws never depend on what ran before
@@ -783,7 +1015,7 @@ class ZarrBatches:
 
     def _batches(self, plan: _Plan, groups: Iterator[list], stop: threading.Event | None = None) -> Iterator[Any]:
         s = self.spec
-        batcher = _Batcher()
+        batcher = _Batcher(self.source.recycler, s.batch_size)
         pin = s.pin_memory and torch.cuda.is_available()
         done = 0
 
@@ -812,7 +1044,9 @@ class ZarrBatches:
         if self.spec.prefetch == 0:
             yield from self._batches(plan, groups)
             return
-        q: queue.Queue = queue.Queue(maxsize=self.spec.prefetch)
+        # batches travel in runs of up to `prefetch`: one thread hand-off per run, not per
+        # batch (on a busy machine each wake-up of a thread can cost milliseconds)
+        q: queue.Queue = queue.Queue(maxsize=2)
         stop = threading.Event()
 
         def put(item: Any) -> bool:
@@ -826,9 +1060,15 @@ class ZarrBatches:
 
         def produce() -> None:
             try:
+                run: list = []
                 for item in self._batches(plan, groups, stop):
-                    if not put(item):
-                        return
+                    run.append(item)
+                    if len(run) >= self.spec.prefetch:
+                        if not put(run):
+                            return
+                        run = []
+                if run and not put(run):
+                    return
                 put(_END)
             except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
                 put(_Failure(exc))
@@ -842,7 +1082,7 @@ class ZarrBatches:
                     return
                 if isinstance(item, _Failure):
                     raise item.exc
-                yield item
+                yield from item
         finally:
             stop.set()
             while thread.is_alive():  # unblock a producer waiting on a full queue
@@ -928,11 +1168,12 @@ def static_background(
     *,
     feature_dims: Sequence[str] | None = None,
     storage_options: dict | None = None,
-    read_threads: int | None = None,
+    chunks_at_once: int = 16,
 ) -> np.ndarray:
     """Mean sample (e.g. the static background pattern of an EBSD map) over the mask.
 
-    Streams the store chunk by chunk (one chunk per thread in memory) and sums in float64.
+    Streams the store, ``chunks_at_once`` chunks in memory at a time (decoded concurrently),
+    summing in float64 in chunk order, so the result does not depend on timing.
 
     Parameters
     ----------
@@ -955,21 +1196,12 @@ def static_background(
             raise StoreError(store, f"no variable '{var}'")
         feature_dims = tuple(str(d) for d in ds[var].dims if d not in sample_dims)
     loader = ZarrBatches(store, var=var, sample_dims=sample_dims, feature_dims=tuple(feature_dims), mask=mask,
-                         shuffle=False, storage_options=storage_options, read_threads=read_threads)
-    source = loader.source
-    blocks = loader._blocks
+                         shuffle=False, storage_options=storage_options)
+    source, blocks = loader.source, [int(b) for b in loader._blocks]
     total = np.zeros(source.feature_shape, dtype=np.float64)
-    threads = read_threads or _cpu_count()
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        # a bounded window of chunks in flight keeps memory flat; summing in block order
-        # keeps the float64 result independent of thread timing
-        window: deque[Future] = deque()
-        for b in blocks:
-            window.append(pool.submit(lambda b=b: source.read_block(int(b))[0].sum(axis=0, dtype=np.float64)))
-            if len(window) >= 2 * threads:
-                total += window.popleft().result()
-        while window:
-            total += window.popleft().result()
+    for i in range(0, len(blocks), chunks_at_once):
+        for data, _ in source.read_blocks(blocks[i:i + chunks_at_once]):
+            total += data.sum(axis=0, dtype=np.float64)
     return total / loader.n_samples
 
 

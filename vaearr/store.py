@@ -557,7 +557,9 @@ def write_variable(
 def _to_zarr(ds: xr.Dataset, target: Any, encoding: dict, progress: bool | str, **kw: Any) -> None:
     delayed = None
     with _quiet_warnings():
+        # write_empty_chunks: skipping zarr's per-chunk "all fill value?" check halves write time
         delayed = ds.to_zarr(target, mode=kw.pop("mode", "w"), zarr_format=3, consolidated=False,
+                             write_empty_chunks=True,
                              encoding=encoding, compute=False, **kw)
         if progress:
             from vaearr._progress import dask_progress

@@ -474,7 +474,7 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Fit
             for k in sums:
                 if k != "discriminator":
                     sums[k] += float(getattr(losses, k).detach()) * b
-            if preview_x is None:
+            if preview_x is None and cfg.previews > 0:
                 preview_x = x[: cfg.previews].detach().float().cpu()
             if writer is not None:
                 writer.add_scalar("train/loss_step", float(loss.detach()), step)

@@ -731,7 +731,8 @@ def image_grid(
         element = hv.RGB(scaled, bounds=bounds)
     else:
         element = hv.Image(mosaic, bounds=bounds, vdims=["value"])
-    common = dict(title=title, xlabel=xlabel, ylabel=ylabel, xticks=xticks or None, yticks=yticks or None)
+    common = dict(title=title, xlabel=xlabel, ylabel=ylabel, xticks=xticks or None, yticks=yticks or None,
+                  xaxis="bottom" if xticks else None, yaxis="left" if yticks else None)
     if not rgb:
         common.update(cmap=cmap, clim=clim, clipping_colors={"NaN": "white"})
     inches = max(2.0, min(16.0, 0.9 * k))
@@ -760,7 +761,8 @@ def heatmap(values: np.ndarray, *, rows: Sequence[Any], cols: Sequence[Any], tit
     return _both(element, dict(cmap=cmap, clim=clim, colorbar=True, title=title, xlabel=xlabel, ylabel=ylabel,
                                invert_yaxis=True),
                  bokeh=dict(frame_width=width - 120, frame_height=height - 80, tools=["hover"], xrotation=0),
-                 mpl=dict(fig_inches=(max(3.0, 0.4 * len(cols_s) + 2), max(2.5, 0.35 * len(rows_s) + 1.5))))
+                 mpl=dict(fig_inches=(max(3.0, 0.4 * len(cols_s) + 2), max(2.5, 0.35 * len(rows_s) + 1.5)),
+                          show_values=False))
 
 
 def _label_colors(labels: np.ndarray | None) -> tuple[list[str], np.ndarray]:
@@ -787,6 +789,8 @@ def scatter_by_label(coords: np.ndarray, labels: np.ndarray | None, *, title: st
     coords = np.asarray(coords, np.float64)
     lab = np.asarray(labels).astype(str) if labels is not None else np.full(len(coords), "all")
     df = pd.DataFrame({"x": coords[:, 0], "y": coords[:, 1], "label": lab})
+    # legend in label order (0, 1, ..., 9), not in order of first appearance
+    df = df.iloc[sorted(range(len(lab)), key=lambda i: _natural(lab[i]))] if labels is not None else df
     element = hv.Scatter(df, kdims=[hv.Dimension("x", label=xlabel or "x")],
                          vdims=[hv.Dimension("y", label=ylabel or "y"), "label"])
     return _both(element, dict(color="label", cmap="Category10", title=title, xlabel=xlabel, ylabel=ylabel),
@@ -809,8 +813,8 @@ def embedding_figure(embedding: Embedding, labels: np.ndarray | None, *, sampled
         pts = np.asarray(points)
         layers.append(_both(hv.Path([pts]), dict(color="black"), bokeh=dict(line_dash="dashed", line_width=1.5),
                             mpl=dict(linestyle="--", linewidth=1)))
-        layers.append(_both(hv.Points(pts), dict(color="black", marker="x"), bokeh=dict(size=10),
-                            mpl=dict(s=40)))
+        layers.append(_both(hv.Points(pts), dict(color="black"), bokeh=dict(size=10, marker="x"),
+                            mpl=dict(s=40, marker="X")))
     if sampled is not None:
         nn = np.asarray(embedding.coords)[np.asarray(sampled)]
         layers.append(_both(hv.Points(nn), dict(color="red"), bokeh=dict(size=9, line_color="black"),
@@ -867,13 +871,14 @@ def bar_chart(values: pd.Series, *, title: str = "", xlabel: str = "", ylabel: s
     keys = [str(k) for k in values.index]
     hl = list(highlight) if highlight is not None else [False] * len(keys)
     df = pd.DataFrame({"key": keys, "value": values.to_numpy(np.float64),
-                       "kind": ["yes" if h else "no" for h in hl]})
-    bars = hv.Bars(df, kdims=[hv.Dimension("key", label=xlabel)], vdims=[hv.Dimension("value", label=ylabel), "kind"])
+                       "color": ["#c44e52" if h else "#4c72b0" for h in hl]})
+    bars = hv.Bars(df, kdims=[hv.Dimension("key", label=xlabel)], vdims=[hv.Dimension("value", label=ylabel), "color"])
     width = max(300, min(1200, 28 * len(keys) + 100))
-    color = hv.dim("kind").categorize({"yes": "#c44e52", "no": "#4c72b0"})
-    return _both(bars, dict(title=title, xlabel=xlabel, ylabel=ylabel, color=color, show_legend=False),
-                 bokeh=dict(frame_width=width, frame_height=300, tools=["hover"], xrotation=45 if len(keys) > 12 else 0),
-                 mpl=dict(fig_inches=(max(4.0, 0.35 * len(keys) + 2), 3.5), xrotation=45 if len(keys) > 12 else 0))
+    rot = 45 if len(keys) > 12 or sum(len(k) for k in keys) > 60 else 0
+    return _both(bars, dict(title=title, xlabel=xlabel, ylabel=ylabel, color=hv.dim("color"), show_legend=False,
+                            axiswise=True, xrotation=rot),
+                 bokeh=dict(frame_width=width, frame_height=300, tools=["hover"]),
+                 mpl=dict(fig_inches=(max(4.0, 0.35 * len(keys) + 2), 3.5)))
 
 
 def side_by_side(*figures: Any, cols: int | None = None):

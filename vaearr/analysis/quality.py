@@ -2,10 +2,11 @@
 
 Metrics are computed by torchmetrics on the network's inputs and reconstructions, in the units
 the network sees (the run's scaling: ``[0,1]`` or ``[-1,1]``), so ``data_range`` is that range's
-width. SSIM uses torchmetrics' Gaussian window (σ = 1.5, 11 wide) — the same definition as
-scikit-image's ``structural_similarity(gaussian_weights=True, sigma=1.5,
-use_sample_covariance=False)``, which differs only in how the image border is handled (a few
-1e-3 on 28×28 images). Images smaller than 11 pixels along an axis get a smaller odd window with
+width. SSIM uses torchmetrics' Gaussian-window SSIM map (σ = 1.5, 11 wide) averaged over the pixels
+whose window lies inside the image: the definition of scikit-image's
+``structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False)``, which
+it matches to ~1e-5. Everything is computed in float64 (in float32 the local variances of flat
+patches lose most of their digits and SSIM moves by several hundredths). Images smaller than 11 pixels along an axis get a smaller odd window with
 σ = (window − 1) / 7 (scikit-image's truncation at 3.5 σ).
 """
 
@@ -31,7 +32,8 @@ def _tensor(a: Any):
 
 
 def _check_pair(x: Any, recon: Any) -> tuple[Any, Any]:
-    x, recon = _tensor(x).float(), _tensor(recon).float()
+    # float64: SSIM's variances E[x²] − E[x]² cancel catastrophically in float32 on flat patches
+    x, recon = _tensor(x).double(), _tensor(recon).double()
     if x.shape != recon.shape:
         raise ValueError(f"inputs {tuple(x.shape)} and reconstructions {tuple(recon.shape)} differ in shape")
     if x.ndim not in (4, 5):
@@ -80,17 +82,23 @@ def ssim_window(shape: Sequence[int], kernel_size: int = 11, sigma: float = 1.5)
 
 
 def ssim(x: Any, recon: Any, *, data_range: float = 1.0, kernel_size: int = 11, sigma: float = 1.5) -> np.ndarray:
-    """Structural similarity per sample (torchmetrics, Gaussian window; 2D or 3D): (N,).
+    """Structural similarity per sample (Gaussian window; 2D or 3D): (N,).
 
-    Multi-channel images average SSIM over channels, as torchmetrics does.
+    The SSIM map is torchmetrics'; its mean is taken over the pixels whose whole window lies
+    inside the image (a ``(window − 1) / 2`` border left out), as scikit-image and Wang et al.
+    do — torchmetrics' own scalar averages a different border, a few 1e-2 off on small images.
+    Multi-channel images average over channels.
     """
     from torchmetrics.functional.image import structural_similarity_index_measure
 
     x, recon = _check_pair(x, recon)
     k, s = ssim_window(x.shape[2:], kernel_size, sigma)
-    return structural_similarity_index_measure(
-        recon, x, data_range=float(data_range), kernel_size=k, sigma=s, reduction="none"
-    ).numpy().astype(np.float64)
+    _, full = structural_similarity_index_measure(
+        recon, x, data_range=float(data_range), kernel_size=k, sigma=s, reduction="none", return_full_image=True
+    )
+    pad = (k - 1) // 2
+    inner = full[(slice(None), slice(None), *[slice(pad, n - pad) for n in full.shape[2:]])]
+    return inner.flatten(1).mean(1).numpy().astype(np.float64)
 
 
 def compression_ratio(input_shape: Sequence[int], latent_shape: Sequence[int]) -> float:

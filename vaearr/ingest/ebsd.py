@@ -5,9 +5,9 @@ Two routes lead to one lazy ``patterns(y, x, py, px)`` :class:`xarray.DataArray`
 * **plain HDF5** (``dataset`` given): an ``N×H×W`` dataset with per-pattern ``x``/``y``
   datasets (any order; the grid is found by :func:`vaearr.ingest.grid.infer_grid`), an
   ``N×H×W`` dataset in row-major order with a ``scan_shape``, or a ``Y×X×H×W`` dataset.
-  Patterns are read by a dask task per store chunk, in reads aligned to the HDF5 chunks,
-  through an h5py chunk cache sized for that access, so memory stays flat however big the
-  file is;
+  Each dask task reads a block of a few store chunks (~28 MB) as whole HDF5 chunks; gzip
+  chunks are inflated outside h5py so that both cores work (see :class:`_DirectChunks`).
+  Memory holds a few blocks whatever the file's size;
 * **kikuchipy** (``dataset`` left out): whatever :func:`kikuchipy.load` reads — kikuchipy,
   EDAX and Bruker h5ebsd, Oxford H5OINA and ``.ebsp``, NORDIF ``.dat``, EDAX ``.up1``/``.up2``
   ... — lazily; coordinates come from the signal's navigation axes, detector geometry from
@@ -205,10 +205,10 @@ class _DirectChunks:
 
     h5py decompresses inside the HDF5 library while holding its global lock and the GIL, so
     reads through it run one at a time. Reading the stored bytes with
-    ``read_direct_chunk`` is cheap, and :func:`zlib.decompress` releases the GIL: the
-    threads of a dask write then inflate chunks in parallel, beside the store's compression.
-    Used only for pipelines of deflate (gzip) and shuffle, the filters of almost every
-    pattern file; anything else goes through h5py.
+    ``read_direct_chunk`` is cheap, and zlib (or libdeflate, see :func:`_inflate`) releases
+    the GIL: the threads of a dask write then inflate chunks in parallel, beside the store's
+    compression. Used only for pipelines of deflate (gzip) and shuffle, the filters of almost
+    every pattern file; anything else goes through h5py.
 
     The cache keeps the chunks that neighbouring blocks share (blocks rarely start on a chunk
     boundary), and a chunk one thread is decoding is waited for, not decoded twice.
@@ -461,10 +461,13 @@ def _read_blocks(chunks: Sequence[int], grid_shape: tuple[int, int], pattern_byt
     store-chunk-sized reads and a few per cent with these.
     """
     cy, cx = int(chunks[0]), int(chunks[1])
+    ny, nx = grid_shape
     k = max(1, _READ_BLOCK_BYTES // max(1, cy * cx * pattern_bytes))
-    if cx < grid_shape[1]:  # a scan row is more than one chunk (then cy == 1): grow along x
-        return cy, min(grid_shape[1], cx * k)
-    return min(grid_shape[0], cy * k), cx
+    if cx < nx:  # a scan row is split into chunks (then cy == 1): grow along x, then by rows
+        if cx * k < nx:
+            return cy, cx * k
+        return min(ny, max(1, _READ_BLOCK_BYTES // (nx * pattern_bytes))), nx
+    return min(ny, cy * k), cx
 
 
 def _read_plain_hdf5(
@@ -479,6 +482,7 @@ def _read_plain_hdf5(
     binning: int,
 ) -> xr.DataArray:
     import dask.array as da
+    import h5py
     from dask.base import tokenize
 
     from vaearr.ingest.grid import infer_grid
@@ -488,8 +492,6 @@ def _read_plain_hdf5(
     attrs: dict[str, Any] = {"format": "plain HDF5", "vendor": "unknown"}
     with _open_h5(path) as f:
         obj = f.get(dataset)
-        import h5py
-
         if not isinstance(obj, h5py.Dataset):
             raise InputError(path, f"no dataset '{dataset}' ({_describe_candidates(f)})")
         ds = obj
@@ -600,7 +602,7 @@ def _not_kikuchipy(path: str, detail: str) -> InputError:
     return InputError(path, msg)
 
 
-def _nav_axis(src: str, axis: Any) -> tuple[float, float, bool]:
+def _nav_axis(axis: Any) -> tuple[float, float, bool]:
     """(offset, scale) in µm of a navigation axis, and whether its unit is a length."""
     units = str(getattr(axis, "units", "") or "").strip()
     factor = _TO_UM.get(units)
@@ -704,7 +706,7 @@ def _read_kikuchipy(
     offsets, steps, have_units = [0.0, 0.0], [DEFAULT_STEP, DEFAULT_STEP], [False, False]
     for i, axis in enumerate(axes_yx):
         if axis is not None:
-            offsets[i], steps[i], have_units[i] = _nav_axis(path, axis)
+            offsets[i], steps[i], have_units[i] = _nav_axis(axis)
     if step is not None:
         steps = list(_pair(step, "step"))
         step_source = "given"

@@ -1,0 +1,119 @@
+"""Prefect flows analyze-latents and cluster-latents; tasks run on a dask.distributed cluster when given one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, task
+
+
+def _runner(scheduler: str | None):
+    """prefect-dask's DaskTaskRunner on the given scheduler, or Prefect's default thread pool."""
+    if scheduler:
+        from prefect_dask import DaskTaskRunner
+
+        return DaskTaskRunner(address=scheduler)
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    return ThreadPoolTaskRunner(max_workers=1)
+
+
+@task(name="references")
+def references_task(store: str, methods: list[str], **kwargs: Any) -> dict:
+    from vaearr.analysis.references import write_references
+
+    return write_references(store, methods=methods, **kwargs)
+
+
+@task(name="rank-latents")
+def rank_task(store: str, **kwargs: Any) -> dict:
+    from vaearr.analysis.ranking import rank_latents
+
+    result = rank_latents(store, **kwargs)
+    return {"summary": result.summary(), "files": {k: str(v) for k, v in result.files.items()},
+            "figures": [str(p) for p in result.figures], "n_pixels": result.association.attrs.get("n_pixels")}
+
+
+@task(name="joint-cluster")
+def cluster_task(store: str, **kwargs: Any) -> dict:
+    from vaearr.analysis.clustering import joint_cluster
+
+    result = joint_cluster(store, **kwargs)
+    return {"counts": result.counts, "params": result.params, "files": {k: str(v) for k, v in result.files.items()},
+            "variable": result.variable}
+
+
+def _analyze(store: str, latent: str, against: list[str], out: str, top: int, mask: str, n_components: int,
+             trend_order: int, figures: bool, seed: int, overwrite: bool) -> dict:
+    from vaearr.store import open_store
+
+    ds = open_store(store)
+    missing = [m for m in ("pca", "nmf") if m in against and (m not in ds or overwrite)]
+    refs = references_task.submit(store, missing, mask=mask, n_components=n_components, seed=seed,
+                                  overwrite=overwrite) if missing else None
+    ranked = rank_task.submit(store, latent=latent, against=against, out=out, top=top, mask=mask,
+                              n_components=n_components, trend_order=trend_order, figures=figures, seed=seed,
+                              wait_for=[refs] if refs is not None else None)
+    return {"references": refs.result() if refs is not None else None, **ranked.result()}
+
+
+@flow(name="analyze-latents", log_prints=True)
+def analyze_latents(
+    store: str,
+    latent: str = "latent",
+    against: list[str] | None = None,
+    out: str = "out/rank",
+    top: int = 5,
+    mask: str = "roi",
+    n_components: int = 8,
+    trend_order: int = 2,
+    figures: bool = True,
+    seed: int = 0,
+    overwrite: bool = False,
+    scheduler: str | None = None,
+) -> dict:
+    """References, partition agreement, associations and maps for a latent (``vaearr rank``).
+
+    ``scheduler``: address of a dask.distributed scheduler (``tcp://host:8786``); the tasks
+    then run on its workers (prefect-dask). Without it they run in this process.
+    """
+    inner = flow(name="analyze-latents-tasks", task_runner=_runner(scheduler))(_analyze)
+    summary = inner(store, latent, list(against or ["elements", "bandcontrast", "pca", "nmf"]), out, top, mask,
+                    n_components, trend_order, figures, seed, overwrite)
+    print(summary["summary"])
+    return summary
+
+
+def _cluster(store: str, options: dict) -> dict:
+    return cluster_task.submit(store, **options).result()
+
+
+@flow(name="cluster-latents", log_prints=True)
+def cluster_latents(
+    store: str,
+    latent: str = "latent",
+    dim: int = 0,
+    with_var: str | None = "bandcontrast",
+    method: str = "gmm",
+    mask: str | None = "roi",
+    out: str = "out/cluster",
+    tag: str = "run",
+    k: int | None = None,
+    eps: float = 0.3,
+    min_samples: int = 10,
+    min_cluster_size: int = 50,
+    seed: int = 0,
+    name: str = "cluster",
+    overwrite: bool = False,
+    scheduler: str | None = None,
+) -> dict:
+    """Joint clustering of a latent dim with band contrast (``vaearr cluster``); see ``analyze-latents`` for ``scheduler``."""
+    inner = flow(name="cluster-latents-tasks", task_runner=_runner(scheduler))(_cluster)
+    summary = inner(store, dict(latent=latent, dim=dim, with_var=with_var, method=method, mask=mask, out=out, tag=tag,
+                                k=k, eps=eps, min_samples=min_samples, min_cluster_size=min_cluster_size, seed=seed,
+                                name=name, overwrite=overwrite))
+    print(f"{method}: {summary['counts']}")
+    return summary
+
+
+FLOWS = (analyze_latents, cluster_latents)

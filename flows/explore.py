@@ -1,0 +1,75 @@
+"""Prefect flows: explore-latents and compare-layers. Each task is one library call; no logic lives here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, task
+
+
+@task(name="explore")
+def explore_task(store: str, run: str, out: str, **kwargs: Any) -> dict:
+    from vaearr.analysis.explore import explore
+
+    return explore(store, run, out, **kwargs).summary
+
+
+@task(name="compare-images")
+def compare_images_task(run: str, img1: str, img2: str, out: str, top: int) -> dict:
+    from vaearr.analysis.layers import compare_images
+
+    return compare_images(run, img1, img2, out, top=top).to_dict(top)
+
+
+@task(name="compare-folder")
+def compare_folder_task(run: str, folder: str, out: str, top: int) -> dict:
+    from vaearr.analysis.layers import compare_folder
+
+    return compare_folder(run, folder, out, top=top).to_dict(top)
+
+
+@flow(name="explore-latents", log_prints=True)
+def explore_latents(
+    store: str,
+    run: str,
+    out: str,
+    n: int | None = 2000,
+    seed: int = 0,
+    label: str | None = "auto",
+    parts: list[str] | None = None,
+    embeddings: list[str] | None = None,
+    base: str | list[float] | None = None,
+    checkpoint: str = "best",
+    device: str = "cpu",
+) -> dict:
+    """Exploration figures and tables of a run (``vaearr explore``); returns the summary."""
+    from vaearr.analysis.explore import EMBEDDINGS, PARTS
+
+    summary = explore_task(store, run, out, n=n, seed=seed, label=label, parts=parts or PARTS,
+                           embeddings=embeddings or EMBEDDINGS, base=base, checkpoint=checkpoint, device=device)
+    print(f"explored {summary['n_samples']} samples → {out}: {', '.join(summary['figures'])}")
+    return summary
+
+
+@flow(name="compare-layers", log_prints=True)
+def compare_layers(
+    run: str,
+    out: str,
+    img1: str | None = None,
+    img2: str | None = None,
+    folder: str | None = None,
+    top: int = 5,
+) -> dict:
+    """Decoder layer differences of two inputs, or of positive/negative pairs in a folder (``vaearr layers``)."""
+    if folder is not None:
+        result = compare_folder_task(run, folder, out, top)
+        print(f"compared {result['n_pairs']} pairs; unmatched: {result['unmatched']}")
+    elif img1 is not None and img2 is not None:
+        result = compare_images_task(run, img1, img2, out, top)
+        print(f"compared {img1} and {img2}; top layers: {result['top_layers']['cosine_dissimilarity']}")
+    else:
+        raise ValueError("give img1 and img2, or folder")
+    return result
+
+
+FLOWS = (explore_latents, compare_layers)

@@ -1,0 +1,45 @@
+"""The analyze-latents and cluster-latents flows, their tasks run on a dask.distributed LocalCluster."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from vaearr.store import open_store, write_variable
+
+pytest.importorskip("prefect", reason="needs the 'flows' extra")
+pytest.importorskip("prefect_dask", reason="needs the 'flows' extra")
+distributed = pytest.importorskip("distributed", reason="needs dask.distributed")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def test_flows_on_a_local_cluster(demo_store: Path, tmp_path: Path) -> None:
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.analysis import analyze_latents, cluster_latents
+
+    ds = open_store(demo_store)
+    rng = np.random.default_rng(0)
+    lat = rng.normal(size=(40, 60, 3)).astype(np.float32)
+    lat[..., 0] = ds.bandcontrast.values + rng.normal(size=(40, 60))
+    write_variable(demo_store, "latent", xr.DataArray(lat, dims=("y", "x", "latent_dim"),
+                                                      coords={"y": ds.y, "x": ds.x, "latent_dim": [0, 1, 2]}), mask="roi")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client, prefect_test_harness(server_startup_timeout=180):
+        summary = analyze_latents(store=str(demo_store), against=["bandcontrast", "elements"], out=str(tmp_path / "rank"),
+                                  top=2, figures=False, scheduler=cluster.scheduler_address)
+        result = cluster_latents(store=str(demo_store), dim=0, method="kmeans", k=2, out=str(tmp_path / "cl"),
+                                 tag="flow", scheduler=cluster.scheduler_address)
+        # the tasks ran on the cluster's worker
+        ran = client.run_on_scheduler(lambda dask_scheduler: sorted({ts.key if isinstance(ts.key, str) else str(ts.key)
+                                                                    for ts in dask_scheduler.tasks.values()}))
+    assert "bandcontrast: best latent dim 0" in summary["summary"]
+    assert Path(summary["files"]["association_json"]).is_file()
+    assert result["counts"]["clusters"] == 2 and Path(result["files"]["report_json"]).is_file()
+    written = open_store(demo_store)
+    assert "association" in written and "cluster" in written
+    assert ran is not None

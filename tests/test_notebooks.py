@@ -1,0 +1,55 @@
+"""The notebooks in notebooks/ run top to bottom on small settings (VAEARR_NOTEBOOK_SMALL=1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+nbformat = pytest.importorskip("nbformat", reason="needs the 'dev' extra (nbformat)")
+nbclient = pytest.importorskip("nbclient", reason="needs the 'dev' extra (nbclient)")
+pytest.importorskip("ipykernel", reason="needs the 'dev' extra (ipykernel)")
+
+
+def _run(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> nbformat.NotebookNode:
+    monkeypatch.setenv("VAEARR_NOTEBOOK_SMALL", "1")
+    monkeypatch.setenv("VAEARR_NOTEBOOK_OUT", str(tmp_path / "out"))
+    monkeypatch.setenv("VAEARR_PROGRESS", "off")
+    nb = nbformat.read(REPO / "notebooks" / name, as_version=4)
+    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
+    return nb
+
+
+def _html_outputs(nb) -> int:
+    return sum(1 for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+               if o.output_type in ("display_data", "execute_result")
+               and ("text/html" in o.get("data", {}) or "application/vnd.holoviews_exec.v0+json" in o.get("data", {})))
+
+
+def test_fashion_mnist_explorer_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("panel", reason="needs the 'viz' extra")
+    if not Path("/usr/share/datasets/fashion-mnist").is_dir():
+        pytest.skip("needs the Debian dataset-fashion-mnist package (make sysdeps)")
+    nb = _run("fashion_mnist_explorer.ipynb", tmp_path, monkeypatch)
+    assert _html_outputs(nb) >= 5  # prototypes (heatmap, decoded), traversal, embedding, explorer
+    assert (tmp_path / "out" / "fashion_run" / "best" / "model.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_ebsd_walkthrough_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("kikuchipy", reason="needs the 'ebsd' extra")
+    nb = _run("ebsd_walkthrough.ipynb", tmp_path, monkeypatch)
+    assert (tmp_path / "out" / "ebsd_explore" / "summary.json").exists()
+    assert _html_outputs(nb) >= 2
+
+
+@pytest.mark.slow
+def test_mri_reconstruction_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("nibabel", reason="needs the 'nifti' extra")
+    pytest.importorskip("monai", reason="needs the 'models' extra")
+    _run("mri_reconstruction.ipynb", tmp_path, monkeypatch)
+    assert (tmp_path / "out" / "brain_recon" / "anatomical_recon.nii.gz").exists()

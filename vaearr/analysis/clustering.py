@@ -1,0 +1,452 @@
+"""Joint clustering of one latent dim with band contrast inside a mask: labels, a figure, CSV/JSON, a store variable.
+
+:func:`cluster_points` clusters rows of features with a Gaussian mixture (k given, or chosen by
+BIC over a range), k-means, DBSCAN or HDBSCAN (features standardised first, so ``eps`` is in
+standard deviations). :func:`joint_cluster` takes (latent dim, band contrast) of every pixel in
+a mask (or an x/y window), or two vectors from NPY/CSV files whose lengths must equal the mask's,
+and writes:
+
+* ``{out}/cluster_map__{tag}.html`` / ``.png``: the map (one fixed hue per cluster, brightness
+  the latent value within the cluster, dark → light; noise grey) beside the (latent, band
+  contrast) scatter in the same colours;
+* ``{out}/cluster_assignments__{tag}.csv``: ``x, y, latent, bandcontrast, cluster``;
+* ``{out}/cluster_report__{tag}.json``: method, parameters, counts, output paths;
+* a ``cluster(y, x)`` variable (−1 noise, −2 outside the mask) in the store.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from vaearr.errors import InputError, StoreError
+
+#: Clustering methods :func:`cluster_points` knows.
+METHODS = ("gmm", "kmeans", "dbscan", "hdbscan")
+#: Colour of noise points (label −1).
+NOISE_RGB = (0.62, 0.62, 0.62)
+#: Scatter points drawn at most (a seeded sample beyond; the CSV keeps every pixel).
+MAX_SCATTER = 20000
+
+
+def _palette(k: int) -> np.ndarray:
+    import matplotlib
+
+    base = matplotlib.colormaps["tab10" if k <= 10 else "tab20"]
+    return np.array([base(i % base.N)[:3] for i in range(max(k, 1))])
+
+
+def cluster_points(
+    features: np.ndarray,
+    method: str = "gmm",
+    *,
+    k: int | None = None,
+    k_range: tuple[int, int] = (2, 8),
+    criterion: str = "bic",
+    eps: float = 0.3,
+    min_samples: int = 10,
+    min_cluster_size: int = 50,
+    seed: int = 0,
+    standardize: bool = True,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Cluster the rows of ``features``; noise (DBSCAN/HDBSCAN) is −1.
+
+    Parameters
+    ----------
+    features
+        ``(n, d)`` finite values.
+    method
+        ``gmm``, ``kmeans``, ``dbscan`` or ``hdbscan``.
+    k
+        Clusters for ``gmm``/``kmeans``; for ``gmm`` None chooses k in ``k_range`` by ``criterion``.
+    eps, min_samples
+        DBSCAN's neighbourhood radius (in standard deviations when standardised) and core size;
+        ``min_samples`` is also HDBSCAN's.
+    min_cluster_size
+        HDBSCAN's smallest cluster.
+    seed
+        Seeds the mixtures and k-means.
+    standardize
+        Zero mean, unit variance per feature first.
+
+    Returns
+    -------
+    labels : numpy.ndarray
+        ``(n,)`` int64, clusters numbered 0.. by decreasing size, −1 noise.
+    params : dict
+        The parameters used (``k`` chosen, criterion scores...).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.r_[rng.normal(0, .1, (50, 2)), rng.normal(3, .1, (50, 2))]
+    >>> labels, p = cluster_points(x, "kmeans", k=2)
+    >>> sorted(np.bincount(labels).tolist())
+    [50, 50]
+    """
+    x = np.asarray(features, dtype=np.float64)
+    x = x[:, None] if x.ndim == 1 else x
+    if method not in METHODS:
+        raise InputError(None, f"unknown method {method!r}; choose one of {list(METHODS)}")
+    if x.shape[0] < 2 or not np.isfinite(x).all():
+        raise InputError(None, f"need at least 2 finite points to cluster, got {x.shape[0]} (or NaN values)")
+    if standardize:
+        sd = x.std(0)
+        x = (x - x.mean(0)) / np.where(sd > 0, sd, 1.0)
+    params: dict[str, Any] = {"method": method, "standardize": standardize}
+    if method == "gmm":
+        from vaearr.analysis.references import gmm_partition
+
+        part = gmm_partition(x, (k, k) if k else k_range, criterion=criterion, seed=seed, standardize=False)
+        labels = part.labels
+        params.update(k=part.k, k_range=None if k else list(k_range), criterion=criterion,
+                      scores={str(kk): v for kk, v in part.scores.items()}, seed=seed)
+    elif method == "kmeans":
+        from sklearn.cluster import KMeans
+
+        if not k:
+            raise InputError(None, "k-means needs k (--k)")
+        labels = KMeans(k, n_init=4, random_state=seed).fit_predict(x)
+        params.update(k=k, seed=seed)
+    elif method == "dbscan":
+        from sklearn.cluster import DBSCAN
+
+        labels = DBSCAN(eps=eps, min_samples=min_samples).fit_predict(x)
+        params.update(eps=eps, min_samples=min_samples)
+    else:
+        labels = _hdbscan(x, min_cluster_size, min_samples)
+        params.update(min_cluster_size=min_cluster_size, min_samples=min_samples)
+    return _renumber(np.asarray(labels, dtype=np.int64)), params
+
+
+def _hdbscan(x: np.ndarray, min_cluster_size: int, min_samples: int) -> np.ndarray:
+    try:
+        import hdbscan  # the package's Borůvka KD-tree is much faster on millions of low-dim points
+    except ImportError:  # pragma: no cover - scikit-learn's implementation is always there
+        from sklearn.cluster import HDBSCAN
+
+        return HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples).fit_predict(x)
+    return hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples,
+                           core_dist_n_jobs=os.cpu_count() or 1).fit_predict(x)
+
+
+def _renumber(labels: np.ndarray) -> np.ndarray:
+    """Clusters 0.. by decreasing size (so colours are stable across runs), noise stays −1."""
+    out = np.full_like(labels, -1)
+    ids, counts = np.unique(labels[labels >= 0], return_counts=True)
+    for new, old in enumerate(ids[np.argsort(-counts, kind="stable")]):
+        out[labels == old] = new
+    return out
+
+
+def cluster_colors(labels: np.ndarray, magnitude: np.ndarray) -> np.ndarray:
+    """RGB per point: the cluster's hue, darker → lighter with ``magnitude`` within the cluster.
+
+    Examples
+    --------
+    >>> rgb = cluster_colors(np.array([0, 0, -1]), np.array([0.0, 1.0, 5.0]))
+    >>> bool(rgb[1].sum() > rgb[0].sum()), rgb[2].tolist() == list(NOISE_RGB)
+    (True, True)
+    """
+    labels = np.asarray(labels)
+    mag = np.asarray(magnitude, dtype=np.float64)
+    k = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
+    pal = _palette(k)
+    rgb = np.tile(np.asarray(NOISE_RGB), (labels.size, 1))
+    for c in range(k):
+        sel = labels == c
+        v = mag[sel]
+        lo, hi = (np.nanmin(v), np.nanmax(v)) if v.size else (0.0, 1.0)
+        t = (v - lo) / (hi - lo) if hi > lo else np.full(v.size, 0.5)
+        dark, light = 0.3 * pal[c], pal[c] + 0.55 * (1.0 - pal[c])
+        rgb[sel] = dark + t[:, None] * (light - dark)
+    return np.clip(rgb, 0.0, 1.0)
+
+
+def cluster_figure(
+    grid_rgb: np.ndarray,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    latent: np.ndarray,
+    bc: np.ndarray | None,
+    labels: np.ndarray,
+    *,
+    title: str = "clusters",
+    latent_label: str = "latent",
+    bc_label: str = "bandcontrast",
+    seed: int = 0,
+):
+    """The map (RGB, y down) beside the (latent, band contrast) scatter in the same colours."""
+    from vaearr import plots
+
+    hv = plots._hv()
+    sx = float(np.diff(xs)[0]) if xs.size > 1 else 1.0
+    sy = float(np.diff(ys)[0]) if ys.size > 1 else 1.0
+    bounds = (xs[0] - sx / 2, ys[0] - sy / 2, xs[-1] + sx / 2, ys[-1] + sy / 2)
+    rgb_map = hv.RGB(grid_rgb[::-1], bounds=bounds, kdims=["x", "y"])
+    aspect = (bounds[2] - bounds[0]) / (bounds[3] - bounds[1]) if bounds[3] != bounds[1] else 1.0
+    fw = plots.FRAME_WIDTH
+    rgb_map = plots._both(rgb_map, dict(title=f"{title}: map", invert_yaxis=True),
+                          bokeh=dict(frame_width=fw, frame_height=max(40, int(fw / aspect))),
+                          mpl=dict(aspect="equal", fig_inches=(plots.FIG_INCHES, plots.FIG_INCHES / max(aspect, 0.2))))
+    n = labels.size
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(n, MAX_SCATTER, replace=False)) if n > MAX_SCATTER else np.arange(n)
+    yv = bc if bc is not None else np.zeros(n)
+    layers = []
+    k = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
+    pal = _palette(k)
+    for c in [-1, *range(k)]:
+        sel = pick[labels[pick] == c]
+        if not sel.size:
+            continue
+        color = NOISE_RGB if c < 0 else tuple(pal[c])
+        hexc = "#%02x%02x%02x" % tuple(int(round(255 * v)) for v in color)
+        pts = hv.Points((latent[sel], yv[sel]), kdims=[latent_label, bc_label if bc is not None else "zero"],
+                        label="noise" if c < 0 else f"cluster {c}")
+        layers.append(plots._both(pts, dict(color=hexc), bokeh=dict(size=3, alpha=0.6), mpl=dict(s=3, alpha=0.6)))
+    scatter = plots._both(hv.Overlay(layers), dict(title=f"{title}: {latent_label} vs {bc_label}"),
+                          bokeh=dict(frame_width=fw, frame_height=fw, legend_position="right"),
+                          mpl=dict(fig_inches=(plots.FIG_INCHES, plots.FIG_INCHES)))
+    return plots._both(hv.Layout([rgb_map, scatter]).cols(2), {}, mpl=dict(sublabel_format=""))
+
+
+# --------------------------------------------------------------------------------------------
+# inputs
+
+
+def read_vector(path: str | os.PathLike, *, column: str | None = None) -> np.ndarray:
+    """One column of numbers from an NPY (1-D, or (n, 1)) or CSV file (header optional).
+
+    A CSV with several columns needs ``column`` (its header name); with one column it is that.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(p, "no such file")
+    if p.suffix.lower() == ".npy":
+        try:
+            v = np.load(p, allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            raise InputError(p, f"not a readable NPY file ({exc})") from None
+        v = np.asarray(v)
+        if v.ndim == 2 and v.shape[1] == 1:
+            v = v[:, 0]
+        if v.ndim != 1 or v.dtype.kind not in "fiub":
+            raise InputError(p, f"expected a 1-D numeric array, got shape {v.shape} dtype {v.dtype}")
+        return v.astype(np.float64)
+    with open(p, newline="") as f:
+        rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
+    if not rows:
+        raise InputError(p, "empty CSV")
+
+    def numeric(r):
+        try:
+            [float(c) for c in r]
+            return True
+        except ValueError:
+            return False
+
+    header = None if numeric(rows[0]) else [c.strip() for c in rows[0]]
+    body = rows[1:] if header else rows
+    ncol = len(body[0]) if body else 0
+    if column is not None and header is not None:
+        if column not in header:
+            raise InputError(p, f"no column '{column}' (columns {header})")
+        idx = header.index(column)
+    elif ncol == 1:
+        idx = 0
+    else:
+        raise InputError(p, f"{ncol} columns: name the one to use (a header with '{column or 'latent'}')")
+    try:
+        return np.array([float(r[idx]) for r in body], dtype=np.float64)
+    except (ValueError, IndexError):
+        raise InputError(p, f"column {idx + 1} has a non-number or a row is short") from None
+
+
+# --------------------------------------------------------------------------------------------
+# the job
+
+
+@dataclass
+class ClusterResult:
+    """What :func:`joint_cluster` wrote."""
+
+    labels: np.ndarray
+    params: dict
+    counts: dict[str, int]
+    files: dict[str, Path] = field(default_factory=dict)
+    variable: str | None = None
+
+    def summary(self) -> str:
+        """A few lines for a terminal."""
+        lines = [f"{self.params['method']}: " + ", ".join(f"{k}: {v}" for k, v in self.counts.items())]
+        lines += [f"  wrote {p}" for p in self.files.values()]
+        if self.variable:
+            lines.append(f"  store variable: {self.variable}")
+        return "\n".join(lines)
+
+
+def _select_mask(ds: xr.Dataset, mask: str | None, x_range: Any, y_range: Any, store: Any) -> tuple[np.ndarray, str]:
+    if (x_range is not None or y_range is not None) and mask not in (None, "roi"):
+        raise InputError(None, "give a mask or an x/y window, not both")
+    if x_range is not None or y_range is not None:
+        from vaearr.roi import make_roi
+
+        m, _ = make_roi(ds, x=x_range, y=y_range, store=store)
+        return np.asarray(m.values, bool), f"x={x_range} y={y_range}"
+    if mask is None:
+        return np.ones((ds.sizes["y"], ds.sizes["x"]), bool), "none"
+    if mask not in ds:
+        raise StoreError(store, f"no mask variable '{mask}' in the store")
+    return np.asarray(ds[mask].transpose("y", "x").values, bool), mask
+
+
+def joint_cluster(
+    store: str | os.PathLike,
+    *,
+    latent: str = "latent",
+    dim: int = 0,
+    with_var: str | None = "bandcontrast",
+    method: str = "gmm",
+    mask: str | None = "roi",
+    x_range: Any = None,
+    y_range: Any = None,
+    latent_vector: str | os.PathLike | None = None,
+    bc_vector: str | os.PathLike | None = None,
+    out: str | os.PathLike = "out/cluster",
+    tag: str = "run",
+    name: str = "cluster",
+    k: int | None = None,
+    k_range: tuple[int, int] = (2, 8),
+    eps: float = 0.3,
+    min_samples: int = 10,
+    min_cluster_size: int = 50,
+    seed: int = 0,
+    write: bool = True,
+    overwrite: bool = False,
+    latent_dim: str = "latent_dim",
+) -> ClusterResult:
+    """Cluster (latent dim ``dim``, band contrast) over the mask; figure, CSV, JSON, store variable.
+
+    Parameters
+    ----------
+    store
+        The store.
+    latent, dim, latent_dim
+        Latent variable, the value of its ``latent_dim`` coordinate to use, and that dim's name.
+    with_var
+        Second feature (``bandcontrast``); None clusters the latent alone.
+    method, k, k_range, eps, min_samples, min_cluster_size, seed
+        See :func:`cluster_points`.
+    mask, x_range, y_range
+        The pixels: a mask variable, or an x/y window (``"A:B"`` or ``(A, B)``, µm). Pixels
+        where the store's latent or band contrast is NaN are left out.
+    latent_vector, bc_vector
+        NPY/CSV files with the values on the mask's pixels (row-major order) instead of the
+        store's; their lengths must equal the number of mask pixels.
+    out, tag
+        Output folder and the tag in the file names.
+    name
+        Store variable for the labels (−1 noise, −2 outside); ``write=False`` skips it.
+
+    Raises
+    ------
+    InputError
+        Vectors whose lengths differ from the mask's (the message gives all three), an unknown
+        method, a window with no pixels.
+    StoreError
+        Missing variables, or ``name`` exists without ``overwrite``.
+    """
+    from vaearr import plots
+    from vaearr.store import open_store, write_variables
+
+    if method not in METHODS:
+        raise InputError(None, f"unknown method {method!r}; choose one of {list(METHODS)}")
+    ds = open_store(store)
+    if write and name in ds and not overwrite:
+        raise StoreError(store, f"variable '{name}' exists; pass overwrite=True (--overwrite) to replace it")
+    m, mask_label = _select_mask(ds, mask, x_range, y_range, store)
+    n_mask = int(m.sum())
+    if latent_vector is not None or bc_vector is not None:
+        lv = read_vector(latent_vector, column="latent") if latent_vector is not None else None
+        bv = read_vector(bc_vector, column=with_var or "bandcontrast") if bc_vector is not None else None
+        lens = {"latent": None if lv is None else lv.size, "bandcontrast": None if bv is None else bv.size}
+        if any(v is not None and v != n_mask for v in lens.values()):
+            where = latent_vector if (lv is not None and lv.size != n_mask) else bc_vector
+            raise InputError(where, f"lengths differ: latent vector {lens['latent'] if lens['latent'] is not None else '-'}, "
+                                    f"band contrast vector {lens['bandcontrast'] if lens['bandcontrast'] is not None else '-'}, "
+                                    f"mask '{mask_label}' {n_mask} pixels; they must all be equal")
+    else:
+        lv = bv = None
+    if lv is None:
+        if latent not in ds:
+            raise StoreError(store, f"no latent variable '{latent}' (run 'vaearr encode' first)")
+        lat = ds[latent]
+        if latent_dim not in lat.dims:
+            raise StoreError(store, f"'{latent}' has no '{latent_dim}' dim (dims {lat.dims})")
+        coord = lat[latent_dim].values if latent_dim in lat.coords else np.arange(lat.sizes[latent_dim])
+        if dim not in coord:
+            raise InputError(None, f"--dim {dim} is not a {latent_dim} of '{latent}' ({coord.min()}..{coord.max()})")
+        lv = np.asarray(lat.sel({latent_dim: dim}).transpose("y", "x").values, np.float64)[m]
+    if with_var is not None and bv is None:
+        if with_var not in ds:
+            raise StoreError(store, f"no variable '{with_var}' to cluster with")
+        bv = np.asarray(ds[with_var].transpose("y", "x").values, np.float64)[m]
+    keep = np.isfinite(lv) & (np.isfinite(bv) if bv is not None else True)
+    if keep.sum() < 2:
+        raise InputError(None, f"the mask '{mask_label}' has {int(keep.sum())} pixels with finite values; need ≥ 2")
+    feats = np.stack([lv[keep], bv[keep]], 1) if bv is not None else lv[keep][:, None]
+    labels_kept, params = cluster_points(feats, method, k=k, k_range=k_range, eps=eps, min_samples=min_samples,
+                                         min_cluster_size=min_cluster_size, seed=seed)
+    labels = np.full(n_mask, -2, np.int64)  # masked pixels with NaN values: outside, like the rest
+    labels[keep] = labels_kept
+    params.update(latent=latent, dim=int(dim) if np.isscalar(dim) else dim, with_var=with_var, mask=mask_label,
+                  latent_vector=None if latent_vector is None else str(latent_vector),
+                  bc_vector=None if bc_vector is None else str(bc_vector))
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    iy, ix = np.nonzero(m)
+    xs, ys = np.asarray(ds["x"].values, float), np.asarray(ds["y"].values, float)
+    files: dict[str, Path] = {}
+    files["assignments_csv"] = out / f"cluster_assignments__{tag}.csv"
+    with open(files["assignments_csv"], "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["x", "y", "latent", "bandcontrast", "cluster"])
+        bcol = bv if bv is not None else np.full(n_mask, np.nan)
+        for r in range(n_mask):
+            w.writerow([f"{xs[ix[r]]:.6g}", f"{ys[iy[r]]:.6g}", f"{lv[r]:.8g}", f"{bcol[r]:.8g}", int(labels[r])])
+
+    rgb_pts = cluster_colors(labels_kept, lv[keep])
+    grid = np.full((*m.shape, 3), 1.0)  # outside: white
+    grid[iy[keep], ix[keep]] = rgb_pts
+    fig = cluster_figure(grid, xs, ys, lv[keep], bv[keep] if bv is not None else None, labels_kept,
+                         title=f"{method} ({tag})", latent_label=f"{latent}[{dim}]", bc_label=with_var or "",
+                         seed=seed)
+    html, png = plots.save_figure(fig, out / f"cluster_map__{tag}")
+    files["figure_html"], files["figure_png"] = Path(html), Path(png)
+
+    counts = {"pixels": n_mask, "clustered": int(keep.sum()), "noise": int((labels_kept == -1).sum()),
+              "clusters": int(labels_kept.max() + 1) if (labels_kept >= 0).any() else 0}
+    counts.update({f"cluster_{c}": int((labels_kept == c).sum()) for c in range(counts["clusters"])})
+    variable = None
+    if write:
+        full = np.full(m.shape, -2, np.int64)
+        full[m] = labels
+        da = xr.DataArray(full, dims=("y", "x"), coords={"y": ds["y"].values, "x": ds["x"].values})
+        sources = [latent] + ([with_var] if with_var else [])
+        write_variables(store, {name: da}, source=sources, config=params, overwrite=overwrite,
+                        attrs={"noise": -1, "fill_outside_mask": -2, "tag": tag})
+        variable = name
+    files["report_json"] = out / f"cluster_report__{tag}.json"
+    report = {"method": method, "parameters": params, "counts": counts,
+              "outputs": {k: str(v) for k, v in files.items()} | ({"store_variable": f"{store}:{name}"} if write else {})}
+    files["report_json"].write_text(json.dumps(report, indent=2, default=str))
+    return ClusterResult(labels=labels, params=params, counts=counts, files=files, variable=variable)

@@ -1,0 +1,416 @@
+"""Decoder layer analysis: where in the decoder two inputs' activations part ways (L2 and 1 − cosine per layer).
+
+Every leaf module the model's ``decode`` runs (linear, conv, norm, activation, upsample...) gets
+a forward hook; two inputs are encoded to their posterior means and decoded, and each layer's
+outputs are compared by the L2 distance ``‖a − b‖₂`` and the cosine dissimilarity
+``1 − a·b / (‖a‖ ‖b‖)`` of the flattened activations (float64). Identical activations give
+exactly 0 for both; a layer whose outputs are all zero for both inputs has dissimilarity 0, for
+one input only 1. A module called more than once in one decode is listed once per call
+(``name#2``...).
+
+Inputs are image files (PNG/JPG/TIFF..., through Pillow) or ``.npy`` arrays, prepared as the
+network expects them: converted to its channels (gray or RGB), resized to its input size
+(bilinear), and scaled to the run's range — 8-bit images by their dtype range, other arrays
+each by its own min..max.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vaearr.errors import InputError
+
+#: File suffixes folder mode looks at.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".npy")
+
+
+# --------------------------------------------------------------------------------------------
+# hooks
+
+
+def _leaves(model: Any) -> list[tuple[str, Any]]:
+    return [(name, m) for name, m in model.named_modules() if name and not list(m.children())]
+
+
+def layer_outputs(model: Any, x: Any, *, z: Any = None) -> tuple[dict[str, Any], Any]:
+    """Every decoder layer's output for a batch ``x`` (decoded from its posterior mean), in call order.
+
+    Parameters
+    ----------
+    model
+        A vaearr model (``encode``/``decode``).
+    x
+        (B, *input_shape) tensor or array; ignored when ``z`` is given.
+    z
+        Latents to decode instead of encoding ``x``.
+
+    Returns
+    -------
+    tuple
+        ``{layer name: output tensor (detached, CPU)}`` in the order ``decode`` ran them, and the
+        reconstruction.
+    """
+    import torch
+
+    outputs: dict[str, Any] = {}
+    handles = []
+
+    def hook(name: str):
+        def record(_module: Any, _inputs: Any, output: Any) -> None:
+            if not isinstance(output, torch.Tensor):  # some blocks return tuples; their leaves are hooked
+                return
+            key, k = name, 1
+            while key in outputs:  # the same module run again in one decode
+                k += 1
+                key = f"{name}#{k}"
+            outputs[key] = output.detach().float().cpu()
+
+        return record
+
+    param = next(model.parameters())
+    with torch.no_grad():
+        if z is None:
+            xt = torch.as_tensor(np.asarray(x, np.float32)) if not isinstance(x, torch.Tensor) else x
+            z, _ = model.encode(xt.to(param.device, param.dtype))
+        else:
+            z = torch.as_tensor(np.asarray(z, np.float32)).to(param.device, param.dtype)
+        try:
+            # hooks only around decode, so encoder layers never record
+            handles = [m.register_forward_hook(hook(name)) for name, m in _leaves(model)]
+            recon = model.decode(z)
+        finally:
+            for h in handles:
+                h.remove()
+    return outputs, recon.float().cpu()
+
+
+def decoder_layers(model: Any) -> list[str]:
+    """Names of the layers ``decode`` runs, in call order (found by decoding one zero latent)."""
+    outputs, _ = layer_outputs(model, None, z=np.zeros((1, *model.latent_shape), np.float32))
+    return list(outputs)
+
+
+def distances(a: Any, b: Any) -> tuple[float, float]:
+    """L2 distance and cosine dissimilarity (1 − cosine) of two activations (flattened, float64).
+
+    Examples
+    --------
+    >>> distances(np.array([1.0, 0.0]), np.array([1.0, 0.0]))
+    (0.0, 0.0)
+    >>> l2, cos = distances(np.array([1.0, 0.0]), np.array([0.0, 2.0]))
+    >>> round(l2, 4), cos
+    (2.2361, 1.0)
+    """
+    a = np.asarray(a, np.float64).ravel()
+    b = np.asarray(b, np.float64).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"activations differ in size: {a.size} vs {b.size}")
+    if np.array_equal(a, b):
+        return 0.0, 0.0  # exact: rounding in the cosine must not make identical inputs differ
+    l2 = float(np.linalg.norm(a - b))
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na == 0 and nb == 0:
+        return l2, 0.0
+    if na == 0 or nb == 0:
+        return l2, 1.0
+    cos = float(np.clip(a @ b / (na * nb), -1.0, 1.0))
+    return l2, 1.0 - cos
+
+
+@dataclass
+class LayerComparison:
+    """Per-layer differences between two inputs' decoder activations.
+
+    Attributes
+    ----------
+    layers
+        Layer names in decode order.
+    l2, cosine
+        (n_layers,) L2 distance and cosine dissimilarity per layer.
+    shapes
+        Output shape of each layer (without the batch dim).
+    x1, x2, recon1, recon2
+        The two inputs and their reconstructions, (1, *input_shape) arrays.
+    names
+        The inputs' names (file names).
+    """
+
+    layers: list[str]
+    l2: np.ndarray
+    cosine: np.ndarray
+    shapes: list[tuple[int, ...]]
+    x1: np.ndarray
+    x2: np.ndarray
+    recon1: np.ndarray
+    recon2: np.ndarray
+    names: tuple[str, str] = ("input 1", "input 2")
+
+    def top(self, k: int = 5, by: str = "cosine") -> list[str]:
+        """The ``k`` layers that differ most by ``"cosine"`` or ``"l2"`` (largest first)."""
+        values = self.cosine if by == "cosine" else self.l2
+        order = np.argsort(-values, kind="stable")
+        return [self.layers[i] for i in order[:k]]
+
+    def to_dict(self, top: int = 5) -> dict[str, Any]:
+        """What ``layer_differences.json`` holds."""
+        return {
+            "inputs": list(self.names),
+            "layers": [{"layer": n, "shape": list(s), "l2": float(a), "cosine_dissimilarity": float(c)}
+                       for n, s, a, c in zip(self.layers, self.shapes, self.l2, self.cosine, strict=True)],
+            "top_layers": {"cosine_dissimilarity": self.top(top, "cosine"), "l2": self.top(top, "l2")},
+        }
+
+
+def compare_layers(model: Any, x1: Any, x2: Any, *, names: tuple[str, str] = ("input 1", "input 2")) -> LayerComparison:
+    """Compare every decoder layer's output for two single inputs (1, *input_shape) each."""
+    x1 = np.asarray(x1, np.float32)
+    x2 = np.asarray(x2, np.float32)
+    if x1.shape != x2.shape or x1.shape[0] != 1:
+        raise ValueError(f"compare_layers takes two (1, *input_shape) inputs, got {x1.shape} and {x2.shape}")
+    out1, r1 = layer_outputs(model, x1)
+    out2, r2 = layer_outputs(model, x2)
+    layers = [n for n in out1 if n in out2]
+    pairs = [distances(out1[n].numpy(), out2[n].numpy()) for n in layers]
+    return LayerComparison(
+        layers=layers, l2=np.array([p[0] for p in pairs]), cosine=np.array([p[1] for p in pairs]),
+        shapes=[tuple(out1[n].shape[1:]) for n in layers], x1=x1, x2=x2, recon1=r1.numpy(), recon2=r2.numpy(),
+        names=names,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# inputs from files
+
+
+def load_input(path: str | os.PathLike, input_shape: Sequence[int], data_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    """An image file or ``.npy`` array prepared for a 2D network: (1, C, H, W) float32 in ``data_range``.
+
+    Raises
+    ------
+    InputError
+        Unreadable file, wrong number of dims, or a 3D network.
+    """
+    path = Path(path)
+    if len(input_shape) != 3:
+        raise InputError(path, f"layer analysis from files needs a 2D model (C, H, W); this one takes {tuple(input_shape)}")
+    c, h, w = (int(s) for s in input_shape)
+    if not path.is_file():
+        raise InputError(path, "no such file")
+    if path.suffix.lower() == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except Exception as exc:  # numpy raises several types for bad files
+            raise InputError(path, f"not a readable .npy array ({exc})") from None
+        arr = np.asarray(arr, np.float64)
+        if arr.ndim == 3 and arr.shape[-1] in (1, 3) and arr.shape[0] not in (1, 3):
+            arr = np.moveaxis(arr, -1, 0)
+        if arr.ndim == 2:
+            arr = arr[None]
+        if arr.ndim != 3:
+            raise InputError(path, f"expected a 2D image array (H, W) or (C, H, W), got shape {arr.shape}")
+        if arr.shape[0] != c:
+            arr = np.repeat(arr.mean(0, keepdims=True), c, 0) if c in (1, 3) else arr[:c]
+        import torch
+        from torch.nn import functional as F
+
+        t = F.interpolate(torch.from_numpy(arr[None]).float(), size=(h, w), mode="bilinear", align_corners=False)
+        arr = t[0].numpy().astype(np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        unit = (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
+    else:
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as im:
+                im = im.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
+                arr = np.asarray(im, np.float64)
+        except (UnidentifiedImageError, OSError) as exc:
+            raise InputError(path, f"not a readable image ({exc})") from None
+        arr = arr[None] if arr.ndim == 2 else np.moveaxis(arr, -1, 0)
+        unit = arr / 255.0
+    lo, hi = data_range
+    return (unit * (hi - lo) + lo).astype(np.float32)[None]
+
+
+# --------------------------------------------------------------------------------------------
+# figures and files
+
+
+def comparison_figure(cmp: LayerComparison, *, title: str = "decoder layer differences", top: int = 5):
+    """Two bar charts (L2, 1 − cosine), one bar per layer in decode order; the top layers in red."""
+    import pandas as pd
+
+    from vaearr.analysis.explore import bar_chart, side_by_side
+
+    top_cos, top_l2 = set(cmp.top(top, "cosine")), set(cmp.top(top, "l2"))
+    l2 = bar_chart(pd.Series(cmp.l2, index=cmp.layers), title=f"{title}: L2 distance", xlabel="layer",
+                   ylabel="L2", highlight=[n in top_l2 for n in cmp.layers])
+    cos = bar_chart(pd.Series(cmp.cosine, index=cmp.layers), title=f"{title}: 1 − cosine", xlabel="layer",
+                    ylabel="1 − cosine", highlight=[n in top_cos for n in cmp.layers])
+    return side_by_side(l2, cos, cols=1)
+
+
+def reconstructions_figure(cmp: LayerComparison, clim: tuple[float, float] = (0.0, 1.0)):
+    """Both inputs (top row) and their reconstructions (bottom row)."""
+    from vaearr.analysis.explore import image_grid
+
+    images = np.stack([np.concatenate([cmp.x1, cmp.x2]), np.concatenate([cmp.recon1, cmp.recon2])])
+    return image_grid(images, title="inputs and reconstructions", row_labels=["input", "reconstruction"],
+                      col_labels=list(cmp.names), clim=clim, cell_px=160)
+
+
+def write_comparison(cmp: LayerComparison, out: str | os.PathLike, *, top: int = 5,
+                     clim: tuple[float, float] = (0.0, 1.0)) -> list[Path]:
+    """``layer_differences.json``, ``layer_differences`` (HTML + PNG) and ``reconstructions`` (HTML + PNG) in ``out``."""
+    from vaearr import plots
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "layer_differences.json").write_text(json.dumps(cmp.to_dict(top), indent=2) + "\n")
+    html1, _ = plots.save_figure(comparison_figure(cmp, title=f"{cmp.names[0]} vs {cmp.names[1]}", top=top),
+                                 out / "layer_differences")
+    html2, _ = plots.save_figure(reconstructions_figure(cmp, clim), out / "reconstructions")
+    return [out / "layer_differences.json", Path(html1), Path(html2)]
+
+
+def compare_images(run: Any, img1: str | os.PathLike, img2: str | os.PathLike, out: str | os.PathLike, *,
+                   top: int = 5, checkpoint: str = "best", device: str = "cpu") -> LayerComparison:
+    """``vaearr layers --img1 A --img2 B``: compare two files through a run's decoder and write the results to ``out``."""
+    from vaearr.analysis.explore import LoadedRun, load_run
+
+    lr = run if isinstance(run, LoadedRun) else load_run(run, checkpoint=checkpoint, device=device)
+    shape = tuple(lr.model.config.input_shape)
+    x1, x2 = (load_input(p, shape, lr.data_range) for p in (img1, img2))
+    cmp = compare_layers(lr.model, x1, x2, names=(Path(img1).name, Path(img2).name))
+    write_comparison(cmp, out, top=top, clim=lr.data_range)
+    return cmp
+
+
+@dataclass
+class FolderComparison:
+    """What :func:`compare_folder` found and wrote.
+
+    Attributes
+    ----------
+    pairs
+        File name → its :class:`LayerComparison` (positive vs negative).
+    unmatched
+        ``{"positive": [...], "negative": [...]}``: names with no partner in the other folder.
+    layers
+        Layer names; ``mean_l2``, ``std_l2``, ``mean_cosine``, ``std_cosine`` per layer over pairs.
+    """
+
+    pairs: dict[str, LayerComparison]
+    unmatched: dict[str, list[str]]
+    layers: list[str]
+    mean_l2: np.ndarray
+    std_l2: np.ndarray
+    mean_cosine: np.ndarray
+    std_cosine: np.ndarray
+    files: list[Path] = field(default_factory=list)
+
+    def to_dict(self, top: int = 5) -> dict[str, Any]:
+        """What ``aggregated_results.json`` holds."""
+        order_cos = np.argsort(-self.mean_cosine, kind="stable")[:top]
+        order_l2 = np.argsort(-self.mean_l2, kind="stable")[:top]
+        return {
+            "n_pairs": len(self.pairs),
+            "pairs": sorted(self.pairs),
+            "unmatched": self.unmatched,
+            "layers": [{"layer": n, "l2_mean": float(a), "l2_std": float(b), "cosine_dissimilarity_mean": float(c),
+                        "cosine_dissimilarity_std": float(d)}
+                       for n, a, b, c, d in zip(self.layers, self.mean_l2, self.std_l2, self.mean_cosine,
+                                                self.std_cosine, strict=True)],
+            "top_layers": {"cosine_dissimilarity": [self.layers[i] for i in order_cos],
+                           "l2": [self.layers[i] for i in order_l2]},
+        }
+
+
+def match_pairs(folder: str | os.PathLike) -> tuple[list[tuple[Path, Path]], dict[str, list[str]]]:
+    """Files of ``folder/positive`` and ``folder/negative`` matched by file name.
+
+    Returns
+    -------
+    tuple
+        The ``(positive, negative)`` pairs sorted by name, and the unmatched names per side.
+
+    Raises
+    ------
+    InputError
+        A side is missing, or no name occurs on both sides.
+    """
+    folder = Path(folder)
+    sides = {}
+    for side in ("positive", "negative"):
+        d = folder / side
+        if not d.is_dir():
+            raise InputError(folder, f"no '{side}/' folder (folder mode needs positive/ and negative/ with files of the same names)")
+        sides[side] = {p.name: p for p in sorted(d.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES}
+    common = sorted(set(sides["positive"]) & set(sides["negative"]))
+    unmatched = {side: sorted(set(files) - set(common)) for side, files in sides.items()}
+    if not common:
+        raise InputError(folder, f"no file name occurs in both positive/ ({len(sides['positive'])} files) and "
+                                 f"negative/ ({len(sides['negative'])} files)")
+    return [(sides["positive"][n], sides["negative"][n]) for n in common], unmatched
+
+
+def compare_folder(run: Any, folder: str | os.PathLike, out: str | os.PathLike, *, top: int = 5,
+                   checkpoint: str = "best", device: str = "cpu") -> FolderComparison:
+    """``vaearr layers --folder DIR``: compare every positive/negative pair and aggregate per layer.
+
+    Writes ``out/pairs/<file stem>/`` (as :func:`write_comparison`) per pair,
+    ``aggregated_results.json`` (mean and standard deviation per layer, the unmatched names) and
+    ``aggregated_differences`` (HTML + PNG: mean ± std per layer). All inputs are read and
+    checked before anything is written.
+    """
+    from vaearr import plots
+    from vaearr.analysis.explore import LoadedRun, load_run
+
+    lr = run if isinstance(run, LoadedRun) else load_run(run, checkpoint=checkpoint, device=device)
+    pairs, unmatched = match_pairs(folder)
+    shape = tuple(lr.model.config.input_shape)
+    inputs = [(pos.name, load_input(pos, shape, lr.data_range), load_input(neg, shape, lr.data_range))
+              for pos, neg in pairs]
+    out = Path(out)
+    results: dict[str, LayerComparison] = {}
+    files: list[Path] = []
+    for name, x1, x2 in inputs:
+        cmp = compare_layers(lr.model, x1, x2, names=(f"positive/{name}", f"negative/{name}"))
+        results[name] = cmp
+        files += write_comparison(cmp, out / "pairs" / Path(name).stem, top=top, clim=lr.data_range)
+    layers = next(iter(results.values())).layers
+    l2 = np.stack([c.l2 for c in results.values()])
+    cos = np.stack([c.cosine for c in results.values()])
+    agg = FolderComparison(pairs=results, unmatched=unmatched, layers=layers, mean_l2=l2.mean(0), std_l2=l2.std(0),
+                           mean_cosine=cos.mean(0), std_cosine=cos.std(0))
+    (out / "aggregated_results.json").write_text(json.dumps(agg.to_dict(top), indent=2) + "\n")
+    html, _ = plots.save_figure(aggregated_figure(agg, top=top), out / "aggregated_differences")
+    agg.files = [*files, out / "aggregated_results.json", Path(html)]
+    return agg
+
+
+def aggregated_figure(agg: FolderComparison, *, top: int = 5):
+    """Mean ± standard deviation per layer over all pairs, for L2 and 1 − cosine."""
+    import pandas as pd
+
+    from vaearr.analysis.explore import bar_chart, side_by_side
+    from vaearr.plots import _both, _hv, overlay
+
+    hv = _hv()
+    charts = []
+    for what, mean, std in (("L2", agg.mean_l2, agg.std_l2), ("1 − cosine", agg.mean_cosine, agg.std_cosine)):
+        hot = set(np.argsort(-mean, kind="stable")[:top].tolist())
+        bars = bar_chart(pd.Series(mean, index=agg.layers), title=f"{what}, mean ± std over {len(agg.pairs)} pairs",
+                         xlabel="layer", ylabel=what, highlight=[i in hot for i in range(len(mean))])
+        errs = _both(hv.ErrorBars([(n, float(m), float(s)) for n, m, s in zip(agg.layers, mean, std, strict=True)],
+                                  kdims=[hv.Dimension("key", label="layer")], vdims=["value", "err"]),
+                     dict(color="black"))
+        charts.append(overlay(bars, errs))
+    return side_by_side(*charts, cols=1)

@@ -1,0 +1,348 @@
+"""Rank latent dims against references: association tables, partition agreement, exports and figures.
+
+:func:`rank_latents` is the whole job behind ``vaearr rank``: it makes the PCA/NMF references
+if asked and missing, scores every latent dim (and the whole latent) as a mixture partition
+against the reference partitions (ARI, NMI), computes ``association(latent_dim, reference,
+metric)``, writes both into the store, exports CSV + JSON (top-N per metric, an aggregated
+rank) and draws the top-N latent maps beside each reference, NaN outside the ROI in a chosen
+colour.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from vaearr.analysis.association import SIGNED
+from vaearr.errors import InputError, StoreError
+
+
+def rank_table(assoc: xr.DataArray, *, latent_dim: str = "latent_dim") -> xr.DataArray:
+    """Rank (1 = strongest) of each latent dim per (reference, metric); signed metrics by |value|.
+
+    Examples
+    --------
+    >>> a = xr.DataArray(np.array([[[0.1]], [[-0.9]], [[0.5]]]), dims=("latent_dim", "reference", "metric"),
+    ...                  coords={"latent_dim": [0, 1, 2], "reference": ["Ni"], "metric": ["pearson"]})
+    >>> rank_table(a).sel(reference="Ni", metric="pearson").values.tolist()
+    [3, 1, 2]
+    """
+    from scipy.stats import rankdata
+
+    strength = xr.concat(
+        [np.abs(assoc.sel(metric=m)) if str(m) in SIGNED else assoc.sel(metric=m) for m in assoc["metric"].values],
+        dim="metric",
+    ).transpose(*assoc.dims)
+    axis = assoc.dims.index(latent_dim)
+    vals = np.nan_to_num(np.asarray(strength.values, dtype=float), nan=-np.inf)
+    ranks = rankdata(-vals, axis=axis, method="min").astype(np.int64)
+    return xr.DataArray(ranks, dims=assoc.dims, coords=assoc.coords, name="rank")
+
+
+def aggregated_rank(assoc: xr.DataArray, *, latent_dim: str = "latent_dim") -> xr.DataArray:
+    """Mean rank over the metrics, per (latent_dim, reference): the aggregated rank (lower is better)."""
+    return rank_table(assoc, latent_dim=latent_dim).mean("metric").rename("mean_rank")
+
+
+def top_n(assoc: xr.DataArray, n: int = 5, *, latent_dim: str = "latent_dim") -> dict:
+    """``{"per_metric": {reference: {metric: [dims]}}, "aggregated": {reference: [{dim, mean_rank}]}}``."""
+    ranks = rank_table(assoc, latent_dim=latent_dim)
+    agg = aggregated_rank(assoc, latent_dim=latent_dim)
+    dims = assoc[latent_dim].values
+    per_metric: dict = {}
+    aggregated: dict = {}
+    for ref in assoc["reference"].values:
+        ref = str(ref)
+        per_metric[ref] = {}
+        for met in assoc["metric"].values:
+            r = ranks.sel(reference=ref, metric=met).values
+            order = np.argsort(r, kind="stable")[:n]
+            per_metric[ref][str(met)] = [{"latent_dim": _py(dims[i]), "value": _py(assoc.sel(reference=ref, metric=met).values[i])}
+                                         for i in order]
+        mr = agg.sel(reference=ref).values
+        order = np.argsort(mr, kind="stable")[:n]
+        aggregated[ref] = [{"latent_dim": _py(dims[i]), "mean_rank": float(mr[i])} for i in order]
+    return {"per_metric": per_metric, "aggregated": aggregated}
+
+
+def _py(v):
+    v = v.item() if hasattr(v, "item") else v
+    return None if isinstance(v, float) and not np.isfinite(v) else v
+
+
+def export_association(assoc: xr.DataArray, out: str | os.PathLike, *, top: int = 5, stem: str = "association",
+                       latent_dim: str = "latent_dim", extra: dict | None = None) -> tuple[Path, Path]:
+    """``{stem}.csv`` (``latent_dim, reference, metric, value, rank``) and ``{stem}.json``.
+
+    The JSON holds ``metrics``, ``references``, ``latent_dims``, ``n_pixels``, ``values``
+    (reference → metric → list over latent dims), ``top`` (see :func:`top_n`), ``top_n`` and
+    whatever ``extra`` adds.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    ranks = rank_table(assoc, latent_dim=latent_dim)
+    csv_path, json_path = out / f"{stem}.csv", out / f"{stem}.json"
+    with open(csv_path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["latent_dim", "reference", "metric", "value", "rank"])
+        for d in assoc[latent_dim].values:
+            for ref in assoc["reference"].values:
+                for met in assoc["metric"].values:
+                    v = float(assoc.sel({latent_dim: d, "reference": ref, "metric": met}).values)
+                    rk = int(ranks.sel({latent_dim: d, "reference": ref, "metric": met}).values)
+                    w.writerow([_py(d), str(ref), str(met), f"{v:.10g}", rk])
+    doc = {
+        "metrics": [str(m) for m in assoc["metric"].values],
+        "references": [str(r) for r in assoc["reference"].values],
+        "latent_dims": [_py(d) for d in assoc[latent_dim].values],
+        "n_pixels": assoc.attrs.get("n_pixels"),
+        "signed_metrics_ranked_by_absolute_value": sorted(SIGNED & {str(m) for m in assoc["metric"].values}),
+        "values": {str(r): {str(m): [_py(v) for v in assoc.sel(reference=r, metric=m).values]
+                            for m in assoc["metric"].values} for r in assoc["reference"].values},
+        "top_n": top,
+        "top": top_n(assoc, top, latent_dim=latent_dim),
+        **(extra or {}),
+    }
+    json_path.write_text(json.dumps(doc, indent=2))
+    return csv_path, json_path
+
+
+# --------------------------------------------------------------------------------------------
+# partitions
+
+
+def partition_agreement(
+    latent_values: np.ndarray,
+    reference_labels: dict[str, np.ndarray],
+    *,
+    dim_names: Sequence | None = None,
+    k_range: tuple[int, int] = (2, 8),
+    criterion: str = "bic",
+    seed: int = 0,
+) -> tuple[xr.DataArray, dict]:
+    """Mixture partition (auto-k) of each latent dim and of the whole latent, scored against references.
+
+    Parameters
+    ----------
+    latent_values
+        ``(n, L)`` latents on the mask's pixels.
+    reference_labels
+        Name → ``(n,)`` labels of a reference partition on the same pixels.
+    dim_names
+        Names of the L dims (default 0..L−1); the whole latent is ``"all"``.
+
+    Returns
+    -------
+    scores : xarray.DataArray
+        ``partition_agreement(latent_set, partition, score)`` with score ``ari``, ``nmi``.
+    info : dict
+        ``k`` per latent set and the labels of ``"all"`` (``labels_all``).
+    """
+    from vaearr.analysis.references import adjusted_rand_index, gmm_partition, normalized_mutual_info
+
+    x = np.asarray(latent_values, dtype=np.float64)
+    names = [str(d) for d in (dim_names if dim_names is not None else range(x.shape[1]))]
+    sets = [(nm, x[:, [i]]) for i, nm in enumerate(names)] + [("all", x)]
+    refs = list(reference_labels)
+    out = np.full((len(sets), len(refs), 2), np.nan)
+    ks: dict[str, int] = {}
+    labels_all = None
+    for si, (nm, feats) in enumerate(sets):
+        part = gmm_partition(feats, k_range, criterion=criterion, seed=seed)
+        ks[nm] = part.k
+        if nm == "all":
+            labels_all = part.labels
+        for ri, r in enumerate(refs):
+            out[si, ri] = adjusted_rand_index(part.labels, reference_labels[r]), normalized_mutual_info(part.labels, reference_labels[r])
+    da = xr.DataArray(out, dims=("latent_set", "partition", "score"),
+                      coords={"latent_set": [s for s, _ in sets], "partition": refs, "score": ["ari", "nmi"]},
+                      name="partition_agreement")
+    return da, {"k": ks, "labels_all": labels_all}
+
+
+# --------------------------------------------------------------------------------------------
+# maps
+
+
+def full_field(values: np.ndarray, mask: xr.DataArray, *, name: str = "value", extra_dim: str | None = None,
+               extra_coords: Sequence | None = None) -> xr.DataArray:
+    """Put values of the mask's pixels (row-major order) back on the full grid, NaN elsewhere.
+
+    Examples
+    --------
+    >>> m = xr.DataArray([[True, False], [False, True]], dims=("y", "x"))
+    >>> full_field(np.array([1.0, 2.0]), m).values.tolist()
+    [[1.0, nan], [nan, 2.0]]
+    """
+    m = np.asarray(mask.values, bool)
+    v = np.asarray(values, dtype=np.float64)
+    if v.shape[0] != m.sum():
+        raise InputError(None, f"{v.shape[0]} values for a mask of {int(m.sum())} pixels")
+    full = np.full((*m.shape, *v.shape[1:]), np.nan)
+    full[m] = v
+    dims = (*mask.dims, *([extra_dim or "component"] if v.ndim > 1 else []))
+    coords = {d: mask[d] for d in mask.dims if d in mask.coords}
+    if v.ndim > 1 and extra_coords is not None:
+        coords[dims[-1]] = list(extra_coords)
+    return xr.DataArray(full, dims=dims, coords=coords, name=name)
+
+
+def top_maps_figures(
+    ds: xr.Dataset,
+    latent: str,
+    references: xr.DataArray,
+    assoc: xr.DataArray,
+    out: str | os.PathLike,
+    *,
+    top: int = 3,
+    mask: str | None = "roi",
+    nan_color: str = "lightgray",
+    latent_dim: str = "latent_dim",
+) -> list[Path]:
+    """For each reference, its map beside the top-``top`` latent maps (aggregated rank); HTML + PNG.
+
+    Latent maps are full-field (NaN outside ``mask`` drawn in ``nan_color``).
+    """
+    from vaearr import plots
+
+    hv = plots._hv()
+    out = Path(out)
+    agg = aggregated_rank(assoc, latent_dim=latent_dim)
+    m = ds[mask].transpose("y", "x") if mask else None
+    lat = ds[latent].transpose("y", "x", latent_dim)
+    files = []
+    frame = max(200, plots.FRAME_WIDTH // 2)
+    for ref in references["reference"].values:
+        ref = str(ref)
+        rmap = references.sel(reference=ref)
+        if m is not None:
+            rmap = rmap.where(m)
+        panels = [plots.image_map(rmap.rename(ref), title=f"reference: {ref}", nan_color=nan_color, frame_size=frame)]
+        order = np.argsort(agg.sel(reference=ref).values, kind="stable")[:top]
+        for rank, i in enumerate(order, 1):
+            d = assoc[latent_dim].values[i]
+            one = lat.sel({latent_dim: d})
+            one = (one.where(m) if m is not None else one).rename(f"{latent}_{d}")
+            mr = float(agg.sel(reference=ref).values[i])
+            panels.append(plots.image_map(one, title=f"#{rank}: {latent_dim} {d} (mean rank {mr:.1f})",
+                                          nan_color=nan_color, frame_size=frame, cmap="cividis"))
+        layout = plots._both(hv.Layout(panels).cols(min(len(panels), 4)), {}, mpl=dict(sublabel_format=""))
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in ref)
+        html, _ = plots.save_figure(layout, out / f"top_{latent}__{safe}")
+        files.append(Path(html))
+    return files
+
+
+# --------------------------------------------------------------------------------------------
+# the job
+
+
+@dataclass
+class RankResult:
+    """What :func:`rank_latents` wrote."""
+
+    association: xr.DataArray
+    agreement: xr.DataArray | None
+    files: dict[str, Path] = field(default_factory=dict)
+    figures: list[Path] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """The top dim per reference by aggregated rank, and the files."""
+        agg = aggregated_rank(self.association)
+        lines = [f"association of {self.association.sizes['latent_dim']} latent dims with "
+                 f"{self.association.sizes['reference']} references on {self.association.attrs.get('n_pixels')} pixels"]
+        for ref in self.association["reference"].values:
+            i = int(np.argmin(agg.sel(reference=ref).values))
+            lines.append(f"  {ref}: best latent dim {self.association['latent_dim'].values[i]} "
+                         f"(mean rank {float(agg.sel(reference=ref).values[i]):.1f})")
+        lines += [f"  wrote {p}" for p in [*self.files.values(), *self.figures]]
+        return "\n".join(lines)
+
+
+def rank_latents(
+    store: str | os.PathLike,
+    *,
+    latent: str = "latent",
+    against: Sequence[str] = ("elements", "bandcontrast", "pca", "nmf"),
+    out: str | os.PathLike = "out/rank",
+    top: int = 5,
+    mask: str = "roi",
+    metrics: Sequence[str] | None = None,
+    trend_order: int = 2,
+    n_components: int = 8,
+    k_range: tuple[int, int] = (2, 8),
+    criterion: str = "bic",
+    partitions: bool = True,
+    figures: bool = True,
+    nan_color: str = "lightgray",
+    seed: int = 0,
+    overwrite: bool = False,
+    latent_dim: str = "latent_dim",
+) -> RankResult:
+    """References (1), partition agreement (2), associations (3) and full-field maps (4) for ``latent``.
+
+    Writes ``association(latent_dim, reference, metric)`` and ``partition_agreement(latent_set,
+    partition, score)`` into the store (replacing earlier ones: they are results of this
+    command), ``association.csv``/``.json`` and ``partition_agreement.json`` into ``out``, and
+    one figure per reference.
+    """
+    from vaearr.analysis.association import AssociationOptions, association
+    from vaearr.analysis.references import reference_maps, write_references
+    from vaearr.store import open_store, write_variables
+
+    ds = open_store(store)
+    if latent not in ds:
+        raise StoreError(store, f"no latent variable '{latent}' (run 'vaearr encode' first)")
+    if mask not in ds:
+        raise StoreError(store, f"no mask variable '{mask}' in the store")
+    if not against:
+        raise InputError(None, "give at least one reference (--against)")
+    opts = AssociationOptions(metrics=tuple(metrics) if metrics else AssociationOptions().metrics, trend_order=trend_order)
+    decomp = [m for m in ("pca", "nmf") if m in against and (m not in ds or overwrite)]
+    if decomp:
+        write_references(store, mask=mask, n_components=n_components, methods=decomp, k_range=k_range,
+                         criterion=criterion, seed=seed, overwrite=overwrite)
+        ds = open_store(store)
+    m = ds[mask].transpose("y", "x").load()
+    refs = reference_maps(ds, against, mask=m, store=store)
+    assoc = association(ds[latent], refs, m, latent_dim=latent_dim, options=opts)
+    variables = {"association": assoc}
+    agreement = None
+    out = Path(out)
+    files: dict[str, Path] = {}
+    if partitions:
+        part_names = [f"{p}_gmm" for p in ("pca", "nmf") if f"{p}_gmm" in ds] + [p for p in ("phase",) if p in ds]
+        if part_names:
+            mm = np.asarray(m.values, bool)
+            lv = np.asarray(ds[latent].transpose("y", "x", latent_dim).values, np.float64)[mm]
+            ok = np.isfinite(lv).all(1)
+            labels = {p: np.asarray(ds[p].transpose("y", "x").values)[mm][ok] for p in part_names}
+            agreement, pinfo = partition_agreement(lv[ok], labels, dim_names=ds[latent][latent_dim].values,
+                                                   k_range=k_range, criterion=criterion, seed=seed)
+            variables["partition_agreement"] = agreement
+            mean_ari = agreement.sel(score="ari").mean("partition").drop_sel(latent_set="all")
+            order = np.argsort(-mean_ari.values, kind="stable")[:top]
+            doc = {"k": pinfo["k"], "partitions": part_names,
+                   "scores": {s: {p: {ls: float(agreement.sel(latent_set=ls, partition=p, score=s))
+                                      for ls in agreement["latent_set"].values} for p in part_names} for s in ("ari", "nmi")},
+                   "top_dims_by_mean_ari": [{"latent_dim": str(mean_ari["latent_set"].values[i]),
+                                             "mean_ari": float(mean_ari.values[i])} for i in order]}
+            out.mkdir(parents=True, exist_ok=True)
+            files["partition_json"] = out / "partition_agreement.json"
+            files["partition_json"].write_text(json.dumps(doc, indent=2))
+    config = {"latent": latent, "against": list(against), "metrics": list(opts.metrics), "trend_order": trend_order,
+              "k_range": list(k_range), "criterion": criterion, "seed": seed}
+    write_variables(store, variables, source=[latent, *against], config=config, overwrite=True,
+                    attrs={"n_pixels": assoc.attrs["n_pixels"]})
+    files["association_csv"], files["association_json"] = export_association(
+        assoc, out, top=top, latent_dim=latent_dim, extra={"store": os.fspath(store), "latent": latent, "mask": mask})
+    figs = top_maps_figures(open_store(store), latent, refs, assoc, out / "figures", top=min(top, 3), mask=mask,
+                            nan_color=nan_color, latent_dim=latent_dim) if figures else []
+    return RankResult(association=assoc, agreement=agreement, files=files, figures=figs)
