@@ -144,8 +144,9 @@ class BatchSpec:
         Shard for distributed training: each rank reads its own chunks and yields as many
         batches as every other rank.
     read_ahead
-        Groups (of ``buffer_chunks`` chunks) decoded at once, per worker process; the chunks of
-        a group decode concurrently in zarr's thread pool.
+        With ``num_workers=0``: groups (of ``buffer_chunks`` chunks) decoded at once, the chunks
+        of each concurrently in zarr's thread pool; ``read_ahead + 1`` groups are in memory.
+        (A worker process decodes one group at a time, with two queued.)
     pin_memory
         Pin batches (page-locked) for faster copies to a GPU.
     mp_context
@@ -498,9 +499,9 @@ def _scratch(n: int, feature_shape: tuple[int, ...], dtype: np.dtype, slot: str 
     return buf[:need].view(dtype).reshape((n, *feature_shape))
 
 
-def _group_stream(source: _Source, plan: _Plan, ahead: int, which: Sequence[int] | None = None) -> Iterator[list]:
-    """Groups ``which`` (default all) of ``plan`` in order, ``ahead`` of them decoding at once."""
-    which = list(range(len(plan.groups))) if which is None else list(which)
+def _group_stream(source: _Source, plan: _Plan, ahead: int) -> Iterator[list]:
+    """The groups of ``plan`` in order, decoded by threads, ``ahead`` of them at once."""
+    which = range(len(plan.groups))
     ahead = max(1, ahead)
     with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="vaearr-read") as pool:
         pending: deque[Future] = deque()
