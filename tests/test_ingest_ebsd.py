@@ -317,8 +317,11 @@ def test_tables_are_aligned_to_the_pattern_grid(demo, tmp_path):
     np.testing.assert_array_equal(ds.bandcontrast.values, bc)
     assert ds.elements.dims == ("element", "y", "x") and list(ds.elements.element.values) == ["Ni", "Cr", "Fe"]
     assert ds.phase.dims == ("y", "x")
-    assert json.loads(ds.patterns.attrs["source"]) == [str(demo.patterns), str(demo.bandcontrast),
-                                                       str(demo.elements), str(demo.phase)]
+    # each variable names the file it came from
+    assert json.loads(ds.patterns.attrs["source"]) == [str(demo.patterns)]
+    assert json.loads(ds.bandcontrast.attrs["source"]) == [str(demo.bandcontrast)]
+    assert json.loads(ds.elements.attrs["source"]) == [str(demo.elements)]
+    assert json.loads(ds.phase.attrs["source"]) == [str(demo.phase)]
     assert ds.x.values.tolist() == (np.arange(9) * 0.5).tolist()
 
 

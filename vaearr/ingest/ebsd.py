@@ -945,7 +945,8 @@ def ingest_ebsd(
         "scan_shape": patterns.attrs["scan_shape"],
         "patterns_source": patterns.attrs["source_file"],
     }
-    source = [os.fspath(src), *(os.fspath(v) for v in tables.values() if v is not None)]
+    # each variable names the file it came from
+    source = {"patterns": [os.fspath(src)], **{k: [os.fspath(v)] for k, v in tables.items() if v is not None}}
     try:
         with _zarr_writes_every_chunk():
             write_variables(store, variables, source=source, config=json.loads(json.dumps(config, default=str)),
