@@ -3,8 +3,10 @@
 One run measures, on the same patterns, shuffled-epoch throughput (samples/s) of
 :class:`vaearr.batches.ZarrBatches` against
 
-(a) the limit: every chunk read and decompressed once, in order, all cores busy (the best of a
-    thread pool, a process pool and zarr's own concurrent slab reads);
+(a) the limit: every chunk read and decompressed once, in order, all cores busy: the best of
+    zarr's ways (per-chunk reads in a thread or process pool, its own concurrent slab reads,
+    chunk reads gathered into its event loop) and of decoding the chunk files directly (mapped,
+    crc32c checked, zstd into a reused buffer) in a thread or process pool;
 (b) what lab scripts do: an h5py per-index ``torch.utils.data.Dataset`` + ``DataLoader``
     (shuffle, workers) over the same patterns in the HDF5 file kikuchipy writes (h5ebsd);
 (c) xbatcher's ``BatchGenerator`` on the same store, through its torch ``MapDataset``: with
@@ -174,6 +176,89 @@ def limit_zarr_async(store: Path, at_once: int = 32) -> float:
     for i in range(0, len(sels), at_once):
         sync(many(sels[i:i + at_once]))
     return time.perf_counter() - t
+
+
+def chunk_files(store: Path) -> tuple[list[str], int]:
+    """Every chunk file of the pattern array, in chunk order, and the bytes of one decoded chunk.
+
+    Checks that the codecs are the ones vaearr writes (bytes, zstd, crc32c), which
+    :func:`decode_file` undoes.
+    """
+    import zarr
+
+    a = zarr.open_array(str(store / VAR), mode="r")
+    meta = a.metadata
+    names = [type(c).__name__ for c in meta.codecs]
+    assert names == ["BytesCodec", "ZstdCodec", "Crc32cCodec"], names
+    grid = [-(-n // c) for n, c in zip(a.shape, a.chunks)]
+    paths = [str(store / VAR / meta.encode_chunk_key(tuple(int(i) for i in idx))) for idx in np.ndindex(*grid)]
+    return paths, int(np.prod(a.chunks)) * a.dtype.itemsize
+
+
+_ZSTD = None
+
+
+def decode_file(path: str, out: np.ndarray) -> None:
+    """One chunk, the leanest way known here: the file mapped (no copy out of the page cache),
+    its crc32c checked, zstd decompressing straight into ``out`` (reused: no fresh pages)."""
+    import mmap
+
+    import crc32c
+
+    global _ZSTD
+    if _ZSTD is None:
+        from numcodecs import Zstd
+
+        _ZSTD = Zstd()
+    with open(path, "rb") as f:
+        m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    data = memoryview(m)
+    if crc32c.crc32c(data[:-4]) != int.from_bytes(data[-4:], "little"):
+        raise ValueError(f"{path}: crc32c mismatch")
+    _ZSTD.decode(data[:-4], out=out)
+    data.release()
+    m.close()
+
+
+def limit_files_threads(store: Path, threads: int) -> float:
+    """Every chunk file decoded once (:func:`decode_file`), in order, by a pool of ``threads``
+    threads, each into its own reused buffer (zstd and crc32c run without the GIL)."""
+    import threading
+
+    paths, nbytes = chunk_files(store)
+    local = threading.local()
+
+    def one(path: str) -> None:
+        out = getattr(local, "out", None)
+        if out is None:
+            out = local.out = np.empty(nbytes, np.uint8)
+        decode_file(path, out)
+
+    t = time.perf_counter()
+    with ThreadPoolExecutor(threads) as ex:
+        for _ in ex.map(one, paths):
+            pass
+    return time.perf_counter() - t
+
+
+def _decode_files(args) -> int:
+    paths, nbytes = args
+    out = np.empty(nbytes, np.uint8)
+    for p in paths:
+        decode_file(p, out)
+    return len(paths)
+
+
+def limit_files_processes(store: Path, procs: int) -> float:
+    """Every chunk file decoded once (:func:`decode_file`), in order, by ``procs`` processes
+    (started before the clock) taking runs of 16 consecutive chunks."""
+    paths, nbytes = chunk_files(store)
+    with get_context(CTX).Pool(procs) as pool:
+        pool.map(_decode_files, [(paths[:1], nbytes)] * procs)  # start-up and imports outside the clock
+        tasks = [(paths[i:i + 16], nbytes) for i in range(0, len(paths), 16)]  # runs of 16 chunks
+        t = time.perf_counter()
+        assert sum(pool.imap(_decode_files, tasks)) == len(paths)
+        return time.perf_counter() - t
 
 
 def limit_zarr_slabs(store: Path) -> float:
@@ -431,9 +516,13 @@ def main(argv=None) -> dict:
             "limit_processes": lambda: limit_processes(store, ncpu),
             "limit_zarr_slabs": lambda: limit_zarr_slabs(store),
             "limit_zarr_async": lambda: limit_zarr_async(store),
+            "limit_files_threads": lambda: limit_files_threads(store, ncpu),
+            "limit_files_threads_2x": lambda: limit_files_threads(store, 2 * ncpu),
+            "limit_files_processes": lambda: limit_files_processes(store, ncpu),
         }
-        wall: dict[str, float] = {}
-        cpu: dict[str, float] = {}
+        walls: dict[str, list[float]] = {k: [] for k in [*limits, *configs]}
+        cpus: dict[str, list[float]] = {k: [] for k in [*limits, *configs]}
+        loads = []
         loaders = {k: vaearr_loader(store, bs, **kw) for k, kw in configs.items()}
         for rep in range(args.repeats):
             # interleaved, so a busy spell on the machine hits every method alike; best of each
@@ -446,21 +535,32 @@ def main(argv=None) -> dict:
                 s = out[0] if isinstance(out, tuple) else out
                 if isinstance(out, tuple):
                     assert out[1] == n, (name, out[1], n)
-                wall[name] = min(wall.get(name, np.inf), s)
-                cpu[name] = min(cpu.get(name, np.inf), c)
+                walls[name].append(s)
+                cpus[name].append(c)
                 print(f"{name}: {n / s:,.0f} samples/s (wall {s:.2f} s, cpu {c:.2f} s)", flush=True)
+            loads.append(os.getloadavg()[0])
+            print(f"-- round {rep + 1}: load average {loads[-1]:.1f}", flush=True)
         for ld in loaders.values():
             ld.close()
+        wall = {k: min(v) for k, v in walls.items()}
+        cpu = {k: min(v) for k, v in cpus.items()}
+        res["machine"]["load_average_rounds"] = loads
         limit_name = min(limits, key=wall.get)
         res["limit"] = {k: n / wall[k] for k in limits}
         res["limit"]["best"] = limit_name
         res["vaearr"] = {k: n / wall[k] for k in configs}
         res["vaearr"]["settings"] = {k: {**v, "batch_size": bs, "shuffle": True, "other": "defaults"}
                                      for k, v in configs.items()}
-        res["cpu_seconds_per_epoch"] = {k: cpu[k] for k in [*limits, *configs] if k != "limit_processes"}
+        # a process pool's CPU time counts only once its processes end, start-up included: left out
+        timed_cpu = [k for k in limits if "processes" not in k]
+        res["cpu_seconds_per_epoch"] = {k: cpu[k] for k in [*timed_cpu, *configs]}
+        res["wall_seconds_per_round"] = walls
         limit = n / wall[limit_name]
-        # the process pool's children are not counted in this process's CPU time
-        cpu_limit = min(cpu[k] for k in limits if k != "limit_processes")
+        cpu_limit = min(cpu[k] for k in timed_cpu)
+        # the same comparison round by round (the best limit of a round against each loader
+        # run of that round), whose median a lucky quiet spell cannot carry
+        per_round = {k: float(np.median([min(walls[m][r] for m in limits) / walls[k][r] for r in range(args.repeats)]))
+                     for k in configs}
         ours_name = max(("threads_float32", "workers2_float32"), key=lambda k: res["vaearr"][k])
         ours = res["vaearr"][ours_name]
 
@@ -485,8 +585,9 @@ def main(argv=None) -> dict:
             "vs_limit": ours / limit,
             "vs_limit_uint8": max(res["vaearr"]["threads_uint8"], res["vaearr"]["workers2_uint8"]) / limit,
             "vs_limit_threads_float32": res["vaearr"]["threads_float32"] / limit,
-            "cpu_efficiency_threads_float32": cpu_limit / cpu["threads_float32"],
-            "cpu_efficiency_threads_uint8": cpu_limit / cpu["threads_uint8"],
+            "vs_limit_median_of_rounds": per_round,
+            "cpu_vs_limit": {k: cpu_limit / cpu[k] for k in configs},
+            "cpu_limit_method": min(timed_cpu, key=cpu.get),
             "vs_h5py_dataloader": ours / res["h5py_dataloader"]["samples_per_s"],
             "vs_xbatcher_per_sample": ours / res["xbatcher_per_sample"]["samples_per_s"],
             "vs_xbatcher_contiguous": ours / res["xbatcher_contiguous"]["samples_per_s"],

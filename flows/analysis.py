@@ -25,6 +25,13 @@ def references_task(store: str, methods: list[str], **kwargs: Any) -> dict:
     return write_references(store, methods=methods, **kwargs)
 
 
+@task(name="association-block")
+def association_task(store: str, **kwargs: Any):
+    from vaearr.analysis.ranking import association_block
+
+    return association_block(store, **kwargs)
+
+
 @task(name="rank-latents")
 def rank_task(store: str, **kwargs: Any) -> dict:
     from vaearr.analysis.ranking import rank_latents
@@ -44,15 +51,23 @@ def cluster_task(store: str, **kwargs: Any) -> dict:
 
 
 def _analyze(store: str, latent: str, against: list[str], out: str, top: int, mask: str, n_components: int,
-             trend_order: int, figures: bool, seed: int, overwrite: bool) -> dict:
+             trend_order: int, figures: bool, seed: int, overwrite: bool, block_dims: int, block_workers: int) -> dict:
     from vaearr.store import open_store
 
     ds = open_store(store)
     missing = [m for m in ("pca", "nmf") if m in against and (m not in ds or overwrite)]
     refs = references_task.submit(store, missing, mask=mask, n_components=n_components, seed=seed,
                                   overwrite=overwrite) if missing else None
+    # the association, the heavy part, as blocks of latent dims: one task each, on the dask workers
+    n_dims = ds[latent].sizes.get("latent_dim", 1) if latent in ds else 1
+    step = max(1, int(block_dims))
+    blocks = [association_task.submit(store, latent=latent, against=against, mask=mask,
+                                      dims=list(range(i, min(i + step, n_dims))), trend_order=trend_order,
+                                      workers=block_workers, wait_for=[refs] if refs is not None else None)
+              for i in range(0, n_dims, step)] if latent in ds else None
     ranked = rank_task.submit(store, latent=latent, against=against, out=out, top=top, mask=mask,
                               n_components=n_components, trend_order=trend_order, figures=figures, seed=seed,
+                              association_result=blocks,
                               wait_for=[refs] if refs is not None else None)
     return {"references": refs.result() if refs is not None else None, **ranked.result()}
 
@@ -71,15 +86,18 @@ def analyze_latents(
     seed: int = 0,
     overwrite: bool = False,
     scheduler: str | None = None,
+    block_dims: int = 8,
 ) -> dict:
     """References, partition agreement, associations and maps for a latent (``vaearr rank``).
 
     ``scheduler``: address of a dask.distributed scheduler (``tcp://host:8786``); the tasks
     then run on its workers (prefect-dask). Without it they run in this process.
+    The association is computed in blocks of ``block_dims`` latent dims, one task per block
+    (on a cluster each task uses one thread: the workers give the parallelism).
     """
     inner = flow(name="analyze-latents-tasks", task_runner=_runner(scheduler))(_analyze)
     summary = inner(store, latent, list(against or ["elements", "bandcontrast", "pca", "nmf"]), out, top, mask,
-                    n_components, trend_order, figures, seed, overwrite)
+                    n_components, trend_order, figures, seed, overwrite, block_dims, 1 if scheduler else 0)
     print(summary["summary"])
     return summary
 

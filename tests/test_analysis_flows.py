@@ -29,17 +29,21 @@ def test_flows_on_a_local_cluster(demo_store: Path, tmp_path: Path) -> None:
     write_variable(demo_store, "latent", xr.DataArray(lat, dims=("y", "x", "latent_dim"),
                                                       coords={"y": ds.y, "x": ds.x, "latent_dim": [0, 1, 2]}), mask="roi")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client, prefect_test_harness(server_startup_timeout=180):
+            distributed.Client(cluster) as client, prefect_test_harness(server_startup_timeout=180), \
+            distributed.get_task_stream(client) as stream:
         summary = analyze_latents(store=str(demo_store), against=["bandcontrast", "elements"], out=str(tmp_path / "rank"),
-                                  top=2, figures=False, scheduler=cluster.scheduler_address)
+                                  top=2, figures=False, scheduler=cluster.scheduler_address, block_dims=2)
         result = cluster_latents(store=str(demo_store), dim=0, method="kmeans", k=2, out=str(tmp_path / "cl"),
                                  tag="flow", scheduler=cluster.scheduler_address)
-        # the tasks ran on the cluster's worker
-        ran = client.run_on_scheduler(lambda dask_scheduler: sorted({ts.key if isinstance(ts.key, str) else str(ts.key)
-                                                                    for ts in dask_scheduler.tasks.values()}))
+    # what the cluster's worker ran
+    ran = [str(t["key"]) for t in stream.data]
     assert "bandcontrast: best latent dim 0" in summary["summary"]
     assert Path(summary["files"]["association_json"]).is_file()
     assert result["counts"]["clusters"] == 2 and Path(result["files"]["report_json"]).is_file()
     written = open_store(demo_store)
     assert "association" in written and "cluster" in written
-    assert ran is not None
+    # the association ran as two blocks of dims (3 dims, 2 per block), each a task on the cluster
+    # (prefect-dask names a task's dask key after its function)
+    blocks = [k for k in ran if k.startswith("association_task-")]
+    assert len(blocks) == 2, sorted(set(k[:40] for k in ran if not k.startswith("(")))
+    assert any(k.startswith("rank_task-") for k in ran) and any(k.startswith("cluster_task-") for k in ran)

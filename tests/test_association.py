@@ -26,6 +26,9 @@ def _pairs():
     y = np.sin(2 * x) + 0.4 * rng.normal(size=n)
     yield "continuous", x, y
     yield "ties", np.round(x, 1), np.round(y, 1)  # many ties in both, some pairs tied in both
+    yield "x-ties", np.round(x, 1), y
+    yield "y-ties", x, np.round(y, 1)
+    yield "float32", x.astype(np.float32), np.float32(y)  # what a latent from the store holds
 
 
 @pytest.mark.parametrize("case,x,y", list(_pairs()), ids=lambda v: v if isinstance(v, str) else "")
@@ -46,6 +49,7 @@ def test_each_metric_equals_its_reference_implementation(case, x, y) -> None:
 
 
 def _gauss_kernel(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float64)  # hyppo wants float64 kernels
     d = np.abs(v[:, None] - v[None, :])
     med = np.median(d[np.triu_indices(v.size, 1)])
     return np.exp(-(d**2) / (2 * med**2))

@@ -118,3 +118,29 @@ def test_commands_registered_on_an_app(planted_store: Path, tmp_path: Path) -> N
                               "--out", str(tmp_path / "cl"), "--tag", "cli"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "cl" / "cluster_report__cli.json").is_file() and "cluster" in open_store(planted_store)
+
+
+def test_rank_and_cluster_commands_in_a_subprocess(planted_store: Path, tmp_path: Path) -> None:
+    """The real ``vaearr rank`` / ``vaearr cluster`` commands, and a bad vector that leaves the store as it was."""
+    import numpy as np
+
+    from tests.conftest import run_cli, tree_hash
+
+    proc = run_cli("rank", planted_store, "--against", "bandcontrast", "elements", "--out", tmp_path / "rank",
+                   "--top", "2", "--metric", "pearson", "--metric", "spearman", check=True)
+    assert "best latent dim" in proc.stdout + proc.stderr
+    doc = json.loads((tmp_path / "rank" / "association.json").read_text())
+    assert doc["metrics"] == ["pearson", "spearman"] and doc["top"]["aggregated"]["Cr"][0]["latent_dim"] == 2
+    assert any(p.suffix == ".png" for p in (tmp_path / "rank" / "figures").iterdir())
+    run_cli("cluster", planted_store, "--dim", "2", "--method", "gmm", "--k", "3", "--out", tmp_path / "cl",
+            "--tag", "sub", check=True)
+    with open(tmp_path / "cl" / "cluster_assignments__sub.csv") as f:
+        assert f.readline().strip() == "x,y,latent,bandcontrast,cluster"
+    before = tree_hash(planted_store)
+    short = tmp_path / "short.npy"
+    np.save(short, np.zeros(7))
+    bad = run_cli("cluster", planted_store, "--dim", "2", "--latent-vector", short, "--out", tmp_path / "cl2",
+                  "--tag", "bad", "--overwrite")
+    lines = [ln for ln in bad.stderr.splitlines() if ln.strip() and not ln.startswith("warning:")]
+    assert bad.returncode == 2 and len(lines) == 1 and str(short) in lines[0] and "7" in lines[0], bad.stderr
+    assert tree_hash(planted_store) == before

@@ -11,11 +11,14 @@ How an epoch is read (:class:`ZarrBatches`):
    ``buffer_chunks`` blocks at a time (a *group*), reads and decodes every block of the group
    once, keeps the samples inside the mask and permutes them inside the group. The epoch is
    the concatenation of the groups; batches are consecutive slices of it.
-4. Groups are decoded in parallel, each group's chunks in one call into zarr's event loop
-   (so its thread pool decodes them concurrently; zstd, crc32c and numpy copies release the
-   GIL), ``read_ahead`` groups at a time: in this process (``num_workers=0``) or in
-   ``num_workers`` persistent worker processes, worker ``w`` taking groups ``w, w + W, ...``
-   and writing them into reused shared-memory slots (nothing copied between processes).
+4. Groups are decoded in parallel, the chunks of each by as many threads as there are cores
+   (zstd, crc32c and numpy copies release the GIL): in a local store with the codecs vaearr
+   writes, straight from the mapped chunk files into the group's buffer (zarr's own read path
+   costs about as much again as the decoding); otherwise by zarr, a group's chunks in one call
+   into its event loop. ``read_ahead`` groups are decoded at a time: in this process
+   (``num_workers=0``) or in ``num_workers`` persistent worker processes, worker ``w``
+   taking groups ``w, w + W, ...`` and writing them into reused shared-memory slots (nothing
+   copied between processes).
    Either way a group comes back shuffled, converted (``dtype``, and ``channels_first``
    layout ``(B, C, ...)``) and cut at the epoch's batch boundaries, so a batch is handed out
    without another copy.
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import mmap
 import os
 import queue
 import threading
@@ -145,7 +149,7 @@ class BatchSpec:
         batches as every other rank.
     read_ahead
         With ``num_workers=0``: groups (of ``buffer_chunks`` chunks) decoded at once, the chunks
-        of each concurrently in zarr's thread pool; ``read_ahead + 1`` groups are in memory.
+        of each concurrently by one thread per core; ``read_ahead + 1`` groups are in memory.
         (A worker process decodes one group at a time, with two queued.)
     pin_memory
         Pin batches (page-locked) for faster copies to a GPU.
@@ -225,13 +229,29 @@ class _Source:
     out_dtype: np.dtype | None = None
     channels_first: bool = False
     channel_axis: int | None = None
+    # threads that decode the chunks of a group at once (1: the reading thread alone)
+    decode_threads: int = 1
     _array: Any = field(default=None, repr=False)
     _recycler: Any = field(default=None, repr=False)
+    _files: Any = field(default=None, repr=False)  # _ChunkFiles, False (zarr reads), None (not looked at)
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_array"] = state["_recycler"] = None  # each process has its own
+        state["_array"] = state["_recycler"] = state["_files"] = None  # each process has its own
         return state
+
+    @property
+    def files(self) -> _ChunkFiles | None:
+        """Direct access to the chunk files, when the array allows it (see :class:`_ChunkFiles`)."""
+        if self._files is None:
+            files = _ChunkFiles.of(self.array)
+            if files is not None:
+                shape = files.chunk_shape
+                whole = all(shape[ax] == n for ax, n in zip(self.feature_axes, self.feature_shape))
+                blocks = all(shape[ax] == c for ax, c in zip(self.sample_axes, self.block_shape))
+                files = files if whole and blocks else None
+            self._files = files or False
+        return self._files or None
 
     @property
     def recycler(self) -> _Recycler:
@@ -267,11 +287,19 @@ class _Source:
             return a[:, None]
         return np.moveaxis(a, 1 + self.channel_axis, 1)
 
+    def block_pos(self, block: int) -> tuple[int, ...]:
+        """Position of block ``block`` in the grid of blocks (C order)."""
+        pos = []
+        b = int(block)
+        for k in reversed(self.n_blocks):
+            b, r = divmod(b, k)
+            pos.append(r)
+        return tuple(pos[::-1])
+
     def block_slices(self, block: int) -> tuple[slice, ...]:
-        pos = np.unravel_index(int(block), self.n_blocks)
         return tuple(
-            slice(int(p) * c, min((int(p) + 1) * c, n))
-            for p, c, n in zip(pos, self.block_shape, self.grid_shape)
+            slice(p * c, min((p + 1) * c, n))
+            for p, c, n in zip(self.block_pos(block), self.block_shape, self.grid_shape)
         )
 
     def counts(self) -> np.ndarray:
@@ -297,12 +325,16 @@ class _Source:
             m = self.mask[sl].ravel()
             if not m.all():
                 local = np.flatnonzero(m)
-        if local is None:
-            local_pos = np.indices(shape).reshape(len(shape), -1)
-        else:
-            local_pos = np.stack(np.unravel_index(local, shape))
-        starts = np.array([s.start for s in sl])[:, None]
-        ids = np.ravel_multi_index(tuple(local_pos + starts), self.grid_shape).astype(np.int64)
+        # C-order flat index of every sample of the block: a sum of one range per dim
+        ids = None
+        stride = 1
+        for sl_, n in zip(sl[::-1], self.grid_shape[::-1]):
+            r = np.arange(sl_.start * stride, sl_.stop * stride, stride, dtype=np.int64)
+            ids = r if ids is None else np.add.outer(r, ids)
+            stride *= n
+        ids = ids.ravel()
+        if local is not None:
+            ids = ids[local]
         return local, ids
 
     def selection(self, block: int) -> tuple[slice, ...]:
@@ -312,37 +344,36 @@ class _Source:
             sel[ax] = sl
         return tuple(sel)
 
+    def chunk_coords(self, block: int) -> tuple[int, ...]:
+        """Stored-order coordinates of the chunk that is block ``block``."""
+        coords = [0] * (len(self.sample_axes) + len(self.feature_axes))
+        for ax, p in zip(self.sample_axes, self.block_pos(block)):
+            coords[ax] = p
+        return tuple(coords)
+
     def read_blocks(self, blocks: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Decode blocks (whole chunks) → ``(n, *feature_shape)`` masked samples and their ids, each.
-
-        All of them in one call into zarr's event loop: the chunks are fetched and decoded
-        concurrently by zarr's thread pool, and zarr's per-call overhead (milliseconds) is
-        paid once, not once per chunk.
-        """
-        arrays = _zarr_run(_get_many(self.array.async_array, [self.selection(b) for b in blocks]))
-        order = self.sample_axes + self.feature_axes
+        """Decode blocks (whole chunks) → ``(n, *feature_shape)`` masked samples and their ids, each."""
         out = []
-        for b, a in zip(blocks, arrays):
-            a = np.asarray(a)
-            if order != tuple(range(a.ndim)):
-                a = a.transpose(order)
-            a = a.reshape((-1, *self.feature_shape))
+        for b in blocks:
             local, ids = self.block_index(b)
-            out.append(((a if local is None else a[local]), ids))
+            out.append((np.empty((len(ids), *self.feature_shape), self.dtype), ids))
+        if self.files is None:
+            # all of them in one call into zarr's event loop: zarr's thread pool decodes them
+            # concurrently, and zarr's per-call overhead (milliseconds) is paid once
+            arrays = _zarr_run(_get_many(self.array.async_array, [self.selection(b) for b in blocks]))
+            for b, a, (dest, _) in zip(blocks, arrays, out):
+                self._place(b, np.asarray(a), dest, self.block_index(b)[0], cropped=True)
+        else:
+            self._decode_all([(b, dest, self.block_index(b)[0]) for b, (dest, _) in zip(blocks, out)])
         return out
-
 
     def read_into(self, blocks: Sequence[int], raw: np.ndarray, raw_ids: np.ndarray) -> None:
         """Decode blocks, in order, into ``raw`` (``(n, *feature_shape)``) and their ids into ``raw_ids``.
 
-        As :meth:`read_blocks`, but a block whose samples are all wanted and stored in the
-        caller's order is decoded by zarr straight into its rows of ``raw``: no extra copy.
+        A block whose samples are all wanted and stored in the caller's order is decoded
+        straight into its rows of ``raw``: no extra copy.
         """
-        from zarr.core.buffer import cpu
-
-        order = self.sample_axes + self.feature_axes
-        direct = order == tuple(range(len(order)))
-        jobs, post = [], []
+        jobs = []
         lo = 0
         for b in blocks:
             local, ids = self.block_index(b)
@@ -350,22 +381,224 @@ class _Source:
             if hi > len(raw):  # pragma: no cover - the store changed under us
                 raise StoreError(self.store, f"'{self.var}' changed while it was read")
             raw_ids[lo:hi] = ids
+            jobs.append((b, raw[lo:hi], local))
+            lo = hi
+        if self.files is not None:
+            self._decode_all(jobs)
+            return
+        from zarr.core.buffer import cpu
+
+        direct = self.sample_axes + self.feature_axes == tuple(range(len(self.sample_axes) + len(self.feature_axes)))
+        coros, post = [], []
+        for b, dest, local in jobs:
             sel = self.selection(b)
             if direct and local is None:
                 shape = tuple(s.stop - s.start for s in self.block_slices(b)) + self.feature_shape
-                out = cpu.NDBuffer.from_numpy_array(raw[lo:hi].reshape(shape))
-                jobs.append(self.array.async_array.get_orthogonal_selection(sel, out=out))
+                out = cpu.NDBuffer.from_numpy_array(dest.reshape(shape))
+                coros.append(self.array.async_array.get_orthogonal_selection(sel, out=out))
             else:
-                jobs.append(self.array.async_array.getitem(sel))
-                post.append((len(jobs) - 1, lo, hi, local))
-            lo = hi
-        arrays = _zarr_run(_gather(jobs))
-        for j, lo, hi, local in post:
-            a = np.asarray(arrays[j])
-            if not direct:
-                a = a.transpose(order)
-            a = a.reshape((-1, *self.feature_shape))
-            raw[lo:hi] = a if local is None else a[local]
+                coros.append(self.array.async_array.getitem(sel))
+                post.append((len(coros) - 1, b, dest, local))
+        arrays = _zarr_run(_gather(coros))
+        for j, b, dest, local in post:
+            self._place(b, np.asarray(arrays[j]), dest, local, cropped=True)
+
+    def _place(self, block: int, a: np.ndarray, dest: np.ndarray, local: np.ndarray | None, cropped: bool) -> None:
+        """Copy a block's samples (``a``: stored order, the whole chunk or cropped to the block) into ``dest``."""
+        if not cropped:  # edge chunks are stored whole, padded past the array's end
+            crop = [slice(None)] * a.ndim
+            for ax, sl in zip(self.sample_axes, self.block_slices(block)):
+                crop[ax] = slice(0, sl.stop - sl.start)
+            a = a[tuple(crop)]
+        order = self.sample_axes + self.feature_axes
+        if order != tuple(range(a.ndim)):
+            a = a.transpose(order)
+        a = a.reshape((-1, *self.feature_shape))
+        dest[...] = a if local is None else a[local]
+
+    def _decode_all(self, jobs: list[tuple[int, np.ndarray, np.ndarray | None]]) -> None:
+        """Decode blocks from their files into their ``dest`` rows, ``decode_threads`` at a time."""
+        files = self.files
+        direct = self.sample_axes + self.feature_axes == tuple(range(len(self.sample_axes) + len(self.feature_axes)))
+        full = math.prod(self.block_shape)
+
+        def one(job: tuple[int, np.ndarray, np.ndarray | None]) -> None:
+            b, dest, local = job
+            coords = self.chunk_coords(b)
+            if direct and local is None and len(dest) == full:
+                files.decode(coords, dest)  # the chunk is exactly these rows
+                return
+            chunk = _scratch(1, (files.nbytes,), np.dtype(np.uint8), slot="chunk")[0]
+            files.decode(coords, chunk)
+            self._place(b, chunk.view(files.dtype).reshape(files.chunk_shape), dest, local, cropped=False)
+
+        def share(part: list) -> None:
+            for job in part:
+                one(job)
+
+        k = min(self.decode_threads, len(jobs))
+        if k <= 1:
+            share(jobs)
+            return
+        # one task per decoding thread, not one per chunk: each hand-off wakes a thread
+        futures = [_decode_pool(self.decode_threads).submit(share, jobs[i::k]) for i in range(k)]
+        for f in futures:
+            f.result()
+
+
+def _decode_pool(n: int) -> ThreadPoolExecutor:
+    """This process's pool of ``n`` chunk-decoding threads (made once; chunks decode without the GIL)."""
+    pool = _pools.get(n)
+    if pool is None:
+        with _pools_lock:
+            pool = _pools.get(n)
+            if pool is None:
+                pool = _pools[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="vaearr-decode")
+    return pool
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _forget_pools() -> None:
+    global _pools_lock
+    _pools.clear()  # a forked child has the pools but not their threads
+    _pools_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pools)
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+class _ChunkFiles:
+    """Whole chunks of a local zarr v3 array, decoded straight from their files.
+
+    zarr's read path costs about as much again as the decoding itself: per call it builds
+    indexers and runs a coroutine, and per chunk it decompresses into a fresh buffer (pages
+    the kernel faults in every time) and copies out of it. For the codecs vaearr writes (the
+    bytes codec, then zstd and crc32c) in a local store, a chunk's file is read, its checksum
+    checked, and zstd decompresses it straight into its place in the caller's buffer.
+    :meth:`of` says None for anything else (other codecs, sharding, remote stores), which
+    zarr reads.
+    """
+
+    def __init__(self, root: str, key: Callable[[tuple[int, ...]], str], chunk_shape: tuple[int, ...],
+                 dtype: np.dtype, fill_value: Any, codecs: list[str]):
+        self.root, self.key, self.chunk_shape, self.dtype = root, key, chunk_shape, dtype
+        self.fill_value = fill_value
+        self.codecs = codecs  # bytes-to-bytes codecs in decoding order: "crc32c", "zstd"
+        self.nbytes = math.prod(chunk_shape) * dtype.itemsize
+        self._zstd = None
+
+    @classmethod
+    def of(cls, array: Any) -> _ChunkFiles | None:
+        """For ``array`` (a ``zarr.Array``) when its chunks can be read this way, else None."""
+        import sys
+
+        try:
+            from zarr.codecs import BytesCodec, Crc32cCodec, ZstdCodec
+            from zarr.core.chunk_grids import RegularChunkGrid
+            from zarr.storage import LocalStore
+
+            aa = array.async_array
+            meta, store = aa.metadata, aa.store_path.store
+            if meta.zarr_format != 3 or not isinstance(store, LocalStore):
+                return None
+            if not isinstance(meta.chunk_grid, RegularChunkGrid):
+                return None
+            dtype = np.dtype(array.dtype)
+            if dtype.hasobject or dtype.kind not in "biufc":
+                return None
+            first, *rest = meta.codecs
+            endian = getattr(getattr(first, "endian", None), "value", getattr(first, "endian", None))
+            if not isinstance(first, BytesCodec) or (dtype.itemsize > 1 and endian not in (None, sys.byteorder)):
+                return None
+            names = []
+            for c in reversed(rest):
+                if isinstance(c, Crc32cCodec):
+                    names.append("crc32c")
+                elif isinstance(c, ZstdCodec):
+                    names.append("zstd")
+                else:
+                    return None
+            fill = np.asarray(meta.fill_value, dtype=dtype)
+            root = os.path.join(str(store.root), aa.store_path.path)
+            return cls(root, meta.encode_chunk_key, tuple(int(c) for c in meta.chunk_grid.chunk_shape), dtype, fill,
+                       names)
+        except (ImportError, AttributeError, TypeError, ValueError):  # pragma: no cover - another zarr
+            return None
+
+    def decode(self, coords: tuple[int, ...], out: np.ndarray) -> None:
+        """Decode chunk ``coords`` into ``out`` (C-contiguous, the chunk's ``nbytes``)."""
+        path = os.path.join(self.root, self.key(coords))
+        try:
+            with open(path, "rb") as f:
+                try:
+                    # mapped, not read: read() copies the file out of the page cache, which
+                    # costs a fifth of the decoding
+                    m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                except (ValueError, OSError):  # empty, or a file system that cannot map
+                    m = None
+                    data = memoryview(f.read())
+        except FileNotFoundError:  # zarr writes no chunk that holds only the fill value
+            out.reshape(-1).view(self.dtype)[...] = self.fill_value
+            return
+        if m is None:
+            self._decode(data, out, path)
+            return
+        try:
+            self._decode(memoryview(m), out, path)
+        finally:
+            try:
+                m.close()
+            except BufferError:  # a view is still held (by an exception's frames): unmapped when it goes
+                pass
+
+    def _decode(self, data: memoryview, out: np.ndarray, path: str) -> None:
+        if not out.flags.c_contiguous:  # pragma: no cover - callers pass rows of a contiguous buffer
+            raise ValueError("a chunk decodes into a C-contiguous buffer")
+        dest = out.reshape(-1).view(np.uint8)
+        for i, codec in enumerate(self.codecs):
+            if codec == "crc32c":
+                import crc32c
+
+                if len(data) < 4 or crc32c.crc32c(data[:-4]) != int.from_bytes(data[-4:], "little"):
+                    raise StoreError(path, "chunk fails its crc32c checksum: the store is corrupt")
+                data = data[:-4]
+            else:
+                if self._zstd is None:
+                    from numcodecs import Zstd
+
+                    self._zstd = Zstd()
+                if i == len(self.codecs) - 1 and _zstd_content_size(data) == self.nbytes:
+                    self._zstd.decode(data, out=dest)  # straight into place (GIL released)
+                    return
+                data = memoryview(self._zstd.decode(data)).cast("B")
+        if len(data) != self.nbytes:
+            raise StoreError(path, f"chunk holds {len(data)} bytes, not the {self.nbytes} of its shape")
+        dest[...] = np.frombuffer(data, dtype=np.uint8)
+
+
+def _zstd_content_size(frame: memoryview) -> int | None:
+    """Decompressed size a zstd frame's header declares (None: not declared, or no frame)."""
+    b = bytes(frame[:18])
+    if len(b) < 6 or b[:4] != b"\x28\xb5\x2f\xfd":
+        return None
+    fhd = b[4]
+    single, did, fcs = (fhd >> 5) & 1, fhd & 3, fhd >> 6
+    pos = 5 + (0 if single else 1) + (0, 1, 2, 4)[did]
+    width = (1 if single else 0, 2, 4, 8)[fcs]
+    if width == 0 or len(b) < pos + width:
+        return None
+    size = int.from_bytes(b[pos:pos + width], "little")
+    return size + 256 if width == 2 else size
 
 
 async def _gather(coros: list) -> list:
@@ -919,6 +1152,8 @@ class ZarrBatches:
                 raise InputError(self.store, f"channel_dim '{s.channel_dim}' is not one of the feature dims {s.feature_dims}")
             channel_axis = s.feature_dims.index(s.channel_dim)
         source.channels_first, source.channel_axis = s.channels_first, channel_axis
+        # every core decodes: the reading threads of this process, or each worker its share
+        source.decode_threads = _cpus() if s.num_workers == 0 else max(1, _cpus() // s.num_workers)
         return source
 
     # -- what an epoch holds -------------------------------------------------------------------

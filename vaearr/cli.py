@@ -274,11 +274,13 @@ def encode(
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo's store, exports and figures.")] = Path("out/demo"),
     data: Annotated[Optional[Path], typer.Option(help="Where the simulated demo files are built (cached).")] = None,
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs of the conv-vae.")] = 10,
+    latent_dim: Annotated[int, typer.Option(min=1, help="Latent dims of the conv-vae.")] = 16,
 ) -> None:
-    """The main job on real shipped data: build the demo EBSD map, ingest, ROI, HTML maps."""
+    """The main job on real shipped data: simulated Ni EBSD map → ingest → ROI → train → encode → rank → cluster → HTML maps."""
     from vaearr.demo import run_demo
 
-    run_demo(out, data_dir=data)
+    run_demo(out, data_dir=data, epochs=epochs, latent_dim=latent_dim)
 
 
 def _register_analysis_commands() -> None:

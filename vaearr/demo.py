@@ -90,7 +90,7 @@ def run_demo(
     src = build_demo_map(Path(data_dir) if data_dir else out / "data", shape=shape, seed=seed, progress=True)
     step(f"simulated a {shape[0]}×{shape[1]} Ni map from kikuchipy's master pattern")
 
-    for own in (result.store, out / "run"):  # the demo's own output: start clean so it can be re-run
+    for own in (result.store, out / "run", out / "rank", out / "cluster"):  # start clean so it can be re-run
         if own.exists():
             shutil.rmtree(own)
     ingest_ebsd(
@@ -134,6 +134,22 @@ def run_demo(
         f"Gaussian mixture vs true grains: ARI {result.scores['latent_ari']:.3f} on latents, "
         f"{result.scores['pca_ari']:.3f} on PCA of the patterns"
     )
+
+    from vaearr.analysis.clustering import joint_cluster
+    from vaearr.analysis.ranking import aggregated_rank, rank_latents
+
+    ranked = rank_latents(result.store, latent="latent", against=["elements", "bandcontrast", "pca", "nmf"],
+                          out=out / "rank", top=5, n_components=8, seed=seed)
+    made += ranked.figures
+    agg = aggregated_rank(ranked.association).sel(reference="bandcontrast")
+    best_bc = int(ranked.association["latent_dim"].values[int(agg.argmin())])
+    step(f"ranked {ranked.association.sizes['latent_dim']} latent dims against elements, band contrast, PCA, NMF "
+         f"(7 metrics; best for band contrast: dim {best_bc})")
+
+    clustered = joint_cluster(result.store, latent="latent", dim=best_bc, with_var="bandcontrast", method="gmm",
+                              mask="roi", out=out / "cluster", tag="demo", seed=seed)
+    made += [p for p in clustered.files.values() if str(p).endswith(".html")]
+    step(f"clustered (latent dim {best_bc}, band contrast) in the ROI: {clustered.counts.get('clusters')} clusters (GMM, k by BIC)")
 
     result.figures = [Path(p) for p in made if str(p).endswith(".html")]
     result.index = _write_index(out, result.figures, "vaearr demo: simulated Ni EBSD map")

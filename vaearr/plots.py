@@ -110,11 +110,72 @@ def save_figure(obj: Any, path_stem: str | os.PathLike) -> tuple[Path, Path]:
         html = file_html(model, INLINE, title=title)
     html_path.write_text(_drop_external_tags(html), encoding="utf-8")
 
-    fig = hv.render(obj, backend="matplotlib")
+    fig = _maps_png_figure(obj)
+    if fig is None:
+        fig = hv.render(obj, backend="matplotlib")
     # savefig draws through Agg for PNG whatever the session's backend; HoloViews has
-    # already closed the figure in pyplot, so nothing accumulates there
+    # already closed the figure in pyplot (and ours never entered it), so nothing accumulates
     fig.savefig(png_path, dpi=DPI, bbox_inches="tight", facecolor="white")
     return html_path, png_path
+
+
+def _maps_png_figure(obj: Any):
+    """The PNG of a map or a layout of maps (``hv.Image``), drawn with Matplotlib directly.
+
+    HoloViews' Matplotlib backend spends about a second per panel laying out text; maps are
+    the most common figure here (grids of latent dims, top-N maps), so they are drawn straight
+    from the same element options (cmap, clim, NaN colour, colourbar, title, y downward).
+    Anything else returns None and goes through HoloViews.
+    """
+    hv = _hv()
+    if isinstance(obj, hv.Image):
+        panels, cols = [obj], 1
+    elif type(obj) is hv.Layout and len(obj) and all(type(e) is hv.Image for e in obj):
+        panels = list(obj)
+        cols = min(len(panels), getattr(obj, "_max_cols", None) or 4)
+    else:
+        return None
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import ListedColormap
+    from matplotlib.figure import Figure
+
+    looks = []
+    for el in panels:
+        data = el.data
+        if not isinstance(data, np.ndarray) or data.ndim != 2:
+            return None
+        plot = hv.Store.lookup_options("matplotlib", el, "plot").kwargs
+        style = hv.Store.lookup_options("matplotlib", el, "style").kwargs
+        looks.append((el, data, plot, style))
+    rows = -(-len(panels) // cols)
+    w, h = looks[0][2].get("fig_inches", (FIG_INCHES + 1.2, FIG_INCHES))
+    scale = 1.0 if len(panels) == 1 else 0.6  # small multiples, as HoloViews draws layouts
+    fig = Figure(figsize=(float(w) * scale * cols, float(h) * scale * rows + 0.3 * rows))
+    FigureCanvasAgg(fig)
+    for i, (el, data, plot, style) in enumerate(looks):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        cmap = style.get("cmap", "viridis")
+        cmap = ListedColormap(list(cmap)) if isinstance(cmap, (list, tuple)) else matplotlib.colormaps[cmap].copy()
+        cmap.set_bad(plot.get("clipping_colors", {}).get("NaN", "lightgray"))
+        l, b, r, t = el.bounds.lbrt()
+        lo, hi = plot.get("clim", (None, None))
+        # hv.Image holds its first row at the top (largest y); y downward flips it back
+        invert = plot.get("invert_yaxis", False)
+        img = ax.imshow(np.ma.masked_invalid(np.asarray(data, dtype=float)[::-1] if invert else data),
+                        origin="upper", extent=(l, r, t, b) if invert else (l, r, b, t), cmap=cmap,
+                        vmin=lo, vmax=hi, interpolation="nearest", aspect="equal")
+        ax.set_title(str(plot.get("title", el.label or "")), fontsize=10 if scale < 1 else 12)
+        if plot.get("xaxis", True) is None or plot.get("yaxis", True) is None:
+            ax.set_axis_off()
+        else:
+            ax.set_xlabel(el.kdims[0].pprint_label)
+            ax.set_ylabel(el.kdims[1].pprint_label)
+        if plot.get("colorbar", False):
+            cb = fig.colorbar(img, ax=ax, fraction=0.046, pad=0.04)
+            cb.set_label(el.vdims[0].pprint_label)
+    fig.tight_layout()
+    return fig
 
 
 @contextlib.contextmanager

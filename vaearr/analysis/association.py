@@ -97,10 +97,15 @@ class _Var:
     """Everything the metrics need from one variable, computed once."""
 
     z: np.ndarray  # standardised values (n,)
-    avg_rank: np.ndarray  # average ranks, 1-based (n,)
+    zs: np.ndarray  # z sorted
+    rank_z: np.ndarray  # standardised average ranks (Spearman's ρ is their mean product)
     perm: np.ndarray  # argsort (stable)
+    pos: np.ndarray  # int32 position of each value in the sorted order (the inverse of perm)
     dense: np.ndarray  # dense ranks, 1-based (n,), ties share a rank
     start: np.ndarray  # start[d]: 0-based position of the first value of dense rank d when sorted
+    dense_sorted: np.ndarray  # dense ranks in sorted order
+    tie_lo: np.ndarray  # sorted-order [tie_lo[g], tie_hi[g]) are the groups of equal values (size > 1)
+    tie_hi: np.ndarray
     ties: float  # Σ t(t−1)/2 over groups of equal values (Kendall's tie term)
     rowsum: np.ndarray  # a_i. = Σ_j |z_i − z_j|
     dvar: float  # distance variance (V-statistic)
@@ -119,28 +124,12 @@ def _standardise(v: np.ndarray) -> np.ndarray:
 def _prepare(v: np.ndarray, opts: AssociationOptions, trend_q: np.ndarray | None) -> _Var:
     n = v.size
     z = _standardise(v)
-    perm = np.argsort(z, kind="stable")
+    # stability is not needed: ties share their ranks, and the pair kernel orders tied values itself
+    perm = np.argsort(z)
     zs = z[perm]
-    new = np.empty(n, dtype=bool)
-    new[0] = True
-    np.not_equal(zs[1:], zs[:-1], out=new[1:])
-    dense_sorted = np.cumsum(new)
-    starts = np.flatnonzero(new)
-    counts = np.diff(np.append(starts, n))
-    # average rank of a tie group: the mean of the 1-based positions it spans
-    avg_sorted = (starts + (counts + 1) / 2.0)[dense_sorted - 1]
-    avg_rank = np.empty(n)
-    avg_rank[perm] = avg_sorted
-    dense = np.empty(n, dtype=np.int64)
-    dense[perm] = dense_sorted
+    ranks = _rank_kernel()(zs, perm)
+    avg_rank, dense, pos, rowsum, dense_sorted, starts, counts, total = ranks
     ties = float((counts * (counts - 1) // 2).sum())
-    # row sums of |z_i − z_j| from prefix sums of the sorted values
-    k = np.arange(n, dtype=np.float64)
-    prefix = np.cumsum(zs) - zs
-    total = zs.sum()
-    rows_sorted = zs * k - prefix + (total - prefix - zs) - zs * (n - k - 1)
-    rowsum = np.empty(n)
-    rowsum[perm] = rows_sorted
     s1 = 2.0 * n * (z * z).sum() - 2.0 * total**2
     dvar = s1 / n**2 - 2.0 * (rowsum * rowsum).sum() / n**3 + rowsum.sum() ** 2 / n**4
     resid = None
@@ -152,8 +141,61 @@ def _prepare(v: np.ndarray, opts: AssociationOptions, trend_q: np.ndarray | None
     hsic = _hsic_prepare(z, zs, opts) if "hsic" in opts.metrics else None
     start = np.zeros(starts.size + 1, dtype=np.int64)
     start[1:] = starts
-    return _Var(z=z, avg_rank=avg_rank, perm=perm, dense=dense, start=start, ties=ties,
+    big = counts > 1
+    return _Var(z=z, zs=zs, rank_z=_standardise(avg_rank), perm=perm, pos=pos, dense=dense, start=start,
+                dense_sorted=dense_sorted, tie_lo=starts[big], tie_hi=(starts + counts)[big], ties=ties,
                 rowsum=rowsum, dvar=float(dvar), resid=resid, mi_bin=mi_bin, hsic=hsic)
+
+
+_RANKS = None
+
+
+def _rank_kernel():
+    """A compiled pass over the sorted values: ranks, tie groups and distance row sums together."""
+    global _RANKS
+    if _RANKS is not None:
+        return _RANKS
+    from numba import njit
+
+    @njit(nogil=True, cache=True)
+    def ranks(zs, perm):  # pragma: no cover - compiled
+        n = zs.size
+        dense_sorted = np.empty(n, np.int64)
+        ngroups = 0
+        for k in range(n):
+            if k == 0 or zs[k] != zs[k - 1]:
+                ngroups += 1
+            dense_sorted[k] = ngroups
+        starts = np.empty(ngroups, np.int64)
+        counts = np.zeros(ngroups, np.int64)
+        for k in range(n):
+            g = dense_sorted[k] - 1
+            if counts[g] == 0:
+                starts[g] = k
+            counts[g] += 1
+        total = 0.0
+        for k in range(n):
+            total += zs[k]
+        avg_rank = np.empty(n)
+        dense = np.empty(n, np.int64)
+        pos = np.empty(n, np.int32)
+        rowsum = np.empty(n)
+        prefix = 0.0  # Σ of the values before position k
+        for k in range(n):
+            j = perm[k]
+            g = dense_sorted[k] - 1
+            # average rank of a tie group: the mean of the 1-based positions it spans
+            avg_rank[j] = starts[g] + (counts[g] + 1) / 2.0
+            dense[j] = g + 1
+            pos[j] = k
+            v = zs[k]
+            # Σ_i |z_k − z_i| = (k·z_k − Σ before) + (Σ after − (n − k − 1)·z_k)
+            rowsum[j] = v * k - prefix + (total - prefix - v) - v * (n - k - 1)
+            prefix += v
+        return avg_rank, dense, pos, rowsum, dense_sorted, starts, counts, total
+
+    _RANKS = ranks
+    return ranks
 
 
 def _trend_basis(coords: np.ndarray, order: int) -> np.ndarray:
@@ -192,12 +234,14 @@ def _hsic_prepare(z: np.ndarray, zs: np.ndarray, opts: AssociationOptions) -> tu
     counts = np.bincount(idx, minlength=b).astype(np.float64)
     grid = lo + h * np.arange(b)
     dist = np.abs(grid[:, None] - grid[None, :])
-    # median pairwise distance (i ≠ j) from the binned pair-distance distribution
-    w = np.outer(counts, counts)
-    w[np.diag_indices(b)] -= counts
-    order = np.argsort(dist, axis=None)
-    cum = np.cumsum(w.ravel()[order])
-    med = float(dist.ravel()[order][np.searchsorted(cum, cum[-1] / 2.0)])
+    # median pairwise distance (i ≠ j) from the binned pair-distance distribution: on the grid a
+    # distance is h·m, and the number of ordered pairs m bins apart is 2·Σ_i c_i c_{i+m}
+    # (m = 0: Σ c_i² − Σ c_i, the pairs inside one bin without the self-pairs)
+    lag = np.correlate(counts, counts, mode="full")[b - 1:]
+    lag[1:] *= 2.0
+    lag[0] -= counts.sum()
+    cum = np.cumsum(lag)
+    med = h * float(np.searchsorted(cum, cum[-1] / 2.0))
     med = med if med > 0 else h
     kg = np.exp(-(dist**2) / (2.0 * med**2))
     kh = kg @ counts
@@ -217,7 +261,7 @@ def _hsic_pair(a: _Var, b: _Var, n: int) -> float:
     _, ia, kga, ca, kha, s3a, xxa = ha
     _, ib, kgb, cb, khb, s3b, xxb = hb
     ba, bb = kga.shape[0], kgb.shape[0]
-    joint = np.bincount(ia * bb + ib, minlength=ba * bb).reshape(ba, bb).astype(np.float64)
+    joint = _joint_counts(ia, ib, ba, bb)
     s1 = float((joint * (kga @ joint @ kgb)).sum())
     s2 = float(kha @ joint @ khb)
     hsic_xy = s1 / n**2 - 2 * s2 / n**3 + s3a * s3b / n**4
@@ -233,46 +277,50 @@ def _merge_kernel():
     from numba import njit
 
     @njit(nogil=True, cache=True)
-    def kernel(xperm, xdense, ydense, ystart, xz, yz):  # pragma: no cover - compiled
+    def kernel(xperm, xtie_lo, xtie_hi, xdense_sorted, ydense, ystart, ypos, yties, xzs, yz):  # pragma: no cover
         n = xperm.size
-        # 1. pixels in increasing x; within a group of equal x, in increasing y (so that the
-        #    tie corrections below are exact)
+        # 1. pixels in increasing x; inside a group of equal x, in increasing y (so that the tie
+        #    corrections below are exact): only the tie groups need sorting
         order = xperm.copy()
-        g0 = 0
-        while g0 < n:
-            g1 = g0 + 1
-            while g1 < n and xdense[order[g1]] == xdense[order[g0]]:
-                g1 += 1
-            if g1 - g0 > 1:
-                seg = order[g0:g1].copy()
-                keys = np.empty(g1 - g0, np.int64)
-                for t in range(g1 - g0):
-                    keys[t] = ydense[seg[t]]
-                idx = np.argsort(keys, kind="mergesort")
-                for t in range(g1 - g0):
-                    order[g0 + t] = seg[idx[t]]
-            g0 = g1
-        # 2. pairs equal in both x and y (contiguous now); y ranks with ties broken by that order,
-        #    which makes p a permutation
-        ntie = 0.0
-        run = 1
-        p = np.empty(n, np.int64)
-        x = np.empty(n)
+        for g in range(xtie_lo.size):
+            lo = xtie_lo[g]
+            hi = xtie_hi[g]
+            seg = order[lo:hi].copy()
+            keys = np.empty(hi - lo, np.int64)
+            for t in range(hi - lo):
+                keys[t] = ydense[seg[t]] if yties else ypos[seg[t]]
+            idx = np.argsort(keys, kind="mergesort")
+            for t in range(hi - lo):
+                order[lo + t] = seg[idx[t]]
+        # 2. p: the y position of each pixel in that order. With ties in y they are broken by
+        #    the x order, which makes p a permutation; pairs equal in both x and y are
+        #    contiguous now and counted (ntie).
+        p = np.empty(n, np.int32)
+        x = xzs.copy()  # x values in x order whatever the order inside a tie group
         y = np.empty(n)
-        seen = np.zeros(ystart.size, np.int64)
-        for k in range(n):
-            j = order[k]
-            if k > 0 and xdense[j] == xdense[order[k - 1]] and ydense[j] == ydense[order[k - 1]]:
-                run += 1
-            else:
-                ntie += run * (run - 1) / 2.0
-                run = 1
-            d = ydense[j]
-            p[k] = ystart[d] + seen[d]
-            seen[d] += 1
-            x[k] = xz[j]
-            y[k] = yz[j]
-        ntie += run * (run - 1) / 2.0
+        ntie = 0.0
+        if not yties:
+            for k in range(n):
+                j = order[k]
+                p[k] = ypos[j]
+                y[k] = yz[j]
+        else:
+            run = 1
+            seen = np.zeros(ystart.size, np.int64)
+            prev = -1
+            for k in range(n):
+                j = order[k]
+                d = ydense[j]
+                if k > 0 and xdense_sorted[k] == xdense_sorted[k - 1] and d == prev:
+                    run += 1
+                else:
+                    ntie += run * (run - 1) / 2.0
+                    run = 1
+                prev = d
+                p[k] = ystart[d] + seen[d]
+                seen[d] += 1
+                y[k] = yz[j]
+            ntie += run * (run - 1) / 2.0
         # 3. bottom-up merge sort of p; while merging, each element of the right (later) half
         #    meets the left-half elements with a smaller p through running sums, so every pair
         #    i < j with p_i < p_j is seen once with sequential memory access
@@ -283,7 +331,7 @@ def _merge_kernel():
         s_lo = 0.0  # Σ over those pairs of (x_j − x_i)(y_j − y_i)
         # blocks of BLOCK elements: every pair directly (cheaper than the first merge levels),
         # then sorted by insertion
-        block = 16
+        block = 8
         for start in range(0, n, block):
             end = min(start + block, n)
             for jj in range(start + 1, end):
@@ -378,7 +426,8 @@ def _kernel():
 
 
 def _kendall_dcor_pair(a: _Var, b: _Var, n: int) -> tuple[float, float]:
-    lo_count, s_lo, ntie = _kernel()(a.perm, a.dense, b.dense, b.start, a.z, b.z)
+    lo_count, s_lo, ntie = _kernel()(a.perm, a.tie_lo, a.tie_hi, a.dense_sorted, b.dense, b.start, b.pos,
+                                     bool(b.ties > 0), a.zs, b.z)
     tot = n * (n - 1) / 2.0
     # p broke every tie as "concordant": take back pairs tied in x, in y, and (counted in
     # both) tied in both
@@ -394,8 +443,27 @@ def _kendall_dcor_pair(a: _Var, b: _Var, n: int) -> tuple[float, float]:
     return float(tau), float(np.sqrt(max(dcor2, 0.0)))
 
 
+_HIST = None
+
+
+def _joint_counts(ia: np.ndarray, ib: np.ndarray, na: int, nb: int) -> np.ndarray:
+    """``(na, nb)`` float64 counts of the index pairs (a compiled loop that lets the other threads run)."""
+    global _HIST
+    if _HIST is None:
+        from numba import njit
+
+        @njit(nogil=True, cache=True)
+        def hist(ia, ib, out):  # pragma: no cover - compiled
+            for k in range(ia.size):
+                out[ia[k], ib[k]] += 1.0
+            return out
+
+        _HIST = hist
+    return _HIST(ia, ib, np.zeros((na, nb)))
+
+
 def _mi_pair(a: _Var, b: _Var, bins: int) -> float:
-    joint = np.bincount(a.mi_bin * bins + b.mi_bin, minlength=bins * bins).reshape(bins, bins).astype(np.float64)
+    joint = _joint_counts(a.mi_bin, b.mi_bin, bins, bins)
     n = joint.sum()
     pa, pb = joint.sum(1), joint.sum(0)
     nz = joint > 0
@@ -413,7 +481,7 @@ def _pair_metrics(a: _Var, b: _Var, n: int, opts: AssociationOptions) -> dict[st
     if "pearson" in m:
         out["pearson"] = _pearson_pair(a.z, b.z)
     if "spearman" in m:
-        out["spearman"] = _pearson_pair(_standardise(a.avg_rank), _standardise(b.avg_rank))
+        out["spearman"] = _pearson_pair(a.rank_z, b.rank_z)
     if "kendall" in m or "distance_correlation" in m:
         tau, dc = _kendall_dcor_pair(a, b, n)
         out["kendall"], out["distance_correlation"] = tau, dc
@@ -492,7 +560,12 @@ def association_matrix(
             one(li)
     else:
         _kernel()  # compile once, before threads race to
-        with ThreadPoolExecutor(workers) as pool:
+        _rank_kernel()
+        _joint_counts(np.zeros(1, np.int64), np.zeros(1, np.int64), 1, 1)
+        from threadpoolctl import threadpool_limits
+
+        # the pool already keeps every core busy: BLAS threads inside it would only compete
+        with threadpool_limits(1), ThreadPoolExecutor(workers) as pool:
             list(pool.map(one, range(latent.shape[1])))
     return out
 

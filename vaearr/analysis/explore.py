@@ -894,6 +894,11 @@ def side_by_side(*figures: Any, cols: int | None = None):
 # interactive explorer
 
 
+def _label(widget: type, text: str) -> dict[str, str]:
+    """A widget's caption: ``label`` from Panel 1.9 (``name`` is deprecated there), ``name`` before."""
+    return {"label" if "label" in widget.param else "name": text}
+
+
 class Explorer:
     """One slider per latent dim and the decoded image, live (Panel).
 
@@ -927,8 +932,8 @@ class Explorer:
         base = np.zeros(d, np.float32) if base is None else np.asarray(base, np.float32).ravel()
         lo, hi = value_range
         self.sliders = [
-            pn.widgets.FloatSlider(name=f"z{i}", start=float(min(lo, base[i])), end=float(max(hi, base[i])),
-                                   step=step, value=float(base[i]), width=220)
+            pn.widgets.FloatSlider(**_label(pn.widgets.FloatSlider, f"z{i}"), start=float(min(lo, base[i])),
+                                   end=float(max(hi, base[i])), step=step, value=float(base[i]), width=220)
             for i in range(d)
         ]
 
@@ -949,14 +954,18 @@ class Explorer:
     def panel(self):
         """The app: sliders on the left, the image on the right (re-decoded whenever a slider moves)."""
         pn = require("panel", "viz")
-        reset = pn.widgets.Button(name="reset to zero", button_type="default", width=220)
+        reset = pn.widgets.Button(**_label(pn.widgets.Button, "reset to zero"), width=220)
 
         def _reset(_event: Any) -> None:
             for s in self.sliders:
                 s.value = 0.0
 
         reset.on_click(_reset)
-        view = pn.bind(self._view, *self.sliders)
+        hv = require("holoviews", "viz")
+        # a DynamicMap updates the one plot in place (its image data) when a slider moves; a
+        # plain bound function would hand the pane a new element each time, and Bokeh's figure
+        # would keep every earlier image as another renderer
+        view = hv.DynamicMap(pn.bind(self._view, *self.sliders))
         return pn.Row(pn.Column(reset, *self.sliders, scroll=True, height=600), pn.pane.HoloViews(view, backend="bokeh"))
 
     def serve(self, port: int = 5006, *, show: bool = False, address: str = "127.0.0.1", **kwargs: Any):

@@ -244,6 +244,48 @@ def top_maps_figures(
 # the job
 
 
+def association_block(
+    store: str | os.PathLike,
+    *,
+    latent: str = "latent",
+    against: Sequence[str] = ("elements", "bandcontrast", "pca", "nmf"),
+    mask: str = "roi",
+    dims: Sequence[int] | None = None,
+    metrics: Sequence[str] | None = None,
+    trend_order: int = 2,
+    latent_dim: str = "latent_dim",
+    workers: int = 0,
+) -> xr.DataArray:
+    """``association(latent_dim, reference, metric)`` for some latent dims (by position), read from the store.
+
+    The unit of work the ``analyze-latents`` flow hands to each dask worker: it opens the
+    store itself and loads only the chunks of the dims it scores, so blocks of dims run on
+    separate workers and their results concatenate along ``latent_dim``.
+
+    Parameters
+    ----------
+    dims
+        Positions along ``latent_dim`` (default all).
+    workers
+        Threads inside this block (0: every core; a dask worker with one thread should pass 1).
+    """
+    from vaearr.analysis.association import AssociationOptions, association
+    from vaearr.analysis.references import reference_maps
+    from vaearr.store import open_store
+
+    ds = open_store(store)
+    if latent not in ds:
+        raise StoreError(store, f"no latent variable '{latent}' (run 'vaearr encode' first)")
+    if mask not in ds:
+        raise StoreError(store, f"no mask variable '{mask}' in the store")
+    opts = AssociationOptions(metrics=tuple(metrics) if metrics else AssociationOptions().metrics,
+                              trend_order=trend_order, workers=workers)
+    m = ds[mask].transpose("y", "x").load()
+    lat = ds[latent] if dims is None else ds[latent].isel({latent_dim: list(dims)})
+    refs = reference_maps(ds, against, mask=m, store=store)
+    return association(lat, refs, m, latent_dim=latent_dim, options=opts)
+
+
 @dataclass
 class RankResult:
     """What :func:`rank_latents` wrote."""
@@ -285,6 +327,7 @@ def rank_latents(
     seed: int = 0,
     overwrite: bool = False,
     latent_dim: str = "latent_dim",
+    association_result: xr.DataArray | Sequence[xr.DataArray] | None = None,
 ) -> RankResult:
     """References (1), partition agreement (2), associations (3) and full-field maps (4) for ``latent``.
 
@@ -292,6 +335,10 @@ def rank_latents(
     partition, score)`` into the store (replacing earlier ones: they are results of this
     command), ``association.csv``/``.json`` and ``partition_agreement.json`` into ``out``, and
     one figure per reference.
+
+    ``association_result``: the association already computed (one DataArray, or blocks of
+    dims from :func:`association_block` to concatenate along ``latent_dim``), as the
+    ``analyze-latents`` flow passes it after running the blocks on dask workers.
     """
     from vaearr.analysis.association import AssociationOptions, association
     from vaearr.analysis.references import reference_maps, write_references
@@ -312,7 +359,17 @@ def rank_latents(
         ds = open_store(store)
     m = ds[mask].transpose("y", "x").load()
     refs = reference_maps(ds, against, mask=m, store=store)
-    assoc = association(ds[latent], refs, m, latent_dim=latent_dim, options=opts)
+    if association_result is None:
+        assoc = association(ds[latent], refs, m, latent_dim=latent_dim, options=opts)
+    else:
+        blocks = [association_result] if isinstance(association_result, xr.DataArray) else list(association_result)
+        assoc = xr.concat(blocks, dim=latent_dim) if len(blocks) > 1 else blocks[0]
+        assoc.attrs = dict(blocks[0].attrs)
+        if list(assoc["reference"].values) != list(refs["reference"].values) or \
+                assoc.sizes[latent_dim] != ds[latent].sizes[latent_dim]:
+            raise InputError(None, f"the association given covers {assoc.sizes[latent_dim]} dims × "
+                                   f"{list(assoc['reference'].values)}, not the latent's {ds[latent].sizes[latent_dim]} "
+                                   f"dims × {list(refs['reference'].values)}")
     variables = {"association": assoc}
     agreement = None
     out = Path(out)
