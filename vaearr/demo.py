@@ -142,7 +142,7 @@ def run_demo(
                           out=out / "rank", top=5, n_components=8, seed=seed)
     made += ranked.figures
     agg = aggregated_rank(ranked.association).sel(reference="bandcontrast")
-    best_bc = int(ranked.association["latent_dim"].values[int(agg.argmin())])
+    best_bc = int(ranked.association["latent_dim"].values[int(agg.values.argmin())])
     step(f"ranked {ranked.association.sizes['latent_dim']} latent dims against elements, band contrast, PCA, NMF "
          f"(7 metrics; best for band contrast: dim {best_bc})")
 

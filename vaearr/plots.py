@@ -157,7 +157,7 @@ def _maps_png_figure(obj: Any):
         ax = fig.add_subplot(rows, cols, i + 1)
         cmap = style.get("cmap", "viridis")
         cmap = ListedColormap(list(cmap)) if isinstance(cmap, (list, tuple)) else matplotlib.colormaps[cmap].copy()
-        cmap.set_bad(plot.get("clipping_colors", {}).get("NaN", "lightgray"))
+        cmap = cmap.with_extremes(bad=plot.get("clipping_colors", {}).get("NaN", "lightgray"))
         l, b, r, t = el.bounds.lbrt()
         lo, hi = plot.get("clim", (None, None))
         # hv.Image holds its first row at the top (largest y); y downward flips it back
