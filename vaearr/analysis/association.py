@@ -642,6 +642,14 @@ def element_composite(
     raise InputError(None, f"mode must be 'sum' or 'rgb', got {mode!r}")
 
 
+def _association_block(x: np.ndarray, *, refs: np.ndarray, coords: np.ndarray, opts: AssociationOptions) -> np.ndarray:
+    """``(..., L_block, pixel)`` latent values → ``(..., L_block, R, M)``: one dask block of :func:`association`."""
+    lead = x.shape[:-1]
+    flat = np.asarray(x, dtype=np.float64).reshape(-1, x.shape[-1])
+    out = association_matrix(flat.T, refs, coords, opts)
+    return out.reshape(*lead, refs.shape[1], len(opts.metrics))
+
+
 def association(
     latent: xr.DataArray,
     references: xr.DataArray,
@@ -651,13 +659,20 @@ def association(
     reference_dim: str = "reference",
     spatial_dims: tuple[str, str] = ("y", "x"),
     options: AssociationOptions | None = None,
+    block_dims: int | None = None,
+    scheduler: str | None = "threads",
 ) -> xr.DataArray:
     """``association(latent_dim, reference, metric)`` over the pixels of ``mask``.
+
+    An xarray reduction over the pixels, run on dask chunks of ``latent_dim``
+    (:func:`xarray.apply_ufunc` with ``dask="parallelized"``): each block of latent dims is
+    scored against every reference on its own, so blocks run in parallel (the compiled
+    kernels release the GIL) and a dim's result does not depend on the blocking.
 
     Parameters
     ----------
     latent
-        ``(y, x, latent_dim)`` latents (NaN outside their mask is fine).
+        ``(y, x, latent_dim)`` latents (NaN outside their mask is fine); numpy- or dask-backed.
     references
         ``(reference, y, x)`` reference maps (see :func:`vaearr.analysis.references.reference_maps`).
     mask
@@ -666,29 +681,65 @@ def association(
     latent_dim, reference_dim, spatial_dims
         Dim names.
     options
-        :class:`AssociationOptions`.
+        :class:`AssociationOptions` (``workers``: dask threads; 0 = every core).
+    block_dims
+        Latent dims per dask block (default: enough blocks for two per worker thread).
+    scheduler
+        Dask scheduler for the blocks (``"threads"``; ``None`` uses dask's current default,
+        e.g. a ``distributed.Client``); ``"sync"`` runs them one after the other.
 
     Returns
     -------
     xarray.DataArray
         float64, coords ``latent_dim``, ``reference`` (names), ``metric``.
     """
+    import dask
+
     opts = options or AssociationOptions()
+    workers = opts.workers or os.cpu_count() or 1
     ydim, xdim = spatial_dims
-    lat = latent.transpose(ydim, xdim, latent_dim)
+    lat = latent.transpose(latent_dim, ydim, xdim)
     ref = references.transpose(reference_dim, ydim, xdim)
     m = np.asarray(mask.transpose(ydim, xdim).values, dtype=bool)
-    lv = np.asarray(lat.values, dtype=np.float64)[m]  # (n, L)
     rv = np.moveaxis(np.asarray(ref.values, dtype=np.float64), 0, -1)[m]  # (n, R)
-    keep = np.isfinite(lv).all(1) & np.isfinite(rv).all(1)
+    # the pixels used: in the mask, every reference and every latent dim finite (one pass over the latent)
+    lat_finite = np.asarray(np.isfinite(lat).all(latent_dim).values, dtype=bool)[m]
+    keep = lat_finite & np.isfinite(rv).all(1)
     yy, xx = np.meshgrid(np.asarray(lat[ydim].values, float) if ydim in lat.coords else np.arange(lat.sizes[ydim], dtype=float),
                          np.asarray(lat[xdim].values, float) if xdim in lat.coords else np.arange(lat.sizes[xdim], dtype=float),
                          indexing="ij")
     coords = np.stack([xx[m], yy[m]], axis=1)[keep]
-    values = association_matrix(lv[keep], rv[keep], coords, opts)
+    pixels = np.flatnonzero(m.ravel())[keep]
+    n_dims = lat.sizes[latent_dim]
+    block = block_dims or max(1, -(-n_dims // (2 * workers)))
+    stacked = lat.stack(pixel=(ydim, xdim)).drop_vars([ydim, xdim, "pixel"], errors="ignore")
+    # bring the latent into blocks of dims, every used pixel in one chunk (a reduction over pixels)
+    lat_px = stacked.isel(pixel=pixels).chunk({latent_dim: block, "pixel": -1})
+    per_block = AssociationOptions(metrics=opts.metrics, trend_order=opts.trend_order, mi_bins=opts.mi_bins,
+                                   hsic_bins=opts.hsic_bins, hsic_exact_max=opts.hsic_exact_max, workers=1)
+    lazy = xr.apply_ufunc(
+        _association_block, lat_px,
+        input_core_dims=[["pixel"]], output_core_dims=[[reference_dim, "metric"]],
+        dask="parallelized", output_dtypes=[np.float64],
+        dask_gufunc_kwargs={"output_sizes": {reference_dim: rv.shape[1], "metric": len(opts.metrics)}},
+        kwargs={"refs": rv[keep], "coords": coords, "opts": per_block},
+    )
+    if keep.sum() < 3:
+        raise InputError(None, f"need at least 3 pixels to associate, got {int(keep.sum())}")
+    _kernel()  # compile once, before the threads race to
+    _rank_kernel()
+    _joint_counts(np.zeros(1, np.int64), np.zeros(1, np.int64), 1, 1)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # the dask threads keep the cores busy: no BLAS threads inside them
+        if scheduler is None:
+            values = lazy.values
+        else:
+            with dask.config.set(scheduler=scheduler, num_workers=workers):
+                values = lazy.values
     out = xr.DataArray(
         values, dims=(latent_dim, reference_dim, "metric"),
-        coords={latent_dim: lat[latent_dim].values if latent_dim in lat.coords else np.arange(lat.sizes[latent_dim]),
+        coords={latent_dim: lat[latent_dim].values if latent_dim in lat.coords else np.arange(n_dims),
                 reference_dim: [str(v) for v in ref[reference_dim].values], "metric": list(opts.metrics)},
         name="association",
     )
