@@ -462,6 +462,13 @@ def _joint_counts(ia: np.ndarray, ib: np.ndarray, na: int, nb: int) -> np.ndarra
     return _HIST(ia, ib, np.zeros((na, nb)))
 
 
+def _compile_kernels() -> None:
+    """Compile (or load from numba's cache) every kernel once, before parallel threads race to."""
+    _kernel()
+    _rank_kernel()
+    _joint_counts(np.zeros(1, np.int64), np.zeros(1, np.int64), 1, 1)
+
+
 def _mi_pair(a: _Var, b: _Var, bins: int) -> float:
     joint = _joint_counts(a.mi_bin, b.mi_bin, bins, bins)
     n = joint.sum()
@@ -559,9 +566,7 @@ def association_matrix(
         for li in range(latent.shape[1]):
             one(li)
     else:
-        _kernel()  # compile once, before threads race to
-        _rank_kernel()
-        _joint_counts(np.zeros(1, np.int64), np.zeros(1, np.int64), 1, 1)
+        _compile_kernels()
         from threadpoolctl import threadpool_limits
 
         # the pool already keeps every core busy: BLAS threads inside it would only compete
@@ -726,9 +731,7 @@ def association(
     )
     if keep.sum() < 3:
         raise InputError(None, f"need at least 3 pixels to associate, got {int(keep.sum())}")
-    _kernel()  # compile once, before the threads race to
-    _rank_kernel()
-    _joint_counts(np.zeros(1, np.int64), np.zeros(1, np.int64), 1, 1)
+    _compile_kernels()
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):  # the dask threads keep the cores busy: no BLAS threads inside them
