@@ -176,3 +176,32 @@ def test_autoencoder_kl_tiny_on_digits(digits_store: Path, tmp_path: Path) -> No
 
     model = load_model(tmp_path / "run" / "best")
     assert model.config.name == "autoencoder-kl" and tuple(model.config.input_shape) == (1, 16, 16)
+
+
+@pytest.mark.parametrize("options", [dict(), dict(crop=6), dict(standardize=True), dict(scale="[-1,1]"),
+                                     dict(augment=True)])
+def test_cuda_loaders_scale_on_the_device_to_the_same_batches(digits_store: Path, tmp_path: Path, options) -> None:
+    """With --device cuda the loaders hand out uint8 and the scaling runs after the copy; the
+    batches the model gets are the ones the host path makes (checked here on the CPU, where
+    the device-side transform runs the same torch ops)."""
+    import torch
+
+    from vaearr.train import _build_loaders, _input_shape, _to_device
+
+    common = dict(store=str(digits_store), run=str(tmp_path / "run"), var="images", batch_size=50, **options)
+    host = _build_loaders(TrainConfig(device="cpu", **common), 0, 1)
+    cuda = _build_loaders(TrainConfig(device="cuda", **common), 0, 1)
+    assert host[5] is None
+    deferred = not options.get("augment")  # random augmentations stay on the host
+    assert (cuda[5] is not None) == deferred
+    for h_loader, c_loader in ((host[0], cuda[0]), (host[1], cuda[1])):
+        assert _input_shape(c_loader, cuda[5]) == _input_shape(h_loader, None)
+        h_batches = list(h_loader)
+        c_batches = list(c_loader)
+        assert len(h_batches) == len(c_batches) > 1
+        for h, c in zip(h_batches, c_batches):
+            assert h.dtype == torch.float32
+            assert c.dtype == (torch.uint8 if deferred else torch.float32)
+            got = _to_device(c, torch.device("cpu"), cuda[5])
+            assert got.dtype == torch.float32 and got.shape == h.shape
+            torch.testing.assert_close(got, h, rtol=1e-6, atol=1e-6)

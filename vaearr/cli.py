@@ -213,7 +213,8 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed for weights, split, shuffle, augmentation.")] = 0,
     val_fraction: Annotated[float, typer.Option(help="Fraction of chunks held out for validation.")] = 0.1,
     checkpoint_every: Annotated[int, typer.Option(help="Checkpoint every N epochs.")] = 1,
-    num_workers: Annotated[int, typer.Option(help="Worker processes decoding chunks.")] = 0,
+    num_workers: Annotated[Optional[int], typer.Option(
+        help="Worker processes decoding chunks; default 0 on CPU (threads), on CUDA min(4, cores / 2).")] = None,
     scale: Annotated[str, typer.Option(help="Scale inputs to [0,1] or [-1,1].")] = "[0,1]",
     standardize: Annotated[bool, typer.Option("--standardize", help="Per-sample zero mean, unit std.")] = False,
     crop: Annotated[Optional[int], typer.Option(help="Centre-crop samples to N×N.")] = None,

@@ -59,7 +59,7 @@ class TrainConfig:
     seed: int = 0
     val_fraction: float = 0.1
     checkpoint_every: int = 1
-    num_workers: int = 0
+    num_workers: int | None = None  # None: 0 on CPU (threads), min(4, cores / 2) on CUDA
     scale: str = "[0,1]"  # [0,1] | [-1,1]
     standardize: bool = False
     crop: int | None = None
@@ -144,6 +144,42 @@ def _autocast(device, amp: str):
     dtype = torch.float16 if amp == "fp16" else torch.bfloat16
     scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
     return torch.autocast("cuda", dtype=dtype), scaler
+
+
+def train_step(model, x, optimizer, params, *, autocast=None, scaler=None, grad_clip: float | None = None,
+               kl_weight: float = 1.0, loss_options: dict | None = None, where: str = "") -> tuple[Any, float]:
+    """One optimisation step of ``model`` on batch ``x`` (already on the model's device).
+
+    Forward (under ``autocast``) computes the losses; a loss that is not finite stops with a
+    :class:`TrainingError` naming ``where``; then backward (through ``scaler`` for fp16), gradient
+    clipping to ``grad_clip`` and the optimizer step. Returns the model's losses and the loss
+    as a float: reading it is the step's one wait for the device. ``vaearr train`` runs every
+    step through here, and ``benchmarks/bench_gpu.py`` times it.
+    """
+    import contextlib
+
+    import torch
+
+    with autocast or contextlib.nullcontext():
+        losses = model(x, kl_weight=kl_weight, **(loss_options or {}))  # forward computes the loss (inside DDP's forward)
+    loss = losses.loss
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        raise TrainingError(f"loss became {value} at {where or 'this step'}; lower --lr or check the inputs for NaN")
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+    else:
+        loss.backward()
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    return losses, value
 
 
 def _kl_weight(cfg: TrainConfig, epoch: int, step_in_epoch: int, steps_per_epoch: int) -> float:
@@ -275,6 +311,14 @@ class FitResult:
 
 
 def _build_loaders(cfg: TrainConfig, rank: int, world_size: int):
+    """Training and validation loaders as ``vaearr train`` builds them, and the transform left for the device.
+
+    On CUDA, when every transform is one that runs as well on the device (scaling,
+    standardisation, centre crop), the loaders hand out batches in the stored dtype (uint8
+    patterns: a quarter of float32's bytes to copy, and no cast on the host) and the returned
+    ``on_device`` transform converts them there, after the copy. Otherwise (CPU, random or
+    resampling transforms) the loaders transform the batches themselves and ``on_device`` is None.
+    """
     from vaearr import batches as B
     from vaearr.store import masks, open_store
 
@@ -288,13 +332,48 @@ def _build_loaders(cfg: TrainConfig, rank: int, world_size: int):
         crop=cfg.crop, resize=cfg.resize, subtract_background=cfg.subtract_background, patch=cfg.patch,
         augment=cfg.augment, seed=cfg.seed, store=cfg.store,
     )
+    cuda = cfg.device.startswith("cuda")
+    on_device = None
+    extra: dict[str, Any] = {}
+    if cuda and transforms and all(isinstance(t, (B.Scale, B.Standardize, B.CenterCrop)) for t in transforms):
+        on_device = B.Compose(transforms).prepare(np.dtype(ds[cfg.var].dtype))
+        transforms, extra = [], {"dtype": None}
+    num_workers = cfg.num_workers
+    if num_workers is None:
+        # on CUDA a step is mostly Python launching kernels: decoding in threads of the same
+        # process slowed a conv-vae step by ~7 % on an H100, in worker processes by ~0-3 %
+        num_workers = min(4, B._cpus() // 2) if cuda else 0
     common = dict(
         sample_dims=sample_dims, feature_dims=feature_dims, mask=mask, batch_size=cfg.batch_size,
-        val_fraction=cfg.val_fraction, seed=cfg.seed, num_workers=cfg.num_workers, rank=rank,
-        world_size=world_size,
+        val_fraction=cfg.val_fraction, seed=cfg.seed, num_workers=num_workers, rank=rank,
+        world_size=world_size, **extra,
+        # batches are not pinned: on an H100, pinning each batch in the loader's thread slowed a
+        # conv-vae step (0.92 of in-memory feeding against 1.00 unpinned, median of 3 rounds;
+        # benchmarks/bench_gpu.py --feed pinned); the uint8 batches are small to copy anyway
     )
     train, val = B.make_loaders(cfg.store, cfg.var, transforms=transforms, **common)
-    return train, val, mask, sample_dims, feature_dims
+    return train, val, mask, sample_dims, feature_dims, on_device
+
+
+def _to_device(x, device, on_device):
+    """A batch onto the device, then the device-side transform, as float."""
+    x = x.to(device, non_blocking=True)
+    if on_device is not None:
+        x = on_device(x)
+        if not x.is_floating_point():
+            x = x.float()
+    return x
+
+
+def _input_shape(loader, on_device) -> tuple[int, ...]:
+    """The model's input shape: a loader's sample shape, after the device-side transform if any."""
+    import torch
+
+    shape = tuple(int(s) for s in loader.sample_shape)
+    if on_device is None:
+        return shape
+    dtype = getattr(torch, str(np.dtype(loader.source.dtype)), torch.float32)
+    return tuple(int(s) for s in on_device(torch.zeros((1, *shape), dtype=dtype)).shape[1:])
 
 
 def _model_dict(cfg: TrainConfig, input_shape: tuple[int, ...]) -> dict[str, Any]:
@@ -377,8 +456,8 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Fit
         cfg = dataclasses.replace(saved, epochs=cfg.epochs, device=cfg.device, num_workers=cfg.num_workers)
 
     seed_everything(cfg.seed)
-    train_loader, val_loader, mask, sample_dims, feature_dims = _build_loaders(cfg, rank, world_size)
-    input_shape = tuple(int(s) for s in train_loader.sample_shape)
+    train_loader, val_loader, mask, sample_dims, feature_dims, on_device = _build_loaders(cfg, rank, world_size)
+    input_shape = _input_shape(train_loader, on_device)
     if ckpt is not None:
         model = M.load_model(ckpt)
     else:
@@ -432,33 +511,17 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Fit
         adversarial = bool(disc is not None and net.adversarial_active(epoch))
         loss_options = {"adversarial": True} if adversarial else {}
         sums = {"loss": 0.0, "recon_loss": 0.0, "kl": 0.0}
+        dev_sums: dict[str, Any] = {}
         n_seen = 0
         t0 = time.perf_counter()
         pbar = bar(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch") if (progress and is_main) else None
         for i, x in enumerate(train_loader):
-            x = x.to(device, non_blocking=True)
-            kw = _kl_weight(cfg, epoch, i, steps_per_epoch)
-            with autocast:
-                losses = model(x, kl_weight=kw, **loss_options)  # forward computes the loss (inside DDP's forward)
-            loss = losses.loss
-            if not torch.isfinite(loss):
-                raise TrainingError(
-                    f"loss became {loss.item()} at epoch {epoch + 1}, step {step + 1} "
-                    f"(batch {i + 1}); lower --lr or check the inputs for NaN"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-            else:
-                loss.backward()
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
+            x = _to_device(x, device, on_device)
+            losses, loss_value = train_step(
+                model, x, optimizer, params, autocast=autocast, scaler=scaler, grad_clip=cfg.grad_clip,
+                kl_weight=_kl_weight(cfg, epoch, i, steps_per_epoch), loss_options=loss_options,
+                where=f"epoch {epoch + 1}, step {step + 1} (batch {i + 1})",
+            )
             if adversarial:
                 opt_d.zero_grad(set_to_none=True)
                 with autocast:
@@ -471,25 +534,30 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Fit
             step += 1
             b = x.shape[0]
             n_seen += b
-            for k in sums:
-                if k != "discriminator":
-                    sums[k] += float(getattr(losses, k).detach()) * b
+            sums["loss"] += loss_value * b
+            # the other terms stay on the device until the epoch ends: a float() per term and
+            # step would wait for the GPU each time (the loss value above is the one wait)
+            for k in ("recon_loss", "kl"):
+                dev_sums[k] = dev_sums.get(k, 0.0) + getattr(losses, k).detach().double() * b
             if preview_x is None and cfg.previews > 0:
                 preview_x = x[: cfg.previews].detach().float().cpu()
             if writer is not None:
-                writer.add_scalar("train/loss_step", float(loss.detach()), step)
+                writer.add_scalar("train/loss_step", loss_value, step)
             if pbar is not None:
                 pbar.update(1)
-                pbar.set_postfix(loss=f"{float(loss.detach()):.4g}")
+                pbar.set_postfix(loss=f"{loss_value:.4g}")
         if pbar is not None:
             pbar.close()
+        for k, v in dev_sums.items():
+            sums[k] += float(v)
         if scheduler is not None and cfg.schedule_per == "epoch":
             scheduler.step()
         row = {"epoch": epoch + 1, "step": step, "lr": optimizer.param_groups[0]["lr"],
                "seconds": round(time.perf_counter() - t0, 3),
                "samples": int(_allreduce_sum(float(n_seen), distributed))}
         row.update({f"train_{k}": _allreduce_mean(v, n_seen, distributed) for k, v in sums.items()})
-        row.update(evaluate(model, val_loader, device, autocast, prefix="val_", distributed=distributed))
+        row.update(evaluate(model, val_loader, device, autocast, prefix="val_", distributed=distributed,
+                            on_device=on_device))
         history.append(row)
         val_loss = row.get("val_loss", row["train_loss"])
         if is_main:
@@ -544,8 +612,10 @@ def _allreduce_mean(total: float, n: int, distributed: bool) -> float:
     return float(t[0] / max(t[1], 1))
 
 
-def evaluate(model, loader, device, autocast=None, *, prefix: str = "", distributed: bool = False) -> dict[str, float]:
-    """Mean loss, reconstruction loss and KL per sample over a loader (no gradients)."""
+def evaluate(model, loader, device, autocast=None, *, prefix: str = "", distributed: bool = False,
+             on_device=None) -> dict[str, float]:
+    """Mean loss, reconstruction loss and KL per sample over a loader (no gradients); ``on_device``
+    is the transform :func:`_build_loaders` leaves for the device."""
     import contextlib
 
     import torch
@@ -558,7 +628,7 @@ def evaluate(model, loader, device, autocast=None, *, prefix: str = "", distribu
     n = 0
     with torch.no_grad(), (autocast or contextlib.nullcontext()):
         for x in loader:
-            x = x.to(device)
+            x = _to_device(x, device, on_device)
             losses = net(x, kl_weight=1.0)
             for k in sums:
                 sums[k] += float(getattr(losses, k).detach()) * x.shape[0]
