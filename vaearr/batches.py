@@ -969,25 +969,32 @@ class _Batcher:
 
     def __init__(self, recycler: _Recycler, capacity: int) -> None:
         self.recycler, self.capacity = recycler, capacity
-        self.segments: deque[tuple[torch.Tensor, torch.Tensor]] = deque()
+        self.segments: deque[tuple[torch.Tensor, torch.Tensor, int]] = deque()
         self.offset = 0
         self.available = 0
 
     def push(self, x: torch.Tensor, ids: torch.Tensor) -> None:
-        if len(ids):
-            self.segments.append((x, ids))
-            self.available += len(ids)
+        n = ids.shape[0]  # lengths kept as ints: len() of a tensor costs microseconds
+        if n:
+            self.segments.append((x, ids, n))
+            self.available += n
 
     def pop(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x, ids, m = self.segments[0]
+        if self.offset == 0 and m == n:
+            # the usual case: groups are cut at the epoch's batch boundaries, so a piece is a batch
+            self.segments.popleft()
+            self.available -= n
+            return x, ids
         parts = []
         while n > 0:
-            x, ids = self.segments[0]
-            k = min(n, len(ids) - self.offset)
+            x, ids, m = self.segments[0]
+            k = min(n, m - self.offset)
             parts.append((x[self.offset:self.offset + k], ids[self.offset:self.offset + k]))
             self.offset += k
             self.available -= k
             n -= k
-            if self.offset == len(ids):
+            if self.offset == m:
                 self.segments.popleft()
                 self.offset = 0
         if len(parts) == 1:
