@@ -17,6 +17,9 @@ The goal (issue 3): store / memory >= 0.95. The pattern store is the one bench_l
 ``--device cpu`` it runs (slowly) anywhere, for checking the script.
 
     python benchmarks/bench_gpu.py                      # CUDA, 500 x 600 patterns
+    # without kikuchipy (a GPU box): save its patterns here first, carry the .npy there
+    python benchmarks/bench_loader.py --save-base benchmarks/_data/ni_base.npy
+    python benchmarks/bench_gpu.py --base-npy benchmarks/_data/ni_base.npy
     python benchmarks/bench_gpu.py --device cpu --ny 20 --nx 60 --steps conv-vae=20 --models conv-vae
 """
 
