@@ -84,8 +84,8 @@ def bench_model(store: Path, name: str, device_name: str, steps: int, rounds: in
                         model_options=dict(spec["model_options"]), num_workers=num_workers)
     device = torch.device(device_name)
     T.seed_everything(0)
-    if feed == "host-float32":  # the loaders as built for CPU training: float32, transformed on the host
-        train_loader, _val, mask, _sd, _fd, on_device = T._build_loaders(dataclasses.replace(cfg, device="cpu"), 0, 1)
+    if feed == "host-float32":  # float32 batches, transformed on the host (what training read before it deferred)
+        train_loader, _val, mask, _sd, _fd, on_device = T._build_loaders(cfg, 0, 1, defer=False)
     else:
         train_loader, _val, mask, _sd, _fd, on_device = T._build_loaders(cfg, 0, 1)
     if feed == "pinned":
@@ -201,7 +201,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--num-workers", type=int, default=None,
                     help="as vaearr train --num-workers (default as there: on CUDA min(4, cores / 2))")
     ap.add_argument("--feed", default="train", choices=["train", "host-float32", "pinned"],
-                    help="store feed: as vaearr train builds it (default), as for CPU training, or pinned batches")
+                    help="store feed: as vaearr train builds it (default), float32 transformed on the host, or pinned batches")
     ap.add_argument("--base-npy", type=Path, help="the Ni base patterns as .npy (bench_loader.py --save-base)")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "gpu.json")

@@ -180,17 +180,20 @@ def test_autoencoder_kl_tiny_on_digits(digits_store: Path, tmp_path: Path) -> No
 
 @pytest.mark.parametrize("options", [dict(), dict(crop=6), dict(standardize=True), dict(scale="[-1,1]"),
                                      dict(augment=True)])
-def test_cuda_loaders_scale_on_the_device_to_the_same_batches(digits_store: Path, tmp_path: Path, options) -> None:
-    """With --device cuda the loaders hand out uint8 and the scaling runs after the copy; the
-    batches the model gets are the ones the host path makes (checked here on the CPU, where
-    the device-side transform runs the same torch ops)."""
+def test_loaders_leave_scaling_to_the_step_and_give_the_same_batches(digits_store: Path, tmp_path: Path,
+                                                                      options) -> None:
+    """The loaders vaearr train builds hand out uint8 and the scaling runs in the step, after the
+    copy to the device (cuda, or the CPU as here); the batches the model gets are the ones the
+    loaders make when they transform on the host (defer=False)."""
     import torch
 
     from vaearr.train import _build_loaders, _input_shape, _to_device
 
     common = dict(store=str(digits_store), run=str(tmp_path / "run"), var="images", batch_size=50, **options)
-    host = _build_loaders(TrainConfig(device="cpu", **common), 0, 1)
+    host = _build_loaders(TrainConfig(device="cpu", **common), 0, 1, defer=False)
     cuda = _build_loaders(TrainConfig(device="cuda", **common), 0, 1)
+    cpu = _build_loaders(TrainConfig(device="cpu", **common), 0, 1)
+    assert (cpu[5] is None) == (cuda[5] is None)
     assert host[5] is None
     deferred = not options.get("augment")  # random augmentations stay on the host
     assert (cuda[5] is not None) == deferred

@@ -13,9 +13,11 @@ How an epoch is read (:class:`ZarrBatches`):
    the concatenation of the groups; batches are consecutive slices of it.
 4. Groups are decoded in parallel, the chunks of each by as many threads as there are cores
    (zstd, crc32c and numpy copies release the GIL): in a local store with the codecs vaearr
-   writes, straight from the mapped chunk files into the group's buffer (zarr's own read path
-   costs about as much again as the decoding); otherwise by zarr, a group's chunks in one call
-   into its event loop. ``read_ahead`` groups are decoded at a time: in this process
+   writes, straight from the mapped chunk files (zarr's own read path costs about as much
+   again as the decoding); otherwise by zarr, a group's chunks in one call into its event
+   loop. Each chunk is decoded into a small per-thread buffer that stays in cache, and its
+   samples are copied, already cast and laid out, straight to their shuffled rows of the
+   group's buffer: the shuffle costs no pass of its own. ``read_ahead`` groups are decoded at a time: in this process
    (``num_workers=0``) or in ``num_workers`` persistent worker processes, worker ``w``
    taking groups ``w, w + W, ...`` and writing them into reused shared-memory slots (nothing
    copied between processes).
@@ -149,7 +151,8 @@ class BatchSpec:
         batches as every other rank.
     read_ahead
         With ``num_workers=0``: groups (of ``buffer_chunks`` chunks) decoded at once, the chunks
-        of each concurrently by one thread per core; ``read_ahead + 1`` groups are in memory.
+        of each concurrently by one thread per core; about ``read_ahead + 2`` groups are in
+        memory (those being decoded, and those the waiting batches are views of).
         (A worker process decodes one group at a time, with two queued.)
     pin_memory
         Pin batches (page-locked) for faster copies to a GPU.
@@ -362,49 +365,62 @@ class _Source:
             # concurrently, and zarr's per-call overhead (milliseconds) is paid once
             arrays = _zarr_run(_get_many(self.array.async_array, [self.selection(b) for b in blocks]))
             for b, a, (dest, _) in zip(blocks, arrays, out):
-                self._place(b, np.asarray(a), dest, self.block_index(b)[0], cropped=True)
+                self._place(b, np.asarray(a), dest, slice(None), self.block_index(b)[0], cropped=True, layout=False)
         else:
-            self._decode_all([(b, dest, self.block_index(b)[0]) for b, (dest, _) in zip(blocks, out)])
+            self._decode_all([(b, dest, slice(None), self.block_index(b)[0], False) for b, (dest, _) in zip(blocks, out)])
         return out
 
-    def read_into(self, blocks: Sequence[int], raw: np.ndarray, raw_ids: np.ndarray) -> None:
-        """Decode blocks, in order, into ``raw`` (``(n, *feature_shape)``) and their ids into ``raw_ids``.
+    def read_into(self, blocks: Sequence[int], out: np.ndarray, out_ids: np.ndarray,
+                  where: np.ndarray | None = None) -> None:
+        """Decode blocks into ``out`` (``(n, *out_shape)``, any dtype) and their ids into ``out_ids``.
 
-        A block whose samples are all wanted and stored in the caller's order is decoded
-        straight into its rows of ``raw``: no extra copy.
+        The blocks' samples, taken in order, go to rows ``where`` of ``out`` (None: the same
+        rows, in order): a shuffle costs no pass of its own. Each chunk is decoded into a small
+        per-thread buffer that stays in cache and its samples are copied (and cast) straight to
+        their rows; a chunk whose samples are all wanted, in order, in the stored dtype and
+        layout, is decoded straight into its rows of ``out``.
         """
         jobs = []
         lo = 0
         for b in blocks:
             local, ids = self.block_index(b)
             hi = lo + len(ids)
-            if hi > len(raw):  # pragma: no cover - the store changed under us
+            if hi > len(out):  # pragma: no cover - the store changed under us
                 raise StoreError(self.store, f"'{self.var}' changed while it was read")
-            raw_ids[lo:hi] = ids
-            jobs.append((b, raw[lo:hi], local))
+            rows = slice(lo, hi) if where is None else where[lo:hi]
+            out_ids[rows] = ids
+            jobs.append((b, out, rows, local, True))
             lo = hi
         if self.files is not None:
             self._decode_all(jobs)
             return
         from zarr.core.buffer import cpu
 
-        direct = self.sample_axes + self.feature_axes == tuple(range(len(self.sample_axes) + len(self.feature_axes)))
         coros, post = [], []
-        for b, dest, local in jobs:
+        for b, _, rows, local, _ in jobs:
             sel = self.selection(b)
-            if direct and local is None:
+            if self._direct(out, rows, local):
                 shape = tuple(s.stop - s.start for s in self.block_slices(b)) + self.feature_shape
-                out = cpu.NDBuffer.from_numpy_array(dest.reshape(shape))
-                coros.append(self.array.async_array.get_orthogonal_selection(sel, out=out))
+                buf = cpu.NDBuffer.from_numpy_array(out[rows].reshape(shape))
+                coros.append(self.array.async_array.get_orthogonal_selection(sel, out=buf))
             else:
                 coros.append(self.array.async_array.getitem(sel))
-                post.append((len(coros) - 1, b, dest, local))
+                post.append((len(coros) - 1, b, rows, local))
         arrays = _zarr_run(_gather(coros))
-        for j, b, dest, local in post:
-            self._place(b, np.asarray(arrays[j]), dest, local, cropped=True)
+        for j, b, rows, local in post:
+            self._place(b, np.asarray(arrays[j]), out, rows, local, cropped=True)
 
-    def _place(self, block: int, a: np.ndarray, dest: np.ndarray, local: np.ndarray | None, cropped: bool) -> None:
-        """Copy a block's samples (``a``: stored order, the whole chunk or cropped to the block) into ``dest``."""
+    def _direct(self, out: np.ndarray, rows: Any, local: np.ndarray | None) -> bool:
+        """Whether a block's stored bytes are, unchanged, its rows ``rows`` of ``out``."""
+        n = len(self.sample_axes) + len(self.feature_axes)
+        return (isinstance(rows, slice) and local is None and out.dtype == self.dtype
+                and (not self.channels_first or self.channel_axis is None)
+                and self.sample_axes + self.feature_axes == tuple(range(n)))
+
+    def _place(self, block: int, a: np.ndarray, out: np.ndarray, rows: Any, local: np.ndarray | None,
+               cropped: bool, layout: bool = True) -> None:
+        """Copy a block's samples (``a``: stored order, the whole chunk or cropped to the block) to
+        rows ``rows`` of ``out``, cast to its dtype, in the output layout unless ``layout`` is False."""
         if not cropped:  # edge chunks are stored whole, padded past the array's end
             crop = [slice(None)] * a.ndim
             for ax, sl in zip(self.sample_axes, self.block_slices(block)):
@@ -414,23 +430,29 @@ class _Source:
         if order != tuple(range(a.ndim)):
             a = a.transpose(order)
         a = a.reshape((-1, *self.feature_shape))
-        dest[...] = a if local is None else a[local]
+        if local is not None:
+            a = a[local]
+        out[rows] = self.layout(a) if layout else a  # numpy: a single-threaded, GIL-free copy and cast
 
-    def _decode_all(self, jobs: list[tuple[int, np.ndarray, np.ndarray | None]]) -> None:
-        """Decode blocks from their files into their ``dest`` rows, ``decode_threads`` at a time."""
+    def _decode_all(self, jobs: list[tuple[int, np.ndarray, Any, np.ndarray | None, bool]]) -> None:
+        """Decode blocks from their files into rows of their ``out``, ``decode_threads`` at a time.
+
+        A job is ``(block, out, rows, local, layout)`` (see :meth:`_place`)."""
         files = self.files
-        direct = self.sample_axes + self.feature_axes == tuple(range(len(self.sample_axes) + len(self.feature_axes)))
         full = math.prod(self.block_shape)
 
-        def one(job: tuple[int, np.ndarray, np.ndarray | None]) -> None:
-            b, dest, local = job
+        def one(job: tuple) -> None:
+            b, out, rows, local, layout = job
             coords = self.chunk_coords(b)
-            if direct and local is None and len(dest) == full:
-                files.decode(coords, dest)  # the chunk is exactly these rows
+            if self._direct(out, rows, local) and len(out[rows]) == full:
+                files.decode(coords, out[rows])  # the chunk is exactly these rows
                 return
+            # decoded where it stays in cache, then copied to its rows: far cheaper than
+            # decoding into a group-sized buffer and gathering out of it afterwards
             chunk = _scratch(1, (files.nbytes,), np.dtype(np.uint8), slot="chunk")[0]
             files.decode(coords, chunk)
-            self._place(b, chunk.view(files.dtype).reshape(files.chunk_shape), dest, local, cropped=False)
+            self._place(b, chunk.view(files.dtype).reshape(files.chunk_shape), out, rows, local, cropped=False,
+                        layout=layout)
 
         def share(part: list) -> None:
             for job in part:
@@ -635,47 +657,32 @@ def _group_cuts(plan: _Plan, g: int) -> list[int]:
 def _read_group(
     source: _Source, plan: _Plan, g: int, dest: tuple[np.ndarray, np.ndarray] | None = None
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Decode group ``g`` of ``plan`` and cut it into *pieces*.
+    """Decode group ``g`` of ``plan``, shuffled, and cut it into *pieces*.
 
-    Pieces are the group's shuffled samples cut at the epoch's batch boundaries (see
-    :func:`_group_cuts`), already in the output layout and dtype. A full batch is then one
-    piece, handed out without another copy. Pieces are recycled buffers, or consecutive rows of
-    ``dest`` (data, ids) when given.
+    The group's samples land in one buffer, already shuffled, cast and in the output layout:
+    ``dest`` (data, ids) when given, else a recycled buffer. Pieces are its rows cut at the
+    epoch's batch boundaries (see :func:`_group_cuts`), so a full batch is one piece, handed
+    out without another copy.
     """
     blocks, counts = plan.groups[g], plan.counts[g]
     n = int(sum(counts))
-    raw = _scratch(n, source.feature_shape, source.dtype)
-    raw_ids = np.empty(n, dtype=np.int64)
-    source.read_into(blocks, raw, raw_ids)
+    if dest is None:
+        # every group's buffer has room for the largest group, so one recycles for any other
+        data = source.recycler.take(n, source.out_shape, source.out_dtype or source.dtype, capacity=plan.group_rows)
+        ids = np.empty(n, dtype=np.int64)
+    else:
+        data, ids = dest[0][:n], dest[1][:n]
     seed = plan.seed_of(g)
-    perm = None if seed is None else _rng(*seed).permutation(n)
+    where = None
+    if seed is not None:
+        # sample j of the decoded order goes to row where[j]: the group comes out as
+        # data[i] = decoded[perm[i]], with no gather pass over a group-sized buffer
+        perm = _rng(*seed).permutation(n)
+        where = np.empty(n, dtype=np.intp)
+        where[perm] = np.arange(n)
+    source.read_into(blocks, data, ids, where)
     cuts = _group_cuts(plan, g)
-    out_dtype = source.out_dtype or source.dtype
-    pieces = []
-    for a, b in zip(cuts[:-1], cuts[1:]):
-        # a piece owns its memory (raw is reused); a cast rides on a contiguous copy, which is
-        # far cheaper than casting while gathering
-        if dest is None:
-            out = source.recycler.take(b - a, source.out_shape, out_dtype, capacity=plan.batch_size)
-            out_ids = np.empty(b - a, dtype=np.int64)
-        else:
-            out, out_ids = dest[0][a:b], dest[1][a:b]
-        if perm is None:
-            np.copyto(out, source.layout(raw[a:b]), casting="unsafe")
-            out_ids[:] = raw_ids[a:b]
-            pieces.append((out, out_ids))
-            continue
-        rows = perm[a:b]
-        if out_dtype == raw.dtype and source.channel_axis is None:
-            # gather straight into the piece (its layout only adds a length-1 channel axis)
-            np.take(raw, rows, axis=0, out=out.reshape((b - a, *source.feature_shape)), mode="clip")
-        else:
-            tmp = _scratch(b - a, source.feature_shape, raw.dtype, slot="gather")
-            np.take(raw, rows, axis=0, out=tmp, mode="clip")  # "clip": unbuffered; rows are valid
-            np.copyto(out, source.layout(tmp), casting="unsafe")
-        np.take(raw_ids, rows, out=out_ids, mode="clip")
-        pieces.append((out, out_ids))
-    return pieces
+    return [(data[a:b], ids[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
 
 
 class _Recycler:
@@ -718,11 +725,11 @@ class _Recycler:
 _local = threading.local()
 
 
-def _scratch(n: int, feature_shape: tuple[int, ...], dtype: np.dtype, slot: str = "group") -> np.ndarray:
-    """A per-thread buffer for a group's decoded samples, reused from group to group.
+def _scratch(n: int, feature_shape: tuple[int, ...], dtype: np.dtype, slot: str) -> np.ndarray:
+    """A per-thread buffer, reused from call to call (a chunk decodes into one).
 
-    A group is tens of MB: allocated afresh each time, it would come from mmap and have every
-    page faulted in by the kernel again, which costs as much as a fifth of the decoding.
+    Allocated afresh each time, a buffer of a MB or more would come from mmap and have every
+    page faulted in by the kernel again.
     """
     need = n * math.prod(feature_shape) * np.dtype(dtype).itemsize
     buf = getattr(_local, slot, None)
@@ -799,8 +806,7 @@ class _Workers:
         ctx = torch.multiprocessing.get_context(method)
         self.n = n
         self.source = source
-        k = min(cfg.buffer_chunks, len(blocks))
-        self.slot_rows = int(np.sort(counts[blocks])[len(blocks) - k:].sum()) if len(blocks) else 0
+        self.slot_rows = _group_rows(cfg, counts, blocks)
         self.tasks = [ctx.SimpleQueue() for _ in range(n)]
         self.results = ctx.Queue()
         wsource = dataclasses.replace(source, _array=None, _recycler=None)
@@ -915,6 +921,7 @@ class _Plan:
     shuffle: bool
     seed: int
     rank: int
+    group_rows: int  # samples the largest group of any epoch can hold (its buffers' capacity)
 
     def seed_of(self, g: int) -> tuple[int, ...] | None:
         return (self.seed, _TAG_GROUP, self.epoch, self.rank, g) if self.shuffle else None
@@ -933,8 +940,15 @@ class _PlanConfig:
     world_size: int
 
 
+def _group_rows(cfg: _PlanConfig, counts_all: np.ndarray, blocks: np.ndarray) -> int:
+    """The most samples a group of ``cfg.buffer_chunks`` of ``blocks`` can hold, in any epoch."""
+    k = min(cfg.buffer_chunks, len(blocks))
+    return int(np.sort(counts_all[blocks])[len(blocks) - k:].sum()) if len(blocks) else 0
+
+
 def _make_plan(cfg: _PlanConfig, counts_all: np.ndarray, blocks: np.ndarray, epoch: int) -> _Plan:
     """This rank's plan of one epoch over ``blocks`` (with ``counts_all`` samples per block id)."""
+    group_rows = _group_rows(cfg, counts_all, blocks)
     if cfg.shuffle:
         blocks = _rng(cfg.seed, _TAG_ORDER, epoch).permutation(blocks)
     counts = counts_all[blocks]
@@ -961,7 +975,7 @@ def _make_plan(cfg: _PlanConfig, counts_all: np.ndarray, blocks: np.ndarray, epo
     starts = np.concatenate([[0], np.cumsum([sum(c) for c in gcounts])]).astype(int).tolist()
     return _Plan(epoch=epoch, groups=groups, counts=gcounts, starts=starts[:-1],
                  limit=min(int(counts.sum()), n_batches * bs), n_batches=n_batches, batch_size=bs,
-                 shuffle=cfg.shuffle, seed=cfg.seed, rank=cfg.rank)
+                 shuffle=cfg.shuffle, seed=cfg.seed, rank=cfg.rank, group_rows=group_rows)
 
 
 class _Batcher:

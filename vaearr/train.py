@@ -310,14 +310,17 @@ class FitResult:
     model: Any = None
 
 
-def _build_loaders(cfg: TrainConfig, rank: int, world_size: int):
-    """Training and validation loaders as ``vaearr train`` builds them, and the transform left for the device.
+def _build_loaders(cfg: TrainConfig, rank: int, world_size: int, defer: bool = True):
+    """Training and validation loaders as ``vaearr train`` builds them, and the transform left for the step.
 
-    On CUDA, when every transform is one that runs as well on the device (scaling,
-    standardisation, centre crop), the loaders hand out batches in the stored dtype (uint8
-    patterns: a quarter of float32's bytes to copy, and no cast on the host) and the returned
-    ``on_device`` transform converts them there, after the copy. Otherwise (CPU, random or
-    resampling transforms) the loaders transform the batches themselves and ``on_device`` is None.
+    When every transform is one that runs as well in the training step, on the batch already on
+    the device (scaling, standardisation, centre crop), the loaders hand out batches in the stored
+    dtype (uint8 patterns: a quarter of float32's bytes to write, hold and copy) and the returned
+    ``on_device`` transform converts each batch there, after the copy: on a GPU, on the GPU; on
+    the CPU, in the training thread, on a batch that is still in cache, instead of the loader
+    writing a float32 copy of every sample to memory. Otherwise (random or resampling
+    transforms, or ``defer=False``) the loaders transform the batches themselves and
+    ``on_device`` is None.
     """
     from vaearr import batches as B
     from vaearr.store import masks, open_store
@@ -335,7 +338,7 @@ def _build_loaders(cfg: TrainConfig, rank: int, world_size: int):
     cuda = cfg.device.startswith("cuda")
     on_device = None
     extra: dict[str, Any] = {}
-    if cuda and transforms and all(isinstance(t, (B.Scale, B.Standardize, B.CenterCrop)) for t in transforms):
+    if defer and transforms and all(isinstance(t, (B.Scale, B.Standardize, B.CenterCrop)) for t in transforms):
         on_device = B.Compose(transforms).prepare(np.dtype(ds[cfg.var].dtype))
         transforms, extra = [], {"dtype": None}
     num_workers = cfg.num_workers
@@ -540,7 +543,8 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Fit
             for k in ("recon_loss", "kl"):
                 dev_sums[k] = dev_sums.get(k, 0.0) + getattr(losses, k).detach().double() * b
             if preview_x is None and cfg.previews > 0:
-                preview_x = x[: cfg.previews].detach().float().cpu()
+                # a copy: a view would keep the loader's whole group buffer from being reused
+                preview_x = x[: cfg.previews].detach().to("cpu", torch.float32, copy=True)
             if writer is not None:
                 writer.add_scalar("train/loss_step", loss_value, step)
             if pbar is not None:
