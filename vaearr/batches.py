@@ -17,10 +17,10 @@ How an epoch is read (:class:`ZarrBatches`):
    again as the decoding); otherwise by zarr, a group's chunks in one call into its event
    loop. Each chunk is decoded into a small per-thread buffer that stays in cache, and its
    samples are copied, already cast and laid out, straight to their shuffled rows of the
-   group's buffer: the shuffle costs no pass of its own. ``read_ahead`` groups are decoded at a time: in this process
-   (``num_workers=0``) or in ``num_workers`` persistent worker processes, worker ``w``
-   taking groups ``w, w + W, ...`` and writing them into reused shared-memory slots (nothing
-   copied between processes).
+   group's buffer: the shuffle costs no pass of its own. ``read_ahead`` groups are decoded
+   at a time in this process (``num_workers=0``), or each of ``num_workers`` persistent worker
+   processes has up to two queued, the next group going to the least busy one, and writes
+   them into reused shared-memory slots (nothing copied between processes).
    Either way a group comes back shuffled, converted (``dtype``, and ``channels_first``
    layout ``(B, C, ...)``) and cut at the epoch's batch boundaries, so a batch is handed out
    without another copy.
@@ -790,7 +790,7 @@ def _worker_main(w: int, source: _Source, cfg: _PlanConfig, counts: np.ndarray, 
 class _Workers:
     """``n`` worker processes that decode groups into reused shared-memory *slots*.
 
-    Group ``g`` of an epoch goes to worker ``g % n``, at most two per worker at a time. A slot
+    Groups go, in order, to the least busy worker, at most two per worker at a time. A slot
     holds one group, already shuffled, cast and laid out; the batches cut from it are views of
     it, and it is reused once none of them is referenced any more (its numpy array's reference
     count says so). Nothing is copied between processes and, slots being reused, no page is
@@ -867,8 +867,11 @@ class _Workers:
     def _epoch(self, plan: _Plan, run: int, n_groups: int, ready: dict[int, int]) -> Iterator[list]:
         sent = done = 0
         while done < n_groups:
-            while sent < n_groups and self.in_flight[sent % self.n] < self.IN_FLIGHT:
-                w, k = sent % self.n, self._free_slot()
+            while sent < n_groups and min(self.in_flight) < self.IN_FLIGHT:
+                # the next group to the least busy worker: one descheduled worker holds up
+                # nobody else (which worker decodes a group does not change the group)
+                w = self.in_flight.index(min(self.in_flight))
+                k = self._free_slot()
                 new = None if k in self.seen[w] else self.slots[k]
                 self.seen[w].add(k)
                 self.busy.add(k)
