@@ -63,6 +63,23 @@ def test_pca_nmf_inside_roi(demo_store_master: Path) -> None:
     assert scores.var(0).argmax() == 0
 
 
+def test_nmf_that_stops_early_says_so_once(demo_store_master: Path) -> None:
+    """With the demo's 8 components NMF stops at its iteration cap in the fit and in every
+    chunk's transform: one warning says so, scikit-learn's per-call warnings do not pass."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    ds = open_store(demo_store_master)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dec = pca_nmf(ds, n_components=8, methods=("nmf",))
+    assert not [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    ours = [str(w.message) for w in caught if "NMF of 'patterns' stopped at 200 iterations" in str(w.message)]
+    assert len(ours) == 1, [str(w.message) for w in caught]
+    assert np.isfinite(dec.variables["nmf"].values[ds.roi.values]).all()
+
+
 def test_write_references_and_reference_maps(demo_store: Path) -> None:
     info = write_references(demo_store, n_components=3, k_range=(2, 4), max_fit=600)
     ds = open_store(demo_store)

@@ -16,6 +16,7 @@ contingency table (equal to scikit-learn's ``adjusted_rand_score`` and
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -306,10 +307,23 @@ def pca_nmf(
     if "nmf" in methods:
         if sample_x.min() < 0:
             raise InputError(None, f"NMF needs non-negative '{var}' values")
+        from sklearn.exceptions import ConvergenceWarning
+
         nmf = NMF(n_components, init="nndsvda", random_state=seed, max_iter=200, tol=1e-3)
-        nmf.fit(sample_x)
-        out["nmf"] = to_map(lambda rows_x: nmf.transform(rows_x).astype(np.float32))
+        # the fit and each chunk's transform may stop at max_iter: said once, not per chunk
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            nmf.fit(sample_x)
+            out["nmf"] = to_map(lambda rows_x: nmf.transform(rows_x).astype(np.float32))
         out["nmf_components"] = comps(nmf.components_)
+        stopped = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+        for w in caught:
+            if not issubclass(w.category, ConvergenceWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if stopped:
+            warnings.warn(f"NMF of '{var}' stopped at {nmf.max_iter} iterations before its tolerance "
+                          f"({nmf.tol:g}) in {stopped} of its fit/transform calls; the components are "
+                          "kept as they are (a reference, not a converged factorisation)", stacklevel=2)
     return Decomposition(variables=out, n_pixels=n)
 
 
