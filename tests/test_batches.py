@@ -236,6 +236,11 @@ def test_channels_first_gray_rgb_and_volumes(digits, volumes, tmp_path):
     assert x.shape == (20, 5, 6, 3) and torch.equal(x, torch.from_numpy(rgb))
     x = next(iter(B.ZarrBatches(p, **{**kw, "feature_dims": ("channel", "row", "col")}, channel_dim=None)))
     assert x.shape == (20, 1, 3, 5, 6) and torch.equal(x[:, 0], torch.from_numpy(np.moveaxis(rgb, -1, 1)))
+    # shuffled, cast and with the channel moved: each sample lands on its row in one copy
+    x, idx = next(iter(B.ZarrBatches(p, **{**kw, "shuffle": True, "dtype": "float32", "batch_size": 16},
+                                     return_index=True)))
+    assert not np.array_equal(idx.numpy(), np.arange(16)) and len(set(idx.tolist())) == 16
+    assert x.dtype == torch.float32 and torch.equal(x, torch.from_numpy(np.moveaxis(rgb[idx.numpy()], -1, 1)).float())
 
     vpath, vols = volumes
     vl = B.ZarrBatches(vpath, var="volumes", sample_dims=("subject",), feature_dims=("z", "y", "x"), batch_size=2,
