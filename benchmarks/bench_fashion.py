@@ -77,7 +77,7 @@ def neg_elbo(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: to
 
 
 def read_split(kind: str, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    from vaearr.ingest.idx import read_idx
+    from vaearr.io.idx import read_idx
 
     ds = read_idx(FASHION / f"{kind}-images-idx3-ubyte.gz", FASHION / f"{kind}-labels-idx1-ubyte.gz")
     ds = ds.isel(sample=slice(0, n)) if n else ds

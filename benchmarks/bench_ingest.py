@@ -6,7 +6,7 @@ each in a fresh subprocess so peak RSS is their own:
 
 * **baseline**: the least any ingest must do — h5py reads the file in slabs of whole HDF5
   chunks, each slab is compressed with numcodecs ``Zstd(level=3)`` and thrown away;
-* **ingest**: ``vaearr.ingest.ebsd.ingest_ebsd(file, store, dataset="patterns")`` into a
+* **ingest**: ``vaearr.io.ebsd.ingest_ebsd(file, store, dataset="patterns")`` into a
   scratch store (deleted afterwards): grid inference from ``/x``, ``/y``, reads, zstd +
   crc32c, writing and the store's transaction.
 
@@ -85,7 +85,7 @@ def _child_baseline(path: str) -> dict:
 
 
 def _child_ingest(path: str, store: str) -> dict:
-    from vaearr.ingest.ebsd import ingest_ebsd
+    from vaearr.io.ebsd import ingest_ebsd
 
     t0 = time.perf_counter()
     ds = ingest_ebsd(path, store, dataset="patterns")
@@ -105,8 +105,8 @@ def _child(argv: list[str]) -> None:
         import xarray  # noqa: F401
         import zarr  # noqa: F401
 
-        import vaearr.ingest.ebsd  # noqa: F401
-        import vaearr.ingest.grid  # noqa: F401
+        import vaearr.io.ebsd  # noqa: F401
+        import vaearr.io.grid  # noqa: F401
 
         cpu0 = time.process_time()
         out = _child_ingest(path, argv[2])

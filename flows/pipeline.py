@@ -9,7 +9,7 @@ from prefect import flow, task
 
 @task(name="ingest-ebsd")
 def ingest_ebsd_task(src: str, store: str, **kwargs: Any) -> str:
-    from vaearr.ingest.ebsd import ingest_ebsd
+    from vaearr.io.ebsd import ingest_ebsd
 
     ingest_ebsd(src, store, **kwargs)
     return store

@@ -65,7 +65,7 @@ def demo_files(tmp_path_factory):
 @pytest.fixture(scope="session")
 def demo_store_master(demo_files, tmp_path_factory) -> Path:
     """The demo map ingested with its tables and an Otsu ROI; copy it before writing (see demo_store)."""
-    from vaearr.ingest.ebsd import ingest_ebsd
+    from vaearr.io.ebsd import ingest_ebsd
     from vaearr.roi import create_roi
 
     store = tmp_path_factory.mktemp("demo_store") / "ni.zarr"

@@ -11,6 +11,8 @@ import torch
 import xarray as xr
 
 from vaearr import batches as B
+from vaearr import transforms as T
+from vaearr.preprocess import default_transforms
 from vaearr.errors import InputError, StoreError
 from vaearr.store import open_store, write_variables
 
@@ -173,7 +175,7 @@ def test_split_by_chunk_disjoint_and_covering(synth):
 
 
 def test_shuffle_per_epoch_reproducible_and_independent_of_workers(synth):
-    aug = [B.random_flip((-1,), p=0.5), B.scale((0, 1), in_range=(0, 1200))]
+    aug = [T.random_flip((-1,), p=0.5), T.scale((0, 1), in_range=(0, 1200))]
     ref = _synth_loader(synth, transforms=aug, num_workers=0)
     ref.set_epoch(5)
     xs5, ids5 = _collect(ref)
@@ -259,19 +261,19 @@ def test_channels_first_gray_rgb_and_volumes(digits, volumes, tmp_path):
 
 def test_scale_and_standardize():
     u8 = torch.tensor([[[0, 51, 255]]], dtype=torch.uint8)
-    assert np.allclose(B.scale()(u8).numpy(), u8.numpy() / 255)
-    assert np.allclose(B.scale((-1, 1))(u8).numpy(), u8.numpy() / 255 * 2 - 1)
+    assert np.allclose(T.scale()(u8).numpy(), u8.numpy() / 255)
+    assert np.allclose(T.scale((-1, 1))(u8).numpy(), u8.numpy() / 255 * 2 - 1)
     f = torch.tensor([[[2.0, 4.0, 6.0]], [[1.0, 1.5, 3.0]]])
-    assert np.allclose(B.scale((0, 1), (2, 6))(f).numpy(), (f.numpy() - 2) / 4)
-    per = B.scale((0, 1), "sample")(f).numpy()
+    assert np.allclose(T.scale((0, 1), (2, 6))(f).numpy(), (f.numpy() - 2) / 4)
+    per = T.scale((0, 1), "sample")(f).numpy()
     ref = (f.numpy() - f.numpy().min((1, 2), keepdims=True)) / np.ptp(f.numpy(), (1, 2), keepdims=True)
     assert np.allclose(per, ref)
     with pytest.raises(InputError, match="in_range"):
-        B.scale().prepare(np.dtype("float32"))
-    assert B.scale().prepare(np.dtype("uint16")).in_range == (0.0, 65535.0)
+        T.scale().prepare(np.dtype("float32"))
+    assert T.scale().prepare(np.dtype("uint16")).in_range == (0.0, 65535.0)
 
     x = torch.from_numpy(np.random.default_rng(0).normal(3, 2, (4, 1, 6, 5)).astype(np.float32))
-    out = B.standardize()(x).numpy()
+    out = T.standardize()(x).numpy()
     xn = x.numpy()
     ref = (xn - xn.mean((1, 2, 3), keepdims=True)) / xn.std((1, 2, 3), keepdims=True)
     assert np.allclose(out, ref, atol=1e-5)
@@ -279,20 +281,20 @@ def test_scale_and_standardize():
 
 def test_center_crop_and_resize():
     x = torch.arange(2 * 1 * 7 * 8, dtype=torch.float32).reshape(2, 1, 7, 8)
-    assert torch.equal(B.center_crop(4)(x), x[:, :, 1:5, 2:6])
-    assert torch.equal(B.center_crop((3, 2))(x), x[:, :, 2:5, 3:5])
+    assert torch.equal(T.center_crop(4)(x), x[:, :, 1:5, 2:6])
+    assert torch.equal(T.center_crop((3, 2))(x), x[:, :, 2:5, 3:5])
     v = torch.arange(1 * 1 * 6 * 6 * 6, dtype=torch.float32).reshape(1, 1, 6, 6, 6)
-    assert torch.equal(B.center_crop(2)(v), v[:, :, 2:4, 2:4, 2:4])
+    assert torch.equal(T.center_crop(2)(v), v[:, :, 2:4, 2:4, 2:4])
     with pytest.raises(InputError):
-        B.center_crop(9)(x)
+        T.center_crop(9)(x)
 
     img = np.random.default_rng(0).random((3, 1, 8, 6)).astype(np.float32)
-    half = B.resize((4, 3))(torch.from_numpy(img)).numpy()  # bilinear halving = 2x2 block means
+    half = T.resize((4, 3))(torch.from_numpy(img)).numpy()  # bilinear halving = 2x2 block means
     assert np.allclose(half, img.reshape(3, 1, 4, 2, 3, 2).mean((3, 5)), atol=1e-6)
-    up = B.resize((16, 12), mode="nearest")(torch.from_numpy(img)).numpy()
+    up = T.resize((16, 12), mode="nearest")(torch.from_numpy(img)).numpy()
     assert np.array_equal(up, img.repeat(2, axis=2).repeat(2, axis=3))
     vol = np.random.default_rng(1).random((1, 1, 4, 4, 4)).astype(np.float32)
-    assert np.allclose(B.resize(2)(torch.from_numpy(vol)).numpy(), vol.reshape(1, 1, 2, 2, 2, 2, 2, 2).mean((3, 5, 7)),
+    assert np.allclose(T.resize(2)(torch.from_numpy(vol)).numpy(), vol.reshape(1, 1, 2, 2, 2, 2, 2, 2).mean((3, 5, 7)),
                        atol=1e-6)
 
 
@@ -304,21 +306,21 @@ def test_static_background_and_subtraction(ni):
     assert np.allclose(B.static_background(path, "patterns", ("y", "x")), pats.reshape(9, 60, 60).mean(0))
 
     x = torch.from_numpy(s.data.reshape(9, 1, 60, 60).astype(np.float32))
-    out = B.subtract_background(bg)(x).numpy()
+    out = T.subtract_background(bg)(x).numpy()
     d = s.data.reshape(9, 60, 60) - bg.astype(np.float32)
     ref = (d - d.min((1, 2), keepdims=True)) / np.ptp(d, (1, 2), keepdims=True)
     assert np.allclose(out[:, 0], ref, atol=1e-5)
     # kikuchipy's own static-background removal, with its stored background, agrees
     kbg = s.static_background
     kp_out = s.remove_static_background(operation="subtract", static_bg=kbg, inplace=False, show_progressbar=False)
-    ours = B.subtract_background(kbg)(x).numpy()[:, 0] * 255
+    ours = T.subtract_background(kbg)(x).numpy()[:, 0] * 255
     assert np.all(np.abs(ours - kp_out.data.reshape(9, 60, 60)) <= 1.0 + 1e-3)
 
 
 def test_random_patch_3d(volumes):
     _, vols = volumes
     x = torch.from_numpy(vols[:, None])
-    t = B.random_patch_3d((16, 12, 10), seed=4)
+    t = T.random_patch_3d((16, 12, 10), seed=4)
     out = t(x, generator=torch.Generator().manual_seed(9))
     offs = t.offsets(x.shape, torch.Generator().manual_seed(9)).numpy()
     assert out.shape == (2, 1, 16, 12, 10)
@@ -326,52 +328,52 @@ def test_random_patch_3d(volumes):
         assert np.array_equal(out[i, 0].numpy(), vols[i, z:z + 16, y:y + 12, w:w + 10])
     same = t(x, generator=torch.Generator().manual_seed(9))
     assert torch.equal(out, same)
-    assert isinstance(t.for_eval(), B.CenterCrop)
+    assert isinstance(t.for_eval(), T.CenterCrop)
     with pytest.raises(InputError):
-        B.random_patch_3d(40)(x)
+        T.random_patch_3d(40)(x)
 
 
 def test_random_flip():
     x = torch.from_numpy(np.random.default_rng(0).random((64, 1, 5, 4)).astype(np.float32))
-    assert torch.equal(B.random_flip((-1,), p=1.0)(x), torch.from_numpy(np.flip(x.numpy(), -1).copy()))
-    assert torch.equal(B.random_flip((-1, -2), p=0.0)(x), x)
-    out = B.random_flip((-2,), p=0.5)(x, generator=torch.Generator().manual_seed(1)).numpy()
+    assert torch.equal(T.random_flip((-1,), p=1.0)(x), torch.from_numpy(np.flip(x.numpy(), -1).copy()))
+    assert torch.equal(T.random_flip((-1, -2), p=0.0)(x), x)
+    out = T.random_flip((-2,), p=0.5)(x, generator=torch.Generator().manual_seed(1)).numpy()
     flipped = np.flip(x.numpy(), -2)
     hit = np.array([np.array_equal(o, f) for o, f in zip(out, flipped)])
     kept = np.array([np.array_equal(o, i) for o, i in zip(out, x.numpy())])
     assert np.all(hit | kept) and 10 < hit.sum() < 54
-    again = B.random_flip((-2,), p=0.5)(x, generator=torch.Generator().manual_seed(1)).numpy()
+    again = T.random_flip((-2,), p=0.5)(x, generator=torch.Generator().manual_seed(1)).numpy()
     assert np.array_equal(out, again)
 
 
 def test_affine_matches_numpy_and_random_affine():
     img = np.random.default_rng(0).random((2, 1, 6, 6)).astype(np.float32)
     x = torch.from_numpy(img)
-    assert np.allclose(B.affine(x, 90.0, (0.0, 0.0)).numpy(), np.rot90(img, 1, axes=(-2, -1)), atol=1e-5)
-    assert np.allclose(B.affine(x, 0.0, (0.0, 0.0)).numpy(), img, atol=1e-6)
-    shifted = B.affine(x, 0.0, (0.0, 2 / 6)).numpy()  # two columns to the right, zeros come in
+    assert np.allclose(T.affine(x, 90.0, (0.0, 0.0)).numpy(), np.rot90(img, 1, axes=(-2, -1)), atol=1e-5)
+    assert np.allclose(T.affine(x, 0.0, (0.0, 0.0)).numpy(), img, atol=1e-6)
+    shifted = T.affine(x, 0.0, (0.0, 2 / 6)).numpy()  # two columns to the right, zeros come in
     ref = np.zeros_like(img)
     ref[..., 2:] = img[..., :-2]
     assert np.allclose(shifted, ref, atol=1e-5)
     rect = np.random.default_rng(1).random((1, 1, 4, 8)).astype(np.float32)
-    shifted = B.affine(torch.from_numpy(rect), 0.0, (1 / 4, 0.0)).numpy()
+    shifted = T.affine(torch.from_numpy(rect), 0.0, (1 / 4, 0.0)).numpy()
     ref = np.zeros_like(rect)
     ref[..., 1:, :] = rect[..., :-1, :]
     assert np.allclose(shifted, ref, atol=1e-5)
     vol = np.random.default_rng(2).random((1, 1, 4, 4, 4)).astype(np.float32)
     v = torch.from_numpy(vol)
-    assert np.allclose(B.affine(v, (90.0, 0.0, 0.0), (0, 0, 0)).numpy(), np.rot90(vol, 1, axes=(-2, -1)), atol=1e-5)
-    assert np.allclose(B.affine(v, (0.0, 90.0, 0.0), (0, 0, 0)).numpy(), np.rot90(vol, 1, axes=(-3, -1)), atol=1e-5)
-    assert np.allclose(B.affine(v, (0.0, 0.0, 90.0), (0, 0, 0)).numpy(), np.rot90(vol, 1, axes=(-3, -2)), atol=1e-5)
+    assert np.allclose(T.affine(v, (90.0, 0.0, 0.0), (0, 0, 0)).numpy(), np.rot90(vol, 1, axes=(-2, -1)), atol=1e-5)
+    assert np.allclose(T.affine(v, (0.0, 90.0, 0.0), (0, 0, 0)).numpy(), np.rot90(vol, 1, axes=(-3, -1)), atol=1e-5)
+    assert np.allclose(T.affine(v, (0.0, 0.0, 90.0), (0, 0, 0)).numpy(), np.rot90(vol, 1, axes=(-3, -2)), atol=1e-5)
 
-    t = B.random_affine(max_rotate_deg=0.0, max_translate=0.0)
+    t = T.random_affine(max_rotate_deg=0.0, max_translate=0.0)
     assert np.allclose(t(x).numpy(), img, atol=1e-6) and np.allclose(t(v).numpy(), vol, atol=1e-6)
-    t = B.random_affine(10.0, 0.1)
+    t = T.random_affine(10.0, 0.1)
     a = t(x, generator=torch.Generator().manual_seed(3))
     b = t(x, generator=torch.Generator().manual_seed(3))
     assert torch.equal(a, b) and not torch.allclose(a, x)
-    assert B.random_affine(5.0, 0.02, seed=1)(v).shape == v.shape
-    assert t.for_eval() is None and B.scale().for_eval() is not None
+    assert T.random_affine(5.0, 0.02, seed=1)(v).shape == v.shape
+    assert t.for_eval() is None and T.scale().for_eval() is not None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -400,7 +402,7 @@ def test_ddp_shards_disjoint_equal_length(synth, world_size, drop_last):
 
 def test_make_loaders_eval_transforms(volumes):
     path, vols = volumes
-    transforms = [B.random_patch_3d(8, seed=1), B.random_flip(-1), B.scale((0, 1), in_range="sample")]
+    transforms = [T.random_patch_3d(8, seed=1), T.random_flip(-1), T.scale((0, 1), in_range="sample")]
     train, val = B.make_loaders(path, "volumes", ("subject",), ("z", "y", "x"), batch_size=1, val_fraction=0.5,
                                 transforms=transforms)
     assert train.sample_shape == val.sample_shape == (1, 8, 8, 8)
@@ -414,7 +416,7 @@ def test_make_loaders_eval_transforms(volumes):
 def test_default_transforms(ni):
     path, s, roi = ni
     ds = open_store(path)
-    ts = B.default_transforms(ds, "patterns", sample_dims=("y", "x"), mask="roi", subtract_background=True,
+    ts = default_transforms(ds, "patterns", sample_dims=("y", "x"), mask="roi", subtract_background=True,
                               crop=50, augment=True, store=path)
     assert [type(t).__name__ for t in ts] == ["SubtractBackground", "CenterCrop", "RandomFlip", "RandomAffine"]
     loader = B.ZarrBatches(path, var="patterns", sample_dims=("y", "x"), feature_dims=("py", "px"), mask="roi",
@@ -496,3 +498,32 @@ def test_flipped_byte_is_an_error(tmp_path, num_workers):
     with pytest.raises(Exception, match="(?i)checksum|crc"):
         list(loader)
     loader.close()
+
+
+def test_chunk_reader_decodes_the_codecs_the_store_writes(tmp_path: Path) -> None:
+    # batches.chunks owns a decoder for exactly the codecs write_variables uses (bytes, zstd,
+    # crc32c): if the store's codecs change, this fails, instead of training falling back
+    # without a word to zarr's slower read path
+    import zarr
+
+    from vaearr.batches.chunks import ChunkFiles
+
+    path = tmp_path / "c.zarr"
+    data = np.random.default_rng(0).integers(0, 256, (5, 4, 6, 6), dtype=np.uint8)
+    write_variables(path, {"p": xr.DataArray(data, dims=("y", "x", "py", "px"))}, chunks={"p": (2, 4, 6, 6)})
+    array = zarr.open_group(str(path), mode="r")["p"]
+    files = ChunkFiles.of(array)
+    assert files is not None, "the store's codecs are no longer the ones batches.chunks decodes"
+    assert files.codecs == ["crc32c", "zstd"]
+    for i in range(3):  # the last chunk is an edge chunk, stored whole
+        out = np.empty((2, 4, 6, 6), np.uint8)
+        files.decode((i, 0, 0, 0), out)
+        want = data[2 * i: 2 * i + 2]
+        np.testing.assert_array_equal(out[: len(want)], want)
+    # a flipped byte is an error, not a wrong number
+    chunk = next(p for p in (path / "p").rglob("*") if p.is_file() and p.name != "zarr.json")
+    raw = bytearray(chunk.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    chunk.write_bytes(bytes(raw))
+    with pytest.raises(StoreError, match="crc32c"):
+        files.decode(tuple(int(c) for c in chunk.relative_to(path / "p" / "c").parts), np.empty((2, 4, 6, 6), np.uint8))

@@ -118,7 +118,7 @@ CASES = [truncated_hdf5, wrong_dataset_path, wrong_shape, non_numeric_csv, dupli
 def stores(demo_store: Path, tmp_path: Path) -> dict[str, Path]:
     from skimage import data
 
-    from vaearr.ingest.images import ingest_images
+    from vaearr.io.images import ingest_images
 
     folder = tmp_path / "good_images" / "c"
     folder.mkdir(parents=True)

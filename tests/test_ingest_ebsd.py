@@ -1,4 +1,4 @@
-"""Tests for vaearr.ingest.ebsd: EBSD patterns from every kikuchipy layout and plain HDF5.
+"""Tests for vaearr.io.ebsd: EBSD patterns from every kikuchipy layout and plain HDF5.
 
 Data: kikuchipy's real Ni scan (3×3 patterns of 60×60 uint8, NORDIF detector) in every layout
 kikuchipy ships or can create (``vaearr.data.kikuchipy_files`` / ``make_vendor_files``), the
@@ -25,8 +25,9 @@ kp = pytest.importorskip("kikuchipy", reason="EBSD ingest needs the 'ebsd' extra
 h5py = pytest.importorskip("h5py")
 
 from vaearr.data import kikuchipy_files, make_vendor_files  # noqa: E402
-from vaearr.ingest import ebsd  # noqa: E402
-from vaearr.ingest.ebsd import ingest_ebsd, read_ebsd  # noqa: E402
+from vaearr.io import hdf5  # noqa: E402
+from vaearr.io import vendor as vendor_route  # noqa: E402
+from vaearr.io.ebsd import ingest_ebsd, read_ebsd  # noqa: E402
 
 STEP = 1.5  # µm, the Ni scan's step in every layout that records one
 NI_COORDS = [0.0, 1.5, 3.0]
@@ -63,8 +64,9 @@ def _ingest(src, store, **kw):
 
 def _small_blocks(monkeypatch, *, store_chunk: int, read_block: int) -> None:
     """Store chunks and read blocks of a few patterns, so that small files have many."""
-    monkeypatch.setattr(ebsd, "default_chunks", lambda shape, itemsize: default_chunks(shape, itemsize, store_chunk))
-    monkeypatch.setattr(ebsd, "_READ_BLOCK_BYTES", read_block)
+    for module in (hdf5, vendor_route):
+        monkeypatch.setattr(module, "default_chunks", lambda shape, itemsize: default_chunks(shape, itemsize, store_chunk))
+    monkeypatch.setattr(hdf5, "_READ_BLOCK_BYTES", read_block)
 
 
 def _plain_h5(path: Path, **datasets) -> Path:
@@ -212,11 +214,11 @@ def test_many_chunks_any_order_and_descending_y(tmp_path, monkeypatch):
     )
     # store chunks of 5 nodes, read blocks of 10: chunks and blocks cut through HDF5 chunks
     _small_blocks(monkeypatch, store_chunk=5 * 240, read_block=12 * 240)
-    assert ebsd._read_blocks((1, 5), (ny, nx), 240) == (1, 10)
-    assert ebsd._read_blocks((2, nx), (ny, nx), 240) == (2, nx)  # never less than a store chunk
+    assert hdf5._read_blocks((1, 5), (ny, nx), 240) == (1, 10)
+    assert hdf5._read_blocks((2, nx), (ny, nx), 240) == (2, nx)  # never less than a store chunk
     with monkeypatch.context() as m:  # rows split into chunks, blocks of whole rows
-        m.setattr(ebsd, "_READ_BLOCK_BYTES", 100 * 240)
-        assert ebsd._read_blocks((1, 20), (ny, nx), 240) == (2, nx)
+        m.setattr(hdf5, "_READ_BLOCK_BYTES", 100 * 240)
+        assert hdf5._read_blocks((1, 20), (ny, nx), 240) == (2, nx)
     chunks = (3, nx, 12, 10)
     for name in ("direct", "viah5py", "cube", "shuffled"):
         xy = {"x_dataset": "xs", "y_dataset": "ys"} if name == "shuffled" else {}
@@ -237,8 +239,8 @@ def test_inflaters_agree(ni, tmp_path, monkeypatch):
     got = {}
     for name in ("libdeflate", "zlib"):
         if name == "zlib":
-            monkeypatch.setattr(ebsd, "_libdeflate", None)
-        elif ebsd._libdeflate is None:
+            monkeypatch.setattr(hdf5, "_libdeflate", None)
+        elif hdf5._libdeflate is None:
             continue
         got[name] = read_ebsd(src, dataset="p", scan_shape=(1, 61)).values
         np.testing.assert_array_equal(got[name][0], data, err_msg=name)

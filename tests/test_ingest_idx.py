@@ -1,4 +1,4 @@
-"""Tests for vaearr.ingest.idx on sklearn's digits (written as IDX here) and Fashion-MNIST."""
+"""Tests for vaearr.io.idx on sklearn's digits (written as IDX here) and Fashion-MNIST."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import tree_hash
 from vaearr.errors import InputError, StoreError
-from vaearr.ingest.idx import FASHION_MNIST_CLASSES, ingest_idx, read_idx, read_idx_header
+from vaearr.io.idx import FASHION_MNIST_CLASSES, ingest_idx, read_idx, read_idx_header
 from vaearr.store import open_store
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")

@@ -1,4 +1,4 @@
-"""Tests for vaearr.ingest.images on skimage's in-package photographs written out as files."""
+"""Tests for vaearr.io.images on skimage's in-package photographs written out as files."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from PIL import Image
 
 from tests.conftest import tree_hash
 from vaearr.errors import InputError, StoreError
-from vaearr.ingest import images as images_mod
-from vaearr.ingest.images import ingest_images, read_image_folder
+from vaearr.io import images as images_mod
+from vaearr.io.images import ingest_images, read_image_folder
 from vaearr.store import open_store
 
 data = pytest.importorskip("skimage.data", reason="needs scikit-image for its sample images")

@@ -1,4 +1,4 @@
-"""Tests for vaearr.ingest.nifti on nibabel's test volumes, nilearn's MNI152 and Colin27 (ch2)."""
+"""Tests for vaearr.io.nifti on nibabel's test volumes, nilearn's MNI152 and Colin27 (ch2)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 
 from tests.conftest import tree_hash
 from vaearr.errors import InputError
-from vaearr.ingest import nifti as nifti_mod
-from vaearr.ingest.nifti import ingest_nifti, read_nifti, to_nifti
+from vaearr.io import nifti as nifti_mod
+from vaearr.io.nifti import ingest_nifti, read_nifti, to_nifti
 from vaearr.store import open_store
 
 nib = pytest.importorskip("nibabel", reason="needs the 'nifti' extra (nibabel)")

@@ -1,4 +1,4 @@
-"""Tests for vaearr.ingest.tables: CSV tables aligned to a scan grid by coordinate.
+"""Tests for vaearr.io.tables: CSV tables aligned to a scan grid by coordinate.
 
 Data: a small demo map from vaearr.data.build_demo_map (Ni patterns simulated from kikuchipy's
 master pattern; band contrast computed from them; element maps DERIVED from the grain ids, a
@@ -19,8 +19,8 @@ import xarray as xr
 
 from tests.conftest import tree_hash
 from vaearr.errors import InputError, StoreError
-from vaearr.ingest.grid import infer_grid
-from vaearr.ingest.tables import ingest_tables, read_table, read_tables
+from vaearr.io.grid import infer_grid
+from vaearr.io.tables import ingest_tables, read_table, read_tables
 from vaearr.store import open_store, write_variables
 
 STEP = 0.5

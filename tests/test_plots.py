@@ -15,7 +15,7 @@ import xarray as xr
 pytest.importorskip("holoviews", reason="plots need the 'viz' extra")
 pytest.importorskip("bokeh", reason="plots need the 'viz' extra")
 
-from vaearr import plots  # noqa: E402
+from vaearr import viz as plots  # noqa: E402
 
 VIRIDIS_TOP = np.array([253, 231, 37])  # viridis at 1.0
 VIRIDIS_BOTTOM = np.array([68, 1, 84])  # viridis at 0.0
@@ -86,7 +86,7 @@ def test_png_orientation_colourbar_and_nan(saved):
 def test_image_map_options_and_inputs():
     img = plots.image_map(_scan_map(), clim=(0, None))
     assert [d.name for d in img.kdims] == ["x", "y"]
-    hv = plots._hv()
+    hv = plots.holoviews()
     for backend in ("bokeh", "matplotlib"):
         o = hv.Store.lookup_options(backend, img, "plot").kwargs
         assert o["invert_yaxis"] is True and o["colorbar"] is True
@@ -129,11 +129,11 @@ def test_histogram_and_map_grid(tmp_path):
 
 
 def test_lazy_imports_and_agg_backend():
-    # a fresh interpreter: importing vaearr.plots pulls in neither HoloViews nor Bokeh, and
+    # a fresh interpreter: importing vaearr.viz pulls in neither HoloViews nor Bokeh, and
     # a session that chose no backend gets Agg (PNGs need no display)
     code = textwrap.dedent("""
         import sys
-        import vaearr.plots as p
+        import vaearr.viz.core as p
         assert "holoviews" not in sys.modules and "bokeh" not in sys.modules, "imported eagerly"
         p._use_agg()
         import matplotlib

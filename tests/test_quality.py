@@ -70,7 +70,7 @@ def test_ssim_and_psnr_on_a_real_volume() -> None:
 
 
 def test_reconstruction_grid_is_seeded(camera_pair, tmp_path: Path) -> None:
-    from vaearr.plots import save_figure
+    from vaearr.viz import save_figure
 
     x = np.repeat(camera_pair[0], 5, axis=0)  # 20 samples
     fig, idx = Q.reconstruction_grid(x, x * 0.9, n=6, seed=7, threshold=0.5)
@@ -91,7 +91,7 @@ def test_volume_reconstructions_keep_the_affine(tmp_path: Path) -> None:
     nib = pytest.importorskip("nibabel", reason="needs the 'nifti' extra")
     pytest.importorskip("monai", reason="needs the 'models' extra (MONAI)")
     from tests.test_explore import make_run
-    from vaearr.ingest.nifti import ingest_nifti
+    from vaearr.io.nifti import ingest_nifti
     from vaearr.store import open_store
 
     anat = Path(nib.__file__).parent / "tests" / "data" / "anatomical.nii"

@@ -63,7 +63,7 @@ def ingest_ebsd(
     overwrite: Overwrite = False,
 ) -> None:
     """EBSD patterns (plus band contrast, element and phase CSVs) → patterns(y, x, py, px)."""
-    from vaearr.ingest.ebsd import ingest_ebsd as run
+    from vaearr.io.ebsd import ingest_ebsd as run
 
     run(
         src, store, dataset=dataset, x_dataset=x_dataset, y_dataset=y_dataset,
@@ -82,7 +82,7 @@ def ingest_tables(
     overwrite: Overwrite = False,
 ) -> None:
     """Band contrast / element / phase CSVs onto an existing store's scan grid, by coordinate."""
-    from vaearr.ingest.tables import ingest_tables as run
+    from vaearr.io.tables import ingest_tables as run
 
     run(store, bandcontrast=bandcontrast, elements=elements, phase=phase, overwrite=overwrite)
     _print_store(store)
@@ -98,7 +98,7 @@ def ingest_images(
     overwrite: Overwrite = False,
 ) -> None:
     """A folder of images → images(sample, row, col[, channel]) with label and filename."""
-    from vaearr.ingest.images import ingest_images as run
+    from vaearr.io.images import ingest_images as run
 
     run(folder, store, size=size, mode=mode, skip_bad=skip_bad, overwrite=overwrite, progress=True)
     _print_store(store)
@@ -112,7 +112,7 @@ def ingest_idx(
     overwrite: Overwrite = False,
 ) -> None:
     """MNIST / Fashion-MNIST IDX files → images(sample, row, col) with label."""
-    from vaearr.ingest.idx import ingest_idx as run
+    from vaearr.io.idx import ingest_idx as run
 
     run(images, store, labels=labels, overwrite=overwrite, progress=True)
     _print_store(store)
@@ -128,7 +128,7 @@ def ingest_nifti(
     overwrite: Overwrite = False,
 ) -> None:
     """NIfTI volumes → volumes(subject, z, y, x), affine(subject, 4, 4), voxel_size."""
-    from vaearr.ingest.nifti import ingest_nifti as run
+    from vaearr.io.nifti import ingest_nifti as run
 
     run([*src], store, shape=_shape(shape, 3, "--shape"), method=method, volume=volume, overwrite=overwrite,
         progress=True)

@@ -64,9 +64,9 @@ def run_demo(
     -------
     DemoResult
     """
-    from vaearr import plots
+    from vaearr import viz as plots
     from vaearr.data import build_demo_map
-    from vaearr.ingest.ebsd import ingest_ebsd
+    from vaearr.io.ebsd import ingest_ebsd
     from vaearr.encode import encode
     from vaearr.roi import create_roi
     from vaearr.store import open_store

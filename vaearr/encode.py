@@ -64,15 +64,16 @@ def _sha256(path: Path) -> str:
 
 
 def _eval_transforms(ds, train_cfg, sample_dims, mask, store):
-    from vaearr import batches as B
+    from vaearr import transforms as T
+    from vaearr.preprocess import default_transforms
 
-    transforms = B.default_transforms(
+    transforms = default_transforms(
         ds, train_cfg.var, sample_dims=sample_dims, mask=mask, scale=train_cfg.scale,
         standardize=train_cfg.standardize, crop=train_cfg.crop, resize=train_cfg.resize,
         subtract_background=train_cfg.subtract_background, patch=None, augment=False,
         seed=train_cfg.seed, store=store,
     )
-    return [e for t in transforms if (e := (t.for_eval() if isinstance(t, B.Transform) else t)) is not None]
+    return [e for t in transforms if (e := (t.for_eval() if isinstance(t, T.Transform) else t)) is not None]
 
 
 def encode(
@@ -112,7 +113,7 @@ def encode(
     import torch
 
     from vaearr import batches as B
-    from vaearr._progress import bar
+    from vaearr.progress import bar
     from vaearr.models import load_model
     from vaearr.store import open_store, write_variables
     from vaearr.train import TrainConfig
@@ -200,7 +201,7 @@ def encode(
 
 def latent_maps(ds: xr.Dataset, name: str, folder: str | Path, *, cols: int = 4) -> list[Path]:
     """One map per latent dim and the reconstruction-error map, as HTML + PNG."""
-    from vaearr import plots
+    from vaearr import viz as plots
 
     folder = Path(folder)
     out = []

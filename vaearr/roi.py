@@ -277,7 +277,7 @@ def roi_figures(ds: xr.Dataset, mask: xr.DataArray, info: dict, folder: str | os
                 name: str = "roi", var: str = "bandcontrast") -> dict[str, Path]:
     """Save the value histogram with the thresholds marked and the value map with the outside
     of the ROI shaded (HTML + PNG each, :func:`vaearr.plots.save_figure`)."""
-    from vaearr import plots
+    from vaearr import viz as plots
 
     folder = Path(folder)
     c = info["counts"]

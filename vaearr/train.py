@@ -323,6 +323,9 @@ def _build_loaders(cfg: TrainConfig, rank: int, world_size: int, defer: bool = T
     ``on_device`` is None.
     """
     from vaearr import batches as B
+    from vaearr import transforms as T
+    from vaearr.batches.read import cpus
+    from vaearr.preprocess import default_transforms
     from vaearr.store import masks, open_store
 
     ds = open_store(cfg.store)
@@ -330,7 +333,7 @@ def _build_loaders(cfg: TrainConfig, rank: int, world_size: int, defer: bool = T
     if mask == "auto":
         mask = "roi" if "roi" in masks(ds) else None
     sample_dims, feature_dims = infer_dims(ds, cfg.var, cfg.sample_dims, cfg.feature_dims)
-    transforms = B.default_transforms(
+    transforms = default_transforms(
         ds, cfg.var, sample_dims=sample_dims, mask=mask, scale=cfg.scale, standardize=cfg.standardize,
         crop=cfg.crop, resize=cfg.resize, subtract_background=cfg.subtract_background, patch=cfg.patch,
         augment=cfg.augment, seed=cfg.seed, store=cfg.store,
@@ -338,14 +341,14 @@ def _build_loaders(cfg: TrainConfig, rank: int, world_size: int, defer: bool = T
     cuda = cfg.device.startswith("cuda")
     on_device = None
     extra: dict[str, Any] = {}
-    if defer and transforms and all(isinstance(t, (B.Scale, B.Standardize, B.CenterCrop)) for t in transforms):
-        on_device = B.Compose(transforms).prepare(np.dtype(ds[cfg.var].dtype))
+    if defer and transforms and all(isinstance(t, (T.Scale, T.Standardize, T.CenterCrop)) for t in transforms):
+        on_device = T.Compose(transforms).prepare(np.dtype(ds[cfg.var].dtype))
         transforms, extra = [], {"dtype": None}
     num_workers = cfg.num_workers
     if num_workers is None:
         # on CUDA a step is mostly Python launching kernels: decoding in threads of the same
         # process slowed a conv-vae step by ~7 % on an H100, in worker processes by ~0-3 %
-        num_workers = min(4, B._cpus() // 2) if cuda else 0
+        num_workers = min(4, cpus() // 2) if cuda else 0
     common = dict(
         sample_dims=sample_dims, feature_dims=feature_dims, mask=mask, batch_size=cfg.batch_size,
         val_fraction=cfg.val_fraction, seed=cfg.seed, num_workers=num_workers, rank=rank,
@@ -435,7 +438,7 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Fit
     import torch
 
     from vaearr import models as M
-    from vaearr._progress import bar
+    from vaearr.progress import bar
 
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))

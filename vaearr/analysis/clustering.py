@@ -217,16 +217,16 @@ def cluster_figure(
     seed: int = 0,
 ):
     """The map (RGB, y down) beside the (latent, band contrast) scatter in the same colours."""
-    from vaearr import plots
+    from vaearr import viz as plots
 
-    hv = plots._hv()
+    hv = plots.holoviews()
     sx = float(np.diff(xs)[0]) if xs.size > 1 else 1.0
     sy = float(np.diff(ys)[0]) if ys.size > 1 else 1.0
     bounds = (xs[0] - sx / 2, ys[0] - sy / 2, xs[-1] + sx / 2, ys[-1] + sy / 2)
     rgb_map = hv.RGB(grid_rgb[::-1], bounds=bounds, kdims=["x", "y"])
     aspect = (bounds[2] - bounds[0]) / (bounds[3] - bounds[1]) if bounds[3] != bounds[1] else 1.0
     fw = plots.FRAME_WIDTH
-    rgb_map = plots._both(rgb_map, dict(title=f"{title}: map", invert_yaxis=True),
+    rgb_map = plots.both(rgb_map, dict(title=f"{title}: map", invert_yaxis=True),
                           bokeh=dict(frame_width=fw, frame_height=max(40, int(fw / aspect))),
                           mpl=dict(aspect="equal", fig_inches=(plots.FIG_INCHES, plots.FIG_INCHES / max(aspect, 0.2))))
     n = labels.size
@@ -244,11 +244,11 @@ def cluster_figure(
         hexc = "#%02x%02x%02x" % tuple(int(round(255 * v)) for v in color)
         pts = hv.Points((latent[sel], yv[sel]), kdims=[latent_label, bc_label if bc is not None else "zero"],
                         label="noise" if c < 0 else f"cluster {c}")
-        layers.append(plots._both(pts, dict(color=hexc), bokeh=dict(size=3, alpha=0.6), mpl=dict(s=3, alpha=0.6)))
-    scatter = plots._both(hv.Overlay(layers), dict(title=f"{title}: {latent_label} vs {bc_label}"),
+        layers.append(plots.both(pts, dict(color=hexc), bokeh=dict(size=3, alpha=0.6), mpl=dict(s=3, alpha=0.6)))
+    scatter = plots.both(hv.Overlay(layers), dict(title=f"{title}: {latent_label} vs {bc_label}"),
                           bokeh=dict(frame_width=fw, frame_height=fw, legend_position="right"),
                           mpl=dict(fig_inches=(plots.FIG_INCHES, plots.FIG_INCHES)))
-    return plots._both(hv.Layout([rgb_map, scatter]).cols(2), {}, mpl=dict(sublabel_format=""))
+    return plots.both(hv.Layout([rgb_map, scatter]).cols(2), {}, mpl=dict(sublabel_format=""))
 
 
 # --------------------------------------------------------------------------------------------
@@ -397,7 +397,7 @@ def joint_cluster(
     StoreError
         Missing variables, or ``name`` exists without ``overwrite``.
     """
-    from vaearr import plots
+    from vaearr import viz as plots
     from vaearr.store import open_store, write_variables
 
     if method not in METHODS:

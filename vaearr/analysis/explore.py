@@ -707,7 +707,7 @@ def image_grid(
     cell_px
         Screen pixels per tile side in the HTML figure.
     """
-    from vaearr.plots import _both, _hv
+    from vaearr.viz import both as _both, holoviews as _hv
 
     hv = _hv()
     images = np.asarray(images, np.float32)
@@ -745,7 +745,7 @@ def image_grid(
 def heatmap(values: np.ndarray, *, rows: Sequence[Any], cols: Sequence[Any], title: str = "", xlabel: str = "latent_dim",
             ylabel: str = "", cmap: str = "RdBu_r", symmetric: bool = True, cell_px: int = 28):
     """A (rows × cols) table of numbers as a HoloViews HeatMap (prototypes, prior vectors, loadings)."""
-    from vaearr.plots import _both, _hv
+    from vaearr.viz import both as _both, holoviews as _hv
 
     hv = _hv()
     values = np.asarray(values, np.float64)
@@ -783,7 +783,7 @@ def _natural(v: str) -> tuple:
 def scatter_by_label(coords: np.ndarray, labels: np.ndarray | None, *, title: str = "", xlabel: str = "",
                      ylabel: str = "", size: int = 420):
     """2D points coloured by label (categorical colours), as a HoloViews Scatter."""
-    from vaearr.plots import _both, _hv
+    from vaearr.viz import both as _both, holoviews as _hv
 
     hv = _hv()
     coords = np.asarray(coords, np.float64)
@@ -802,7 +802,7 @@ def scatter_by_label(coords: np.ndarray, labels: np.ndarray | None, *, title: st
 def embedding_figure(embedding: Embedding, labels: np.ndarray | None, *, sampled: np.ndarray | None = None,
                      points: np.ndarray | None = None, title: str | None = None):
     """The embedding coloured by label, with the query points, the line through them and the sampled neighbours."""
-    from vaearr.plots import _both, _hv
+    from vaearr.viz import both as _both, holoviews as _hv
 
     hv = _hv()
     names = {"pca": ("PC1", "PC2"), "tsne": ("t-SNE 1", "t-SNE 2"), "umap": ("UMAP 1", "UMAP 2")}[embedding.method]
@@ -824,14 +824,14 @@ def embedding_figure(embedding: Embedding, labels: np.ndarray | None, *, sampled
                             mpl=dict(color="black", fontsize=8)))
     if len(layers) == 1:
         return base
-    from vaearr.plots import overlay
+    from vaearr.viz import overlay
 
     return overlay(*layers)
 
 
 def pairwise_scatter(mu: np.ndarray, labels: np.ndarray | None, dims: Sequence[int], *, title: str = "pairwise latents"):
     """Scatter plots of every pair of ``dims`` coloured by label, with per-label KDEs on the diagonal."""
-    from vaearr.plots import _both, _hv
+    from vaearr.viz import both as _both, holoviews as _hv
 
     hv = _hv()
     dims = [int(d) for d in dims]
@@ -865,7 +865,7 @@ def pairwise_scatter(mu: np.ndarray, labels: np.ndarray | None, dims: Sequence[i
 
 def bar_chart(values: pd.Series, *, title: str = "", xlabel: str = "", ylabel: str = "", highlight: Sequence[bool] | None = None):
     """One bar per entry of a Series (KL per dim, explained variance); highlighted bars in red."""
-    from vaearr.plots import _both, _hv
+    from vaearr.viz import both as _both, holoviews as _hv
 
     hv = _hv()
     keys = [str(k) for k in values.index]
@@ -883,7 +883,7 @@ def bar_chart(values: pd.Series, *, title: str = "", xlabel: str = "", ylabel: s
 
 def side_by_side(*figures: Any, cols: int | None = None):
     """A layout of figures (images beside their latent vectors, chart beside chart)."""
-    from vaearr.plots import _both, _hv
+    from vaearr.viz import both as _both, holoviews as _hv
 
     hv = _hv()
     layout = hv.Layout(list(figures)).cols(cols or len(figures))
@@ -1087,7 +1087,7 @@ def explore(
     threshold
         Binarisation threshold of the reconstruction grid, in data units.
     """
-    from vaearr import plots
+    from vaearr import viz as plots
 
     out = Path(out)
     unknown = sorted(set(parts) - set(PARTS))

@@ -269,7 +269,7 @@ def reconstructions_figure(cmp: LayerComparison, clim: tuple[float, float] = (0.
 def write_comparison(cmp: LayerComparison, out: str | os.PathLike, *, top: int = 5,
                      clim: tuple[float, float] = (0.0, 1.0)) -> list[Path]:
     """``layer_differences.json``, ``layer_differences`` (HTML + PNG) and ``reconstructions`` (HTML + PNG) in ``out``."""
-    from vaearr import plots
+    from vaearr import viz as plots
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -370,7 +370,7 @@ def compare_folder(run: Any, folder: str | os.PathLike, out: str | os.PathLike, 
     ``aggregated_differences`` (HTML + PNG: mean ± std per layer). All inputs are read and
     checked before anything is written.
     """
-    from vaearr import plots
+    from vaearr import viz as plots
     from vaearr.analysis.explore import LoadedRun, load_run
 
     lr = run if isinstance(run, LoadedRun) else load_run(run, checkpoint=checkpoint, device=device)
@@ -401,7 +401,7 @@ def aggregated_figure(agg: FolderComparison, *, top: int = 5):
     import pandas as pd
 
     from vaearr.analysis.explore import bar_chart, side_by_side
-    from vaearr.plots import _both, _hv, overlay
+    from vaearr.viz import both as _both, holoviews as _hv, overlay
 
     hv = _hv()
     charts = []

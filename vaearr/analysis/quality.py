@@ -267,7 +267,7 @@ def network_affine(affine: np.ndarray, stored_shape: Sequence[int], train: Any) 
     train
         The run's :class:`~vaearr.train.TrainConfig` (its ``crop`` and ``resize``).
     """
-    from vaearr.ingest.nifti import crop_affine, resample_affine
+    from vaearr.io.nifti import crop_affine, resample_affine
 
     shape = [int(s) for s in stored_shape]
     out = np.asarray(affine, np.float64)
@@ -312,7 +312,7 @@ def volume_reconstructions(
         Already encoded samples and their reconstructions (from :func:`explore`), to reuse.
     """
     nib = require("nibabel", "nifti")
-    from vaearr import plots
+    from vaearr import viz as plots
     from vaearr.analysis.explore import encode_samples, image_grid, load_run, reconstruct
     from vaearr.store import open_store
 

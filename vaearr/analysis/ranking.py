@@ -210,9 +210,9 @@ def top_maps_figures(
 
     Latent maps are full-field (NaN outside ``mask`` drawn in ``nan_color``).
     """
-    from vaearr import plots
+    from vaearr import viz as plots
 
-    hv = plots._hv()
+    hv = plots.holoviews()
     out = Path(out)
     agg = aggregated_rank(assoc, latent_dim=latent_dim)
     m = ds[mask].transpose("y", "x") if mask else None
@@ -233,7 +233,7 @@ def top_maps_figures(
             mr = float(agg.sel(reference=ref).values[i])
             panels.append(plots.image_map(one, title=f"#{rank}: {latent_dim} {d} (mean rank {mr:.1f})",
                                           nan_color=nan_color, frame_size=frame, cmap="cividis"))
-        layout = plots._both(hv.Layout(panels).cols(min(len(panels), 4)), {}, mpl=dict(sublabel_format=""))
+        layout = plots.both(hv.Layout(panels).cols(min(len(panels), 4)), {}, mpl=dict(sublabel_format=""))
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in ref)
         html, _ = plots.save_figure(layout, out / f"top_{latent}__{safe}")
         files.append(Path(html))

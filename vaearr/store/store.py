@@ -21,22 +21,33 @@ consolidated metadata is rewritten at the end.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
-import errno
-import fcntl
 import json
 import os
 import shutil
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import fsspec
 import numpy as np
 import xarray as xr
+import zarr
+from zarr.codecs import Crc32cCodec, ZstdCodec
+from zarr.storage import FsspecStore
 
-from vaearr.errors import InputError, StoreBusyError, StoreError
+from vaearr.errors import StoreError
+from vaearr.progress import dask_progress
+from vaearr.store.transaction import (
+    commit,
+    is_url,
+    local_path,
+    quiet_zarr_warnings,
+    recover,
+    remove_array,
+    store_lock,
+    tx_dir,
+)
+from vaearr.version import __version__
 
 #: Fill written outside the mask for integer variables (−1 is kept for "noise" in clusterings).
 INT_FILL = -2
@@ -45,41 +56,16 @@ TARGET_CHUNK_BYTES = 2 * 2**20
 #: Attribute keys every written variable carries.
 PROVENANCE_KEYS = ("source", "mask", "run", "config", "created", "vaearr_version")
 
-_TX_SUFFIX = ".vaearr-tx"
-_LOCK_SUFFIX = ".vaearr-lock"
 
 
 # --------------------------------------------------------------------------------------------
 # paths, opening
 
 
-def _is_url(store: str | os.PathLike) -> bool:
-    return "://" in os.fspath(store) and not os.fspath(store).startswith("file://")
-
-
-def _local_path(store: str | os.PathLike) -> Path:
-    s = os.fspath(store)
-    return Path(s[len("file://") :] if s.startswith("file://") else s)
-
-
-@contextlib.contextmanager
-def _quiet_warnings():
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-        warnings.filterwarnings("ignore", message=".*not part in the Zarr format 3.*")
-        # fixed-width unicode coords (element names, labels) are read back by zarr-python and
-        # xarray as they were written; only other zarr implementations may not know the dtype
-        warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification.*")
-        warnings.filterwarnings("ignore", category=FutureWarning, module="zarr")
-        yield
-
-
 def store_exists(store: str | os.PathLike, *, storage_options: dict | None = None) -> bool:
     """Whether a zarr group exists at ``store``."""
-    if not _is_url(store):
-        return (_local_path(store) / "zarr.json").is_file()
-    import fsspec
-
+    if not is_url(store):
+        return (local_path(store) / "zarr.json").is_file()
     fs, path = fsspec.core.url_to_fs(os.fspath(store), **(storage_options or {}))
     return fs.exists(f"{path.rstrip('/')}/zarr.json")
 
@@ -111,7 +97,7 @@ def open_store(
     """
     if not store_exists(store, storage_options=storage_options):
         raise StoreError(store, "no vaearr store here (no zarr.json); create one with 'vaearr ingest'")
-    with _quiet_warnings():
+    with quiet_zarr_warnings():
         return xr.open_zarr(
             os.fspath(store),
             consolidated=True,
@@ -126,8 +112,6 @@ def open_store(
 
 
 def _codecs() -> list:
-    from zarr.codecs import Crc32cCodec, ZstdCodec
-
     return [ZstdCodec(level=3, checksum=False), Crc32cCodec()]
 
 
@@ -168,86 +152,6 @@ def default_chunks(
 
 
 # --------------------------------------------------------------------------------------------
-# lock and transactions
-
-
-@contextlib.contextmanager
-def store_lock(store: str | os.PathLike) -> Iterator[None]:
-    """Hold the store's write lock (a sibling ``<store>.vaearr-lock`` file, ``flock``).
-
-    Raises
-    ------
-    StoreBusyError
-        When another process holds it.
-    """
-    path = _local_path(store)
-    lock_path = Path(str(path) + _LOCK_SUFFIX)
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    held = False
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-            raise StoreBusyError(
-                path, f"another process (pid {holder}) is writing this store; try again when it ends"
-            ) from None
-        held = True
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
-    finally:
-        if held:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)
-        os.close(fd)  # closing releases the flock
-
-
-def _tx_dir(store: Path) -> Path:
-    return Path(str(store) + _TX_SUFFIX)
-
-
-def _fsync_write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def recover(store: str | os.PathLike) -> bool:
-    """Roll back a transaction that was killed half-way; return whether there was one.
-
-    Call with the lock held. Every writer calls it first, so users never need to.
-    """
-    path = _local_path(store)
-    tx = _tx_dir(path)
-    if not tx.exists():
-        return False
-    journal = tx / "journal.json"
-    if journal.exists():
-        state = json.loads(journal.read_text())
-        for name in reversed(state.get("moved", [])):
-            target = path / name
-            if target.exists():
-                shutil.rmtree(target)
-        for name in state.get("trashed", []):
-            src = tx / "trash" / name
-            if src.exists() and not (path / name).exists():
-                os.rename(src, path / name)
-        backup = tx / "root.json"
-        if backup.exists():
-            shutil.copyfile(backup, tx / "root.restore")
-            os.replace(tx / "root.restore", path / "zarr.json")
-    shutil.rmtree(tx)
-    return True
-
-
-# --------------------------------------------------------------------------------------------
 # preparing variables
 
 
@@ -258,8 +162,6 @@ def _provenance(
     run: str | None,
     config: Any,
 ) -> dict[str, str]:
-    from vaearr import __version__
-
     if isinstance(source, str):
         source = [source]
     if config is None:
@@ -493,12 +395,12 @@ def write_variables(
     """
     if not variables:
         raise StoreError(store, "nothing to write")
-    if _is_url(store):
+    if is_url(store):
         _write_remote(store, variables, storage_options=storage_options, dims=dims, mask=mask,
                       fill=fill, source=source, run=run, config=config, attrs=attrs,
                       group_attrs=group_attrs, overwrite=overwrite, chunks=chunks, progress=progress)
         return
-    path = _local_path(store)
+    path = local_path(store)
     with store_lock(path):
         recover(path)
         existing = open_store(path) if store_exists(path) else None
@@ -508,7 +410,7 @@ def write_variables(
             variables, existing=existing, store=path, dims=dims, mask=mask, fill=fill,
             source=source, run=run, config=config, attrs=attrs, overwrite=overwrite, chunks=chunks,
         )
-        tx = _tx_dir(path)
+        tx = tx_dir(path)
         tx.mkdir(parents=True)
         staging = tx / "new.zarr"
         try:
@@ -518,9 +420,7 @@ def write_variables(
             shutil.rmtree(tx, ignore_errors=True)
             raise
         if existing is None:
-            import zarr
-
-            with _quiet_warnings():
+            with quiet_zarr_warnings():
                 if group_attrs:
                     zarr.open_group(str(staging), mode="r+").attrs.update(dict(group_attrs))
                 zarr.consolidate_metadata(str(staging))
@@ -530,7 +430,7 @@ def write_variables(
             os.rename(staging, path)  # the whole store appears at once
             shutil.rmtree(tx)
             return
-        _commit(path, tx, staging, group_attrs)
+        commit(path, staging, group_attrs)
 
 
 def write_variable(
@@ -560,60 +460,29 @@ def write_variable(
 
 def _to_zarr(ds: xr.Dataset, target: Any, encoding: dict, progress: bool | str, **kw: Any) -> None:
     delayed = None
-    with _quiet_warnings():
+    with quiet_zarr_warnings():
         # write_empty_chunks: skipping zarr's per-chunk "all fill value?" check halves write time
         delayed = ds.to_zarr(target, mode=kw.pop("mode", "w"), zarr_format=3, consolidated=False,
                              write_empty_chunks=True,
                              encoding=encoding, compute=False, **kw)
         if progress:
-            from vaearr._progress import dask_progress
-
             with dask_progress(progress if isinstance(progress, str) else "writing"):
                 delayed.compute()
         else:
             delayed.compute()
 
 
-def _commit(path: Path, tx: Path, staging: Path, group_attrs: Mapping[str, Any] | None) -> None:
-    import zarr
-
-    children = sorted(p.name for p in staging.iterdir() if p.is_dir())
-    shutil.copyfile(path / "zarr.json", tx / "root.json")
-    (tx / "trash").mkdir()
-    state: dict[str, list[str]] = {"moved": [], "trashed": []}
-    journal = tx / "journal.json"
-    _fsync_write_json(journal, state)
-    for name in children:
-        if (path / name).exists():
-            state["trashed"].append(name)
-            _fsync_write_json(journal, state)
-            os.rename(path / name, tx / "trash" / name)
-        state["moved"].append(name)
-        _fsync_write_json(journal, state)
-        os.rename(staging / name, path / name)
-    with _quiet_warnings():
-        if group_attrs:
-            zarr.open_group(str(path), mode="r+").attrs.update(dict(group_attrs))
-        zarr.consolidate_metadata(str(path))  # the commit: new variables become visible
-    journal.unlink()
-    shutil.rmtree(tx)
-
-
 def _remote_zarr_store(store: Any, storage_options: dict | None) -> Any:
-    from zarr.storage import FsspecStore
-
     return FsspecStore.from_url(os.fspath(store), storage_options=storage_options or {}, read_only=False)
 
 
 def _write_remote(store: Any, variables: Mapping[str, Any], *, storage_options: dict | None,
                   group_attrs: Mapping[str, Any] | None, progress: bool | str, **kw: Any) -> None:
-    import zarr
-
     exists = store_exists(store, storage_options=storage_options)
     existing = open_store(store, storage_options=storage_options) if exists else None
     ds, encoding = _prepare_dataset(variables, existing=existing, store=store, **kw)
     zstore = _remote_zarr_store(store, storage_options)
-    with _quiet_warnings():
+    with quiet_zarr_warnings():
         if existing is not None:
             # replacing an array in place: drop it first so its old chunks cannot linger
             group = zarr.open_group(zstore, mode="r+")
@@ -628,23 +497,12 @@ def _write_remote(store: Any, variables: Mapping[str, Any], *, storage_options: 
 
 def delete_variable(store: str | os.PathLike, name: str) -> None:
     """Remove one variable from a local store, as one transaction."""
-    path = _local_path(store)
+    path = local_path(store)
     with store_lock(path):
         recover(path)
-        ds = open_store(path)
-        if name not in ds.variables:
+        if name not in open_store(path).variables:
             raise StoreError(path, f"no variable '{name}'")
-        tx = _tx_dir(path)
-        (tx / "trash").mkdir(parents=True)
-        shutil.copyfile(path / "zarr.json", tx / "root.json")
-        _fsync_write_json(tx / "journal.json", {"moved": [], "trashed": [name]})
-        os.rename(path / name, tx / "trash" / name)
-        import zarr
-
-        with _quiet_warnings():
-            zarr.consolidate_metadata(str(path))
-        (tx / "journal.json").unlink()
-        shutil.rmtree(tx)
+        remove_array(path, name)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Read per-pixel CSV tables (band contrast, element maps, phase) onto a store's scan grid.
 
 Every table lists one row per scan point, ``x,y,<values>``, in any order. Rows are matched to
-the grid **by coordinate** (:func:`vaearr.ingest.grid.place_on_grid`), never by row order, so a
+the grid **by coordinate** (:func:`vaearr.io.grid.place_on_grid`), never by row order, so a
 table sorted differently from the patterns still lands on the right pixels. Grid nodes with no
 row become NaN (−1 for phase) and a warning says how many.
 
@@ -21,10 +21,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from vaearr.errors import InputError, StoreError
-from vaearr.ingest.grid import place_on_grid
+from vaearr.io.grid import place_on_grid
+from vaearr.io.write import write_ingested
+from vaearr.store import open_store
 
 #: Table kinds and the variable each becomes.
 KINDS = ("bandcontrast", "elements", "phase")
@@ -127,7 +130,6 @@ def _columns(path: Path, kind: str, names: list[str], raw: list[str]) -> dict[st
 
 def _numeric(col, name: str, path: Path) -> np.ndarray:
     """Column → float64, or an error naming the column and the first non-numeric row."""
-    import pandas as pd
 
     if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
         return col.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -147,7 +149,6 @@ def _phase_codes(col, path: Path) -> tuple[np.ndarray, list[int], list[str]]:
     the vendor software calls it); names are coded 0..k−1 in sorted order, so the codes do
     not depend on the row order.
     """
-    import pandas as pd
 
     text = col.astype("string").str.strip()
     present = (text.notna() & (text != "")).fillna(False).to_numpy(dtype=bool)
@@ -221,7 +222,6 @@ def read_table(
     >>> read_table(p, "bandcontrast", grid_x=np.array([0.0, 0.5]), grid_y=np.array([0.0])).values
     array([[10., 20.]], dtype=float32)
     """
-    import pandas as pd
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -371,7 +371,6 @@ def ingest_tables(
     StoreError
         No store, no scan grid in it, or a variable exists and ``overwrite`` is false.
     """
-    from vaearr.store import open_store, write_variables
 
     ds = open_store(store)
     for d in dims:
@@ -390,9 +389,9 @@ def ingest_tables(
         bandcontrast=bandcontrast, elements=elements, phase=phase,
     )
     sources = [os.fspath(p) for p in files.values() if p is not None]
-    write_variables(
+    written = write_ingested(
         store, tables, source=sources, overwrite=overwrite,
         config={k: os.fspath(p) for k, p in files.items() if p is not None} | {"nearest": nearest, "tol": tol},
         progress=progress,
     )
-    return open_store(store)[list(tables)]
+    return written[list(tables)]

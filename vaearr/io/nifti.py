@@ -28,11 +28,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import dask
+import dask.array as da
 import numpy as np
 import xarray as xr
+from scipy import ndimage
 
 from vaearr.errors import InputError, require
-from vaearr.store import open_store, write_variables
+from vaearr.io.write import write_ingested
+from vaearr.store import open_store
 
 #: Accepted values of ``method``.
 METHODS = ("crop", "resample")
@@ -233,7 +237,6 @@ def _load(plan: _Plan, shape: tuple[int, int, int], method: str) -> np.ndarray:
 
 def _resample(vol: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
     """Trilinear resample over the same field of view (see :func:`resample_affine`)."""
-    from scipy import ndimage
 
     if vol.shape == tuple(shape):
         return vol
@@ -322,9 +325,6 @@ def _read_pairs(
 
 
 def _build(plans: list[_Plan], shape: tuple[int, int, int], method: str) -> xr.Dataset:
-    import dask
-    import dask.array as da
-
     stored = shape[::-1]  # (z, y, x)
     blocks, affines = [], []
     for plan in plans:
@@ -380,16 +380,16 @@ def ingest_nifti(
     pairs = resolve_sources(sources)
     ds = _read_pairs(pairs, shape=shape, method=method, volume=volume)
     files = [str(p.resolve()) for _, p in pairs]
-    write_variables(
+    return write_ingested(
         store,
         {name: ds[name] for name in ("volumes", "affine", "voxel_size")},
         source=files,
         config={"shape": None if shape is None else list(shape), "method": method, "volume": volume},
-        group_attrs={"kind": "volumes", **ds.attrs},
+        kind="volumes",
+        group_attrs=ds.attrs,
         overwrite=overwrite,
         progress="ingest nifti" if progress else False,
     )
-    return open_store(store)
 
 
 def to_nifti(ds: xr.Dataset | str | os.PathLike, subject: str, path: str | os.PathLike) -> Path:

@@ -25,12 +25,14 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import dask
+import dask.array as da
 import numpy as np
 import xarray as xr
 
 from vaearr.errors import InputError
-from vaearr.ingest.images import check_sample_coords
-from vaearr.store import default_chunks, open_store, write_variables
+from vaearr.io.write import write_ingested
+from vaearr.store import default_chunks
 
 #: IDX type code → big-endian numpy dtype.
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -168,8 +170,6 @@ def read_idx(images: str | os.PathLike, labels: str | os.PathLike | None = None)
     >>> ds["images"].shape, int(ds["label"][0]), json.loads(ds.attrs["classes"])[9]
     ((10000, 28, 28), 9, 'Ankle boot')
     """
-    import dask
-    import dask.array as da
 
     header = read_idx_header(images)
     if len(header.shape) != 3:
@@ -232,18 +232,18 @@ def ingest_idx(
         As :func:`read_idx`, before anything is written.
     StoreError
         ``images`` exists and ``overwrite`` is false, the store's ``sample`` size differs, or
-        the store has a ``label`` this input lacks (see :func:`~vaearr.ingest.images.check_sample_coords`).
+        the store has a ``label`` this input lacks (see :func:`~vaearr.io.write.check_sample_coords`).
     """
     ds = read_idx(images, labels)
-    check_sample_coords(store, ds)
     sources = [str(Path(images).resolve())] + ([str(Path(labels).resolve())] if labels is not None else [])
-    write_variables(
+    return write_ingested(
         store,
         {"images": ds["images"]},
         source=sources,
         config={"images": str(images), "labels": None if labels is None else str(labels)},
-        group_attrs={"kind": "images", **ds.attrs},
+        kind="images",
+        group_attrs=ds.attrs,
         overwrite=overwrite,
         progress="ingest idx" if progress else False,
+        sample_coords=ds,
     )
-    return open_store(store)

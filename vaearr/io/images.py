@@ -30,11 +30,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import dask
+import dask.array as da
 import numpy as np
 import xarray as xr
+from PIL import Image, UnidentifiedImageError
 
-from vaearr.errors import InputError, StoreError
-from vaearr.store import default_chunks, open_store, store_exists, write_variables
+from vaearr.errors import InputError
+from vaearr.io.write import write_ingested
+from vaearr.store import default_chunks
 
 #: Formats PIL must detect in a file (by content, not by extension) for it to be read.
 FORMATS = ("PNG", "JPEG", "TIFF", "BMP")
@@ -77,7 +81,6 @@ def _palette_is_gray(im) -> bool:
 
 def _probe(path: Path, folder: Path) -> _Probe:
     """Check one file cheaply; raise InputError naming it if it is not a usable image."""
-    from PIL import Image, UnidentifiedImageError
 
     rel = path.relative_to(folder).as_posix()
     parts = Path(rel).parts
@@ -112,15 +115,12 @@ def _probe(path: Path, folder: Path) -> _Probe:
 
 def _to_uint8(im):
     """16-bit gray to 8 bits by scaling (x/257, rounded); PIL's own conversion would clip."""
-    from PIL import Image
 
     arr = np.asarray(im).astype(np.uint32)
     return Image.fromarray(((arr + 128) // 257).astype(np.uint8), mode="L")
 
 
 def _load_one(path: Path, size: int, rgb: bool) -> np.ndarray:
-    from PIL import Image
-
     try:
         with Image.open(path) as im:
             im.seek(0)  # multi-page TIFF: the first page
@@ -240,9 +240,6 @@ def read_image_folder(
 
 
 def _build(good: list[_Probe], *, size: int, rgb: bool, skipped: list[str]) -> xr.Dataset:
-    import dask
-    import dask.array as da
-
     n = len(good)
     sample_shape = (size, size) + ((3,) if rgb else ())
     # one dask task per store chunk, so the write neither splits nor merges batches
@@ -275,27 +272,6 @@ def _build(good: list[_Probe], *, size: int, rgb: bool, skipped: list[str]) -> x
     return xr.Dataset({"images": images}, attrs=attrs)
 
 
-def check_sample_coords(store: str | os.PathLike, ds: xr.Dataset, *, dim: str = "sample") -> None:
-    """Refuse a write that lacks a per-sample coord (``label``, ``filename``) the store has.
-
-    Differing values are replaced by the store under ``overwrite``; a coord the new input does
-    not have at all would be left behind, describing images it no longer belongs to.
-
-    Raises
-    ------
-    StoreError
-        The store has a coord along ``dim`` the new data lacks.
-    """
-    if not store_exists(store):
-        return
-    existing = open_store(store)
-    if dim not in existing.dims:
-        return
-    for name, c in existing.coords.items():
-        if c.dims == (dim,) and name != dim and name not in ds.coords:
-            raise StoreError(store, f"has a '{name}' coord this input lacks; write to a new store")
-
-
 def ingest_images(
     folder: str | os.PathLike,
     store: str | os.PathLike,
@@ -324,17 +300,17 @@ def ingest_images(
         decode finds, during the write, which then leaves the store as it was).
     StoreError
         ``images`` exists and ``overwrite`` is false, the store's ``sample`` size differs, or
-        the store has a per-sample coord this input lacks (see :func:`check_sample_coords`).
+        the store has a per-sample coord this input lacks (see :func:`~vaearr.io.write.check_sample_coords`).
     """
     ds = read_image_folder(folder, size=size, mode=mode, skip_bad=skip_bad)
-    check_sample_coords(store, ds)
-    write_variables(
+    return write_ingested(
         store,
         {"images": ds["images"]},
         source=[str(Path(folder).resolve())],
         config={"size": size, "mode": mode, "skip_bad": skip_bad},
-        group_attrs={"kind": "images", **ds.attrs},
+        kind="images",
+        group_attrs=ds.attrs,
         overwrite=overwrite,
         progress="ingest images" if progress else False,
+        sample_coords=ds,
     )
-    return open_store(store)

@@ -1,37 +1,31 @@
-"""Demo data: kikuchipy's shipped Ni scans and a simulated Ni polycrystal EBSD map with ground truth.
-
-Three things live here:
-
-* :func:`kikuchipy_files` / :func:`make_vendor_files`: the real 3×3 Ni scan that kikuchipy
-  ships, in every vendor layout it ships (or can create), for reader tests;
-* :func:`build_demo_map` / :func:`demo_paths`: a realistic simulated EBSD map (dynamical
-  patterns from kikuchipy's Ni master pattern, Voronoi grains, detector noise, grain-boundary
-  mixing, a pore) with band-contrast, element and phase CSVs and the true grain of every pixel;
-* :func:`make_big_hdf5`: a multi-GB pattern file for the ingest benchmark, tiled from a
-  simulated map so it costs seconds per GB, not a simulation per pattern.
+"""A simulated Ni polycrystal EBSD map with ground truth, from kikuchipy's dynamical master pattern.
 
 Everything needs the ``ebsd`` extra (kikuchipy, orix).
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
+import inspect
 import json
 import math
 import os
 import shutil
-import time
 import uuid
 import warnings
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import h5py
 import numpy as np
+import pandas as pd
+from scipy import ndimage as ndi
+from scipy.spatial import cKDTree
+from skimage.transform import resize
 
 from vaearr.errors import require
+from vaearr.progress import bar
 
 #: Bump when the simulation changes, so cached demo maps are rebuilt.
 DEMO_VERSION = 1
@@ -51,110 +45,6 @@ _GB_WIDTH = 0.7
 
 # Patterns simulated, noised and written per block: bounds memory for big demo maps.
 _BLOCK = 1024
-
-
-# --------------------------------------------------------------------------------------------
-# kikuchipy's shipped files
-
-
-def _kikuchipy_data_dir() -> Path:
-    kp = require("kikuchipy", "ebsd")
-    return Path(kp.__file__).parent / "data"
-
-
-def kikuchipy_files() -> dict[str, Path]:
-    """Paths of kikuchipy's shipped real Ni scan (3×3 scan of 60×60 uint8 patterns) in every layout.
-
-    All six files hold the same nine patterns as ``kp.data.nickel_ebsd_small()``; checked
-    with kikuchipy 0.13.1 by ``kp.load`` of each and comparison with that array:
-
-    ========================  ====================================================================
-    key                       what ``kp.load`` gives, compared with ``nickel_ebsd_small().data``
-    ========================  ====================================================================
-    ``kikuchipy_h5ebsd``      (3, 3, 60, 60) uint8, identical. Raw: ``Scan 1/EBSD/Data/patterns``
-                              (9, 60, 60); header ``n_rows``, ``n_columns``, ``step_x`` = 1.5.
-                              The file holds a second scan, ``Scan 2``, identical to ``Scan 1``.
-    ``edax_h5ebsd``           (3, 3, 60, 60) uint8, identical. Raw: ``Scan 1/EBSD/Data/Pattern``
-                              (9, 60, 60); header ``nRows``, ``nColumns``, ``Step X`` = 1.5.
-                              Caution: ``Data/Y Position`` is a copy of ``X Position``
-                              (0, 1.5, 3, 0, 1.5, 3, ...), so y must come from the header grid.
-    ``oxford_binary``         (3, 3, 60, 60) uint8, identical. In the ``.ebsp`` the patterns are
-                              stored rotated by one (the offset table points to them): a reader
-                              must follow the offsets, not read them in file order. Each pattern
-                              footer has beam x, y in µm (step 1.5).
-    ``nordif``                (3, 3, 60, 60) uint8, identical. ``Pattern.dat`` is the nine
-                              patterns raw, in scan order; grid and step (1.5 µm) are in
-                              ``Setting.txt`` beside it.
-    ``edax_binary_up1``       (9, 60, 60) uint8: identical after ``reshape(3, 3, 60, 60)``. A
-                              version-1 UP1 header has no map shape, so kikuchipy gives a 1-D
-                              scan with step 1.
-    ``edax_binary_up2``       (10, 60, 60) **uint16**: the first nine equal the Ni patterns cast to
-                              uint16, the tenth is all zeros. The header says hexagonal grid,
-                              3×3 map, steps π and π/2 — a dummy layout, not a real hex scan.
-    ========================  ====================================================================
-
-    No flips or transposes anywhere: every pattern is stored as (row, col) like the reference.
-    ``kikuchipy_h5ebsd/patterns_nochunks.h5`` is left out on purpose: it holds only the first
-    pattern, (1, 60, 60). Bruker h5ebsd and Oxford H5OINA are not shipped; kikuchipy only ships
-    scripts that create them, see :func:`make_vendor_files`.
-
-    Returns
-    -------
-    dict[str, Path]
-        Layout name → file path (all exist).
-    """
-    d = _kikuchipy_data_dir()
-    files = {
-        "kikuchipy_h5ebsd": d / "kikuchipy_h5ebsd" / "patterns.h5",
-        "edax_h5ebsd": d / "edax_h5ebsd" / "patterns.h5",
-        "oxford_binary": d / "oxford_binary" / "patterns.ebsp",
-        "nordif": d / "nordif" / "Pattern.dat",
-        "edax_binary_up1": d / "edax_binary" / "edax_binary.up1",
-        "edax_binary_up2": d / "edax_binary" / "edax_binary.up2",
-    }
-    missing = [str(p) for p in files.values() if not p.is_file()]
-    if missing:  # pragma: no cover - only with a kikuchipy that changed its data layout
-        raise FileNotFoundError(f"kikuchipy data files not found: {', '.join(missing)}")
-    return files
-
-
-def make_vendor_files(out_dir: str | os.PathLike) -> dict[str, Path]:
-    """Write the vendor files kikuchipy can create but does not ship, from its real Ni scan.
-
-    ====================  =========================================================================
-    key                   content
-    ====================  =========================================================================
-    ``bruker_h5ebsd``     ``bruker_h5ebsd.h5``: ``Scan 0/EBSD/Data/RawPatterns`` (9, 60, 60) uint8,
-                          **identical** to ``nickel_ebsd_small()`` (``kp.load`` gives (3, 3, 60, 60)
-                          uint8, identical). Header ``NROWS`` = ``NCOLS`` = 3, ``XSTEP`` = 1.5;
-                          ``X SAMPLE``, ``Y SAMPLE`` and most per-point fields are placeholder ones.
-    ``oxford_h5oina``     ``oxford.h5oina``: **different content**. ``1/EBSD/Data/Processed
-                          Patterns`` is the Ni scan after static-background removal (what
-                          ``kp.load`` returns), and ``Unprocessed Patterns`` is that plus one,
-                          wrapping at 255 — neither equals the raw Ni patterns. ``X``, ``Y`` are
-                          right (step 1.5 µm); ``Band Contrast`` is a placeholder (all ones).
-    ====================  =========================================================================
-
-    Parameters
-    ----------
-    out_dir
-        Folder to write into (created if absent); existing files of these names are replaced.
-
-    Returns
-    -------
-    dict[str, Path]
-        Layout name → written file.
-    """
-    require("kikuchipy", "ebsd")
-    from kikuchipy.data._dummy_files.bruker_h5ebsd import create_dummy_bruker_h5ebsd_file
-    from kikuchipy.data._dummy_files.oxford_h5ebsd import create_dummy_oxford_h5ebsd_file
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    files = {"bruker_h5ebsd": out / "bruker_h5ebsd.h5", "oxford_h5oina": out / "oxford.h5oina"}
-    create_dummy_bruker_h5ebsd_file(files["bruker_h5ebsd"])
-    create_dummy_oxford_h5ebsd_file(files["oxford_h5oina"])
-    return files
 
 
 # --------------------------------------------------------------------------------------------
@@ -213,7 +103,7 @@ class DemoPaths:
 
 
 @dataclass
-class _Scene:
+class Scene:
     """Everything about a map except the noisy patterns (cheap to hold for any size)."""
 
     grain: np.ndarray  # (Y, X) int32 nearest seed
@@ -227,7 +117,7 @@ class _Scene:
     background: np.ndarray  # (py, px) float32 static background, grey levels
 
 
-def _rngs(seed: int, n: int) -> list[np.random.Generator]:
+def spawn_rngs(seed: int, n: int) -> list[np.random.Generator]:
     # independent streams, so a change in how one part draws does not shift the others
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n)]
 
@@ -256,7 +146,6 @@ def _seeds(shape: tuple[int, int], n: int, rng: np.random.Generator) -> np.ndarr
 
 def _voronoi(shape: tuple[int, int], seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Nearest seed, second-nearest seed and distance to their bisector for every pixel."""
-    from scipy.spatial import cKDTree
 
     ny, nx = shape
     yy, xx = np.mgrid[0:ny, 0:nx]
@@ -281,7 +170,6 @@ def _pore(shape: tuple[int, int], fraction: float, rng: np.random.Generator) -> 
     Returns the hard mask and a soft ``badness`` (0..1) that fades over about a pixel at the
     rim, as a beam half on the pore edge sees a weaker pattern.
     """
-    from scipy import ndimage as ndi
 
     ny, nx = shape
     if fraction <= 0:
@@ -330,7 +218,6 @@ def _simulate_kikuchi(quats: np.ndarray, pattern_shape: tuple[int, int], progres
     """Dynamical Ni patterns for each orientation, blurred by the screen's point spread and standardised."""
     require("orix", "ebsd")
     from orix.quaternion import Rotation
-    from scipy import ndimage as ndi
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # kikuchipy/hyperspy deprecation chatter
@@ -348,8 +235,6 @@ def _simulate_kikuchi(quats: np.ndarray, pattern_shape: tuple[int, int], progres
 def _static_background(pattern_shape: tuple[int, int]) -> np.ndarray:
     """The real Ni scan's static background (vignetting of the detector), smoothed, in grey levels."""
     kp = require("kikuchipy", "ebsd")
-    from scipy import ndimage as ndi
-    from skimage.transform import resize
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -359,31 +244,29 @@ def _static_background(pattern_shape: tuple[int, int]) -> np.ndarray:
     return ndi.gaussian_filter(bg, 1.5 * max(pattern_shape) / 60).astype(np.float32)
 
 
-def _scene(
+def simulate_scene(
     shape: tuple[int, int],
     pattern_shape: tuple[int, int],
     n_grains: int,
     seed: int,
     bad_fraction: float,
     progress: bool,
-) -> _Scene:
-    from scipy import ndimage as ndi
-
-    r_seed, r_rot, r_pore, r_drift = _rngs(seed, 4)
+) -> Scene:
+    r_seed, r_rot, r_pore, r_drift = spawn_rngs(seed, 4)
     grain, neighbour, dist = _voronoi(shape, _seeds(shape, n_grains, r_seed))
     bad, badness = _pore(shape, bad_fraction, r_pore)
     drift = ndi.gaussian_filter(r_drift.normal(size=shape), max(shape) / 6, mode="reflect")
     drift = 1 + 0.03 * drift / (drift.std() or 1)
     quats = _random_quaternions(n_grains, r_rot)
-    return _Scene(
+    return Scene(
         grain=grain, neighbour=neighbour, dist=dist, badness=badness, bad=bad, drift=drift,
         quats=quats, kikuchi=_simulate_kikuchi(quats, pattern_shape, progress),
         background=_static_background(pattern_shape),
     )
 
 
-def _noisy_patterns(
-    sc: _Scene, idx: np.ndarray, noise: float, rng: np.random.Generator
+def noisy_patterns(
+    sc: Scene, idx: np.ndarray, noise: float, rng: np.random.Generator
 ) -> np.ndarray:
     """Recorded patterns (len(idx), py, px) uint8 for flat pixel indices ``idx``.
 
@@ -434,7 +317,6 @@ def band_contrast(patterns: np.ndarray, background: np.ndarray | None = None) ->
     np.ndarray
         float32 of shape ``patterns.shape[:-2]``.
     """
-    from scipy import ndimage as ndi
 
     p = np.asarray(patterns, dtype=np.float32)
     lead, (py, px) = p.shape[:-2], p.shape[-2:]
@@ -458,7 +340,7 @@ def band_contrast(patterns: np.ndarray, background: np.ndarray | None = None) ->
     return np.clip(255 * m / _BC_FULL_SCALE, 0, 255).astype(np.float32).reshape(lead)
 
 
-def _elements(sc: _Scene, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _elements(sc: Scene, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Ni, Cr, Fe (wt%) per pixel, derived from the grains (not measured).
 
     Each grain gets its own composition of an Inconel-like alloy; on top: a slow Fe gradient
@@ -479,7 +361,7 @@ def _elements(sc: _Scene, rng: np.random.Generator) -> dict[str, np.ndarray]:
             for name, v in (("Ni", ni), ("Cr", cr), ("Fe", fe))}
 
 
-def _coords(shape: tuple[int, int], step: float) -> tuple[np.ndarray, np.ndarray]:
+def scan_coords(shape: tuple[int, int], step: float) -> tuple[np.ndarray, np.ndarray]:
     # rounded so that writing to CSV (shortest repr) and reading back gives the same float
     ny, nx = shape
     iy, ix = np.divmod(np.arange(ny * nx), nx)
@@ -487,15 +369,12 @@ def _coords(shape: tuple[int, int], step: float) -> tuple[np.ndarray, np.ndarray
 
 
 def _write_csv(path: Path, columns: dict[str, np.ndarray], order: np.ndarray) -> None:
-    import pandas as pd
-
     pd.DataFrame({k: v[order] for k, v in columns.items()}).to_csv(path, index=False)
 
 
-def _blocks(n: int, size: int, progress: bool, desc: str) -> Iterator[slice]:
+def progress_blocks(n: int, size: int, progress: bool, desc: str) -> Iterator[slice]:
     starts = range(0, n, size)
     if progress:
-        from vaearr._progress import bar
 
         starts = bar(starts, total=len(starts), desc=desc, unit="block")
     for s in starts:
@@ -566,7 +445,6 @@ def build_demo_map(
     -------
     DemoPaths
     """
-    import h5py
 
     ny, nx = (int(v) for v in shape)
     py, px = (int(v) for v in pattern_shape)
@@ -579,10 +457,10 @@ def build_demo_map(
     paths = DemoPaths.in_dir(out_dir)
     paths.out_dir.mkdir(parents=True, exist_ok=True)
 
-    sc = _scene((ny, nx), (py, px), n_grains, seed, bad_fraction, progress)
-    r_noise, r_elem, r_shuffle = _rngs(seed + 1_000_003, 3)
+    sc = simulate_scene((ny, nx), (py, px), n_grains, seed, bad_fraction, progress)
+    r_noise, r_elem, r_shuffle = spawn_rngs(seed + 1_000_003, 3)
     n = ny * nx
-    x, y = _coords((ny, nx), step)
+    x, y = scan_coords((ny, nx), step)
     bc = np.empty(n, np.float32)
     params = {
         "shape": [ny, nx], "pattern_shape": [py, px], "n_grains": n_grains, "step": step,
@@ -595,8 +473,8 @@ def build_demo_map(
             "patterns", shape=(n, py, px), dtype=np.uint8, chunks=(chunk, py, px),
             compression="gzip", compression_opts=4, track_times=False,
         )
-        for sl in _blocks(n, _BLOCK, progress, "simulate patterns"):
-            pats = _noisy_patterns(sc, np.arange(sl.start, sl.stop), noise, r_noise)
+        for sl in progress_blocks(n, _BLOCK, progress, "simulate patterns"):
+            pats = noisy_patterns(sc, np.arange(sl.start, sl.stop), noise, r_noise)
             dset[sl] = pats
             bc[sl] = band_contrast(pats, sc.background)
         f.create_dataset("x", data=x, track_times=False).attrs["units"] = "µm"
@@ -673,8 +551,6 @@ def demo_paths(root: str | os.PathLike | None = None) -> DemoPaths:
 
 
 def _default_params() -> dict:
-    import inspect
-
     sig = inspect.signature(build_demo_map)
     p = {k: v.default for k, v in sig.parameters.items() if k not in ("out_dir", "progress")}
     p["shape"], p["pattern_shape"] = list(p["shape"]), list(p["pattern_shape"])
@@ -692,204 +568,3 @@ def _is_current(paths: DemoPaths) -> bool:
         return False
     files = (paths.patterns, paths.bandcontrast, paths.elements, paths.phase, paths.grains, paths.bad)
     return made == _DEFAULT_MANIFEST and all(p.is_file() for p in files)
-
-
-# --------------------------------------------------------------------------------------------
-# a big file for the ingest benchmark
-
-
-@dataclass(frozen=True)
-class BigFile:
-    """What :func:`make_big_hdf5` wrote, and how fast.
-
-    Attributes
-    ----------
-    path
-        The HDF5 file.
-    n_patterns
-        Patterns written (``scan_shape[0] * scan_shape[1]``).
-    scan_shape, pattern_shape
-        (Y, X) and (py, px).
-    raw_bytes, file_bytes
-        Uncompressed pattern bytes and the file's size on disk.
-    seconds
-        Wall time of the whole call (simulating the pool included).
-    write_seconds
-        Wall time of generating, compressing and writing the patterns.
-    mb_per_s
-        Uncompressed MB (1e6 bytes) of patterns written per second of ``write_seconds``.
-    """
-
-    path: Path
-    n_patterns: int
-    scan_shape: tuple[int, int]
-    pattern_shape: tuple[int, int]
-    raw_bytes: int
-    file_bytes: int
-    seconds: float
-    write_seconds: float
-    mb_per_s: float
-
-
-def big_scan_shape(n_patterns: int) -> tuple[int, int]:
-    """A near-square scan (Y, X) for ``n_patterns``: exact if a factorisation with X/Y ≤ 2 exists.
-
-    Otherwise X = ceil(√n) and Y = ceil(n / X), so the scan holds up to X − 1 more patterns.
-
-    Examples
-    --------
-    >>> big_scan_shape(1_100_000)
-    (1000, 1100)
-    >>> big_scan_shape(5001)
-    (71, 71)
-    """
-    n = int(n_patterns)
-    if n < 1:
-        raise ValueError(f"n_patterns must be >= 1, got {n_patterns}")
-    for ny in range(math.isqrt(n), 0, -1):
-        if n % ny == 0:
-            if n // ny <= 2 * ny:
-                return ny, n // ny
-            break
-    nx = math.isqrt(n - 1) + 1
-    return -(-n // nx), nx
-
-
-def make_big_hdf5(
-    path: str | os.PathLike,
-    n_patterns: int,
-    *,
-    pattern_shape: tuple[int, int] = (60, 60),
-    chunk: int = 1024,
-    seed: int = 0,
-    level: int = 1,
-    scan_shape: tuple[int, int] | None = None,
-    pool_shape: tuple[int, int] = (64, 64),
-    huffman_only: bool = True,
-    workers: int | None = None,
-    progress: bool = False,
-) -> BigFile:
-    """Write a large simulated pattern file, ``/patterns`` (N, py, px) uint8 gzip, for benchmarks.
-
-    A ``pool_shape`` demo map is simulated (as :func:`build_demo_map`, ~4 000 noisy patterns,
-    grains and a pore); the big scan tiles it, mirrored at every tile edge so grains continue
-    across, and adds to each pattern one of 61 stored noise frames picked at random, so no
-    two neighbouring tiles are byte-identical. Chunks are generated and deflated in a thread
-    pool and written with ``write_direct_chunk``; memory stays at a few chunks whatever N.
-
-    Layout as the demo's ``patterns.h5``: ``/patterns`` in row-major scan order, ``/x``, ``/y``
-    (N,) float64 µm (step 1), ``/grain_id`` (N,) int32 (pool grain ids), attrs ``step``,
-    ``shape``, ``seed``, ``note``.
-
-    Parameters
-    ----------
-    path
-        File to write (replaced if present).
-    n_patterns
-        Patterns wanted; the scan is :func:`big_scan_shape` of it unless ``scan_shape`` is given.
-        1 200 000 patterns of 60×60 (a 1000 × 1200 scan) are 4.3 GB uncompressed.
-    pattern_shape
-        (py, px).
-    chunk
-        Patterns per HDF5 chunk (1024 × 60 × 60 = 3.7 MB).
-    seed
-        Seed of the pool map and of the per-pattern noise.
-    level
-        gzip level (1–9); 1 is fastest, noisy patterns barely compress more at higher levels.
-    huffman_only
-        Deflate with zlib's Huffman-only strategy: a standard gzip chunk any HDF5 reader
-        decodes, compressed ~2.5× faster (noisy patterns have few repeats for LZ77 to find)
-        and ~8% larger than h5py's own gzip. False writes exactly what h5py would.
-    scan_shape
-        Explicit (Y, X); then N = Y·X.
-    pool_shape
-        Scan shape of the simulated pool map.
-    workers
-        Threads that generate and compress chunks (default: CPU count).
-    progress
-        Show a progress bar.
-
-    Returns
-    -------
-    BigFile
-    """
-    import h5py
-
-    t0 = time.perf_counter()
-    ny, nx = big_scan_shape(n_patterns) if scan_shape is None else (int(scan_shape[0]), int(scan_shape[1]))
-    py, px = (int(v) for v in pattern_shape)
-    n = ny * nx
-    chunk = max(1, min(int(chunk), n))
-    if not 1 <= level <= 9:
-        raise ValueError(f"gzip level must be 1..9, got {level}")
-
-    qy, qx = (int(v) for v in pool_shape)
-    sc = _scene((qy, qx), (py, px), max(4, qy * qx // 300), seed, 0.08, False)
-    r_pool, r_frames = _rngs(seed + 2_000_003, 2)
-    pool = _noisy_patterns(sc, np.arange(qy * qx), 1.0, r_pool).reshape(qy * qx, py * px)
-    frames = np.rint(r_frames.normal(0, 1.5, size=(61, py * px))).astype(np.int16)
-
-    def reflect(i: np.ndarray, m: int) -> np.ndarray:
-        i = i % (2 * m)
-        return np.where(i < m, i, 2 * m - 1 - i)
-
-    strategy = zlib.Z_HUFFMAN_ONLY if huffman_only else zlib.Z_DEFAULT_STRATEGY
-
-    def make_chunk(c: int) -> bytes:
-        start, stop = c * chunk, min((c + 1) * chunk, n)
-        iy, ix = np.divmod(np.arange(start, stop), nx)
-        src = reflect(iy, qy) * qx + reflect(ix, qx)
-        rng = np.random.default_rng([seed, c])
-        out = np.zeros((chunk, py * px), np.uint8)  # HDF5 stores edge chunks full size
-        v = pool[src].astype(np.int16)
-        v += frames[rng.integers(0, len(frames), stop - start)]
-        np.clip(v, 0, 255, out=v)
-        out[: stop - start] = v
-        z = zlib.compressobj(level, zlib.DEFLATED, 15, 8, strategy)
-        return z.compress(out.data) + z.flush()
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # written beside and renamed in at the end: an interrupted run leaves no plausible file
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    t_write = time.perf_counter()
-    x, y = _coords((ny, nx), 1.0)
-    iy, ix = np.divmod(np.arange(n), nx)
-    n_chunks = -(-n // chunk)
-    workers = workers or os.cpu_count() or 1
-    try:
-        with h5py.File(tmp, "w") as f:
-            dset = f.create_dataset(
-                "patterns", shape=(n, py, px), dtype=np.uint8, chunks=(chunk, py, px),
-                compression="gzip", compression_opts=level, track_times=False,
-            )
-            # in order, at most 2×workers chunks in flight: memory stays flat
-            with cf.ThreadPoolExecutor(workers) as ex:
-                pending: dict[int, cf.Future] = {}
-                nxt = 0
-                for sl in _blocks(n_chunks, 1, progress, "write patterns"):
-                    c = sl.start
-                    while nxt < n_chunks and len(pending) < 2 * workers:
-                        pending[nxt] = ex.submit(make_chunk, nxt)
-                        nxt += 1
-                    dset.id.write_direct_chunk((c * chunk, 0, 0), pending.pop(c).result())
-            f.create_dataset("x", data=x).attrs["units"] = "µm"
-            f.create_dataset("y", data=y).attrs["units"] = "µm"
-            f.create_dataset("grain_id", data=sc.grain[reflect(iy, qy), reflect(ix, qx)])
-            f.attrs.update(
-                step=1.0, shape=[ny, nx], seed=seed, pattern_shape=[py, px], pool_shape=[qy, qx],
-                note=(
-                    "SIMULATED benchmark file from vaearr.data.make_big_hdf5: a simulated Ni map "
-                    f"of {qy}x{qx} patterns tiled (mirrored) with per-pattern noise; not a measurement."
-                ),
-            )
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    t_end = time.perf_counter()
-    raw = n * py * px
-    return BigFile(
-        path=path, n_patterns=n, scan_shape=(ny, nx), pattern_shape=(py, px), raw_bytes=raw,
-        file_bytes=path.stat().st_size, seconds=t_end - t0, write_seconds=t_end - t_write,
-        mb_per_s=raw / 1e6 / (t_end - t_write),
-    )

@@ -17,6 +17,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from vaearr.errors import InputError
 
@@ -155,7 +156,6 @@ def infer_grid(x, y, *, path: str | os.PathLike = "", tol: float | None = None) 
             f"{sx:g} × {sy:g} µm grid ({int((~on).sum())} such rows)",
         )
     # irregular: the typical point spacing from nearest neighbours, rows as clusters of y
-    from scipy.spatial import cKDTree
 
     d = float(np.median(cKDTree(np.column_stack([x, y])).query(np.column_stack([x, y]), k=2)[0][:, 1]))
     rows = _clusters(y, 0.5 * d)
@@ -178,8 +178,6 @@ def _assemble(
     x, y, path, *, step_x: float, step_y: float, x0: float, y0: float, kind: str,
     gx: np.ndarray | None = None, gy: np.ndarray | None = None,
 ) -> Grid:
-    from scipy.spatial import cKDTree
-
     if gx is None or gy is None:
         nx = int(np.floor((x.max() - x0) / step_x + 1e-6)) + 1
         ny = int(np.floor((y.max() - y0) / step_y + 1e-6)) + 1

@@ -1,0 +1,13 @@
+"""Torch batches straight from a store's zarr chunks: chunk-aligned shuffle, masks, splits, workers.
+
+:mod:`~vaearr.batches.spec` says what to read, :mod:`~vaearr.batches.plan` plans an epoch
+(split, two-level seeded shuffle, batch cuts), :mod:`~vaearr.batches.read` and
+:mod:`~vaearr.batches.chunks` decode chunks into shuffled group buffers,
+:mod:`~vaearr.batches.workers` does that in worker processes, and
+:mod:`~vaearr.batches.loader` hands out the batches (:class:`ZarrBatches`).
+"""
+
+from vaearr.batches.loader import ZarrBatches, make_loaders, static_background
+from vaearr.batches.spec import SPLITS, BatchSpec
+
+__all__ = ["SPLITS", "BatchSpec", "ZarrBatches", "make_loaders", "static_background"]

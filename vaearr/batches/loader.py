@@ -1,0 +1,529 @@
+"""Torch batches straight from a vaearr store: chunk-aligned shuffle, masks, splits, workers, transforms.
+
+How an epoch is read (:class:`ZarrBatches`):
+
+1. The sample grid (the ``sample_dims`` of ``var``) is cut into *blocks*: the store's chunks
+   along the sample dims, each holding whole samples (a store keeps feature dims whole).
+   Blocks with no sample inside ``mask`` are never read.
+2. ``val_fraction`` sends whole blocks to validation (chosen by ``seed`` alone), so no sample
+   is in both splits and a validation sample never shares a chunk with a training one.
+3. Each epoch permutes the block order (seeded by ``seed`` and the epoch), takes
+   ``buffer_chunks`` blocks at a time (a *group*), reads and decodes every block of the group
+   once, keeps the samples inside the mask and permutes them inside the group. The epoch is
+   the concatenation of the groups; batches are consecutive slices of it.
+4. Groups are decoded in parallel, the chunks of each by as many threads as there are cores
+   (zstd, crc32c and numpy copies release the GIL): in a local store with the codecs vaearr
+   writes, straight from the mapped chunk files (zarr's own read path costs about as much
+   again as the decoding); otherwise by zarr, a group's chunks in one call into its event
+   loop. Each chunk is decoded into a small per-thread buffer that stays in cache, and its
+   samples are copied, already cast and laid out, straight to their shuffled rows of the
+   group's buffer: the shuffle costs no pass of its own. ``read_ahead`` groups are decoded
+   at a time in this process (``num_workers=0``), or each of ``num_workers`` persistent worker
+   processes has up to two queued, the next group going to the least busy one, and writes
+   them into reused shared-memory slots (nothing copied between processes).
+   Either way a group comes back shuffled, converted (``dtype``, and ``channels_first``
+   layout ``(B, C, ...)``) and cut at the epoch's batch boundaries, so a batch is handed out
+   without another copy.
+5. A background thread puts the batches in group order and runs the transforms, ``prefetch``
+   batches ahead of the training loop. As the batches of an epoch are fixed by the plan, they
+   are the same, bit for bit, whatever ``num_workers``, ``read_ahead`` and ``prefetch`` are.
+
+Transforms are small callables on a batch tensor ``(B, C, *spatial)``; the random ones
+(:func:`random_flip`, :func:`random_affine`, :func:`random_patch_3d`) take a
+:class:`torch.Generator` that the loader seeds from ``(seed, epoch, rank, batch)``, so
+augmentations repeat exactly too (see :mod:`vaearr.transforms`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from vaearr.batches.plan import Plan, PlanConfig, make_plan, split_blocks
+from vaearr.batches.read import Recycler, Source, cpus, group_stream, open_array
+from vaearr.batches.spec import (
+    SPLITS,
+    TAG_TRANSFORM,
+    BatchSpec,
+    numpy_dtype,
+    torch_dtype,
+    torch_seed,
+)
+from vaearr.batches.workers import Workers
+from vaearr.errors import InputError, StoreError
+from vaearr.store import open_store
+from vaearr.transforms import Transform
+
+
+class _Batcher:
+    """Cuts consecutive batches out of a stream of group buffers, across group boundaries."""
+
+    def __init__(self, recycler: Recycler, capacity: int) -> None:
+        self.recycler, self.capacity = recycler, capacity
+        self.segments: deque[tuple[torch.Tensor, torch.Tensor, int]] = deque()
+        self.offset = 0
+        self.available = 0
+
+    def push(self, x: torch.Tensor, ids: torch.Tensor) -> None:
+        n = ids.shape[0]  # lengths kept as ints: len() of a tensor costs microseconds
+        if n:
+            self.segments.append((x, ids, n))
+            self.available += n
+
+    def pop(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x, ids, m = self.segments[0]
+        if self.offset == 0 and m == n:
+            # the usual case: groups are cut at the epoch's batch boundaries, so a piece is a batch
+            self.segments.popleft()
+            self.available -= n
+            return x, ids
+        parts = []
+        while n > 0:
+            x, ids, m = self.segments[0]
+            k = min(n, m - self.offset)
+            parts.append((x[self.offset:self.offset + k], ids[self.offset:self.offset + k]))
+            self.offset += k
+            self.available -= k
+            n -= k
+            if self.offset == m:
+                self.segments.popleft()
+                self.offset = 0
+        if len(parts) == 1:
+            return parts[0]
+        # numpy, into a recycled buffer: a single-threaded copy, no intra-op thread team woken
+        xs = [p[0].numpy() for p in parts]
+        out = self.recycler.take(sum(len(x) for x in xs), xs[0].shape[1:], xs[0].dtype, capacity=self.capacity)
+        np.concatenate(xs, out=out)
+        return torch.from_numpy(out), torch.cat([p[1] for p in parts])
+
+
+_END = object()
+
+
+class _Failure:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+# ----------------------------------------------------------------------------------------------
+# the loader
+
+
+class ZarrBatches:
+    """An iterable over torch batches of one variable of a store, read chunk by chunk.
+
+    Takes a :class:`BatchSpec`, keywords, or both (keywords override the spec's fields); see
+    :class:`BatchSpec` for every option and the module docstring for how an epoch is read.
+
+    Each ``iter()`` runs one epoch with :attr:`epoch` and then advances it by one;
+    :meth:`set_epoch` chooses the epoch the next ``iter()`` runs. The same ``seed`` and
+    epoch give the same batches, whatever ``num_workers`` and ``prefetch`` are.
+
+    Parameters
+    ----------
+    store
+        Local path or fsspec URL of the store.
+    spec
+        A :class:`BatchSpec`; keywords build one when it is None.
+    storage_options
+        Passed to fsspec for URLs.
+    **kwargs
+        Fields of :class:`BatchSpec`.
+
+    Raises
+    ------
+    StoreError
+        The store, the variable or the mask is missing.
+    InputError
+        Dims, mask or options do not fit the variable.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr, tempfile, os
+    >>> from vaearr.store import write_variable
+    >>> path = os.path.join(tempfile.mkdtemp(), "s.zarr")
+    >>> imgs = np.arange(10 * 4 * 4, dtype=np.uint8).reshape(10, 4, 4)
+    >>> write_variable(path, "images", xr.DataArray(imgs, dims=("sample", "row", "col")), chunks={"images": (3, 4, 4)})
+    >>> loader = ZarrBatches(path, var="images", sample_dims=("sample",), feature_dims=("row", "col"), batch_size=4)
+    >>> [tuple(x.shape) for x in loader]
+    [(4, 1, 4, 4), (4, 1, 4, 4), (2, 1, 4, 4)]
+    >>> len(loader), loader.n_samples, loader.sample_shape
+    (3, 10, (1, 4, 4))
+    """
+
+    def __init__(self, store: str | os.PathLike, spec: BatchSpec | None = None, *, storage_options: dict | None = None, **kwargs: Any):
+        spec = BatchSpec(**kwargs) if spec is None else dataclasses.replace(spec, **kwargs)
+        self.spec = spec
+        self.store = os.fspath(store)
+        self.storage_options = storage_options
+        self.epoch = 0
+        self._check_options()
+        self.source = self._describe()
+        self._dtype = torch_dtype(spec.dtype)
+        self.source.out_dtype = numpy_dtype(self._dtype)
+        self.transforms = [t.prepare(self.source.dtype) if isinstance(t, Transform) else t for t in spec.transforms]
+        counts = self.source.counts()
+        self._counts = counts
+        self._blocks = split_blocks(counts, spec.val_fraction, spec.split, spec.seed, self.store)
+        self._plan_cache: Plan | None = None
+        self._plan_config = PlanConfig(spec.batch_size, spec.shuffle, spec.seed, spec.buffer_chunks, spec.drop_last,
+                                        spec.rank, spec.world_size)
+        self._workers: Workers | None = None  # made on the first epoch that needs them
+        self._sample_shape: tuple[int, ...] | None = None
+        if self.n_samples == 0:
+            where = f" inside mask '{spec.mask}'" if spec.mask else ""
+            raise InputError(self.store, f"no samples of '{spec.var}'{where} in split '{spec.split}'")
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def _check_options(self) -> None:
+        s = self.spec
+        problems = []
+        if s.batch_size < 1:
+            problems.append(f"batch_size must be >= 1, got {s.batch_size}")
+        if s.buffer_chunks < 1:
+            problems.append(f"buffer_chunks must be >= 1, got {s.buffer_chunks}")
+        if not 0 <= s.val_fraction < 1:
+            problems.append(f"val_fraction must be in [0, 1), got {s.val_fraction}")
+        if s.split not in SPLITS:
+            problems.append(f"split must be one of {', '.join(SPLITS)}, got {s.split!r}")
+        if s.split == "val" and s.val_fraction == 0:
+            problems.append("split='val' needs val_fraction > 0")
+        if s.world_size < 1 or not 0 <= s.rank < s.world_size:
+            problems.append(f"rank {s.rank} is not in 0..world_size-1 (world_size {s.world_size})")
+        if s.num_workers < 0 or s.prefetch < 0:
+            problems.append("num_workers and prefetch must be >= 0")
+        if problems:
+            raise InputError(self.store, "; ".join(problems))
+
+    def _describe(self) -> Source:
+        s = self.spec
+        ds = open_store(self.store, storage_options=self.storage_options)
+        if s.var not in ds.data_vars:
+            raise StoreError(self.store, f"no variable '{s.var}' (it has: {', '.join(map(str, ds.data_vars))})")
+        da = ds[s.var]
+        dims = tuple(map(str, da.dims))
+        both = set(s.sample_dims) & set(s.feature_dims)
+        if both:
+            raise InputError(self.store, f"dims {sorted(both)} are both sample and feature dims")
+        if sorted(s.sample_dims + s.feature_dims) != sorted(dims):
+            raise InputError(
+                self.store,
+                f"'{s.var}' has dims {dims}; sample_dims {s.sample_dims} + feature_dims {s.feature_dims} must name each once",
+            )
+        if not s.sample_dims:
+            raise InputError(self.store, "sample_dims is empty")
+        mask = None
+        if s.mask is not None:
+            if s.mask not in ds.data_vars:
+                raise StoreError(self.store, f"no mask variable '{s.mask}'")
+            m = ds[s.mask]
+            if m.dtype != bool:
+                raise InputError(self.store, f"mask '{s.mask}' must be boolean, got {m.dtype}")
+            if sorted(map(str, m.dims)) != sorted(s.sample_dims):
+                raise InputError(self.store, f"mask '{s.mask}' has dims {tuple(m.dims)}, not the sample dims {s.sample_dims}")
+            mask = np.ascontiguousarray(m.transpose(*s.sample_dims).values)
+        array = open_array(self.store, s.var, self.storage_options)
+        chunks = tuple(int(c) for c in array.chunks)
+        source = Source(
+            store=self.store,
+            storage_options=self.storage_options,
+            var=s.var,
+            grid_shape=tuple(int(da.sizes[d]) for d in s.sample_dims),
+            block_shape=tuple(chunks[dims.index(d)] for d in s.sample_dims),
+            sample_axes=tuple(dims.index(d) for d in s.sample_dims),
+            feature_axes=tuple(dims.index(d) for d in s.feature_dims),
+            feature_shape=tuple(int(da.sizes[d]) for d in s.feature_dims),
+            dtype=np.dtype(array.dtype),
+            mask=mask,
+            _array=array,
+        )
+        channel_axis = None
+        if s.channel_dim == "auto":
+            named = [i for i, d in enumerate(s.feature_dims)
+                     if d in da.coords and da.coords[d].dtype.kind in "UOS" and len(s.feature_dims) > 1]
+            channel_axis = named[-1] if named else None
+        elif s.channel_dim is not None:
+            if s.channel_dim not in s.feature_dims:
+                raise InputError(self.store, f"channel_dim '{s.channel_dim}' is not one of the feature dims {s.feature_dims}")
+            channel_axis = s.feature_dims.index(s.channel_dim)
+        source.channels_first, source.channel_axis = s.channels_first, channel_axis
+        # every core decodes: the reading threads of this process, or each worker its share
+        source.decode_threads = cpus() if s.num_workers == 0 else max(1, cpus() // s.num_workers)
+        return source
+
+    # -- what an epoch holds -------------------------------------------------------------------
+
+    @property
+    def n_samples(self) -> int:
+        """Samples in this split (inside the mask), over all ranks."""
+        return int(self._counts[self._blocks].sum())
+
+    @property
+    def grid_shape(self) -> tuple[int, ...]:
+        """Sizes of the sample dims: flat sample indices index this grid (C order)."""
+        return self.source.grid_shape
+
+    @property
+    def feature_shape(self) -> tuple[int, ...]:
+        """Stored shape of one sample, in ``feature_dims`` order."""
+        return self.source.feature_shape
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """Shape of one sample in a yielded batch (after layout and transforms), e.g. ``(1, 60, 60)``."""
+        if self._sample_shape is None:
+            x = torch.from_numpy(np.zeros((1, *self.source.out_shape), self.source.out_dtype or self.source.dtype))
+            self._sample_shape = tuple(self._finish(x, (0,)).shape[1:])
+        return self._sample_shape
+
+    def positions(self, idx: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
+        """Positional indices along each sample dim of flat sample indices (from ``return_index``)."""
+        idx = idx.numpy() if isinstance(idx, torch.Tensor) else np.asarray(idx)
+        return dict(zip(self.spec.sample_dims, np.unravel_index(idx, self.grid_shape)))
+
+    def set_epoch(self, epoch: int) -> None:
+        """Run epoch ``epoch`` on the next ``iter()``: its own, reproducible shuffle."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        """Batches the next epoch yields on this rank."""
+        return self._plan(self.epoch).n_batches
+
+    def _plan(self, epoch: int) -> Plan:
+        if self._plan_cache is None or self._plan_cache.epoch != epoch:
+            self._plan_cache = make_plan(self._plan_config, self._counts, self._blocks, epoch)
+        return self._plan_cache
+
+    # -- producing batches ---------------------------------------------------------------------
+
+    def _groups(self, plan: Plan) -> Iterator[list[tuple[torch.Tensor, torch.Tensor]]]:
+        """The pieces of each group, in group order, whoever decodes them.
+
+        Starting (or restarting) the worker processes happens here, eagerly, in the caller's
+        thread, before this loader starts any thread of its own: a fork then copies no
+        thread of ours that could hold a lock.
+        """
+        if self.spec.num_workers == 0:
+            return ([(torch.from_numpy(x), torch.from_numpy(i)) for x, i in pieces]
+                    for pieces in group_stream(self.source, plan, self.spec.read_ahead))
+        if self._workers is None:
+            # started once per loader, here in the caller's thread (see above)
+            self._workers = Workers(self.source, self._plan_config, self._counts, self._blocks,
+                                     self.spec.num_workers, self.spec.mp_context)
+        return self._workers.epoch(plan)
+
+    def close(self) -> None:
+        """Stop the worker processes (they otherwise live as long as this object)."""
+        if self._workers is not None:
+            self._workers.close()
+            self._workers = None
+
+    def __enter__(self) -> ZarrBatches:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _finish(self, x: torch.Tensor, key: tuple[int, ...]) -> torch.Tensor:
+        """Convert (where numpy could not) and transform one batch; ``key`` seeds random transforms."""
+        if self._dtype is not None and x.dtype != self._dtype:
+            np_dtype = self.source.out_dtype
+            # numpy's cast is single-threaded and GIL-free; torch's would wake its thread team,
+            # which the training step needs
+            if np_dtype is None:
+                x = x.to(self._dtype)
+            else:
+                out = self.source.recycler.take(len(x), tuple(x.shape[1:]), np_dtype, capacity=self.spec.batch_size)
+                np.copyto(out, x.numpy(), casting="unsafe")
+                x = torch.from_numpy(out)
+        for j, t in enumerate(self.transforms):
+            if getattr(t, "random", False):
+                # a generator per (batch, transform): draws never depend on what ran before
+                x = t(x, generator=torch.Generator().manual_seed(torch_seed(*key, j)))
+            else:
+                x = t(x)
+        return x
+
+    def _batches(self, plan: Plan, groups: Iterator[list], stop: threading.Event | None = None) -> Iterator[Any]:
+        s = self.spec
+        batcher = _Batcher(self.source.recycler, s.batch_size)
+        pin = s.pin_memory and torch.cuda.is_available()
+        done = 0
+
+        def emit(n: int) -> Any:
+            x, ids = batcher.pop(n)
+            x = self._finish(x, (s.seed, TAG_TRANSFORM, plan.epoch, s.rank, done))
+            if pin:
+                x = x.pin_memory()
+            return (x, ids.clone()) if s.return_index else x
+
+        for pieces in groups:
+            for x, ids in pieces:
+                batcher.push(x, ids)
+            while batcher.available >= s.batch_size and done < plan.n_batches:
+                yield emit(s.batch_size)
+                done += 1
+            if done >= plan.n_batches or (stop is not None and stop.is_set()):
+                return
+        if batcher.available and done < plan.n_batches and not s.drop_last:
+            yield emit(batcher.available)
+
+    def __iter__(self) -> Iterator[Any]:
+        plan = self._plan(self.epoch)
+        self.epoch += 1
+        groups = self._groups(plan)
+        if self.spec.prefetch == 0:
+            yield from self._batches(plan, groups)
+            return
+        # batches travel in runs of up to `prefetch`: one thread hand-off per run, not per
+        # batch (on a busy machine each wake-up of a thread can cost milliseconds)
+        q: queue.Queue = queue.Queue(maxsize=2)
+        stop = threading.Event()
+
+        def put(item: Any) -> bool:
+            while not stop.is_set():
+                try:
+                    q.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def produce() -> None:
+            try:
+                run: list = []
+                for item in self._batches(plan, groups, stop):
+                    run.append(item)
+                    if len(run) >= self.spec.prefetch:
+                        if not put(run):
+                            return
+                        run = []
+                if run and not put(run):
+                    return
+                put(_END)
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+                put(_Failure(exc))
+
+        thread = threading.Thread(target=produce, name="vaearr-prefetch", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = q.get()
+                if item is _END:
+                    return
+                if isinstance(item, _Failure):
+                    raise item.exc
+                yield from item
+        finally:
+            stop.set()
+            while thread.is_alive():  # unblock a producer waiting on a full queue
+                try:
+                    q.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+
+    def __repr__(self) -> str:
+        s = self.spec
+        return (f"ZarrBatches({self.store!r}, var={s.var!r}, split={s.split!r}, n_samples={self.n_samples}, "
+                f"batch_size={s.batch_size}, batches={len(self)}, sample_shape={self.sample_shape})")
+
+
+
+def make_loaders(
+    store: str | os.PathLike,
+    var: str,
+    sample_dims: Sequence[str],
+    feature_dims: Sequence[str],
+    mask: str | None = None,
+    batch_size: int = 64,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    transforms: Sequence[Callable] = (),
+    num_workers: int = 0,
+    *,
+    val_transforms: Sequence[Callable] | None = None,
+    **kwargs: Any,
+) -> tuple[ZarrBatches, ZarrBatches | None]:
+    """Training and validation loaders over disjoint chunks of one variable.
+
+    The validation loader reads in order, keeps a short last batch and runs the transforms'
+    evaluation forms: augmentations are dropped and :func:`random_patch_3d` becomes a centre
+    crop of the same size (override with ``val_transforms``).
+
+    Parameters
+    ----------
+    store, var, sample_dims, feature_dims, mask, batch_size, val_fraction, seed, transforms, num_workers
+        As in :class:`BatchSpec`.
+    val_transforms
+        Transforms of the validation loader; default: the evaluation forms of ``transforms``.
+    **kwargs
+        Further :class:`BatchSpec` fields for both loaders (``rank``, ``world_size``...).
+
+    Returns
+    -------
+    train, val
+        ``val`` is None when ``val_fraction`` is 0.
+    """
+    common = dict(var=var, sample_dims=tuple(sample_dims), feature_dims=tuple(feature_dims), mask=mask,
+                  batch_size=batch_size, val_fraction=val_fraction, seed=seed, num_workers=num_workers, **kwargs)
+    if val_fraction == 0:
+        return ZarrBatches(store, split="all", transforms=tuple(transforms), **common), None
+    train = ZarrBatches(store, split="train", transforms=tuple(transforms), **common)
+    if val_transforms is None:
+        val_transforms = [e for t in transforms if (e := (t.for_eval() if isinstance(t, Transform) else t)) is not None]
+    common.update(shuffle=False, drop_last=False)
+    val = ZarrBatches(store, split="val", transforms=tuple(val_transforms), **common)
+    return train, val
+
+
+def static_background(
+    store: str | os.PathLike,
+    var: str,
+    sample_dims: Sequence[str],
+    mask: str | None = None,
+    *,
+    feature_dims: Sequence[str] | None = None,
+    storage_options: dict | None = None,
+    chunks_at_once: int = 16,
+) -> np.ndarray:
+    """Mean sample (e.g. the static background pattern of an EBSD map) over the mask.
+
+    Streams the store, ``chunks_at_once`` chunks in memory at a time (decoded concurrently),
+    summing in float64 in chunk order, so the result does not depend on timing.
+
+    Parameters
+    ----------
+    store, var, sample_dims, mask
+        As in :class:`BatchSpec`.
+    feature_dims
+        Order of the result's dims; default: the other dims of ``var`` in stored order.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, shape of one sample.
+    """
+
+    sample_dims = (sample_dims,) if isinstance(sample_dims, str) else tuple(sample_dims)
+    if feature_dims is None:
+        ds = open_store(store, storage_options=storage_options)
+        if var not in ds.data_vars:
+            raise StoreError(store, f"no variable '{var}'")
+        feature_dims = tuple(str(d) for d in ds[var].dims if d not in sample_dims)
+    loader = ZarrBatches(store, var=var, sample_dims=sample_dims, feature_dims=tuple(feature_dims), mask=mask,
+                         shuffle=False, storage_options=storage_options)
+    source, blocks = loader.source, [int(b) for b in loader._blocks]
+    total = np.zeros(source.feature_shape, dtype=np.float64)
+    for i in range(0, len(blocks), chunks_at_once):
+        for data, _ in source.read_blocks(blocks[i:i + chunks_at_once]):
+            total += data.sum(axis=0, dtype=np.float64)
+    return total / loader.n_samples

@@ -1,0 +1,149 @@
+"""What a loader reads: :class:`BatchSpec`, the seeded random streams, dtypes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from vaearr.errors import InputError
+
+#: Accepted values of ``split``.
+SPLITS = ("train", "val", "all")
+
+# tags that keep the seeded random streams of different jobs apart
+TAG_SPLIT, TAG_ORDER, TAG_GROUP, TAG_TRANSFORM = 1, 2, 3, 4
+
+
+def rng(*keys: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([int(k) for k in keys]))
+
+
+def torch_seed(*keys: int) -> int:
+    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def numpy_dtype(dtype: torch.dtype | None) -> np.dtype | None:
+    if dtype is None:
+        return None
+    try:
+        return torch.empty(0, dtype=dtype).numpy().dtype
+    except (TypeError, RuntimeError):  # bfloat16 and friends: torch converts later
+        return None
+
+
+def torch_dtype(dtype: Any) -> torch.dtype | None:
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    out = getattr(torch, name, None)
+    if not isinstance(out, torch.dtype):
+        raise InputError(None, f"dtype {dtype!r} is not a torch dtype")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# what to read
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """What :class:`ZarrBatches` reads and how; every field is also a keyword of it.
+
+    Parameters
+    ----------
+    var
+        Variable to read, e.g. ``"patterns"``.
+    sample_dims
+        Dims that index samples, e.g. ``("y", "x")``, ``("sample",)``, ``("subject",)``. Sample
+        indices handed out (``return_index``) index the grid of these dims, flattened in this
+        order (C order).
+    feature_dims
+        Dims of one sample, in the order the tensor gets them, e.g. ``("py", "px")``,
+        ``("row", "col", "channel")``, ``("z", "y", "x")``.
+    mask
+        Name of a bool variable over the sample dims; only samples where it is True are read.
+    batch_size
+        Samples per batch.
+    shuffle
+        Shuffle (two levels: the chunk order, then samples inside a buffer of chunks).
+    seed
+        Seeds the split, the shuffle and random transforms.
+    buffer_chunks
+        Chunks read and shuffled together; more mixes better and holds more memory.
+    drop_last
+        Drop the last batch of an epoch when it is short.
+    val_fraction
+        Fraction of the (masked) samples sent to validation, as whole chunks.
+    split
+        ``"train"``, ``"val"`` or ``"all"``.
+    transforms
+        Callables applied in order to each batch tensor (see the module docstring).
+    num_workers
+        Worker processes that decode chunks; 0 decodes in threads of this process. About
+        two groups (``buffer_chunks`` chunks each, in ``dtype``) per worker live in shared
+        memory. Transforms always run in this process, so they need not pickle.
+    prefetch
+        Batches prepared ahead by a background thread, handed over in runs of this many (up to
+        two runs wait); 0 prepares each on demand, in the iterating thread.
+    channels_first
+        Yield ``(B, C, *spatial)``: ``C = 1`` is added when there is no channel dim, the channel
+        dim is moved to the front when there is one. False yields ``(B, *feature_dims)``.
+    channel_dim
+        The feature dim holding channels; ``"auto"`` takes a feature dim whose coordinate
+        holds names (like ``"R", "G", "B"``), None says there is none.
+    dtype
+        Torch dtype of the batches (name or dtype); None keeps the stored dtype.
+    return_index
+        Yield ``(x, idx)``: ``idx`` (int64) are the flat sample indices, for writing back.
+    rank, world_size
+        Shard for distributed training: each rank reads its own chunks and yields as many
+        batches as every other rank.
+    read_ahead
+        With ``num_workers=0``: groups (of ``buffer_chunks`` chunks) decoded at once, the chunks
+        of each concurrently by one thread per core; about ``read_ahead + 2`` groups are in
+        memory (those being decoded, and those the waiting batches are views of).
+        (A worker process decodes one group at a time, with two queued.)
+    pin_memory
+        Pin batches (page-locked) for faster copies to a GPU.
+    mp_context
+        Start method of the worker processes (``"fork"``, ``"forkserver"``, ``"spawn"``);
+        default torch's (fork on Linux). Workers start once per loader (they persist across
+        epochs), from the iterating thread, before the loader starts threads of its own.
+        ``"forkserver"`` never forks a threaded process but, like ``"spawn"``, needs scripts
+        to keep their work under ``if __name__ == "__main__":``.
+    """
+
+    var: str
+    sample_dims: tuple[str, ...]
+    feature_dims: tuple[str, ...]
+    mask: str | None = None
+    batch_size: int = 64
+    shuffle: bool = True
+    seed: int = 0
+    buffer_chunks: int = 16
+    drop_last: bool = False
+    val_fraction: float = 0.0
+    split: str = "all"
+    transforms: tuple[Callable, ...] = ()
+    num_workers: int = 0
+    prefetch: int = 8
+    channels_first: bool = True
+    channel_dim: str | None = "auto"
+    dtype: Any = "float32"
+    return_index: bool = False
+    rank: int = 0
+    world_size: int = 1
+    read_ahead: int = 2
+    pin_memory: bool = False
+    mp_context: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("sample_dims", "feature_dims"):
+            v = getattr(self, name)
+            object.__setattr__(self, name, (v,) if isinstance(v, str) else tuple(map(str, v)))
+        t = self.transforms
+        object.__setattr__(self, "transforms", () if t is None else (t,) if callable(t) else tuple(t))

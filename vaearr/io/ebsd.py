@@ -1,0 +1,170 @@
+"""Read EBSD patterns (every kikuchipy format, or a plain HDF5 dataset) into a map store.
+
+Two routes lead to one lazy ``patterns(y, x, py, px)`` :class:`xarray.DataArray`:
+
+* **plain HDF5** (``dataset`` given): an ``N×H×W`` dataset with per-pattern ``x``/``y``
+  datasets (any order; the grid is found by :func:`vaearr.io.grid.infer_grid`), an
+  ``N×H×W`` dataset in row-major order with a ``scan_shape``, or a ``Y×X×H×W`` dataset.
+  Each dask task reads a block of a few store chunks (~28 MB) as whole HDF5 chunks; gzip
+  chunks are inflated outside h5py so that both cores work (see :class:`_DirectChunks`).
+  Memory holds a few blocks whatever the file's size;
+* **kikuchipy** (``dataset`` left out): whatever :func:`kikuchipy.load` reads — kikuchipy,
+  EDAX and Bruker h5ebsd, Oxford H5OINA and ``.ebsp``, NORDIF ``.dat``, EDAX ``.up1``/``.up2``
+  ... — lazily; coordinates come from the signal's navigation axes, detector geometry from
+  its :class:`~kikuchipy.detectors.EBSDDetector`.
+
+Both routes can centre-crop and bin the patterns. Binning takes the **mean** of each
+``b×b`` block, rounded to the nearest integer (ties to even) for integer patterns, so the
+recorded dtype is kept (uint8 stays uint8 and cannot saturate, as a sum would).
+
+:func:`ingest_ebsd` writes the patterns, plus band contrast / element / phase CSVs aligned by
+coordinate, into a store in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import xarray as xr
+
+from vaearr.io.hdf5 import read_plain_hdf5
+from vaearr.io.tables import read_table
+from vaearr.io.vendor import read_vendor
+from vaearr.io.write import write_ingested
+
+
+def read_ebsd(
+    src: str | os.PathLike,
+    *,
+    dataset: str | None = None,
+    x_dataset: str = "x",
+    y_dataset: str = "y",
+    scan_shape: tuple[int, int] | None = None,
+    step: float | tuple[float, float] | None = None,
+    crop: int | tuple[int, int] | None = None,
+    binning: int = 1,
+) -> xr.DataArray:
+    """Open EBSD patterns lazily as ``patterns(y, x, py, px)``; nothing is read but metadata.
+
+    Parameters
+    ----------
+    src
+        A file kikuchipy reads (h5ebsd of kikuchipy/EDAX/Bruker, H5OINA, ``.ebsp``, NORDIF
+        ``.dat``, EDAX ``.up1``/``.up2``...) or, with ``dataset``, any HDF5 file.
+    dataset
+        HDF5 path of the patterns in a plain HDF5 file: ``N×H×W`` (with ``x``/``y`` datasets,
+        or ``scan_shape``) or ``Y×X×H×W``. Left out, the file goes to :func:`kikuchipy.load`.
+    x_dataset, y_dataset
+        Per-pattern coordinates (µm, or the length unit in their ``units`` attr) for ``N×H×W``;
+        looked up from the root, then beside ``dataset``. Points may come in any order;
+        hexagonal or irregular grids are assembled onto a square grid (with a warning).
+    scan_shape
+        ``(rows, cols)`` of an ``N×H×W`` dataset in row-major order (x/y are then not read),
+        or of a file kikuchipy reads as one line of patterns (e.g. EDAX ``.up1``).
+    step
+        Scan step in µm, one number or ``(y, x)``: used for layouts without coordinates and,
+        when given, instead of a kikuchipy file's step. Default: the file's, else 1 µm (the
+        ``step_source`` attr says which).
+    crop
+        Centre-crop patterns to this size (``n`` or ``(rows, cols)``) before binning.
+    binning
+        Bin patterns by this integer factor: the mean of each block, rounded, in the recorded
+        dtype. The (cropped) size must be divisible by it.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dask-backed, chunked like the store (:func:`vaearr.store.default_chunks`); coords
+        ``y``, ``x`` in µm, ascending; attrs with the scan, detector and options (JSON-able).
+
+    Raises
+    ------
+    InputError
+        Missing, truncated or non-HDF5 file; no such dataset (the message lists datasets that
+        look like patterns); wrong shapes; a file kikuchipy cannot read.
+
+    Examples
+    --------
+    >>> import kikuchipy as kp, os
+    >>> path = os.path.join(os.path.dirname(kp.__file__), "data", "kikuchipy_h5ebsd", "patterns.h5")
+    >>> p = read_ebsd(path, crop=40, binning=2)
+    >>> p.dims, p.shape, p.x.values.tolist()
+    (('y', 'x', 'py', 'px'), (3, 3, 20, 20), [0.0, 1.5, 3.0])
+    """
+    if dataset is not None:
+        return read_plain_hdf5(src, dataset, x_dataset=x_dataset, y_dataset=y_dataset,
+                                scan_shape=scan_shape, step=step, crop=crop, binning=binning)
+    return read_vendor(src, scan_shape=scan_shape, step=step, crop=crop, binning=binning)
+
+
+def ingest_ebsd(
+    src: str | os.PathLike,
+    store: str | os.PathLike,
+    *,
+    bandcontrast: str | os.PathLike | None = None,
+    elements: str | os.PathLike | None = None,
+    phase: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+    **read_kw: Any,
+) -> xr.Dataset:
+    """Ingest an EBSD map: patterns, and optional band contrast / element / phase CSVs.
+
+    Everything is read and checked (the tables fully, the patterns' metadata) before the one
+    :func:`vaearr.store.write_variables` transaction that streams the patterns into the store;
+    a read error during that write is reported as :class:`~vaearr.errors.InputError` naming
+    ``src``, and leaves an existing store as it was.
+
+    Parameters
+    ----------
+    src
+        Pattern file (see :func:`read_ebsd`).
+    store
+        Store path or URL; created if absent.
+    bandcontrast, elements, phase
+        CSV tables with ``x, y`` columns, aligned to the pattern grid by coordinate
+        (``bandcontrast(y, x)``, ``elements(element, y, x)``, ``phase(y, x)``).
+    overwrite
+        Replace variables the store has already.
+    progress
+        Show a progress bar while writing.
+    **read_kw
+        Passed to :func:`read_ebsd` (``dataset``, ``scan_shape``, ``step``, ``crop``...).
+
+    Returns
+    -------
+    xarray.Dataset
+        The store, opened lazily.
+    """
+    patterns = read_ebsd(src, **read_kw)
+    grid = patterns.attrs["grid"]
+    variables: dict[str, xr.DataArray] = {"patterns": patterns}
+    tables = {"bandcontrast": bandcontrast, "elements": elements, "phase": phase}
+    if any(v is not None for v in tables.values()):
+
+        for kind, table in tables.items():
+            if table is not None:
+                variables[kind] = read_table(
+                    table, kind, grid_x=patterns.x.values, grid_y=patterns.y.values,
+                    # an assembled grid's nodes are not where the points were: take the nearest
+                    nearest=grid != "square",
+                )
+    config = {
+        "src": os.path.abspath(os.fspath(src)),
+        **{k: (list(v) if isinstance(v, tuple) else v) for k, v in read_kw.items()},
+        **{k: os.path.abspath(os.fspath(v)) for k, v in tables.items() if v is not None},
+    }
+    group_attrs = {
+        "grid": grid,
+        "step": [patterns.attrs["step_y"], patterns.attrs["step_x"]],
+        "step_units": "µm",
+        "scan_shape": patterns.attrs["scan_shape"],
+        "patterns_source": patterns.attrs["source_file"],
+    }
+    # each variable names the file it came from
+    source = {"patterns": [os.fspath(src)], **{k: [os.fspath(v)] for k, v in tables.items() if v is not None}}
+    return write_ingested(store, variables, source=source, config=json.loads(json.dumps(config, default=str)),
+                          kind="ebsd-map", group_attrs=group_attrs, overwrite=overwrite,
+                          progress="ingest ebsd" if progress else False, src=src, what="patterns")

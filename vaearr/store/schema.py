@@ -1,0 +1,59 @@
+"""Every dim and variable name of the store schema, in one place (the names users type).
+
+Readers write these names and the trainer, encoder and analyses look them up here; a name
+that appears as a string literal elsewhere is a bug waiting for a rename.
+"""
+
+from __future__ import annotations
+
+# -- dims ---------------------------------------------------------------------------------------
+#: Scan grid of a map (coordinates in µm, ascending; ``y`` downward in figures).
+Y, X = "y", "x"
+#: Rows and columns of one Kikuchi pattern.
+PY, PX = "py", "px"
+#: One image of an image set, and its pixels.
+SAMPLE, ROW, COL, CHANNEL = "sample", "row", "col", "channel"
+#: One volume of a volume set, and its voxels (index order z, y, x).
+SUBJECT, Z = "subject", "z"
+#: Axes of a 4×4 affine and of a voxel size.
+AFFINE_ROW, AFFINE_COL, AXIS = "affine_row", "affine_col", "axis"
+#: Element of an element map.
+ELEMENT = "element"
+#: Latent dims written by ``vaearr encode``: a vector latent, or the channels and grid of a
+#: spatial latent (``l`` + the spatial dim).
+LATENT_DIM, LATENT_CHANNEL = "latent_dim", "latent_channel"
+SPATIAL_LATENT_DIMS = ("lz", "ly", "lx")
+
+# -- variables ----------------------------------------------------------------------------------
+PATTERNS = "patterns"
+BANDCONTRAST = "bandcontrast"
+ELEMENTS = "elements"
+PHASE = "phase"
+IMAGES = "images"
+VOLUMES = "volumes"
+AFFINE = "affine"
+VOXEL_SIZE = "voxel_size"
+LABEL = "label"
+FILENAME = "filename"
+#: Default name of a region-of-interest mask, and of the latent written by ``vaearr encode``.
+ROI = "roi"
+LATENT = "latent"
+
+#: Dims of each schema variable.
+PATTERN_DIMS = (Y, X, PY, PX)
+MAP_DIMS = (Y, X)
+IMAGE_DIMS = (SAMPLE, ROW, COL)
+VOLUME_SPATIAL_DIMS = (Z, Y, X)
+VOLUME_DIMS = (SUBJECT, *VOLUME_SPATIAL_DIMS)
+
+#: Feature dims (one sample's dims) of the variables a model trains on; the rest are sample dims.
+FEATURE_DIMS = {
+    PATTERNS: (PY, PX),
+    IMAGES: (ROW, COL, CHANNEL),
+    VOLUMES: VOLUME_SPATIAL_DIMS,
+}
+
+
+def latent_name(name: str, part: str) -> str:
+    """The companion variable of latent ``name``: ``part`` is ``logvar`` or ``recon_error``."""
+    return f"{name}_{part}"

@@ -1,0 +1,207 @@
+"""The figure machinery: HoloViews with both backends, and saving a figure as offline HTML and PNG.
+
+Every figure is a HoloViews object with options for both plotting backends, so one object gives
+an interactive Bokeh page (:func:`save_figure` writes it with BokehJS inlined, no CDN, so it opens
+on a machine with no network) and a static PNG drawn by Matplotlib (no browser needed).
+HoloViews and Bokeh come with the ``viz`` extra and are imported when a figure is made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+
+from vaearr.errors import require
+
+#: Width of a map's frame in the HTML figure, in screen pixels.
+FRAME_WIDTH = 420
+#: Longest side of one map in the PNG figure, in inches.
+FIG_INCHES = 5.0
+#: Resolution of the PNG figures.
+DPI = 120
+
+
+def _use_agg() -> None:
+    # PNGs are drawn off-screen; Agg needs no display. A session that chose a backend already
+    # (a notebook's inline backend, MPLBACKEND) keeps it: savefig renders PNG with Agg anyway.
+
+    if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
+        matplotlib.use("Agg")
+
+
+def holoviews():
+    """HoloViews with both backends loaded (options can be set for each)."""
+    _use_agg()
+    hv = require("holoviews", "viz")
+    require("bokeh", "viz")
+    # importing a backend registers its options; the first one imported becomes current
+    import holoviews.plotting.bokeh  # noqa: F401
+    import holoviews.plotting.mpl  # noqa: F401
+
+    return hv
+
+
+def both(obj, common: dict | None = None, *, bokeh: dict | None = None, mpl: dict | None = None):
+    """Set ``common`` options on both backends plus backend-specific ones."""
+    common = common or {}
+    obj = obj.opts(backend="bokeh", **{**common, **(bokeh or {})})
+    return obj.opts(backend="matplotlib", **{**common, **(mpl or {})})
+
+
+# --------------------------------------------------------------------------------------------
+# saving
+
+
+def save_figure(obj: Any, path_stem: str | os.PathLike) -> tuple[Path, Path]:
+    """Save a HoloViews (or hvPlot) object as ``<stem>.html`` and ``<stem>.png``.
+
+    The HTML is a standalone Bokeh document with BokehJS inlined
+    (:data:`bokeh.resources.INLINE`): it opens offline, with pan, zoom and hover. The PNG is
+    drawn by HoloViews' Matplotlib backend, so no browser is needed.
+
+    Parameters
+    ----------
+    obj
+        An element, overlay or layout, e.g. from :func:`image_map`, :func:`histogram`,
+        :func:`map_grid` or ``da.hvplot.image()``.
+    path_stem
+        Path without suffix (a ``.html``/``.png`` suffix is dropped). Missing parent folders
+        are created.
+
+    Returns
+    -------
+    tuple of Path
+        The HTML and PNG paths.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, xarray as xr
+    >>> da = xr.DataArray(np.random.rand(4, 6), dims=("y", "x"), name="bc")
+    >>> html, png = save_figure(image_map(da), os.path.join(tempfile.mkdtemp(), "bc"))
+    >>> html.name, png.name
+    ('bc.html', 'bc.png')
+    """
+    hv = holoviews()
+    from bokeh.embed import file_html
+    from bokeh.resources import INLINE
+
+    stem = Path(path_stem)
+    if stem.suffix.lower() in (".html", ".png"):
+        stem = stem.with_suffix("")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    html_path = stem.with_name(stem.name + ".html")
+    png_path = stem.with_name(stem.name + ".png")
+
+    title = _title_of(obj) or stem.name
+    model = hv.render(obj, backend="bokeh")
+    with _quiet_bokeh():
+        html = file_html(model, INLINE, title=title)
+    html_path.write_text(_drop_external_tags(html), encoding="utf-8")
+
+    fig = _maps_png_figure(obj)
+    if fig is None:
+        fig = hv.render(obj, backend="matplotlib")
+    # savefig draws through Agg for PNG whatever the session's backend; HoloViews has
+    # already closed the figure in pyplot (and ours never entered it), so nothing accumulates
+    fig.savefig(png_path, dpi=DPI, bbox_inches="tight", facecolor="white")
+    return html_path, png_path
+
+
+def _maps_png_figure(obj: Any):
+    """The PNG of a map or a layout of maps (``hv.Image``), drawn with Matplotlib directly.
+
+    HoloViews' Matplotlib backend spends about a second per panel laying out text; maps are
+    the most common figure here (grids of latent dims, top-N maps), so they are drawn straight
+    from the same element options (cmap, clim, NaN colour, colourbar, title, y downward).
+    Anything else returns None and goes through HoloViews.
+    """
+    hv = holoviews()
+    if isinstance(obj, hv.Image):
+        panels, cols = [obj], 1
+    elif type(obj) is hv.Layout and len(obj) and all(type(e) is hv.Image for e in obj):
+        panels = list(obj)
+        cols = min(len(panels), getattr(obj, "_max_cols", None) or 4)
+    else:
+        return None
+
+    looks = []
+    for el in panels:
+        data = el.data
+        if not isinstance(data, np.ndarray) or data.ndim != 2:
+            return None
+        plot = hv.Store.lookup_options("matplotlib", el, "plot").kwargs
+        style = hv.Store.lookup_options("matplotlib", el, "style").kwargs
+        looks.append((el, data, plot, style))
+    rows = -(-len(panels) // cols)
+    w, h = looks[0][2].get("fig_inches", (FIG_INCHES + 1.2, FIG_INCHES))
+    scale = 1.0 if len(panels) == 1 else 0.6  # small multiples, as HoloViews draws layouts
+    fig = Figure(figsize=(float(w) * scale * cols, float(h) * scale * rows + 0.3 * rows))
+    FigureCanvasAgg(fig)
+    for i, (el, data, plot, style) in enumerate(looks):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        cmap = style.get("cmap", "viridis")
+        cmap = ListedColormap(list(cmap)) if isinstance(cmap, (list, tuple)) else matplotlib.colormaps[cmap].copy()
+        cmap = cmap.with_extremes(bad=plot.get("clipping_colors", {}).get("NaN", "lightgray"))
+        l, b, r, t = el.bounds.lbrt()
+        lo, hi = plot.get("clim", (None, None))
+        # hv.Image holds its first row at the top (largest y); y downward flips it back
+        invert = plot.get("invert_yaxis", False)
+        img = ax.imshow(np.ma.masked_invalid(np.asarray(data, dtype=float)[::-1] if invert else data),
+                        origin="upper", extent=(l, r, t, b) if invert else (l, r, b, t), cmap=cmap,
+                        vmin=lo, vmax=hi, interpolation="nearest", aspect="equal")
+        ax.set_title(str(plot.get("title", el.label or "")), fontsize=10 if scale < 1 else 12)
+        if plot.get("xaxis", True) is None or plot.get("yaxis", True) is None:
+            ax.set_axis_off()
+        else:
+            ax.set_xlabel(el.kdims[0].pprint_label)
+            ax.set_ylabel(el.kdims[1].pprint_label)
+        if plot.get("colorbar", False):
+            cb = fig.colorbar(img, ax=ax, fraction=0.046, pad=0.04)
+            cb.set_label(el.vdims[0].pprint_label)
+    fig.tight_layout()
+    return fig
+
+
+@contextlib.contextmanager
+def _quiet_bokeh():
+    # HoloViews sizes plots by frame_width/frame_height, which Bokeh's validator reports as
+    # "fixed sizing mode requires width and height" although the layout is fine
+    from bokeh.core.validation.check import is_silenced, silenced
+    from bokeh.core.validation.warnings import FIXED_SIZING_MODE
+
+    if is_silenced(FIXED_SIZING_MODE):
+        yield
+        return
+    with silenced(FIXED_SIZING_MODE):
+        yield
+
+
+_EXTERNAL_SCRIPT = re.compile(r"<script\b[^>]*\bsrc=\"[^\"]*\"[^>]*>\s*</script>\s*", re.I)
+_EXTERNAL_LINK = re.compile(r"<link\b[^>]*\brel=\"stylesheet\"[^>]*>\s*", re.I)
+
+
+def _drop_external_tags(html: str) -> str:
+    # BokehJS and the bundles of any extension the figure uses are inlined by INLINE. Other
+    # packages that register Bokeh models on import (Panel, pulled in by HoloViews) add
+    # <script src> tags for their own, unused, files: offline they only fail to load.
+    return _EXTERNAL_LINK.sub("", _EXTERNAL_SCRIPT.sub("", html))
+
+
+def _title_of(obj: Any) -> str:
+    try:
+        opts = obj.opts.get().kwargs
+    except Exception:  # layouts and some containers have no single options set
+        return ""
+    title = opts.get("title")
+    return title if isinstance(title, str) and "{" not in title else ""
+
