@@ -128,7 +128,7 @@ def train_plain(x_train: np.ndarray, x_test: np.ndarray, epochs: int, seed: int 
 
 
 def train_vaearr(train_store: Path, run: Path, x_test: np.ndarray, epochs: int, seed: int = 0) -> dict:
-    from vaearr.models import load_model
+    from vaearr.run import Run
     from vaearr.train import TrainConfig, fit
 
     shutil.rmtree(run, ignore_errors=True)
@@ -141,7 +141,7 @@ def train_vaearr(train_store: Path, run: Path, x_test: np.ndarray, epochs: int, 
     seconds = time.perf_counter() - t0
     history = []
     for epoch in range(epochs):
-        model = load_model(run / "checkpoints" / f"epoch_{epoch:04d}").eval()
+        model = Run.open(run).model(epoch + 1)
         history.append({"epoch": epoch + 1, "test_neg_elbo": test_neg_elbo(model.encode, model.decode_logits, x_test),
                         "seconds": result.history[epoch]["seconds"], "train_loss": result.history[epoch]["train_loss"]})
         print(f"vaearr  epoch {epoch + 1}: test -ELBO {history[-1]['test_neg_elbo']:.2f} nats/image", flush=True)
@@ -159,7 +159,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    from vaearr.analysis.explore import explore
+    from vaearr.viz.explore import explore
     from vaearr.store import write_variables
 
     out = args.out

@@ -4,7 +4,7 @@ For each model (conv-vae on the 60x60 patterns; autoencoder-kl, the SD v1 first 
 central 56x56), one run times the training step ``vaearr train`` runs (``vaearr.train.train_step``:
 bf16 autocast on CUDA, Adam, gradient clipping, the NaN guard) fed two ways, in alternating rounds:
 
-- **store**: the loaders ``vaearr train`` builds (``vaearr.train._build_loaders``: chunk-aligned
+- **store**: the loaders ``vaearr train`` builds (``vaearr.train.build_loaders``: chunk-aligned
   shuffle, mask, validation split; on CUDA uint8 batches, scaled to [0, 1] on the device after
   the copy), each batch copied with ``non_blocking=True``, as in ``fit``;
 - **memory**: the same training samples, already transformed, held as one float32 tensor on the
@@ -84,17 +84,15 @@ def bench_model(store: Path, name: str, device_name: str, steps: int, rounds: in
                         model_options=dict(spec["model_options"]), num_workers=num_workers)
     device = torch.device(device_name)
     T.seed_everything(0)
-    if feed == "host-float32":  # float32 batches, transformed on the host (what training read before it deferred)
-        train_loader, _val, mask, _sd, _fd, on_device = T._build_loaders(cfg, 0, 1, defer=False)
-    else:
-        train_loader, _val, mask, _sd, _fd, on_device = T._build_loaders(cfg, 0, 1)
+    vrun, cfg, _ = T.open_or_create_run(cfg, resume=False, write=False)
+    # "host-float32": float32 batches, transformed on the host (what training read before it deferred)
+    train_loader, _val, on_device = T.build_loaders(vrun, cfg, 0, 1, defer=feed != "host-float32")
     if feed == "pinned":
         train_loader.spec = dataclasses.replace(train_loader.spec, pin_memory=True)
-    input_shape = T._input_shape(train_loader, on_device)
-    model = M.build_model(M.config_from_dict(T._model_dict(cfg, input_shape))).to(device)
+    model = M.build_model(M.config_from_dict(vrun.model_config)).to(device)
     params = list(model.generator_parameters())
     optimizer = torch.optim.Adam(params, lr=1e-4)
-    autocast, scaler = T._autocast(device, "bf16")
+    autocast, scaler = T.autocast_for(device, "bf16")
 
     def step(x):
         T.train_step(model, x, optimizer, params, autocast=autocast, scaler=scaler, grad_clip=cfg.grad_clip,
@@ -102,7 +100,7 @@ def bench_model(store: Path, name: str, device_name: str, steps: int, rounds: in
 
     # the in-memory copy: one pass of the same loader, transformed, on the device
     t = time.perf_counter()
-    held = torch.cat([T._to_device(x, device, on_device).clone() for x in train_loader])
+    held = torch.cat([T.to_device(x, device, on_device).clone() for x in train_loader])
     _sync(device)
     fill_s = time.perf_counter() - t
     n_held = len(held)
@@ -139,7 +137,7 @@ def bench_model(store: Path, name: str, device_name: str, steps: int, rounds: in
             a = time.perf_counter()
             x = next_store()
             wait += time.perf_counter() - a
-            step(T._to_device(x, device, on_device))
+            step(T.to_device(x, device, on_device))
         _sync(device)
         s = time.perf_counter() - t0
         waits.append(wait / s)
@@ -172,8 +170,8 @@ def bench_model(store: Path, name: str, device_name: str, steps: int, rounds: in
     shutil.rmtree(run, ignore_errors=True)
     per_round = [m / s for s, m in zip(store_s, memory_s)]
     return {
-        "model": name, "model_options": spec["model_options"], "input_shape": list(input_shape),
-        "batch_size": bs, "steps_per_round": steps, "rounds": rounds, "mask": mask, "num_workers": train_loader.spec.num_workers,
+        "model": name, "model_options": spec["model_options"], "input_shape": list(vrun.preprocess.input_shape),
+        "batch_size": bs, "steps_per_round": steps, "rounds": rounds, "mask": vrun.data.mask, "num_workers": train_loader.spec.num_workers,
         "feed": feed, "pin_memory": train_loader.spec.pin_memory,
         "loader_dtype": str(train_loader.source.out_dtype or train_loader.source.dtype),
         "transform_on_device": on_device is not None,

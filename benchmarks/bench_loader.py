@@ -434,13 +434,14 @@ def train_wait(store: Path, batch_size: int, steps: int, num_workers: int) -> di
     (uint8 batches; the scaling runs in the step, on the batch, as ``vaearr train`` does)."""
     import torch
 
-    from vaearr.train import TrainConfig, _build_loaders, _to_device
+    from vaearr.train import TrainConfig, build_loaders, open_or_create_run, to_device
 
     model, what, loss_fn = build_vae()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     cfg = TrainConfig(store=str(store), run="", var=VAR, mask=None, batch_size=batch_size, val_fraction=0.0,
                       num_workers=num_workers)
-    loader, _val, _mask, _sd, _fd, in_step = _build_loaders(cfg, 0, 1)
+    run, cfg, _ = open_or_create_run(cfg, resume=False, write=False)
+    loader, _val, in_step = build_loaders(run, cfg, 0, 1)
     it = iter(loader)
     wait = 0.0
     t_all = None
@@ -448,7 +449,7 @@ def train_wait(store: Path, batch_size: int, steps: int, num_workers: int) -> di
         t0 = time.perf_counter()
         x = next(it)
         t1 = time.perf_counter()
-        x = _to_device(x, torch.device("cpu"), in_step)
+        x = to_device(x, torch.device("cpu"), in_step)
         out = model(x)
         loss = loss_fn(x, out)
         opt.zero_grad(set_to_none=True)

@@ -6,6 +6,13 @@ from typing import Any
 
 from prefect import flow, task
 
+from vaearr.analysis.clustering import joint_cluster
+from vaearr.analysis.ranking import association_block, rank_latents
+from vaearr.analysis.references import write_references
+from vaearr.store import open_store
+from vaearr.viz.clustering import cluster_figure_files
+from vaearr.viz.ranking import rank_figures
+
 
 def _runner(scheduler: str | None):
     """prefect-dask's DaskTaskRunner on the given scheduler, or Prefect's default thread pool."""
@@ -20,40 +27,34 @@ def _runner(scheduler: str | None):
 
 @task(name="references")
 def references_task(store: str, methods: list[str], **kwargs: Any) -> dict:
-    from vaearr.analysis.references import write_references
-
     return write_references(store, methods=methods, **kwargs)
 
 
 @task(name="association-block")
 def association_task(store: str, **kwargs: Any):
-    from vaearr.analysis.ranking import association_block
-
     return association_block(store, **kwargs)
 
 
 @task(name="rank-latents")
-def rank_task(store: str, **kwargs: Any) -> dict:
-    from vaearr.analysis.ranking import rank_latents
-
+def rank_task(store: str, figures: bool = True, nan_color: str = "lightgray", **kwargs: Any) -> dict:
     result = rank_latents(store, **kwargs)
+    if figures:
+        rank_figures(store, result, kwargs.get("out", "out/rank"), latent=kwargs.get("latent", "latent"),
+                     top=kwargs.get("top", 5), mask=kwargs.get("mask", "roi"), nan_color=nan_color)
     return {"summary": result.summary(), "files": {k: str(v) for k, v in result.files.items()},
             "figures": [str(p) for p in result.figures], "n_pixels": result.association.attrs.get("n_pixels")}
 
 
 @task(name="joint-cluster")
 def cluster_task(store: str, **kwargs: Any) -> dict:
-    from vaearr.analysis.clustering import joint_cluster
-
     result = joint_cluster(store, **kwargs)
+    cluster_figure_files(result)
     return {"counts": result.counts, "params": result.params, "files": {k: str(v) for k, v in result.files.items()},
             "variable": result.variable}
 
 
 def _analyze(store: str, latent: str, against: list[str], out: str, top: int, mask: str, n_components: int,
              trend_order: int, figures: bool, seed: int, overwrite: bool, block_dims: int, block_workers: int) -> dict:
-    from vaearr.store import open_store
-
     ds = open_store(store)
     missing = [m for m in ("pca", "nmf") if m in against and (m not in ds or overwrite)]
     refs = references_task.submit(store, missing, mask=mask, n_components=n_components, seed=seed,

@@ -6,25 +6,23 @@ from typing import Any
 
 from prefect import flow, task
 
+from vaearr.analysis.embedding import EMBEDDINGS
+from vaearr.viz.explore import PARTS, explore
+from vaearr.viz.layers import compare_folder, compare_images
+
 
 @task(name="explore")
 def explore_task(store: str, run: str, out: str, **kwargs: Any) -> dict:
-    from vaearr.analysis.explore import explore
-
     return explore(store, run, out, **kwargs).summary
 
 
 @task(name="compare-images")
 def compare_images_task(run: str, img1: str, img2: str, out: str, top: int) -> dict:
-    from vaearr.analysis.layers import compare_images
-
     return compare_images(run, img1, img2, out, top=top).to_dict(top)
 
 
 @task(name="compare-folder")
 def compare_folder_task(run: str, folder: str, out: str, top: int) -> dict:
-    from vaearr.analysis.layers import compare_folder
-
     return compare_folder(run, folder, out, top=top).to_dict(top)
 
 
@@ -43,7 +41,6 @@ def explore_latents(
     device: str = "cpu",
 ) -> dict:
     """Exploration figures and tables of a run (``vaearr explore``); returns the summary."""
-    from vaearr.analysis.explore import EMBEDDINGS, PARTS
 
     summary = explore_task(store, run, out, n=n, seed=seed, label=label, parts=parts or PARTS,
                            embeddings=embeddings or EMBEDDINGS, base=base, checkpoint=checkpoint, device=device)

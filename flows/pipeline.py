@@ -2,40 +2,46 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import typing
 from typing import Any
 
 from prefect import flow, task
 
+from vaearr.analysis.roi import create_roi
+from vaearr.encode import encode as encode_store
+from vaearr.io.ebsd import ingest_ebsd
+from vaearr.store import open_store
+from vaearr.train import TrainConfig, fit
+from vaearr.viz.maps import latent_maps
+
 
 @task(name="ingest-ebsd")
 def ingest_ebsd_task(src: str, store: str, **kwargs: Any) -> str:
-    from vaearr.io.ebsd import ingest_ebsd
-
     ingest_ebsd(src, store, **kwargs)
     return store
 
 
 @task(name="roi")
 def roi_task(store: str, **kwargs: Any) -> dict:
-    from vaearr.roi import create_roi
-
     return create_roi(store, **kwargs).info
 
 
 @task(name="fit")
 def fit_task(config: dict, resume: bool) -> dict:
-    from vaearr.train import TrainConfig, fit
-
     result = fit(TrainConfig.from_dict(config), resume=resume, progress=False)
     return {"run": str(result.run), "epochs": len(result.history), "best_epoch": result.best_epoch,
             "best_val_loss": result.best_val_loss, "last": result.history[-1] if result.history else {}}
 
 
 @task(name="encode")
-def encode_task(store: str, run: str, **kwargs: Any) -> dict:
-    from vaearr.encode import encode
-
-    result = encode(store, run, progress=False, **kwargs)
+def encode_task(store: str, run: str, figures: str | None = None, **kwargs: Any) -> dict:
+    result = encode_store(store, run, progress=False, **kwargs)
+    name = kwargs.get("name", "latent")
+    ds = open_store(store)
+    if figures is not None and {"y", "x", "latent_dim"} <= set(ds[name].dims):
+        result.figures = latent_maps(ds, name, figures)
     return {"variables": result.variables, "n_encoded": result.n_encoded, "checkpoint_sha256": result.checkpoint_sha256}
 
 
@@ -58,31 +64,31 @@ def ingest(
     return {"store": store, "roi": info}
 
 
-@flow(name="train-vae", log_prints=True)
-def train_vae(
-    store: str,
-    run: str,
-    epochs: int = 10,
-    model: str = "conv-vae",
-    latent_dim: int = 16,
-    var: str = "patterns",
-    mask: str | None = "auto",
-    batch_size: int = 64,
-    lr: float = 1e-3,
-    seed: int = 0,
-    device: str = "cpu",
-    resize: int | None = None,
-    crop: int | None = None,
-    model_options: dict | None = None,
-    resume: bool = False,
-) -> dict:
-    """Train a VAE on a store variable (``vaearr train``); returns the run summary."""
-    config = dict(store=store, run=run, epochs=epochs, model=model, latent_dim=latent_dim, var=var, mask=mask,
-                  batch_size=batch_size, lr=lr, seed=seed, device=device, resize=resize, crop=crop,
-                  model_options=model_options or {})
-    summary = fit_task(config, resume)
-    print(f"trained {model} for {summary['epochs']} epochs; best epoch {summary['best_epoch']}")
+def _train_vae(**params: Any) -> dict:
+    """Train a VAE on a store variable (``vaearr train``); returns the run summary.
+
+    Its parameters are the fields of :class:`vaearr.train.TrainConfig` (``store``, ``run``,
+    ``epochs``, ``model``, ``latent_dim``, ``model_options``...) and ``resume``.
+    """
+    resume = params.pop("resume", False)
+    summary = fit_task(params, resume)
+    print(f"trained {params.get('model', 'conv-vae')} for {summary['epochs']} epochs; best epoch {summary['best_epoch']}")
     return summary
+
+
+def _train_parameters() -> list[inspect.Parameter]:
+    """The flow's parameters: every TrainConfig field with its type and default, then ``resume``."""
+    hints = typing.get_type_hints(TrainConfig)
+    out = []
+    for f in dataclasses.fields(TrainConfig):
+        default = (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
+        out.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=hints[f.name],
+                                     default=inspect.Parameter.empty if default is dataclasses.MISSING else default))
+    return [*out, inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=False)]
+
+
+_train_vae.__signature__ = inspect.Signature(_train_parameters())  # type: ignore[attr-defined]
+train_vae = flow(name="train-vae", log_prints=True)(_train_vae)
 
 
 @flow(name="encode", log_prints=True)

@@ -13,21 +13,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from prefect import serve  # noqa: E402
 
-from flows.pipeline import FLOWS  # noqa: E402
+from flows import analysis, explore, pipeline  # noqa: E402
 
 
 def all_flows() -> list:
-    """Every flow of the project; analysis flows are added when their modules are present."""
-    import importlib
-
-    flows = list(FLOWS)
-    for module in ("flows.analysis", "flows.explore"):
-        try:
-            flows += list(importlib.import_module(module).FLOWS)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-    return flows
+    """Every flow of the project."""
+    return [*pipeline.FLOWS, *analysis.FLOWS, *explore.FLOWS]
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ import xarray as xr
 
 from vaearr import batches as B
 from vaearr import transforms as T
-from vaearr.preprocess import default_transforms
 from vaearr.errors import InputError, StoreError
 from vaearr.store import open_store, write_variables
 
@@ -413,11 +412,16 @@ def test_make_loaders_eval_transforms(volumes):
     assert none is None and train.n_samples == 2
 
 
-def test_default_transforms(ni):
+def test_run_preprocessing_and_augmentations_in_a_loader(ni, tmp_path):
+    from vaearr.preprocess import PreprocessOptions
+    from vaearr.run import DataSpec, fit_preprocess
+    from vaearr.train import TrainConfig
+    from vaearr.train.loaders import augmentations
+
     path, s, roi = ni
-    ds = open_store(path)
-    ts = default_transforms(ds, "patterns", sample_dims=("y", "x"), mask="roi", subtract_background=True,
-                              crop=50, augment=True, store=path)
+    pre = fit_preprocess(DataSpec.resolve(path, "patterns", mask="roi"),
+                         PreprocessOptions(subtract_background=True, crop=50))
+    ts = pre.transforms(training=True) + augmentations(TrainConfig(store=str(path), run=str(tmp_path), augment=True))
     assert [type(t).__name__ for t in ts] == ["SubtractBackground", "CenterCrop", "RandomFlip", "RandomAffine"]
     loader = B.ZarrBatches(path, var="patterns", sample_dims=("y", "x"), feature_dims=("py", "px"), mask="roi",
                            transforms=ts, batch_size=7)

@@ -15,6 +15,7 @@ from vaearr.analysis.clustering import METHODS, cluster_colors, cluster_points, 
 from vaearr.analysis.references import adjusted_rand_index
 from vaearr.errors import InputError, StoreError
 from vaearr.store import open_store, write_variable
+from vaearr.viz.clustering import cluster_figure_files
 
 
 @pytest.fixture
@@ -67,6 +68,8 @@ def test_cluster_colors_fixed_hue_dark_to_light() -> None:
 def test_joint_cluster_outputs(latent_store: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     r = joint_cluster(latent_store, dim=1, method="gmm", k=3, out=out, tag="t1")
+    assert "figure_html" not in r.files  # the analysis draws nothing; viz does
+    cluster_figure_files(r)
     for key in ("figure_html", "figure_png", "assignments_csv", "report_json"):
         assert r.files[key].is_file() and r.files[key].stat().st_size > 0
     assert r.files["figure_html"].name == "cluster_map__t1.html" and "<script src=" not in r.files["figure_html"].read_text()

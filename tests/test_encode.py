@@ -13,6 +13,7 @@ from tests.conftest import run_cli
 from vaearr.encode import encode
 from vaearr.store import open_store
 from vaearr.train import TrainConfig, fit
+from vaearr.viz.maps import latent_maps
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,8 @@ def trained_run(demo_store_master: Path, tmp_path_factory) -> Path:
 
 
 def test_latents_nan_exactly_outside_mask(demo_store: Path, trained_run: Path, tmp_path: Path) -> None:
-    result = encode(demo_store, trained_run, figures=tmp_path / "fig", export=tmp_path / "exp", progress=False)
+    result = encode(demo_store, trained_run, export=tmp_path / "exp", progress=False)
+    latent_maps(open_store(demo_store), "latent", tmp_path / "fig")
     ds = open_store(demo_store).load()
     roi = ds.roi.values
     lat = ds.latent
@@ -37,6 +39,7 @@ def test_latents_nan_exactly_outside_mask(demo_store: Path, trained_run: Path, t
     attrs = lat.attrs
     assert attrs["mask"] == "roi" and attrs["run"] == str(trained_run)
     assert len(attrs["checkpoint_sha256"]) == 64 and json.loads(attrs["config"])["train"]["latent_dim"] == 3
+    assert json.loads(attrs["config"])["data"]["mask"] == "roi"
     # maps: one per latent dim and the error map, HTML + PNG
     for stem in ("latent_maps", "latent_recon_error_map"):
         assert (tmp_path / "fig" / f"{stem}.html").stat().st_size > 10_000

@@ -9,9 +9,13 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from vaearr.analysis import explore as E
+from vaearr.analysis import embedding as EM
+from vaearr.analysis import generate as G
+from vaearr.analysis import latents as LT
 from vaearr.errors import InputError
 from vaearr.store import write_variable
+from vaearr.viz.explore import explore
+from vaearr.viz.explorer import Explorer
 
 SMALL = {"name": "conv-vae", "input_shape": [1, 8, 8], "latent_dim": 3, "channels": [8, 16]}
 
@@ -19,15 +23,21 @@ SMALL = {"name": "conv-vae", "input_shape": [1, 8, 8], "latent_dim": 3, "channel
 def make_run(run: Path, store: Path, *, model: dict, sample_dims: tuple[str, ...], feature_dims: tuple[str, ...],
              var: str = "images", mask: str | None = None, train_on: np.ndarray | None = None, steps: int = 0,
              seed: int = 0, **train) -> object:
-    """A run folder as :func:`vaearr.train.fit` writes it (config.json + best/), trained ``steps`` Adam steps.
+    """A run folder as :func:`vaearr.train.fit` writes it (through :class:`vaearr.run.Run`), trained ``steps``
+    Adam steps, with the input pipeline ``train``'s options ask for.
 
     fit() itself is tested in test_train.py; here a short plain loop keeps the fixture fast
     while giving latents that depend on the input.
     """
+    import dataclasses
+
     import torch
 
     from vaearr.models import build_model, save_model
+    from vaearr.preprocess import Preprocess, PreprocessOptions
+    from vaearr.run import DataSpec, Run, fit_preprocess
     from vaearr.train import TrainConfig
+    from vaearr.transforms import Scale
 
     torch.manual_seed(seed)
     net = build_model(model)
@@ -47,12 +57,15 @@ def make_run(run: Path, store: Path, *, model: dict, sample_dims: tuple[str, ...
             opt.step()
     torch.set_num_threads(threads)
     net.eval()
-    save_model(net, run / "best")
     cfg = TrainConfig(store=str(store), run=str(run), var=var, mask=mask, model=model["name"], **train)
-    run.mkdir(parents=True, exist_ok=True)
-    (run / "config.json").write_text(json.dumps({
-        "train": json.loads(cfg.to_json()), "model": net.config.to_dict(), "mask": mask,
-        "sample_dims": list(sample_dims), "feature_dims": list(feature_dims)}, indent=2))
+    if Path(store).exists():  # the pipeline fit() would fit on it
+        data = DataSpec.resolve(store, var, sample_dims=sample_dims, feature_dims=feature_dims, mask=mask)
+        pre = fit_preprocess(data, PreprocessOptions.of(cfg))
+    else:  # a run whose store is gone: inputs scaled from uint8
+        data = DataSpec(str(Path(store).resolve()), var, tuple(sample_dims), tuple(feature_dims), mask)
+        pre = Preprocess([Scale((0.0, 1.0))], source_dtype="uint8", sample_shape=tuple(model["input_shape"]))
+    Run.create(run, data=data, train=dataclasses.asdict(cfg), model=net.config.to_dict(), preprocess=pre)
+    save_model(net, run / "best")
     return net
 
 
@@ -76,7 +89,7 @@ def digits(tmp_path_factory) -> tuple[Path, Path, np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def encoded(digits):
     store, run, _, _ = digits
-    return E.encode_samples(store, run, n=400, seed=1)
+    return LT.encode_samples(store, run, n=400, seed=1)
 
 
 def test_encode_samples_is_a_seeded_subset_with_labels_and_inputs(digits, encoded) -> None:
@@ -87,24 +100,24 @@ def test_encode_samples_is_a_seeded_subset_with_labels_and_inputs(digits, encode
     np.testing.assert_array_equal(enc.labels, target[enc.index])
     # the run's own scaling: uint8 → [0, 1] by the dtype range
     np.testing.assert_allclose(enc.x[:, 0], images[enc.index] / 255.0, atol=1e-6)
-    _, again = E.encode_samples(store, lr, n=400, seed=1, keep_inputs=False)
+    _, again = LT.encode_samples(store, lr, n=400, seed=1, keep_inputs=False)
     np.testing.assert_array_equal(again.index, enc.index)
     np.testing.assert_allclose(again.mu, enc.mu, atol=1e-6)
     assert again.x is None
-    _, other = E.encode_samples(store, lr, n=400, seed=2, label=None)
+    _, other = LT.encode_samples(store, lr, n=400, seed=2, label=None)
     assert not np.array_equal(other.index, enc.index) and other.labels is None
 
 
 def test_prototypes_equal_per_label_means(encoded) -> None:
     _, enc = encoded
-    protos = E.prototypes(enc.mu, enc.labels)
+    protos = LT.prototypes(enc.mu, enc.labels)
     assert protos.dims == ("label", "latent_dim") and protos.sizes["label"] == 10
     for lab in range(10):
         np.testing.assert_allclose(protos.sel(label=lab).values, enc.mu[enc.labels == lab].mean(0), rtol=1e-5, atol=1e-6)
     assert sum(protos.attrs["count"]) == 400
-    table = E.activations(enc.mu, enc.labels, sample=enc.index)
+    table = LT.activations(enc.mu, enc.labels, sample=enc.index)
     assert table.columns.tolist() == ["sample", "label", "z0", "z1", "z2"]
-    summary = E.describe(table)
+    summary = LT.describe(table)
     assert summary.index.tolist() == ["z0", "z1", "z2"] and summary["count"].tolist() == [400] * 3
     np.testing.assert_allclose(summary["mean"].to_numpy(), enc.mu.mean(0), rtol=1e-5, atol=1e-6)
 
@@ -113,57 +126,57 @@ def test_traversal_grid_shape_and_content(encoded) -> None:
     lr, enc = encoded
     base = enc.mu.mean(0)
     values = np.linspace(-2, 2, 5)
-    grid = E.traversal(lr.model, base, [0, 2], values)
+    grid = G.traversal(lr.model, base, [0, 2], values)
     assert grid.shape == (2, 5, 1, 8, 8)
     z = base.copy()
     z[2] = values[3]
-    np.testing.assert_allclose(grid[1, 3], E.decode(lr.model, z[None])[0], atol=1e-6)
+    np.testing.assert_allclose(grid[1, 3], G.decode(lr.model, z[None])[0], atol=1e-6)
     # a swept dim changes the image, the others stay fixed
     assert np.abs(grid[0, 0] - grid[0, -1]).max() > 1e-4
     with pytest.raises(ValueError, match="out of range"):
-        E.traversal(lr.model, base, [3], values)
+        G.traversal(lr.model, base, [3], values)
 
 
 def test_manifold_is_cartesian_y_upward(encoded) -> None:
     lr, enc = encoded
     base = np.zeros(3, np.float32)
     xs, ys = [-1.0, 0.0, 1.0, 2.0], [3.0, -3.0, 0.0]  # any order: sorted inside
-    grid = E.manifold(lr.model, base, (0, 1), xs, ys)
+    grid = G.manifold(lr.model, base, (0, 1), xs, ys)
     assert grid.shape == (3, 4, 1, 8, 8)
 
     def at(x: float, y: float) -> np.ndarray:
-        return E.decode(lr.model, np.array([[x, y, 0.0]], np.float32))[0]
+        return G.decode(lr.model, np.array([[x, y, 0.0]], np.float32))[0]
 
     np.testing.assert_allclose(grid[0, 0], at(-1.0, 3.0), atol=1e-6)  # top-left: smallest x, largest y
     np.testing.assert_allclose(grid[-1, 0], at(-1.0, -3.0), atol=1e-6)  # bottom-left: smallest y
     np.testing.assert_allclose(grid[0, -1], at(2.0, 3.0), atol=1e-6)  # top-right: largest x
     with pytest.raises(ValueError):
-        E.manifold(lr.model, base, (1, 1), xs, ys)
+        G.manifold(lr.model, base, (1, 1), xs, ys)
 
 
 def test_embedding_sampling_returns_the_nearest_stored_latent(encoded) -> None:
     lr, enc = encoded
-    emb = E.embed(enc.mu, "pca")
+    emb = EM.embed(enc.mu, "pca")
     # PCA: explained variance sums to 1, coordinates are projections on orthonormal loadings
     assert emb.coords.shape == (400, 2) and emb.explained_variance_ratio.sum() == pytest.approx(1.0)
     np.testing.assert_allclose(emb.loadings @ emb.loadings.T, np.eye(3), atol=1e-6)
     np.testing.assert_allclose(emb.coords, (enc.mu - enc.mu.mean(0)) @ emb.loadings[:2].T, atol=1e-4)
-    idx, pts = E.sample_embedding(emb, line=((-1.0, -0.5), (1.0, 0.5)), n=6)
+    idx, pts = EM.sample_embedding(emb, line=((-1.0, -0.5), (1.0, 0.5)), n=6)
     assert pts.shape == (6, 2) and np.allclose(pts[0], (-1, -0.5)) and np.allclose(pts[-1], (1, 0.5))
     brute = np.argmin(((emb.coords[None] - pts[:, None]) ** 2).sum(-1), axis=1)
     np.testing.assert_array_equal(idx, brute)
     # a point placed on a stored sample returns that sample
-    idx2, _ = E.sample_embedding(emb, points=emb.coords[[17, 230]])
+    idx2, _ = EM.sample_embedding(emb, points=emb.coords[[17, 230]])
     assert idx2.tolist() == [17, 230]
-    images = E.decode(lr.model, enc.mu[idx])
+    images = G.decode(lr.model, enc.mu[idx])
     assert images.shape == (6, 1, 8, 8)
 
 
 def test_tsne_embedding_is_repeatable(encoded) -> None:
     pytest.importorskip("openTSNE", reason="needs the 'analysis' extra (openTSNE)")
     _, enc = encoded
-    a = E.embed(enc.mu[:150], "tsne", seed=3)
-    b = E.embed(enc.mu[:150], "tsne", seed=3)
+    a = EM.embed(enc.mu[:150], "tsne", seed=3)
+    b = EM.embed(enc.mu[:150], "tsne", seed=3)
     assert a.coords.shape == (150, 2) and np.isfinite(a.coords).all()
     np.testing.assert_allclose(a.coords, b.coords)
 
@@ -172,7 +185,7 @@ def test_tsne_embedding_is_repeatable(encoded) -> None:
 def test_umap_embedding(encoded) -> None:
     pytest.importorskip("umap", reason="needs the 'analysis' extra (umap-learn)")
     _, enc = encoded
-    emb = E.embed(enc.mu, "umap", seed=0)
+    emb = EM.embed(enc.mu, "umap", seed=0)
     assert emb.coords.shape == (400, 2) and np.isfinite(emb.coords).all()
 
 
@@ -180,16 +193,16 @@ def test_prior_interpolation_and_stats(encoded) -> None:
     from vaearr.models import kl_divergence
 
     lr, enc = encoded
-    z, images = E.prior_samples(lr.model, 5, seed=4)
-    z2, _ = E.prior_samples(lr.model, 5, seed=4)
+    z, images = G.prior_samples(lr.model, 5, seed=4)
+    z2, _ = G.prior_samples(lr.model, 5, seed=4)
     assert z.shape == (5, 3) and images.shape == (5, 1, 8, 8) and np.array_equal(z, z2)
-    zl, il = E.interpolate(lr.model, enc.mu[0], enc.mu[1], steps=5, method="linear")
+    zl, il = G.interpolate(lr.model, enc.mu[0], enc.mu[1], steps=5, method="linear")
     np.testing.assert_allclose(zl[[0, -1]], enc.mu[:2], atol=1e-6)
     np.testing.assert_allclose(zl[2], (enc.mu[0] + enc.mu[1]) / 2, atol=1e-6)
     a, b = np.array([3.0, 0.0, 0.0]), np.array([0.0, 0.0, 3.0])
-    zs = E.slerp(a, b, np.linspace(0, 1, 7))
+    zs = G.slerp(a, b, np.linspace(0, 1, 7))
     np.testing.assert_allclose(np.linalg.norm(zs, axis=1), 3.0)  # on the great circle
-    stats = E.latent_stats(enc.mu, enc.logvar)
+    stats = LT.latent_stats(enc.mu, enc.logvar)
     import torch
 
     total = float(kl_divergence(torch.from_numpy(enc.mu), torch.from_numpy(enc.logvar)))
@@ -201,25 +214,22 @@ def test_prior_interpolation_and_stats(encoded) -> None:
 def test_explorer_sliders_decode_the_current_vector(encoded) -> None:
     pytest.importorskip("panel", reason="needs the 'viz' extra (panel)")
     lr, enc = encoded
-    app = E.Explorer(lr.model, enc.mu[0])
+    app = Explorer(lr.model, enc.mu[0])
     assert len(app.sliders) == 3 and [s.name for s in app.sliders] == ["z0", "z1", "z2"]
     np.testing.assert_allclose(app.z, enc.mu[0], atol=1e-6)
     app.sliders[1].value = 2.5
     z = enc.mu[0].copy()
     z[1] = 2.5
-    np.testing.assert_allclose(app.image(), E.decode(lr.model, z[None])[0, 0], atol=1e-6)
+    np.testing.assert_allclose(app.image(), G.decode(lr.model, z[None])[0, 0], atol=1e-6)
     assert app.panel() is not None
 
 
 def test_explore_command_writes_named_figures(digits, tmp_path: Path) -> None:
-    import typer
     from typer.testing import CliRunner
 
-    from vaearr.analysis.explore_commands import register
+    from vaearr.cli import app
 
     store, run, _, _ = digits
-    app = typer.Typer()
-    register(app)
     out = tmp_path / "explore"
     res = CliRunner().invoke(app, ["explore", str(store), "--run", str(run), "--out", str(out), "--n", "300",
                                    "--parts", "quality,stats,activations,prototypes,traversal,manifold,embeddings",
@@ -242,8 +252,21 @@ def test_explore_command_writes_named_figures(digits, tmp_path: Path) -> None:
 def test_explore_rejects_unknown_parts_and_labels(digits, tmp_path: Path) -> None:
     store, run, _, _ = digits
     with pytest.raises(InputError, match="unknown part"):
-        E.explore(store, run, tmp_path, parts=["nonsense"])
+        explore(store, run, tmp_path, parts=["nonsense"])
     with pytest.raises(InputError, match="no variable or coordinate 'grain'"):
-        E.encode_samples(store, run, label="grain")
+        LT.encode_samples(store, run, label="grain")
     with pytest.raises(InputError, match="is not a label"):
-        E._parse_base("11", E.prototypes(np.zeros((2, 3)), np.array([0, 1])), np.zeros((2, 3)))
+        LT.base_vector("11", LT.prototypes(np.zeros((2, 3)), np.array([0, 1])), np.zeros((2, 3)))
+
+
+def test_the_old_explore_module_is_an_alias_that_warns() -> None:
+    import importlib
+    import sys
+
+    from vaearr.viz import grids
+
+    sys.modules.pop("vaearr.analysis.explore", None)
+    with pytest.warns(DeprecationWarning, match="vaearr.analysis.explore was split"):
+        old = importlib.import_module("vaearr.analysis.explore")
+    assert old.encode_samples is LT.encode_samples and old.decode is G.decode and old.embed is EM.embed
+    assert old.image_grid is grids.image_grid and old.Explorer is Explorer and old.explore is explore

@@ -92,7 +92,7 @@ def test_deployment_runs_to_completed_on_a_real_server(digits_store: Path, tmp_p
             time.sleep(2)
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
         assert "Completed" in proc.stdout
-        assert (run_dir / "checkpoints" / "epoch_0000" / "model.safetensors").exists()
+        assert (run_dir / "checkpoints" / "epoch_0001" / "model.safetensors").exists()
     finally:
         for p in (served, server):
             if p is not None:

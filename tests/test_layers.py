@@ -11,6 +11,8 @@ import pytest
 from tests.test_explore import SMALL, make_run
 from vaearr.analysis import layers as L
 from vaearr.errors import InputError
+from vaearr.run import Run
+from vaearr.viz.layers import compare_folder
 
 PIL = pytest.importorskip("PIL.Image", reason="needs pillow")
 
@@ -70,16 +72,13 @@ def test_distances_edge_cases() -> None:
 
 
 def test_layers_command_two_images(setup, tmp_path: Path) -> None:
-    import typer
     from typer.testing import CliRunner
 
-    from vaearr.analysis.explore_commands import register
+    from vaearr.cli import app
 
     root, net, images = setup
     a, b = _png(tmp_path / "a.png", images[0]), _png(tmp_path / "b.png", images[1])
-    np.testing.assert_allclose(L.load_input(a, (1, 8, 8))[0, 0], images[0] / 255.0, atol=1e-6)
-    app = typer.Typer()
-    register(app)
+    np.testing.assert_allclose(L.load_input(a, Run.open(root / "run").preprocess)[0, 0], images[0] / 255.0, atol=1e-6)
     out = tmp_path / "out"
     res = CliRunner().invoke(app, ["layers", "--run", str(root / "run"), "--img1", str(a), "--img2", str(b),
                                    "--out", str(out), "--top", "3"])
@@ -103,7 +102,7 @@ def test_folder_mode_pairs_unmatched_and_aggregate(setup, tmp_path: Path) -> Non
     _png(folder / "positive" / "only_pos.png", images[20])
     _png(folder / "negative" / "only_neg.png", images[21])
     out = tmp_path / "out"
-    agg = L.compare_folder(root / "run", folder, out)
+    agg = compare_folder(root / "run", folder, out)
     assert sorted(agg.pairs) == ["d0.png", "d1.png"]
     assert agg.unmatched == {"positive": ["only_pos.png"], "negative": ["only_neg.png"]}
     data = json.loads((out / "aggregated_results.json").read_text())
@@ -120,11 +119,11 @@ def test_bad_inputs_are_one_line_errors(setup, tmp_path: Path) -> None:
     root, _, images = setup
     (tmp_path / "f" / "positive").mkdir(parents=True)
     with pytest.raises(InputError, match="no 'negative/' folder"):
-        L.compare_folder(root / "run", tmp_path / "f", tmp_path / "o")
+        compare_folder(root / "run", tmp_path / "f", tmp_path / "o")
     bad = tmp_path / "bad.png"
     bad.write_text("not an image")
     with pytest.raises(InputError, match="not a readable image"):
-        L.load_input(bad, (1, 8, 8))
+        L.load_input(bad, Run.open(root / "run").preprocess)
     assert not (tmp_path / "o").exists()  # nothing written before the inputs were checked
 
 

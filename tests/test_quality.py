@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from vaearr.analysis import quality as Q
+from vaearr.viz.quality import reconstruction_grid, volume_reconstructions
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +74,9 @@ def test_reconstruction_grid_is_seeded(camera_pair, tmp_path: Path) -> None:
     from vaearr.viz import save_figure
 
     x = np.repeat(camera_pair[0], 5, axis=0)  # 20 samples
-    fig, idx = Q.reconstruction_grid(x, x * 0.9, n=6, seed=7, threshold=0.5)
-    _, again = Q.reconstruction_grid(x, x * 0.9, n=6, seed=7)
-    _, other = Q.reconstruction_grid(x, x * 0.9, n=6, seed=8)
+    fig, idx = reconstruction_grid(x, x * 0.9, n=6, seed=7, threshold=0.5)
+    _, again = reconstruction_grid(x, x * 0.9, n=6, seed=7)
+    _, other = reconstruction_grid(x, x * 0.9, n=6, seed=8)
     assert idx.tolist() == again.tolist() and idx.tolist() != other.tolist() and len(idx) == 6
     # one mosaic: 4 rows (input, recon, both binarised) × 6 columns of 64×64 tiles, 1-pixel gaps
     assert fig.data.shape == (4 * 65 - 1, 6 * 65 - 1)
@@ -102,7 +103,7 @@ def test_volume_reconstructions_keep_the_affine(tmp_path: Path) -> None:
     make_run(tmp_path / "run", store, model=model, var="volumes", sample_dims=("subject",),
              feature_dims=("z", "y", "x"), crop=16)
     out = tmp_path / "vols"
-    written = Q.volume_reconstructions(store, tmp_path / "run", out)
+    written = volume_reconstructions(store, tmp_path / "run", out)
     names = sorted(p.name for p in written)
     assert names == ["anatomical_input.nii.gz", "anatomical_mid_slices.html", "anatomical_recon.nii.gz",
                      "volume_quality.json"]

@@ -20,6 +20,7 @@ from vaearr.analysis.ranking import (
     top_n,
 )
 from vaearr.store import open_store, write_variable
+from vaearr.viz.ranking import rank_figures
 
 
 def _assoc() -> xr.DataArray:
@@ -84,8 +85,9 @@ def test_rank_latents_end_to_end(planted_store: Path, tmp_path: Path) -> None:
     from vaearr.analysis.references import write_references
 
     write_references(planted_store, methods=("pca",), n_components=2, k_range=(2, 3), max_fit=600)
-    r = rank_latents(planted_store, against=["elements", "pca"], out=tmp_path, top=2, k_range=(2, 3),
-                     nan_color="magenta")
+    r = rank_latents(planted_store, against=["elements", "pca"], out=tmp_path, top=2, k_range=(2, 3))
+    assert r.figures == [] and r.references.sizes["reference"] == r.association.sizes["reference"]
+    rank_figures(planted_store, r, tmp_path, top=2, nan_color="magenta")
     ds = open_store(planted_store)
     a = ds.association
     assert a.dims == ("latent_dim", "reference", "metric") and "Cr" in a.reference.values
@@ -100,13 +102,10 @@ def test_rank_latents_end_to_end(planted_store: Path, tmp_path: Path) -> None:
 
 
 def test_commands_registered_on_an_app(planted_store: Path, tmp_path: Path) -> None:
-    import typer
     from typer.testing import CliRunner
 
-    from vaearr.analysis.commands import register
+    from vaearr.cli import app
 
-    app = typer.Typer()
-    register(app)
     runner = CliRunner()
     res = runner.invoke(app, ["rank", str(planted_store), "--against", "bandcontrast", "elements", "--out",
                               str(tmp_path / "rank"), "--top", "2", "--no-figures", "--metric", "pearson",

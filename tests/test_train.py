@@ -51,7 +51,7 @@ def test_digits_few_epochs_loss_falls(digits_store: Path, tmp_path: Path) -> Non
     for name in ("config.json", "history.json", "history.csv", "curves.png", "best/model.safetensors"):
         assert (run / name).exists(), name
     assert sorted(p.name for p in (run / "checkpoints").iterdir() if p.is_dir()) == [
-        "epoch_0000", "epoch_0001", "epoch_0002"]
+        "epoch_0001", "epoch_0002", "epoch_0003"]
     assert (run / "previews" / "epoch_0003.png").stat().st_size > 1000
     assert list((run / "tb").iterdir()), "tensorboard logs"
     history = json.loads((run / "history.json").read_text())
@@ -65,7 +65,9 @@ def test_demo_map_trains_inside_roi(demo_store: Path, tmp_path: Path) -> None:
                       resize=32, model_options=SMALL, lr=3e-3)
     result = fit(cfg, progress=False)
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["mask"] == "roi" and config["sample_dims"] == ["y", "x"] and config["feature_dims"] == ["py", "px"]
+    data = config["data"]
+    assert data["mask"] == "roi" and data["sample_dims"] == ["y", "x"] and data["feature_dims"] == ["py", "px"]
+    assert data["store"] == str(demo_store.resolve())
     assert config["model"]["input_shape"] == [1, 32, 32]
     from vaearr.store import open_store
 
@@ -89,16 +91,16 @@ def test_sigkill_after_checkpoint_then_resume_is_exact(digits_store: Path, tmp_p
     cut = tmp_path / "cut"
     proc = subprocess.Popen(_train_cmd(digits_store, cut, 4), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 240
-    while not (cut / "checkpoints" / "epoch_0001" / "state.pt").exists():
+    while not (cut / "checkpoints" / "epoch_0002" / "state.json").exists():
         assert proc.poll() is None, proc.stderr.read().decode()
         assert time.time() < deadline, "no checkpoint within 240 s"
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert not (cut / "checkpoints" / "epoch_0003").exists(), "killed too late to test a resume"
+    assert not (cut / "checkpoints" / "epoch_0004").exists(), "killed too late to test a resume"
     resumed = subprocess.run(_train_cmd(digits_store, cut, 4, "--resume"), env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
-    a, b = _state(full, "epoch_0003"), _state(cut, "epoch_0003")
+    a, b = _state(full, "epoch_0004"), _state(cut, "epoch_0004")
     assert a.keys() == b.keys()
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
@@ -142,7 +144,7 @@ def test_torchrun_ddp_two_gloo_processes(digits_store: Path, tmp_path: Path) -> 
                              batch_size=32, latent_dim=4, model_options=SMALL), progress=False)
     # the two ranks together see the training split once per epoch (each its own shard)
     assert history[0]["samples"] == pytest.approx(single.history[0]["samples"], rel=0.1)
-    assert (run / "checkpoints" / "epoch_0001" / "model.safetensors").exists()
+    assert (run / "checkpoints" / "epoch_0002" / "model.safetensors").exists()
 
 
 def test_vae3d_two_stages_on_a_real_volume(tmp_path: Path) -> None:
@@ -187,24 +189,26 @@ def test_loaders_leave_scaling_to_the_step_and_give_the_same_batches(digits_stor
     loaders make when they transform on the host (defer=False)."""
     import torch
 
-    from vaearr.train import _build_loaders, _input_shape, _to_device
+    from vaearr.train import build_loaders, open_or_create_run, to_device
 
     common = dict(store=str(digits_store), run=str(tmp_path / "run"), var="images", batch_size=50, **options)
-    host = _build_loaders(TrainConfig(device="cpu", **common), 0, 1, defer=False)
-    cuda = _build_loaders(TrainConfig(device="cuda", **common), 0, 1)
-    cpu = _build_loaders(TrainConfig(device="cpu", **common), 0, 1)
-    assert (cpu[5] is None) == (cuda[5] is None)
-    assert host[5] is None
+
+    def loaders(device: str, defer: bool = True):
+        run, cfg, _ = open_or_create_run(TrainConfig(device=device, **common), resume=False, write=False)
+        return build_loaders(run, cfg, 0, 1, defer=defer)
+
+    host, cuda, cpu = loaders("cpu", defer=False), loaders("cuda"), loaders("cpu")
+    assert (cpu[2] is None) == (cuda[2] is None)
+    assert host[2] is None
     deferred = not options.get("augment")  # random augmentations stay on the host
-    assert (cuda[5] is not None) == deferred
+    assert (cuda[2] is not None) == deferred
     for h_loader, c_loader in ((host[0], cuda[0]), (host[1], cuda[1])):
-        assert _input_shape(c_loader, cuda[5]) == _input_shape(h_loader, None)
         h_batches = list(h_loader)
         c_batches = list(c_loader)
         assert len(h_batches) == len(c_batches) > 1
         for h, c in zip(h_batches, c_batches):
             assert h.dtype == torch.float32
             assert c.dtype == (torch.uint8 if deferred else torch.float32)
-            got = _to_device(c, torch.device("cpu"), cuda[5])
+            got = to_device(c, torch.device("cpu"), cuda[2])
             assert got.dtype == torch.float32 and got.shape == h.shape
             torch.testing.assert_close(got, h, rtol=1e-6, atol=1e-6)

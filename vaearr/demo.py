@@ -9,7 +9,25 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
+from sklearn.decomposition import PCA
+from sklearn.metrics import adjusted_rand_score
+from sklearn.mixture import GaussianMixture
+
+from vaearr.analysis.clustering import joint_cluster
+from vaearr.analysis.ranking import aggregated_rank, rank_latents
+from vaearr.analysis.roi import create_roi
+from vaearr.data import build_demo_map
+from vaearr.encode import encode
+from vaearr.io.ebsd import ingest_ebsd
+from vaearr.store import open_store
+from vaearr.train import TrainConfig, fit
+from vaearr.viz import image_map, map_grid, save_figure
+from vaearr.viz.clustering import cluster_figure_files
+from vaearr.viz.maps import latent_maps
+from vaearr.viz.ranking import rank_figures
+from vaearr.viz.roi import roi_figures
 
 
 @dataclass
@@ -64,14 +82,6 @@ def run_demo(
     -------
     DemoResult
     """
-    from vaearr import viz as plots
-    from vaearr.data import build_demo_map
-    from vaearr.io.ebsd import ingest_ebsd
-    from vaearr.encode import encode
-    from vaearr.roi import create_roi
-    from vaearr.store import open_store
-    from vaearr.train import TrainConfig, fit
-
     console = console or Console(stderr=True)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -99,21 +109,22 @@ def run_demo(
     )
     step("ingested patterns, band contrast, elements and phase")
 
-    roi = create_roi(result.store, otsu=True, export=out / "roi", figures=figures_dir)
+    roi = create_roi(result.store, otsu=True, export=out / "roi")
+    roi.files.update(roi_figures(open_store(result.store), roi.mask, roi.info, figures_dir))
     step("ROI from Otsu's threshold on band contrast")
 
     ds = open_store(result.store)
     made: list[Path] = list(getattr(roi, "figures", []) or [])
     bc_in_roi = ds.bandcontrast.where(ds.roi).rename("bandcontrast in ROI")
     for name, obj in {
-        "map_bandcontrast_roi": plots.image_map(bc_in_roi, title="band contrast inside the ROI (grey: outside)"),
-        "map_elements": plots.map_grid(ds.elements.where(ds.roi), "element", cols=3),
-        "map_mean_intensity": plots.image_map(
+        "map_bandcontrast_roi": image_map(bc_in_roi, title="band contrast inside the ROI (grey: outside)"),
+        "map_elements": map_grid(ds.elements.where(ds.roi), "element", cols=3),
+        "map_mean_intensity": image_map(
             ds.patterns.astype("float32").mean(("py", "px")).rename("mean intensity"),
             title="mean pattern intensity",
         ),
     }.items():
-        html_path, _ = plots.save_figure(obj, figures_dir / name)
+        html_path, _ = save_figure(obj, figures_dir / name)
         made.append(html_path)
     step("band contrast, element and intensity maps")
 
@@ -124,8 +135,8 @@ def run_demo(
     last = fit_result.history[-1]
     step(f"trained conv-vae ({epochs} epochs, latent {latent_dim}): val loss {last.get('val_loss', float('nan')):.1f}")
 
-    enc = encode(result.store, out / "run", figures=figures_dir, export=out / "latents")
-    made += enc.figures
+    enc = encode(result.store, out / "run", export=out / "latents")
+    made += latent_maps(open_store(result.store), "latent", figures_dir)
     step(f"encoded {enc.n_encoded} ROI patterns → latent(y, x, latent_dim), NaN outside the ROI")
 
     result.scores = grain_recovery(result.store, src.grains, seed=seed)
@@ -135,12 +146,9 @@ def run_demo(
         f"{result.scores['pca_ari']:.3f} on PCA of the patterns"
     )
 
-    from vaearr.analysis.clustering import joint_cluster
-    from vaearr.analysis.ranking import aggregated_rank, rank_latents
-
     ranked = rank_latents(result.store, latent="latent", against=["elements", "bandcontrast", "pca", "nmf"],
                           out=out / "rank", top=5, n_components=8, seed=seed)
-    made += ranked.figures
+    made += rank_figures(result.store, ranked, out / "rank", top=5)
     agg = aggregated_rank(ranked.association).sel(reference="bandcontrast")
     best_bc = int(ranked.association["latent_dim"].values[int(agg.values.argmin())])
     step(f"ranked {ranked.association.sizes['latent_dim']} latent dims against elements, band contrast, PCA, NMF "
@@ -148,6 +156,7 @@ def run_demo(
 
     clustered = joint_cluster(result.store, latent="latent", dim=best_bc, with_var="bandcontrast", method="gmm",
                               mask="roi", out=out / "cluster", tag="demo", seed=seed)
+    cluster_figure_files(clustered)
     made += [p for p in clustered.files.values() if str(p).endswith(".html")]
     step(f"clustered (latent dim {best_bc}, band contrast) in the ROI: {clustered.counts.get('clusters')} clusters (GMM, k by BIC)")
 
@@ -165,13 +174,6 @@ def grain_recovery(store: str | Path, grains_npy: str | Path, *, name: str = "la
     raw patterns; both partitions are scored against the true grain ids with the adjusted Rand
     index (1 = identical partitions, 0 = chance).
     """
-    import numpy as np
-    from sklearn.decomposition import PCA
-    from sklearn.metrics import adjusted_rand_score
-    from sklearn.mixture import GaussianMixture
-
-    from vaearr.store import open_store
-
     ds = open_store(store)
     roi = ds.roi.values
     truth = np.load(grains_npy)[roi]

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
-import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from vaearr.errors import StoreError, VaearrError
+from vaearr.errors import StoreError
+from vaearr.progress import bar
+from vaearr.run import Run
+from vaearr.store import open_store, write_variables
 
 
 @dataclass
@@ -34,46 +37,12 @@ class EncodeResult:
         return "\n".join(lines)
 
 
-def run_checkpoint(run: str | Path, checkpoint: str = "best") -> Path:
-    """The model folder of a run: ``best``, ``latest`` or a checkpoint folder name/path."""
-    from vaearr.train import latest_checkpoint
-
-    run = Path(run)
-    if not (run / "config.json").exists():
-        raise VaearrError(f"{run}: not a training run (no config.json); train one with 'vaearr train'")
-    if checkpoint == "best" and (run / "best" / "model.safetensors").exists():
-        return run / "best"
-    if checkpoint in ("best", "latest"):
-        latest = latest_checkpoint(run)
-        if latest is None:
-            raise VaearrError(f"{run}: no checkpoint yet")
-        return latest
-    path = Path(checkpoint)
-    path = path if path.is_absolute() or path.exists() else run / "checkpoints" / checkpoint
-    if not (path / "model.safetensors").exists():
-        raise VaearrError(f"{path}: no model.safetensors here")
-    return path
-
-
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def _eval_transforms(ds, train_cfg, sample_dims, mask, store):
-    from vaearr import transforms as T
-    from vaearr.preprocess import default_transforms
-
-    transforms = default_transforms(
-        ds, train_cfg.var, sample_dims=sample_dims, mask=mask, scale=train_cfg.scale,
-        standardize=train_cfg.standardize, crop=train_cfg.crop, resize=train_cfg.resize,
-        subtract_background=train_cfg.subtract_background, patch=None, augment=False,
-        seed=train_cfg.seed, store=store,
-    )
-    return [e for t in transforms if (e := (t.for_eval() if isinstance(t, T.Transform) else t)) is not None]
 
 
 def encode(
@@ -88,7 +57,6 @@ def encode(
     device: str = "cpu",
     num_workers: int = 0,
     export: str | Path | None = None,
-    figures: str | Path | None = None,
     overwrite: bool = False,
     progress: bool = True,
 ) -> EncodeResult:
@@ -105,41 +73,20 @@ def encode(
       the network's input (after the run's scaling), NaN outside the mask.
 
     Each carries ``run`` (the run folder), ``checkpoint``, ``checkpoint_sha256`` and the run's
-    config in attrs. ``figures`` saves one map per latent dim and the error map (HTML + PNG)
-    when the samples form a (y, x) map; ``export`` writes ``latents_full.npy`` (full grid, NaN
+    config in attrs (:func:`vaearr.viz.maps.latent_maps` draws the maps). ``export`` writes ``latents_full.npy`` (full grid, NaN
     outside), ``latents_roi.npy`` (rows in C order of the masked samples), ``coords.csv``
     (the sample coordinates of those rows) and ``recon_error_full.npy``.
     """
-    import torch
-
-    from vaearr import batches as B
-    from vaearr.progress import bar
-    from vaearr.models import load_model
-    from vaearr.store import open_store, write_variables
-    from vaearr.train import TrainConfig
-
-    run = Path(run)
-    ckpt = run_checkpoint(run, checkpoint)
-    saved = json.loads((run / "config.json").read_text())
-    train_cfg = TrainConfig.from_dict(saved["train"])
-    sample_dims = tuple(saved["sample_dims"])
-    feature_dims = tuple(saved["feature_dims"])
-    mask = saved.get("mask")
+    r = Run.open(run)
     ds = open_store(store)
-    if train_cfg.var not in ds:
-        raise StoreError(store, f"no variable '{train_cfg.var}' (the run {run} was trained on it)")
-    if mask is not None and mask not in ds:
-        raise StoreError(store, f"no mask '{mask}' (the run {run} was trained inside it)")
+    r.check(ds, where=store)
+    sample_dims, mask = r.data.sample_dims, r.data.mask
     for var in (name, f"{name}_logvar", f"{name}_recon_error"):
         if var in ds and not overwrite:
             raise StoreError(store, f"variable '{var}' exists; pass --overwrite to replace it")
 
-    model = load_model(ckpt).to(device).eval()
-    loader = B.ZarrBatches(
-        store, var=train_cfg.var, sample_dims=sample_dims, feature_dims=feature_dims, mask=mask,
-        batch_size=batch_size, shuffle=False, split="all", return_index=True, num_workers=num_workers,
-        transforms=tuple(_eval_transforms(ds, train_cfg, sample_dims, mask, store)),
-    )
+    ckpt = r.checkpoint_path(checkpoint)
+    model = r.model(checkpoint, device=device)
     grid_shape = tuple(int(ds.sizes[d]) for d in sample_dims)
     n_grid = int(np.prod(grid_shape))
     latent_shape = tuple(int(s) for s in model.latent_shape)
@@ -147,23 +94,17 @@ def encode(
     lv_all = np.full((n_grid, *latent_shape), np.nan, np.float32) if logvar else None
     err_all = np.full(n_grid, np.nan, np.float32)
     n = 0
-    pbar = bar(total=len(loader), desc="encoding", unit="batch") if progress else None
-    with torch.no_grad():
-        for x, idx in loader:
-            x = x.to(device)
-            mu, lv = model.encode(x)
-            idx = idx.numpy()
-            mu_all[idx] = mu.float().cpu().numpy()
+    inside = n_grid if mask is None else int(ds[mask].sum())
+    with bar(total=inside, desc="encoding", unit="sample") if progress else contextlib.nullcontext() as pbar:
+        for b in r.encode(store, model=model, batch_size=batch_size, num_workers=num_workers, reconstruct=recon_error):
+            mu_all[b.index] = b.mu.float().cpu().numpy()
             if lv_all is not None:
-                lv_all[idx] = lv.float().cpu().numpy()
+                lv_all[b.index] = b.logvar.float().cpu().numpy()
             if recon_error:
-                rec = model.decode(mu).float()
-                err_all[idx] = ((rec - x.float()) ** 2).flatten(1).mean(1).cpu().numpy()
-            n += len(idx)
+                err_all[b.index] = ((b.recon.float() - b.x.float()) ** 2).flatten(1).mean(1).cpu().numpy()
+            n += len(b.index)
             if pbar is not None:
-                pbar.update(1)
-    if pbar is not None:
-        pbar.close()
+                pbar.update(len(b.index))
 
     coords = {d: ds[d] for d in sample_dims if d in ds.coords}
     if len(latent_shape) == 1:
@@ -186,34 +127,14 @@ def encode(
     attrs = {"checkpoint": str(ckpt), "checkpoint_sha256": sha, "model": model.config.name}
     mask_da = ds[mask].load() if mask is not None else None
     write_variables(
-        store, variables, mask=mask_da if mask_da is not None else None, source=[train_cfg.var],
-        run=str(run), config=saved, attrs=attrs, overwrite=overwrite,
+        store, variables, mask=mask_da, source=[r.data.var], run=str(run),
+        config={"data": asdict(r.data), "train": r.train, "model": r.model_config}, attrs=attrs, overwrite=overwrite,
     )
     result = EncodeResult(store=Path(store), variables=list(variables), n_encoded=n, checkpoint=ckpt,
                           checkpoint_sha256=sha)
-    written = open_store(store)
-    if figures is not None and set(sample_dims) == {"y", "x"} and len(latent_shape) == 1:
-        result.figures = latent_maps(written, name, figures)
     if export is not None:
-        result.exports = export_latents(written, name, export, sample_dims=sample_dims, mask=mask)
+        result.exports = export_latents(open_store(store), name, export, sample_dims=sample_dims, mask=mask)
     return result
-
-
-def latent_maps(ds: xr.Dataset, name: str, folder: str | Path, *, cols: int = 4) -> list[Path]:
-    """One map per latent dim and the reconstruction-error map, as HTML + PNG."""
-    from vaearr import viz as plots
-
-    folder = Path(folder)
-    out = []
-    html, _ = plots.save_figure(plots.map_grid(ds[name], "latent_dim", cols=cols), folder / f"{name}_maps")
-    out.append(Path(html))
-    if f"{name}_recon_error" in ds:
-        html, _ = plots.save_figure(
-            plots.image_map(ds[f"{name}_recon_error"], title="reconstruction error (MSE per pattern)", cmap="magma"),
-            folder / f"{name}_recon_error_map",
-        )
-        out.append(Path(html))
-    return out
 
 
 def export_latents(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 
 
@@ -46,7 +47,6 @@ class MissingExtraError(VaearrError, ImportError):
 
 def require(module: str, extra: str):
     """Import ``module`` or raise :class:`MissingExtraError` naming the extra."""
-    import importlib
 
     try:
         return importlib.import_module(module)

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 
+from dask.callbacks import Callback
 from tqdm.auto import tqdm
 
 
@@ -25,7 +26,6 @@ def bar(iterable=None, *, total: int | None = None, desc: str = "", unit: str = 
 @contextlib.contextmanager
 def dask_progress(desc: str) -> Iterator[None]:
     """Show a tqdm bar while dask computes inside the block."""
-    from dask.callbacks import Callback
 
     class _Bar(Callback):
         def _start_state(self, dsk, state):

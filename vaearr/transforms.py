@@ -171,7 +171,7 @@ class SubtractBackground(Transform):
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         x = _float(x)
-        bg = torch.as_tensor(np.asarray(self.background), dtype=x.dtype)
+        bg = torch.as_tensor(np.asarray(self.background), dtype=x.dtype, device=x.device)
         if bg.numel() != math.prod(x.shape[1:]):
             raise InputError(None, f"subtract_background(): background of shape {tuple(bg.shape)} does not fit samples {tuple(x.shape[1:])}")
         x = x - bg.reshape(x.shape[1:])

@@ -23,10 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
 import xarray as xr
+from sklearn.cluster import DBSCAN, HDBSCAN, KMeans
 
+from vaearr.analysis.references import gmm_partition
+from vaearr.analysis.roi import make_roi
 from vaearr.errors import InputError, StoreError
+from vaearr.store import open_store, write_variables
 
 #: Clustering methods :func:`cluster_points` knows.
 METHODS = ("gmm", "kmeans", "dbscan", "hdbscan")
@@ -36,9 +41,7 @@ NOISE_RGB = (0.62, 0.62, 0.62)
 MAX_SCATTER = 20000
 
 
-def _palette(k: int) -> np.ndarray:
-    import matplotlib
-
+def palette(k: int) -> np.ndarray:
     base = matplotlib.colormaps["tab10" if k <= 10 else "tab20"]
     return np.array([base(i % base.N)[:3] for i in range(max(k, 1))])
 
@@ -106,21 +109,18 @@ def cluster_points(
         x = (x - x.mean(0)) / np.where(sd > 0, sd, 1.0)
     params: dict[str, Any] = {"method": method, "standardize": standardize}
     if method == "gmm":
-        from vaearr.analysis.references import gmm_partition
 
         part = gmm_partition(x, (k, k) if k else k_range, criterion=criterion, seed=seed, standardize=False)
         labels = part.labels
         params.update(k=part.k, k_range=None if k else list(k_range), criterion=criterion,
                       scores={str(kk): v for kk, v in part.scores.items()}, seed=seed)
     elif method == "kmeans":
-        from sklearn.cluster import KMeans
 
         if not k:
             raise InputError(None, "k-means needs k (--k)")
         labels = KMeans(k, n_init=4, random_state=seed).fit_predict(x)
         params.update(k=k, seed=seed)
     elif method == "dbscan":
-        from sklearn.cluster import DBSCAN
 
         labels = DBSCAN(eps=eps, min_samples=min_samples).fit_predict(x)
         params.update(eps=eps, min_samples=min_samples)
@@ -161,8 +161,6 @@ def hdbscan_labels(x: np.ndarray, min_cluster_size: int, min_samples: int, *,
 
                 return hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples,
                                        core_dist_n_jobs=os.cpu_count() or 1).fit_predict(x), name
-            from sklearn.cluster import HDBSCAN
-
             return HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples).fit_predict(x), name
         except ImportError:
             if backend != "auto":
@@ -191,7 +189,7 @@ def cluster_colors(labels: np.ndarray, magnitude: np.ndarray) -> np.ndarray:
     labels = np.asarray(labels)
     mag = np.asarray(magnitude, dtype=np.float64)
     k = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
-    pal = _palette(k)
+    pal = palette(k)
     rgb = np.tile(np.asarray(NOISE_RGB), (labels.size, 1))
     for c in range(k):
         sel = labels == c
@@ -201,54 +199,6 @@ def cluster_colors(labels: np.ndarray, magnitude: np.ndarray) -> np.ndarray:
         dark, light = 0.3 * pal[c], pal[c] + 0.55 * (1.0 - pal[c])
         rgb[sel] = dark + t[:, None] * (light - dark)
     return np.clip(rgb, 0.0, 1.0)
-
-
-def cluster_figure(
-    grid_rgb: np.ndarray,
-    xs: np.ndarray,
-    ys: np.ndarray,
-    latent: np.ndarray,
-    bc: np.ndarray | None,
-    labels: np.ndarray,
-    *,
-    title: str = "clusters",
-    latent_label: str = "latent",
-    bc_label: str = "bandcontrast",
-    seed: int = 0,
-):
-    """The map (RGB, y down) beside the (latent, band contrast) scatter in the same colours."""
-    from vaearr import viz as plots
-
-    hv = plots.holoviews()
-    sx = float(np.diff(xs)[0]) if xs.size > 1 else 1.0
-    sy = float(np.diff(ys)[0]) if ys.size > 1 else 1.0
-    bounds = (xs[0] - sx / 2, ys[0] - sy / 2, xs[-1] + sx / 2, ys[-1] + sy / 2)
-    rgb_map = hv.RGB(grid_rgb[::-1], bounds=bounds, kdims=["x", "y"])
-    aspect = (bounds[2] - bounds[0]) / (bounds[3] - bounds[1]) if bounds[3] != bounds[1] else 1.0
-    fw = plots.FRAME_WIDTH
-    rgb_map = plots.both(rgb_map, dict(title=f"{title}: map", invert_yaxis=True),
-                          bokeh=dict(frame_width=fw, frame_height=max(40, int(fw / aspect))),
-                          mpl=dict(aspect="equal", fig_inches=(plots.FIG_INCHES, plots.FIG_INCHES / max(aspect, 0.2))))
-    n = labels.size
-    rng = np.random.default_rng(seed)
-    pick = np.sort(rng.choice(n, MAX_SCATTER, replace=False)) if n > MAX_SCATTER else np.arange(n)
-    yv = bc if bc is not None else np.zeros(n)
-    layers = []
-    k = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
-    pal = _palette(k)
-    for c in [-1, *range(k)]:
-        sel = pick[labels[pick] == c]
-        if not sel.size:
-            continue
-        color = NOISE_RGB if c < 0 else tuple(pal[c])
-        hexc = "#%02x%02x%02x" % tuple(int(round(255 * v)) for v in color)
-        pts = hv.Points((latent[sel], yv[sel]), kdims=[latent_label, bc_label if bc is not None else "zero"],
-                        label="noise" if c < 0 else f"cluster {c}")
-        layers.append(plots.both(pts, dict(color=hexc), bokeh=dict(size=3, alpha=0.6), mpl=dict(s=3, alpha=0.6)))
-    scatter = plots.both(hv.Overlay(layers), dict(title=f"{title}: {latent_label} vs {bc_label}"),
-                          bokeh=dict(frame_width=fw, frame_height=fw, legend_position="right"),
-                          mpl=dict(fig_inches=(plots.FIG_INCHES, plots.FIG_INCHES)))
-    return plots.both(hv.Layout([rgb_map, scatter]).cols(2), {}, mpl=dict(sublabel_format=""))
 
 
 # --------------------------------------------------------------------------------------------
@@ -316,6 +266,27 @@ class ClusterResult:
     counts: dict[str, int]
     files: dict[str, Path] = field(default_factory=dict)
     variable: str | None = None
+    #: What a figure draws: the map in cluster colours (y, x, rgb; white outside), the scan
+    #: coordinates, the clustered points' features ((n, 1) latent, or (n, 2) latent and the
+    #: second variable) and their labels; where the report goes.
+    map_rgb: np.ndarray | None = None
+    xs: np.ndarray | None = None
+    ys: np.ndarray | None = None
+    points: np.ndarray | None = None
+    point_labels: np.ndarray | None = None
+    tag: str = ""
+    out: Path | None = None
+    store_variable: str | None = None
+    seed: int = 0
+
+    def write_report(self) -> Path:
+        """``cluster_report__{tag}.json``: method, parameters, counts and every output (rewritten as outputs are added)."""
+        self.files["report_json"] = self.out / f"cluster_report__{self.tag}.json"
+        report = {"method": self.params["method"], "parameters": self.params, "counts": self.counts,
+                  "outputs": {k: str(v) for k, v in self.files.items()}
+                  | ({"store_variable": self.store_variable} if self.store_variable else {})}
+        self.files["report_json"].write_text(json.dumps(report, indent=2, default=str))
+        return self.files["report_json"]
 
     def summary(self) -> str:
         """A few lines for a terminal."""
@@ -330,7 +301,6 @@ def _select_mask(ds: xr.Dataset, mask: str | None, x_range: Any, y_range: Any, s
     if (x_range is not None or y_range is not None) and mask not in (None, "roi"):
         raise InputError(None, "give a mask or an x/y window, not both")
     if x_range is not None or y_range is not None:
-        from vaearr.roi import make_roi
 
         m, _ = make_roi(ds, x=x_range, y=y_range, store=store)
         return np.asarray(m.values, bool), f"x={x_range} y={y_range}"
@@ -397,9 +367,6 @@ def joint_cluster(
     StoreError
         Missing variables, or ``name`` exists without ``overwrite``.
     """
-    from vaearr import viz as plots
-    from vaearr.store import open_store, write_variables
-
     if method not in METHODS:
         raise InputError(None, f"unknown method {method!r}; choose one of {list(METHODS)}")
     ds = open_store(store)
@@ -460,11 +427,6 @@ def joint_cluster(
     rgb_pts = cluster_colors(labels_kept, lv[keep])
     grid = np.full((*m.shape, 3), 1.0)  # outside: white
     grid[iy[keep], ix[keep]] = rgb_pts
-    fig = cluster_figure(grid, xs, ys, lv[keep], bv[keep] if bv is not None else None, labels_kept,
-                         title=f"{method} ({tag})", latent_label=f"{latent}[{dim}]", bc_label=with_var or "",
-                         seed=seed)
-    html, png = plots.save_figure(fig, out / f"cluster_map__{tag}")
-    files["figure_html"], files["figure_png"] = Path(html), Path(png)
 
     counts = {"pixels": n_mask, "clustered": int(keep.sum()), "noise": int((labels_kept == -1).sum()),
               "clusters": int(labels_kept.max() + 1) if (labels_kept >= 0).any() else 0}
@@ -478,8 +440,9 @@ def joint_cluster(
         write_variables(store, {name: da}, source=sources, config=params, overwrite=overwrite,
                         attrs={"noise": -1, "fill_outside_mask": -2, "tag": tag})
         variable = name
-    files["report_json"] = out / f"cluster_report__{tag}.json"
-    report = {"method": method, "parameters": params, "counts": counts,
-              "outputs": {k: str(v) for k, v in files.items()} | ({"store_variable": f"{store}:{name}"} if write else {})}
-    files["report_json"].write_text(json.dumps(report, indent=2, default=str))
-    return ClusterResult(labels=labels, params=params, counts=counts, files=files, variable=variable)
+    result = ClusterResult(labels=labels, params=params, counts=counts, files=files, variable=variable, map_rgb=grid,
+                           xs=xs, ys=ys, points=feats,
+                           point_labels=labels_kept, tag=tag, out=out,
+                           store_variable=f"{store}:{name}" if write else None, seed=seed)
+    result.write_report()
+    return result

@@ -16,16 +16,18 @@ each by its own min..max.
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
 
 from vaearr.errors import InputError
+from vaearr.preprocess import Preprocess
 
 #: File suffixes folder mode looks at.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".npy")
@@ -57,7 +59,6 @@ def layer_outputs(model: Any, x: Any, *, z: Any = None) -> tuple[dict[str, Any],
         ``{layer name: output tensor (detached, CPU)}`` in the order ``decode`` ran them, and the
         reconstruction.
     """
-    import torch
 
     outputs: dict[str, Any] = {}
     handles = []
@@ -189,8 +190,56 @@ def compare_layers(model: Any, x1: Any, x2: Any, *, names: tuple[str, str] = ("i
 # inputs from files
 
 
-def load_input(path: str | os.PathLike, input_shape: Sequence[int], data_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
-    """An image file or ``.npy`` array prepared for a 2D network: (1, C, H, W) float32 in ``data_range``.
+def _image_file(path: Path, c: int, h: int, w: int, dtype: np.dtype) -> np.ndarray:
+    """An image file as a stored sample: the run's channels (gray or RGB) and size, its dtype's range."""
+    try:
+        with Image.open(path) as im:
+            im = im.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
+            arr = np.asarray(im, np.float64)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise InputError(path, f"not a readable image ({exc})") from None
+    return _to_dtype((arr[None] if arr.ndim == 2 else np.moveaxis(arr, -1, 0)) / 255.0, dtype)
+
+
+def _to_dtype(unit: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Values in [0, 1] onto an integer dtype's range (rounded), or kept as floats."""
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return np.rint(unit * (info.max - info.min) + info.min).astype(dtype)
+    return unit.astype(dtype)
+
+
+def _array_file(path: Path, c: int, h: int, w: int, dtype: np.dtype) -> np.ndarray:
+    """A ``.npy`` array as a stored sample: as it is when it already is one (shape and values), else
+    resized (bilinear), with the run's channels, and its min..max stretched over the dtype's range."""
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except Exception as exc:  # numpy raises several types for bad files
+        raise InputError(path, f"not a readable .npy array ({exc})") from None
+    if arr.ndim == 3 and arr.shape[-1] in (1, 3) and arr.shape[0] not in (1, 3):
+        arr = np.moveaxis(arr, -1, 0)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3:
+        raise InputError(path, f"expected a 2D image array (H, W) or (C, H, W), got shape {arr.shape}")
+    if arr.shape == (c, h, w) and np.array_equal(arr, arr.astype(dtype)):
+        return arr.astype(dtype)  # a sample as stored (e.g. exported from the store)
+    arr = np.asarray(arr, np.float64)
+    if arr.shape[0] != c:
+        arr = np.repeat(arr.mean(0, keepdims=True), c, 0) if c in (1, 3) else arr[:c]
+    t = F.interpolate(torch.from_numpy(arr[None]).float(), size=(h, w), mode="bilinear", align_corners=False)
+    arr = t[0].numpy().astype(np.float64)
+    lo, hi = float(arr.min()), float(arr.max())
+    return _to_dtype((arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr), dtype)
+
+
+def load_input(path: str | os.PathLike, preprocess: Preprocess) -> np.ndarray:
+    """An image file or ``.npy`` array as the model input of a run: (1, C, H, W) float32.
+
+    The file becomes a sample as the run's store holds them (its channels, size and dtype; see
+    :func:`_image_file`, :func:`_array_file`), then goes through the run's own preprocessing
+    (:class:`~vaearr.preprocess.Preprocess`: background, crop, resize, scaling or
+    standardisation), so the decoder sees the kind of input it was trained on.
 
     Raises
     ------
@@ -198,99 +247,14 @@ def load_input(path: str | os.PathLike, input_shape: Sequence[int], data_range: 
         Unreadable file, wrong number of dims, or a 3D network.
     """
     path = Path(path)
-    if len(input_shape) != 3:
-        raise InputError(path, f"layer analysis from files needs a 2D model (C, H, W); this one takes {tuple(input_shape)}")
-    c, h, w = (int(s) for s in input_shape)
+    shape = preprocess.sample_shape
+    if len(shape) != 3:
+        raise InputError(path, f"layer analysis from files needs a 2D model (C, H, W); this one takes {tuple(shape)}")
     if not path.is_file():
         raise InputError(path, "no such file")
-    if path.suffix.lower() == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except Exception as exc:  # numpy raises several types for bad files
-            raise InputError(path, f"not a readable .npy array ({exc})") from None
-        arr = np.asarray(arr, np.float64)
-        if arr.ndim == 3 and arr.shape[-1] in (1, 3) and arr.shape[0] not in (1, 3):
-            arr = np.moveaxis(arr, -1, 0)
-        if arr.ndim == 2:
-            arr = arr[None]
-        if arr.ndim != 3:
-            raise InputError(path, f"expected a 2D image array (H, W) or (C, H, W), got shape {arr.shape}")
-        if arr.shape[0] != c:
-            arr = np.repeat(arr.mean(0, keepdims=True), c, 0) if c in (1, 3) else arr[:c]
-        import torch
-        from torch.nn import functional as F
-
-        t = F.interpolate(torch.from_numpy(arr[None]).float(), size=(h, w), mode="bilinear", align_corners=False)
-        arr = t[0].numpy().astype(np.float64)
-        lo, hi = float(arr.min()), float(arr.max())
-        unit = (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
-    else:
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(path) as im:
-                im = im.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
-                arr = np.asarray(im, np.float64)
-        except (UnidentifiedImageError, OSError) as exc:
-            raise InputError(path, f"not a readable image ({exc})") from None
-        arr = arr[None] if arr.ndim == 2 else np.moveaxis(arr, -1, 0)
-        unit = arr / 255.0
-    lo, hi = data_range
-    return (unit * (hi - lo) + lo).astype(np.float32)[None]
-
-
-# --------------------------------------------------------------------------------------------
-# figures and files
-
-
-def comparison_figure(cmp: LayerComparison, *, title: str = "decoder layer differences", top: int = 5):
-    """Two bar charts (L2, 1 − cosine), one bar per layer in decode order; the top layers in red."""
-    import pandas as pd
-
-    from vaearr.analysis.explore import bar_chart, side_by_side
-
-    top_cos, top_l2 = set(cmp.top(top, "cosine")), set(cmp.top(top, "l2"))
-    l2 = bar_chart(pd.Series(cmp.l2, index=cmp.layers), title=f"{title}: L2 distance", xlabel="layer",
-                   ylabel="L2", highlight=[n in top_l2 for n in cmp.layers])
-    cos = bar_chart(pd.Series(cmp.cosine, index=cmp.layers), title=f"{title}: 1 − cosine", xlabel="layer",
-                    ylabel="1 − cosine", highlight=[n in top_cos for n in cmp.layers])
-    return side_by_side(l2, cos, cols=1)
-
-
-def reconstructions_figure(cmp: LayerComparison, clim: tuple[float, float] = (0.0, 1.0)):
-    """Both inputs (top row) and their reconstructions (bottom row)."""
-    from vaearr.analysis.explore import image_grid
-
-    images = np.stack([np.concatenate([cmp.x1, cmp.x2]), np.concatenate([cmp.recon1, cmp.recon2])])
-    return image_grid(images, title="inputs and reconstructions", row_labels=["input", "reconstruction"],
-                      col_labels=list(cmp.names), clim=clim, cell_px=160)
-
-
-def write_comparison(cmp: LayerComparison, out: str | os.PathLike, *, top: int = 5,
-                     clim: tuple[float, float] = (0.0, 1.0)) -> list[Path]:
-    """``layer_differences.json``, ``layer_differences`` (HTML + PNG) and ``reconstructions`` (HTML + PNG) in ``out``."""
-    from vaearr import viz as plots
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "layer_differences.json").write_text(json.dumps(cmp.to_dict(top), indent=2) + "\n")
-    html1, _ = plots.save_figure(comparison_figure(cmp, title=f"{cmp.names[0]} vs {cmp.names[1]}", top=top),
-                                 out / "layer_differences")
-    html2, _ = plots.save_figure(reconstructions_figure(cmp, clim), out / "reconstructions")
-    return [out / "layer_differences.json", Path(html1), Path(html2)]
-
-
-def compare_images(run: Any, img1: str | os.PathLike, img2: str | os.PathLike, out: str | os.PathLike, *,
-                   top: int = 5, checkpoint: str = "best", device: str = "cpu") -> LayerComparison:
-    """``vaearr layers --img1 A --img2 B``: compare two files through a run's decoder and write the results to ``out``."""
-    from vaearr.analysis.explore import LoadedRun, load_run
-
-    lr = run if isinstance(run, LoadedRun) else load_run(run, checkpoint=checkpoint, device=device)
-    shape = tuple(lr.model.config.input_shape)
-    x1, x2 = (load_input(p, shape, lr.data_range) for p in (img1, img2))
-    cmp = compare_layers(lr.model, x1, x2, names=(Path(img1).name, Path(img2).name))
-    write_comparison(cmp, out, top=top, clim=lr.data_range)
-    return cmp
+    read = _array_file if path.suffix.lower() == ".npy" else _image_file
+    sample = read(path, *shape, preprocess.source_dtype)
+    return preprocess(torch.from_numpy(np.ascontiguousarray(sample[None]))).numpy()
 
 
 @dataclass
@@ -361,56 +325,10 @@ def match_pairs(folder: str | os.PathLike) -> tuple[list[tuple[Path, Path]], dic
     return [(sides["positive"][n], sides["negative"][n]) for n in common], unmatched
 
 
-def compare_folder(run: Any, folder: str | os.PathLike, out: str | os.PathLike, *, top: int = 5,
-                   checkpoint: str = "best", device: str = "cpu") -> FolderComparison:
-    """``vaearr layers --folder DIR``: compare every positive/negative pair and aggregate per layer.
-
-    Writes ``out/pairs/<file stem>/`` (as :func:`write_comparison`) per pair,
-    ``aggregated_results.json`` (mean and standard deviation per layer, the unmatched names) and
-    ``aggregated_differences`` (HTML + PNG: mean ± std per layer). All inputs are read and
-    checked before anything is written.
-    """
-    from vaearr import viz as plots
-    from vaearr.analysis.explore import LoadedRun, load_run
-
-    lr = run if isinstance(run, LoadedRun) else load_run(run, checkpoint=checkpoint, device=device)
-    pairs, unmatched = match_pairs(folder)
-    shape = tuple(lr.model.config.input_shape)
-    inputs = [(pos.name, load_input(pos, shape, lr.data_range), load_input(neg, shape, lr.data_range))
-              for pos, neg in pairs]
-    out = Path(out)
-    results: dict[str, LayerComparison] = {}
-    files: list[Path] = []
-    for name, x1, x2 in inputs:
-        cmp = compare_layers(lr.model, x1, x2, names=(f"positive/{name}", f"negative/{name}"))
-        results[name] = cmp
-        files += write_comparison(cmp, out / "pairs" / Path(name).stem, top=top, clim=lr.data_range)
-    layers = next(iter(results.values())).layers
-    l2 = np.stack([c.l2 for c in results.values()])
-    cos = np.stack([c.cosine for c in results.values()])
-    agg = FolderComparison(pairs=results, unmatched=unmatched, layers=layers, mean_l2=l2.mean(0), std_l2=l2.std(0),
-                           mean_cosine=cos.mean(0), std_cosine=cos.std(0))
-    (out / "aggregated_results.json").write_text(json.dumps(agg.to_dict(top), indent=2) + "\n")
-    html, _ = plots.save_figure(aggregated_figure(agg, top=top), out / "aggregated_differences")
-    agg.files = [*files, out / "aggregated_results.json", Path(html)]
-    return agg
-
-
-def aggregated_figure(agg: FolderComparison, *, top: int = 5):
-    """Mean ± standard deviation per layer over all pairs, for L2 and 1 − cosine."""
-    import pandas as pd
-
-    from vaearr.analysis.explore import bar_chart, side_by_side
-    from vaearr.viz import both as _both, holoviews as _hv, overlay
-
-    hv = _hv()
-    charts = []
-    for what, mean, std in (("L2", agg.mean_l2, agg.std_l2), ("1 − cosine", agg.mean_cosine, agg.std_cosine)):
-        hot = set(np.argsort(-mean, kind="stable")[:top].tolist())
-        bars = bar_chart(pd.Series(mean, index=agg.layers), title=f"{what}, mean ± std over {len(agg.pairs)} pairs",
-                         xlabel="layer", ylabel=what, highlight=[i in hot for i in range(len(mean))])
-        errs = _both(hv.ErrorBars([(n, float(m), float(s)) for n, m, s in zip(agg.layers, mean, std, strict=True)],
-                                  kdims=[hv.Dimension("key", label="layer")], vdims=["value", "err"]),
-                     dict(color="black"))
-        charts.append(overlay(bars, errs))
-    return side_by_side(*charts, cols=1)
+def aggregate(pairs: dict[str, LayerComparison], unmatched: dict[str, list[str]]) -> FolderComparison:
+    """Mean and standard deviation per layer over the compared pairs."""
+    layers = next(iter(pairs.values())).layers
+    l2 = np.stack([c.l2 for c in pairs.values()])
+    cos = np.stack([c.cosine for c in pairs.values()])
+    return FolderComparison(pairs=pairs, unmatched=unmatched, layers=layers, mean_l2=l2.mean(0), std_l2=l2.std(0),
+                            mean_cosine=cos.mean(0), std_cosine=cos.std(0))

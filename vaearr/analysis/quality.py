@@ -12,22 +12,26 @@ patches lose most of their digits and SSIM moves by several hundredths). Images 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
-from vaearr.errors import InputError, require
+from vaearr.analysis.generate import reconstruct
+from vaearr.analysis.latents import encode_samples
+from vaearr.errors import require
+from vaearr.io.nifti import crop_affine, resample_affine
+from vaearr.preprocess import Preprocess
+
+#: Samples whose SSIM is computed at once (bounds the memory of the window convolution).
+SSIM_BATCH = 64
 
 
 def _tensor(a: Any):
-    import torch
-
     return a if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a, np.float32))
 
 
@@ -56,8 +60,7 @@ def psnr(x: Any, recon: Any, *, data_range: float = 1.0) -> np.ndarray:
     >>> round(float(psnr(x, r)[0]), 3)  # 10 log10(1 / 0.01)
     20.0
     """
-    from torchmetrics.functional.image import peak_signal_noise_ratio
-
+    peak_signal_noise_ratio = require("torchmetrics.functional.image", "models").peak_signal_noise_ratio
     x, recon = _check_pair(x, recon)
     dims = tuple(range(1, x.ndim))
     return peak_signal_noise_ratio(recon, x, data_range=float(data_range), reduction="none",
@@ -89,16 +92,22 @@ def ssim(x: Any, recon: Any, *, data_range: float = 1.0, kernel_size: int = 11, 
     do — torchmetrics' own scalar averages a different border, a few 1e-2 off on small images.
     Multi-channel images average over channels.
     """
-    from torchmetrics.functional.image import structural_similarity_index_measure
-
+    structural_similarity_index_measure = require("torchmetrics.functional.image",
+                                                  "models").structural_similarity_index_measure
     x, recon = _check_pair(x, recon)
     k, s = ssim_window(x.shape[2:], kernel_size, sigma)
-    _, full = structural_similarity_index_measure(
-        recon, x, data_range=float(data_range), kernel_size=k, sigma=s, reduction="none", return_full_image=True
-    )
     pad = (k - 1) // 2
-    inner = full[(slice(None), slice(None), *[slice(pad, n - pad) for n in full.shape[2:]])]
-    return inner.flatten(1).mean(1).numpy().astype(np.float64)
+    out = []
+    # a batch at a time: the Gaussian window is a float64 convolution whose CPU im2col buffer
+    # holds window-size copies of every pixel (38 GB for 2 200 patterns of 60 × 60)
+    for i in range(0, len(x), SSIM_BATCH):
+        _, full = structural_similarity_index_measure(
+            recon[i:i + SSIM_BATCH], x[i:i + SSIM_BATCH], data_range=float(data_range), kernel_size=k, sigma=s,
+            reduction="none", return_full_image=True,
+        )
+        inner = full[(slice(None), slice(None), *[slice(pad, n - pad) for n in full.shape[2:]])]
+        out.append(inner.flatten(1).mean(1).numpy().astype(np.float64))
+    return np.concatenate(out) if out else np.zeros(0)
 
 
 def compression_ratio(input_shape: Sequence[int], latent_shape: Sequence[int]) -> float:
@@ -173,8 +182,6 @@ def evaluate_quality(store: str | os.PathLike, run: str | os.PathLike, *, n: int
 
     ``per_sample`` gets a ``sample`` column with the flat sample indices.
     """
-    from vaearr.analysis.explore import encode_samples, reconstruct
-
     lr, enc = encode_samples(store, run, n=n, seed=seed, label=None, checkpoint=checkpoint, device=device)
     recon = reconstruct(lr.model, enc.x)
     lo, hi = lr.data_range
@@ -184,7 +191,7 @@ def evaluate_quality(store: str | os.PathLike, run: str | os.PathLike, *, n: int
 
 
 # --------------------------------------------------------------------------------------------
-# grids
+# samples
 
 
 def choose(n_total: int, n: int, seed: int = 0) -> np.ndarray:
@@ -200,51 +207,6 @@ def choose(n_total: int, n: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n_total, size=n, replace=False))
 
 
-def reconstruction_grid(
-    x: Any,
-    recon: Any,
-    *,
-    n: int = 8,
-    seed: int = 0,
-    threshold: float | None = 0.5,
-    clim: tuple[float, float] = (0.0, 1.0),
-    sample_labels: Sequence[Any] | None = None,
-    title: str = "reconstructions",
-):
-    """A grid: input | reconstruction | input > threshold | reconstruction > threshold, one column per sample.
-
-    Parameters
-    ----------
-    x, recon
-        (N, C, H, W) or (N, C, D, H, W) arrays; volumes show their middle slice.
-    n, seed
-        How many samples, picked by :func:`choose` with ``seed`` (the same seed, the same samples).
-    threshold
-        Binarisation threshold in data units; None leaves out the binarised rows.
-    sample_labels
-        Column labels (e.g. flat sample indices), indexed like ``x``.
-
-    Returns
-    -------
-    tuple
-        The HoloViews figure and the chosen indices.
-    """
-    from vaearr.analysis.explore import image_grid
-
-    x = np.asarray(x, np.float32)
-    recon = np.asarray(recon, np.float32)
-    idx = choose(len(x), n, seed)
-    rows = [x[idx], recon[idx]]
-    names = ["input", "reconstruction"]
-    if threshold is not None:
-        lo, hi = clim
-        rows += [np.where(x[idx] > threshold, hi, lo), np.where(recon[idx] > threshold, hi, lo)]
-        names += [f"input > {threshold:g}", f"recon > {threshold:g}"]
-    cols = [str(sample_labels[i]) for i in idx] if sample_labels is not None else [str(i) for i in idx]
-    fig = image_grid(np.stack(rows), title=title, row_labels=names, col_labels=cols, xlabel="sample", clim=clim)
-    return fig, idx
-
-
 # --------------------------------------------------------------------------------------------
 # volumes
 
@@ -255,8 +217,8 @@ def mid_slices(volume: np.ndarray) -> list[np.ndarray]:
     return [v[v.shape[0] // 2], v[:, v.shape[1] // 2], v[:, :, v.shape[2] // 2]]
 
 
-def network_affine(affine: np.ndarray, stored_shape: Sequence[int], train: Any) -> np.ndarray:
-    """The NIfTI affine of a volume as the network sees it, after the run's crop and resize.
+def network_affine(affine: np.ndarray, stored_shape: Sequence[int], preprocess: Preprocess) -> np.ndarray:
+    """The NIfTI affine of a volume as the network sees it, after the run's crops and resizes.
 
     Parameters
     ----------
@@ -264,102 +226,32 @@ def network_affine(affine: np.ndarray, stored_shape: Sequence[int], train: Any) 
         The stored affine (maps NIfTI ``(i, j, k)`` = stored ``(x, y, z)`` to world mm).
     stored_shape
         The stored ``(z, y, x)`` shape.
-    train
-        The run's :class:`~vaearr.train.TrainConfig` (its ``crop`` and ``resize``).
+    preprocess
+        The run's :class:`~vaearr.preprocess.Preprocess`: its centre crops (a 3D patch is the
+        centre crop of the same size outside training) and resizes, in order.
     """
-    from vaearr.io.nifti import crop_affine, resample_affine
-
     shape = [int(s) for s in stored_shape]
     out = np.asarray(affine, np.float64)
-    if train.crop:
-        size = [train.crop] * 3 if isinstance(train.crop, int) else list(train.crop)
-        size = [*shape[: 3 - len(size)], *size]
-        offset = [(n - s) // 2 for n, s in zip(shape, size, strict=True)]  # as CenterCrop cuts
-        out = crop_affine(out, offset[::-1])  # (z, y, x) offsets → (i, j, k)
+    for kind, size in preprocess.spatial_chain():
+        size = [size] * 3 if isinstance(size, int) else list(size)
+        if kind == "crop":
+            size = [*shape[: 3 - len(size)], *size]
+            offset = [(n - s) // 2 for n, s in zip(shape, size, strict=True)]  # as CenterCrop cuts
+            out = crop_affine(out, offset[::-1])  # (z, y, x) offsets → (i, j, k)
+        else:
+            out = resample_affine(out, shape[::-1], size[::-1])
         shape = size
-    if train.resize:
-        size = [train.resize] * 3 if isinstance(train.resize, int) else list(train.resize)
-        out = resample_affine(out, shape[::-1], size[::-1])
     return out
 
 
-def volume_reconstructions(
-    store: str | os.PathLike,
-    run: Any,
-    out: str | os.PathLike,
-    *,
-    subjects: Sequence[str] | None = None,
-    encoded: Any = None,
-    recon: np.ndarray | None = None,
-    clim: tuple[float, float] | None = None,
-) -> list[Path]:
-    """Write each subject's network input and reconstruction as NIfTI with the input's affine, and mid-slice views.
+def __getattr__(name: str):
+    # deprecated: the figure and file writers moved to vaearr.viz.quality (these aliases go in vaearr 0.3)
+    if name in ("reconstruction_grid", "volume_reconstructions"):
+        import warnings
 
-    Files in ``out``: ``{subject}_input.nii.gz`` and ``{subject}_recon.nii.gz`` (float32, in the
-    network's units; the affine is the store's, moved for the run's crop/resize so both overlay
-    the original scan in any viewer), ``{subject}_mid_slices`` (HTML + PNG: input and
-    reconstruction, axial / coronal / sagittal) and ``volume_quality.json``.
+        from vaearr.viz import quality
 
-    Parameters
-    ----------
-    store
-        A volume store (``volumes(subject, z, y, x)``, ``affine(subject, 4, 4)``).
-    run
-        Run folder or :class:`~vaearr.analysis.explore.LoadedRun`.
-    subjects
-        Subjects to write; default all the run encodes (or those in ``encoded``).
-    encoded, recon
-        Already encoded samples and their reconstructions (from :func:`explore`), to reuse.
-    """
-    nib = require("nibabel", "nifti")
-    from vaearr import viz as plots
-    from vaearr.analysis.explore import encode_samples, image_grid, load_run, reconstruct
-    from vaearr.store import open_store
-
-    lr = run if not isinstance(run, str | os.PathLike) else load_run(run)
-    ds = open_store(store)
-    if "affine" not in ds or "subject" not in ds.dims:
-        raise InputError(store, "not a volume store (needs volumes(subject, z, y, x) and affine(subject, 4, 4))")
-    if encoded is None:
-        lr, encoded = encode_samples(store, lr, label=None)
-        recon = None
-    if recon is None:
-        recon = reconstruct(lr.model, encoded.x)
-    names = [str(s) for s in ds["subject"].values]
-    pos = encoded.positions.get("subject", encoded.index)
-    want = set(subjects) if subjects is not None else None
-    if want is not None:
-        missing = sorted(want - set(names))
-        if missing:
-            raise InputError(store, f"no subject(s) {', '.join(missing)}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    clim = clim or lr.data_range
-    written: list[Path] = []
-    quality: dict[str, Any] = {}
-    stored_shape = tuple(int(ds.sizes[d]) for d in lr.feature_dims)
-    for row, p in enumerate(pos):
-        subject = names[int(p)]
-        if want is not None and subject not in want:
-            continue
-        affine = network_affine(ds["affine"].isel(subject=int(p)).values, stored_shape, lr.train)
-        for kind, arr in (("input", encoded.x[row, 0]), ("recon", recon[row, 0])):
-            img = nib.Nifti1Image(np.asarray(arr, np.float32).transpose(2, 1, 0), affine)  # (z,y,x) → (i,j,k)
-            img.set_qform(affine, code="aligned")
-            img.header.set_xyzt_units("mm")
-            path = out / f"{subject}_{kind}.nii.gz"
-            nib.save(img, path)
-            written.append(path)
-        slices = [mid_slices(encoded.x[row, 0]), mid_slices(recon[row, 0])]
-        figs = [image_grid(np.asarray(s)[None, None, None], title=f"{kind} {view}", clim=clim, cell_px=180)
-                for kind, views in zip(("input", "recon"), slices, strict=True)
-                for view, s in zip(("axial", "coronal", "sagittal"), views, strict=True)]
-        from vaearr.analysis.explore import side_by_side
-
-        html, _ = plots.save_figure(side_by_side(*figs, cols=3), out / f"{subject}_mid_slices")
-        written.append(Path(html))
-        rep = reconstruction_quality(encoded.x[row:row + 1], recon[row:row + 1], data_range=clim[1] - clim[0])
-        quality[subject] = rep.per_sample.iloc[0].to_dict()
-    (out / "volume_quality.json").write_text(json.dumps(quality, indent=2) + "\n")
-    written.append(out / "volume_quality.json")
-    return written
+        warnings.warn(f"vaearr.analysis.quality.{name} moved to vaearr.viz.quality.{name}", DeprecationWarning,
+                      stacklevel=2)
+        return getattr(quality, name)
+    raise AttributeError(f"module 'vaearr.analysis.quality' has no attribute {name!r}")

@@ -19,9 +19,18 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from scipy.stats import rankdata
 
-from vaearr.analysis.association import SIGNED
+from vaearr.analysis.association import SIGNED, AssociationOptions, association
+from vaearr.analysis.references import (
+    adjusted_rand_index,
+    gmm_partition,
+    normalized_mutual_info,
+    reference_maps,
+    write_references,
+)
 from vaearr.errors import InputError, StoreError
+from vaearr.store import open_store, write_variables
 
 
 def rank_table(assoc: xr.DataArray, *, latent_dim: str = "latent_dim") -> xr.DataArray:
@@ -34,7 +43,6 @@ def rank_table(assoc: xr.DataArray, *, latent_dim: str = "latent_dim") -> xr.Dat
     >>> rank_table(a).sel(reference="Ni", metric="pearson").values.tolist()
     [3, 1, 2]
     """
-    from scipy.stats import rankdata
 
     strength = xr.concat(
         [np.abs(assoc.sel(metric=m)) if str(m) in SIGNED else assoc.sel(metric=m) for m in assoc["metric"].values],
@@ -145,7 +153,6 @@ def partition_agreement(
     info : dict
         ``k`` per latent set and the labels of ``"all"`` (``labels_all``).
     """
-    from vaearr.analysis.references import adjusted_rand_index, gmm_partition, normalized_mutual_info
 
     x = np.asarray(latent_values, dtype=np.float64)
     names = [str(d) for d in (dim_names if dim_names is not None else range(x.shape[1]))]
@@ -194,52 +201,6 @@ def full_field(values: np.ndarray, mask: xr.DataArray, *, name: str = "value", e
     return xr.DataArray(full, dims=dims, coords=coords, name=name)
 
 
-def top_maps_figures(
-    ds: xr.Dataset,
-    latent: str,
-    references: xr.DataArray,
-    assoc: xr.DataArray,
-    out: str | os.PathLike,
-    *,
-    top: int = 3,
-    mask: str | None = "roi",
-    nan_color: str = "lightgray",
-    latent_dim: str = "latent_dim",
-) -> list[Path]:
-    """For each reference, its map beside the top-``top`` latent maps (aggregated rank); HTML + PNG.
-
-    Latent maps are full-field (NaN outside ``mask`` drawn in ``nan_color``).
-    """
-    from vaearr import viz as plots
-
-    hv = plots.holoviews()
-    out = Path(out)
-    agg = aggregated_rank(assoc, latent_dim=latent_dim)
-    m = ds[mask].transpose("y", "x") if mask else None
-    lat = ds[latent].transpose("y", "x", latent_dim)
-    files = []
-    frame = max(200, plots.FRAME_WIDTH // 2)
-    for ref in references["reference"].values:
-        ref = str(ref)
-        rmap = references.sel(reference=ref)
-        if m is not None:
-            rmap = rmap.where(m)
-        panels = [plots.image_map(rmap.rename(ref), title=f"reference: {ref}", nan_color=nan_color, frame_size=frame)]
-        order = np.argsort(agg.sel(reference=ref).values, kind="stable")[:top]
-        for rank, i in enumerate(order, 1):
-            d = assoc[latent_dim].values[i]
-            one = lat.sel({latent_dim: d})
-            one = (one.where(m) if m is not None else one).rename(f"{latent}_{d}")
-            mr = float(agg.sel(reference=ref).values[i])
-            panels.append(plots.image_map(one, title=f"#{rank}: {latent_dim} {d} (mean rank {mr:.1f})",
-                                          nan_color=nan_color, frame_size=frame, cmap="cividis"))
-        layout = plots.both(hv.Layout(panels).cols(min(len(panels), 4)), {}, mpl=dict(sublabel_format=""))
-        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in ref)
-        html, _ = plots.save_figure(layout, out / f"top_{latent}__{safe}")
-        files.append(Path(html))
-    return files
-
-
 # --------------------------------------------------------------------------------------------
 # the job
 
@@ -269,9 +230,6 @@ def association_block(
     workers
         Threads inside this block (0: every core; a dask worker with one thread should pass 1).
     """
-    from vaearr.analysis.association import AssociationOptions, association
-    from vaearr.analysis.references import reference_maps
-    from vaearr.store import open_store
 
     ds = open_store(store)
     if latent not in ds:
@@ -294,6 +252,8 @@ class RankResult:
     agreement: xr.DataArray | None
     files: dict[str, Path] = field(default_factory=dict)
     figures: list[Path] = field(default_factory=list)
+    #: The reference maps the latent was ranked against, ``(reference, y, x)``.
+    references: xr.DataArray | None = None
 
     def summary(self) -> str:
         """The top dim per reference by aggregated rank, and the files."""
@@ -322,8 +282,6 @@ def rank_latents(
     k_range: tuple[int, int] = (2, 8),
     criterion: str = "bic",
     partitions: bool = True,
-    figures: bool = True,
-    nan_color: str = "lightgray",
     seed: int = 0,
     overwrite: bool = False,
     latent_dim: str = "latent_dim",
@@ -333,16 +291,13 @@ def rank_latents(
 
     Writes ``association(latent_dim, reference, metric)`` and ``partition_agreement(latent_set,
     partition, score)`` into the store (replacing earlier ones: they are results of this
-    command), ``association.csv``/``.json`` and ``partition_agreement.json`` into ``out``, and
-    one figure per reference.
+    command), and ``association.csv``/``.json`` and ``partition_agreement.json`` into ``out``
+    (:func:`vaearr.viz.ranking.rank_figures` draws the top maps).
 
     ``association_result``: the association already computed (one DataArray, or blocks of
     dims from :func:`association_block` to concatenate along ``latent_dim``), as the
     ``analyze-latents`` flow passes it after running the blocks on dask workers.
     """
-    from vaearr.analysis.association import AssociationOptions, association
-    from vaearr.analysis.references import reference_maps, write_references
-    from vaearr.store import open_store, write_variables
 
     ds = open_store(store)
     if latent not in ds:
@@ -400,6 +355,4 @@ def rank_latents(
                     attrs={"n_pixels": assoc.attrs["n_pixels"]})
     files["association_csv"], files["association_json"] = export_association(
         assoc, out, top=top, latent_dim=latent_dim, extra={"store": os.fspath(store), "latent": latent, "mask": mask})
-    figs = top_maps_figures(open_store(store), latent, refs, assoc, out / "figures", top=min(top, 3), mask=mask,
-                            nan_color=nan_color, latent_dim=latent_dim) if figures else []
-    return RankResult(association=assoc, agreement=agreement, files=files, figures=figs)
+    return RankResult(association=assoc, agreement=agreement, files=files, references=refs)

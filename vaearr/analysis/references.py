@@ -22,8 +22,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
+from sklearn.decomposition import NMF, PCA
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture
 
+from vaearr.analysis.association import element_composite
 from vaearr.errors import InputError, StoreError
+from vaearr.store import open_store, write_variables
 
 #: Pixels used to fit NMF and the mixtures when the mask has more.
 MAX_FIT = 20000
@@ -89,7 +94,6 @@ def gmm_partition(
     >>> gmm_partition(x, (1, 4)).k
     2
     """
-    from sklearn.mixture import GaussianMixture
 
     if criterion not in ("bic", "aic"):
         raise InputError(None, f"criterion must be 'bic' or 'aic', got {criterion!r}")
@@ -249,7 +253,6 @@ def pca_nmf(
         ``variables``: ``pca``/``nmf`` ``(y, x, component)`` (NaN outside the mask),
         ``{method}_components(component, *feature_dims)``, ``pca_explained_variance(component)``.
     """
-    from sklearn.decomposition import NMF, PCA
 
     unknown = set(methods) - {"pca", "nmf"}
     if unknown:
@@ -307,7 +310,6 @@ def pca_nmf(
     if "nmf" in methods:
         if sample_x.min() < 0:
             raise InputError(None, f"NMF needs non-negative '{var}' values")
-        from sklearn.exceptions import ConvergenceWarning
 
         nmf = NMF(n_components, init="nndsvda", random_state=seed, max_iter=200, tol=1e-3)
         # the fit and each chunk's transform may stop at max_iter: said once, not per chunk
@@ -350,7 +352,6 @@ def write_references(
     dict
         ``variables`` written, ``n_pixels``, and per partition its ``k`` and criterion ``scores``.
     """
-    from vaearr.store import open_store, write_variables
 
     ds = open_store(store)
     names = [n for m in methods for n in (m, f"{m}_components", f"{m}_gmm")] + (
@@ -404,7 +405,6 @@ def reference_maps(
     >>> reference_maps(ds, ["bc"])["reference"].values.tolist()
     ['bc']
     """
-    from vaearr.analysis.association import element_composite
 
     maps, names = [], []
     for name in against:

@@ -12,6 +12,9 @@ from typing import Any
 import crc32c
 import numpy as np
 from numcodecs import Zstd
+from zarr.codecs import BytesCodec, Crc32cCodec, ZstdCodec
+from zarr.core.chunk_grids import RegularChunkGrid
+from zarr.storage import LocalStore
 
 from vaearr.errors import StoreError
 
@@ -39,12 +42,7 @@ class ChunkFiles:
     @classmethod
     def of(cls, array: Any) -> ChunkFiles | None:
         """For ``array`` (a ``zarr.Array``) when its chunks can be read this way, else None."""
-
         try:
-            from zarr.codecs import BytesCodec, Crc32cCodec, ZstdCodec
-            from zarr.core.chunk_grids import RegularChunkGrid
-            from zarr.storage import LocalStore
-
             aa = array.async_array
             meta, store = aa.metadata, aa.store_path.store
             if meta.zarr_format != 3 or not isinstance(store, LocalStore):
@@ -70,7 +68,7 @@ class ChunkFiles:
             root = os.path.join(str(store.root), aa.store_path.path)
             return cls(root, meta.encode_chunk_key, tuple(int(c) for c in meta.chunk_grid.chunk_shape), dtype, fill,
                        names)
-        except (ImportError, AttributeError, TypeError, ValueError):  # pragma: no cover - another zarr
+        except (AttributeError, TypeError, ValueError):  # pragma: no cover - another zarr
             return None
 
     def decode(self, coords: tuple[int, ...], out: np.ndarray) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import zarr
 from zarr.core.buffer import cpu
+from zarr.core.sync import sync
 
 from vaearr.batches.chunks import ChunkFiles
 from vaearr.batches.plan import Plan, group_cuts
@@ -333,12 +334,6 @@ async def _get_many(array, selections: list) -> list:
 
 def _zarr_run(coro):
     """Run a coroutine on zarr's own event loop (where its stores live), from any thread."""
-    try:
-        from zarr.core.sync import sync
-    except ImportError:  # pragma: no cover - a zarr without it
-        import asyncio
-
-        return asyncio.run(coro)
     return sync(coro)
 
 

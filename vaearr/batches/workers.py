@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import pickle
 import queue
 import sys
 import traceback
@@ -37,8 +38,6 @@ def _worker_main(w: int, source: Source, cfg: PlanConfig, counts: np.ndarray, bl
             results.put((run, w, g, k, None))
         except BaseException as exc:  # noqa: BLE001 - reported to the main process, raised there
             try:
-                import pickle
-
                 pickle.loads(pickle.dumps(exc))  # some exceptions pickle but do not unpickle
                 err: Any = exc
             except Exception:  # noqa: BLE001 - an exception that cannot travel: send its text

@@ -30,6 +30,7 @@ from typing import Any
 import xarray as xr
 
 from vaearr.io.hdf5 import read_plain_hdf5
+from vaearr.io.patterns import PatternOptions
 from vaearr.io.tables import read_table
 from vaearr.io.vendor import read_vendor
 from vaearr.io.write import write_ingested
@@ -93,10 +94,10 @@ def read_ebsd(
     >>> p.dims, p.shape, p.x.values.tolist()
     (('y', 'x', 'py', 'px'), (3, 3, 20, 20), [0.0, 1.5, 3.0])
     """
+    options = PatternOptions(scan_shape=scan_shape, step=step, crop=crop, binning=binning)
     if dataset is not None:
-        return read_plain_hdf5(src, dataset, x_dataset=x_dataset, y_dataset=y_dataset,
-                                scan_shape=scan_shape, step=step, crop=crop, binning=binning)
-    return read_vendor(src, scan_shape=scan_shape, step=step, crop=crop, binning=binning)
+        return read_plain_hdf5(src, dataset, x_dataset=x_dataset, y_dataset=y_dataset, options=options)
+    return read_vendor(src, options=options)
 
 
 def ingest_ebsd(

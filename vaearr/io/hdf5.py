@@ -27,6 +27,7 @@ from vaearr.io.grid import infer_grid
 from vaearr.io.patterns import (
     DEFAULT_STEP,
     TO_UM,
+    PatternOptions,
     bin_blocks,
     common_attrs,
     crop_box,
@@ -398,11 +399,10 @@ def read_plain_hdf5(
     *,
     x_dataset: str,
     y_dataset: str,
-    scan_shape: tuple[int, int] | None,
-    step: float | tuple[float, float] | None,
-    crop: int | tuple[int, int] | None,
-    binning: int,
+    options: PatternOptions,
 ) -> xr.DataArray:
+    """Patterns of dataset ``dataset`` of a plain HDF5 file, lazily (see :func:`vaearr.io.ebsd.read_ebsd`)."""
+    scan_shape, step, crop, binning = options.scan_shape, options.step, options.crop, options.binning
     path = os.fspath(src)
     grid_kind = "square"
     attrs: dict[str, Any] = {"format": "plain HDF5", "vendor": "unknown"}

@@ -221,10 +221,7 @@ def ingest_idx(
 
     The store's root attrs get ``kind="images"`` (and ``classes`` when labels are given).
 
-    Returns
-    -------
-    xarray.Dataset
-        The store, opened lazily after the write.
+    Returns the store, opened lazily after the write (:func:`~vaearr.io.write.write_ingested`).
 
     Raises
     ------

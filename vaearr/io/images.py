@@ -288,10 +288,7 @@ def ingest_images(
     The provenance ``source`` is the folder (the files are in the ``filename`` coord: a list of
     every path in every variable's attrs would bloat the metadata of large folders).
 
-    Returns
-    -------
-    xarray.Dataset
-        The store, opened lazily after the write.
+    Returns the store, opened lazily after the write (:func:`~vaearr.io.write.write_ingested`).
 
     Raises
     ------

@@ -37,11 +37,12 @@ from scipy import ndimage
 from vaearr.errors import InputError, require
 from vaearr.io.write import write_ingested
 from vaearr.store import open_store
+from vaearr.store.schema import VOLUME_SPATIAL_DIMS
 
 #: Accepted values of ``method``.
 METHODS = ("crop", "resample")
 #: Names of the stored spatial dims, slowest first: ``z`` is NIfTI ``k``, ``x`` is ``i``.
-SPATIAL_DIMS = ("z", "y", "x")
+SPATIAL_DIMS = VOLUME_SPATIAL_DIMS
 #: Human-readable statement of the index order, kept in the store's attrs.
 INDEX_ORDER = (
     "volumes[s, z, y, x] = NIfTI voxel (i=x, j=y, k=z), i.e. data.transpose(2, 1, 0); "
@@ -364,10 +365,7 @@ def ingest_nifti(
 
     The store's root attrs get ``kind="volumes"``, ``index_order``, ``shape_ijk``, ``method``.
 
-    Returns
-    -------
-    xarray.Dataset
-        The store, opened lazily after the write.
+    Returns the store, opened lazily after the write (:func:`~vaearr.io.write.write_ingested`).
 
     Raises
     ------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,17 @@ from vaearr.store.schema import PATTERN_DIMS
 DEFAULT_STEP = 1.0
 #: Length units a file's coordinates may carry, as a factor to µm.
 TO_UM = {"um": 1.0, "µm": 1.0, "μm": 1.0, "micron": 1.0, "microns": 1.0, "nm": 1e-3, "mm": 1e3, "m": 1e6}
+
+
+@dataclass(frozen=True)
+class PatternOptions:
+    """What both routes do to the patterns they read: the scan shape of a flat layout, the step
+    (µm), a centre crop and a binning factor (see :func:`vaearr.io.ebsd.read_ebsd`)."""
+
+    scan_shape: tuple[int, int] | None = None
+    step: float | tuple[float, float] | None = None
+    crop: int | tuple[int, int] | None = None
+    binning: int = 1
 
 
 def pair(value: float | Sequence[float], name: str) -> tuple[float, float]:

@@ -22,6 +22,7 @@ from vaearr.io.hdf5 import describe_candidates, open_h5
 from vaearr.io.patterns import (
     DEFAULT_STEP,
     TO_UM,
+    PatternOptions,
     common_attrs,
     crop_bin,
     crop_box,
@@ -35,7 +36,6 @@ from vaearr.store import default_chunks
 def _kikuchipy_plugin(path: str) -> dict:
     """The kikuchipy reader plugin kikuchipy picks for ``path`` (its private logic, best effort)."""
     try:
-        import h5py
         from kikuchipy.io._io import PLUGINS, _plugin_from_footprints
 
         ext = os.path.splitext(path)[1][1:].lower()
@@ -95,11 +95,10 @@ def _detector_attrs(signal: Any) -> dict[str, Any]:
 def read_vendor(
     src: str | os.PathLike,
     *,
-    scan_shape: tuple[int, int] | None,
-    step: float | tuple[float, float] | None,
-    crop: int | tuple[int, int] | None,
-    binning: int,
+    options: PatternOptions,
 ) -> xr.DataArray:
+    """Patterns of a file kikuchipy reads, lazily (see :func:`vaearr.io.ebsd.read_ebsd`)."""
+    scan_shape, step, crop, binning = options.scan_shape, options.step, options.crop, options.binning
     kp = require("kikuchipy", "ebsd")
     path = os.fspath(src)
     if not os.path.isfile(path):

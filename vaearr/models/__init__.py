@@ -5,25 +5,27 @@ go through :func:`build_model` / :func:`config_from_dict` / :func:`load_model`. 
 to import it; MONAI (the ``models`` extra) only when a MONAI-based family is built.
 """
 
+from vaearr.models.autoencoder_kl import AutoencoderKL, AutoencoderKLConfig
 from vaearr.models.base import (
     REGISTRY,
+    Adversarial,
     ModelConfig,
     VAEBase,
     VAEOutput,
     build_model,
     config_from_dict,
-    kl_divergence,
     load_model,
-    reconstruction_loss,
     register,
     save_model,
 )
 from vaearr.models.conv_vae import ConvVAE, ConvVAEConfig  # noqa: I001 - importing registers the family
-from vaearr.models.autoencoder_kl import AutoencoderKL, AutoencoderKLConfig
+from vaearr.models.losses import kl_divergence, reconstruction_loss, reparameterise
+from vaearr.models.options import options_from_file
 from vaearr.models.vae3d import VAE3D, VAE3DConfig
 
 __all__ = [
     "REGISTRY",
+    "Adversarial",
     "AutoencoderKL",
     "AutoencoderKLConfig",
     "ConvVAE",
@@ -37,7 +39,9 @@ __all__ = [
     "config_from_dict",
     "kl_divergence",
     "load_model",
+    "options_from_file",
     "reconstruction_loss",
+    "reparameterise",
     "register",
     "save_model",
 ]

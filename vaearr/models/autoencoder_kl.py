@@ -18,7 +18,7 @@ For SD v1 that makes MONAI's network 18,468 parameters smaller: 83,635,395 again
 Loss: ``recon_loss + kl_weight_config * kl_weight * kl`` with MSE (or L1) **averaged over
 pixels** (``recon_reduction="mean"``, the MONAI/LDM tutorials' convention that ``kl_weight=1e-6``
 is tuned for) and KL summed over latent elements, averaged over the batch
-(:func:`vaearr.models.base.kl_divergence`). ``recon_reduction="sum"`` gives per-image sums as in
+(:func:`vaearr.models.losses.kl_divergence`). ``recon_reduction="sum"`` gives per-image sums as in
 ldm's ``LPIPSWithDiscriminator``. Outputs are linear: train on data scaled to [-1, 1] as SD does.
 
 Memory switches: :meth:`AutoencoderKL.enable_gradient_checkpointing` (MONAI's
@@ -44,12 +44,11 @@ from vaearr.models.base import (
     ModelConfig,
     VAEBase,
     VAEOutput,
-    _check_batch_rank,
-    _fmt,
-    kl_divergence,
-    reconstruction_loss,
+    check_batch_rank,
+    fmt_shape,
     register,
 )
+from vaearr.models.losses import kl_divergence, reconstruction_loss
 
 #: Architecture presets. Fields a user leaves as ``None`` come from here (``"sd-v1"`` when no preset
 #: is named); anything given explicitly wins.
@@ -117,7 +116,7 @@ def validate_kl_architecture(config: Any) -> None:
     for axis, size in zip(spatial_axis_names(c.spatial_dims), c.input_shape[1:], strict=True):
         if size % f:
             raise c.problem(
-                f"input_shape {_fmt(c.input_shape)} is not divisible by {f} along {axis} "
+                f"input_shape {fmt_shape(c.input_shape)} is not divisible by {f} along {axis} "
                 f"({len(channels)} levels halve each spatial axis {len(channels) - 1} times); "
                 f"crop or pad to a multiple of {f}, or use fewer levels"
             )
@@ -407,14 +406,14 @@ class AutoencoderKL(VAEBase):
 
     def check_input(self, x: Tensor) -> None:
         """Channels must match; each spatial size must be a multiple of f (any size, not just input_shape)."""
-        _check_batch_rank(x, self.config)
+        check_batch_rank(x, self.config)
         f = self.config.downsampling_factor
         axes = spatial_axis_names(self.config.spatial_dims)
         bad = [axis for axis, size in zip(axes, x.shape[2:], strict=True) if size % f]
         if bad:
             raise InputError(
                 None,
-                f"input {_fmt(x.shape[1:])} is not divisible by {f} along {', '.join(bad)} "
+                f"input {fmt_shape(x.shape[1:])} is not divisible by {f} along {', '.join(bad)} "
                 f"(model {self.config.name!r} halves each spatial axis {len(self.config.channels) - 1} times); "
                 f"crop or pad to a multiple of {f}",
             )

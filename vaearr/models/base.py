@@ -37,10 +37,11 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import torch
+from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
-from torch.nn import functional as F
 
-from vaearr.errors import InputError, VaearrError, require
+from vaearr.errors import InputError, VaearrError
+from vaearr.models.losses import reparameterise
 
 #: File names inside a saved model directory.
 CONFIG_FILE = "config.json"
@@ -96,84 +97,6 @@ class VAEOutput:
     recon_loss: Tensor | None = None
     kl: Tensor | None = None
     extras: dict[str, Tensor] = field(default_factory=dict)
-
-
-# --------------------------------------------------------------------------------------------
-# Losses
-# --------------------------------------------------------------------------------------------
-
-
-def kl_divergence(mu: Tensor, logvar: Tensor) -> Tensor:
-    """KL(N(mu, exp(logvar)) || N(0, I)), summed over latent elements, averaged over the batch.
-
-    Parameters
-    ----------
-    mu, logvar
-        (B, ...) posterior parameters; everything after the batch dim is one sample's latent.
-
-    Returns
-    -------
-    Tensor
-        Scalar, nats per sample.
-
-    Examples
-    --------
-    >>> import torch
-    >>> float(kl_divergence(torch.zeros(4, 8), torch.zeros(4, 8)))
-    0.0
-    >>> round(float(kl_divergence(torch.ones(2, 3), torch.zeros(2, 3))), 4)  # 0.5 * 3 * 1²
-    1.5
-    """
-    # Computed in float32 even under autocast: exp(logvar) of a half tensor overflows at 11.
-    mu, logvar = mu.float(), logvar.float()
-    per_element = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
-    return per_element.flatten(1).sum(dim=1).mean()
-
-
-def reconstruction_loss(prediction: Tensor, target: Tensor, kind: str, reduction: str = "sum") -> Tensor:
-    """Reconstruction loss between a prediction and the input.
-
-    Parameters
-    ----------
-    prediction
-        (B, C, ...) model output; for ``kind="bce_logits"`` the pre-sigmoid logits.
-    target
-        (B, C, ...) the input batch; in [0, 1] for the BCE kinds.
-    kind
-        ``"bce_logits"`` (numerically stable BCE on logits), ``"bce"`` (on probabilities),
-        ``"mse"`` or ``"l1"``.
-    reduction
-        ``"sum"``: sum over a sample's elements, mean over the batch (nats per image for BCE).
-        ``"mean"``: mean over all elements.
-
-    Returns
-    -------
-    Tensor
-        Scalar.
-    """
-    prediction, target = prediction.float(), target.float()
-    if kind == "bce_logits":
-        per_element = F.binary_cross_entropy_with_logits(prediction, target, reduction="none")
-    elif kind == "bce":
-        eps = 1e-6  # keeps log() finite where a probability saturates
-        per_element = F.binary_cross_entropy(prediction.clamp(eps, 1 - eps), target, reduction="none")
-    elif kind == "mse":
-        per_element = (prediction - target).pow(2)
-    elif kind == "l1":
-        per_element = (prediction - target).abs()
-    else:
-        raise ValueError(f"unknown reconstruction loss {kind!r}; use bce_logits, bce, mse or l1")
-    if reduction == "sum":
-        return per_element.flatten(1).sum(dim=1).mean()
-    if reduction == "mean":
-        return per_element.mean()
-    raise ValueError(f"unknown reduction {reduction!r}; use 'sum' or 'mean'")
-
-
-def reparameterise(mu: Tensor, logvar: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """Draw ``z = mu + exp(logvar / 2) * eps`` with ``eps ~ N(0, I)``, differentiable in mu and logvar."""
-    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-    return mu + torch.exp(0.5 * logvar) * eps
 
 
 # --------------------------------------------------------------------------------------------
@@ -416,33 +339,50 @@ class VAEBase(nn.Module):
 
         The default demands exactly (B, *input_shape); fully convolutional families relax it.
         """
-        _check_batch_rank(x, self.config)
+        check_batch_rank(x, self.config)
         if tuple(x.shape[1:]) != tuple(self.config.input_shape):
             raise InputError(
                 None,
-                f"model {self.config.name!r} was built for input {_fmt(self.config.input_shape)} "
-                f"(config input_shape), got {_fmt(x.shape[1:])}",
+                f"model {self.config.name!r} was built for input {fmt_shape(self.config.input_shape)} "
+                f"(config input_shape), got {fmt_shape(x.shape[1:])}",
             )
 
 
-def _fmt(shape: tuple[int, ...] | torch.Size) -> str:
+class Adversarial:
+    """What a family with a discriminator adds to :class:`VAEBase`; the trainer picks its adversarial loop by this type.
+
+    ``discriminator`` is None when the config asks for none (then it trains as any VAE).
+    """
+
+    discriminator: nn.Module | None
+
+    def adversarial_active(self, epoch: int) -> bool:
+        """Whether the adversarial stage is on at ``epoch`` (0-based)."""
+        raise NotImplementedError
+
+    def discriminator_loss(self, x: Tensor, out: VAEOutput) -> Tensor:
+        """The discriminator's loss on real ``x`` and the detached reconstruction ``out.recon``."""
+        raise NotImplementedError
+
+
+def fmt_shape(shape: tuple[int, ...] | torch.Size) -> str:
     """``(1, 63, 64)`` → ``1×63×64``: how shapes read in error messages."""
     return "×".join(str(int(s)) for s in shape)
 
 
-def _check_batch_rank(x: Tensor, config: ModelConfig) -> None:
+def check_batch_rank(x: Tensor, config: ModelConfig) -> None:
     """Rank and dtype checks every family shares."""
     want = 2 + config.spatial_dims
     layout = "(B, C, H, W)" if config.spatial_dims == 2 else "(B, C, D, H, W)"
     if x.ndim != want:
-        raise InputError(None, f"model {config.name!r} expects a {want}-D batch {layout}, got shape {_fmt(x.shape)}")
+        raise InputError(None, f"model {config.name!r} expects a {want}-D batch {layout}, got shape {fmt_shape(x.shape)}")
     if not x.is_floating_point():
         raise InputError(
             None, f"model {config.name!r} needs a floating-point batch, got {x.dtype}; normalise the data first"
         )
     if x.shape[1] != config.input_shape[0]:
         raise InputError(
-            None, f"model {config.name!r} expects {config.input_shape[0]} channel(s), got {x.shape[1]} (input {_fmt(x.shape[1:])})"
+            None, f"model {config.name!r} expects {config.input_shape[0]} channel(s), got {x.shape[1]} (input {fmt_shape(x.shape[1:])})"
         )
 
 
@@ -506,12 +446,11 @@ def save_model(model: VAEBase, directory: str | os.PathLike) -> Path:
     Each file is written under a temporary name and renamed, so a crash never leaves a
     half-written file under the real name. Returns the directory.
     """
-    st = require("safetensors.torch", "models")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     tmp_weights = directory / (WEIGHTS_FILE + ".tmp")
-    st.save_file(tensors, str(tmp_weights), metadata={"vaearr_model": model.config.name})
+    save_file(tensors, str(tmp_weights), metadata={"vaearr_model": model.config.name})
     os.replace(tmp_weights, directory / WEIGHTS_FILE)
     tmp_config = directory / (CONFIG_FILE + ".tmp")
     tmp_config.write_text(model.config.to_json() + "\n")
@@ -561,9 +500,8 @@ def load_model(
         if exc.path is not None:  # already names its own file (e.g. a missing weights file)
             raise
         raise InputError(config_path, exc.problem) from None
-    st = require("safetensors.torch", "models")
     try:
-        tensors = st.load_file(str(weights_path), device=str(map_location))
+        tensors = load_file(str(weights_path), device=str(map_location))
     except Exception as exc:  # safetensors raises its own error types for corrupt files
         raise InputError(weights_path, f"cannot read weights ({exc})") from None
     missing, unexpected = (

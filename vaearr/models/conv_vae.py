@@ -39,10 +39,9 @@ from vaearr.models.base import (
     ModelConfig,
     VAEBase,
     VAEOutput,
-    kl_divergence,
-    reconstruction_loss,
     register,
 )
+from vaearr.models.losses import kl_divergence, reconstruction_loss
 
 #: Output heads and the data ranges they are meant for (see the table in the module docstring).
 OUTPUT_HEADS = ("sigmoid-bce", "tanh-mse", "linear-mse")

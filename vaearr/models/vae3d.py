@@ -55,8 +55,19 @@ import torch
 from torch import Tensor, nn
 
 from vaearr.errors import InputError, require
-from vaearr.models.autoencoder_kl import AutoencoderKL, spatial_axis_names, validate_kl_architecture
-from vaearr.models.base import MissingPackageError, ModelConfig, VAEOutput, _fmt, register
+from vaearr.models.autoencoder_kl import (
+    AutoencoderKL,
+    spatial_axis_names,
+    validate_kl_architecture,
+)
+from vaearr.models.base import (
+    Adversarial,
+    MissingPackageError,
+    ModelConfig,
+    VAEOutput,
+    fmt_shape,
+    register,
+)
 
 BACKBONES = ("maisi", "monai")
 
@@ -167,7 +178,7 @@ class VAE3DConfig(ModelConfig):
             for axis, size in zip(spatial_axis_names(3), self.input_shape[1:], strict=True):
                 if size < need:
                     raise self.problem(
-                        f"input_shape {_fmt(self.input_shape)} is too small along {axis} for a "
+                        f"input_shape {fmt_shape(self.input_shape)} is too small along {axis} for a "
                         f"{self.discriminator_layers}-layer patch discriminator (needs >= {need}); "
                         "use fewer discriminator_layers"
                     )
@@ -282,7 +293,7 @@ def build_perceptual_loss(config: VAE3DConfig) -> nn.Module:
 
 
 @register
-class VAE3D(AutoencoderKL):
+class VAE3D(AutoencoderKL, Adversarial):
     """MAISI-style 3D KL autoencoder; see the module docstring for losses and the training loop.
 
     Examples
@@ -322,35 +333,20 @@ class VAE3D(AutoencoderKL):
     def _build_net(self) -> nn.Module:
         c = self.config
         n_levels = len(c.channels)
+        # what both backbones take under the same names
+        common = dict(
+            spatial_dims=3, in_channels=c.input_shape[0], out_channels=c.input_shape[0],
+            num_res_blocks=(c.num_res_blocks,) * n_levels, attention_levels=c.attention_levels,
+            latent_channels=c.latent_channels, norm_num_groups=c.norm_num_groups, norm_eps=c.norm_eps,
+            with_encoder_nonlocal_attn=c.with_mid_attention, with_decoder_nonlocal_attn=c.with_mid_attention,
+        )
         if c.backbone == "monai":
             nets = require("monai.networks.nets", "models")
-            return nets.AutoencoderKL(
-                spatial_dims=3,
-                in_channels=c.input_shape[0],
-                out_channels=c.input_shape[0],
-                num_res_blocks=(c.num_res_blocks,) * n_levels,
-                channels=c.channels,
-                attention_levels=c.attention_levels,
-                latent_channels=c.latent_channels,
-                norm_num_groups=c.norm_num_groups,
-                norm_eps=c.norm_eps,
-                with_encoder_nonlocal_attn=c.with_mid_attention,
-                with_decoder_nonlocal_attn=c.with_mid_attention,
-                use_checkpoint=c.use_checkpointing,
-            )
+            return nets.AutoencoderKL(**common, channels=c.channels, use_checkpoint=c.use_checkpointing)
         maisi = require("monai.apps.generation.maisi.networks.autoencoderkl_maisi", "models")
         return maisi.AutoencoderKlMaisi(
-            spatial_dims=3,
-            in_channels=c.input_shape[0],
-            out_channels=c.input_shape[0],
-            num_res_blocks=(c.num_res_blocks,) * n_levels,
+            **common,
             num_channels=c.channels,
-            attention_levels=c.attention_levels,
-            latent_channels=c.latent_channels,
-            norm_num_groups=c.norm_num_groups,
-            norm_eps=c.norm_eps,
-            with_encoder_nonlocal_attn=c.with_mid_attention,
-            with_decoder_nonlocal_attn=c.with_mid_attention,
             use_checkpointing=c.use_checkpointing,
             num_splits=c.num_splits,
             dim_split=c.dim_split,
@@ -369,7 +365,7 @@ class VAE3D(AutoencoderKL):
             if deepest % c.num_splits or deepest // c.num_splits < 4:
                 raise InputError(
                     None,
-                    f"input {_fmt(x.shape[1:])} cannot be split {c.num_splits} ways along {axis}: its size / "
+                    f"input {fmt_shape(x.shape[1:])} cannot be split {c.num_splits} ways along {axis}: its size / "
                     f"{c.downsampling_factor} ({deepest}) must be a multiple of {c.num_splits} with pieces >= 4 voxels",
                 )
 

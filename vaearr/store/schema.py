@@ -6,6 +6,10 @@ that appears as a string literal elsewhere is a bug waiting for a rename.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from vaearr.errors import InputError
+
 # -- dims ---------------------------------------------------------------------------------------
 #: Scan grid of a map (coordinates in µm, ascending; ``y`` downward in figures).
 Y, X = "y", "x"
@@ -57,3 +61,27 @@ FEATURE_DIMS = {
 def latent_name(name: str, part: str) -> str:
     """The companion variable of latent ``name``: ``part`` is ``logvar`` or ``recon_error``."""
     return f"{name}_{part}"
+
+
+def split_dims(dims: Sequence[str], var: str, sample_dims: Sequence[str] | None = None,
+               feature_dims: Sequence[str] | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Sample and feature dims of variable ``var`` (dims ``dims``): given ones win, else the schema's.
+
+    Examples
+    --------
+    >>> split_dims(("y", "x", "py", "px"), "patterns")
+    (('y', 'x'), ('py', 'px'))
+    >>> split_dims(("sample", "a", "b"), "mine", feature_dims=("a", "b"))
+    (('sample',), ('a', 'b'))
+    """
+    dims = tuple(map(str, dims))
+    if feature_dims is None and sample_dims is None:
+        feats = FEATURE_DIMS.get(var)
+        if feats is None:
+            raise InputError(None, f"'{var}' is not a schema variable: give --sample-dims / --feature-dims")
+        feature_dims = tuple(d for d in feats if d in dims)
+    if feature_dims is None:
+        feature_dims = tuple(d for d in dims if d not in tuple(sample_dims or ()))
+    if sample_dims is None:
+        sample_dims = tuple(d for d in dims if d not in feature_dims)
+    return tuple(sample_dims), tuple(feature_dims)

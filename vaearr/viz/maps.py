@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from vaearr.viz.core import FIG_INCHES, FRAME_WIDTH, both, holoviews
+from vaearr.viz.core import FIG_INCHES, FRAME_WIDTH, both, holoviews, save_figure
 
 # --------------------------------------------------------------------------------------------
 # maps
@@ -309,3 +310,18 @@ def histogram(
     # an overlay's figure size and title are its own options, not its first layer's
     return both(hv.Overlay(layers), dict(title=title or ""),
                  bokeh=dict(), mpl=dict(fig_inches=(6.5, 3.6)))
+
+
+def latent_maps(ds: xr.Dataset, name: str, folder: str | Path, *, cols: int = 4) -> list[Path]:
+    """One map per latent dim and the reconstruction-error map, as HTML + PNG."""
+    folder = Path(folder)
+    out = []
+    html, _ = save_figure(map_grid(ds[name], "latent_dim", cols=cols), folder / f"{name}_maps")
+    out.append(Path(html))
+    if f"{name}_recon_error" in ds:
+        html, _ = save_figure(
+            image_map(ds[f"{name}_recon_error"], title="reconstruction error (MSE per pattern)", cmap="magma"),
+            folder / f"{name}_recon_error_map",
+        )
+        out.append(Path(html))
+    return out

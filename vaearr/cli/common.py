@@ -1,0 +1,96 @@
+"""What every command group shares: the app objects, option types and small parsers of command-line text."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vaearr.errors import InputError
+from vaearr.store import describe
+
+app = typer.Typer(
+    name="vaearr",
+    help="VAE representations of scientific and medical images, as labeled zarr stores.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+ingest_app = typer.Typer(help="Read a source into a store (created if absent).", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+
+StoreOpt = Annotated[Path, typer.Option("--store", "-s", help="Store to write (a .zarr directory).")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace variables that exist.")]
+Checkpoint = Annotated[str, typer.Option(help="best, latest, an epoch number, or a checkpoint folder.")]
+Device = Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")]
+
+
+def parse_shape(text: str | None, n: int, what: str) -> tuple[int, ...] | None:
+    """``"40x60"`` → ``(40, 60)``: ``n`` positive integers, or None for no text."""
+    if text is None:
+        return None
+    parts = text.lower().replace(",", "x").split("x")
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        raise InputError(None, f"{what} must look like {'x'.join(['N'] * n)}, got '{text}'") from None
+    if len(shape) != n or min(shape) < 1:
+        raise InputError(None, f"{what} must be {n} positive integers like {'x'.join(['N'] * n)}, got '{text}'")
+    return shape
+
+
+def parse_options(items: list[str] | None) -> dict:
+    """``key=value`` pairs; values parsed as JSON when they are (numbers, lists, true/false)."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InputError(None, f"--option takes key=value, got '{item}'")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def parse_floats(text: str | None, what: str) -> list[float] | None:
+    """``"0.5,1,2"`` → floats (``;`` separates too), or None for no text."""
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
+    except ValueError:
+        raise InputError(None, f"{what} must be comma-separated numbers, got '{text}'") from None
+
+
+def parse_ints(text: str | None, what: str) -> list[int] | None:
+    """``"3,7,12"`` → whole numbers (latent dims), or None for no text."""
+    values = parse_floats(text, what)
+    if values is None:
+        return None
+    if any(v != int(v) for v in values):
+        raise InputError(None, f"{what} must be whole numbers (latent dims), got '{text}'")
+    return [int(v) for v in values]
+
+
+def parse_names(text: str | None) -> list[str] | None:
+    """``"a, b"`` → ``["a", "b"]``, or None for no text."""
+    return None if text is None else [v.strip() for v in text.split(",") if v.strip()]
+
+
+def parse_k_range(text: str) -> tuple[int, int]:
+    """``"2:8"`` → ``(2, 8)``."""
+    try:
+        lo, hi = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise InputError(None, f"--k-range must look like 2:8, got '{text}'") from None
+    if lo < 1 or hi < lo:
+        raise InputError(None, f"--k-range {text} is empty or below 1")
+    return lo, hi
+
+
+def print_store(store: Path) -> None:
+    """The store's variables, dims, masks and provenance, for the terminal."""
+    typer.echo(describe(store))

@@ -1,0 +1,24 @@
+"""``vaearr demo``: the main job, end to end on shipped data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from vaearr.cli.common import app
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the demo's store, exports and figures.")] = Path("out/demo"),
+    data: Annotated[Optional[Path], typer.Option(help="Where the simulated demo files are built (cached).")] = None,
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs of the conv-vae.")] = 10,
+    latent_dim: Annotated[int, typer.Option(min=1, help="Latent dims of the conv-vae.")] = 16,
+) -> None:
+    """The main job on real shipped data: simulated Ni EBSD map → ingest → ROI → train → encode → rank → cluster → HTML maps."""
+    from vaearr.demo import run_demo
+
+
+    run_demo(out, data_dir=data, epochs=epochs, latent_dim=latent_dim)

@@ -1,0 +1,37 @@
+"""``vaearr encode``: a run's latents (and reconstruction error) into the store, with maps and exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from vaearr.cli.common import Checkpoint, Device, Overwrite, app
+
+
+@app.command()
+def encode(
+    store: Annotated[Path, typer.Argument(help="Store to encode (the run's variable and mask).")],
+    run: Annotated[Path, typer.Option(help="Training run folder.")],
+    name: Annotated[str, typer.Option(help="Name of the latent variable.")] = "latent",
+    checkpoint: Checkpoint = "best",
+    logvar: Annotated[bool, typer.Option("--logvar", help="Also write {name}_logvar.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Samples per batch.")] = 256,
+    device: Device = "cpu",
+    export: Annotated[Optional[Path], typer.Option(help="Also write latents_full.npy, latents_roi.npy, coords.csv here.")] = None,
+    figures: Annotated[Optional[Path], typer.Option(help="Latent maps (HTML + PNG) here.")] = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Write the latents (mu), and reconstruction error, of a trained run into the store."""
+    from vaearr.encode import encode as encode_store
+    from vaearr.store import open_store
+    from vaearr.viz.maps import latent_maps
+
+
+    result = encode_store(store, run, name=name, checkpoint=checkpoint, logvar=logvar, batch_size=batch_size,
+                          device=device, export=export, overwrite=overwrite)
+    ds = open_store(store)
+    if figures is not None and {"y", "x"} <= set(ds[name].dims) and "latent_dim" in ds[name].dims:
+        result.figures = latent_maps(ds, name, figures)
+    typer.echo(result.summary())

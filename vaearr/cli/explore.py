@@ -1,0 +1,103 @@
+"""``vaearr explore`` and ``vaearr layers``: latent-space exploration of a run, and its decoder layers compared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from vaearr.cli.common import (
+    Checkpoint,
+    Device,
+    app,
+    parse_floats,
+    parse_ints,
+    parse_names,
+)
+
+
+@app.command()
+def explore(
+    store: Annotated[Path, typer.Argument(help="Store with the variable the run was trained on.")],
+    run: Annotated[Path, typer.Option("--run", "-r", help="Training run folder.")],
+    out: Annotated[Optional[Path], typer.Option(help="Folder for figures (HTML + PNG), tables and summary.json.")] = None,
+    n: Annotated[int, typer.Option(help="Samples to encode (a seeded random subset; 0: all).")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the subset, prior draws and grids.")] = 0,
+    label: Annotated[str, typer.Option(help="Label variable/coordinate ('auto': label if present; 'none').")] = "auto",
+    parts: Annotated[Optional[str], typer.Option(help="Comma-separated parts (default all): quality, prior, interpolation, stats, activations, prototypes, traversal, manifold, pairwise, embeddings.")] = None,
+    embeddings: Annotated[str, typer.Option(help="Comma-separated embeddings: pca, tsne, umap.")] = "pca,tsne,umap",
+    base: Annotated[Optional[str], typer.Option(help="Traversal base: 'mean', a label (its prototype) or comma-separated values.")] = None,
+    traversal_dims: Annotated[Optional[str], typer.Option(help="Comma-separated dims to traverse (default: the 10 most active).")] = None,
+    manifold_dims: Annotated[Optional[str], typer.Option(help="Two dims 'i,j' for the 2D manifold (default: the two most active).")] = None,
+    line: Annotated[Optional[str], typer.Option(help="Line in each embedding 'x0,y0,x1,y1' to sample along.")] = None,
+    threshold: Annotated[float, typer.Option(help="Binarisation threshold of the reconstruction grid.")] = 0.5,
+    checkpoint: Checkpoint = "best",
+    device: Device = "cpu",
+    serve: Annotated[bool, typer.Option("--serve", help="Serve the interactive explorer (one slider per latent dim) instead.")] = False,
+    port: Annotated[int, typer.Option(help="Port of the served explorer.")] = 5006,
+) -> None:
+    """Latent-space exploration of a run: quality, prior, interpolation, prototypes, traversals, manifold, embeddings."""
+    from vaearr.analysis.embedding import EMBEDDINGS
+    from vaearr.viz.explore import PARTS
+    from vaearr.viz.explore import explore as run_explore
+    from vaearr.viz.explorer import explorer_for_run
+
+
+    label_opt = None if label == "none" else label
+    # values hold a comma (a 1-dim latent: "0.5,"); anything else names "mean" or a label
+    base_opt: object = parse_floats(base, "--base") if base is not None and "," in base else base
+    if serve:
+        app_ = explorer_for_run(store, run, base=base_opt, n=n or None, seed=seed, label=label_opt, device=device)
+        typer.echo(f"serving the explorer on http://127.0.0.1:{port} (Ctrl-C stops)")
+        app_.serve(port)
+        return
+    if out is None:
+        raise typer.BadParameter("give --out (or --serve)")
+    mdims = parse_ints(manifold_dims, "--manifold-dims")
+    if mdims is not None and len(mdims) != 2:
+        raise typer.BadParameter(f"--manifold-dims takes two dims 'i,j', got '{manifold_dims}'")
+    pts = parse_floats(line, "--line")
+    if pts is not None and len(pts) != 4:
+        raise typer.BadParameter(f"--line takes four numbers 'x0,y0,x1,y1', got '{line}'")
+    result = run_explore(
+        store, run, out, n=n or None, seed=seed, label=label_opt,
+        parts=parse_names(parts) or PARTS, embeddings=parse_names(embeddings) or EMBEDDINGS, base=base_opt,
+        traversal_dims=parse_ints(traversal_dims, "--traversal-dims"),
+        manifold_dims=tuple(mdims) if mdims else None,
+        line=((pts[0], pts[1]), (pts[2], pts[3])) if pts else None,
+        threshold=threshold, checkpoint=checkpoint, device=device,
+    )
+    typer.echo(result.describe())
+
+
+@app.command()
+def layers(
+    run: Annotated[Path, typer.Option("--run", "-r", help="Training run folder (a 2D model).")],
+    out: Annotated[Path, typer.Option(help="Folder for layer_differences.json, charts and reconstructions.")],
+    img1: Annotated[Optional[Path], typer.Option(help="First input: an image file or .npy array.")] = None,
+    img2: Annotated[Optional[Path], typer.Option(help="Second input.")] = None,
+    folder: Annotated[Optional[Path], typer.Option(help="Folder with positive/ and negative/, files matched by name.")] = None,
+    top: Annotated[int, typer.Option(help="How many most-different layers to list.")] = 5,
+    checkpoint: Checkpoint = "best",
+    device: Device = "cpu",
+) -> None:
+    """Compare decoder layer activations of two inputs (--img1/--img2) or of matched pairs (--folder)."""
+    from vaearr.viz.layers import compare_folder, compare_images
+
+
+    if (folder is None) == (img1 is None and img2 is None) or (folder is None and (img1 is None or img2 is None)):
+        raise typer.BadParameter("give either --img1 and --img2, or --folder")
+    if folder is not None:
+        agg = compare_folder(run, folder, out, top=top, checkpoint=checkpoint, device=device)
+        d = agg.to_dict(top)
+        typer.echo(f"compared {d['n_pairs']} pairs → {out}")
+        for side, names in agg.unmatched.items():
+            if names:
+                typer.echo(f"  unmatched in {side}/: {', '.join(names)}")
+        typer.echo(f"  most different layers (1 − cosine): {', '.join(d['top_layers']['cosine_dissimilarity'])}")
+        return
+    cmp = compare_images(run, img1, img2, out, top=top, checkpoint=checkpoint, device=device)
+    typer.echo(f"compared {len(cmp.layers)} decoder layers of {img1} and {img2} → {out}")
+    typer.echo(f"  most different layers (1 − cosine): {', '.join(cmp.top(top, 'cosine'))}")
+    typer.echo(f"  most different layers (L2): {', '.join(cmp.top(top, 'l2'))}")

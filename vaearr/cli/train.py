@@ -1,0 +1,78 @@
+"""``vaearr train``: its options are the fields of :class:`~vaearr.train.TrainConfig`, declared there once."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import types
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from vaearr.cli.common import app, parse_options
+from vaearr.train.config import TrainConfig
+
+#: Command-line parameters that are not fields: how ``model_options`` are given, and resuming.
+EXTRA = [
+    inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
+        Optional[Path], typer.Option(help="Model config: JSON, or a Stable Diffusion / ldm YAML (autoencoder-kl).")]),
+    inspect.Parameter("option", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
+        Optional[list[str]], typer.Option("--option", "-o", help="Model option key=value (repeatable), e.g. "
+                                                                  "-o channels=[16,32,64].")]),
+    inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Annotated[
+        bool, typer.Option("--resume", help="Continue the run from its last checkpoint.")]),
+]
+
+
+def _cli_type(hint: Any) -> Any:
+    """``X | None`` → ``Optional[X]``, the form typer reads."""
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return Optional[args[0]] if len(args) == 1 else hint
+    return hint
+
+
+def parameters() -> list[inspect.Parameter]:
+    """One command-line parameter per :class:`TrainConfig` field (but ``model_options``), then :data:`EXTRA`."""
+    hints = typing.get_type_hints(TrainConfig)
+    out = []
+    for f, o in TrainConfig.options():
+        if f.name == "model_options":
+            continue
+        t = _cli_type(o.cli_type or hints[f.name])
+        if o.flags == ():
+            out.append(inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                         annotation=Annotated[t, typer.Argument(help=o.help)]))
+            continue
+        flags = o.flags or (f"--{f.name.replace('_', '-')}",)
+        default = ... if f.default is dataclasses.MISSING else f.default
+        out.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                     annotation=Annotated[t, typer.Option(*flags, help=o.help)]))
+    return out + EXTRA
+
+
+def train(**given: Any) -> None:
+    """Train a VAE on a store variable; checkpoints, history, curves and previews go to --run."""
+    from vaearr.models import options_from_file
+    from vaearr.train import fit
+
+
+    resume, config, option = given.pop("resume"), given.pop("config"), given.pop("option")
+    values = {f.name: (o.parse(given[f.name]) if o.parse else given[f.name])
+              for f, o in TrainConfig.options() if f.name in given}
+    values["model_options"] = {**(options_from_file(config, values["model"]) if config else {}),
+                               **parse_options(option)}
+    cfg = TrainConfig(**values)
+    result = fit(cfg, resume=resume)
+    last = result.history[-1] if result.history else {}
+    typer.echo(
+        f"trained {cfg.model} for {len(result.history)} epochs → {cfg.run}\n"
+        f"  last: train_loss={last.get('train_loss', float('nan')):.4g} val_loss={last.get('val_loss', float('nan')):.4g}\n"
+        f"  best epoch: {result.best_epoch} (val_loss={result.best_val_loss})"
+    )
+
+
+train.__signature__ = inspect.Signature(parameters())  # type: ignore[attr-defined]
+app.command()(train)

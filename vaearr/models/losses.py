@@ -1,0 +1,83 @@
+"""The loss terms every family shares: KL of a diagonal Gaussian posterior, reconstruction losses, the reparameterised draw.
+
+Reductions (the numbers a user reads in a training log) are documented in :mod:`vaearr.models.base`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+
+def kl_divergence(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)), summed over latent elements, averaged over the batch.
+
+    Parameters
+    ----------
+    mu, logvar
+        (B, ...) posterior parameters; everything after the batch dim is one sample's latent.
+
+    Returns
+    -------
+    Tensor
+        Scalar, nats per sample.
+
+    Examples
+    --------
+    >>> import torch
+    >>> float(kl_divergence(torch.zeros(4, 8), torch.zeros(4, 8)))
+    0.0
+    >>> round(float(kl_divergence(torch.ones(2, 3), torch.zeros(2, 3))), 4)  # 0.5 * 3 * 1²
+    1.5
+    """
+    # Computed in float32 even under autocast: exp(logvar) of a half tensor overflows at 11.
+    mu, logvar = mu.float(), logvar.float()
+    per_element = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+    return per_element.flatten(1).sum(dim=1).mean()
+
+
+def reconstruction_loss(prediction: Tensor, target: Tensor, kind: str, reduction: str = "sum") -> Tensor:
+    """Reconstruction loss between a prediction and the input.
+
+    Parameters
+    ----------
+    prediction
+        (B, C, ...) model output; for ``kind="bce_logits"`` the pre-sigmoid logits.
+    target
+        (B, C, ...) the input batch; in [0, 1] for the BCE kinds.
+    kind
+        ``"bce_logits"`` (numerically stable BCE on logits), ``"bce"`` (on probabilities),
+        ``"mse"`` or ``"l1"``.
+    reduction
+        ``"sum"``: sum over a sample's elements, mean over the batch (nats per image for BCE).
+        ``"mean"``: mean over all elements.
+
+    Returns
+    -------
+    Tensor
+        Scalar.
+    """
+    prediction, target = prediction.float(), target.float()
+    if kind == "bce_logits":
+        per_element = F.binary_cross_entropy_with_logits(prediction, target, reduction="none")
+    elif kind == "bce":
+        eps = 1e-6  # keeps log() finite where a probability saturates
+        per_element = F.binary_cross_entropy(prediction.clamp(eps, 1 - eps), target, reduction="none")
+    elif kind == "mse":
+        per_element = (prediction - target).pow(2)
+    elif kind == "l1":
+        per_element = (prediction - target).abs()
+    else:
+        raise ValueError(f"unknown reconstruction loss {kind!r}; use bce_logits, bce, mse or l1")
+    if reduction == "sum":
+        return per_element.flatten(1).sum(dim=1).mean()
+    if reduction == "mean":
+        return per_element.mean()
+    raise ValueError(f"unknown reduction {reduction!r}; use 'sum' or 'mean'")
+
+
+def reparameterise(mu: Tensor, logvar: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Draw ``z = mu + exp(logvar / 2) * eps`` with ``eps ~ N(0, I)``, differentiable in mu and logvar."""
+    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    return mu + torch.exp(0.5 * logvar) * eps

@@ -1,0 +1,135 @@
+"""The training options, declared once: :class:`TrainConfig`, from which the CLI and the flow derive theirs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from vaearr.errors import InputError, VaearrError
+
+
+class TrainingError(VaearrError):
+    """Training cannot go on (non-finite loss, bad settings, missing checkpoint)."""
+
+
+def _parse_dims(text: str | None) -> tuple[str, ...] | None:
+    return None if not text else tuple(d.strip() for d in text.split(",") if d.strip())
+
+
+def _parse_shape3(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        shape = tuple(int(p) for p in text.lower().replace(",", "x").split("x"))
+    except ValueError:
+        raise InputError(None, f"--patch must look like DxHxW, got '{text}'") from None
+    if len(shape) != 3 or min(shape) < 1:
+        raise InputError(None, f"--patch must be 3 positive integers like 64x64x64, got '{text}'")
+    return shape
+
+
+def _parse_mask(text: str) -> str | None:
+    return None if text == "none" else text
+
+
+def _parse_clip(value: float) -> float | None:
+    return value or None
+
+
+@dataclass(frozen=True)
+class Option:
+    """How a :class:`TrainConfig` field appears on the command line (``vaearr train``) and in flows.
+
+    Attributes
+    ----------
+    help
+        One line for ``--help``.
+    flags
+        The option's names; default ``--field-name``. ``()`` makes it the positional argument.
+    cli_type, parse
+        What the command line takes (when it is not the field's type) and how it becomes the
+        field's value (``"none"`` → None, ``"y,x"`` → a tuple...).
+    """
+
+    help: str
+    flags: tuple[str, ...] | None = None
+    cli_type: Any = None
+    parse: Callable[[Any], Any] | None = None
+
+
+def opt(default: Any = dataclasses.MISSING, help: str = "", **kw: Any) -> Any:
+    """A :class:`TrainConfig` field with its :class:`Option`."""
+    meta = {"option": Option(help, **kw)}
+    if isinstance(default, dict | list):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class TrainConfig:
+    """Everything ``vaearr train`` needs; saved in the run's ``config.json`` under ``train``.
+
+    ``model_options`` go to the model's config dataclass (``channels``, ``beta``, ``preset``...).
+    Every field carries its command-line :class:`Option`: ``vaearr train`` and the
+    ``train-vae`` flow are built from these fields, so an option is declared here only.
+    """
+
+    store: str = opt(help="Store to read batches from.", flags=())
+    run: str = opt(help="Run folder: checkpoints, history, previews, logs (-r under torchrun, whose own "
+                        "options take --run).", flags=("--run", "-r"))
+    var: str = opt("patterns", "Variable to train on.")
+    mask: str | None = opt("auto", "Mask variable ('auto': roi if present; 'none').", cli_type=str, parse=_parse_mask)
+    sample_dims: tuple[str, ...] | None = opt(None, "Comma-separated sample dims (default from the schema).",
+                                              cli_type=str, parse=_parse_dims)
+    feature_dims: tuple[str, ...] | None = opt(None, "Comma-separated feature dims.", cli_type=str, parse=_parse_dims)
+    model: str = opt("conv-vae", "Model family: conv-vae, autoencoder-kl, vae3d.")
+    latent_dim: int = opt(16, "Latent size (vector-latent families).")
+    model_options: dict[str, Any] = opt({}, "Model options; on the command line -o key=value and --config FILE.")
+    epochs: int = opt(10, "Epochs to train (in all, when resuming).")
+    batch_size: int = opt(64, "Samples per batch.")
+    lr: float = opt(1e-3, "Learning rate.")
+    weight_decay: float = opt(0.0, "Weight decay.")
+    optimizer: str = opt("adam", "adam or adamw.")
+    schedule: str = opt("cosine", "cosine or none.")
+    schedule_per: str = opt("step", "Step the schedule per step or per epoch.")
+    kl_warmup_epochs: float = opt(0.0, "Epochs of linear KL warm-up (0: none).", flags=("--kl-warmup",))
+    grad_clip: float | None = opt(1.0, "Clip gradient norm (0: off).", cli_type=float, parse=_parse_clip)
+    amp: str = opt("auto", "Autocast on CUDA: auto (bf16), bf16, fp16, none.")
+    device: str = opt("cpu", "cpu, cuda or cuda:N.")
+    seed: int = opt(0, "Seed for weights, split, shuffle, augmentation.")
+    val_fraction: float = opt(0.1, "Fraction of chunks held out for validation.")
+    checkpoint_every: int = opt(1, "Checkpoint every N epochs.")
+    num_workers: int | None = opt(None, "Worker processes decoding chunks; default 0 on CPU (threads), on CUDA "
+                                        "min(4, cores / 2).")
+    scale: str = opt("[0,1]", "Scale inputs to [0,1] or [-1,1].")
+    standardize: bool = opt(False, "Per-sample zero mean, unit std.")
+    crop: int | None = opt(None, "Centre-crop samples to N×N.")
+    resize: int | None = opt(None, "Resize samples to N×N.")
+    subtract_background: bool = opt(False, "EBSD static background subtraction.")
+    patch: tuple[int, int, int] | None = opt(None, "Random 3D patches DxHxW (volumes).", cli_type=str,
+                                             parse=_parse_shape3)
+    augment: bool = opt(False, "Random flips and small affine.")
+    previews: int = opt(8, "Samples shown in previews/ (0: none).")
+    tensorboard: bool = opt(True, "Write TensorBoard logs to tb/.", flags=("--tensorboard/--no-tensorboard",))
+    wandb: bool = opt(False, "Also log to Weights & Biases (needs wandb installed).")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, default=list)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        d = {k: v for k, v in d.items() if k in known}
+        for k in ("sample_dims", "feature_dims", "patch"):
+            if d.get(k) is not None:
+                d[k] = tuple(d[k])
+        return cls(**d)
+
+    @classmethod
+    def options(cls) -> Iterator[tuple[dataclasses.Field, Option]]:
+        """Every field with its :class:`Option`, in declaration order."""
+        for f in dataclasses.fields(cls):
+            yield f, f.metadata["option"]

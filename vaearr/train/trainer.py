@@ -1,0 +1,324 @@
+"""The training loop: :class:`Trainer` (and :class:`AdversarialTrainer` for families with a discriminator), and :func:`fit`.
+
+The loop itself is short: epochs of optimisation steps, an evaluation pass, a history row;
+checkpoints, history files, previews, progress and loggers are callbacks
+(:mod:`vaearr.train.callbacks`). Everything a resume needs — optimizer, scheduler, RNG
+streams, history, the best epoch — comes from :meth:`Trainer.state_dict` and goes back
+through :meth:`Trainer.load_state_dict`, so a killed run resumed from its last checkpoint
+continues bit for bit as if it had not stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vaearr.checkpoint import rng_state, set_rng_state
+from vaearr.models import (
+    REGISTRY,
+    Adversarial,
+    VAEBase,
+    build_model,
+    config_from_dict,
+    load_model,
+)
+from vaearr.preprocess import PreprocessOptions
+from vaearr.run import DataSpec, Run, RunError, fit_preprocess
+from vaearr.train.callbacks import Callback, default_callbacks
+from vaearr.train.config import TrainConfig, TrainingError
+from vaearr.train.loaders import build_loaders
+from vaearr.train.step import (
+    allreduce_mean,
+    allreduce_sum,
+    autocast_for,
+    evaluate,
+    to_device,
+    train_step,
+    unwrap,
+)
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` did: the run folder, its history, the best epoch and the trained model."""
+
+    run: Path
+    history: list[dict]
+    best_epoch: int | None
+    best_val_loss: float | None
+    model: Any = None
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's global generators (weights, dropout, sampling)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    """Trains ``model`` on a run's loaders, calling ``callbacks`` around the loop.
+
+    Parameters
+    ----------
+    run
+        Where everything is written (through the callbacks).
+    cfg
+        The training options.
+    model
+        The model, on ``device`` (wrapped in DistributedDataParallel under torchrun).
+    device, rank, world_size
+        Where it trains, and which rank of how many this process is.
+    """
+
+    def __init__(self, run: Run, cfg: TrainConfig, model: torch.nn.Module, *, device: torch.device, rank: int = 0,
+                 world_size: int = 1, callbacks: Sequence[Callback] = ()):
+        self.run, self.cfg, self.model, self.device = run, cfg, model, device
+        self.rank, self.world_size = rank, world_size
+        self.net: VAEBase = unwrap(model)
+        self.params = list(self.net.generator_parameters())
+        self.optimizer = self.make_optimizer(self.params)
+        self.scheduler: Any = None
+        self.autocast, self.scaler = autocast_for(device, cfg.amp)
+        self.callbacks = list(callbacks)
+        self.history: list[dict] = []
+        self.start_epoch, self.step = 0, 0
+        self.best_val_loss, self.best_epoch = math.inf, None
+        self.steps_per_epoch = 0
+        self.checkpointed = False
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    def make_optimizer(self, params: Any) -> torch.optim.Optimizer:
+        cls = torch.optim.AdamW if self.cfg.optimizer == "adamw" else torch.optim.Adam
+        return cls(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+
+    def make_scheduler(self, steps_per_epoch: int) -> Any:
+        cfg = self.cfg
+        total = cfg.epochs * steps_per_epoch if cfg.schedule_per == "step" else cfg.epochs
+        return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(total, 1)) \
+            if cfg.schedule == "cosine" else None
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resume restores (tensors and plain values: saved without pickle)."""
+        return {"step": self.step, "history": self.history, "best_val_loss": self.best_val_loss,
+                "best_epoch": self.best_epoch, "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None, "rng": rng_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler"):
+            self.scheduler.load_state_dict(state["scheduler"])
+        set_rng_state(state["rng"])
+        self.start_epoch, self.step = state["epoch"], state["step"]
+        self.history = list(state["history"])
+        self.best_val_loss, self.best_epoch = state["best_val_loss"], state["best_epoch"]
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def kl_weight(self, epoch: int, i: int) -> float:
+        """The KL multiplier at batch ``i`` of epoch ``epoch`` (0-based): linear warm-up to 1."""
+        if self.cfg.kl_warmup_epochs <= 0:
+            return 1.0
+        return float(min(1.0, (epoch + i / max(self.steps_per_epoch, 1)) / self.cfg.kl_warmup_epochs))
+
+    def training_step(self, x: torch.Tensor, epoch: int, i: int) -> tuple[Any, float]:
+        """One optimisation step on batch ``x`` (batch ``i`` of epoch ``epoch``, 0-based)."""
+        return train_step(self.model, x, self.optimizer, self.params, autocast=self.autocast, scaler=self.scaler,
+                          grad_clip=self.cfg.grad_clip, kl_weight=self.kl_weight(epoch, i),
+                          loss_options=self.loss_options(epoch),
+                          where=f"epoch {epoch + 1}, step {self.step + 1} (batch {i + 1})")
+
+    def loss_options(self, epoch: int) -> dict[str, Any]:
+        return {}
+
+    def train_epoch(self, epoch: int, loader: Any, on_device: Any) -> dict[str, Any]:
+        """One epoch of steps; returns the history row's training part."""
+        loader.set_epoch(epoch)
+        self.model.train()
+        self.extra_sums: dict[str, float] = {}
+        loss_sum, dev_sums, n_seen = 0.0, {}, 0
+        t0 = time.perf_counter()
+        for i, x in enumerate(loader):
+            x = to_device(x, self.device, on_device)
+            losses, loss = self.training_step(x, epoch, i)
+            if self.scheduler is not None and self.cfg.schedule_per == "step":
+                self.scheduler.step()
+            self.step += 1
+            b = x.shape[0]
+            n_seen += b
+            loss_sum += loss * b
+            # the other terms stay on the device until the epoch ends: a float() per term and
+            # step would wait for the GPU each time (the loss above is the one wait)
+            for k in ("recon_loss", "kl"):
+                dev_sums[k] = dev_sums.get(k, 0.0) + getattr(losses, k).detach().double() * b
+            for cb in self.callbacks:
+                cb.on_batch_end(self, x, loss)
+        if self.scheduler is not None and self.cfg.schedule_per == "epoch":
+            self.scheduler.step()
+        sums = {"loss": loss_sum, **{k: float(v) for k, v in dev_sums.items()}, **self.extra_sums}
+        row = {"epoch": epoch + 1, "step": self.step, "lr": self.optimizer.param_groups[0]["lr"],
+               "seconds": round(time.perf_counter() - t0, 3),
+               "samples": int(allreduce_sum(float(n_seen), self.distributed))}
+        row.update({f"train_{k}": allreduce_mean(v, n_seen, self.distributed) for k, v in sums.items()})
+        return row
+
+    def fit(self, train_loader: Any, val_loader: Any, on_device: Any = None) -> FitResult:
+        """Train from :attr:`start_epoch` to ``cfg.epochs``; returns the :class:`FitResult`."""
+        self.steps_per_epoch = len(train_loader)
+        for cb in self.callbacks:
+            cb.on_fit_start(self)
+        for epoch in range(self.start_epoch, self.cfg.epochs):
+            self.checkpointed = False
+            for cb in self.callbacks:
+                cb.on_epoch_start(self, epoch + 1)
+            row = self.train_epoch(epoch, train_loader, on_device)
+            row.update(evaluate(self.model, val_loader, self.device, self.autocast, prefix="val_",
+                                distributed=self.distributed, on_device=on_device))
+            self.history.append(row)
+            if row.get("val_loss", row["train_loss"]) < self.best_val_loss:
+                self.best_val_loss, self.best_epoch = row.get("val_loss", row["train_loss"]), epoch + 1
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, epoch + 1, row)
+        for cb in self.callbacks:
+            cb.on_fit_end(self)
+        if self.distributed:
+            torch.distributed.barrier()
+        best = self.best_val_loss if self.best_epoch else None
+        return FitResult(self.run.path, self.history, self.best_epoch, best, self.net)
+
+
+class AdversarialTrainer(Trainer):
+    """A :class:`Trainer` that also steps the model's discriminator once its adversarial stage is on."""
+
+    def __init__(self, run: Run, cfg: TrainConfig, model: torch.nn.Module, **kw: Any):
+        super().__init__(run, cfg, model, **kw)
+        self.optimizer_d = self.make_optimizer(self.net.discriminator.parameters())
+
+    def loss_options(self, epoch: int) -> dict[str, Any]:
+        return {"adversarial": True} if self.net.adversarial_active(epoch) else {}
+
+    def training_step(self, x: torch.Tensor, epoch: int, i: int) -> tuple[Any, float]:
+        losses, loss = super().training_step(x, epoch, i)
+        if self.net.adversarial_active(epoch):
+            self.optimizer_d.zero_grad(set_to_none=True)
+            with self.autocast:
+                d_loss = self.net.discriminator_loss(x, losses)
+            d_loss.backward()
+            self.optimizer_d.step()
+            self.extra_sums["discriminator"] = self.extra_sums.get("discriminator", 0.0) + float(d_loss.detach()) * x.shape[0]
+        return losses, loss
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "optimizer_d": self.optimizer_d.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        if state.get("optimizer_d"):
+            self.optimizer_d.load_state_dict(state["optimizer_d"])
+
+
+def trainer_class(model: torch.nn.Module) -> type[Trainer]:
+    """:class:`AdversarialTrainer` for a model with a discriminator, else :class:`Trainer`."""
+    net = unwrap(model)
+    return AdversarialTrainer if isinstance(net, Adversarial) and net.discriminator is not None else Trainer
+
+
+def model_config(cfg: TrainConfig, input_shape: tuple[int, ...]) -> dict[str, Any]:
+    """The model config as a dict: the family's own fields filled from the train options."""
+    if cfg.model not in REGISTRY:
+        raise TrainingError(f"unknown model '{cfg.model}'; known: {', '.join(sorted(REGISTRY))}")
+    fields = {f.name for f in dataclasses.fields(REGISTRY[cfg.model][0])}
+    d: dict[str, Any] = {"name": cfg.model, "input_shape": input_shape}
+    if "latent_dim" in fields:
+        d["latent_dim"] = cfg.latent_dim
+    if "data_range" in fields and not cfg.standardize:
+        d["data_range"] = cfg.scale
+    unknown = set(cfg.model_options) - fields
+    if unknown:
+        raise TrainingError(f"model '{cfg.model}' has no option(s) {', '.join(sorted(unknown))}; "
+                            f"it has: {', '.join(sorted(fields))}")
+    return {**d, **cfg.model_options}
+
+
+def open_or_create_run(cfg: TrainConfig, *, resume: bool, write: bool) -> tuple[Run, TrainConfig, Path | None]:
+    """The run to train: the one in ``cfg.run`` with its saved options (``resume``), or a new one.
+
+    A new run's preprocessing is fitted on its store here; ``write`` saves the run folder
+    (rank 0 of a distributed run; the others compute the same and write nothing).
+    """
+    if resume:
+        try:
+            run = Run.open(cfg.run)
+            last = run.last_state()
+        except RunError:
+            last = None
+        if last is None:
+            raise TrainingError(f"{cfg.run}: no checkpoint to resume from")
+        saved = TrainConfig.from_dict(run.train)
+        return run, dataclasses.replace(saved, epochs=cfg.epochs, device=cfg.device, num_workers=cfg.num_workers), last[0]
+    data = DataSpec.resolve(cfg.store, cfg.var, sample_dims=cfg.sample_dims, feature_dims=cfg.feature_dims,
+                            mask=cfg.mask)
+    preprocess = fit_preprocess(data, PreprocessOptions.of(cfg))
+    model = config_from_dict(model_config(cfg, preprocess.input_shape)).to_dict()
+    run = Run(cfg.run, data=data, train=dataclasses.asdict(cfg), model=model, preprocess=preprocess)
+    if write:
+        run.save()
+    return run, cfg, None
+
+
+def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
+        callbacks: Sequence[Callback] | None = None) -> FitResult:
+    """Train ``cfg.model`` on ``cfg.var`` of ``cfg.store``; write everything under ``cfg.run``.
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) it trains with DistributedDataParallel: gloo on
+    CPU, nccl on CUDA; each rank reads its own shard of every epoch; rank 0 writes files.
+    ``callbacks`` replace the default ones (:func:`~vaearr.train.callbacks.default_callbacks`).
+    """
+    rank, world_size, device = distributed_setup(cfg.device)
+    run, cfg, ckpt = open_or_create_run(cfg, resume=resume, write=rank == 0)
+    seed_everything(cfg.seed)
+    train_loader, val_loader, on_device = build_loaders(run, cfg, rank, world_size)
+    model = load_model(ckpt) if ckpt is not None else build_model(config_from_dict(run.model_config))
+    model.to(device)
+    if world_size > 1:
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    trainer = trainer_class(model)(run, cfg, model, device=device, rank=rank, world_size=world_size)
+    trainer.scheduler = trainer.make_scheduler(len(train_loader))
+    if ckpt is not None:
+        trainer.load_state_dict(run.last_state()[1])
+    trainer.callbacks = list(callbacks) if callbacks is not None else default_callbacks(trainer, progress=progress)
+    return trainer.fit(train_loader, val_loader, on_device)
+
+
+def distributed_setup(device: str) -> tuple[int, int, torch.device]:
+    """This process's rank, the world size and its device; joins the process group under torchrun."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world_size > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise TrainingError(f"--device {device}: CUDA is not available on this machine")
+        if world_size > 1:
+            dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return rank, world_size, dev

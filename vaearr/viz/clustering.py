@@ -1,0 +1,71 @@
+"""``vaearr cluster``'s figure: the map in cluster colours beside the scatter of the clustered features."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from vaearr.analysis.clustering import MAX_SCATTER, NOISE_RGB, ClusterResult, palette
+from vaearr.viz.core import FIG_INCHES, FRAME_WIDTH, both, holoviews, save_figure
+
+
+def cluster_figure(
+    grid_rgb: np.ndarray,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    latent: np.ndarray,
+    bc: np.ndarray | None,
+    labels: np.ndarray,
+    *,
+    title: str = "clusters",
+    latent_label: str = "latent",
+    bc_label: str = "bandcontrast",
+    seed: int = 0,
+):
+    """The map (RGB, y down) beside the (latent, band contrast) scatter in the same colours."""
+    hv = holoviews()
+    sx = float(np.diff(xs)[0]) if xs.size > 1 else 1.0
+    sy = float(np.diff(ys)[0]) if ys.size > 1 else 1.0
+    bounds = (xs[0] - sx / 2, ys[0] - sy / 2, xs[-1] + sx / 2, ys[-1] + sy / 2)
+    rgb_map = hv.RGB(grid_rgb[::-1], bounds=bounds, kdims=["x", "y"])
+    aspect = (bounds[2] - bounds[0]) / (bounds[3] - bounds[1]) if bounds[3] != bounds[1] else 1.0
+    fw = FRAME_WIDTH
+    rgb_map = both(rgb_map, dict(title=f"{title}: map", invert_yaxis=True),
+                          bokeh=dict(frame_width=fw, frame_height=max(40, int(fw / aspect))),
+                          mpl=dict(aspect="equal", fig_inches=(FIG_INCHES, FIG_INCHES / max(aspect, 0.2))))
+    n = labels.size
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(n, MAX_SCATTER, replace=False)) if n > MAX_SCATTER else np.arange(n)
+    yv = bc if bc is not None else np.zeros(n)
+    layers = []
+    k = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
+    pal = palette(k)
+    for c in [-1, *range(k)]:
+        sel = pick[labels[pick] == c]
+        if not sel.size:
+            continue
+        color = NOISE_RGB if c < 0 else tuple(pal[c])
+        hexc = "#%02x%02x%02x" % tuple(int(round(255 * v)) for v in color)
+        pts = hv.Points((latent[sel], yv[sel]), kdims=[latent_label, bc_label if bc is not None else "zero"],
+                        label="noise" if c < 0 else f"cluster {c}")
+        layers.append(both(pts, dict(color=hexc), bokeh=dict(size=3, alpha=0.6), mpl=dict(s=3, alpha=0.6)))
+    scatter = both(hv.Overlay(layers), dict(title=f"{title}: {latent_label} vs {bc_label}"),
+                          bokeh=dict(frame_width=fw, frame_height=fw, legend_position="right"),
+                          mpl=dict(fig_inches=(FIG_INCHES, FIG_INCHES)))
+    return both(hv.Layout([rgb_map, scatter]).cols(2), {}, mpl=dict(sublabel_format=""))
+
+
+def cluster_figure_files(result: ClusterResult) -> dict[str, Path]:
+    """Draw :func:`cluster_figure` of a :func:`~vaearr.analysis.clustering.joint_cluster` result into its
+    output folder (``cluster_map__{tag}`` HTML + PNG) and add both to its files and report."""
+    p = result.params
+    second = result.points.shape[1] > 1
+    fig = cluster_figure(result.map_rgb, result.xs, result.ys, result.points[:, 0],
+                         result.points[:, 1] if second else None, result.point_labels,
+                         title=f"{p['method']} ({result.tag})", latent_label=f"{p['latent']}[{p['dim']}]",
+                         bc_label=p.get("with_var") or "", seed=result.seed)
+    html, png = save_figure(fig, result.out / f"cluster_map__{result.tag}")
+    result.files["figure_html"], result.files["figure_png"] = Path(html), Path(png)
+    result.write_report()
+    return {"figure_html": Path(html), "figure_png": Path(png)}

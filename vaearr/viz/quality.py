@@ -1,0 +1,143 @@
+"""Figures and files of reconstruction quality: input/reconstruction grids, and volumes as NIfTI with mid-slice views."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vaearr.analysis.generate import reconstruct
+from vaearr.analysis.latents import encode_samples, load_run
+from vaearr.analysis.quality import (
+    choose,
+    mid_slices,
+    network_affine,
+    reconstruction_quality,
+)
+from vaearr.errors import InputError, require
+from vaearr.store import open_store
+from vaearr.viz.core import save_figure
+from vaearr.viz.grids import image_grid, side_by_side
+
+
+def reconstruction_grid(
+    x: Any,
+    recon: Any,
+    *,
+    n: int = 8,
+    seed: int = 0,
+    threshold: float | None = 0.5,
+    clim: tuple[float, float] = (0.0, 1.0),
+    sample_labels: Sequence[Any] | None = None,
+    title: str = "reconstructions",
+):
+    """A grid: input | reconstruction | input > threshold | reconstruction > threshold, one column per sample.
+
+    Parameters
+    ----------
+    x, recon
+        (N, C, H, W) or (N, C, D, H, W) arrays; volumes show their middle slice.
+    n, seed
+        How many samples, picked by :func:`choose` with ``seed`` (the same seed, the same samples).
+    threshold
+        Binarisation threshold in data units; None leaves out the binarised rows.
+    sample_labels
+        Column labels (e.g. flat sample indices), indexed like ``x``.
+
+    Returns
+    -------
+    tuple
+        The HoloViews figure and the chosen indices.
+    """
+    x = np.asarray(x, np.float32)
+    recon = np.asarray(recon, np.float32)
+    idx = choose(len(x), n, seed)
+    rows = [x[idx], recon[idx]]
+    names = ["input", "reconstruction"]
+    if threshold is not None:
+        lo, hi = clim
+        rows += [np.where(x[idx] > threshold, hi, lo), np.where(recon[idx] > threshold, hi, lo)]
+        names += [f"input > {threshold:g}", f"recon > {threshold:g}"]
+    cols = [str(sample_labels[i]) for i in idx] if sample_labels is not None else [str(i) for i in idx]
+    fig = image_grid(np.stack(rows), title=title, row_labels=names, col_labels=cols, xlabel="sample", clim=clim)
+    return fig, idx
+
+
+def volume_reconstructions(
+    store: str | os.PathLike,
+    run: Any,
+    out: str | os.PathLike,
+    *,
+    subjects: Sequence[str] | None = None,
+    encoded: Any = None,
+    recon: np.ndarray | None = None,
+    clim: tuple[float, float] | None = None,
+) -> list[Path]:
+    """Write each subject's network input and reconstruction as NIfTI with the input's affine, and mid-slice views.
+
+    Files in ``out``: ``{subject}_input.nii.gz`` and ``{subject}_recon.nii.gz`` (float32, in the
+    network's units; the affine is the store's, moved for the run's crop/resize so both overlay
+    the original scan in any viewer), ``{subject}_mid_slices`` (HTML + PNG: input and
+    reconstruction, axial / coronal / sagittal) and ``volume_quality.json``.
+
+    Parameters
+    ----------
+    store
+        A volume store (``volumes(subject, z, y, x)``, ``affine(subject, 4, 4)``).
+    run
+        Run folder or :class:`~vaearr.analysis.latents.LoadedRun`.
+    subjects
+        Subjects to write; default all the run encodes (or those in ``encoded``).
+    encoded, recon
+        Already encoded samples and their reconstructions (from :func:`explore`), to reuse.
+    """
+    nib = require("nibabel", "nifti")
+    lr = run if not isinstance(run, str | os.PathLike) else load_run(run)
+    ds = open_store(store)
+    if "affine" not in ds or "subject" not in ds.dims:
+        raise InputError(store, "not a volume store (needs volumes(subject, z, y, x) and affine(subject, 4, 4))")
+    if encoded is None:
+        lr, encoded = encode_samples(store, lr, label=None)
+        recon = None
+    if recon is None:
+        recon = reconstruct(lr.model, encoded.x)
+    names = [str(s) for s in ds["subject"].values]
+    pos = encoded.positions.get("subject", encoded.index)
+    want = set(subjects) if subjects is not None else None
+    if want is not None:
+        missing = sorted(want - set(names))
+        if missing:
+            raise InputError(store, f"no subject(s) {', '.join(missing)}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    clim = clim or lr.data_range
+    written: list[Path] = []
+    quality: dict[str, Any] = {}
+    stored_shape = tuple(int(ds.sizes[d]) for d in lr.feature_dims)
+    for row, p in enumerate(pos):
+        subject = names[int(p)]
+        if want is not None and subject not in want:
+            continue
+        affine = network_affine(ds["affine"].isel(subject=int(p)).values, stored_shape, lr.run.preprocess)
+        for kind, arr in (("input", encoded.x[row, 0]), ("recon", recon[row, 0])):
+            img = nib.Nifti1Image(np.asarray(arr, np.float32).transpose(2, 1, 0), affine)  # (z,y,x) → (i,j,k)
+            img.set_qform(affine, code="aligned")
+            img.header.set_xyzt_units("mm")
+            path = out / f"{subject}_{kind}.nii.gz"
+            nib.save(img, path)
+            written.append(path)
+        slices = [mid_slices(encoded.x[row, 0]), mid_slices(recon[row, 0])]
+        figs = [image_grid(np.asarray(s)[None, None, None], title=f"{kind} {view}", clim=clim, cell_px=180)
+                for kind, views in zip(("input", "recon"), slices, strict=True)
+                for view, s in zip(("axial", "coronal", "sagittal"), views, strict=True)]
+        html, _ = save_figure(side_by_side(*figs, cols=3), out / f"{subject}_mid_slices")
+        written.append(Path(html))
+        rep = reconstruction_quality(encoded.x[row:row + 1], recon[row:row + 1], data_range=clim[1] - clim[0])
+        quality[subject] = rep.per_sample.iloc[0].to_dict()
+    (out / "volume_quality.json").write_text(json.dumps(quality, indent=2) + "\n")
+    written.append(out / "volume_quality.json")
+    return written
