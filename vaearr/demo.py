@@ -23,6 +23,7 @@ from vaearr.encode import encode
 from vaearr.io.ebsd import ingest_ebsd
 from vaearr.store import open_store
 from vaearr.train import TrainConfig, fit
+from vaearr.train.trainer import collapse
 from vaearr.viz import image_map, map_grid, save_figure
 from vaearr.viz.clustering import cluster_figure_files
 from vaearr.viz.maps import latent_maps
@@ -133,7 +134,10 @@ def run_demo(
         batch_size=64, lr=2e-3, seed=seed, model_options={"channels": [16, 32, 64]},
     ))
     last = fit_result.history[-1]
-    step(f"trained conv-vae ({epochs} epochs, latent {latent_dim}): val loss {last.get('val_loss', float('nan')):.1f}")
+    counts = collapse(fit_result.history)
+    active = f", {counts[0]} of {counts[1]} latent dims active" if counts else ""
+    step(f"trained conv-vae ({epochs} epochs, latent {latent_dim}): val loss "
+         f"{last.get('val_loss', float('nan')):.1f} nats per pattern{active}")
 
     enc = encode(result.store, out / "run", export=out / "latents")
     made += latent_maps(open_store(result.store), "latent", figures_dir)

@@ -13,6 +13,7 @@ import numpy as np
 import xarray as xr
 
 from vaearr.errors import StoreError
+from vaearr.models.latent_stats import ACTIVE_THRESHOLD, LatentStats
 from vaearr.progress import bar
 from vaearr.run import Run
 from vaearr.store import open_store, write_variables
@@ -29,10 +30,14 @@ class EncodeResult:
     checkpoint_sha256: str
     figures: list[Path] = field(default_factory=list)
     exports: list[Path] = field(default_factory=list)
+    #: Active latent dims over the encoded samples, and the latent's size (vector latents).
+    active_units: tuple[int, int] | None = None
 
     def summary(self) -> str:
         lines = [f"encoded {self.n_encoded} samples with {self.checkpoint} (sha256 {self.checkpoint_sha256[:12]})",
                  f"wrote {', '.join(self.variables)} to {self.store}"]
+        if self.active_units is not None:
+            lines.append(f"  active units: {self.active_units[0]} of {self.active_units[1]} latent dims")
         lines += [f"  {p}" for p in self.figures + self.exports]
         return "\n".join(lines)
 
@@ -94,9 +99,11 @@ def encode(
     lv_all = np.full((n_grid, *latent_shape), np.nan, np.float32) if logvar else None
     err_all = np.full(n_grid, np.nan, np.float32)
     n = 0
+    stats = LatentStats()  # what the latent carries: KL per dim, active units (vector latents)
     inside = n_grid if mask is None else int(ds[mask].sum())
     with bar(total=inside, desc="encoding", unit="sample") if progress else contextlib.nullcontext() as pbar:
         for b in r.encode(store, model=model, batch_size=batch_size, num_workers=num_workers, reconstruct=recon_error):
+            stats.add(b.mu, b.logvar)
             mu_all[b.index] = b.mu.float().cpu().numpy()
             if lv_all is not None:
                 lv_all[b.index] = b.logvar.float().cpu().numpy()
@@ -124,7 +131,8 @@ def encode(
         variables[f"{name}_logvar"] = to_da(lv_all)
     if recon_error:
         variables[f"{name}_recon_error"] = to_da(err_all)
-    attrs = {"checkpoint": str(ckpt), "checkpoint_sha256": sha, "model": model.config.name}
+    attrs = {"checkpoint": str(ckpt), "checkpoint_sha256": sha, "model": model.config.name,
+             **stats.result(), **({"active_threshold": ACTIVE_THRESHOLD} if stats.n else {})}
     mask_da = ds[mask].load() if mask is not None else None
     write_variables(
         store, variables, mask=mask_da, source=[r.data.var], run=str(run),
@@ -132,6 +140,8 @@ def encode(
     )
     result = EncodeResult(store=Path(store), variables=list(variables), n_encoded=n, checkpoint=ckpt,
                           checkpoint_sha256=sha)
+    if "active_units" in attrs:
+        result.active_units = (attrs["active_units"], len(attrs["kl_per_dim"]))
     if export is not None:
         result.exports = export_latents(open_store(store), name, export, sample_dims=sample_dims, mask=mask)
     return result

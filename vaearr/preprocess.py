@@ -22,14 +22,20 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import dask.array as da
 import numpy as np
 import torch
+from PIL import Image, UnidentifiedImageError
 from safetensors.numpy import load_file, save_file
 
 from vaearr.batches import static_background
 from vaearr.errors import InputError
+from vaearr.store import open_store, write_variables
+from vaearr.store.schema import MAP_DIMS
 from vaearr.transforms import (
     CenterCrop,
+    CircularMask,
+    DynamicBackground,
     RandomPatch3D,
     Resize,
     Scale,
@@ -49,16 +55,21 @@ RANGES = {"[0,1]": (0.0, 1.0), "[-1,1]": (-1.0, 1.0)}
 #: Steps by the name they are saved under.
 STEPS: dict[str, type[Transform]] = {
     "subtract_background": SubtractBackground,
+    "dynamic_background": DynamicBackground,
     "center_crop": CenterCrop,
     "resize": Resize,
     "patch": RandomPatch3D,
     "scale": Scale,
     "standardize": Standardize,
+    "circular_mask": CircularMask,
 }
 #: Fields of a step that are arrays (saved in safetensors, not JSON).
 ARRAY_FIELDS = {"subtract_background": ("background",)}
 #: Steps that can run in the training step, on a batch already on the device.
-IN_STEP = (Scale, Standardize, CenterCrop)
+IN_STEP = (Scale, Standardize, CenterCrop, CircularMask)
+#: Kernel sizes of neighbour pattern averaging.
+AVERAGE_SIZES = (0, 3, 5)
+BACKGROUND_OPERATIONS = ("subtract", "divide")
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,25 @@ class PreprocessOptions:
     subtract_background: bool = False
     patch: tuple[int, ...] | None = None
     seed: int = 0
+    #: a static background pattern file (.npy, or an image) instead of the scan's mean pattern
+    background: str | None = None
+    background_operation: str = "subtract"
+    #: σ (pixels) of the Gaussian blur removed from each sample (0: none)
+    dynamic_background: float = 0.0
+    dynamic_operation: str = "subtract"
+    #: size of the square window of neighbour pattern averaging (0: none, 3 or 5)
+    average_neighbours: int = 0
+    detector_mask: bool = False
+
+    def check(self, where: Any = None) -> None:
+        """One clear line for an option out of range."""
+        if self.average_neighbours not in AVERAGE_SIZES:
+            raise InputError(where, f"average_neighbours must be 3 or 5 (0: off), got {self.average_neighbours}")
+        for name in ("background_operation", "dynamic_operation"):
+            if getattr(self, name) not in BACKGROUND_OPERATIONS:
+                raise InputError(where, f"{name} must be subtract or divide, got {getattr(self, name)!r}")
+        if self.dynamic_background < 0:
+            raise InputError(where, f"dynamic_background (σ, pixels) must be >= 0, got {self.dynamic_background}")
 
     @classmethod
     def of(cls, config: Any) -> PreprocessOptions:
@@ -96,9 +126,13 @@ class Preprocess:
         One sample as the loader hands it out, ``(C, *spatial)``, before any step.
     """
 
-    def __init__(self, steps: Sequence[Transform], *, source_dtype: Any, sample_shape: Sequence[int]):
+    def __init__(self, steps: Sequence[Transform], *, source_dtype: Any, sample_shape: Sequence[int],
+                 average_neighbours: int = 0):
         self.source_dtype = np.dtype(source_dtype)
         self.sample_shape = tuple(int(s) for s in sample_shape)
+        #: map-level step before the rest: each sample averaged with its neighbours in a square
+        #: window of this size (0: none), read from a derived variable (see :func:`averaged_variable`)
+        self.average_neighbours = int(average_neighbours)
         self.steps = [s.prepare(self.source_dtype) for s in steps]
         unknown = [type(s).__name__ for s in self.steps if type(s) not in STEPS.values()]
         if unknown:
@@ -121,30 +155,46 @@ class Preprocess:
     ) -> Preprocess:
         """The steps ``options`` ask for, with what they learn from data computed on ``store``.
 
-        Order: static background subtraction (on raw values over the full sample, inside
-        ``mask``; it rescales each sample to the scale's range), centre crop, resize, 3D patch,
-        then standardisation, or scaling from the dtype's range (each sample's own min..max
-        for float data).
+        Order: neighbour pattern averaging (a map-level step: a derived variable of the store,
+        see :func:`averaged_variable`), static background removal (the scan's mean pattern
+        inside ``mask``, or a background file; on raw values over the full sample; it rescales
+        each sample to the scale's range), dynamic background removal, centre crop, resize, 3D
+        patch, then standardisation, or scaling from the dtype's range (each sample's own
+        min..max for float data), then the circular detector mask.
         """
+        options.check(store)
         if options.scale is not None and options.scale not in RANGES:
             raise InputError(store, f"scale must be one of {', '.join(RANGES)}, got {options.scale!r}")
         out_range = RANGES.get(options.scale or "[0,1]")
+        source = averaged_variable(store, var, options.average_neighbours, mask=mask, sample_dims=sample_dims)
         steps: list[Transform] = []
-        if options.subtract_background:
-            bg = static_background(store, var, sample_dims, mask, feature_dims=feature_dims)
-            steps.append(SubtractBackground(bg.astype(np.float32), out_range))
+        if options.subtract_background or options.background:
+            feature_shape = tuple(sample_shape[-len(feature_dims):])
+            bg = (read_background(options.background, feature_shape) if options.background
+                  else static_background(store, source, sample_dims, mask, feature_dims=feature_dims))
+            steps.append(SubtractBackground(bg.astype(np.float32), out_range, options.background_operation))
+        if options.dynamic_background:
+            steps.append(DynamicBackground(float(options.dynamic_background), options.dynamic_operation, out_range))
         if options.crop:
             steps.append(CenterCrop(_tuple(options.crop)))
         if options.resize:
             steps.append(Resize(_tuple(options.resize)))
         if options.patch:
             steps.append(RandomPatch3D(_tuple(options.patch), options.seed))
+        rescaled = any(isinstance(s, SubtractBackground | DynamicBackground) for s in steps)
         if options.standardize:
             steps.append(Standardize())
-        elif options.scale is not None and not options.subtract_background:
+        elif options.scale is not None and not rescaled:
             integer = np.dtype(source_dtype).kind in "biu"
             steps.append(Scale(out_range, None if integer else "sample"))
-        return cls(steps, source_dtype=source_dtype, sample_shape=sample_shape)
+        if options.detector_mask:
+            steps.append(CircularMask())
+        return cls(steps, source_dtype=source_dtype, sample_shape=sample_shape,
+                   average_neighbours=options.average_neighbours)
+
+    def source_variable(self, var: str) -> str:
+        """The store variable the samples are read from: ``var``, or its neighbour-averaged form."""
+        return averaged_name(var, self.average_neighbours)
 
     # -- applying ------------------------------------------------------------------------------
 
@@ -211,7 +261,7 @@ class Preprocess:
                     entry[f.name] = json.loads(json.dumps(value))
             steps.append(entry)
         params = {"version": VERSION, "source_dtype": self.source_dtype.str, "sample_shape": list(self.sample_shape),
-                  "steps": steps}
+                  "average_neighbours": self.average_neighbours, "steps": steps}
         return params, arrays
 
     @classmethod
@@ -234,7 +284,8 @@ class Preprocess:
                 else:
                     kwargs[key] = _tuple(value)
             steps.append(STEPS[name](**kwargs))
-        return cls(steps, source_dtype=params["source_dtype"], sample_shape=params["sample_shape"])
+        return cls(steps, source_dtype=params["source_dtype"], sample_shape=params["sample_shape"],
+                   average_neighbours=params.get("average_neighbours", 0))
 
     def save(self, folder: str | os.PathLike) -> None:
         """Write ``preprocess.json`` (and ``preprocess.safetensors`` when there are arrays) into ``folder``."""
@@ -267,6 +318,103 @@ class Preprocess:
         (p1, a1), (p2, a2) = self.to_dict(), other.to_dict()
         return p1 == p2 and a1.keys() == a2.keys() and all(np.array_equal(a1[k], a2[k]) for k in a1)
 
+    def describe(self) -> str:
+        """The steps in order, one word each (``"none"`` without any), e.g. ``"SubtractBackground → Standardize"``."""
+        return " → ".join(type(s).__name__ for s in self.steps) or "none"
+
     def __repr__(self) -> str:
         return f"Preprocess({[type(s).__name__ for s in self.steps]}, source_dtype={self.source_dtype}, " \
                f"sample_shape={self.sample_shape})"
+
+
+# --------------------------------------------------------------------------------------------
+# map-level steps and background files
+
+
+def averaged_name(var: str, size: int) -> str:
+    """The derived variable holding ``var`` averaged over ``size`` × ``size`` neighbours (``var`` for 0)."""
+    return f"{var}_avg{size}" if size else var
+
+
+def average_neighbours(data: Any, size: int, mask: np.ndarray | None = None) -> Any:
+    """Each sample of ``data`` ``(y, x, ...)`` (numpy or dask) averaged with its neighbours in a
+    ``size`` × ``size`` window, over the neighbours inside the map and ``mask`` only.
+
+    Samples outside ``mask`` are left as they are; integer data are rounded back to their
+    dtype (as kikuchipy's ``average_neighbour_patterns`` does, which has no mask and rescales
+    each averaged pattern to the dtype's range: the reason this one is written here).
+    """
+    d = size // 2
+    m = np.ones(data.shape[:2], bool) if mask is None else np.asarray(mask, bool)
+    lazy = isinstance(data, da.Array)
+    arr = data if lazy else da.from_array(np.asarray(data), chunks=(64, 64, *data.shape[2:]))
+    extra = (1,) * (arr.ndim - 2)
+    mk = da.from_array(m.reshape(m.shape + extra), chunks=(*arr.chunks[:2], *extra))
+    depth = {0: d, 1: d, **{i: 0 for i in range(2, arr.ndim)}}
+    out = da.map_overlap(_average_block, arr, mk, depth=depth, boundary=0, dtype=arr.dtype, size=size,
+                         meta=np.empty((0,) * arr.ndim, arr.dtype))
+    return out if lazy else out.compute()
+
+
+def _average_block(block: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
+    d = size // 2
+    ny, nx = block.shape[0] - 2 * d, block.shape[1] - 2 * d
+    m = mask.reshape(mask.shape[:2]).astype(np.float32)
+    acc = np.zeros((ny, nx, *block.shape[2:]), np.float32)
+    count = np.zeros((ny, nx), np.float32)
+    for dy in range(size):
+        for dx in range(size):
+            w = m[dy:dy + ny, dx:dx + nx]
+            acc += block[dy:dy + ny, dx:dx + nx].astype(np.float32) * w.reshape(w.shape + (1,) * (block.ndim - 2))
+            count += w
+    centre = block[d:d + ny, d:d + nx]
+    inside = (m[d:d + ny, d:d + nx] > 0) & (count > 0)
+    avg = acc / np.maximum(count, 1).reshape(count.shape + (1,) * (block.ndim - 2))
+    if np.dtype(block.dtype).kind in "iu":
+        info = np.iinfo(block.dtype)
+        avg = np.clip(np.rint(avg), info.min, info.max)
+    out = block.copy()  # the overlap is trimmed off by map_overlap
+    out[d:d + ny, d:d + nx] = np.where(inside.reshape(inside.shape + (1,) * (block.ndim - 2)), avg, centre)
+    return out
+
+
+def averaged_variable(store: str | os.PathLike, var: str, size: int, *, mask: str | None,
+                      sample_dims: Sequence[str]) -> str:
+    """The name of ``var`` averaged over neighbours in ``store``, written there first (one
+    transaction, with provenance) unless a variable made the same way is there already.
+
+    Only maps (``sample_dims`` ``(y, x)``) can be averaged; ``size`` 0 returns ``var``.
+    """
+    if not size:
+        return var
+    if tuple(sample_dims) != MAP_DIMS:
+        raise InputError(store, f"neighbour averaging needs a (y, x) map; '{var}' has samples over {tuple(sample_dims)}")
+    name = averaged_name(var, size)
+    ds = open_store(store)
+    made = json.dumps({"kernel": size, "mask": mask}, sort_keys=True)
+    if name in ds.data_vars and ds[name].attrs.get("averaging") == made:
+        return name
+    da_ = ds[var].transpose(*MAP_DIMS, ...)
+    m = ds[mask].transpose(*MAP_DIMS).values if mask is not None else None
+    out = da_.copy(data=average_neighbours(da_.data, size, m))
+    write_variables(store, {name: out}, source=[var] + ([mask] if mask else []), config=json.loads(made),
+                    attrs={"averaging": made}, overwrite=True,
+                    chunks={name: tuple(c[0] for c in da_.chunks)})
+    return name
+
+
+def read_background(path: str | os.PathLike, shape: Sequence[int]) -> np.ndarray:
+    """A static background pattern from a ``.npy`` array or an image file; its shape must be ``shape``."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".npy":
+            bg = np.load(path, allow_pickle=False)
+        else:
+            with Image.open(path) as im:
+                bg = np.asarray(im.convert("F"))
+    except (OSError, ValueError, UnidentifiedImageError) as exc:
+        raise InputError(path, f"not a readable background pattern ({exc})") from None
+    bg = np.squeeze(np.asarray(bg, np.float64))
+    if bg.shape != tuple(shape):
+        raise InputError(path, f"background of shape {bg.shape} does not fit the patterns {tuple(shape)}")
+    return bg

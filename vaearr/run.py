@@ -35,7 +35,13 @@ from vaearr.batches import ZarrBatches
 from vaearr.checkpoint import load_state, save_state
 from vaearr.errors import StoreError, VaearrError
 from vaearr.models import VAEBase, load_model, save_model
-from vaearr.preprocess import PARAMS_FILE, Preprocess, PreprocessOptions
+from vaearr.preprocess import (
+    PARAMS_FILE,
+    Preprocess,
+    PreprocessOptions,
+    average_neighbours,
+    averaged_variable,
+)
 from vaearr.store import masks, open_store
 from vaearr.store.schema import ROI, split_dims
 
@@ -282,9 +288,13 @@ class Run:
     # -- reading samples through the run -------------------------------------------------------
 
     @property
-    def data_range(self) -> tuple[float, float]:
-        """The range model inputs lie in ((0, 1) for standardised runs, whose inputs are unbounded)."""
-        return self.preprocess.output_range or (0.0, 1.0)
+    def data_range(self) -> tuple[float, float] | None:
+        """The range model inputs lie in: ``(0, 1)`` or ``(-1, 1)``, or None for standardised runs.
+
+        Standardised inputs (zero mean, unit std per pattern) have no fixed range: figures then
+        scale to the values shown, and PSNR/SSIM take the inputs' own range.
+        """
+        return self.preprocess.output_range
 
     def check(self, ds: xr.Dataset, *, mask: str | xr.DataArray | None = "run", where: Any = None) -> xr.DataArray | None:
         """Check that ``ds`` has the run's variable (and ``mask``); return the mask over the sample dims, or None.
@@ -331,9 +341,11 @@ class Run:
         in_memory = isinstance(source, xr.Dataset)
         ds = source if in_memory else open_store(source)
         m = self.check(ds, mask=mask, where="the dataset" if in_memory else source)
+        n_avg = self.preprocess.average_neighbours
         if not in_memory and (m is None or m.name in ds.data_vars):
-            # the store's own chunks, read as training reads them
-            loader = ZarrBatches(source, var=d.var, sample_dims=d.sample_dims, feature_dims=d.feature_dims,
+            # the store's own chunks, read as training reads them (averaged first if the run averages)
+            var = averaged_variable(source, d.var, n_avg, mask=d.mask, sample_dims=d.sample_dims)
+            loader = ZarrBatches(source, var=var, sample_dims=d.sample_dims, feature_dims=d.feature_dims,
                                  mask=None if m is None else str(m.name), batch_size=batch_size, shuffle=False,
                                  split="all", return_index=True, dtype=None, num_workers=num_workers)
             with loader:
@@ -341,6 +353,9 @@ class Run:
                     yield idx.numpy(), x
             return
         da = ds[d.var].transpose(*d.sample_dims, *d.feature_dims)
+        if n_avg:
+            run_mask = ds[d.mask].values if d.mask is not None and d.mask in ds else None
+            da = da.copy(data=average_neighbours(da.data, n_avg, run_mask))
         n = int(np.prod([da.sizes[s] for s in d.sample_dims]))
         index = np.arange(n) if m is None else np.flatnonzero(np.asarray(m.values, bool).ravel())
         flat = da.data.reshape(n, *da.shape[len(d.sample_dims):])

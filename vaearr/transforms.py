@@ -164,18 +164,80 @@ class Resize(Transform):
 
 @dataclass
 class SubtractBackground(Transform):
-    """Subtract a static background, then rescale each sample to ``out_range``; see :func:`subtract_background`."""
+    """Remove a static background (subtract it, or divide by it), then rescale each sample to
+    ``out_range``; see :func:`subtract_background`."""
 
     background: Any
     out_range: tuple[float, float] = (0.0, 1.0)
+    operation: str = "subtract"  # or "divide"
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         x = _float(x)
         bg = torch.as_tensor(np.asarray(self.background), dtype=x.dtype, device=x.device)
         if bg.numel() != math.prod(x.shape[1:]):
             raise InputError(None, f"subtract_background(): background of shape {tuple(bg.shape)} does not fit samples {tuple(x.shape[1:])}")
-        x = x - bg.reshape(x.shape[1:])
+        bg = bg.reshape(x.shape[1:])
+        x = x / bg.clamp_min(1e-6) if self.operation == "divide" else x - bg
         return Scale(self.out_range, "sample")(x)
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float, truncate: float = 4.0) -> torch.Tensor:
+    """Gaussian blur of the last two dims, as :func:`scipy.ndimage.gaussian_filter` does it
+    (``mode="reflect"``: the edge sample repeated in mirror, a window of ``int(truncate σ + 0.5)``
+    each side), in the batch's dtype and on its device."""
+    radius = int(truncate * sigma + 0.5)
+    if radius >= min(x.shape[-2:]):
+        raise InputError(None, f"a Gaussian of σ = {sigma:g} px needs samples wider than {2 * radius} px, "
+                               f"got {tuple(x.shape[-2:])}")
+    t = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    w = torch.exp(-0.5 * (t / sigma) ** 2)
+    w = (w / w.sum()).to(x.dtype).to(x.device)
+    lead = x.shape[:-2]
+    y = x.reshape(-1, 1, *x.shape[-2:])
+    for dim in (-2, -1):  # separable: rows, then columns
+        n = y.shape[dim]
+        y = torch.cat([y.narrow(dim, 0, radius).flip(dim), y, y.narrow(dim, n - radius, radius).flip(dim)], dim)
+        kernel = w.view(1, 1, -1, 1) if dim == -2 else w.view(1, 1, 1, -1)
+        y = F.conv2d(y, kernel)
+    return y.reshape(*lead, *x.shape[-2:])
+
+
+@dataclass
+class DynamicBackground(Transform):
+    """Remove each sample's own smooth background, its Gaussian blur (σ in pixels), by subtracting or
+    dividing, then rescale each sample to ``out_range`` (kikuchipy's
+    ``remove_dynamic_background(filter_domain="spatial")``, in torch on the batch)."""
+
+    sigma: float
+    operation: str = "subtract"  # or "divide"
+    out_range: tuple[float, float] = (0.0, 1.0)
+    truncate: float = 4.0
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        x = _float(x)
+        bg = gaussian_blur(x, self.sigma, self.truncate)
+        x = x / bg.clamp_min(1e-6) if self.operation == "divide" else x - bg
+        return Scale(self.out_range, "sample")(x)
+
+
+@dataclass
+class CircularMask(Transform):
+    """Set the pixels outside the circle inscribed in the last two dims to ``fill`` (the phosphor
+    screen's round edge of an EBSD detector: what lies outside it is not diffraction)."""
+
+    fill: float = 0.0
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        x = _float(x)
+        return x.masked_fill(~circle(x.shape[-2:], x.device), self.fill)
+
+
+def circle(shape: Sequence[int], device: Any = None) -> torch.Tensor:
+    """Bool ``shape`` (H, W): True inside the circle inscribed in it (pixel centres within the radius)."""
+    h, w = (int(s) for s in shape)
+    yy = torch.arange(h, device=device).view(-1, 1) - (h - 1) / 2
+    xx = torch.arange(w, device=device).view(1, -1) - (w - 1) / 2
+    return (yy / (h / 2)) ** 2 + (xx / (w / 2)) ** 2 <= 1.0
 
 
 @dataclass

@@ -60,8 +60,8 @@ class LoadedRun:
         return self.run.data.mask
 
     @property
-    def data_range(self) -> tuple[float, float]:
-        """Range the network's inputs were scaled to (see :attr:`vaearr.run.Run.data_range`)."""
+    def data_range(self) -> tuple[float, float] | None:
+        """Range the network's inputs were scaled to, None when unbounded (see :attr:`vaearr.run.Run.data_range`)."""
         return self.run.data_range
 
     @property

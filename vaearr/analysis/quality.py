@@ -110,6 +110,19 @@ def ssim(x: Any, recon: Any, *, data_range: float = 1.0, kernel_size: int = 11, 
     return np.concatenate(out) if out else np.zeros(0)
 
 
+def width_of(x: Any) -> float:
+    """max − min of ``x`` (1.0 when constant or empty): the PSNR/SSIM range of unbounded inputs."""
+    x = np.asarray(x, np.float64)
+    finite = x[np.isfinite(x)]
+    width = float(finite.max() - finite.min()) if finite.size else 0.0
+    return width if width > 0 else 1.0
+
+
+def data_width(data_range: tuple[float, float] | None) -> float | None:
+    """Width of a run's data range, None when the range is unbounded (see :func:`reconstruction_quality`)."""
+    return None if data_range is None else float(data_range[1] - data_range[0])
+
+
 def compression_ratio(input_shape: Sequence[int], latent_shape: Sequence[int]) -> float:
     """Values per input sample over values per latent (both float32): how much the latent compresses.
 
@@ -156,7 +169,7 @@ class QualityReport:
         }
 
 
-def reconstruction_quality(x: Any, recon: Any, *, data_range: float = 1.0,
+def reconstruction_quality(x: Any, recon: Any, *, data_range: float | None = 1.0,
                            latent_shape: Sequence[int] | None = None) -> QualityReport:
     """MSE, PSNR and SSIM of every sample, and the compression ratio when ``latent_shape`` is given.
 
@@ -165,11 +178,14 @@ def reconstruction_quality(x: Any, recon: Any, *, data_range: float = 1.0,
     x, recon
         (N, C, H, W) or (N, C, D, H, W) inputs and their reconstructions.
     data_range
-        Width of the data range (1 for [0,1] data, 2 for [-1,1]).
+        Width of the data range (1 for [0,1] data, 2 for [-1,1]); None for unbounded
+        (standardised) inputs: the inputs' own range, max − min over all of ``x``.
     latent_shape
         One sample's latent shape.
     """
     x, recon = _check_pair(x, recon)
+    if data_range is None:
+        data_range = width_of(x)
     df = pd.DataFrame({"mse": mse(x, recon), "psnr": psnr(x, recon, data_range=data_range),
                        "ssim": ssim(x, recon, data_range=data_range)})
     ratio = compression_ratio(tuple(x.shape[1:]), latent_shape) if latent_shape is not None else None
@@ -184,8 +200,8 @@ def evaluate_quality(store: str | os.PathLike, run: str | os.PathLike, *, n: int
     """
     lr, enc = encode_samples(store, run, n=n, seed=seed, label=None, checkpoint=checkpoint, device=device)
     recon = reconstruct(lr.model, enc.x)
-    lo, hi = lr.data_range
-    report = reconstruction_quality(enc.x, recon, data_range=hi - lo, latent_shape=tuple(lr.model.latent_shape))
+    report = reconstruction_quality(enc.x, recon, data_range=data_width(lr.data_range),
+                                    latent_shape=tuple(lr.model.latent_shape))
     report.per_sample.insert(0, "sample", enc.index)
     return report
 

@@ -55,8 +55,10 @@ def parameters() -> list[inspect.Parameter]:
 
 def train(**given: Any) -> None:
     """Train a VAE on a store variable; checkpoints, history, curves and previews go to --run."""
-    from vaearr.models import options_from_file
+    from vaearr.models import config_from_dict, options_from_file
+    from vaearr.run import Run
     from vaearr.train import fit
+    from vaearr.train.trainer import collapse
 
 
     resume, config, option = given.pop("resume"), given.pop("config"), given.pop("option")
@@ -72,6 +74,16 @@ def train(**given: Any) -> None:
         f"  last: train_loss={last.get('train_loss', float('nan')):.4g} val_loss={last.get('val_loss', float('nan')):.4g}\n"
         f"  best epoch: {result.best_epoch} (val_loss={result.best_val_loss})"
     )
+    run = Run.open(result.run)
+    if cfg.preprocess == "auto" and run.preprocess.steps:
+        typer.echo(f"  preprocessing (auto, for {'/'.join(run.data.feature_dims)} patterns): {run.preprocess.describe()}")
+    if run.model_config.get("output", "auto") == "auto" and "data_range" in run.model_config:
+        head = config_from_dict(run.model_config)
+        sigma = "" if head.output_head != "gaussian" else " (σ learned)" if getattr(head, "sigma", None) is None else f" (σ = {head.sigma})"
+        typer.echo(f"  output head (auto, for {head.data_range} inputs): {head.output_head}{sigma}")
+    counts = collapse(result.history)
+    if counts is not None:
+        typer.echo(f"  active units: {counts[0]} of {counts[1]} latent dims (variance of the posterior mean > 0.01)")
 
 
 train.__signature__ = inspect.Signature(parameters())  # type: ignore[attr-defined]

@@ -19,7 +19,13 @@ from vaearr.models.base import (
     save_model,
 )
 from vaearr.models.conv_vae import ConvVAE, ConvVAEConfig  # noqa: I001 - importing registers the family
-from vaearr.models.losses import kl_divergence, reconstruction_loss, reparameterise
+from vaearr.models.losses import (
+    gaussian_nll,
+    kl_divergence,
+    kl_per_dim,
+    reconstruction_loss,
+    reparameterise,
+)
 from vaearr.models.options import options_from_file
 from vaearr.models.vae3d import VAE3D, VAE3DConfig
 
@@ -37,7 +43,9 @@ __all__ = [
     "VAEOutput",
     "build_model",
     "config_from_dict",
+    "gaussian_nll",
     "kl_divergence",
+    "kl_per_dim",
     "load_model",
     "options_from_file",
     "reconstruction_loss",

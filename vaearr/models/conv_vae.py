@@ -12,15 +12,22 @@ output grid is found by a dry run at build time, so the two halves always agree.
 
 Output heads, by the data's range (``data_range``):
 
-==============  ==============  ========================================  ==============
-``output``      data range      ``recon``                                 ``recon_loss``
-==============  ==============  ========================================  ==============
-sigmoid-bce     [0,1]           sigmoid(logits), logits in extras         BCE, nats/image
-tanh-mse        [-1,1] or [0,1] tanh(...)                                 sum of squares
-linear-mse      either          unbounded                                 sum of squares
-==============  ==============  ========================================  ==============
+==============  ===================  ====================================  ==========================
+``output``      data range           ``recon``                             ``recon_loss``
+==============  ===================  ====================================  ==========================
+sigmoid-bce     [0,1]                sigmoid(logits), logits in extras     BCE, nats/image
+tanh-mse        [-1,1] or [0,1]      tanh(...)                             sum of squares
+linear-mse      any                  unbounded                             sum of squares
+gaussian        any (standardized)   unbounded: the mean of N(recon, σ²)   Gaussian NLL, nats/image
+==============  ===================  ====================================  ==========================
 
-``output="auto"`` picks sigmoid-bce for [0,1] and tanh-mse for [-1,1]. Loss reductions: see
+``output="auto"`` picks sigmoid-bce for [0,1], tanh-mse for [-1,1] and gaussian for
+standardised inputs. The gaussian head's σ is one learned number (``sigma=None``, a
+"calibrated decoder": it settles at the root mean squared error, which weighs the
+reconstruction against the KL by how well the data can be reconstructed) or a fixed value.
+``free_bits`` keeps a floor under each latent dim's KL in the loss (Kingma et al., 2016): a
+dim that carries less information than that is not pushed further toward the prior, so the
+latent does not collapse; the reported ``kl`` is the true KL. Loss reductions: see
 :mod:`vaearr.models.base` (per-image sums, batch mean).
 """
 
@@ -41,12 +48,12 @@ from vaearr.models.base import (
     VAEOutput,
     register,
 )
-from vaearr.models.losses import kl_divergence, reconstruction_loss
+from vaearr.models.losses import gaussian_nll, kl_per_dim, reconstruction_loss
 
 #: Output heads and the data ranges they are meant for (see the table in the module docstring).
-OUTPUT_HEADS = ("sigmoid-bce", "tanh-mse", "linear-mse")
-DATA_RANGES = ("[0,1]", "[-1,1]")
-AUTO_OUTPUT = {"[0,1]": "sigmoid-bce", "[-1,1]": "tanh-mse"}
+OUTPUT_HEADS = ("sigmoid-bce", "tanh-mse", "linear-mse", "gaussian")
+DATA_RANGES = ("[0,1]", "[-1,1]", "standardized")
+AUTO_OUTPUT = {"[0,1]": "sigmoid-bce", "[-1,1]": "tanh-mse", "standardized": "gaussian"}
 ACTIVATIONS = {"leaky_relu": lambda: nn.LeakyReLU(0.2), "silu": nn.SiLU}
 NORMS = {
     # GroupNorm with up to 8 groups: independent of batch size, so a last batch of 1 trains fine.
@@ -59,7 +66,8 @@ def _identity(t: Tensor) -> Tensor:
     return t
 
 
-HEAD_ACTIVATIONS = {"sigmoid-bce": torch.sigmoid, "tanh-mse": torch.tanh, "linear-mse": _identity}
+HEAD_ACTIVATIONS = {"sigmoid-bce": torch.sigmoid, "tanh-mse": torch.tanh, "linear-mse": _identity,
+                    "gaussian": _identity}
 
 
 @dataclass
@@ -77,9 +85,15 @@ class ConvVAEConfig(ModelConfig):
     beta
         β-VAE weight on the KL term (1 = the plain ELBO).
     output
-        ``"auto"``, ``"sigmoid-bce"``, ``"tanh-mse"`` or ``"linear-mse"`` (table in the module docstring).
+        ``"auto"``, ``"sigmoid-bce"``, ``"tanh-mse"``, ``"linear-mse"`` or ``"gaussian"`` (table in
+        the module docstring).
     data_range
-        ``"[0,1]"`` or ``"[-1,1]"``: what the training batches are normalised to.
+        ``"[0,1]"``, ``"[-1,1]"`` or ``"standardized"`` (zero mean, unit standard deviation per
+        sample): what the training batches are normalised to.
+    sigma
+        The gaussian head's standard deviation: None learns it (one number), a value fixes it.
+    free_bits
+        Nats per latent dim under which a dim's KL no longer counts in the loss (0: off).
     norm
         ``"group"`` (default; batch-size independent) or ``"batch"``.
     activation
@@ -97,6 +111,8 @@ class ConvVAEConfig(ModelConfig):
     data_range: str = "[0,1]"
     norm: str = "group"
     activation: str = "leaky_relu"
+    sigma: float | None = None
+    free_bits: float = 0.0
 
     @property
     def output_head(self) -> str:
@@ -112,6 +128,10 @@ class ConvVAEConfig(ModelConfig):
             raise self.problem(f"channels must be one or more positive widths, got {self.channels!r}")
         if self.beta < 0:
             raise self.problem(f"beta must be >= 0, got {self.beta}")
+        if self.sigma is not None and self.sigma <= 0:
+            raise self.problem(f"sigma must be > 0 (or None to learn it), got {self.sigma}")
+        if self.free_bits < 0:
+            raise self.problem(f"free_bits must be >= 0, got {self.free_bits}")
         for attr, allowed in (
             ("output", ("auto", *OUTPUT_HEADS)),
             ("data_range", DATA_RANGES),
@@ -180,6 +200,9 @@ class ConvVAE(VAEBase):
         self.decoder = nn.Sequential(*blocks)
         self.to_pixels = nn.Conv2d(outs[-1], c, kernel_size=3, padding=1)
 
+        if config.output_head == "gaussian" and config.sigma is None:
+            self.log_sigma = nn.Parameter(torch.zeros(()))  # the decoder's one learned σ
+
         grown = (self.feature_shape[1] * 2 ** len(rev), self.feature_shape[2] * 2 ** len(rev))
         self._crop = ((grown[0] - h) // 2, (grown[1] - w) // 2)  # top, left offsets of the centre crop
 
@@ -213,7 +236,8 @@ class ConvVAE(VAEBase):
         return self._head(logits), {"logits": logits}
 
     def loss_function(self, x: Tensor, out: VAEOutput, kl_weight: float = 1.0) -> VAEOutput:
-        """``recon_loss + beta * kl_weight * kl``; per-image sums averaged over the batch.
+        """``recon_loss + beta * kl_weight * kl`` (the KL with its free-bits floor); per-image sums
+        averaged over the batch.
 
         For the sigmoid-bce head ``x`` must lie in [0, 1] (checked: BCE against other targets is
         not a likelihood and can go negative).
@@ -233,9 +257,18 @@ class ConvVAE(VAEBase):
                 if logits is not None
                 else reconstruction_loss(out.recon, x, "bce")
             )
+        elif head == "gaussian":
+            sigma = self.config.sigma
+            log_sigma = self.log_sigma if sigma is None else torch.tensor(math.log(sigma), device=x.device)
+            recon_loss = gaussian_nll(out.recon, x, log_sigma)
+            out.extras["sigma"] = log_sigma.detach().exp()
         else:
             recon_loss = reconstruction_loss(out.recon, x, "mse")
-        kl = kl_divergence(out.mu, out.logvar)
+        per_dim = kl_per_dim(out.mu, out.logvar)
+        kl = per_dim.sum()
+        # free bits: below the floor a dim's KL no longer pulls it toward the prior
+        kl_term = per_dim.clamp(min=self.config.free_bits).sum() if self.config.free_bits > 0 else kl
         out.recon_loss, out.kl = recon_loss, kl
-        out.loss = recon_loss + self.config.beta * kl_weight * kl
+        out.extras["kl_per_dim"] = per_dim.detach()
+        out.loss = recon_loss + self.config.beta * kl_weight * kl_term
         return out

@@ -5,6 +5,8 @@ Reductions (the numbers a user reads in a training log) are documented in :mod:`
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 from torch.nn import functional as F
@@ -34,6 +36,34 @@ def kl_divergence(mu: Tensor, logvar: Tensor) -> Tensor:
     # Computed in float32 even under autocast: exp(logvar) of a half tensor overflows at 11.
     mu, logvar = mu.float(), logvar.float()
     per_element = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+    return per_element.flatten(1).sum(dim=1).mean()
+
+
+def kl_per_dim(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL of each latent element from N(0, 1), averaged over the batch: ``(*latent_shape,)``, nats.
+
+    Its sum is :func:`kl_divergence`.
+
+    Examples
+    --------
+    >>> kl_per_dim(torch.tensor([[1.0, 0.0]]), torch.zeros(1, 2)).tolist()
+    [0.5, 0.0]
+    """
+    mu, logvar = mu.float(), logvar.float()
+    return (0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)).mean(dim=0)
+
+
+def gaussian_nll(prediction: Tensor, target: Tensor, log_sigma: Tensor) -> Tensor:
+    """Negative log-likelihood of ``target`` under N(``prediction``, σ²) with one σ = exp(``log_sigma``):
+    summed over a sample's elements, averaged over the batch (nats per sample).
+
+    Examples
+    --------
+    >>> round(float(gaussian_nll(torch.zeros(1, 4), torch.zeros(1, 4), torch.tensor(0.0))), 4)  # 4 · ½ log 2π
+    3.6758
+    """
+    prediction, target, log_sigma = prediction.float(), target.float(), log_sigma.float()
+    per_element = 0.5 * ((target - prediction) * torch.exp(-log_sigma)).pow(2) + log_sigma + 0.5 * math.log(2 * math.pi)
     return per_element.flatten(1).sum(dim=1).mean()
 
 

@@ -536,6 +536,10 @@ def describe(store: str | os.PathLike, *, storage_options: dict | None = None) -
         if name in mask_names:
             n = int(v.sum().compute())
             lines.append(f"      {n} of {v.size} True")
+        if "active_units" in v.attrs and "kl_per_dim" in v.attrs:
+            kl = v.attrs["kl_per_dim"]
+            lines.append(f"      active units: {v.attrs['active_units']} of {len(kl)} latent dims; "
+                         f"KL {sum(kl):.4g} nats (per dim: {', '.join(f'{k:.2g}' for k in kl)})")
         prov = {k: v.attrs[k] for k in PROVENANCE_KEYS if k in v.attrs and v.attrs[k] not in ("", "{}")}
         if prov:
             lines.append("      " + "; ".join(f"{k}={_short(val)}" for k, val in prov.items()))

@@ -57,22 +57,42 @@ class ProgressBar(Callback):
         self.bar.close()
 
 
+def latent_split(row: dict[str, Any]) -> str:
+    """The split whose latent statistics a history row reports: validation when there is one."""
+    return "val" if "val_active_units" in row else "train"
+
+
 def plot_curves(path: Path, history: list[dict]) -> None:
-    """``curves.png``: loss, reconstruction loss and KL per epoch, training and validation."""
+    """``curves.png``: loss, reconstruction loss and KL per epoch (training and validation), and
+    with vector latents the KL of each latent dim and the number of active dims."""
     if not history:
         return
     epochs = [h["epoch"] for h in history]
-    fig = Figure(figsize=(12, 3.2))
+    split = latent_split(history[-1])
+    per_dim = [h.get(f"{split}_kl_per_dim") for h in history]
+    panels = 3 + (2 if all(v is not None for v in per_dim) else 0)
+    fig = Figure(figsize=(4 * panels, 3.2))
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, 3)
-    for ax, key in zip(axes, ("loss", "recon_loss", "kl"), strict=True):
-        for split, style in (("train", "-"), ("val", "--")):
-            vals = [h.get(f"{split}_{key}") for h in history]
+    axes = fig.subplots(1, panels)
+    for ax, key in zip(axes, ("loss", "recon_loss", "kl"), strict=False):
+        for split_, style in (("train", "-"), ("val", "--")):
+            vals = [h.get(f"{split_}_{key}") for h in history]
             if any(v is not None for v in vals):
-                ax.plot(epochs, vals, style, marker="o", ms=3, label=split)
+                ax.plot(epochs, vals, style, marker="o", ms=3, label=split_)
         ax.set_title(key)
         ax.set_xlabel("epoch")
         ax.legend()
+    if panels == 5:
+        kl = np.asarray(per_dim, dtype=float)  # (epochs, dims)
+        for d in range(kl.shape[1]):
+            axes[3].plot(epochs, kl[:, d], lw=1)
+        axes[3].set_title(f"KL per latent dim ({split}, nats)")
+        axes[3].set_xlabel("epoch")
+        active = [h[f"{split}_active_units"] for h in history]
+        axes[4].plot(epochs, active, marker="o", ms=3)
+        axes[4].set_ylim(-0.5, kl.shape[1] + 0.5)
+        axes[4].set_title(f"active units ({split}, of {kl.shape[1]})")
+        axes[4].set_xlabel("epoch")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
@@ -157,7 +177,7 @@ class TensorBoardLogger(Callback):
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, row: dict[str, Any]) -> None:
         for k, v in row.items():
-            if k.startswith(("train_", "val_")):
+            if k.startswith(("train_", "val_")) and isinstance(v, int | float):
                 self.writer.add_scalar(k.replace("_", "/", 1), v, epoch)
 
     def on_fit_end(self, trainer: Trainer) -> None:

@@ -96,6 +96,8 @@ class TrainConfig:
     schedule: str = opt("cosine", "cosine or none.")
     schedule_per: str = opt("step", "Step the schedule per step or per epoch.")
     kl_warmup_epochs: float = opt(0.0, "Epochs of linear KL warm-up (0: none).", flags=("--kl-warmup",))
+    kl_cycles: int = opt(0, "Cyclical KL annealing: this many cycles over the training, each ramping the KL "
+                            "weight from 0 to 1 over its first half (0: off).")
     grad_clip: float | None = opt(1.0, "Clip gradient norm (0: off).", cli_type=float, parse=_parse_clip)
     amp: str = opt("auto", "Autocast on CUDA: auto (bf16), bf16, fp16, none.")
     device: str = opt("cpu", "cpu, cuda or cuda:N.")
@@ -108,7 +110,16 @@ class TrainConfig:
     standardize: bool = opt(False, "Per-sample zero mean, unit std.")
     crop: int | None = opt(None, "Centre-crop samples to N×N.")
     resize: int | None = opt(None, "Resize samples to N×N.")
-    subtract_background: bool = opt(False, "EBSD static background subtraction.")
+    preprocess: str = opt("auto", "auto: EBSD patterns get static background removal and per-pattern "
+                                  "standardisation (other data: the options given); none: only the options given.")
+    subtract_background: bool = opt(False, "Static background removal (the scan's mean pattern inside the mask).")
+    background: str | None = opt(None, "Static background pattern file (.npy or image) instead of the scan's mean.")
+    background_operation: str = opt("subtract", "Remove the static background by: subtract or divide.")
+    dynamic_background: float = opt(0.0, "Remove each pattern's Gaussian blur of this σ in pixels (0: off).")
+    dynamic_operation: str = opt("subtract", "Remove the dynamic background by: subtract or divide.")
+    average_neighbours: int = opt(0, "Average each pattern with its neighbours in a 3x3 or 5x5 window inside the "
+                                     "mask (0: off; a derived variable written to the store).")
+    detector_mask: bool = opt(False, "Zero the pixels outside the circle inscribed in each pattern.")
     patch: tuple[int, int, int] | None = opt(None, "Random 3D patches DxHxW (volumes).", cli_type=str,
                                              parse=_parse_shape3)
     augment: bool = opt(False, "Random flips and small affine.")

@@ -47,7 +47,7 @@ def build_loaders(run: Run, cfg: TrainConfig, rank: int = 0, world_size: int = 1
         # process slowed a conv-vae step by ~7 % on an H100, in worker processes by ~0-3 %
         num_workers = min(4, cpus() // 2) if cfg.device.startswith("cuda") else 0
     train, val = make_loaders(
-        d.store, d.var, sample_dims=d.sample_dims, feature_dims=d.feature_dims, mask=d.mask,
+        d.store, pre.source_variable(d.var), sample_dims=d.sample_dims, feature_dims=d.feature_dims, mask=d.mask,
         batch_size=cfg.batch_size, val_fraction=cfg.val_fraction, seed=cfg.seed, num_workers=num_workers,
         transforms=transforms, val_transforms=val_transforms, rank=rank, world_size=world_size, **extra,
         # batches are not pinned: on an H100, pinning each batch in the loader's thread slowed a

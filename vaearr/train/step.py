@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from vaearr.models.latent_stats import LatentStats
 from vaearr.train.config import TrainingError
 
 
@@ -89,19 +90,23 @@ def unwrap(model):
 
 def evaluate(model, loader, device, autocast=None, *, prefix: str = "", distributed: bool = False,
              on_device=None) -> dict[str, float]:
-    """Mean loss, reconstruction loss and KL per sample over a loader (no gradients); ``on_device``
-    is the transform the loaders left for the device."""
+    """Mean loss, reconstruction loss and KL per sample over a loader (no gradients), with the KL per
+    latent dim and the active units (:class:`LatentStats`); ``on_device`` is the transform the
+    loaders left for the device."""
     if loader is None or len(loader) == 0:
         return {}
     net = unwrap(model)
     net.eval()
     sums = {"loss": 0.0, "recon_loss": 0.0, "kl": 0.0}
     n = 0
+    stats = LatentStats()
     with torch.no_grad(), (autocast or contextlib.nullcontext()):
         for x in loader:
             x = to_device(x, device, on_device)
             losses = net(x, kl_weight=1.0)
             for k in sums:
                 sums[k] += float(getattr(losses, k).detach()) * x.shape[0]
+            stats.add(losses.mu, losses.logvar)
             n += x.shape[0]
-    return {f"{prefix}{k}": allreduce_mean(v, n, distributed) for k, v in sums.items()}
+    return {**{f"{prefix}{k}": allreduce_mean(v, n, distributed) for k, v in sums.items()},
+            **stats.result(distributed, prefix)}

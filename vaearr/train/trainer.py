@@ -15,6 +15,7 @@ import math
 import os
 import random
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,12 +33,14 @@ from vaearr.models import (
     config_from_dict,
     load_model,
 )
-from vaearr.preprocess import PreprocessOptions
+from vaearr.preprocess import Preprocess, PreprocessOptions
 from vaearr.run import DataSpec, Run, RunError, fit_preprocess
-from vaearr.train.callbacks import Callback, default_callbacks
+from vaearr.store.schema import PATTERN_DIMS
+from vaearr.train.callbacks import Callback, default_callbacks, latent_split
 from vaearr.train.config import TrainConfig, TrainingError
 from vaearr.train.loaders import build_loaders
 from vaearr.train.step import (
+    LatentStats,
     allreduce_mean,
     allreduce_sum,
     autocast_for,
@@ -135,10 +138,16 @@ class Trainer:
     # -- the loop ------------------------------------------------------------------------------
 
     def kl_weight(self, epoch: int, i: int) -> float:
-        """The KL multiplier at batch ``i`` of epoch ``epoch`` (0-based): linear warm-up to 1."""
+        """The KL multiplier at batch ``i`` of epoch ``epoch`` (0-based): a linear warm-up to 1 over
+        ``kl_warmup_epochs``, or with ``kl_cycles`` cyclical annealing (Fu et al., 2019): the
+        training cut into that many cycles, each ramping the weight from 0 to 1 over its first half."""
+        t = epoch + i / max(self.steps_per_epoch, 1)  # epochs done
+        if self.cfg.kl_cycles > 0:
+            period = self.cfg.epochs / self.cfg.kl_cycles
+            return float(min(1.0, (t % period) / (0.5 * period)))
         if self.cfg.kl_warmup_epochs <= 0:
             return 1.0
-        return float(min(1.0, (epoch + i / max(self.steps_per_epoch, 1)) / self.cfg.kl_warmup_epochs))
+        return float(min(1.0, t / self.cfg.kl_warmup_epochs))
 
     def training_step(self, x: torch.Tensor, epoch: int, i: int) -> tuple[Any, float]:
         """One optimisation step on batch ``x`` (batch ``i`` of epoch ``epoch``, 0-based)."""
@@ -156,6 +165,7 @@ class Trainer:
         self.model.train()
         self.extra_sums: dict[str, float] = {}
         loss_sum, dev_sums, n_seen = 0.0, {}, 0
+        stats = LatentStats()
         t0 = time.perf_counter()
         for i, x in enumerate(loader):
             x = to_device(x, self.device, on_device)
@@ -170,6 +180,7 @@ class Trainer:
             # step would wait for the GPU each time (the loss above is the one wait)
             for k in ("recon_loss", "kl"):
                 dev_sums[k] = dev_sums.get(k, 0.0) + getattr(losses, k).detach().double() * b
+            stats.add(losses.mu, losses.logvar)
             for cb in self.callbacks:
                 cb.on_batch_end(self, x, loss)
         if self.scheduler is not None and self.cfg.schedule_per == "epoch":
@@ -179,6 +190,7 @@ class Trainer:
                "seconds": round(time.perf_counter() - t0, 3),
                "samples": int(allreduce_sum(float(n_seen), self.distributed))}
         row.update({f"train_{k}": allreduce_mean(v, n_seen, self.distributed) for k, v in sums.items()})
+        row.update(stats.result(self.distributed, "train_"))
         return row
 
     def fit(self, train_loader: Any, val_loader: Any, on_device: Any = None) -> FitResult:
@@ -242,21 +254,35 @@ def trainer_class(model: torch.nn.Module) -> type[Trainer]:
     return AdversarialTrainer if isinstance(net, Adversarial) and net.discriminator is not None else Trainer
 
 
-def model_config(cfg: TrainConfig, input_shape: tuple[int, ...]) -> dict[str, Any]:
-    """The model config as a dict: the family's own fields filled from the train options."""
+def model_config(cfg: TrainConfig, preprocess: Preprocess) -> dict[str, Any]:
+    """The model config as a dict: the family's own fields filled from the train options and the
+    run's preprocessing (its output shape, and its range: standardised inputs get ``"standardized"``)."""
     if cfg.model not in REGISTRY:
         raise TrainingError(f"unknown model '{cfg.model}'; known: {', '.join(sorted(REGISTRY))}")
     fields = {f.name for f in dataclasses.fields(REGISTRY[cfg.model][0])}
-    d: dict[str, Any] = {"name": cfg.model, "input_shape": input_shape}
+    d: dict[str, Any] = {"name": cfg.model, "input_shape": preprocess.input_shape}
     if "latent_dim" in fields:
         d["latent_dim"] = cfg.latent_dim
-    if "data_range" in fields and not cfg.standardize:
-        d["data_range"] = cfg.scale
+    if "data_range" in fields:
+        rng = preprocess.output_range
+        d["data_range"] = "standardized" if rng is None else "[-1,1]" if rng[0] < 0 else "[0,1]"
     unknown = set(cfg.model_options) - fields
     if unknown:
         raise TrainingError(f"model '{cfg.model}' has no option(s) {', '.join(sorted(unknown))}; "
                             f"it has: {', '.join(sorted(fields))}")
     return {**d, **cfg.model_options}
+
+
+def resolve_preprocess(cfg: TrainConfig, data: DataSpec) -> TrainConfig:
+    """``preprocess="auto"`` made concrete: EBSD patterns (feature dims ``py, px``) get static
+    background removal and per-pattern standardisation, what the field does before anything
+    else (the reason, measured: BENCHMARKS.md, "Science"); other data keep the options given.
+    The run records the result, so a resumed run and every reader see the same pipeline."""
+    if cfg.preprocess not in ("auto", "none"):
+        raise TrainingError(f"preprocess must be auto or none, got {cfg.preprocess!r}")
+    if cfg.preprocess == "auto" and tuple(data.feature_dims) == PATTERN_DIMS[2:]:
+        cfg = dataclasses.replace(cfg, subtract_background=True, standardize=True)
+    return cfg
 
 
 def open_or_create_run(cfg: TrainConfig, *, resume: bool, write: bool) -> tuple[Run, TrainConfig, Path | None]:
@@ -277,8 +303,9 @@ def open_or_create_run(cfg: TrainConfig, *, resume: bool, write: bool) -> tuple[
         return run, dataclasses.replace(saved, epochs=cfg.epochs, device=cfg.device, num_workers=cfg.num_workers), last[0]
     data = DataSpec.resolve(cfg.store, cfg.var, sample_dims=cfg.sample_dims, feature_dims=cfg.feature_dims,
                             mask=cfg.mask)
+    cfg = resolve_preprocess(cfg, data)
     preprocess = fit_preprocess(data, PreprocessOptions.of(cfg))
-    model = config_from_dict(model_config(cfg, preprocess.input_shape)).to_dict()
+    model = config_from_dict(model_config(cfg, preprocess)).to_dict()
     run = Run(cfg.run, data=data, train=dataclasses.asdict(cfg), model=model, preprocess=preprocess)
     if write:
         run.save()
@@ -294,7 +321,12 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
     ``callbacks`` replace the default ones (:func:`~vaearr.train.callbacks.default_callbacks`).
     """
     rank, world_size, device = distributed_setup(cfg.device)
-    run, cfg, ckpt = open_or_create_run(cfg, resume=resume, write=rank == 0)
+    if rank == 0:  # first: it writes the run folder and any variable the preprocessing derives in the store
+        run, cfg, ckpt = open_or_create_run(cfg, resume=resume, write=True)
+    if world_size > 1:
+        torch.distributed.barrier()
+    if rank != 0:
+        run, cfg, ckpt = open_or_create_run(cfg, resume=resume, write=False)
     seed_everything(cfg.seed)
     train_loader, val_loader, on_device = build_loaders(run, cfg, rank, world_size)
     model = load_model(ckpt) if ckpt is not None else build_model(config_from_dict(run.model_config))
@@ -306,7 +338,30 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
     if ckpt is not None:
         trainer.load_state_dict(run.last_state()[1])
     trainer.callbacks = list(callbacks) if callbacks is not None else default_callbacks(trainer, progress=progress)
-    return trainer.fit(train_loader, val_loader, on_device)
+    result = trainer.fit(train_loader, val_loader, on_device)
+    warn_if_collapsed(result.history)
+    return result
+
+
+def collapse(history: list[dict]) -> tuple[int, int] | None:
+    """Active units and latent dims at the last epoch (None without vector-latent statistics)."""
+    if not history:
+        return None
+    row = history[-1]
+    split = latent_split(row)
+    if f"{split}_active_units" not in row:
+        return None
+    return row[f"{split}_active_units"], len(row[f"{split}_kl_per_dim"])
+
+
+def warn_if_collapsed(history: list[dict]) -> None:
+    """Warn, with what helps, when fewer than a quarter of the latent dims are active."""
+    counts = collapse(history)
+    if counts is not None and counts[0] < counts[1] / 4:
+        warnings.warn(f"only {counts[0]} of {counts[1]} latent dims are active (posterior collapse: the latents "
+                      "carry almost nothing); what helps: standardised inputs with the gaussian head "
+                      "(--standardize, the EBSD default), -o free_bits=0.5, --kl-warmup 5 or --kl-cycles 4, "
+                      "-o beta=0.5", stacklevel=2)
 
 
 def distributed_setup(device: str) -> tuple[int, int, torch.device]:

@@ -178,7 +178,7 @@ def explore(
 
     if "quality" in parts:
         recon = reconstruct(model, enc.x)
-        report = Q.reconstruction_quality(enc.x, recon, data_range=clim[1] - clim[0],
+        report = Q.reconstruction_quality(enc.x, recon, data_range=Q.data_width(clim),
                                           latent_shape=tuple(model.latent_shape))
         per = report.per_sample.copy()
         per.insert(0, "sample", enc.index)

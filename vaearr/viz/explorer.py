@@ -40,11 +40,11 @@ class Explorer:
     step
         Slider step.
     clim
-        Colour range of the image (the run's data range).
+        Colour range of the image (the run's data range); None scales to each decoded image.
     """
 
     def __init__(self, model: Any, base: np.ndarray | None = None, *, value_range: tuple[float, float] = (-3.0, 3.0),
-                 step: float = 0.05, clim: tuple[float, float] = (0.0, 1.0), title: str = "decoded"):
+                 step: float = 0.05, clim: tuple[float, float] | None = (0.0, 1.0), title: str = "decoded"):
         pn = require("panel", "viz")
         if len(model.latent_shape) != 1:
             raise InputError(None, f"the explorer needs a vector latent; this model's latent is {model.latent_shape}")

@@ -36,7 +36,7 @@ def comparison_figure(cmp: LayerComparison, *, title: str = "decoder layer diffe
     return side_by_side(l2, cos, cols=1)
 
 
-def reconstructions_figure(cmp: LayerComparison, clim: tuple[float, float] = (0.0, 1.0)):
+def reconstructions_figure(cmp: LayerComparison, clim: tuple[float, float] | None = (0.0, 1.0)):
     """Both inputs (top row) and their reconstructions (bottom row)."""
     images = np.stack([np.concatenate([cmp.x1, cmp.x2]), np.concatenate([cmp.recon1, cmp.recon2])])
     return image_grid(images, title="inputs and reconstructions", row_labels=["input", "reconstruction"],
@@ -44,7 +44,7 @@ def reconstructions_figure(cmp: LayerComparison, clim: tuple[float, float] = (0.
 
 
 def write_comparison(cmp: LayerComparison, out: str | os.PathLike, *, top: int = 5,
-                     clim: tuple[float, float] = (0.0, 1.0)) -> list[Path]:
+                     clim: tuple[float, float] | None = (0.0, 1.0)) -> list[Path]:
     """``layer_differences.json``, ``layer_differences`` (HTML + PNG) and ``reconstructions`` (HTML + PNG) in ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from vaearr.analysis.generate import reconstruct
 from vaearr.analysis.latents import encode_samples, load_run
 from vaearr.analysis.quality import (
     choose,
+    data_width,
     mid_slices,
     network_affine,
     reconstruction_quality,
@@ -31,7 +32,7 @@ def reconstruction_grid(
     n: int = 8,
     seed: int = 0,
     threshold: float | None = 0.5,
-    clim: tuple[float, float] = (0.0, 1.0),
+    clim: tuple[float, float] | None = (0.0, 1.0),
     sample_labels: Sequence[Any] | None = None,
     title: str = "reconstructions",
 ):
@@ -59,7 +60,7 @@ def reconstruction_grid(
     rows = [x[idx], recon[idx]]
     names = ["input", "reconstruction"]
     if threshold is not None:
-        lo, hi = clim
+        lo, hi = clim if clim is not None else (float(np.nanmin(x[idx])), float(np.nanmax(x[idx])))
         rows += [np.where(x[idx] > threshold, hi, lo), np.where(recon[idx] > threshold, hi, lo)]
         names += [f"input > {threshold:g}", f"recon > {threshold:g}"]
     cols = [str(sample_labels[i]) for i in idx] if sample_labels is not None else [str(i) for i in idx]
@@ -136,7 +137,7 @@ def volume_reconstructions(
                 for view, s in zip(("axial", "coronal", "sagittal"), views, strict=True)]
         html, _ = save_figure(side_by_side(*figs, cols=3), out / f"{subject}_mid_slices")
         written.append(Path(html))
-        rep = reconstruction_quality(encoded.x[row:row + 1], recon[row:row + 1], data_range=clim[1] - clim[0])
+        rep = reconstruction_quality(encoded.x[row:row + 1], recon[row:row + 1], data_range=data_width(clim))
         quality[subject] = rep.per_sample.iloc[0].to_dict()
     (out / "volume_quality.json").write_text(json.dumps(quality, indent=2) + "\n")
     written.append(out / "volume_quality.json")
