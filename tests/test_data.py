@@ -273,3 +273,101 @@ def test_make_big_hdf5(tmp_path: Path) -> None:
     # mirrored tiling: x = 31 and 32 show the same pool pattern, with different noise
     a, b = p[31].astype(float), p[32].astype(float)
     assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.9 and not np.array_equal(a, b)
+
+
+# --------------------------------------------------------------------------------------------
+# the science maps: clean, noisy, sub-grains, with boundary truth
+
+SCI_SHAPE, SCI_PSHAPE = (24, 32), (30, 30)
+
+
+@pytest.fixture(scope="session")
+def science_subgrains():
+    return data.science_map("subgrains", shape=SCI_SHAPE, pattern_shape=SCI_PSHAPE)
+
+
+def _boundaries(labels: np.ndarray, within: np.ndarray | None = None) -> np.ndarray:
+    """Independent reference: a pixel is on a boundary when its right or lower neighbour differs."""
+    ny, nx = labels.shape
+    out = np.zeros(labels.shape, bool)
+    for i in range(ny):
+        for j in range(nx):
+            for a, b in ((i, j + 1), (i + 1, j)):
+                if a < ny and b < nx and labels[a, b] != labels[i, j]:
+                    if within is None or within[a, b] == within[i, j]:
+                        out[i, j] = True
+    return out
+
+
+def test_science_map_shapes_and_truth(science_subgrains) -> None:
+    ds = science_subgrains
+    assert ds.patterns.dims == ("y", "x", "py", "px") and ds.patterns.dtype == np.uint8
+    assert ds.patterns.shape == (*SCI_SHAPE, *SCI_PSHAPE)
+    np.testing.assert_array_equal(ds.x.values, np.arange(SCI_SHAPE[1], dtype=float))
+    np.testing.assert_array_equal(ds.y.values, np.arange(SCI_SHAPE[0], dtype=float))
+    g, s = ds.grain_id.values, ds.subgrain_id.values
+    assert g.dtype == np.int32 and s.dtype == np.int32
+    assert set(np.unique(g)) == set(range(10))
+    np.testing.assert_array_equal(s // 2, g)  # sub-grain 2g + side
+    assert len(np.unique(s)) > 10
+    gb, lagb = ds.grain_boundaries_true.values, ds.low_angle_boundaries_true.values
+    assert gb.dtype == bool and lagb.dtype == bool
+    np.testing.assert_array_equal(gb, _boundaries(g))
+    np.testing.assert_array_equal(lagb, _boundaries(s, within=g))
+    assert lagb.sum() > 0 and not (gb & lagb & (_boundaries(s) == 0)).any()
+    # every low-angle pixel's right or lower neighbour is the other half of the same grain
+    iy, ix = np.nonzero(lagb)
+    for i, j in zip(iy, ix):
+        nbrs = [(i, j + 1), (i + 1, j)]
+        assert any(a < g.shape[0] and b < g.shape[1] and g[a, b] == g[i, j] and s[a, b] != s[i, j] for a, b in nbrs)
+
+
+def test_science_subgrain_halves_are_half_a_degree_apart(science_subgrains) -> None:
+    from vaearr.data.subgrains import misorientation_deg
+
+    q = np.asarray(science_subgrains.attrs["subgrain_rotations"])
+    assert q.shape == (20, 4)
+    np.testing.assert_allclose(misorientation_deg(q[0::2], q[1::2]), 0.5, atol=1e-9)
+    grains = np.asarray(science_subgrains.attrs["grain_rotations"])
+    np.testing.assert_allclose(misorientation_deg(q[0::2], grains), 0.25, atol=1e-9)
+    # the per-pixel spread: |N(0, 0.1° I3)| has mean 0.1·sqrt(8/pi) ≈ 0.16°
+    m = science_subgrains.misorientation_true.values
+    assert 0.13 < m.mean() < 0.19
+
+
+def test_science_map_is_deterministic_and_kinds_differ(science_subgrains) -> None:
+    again = data.science_map("subgrains", shape=SCI_SHAPE, pattern_shape=SCI_PSHAPE)
+    xr_testing = pytest.importorskip("xarray.testing")
+    xr_testing.assert_identical(again, science_subgrains)
+    clean = data.science_map("clean", shape=SCI_SHAPE, pattern_shape=SCI_PSHAPE)
+    noisy = data.science_map("noisy", shape=SCI_SHAPE, pattern_shape=SCI_PSHAPE)
+    other = data.science_map("clean", shape=SCI_SHAPE, pattern_shape=SCI_PSHAPE, seed=7)
+    # one scene: same grains; no sub-grains nor low-angle boundaries in clean / noisy
+    for ds in (clean, noisy):
+        np.testing.assert_array_equal(ds.grain_id.values, science_subgrains.grain_id.values)
+        np.testing.assert_array_equal(ds.subgrain_id.values, ds.grain_id.values)
+        assert not ds.low_angle_boundaries_true.values.any()
+        assert not ds.misorientation_true.values.any()
+    assert not np.array_equal(clean.patterns.values, noisy.patterns.values)
+    assert not np.array_equal(clean.grain_id.values, other.grain_id.values)
+    # noise levels: shot noise at 25 counts is much stronger than the clean map's
+    def noise(ds):
+        p = ds.patterns.values.astype(np.float32)
+        return float(np.std(p[:, 1:] - p[:, :-1]))
+    assert noise(noisy) > 1.5 * noise(clean)
+    with pytest.raises(ValueError, match="kind must be"):
+        data.science_map("dirty")
+
+
+def test_write_science_map_store(tmp_path: Path) -> None:
+    from vaearr.store import open_store
+
+    store = tmp_path / "sci.zarr"
+    data.write_science_map(store, "clean", shape=(12, 16), pattern_shape=(20, 20))
+    ds = open_store(store)
+    assert ds.attrs["kind"] == "ebsd-map" and ds.attrs["scan_shape"] == [12, 16]
+    assert ds.patterns.dims == ("y", "x", "py", "px") and ds.patterns.dtype == np.uint8
+    assert bool(ds.roi.all()) and ds.roi.dtype == bool
+    mem = data.science_map("clean", shape=(12, 16), pattern_shape=(20, 20))
+    for k in ("patterns", "grain_id", "subgrain_id", "grain_boundaries_true", "low_angle_boundaries_true"):
+        np.testing.assert_array_equal(ds[k].values, mem[k].values)

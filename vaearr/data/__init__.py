@@ -1,5 +1,6 @@
 """Data for the demo, tests and benchmarks: kikuchipy's shipped Ni scans (:mod:`~vaearr.data.shipped`),
-a simulated Ni map with ground truth (:mod:`~vaearr.data.simulate`), and big benchmark files
+a simulated Ni map with ground truth (:mod:`~vaearr.data.simulate`), three small study maps
+with grains, sub-grains and boundaries as truth (:mod:`~vaearr.data.subgrains`), and big benchmark files
 (:mod:`~vaearr.data.bench`). Everything needs the ``ebsd`` extra (kikuchipy, orix).
 """
 
@@ -13,10 +14,12 @@ from vaearr.data.simulate import (
     build_demo_map,
     demo_paths,
 )
+from vaearr.data.subgrains import SCIENCE_KINDS, science_map, write_science_map
 
 __all__ = [
     "DEMO_PC",
     "DEMO_SAMPLE_TILT",
+    "SCIENCE_KINDS",
     "BigFile",
     "DemoPaths",
     "band_contrast",
@@ -26,4 +29,6 @@ __all__ = [
     "kikuchipy_files",
     "make_big_hdf5",
     "make_vendor_files",
+    "science_map",
+    "write_science_map",
 ]

@@ -122,7 +122,7 @@ def spawn_rngs(seed: int, n: int) -> list[np.random.Generator]:
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n)]
 
 
-def _seeds(shape: tuple[int, int], n: int, rng: np.random.Generator) -> np.ndarray:
+def grain_seeds(shape: tuple[int, int], n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` grain seeds (y, x) in pixels, spread like nuclei (greedy Poisson-disk sampling).
 
     Seeds sit within 0.3 px of distinct pixel centres, so every grain owns at least that
@@ -144,7 +144,7 @@ def _seeds(shape: tuple[int, int], n: int, rng: np.random.Generator) -> np.ndarr
         r *= 0.8  # too crowded for this spacing: relax it
 
 
-def _voronoi(shape: tuple[int, int], seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def voronoi(shape: tuple[int, int], seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Nearest seed, second-nearest seed and distance to their bisector for every pixel."""
 
     ny, nx = shape
@@ -193,7 +193,7 @@ def _pore(shape: tuple[int, int], fraction: float, rng: np.random.Generator) -> 
     return mask, badness
 
 
-def _random_quaternions(n: int, rng: np.random.Generator) -> np.ndarray:
+def random_quaternions(n: int, rng: np.random.Generator) -> np.ndarray:
     # normalised 4-D Gaussians are uniform on SO(3); orix' own Rotation.random is not seedable
     q = rng.normal(size=(n, 4))
     q /= np.linalg.norm(q, axis=1, keepdims=True)
@@ -214,7 +214,7 @@ def _detector(pattern_shape: tuple[int, int]):
     )
 
 
-def _simulate_kikuchi(quats: np.ndarray, pattern_shape: tuple[int, int], progress: bool) -> np.ndarray:
+def simulate_kikuchi(quats: np.ndarray, pattern_shape: tuple[int, int], progress: bool) -> np.ndarray:
     """Dynamical Ni patterns for each orientation, blurred by the screen's point spread and standardised."""
     require("orix", "ebsd")
     from orix.quaternion import Rotation
@@ -232,7 +232,7 @@ def _simulate_kikuchi(quats: np.ndarray, pattern_shape: tuple[int, int], progres
     return k
 
 
-def _static_background(pattern_shape: tuple[int, int]) -> np.ndarray:
+def static_background(pattern_shape: tuple[int, int]) -> np.ndarray:
     """The real Ni scan's static background (vignetting of the detector), smoothed, in grey levels."""
     kp = require("kikuchipy", "ebsd")
 
@@ -253,15 +253,15 @@ def simulate_scene(
     progress: bool,
 ) -> Scene:
     r_seed, r_rot, r_pore, r_drift = spawn_rngs(seed, 4)
-    grain, neighbour, dist = _voronoi(shape, _seeds(shape, n_grains, r_seed))
+    grain, neighbour, dist = voronoi(shape, grain_seeds(shape, n_grains, r_seed))
     bad, badness = _pore(shape, bad_fraction, r_pore)
     drift = ndi.gaussian_filter(r_drift.normal(size=shape), max(shape) / 6, mode="reflect")
     drift = 1 + 0.03 * drift / (drift.std() or 1)
-    quats = _random_quaternions(n_grains, r_rot)
+    quats = random_quaternions(n_grains, r_rot)
     return Scene(
         grain=grain, neighbour=neighbour, dist=dist, badness=badness, bad=bad, drift=drift,
-        quats=quats, kikuchi=_simulate_kikuchi(quats, pattern_shape, progress),
-        background=_static_background(pattern_shape),
+        quats=quats, kikuchi=simulate_kikuchi(quats, pattern_shape, progress),
+        background=static_background(pattern_shape),
     )
 
 

@@ -1,0 +1,169 @@
+"""``vaearr boundaries``: boundary strength, grain and low-angle boundary masks, grain size, F1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy import ndimage as ndi
+
+from tests.conftest import run_cli, tree_hash
+from vaearr.analysis.boundaries import (
+    boundary_f1,
+    find_boundaries,
+    mean_linear_intercept,
+    neighbour_map,
+    prepare_patterns,
+)
+from vaearr.errors import InputError
+from vaearr.store import open_store, write_variables
+
+NY, NX, P = 16, 20, 24
+
+
+def _templates(rng: np.random.Generator, n: int) -> np.ndarray:
+    t = ndi.gaussian_filter(rng.normal(size=(n, P, P)), (0, 2, 2))
+    return (t - t.mean((1, 2), keepdims=True)) / t.std((1, 2), keepdims=True)
+
+
+def planted_map(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two grains split at column 10 (grain boundary: column 9); in the left grain, rows 8.. are
+    turned slightly (a weak ridge along row 7). Returns patterns (y, x, P, P) uint8, gb, lagb."""
+    rng = np.random.default_rng(seed)
+    a, b, d = _templates(rng, 3)
+    a2 = a + 0.12 * d  # the weakly different sub-grain
+    k = np.empty((NY, NX, P, P))
+    k[:, :10], k[:, 10:] = a, b
+    k[8:, :10] = a2
+    img = 120 * (1 + 0.2 * k) + rng.normal(0, 4, size=k.shape)
+    gb = np.zeros((NY, NX), bool)
+    gb[:, 9] = True
+    lagb = np.zeros((NY, NX), bool)
+    lagb[7, :9] = True
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8), gb, lagb
+
+
+def write_map(path: Path, patterns: np.ndarray, **extra) -> Path:
+    ny, nx = patterns.shape[:2]
+    coords = {"y": np.arange(ny) * 0.5, "x": np.arange(nx) * 0.5}
+    v = {"patterns": xr.DataArray(patterns, dims=("y", "x", "py", "px"), coords=coords),
+         "roi": xr.DataArray(np.ones((ny, nx), bool), dims=("y", "x"), coords=coords)}
+    v.update({k: xr.DataArray(a, dims=("y", "x", *[f"d{i}" for i in range(a.ndim - 2)]), coords=coords)
+              for k, a in extra.items()})
+    write_variables(path, v, source=["test"], group_attrs={"kind": "ebsd-map"})
+    return path
+
+
+def test_boundary_f1_on_hand_made_masks() -> None:
+    t = np.zeros((6, 6), bool)
+    t[:, 2] = True
+    same = boundary_f1(t, t)
+    assert same == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "ratio_marked": 1.0}
+    shifted = np.roll(t, 1, axis=1)  # one pixel off: right within tolerance 1, wrong at 0
+    assert boundary_f1(shifted, t)["f1"] == 1.0
+    assert boundary_f1(shifted, t, tolerance=0)["f1"] == 0.0
+    far = np.roll(t, 3, axis=1)
+    assert boundary_f1(far, t)["f1"] == 0.0
+    half = t.copy()
+    half[3:] = False
+    r = boundary_f1(half, t)
+    assert r["precision"] == 1.0 and r["ratio_marked"] == 0.5 and 0.5 <= r["recall"] < 1
+    thick = ndi.binary_dilation(t, np.ones((1, 3), bool))
+    assert boundary_f1(thick, t)["ratio_marked"] == 3.0 and boundary_f1(thick, t)["precision"] == 1.0
+
+
+def test_mean_linear_intercept() -> None:
+    gb = np.zeros((4, 10), bool)
+    gb[:, 4] = True
+    assert mean_linear_intercept(gb, 1.0, 1.0) == 20.0  # 80 µm of lines / 4 crossings
+    assert mean_linear_intercept(gb, 0.5, 0.5) == 10.0
+    assert mean_linear_intercept(np.zeros((3, 3), bool), 1.0, 1.0) == float("inf")
+
+
+def test_pattern_strength_matches_kikuchipy() -> None:
+    kp = pytest.importorskip("kikuchipy")
+    rng = np.random.default_rng(1)
+    p = rng.integers(0, 255, size=(5, 7, 12, 12)).astype(np.uint8)
+    p[:, 4:] = np.clip(p[:, 4:].astype(int) // 2 + 60, 0, 255)
+    ref = kp.signals.EBSD(p.astype(np.float32)).get_average_neighbour_dot_product_map(show_progressbar=False)
+    ours = neighbour_map(p, metric="dot", prepare=prepare_patterns, rows=2)  # row blocks with a halo
+    np.testing.assert_allclose(ours, np.asarray(ref), atol=1e-5)
+    # outside the mask: NaN, and masked pixels are not neighbours
+    mask = np.ones((5, 7), bool)
+    mask[2, 3] = False
+    m = neighbour_map(p, mask, metric="dot", prepare=prepare_patterns, rows=2)
+    assert np.isnan(m[2, 3]) and np.isfinite(m[mask]).all()
+    assert not np.isclose(m[1, 3], ours[1, 3])
+
+
+def test_planted_two_grain_map(tmp_path: Path) -> None:
+    patterns, gb, lagb = planted_map()
+    store = write_map(tmp_path / "m.zarr", patterns)
+    r = find_boundaries(store)
+    found_gb, found_lagb = r.grain_boundaries.values, r.low_angle_boundaries.values
+    g = boundary_f1(found_gb, gb)
+    assert g["f1"] >= 0.9 and g["ratio_marked"] <= 1.5, g
+    lo = boundary_f1(found_lagb, lagb)
+    assert lo["f1"] >= 0.6 and lo["ratio_marked"] <= 1.5, lo
+    ds = open_store(store)
+    a = ds.boundary_strength.attrs
+    assert a["gb_threshold"] > a["lagb_threshold"] > 0
+    assert "Otsu" in a["gb_threshold_rule"] and a["grain_size_um"] > 0
+    # the grain boundary is where the strength is highest
+    s = ds.boundary_strength.values
+    assert np.nanmean(s[:, 9:11]) > 2 * np.nanmean(s[:, :5])
+    # thresholds can be given: a huge low-angle threshold marks no low-angle boundary
+    r2 = find_boundaries(store, lagb_threshold=10.0, overwrite=True)
+    assert not r2.low_angle_boundaries.values.any() and r2.attrs["lagb_threshold_rule"] == "given"
+
+
+def test_cli_writes_variables_attrs_and_figure(tmp_path: Path) -> None:
+    patterns, gb, _ = planted_map()
+    grain = np.where(np.arange(NX) < 10, 0.0, 1.0)[None, :].repeat(NY, 0)
+    latent = np.stack([grain, 1 - grain], -1) + np.random.default_rng(2).normal(0, 0.05, (NY, NX, 2))
+    store = write_map(tmp_path / "m.zarr", patterns, latent=latent)
+    figs = tmp_path / "figs"
+    proc = run_cli("boundaries", store, "--figures", figs)
+    assert proc.returncode == 0, proc.stderr
+    assert "grain-boundary threshold" in proc.stdout and "Otsu" in proc.stdout and "µm" in proc.stdout
+    ds = open_store(store)
+    for v in ("boundary_strength", "grain_boundaries", "low_angle_boundaries"):
+        assert ds[v].dims == ("y", "x")
+    assert ds.grain_boundaries.dtype == bool and ds.boundary_strength.dtype == np.float32
+    # rows and columns: 2 x 160 µm of line, one crossing per row (16): 20 µm
+    assert ds.boundary_strength.attrs["grain_size_um"] == pytest.approx(20.0, rel=0.15)
+    assert (figs / "boundaries_patterns.html").stat().st_size > 0 and (figs / "boundaries_patterns.png").stat().st_size > 0
+    # again without --overwrite: one line, store unchanged
+    before = tree_hash(store)
+    proc = run_cli("boundaries", store, "--figures", figs)
+    assert proc.returncode == 2 and "--overwrite" in proc.stderr and tree_hash(store) == before
+    # from the latent
+    proc = run_cli("boundaries", store, "--from", "latent", "--overwrite", "--figures", figs, "--gb-threshold", "0.5")
+    assert proc.returncode == 0, proc.stderr
+    ds = open_store(store)
+    assert ds.boundary_strength.attrs["source_variable"] == "latent"
+    assert ds.boundary_strength.attrs["gb_threshold"] == 0.5
+    assert boundary_f1(ds.grain_boundaries.values, gb)["f1"] >= 0.9
+    assert (figs / "boundaries_latent.png").exists()
+
+
+def test_bad_inputs_leave_the_store_unchanged(tmp_path: Path) -> None:
+    patterns, _, _ = planted_map()
+    store = write_map(tmp_path / "m.zarr", patterns)
+    before = tree_hash(store)
+    proc = run_cli("boundaries", store, "--from", "latent", "--figures", tmp_path / "f")
+    assert proc.returncode == 2 and "has no variable 'latent'" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and tree_hash(store) == before
+    proc = run_cli("boundaries", store, "--mask", "nope", "--figures", tmp_path / "f")
+    assert proc.returncode == 2 and "no mask 'nope'" in proc.stderr and tree_hash(store) == before
+    images = tmp_path / "img.zarr"
+    write_variables(images, {"images": xr.DataArray(np.zeros((3, 4, 5), np.uint8), dims=("sample", "row", "col"))},
+                    source=["test"])
+    before = tree_hash(images)
+    proc = run_cli("boundaries", images, "--figures", tmp_path / "f")
+    assert proc.returncode == 2 and "no (y, x) grid" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and tree_hash(images) == before
+    with pytest.raises(InputError, match="no \\(y, x\\) grid"):
+        find_boundaries(images)

@@ -1,0 +1,34 @@
+"""``vaearr boundaries``: boundary strength, grain and low-angle boundary masks, grain size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from vaearr.cli.common import Overwrite, app
+
+
+@app.command()
+def boundaries(
+    store: Annotated[Path, typer.Argument(help="Store with a (y, x) map.")],
+    source: Annotated[str, typer.Option("--from", help="'patterns', or a latent variable (y, x, ...).")] = "patterns",
+    mask: Annotated[str, typer.Option(help="Mask variable ('none': every pixel; 'roi' only if the store has it).")] = "roi",
+    gb_threshold: Annotated[Optional[float], typer.Option(help="Grain-boundary threshold on the ridge strength (default: automatic, Otsu).")] = None,
+    lagb_threshold: Annotated[Optional[float], typer.Option(help="Low-angle-boundary threshold (default: automatic, Otsu below the grain-boundary one).")] = None,
+    background: Annotated[bool, typer.Option("--background/--no-background", help="From patterns: divide by the static background first.")] = True,
+    sigma: Annotated[float, typer.Option(help="From patterns: Gaussian blur of each pattern (detector pixels).")] = 1.0,
+    figures: Annotated[Optional[Path], typer.Option(help="Folder for the figure (HTML + PNG); default: beside the store.")] = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Boundary strength, grain-boundary and low-angle-boundary masks, and the mean linear intercept grain size."""
+    from vaearr.analysis.boundaries import find_boundaries
+    from vaearr.viz.boundaries import boundary_figure
+
+    result = find_boundaries(store, source=source, mask=mask, gb_threshold=gb_threshold,
+                             lagb_threshold=lagb_threshold, background=background, sigma=sigma, overwrite=overwrite)
+    folder = figures if figures is not None else store.parent / f"{store.stem}_boundaries"
+    result.files.update(boundary_figure(result.strength, result.grain_boundaries, result.low_angle_boundaries,
+                                        folder, name=f"boundaries_{source}"))
+    typer.echo(result.summary())

@@ -1,0 +1,311 @@
+"""Three small simulated Ni maps with known grains, sub-grains and boundaries (the study maps).
+
+:func:`science_map` builds them in memory, :func:`write_science_map` writes one as a store.
+All three share one scene (seed 2024 by default: grain seeds, orientations, brightness drift)
+and the demo map's physics (:mod:`vaearr.data.simulate`: kikuchipy's Ni master pattern, the
+detector, the real scan's static background, Voronoi grains, mixing and a contrast dip at grain
+boundaries); they differ in noise and sub-grain structure:
+
+``clean``
+    Every pixel of a grain has the grain's orientation; noise as ``build_demo_map(noise=1)``
+    (Gaussian with the Poisson variance of 20 photons per grey level, 1 grey level read noise).
+``noisy``
+    Same orientations; Poisson shot noise with 25 counts per detector pixel on average
+    (grey = 4 · counts).
+``subgrains``
+    Each grain is cut by a straight line through its centroid (random direction) into two
+    sub-grains turned by ±0.25° about one random axis (0.5° apart); every pixel also gets an
+    i.i.d. rotation with rotation vector ~ N(0, (0.1°)² I₃) and is simulated on its own.
+    Poisson noise at 60 counts per pixel (grey = counts · 100/60). Near grain boundaries the
+    pattern mixed in is that of the neighbour grain's sub-grain on the pixel's side of its cut.
+
+With the defaults the maps equal, bit for bit, those of the stand-alone study simulator
+(``science/simulate.py``): the noise generator is shared by the three maps in the order
+clean, noisy, subgrains, so building a later map draws the earlier maps' noise first.
+
+Truth (see :func:`science_map`): grain and sub-grain ids, one-pixel-wide grain-boundary and
+low-angle-boundary masks (a pixel is on a boundary when its right or lower neighbour is on
+the other side), and each pixel's misorientation from its sub-grain's orientation.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import xarray as xr
+import zarr
+from scipy import ndimage as ndi
+
+from vaearr.data.simulate import (
+    DEMO_PC,
+    DEMO_SAMPLE_TILT,
+    grain_seeds,
+    random_quaternions,
+    scan_coords,
+    simulate_kikuchi,
+    spawn_rngs,
+    static_background,
+    voronoi,
+)
+from vaearr.store import open_store, write_variables
+
+#: The three maps :func:`science_map` builds.
+SCIENCE_KINDS = ("clean", "noisy", "subgrains")
+#: Number of grains of every science map.
+SCIENCE_N_GRAINS = 10
+#: Misorientation (degrees) between the two sub-grains of a grain in the ``subgrains`` map.
+SUBGRAIN_ANGLE = 0.5
+#: Per-axis standard deviation (degrees) of each pixel's extra rotation vector (``subgrains``).
+SPREAD_SIGMA = 0.10
+
+_CONTRAST = 0.055
+_GB_WIDTH = 0.7
+_STEP = 1.0  # µm, as the demo map
+
+
+def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product ``a ⊗ b`` of (..., 4) quaternions ``(w, x, y, z)``."""
+    aw, ax, ay, az = np.moveaxis(a, -1, 0)
+    bw, bx, by, bz = np.moveaxis(b, -1, 0)
+    return np.stack([
+        aw * bw - ax * bx - ay * by - az * bz,
+        aw * bx + ax * bw + ay * bz - az * by,
+        aw * by - ax * bz + ay * bw + az * bx,
+        aw * bz + ax * by - ay * bx + az * bw,
+    ], axis=-1)
+
+
+def axis_angle_quat(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """Unit quaternions of rotations by ``angle`` (radians, (...)) about ``axis`` ((..., 3), any length)."""
+    axis = np.asarray(axis, float)
+    axis = axis / np.linalg.norm(axis, axis=-1, keepdims=True)
+    h = np.asarray(angle, float)[..., None] / 2
+    return np.concatenate([np.cos(h), np.sin(h) * axis], axis=-1)
+
+
+def rotvec_quat(v: np.ndarray) -> np.ndarray:
+    """Unit quaternions of rotation vectors ``v`` (..., 3) (radians)."""
+    ang = np.linalg.norm(v, axis=-1)
+    ax = np.where(ang[..., None] > 0, v / np.maximum(ang, 1e-30)[..., None], np.array([1.0, 0, 0]))
+    return axis_angle_quat(ax, ang)
+
+
+def misorientation_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angle (degrees) of the rotation taking ``a`` to ``b`` (no crystal symmetry)."""
+    dot = np.abs(np.sum(np.asarray(a) * np.asarray(b), axis=-1))
+    return np.degrees(2 * np.arccos(np.clip(dot, 0, 1)))
+
+
+def one_sided_boundaries(labels: np.ndarray, within: np.ndarray | None = None) -> np.ndarray:
+    """Pixels whose right or lower neighbour has another label: a one-pixel-wide boundary.
+
+    With ``within`` (labels of a coarser partition), only pairs with the same ``within`` label
+    count: the sub-grain boundaries inside grains.
+
+    Examples
+    --------
+    >>> one_sided_boundaries(np.array([[0, 0, 1], [0, 0, 1]])).astype(int).tolist()
+    [[0, 1, 0], [0, 1, 0]]
+    """
+    labels = np.asarray(labels)
+    m = np.zeros(labels.shape, bool)
+    right = labels[:, :-1] != labels[:, 1:]
+    down = labels[:-1, :] != labels[1:, :]
+    if within is not None:
+        right &= within[:, :-1] == within[:, 1:]
+        down &= within[:-1, :] == within[1:, :]
+    m[:, :-1] |= right
+    m[:-1, :] |= down
+    return m
+
+
+def _to_uint8(img: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def science_map(
+    kind: str,
+    *,
+    seed: int = 2024,
+    shape: tuple[int, int] = (48, 64),
+    pattern_shape: tuple[int, int] = (60, 60),
+    progress: bool = False,
+) -> xr.Dataset:
+    """One of the three simulated study maps, with its truth, in memory.
+
+    Parameters
+    ----------
+    kind
+        ``clean``, ``noisy`` or ``subgrains`` (see the module docstring).
+    seed
+        The scene and the noise are functions of the seed: two calls give identical maps.
+    shape
+        Scan shape (Y, X); 10 grains whatever the shape.
+    pattern_shape
+        Pattern shape (py, px).
+    progress
+        Show kikuchipy's progress bars.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``patterns (y, x, py, px)`` uint8 with ``x``, ``y`` in µm (step 1 µm, as the demo map);
+        ``grain_id``, ``subgrain_id`` (y, x) int32 (sub-grain ``2·grain + side`` in the
+        ``subgrains`` map, the grain id otherwise); ``grain_boundaries_true``,
+        ``low_angle_boundaries_true`` (y, x) bool (one pixel wide, see
+        :func:`one_sided_boundaries`; no low-angle boundaries but in ``subgrains``);
+        ``misorientation_true`` (y, x) float32, degrees from the pixel's sub-grain orientation.
+        Attrs: ``kind``, ``seed``, ``subgrain_angle``, ``static_background_mean``...
+
+    Examples
+    --------
+    >>> ds = science_map("clean", shape=(6, 8), pattern_shape=(20, 20))  # doctest: +SKIP
+    >>> ds.patterns.shape, int(ds.grain_boundaries_true.sum()) > 0  # doctest: +SKIP
+    ((6, 8, 20, 20), True)
+    """
+    if kind not in SCIENCE_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(SCIENCE_KINDS)}, got {kind!r}")
+    ny, nx = (int(v) for v in shape)
+    pshape = tuple(int(v) for v in pattern_shape)
+    if ny * nx < SCIENCE_N_GRAINS or min(pshape) < 8:
+        raise ValueError(f"shape {shape} and pattern_shape {pattern_shape} are too small")
+    n = SCIENCE_N_GRAINS
+    r_seed, r_rot, r_drift, r_cut, r_spread, r_noise = spawn_rngs(seed, 6)
+    grain, neigh, dist = voronoi((ny, nx), grain_seeds((ny, nx), n, r_seed))
+    drift = ndi.gaussian_filter(r_drift.normal(size=(ny, nx)), max(ny, nx) / 6, mode="reflect")
+    drift = (1 + 0.03 * drift / (drift.std() or 1)).astype(np.float32)
+    q_grain = random_quaternions(n, r_rot)
+    bg = static_background(pshape)
+    near = np.exp(-dist / _GB_WIDTH).astype(np.float32)
+    mix = (0.5 * near)[..., None, None]
+    contrast = (_CONTRAST * (1 - 0.25 * near)).astype(np.float32)[..., None, None]
+    level = bg * drift[..., None, None]
+
+    # the scene's pure-grain recording and the clean map's noise come first for every kind,
+    # so the noise stream is where the study's simulator had it
+    k_grain = simulate_kikuchi(q_grain, pshape, progress)
+    clean_img = level * (1 + contrast * ((1 - mix) * k_grain[grain] + mix * k_grain[neigh]))
+    sd = np.sqrt(np.clip(clean_img, 0, None) / 20.0 + 1.0)
+    clean = _to_uint8(clean_img + sd * r_noise.standard_normal(clean_img.shape, dtype=np.float32))
+    if kind != "clean":
+        noisy = _to_uint8(r_noise.poisson(25.0 * clean_img / bg.mean()).astype(np.float32) * (100.0 / 25.0))
+    del sd
+
+    sub = grain.copy()
+    misori = np.zeros((ny, nx), np.float32)
+    attrs: dict[str, Any] = {}
+    if kind == "clean":
+        patterns, noise = clean, "Gaussian (Poisson variance of 20 photons per grey level) + 1 grey level read noise"
+    elif kind == "noisy":
+        patterns, noise = noisy, "Poisson, 25 counts per pixel on average, grey = 4 counts"
+    else:
+        yy, xx = np.mgrid[0:ny, 0:nx].astype(float)
+        cen = np.array([[yy[grain == g].mean(), xx[grain == g].mean()] for g in range(n)])
+        theta = r_cut.uniform(0, np.pi, n)
+        normal = np.stack([np.cos(theta), np.sin(theta)], 1)
+
+        def side(g: np.ndarray) -> np.ndarray:  # which half of grain g's cut each pixel lies in
+            return (((yy - cen[g, 0]) * normal[g, 0] + (xx - cen[g, 1]) * normal[g, 1]) > 0).astype(np.int32)
+
+        sub = (2 * grain + side(grain)).astype(np.int32)
+        sub_across = 2 * neigh + side(neigh)
+        axes = r_cut.normal(size=(n, 3))
+        half = math.radians(SUBGRAIN_ANGLE / 2)
+        q_sub = np.empty((2 * n, 4))
+        q_sub[0::2] = quat_multiply(q_grain, axis_angle_quat(axes, np.full(n, +half)))
+        q_sub[1::2] = quat_multiply(q_grain, axis_angle_quat(axes, np.full(n, -half)))
+        spread = r_spread.normal(0, math.radians(SPREAD_SIGMA), size=(ny, nx, 3))
+        q_pix = quat_multiply(q_sub[sub], rotvec_quat(spread))
+        misori = misorientation_deg(q_pix, q_sub[sub]).astype(np.float32)
+        k_sub = simulate_kikuchi(q_sub, pshape, progress)
+        k_pix = simulate_kikuchi(q_pix.reshape(-1, 4), pshape, progress).reshape(ny, nx, *pshape)
+        img = level * (1 + contrast * ((1 - mix) * k_pix + mix * k_sub[sub_across]))
+        del k_pix
+        patterns = _to_uint8(r_noise.poisson(60.0 * img / bg.mean()).astype(np.float32) * (100.0 / 60.0))
+        noise = "Poisson, 60 counts per pixel on average, grey = counts * 100/60"
+        attrs["subgrain_rotations"] = q_sub.tolist()
+        attrs["spread_sigma_deg"] = SPREAD_SIGMA
+
+    x, y = scan_coords((ny, nx), _STEP)
+    coords = {"y": ("y", y.reshape(ny, nx)[:, 0], {"units": "µm"}),
+              "x": ("x", x.reshape(ny, nx)[0], {"units": "µm"})}
+    grid = ("y", "x")
+    ds = xr.Dataset(
+        {
+            "patterns": (("y", "x", "py", "px"), patterns),
+            "grain_id": (grid, grain.astype(np.int32)),
+            "subgrain_id": (grid, sub.astype(np.int32)),
+            "grain_boundaries_true": (grid, one_sided_boundaries(grain)),
+            "low_angle_boundaries_true": (grid, one_sided_boundaries(sub, within=grain)),
+            "misorientation_true": (grid, misori, {"units": "degrees"}),
+        },
+        coords=coords,
+        attrs={
+            "kind": kind, "seed": int(seed), "n_grains": n, "noise": noise,
+            "subgrain_angle": SUBGRAIN_ANGLE if kind == "subgrains" else 0.0,
+            "grain_rotations": q_grain.tolist(), "static_background_mean": float(bg.mean()),
+            "pc": list(DEMO_PC), "sample_tilt": DEMO_SAMPLE_TILT, "step": _STEP,
+            "note": "SIMULATED with vaearr.data.science_map from kikuchipy's Ni master pattern: not a measurement.",
+            **attrs,
+        },
+    )
+    return ds
+
+
+#: Truth variables :func:`science_map` returns beside ``patterns``.
+TRUTH_VARIABLES = ("grain_id", "subgrain_id", "grain_boundaries_true", "low_angle_boundaries_true",
+                   "misorientation_true")
+
+
+def write_science_map(
+    path: str | os.PathLike,
+    kind: str,
+    *,
+    seed: int = 2024,
+    shape: tuple[int, int] = (48, 64),
+    pattern_shape: tuple[int, int] = (60, 60),
+    overwrite: bool = False,
+    progress: bool = False,
+) -> xr.Dataset:
+    """Simulate a science map (:func:`science_map`) and write it as an ``ebsd-map`` store.
+
+    One :func:`vaearr.store.write_variables` transaction writes ``patterns``, the truth
+    variables and ``roi`` (all True: every pixel is a good pattern), with the root attrs an
+    EBSD ingest writes (``kind``, ``grid``, ``step``, ``step_units``, ``scan_shape``), so
+    ``vaearr train / encode / boundaries`` run on it as on an ingested map.
+
+    Parameters
+    ----------
+    path
+        Store path or URL; created if absent.
+    kind, seed, shape, pattern_shape, progress
+        See :func:`science_map`.
+    overwrite
+        Replace variables the store has already.
+
+    Returns
+    -------
+    xarray.Dataset
+        The store, opened lazily.
+    """
+    ds = science_map(kind, seed=seed, shape=shape, pattern_shape=pattern_shape, progress=progress)
+    ny, nx = ds.sizes["y"], ds.sizes["x"]
+    variables: Mapping[str, xr.DataArray] = {
+        "patterns": ds.patterns,
+        **{k: ds[k] for k in TRUTH_VARIABLES},
+        "roi": xr.DataArray(np.ones((ny, nx), bool), dims=("y", "x"), coords={"y": ds.y, "x": ds.x}),
+    }
+    config = {"kind": kind, "seed": int(seed), "shape": [ny, nx], "pattern_shape": list(ds.patterns.shape[2:])}
+    group_attrs = {
+        "kind": "ebsd-map", "grid": "square", "step": [_STEP, _STEP], "step_units": "µm",
+        "scan_shape": [ny, nx], "patterns_source": f"vaearr.data.science_map({kind!r}, seed={seed})",
+        "science_map": {k: v for k, v in ds.attrs.items() if not k.endswith("rotations")},
+    }
+    with zarr.config.set({"array.write_empty_chunks": True}):
+        write_variables(path, variables, source=[f"science_map:{kind}"], config=config,
+                        group_attrs=group_attrs, overwrite=overwrite)
+    return open_store(path)

@@ -1,0 +1,32 @@
+"""``vaearr boundaries``' figure: the boundary strength with both boundary masks overlaid."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from vaearr.viz.core import save_figure
+from vaearr.viz.maps import image_map, overlay
+
+
+def _layer(mask: xr.DataArray, color: str, alpha: float):
+    shown = xr.where(mask.astype(bool), 1.0, np.nan).rename(str(mask.name))
+    layer = image_map(shown, cmap=[color], nan_color="transparent", clim=(0, 1), colorbar=False, tools=())
+    return layer.opts(alpha=alpha, backend="bokeh").opts(alpha=alpha, backend="matplotlib")
+
+
+def boundary_figure(strength: xr.DataArray, grain_boundaries: xr.DataArray, low_angle_boundaries: xr.DataArray,
+                    folder: str | os.PathLike, *, name: str = "boundaries", title: str | None = None) -> dict[str, Path]:
+    """Save the strength map (grey) with grain boundaries (red) and low-angle boundaries (cyan) on top.
+
+    Returns the HTML and PNG paths (:func:`vaearr.viz.save_figure`) as ``map_html``, ``map_png``.
+    """
+    n_gb, n_lagb = int(grain_boundaries.sum()), int(low_angle_boundaries.sum())
+    title = title or f"boundary strength — grain boundaries (red, {n_gb} px), low-angle (cyan, {n_lagb} px)"
+    base = image_map(strength, title=title, cmap="gray")
+    fig = overlay(base, _layer(grain_boundaries, "red", 0.8), _layer(low_angle_boundaries, "cyan", 0.8))
+    html, png = save_figure(fig, Path(folder) / name)
+    return {"map_html": html, "map_png": png}
