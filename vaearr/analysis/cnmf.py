@@ -18,6 +18,13 @@ from sklearn.decomposition import NMF
 _EPS = 1e-12
 
 
+def _xht(x: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """``X Hᵀ`` in float64, without a float64 copy of a float32 ``X`` (the big operand)."""
+    if x.dtype == np.float32:
+        return (x @ h.T.astype(np.float32)).astype(np.float64)
+    return np.asarray(x, dtype=np.float64) @ h.T
+
+
 def nn_weights(x: np.ndarray, h: np.ndarray, *, max_iter: int = 500, tol: float = 1e-7,
                w0: np.ndarray | None = None) -> np.ndarray:
     """Non-negative least squares ``min ‖X − W H‖ s.t. W ≥ 0`` for every row of ``X``, ``H`` fixed.
@@ -44,10 +51,9 @@ def nn_weights(x: np.ndarray, h: np.ndarray, *, max_iter: int = 500, tol: float 
     [[2.0, 3.0]]
     """
 
-    x = np.asarray(x, dtype=np.float64)
     h = np.asarray(h, dtype=np.float64)
     g = h @ h.T
-    b = x @ h.T
+    b = _xht(x, h)
     if w0 is None:
         w = np.linalg.lstsq(g, b.T, rcond=None)[0].T
         np.maximum(w, 0.0, out=w)
@@ -87,37 +93,45 @@ def cnmf_fit(x: np.ndarray, fixed: np.ndarray, n_free: int, *, max_iter: int = 3
     """
 
     fixed = np.asarray(fixed)
-    x64 = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)
+    x = x if x.dtype in (np.float32, np.float64) else x.astype(np.float64)
     r = fixed.shape[0]
     f64 = fixed.astype(np.float64)
-    norm_x = max(float(np.sqrt((x64 ** 2).sum())), _EPS)
+    sst = float((x.astype(np.float64) ** 2).sum())
+    norm_x = max(np.sqrt(sst), _EPS)
+
+    def rel_error(w: np.ndarray, h: np.ndarray, b: np.ndarray) -> float:
+        # ‖X − W H‖² = ‖X‖² − 2 tr(Wᵀ X Hᵀ) + tr(WᵀW H Hᵀ): no n × f residual
+        sse = sst - 2.0 * float((w * b).sum()) + float(((w.T @ w) * (h @ h.T)).sum())
+        return float(np.sqrt(max(sse, 0.0)) / norm_x)
+
     if n_free == 0:
-        w = nn_weights(x64, f64)
-        err = float(np.sqrt(((x64 - w @ f64) ** 2).sum())) / norm_x
-        return w, fixed.copy(), {"iterations": 0, "relative_error": err}
+        w = nn_weights(x, f64)
+        return w, fixed.copy(), {"iterations": 0, "relative_error": rel_error(w, f64, _xht(x, f64))}
     # free rows start from an NMF (nndsvda) of what the fixed rows leave unexplained
-    w_fixed = nn_weights(x64, f64) if r else np.zeros((x64.shape[0], 0))
-    resid = np.maximum(x64 - w_fixed @ f64, 0.0)
+    w_fixed = nn_weights(x, f64) if r else np.zeros((x.shape[0], 0))
+    resid = np.maximum(x - (w_fixed @ f64).astype(x.dtype), 0)
     if resid.max() > 0 and min(resid.shape) >= n_free:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             free = NMF(n_free, init="nndsvda", max_iter=50, random_state=seed).fit(resid).components_.astype(np.float64)
     else:
-        free = np.random.default_rng(seed).random((n_free, x64.shape[1])) * max(float(x64.mean()), _EPS)
-    free = np.maximum(free, _EPS)
-    h = np.concatenate([f64, free])
-    w = nn_weights(x64, h, max_iter=20)
-    prev, it = np.inf, 0
+        free = np.random.default_rng(seed).random((n_free, x.shape[1])) * max(float(x.mean()), _EPS)
+    del resid
+    h = np.concatenate([f64, np.maximum(free, _EPS)])
+    w = nn_weights(x, h, max_iter=20)
+    prev, it, err = np.inf, 0, np.inf
     for it in range(1, max_iter + 1):
-        wtw, wtx = w.T @ w, w.T @ x64
+        wtw = w.T @ w
+        wtx = (w.T.astype(x.dtype) @ x).astype(np.float64)
         for j in range(r, r + n_free):  # the free rows only: fixed rows are never written
             h[j] = np.maximum(h[j] + (wtx[j] - wtw[j] @ h) / max(wtw[j, j], _EPS), 0.0)
-            if not h[j].any():  # a dead row: restart it where the fit is worst
-                worst = int(((x64 - w @ h) ** 2).sum(1).argmax())
-                h[j] = np.maximum(x64[worst], _EPS)
-        w = nn_weights(x64, h, max_iter=5, w0=w)
-        err = float(np.sqrt(((x64 - w @ h) ** 2).sum())) / norm_x
-        if prev - err <= tol * max(prev, _EPS) and it > 1:
+            if not h[j].any():  # a dead row: restart it at the worst-fitted pixel
+                worst = int(((x - (w @ h).astype(x.dtype)) ** 2).sum(1).argmax())
+                h[j] = np.maximum(x[worst].astype(np.float64), _EPS)
+        w = nn_weights(x, h, max_iter=5, w0=w)
+        err = rel_error(w, h, _xht(x, h))
+        if it > 1 and prev - err <= tol * max(prev, _EPS):
             break
         prev = err
     # free rows scaled to the mean norm of the fixed rows (their weights scaled back)
@@ -127,5 +141,6 @@ def cnmf_fit(x: np.ndarray, fixed: np.ndarray, n_free: int, *, max_iter: int = 3
         if s > 0:
             h[j] /= s
             w[:, j] *= s
-    comps = np.concatenate([fixed, h[r:].astype(fixed.dtype)]) if r else h.astype(np.float32)
+    dtype = fixed.dtype if r else np.float32
+    comps = np.concatenate([fixed, h[r:].astype(dtype)]) if r else h.astype(dtype)
     return w, comps, {"iterations": it, "relative_error": err}

@@ -346,7 +346,8 @@ def reference_maps(
     ``elements`` gives one map per element (normalised to [0, 1] in ``mask``) plus their
     equal-weight (or ``composite_weights``) sum ``elements_sum``; a ``(y, x)`` variable
     (``bandcontrast``) gives itself; a ``(y, x, component)`` variable (``pca``, ``nmf``) gives
-    ``pca_0``, ``pca_1``...
+    ``pca_0``, ``pca_1``...; a name with no variable of its own but a ``{name}_weights``
+    (written by ``vaearr decompose``, e.g. ``cnmf``) gives that decomposition's weight maps.
 
     Examples
     --------
@@ -357,8 +358,21 @@ def reference_maps(
 
     maps, names = [], []
     for name in against:
+        weights = f"{name}_weights"
+        if name not in ds and weights in ds:  # a decomposition from 'vaearr decompose'
+            da = ds[weights]
+            other = [d for d in da.dims if d not in ("y", "x")]
+            if set(da.dims) - set(other) != {"y", "x"} or len(other) != 1:
+                raise StoreError(store, f"'{weights}' has dims {da.dims}; a decomposition is (y, x, component)")
+            for i in range(da.sizes[other[0]]):
+                maps.append(da.isel({other[0]: i}).transpose("y", "x").values)
+                names.append(f"{name}_{i}")
+            continue
         if name not in ds:
-            raise StoreError(store, f"no variable '{name}' to compare against (have {sorted(map(str, ds.data_vars))})")
+            hint = (f"; run 'vaearr decompose STORE --method {name}' first" if name in ("pca", "nmf", "cnmf")
+                    else "")
+            raise StoreError(store, f"no variable '{name}' or '{weights}' to compare against{hint} "
+                                    f"(have {sorted(map(str, ds.data_vars))})")
         da = ds[name]
         if element_dim in da.dims:
             lo = da.where(mask).min(("y", "x")) if mask is not None else da.min(("y", "x"))
