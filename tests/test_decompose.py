@@ -170,3 +170,46 @@ def test_bad_reference_is_one_line_in_a_subprocess(mix_store: Path) -> None:
     err = proc.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and "99,3" in err[0], proc.stderr
     assert tree_hash(mix_store) == before
+
+
+def test_ingest_pca_and_cnmf_weight_tables(mix_store: Path, tmp_path: Path) -> None:
+    import warnings
+
+    from vaearr.cli import app
+    from vaearr.io.tables import ingest_tables
+
+    ds = open_store(mix_store)
+    yy, xx = np.meshgrid(ds.y.values, ds.x.values, indexing="ij")
+    rng = np.random.default_rng(2)
+    vals = rng.random((*SHAPE, 3)).round(4)
+    order = rng.permutation(yy.size)[1:]  # shuffled rows, one pixel without a row
+    pca_csv, cnmf_csv = tmp_path / "pca.csv", tmp_path / "cnmf.csv"
+    # PCA_10 before PCA_2 in the header: components follow the numbers, not the column order
+    with open(pca_csv, "w") as f:
+        f.write("x,y,PCA_1,PCA_10,PCA_2\n")
+        for i in order:
+            v = vals.reshape(-1, 3)[i]
+            f.write(f"{xx.ravel()[i]},{yy.ravel()[i]},{v[0]},{v[2]},{v[1]}\n")
+    with open(cnmf_csv, "w") as f:
+        f.write("X;Y;cNMF_1;cNMF_2\n")
+        for i in order:
+            f.write(f"{xx.ravel()[i]};{yy.ravel()[i]};{vals.reshape(-1, 3)[i, 0]};{vals.reshape(-1, 3)[i, 1]}\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ingest_tables(mix_store, pca_weights=pca_csv)
+    assert any("1 of 192 grid nodes have no row" in str(w.message) for w in caught)
+    got = open_store(mix_store).pca_weights
+    assert got.dims == ("y", "x", "pca_component") and got.attrs["columns"] == ["PCA_1", "PCA_2", "PCA_10"]
+    nan = np.isnan(got.values).all(-1)
+    assert nan.sum() == 1 and np.allclose(got.values[~nan], vals[~nan].astype(np.float32))
+    res = CliRunner().invoke(app, ["ingest", "tables", str(mix_store), "--cnmf-weights", str(cnmf_csv)])
+    assert res.exit_code == 0, res.output
+    got = open_store(mix_store).cnmf_weights
+    assert got.dims == ("y", "x", "cnmf_component") and got.sizes["cnmf_component"] == 2
+    assert np.allclose(got.values[~nan], vals[~nan][:, :2].astype(np.float32))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y,foo\n0,0,1\n")
+    before = tree_hash(mix_store)
+    with pytest.raises(InputError, match="missing weight columns"):
+        ingest_tables(mix_store, cnmf_weights=bad, overwrite=True)
+    assert tree_hash(mix_store) == before
