@@ -307,7 +307,9 @@ def rank_latents(
     if not against:
         raise InputError(None, "give at least one reference (--against)")
     opts = AssociationOptions(metrics=tuple(metrics) if metrics else AssociationOptions().metrics, trend_order=trend_order)
-    decomp = [m for m in ("pca", "nmf") if m in against and (m not in ds or overwrite)]
+    # pca/nmf are computed when missing (unless 'vaearr decompose' wrote pca_weights/nmf_weights);
+    # other decompositions (cnmf) need their choices made: reference_maps says to run decompose
+    decomp = [m for m in ("pca", "nmf") if m in against and (m not in ds and f"{m}_weights" not in ds or overwrite)]
     if decomp:
         write_references(store, mask=mask, n_components=n_components, methods=decomp, k_range=k_range,
                          criterion=criterion, seed=seed, overwrite=overwrite)

@@ -27,6 +27,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
 from vaearr.analysis.association import element_composite
+from vaearr.analysis.masked import MaskedPixels
 from vaearr.errors import InputError, StoreError
 from vaearr.store import open_store, write_variables
 
@@ -182,31 +183,6 @@ def normalized_mutual_info(a: np.ndarray, b: np.ndarray) -> float:
 # PCA / NMF
 
 
-def _mask_of(ds: xr.Dataset, mask: str | xr.DataArray | None, dims: tuple[str, str], store: object) -> xr.DataArray:
-    if mask is None:
-        return xr.DataArray(np.ones([ds.sizes[d] for d in dims], bool), dims=dims)
-    if isinstance(mask, str):
-        if mask not in ds:
-            raise StoreError(store, f"no mask variable '{mask}' in the store")
-        mask = ds[mask]
-    return mask.transpose(*dims).load()
-
-
-def _row_blocks(da: xr.DataArray, dim: str) -> list[slice]:
-    chunks = da.chunks[da.dims.index(dim)] if da.chunks is not None else (da.sizes[dim],)
-    out, start = [], 0
-    for c in chunks:
-        out.append(slice(start, start + c))
-        start += c
-    return out
-
-
-def _masked_rows(data: xr.DataArray, m: np.ndarray, rows: slice, dims: tuple[str, str]) -> np.ndarray:
-    block = np.asarray(data.isel({dims[0]: rows}).values, dtype=np.float32)
-    block = block.reshape(block.shape[0], block.shape[1], -1)
-    return block[m[rows]]
-
-
 @dataclass
 class Decomposition:
     """PCA and NMF of the patterns inside a mask (see :func:`pca_nmf`)."""
@@ -257,50 +233,23 @@ def pca_nmf(
     unknown = set(methods) - {"pca", "nmf"}
     if unknown:
         raise InputError(None, f"unknown decomposition(s) {sorted(unknown)}; choose pca and/or nmf")
-    if var not in ds:
-        raise StoreError(store, f"no variable '{var}' to decompose")
-    data = ds[var]
-    feat_dims = [d for d in data.dims if d not in dims]
-    data = data.transpose(*dims, *feat_dims)
-    m = np.asarray(_mask_of(ds, mask, dims, store).values, dtype=bool)
-    n = int(m.sum())
+    px = MaskedPixels(ds, var, mask, dims=dims, store=store)
+    n = px.n
     if n <= n_components:
         raise InputError(None, f"the mask has {n} pixels, too few for {n_components} components")
-    blocks = _row_blocks(data, dims[0])
-    feat_shape = tuple(data.sizes[d] for d in feat_dims)
-    coords = {d: ds[d] for d in (*dims, *feat_dims) if d in ds.coords}
     comp = np.arange(n_components)
     out: dict[str, xr.DataArray] = {}
 
     def to_map(scores_of_block) -> xr.DataArray:
-        full = np.full((*m.shape, n_components), np.nan, np.float32)
-        for rows in blocks:
-            mb = m[rows]
-            if mb.any():
-                sub = full[rows]
-                sub[mb] = scores_of_block(_masked_rows(data, m, rows, dims))
-        return xr.DataArray(full, dims=(*dims, component_dim),
-                            coords={**{d: coords[d] for d in dims if d in coords}, component_dim: comp})
+        return px.project(scores_of_block, n_components, component_dim=component_dim).scores
 
     def comps(matrix: np.ndarray) -> xr.DataArray:
-        return xr.DataArray(matrix.reshape(n_components, *feat_shape).astype(np.float32),
-                            dims=(component_dim, *feat_dims),
-                            coords={component_dim: comp, **{d: coords[d] for d in feat_dims if d in coords}})
+        return px.components(matrix, component_dim)
 
-    sample_x = None
-    if methods:
-        # PCA and NMF are fitted on the same seeded sample of at most max_fit pixels (all of
-        # them when the mask has fewer), read chunk by chunk; every pixel is then projected
-        # chunk by chunk, so memory is bounded by the sample and one chunk
-        rng = np.random.default_rng(seed)
-        pick = np.zeros(n, bool)
-        pick[rng.choice(n, min(n, max_fit), replace=False)] = True
-        sample, seen = [], 0
-        for rows in blocks:
-            x = _masked_rows(data, m, rows, dims)
-            sample.append(x[pick[seen: seen + x.shape[0]]])
-            seen += x.shape[0]
-        sample_x = np.concatenate(sample)
+    # PCA and NMF are fitted on the same seeded sample of at most max_fit pixels (all of them
+    # when the mask has fewer), read chunk by chunk; every pixel is then projected chunk by
+    # chunk, so memory is bounded by the sample and one chunk
+    sample_x = px.sample(max_fit, seed).x if methods else None
     if "pca" in methods:
         pca = PCA(n_components, svd_solver="randomized", random_state=seed).fit(sample_x)
         out["pca"] = to_map(lambda rows_x: pca.transform(rows_x).astype(np.float32))
@@ -397,7 +346,8 @@ def reference_maps(
     ``elements`` gives one map per element (normalised to [0, 1] in ``mask``) plus their
     equal-weight (or ``composite_weights``) sum ``elements_sum``; a ``(y, x)`` variable
     (``bandcontrast``) gives itself; a ``(y, x, component)`` variable (``pca``, ``nmf``) gives
-    ``pca_0``, ``pca_1``...
+    ``pca_0``, ``pca_1``...; a name with no variable of its own but a ``{name}_weights``
+    (written by ``vaearr decompose``, e.g. ``cnmf``) gives that decomposition's weight maps.
 
     Examples
     --------
@@ -408,8 +358,21 @@ def reference_maps(
 
     maps, names = [], []
     for name in against:
+        weights = f"{name}_weights"
+        if name not in ds and weights in ds:  # a decomposition from 'vaearr decompose'
+            da = ds[weights]
+            other = [d for d in da.dims if d not in ("y", "x")]
+            if set(da.dims) - set(other) != {"y", "x"} or len(other) != 1:
+                raise StoreError(store, f"'{weights}' has dims {da.dims}; a decomposition is (y, x, component)")
+            for i in range(da.sizes[other[0]]):
+                maps.append(da.isel({other[0]: i}).transpose("y", "x").values)
+                names.append(f"{name}_{i}")
+            continue
         if name not in ds:
-            raise StoreError(store, f"no variable '{name}' to compare against (have {sorted(map(str, ds.data_vars))})")
+            hint = (f"; run 'vaearr decompose STORE --method {name}' first" if name in ("pca", "nmf", "cnmf")
+                    else "")
+            raise StoreError(store, f"no variable '{name}' or '{weights}' to compare against{hint} "
+                                    f"(have {sorted(map(str, ds.data_vars))})")
         da = ds[name]
         if element_dim in da.dims:
             lo = da.where(mask).min(("y", "x")) if mask is not None else da.min(("y", "x"))

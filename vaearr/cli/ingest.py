@@ -44,13 +44,16 @@ def ingest_tables(
     bandcontrast: Annotated[Optional[Path], typer.Option(help="CSV x,y,bandcontrast.")] = None,
     elements: Annotated[Optional[Path], typer.Option(help="CSV x,y,<El1>,<El2>,…")] = None,
     phase: Annotated[Optional[Path], typer.Option(help="CSV x,y,phase.")] = None,
+    pca_weights: Annotated[Optional[Path], typer.Option(help="CSV x,y,PCA_1,PCA_2,… → pca_weights.")] = None,
+    cnmf_weights: Annotated[Optional[Path], typer.Option(help="CSV x,y,cNMF_1,cNMF_2,… → cnmf_weights.")] = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """Band contrast / element / phase CSVs onto an existing store's scan grid, by coordinate."""
+    """Band contrast / element / phase / PCA and cNMF weight CSVs onto an existing store's scan grid, by coordinate."""
     from vaearr.io import tables as io_tables
 
 
-    io_tables.ingest_tables(store, bandcontrast=bandcontrast, elements=elements, phase=phase, overwrite=overwrite)
+    io_tables.ingest_tables(store, bandcontrast=bandcontrast, elements=elements, phase=phase, pca_weights=pca_weights,
+                            cnmf_weights=cnmf_weights, overwrite=overwrite)
     print_store(store)
 
 

@@ -30,7 +30,9 @@ from vaearr.io.write import write_ingested
 from vaearr.store import open_store
 
 #: Table kinds and the variable each becomes.
-KINDS = ("bandcontrast", "elements", "phase")
+KINDS = ("bandcontrast", "elements", "phase", "pca_weights", "cnmf_weights")
+#: Weight tables exported by the PCA/cNMF source scripts: ``x, y, PCA_1…PCA_n`` / ``cNMF_1…``.
+WEIGHT_PREFIXES = {"pca_weights": "pca", "cnmf_weights": "cnmf"}
 #: Normalised header names accepted for each column role.
 ALIASES: dict[str, frozenset[str]] = {
     "x": frozenset({"x", "xpos", "xposition", "xcoord", "xcoordinate", "xum", "xmicron", "xmicrons"}),
@@ -111,13 +113,22 @@ def _columns(path: Path, kind: str, names: list[str], raw: list[str]) -> dict[st
     if kind == "elements":
         blank = {n for n, r in zip(names, raw) if r == ""} if len(names) == len(raw) else set()
         value = [n for n in names if n not in (roles["x"], roles["y"]) and n not in blank] or None
+    elif kind in WEIGHT_PREFIXES:
+        numbered = {}
+        for n in names:
+            hit = re.fullmatch(WEIGHT_PREFIXES[kind] + r"(\d+)", _key(n))
+            if hit:
+                numbered[n] = int(hit.group(1))
+        value = sorted(numbered, key=numbered.get) or None
     else:
         value = _find(names, kind)
     wanted = {"x": roles["x"], "y": roles["y"], kind: value}
     missing = [role for role, col in wanted.items() if col is None]
     if missing:
-        what = "element columns" if missing == ["elements"] else "column(s) " + ", ".join(repr(m) for m in missing)
-        example = {"bandcontrast": "x,y,bandcontrast", "elements": "x,y,Ni,Cr,...", "phase": "x,y,phase"}[kind]
+        what = ("element columns" if missing == ["elements"] else "weight columns" if missing == [kind]
+                and kind in WEIGHT_PREFIXES else "column(s) " + ", ".join(repr(m) for m in missing))
+        example = {"bandcontrast": "x,y,bandcontrast", "elements": "x,y,Ni,Cr,...", "phase": "x,y,phase",
+                   "pca_weights": "x,y,PCA_1,PCA_2,...", "cnmf_weights": "x,y,cNMF_1,cNMF_2,..."}[kind]
         raise InputError(path, f"missing {what} for a {kind} table (expected e.g. '{example}'); "
                                f"found columns: {', '.join(repr(n) for n in raw)}")
     if kind == "elements":
@@ -186,7 +197,8 @@ def read_table(
         CSV file: ``x,y,bandcontrast``, ``x,y,<El1>,<El2>,...`` or ``x,y,phase``; ``,``, ``;``
         or tab separated; rows in any order.
     kind
-        ``"bandcontrast"``, ``"elements"`` or ``"phase"``.
+        ``"bandcontrast"``, ``"elements"``, ``"phase"``, or ``"pca_weights"`` / ``"cnmf_weights"``
+        (``x,y,PCA_1…PCA_n`` / ``x,y,cNMF_1…``, as the PCA/cNMF source scripts export them).
     grid_x, grid_y
         Ascending node coordinates of the grid (µm), e.g. a store's ``x`` and ``y``.
     nearest
@@ -202,7 +214,10 @@ def read_table(
     xarray.DataArray
         ``bandcontrast(y, x)`` float32; ``elements(element, y, x)`` float32 with coord
         ``element`` = the header's names; or ``phase(y, x)`` int16 with attrs
-        ``flag_values``, ``flag_meanings``, ``categories`` (JSON) and −1 where there is no data.
+        ``flag_values``, ``flag_meanings``, ``categories`` (JSON) and −1 where there is no data;
+        or ``pca_weights(y, x, pca_component)`` / ``cnmf_weights(y, x, cnmf_component)`` float32,
+        components in the order of the columns' numbers (``PCA_1`` → 0), attr ``columns``, the
+        same variables ``vaearr decompose`` writes.
 
     Raises
     ------
@@ -279,6 +294,15 @@ def read_table(
         attrs["column"] = cols["value"]
         da = xr.DataArray(out, dims=dims, coords=coords, name="bandcontrast", attrs=attrs)
         fill = "NaN"
+    elif kind in WEIGHT_PREFIXES:
+        cdim = f"{WEIGHT_PREFIXES[kind]}_component"
+        out = np.full((*shape, len(value_cols)), np.nan, dtype=np.float32)
+        for k, c in enumerate(value_cols):
+            out[..., k][have] = _numeric(df[c], c, path)[rows]
+        attrs["columns"] = [str(c).strip() for c in value_cols]
+        da = xr.DataArray(out, dims=(*dims, cdim), name=kind, attrs=attrs,
+                          coords={**coords, cdim: np.arange(len(value_cols))})
+        fill = "NaN"
     else:
         out = np.full((len(value_cols), *shape), np.nan, dtype=np.float32)
         for k, c in enumerate(value_cols):
@@ -303,6 +327,8 @@ def read_tables(
     bandcontrast: str | os.PathLike | None = None,
     elements: str | os.PathLike | None = None,
     phase: str | os.PathLike | None = None,
+    pca_weights: str | os.PathLike | None = None,
+    cnmf_weights: str | os.PathLike | None = None,
     nearest: bool = False,
     tol: float | None = None,
     dims: tuple[str, str] = ("y", "x"),
@@ -315,14 +341,15 @@ def read_tables(
         Variable name (``bandcontrast``, ``elements``, ``phase``) → DataArray, for the tables
         given.
     """
-    files = {"bandcontrast": bandcontrast, "elements": elements, "phase": phase}
+    files = {"bandcontrast": bandcontrast, "elements": elements, "phase": phase, "pca_weights": pca_weights,
+             "cnmf_weights": cnmf_weights}
     out = {
         kind: read_table(p, kind, grid_x=grid_x, grid_y=grid_y, nearest=nearest, tol=tol, dims=dims)
         for kind, p in files.items()
         if p is not None
     }
     if not out:
-        raise ValueError("give at least one table: bandcontrast=, elements= or phase=")
+        raise ValueError("give at least one table: bandcontrast=, elements=, phase=, pca_weights= or cnmf_weights=")
     return out
 
 
@@ -332,6 +359,8 @@ def ingest_tables(
     bandcontrast: str | os.PathLike | None = None,
     elements: str | os.PathLike | None = None,
     phase: str | os.PathLike | None = None,
+    pca_weights: str | os.PathLike | None = None,
+    cnmf_weights: str | os.PathLike | None = None,
     overwrite: bool = False,
     tol: float | None = None,
     dims: tuple[str, str] = ("y", "x"),
@@ -348,7 +377,7 @@ def ingest_tables(
         A store with ``x``/``y`` scan coordinates (from an EBSD ingest). A store whose
         ``grid_kind`` (or ``grid``) attr is not ``"square"`` (assembled from a hexagonal scan)
         is matched by nearest point.
-    bandcontrast, elements, phase
+    bandcontrast, elements, phase, pca_weights, cnmf_weights
         CSV files; see :func:`read_table`.
     overwrite
         Replace variables that exist already.
@@ -376,7 +405,8 @@ def ingest_tables(
     for d in dims:
         if d not in ds.coords:
             raise StoreError(store, f"has no '{d}' scan coordinate to align tables to; ingest an EBSD scan first")
-    files: Mapping[str, str | os.PathLike | None] = {"bandcontrast": bandcontrast, "elements": elements, "phase": phase}
+    files: Mapping[str, str | os.PathLike | None] = {"bandcontrast": bandcontrast, "elements": elements, "phase": phase,
+                                                     "pca_weights": pca_weights, "cnmf_weights": cnmf_weights}
     if not overwrite:
         exists = [k for k, p in files.items() if p is not None and k in ds.variables]
         if exists:
@@ -386,7 +416,7 @@ def ingest_tables(
     nearest = str(kind) != "square"
     tables = read_tables(
         ds[dims[1]].values, ds[dims[0]].values, nearest=nearest, tol=tol, dims=dims,
-        bandcontrast=bandcontrast, elements=elements, phase=phase,
+        bandcontrast=bandcontrast, elements=elements, phase=phase, pca_weights=pca_weights, cnmf_weights=cnmf_weights,
     )
     sources = [os.fspath(p) for p in files.values() if p is not None]
     written = write_ingested(

@@ -1,0 +1,349 @@
+"""Decompositions as references: PCA, NMF and constrained NMF (cNMF) of the patterns inside a mask.
+
+:func:`decompose` fits one method on a seeded sample of at most ``max_fit`` masked pixels and
+projects every masked pixel chunk by chunk (:class:`~vaearr.analysis.masked.MaskedPixels`);
+:func:`write_decomposition` writes ``{name}_weights(y, x, {name}_component)`` (NaN outside the
+mask) and ``{name}_components({name}_component, *feature_dims)`` in one transaction. Each
+decomposition has its own component dim, so decompositions with different numbers of
+components live in one store.
+
+cNMF (Chauniyal, Thome & Stricker, Microsc. Microanal. 2024) fixes components to the patterns
+at reference pixels (:mod:`vaearr.analysis.cnmf`) and may add free ones. NMF and cNMF need
+non-negative patterns: raw intensities are used when their minimum over the mask is ≥ 0, else
+every value is shifted by −minimum (the ``shift`` attr says which).
+
+Automatic choices, each written to the attrs with the values that made it:
+
+* ``components="auto"`` (pca, nmf; cnmf with automatic references): the **elbow of the PCA
+  scree** — PCA of the sample with up to ``max_components`` components; the number kept is the
+  0-based position of the log10 explained-variance ratio farthest below the chord from the first to
+  the last ratio (the first point of the flat tail), at least 1.
+* ``references="auto"`` (cnmf): a Gaussian mixture of the sample's PCA scores (the elbow's
+  components, at least 2) — k components given, or k chosen by the **lowest BIC** over
+  ``k_range`` when ``components="auto"`` — and one medoid per cluster: the sample pixel of the
+  cluster nearest the cluster's mean score.
+* cnmf with given references and ``components="auto"``: one component per reference, no free ones.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+from sklearn.decomposition import NMF, PCA
+from sklearn.exceptions import ConvergenceWarning
+
+from vaearr.analysis.cnmf import cnmf_fit, nn_weights
+from vaearr.analysis.masked import MaskedPixels, Sample
+from vaearr.analysis.references import MAX_FIT, gmm_partition
+from vaearr.errors import InputError, StoreError
+from vaearr.store import open_store, write_variables
+
+METHODS = ("pca", "nmf", "cnmf")
+
+
+def parse_references(text: str | None) -> list[tuple[int, int]] | str | None:
+    """``"y,x;y,x"`` (pixel row, column) → ``[(y, x), ...]``; ``"auto"`` and None pass through.
+
+    Examples
+    --------
+    >>> parse_references("3,4; 10,2")
+    [(3, 4), (10, 2)]
+    """
+    if text is None or text.strip().lower() == "auto":
+        return None if text is None else "auto"
+    out = []
+    for item in text.split(";"):
+        if not item.strip():
+            continue
+        parts = item.replace(" ", "").split(",")
+        try:
+            y, x = (int(p) for p in parts)
+        except ValueError:
+            raise InputError(None, f"--references takes 'auto' or pixel rows and columns like '3,4;10,2', "
+                                   f"got '{text}'") from None
+        out.append((y, x))
+    if not out:
+        raise InputError(None, f"--references has no pixels: '{text}'")
+    return out
+
+
+def elbow(values: Sequence[float]) -> tuple[int, list[float]]:
+    """The scree elbow: 0-based position of the log10 value farthest below the first-to-last chord (≥ 1).
+
+    On a log scale a noise floor is flat, so the elbow is where the signal drops into it.
+
+    Returns the number of components and each point's distance below the chord (normalised axes).
+
+    Examples
+    --------
+    >>> elbow([0.6, 0.3, 0.09, 0.001, 0.0009, 0.0009, 0.0008])[0]
+    3
+    """
+    v = np.log10(np.maximum(np.asarray(values, dtype=np.float64), 1e-300))
+    if v.size < 3 or v[0] == v[-1]:
+        return 1, [0.0] * int(v.size)
+    t = np.linspace(0.0, 1.0, v.size)
+    y = (v - v[-1]) / (v[0] - v[-1])
+    d = (1.0 - t - y) / np.sqrt(2.0)
+    return max(1, int(np.argmax(d))), [float(a) for a in d]
+
+
+@dataclass
+class DecomposeResult:
+    """What :func:`decompose` made: ``weights``, ``components`` and the ``attrs`` both carry."""
+
+    name: str
+    method: str
+    weights: xr.DataArray
+    components: xr.DataArray
+    attrs: dict = field(default_factory=dict)
+
+    @property
+    def variables(self) -> dict[str, xr.DataArray]:
+        return {f"{self.name}_weights": self.weights, f"{self.name}_components": self.components}
+
+    def summary(self) -> str:
+        a = self.attrs
+        lines = [f"{self.method} of '{a['var']}' in mask '{a['in_mask']}' ({a['n_pixels']} pixels): "
+                 f"{a['n_components']} components ({a['n_fixed']} fixed, {a['n_free']} free)"
+                 if self.method == "cnmf" else
+                 f"{self.method} of '{a['var']}' in mask '{a['in_mask']}' ({a['n_pixels']} pixels): {a['n_components']} components"]
+        if a.get("components_auto"):
+            lines.append(f"  components auto: {a['components_rule']}")
+            if "explained_variance_ratio_scree" in a:
+                lines.append("    scree (explained variance ratio): " + ", ".join(f"{v:.4g}" for v in a["explained_variance_ratio_scree"]))
+                lines.append("    distance below the chord: " + ", ".join(f"{v:.3f}" for v in a["elbow_distance"]))
+            if "bic" in a:
+                lines.append("    BIC by k: " + ", ".join(f"{k}: {v:.1f}" for k, v in zip(a["bic_k"], a["bic"])))
+        if self.method == "cnmf":
+            how = f"auto ({a['references_rule']})" if a.get("references_auto") else "given"
+            lines.append(f"  references ({how}): " + "; ".join(f"{y},{x}" for y, x in a["references"]))
+        if "explained_variance_ratio" in a:
+            lines.append(f"  explained variance ratio: {sum(a['explained_variance_ratio']):.4f} in all")
+        lines.append(f"  relative reconstruction error: {a['reconstruction_error']:.4g}; {a['nonnegative']}")
+        lines.append(f"  variables: {', '.join(self.variables)}")
+        return "\n".join(lines)
+
+
+def _scree(sample: Sample, max_components: int, seed: int) -> tuple[PCA, int, list[float]]:
+    k = max(1, min(max_components, sample.x.shape[0] - 1, sample.x.shape[1]))
+    pca = PCA(k, svd_solver="randomized", random_state=seed).fit(sample.x)
+    n, dist = elbow(pca.explained_variance_ratio_)
+    return pca, n, dist
+
+
+def _check_references(px: MaskedPixels, refs: Sequence[tuple[int, int]], mask_name: str) -> None:
+    ny, nx = px.mask.shape
+    seen = set()
+    for y, x in refs:
+        if not (0 <= y < ny and 0 <= x < nx):
+            raise InputError(None, f"reference pixel {y},{x} is outside the {ny}×{nx} map (rows 0..{ny - 1}, "
+                                   f"columns 0..{nx - 1})")
+        if not px.mask[y, x]:
+            raise InputError(None, f"reference pixel {y},{x} is outside the mask '{mask_name}'")
+        if (y, x) in seen:
+            raise InputError(None, f"reference pixel {y},{x} is given twice")
+        seen.add((y, x))
+
+
+def decompose(
+    ds: xr.Dataset,
+    *,
+    method: str,
+    var: str = "patterns",
+    mask: str | None = "roi",
+    components: int | str = "auto",
+    references: Sequence[tuple[int, int]] | str | None = None,
+    name: str | None = None,
+    k_range: tuple[int, int] = (2, 8),
+    max_components: int = 20,
+    seed: int = 0,
+    max_fit: int = MAX_FIT,
+    dims: tuple[str, str] = ("y", "x"),
+    store: object = "the store",
+) -> DecomposeResult:
+    """PCA, NMF or cNMF of ``var`` inside ``mask``; see the module docstring for the automatic rules.
+
+    Parameters
+    ----------
+    method
+        ``"pca"``, ``"nmf"`` or ``"cnmf"``.
+    components
+        Number of components, or ``"auto"``. For cnmf the total: fixed (one per reference) plus free.
+    references
+        cnmf only: ``[(row, col), ...]`` pixel indices, or ``"auto"`` (default for cnmf).
+    name
+        Variable prefix (default: the method).
+
+    Raises
+    ------
+    InputError
+        Unknown method, references for pca/nmf, a reference pixel outside the map or the mask
+        (or given twice), fewer references than components allow, more components than pixels.
+    StoreError
+        No ``var`` or mask in the store.
+    """
+
+    if method not in METHODS:
+        raise InputError(None, f"unknown method '{method}'; choose pca, nmf or cnmf")
+    if method != "cnmf" and references not in (None, "auto"):
+        raise InputError(None, f"--references is for cnmf, not {method}")
+    auto_n = isinstance(components, str)
+    if auto_n and components != "auto":
+        raise InputError(None, f"--components takes a number or 'auto', got '{components}'")
+    if not auto_n and int(components) < 1:
+        raise InputError(None, f"--components must be at least 1, got {components}")
+    name = name or method
+    cdim = f"{name}_component"
+    mask_name = mask if isinstance(mask, str) else "none"
+    px = MaskedPixels(ds, var, mask, dims=dims, store=store)
+    if method == "cnmf" and references not in (None, "auto"):
+        _check_references(px, references, mask_name)
+        if not auto_n and int(components) < len(references):
+            raise InputError(None, f"{components} components is fewer than the {len(references)} references given")
+    if not auto_n and int(components) > px.n:
+        raise InputError(None, f"{components} components is more than the {px.n} pixels in mask '{mask_name}'")
+    if px.n < 2:
+        raise InputError(None, f"mask '{mask_name}' has {px.n} pixel(s); a decomposition needs at least 2")
+
+    sample = px.sample(max_fit, seed)
+    attrs: dict = {"method": method, "var": var, "in_mask": mask_name, "n_pixels": px.n, "n_fit": int(sample.x.shape[0]),
+                   "seed": seed, "components_auto": bool(auto_n)}
+    n = None if auto_n else int(components)
+    scree = None
+    if auto_n and not (method == "cnmf" and references not in (None, "auto")):
+        pca_s, n, dist = _scree(sample, max_components, seed)
+        scree = pca_s
+        attrs.update(components_rule=f"elbow of the log10 PCA scree (up to {pca_s.n_components_} components): "
+                                     f"{n} components",
+                     explained_variance_ratio_scree=[float(v) for v in pca_s.explained_variance_ratio_],
+                     elbow_distance=dist)
+    shift = 0.0
+    if method in ("nmf", "cnmf"):
+        shift = 0.0 if sample.minimum >= 0 else -float(sample.minimum)
+        attrs["shift"] = shift
+        attrs["nonnegative"] = ("raw intensities (minimum over the mask ≥ 0, no shift)" if shift == 0 else
+                                f"intensities shifted by {shift:g} (minus their minimum over the mask) to be non-negative")
+    else:
+        attrs["nonnegative"] = "PCA of the raw intensities (centred by the sample mean)"
+    shift32 = np.float32(shift)
+    transform = (lambda x: x + shift32) if shift else None
+    x_fit = sample.x + shift32 if shift else sample.x
+
+    if method == "pca":
+        pca = PCA(n, svd_solver="randomized", random_state=seed).fit(sample.x)
+        proj = px.project(lambda x: pca.transform(x).astype(np.float32), n, component_dim=cdim,
+                          reconstruct=lambda s: pca.inverse_transform(s).astype(np.float64))
+        comps = pca.components_
+        attrs["explained_variance_ratio"] = [float(v) for v in pca.explained_variance_ratio_]
+    elif method == "nmf":
+        model = NMF(n, init="nndsvda", random_state=seed, max_iter=400, tol=1e-4)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            model.fit(x_fit)
+        if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+            warnings.warn(f"NMF of '{var}' stopped at {model.max_iter} iterations before its tolerance; "
+                          "the components are kept as they are", stacklevel=2)
+        comps = model.components_.astype(np.float32)
+        proj = _project_nn(px, comps, n, cdim, transform)
+    else:
+        comps, proj, n = _cnmf(px, sample, x_fit, references, n, scree, attrs, k_range, seed, cdim, transform)
+    attrs["n_components"] = int(n)
+    attrs["reconstruction_error"] = float(proj.relative_error)
+    attrs["reconstruction_error_kind"] = "relative Frobenius ‖X − X̂‖/‖X‖ over every pixel of the mask"
+    if method == "cnmf":
+        attrs["component_kind"] = ["fixed"] * attrs["n_fixed"] + ["free"] * attrs["n_free"]
+    weights = proj.scores.assign_attrs(attrs)
+    comp_da = px.components(comps, cdim).assign_attrs(attrs)
+    return DecomposeResult(name=name, method=method, weights=weights, components=comp_da, attrs=attrs)
+
+
+def _project_nn(px: MaskedPixels, comps: np.ndarray, n: int, cdim: str, transform):
+    h = np.asarray(comps, dtype=np.float64)
+    return px.project(lambda x: nn_weights(x, h).astype(np.float32), n, component_dim=cdim,
+                      reconstruct=lambda s: s.astype(np.float64) @ h, transform=transform)
+
+
+def _cnmf(px, sample, x_fit, references, n, scree, attrs, k_range, seed, cdim, transform):
+    if references in (None, "auto"):
+        pca = scree if scree is not None else PCA(min(max(n, 2), x_fit.shape[1], sample.x.shape[0] - 1),
+                                                  svd_solver="randomized", random_state=seed).fit(sample.x)
+        d = max(2, n)
+        scores = pca.transform(sample.x)[:, :min(d, pca.n_components_)]
+        k_rng = (n, n) if not attrs["components_auto"] else (k_range[0], min(k_range[1], sample.x.shape[0] - 1))
+        part = gmm_partition(scores, k_rng, seed=seed, standardize=False)
+        picks = []
+        for c in range(part.k):
+            members = np.flatnonzero(part.labels == c)
+            if members.size:
+                centre = scores[members].mean(0)
+                picks.append(members[np.argmin(((scores[members] - centre) ** 2).sum(1))])
+        refs = [(int(y), int(x)) for y, x in px.positions(sample.index[picks])]
+        attrs["references_auto"] = True
+        attrs["references_rule"] = (f"Gaussian mixture of the first {scores.shape[1]} PCA scores of the fit sample, "
+                                    f"k = {part.k}" + (" by lowest BIC" if attrs["components_auto"] else " (components)")
+                                    + "; one medoid per cluster (the pixel nearest the cluster's mean score)")
+        if attrs["components_auto"]:
+            attrs["components_rule"] = f"one component per BIC-chosen cluster (k = {part.k}); " + attrs.get("components_rule", "")
+            attrs["bic_k"] = [int(k) for k in part.scores]
+            attrs["bic"] = [float(v) for v in part.scores.values()]
+        n = len(refs)
+    else:
+        refs = [(int(y), int(x)) for y, x in references]
+        attrs["references_auto"] = False
+        if n is None:
+            n = len(refs)
+            attrs["components_rule"] = f"one component per reference given ({n}), no free components"
+    shift32 = np.float32(attrs["shift"])
+    fixed = np.stack([px.pixel(y, x) + shift32 if attrs["shift"] else px.pixel(y, x) for y, x in refs])
+    n_free = n - len(refs)
+    _, comps, info = cnmf_fit(x_fit, fixed, n_free, seed=seed)
+    attrs.update(references=[[y, x] for y, x in refs], n_fixed=len(refs), n_free=int(n_free),
+                 fit_iterations=int(info["iterations"]),
+                 references_coords=[[float(px.coords[px.dims[0]].values[y]) if px.dims[0] in px.coords else y,
+                                     float(px.coords[px.dims[1]].values[x]) if px.dims[1] in px.coords else x]
+                                    for y, x in refs])
+    return comps, _project_nn(px, comps, n, cdim, transform), n
+
+
+def write_decomposition(
+    store: str | os.PathLike,
+    *,
+    method: str,
+    var: str = "patterns",
+    mask: str | None = "roi",
+    components: int | str = "auto",
+    references: Sequence[tuple[int, int]] | str | None = None,
+    name: str | None = None,
+    k_range: tuple[int, int] = (2, 8),
+    max_components: int = 20,
+    seed: int = 0,
+    max_fit: int = MAX_FIT,
+    overwrite: bool = False,
+) -> DecomposeResult:
+    """:func:`decompose` and write ``{name}_weights`` and ``{name}_components`` in one transaction.
+
+    Everything is checked (names, reference pixels, component count) before any work, and the
+    store is written only at the end, so bad input leaves it as it was.
+    """
+
+    ds = open_store(store)
+    name = name or method
+    for v in (f"{name}_weights", f"{name}_components"):
+        if v in ds and not overwrite:
+            raise StoreError(store, f"variable '{v}' exists; pass overwrite=True (--overwrite) to replace it")
+    result = decompose(ds, method=method, var=var, mask=mask, components=components, references=references,
+                       name=name, k_range=k_range, max_components=max_components, seed=seed, max_fit=max_fit,
+                       store=store)
+    config = {"method": method, "var": var, "mask": result.attrs["in_mask"], "components": components,
+              "references": references if isinstance(references, (str, type(None))) else [list(r) for r in references],
+              "k_range": list(k_range), "max_components": max_components, "seed": seed, "max_fit": max_fit}
+    # the weights are NaN outside the mask already (projected on the mask's pixels only); one
+    # transaction for both variables, the mask named in the attrs
+    write_variables(store, result.variables, source=[var], config=config, overwrite=overwrite)
+    return result
