@@ -7,6 +7,7 @@ Data: kikuchipy's real Ni scan (3 × 3 patterns of 60 × 60) and the simulated d
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -133,6 +134,34 @@ def test_ebsd_runs_default_to_background_removal_and_standardisation(demo_store:
     assert auto.model_config["data_range"] == "standardized" and auto.train["standardize"]
     assert [type(s).__name__ for s in none.preprocess.steps] == ["Resize", "Scale"]
     assert none.model_config["data_range"] == "[0,1]"
+    # outputs in their real range: a standardised run has no fixed range (figures scale to the
+    # values, PSNR/SSIM take the inputs' own range); a [0,1] run keeps its range
+    assert auto.data_range is None and none.data_range == (0.0, 1.0)
+
+
+def test_train_command_states_its_automatic_choices_and_active_units(demo_store: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from vaearr.cli import app
+
+    res = CliRunner().invoke(app, ["train", str(demo_store), "--run", str(tmp_path / "r"), "--epochs", "1",
+                                   "--batch-size", "256", "--latent-dim", "4", "--resize", "24",
+                                   "-o", "channels=[8,16]", "--no-tensorboard", "--previews", "0"])
+    assert res.exit_code == 0, res.output
+    assert "preprocessing (auto, for py/px patterns): SubtractBackground → Resize → Standardize" in res.output
+    assert "output head (auto, for standardized inputs): gaussian (σ learned)" in res.output
+    assert re.search(r"active units: \d+ of 4 latent dims", res.output)
+
+
+def test_quality_of_unbounded_inputs_takes_their_own_range() -> None:
+    from vaearr.analysis import quality as Q
+
+    x = np.random.default_rng(0).normal(size=(3, 1, 16, 16))
+    report = Q.reconstruction_quality(x, x + 0.1, data_range=None)
+    width = float(x.max() - x.min())
+    assert report.data_range == pytest.approx(width)
+    assert report.per_sample["psnr"].to_numpy() == pytest.approx(10 * np.log10(width ** 2 / 0.01), rel=1e-6)
+    assert Q.data_width(None) is None and Q.data_width((-1.0, 1.0)) == 2.0
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,7 +15,9 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
 
+from vaearr.analysis.boundaries import find_boundaries
 from vaearr.analysis.clustering import joint_cluster
+from vaearr.analysis.decompose import write_decomposition
 from vaearr.analysis.ranking import aggregated_rank, rank_latents
 from vaearr.analysis.roi import create_roi
 from vaearr.data import build_demo_map
@@ -25,6 +27,7 @@ from vaearr.store import open_store
 from vaearr.train import TrainConfig, fit
 from vaearr.train.trainer import collapse
 from vaearr.viz import image_map, map_grid, save_figure
+from vaearr.viz.boundaries import boundary_figure
 from vaearr.viz.clustering import cluster_figure_files
 from vaearr.viz.maps import latent_maps
 from vaearr.viz.ranking import rank_figures
@@ -150,12 +153,30 @@ def run_demo(
         f"{result.scores['pca_ari']:.3f} on PCA of the patterns"
     )
 
-    ranked = rank_latents(result.store, latent="latent", against=["elements", "bandcontrast", "pca", "nmf"],
+    dec = write_decomposition(result.store, method="cnmf", components="auto", references="auto", seed=seed)
+    made.append(save_figure(map_grid(dec.weights, dec.weights.dims[-1], cols=4, title="cNMF weights"),
+                            figures_dir / "map_cnmf_weights")[0])
+    step(f"cNMF of the patterns: {dec.attrs['n_fixed']} components fixed to reference patterns "
+         f"(auto: {dec.attrs['references_rule'].split(';')[0]}), relative error "
+         f"{dec.attrs['reconstruction_error']:.3f} → cnmf_weights(y, x, cnmf_component)")
+
+    for source, prefix in (("patterns", ""), ("latent", "latent_")):
+        found = find_boundaries(result.store, source=source, prefix=prefix, mask="roi")
+        files = boundary_figure(found.strength, found.grain_boundaries, found.low_angle_boundaries, figures_dir,
+                                name=f"{prefix}boundaries",
+                                title=f"boundaries from {source}: grain (red), low-angle (cyan)")
+        made.append(files["map_html"])
+        a = found.attrs
+        step(f"boundaries from {source}: {a['grain_boundary_pixels']} grain-boundary and "
+             f"{a['low_angle_boundary_pixels']} low-angle pixels (thresholds {a['gb_threshold']:.3g}, "
+             f"{a['lagb_threshold']:.3g}: Otsu), grain size {a['grain_size_um']:.3g} µm (mean linear intercept)")
+
+    ranked = rank_latents(result.store, latent="latent", against=["elements", "bandcontrast", "pca", "nmf", "cnmf"],
                           out=out / "rank", top=5, n_components=8, seed=seed)
     made += rank_figures(result.store, ranked, out / "rank", top=5)
     agg = aggregated_rank(ranked.association).sel(reference="bandcontrast")
     best_bc = int(ranked.association["latent_dim"].values[int(agg.values.argmin())])
-    step(f"ranked {ranked.association.sizes['latent_dim']} latent dims against elements, band contrast, PCA, NMF "
+    step(f"ranked {ranked.association.sizes['latent_dim']} latent dims against elements, band contrast, PCA, NMF, cNMF "
          f"(7 metrics; best for band contrast: dim {best_bc})")
 
     clustered = joint_cluster(result.store, latent="latent", dim=best_bc, with_var="bandcontrast", method="gmm",

@@ -14,7 +14,8 @@ maximum across themselves (non-maximum suppression), and a pixel is on a boundar
 right or lower edge is kept and above the threshold: a one-pixel-wide line, like
 :func:`vaearr.data.subgrains.one_sided_boundaries`. The grain-boundary threshold is Otsu's on
 the log edge values of the ridge pixels; the low-angle threshold is Otsu's on the ridge pixels
-below it and more than ``exclude`` pixels from a grain boundary. Both can be given instead.
+below it, more than ``exclude`` pixels from a grain boundary and one pixel inside the map and the
+mask (where the edge boxes are whole). Both can be given instead.
 """
 
 from __future__ import annotations
@@ -275,18 +276,22 @@ def boundaries_from_edges(
         info["gb_threshold_rule"] = "given"
     gb = ridge > gb_threshold
     near = ndi.binary_dilation(gb, np.ones((3, 3), bool), iterations=exclude) if exclude > 0 and gb.any() else gb
+    # low-angle ridges need the full edge boxes on both sides: not on the map's rim or the mask's
+    # edge, where the boxes are cut short and the edge values noisier (lines of false marks there)
+    core = ndi.binary_erosion(inside, np.ones((3, 3), bool), border_value=0)
     if lagb_threshold is None:
-        rest = ridge[(ridge > 0) & ~near & (ridge <= gb_threshold)]
+        rest = ridge[(ridge > 0) & ~near & core & (ridge <= gb_threshold)]
         t = _otsu_log(rest)
         med = float(np.median(rest)) if rest.size else 0.0
         floor = med + 3 * 1.4826 * float(np.median(np.abs(rest - med))) if rest.size else 0.0
         lagb_threshold = gb_threshold if t is None else t
         info["lagb_noise_floor"] = floor  # median + 3 MAD: recorded, not used (see BENCHMARKS in the report)
         info["lagb_threshold_rule"] = (f"Otsu on log ridge strength of {rest.size} ridge pixels "
-                                       f"below the grain-boundary threshold, more than {exclude} px from a grain boundary")
+                                       f"below the grain-boundary threshold, more than {exclude} px from a grain boundary "
+                                       "and 1 px inside the map and the mask")
     else:
         info["lagb_threshold_rule"] = "given"
-    lagb = (ridge > lagb_threshold) & ~near & ~gb
+    lagb = (ridge > lagb_threshold) & ~near & ~gb & core
     info.update({
         "gb_threshold": float(gb_threshold), "lagb_threshold": float(lagb_threshold),
         "ridge_pixels": int(cand.size), "ridge_median": float(np.median(cand)) if cand.size else float("nan"),
