@@ -1,15 +1,19 @@
-"""Prefect flows analyze-latents and cluster-latents; tasks run on a dask.distributed cluster when given one."""
+"""Prefect flows analyze-latents, cluster-latents, decompose-patterns and find-boundaries; analyze/cluster tasks run on a dask.distributed cluster when given one."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
 
+from vaearr.analysis.boundaries import find_boundaries
 from vaearr.analysis.clustering import joint_cluster
+from vaearr.analysis.decompose import write_decomposition
 from vaearr.analysis.ranking import association_block, rank_latents
 from vaearr.analysis.references import write_references
 from vaearr.store import open_store
+from vaearr.viz.boundaries import boundary_figure
 from vaearr.viz.clustering import cluster_figure_files
 from vaearr.viz.ranking import rank_figures
 
@@ -135,4 +139,45 @@ def cluster_latents(
     return summary
 
 
-FLOWS = (analyze_latents, cluster_latents)
+@flow(name="decompose-patterns", log_prints=True)
+def decompose_patterns(
+    store: str,
+    method: str = "cnmf",
+    components: str = "auto",
+    references: str | None = None,
+    mask: str | None = "roi",
+    name: str | None = None,
+    var: str = "patterns",
+    seed: int = 0,
+    overwrite: bool = False,
+) -> dict:
+    """PCA, NMF or constrained NMF of the patterns into ``{name}_weights`` / ``{name}_components`` (``vaearr decompose``)."""
+    n = components if components == "auto" else int(components)
+    result = write_decomposition(store, method=method, components=n, references=references, mask=mask, name=name,
+                                 var=var, seed=seed, overwrite=overwrite)
+    print(result.summary())
+    return {"variables": list(result.variables), "attrs": {k: v for k, v in result.attrs.items()
+                                                           if isinstance(v, str | int | float | list)}}
+
+
+@flow(name="find-boundaries", log_prints=True)
+def boundaries_flow(
+    store: str,
+    source: str = "patterns",
+    mask: str = "roi",
+    gb_threshold: float | None = None,
+    lagb_threshold: float | None = None,
+    figures: str | None = None,
+    overwrite: bool = False,
+) -> dict:
+    """Boundary strength, grain and low-angle boundary masks and the grain size (``vaearr boundaries``)."""
+    found = find_boundaries(store, source=source, mask=mask, gb_threshold=gb_threshold, lagb_threshold=lagb_threshold,
+                            overwrite=overwrite)
+    folder = Path(figures) if figures else Path(store).parent / f"{Path(store).stem}_boundaries"
+    files = boundary_figure(found.strength, found.grain_boundaries, found.low_angle_boundaries, folder)
+    print(found.summary())
+    return {"attrs": {k: v for k, v in found.attrs.items() if isinstance(v, str | int | float)},
+            "files": {k: str(v) for k, v in files.items()}}
+
+
+FLOWS = (analyze_latents, cluster_latents, decompose_patterns, boundaries_flow)

@@ -1,4 +1,4 @@
-"""The analyze-latents and cluster-latents flows, their tasks run on a dask.distributed LocalCluster."""
+"""The analysis flows: analyze-latents and cluster-latents (tasks on a dask.distributed LocalCluster), decompose-patterns, find-boundaries."""
 
 from __future__ import annotations
 
@@ -47,3 +47,20 @@ def test_flows_on_a_local_cluster(demo_store: Path, tmp_path: Path) -> None:
     blocks = [k for k in ran if k.startswith("association_task-")]
     assert len(blocks) == 2, sorted(set(k[:40] for k in ran if not k.startswith("(")))
     assert any(k.startswith("rank_task-") for k in ran) and any(k.startswith("cluster_task-") for k in ran)
+
+
+def test_decompose_and_boundary_flows(demo_store: Path, tmp_path: Path) -> None:
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.analysis import boundaries_flow, decompose_patterns
+
+    with prefect_test_harness(server_startup_timeout=180):
+        dec = decompose_patterns(store=str(demo_store), method="pca", components="4", name="pc")
+        found = boundaries_flow(store=str(demo_store), figures=str(tmp_path / "fig"))
+    ds = open_store(demo_store)
+    assert set(dec["variables"]) == {"pc_weights", "pc_components"} and ds["pc_weights"].sizes["pc_component"] == 4
+    # NaN outside the ROI, numbers inside
+    w = ds["pc_weights"].isel(pc_component=0).values
+    assert np.isnan(w[~ds.roi.values]).all() and np.isfinite(w[ds.roi.values]).all()
+    assert ds["grain_boundaries"].values.any() and "gb_threshold" in found["attrs"]
+    assert Path(found["files"]["map_html"]).is_file() and Path(found["files"]["map_png"]).is_file()
