@@ -20,7 +20,9 @@ Methods, each giving per-pixel features over the whole map:
 * ``vae-new``  the conv-vae with today's defaults (EBSD auto preprocessing: static background
                removal + standardisation, Gaussian head with a learned σ);
 * ``vae-nav3`` the defaults plus 3 × 3 neighbour pattern averaging;
-* ``vae-fb``   the defaults plus free bits (0.25 nats per dim) and a 3-epoch KL warm-up.
+* ``vae-fb``   the defaults plus free bits (0.25 nats per dim) and a 3-epoch KL warm-up;
+* ``vae-l32``  the defaults with 32 latent dims;
+* ``vae-nav3-b05`` neighbour averaging and β = 0.5.
 
 Every VAE is trained for ``--epochs`` (default 15) at ``--resize`` (default 32 × 32, as the
 study before it; ``--resize 0`` keeps 60 × 60) and encoded with ``vaearr encode``; beside each,
@@ -66,12 +68,14 @@ from vaearr.run import Run  # noqa: E402
 from vaearr.train import TrainConfig, fit  # noqa: E402
 
 MAPS = ("clean", "noisy", "subgrains")
-METHODS = ("raw", "pca", "nmf", "cnmf", "vae-old", "vae-new", "vae-nav3", "vae-fb")
+METHODS = ("raw", "pca", "nmf", "cnmf", "vae-old", "vae-new", "vae-nav3", "vae-fb", "vae-l32", "vae-nav3-b05")
 VAES = {
     "vae-old": {"preprocess": "none"},
     "vae-new": {},
     "vae-nav3": {"average_neighbours": 3},
     "vae-fb": {"kl_warmup_epochs": 3.0, "model_options": {"free_bits": 0.25}},
+    "vae-l32": {"latent_dim": 32},
+    "vae-nav3-b05": {"average_neighbours": 3, "model_options": {"beta": 0.5}},
 }
 ACTIVE = 0.01
 K_GRAINS = range(6, 17, 2)
@@ -187,7 +191,8 @@ def run_vae(store: Path, runs: Path, method: str, args) -> tuple[np.ndarray, flo
     model_options = opts.pop("model_options", {})
     run_dir = runs / method
     shutil.rmtree(run_dir, ignore_errors=True)
-    cfg = TrainConfig(store=str(store), run=str(run_dir), epochs=args.epochs, latent_dim=16, seed=args.seed,
+    latent_dim = opts.pop("latent_dim", 16)
+    cfg = TrainConfig(store=str(store), run=str(run_dir), epochs=args.epochs, latent_dim=latent_dim, seed=args.seed,
                       resize=args.resize or None, tensorboard=False, previews=0, model_options=model_options,
                       **opts)
     t = time.perf_counter()

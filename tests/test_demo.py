@@ -19,9 +19,14 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     from vaearr.store import open_store
 
     ds = open_store(out / "ni_demo.zarr")
-    for var in ("patterns", "bandcontrast", "elements", "phase", "roi", "latent", "pca", "nmf", "association", "cluster"):
+    for var in ("patterns", "bandcontrast", "elements", "phase", "roi", "latent", "pca", "nmf", "association", "cluster",
+                "cnmf_weights", "cnmf_components", "boundary_strength", "grain_boundaries", "low_angle_boundaries",
+                "latent_boundary_strength", "latent_grain_boundaries"):
         assert var in ds, var
     assert ds.latent.sizes["latent_dim"] == 4
+    # the latent's attrs say how many dims are active; the boundaries found the grain boundaries
+    assert 0 <= ds.latent.attrs["active_units"] <= 4
+    assert ds.grain_boundaries.values[ds.roi.values].any() and not ds.grain_boundaries.values[~ds.roi.values].any()
     assert ds.latent.isnull().any("latent_dim").values[~ds.roi.values].all()  # NaN outside the ROI
     assert set(ds.association.metric.values) >= {"pearson", "kendall", "distance_correlation", "hsic"}
     scores = json.loads((out / "grain_recovery.json").read_text())

@@ -171,12 +171,12 @@ def run_demo(
              f"{a['low_angle_boundary_pixels']} low-angle pixels (thresholds {a['gb_threshold']:.3g}, "
              f"{a['lagb_threshold']:.3g}: Otsu), grain size {a['grain_size_um']:.3g} µm (mean linear intercept)")
 
-    ranked = rank_latents(result.store, latent="latent", against=["elements", "bandcontrast", "pca", "nmf", "cnmf"],
+    ranked = rank_latents(result.store, latent="latent", against=["elements", "bandcontrast", "pca", "nmf"],
                           out=out / "rank", top=5, n_components=8, seed=seed)
     made += rank_figures(result.store, ranked, out / "rank", top=5)
     agg = aggregated_rank(ranked.association).sel(reference="bandcontrast")
     best_bc = int(ranked.association["latent_dim"].values[int(agg.values.argmin())])
-    step(f"ranked {ranked.association.sizes['latent_dim']} latent dims against elements, band contrast, PCA, NMF, cNMF "
+    step(f"ranked {ranked.association.sizes['latent_dim']} latent dims against elements, band contrast, PCA, NMF "
          f"(7 metrics; best for band contrast: dim {best_bc})")
 
     clustered = joint_cluster(result.store, latent="latent", dim=best_bc, with_var="bandcontrast", method="gmm",
