@@ -25,7 +25,7 @@ def decompose(
     seed: Annotated[int, typer.Option(help="Seed of the fit sample, PCA, NMF and the mixture.")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the variables if they exist.")] = False,
 ) -> None:
-    """Decompose the patterns in the mask; write {name}_weights(y, x, component) and {name}_components."""
+    """Decompose the patterns in the mask; write {name}_weights(y, x, {name}_component) and {name}_components."""
     from vaearr.analysis.decompose import parse_references, write_decomposition
     from vaearr.errors import InputError
 
