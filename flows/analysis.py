@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
@@ -13,7 +12,7 @@ from vaearr.analysis.decompose import write_decomposition
 from vaearr.analysis.ranking import association_block, rank_latents
 from vaearr.analysis.references import write_references
 from vaearr.store import open_store
-from vaearr.viz.boundaries import boundary_figure
+from vaearr.viz.boundaries import boundary_files
 from vaearr.viz.clustering import cluster_figure_files
 from vaearr.viz.ranking import rank_figures
 
@@ -173,8 +172,7 @@ def boundaries_flow(
     """Boundary strength, grain and low-angle boundary masks and the grain size (``vaearr boundaries``)."""
     found = find_boundaries(store, source=source, mask=mask, gb_threshold=gb_threshold, lagb_threshold=lagb_threshold,
                             overwrite=overwrite)
-    folder = Path(figures) if figures else Path(store).parent / f"{Path(store).stem}_boundaries"
-    files = boundary_figure(found.strength, found.grain_boundaries, found.low_angle_boundaries, folder)
+    files = boundary_files(found, figures or None)
     print(found.summary())
     return {"attrs": {k: v for k, v in found.attrs.items() if isinstance(v, str | int | float)},
             "files": {k: str(v) for k, v in files.items()}}

@@ -27,7 +27,7 @@ from vaearr.store import open_store
 from vaearr.train import TrainConfig, fit
 from vaearr.train.trainer import collapse
 from vaearr.viz import image_map, map_grid, save_figure
-from vaearr.viz.boundaries import boundary_figure
+from vaearr.viz.boundaries import boundary_files
 from vaearr.viz.clustering import cluster_figure_files
 from vaearr.viz.maps import latent_maps
 from vaearr.viz.ranking import rank_figures
@@ -162,9 +162,8 @@ def run_demo(
 
     for source, prefix in (("patterns", ""), ("latent", "latent_")):
         found = find_boundaries(result.store, source=source, prefix=prefix, mask="roi")
-        files = boundary_figure(found.strength, found.grain_boundaries, found.low_angle_boundaries, figures_dir,
-                                name=f"{prefix}boundaries",
-                                title=f"boundaries from {source}: grain (red), low-angle (cyan)")
+        files = boundary_files(found, figures_dir, name=f"{prefix}boundaries",
+                               title=f"boundaries from {source}: grain (red), low-angle (cyan)")
         made.append(files["map_html"])
         a = found.attrs
         step(f"boundaries from {source}: {a['grain_boundary_pixels']} grain-boundary and "

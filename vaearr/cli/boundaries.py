@@ -24,11 +24,9 @@ def boundaries(
 ) -> None:
     """Boundary strength, grain-boundary and low-angle-boundary masks, and the mean linear intercept grain size."""
     from vaearr.analysis.boundaries import find_boundaries
-    from vaearr.viz.boundaries import boundary_figure
+    from vaearr.viz.boundaries import boundary_files
 
     result = find_boundaries(store, source=source, mask=mask, gb_threshold=gb_threshold,
                              lagb_threshold=lagb_threshold, background=background, sigma=sigma, overwrite=overwrite)
-    folder = figures if figures is not None else store.parent / f"{store.stem}_boundaries"
-    result.files.update(boundary_figure(result.strength, result.grain_boundaries, result.low_angle_boundaries,
-                                        folder, name=f"boundaries_{source}"))
+    boundary_files(result, figures)
     typer.echo(result.summary())

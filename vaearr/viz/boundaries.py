@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from vaearr.analysis.boundaries import BoundaryResult
 from vaearr.viz.core import save_figure
 from vaearr.viz.maps import image_map, overlay
 
@@ -30,3 +31,18 @@ def boundary_figure(strength: xr.DataArray, grain_boundaries: xr.DataArray, low_
     fig = overlay(base, _layer(grain_boundaries, "red", 0.8), _layer(low_angle_boundaries, "cyan", 0.8))
     html, png = save_figure(fig, Path(folder) / name)
     return {"map_html": html, "map_png": png}
+
+
+def boundary_files(result: BoundaryResult, folder: str | os.PathLike | None = None, *,
+                   name: str | None = None, title: str | None = None) -> dict[str, Path]:
+    """:func:`boundary_figure` of what :func:`~vaearr.analysis.boundaries.find_boundaries` found.
+
+    ``folder`` defaults to ``STORE_boundaries`` beside the store, ``name`` to
+    ``boundaries_{source}``; the paths are also added to ``result.files``.
+    """
+    store = Path(result.store)
+    folder = Path(folder) if folder is not None else store.parent / f"{store.stem}_boundaries"
+    files = boundary_figure(result.strength, result.grain_boundaries, result.low_angle_boundaries, folder,
+                            name=name or f"boundaries_{result.source}", title=title)
+    result.files.update(files)
+    return files
