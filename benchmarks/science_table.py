@@ -1,4 +1,4 @@
-"""Markdown tables of benchmarks/results/science.json (bench_science.py), one per map.
+"""Markdown tables of benchmarks/results/science.json (bench_science.py), one per map, and of boundaries_seeds.json (bench_boundaries.py).
 
 Run: python benchmarks/science_table.py [benchmarks/results/science.json]
 """
@@ -39,6 +39,25 @@ def tables(report: dict) -> str:
     return "\n".join(out)
 
 
+def seeds_table(report: dict) -> str:
+    """One row per seed: grain-boundary F1, low-angle F1 and marked/true on the sub-grain map, false marks without sub-grains."""
+    by_seed: dict = {}
+    for r in report["rows"]:
+        by_seed.setdefault(r["seed"], {})[r["map"]] = r
+    out = ["| seed | GB F1 (sub-grain / clean / noisy) | LAGB F1 | LAGB marked/true | LAGB precision / recall "
+           "| LAGB px marked, clean / noisy (none true) | s per map |", "|---|---|---|---|---|---|---|"]
+    for seed, m in by_seed.items():
+        s, c, n = m["subgrains"], m["clean"], m["noisy"]
+        tag = " (tuned on)" if seed in report.get("tuned_on", []) else " (held out)"
+        out.append(f"| {seed}{tag} | {s['gb_f1']:.3f} / {c['gb_f1']:.3f} / {n['gb_f1']:.3f} | {s['lagb_f1']:.3f} | "
+                   f"{s['lagb_ratio']:.2f} | {s['lagb_precision']:.2f} / {s['lagb_recall']:.2f} | "
+                   f"{c['lagb_marked']} / {n['lagb_marked']} | {s['boundaries_s']:.1f} |")
+    return "\n".join(out)
+
+
 if __name__ == "__main__":
     path = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "results" / "science.json")
     print(tables(json.loads(path.read_text())))
+    seeds = path.parent / "boundaries_seeds.json"
+    if seeds.exists():
+        print(seeds_table(json.loads(seeds.read_text())))

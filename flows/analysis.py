@@ -166,12 +166,14 @@ def boundaries_flow(
     mask: str = "roi",
     gb_threshold: float | None = None,
     lagb_threshold: float | None = None,
+    lagb_low: float = 5.0,
+    lagb_min_length: int = 5,
     figures: str | None = None,
     overwrite: bool = False,
 ) -> dict:
     """Boundary strength, grain and low-angle boundary masks and the grain size (``vaearr boundaries``)."""
     found = find_boundaries(store, source=source, mask=mask, gb_threshold=gb_threshold, lagb_threshold=lagb_threshold,
-                            overwrite=overwrite)
+                            lagb_low=lagb_low, lagb_min_length=lagb_min_length, overwrite=overwrite)
     files = boundary_files(found, figures or None)
     print(found.summary())
     return {"attrs": {k: v for k, v in found.attrs.items() if isinstance(v, str | int | float)},

@@ -167,8 +167,9 @@ def run_demo(
         made.append(files["map_html"])
         a = found.attrs
         step(f"boundaries from {source}: {a['grain_boundary_pixels']} grain-boundary and "
-             f"{a['low_angle_boundary_pixels']} low-angle pixels (thresholds {a['gb_threshold']:.3g}, "
-             f"{a['lagb_threshold']:.3g}: Otsu), grain size {a['grain_size_um']:.3g} µm (mean linear intercept)")
+             f"{a['low_angle_boundary_pixels']} low-angle pixels (grain boundaries: Otsu threshold "
+             f"{a['gb_threshold']:.3g}; low-angle: lines with Welch t² ≥ {a['lagb_threshold']:g} inside "
+             f"{a['grain_interiors']} grains), grain size {a['grain_size_um']:.3g} µm (mean linear intercept)")
 
     ranked = rank_latents(result.store, latent="latent", against=["elements", "bandcontrast", "pca", "nmf"],
                           out=out / "rank", top=5, n_components=8, seed=seed)

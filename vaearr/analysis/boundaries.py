@@ -13,9 +13,18 @@ the mean of the ``along × deep`` box on one side is compared with that on the o
 maximum across themselves (non-maximum suppression), and a pixel is on a boundary when its
 right or lower edge is kept and above the threshold: a one-pixel-wide line, like
 :func:`vaearr.data.subgrains.one_sided_boundaries`. The grain-boundary threshold is Otsu's on
-the log edge values of the ridge pixels; the low-angle threshold is Otsu's on the ridge pixels
-below it, more than ``exclude`` pixels from a grain boundary and one pixel inside the map and the
-mask (where the edge boxes are whole). Both can be given instead.
+the log edge values of the ridge pixels (or given).
+
+Low-angle boundaries are looked for inside each grain, where a 0.5° step is buried in shot noise
+when patterns are compared whole: the grain interiors (connected in-mask pixels more than one
+pixel from a grain boundary) are taken one by one; their features are projected on the grain's
+first principal direction (the direction in which the grain varies most: a sub-grain step when
+there is one), and each edge gets the Welch t² of the two ``5 × 3`` boxes' mean projections
+(the squared difference of the means over its noise variance, estimated from the boxes
+themselves). Ridges of t² are kept by hysteresis — seeds at t² ≥ 16 (|t| ≥ 4), grown through
+t² ≥ 5 — as lines of at least 5 pixels, more than ``exclude`` pixels from a grain boundary and
+one pixel inside the map and the mask. A grain without a sub-grain step gives t² of the order
+of 1 everywhere, so maps without sub-grains get (almost) no marks. See :func:`low_angle_boundaries`.
 """
 
 from __future__ import annotations
@@ -30,196 +39,25 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
+from sklearn.utils.extmath import randomized_svd
 
+from vaearr.analysis.edges import (
+    edge_maps,
+    neighbour_map,
+    prepare_patterns,
+    ridge_strength,
+    welch_edges,
+)
 from vaearr.errors import InputError, StoreError
 from vaearr.store import open_store, write_variables
 from vaearr.store.schema import PATTERNS, X, Y
-
-#: Offsets (dy, dx) of half the window: kikuchipy's default 3×3 circular window, the four
-#: nearest neighbours; each pair is counted for both of its pixels.
-_HALF_WINDOW = ((0, 1), (1, 0))
 
 #: Variables :func:`find_boundaries` writes.
 STRENGTH, GRAIN_BOUNDARIES, LOW_ANGLE_BOUNDARIES = "boundary_strength", "grain_boundaries", "low_angle_boundaries"
 
 
 # --------------------------------------------------------------------------------------------
-# features of one row block
-
-
-def prepare_patterns(block: np.ndarray, background: np.ndarray | None = None, sigma: float = 0.0) -> np.ndarray:
-    """(..., py, px) patterns → (..., py·px) float32, zero mean and unit norm per pattern.
-
-    Divided by ``background`` (the static background) when given, blurred by a Gaussian of
-    ``sigma`` detector pixels when > 0. A flat pattern becomes all zeros.
-    """
-    p = np.asarray(block, dtype=np.float32)
-    if background is not None:
-        p = p / np.maximum(np.asarray(background, np.float32), 1e-6)
-    if sigma > 0:
-        p = ndi.gaussian_filter(p, (0,) * (p.ndim - 2) + (sigma, sigma))
-    p = p.reshape(*p.shape[:-2], -1)
-    p = p - p.mean(axis=-1, keepdims=True)
-    norm = np.linalg.norm(p, axis=-1, keepdims=True)
-    return np.divide(p, norm, out=np.zeros_like(p), where=norm > 0)
-
-
-def _row_blocks(ny: int, rows: int, halo: int):
-    for r0 in range(0, ny, rows):
-        r1 = min(ny, r0 + rows)
-        h0, h1 = max(0, r0 - halo), min(ny, r1 + halo)
-        yield r0, r1, h0, h1
-
-
-def _pairs(f: np.ndarray, valid: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """Sum and count over the valid 4 nearest neighbours (kikuchipy's 3×3 circular window) of each pixel of one block (y, x, d)."""
-    ny, nx = valid.shape
-    total = np.zeros((ny, nx), np.float64)
-    count = np.zeros((ny, nx), np.int32)
-    for dy, dx in _HALF_WINDOW:
-        ys, yd = slice(0, ny - dy), slice(dy, ny)
-        xs, xd = (slice(0, nx - dx), slice(dx, nx)) if dx >= 0 else (slice(-dx, nx), slice(0, nx + dx))
-        a, b = f[ys, xs], f[yd, xd]
-        if metric == "dot":
-            v = np.einsum("ijk,ijk->ij", a, b, dtype=np.float64)
-        else:
-            v = np.sqrt(np.sum((a.astype(np.float64) - b) ** 2, axis=-1))
-        ok = valid[ys, xs] & valid[yd, xd]
-        v = np.where(ok, v, 0.0)
-        total[ys, xs] += v
-        total[yd, xd] += v
-        count[ys, xs] += ok
-        count[yd, xd] += ok
-    return total, count
-
-
-def neighbour_map(
-    features: Any,
-    mask: np.ndarray | None = None,
-    *,
-    metric: str = "dot",
-    prepare: Any = None,
-    rows: int | None = None,
-) -> np.ndarray:
-    """Mean over each pixel's 4 nearest neighbours (kikuchipy's 3×3 circular window) of a pair value, NaN outside ``mask``.
-
-    Parameters
-    ----------
-    features
-        (y, x, ...) array (numpy or dask): patterns (y, x, py, px) or latents (y, x, d).
-    mask
-        (y, x) bool; pixels outside are NaN and do not count as neighbours. Default all.
-    metric
-        ``dot``: the dot product of ``prepare``'d features (kikuchipy's average neighbour dot
-        product when they are normalised); ``euclidean``: the distance between features.
-    prepare
-        Function applied to each row block (with its halo) before the pair values; default
-        flattening the trailing dims.
-    rows
-        Rows per block (default: the dask array's chunk rows, or all rows).
-
-    Returns
-    -------
-    numpy.ndarray
-        (y, x) float64; NaN outside the mask and where a pixel has no valid neighbour.
-    """
-    ny, nx = features.shape[:2]
-    valid_all = np.ones((ny, nx), bool) if mask is None else np.asarray(mask, bool)
-    if rows is None:
-        rows = features.chunks[0][0] if isinstance(features, da.Array) else ny
-    out = np.full((ny, nx), np.nan)
-    for r0, r1, h0, h1 in _row_blocks(ny, max(1, int(rows)), 1):
-        block = np.asarray(features[h0:h1])
-        f = prepare(block) if prepare is not None else block.reshape(h1 - h0, nx, -1)
-        total, count = _pairs(f, valid_all[h0:h1], metric)
-        t, c = total[r0 - h0 : r1 - h0], count[r0 - h0 : r1 - h0]
-        out[r0:r1] = np.where(valid_all[r0:r1] & (c > 0), t / np.maximum(c, 1), np.nan)
-    return out
-
-
-def _side_edges(f: np.ndarray, w: np.ndarray, along: int, deep: int, metric: str) -> np.ndarray:
-    """Edge value between (i, j) and (i, j+1) from the weighted means of the boxes either side."""
-    ny, nx, d = f.shape
-    fw = f * w[..., None]
-    a = ndi.uniform_filter1d(fw, along, axis=0, mode="constant")
-    aw = ndi.uniform_filter1d(w.astype(np.float32), along, axis=0, mode="constant")
-    c = np.concatenate([np.zeros((ny, 1, d), np.float64), np.cumsum(a, axis=1, dtype=np.float64)], axis=1)
-    cw = np.concatenate([np.zeros((ny, 1)), np.cumsum(aw, axis=1, dtype=np.float64)], axis=1)
-    j = np.arange(nx - 1)
-    lo, hi = np.maximum(0, j - deep + 1), np.minimum(nx, j + 1 + deep)
-    left = (c[:, j + 1] - c[:, lo]) / np.maximum(cw[:, j + 1] - cw[:, lo], 1e-12)[..., None]
-    right = (c[:, hi] - c[:, j + 1]) / np.maximum(cw[:, hi] - cw[:, j + 1], 1e-12)[..., None]
-    if metric == "dot":
-        left = left - left.mean(-1, keepdims=True)
-        right = right - right.mean(-1, keepdims=True)
-        den = np.sqrt(np.sum(left**2, -1) * np.sum(right**2, -1))
-        e = 1 - np.sum(left * right, -1) / np.maximum(den, 1e-30)
-    else:
-        e = np.sqrt(np.sum((left - right) ** 2, -1))
-    e = np.where(w[:, :-1] & w[:, 1:], e, np.nan)
-    return np.concatenate([e, np.full((ny, 1), np.nan)], axis=1)
-
-
-def edge_maps(
-    features: Any,
-    mask: np.ndarray | None = None,
-    *,
-    metric: str = "dot",
-    prepare: Any = None,
-    along: int = 3,
-    deep: int = 2,
-    rows: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Right and down edge values (y, x) between each pixel and its right / lower neighbour.
-
-    The mean of the in-mask features of the ``along × deep`` box on each side of the edge
-    (``deep`` pixels away from it, ``along`` pixels along it, centred) are compared: ``dot``
-    gives ``1 −`` their correlation, ``euclidean`` their distance. NaN where either pixel is
-    outside the mask or there is no neighbour.
-    """
-    ny, nx = features.shape[:2]
-    valid = np.ones((ny, nx), bool) if mask is None else np.asarray(mask, bool)
-    if rows is None:
-        rows = features.chunks[0][0] if isinstance(features, da.Array) else ny
-    halo = max(deep, along // 2)
-    right = np.full((ny, nx), np.nan)
-    down = np.full((ny, nx), np.nan)
-    for r0, r1, h0, h1 in _row_blocks(ny, max(int(rows), halo + 1), halo):
-        block = np.asarray(features[h0:h1])
-        f = prepare(block) if prepare is not None else block.reshape(h1 - h0, nx, -1).astype(np.float64)
-        w = valid[h0:h1]
-        right[r0:r1] = _side_edges(f, w, along, deep, metric)[r0 - h0 : r1 - h0]
-        # downward edges: the same on the transposed block (needs `deep` rows beyond the block)
-        dn = _side_edges(np.swapaxes(f, 0, 1), w.T, along, deep, metric).T
-        down[r0:r1] = dn[r0 - h0 : r1 - h0]
-    return right, down
-
-
-# --------------------------------------------------------------------------------------------
-# masks from edges
-
-
-def _nms(e: np.ndarray, axis: int) -> np.ndarray:
-    """Edges that are a local maximum across themselves (≥ the previous, > the next).
-
-    Edges with no edge on one side (at the map's rim, where the boxes are cut short and
-    noisier) are never ridges.
-    """
-    f = np.nan_to_num(e, nan=-np.inf)
-    prev = np.full_like(f, np.inf)
-    nxt = np.full_like(f, np.inf)
-    if axis == 1:
-        prev[:, 1:], nxt[:, :-1] = f[:, :-1], f[:, 1:]
-    else:
-        prev[1:], nxt[:-1] = f[:-1], f[1:]
-    return np.isfinite(f) & (f >= prev) & (f > nxt)
-
-
-def ridge_strength(right: np.ndarray, down: np.ndarray) -> np.ndarray:
-    """Per pixel, the larger of its right and lower edge where that edge is a ridge (else 0)."""
-    r = np.where(_nms(right, 1), right, 0.0)
-    d = np.where(_nms(down, 0), down, 0.0)
-    return np.fmax(np.nan_to_num(r), np.nan_to_num(d))
+# masks from edges (:mod:`vaearr.analysis.edges`)
 
 
 def _otsu_log(values: np.ndarray) -> float | None:
@@ -229,75 +67,138 @@ def _otsu_log(values: np.ndarray) -> float | None:
     return float(math.exp(threshold_otsu(np.log(v))))
 
 
-@dataclass
-class Boundaries:
-    """What :func:`boundaries_from_edges` found: masks, thresholds and how they were chosen."""
-
-    grain_boundaries: np.ndarray
-    low_angle_boundaries: np.ndarray
-    ridge: np.ndarray
-    thresholds: dict[str, Any] = field(default_factory=dict)
+#: Low-angle boundary defaults: Welch t² of hysteresis seeds and of the pixels grown from them,
+#: the shortest line kept (pixels), the edge boxes (along, deep).
+LAGB_HIGH, LAGB_LOW, LAGB_MIN_LENGTH, LAGB_BOX = 16.0, 5.0, 5, (5, 3)
 
 
-def boundaries_from_edges(
-    right: np.ndarray,
-    down: np.ndarray,
-    mask: np.ndarray | None = None,
-    *,
-    gb_threshold: float | None = None,
-    lagb_threshold: float | None = None,
-    exclude: int = 2,
-) -> Boundaries:
-    """Grain-boundary and low-angle-boundary masks from edge maps (see the module docstring).
+def grain_boundary_mask(right: np.ndarray, down: np.ndarray, mask: np.ndarray | None = None, *,
+                        threshold: float | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Grain-boundary mask from edge maps: ridge pixels above ``threshold`` (default Otsu's on the log ridge values).
 
-    Parameters
-    ----------
-    right, down
-        Edge values (y, x) from :func:`edge_maps`.
-    mask
-        (y, x) bool; nothing is marked outside.
-    gb_threshold, lagb_threshold
-        Thresholds on the ridge strength; None: automatic (Otsu on the log of the ridge values
-        for grain boundaries; for low-angle ones, Otsu on the log of the ridge values below the
-        grain-boundary threshold more than ``exclude`` pixels from a grain boundary).
-    exclude
-        Low-angle boundaries are not marked within this many pixels of a grain boundary.
+    Returns ``(mask, ridge strength, info)``; ``info`` has the threshold and how it was chosen.
     """
     ridge = ridge_strength(right, down)
     inside = np.ones(ridge.shape, bool) if mask is None else np.asarray(mask, bool)
     ridge = np.where(inside, ridge, 0.0)
-    info: dict[str, Any] = {}
     cand = ridge[ridge > 0]
-    if gb_threshold is None:
+    if threshold is None:
         t = _otsu_log(cand)
-        gb_threshold = float("inf") if t is None else t
-        info["gb_threshold_rule"] = f"Otsu on log ridge strength of {cand.size} ridge pixels"
+        threshold = float("inf") if t is None else t
+        rule = f"Otsu on log ridge strength of {cand.size} ridge pixels"
     else:
-        info["gb_threshold_rule"] = "given"
-    gb = ridge > gb_threshold
+        rule = "given"
+    gb = ridge > threshold
+    return gb, ridge, {"gb_threshold": float(threshold), "gb_threshold_rule": rule, "ridge_pixels": int(cand.size),
+                       "ridge_median": float(np.median(cand)) if cand.size else float("nan"),
+                       "grain_boundary_pixels": int(gb.sum())}
+
+
+def grain_interiors(gb: np.ndarray, mask: np.ndarray | None = None, min_pixels: int = 20) -> tuple[np.ndarray, int]:
+    """Labels (y, x) of the grain interiors: connected (4-neighbour) in-mask pixels more than one pixel from a grain boundary.
+
+    0 elsewhere and on interiors of fewer than ``min_pixels`` pixels. Returns ``(labels, count)``.
+    """
+    gb = np.asarray(gb, bool)
+    inside = np.ones(gb.shape, bool) if mask is None else np.asarray(mask, bool)
+    interior = inside & ~ndi.binary_dilation(gb, np.ones((3, 3), bool))
+    labels, n = ndi.label(interior)
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    small = sizes < min_pixels
+    small[0] = True
+    labels[small[labels]] = 0
+    kept = np.unique(labels[labels > 0])
+    relabel = np.zeros(n + 1, np.int64)
+    relabel[kept] = np.arange(1, kept.size + 1)
+    return relabel[labels], int(kept.size)
+
+
+def principal_projection(x: np.ndarray, components: int = 1, sample: int = 2048, seed: int = 0) -> np.ndarray:
+    """``x`` (n, d) centred and projected on its first ``components`` principal directions (n, components).
+
+    The directions come from at most ``sample`` rows (evenly spaced) by a randomized SVD with a
+    fixed ``seed`` (Halko et al. 2011, 7 power iterations); all rows are projected.
+    """
+    x = np.asarray(x, np.float64)
+    xc = x - x.mean(axis=0)
+    rows = xc if len(xc) <= sample else xc[np.linspace(0, len(xc) - 1, sample).round().astype(int)]
+    k = max(1, min(int(components), *rows.shape))
+    _, _, vt = randomized_svd(rows, k, n_oversamples=10, n_iter=7, random_state=seed)
+    return xc @ vt.T
+
+
+def low_angle_edges(
+    features: Any,
+    labels: np.ndarray,
+    *,
+    prepare: Any = None,
+    components: int = 1,
+    along: int = LAGB_BOX[0],
+    deep: int = LAGB_BOX[1],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Right and down Welch t² edges inside each grain interior, along its principal direction(s).
+
+    For each label of ``labels`` (:func:`grain_interiors`) the features of its pixels (its
+    bounding box of ``features`` is read, ``prepare``'d like :func:`edge_maps`' blocks) are
+    projected on their first ``components`` principal directions (:func:`principal_projection`);
+    the edges between two pixels of the interior get :func:`welch_edges` of the projections,
+    with boxes of the interior's pixels only. NaN elsewhere.
+    """
+    labels = np.asarray(labels)
+    right = np.full(labels.shape, np.nan)
+    down = np.full(labels.shape, np.nan)
+    for g, sl in enumerate(ndi.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        w = labels[sl] == g
+        block = np.asarray(features[sl])
+        f = prepare(block) if prepare is not None else block.reshape(*w.shape, -1)
+        z = np.zeros((*w.shape, max(1, int(components))))
+        proj = principal_projection(np.asarray(f, np.float64)[w], components)
+        z[w, : proj.shape[1]] = proj
+        r = welch_edges(z, w, along, deep)
+        d = welch_edges(np.swapaxes(z, 0, 1), w.T, along, deep).T
+        right[sl] = np.where(np.isfinite(r), r, right[sl])
+        down[sl] = np.where(np.isfinite(d), d, down[sl])
+    return right, down
+
+
+def low_angle_boundaries(
+    right: np.ndarray,
+    down: np.ndarray,
+    gb: np.ndarray,
+    mask: np.ndarray | None = None,
+    *,
+    high: float = LAGB_HIGH,
+    low: float = LAGB_LOW,
+    min_length: int = LAGB_MIN_LENGTH,
+    exclude: int = 2,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Low-angle boundary mask from :func:`low_angle_edges`: t² ridges kept by hysteresis as lines.
+
+    Ridge pixels (non-maximum suppression across each edge direction) more than ``exclude``
+    pixels from a grain boundary and one pixel inside the map and the mask are candidates; a
+    line (8-connected candidates with t² ≥ ``low``) is kept when it has a pixel with t² ≥
+    ``high`` and at least ``min_length`` pixels. Returns ``(mask, info)``.
+    """
+    gb = np.asarray(gb, bool)
+    inside = np.ones(gb.shape, bool) if mask is None else np.asarray(mask, bool)
+    ridge = ridge_strength(right, down)
     near = ndi.binary_dilation(gb, np.ones((3, 3), bool), iterations=exclude) if exclude > 0 and gb.any() else gb
-    # low-angle ridges need the full edge boxes on both sides: not on the map's rim or the mask's
-    # edge, where the boxes are cut short and the edge values noisier (lines of false marks there)
     core = ndi.binary_erosion(inside, np.ones((3, 3), bool), border_value=0)
-    if lagb_threshold is None:
-        rest = ridge[(ridge > 0) & ~near & core & (ridge <= gb_threshold)]
-        t = _otsu_log(rest)
-        med = float(np.median(rest)) if rest.size else 0.0
-        floor = med + 3 * 1.4826 * float(np.median(np.abs(rest - med))) if rest.size else 0.0
-        lagb_threshold = gb_threshold if t is None else t
-        info["lagb_noise_floor"] = floor  # median + 3 MAD: recorded, not used (see BENCHMARKS in the report)
-        info["lagb_threshold_rule"] = (f"Otsu on log ridge strength of {rest.size} ridge pixels "
-                                       f"below the grain-boundary threshold, more than {exclude} px from a grain boundary "
-                                       "and 1 px inside the map and the mask")
-    else:
-        info["lagb_threshold_rule"] = "given"
-    lagb = (ridge > lagb_threshold) & ~near & ~gb & core
-    info.update({
-        "gb_threshold": float(gb_threshold), "lagb_threshold": float(lagb_threshold),
-        "ridge_pixels": int(cand.size), "ridge_median": float(np.median(cand)) if cand.size else float("nan"),
-        "grain_boundary_pixels": int(gb.sum()), "low_angle_boundary_pixels": int(lagb.sum()),
-    })
-    return Boundaries(grain_boundaries=gb, low_angle_boundaries=lagb, ridge=ridge, thresholds=info)
+    ridge = np.where(core & ~near & ~gb, ridge, 0.0)
+    low = min(float(low), float(high))
+    lines, n = ndi.label(ridge >= low, np.ones((3, 3), bool))
+    idx = np.arange(1, n + 1)
+    size = ndi.sum_labels(np.ones_like(ridge), lines, idx) if n else np.zeros(0)
+    peak = ndi.maximum(ridge, lines, idx) if n else np.zeros(0)
+    keep = np.zeros(n + 1, bool)
+    keep[1:] = (np.asarray(size) >= min_length) & (np.asarray(peak) >= high)
+    lagb = keep[lines]
+    return lagb, {
+        "lagb_threshold": float(high), "lagb_low": low, "lagb_min_length": int(min_length),
+        "lagb_lines": int(keep.sum()), "lagb_candidate_lines": int(n), "low_angle_boundary_pixels": int(lagb.sum()),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,6 +302,9 @@ def find_boundaries(
     mask: str | None = "roi",
     gb_threshold: float | None = None,
     lagb_threshold: float | None = None,
+    lagb_low: float = LAGB_LOW,
+    lagb_min_length: int = LAGB_MIN_LENGTH,
+    lagb_components: int = 1,
     background: bool = True,
     sigma: float = 1.0,
     along: int = 3,
@@ -420,8 +324,13 @@ def find_boundaries(
     mask
         Mask variable (``None`` or ``none``: every pixel); the default ``roi`` is used only
         when the store has it.
-    gb_threshold, lagb_threshold
-        Override the automatic thresholds (on the ridge strength, see :func:`boundaries_from_edges`).
+    gb_threshold
+        Grain-boundary threshold on the ridge strength (default: Otsu's, :func:`grain_boundary_mask`).
+    lagb_threshold, lagb_low, lagb_min_length
+        Low-angle boundaries: Welch t² of the seeds (default 16) and of the pixels grown from
+        them, shortest line in pixels (:func:`low_angle_boundaries`).
+    lagb_components
+        Principal directions per grain the low-angle t² is computed along (:func:`low_angle_edges`).
     background
         From patterns: divide by the static background (mean pattern inside the mask) first.
     sigma
@@ -481,6 +390,7 @@ def find_boundaries(
 
         strength = 1.0 - neighbour_map(data, valid, metric="dot", prepare=prepare)
         right, down = edge_maps(data, valid, metric="dot", prepare=prepare, along=along, deep=deep)
+        features: Any = data
         how = {"strength": "1 - mean normalised dot product with the 4 nearest neighbours", "background_divided": bool(background),
                "pattern_sigma": float(sigma)}
     else:
@@ -490,15 +400,25 @@ def find_boundaries(
         z = np.nan_to_num(z)
         strength = neighbour_map(z, valid, metric="euclidean")
         right, down = edge_maps(z, valid, metric="euclidean", along=along, deep=deep)
+        features, prepare = z, None
         how = {"strength": "mean Euclidean distance to the 4 nearest neighbours' latents"}
-    found = boundaries_from_edges(right, down, valid, gb_threshold=gb_threshold, lagb_threshold=lagb_threshold,
-                                  exclude=exclude)
+    gb, _, gb_info = grain_boundary_mask(right, down, valid, threshold=gb_threshold)
+    labels, n_grains = grain_interiors(gb, valid)
+    lr, ld = low_angle_edges(features, labels, prepare=prepare, components=lagb_components)
+    high = LAGB_HIGH if lagb_threshold is None else float(lagb_threshold)
+    lagb, lagb_info = low_angle_boundaries(lr, ld, gb, valid, high=high, low=lagb_low, min_length=lagb_min_length,
+                                           exclude=exclude)
+    lagb_info["lagb_threshold_rule"] = (
+        ("given" if lagb_threshold is not None else "significance")
+        + f": Welch t² along each grain's first {lagb_components} principal direction(s), "
+        f"{LAGB_BOX[0]}×{LAGB_BOX[1]} boxes, {n_grains} grain interiors; seeds t² ≥ {high:g}, grown through "
+        f"t² ≥ {lagb_info['lagb_low']:g}, lines ≥ {lagb_min_length} px, > {exclude} px from a grain boundary")
     sy, sx = _grid_steps(ds)
-    size = mean_linear_intercept(found.grain_boundaries, sy, sx, valid)
+    size = mean_linear_intercept(gb, sy, sx, valid)
     attrs = {
         "source_variable": source, "mask": mask_name or "none", "metric": metric, **how,
         "edge_box_along": int(along), "edge_box_deep": int(deep), "exclude_px": int(exclude),
-        **found.thresholds,
+        **gb_info, **lagb_info, "grain_interiors": n_grains, "lagb_components": int(lagb_components),
         "grain_size_um": float(size), "grain_size_method": "mean linear intercept along rows and columns",
         "step_um": [sy, sx],
     }
@@ -509,8 +429,8 @@ def find_boundaries(
 
     out = {
         names[STRENGTH]: arr(np.where(valid, strength, np.nan).astype(np.float32), names[STRENGTH]),
-        names[GRAIN_BOUNDARIES]: arr(found.grain_boundaries & valid, names[GRAIN_BOUNDARIES]),
-        names[LOW_ANGLE_BOUNDARIES]: arr(found.low_angle_boundaries & valid, names[LOW_ANGLE_BOUNDARIES]),
+        names[GRAIN_BOUNDARIES]: arr(gb & valid, names[GRAIN_BOUNDARIES]),
+        names[LOW_ANGLE_BOUNDARIES]: arr(lagb & valid, names[LOW_ANGLE_BOUNDARIES]),
     }
     write_variables(store, out, mask=mask_name, source=[source] + ([mask_name] if mask_name else []),
                     config=_jsonable(attrs), attrs=_jsonable(attrs), overwrite=overwrite)

@@ -16,7 +16,9 @@ def boundaries(
     source: Annotated[str, typer.Option("--from", help="'patterns', or a latent variable (y, x, ...).")] = "patterns",
     mask: Annotated[str, typer.Option(help="Mask variable ('none': every pixel; 'roi' only if the store has it).")] = "roi",
     gb_threshold: Annotated[Optional[float], typer.Option(help="Grain-boundary threshold on the ridge strength (default: automatic, Otsu).")] = None,
-    lagb_threshold: Annotated[Optional[float], typer.Option(help="Low-angle-boundary threshold (default: automatic, Otsu below the grain-boundary one).")] = None,
+    lagb_threshold: Annotated[Optional[float], typer.Option(help="Low-angle boundaries: Welch t² a line must reach somewhere (default 16, |t| ≥ 4).")] = None,
+    lagb_low: Annotated[float, typer.Option(help="Low-angle boundaries: Welch t² along the rest of the line.")] = 5.0,
+    lagb_min_length: Annotated[int, typer.Option(help="Low-angle boundaries: shortest line kept (pixels).")] = 5,
     background: Annotated[bool, typer.Option("--background/--no-background", help="From patterns: divide by the static background first.")] = True,
     sigma: Annotated[float, typer.Option(help="From patterns: Gaussian blur of each pattern (detector pixels).")] = 1.0,
     figures: Annotated[Optional[Path], typer.Option(help="Folder for the figure (HTML + PNG); default: beside the store.")] = None,
@@ -27,6 +29,7 @@ def boundaries(
     from vaearr.viz.boundaries import boundary_files
 
     result = find_boundaries(store, source=source, mask=mask, gb_threshold=gb_threshold,
-                             lagb_threshold=lagb_threshold, background=background, sigma=sigma, overwrite=overwrite)
+                             lagb_threshold=lagb_threshold, lagb_low=lagb_low, lagb_min_length=lagb_min_length,
+                             background=background, sigma=sigma, overwrite=overwrite)
     boundary_files(result, figures)
     typer.echo(result.summary())
