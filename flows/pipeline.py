@@ -30,9 +30,10 @@ def roi_task(store: str, **kwargs: Any) -> dict:
 
 @task(name="fit")
 def fit_task(config: dict, resume: bool) -> dict:
-    result = fit(TrainConfig.from_dict(config), resume=resume, progress=False)
+    result = fit(TrainConfig.from_dict(config), resume=resume, progress=False, report=print)
     return {"run": str(result.run), "epochs": len(result.history), "best_epoch": result.best_epoch,
-            "best_val_loss": result.best_val_loss, "last": result.history[-1] if result.history else {}}
+            "best_val_loss": result.best_val_loss, "last": result.history[-1] if result.history else {},
+            "notes": result.notes}
 
 
 @task(name="encode")

@@ -7,7 +7,7 @@ A run folder holds::
     checkpoints/epoch_NNNN/     model.safetensors, config.json (the model), state.json +
                                 state.safetensors (optimizer, scheduler, RNG, history: no pickle)
     checkpoints/latest          the name of the newest checkpoint
-    best/                       the model with the lowest validation loss
+    best/                       the model with the lowest validation loss (training loss without validation)
     history.json, history.csv   one row per epoch (curves.png, previews/, tb/ beside them)
 
 Training writes through :class:`Run` (:meth:`Run.create`, :meth:`Run.save_checkpoint`,
@@ -247,7 +247,7 @@ class Run:
         return path, load_state(path)
 
     def save_best(self, model: VAEBase) -> Path:
-        """The model with the lowest validation loss so far, in ``best/``."""
+        """The model with the lowest validation loss so far (training loss without validation), in ``best/``."""
         return save_model(model, self.path / "best")
 
     # -- what training writes beside ----------------------------------------------------------

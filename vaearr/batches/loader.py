@@ -6,7 +6,10 @@ How an epoch is read (:class:`ZarrBatches`):
    along the sample dims, each holding whole samples (a store keeps feature dims whole).
    Blocks with no sample inside ``mask`` are never read.
 2. ``val_fraction`` sends whole blocks to validation (chosen by ``seed`` alone), so no sample
-   is in both splits and a validation sample never shares a chunk with a training one.
+   is in both splits and a validation sample never shares a chunk with a training one. When
+   the blocks are too few for that (``split_by="sample"``, or ``"auto"`` on a store of one or
+   two chunks), a seeded choice of samples goes to validation instead: both splits then read
+   the same blocks, each keeping its own samples (the split narrows the mask).
 3. Each epoch permutes the block order (seeded by ``seed`` and the epoch), takes
    ``buffer_chunks`` blocks at a time (a *group*), reads and decodes every block of the group
    once, keeps the samples inside the mask and permutes them inside the group. The epoch is
@@ -47,7 +50,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaearr.batches.plan import Plan, PlanConfig, make_plan, split_blocks
+from vaearr.batches.plan import (
+    SPLIT_BY,
+    Plan,
+    PlanConfig,
+    choose_split,
+    make_plan,
+    split_blocks,
+    split_samples,
+)
 from vaearr.batches.read import Recycler, Source, cpus, group_stream, open_array
 from vaearr.batches.spec import (
     SPLITS,
@@ -171,8 +182,15 @@ class ZarrBatches:
         self.source.out_dtype = numpy_dtype(self._dtype)
         self.transforms = [t.prepare(self.source.dtype) if isinstance(t, Transform) else t for t in spec.transforms]
         counts = self.source.counts()
+        #: How this loader's split was held out: "chunk", "sample", or None (no split).
+        self.split_by = None if spec.split == "all" else choose_split(counts, spec.val_fraction, spec.seed,
+                                                                      spec.split_by)
+        if self.split_by == "sample":
+            counts = self._narrow_to_split()
         self._counts = counts
-        self._blocks = split_blocks(counts, spec.val_fraction, spec.split, spec.seed, self.store)
+        by_chunk = self.split_by == "chunk"
+        self._blocks = split_blocks(counts, spec.val_fraction if by_chunk else 0, spec.split if by_chunk else "all",
+                                    spec.seed, self.store)
         self._plan_cache: Plan | None = None
         self._plan_config = PlanConfig(spec.batch_size, spec.shuffle, spec.seed, spec.buffer_chunks, spec.drop_last,
                                         spec.rank, spec.world_size)
@@ -195,6 +213,8 @@ class ZarrBatches:
             problems.append(f"val_fraction must be in [0, 1), got {s.val_fraction}")
         if s.split not in SPLITS:
             problems.append(f"split must be one of {', '.join(SPLITS)}, got {s.split!r}")
+        if s.split_by not in SPLIT_BY:
+            problems.append(f"split_by must be one of {', '.join(SPLIT_BY)}, got {s.split_by!r}")
         if s.split == "val" and s.val_fraction == 0:
             problems.append("split='val' needs val_fraction > 0")
         if s.world_size < 1 or not 0 <= s.rank < s.world_size:
@@ -260,12 +280,29 @@ class ZarrBatches:
         source.decode_threads = cpus() if s.num_workers == 0 else max(1, cpus() // s.num_workers)
         return source
 
+    def _narrow_to_split(self) -> np.ndarray:
+        """A split by sample: keep this split's samples in the source's mask; their counts per block."""
+        src, s = self.source, self.spec
+        inside = (np.ones(src.grid_shape, bool) if src.mask is None else src.mask).ravel()
+        val = split_samples(np.flatnonzero(inside), s.val_fraction, s.seed, where=self.store)
+        keep = np.zeros(inside.size, bool)
+        keep[val] = True
+        if s.split == "train":
+            keep = inside & ~keep
+        src.mask = keep.reshape(src.grid_shape)
+        return src.counts()
+
     # -- what an epoch holds -------------------------------------------------------------------
 
     @property
     def n_samples(self) -> int:
         """Samples in this split (inside the mask), over all ranks."""
         return int(self._counts[self._blocks].sum())
+
+    @property
+    def blocks(self) -> np.ndarray:
+        """Ids of the blocks (chunks along the sample dims) this split reads, over all ranks."""
+        return self._blocks.copy()
 
     @property
     def grid_shape(self) -> tuple[int, ...]:
@@ -453,7 +490,7 @@ def make_loaders(
     val_transforms: Sequence[Callable] | None = None,
     **kwargs: Any,
 ) -> tuple[ZarrBatches, ZarrBatches | None]:
-    """Training and validation loaders over disjoint chunks of one variable.
+    """Training and validation loaders over disjoint chunks (or samples, see ``split_by``) of one variable.
 
     The validation loader reads in order, keeps a short last batch and runs the transforms'
     evaluation forms: augmentations are dropped and :func:`random_patch_3d` becomes a centre

@@ -1,4 +1,4 @@
-"""The epoch plan: the train/val split by chunks, the seeded two-level shuffle, groups and their batch cuts."""
+"""The epoch plan: the train/val split (by chunks, or samples when chunks are too few), the seeded two-level shuffle, batch cuts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vaearr.batches.spec import TAG_GROUP, TAG_ORDER, TAG_SPLIT, rng
+from vaearr.batches.spec import TAG_GROUP, TAG_ORDER, TAG_SPLIT, TAG_SPLIT_SAMPLES, rng
 from vaearr.errors import InputError
 
 
@@ -95,17 +95,73 @@ def make_plan(cfg: PlanConfig, counts_all: np.ndarray, blocks: np.ndarray, epoch
 
 
 
+#: Accepted values of ``split_by``: whole chunks, single samples, or chunks when they can.
+SPLIT_BY = ("chunk", "sample", "auto")
+
+
+def _chunk_split(counts: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, int]:
+    """The non-empty blocks in the seeded split order, and how many of them validation needs
+    (the first whose running count reaches ``val_fraction`` of the samples, 1-based)."""
+    nonempty = np.flatnonzero(counts > 0)
+    order = rng(seed, TAG_SPLIT).permutation(nonempty)
+    target = val_fraction * counts[nonempty].sum()
+    return order, int(np.searchsorted(np.cumsum(counts[order]), target)) + 1
+
+
+def choose_split(counts: np.ndarray, val_fraction: float, seed: int, split_by: str = "auto") -> str | None:
+    """How validation is held out: ``"chunk"``, ``"sample"``, or None (``val_fraction`` 0).
+
+    ``"auto"`` takes whole chunks when they can hold ``val_fraction`` of the samples and still
+    leave training a chunk, and single samples otherwise (a store of one or two chunks: the
+    few tens or hundreds of images or volumes a small study has).
+    """
+    if split_by not in SPLIT_BY:
+        raise InputError(None, f"split_by must be one of {', '.join(SPLIT_BY)}, got {split_by!r}")
+    if val_fraction == 0:
+        return None
+    if split_by != "auto":
+        return split_by
+    order, n_val = _chunk_split(counts, val_fraction, seed)
+    return "chunk" if len(order) >= 2 and n_val <= len(order) - 1 else "sample"
+
+
 def split_blocks(counts: np.ndarray, val_fraction: float, split: str, seed: int, store: str) -> np.ndarray:
     """Block ids of ``split``: whole blocks, in a seeded order, until val holds ``val_fraction``."""
     nonempty = np.flatnonzero(counts > 0)
     if split == "all" or val_fraction == 0:
         return nonempty if split != "val" else nonempty[:0]
     if len(nonempty) < 2:
-        raise InputError(store, "only one chunk holds samples: cannot split train/val by chunk")
-    order = rng(seed, TAG_SPLIT).permutation(nonempty)
-    target = val_fraction * counts[nonempty].sum()
-    cum = np.cumsum(counts[order])
-    n_val = int(np.searchsorted(cum, target)) + 1  # the first chunk that reaches the target
+        raise InputError(store, "only one chunk holds samples: cannot split train/val by chunk "
+                                "(split_by='auto' splits by sample then)")
+    order, n_val = _chunk_split(counts, val_fraction, seed)
     n_val = min(max(n_val, 1), len(order) - 1)  # both splits keep at least one chunk
     val = np.sort(order[:n_val])
     return val if split == "val" else np.sort(order[n_val:])
+
+
+def n_val_samples(n: int, val_fraction: float) -> int:
+    """Samples a split by sample sends to validation: ``val_fraction`` of ``n``, rounded, at least
+    one, and never all (training keeps at least one)."""
+    if val_fraction == 0:
+        return 0
+    return min(max(round(val_fraction * n), 1), n - 1)
+
+
+def split_samples(ids: np.ndarray, val_fraction: float, seed: int, *, where: str | None = None) -> np.ndarray:
+    """The validation samples of a split by sample: a seeded choice of ``ids``, sorted.
+
+    ``ids`` are the flat indices of every sample that can be read (inside the mask); the choice
+    depends on them, ``val_fraction`` and ``seed`` only, so every loader, a resumed run and
+    every rank make the same one. The training samples are the rest of ``ids``.
+
+    Examples
+    --------
+    >>> split_samples(np.arange(10), 0.2, seed=0)
+    array([1, 7])
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    if len(ids) < 2:
+        raise InputError(where, f"{len(ids)} sample(s): too few to hold any out for validation "
+                                "(--val-fraction 0 trains without validation)")
+    n_val = n_val_samples(len(ids), val_fraction)
+    return np.sort(rng(seed, TAG_SPLIT_SAMPLES).permutation(ids)[:n_val])

@@ -15,7 +15,7 @@ from vaearr.errors import InputError
 SPLITS = ("train", "val", "all")
 
 # tags that keep the seeded random streams of different jobs apart
-TAG_SPLIT, TAG_ORDER, TAG_GROUP, TAG_TRANSFORM = 1, 2, 3, 4
+TAG_SPLIT, TAG_ORDER, TAG_GROUP, TAG_TRANSFORM, TAG_SPLIT_SAMPLES = 1, 2, 3, 4, 5
 
 
 def rng(*keys: int) -> np.random.Generator:
@@ -77,9 +77,14 @@ class BatchSpec:
     drop_last
         Drop the last batch of an epoch when it is short.
     val_fraction
-        Fraction of the (masked) samples sent to validation, as whole chunks.
+        Fraction of the (masked) samples sent to validation (see ``split_by``).
     split
         ``"train"``, ``"val"`` or ``"all"``.
+    split_by
+        How validation is held out: ``"chunk"`` (whole chunks: a validation sample never
+        shares a chunk with a training one), ``"sample"`` (a seeded choice of samples, read from
+        the chunks they share with training ones), or ``"auto"`` (chunks when they can hold
+        ``val_fraction`` and leave training a chunk, else samples: stores of one or two chunks).
     transforms
         Callables applied in order to each batch tensor (see the module docstring).
     num_workers
@@ -128,6 +133,7 @@ class BatchSpec:
     drop_last: bool = False
     val_fraction: float = 0.0
     split: str = "all"
+    split_by: str = "chunk"
     transforms: tuple[Callable, ...] = ()
     num_workers: int = 0
     prefetch: int = 8

@@ -67,13 +67,20 @@ def train(**given: Any) -> None:
     values["model_options"] = {**(options_from_file(config, values["model"]) if config else {}),
                                **parse_options(option)}
     cfg = TrainConfig(**values)
-    result = fit(cfg, resume=resume)
+    result = fit(cfg, resume=resume, report=typer.echo)
     last = result.history[-1] if result.history else {}
-    typer.echo(
-        f"trained {cfg.model} for {len(result.history)} epochs → {cfg.run}\n"
-        f"  last: train_loss={last.get('train_loss', float('nan')):.4g} val_loss={last.get('val_loss', float('nan')):.4g}\n"
-        f"  best epoch: {result.best_epoch} (val_loss={result.best_val_loss})"
-    )
+    if "val_loss" in last or not last:
+        typer.echo(
+            f"trained {cfg.model} for {len(result.history)} epochs → {cfg.run}\n"
+            f"  last: train_loss={last.get('train_loss', float('nan')):.4g} val_loss={last.get('val_loss', float('nan')):.4g}\n"
+            f"  best epoch: {result.best_epoch} (val_loss={result.best_val_loss})"
+        )
+    else:
+        typer.echo(
+            f"trained {cfg.model} for {len(result.history)} epochs → {cfg.run}\n"
+            f"  last: train_loss={last['train_loss']:.4g} (no validation)\n"
+            f"  best epoch: {result.best_epoch} (by training loss: train_loss={result.best_val_loss})"
+        )
     run = Run.open(result.run)
     if cfg.preprocess == "auto" and run.preprocess.steps:
         typer.echo(f"  preprocessing (auto, for {'/'.join(run.data.feature_dims)} patterns): {run.preprocess.describe()}")

@@ -106,7 +106,8 @@ class HistoryWriter(Callback):
 
 
 class Checkpointer(Callback):
-    """``best/`` when the validation loss improves; a resumable checkpoint every ``every`` epochs and at the end."""
+    """``best/`` when the validation loss (without validation: the training loss) improves; a resumable
+    checkpoint every ``every`` epochs and at the end."""
 
     def __init__(self, every: int = 1):
         if every < 1:

@@ -89,7 +89,8 @@ class TrainConfig:
     latent_dim: int = opt(16, "Latent size (vector-latent families).")
     model_options: dict[str, Any] = opt({}, "Model options; on the command line -o key=value and --config FILE.")
     epochs: int = opt(10, "Epochs to train (in all, when resuming).")
-    batch_size: int = opt(64, "Samples per batch.")
+    batch_size: int = opt(64, "Samples per batch (at most the training samples: a larger one is clamped, and the "
+                              "run records the clamped value).")
     lr: float = opt(1e-3, "Learning rate.")
     weight_decay: float = opt(0.0, "Weight decay.")
     optimizer: str = opt("adam", "adam or adamw.")
@@ -102,7 +103,12 @@ class TrainConfig:
     amp: str = opt("auto", "Autocast on CUDA: auto (bf16), bf16, fp16, none.")
     device: str = opt("cpu", "cpu, cuda or cuda:N.")
     seed: int = opt(0, "Seed for weights, split, shuffle, augmentation.")
-    val_fraction: float = opt(0.1, "Fraction of chunks held out for validation.")
+    val_fraction: float = opt(0.1, "Fraction of the samples held out for validation, as whole chunks when the "
+                                   "store has enough of them (see --split-by); 0: no validation (best/ and the "
+                                   "curves then follow the training loss).")
+    split_by: str = opt("auto", "Hold validation out by: auto (whole chunks when they can hold --val-fraction and "
+                                "leave training a chunk, else single samples), chunk or sample. The run records "
+                                "the choice.")
     checkpoint_every: int = opt(1, "Checkpoint every N epochs.")
     num_workers: int | None = opt(None, "Worker processes decoding chunks; default 0 on CPU (threads), on CUDA "
                                         "min(4, cores / 2).")

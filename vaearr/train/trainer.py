@@ -16,7 +16,7 @@ import os
 import random
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from vaearr.run import DataSpec, Run, RunError, fit_preprocess
 from vaearr.store.schema import PATTERN_DIMS
 from vaearr.train.callbacks import Callback, default_callbacks, latent_split
 from vaearr.train.config import TrainConfig, TrainingError
-from vaearr.train.loaders import build_loaders
+from vaearr.train.loaders import build_loaders, describe_split, resolve_split
 from vaearr.train.step import (
     LatentStats,
     allreduce_mean,
@@ -53,13 +53,18 @@ from vaearr.train.step import (
 
 @dataclass
 class FitResult:
-    """What :func:`fit` did: the run folder, its history, the best epoch and the trained model."""
+    """What :func:`fit` did: the run folder, its history, the best epoch and the trained model.
+
+    ``best_val_loss`` is the training loss of the best epoch when the run has no validation
+    (``val_fraction`` 0); ``notes`` are the lines :func:`fit` reported (the split, a clamped batch size).
+    """
 
     run: Path
     history: list[dict]
     best_epoch: int | None
     best_val_loss: float | None
     model: Any = None
+    notes: list[str] = dataclasses.field(default_factory=list)
 
 
 def seed_everything(seed: int) -> None:
@@ -299,12 +304,14 @@ def open_or_create_run(cfg: TrainConfig, *, resume: bool, write: bool) -> tuple[
             last = None
         if last is None:
             raise TrainingError(f"{cfg.run}: no checkpoint to resume from")
-        saved = TrainConfig.from_dict(run.train)
+        # runs from before split_by was recorded split by chunk
+        saved = TrainConfig.from_dict({"split_by": "chunk", **run.train})
         return run, dataclasses.replace(saved, epochs=cfg.epochs, device=cfg.device, num_workers=cfg.num_workers), last[0]
     data = DataSpec.resolve(cfg.store, cfg.var, sample_dims=cfg.sample_dims, feature_dims=cfg.feature_dims,
                             mask=cfg.mask)
     cfg = resolve_preprocess(cfg, data)
     preprocess = fit_preprocess(data, PreprocessOptions.of(cfg))
+    cfg = resolve_split(cfg, data, preprocess.source_variable(data.var))
     model = config_from_dict(model_config(cfg, preprocess)).to_dict()
     run = Run(cfg.run, data=data, train=dataclasses.asdict(cfg), model=model, preprocess=preprocess)
     if write:
@@ -313,14 +320,18 @@ def open_or_create_run(cfg: TrainConfig, *, resume: bool, write: bool) -> tuple[
 
 
 def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
-        callbacks: Sequence[Callback] | None = None) -> FitResult:
+        callbacks: Sequence[Callback] | None = None, report: Callable[[str], Any] | None = None) -> FitResult:
     """Train ``cfg.model`` on ``cfg.var`` of ``cfg.store``; write everything under ``cfg.run``.
 
-    Under ``torchrun`` (``WORLD_SIZE`` > 1) it trains with DistributedDataParallel: gloo on
-    CPU, nccl on CUDA; each rank reads its own shard of every epoch; rank 0 writes files.
+    Before the first epoch it reports, through ``report`` (rank 0; e.g. ``print``) and in
+    :attr:`FitResult.notes`, how validation is held out and a batch size clamped to the
+    training samples. Under ``torchrun`` (``WORLD_SIZE`` > 1) it trains with
+    DistributedDataParallel: gloo on CPU, nccl on CUDA; each rank reads its own shard of every
+    epoch; rank 0 writes files.
     ``callbacks`` replace the default ones (:func:`~vaearr.train.callbacks.default_callbacks`).
     """
     rank, world_size, device = distributed_setup(cfg.device)
+    requested_batch = cfg.batch_size
     if rank == 0:  # first: it writes the run folder and any variable the preprocessing derives in the store
         run, cfg, ckpt = open_or_create_run(cfg, resume=resume, write=True)
     if world_size > 1:
@@ -329,6 +340,13 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
         run, cfg, ckpt = open_or_create_run(cfg, resume=resume, write=False)
     seed_everything(cfg.seed)
     train_loader, val_loader, on_device = build_loaders(run, cfg, rank, world_size)
+    notes = [describe_split(train_loader, val_loader)]
+    if not resume and cfg.batch_size < requested_batch:
+        notes.append(f"batch size: {requested_batch} is more than the {train_loader.n_samples} training samples; "
+                     f"clamped to {cfg.batch_size}")
+    if report is not None and rank == 0:
+        for line in notes:
+            report(line)
     model = load_model(ckpt) if ckpt is not None else build_model(config_from_dict(run.model_config))
     model.to(device)
     if world_size > 1:
@@ -339,6 +357,7 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
         trainer.load_state_dict(run.last_state()[1])
     trainer.callbacks = list(callbacks) if callbacks is not None else default_callbacks(trainer, progress=progress)
     result = trainer.fit(train_loader, val_loader, on_device)
+    result.notes = notes
     warn_if_collapsed(result.history)
     return result
 
