@@ -13,7 +13,7 @@ from vaearr.cli.common import Overwrite, app
 @app.command()
 def boundaries(
     store: Annotated[Path, typer.Argument(help="Store with a (y, x) map.")],
-    source: Annotated[str, typer.Option("--from", help="'patterns', or a latent variable (y, x, ...).")] = "patterns",
+    source: Annotated[str, typer.Option("--from", help="'patterns', or a latent variable (y, x, ...). Low-angle boundaries are reliable from patterns only (BENCHMARKS.md, Science).")] = "patterns",
     mask: Annotated[str, typer.Option(help="Mask variable ('none': every pixel; 'roi' only if the store has it).")] = "roi",
     gb_threshold: Annotated[Optional[float], typer.Option(help="Grain-boundary threshold on the ridge strength (default: automatic, Otsu).")] = None,
     lagb_threshold: Annotated[Optional[float], typer.Option(help="Low-angle boundaries: Welch t² a line must reach somewhere (default 16, |t| ≥ 4).")] = None,
