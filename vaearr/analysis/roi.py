@@ -1,8 +1,10 @@
 """Regions of interest: boolean masks over the scan grid from thresholds and x/y ranges.
 
-A mask is the AND of the criteria given: a value threshold (``value >= bc_min``), Otsu's
-threshold of the value's histogram, and inclusive x/y ranges in µm. Pixels where the value is
-NaN (no data) are never kept. :func:`create_roi` writes the mask into the store as a bool
+A mask is the AND of the criteria given: value thresholds (keep above ``value >= bc_min``,
+keep below ``value <= bc_max``), Otsu's threshold of the value's histogram, the brightest
+``top_percent`` % of the values, inclusive x/y ranges in µm, and half-open x/y pixel-index
+ranges (``x_index=(20, 40)``: columns 20..39, as the EBSD scripts' ``x_range`` selected them).
+Pixels where the value is NaN (no data) are never kept. :func:`create_roi` writes the mask into the store as a bool
 variable (default ``roi``), and can export the kept pixels' coordinates and draw figures.
 """
 
@@ -22,6 +24,7 @@ from vaearr.errors import InputError, StoreError
 from vaearr.store import open_store, write_variable
 
 Range = tuple[float | None, float | None]
+IndexRange = tuple[int | None, int | None]
 
 
 def parse_range(text: str) -> Range:
@@ -51,6 +54,48 @@ def parse_range(text: str) -> Range:
     if lo is not None and hi is not None and lo > hi:
         raise InputError(None, f"range {text!r} is empty: {lo:g} > {hi:g}")
     return lo, hi
+
+
+def parse_index_range(text: str) -> IndexRange:
+    """Parse ``"A:B"`` into whole-number pixel positions ``(A, B)``, half-open as a Python slice.
+
+    Examples
+    --------
+    >>> parse_index_range("20:40"), parse_index_range("20:"), parse_index_range(":5")
+    ((20, 40), (20, None), (None, 5))
+    """
+    lo, hi = parse_range(text)
+    for v in (lo, hi):
+        if v is not None and (v != int(v) or v < 0):
+            raise InputError(None, f"index range {text!r}: {v:g} is not a pixel index (a whole number ≥ 0)")
+    lo_i = None if lo is None else int(lo)
+    hi_i = None if hi is None else int(hi)
+    if lo_i is not None and hi_i is not None and hi_i <= lo_i:
+        raise InputError(None, f"index range {text!r} is empty: a half-open range A:B needs B > A")
+    return lo_i, hi_i
+
+
+def _as_index_range(r: Any, axis: str) -> IndexRange | None:
+    if r is None:
+        return None
+    if isinstance(r, str):
+        return parse_index_range(r)
+    try:
+        lo, hi = r
+    except (TypeError, ValueError):
+        raise InputError(None, f"{axis}-index range must be (start, stop), got {r!r}") from None
+    text = f"{'' if lo is None else lo}:{'' if hi is None else hi}"
+    return parse_index_range(text)
+
+
+def _in_index_range(n: int, r: IndexRange, axis: str, label: str) -> np.ndarray:
+    lo, hi = r
+    if lo is not None and lo >= n:
+        raise InputError(None, f"{axis}-index range {lo}:{'' if hi is None else hi} starts past the map's "
+                               f"{n} positions along {axis} (0..{n - 1}) in {label}")
+    keep = np.zeros(n, dtype=bool)
+    keep[slice(lo, hi)] = True
+    return keep
 
 
 def _as_range(r: Any, axis: str) -> Range | None:
@@ -98,6 +143,10 @@ def make_roi(
     y: Range | str | None = None,
     dims: tuple[str, str] = ("y", "x"),
     store: str | os.PathLike | None = None,
+    bc_max: float | None = None,
+    top_percent: float | None = None,
+    x_index: IndexRange | str | None = None,
+    y_index: IndexRange | str | None = None,
 ) -> tuple[xr.DataArray, dict]:
     """Build a boolean mask over ``(y, x)``: the AND of every criterion given.
 
@@ -108,13 +157,22 @@ def make_roi(
     var
         Variable the thresholds apply to.
     bc_min
-        Keep pixels with ``var >= bc_min``.
+        Keep pixels with ``var >= bc_min`` (keep above).
+    bc_max
+        Keep pixels with ``var <= bc_max`` (keep below; the scripts' ``keep_below``).
+    top_percent
+        Keep the brightest ``top_percent`` % of the finite values: ``var >=`` their
+        ``100 − top_percent`` percentile (numpy's linear interpolation, as the scripts did).
     otsu
         Keep pixels with ``var >=`` Otsu's threshold of its finite values
         (:func:`skimage.filters.threshold_otsu`).
     x, y
         Inclusive coordinate ranges (µm), ``(low, high)`` or ``"low:high"``; either end may be
         ``None``.
+    x_index, y_index
+        Half-open ranges of pixel positions along ``x``/``y`` (0-based, ``(start, stop)`` or
+        ``"start:stop"``, like a Python slice; an end past the map is clipped, a start past
+        it is an error).
     dims
         Names of the row and column dims.
     store
@@ -146,9 +204,20 @@ def make_roi(
     ydim, xdim = dims
     x_range = _as_range(x, xdim)
     y_range = _as_range(y, ydim)
-    if bc_min is None and not otsu and x_range is None and y_range is None:
-        raise InputError(None, "give at least one ROI criterion: a minimum value (bc_min / --bc-min), "
-                               "Otsu's threshold (otsu / --bc-otsu) or an x/y range")
+    xi_range = _as_index_range(x_index, xdim)
+    yi_range = _as_index_range(y_index, ydim)
+    thresholding = bc_min is not None or bc_max is not None or otsu or top_percent is not None
+    if not thresholding and x_range is None and y_range is None and xi_range is None and yi_range is None:
+        raise InputError(None, "give at least one ROI criterion: a minimum or maximum value (--bc-min / --bc-max), "
+                               "Otsu's threshold (--bc-otsu), a top percentage (--bc-top-percent), an x/y range "
+                               "(--x/--y) or an x/y index range (--x-index/--y-index)")
+    if top_percent is not None and not (0 < float(top_percent) <= 100):
+        raise InputError(None, f"top percent must be in (0, 100], got {top_percent:g}")
+    for label_, t in (("bc_min", bc_min), ("bc_max", bc_max)):
+        if t is not None and not np.isfinite(float(t)):
+            raise InputError(None, f"{label_} must be a finite number, got {t}")
+    if bc_min is not None and bc_max is not None and float(bc_min) > float(bc_max):
+        raise InputError(None, f"bc_min {float(bc_min):g} > bc_max {float(bc_max):g}: no value can be kept")
     label = os.fspath(store) if store is not None else _store_label(ds)
     for d in dims:
         if d not in ds.coords:
@@ -161,7 +230,7 @@ def make_roi(
     counts: dict[str, int] = {"total": int(ys.size * xs.size)}
     mask = np.ones(shape, dtype=bool)
 
-    if bc_min is not None or otsu:
+    if thresholding:
         if var not in ds.variables:
             hint = "; ingest a band-contrast CSV first" if var == "bandcontrast" else ""
             raise StoreError(label, f"no variable '{var}' in the store{hint}")
@@ -181,6 +250,21 @@ def make_roi(
             keep = finite & (v >= bc_min)
             counts["bc_min"] = int(keep.sum())
             mask &= keep
+        if bc_max is not None:
+            bc_max = float(bc_max)
+            criteria["bc_max"] = bc_max
+            thresholds["bc_max"] = bc_max
+            keep = finite & (v <= bc_max)
+            counts["bc_max"] = int(keep.sum())
+            mask &= keep
+        if top_percent is not None:
+            top_percent = float(top_percent)
+            t = float(np.percentile(v[finite], 100.0 - top_percent))
+            criteria["top_percent"] = top_percent
+            thresholds["top_percent"] = t
+            keep = finite & (v >= t)
+            counts["top_percent"] = int(keep.sum())
+            mask &= keep
         if otsu:
 
             t = float(threshold_otsu(v[finite]))
@@ -195,6 +279,13 @@ def make_roi(
         criteria[name] = list(r)
         keep1 = _in_range(coord, r)
         counts[name] = int(keep1.sum()) * shape[1 - axis]
+        mask &= keep1[None, :] if axis == 1 else keep1[:, None]
+    for name, r, n, axis in ((xdim, xi_range, xs.size, 1), (ydim, yi_range, ys.size, 0)):
+        if r is None:
+            continue
+        criteria[f"{name}_index"] = list(r)
+        keep1 = _in_index_range(n, r, name, label)
+        counts[f"{name}_index"] = int(keep1.sum()) * shape[1 - axis]
         mask &= keep1[None, :] if axis == 1 else keep1[:, None]
     counts["kept"] = int(mask.sum())
     out = xr.DataArray(mask, dims=(ydim, xdim), coords={ydim: ds[ydim].values, xdim: ds[xdim].values})
@@ -238,12 +329,19 @@ class RoiResult:
         c = self.info["counts"]
         lines = [f"{self.name}: kept {c['kept']} of {c['total']} pixels "
                  f"({100 * c['kept'] / max(c['total'], 1):.1f} %)"]
+        var = self.info["criteria"]["var"]
+        keeps = {"bc_min": "keep ≥", "bc_max": "keep ≤", "otsu": "keep ≥",
+                 "top_percent": f"brightest {self.info['criteria'].get('top_percent', 0):g} %: keep ≥"}
         for label, t in self.info["thresholds"].items():
-            lines.append(f"  {label} threshold on {self.info['criteria']['var']}: {t:.6g}")
+            lines.append(f"  {label} threshold on {var}: {t:.6g} ({keeps.get(label, 'keep ≥')} {t:.6g})")
         for axis in ("x", "y"):
             if axis in self.info["criteria"]:
                 lo, hi = self.info["criteria"][axis]
                 lines.append(f"  {axis} range: {'' if lo is None else f'{lo:g}'}:{'' if hi is None else f'{hi:g}'} µm")
+            if f"{axis}_index" in self.info["criteria"]:
+                lo, hi = self.info["criteria"][f"{axis}_index"]
+                lines.append(f"  {axis} index range: {'' if lo is None else lo}:{'' if hi is None else hi} "
+                             "(pixel positions, stop excluded)")
         lines += [f"  wrote {p}" for p in self.files.values()]
         return "\n".join(lines)
 
@@ -286,6 +384,10 @@ def create_roi(
     export: str | os.PathLike | None = None,
     overwrite: bool = False,
     dims: tuple[str, str] = ("y", "x"),
+    bc_max: float | None = None,
+    top_percent: float | None = None,
+    x_index: IndexRange | str | None = None,
+    y_index: IndexRange | str | None = None,
 ) -> RoiResult:
     """Make a mask (see :func:`make_roi`), write it into the store, optionally export it
     (:func:`vaearr.viz.roi.roi_figures` draws it).
@@ -296,7 +398,7 @@ def create_roi(
         The store.
     name
         Name of the mask variable.
-    var, bc_min, otsu, x, y, dims
+    var, bc_min, bc_max, otsu, top_percent, x, y, x_index, y_index, dims
         Criteria, see :func:`make_roi`.
     export
         Folder for ``{name}_keep_xy.csv``, ``{name}_keep_xy.npy`` and ``{name}_mask.npy``.
@@ -319,8 +421,9 @@ def create_roi(
     ds = open_store(store)
     if name in ds.variables and not overwrite:
         raise StoreError(store, f"variable '{name}' exists; pass overwrite=True (--overwrite) to replace it")
-    mask, info = make_roi(ds, var=var, bc_min=bc_min, otsu=otsu, x=x, y=y, dims=dims, store=store)
-    uses_var = bc_min is not None or otsu
+    mask, info = make_roi(ds, var=var, bc_min=bc_min, otsu=otsu, x=x, y=y, dims=dims, store=store, bc_max=bc_max,
+                          top_percent=top_percent, x_index=x_index, y_index=y_index)
+    uses_var = bool(info["thresholds"])
     write_variable(
         store, name, mask,
         source=[var] if uses_var else [],
@@ -336,3 +439,83 @@ def create_roi(
     if export is not None:
         result.files.update(export_keep_xy(mask, export, name, dims))
     return result
+
+
+# --------------------------------------------------------------------------------------------
+# what the band-contrast scripts looked at before choosing a threshold
+
+#: Most bins a chosen bin width may give (a typo such as 0.0001 would otherwise ask for millions).
+MAX_BINS = 10000
+
+
+def map_variable(ds: xr.Dataset, var: str, *, dims: tuple[str, str] = ("y", "x"), label: object = "the store") -> xr.DataArray:
+    """``ds[var]`` as a ``(y, x)`` map, or a :class:`StoreError` saying why it is not one."""
+    if var not in ds.variables:
+        hint = "; ingest a band-contrast CSV first" if var == "bandcontrast" else ""
+        raise StoreError(label, f"no variable '{var}' in the store{hint}")
+    da = ds[var]
+    if set(da.dims) != set(dims):
+        raise StoreError(label, f"'{var}' has dims {da.dims}; a ({dims[0]}, {dims[1]}) map is needed")
+    return da.transpose(*dims)
+
+
+def histogram_edges(values: Any, bin_width: float) -> np.ndarray:
+    """Bin edges ``bin_width`` apart on multiples of it, covering the finite values.
+
+    As the band-contrast scripts binned: from ``floor(min / w) · w`` to ``ceil(max / w) · w``.
+
+    Examples
+    --------
+    >>> histogram_edges([3.0, 27.0, np.nan], 10).tolist()
+    [0.0, 10.0, 20.0, 30.0]
+    """
+    w = float(bin_width)
+    if not np.isfinite(w) or w <= 0:
+        raise InputError(None, f"bin width must be a positive number, got {bin_width}")
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        raise InputError(None, "no finite values to bin")
+    lo, hi = np.floor(v.min() / w) * w, np.ceil(v.max() / w) * w
+    if hi <= lo:
+        hi = lo + w
+    n = int(round((hi - lo) / w))
+    if n > MAX_BINS:
+        raise InputError(None, f"bin width {w:g} gives {n} bins over {v.min():g}..{v.max():g} "
+                               f"(at most {MAX_BINS}); choose a wider bin")
+    return lo + w * np.arange(n + 1)
+
+
+def row_profile(ds: xr.Dataset, row: int, *, var: str = "bandcontrast", dims: tuple[str, str] = ("y", "x"),
+                store: str | os.PathLike | None = None) -> xr.DataArray:
+    """The values of ``var`` along one row of the map: row ``row`` (0-based position along ``y``).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(x,)``, with attrs ``row`` and ``y`` (the row's coordinate, µm).
+
+    Examples
+    --------
+    >>> ds = xr.Dataset({"bc": (("y", "x"), [[1.0, 2.0], [3.0, 4.0]])}, coords={"y": [0.0, 0.5], "x": [0.0, 0.5]})
+    >>> row_profile(ds, 1, var="bc").values.tolist()
+    [3.0, 4.0]
+    """
+    label = os.fspath(store) if store is not None else _store_label(ds)
+    da = map_variable(ds, var, dims=dims, label=label)
+    ny = da.sizes[dims[0]]
+    if int(row) != row or not (0 <= int(row) < ny):
+        raise InputError(None, f"row {row} is outside the map's {ny} rows (0..{ny - 1})")
+    out = da.isel({dims[0]: int(row)}).load()
+    yval = float(out[dims[0]].values) if dims[0] in out.coords else float(row)
+    return out.drop_vars(dims[0], errors="ignore").assign_attrs(row=int(row), y=yval)
+
+
+def export_profile(profile: xr.DataArray, path: str | os.PathLike, *, dim: str = "x") -> Path:
+    """Write a row profile as CSV ``x,<var>`` (coordinates exact, in scan order)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    xs = np.asarray(profile[dim].values, dtype=np.float64) if dim in profile.coords else np.arange(profile.size)
+    np.savetxt(path, np.column_stack([xs, np.asarray(profile.values, dtype=np.float64)]), delimiter=",",
+               header=f"{dim},{profile.name or 'value'}", comments="", fmt="%.17g")
+    return path

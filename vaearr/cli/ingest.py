@@ -24,17 +24,27 @@ def ingest_ebsd(
     bandcontrast: Annotated[Optional[Path], typer.Option(help="CSV x,y,bandcontrast.")] = None,
     elements: Annotated[Optional[Path], typer.Option(help="CSV x,y,<El1>,<El2>,…")] = None,
     phase: Annotated[Optional[Path], typer.Option(help="CSV x,y,phase.")] = None,
+    coords_order: Annotated[Optional[str], typer.Option(help="/images + /coords files: xy (column 0 = x, the default, as the scripts write it) or yx.")] = None,
+    coords_units: Annotated[Optional[str], typer.Option(help="/images + /coords files: auto (whole numbers = scan indices × --step, else µm), index or um.")] = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """EBSD patterns (plus band contrast, element and phase CSVs) → patterns(y, x, py, px)."""
+    """EBSD patterns (plus band contrast, element and phase CSVs) → patterns(y, x, py, px).
+
+    An HDF5 file with /images (N×1×H×W or N×H×W) and /coords (N×2, [x, y] per image) — the
+    exchange format of EBSD training scripts — is recognised without --dataset.
+    """
     from vaearr.io import ebsd as io_ebsd
 
 
-    io_ebsd.ingest_ebsd(
+    coords_kw = {k: v for k, v in (("coords_order", coords_order), ("coords_units", coords_units)) if v is not None}
+    ds = io_ebsd.ingest_ebsd(
         src, store, dataset=dataset, x_dataset=x_dataset, y_dataset=y_dataset,
         scan_shape=parse_shape(scan_shape, 2, "--scan-shape"), step=step, crop=crop, binning=binning,
-        bandcontrast=bandcontrast, elements=elements, phase=phase, overwrite=overwrite, progress=True,
+        bandcontrast=bandcontrast, elements=elements, phase=phase, overwrite=overwrite, progress=True, **coords_kw,
     )
+    note = ds["patterns"].attrs.get("coords_note")
+    if note:
+        typer.echo(note)
     print_store(store)
 
 
@@ -43,17 +53,46 @@ def ingest_tables(
     store: Annotated[Path, typer.Argument(help="Existing store whose scan grid the tables are aligned to.")],
     bandcontrast: Annotated[Optional[Path], typer.Option(help="CSV x,y,bandcontrast.")] = None,
     elements: Annotated[Optional[Path], typer.Option(help="CSV x,y,<El1>,<El2>,…")] = None,
-    phase: Annotated[Optional[Path], typer.Option(help="CSV x,y,phase.")] = None,
+    phase: Annotated[Optional[Path], typer.Option(help="CSV x,y,phase (or x_indice,y_indice,phase_id).")] = None,
     pca_weights: Annotated[Optional[Path], typer.Option(help="CSV x,y,PCA_1,PCA_2,… → pca_weights.")] = None,
     cnmf_weights: Annotated[Optional[Path], typer.Option(help="CSV x,y,cNMF_1,cNMF_2,… → cnmf_weights.")] = None,
+    xy_units: Annotated[Optional[str], typer.Option(help="What x/y columns hold: auto (index headers such as x_indice are scan indices, others µm), index (index × the store's step) or um.")] = None,
+    composite: Annotated[Optional[str], typer.Option(help="Write 'composite': weighted sum of min–max normalised element maps, e.g. Ni=1,Fe=0.5 ('all': equal weights). For 'vaearr rank --against composite'.")] = None,
+    composite_rgb: Annotated[Optional[str], typer.Option(help="Write 'composite_rgb' of 1–3 elements as R,G,B (e.g. Ni,Fe,Cr) and 'composite' = its luminance.")] = None,
+    composite_mask: Annotated[Optional[str], typer.Option(help="Mask whose pixels set each element's normalisation (default: all pixels).")] = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """Band contrast / element / phase / PCA and cNMF weight CSVs onto an existing store's scan grid, by coordinate."""
+    """Band contrast / element / phase / PCA and cNMF weight CSVs onto an existing store's scan grid, by coordinate.
+
+    --composite / --composite-rgb also write an element composite (from --elements, or the store's elements).
+    """
     from vaearr.io import tables as io_tables
 
 
-    io_tables.ingest_tables(store, bandcontrast=bandcontrast, elements=elements, phase=phase, pca_weights=pca_weights,
-                            cnmf_weights=cnmf_weights, overwrite=overwrite)
+    derive = None
+    if composite is not None or composite_rgb is not None or composite_mask is not None:
+        from functools import partial
+
+        from vaearr.analysis.composite import composite_variables, parse_weights
+        from vaearr.cli.common import parse_names
+        from vaearr.errors import InputError
+
+        if composite is None and composite_rgb is None:
+            raise InputError(None, "--composite-mask needs --composite or --composite-rgb")
+        derive = partial(composite_variables, weights=parse_weights(composite) if composite is not None else None,
+                         rgb=parse_names(composite_rgb) if composite_rgb is not None else None,
+                         mask=composite_mask, store=store)
+    ds = io_tables.ingest_tables(store, bandcontrast=bandcontrast, elements=elements, phase=phase,
+                                 pca_weights=pca_weights, cnmf_weights=cnmf_weights, overwrite=overwrite,
+                                 xy_units=xy_units, derive=derive)
+    for name in ds.data_vars:
+        a = ds[name].attrs
+        if a.get("xy_units") == "index":
+            typer.echo(f"{name}: x/y from columns {a['xy_columns'][0]!r}, {a['xy_columns'][1]!r} read as scan "
+                       f"indices × step {a['step'][1]:g} × {a['step'][0]:g} µm (x × y)")
+        if name == "composite":
+            typer.echo(f"composite: {a['mode']} of {', '.join(a['elements'])}"
+                       + (f", weights {a['weights']}" if "weights" in a else "") + f"; {a['normalisation']}")
     print_store(store)
 
 

@@ -17,28 +17,72 @@ from vaearr.cli.common import Overwrite, app, print_store
 @app.command()
 def roi(
     store: Annotated[Path, typer.Argument(help="Store with the variable to threshold.")],
-    bc_min: Annotated[Optional[float], typer.Option(help="Keep pixels with value ≥ this.")] = None,
+    bc_min: Annotated[Optional[float], typer.Option(help="Keep pixels with value ≥ this (keep above).")] = None,
+    bc_max: Annotated[Optional[float], typer.Option(help="Keep pixels with value ≤ this (keep below).")] = None,
     bc_otsu: Annotated[bool, typer.Option("--bc-otsu", help="Keep pixels above Otsu's threshold.")] = False,
+    bc_top_percent: Annotated[Optional[float], typer.Option(help="Keep the brightest P % of pixels (value ≥ its 100−P percentile).")] = None,
     x: Annotated[Optional[str], typer.Option("--x", help="x range A:B in µm (inclusive; either end may be empty).")] = None,
     y: Annotated[Optional[str], typer.Option("--y", help="y range C:D in µm.")] = None,
+    x_index: Annotated[Optional[str], typer.Option(help="Pixel columns A:B, 0-based, B excluded (as a Python slice).")] = None,
+    y_index: Annotated[Optional[str], typer.Option(help="Pixel rows C:D, 0-based, D excluded.")] = None,
     name: Annotated[str, typer.Option(help="Name of the mask variable.")] = "roi",
     var: Annotated[str, typer.Option(help="Variable the thresholds apply to.")] = "bandcontrast",
     export: Annotated[Optional[Path], typer.Option(help="Write keep-xy CSV/NPY and the mask NPY here.")] = None,
-    figures: Annotated[Optional[Path], typer.Option(help="Write the histogram and heatmap (HTML + PNG) here.")] = None,
+    figures: Annotated[Optional[Path], typer.Option(help="Write the histogram and map (HTML + PNG) here; with no criterion, only these (no mask).")] = None,
+    bin_width: Annotated[Optional[float], typer.Option(help="Histogram bin width (bins on multiples of it); default 100 bins.")] = None,
+    profile_row: Annotated[Optional[list[int]], typer.Option(help="Row (0-based y index) to plot the values along; repeatable. Needs --figures.")] = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """Make a mask from band-contrast thresholds and x/y ranges (combined with AND)."""
-    from vaearr.analysis.roi import create_roi, parse_range
+    """Make a mask from band-contrast thresholds and x/y ranges (combined with AND).
+
+    With --figures and no criterion, only the histogram, map and row profiles are drawn (to choose a threshold).
+    """
+    from vaearr.analysis.roi import (
+        create_roi,
+        export_profile,
+        histogram_edges,
+        map_variable,
+        parse_range,
+        row_profile,
+    )
+    from vaearr.errors import InputError
     from vaearr.store import open_store
-    from vaearr.viz.roi import roi_figures
+    from vaearr.viz.roi import profile_figure, roi_figures
 
 
+    if (bin_width is not None or profile_row) and figures is None:
+        raise InputError(None, "--bin-width and --profile-row draw figures: give --figures FOLDER")
+    figures_only = not bc_otsu and all(c is None for c in (bc_min, bc_max, bc_top_percent, x, y, x_index, y_index))
+    ds = open_store(store)
+    # checked before anything is written: a bad figure option must not leave a new mask behind
+    if figures is not None and (figures_only or bin_width is not None or profile_row):
+        values = map_variable(ds, var, label=store)
+        if bin_width is not None:
+            histogram_edges(values.values, bin_width)
+        for row in profile_row or []:
+            row_profile(ds, row, var=var, store=store)
+    def profiles() -> dict[str, Path]:
+        out: dict[str, Path] = {}
+        for row in profile_row or []:
+            out.update(profile_figure(ds, row, figures, name=name, var=var))
+            out[f"row{row}_csv"] = export_profile(row_profile(ds, row, var=var, store=store),
+                                                  figures / f"{name}_{var}_row{row}.csv")
+        return out
+
+    if figures_only and figures is not None:
+        files = {**roi_figures(ds, None, None, figures, name, var, bin_width=bin_width), **profiles()}
+        typer.echo("\n".join([f"no ROI criterion: figures of '{var}' only, no mask written",
+                               *(f"  wrote {p}" for p in files.values())]))
+        return
     result = create_roi(
-        store, name=name, var=var, bc_min=bc_min, otsu=bc_otsu,
-        x=parse_range(x) if x else None, y=parse_range(y) if y else None, export=export, overwrite=overwrite,
+        store, name=name, var=var, bc_min=bc_min, bc_max=bc_max, otsu=bc_otsu, top_percent=bc_top_percent,
+        x=parse_range(x) if x else None, y=parse_range(y) if y else None, x_index=x_index, y_index=y_index,
+        export=export, overwrite=overwrite,
     )
     if figures is not None:
-        result.files.update(roi_figures(open_store(store), result.mask, result.info, figures, name, var))
+        result.files.update(roi_figures(open_store(store), result.mask, result.info, figures, name, var,
+                                        bin_width=bin_width))
+        result.files.update(profiles())
     typer.echo(result.summary())
 
 

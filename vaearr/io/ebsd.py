@@ -1,6 +1,6 @@
 """Read EBSD patterns (every kikuchipy format, or a plain HDF5 dataset) into a map store.
 
-Two routes lead to one lazy ``patterns(y, x, py, px)`` :class:`xarray.DataArray`:
+Three routes lead to one lazy ``patterns(y, x, py, px)`` :class:`xarray.DataArray`:
 
 * **plain HDF5** (``dataset`` given): an ``N×H×W`` dataset with per-pattern ``x``/``y``
   datasets (any order; the grid is found by :func:`vaearr.io.grid.infer_grid`), an
@@ -8,12 +8,14 @@ Two routes lead to one lazy ``patterns(y, x, py, px)`` :class:`xarray.DataArray`
   Each dask task reads a block of a few store chunks (~28 MB) as whole HDF5 chunks; gzip
   chunks are inflated outside h5py so that both cores work (see :class:`_DirectChunks`).
   Memory holds a few blocks whatever the file's size;
+* **HDF5 image set** (``/images`` + ``/coords``, the EBSD training scripts' exchange format;
+  :mod:`vaearr.io.coords_h5`), recognised by its two datasets;
 * **kikuchipy** (``dataset`` left out): whatever :func:`kikuchipy.load` reads — kikuchipy,
   EDAX and Bruker h5ebsd, Oxford H5OINA and ``.ebsp``, NORDIF ``.dat``, EDAX ``.up1``/``.up2``
   ... — lazily; coordinates come from the signal's navigation axes, detector geometry from
   its :class:`~kikuchipy.detectors.EBSDDetector`.
 
-Both routes can centre-crop and bin the patterns. Binning takes the **mean** of each
+All routes can centre-crop and bin the patterns. Binning takes the **mean** of each
 ``b×b`` block, rounded to the nearest integer (ties to even) for integer patterns, so the
 recorded dtype is kept (uint8 stays uint8 and cannot saturate, as a sum would).
 
@@ -29,6 +31,8 @@ from typing import Any
 
 import xarray as xr
 
+from vaearr.errors import InputError
+from vaearr.io.coords_h5 import COORDS, IMAGES, is_coords_layout, read_coords_hdf5
 from vaearr.io.hdf5 import read_plain_hdf5
 from vaearr.io.patterns import PatternOptions
 from vaearr.io.tables import read_table
@@ -46,6 +50,8 @@ def read_ebsd(
     step: float | tuple[float, float] | None = None,
     crop: int | tuple[int, int] | None = None,
     binning: int = 1,
+    coords_order: str | None = None,
+    coords_units: str | None = None,
 ) -> xr.DataArray:
     """Open EBSD patterns lazily as ``patterns(y, x, py, px)``; nothing is read but metadata.
 
@@ -73,6 +79,12 @@ def read_ebsd(
     binning
         Bin patterns by this integer factor: the mean of each block, rounded, in the recorded
         dtype. The (cropped) size must be divisible by it.
+    coords_order, coords_units
+        For an HDF5 image set with ``/images`` (``N×1×H×W`` or ``N×H×W``) and ``/coords``
+        (``N×2``), the layout of EBSD training scripts, recognised without ``dataset``: the
+        column order of ``/coords`` (``"xy"``, the default, or ``"yx"``) and their units
+        (``"auto"``: whole numbers are scan indices × ``step``, others µm; ``"index"``; ``"um"``).
+        See :mod:`vaearr.io.coords_h5`.
 
     Returns
     -------
@@ -95,6 +107,11 @@ def read_ebsd(
     (('y', 'x', 'py', 'px'), (3, 3, 20, 20), [0.0, 1.5, 3.0])
     """
     options = PatternOptions(scan_shape=scan_shape, step=step, crop=crop, binning=binning)
+    if (dataset is None or dataset.strip("/") == IMAGES) and is_coords_layout(src):
+        return read_coords_hdf5(src, options=options, coords_order=coords_order, coords_units=coords_units)
+    if coords_order is not None or coords_units is not None:
+        raise InputError(src, f"coords_order/coords_units (--coords-order/--coords-units) apply to HDF5 files "
+                              f"with /{IMAGES} and /{COORDS} datasets only")
     if dataset is not None:
         return read_plain_hdf5(src, dataset, x_dataset=x_dataset, y_dataset=y_dataset, options=options)
     return read_vendor(src, options=options)
@@ -150,7 +167,7 @@ def ingest_ebsd(
                 variables[kind] = read_table(
                     table, kind, grid_x=patterns.x.values, grid_y=patterns.y.values,
                     # an assembled grid's nodes are not where the points were: take the nearest
-                    nearest=grid != "square",
+                    nearest=grid != "square", step=(patterns.attrs["step_y"], patterns.attrs["step_x"]),
                 )
     config = {
         "src": os.path.abspath(os.fspath(src)),

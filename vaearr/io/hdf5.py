@@ -98,7 +98,7 @@ def _find_dataset(f: Any, name: str, near: str) -> Any | None:
     return None
 
 
-def _coord_units_factor(src: str | os.PathLike, ds: Any) -> float:
+def coord_units_factor(src: str | os.PathLike, ds: Any) -> float:
     for key in ("units", "unit", "Units", "Unit"):
         if key in ds.attrs:
             u = ds.attrs[key]
@@ -244,7 +244,7 @@ class _H5Patterns:
     """Array-like ``(Y, X, h, w)`` view of a plain HDF5 patterns dataset, cropped and binned.
 
     ``__getitem__`` reads the patterns of a block of grid nodes. With an ``index`` image (the
-    ``N×H×W`` layouts) the source rows of the block are sorted and read chunk by chunk (whole
+    ``N×H×W`` layouts, and ``N×1×H×W`` with ``channel``) the source rows of the block are sorted and read chunk by chunk (whole
     HDF5 chunks, each decoded once), so rows may come in any order; nodes without a pattern
     (index −1) get zeros. Gzip/shuffle chunks that hold whole patterns are decoded by
     :class:`_DirectChunks`; other layouts are read through h5py with a chunk cache sized for
@@ -262,8 +262,11 @@ class _H5Patterns:
         dtype: np.dtype,
         grid_shape: tuple[int, int],
         block_shape: tuple[int, int],
+        channel: bool = False,
     ) -> None:
         self.path = path
+        # an N×1×H×W dataset (one channel axis after N, as the image-set layout writes it)
+        self.lead: tuple[int, ...] = (0,) if channel else ()
         self.dataset = dataset
         self.index = index
         self.box = box
@@ -308,7 +311,7 @@ class _H5Patterns:
                 return 0, {}
             chunk_bytes = int(np.prod(ds.chunks)) * ds.dtype.itemsize
             by, bx = self.block_shape
-            if ds.ndim == 3:
+            if self.index is not None:
                 n_touched = -(-by * bx // ds.chunks[0]) + 1
             else:
                 n_touched = (-(-by // ds.chunks[0]) + 1) * (-(-ds.shape[1] // ds.chunks[1]) + 1)
@@ -340,11 +343,13 @@ class _H5Patterns:
             return bin_blocks(ds[y0:y1, x0:x1, rows, cols], self.binning)
         need = self.index[ys, xs]
         by, bx = need.shape
+        lead = self.lead
         flat = need.ravel()
         if direct is None and flat.size and flat[0] >= 0 and np.array_equal(
             flat, np.arange(flat[0], flat[0] + flat.size)
         ):  # h5py reads one increasing range in a single call
-            return bin_blocks(ds[flat[0] : flat[0] + flat.size, rows, cols], self.binning).reshape(by, bx, *self.shape[2:])
+            sel = (slice(int(flat[0]), int(flat[0]) + flat.size), *lead, rows, cols)
+            return bin_blocks(ds[sel], self.binning).reshape(by, bx, *self.shape[2:])
         out = np.zeros((flat.size, h, w), dtype=self.dtype)
         pos = np.flatnonzero(flat >= 0)
         src = flat[pos]
@@ -356,11 +361,11 @@ class _H5Patterns:
             for u in units:
                 lo, hi = np.searchsorted(src, [u * unit, (u + 1) * unit])
                 s, p = src[lo:hi] - u * unit, pos[lo:hi]
-                chunk = direct.chunk((int(u), 0, 0), rows=int(s[-1]) + 1)
+                chunk = direct.chunk((int(u), *([0] * (ds.ndim - 1))), rows=int(s[-1]) + 1)
                 if s[-1] - s[0] == hi - lo - 1 and (p.size == 1 or (np.diff(p) == 1).all()):  # scan order: one copy
-                    out[p[0] : p[-1] + 1] = chunk[s[0] : s[-1] + 1, rows, cols]
+                    out[p[0] : p[-1] + 1] = chunk[(slice(int(s[0]), int(s[-1]) + 1), *lead, rows, cols)]
                 else:
-                    out[p] = chunk[s, rows, cols]
+                    out[p] = chunk[(s, *lead, rows, cols)]
             return bin_blocks(out, self.binning).reshape(by, bx, *self.shape[2:])
         per_read = max(1, _MAX_READ_BYTES // (unit * int(np.prod(ds.shape[1:])) * ds.dtype.itemsize))
         # runs of adjacent HDF5 chunks, each read in one call of at most _MAX_READ_BYTES
@@ -371,7 +376,7 @@ class _H5Patterns:
                 b = min((int(run[min(k + per_read, run.size) - 1]) + 1) * unit, ds.shape[0])
                 lo, hi = np.searchsorted(src, [a, b])
                 if hi > lo:
-                    out[pos[lo:hi]] = ds[a:b, rows, cols][src[lo:hi] - a]
+                    out[pos[lo:hi]] = ds[(slice(a, b), *lead, rows, cols)][src[lo:hi] - a]
         return bin_blocks(out, self.binning).reshape(by, bx, *self.shape[2:])
 
 
@@ -450,8 +455,8 @@ def read_plain_hdf5(
                     raise InputError(path, f"'{d.name}' has shape {d.shape}; expected one value per pattern")
                 if d.size != shape[0]:
                     raise InputError(path, f"'{d.name}' has {d.size} values but '{name}' has {shape[0]} patterns")
-            x = np.asarray(xd[()], dtype=float).ravel() * _coord_units_factor(path, xd)
-            y = np.asarray(yd[()], dtype=float).ravel() * _coord_units_factor(path, yd)
+            x = np.asarray(xd[()], dtype=float).ravel() * coord_units_factor(path, xd)
+            y = np.asarray(yd[()], dtype=float).ravel() * coord_units_factor(path, yd)
             attrs["x_dataset"], attrs["y_dataset"] = xd.name, yd.name
         box = crop_box(path, shape[-2:], crop, binning)
 
@@ -471,19 +476,40 @@ def read_plain_hdf5(
         attrs["missing_patterns"] = int((index < 0).sum())
         attrs["missing_fill"] = 0
 
-    out_shape = (len(gy), len(gx), box[2] // binning, box[3] // binning)
-    chunks = default_chunks(out_shape, dtype.itemsize)
-    blocks = _read_blocks(chunks, out_shape[:2], int(np.prod(shape[-2:])) * dtype.itemsize)
+    data = lazy_patterns(path, name, index=index, box=box, binning=binning, dtype=dtype,
+                         grid_shape=(len(gy), len(gx)), pattern_shape=shape[-2:])
+    attrs.update(common_attrs(path, shape[-2:], box, binning, (sy, sx), data.shape[:2], grid_kind))
+    return patterns_array(data, gy, gx, attrs)
+
+
+def lazy_patterns(
+    path: str,
+    name: str,
+    *,
+    index: np.ndarray | None,
+    box: tuple[int, int, int, int],
+    binning: int,
+    dtype: np.dtype,
+    grid_shape: tuple[int, int],
+    pattern_shape: Sequence[int],
+    channel: bool = False,
+) -> da.Array:
+    """The dask array ``(Y, X, h, w)`` of HDF5 dataset ``name``, chunked like the store.
+
+    ``index`` maps grid nodes to rows of an ``N×H×W`` (or, with ``channel``, ``N×1×H×W``)
+    dataset (−1: no pattern, zeros); None for a ``Y×X×H×W`` dataset.
+    """
+    out_shape = (*grid_shape, box[2] // binning, box[3] // binning)
+    chunks = default_chunks(out_shape, np.dtype(dtype).itemsize)
+    blocks = _read_blocks(chunks, out_shape[:2], int(np.prod(pattern_shape)) * np.dtype(dtype).itemsize)
     reader = _H5Patterns(
         path, name, index=index, box=box, binning=binning, dtype=dtype,
-        grid_shape=out_shape[:2], block_shape=blocks,
+        grid_shape=out_shape[:2], block_shape=blocks, channel=channel,
     )
     st = os.stat(path)
     token = tokenize(os.path.abspath(path), st.st_size, st.st_mtime_ns, name, box, binning,
                      None if index is None else index.tobytes())
-    data = da.from_array(
+    return da.from_array(
         reader, chunks=(*blocks, *out_shape[2:]), name=f"ebsd-h5-{token}", lock=False, asarray=False,
         fancy=False, meta=np.empty((0, 0, 0, 0), dtype=dtype),
     ).rechunk(chunks)
-    attrs.update(common_attrs(path, shape[-2:], box, binning, (sy, sx), out_shape[:2], grid_kind))
-    return patterns_array(data, gy, gx, attrs)

@@ -6,7 +6,10 @@ table sorted differently from the patterns still lands on the right pixels. Grid
 row become NaN (−1 for phase) and a warning says how many.
 
 Headers are matched case-insensitively, ignoring spaces, underscores and a unit suffix:
-``X``, ``x (µm)``, ``Band Contrast``, ``BC``, ``band_contrast`` all work. The separator
+``X``, ``x (µm)``, ``x_position``, ``Band Contrast``, ``BC``, ``band_contrast``, ``phase_id`` all
+work. Scan-index columns (``x_indice``/``y_indice`` as the EBSD scripts wrote them, ``x_index``,
+``ix``...) are read as indices: coordinate = index × the grid's step (the scripts'
+``index = round(x / step)``), unless a coordinate column is there too (it wins). The separator
 (``,``, ``;`` or tab) is sniffed from the header, and ``;``/tab files with decimal commas are
 read as such.
 """
@@ -17,7 +20,8 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +43,12 @@ ALIASES: dict[str, frozenset[str]] = {
     "y": frozenset({"y", "ypos", "yposition", "ycoord", "ycoordinate", "yum", "ymicron", "ymicrons"}),
     "bandcontrast": frozenset({"bandcontrast", "bc"}),
     "phase": frozenset({"phase", "phasename", "phaseid", "phaseindex"}),
+    # scan indices (column, row), as the EBSD scripts' phase tables have them: x_indice, y_indice
+    "x_index": frozenset({"xindice", "xindices", "xindex", "xidx", "xind", "ix"}),
+    "y_index": frozenset({"yindice", "yindices", "yindex", "yidx", "yind", "iy"}),
 }
+#: What a table's x/y columns hold: found from the header (``auto``), or as given.
+XY_UNITS = ("auto", "index", "um")
 #: Value written at grid nodes with no phase.
 PHASE_NODATA = -1
 
@@ -109,10 +118,20 @@ def _columns(path: Path, kind: str, names: list[str], raw: list[str]) -> dict[st
     (pandas renames duplicates to ``Ni.1`` and an empty name to ``Unnamed: 3``).
     """
     roles = {"x": _find(names, "x"), "y": _find(names, "y")}
+    index = {"x": _find(names, "x_index"), "y": _find(names, "y_index")}
+    is_index = False
+    if roles["x"] is None and roles["y"] is None and (index["x"] or index["y"]):
+        roles, is_index = index, True
+    elif (roles["x"] is None) != (roles["y"] is None) and (index["x"] or index["y"]):
+        have = roles["x"] or roles["y"]
+        other = index["y"] if roles["x"] else index["x"]
+        raise InputError(path, f"x/y columns mix a coordinate ('{have}') and an index ('{other}'); "
+                               "give both as coordinates (x, y) or both as indices (x_indice, y_indice)")
     value: str | list[str] | None
     if kind == "elements":
         blank = {n for n, r in zip(names, raw) if r == ""} if len(names) == len(raw) else set()
-        value = [n for n in names if n not in (roles["x"], roles["y"]) and n not in blank] or None
+        position = ALIASES["x"] | ALIASES["y"] | ALIASES["x_index"] | ALIASES["y_index"]
+        value = [n for n in names if _key(n) not in position and n not in blank] or None
     elif kind in WEIGHT_PREFIXES:
         numbered = {}
         for n in names:
@@ -129,14 +148,16 @@ def _columns(path: Path, kind: str, names: list[str], raw: list[str]) -> dict[st
                 and kind in WEIGHT_PREFIXES else "column(s) " + ", ".join(repr(m) for m in missing))
         example = {"bandcontrast": "x,y,bandcontrast", "elements": "x,y,Ni,Cr,...", "phase": "x,y,phase",
                    "pca_weights": "x,y,PCA_1,PCA_2,...", "cnmf_weights": "x,y,cNMF_1,cNMF_2,..."}[kind]
+        if "x" in missing or "y" in missing:
+            what += " (or scan indices x_indice, y_indice)"
         raise InputError(path, f"missing {what} for a {kind} table (expected e.g. '{example}'); "
                                f"found columns: {', '.join(repr(n) for n in raw)}")
     if kind == "elements":
-        seen = [r for r in raw if r and _key(r) not in ALIASES["x"] | ALIASES["y"]]
+        seen = [r for r in raw if r and _key(r) not in position]
         dup = sorted({r for r in seen if seen.count(r) > 1})
         if dup:
             raise InputError(path, f"element column(s) {dup} appear more than once in the header")
-    return {"x": roles["x"], "y": roles["y"], "value": value}  # type: ignore[dict-item]
+    return {"x": roles["x"], "y": roles["y"], "value": value, "index": is_index}  # type: ignore[dict-item]
 
 
 def _numeric(col, name: str, path: Path) -> np.ndarray:
@@ -188,6 +209,8 @@ def read_table(
     nearest: bool = False,
     tol: float | None = None,
     dims: tuple[str, str] = ("y", "x"),
+    xy_units: str | None = None,
+    step: tuple[float, float] | None = None,
 ) -> xr.DataArray:
     """Read one CSV table onto a known scan grid.
 
@@ -208,11 +231,18 @@ def read_table(
         Largest distance between a row's coordinate and its node; default 5 % of the step.
     dims
         Names of the row and column dims.
+    xy_units
+        What the x/y columns hold: ``"auto"`` (default: scan indices for index headers such as
+        ``x_indice``, µm otherwise), ``"index"`` (whatever the header, e.g. the scripts' ``x, y``
+        pixel indices) or ``"um"``. Indices become coordinates as index × step.
+    step
+        ``(y, x)`` scan step in µm for index columns; default the grid's spacing.
 
     Returns
     -------
     xarray.DataArray
-        ``bandcontrast(y, x)`` float32; ``elements(element, y, x)`` float32 with coord
+        Attrs ``xy_units`` (``"µm"`` or ``"index"``, then also ``xy_columns`` and ``step``) say
+        how the rows were placed. ``bandcontrast(y, x)`` float32; ``elements(element, y, x)`` float32 with coord
         ``element`` = the header's names; or ``phase(y, x)`` int16 with attrs
         ``flag_values``, ``flag_meanings``, ``categories`` (JSON) and −1 where there is no data;
         or ``pca_weights(y, x, pca_component)`` / ``cnmf_weights(y, x, cnmf_component)`` float32,
@@ -240,6 +270,9 @@ def read_table(
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    units = (xy_units or "auto").lower().replace("µ", "u").replace("μ", "u")
+    if units not in XY_UNITS:
+        raise InputError(None, f"--xy-units must be auto, index or um, got '{xy_units}'")
     path = Path(path)
     skip, sep, decimal, raw = _sniff(path)
     opts = dict(sep=sep, decimal=decimal, skiprows=skip, encoding="utf-8-sig", skipinitialspace=True,
@@ -267,6 +300,13 @@ def read_table(
     y = _numeric(df[cols["y"]], cols["y"], path)
     grid_x = np.asarray(grid_x, dtype=float)
     grid_y = np.asarray(grid_y, dtype=float)
+    attrs: dict = {"file": os.fspath(path.resolve())}
+    as_index = units == "index" or (units == "auto" and cols["index"])
+    if as_index:
+        x, y, sy, sx = _from_indices(path, x, y, cols, grid_x, grid_y, step)
+        attrs.update(xy_units="index", xy_columns=[cols["x"], cols["y"]], step=[sy, sx])
+    else:
+        attrs["xy_units"] = "µm"
     index = place_on_grid(x, y, grid_x, grid_y, path=path, tol=tol, nearest=nearest)
     have = index >= 0
     rows = index[have]
@@ -274,7 +314,6 @@ def read_table(
     coords = {dims[0]: grid_y, dims[1]: grid_x}
     shape = index.shape
 
-    attrs: dict = {"file": os.fspath(path.resolve())}
     if kind == "phase":
         codes, values, meanings = _phase_codes(df[cols["value"]], path)
         out = np.full(shape, PHASE_NODATA, dtype=np.int16)
@@ -320,6 +359,30 @@ def read_table(
     return da
 
 
+def _grid_step(values: np.ndarray) -> float | None:
+    d = np.diff(values)
+    d = d[d > 0]
+    return float(np.median(d)) if d.size else None
+
+
+def _from_indices(path: Path, x: np.ndarray, y: np.ndarray, cols: dict, grid_x: np.ndarray, grid_y: np.ndarray,
+                  step: tuple[float, float] | None) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Index columns → coordinates (µm): index × step, the inverse of the scripts' ``round(x / step)``."""
+    for v, c in ((x, cols["x"]), (y, cols["y"])):
+        frac = np.isfinite(v) & (v != np.round(v))
+        if frac.any():
+            i = int(np.flatnonzero(frac)[0])
+            raise InputError(path, f"column '{c}' holds {v[i]:g} in row {i + 1}: not a whole number, so not a "
+                                   "scan index (give --xy-units um to read x/y as µm)")
+    if step is not None:
+        sy, sx = (float(step[0]), float(step[1]))
+    else:
+        sx_, sy_ = _grid_step(grid_x), _grid_step(grid_y)
+        sx = sx_ if sx_ is not None else (sy_ if sy_ is not None else 1.0)
+        sy = sy_ if sy_ is not None else sx
+    return x * sx, y * sy, sy, sx
+
+
 def read_tables(
     grid_x,
     grid_y,
@@ -332,6 +395,8 @@ def read_tables(
     nearest: bool = False,
     tol: float | None = None,
     dims: tuple[str, str] = ("y", "x"),
+    xy_units: str | None = None,
+    step: tuple[float, float] | None = None,
 ) -> dict[str, xr.DataArray]:
     """Read the tables given onto one grid; see :func:`read_table`.
 
@@ -344,12 +409,14 @@ def read_tables(
     files = {"bandcontrast": bandcontrast, "elements": elements, "phase": phase, "pca_weights": pca_weights,
              "cnmf_weights": cnmf_weights}
     out = {
-        kind: read_table(p, kind, grid_x=grid_x, grid_y=grid_y, nearest=nearest, tol=tol, dims=dims)
+        kind: read_table(p, kind, grid_x=grid_x, grid_y=grid_y, nearest=nearest, tol=tol, dims=dims,
+                         xy_units=xy_units, step=step)
         for kind, p in files.items()
         if p is not None
     }
     if not out:
-        raise ValueError("give at least one table: bandcontrast=, elements=, phase=, pca_weights= or cnmf_weights=")
+        raise InputError(None, "give at least one table: bandcontrast=, elements=, phase=, pca_weights= or "
+                               "cnmf_weights= (--bandcontrast, --elements, ...)")
     return out
 
 
@@ -365,6 +432,8 @@ def ingest_tables(
     tol: float | None = None,
     dims: tuple[str, str] = ("y", "x"),
     progress: bool | str = False,
+    xy_units: str | None = None,
+    derive: Callable[[Mapping[str, xr.DataArray]], Derived] | None = None,
 ) -> xr.Dataset:
     """Add band contrast, element maps and/or phase to an existing store, aligned to its grid.
 
@@ -387,6 +456,13 @@ def ingest_tables(
         Names of the store's row and column dims.
     progress
         Show a progress bar while writing.
+    xy_units
+        What the tables' x/y columns hold, see :func:`read_table`; index columns use the
+        store's ``step`` attr.
+    derive
+        Called with the store's variables updated by the tables just read; returns
+        :class:`Derived` variables (e.g. an element composite) written in the same transaction.
+        With ``derive``, no table is needed.
 
     Returns
     -------
@@ -414,14 +490,46 @@ def ingest_tables(
     # an assembled (hexagonal/irregular) grid's nodes are not where the points were: nearest
     kind = ds.attrs.get("grid_kind", ds.attrs.get("grid", "square"))
     nearest = str(kind) != "square"
+    step = ds.attrs.get("step")
+    step = (float(step[0]), float(step[1])) if isinstance(step, (list, tuple)) and len(step) == 2 else None
+    given = any(p is not None for p in files.values())
     tables = read_tables(
-        ds[dims[1]].values, ds[dims[0]].values, nearest=nearest, tol=tol, dims=dims,
+        ds[dims[1]].values, ds[dims[0]].values, nearest=nearest, tol=tol, dims=dims, xy_units=xy_units, step=step,
         bandcontrast=bandcontrast, elements=elements, phase=phase, pca_weights=pca_weights, cnmf_weights=cnmf_weights,
-    )
-    sources = [os.fspath(p) for p in files.values() if p is not None]
-    written = write_ingested(
-        store, tables, source=sources, overwrite=overwrite,
-        config={k: os.fspath(p) for k, p in files.items() if p is not None} | {"nearest": nearest, "tol": tol},
-        progress=progress,
-    )
-    return written[list(tables)]
+    ) if given or derive is None else {}
+    # every table's variable names all the files of this one write, as before composites came along
+    paths = [os.fspath(p) for p in files.values() if p is not None]
+    sources: dict[str, list[str]] = {k: paths for k in tables}
+    config = {k: os.fspath(p) for k, p in files.items() if p is not None} | {"nearest": nearest, "tol": tol}
+    if xy_units is not None:
+        config["xy_units"] = xy_units
+    variables = dict(tables)
+    if derive is not None:
+        extra = derive({**{str(k): ds[k] for k in ds.data_vars}, **tables})
+        exists = [k for k in extra.variables if k in ds.variables and k not in tables]
+        if exists and not overwrite:
+            raise StoreError(store, f"variable(s) {exists} exist; pass overwrite=True (--overwrite) to replace them")
+        variables.update(extra.variables)
+        sources.update({k: list(extra.source) for k in extra.variables})
+        config.update(extra.config)
+    written = write_ingested(store, variables, source=sources, overwrite=overwrite, config=config, progress=progress)
+    return written[list(variables)]
+
+
+@dataclass
+class Derived:
+    """Variables made from others while tables are ingested (see :func:`ingest_tables`'s ``derive``).
+
+    Attributes
+    ----------
+    variables
+        Name → DataArray over the store's grid.
+    source
+        Names of the variables they were made from.
+    config
+        What was chosen, for the variables' ``config`` attr.
+    """
+
+    variables: dict[str, xr.DataArray]
+    source: list[str] = field(default_factory=list)
+    config: dict = field(default_factory=dict)

@@ -1,4 +1,4 @@
-"""``vaearr roi``'s figures: the value histogram with its thresholds, and the map with the outside shaded."""
+"""``vaearr roi``'s figures: the value histogram with its thresholds, the map with the outside shaded, row profiles."""
 
 from __future__ import annotations
 
@@ -8,29 +8,68 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from vaearr.viz.core import save_figure
+from vaearr.analysis.roi import histogram_edges, row_profile
+from vaearr.viz.core import both, holoviews, save_figure
 from vaearr.viz.maps import histogram, image_map, overlay, shade_outside
 
+#: How each threshold is marked on the histogram.
+_MARKS = {"bc_min": "min", "bc_max": "max", "otsu": "Otsu", "top_percent": "top"}
 
-def roi_figures(ds: xr.Dataset, mask: xr.DataArray, info: dict, folder: str | os.PathLike,
-                name: str = "roi", var: str = "bandcontrast") -> dict[str, Path]:
+
+def roi_figures(ds: xr.Dataset, mask: xr.DataArray | None, info: dict | None, folder: str | os.PathLike,
+                name: str = "roi", var: str = "bandcontrast", *, bin_width: float | None = None) -> dict[str, Path]:
     """Save the value histogram with the thresholds marked and the value map with the outside
-    of the ROI shaded (HTML + PNG each, :func:`vaearr.viz.save_figure`)."""
+    of the ROI shaded (HTML + PNG each, :func:`vaearr.viz.save_figure`).
+
+    ``mask`` and ``info`` may be None: the histogram and map alone, to choose a threshold.
+    ``bin_width`` bins the histogram on multiples of it (:func:`vaearr.analysis.roi.histogram_edges`);
+    default 100 bins.
+    """
     folder = Path(folder)
-    c = info["counts"]
-    kept = f"{name}: {c['kept']} of {c['total']} pixels kept ({100 * c['kept'] / max(c['total'], 1):.1f} %)"
     files: dict[str, Path] = {}
-    mask = mask.rename(name)
+    if mask is not None and info is not None:
+        c = info["counts"]
+        kept = f"{name}: {c['kept']} of {c['total']} pixels kept ({100 * c['kept'] / max(c['total'], 1):.1f} %)"
+        mask = mask.rename(name)
+        marks = [(t, _MARKS.get(label, label)) for label, t in info["thresholds"].items()]
+    else:
+        kept, marks = "no mask", []
     if var in ds.variables:
         values = ds[var].load()
-        marks = [(t, label) for label, t in (("min", info["thresholds"].get("bc_min")),
-                                              ("Otsu", info["thresholds"].get("otsu"))) if t is not None]
-        hist = histogram(values, bins=100, title=f"{var} histogram — {kept}", vlines=marks, label=var)
+        bins = histogram_edges(values.values, bin_width) if bin_width is not None else 100
+        width = f", bins {bin_width:g} wide" if bin_width is not None else ""
+        hist = histogram(values, bins=bins, title=f"{var} histogram{width} — {kept}", vlines=marks, label=var)
         files["histogram_html"], files["histogram_png"] = save_figure(hist, folder / f"{name}_{var}_histogram")
         # band contrast is read in grey; red marks what the ROI leaves out
         base = image_map(values, title=f"{var} — {kept}", cmap="gray")
-    else:
+    elif mask is not None:
         base = image_map(mask.astype(np.uint8).rename(name), title=kept, cmap="gray", colorbar=False)
-    fig = overlay(base, shade_outside(mask))
+    else:
+        return files
+    fig = overlay(base, shade_outside(mask)) if mask is not None else base
     files["map_html"], files["map_png"] = save_figure(fig, folder / f"{name}_{var}_map")
     return files
+
+
+def profile_figure(ds: xr.Dataset, row: int, folder: str | os.PathLike, *, name: str = "roi",
+                   var: str = "bandcontrast") -> dict[str, Path]:
+    """The map with row ``row`` marked, beside the values along that row (HTML + PNG).
+
+    Files ``{name}_{var}_row{row}.html``/``.png``; the values are :func:`vaearr.analysis.roi.row_profile`.
+    """
+    hv = holoviews()
+    prof = row_profile(ds, row, var=var)
+    values = ds[var].load()
+    ycoord = prof.attrs["y"]
+    base = image_map(values, title=f"{var}, row {row} (y = {ycoord:g})", cmap="gray")
+    line = both(hv.HLine(ycoord), dict(color="crimson"), bokeh=dict(line_width=2), mpl=dict(linewidth=1.5))
+    xs = np.asarray(prof["x"].values, dtype=float) if "x" in prof.coords else np.arange(prof.size, dtype=float)
+    curve = both(hv.Curve((xs, np.asarray(prof.values, dtype=float)), kdims=["x"], vdims=[var]),
+                 dict(color="#4c72b0", title=f"{var} along row {row}"),
+                 bokeh=dict(frame_width=420, frame_height=300, tools=["hover"]), mpl=dict(fig_inches=(5.5, 3.6)))
+    points = both(hv.Scatter((xs, np.asarray(prof.values, dtype=float)), kdims=["x"], vdims=[var]),
+                  dict(color="#4c72b0"), bokeh=dict(size=4), mpl=dict(s=6))
+    fig = hv.Layout([overlay(base, line), curve * points]).cols(2)
+    out: dict[str, Path] = {}
+    out[f"row{row}_html"], out[f"row{row}_png"] = save_figure(fig, Path(folder) / f"{name}_{var}_row{row}")
+    return out
