@@ -345,6 +345,7 @@ def test_cli_roi_bad_input_changes_nothing(bc_store, tmp_path):
         assert msg in cli_error("roi", bc_store, *args, "--figures", tmp_path / "f"), args
         assert tree_hash(bc_store) == before, args
     assert "give --figures FOLDER" in cli_error("roi", bc_store, "--bc-max", "100", "--bin-width", "10")
+    assert "give an ROI criterion" in cli_error("roi", bc_store, "--figures", tmp_path / "f", "--export", tmp_path / "e")
     assert tree_hash(bc_store) == before
     # and through the real command: one line, exit status 2
     proc = run_cli("roi", bc_store, "--bc-max", "100", "--profile-row", "38", "--figures", tmp_path / "f")

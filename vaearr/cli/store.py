@@ -53,6 +53,8 @@ def roi(
     if (bin_width is not None or profile_row) and figures is None:
         raise InputError(None, "--bin-width and --profile-row draw figures: give --figures FOLDER")
     figures_only = not bc_otsu and all(c is None for c in (bc_min, bc_max, bc_top_percent, x, y, x_index, y_index))
+    if figures_only and figures is not None and export is not None:
+        raise InputError(None, "--export writes the mask's pixels: give an ROI criterion (or leave out --export)")
     ds = open_store(store)
     # checked before anything is written: a bad figure option must not leave a new mask behind
     if figures is not None and (figures_only or bin_width is not None or profile_row):

@@ -67,9 +67,7 @@ def profile_figure(ds: xr.Dataset, row: int, folder: str | os.PathLike, *, name:
     curve = both(hv.Curve((xs, np.asarray(prof.values, dtype=float)), kdims=["x"], vdims=[var]),
                  dict(color="#4c72b0", title=f"{var} along row {row}"),
                  bokeh=dict(frame_width=420, frame_height=300, tools=["hover"]), mpl=dict(fig_inches=(5.5, 3.6)))
-    points = both(hv.Scatter((xs, np.asarray(prof.values, dtype=float)), kdims=["x"], vdims=[var]),
-                  dict(color="#4c72b0"), bokeh=dict(size=4), mpl=dict(s=6))
-    fig = hv.Layout([overlay(base, line), curve * points]).cols(2)
+    fig = both(hv.Layout([overlay(base, line), curve]).cols(2), {}, mpl=dict(hspace=0.6, sublabel_format=""))
     out: dict[str, Path] = {}
     out[f"row{row}_html"], out[f"row{row}_png"] = save_figure(fig, Path(folder) / f"{name}_{var}_row{row}")
     return out
