@@ -16,7 +16,7 @@ from vaearr.errors import StoreError
 from vaearr.models.latent_stats import ACTIVE_THRESHOLD, LatentStats
 from vaearr.progress import bar
 from vaearr.run import Run
-from vaearr.store import open_store, write_variables
+from vaearr.store import check_name, open_store, write_variables
 
 
 @dataclass
@@ -82,6 +82,7 @@ def encode(
     outside), ``latents_roi.npy`` (rows in C order of the masked samples), ``coords.csv``
     (the sample coordinates of those rows) and ``recon_error_full.npy``.
     """
+    check_name(name, "latent name (--name)")
     r = Run.open(run)
     ds = open_store(store)
     r.check(ds, where=store)

@@ -49,7 +49,7 @@ from vaearr.analysis.edges import (
     welch_edges,
 )
 from vaearr.errors import InputError, StoreError
-from vaearr.store import open_store, write_variables
+from vaearr.store import check_name, open_store, write_variables
 from vaearr.store.schema import PATTERNS, X, Y
 
 #: Variables :func:`find_boundaries` writes.
@@ -359,7 +359,7 @@ def find_boundaries(
     var = ds[source]
     if var.dims[:2] != (Y, X) or var.ndim < 3:
         raise InputError(store, f"'{source}' has dims {var.dims}, not (y, x, ...)")
-    names = {k: prefix + k for k in (STRENGTH, GRAIN_BOUNDARIES, LOW_ANGLE_BOUNDARIES)}
+    names = {k: check_name(prefix + k, "variable name (prefix)") for k in (STRENGTH, GRAIN_BOUNDARIES, LOW_ANGLE_BOUNDARIES)}
     exists = [n for n in names.values() if n in ds.data_vars]
     if exists and not overwrite:
         raise StoreError(store, f"has {', '.join(exists)} already: pass --overwrite to replace")

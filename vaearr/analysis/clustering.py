@@ -31,7 +31,7 @@ from sklearn.cluster import DBSCAN, HDBSCAN, KMeans
 from vaearr.analysis.references import gmm_partition
 from vaearr.analysis.roi import make_roi
 from vaearr.errors import InputError, StoreError
-from vaearr.store import open_store, write_variables
+from vaearr.store import check_name, open_store, write_variables
 
 #: Clustering methods :func:`cluster_points` knows.
 METHODS = ("gmm", "kmeans", "dbscan", "hdbscan")
@@ -369,6 +369,9 @@ def joint_cluster(
     """
     if method not in METHODS:
         raise InputError(None, f"unknown method {method!r}; choose one of {list(METHODS)}")
+    check_name(tag, "--tag")  # it goes into file names in out
+    if write:
+        check_name(name, "variable name (--name)")
     ds = open_store(store)
     if write and name in ds and not overwrite:
         raise StoreError(store, f"variable '{name}' exists; pass overwrite=True (--overwrite) to replace it")
@@ -403,6 +406,8 @@ def joint_cluster(
     if keep.sum() < 2:
         raise InputError(None, f"the mask '{mask_label}' has {int(keep.sum())} pixels with finite values; need ≥ 2")
     feats = np.stack([lv[keep], bv[keep]], 1) if bv is not None else lv[keep][:, None]
+    if k is not None and not 1 <= k <= len(feats):
+        raise InputError(None, f"--k {k}: the mask '{mask_label}' has {len(feats)} pixels to cluster; give 1 to {len(feats)}")
     labels_kept, params = cluster_points(feats, method, k=k, k_range=k_range, eps=eps, min_samples=min_samples,
                                          min_cluster_size=min_cluster_size, seed=seed)
     labels = np.full(n_mask, -2, np.int64)  # masked pixels with NaN values: outside, like the rest

@@ -41,7 +41,7 @@ from vaearr.analysis.cnmf import cnmf_fit, nn_weights
 from vaearr.analysis.masked import MaskedPixels, Sample
 from vaearr.analysis.references import MAX_FIT, gmm_partition
 from vaearr.errors import InputError, StoreError
-from vaearr.store import open_store, write_variables
+from vaearr.store import check_name, open_store, write_variables
 
 METHODS = ("pca", "nmf", "cnmf")
 
@@ -332,8 +332,8 @@ def write_decomposition(
     store is written only at the end, so bad input leaves it as it was.
     """
 
+    name = check_name(name or method, "variable prefix (--name)")
     ds = open_store(store)
-    name = name or method
     for v in (f"{name}_weights", f"{name}_components"):
         if v in ds and not overwrite:
             raise StoreError(store, f"variable '{v}' exists; pass overwrite=True (--overwrite) to replace it")

@@ -21,7 +21,7 @@ import xarray as xr
 from skimage.filters import threshold_otsu
 
 from vaearr.errors import InputError, StoreError
-from vaearr.store import open_store, write_variable
+from vaearr.store import check_name, open_store, write_variable
 
 Range = tuple[float | None, float | None]
 IndexRange = tuple[int | None, int | None]
@@ -278,6 +278,10 @@ def make_roi(
             continue
         criteria[name] = list(r)
         keep1 = _in_range(coord, r)
+        if not keep1.any():
+            lo, hi = ("" if v is None else f"{v:g}" for v in r)
+            raise InputError(None, f"{name} range {lo}:{hi} µm holds no pixel of the map "
+                                   f"({name} runs from {coord.min():g} to {coord.max():g} µm)")
         counts[name] = int(keep1.sum()) * shape[1 - axis]
         mask &= keep1[None, :] if axis == 1 else keep1[:, None]
     for name, r, n, axis in ((xdim, xi_range, xs.size, 1), (ydim, yi_range, ys.size, 0)):
@@ -418,11 +422,14 @@ def create_roi(
         No criterion or a bad range.
     """
 
+    check_name(name, "mask name (--name)")
     ds = open_store(store)
     if name in ds.variables and not overwrite:
         raise StoreError(store, f"variable '{name}' exists; pass overwrite=True (--overwrite) to replace it")
     mask, info = make_roi(ds, var=var, bc_min=bc_min, otsu=otsu, x=x, y=y, dims=dims, store=store, bc_max=bc_max,
                           top_percent=top_percent, x_index=x_index, y_index=y_index)
+    if info["counts"]["kept"] == 0:
+        raise InputError(None, f"the mask keeps no pixel (criteria {json.dumps(info['criteria'])}); nothing written")
     uses_var = bool(info["thresholds"])
     write_variable(
         store, name, mask,

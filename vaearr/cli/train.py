@@ -22,7 +22,8 @@ EXTRA = [
         Optional[list[str]], typer.Option("--option", "-o", help="Model option key=value (repeatable), e.g. "
                                                                   "-o channels=[16,32,64].")]),
     inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Annotated[
-        bool, typer.Option("--resume", help="Continue the run from its last checkpoint.")]),
+        bool, typer.Option("--resume", help="Continue the run from its last checkpoint, on the store it recorded (another "
+                                    "STORE is refused); a run stopped before its first checkpoint starts again.")]),
 ]
 
 

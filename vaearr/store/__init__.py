@@ -1,9 +1,13 @@
 """The labeled store: an xarray Dataset kept in zarr v3, written only in transactions.
 
 :mod:`vaearr.store.store` opens, creates and adds variables; :mod:`vaearr.store.transaction`
-holds the write lock and the journal; :mod:`vaearr.store.schema` names every dim and variable.
+holds the write lock and the journal; :mod:`vaearr.store.schema` names every dim and variable;
+:mod:`vaearr.store.names` checks the names users give (variables, tags in file names);
+:mod:`vaearr.store.portable` keeps strings in a type every zarr v3 reader opens.
 """
 
+from vaearr.store.names import check_name, is_safe_name
+from vaearr.store.portable import made_by_vaearr
 from vaearr.store.store import (
     INT_FILL,
     PROVENANCE_KEYS,
@@ -23,9 +27,12 @@ __all__ = [
     "INT_FILL",
     "PROVENANCE_KEYS",
     "TARGET_CHUNK_BYTES",
+    "check_name",
     "default_chunks",
     "delete_variable",
     "describe",
+    "is_safe_name",
+    "made_by_vaearr",
     "masks",
     "open_store",
     "recover",

@@ -37,6 +37,8 @@ from zarr.storage import FsspecStore
 
 from vaearr.errors import StoreError
 from vaearr.progress import dask_progress
+from vaearr.store.names import check_name
+from vaearr.store.portable import fixed_width_strings, portable_strings, refuse_foreign
 from vaearr.store.transaction import (
     commit,
     is_url,
@@ -98,13 +100,15 @@ def open_store(
     if not store_exists(store, storage_options=storage_options):
         raise StoreError(store, "no vaearr store here (no zarr.json); create one with 'vaearr ingest'")
     with quiet_zarr_warnings():
-        return xr.open_zarr(
-            os.fspath(store),
-            consolidated=True,
-            chunks=chunks,
-            storage_options=storage_options,
-            zarr_format=3,
-        )
+        try:
+            ds = xr.open_zarr(os.fspath(store), consolidated=True, chunks=chunks,
+                              storage_options=storage_options, zarr_format=3)
+        except (ValueError, KeyError):
+            # vaearr always writes consolidated metadata: a store without it was made by
+            # another program; it can be read (and is refused for writing, see write_variables)
+            ds = xr.open_zarr(os.fspath(store), consolidated=False, chunks=chunks,
+                              storage_options=storage_options, zarr_format=3)
+    return fixed_width_strings(ds)
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,6 +280,7 @@ def _prepare_dataset(
     # a dim whose every user is being replaced may change size (re-encoding with another latent size)
     free = _free_dims(existing, replaced) if existing is not None else set()
     for name, data in variables.items():
+        check_name(name, "variable name")
         if existing is not None and name in existing.variables and not overwrite:
             raise StoreError(store, f"variable '{name}' exists; pass overwrite=True (--overwrite) to replace it")
         da = _as_dataarray(data, name, (dims or {}).get(name), store)
@@ -297,7 +302,7 @@ def _prepare_dataset(
         encoding[name] = {"compressors": _codecs(), "chunks": var_chunks}
         out[name] = da
 
-    ds = xr.Dataset(out)
+    ds = portable_strings(xr.Dataset(out))
     # Coordinates the store has with the same values stay as they are (only the link from the
     # variable is rewritten); differing non-index ones are replaced under overwrite; new ones
     # are written with the data.
@@ -404,6 +409,8 @@ def write_variables(
     with store_lock(path):
         recover(path)
         existing = open_store(path) if store_exists(path) else None
+        if existing is not None:
+            refuse_foreign(existing, path)
         if existing is None and path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise StoreError(path, "exists and is not a vaearr store (no zarr.json); choose a new path")
         ds, encoding = _prepare_dataset(
@@ -480,6 +487,8 @@ def _write_remote(store: Any, variables: Mapping[str, Any], *, storage_options: 
                   group_attrs: Mapping[str, Any] | None, progress: bool | str, **kw: Any) -> None:
     exists = store_exists(store, storage_options=storage_options)
     existing = open_store(store, storage_options=storage_options) if exists else None
+    if existing is not None:
+        refuse_foreign(existing, store)
     ds, encoding = _prepare_dataset(variables, existing=existing, store=store, **kw)
     zstore = _remote_zarr_store(store, storage_options)
     with quiet_zarr_warnings():

@@ -4,7 +4,7 @@ A write stages its new arrays in ``<store>.vaearr-tx/new.zarr``; :func:`commit` 
 into the store under a journal (arrays they replace go to ``<store>.vaearr-tx/trash``) and
 makes them visible by rewriting the consolidated metadata. If a writer is killed half-way,
 the next writer's :func:`recover` reads the journal and puts the store back as it was. One
-writer at a time holds :func:`store_lock`.
+writer at a time holds :func:`store_lock` (a lock file beside the store, there only while held).
 """
 
 from __future__ import annotations
@@ -54,7 +54,9 @@ def quiet_zarr_warnings() -> Iterator[None]:
 
 @contextlib.contextmanager
 def store_lock(store: str | os.PathLike) -> Iterator[None]:
-    """Hold the store's write lock (a sibling ``<store>.vaearr-lock`` file, ``flock``).
+    """Hold the store's write lock: ``flock`` on a ``<store>.vaearr-lock`` file that exists only
+    while the lock is held (it is removed on release; a writer killed outright leaves it, and
+    the next writer takes it over).
 
     Raises
     ------
@@ -64,27 +66,41 @@ def store_lock(store: str | os.PathLike) -> Iterator[None]:
     path = local_path(store)
     lock_path = Path(str(path) + LOCK_SUFFIX)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    held = False
+    fd = _take_lock(path, lock_path)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-            raise StoreBusyError(
-                path, f"another process (pid {holder}) is writing this store; try again when it ends"
-            ) from None
-        held = True
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
     finally:
-        if held:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)
+        with contextlib.suppress(OSError):
+            os.unlink(lock_path)  # while still holding it: whoever opened it meanwhile sees it gone
         os.close(fd)  # closing releases the flock
+
+
+def _take_lock(path: Path, lock_path: Path) -> int:
+    """An open descriptor of ``lock_path`` holding its ``flock``, or :class:`StoreBusyError`."""
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            raise StoreBusyError(
+                path, f"another process (pid {holder}) is writing this store; try again when it ends"
+            ) from None
+        # the holder before us may have removed the file between our open and our flock: then
+        # this lock is on a file nobody else can find; take the one at the path instead
+        try:
+            here = os.stat(lock_path)
+        except FileNotFoundError:
+            here = None
+        mine = os.fstat(fd)
+        if here is not None and (here.st_ino, here.st_dev) == (mine.st_ino, mine.st_dev):
+            return fd
+        os.close(fd)
 
 
 def tx_dir(store: str | os.PathLike) -> Path:

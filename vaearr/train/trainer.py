@@ -34,9 +34,10 @@ from vaearr.models import (
     load_model,
 )
 from vaearr.preprocess import Preprocess, PreprocessOptions
-from vaearr.run import DataSpec, Run, RunError, fit_preprocess
+from vaearr.run import DataSpec, Run, fit_preprocess
 from vaearr.store.schema import PATTERN_DIMS
 from vaearr.train.callbacks import Callback, default_callbacks, latent_split
+from vaearr.train.checks import absolute, check_options, resume_point
 from vaearr.train.config import TrainConfig, TrainingError
 from vaearr.train.loaders import build_loaders, describe_split, resolve_split
 from vaearr.train.step import (
@@ -290,23 +291,21 @@ def resolve_preprocess(cfg: TrainConfig, data: DataSpec) -> TrainConfig:
     return cfg
 
 
-def open_or_create_run(cfg: TrainConfig, *, resume: bool, write: bool) -> tuple[Run, TrainConfig, Path | None]:
+def open_or_create_run(cfg: TrainConfig, *, resume: bool, write: bool,
+                       report: Callable[[str], Any] | None = None) -> tuple[Run, TrainConfig, Path | None]:
     """The run to train: the one in ``cfg.run`` with its saved options (``resume``), or a new one.
 
     A new run's preprocessing is fitted on its store here; ``write`` saves the run folder
-    (rank 0 of a distributed run; the others compute the same and write nothing).
+    (rank 0 of a distributed run; the others compute the same and write nothing). The run
+    records its store and folder as absolute paths (URLs as given), so it resumes from any
+    directory; a resume refuses another store than the recorded one, and a run stopped before
+    its first checkpoint starts again from scratch (see :func:`~vaearr.train.checks.resume_point`).
     """
+    cfg = dataclasses.replace(cfg, store=absolute(cfg.store), run=absolute(cfg.run))
     if resume:
-        try:
-            run = Run.open(cfg.run)
-            last = run.last_state()
-        except RunError:
-            last = None
-        if last is None:
-            raise TrainingError(f"{cfg.run}: no checkpoint to resume from")
-        # runs from before split_by was recorded split by chunk
-        saved = TrainConfig.from_dict({"split_by": "chunk", **run.train})
-        return run, dataclasses.replace(saved, epochs=cfg.epochs, device=cfg.device, num_workers=cfg.num_workers), last[0]
+        run, cfg, last = resume_point(cfg, report=report)
+        if last is not None:
+            return run, cfg, last[0]
     data = DataSpec.resolve(cfg.store, cfg.var, sample_dims=cfg.sample_dims, feature_dims=cfg.feature_dims,
                             mask=cfg.mask)
     cfg = resolve_preprocess(cfg, data)
@@ -330,14 +329,15 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
     epoch; rank 0 writes files.
     ``callbacks`` replace the default ones (:func:`~vaearr.train.callbacks.default_callbacks`).
     """
+    check_options(cfg)
     rank, world_size, device = distributed_setup(cfg.device)
     requested_batch = cfg.batch_size
     if rank == 0:  # first: it writes the run folder and any variable the preprocessing derives in the store
-        run, cfg, ckpt = open_or_create_run(cfg, resume=resume, write=True)
+        run, cfg, ckpt = open_or_create_run(cfg, resume=resume, write=True, report=report)
     if world_size > 1:
         torch.distributed.barrier()
     if rank != 0:
-        run, cfg, ckpt = open_or_create_run(cfg, resume=resume, write=False)
+        run, cfg, ckpt = open_or_create_run(cfg, resume=resume, write=False, report=lambda _: None)
     seed_everything(cfg.seed)
     train_loader, val_loader, on_device = build_loaders(run, cfg, rank, world_size)
     notes = [describe_split(train_loader, val_loader)]

@@ -1,0 +1,109 @@
+"""Checks of the training options and of a resume, before anything is written: one clear line each."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from vaearr.run import Run, RunError
+from vaearr.train.config import TrainConfig, TrainingError
+
+#: field → (is the value fine?, what it must be); values that would train nothing or crash torch.
+RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "epochs": (lambda v: v >= 1, "at least 1 (it counts all epochs; 0 trains nothing)"),
+    "lr": (lambda v: math.isfinite(v) and v > 0, "a positive number"),
+    "batch_size": (lambda v: v >= 1, "at least 1"),
+    "latent_dim": (lambda v: v >= 1, "at least 1"),
+    "weight_decay": (lambda v: math.isfinite(v) and v >= 0, "0 or more"),
+    "val_fraction": (lambda v: 0 <= v < 1, "from 0 (no validation) up to, not including, 1"),
+    "checkpoint_every": (lambda v: v >= 1, "at least 1"),
+    "kl_warmup_epochs": (lambda v: math.isfinite(v) and v >= 0, "0 or more"),
+    "kl_cycles": (lambda v: v >= 0, "0 or more"),
+    "grad_clip": (lambda v: v is None or (math.isfinite(v) and v >= 0), "0 (off) or more"),
+    "previews": (lambda v: v >= 0, "0 or more"),
+    "crop": (lambda v: v is None or v >= 1, "at least 1"),
+    "resize": (lambda v: v is None or v >= 1, "at least 1"),
+    "num_workers": (lambda v: v is None or v >= 0, "0 or more"),
+}
+
+
+def option_flag(name: str) -> str:
+    """The command-line flag of a :class:`TrainConfig` field (``kl_warmup_epochs`` → ``--kl-warmup``)."""
+    for f, o in TrainConfig.options():
+        if f.name == name:
+            return (o.flags or (f"--{name.replace('_', '-')}",))[0].split("/")[0] if o.flags != () else name
+    return f"--{name.replace('_', '-')}"
+
+
+def check_options(cfg: TrainConfig) -> None:
+    """Raise :class:`TrainingError` for the first option that cannot train (see :data:`RULES`).
+
+    Examples
+    --------
+    >>> check_options(TrainConfig(store="s.zarr", run="r", epochs=0))
+    Traceback (most recent call last):
+    ...
+    vaearr.train.config.TrainingError: --epochs must be at least 1 (it counts all epochs; 0 trains nothing), got 0
+    """
+    for name, (ok, must) in RULES.items():
+        value = getattr(cfg, name)
+        if not ok(value):
+            raise TrainingError(f"{option_flag(name)} must be {must}, got {value}")
+
+
+def absolute(location: str) -> str:
+    """A store or run location that reads the same from any directory: URLs as they are, paths absolute."""
+    location = os.fspath(location)
+    return location if "://" in location else os.path.abspath(location)
+
+
+def same_store(a: str, b: str) -> bool:
+    """Whether two store locations name the same store (paths compared after resolving links)."""
+    if "://" in a or "://" in b:
+        return a.rstrip("/") == b.rstrip("/")
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def resume_point(cfg: TrainConfig, *, report: Callable[[str], Any] | None = None
+                 ) -> tuple[Run, TrainConfig, tuple[Any, dict[str, Any]] | None]:
+    """The run in ``cfg.run`` to resume: the run, its recorded options (with this call's
+    ``epochs``, ``device`` and ``num_workers``) and its last checkpoint with the training state.
+
+    A run stopped before its first checkpoint has none (``None``): it starts again from
+    scratch with the options it recorded, and says so through ``report`` (else a warning).
+
+    Raises
+    ------
+    TrainingError
+        ``cfg.run`` is not a run; ``cfg.store`` is not the store the run trains on; the run
+        has already trained ``cfg.epochs`` epochs.
+    """
+    try:
+        run = Run.open(cfg.run)
+    except RunError as exc:
+        raise TrainingError(f"{cfg.run}: no checkpoint to resume from ({exc})") from None
+    last = run.last_state()
+    if not same_store(cfg.store, run.data.store):
+        raise TrainingError(f"{cfg.run}: this run trains on {run.data.store}, not {absolute(cfg.store)}; "
+                            "give that store, or a new --run to train on this one")
+    # runs from before split_by was recorded split by chunk
+    saved = TrainConfig.from_dict({"split_by": "chunk", **run.train})
+    saved = dataclasses.replace(saved, store=run.data.store, run=absolute(cfg.run), epochs=cfg.epochs,
+                                device=cfg.device, num_workers=cfg.num_workers)
+    if last is None:
+        note = (f"{cfg.run}: no checkpoint yet (the run stopped before its first one); "
+                "starting from scratch with the options it recorded")
+        if report is not None:
+            report(note)
+        else:
+            warnings.warn(note, stacklevel=3)
+        return run, saved, None
+    done = int(last[1]["epoch"])
+    if cfg.epochs <= done:
+        raise TrainingError(f"{cfg.run}: has trained {done} epochs already; --epochs counts all epochs, "
+                            f"give more than {done} to train on")
+    return run, saved, last
