@@ -39,7 +39,8 @@ def explore(
                      "store images were (repeatable; two are also interpolated).")] = None,
     interpolate: Annotated[Optional[tuple[Path, Path]], typer.Option(help="Two image files to interpolate between "
                            "(and reconstruct).")] = None,
-    steps: Annotated[int, typer.Option(help="Interpolation and traversal steps (both ends included).")] = 10,
+    steps: Annotated[Optional[int], typer.Option(help="Interpolation and traversal steps, both ends included "
+                     "(default 10 between files, 9 in a store's figures).")] = None,
     num_samples: Annotated[int, typer.Option(help="Samples drawn from the prior.")] = 8,
     traversal_range: Annotated[str, typer.Option(help="Values each traversed dim takes, low:high.")] = "-3:3",
     manifold_range: Annotated[Optional[str], typer.Option(help="The 2D manifold's range on both axes, low:high "
@@ -77,7 +78,7 @@ def explore(
             raise typer.BadParameter("give --image files or --interpolate A B, not both")
         if out is None:
             raise typer.BadParameter("give --out, the folder for the figures")
-        result = explore_files(run, files, out, steps=steps, metric_range=metric_range, checkpoint=checkpoint,
+        result = explore_files(run, files, out, steps=10 if steps is None else steps, metric_range=metric_range, checkpoint=checkpoint,
                                device=device)
         typer.echo(result.describe())
         return
@@ -107,7 +108,7 @@ def explore(
         traversal_dims=parse_ints(traversal_dims, "--traversal-dims"),
         manifold_dims=tuple(mdims) if mdims else None,
         line=((pts[0], pts[1]), (pts[2], pts[3])) if pts else None,
-        threshold=threshold, checkpoint=checkpoint, device=device, n_prior=num_samples, steps=steps,
+        threshold=threshold, checkpoint=checkpoint, device=device, n_prior=num_samples, steps=9 if steps is None else steps,
         traversal_range=t_range, manifold_range=m_range, manifold_size=grid, metric_range=metric_range,
         sprite=sprite,
     )
