@@ -147,7 +147,8 @@ class Trainer:
         return {"step": self.step, "history": self.history, "best_val_loss": self.best_val_loss,
                 "best_epoch": self.best_epoch, "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None, "rng": rng_state(),
-                "callbacks": {cb.state_key: cb.state_dict(self) for cb in self.callbacks if cb.state_key}}
+                "callbacks": {cb.state_key: cb.state_dict(self) for cb in self.callbacks
+                              if getattr(cb, "state_key", None)}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
