@@ -7,13 +7,18 @@ from typing import Any
 from prefect import flow, task
 
 from vaearr.analysis.embedding import EMBEDDINGS
-from vaearr.viz.explore import PARTS, explore
+from vaearr.viz.explore import PARTS, explore, explore_files
 from vaearr.viz.layers import compare_folder, compare_images
 
 
 @task(name="explore")
 def explore_task(store: str, run: str, out: str, **kwargs: Any) -> dict:
     return explore(store, run, out, **kwargs).summary
+
+
+@task(name="explore-files")
+def explore_files_task(run: str, images: list[str], out: str, **kwargs: Any) -> dict:
+    return explore_files(run, images, out, **kwargs).summary
 
 
 @task(name="compare-images")
@@ -39,12 +44,42 @@ def explore_latents(
     base: str | list[float] | None = None,
     checkpoint: str = "best",
     device: str = "cpu",
+    num_samples: int = 8,
+    steps: int = 9,
+    traversal_range: tuple[float, float] = (-3.0, 3.0),
+    manifold_range: tuple[float, float] | None = None,
+    grid: int = 9,
+    metric_range: str = "both",
+    sprite: bool = True,
 ) -> dict:
     """Exploration figures and tables of a run (``vaearr explore``); returns the summary."""
 
     summary = explore_task(store, run, out, n=n, seed=seed, label=label, parts=parts or PARTS,
-                           embeddings=embeddings or EMBEDDINGS, base=base, checkpoint=checkpoint, device=device)
+                           embeddings=embeddings or EMBEDDINGS, base=base, checkpoint=checkpoint, device=device,
+                           n_prior=num_samples, steps=steps, traversal_range=tuple(traversal_range),
+                           manifold_range=tuple(manifold_range) if manifold_range else None, manifold_size=grid,
+                           metric_range=metric_range, sprite=sprite)
     print(f"explored {summary['n_samples']} samples → {out}: {', '.join(summary['figures'])}")
+    return summary
+
+
+@flow(name="explore-files", log_prints=True)
+def explore_image_files(
+    run: str,
+    images: list[str],
+    out: str,
+    steps: int = 10,
+    metric_range: str = "both",
+    checkpoint: str = "best",
+    device: str = "cpu",
+) -> dict:
+    """Image files through a run (``vaearr explore --image``/``--interpolate``): reconstructions, PSNR/SSIM,
+    and with two files their interpolation; returns the summary."""
+    summary = explore_files_task(run, images, out, steps=steps, metric_range=metric_range, checkpoint=checkpoint,
+                                 device=device)
+    for row in summary["per_file"]:
+        print(f"{row['file']}: MSE {row['mse']:.4g}" + "".join(
+            f", {k} {row[k]:.3g}" for k in ("psnr", "ssim", "psnr_uint8", "ssim_uint8") if k in row))
     return summary
 
 
@@ -69,4 +104,4 @@ def compare_layers(
     return result
 
 
-FLOWS = (explore_latents, compare_layers)
+FLOWS = (explore_latents, explore_image_files, compare_layers)

@@ -123,6 +123,58 @@ def data_width(data_range: tuple[float, float] | None) -> float | None:
     return None if data_range is None else float(data_range[1] - data_range[0])
 
 
+#: Values of ``metric_range``: PSNR/SSIM in the network's float units, on 8-bit images, or both.
+METRIC_RANGES = ("float", "uint8", "both")
+
+
+def to_uint8(x: Any, data_range: tuple[float, float] | None) -> np.ndarray:
+    """Network-unit images as the 8-bit images a user sees: ``data_range`` (the run's scaling)
+    onto 0..255, rounded and clipped; unbounded (standardised) inputs stretch each sample's own
+    min..max of ``x`` instead. Returns float64 values 0..255 (integers), same shape.
+
+    Examples
+    --------
+    >>> to_uint8(np.array([[[[-1.0, 0.0, 1.0, 2.0]]]]), (-1.0, 1.0)).ravel().tolist()
+    [0.0, 128.0, 255.0, 255.0]
+    """
+    x = np.asarray(x, np.float64)
+    if data_range is None:
+        flat = x.reshape(len(x), -1)
+        lo = np.nanmin(flat, 1).reshape(-1, *[1] * (x.ndim - 1))
+        hi = np.nanmax(flat, 1).reshape(-1, *[1] * (x.ndim - 1))
+    else:
+        lo, hi = data_range
+    unit = (x - lo) / np.where(np.asarray(hi - lo) > 0, hi - lo, 1.0)
+    return np.clip(np.rint(unit * 255.0), 0, 255)
+
+
+def uint8_pair(x: Any, recon: Any, data_range: tuple[float, float] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and reconstructions as 8-bit images (:func:`to_uint8`), both mapped by the inputs' range."""
+    x = np.asarray(x, np.float64)
+    if data_range is None:  # the reconstruction follows its input's stretch
+        flat = x.reshape(len(x), -1)
+        shape = (-1, *[1] * (x.ndim - 1))
+        lo, hi = np.nanmin(flat, 1).reshape(shape), np.nanmax(flat, 1).reshape(shape)
+        width = np.where(hi - lo > 0, hi - lo, 1.0)
+        conv = lambda a: np.clip(np.rint((np.asarray(a, np.float64) - lo) / width * 255.0), 0, 255)  # noqa: E731
+        return conv(x), conv(recon)
+    return to_uint8(x, data_range), to_uint8(recon, data_range)
+
+
+def compression_bytes(input_shape: Sequence[int], input_dtype: Any, latent_shape: Sequence[int],
+                      latent_dtype: Any = np.float32) -> dict[str, Any]:
+    """Bytes per input sample (as stored) and per latent (float32), and their ratio.
+
+    Examples
+    --------
+    >>> compression_bytes((1, 28, 28), np.uint8, (16,))
+    {'input_bytes': 784, 'latent_bytes': 64, 'compression_ratio_bytes': 12.25}
+    """
+    inb = int(np.prod(input_shape)) * np.dtype(input_dtype).itemsize
+    latb = int(np.prod(latent_shape)) * np.dtype(latent_dtype).itemsize
+    return {"input_bytes": inb, "latent_bytes": latb, "compression_ratio_bytes": inb / latb}
+
+
 def compression_ratio(input_shape: Sequence[int], latent_shape: Sequence[int]) -> float:
     """Values per input sample over values per latent (both float32): how much the latent compresses.
 
@@ -154,24 +206,43 @@ class QualityReport:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        """Means (and standard deviations) over samples; PSNR averages finite values only."""
+        """Means (and standard deviations) over samples of every column; PSNR averages finite values only."""
         df = self.per_sample
-        finite_psnr = df["psnr"][np.isfinite(df["psnr"])]
-        return {
-            "n": int(len(df)),
-            "mse": float(df["mse"].mean()), "mse_std": float(df["mse"].std(ddof=0)),
-            "psnr": float(finite_psnr.mean()) if len(finite_psnr) else float("inf"),
-            "psnr_std": float(finite_psnr.std(ddof=0)) if len(finite_psnr) else 0.0,
-            "ssim": float(df["ssim"].mean()), "ssim_std": float(df["ssim"].std(ddof=0)),
-            "data_range": self.data_range,
-            "compression_ratio": self.compression_ratio,
-            **self.extra,
-        }
+        out: dict[str, Any] = {"n": int(len(df))}
+        for col in ("mse", "psnr", "ssim", "psnr_uint8", "ssim_uint8"):
+            if col not in df:
+                continue
+            v = df[col][np.isfinite(df[col])] if col.startswith("psnr") else df[col]
+            out[col] = float(v.mean()) if len(v) else float("inf")
+            out[f"{col}_std"] = float(v.std(ddof=0)) if len(v) else 0.0
+        return {**out, "data_range": self.data_range, "compression_ratio": self.compression_ratio, **self.extra}
+
+    def describe(self) -> str:
+        """One line: MSE, PSNR and SSIM (float and/or 8-bit), the compression in values and bytes."""
+        q = self.summary()
+        parts = [f"MSE {q['mse']:.4g}"]
+        if "psnr" in q:
+            parts.append(f"PSNR {q['psnr']:.3g} dB, SSIM {q['ssim']:.3g} (float, range {q['data_range']:.3g})")
+        if "psnr_uint8" in q:
+            parts.append(f"PSNR {q['psnr_uint8']:.3g} dB, SSIM {q['ssim_uint8']:.3g} (uint8, range 255)")
+        if q.get("compression_ratio") is not None:
+            parts.append(f"compression {q['compression_ratio']:.3g}× in values")
+        if "input_bytes" in q:
+            parts.append(f"{q['compression_ratio_bytes']:.3g}× in bytes ({q['input_bytes']} B per input sample → "
+                         f"{q['latent_bytes']} B per latent)")
+        return ", ".join(parts)
 
 
 def reconstruction_quality(x: Any, recon: Any, *, data_range: float | None = 1.0,
-                           latent_shape: Sequence[int] | None = None) -> QualityReport:
+                           latent_shape: Sequence[int] | None = None, metric_range: str = "float",
+                           value_range: tuple[float, float] | None = None) -> QualityReport:
     """MSE, PSNR and SSIM of every sample, and the compression ratio when ``latent_shape`` is given.
+
+    ``metric_range`` picks the PSNR/SSIM columns: ``"float"`` gives ``psnr`` and ``ssim`` in
+    the network's units (range ``data_range``); ``"uint8"`` gives ``psnr_uint8`` and
+    ``ssim_uint8``, the same metrics on the images as 8-bit (:func:`uint8_pair` with
+    ``value_range``, the run's data range, None for standardised inputs; range 255: what scripts
+    that score saved PNGs report); ``"both"`` gives all four.
 
     Parameters
     ----------
@@ -183,25 +254,43 @@ def reconstruction_quality(x: Any, recon: Any, *, data_range: float | None = 1.0
     latent_shape
         One sample's latent shape.
     """
+    if metric_range not in METRIC_RANGES:
+        raise ValueError(f"metric_range must be one of {', '.join(METRIC_RANGES)}, got {metric_range!r}")
     x, recon = _check_pair(x, recon)
     if data_range is None:
         data_range = width_of(x)
-    df = pd.DataFrame({"mse": mse(x, recon), "psnr": psnr(x, recon, data_range=data_range),
-                       "ssim": ssim(x, recon, data_range=data_range)})
+    df = pd.DataFrame({"mse": mse(x, recon)})
+    if metric_range != "uint8":
+        df["psnr"] = psnr(x, recon, data_range=data_range)
+        df["ssim"] = ssim(x, recon, data_range=data_range)
+    if metric_range != "float":
+        x8, r8 = uint8_pair(x.numpy(), recon.numpy(), value_range)
+        df["psnr_uint8"] = psnr(x8, r8, data_range=255.0)
+        df["ssim_uint8"] = ssim(x8, r8, data_range=255.0)
     ratio = compression_ratio(tuple(x.shape[1:]), latent_shape) if latent_shape is not None else None
-    return QualityReport(df, float(data_range), ratio)
+    return QualityReport(df, float(data_range), ratio, extra={"metric_range": metric_range})
+
+
+def run_quality(lr: Any, x: Any, recon: Any, *, metric_range: str = "float") -> QualityReport:
+    """:func:`reconstruction_quality` of a loaded run's inputs ``x``, with the compression in bytes
+    (the samples as stored, in the run's stored dtype, against a float32 latent) in the summary."""
+    report = reconstruction_quality(x, recon, data_range=data_width(lr.data_range),
+                                    latent_shape=tuple(lr.model.latent_shape), metric_range=metric_range,
+                                    value_range=lr.data_range)
+    pre = lr.run.preprocess
+    report.extra.update(compression_bytes(pre.sample_shape, pre.source_dtype, tuple(lr.model.latent_shape)))
+    return report
 
 
 def evaluate_quality(store: str | os.PathLike, run: str | os.PathLike, *, n: int | None = 512, seed: int = 0,
-                     checkpoint: str = "best", device: str = "cpu") -> QualityReport:
+                     checkpoint: str = "best", device: str = "cpu", metric_range: str = "float") -> QualityReport:
     """Reconstruction quality of a run on (a seeded subset of) a store's samples.
 
     ``per_sample`` gets a ``sample`` column with the flat sample indices.
     """
     lr, enc = encode_samples(store, run, n=n, seed=seed, label=None, checkpoint=checkpoint, device=device)
     recon = reconstruct(lr.model, enc.x)
-    report = reconstruction_quality(enc.x, recon, data_range=data_width(lr.data_range),
-                                    latent_shape=tuple(lr.model.latent_shape))
+    report = run_quality(lr, enc.x, recon, metric_range=metric_range)
     report.per_sample.insert(0, "sample", enc.index)
     return report
 

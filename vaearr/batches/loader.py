@@ -58,6 +58,7 @@ from vaearr.batches.plan import (
     make_plan,
     split_blocks,
     split_samples,
+    subset_samples,
 )
 from vaearr.batches.read import Recycler, Source, cpus, group_stream, open_array
 from vaearr.batches.spec import (
@@ -191,6 +192,8 @@ class ZarrBatches:
         by_chunk = self.split_by == "chunk"
         self._blocks = split_blocks(counts, spec.val_fraction if by_chunk else 0, spec.split if by_chunk else "all",
                                     spec.seed, self.store)
+        if spec.subset is not None:
+            self._counts = self._narrow_to_subset(spec.subset)
         self._plan_cache: Plan | None = None
         self._plan_config = PlanConfig(spec.batch_size, spec.shuffle, spec.seed, spec.buffer_chunks, spec.drop_last,
                                         spec.rank, spec.world_size)
@@ -289,6 +292,20 @@ class ZarrBatches:
         keep[val] = True
         if s.split == "train":
             keep = inside & ~keep
+        src.mask = keep.reshape(src.grid_shape)
+        return src.counts()
+
+    def _narrow_to_subset(self, n: int) -> np.ndarray:
+        """Keep a seeded choice of ``n`` of the split's samples in the source's mask; their counts per block."""
+        src = self.source
+        inside = np.zeros(src.grid_shape, bool)
+        for b in self._blocks:
+            sl = src.block_slices(int(b))
+            inside[sl] = True if src.mask is None else src.mask[sl]
+        #: samples of the split before the subset was chosen
+        self.n_before_subset = int(inside.sum())
+        keep = np.zeros(inside.size, bool)
+        keep[subset_samples(np.flatnonzero(inside), n, self.spec.seed, where=self.store)] = True
         src.mask = keep.reshape(src.grid_shape)
         return src.counts()
 
@@ -488,6 +505,7 @@ def make_loaders(
     num_workers: int = 0,
     *,
     val_transforms: Sequence[Callable] | None = None,
+    subset: int | None = None,
     **kwargs: Any,
 ) -> tuple[ZarrBatches, ZarrBatches | None]:
     """Training and validation loaders over disjoint chunks (or samples, see ``split_by``) of one variable.
@@ -502,6 +520,8 @@ def make_loaders(
         As in :class:`BatchSpec`.
     val_transforms
         Transforms of the validation loader; default: the evaluation forms of ``transforms``.
+    subset
+        The training loader reads a seeded choice of this many of its samples (validation all of its own).
     **kwargs
         Further :class:`BatchSpec` fields for both loaders (``rank``, ``world_size``...).
 
@@ -513,8 +533,8 @@ def make_loaders(
     common = dict(var=var, sample_dims=tuple(sample_dims), feature_dims=tuple(feature_dims), mask=mask,
                   batch_size=batch_size, val_fraction=val_fraction, seed=seed, num_workers=num_workers, **kwargs)
     if val_fraction == 0:
-        return ZarrBatches(store, split="all", transforms=tuple(transforms), **common), None
-    train = ZarrBatches(store, split="train", transforms=tuple(transforms), **common)
+        return ZarrBatches(store, split="all", transforms=tuple(transforms), subset=subset, **common), None
+    train = ZarrBatches(store, split="train", transforms=tuple(transforms), subset=subset, **common)
     if val_transforms is None:
         val_transforms = [e for t in transforms if (e := (t.for_eval() if isinstance(t, Transform) else t)) is not None]
     common.update(shuffle=False, drop_last=False)

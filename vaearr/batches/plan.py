@@ -6,7 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vaearr.batches.spec import TAG_GROUP, TAG_ORDER, TAG_SPLIT, TAG_SPLIT_SAMPLES, rng
+from vaearr.batches.spec import (
+    TAG_GROUP,
+    TAG_ORDER,
+    TAG_SPLIT,
+    TAG_SPLIT_SAMPLES,
+    TAG_SUBSET,
+    rng,
+)
 from vaearr.errors import InputError
 
 
@@ -165,3 +172,17 @@ def split_samples(ids: np.ndarray, val_fraction: float, seed: int, *, where: str
                                 "(--val-fraction 0 trains without validation)")
     n_val = n_val_samples(len(ids), val_fraction)
     return np.sort(rng(seed, TAG_SPLIT_SAMPLES).permutation(ids)[:n_val])
+
+
+def subset_samples(ids: np.ndarray, n: int, seed: int, *, where: str | None = None) -> np.ndarray:
+    """A seeded choice of ``n`` of the samples ``ids`` (flat indices), sorted: a training subset.
+
+    Examples
+    --------
+    >>> subset_samples(np.arange(10), 3, seed=0).tolist()
+    [2, 4, 7]
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    if not 1 <= n <= len(ids):
+        raise InputError(where, f"subset must be 1..{len(ids)} (the training samples), got {n}")
+    return np.sort(rng(seed, TAG_SUBSET).permutation(ids)[:n])

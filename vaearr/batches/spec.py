@@ -15,7 +15,7 @@ from vaearr.errors import InputError
 SPLITS = ("train", "val", "all")
 
 # tags that keep the seeded random streams of different jobs apart
-TAG_SPLIT, TAG_ORDER, TAG_GROUP, TAG_TRANSFORM, TAG_SPLIT_SAMPLES = 1, 2, 3, 4, 5
+TAG_SPLIT, TAG_ORDER, TAG_GROUP, TAG_TRANSFORM, TAG_SPLIT_SAMPLES, TAG_SUBSET = 1, 2, 3, 4, 5, 6
 
 
 def rng(*keys: int) -> np.random.Generator:
@@ -85,6 +85,9 @@ class BatchSpec:
         shares a chunk with a training one), ``"sample"`` (a seeded choice of samples, read from
         the chunks they share with training ones), or ``"auto"`` (chunks when they can hold
         ``val_fraction`` and leave training a chunk, else samples: stores of one or two chunks).
+    subset
+        Read only a seeded random choice of this many of the split's samples (None: all);
+        the choice depends on the split's samples and ``seed`` only.
     transforms
         Callables applied in order to each batch tensor (see the module docstring).
     num_workers
@@ -134,6 +137,7 @@ class BatchSpec:
     val_fraction: float = 0.0
     split: str = "all"
     split_by: str = "chunk"
+    subset: int | None = None
     transforms: tuple[Callable, ...] = ()
     num_workers: int = 0
     prefetch: int = 8

@@ -17,15 +17,43 @@ from vaearr.cli.common import (
 )
 
 
+def parse_range(text: str | None, what: str) -> tuple[float, float] | None:
+    """``"-3:3"`` → ``(-3.0, 3.0)``; one line when it is not two numbers low:high with low < high."""
+    if text is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise typer.BadParameter(f"{what} must look like -3:3 (low:high), got '{text}'") from None
+    if not lo < hi:
+        raise typer.BadParameter(f"{what} {text}: low must be below high")
+    return lo, hi
+
+
 @app.command()
 def explore(
-    store: Annotated[Path, typer.Argument(help="Store with the variable the run was trained on.")],
-    run: Annotated[Path, typer.Option("--run", "-r", help="Training run folder.")],
+    store: Annotated[Optional[Path], typer.Argument(help="Store with the variable the run was trained on "
+                                                         "(not needed with --image / --interpolate).")] = None,
+    run: Annotated[Path, typer.Option("--run", "-r", help="Training run folder.")] = ...,  # type: ignore[assignment]
+    image: Annotated[Optional[list[Path]], typer.Option("--image", help="Image file to reconstruct, read as the run's "
+                     "store images were (repeatable; two are also interpolated).")] = None,
+    interpolate: Annotated[Optional[tuple[Path, Path]], typer.Option(help="Two image files to interpolate between "
+                           "(and reconstruct).")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Interpolation and traversal steps, both ends included "
+                     "(default 10 between files, 9 in a store's figures).")] = None,
+    num_samples: Annotated[int, typer.Option(help="Samples drawn from the prior.")] = 8,
+    traversal_range: Annotated[str, typer.Option(help="Values each traversed dim takes, low:high.")] = "-3:3",
+    manifold_range: Annotated[Optional[str], typer.Option(help="The 2D manifold's range on both axes, low:high "
+                              "(default --traversal-range).")] = None,
+    grid: Annotated[int, typer.Option(help="The 2D manifold's grid side (N×N decoded images).")] = 9,
+    metric_range: Annotated[str, typer.Option(help="PSNR/SSIM on the network's floats, on 8-bit images (uint8, "
+                            "range 255), or both.")] = "both",
+    sprite: Annotated[bool, typer.Option("--sprite/--no-sprite", help="Projector part: a sprite of the inputs.")] = True,
     out: Annotated[Optional[Path], typer.Option(help="Folder for figures (HTML + PNG), tables and summary.json.")] = None,
     n: Annotated[int, typer.Option(help="Samples to encode (a seeded random subset; 0: all).")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the subset, prior draws and grids.")] = 0,
     label: Annotated[str, typer.Option(help="Label variable/coordinate ('auto': label if present; 'none').")] = "auto",
-    parts: Annotated[Optional[str], typer.Option(help="Comma-separated parts (default all): quality, prior, interpolation, stats, activations, prototypes, traversal, manifold, pairwise, embeddings.")] = None,
+    parts: Annotated[Optional[str], typer.Option(help="Comma-separated parts (default all): quality, prior, interpolation, stats, activations, prototypes, traversal, manifold, pairwise, embeddings, projector (TensorBoard Embedding Projector files).")] = None,
     embeddings: Annotated[str, typer.Option(help="Comma-separated embeddings: pca, tsne, umap.")] = "pca,tsne,umap",
     base: Annotated[Optional[str], typer.Option(help="Traversal base: 'mean', a label (its prototype) or comma-separated values.")] = None,
     traversal_dims: Annotated[Optional[str], typer.Option(help="Comma-separated dims to traverse (default: the 10 most active).")] = None,
@@ -37,13 +65,27 @@ def explore(
     serve: Annotated[bool, typer.Option("--serve", help="Serve the interactive explorer (one slider per latent dim) instead.")] = False,
     port: Annotated[int, typer.Option(help="Port of the served explorer.")] = 5006,
 ) -> None:
-    """Latent-space exploration of a run: quality, prior, interpolation, prototypes, traversals, manifold, embeddings."""
+    """Latent-space exploration of a run: quality, prior, interpolation, prototypes, traversals, manifold,
+    embeddings, projector files; or image files through the run (--image, --interpolate)."""
     from vaearr.analysis.embedding import EMBEDDINGS
-    from vaearr.viz.explore import PARTS
+    from vaearr.viz.explore import PARTS, explore_files
     from vaearr.viz.explore import explore as run_explore
     from vaearr.viz.explorer import explorer_for_run
 
-
+    files = [*(image or []), *(interpolate or ())]
+    if files:
+        if image and interpolate:
+            raise typer.BadParameter("give --image files or --interpolate A B, not both")
+        if out is None:
+            raise typer.BadParameter("give --out, the folder for the figures")
+        result = explore_files(run, files, out, steps=10 if steps is None else steps, metric_range=metric_range, checkpoint=checkpoint,
+                               device=device)
+        typer.echo(result.describe())
+        return
+    if store is None:
+        raise typer.BadParameter("give a STORE (or --image / --interpolate files)")
+    t_range = parse_range(traversal_range, "--traversal-range")
+    m_range = parse_range(manifold_range, "--manifold-range")
     label_opt = None if label == "none" else label
     # values hold a comma (a 1-dim latent: "0.5,"); anything else names "mean" or a label
     base_opt: object = parse_floats(base, "--base") if base is not None and "," in base else base
@@ -66,7 +108,9 @@ def explore(
         traversal_dims=parse_ints(traversal_dims, "--traversal-dims"),
         manifold_dims=tuple(mdims) if mdims else None,
         line=((pts[0], pts[1]), (pts[2], pts[3])) if pts else None,
-        threshold=threshold, checkpoint=checkpoint, device=device,
+        threshold=threshold, checkpoint=checkpoint, device=device, n_prior=num_samples, steps=9 if steps is None else steps,
+        traversal_range=t_range, manifold_range=m_range, manifold_size=grid, metric_range=metric_range,
+        sprite=sprite,
     )
     typer.echo(result.describe())
 

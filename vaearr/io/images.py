@@ -120,20 +120,40 @@ def _to_uint8(im):
     return Image.fromarray(((arr + 128) // 257).astype(np.uint8), mode="L")
 
 
-def _load_one(path: Path, size: int, rgb: bool) -> np.ndarray:
+def _load_one(path: Path, size: int | None, rgb: bool) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im.seek(0)  # multi-page TIFF: the first page
             if im.mode.startswith("I;16"):
                 im = _to_uint8(im)
             im = im.convert("RGB" if rgb else "L")
-            if im.size != (size, size):
+            if size is not None and im.size != (size, size):
                 # stretched to a square, not cropped: every pixel of the source is kept
                 im = im.resize((size, size), Image.Resampling.BILINEAR)
             return np.asarray(im, dtype=np.uint8)
     except Exception as exc:
         # a damage the cheap check could not see; the write aborts and the store is untouched
         raise InputError(path, f"cannot be decoded: {exc}") from None
+
+
+def read_image_file(path: str | os.PathLike, *, size: int | None = None, rgb: bool = False) -> tuple[np.ndarray, bool]:
+    """One image file read as :func:`read_image_folder` reads each of its files.
+
+    Checked first (a readable PNG/JPEG/TIFF/BMP in a mode that is read), then decoded: 16-bit
+    gray scaled to 8 bits, converted to gray or RGB (``rgb``), stretched to ``size`` × ``size``
+    (None: its own size). Returns the pixels, ``(H, W)`` or ``(H, W, 3)`` uint8, and whether the
+    file itself is gray.
+
+    Raises
+    ------
+    InputError
+        Naming the file: missing, not an image, damaged, or in a mode that is not read.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "no such file")
+    probe = _probe(path, path.parent)
+    return _load_one(path, size, rgb), probe.gray
 
 
 def _load_batch(paths: Sequence[str], size: int, rgb: bool) -> np.ndarray:

@@ -6,6 +6,7 @@ calls them in list order. Only rank 0 of a distributed run gets the ones that wr
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from pathlib import Path
@@ -16,6 +17,7 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from vaearr.errors import require
 from vaearr.progress import bar
 from vaearr.train.config import TrainingError
 from vaearr.train.step import unwrap
@@ -25,7 +27,18 @@ if TYPE_CHECKING:
 
 
 class Callback:
-    """Hooks the trainer calls; each does nothing unless overridden."""
+    """Hooks the trainer calls; each does nothing unless overridden.
+
+    A callback with state a resume must restore names it ``state_key`` and returns it from
+    :meth:`state_dict` (saved in every checkpoint's training state); on a resume it finds it in
+    ``trainer.callback_state[state_key]`` at :meth:`on_fit_start`.
+    """
+
+    state_key: str | None = None
+
+    def state_dict(self, trainer: Trainer) -> dict[str, Any]:
+        """What a resume needs of this callback (tensors, numbers, strings)."""
+        return {}
 
     def on_fit_start(self, trainer: Trainer) -> None:
         """Before the first epoch (after a resume has restored the state)."""
@@ -116,14 +129,24 @@ class Checkpointer(Callback):
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, row: dict[str, Any]) -> None:
         if trainer.best_epoch == epoch:
-            trainer.run.save_best(unwrap(trainer.model))
-        if epoch % self.every == 0 or epoch == trainer.cfg.epochs:
-            trainer.run.save_checkpoint(epoch, unwrap(trainer.model), trainer.state_dict())
+            trainer.run.save_best(saved_model(trainer))
+        if epoch % self.every == 0 or epoch == trainer.cfg.epochs or trainer.stop:
+            trainer.run.save_checkpoint(epoch, saved_model(trainer), trainer.state_dict())
             trainer.checkpointed = True
+
+
+def saved_model(trainer: Trainer) -> Any:
+    """The model that is evaluated and saved: the averaged weights with ``--ema``, else the trained ones."""
+    return trainer.eval_model if trainer.eval_model is not None else unwrap(trainer.model)
 
 
 def save_preview(path: Path, x: torch.Tensor, recon: torch.Tensor) -> None:
     """Inputs (top row) and their reconstructions (bottom row); volumes show their middle slice."""
+    preview_figure(x, recon).savefig(path, dpi=90)
+
+
+def preview_figure(x: torch.Tensor, recon: torch.Tensor) -> Figure:
+    """The figure of :func:`save_preview`."""
     x = x.detach().float().cpu().numpy()
     r = recon.detach().float().cpu().numpy()
     n = x.shape[0]
@@ -141,7 +164,15 @@ def save_preview(path: Path, x: torch.Tensor, recon: torch.Tensor) -> None:
     axes[0, 0].set_title("input", fontsize=8, loc="left")
     axes[1, 0].set_title("reconstruction", fontsize=8, loc="left")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    return fig
+
+
+def reconstruct_first(trainer: Trainer, x: torch.Tensor) -> torch.Tensor:
+    """Reconstructions of ``x`` by :func:`saved_model`, without gradients (the model left in eval mode)."""
+    net = saved_model(trainer)
+    net.eval()
+    with torch.no_grad():
+        return net(x.to(trainer.device)).recon
 
 
 class Previews(Callback):
@@ -158,10 +189,7 @@ class Previews(Callback):
     def on_epoch_end(self, trainer: Trainer, epoch: int, row: dict[str, Any]) -> None:
         if self.x is None or not trainer.checkpointed:
             return
-        net = unwrap(trainer.model)
-        net.eval()
-        with torch.no_grad():
-            rec = net(self.x.to(trainer.device)).recon
+        rec = reconstruct_first(trainer, self.x)
         folder = trainer.run.previews_dir
         folder.mkdir(exist_ok=True)
         save_preview(folder / f"epoch_{epoch:04d}.png", self.x, rec)
@@ -186,22 +214,132 @@ class TensorBoardLogger(Callback):
 
 
 class WandbLogger(Callback):
-    """Every number of the history row to Weights & Biases (``--wandb``)."""
+    """Every number of the history row to Weights & Biases (``--wandb``), and with ``images`` > 0 the
+    first ``images`` training samples over their reconstructions (``reconstructions``) every epoch."""
 
-    def __init__(self, run: Any):
-        self.wb = run
+    def __init__(self, run: Any, images: int = 8, image: Any = None):
+        # image: wandb.Image (what the grid is logged as); None logs numbers only
+        self.wb, self.n, self.image, self.x = run, images if image is not None else 0, image, None
+
+    def on_batch_end(self, trainer: Trainer, x: torch.Tensor, loss: float) -> None:
+        if self.x is None and self.n > 0:
+            self.x = x[: self.n].detach().to("cpu", torch.float32, copy=True)
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, row: dict[str, Any]) -> None:
-        self.wb.log({k: v for k, v in row.items() if isinstance(v, int | float) and math.isfinite(v)}, step=trainer.step)
+        logged: dict[str, Any] = {k: v for k, v in row.items() if isinstance(v, int | float) and math.isfinite(v)}
+        if self.x is not None:
+            fig = preview_figure(self.x, reconstruct_first(trainer, self.x))
+            fig.canvas.draw()
+            grid = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+            logged["reconstructions"] = self.image(grid, caption=f"epoch {epoch}: inputs over reconstructions")
+        self.wb.log(logged, step=trainer.step)
 
     def on_fit_end(self, trainer: Trainer) -> None:
         self.wb.finish()
 
 
-def default_callbacks(trainer: Trainer, *, progress: bool) -> list[Callback]:
-    """What ``vaearr train`` runs: a progress bar, then (rank 0) checkpoints, previews, history and loggers."""
+def ema_decay(decay: float, step: int) -> float:
+    """The decay used at optimisation step ``step`` (0-based): ``min(decay, (1 + step) / (10 + step))``.
+
+    Examples
+    --------
+    >>> ema_decay(0.999, 0), ema_decay(0.999, 10_000)
+    (0.1, 0.999)
+    """
+    return min(decay, (1 + step) / (10 + step))
+
+
+class EMA(Callback):
+    """``--ema``: an exponential moving average of the weights, the model that is validated and saved.
+
+    After every optimisation step each averaged parameter moves towards the trained one,
+    ``avg ← avg + (1 − d) (w − avg)`` with ``d = ema_decay(decay, step)`` (the warm-up of
+    TensorFlow's ``ExponentialMovingAverage(num_updates=step)``: early averages do not hold on to
+    the random initial weights); buffers (BatchNorm statistics) are copied. The average becomes
+    ``trainer.eval_model``: validation runs it, ``best/`` is chosen by its loss and every
+    checkpoint's ``model.safetensors`` holds it, so ``vaearr encode`` (any checkpoint) reads
+    averaged weights. The trained weights travel in the checkpoint's training state, and a resume
+    puts both back exactly.
+    """
+
+    state_key = "ema"
+
+    def __init__(self, decay: float):
+        self.decay = decay
+        self.model: torch.nn.Module | None = None
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        net = unwrap(trainer.model)
+        # a resumed run's model came from the checkpoint's model file, the averaged weights
+        self.model = copy.deepcopy(net).eval().requires_grad_(False)
+        saved = trainer.callback_state.get(self.state_key)
+        if saved is not None:
+            net.load_state_dict(saved["trained"])
+        trainer.eval_model = self.model
+
+    def on_batch_end(self, trainer: Trainer, x: torch.Tensor, loss: float) -> None:
+        net = unwrap(trainer.model)
+        weight = 1.0 - ema_decay(self.decay, trainer.step - 1)  # trainer.step counts the step just taken
+        with torch.no_grad():
+            for p_avg, p in zip(self.model.parameters(), net.parameters(), strict=True):
+                p_avg.lerp_(p.detach(), weight)
+            for b_avg, b in zip(self.model.buffers(), net.buffers(), strict=True):
+                b_avg.copy_(b)
+
+    def state_dict(self, trainer: Trainer) -> dict[str, Any]:
+        return {"trained": {k: v.detach().clone() for k, v in unwrap(trainer.model).state_dict().items()},
+                "decay": self.decay}
+
+
+class EarlyStopping(Callback):
+    """Stop when the validation loss (the training loss without validation) has not fallen by more
+    than ``min_delta`` below its best for ``patience`` epochs (``--patience``, ``--min-delta``).
+
+    The epoch it stops after gets ``early_stop: true`` in the history, a checkpoint, and a line
+    through ``report`` and in the fit's notes. The count is rebuilt from the history at the start,
+    so a resumed run stops where the uninterrupted one would have.
+    """
+
+    def __init__(self, patience: int, min_delta: float = 0.0, report: Any = None):
+        self.patience, self.min_delta, self.report = patience, min_delta, report
+        self.best, self.wait = math.inf, 0
+
+    def _update(self, row: dict[str, Any]) -> None:
+        loss = row.get("val_loss", row["train_loss"])
+        if loss < self.best - self.min_delta:
+            self.best, self.wait = loss, 0
+        else:
+            self.wait += 1
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        self.best, self.wait = math.inf, 0
+        for row in trainer.history:
+            self._update(row)
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, row: dict[str, Any]) -> None:
+        self._update(row)
+        if self.wait < self.patience or epoch >= trainer.cfg.epochs:
+            return
+        trainer.stop = True
+        row["early_stop"] = True
+        which = "validation" if "val_loss" in row else "training"
+        line = (f"early stopping after epoch {epoch} of {trainer.cfg.epochs}: the {which} loss has not fallen by more "
+                f"than {self.min_delta:g} for {self.patience} epoch{'s' if self.patience != 1 else ''} (best: epoch {trainer.best_epoch}, "
+                f"{trainer.best_val_loss:.4g})")
+        trainer.notes.append(line)
+        if self.report is not None and trainer.is_main:
+            self.report(line)
+
+
+def default_callbacks(trainer: Trainer, *, progress: bool, report: Any = None) -> list[Callback]:
+    """What ``vaearr train`` runs: the weight average (``--ema``) and early stopping (``--patience``) on
+    every rank, a progress bar, then (rank 0) checkpoints, previews, history and loggers."""
     cfg = trainer.cfg
-    out: list[Callback] = [ProgressBar()] if progress and trainer.is_main else []
+    out: list[Callback] = [EMA(cfg.ema)] if cfg.ema else []
+    if cfg.patience:
+        out.append(EarlyStopping(cfg.patience, cfg.min_delta, report))
+    if progress and trainer.is_main:
+        out.append(ProgressBar())
     if not trainer.is_main:
         return out
     out += [Checkpointer(cfg.checkpoint_every)]
@@ -216,14 +354,12 @@ def default_callbacks(trainer: Trainer, *, progress: bool) -> list[Callback]:
         else:
             out.append(TensorBoardLogger(SummaryWriter(log_dir=str(trainer.run.tensorboard_dir))))
     if cfg.wandb:
-        try:
-            import wandb
-        except ImportError:
-            raise TrainingError("--wandb needs the wandb package: pip install wandb") from None
+        wandb = require("wandb", "wandb")
         out.append(WandbLogger(wandb.init(project="vaearr", name=trainer.run.path.name, dir=str(trainer.run.path),
-                                          config=json.loads(cfg.to_json()))))
+                                          config=json.loads(cfg.to_json())),
+                               images=cfg.previews or 8, image=wandb.Image))
     return out
 
 
-__all__ = ["Callback", "Checkpointer", "HistoryWriter", "Previews", "ProgressBar", "TensorBoardLogger",
-           "WandbLogger", "default_callbacks", "plot_curves", "save_preview"]
+__all__ = ["EMA", "Callback", "Checkpointer", "EarlyStopping", "HistoryWriter", "Previews", "ProgressBar", "TensorBoardLogger",
+           "WandbLogger", "default_callbacks", "plot_curves", "preview_figure", "save_preview", "saved_model"]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vaearr.run import Run, RunError
-from vaearr.train.config import TrainConfig, TrainingError
+from vaearr.train.config import TrainConfig, TrainingError, check_schedule_options
 
 #: field → (is the value fine?, what it must be); values that would train nothing or crash torch.
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -53,6 +53,7 @@ def check_options(cfg: TrainConfig) -> None:
         value = getattr(cfg, name)
         if not ok(value):
             raise TrainingError(f"{option_flag(name)} must be {must}, got {value}")
+    check_schedule_options(cfg)
 
 
 def absolute(location: str) -> str:

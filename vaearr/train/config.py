@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from vaearr.errors import InputError, VaearrError
+from vaearr.errors import InputError, VaearrError, require
 
 
 class TrainingError(VaearrError):
@@ -94,7 +94,8 @@ class TrainConfig:
     lr: float = opt(1e-3, "Learning rate.")
     weight_decay: float = opt(0.0, "Weight decay.")
     optimizer: str = opt("adam", "adam or adamw.")
-    schedule: str = opt("cosine", "cosine or none.")
+    schedule: str = opt("cosine", "cosine, cosine-restarts (warm restarts: --cosine-t0, --cosine-t-mult) or none.",
+                        flags=("--schedule", "--scheduler"))
     schedule_per: str = opt("step", "Step the schedule per step or per epoch.")
     kl_warmup_epochs: float = opt(0.0, "Epochs of linear KL warm-up (0: none).", flags=("--kl-warmup",))
     kl_cycles: int = opt(0, "Cyclical KL annealing: this many cycles over the training, each ramping the KL "
@@ -131,7 +132,17 @@ class TrainConfig:
     augment: bool = opt(False, "Random flips and small affine.")
     previews: int = opt(8, "Samples shown in previews/ (0: none).")
     tensorboard: bool = opt(True, "Write TensorBoard logs to tb/.", flags=("--tensorboard/--no-tensorboard",))
-    wandb: bool = opt(False, "Also log to Weights & Biases (needs wandb installed).")
+    wandb: bool = opt(False, "Also log to Weights & Biases (needs the 'wandb' extra): the history rows, and "
+                             "each epoch a grid of --previews inputs over their reconstructions.")
+    patience: int = opt(0, "Early stopping: stop when the validation loss (the training loss without validation) "
+                           "has not improved by more than --min-delta for this many epochs (0: off).")
+    min_delta: float = opt(0.0, "Early stopping: the smallest fall of the loss that counts as an improvement.")
+    ema: float = opt(0.0, "Keep an exponential moving average of the weights with this decay, e.g. 0.999 (0: off); "
+                          "validation, best/ and every checkpoint's model (what encode reads) use the averaged weights.")
+    cosine_t0: int = opt(10, "cosine-restarts: epochs of the first cosine cycle (torch's T_0).")
+    cosine_t_mult: int = opt(1, "cosine-restarts: each cycle is this many times longer than the one before (T_mult).")
+    subset: int | None = opt(None, "Train on a seeded random subset of N of the training samples (validation keeps "
+                                   "its own); the run records it.")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, default=list)
@@ -150,3 +161,30 @@ class TrainConfig:
         """Every field with its :class:`Option`, in declaration order."""
         for f in dataclasses.fields(cls):
             yield f, f.metadata["option"]
+
+
+#: Values of ``schedule``.
+SCHEDULES = ("cosine", "cosine-restarts", "none")
+
+
+def check_schedule_options(cfg: TrainConfig) -> None:
+    """One clear line for an early-stopping, weight-average, schedule, subset or wandb option that
+    cannot work, before a run is written (a subset larger than the training samples is found
+    when the split is made, also before)."""
+    problems = []
+    if cfg.patience < 0:
+        problems.append(f"--patience must be >= 0 (0: no early stopping), got {cfg.patience}")
+    if cfg.min_delta < 0:
+        problems.append(f"--min-delta must be >= 0, got {cfg.min_delta}")
+    if cfg.ema != 0 and not 0 < cfg.ema < 1:
+        problems.append(f"--ema (the decay of the weight average) must be in (0, 1), e.g. 0.999 (0: off), got {cfg.ema}")
+    if cfg.schedule not in SCHEDULES:
+        problems.append(f"--schedule must be one of {', '.join(SCHEDULES)}, got {cfg.schedule!r}")
+    if cfg.cosine_t0 < 1 or cfg.cosine_t_mult < 1:
+        problems.append(f"--cosine-t0 and --cosine-t-mult must be >= 1, got {cfg.cosine_t0} and {cfg.cosine_t_mult}")
+    if cfg.subset is not None and cfg.subset < 1:
+        problems.append(f"--subset must be >= 1 (samples to train on), got {cfg.subset}")
+    if problems:
+        raise TrainingError("; ".join(problems))
+    if cfg.wandb:
+        require("wandb", "wandb")

@@ -51,7 +51,7 @@ def build_loaders(run: Run, cfg: TrainConfig, rank: int = 0, world_size: int = 1
         d.store, pre.source_variable(d.var), sample_dims=d.sample_dims, feature_dims=d.feature_dims, mask=d.mask,
         batch_size=cfg.batch_size, val_fraction=cfg.val_fraction, seed=cfg.seed, num_workers=num_workers,
         transforms=transforms, val_transforms=val_transforms, rank=rank, world_size=world_size,
-        split_by=cfg.split_by, **extra,
+        split_by=cfg.split_by, subset=cfg.subset, **extra,
         # batches are not pinned: on an H100, pinning each batch in the loader's thread slowed a
         # conv-vae step (0.92 of in-memory feeding against 1.00 unpinned, median of 3 rounds;
         # benchmarks/bench_gpu.py --feed pinned); the uint8 batches are small to copy anyway
@@ -62,9 +62,10 @@ def build_loaders(run: Run, cfg: TrainConfig, rank: int = 0, world_size: int = 1
 def resolve_split(cfg: TrainConfig, data: DataSpec, var: str) -> TrainConfig:
     """What a new run records of its split: ``split_by`` made concrete (``"auto"``: whole chunks
     when the store has enough of them, else samples) and ``batch_size`` at most the training
-    samples of ``var`` (the variable the run reads), so a resumed run reads the same batches."""
+    samples of ``var`` (the variable the run reads; ``subset`` of them when given: 1 to their
+    number, else an error), so a resumed run reads the same batches."""
     common = dict(var=var, sample_dims=data.sample_dims, feature_dims=data.feature_dims, mask=data.mask,
-                  batch_size=1, shuffle=False, dtype=None)
+                  batch_size=1, shuffle=False, dtype=None, subset=cfg.subset)
     if cfg.val_fraction == 0:
         train = ZarrBatches(data.store, split="all", **common)
     else:
@@ -78,10 +79,18 @@ def describe_split(train: ZarrBatches, val: ZarrBatches | None) -> str:
     """One line on how validation was held out, e.g.
     ``validation: 5 of 50 samples, split by sample (the store has 1 chunk)``."""
     if val is None:
-        return (f"validation: none (--val-fraction 0): all {train.n_samples} samples train; best/ is chosen by "
+        return (f"validation: none (--val-fraction 0): all {getattr(train, 'n_before_subset', train.n_samples)} samples train; best/ is chosen by "
                 "the training loss, and the history and curves hold training losses only")
-    n_val, n = val.n_samples, train.n_samples + val.n_samples
+    n_val, n = val.n_samples, getattr(train, "n_before_subset", train.n_samples) + val.n_samples
     chunks = len(set(train.blocks.tolist()) | set(val.blocks.tolist()))
     where = (f"the store has {chunks} chunk{'s' if chunks != 1 else ''}" if train.split_by == "sample"
              else f"{len(val.blocks)} of {chunks} chunks")
     return f"validation: {n_val} of {n} samples, split by {train.split_by} ({where})"
+
+
+def describe_subset(train: ZarrBatches) -> str:
+    """``--subset``'s line (empty without one)."""
+    if train.spec.subset is None:
+        return ""
+    return (f"training subset (--subset): {train.n_samples} of the {train.n_before_subset} training samples, "
+            f"a random choice (seed {train.spec.seed})")

@@ -39,7 +39,12 @@ from vaearr.store.schema import PATTERN_DIMS
 from vaearr.train.callbacks import Callback, default_callbacks, latent_split
 from vaearr.train.checks import absolute, check_options, resume_point
 from vaearr.train.config import TrainConfig, TrainingError
-from vaearr.train.loaders import build_loaders, describe_split, resolve_split
+from vaearr.train.loaders import (
+    build_loaders,
+    describe_split,
+    describe_subset,
+    resolve_split,
+)
 from vaearr.train.step import (
     LatentStats,
     allreduce_mean,
@@ -105,6 +110,13 @@ class Trainer:
         self.best_val_loss, self.best_epoch = math.inf, None
         self.steps_per_epoch = 0
         self.checkpointed = False
+        #: the model validated and saved when it is not the trained one (the weight average of --ema)
+        self.eval_model: torch.nn.Module | None = None
+        #: set by a callback (early stopping) to end the fit after the current epoch
+        self.stop = False
+        #: lines callbacks add to the fit's notes; their states from the checkpoint a resume started from
+        self.notes: list[str] = []
+        self.callback_state: dict[str, Any] = {}
 
     @property
     def is_main(self) -> bool:
@@ -119,9 +131,14 @@ class Trainer:
         return cls(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
 
     def make_scheduler(self, steps_per_epoch: int) -> Any:
+        """``cosine``: one cosine over the training; ``cosine-restarts``: torch's warm restarts, the
+        first cycle ``cosine_t0`` epochs long, each next one ``cosine_t_mult`` times longer; ``none``."""
         cfg = self.cfg
-        total = cfg.epochs * steps_per_epoch if cfg.schedule_per == "step" else cfg.epochs
-        return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(total, 1)) \
+        unit = steps_per_epoch if cfg.schedule_per == "step" else 1
+        if cfg.schedule == "cosine-restarts":
+            return torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+                self.optimizer, T_0=max(cfg.cosine_t0 * unit, 1), T_mult=cfg.cosine_t_mult)
+        return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(cfg.epochs * unit, 1)) \
             if cfg.schedule == "cosine" else None
 
     # -- state ---------------------------------------------------------------------------------
@@ -130,7 +147,9 @@ class Trainer:
         """Everything a resume restores (tensors and plain values: saved without pickle)."""
         return {"step": self.step, "history": self.history, "best_val_loss": self.best_val_loss,
                 "best_epoch": self.best_epoch, "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None, "rng": rng_state()}
+                "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None, "rng": rng_state(),
+                "callbacks": {cb.state_key: cb.state_dict(self) for cb in self.callbacks
+                              if getattr(cb, "state_key", None)}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
@@ -140,6 +159,7 @@ class Trainer:
         self.start_epoch, self.step = state["epoch"], state["step"]
         self.history = list(state["history"])
         self.best_val_loss, self.best_epoch = state["best_val_loss"], state["best_epoch"]
+        self.callback_state = dict(state.get("callbacks") or {})
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -209,19 +229,21 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_epoch_start(self, epoch + 1)
             row = self.train_epoch(epoch, train_loader, on_device)
-            row.update(evaluate(self.model, val_loader, self.device, self.autocast, prefix="val_",
+            row.update(evaluate(self.eval_model or self.model, val_loader, self.device, self.autocast, prefix="val_",
                                 distributed=self.distributed, on_device=on_device))
             self.history.append(row)
             if row.get("val_loss", row["train_loss"]) < self.best_val_loss:
                 self.best_val_loss, self.best_epoch = row.get("val_loss", row["train_loss"]), epoch + 1
             for cb in self.callbacks:
                 cb.on_epoch_end(self, epoch + 1, row)
+            if self.stop:
+                break
         for cb in self.callbacks:
             cb.on_fit_end(self)
         if self.distributed:
             torch.distributed.barrier()
         best = self.best_val_loss if self.best_epoch else None
-        return FitResult(self.run.path, self.history, self.best_epoch, best, self.net)
+        return FitResult(self.run.path, self.history, self.best_epoch, best, self.eval_model or self.net)
 
 
 class AdversarialTrainer(Trainer):
@@ -340,7 +362,7 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
         run, cfg, ckpt = open_or_create_run(cfg, resume=resume, write=False, report=lambda _: None)
     seed_everything(cfg.seed)
     train_loader, val_loader, on_device = build_loaders(run, cfg, rank, world_size)
-    notes = [describe_split(train_loader, val_loader)]
+    notes = [n for n in (describe_split(train_loader, val_loader), describe_subset(train_loader)) if n]
     if not resume and cfg.batch_size < requested_batch:
         notes.append(f"batch size: {requested_batch} is more than the {train_loader.n_samples} training samples; "
                      f"clamped to {cfg.batch_size}")
@@ -355,9 +377,10 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
     trainer.scheduler = trainer.make_scheduler(len(train_loader))
     if ckpt is not None:
         trainer.load_state_dict(run.last_state()[1])
-    trainer.callbacks = list(callbacks) if callbacks is not None else default_callbacks(trainer, progress=progress)
+    trainer.callbacks = list(callbacks) if callbacks is not None else \
+        default_callbacks(trainer, progress=progress, report=report)
     result = trainer.fit(train_loader, val_loader, on_device)
-    result.notes = notes
+    result.notes = notes + trainer.notes
     warn_if_collapsed(result.history)
     return result
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from vaearr.analysis import quality as Q
 from vaearr.analysis.embedding import EMBEDDINGS, embed, sample_embedding
+from vaearr.analysis.files import explore_files as files_through_run
 from vaearr.analysis.generate import (
     decode,
     interpolate,
@@ -34,9 +35,11 @@ from vaearr.analysis.latents import (
     dim_names,
     encode_samples,
     latent_stats,
+    load_run,
     prototypes,
 )
 from vaearr.errors import InputError
+from vaearr.store import open_store
 from vaearr.viz.core import save_figure
 from vaearr.viz.grids import (
     bar_chart,
@@ -46,11 +49,12 @@ from vaearr.viz.grids import (
     pairwise_scatter,
     side_by_side,
 )
+from vaearr.viz.projector import write_projector
 from vaearr.viz.quality import reconstruction_grid, volume_reconstructions
 
 #: Parts :func:`explore` can write, in the order it writes them.
 PARTS = ("quality", "prior", "interpolation", "stats", "activations", "prototypes", "traversal", "manifold",
-         "pairwise", "embeddings")
+         "pairwise", "embeddings", "projector")
 
 # --------------------------------------------------------------------------------------------
 # the whole exploration
@@ -64,17 +68,33 @@ class ExploreResult:
     figures: list[Path] = field(default_factory=list)
     tables: list[Path] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+    quality: Q.QualityReport | None = None
 
     def describe(self) -> str:
+        if "files" in self.summary:
+            return self._describe_files()
         lines = [f"explored {self.summary.get('n_samples')} samples of {self.summary.get('store')} "
                  f"with {self.summary.get('run')} → {self.out}"]
-        q = self.summary.get("quality")
-        if q:
-            lines.append(f"  reconstruction: MSE {q['mse']:.4g}, PSNR {q['psnr']:.3g} dB, SSIM {q['ssim']:.3g}, "
-                         f"compression {q['compression_ratio']:.3g}×")
+        if self.quality is not None:
+            lines.append(f"  reconstruction: {self.quality.describe()}")
         s = self.summary.get("stats")
         if s:
             lines.append(f"  active units: {s['active_units']}/{s['latent_dim']}, KL {s['kl_total']:.4g} nats")
+        lines += [f"  {p}" for p in self.figures]
+        return "\n".join(lines)
+
+    def _describe_files(self) -> str:
+        lines = [f"reconstructed {len(self.summary['files'])} file(s) with {self.summary['run']} → {self.out}"]
+        for row in self.summary["per_file"]:
+            parts = [f"MSE {row['mse']:.4g}"]
+            if "psnr" in row:
+                parts.append(f"PSNR {row['psnr']:.3g} dB, SSIM {row['ssim']:.3g} (float)")
+            if "psnr_uint8" in row:
+                parts.append(f"PSNR {row['psnr_uint8']:.3g} dB, SSIM {row['ssim_uint8']:.3g} (uint8)")
+            lines.append(f"  {row['file']}: {', '.join(parts)}")
+        q = self.summary["quality"]
+        lines.append(f"  compression: {q['input_bytes']} B per input sample → {q['latent_bytes']} B per latent "
+                     f"(float32): {q['compression_ratio_bytes']:.3g}× in bytes, {q['compression_ratio']:.3g}× in values")
         lines += [f"  {p}" for p in self.figures]
         return "\n".join(lines)
 
@@ -96,6 +116,9 @@ def explore(
     base: str | Sequence[float] | None = None,
     manifold_dims: tuple[int, int] | None = None,
     manifold_size: int = 9,
+    manifold_range: tuple[float, float] | None = None,
+    metric_range: str = "both",
+    sprite: bool = True,
     pairwise_dims: Sequence[int] | None = None,
     line: tuple[Sequence[float], Sequence[float]] | None = None,
     n_line: int = 8,
@@ -122,7 +145,10 @@ def explore(
     * ``pairwise``: ``pairwise_scatter`` (KDE diagonals);
     * ``embeddings``: per method ``{method}`` (embedding with the sampled line) and
       ``{method}_samples`` (decoded nearest neighbours); PCA also ``pca_explained_variance``
-      and ``pca_loadings``; ``embedding_samples.csv``.
+      and ``pca_loadings``; ``embedding_samples.csv``;
+    * ``projector``: ``projector/`` for TensorBoard's Embedding Projector (the posterior means,
+      one metadata row per sample: index, label, file name; a sprite of the inputs with
+      ``sprite``; see :mod:`vaearr.viz.projector`).
 
     Parts that need labels (prototypes) or a vector latent (stats, prototypes, traversal,
     manifold, pairwise) are skipped otherwise, and listed under ``skipped`` in ``summary.json``.
@@ -146,8 +172,20 @@ def explore(
         Two points (start, end) in each embedding's coordinates; default through its bulk.
     threshold
         Binarisation threshold of the reconstruction grid, in data units.
+    n_prior, steps
+        Prior samples to draw; interpolation and traversal steps.
+    traversal_range, manifold_range, manifold_size
+        Values each traversed dim takes (``steps`` of them); the manifold's range on both axes
+        (default ``traversal_range``) and its grid side.
+    metric_range
+        PSNR/SSIM on the network's floats, on 8-bit images, or both
+        (:func:`~vaearr.analysis.quality.reconstruction_quality`).
     """
     out = Path(out)
+    check_ranges(traversal_range=traversal_range, manifold_range=manifold_range, steps=steps,
+                 manifold_size=manifold_size, n_prior=n_prior)
+    if metric_range not in Q.METRIC_RANGES:
+        raise InputError(None, f"--metric-range must be one of {', '.join(Q.METRIC_RANGES)}, got {metric_range!r}")
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
         raise InputError(None, f"unknown part(s) {', '.join(unknown)}; known: {', '.join(PARTS)}")
@@ -178,8 +216,8 @@ def explore(
 
     if "quality" in parts:
         recon = reconstruct(model, enc.x)
-        report = Q.reconstruction_quality(enc.x, recon, data_range=Q.data_width(clim),
-                                          latent_shape=tuple(model.latent_shape))
+        report = Q.run_quality(lr, enc.x, recon, metric_range=metric_range)
+        result.quality = report
         per = report.per_sample.copy()
         per.insert(0, "sample", enc.index)
         table(per, "reconstruction_quality.csv", index=False)
@@ -272,12 +310,12 @@ def explore(
             skipped["manifold"] = "needs a vector latent with 2+ dims"
         else:
             i, j = manifold_dims if manifold_dims is not None else (int(order[0]), int(order[1]))
-            values = np.linspace(*traversal_range, manifold_size)
+            values = np.linspace(*(manifold_range or traversal_range), manifold_size)
             grid = manifold(model, base_vec, (i, j), values, values)
             save(image_grid(grid, title=f"2D manifold over z{i} (→) and z{j} (↑) from the {base_name}",
                             row_labels=[f"{v:.2g}" for v in values[::-1]], col_labels=[f"{v:.2g}" for v in values],
                             xlabel=f"z{i}", ylabel=f"z{j}", clim=clim), f"manifold_z{i}_z{j}")
-            summary["manifold"] = {"dims": [i, j]}
+            summary["manifold"] = {"dims": [i, j], "values": values.tolist()}
 
     if "pairwise" in parts:
         if not vector:
@@ -317,7 +355,90 @@ def explore(
         if rows:
             table(pd.DataFrame(rows), "embedding_samples.csv", index=False)
 
+    if "projector" in parts:
+        meta: dict[str, Any] = {"sample": enc.index.tolist()}
+        if enc.labels is not None:
+            meta["label"] = list(enc.labels)
+        names = sample_filenames(store, lr, enc.index)
+        if names is not None:
+            meta["filename"] = names
+        thumbs = thumbnails(enc.x, clim) if sprite and len(lr.feature_dims) == 2 else None
+        files = write_projector(out / "projector", mu, meta, images=thumbs)
+        result.tables += files
+        summary["projector"] = {"folder": "projector", "files": [f.name for f in files], "dims": int(mu.shape[1])}
+
     summary["skipped"] = skipped
+    summary["figures"] = [p.name for p in result.figures]
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
+    result.summary = summary
+    return result
+
+
+def check_ranges(*, traversal_range: tuple[float, float] = (-3.0, 3.0),
+                 manifold_range: tuple[float, float] | None = None, steps: int = 9, manifold_size: int = 9,
+                 n_prior: int = 8) -> None:
+    """One line for a range that runs backwards or a count below its minimum."""
+    for name, r in (("--traversal-range", traversal_range), ("--manifold-range", manifold_range)):
+        if r is not None and not (len(r) == 2 and np.all(np.isfinite(r)) and r[0] < r[1]):
+            raise InputError(None, f"{name} must be two finite values low:high with low < high, got {r}")
+    for name, v, least in (("--steps", steps, 2), ("--grid", manifold_size, 2), ("--num-samples", n_prior, 1)):
+        if v < least:
+            raise InputError(None, f"{name} must be >= {least}, got {v}")
+
+
+def thumbnails(x: np.ndarray, clim: tuple[float, float] | None) -> np.ndarray:
+    """2D network inputs (N, C, H, W) as 8-bit thumbnails (N, H, W[, 3]) for a sprite."""
+    u8 = Q.to_uint8(x, clim).astype(np.uint8)
+    return u8[:, 0] if u8.shape[1] == 1 else np.moveaxis(u8[:, :3], 1, -1)
+
+
+def sample_filenames(store: Any, lr: Any, index: np.ndarray) -> list[str] | None:
+    """The ``filename`` coordinate of the samples at flat ``index`` (image stores), or None."""
+    da = open_store(store)[lr.run.data.var]
+    if "filename" not in da.coords or da.coords["filename"].dims != tuple(lr.sample_dims[:1]) \
+            or len(lr.sample_dims) != 1:
+        return None
+    return [str(v) for v in da.coords["filename"].values[np.asarray(index)]]
+
+
+# --------------------------------------------------------------------------------------------
+# image files
+
+
+def explore_files(run: Any, images: Sequence[str | os.PathLike], out: str | os.PathLike, *,
+                  interpolate_pair: bool = True, steps: int = 10, metric_range: str = "both",
+                  checkpoint: str = "best", device: str = "cpu") -> ExploreResult:
+    """``vaearr explore --run RUN --image A [--image B]`` / ``--interpolate A B``: image files through a run.
+
+    Writes into ``out``: ``files_reconstruction`` (HTML + PNG: each file, its reconstruction),
+    ``files_quality.csv`` (MSE, PSNR, SSIM per file: float and/or 8-bit), with two files and
+    ``interpolate_pair`` ``files_interpolation`` (linear and spherical rows, ``steps`` columns),
+    and ``summary.json``. Files are read as :mod:`vaearr.analysis.files` says; a file that
+    cannot be used stops everything before a file is written.
+    """
+    if metric_range not in Q.METRIC_RANGES:
+        raise InputError(None, f"--metric-range must be one of {', '.join(Q.METRIC_RANGES)}, got {metric_range!r}")
+    lr = load_run(run, checkpoint=checkpoint, device=device)
+    res = files_through_run(lr, images, interpolate_pair=interpolate_pair, steps=steps, metric_range=metric_range)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    result = ExploreResult(out=out, quality=res.quality)
+    clim = lr.data_range
+    fig = image_grid(np.stack([res.x, res.recon], 1), title="image files and their reconstructions",
+                     row_labels=res.names, col_labels=["input", "reconstruction"], clim=clim, cell_px=160)
+    result.figures.append(Path(save_figure(fig, out / "files_reconstruction")[0]))
+    res.quality.per_sample.to_csv(out / "files_quality.csv", index=False)
+    result.tables.append(out / "files_quality.csv")
+    summary: dict[str, Any] = {"run": str(lr.path), "checkpoint": str(lr.checkpoint), "files": [str(p) for p in images],
+                               "n_samples": len(res.names), "quality": res.quality.summary(),
+                               "per_file": res.quality.per_sample.to_dict(orient="records")}
+    if res.interpolation is not None:
+        fracs = [f"{t:.2f}" for t in np.linspace(0, 1, res.steps)]
+        grid = image_grid(np.stack([res.interpolation["linear"], res.interpolation["slerp"]]),
+                          title=f"interpolation: {res.names[0]} → {res.names[1]}", row_labels=["linear", "spherical"],
+                          col_labels=fracs, xlabel="t", clim=clim)
+        result.figures.append(Path(save_figure(grid, out / "files_interpolation")[0]))
+        summary["interpolation"] = {"from": str(images[0]), "to": str(images[1]), "steps": res.steps}
     summary["figures"] = [p.name for p in result.figures]
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
     result.summary = summary

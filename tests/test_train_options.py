@@ -1,0 +1,197 @@
+"""Training options from the scripts: early stopping, a weight average (EMA), cosine warm restarts, a random subset, wandb."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+from safetensors.numpy import load_file
+
+from tests.conftest import run_cli
+from vaearr.batches import ZarrBatches
+from vaearr.checkpoint import load_state
+from vaearr.errors import VaearrError
+from vaearr.run import Run
+from vaearr.store import write_variable
+from vaearr.train import TrainConfig, fit
+from vaearr.train.loaders import build_loaders
+from vaearr.train.step import evaluate
+
+SMALL = {"channels": [8, 16]}
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory) -> Path:
+    """300 of sklearn's 8×8 digits (real scans of handwriting), uint8, in chunks of 60."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    path = tmp_path_factory.mktemp("digits") / "digits.zarr"
+    images = xr.DataArray((d.images[:300] * 15).astype(np.uint8), dims=("sample", "row", "col"),
+                          coords={"label": ("sample", d.target[:300])})
+    write_variable(path, "images", images, chunks={"images": (60, 8, 8)})
+    return path
+
+
+def _cfg(store: Path, run: Path, **kw) -> TrainConfig:
+    base = dict(store=str(store), run=str(run), var="images", epochs=2, batch_size=32, latent_dim=4,
+                model_options=SMALL, lr=3e-3, tensorboard=False, previews=0, seed=3)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_early_stopping_stops_says_so_and_records_it(digits: Path, tmp_path: Path) -> None:
+    said: list[str] = []
+    # a fall of 1e6 never counts: the loss "has not improved" after the first epoch
+    result = fit(_cfg(digits, tmp_path / "r", epochs=6, patience=2, min_delta=1e6), progress=False, report=said.append)
+    assert len(result.history) == 3
+    assert [h.get("early_stop", False) for h in result.history] == [False, False, True]
+    line = [s for s in said if s.startswith("early stopping")]
+    assert line == ["early stopping after epoch 3 of 6: the validation loss has not fallen by more than 1e+06 for "
+                    f"2 epochs (best: epoch {result.best_epoch}, {result.best_val_loss:.4g})"]
+    assert line[0] in result.notes
+    run = tmp_path / "r"
+    assert json.loads((run / "history.json").read_text())[-1]["early_stop"] is True
+    assert (run / "checkpoints" / "latest").read_text() == "epoch_0003"  # the stopping epoch is checkpointed
+    assert json.loads((run / "config.json").read_text())["train"]["patience"] == 2
+
+
+def test_early_stopping_off_and_patient_enough_trains_all_epochs(digits: Path, tmp_path: Path) -> None:
+    result = fit(_cfg(digits, tmp_path / "r", epochs=3, patience=5), progress=False)
+    assert len(result.history) == 3 and not any("early_stop" in h for h in result.history)
+
+
+def test_ema_weights_are_validated_and_saved_the_trained_ones_kept(digits: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "r"
+    result = fit(_cfg(digits, run_dir, ema=0.9), progress=False)
+    ckpt = run_dir / "checkpoints" / "epoch_0002"
+    averaged = load_file(ckpt / "model.safetensors")
+    trained = load_state(ckpt)["callbacks"]["ema"]["trained"]
+    assert averaged.keys() == {k for k in trained if k in averaged}
+    differ = [k for k in averaged if not np.array_equal(averaged[k], trained[k].numpy())]
+    assert len(differ) > len(averaged) // 2, "the checkpoint's model is the average, not the trained weights"
+    # the history's validation loss is the saved (averaged) model's
+    run = Run.open(run_dir)
+    cfg = TrainConfig.from_dict(run.train)
+    _, val, on_device = build_loaders(run, cfg)
+    model = run.model(2)
+    val_loss = evaluate(model, val, torch.device("cpu"), on_device=on_device)["loss"]
+    assert val_loss == pytest.approx(result.history[-1]["val_loss"], rel=1e-5)
+    # and the trained weights, loaded instead, give another loss
+    model.load_state_dict(trained)
+    assert evaluate(model, val, torch.device("cpu"), on_device=on_device)["loss"] != pytest.approx(val_loss, rel=1e-5)
+
+
+def test_ema_resume_is_exact(digits: Path, tmp_path: Path) -> None:
+    kw = dict(ema=0.95, schedule="none", patience=3)
+    fit(_cfg(digits, tmp_path / "full", epochs=4, **kw), progress=False)
+    fit(_cfg(digits, tmp_path / "cut", epochs=2, **kw), progress=False)
+    fit(_cfg(digits, tmp_path / "cut", epochs=4, **kw), resume=True, progress=False)
+    a = tmp_path / "full" / "checkpoints" / "epoch_0004"
+    b = tmp_path / "cut" / "checkpoints" / "epoch_0004"
+    ma, mb = load_file(a / "model.safetensors"), load_file(b / "model.safetensors")
+    assert ma.keys() == mb.keys()
+    for k in ma:
+        np.testing.assert_array_equal(ma[k], mb[k], err_msg=k)
+    ta, tb = (load_state(p)["callbacks"]["ema"]["trained"] for p in (a, b))
+    for k in ta:
+        torch.testing.assert_close(ta[k], tb[k], rtol=0, atol=0, msg=k)
+    ha = json.loads((tmp_path / "full" / "history.json").read_text())
+    hb = json.loads((tmp_path / "cut" / "history.json").read_text())
+    assert [h["val_loss"] for h in ha] == [h["val_loss"] for h in hb]
+
+
+def test_cosine_warm_restarts_follow_torch(digits: Path, tmp_path: Path) -> None:
+    lr = 1e-3
+    result = fit(_cfg(digits, tmp_path / "r", epochs=4, lr=lr, schedule="cosine-restarts", schedule_per="epoch",
+                      cosine_t0=1, cosine_t_mult=2), progress=False)
+    # cycles of 1, 2 and 4 epochs: a restart after epochs 1 and 3
+    half = lambda t, T: 0.5 * lr * (1 + math.cos(math.pi * t / T))  # noqa: E731
+    assert [h["lr"] for h in result.history] == pytest.approx([lr, half(1, 2), lr, half(1, 4)])
+
+
+def test_cosine_restarts_from_the_command_line(digits: Path, tmp_path: Path) -> None:
+    proc = run_cli("train", digits, "--run", tmp_path / "r", "--var", "images", "--epochs", "2", "--latent-dim", "2",
+                   "-o", "channels=[8,16]", "--scheduler", "cosine-restarts", "--cosine-t0", "1",
+                   "--schedule-per", "epoch", "--subset", "40", "--no-tensorboard", "--previews", "0", check=True)
+    assert "training subset (--subset): 40 of the 240 training samples, a random choice (seed 0)" in proc.stdout
+    history = json.loads((tmp_path / "r" / "history.json").read_text())
+    assert [h["lr"] for h in history] == pytest.approx([1e-3, 1e-3])  # restarted after every epoch
+    assert [h["samples"] for h in history] == [40, 40]
+
+
+def test_subset_is_a_seeded_choice_of_training_samples(digits: Path, tmp_path: Path) -> None:
+    notes: list[str] = []
+    result = fit(_cfg(digits, tmp_path / "r", subset=50), progress=False, report=notes.append)
+    assert [h["samples"] for h in result.history] == [50, 50]
+    assert "training subset (--subset): 50 of the 240 training samples, a random choice (seed 3)" in notes
+    run = Run.open(tmp_path / "r")
+    assert run.train["subset"] == 50
+    # the choice: training samples only, the same for the same seed, another for another seed
+
+    def chosen(seed: int) -> set[int]:
+        cfg = TrainConfig.from_dict({**run.train, "seed": seed})
+        train, val, _ = build_loaders(run, cfg)
+        loader = ZarrBatches(run.data.store, train.spec, return_index=True, shuffle=False, transforms=())
+        ids = set(torch.cat([i for _, i in loader]).tolist())
+        val_ids = set(torch.cat([i for _, i in ZarrBatches(run.data.store, val.spec, return_index=True,
+                                                           transforms=())]).tolist())
+        assert len(ids) == 50 and not ids & val_ids
+        return ids
+
+    assert chosen(3) == chosen(3) != chosen(4)
+
+
+@pytest.mark.parametrize("option, message", [
+    (dict(patience=-1), "--patience must be >= 0"),
+    (dict(min_delta=-0.1), "--min-delta must be >= 0"),
+    (dict(ema=1.0), "--ema (the decay of the weight average) must be in (0, 1)"),
+    (dict(ema=-0.5), "--ema (the decay of the weight average) must be in (0, 1)"),
+    (dict(subset=0), "--subset must be >= 1"),
+    (dict(subset=241), "subset must be 1..240 (the training samples), got 241"),
+    (dict(schedule="cosine-warm"), "--schedule must be one of cosine, cosine-restarts, none"),
+    (dict(schedule="cosine-restarts", cosine_t0=0), "--cosine-t0 and --cosine-t-mult must be >= 1"),
+])
+def test_bad_values_are_refused_before_a_run_is_written(digits: Path, tmp_path: Path, option: dict,
+                                                        message: str) -> None:
+    with pytest.raises(VaearrError) as info:
+        fit(_cfg(digits, tmp_path / "r", **option), progress=False)
+    assert message in str(info.value)
+    assert not (tmp_path / "r").exists()
+
+
+def test_bad_values_on_the_command_line_are_one_line(digits: Path, tmp_path: Path) -> None:
+    proc = run_cli("train", digits, "--run", tmp_path / "r", "--var", "images", "--ema", "1.5", "--patience", "-2")
+    assert proc.returncode != 0
+    err = proc.stderr.strip()
+    assert err.splitlines() == [err] and "--patience must be >= 0" in err and "--ema" in err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("wandb") is not None, reason="wandb is installed")
+def test_wandb_missing_is_one_clear_line(digits: Path, tmp_path: Path) -> None:
+    proc = run_cli("train", digits, "--run", tmp_path / "r", "--var", "images", "--wandb")
+    assert proc.returncode != 0
+    err = proc.stderr.strip()
+    assert err.splitlines() == [err] and "pip install 'vaearr[wandb]'" in err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("wandb") is None, reason="needs the 'wandb' extra")
+def test_wandb_offline_logs_reconstruction_grids(digits: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    fit(_cfg(digits, tmp_path / "r", wandb=True, previews=4), progress=False)
+    runs = list((tmp_path / "r" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    images = sorted((runs[0] / "files" / "media" / "images").glob("reconstructions_*.png"))
+    assert len(images) == 2  # one grid per epoch
+    from PIL import Image
+
+    with Image.open(images[-1]) as im:
+        assert im.size[0] > 200 and im.size[1] > 100
