@@ -225,3 +225,45 @@ def test_a_pickle_with_a_custom_object_is_refused_in_one_line(tmp_path: Path) ->
             read_checkpoint(p)
         msg = str(err.value)
         assert "\n" not in msg and "refused" in msg and "weights_only" in msg
+
+
+# -- import-weights: a run from a script's checkpoint, used by encode ---------------------------------
+
+
+def test_import_weights_makes_a_run_that_encode_uses(tmp_path: Path) -> None:
+    import xarray as xr
+
+    from tests.conftest import run_cli, tree_hash
+    from tests.test_ingest_idx import write_idx
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(12, 28, 28), dtype=np.uint8)
+    store = tmp_path / "digits.zarr"
+    run_cli("ingest", "idx", write_idx(tmp_path / "d-images-idx3-ubyte", images), "--store", store, check=True)
+    torch.manual_seed(0)
+    script = MnistVAE()
+    _randomise_norms(script)
+    ckpt = tmp_path / "vae_model_gauss_enh5.pth"
+    torch.save(script.state_dict(), ckpt)
+    run = tmp_path / "runs" / "mnist"
+    proc = run_cli("import-weights", ckpt, "--from", "mnist-vae", "--store", store, "--var", "images", "--run", run,
+                   check=True)
+    assert "5 latent dims" in proc.stdout and "sigmoid-bce" in proc.stdout
+    run_cli("encode", store, "--run", run, check=True)
+    latent = xr.open_zarr(store)["latent"].values
+    script.eval()
+    with torch.no_grad():
+        mu, _ = script.encode(torch.from_numpy(images[:, None].astype(np.float32) / 255))
+    np.testing.assert_allclose(latent, mu.numpy(), atol=1e-5)
+
+    # bad input: one line, exit 2, nothing written
+    before = tree_hash(store)
+    bad = run_cli("import-weights", ckpt, "--from", "ebsd-script", "--store", store, "--var", "images",
+                  "--run", tmp_path / "runs" / "bad")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "missing keys" in bad.stderr
+    assert not (tmp_path / "runs" / "bad").exists() and tree_hash(store) == before
+    unknown = run_cli("import-weights", ckpt, "--from", "keras", "--store", store, "--var", "images",
+                      "--run", tmp_path / "runs" / "bad")
+    assert unknown.returncode == 2 and "unknown --from 'keras'" in unknown.stderr
+    again = run_cli("import-weights", ckpt, "--from", "mnist-vae", "--store", store, "--var", "images", "--run", run)
+    assert again.returncode == 2 and "not empty" in again.stderr
