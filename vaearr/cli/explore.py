@@ -73,8 +73,13 @@ def explore(
 
 @app.command()
 def layers(
-    run: Annotated[Path, typer.Option("--run", "-r", help="Training run folder (a 2D model).")],
     out: Annotated[Path, typer.Option(help="Folder for layer_differences.json, charts and reconstructions.")],
+    run: Annotated[Optional[Path], typer.Option("--run", "-r", help="Training run folder (a 2D model).")] = None,
+    weights: Annotated[Optional[Path], typer.Option(help="Instead of --run: a pretrained Stable Diffusion / ldm VAE "
+                                                    "(model.ckpt, .safetensors, or a diffusers AutoencoderKL folder); "
+                                                    "inputs RGB, resized, scaled to [-1, 1].")] = None,
+    size: Annotated[Optional[int], typer.Option(help="With --weights: input size N×N (default: diffusers' "
+                                                "sample_size, else 512).")] = None,
     img1: Annotated[Optional[Path], typer.Option(help="First input: an image file or .npy array.")] = None,
     img2: Annotated[Optional[Path], typer.Option(help="Second input.")] = None,
     folder: Annotated[Optional[Path], typer.Option(help="Folder with positive/ and negative/, files matched by name.")] = None,
@@ -82,14 +87,21 @@ def layers(
     checkpoint: Checkpoint = "best",
     device: Device = "cpu",
 ) -> None:
-    """Compare decoder layer activations of two inputs (--img1/--img2) or of matched pairs (--folder)."""
-    from vaearr.viz.layers import compare_folder, compare_images
+    """Compare decoder layer activations of two inputs (--img1/--img2) or of matched pairs (--folder), through a run or a pretrained SD VAE (--weights)."""
+    from vaearr.viz.layers import compare_folder, compare_images, layer_model
 
 
+    if (run is None) == (weights is None):
+        raise typer.BadParameter("give either --run or --weights")
+    if size is not None and weights is None:
+        raise typer.BadParameter("--size goes with --weights (a run has its own input size)")
     if (folder is None) == (img1 is None and img2 is None) or (folder is None and (img1 is None or img2 is None)):
         raise typer.BadParameter("give either --img1 and --img2, or --folder")
+    model = layer_model(run, weights=weights, size=size, checkpoint=checkpoint, device=device)
+    for note in model.notes:
+        typer.echo(f"{weights}: {note}")
     if folder is not None:
-        agg = compare_folder(run, folder, out, top=top, checkpoint=checkpoint, device=device)
+        agg = compare_folder(model, folder, out, top=top, checkpoint=checkpoint, device=device)
         d = agg.to_dict(top)
         typer.echo(f"compared {d['n_pairs']} pairs → {out}")
         for side, names in agg.unmatched.items():
@@ -97,7 +109,7 @@ def layers(
                 typer.echo(f"  unmatched in {side}/: {', '.join(names)}")
         typer.echo(f"  most different layers (1 − cosine): {', '.join(d['top_layers']['cosine_dissimilarity'])}")
         return
-    cmp = compare_images(run, img1, img2, out, top=top, checkpoint=checkpoint, device=device)
+    cmp = compare_images(model, img1, img2, out, top=top, checkpoint=checkpoint, device=device)
     typer.echo(f"compared {len(cmp.layers)} decoder layers of {img1} and {img2} → {out}")
     typer.echo(f"  most different layers (1 − cosine): {', '.join(cmp.top(top, 'cosine'))}")
     typer.echo(f"  most different layers (L2): {', '.join(cmp.top(top, 'l2'))}")
