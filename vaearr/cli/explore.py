@@ -32,6 +32,8 @@ def explore(
     manifold_dims: Annotated[Optional[str], typer.Option(help="Two dims 'i,j' for the 2D manifold (default: the two most active).")] = None,
     line: Annotated[Optional[str], typer.Option(help="Line in each embedding 'x0,y0,x1,y1' to sample along.")] = None,
     threshold: Annotated[float, typer.Option(help="Binarisation threshold of the reconstruction grid.")] = 0.5,
+    slices: Annotated[Optional[str], typer.Option(help="3D runs: slice indices 'z,y,x' the previews show "
+                                                  "(default: the middle slices).")] = None,
     checkpoint: Checkpoint = "best",
     device: Device = "cpu",
     serve: Annotated[bool, typer.Option("--serve", help="Serve the interactive explorer (one slider per latent dim) instead.")] = False,
@@ -66,7 +68,7 @@ def explore(
         traversal_dims=parse_ints(traversal_dims, "--traversal-dims"),
         manifold_dims=tuple(mdims) if mdims else None,
         line=((pts[0], pts[1]), (pts[2], pts[3])) if pts else None,
-        threshold=threshold, checkpoint=checkpoint, device=device,
+        threshold=threshold, slices=parse_ints(slices, "--slices"), checkpoint=checkpoint, device=device,
     )
     typer.echo(result.describe())
 

@@ -101,6 +101,7 @@ def explore(
     n_line: int = 8,
     threshold: float = 0.5,
     n_grid: int = 8,
+    slices: Sequence[int] | None = None,
     checkpoint: str = "best",
     device: str = "cpu",
 ) -> ExploreResult:
@@ -146,6 +147,9 @@ def explore(
         Two points (start, end) in each embedding's coordinates; default through its bulk.
     threshold
         Binarisation threshold of the reconstruction grid, in data units.
+    slices
+        Volumes: ``(z, y, x)`` slice indices the reconstruction grid (axial ``z``) and the
+        ``volumes/`` views show, instead of the middle slices; checked before anything is written.
     """
     out = Path(out)
     unknown = sorted(set(parts) - set(PARTS))
@@ -157,12 +161,17 @@ def explore(
     lr, enc = encode_samples(store, run, n=n, seed=seed, label=label, device=device, checkpoint=checkpoint)
     model = lr.model
     clim = lr.data_range
+    if slices is not None:
+        if enc.x.ndim != 5:
+            raise InputError(None, "--slices is for 3D runs (volumes); this run's samples are 2D")
+        slices = Q.check_slices(slices, enc.x.shape[-3:])
     result = ExploreResult(out=out)
     out.mkdir(parents=True, exist_ok=True)
     skipped: dict[str, str] = {}
     summary: dict[str, Any] = {
         "store": str(store), "run": str(lr.path), "checkpoint": str(lr.checkpoint), "n_samples": int(len(enc.index)),
         "seed": seed, "label": enc.label_name, "latent_shape": list(model.latent_shape),
+        **({"slices_zyx": list(slices)} if slices is not None else {}),
     }
     mu = enc.mu.reshape(len(enc.mu), -1)
     vector = lr.vector_latent
@@ -187,10 +196,10 @@ def explore(
         result.tables.append(out / "reconstruction_quality.json")
         summary["quality"] = report.summary()
         fig, _ = reconstruction_grid(enc.x, recon, n=n_grid, seed=seed, threshold=threshold, clim=clim,
-                                       sample_labels=enc.index)
+                                       sample_labels=enc.index, slices=slices)
         save(fig, "reconstruction_grid")
         if len(lr.feature_dims) == 3 and "subject" in lr.sample_dims:
-            written = volume_reconstructions(store, lr, out / "volumes", encoded=enc, recon=recon)
+            written = volume_reconstructions(store, lr, out / "volumes", encoded=enc, recon=recon, slices=slices)
             summary["volumes"] = [str(p) for p in written]
 
     if "prior" in parts:
