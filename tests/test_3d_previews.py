@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from vaearr.analysis import perceptual as P
 from vaearr.analysis.quality import check_slices, ortho_slices
 from vaearr.errors import InputError
 from vaearr.viz.quality import reconstruction_grid, slice_views
@@ -98,3 +101,73 @@ def test_volume_reconstructions_fixed_slices(tmp_path: Path) -> None:
     res = explore(store, tmp_path / "run", tmp_path / "ex", parts=["quality"], label=None, slices=(3, 9, 12))
     assert res.summary["slices_zyx"] == [3, 9, 12]
     assert (tmp_path / "ex" / "volumes" / "anatomical_slices.html").is_file()
+    assert json.loads((tmp_path / "vols" / "perceptual_slices.json").read_text())["skipped"]  # 16³: no number
+    with pytest.raises(InputError, match="no such file"):
+        explore(store, tmp_path / "run", tmp_path / "ex_bad", parts=["quality"], label=None,
+                perceptual_weights=tmp_path / "nope.pth")
+    assert not (tmp_path / "ex_bad").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# slice-wise perceptual distance
+
+
+def _direct(net, a2d: np.ndarray, b2d: np.ndarray) -> float:
+    """The LPIPS-style distance of one pair of [0, 1] slices, written out (one slice at a time)."""
+    shift = torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1)
+    scale = torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1)
+    feats = []
+    for img in (a2d, b2d):
+        h = ((torch.from_numpy(img)[None, None] * 2 - 1).repeat(1, 3, 1, 1) - shift) / scale
+        taps = []
+        for i, layer in enumerate(net):
+            h = layer(h)
+            if i in (1, 4, 7, 9, 10, 11, 12):
+                taps.append(h[0].double())
+        feats.append(taps)
+    total = 0.0
+    for fa, fb in zip(*feats, strict=True):
+        na = fa / (torch.sqrt((fa**2).sum(0)) + 1e-10)
+        nb = fb / (torch.sqrt((fb**2).sum(0)) + 1e-10)
+        total += float(((na - nb) ** 2).sum(0).mean())
+    return total
+
+
+def test_perceptual_over_three_axes(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = P.squeezenet_features()
+    state = {f"features.{k}": v for k, v in net.state_dict().items()}
+    state["classifier.1.weight"] = torch.zeros(2, 512, 1, 1)  # torchvision's head: ignored
+    path = tmp_path / "checkpoints" / P.SQUEEZENET_FILE
+    path.parent.mkdir()
+    torch.save(state, path)
+    rng = np.random.default_rng(0)
+    x = rng.random((1, 1, 32, 33, 34)).astype(np.float32)
+    r = np.clip(x + rng.normal(0, 0.1, x.shape), 0, 1).astype(np.float32)
+    d = P.perceptual_3d(x, r, P.load_features(P.weights_file(path)))
+    with torch.no_grad():
+        want = {"z": np.mean([_direct(net, x[0, 0, k], r[0, 0, k]) for k in range(32)]),
+                "y": np.mean([_direct(net, x[0, 0, :, k], r[0, 0, :, k]) for k in range(33)]),
+                "x": np.mean([_direct(net, x[0, 0, :, :, k], r[0, 0, :, :, k]) for k in range(34)])}
+    for axis in "zyx":
+        assert d[axis][0] == pytest.approx(want[axis], rel=1e-5)
+    assert d["mean"][0] == pytest.approx(np.mean(list(want.values())), rel=1e-5)
+    assert len({round(float(d[a][0]), 6) for a in "zyx"}) == 3  # three different axes really were sliced
+    assert P.perceptual_3d(x, x.copy(), P.load_features(path))["mean"][0] == 0.0
+    # torch hub's cache is used when the file is there, and absent weights are said, not invented
+    old = torch.hub.get_dir()
+    try:
+        torch.hub.set_dir(str(tmp_path))
+        assert P.weights_file() == path
+        torch.hub.set_dir(str(tmp_path / "empty"))
+        assert P.weights_file() is None and "skipped" in P.skipped_message()
+    finally:
+        torch.hub.set_dir(old)
+    with pytest.raises(InputError, match="no such file"):
+        P.weights_file(tmp_path / "missing.pth")
+    torch.save({"features.0.weight": torch.zeros(1)}, tmp_path / "wrong.pth")
+    with pytest.raises(InputError, match="missing keys") as err:
+        P.load_features(tmp_path / "wrong.pth")
+    assert "\n" not in str(err.value)
+    with pytest.raises(InputError, match="under 32 px"):
+        P.perceptual_3d(x[..., :16], r[..., :16], net)

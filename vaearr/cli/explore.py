@@ -34,6 +34,10 @@ def explore(
     threshold: Annotated[float, typer.Option(help="Binarisation threshold of the reconstruction grid.")] = 0.5,
     slices: Annotated[Optional[str], typer.Option(help="3D runs: slice indices 'z,y,x' the previews show "
                                                   "(default: the middle slices).")] = None,
+    perceptual_weights: Annotated[Optional[Path], typer.Option(help="3D runs: SqueezeNet 1.1 weights "
+                                                               "(torchvision's squeezenet1_1-b8a52dc0.pth) for the "
+                                                               "slice-wise perceptual distance (default: torch hub's "
+                                                               "cache if there; else skipped).")] = None,
     checkpoint: Checkpoint = "best",
     device: Device = "cpu",
     serve: Annotated[bool, typer.Option("--serve", help="Serve the interactive explorer (one slider per latent dim) instead.")] = False,
@@ -68,7 +72,8 @@ def explore(
         traversal_dims=parse_ints(traversal_dims, "--traversal-dims"),
         manifold_dims=tuple(mdims) if mdims else None,
         line=((pts[0], pts[1]), (pts[2], pts[3])) if pts else None,
-        threshold=threshold, slices=parse_ints(slices, "--slices"), checkpoint=checkpoint, device=device,
+        threshold=threshold, slices=parse_ints(slices, "--slices"),
+        perceptual_weights=perceptual_weights, checkpoint=checkpoint, device=device,
     )
     typer.echo(result.describe())
 

@@ -36,6 +36,7 @@ from vaearr.analysis.latents import (
     latent_stats,
     prototypes,
 )
+from vaearr.analysis.perceptual import weights_file
 from vaearr.errors import InputError
 from vaearr.viz.core import save_figure
 from vaearr.viz.grids import (
@@ -102,6 +103,7 @@ def explore(
     threshold: float = 0.5,
     n_grid: int = 8,
     slices: Sequence[int] | None = None,
+    perceptual_weights: str | os.PathLike | None = None,
     checkpoint: str = "best",
     device: str = "cpu",
 ) -> ExploreResult:
@@ -165,6 +167,8 @@ def explore(
         if enc.x.ndim != 5:
             raise InputError(None, "--slices is for 3D runs (volumes); this run's samples are 2D")
         slices = Q.check_slices(slices, enc.x.shape[-3:])
+    if perceptual_weights is not None:
+        weights_file(perceptual_weights)  # a missing file fails before anything is written
     result = ExploreResult(out=out)
     out.mkdir(parents=True, exist_ok=True)
     skipped: dict[str, str] = {}
@@ -199,7 +203,8 @@ def explore(
                                        sample_labels=enc.index, slices=slices)
         save(fig, "reconstruction_grid")
         if len(lr.feature_dims) == 3 and "subject" in lr.sample_dims:
-            written = volume_reconstructions(store, lr, out / "volumes", encoded=enc, recon=recon, slices=slices)
+            written = volume_reconstructions(store, lr, out / "volumes", encoded=enc, recon=recon, slices=slices,
+                                             perceptual_weights=perceptual_weights)
             summary["volumes"] = [str(p) for p in written]
 
     if "prior" in parts:

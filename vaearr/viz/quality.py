@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from vaearr.analysis import perceptual as P
 from vaearr.analysis.generate import reconstruct
 from vaearr.analysis.latents import encode_samples, load_run
 from vaearr.analysis.quality import (
@@ -73,6 +74,26 @@ def reconstruction_grid(
     return fig, idx
 
 
+def perceptual_json(encoded: Any, recon: np.ndarray, names: list[str], pos: Any, want: set[str] | None,
+                    clim: tuple[float, float] | None, weights: Path | None, path: Path) -> Path:
+    """``perceptual_slices.json``: per subject the slice-wise LPIPS-style distance per axis and their mean, or why not."""
+    doc: dict[str, Any]
+    rows = [(row, names[int(p)]) for row, p in enumerate(pos) if want is None or names[int(p)] in want]
+    if weights is None:
+        doc = {"skipped": P.skipped_message()}
+    elif min(encoded.x.shape[-3:]) < P.MIN_SIDE:
+        doc = {"skipped": f"volumes of {'×'.join(map(str, encoded.x.shape[-3:]))}: slices under {P.MIN_SIDE} px"}
+    else:
+        net = P.load_features(weights)
+        idx = [r for r, _ in rows]
+        d = P.perceptual_3d(encoded.x[idx], recon[idx], net, data_range=clim or (0.0, 1.0))
+        doc = {"weights": str(weights), "network": "squeezenet1_1 (LPIPS taps, unit weights: not calibrated LPIPS)",
+               "subjects": {name: {k: float(d[k][i]) for k in ("z", "y", "x", "mean")}
+                            for i, (_, name) in enumerate(rows)}}
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    return path
+
+
 def slice_views(volume: np.ndarray, recon: np.ndarray, slices: Sequence[int] | None = None,
                 clim: tuple[float, float] | None = None):
     """Input (top row) and reconstruction: axial, coronal, sagittal views of two (z, y, x) volumes.
@@ -99,6 +120,7 @@ def volume_reconstructions(
     recon: np.ndarray | None = None,
     clim: tuple[float, float] | None = None,
     slices: Sequence[int] | None = None,
+    perceptual_weights: str | os.PathLike | None = None,
 ) -> list[Path]:
     """Write each subject's network input and reconstruction as NIfTI with the input's affine, and mid-slice views.
 
@@ -121,6 +143,10 @@ def volume_reconstructions(
         ``(z, y, x)`` indices of the three views, in the network's volume; the views are then
         ``{subject}_slices`` (axial z, coronal y, sagittal x). None: the middle slices. Out of
         range: :class:`InputError`, before anything is written.
+    perceptual_weights
+        SqueezeNet 1.1 weights for the slice-wise perceptual distance
+        (:mod:`vaearr.analysis.perceptual`), written to ``perceptual_slices.json``; None: torch
+        hub's cached file when present, else that file says the metric was skipped and why.
     """
     nib = require("nibabel", "nifti")
     lr = run if not isinstance(run, str | os.PathLike) else load_run(run)
@@ -140,6 +166,7 @@ def volume_reconstructions(
         if missing:
             raise InputError(store, f"no subject(s) {', '.join(missing)}")
     slices = check_slices(slices, encoded.x.shape[-3:])
+    weights = P.weights_file(perceptual_weights)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     clim = clim or lr.data_range
@@ -164,5 +191,6 @@ def volume_reconstructions(
         rep = reconstruction_quality(encoded.x[row:row + 1], recon[row:row + 1], data_range=data_width(clim))
         quality[subject] = rep.per_sample.iloc[0].to_dict()
     (out / "volume_quality.json").write_text(json.dumps(quality, indent=2) + "\n")
+    written.append(perceptual_json(encoded, recon, names, pos, want, clim, weights, out / "perceptual_slices.json"))
     written.append(out / "volume_quality.json")
     return written
