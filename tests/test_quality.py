@@ -106,7 +106,7 @@ def test_volume_reconstructions_keep_the_affine(tmp_path: Path) -> None:
     written = volume_reconstructions(store, tmp_path / "run", out)
     names = sorted(p.name for p in written)
     assert names == ["anatomical_input.nii.gz", "anatomical_mid_slices.html", "anatomical_recon.nii.gz",
-                     "volume_quality.json"]
+                     "perceptual_slices.json", "volume_quality.json"]
     ds = open_store(store)
     stored = ds["volumes"][0].values  # (z, y, x)
     affine = ds["affine"][0].values

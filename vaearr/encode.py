@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from vaearr.errors import StoreError
+from vaearr.errors import InputError, StoreError, require
+from vaearr.io.nifti import resample_affine
 from vaearr.models.latent_stats import ACTIVE_THRESHOLD, LatentStats
 from vaearr.progress import bar
 from vaearr.run import Run
@@ -62,6 +64,7 @@ def encode(
     device: str = "cpu",
     num_workers: int = 0,
     export: str | Path | None = None,
+    per_subject: str | Path | None = None,
     overwrite: bool = False,
     progress: bool = True,
 ) -> EncodeResult:
@@ -80,10 +83,14 @@ def encode(
     Each carries ``run`` (the run folder), ``checkpoint``, ``checkpoint_sha256`` and the run's
     config in attrs (:func:`vaearr.viz.maps.latent_maps` draws the maps). ``export`` writes ``latents_full.npy`` (full grid, NaN
     outside), ``latents_roi.npy`` (rows in C order of the masked samples), ``coords.csv``
-    (the sample coordinates of those rows) and ``recon_error_full.npy``.
+    (the sample coordinates of those rows) and ``recon_error_full.npy``. ``per_subject`` writes one
+    file per sample named by its id (:func:`export_per_subject`).
     """
     check_name(name, "latent name (--name)")
     r = Run.open(run)
+    if per_subject is not None and len(r.data.sample_dims) != 1:
+        raise InputError(per_subject, f"--per-subject needs one sample dim (subject, sample); the run has "
+                                      f"{', '.join(r.data.sample_dims)}")
     ds = open_store(store)
     r.check(ds, where=store)
     sample_dims, mask = r.data.sample_dims, r.data.mask
@@ -145,7 +152,57 @@ def encode(
         result.active_units = (attrs["active_units"], len(attrs["kl_per_dim"]))
     if export is not None:
         result.exports = export_latents(open_store(store), name, export, sample_dims=sample_dims, mask=mask)
+    if per_subject is not None:
+        result.exports += export_per_subject(open_store(store), name, per_subject, factor=_factor(r, latent_shape))
     return result
+
+
+def _factor(run: Run, latent_shape: tuple[int, ...]) -> int | None:
+    """How many input voxels one latent voxel spans along each axis (spatial latents), else None."""
+    spatial = run.preprocess.input_shape[1:]
+    if len(latent_shape) < 2 or not latent_shape[1] or spatial[0] % latent_shape[1]:
+        return None
+    return spatial[0] // latent_shape[1]
+
+
+def _file_name(sample: Any) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", str(sample)).strip(".") or "_"
+
+
+def export_per_subject(ds: xr.Dataset, name: str, folder: str | Path, *, factor: int | None = None) -> list[Path]:
+    """One ``<id>.npy`` per sample (its latent), named by the sample dim's coordinate (the subject id).
+
+    For 3D spatial latents of a volume store (``affine(subject, ...)``) also ``<id>.nii.gz``: the
+    latent channels as the 4th NIfTI dim, on a grid whose affine is the subject's, resampled by
+    ``factor`` (each latent voxel spans factor³ input voxels; :func:`vaearr.io.nifti.resample_affine`).
+    Masked-out samples (all NaN) are skipped.
+    """
+    lat = ds[name]
+    dim = str(lat.dims[0])
+    ids = [str(v) for v in (ds[dim].values if dim in ds.coords else range(lat.sizes[dim]))]
+    names = [_file_name(i) for i in ids]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InputError(folder, f"sample ids {', '.join(dupes[:3])} give the same file name twice")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    nifti = lat.ndim == 5 and "affine" in ds and factor is not None
+    nib = require("nibabel", "nifti") if nifti else None
+    out: list[Path] = []
+    for i, file_name in enumerate(names):
+        values = np.asarray(lat.isel({dim: i}).values, dtype=np.float32)
+        if np.isnan(values).all():
+            continue
+        out.append(folder / f"{file_name}.npy")
+        np.save(out[-1], values)
+        if nib is not None:
+            affine = np.asarray(ds["affine"].isel({dim: i}).values, dtype=np.float64)
+            src = tuple(int(s) * factor for s in values.shape[1:][::-1])  # (i, j, k) of the input grid
+            data = values.transpose(3, 2, 1, 0)  # (channel, z, y, x) -> (x, y, z, channel) = NIfTI (i, j, k, t)
+            img = nib.Nifti1Image(data, resample_affine(affine, src, data.shape[:3]))
+            out.append(folder / f"{file_name}.nii.gz")
+            nib.save(img, out[-1])
+    return out
 
 
 def export_latents(

@@ -17,6 +17,7 @@ each by its own min..max.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,13 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".np
 
 
 def _leaves(model: Any) -> list[tuple[str, Any]]:
-    return [(name, m) for name, m in model.named_modules() if name and not list(m.children())]
+    """Leaf modules, without pass-throughs (``Identity``, empty ``Sequential``: a copy of the layer before)."""
+    return [(name, m) for name, m in model.named_modules()
+            if name and not list(m.children()) and not isinstance(m, torch.nn.Identity | torch.nn.Sequential)]
 
 
-def layer_outputs(model: Any, x: Any, *, z: Any = None) -> tuple[dict[str, Any], Any]:
+def layer_outputs(model: Any, x: Any, *, z: Any = None,
+                  on_output: Callable[[str, Any], None] | None = None) -> tuple[dict[str, Any], Any]:
     """Every decoder layer's output for a batch ``x`` (decoded from its posterior mean), in call order.
 
     Parameters
@@ -52,6 +56,10 @@ def layer_outputs(model: Any, x: Any, *, z: Any = None) -> tuple[dict[str, Any],
         (B, *input_shape) tensor or array; ignored when ``z`` is given.
     z
         Latents to decode instead of encoding ``x``.
+    on_output
+        Called with ``(layer name, output)`` as each layer runs, instead of keeping the outputs
+        (the returned dict then holds only the names, mapped to None): bounded memory for large
+        networks (an SD decoder at 512² has gigabytes of activations).
 
     Returns
     -------
@@ -71,7 +79,11 @@ def layer_outputs(model: Any, x: Any, *, z: Any = None) -> tuple[dict[str, Any],
             while key in outputs:  # the same module run again in one decode
                 k += 1
                 key = f"{name}#{k}"
-            outputs[key] = output.detach().float().cpu()
+            if on_output is None:
+                outputs[key] = output.detach().float().cpu()
+            else:
+                outputs[key] = None
+                on_output(key, output.detach())
 
         return record
 
@@ -176,12 +188,21 @@ def compare_layers(model: Any, x1: Any, x2: Any, *, names: tuple[str, str] = ("i
     if x1.shape != x2.shape or x1.shape[0] != 1:
         raise ValueError(f"compare_layers takes two (1, *input_shape) inputs, got {x1.shape} and {x2.shape}")
     out1, r1 = layer_outputs(model, x1)
-    out2, r2 = layer_outputs(model, x2)
-    layers = [n for n in out1 if n in out2]
-    pairs = [distances(out1[n].numpy(), out2[n].numpy()) for n in layers]
+    found: dict[str, tuple[float, float]] = {}
+
+    def compare(name: str, output: Any) -> None:  # the second input's layers, compared as they run
+        if name in out1:
+            found[name] = distances(out1[name].numpy(), output.float().cpu().numpy())
+            out1[name] = out1[name][:0]  # keep the name and dims, free the values
+            shapes[name] = tuple(output.shape[1:])
+
+    shapes: dict[str, tuple[int, ...]] = {}
+    _, r2 = layer_outputs(model, x2, on_output=compare)
+    layers = [n for n in out1 if n in found]
+    pairs = [found[n] for n in layers]
     return LayerComparison(
         layers=layers, l2=np.array([p[0] for p in pairs]), cosine=np.array([p[1] for p in pairs]),
-        shapes=[tuple(out1[n].shape[1:]) for n in layers], x1=x1, x2=x2, recon1=r1.numpy(), recon2=r2.numpy(),
+        shapes=[shapes[n] for n in layers], x1=x1, x2=x2, recon1=r1.numpy(), recon2=r2.numpy(),
         names=names,
     )
 
@@ -231,6 +252,22 @@ def _array_file(path: Path, c: int, h: int, w: int, dtype: np.dtype) -> np.ndarr
     arr = t[0].numpy().astype(np.float64)
     lo, hi = float(arr.min()), float(arr.max())
     return _to_dtype((arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr), dtype)
+
+
+def load_scaled(path: str | os.PathLike, shape: tuple[int, int, int], lo: float = -1.0, hi: float = 1.0) -> np.ndarray:
+    """An image file or ``.npy`` array as (1, C, H, W) float32 in [lo, hi], for a network with no run (a pretrained VAE).
+
+    Images: the network's channels (gray or RGB), resized to (H, W) with PIL's bilinear filter
+    (as torchvision's ``Resize`` on PIL images), ``lo + (hi - lo) * pixel / 255`` — for SD,
+    ``ToTensor`` + ``Normalize(0.5, 0.5)``. ``.npy`` arrays: 8-bit arrays as images, others
+    stretched min..max (:func:`_array_file`).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "no such file")
+    read = _array_file if path.suffix.lower() == ".npy" else _image_file
+    sample = read(path, *shape, np.dtype(np.uint8)).astype(np.float32)
+    return (lo + (hi - lo) * sample / 255.0)[None].astype(np.float32)
 
 
 def load_input(path: str | os.PathLike, preprocess: Preprocess) -> np.ndarray:

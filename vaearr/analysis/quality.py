@@ -23,7 +23,7 @@ import torch
 
 from vaearr.analysis.generate import reconstruct
 from vaearr.analysis.latents import encode_samples
-from vaearr.errors import require
+from vaearr.errors import InputError, require
 from vaearr.io.nifti import crop_affine, resample_affine
 from vaearr.preprocess import Preprocess
 
@@ -320,6 +320,32 @@ def mid_slices(volume: np.ndarray) -> list[np.ndarray]:
     """The three orthogonal middle slices of a (z, y, x) volume: axial (y, x), coronal (z, x), sagittal (z, y)."""
     v = np.asarray(volume)
     return [v[v.shape[0] // 2], v[:, v.shape[1] // 2], v[:, :, v.shape[2] // 2]]
+
+
+def ortho_slices(volume: np.ndarray, slices: Sequence[int] | None = None) -> list[np.ndarray]:
+    """Three orthogonal slices of a (z, y, x) volume at ``slices = (z, y, x)`` indices (None: the middle ones).
+
+    Returns axial ``v[z]`` (y, x), coronal ``v[:, y]`` (z, x) and sagittal ``v[:, :, x]`` (z, y).
+    Check indices first with :func:`check_slices`.
+    """
+    v = np.asarray(volume)
+    z, y, x = slices if slices is not None else (s // 2 for s in v.shape[:3])
+    return [v[z], v[:, y], v[:, :, x]]
+
+
+def check_slices(slices: Sequence[int] | None, shape: Sequence[int], what: Any = None) -> tuple[int, int, int] | None:
+    """``slices`` as a (z, y, x) tuple inside a (z, y, x) ``shape``; one-line :class:`InputError` otherwise."""
+    if slices is None:
+        return None
+    s = tuple(int(i) for i in slices)
+    shape = tuple(int(n) for n in shape[-3:])
+    if len(s) != 3:
+        raise InputError(what, f"--slices takes three indices z,y,x; got {len(s)}: {','.join(map(str, s))}")
+    bad = [f"{axis}={i} (0..{n - 1})" for axis, i, n in zip("zyx", s, shape, strict=True) if not 0 <= i < n]
+    if bad:
+        raise InputError(what, f"--slices out of range for volumes of {'×'.join(map(str, shape))} (z×y×x): "
+                               f"{', '.join(bad)}")
+    return s  # type: ignore[return-value]
 
 
 def network_affine(affine: np.ndarray, stored_shape: Sequence[int], preprocess: Preprocess) -> np.ndarray:

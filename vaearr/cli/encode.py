@@ -21,6 +21,7 @@ def encode(
     device: Device = "cpu",
     export: Annotated[Optional[Path], typer.Option(help="Also write latents_full.npy, latents_roi.npy, coords.csv here.")] = None,
     figures: Annotated[Optional[Path], typer.Option(help="Latent maps (HTML + PNG) here.")] = None,
+    per_subject: Annotated[Optional[Path], typer.Option(help="One <subject>.npy per sample here (and <subject>.nii.gz for 3D latents of a volume store).")] = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Write the latents (mu), and reconstruction error, of a trained run into the store."""
@@ -30,7 +31,8 @@ def encode(
 
 
     result = encode_store(store, run, name=name, checkpoint=checkpoint, logvar=logvar, batch_size=batch_size,
-                          device=device, export=export, overwrite=overwrite)
+                          device=device, export=export, per_subject=per_subject,
+                          overwrite=overwrite)
     ds = open_store(store)
     if figures is not None and {"y", "x"} <= set(ds[name].dims) and "latent_dim" in ds[name].dims:
         result.figures = latent_maps(ds, name, figures)

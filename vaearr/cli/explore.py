@@ -60,6 +60,12 @@ def explore(
     manifold_dims: Annotated[Optional[str], typer.Option(help="Two dims 'i,j' for the 2D manifold (default: the two most active).")] = None,
     line: Annotated[Optional[str], typer.Option(help="Line in each embedding 'x0,y0,x1,y1' to sample along.")] = None,
     threshold: Annotated[float, typer.Option(help="Binarisation threshold of the reconstruction grid.")] = 0.5,
+    slices: Annotated[Optional[str], typer.Option(help="3D runs: slice indices 'z,y,x' the previews show "
+                                                  "(default: the middle slices).")] = None,
+    perceptual_weights: Annotated[Optional[Path], typer.Option(help="3D runs: SqueezeNet 1.1 weights "
+                                                               "(torchvision's squeezenet1_1-b8a52dc0.pth) for the "
+                                                               "slice-wise perceptual distance (default: torch hub's "
+                                                               "cache if there; else skipped).")] = None,
     checkpoint: Checkpoint = "best",
     device: Device = "cpu",
     serve: Annotated[bool, typer.Option("--serve", help="Serve the interactive explorer (one slider per latent dim) instead.")] = False,
@@ -110,15 +116,20 @@ def explore(
         line=((pts[0], pts[1]), (pts[2], pts[3])) if pts else None,
         threshold=threshold, checkpoint=checkpoint, device=device, n_prior=num_samples, steps=9 if steps is None else steps,
         traversal_range=t_range, manifold_range=m_range, manifold_size=grid, metric_range=metric_range,
-        sprite=sprite,
+        sprite=sprite, slices=parse_ints(slices, "--slices"), perceptual_weights=perceptual_weights,
     )
     typer.echo(result.describe())
 
 
 @app.command()
 def layers(
-    run: Annotated[Path, typer.Option("--run", "-r", help="Training run folder (a 2D model).")],
     out: Annotated[Path, typer.Option(help="Folder for layer_differences.json, charts and reconstructions.")],
+    run: Annotated[Optional[Path], typer.Option("--run", "-r", help="Training run folder (a 2D model).")] = None,
+    weights: Annotated[Optional[Path], typer.Option(help="Instead of --run: a pretrained Stable Diffusion / ldm VAE "
+                                                    "(model.ckpt, .safetensors, or a diffusers AutoencoderKL folder); "
+                                                    "inputs RGB, resized, scaled to [-1, 1].")] = None,
+    size: Annotated[Optional[int], typer.Option(help="With --weights: input size N×N (default: diffusers' "
+                                                "sample_size, else 512).")] = None,
     img1: Annotated[Optional[Path], typer.Option(help="First input: an image file or .npy array.")] = None,
     img2: Annotated[Optional[Path], typer.Option(help="Second input.")] = None,
     folder: Annotated[Optional[Path], typer.Option(help="Folder with positive/ and negative/, files matched by name.")] = None,
@@ -126,14 +137,21 @@ def layers(
     checkpoint: Checkpoint = "best",
     device: Device = "cpu",
 ) -> None:
-    """Compare decoder layer activations of two inputs (--img1/--img2) or of matched pairs (--folder)."""
-    from vaearr.viz.layers import compare_folder, compare_images
+    """Compare decoder layer activations of two inputs (--img1/--img2) or of matched pairs (--folder), through a run or a pretrained SD VAE (--weights)."""
+    from vaearr.viz.layers import compare_folder, compare_images, layer_model
 
 
+    if (run is None) == (weights is None):
+        raise typer.BadParameter("give either --run or --weights")
+    if size is not None and weights is None:
+        raise typer.BadParameter("--size goes with --weights (a run has its own input size)")
     if (folder is None) == (img1 is None and img2 is None) or (folder is None and (img1 is None or img2 is None)):
         raise typer.BadParameter("give either --img1 and --img2, or --folder")
+    model = layer_model(run, weights=weights, size=size, checkpoint=checkpoint, device=device)
+    for note in model.notes:
+        typer.echo(f"{weights}: {note}")
     if folder is not None:
-        agg = compare_folder(run, folder, out, top=top, checkpoint=checkpoint, device=device)
+        agg = compare_folder(model, folder, out, top=top, checkpoint=checkpoint, device=device)
         d = agg.to_dict(top)
         typer.echo(f"compared {d['n_pairs']} pairs → {out}")
         for side, names in agg.unmatched.items():
@@ -141,7 +159,7 @@ def layers(
                 typer.echo(f"  unmatched in {side}/: {', '.join(names)}")
         typer.echo(f"  most different layers (1 − cosine): {', '.join(d['top_layers']['cosine_dissimilarity'])}")
         return
-    cmp = compare_images(run, img1, img2, out, top=top, checkpoint=checkpoint, device=device)
+    cmp = compare_images(model, img1, img2, out, top=top, checkpoint=checkpoint, device=device)
     typer.echo(f"compared {len(cmp.layers)} decoder layers of {img1} and {img2} → {out}")
     typer.echo(f"  most different layers (1 − cosine): {', '.join(cmp.top(top, 'cosine'))}")
     typer.echo(f"  most different layers (L2): {', '.join(cmp.top(top, 'l2'))}")

@@ -135,12 +135,14 @@ def ingest_nifti(
     shape: Annotated[Optional[str], typer.Option(help="Common shape ZxYxX (default: the first volume's).")] = None,
     method: Annotated[str, typer.Option(help="crop (centre crop/pad) or resample.")] = "crop",
     volume: Annotated[Optional[int], typer.Option(help="Volume to take from 4D files.")] = None,
+    subjects: Annotated[Optional[Path], typer.Option(help="Subjects CSV (column subject + others) with the label column.")] = None,
+    label_column: Annotated[Optional[str], typer.Option(help="Column of the subjects CSV carried in as the label(subject) coord, e.g. diagnosis.")] = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """NIfTI volumes → volumes(subject, z, y, x), affine(subject, 4, 4), voxel_size."""
+    """NIfTI volumes → volumes(subject, z, y, x), affine(subject, 4, 4), voxel_size (+ label(subject))."""
     from vaearr.io import nifti as io_nifti
 
 
-    io_nifti.ingest_nifti([*src], store, shape=parse_shape(shape, 3, "--shape"), method=method, volume=volume, overwrite=overwrite,
-        progress=True)
+    io_nifti.ingest_nifti([*src], store, shape=parse_shape(shape, 3, "--shape"), method=method, volume=volume,
+        subjects=subjects, label_column=label_column, overwrite=overwrite, progress=True)
     print_store(store)

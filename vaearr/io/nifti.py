@@ -97,6 +97,38 @@ def _from_csv(csv_path: Path) -> list[tuple[str, Path]]:
     return rows
 
 
+def read_labels(csv_path: str | os.PathLike, column: str, subjects: Sequence[str]) -> np.ndarray:
+    """The ``column`` of a subjects CSV (a ``subject`` column and any others), one string per subject.
+
+    Raises
+    ------
+    InputError
+        An unreadable CSV, no ``subject`` or ``column`` column, a subject listed twice, or an
+        ingested subject the CSV does not list — naming the CSV.
+    """
+    csv_path = Path(csv_path)
+    try:
+        with open(csv_path, newline="") as f:
+            reader = csv.DictReader(f)
+            fields = [(h or "").strip() for h in (reader.fieldnames or [])]
+            reader.fieldnames = fields
+            if "subject" not in fields or column not in fields:
+                raise InputError(csv_path, f"needs columns 'subject' and '{column}' (--label-column); has {fields}")
+            table: dict[str, str] = {}
+            for line, row in enumerate(reader, start=2):
+                subject = (row.get("subject") or "").strip()
+                if subject in table:
+                    raise InputError(csv_path, f"line {line}: subject '{subject}' is listed twice")
+                table[subject] = (row.get(column) or "").strip()
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(csv_path, f"cannot be read as CSV: {exc}") from None
+    missing = [s for s in subjects if s not in table]
+    if missing:
+        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise InputError(csv_path, f"has no row for subject(s) {shown} ({len(missing)} of {len(subjects)})")
+    return np.array([table[s] for s in subjects], dtype=str)
+
+
 def resolve_sources(sources: str | os.PathLike | Sequence[str | os.PathLike]) -> list[tuple[str, Path]]:
     """Turn ``sources`` into ``(subject, file)`` pairs.
 
@@ -358,12 +390,17 @@ def ingest_nifti(
     shape: tuple[int, int, int] | None = None,
     method: str = "crop",
     volume: int | None = None,
+    subjects: str | os.PathLike | None = None,
+    label_column: str | None = None,
     overwrite: bool = False,
     progress: bool = False,
 ) -> xr.Dataset:
     """Read volumes with :func:`read_nifti` and write them into ``store`` in one transaction.
 
     The store's root attrs get ``kind="volumes"``, ``index_order``, ``shape_ijk``, ``method``.
+    With ``label_column``, that column of the subjects CSV (``subjects``, or the CSV of
+    ``sources`` when it is one) becomes the coord ``label(subject)`` of every variable, as image
+    stores have (explore colours by it); ``label_column`` is recorded in the root attrs.
 
     Returns the store, opened lazily after the write (:func:`~vaearr.io.write.write_ingested`).
 
@@ -376,13 +413,26 @@ def ingest_nifti(
         A variable exists and ``overwrite`` is false, or the store's ``subject`` differs.
     """
     pairs = resolve_sources(sources)
+    if subjects is None and label_column is not None:
+        given = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
+        if len(given) != 1 or Path(given[0]).suffix.lower() != ".csv":
+            raise InputError(None, "--label-column needs a subjects CSV: give --subjects FILE.csv (columns subject, "
+                                   f"{label_column}) or the volumes as a CSV")
+        subjects = given[0]
+    if subjects is not None and label_column is None:
+        raise InputError(subjects, "--subjects needs --label-column NAME (the column to carry into the store)")
+    labels = read_labels(subjects, label_column, [s for s, _ in pairs]) if label_column else None
     ds = _read_pairs(pairs, shape=shape, method=method, volume=volume)
+    if labels is not None:
+        ds = ds.assign_coords(label=("subject", labels))
+        ds.attrs["label_column"] = label_column
     files = [str(p.resolve()) for _, p in pairs]
     return write_ingested(
         store,
         {name: ds[name] for name in ("volumes", "affine", "voxel_size")},
         source=files,
-        config={"shape": None if shape is None else list(shape), "method": method, "volume": volume},
+        config={"shape": None if shape is None else list(shape), "method": method, "volume": volume,
+                "subjects": None if subjects is None else os.fspath(subjects), "label_column": label_column},
         kind="volumes",
         group_attrs=ds.attrs,
         overwrite=overwrite,

@@ -13,7 +13,9 @@ mid-block attention; ldm's decoder has ``num_res_blocks + 1`` blocks per level, 
 difference is left: ldm's encoder ends in a conv to ``2 * z_channels`` followed by a 1×1
 ``quant_conv``, MONAI's in a conv to ``latent_channels`` followed by two 1×1 convs (mu, log σ²).
 For SD v1 that makes MONAI's network 18,468 parameters smaller: 83,635,395 against ldm's
-83,653,863 — the sd-v1 preset builds exactly the former.
+83,653,863 — the sd-v1 preset builds exactly the former. MONAI also has no SiLU between the
+final GroupNorm and conv of either half. ``layout="ldm"`` builds ldm's network exactly (both
+differences), which is what pretrained SD VAEs load into (:mod:`vaearr.models.sd_weights`).
 
 Loss: ``recon_loss + kl_weight_config * kl_weight * kl`` with MSE (or L1) **averaged over
 pixels** (``recon_reduction="mean"``, the MONAI/LDM tutorials' convention that ``kl_weight=1e-6``
@@ -79,6 +81,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 RECON_LOSSES = ("mse", "l1")
+#: ``"monai"``: MONAI's network; ``"ldm"``: the original ldm / SD first stage exactly (see
+#: :class:`AutoencoderKLConfig`'s ``layout``).
+LAYOUTS = ("monai", "ldm")
 RECON_REDUCTIONS = ("mean", "sum")
 
 
@@ -161,6 +166,13 @@ class AutoencoderKLConfig(ModelConfig):
         Gradient (activation) checkpointing of encoder and decoder.
     preset
         ``"sd-v1"``, ``"small"``, ``"tiny"`` or ``None``.
+    layout
+        ``"monai"`` (MONAI's network) or ``"ldm"``: the ldm / Stable Diffusion first stage
+        exactly, so its pretrained weights load (:mod:`vaearr.models.sd_weights`) — the encoder
+        ends GroupNorm → SiLU → conv to ``2 * latent_channels`` (MONAI's has no SiLU and a conv
+        to ``latent_channels``), ``quant_conv_mu`` / ``quant_conv_log_sigma`` are the two halves
+        of ldm's ``quant_conv`` (``2z → z`` each; the second gives ldm's log-variance as it
+        is), and the decoder ends GroupNorm → SiLU → conv as ldm's does.
     """
 
     name: ClassVar[str] = "autoencoder-kl"
@@ -180,6 +192,7 @@ class AutoencoderKLConfig(ModelConfig):
     recon_reduction: str = "mean"
     use_checkpointing: bool = False
     preset: str | None = None
+    layout: str = "monai"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -320,6 +333,23 @@ def _find_first_stage(doc: Any, path: Path) -> tuple[dict[str, Any], Mapping[str
     )
 
 
+def _ldm_ends(net: nn.Module, c: AutoencoderKLConfig) -> None:
+    """Turn MONAI's network into ldm's: SiLU before both final convs, an encoder conv to 2z, quant convs 2z → z."""
+    conv_cls = type(net.post_quant_conv)  # monai.networks.blocks.Convolution
+    dims, z = c.spatial_dims, c.latent_channels
+
+    def conv(cin: int, cout: int, k: int) -> nn.Module:
+        return conv_cls(spatial_dims=dims, in_channels=cin, out_channels=cout, strides=1, kernel_size=k,
+                        padding=k // 2, conv_only=True)
+
+    enc = list(net.encoder.blocks)
+    net.encoder.blocks = nn.ModuleList([*enc[:-1], nn.SiLU(), conv(c.channels[-1], 2 * z, 3)])
+    dec = list(net.decoder.blocks)
+    net.decoder.blocks = nn.ModuleList([*dec[:-1], nn.SiLU(), dec[-1]])
+    net.quant_conv_mu = conv(2 * z, z, 1)
+    net.quant_conv_log_sigma = conv(2 * z, z, 1)
+
+
 @register
 class AutoencoderKL(VAEBase):
     """KL autoencoder with spatial latents (SD first stage), on MONAI's network.
@@ -377,6 +407,8 @@ class AutoencoderKL(VAEBase):
                 with_nonlocal_attn=c.with_mid_attention,
                 **common,
             )
+        if getattr(c, "layout", "monai") == "ldm":
+            _ldm_ends(net, c)
         return net
 
     # -- memory switches ------------------------------------------------------------------------

@@ -360,6 +360,10 @@ class Adversarial:
         """Whether the adversarial stage is on at ``epoch`` (0-based)."""
         raise NotImplementedError
 
+    def adversarial_scale(self, epoch: int) -> float:
+        """The adversarial term's multiplier at ``epoch`` (0-based): 1 while the stage is on, unless a family ramps it."""
+        return 1.0 if self.adversarial_active(epoch) else 0.0
+
     def discriminator_loss(self, x: Tensor, out: VAEOutput) -> Tensor:
         """The discriminator's loss on real ``x`` and the detached reconstruction ``out.recon``."""
         raise NotImplementedError

@@ -39,6 +39,7 @@ from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from vaearr.errors import InputError
 from vaearr.models.base import (
@@ -54,12 +55,19 @@ from vaearr.models.losses import gaussian_nll, kl_per_dim, reconstruction_loss
 OUTPUT_HEADS = ("sigmoid-bce", "tanh-mse", "linear-mse", "gaussian")
 DATA_RANGES = ("[0,1]", "[-1,1]", "standardized")
 AUTO_OUTPUT = {"[0,1]": "sigmoid-bce", "[-1,1]": "tanh-mse", "standardized": "gaussian"}
-ACTIVATIONS = {"leaky_relu": lambda: nn.LeakyReLU(0.2), "silu": nn.SiLU}
+ACTIVATIONS = {"leaky_relu": lambda: nn.LeakyReLU(0.2), "silu": nn.SiLU, "relu": nn.ReLU}
 NORMS = {
     # GroupNorm with up to 8 groups: independent of batch size, so a last batch of 1 trains fine.
     "group": lambda c: nn.GroupNorm(math.gcd(8, c), c),
     "batch": nn.BatchNorm2d,
+    "none": None,  # no module at all, so a plain conv/act stack keeps its script's indices
 }
+#: Layout choices (see ConvVAEConfig): how the decoder grows, where it stops, how it meets the input size.
+DECODERS = ("upsample", "transpose")
+UPSAMPLE_TO = ("double", "encoder")
+UPSAMPLE_MODES = ("nearest", "bilinear")
+OUTPUT_LAYERS = ("conv", "last")
+FITS = ("crop", "resize")
 
 
 def _identity(t: Tensor) -> Tensor:
@@ -97,7 +105,38 @@ class ConvVAEConfig(ModelConfig):
     norm
         ``"group"`` (default; batch-size independent) or ``"batch"``.
     activation
-        ``"leaky_relu"`` (slope 0.2) or ``"silu"``.
+        ``"leaky_relu"`` (slope 0.2), ``"silu"`` or ``"relu"``.
+
+    The fields below change the layout; their defaults give the one described in the module
+    docstring. They exist so that other scripts' VAEs can be rebuilt exactly and their weights
+    loaded (:mod:`vaearr.models.imports`).
+
+    kernel_sizes, strides, paddings
+        Per encoder level (``None``: 3, 2, 1 at every level).
+    hidden_dims
+        Fully connected layers (each followed by the activation) between the flattened
+        features and the ``mu``/``logvar`` heads; the decoder mirrors them, reversed.
+    decoder
+        ``"upsample"`` (interpolate, then a 3×3 conv block) or ``"transpose"`` (transposed
+        convolutions with ``decoder_kernel_sizes``/``strides``/``paddings``/``output_paddings``,
+        default 3, 2, 1, 1).
+    decoder_channels
+        Widths of the decoder's conv blocks (``None``: the encoder's, reversed). With
+        ``"upsample"`` it may have one entry fewer than the levels: the last upsampling then goes
+        straight to the output conv.
+    decoder_in_channels
+        Channels the decoder's first linear layer is reshaped to (``None``: the encoder's last width).
+    decoder_fc_activation
+        Apply the activation after the decoder's first linear layer too.
+    upsample_to
+        ``"double"`` (×2 per level) or ``"encoder"`` (back to each encoder level's exact size).
+    upsample_mode
+        ``"nearest"`` or ``"bilinear"``.
+    output_layer
+        ``"conv"``: a 3×3 conv to the input channels ends the decoder; ``"last"``: the last
+        decoder block is the output (its width must be the input channels; no norm/activation).
+    fit
+        ``"crop"`` (centre crop to the input size) or ``"resize"`` (bilinear, when the sizes differ).
     """
 
     name: ClassVar[str] = "conv-vae"
@@ -113,6 +152,22 @@ class ConvVAEConfig(ModelConfig):
     activation: str = "leaky_relu"
     sigma: float | None = None
     free_bits: float = 0.0
+    kernel_sizes: tuple[int, ...] | None = None
+    strides: tuple[int, ...] | None = None
+    paddings: tuple[int, ...] | None = None
+    hidden_dims: tuple[int, ...] = ()
+    decoder: str = "upsample"
+    decoder_channels: tuple[int, ...] | None = None
+    decoder_in_channels: int | None = None
+    decoder_fc_activation: bool = False
+    decoder_kernel_sizes: tuple[int, ...] | None = None
+    decoder_strides: tuple[int, ...] | None = None
+    decoder_paddings: tuple[int, ...] | None = None
+    decoder_output_paddings: tuple[int, ...] | None = None
+    upsample_to: str = "double"
+    upsample_mode: str = "nearest"
+    output_layer: str = "conv"
+    fit: str = "crop"
 
     @property
     def output_head(self) -> str:
@@ -137,9 +192,15 @@ class ConvVAEConfig(ModelConfig):
             ("data_range", DATA_RANGES),
             ("norm", tuple(NORMS)),
             ("activation", tuple(ACTIVATIONS)),
+            ("decoder", DECODERS),
+            ("upsample_to", UPSAMPLE_TO),
+            ("upsample_mode", UPSAMPLE_MODES),
+            ("output_layer", OUTPUT_LAYERS),
+            ("fit", FITS),
         ):
             if getattr(self, attr) not in allowed:
                 raise self.problem(f"{attr} must be one of {', '.join(allowed)}; got {getattr(self, attr)!r}")
+        self._validate_layout()
         if self.output_head == "sigmoid-bce" and self.data_range != "[0,1]":
             raise self.problem(
                 f"output 'sigmoid-bce' needs data in [0,1] (BCE targets), but data_range is {self.data_range}; "
@@ -147,13 +208,55 @@ class ConvVAEConfig(ModelConfig):
             )
 
 
-def _conv_block(c_in: int, c_out: int, stride: int, config: ConvVAEConfig) -> list[nn.Module]:
-    """3×3 conv → norm → activation; stride 2 halves H and W (rounding up)."""
-    return [
-        nn.Conv2d(c_in, c_out, kernel_size=3, stride=stride, padding=1),
-        NORMS[config.norm](c_out),
-        ACTIVATIONS[config.activation](),
-    ]
+    def _validate_layout(self) -> None:
+        levels = len(self.channels)
+        for attr in ("kernel_sizes", "strides", "paddings"):
+            value = getattr(self, attr)
+            if value is not None and (len(value) != levels or any(v < (0 if attr == "paddings" else 1) for v in value)):
+                raise self.problem(f"{attr} needs one value per level ({levels}), got {value!r}")
+        if any(h < 1 for h in self.hidden_dims):
+            raise self.problem(f"hidden_dims must be positive widths, got {self.hidden_dims!r}")
+        widths = self.decoder_channels
+        if widths is not None and (not widths or any(w < 1 for w in widths)):
+            raise self.problem(f"decoder_channels must be positive widths, got {widths!r}")
+        if self.decoder_in_channels is not None and self.decoder_in_channels < 1:
+            raise self.problem(f"decoder_in_channels must be >= 1, got {self.decoder_in_channels}")
+        if self.decoder == "upsample" and widths is not None and len(widths) not in (levels, levels - 1):
+            raise self.problem(f"decoder_channels needs {levels} (or {levels - 1}) widths with decoder "
+                               f"'upsample', got {len(widths)}")
+        if self.decoder == "transpose":
+            n = len(widths) if widths is not None else levels
+            for attr in ("decoder_kernel_sizes", "decoder_strides", "decoder_paddings", "decoder_output_paddings"):
+                value = getattr(self, attr)
+                if value is not None and len(value) != n:
+                    raise self.problem(f"{attr} needs one value per decoder layer ({n}), got {value!r}")
+        elif self.output_layer == "last":
+            raise self.problem("output_layer 'last' needs decoder 'transpose' (an upsampling decoder ends in a conv)")
+        if self.output_layer == "last":
+            if widths is None or widths[-1] != self.input_shape[0]:
+                raise self.problem(f"output_layer 'last' needs decoder_channels ending in the input channels "
+                                   f"({self.input_shape[0]}), got {widths!r}")
+
+
+def _conv_block(c_in: int, c_out: int, stride: int, config: ConvVAEConfig, *, kernel: int = 3,
+                padding: int = 1, transpose: bool = False, output_padding: int = 0) -> list[nn.Module]:
+    """Conv (or transposed conv) → norm → activation; the default 3×3 stride-2 conv halves H and W (rounding up)."""
+    conv: nn.Module = (
+        nn.ConvTranspose2d(c_in, c_out, kernel, stride=stride, padding=padding, output_padding=output_padding)
+        if transpose else nn.Conv2d(c_in, c_out, kernel_size=kernel, stride=stride, padding=padding)
+    )
+    norm = NORMS[config.norm]
+    return [conv, *([norm(c_out)] if norm is not None else []), ACTIVATIONS[config.activation]()]
+
+
+def _fc_stack(widths: tuple[int, ...], config: ConvVAEConfig) -> nn.Sequential:
+    """Linear → activation for each consecutive pair of ``widths`` (empty for fewer than two)."""
+    return nn.Sequential(*[m for a, b in zip(widths[:-1], widths[1:], strict=True)
+                           for m in (nn.Linear(a, b), ACTIVATIONS[config.activation]())])
+
+
+def _per_layer(value: tuple[int, ...] | None, default: int, n: int) -> tuple[int, ...]:
+    return tuple(value) if value is not None else (default,) * n
 
 
 @register
@@ -176,35 +279,93 @@ class ConvVAE(VAEBase):
     def __init__(self, config: ConvVAEConfig):
         super().__init__(config)
         c, h, w = config.input_shape
+        levels = len(config.channels)
         widths = (c, *config.channels)
-        self.encoder = nn.Sequential(
-            *[m for c_in, c_out in zip(widths[:-1], widths[1:], strict=True) for m in _conv_block(c_in, c_out, 2, config)]
-        )
-        # Dry run to learn the encoder's output grid, in eval mode so BatchNorm accepts a batch of 1.
+        kernels = _per_layer(config.kernel_sizes, 3, levels)
+        strides = _per_layer(config.strides, 2, levels)
+        paddings = _per_layer(config.paddings, 1, levels)
+        self.encoder = nn.Sequential(*[
+            m for c_in, c_out, k, s, p in zip(widths[:-1], widths[1:], kernels, strides, paddings, strict=True)
+            for m in _conv_block(c_in, c_out, s, config, kernel=k, padding=p)
+        ])
+        # Dry run to learn each level's output grid, in eval mode so BatchNorm accepts a batch of 1.
         self.encoder.eval()
+        sizes = [(h, w)]
         with torch.no_grad():
-            feat = self.encoder(torch.zeros(1, c, h, w))  # (1, C_L, h_L, w_L)
+            feat = torch.zeros(1, c, h, w)
+            for m in self.encoder:
+                feat = m(feat)  # (1, C_l, h_l, w_l)
+                if isinstance(m, nn.Conv2d):
+                    sizes.append(tuple(feat.shape[2:]))
         self.encoder.train()
         self.feature_shape: tuple[int, int, int] = tuple(feat.shape[1:])  # type: ignore[assignment]
         n_feat = feat.numel()
 
-        self.fc_mu = nn.Linear(n_feat, config.latent_dim)
-        self.fc_logvar = nn.Linear(n_feat, config.latent_dim)
-        self.fc_decode = nn.Linear(config.latent_dim, n_feat)
+        hidden = tuple(config.hidden_dims)
+        self.fc_hidden = _fc_stack((n_feat, *hidden), config)
+        n_head = hidden[-1] if hidden else n_feat
+        self.fc_mu = nn.Linear(n_head, config.latent_dim)
+        self.fc_logvar = nn.Linear(n_head, config.latent_dim)
+        self.fc_decode_hidden = _fc_stack((config.latent_dim, *reversed(hidden)), config)
+        c0 = config.decoder_in_channels or self.feature_shape[0]
+        self.decoder_shape = (c0, *self.feature_shape[1:])  # what the decoder's first layer is reshaped to
+        self.fc_decode = nn.Linear(hidden[0] if hidden else config.latent_dim, math.prod(self.decoder_shape))
+        self.fc_decode_act = ACTIVATIONS[config.activation]() if config.decoder_fc_activation else nn.Identity()
 
-        rev = tuple(reversed(config.channels))  # e.g. (128, 64, 32)
-        outs = (*rev[1:], rev[-1])  # each level's output width: (64, 32, 32)
-        blocks: list[nn.Module] = []
-        for c_in, c_out in zip(rev, outs, strict=True):
-            blocks += [nn.Upsample(scale_factor=2, mode="nearest"), *_conv_block(c_in, c_out, 1, config)]
-        self.decoder = nn.Sequential(*blocks)
-        self.to_pixels = nn.Conv2d(outs[-1], c, kernel_size=3, padding=1)
+        self.decoder, c_last = self._build_decoder(config, c0, sizes)
+        if config.output_layer == "conv":
+            self.to_pixels = nn.Conv2d(c_last, c, kernel_size=3, padding=1)
 
         if config.output_head == "gaussian" and config.sigma is None:
             self.log_sigma = nn.Parameter(torch.zeros(()))  # the decoder's one learned σ
 
-        grown = (self.feature_shape[1] * 2 ** len(rev), self.feature_shape[2] * 2 ** len(rev))
+        self.decoder.eval()
+        with torch.no_grad():
+            grown = tuple(self._grow(torch.zeros(1, *self.decoder_shape)).shape[2:])
+        self.decoder.train()
+        if config.fit == "crop" and (grown[0] < h or grown[1] < w):
+            raise config.problem(f"the decoder grows {self.feature_shape[1]}×{self.feature_shape[2]} to "
+                                 f"{grown[0]}×{grown[1]}, smaller than the input {h}×{w}; use fit 'resize'")
+        self._grown = grown
         self._crop = ((grown[0] - h) // 2, (grown[1] - w) // 2)  # top, left offsets of the centre crop
+
+    @staticmethod
+    def _build_decoder(config: ConvVAEConfig, c0: int, sizes: list[tuple[int, ...]]) -> tuple[nn.Sequential, int]:
+        """The decoder's blocks and the width they end with (see :class:`ConvVAEConfig` for the choices)."""
+        levels = len(config.channels)
+        rev = tuple(reversed(config.channels))  # e.g. (128, 64, 32)
+        widths = config.decoder_channels or (*rev[1:], rev[-1])  # default: (64, 32, 32)
+        blocks: list[nn.Module] = []
+        c_prev = c0
+        if config.decoder == "transpose":
+            n = len(widths)
+            kernels = _per_layer(config.decoder_kernel_sizes, 3, n)
+            strides = _per_layer(config.decoder_strides, 2, n)
+            paddings = _per_layer(config.decoder_paddings, 1, n)
+            outpads = _per_layer(config.decoder_output_paddings, 1, n)
+            for i, c_out in enumerate(widths):
+                block = _conv_block(c_prev, c_out, strides[i], config, kernel=kernels[i], padding=paddings[i],
+                                    transpose=True, output_padding=outpads[i])
+                last_is_output = config.output_layer == "last" and i == n - 1
+                blocks += block[:1] if last_is_output else block
+                c_prev = c_out
+            return nn.Sequential(*blocks), c_prev
+        align = False if config.upsample_mode == "bilinear" else None
+        for i in range(levels):
+            if config.upsample_to == "encoder":
+                up = nn.Upsample(size=sizes[levels - 1 - i], mode=config.upsample_mode, align_corners=align)
+            else:
+                up = nn.Upsample(scale_factor=2, mode=config.upsample_mode, align_corners=align)
+            blocks.append(up)
+            if i < len(widths):
+                blocks += _conv_block(c_prev, widths[i], 1, config)
+                c_prev = widths[i]
+        return nn.Sequential(*blocks), c_prev
+
+    def _grow(self, h: Tensor) -> Tensor:
+        """(B, *decoder_shape) → the decoder's output logits before fitting them to the input size."""
+        h = self.decoder(h)
+        return self.to_pixels(h) if self.config.output_layer == "conv" else h
 
     @property
     def latent_shape(self) -> tuple[int, ...]:
@@ -216,15 +377,19 @@ class ConvVAE(VAEBase):
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(B, C, H, W) → ``mu``, ``logvar``: (B, latent_dim) each."""
-        feat = self.encoder(x).flatten(1)  # (B, C_L*h_L*w_L)
+        feat = self.fc_hidden(self.encoder(x).flatten(1))  # (B, C_L*h_L*w_L), or the last hidden width
         return self.fc_mu(feat), self.fc_logvar(feat).clamp(*LOGVAR_RANGE)
 
     def decode_logits(self, z: Tensor) -> Tensor:
         """(B, latent_dim) → (B, C, H, W) before the output head's activation."""
-        h = self.fc_decode(z).view(-1, *self.feature_shape)  # (B, C_L, h_L, w_L)
-        h = self.to_pixels(self.decoder(h))  # (B, C, h_L*2^L, w_L*2^L), >= (H, W)
-        top, left = self._crop
+        h = self.fc_decode_act(self.fc_decode(self.fc_decode_hidden(z))).view(-1, *self.decoder_shape)  # (B, C_0, h_L, w_L)
+        h = self._grow(h)  # (B, C, h_L*2^L, w_L*2^L) by default, >= (H, W)
         _, height, width = self.config.input_shape
+        if self.config.fit == "resize":
+            if tuple(h.shape[2:]) != (height, width):
+                h = F.interpolate(h, size=(height, width), mode="bilinear", align_corners=False)
+            return h
+        top, left = self._crop
         return h[:, :, top : top + height, left : left + width]  # (B, C, H, W)
 
     def decode(self, z: Tensor) -> Tensor:

@@ -111,3 +111,50 @@ def reparameterise(mu: Tensor, logvar: Tensor, generator: torch.Generator | None
     """Draw ``z = mu + exp(logvar / 2) * eps`` with ``eps ~ N(0, I)``, differentiable in mu and logvar."""
     eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
     return mu + torch.exp(0.5 * logvar) * eps
+
+
+#: Adversarial objectives of a patch discriminator: least squares (LSGAN, MONAI's and MAISI's
+#: choice), hinge (as in VQGAN / the LDM autoencoders) and the non-saturating logistic loss.
+ADVERSARIAL_LOSSES = ("ls", "hinge", "ns")
+#: MONAI's least-squares loss passes the logits through LeakyReLU(0.05) first (MAISI trains so); kept, so
+#: ``ls`` gives the numbers vaearr's vae3d gave before the choice existed.
+LS_SLOPE = 0.05
+
+
+def generator_adversarial_loss(fake_logits: Tensor, kind: str = "ls") -> Tensor:
+    """The generator's term on the discriminator's logits of reconstructions: push them to "real".
+
+    ``ls``: mean (a(D(x̂)) − 1)² with a = LeakyReLU(0.05) (MONAI's convention); ``hinge``: −mean D(x̂); ``ns``: mean softplus(−D(x̂)) = −log σ(D(x̂)).
+
+    Examples
+    --------
+    >>> logits = torch.tensor([0.0, 2.0])
+    >>> [round(float(generator_adversarial_loss(logits, k)), 4) for k in ("ls", "hinge", "ns")]
+    [0.5, -1.0, 0.41]
+    """
+    fake_logits = fake_logits.float()
+    if kind == "ls":
+        return (F.leaky_relu(fake_logits, LS_SLOPE) - 1).pow(2).mean()
+    if kind == "hinge":
+        return -fake_logits.mean()
+    if kind == "ns":
+        return F.softplus(-fake_logits).mean()
+    raise ValueError(f"unknown adversarial loss {kind!r}; use {', '.join(ADVERSARIAL_LOSSES)}")
+
+
+def discriminator_adversarial_loss(real_logits: Tensor, fake_logits: Tensor, kind: str = "ls") -> Tensor:
+    """The discriminator's loss: ½ (term on real + term on fake).
+
+    ``ls``: (a(D(x)) − 1)² and a(D(x̂))² (a: LeakyReLU(0.05)); ``hinge``: relu(1 − D(x)) and relu(1 + D(x̂));
+    ``ns``: −log σ(D(x)) and −log(1 − σ(D(x̂))); each a mean over patches and batch.
+    """
+    real, fake = real_logits.float(), fake_logits.float()
+    if kind == "ls":
+        terms = (F.leaky_relu(real, LS_SLOPE) - 1).pow(2).mean(), F.leaky_relu(fake, LS_SLOPE).pow(2).mean()
+    elif kind == "hinge":
+        terms = F.relu(1 - real).mean(), F.relu(1 + fake).mean()
+    elif kind == "ns":
+        terms = F.softplus(-real).mean(), F.softplus(fake).mean()
+    else:
+        raise ValueError(f"unknown adversarial loss {kind!r}; use {', '.join(ADVERSARIAL_LOSSES)}")
+    return 0.5 * (terms[0] + terms[1])

@@ -18,9 +18,12 @@ Losses (MAISI's recipe, weights in the config):
   needs the 2D network's pretrained weights **as a local file**; vaearr never downloads at run
   time — a missing file is an :class:`~vaearr.errors.InputError` naming it, raised when the
   model is built;
-- ``+ adversarial_weight * adversarial`` when the trainer asks for it (``adversarial=True``):
-  least-squares patch-GAN generator term from :attr:`VAE3D.discriminator`
-  (:class:`monai.networks.nets.PatchDiscriminator`), which exists when ``adversarial_weight > 0``.
+- ``+ adversarial_weight * scale * adversarial`` when the trainer asks for it (``adversarial=scale``,
+  :meth:`VAE3D.adversarial_scale`: 0 before ``adversarial_warmup_epochs``, then rising linearly to 1
+  over ``adversarial_ramp_epochs``): the patch-GAN generator term (``adversarial_loss``: ``ls``
+  least squares, ``hinge`` or ``ns`` non-saturating; :func:`vaearr.models.losses.generator_adversarial_loss`)
+  from :attr:`VAE3D.discriminator` (:class:`monai.networks.nets.PatchDiscriminator`), which exists
+  when ``adversarial_weight > 0``.
 
 Intended use by a trainer (two stages: reconstruction warm-up, then adversarial)::
 
@@ -68,6 +71,11 @@ from vaearr.models.base import (
     fmt_shape,
     register,
 )
+from vaearr.models.losses import (
+    ADVERSARIAL_LOSSES,
+    discriminator_adversarial_loss,
+    generator_adversarial_loss,
+)
 
 BACKBONES = ("maisi", "monai")
 
@@ -102,6 +110,12 @@ class VAE3DConfig(ModelConfig):
         Weight of the generator's adversarial term; 0 = no discriminator is built.
     adversarial_warmup_epochs
         Epochs of reconstruction-only training before :meth:`VAE3D.adversarial_active` says yes.
+    adversarial_loss
+        ``"ls"`` (least squares, the default), ``"hinge"`` or ``"ns"`` (non-saturating), for both
+        the generator's term and the discriminator's loss.
+    adversarial_ramp_epochs
+        Epochs over which the adversarial weight rises linearly from 1/ramp to 1 once it starts
+        (0: full weight at once).
     discriminator_channels, discriminator_layers
         PatchDiscriminator width and depth; each spatial size must be >= ``3 * 2**layers``.
     perceptual_weight
@@ -141,6 +155,8 @@ class VAE3DConfig(ModelConfig):
     recon_reduction: str = "mean"
     adversarial_weight: float = 0.0
     adversarial_warmup_epochs: int = 0
+    adversarial_loss: str = "ls"
+    adversarial_ramp_epochs: int = 0
     discriminator_channels: int = 32
     discriminator_layers: int = 3
     perceptual_weight: float = 0.0
@@ -168,7 +184,10 @@ class VAE3DConfig(ModelConfig):
         validate_kl_architecture(self)
         if self.backbone not in BACKBONES:
             raise self.problem(f"backbone must be one of {', '.join(BACKBONES)}; got {self.backbone!r}")
-        for attr in ("adversarial_weight", "perceptual_weight", "adversarial_warmup_epochs"):
+        if self.adversarial_loss not in ADVERSARIAL_LOSSES:
+            raise self.problem(f"adversarial_loss must be one of {', '.join(ADVERSARIAL_LOSSES)}; "
+                               f"got {self.adversarial_loss!r}")
+        for attr in ("adversarial_weight", "perceptual_weight", "adversarial_warmup_epochs", "adversarial_ramp_epochs"):
             if getattr(self, attr) < 0:
                 raise self.problem(f"{attr} must be >= 0, got {getattr(self, attr)}")
         if self.adversarial_weight > 0:
@@ -321,9 +340,6 @@ class VAE3D(AutoencoderKL, Adversarial):
                 out_channels=1,
                 num_layers_d=config.discriminator_layers,
             )
-            self.adversarial_criterion = require("monai.losses", "models").PatchAdversarialLoss(
-                criterion="least_squares"
-            )
         # Held outside the module tree on purpose (object.__setattr__ bypasses nn.Module's registration):
         # frozen third-party weights are not part of this model's state dict (save_model does not
         # write them), stay in eval mode, and are moved to the input's device when used.
@@ -375,6 +391,14 @@ class VAE3D(AutoencoderKL, Adversarial):
         """Whether the adversarial stage is on at ``epoch`` (0-based): a discriminator exists and warm-up is over."""
         return self.discriminator is not None and epoch >= self.config.adversarial_warmup_epochs
 
+    def adversarial_scale(self, epoch: int) -> float:
+        """The adversarial weight's multiplier at ``epoch`` (0-based): 0 before the stage, then a
+        linear ramp to 1 over ``adversarial_ramp_epochs`` (1 at once without a ramp)."""
+        if not self.adversarial_active(epoch):
+            return 0.0
+        ramp = self.config.adversarial_ramp_epochs
+        return 1.0 if ramp <= 0 else min(1.0, (epoch - self.config.adversarial_warmup_epochs + 1) / ramp)
+
     def generator_parameters(self) -> Iterator[nn.Parameter]:
         """Everything but the discriminator: what the VAE optimiser steps."""
         return (p for name, p in self.named_parameters() if not name.startswith("discriminator."))
@@ -385,7 +409,7 @@ class VAE3D(AutoencoderKL, Adversarial):
         return self.discriminator
 
     def generator_adversarial_loss(self, recon: Tensor) -> Tensor:
-        """Least-squares generator term: push D(recon) towards "real". Unweighted scalar.
+        """The generator term (``adversarial_loss``): push D(recon) towards "real". Unweighted scalar.
 
         The discriminator's parameters are frozen while its graph is built, so backpropagating
         this term reaches the autoencoder only and leaves the discriminator's ``.grad`` alone.
@@ -398,10 +422,10 @@ class VAE3D(AutoencoderKL, Adversarial):
         finally:
             for p, flag in zip(disc.parameters(), flags, strict=True):
                 p.requires_grad_(flag)
-        return self.adversarial_criterion(logits, target_is_real=True, for_discriminator=False)
+        return generator_adversarial_loss(logits, self.config.adversarial_loss)
 
     def discriminator_loss(self, x: Tensor, out: VAEOutput) -> Tensor:
-        """Least-squares discriminator loss on real ``x`` and detached ``out.recon``: 0.5 (fake + real).
+        """The discriminator's loss (``adversarial_loss``) on real ``x`` and detached ``out.recon``: 0.5 (fake + real).
 
         Unweighted (Adam is indifferent to a constant factor); backpropagate it into the
         discriminator's own optimiser.
@@ -409,9 +433,7 @@ class VAE3D(AutoencoderKL, Adversarial):
         disc = self._require_discriminator()
         fake = disc(out.recon.detach().contiguous().float())[-1]
         real = disc(x.detach().contiguous().float())[-1]
-        loss_fake = self.adversarial_criterion(fake, target_is_real=False, for_discriminator=True)
-        loss_real = self.adversarial_criterion(real, target_is_real=True, for_discriminator=True)
-        return 0.5 * (loss_fake + loss_real)
+        return discriminator_adversarial_loss(real, fake, self.config.adversarial_loss)
 
     # -- loss -------------------------------------------------------------------------------------
 
@@ -423,9 +445,10 @@ class VAE3D(AutoencoderKL, Adversarial):
         return self._perceptual(recon.float(), x.float())
 
     def loss_function(
-        self, x: Tensor, out: VAEOutput, kl_weight: float = 1.0, adversarial: bool = False
+        self, x: Tensor, out: VAEOutput, kl_weight: float = 1.0, adversarial: bool | float = False
     ) -> VAEOutput:
-        """Reconstruction + KL (as the 2D family), plus perceptual and, if asked, adversarial terms."""
+        """Reconstruction + KL (as the 2D family), plus perceptual and, if asked, adversarial terms
+        (``adversarial``: True or the ramp's multiplier, :meth:`adversarial_scale`)."""
         out = super().loss_function(x, out, kl_weight=kl_weight)
         c = self.config
         if self._perceptual is not None:
@@ -433,5 +456,5 @@ class VAE3D(AutoencoderKL, Adversarial):
             out.loss = out.loss + c.perceptual_weight * out.extras["perceptual"]
         if adversarial:
             out.extras["adversarial"] = self.generator_adversarial_loss(out.recon)
-            out.loss = out.loss + c.adversarial_weight * out.extras["adversarial"]
+            out.loss = out.loss + c.adversarial_weight * float(adversarial) * out.extras["adversarial"]
         return out

@@ -254,7 +254,8 @@ class AdversarialTrainer(Trainer):
         self.optimizer_d = self.make_optimizer(self.net.discriminator.parameters())
 
     def loss_options(self, epoch: int) -> dict[str, Any]:
-        return {"adversarial": True} if self.net.adversarial_active(epoch) else {}
+        # the ramp's multiplier (1 without one): a function of the epoch alone, so a resume repeats it
+        return {"adversarial": self.net.adversarial_scale(epoch)} if self.net.adversarial_active(epoch) else {}
 
     def training_step(self, x: torch.Tensor, epoch: int, i: int) -> tuple[Any, float]:
         losses, loss = super().training_step(x, epoch, i)

@@ -38,6 +38,7 @@ from vaearr.analysis.latents import (
     load_run,
     prototypes,
 )
+from vaearr.analysis.perceptual import weights_file
 from vaearr.errors import InputError
 from vaearr.store import open_store
 from vaearr.viz.core import save_figure
@@ -124,6 +125,8 @@ def explore(
     n_line: int = 8,
     threshold: float = 0.5,
     n_grid: int = 8,
+    slices: Sequence[int] | None = None,
+    perceptual_weights: str | os.PathLike | None = None,
     checkpoint: str = "best",
     device: str = "cpu",
 ) -> ExploreResult:
@@ -180,6 +183,9 @@ def explore(
     metric_range
         PSNR/SSIM on the network's floats, on 8-bit images, or both
         (:func:`~vaearr.analysis.quality.reconstruction_quality`).
+    slices
+        Volumes: ``(z, y, x)`` slice indices the reconstruction grid (axial ``z``) and the
+        ``volumes/`` views show, instead of the middle slices; checked before anything is written.
     """
     out = Path(out)
     check_ranges(traversal_range=traversal_range, manifold_range=manifold_range, steps=steps,
@@ -195,12 +201,19 @@ def explore(
     lr, enc = encode_samples(store, run, n=n, seed=seed, label=label, device=device, checkpoint=checkpoint)
     model = lr.model
     clim = lr.data_range
+    if slices is not None:
+        if enc.x.ndim != 5:
+            raise InputError(None, "--slices is for 3D runs (volumes); this run's samples are 2D")
+        slices = Q.check_slices(slices, enc.x.shape[-3:])
+    if perceptual_weights is not None:
+        weights_file(perceptual_weights)  # a missing file fails before anything is written
     result = ExploreResult(out=out)
     out.mkdir(parents=True, exist_ok=True)
     skipped: dict[str, str] = {}
     summary: dict[str, Any] = {
         "store": str(store), "run": str(lr.path), "checkpoint": str(lr.checkpoint), "n_samples": int(len(enc.index)),
         "seed": seed, "label": enc.label_name, "latent_shape": list(model.latent_shape),
+        **({"slices_zyx": list(slices)} if slices is not None else {}),
     }
     mu = enc.mu.reshape(len(enc.mu), -1)
     vector = lr.vector_latent
@@ -225,10 +238,11 @@ def explore(
         result.tables.append(out / "reconstruction_quality.json")
         summary["quality"] = report.summary()
         fig, _ = reconstruction_grid(enc.x, recon, n=n_grid, seed=seed, threshold=threshold, clim=clim,
-                                       sample_labels=enc.index)
+                                       sample_labels=enc.index, slices=slices)
         save(fig, "reconstruction_grid")
         if len(lr.feature_dims) == 3 and "subject" in lr.sample_dims:
-            written = volume_reconstructions(store, lr, out / "volumes", encoded=enc, recon=recon)
+            written = volume_reconstructions(store, lr, out / "volumes", encoded=enc, recon=recon, slices=slices,
+                                             perceptual_weights=perceptual_weights)
             summary["volumes"] = [str(p) for p in written]
 
     if "prior" in parts:

@@ -21,11 +21,11 @@ from vaearr.viz.maps import overlay
 # figures
 
 
-def displayable(images: np.ndarray, spatial_dims: int = 2) -> np.ndarray:
+def displayable(images: np.ndarray, spatial_dims: int = 2, z: int | None = None) -> np.ndarray:
     """Model outputs (..., C, H, W) or (..., C, D, H, W) → (..., H, W) gray or (..., H, W, 3) RGB.
 
-    Volumes (``spatial_dims=3``) show their middle slice along D; other than three channels
-    show the first.
+    Volumes (``spatial_dims=3``) show slice ``z`` along D (None: the middle one); other than
+    three channels show the first.
 
     Examples
     --------
@@ -36,7 +36,7 @@ def displayable(images: np.ndarray, spatial_dims: int = 2) -> np.ndarray:
     """
     images = np.asarray(images, np.float32)
     if spatial_dims == 3:
-        images = images[..., images.shape[-3] // 2, :, :]
+        images = images[..., images.shape[-3] // 2 if z is None else z, :, :]
     if images.shape[-3] == 3:
         return np.moveaxis(images, -3, -1)
     return images[..., 0, :, :]
@@ -76,6 +76,7 @@ def image_grid(
     clim: tuple[float, float] | None = None,
     cmap: str = "gray",
     cell_px: int = 64,
+    z: int | None = None,
 ):
     """A grid of images as one HoloViews image (gray) or RGB, with row and column labels as ticks.
 
@@ -89,12 +90,14 @@ def image_grid(
         Colour range (the data range of the network); default the finite range.
     cell_px
         Screen pixels per tile side in the HTML figure.
+    z
+        Volumes: the slice along D shown (None: the middle one).
     """
     hv = _hv()
     images = np.asarray(images, np.float32)
     if images.ndim not in (5, 6):
         raise ValueError(f"image_grid takes (rows, cols, C, H, W) or (rows, cols, C, D, H, W), got {images.shape}")
-    images = displayable(images, images.ndim - 3)
+    images = displayable(images, images.ndim - 3, z)
     rgb = images.ndim == 5
     r, k, h, w = images.shape[:4]
     mosaic = tile(images)

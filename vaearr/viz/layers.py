@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,11 @@ from vaearr.analysis.layers import (
     aggregate,
     compare_layers,
     load_input,
+    load_scaled,
     match_pairs,
 )
+from vaearr.errors import InputError
+from vaearr.models.sd_weights import ldm_names, load_sd_vae
 from vaearr.viz.core import both as _both
 from vaearr.viz.core import holoviews as _hv
 from vaearr.viz.core import save_figure
@@ -55,13 +60,83 @@ def write_comparison(cmp: LayerComparison, out: str | os.PathLike, *, top: int =
     return [out / "layer_differences.json", Path(html1), Path(html2)]
 
 
+@dataclass
+class LayerModel:
+    """What ``vaearr layers`` compares with: a model, how a file becomes its input, the colour range, layer names.
+
+    Attributes
+    ----------
+    model
+        The network (``encode`` / ``decode``).
+    read
+        File → (1, *input_shape) float32 input.
+    clim
+        Data range of inputs and reconstructions (figures).
+    names
+        Module prefix → the name the layer is reported under (ldm's names for a pretrained SD VAE).
+    notes
+        Lines to print: what was loaded and how inputs are scaled.
+    """
+
+    model: Any
+    read: Callable[[Path], np.ndarray]
+    clim: tuple[float, float] | None
+    names: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def rename(self, cmp: LayerComparison) -> LayerComparison:
+        """Layers reported under :attr:`names` (``net.decoder.blocks.5.conv1.conv`` → ``decoder.up.1.block.0.conv1``)."""
+        if not self.names:
+            return cmp
+
+        def one(layer: str) -> str:
+            base, _, call = layer.partition("#")
+            prefix = max((p for p in self.names if base == p or base.startswith(p + ".")), key=len, default=None)
+            if prefix is None:
+                return layer
+            rest = base[len(prefix):].replace(".conv.conv", ".conv").removesuffix(".conv")
+            rest = rest.replace(".postconv", ".conv").replace(".attn.", ".")
+            for ours, theirs in ((".to_q", ".q"), (".to_k", ".k"), (".to_v", ".v"), (".out_proj", ".proj_out")):
+                rest = rest.replace(ours, theirs)
+            return self.names[prefix] + rest + (f"#{call}" if call else "")
+
+        cmp.layers = [one(n) for n in cmp.layers]
+        return cmp
+
+
+def layer_model(run: Any = None, *, weights: str | os.PathLike | None = None, size: int | None = None,
+                checkpoint: str = "best", device: str = "cpu") -> LayerModel:
+    """A run's model and input pipeline, or (``weights``) a pretrained SD / ldm VAE with SD's [-1, 1] inputs.
+
+    Raises
+    ------
+    InputError
+        Both or neither of ``run`` and ``weights``; anything :func:`~vaearr.models.sd_weights.load_sd_vae` refuses.
+    """
+    if (run is None) == (weights is None):
+        raise InputError(None, "give either a run (--run) or pretrained weights (--weights), not both")
+    if isinstance(run, LayerModel):
+        return run
+    if weights is not None:
+        sd = load_sd_vae(weights, size=size)
+        model = sd.model.to(device)
+        shape = tuple(model.config.input_shape)
+        return LayerModel(model=model, read=lambda p: load_scaled(p, shape, -1.0, 1.0), clim=(-1.0, 1.0),
+                          names=ldm_names(model.config), notes=sd.notes)
+    lr = run if isinstance(run, LoadedRun) else load_run(run, checkpoint=checkpoint, device=device)
+    return LayerModel(model=lr.model, read=lambda p: load_input(p, lr.run.preprocess), clim=lr.data_range)
+
+
 def compare_images(run: Any, img1: str | os.PathLike, img2: str | os.PathLike, out: str | os.PathLike, *,
                    top: int = 5, checkpoint: str = "best", device: str = "cpu") -> LayerComparison:
-    """``vaearr layers --img1 A --img2 B``: compare two files through a run's decoder and write the results to ``out``."""
-    lr = run if isinstance(run, LoadedRun) else load_run(run, checkpoint=checkpoint, device=device)
-    x1, x2 = (load_input(p, lr.run.preprocess) for p in (img1, img2))
-    cmp = compare_layers(lr.model, x1, x2, names=(Path(img1).name, Path(img2).name))
-    write_comparison(cmp, out, top=top, clim=lr.data_range)
+    """``vaearr layers --img1 A --img2 B``: compare two files through a decoder and write the results to ``out``.
+
+    ``run``: a run folder, a :class:`~vaearr.analysis.latents.LoadedRun` or a :class:`LayerModel`.
+    """
+    lm = layer_model(run, checkpoint=checkpoint, device=device)
+    x1, x2 = (lm.read(Path(p)) for p in (img1, img2))
+    cmp = lm.rename(compare_layers(lm.model, x1, x2, names=(Path(img1).name, Path(img2).name)))
+    write_comparison(cmp, out, top=top, clim=lm.clim)
     return cmp
 
 
@@ -74,16 +149,16 @@ def compare_folder(run: Any, folder: str | os.PathLike, out: str | os.PathLike, 
     ``aggregated_differences`` (HTML + PNG: mean ± std per layer). All inputs are read and
     checked before anything is written.
     """
-    lr = run if isinstance(run, LoadedRun) else load_run(run, checkpoint=checkpoint, device=device)
+    lm = layer_model(run, checkpoint=checkpoint, device=device)
     pairs, unmatched = match_pairs(folder)
-    inputs = [(pos.name, load_input(pos, lr.run.preprocess), load_input(neg, lr.run.preprocess)) for pos, neg in pairs]
+    inputs = [(pos.name, lm.read(pos), lm.read(neg)) for pos, neg in pairs]
     out = Path(out)
     results: dict[str, LayerComparison] = {}
     files: list[Path] = []
     for name, x1, x2 in inputs:
-        cmp = compare_layers(lr.model, x1, x2, names=(f"positive/{name}", f"negative/{name}"))
+        cmp = lm.rename(compare_layers(lm.model, x1, x2, names=(f"positive/{name}", f"negative/{name}")))
         results[name] = cmp
-        files += write_comparison(cmp, out / "pairs" / Path(name).stem, top=top, clim=lr.data_range)
+        files += write_comparison(cmp, out / "pairs" / Path(name).stem, top=top, clim=lm.clim)
     agg = aggregate(results, unmatched)
     (out / "aggregated_results.json").write_text(json.dumps(agg.to_dict(top), indent=2) + "\n")
     html, _ = save_figure(aggregated_figure(agg, top=top), out / "aggregated_differences")
