@@ -53,7 +53,7 @@ def cluster_task(store: str, **kwargs: Any) -> dict:
     result = joint_cluster(store, **kwargs)
     cluster_figure_files(result)
     return {"counts": result.counts, "params": result.params, "files": {k: str(v) for k, v in result.files.items()},
-            "variable": result.variable}
+            "variable": result.variable, "summary": result.summary()}
 
 
 def _analyze(store: str, latent: str, against: list[str], out: str, top: int, mask: str, n_components: int,
@@ -119,22 +119,29 @@ def cluster_latents(
     method: str = "gmm",
     mask: str | None = "roi",
     out: str = "out/cluster",
-    tag: str = "run",
+    tag: str | None = None,
     k: int | None = None,
-    eps: float = 0.3,
-    min_samples: int = 10,
-    min_cluster_size: int = 50,
+    k_range: tuple[int, int] = (2, 8),
+    criterion: str = "bic",
+    eps: float | None = None,
+    min_samples: int | None = None,
+    min_cluster_size: int = 20,
+    cluster_selection_epsilon: float = 0.0,
+    colors: list[str] | None = None,
+    shade_clip: tuple[float, float] = (2.0, 98.0),
     seed: int = 0,
-    name: str = "cluster",
+    name: str | None = None,
     overwrite: bool = False,
     scheduler: str | None = None,
 ) -> dict:
-    """Joint clustering of a latent dim with band contrast (``vaearr cluster``); see ``analyze-latents`` for ``scheduler``."""
+    """Joint clustering of a latent dim with band contrast (``vaearr cluster``) into ``cluster_{tag}``;
+    see ``analyze-latents`` for ``scheduler``."""
     inner = flow(name="cluster-latents-tasks", task_runner=_runner(scheduler))(_cluster)
     summary = inner(store, dict(latent=latent, dim=dim, with_var=with_var, method=method, mask=mask, out=out, tag=tag,
-                                k=k, eps=eps, min_samples=min_samples, min_cluster_size=min_cluster_size, seed=seed,
-                                name=name, overwrite=overwrite))
-    print(f"{method}: {summary['counts']}")
+                                k=k, k_range=tuple(k_range), criterion=criterion, eps=eps, min_samples=min_samples,
+                                min_cluster_size=min_cluster_size, cluster_selection_epsilon=cluster_selection_epsilon,
+                                colors=colors, shade_clip=tuple(shade_clip), seed=seed, name=name, overwrite=overwrite))
+    print(summary["summary"])
     return summary
 
 

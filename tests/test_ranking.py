@@ -116,7 +116,7 @@ def test_commands_registered_on_an_app(planted_store: Path, tmp_path: Path) -> N
     res = runner.invoke(app, ["cluster", str(planted_store), "--dim", "2", "--method", "kmeans", "--k", "2",
                               "--out", str(tmp_path / "cl"), "--tag", "cli"])
     assert res.exit_code == 0, res.output
-    assert (tmp_path / "cl" / "cluster_report__cli.json").is_file() and "cluster" in open_store(planted_store)
+    assert (tmp_path / "cl" / "cluster_report__cli.json").is_file() and "cluster_cli" in open_store(planted_store)
 
 
 def test_rank_and_cluster_commands_in_a_subprocess(planted_store: Path, tmp_path: Path) -> None:
