@@ -39,11 +39,11 @@ def association_task(store: str, **kwargs: Any):
 
 
 @task(name="rank-latents")
-def rank_task(store: str, figures: bool = True, nan_color: str = "lightgray", **kwargs: Any) -> dict:
+def rank_task(store: str, figures: bool = True, nan_color: str = "lightgray", per_page: int = 16, **kwargs: Any) -> dict:
     result = rank_latents(store, **kwargs)
     if figures:
         rank_figures(store, result, kwargs.get("out", "out/rank"), latent=kwargs.get("latent", "latent"),
-                     top=kwargs.get("top", 5), mask=kwargs.get("mask", "roi"), nan_color=nan_color)
+                     top=kwargs.get("top", 5), mask=kwargs.get("mask", "roi"), nan_color=nan_color, per_page=per_page)
     return {"summary": result.summary(), "files": {k: str(v) for k, v in result.files.items()},
             "figures": [str(p) for p in result.figures], "n_pixels": result.association.attrs.get("n_pixels")}
 
@@ -57,7 +57,8 @@ def cluster_task(store: str, **kwargs: Any) -> dict:
 
 
 def _analyze(store: str, latent: str, against: list[str], out: str, top: int, mask: str, n_components: int,
-             trend_order: int, figures: bool, seed: int, overwrite: bool, block_dims: int, block_workers: int) -> dict:
+             trend_order: int, figures: bool, seed: int, overwrite: bool, block_dims: int, block_workers: int,
+             dims: list[int] | None = None, per_page: int = 16) -> dict:
     ds = open_store(store)
     missing = [m for m in ("pca", "nmf") if m in against and (m not in ds or overwrite)]
     refs = references_task.submit(store, missing, mask=mask, n_components=n_components, seed=seed,
@@ -71,7 +72,7 @@ def _analyze(store: str, latent: str, against: list[str], out: str, top: int, ma
               for i in range(0, n_dims, step)] if latent in ds else None
     ranked = rank_task.submit(store, latent=latent, against=against, out=out, top=top, mask=mask,
                               n_components=n_components, trend_order=trend_order, figures=figures, seed=seed,
-                              association_result=blocks,
+                              association_result=blocks, dims=dims, per_page=per_page,
                               wait_for=[refs] if refs is not None else None)
     return {"references": refs.result() if refs is not None else None, **ranked.result()}
 
@@ -91,6 +92,8 @@ def analyze_latents(
     overwrite: bool = False,
     scheduler: str | None = None,
     block_dims: int = 8,
+    dims: list[int] | None = None,
+    per_page: int = 16,
 ) -> dict:
     """References, partition agreement, associations and maps for a latent (``vaearr rank``).
 
@@ -98,10 +101,12 @@ def analyze_latents(
     then run on its workers (prefect-dask). Without it they run in this process.
     The association is computed in blocks of ``block_dims`` latent dims, one task per block
     (on a cluster each task uses one thread: the workers give the parallelism).
+    ``dims`` / ``per_page``: the dims with per-dim outputs and the maps per page (``vaearr rank --dims --per-page``).
     """
     inner = flow(name="analyze-latents-tasks", task_runner=_runner(scheduler))(_analyze)
     summary = inner(store, latent, list(against or ["elements", "bandcontrast", "pca", "nmf"]), out, top, mask,
-                    n_components, trend_order, figures, seed, overwrite, block_dims, 1 if scheduler else 0)
+                    n_components, trend_order, figures, seed, overwrite, block_dims, 1 if scheduler else 0,
+                    dims, per_page)
     print(summary["summary"])
     return summary
 

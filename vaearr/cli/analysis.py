@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaearr.cli.common import app, parse_floats, parse_k_range, parse_names
+from vaearr.cli.common import app, parse_floats, parse_ints, parse_k_range, parse_names
 from vaearr.errors import InputError
 
 
@@ -75,6 +75,8 @@ def rank(
     criterion: Annotated[str, typer.Option(help="bic or aic.")] = "bic",
     nan_color: Annotated[str, typer.Option(help="Colour of pixels outside the mask in the maps.")] = "lightgray",
     no_figures: Annotated[bool, typer.Option("--no-figures", help="Skip the figures.")] = False,
+    dims: Annotated[Optional[str], typer.Option(help="Latent dims for the per-dim outputs (scatters, maps, .npy/.csv), e.g. 3,7,12, or 'all'; default --top dims, taken in turn from each reference's ranking.")] = None,
+    per_page: Annotated[int, typer.Option(help="Latent maps per page (maps_page1.html, maps_page2.html...).")] = 16,
     seed: Annotated[int, typer.Option(help="Seed of NMF and the mixtures.")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Recompute PCA/NMF references that exist.")] = False,
 ) -> None:
@@ -83,13 +85,16 @@ def rank(
     from vaearr.viz.ranking import rank_figures
 
 
+    if per_page < 1:
+        raise InputError(None, f"--per-page must be at least 1, got {per_page}")
+    chosen = "all" if dims is not None and dims.strip().lower() == "all" else parse_ints(dims, "--dims")
     refs = [r for item in [*(against or []), *(more or [])] for r in item.replace(",", " ").split()]
     refs = refs or ["elements", "bandcontrast", "pca", "nmf"]
     result = rank_latents(
         store, latent=latent, against=refs, out=out, top=top, mask=mask, metrics=metric or None,
         trend_order=trend_order, n_components=components, k_range=parse_k_range(k_range), criterion=criterion,
-        seed=seed, overwrite=overwrite,
+        seed=seed, overwrite=overwrite, dims=chosen,
     )
     if not no_figures:
-        rank_figures(store, result, out, latent=latent, top=top, mask=mask, nan_color=nan_color)
+        rank_figures(store, result, out, latent=latent, top=top, mask=mask, nan_color=nan_color, per_page=per_page)
     typer.echo(result.summary())
