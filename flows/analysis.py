@@ -39,11 +39,11 @@ def association_task(store: str, **kwargs: Any):
 
 
 @task(name="rank-latents")
-def rank_task(store: str, figures: bool = True, nan_color: str = "lightgray", **kwargs: Any) -> dict:
+def rank_task(store: str, figures: bool = True, nan_color: str = "lightgray", per_page: int = 16, **kwargs: Any) -> dict:
     result = rank_latents(store, **kwargs)
     if figures:
         rank_figures(store, result, kwargs.get("out", "out/rank"), latent=kwargs.get("latent", "latent"),
-                     top=kwargs.get("top", 5), mask=kwargs.get("mask", "roi"), nan_color=nan_color)
+                     top=kwargs.get("top", 5), mask=kwargs.get("mask", "roi"), nan_color=nan_color, per_page=per_page)
     return {"summary": result.summary(), "files": {k: str(v) for k, v in result.files.items()},
             "figures": [str(p) for p in result.figures], "n_pixels": result.association.attrs.get("n_pixels")}
 
@@ -53,11 +53,12 @@ def cluster_task(store: str, **kwargs: Any) -> dict:
     result = joint_cluster(store, **kwargs)
     cluster_figure_files(result)
     return {"counts": result.counts, "params": result.params, "files": {k: str(v) for k, v in result.files.items()},
-            "variable": result.variable}
+            "variable": result.variable, "summary": result.summary()}
 
 
 def _analyze(store: str, latent: str, against: list[str], out: str, top: int, mask: str, n_components: int,
-             trend_order: int, figures: bool, seed: int, overwrite: bool, block_dims: int, block_workers: int) -> dict:
+             trend_order: int, figures: bool, seed: int, overwrite: bool, block_dims: int, block_workers: int,
+             dims: list[int] | None = None, per_page: int = 16) -> dict:
     ds = open_store(store)
     missing = [m for m in ("pca", "nmf") if m in against and (m not in ds or overwrite)]
     refs = references_task.submit(store, missing, mask=mask, n_components=n_components, seed=seed,
@@ -71,7 +72,7 @@ def _analyze(store: str, latent: str, against: list[str], out: str, top: int, ma
               for i in range(0, n_dims, step)] if latent in ds else None
     ranked = rank_task.submit(store, latent=latent, against=against, out=out, top=top, mask=mask,
                               n_components=n_components, trend_order=trend_order, figures=figures, seed=seed,
-                              association_result=blocks,
+                              association_result=blocks, dims=dims, per_page=per_page,
                               wait_for=[refs] if refs is not None else None)
     return {"references": refs.result() if refs is not None else None, **ranked.result()}
 
@@ -91,6 +92,8 @@ def analyze_latents(
     overwrite: bool = False,
     scheduler: str | None = None,
     block_dims: int = 8,
+    dims: list[int] | None = None,
+    per_page: int = 16,
 ) -> dict:
     """References, partition agreement, associations and maps for a latent (``vaearr rank``).
 
@@ -98,10 +101,12 @@ def analyze_latents(
     then run on its workers (prefect-dask). Without it they run in this process.
     The association is computed in blocks of ``block_dims`` latent dims, one task per block
     (on a cluster each task uses one thread: the workers give the parallelism).
+    ``dims`` / ``per_page``: the dims with per-dim outputs and the maps per page (``vaearr rank --dims --per-page``).
     """
     inner = flow(name="analyze-latents-tasks", task_runner=_runner(scheduler))(_analyze)
     summary = inner(store, latent, list(against or ["elements", "bandcontrast", "pca", "nmf"]), out, top, mask,
-                    n_components, trend_order, figures, seed, overwrite, block_dims, 1 if scheduler else 0)
+                    n_components, trend_order, figures, seed, overwrite, block_dims, 1 if scheduler else 0,
+                    dims, per_page)
     print(summary["summary"])
     return summary
 
@@ -119,22 +124,29 @@ def cluster_latents(
     method: str = "gmm",
     mask: str | None = "roi",
     out: str = "out/cluster",
-    tag: str = "run",
+    tag: str | None = None,
     k: int | None = None,
-    eps: float = 0.3,
-    min_samples: int = 10,
-    min_cluster_size: int = 50,
+    k_range: tuple[int, int] = (2, 8),
+    criterion: str = "bic",
+    eps: float | None = None,
+    min_samples: int | None = None,
+    min_cluster_size: int = 20,
+    cluster_selection_epsilon: float = 0.0,
+    colors: list[str] | None = None,
+    shade_clip: tuple[float, float] = (2.0, 98.0),
     seed: int = 0,
-    name: str = "cluster",
+    name: str | None = None,
     overwrite: bool = False,
     scheduler: str | None = None,
 ) -> dict:
-    """Joint clustering of a latent dim with band contrast (``vaearr cluster``); see ``analyze-latents`` for ``scheduler``."""
+    """Joint clustering of a latent dim with band contrast (``vaearr cluster``) into ``cluster_{tag}``;
+    see ``analyze-latents`` for ``scheduler``."""
     inner = flow(name="cluster-latents-tasks", task_runner=_runner(scheduler))(_cluster)
     summary = inner(store, dict(latent=latent, dim=dim, with_var=with_var, method=method, mask=mask, out=out, tag=tag,
-                                k=k, eps=eps, min_samples=min_samples, min_cluster_size=min_cluster_size, seed=seed,
-                                name=name, overwrite=overwrite))
-    print(f"{method}: {summary['counts']}")
+                                k=k, k_range=tuple(k_range), criterion=criterion, eps=eps, min_samples=min_samples,
+                                min_cluster_size=min_cluster_size, cluster_selection_epsilon=cluster_selection_epsilon,
+                                colors=colors, shade_clip=tuple(shade_clip), seed=seed, name=name, overwrite=overwrite))
+    print(summary["summary"])
     return summary
 
 

@@ -41,7 +41,7 @@ def test_flows_on_a_local_cluster(demo_store: Path, tmp_path: Path) -> None:
     assert Path(summary["files"]["association_json"]).is_file()
     assert result["counts"]["clusters"] == 2 and Path(result["files"]["report_json"]).is_file()
     written = open_store(demo_store)
-    assert "association" in written and "cluster" in written
+    assert "association" in written and "cluster_flow" in written
     # the association ran as two blocks of dims (3 dims, 2 per block), each a task on the cluster
     # (prefect-dask names a task's dask key after its function)
     blocks = [k for k in ran if k.startswith("association_task-")]

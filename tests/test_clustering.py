@@ -11,7 +11,13 @@ import pytest
 import xarray as xr
 
 from tests.conftest import tree_hash
-from vaearr.analysis.clustering import METHODS, cluster_colors, cluster_points, joint_cluster, read_vector
+from vaearr.analysis.clustering import (
+    METHODS,
+    cluster_colors,
+    cluster_points,
+    joint_cluster,
+    read_vector,
+)
 from vaearr.analysis.references import adjusted_rand_index
 from vaearr.errors import InputError, StoreError
 from vaearr.store import open_store, write_variable
@@ -45,13 +51,14 @@ def test_each_method_finds_planted_clusters(method: str) -> None:
     assert (np.diff(counts) <= 0).all()
 
 
-def test_gmm_auto_k_and_kmeans_needs_k() -> None:
+def test_gmm_auto_k_and_kmeans_auto_k() -> None:
     rng = np.random.default_rng(1)
     x = np.r_[rng.normal(0, 1, (200, 2)), rng.normal(8, 1, (200, 2))]
     labels, params = cluster_points(x, "gmm", k_range=(1, 5))
     assert params["k"] == 2 and set(params["scores"]) == {"1", "2", "3", "4", "5"}
-    with pytest.raises(InputError, match="k-means needs k"):
-        cluster_points(x, "kmeans")
+    # k-means without k chooses it (by silhouette) as the mixture does
+    _, params = cluster_points(x, "kmeans")
+    assert params["k"] == 2 and params["criterion"] == "silhouette" and "k" in params["auto"]
     with pytest.raises(InputError, match="unknown method"):
         cluster_points(x, "spectral")
 
@@ -87,10 +94,10 @@ def test_joint_cluster_outputs(latent_store: Path, tmp_path: Path) -> None:
     assert report["parameters"]["k"] == 3 and report["counts"]["clusters"] == 3
     assert sum(report["counts"][f"cluster_{c}"] for c in range(3)) == roi.sum()
     assert set(report["outputs"]) >= {"figure_html", "figure_png", "assignments_csv", "report_json", "store_variable"}
-    lab = ds.cluster.values
+    lab = ds.cluster_t1.values
     assert (lab[~roi] == -2).all() and set(np.unique(lab[roi])) == {0, 1, 2}
     assert [int(r_["cluster"]) for r_ in rows] == lab[roi].tolist()
-    assert json.loads(ds.cluster.attrs["source"]) == ["latent", "bandcontrast"]
+    assert json.loads(ds.cluster_t1.attrs["source"]) == ["latent", "bandcontrast"]
 
 
 def test_joint_cluster_window_and_hdbscan_noise(latent_store: Path, tmp_path: Path) -> None:
@@ -126,7 +133,7 @@ def test_existing_variable_needs_overwrite(latent_store: Path, tmp_path: Path) -
     joint_cluster(latent_store, dim=1, method="kmeans", k=2, out=tmp_path, tag="a")
     before = tree_hash(latent_store)
     with pytest.raises(StoreError, match="exists"):
-        joint_cluster(latent_store, dim=1, method="kmeans", k=2, out=tmp_path, tag="b")
+        joint_cluster(latent_store, dim=1, method="kmeans", k=2, out=tmp_path, tag="a")
     assert tree_hash(latent_store) == before
 
 

@@ -19,7 +19,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     from vaearr.store import open_store
 
     ds = open_store(out / "ni_demo.zarr")
-    for var in ("patterns", "bandcontrast", "elements", "phase", "roi", "latent", "pca", "nmf", "association", "cluster",
+    for var in ("patterns", "bandcontrast", "elements", "phase", "roi", "latent", "pca", "nmf", "association", "cluster_demo",
                 "cnmf_weights", "cnmf_components", "boundary_strength", "grain_boundaries", "low_angle_boundaries",
                 "latent_boundary_strength", "latent_grain_boundaries"):
         assert var in ds, var

@@ -1,17 +1,18 @@
 """Joint clustering of one latent dim with band contrast inside a mask: labels, a figure, CSV/JSON, a store variable.
 
 :func:`cluster_points` clusters rows of features with a Gaussian mixture (k given, or chosen by
-BIC over a range), k-means, DBSCAN or HDBSCAN (features standardised first, so ``eps`` is in
-standard deviations). :func:`joint_cluster` takes (latent dim, band contrast) of every pixel in
-a mask (or an x/y window), or two vectors from NPY/CSV files whose lengths must equal the mask's,
-and writes:
+BIC/AIC over a range), k-means (k given, or chosen by silhouette over a range), DBSCAN (``eps``
+given, or taken at the elbow of the sorted k-distances) or HDBSCAN (features standardised first,
+so ``eps`` is in standard deviations). :func:`joint_cluster` takes (latent dim, band contrast) of
+every pixel in a mask (or an x/y window), or two vectors from NPY/CSV files whose lengths must
+equal the mask's, and writes (``tag`` defaults to ``{method}_dim{dim}``):
 
-* ``{out}/cluster_map__{tag}.html`` / ``.png``: the map (one fixed hue per cluster, brightness
-  the latent value within the cluster, dark → light; noise grey) beside the (latent, band
-  contrast) scatter in the same colours;
+* ``{out}/cluster_map__{tag}.html`` / ``.png``: the map (one fixed hue per cluster, or the
+  colours given, brightness the latent value within the cluster between its 2nd and 98th
+  percentiles, dark → light; noise grey) beside the (latent, band contrast) scatter in the same colours;
 * ``{out}/cluster_assignments__{tag}.csv``: ``x, y, latent, bandcontrast, cluster``;
-* ``{out}/cluster_report__{tag}.json``: method, parameters, counts, output paths;
-* a ``cluster(y, x)`` variable (−1 noise, −2 outside the mask) in the store.
+* ``{out}/cluster_report__{tag}.json``: method, parameters (automatic choices with their scores), counts, output paths;
+* a ``cluster_{tag}(y, x)`` variable (−1 noise, −2 outside the mask) in the store.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,8 +29,10 @@ from typing import Any
 import matplotlib
 import numpy as np
 import xarray as xr
+from matplotlib.colors import to_rgb
 from sklearn.cluster import DBSCAN, HDBSCAN, KMeans
 
+from vaearr.analysis.cluster_choices import kdistance_eps, silhouette_k
 from vaearr.analysis.references import gmm_partition
 from vaearr.analysis.roi import make_roi
 from vaearr.errors import InputError, StoreError
@@ -41,9 +46,44 @@ NOISE_RGB = (0.62, 0.62, 0.62)
 MAX_SCATTER = 20000
 
 
-def palette(k: int) -> np.ndarray:
+def palette(k: int, colors: Sequence[str] | None = None) -> np.ndarray:
+    """``(k, 3)`` RGB: the ``colors`` given (cluster 0 the first), else tab10/tab20."""
+    if colors:
+        return np.array([to_rgb(c) for c in colors[:max(k, 1)]] + [NOISE_RGB] * max(0, k - len(colors)))
     base = matplotlib.colormaps["tab10" if k <= 10 else "tab20"]
     return np.array([base(i % base.N)[:3] for i in range(max(k, 1))])
+
+
+def check_colors(colors: Sequence[str] | None) -> list[str] | None:
+    """The colour names/hex codes as given, or an :class:`InputError` naming the first that is no colour.
+
+    Examples
+    --------
+    >>> check_colors(["red", "#00ff00"])
+    ['red', '#00ff00']
+    """
+    if colors is None:
+        return None
+    colors = [str(c).strip() for c in colors if str(c).strip()]
+    if not colors:
+        raise InputError(None, "--colors is empty; give names or hex codes like red,#00ff00")
+    for c in colors:
+        try:
+            to_rgb(c)
+        except ValueError:
+            raise InputError(None, f"--colors: '{c}' is not a colour (a name like red or a hex code like #00ff00)") from None
+    return colors
+
+
+def check_clip(clip: Sequence[float]) -> tuple[float, float]:
+    """``(low, high)`` percentiles with 0 ≤ low < high ≤ 100, or an :class:`InputError`."""
+    try:
+        lo, hi = (float(v) for v in clip)
+    except (TypeError, ValueError):
+        raise InputError(None, f"--shade-clip takes two percentiles like 2:98, got {clip!r}") from None
+    if not 0.0 <= lo < hi <= 100.0:
+        raise InputError(None, f"--shade-clip {lo:g}:{hi:g}: need 0 ≤ low < high ≤ 100 (percentiles)")
+    return lo, hi
 
 
 def cluster_points(
@@ -53,9 +93,10 @@ def cluster_points(
     k: int | None = None,
     k_range: tuple[int, int] = (2, 8),
     criterion: str = "bic",
-    eps: float = 0.3,
-    min_samples: int = 10,
-    min_cluster_size: int = 50,
+    eps: float | None = None,
+    min_samples: int | None = None,
+    min_cluster_size: int = 20,
+    cluster_selection_epsilon: float = 0.0,
     seed: int = 0,
     standardize: bool = True,
     hdbscan_backend: str = "auto",
@@ -68,13 +109,15 @@ def cluster_points(
         ``(n, d)`` finite values.
     method
         ``gmm``, ``kmeans``, ``dbscan`` or ``hdbscan``.
-    k
-        Clusters for ``gmm``/``kmeans``; for ``gmm`` None chooses k in ``k_range`` by ``criterion``.
+    k, k_range, criterion
+        Clusters for ``gmm``/``kmeans`` (at most n). Without ``k``, ``gmm`` chooses k in
+        ``k_range`` by ``criterion`` (``bic``/``aic``) and ``kmeans`` by the highest silhouette.
     eps, min_samples
-        DBSCAN's neighbourhood radius (in standard deviations when standardised) and core size;
-        ``min_samples`` is also HDBSCAN's.
-    min_cluster_size
-        HDBSCAN's smallest cluster.
+        DBSCAN's neighbourhood radius (in standard deviations when standardised; None: the
+        elbow of the k-distances, see :func:`kdistance_eps`) and core size (None: 10);
+        ``min_samples`` is also HDBSCAN's (None: ``min_cluster_size``).
+    min_cluster_size, cluster_selection_epsilon
+        HDBSCAN's smallest cluster, and the distance below which its clusters are merged.
     seed
         Seeds the mixtures and k-means.
     standardize
@@ -88,7 +131,8 @@ def cluster_points(
     labels : numpy.ndarray
         ``(n,)`` int64, clusters numbered 0.. by decreasing size, −1 noise.
     params : dict
-        The parameters used (``k`` chosen, criterion scores...).
+        The parameters used; ``auto`` says which were chosen here and how (``scores`` holds
+        the criterion or silhouette of every k tried).
 
     Examples
     --------
@@ -97,36 +141,57 @@ def cluster_points(
     >>> labels, p = cluster_points(x, "kmeans", k=2)
     >>> sorted(np.bincount(labels).tolist())
     [50, 50]
+    >>> cluster_points(x, "kmeans")[1]["k"]
+    2
     """
     x = np.asarray(features, dtype=np.float64)
     x = x[:, None] if x.ndim == 1 else x
     if method not in METHODS:
         raise InputError(None, f"unknown method {method!r}; choose one of {list(METHODS)}")
+    if criterion not in ("bic", "aic"):
+        raise InputError(None, f"--criterion must be bic or aic, got {criterion!r}")
     if x.shape[0] < 2 or not np.isfinite(x).all():
         raise InputError(None, f"need at least 2 finite points to cluster, got {x.shape[0]} (or NaN values)")
+    n = x.shape[0]
+    if k is not None and not 1 <= int(k) <= n:
+        raise InputError(None, f"--k {k}: need 1 ≤ k ≤ {n}, the number of points to cluster")
+    for what, v in (("--min-samples", min_samples), ("--min-cluster-size", min_cluster_size)):
+        if v is not None and int(v) < 1:
+            raise InputError(None, f"{what} must be at least 1, got {v}")
+    if (eps is not None and not eps > 0) or cluster_selection_epsilon < 0:
+        raise InputError(None, f"--eps must be > 0 and --cluster-selection-epsilon ≥ 0, got {eps}, {cluster_selection_epsilon}")
     if standardize:
         sd = x.std(0)
         x = (x - x.mean(0)) / np.where(sd > 0, sd, 1.0)
-    params: dict[str, Any] = {"method": method, "standardize": standardize}
+    params: dict[str, Any] = {"method": method, "standardize": standardize, "auto": {}}
     if method == "gmm":
-
         part = gmm_partition(x, (k, k) if k else k_range, criterion=criterion, seed=seed, standardize=False)
         labels = part.labels
         params.update(k=part.k, k_range=None if k else list(k_range), criterion=criterion,
                       scores={str(kk): v for kk, v in part.scores.items()}, seed=seed)
-    elif method == "kmeans":
-
         if not k:
-            raise InputError(None, "k-means needs k (--k)")
-        labels = KMeans(k, n_init=4, random_state=seed).fit_predict(x)
-        params.update(k=k, seed=seed)
+            params["auto"]["k"] = f"lowest {criterion.upper()} over k={k_range[0]}..{k_range[1]}"
+    elif method == "kmeans":
+        if k:
+            labels = KMeans(int(k), n_init=4, random_state=seed).fit_predict(x)
+            params.update(k=int(k), seed=seed)
+        else:
+            kk, labels, scores = silhouette_k(x, k_range, seed=seed)
+            params.update(k=kk, k_range=list(k_range), criterion="silhouette", scores=scores, seed=seed)
+            params["auto"]["k"] = f"highest silhouette over k={k_range[0]}..{k_range[1]}"
     elif method == "dbscan":
-
-        labels = DBSCAN(eps=eps, min_samples=min_samples).fit_predict(x)
-        params.update(eps=eps, min_samples=min_samples)
+        ms = 10 if min_samples is None else int(min_samples)
+        if eps is None:
+            eps, info = kdistance_eps(x, ms)
+            params["auto"]["eps"] = info["rule"]
+            params["eps_k_distance_quantile"] = info["k_distance_quantile"]
+        labels = DBSCAN(eps=eps, min_samples=ms).fit_predict(x)
+        params.update(eps=float(eps), min_samples=ms)
     else:
-        labels, backend = hdbscan_labels(x, min_cluster_size, min_samples, backend=hdbscan_backend)
-        params.update(min_cluster_size=min_cluster_size, min_samples=min_samples, backend=backend)
+        labels, backend = hdbscan_labels(x, min_cluster_size, min_samples, backend=hdbscan_backend,
+                                         cluster_selection_epsilon=cluster_selection_epsilon)
+        params.update(min_cluster_size=min_cluster_size, min_samples=min_samples,
+                      cluster_selection_epsilon=cluster_selection_epsilon, backend=backend)
     return _renumber(np.asarray(labels, dtype=np.int64)), params
 
 
@@ -135,33 +200,34 @@ def cluster_points(
 FAST_HDBSCAN_MIN_POINTS = 50_000
 
 
-def hdbscan_labels(x: np.ndarray, min_cluster_size: int, min_samples: int, *,
-                   backend: str = "auto") -> tuple[np.ndarray, str]:
+def hdbscan_labels(x: np.ndarray, min_cluster_size: int, min_samples: int | None, *,
+                   backend: str = "auto", cluster_selection_epsilon: float = 0.0) -> tuple[np.ndarray, str]:
     """HDBSCAN labels (−1 noise) of the rows of ``x`` and the name of the implementation used.
 
     ``auto`` takes ``fast_hdbscan`` (multicore Borůvka on a KD-tree) for
     :data:`FAST_HDBSCAN_MIN_POINTS` points or more when it is installed, else the ``hdbscan``
     package (Borůvka KD-tree, no compile step, quickest on small inputs), else scikit-learn's
     ``HDBSCAN``. All three build the same mutual-reachability tree and pick clusters by excess
-    of mass.
+    of mass; ``min_samples`` None means ``min_cluster_size``.
     """
     choices = ("auto", "fast_hdbscan", "hdbscan", "sklearn")
     if backend not in choices:
         raise InputError(None, f"unknown HDBSCAN backend {backend!r}; choose one of {list(choices)}")
     order = {"auto": ["fast_hdbscan", "hdbscan", "sklearn"] if x.shape[0] >= FAST_HDBSCAN_MIN_POINTS
              else ["hdbscan", "sklearn"]}.get(backend, [backend])
+    kw = dict(min_cluster_size=int(min_cluster_size), min_samples=None if min_samples is None else int(min_samples),
+              cluster_selection_epsilon=float(cluster_selection_epsilon))
     for name in order:
         try:
             if name == "fast_hdbscan":
                 import fast_hdbscan
 
-                return fast_hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples).fit_predict(x), name
+                return fast_hdbscan.HDBSCAN(**kw).fit_predict(x), name
             if name == "hdbscan":
                 import hdbscan
 
-                return hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples,
-                                       core_dist_n_jobs=os.cpu_count() or 1).fit_predict(x), name
-            return HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples).fit_predict(x), name
+                return hdbscan.HDBSCAN(**kw, core_dist_n_jobs=os.cpu_count() or 1).fit_predict(x), name
+            return HDBSCAN(**kw).fit_predict(x), name
         except ImportError:
             if backend != "auto":
                 raise InputError(None, f"HDBSCAN backend {backend!r} is not installed (pip install {backend.replace('_', '-')})")
@@ -177,8 +243,13 @@ def _renumber(labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def cluster_colors(labels: np.ndarray, magnitude: np.ndarray) -> np.ndarray:
+def cluster_colors(labels: np.ndarray, magnitude: np.ndarray, *, colors: Sequence[str] | None = None,
+                   clip: tuple[float, float] = (2.0, 98.0)) -> np.ndarray:
     """RGB per point: the cluster's hue, darker → lighter with ``magnitude`` within the cluster.
+
+    ``colors``: one colour per cluster (cluster 0, the largest, first); default tab10/tab20.
+    ``clip``: the percentiles of each cluster's values that span dark → light (values beyond
+    are clipped), so a few outliers do not wash the rest out.
 
     Examples
     --------
@@ -189,13 +260,15 @@ def cluster_colors(labels: np.ndarray, magnitude: np.ndarray) -> np.ndarray:
     labels = np.asarray(labels)
     mag = np.asarray(magnitude, dtype=np.float64)
     k = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
-    pal = palette(k)
+    pal = palette(k, colors)
     rgb = np.tile(np.asarray(NOISE_RGB), (labels.size, 1))
     for c in range(k):
         sel = labels == c
         v = mag[sel]
-        lo, hi = (np.nanmin(v), np.nanmax(v)) if v.size else (0.0, 1.0)
-        t = (v - lo) / (hi - lo) if hi > lo else np.full(v.size, 0.5)
+        lo, hi = np.nanpercentile(v, clip) if v.size else (0.0, 1.0)
+        if not hi > lo and v.size:
+            lo, hi = np.nanmin(v), np.nanmax(v)
+        t = np.clip((v - lo) / (hi - lo), 0.0, 1.0) if hi > lo else np.full(v.size, 0.5)
         dark, light = 0.3 * pal[c], pal[c] + 0.55 * (1.0 - pal[c])
         rgb[sel] = dark + t[:, None] * (light - dark)
     return np.clip(rgb, 0.0, 1.0)
@@ -278,6 +351,8 @@ class ClusterResult:
     out: Path | None = None
     store_variable: str | None = None
     seed: int = 0
+    #: The colours given (``--colors``), cluster 0 first; None: tab10/tab20.
+    colors: list[str] | None = None
 
     def write_report(self) -> Path:
         """``cluster_report__{tag}.json``: method, parameters, counts and every output (rewritten as outputs are added)."""
@@ -291,6 +366,9 @@ class ClusterResult:
     def summary(self) -> str:
         """A few lines for a terminal."""
         lines = [f"{self.params['method']}: " + ", ".join(f"{k}: {v}" for k, v in self.counts.items())]
+        for key, rule in self.params.get("auto", {}).items():
+            value = self.params.get(key)
+            lines.append(f"  chose {key} = {value:.4g} ({rule})" if isinstance(value, float) else f"  chose {key} = {value} ({rule})")
         lines += [f"  wrote {p}" for p in self.files.values()]
         if self.variable:
             lines.append(f"  store variable: {self.variable}")
@@ -324,13 +402,17 @@ def joint_cluster(
     latent_vector: str | os.PathLike | None = None,
     bc_vector: str | os.PathLike | None = None,
     out: str | os.PathLike = "out/cluster",
-    tag: str = "run",
-    name: str = "cluster",
+    tag: str | None = None,
+    name: str | None = None,
     k: int | None = None,
     k_range: tuple[int, int] = (2, 8),
-    eps: float = 0.3,
-    min_samples: int = 10,
-    min_cluster_size: int = 50,
+    criterion: str = "bic",
+    eps: float | None = None,
+    min_samples: int | None = None,
+    min_cluster_size: int = 20,
+    cluster_selection_epsilon: float = 0.0,
+    colors: Sequence[str] | None = None,
+    shade_clip: tuple[float, float] = (2.0, 98.0),
     seed: int = 0,
     write: bool = True,
     overwrite: bool = False,
@@ -346,8 +428,10 @@ def joint_cluster(
         Latent variable, the value of its ``latent_dim`` coordinate to use, and that dim's name.
     with_var
         Second feature (``bandcontrast``); None clusters the latent alone.
-    method, k, k_range, eps, min_samples, min_cluster_size, seed
-        See :func:`cluster_points`.
+    method, k, k_range, criterion, eps, min_samples, min_cluster_size, cluster_selection_epsilon, seed
+        See :func:`cluster_points` (k-means without ``k`` chooses it by silhouette, DBSCAN
+        without ``eps`` at the k-distance elbow; the choice is printed by ``summary()`` and kept
+        in the report and the variable's attrs).
     mask, x_range, y_range
         The pixels: a mask variable, or an x/y window (``"A:B"`` or ``(A, B)``, µm). Pixels
         where the store's latent or band contrast is NaN are left out.
@@ -355,21 +439,34 @@ def joint_cluster(
         NPY/CSV files with the values on the mask's pixels (row-major order) instead of the
         store's; their lengths must equal the number of mask pixels.
     out, tag
-        Output folder and the tag in the file names.
+        Output folder and the tag in the file names (default ``{method}_dim{dim}``, e.g.
+        ``kmeans_dim3``; ``{method}_{file stem}`` with a latent vector).
     name
-        Store variable for the labels (−1 noise, −2 outside); ``write=False`` skips it.
+        Store variable for the labels (−1 noise, −2 outside; default ``cluster_{tag}``);
+        ``write=False`` skips it.
+    colors, shade_clip
+        Cluster colours (cluster 0, the largest, first; at least as many as clusters) and the
+        percentiles of each cluster's latent values that span its dark → light shading.
 
     Raises
     ------
     InputError
         Vectors whose lengths differ from the mask's (the message gives all three), an unknown
-        method, a window with no pixels.
+        method, a window with no pixels, k above the number of pixels, a bad colour or too few.
     StoreError
         Missing variables, or ``name`` exists without ``overwrite``.
     """
     if method not in METHODS:
         raise InputError(None, f"unknown method {method!r}; choose one of {list(METHODS)}")
+    if criterion not in ("bic", "aic"):
+        raise InputError(None, f"--criterion must be bic or aic, got {criterion!r}")
+    colors = check_colors(colors)
+    shade_clip = check_clip(shade_clip)
+    if tag is None:
+        tag = (f"{method}_{re.sub(r'[^A-Za-z0-9_.-]', '_', Path(latent_vector).stem)}" if latent_vector is not None
+               else f"{method}_dim{dim}")
     check_name(tag, "--tag")  # it goes into file names in out
+    name = name or f"cluster_{tag}"
     if write:
         check_name(name, "variable name (--name)")
     ds = open_store(store)
@@ -406,15 +503,18 @@ def joint_cluster(
     if keep.sum() < 2:
         raise InputError(None, f"the mask '{mask_label}' has {int(keep.sum())} pixels with finite values; need ≥ 2")
     feats = np.stack([lv[keep], bv[keep]], 1) if bv is not None else lv[keep][:, None]
-    if k is not None and not 1 <= k <= len(feats):
-        raise InputError(None, f"--k {k}: the mask '{mask_label}' has {len(feats)} pixels to cluster; give 1 to {len(feats)}")
-    labels_kept, params = cluster_points(feats, method, k=k, k_range=k_range, eps=eps, min_samples=min_samples,
-                                         min_cluster_size=min_cluster_size, seed=seed)
+    labels_kept, params = cluster_points(feats, method, k=k, k_range=k_range, criterion=criterion, eps=eps,
+                                         min_samples=min_samples, min_cluster_size=min_cluster_size,
+                                         cluster_selection_epsilon=cluster_selection_epsilon, seed=seed)
+    n_clusters = int(labels_kept.max()) + 1 if (labels_kept >= 0).any() else 0
+    if colors is not None and len(colors) < n_clusters:
+        raise InputError(None, f"--colors gives {len(colors)} colours for {n_clusters} clusters; give at least {n_clusters}")
     labels = np.full(n_mask, -2, np.int64)  # masked pixels with NaN values: outside, like the rest
     labels[keep] = labels_kept
     params.update(latent=latent, dim=int(dim) if np.isscalar(dim) else dim, with_var=with_var, mask=mask_label,
                   latent_vector=None if latent_vector is None else str(latent_vector),
-                  bc_vector=None if bc_vector is None else str(bc_vector))
+                  bc_vector=None if bc_vector is None else str(bc_vector), tag=tag, colors=colors,
+                  shade_clip=list(shade_clip))
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -429,7 +529,7 @@ def joint_cluster(
         for r in range(n_mask):
             w.writerow([f"{xs[ix[r]]:.6g}", f"{ys[iy[r]]:.6g}", f"{lv[r]:.8g}", f"{bcol[r]:.8g}", int(labels[r])])
 
-    rgb_pts = cluster_colors(labels_kept, lv[keep])
+    rgb_pts = cluster_colors(labels_kept, lv[keep], colors=colors, clip=shade_clip)
     grid = np.full((*m.shape, 3), 1.0)  # outside: white
     grid[iy[keep], ix[keep]] = rgb_pts
 
@@ -443,11 +543,13 @@ def joint_cluster(
         da = xr.DataArray(full, dims=("y", "x"), coords={"y": ds["y"].values, "x": ds["x"].values})
         sources = [latent] + ([with_var] if with_var else [])
         write_variables(store, {name: da}, source=sources, config=params, overwrite=overwrite,
-                        attrs={"noise": -1, "fill_outside_mask": -2, "tag": tag})
+                        attrs={"noise": -1, "fill_outside_mask": -2, "tag": tag, "method": method,
+                               **{f"auto_{key}": f"{params[key]} ({rule})" for key, rule in params["auto"].items()},
+                               **{key: params[key] for key in ("k", "eps") if key in params}})
         variable = name
     result = ClusterResult(labels=labels, params=params, counts=counts, files=files, variable=variable, map_rgb=grid,
                            xs=xs, ys=ys, points=feats,
                            point_labels=labels_kept, tag=tag, out=out,
-                           store_variable=f"{store}:{name}" if write else None, seed=seed)
+                           store_variable=f"{store}:{name}" if write else None, seed=seed, colors=colors)
     result.write_report()
     return result

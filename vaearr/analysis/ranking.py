@@ -4,8 +4,10 @@
 if asked and missing, scores every latent dim (and the whole latent) as a mixture partition
 against the reference partitions (ARI, NMI), computes ``association(latent_dim, reference,
 metric)``, writes both into the store, exports CSV + JSON (top-N per metric, an aggregated
-rank) and draws the top-N latent maps beside each reference, NaN outside the ROI in a chosen
-colour.
+rank) and, for the dims chosen (``dims``, or the top-N over the references), each dim's map as a
+``(y, x)`` NPY and a CSV of ``x, y, value`` on the mask (:mod:`vaearr.viz.ranking` draws the
+figures: top-N maps beside each reference, a scatter per dim against each reference, and the
+chosen dims' maps in pages).
 """
 
 from __future__ import annotations
@@ -120,6 +122,75 @@ def export_association(assoc: xr.DataArray, out: str | os.PathLike, *, top: int 
     }
     json_path.write_text(json.dumps(doc, indent=2))
     return csv_path, json_path
+
+
+def shown_dims(assoc: xr.DataArray, dims: Sequence | None = None, *, top: int = 5,
+               latent_dim: str = "latent_dim") -> list:
+    """The dims that get per-dim outputs: ``dims`` as given, else ``top`` dims taken in turn from each
+    reference's aggregated ranking (every reference's best dim, then every second best...), each once.
+
+    Examples
+    --------
+    >>> a = xr.DataArray(np.array([[[0.1], [0.9]], [[0.8], [0.0]], [[0.5], [0.2]]]),
+    ...                  dims=("latent_dim", "reference", "metric"),
+    ...                  coords={"latent_dim": [0, 1, 2], "reference": ["Ni", "bc"], "metric": ["mi"]})
+    >>> shown_dims(a, top=2)
+    [1, 0]
+    >>> shown_dims(a, top=1)
+    [1]
+    """
+    if dims is not None:
+        return [_py(d) for d in dims]
+    agg = aggregated_rank(assoc, latent_dim=latent_dim)
+    order = np.argsort(agg.transpose(latent_dim, "reference").values, axis=0, kind="stable")[:top]
+    picked: list = []
+    for pos in order.ravel():  # rank 1 of every reference first, then rank 2...
+        d = _py(assoc[latent_dim].values[pos])
+        if d not in picked:
+            picked.append(d)
+    return picked[:top]
+
+
+def check_dims(lat: xr.DataArray, dims: Sequence | str | None, *, latent_dim: str = "latent_dim") -> list | None:
+    """``dims`` (``"all"``: every one) if each is a ``latent_dim`` coordinate value of ``lat``, else an :class:`InputError`."""
+    if dims is None:
+        return None
+    coord = lat[latent_dim].values if latent_dim in lat.coords else np.arange(lat.sizes[latent_dim])
+    if isinstance(dims, str):
+        if dims != "all":
+            raise InputError(None, f"--dims takes whole numbers like 3,7,12 or 'all', got '{dims}'")
+        return [_py(d) for d in coord]
+    bad = [d for d in dims if d not in coord]
+    if bad or not len(dims):
+        raise InputError(None, f"--dims {','.join(map(str, dims)) or '(none)'}: "
+                               f"{bad or 'no dims'} not {latent_dim} values of '{lat.name}' ({coord.min()}..{coord.max()})")
+    return list(dict.fromkeys(_py(d) for d in dims))
+
+
+def export_dims(lat: xr.DataArray, mask: xr.DataArray, dims: Sequence, out: str | os.PathLike, *,
+                latent_dim: str = "latent_dim") -> dict:
+    """Each dim's map as ``{name}_d{dim}.npy`` (``(y, x)`` float32, NaN outside ``mask``) and
+    ``{name}_d{dim}.csv`` (``x, y, value`` on the mask's pixels, row-major) in ``out``.
+
+    Returns ``{dim: (npy_path, csv_path)}``.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    m = np.asarray(mask.transpose("y", "x").values, bool)
+    iy, ix = np.nonzero(m)
+    xs, ys = np.asarray(lat["x"].values, float), np.asarray(lat["y"].values, float)
+    files = {}
+    for d in dims:
+        v = np.asarray(lat.sel({latent_dim: d}).transpose("y", "x").values, np.float32)
+        v = np.where(m, v, np.float32(np.nan))
+        npy, csv_path = out / f"{lat.name}_d{d}.npy", out / f"{lat.name}_d{d}.csv"
+        np.save(npy, v)
+        with open(csv_path, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["x", "y", "value"])
+            w.writerows(zip((f"{a:.6g}" for a in xs[ix]), (f"{b:.6g}" for b in ys[iy]), (f"{c:.8g}" for c in v[iy, ix])))
+        files[d] = (npy, csv_path)
+    return files
 
 
 # --------------------------------------------------------------------------------------------
@@ -254,6 +325,10 @@ class RankResult:
     figures: list[Path] = field(default_factory=list)
     #: The reference maps the latent was ranked against, ``(reference, y, x)``.
     references: xr.DataArray | None = None
+    #: The dims with per-dim outputs (``--dims``, or the top-N over the references) and their
+    #: ``(npy, csv)`` exports.
+    dims: list = field(default_factory=list)
+    dim_files: dict = field(default_factory=dict)
 
     def summary(self) -> str:
         """The top dim per reference by aggregated rank, and the files."""
@@ -265,6 +340,10 @@ class RankResult:
             lines.append(f"  {ref}: best latent dim {self.association['latent_dim'].values[i]} "
                          f"(mean rank {float(agg.sel(reference=ref).values[i]):.1f})")
         lines += [f"  wrote {p}" for p in [*self.files.values(), *self.figures]]
+        if self.dim_files:
+            first = next(iter(self.dim_files.values()))[0]
+            lines.append(f"  wrote the maps of dims {', '.join(map(str, self.dim_files))} as .npy (y × x) and .csv "
+                         f"(x, y, value on the mask) in {first.parent}")
         return "\n".join(lines)
 
 
@@ -286,6 +365,8 @@ def rank_latents(
     overwrite: bool = False,
     latent_dim: str = "latent_dim",
     association_result: xr.DataArray | Sequence[xr.DataArray] | None = None,
+    dims: Sequence | None = None,
+    export: bool = True,
 ) -> RankResult:
     """References (1), partition agreement (2), associations (3) and full-field maps (4) for ``latent``.
 
@@ -297,6 +378,10 @@ def rank_latents(
     ``association_result``: the association already computed (one DataArray, or blocks of
     dims from :func:`association_block` to concatenate along ``latent_dim``), as the
     ``analyze-latents`` flow passes it after running the blocks on dask workers.
+
+    ``dims``: the latent dims (``latent_dim`` values, or ``"all"``) whose maps are exported (``export``) into
+    ``out/dims`` and drawn by :func:`vaearr.viz.ranking.rank_figures`; default ``top`` dims, taken
+    in turn from each reference's ranking (:func:`shown_dims`). The association always covers every dim.
     """
 
     ds = open_store(store)
@@ -306,6 +391,7 @@ def rank_latents(
         raise StoreError(store, f"no mask variable '{mask}' in the store")
     if not against:
         raise InputError(None, "give at least one reference (--against)")
+    dims = check_dims(ds[latent], dims, latent_dim=latent_dim)
     opts = AssociationOptions(metrics=tuple(metrics) if metrics else AssociationOptions().metrics, trend_order=trend_order)
     # pca/nmf are computed when missing (unless 'vaearr decompose' wrote pca_weights/nmf_weights);
     # other decompositions (cnmf) need their choices made: reference_maps says to run decompose
@@ -355,6 +441,12 @@ def rank_latents(
               "k_range": list(k_range), "criterion": criterion, "seed": seed}
     write_variables(store, variables, source=[latent, *against], config=config, overwrite=True,
                     attrs={"n_pixels": assoc.attrs["n_pixels"]})
+    picked = shown_dims(assoc, dims, top=top, latent_dim=latent_dim)
+    dim_files = export_dims(ds[latent], m, picked, out / "dims", latent_dim=latent_dim) if export else {}
     files["association_csv"], files["association_json"] = export_association(
-        assoc, out, top=top, latent_dim=latent_dim, extra={"store": os.fspath(store), "latent": latent, "mask": mask})
-    return RankResult(association=assoc, agreement=agreement, files=files, references=refs)
+        assoc, out, top=top, latent_dim=latent_dim, extra={"store": os.fspath(store), "latent": latent, "mask": mask,
+                                                           "dims_shown": picked,
+                                                           "dim_exports": {str(d): [str(p) for p in f]
+                                                                           for d, f in dim_files.items()}})
+    return RankResult(association=assoc, agreement=agreement, files=files, references=refs, dims=picked,
+                      dim_files=dim_files)

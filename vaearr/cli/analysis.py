@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaearr.cli.common import app, parse_k_range
+from vaearr.cli.common import app, parse_floats, parse_ints, parse_k_range, parse_names
+from vaearr.errors import InputError
 
 
 @app.command()
@@ -22,33 +23,41 @@ def cluster(
     y: Annotated[Optional[str], typer.Option("--y", help="y window C:D in µm.")] = None,
     latent_vector: Annotated[Optional[Path], typer.Option(help="NPY/CSV of latent values on the mask's pixels.")] = None,
     bc_vector: Annotated[Optional[Path], typer.Option(help="NPY/CSV of band contrast on the mask's pixels.")] = None,
-    k: Annotated[Optional[int], typer.Option(help="Clusters (gmm, kmeans); gmm without it picks k by BIC.")] = None,
-    k_range: Annotated[str, typer.Option(help="k range for gmm's BIC choice.")] = "2:8",
-    eps: Annotated[float, typer.Option(help="DBSCAN radius (standardised units).")] = 0.3,
-    min_samples: Annotated[int, typer.Option(help="DBSCAN/HDBSCAN core size.")] = 10,
-    min_cluster_size: Annotated[int, typer.Option(help="HDBSCAN smallest cluster.")] = 50,
+    k: Annotated[Optional[int], typer.Option(help="Clusters (gmm, kmeans); without it gmm picks k by --criterion, kmeans by silhouette, over --k-range.")] = None,
+    k_range: Annotated[str, typer.Option(help="k range for the automatic choice of k.")] = "2:8",
+    criterion: Annotated[str, typer.Option(help="gmm's choice of k: bic or aic.")] = "bic",
+    eps: Annotated[Optional[float], typer.Option(help="DBSCAN radius (standardised units); default: the elbow of the sorted k-distances (printed).")] = None,
+    min_samples: Annotated[Optional[int], typer.Option(help="DBSCAN/HDBSCAN core size (default: 10 for DBSCAN, --min-cluster-size for HDBSCAN).")] = None,
+    min_cluster_size: Annotated[int, typer.Option(help="HDBSCAN smallest cluster.")] = 20,
+    cluster_selection_epsilon: Annotated[float, typer.Option(help="HDBSCAN: merge clusters closer than this (standardised units).")] = 0.0,
+    colors: Annotated[Optional[str], typer.Option(help="Cluster colours, largest cluster first: names or hex codes, e.g. red,#00ff00,blue.")] = None,
+    shade_clip: Annotated[str, typer.Option(help="Percentiles of each cluster's latent values spanning its dark → light shading.")] = "2:98",
     seed: Annotated[int, typer.Option(help="Seed (gmm, kmeans).")] = 0,
     out: Annotated[Path, typer.Option(help="Folder for the figure, CSV and JSON.")] = Path("out/cluster"),
-    tag: Annotated[str, typer.Option(help="Tag in the output file names.")] = "run",
-    name: Annotated[str, typer.Option(help="Store variable for the labels.")] = "cluster",
+    tag: Annotated[Optional[str], typer.Option(help="Tag in the output file names (default METHOD_dimDIM, e.g. kmeans_dim3).")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Store variable for the labels (default cluster_TAG).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the store variable.")] = False,
 ) -> None:
-    """Cluster (latent dim, band contrast) in the mask; map + scatter figure, CSV, JSON, store variable."""
+    """Cluster (latent dim, band contrast) in the mask; map + scatter figure, CSV, JSON, store variable cluster_TAG."""
     from vaearr.analysis.clustering import joint_cluster
     from vaearr.analysis.roi import parse_range
     from vaearr.viz.clustering import cluster_figure_files
 
-
+    clip = parse_floats(shade_clip.replace(":", ","), "--shade-clip")
+    if len(clip) != 2:
+        raise InputError(None, f"--shade-clip takes two percentiles like 2:98, got '{shade_clip}'")
     result = joint_cluster(
         store, latent=latent, dim=dim, with_var=None if (with_var or "").lower() == "none" else with_var,
         method=method, mask=None if mask.lower() == "none" else mask,
         x_range=parse_range(x) if x else None, y_range=parse_range(y) if y else None,
         latent_vector=latent_vector, bc_vector=bc_vector, out=out, tag=tag, name=name, k=k,
-        k_range=parse_k_range(k_range), eps=eps, min_samples=min_samples, min_cluster_size=min_cluster_size,
-        seed=seed, overwrite=overwrite,
+        k_range=parse_k_range(k_range), criterion=criterion.lower(), eps=eps, min_samples=min_samples,
+        min_cluster_size=min_cluster_size, cluster_selection_epsilon=cluster_selection_epsilon,
+        colors=parse_names(colors), shade_clip=tuple(clip), seed=seed, overwrite=overwrite,
     )
     cluster_figure_files(result)
     typer.echo(result.summary())
+
 
 @app.command()
 def rank(
@@ -66,6 +75,8 @@ def rank(
     criterion: Annotated[str, typer.Option(help="bic or aic.")] = "bic",
     nan_color: Annotated[str, typer.Option(help="Colour of pixels outside the mask in the maps.")] = "lightgray",
     no_figures: Annotated[bool, typer.Option("--no-figures", help="Skip the figures.")] = False,
+    dims: Annotated[Optional[str], typer.Option(help="Latent dims for the per-dim outputs (scatters, maps, .npy/.csv), e.g. 3,7,12, or 'all'; default --top dims, taken in turn from each reference's ranking.")] = None,
+    per_page: Annotated[int, typer.Option(help="Latent maps per page (maps_page1.html, maps_page2.html...).")] = 16,
     seed: Annotated[int, typer.Option(help="Seed of NMF and the mixtures.")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Recompute PCA/NMF references that exist.")] = False,
 ) -> None:
@@ -74,13 +85,16 @@ def rank(
     from vaearr.viz.ranking import rank_figures
 
 
+    if per_page < 1:
+        raise InputError(None, f"--per-page must be at least 1, got {per_page}")
+    chosen = "all" if dims is not None and dims.strip().lower() == "all" else parse_ints(dims, "--dims")
     refs = [r for item in [*(against or []), *(more or [])] for r in item.replace(",", " ").split()]
     refs = refs or ["elements", "bandcontrast", "pca", "nmf"]
     result = rank_latents(
         store, latent=latent, against=refs, out=out, top=top, mask=mask, metrics=metric or None,
         trend_order=trend_order, n_components=components, k_range=parse_k_range(k_range), criterion=criterion,
-        seed=seed, overwrite=overwrite,
+        seed=seed, overwrite=overwrite, dims=chosen,
     )
     if not no_figures:
-        rank_figures(store, result, out, latent=latent, top=top, mask=mask, nan_color=nan_color)
+        rank_figures(store, result, out, latent=latent, top=top, mask=mask, nan_color=nan_color, per_page=per_page)
     typer.echo(result.summary())

@@ -22,8 +22,12 @@ def cluster_figure(
     latent_label: str = "latent",
     bc_label: str = "bandcontrast",
     seed: int = 0,
+    colors: list[str] | None = None,
 ):
-    """The map (RGB, y down) beside the (latent, band contrast) scatter in the same colours."""
+    """The map (RGB, y down) beside the (latent, band contrast) scatter in the same colours.
+
+    The scatter's points take the hue of their cluster (``colors``, cluster 0 first; default tab10/tab20).
+    """
     hv = holoviews()
     sx = float(np.diff(xs)[0]) if xs.size > 1 else 1.0
     sy = float(np.diff(ys)[0]) if ys.size > 1 else 1.0
@@ -40,7 +44,7 @@ def cluster_figure(
     yv = bc if bc is not None else np.zeros(n)
     layers = []
     k = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
-    pal = palette(k)
+    pal = palette(k, colors)
     for c in [-1, *range(k)]:
         sel = pick[labels[pick] == c]
         if not sel.size:
@@ -64,7 +68,7 @@ def cluster_figure_files(result: ClusterResult) -> dict[str, Path]:
     fig = cluster_figure(result.map_rgb, result.xs, result.ys, result.points[:, 0],
                          result.points[:, 1] if second else None, result.point_labels,
                          title=f"{p['method']} ({result.tag})", latent_label=f"{p['latent']}[{p['dim']}]",
-                         bc_label=p.get("with_var") or "", seed=result.seed)
+                         bc_label=p.get("with_var") or "", seed=result.seed, colors=result.colors)
     html, png = save_figure(fig, result.out / f"cluster_map__{result.tag}")
     result.files["figure_html"], result.files["figure_png"] = Path(html), Path(png)
     result.write_report()

@@ -62,7 +62,7 @@ def both(obj, common: dict | None = None, *, bokeh: dict | None = None, mpl: dic
 # saving
 
 
-def save_figure(obj: Any, path_stem: str | os.PathLike) -> tuple[Path, Path]:
+def save_figure(obj: Any, path_stem: str | os.PathLike, *, png: Any = None) -> tuple[Path, Path]:
     """Save a HoloViews (or hvPlot) object as ``<stem>.html`` and ``<stem>.png``.
 
     The HTML is a standalone Bokeh document with BokehJS inlined
@@ -77,6 +77,9 @@ def save_figure(obj: Any, path_stem: str | os.PathLike) -> tuple[Path, Path]:
     path_stem
         Path without suffix (a ``.html``/``.png`` suffix is dropped). Missing parent folders
         are created.
+    png
+        A Matplotlib ``Figure`` to save as the PNG instead of drawing ``obj`` through
+        HoloViews (which takes about a second a panel: many-panel scatters draw their own).
 
     Returns
     -------
@@ -108,7 +111,7 @@ def save_figure(obj: Any, path_stem: str | os.PathLike) -> tuple[Path, Path]:
         html = file_html(model, INLINE, title=title)
     html_path.write_text(_drop_external_tags(html), encoding="utf-8")
 
-    fig = _maps_png_figure(obj)
+    fig = png if png is not None else _maps_png_figure(obj)
     if fig is None:
         fig = hv.render(obj, backend="matplotlib")
     # savefig draws through Agg for PNG whatever the session's backend; HoloViews has
