@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import tree_hash
 from vaearr.errors import InputError
-from vaearr.store import PROVENANCE_KEYS, default_chunks, open_store
+from vaearr.store import PROVENANCE_KEYS, default_chunks
 
 kp = pytest.importorskip("kikuchipy", reason="EBSD ingest needs the 'ebsd' extra")
 h5py = pytest.importorskip("h5py")

@@ -23,11 +23,11 @@ pytest.importorskip("safetensors", reason="needs the 'models' extra (safetensors
 from vaearr.errors import InputError  # noqa: E402
 from vaearr.models import (  # noqa: E402
     REGISTRY,
+    VAE3D,
     AutoencoderKL,
     AutoencoderKLConfig,
     ConvVAE,
     ConvVAEConfig,
-    VAE3D,
     VAE3DConfig,
     VAEOutput,
     build_model,

@@ -17,8 +17,19 @@ import torch
 import xarray as xr
 
 from vaearr.errors import InputError
-from vaearr.preprocess import Preprocess, PreprocessOptions, average_neighbours, read_background
-from vaearr.transforms import CircularMask, DynamicBackground, Standardize, SubtractBackground, circle
+from vaearr.preprocess import (
+    Preprocess,
+    PreprocessOptions,
+    average_neighbours,
+    read_background,
+)
+from vaearr.transforms import (
+    CircularMask,
+    DynamicBackground,
+    Standardize,
+    SubtractBackground,
+    circle,
+)
 
 kp = pytest.importorskip("kikuchipy", reason="needs the 'ebsd' extra")
 
