@@ -20,10 +20,8 @@ import xarray as xr
 from vaearr.analysis.association import element_composite
 from vaearr.errors import InputError, StoreError
 from vaearr.io.tables import Derived
-from vaearr.store.schema import CHANNEL, ELEMENT, ELEMENTS
+from vaearr.store.schema import CHANNEL, COMPOSITE, COMPOSITE_RGB, ELEMENT, ELEMENTS
 
-#: Name of the scalar composite, and of its RGB image.
-COMPOSITE, COMPOSITE_RGB = "composite", "composite_rgb"
 #: Rec. 709 luminance weights: how the scripts reduced an RGB composite to one map.
 LUMINANCE = (0.2126, 0.7152, 0.0722)
 

@@ -39,6 +39,9 @@ AFFINE = "affine"
 VOXEL_SIZE = "voxel_size"
 LABEL = "label"
 FILENAME = "filename"
+#: Element composite (``ingest tables --composite``/``--composite-rgb``): a weighted sum of the
+#: normalised element maps, and an RGB triple whose luminance is ``composite``.
+COMPOSITE, COMPOSITE_RGB = "composite", "composite_rgb"
 #: Default name of a region-of-interest mask, and of the latent written by ``vaearr encode``.
 ROI = "roi"
 LATENT = "latent"
