@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import run_cli, tree_hash
 from vaearr.analysis import perceptual as P
 from vaearr.analysis.quality import check_slices, ortho_slices
 from vaearr.errors import InputError
+from vaearr.train.callbacks import preview_figure
 from vaearr.viz.quality import reconstruction_grid, slice_views
 
 
@@ -171,3 +173,44 @@ def test_perceptual_over_three_axes(tmp_path: Path) -> None:
     assert "\n" not in str(err.value)
     with pytest.raises(InputError, match="under 32 px"):
         P.perceptual_3d(x[..., :16], r[..., :16], net)
+
+
+def test_training_preview_figure_shows_the_chosen_slices() -> None:
+    """``train --preview-slices z,y,x``: per sample the three views of input and reconstruction at those indices."""
+    x = torch.from_numpy(np.stack([_volume(s)[None] for s in range(2)]))  # (2, 1, 6, 7, 8)
+    r = torch.from_numpy(np.stack([_volume(s + 10)[None] for s in range(2)]))
+    fig = preview_figure(x, r, (1, 2, 3))
+    axes = np.array(fig.axes).reshape(6, 2)  # rows: input/recon × axial, coronal, sagittal
+    for i in range(2):
+        for v, cut in enumerate((lambda a: a[1], lambda a: a[:, 2], lambda a: a[:, :, 3])):
+            for kind, arr in enumerate((x, r)):
+                shown = np.asarray(axes[2 * v + kind, i].images[0].get_array())
+                want = np.clip(cut(arr[i, 0].numpy()), float(x.min()), float(x.max()))
+                np.testing.assert_array_equal(shown, want)
+    assert axes[2, 0].get_title(loc="left") == "input, coronal y=2"
+    middle = preview_figure(x, r)  # default: the middle axial slice only
+    assert len(middle.axes) == 4
+    np.testing.assert_array_equal(np.asarray(middle.axes[0].images[0].get_array()), x[0, 0, 3].numpy())
+
+
+def test_train_preview_slices_from_the_command_line(tmp_path: Path) -> None:
+    pytest.importorskip("monai", reason="needs the 'models' extra (monai)")
+    nib = pytest.importorskip("nibabel", reason="needs the 'nifti' extra (nibabel)")
+    folder = tmp_path / "vols"
+    folder.mkdir()
+    for i in range(4):
+        nib.save(nib.Nifti1Image(_volume(i, (16, 16, 16)), np.eye(4)), folder / f"sub{i}.nii.gz")
+    store = tmp_path / "v.zarr"
+    run_cli("ingest", "nifti", folder, "--store", store, check=True)
+    small = ["--var", "volumes", "--model", "vae3d", "--epochs", "1", "--previews", "2", "--no-tensorboard",
+             "-o", "channels=[8,16]", "-o", "num_res_blocks=1", "-o", "latent_channels=2",
+             "-o", "norm_num_groups=4", "-o", "backbone=monai"]
+    before = tree_hash(store)
+    for bad, why in ((["--preview-slices", "3,16,2"], "y=16 (0..15)"), (["--preview-slices", "3,4"], "three indices")):
+        proc = run_cli("train", store, "--run", tmp_path / "bad", *small, *bad)
+        assert proc.returncode != 0 and why in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "bad").exists() and tree_hash(store) == before
+    run = tmp_path / "run"
+    run_cli("train", store, "--run", run, *small, "--preview-slices", "3,8,12", check=True)
+    assert json.loads((run / "config.json").read_text())["train"]["preview_slices"] == [3, 8, 12]
+    assert (run / "previews" / "epoch_0001.png").is_file()

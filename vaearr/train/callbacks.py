@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -140,29 +141,42 @@ def saved_model(trainer: Trainer) -> Any:
     return trainer.eval_model if trainer.eval_model is not None else unwrap(trainer.model)
 
 
-def save_preview(path: Path, x: torch.Tensor, recon: torch.Tensor) -> None:
-    """Inputs (top row) and their reconstructions (bottom row); volumes show their middle slice."""
-    preview_figure(x, recon).savefig(path, dpi=90)
+def save_preview(path: Path, x: torch.Tensor, recon: torch.Tensor, slices: Sequence[int] | None = None) -> None:
+    """Inputs over their reconstructions; volumes show their middle axial slice, or with ``slices``
+    ``(z, y, x)`` their three views at those indices."""
+    preview_figure(x, recon, slices).savefig(path, dpi=90)
 
 
-def preview_figure(x: torch.Tensor, recon: torch.Tensor) -> Figure:
-    """The figure of :func:`save_preview`."""
+def volume_views(vol: np.ndarray, slices: Sequence[int] | None) -> list[tuple[str, np.ndarray]]:
+    """(title, (C, H, W) image) of a (C, D, H, W) volume: the middle axial slice, or the axial,
+    coronal and sagittal slices at ``slices`` (z, y, x)."""
+    if slices is None:
+        return [("", vol[:, vol.shape[1] // 2])]
+    z, y, x = (int(i) for i in slices)
+    return [(f"axial z={z}", vol[:, z]), (f"coronal y={y}", vol[:, :, y]), (f"sagittal x={x}", vol[:, :, :, x])]
+
+
+def preview_figure(x: torch.Tensor, recon: torch.Tensor, slices: Sequence[int] | None = None) -> Figure:
+    """The figure of :func:`save_preview`: per view a row of inputs over a row of reconstructions."""
     x = x.detach().float().cpu().numpy()
     r = recon.detach().float().cpu().numpy()
     n = x.shape[0]
-    fig = Figure(figsize=(1.6 * n, 3.4))
+    views = len(volume_views(x[0], slices)) if x.ndim == 5 else 1
+    fig = Figure(figsize=(1.6 * n, 3.4 * views))
     FigureCanvasAgg(fig)
-    axes = fig.subplots(2, n, squeeze=False)
+    axes = fig.subplots(2 * views, n, squeeze=False)
+    lo, hi = np.nanmin(x), np.nanmax(x)
     for i in range(n):
-        for row, arr in enumerate((x, r)):
-            img = arr[i]
-            if img.ndim == 4:  # (C, D, H, W): middle slice
-                img = img[:, img.shape[1] // 2]
-            img = img[0] if img.shape[0] == 1 else np.moveaxis(img[:3], 0, -1)
-            axes[row, i].imshow(np.clip(img, *(np.nanmin(x), np.nanmax(x))), cmap="gray")
-            axes[row, i].axis("off")
-    axes[0, 0].set_title("input", fontsize=8, loc="left")
-    axes[1, 0].set_title("reconstruction", fontsize=8, loc="left")
+        for kind, arr in enumerate((x, r)):
+            shown = volume_views(arr[i], slices) if arr.ndim == 5 else [("", arr[i])]
+            for v, (title, img) in enumerate(shown):
+                img = img[0] if img.shape[0] == 1 else np.moveaxis(img[:3], 0, -1)
+                ax = axes[2 * v + kind, i]
+                ax.imshow(np.clip(img, lo, hi), cmap="gray")
+                ax.axis("off")
+                if i == 0:
+                    ax.set_title(f"{('input', 'reconstruction')[kind]}{', ' + title if title else ''}",
+                                 fontsize=8, loc="left")
     fig.tight_layout()
     return fig
 
@@ -178,8 +192,8 @@ def reconstruct_first(trainer: Trainer, x: torch.Tensor) -> torch.Tensor:
 class Previews(Callback):
     """``previews/epoch_NNNN.png`` at every checkpoint: the first ``n`` samples this process trained on, reconstructed."""
 
-    def __init__(self, n: int = 8):
-        self.n, self.x = n, None
+    def __init__(self, n: int = 8, slices: Sequence[int] | None = None):
+        self.n, self.x, self.slices = n, None, slices
 
     def on_batch_end(self, trainer: Trainer, x: torch.Tensor, loss: float) -> None:
         if self.x is None:
@@ -192,7 +206,7 @@ class Previews(Callback):
         rec = reconstruct_first(trainer, self.x)
         folder = trainer.run.previews_dir
         folder.mkdir(exist_ok=True)
-        save_preview(folder / f"epoch_{epoch:04d}.png", self.x, rec)
+        save_preview(folder / f"epoch_{epoch:04d}.png", self.x, rec, self.slices)
 
 
 class TensorBoardLogger(Callback):
@@ -344,7 +358,7 @@ def default_callbacks(trainer: Trainer, *, progress: bool, report: Any = None) -
         return out
     out += [Checkpointer(cfg.checkpoint_every)]
     if cfg.previews > 0:
-        out.append(Previews(cfg.previews))
+        out.append(Previews(cfg.previews, cfg.preview_slices))
     out.append(HistoryWriter())
     if cfg.tensorboard:
         try:

@@ -6,7 +6,7 @@ import dataclasses
 import math
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from vaearr.run import Run, RunError
@@ -54,6 +54,28 @@ def check_options(cfg: TrainConfig) -> None:
         if not ok(value):
             raise TrainingError(f"{option_flag(name)} must be {must}, got {value}")
     check_schedule_options(cfg)
+
+
+def check_preview_slices(slices: Sequence[int] | None, shape: Sequence[int]) -> None:
+    """``--preview-slices z,y,x`` inside the (z, y, x) ``shape`` of what the previews show (a training
+    batch's volume or patch); one clear line for 2D data or an index outside it.
+
+    Examples
+    --------
+    >>> check_preview_slices((3, 0, 7), (8, 8, 8))
+    >>> check_preview_slices((3, 0, 8), (8, 8, 8))
+    Traceback (most recent call last):
+    ...
+    vaearr.train.config.TrainingError: --preview-slices out of range for volumes of 8×8×8 (z×y×x): x=8 (0..7)
+    """
+    if slices is None:
+        return
+    if len(shape) != 3:
+        raise TrainingError(f"--preview-slices is for volumes; these samples are {'×'.join(map(str, shape))}")
+    bad = [f"{axis}={i} (0..{n - 1})" for axis, i, n in zip("zyx", slices, shape, strict=True) if not 0 <= i < n]
+    if bad:
+        raise TrainingError(f"--preview-slices out of range for volumes of {'×'.join(map(str, shape))} (z×y×x): "
+                            f"{', '.join(bad)}")
 
 
 def absolute(location: str) -> str:

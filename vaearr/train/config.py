@@ -31,6 +31,18 @@ def _parse_shape3(text: str | None) -> tuple[int, ...] | None:
     return shape
 
 
+def _parse_slices(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        idx = tuple(int(p) for p in str(text).replace("x", ",").split(",") if p.strip())
+    except ValueError:
+        raise InputError(None, f"--preview-slices must be three indices z,y,x like 32,40,20, got '{text}'") from None
+    if len(idx) != 3 or min(idx) < 0:
+        raise InputError(None, f"--preview-slices must be three indices z,y,x (0 or more) like 32,40,20, got '{text}'")
+    return idx
+
+
 def _parse_mask(text: str) -> str | None:
     return None if text == "none" else text
 
@@ -131,6 +143,9 @@ class TrainConfig:
                                              parse=_parse_shape3)
     augment: bool = opt(False, "Random flips and small affine.")
     previews: int = opt(8, "Samples shown in previews/ (0: none).")
+    preview_slices: tuple[int, int, int] | None = opt(
+        None, "Volumes: slice indices z,y,x the previews show, each sample in its three views (axial z, coronal "
+              "y, sagittal x); default the middle axial slice.", cli_type=str, parse=_parse_slices)
     tensorboard: bool = opt(True, "Write TensorBoard logs to tb/.", flags=("--tensorboard/--no-tensorboard",))
     wandb: bool = opt(False, "Also log to Weights & Biases (needs the 'wandb' extra): the history rows, and "
                              "each epoch a grid of --previews inputs over their reconstructions.")
@@ -151,7 +166,7 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         d = {k: v for k, v in d.items() if k in known}
-        for k in ("sample_dims", "feature_dims", "patch"):
+        for k in ("sample_dims", "feature_dims", "patch", "preview_slices"):
             if d.get(k) is not None:
                 d[k] = tuple(d[k])
         return cls(**d)

@@ -37,7 +37,12 @@ from vaearr.preprocess import Preprocess, PreprocessOptions
 from vaearr.run import DataSpec, Run, fit_preprocess
 from vaearr.store.schema import PATTERN_DIMS
 from vaearr.train.callbacks import Callback, default_callbacks, latent_split
-from vaearr.train.checks import absolute, check_options, resume_point
+from vaearr.train.checks import (
+    absolute,
+    check_options,
+    check_preview_slices,
+    resume_point,
+)
 from vaearr.train.config import TrainConfig, TrainingError
 from vaearr.train.loaders import (
     build_loaders,
@@ -333,6 +338,7 @@ def open_or_create_run(cfg: TrainConfig, *, resume: bool, write: bool,
                             mask=cfg.mask)
     cfg = resolve_preprocess(cfg, data)
     preprocess = fit_preprocess(data, PreprocessOptions.of(cfg))
+    check_preview_slices(cfg.preview_slices, cfg.patch or preprocess.input_shape[1:])
     cfg = resolve_split(cfg, data, preprocess.source_variable(data.var))
     model = config_from_dict(model_config(cfg, preprocess)).to_dict()
     run = Run(cfg.run, data=data, train=dataclasses.asdict(cfg), model=model, preprocess=preprocess)
