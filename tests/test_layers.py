@@ -129,7 +129,7 @@ def test_bad_inputs_are_one_line_errors(setup, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_flows_in_prefect_harness(setup, tmp_path: Path) -> None:
-    """flows/explore.py: compare-layers and explore-latents run as Prefect flows (a local test server)."""
+    """flows/explore.py: compare-layers, explore-latents and explore-files run as Prefect flows (a local test server)."""
     pytest.importorskip("prefect", reason="needs the 'flows' extra")
     import sys
 
@@ -140,7 +140,7 @@ def test_flows_in_prefect_harness(setup, tmp_path: Path) -> None:
     from vaearr.store import write_variable
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from flows.explore import compare_layers, explore_latents
+    from flows.explore import compare_layers, explore_image_files, explore_latents
 
     root, _, images = setup
     a, b = _png(tmp_path / "a.png", images[0]), _png(tmp_path / "b.png", images[5])
@@ -152,6 +152,11 @@ def test_flows_in_prefect_harness(setup, tmp_path: Path) -> None:
         res = compare_layers(run=str(root / "run"), out=str(tmp_path / "lay"), img1=str(a), img2=str(b), top=2)
         summary = explore_latents(store=str(store), run=str(tmp_path / "run"), out=str(tmp_path / "ex"), n=100,
                                   parts=["prototypes", "embeddings"], embeddings=["pca"])
+        files = explore_image_files(run=str(tmp_path / "run"), images=[str(a), str(b)], out=str(tmp_path / "files"),
+                                    steps=3)
     assert len(res["top_layers"]["l2"]) == 2 and (tmp_path / "lay" / "layer_differences.json").exists()
     assert summary["n_samples"] == 100 and "pca.html" in summary["figures"]
     assert summary["skipped"] == {"prototypes": "no labels"}
+    assert [Path(r["file"]).name for r in files["per_file"]] == ["a.png", "b.png"]
+    assert all(np.isfinite(r["psnr_uint8"]) for r in files["per_file"])
+    assert (tmp_path / "files" / "files_quality.csv").exists()
