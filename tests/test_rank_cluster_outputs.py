@@ -221,7 +221,7 @@ def test_bad_colors_clip_tag_and_k_leave_the_store_alone(planted: Path, tmp_path
         (dict(method="kmeans", k=3, colors=["red"]), "1 colours for 3 clusters"),
         (dict(method="kmeans", k=2, shade_clip=(98, 2)), "--shade-clip"),
         (dict(method="kmeans", k=2, tag="a/b"), "--tag"),
-        (dict(method="kmeans", k=n + 1), f"≤ {n}"),
+        (dict(method="kmeans", k=n + 1), f"has {n} pixels to cluster; give 1 to {n}"),
         (dict(method="gmm", k=n + 5), "--k"),
     ]
     for kwargs, match in cases:

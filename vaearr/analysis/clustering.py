@@ -503,6 +503,8 @@ def joint_cluster(
     if keep.sum() < 2:
         raise InputError(None, f"the mask '{mask_label}' has {int(keep.sum())} pixels with finite values; need ≥ 2")
     feats = np.stack([lv[keep], bv[keep]], 1) if bv is not None else lv[keep][:, None]
+    if k is not None and not 1 <= k <= len(feats):
+        raise InputError(None, f"--k {k}: the mask '{mask_label}' has {len(feats)} pixels to cluster; give 1 to {len(feats)}")
     labels_kept, params = cluster_points(feats, method, k=k, k_range=k_range, criterion=criterion, eps=eps,
                                          min_samples=min_samples, min_cluster_size=min_cluster_size,
                                          cluster_selection_epsilon=cluster_selection_epsilon, seed=seed)
