@@ -36,6 +36,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from vaearr.errors import InputError, StoreError, require
+from vaearr.io.tables import Derived
 from vaearr.store import open_store, write_variables
 from vaearr.store.schema import (
     ORIENTATION,
@@ -374,6 +375,12 @@ def orientation_maps(
     }
     src = [name, PHASE_ID, *([mask_name] if mask_name else [])]
     return OrientationMaps(out, src, config, int(grains.max()) + 1 if grains.size and grains.max() >= 0 else 0)
+
+
+def orientation_maps_derived(variables: Mapping[str, xr.DataArray], **kwargs) -> Derived:
+    """:func:`orientation_maps` as a :class:`vaearr.io.tables.Derived`, for an ingest's ``derive`` hook."""
+    maps = orientation_maps(variables, **kwargs)
+    return Derived(maps.variables, maps.source, {"maps": maps.config})
 
 
 def write_orientation_maps(
