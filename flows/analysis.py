@@ -51,7 +51,7 @@ def rank_task(store: str, figures: bool = True, nan_color: str = "lightgray", pe
 @task(name="joint-cluster")
 def cluster_task(store: str, **kwargs: Any) -> dict:
     result = joint_cluster(store, **kwargs)
-    cluster_figure_files(result)
+    cluster_figure_files(result, store)
     return {"counts": result.counts, "params": result.params, "files": {k: str(v) for k, v in result.files.items()},
             "variable": result.variable, "summary": result.summary()}
 

@@ -30,6 +30,7 @@ from vaearr.analysis.association import element_composite
 from vaearr.analysis.masked import MaskedPixels
 from vaearr.errors import InputError, StoreError
 from vaearr.store import open_store, write_variables
+from vaearr.store.schema import RGB
 
 #: Pixels used to fit NMF and the mixtures when the mask has more.
 MAX_FIT = 20000
@@ -346,7 +347,8 @@ def reference_maps(
     ``elements`` gives one map per element (normalised to [0, 1] in ``mask``) plus their
     equal-weight (or ``composite_weights``) sum ``elements_sum``; a ``(y, x)`` variable
     (``bandcontrast``) gives itself; a ``(y, x, component)`` variable (``pca``, ``nmf``) gives
-    ``pca_0``, ``pca_1``...; a name with no variable of its own but a ``{name}_weights``
+    ``pca_0``, ``pca_1``...; a ``(y, x, rgb)`` IPF map (``orientation_ipf``) gives
+    ``orientation_ipf_r``, ``_g``, ``_b``; a name with no variable of its own but a ``{name}_weights``
     (written by ``vaearr decompose``, e.g. ``cnmf``) gives that decomposition's weight maps.
 
     Examples
@@ -391,8 +393,13 @@ def reference_maps(
             for i in range(da.sizes[component_dim]):
                 maps.append(da.isel({component_dim: i}).transpose("y", "x").values)
                 names.append(f"{name}_{i}")
+        elif set(da.dims) == {"y", "x", RGB}:  # an IPF map (orientation_ipf): one reference per colour
+            labels = da[RGB].values if RGB in da.coords else range(da.sizes[RGB])
+            for i, c in enumerate(labels):
+                maps.append(da.isel({RGB: i}).transpose("y", "x").values)
+                names.append(f"{name}_{c}")
         else:
             raise StoreError(store, f"'{name}' has dims {da.dims}; a reference is (y, x), "
-                                    f"({element_dim}, y, x) or (y, x, {component_dim})")
+                                    f"({element_dim}, y, x), (y, x, {component_dim}) or (y, x, {RGB})")
     return xr.DataArray(np.stack([np.asarray(v, dtype=np.float64) for v in maps]), dims=("reference", "y", "x"),
                         coords={"reference": names, "y": ds["y"].values, "x": ds["x"].values}, name="references")

@@ -14,7 +14,7 @@ import warnings
 
 # the command modules, in the order --help lists their commands
 # isort: off
-from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, decompose, boundaries, explore  # noqa: F401
+from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, decompose, boundaries, explore, orientations  # noqa: F401
 # isort: on
 from vaearr.cli.common import app
 from vaearr.errors import VaearrError

@@ -55,7 +55,7 @@ def cluster(
         min_cluster_size=min_cluster_size, cluster_selection_epsilon=cluster_selection_epsilon,
         colors=parse_names(colors), shade_clip=tuple(clip), seed=seed, overwrite=overwrite,
     )
-    cluster_figure_files(result)
+    cluster_figure_files(result, store)
     typer.echo(result.summary())
 
 

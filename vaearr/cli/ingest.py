@@ -96,6 +96,34 @@ def ingest_tables(
     print_store(store)
 
 
+@ingest_app.command("orientations")
+def ingest_orientations(
+    src: Annotated[Path, typer.Argument(help="Orientation map: EDAX/TSL .ang, Oxford .ctf, orix HDF5 or an h5ebsd crystal map orix reads.")],
+    store: Annotated[Optional[Path], typer.Option("--store", "-s", help="Store to add to, aligned to its y/x grid by coordinate (default: a new stores/<file name>.zarr).")] = None,
+    name: Annotated[str, typer.Option(help="Name of the orientation variable (and prefix of its maps).")] = "orientation",
+    maps: Annotated[bool, typer.Option("--maps/--no-maps", help="Also write NAME_ipf, _kam, _grod, _grains, _grain_boundaries.")] = True,
+    grain_angle: Annotated[float, typer.Option(help="Misorientation (degrees) between grains; also the largest neighbour angle KAM averages.")] = 5.0,
+    direction: Annotated[str, typer.Option(help="Sample direction of the IPF colours: x, y or z.")] = "z",
+    overwrite: Overwrite = False,
+) -> None:
+    """Crystal orientations → NAME(y, x, quaternion), phase_id(y, x), quality maps (iq, ci, fit / mad, bands, bandcontrast) and the derived maps."""
+    from functools import partial
+
+    from vaearr.analysis.orientations import orientation_maps_derived
+    from vaearr.io.orientations import ingest_orientations as ingest
+
+    if store is None:
+        store = Path("stores") / f"{src.stem}.zarr"
+        typer.echo(f"store: {store} (no --store given)")
+    derive = partial(orientation_maps_derived, name=name, grain_angle=grain_angle, direction=direction) if maps else None
+    ds = ingest(src, store, name=name, overwrite=overwrite, derive=derive, progress="ingest orientations")
+    if maps:
+        a = ds[name + "_grains"].attrs
+        typer.echo(f"maps: grains at {a['grain_angle']:g}°, KAM over first neighbours below {a['grain_angle']:g}°, "
+                   f"IPF along sample {direction} ('vaearr orientation-maps' re-makes them)")
+    print_store(store)
+
+
 @ingest_app.command("images")
 def ingest_images(
     folder: Annotated[Path, typer.Argument(help="Folder of PNG/JPG/TIFF images; sub-folder names are labels.")],

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
 from vaearr.analysis.clustering import MAX_SCATTER, NOISE_RGB, ClusterResult, palette
+from vaearr.store import open_store
+from vaearr.store.schema import RGB
 from vaearr.viz.core import FIG_INCHES, FRAME_WIDTH, both, holoviews, save_figure
+from vaearr.viz.orientations import ipf_element
 
 
 def cluster_figure(
@@ -23,10 +27,12 @@ def cluster_figure(
     bc_label: str = "bandcontrast",
     seed: int = 0,
     colors: list[str] | None = None,
+    ipf=None,
 ):
     """The map (RGB, y down) beside the (latent, band contrast) scatter in the same colours.
 
     The scatter's points take the hue of their cluster (``colors``, cluster 0 first; default tab10/tab20).
+    ``ipf``: an ``(y, x, rgb)`` IPF map on the same grid (``orientation_ipf``), drawn beside the map.
     """
     hv = holoviews()
     sx = float(np.diff(xs)[0]) if xs.size > 1 else 1.0
@@ -57,18 +63,36 @@ def cluster_figure(
     scatter = both(hv.Overlay(layers), dict(title=f"{title}: {latent_label} vs {bc_label}"),
                           bokeh=dict(frame_width=fw, frame_height=fw, legend_position="right"),
                           mpl=dict(fig_inches=(FIG_INCHES, FIG_INCHES)))
-    return both(hv.Layout([rgb_map, scatter]).cols(2), {}, mpl=dict(sublabel_format=""))
+    panels = [rgb_map, scatter]
+    if ipf is not None:
+        panels.insert(1, ipf_element(ipf, title=f"{ipf.name or 'orientation_ipf'} (sample "
+                                                f"{ipf.attrs.get('sample_direction', 'z')})"))
+    return both(hv.Layout(panels).cols(len(panels)), {}, mpl=dict(sublabel_format=""))
 
 
-def cluster_figure_files(result: ClusterResult) -> dict[str, Path]:
+def store_ipf(store: str | os.PathLike | None, xs: np.ndarray, ys: np.ndarray, name: str = "orientation_ipf"):
+    """The store's IPF map on the pixels ``xs``/``ys`` of a figure, or None when there is none."""
+    if store is None:
+        return None
+    ds = open_store(store)
+    if name not in ds or set(ds[name].dims) != {"y", "x", RGB}:
+        return None
+    ipf = ds[name].sel(x=xs, y=ys, method="nearest").load()
+    return ipf.assign_coords(x=xs, y=ys)
+
+
+def cluster_figure_files(result: ClusterResult, store: str | os.PathLike | None = None) -> dict[str, Path]:
     """Draw :func:`cluster_figure` of a :func:`~vaearr.analysis.clustering.joint_cluster` result into its
-    output folder (``cluster_map__{tag}`` HTML + PNG) and add both to its files and report."""
+    output folder (``cluster_map__{tag}`` HTML + PNG) and add both to its files and report.
+
+    With ``store`` holding ``orientation_ipf``, the IPF map is drawn beside the cluster map."""
     p = result.params
     second = result.points.shape[1] > 1
     fig = cluster_figure(result.map_rgb, result.xs, result.ys, result.points[:, 0],
                          result.points[:, 1] if second else None, result.point_labels,
                          title=f"{p['method']} ({result.tag})", latent_label=f"{p['latent']}[{p['dim']}]",
-                         bc_label=p.get("with_var") or "", seed=result.seed, colors=result.colors)
+                         bc_label=p.get("with_var") or "", seed=result.seed, colors=result.colors,
+                         ipf=store_ipf(store, result.xs, result.ys))
     html, png = save_figure(fig, result.out / f"cluster_map__{result.tag}")
     result.files["figure_html"], result.files["figure_png"] = Path(html), Path(png)
     result.write_report()

@@ -1,0 +1,296 @@
+"""Read crystal orientation maps (EDAX/TSL ``.ang``, Oxford ``.ctf``, orix HDF5, h5ebsd) onto a scan grid.
+
+orix (:func:`orix.io.load`) reads the file; :func:`read_crystal_map` keeps what the store needs
+(each point's x/y in µm, its first orientation as a unit quaternion in orix's convention, its
+phase id and the phases, and the quality columns). :func:`orientation_variables` places the
+points **by coordinate** on a grid — the store's when there is one
+(:func:`vaearr.io.grid.place_on_grid`, as CSV tables are placed), else the grid the points lie
+on (:func:`vaearr.io.grid.infer_grid`) — and :func:`ingest_orientations` writes them in one
+transaction, with maps derived from them (``derive``) in the same one.
+
+Store variables (names in :mod:`vaearr.store.schema`): ``orientation(y, x, quaternion)``
+float32 (coord ``quaternion`` = a, b, c, d; NaN where a point is not indexed or the grid node has
+no point), ``phase_id(y, x)`` int16 (the file's phase ids, −1 not indexed / no point), the phases
+in both variables' ``phases`` attr (id, name, point group, lattice a, b, c, α, β, γ), and the
+quality columns as ``(y, x)`` float32 variables (``.ang``: ``iq``, ``ci``, ``fit``; ``.ctf``:
+``mad``, ``bands``, ``bandcontrast``, ``bandslope``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from vaearr.errors import InputError, StoreError, VaearrError, require
+from vaearr.io.grid import infer_grid, place_on_grid
+from vaearr.io.tables import Derived
+from vaearr.io.write import write_ingested
+from vaearr.store import open_store, store_exists
+from vaearr.store.schema import (
+    ORIENTATION,
+    ORIENTATION_QUALITY,
+    PHASE_ID,
+    QUATERNION,
+    QUATERNION_COMPONENTS,
+    X,
+    Y,
+)
+
+#: Written in the ``convention`` attr of every orientation variable.
+CONVENTION = ("unit quaternions (a, b, c, d) in orix's convention (Bunge Euler angles of the file → "
+              "orix Rotation.from_euler), crystal symmetry acting on the left; a ≥ 0")
+#: Phase id of a point that is not indexed (orix's convention).
+NOT_INDEXED = -1
+
+
+@dataclass
+class CrystalMapData:
+    """What :func:`read_crystal_map` keeps of a crystal map, one entry per scan point.
+
+    Attributes
+    ----------
+    x, y
+        Point coordinates (µm).
+    quaternions
+        ``(n, 4)`` float64 unit quaternions (a, b, c, d), NaN where not indexed.
+    phase_id
+        ``(n,)`` int, −1 where not indexed.
+    phases
+        One dict per phase: ``id``, ``name``, ``point_group``, ``lattice`` ([a, b, c, α, β, γ]).
+    quality
+        Store variable name → ``(n,)`` values of the file's quality columns.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    quaternions: np.ndarray
+    phase_id: np.ndarray
+    phases: list[dict]
+    quality: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _header_points(path: Path) -> int | None:
+    """Points a ``.ang``/``.ctf`` header announces (None: no such header)."""
+    suffix = path.suffix.lower()
+    if suffix not in (".ang", ".ctf"):
+        return None
+    head: dict[str, str] = {}
+    with open(path, encoding="latin-1") as f:
+        for _, line in zip(range(2000), f):
+            if suffix == ".ang" and not line.startswith("#"):
+                break
+            if suffix == ".ctf" and line.startswith("Phase\tX\tY"):
+                break
+            m = re.match(r"#?\s*([A-Za-z_]+)\s*:?\s+(\S+)", line)
+            if m:
+                head.setdefault(m.group(1).lower(), m.group(2))
+    try:
+        if suffix == ".ang":
+            odd, even, rows = int(head["ncols_odd"]), int(head.get("ncols_even", head["ncols_odd"])), int(head["nrows"])
+            return (rows + 1) // 2 * odd + rows // 2 * even
+        return int(head["xcells"]) * int(head["ycells"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _phases(xmap) -> list[dict]:
+    out = []
+    for pid, phase in xmap.phases:
+        if int(pid) < 0:
+            continue
+        lattice = None
+        with contextlib.suppress(AttributeError, TypeError):
+            lattice = [float(v) for v in phase.structure.lattice.abcABG()]
+        pg = phase.point_group
+        out.append({"id": int(pid), "name": str(phase.name), "point_group": None if pg is None else str(pg.name),
+                    "lattice": lattice})
+    return out
+
+
+def read_crystal_map(path: str | os.PathLike) -> CrystalMapData:
+    """Read a crystal map with :func:`orix.io.load` and keep what the store needs.
+
+    Parameters
+    ----------
+    path
+        ``.ang`` (EDAX/TSL), ``.ctf`` (Oxford), orix HDF5 or an h5ebsd file orix reads (EMsoft,
+        Bruker). With several solutions per point, the first (best) is kept.
+
+    Raises
+    ------
+    InputError
+        No such file, a file orix cannot read, or fewer points than the header announces
+        (a truncated file).
+    """
+    orix_io = require("orix.io", "ebsd")
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "no such file" if not path.exists() else "is not a file")
+    expected = _header_points(path)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            xmap = orix_io.load(path)
+    except VaearrError:
+        raise
+    except Exception as exc:  # orix's readers raise what numpy/h5py raise: one line for all of them
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(path, f"cannot be read as a crystal map (.ang, .ctf, orix HDF5 or h5ebsd); "
+                               f"truncated or corrupt? ({msg})") from None
+    n = int(xmap.size)
+    if expected is not None and n != expected:
+        raise InputError(path, f"has {n} scan points but its header announces {expected}: truncated file?")
+    if xmap.x is None or xmap.y is None:
+        raise InputError(path, "is not a 2D map (no x/y coordinates)")
+    rot = np.asarray(xmap.rotations.data, dtype=np.float64)
+    if rot.ndim == 3:  # several solutions per point: the first is the best
+        rot = rot[:, 0]
+    rot = rot.reshape(n, 4)
+    phase_id = np.asarray(xmap.phase_id, dtype=np.int64).reshape(n)
+    phases = _phases(xmap)
+    known = np.isin(phase_id, [p["id"] for p in phases])
+    phase_id = np.where(known, phase_id, NOT_INDEXED)
+    norm = np.linalg.norm(rot, axis=1, keepdims=True)
+    q = rot / np.where(norm > 0, norm, 1.0)
+    q = np.where(q[:, :1] < 0, -q, q)  # one of ±q: a ≥ 0
+    q[phase_id < 0] = np.nan
+    quality = {ORIENTATION_QUALITY[k]: np.asarray(v, dtype=np.float64).reshape(n)
+               for k, v in xmap.prop.items() if k in ORIENTATION_QUALITY}
+    return CrystalMapData(np.asarray(xmap.x, float), np.asarray(xmap.y, float), q, phase_id, phases, quality)
+
+
+def orientation_variables(
+    data: CrystalMapData,
+    *,
+    path: str | os.PathLike = "",
+    grid_x: np.ndarray | None = None,
+    grid_y: np.ndarray | None = None,
+    nearest: bool = False,
+    name: str = ORIENTATION,
+) -> tuple[dict[str, xr.DataArray], str]:
+    """Place a crystal map's points on a grid by coordinate; return the store variables and the grid kind.
+
+    Without ``grid_x``/``grid_y`` the grid is the one the points lie on (hexagonal scans are
+    assembled onto a square grid by nearest point, with a warning).
+
+    Raises
+    ------
+    InputError
+        The points do not fit the given grid (off-grid, outside it, a duplicated coordinate).
+    """
+    if grid_x is None or grid_y is None:
+        grid = infer_grid(data.x, data.y, path=path)
+        gx, gy, index, kind = grid.x, grid.y, grid.index, grid.kind
+    else:
+        gx, gy = np.asarray(grid_x, float), np.asarray(grid_y, float)
+        try:
+            index = place_on_grid(data.x, data.y, gx, gy, path=path, nearest=nearest)
+        except InputError as exc:
+            step = float(np.median(np.diff(gx))) if gx.size > 1 else 1.0
+            raise InputError(path, f"its scan grid does not match the store's ({gy.size}×{gx.size}, step {step:g} µm, "
+                                   f"x {gx[0]:g}–{gx[-1]:g}, y {gy[0]:g}–{gy[-1]:g}): {exc.problem}") from None
+        kind = "non-square" if nearest else "square"
+    have = index >= 0
+    rows = index[have]
+    shape = index.shape
+    coords = {Y: gy, X: gx}
+    attrs = {"file": os.fspath(Path(path).resolve()) if path else "", "phases": data.phases}
+    q = np.full((*shape, 4), np.nan, np.float32)
+    q[have] = data.quaternions[rows]
+    pid = np.full(shape, NOT_INDEXED, np.int16)
+    pid[have] = data.phase_id[rows]
+    out = {
+        name: xr.DataArray(q, dims=(Y, X, QUATERNION), coords={**coords, QUATERNION: list(QUATERNION_COMPONENTS)},
+                           attrs={**attrs, "convention": CONVENTION, "not_indexed": "NaN"}),
+        PHASE_ID: xr.DataArray(pid, dims=(Y, X), coords=coords, attrs={**attrs, "not_indexed": NOT_INDEXED}),
+    }
+    for var, values in data.quality.items():
+        v = np.full(shape, np.nan, np.float32)
+        v[have] = values[rows]
+        out[var] = xr.DataArray(v, dims=(Y, X), coords=coords, attrs={"file": attrs["file"]})
+    missing = int((~have).sum())
+    if missing:
+        warnings.warn(f"{path}: {missing} of {index.size} grid nodes have no point in this orientation map; "
+                      f"they are not indexed (NaN, phase_id {NOT_INDEXED})", UserWarning, stacklevel=2)
+    return out, kind
+
+
+def ingest_orientations(
+    path: str | os.PathLike,
+    store: str | os.PathLike,
+    *,
+    name: str = ORIENTATION,
+    overwrite: bool = False,
+    derive: Callable[[Mapping[str, xr.DataArray]], Derived] | None = None,
+    progress: bool | str = False,
+) -> xr.Dataset:
+    """Read an orientation map onto the store's scan grid (a new store when there is none) and write it.
+
+    Everything is read and checked first; then one transaction writes ``{name}``, ``phase_id``,
+    the quality variables and what ``derive`` returns (e.g. the maps of
+    :func:`vaearr.analysis.orientations.orientation_maps`), so a bad file changes nothing.
+
+    Parameters
+    ----------
+    path
+        ``.ang``, ``.ctf``, orix HDF5 or h5ebsd file (see :func:`read_crystal_map`).
+    store
+        Store to add to (aligned by coordinate to its ``y``/``x``) or to create.
+    name
+        Name of the orientation variable.
+    overwrite
+        Replace variables that exist.
+    derive
+        Called with the variables read; its variables are written in the same transaction.
+
+    Raises
+    ------
+    InputError
+        A bad file or a grid that does not match the store's.
+    StoreError
+        A variable exists and ``overwrite`` is false.
+    """
+    path = Path(path)
+    exists = store_exists(store)
+    ds = open_store(store) if exists else None
+    if ds is not None and not (Y in ds.coords and X in ds.coords):
+        raise StoreError(store, "has no y/x scan grid to align orientations to; write them to a new store")
+    data = read_crystal_map(path)
+    nearest = False
+    if ds is not None:
+        nearest = str(ds.attrs.get("grid_kind", ds.attrs.get("grid", "square"))) != "square"
+        variables, kind = orientation_variables(data, path=path, grid_x=ds[X].values, grid_y=ds[Y].values,
+                                                nearest=nearest, name=name)
+    else:
+        variables, kind = orientation_variables(data, path=path, name=name)
+    source = {k: [os.fspath(path)] for k in variables}
+    config: dict = {"file": os.fspath(path.resolve()), "name": name, "nearest": nearest}
+    if derive is not None:
+        extra = derive(variables)
+        variables = {**variables, **extra.variables}
+        source.update({k: list(extra.source) for k in extra.variables})
+        config.update(extra.config)
+    if ds is not None and not overwrite:
+        clash = [k for k in variables if k in ds.variables]
+        if clash:
+            raise StoreError(store, f"variable(s) {clash} exist; pass overwrite=True (--overwrite) to replace them")
+    group_attrs = None
+    if ds is None:
+        gx, gy = variables[name][X].values, variables[name][Y].values
+        step = [float(np.median(np.diff(gy))) if gy.size > 1 else 1.0, float(np.median(np.diff(gx))) if gx.size > 1 else 1.0]
+        group_attrs = {"grid": kind, "step": step, "step_units": "µm", "scan_shape": [int(gy.size), int(gx.size)],
+                       "orientations_source": os.fspath(path.resolve())}
+    written = write_ingested(store, variables, source=source, config=json.loads(json.dumps(config, default=str)),
+                             kind="ebsd-map" if ds is None else None, group_attrs=group_attrs, overwrite=overwrite,
+                             progress=progress, src=path, what="orientations")
+    return written[list(variables)]
