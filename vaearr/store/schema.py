@@ -42,6 +42,18 @@ FILENAME = "filename"
 #: Element composite (``ingest tables --composite``/``--composite-rgb``): a weighted sum of the
 #: normalised element maps, and an RGB triple whose luminance is ``composite``.
 COMPOSITE, COMPOSITE_RGB = "composite", "composite_rgb"
+#: Crystal orientations (``ingest orientations``, ``index``): unit quaternions in orix's convention
+#: (components a, b, c, d) along dim ``quaternion``, the phase of each pixel (−1: not indexed),
+#: and the maps derived from them, ``{name}_ipf(y, x, rgb)`` and ``{name}_{part}(y, x)``.
+ORIENTATION, PHASE_ID = "orientation", "phase_id"
+QUATERNION, RGB = "quaternion", "rgb"
+QUATERNION_COMPONENTS = ("a", "b", "c", "d")
+RGB_COMPONENTS = ("r", "g", "b")
+ORIENTATION_MAPS = ("ipf", "kam", "grod", "grains", "grain_boundaries")
+#: Quality columns of orientation files → store variables (``.ang``: image quality, confidence
+#: index, pattern fit; ``.ctf``: mean angular deviation, bands, band contrast, band slope).
+ORIENTATION_QUALITY = {"iq": "iq", "ci": "ci", "fit": "fit", "MAD": "mad", "bands": "bands",
+                       "BC": "bandcontrast", "BS": "bandslope"}
 #: Default name of a region-of-interest mask, and of the latent written by ``vaearr encode``.
 ROI = "roi"
 LATENT = "latent"
@@ -59,6 +71,17 @@ FEATURE_DIMS = {
     IMAGES: (ROW, COL, CHANNEL),
     VOLUMES: VOLUME_SPATIAL_DIMS,
 }
+
+
+def orientation_map_name(name: str, part: str) -> str:
+    """A map derived from orientations ``name``: ``part`` is one of :data:`ORIENTATION_MAPS`.
+
+    Examples
+    --------
+    >>> orientation_map_name("orientation", "kam")
+    'orientation_kam'
+    """
+    return f"{name}_{part}"
 
 
 def latent_name(name: str, part: str) -> str:
@@ -88,3 +111,20 @@ def split_dims(dims: Sequence[str], var: str, sample_dims: Sequence[str] | None 
     if sample_dims is None:
         sample_dims = tuple(d for d in dims if d not in feature_dims)
     return tuple(sample_dims), tuple(feature_dims)
+
+
+#: Quality maps ``vaearr index`` writes beside orientations ``name`` (``{name}_score``: NCC of
+#: dictionary indexing / refinement, or PyEBSDIndex's pattern fit; ``{name}_bands``: bands matched).
+INDEX_QUALITY = ("score", "bands")
+
+
+def phase_id_name(name: str) -> str:
+    """The phase-id variable beside orientations ``name``: ``phase_id`` for the default name,
+    ``{name}_phase_id`` for others (so ``index --name hough`` keeps a vendor map's phase ids).
+
+    Examples
+    --------
+    >>> phase_id_name("orientation"), phase_id_name("hough")
+    ('phase_id', 'hough_phase_id')
+    """
+    return PHASE_ID if name == ORIENTATION else f"{name}_{PHASE_ID}"
