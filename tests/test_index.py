@@ -46,7 +46,8 @@ def ni_store(tmp_path_factory) -> Path:
     roi[0, 0] = False
     path = tmp_path_factory.mktemp("index") / "ni.zarr"
     write_variables(path, {"patterns": xr.DataArray(pats, dims=("y", "x", "py", "px"), coords=coords),
-                           "roi": xr.DataArray(roi, dims=("y", "x"), coords=coords)})
+                           "roi": xr.DataArray(roi, dims=("y", "x"), coords=coords)},
+                    chunks={"patterns": (2, NX, *PS)})  # three row chunks: indexed block by block
     return path
 
 
@@ -93,11 +94,12 @@ def test_hough_indexes_known_orientations_within_half_a_degree(ni_store: Path) -
     x, y, z = DEMO_PC
     tsl = (x, 1 - y, z)  # kikuchipy's TSL convention on a square detector: y* flipped
     res = index_store(ni_store, phase="ni", pc=tsl, pc_convention="tsl", sample_tilt=DEMO_SAMPLE_TILT,
-                      method="hough", name="hough")
+                      method="hough", name="hough", block_patterns=16)
     assert res.n_patterns == NY * NX - 1 and "hough" in res.summary()
     ds = _check_common(ni_store, "hough", "hough")
     assert ds.hough.attrs["detector"]["pc_bruker"] == pytest.approx(list(DEMO_PC), abs=1e-6)
     assert ds.hough.attrs["detector"]["pc_convention"] == "tsl"
+    assert json.loads(ds.hough.attrs["config"])["block_patterns"] == 16
     bands = ds.hough_bands.values
     roi = ds.roi.values
     assert np.isnan(bands[~roi]).all() and (bands[roi] >= 3).all()

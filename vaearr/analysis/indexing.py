@@ -76,9 +76,10 @@ SHIPPED_PHASES = {"ni": "nickel_ebsd_master_pattern_small"}
 #: usable offline once in kikuchipy's cache.
 KIKUCHIPY_PHASES = ("ni", "al", "si", "austenite", "ferrite", "steel_chi", "steel_sigma", "steel_sigma2",
                     "steel_r", "steel_pi", "steel_cr2n", "al6mn", "alpha_almnsi")
-#: Default dictionary sampling (degrees) and patterns per block of rows.
+#: Default dictionary sampling (degrees); patterns per block of rows by default: as many as
+#: fill this many bytes as float32 (kikuchipy's working type), e.g. 18 641 patterns of 60 × 60.
 RESOLUTION = 2.0
-BLOCK_PATTERNS = 2048
+BLOCK_BYTES = 256 * 1024**2
 #: PyEBSDIndex settings (kikuchipy's Hough-indexing tutorial) and the FCC reflectors it uses.
 HOUGH_OPTIONS = {"nBands": 10, "tSigma": 2.0, "rSigma": 2.0}
 FCC_REFLECTORS = [[1, 1, 1], [2, 0, 0], [2, 2, 0], [3, 1, 1]]
@@ -340,6 +341,11 @@ def _has_opencl() -> bool:
         return False
 
 
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+
 def _row_blocks(ny: int, nx: int, chunk_rows: int, block_patterns: int) -> list[slice]:
     rows = max(1, block_patterns // max(nx, 1))
     rows = max(chunk_rows, rows // chunk_rows * chunk_rows) if chunk_rows else rows
@@ -363,7 +369,7 @@ def index_store(
     mask: str | None = "auto",
     name: str = ORIENTATION,
     overwrite: bool = False,
-    block_patterns: int = BLOCK_PATTERNS,
+    block_patterns: int | None = None,
     dictionary_memory: int = DICTIONARY_MEMORY,
     progress: bool = True,
 ) -> IndexResult:
@@ -390,7 +396,8 @@ def index_store(
     name
         The orientation variable; the quality maps are ``{name}_score`` and ``{name}_bands``.
     block_patterns
-        Patterns per block of rows read and indexed at once (rounded to whole chunks).
+        Patterns per block of rows read and indexed at once (rounded to whole chunks); default
+        :data:`BLOCK_BYTES` of float32 patterns.
 
     Raises
     ------
@@ -441,6 +448,10 @@ def index_store(
         ph.name = phase.strip().lower()
     energy_kv = master_energy(mp, energy)
     shape = (int(pat.sizes[PY]), int(pat.sizes[PX]))
+    if block_patterns is None:
+        block_patterns = max(1, BLOCK_BYTES // (4 * shape[0] * shape[1]))
+    elif int(block_patterns) < 1:
+        raise InputError(None, f"block_patterns must be >= 1, got {block_patterns}")
     detector = make_detector(shape, pc, pc_convention, sample_tilt, detector_tilt, px_size)
 
     t0 = time.perf_counter()
@@ -456,7 +467,8 @@ def index_store(
     bands = np.full((ny, nx), np.nan, np.float32)
     chunk_rows = (pat.chunks[0][0] if pat.chunks else 0) or 0
     n_total = int(m.sum())
-    with bar(total=n_total, desc=f"index ({method}{' + refine' if refine else ''})", unit="pattern") as pbar:
+    desc = f"index ({method}{' + refine' if refine else ''})"
+    with (bar(total=n_total, desc=desc, unit="pattern") if progress else contextlib.nullcontext(_NoBar())) as pbar:
         for rows in _row_blocks(ny, nx, int(chunk_rows), int(block_patterns)):
             sel = m[rows]
             if not sel.any():
