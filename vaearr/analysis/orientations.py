@@ -47,6 +47,7 @@ from vaearr.store.schema import (
     X,
     Y,
     orientation_map_name,
+    phase_id_name,
 )
 
 #: Default misorientation (degrees) that separates grains (and caps KAM's neighbours).
@@ -330,8 +331,9 @@ def orientation_maps(
     if name not in variables:
         raise InputError(None, f"no orientation variable '{name}' (have {sorted(map(str, variables))}); "
                                "run 'vaearr ingest orientations' or 'vaearr index' first")
-    if PHASE_ID not in variables:
-        raise InputError(None, f"no '{PHASE_ID}' beside '{name}'")
+    pid_name = phase_id_name(name) if phase_id_name(name) in variables else PHASE_ID
+    if pid_name not in variables:
+        raise InputError(None, f"no '{phase_id_name(name)}' beside '{name}'")
     if direction not in DIRECTIONS:
         raise InputError(None, f"--direction must be x, y or z, got '{direction}'")
     if not (0 < float(grain_angle) <= 180):
@@ -341,8 +343,8 @@ def orientation_maps(
         raise InputError(None, f"'{name}' has dims {da.dims}; an orientation variable is (y, x, quaternion=4)")
     da = da.transpose(Y, X, QUATERNION)
     q = np.asarray(da.values, np.float64)
-    phase_id = np.asarray(variables[PHASE_ID].transpose(Y, X).values, np.int64)
-    groups = phase_groups(da.attrs.get("phases") or variables[PHASE_ID].attrs.get("phases"))
+    phase_id = np.asarray(variables[pid_name].transpose(Y, X).values, np.int64)
+    groups = phase_groups(da.attrs.get("phases") or variables[pid_name].attrs.get("phases"))
     m, mask_name = _mask_array(variables, mask, phase_id.shape)
     valid = m & np.isfinite(q).all(-1) & np.isin(phase_id, list(groups))
     right, down = neighbour_angles(q, phase_id, valid, groups)
@@ -373,7 +375,7 @@ def orientation_maps(
         orientation_map_name(name, "grain_boundaries"): xr.DataArray(
             grain_boundary_map(grains), dims=(Y, X), coords=coords, attrs={"grain_angle": float(grain_angle)}),
     }
-    src = [name, PHASE_ID, *([mask_name] if mask_name else [])]
+    src = [name, pid_name, *([mask_name] if mask_name else [])]
     return OrientationMaps(out, src, config, int(grains.max()) + 1 if grains.size and grains.max() >= 0 else 0)
 
 

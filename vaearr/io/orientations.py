@@ -39,11 +39,11 @@ from vaearr.store import open_store, store_exists
 from vaearr.store.schema import (
     ORIENTATION,
     ORIENTATION_QUALITY,
-    PHASE_ID,
     QUATERNION,
     QUATERNION_COMPONENTS,
     X,
     Y,
+    phase_id_name,
 )
 
 #: Written in the ``convention`` attr of every orientation variable.
@@ -212,7 +212,7 @@ def orientation_variables(
     out = {
         name: xr.DataArray(q, dims=(Y, X, QUATERNION), coords={**coords, QUATERNION: list(QUATERNION_COMPONENTS)},
                            attrs={**attrs, "convention": CONVENTION, "not_indexed": "NaN"}),
-        PHASE_ID: xr.DataArray(pid, dims=(Y, X), coords=coords, attrs={**attrs, "not_indexed": NOT_INDEXED}),
+        phase_id_name(name): xr.DataArray(pid, dims=(Y, X), coords=coords, attrs={**attrs, "not_indexed": NOT_INDEXED}),
     }
     for var, values in data.quality.items():
         v = np.full(shape, np.nan, np.float32)

@@ -111,3 +111,20 @@ def split_dims(dims: Sequence[str], var: str, sample_dims: Sequence[str] | None 
     if sample_dims is None:
         sample_dims = tuple(d for d in dims if d not in feature_dims)
     return tuple(sample_dims), tuple(feature_dims)
+
+
+#: Quality maps ``vaearr index`` writes beside orientations ``name`` (``{name}_score``: NCC of
+#: dictionary indexing / refinement, or PyEBSDIndex's pattern fit; ``{name}_bands``: bands matched).
+INDEX_QUALITY = ("score", "bands")
+
+
+def phase_id_name(name: str) -> str:
+    """The phase-id variable beside orientations ``name``: ``phase_id`` for the default name,
+    ``{name}_phase_id`` for others (so ``index --name hough`` keeps a vendor map's phase ids).
+
+    Examples
+    --------
+    >>> phase_id_name("orientation"), phase_id_name("hough")
+    ('phase_id', 'hough_phase_id')
+    """
+    return PHASE_ID if name == ORIENTATION else f"{name}_{PHASE_ID}"

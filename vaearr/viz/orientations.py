@@ -12,7 +12,7 @@ from matplotlib import pyplot as plt
 from vaearr.analysis.orientations import DIRECTIONS, phase_groups
 from vaearr.errors import StoreError, require
 from vaearr.store import open_store
-from vaearr.store.schema import PHASE_ID, RGB, X, Y, orientation_map_name
+from vaearr.store.schema import RGB, X, Y, orientation_map_name, phase_id_name
 from vaearr.viz.core import FIG_INCHES, FRAME_WIDTH, both, holoviews, save_figure
 from vaearr.viz.maps import image_map
 
@@ -53,7 +53,7 @@ def orientation_figures(store: str | os.PathLike, folder: str | os.PathLike, *, 
     files = {"maps_html": html, "maps_png": png}
     plot = require("orix.plot", "ebsd")
     vector = require("orix.vector", "ebsd")
-    groups = phase_groups(ds[name].attrs.get("phases") if name in ds else ds[PHASE_ID].attrs.get("phases"))
+    groups = phase_groups(ds[name].attrs.get("phases") if name in ds else ds[phase_id_name(name)].attrs.get("phases"))
     for pid, group in groups.items():
         key = plot.IPFColorKeyTSL(group.laue, direction=vector.Vector3d(DIRECTIONS[direction]))
         fig = key.plot(return_figure=True)

@@ -1,0 +1,538 @@
+"""Crystal orientations from the store's Kikuchi patterns: ``vaearr index``.
+
+Two of the field's implementations, called on the store's ``patterns(y, x, py, px)`` one block
+of rows at a time (a progress bar counts the patterns):
+
+``hough``
+    PyEBSDIndex's Hough/triplet-voting indexer (:class:`pyebsdindex.ebsd_index.EBSDIndexer`,
+    built by kikuchipy's :meth:`EBSDDetector.get_indexer`; the CPU path, or PyEBSDIndex's
+    OpenCL path where ``pyopencl`` finds a GPU). Needs only the phase's crystal structure
+    (FCC or BCC). Quality: ``{name}_score`` = PyEBSDIndex's pattern fit (mean angular
+    deviation between detected and simulated bands, degrees, lower is better) and
+    ``{name}_bands`` = the number of bands matched.
+``dictionary``
+    kikuchipy's dictionary indexing: patterns simulated from the phase's master pattern
+    (:meth:`EBSDMasterPattern.get_patterns`) for orix's uniform sample of the fundamental
+    zone (:func:`orix.sampling.get_sample_fundamental`, ``resolution`` degrees), matched by
+    normalised cross-correlation (:meth:`EBSD.dictionary_indexing`). ``{name}_score`` = NCC.
+
+``refine`` (either method; needs a master pattern) refines every solution by kikuchipy's
+:meth:`EBSD.refine_orientation` (Nelder–Mead on the NCC against patterns projected from the
+master pattern); ``{name}_score`` is then the refined NCC.
+
+Before indexing, the backgrounds are removed as in the runs' preprocessing, with kikuchipy:
+:meth:`EBSD.remove_static_background` (subtract the mean pattern over the mask) and
+:meth:`EBSD.remove_dynamic_background` (subtract a Gaussian blur, kikuchipy's defaults).
+
+Written, in one transaction: ``{name}(y, x, quaternion)`` float32 unit quaternions in orix's
+convention (a, b, c, d; crystal ← sample as kikuchipy returns them), ``phase_id(y, x)`` int16
+(``{name}_phase_id`` when ``name`` is not ``orientation``; −1 not indexed or outside the mask),
+the quality maps, all NaN outside the mask. The phases (id, name, point group, space group,
+lattice a, b, c, α, β, γ) are the ``phases`` attr; the detector, the method's settings and the
+indexing speed are attrs too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from vaearr.analysis.orientations import orientation_maps
+from vaearr.batches import static_background
+from vaearr.errors import InputError, StoreError, require
+from vaearr.progress import bar
+from vaearr.store import open_store, write_variables
+from vaearr.store.names import check_name
+from vaearr.store.schema import (
+    ORIENTATION,
+    PATTERNS,
+    PX,
+    PY,
+    QUATERNION,
+    QUATERNION_COMPONENTS,
+    ROI,
+    X,
+    Y,
+    orientation_map_name,
+    phase_id_name,
+)
+
+METHODS = ("hough", "dictionary")
+#: Projection-centre conventions kikuchipy's :class:`EBSDDetector` takes; ``bruker`` is its default.
+PC_CONVENTIONS = ("bruker", "tsl", "oxford", "emsoft")
+#: Master patterns kikuchipy ships inside its package (no network): phase name → loader.
+SHIPPED_PHASES = {"ni": "nickel_ebsd_master_pattern_small"}
+#: Master patterns kikuchipy downloads from Zenodo (``kikuchipy.data.ebsd_master_pattern``):
+#: usable offline once in kikuchipy's cache.
+KIKUCHIPY_PHASES = ("ni", "al", "si", "austenite", "ferrite", "steel_chi", "steel_sigma", "steel_sigma2",
+                    "steel_r", "steel_pi", "steel_cr2n", "al6mn", "alpha_almnsi")
+#: Default dictionary sampling (degrees); patterns per block of rows by default: as many as
+#: fill this many bytes as float32 (kikuchipy's working type), e.g. 18 641 patterns of 60 × 60.
+RESOLUTION = 2.0
+BLOCK_BYTES = 256 * 1024**2
+#: PyEBSDIndex settings (kikuchipy's Hough-indexing tutorial) and the FCC reflectors it uses.
+HOUGH_OPTIONS = {"nBands": 10, "tSigma": 2.0, "rSigma": 2.0}
+FCC_REFLECTORS = [[1, 1, 1], [2, 0, 0], [2, 2, 0], [3, 1, 1]]
+FCC_SPACE_GROUPS = (225, 226, 227, 228)
+#: A dictionary up to this many bytes is simulated once into memory; a larger one stays lazy
+#: (kikuchipy simulates it piece by piece while matching, once per block).
+DICTIONARY_MEMORY = 2 * 1024**3
+
+
+@dataclass
+class IndexResult:
+    """What :func:`index_store` wrote: the variables, their attrs and the speed."""
+
+    name: str
+    variables: dict[str, xr.DataArray]
+    attrs: dict[str, Any]
+    n_patterns: int
+    seconds: float
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def patterns_per_second(self) -> float:
+        return self.n_patterns / self.seconds if self.seconds > 0 else float("inf")
+
+    def summary(self) -> str:
+        a = self.attrs
+        how = a["method"] + (" + refinement" if a["refine"] else "")
+        lines = [*self.messages,
+                 f"indexed {self.n_patterns} patterns ({how}, phase '{a['phases'][0]['name']}') in "
+                 f"{self.seconds:.1f} s ({self.patterns_per_second:.1f} patterns/s); "
+                 f"{a['n_indexed']} indexed; wrote {', '.join(self.variables)}"]
+        return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence kikuchipy's and PyEBSDIndex's prints, bars and warnings (vaearr shows its own bar)."""
+    sink = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        warnings.simplefilter("ignore")
+        yield
+
+
+# -- inputs -------------------------------------------------------------------------------------
+
+
+def parse_pc(text: str | Sequence[float]) -> tuple[float, float, float]:
+    """``"0.42,0.21,0.50"`` → three floats (the projection centre)."""
+    parts = text.replace(";", ",").split(",") if isinstance(text, str) else list(text)
+    try:
+        pc = tuple(float(p) for p in parts)
+    except (TypeError, ValueError):
+        raise InputError(None, f"--pc takes three numbers X,Y,Z, got '{text}'") from None
+    if len(pc) != 3 or not all(math.isfinite(v) for v in pc):
+        raise InputError(None, f"--pc takes three finite numbers X,Y,Z, got '{text}'")
+    return pc  # type: ignore[return-value]
+
+
+def check_pc(pc: Sequence[float], convention: str, px_size: float | None) -> None:
+    """PC fractions in [0, 1] (Bruker, TSL, Oxford; z > 0); EMsoft (xpc, ypc, L) needs ``px_size`` and L > 0."""
+    if convention not in PC_CONVENTIONS:
+        raise InputError(None, f"unknown --pc-convention '{convention}'; choose {', '.join(PC_CONVENTIONS)}")
+    if convention == "emsoft":
+        if px_size is None or not (px_size > 0):
+            raise InputError(None, "--pc-convention emsoft gives L in µm: give the detector pixel size "
+                                   "with --px-size (µm, > 0)")
+        if not pc[2] > 0:
+            raise InputError(None, f"EMsoft PC L (detector distance, µm) must be > 0, got {pc[2]:g}")
+        return
+    bad = [f"{k}={v:g}" for k, v in zip("XYZ", pc) if not 0 <= v <= 1]
+    if bad or pc[2] == 0:
+        raise InputError(None, f"--pc ({convention}) is fractions of the detector in [0, 1] with Z > 0; "
+                               f"got {', '.join(bad) or 'Z=0'}")
+
+
+def check_tilt(value: float, what: str) -> float:
+    value = float(value)
+    if not math.isfinite(value) or not -90 <= value <= 90:
+        raise InputError(None, f"{what} must be degrees in [-90, 90], got {value:g}")
+    return value
+
+
+def load_master_pattern(phase: str | None, master_pattern: str | os.PathLike | None):
+    """The phase's master pattern (square Lambert, both hemispheres) and where it came from.
+
+    ``phase`` is a name from :data:`KIKUCHIPY_PHASES` (``ni``: the one kikuchipy ships; the
+    others from kikuchipy's download cache); ``master_pattern`` an EMsoft master-pattern file
+    kikuchipy reads.
+    """
+    kp = require("kikuchipy", "ebsd")
+    if (phase is None) == (master_pattern is None):
+        raise InputError(None, "give one of --phase NAME or --master-pattern FILE")
+    if master_pattern is not None:
+        path = Path(master_pattern)
+        if not path.is_file():
+            raise InputError(path, "no such master-pattern file")
+        try:
+            with quiet():
+                mp = kp.load(path, projection="lambert", hemisphere="both")
+        except Exception as exc:  # kikuchipy/rosettasciio raise many kinds on unreadable files
+            raise InputError(path, f"kikuchipy cannot read it as an EBSD master pattern ({exc})") from None
+        if not isinstance(mp, kp.signals.EBSDMasterPattern):
+            raise InputError(path, f"is a {type(mp).__name__}, not an EBSD master pattern")
+        return mp, str(path.resolve())
+    key = phase.strip().lower()
+    with quiet():
+        if key in SHIPPED_PHASES:
+            return (getattr(kp.data, SHIPPED_PHASES[key])(projection="lambert", hemisphere="both"),
+                    f"kikuchipy.data.{SHIPPED_PHASES[key]}")
+        if key not in KIKUCHIPY_PHASES:
+            raise InputError(None, f"unknown phase '{phase}'; kikuchipy's master patterns: "
+                                   f"{', '.join(KIKUCHIPY_PHASES)} (or give --master-pattern FILE)")
+        try:
+            mp = kp.data.ebsd_master_pattern(key, allow_download=False, projection="lambert", hemisphere="both")
+        except Exception:  # not in the cache: kikuchipy refuses without allow_download
+            raise InputError(None, f"phase '{phase}': kikuchipy's master pattern is not downloaded (no network "
+                                   f"here); run kikuchipy.data.ebsd_master_pattern('{key}', allow_download=True) "
+                                   "once, or give --master-pattern FILE") from None
+    return mp, f"kikuchipy.data.ebsd_master_pattern('{key}')"
+
+
+def master_energy(mp, energy: float | None) -> float:
+    """The energy (kV) to project at: ``energy``, else the master pattern's highest."""
+    if energy is not None:
+        return float(energy)
+    with contextlib.suppress(Exception):
+        return float(mp.axes_manager["energy"].axis[-1])
+    return 20.0  # a single-energy master pattern is used whatever the number
+
+
+def phase_attrs(phase) -> dict[str, Any]:
+    """One entry of the ``phases`` attr (the layout ``vaearr ingest orientations`` writes)."""
+    lattice = None
+    with contextlib.suppress(AttributeError, TypeError):
+        lattice = [float(v) for v in phase.structure.lattice.abcABG()]
+    sg = phase.space_group
+    return {"id": 0, "name": str(phase.name), "point_group": str(phase.point_group.name),
+            "space_group": None if sg is None else int(sg.number), "lattice": lattice,
+            "lattice_units": "nm, degrees (EMsoft master pattern)"}
+
+
+def make_detector(shape: tuple[int, int], pc: Sequence[float], convention: str, sample_tilt: float,
+                  detector_tilt: float, px_size: float | None = None):
+    """kikuchipy's detector; its PC is kept in the Bruker convention whatever ``convention`` was given."""
+    kp = require("kikuchipy", "ebsd")
+    kw = {"px_size": float(px_size)} if px_size else {}
+    det = kp.detectors.EBSDDetector(shape=tuple(shape), pc=tuple(pc), convention=convention,
+                                    sample_tilt=sample_tilt, tilt=detector_tilt, **kw)
+    return det
+
+
+# -- the work ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Indexer:
+    """Everything that is made once per map: detector, phase, Hough indexer or dictionary."""
+
+    method: str
+    refine: bool
+    detector: Any
+    phase: Any
+    mp: Any = None
+    energy: float | None = None
+    hough: Any = None
+    dictionary: Any = None
+    trust_region: float = 1.0
+    static_bg: np.ndarray | None = None
+
+    def run(self, patterns: np.ndarray) -> dict[str, np.ndarray]:
+        """Index (n, py, px) patterns: quaternions (n, 4), phase ids, score, bands."""
+        kp = require("kikuchipy", "ebsd")
+        with quiet():
+            s = kp.signals.EBSD(patterns)
+            s.remove_static_background(operation="subtract", static_bg=self.static_bg, show_progressbar=False)
+            s.remove_dynamic_background(operation="subtract", show_progressbar=False)
+            n = patterns.shape[0]
+            out: dict[str, np.ndarray] = {}
+            if self.method == "hough":
+                data, _, _, _ = self.hough.index_pats(s.data, verbose=0)
+                best = data[-1]
+                pid = best["phase"].astype(np.int16)
+                q = np.asarray(best["quat"], np.float64)
+                q[pid < 0] = (1, 0, 0, 0)
+                out["score"] = best["fit"].astype(np.float32)
+                out["bands"] = best["nmatch"].astype(np.float32)
+            else:
+                xmap = s.dictionary_indexing(self.dictionary, metric="ncc", keep_n=1)
+                q = np.asarray(xmap.rotations.data, np.float64).reshape(n, 4)
+                pid = np.zeros(n, np.int16)
+                out["score"] = np.asarray(xmap.prop["scores"], np.float32).reshape(n)
+            if self.refine:
+                from orix.crystal_map import CrystalMap, PhaseList
+                from orix.quaternion import Rotation
+
+                # a one-solution-per-pattern map (kikuchipy's refinement takes no (n, 1) rotations)
+                xmap = CrystalMap(rotations=Rotation(q), phase_id=np.zeros(n, int), phase_list=PhaseList(self.phase))
+                t = self.trust_region
+                ref = s.refine_orientation(xmap, detector=self.detector, master_pattern=self.mp, energy=self.energy,
+                                           trust_region=[t, t, t])
+                q = np.asarray(ref.rotations.data, np.float64).reshape(n, 4)
+                out["score"] = np.asarray(ref.prop["scores"], np.float32).reshape(n)
+        q = q / np.linalg.norm(q, axis=1, keepdims=True)
+        q[pid < 0] = np.nan
+        out["score"] = np.where(pid < 0, np.nan, out["score"])
+        out["quaternion"] = q.astype(np.float32)
+        out["phase_id"] = pid
+        return out
+
+
+def _build(method: str, refine: bool, detector, mp, phase, energy: float, resolution: float,
+           static_bg: np.ndarray, dictionary_memory: int) -> tuple[_Indexer, dict[str, Any]]:
+    ix = _Indexer(method, refine, detector, phase, mp=mp, energy=energy, static_bg=static_bg)
+    info: dict[str, Any] = {}
+    if method == "hough":
+        require("pyebsdindex", "ebsd")
+        from orix.crystal_map import PhaseList
+
+        # kikuchipy's Hough tutorial settings for small (60 × 60) Ni patterns: FCC reflectors
+        # {111} {200} {220} {311}, 10 bands, Hough-space smoothing σ 2 (PyEBSDIndex's defaults otherwise)
+        fcc = phase.space_group is not None and phase.space_group.number in FCC_SPACE_GROUPS
+        reflectors = [FCC_REFLECTORS] if fcc else None
+        try:
+            with quiet():
+                ix.hough = detector.get_indexer(PhaseList(phase), reflectors, **HOUGH_OPTIONS)
+        except Exception as exc:  # PyEBSDIndex knows FCC and BCC lattices only
+            raise InputError(None, f"PyEBSDIndex cannot Hough-index phase '{phase.name}' "
+                                   f"({phase.space_group}): {exc}; use --method dictionary") from None
+        info["hough"] = {"implementation": "pyebsdindex.ebsd_index.EBSDIndexer (via kikuchipy "
+                                           "EBSDDetector.get_indexer)",
+                         "backend": "OpenCL" if _has_opencl() else "CPU (numba)", **HOUGH_OPTIONS,
+                         "reflectors": FCC_REFLECTORS if fcc else "PyEBSDIndex default"}
+        ix.trust_region = 2.0
+    else:
+        from orix.sampling import get_sample_fundamental
+
+        rot = get_sample_fundamental(resolution=resolution, point_group=phase.point_group)
+        nbytes = rot.size * int(np.prod(detector.shape)) * 4
+        in_memory = nbytes <= dictionary_memory
+        with quiet():
+            ix.dictionary = mp.get_patterns(rotations=rot, detector=detector, energy=energy, compute=in_memory,
+                                            show_progressbar=False)
+        info["dictionary"] = {"resolution_deg": resolution, "size": int(rot.size),
+                              "sampling": "orix.sampling.get_sample_fundamental (cubochoric)",
+                              "in_memory": bool(in_memory), "metric": "ncc"}
+        ix.trust_region = max(1.0, float(resolution))
+    if refine:
+        info["refinement"] = {"implementation": "kikuchipy EBSD.refine_orientation", "method": "minimize (Nelder-Mead)",
+                              "trust_region_deg": [ix.trust_region] * 3, "metric": "ncc"}
+    return ix, info
+
+
+def _has_opencl() -> bool:
+    try:
+        import pyopencl as cl  # noqa: F401  (PyEBSDIndex's optional GPU path)
+
+        return bool(cl.get_platforms())
+    except Exception:
+        return False
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+
+def _row_blocks(ny: int, nx: int, chunk_rows: int, block_patterns: int) -> list[slice]:
+    rows = max(1, block_patterns // max(nx, 1))
+    rows = max(chunk_rows, rows // chunk_rows * chunk_rows) if chunk_rows else rows
+    return [slice(y0, min(y0 + rows, ny)) for y0 in range(0, ny, rows)]
+
+
+def index_store(
+    store: str | os.PathLike,
+    *,
+    phase: str | None = None,
+    master_pattern: str | os.PathLike | None = None,
+    pc: Sequence[float] | str,
+    pc_convention: str = "bruker",
+    px_size: float | None = None,
+    sample_tilt: float = 70.0,
+    detector_tilt: float = 0.0,
+    method: str = "hough",
+    refine: bool = False,
+    resolution: float = RESOLUTION,
+    energy: float | None = None,
+    mask: str | None = "auto",
+    name: str = ORIENTATION,
+    overwrite: bool = False,
+    block_patterns: int | None = None,
+    dictionary_memory: int = DICTIONARY_MEMORY,
+    progress: bool = True,
+) -> IndexResult:
+    """Index the store's patterns and write the orientations (see the module docstring).
+
+    Parameters
+    ----------
+    store
+        An EBSD map store with ``patterns(y, x, py, px)``.
+    phase, master_pattern
+        One of them: a kikuchipy master-pattern name (``ni`` works offline) or an EMsoft
+        master-pattern file.
+    pc, pc_convention, px_size
+        Projection centre (X, Y, Z) in ``pc_convention`` (kikuchipy's: ``bruker`` default,
+        ``tsl``, ``oxford``, ``emsoft`` with the detector's ``px_size`` in µm).
+    sample_tilt, detector_tilt
+        Degrees (kikuchipy's ``sample_tilt`` and ``tilt``).
+    method, refine, resolution, energy
+        ``hough`` or ``dictionary``; refine with the master pattern; the dictionary's sampling
+        (degrees); the master pattern's energy (kV; default its highest).
+    mask
+        Bool (y, x) variable; ``"auto"``: ``roi`` when the store has one, else every pixel;
+        None: every pixel.
+    name
+        The orientation variable; the quality maps are ``{name}_score`` and ``{name}_bands``.
+    block_patterns
+        Patterns per block of rows read and indexed at once (rounded to whole chunks); default
+        :data:`BLOCK_BYTES` of float32 patterns.
+
+    Raises
+    ------
+    InputError
+        Bad phase, PC, tilt, method, resolution or name; a phase PyEBSDIndex cannot index.
+    StoreError
+        No patterns or mask in the store, an empty mask, a variable that exists without ``overwrite``.
+    """
+    # every check first: bad input leaves the store as it was, before any slow work
+    name = check_name(name, "orientation variable (--name)")
+    if method not in METHODS:
+        raise InputError(None, f"unknown --method '{method}'; choose {', '.join(METHODS)}")
+    pc = parse_pc(pc)
+    check_pc(pc, pc_convention, px_size)
+    sample_tilt = check_tilt(sample_tilt, "--tilt (sample tilt)")
+    detector_tilt = check_tilt(detector_tilt, "--detector-tilt")
+    if method == "dictionary" and not (0.5 <= float(resolution) <= 10):
+        raise InputError(None, f"--resolution must be 0.5–10 degrees, got {resolution:g}")
+    if energy is not None and not (math.isfinite(energy) and energy > 0):
+        raise InputError(None, f"--energy must be > 0 kV, got {energy:g}")
+    ds = open_store(store)
+    if PATTERNS not in ds.data_vars:
+        raise StoreError(store, f"no '{PATTERNS}' variable to index (ingest the patterns first)")
+    pat = ds[PATTERNS]
+    if tuple(pat.dims) != (Y, X, PY, PX):
+        raise StoreError(store, f"'{PATTERNS}' has dims {pat.dims}, not (y, x, py, px)")
+    names = [name, phase_id_name(name), orientation_map_name(name, "score")]
+    if method == "hough":
+        names.append(orientation_map_name(name, "bands"))
+    clash = [v for v in names if v in ds.variables]
+    if clash and not overwrite:
+        raise StoreError(store, f"variable(s) {clash} exist; pass overwrite=True (--overwrite) to replace them")
+    if mask == "auto":
+        mask = ROI if ROI in ds.data_vars else None
+    if mask is not None:
+        if mask not in ds.data_vars:
+            raise StoreError(store, f"no mask variable '{mask}' in the store (use --mask none for every pixel)")
+        if ds[mask].dtype != bool or set(ds[mask].dims) != {Y, X}:
+            raise StoreError(store, f"mask '{mask}' must be a bool (y, x) variable")
+        m = np.asarray(ds[mask].transpose(Y, X).values, bool)
+    else:
+        m = np.ones((ds.sizes[Y], ds.sizes[X]), bool)
+    if not m.any():
+        raise StoreError(store, f"mask '{mask}' selects no pixel")
+    mp, mp_source = load_master_pattern(phase, master_pattern)
+    ph = mp.phase
+    if phase is not None and master_pattern is None:
+        ph.name = phase.strip().lower()
+    energy_kv = master_energy(mp, energy)
+    shape = (int(pat.sizes[PY]), int(pat.sizes[PX]))
+    if block_patterns is None:
+        block_patterns = max(1, BLOCK_BYTES // (4 * shape[0] * shape[1]))
+    elif int(block_patterns) < 1:
+        raise InputError(None, f"block_patterns must be >= 1, got {block_patterns}")
+    detector = make_detector(shape, pc, pc_convention, sample_tilt, detector_tilt, px_size)
+
+    t0 = time.perf_counter()
+    bg_mean = static_background(store, PATTERNS, (Y, X), mask, feature_dims=(PY, PX))
+    info = np.iinfo(pat.dtype) if pat.dtype.kind in "iu" else None
+    bg = (np.clip(np.rint(bg_mean), info.min, info.max) if info else bg_mean).astype(pat.dtype)
+    ix, method_info = _build(method, refine, detector, mp, ph, energy_kv, float(resolution), bg, dictionary_memory)
+
+    ny, nx = m.shape
+    quat = np.full((ny, nx, 4), np.nan, np.float32)
+    pid = np.full((ny, nx), -1, np.int16)
+    score = np.full((ny, nx), np.nan, np.float32)
+    bands = np.full((ny, nx), np.nan, np.float32)
+    chunk_rows = (pat.chunks[0][0] if pat.chunks else 0) or 0
+    n_total = int(m.sum())
+    desc = f"index ({method}{' + refine' if refine else ''})"
+    with (bar(total=n_total, desc=desc, unit="pattern") if progress else contextlib.nullcontext(_NoBar())) as pbar:
+        for rows in _row_blocks(ny, nx, int(chunk_rows), int(block_patterns)):
+            sel = m[rows]
+            if not sel.any():
+                continue
+            block = np.asarray(pat.isel({Y: rows}).values)[sel]
+            res = ix.run(block)
+            qb, pb, sb, bb = quat[rows], pid[rows], score[rows], bands[rows]
+            qb[sel], pb[sel], sb[sel] = res["quaternion"], res["phase_id"], res["score"]
+            if "bands" in res:
+                bb[sel] = res["bands"]
+            pbar.update(int(sel.sum()))
+    seconds = time.perf_counter() - t0
+
+    coords = {Y: ds[Y].values, X: ds[X].values}
+    phases = [phase_attrs(ph)]
+    det_attrs = {"pc_bruker": [float(v) for v in np.ravel(detector.pc_bruker())[:3]],
+                 "pc_given": list(pc), "pc_convention": pc_convention, "sample_tilt": sample_tilt,
+                 "detector_tilt": detector_tilt, "shape": list(shape),
+                 **({"px_size_um": float(px_size)} if px_size else {})}
+    attrs: dict[str, Any] = {
+        "method": method, "refine": bool(refine), "phases": phases, "master_pattern": mp_source,
+        "energy_kv": energy_kv, "detector": det_attrs,
+        "background": "kikuchipy remove_static_background(subtract, the mean pattern over the mask) then "
+                      "remove_dynamic_background(subtract, Gaussian std = width/8)",
+        "n_patterns": n_total, "n_indexed": int((pid >= 0).sum()), "seconds": round(seconds, 3),
+        "patterns_per_second": round(n_total / seconds, 3) if seconds > 0 else None,
+        "quaternion_convention": "orix (a, b, c, d): crystal <- sample, as kikuchipy returns them",
+        **method_info,
+    }
+    score_kind = ("NCC of the refined solution" if refine else
+                  "NCC with the best dictionary pattern" if method == "dictionary" else
+                  "PyEBSDIndex pattern fit: mean angular deviation of the bands, degrees (lower is better)")
+    variables = {
+        name: xr.DataArray(quat, dims=(Y, X, QUATERNION),
+                           coords={**coords, QUATERNION: list(QUATERNION_COMPONENTS)}, attrs=attrs),
+        phase_id_name(name): xr.DataArray(pid, dims=(Y, X), coords=coords,
+                                          attrs={"phases": phases, "nodata": -1, "orientation": name}),
+        orientation_map_name(name, "score"): xr.DataArray(score, dims=(Y, X), coords=coords,
+                                                              attrs={"kind": score_kind, "orientation": name}),
+    }
+    if method == "hough":
+        variables[orientation_map_name(name, "bands")] = xr.DataArray(
+            bands, dims=(Y, X), coords=coords, attrs={"kind": "bands matched (PyEBSDIndex nmatch)",
+                                                      "orientation": name})
+    config = {"phase": phase, "master_pattern": None if master_pattern is None else str(master_pattern),
+              "pc": list(pc), "pc_convention": pc_convention, "px_size": px_size, "sample_tilt": sample_tilt,
+              "detector_tilt": detector_tilt, "method": method, "refine": bool(refine),
+              "resolution": float(resolution) if method == "dictionary" else None, "energy": energy_kv,
+              "mask": mask, "name": name, "block_patterns": int(block_patterns)}
+    messages = [f"mask: '{mask}'" if mask else "mask: none (every pixel)",
+                f"phase '{ph.name}' ({ph.point_group.name}) from {mp_source}, {energy_kv:g} kV; "
+                f"PC (Bruker) {', '.join(f'{v:.4f}' for v in det_attrs['pc_bruker'])}"]
+    if method == "dictionary":
+        d = method_info["dictionary"]
+        messages.append(f"dictionary: {d['size']} orientations at {d['resolution_deg']:g}°"
+                        + ("" if d["in_memory"] else " (too big for memory: simulated while matching)"))
+    # NaN / −1 outside the mask are set above (−1 also marks unindexed pixels, so no store fill).
+    # The maps derived from the orientations go in the same transaction, with their defaults
+    # (re-made with other settings by ``vaearr orientation-maps``).
+    maps = orientation_maps({**variables, **({mask: ds[mask]} if mask else {})}, name=name, mask=mask)
+    messages.append(maps.summary())
+    sources = [PATTERNS, *([mask] if mask else [])]
+    write_variables(store, {**variables, **maps.variables},
+                    source={**{k: sources for k in variables}, **{k: list(maps.source) for k in maps.variables}},
+                    config={**config, "maps": maps.config}, attrs={"in_mask": mask or "none"}, overwrite=overwrite)
+    return IndexResult(name, variables, attrs, n_total, seconds, messages)
