@@ -124,6 +124,15 @@ def test_dictionary_and_refinement_within_0_15_degrees_from_the_cli(ni_store: Pa
     assert (ncc > 0.2).all() and (ncc <= 1).all()
     err = _errors(ni_store, "orientation")
     assert np.median(err) < 0.15, err
+    # the maps derived from the orientations, written in the same transaction
+    roi = ds.roi.values
+    grains = ds.orientation_grains.values
+    assert (grains[~roi] == -1).all() and (grains[roi] >= 0).all()
+    assert 2 <= len(np.unique(grains[roi])) <= 12
+    assert np.isfinite(ds.orientation_kam.values[roi]).all() and np.isnan(ds.orientation_kam.values[~roi]).all()
+    ipf = ds.orientation_ipf.values[roi]
+    assert ((ipf >= 0) & (ipf <= 1)).all()
+    assert "grains at 5°" in proc.stdout
 
 
 def test_detector_conventions_match_kikuchipy() -> None:
