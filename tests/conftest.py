@@ -10,6 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from vaearr.numba_cache import guard_gufunc_cache
+
+# the test process calls kikuchipy/orix directly too: guard it as vaearr guards itself
+guard_gufunc_cache()
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -37,7 +42,8 @@ def run_cli(*args: str, check: bool = False, env: dict | None = None, cwd: str |
         cwd=cwd,
     )
     if check and proc.returncode != 0:
-        raise AssertionError(f"vaearr {' '.join(map(str, args))} failed:\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(f"vaearr {' '.join(map(str, args))} failed (exit {proc.returncode}):\n"
+                             f"{proc.stdout}\n{proc.stderr}")
     return proc
 
 

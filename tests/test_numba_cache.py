@@ -1,0 +1,72 @@
+"""The guard against numba's gufunc-cache crash (numba#10128) that killed `vaearr` in fresh venvs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+
+# numba's own reproducer of the crash: two variants of one kernel, both cached; the dynamic one
+# loads the wrapper the explicit one cached, which calls a symbol the dynamic kernel does not have
+KERNELS = """
+import numpy as np
+from numba import guvectorize
+
+def twice(x, out):
+    for i in range(x.shape[0]):
+        out[i] = 2 * x[i]
+
+explicit = guvectorize(["(f8[:], f8[:])"], "(n)->(n)", cache=True)(twice)
+dynamic = guvectorize("(n)->(n)", cache=True)(twice)
+"""
+
+CALL = """
+import numpy as np
+out = np.empty(3)
+kernels.dynamic(np.arange(3.0), out)
+print(",".join(map(str, out)))
+"""
+
+
+def _run(tmp: Path, guarded: bool) -> subprocess.CompletedProcess:
+    tmp.mkdir()
+    (tmp / "kernels.py").write_text(textwrap.dedent(KERNELS))
+    guard = "from vaearr.numba_cache import guard_gufunc_cache\nassert guard_gufunc_cache()\n" if guarded else ""
+    script = f"import sys\nsys.path.insert(0, {str(tmp)!r})\n{guard}import kernels\n{CALL}"
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+            for _ in range(2)]  # the second run reads what the first one cached
+    return runs[-1]
+
+
+def test_guarded_gufuncs_survive_their_own_cache(tmp_path: Path) -> None:
+    guarded = _run(tmp_path / "guarded", guarded=True)
+    assert guarded.returncode == 0, guarded.stderr
+    assert np.array(guarded.stdout.strip().split(","), float).tolist() == [0.0, 2.0, 4.0]
+    assert list((tmp_path / "guarded" / "__pycache__").glob("guf-kernels.twice-*.nbc")), "wrappers are still cached"
+
+
+def test_require_guards_the_ebsd_libraries() -> None:
+    pytest.importorskip("orix", reason="needs the 'ebsd' extra")
+    code = ("from numba.np.ufunc import wrappers; before = wrappers._GufuncWrapper.__init__\n"
+            "from vaearr.errors import require; require('orix.quaternion', 'ebsd')\n"
+            "print(wrappers._GufuncWrapper.__init__ is not before)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "True", proc.stderr
+
+
+def test_unguarded_numba_crashes_where_the_guarded_one_does_not(tmp_path: Path) -> None:
+    """What the guard is for: the same two runs without it die with no output (SIGSEGV)."""
+    import numba
+
+    unguarded = _run(tmp_path / "unguarded", guarded=False)
+    if unguarded.returncode == 0:
+        pytest.skip(f"numba {numba.__version__} no longer crashes (numba#10128 fixed): vaearr.numba_cache can go")
+    assert unguarded.returncode < 0 and not unguarded.stdout.strip(), (unguarded.returncode, unguarded.stdout)
+    guarded = _run(tmp_path / "guarded", guarded=True)
+    assert guarded.returncode == 0, guarded.stderr
