@@ -115,6 +115,30 @@ def test_ang_written_by_orix_reads_back_within_a_hundredth_of_a_degree(tmp_path)
         assert f"orientation_{part}" in ds
 
 
+def test_orix_hdf5_reads_back_with_its_phase_and_properties(tmp_path):
+    """orix's own HDF5 crystal map (what kikuchipy's indexing results are saved as), two phases."""
+    rot = _known_rotations(3)
+    x, y = _grid()
+    n = x.size
+    pid = np.where(np.arange(n) % 3 == 0, 2, 1)
+    pid[5] = -1  # a point orix marks not indexed
+    phases = PhaseList([Phase(name="ni", point_group="m-3m"), Phase(name="fe", point_group="m-3m")], ids=[1, 2])
+    xmap = CrystalMap(rotations=rot, x=x, y=y, phase_id=pid, phase_list=phases,
+                      prop={"scores": np.linspace(0.1, 0.9, n)}, scan_unit="um")
+    h5 = tmp_path / "map.h5"
+    orix_io.save(h5, xmap)
+    store = tmp_path / "s.zarr"
+    run_cli("ingest", "orientations", h5, "--store", store, check=True)
+    ds = open_store(store)
+    q = ds["orientation"].values.reshape(-1, 4)
+    ok = pid != -1
+    assert np.abs(Rotation(q[ok].astype(np.float64)).angle_with(rot[ok], degrees=True)).max() < 0.01
+    assert np.isnan(q[~ok]).all()
+    np.testing.assert_array_equal(ds["phase_id"].values.ravel(), pid)
+    assert sorted(p["name"] for p in ds["phase_id"].attrs["phases"]) == ["fe", "ni"]
+    np.testing.assert_allclose(ds["score"].values.ravel(), np.linspace(0.1, 0.9, n), atol=1e-6)
+
+
 def test_ctf_in_oxford_layout_reads_back_onto_an_existing_grid(tmp_path):
     rng = np.random.default_rng(2)
     n = NY * NX

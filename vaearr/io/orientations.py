@@ -13,7 +13,8 @@ float32 (coord ``quaternion`` = a, b, c, d; NaN where a point is not indexed or 
 no point), ``phase_id(y, x)`` int16 (the file's phase ids, −1 not indexed / no point), the phases
 in both variables' ``phases`` attr (id, name, point group, lattice a, b, c, α, β, γ), and the
 quality columns as ``(y, x)`` float32 variables (``.ang``: ``iq``, ``ci``, ``fit``; ``.ctf``:
-``mad``, ``bands``, ``bandcontrast``, ``bandslope``).
+``mad``, ``bands``, ``bandcontrast``, ``bandslope``; orix HDF5 from kikuchipy's indexing: ``score``,
+``osm``).
 """
 
 from __future__ import annotations
@@ -164,7 +165,8 @@ def read_crystal_map(path: str | os.PathLike) -> CrystalMapData:
     q = rot / np.where(norm > 0, norm, 1.0)
     q = np.where(q[:, :1] < 0, -q, q)  # one of ±q: a ≥ 0
     q[phase_id < 0] = np.nan
-    quality = {ORIENTATION_QUALITY[k]: np.asarray(v, dtype=np.float64).reshape(n)
+    # per point; with several solutions per point (kikuchipy's keep_n) the first, as for the rotations
+    quality = {ORIENTATION_QUALITY[k]: np.asarray(v, dtype=np.float64).reshape(n, -1)[:, 0]
                for k, v in xmap.prop.items() if k in ORIENTATION_QUALITY}
     return CrystalMapData(np.asarray(xmap.x, float), np.asarray(xmap.y, float), q, phase_id, phases, quality)
 

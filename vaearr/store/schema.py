@@ -53,7 +53,10 @@ ORIENTATION_MAPS = ("ipf", "kam", "grod", "grains", "grain_boundaries")
 #: Quality columns of orientation files → store variables (``.ang``: image quality, confidence
 #: index, pattern fit; ``.ctf``: mean angular deviation, bands, band contrast, band slope).
 ORIENTATION_QUALITY = {"iq": "iq", "ci": "ci", "fit": "fit", "MAD": "mad", "bands": "bands",
-                       "BC": "bandcontrast", "BS": "bandslope"}
+                       "BC": "bandcontrast", "BS": "bandslope",
+                       # kikuchipy's indexing results saved by orix (NCC / dot product of the best match),
+                       # EMsoft's dictionary-indexing h5ebsd (orix keeps its upper-case names)
+                       "scores": "score", "osm": "osm", "CI": "ci", "IQ": "iq", "OSM": "osm", "ADP": "adp"}
 #: Default name of a region-of-interest mask, and of the latent written by ``vaearr encode``.
 ROI = "roi"
 LATENT = "latent"
