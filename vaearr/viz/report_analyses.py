@@ -15,12 +15,12 @@ from vaearr.analysis.ranking import aggregated_rank
 from vaearr.run import Run
 from vaearr.store.schema import ELEMENT, ELEMENTS, LATENT_DIM, X, Y
 from vaearr.viz.core import holoviews
-from vaearr.viz.maps import image_map
 from vaearr.viz.report_media import (
     Section,
     esc,
     image_rows,
     img,
+    maps_png,
     small,
     stride_of,
     table,
@@ -107,8 +107,7 @@ def _reference_map(ds: xr.Dataset, ref: str) -> xr.DataArray | None:
     return None
 
 
-def _top_maps(ds: xr.Dataset, assoc: xr.DataArray, agg: xr.DataArray, latent: str, s: int) -> list[tuple[str, Any]]:
-    hv = holoviews()
+def _top_maps(ds: xr.Dataset, assoc: xr.DataArray, agg: xr.DataArray, latent: str, s: int) -> Any:
     refs = [str(r) for r in assoc["reference"].values]
     plain = [r for r in refs if not r.rpartition("_")[2].isdigit()]
     shown = (plain + [r for r in refs if r not in plain])[:TOP_REFERENCES]
@@ -118,14 +117,13 @@ def _top_maps(ds: xr.Dataset, assoc: xr.DataArray, agg: xr.DataArray, latent: st
         rmap = _reference_map(ds, ref)
         if rmap is None:
             continue
-        panels = [image_map(small(rmap, s).rename(ref), title=f"reference: {ref}", frame_size=220)]
+        rows.append((f"reference: {ref}", small(rmap, s).transpose(Y, X), "viridis"))
         order = np.argsort(agg.sel(reference=ref).values, kind="stable")[:3]
         for rank, i in enumerate(order, 1):
             d = assoc[LATENT_DIM].values[i]
-            panels.append(image_map(lat.sel({LATENT_DIM: d}).rename(f"{latent}_{d}"), cmap="cividis", frame_size=220,
-                                    title=f"#{rank}: dim {d} (mean rank {float(agg.sel(reference=ref).values[i]):.1f})"))
-        rows.append((ref, hv.Layout(panels).cols(4)))
-    return rows
+            rows.append((f"#{rank}: dim {d} (mean rank {float(agg.sel(reference=ref).values[i]):.1f})",
+                         lat.sel({LATENT_DIM: d}).transpose(Y, X), "cividis"))
+    return maps_png(rows, cols=4) if rows else None
 
 
 def analyses_section(ds: xr.Dataset, found: Analyses) -> Section | None:
@@ -150,9 +148,9 @@ def analyses_section(ds: xr.Dataset, found: Analyses) -> Section | None:
                        scroll=True))
         if latent in ds and {Y, X} <= set(ds[latent].dims):
             tops = _top_maps(ds, assoc, agg, latent, s)
-            if tops:
-                sec.html("<h3>top latent maps per reference</h3>")
-                sec.tabs(tops, linked=True)
+            if tops is not None:
+                sec.html("<h3>top latent maps per reference</h3>" + img(tops, "each reference (row) beside its three "
+                         "best latent dims by mean rank", width=1100))
     if "partition_agreement" in ds and ds["partition_agreement"].ndim == 3:
         pa = ds["partition_agreement"].load()
         dset, dpart, dscore = pa.dims

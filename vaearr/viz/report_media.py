@@ -158,6 +158,27 @@ def image_rows(rows: list[tuple[str, np.ndarray]], *, title: str = "", clim: tup
     return fig
 
 
+def maps_png(panels: list[tuple[str, xr.DataArray, str]], *, cols: int = 4) -> Figure:
+    """Maps ``(title, (y, x) DataArray, cmap)`` as one Matplotlib figure (y down, NaN light grey, colourbars):
+    for maps that need no zoom, so the page keeps few live Bokeh plots."""
+    rows = -(-len(panels) // cols)
+    first = panels[0][1]
+    aspect = first.sizes[first.dims[1]] / max(first.sizes[first.dims[0]], 1)
+    w = 3.2
+    fig = Figure(figsize=(w * min(cols, len(panels)), (w / max(aspect, 0.3) + 0.5) * rows))
+    FigureCanvasAgg(fig)
+    for i, (title, da, cmap) in enumerate(panels):
+        ax = fig.add_subplot(rows, min(cols, len(panels)), i + 1)
+        cm = matplotlib.colormaps[cmap].copy().with_extremes(bad="lightgray")
+        im = ax.imshow(np.ma.masked_invalid(np.asarray(da.values, dtype=float)), cmap=cm, interpolation="nearest")
+        ax.set_title(title, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=6)
+    fig.tight_layout()
+    return fig
+
+
 def link_ranges(models: list[Any]) -> None:
     """Give every Bokeh plot in ``models`` the x and y ranges of the first one (shared zoom and pan)."""
     from bokeh.models import Plot
@@ -171,4 +192,4 @@ def link_ranges(models: list[Any]) -> None:
 
 
 __all__ = ["MAX_MAP_SIDE", "PER_PAGE", "Fig", "Section", "categorical_colors", "definitions", "esc", "fmt",
-           "image_rows", "img", "link_ranges", "png_uri", "small", "stride_of", "table"]
+           "image_rows", "img", "link_ranges", "maps_png", "png_uri", "small", "stride_of", "table"]

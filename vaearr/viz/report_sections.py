@@ -32,6 +32,7 @@ from vaearr.viz.report_media import (
     definitions,
     esc,
     img,
+    maps_png,
     small,
     stride_of,
     table,
@@ -265,8 +266,9 @@ def maps_section(ds: xr.Dataset) -> Section | None:
         sec.fig(hv.Layout(first).cols(3), linked=True)
     if ELEMENTS in maps and ELEMENT in maps[ELEMENTS].dims:
         done.add(ELEMENTS)
-        sec.html("<h3>element maps</h3>")
-        sec.fig(map_grid(small(ds[ELEMENTS], s), ELEMENT, cols=4), linked=True)
+        el = small(ds[ELEMENTS], s).transpose(ELEMENT, Y, X)
+        sec.html("<h3>element maps</h3>" + img(maps_png([(f"{ELEMENTS} {e}", el.sel({ELEMENT: e}), "viridis")
+                                                           for e in el[ELEMENT].values], cols=4), "element maps"))
 
     ipf_name = next((n for n in maps if n.endswith("_ipf") and RGB in maps[n].dims), None)
     ipf = None
@@ -291,8 +293,10 @@ def maps_section(ds: xr.Dataset) -> Section | None:
     for name in decomp:
         done.add(name)
         dim = next(d for d in maps[name].dims if d not in (Y, X))
-        sec.html(f"<h3>decomposition: {esc(name)}</h3>")
-        sec.tabs(_pages(small(ds[name], s), dim, name), linked=True)
+        da = small(ds[name], s).transpose(dim, Y, X)
+        fig = maps_png([(f"{name} {dim}={c}", da.isel({dim: i}), "viridis") for i, c in enumerate(da[dim].values)],
+                       cols=8)
+        sec.html(f"<h3>decomposition: {esc(name)}</h3>" + img(fig, f"{name}: one map per {dim}"))
 
     prefixes = [n[: -len("boundary_strength")] for n in maps if n.endswith("boundary_strength")]
     if prefixes:
