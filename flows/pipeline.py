@@ -1,4 +1,4 @@
-"""Prefect flows: ingest, train-vae, encode. Each task is one library call; no logic lives here."""
+"""Prefect flows: ingest, train-vae, encode (with the report at the end), report. Each task is one library call; no logic lives here."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from vaearr.io.ebsd import ingest_ebsd
 from vaearr.store import open_store
 from vaearr.train import TrainConfig, fit
 from vaearr.viz.maps import latent_maps
+from vaearr.viz.report import build_report
 
 
 @task(name="ingest-ebsd")
@@ -44,6 +45,12 @@ def encode_task(store: str, run: str, figures: str | None = None, **kwargs: Any)
     if figures is not None and {"y", "x", "latent_dim"} <= set(ds[name].dims):
         result.figures = latent_maps(ds, name, figures)
     return {"variables": result.variables, "n_encoded": result.n_encoded, "checkpoint_sha256": result.checkpoint_sha256}
+
+
+@task(name="report")
+def report_task(store: str, out: str, run: str | None = None, analyses: list[str] | None = None) -> dict:
+    result = build_report(store, out, run=run, analyses=analyses or [])
+    return {"report": str(result.path), "sections": result.sections, "size_mb": round(result.size_mb, 2)}
 
 
 @flow(name="ingest", log_prints=True)
@@ -94,11 +101,23 @@ train_vae = flow(name="train-vae", log_prints=True)(_train_vae)
 
 @flow(name="encode", log_prints=True)
 def encode(store: str, run: str, name: str = "latent", figures: str | None = None, export: str | None = None,
-           overwrite: bool = False) -> dict:
-    """Write a run's latents into the store (``vaearr encode``)."""
+           overwrite: bool = False, report: str | None = None) -> dict:
+    """Write a run's latents into the store (``vaearr encode``); with ``report`` (a folder), end with
+    ``vaearr report`` of the store and run there."""
     summary = encode_task(store, run, name=name, figures=figures, export=export, overwrite=overwrite)
     print(f"encoded {summary['n_encoded']} samples into {store}:{name}")
+    if report is not None:
+        summary["report"] = report_task(store, report, run=run)["report"]
+        print(f"report: {summary['report']}")
     return summary
 
 
-FLOWS = (ingest, train_vae, encode)
+@flow(name="report", log_prints=True)
+def report(store: str, out: str, run: str | None = None, analyses: list[str] | None = None) -> dict:
+    """One self-contained HTML page of a store and its run (``vaearr report``), at the end of a pipeline."""
+    summary = report_task(store, out, run=run, analyses=analyses)
+    print(f"report: {summary['report']} ({summary['size_mb']} MB)")
+    return summary
+
+
+FLOWS = (ingest, train_vae, encode, report)

@@ -39,3 +39,5 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     linked = [p for p in (out / "figures").rglob("*.html")] + list((out / "rank").rglob("*.html"))
     assert linked and all(p.with_suffix(".png").is_file() for p in linked)
     assert "rank/figures/top_latent__bandcontrast.html" in index and "cluster/" in index
+    page = (out / "report.html").read_text()  # the main output: one page with every section
+    assert 'href="report.html"' in index and all(f'id="{s}"' in page for s in ("store", "run", "maps", "analyses"))

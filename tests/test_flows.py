@@ -41,8 +41,10 @@ def test_train_and_encode_flows_in_harness(digits_store: Path, tmp_path: Path) -
         summary = train_vae(store=str(digits_store), run=str(tmp_path / "run"), epochs=1, var="images",
                             latent_dim=3, model_options={"channels": [8, 16]})
         assert summary["epochs"] == 1 and summary["best_epoch"] == 1
-        out = encode(store=str(digits_store), run=str(tmp_path / "run"))
+        out = encode(store=str(digits_store), run=str(tmp_path / "run"), report=str(tmp_path / "report"))
     assert out["n_encoded"] == 1797
+    page = (tmp_path / "report" / "report.html").read_text()  # the pipeline ends with the report
+    assert out["report"] == str(tmp_path / "report" / "report.html") and 'id="run"' in page
     lat = open_store(digits_store)["latent"]
     assert lat.dims == ("sample", "latent_dim") and lat.shape == (1797, 3)
     assert np.isfinite(lat.values).all()

@@ -31,6 +31,7 @@ from vaearr.viz.boundaries import boundary_files
 from vaearr.viz.clustering import cluster_figure_files
 from vaearr.viz.maps import latent_maps
 from vaearr.viz.ranking import rank_figures
+from vaearr.viz.report import build_report
 from vaearr.viz.roi import roi_figures
 
 
@@ -41,11 +42,14 @@ class DemoResult:
     store: Path
     figures: list[Path] = field(default_factory=list)
     index: Path | None = None
+    report: Path | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
 
 
-def _write_index(out: Path, figures: list[Path], title: str) -> Path:
+def _write_index(out: Path, figures: list[Path], title: str, report: Path | None = None) -> Path:
+    main = (f'<p><b><a href="{html.escape(report.relative_to(out).as_posix())}">the report</a></b>: everything '
+            "below on one page</p>") if report is not None else ""
     items = "\n".join(
         f'<li><a href="{html.escape(p.relative_to(out).as_posix())}">{html.escape(p.stem)}</a>'
         f' (<a href="{html.escape(p.with_suffix(".png").relative_to(out).as_posix())}">png</a>)</li>'
@@ -54,7 +58,7 @@ def _write_index(out: Path, figures: list[Path], title: str) -> Path:
     index = out / "index.html"
     index.write_text(
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
-        f"<body><h1>{html.escape(title)}</h1><ul>{items}</ul></body></html>\n"
+        f"<body><h1>{html.escape(title)}</h1>{main}<ul>{items}</ul></body></html>\n"
     )
     return index
 
@@ -185,9 +189,14 @@ def run_demo(
     made += [p for p in clustered.files.values() if str(p).endswith(".html")]
     step(f"clustered (latent dim {best_bc}, band contrast) in the ROI: {clustered.counts.get('clusters')} clusters (GMM, k by BIC)")
 
+    report = build_report(result.store, out, run=out / "run", title="vaearr demo: simulated Ni EBSD map",
+                          echo=lambda line: None)
+    result.report = report.path
+    step(f"report: {len(report.sections)} sections ({', '.join(report.sections)}), {report.size_mb:.1f} MB")
+
     result.figures = [Path(p) for p in made if str(p).endswith(".html")]
-    result.index = _write_index(out, result.figures, "vaearr demo: simulated Ni EBSD map")
-    console.print(f"store: {result.store}\nfigures: {result.index}")
+    result.index = _write_index(out, result.figures, "vaearr demo: simulated Ni EBSD map", result.report)
+    console.print(f"store: {result.store}\nfigures: {result.index}\n[bold]report: {result.report}[/]")
     return result
 
 

@@ -2,7 +2,7 @@
 
 :mod:`~vaearr.cli.common` holds the app and shared parsers; :mod:`~vaearr.cli.ingest`,
 :mod:`~vaearr.cli.store` (roi, info), :mod:`~vaearr.cli.train`, :mod:`~vaearr.cli.encode`,
-:mod:`~vaearr.cli.analysis` (cluster, rank), :mod:`~vaearr.cli.decompose`, :mod:`~vaearr.cli.boundaries`, :mod:`~vaearr.cli.index`, :mod:`~vaearr.cli.explore` (explore, layers) and
+:mod:`~vaearr.cli.analysis` (cluster, rank), :mod:`~vaearr.cli.decompose`, :mod:`~vaearr.cli.boundaries`, :mod:`~vaearr.cli.index`, :mod:`~vaearr.cli.explore` (explore, layers), :mod:`~vaearr.cli.report` and
 :mod:`~vaearr.cli.demo` define the commands. Errors a user can act on print as one line with
 exit status 2; a missing optional extra names the extra to install.
 """
@@ -14,7 +14,7 @@ import warnings
 
 # the command modules, in the order --help lists their commands
 # isort: off
-from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, decompose, boundaries, index, orientations, explore  # noqa: F401
+from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, decompose, boundaries, index, orientations, explore, report  # noqa: F401
 # isort: on
 from vaearr.cli.common import app
 from vaearr.errors import VaearrError

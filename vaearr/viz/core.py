@@ -109,7 +109,7 @@ def save_figure(obj: Any, path_stem: str | os.PathLike, *, png: Any = None) -> t
     model = hv.render(obj, backend="bokeh")
     with _quiet_bokeh():
         html = file_html(model, INLINE, title=title)
-    html_path.write_text(_drop_external_tags(html), encoding="utf-8")
+    html_path.write_text(drop_external_tags(html), encoding="utf-8")
 
     fig = png if png is not None else _maps_png_figure(obj)
     if fig is None:
@@ -193,7 +193,8 @@ _EXTERNAL_SCRIPT = re.compile(r"<script\b[^>]*\bsrc=\"[^\"]*\"[^>]*>\s*</script>
 _EXTERNAL_LINK = re.compile(r"<link\b[^>]*\brel=\"stylesheet\"[^>]*>\s*", re.I)
 
 
-def _drop_external_tags(html: str) -> str:
+def drop_external_tags(html: str) -> str:
+    """``html`` without ``<script src>`` and stylesheet ``<link>`` tags (everything it needs is inline)."""
     # BokehJS and the bundles of any extension the figure uses are inlined by INLINE. Other
     # packages that register Bokeh models on import (Panel, pulled in by HoloViews) add
     # <script src> tags for their own, unused, files: offline they only fail to load.

@@ -1,0 +1,192 @@
+"""``vaearr report``: one offline page from a real store and run, driven in headless Chromium; bad input changes nothing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from tests.conftest import run_cli, tree_hash
+from vaearr.store import open_store, write_variable
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _fit(store: Path, run: Path, var: str, **kw) -> None:
+    from vaearr.train import TrainConfig, fit
+
+    fit(TrainConfig(store=str(store), run=str(run), var=var, epochs=1, latent_dim=4, batch_size=64, seed=0,
+                    model_options={"channels": [8, 16]}, tensorboard=False, **kw), progress=False)
+
+
+@pytest.fixture(scope="module")
+def ebsd(demo_store_master: Path, tmp_path_factory) -> tuple[Path, Path]:
+    """The demo map with a 1-epoch run, its latents, a ranking against band contrast and a cluster folder."""
+    from vaearr.analysis.clustering import joint_cluster
+    from vaearr.analysis.ranking import rank_latents
+    from vaearr.encode import encode
+
+    root = tmp_path_factory.mktemp("report_ebsd")
+    store = root / "ni.zarr"
+    shutil.copytree(demo_store_master, store)
+    _fit(store, root / "run", "patterns", resize=16)
+    encode(store, root / "run")
+    rank_latents(store, latent="latent", against=["bandcontrast", "elements"], out=root / "rank", top=2, seed=0)
+    joint_cluster(store, latent="latent", dim=0, with_var="bandcontrast", method="gmm", mask="roi",
+                  out=root / "cluster", tag="t", seed=0)
+    return store, root / "run"
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory) -> tuple[Path, Path]:
+    """A real image store (scikit-learn's scanned digits) with a 1-epoch run."""
+    from sklearn.datasets import load_digits
+
+    root = tmp_path_factory.mktemp("report_digits")
+    store = root / "digits.zarr"
+    d = load_digits()
+    write_variable(store, "images", xr.DataArray((d.images * 15).astype(np.uint8), dims=("sample", "row", "col")),
+                   chunks={"images": (512, 8, 8)})
+    _fit(store, root / "run", "images")
+    return store, root / "run"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the 'dev' extra (playwright)")
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        pytest.skip("needs the Debian chromium package (make sysdeps)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _keep(shot: Path) -> None:
+    if os.environ.get("VAEARR_ARTEFACTS"):
+        dst = Path(os.environ["VAEARR_ARTEFACTS"])
+        dst.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, dst / shot.name)
+
+
+def _open(browser, html: Path):
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    problems: list[str] = []
+
+    def route(r) -> None:
+        if r.request.url.startswith(("file://", "data:")):
+            r.continue_()
+        else:  # the report must not need the network
+            problems.append(f"blocked {r.request.url}")
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("requestfailed", lambda req: problems.append(f"failed {req.url}"))
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.goto(html.as_uri())
+    page.wait_for_function("() => window.Bokeh !== undefined && Bokeh.documents.length === 1", timeout=60_000)
+    return page, problems
+
+
+def _visible_figure(page, section: str) -> bool:
+    page.locator(f"section#{section} h2").scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    for sel in (f"section#{section} canvas", f"section#{section} img"):
+        loc = page.locator(sel)
+        for i in range(min(loc.count(), 20)):
+            box = loc.nth(i).bounding_box()
+            if box and box["width"] > 20 and box["height"] > 20:
+                return True
+    return False
+
+
+def test_report_of_an_ebsd_store_opens_offline_and_sorts(ebsd, browser, tmp_path: Path) -> None:
+    store, run = ebsd
+    before = tree_hash(store)
+    out = tmp_path / "rep"
+    proc = run_cli("report", store, "--run", run, "--out", out, check=True)
+    assert "analyses:" in proc.stdout and "report.html" in proc.stdout  # the rank/cluster folders were found
+    html = out / "report.html"
+    text = html.read_text()
+    assert "<script src=" not in text and "cdn.bokeh.org" not in text  # BokehJS inline, once
+    from bokeh.resources import INLINE
+
+    mark = "Bokeh Contributors"  # in the header of each BokehJS file: the bundle is inlined once, not per figure
+    assert text.count(mark) == INLINE.render_js().count(mark) > 0
+    assert tree_hash(store) == before  # the report only reads the store
+    for sec in ("store", "run", "maps", "analyses", "exploration"):
+        assert f'<section id="{sec}">' in text, sec
+    assert "vaearr encode" in text and "vaearr rank" in text and "cluster_report__t" in text
+
+    page, problems = _open(browser, html)
+    for sec in ("run", "maps", "analyses", "exploration"):
+        assert _visible_figure(page, sec), f"no visible figure in section {sec}"
+    assert page.locator("table#variables").is_visible()
+    # a click on a header sorts the ranking table by that column, a second click reverses it
+    header = page.locator("table#ranking th", has_text="pearson").first
+    col = [t.strip() for t in page.locator("table#ranking th").all_inner_texts()].index("pearson")
+
+    def column() -> list[float]:
+        return [float(v) for v in page.locator(f"table#ranking tbody tr td:nth-child({col + 1})").evaluate_all(
+            "cells => cells.map(c => c.getAttribute('data-v'))")]
+
+    start = column()
+    header.click()
+    up = column()
+    header.click()
+    down = column()
+    assert up == sorted(start) and down == sorted(start, reverse=True) and up != start
+    shot = tmp_path / "report_ebsd.png"
+    page.screenshot(path=str(shot), full_page=True)
+    page.close()
+    assert problems == [], problems
+    assert shot.stat().st_size > 50_000
+    _keep(shot)
+
+
+def test_report_of_an_image_store_shows_inputs_and_reconstructions(digits, browser, tmp_path: Path) -> None:
+    store, run = digits
+    from vaearr.viz.report import build_report
+
+    result = build_report(store, tmp_path / "rep", run=run, discover=False)
+    assert result.sections == ["store", "run", "exploration"]  # no (y, x) maps, no analyses
+    text = result.path.read_text()
+    assert "inputs and reconstructions" in text and "data:image/png;base64," in text
+    page, problems = _open(browser, result.path)
+    assert _visible_figure(page, "run") and _visible_figure(page, "exploration")
+    shot = tmp_path / "report_digits.png"
+    page.screenshot(path=str(shot), full_page=True)
+    page.close()
+    assert problems == [], problems
+    _keep(shot)
+
+
+def test_report_bad_input_one_line_and_nothing_written(ebsd, digits, tmp_path: Path) -> None:
+    store, run = ebsd
+    before = tree_hash(store)
+    foreign = tmp_path / "foreign.zarr"
+    xr.Dataset({"a": ("x", np.zeros(3, np.float32))}).to_zarr(foreign, zarr_format=3)  # zarr, not vaearr's
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    cases = [
+        (("report", foreign, "--out", tmp_path / "o1"), "not a vaearr store"),
+        (("report", store, "--run", tmp_path / "nope", "--out", tmp_path / "o2"), "no such run folder"),
+        (("report", store, "--run", digits[1], "--out", tmp_path / "o3"), "does not match the run"),
+        (("report", store, "--run", run, "--out", a_file), "is a file"),
+        (("report", store, "--run", run, "--out", store / "rep"), "inside the store"),
+        (("report", store, "--analyses", tmp_path / "missing", "--out", tmp_path / "o4"), "no such folder"),
+    ]
+    for args, message in cases:
+        proc = run_cli(*args)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], (args, proc.stderr)
+    assert tree_hash(store) == before
+    assert not any((tmp_path / f"o{i}").exists() for i in range(1, 5)) and a_file.read_text() == "not a folder"
+    assert "latent" in open_store(store)

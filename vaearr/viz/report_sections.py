@@ -1,0 +1,340 @@
+"""The sections of ``vaearr report``: store, run, maps, analyses, exploration (each only when its data exist)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from vaearr.analysis.clustering import NOISE_RGB, palette
+from vaearr.run import Run
+from vaearr.store import PROVENANCE_KEYS, masks
+from vaearr.store.schema import (
+    BANDCONTRAST,
+    ELEMENT,
+    ELEMENTS,
+    LATENT_DIM,
+    ORIENTATION_MAPS,
+    PHASE,
+    RGB,
+    X,
+    Y,
+)
+from vaearr.viz.core import both, holoviews
+from vaearr.viz.maps import image_map, map_grid, overlay
+from vaearr.viz.orientations import ipf_element
+from vaearr.viz.report_media import (
+    PER_PAGE,
+    Section,
+    definitions,
+    esc,
+    img,
+    maps_png,
+    small,
+    stride_of,
+    table,
+)
+
+# --------------------------------------------------------------------------------------------
+# store
+
+
+def _json(v: Any) -> Any:
+    if isinstance(v, str) and v[:1] in "[{":
+        try:
+            return json.loads(v)
+        except json.JSONDecodeError:
+            return v
+    return v
+
+
+def made_by(name: str, attrs: dict) -> str:
+    """Which vaearr command wrote a variable, read from its name and attrs."""
+    if "command" in attrs:
+        return str(attrs["command"])
+    config = _json(attrs.get("config", "")) or {}
+    config = config if isinstance(config, dict) else {}
+    sources = _json(attrs.get("source", "[]")) or []
+    if "checkpoint" in attrs:
+        return "vaearr encode"
+    if "criteria" in attrs or "thresholds" in attrs:
+        return "vaearr roi"
+    if "strength" in attrs or name.endswith(("boundaries", "boundary_strength")):
+        return "vaearr boundaries"
+    if name.startswith("orientation") or name.startswith("phase_id"):
+        return "vaearr index / orientation-maps"
+    if "tag" in attrs and "noise" in attrs:
+        return "vaearr cluster"
+    if "against" in config:
+        return "vaearr rank"
+    if "methods" in config:
+        return "vaearr rank (references)"
+    if "method" in attrs and name.endswith(("_weights", "_components")):
+        return "vaearr decompose"
+    if any(isinstance(s, str) and ("/" in s or "\\" in s or s.startswith("http")) for s in sources):
+        return "vaearr ingest"
+    return "—"
+
+
+def _chain(name: str, prov: dict[str, list[str]], seen: frozenset = frozenset()) -> str:
+    """``name ← source ← ...`` through the variables' ``source`` attrs (files end the chain)."""
+    srcs = [s for s in prov.get(name, []) if s != name and s not in seen]
+    if not srcs:
+        return esc(name)
+    inner = ", ".join(_chain(s, prov, seen | {name}) if s in prov else esc(Path(s).name) for s in srcs)
+    return f"{esc(name)} ← ({inner})" if len(srcs) > 1 else f"{esc(name)} ← {inner}"
+
+
+def store_section(ds: xr.Dataset, store: Path) -> Section:
+    sec = Section("store", "Store")
+    sec.html(f"<p><code>{esc(store)}</code></p>")
+    if ds.attrs:
+        sec.html(definitions({k: v for k, v in ds.attrs.items()}))
+    sec.html(table(["dim", "size"], [(str(d), int(n)) for d, n in ds.sizes.items()], caption="dims"))
+    mask_names = set(masks(ds))
+    rows = []
+    for name, v in ds.data_vars.items():
+        mb = v.size * v.dtype.itemsize / 1e6
+        kind = "mask" if name in mask_names else ""
+        rows.append((str(name), ", ".join(map(str, v.dims)), " × ".join(map(str, v.shape)), str(v.dtype),
+                     round(mb, 3), made_by(str(name), v.attrs), kind))
+    sec.html(table(["variable", "dims", "shape", "dtype", "MB", "made by", ""], rows, sortable=True, id="variables",
+                   caption="variables (click a header to sort)"))
+    prov = {str(n): [str(s) for s in (_json(v.attrs.get("source", "[]")) or [])] for n, v in ds.data_vars.items()
+            if "vaearr_version" in v.attrs}
+    items = []
+    for name, v in ds.data_vars.items():
+        if "vaearr_version" not in v.attrs:
+            continue
+        a = v.attrs
+        when = str(a.get("created", ""))
+        run = f", run <code>{esc(a['run'])}</code>" if a.get("run") else ""
+        mask = f", inside mask <code>{esc(a['mask'])}</code>" if a.get("mask") not in (None, "", "none") else ""
+        items.append(f"<li><b>{esc(name)}</b>: {esc(made_by(str(name), a))}, {esc(when)}{run}{mask}"
+                     f"<br><span class='chain'>{_chain(str(name), prov)}</span></li>")
+    if items:
+        sec.html("<h3>provenance</h3><p>Each result, the command that made it, when, and what it was made from "
+                 f"(attrs {', '.join(PROVENANCE_KEYS)}).</p><ul class='prov'>" + "".join(items) + "</ul>")
+    return sec
+
+
+# --------------------------------------------------------------------------------------------
+# run
+
+
+def _curve(hist: list[dict], keys: list[str], title: str, ylabel: str):
+    hv = holoviews()
+    curves = []
+    for k in keys:
+        pts = [(r["epoch"], r[k]) for r in hist if isinstance(r.get(k), int | float) and np.isfinite(r[k])]
+        if pts:
+            curves.append(both(hv.Curve(pts, "epoch", ylabel, label=k), {}, bokeh=dict(tools=["hover"], line_width=2)))
+    if not curves:
+        return None
+    return both(hv.Overlay(curves), dict(title=title), bokeh=dict(frame_width=330, frame_height=220,
+                                                                   legend_position="top_right"))
+
+
+def run_section(run: Run) -> Section:
+    hv = holoviews()
+    sec = Section("run", "Run")
+    d = run.data
+    sec.html(f"<p><code>{esc(run.path)}</code>: <b>{esc(run.model_config.get('name', '?'))}</b>, latent "
+             f"{esc(run.model_config.get('latent_dim', '?'))}, trained on <code>{esc(d.var)}</code> "
+             f"({esc(', '.join(d.sample_dims))} samples; mask {esc(d.mask or 'none')})</p>")
+    t = run.train
+    keys = ("model", "latent_dim", "epochs", "batch_size", "lr", "optimizer", "schedule", "kl_warmup_epochs", "beta",
+            "seed", "val_fraction", "device", "amp", "resize", "crop", "scale", "standardize")
+    sec.html("<h3>config</h3>" + definitions({k: t[k] for k in keys if k in t and t[k] is not None}))
+    with_model = {k: v for k, v in run.model_config.items() if not isinstance(v, dict)}
+    sec.html("<details><summary>model config</summary>" + definitions(with_model) + "</details>")
+    sec.html("<h3>preprocessing</h3><pre>" + esc(run.preprocess.describe()) + "</pre>")
+    hist = run.history
+    if hist:
+        secs = [r.get("seconds") for r in hist if isinstance(r.get("seconds"), int | float)]
+        best = min((r for r in hist if isinstance(r.get("val_loss"), int | float)), key=lambda r: r["val_loss"],
+                   default=None)
+        sec.html("<h3>training</h3>" + definitions({
+            "epochs": len(hist), "training time (s)": round(sum(secs), 1) if secs else "—",
+            "seconds per epoch": round(sum(secs) / len(secs), 2) if secs else "—",
+            "device": t.get("device", "—"), "amp": t.get("amp", "—"),
+            "best epoch (val loss)": f"{best['epoch']} ({best['val_loss']:.4g})" if best else "—"}))
+        panels = [p for p in (
+            _curve(hist, ["train_loss", "val_loss"], "loss", "loss"),
+            _curve(hist, ["train_recon_loss", "val_recon_loss"], "reconstruction", "reconstruction"),
+            _curve(hist, ["train_kl", "val_kl"], "KL", "KL (nats)"),
+            _curve(hist, ["train_active_units", "val_active_units"], "active units", "active units"),
+        ) if p is not None]
+        last = hist[-1]
+        kl = last.get("val_kl_per_dim") or last.get("train_kl_per_dim")
+        if isinstance(kl, str):
+            kl = json.loads(kl)
+        if isinstance(kl, list) and kl:
+            bars = hv.Bars([(i, float(v)) for i, v in enumerate(kl)], "latent dim", "KL (nats)")
+            panels.append(both(bars, dict(title=f"KL per dim (epoch {last['epoch']})"),
+                               bokeh=dict(frame_width=330, frame_height=220, tools=["hover"])))
+        if panels:
+            sec.fig(hv.Layout(panels).cols(3))
+    previews = sorted(run.previews_dir.glob("epoch_*.png")) if run.previews_dir.is_dir() else []
+    if previews:
+        sec.html("<h3>reconstructions of fixed samples</h3>" + img(previews[-1], f"previews/{previews[-1].name}: "
+                 "the first training samples (top) and their reconstructions (bottom)", width=900))
+    elif run.curves_path.exists() and not hist:
+        sec.html(img(run.curves_path, "curves.png"))
+    return sec
+
+
+# --------------------------------------------------------------------------------------------
+# maps
+
+
+def _is_map(v: xr.DataArray) -> bool:
+    return Y in v.dims and X in v.dims
+
+
+def _pages(da: xr.DataArray, dim: str, title: str, first: Any = None, cmap: str = "viridis") -> list[tuple[str, Any]]:
+    hv = holoviews()
+    n = da.sizes[dim]
+    pages = []
+    for start in range(0, n, PER_PAGE):
+        chunk = da.isel({dim: slice(start, start + PER_PAGE)})
+        grid = map_grid(chunk.transpose(dim, Y, X), dim, cols=4, title=title, cmap=cmap)
+        if first is not None:
+            grid = hv.Layout([first, *grid]).cols(4)
+        stop = min(n, start + PER_PAGE) - 1
+        pages.append((f"{dim} {chunk[dim].values[0]}–{chunk[dim].values[-1]}" if stop > start else f"{dim} {start}",
+                      grid))
+    return pages
+
+
+def category_rgb(labels: xr.DataArray, name: str) -> xr.DataArray:
+    """Cluster labels as an ``(y, x, rgb)`` map: clusters in tab colours, −1 noise grey, other negatives NaN."""
+    v = np.asarray(labels.transpose(Y, X).values)
+    k = int(v.max()) + 1 if v.size and v.max() >= 0 else 0
+    pal = palette(k)
+    rgb = np.full(v.shape + (3,), np.nan)
+    inside = v >= 0
+    rgb[inside] = pal[v[inside]]
+    rgb[v == -1] = NOISE_RGB
+    return xr.DataArray(rgb, dims=(Y, X, RGB), coords={Y: labels[Y].values, X: labels[X].values}, name=name)
+
+
+def _boundaries(ds: xr.Dataset, s: int, prefix: str):
+    strength = small(ds[f"{prefix}boundary_strength"], s)
+    base = image_map(strength, title=f"{prefix}boundary strength: grain (red), low-angle (cyan)", cmap="gray",
+                     frame_size=300)
+    layers = []
+    for part, color in (("grain_boundaries", "red"), ("low_angle_boundaries", "cyan")):
+        if f"{prefix}{part}" in ds:
+            m = small(ds[f"{prefix}{part}"], s)
+            shown = xr.where(m.astype(bool), 1.0, np.nan).rename(f"{prefix}{part}")
+            layer = image_map(shown, cmap=[color], nan_color="transparent", clim=(0, 1), colorbar=False, tools=(),
+                              frame_size=300)
+            layers.append(both(layer, dict(alpha=0.8)))
+    return overlay(base, *layers) if layers else base
+
+
+def maps_section(ds: xr.Dataset) -> Section | None:
+    """Every (y, x) variable worth a look, on one grid with shared zoom and pan."""
+    hv = holoviews()
+    maps = {str(n): v for n, v in ds.data_vars.items() if _is_map(v) and v.ndim <= 3}
+    if not maps:
+        return None
+    s = stride_of(ds)
+    sec = Section("maps", "Maps")
+    sec.html(f"<p>{ds.sizes[Y]} × {ds.sizes[X]} pixels" + (f", drawn every {s}th pixel" if s > 1 else "")
+             + ". Zoom and pan are shared by every map of the grid.</p>")
+    done: set[str] = set()
+    frame = 300
+
+    def one(name: str, **kw: Any):
+        done.add(name)
+        da = small(ds[name], s)
+        if da.dtype == bool:
+            da = da.astype(np.float32)
+        return image_map(da, frame_size=frame, **{"title": name, **kw})
+
+    first = [one(n, cmap="gray") for n in (BANDCONTRAST,) if n in maps]
+    first += [one(n, cmap="gray", clim=(0, 1)) for n in masks(ds) if n in maps and not n.endswith("boundaries")]
+    if PHASE in maps and maps[PHASE].ndim == 2:
+        first.append(one(PHASE, cmap="tab10"))
+    if first:
+        sec.html("<h3>band contrast, masks, phase</h3>")
+        sec.fig(hv.Layout(first).cols(3), linked=True)
+    if ELEMENTS in maps and ELEMENT in maps[ELEMENTS].dims:
+        done.add(ELEMENTS)
+        el = small(ds[ELEMENTS], s).transpose(ELEMENT, Y, X)
+        sec.html("<h3>element maps</h3>" + img(maps_png([(f"{ELEMENTS} {e}", el.sel({ELEMENT: e}), "viridis")
+                                                           for e in el[ELEMENT].values], cols=4), "element maps"))
+
+    ipf_name = next((n for n in maps if n.endswith("_ipf") and RGB in maps[n].dims), None)
+    ipf = None
+    if ipf_name:
+        done.add(ipf_name)
+        ipf = ipf_element(small(ds[ipf_name], s), title=f"{ipf_name} (IPF)")
+        ipf = ipf.opts(frame_width=210, frame_height=max(40, int(210 * ds.sizes[Y] / ds.sizes[X])), backend="bokeh")
+    latents = [n for n, v in maps.items() if LATENT_DIM in v.dims]
+    for name in latents:
+        done.add(name)
+        sec.html(f"<h3>latent maps: {esc(name)}</h3>" + ("<p>The IPF map first, for comparison.</p>" if ipf else ""))
+        sec.tabs(_pages(small(ds[name], s), LATENT_DIM, name, first=ipf, cmap="cividis"), linked=True)
+    if ipf is not None and not latents:
+        sec.fig(ipf, linked=True)
+    errs = [n for n in maps if n.endswith("recon_error")]
+    if errs:
+        sec.html("<h3>reconstruction error</h3>")
+        sec.fig(hv.Layout([one(n, cmap="magma") for n in errs]).cols(3), linked=True)
+
+    decomp = [n for n, v in maps.items() if v.ndim == 3 and n not in done and RGB not in v.dims
+              and (n.endswith("_weights") or n in ("pca", "nmf", "cnmf"))]
+    for name in decomp:
+        done.add(name)
+        dim = next(d for d in maps[name].dims if d not in (Y, X))
+        da = small(ds[name], s).transpose(dim, Y, X)
+        fig = maps_png([(f"{name} {dim}={c}", da.isel({dim: i}), "viridis") for i, c in enumerate(da[dim].values)],
+                       cols=8)
+        sec.html(f"<h3>decomposition: {esc(name)}</h3>" + img(fig, f"{name}: one map per {dim}"))
+
+    prefixes = [n[: -len("boundary_strength")] for n in maps if n.endswith("boundary_strength")]
+    if prefixes:
+        sec.html("<h3>boundaries</h3>")
+        for p in prefixes:
+            done.update({f"{p}boundary_strength", f"{p}grain_boundaries", f"{p}low_angle_boundaries"})
+        sec.fig(hv.Layout([_boundaries(ds, s, p) for p in prefixes]).cols(2), linked=True)
+
+    clusters = [n for n, v in maps.items() if v.ndim == 2 and v.dtype.kind in "iu" and n not in done
+                and (n.startswith("cluster") or n.endswith("_gmm") or "tag" in v.attrs)]
+    if clusters:
+        sec.html("<h3>clusters and partitions</h3><p>Clusters in colour, noise (−1) dark grey, outside the mask light grey.</p>")
+        panels = []
+        for n in clusters:
+            done.add(n)
+            panels.append(ipf_element(category_rgb(small(ds[n], s), n), title=n).opts(
+                frame_width=frame, frame_height=max(40, int(frame * ds.sizes[Y] / ds.sizes[X])), backend="bokeh"))
+        sec.fig(hv.Layout(panels).cols(3), linked=True)
+
+    orient = [n for n in maps if n not in done and n.startswith("orientation")
+              and any(n.endswith(part) for part in ORIENTATION_MAPS)]
+    if orient:
+        sec.html("<h3>orientation maps</h3>")
+        panels = []
+        for n in orient:
+            if n.endswith("grains"):
+                panels.append(ipf_element(category_rgb(small(ds[n], s) % 20, n), title=n).opts(
+                    frame_width=frame, frame_height=max(40, int(frame * ds.sizes[Y] / ds.sizes[X])), backend="bokeh"))
+                done.add(n)
+            else:
+                panels.append(one(n, cmap="gray_r" if n.endswith("boundaries") else "viridis"))
+        sec.fig(hv.Layout(panels).cols(3), linked=True)
+
+    rest = [n for n, v in maps.items() if n not in done and v.ndim == 2 and v.dtype.kind in "fiub"]
+    if rest:
+        sec.html("<h3>other maps</h3>")
+        sec.fig(hv.Layout([one(n) for n in rest]).cols(3), linked=True)
+    return sec
+
+
+__all__ = ["category_rgb", "made_by", "maps_section", "run_section", "store_section"]
