@@ -92,10 +92,12 @@ class MapProbe:
         the latents of a box come from it (skipped when the store has none).
     box_cap
         The most patterns a box's mean reads (see :data:`BOX_CAP`).
+    threads
+        CPU threads the model runs on per click (None: torch's setting); restored after.
     """
 
     def __init__(self, store: str | os.PathLike, run: str | os.PathLike | Run, *, checkpoint: str = "best",
-                 device: str = "cpu", latent: str = "latent", box_cap: int = BOX_CAP):
+                 device: str = "cpu", latent: str = "latent", box_cap: int = BOX_CAP, threads: int | None = 1):
         self.store = os.fspath(store)
         self.run = run if isinstance(run, Run) else Run.open(run)
         self.ds = ds = open_store(store)
@@ -117,6 +119,7 @@ class MapProbe:
         self.ycoord = np.asarray(ds[MAP_DIMS[0]].values if MAP_DIMS[0] in ds.coords else np.arange(self.shape[0]), float)
         self.xcoord = np.asarray(ds[MAP_DIMS[1]].values if MAP_DIMS[1] in ds.coords else np.arange(self.shape[1]), float)
         self.box_cap = int(box_cap)
+        self.threads = threads
         self.model = self.run.model(checkpoint, device=device)
         self.device = next(self.model.parameters()).device
         self.latent_dim = int(self.model.latent_shape[0]) if len(self.model.latent_shape) == 1 else None
@@ -233,9 +236,17 @@ class MapProbe:
     @torch.no_grad()
     def through_model(self, patterns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Model inputs, reconstructions and latent means of patterns ``(n, py, px)`` in the stored dtype."""
-        x = self.run.preprocess(torch.from_numpy(np.ascontiguousarray(patterns[:, None])).to(self.device))
-        mu, _ = self.model.encode(x)
-        recon = self.model.decode(mu)
+        # a click's one pattern on one CPU thread: on a busy machine two threads wait on each other
+        # (bench_explore_map.py: median 8 ms on one thread, 27-160 ms on two at load 3-5 on 2 cores)
+        threads = torch.get_num_threads()
+        if self.threads and self.device.type == "cpu":
+            torch.set_num_threads(self.threads)
+        try:
+            x = self.run.preprocess(torch.from_numpy(np.ascontiguousarray(patterns[:, None])).to(self.device))
+            mu, _ = self.model.encode(x)
+            recon = self.model.decode(mu)
+        finally:
+            torch.set_num_threads(threads)
         return (x[:, 0].float().cpu().numpy(), recon[:, 0].float().cpu().numpy(), mu.float().cpu().numpy())
 
     def pixel(self, iy: int, ix: int) -> Pixel:

@@ -110,9 +110,9 @@ class _View:
         self._build_figures()
         self.chooser.param.watch(lambda e: self.show_map(e.new), "value")
         self.follow.param.watch(self._follow, "value")
-        self.status = pn.pane.HTML(self._status_html(), width=460, margin=(2, 4))
-        self.values = pn.pane.HTML("", width=300, max_height=260, styles={"overflow-y": "auto"})
-        self.box_note = note("drag a box on the map (box select) for its mean pattern and latents", width=560)
+        self.status = pn.pane.HTML(self._status_html(), width=480, margin=(2, 4))
+        self.values = pn.pane.HTML("", width=230, max_height=260, styles={"overflow-y": "auto"})
+        self.box_note = note("drag a box on the map (box select) for its mean pattern and latents", width=540)
         p = self.probe
         sidebar = [self.chooser, self.follow,
                    note(f"click a pixel: its pattern, the run's input and reconstruction, its latent.<br>"
@@ -132,7 +132,7 @@ class _View:
 
     # -- figures ---------------------------------------------------------------------------------
 
-    def _image_figure(self, name: str, title: str, shape: tuple[int, int], size: int = 190) -> Any:
+    def _image_figure(self, name: str, title: str, shape: tuple[int, int], size: int = 165) -> Any:
         from bokeh.models import ColumnDataSource, LinearColorMapper, Range1d
         from bokeh.plotting import figure
 
@@ -189,6 +189,7 @@ class _View:
                                                                               ("value", "@image")]))
         m.toolbar.active_drag = select
         m.on_event(events.Tap, self._on_tap)
+        m.on_event(events.DoubleTap, self._on_tap)  # a quick second click elsewhere is a double tap to Bokeh
         m.on_event(events.SelectionGeometry, self._on_select)
         self._moving = False
         self.figures: dict[str, Any] = {"map": m}
@@ -197,11 +198,11 @@ class _View:
         self.figures["pattern"] = self._image_figure("pattern", "pattern (stored)", shape)
         self.figures["input"] = self._image_figure("input", "model input", in_shape)
         self.figures["recon"] = self._image_figure("recon", "reconstruction", in_shape)
-        self.figures["box_mean"] = self._image_figure("box_mean", "box: mean pattern", shape, size=230)
+        self.figures["box_mean"] = self._image_figure("box_mean", "box: mean pattern", shape, size=210)
 
         d = p.latent_dim
         dims = [str(i) for i in range(d)]
-        lat = figure(name="latent", title="latent · grey: the map's range", width=300, height=210,
+        lat = figure(name="latent", title="latent · grey: the map's range", width=270, height=210,
                      x_range=dims, tools="", toolbar_location=None, min_border=4)
         self.sources["latent"] = ColumnDataSource({"dim": dims, "mu": np.zeros(d)})
         rng = self.app.range
@@ -214,8 +215,8 @@ class _View:
         lat.xaxis.axis_label = "latent dim"
         self.figures["latent"] = lat
 
-        box = figure(name="box_latent", title="box: latents (5–95 %, quartiles, median)", width=340,
-                     height=230, x_range=dims, tools="", toolbar_location=None, min_border=4)
+        box = figure(name="box_latent", title="box: latents (5–95 %, quartiles, median)", width=330,
+                     height=210, x_range=dims, tools="", toolbar_location=None, min_border=4)
         self.sources["box_latent"] = ColumnDataSource({k: (dims if k == "dim" else np.full(d, np.nan)) for k in
                                                        ("dim", "q05", "q25", "q50", "q75", "q95")})
         box.segment(x0="dim", x1="dim", y0="q05", y1="q95", source=self.sources["box_latent"], line_color="#52606d")
@@ -297,7 +298,7 @@ class _View:
             return f'<div class="vaearr-note" id="{STATUS_ID}">click a pixel of the map</div>'
         where = "" if px.inside else f" (outside {self.probe.mask_name})"
         return (f'<div class="vaearr-note" id="{STATUS_ID}" data-iy="{px.iy}" data-ix="{px.ix}" '
-                f'data-sum="{int(np.asarray(px.raw, np.int64).sum())}"><b>pixel y {px.iy}, x {px.ix}</b> '
+                f'data-sum="{int(np.asarray(px.raw, np.int64).sum())}" data-ms="{self.last_seconds * 1000:.1f}"><b>pixel y {px.iy}, x {px.ix}</b> '
                 f'(at {px.y:g}, {px.x:g}){where} · answered in {self.last_seconds * 1000:.0f} ms</div>')
 
     # -- events ----------------------------------------------------------------------------------
