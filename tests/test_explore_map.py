@@ -239,7 +239,7 @@ def test_map_explorer_inline_renders_and_reads_per_pixel_and_per_box(map_run, tm
     assert (tmp_path / "map.html").stat().st_size > 100_000
 
 
-@pytest.mark.parametrize("case", ["no_patterns", "shape", "map", "port"])
+@pytest.mark.parametrize("case", ["no_patterns", "shape", "map", "latent", "port", "box_cap"])
 def test_explore_map_bad_input_is_one_line_and_leaves_the_store(map_run, tmp_path: Path, case: str) -> None:
     from vaearr.store import write_variable
 
@@ -257,6 +257,12 @@ def test_explore_map_bad_input_is_one_line_and_leaves_the_store(map_run, tmp_pat
     elif case == "map":
         args += ["--map", "nosuchmap"]
         want = "no map 'nosuchmap'"
+    elif case == "latent":
+        args += ["--latent", "nolatent"]
+        want = "no latent variable 'nolatent'"
+    elif case == "box_cap":
+        args += ["--box-cap", "0"]
+        want = "--box-cap 0"
     else:
         args += ["--port", "70000"]
         want = "--port 70000"
@@ -266,6 +272,6 @@ def test_explore_map_bad_input_is_one_line_and_leaves_the_store(map_run, tmp_pat
     assert proc.returncode != 0 and time.time() - t0 < 120
     lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
     assert want in proc.stderr, proc.stderr
-    if case != "port":  # typer draws its usage box for a bad option
+    if case not in ("port", "box_cap"):  # typer draws its usage box for a bad option
         assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
     assert tree_hash(store) == before

@@ -178,6 +178,7 @@ def explore_map(
 ) -> None:
     """Serve the map explorer: click a pixel for its pattern, model input, reconstruction and latent; drag a box
     for its mean pattern and latents. Reads the store per click, never writes it."""
+    from vaearr.errors import StoreError
     from vaearr.viz.map_explorer import MapExplorer
 
     if port is not None and not 0 <= port < 65536:
@@ -186,6 +187,8 @@ def explore_map(
         raise typer.BadParameter(f"--box-cap {box_cap}: give at least 1")
     app_ = MapExplorer(store, run, map=map_, checkpoint=checkpoint, device=device, latent=latent, box_cap=box_cap)
     p = app_.probe
+    if latent != "latent" and p.latent is None:  # named by the user, so it must be there
+        raise StoreError(store, f"no latent variable '{latent}' over (y, x, {p.latent_dim}) for --latent")
     typer.echo(f"{store}: map {p.shape[0]} × {p.shape[1]} of {p.var} {p.pattern_shape[0]} × {p.pattern_shape[1]}; "
                f"showing '{app_.map}' ({len(p.map_names())} maps); latent ranges from "
                f"{p.latent or 'none (no latent in the store)'}")
