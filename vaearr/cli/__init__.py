@@ -2,7 +2,8 @@
 
 :mod:`~vaearr.cli.common` holds the app and shared parsers; :mod:`~vaearr.cli.ingest`,
 :mod:`~vaearr.cli.store` (roi, info), :mod:`~vaearr.cli.train`, :mod:`~vaearr.cli.encode`,
-:mod:`~vaearr.cli.analysis` (cluster, rank), :mod:`~vaearr.cli.decompose`, :mod:`~vaearr.cli.boundaries`, :mod:`~vaearr.cli.index`, :mod:`~vaearr.cli.explore` (explore, layers), :mod:`~vaearr.cli.report` and
+:mod:`~vaearr.cli.analysis` (cluster, rank), :mod:`~vaearr.cli.decompose`, :mod:`~vaearr.cli.boundaries`, :mod:`~vaearr.cli.index`,
+:mod:`~vaearr.cli.explore` (explore, explore-map, layers), :mod:`~vaearr.cli.report` and
 :mod:`~vaearr.cli.demo` define the commands. Errors a user can act on print as one line with
 exit status 2; a missing optional extra names the extra to install.
 """

@@ -69,7 +69,7 @@ def explore(
     checkpoint: Checkpoint = "best",
     device: Device = "cpu",
     serve: Annotated[bool, typer.Option("--serve", help="Serve the interactive explorer (one slider per latent dim) instead.")] = False,
-    port: Annotated[int, typer.Option(help="Port of the served explorer.")] = 5006,
+    port: Annotated[int, typer.Option(help="Port of the served explorer (0: a free one, printed).")] = 5006,
 ) -> None:
     """Latent-space exploration of a run: quality, prior, interpolation, prototypes, traversals, manifold,
     embeddings, projector files; or image files through the run (--image, --interpolate)."""
@@ -97,8 +97,7 @@ def explore(
     base_opt: object = parse_floats(base, "--base") if base is not None and "," in base else base
     if serve:
         app_ = explorer_for_run(store, run, base=base_opt, n=n or None, seed=seed, label=label_opt, device=device)
-        typer.echo(f"serving the explorer on http://127.0.0.1:{port} (Ctrl-C stops)")
-        app_.serve(port)
+        app_.serve(port, announce=typer.echo)
         return
     if out is None:
         raise typer.BadParameter("give --out (or --serve)")
@@ -163,3 +162,34 @@ def layers(
     typer.echo(f"compared {len(cmp.layers)} decoder layers of {img1} and {img2} → {out}")
     typer.echo(f"  most different layers (1 − cosine): {', '.join(cmp.top(top, 'cosine'))}")
     typer.echo(f"  most different layers (L2): {', '.join(cmp.top(top, 'l2'))}")
+
+
+@app.command("explore-map")
+def explore_map(
+    store: Annotated[Path, typer.Argument(help="EBSD map store with the patterns the run was trained on.")],
+    run: Annotated[Path, typer.Option("--run", "-r", help="Training run folder.")],
+    map_: Annotated[Optional[str], typer.Option("--map", help="Map shown first: a (y, x) variable, an RGB variable "
+                    "(orientation_ipf) or a component as latent[3] (default: bandcontrast, else latent[0]).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port on 127.0.0.1 (default: a free one, printed).")] = None,
+    latent: Annotated[str, typer.Option(help="The store's latent variable (map ranges, box latents).")] = "latent",
+    box_cap: Annotated[int, typer.Option(help="Most patterns a box's mean reads (a regular subsample beyond).")] = 4096,
+    checkpoint: Checkpoint = "best",
+    device: Device = "cpu",
+) -> None:
+    """Serve the map explorer: click a pixel for its pattern, model input, reconstruction and latent; drag a box
+    for its mean pattern and latents. Reads the store per click, never writes it."""
+    from vaearr.errors import StoreError
+    from vaearr.viz.map_explorer import MapExplorer
+
+    if port is not None and not 0 <= port < 65536:
+        raise typer.BadParameter(f"--port {port}: not a port (0-65535)")
+    if box_cap < 1:
+        raise typer.BadParameter(f"--box-cap {box_cap}: give at least 1")
+    app_ = MapExplorer(store, run, map=map_, checkpoint=checkpoint, device=device, latent=latent, box_cap=box_cap)
+    p = app_.probe
+    if latent != "latent" and p.latent is None:  # named by the user, so it must be there
+        raise StoreError(store, f"no latent variable '{latent}' over (y, x, {p.latent_dim}) for --latent")
+    typer.echo(f"{store}: map {p.shape[0]} × {p.shape[1]} of {p.var} {p.pattern_shape[0]} × {p.pattern_shape[1]}; "
+               f"showing '{app_.map}' ({len(p.map_names())} maps); latent ranges from "
+               f"{p.latent or 'none (no latent in the store)'}")
+    app_.serve(port, announce=typer.echo)

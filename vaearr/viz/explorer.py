@@ -11,6 +11,7 @@ import numpy as np
 from vaearr.analysis.generate import decode
 from vaearr.analysis.latents import base_vector, encode_samples, prototypes
 from vaearr.errors import InputError, VaearrError, require
+from vaearr.viz.app_shell import card, serve, shell
 from vaearr.viz.grids import displayable, image_grid
 
 # --------------------------------------------------------------------------------------------
@@ -44,13 +45,15 @@ class Explorer:
     """
 
     def __init__(self, model: Any, base: np.ndarray | None = None, *, value_range: tuple[float, float] = (-3.0, 3.0),
-                 step: float = 0.05, clim: tuple[float, float] | None = (0.0, 1.0), title: str = "decoded"):
+                 step: float = 0.05, clim: tuple[float, float] | None = (0.0, 1.0), title: str = "decoded",
+                 subtitle: str = ""):
         pn = require("panel", "viz")
         if len(model.latent_shape) != 1:
             raise InputError(None, f"the explorer needs a vector latent; this model's latent is {model.latent_shape}")
         self.model = model
         self.clim = clim
         self.title = title
+        self.subtitle = subtitle
         d = int(model.latent_shape[0])
         base = np.zeros(d, np.float32) if base is None else np.asarray(base, np.float32).ravel()
         lo, hi = value_range
@@ -89,13 +92,15 @@ class Explorer:
         # plain bound function would hand the pane a new element each time, and Bokeh's figure
         # would keep every earlier image as another renderer
         view = hv.DynamicMap(pn.bind(self._view, *self.sliders))
-        return pn.Row(pn.Column(reset, *self.sliders, scroll=True, height=600), pn.pane.HoloViews(view, backend="bokeh"))
+        sliders = pn.Column(*self.sliders, scroll=True, height=560)
+        return shell("latent explorer", card(pn.pane.HoloViews(view, backend="bokeh")), sidebar=[reset, sliders],
+                     subtitle=self.subtitle)
 
-    def serve(self, port: int = 5006, *, show: bool = False, address: str = "127.0.0.1", **kwargs: Any):
-        """Serve the app (blocks until stopped)."""
-        pn = require("panel", "viz")
-        return pn.serve(self.panel(), port=port, address=address, show=show, title="vaearr latent explorer",
-                        **kwargs)
+    def serve(self, port: int | None = 5006, *, show: bool = False, address: str = "127.0.0.1",
+              announce: Any = print, **kwargs: Any):
+        """Serve the app on ``address`` (``port`` None or 0: a free one, announced); blocks until stopped."""
+        return serve(self.panel(), title="latent explorer", port=port, address=address, show=show, announce=announce,
+                     **kwargs)
 
 
 
@@ -107,4 +112,5 @@ def explorer_for_run(store: str | os.PathLike, run: str | os.PathLike, *, base: 
         raise VaearrError(f"{lr.path}: the explorer needs a vector latent (model {lr.model.config.name})")
     protos = prototypes(enc.mu, enc.labels) if enc.labels is not None else None
     start, name = base_vector(base, protos, enc.mu)
-    return Explorer(lr.model, start, clim=lr.data_range, title=f"decoded ({name} at start)")
+    return Explorer(lr.model, start, clim=lr.data_range, title=f"decoded ({name} at start)",
+                    subtitle=f"{store} · run {run}")
