@@ -25,9 +25,32 @@ def _fit(store: Path, run: Path, var: str, **kw) -> None:
                     model_options={"channels": [8, 16]}, tensorboard=False, **kw), progress=False)
 
 
+def _orientations_from_the_truth(demo_files, store: Path, ang: Path) -> None:
+    """The demo's true grain orientations written as an EDAX .ang by orix and ingested: the IPF map's source."""
+    import h5py
+    from orix import io as orix_io
+    from orix.crystal_map import CrystalMap, Phase, PhaseList
+    from orix.quaternion import Rotation
+
+    from vaearr.analysis.orientations import orientation_maps_derived
+    from vaearr.io.orientations import ingest_orientations
+
+    grains = np.load(demo_files.grains)
+    with h5py.File(demo_files.patterns) as f:
+        rotations = np.asarray(f["rotations"])
+    ds = open_store(store)
+    x, y = np.meshgrid(ds.x.values, ds.y.values)
+    xmap = CrystalMap(rotations=Rotation(rotations[grains.ravel()]), x=x.ravel(), y=y.ravel(),
+                      phase_id=np.ones(grains.size, int), scan_unit="um",
+                      phase_list=PhaseList([Phase(name="ni", point_group="m-3m")], ids=[1]))
+    orix_io.save(ang, xmap)
+    ingest_orientations(ang, store, derive=orientation_maps_derived)
+
+
 @pytest.fixture(scope="module")
-def ebsd(demo_store_master: Path, tmp_path_factory) -> tuple[Path, Path]:
-    """The demo map with a 1-epoch run, its latents, a ranking against band contrast and a cluster folder."""
+def ebsd(demo_store_master: Path, demo_files, tmp_path_factory) -> tuple[Path, Path]:
+    """The demo map with a 1-epoch run, its latents, its true orientations (an .ang ingested), a ranking
+    against band contrast and a cluster folder."""
     from vaearr.analysis.clustering import joint_cluster
     from vaearr.analysis.ranking import rank_latents
     from vaearr.encode import encode
@@ -37,6 +60,7 @@ def ebsd(demo_store_master: Path, tmp_path_factory) -> tuple[Path, Path]:
     shutil.copytree(demo_store_master, store)
     _fit(store, root / "run", "patterns", resize=16)
     encode(store, root / "run")
+    _orientations_from_the_truth(demo_files, store, root / "truth.ang")
     rank_latents(store, latent="latent", against=["bandcontrast", "elements"], out=root / "rank", top=2, seed=0)
     joint_cluster(store, latent="latent", dim=0, with_var="bandcontrast", method="gmm", mask="roi",
                   out=root / "cluster", tag="t", seed=0)
@@ -124,6 +148,7 @@ def test_report_of_an_ebsd_store_opens_offline_and_sorts(ebsd, browser, tmp_path
     for sec in ("store", "run", "maps", "analyses", "exploration"):
         assert f'<section id="{sec}">' in text, sec
     assert "vaearr encode" in text and "vaearr rank" in text and "cluster_report__t" in text
+    assert "orientation_ipf (IPF)" in text and "The IPF map first" in text  # beside the latent maps
 
     page, problems = _open(browser, html)
     for sec in ("run", "maps", "analyses", "exploration"):
