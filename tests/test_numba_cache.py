@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -39,7 +40,10 @@ def _run(tmp: Path, guarded: bool) -> subprocess.CompletedProcess:
     (tmp / "kernels.py").write_text(textwrap.dedent(KERNELS))
     guard = "from vaearr.numba_cache import guard_gufunc_cache\nassert guard_gufunc_cache()\n" if guarded else ""
     script = f"import sys\nsys.path.insert(0, {str(tmp)!r})\n{guard}import kernels\n{CALL}"
-    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    # a cache of its own: pyebsdindex points NUMBA_CACHE_DIR at ~/.pyebsdindex when imported, and
+    # child processes of a test session that imported it would inherit that
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp / "cache")}
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
             for _ in range(2)]  # the second run reads what the first one cached
     return runs[-1]
 
@@ -48,7 +52,7 @@ def test_guarded_gufuncs_survive_their_own_cache(tmp_path: Path) -> None:
     guarded = _run(tmp_path / "guarded", guarded=True)
     assert guarded.returncode == 0, guarded.stderr
     assert np.array(guarded.stdout.strip().split(","), float).tolist() == [0.0, 2.0, 4.0]
-    assert list((tmp_path / "guarded" / "__pycache__").glob("guf-kernels.twice-*.nbc")), "wrappers are still cached"
+    assert list((tmp_path / "guarded" / "cache").rglob("guf-kernels.twice-*.nbc")), "wrappers are still cached"
 
 
 def test_require_guards_the_ebsd_libraries() -> None:
