@@ -128,10 +128,12 @@ def store_section(ds: xr.Dataset, store: Path) -> Section:
 def _curve(hist: list[dict], keys: list[str], title: str, ylabel: str):
     hv = holoviews()
     curves = []
-    for k in keys:
+    for k, color in zip(keys, ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")):
         pts = [(r["epoch"], r[k]) for r in hist if isinstance(r.get(k), int | float) and np.isfinite(r[k])]
-        if pts:
-            curves.append(both(hv.Curve(pts, "epoch", ylabel, label=k), {}, bokeh=dict(tools=["hover"], line_width=2)))
+        if pts:  # points too: a run of one epoch is one point, which a line alone does not show
+            curves.append(both(hv.Curve(pts, "epoch", ylabel, label=k), dict(color=color),
+                               bokeh=dict(tools=["hover"], line_width=2)))
+            curves.append(both(hv.Scatter(pts, "epoch", ylabel, label=k), dict(color=color), bokeh=dict(size=6)))
     if not curves:
         return None
     return both(hv.Overlay(curves), dict(title=title), bokeh=dict(frame_width=330, frame_height=220,
