@@ -197,3 +197,19 @@ def test_bad_files_and_stores_are_one_line(ni_store: Path, tmp_path: Path) -> No
     proc = run_cli("index", ni_store, "--phase", "zz", "--pc", "0.4,0.2,0.5", "--tilt", "70", "--name", "other")
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "unknown phase 'zz'" in proc.stderr
     assert proc.stderr.strip().count("\n") == 0 and tree_hash(ni_store) == before
+
+
+def test_master_pattern_file_is_the_phase_kikuchipy_ships() -> None:
+    """--master-pattern FILE on a real EMsoft master-pattern file (the Ni one kikuchipy ships as EMsoft wrote it)
+    gives the master pattern --phase ni gives: the same arrays (both hemispheres) and point group."""
+    import kikuchipy as kp
+
+    from vaearr.analysis.indexing import load_master_pattern
+
+    emsoft = Path(kp.__file__).parent / "data" / "emsoft_ebsd_master_pattern" / "ni_mc_mp_20kv_uint8_gzip_opts9.h5"
+    from_file, source = load_master_pattern(None, emsoft)
+    shipped, _ = load_master_pattern("ni", None)
+    assert source == str(emsoft.resolve())
+    np.testing.assert_array_equal(np.asarray(from_file.data), np.asarray(shipped.data))
+    assert from_file.phase.point_group.name == shipped.phase.point_group.name == "m-3m"
+    assert from_file.data.shape == shipped.data.shape == (2, 401, 401)  # both hemispheres, one (20 kV) energy
