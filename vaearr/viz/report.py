@@ -190,6 +190,16 @@ def _render(fig: Fig) -> tuple[Any, list[Any]]:
     return Tabs(tabs=[TabPanel(child=m, title=t) for t, m in pages]), [m for _, m in pages]
 
 
+def _canvas(roots: list[Any]) -> None:
+    """Draw on 2D canvases, not WebGL (HoloViews' default): a page of small maps gains nothing from WebGL, and
+    where the browser has no GPU (software WebGL) drawing took most of the page's render time."""
+    from bokeh.models import Plot
+
+    for root in roots:
+        for plot in root.select({"type": Plot}):
+            plot.output_backend = "canvas"
+
+
 def write_page(sections: list[Section], path: Path, *, title: str) -> int:
     """Render the sections into one HTML file (one inline BokehJS bundle); returns the number of figures."""
     from bokeh.embed import components
@@ -204,6 +214,7 @@ def write_page(sections: list[Section], path: Path, *, title: str) -> int:
                 if b.linked:
                     linked += parts
     link_ranges(linked)
+    _canvas(roots)
     script, divs = components(roots) if roots else ("", [])
     bundle = INLINE.render_js() + INLINE.render_css() if roots else ""
     body, i = [], 0
