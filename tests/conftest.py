@@ -16,6 +16,46 @@ from vaearr.numba_cache import guard_gufunc_cache
 guard_gufunc_cache()
 
 REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"  # Debian's chromium, driven by playwright (its own download needs the network)
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for the session's browser tests (each test opens its own pages or context);
+    skipped with the reason when playwright or the chromium package is missing."""
+    import shutil
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the 'dev' extra (playwright)")
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        pytest.skip("needs the Debian chromium package (make sysdeps)")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def served_page(chromium, url: str, viewport: dict):
+    """A page of ``chromium`` in a context of its own that may load only ``url`` (and blob:/data:): any other
+    request (a CDN) is aborted and listed in ``blocked``; page and console errors go to ``errors``. Returns
+    ``(context, page, blocked, errors)``; close the context when done."""
+    context = chromium.new_context(viewport=viewport)
+    page = context.new_page()
+    blocked: list[str] = []
+    errors: list[str] = []
+
+    def route(r) -> None:
+        if r.request.url.startswith((url, "blob:", "data:")):
+            r.continue_()
+        else:  # a served app brings its own BokehJS and Panel bundles
+            blocked.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    return context, page, blocked, errors
 
 
 def tree_hash(path: str | os.PathLike) -> str:

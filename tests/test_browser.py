@@ -3,29 +3,12 @@
 from __future__ import annotations
 
 import io
-import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the 'dev' extra (playwright)")
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        pytest.skip("needs the Debian chromium package (make sysdeps)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
-def test_saved_figure_renders_offline(browser, tmp_path: Path) -> None:
+def test_saved_figure_renders_offline(chromium, tmp_path: Path) -> None:
     from PIL import Image
     from sklearn.datasets import load_digits
 
@@ -35,7 +18,7 @@ def test_saved_figure_renders_offline(browser, tmp_path: Path) -> None:
     digits = load_digits().images[:12].reshape(2, 6, 1, 8, 8) / 16.0  # real scans, (rows, cols, C, H, W)
     html, _ = save_figure(image_grid(digits, title="digits", row_labels=["a", "b"], col_labels=list("012345")),
                           tmp_path / "grid")
-    page = browser.new_page(viewport={"width": 900, "height": 500})
+    page = chromium.new_page(viewport={"width": 900, "height": 500})
     blocked, failed, errors = [], [], []
 
     def route(r) -> None:

@@ -18,8 +18,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from tests.conftest import run_cli, tree_hash
-from tests.test_browser import ARGS, CHROMIUM
+from tests.conftest import run_cli, served_page, tree_hash
 from tests.test_explore import make_run
 from tests.test_explore_serve import _free_port, _wait_http
 
@@ -115,11 +114,8 @@ def _expected_pixel(run: Path, pattern: np.ndarray) -> tuple[np.ndarray, np.ndar
     return x[0, 0].numpy(), recon[0, 0].numpy()
 
 
-def test_served_map_explorer_shows_the_clicked_pixel_and_the_box_mean(map_run, tmp_path: Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the 'dev' extra (playwright)")
+def test_served_map_explorer_shows_the_clicked_pixel_and_the_box_mean(map_run, chromium, tmp_path: Path) -> None:
     pytest.importorskip("panel", reason="needs the 'viz' extra (panel)")
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        pytest.skip("needs the Debian chromium package (make sysdeps)")
     store, run, pats = map_run
     before = tree_hash(store)
     port = _free_port()
@@ -132,60 +128,46 @@ def test_served_map_explorer_shows_the_clicked_pixel_and_the_box_mean(map_run, t
     shown: dict[str, np.ndarray] = {}
     try:
         _wait_http(url, server, log, 120)
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 950})
-                blocked, errors = [], []
+        context, page, blocked, errors = served_page(chromium, url, {"width": 1400, "height": 950})
+        try:
+            page.goto(url)
+            page.wait_for_function(READY_JS, timeout=30_000)
+            page.wait_for_timeout(500)  # the first paint
+            assert page.locator("text=map explorer").count() >= 1  # the shared shell's header
 
-                def route(r) -> None:
-                    if r.request.url.startswith((url, "blob:", "data:")):
-                        r.continue_()
-                    else:  # the app serves its own BokehJS and Panel bundles: no CDN
-                        blocked.append(r.request.url)
-                        r.abort()
+            def screen(iy: float, ix: float) -> tuple[float, float]:
+                return tuple(page.evaluate(SCREEN_JS, [ix * STEP, iy * STEP]))
 
-                page.route("**/*", route)
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-                page.goto(url)
-                page.wait_for_function(READY_JS, timeout=30_000)
-                page.wait_for_timeout(500)  # the first paint
-                assert page.locator("text=map explorer").count() >= 1  # the shared shell's header
+            # two clicks, as a user would: the pattern panel follows the pixel under the click
+            for iy, ix in ((7, 11), (3, 2)):
+                page.mouse.click(*screen(iy, ix))
+                page.wait_for_selector(f"#vaearr-status[data-iy='{iy}'][data-ix='{ix}']", timeout=15_000)
+                page.wait_for_timeout(300)  # the figures' data come in the same message; let them land
+                shown[f"pattern{iy},{ix}"] = _image(page, "pattern")
+                shown[f"input{iy},{ix}"] = _image(page, "input")
+                shown[f"recon{iy},{ix}"] = _image(page, "recon")
+            page.screenshot(path=tmp_path / "explore_map_click.png")
 
-                def screen(iy: float, ix: float) -> tuple[float, float]:
-                    return tuple(page.evaluate(SCREEN_JS, [ix * STEP, iy * STEP]))
+            # a box drag from pixel (2, 3) to pixel (9, 12): the centres inside are rows 2..9, cols 3..12
+            page.mouse.move(*screen(1.7, 2.7))
+            page.mouse.down()
+            page.mouse.move(*screen(9.3, 12.3), steps=6)
+            page.mouse.up()
+            page.wait_for_selector("#vaearr-box", timeout=15_000)
+            page.wait_for_timeout(300)
+            box = page.locator("#vaearr-box").evaluate("e => Object.assign({}, e.dataset)")
+            shown["box_mean"] = _image(page, "box_mean")
 
-                # two clicks, as a user would: the pattern panel follows the pixel under the click
-                for iy, ix in ((7, 11), (3, 2)):
-                    page.mouse.click(*screen(iy, ix))
-                    page.wait_for_selector(f"#vaearr-status[data-iy='{iy}'][data-ix='{ix}']", timeout=15_000)
-                    page.wait_for_timeout(300)  # the figures' data come in the same message; let them land
-                    shown[f"pattern{iy},{ix}"] = _image(page, "pattern")
-                    shown[f"input{iy},{ix}"] = _image(page, "input")
-                    shown[f"recon{iy},{ix}"] = _image(page, "recon")
-                page.screenshot(path=tmp_path / "explore_map_click.png")
-
-                # a box drag from pixel (2, 3) to pixel (9, 12): the centres inside are rows 2..9, cols 3..12
-                page.mouse.move(*screen(1.7, 2.7))
-                page.mouse.down()
-                page.mouse.move(*screen(9.3, 12.3), steps=6)
-                page.mouse.up()
-                page.wait_for_selector("#vaearr-box", timeout=15_000)
-                page.wait_for_timeout(300)
-                box = page.locator("#vaearr-box").evaluate("e => Object.assign({}, e.dataset)")
-                shown["box_mean"] = _image(page, "box_mean")
-
-                # the map chooser: an RGB variable drawn as RGB
-                page.locator("select").first.select_option("orientation_ipf")
-                page.wait_for_function("() => Array.from(Bokeh.documents[0].all_models).some(m => m.name === 'map' "
-                                       "&& m.title.text === 'orientation_ipf')", timeout=15_000)
-                page.wait_for_timeout(300)
-                rgb = page.evaluate(IMAGE_JS, "map")
-                page.screenshot(path=tmp_path / "explore_map_box.png")
-                assert blocked == [] and errors == [], (blocked, errors)
-            finally:
-                browser.close()
+            # the map chooser: an RGB variable drawn as RGB
+            page.locator("select").first.select_option("orientation_ipf")
+            page.wait_for_function("() => Array.from(Bokeh.documents[0].all_models).some(m => m.name === 'map' "
+                                   "&& m.title.text === 'orientation_ipf')", timeout=15_000)
+            page.wait_for_timeout(300)
+            rgb = page.evaluate(IMAGE_JS, "map")
+            page.screenshot(path=tmp_path / "explore_map_box.png")
+            assert blocked == [] and errors == [], (blocked, errors)
+        finally:
+            context.close()
     finally:
         server.terminate()
         try:

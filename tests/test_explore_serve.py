@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from tests.test_browser import ARGS, CHROMIUM
+from tests.conftest import served_page
 from tests.test_explore import SMALL, make_run
 
 LATENT = 4
@@ -88,11 +87,9 @@ def digits_run(tmp_path: Path) -> tuple[Path, Path]:
     return store, tmp_path / "run"
 
 
-def test_served_explorer_redecodes_when_a_slider_moves(digits_run: tuple[Path, Path], tmp_path: Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the 'dev' extra (playwright)")
+def test_served_explorer_redecodes_when_a_slider_moves(digits_run: tuple[Path, Path], chromium,
+                                                      tmp_path: Path) -> None:
     pytest.importorskip("panel", reason="needs the 'viz' extra (panel)")
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        pytest.skip("needs the Debian chromium package (make sysdeps)")
     vaearr = Path(sys.executable).with_name("vaearr")
     if not vaearr.exists():
         pytest.skip(f"no {vaearr} (pip install -e .)")
@@ -108,62 +105,48 @@ def test_served_explorer_redecodes_when_a_slider_moves(digits_run: tuple[Path, P
             stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "VAEARR_PROGRESS": "off"})
     try:
         _wait_http(url, server, log, 90)
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            try:
-                page = browser.new_page(viewport={"width": 1000, "height": 700})
-                blocked, errors = [], []
+        context, page, blocked, errors = served_page(chromium, url, {"width": 1000, "height": 700})
+        try:
+            page.goto(url)
+            # the websocket is open and the first image drawn once the figure has image data
+            page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0 && Array.from("
+                                   "Bokeh.documents[0].all_models).some(m => m.type === 'Figure')", timeout=30_000)
+            page.wait_for_selector(".noUi-handle", timeout=30_000)
+            page.wait_for_timeout(300)  # the first paint
 
-                def route(r) -> None:
-                    if r.request.url.startswith((url, "blob:", "data:")):
-                        r.continue_()
-                    else:  # the app serves its own BokehJS and Panel bundles: no CDN
-                        blocked.append(r.request.url)
-                        r.abort()
+            sliders = page.evaluate(SLIDERS_JS)
+            assert [t for t, _ in sliders] == [f"z{i}" for i in range(LATENT)]
+            assert page.locator(".noUi-handle").count() == LATENT
+            before = _image(page)
+            assert before.shape == (8, 8)
+            canvas = page.locator(".bk-Canvas").first
+            shot_before = _gray(canvas.screenshot())
 
-                page.route("**/*", route)
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-                page.goto(url)
-                # the websocket is open and the first image drawn once the figure has image data
-                page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0 && Array.from("
-                                       "Bokeh.documents[0].all_models).some(m => m.type === 'Figure')", timeout=30_000)
-                page.wait_for_selector(".noUi-handle", timeout=30_000)
-                page.wait_for_timeout(300)  # the first paint
-
-                sliders = page.evaluate(SLIDERS_JS)
-                assert [t for t, _ in sliders] == [f"z{i}" for i in range(LATENT)]
-                assert page.locator(".noUi-handle").count() == LATENT
-                before = _image(page)
-                assert before.shape == (8, 8)
-                canvas = page.locator(".bk-Canvas").first
-                shot_before = _gray(canvas.screenshot())
-
-                # drag z1's handle to the right, as a user would
-                box = page.locator(".noUi-handle").nth(1).bounding_box()
-                x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-                page.mouse.move(x, y)
-                page.mouse.down()
-                page.mouse.move(x + 70, y, steps=5)
-                page.mouse.up()
-                start = dict(sliders)["z1"]
-                page.wait_for_function(f"() => Array.from(Bokeh.documents[0].all_models).some("
-                                       f"m => m.type === 'Slider' && m.title === 'z1' && m.value > {start} + 0.5)",
-                                       timeout=15_000)
-                # the server re-decodes on every value the drag passed: wait for the last one
-                after, deadline = _image(page), time.time() + 20
-                while time.time() < deadline:
-                    page.wait_for_timeout(400)
-                    now = _image(page)
-                    if np.array_equal(now, after) and not np.array_equal(now, before):
-                        break
-                    after = now
-                sliders_after = page.evaluate(SLIDERS_JS)
-                page.wait_for_timeout(200)  # the repaint
-                shot_after = _gray(canvas.screenshot())
-                assert blocked == [] and errors == [], (blocked, errors)
-            finally:
-                browser.close()
+            # drag z1's handle to the right, as a user would
+            box = page.locator(".noUi-handle").nth(1).bounding_box()
+            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            page.mouse.move(x, y)
+            page.mouse.down()
+            page.mouse.move(x + 70, y, steps=5)
+            page.mouse.up()
+            start = dict(sliders)["z1"]
+            page.wait_for_function(f"() => Array.from(Bokeh.documents[0].all_models).some("
+                                   f"m => m.type === 'Slider' && m.title === 'z1' && m.value > {start} + 0.5)",
+                                   timeout=15_000)
+            # the server re-decodes on every value the drag passed: wait for the last one
+            after, deadline = _image(page), time.time() + 20
+            while time.time() < deadline:
+                page.wait_for_timeout(400)
+                now = _image(page)
+                if np.array_equal(now, after) and not np.array_equal(now, before):
+                    break
+                after = now
+            sliders_after = page.evaluate(SLIDERS_JS)
+            page.wait_for_timeout(200)  # the repaint
+            shot_after = _gray(canvas.screenshot())
+            assert blocked == [] and errors == [], (blocked, errors)
+        finally:
+            context.close()
     finally:
         server.terminate()
         try:

@@ -184,10 +184,34 @@ def _render(fig: Fig) -> tuple[Any, list[Any]]:
     if fig.tabs is None:
         model = hv.render(fig.obj, backend="bokeh")
         return model, [model]
-    from bokeh.models import TabPanel, Tabs
 
     pages = [(t, hv.render(o, backend="bokeh")) for t, o in fig.tabs]
-    return Tabs(tabs=[TabPanel(child=m, title=t) for t, m in pages]), [m for _, m in pages]
+    return lazy_tabs(pages), [m for _, m in pages]
+
+
+LAZY_TAB_JS = """
+const i = tabs.active;
+const panel = panels[i];
+if (panel != null && tabs.tabs[i] !== panel) {
+  const now = [...tabs.tabs];
+  now[i] = panel;
+  tabs.tabs = now;
+}
+"""
+
+
+def lazy_tabs(pages: list[tuple[str, Any]]) -> Any:
+    """Bokeh tabs that draw a page when it is first opened: BokehJS builds and draws the views of every tab
+    at load, hidden or not, so a report with two pages of latent maps took a second longer to render. Every
+    page is in the document (its plots share ranges with the rest of the page); the ones not shown yet hang
+    off the tabs' callback, with a one-line placeholder in the tab until then."""
+    from bokeh.models import CustomJS, Div, TabPanel, Tabs
+
+    real = [TabPanel(child=m, title=t) for t, m in pages]
+    shown = [real[0]] + [TabPanel(child=Div(text="<p>drawing…</p>"), title=t) for t, _ in pages[1:]]
+    tabs = Tabs(tabs=shown)
+    tabs.js_on_change("active", CustomJS(args=dict(tabs=tabs, panels=real), code=LAZY_TAB_JS))
+    return tabs
 
 
 def _canvas(roots: list[Any]) -> None:
@@ -200,23 +224,34 @@ def _canvas(roots: list[Any]) -> None:
             plot.output_backend = "canvas"
 
 
+def _inline_bundle(roots: list[Any]) -> str:
+    """BokehJS and only the extensions the page's models use, inline: ``INLINE.render_js()`` inlines all of
+    them, MathJax's 1.8 MB included, which the browser then parses on every load."""
+    from bokeh.embed.bundle import bundle_for_objs_and_resources
+    from bokeh.resources import INLINE
+
+    b = bundle_for_objs_and_resources(roots, INLINE)
+    return "\n".join([f"<script>\n{js}\n</script>" for js in b.js_raw]
+                     + [f"<style>\n{css}\n</style>" for css in b.css_raw])
+
+
 def write_page(sections: list[Section], path: Path, *, title: str) -> int:
     """Render the sections into one HTML file (one inline BokehJS bundle); returns the number of figures."""
     from bokeh.embed import components
-    from bokeh.resources import INLINE
 
-    roots, linked = [], []
+    roots, linked, drawn = [], [], []
     for sec in sections:
         for b in sec.blocks:
             if isinstance(b, Fig):
                 root, parts = _render(b)
                 roots.append(root)
+                drawn += parts
                 if b.linked:
                     linked += parts
     link_ranges(linked)
-    _canvas(roots)
+    _canvas(drawn)  # the pages of lazy tabs too
     script, divs = components(roots) if roots else ("", [])
-    bundle = INLINE.render_js() + INLINE.render_css() if roots else ""
+    bundle = _inline_bundle(roots) if roots else ""
     body, i = [], 0
     nav = " · ".join(f'<a href="#{s.id}">{esc(s.title)}</a>' for s in sections)
     for sec in sections:

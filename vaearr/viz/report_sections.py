@@ -197,15 +197,31 @@ def _is_map(v: xr.DataArray) -> bool:
     return Y in v.dims and X in v.dims
 
 
-def _pages(da: xr.DataArray, dim: str, title: str, first: Any = None, cmap: str = "viridis") -> list[tuple[str, Any]]:
+def latent_range(da: xr.DataArray) -> tuple[float, float]:
+    """One colour range for every latent dim of a map: symmetric about 0 (the prior's mean), out to the 99.5th
+    percentile of |value| over all dims, so an inactive dim is drawn flat instead of stretched to its noise."""
+    v = np.abs(np.asarray(da.values, dtype=float))
+    v = v[np.isfinite(v)]
+    m = float(np.percentile(v, 99.5)) if v.size else 0.0
+    m = m if m > 0 else 1.0
+    return (-m, m)
+
+
+def _pages(da: xr.DataArray, dim: str, title: str, first: Any = None, cmap: str = "RdBu_r") -> list[tuple[str, Any]]:
+    """Tab pages of ``PER_PAGE`` maps along ``dim`` (``first`` leads each page), all on one colour range with
+    one colourbar per page; NaN (outside the region of interest) dark grey, apart from the white of 0."""
     hv = holoviews()
+    clim = latent_range(da)
     n = da.sizes[dim]
+    if dim not in da.coords:  # number the maps along the whole dim, not within each page
+        da = da.assign_coords({dim: np.arange(n)})
     pages = []
     for start in range(0, n, PER_PAGE):
         chunk = da.isel({dim: slice(start, start + PER_PAGE)})
-        grid = map_grid(chunk.transpose(dim, Y, X), dim, cols=4, title=title, cmap=cmap)
-        if first is not None:
-            grid = hv.Layout([first, *grid]).cols(4)
+        maps = list(map_grid(chunk.transpose(dim, Y, X), dim, cols=4, title=title, cmap=cmap, clim=clim,
+                             colorbar=False, nan_color="dimgray"))
+        maps[-1] = maps[-1].opts(colorbar=True, backend="bokeh")
+        grid = hv.Layout(([first] if first is not None else []) + maps).cols(4)
         stop = min(n, start + PER_PAGE) - 1
         pages.append((f"{dim} {chunk[dim].values[0]}–{chunk[dim].values[-1]}" if stop > start else f"{dim} {start}",
                       grid))
@@ -281,8 +297,10 @@ def maps_section(ds: xr.Dataset) -> Section | None:
     latents = [n for n, v in maps.items() if LATENT_DIM in v.dims]
     for name in latents:
         done.add(name)
-        sec.html(f"<h3>latent maps: {esc(name)}</h3>" + ("<p>The IPF map first, for comparison.</p>" if ipf else ""))
-        sec.tabs(_pages(small(ds[name], s), LATENT_DIM, name, first=ipf, cmap="cividis"), linked=True)
+        sec.html(f"<h3>latent maps: {esc(name)}</h3><p>One colour range for every dim, symmetric about 0 (the "
+                 "prior's mean): a dim the model does not use is drawn flat. Dark grey: outside the region of interest."
+                 + (" The IPF map first, for comparison." if ipf else "") + "</p>")
+        sec.tabs(_pages(small(ds[name], s), LATENT_DIM, name, first=ipf), linked=True)
     if ipf is not None and not latents:
         sec.fig(ipf, linked=True)
     errs = [n for n in maps if n.endswith("recon_error")]
