@@ -254,6 +254,5 @@ def test_explore_map_bad_input_is_one_line_and_leaves_the_store(map_run, tmp_pat
     assert proc.returncode != 0 and time.time() - t0 < 120
     lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
     assert want in proc.stderr, proc.stderr
-    if case not in ("port", "box_cap"):  # typer draws its usage box for a bad option
-        assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
     assert tree_hash(store) == before

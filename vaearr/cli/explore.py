@@ -15,6 +15,7 @@ from vaearr.cli.common import (
     parse_ints,
     parse_names,
 )
+from vaearr.errors import InputError
 
 
 def parse_range(text: str | None, what: str) -> tuple[float, float] | None:
@@ -24,9 +25,9 @@ def parse_range(text: str | None, what: str) -> tuple[float, float] | None:
     try:
         lo, hi = (float(v) for v in text.split(":"))
     except ValueError:
-        raise typer.BadParameter(f"{what} must look like -3:3 (low:high), got '{text}'") from None
+        raise InputError(None, f"{what} must look like -3:3 (low:high), got '{text}'") from None
     if not lo < hi:
-        raise typer.BadParameter(f"{what} {text}: low must be below high")
+        raise InputError(None, f"{what} {text}: low must be below high")
     return lo, hi
 
 
@@ -81,15 +82,15 @@ def explore(
     files = [*(image or []), *(interpolate or ())]
     if files:
         if image and interpolate:
-            raise typer.BadParameter("give --image files or --interpolate A B, not both")
+            raise InputError(None, "give --image files or --interpolate A B, not both")
         if out is None:
-            raise typer.BadParameter("give --out, the folder for the figures")
+            raise InputError(None, "give --out, the folder for the figures")
         result = explore_files(run, files, out, steps=10 if steps is None else steps, metric_range=metric_range, checkpoint=checkpoint,
                                device=device)
         typer.echo(result.describe())
         return
     if store is None:
-        raise typer.BadParameter("give a STORE (or --image / --interpolate files)")
+        raise InputError(None, "give a STORE (or --image / --interpolate files)")
     t_range = parse_range(traversal_range, "--traversal-range")
     m_range = parse_range(manifold_range, "--manifold-range")
     label_opt = None if label == "none" else label
@@ -100,13 +101,13 @@ def explore(
         app_.serve(port, announce=typer.echo)
         return
     if out is None:
-        raise typer.BadParameter("give --out (or --serve)")
+        raise InputError(None, "give --out (or --serve)")
     mdims = parse_ints(manifold_dims, "--manifold-dims")
     if mdims is not None and len(mdims) != 2:
-        raise typer.BadParameter(f"--manifold-dims takes two dims 'i,j', got '{manifold_dims}'")
+        raise InputError(None, f"--manifold-dims takes two dims 'i,j', got '{manifold_dims}'")
     pts = parse_floats(line, "--line")
     if pts is not None and len(pts) != 4:
-        raise typer.BadParameter(f"--line takes four numbers 'x0,y0,x1,y1', got '{line}'")
+        raise InputError(None, f"--line takes four numbers 'x0,y0,x1,y1', got '{line}'")
     result = run_explore(
         store, run, out, n=n or None, seed=seed, label=label_opt,
         parts=parse_names(parts) or PARTS, embeddings=parse_names(embeddings) or EMBEDDINGS, base=base_opt,
@@ -141,11 +142,11 @@ def layers(
 
 
     if (run is None) == (weights is None):
-        raise typer.BadParameter("give either --run or --weights")
+        raise InputError(None, "give either --run or --weights")
     if size is not None and weights is None:
-        raise typer.BadParameter("--size goes with --weights (a run has its own input size)")
+        raise InputError(None, "--size goes with --weights (a run has its own input size)")
     if (folder is None) == (img1 is None and img2 is None) or (folder is None and (img1 is None or img2 is None)):
-        raise typer.BadParameter("give either --img1 and --img2, or --folder")
+        raise InputError(None, "give either --img1 and --img2, or --folder")
     model = layer_model(run, weights=weights, size=size, checkpoint=checkpoint, device=device)
     for note in model.notes:
         typer.echo(f"{weights}: {note}")
@@ -182,9 +183,9 @@ def explore_map(
     from vaearr.viz.map_explorer import MapExplorer
 
     if port is not None and not 0 <= port < 65536:
-        raise typer.BadParameter(f"--port {port}: not a port (0-65535)")
+        raise InputError(None, f"--port {port}: not a port (0-65535)")
     if box_cap < 1:
-        raise typer.BadParameter(f"--box-cap {box_cap}: give at least 1")
+        raise InputError(None, f"--box-cap {box_cap}: give at least 1")
     app_ = MapExplorer(store, run, map=map_, checkpoint=checkpoint, device=device, latent=latent, box_cap=box_cap)
     p = app_.probe
     if latent != "latent" and p.latent is None:  # named by the user, so it must be there
