@@ -293,7 +293,7 @@ table{border-collapse:collapse;font-size:.85em;margin:.5em 0} td,th{border:1px s
 caption{text-align:left;font-weight:600;padding:.2em 0} table.defs th{background:#f4f4f4;font-weight:500}
 table.sortable th{cursor:pointer;background:#eef3f8;user-select:none} table.sortable th.asc:after{content:" ▲"}
 table.sortable th.desc:after{content:" ▼"} td[data-v]{text-align:right;font-variant-numeric:tabular-nums}
-.scroll{max-height:420px;overflow:auto;display:inline-block} .fig{margin:.5em 0;overflow-x:auto}
+.scroll{max-height:420px;overflow:auto;display:inline-block} .fig{margin:.5em 0}
 figure{margin:.5em 0} figure img{max-width:100%;border:1px solid #eee} figcaption{font-size:.8em;color:#555}
 .chain{font-family:monospace;font-size:.85em;color:#555} ul.prov li{margin:.3em 0}
 pre{background:#f6f6f6;padding:.5em;overflow:auto}
