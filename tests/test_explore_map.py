@@ -158,6 +158,15 @@ def test_served_map_explorer_shows_the_clicked_pixel_and_the_box_mean(map_run, c
             box = page.locator("#vaearr-box").evaluate("e => Object.assign({}, e.dataset)")
             shown["box_mean"] = _image(page, "box_mean")
 
+            # "follow the cursor": the pixel panels follow the mouse over the map, no click
+            page.locator("input[type=checkbox]").first.check()
+            page.wait_for_timeout(300)  # the subscription to mouse moves reaches the server
+            page.mouse.move(*screen(4.6, 5.6), steps=4)
+            page.mouse.move(*screen(5, 6), steps=2)
+            page.wait_for_selector("#vaearr-status[data-iy='5'][data-ix='6']", timeout=15_000)
+            page.wait_for_timeout(300)
+            shown["pattern5,6"] = _image(page, "pattern")
+
             # the map chooser: an RGB variable drawn as RGB
             page.locator("select").first.select_option("orientation_ipf")
             page.wait_for_function("() => Array.from(Bokeh.documents[0].all_models).some(m => m.name === 'map' "
@@ -186,6 +195,7 @@ def test_served_map_explorer_shows_the_clicked_pixel_and_the_box_mean(map_run, c
         np.testing.assert_allclose(shown[f"input{iy},{ix}"], x_in, atol=1e-4)
         np.testing.assert_allclose(shown[f"recon{iy},{ix}"], recon, atol=1e-4)
     assert not np.array_equal(shown["pattern7,11"], shown["pattern3,2"])
+    np.testing.assert_array_equal(shown["pattern5,6"], pats[5, 6])  # followed the cursor
     assert {k: int(v) for k, v in box.items()} == {"iy0": 2, "iy1": 10, "ix0": 3, "ix1": 13, "read": 80}
     np.testing.assert_allclose(shown["box_mean"], pats[2:10, 3:13].mean((0, 1)), atol=1e-3)
     assert rgb is not None and len(rgb["values"]) == NY * NX  # packed RGBA, one per pixel

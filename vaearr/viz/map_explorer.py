@@ -109,7 +109,6 @@ class _View:
                                              "follow the cursor"})
         self._build_figures()
         self.chooser.param.watch(lambda e: self.show_map(e.new), "value")
-        self.follow.param.watch(self._follow, "value")
         self.status = pn.pane.HTML(self._status_html(), width=480, margin=(2, 4))
         self.values = pn.pane.HTML("", width=230, max_height=260, styles={"overflow-y": "auto"})
         self.box_note = note("drag a box on the map (box select) for its mean pattern and latents", width=540)
@@ -191,7 +190,9 @@ class _View:
         m.on_event(events.Tap, self._on_tap)
         m.on_event(events.DoubleTap, self._on_tap)  # a quick second click elsewhere is a double tap to Bokeh
         m.on_event(events.SelectionGeometry, self._on_select)
-        self._moving = False
+        # subscribed from the start: a subscription added once the page is served never reached the browser
+        # (the checkbox did nothing); moves are ignored on the server while the box is unticked
+        m.on_event(events.MouseMove, self._on_move)
         self.figures: dict[str, Any] = {"map": m}
         shape = p.pattern_shape
         in_shape = tuple(p.run.preprocess.input_shape[1:])
@@ -314,13 +315,6 @@ class _View:
         at = self.probe.locate(event.x, event.y)
         if at is not None and (self.pixel is None or at != (self.pixel.iy, self.pixel.ix)):
             self.show_pixel(*at)
-
-    def _follow(self, event: Any) -> None:
-        if event.new and not self._moving:  # subscribe once: mouse moves reach the server only from now on
-            from bokeh import events
-
-            self.figures["map"].on_event(events.MouseMove, self._on_move)
-            self._moving = True
 
     def _on_select(self, event: Any) -> None:
         g = event.geometry
