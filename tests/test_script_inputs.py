@@ -328,7 +328,13 @@ def test_cli_top_percent_and_figures_only(bc_store, bc, tmp_path):
     assert "brightest 10 %" in proc.stdout
     v = bc.values
     fin = np.isfinite(v)
-    np.testing.assert_array_equal(open_store(bc_store).bright.values, fin & (v >= np.percentile(v[fin], 90)))
+    bright = open_store(bc_store).bright
+    np.testing.assert_array_equal(bright.values, fin & (v >= np.percentile(v[fin], 90)))
+    # the command line is kept with what it wrote, and the report names it
+    from vaearr.viz.report_sections import made_by
+
+    assert bright.attrs["command"] == f"vaearr roi {bc_store} --bc-top-percent 10 --name bright"
+    assert made_by("bright", bright.attrs) == bright.attrs["command"]
 
 
 def test_cli_roi_bad_input_changes_nothing(bc_store, tmp_path):

@@ -10,6 +10,7 @@ exit status 2; a missing optional extra names the extra to install.
 
 from __future__ import annotations
 
+import shlex
 import sys
 import warnings
 
@@ -19,6 +20,7 @@ from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, de
 # isort: on
 from vaearr.cli.common import app
 from vaearr.errors import VaearrError
+from vaearr.store import COMMAND
 
 
 def _one_line_warnings() -> None:
@@ -35,6 +37,7 @@ def _one_line_warnings() -> None:
 def main() -> None:
     """Entry point: run the app, turning vaearr errors into one line and exit status 2."""
     _one_line_warnings()
+    COMMAND.set(shlex.join(["vaearr", *sys.argv[1:]]))  # recorded in the attrs of what the command writes
     try:
         app()  # click's standalone mode prints usage errors itself and exits 2
     except VaearrError as exc:

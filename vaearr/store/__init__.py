@@ -9,6 +9,7 @@ holds the write lock and the journal; :mod:`vaearr.store.schema` names every dim
 from vaearr.store.names import check_name, is_safe_name
 from vaearr.store.portable import made_by_vaearr
 from vaearr.store.store import (
+    COMMAND,
     INT_FILL,
     PROVENANCE_KEYS,
     TARGET_CHUNK_BYTES,
@@ -24,6 +25,7 @@ from vaearr.store.store import (
 from vaearr.store.transaction import recover, store_lock
 
 __all__ = [
+    "COMMAND",
     "INT_FILL",
     "PROVENANCE_KEYS",
     "TARGET_CHUNK_BYTES",

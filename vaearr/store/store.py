@@ -21,6 +21,7 @@ consolidated metadata is rewritten at the end.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as _dt
 import json
 import os
@@ -57,6 +58,9 @@ INT_FILL = -2
 TARGET_CHUNK_BYTES = 2 * 2**20
 #: Attribute keys every written variable carries.
 PROVENANCE_KEYS = ("source", "mask", "run", "config", "created", "vaearr_version")
+#: the command line that writes, kept in the ``command`` attr of every variable it writes; the ``vaearr``
+#: command sets it (library calls and flows leave it empty, and then no attr is written)
+COMMAND: contextvars.ContextVar[str] = contextvars.ContextVar("vaearr_command", default="")
 
 
 
@@ -181,7 +185,7 @@ def _provenance(
         "config": config_json,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "vaearr_version": __version__,
-    }
+    } | ({"command": COMMAND.get()} if COMMAND.get() else {})
 
 
 def _apply_mask(

@@ -52,9 +52,19 @@ def _json(v: Any) -> Any:
 
 
 def made_by(name: str, attrs: dict) -> str:
-    """Which vaearr command wrote a variable, read from its name and attrs."""
-    if "command" in attrs:
-        return str(attrs["command"])
+    """Which vaearr command wrote a variable: the command line kept in its ``command`` attr (written by the
+    ``vaearr`` command), with the step read from the name and attrs when that line is a bigger one (``vaearr
+    demo``); the step alone for what the library or a flow wrote."""
+    step = _step(name, attrs)
+    command = str(attrs.get("command", ""))
+    if not command:
+        return step
+    if step == "—" or command.split()[1:2] == step.split()[1:2]:
+        return command
+    return f"{step} (in {command})"
+
+
+def _step(name: str, attrs: dict) -> str:
     config = _json(attrs.get("config", "")) or {}
     config = config if isinstance(config, dict) else {}
     sources = _json(attrs.get("source", "[]")) or []
