@@ -20,12 +20,15 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from html import escape
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import xarray as xr
 from matplotlib.colors import to_hex, to_rgba
+from matplotlib.ticker import MaxNLocator
+from PIL import Image, ImageDraw, ImageFont
 
 from vaearr.errors import require
 from vaearr.viz.core import DPI, drop_external_tags, quiet_bokeh
@@ -211,8 +214,6 @@ class Page:
 
     def write(self, path: str | os.PathLike, title: str) -> Path:
         """The page with its current values as ``path``."""
-        from html import escape
-
         from bokeh.core.json_encoder import serialize_json
 
         path = Path(path)
@@ -280,16 +281,12 @@ _TITLE_PX, _LABEL_PX, _TICK_PX = round(10 * DPI / 72), round(9 * DPI / 72), roun
 
 @lru_cache(maxsize=8)
 def _font(size: int):
-    from PIL import ImageFont
-
     # Matplotlib's own font (DejaVu Sans), so the PNGs read like the other figures
     return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), size)
 
 
 def ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     """Round tick values inside ``[lo, hi]`` (Matplotlib's locator)."""
-    from matplotlib.ticker import MaxNLocator
-
     if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
         return [lo]
     return [float(t) for t in MaxNLocator(n, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi) if lo - 1e-9 * (hi - lo) <= t <= hi + 1e-9 * (hi - lo)]
@@ -310,8 +307,6 @@ class Canvas:
     """A white RGB image, in pixels, to draw panels on."""
 
     def __init__(self, width: int, height: int) -> None:
-        from PIL import Image, ImageDraw
-
         self.image = Image.new("RGB", (int(width), int(height)), "white")
         self.draw = ImageDraw.Draw(self.image)
 
@@ -320,8 +315,6 @@ class Canvas:
         if not rotate:
             self.draw.text(xy, text, fill="black", font=_font(size), anchor=anchor)
             return
-        from PIL import Image, ImageDraw
-
         font = _font(size)
         l, t, r, b = font.getbbox(text)
         tile = Image.new("L", (r - l + 2, b - t + 2), 0)
@@ -391,8 +384,6 @@ _LEFT, _TOP, _BOTTOM, _GAP, _BAR, _BAR_TEXT = 62, 30, 50, 12, 14, 80
 def maps_png(panels: list[MapPanel], path: str | os.PathLike, *, cols: int = 4, width: int = 290) -> Path:
     """The maps, ``cols`` to a row, each ``width`` pixels wide (equal aspect, y downward) with its title,
     axes and colour bar, as one PNG."""
-    from PIL import Image
-
     cols = max(1, min(cols, len(panels)))
     rows = -(-len(panels) // cols)
     ih = int(min(max(width / p.aspect for p in panels), 3 * width))
@@ -441,8 +432,6 @@ def scatter_png(x: np.ndarray, columns: dict[str, np.ndarray], titles: Sequence[
                 np.add.at(hits, (py + dy, px + dx), 1)
         cover = 1.0 - (1.0 - alpha) ** hits[..., None]
         tile = (255 * (1 - cover) + rgb * cover).round().astype(np.uint8)
-        from PIL import Image
-
         canvas.image.paste(Image.fromarray(tile), (l, t))
         canvas.axes((l, t, l + size, t + size), (xlo, xhi), (ylo, yhi), title=title, xlabel=label, ylabel=name)
     return canvas.save(path)
