@@ -11,7 +11,9 @@ conv-vae trained 1 epoch with a 16-dim latent and encoded), runs the analysis of
 reference, a scatter per dim, the map pages; each HTML + PNG) with the code of ``--baseline`` (loaded
 from git: ``vaearr/viz/{core,maps,ranking}.py`` at that commit) and with this checkout's, alternately,
 ``--repeats`` times, in this one process. Reports each median and their ratio, and the share of
-``rank``'s time (analysis + figures) the figures take.
+``rank``'s time (analysis + figures) the figures take. Then (unless ``--no-cli``) the whole command,
+``python -m vaearr rank STORE --out DIR`` in a fresh process, once with the package as it was at
+``--baseline`` (``git archive``) and once with this checkout's: wall time, imports included.
 """
 
 from __future__ import annotations
@@ -54,6 +56,16 @@ def baseline_rank_figures(commit: str):
     return sys.modules[names["ranking"]].rank_figures
 
 
+def cli_rank(store: Path, out: Path, package_root: Path) -> float:
+    """Wall seconds of ``python -m vaearr rank store --out out`` with ``package_root`` first on the path."""
+    shutil.rmtree(out, ignore_errors=True)
+    env = {**os.environ, "PYTHONPATH": str(package_root), "VAEARR_PROGRESS": "off"}
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "vaearr", "rank", str(store), "--out", str(out)], check=True, env=env,
+                   capture_output=True, cwd=package_root)
+    return time.perf_counter() - t0
+
+
 def build_store(work: Path, shape: tuple[int, int]) -> Path:
     from vaearr.analysis.roi import create_roi
     from vaearr.data import build_demo_map
@@ -84,6 +96,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--baseline", default=BASELINE, help="commit whose figure code is the baseline")
     ap.add_argument("--workdir", type=Path, default=None, help="keep the store and outputs here")
+    ap.add_argument("--no-cli", action="store_true", help="skip timing the whole command in a fresh process")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "rank_figures.json")
     a = ap.parse_args()
     os.environ.setdefault("VAEARR_PROGRESS", "off")
@@ -120,6 +133,17 @@ def main() -> None:
             print(f"  {name} figures: {runs[name][-1]:.1f} s {stats[name]}", flush=True)
 
     old, new = statistics.median(runs["baseline"]), statistics.median(runs["new"])
+    cli = {}
+    if not a.no_cli:
+        base_root = work / "baseline_src"
+        shutil.rmtree(base_root, ignore_errors=True)
+        base_root.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", a.baseline, "vaearr"], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(base_root)], input=archive, check=True)
+        for name, root in (("baseline", base_root), ("new", ROOT)):
+            cli[name] = round(cli_rank(store, work / f"cli_{name}", root), 2)
+            print(f"  vaearr rank ({name}): {cli[name]:.1f} s", flush=True)
     doc = {
         "when": dt.datetime.now().isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
@@ -134,6 +158,8 @@ def main() -> None:
         "figures_share_of_rank": {"baseline": round(old / (analysis_s + old), 3),
                                   "new": round(new / (analysis_s + new), 3)},
         "outputs": stats,
+        "cli_rank_s": cli,
+        "cli_rank_speedup": round(cli["baseline"] / cli["new"], 2) if cli else None,
     }
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(doc, indent=2) + "\n")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 from PIL import Image
 
 from tests.test_browser import browser  # noqa: F401  (the headless Chromium fixture)
@@ -21,7 +22,7 @@ from tests.test_rank_cluster_outputs import planted  # noqa: F401  (the demo sto
 from vaearr.analysis.ranking import aggregated_rank, rank_latents
 from vaearr.store import open_store
 from vaearr.viz.quickfig import map_panel, rgba
-from vaearr.viz.ranking import rank_figures
+from vaearr.viz.ranking import rank_figures, top_maps_figures
 
 
 def bokeh_doc(path: Path) -> dict:
@@ -139,3 +140,20 @@ def test_rank_figure_draws_offline(browser, planted: Path, tmp_path: Path) -> No
     viridis_yellow = (np.abs(shot.astype(int) - (253, 231, 37)).sum(-1) < 60).mean()
     ndim_grey = (np.abs(shot.astype(int) - (211, 211, 211)).sum(-1) < 6).mean()  # NaN outside the ROI
     assert shot.std() > 10 and viridis_yellow + ndim_grey > 0.002
+
+
+def test_uneven_coordinates_fall_back_to_holoviews(tmp_path: Path) -> None:
+    """No image glyph for unevenly spaced pixels: such maps still come out, drawn as before (HoloViews QuadMesh: Bokeh quads)."""
+    rng = np.random.default_rng(0)
+    x, y = np.array([0.0, 1.0, 3.0, 7.0]), np.arange(3.0)
+    ds = xr.Dataset({"latent": (("y", "x", "latent_dim"), rng.normal(size=(3, 4, 2))),
+                     "roi": (("y", "x"), np.ones((3, 4), bool))}, coords={"y": y, "x": x, "latent_dim": [0, 1]})
+    refs = xr.DataArray(rng.normal(size=(1, 3, 4)), dims=("reference", "y", "x"),
+                        coords={"reference": ["bc"], "y": y, "x": x})
+    assoc = xr.DataArray(np.array([[[0.2]], [[0.9]]]), dims=("latent_dim", "reference", "metric"),
+                         coords={"latent_dim": [0, 1], "reference": ["bc"], "metric": ["pearson"]})
+    assert map_panel(refs.sel(reference="bc"), title="bc") is None
+    (page,) = top_maps_figures(ds, "latent", refs, assoc, tmp_path, top=2)
+    text = page.read_text()
+    assert page.name == "top_latent__bc.html" and page.with_suffix(".png").is_file()
+    assert '"name":"Quad"' in text and "#1: latent_dim 1 (mean rank 1.0)" in text and "reference: bc" in text

@@ -470,6 +470,12 @@ def maps_figure(panels: list[MapPanel], stem: str | os.PathLike, *, cols: int, f
     return html
 
 
-__all__ = ["Canvas", "MapPanel", "Page", "bokeh_grid", "bokeh_map", "map_panel", "maps_figure", "maps_png", "palette", "rgba",
-           "scatter_figure", "scatter_grid_html", "scatter_png", "ticks", "tick_labels",
+def forget_pages() -> None:
+    """Drop the pages kept for reuse (they hold the last figure's data)."""
+    _maps_page.cache_clear()
+    _scatter_page.cache_clear()
+
+
+__all__ = ["Canvas", "MapPanel", "Page", "bokeh_grid", "bokeh_map", "forget_pages", "map_panel", "maps_figure",
+           "maps_png", "palette", "rgba", "scatter_figure", "scatter_grid_html", "scatter_png", "tick_labels", "ticks",
            "write_html"]

@@ -13,7 +13,7 @@ from vaearr.errors import InputError
 from vaearr.store import open_store
 from vaearr.viz.core import FRAME_WIDTH, both, holoviews, save_figure
 from vaearr.viz.maps import image_map
-from vaearr.viz.quickfig import map_panel, maps_figure, scatter_figure
+from vaearr.viz.quickfig import forget_pages, map_panel, maps_figure, scatter_figure
 
 #: Points drawn per scatter panel at most (a seeded sample beyond; the exports keep every pixel).
 MAX_SCATTER = 5000
@@ -146,11 +146,14 @@ def rank_figures(store: str | os.PathLike, result: RankResult, out: str | os.Pat
         raise InputError(None, f"--per-page must be at least 1, got {per_page}")
     ds = open_store(store)
     folder = Path(out) / "figures"
-    figures = top_maps_figures(ds, latent, result.references, result.association, folder, top=min(top, 3),
-                               mask=mask, nan_color=nan_color)
-    if result.dims:
-        if scatter:
-            figures += scatter_figures(ds, latent, result.references, result.dims, folder, mask=mask)
-        figures += map_pages(ds, latent, result.dims, folder, per_page=per_page, mask=mask, nan_color=nan_color)
+    try:
+        figures = top_maps_figures(ds, latent, result.references, result.association, folder, top=min(top, 3),
+                                   mask=mask, nan_color=nan_color)
+        if result.dims:
+            if scatter:
+                figures += scatter_figures(ds, latent, result.references, result.dims, folder, mask=mask)
+            figures += map_pages(ds, latent, result.dims, folder, per_page=per_page, mask=mask, nan_color=nan_color)
+    finally:
+        forget_pages()
     result.figures = figures
     return result.figures
