@@ -1,15 +1,19 @@
-"""Many small figures, fast: map grids and scatter grids drawn straight with Bokeh and Matplotlib.
+"""Many small figures, fast: map grids and scatter grids drawn straight with Bokeh and Pillow.
 
 ``vaearr rank`` writes a figure per reference and per chosen latent dim. Drawn through HoloViews
 (:func:`~vaearr.viz.core.save_figure`) each took seconds: HoloViews builds and then converts its own
-plot objects, Bokeh serialises many models per panel, and Matplotlib draws every PNG twice to find
-its tight bounding box. Here the same figures (same maps, titles, colour ranges, colour maps, hover
-values, HTML with BokehJS inlined + PNG) are drawn directly:
+plot objects, Bokeh serialises a few dozen models per panel, and Matplotlib lays out every tick
+label and draws each PNG twice to find its tight bounding box. Here the same figures (same maps,
+titles, colour ranges and maps, NaN colour, hover values; a standalone HTML page with BokehJS
+inlined, and a PNG) are drawn directly:
 
-* HTML: plain Bokeh models, few per panel (image glyph + colour bar, or one scatter renderer on a
-  column data source shared by every panel), the page written by :func:`write_html`;
-* PNG: one Matplotlib figure with the panels placed by arithmetic (no ``tight_layout``, no
-  ``bbox_inches="tight"``) and the maps drawn as pre-coloured RGBA images.
+* HTML: plain Bokeh models (an image glyph with its colour bar per map; one data source shared by
+  every scatter panel). A :class:`Page` is built and serialised once per shape of figure, and each
+  figure of that shape only sets its data, titles and colour ranges in the document JSON before the
+  page (BokehJS inlined once, kept as text) is written.
+* PNG: Pillow. The maps are colour-mapped arrays pasted at integer positions, the scatters dots
+  composited with numpy; frames, ticks (Matplotlib's tick locator), labels and titles drawn in
+  Matplotlib's font (DejaVu Sans); no layout pass.
 
 Bokeh is imported when a figure is made (the ``viz`` extra).
 """
