@@ -107,7 +107,7 @@ def save_figure(obj: Any, path_stem: str | os.PathLike, *, png: Any = None) -> t
 
     title = _title_of(obj) or stem.name
     model = hv.render(obj, backend="bokeh")
-    with _quiet_bokeh():
+    with quiet_bokeh():
         html = file_html(model, INLINE, title=title)
     html_path.write_text(drop_external_tags(html), encoding="utf-8")
 
@@ -176,7 +176,7 @@ def _maps_png_figure(obj: Any):
 
 
 @contextlib.contextmanager
-def _quiet_bokeh():
+def quiet_bokeh():
     # HoloViews sizes plots by frame_width/frame_height, which Bokeh's validator reports as
     # "fixed sizing mode requires width and height" although the layout is fine
     from bokeh.core.validation.check import is_silenced, silenced

@@ -7,17 +7,20 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from vaearr.analysis.ranking import RankResult, aggregated_rank
 from vaearr.errors import InputError
 from vaearr.store import open_store
 from vaearr.viz.core import FRAME_WIDTH, both, holoviews, save_figure
-from vaearr.viz.maps import image_map, map_grid
+from vaearr.viz.maps import image_map
+from vaearr.viz.quickfig import forget_pages, map_panel, maps_figure, scatter_figure
 
 #: Points drawn per scatter panel at most (a seeded sample beyond; the exports keep every pixel).
 MAX_SCATTER = 5000
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
 
 
 def top_maps_figures(
@@ -32,36 +35,47 @@ def top_maps_figures(
     nan_color: str = "lightgray",
     latent_dim: str = "latent_dim",
 ) -> list[Path]:
-    """For each reference, its map beside the top-``top`` latent maps (aggregated rank); HTML + PNG.
+    """For each reference, its map (viridis) beside the top-``top`` latent maps (aggregated rank; cividis);
+    ``top_{latent}__{reference}`` HTML + PNG, each map with its own colour range.
 
     Latent maps are full-field (NaN outside ``mask`` drawn in ``nan_color``).
     """
-    hv = holoviews()
     out = Path(out)
     agg = aggregated_rank(assoc, latent_dim=latent_dim)
-    m = ds[mask].transpose("y", "x") if mask else None
-    lat = ds[latent].transpose("y", "x", latent_dim)
-    files = []
+    m = np.asarray(ds[mask].transpose("y", "x").values, bool) if mask else None
+    lat = ds[latent].transpose(latent_dim, "y", "x")
+    lat_values = np.asarray(lat.values)  # read once: every figure takes a few of its maps
+    dim_index = {d: i for i, d in enumerate(lat[latent_dim].values.tolist())}
     frame = max(200, FRAME_WIDTH // 2)
+    files = []
     for ref in references["reference"].values:
         ref = str(ref)
-        rmap = references.sel(reference=ref)
-        if m is not None:
-            rmap = rmap.where(m)
-        panels = [image_map(rmap.rename(ref), title=f"reference: {ref}", nan_color=nan_color, frame_size=frame)]
-        order = np.argsort(agg.sel(reference=ref).values, kind="stable")[:top]
-        for rank, i in enumerate(order, 1):
+        rmap = references.sel(reference=ref).transpose("y", "x")
+        rmap = rmap.where(m) if m is not None else rmap
+        ranks = agg.sel(reference=ref).values
+        panels = [(rmap.rename(ref), f"reference: {ref}", "viridis")]
+        for rank, i in enumerate(np.argsort(ranks, kind="stable")[:top], 1):
             d = assoc[latent_dim].values[i]
-            one = lat.sel({latent_dim: d})
-            one = (one.where(m) if m is not None else one).rename(f"{latent}_{d}")
-            mr = float(agg.sel(reference=ref).values[i])
-            panels.append(image_map(one, title=f"#{rank}: {latent_dim} {d} (mean rank {mr:.1f})",
-                                          nan_color=nan_color, frame_size=frame, cmap="cividis"))
-        layout = both(hv.Layout(panels).cols(min(len(panels), 4)), {}, mpl=dict(sublabel_format=""))
-        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in ref)
-        html, _ = save_figure(layout, out / f"top_{latent}__{safe}")
-        files.append(Path(html))
+            z = lat_values[dim_index[d.item() if hasattr(d, "item") else d]].astype(np.float64)
+            one = rmap.copy(data=np.where(m, z, np.nan) if m is not None else z).rename(f"{latent}_{d}")
+            panels.append((one, f"#{rank}: {latent_dim} {d} (mean rank {float(ranks[i]):.1f})", "cividis"))
+        files.append(_maps_file(panels, out / f"top_{latent}__{_safe(ref)}", cols=min(len(panels), 4), frame=frame,
+                                nan_color=nan_color))
     return files
+
+
+def _maps_file(panels: list[tuple[xr.DataArray, str, str]], stem: Path, *, cols: int, frame: int,
+               nan_color: str) -> Path:
+    """Maps ``(DataArray, title, cmap)`` as ``stem``.html/.png: drawn directly (:mod:`vaearr.viz.quickfig`),
+    through HoloViews when a coordinate is uneven."""
+    quick = [map_panel(da, title=title, cmap=cmap, nan_color=nan_color) for da, title, cmap in panels]
+    if all(q is not None for q in quick):
+        return maps_figure(quick, stem, cols=cols, frame=frame)
+    hv = holoviews()
+    layout = hv.Layout([image_map(da, title=title, cmap=cmap, nan_color=nan_color, frame_size=frame)
+                        for da, title, cmap in panels]).cols(cols)
+    html, _ = save_figure(both(layout, {}, mpl=dict(sublabel_format="")), stem)
+    return Path(html)
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -71,35 +85,16 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a[ok], b[ok])[0, 1])
 
 
-def dim_scatter_figure(values: np.ndarray, references: dict[str, np.ndarray], *, label: str = "latent",
-                       seed: int = 0, cols: int = 4):
-    """One panel per reference: the latent dim's value (x) against the reference's (y) on the
-    same pixels, Pearson r in the title. Returns the HoloViews layout (HTML) and a Matplotlib
-    figure of the same (PNG)."""
-    hv = holoviews()
+def dim_scatter_figure(values: np.ndarray, references: dict[str, np.ndarray], stem: str | os.PathLike, *,
+                       label: str = "latent", seed: int = 0, cols: int = 4) -> Path:
+    """``stem``.html/.png: one panel per reference, the latent dim's value (x) against the reference's (y)
+    on the same pixels (a seeded sample of :data:`MAX_SCATTER` beyond), Pearson r (all pixels) in the title.
+    The HTML panels share one data source and the x range. Returns the HTML path."""
     n = values.size
     pick = np.sort(np.random.default_rng(seed).choice(n, MAX_SCATTER, replace=False)) if n > MAX_SCATTER else np.arange(n)
-    cols = max(1, min(cols, len(references)))
-    rows = -(-len(references) // cols)
-    fig = Figure(figsize=(3.2 * cols, 3.0 * rows))
-    FigureCanvasAgg(fig)
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.08 / rows ** 0.5, top=1 - 0.08 / rows ** 0.5, wspace=0.4,
-                        hspace=0.55)  # fixed spacing: tight_layout takes seconds on a few dozen panels
-    panels = []
-    frame = max(180, FRAME_WIDTH // 2)
-    for i, (ref, rv) in enumerate(references.items()):
-        r = _pearson(values, rv)
-        title = f"{ref} (r = {r:.3f})"
-        pts = hv.Points((values[pick], rv[pick]), kdims=[label, ref])
-        panels.append(both(pts, dict(title=title), bokeh=dict(frame_width=frame, frame_height=frame, size=2, alpha=0.5,
-                                                               tools=["hover"]), mpl=dict(s=2, alpha=0.5)))
-        ax = fig.add_subplot(rows, cols, i + 1)
-        ax.scatter(values[pick], rv[pick], s=2, alpha=0.5, linewidths=0)
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel(label, fontsize=8)
-        ax.set_ylabel(ref, fontsize=8)
-        ax.tick_params(labelsize=7)
-    return both(hv.Layout(panels).cols(cols), {}, mpl=dict(sublabel_format="")), fig
+    titles = [f"{ref} (r = {_pearson(values, rv):.3f})" for ref, rv in references.items()]
+    return scatter_figure(values[pick], {ref: rv[pick] for ref, rv in references.items()}, titles, label, stem,
+                          cols=cols, frame=max(180, FRAME_WIDTH // 2))
 
 
 def scatter_figures(ds: xr.Dataset, latent: str, references: xr.DataArray, dims: list, out: str | os.PathLike, *,
@@ -112,9 +107,8 @@ def scatter_figures(ds: xr.Dataset, latent: str, references: xr.DataArray, dims:
     files = []
     for d in dims:
         v = np.asarray(lat.sel({latent_dim: d}).values, np.float64)[m]
-        layout, fig = dim_scatter_figure(v, refs, label=f"{latent}[{d}]", seed=seed)
-        html, _ = save_figure(layout, Path(out) / f"scatter_{latent}_d{d}", png=fig)
-        files.append(Path(html))
+        files.append(dim_scatter_figure(v, refs, Path(out) / f"scatter_{latent}_d{d}", label=f"{latent}[{d}]",
+                                        seed=seed))
     return files
 
 
@@ -129,11 +123,12 @@ def map_pages(ds: xr.Dataset, latent: str, dims: list, out: str | os.PathLike, *
         lat = lat.where(ds[mask].transpose("y", "x"))
     files = []
     for page, start in enumerate(range(0, len(dims), per_page), 1):
-        chunk = lat.sel({latent_dim: list(dims[start:start + per_page])})
-        grid = map_grid(chunk, latent_dim, cols=min(cols, chunk.sizes[latent_dim]), nan_color=nan_color,
-                        cmap="cividis", title=latent)
-        html, _ = save_figure(grid, Path(out) / f"maps_page{page}")
-        files.append(Path(html))
+        chunk = lat.sel({latent_dim: list(dims[start:start + per_page])}).load()
+        n = chunk.sizes[latent_dim]
+        panels = [(chunk.isel({latent_dim: i}).rename(latent), f"{latent} {latent_dim}={d}", "cividis")
+                  for i, d in enumerate(chunk[latent_dim].values)]
+        files.append(_maps_file(panels, Path(out) / f"maps_page{page}", cols=min(cols, n),
+                                frame=max(200, 2 * FRAME_WIDTH // max(min(cols, n), 1)), nan_color=nan_color))
     return files
 
 
@@ -151,11 +146,14 @@ def rank_figures(store: str | os.PathLike, result: RankResult, out: str | os.Pat
         raise InputError(None, f"--per-page must be at least 1, got {per_page}")
     ds = open_store(store)
     folder = Path(out) / "figures"
-    figures = top_maps_figures(ds, latent, result.references, result.association, folder, top=min(top, 3),
-                               mask=mask, nan_color=nan_color)
-    if result.dims:
-        if scatter:
-            figures += scatter_figures(ds, latent, result.references, result.dims, folder, mask=mask)
-        figures += map_pages(ds, latent, result.dims, folder, per_page=per_page, mask=mask, nan_color=nan_color)
+    try:
+        figures = top_maps_figures(ds, latent, result.references, result.association, folder, top=min(top, 3),
+                                   mask=mask, nan_color=nan_color)
+        if result.dims:
+            if scatter:
+                figures += scatter_figures(ds, latent, result.references, result.dims, folder, mask=mask)
+            figures += map_pages(ds, latent, result.dims, folder, per_page=per_page, mask=mask, nan_color=nan_color)
+    finally:
+        forget_pages()
     result.figures = figures
     return result.figures
