@@ -17,7 +17,6 @@ import pytest
 import xarray as xr
 from PIL import Image
 
-from tests.test_browser import browser  # noqa: F401  (the headless Chromium fixture)
 from tests.test_rank_cluster_outputs import planted  # noqa: F401  (the demo store with a planted latent)
 from vaearr.analysis.ranking import aggregated_rank, rank_latents
 from vaearr.store import open_store
@@ -110,11 +109,11 @@ def test_rank_figures_hold_each_reference_and_its_top_dims(planted: Path, tmp_pa
     assert png.height > png.width / 4 * (-(-len(refs) // 4)) * 0.9  # one row of four panels per four references
 
 
-def test_rank_figure_draws_offline(browser, planted: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_rank_figure_draws_offline(chromium, planted: Path, tmp_path: Path) -> None:  # noqa: F811
     r = rank_latents(planted, against=["bandcontrast"], out=tmp_path, top=2, metrics=["pearson"], dims=[2],
                      partitions=False)
     rank_figures(planted, r, tmp_path, top=2, scatter=False)
-    page = browser.new_page(viewport={"width": 1400, "height": 500})
+    page = chromium.new_page(viewport={"width": 1400, "height": 500})
     blocked, errors = [], []
 
     def route(req) -> None:

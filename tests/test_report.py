@@ -108,7 +108,9 @@ def _open(chromium, html: Path):
     page.on("pageerror", lambda exc: problems.append(str(exc)))
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
     page.goto(html.as_uri())
-    page.wait_for_function("() => window.Bokeh !== undefined && Bokeh.documents.length === 1", timeout=60_000)
+    # a page without Bokeh plots (only images) carries no BokehJS
+    page.wait_for_function("() => document.readyState === 'complete' && "
+                           "(window.Bokeh === undefined || Bokeh.documents.length === 1)", timeout=60_000)
     return page, problems
 
 
@@ -182,6 +184,29 @@ def test_report_of_an_image_store_shows_inputs_and_reconstructions(digits, chrom
     page.close()
     assert problems == [], problems
     _keep(shot)
+
+
+def test_report_of_a_volume_store_shows_orthogonal_slices(chromium, tmp_path: Path) -> None:
+    nib = pytest.importorskip("nibabel", reason="needs the 'nifti' extra")
+    pytest.importorskip("monai", reason="needs the 'models' extra (MONAI)")
+    from tests.test_explore import make_run
+    from vaearr.io.nifti import ingest_nifti
+    from vaearr.viz.report import build_report
+
+    store = tmp_path / "vol.zarr"
+    ingest_nifti([Path(nib.__file__).parent / "tests" / "data" / "anatomical.nii"], store)  # a real NIfTI file
+    model = {"name": "vae3d", "input_shape": [1, 16, 16, 16], "channels": [8, 16], "norm_num_groups": 8,
+             "backbone": "monai"}
+    make_run(tmp_path / "run", store, model=model, var="volumes", sample_dims=("subject",),
+             feature_dims=("z", "y", "x"), crop=16)
+    result = build_report(store, tmp_path / "rep", run=tmp_path / "run", discover=False)
+    assert result.sections == ["store", "run", "exploration"]
+    text = result.path.read_text()
+    assert "<h3>orthogonal slices through the run</h3>" in text and "data:image/png;base64," in text
+    page, problems = _open(chromium, result.path)
+    assert _visible_figure(page, "exploration")
+    page.close()
+    assert problems == [], problems
 
 
 def test_latent_pages_draw_when_opened_on_one_colour_range_and_share_zoom(chromium, tmp_path: Path) -> None:
