@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from pathlib import Path
@@ -167,6 +168,27 @@ def test_report_of_an_ebsd_store_opens_offline_and_sorts(ebsd, chromium, tmp_pat
     assert problems == [], problems
     assert shot.stat().st_size > 50_000
     _keep(shot)
+    # the page skips BokehJS's CSS-variable lookups (report.NO_CSS_VISUALS): it draws the same pixels as with them
+    from PIL import Image
+
+    from vaearr.viz.report import NO_CSS_VISUALS
+
+    assert text.count(NO_CSS_VISUALS) == 1
+    plain = tmp_path / "plain" / "report.html"
+    plain.parent.mkdir()
+    plain.write_text(text.replace(NO_CSS_VISUALS, ""))
+    shots = []
+    for h in (html, plain):
+        pg, problems = _open(chromium, h)
+        pg.wait_for_function(RENDERED, timeout=60_000)
+        pg.wait_for_timeout(500)
+        skipped = pg.evaluate("() => !String(Bokeh.require('core/visuals/visual').VisualProperties.prototype"
+                              "._get_css_value).includes('getComputedStyle')")
+        assert skipped == (h == html)  # in effect on the report's page only
+        shots.append(np.asarray(Image.open(io.BytesIO(pg.screenshot(full_page=True))).convert("RGB")))
+        pg.close()
+        assert problems == [], problems
+    assert np.array_equal(shots[0], shots[1])
 
 
 def test_report_of_an_image_store_shows_inputs_and_reconstructions(digits, chromium, tmp_path: Path) -> None:
