@@ -25,7 +25,7 @@ from vaearr.store import check_name, open_store, write_variables
 class EncodeResult:
     """What :func:`encode` wrote."""
 
-    store: Path
+    store: Path | str
     variables: list[str]
     n_encoded: int
     checkpoint: Path
@@ -146,7 +146,7 @@ def encode(
         store, variables, mask=mask_da, source=[r.data.var], run=str(run),
         config={"data": asdict(r.data), "train": r.train, "model": r.model_config}, attrs=attrs, overwrite=overwrite,
     )
-    result = EncodeResult(store=Path(store), variables=list(variables), n_encoded=n, checkpoint=ckpt,
+    result = EncodeResult(store=store, variables=list(variables), n_encoded=n, checkpoint=ckpt,
                           checkpoint_sha256=sha)
     if "active_units" in attrs:
         result.active_units = (attrs["active_units"], len(attrs["kl_per_dim"]))

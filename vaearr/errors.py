@@ -37,6 +37,10 @@ class StoreBusyError(StoreError):
     """Another process holds the store's write lock."""
 
 
+class StoreConflictError(StoreError):
+    """Another writer committed to an object-storage store first; this write changed nothing."""
+
+
 class MissingExtraError(VaearrError, ImportError):
     """An optional extra is needed for this feature."""
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import zarr
 from zarr.core.buffer import cpu
 from zarr.core.sync import sync
 
@@ -23,20 +22,18 @@ from vaearr.batches.chunks import ChunkFiles
 from vaearr.batches.plan import Plan, group_cuts
 from vaearr.batches.spec import rng
 from vaearr.errors import StoreError
+from vaearr.store import open_group
 
 # ----------------------------------------------------------------------------------------------
 # reading blocks (picklable: worker processes get a copy and open the array themselves)
 
 
 def open_array(store: str, var: str, storage_options: dict | None):
+    """The zarr array ``var`` of the store, read-only (local folder, icechunk repository or fsspec URL)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning, module="zarr")
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-        if "://" in store and not store.startswith("file://"):
-            group = zarr.open_group(store, mode="r", storage_options=storage_options or {})
-        else:
-            group = zarr.open_group(store[len("file://"):] if store.startswith("file://") else store, mode="r")
-        return group[var]
+        return open_group(store, storage_options=storage_options)[var]
 
 
 @dataclass

@@ -10,18 +10,21 @@ exit status 2; a missing optional extra names the extra to install.
 
 from __future__ import annotations
 
-import re
+import functools
 import shlex
 import sys
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 # the command modules, in the order --help lists their commands
 # isort: off
 from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, decompose, boundaries, index, orientations, explore, report  # noqa: F401
 # isort: on
-from vaearr.cli.common import app
+from vaearr.cli.common import STORE_URLS, URL, app
 from vaearr.errors import InputError, VaearrError
 from vaearr.store import COMMAND
+from vaearr.store.remote import STORAGE_OPTIONS, consistent_reads
 
 
 def _one_line_warnings() -> None:
@@ -35,19 +38,46 @@ def _one_line_warnings() -> None:
         warnings.filterwarnings("ignore", category=FutureWarning, module=mod)
 
 
-#: an fsspec URL (``s3://``, ``gs://``, ``memory://``...): ``file://`` is a local path
-URL = re.compile(r"^(?!file://)[A-Za-z][A-Za-z0-9+.-]*://")
-
-
 def refuse_urls(argv: list[str]) -> None:
-    """Stop on an object-storage URL among the arguments: the command's path arguments would turn
-    ``s3://bucket/x.zarr`` into a local folder named ``s3:`` and write there, exit 0."""
+    """Stop on an object-storage URL that did not go to a store argument: a path argument would turn
+    ``s3://bucket/x`` into a local folder named ``s3:`` and write there."""
     for arg in argv:
         value = arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg
-        if URL.match(value):
-            raise InputError(value, "object-storage URLs are not supported by the vaearr command yet (it would "
-                                    "write a local folder named after the scheme); give a local path, or use the "
-                                    "library (vaearr.store.open_store / write_variables take fsspec URLs)")
+        if URL.match(value) and value not in STORE_URLS:
+            raise InputError(value, "only stores may be object-storage URLs; give a local path here")
+
+
+def take_storage_options(argv: list[str]) -> tuple[list[str], dict]:
+    """``--storage-option key=value`` (anywhere, repeatable) out of ``argv``: the rest, and the options."""
+    rest, given = [], []
+    it = iter(argv)
+    for arg in it:
+        if arg == "--storage-option":
+            given.append(next(it, ""))
+        elif arg.startswith("--storage-option="):
+            given.append(arg.split("=", 1)[1])
+        else:
+            rest.append(arg)
+    for item in given:
+        if "=" not in item or not item.split("=", 1)[0].strip():
+            raise InputError(None, f"--storage-option takes key=value, got '{item}'")
+    return rest, {k.strip(): v for k, v in (item.split("=", 1) for item in given)}
+
+
+def _guarded(callback: Callable) -> Callable:
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        refuse_urls(sys.argv[1:])  # the arguments are parsed now: store URLs are known
+        return callback(*args, **kwargs)
+
+    return run
+
+
+def _guard_commands() -> None:
+    for group in [app, *(g.typer_instance for g in app.registered_groups)]:
+        for command in group.registered_commands:
+            if command.callback is not None and not hasattr(command.callback, "__wrapped__"):
+                command.callback = _guarded(command.callback)
 
 
 def main() -> None:
@@ -55,8 +85,12 @@ def main() -> None:
     _one_line_warnings()
     COMMAND.set(shlex.join(["vaearr", *sys.argv[1:]]))  # recorded in the attrs of what the command writes
     try:
-        refuse_urls(sys.argv[1:])
-        app()  # click's standalone mode prints usage errors itself and exits 2
+        sys.argv[1:], options = take_storage_options(sys.argv[1:])
+        if options:
+            STORAGE_OPTIONS.set(options)
+        _guard_commands()
+        with consistent_reads():  # every read of an s3:// store sees one snapshot; writes commit on it
+            app()  # click's standalone mode prints usage errors itself and exits 2
     except VaearrError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -7,13 +7,20 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaearr.cli.common import app, parse_floats, parse_ints, parse_k_range, parse_names
+from vaearr.cli.common import (
+    app,
+    parse_floats,
+    parse_ints,
+    parse_k_range,
+    parse_names,
+    store_location,
+)
 from vaearr.errors import InputError
 
 
 @app.command()
 def cluster(
-    store: Annotated[Path, typer.Argument(help="Store with the latent and band contrast.")],
+    store: Annotated[Path, typer.Argument(parser=store_location, help="Store with the latent and band contrast.")],
     latent: Annotated[str, typer.Option(help="Latent variable.")] = "latent",
     dim: Annotated[int, typer.Option(help="Latent dim (its latent_dim coordinate) to cluster.")] = 0,
     with_var: Annotated[Optional[str], typer.Option("--with", help="Second feature; 'none' for the latent alone.")] = "bandcontrast",
@@ -61,7 +68,7 @@ def cluster(
 
 @app.command()
 def rank(
-    store: Annotated[Path, typer.Argument(help="Store with the latent and the references.")],
+    store: Annotated[Path, typer.Argument(parser=store_location, help="Store with the latent and the references.")],
     more: Annotated[Optional[list[str]], typer.Argument(help="More references, so '--against elements bandcontrast pca nmf' works.", show_default=False)] = None,
     latent: Annotated[str, typer.Option(help="Latent variable.")] = "latent",
     against: Annotated[Optional[list[str]], typer.Option(help="References: elements, bandcontrast, pca, nmf or any (y, x) variable (repeatable; also space-separated).")] = None,

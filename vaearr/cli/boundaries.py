@@ -7,12 +7,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaearr.cli.common import Overwrite, app
+from vaearr.cli.common import Overwrite, app, store_location
 
 
 @app.command()
 def boundaries(
-    store: Annotated[Path, typer.Argument(help="Store with a (y, x) map.")],
+    store: Annotated[Path, typer.Argument(parser=store_location, help="Store with a (y, x) map.")],
     source: Annotated[str, typer.Option("--from", help="'patterns', or a latent variable (y, x, ...). Low-angle boundaries are reliable from patterns only (BENCHMARKS.md, Science).")] = "patterns",
     mask: Annotated[str, typer.Option(help="Mask variable ('none': every pixel; 'roi' only if the store has it).")] = "roi",
     gb_threshold: Annotated[Optional[float], typer.Option(help="Grain-boundary threshold on the ridge strength (default: automatic, Otsu).")] = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -11,9 +12,27 @@ import typer
 from vaearr.errors import InputError
 from vaearr.store import describe
 
+#: an fsspec URL (``s3://``, ``gs://``, ``memory://``...): ``file://`` is a local path
+URL = re.compile(r"^(?!file://)[A-Za-z][A-Za-z0-9+.-]*://")
+#: the URLs the command line handed to store arguments (any other URL argument is refused)
+STORE_URLS: set[str] = set()
+
+
+def store_location(text: str) -> Path | str:
+    """A store argument: a local path, or an object-storage URL kept as it is (a Path would turn
+    ``s3://bucket/x.zarr`` into a local ``s3:/bucket/x.zarr``)."""
+    if URL.match(text):
+        STORE_URLS.add(text)
+        return text
+    return Path(text)
+
+
 app = typer.Typer(
     name="vaearr",
-    help="VAE representations of scientific and medical images, as labeled zarr stores.",
+    help="VAE representations of scientific and medical images, as labeled zarr stores. A store may be "
+         "s3://bucket/path.zarr: endpoint and credentials from the AWS environment variables, or "
+         "--storage-option key=value (endpoint_url, region, access_key_id, secret_access_key, allow_http) "
+         "anywhere on the command line.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -21,7 +40,8 @@ app = typer.Typer(
 ingest_app = typer.Typer(help="Read a source into a store (created if absent).", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 
-StoreOpt = Annotated[Path, typer.Option("--store", "-s", help="Store to write (a .zarr directory).")]
+StoreOpt = Annotated[Path, typer.Option("--store", "-s", parser=store_location, metavar="STORE",
+                                        help="Store to write (a .zarr directory, or s3://bucket/path.zarr).")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace variables that exist.")]
 Checkpoint = Annotated[str, typer.Option(help="best, latest, an epoch number, or a checkpoint folder.")]
 Device = Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")]
@@ -91,6 +111,6 @@ def parse_k_range(text: str) -> tuple[int, int]:
     return lo, hi
 
 
-def print_store(store: Path) -> None:
+def print_store(store: Path | str) -> None:
     """The store's variables, dims, masks and provenance, for the terminal."""
     typer.echo(describe(store))

@@ -7,12 +7,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaearr.cli.common import app, parse_k_range
+from vaearr.cli.common import app, parse_k_range, store_location
 
 
 @app.command()
 def decompose(
-    store: Annotated[Path, typer.Argument(help="Store with the patterns (and the mask).")],
+    store: Annotated[Path, typer.Argument(parser=store_location, help="Store with the patterns (and the mask).")],
     method: Annotated[str, typer.Option(help="pca, nmf or cnmf (NMF with components fixed to reference patterns).")] = "cnmf",
     components: Annotated[str, typer.Option(help="Number of components (cnmf: fixed + free), or 'auto'.")] = "auto",
     references: Annotated[Optional[str], typer.Option(help="cnmf: 'auto' or pixel row,column pairs 'y,x;y,x;…'.")] = None,

@@ -7,12 +7,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaearr.cli.common import Checkpoint, Device, Overwrite, app
+from vaearr.cli.common import Checkpoint, Device, Overwrite, app, store_location
 
 
 @app.command()
 def encode(
-    store: Annotated[Path, typer.Argument(help="Store to encode (the run's variable and mask).")],
+    store: Annotated[Path, typer.Argument(parser=store_location, help="Store to encode (the run's variable and mask).")],
     run: Annotated[Path, typer.Option(help="Training run folder.")],
     name: Annotated[str, typer.Option(help="Name of the latent variable.")] = "latent",
     checkpoint: Checkpoint = "best",

@@ -14,6 +14,7 @@ from vaearr.cli.common import (
     parse_floats,
     parse_ints,
     parse_names,
+    store_location,
 )
 from vaearr.errors import InputError
 
@@ -33,7 +34,7 @@ def parse_range(text: str | None, what: str) -> tuple[float, float] | None:
 
 @app.command()
 def explore(
-    store: Annotated[Optional[Path], typer.Argument(help="Store with the variable the run was trained on "
+    store: Annotated[Optional[Path], typer.Argument(parser=store_location, help="Store with the variable the run was trained on "
                                                          "(not needed with --image / --interpolate).")] = None,
     run: Annotated[Path, typer.Option("--run", "-r", help="Training run folder.")] = ...,  # type: ignore[assignment]
     image: Annotated[Optional[list[Path]], typer.Option("--image", help="Image file to reconstruct, read as the run's "
@@ -167,7 +168,7 @@ def layers(
 
 @app.command("explore-map")
 def explore_map(
-    store: Annotated[Path, typer.Argument(help="EBSD map store with the patterns the run was trained on.")],
+    store: Annotated[Path, typer.Argument(parser=store_location, help="EBSD map store with the patterns the run was trained on.")],
     run: Annotated[Path, typer.Option("--run", "-r", help="Training run folder.")],
     map_: Annotated[Optional[str], typer.Option("--map", help="Map shown first: a (y, x) variable, an RGB variable "
                     "(orientation_ipf) or a component as latent[3] (default: bandcontrast, else latent[0]).")] = None,

@@ -7,12 +7,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaearr.cli.common import Overwrite, app
+from vaearr.cli.common import Overwrite, app, store_location
 
 
 @app.command()
 def index(
-    store: Annotated[Path, typer.Argument(help="EBSD map store with patterns(y, x, py, px).")],
+    store: Annotated[Path, typer.Argument(parser=store_location, help="EBSD map store with patterns(y, x, py, px).")],
     pc: Annotated[str, typer.Option(help="Projection centre X,Y,Z (kikuchipy's default Bruker convention unless --pc-convention).")],
     tilt: Annotated[float, typer.Option(help="Sample tilt (degrees), e.g. 70.")],
     phase: Annotated[Optional[str], typer.Option(help="Phase by kikuchipy master-pattern name: ni (shipped, offline), al, si, austenite, ferrite, … (downloaded ones).")] = None,

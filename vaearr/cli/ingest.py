@@ -7,7 +7,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaearr.cli.common import Overwrite, StoreOpt, ingest_app, parse_shape, print_store
+from vaearr.cli.common import (
+    Overwrite,
+    StoreOpt,
+    ingest_app,
+    parse_shape,
+    print_store,
+    store_location,
+)
 
 
 @ingest_app.command("ebsd")
@@ -50,7 +57,7 @@ def ingest_ebsd(
 
 @ingest_app.command("tables")
 def ingest_tables(
-    store: Annotated[Path, typer.Argument(help="Existing store whose scan grid the tables are aligned to.")],
+    store: Annotated[Path, typer.Argument(parser=store_location, help="Existing store whose scan grid the tables are aligned to.")],
     bandcontrast: Annotated[Optional[Path], typer.Option(help="CSV x,y,bandcontrast.")] = None,
     elements: Annotated[Optional[Path], typer.Option(help="CSV x,y,<El1>,<El2>,…")] = None,
     phase: Annotated[Optional[Path], typer.Option(help="CSV x,y,phase (or x_indice,y_indice,phase_id).")] = None,
@@ -99,7 +106,7 @@ def ingest_tables(
 @ingest_app.command("orientations")
 def ingest_orientations(
     src: Annotated[Path, typer.Argument(help="Orientation map: EDAX/TSL .ang, Oxford .ctf, orix HDF5 or an h5ebsd crystal map orix reads.")],
-    store: Annotated[Optional[Path], typer.Option("--store", "-s", help="Store to add to, aligned to its y/x grid by coordinate (default: a new stores/<file name>.zarr).")] = None,
+    store: Annotated[Optional[Path], typer.Option("--store", "-s", parser=store_location, help="Store to add to, aligned to its y/x grid by coordinate (default: a new stores/<file name>.zarr).")] = None,
     name: Annotated[str, typer.Option(help="Name of the orientation variable (and prefix of its maps).")] = "orientation",
     maps: Annotated[bool, typer.Option("--maps/--no-maps", help="Also write NAME_ipf, _kam, _grod, _grains, _grain_boundaries.")] = True,
     grain_angle: Annotated[float, typer.Option(help="Misorientation (degrees) between grains; also the largest neighbour angle KAM averages.")] = 5.0,

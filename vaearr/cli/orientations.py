@@ -7,12 +7,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaearr.cli.common import app
+from vaearr.cli.common import app, store_location
 
 
 @app.command("orientation-maps")
 def orientation_maps(
-    store: Annotated[Path, typer.Argument(help="Store with NAME(y, x, quaternion) and phase_id.")],
+    store: Annotated[Path, typer.Argument(parser=store_location, help="Store with NAME(y, x, quaternion) and phase_id.")],
     name: Annotated[str, typer.Option(help="Orientation variable.")] = "orientation",
     grain_angle: Annotated[float, typer.Option(help="Misorientation (degrees) between grains; also the largest neighbour angle KAM averages.")] = 5.0,
     direction: Annotated[str, typer.Option(help="Sample direction of the IPF colours: x, y or z.")] = "z",

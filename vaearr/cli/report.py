@@ -7,12 +7,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaearr.cli.common import app
+from vaearr.cli.common import app, store_location
 
 
 @app.command()
 def report(
-    store: Annotated[Path, typer.Argument(help="A vaearr store (only read).")],
+    store: Annotated[Path, typer.Argument(parser=store_location, help="A vaearr store (only read).")],
     run: Annotated[Optional[Path], typer.Option("--run", "-r", help="Training run folder (default: the run the "
                                                 "store's latents were encoded with, when it exists).")] = None,
     out: Annotated[Path, typer.Option(help="Folder for report.html (created).")] = Path("out/report"),

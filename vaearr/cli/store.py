@@ -11,12 +11,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaearr.cli.common import Overwrite, app, print_store
+from vaearr.cli.common import Overwrite, app, print_store, store_location
 
 
 @app.command()
 def roi(
-    store: Annotated[Path, typer.Argument(help="Store with the variable to threshold.")],
+    store: Annotated[Path, typer.Argument(parser=store_location, help="Store with the variable to threshold.")],
     bc_min: Annotated[Optional[float], typer.Option(help="Keep pixels with value ≥ this (keep above).")] = None,
     bc_max: Annotated[Optional[float], typer.Option(help="Keep pixels with value ≤ this (keep below).")] = None,
     bc_otsu: Annotated[bool, typer.Option("--bc-otsu", help="Keep pixels above Otsu's threshold.")] = False,
@@ -89,6 +89,6 @@ def roi(
 
 
 @app.command()
-def info(store: Annotated[Path, typer.Argument(help="A vaearr store.")]) -> None:
+def info(store: Annotated[Path, typer.Argument(parser=store_location, help="A vaearr store.")]) -> None:
     """Variables, dims, masks and provenance of a store."""
     print_store(store)

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from vaearr.cli.common import app, parse_options
+from vaearr.cli.common import app, parse_options, store_location
 from vaearr.train.config import TrainConfig
 
 #: Command-line parameters that are not fields: how ``model_options`` are given, and resuming.
@@ -44,8 +44,9 @@ def parameters() -> list[inspect.Parameter]:
             continue
         t = _cli_type(o.cli_type or hints[f.name])
         if o.flags == ():
+            parser = {"parser": lambda text: str(store_location(text))} if f.name == "store" else {}
             out.append(inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                         annotation=Annotated[t, typer.Argument(help=o.help)]))
+                                         annotation=Annotated[t, typer.Argument(help=o.help, **parser)]))
             continue
         flags = o.flags or (f"--{f.name.replace('_', '-')}",)
         default = ... if f.default is dataclasses.MISSING else f.default

@@ -60,8 +60,8 @@ def check_out(out: str | os.PathLike, store: Path) -> Path:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(out, "is a file; --out takes a folder (report.html is written inside it)")
-    s, o = store.resolve(), out.resolve()
-    if o == s or s in o.parents:
+    s, o = (store.resolve() if isinstance(store, Path) else None), out.resolve()
+    if s is not None and (o == s or s in o.parents):
         raise InputError(out, f"is inside the store {store}; the report never writes into a store")
     return out
 
@@ -140,7 +140,7 @@ def build_report(
         the store, ``out`` a file or inside the store.
     """
     t0 = time.perf_counter()
-    store = Path(store)
+    store = store if isinstance(store, str) and "://" in store else Path(store)
     ds = check_store(store)
     out = check_out(out, store)
     given = [Path(a) for a in analyses]

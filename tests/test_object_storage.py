@@ -1,0 +1,198 @@
+"""Stores at s3:// URLs, against a real S3 API server (moto in server mode) the tests start themselves.
+
+The whole path a user runs (ingest → roi → train reading from S3 → encode → rank → cluster), a
+writer killed with SIGKILL in the middle of its write, and two concurrent writers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from tests.conftest import run_cli
+
+pytest.importorskip("icechunk", reason="needs the 's3' extra")
+moto_server = pytest.importorskip("moto.server", reason="needs moto[server] (dev extra)")
+boto3 = pytest.importorskip("boto3")
+
+
+@pytest.fixture(scope="module")
+def s3():
+    """A moto S3 server on a free port, a bucket 'acc', and the AWS variables that point at it."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_ENDPOINT_URL": f"http://{host}:{port}"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"]).create_bucket(Bucket="acc")
+    yield env
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    server.stop()
+
+
+def _objects(env: dict, prefix: str) -> set[str]:
+    client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"])
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket="acc", Prefix=prefix)
+    return {o["Key"] for page in pages for o in page.get("Contents", [])}
+
+
+def _one_error_line(proc: subprocess.CompletedProcess) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, (proc.returncode, proc.stderr)
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def s3_store(s3, demo_files, tmp_path_factory):
+    """The demo map ingested into s3://acc/ni.zarr with the vaearr command, an Otsu ROI, a 1-epoch run
+    trained from the S3 store, and its latents encoded back into it."""
+    url, cwd = "s3://acc/ni.zarr", tmp_path_factory.mktemp("cwd")
+    run = tmp_path_factory.mktemp("runs") / "run"
+    run_cli("ingest", "ebsd", demo_files.patterns, "--dataset", "patterns", "--bandcontrast", demo_files.bandcontrast,
+            "--elements", demo_files.elements, "--store", url, env=s3, cwd=cwd, check=True)
+    run_cli("roi", url, "--bc-otsu", env=s3, cwd=cwd, check=True)
+    run_cli("train", url, "--run", run, "--epochs", "1", "--batch-size", "64", env=s3, cwd=cwd, check=True)
+    out = run_cli("encode", url, "--run", run, env=s3, cwd=cwd, check=True).stdout
+    assert f"to {url}" in out
+    assert list(cwd.iterdir()) == []  # nothing written where the commands ran (no local folder 's3:')
+    return url, run
+
+
+def test_the_whole_path_runs_on_object_storage(s3, s3_store, demo_files, tmp_path: Path) -> None:
+    from vaearr.run import Run
+    from vaearr.store import open_store
+    from vaearr.store.remote import history
+
+    url, run = s3_store
+    assert Run.open(run).data.store == url  # train read its batches from the S3 store
+    ds = open_store(url)
+    roi = ds["roi"].values
+    latent = ds["latent"].values
+    assert np.isnan(latent[~roi]).all() and np.isfinite(latent[roi]).all()
+    assert ds["latent"].attrs["command"].startswith(f"vaearr encode {url}")
+    # the store's objects are in the bucket (an icechunk repository), not on a local disk
+    assert any(k.startswith("ni.zarr/snapshots/") for k in _objects(s3, "ni.zarr/"))
+    messages = [m for _, m in history(url)]
+    assert any(m.startswith("vaearr encode") for m in messages) and any(m.startswith("vaearr roi") for m in messages)
+
+    rank = run_cli("rank", url, "--against", "bandcontrast", "--out", tmp_path / "rank", env=s3, check=True)
+    assert "maps_page1.html" in rank.stdout
+    cluster = run_cli("cluster", url, "--dim", "0", "--method", "kmeans", "--k", "3", "--out", tmp_path / "cl",
+                      env=s3, check=True)
+    assert "store variable: cluster_kmeans_dim0" in cluster.stdout
+    labels = open_store(url)["cluster_kmeans_dim0"].values
+    assert set(np.unique(labels[roi])) == {0, 1, 2} and (labels[~roi] < 0).all()
+    # a plain xarray user reads the same store through icechunk
+    import icechunk
+
+    repo = icechunk.Repository.open(icechunk.s3_storage(bucket="acc", prefix="ni.zarr", from_env=True,
+                                                        endpoint_url=s3["AWS_ENDPOINT_URL"], allow_http=True,
+                                                        force_path_style=True))
+    plain = xr.open_zarr(repo.readonly_session("main").store, consolidated=False)
+    np.testing.assert_array_equal(plain["cluster_kmeans_dim0"].values, labels)
+
+
+def test_storage_options_on_the_command_line(s3, s3_store) -> None:
+    """--storage-option gives what the AWS variables would: the store opens with only them."""
+    url, _ = s3_store
+    bare = {k: "" for k in s3}  # the variables cleared: endpoint and keys come from --storage-option only
+    proc = run_cli("info", url, "--storage-option", f"endpoint_url={s3['AWS_ENDPOINT_URL']}",
+                   "--storage-option", "access_key_id=test", "--storage-option=secret_access_key=test",
+                   env=bare, check=True)
+    assert "latent(y, x, latent_dim) float32" in proc.stdout
+    line = _one_error_line(run_cli("info", url, "--storage-option", "colour=blue", env=s3))
+    assert line.startswith(f"error: {url}: unknown storage option 'colour'")
+
+
+def test_a_writer_killed_during_its_write_leaves_the_store_as_it_was(s3, s3_store, tmp_path: Path) -> None:
+    """SIGSTOP the encode the moment its first chunk object lands in the bucket, check the store's
+    branch has not moved (the kill is before the commit), SIGKILL it: the store is as before."""
+    from vaearr.store import open_store
+    from vaearr.store.remote import history
+
+    url, run = s3_store
+    before = history(url)
+    latent_before = open_store(url)["latent"].values
+    killed = False
+    for attempt in range(4):  # the write is short: a try that finishes before the stop is retried
+        seen = _objects(s3, "ni.zarr/chunks/")
+        proc = subprocess.Popen([sys.executable, "-m", "vaearr", "encode", url, "--run", str(run), "--name", "z",
+                                 "--logvar"], env={**os.environ, **s3, "VAEARR_PROGRESS": "off"},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        while proc.poll() is None and not (_objects(s3, "ni.zarr/chunks/") - seen):
+            time.sleep(0.005)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGSTOP)
+            if history(url) == before:
+                proc.kill()
+                proc.wait()
+                killed = True
+                break
+            proc.kill()
+        proc.wait()
+        if history(url) != before:  # the write committed first: take it back out and try again
+            from vaearr.store import delete_variable
+
+            for name in ("z", "z_logvar", "z_recon_error"):
+                delete_variable(url, name)
+            before = history(url)
+    assert killed, "the encode was never caught between its first chunk and its commit"
+    assert history(url) == before
+    ds = open_store(url)
+    assert not {"z", "z_logvar", "z_recon_error"} & set(ds.data_vars)
+    np.testing.assert_array_equal(ds["latent"].values, latent_before)
+    # the next writer is not hindered by what the killed one left in the bucket
+    run_cli("encode", url, "--run", run, "--name", "z", env=s3, check=True)
+    assert "z" in open_store(url)
+
+
+def test_two_concurrent_writers_one_commits_the_other_gets_a_conflict(s3, s3_store, tmp_path: Path) -> None:
+    from vaearr.store import open_store
+    from vaearr.store.remote import history
+
+    url, _ = s3_store
+    before = history(url)
+    argv = [sys.executable, "-m", "vaearr", "cluster", url, "--dim", "1", "--method", "kmeans", "--k", "2",
+            "--tag", "same"]
+    procs = [subprocess.Popen([*argv, "--out", str(tmp_path / f"c{i}")], env={**os.environ, **s3, "VAEARR_PROGRESS": "off"},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    results = [(p.wait(), *p.communicate()) for p in procs]
+    codes = sorted(rc for rc, _, _ in results)
+    assert codes == [0, 2], results
+    rc, _, err = next(r for r in results if r[0] == 2)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {url}: another writer committed to this store"), err
+    after = history(url)
+    assert len(after) == len(before) + 1 and after[1:] == before  # one commit: the winner's
+    assert "cluster_same" in open_store(url)  # --tag names the variable
+
+
+def test_plain_zarr_on_object_storage_is_read_not_written(s3, tmp_path: Path) -> None:
+    """A zarr store another program put in the bucket opens; writing to it is refused (no transactions)."""
+    from vaearr.errors import StoreError
+    from vaearr.store import open_store, write_variable
+
+    url = "s3://acc/plain.zarr"
+    xr.Dataset({"a": (("y", "x"), np.arange(6.0).reshape(2, 3))}).to_zarr(url, zarr_format=3, consolidated=True,
+                                                                           storage_options={"endpoint_url": s3["AWS_ENDPOINT_URL"]})
+    np.testing.assert_array_equal(open_store(url)["a"].values, np.arange(6.0).reshape(2, 3))
+    keys = _objects(s3, "plain.zarr/")
+    with pytest.raises(StoreError, match="plain zarr store, not an icechunk repository"):
+        write_variable(url, "b", xr.DataArray(np.ones((2, 3)), dims=("y", "x")))
+    assert _objects(s3, "plain.zarr/") == keys

@@ -1,0 +1,274 @@
+"""Stores on object storage: icechunk repositories, so every write there is a transaction too.
+
+A local store is a zarr folder made atomic by rename and a journal (:mod:`vaearr.store.transaction`).
+Object storage has no rename and no file lock, so a store at an ``s3://`` URL is an
+`icechunk <https://icechunk.io>`_ repository holding the same zarr v3 hierarchy: a write is a
+session that commits a new snapshot at the end, readers see the snapshot before or after it,
+a writer killed at any moment leaves only unreferenced objects, and of two concurrent writers
+the second to commit gets :class:`~vaearr.errors.StoreConflictError` and changes nothing.
+
+Endpoint and credentials come from the standard AWS environment variables (``AWS_ENDPOINT_URL``,
+``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``...) or from storage options
+(``vaearr ... --storage-option endpoint_url=http://...``; :data:`STORAGE_OPTIONS` holds the ones the
+command line gave). ``memory://NAME`` is an icechunk repository in this process's memory.
+
+Reading without vaearr::
+
+    import icechunk, xarray as xr
+    repo = icechunk.Repository.open(icechunk.s3_storage(bucket="acc", prefix="ni.zarr", from_env=True))
+    ds = xr.open_zarr(repo.readonly_session("main").store, consolidated=False)
+
+Inside :func:`consistent_reads` (every ``vaearr`` command runs in one) all reads of a store see
+the snapshot the command first read, and a write commits only on top of that snapshot: if
+another writer committed in between, the write is refused instead of silently mixing the two.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import zarr
+
+from vaearr.errors import StoreConflictError, StoreError, require
+
+#: storage options given on the command line (``--storage-option key=value``); a call's own win
+STORAGE_OPTIONS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("vaearr_storage_options", default=None)
+#: URL → the snapshot this command read (None outside :func:`consistent_reads`)
+_PINS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("vaearr_snapshot_pins", default=None)
+#: URL schemes kept in icechunk repositories
+SCHEMES = ("s3", "memory")
+#: the branch vaearr reads and commits
+BRANCH = "main"
+
+# option names users may give, and the name s3_storage takes (fsspec/boto spellings accepted too)
+_S3_OPTIONS = {
+    "endpoint_url": "endpoint_url", "region": "region", "region_name": "region",
+    "access_key_id": "access_key_id", "key": "access_key_id", "aws_access_key_id": "access_key_id",
+    "secret_access_key": "secret_access_key", "secret": "secret_access_key",
+    "aws_secret_access_key": "secret_access_key", "session_token": "session_token", "token": "session_token",
+    "allow_http": "allow_http", "anonymous": "anonymous", "anon": "anonymous",
+    "force_path_style": "force_path_style",
+}
+_MEMORY: dict[str, Any] = {}
+_REPOS: dict[tuple[str, str], Any] = {}
+
+
+def scheme(store: str | os.PathLike) -> str:
+    return os.fspath(store).split("://", 1)[0].lower()
+
+
+def is_repository_url(store: str | os.PathLike) -> bool:
+    """Whether ``store`` is a URL vaearr keeps as an icechunk repository (``s3://``, ``memory://``)."""
+    s = os.fspath(store)
+    return "://" in s and scheme(s) in SCHEMES
+
+
+def options(given: dict | None) -> dict:
+    """The storage options of a call: its own, else the command line's, else none."""
+    if given is not None:
+        return dict(given)
+    return dict(STORAGE_OPTIONS.get() or {})
+
+
+def _s3_kwargs(url: str, given: dict) -> dict:
+    kw: dict[str, Any] = {}
+    for key, value in given.items():
+        if key not in _S3_OPTIONS:
+            raise StoreError(url, f"unknown storage option '{key}' for s3:// (known: {', '.join(sorted(set(_S3_OPTIONS.values())))})")
+        kw[_S3_OPTIONS[key]] = value
+    for flag in ("allow_http", "anonymous", "force_path_style"):
+        if isinstance(kw.get(flag), str):
+            kw[flag] = kw[flag].strip().lower() in ("1", "true", "yes")
+    endpoint = kw.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        kw["endpoint_url"] = endpoint
+        kw.setdefault("force_path_style", True)  # S3-compatible servers (MinIO, Ceph, moto) want path-style
+        kw.setdefault("allow_http", endpoint.startswith("http://"))
+    if "region" not in kw:
+        kw["region"] = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    if not {"access_key_id", "anonymous"} & set(kw):
+        kw["from_env"] = True  # credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / profile
+    return kw
+
+
+def fsspec_options(store: str | os.PathLike, given: dict | None) -> dict:
+    """The storage options in fsspec's spelling, for reading a plain zarr store at ``store``."""
+    given = options(given)
+    if scheme(store) != "s3":
+        return given
+    names = {"access_key_id": "key", "secret_access_key": "secret", "session_token": "token", "anonymous": "anon"}
+    out: dict[str, Any] = {}
+    for key, value in given.items():
+        name = _S3_OPTIONS.get(key, key)
+        if name == "endpoint_url":
+            out["endpoint_url"] = value
+        elif name == "region":
+            out.setdefault("client_kwargs", {})["region_name"] = value
+        elif name in names:
+            out[names[name]] = value
+    return out
+
+
+def _storage(url: str, given: dict) -> Any:
+    ic = require("icechunk", "s3")
+    kind, rest = url.split("://", 1)
+    rest = rest.strip("/")
+    if kind.lower() == "memory":
+        return _MEMORY.setdefault(rest, ic.in_memory_storage())
+    bucket, _, prefix = rest.partition("/")
+    if not bucket:
+        raise StoreError(url, "no bucket in the URL (s3://BUCKET/path.zarr)")
+    return ic.s3_storage(bucket=bucket, prefix=prefix or None, **_s3_kwargs(url, given))
+
+
+def repository(store: str | os.PathLike, storage_options: dict | None = None, *, create: bool = False) -> Any:
+    """The icechunk repository at ``store`` (None when there is none and ``create`` is false)."""
+    ic = require("icechunk", "s3")
+    url = os.fspath(store).rstrip("/")
+    given = options(storage_options)
+    key = (url, json.dumps(given, sort_keys=True, default=str))
+    if key in _REPOS:
+        return _REPOS[key]
+    storage = _storage(url, given)
+    try:
+        if ic.Repository.exists(storage):
+            repo = ic.Repository.open(storage)
+        elif create:
+            repo = ic.Repository.create(storage)
+        else:
+            return None
+    except ic.IcechunkError as exc:
+        raise StoreError(url, f"object storage cannot be reached: {_first_line(exc)}") from None
+    _REPOS[key] = repo
+    return repo
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextlib.contextmanager
+def consistent_reads() -> Iterator[None]:
+    """Within this block, reads of a repository store see one snapshot, and writes commit on it."""
+    token = _PINS.set({})
+    try:
+        yield
+    finally:
+        _PINS.reset(token)
+
+
+def read_session(store: str | os.PathLike, storage_options: dict | None = None) -> Any:
+    """A read-only icechunk session of the store: the pinned snapshot, else the branch tip."""
+    url = os.fspath(store).rstrip("/")
+    repo = repository(url, storage_options)
+    if repo is None:
+        raise StoreError(url, "no vaearr store here (no icechunk repository); create one with 'vaearr ingest'")
+    pins = _PINS.get()
+    if pins is not None and url in pins:
+        return repo.readonly_session(snapshot_id=pins[url])
+    session = repo.readonly_session(BRANCH)
+    if pins is not None:
+        pins[url] = session.snapshot_id
+    return session
+
+
+def _on_dask_cluster() -> bool:
+    """Whether dask computations go to a dask.distributed cluster (a default ``Client`` is set)."""
+    try:
+        from distributed import default_client
+    except ImportError:  # pragma: no cover - distributed comes with the dask extra
+        return False
+    try:
+        default_client()
+    except ValueError:
+        return False
+    return True
+
+
+class Transaction:
+    """One write to a repository store (:func:`write_transaction`): write through :attr:`session`.
+
+    In one process the session is committed as it is. On a dask cluster (``distributed``), the
+    workers cannot write into this process's session: the metadata is committed on a branch of
+    its own, the workers write chunks into forks of a new session on it (:meth:`write_dask`),
+    and the store's branch is moved to the result in one compare-and-swap, so readers of the
+    store never see the steps between, and a writer killed half-way leaves only that branch.
+    """
+
+    def __init__(self, url: str, repo: Any, message: str, base: str):
+        self.url, self.repo, self.message, self.base = url, repo, message, base
+        self.distributed = _on_dask_cluster()
+        self.branch = f"vaearr-tx-{uuid.uuid4().hex[:12]}" if self.distributed else BRANCH
+        if self.distributed:
+            repo.create_branch(self.branch, base)
+        self.session = repo.writable_session(self.branch)
+
+    def write_dask(self, arrays: list, names: list[str]) -> None:
+        """Store dask ``arrays`` into the arrays ``names`` (created already) from the cluster's workers."""
+        from icechunk.dask import store_dask
+
+        self.session.commit(f"{self.message} (metadata)")
+        self.session = self.repo.writable_session(self.branch)
+        fork = self.session.fork()
+        targets = [zarr.open_array(fork.store, path=name, mode="r+") for name in names]
+        self.session.merge(store_dask(sources=arrays, targets=targets))
+
+    def commit(self) -> str:
+        ic = require("icechunk", "s3")
+        try:
+            snapshot = self.session.commit(self.message)
+            if self.distributed:
+                self.repo.reset_branch(BRANCH, snapshot, from_snapshot_id=self.base)
+        except ic.ConflictError:
+            raise StoreConflictError(self.url, "another writer committed to this store during this write; nothing "
+                                               "was written; run the command again") from None
+        return snapshot
+
+    def close(self) -> None:
+        if self.distributed:
+            with contextlib.suppress(Exception):
+                self.repo.delete_branch(self.branch)
+
+
+@contextlib.contextmanager
+def write_transaction(store: str | os.PathLike, message: str, storage_options: dict | None = None) -> Iterator[Transaction]:
+    """A :class:`Transaction` that commits when the block ends without error and is dropped otherwise.
+
+    Raises
+    ------
+    StoreConflictError
+        Another writer committed since this command read the store, or during this write.
+    """
+    url = os.fspath(store).rstrip("/")
+    repo = repository(url, storage_options, create=True)
+    base = repo.lookup_branch(BRANCH)
+    pins = _PINS.get()
+    if pins is not None and url in pins and pins[url] != base:
+        raise StoreConflictError(url, f"another writer committed to this store (snapshot {base}) after this "
+                                      f"command read it (snapshot {pins[url]}); nothing was written; run it again")
+    tx = Transaction(url, repo, message, base)
+    try:
+        yield tx
+        snapshot = tx.commit()
+    finally:
+        tx.close()
+    if pins is not None:
+        pins[url] = snapshot
+
+
+def snapshot_of(store: str | os.PathLike, storage_options: dict | None = None) -> str:
+    """The snapshot id a read of ``store`` sees now (pinned inside :func:`consistent_reads`)."""
+    return read_session(store, storage_options).snapshot_id
+
+
+def history(store: str | os.PathLike, storage_options: dict | None = None) -> list[tuple[str, str]]:
+    """``(snapshot id, message)`` of every commit, newest first."""
+    repo = repository(store, storage_options)
+    return [] if repo is None else [(s.id, s.message) for s in repo.ancestry(branch=BRANCH)]
