@@ -159,8 +159,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    from vaearr.viz.explore import explore
     from vaearr.store import write_variables
+    from vaearr.viz.explore import explore
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)

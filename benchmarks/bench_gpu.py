@@ -205,7 +205,6 @@ def main(argv=None) -> dict:
     ap.add_argument("--out", type=Path, default=HERE / "results" / "gpu.json")
     args = ap.parse_args(argv)
     import torch
-
     from bench_loader import dir_bytes, drop_page_cache_hint, make_store
 
     steps = {k: v["steps"] for k, v in MODELS.items()}

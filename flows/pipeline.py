@@ -101,10 +101,12 @@ train_vae = flow(name="train-vae", log_prints=True)(_train_vae)
 
 @flow(name="encode", log_prints=True)
 def encode(store: str, run: str, name: str = "latent", figures: str | None = None, export: str | None = None,
-           overwrite: bool = False, report: str | None = None) -> dict:
+           overwrite: bool = False, report: str | None = None, scheduler: str | None = None) -> dict:
     """Write a run's latents into the store (``vaearr encode``); with ``report`` (a folder), end with
-    ``vaearr report`` of the store and run there."""
-    summary = encode_task(store, run, name=name, figures=figures, export=export, overwrite=overwrite)
+    ``vaearr report`` of the store and run there. ``scheduler``: a dask.distributed address
+    (``tcp://host:8786``) to encode on that cluster (``vaearr encode --scheduler``)."""
+    summary = encode_task(store, run, name=name, figures=figures, export=export, overwrite=overwrite,
+                          scheduler=scheduler)
     print(f"encoded {summary['n_encoded']} samples into {store}:{name}")
     if report is not None:
         summary["report"] = report_task(store, report, run=run)["report"]

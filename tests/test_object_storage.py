@@ -196,3 +196,38 @@ def test_plain_zarr_on_object_storage_is_read_not_written(s3, tmp_path: Path) ->
     with pytest.raises(StoreError, match="plain zarr store, not an icechunk repository"):
         write_variable(url, "b", xr.DataArray(np.ones((2, 3)), dims=("y", "x")))
     assert _objects(s3, "plain.zarr/") == keys
+
+
+def test_encode_decompose_rank_cluster_on_a_dask_cluster(s3, s3_store, tmp_path: Path) -> None:
+    """--scheduler runs the commands on a LocalCluster of 2 worker processes, store in the S3 server:
+    the encode tasks run on the workers, the workers write the chunks (merged icechunk forks), and each
+    command is still one commit on the store's branch."""
+    distributed = pytest.importorskip("distributed", reason="needs the 'flows' extra")
+    from vaearr.store import open_store
+    from vaearr.store.remote import history, repository
+
+    url, run = s3_store
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        before = history(url)
+        run_cli("encode", url, "--run", run, "--name", "zc", "--scheduler", address, env=s3, check=True)
+        assert "encode_band" in cluster.scheduler.task_prefixes  # the encoding ran as tasks on the workers
+        run_cli("decompose", url, "--method", "pca", "--components", "3", "--name", "pcac", "--scheduler", address,
+                env=s3, check=True)
+        run_cli("rank", url, "--latent", "zc", "--against", "bandcontrast", "--out", tmp_path / "r", "--no-figures",
+                "--scheduler", address, env=s3, check=True)
+        run_cli("cluster", url, "--latent", "zc", "--dim", "0", "--method", "kmeans", "--k", "3", "--tag", "onc",
+                "--out", tmp_path / "c", "--scheduler", address, env=s3, check=True)
+        assert len(cluster.scheduler_info["workers"]) == 2
+    ds = open_store(url)
+    np.testing.assert_allclose(ds["zc"].values, ds["latent"].values, atol=1e-5)  # NaN outside the ROI in both
+    assert ds["pcac_weights"].sizes["pcac_component"] == 3 and "cluster_onc" in ds
+    messages = [m for _, m in history(url)[: len(history(url)) - len(before)]]
+    # the workers' chunks went in through the cluster path: a metadata step on a branch of its own,
+    # then the branch moved once; the store's branch shows every command once more
+    assert sum(m.startswith("vaearr encode") and m.endswith("(metadata)") for m in messages) == 1
+    assert sum(m.startswith("vaearr encode") and not m.endswith("(metadata)") for m in messages) == 1
+    assert any(m.startswith("vaearr decompose") for m in messages) and any(m.startswith("vaearr cluster") for m in messages)
+    assert repository(url).list_branches() == {"main"}  # no transaction branch left behind
+    proc = run_cli("encode", url, "--run", run, "--name", "zx", "--scheduler", "tcp://127.0.0.1:9", env=s3)
+    assert _one_error_line(proc).startswith("error: tcp://127.0.0.1:9: no dask scheduler answers here")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 import xarray as xr
 
 from vaearr.errors import InputError, StoreError, require
@@ -19,6 +22,8 @@ from vaearr.models.latent_stats import ACTIVE_THRESHOLD, LatentStats
 from vaearr.progress import bar
 from vaearr.run import Run
 from vaearr.store import check_name, open_store, write_variables
+from vaearr.store.dask_cluster import dask_client
+from vaearr.store.remote import STORAGE_OPTIONS
 
 
 @dataclass
@@ -67,6 +72,7 @@ def encode(
     per_subject: str | Path | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> EncodeResult:
     """Encode every sample inside the run's mask and write the latents into the store.
 
@@ -106,20 +112,27 @@ def encode(
     mu_all = np.full((n_grid, *latent_shape), np.nan, np.float32)
     lv_all = np.full((n_grid, *latent_shape), np.nan, np.float32) if logvar else None
     err_all = np.full(n_grid, np.nan, np.float32)
-    n = 0
     stats = LatentStats()  # what the latent carries: KL per dim, active units (vector latents)
     inside = n_grid if mask is None else int(ds[mask].sum())
+    if scheduler is not None:
+        batches = _on_cluster(scheduler, store, run, checkpoint, ds, recon_error, batch_size)
+    else:
+        batches = ((b.index, b.mu.float().cpu().numpy(), b.logvar.float().cpu().numpy(),
+                    _recon_error(b) if recon_error else None)
+                   for b in r.encode(store, model=model, batch_size=batch_size, num_workers=num_workers,
+                                     reconstruct=recon_error))
+    n = 0
     with bar(total=inside, desc="encoding", unit="sample") if progress else contextlib.nullcontext() as pbar:
-        for b in r.encode(store, model=model, batch_size=batch_size, num_workers=num_workers, reconstruct=recon_error):
-            stats.add(b.mu, b.logvar)
-            mu_all[b.index] = b.mu.float().cpu().numpy()
+        for index, mu, lv, err in batches:
+            stats.add(torch.from_numpy(mu), torch.from_numpy(lv))
+            mu_all[index] = mu
             if lv_all is not None:
-                lv_all[b.index] = b.logvar.float().cpu().numpy()
-            if recon_error:
-                err_all[b.index] = ((b.recon.float() - b.x.float()) ** 2).flatten(1).mean(1).cpu().numpy()
-            n += len(b.index)
+                lv_all[index] = lv
+            if err is not None:
+                err_all[index] = err
+            n += len(index)
             if pbar is not None:
-                pbar.update(len(b.index))
+                pbar.update(len(index))
 
     coords = {d: ds[d] for d in sample_dims if d in ds.coords}
     if len(latent_shape) == 1:
@@ -142,10 +155,11 @@ def encode(
     attrs = {"checkpoint": str(ckpt), "checkpoint_sha256": sha, "model": model.config.name,
              **stats.result(), **({"active_threshold": ACTIVE_THRESHOLD} if stats.n else {})}
     mask_da = ds[mask].load() if mask is not None else None
-    write_variables(
-        store, variables, mask=mask_da, source=[r.data.var], run=str(run),
-        config={"data": asdict(r.data), "train": r.train, "model": r.model_config}, attrs=attrs, overwrite=overwrite,
-    )
+    with dask_client(scheduler):  # on a cluster its workers write the chunks
+        write_variables(
+            store, variables, mask=mask_da, source=[r.data.var], run=str(run),
+            config={"data": asdict(r.data), "train": r.train, "model": r.model_config}, attrs=attrs, overwrite=overwrite,
+        )
     result = EncodeResult(store=store, variables=list(variables), n_encoded=n, checkpoint=ckpt,
                           checkpoint_sha256=sha)
     if "active_units" in attrs:
@@ -155,6 +169,72 @@ def encode(
     if per_subject is not None:
         result.exports += export_per_subject(open_store(store), name, per_subject, factor=_factor(r, latent_shape))
     return result
+
+
+def _recon_error(b: Any) -> np.ndarray:
+    return ((b.recon.float() - b.x.float()) ** 2).flatten(1).mean(1).cpu().numpy()
+
+
+#: samples one cluster task encodes at least (whole chunks of the first sample dim)
+TASK_SAMPLES = 2048
+
+
+def _bands(ds: xr.Dataset, var: str, sample_dims: tuple[str, ...]) -> list[slice]:
+    """Bands of whole chunks along the first sample dim, each of at least :data:`TASK_SAMPLES` samples."""
+    first = sample_dims[0]
+    step = int(ds[var].chunksizes[first][0]) if ds[var].chunks else int(ds.sizes[first])
+    per_row = int(np.prod([ds.sizes[d] for d in sample_dims[1:]])) if len(sample_dims) > 1 else 1
+    rows = step * max(1, -(-TASK_SAMPLES // (step * per_row)))
+    return [slice(i, min(i + rows, int(ds.sizes[first]))) for i in range(0, int(ds.sizes[first]), rows)]
+
+
+@functools.lru_cache(maxsize=2)
+def _worker_run(run: str, checkpoint: str) -> tuple[Run, Any]:
+    """The run and its model, loaded once per worker process."""
+    r = Run.open(run)
+    return r, r.model(checkpoint, device="cpu")
+
+
+def encode_band(store: str, run: str, checkpoint: str, band: slice, recon_error: bool, batch_size: int,
+                storage_options: dict | None = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, Any]]:
+    """Encode the samples of one band (rows ``band`` of the first sample dim) inside the run's mask:
+    ``(flat index, mu, logvar, recon error or None)`` per batch. Runs on a cluster worker."""
+    token = STORAGE_OPTIONS.set(storage_options) if storage_options else None
+    try:
+        r, model = _worker_run(run, checkpoint)
+        ds = open_store(store)
+        first = r.data.sample_dims[0]
+        if not r.preprocess.average_neighbours:
+            # the band in memory (whole chunks, read once); its flat indices continue the grid's
+            band_ds = ds[[v for v in (r.data.var, r.data.mask) if v]].isel({first: band}).load()
+            offset = band.start * int(np.prod([ds.sizes[d] for d in r.data.sample_dims[1:]]))
+            source, keep = band_ds, "run"
+        else:  # neighbour averaging needs the pixels around the band: read through the whole grid
+            region = xr.zeros_like(ds[r.data.var].isel({d: 0 for d in r.data.feature_dims}), dtype=bool)
+            region[{first: band}] = True
+            keep = (region & ds[r.data.mask].astype(bool) if r.data.mask else region).load()
+            source, offset = store, 0
+        with torch.no_grad():
+            return [(b.index + offset, b.mu.float().numpy(), b.logvar.float().numpy(),
+                     _recon_error(b) if recon_error else None)
+                    for b in r.encode(source, mask=keep, model=model, batch_size=batch_size, reconstruct=recon_error)]
+    finally:
+        if token is not None:
+            STORAGE_OPTIONS.reset(token)
+
+
+def _on_cluster(scheduler: str, store: Any, run: Any, checkpoint: str, ds: xr.Dataset, recon_error: bool,
+                batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, Any]]:
+    """Batches encoded by the cluster's workers, one task per band of chunks, as the tasks finish."""
+    r = Run.open(run)
+    bands = _bands(ds, r.data.var, r.data.sample_dims)
+    with dask_client(scheduler) as client:
+        from distributed import as_completed
+
+        futures = [client.submit(encode_band, str(store), str(run), str(checkpoint), band, recon_error, batch_size,
+                                 STORAGE_OPTIONS.get(), pure=False) for band in bands]
+        for future in as_completed(futures):
+            yield from future.result()
 
 
 def _factor(run: Run, latent_shape: tuple[int, ...]) -> int | None:

@@ -16,8 +16,15 @@ import time
 import warnings
 
 import numpy as np
-
-from common import HERE, load_map, pca_features, preprocess, remove_static_background, resize_patterns, score_features
+from common import (
+    HERE,
+    load_map,
+    pca_features,
+    preprocess,
+    remove_static_background,
+    resize_patterns,
+    score_features,
+)
 
 
 def nmf_features(p: np.ndarray, size: int, n: int = 16, recipe: str = "div") -> tuple[np.ndarray, float]:

@@ -6,10 +6,9 @@ GMM (n_init=5, random_state=0). Uses the truth: a diagnostic, not a method.
 Run: nice -n 15 .venv/bin/python gmm_diag.py
 """
 import numpy as np
+from common import interior, load_map, pca_features, preprocess
 from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
-
-from common import interior, load_map, pca_features, preprocess
 
 m = load_map("subgrains")
 sub = m["subgrains"].ravel()

@@ -7,12 +7,15 @@ standardised patterns and the 1-epoch VAE; then the same with the features avera
 (2r+1)² window inside the pixel's grain cluster. Output: ``hierarchical_output.txt``.
 Run: .venv/bin/python benchmarks/science_study/hierarchical.py
 """
-import numpy as np, xarray as xr, sys
-from sklearn.mixture import GaussianMixture
+import numpy as np
+import xarray as xr
 from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score as ari
+from sklearn.mixture import GaussianMixture
+
 from vaearr.analysis.boundaries import boundary_f1
 from vaearr.data.subgrains import one_sided_boundaries
+
 ds = xr.open_zarr("/tmp/sci-smoke/subgrains.zarr")
 sub = ds.subgrain_id.values.ravel(); grain = ds.grain_id.values.ravel()
 lagb_true = ds.low_angle_boundaries_true.values

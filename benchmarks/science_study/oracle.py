@@ -10,9 +10,8 @@ Run: nice -n 15 .venv/bin/python oracle.py
 import json
 
 import numpy as np
-from sklearn.metrics import adjusted_rand_score
-
 from common import HERE, interior, load_map, preprocess
+from sklearn.metrics import adjusted_rand_score
 
 m = load_map("subgrains")
 sub, grain = m["subgrains"].ravel(), m["grains"].ravel()

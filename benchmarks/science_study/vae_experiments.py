@@ -43,10 +43,17 @@ import torch
 from torch import Tensor, nn
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2]))
+from common import (  # noqa: E402
+    HERE,
+    load_map,
+    neighbour_average,
+    pca_features,
+    preprocess,
+    score_features,
+)
+
 from vaearr.models import ConvVAEConfig, build_model  # noqa: E402
 from vaearr.models.base import reparameterise  # noqa: E402
-
-from common import HERE, load_map, neighbour_average, pca_features, preprocess, score_features  # noqa: E402
 
 torch.set_num_threads(1)
 LOG2PI = math.log(2 * math.pi)

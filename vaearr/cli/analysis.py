@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from vaearr.cli.common import (
+    Scheduler,
     app,
     parse_floats,
     parse_ints,
@@ -16,6 +17,7 @@ from vaearr.cli.common import (
     store_location,
 )
 from vaearr.errors import InputError
+from vaearr.store.dask_cluster import dask_client
 
 
 @app.command()
@@ -44,6 +46,7 @@ def cluster(
     tag: Annotated[Optional[str], typer.Option(help="Tag in the output file names (default METHOD_dimDIM, e.g. kmeans_dim3).")] = None,
     name: Annotated[Optional[str], typer.Option(help="Store variable for the labels (default cluster_TAG).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the store variable.")] = False,
+    scheduler: Scheduler = None,
 ) -> None:
     """Cluster (latent dim, band contrast) in the mask; map + scatter figure, CSV, JSON, store variable cluster_TAG."""
     from vaearr.analysis.clustering import joint_cluster
@@ -53,15 +56,16 @@ def cluster(
     clip = parse_floats(shade_clip.replace(":", ","), "--shade-clip")
     if len(clip) != 2:
         raise InputError(None, f"--shade-clip takes two percentiles like 2:98, got '{shade_clip}'")
-    result = joint_cluster(
-        store, latent=latent, dim=dim, with_var=None if (with_var or "").lower() == "none" else with_var,
-        method=method, mask=None if mask.lower() == "none" else mask,
-        x_range=parse_range(x) if x else None, y_range=parse_range(y) if y else None,
-        latent_vector=latent_vector, bc_vector=bc_vector, out=out, tag=tag, name=name, k=k,
-        k_range=parse_k_range(k_range), criterion=criterion.lower(), eps=eps, min_samples=min_samples,
-        min_cluster_size=min_cluster_size, cluster_selection_epsilon=cluster_selection_epsilon,
-        colors=parse_names(colors), shade_clip=tuple(clip), seed=seed, overwrite=overwrite,
-    )
+    with dask_client(scheduler):
+        result = joint_cluster(
+            store, latent=latent, dim=dim, with_var=None if (with_var or "").lower() == "none" else with_var,
+            method=method, mask=None if mask.lower() == "none" else mask,
+            x_range=parse_range(x) if x else None, y_range=parse_range(y) if y else None,
+            latent_vector=latent_vector, bc_vector=bc_vector, out=out, tag=tag, name=name, k=k,
+            k_range=parse_k_range(k_range), criterion=criterion.lower(), eps=eps, min_samples=min_samples,
+            min_cluster_size=min_cluster_size, cluster_selection_epsilon=cluster_selection_epsilon,
+            colors=parse_names(colors), shade_clip=tuple(clip), seed=seed, overwrite=overwrite,
+        )
     cluster_figure_files(result, store)
     typer.echo(result.summary())
 
@@ -86,6 +90,7 @@ def rank(
     per_page: Annotated[int, typer.Option(help="Latent maps per page (maps_page1.html, maps_page2.html...).")] = 16,
     seed: Annotated[int, typer.Option(help="Seed of NMF and the mixtures.")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Recompute PCA/NMF references that exist.")] = False,
+    scheduler: Scheduler = None,
 ) -> None:
     """References, partition agreement, association metrics and top-N maps for a latent."""
     from vaearr.analysis.ranking import rank_latents
@@ -97,11 +102,12 @@ def rank(
     chosen = "all" if dims is not None and dims.strip().lower() == "all" else parse_ints(dims, "--dims")
     refs = [r for item in [*(against or []), *(more or [])] for r in item.replace(",", " ").split()]
     refs = refs or ["elements", "bandcontrast", "pca", "nmf"]
-    result = rank_latents(
-        store, latent=latent, against=refs, out=out, top=top, mask=mask, metrics=metric or None,
-        trend_order=trend_order, n_components=components, k_range=parse_k_range(k_range), criterion=criterion,
-        seed=seed, overwrite=overwrite, dims=chosen,
-    )
+    with dask_client(scheduler):
+        result = rank_latents(
+            store, latent=latent, against=refs, out=out, top=top, mask=mask, metrics=metric or None,
+            trend_order=trend_order, n_components=components, k_range=parse_k_range(k_range), criterion=criterion,
+            seed=seed, overwrite=overwrite, dims=chosen,
+        )
     if not no_figures:
         rank_figures(store, result, out, latent=latent, top=top, mask=mask, nan_color=nan_color, per_page=per_page)
     typer.echo(result.summary())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -14,7 +14,7 @@ from vaearr.store import describe
 
 #: an fsspec URL (``s3://``, ``gs://``, ``memory://``...): ``file://`` is a local path
 URL = re.compile(r"^(?!file://)[A-Za-z][A-Za-z0-9+.-]*://")
-#: the URLs the command line handed to store arguments (any other URL argument is refused)
+#: the URLs the command line handed to store arguments and --scheduler (any other URL argument is refused)
 STORE_URLS: set[str] = set()
 
 
@@ -45,6 +45,15 @@ StoreOpt = Annotated[Path, typer.Option("--store", "-s", parser=store_location, 
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace variables that exist.")]
 Checkpoint = Annotated[str, typer.Option(help="best, latest, an epoch number, or a checkpoint folder.")]
 Device = Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")]
+def scheduler_address(text: str) -> str:
+    """A dask scheduler address (``tcp://host:8786``): a URL that is not a path."""
+    STORE_URLS.add(text)
+    return text
+
+
+Scheduler = Annotated[Optional[str], typer.Option(
+    parser=scheduler_address, metavar="ADDRESS", help="dask.distributed scheduler (tcp://host:8786): the command's work runs on that cluster's workers, "
+         "which must reach the store (s3://, or a shared disk); the write is still one transaction.")]
 
 
 def parse_shape(text: str | None, n: int, what: str) -> tuple[int, ...] | None:

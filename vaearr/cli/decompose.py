@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaearr.cli.common import app, parse_k_range, store_location
+from vaearr.cli.common import Scheduler, app, parse_k_range, store_location
 
 
 @app.command()
@@ -24,10 +24,12 @@ def decompose(
     max_fit: Annotated[int, typer.Option(help="Pixels in the fit sample (at most).")] = 20000,
     seed: Annotated[int, typer.Option(help="Seed of the fit sample, PCA, NMF and the mixture.")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the variables if they exist.")] = False,
+    scheduler: Scheduler = None,
 ) -> None:
     """Decompose the patterns in the mask; write {name}_weights(y, x, {name}_component) and {name}_components."""
     from vaearr.analysis.decompose import parse_references, write_decomposition
     from vaearr.errors import InputError
+    from vaearr.store.dask_cluster import dask_client
 
     n: int | str = "auto"
     if components.strip().lower() != "auto":
@@ -38,9 +40,10 @@ def decompose(
     refs = parse_references(references)
     if refs is None and method == "cnmf":
         refs = "auto"
-    result = write_decomposition(
-        store, method=method, var=var, mask=None if mask.lower() == "none" else mask, components=n,
-        references=refs, name=name, k_range=parse_k_range(k_range), max_components=max_components, seed=seed,
-        max_fit=max_fit, overwrite=overwrite,
-    )
+    with dask_client(scheduler):
+        result = write_decomposition(
+            store, method=method, var=var, mask=None if mask.lower() == "none" else mask, components=n,
+            references=refs, name=name, k_range=parse_k_range(k_range), max_components=max_components, seed=seed,
+            max_fit=max_fit, overwrite=overwrite,
+        )
     typer.echo(result.summary())

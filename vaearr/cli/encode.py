@@ -7,7 +7,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaearr.cli.common import Checkpoint, Device, Overwrite, app, store_location
+from vaearr.cli.common import (
+    Checkpoint,
+    Device,
+    Overwrite,
+    Scheduler,
+    app,
+    store_location,
+)
 
 
 @app.command()
@@ -23,6 +30,7 @@ def encode(
     figures: Annotated[Optional[Path], typer.Option(help="Latent maps (HTML + PNG) here.")] = None,
     per_subject: Annotated[Optional[Path], typer.Option(help="One <subject>.npy per sample here (and <subject>.nii.gz for 3D latents of a volume store).")] = None,
     overwrite: Overwrite = False,
+    scheduler: Scheduler = None,
 ) -> None:
     """Write the latents (mu), and reconstruction error, of a trained run into the store."""
     from vaearr.encode import encode as encode_store
@@ -32,7 +40,7 @@ def encode(
 
     result = encode_store(store, run, name=name, checkpoint=checkpoint, logvar=logvar, batch_size=batch_size,
                           device=device, export=export, per_subject=per_subject,
-                          overwrite=overwrite)
+                          overwrite=overwrite, scheduler=scheduler)
     ds = open_store(store)
     if figures is not None and {"y", "x"} <= set(ds[name].dims) and "latent_dim" in ds[name].dims:
         result.figures = latent_maps(ds, name, figures)
