@@ -98,6 +98,8 @@ def test_the_whole_path_runs_on_object_storage(s3, s3_store, demo_files, tmp_pat
     assert "store variable: cluster_kmeans_dim0" in cluster.stdout
     labels = open_store(url)["cluster_kmeans_dim0"].values
     assert set(np.unique(labels[roi])) == {0, 1, 2} and (labels[~roi] < 0).all()
+    rep = run_cli("report", url, "--run", run, "--analyses", tmp_path / "cl", "--out", tmp_path / "rep", env=s3, check=True)
+    assert (tmp_path / "rep" / "report.html").stat().st_size > 100_000 and "report:" in rep.stdout
     # a plain xarray user reads the same store through icechunk
     import icechunk
 

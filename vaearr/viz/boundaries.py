@@ -37,11 +37,14 @@ def boundary_files(result: BoundaryResult, folder: str | os.PathLike | None = No
                    name: str | None = None, title: str | None = None) -> dict[str, Path]:
     """:func:`boundary_figure` of what :func:`~vaearr.analysis.boundaries.find_boundaries` found.
 
-    ``folder`` defaults to ``STORE_boundaries`` beside the store, ``name`` to
+    ``folder`` defaults to ``STORE_boundaries`` beside the store (in the working folder for a URL), ``name`` to
     ``boundaries_{source}``; the paths are also added to ``result.files``.
     """
-    store = Path(result.store)
-    folder = Path(folder) if folder is not None else store.parent / f"{store.stem}_boundaries"
+    store = str(result.store)
+    if folder is None:  # beside a local store; in the working folder for an s3:// one
+        stem = Path(store.rstrip("/").rsplit("/", 1)[-1]).stem
+        folder = (Path(store).parent if "://" not in store else Path.cwd()) / f"{stem}_boundaries"
+    folder = Path(folder)
     files = boundary_figure(result.strength, result.grain_boundaries, result.low_angle_boundaries, folder,
                             name=name or f"boundaries_{result.source}", title=title)
     result.files.update(files)

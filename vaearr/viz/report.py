@@ -154,7 +154,8 @@ def build_report(
         r = check_run(found_run, ds, store) if found_run is not None else None
     else:
         r = check_run(run, ds, store)
-    near = [store.parent] + ([r.path.parent] if r is not None else []) if discover else []
+    near = ([store.parent] if isinstance(store, Path) else []) + ([r.path.parent] if r is not None else []) \
+        if discover else []
     found = find_analyses(given, near, store)
     for a in found.all():
         if a not in given:
@@ -169,7 +170,7 @@ def build_report(
             sections.append(sec)
     out.mkdir(parents=True, exist_ok=True)
     path = out / REPORT_FILE
-    figures = write_page(sections, path, title=title or f"vaearr report: {store.name}")
+    figures = write_page(sections, path, title=title or f"vaearr report: {store.name if isinstance(store, Path) else store}")
     return ReportResult(path, [s.id for s in sections], r.path if r is not None else None, found.all(), figures,
                         time.perf_counter() - t0)
 
