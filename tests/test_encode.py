@@ -68,6 +68,16 @@ def test_encode_refuses_existing_without_overwrite(demo_store: Path, trained_run
     assert (np.isfinite(ds.z_logvar.values).all(-1) == ds.roi.values).all()
 
 
+def test_encode_without_the_reconstruction_error(demo_store: Path, trained_run: Path) -> None:
+    out = run_cli("encode", demo_store, "--run", trained_run, "--name", "q", "--no-recon-error", check=True)
+    assert "wrote q to" in out.stdout
+    ds = open_store(demo_store)
+    assert "q_recon_error" not in ds and (np.isfinite(ds.q.values).all(-1) == ds.roi.values).all()
+    # the latents do not depend on whether the decoder ran
+    encode(demo_store, trained_run, name="r", progress=False)
+    np.testing.assert_array_equal(open_store(demo_store).r.values, ds.q.values)
+
+
 def test_encode_not_a_run(demo_store: Path, tmp_path: Path) -> None:
     proc = run_cli("encode", demo_store, "--run", tmp_path)
     assert proc.returncode == 2 and f"{tmp_path}: not a training run" in proc.stderr

@@ -36,7 +36,7 @@ def cluster(
     k_range: Annotated[str, typer.Option(help="k range for the automatic choice of k.")] = "2:8",
     criterion: Annotated[str, typer.Option(help="gmm's choice of k: bic or aic.")] = "bic",
     eps: Annotated[Optional[float], typer.Option(help="DBSCAN radius (standardised units); default: the elbow of the sorted k-distances (printed).")] = None,
-    min_samples: Annotated[Optional[int], typer.Option(help="DBSCAN/HDBSCAN core size (default: 10 for DBSCAN, --min-cluster-size for HDBSCAN).")] = None,
+    min_samples: Annotated[Optional[int], typer.Option(help="DBSCAN/HDBSCAN core size (default: 10 for DBSCAN, --min-cluster-size for HDBSCAN). HDBSCAN's memory grows as pixels × this: a 1M-pixel map took 14.8 GB at 2000, 0.7 GB at 20.")] = None,
     min_cluster_size: Annotated[int, typer.Option(help="HDBSCAN smallest cluster.")] = 20,
     cluster_selection_epsilon: Annotated[float, typer.Option(help="HDBSCAN: merge clusters closer than this (standardised units).")] = 0.0,
     colors: Annotated[Optional[str], typer.Option(help="Cluster colours, largest cluster first: names or hex codes, e.g. red,#00ff00,blue.")] = None,

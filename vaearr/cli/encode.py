@@ -24,6 +24,10 @@ def encode(
     name: Annotated[str, typer.Option(help="Name of the latent variable.")] = "latent",
     checkpoint: Checkpoint = "best",
     logvar: Annotated[bool, typer.Option("--logvar", help="Also write {name}_logvar.")] = False,
+    recon_error: Annotated[bool, typer.Option(
+        "--recon-error/--no-recon-error",
+        help="Also write {name}_recon_error (decodes every sample: most of encode's time for conv-vae).",
+    )] = True,
     batch_size: Annotated[int, typer.Option(help="Samples per batch.")] = 256,
     device: Device = "cpu",
     export: Annotated[Optional[Path], typer.Option(help="Also write latents_full.npy, latents_roi.npy, coords.csv here.")] = None,
@@ -37,8 +41,8 @@ def encode(
     from vaearr.store import open_store
     from vaearr.viz.maps import latent_maps
 
-
-    result = encode_store(store, run, name=name, checkpoint=checkpoint, logvar=logvar, batch_size=batch_size,
+    result = encode_store(store, run, name=name, checkpoint=checkpoint, logvar=logvar, recon_error=recon_error,
+                          batch_size=batch_size,
                           device=device, export=export, per_subject=per_subject,
                           overwrite=overwrite, scheduler=scheduler)
     ds = open_store(store)

@@ -15,6 +15,7 @@ import h5py
 import numpy as np
 
 from vaearr.data.simulate import (
+    band_contrast,
     noisy_patterns,
     progress_blocks,
     scan_coords,
@@ -96,6 +97,7 @@ def make_big_hdf5(
     huffman_only: bool = True,
     workers: int | None = None,
     progress: bool = False,
+    bandcontrast_csv: str | os.PathLike | None = None,
 ) -> BigFile:
     """Write a large simulated pattern file, ``/patterns`` (N, py, px) uint8 gzip, for benchmarks.
 
@@ -136,6 +138,9 @@ def make_big_hdf5(
         Threads that generate and compress chunks (default: CPU count).
     progress
         Show a progress bar.
+    bandcontrast_csv
+        Also write ``x,y,bandcontrast`` here (as the demo's ``bandcontrast.csv``): the pool's
+        :func:`band_contrast` tiled the same way as the patterns, for ``vaearr roi --bc-otsu``.
 
     Returns
     -------
@@ -213,6 +218,12 @@ def make_big_hdf5(
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    if bandcontrast_csv is not None:
+        bc = band_contrast(pool.reshape(qy * qx, py, px), sc.background)
+        src = reflect(iy, qy) * qx + reflect(ix, qx)
+        with open(bandcontrast_csv, "w") as f:
+            f.write("x,y,bandcontrast\n")
+            np.savetxt(f, np.column_stack([x, y, np.rint(bc[src])]), fmt="%.9g", delimiter=",")
     t_end = time.perf_counter()
     raw = n * py * px
     return BigFile(
