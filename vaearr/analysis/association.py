@@ -107,8 +107,19 @@ def association_matrix(
         raise InputError(None, f"need at least 3 pixels to associate, got {n}")
     if not (np.isfinite(latent).all() and np.isfinite(references).all()):
         raise InputError(None, "latent and references must be finite on the pixels given (select the mask first)")
+    q, refs = _prepare_references(references, coords, opts)
+    return _matrix(latent, refs, q, opts)
+
+
+def _prepare_references(references: np.ndarray, coords: np.ndarray | None, opts: AssociationOptions) -> tuple:
+    """The trend basis and every reference column prepared for the metrics (:func:`prepare`), once."""
     q = trend_basis(coords, opts.trend_order) if coords is not None and "partial_pearson" in opts.metrics else None
-    refs = [prepare(references[:, r], opts, q) for r in range(references.shape[1])]
+    return q, [prepare(references[:, r], opts, q) for r in range(references.shape[1])]
+
+
+def _matrix(latent: np.ndarray, refs: list, q: np.ndarray | None, opts: AssociationOptions) -> np.ndarray:
+    """``(L, R, M)`` metrics of the finite ``(n, L)`` latent against prepared references."""
+    n = latent.shape[0]
     out = np.full((latent.shape[1], len(refs), len(opts.metrics)), np.nan)
 
     def one(li: int) -> None:
@@ -202,12 +213,16 @@ def element_composite(
     raise InputError(None, f"mode must be 'sum' or 'rgb', got {mode!r}")
 
 
-def _association_block(x: np.ndarray, *, refs: np.ndarray, coords: np.ndarray, opts: AssociationOptions) -> np.ndarray:
-    """``(..., L_block, pixel)`` latent values → ``(..., L_block, R, M)``: one dask block of :func:`association`."""
+def _association_block(x: np.ndarray, *, prepared: tuple, opts: AssociationOptions) -> np.ndarray:
+    """``(..., L_block, pixel)`` latent values → ``(..., L_block, R, M)``: one dask block of :func:`association`.
+
+    ``prepared`` is :func:`_prepare_references` of the references, made once and shared by every
+    block (on a 1M-pixel map each prepared reference is about a dozen arrays of n values)."""
     lead = x.shape[:-1]
     flat = np.asarray(x, dtype=np.float64).reshape(-1, x.shape[-1])
-    out = association_matrix(flat.T, refs, coords, opts)
-    return out.reshape(*lead, refs.shape[1], len(opts.metrics))
+    q, refs = prepared
+    out = _matrix(flat.T, refs, q, opts)
+    return out.reshape(*lead, len(refs), len(opts.metrics))
 
 
 def association(
@@ -274,18 +289,19 @@ def association(
     stacked = lat.stack(pixel=(ydim, xdim)).drop_vars([ydim, xdim, "pixel"], errors="ignore")
     # bring the latent into blocks of dims, every used pixel in one chunk (a reduction over pixels)
     lat_px = stacked.isel(pixel=pixels).chunk({latent_dim: block, "pixel": -1})
+    if keep.sum() < 3:
+        raise InputError(None, f"need at least 3 pixels to associate, got {int(keep.sum())}")
+    compile_kernels()
     per_block = AssociationOptions(metrics=opts.metrics, trend_order=opts.trend_order, mi_bins=opts.mi_bins,
                                    hsic_bins=opts.hsic_bins, hsic_exact_max=opts.hsic_exact_max, workers=1)
+    prepared = _prepare_references(rv[keep], coords, per_block)
     lazy = xr.apply_ufunc(
         _association_block, lat_px,
         input_core_dims=[["pixel"]], output_core_dims=[[reference_dim, "metric"]],
         dask="parallelized", output_dtypes=[np.float64],
         dask_gufunc_kwargs={"output_sizes": {reference_dim: rv.shape[1], "metric": len(opts.metrics)}},
-        kwargs={"refs": rv[keep], "coords": coords, "opts": per_block},
+        kwargs={"prepared": prepared, "opts": per_block},
     )
-    if keep.sum() < 3:
-        raise InputError(None, f"need at least 3 pixels to associate, got {int(keep.sum())}")
-    compile_kernels()
 
     with threadpool_limits(1):  # the dask threads keep the cores busy: no BLAS threads inside them
         if scheduler is None:
