@@ -293,6 +293,7 @@ def test_make_big_hdf5_band_contrast_table_describes_its_patterns(tmp_path: Path
     # the pool's BC, not each pattern's own: the noise frame added to every tiled pattern moves its
     # own BC a little (r = 0.76 here); an unrelated table would give r ≈ 0
     assert np.corrcoef(own, bc)[0, 1] > 0.6
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["bc.csv", "big.h5"]  # no staging file left
 
 
 # --------------------------------------------------------------------------------------------

@@ -42,8 +42,7 @@ def encode(
     from vaearr.viz.maps import latent_maps
 
     result = encode_store(store, run, name=name, checkpoint=checkpoint, logvar=logvar, recon_error=recon_error,
-                          batch_size=batch_size,
-                          device=device, export=export, per_subject=per_subject,
+                          batch_size=batch_size, device=device, export=export, per_subject=per_subject,
                           overwrite=overwrite, scheduler=scheduler)
     ds = open_store(store)
     if figures is not None and {"y", "x"} <= set(ds[name].dims) and "latent_dim" in ds[name].dims:

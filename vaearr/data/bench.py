@@ -218,13 +218,19 @@ def make_big_hdf5(
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    t_end = time.perf_counter()  # the pattern file alone: the table below is not in its MB/s
     if bandcontrast_csv is not None:
         bc = band_contrast(pool.reshape(qy * qx, py, px), sc.background)
         src = reflect(iy, qy) * qx + reflect(ix, qx)
-        with open(bandcontrast_csv, "w") as f:
-            f.write("x,y,bandcontrast\n")
-            np.savetxt(f, np.column_stack([x, y, np.rint(bc[src])]), fmt="%.9g", delimiter=",")
-    t_end = time.perf_counter()
+        table = Path(bandcontrast_csv)
+        tmp = table.with_name(f".{table.name}.tmp-{uuid.uuid4().hex[:8]}")
+        try:  # renamed in at the end, as the HDF5: no half-written table
+            with open(tmp, "w") as f:
+                f.write("x,y,bandcontrast\n")
+                np.savetxt(f, np.column_stack([x, y, np.rint(bc[src])]), fmt="%.9g", delimiter=",")
+            os.replace(tmp, table)
+        finally:
+            tmp.unlink(missing_ok=True)
     raw = n * py * px
     return BigFile(
         path=path, n_patterns=n, scan_shape=(ny, nx), pattern_shape=(py, px), raw_bytes=raw,
