@@ -16,9 +16,22 @@ Test −ELBO is measured the same way for both, after every epoch, on the 10 000
 ``BCE(x, decode(z)) + KL(q(z|x) || N(0, I))`` with one posterior sample ``z`` per image (a fixed
 seed), in nats per image (lower is better).
 
-Run: ``python benchmarks/bench_fashion.py --epochs 3`` (``--train-n`` to use fewer training
-images). Writes ``benchmarks/results/fashion.json`` and the exploration figures under
-``--out`` (default ``out/bench_fashion``).
+Two ways to run it:
+
+* ``--budget-cpu-s 425`` (the default): quality per CPU-second. Each side trains until a budget
+  of CPU-seconds (this process's, all threads) is spent: a short calibration run measures the
+  CPU-seconds of one step, and ``--max-steps`` is set to 96 % of the budget over that (the cosine
+  schedule spans exactly those steps). The test −ELBO after every epoch and at the end is
+  reported against the CPU-seconds spent so far; evaluating it is not counted. vaearr's count is
+  the whole ``fit`` call (opening the store, the run folder, checkpoints) — the plain loop's only
+  its steps. ``OMP_WAIT_POLICY=PASSIVE`` is set for both (idle OpenMP threads sleep instead of
+  spinning). Defaults: the transposed-convolution decoder, batch 128, lr 3e-3 (chosen by
+  measurement; see BENCHMARKS.md "Quality per CPU-second"). → ``benchmarks/results/fashion_budget.json``.
+* ``--budget-cpu-s 0 --epochs 3 --decoder upsample --lr 1e-3``: whole epochs, the parity check
+  of the first version of this script. → ``benchmarks/results/fashion.json``.
+
+``--train-n`` uses fewer training images; ``--explore-n 0`` skips the exploration figures (written
+under ``--out``, default ``out/bench_fashion``).
 """
 
 from __future__ import annotations
@@ -26,25 +39,32 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import shutil
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-from torch import nn
-from torch.nn import functional as F
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 REPO = Path(__file__).resolve().parents[1]
-LATENT, CHANNELS, BATCH, LR = 16, (32, 64), 128, 1e-3
+LATENT, CHANNELS = 16, (32, 64)
+#: fraction of the CPU budget the steps are planned to take (calibration is a short run)
+PLAN = 0.96
 
 
 class PlainVAE(nn.Module):
-    """The conv-vae layout written out in plain PyTorch, for 1×28×28 inputs."""
+    """The conv-vae layout written out in plain PyTorch, for 1×28×28 inputs; ``decoder`` as
+    conv-vae's option of that name (``upsample``: nearest ×2 then a 3×3 conv; ``transpose``: 3×3
+    stride-2 transposed convs)."""
 
-    def __init__(self, latent: int = LATENT, channels: tuple[int, int] = CHANNELS):
+    def __init__(self, latent: int = LATENT, channels: tuple[int, int] = CHANNELS, decoder: str = "upsample"):
         super().__init__()
         c1, c2 = channels
         self.enc = nn.Sequential(
@@ -54,9 +74,15 @@ class PlainVAE(nn.Module):
         self.mu = nn.Linear(c2 * 49, latent)
         self.logvar = nn.Linear(c2 * 49, latent)
         self.fc = nn.Linear(latent, c2 * 49)
+        if decoder == "transpose":
+            up1 = nn.ConvTranspose2d(c2, c1, 3, 2, 1, output_padding=1)
+            up2 = nn.ConvTranspose2d(c1, c1, 3, 2, 1, output_padding=1)
+        else:
+            up1 = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(c2, c1, 3, 1, 1))
+            up2 = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(c1, c1, 3, 1, 1))
         self.dec = nn.Sequential(
-            nn.Upsample(scale_factor=2), nn.Conv2d(c2, c1, 3, 1, 1), nn.GroupNorm(math.gcd(8, c1), c1), nn.LeakyReLU(0.2),
-            nn.Upsample(scale_factor=2), nn.Conv2d(c1, c1, 3, 1, 1), nn.GroupNorm(math.gcd(8, c1), c1), nn.LeakyReLU(0.2),
+            up1, nn.GroupNorm(math.gcd(8, c1), c1), nn.LeakyReLU(0.2),
+            up2, nn.GroupNorm(math.gcd(8, c1), c1), nn.LeakyReLU(0.2),
             nn.Conv2d(c1, 1, 3, 1, 1),
         )
         self.c2 = c2
@@ -97,112 +123,191 @@ def test_neg_elbo(encode, decode_logits, x_test: np.ndarray, seed: int = 0) -> f
     return total / len(x_test)
 
 
-def train_plain(x_train: np.ndarray, x_test: np.ndarray, epochs: int, seed: int = 0) -> dict:
+def plain_steps(model: PlainVAE, opt: torch.optim.Optimizer, sched, batches) -> None:
+    """Train steps of the plain loop over an iterable of batches."""
+    for x in batches:
+        mu, logvar = model.encode(x)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        loss = neg_elbo(model.decode_logits(z), x, mu, logvar)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+
+
+def train_plain(x_train: np.ndarray, x_test: np.ndarray, *, epochs: int, batch: int, lr: float, decoder: str,
+                max_steps: int | None = None, seed: int = 0) -> dict:
+    """The textbook loop: a randperm per epoch, ``max_steps`` (if given) ending it inside an epoch.
+    CPU-seconds count the steps only, not the test evaluation after each epoch."""
     torch.manual_seed(seed)
-    model = PlainVAE()
-    opt = torch.optim.Adam(model.parameters(), lr=LR)
-    steps = epochs * math.ceil(len(x_train) / BATCH)
+    model = PlainVAE(decoder=decoder)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    steps = epochs * math.ceil(len(x_train) / batch)
+    steps = min(steps, max_steps) if max_steps else steps
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     data = torch.from_numpy(x_train).float().div_(255.0)[:, None]
     g = torch.Generator().manual_seed(seed)
-    history = []
-    t0 = time.perf_counter()
+    history, done, cpu, wall = [], 0, 0.0, 0.0
     for epoch in range(epochs):
+        if done >= steps:
+            break
         model.train()
+        c, t = time.process_time(), time.perf_counter()
         perm = torch.randperm(len(data), generator=g)
-        for start in range(0, len(data), BATCH):
-            x = data[perm[start:start + BATCH]]
-            mu, logvar = model.encode(x)
-            z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
-            loss = neg_elbo(model.decode_logits(z), x, mu, logvar)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
+        starts = list(range(0, len(data), batch))[:steps - done]
+        plain_steps(model, opt, sched, (data[perm[s:s + batch]] for s in starts))
+        done += len(starts)
+        cpu, wall = cpu + time.process_time() - c, wall + time.perf_counter() - t
         model.eval()
-        history.append({"epoch": epoch + 1, "test_neg_elbo": test_neg_elbo(model.encode, model.decode_logits, x_test),
-                        "seconds": round(time.perf_counter() - t0, 1)})
-        print(f"plain   epoch {epoch + 1}: test -ELBO {history[-1]['test_neg_elbo']:.2f} nats/image", flush=True)
-    return {"params": sum(p.numel() for p in model.parameters()), "history": history}
+        history.append({"epoch": epoch + 1, "step": done,
+                        "test_neg_elbo": test_neg_elbo(model.encode, model.decode_logits, x_test),
+                        "cpu_seconds": round(cpu, 1), "seconds": round(wall, 1)})
+        print(f"plain   epoch {epoch + 1} (step {done}): test -ELBO {history[-1]['test_neg_elbo']:.2f} nats/image "
+              f"after {cpu:.0f} CPU-s", flush=True)
+    return {"params": sum(p.numel() for p in model.parameters()), "history": history, "steps": done,
+            "cpu_seconds": round(cpu, 1), "seconds": round(wall, 1)}
 
 
-def train_vaearr(train_store: Path, run: Path, x_test: np.ndarray, epochs: int, seed: int = 0) -> dict:
-    from vaearr.run import Run
-    from vaearr.train import TrainConfig, fit
+def plain_cpu_per_step(x_train: np.ndarray, *, batch: int, lr: float, decoder: str, n: int = 100) -> float:
+    """CPU-seconds of one plain step: ``n`` steps timed after 5 untimed ones."""
+    torch.manual_seed(1)
+    model = PlainVAE(decoder=decoder)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=n + 5)
+    data = torch.from_numpy(x_train[:batch * (n + 5)]).float().div_(255.0)[:, None]
+    plain_steps(model, opt, sched, (data[i * batch:(i + 1) * batch] for i in range(5)))
+    c = time.process_time()
+    plain_steps(model, opt, sched, (data[i * batch:(i + 1) * batch] for i in range(5, n + 5)))
+    return (time.process_time() - c) / n
+
+
+def vaearr_config(train_store: Path, run: Path, *, epochs: int, batch: int, lr: float, decoder: str,
+                  max_steps: int | None = None, seed: int = 0):
+    from vaearr.train import TrainConfig
+
+    return TrainConfig(store=str(train_store), run=str(run), var="images", model="conv-vae", latent_dim=LATENT,
+                       model_options={"channels": list(CHANNELS), "decoder": decoder}, epochs=epochs,
+                       batch_size=batch, lr=lr, schedule="cosine", schedule_per="step", grad_clip=1.0, seed=seed,
+                       val_fraction=0.0, tensorboard=False, previews=0, max_steps=max_steps)
+
+
+def vaearr_cpu_per_step(train_store: Path, run: Path, n: int = 100, **kw) -> float:
+    """CPU-seconds of one vaearr step: the first epoch's steps of a ``fit`` cut at ``n`` steps."""
+    from vaearr.train import fit
 
     shutil.rmtree(run, ignore_errors=True)
-    cfg = TrainConfig(store=str(train_store), run=str(run), var="images", model="conv-vae", latent_dim=LATENT,
-                      model_options={"channels": list(CHANNELS)}, epochs=epochs, batch_size=BATCH, lr=LR,
-                      schedule="cosine", schedule_per="step", grad_clip=1.0, seed=seed, val_fraction=0.0,
-                      tensorboard=False)
-    t0 = time.perf_counter()
-    result = fit(cfg, progress=False)
-    seconds = time.perf_counter() - t0
-    history = []
-    for epoch in range(epochs):
-        model = Run.open(run).model(epoch + 1)
-        history.append({"epoch": epoch + 1, "test_neg_elbo": test_neg_elbo(model.encode, model.decode_logits, x_test),
-                        "seconds": result.history[epoch]["seconds"], "train_loss": result.history[epoch]["train_loss"]})
-        print(f"vaearr  epoch {epoch + 1}: test -ELBO {history[-1]['test_neg_elbo']:.2f} nats/image", flush=True)
-    return {"params": sum(p.numel() for p in model.parameters()), "history": history, "seconds": round(seconds, 1)}
+    row = fit(vaearr_config(train_store, run, epochs=1, max_steps=n, **kw), progress=False).history[0]
+    shutil.rmtree(run, ignore_errors=True)
+    return row["cpu_seconds"] / row["step"]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--train-n", type=int, default=None, help="training images (default all 60 000)")
-    ap.add_argument("--explore-n", type=int, default=3000, help="test images the exploration encodes")
-    ap.add_argument("--out", type=Path, default=REPO / "out" / "bench_fashion")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default torch's)")
-    ap.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "fashion.json")
-    args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+def train_vaearr(train_store: Path, run: Path, x_test: np.ndarray, **kw) -> dict:
+    """``fit`` through the store; CPU-seconds of the whole call (its epochs' own in the history)."""
+    from vaearr.run import Run
+    from vaearr.train import fit
+
+    shutil.rmtree(run, ignore_errors=True)
+    c, t = time.process_time(), time.perf_counter()
+    result = fit(vaearr_config(train_store, run, **kw), progress=False)
+    cpu, seconds = time.process_time() - c, time.perf_counter() - t
+    history, spent = [], 0.0
+    for i, row in enumerate(result.history):
+        model = Run.open(run).model(i + 1)
+        spent += row["cpu_seconds"]
+        history.append({"epoch": i + 1, "step": row["step"],
+                        "test_neg_elbo": test_neg_elbo(model.encode, model.decode_logits, x_test),
+                        "cpu_seconds": round(spent, 1), "seconds": row["seconds"], "train_loss": row["train_loss"]})
+        print(f"vaearr  epoch {i + 1} (step {row['step']}): test -ELBO {history[-1]['test_neg_elbo']:.2f} "
+              f"nats/image after {spent:.0f} CPU-s in its steps", flush=True)
+    return {"params": sum(p.numel() for p in model.parameters()), "history": history,
+            "steps": result.history[-1]["step"], "cpu_seconds": round(cpu, 1), "seconds": round(seconds, 1)}
+
+
+def write_stores(out: Path, x_train, y_train, x_test, y_test) -> dict[str, Path]:
+    import xarray as xr
+
     from vaearr.store import write_variables
-    from vaearr.viz.explore import explore
 
-    out = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    x_train, y_train = read_split("train", args.train_n)
-    x_test, y_test = read_split("t10k")
     stores = {}
     for kind, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
-        import xarray as xr
-
         path = out / f"fashion_{kind}.zarr"
         shutil.rmtree(path, ignore_errors=True)
         write_variables(path, {"images": xr.DataArray(x, dims=("sample", "row", "col"),
                                                       coords={"label": ("sample", y)})},
                         source=[str(FASHION)], chunks={"images": (4096, 28, 28)})
         stores[kind] = path
+    return stores
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--budget-cpu-s", type=float, default=425.0,
+                    help="train each side to this many CPU-seconds (0: whole --epochs instead)")
+    ap.add_argument("--epochs", type=int, default=None,
+                    help="epochs (default 3 without a budget; with one, an upper bound, default 50)")
+    ap.add_argument("--decoder", choices=("transpose", "upsample"), default="transpose")
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--train-n", type=int, default=None, help="training images (default all 60 000)")
+    ap.add_argument("--explore-n", type=int, default=3000, help="test images the exploration encodes (0: none)")
+    ap.add_argument("--out", type=Path, default=REPO / "out" / "bench_fashion")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default torch's)")
+    ap.add_argument("--json", type=Path, default=None,
+                    help="default benchmarks/results/fashion_budget.json (fashion.json without a budget)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    budget = args.budget_cpu_s
+    epochs = args.epochs or (50 if budget else 3)
+    json_out = args.json or REPO / "benchmarks" / "results" / ("fashion_budget.json" if budget else "fashion.json")
+    from vaearr.viz.explore import explore
+
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    x_train, y_train = read_split("train", args.train_n)
+    x_test, y_test = read_split("t10k")
+    stores = write_stores(out, x_train, y_train, x_test, y_test)
+    net = dict(batch=args.batch, lr=args.lr, decoder=args.decoder)
+    plan = {}
+    if budget:
+        plan["vaearr_cpu_per_step"] = vaearr_cpu_per_step(stores["train"], out / "calibrate", **net)
+        plan["plain_cpu_per_step"] = plain_cpu_per_step(x_train, **net)
+        plan["vaearr_max_steps"] = int(PLAN * budget / plan["vaearr_cpu_per_step"])
+        plan["plain_max_steps"] = int(PLAN * budget / plan["plain_cpu_per_step"])
+        print(f"calibration: {plan['vaearr_cpu_per_step']:.4f} / {plan['plain_cpu_per_step']:.4f} CPU-s a step "
+              f"(vaearr / plain) -> {plan['vaearr_max_steps']} / {plan['plain_max_steps']} steps", flush=True)
     t = time.perf_counter()
-    ours = train_vaearr(stores["train"], out / "run", x_test, args.epochs)
-    plain = train_plain(x_train, x_test, args.epochs)
+    ours = train_vaearr(stores["train"], out / "run", x_test, epochs=epochs, max_steps=plan.get("vaearr_max_steps"),
+                        **net)
+    plain = train_plain(x_train, x_test, epochs=epochs, max_steps=plan.get("plain_max_steps"), **net)
     assert ours["params"] == plain["params"], (ours["params"], plain["params"])
     t_train = time.perf_counter() - t
-    t = time.perf_counter()
-    res = explore(stores["test"], out / "run", out / "explore", n=args.explore_n, seed=0,
-                  parts=("quality", "prototypes", "traversal", "manifold", "embeddings"), embeddings=("umap",),
-                  n_line=10)
-    t_explore = time.perf_counter() - t
     summary = {
-        "question": "test -ELBO (nats/image) of vaearr's conv-vae vs a plain-PyTorch VAE of the same size, same training",
-        "epochs": args.epochs, "train_images": int(len(x_train)), "test_images": int(len(x_test)),
-        "latent_dim": LATENT, "channels": list(CHANNELS), "batch_size": BATCH, "lr": LR, "params": ours["params"],
-        "vaearr": ours, "plain_pytorch": plain,
-        "explore": {"seconds": round(t_explore, 1), "figures": res.summary["figures"],
-                    "quality": res.summary.get("quality"), "n": res.summary["n_samples"]},
-        "train_seconds_total": round(t_train, 1),
-        "machine": {"cpu_threads": torch.get_num_threads(), "platform": platform.platform(),
-                    "torch": torch.__version__},
+        "question": ("test -ELBO (nats/image) against training CPU-seconds, vaearr's conv-vae and a plain-PyTorch "
+                     "VAE of the same size" if budget else
+                     "test -ELBO (nats/image) of vaearr's conv-vae vs a plain-PyTorch VAE of the same size, same training"),
+        "budget_cpu_s": budget or None, "plan": plan, "epochs": epochs, "train_images": int(len(x_train)),
+        "test_images": int(len(x_test)), "latent_dim": LATENT, "channels": list(CHANNELS), **net,
+        "params": ours["params"], "vaearr": ours, "plain_pytorch": plain, "train_seconds_total": round(t_train, 1),
+        "machine": {"cpu_threads": torch.get_num_threads(), "cpus": os.cpu_count(), "platform": platform.platform(),
+                    "torch": torch.__version__, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY")},
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(summary, indent=2) + "\n")
-    print("| epoch | vaearr conv-vae | plain PyTorch |\n|---|---|---|")
-    for a, b in zip(ours["history"], plain["history"], strict=True):
-        print(f"| {a['epoch']} | {a['test_neg_elbo']:.2f} | {b['test_neg_elbo']:.2f} |")
-    print(f"wrote {args.json}; figures in {out / 'explore'}")
+    if args.explore_n:
+        t = time.perf_counter()
+        res = explore(stores["test"], out / "run", out / "explore", n=args.explore_n, seed=0,
+                      parts=("quality", "prototypes", "traversal", "manifold", "embeddings"), embeddings=("umap",),
+                      n_line=10)
+        summary["explore"] = {"seconds": round(time.perf_counter() - t, 1), "figures": res.summary["figures"],
+                              "quality": res.summary.get("quality"), "n": res.summary["n_samples"]}
+    json_out.parent.mkdir(parents=True, exist_ok=True)
+    json_out.write_text(json.dumps(summary, indent=2) + "\n")
+    for name, side in (("vaearr conv-vae", ours), ("plain PyTorch", plain)):
+        print(f"\n{name}: {side['steps']} steps, {side['cpu_seconds']} CPU-s, {side['seconds']} s")
+        print("| epoch | step | CPU-s | test -ELBO |\n|---|---|---|---|")
+        for h in side["history"]:
+            print(f"| {h['epoch']} | {h['step']} | {h['cpu_seconds']} | {h['test_neg_elbo']:.2f} |")
+    print(f"wrote {json_out}" + (f"; figures in {out / 'explore'}" if args.explore_n else ""))
 
 
 if __name__ == "__main__":

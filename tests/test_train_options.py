@@ -1,4 +1,5 @@
-"""Training options from the scripts: early stopping, a weight average (EMA), cosine warm restarts, a random subset, wandb."""
+"""Training options from the scripts: early stopping, a weight average (EMA), cosine warm restarts, a random subset,
+a step budget, wandb."""
 
 from __future__ import annotations
 
@@ -150,12 +151,49 @@ def test_subset_is_a_seeded_choice_of_training_samples(digits: Path, tmp_path: P
     assert chosen(3) == chosen(3) != chosen(4)
 
 
+def test_max_steps_cuts_the_last_epoch_short_and_the_cosine_spans_the_steps(digits: Path, tmp_path: Path) -> None:
+    lr = 3e-3
+    # 240 training samples in batches of 32: 8 steps an epoch; 19 steps end 3 steps into epoch 3
+    result = fit(_cfg(digits, tmp_path / "r", epochs=6, max_steps=19, lr=lr), progress=False)
+    assert [h["step"] for h in result.history] == [8, 16, 19]
+    assert [h["samples"] for h in result.history] == [240, 240, 96]
+    assert result.history[-1]["max_steps_reached"] is True
+    half = lambda t, T: 0.5 * lr * (1 + math.cos(math.pi * t / T))  # noqa: E731
+    assert [h["lr"] for h in result.history] == pytest.approx([half(8, 19), half(16, 19), 0.0], abs=1e-12)
+    run = tmp_path / "r"
+    assert (run / "checkpoints" / "latest").read_text() == "epoch_0003"  # the cut epoch is checkpointed
+    assert json.loads((run / "config.json").read_text())["train"]["max_steps"] == 19
+    with pytest.raises(VaearrError, match=r"has trained its 19 steps \(--max-steps\) already"):
+        fit(_cfg(digits, run, epochs=8, max_steps=19, lr=lr), resume=True, progress=False)
+
+
+def test_max_steps_beyond_the_epochs_changes_nothing(digits: Path, tmp_path: Path) -> None:
+    plain = fit(_cfg(digits, tmp_path / "a"), progress=False)
+    capped = fit(_cfg(digits, tmp_path / "b", max_steps=1000), progress=False)
+    assert [h["train_loss"] for h in capped.history] == [h["train_loss"] for h in plain.history]
+    assert [h["lr"] for h in capped.history] == [h["lr"] for h in plain.history]
+    assert not any("max_steps_reached" in h for h in capped.history)
+
+
+def test_max_steps_from_the_command_line(digits: Path, tmp_path: Path) -> None:
+    run_cli("train", digits, "--run", tmp_path / "r", "--var", "images", "--epochs", "4", "--latent-dim", "2",
+            "-o", "channels=[8,16]", "--batch-size", "48", "--max-steps", "5", "--no-tensorboard", "--previews", "0",
+            check=True)
+    history = json.loads((tmp_path / "r" / "history.json").read_text())
+    assert [h["step"] for h in history] == [5]  # 240 / 48 = 5 steps: all of epoch 1, none of 2
+    proc = run_cli("train", digits, "--run", tmp_path / "bad", "--var", "images", "--max-steps", "0")
+    assert proc.returncode != 0 and proc.stderr.strip().splitlines() == ["error: --max-steps must be >= 1 (optimisation "
+                                                                          "steps in all), got 0"]
+    assert not (tmp_path / "bad").exists()
+
+
 @pytest.mark.parametrize("option, message", [
     (dict(patience=-1), "--patience must be >= 0"),
     (dict(min_delta=-0.1), "--min-delta must be >= 0"),
     (dict(ema=1.0), "--ema (the decay of the weight average) must be in (0, 1)"),
     (dict(ema=-0.5), "--ema (the decay of the weight average) must be in (0, 1)"),
     (dict(subset=0), "--subset must be >= 1"),
+    (dict(max_steps=0), "--max-steps must be >= 1"),
     (dict(subset=241), "subset must be 1..240 (the training samples), got 241"),
     (dict(schedule="cosine-warm"), "--schedule must be one of cosine, cosine-restarts, none"),
     (dict(schedule="cosine-restarts", cosine_t0=0), "--cosine-t0 and --cosine-t-mult must be >= 1"),

@@ -332,7 +332,7 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, row: dict[str, Any]) -> None:
         self._update(row)
-        if self.wait < self.patience or epoch >= trainer.cfg.epochs:
+        if self.wait < self.patience or epoch >= trainer.cfg.epochs or trainer.stop:
             return
         trainer.stop = True
         row["early_stop"] = True

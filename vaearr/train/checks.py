@@ -126,6 +126,9 @@ def resume_point(cfg: TrainConfig, *, report: Callable[[str], Any] | None = None
             warnings.warn(note, stacklevel=3)
         return run, saved, None
     done = int(last[1]["epoch"])
+    if saved.max_steps and int(last[1].get("step", 0)) >= saved.max_steps:
+        raise TrainingError(f"{cfg.run}: has trained its {saved.max_steps} steps (--max-steps) already; "
+                            "train a new --run to go on")
     if cfg.epochs <= done:
         raise TrainingError(f"{cfg.run}: has trained {done} epochs already; --epochs counts all epochs, "
                             f"give more than {done} to train on")

@@ -101,6 +101,10 @@ class TrainConfig:
     latent_dim: int = opt(16, "Latent size (vector-latent families).")
     model_options: dict[str, Any] = opt({}, "Model options; on the command line -o key=value and --config FILE.")
     epochs: int = opt(10, "Epochs to train (in all, when resuming).")
+    max_steps: int | None = opt(None, "Stop after this many optimisation steps in all, or at --epochs, whichever "
+                                      "comes first; the epoch it ends in is cut short and checkpointed, and the "
+                                      "cosine schedule and KL annealing span the steps trained (a resume keeps "
+                                      "the recorded value).")
     batch_size: int = opt(64, "Samples per batch (at most the training samples: a larger one is clamped, and the "
                               "run records the clamped value).")
     lr: float = opt(1e-3, "Learning rate.")
@@ -197,6 +201,8 @@ def check_schedule_options(cfg: TrainConfig) -> None:
         problems.append(f"--schedule must be one of {', '.join(SCHEDULES)}, got {cfg.schedule!r}")
     if cfg.cosine_t0 < 1 or cfg.cosine_t_mult < 1:
         problems.append(f"--cosine-t0 and --cosine-t-mult must be >= 1, got {cfg.cosine_t0} and {cfg.cosine_t_mult}")
+    if cfg.max_steps is not None and cfg.max_steps < 1:
+        problems.append(f"--max-steps must be >= 1 (optimisation steps in all), got {cfg.max_steps}")
     if cfg.subset is not None and cfg.subset < 1:
         problems.append(f"--subset must be >= 1 (samples to train on), got {cfg.subset}")
     if problems:

@@ -135,15 +135,26 @@ class Trainer:
         cls = torch.optim.AdamW if self.cfg.optimizer == "adamw" else torch.optim.Adam
         return cls(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
 
+    def total_steps(self, steps_per_epoch: int) -> int:
+        """Optimisation steps the fit will take: ``epochs`` × ``steps_per_epoch``, or ``max_steps``
+        when that comes first."""
+        total = self.cfg.epochs * steps_per_epoch
+        return min(total, self.cfg.max_steps) if self.cfg.max_steps else total
+
     def make_scheduler(self, steps_per_epoch: int) -> Any:
-        """``cosine``: one cosine over the training; ``cosine-restarts``: torch's warm restarts, the
-        first cycle ``cosine_t0`` epochs long, each next one ``cosine_t_mult`` times longer; ``none``."""
+        """``cosine``: one cosine over the training (over ``max_steps`` when that ends it first);
+        ``cosine-restarts``: torch's warm restarts, the first cycle ``cosine_t0`` epochs long, each
+        next one ``cosine_t_mult`` times longer; ``none``."""
         cfg = self.cfg
+        self.steps_per_epoch = steps_per_epoch
         unit = steps_per_epoch if cfg.schedule_per == "step" else 1
         if cfg.schedule == "cosine-restarts":
             return torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
                 self.optimizer, T_0=max(cfg.cosine_t0 * unit, 1), T_mult=cfg.cosine_t_mult)
-        return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(cfg.epochs * unit, 1)) \
+        span = self.total_steps(steps_per_epoch)
+        if cfg.schedule_per != "step":
+            span = math.ceil(span / max(steps_per_epoch, 1))
+        return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(span, 1)) \
             if cfg.schedule == "cosine" else None
 
     # -- state ---------------------------------------------------------------------------------
@@ -174,7 +185,7 @@ class Trainer:
         training cut into that many cycles, each ramping the weight from 0 to 1 over its first half."""
         t = epoch + i / max(self.steps_per_epoch, 1)  # epochs done
         if self.cfg.kl_cycles > 0:
-            period = self.cfg.epochs / self.cfg.kl_cycles
+            period = self.total_steps(self.steps_per_epoch) / max(self.steps_per_epoch, 1) / self.cfg.kl_cycles
             return float(min(1.0, (t % period) / (0.5 * period)))
         if self.cfg.kl_warmup_epochs <= 0:
             return 1.0
@@ -197,8 +208,10 @@ class Trainer:
         self.extra_sums: dict[str, float] = {}
         loss_sum, dev_sums, n_seen = 0.0, {}, 0
         stats = LatentStats()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for i, x in enumerate(loader):
+            if self.cfg.max_steps and self.step >= self.cfg.max_steps:
+                break  # --max-steps ends the fit inside this epoch
             x = to_device(x, self.device, on_device)
             losses, loss = self.training_step(x, epoch, i)
             if self.scheduler is not None and self.cfg.schedule_per == "step":
@@ -219,6 +232,8 @@ class Trainer:
         sums = {"loss": loss_sum, **{k: float(v) for k, v in dev_sums.items()}, **self.extra_sums}
         row = {"epoch": epoch + 1, "step": self.step, "lr": self.optimizer.param_groups[0]["lr"],
                "seconds": round(time.perf_counter() - t0, 3),
+               # this process's CPU time (all its threads) for the epoch's steps
+               "cpu_seconds": round(time.process_time() - c0, 3),
                "samples": int(allreduce_sum(float(n_seen), self.distributed))}
         row.update({f"train_{k}": allreduce_mean(v, n_seen, self.distributed) for k, v in sums.items()})
         row.update(stats.result(self.distributed, "train_"))
@@ -237,6 +252,9 @@ class Trainer:
             row.update(evaluate(self.eval_model or self.model, val_loader, self.device, self.autocast, prefix="val_",
                                 distributed=self.distributed, on_device=on_device))
             self.history.append(row)
+            if self.cfg.max_steps and self.step >= self.cfg.max_steps and epoch + 1 < self.cfg.epochs:
+                self.stop = True  # before the callbacks: the checkpointer saves this last epoch
+                row["max_steps_reached"] = True
             if row.get("val_loss", row["train_loss"]) < self.best_val_loss:
                 self.best_val_loss, self.best_epoch = row.get("val_loss", row["train_loss"]), epoch + 1
             for cb in self.callbacks:
