@@ -123,12 +123,14 @@ def test_neg_elbo(encode, decode_logits, x_test: np.ndarray, seed: int = 0) -> f
     return total / len(x_test)
 
 
-def plain_steps(model: PlainVAE, opt: torch.optim.Optimizer, sched, batches) -> None:
-    """Train steps of the plain loop over an iterable of batches."""
+def plain_steps(model: PlainVAE, opt: torch.optim.Optimizer, sched, batches, amp: str = "none") -> None:
+    """Train steps of the plain loop over an iterable of batches (``amp`` ``"bf16"``: the forward
+    under CPU bf16 autocast, as ``vaearr train --amp bf16``)."""
     for x in batches:
-        mu, logvar = model.encode(x)
-        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
-        loss = neg_elbo(model.decode_logits(z), x, mu, logvar)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp == "bf16"):
+            mu, logvar = model.encode(x)
+            z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+            loss = neg_elbo(model.decode_logits(z).float(), x, mu.float(), logvar.float())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -137,7 +139,7 @@ def plain_steps(model: PlainVAE, opt: torch.optim.Optimizer, sched, batches) -> 
 
 
 def train_plain(x_train: np.ndarray, x_test: np.ndarray, *, epochs: int, batch: int, lr: float, decoder: str,
-                max_steps: int | None = None, seed: int = 0) -> dict:
+                amp: str = "none", max_steps: int | None = None, seed: int = 0) -> dict:
     """The textbook loop: a randperm per epoch, ``max_steps`` (if given) ending it inside an epoch.
     CPU-seconds count the steps only, not the test evaluation after each epoch."""
     torch.manual_seed(seed)
@@ -156,7 +158,7 @@ def train_plain(x_train: np.ndarray, x_test: np.ndarray, *, epochs: int, batch: 
         c, t = time.process_time(), time.perf_counter()
         perm = torch.randperm(len(data), generator=g)
         starts = list(range(0, len(data), batch))[:steps - done]
-        plain_steps(model, opt, sched, (data[perm[s:s + batch]] for s in starts))
+        plain_steps(model, opt, sched, (data[perm[s:s + batch]] for s in starts), amp)
         done += len(starts)
         cpu, wall = cpu + time.process_time() - c, wall + time.perf_counter() - t
         model.eval()
@@ -169,27 +171,28 @@ def train_plain(x_train: np.ndarray, x_test: np.ndarray, *, epochs: int, batch: 
             "cpu_seconds": round(cpu, 1), "seconds": round(wall, 1)}
 
 
-def plain_cpu_per_step(x_train: np.ndarray, *, batch: int, lr: float, decoder: str, n: int = 100) -> float:
+def plain_cpu_per_step(x_train: np.ndarray, *, batch: int, lr: float, decoder: str, amp: str = "none",
+                       n: int = 100) -> float:
     """CPU-seconds of one plain step: ``n`` steps timed after 5 untimed ones."""
     torch.manual_seed(1)
     model = PlainVAE(decoder=decoder)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=n + 5)
     data = torch.from_numpy(x_train[:batch * (n + 5)]).float().div_(255.0)[:, None]
-    plain_steps(model, opt, sched, (data[i * batch:(i + 1) * batch] for i in range(5)))
+    plain_steps(model, opt, sched, (data[i * batch:(i + 1) * batch] for i in range(5)), amp)
     c = time.process_time()
-    plain_steps(model, opt, sched, (data[i * batch:(i + 1) * batch] for i in range(5, n + 5)))
+    plain_steps(model, opt, sched, (data[i * batch:(i + 1) * batch] for i in range(5, n + 5)), amp)
     return (time.process_time() - c) / n
 
 
 def vaearr_config(train_store: Path, run: Path, *, epochs: int, batch: int, lr: float, decoder: str,
-                  max_steps: int | None = None, seed: int = 0):
+                  amp: str = "none", max_steps: int | None = None, seed: int = 0):
     from vaearr.train import TrainConfig
 
     return TrainConfig(store=str(train_store), run=str(run), var="images", model="conv-vae", latent_dim=LATENT,
                        model_options={"channels": list(CHANNELS), "decoder": decoder}, epochs=epochs,
                        batch_size=batch, lr=lr, schedule="cosine", schedule_per="step", grad_clip=1.0, seed=seed,
-                       val_fraction=0.0, tensorboard=False, previews=0, max_steps=max_steps)
+                       val_fraction=0.0, tensorboard=False, previews=0, max_steps=max_steps, amp=amp)
 
 
 def vaearr_cpu_per_step(train_store: Path, run: Path, n: int = 100, **kw) -> float:
@@ -249,6 +252,8 @@ def main() -> None:
     ap.add_argument("--decoder", choices=("transpose", "upsample"), default="transpose")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--amp", choices=("none", "bf16"), default="none",
+                    help="bf16: the forward under CPU bf16 autocast on both sides (vaearr train --amp bf16)")
     ap.add_argument("--train-n", type=int, default=None, help="training images (default all 60 000)")
     ap.add_argument("--explore-n", type=int, default=3000, help="test images the exploration encodes (0: none)")
     ap.add_argument("--out", type=Path, default=REPO / "out" / "bench_fashion")
@@ -260,7 +265,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     budget = args.budget_cpu_s
     epochs = args.epochs or (50 if budget else 3)
-    json_out = args.json or REPO / "benchmarks" / "results" / ("fashion_budget.json" if budget else "fashion.json")
+    stem = ("fashion_budget" if budget else "fashion") + ("_bf16" if args.amp == "bf16" else "")
+    json_out = args.json or REPO / "benchmarks" / "results" / f"{stem}.json"
     from vaearr.viz.explore import explore
 
     out = args.out
@@ -268,7 +274,7 @@ def main() -> None:
     x_train, y_train = read_split("train", args.train_n)
     x_test, y_test = read_split("t10k")
     stores = write_stores(out, x_train, y_train, x_test, y_test)
-    net = dict(batch=args.batch, lr=args.lr, decoder=args.decoder)
+    net = dict(batch=args.batch, lr=args.lr, decoder=args.decoder, amp=args.amp)
     plan = {}
     if budget:
         plan["vaearr_cpu_per_step"] = vaearr_cpu_per_step(stores["train"], out / "calibrate", **net)

@@ -14,11 +14,13 @@ puts it back). It runs three times: in one process (the ``latent`` the later ste
 dask ``LocalCluster`` of 1 and then 2 worker processes (``--scheduler``; the latents go to
 ``latent_w1`` / ``latent_w2``), which gives the scaling from 1 to 2 workers.
 
-Memory is the peak of the summed RSS of the step's whole process tree (the command, its
-DataLoader workers, and for ``--scheduler`` runs the cluster's scheduler and workers),
-sampled every 0.1 s. Summing RSS counts pages that processes share (forked workers, the
-torch libraries) once per process, so it is an upper bound on what the step holds. The goal
-is ≤ 2 GB for every step.
+Memory is the peak of the summed RSS and of the summed PSS of the step's whole process tree
+(the command, its DataLoader workers, and for ``--scheduler`` runs the cluster's scheduler,
+nannies and workers), sampled every 0.1 s. Summing RSS counts pages that processes share
+(forked workers, the torch libraries) once per process, so it is an upper bound on what the
+step holds; PSS divides each shared page among the processes that map it, so its sum is the
+memory the tree takes from the machine. The goal is ≤ 2 GB for every step; for one-process
+steps the two agree to a few MB.
 
 Run::
 
@@ -50,8 +52,12 @@ GOAL_RSS_MB = 2048
 BIN = Path(sys.executable).parent
 
 
-def _tree_rss(procs: list[psutil.Process]) -> float:
-    total = 0
+def _tree_memory(procs: list[psutil.Process]) -> tuple[float, float]:
+    """Summed RSS and summed PSS (MB) of the processes and all their children.
+
+    RSS counts a page shared by several processes (the torch libraries, forked workers) once per
+    process; PSS splits it among them, so the PSS sum is what the tree holds of the machine."""
+    rss = pss = 0
     seen: set[int] = set()
     for root in procs:
         try:
@@ -63,10 +69,12 @@ def _tree_rss(procs: list[psutil.Process]) -> float:
                 continue
             seen.add(p.pid)
             try:
-                total += p.memory_info().rss
+                info = p.memory_full_info()
             except psutil.Error:
-                pass
-    return total / 2**20
+                continue
+            rss += info.rss
+            pss += getattr(info, "pss", info.rss)
+    return rss / 2**20, pss / 2**20
 
 
 def run_step(name: str, argv: list[str], log: Path, also: list[psutil.Process] = ()) -> dict:
@@ -79,16 +87,18 @@ def run_step(name: str, argv: list[str], log: Path, also: list[psutil.Process] =
         f.flush()
         proc = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=log.parent)
         root = psutil.Process(proc.pid)
-        peak = 0.0
+        peak = peak_pss = 0.0
         while proc.poll() is None:
-            peak = max(peak, _tree_rss([root, *also]))
+            rss, pss = _tree_memory([root, *also])
+            peak, peak_pss = max(peak, rss), max(peak_pss, pss)
             time.sleep(0.1)
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         tail = log.read_text().splitlines()[-15:]
         raise SystemExit(f"{name} failed (exit {proc.returncode}); the end of {log}:\n" + "\n".join(tail))
-    print(f"    {seconds:8.1f} s   peak RSS {peak:7.0f} MB", flush=True)
-    return {"step": name, "seconds": round(seconds, 2), "peak_rss_mb": round(peak, 1), "command": " ".join(argv)}
+    print(f"    {seconds:8.1f} s   peak RSS {peak:7.0f} MB   peak PSS {peak_pss:7.0f} MB", flush=True)
+    return {"step": name, "seconds": round(seconds, 2), "peak_rss_mb": round(peak, 1), "peak_pss_mb": round(peak_pss, 1),
+            "command": " ".join(argv)}
 
 
 CLUSTER = """
@@ -195,6 +205,7 @@ def main() -> None:
         "size": args.size, "pixels": n, "raw_pattern_bytes": n * 3600,
         "steps": steps, "total_seconds": round(total, 1), **sizes,
         "peak_rss_mb_max": max(s["peak_rss_mb"] for s in steps),
+        "peak_pss_mb_max": max(s["peak_pss_mb"] for s in steps),
         "goal_rss_mb": GOAL_RSS_MB,
         "encode_speedup_2_over_1_workers": round(enc[1] / enc[2], 3) if 1 in enc and 2 in enc else None,
     }
@@ -203,10 +214,11 @@ def main() -> None:
 
     print(f"\n{args.size} × {args.size} map ({n} patterns, {n * 3600 / 1e9:.2f} GB raw), "
           f"{os.cpu_count()} CPUs")
-    print("| step | time (s) | peak RSS of the process tree (MB) |\n|---|---:|---:|")
+    print("| step | time (s) | peak RSS of the process tree (MB) | peak PSS (MB) |\n|---|---:|---:|---:|")
     for s in steps:
-        print(f"| {s['step']} | {s['seconds']:.1f} | {s['peak_rss_mb']:.0f} |")
-    print(f"total {total:.0f} s; largest peak {result['peak_rss_mb_max']:.0f} MB (goal ≤ {GOAL_RSS_MB}); "
+        print(f"| {s['step']} | {s['seconds']:.1f} | {s['peak_rss_mb']:.0f} | {s['peak_pss_mb']:.0f} |")
+    print(f"total {total:.0f} s; largest peak {result['peak_rss_mb_max']:.0f} MB RSS, "
+          f"{result['peak_pss_mb_max']:.0f} MB PSS (goal ≤ {GOAL_RSS_MB}); "
           f"encode 2 workers vs 1: {result['encode_speedup_2_over_1_workers']}×; "
           f"store {sizes['store_bytes'] / 1e9:.2f} GB, report {sizes['report_bytes'] / 1e6:.1f} MB")
     print(f"wrote {args.out}")

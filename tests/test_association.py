@@ -16,6 +16,7 @@ from vaearr.analysis.association import (
     association_pair,
     element_composite,
 )
+from vaearr.analysis.metrics import X_ONLY, Y_ONLY, pair_metrics, prepare, trend_basis
 from vaearr.errors import InputError
 
 
@@ -129,6 +130,19 @@ def test_planted_association_is_ranked_first_by_every_metric(demo_store_master: 
                                 refs.transpose("y", "x", "reference").values[m],
                                 options=AssociationOptions(metrics=("pearson", "kendall")))
     np.testing.assert_allclose(b.values, direct, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case,x,y", list(_pairs()), ids=lambda v: v if isinstance(v, str) else "")
+def test_one_sided_preparation_keeps_every_value(case, x, y) -> None:
+    # the x side of a pair (a latent dim) and the y side (a reference, kept for every dim) hold
+    # only what their side needs, and the metrics are bit-for-bit those of full preparations
+    rng = np.random.default_rng(2)
+    coords = rng.uniform(0, 10, size=(len(x), 2))
+    opts = AssociationOptions(hsic_exact_max=0)  # the binned HSIC, as on big maps
+    q = trend_basis(coords, opts.trend_order)
+    a, b = prepare(x, opts, q, side="x"), prepare(y, opts, q, side="y")
+    assert all(getattr(a, f) is None for f in Y_ONLY) and all(getattr(b, f) is None for f in X_ONLY)
+    assert pair_metrics(a, b, len(x), opts) == pair_metrics(prepare(x, opts, q), prepare(y, opts, q), len(x), opts)
 
 
 def test_association_matrix_rejects_mismatched_or_nan_input() -> None:

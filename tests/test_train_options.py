@@ -187,6 +187,17 @@ def test_max_steps_from_the_command_line(digits: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "bad").exists()
 
 
+def test_bf16_autocast_on_a_cpu_only_when_asked(digits: Path, tmp_path: Path) -> None:
+    none = fit(_cfg(digits, tmp_path / "none", amp="none"), progress=False)
+    auto = fit(_cfg(digits, tmp_path / "auto"), progress=False)
+    bf16 = fit(_cfg(digits, tmp_path / "bf16", amp="bf16"), progress=False)
+    assert [h["train_loss"] for h in auto.history] == [h["train_loss"] for h in none.history]  # auto: none on a CPU
+    losses = [h["train_loss"] for h in bf16.history]
+    assert all(math.isfinite(v) for v in losses)
+    assert losses != [h["train_loss"] for h in none.history]  # the forward ran in bfloat16
+    assert abs(losses[-1] - none.history[-1]["train_loss"]) < 0.05 * abs(none.history[-1]["train_loss"])
+
+
 @pytest.mark.parametrize("option, message", [
     (dict(patience=-1), "--patience must be >= 0"),
     (dict(min_delta=-0.1), "--min-delta must be >= 0"),
@@ -194,6 +205,8 @@ def test_max_steps_from_the_command_line(digits: Path, tmp_path: Path) -> None:
     (dict(ema=-0.5), "--ema (the decay of the weight average) must be in (0, 1)"),
     (dict(subset=0), "--subset must be >= 1"),
     (dict(max_steps=0), "--max-steps must be >= 1"),
+    (dict(amp="fp32"), "--amp must be one of auto, bf16, fp16, none, got 'fp32'"),
+    (dict(amp="fp16"), "--amp fp16 is for CUDA; on a CPU use --amp bf16 (or none)"),
     (dict(subset=241), "subset must be 1..240 (the training samples), got 241"),
     (dict(schedule="cosine-warm"), "--schedule must be one of cosine, cosine-restarts, none"),
     (dict(schedule="cosine-restarts", cosine_t0=0), "--cosine-t0 and --cosine-t-mult must be >= 1"),

@@ -114,7 +114,7 @@ def association_matrix(
 def _prepare_references(references: np.ndarray, coords: np.ndarray | None, opts: AssociationOptions) -> tuple:
     """The trend basis and every reference column prepared for the metrics (:func:`prepare`), once."""
     q = trend_basis(coords, opts.trend_order) if coords is not None and "partial_pearson" in opts.metrics else None
-    return q, [prepare(references[:, r], opts, q) for r in range(references.shape[1])]
+    return q, [prepare(references[:, r], opts, q, side="y") for r in range(references.shape[1])]
 
 
 def _matrix(latent: np.ndarray, refs: list, q: np.ndarray | None, opts: AssociationOptions) -> np.ndarray:
@@ -123,7 +123,7 @@ def _matrix(latent: np.ndarray, refs: list, q: np.ndarray | None, opts: Associat
     out = np.full((latent.shape[1], len(refs), len(opts.metrics)), np.nan)
 
     def one(li: int) -> None:
-        a = prepare(latent[:, li], opts, q)
+        a = prepare(latent[:, li], opts, q, side="x")
         for ri, b in enumerate(refs):
             vals = pair_metrics(a, b, n, opts)
             out[li, ri] = [vals[m] for m in opts.metrics]

@@ -28,6 +28,7 @@ from typing import Any
 
 import matplotlib
 import numpy as np
+import psutil
 import xarray as xr
 from matplotlib.colors import to_rgb
 from sklearn.cluster import DBSCAN, HDBSCAN, KMeans
@@ -200,6 +201,33 @@ def cluster_points(
 FAST_HDBSCAN_MIN_POINTS = 50_000
 
 
+#: Bytes per (point, neighbour) of HDBSCAN's nearest-neighbour table, measured: 919 376 points with
+#: min_samples 2 000 took 14.8 GB (BENCHMARKS.md "Scale").
+KNN_BYTES = 8
+
+
+def check_hdbscan_memory(n: int, min_samples: int, available: int | None = None) -> None:
+    """One clear line, before any work, when HDBSCAN's neighbour table (``n`` × ``min_samples``
+    entries) would take more than 80 % of the memory free now (``available`` bytes; default
+    what the machine reports).
+
+    Examples
+    --------
+    >>> check_hdbscan_memory(1_000_000, 20, available=16 * 2**30)
+    >>> check_hdbscan_memory(1_000_000, 2000, available=16 * 2**30)
+    Traceback (most recent call last):
+    ...
+    vaearr.errors.InputError: HDBSCAN on 1000000 points with min_samples 2000 needs about 16.0 GB for its neighbour table, more than the 17.2 GB free can hold; pass a smaller --min-samples (memory grows as points × min-samples; 20 takes 0.2 GB here)
+    """
+    need = n * min_samples * KNN_BYTES
+    free = psutil.virtual_memory().available if available is None else available
+    if need > 0.8 * free:
+        raise InputError(None, f"HDBSCAN on {n} points with min_samples {min_samples} needs about {need / 1e9:.1f} GB "
+                               f"for its neighbour table, more than the {free / 1e9:.1f} GB free can hold; pass a "
+                               "smaller --min-samples (memory grows as points × min-samples; 20 takes "
+                               f"{n * 20 * KNN_BYTES / 1e9:.1f} GB here)")
+
+
 def hdbscan_labels(x: np.ndarray, min_cluster_size: int, min_samples: int | None, *,
                    backend: str = "auto", cluster_selection_epsilon: float = 0.0) -> tuple[np.ndarray, str]:
     """HDBSCAN labels (−1 noise) of the rows of ``x`` and the name of the implementation used.
@@ -217,6 +245,7 @@ def hdbscan_labels(x: np.ndarray, min_cluster_size: int, min_samples: int | None
              else ["hdbscan", "sklearn"]}.get(backend, [backend])
     kw = dict(min_cluster_size=int(min_cluster_size), min_samples=None if min_samples is None else int(min_samples),
               cluster_selection_epsilon=float(cluster_selection_epsilon))
+    check_hdbscan_memory(x.shape[0], int(min_cluster_size if min_samples is None else min_samples))
     for name in order:
         try:
             if name == "fast_hdbscan":

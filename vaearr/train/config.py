@@ -117,7 +117,8 @@ class TrainConfig:
     kl_cycles: int = opt(0, "Cyclical KL annealing: this many cycles over the training, each ramping the KL "
                             "weight from 0 to 1 over its first half (0: off).")
     grad_clip: float | None = opt(1.0, "Clip gradient norm (0: off).", cli_type=float, parse=_parse_clip)
-    amp: str = opt("auto", "Autocast on CUDA: auto (bf16), bf16, fp16, none.")
+    amp: str = opt("auto", "Autocast: auto (bf16 on CUDA, none on a CPU), bf16 (on a CPU too: fewer CPU-seconds a "
+                           "step where the CPU has bf16 instructions), fp16 (CUDA), none.")
     device: str = opt("cpu", "cpu, cuda or cuda:N.")
     seed: int = opt(0, "Seed for weights, split, shuffle, augmentation.")
     val_fraction: float = opt(0.1, "Fraction of the samples held out for validation, as whole chunks when the "
@@ -182,6 +183,8 @@ class TrainConfig:
             yield f, f.metadata["option"]
 
 
+#: Values of ``amp``.
+AMPS = ("auto", "bf16", "fp16", "none")
 #: Values of ``schedule``.
 SCHEDULES = ("cosine", "cosine-restarts", "none")
 
@@ -201,6 +204,10 @@ def check_schedule_options(cfg: TrainConfig) -> None:
         problems.append(f"--schedule must be one of {', '.join(SCHEDULES)}, got {cfg.schedule!r}")
     if cfg.cosine_t0 < 1 or cfg.cosine_t_mult < 1:
         problems.append(f"--cosine-t0 and --cosine-t-mult must be >= 1, got {cfg.cosine_t0} and {cfg.cosine_t_mult}")
+    if cfg.amp not in AMPS:
+        problems.append(f"--amp must be one of {', '.join(AMPS)}, got {cfg.amp!r}")
+    elif cfg.amp == "fp16" and not str(cfg.device).startswith("cuda"):
+        problems.append("--amp fp16 is for CUDA; on a CPU use --amp bf16 (or none)")
     if cfg.max_steps is not None and cfg.max_steps < 1:
         problems.append(f"--max-steps must be >= 1 (optimisation steps in all), got {cfg.max_steps}")
     if cfg.subset is not None and cfg.subset < 1:
