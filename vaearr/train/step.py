@@ -16,19 +16,15 @@ def autocast_for(device: torch.device, amp: str) -> tuple[Any, Any]:
     """The autocast context and gradient scaler of ``amp`` (``auto``/``bf16``/``fp16``/``none``) on ``device``.
 
     ``auto`` is bf16 on CUDA and none on a CPU (where bf16 pays only with bf16 instructions:
-    on an AMD EPYC with AVX512-BF16 a conv-vae step took 41 % fewer CPU-seconds, BENCHMARKS.md
-    "Quality per CPU-second"); ``bf16`` autocasts on a CPU too. fp16 is for CUDA and needs a
-    gradient scaler; bf16 does not.
+    on an AMD EPYC with AVX512-BF16 a conv-vae step took 43 % fewer CPU-seconds, BENCHMARKS.md
+    "Quality per CPU-second"); ``bf16`` autocasts on a CPU too. fp16 needs a gradient scaler on
+    CUDA (the options refuse it on a CPU: :func:`~vaearr.train.config.check_schedule_options`).
     """
     if amp == "none" or device.type not in ("cuda", "cpu") or (device.type == "cpu" and amp == "auto"):
         return contextlib.nullcontext(), None
-    if device.type == "cpu":
-        if amp == "fp16":
-            raise TrainingError("--amp fp16 is for CUDA; on a CPU use --amp bf16 (or none)")
-        return torch.autocast("cpu", dtype=torch.bfloat16), None
     dtype = torch.float16 if amp == "fp16" else torch.bfloat16
-    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
-    return torch.autocast("cuda", dtype=dtype), scaler
+    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 and device.type == "cuda" else None
+    return torch.autocast(device.type, dtype=dtype), scaler
 
 
 def train_step(model, x, optimizer, params, *, autocast=None, scaler=None, grad_clip: float | None = None,
