@@ -81,3 +81,31 @@ def test_encode_without_the_reconstruction_error(demo_store: Path, trained_run: 
 def test_encode_not_a_run(demo_store: Path, tmp_path: Path) -> None:
     proc = run_cli("encode", demo_store, "--run", tmp_path)
     assert proc.returncode == 2 and f"{tmp_path}: not a training run" in proc.stderr
+
+
+@pytest.mark.parametrize("average", [0, 3], ids=["plain", "neighbour-averaged"])
+def test_encode_on_a_dask_cluster_matches_one_process(demo_store: Path, demo_store_master: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch, average: int) -> None:
+    """--scheduler on a local store: 2 worker processes encode bands of chunks and write them; the latents,
+    log-variances, errors and statistics are those of one process (several bands, so the blocks join)."""
+    distributed = pytest.importorskip("distributed", reason="needs the 'flows' extra")
+    import vaearr.encode as enc
+
+    run = tmp_path / "run"
+    fit(TrainConfig(store=str(demo_store_master), run=str(run), epochs=1, batch_size=128, latent_dim=3, resize=24,
+                    average_neighbours=average, model_options={"channels": [8, 16]}), progress=False)
+    monkeypatch.setattr(enc, "TASK_SAMPLES", 100)  # bands of one chunk (8 rows): 5 tasks on the 40-row map
+    here = encode(demo_store, run, name="a", logvar=True, progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        there = encode(demo_store, run, name="b", logvar=True, progress=False, scheduler=cluster.scheduler_address)
+        prefixes = cluster.scheduler.task_prefixes
+        assert "encode_band" in prefixes  # the encoding ran as tasks on the workers
+        assert any(p.startswith("band_part") for p in prefixes)  # the blocks of the written arrays were taken from the bands on the workers
+    assert len(enc._bands(open_store(demo_store), "patterns", ("y", "x"))) == 5
+    ds = open_store(demo_store).load()
+    assert there.n_encoded == here.n_encoded == int(ds.roi.sum())
+    for suffix in ("", "_logvar", "_recon_error"):
+        np.testing.assert_allclose(ds[f"b{suffix}"].values, ds[f"a{suffix}"].values, rtol=1e-5, atol=1e-6)
+        assert ds[f"b{suffix}"].encoding["chunks"] == ds[f"a{suffix}"].encoding["chunks"]
+    assert ds.b.attrs["active_units"] == ds.a.attrs["active_units"]
+    np.testing.assert_allclose(ds.b.attrs["kl_per_dim"], ds.a.attrs["kl_per_dim"], rtol=1e-5)

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -183,6 +184,32 @@ def test_two_concurrent_writers_one_commits_the_other_gets_a_conflict(s3, s3_sto
     after = history(url)
     assert len(after) == len(before) + 1 and after[1:] == before  # one commit: the winner's
     assert "cluster_same" in open_store(url)  # --tag names the variable
+
+
+def test_loader_worker_processes_read_the_snapshot_the_command_read(s3) -> None:
+    """A command reads one snapshot throughout; the loader's worker processes (spawned: nothing of this
+    process's state goes with them) read that snapshot too, not a commit another writer made since."""
+    from vaearr.batches import ZarrBatches
+    from vaearr.store import open_store, write_variable
+    from vaearr.store.remote import consistent_reads, history
+
+    url = "s3://acc/pinned.zarr"
+    first = np.arange(12 * 3 * 3, dtype=np.uint8).reshape(12, 3, 3)
+    write_variable(url, "images", xr.DataArray(first, dims=("sample", "row", "col")), chunks={"images": (4, 3, 3)})
+    with consistent_reads():
+        loader = ZarrBatches(url, var="images", sample_dims=("sample",), feature_dims=("row", "col"), batch_size=12,
+                             shuffle=False, return_index=True, num_workers=1, mp_context="spawn", dtype=None)
+        # another writer (a thread of its own: it reads no pinned snapshot) replaces the images meanwhile
+        other = threading.Thread(target=write_variable, args=(url, "images", xr.DataArray(first + 100, dims=(
+            "sample", "row", "col"))), kwargs={"overwrite": True, "chunks": {"images": (4, 3, 3)}})
+        other.start()
+        other.join()
+        np.testing.assert_array_equal(open_store(url, chunks=None)["images"].values, first)  # this command's snapshot
+        with loader:
+            got = {int(i): x[0].numpy() for xb, idx in loader for x, i in zip(xb, idx, strict=True)}
+    np.testing.assert_array_equal(np.stack([got[i] for i in range(12)]), first)
+    assert history(url)[0][1].endswith("images") and len(history(url)) == 3  # the other write did commit
+    np.testing.assert_array_equal(open_store(url)["images"].values, first + 100)
 
 
 def test_plain_zarr_on_object_storage_is_read_not_written(s3, tmp_path: Path) -> None:

@@ -203,6 +203,37 @@ def test_fsspec_memory_store() -> None:
     np.testing.assert_array_equal(ds.bandcontrast.values, _bc().values)
 
 
+def test_a_cluster_writers_dead_branch_goes_and_a_live_one_gets_a_conflict(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write on a dask cluster works on a branch of its own (``vaearr-tx-<base>-<id>``). A writer killed
+    before its end leaves that branch; the next commit to the store deletes it, since a branch whose base
+    is no longer the store's snapshot can never commit. A writer still running on such a branch gets the
+    one conflict line, not icechunk's "ref not found"."""
+    from vaearr.errors import StoreConflictError
+    from vaearr.store import remote
+
+    url = "memory://vaearr-test/branches.zarr"
+    st.write_variable(url, "bandcontrast", _bc())
+    repo = remote.repository(url)
+    tip = repo.lookup_branch(remote.BRANCH)
+    killed = f"{remote.TX_PREFIX}{tip}-0123456789ab"  # what a killed cluster writer leaves: its branch, a commit on it
+    repo.create_branch(killed, tip)
+    session = repo.writable_session(killed)
+    xr.Dataset({"half": _bc()}).to_zarr(session.store, mode="a", zarr_format=3, consolidated=False)
+    session.commit("vaearr encode: half (metadata)")
+    assert remote.drop_dead_branches(repo, tip) == []  # its base is the store's snapshot: it may be alive
+    assert killed in repo.list_branches()
+
+    monkeypatch.setattr(remote, "_on_dask_cluster", lambda: True)  # the next transaction as on a cluster
+    live = remote.Transaction(url, repo, "vaearr cluster: c", tip)
+    monkeypatch.undo()
+    st.write_variable(url, "roi", _bc() > 0.5)  # another writer commits first, and cleans up
+    assert repo.list_branches() == {remote.BRANCH}
+    with pytest.raises(StoreConflictError, match="another writer committed to this store during this write"):
+        live.commit()
+    ds = st.open_store(url)
+    assert set(ds.data_vars) == {"bandcontrast", "roi"}
+
+
 def test_default_chunks_hold_whole_samples() -> None:
     assert st.default_chunks((1000, 1000, 60, 60), 1) == (1, 500, 60, 60)  # 2 equal parts, not 582 + 418
     c = st.default_chunks((200, 300, 60, 60), 1)

@@ -7,11 +7,12 @@ import csv
 import functools
 import hashlib
 import re
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dask
+import dask.array as dsa
 import numpy as np
 import torch
 import xarray as xr
@@ -91,6 +92,9 @@ def encode(
     outside), ``latents_roi.npy`` (rows in C order of the masked samples), ``coords.csv``
     (the sample coordinates of those rows) and ``recon_error_full.npy``. ``per_subject`` writes one
     file per sample named by its id (:func:`export_per_subject`).
+
+    ``scheduler`` (a dask.distributed address): the cluster's workers encode one band of whole
+    chunks per task, keep the results and write them; only per-band statistics come back here.
     """
     check_name(name, "latent name (--name)")
     r = Run.open(run)
@@ -106,56 +110,22 @@ def encode(
 
     ckpt = r.checkpoint_path(checkpoint)
     model = r.model(checkpoint, device=device)
-    grid_shape = tuple(int(ds.sizes[d]) for d in sample_dims)
-    n_grid = int(np.prod(grid_shape))
     latent_shape = tuple(int(s) for s in model.latent_shape)
-    mu_all = np.full((n_grid, *latent_shape), np.nan, np.float32)
-    lv_all = np.full((n_grid, *latent_shape), np.nan, np.float32) if logvar else None
-    err_all = np.full(n_grid, np.nan, np.float32)
-    stats = LatentStats()  # what the latent carries: KL per dim, active units (vector latents)
-    inside = n_grid if mask is None else int(ds[mask].sum())
-    if scheduler is not None:
-        batches = _on_cluster(scheduler, store, run, checkpoint, ds, recon_error, batch_size)
-    else:
-        batches = ((b.index, b.mu.float().cpu().numpy(), b.logvar.float().cpu().numpy(),
-                    _recon_error(b) if recon_error else None)
-                   for b in r.encode(store, model=model, batch_size=batch_size, num_workers=num_workers,
-                                     reconstruct=recon_error))
-    n = 0
-    with bar(total=inside, desc="encoding", unit="sample") if progress else contextlib.nullcontext() as pbar:
-        for index, mu, lv, err in batches:
-            stats.add(torch.from_numpy(mu), torch.from_numpy(lv))
-            mu_all[index] = mu
-            if lv_all is not None:
-                lv_all[index] = lv
-            if err is not None:
-                err_all[index] = err
-            n += len(index)
-            if pbar is not None:
-                pbar.update(len(index))
-
-    coords = {d: ds[d] for d in sample_dims if d in ds.coords}
-    if len(latent_shape) == 1:
-        ldims: tuple[str, ...] = ("latent_dim",)
-        lcoords = {"latent_dim": np.arange(latent_shape[0])}
-    else:
-        ldims = ("latent_channel", *(f"l{a}" for a in "zyx"[3 - (len(latent_shape) - 1):]))
-        lcoords = {"latent_channel": np.arange(latent_shape[0])}
-
-    def to_da(flat: np.ndarray) -> xr.DataArray:
-        return xr.DataArray(flat.reshape(*grid_shape, *flat.shape[1:]), dims=(*sample_dims, *ldims[: flat.ndim - 1]),
-                            coords={**coords, **(lcoords if flat.ndim > 1 else {})})
-
-    sha = _sha256(ckpt / "model.safetensors")
-    variables: dict[str, xr.DataArray] = {name: to_da(mu_all)}
-    if lv_all is not None:
-        variables[f"{name}_logvar"] = to_da(lv_all)
-    if recon_error:
-        variables[f"{name}_recon_error"] = to_da(err_all)
-    attrs = {"checkpoint": str(ckpt), "checkpoint_sha256": sha, "model": model.config.name,
-             **stats.result(), **({"active_threshold": ACTIVE_THRESHOLD} if stats.n else {})}
-    mask_da = ds[mask].load() if mask is not None else None
-    with dask_client(scheduler):  # on a cluster its workers write the chunks
+    inside = int(np.prod([ds.sizes[d] for d in sample_dims])) if mask is None else int(ds[mask].sum())
+    layout = _Layout(ds, sample_dims, latent_shape)
+    with dask_client(scheduler) as client:
+        with bar(total=inside, desc="encoding", unit="sample") if progress else contextlib.nullcontext() as pbar:
+            if client is None:
+                parts, stats, n = _encode_here(r, store, model, layout, logvar=logvar, recon_error=recon_error,
+                                               batch_size=batch_size, num_workers=num_workers, pbar=pbar)
+            else:  # the workers encode bands of whole chunks and keep them; they write them too (below)
+                parts, stats, n = _encode_on_cluster(client, store, run, checkpoint, r, ds, layout, logvar=logvar,
+                                                     recon_error=recon_error, batch_size=batch_size, pbar=pbar)
+        variables = {f"{name}{suffix}": layout.dataarray(a) for suffix, a in parts.items()}
+        sha = _sha256(ckpt / "model.safetensors")
+        attrs = {"checkpoint": str(ckpt), "checkpoint_sha256": sha, "model": model.config.name,
+                 **stats.result(), **({"active_threshold": ACTIVE_THRESHOLD} if stats.n else {})}
+        mask_da = ds[mask].load() if mask is not None else None
         write_variables(
             store, variables, mask=mask_da, source=[r.data.var], run=str(run),
             config={"data": asdict(r.data), "train": r.train, "model": r.model_config}, attrs=attrs, overwrite=overwrite,
@@ -173,6 +143,74 @@ def encode(
 
 def _recon_error(b: Any) -> np.ndarray:
     return ((b.recon.float() - b.x.float()) ** 2).flatten(1).mean(1).cpu().numpy()
+
+
+class _Layout:
+    """Where the latents of a grid of samples go: their array shapes, dims and coordinates."""
+
+    def __init__(self, ds: xr.Dataset, sample_dims: tuple[str, ...], latent_shape: tuple[int, ...]):
+        self.sample_dims, self.latent_shape = sample_dims, latent_shape
+        self.grid_shape = tuple(int(ds.sizes[d]) for d in sample_dims)
+        self.coords = {d: ds[d] for d in sample_dims if d in ds.coords}
+        if len(latent_shape) == 1:
+            self.ldims: tuple[str, ...] = ("latent_dim",)
+            self.lcoords = {"latent_dim": np.arange(latent_shape[0])}
+        else:
+            self.ldims = ("latent_channel", *(f"l{a}" for a in "zyx"[3 - (len(latent_shape) - 1):]))
+            self.lcoords = {"latent_channel": np.arange(latent_shape[0])}
+
+    def empty(self, rows: int | None = None, *, per_sample: bool = False) -> np.ndarray:
+        """NaN-filled flat array for the samples of ``rows`` rows of the first sample dim (default all):
+        ``(n, *latent_shape)``, or ``(n,)`` with ``per_sample``."""
+        grid = (self.grid_shape[0] if rows is None else rows, *self.grid_shape[1:])
+        return np.full((int(np.prod(grid)), *(() if per_sample else self.latent_shape)), np.nan, np.float32)
+
+    def unflatten(self, flat: np.ndarray) -> np.ndarray:
+        """``(n, ...)`` in C order of the sample dims → ``(*grid, ...)``; the first sample dim may be a band."""
+        return flat.reshape(-1, *self.grid_shape[1:], *flat.shape[1:])
+
+    def dataarray(self, a: Any) -> xr.DataArray:
+        """A ``(*grid, ...)`` array (numpy or dask) as the variable that is written."""
+        extra = a.ndim - len(self.grid_shape)
+        return xr.DataArray(a, dims=(*self.sample_dims, *self.ldims[:extra]),
+                            coords={**self.coords, **(self.lcoords if extra else {})})
+
+
+class _Collected:
+    """Encoded batches gathered into NaN-filled arrays (``""``: mu, ``"_logvar"``, ``"_recon_error"``)."""
+
+    def __init__(self, layout: _Layout, rows: int | None, *, logvar: bool, recon_error: bool):
+        self.parts = {"": layout.empty(rows)}
+        if logvar:
+            self.parts["_logvar"] = layout.empty(rows)
+        if recon_error:
+            self.parts["_recon_error"] = layout.empty(rows, per_sample=True)
+        self.layout, self.stats, self.n = layout, LatentStats(), 0
+
+    def add(self, b: Any, index: np.ndarray) -> int:
+        mu, lv = b.mu.float().cpu().numpy(), b.logvar.float().cpu().numpy()
+        self.stats.add(torch.from_numpy(mu), torch.from_numpy(lv))
+        self.parts[""][index] = mu
+        if "_logvar" in self.parts:
+            self.parts["_logvar"][index] = lv
+        if "_recon_error" in self.parts:
+            self.parts["_recon_error"][index] = _recon_error(b)
+        self.n += len(index)
+        return len(index)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {k: self.layout.unflatten(v) for k, v in self.parts.items()}
+
+
+def _encode_here(r: Run, store: Any, model: Any, layout: _Layout, *, logvar: bool, recon_error: bool,
+                 batch_size: int, num_workers: int, pbar: Any) -> tuple[dict[str, np.ndarray], LatentStats, int]:
+    """Every sample inside the run's mask, encoded in this process."""
+    out = _Collected(layout, None, logvar=logvar, recon_error=recon_error)
+    for b in r.encode(store, model=model, batch_size=batch_size, num_workers=num_workers, reconstruct=recon_error):
+        k = out.add(b, b.index)
+        if pbar is not None:
+            pbar.update(k)
+    return out.arrays(), out.stats, out.n
 
 
 #: samples one cluster task encodes at least (whole chunks of the first sample dim)
@@ -195,46 +233,84 @@ def _worker_run(run: str, checkpoint: str) -> tuple[Run, Any]:
     return r, r.model(checkpoint, device="cpu")
 
 
-def encode_band(store: str, run: str, checkpoint: str, band: slice, recon_error: bool, batch_size: int,
-                storage_options: dict | None = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, Any]]:
-    """Encode the samples of one band (rows ``band`` of the first sample dim) inside the run's mask:
-    ``(flat index, mu, logvar, recon error or None)`` per batch. Runs on a cluster worker."""
+def encode_band(store: str, run: str, checkpoint: str, band: slice, *, logvar: bool, recon_error: bool,
+                batch_size: int, storage_options: dict | None = None) -> dict[str, Any]:
+    """Encode the samples of one band (rows ``band`` of the first sample dim) inside the run's mask.
+    Runs on a cluster worker, which keeps what it returns until it writes it: ``"parts"`` (mu, and
+    logvar / recon error when asked, shaped ``(band rows, *rest of the grid, ...)``, NaN outside the
+    mask), ``"stats"`` (:class:`LatentStats` of the band) and ``"n"`` (samples encoded)."""
     token = STORAGE_OPTIONS.set(storage_options) if storage_options else None
     try:
-        r, model = _worker_run(run, checkpoint)
-        ds = open_store(store)
-        first = r.data.sample_dims[0]
-        if not r.preprocess.average_neighbours:
-            # the band in memory (whole chunks, read once); its flat indices continue the grid's
-            band_ds = ds[[v for v in (r.data.var, r.data.mask) if v]].isel({first: band}).load()
-            offset = band.start * int(np.prod([ds.sizes[d] for d in r.data.sample_dims[1:]]))
-            source, keep = band_ds, "run"
-        else:  # neighbour averaging needs the pixels around the band: read through the whole grid
-            region = xr.zeros_like(ds[r.data.var].isel({d: 0 for d in r.data.feature_dims}), dtype=bool)
-            region[{first: band}] = True
-            keep = (region & ds[r.data.mask].astype(bool) if r.data.mask else region).load()
-            source, offset = store, 0
-        with torch.no_grad():
-            return [(b.index + offset, b.mu.float().numpy(), b.logvar.float().numpy(),
-                     _recon_error(b) if recon_error else None)
-                    for b in r.encode(source, mask=keep, model=model, batch_size=batch_size, reconstruct=recon_error)]
+        # this worker reads its band itself: a dask compute inside a task would go to the cluster, and
+        # while this task waited for it the worker would start its next band, and the next (1.2 GB a worker)
+        with dask.config.set(scheduler="sync"):
+            return _encode_band(store, run, checkpoint, band, logvar=logvar, recon_error=recon_error,
+                                batch_size=batch_size)
     finally:
         if token is not None:
             STORAGE_OPTIONS.reset(token)
 
 
-def _on_cluster(scheduler: str, store: Any, run: Any, checkpoint: str, ds: xr.Dataset, recon_error: bool,
-                batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, Any]]:
-    """Batches encoded by the cluster's workers, one task per band of chunks, as the tasks finish."""
-    r = Run.open(run)
-    bands = _bands(ds, r.data.var, r.data.sample_dims)
-    with dask_client(scheduler) as client:
-        from distributed import as_completed
+def _encode_band(store: str, run: str, checkpoint: str, band: slice, *, logvar: bool, recon_error: bool,
+                 batch_size: int) -> dict[str, Any]:
+    r, model = _worker_run(run, checkpoint)
+    ds = open_store(store)
+    sample_dims = r.data.sample_dims
+    layout = _Layout(ds, sample_dims, tuple(int(s) for s in model.latent_shape))
+    first = sample_dims[0]
+    if not r.preprocess.average_neighbours:
+        # the band in memory (whole chunks, read once); its flat indices are the band's own
+        source: Any = ds[[v for v in (r.data.var, r.data.mask) if v]].isel({first: band}).load()
+        keep: Any = "run"
+        offset = 0
+    else:  # neighbour averaging needs the pixels around the band: read through the whole grid
+        region = xr.zeros_like(ds[r.data.var].isel({d: 0 for d in r.data.feature_dims}), dtype=bool)
+        region[{first: band}] = True
+        keep = (region & ds[r.data.mask].astype(bool) if r.data.mask else region).load()
+        source, offset = store, band.start * int(np.prod(layout.grid_shape[1:]))
+    out = _Collected(layout, band.stop - band.start, logvar=logvar, recon_error=recon_error)
+    with torch.no_grad():
+        for b in r.encode(source, mask=keep, model=model, batch_size=batch_size, reconstruct=recon_error):
+            out.add(b, b.index - offset)
+    return {"parts": out.arrays(), "stats": out.stats, "n": out.n}
 
-        futures = [client.submit(encode_band, str(store), str(run), str(checkpoint), band, recon_error, batch_size,
-                                 STORAGE_OPTIONS.get(), pure=False) for band in bands]
-        for future in as_completed(futures):
-            yield from future.result()
+
+def band_summary(result: dict[str, Any]) -> tuple[LatentStats, int]:
+    return result["stats"], result["n"]
+
+
+def band_part(result: dict[str, Any], key: str) -> np.ndarray:
+    return result["parts"][key]
+
+
+def _encode_on_cluster(client: Any, store: Any, run: Any, checkpoint: str, r: Run, ds: xr.Dataset, layout: _Layout,
+                       *, logvar: bool, recon_error: bool, batch_size: int,
+                       pbar: Any) -> tuple[dict[str, Any], LatentStats, int]:
+    """Every sample inside the run's mask, encoded by the cluster's workers: one task per band of
+    chunks. Only each band's statistics come back here; the latents stay on the workers, as dask
+    arrays whose blocks are the bands, and the workers write them (:func:`write_variables`)."""
+    from distributed import as_completed
+
+    bands = _bands(ds, r.data.var, r.data.sample_dims)
+    futures = [client.submit(encode_band, str(store), str(run), str(checkpoint), band, logvar=logvar,
+                             recon_error=recon_error, batch_size=batch_size, storage_options=STORAGE_OPTIONS.get(),
+                             pure=False) for band in bands]
+    stats, n = LatentStats(), 0
+    for f in as_completed([client.submit(band_summary, f, pure=False) for f in futures]):
+        band_stats, k = f.result()
+        stats.merge(band_stats)
+        n += k
+        if pbar is not None:
+            pbar.update(k)
+    keys = ["", *(["_logvar"] if logvar else []), *(["_recon_error"] if recon_error else [])]
+    parts = {}
+    for key in keys:
+        tail = () if key == "_recon_error" else layout.latent_shape
+        parts[key] = dsa.concatenate(
+            [dsa.from_delayed(dask.delayed(band_part, pure=True)(f, key), dtype=np.float32,
+                              shape=(band.stop - band.start, *layout.grid_shape[1:], *tail))
+             for f, band in zip(futures, bands, strict=True)], axis=0)
+    return parts, stats, n
 
 
 def _factor(run: Run, latent_shape: tuple[int, ...]) -> int | None:

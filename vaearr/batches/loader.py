@@ -72,6 +72,7 @@ from vaearr.batches.spec import (
 from vaearr.batches.workers import Workers
 from vaearr.errors import InputError, StoreError
 from vaearr.store import open_store
+from vaearr.store.remote import is_repository_url, options, snapshot_of
 from vaearr.transforms import Transform
 
 
@@ -254,11 +255,13 @@ class ZarrBatches:
             if sorted(map(str, m.dims)) != sorted(s.sample_dims):
                 raise InputError(self.store, f"mask '{s.mask}' has dims {tuple(m.dims)}, not the sample dims {s.sample_dims}")
             mask = np.ascontiguousarray(m.transpose(*s.sample_dims).values)
-        array = open_array(self.store, s.var, self.storage_options)
+        snapshot = snapshot_of(self.store, self.storage_options) if is_repository_url(self.store) else None
+        array = open_array(self.store, s.var, self.storage_options, snapshot)
         chunks = tuple(int(c) for c in array.chunks)
         source = Source(
             store=self.store,
-            storage_options=self.storage_options,
+            # the command line's options too (--storage-option): a spawned worker has none of this process's state
+            storage_options=options(self.storage_options) if snapshot is not None else self.storage_options,
             var=s.var,
             grid_shape=tuple(int(da.sizes[d]) for d in s.sample_dims),
             block_shape=tuple(chunks[dims.index(d)] for d in s.sample_dims),
@@ -267,6 +270,7 @@ class ZarrBatches:
             feature_shape=tuple(int(da.sizes[d]) for d in s.feature_dims),
             dtype=np.dtype(array.dtype),
             mask=mask,
+            snapshot=snapshot,
             _array=array,
         )
         channel_axis = None

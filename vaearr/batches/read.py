@@ -28,12 +28,13 @@ from vaearr.store import open_group
 # reading blocks (picklable: worker processes get a copy and open the array themselves)
 
 
-def open_array(store: str, var: str, storage_options: dict | None):
-    """The zarr array ``var`` of the store, read-only (local folder, icechunk repository or fsspec URL)."""
+def open_array(store: str, var: str, storage_options: dict | None, snapshot: str | None = None):
+    """The zarr array ``var`` of the store, read-only (local folder, icechunk repository or fsspec URL;
+    ``snapshot``: the repository snapshot to read, default the one this command reads)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning, module="zarr")
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-        return open_group(store, storage_options=storage_options)[var]
+        return open_group(store, storage_options=storage_options, snapshot=snapshot)[var]
 
 
 @dataclass
@@ -57,6 +58,9 @@ class Source:
     channel_axis: int | None = None
     # threads that decode the chunks of a group at once (1: the reading thread alone)
     decode_threads: int = 1
+    # the repository snapshot the loader read (s3:// stores): worker processes read the same one,
+    # whatever another writer commits meanwhile and however they were started
+    snapshot: str | None = None
     _array: Any = field(default=None, repr=False)
     _recycler: Any = field(default=None, repr=False)
     _files: Any = field(default=None, repr=False)  # ChunkFiles, False (zarr reads), None (not looked at)
@@ -88,7 +92,7 @@ class Source:
     @property
     def array(self):
         if self._array is None:
-            self._array = open_array(self.store, self.var, self.storage_options)
+            self._array = open_array(self.store, self.var, self.storage_options, self.snapshot)
         return self._array
 
     @property

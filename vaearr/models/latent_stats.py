@@ -33,6 +33,14 @@ class LatentStats:
         self.sums = parts if self.sums is None else [a + b for a, b in zip(self.sums, parts, strict=True)]
         self.n += mu.shape[0]
 
+    def merge(self, other: LatentStats) -> None:
+        """Add the samples another :class:`LatentStats` has seen (one of a cluster's bands, say)."""
+        if other.sums is None:
+            return
+        theirs = [t.to(self.sums[0].device) for t in other.sums] if self.sums is not None else other.sums
+        self.sums = theirs if self.sums is None else [a + b for a, b in zip(self.sums, theirs, strict=True)]
+        self.n += other.n
+
     def result(self, distributed: bool = False, prefix: str = "") -> dict[str, Any]:
         """``{prefix}kl_per_dim`` (nats, mean over samples) and ``{prefix}active_units``; empty without latents."""
         if self.sums is None:

@@ -45,6 +45,8 @@ _PINS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("vaearr_snap
 SCHEMES = ("s3", "memory")
 #: the branch vaearr reads and commits
 BRANCH = "main"
+#: branches of transactions run on a dask cluster: ``vaearr-tx-<base snapshot>-<random>``
+TX_PREFIX = "vaearr-tx-"
 
 # option names users may give, and the name s3_storage takes (fsspec/boto spellings accepted too)
 _S3_OPTIONS = {
@@ -205,7 +207,8 @@ class Transaction:
     def __init__(self, url: str, repo: Any, message: str, base: str):
         self.url, self.repo, self.message, self.base = url, repo, message, base
         self.distributed = _on_dask_cluster()
-        self.branch = f"vaearr-tx-{uuid.uuid4().hex[:12]}" if self.distributed else BRANCH
+        # the base snapshot in the name tells a later writer when this branch is dead (drop_dead_branches)
+        self.branch = f"{TX_PREFIX}{base}-{uuid.uuid4().hex[:12]}" if self.distributed else BRANCH
         if self.distributed:
             repo.create_branch(self.branch, base)
         self.session = repo.writable_session(self.branch)
@@ -214,22 +217,33 @@ class Transaction:
         """Store dask ``arrays`` into the arrays ``names`` (created already) from the cluster's workers."""
         from icechunk.dask import store_dask
 
-        self.session.commit(f"{self.message} (metadata)")
-        self.session = self.repo.writable_session(self.branch)
+        with self._conflicts():
+            self.session.commit(f"{self.message} (metadata)")
+            self.session = self.repo.writable_session(self.branch)
         fork = self.session.fork()
         targets = [zarr.open_array(fork.store, path=name, mode="r+") for name in names]
         self.session.merge(store_dask(sources=arrays, targets=targets))
 
     def commit(self) -> str:
-        ic = require("icechunk", "s3")
-        try:
+        with self._conflicts():
             snapshot = self.session.commit(self.message)
             if self.distributed:
                 self.repo.reset_branch(BRANCH, snapshot, from_snapshot_id=self.base)
-        except ic.ConflictError:
+        return snapshot
+
+    @contextlib.contextmanager
+    def _conflicts(self) -> Iterator[None]:
+        """Another writer's commit, seen as icechunk's conflict or (on a cluster) as this transaction's
+        branch deleted by that writer (:func:`drop_dead_branches`), is one :class:`StoreConflictError`."""
+        ic = require("icechunk", "s3")
+        try:
+            yield
+        except (ic.ConflictError, ic.IcechunkError) as exc:
+            if not isinstance(exc, ic.ConflictError) and not (self.distributed and self.branch not in
+                                                               self.repo.list_branches()):
+                raise
             raise StoreConflictError(self.url, "another writer committed to this store during this write; nothing "
                                                "was written; run the command again") from None
-        return snapshot
 
     def close(self) -> None:
         if self.distributed:
@@ -259,8 +273,21 @@ def write_transaction(store: str | os.PathLike, message: str, storage_options: d
         snapshot = tx.commit()
     finally:
         tx.close()
+    drop_dead_branches(repo, snapshot)
     if pins is not None:
         pins[url] = snapshot
+
+
+def drop_dead_branches(repo: Any, tip: str) -> list[str]:
+    """Delete the transaction branches that can no longer commit: those whose base snapshot is not
+    ``tip``, the store branch's snapshot (a writer on a cluster killed before its end leaves its branch;
+    one still running on an old base would get a conflict at its commit anyway). Returns their names."""
+    dead = [b for b in repo.list_branches()
+            if b.startswith(TX_PREFIX) and b[len(TX_PREFIX):].rsplit("-", 1)[0] != tip]
+    for b in dead:
+        with contextlib.suppress(Exception):  # another writer may be deleting it too
+            repo.delete_branch(b)
+    return dead
 
 
 def snapshot_of(store: str | os.PathLike, storage_options: dict | None = None) -> str:

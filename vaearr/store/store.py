@@ -133,13 +133,19 @@ def open_store(
     return fixed_width_strings(ds)
 
 
-def open_group(store: str | os.PathLike, *, storage_options: dict | None = None) -> zarr.Group:
-    """The store's root as a read-only :class:`zarr.Group` (for reading chunks without xarray)."""
+def open_group(store: str | os.PathLike, *, storage_options: dict | None = None,
+               snapshot: str | None = None) -> zarr.Group:
+    """The store's root as a read-only :class:`zarr.Group` (for reading chunks without xarray).
+
+    ``snapshot``: for a repository store (``s3://``), the snapshot to read (another process's
+    pinned one, see :func:`vaearr.store.remote.snapshot_of`); default the one this command reads."""
     with quiet_zarr_warnings():
         if not is_url(store):
             return zarr.open_group(str(local_path(store)), mode="r")
         if remote.is_repository_url(store) and remote.repository(store, storage_options) is not None:
-            return zarr.open_group(remote.read_session(store, storage_options).store, mode="r")
+            session = (remote.read_session(store, storage_options) if snapshot is None else
+                       remote.repository(store, storage_options).readonly_session(snapshot_id=snapshot))
+            return zarr.open_group(session.store, mode="r")
         return zarr.open_group(os.fspath(store), mode="r", storage_options=remote.fsspec_options(store, storage_options))
 
 
