@@ -23,11 +23,14 @@ setup: $(STAMP) sysdeps
 demo: setup
 	$(BIN)/vaearr demo --out $(OUT)
 
+# test processes: a test file to each in turn, so its module fixtures are built once (2: CI's cores)
+TEST_WORKERS ?= 2
+
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-all: setup
-	$(BIN)/python -m pytest -q -m ""
+	$(BIN)/python -m pytest -q -m "" -n $(TEST_WORKERS) --dist loadfile
 
 serve: setup
 	BIN=$(BIN) bash flows/serve.sh
