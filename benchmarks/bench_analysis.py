@@ -128,14 +128,14 @@ def main(argv: list[str] | None = None) -> dict:
             other, _ = cluster_points(feats, "hdbscan", min_cluster_size=500, min_samples=50, hdbscan_backend="hdbscan")
             res["hdbscan_package_seconds"] = round(time.perf_counter() - t, 2)
             both = (labels >= 0) & (other >= 0)
-            from vaearr.analysis.references import adjusted_rand_index as _ari
+            from vaearr.maps.references import adjusted_rand_index as _ari
 
             res["hdbscan_package_clusters"] = int(other.max() + 1)
             res["ari_fast_vs_package_on_points_both_keep"] = round(_ari(labels[both], other[both]), 4)
         res["hdbscan_goal_seconds"] = 60
         res["hdbscan_clusters"] = int(labels.max() + 1)
         res["hdbscan_noise_fraction"] = round(float((labels == -1).mean()), 4)
-        from vaearr.analysis.references import adjusted_rand_index
+        from vaearr.maps.references import adjusted_rand_index
 
         kept = labels >= 0
         res["hdbscan_ari_vs_planted_groups_non_noise"] = round(adjusted_rand_index(labels[kept], group[kept]), 4) if kept.any() else None

@@ -64,10 +64,10 @@ from sklearn.mixture import GaussianMixture
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vaearr.analysis.boundaries import boundary_f1, find_boundaries  # noqa: E402
-from vaearr.analysis.decompose import write_decomposition  # noqa: E402
 from vaearr.data import write_science_map  # noqa: E402
 from vaearr.encode import encode  # noqa: E402
+from vaearr.maps.boundaries import boundary_f1, find_boundaries  # noqa: E402
+from vaearr.maps.decompose import write_decomposition  # noqa: E402
 from vaearr.models import config_from_dict  # noqa: E402
 from vaearr.run import Run  # noqa: E402
 from vaearr.train import TrainConfig, fit  # noqa: E402
@@ -161,7 +161,7 @@ def run_indexing(store: Path, method: str, truth: dict[str, np.ndarray]) -> tupl
     from orix.quaternion import Orientation
     from orix.quaternion.symmetry import Oh
 
-    from vaearr.analysis.indexing import index_store
+    from vaearr.maps.indexing import index_store
 
     ds = xr.open_zarr(store)
     sm = ds.attrs["science_map"]

@@ -6,11 +6,11 @@ from typing import Any
 
 from prefect import flow, task
 
-from vaearr.analysis.boundaries import find_boundaries
 from vaearr.analysis.clustering import joint_cluster
-from vaearr.analysis.decompose import write_decomposition
 from vaearr.analysis.ranking import association_block, rank_latents
-from vaearr.analysis.references import write_references
+from vaearr.maps.boundaries import find_boundaries
+from vaearr.maps.decompose import write_decomposition
+from vaearr.maps.references import write_references
 from vaearr.store import open_store
 from vaearr.viz.boundaries import boundary_files
 from vaearr.viz.clustering import cluster_figure_files

@@ -9,9 +9,9 @@ from typing import Any
 
 from prefect import flow, task
 
-from vaearr.analysis.roi import create_roi
 from vaearr.encode import encode as encode_store
 from vaearr.io.ebsd import ingest_ebsd
+from vaearr.maps.roi import create_roi
 from vaearr.store import open_store
 from vaearr.train import TrainConfig, fit
 from vaearr.viz.maps import latent_maps

@@ -112,7 +112,7 @@ def demo_files(tmp_path_factory):
 def demo_store_master(demo_files, tmp_path_factory) -> Path:
     """The demo map ingested with its tables and an Otsu ROI; copy it before writing (see demo_store)."""
     from vaearr.io.ebsd import ingest_ebsd
-    from vaearr.roi import create_roi
+    from vaearr.maps.roi import create_roi
 
     store = tmp_path_factory.mktemp("demo_store") / "ni.zarr"
     ingest_ebsd(demo_files.patterns, store, dataset="patterns", bandcontrast=demo_files.bandcontrast,

@@ -13,6 +13,7 @@ import xarray as xr
 from vaearr import batches as B
 from vaearr import transforms as T
 from vaearr.errors import InputError, StoreError
+from vaearr.maps.background import static_background
 from vaearr.store import open_store, write_variables
 
 # ----------------------------------------------------------------------------------------------
@@ -300,9 +301,9 @@ def test_center_crop_and_resize():
 def test_static_background_and_subtraction(ni):
     path, s, roi = ni
     pats = s.data.astype(np.float64)
-    bg = B.static_background(path, "patterns", ("y", "x"), mask="roi")
+    bg = static_background(path, "patterns", ("y", "x"), mask="roi")
     assert bg.shape == (60, 60) and np.allclose(bg, pats[roi].mean(0))
-    assert np.allclose(B.static_background(path, "patterns", ("y", "x")), pats.reshape(9, 60, 60).mean(0))
+    assert np.allclose(static_background(path, "patterns", ("y", "x")), pats.reshape(9, 60, 60).mean(0))
 
     x = torch.from_numpy(s.data.reshape(9, 1, 60, 60).astype(np.float32))
     out = T.subtract_background(bg)(x).numpy()

@@ -10,14 +10,14 @@ import xarray as xr
 from scipy import ndimage as ndi
 
 from tests.conftest import run_cli, tree_hash
-from vaearr.analysis.boundaries import (
+from vaearr.errors import InputError
+from vaearr.maps.boundaries import (
     boundary_f1,
     find_boundaries,
     mean_linear_intercept,
     principal_projection,
 )
-from vaearr.analysis.edges import neighbour_map, prepare_patterns, welch_edges
-from vaearr.errors import InputError
+from vaearr.maps.edges import neighbour_map, prepare_patterns, welch_edges
 from vaearr.store import open_store, write_variables
 
 NY, NX, P = 16, 20, 24

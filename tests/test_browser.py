@@ -12,8 +12,8 @@ def test_saved_figure_renders_offline(chromium, tmp_path: Path) -> None:
     from PIL import Image
     from sklearn.datasets import load_digits
 
-    from vaearr.analysis.explore import image_grid
     from vaearr.viz import save_figure
+    from vaearr.viz.grids import image_grid
 
     digits = load_digits().images[:12].reshape(2, 6, 1, 8, 8) / 16.0  # real scans, (rows, cols, C, H, W)
     html, _ = save_figure(image_grid(digits, title="digits", row_labels=["a", "b"], col_labels=list("012345")),

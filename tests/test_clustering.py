@@ -18,8 +18,8 @@ from vaearr.analysis.clustering import (
     joint_cluster,
     read_vector,
 )
-from vaearr.analysis.references import adjusted_rand_index
 from vaearr.errors import InputError, StoreError
+from vaearr.maps.references import adjusted_rand_index
 from vaearr.store import open_store, write_variable
 from vaearr.viz.clustering import cluster_figure_files
 
@@ -156,7 +156,7 @@ def test_fast_hdbscan_agrees_with_the_hdbscan_package() -> None:
     pytest.importorskip("fast_hdbscan", reason="needs the 'analysis' extra")
     pytest.importorskip("hdbscan", reason="needs the 'analysis' extra")
     from vaearr.analysis.clustering import cluster_points
-    from vaearr.analysis.references import adjusted_rand_index
+    from vaearr.maps.references import adjusted_rand_index
 
     rng = np.random.default_rng(1)
     centres = np.array([[0, 0], [4, 0], [0, 4], [4, 4]])

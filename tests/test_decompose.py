@@ -15,9 +15,9 @@ import xarray as xr
 from typer.testing import CliRunner
 
 from tests.conftest import run_cli, tree_hash
-from vaearr.analysis.cnmf import cnmf_fit, nn_weights
-from vaearr.analysis.decompose import elbow, parse_references, write_decomposition
 from vaearr.errors import InputError, StoreError
+from vaearr.maps.cnmf import cnmf_fit, nn_weights
+from vaearr.maps.decompose import elbow, parse_references, write_decomposition
 from vaearr.store import open_store, write_variables
 
 SHAPE = (12, 16)

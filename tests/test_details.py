@@ -44,8 +44,8 @@ def small_map(tmp_path_factory):
 @pytest.fixture(scope="module")
 def map_master(small_map, tmp_path_factory) -> Path:
     """The small map ingested with its tables and an Otsu ROI (copy before writing)."""
-    from vaearr.analysis.roi import create_roi
     from vaearr.io.ebsd import ingest_ebsd
+    from vaearr.maps.roi import create_roi
 
     store = tmp_path_factory.mktemp("map_store") / "ni.zarr"
     ingest_ebsd(small_map.patterns, store, dataset="patterns", bandcontrast=small_map.bandcontrast,
@@ -142,7 +142,7 @@ def test_open_zarr_is_quiet_after_every_ingest_and_encode(small_map, tiny_run, t
     assert names == ["Ni", "Cr", "Fe"]
     assert json.loads((ebsd / "element" / "zarr.json").read_text())["data_type"] == "string"
     assert open_store(ebsd).sel(element="Cr")["elements"].shape == (10, 12)  # vaearr reads them as before
-    from vaearr.analysis.roi import create_roi
+    from vaearr.maps.roi import create_roi
 
     create_roi(ebsd, otsu=True)
     encode(ebsd, tiny_run, progress=False)
@@ -213,8 +213,8 @@ def test_no_lock_file_is_left_beside_a_store(map_store: Path, tmp_path: Path) ->
     with store_lock(map_store):
         assert lock.read_text() == str(os.getpid())
         script = textwrap.dedent(f"""
-            from vaearr.store import store_lock
             from vaearr.errors import StoreBusyError
+            from vaearr.store import store_lock
             try:
                 with store_lock({str(map_store)!r}):
                     print("got it")

@@ -257,16 +257,3 @@ def test_explore_rejects_unknown_parts_and_labels(digits, tmp_path: Path) -> Non
         LT.encode_samples(store, run, label="grain")
     with pytest.raises(InputError, match="is not a label"):
         LT.base_vector("11", LT.prototypes(np.zeros((2, 3)), np.array([0, 1])), np.zeros((2, 3)))
-
-
-def test_the_old_explore_module_is_an_alias_that_warns() -> None:
-    import importlib
-    import sys
-
-    from vaearr.viz import grids
-
-    sys.modules.pop("vaearr.analysis.explore", None)
-    with pytest.warns(DeprecationWarning, match="vaearr.analysis.explore was split"):
-        old = importlib.import_module("vaearr.analysis.explore")
-    assert old.encode_samples is LT.encode_samples and old.decode is G.decode and old.embed is EM.embed
-    assert old.image_grid is grids.image_grid and old.Explorer is Explorer and old.explore is explore

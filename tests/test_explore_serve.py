@@ -93,7 +93,8 @@ def test_served_explorer_redecodes_when_a_slider_moves(digits_run: tuple[Path, P
     vaearr = Path(sys.executable).with_name("vaearr")
     if not vaearr.exists():
         pytest.skip(f"no {vaearr} (pip install -e .)")
-    from vaearr.analysis.explore import decode, load_run
+    from vaearr.analysis.generate import decode
+    from vaearr.analysis.latents import load_run
 
     store, run = digits_run
     port = _free_port()

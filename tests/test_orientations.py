@@ -22,12 +22,12 @@ from orix import io as orix_io  # noqa: E402
 from orix.crystal_map import CrystalMap, Phase, PhaseList  # noqa: E402
 from orix.quaternion import Orientation, Rotation, symmetry  # noqa: E402
 
-from vaearr.analysis.orientations import (  # noqa: E402
+from vaearr.io.orientations import ingest_orientations, read_crystal_map  # noqa: E402
+from vaearr.maps.orientations import (  # noqa: E402
     orientation_maps,
     orientation_maps_derived,
     write_orientation_maps,
 )
-from vaearr.io.orientations import ingest_orientations, read_crystal_map  # noqa: E402
 from vaearr.store import open_store, write_variables  # noqa: E402
 
 NY, NX, STEP = 6, 8, 0.5

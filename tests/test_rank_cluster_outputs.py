@@ -15,8 +15,8 @@ from tests.conftest import run_cli, tree_hash
 from vaearr.analysis.cluster_choices import kdistance_eps
 from vaearr.analysis.clustering import cluster_colors, cluster_points, joint_cluster
 from vaearr.analysis.ranking import rank_latents
-from vaearr.analysis.references import adjusted_rand_index
 from vaearr.errors import InputError
+from vaearr.maps.references import adjusted_rand_index
 from vaearr.store import open_store, write_variable
 
 PNG = b"\x89PNG\r\n\x1a\n"

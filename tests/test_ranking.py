@@ -82,7 +82,7 @@ def planted_store(demo_store: Path) -> Path:
 
 
 def test_rank_latents_end_to_end(planted_store: Path, tmp_path: Path) -> None:
-    from vaearr.analysis.references import write_references
+    from vaearr.maps.references import write_references
 
     write_references(planted_store, methods=("pca",), n_components=2, k_range=(2, 3), max_fit=600)
     r = rank_latents(planted_store, against=["elements", "pca"], out=tmp_path, top=2, k_range=(2, 3))

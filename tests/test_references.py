@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vaearr.analysis.references import (
+from vaearr.errors import StoreError
+from vaearr.maps.references import (
     adjusted_rand_index,
     gmm_partition,
     normalized_mutual_info,
@@ -15,7 +16,6 @@ from vaearr.analysis.references import (
     reference_maps,
     write_references,
 )
-from vaearr.errors import StoreError
 from vaearr.store import open_store
 
 

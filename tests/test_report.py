@@ -29,8 +29,8 @@ def _orientations_from_the_truth(demo_files, store: Path, ang: Path) -> None:
     from orix.crystal_map import CrystalMap, Phase, PhaseList
     from orix.quaternion import Rotation
 
-    from vaearr.analysis.orientations import orientation_maps_derived
     from vaearr.io.orientations import ingest_orientations
+    from vaearr.maps.orientations import orientation_maps_derived
 
     grains = np.load(demo_files.grains)
     with h5py.File(demo_files.patterns) as f:

@@ -1,4 +1,4 @@
-"""Tests for vaearr.roi: masks from thresholds and ranges, written into a store, exported, drawn.
+"""Tests for vaearr.maps.roi (and vaearr.viz.roi): masks from thresholds and ranges, written into a store, exported, drawn.
 
 Data: ``skimage.data.coins()`` (a real micrograph: bright coins on a darker background, so Otsu
 has two real populations) downsampled to a 76×96 "band contrast" map at 0.5 µm steps, with a
@@ -15,10 +15,22 @@ import xarray as xr
 
 from tests.conftest import tree_hash
 from vaearr.errors import InputError, StoreError
-from vaearr.roi import create_roi, make_roi, parse_range
+from vaearr.maps.roi import RoiResult, make_roi, parse_range
+from vaearr.maps.roi import create_roi as make_mask
 from vaearr.store import open_store, write_variables
 
 STEP = 0.5
+
+
+def create_roi(store, *, figures=None, **kwargs) -> RoiResult:
+    """The mask (:func:`vaearr.maps.roi.create_roi`) and, into ``figures``, its figures (as ``vaearr roi`` draws them)."""
+    from vaearr.viz.roi import roi_figures
+
+    result = make_mask(store, **kwargs)
+    if figures is not None:
+        result.files.update(roi_figures(open_store(store), result.mask, result.info, figures, result.name,
+                                        kwargs.get("var", "bandcontrast")))
+    return result
 
 
 @pytest.fixture(scope="module")

@@ -38,9 +38,9 @@ def bg_run(demo_store_master: Path, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def other_store(tmp_path_factory) -> Path:
     """A second simulated map (other seed: other grains, other pore), ingested with its ROI."""
-    from vaearr.analysis.roi import create_roi
     from vaearr.data import build_demo_map
     from vaearr.io.ebsd import ingest_ebsd
+    from vaearr.maps.roi import create_roi
 
     files = build_demo_map(tmp_path_factory.mktemp("other"), shape=(12, 16), seed=11, n_grains=4)
     store = files.out_dir / "other.zarr"

@@ -15,14 +15,14 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
 
-from vaearr.analysis.boundaries import find_boundaries
 from vaearr.analysis.clustering import joint_cluster
-from vaearr.analysis.decompose import write_decomposition
 from vaearr.analysis.ranking import aggregated_rank, rank_latents
-from vaearr.analysis.roi import create_roi
 from vaearr.data import build_demo_map
 from vaearr.encode import encode
 from vaearr.io.ebsd import ingest_ebsd
+from vaearr.maps.boundaries import find_boundaries
+from vaearr.maps.decompose import write_decomposition
+from vaearr.maps.roi import create_roi
 from vaearr.store import open_store
 from vaearr.train import TrainConfig, fit
 from vaearr.train.trainer import collapse

@@ -28,8 +28,8 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from safetensors.numpy import load_file, save_file
 
-from vaearr.batches import static_background
 from vaearr.errors import InputError
+from vaearr.maps.background import static_background
 from vaearr.store import open_store, write_variables
 from vaearr.store.schema import MAP_DIMS
 from vaearr.transforms import (

@@ -13,8 +13,8 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score as ari
 from sklearn.mixture import GaussianMixture
 
-from vaearr.analysis.boundaries import boundary_f1
 from vaearr.data.subgrains import one_sided_boundaries
+from vaearr.maps.boundaries import boundary_f1
 
 ds = xr.open_zarr("/tmp/sci-smoke/subgrains.zarr")
 sub = ds.subgrain_id.values.ravel(); grain = ds.grain_id.values.ravel()

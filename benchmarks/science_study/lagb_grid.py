@@ -2,7 +2,7 @@
 
 For each grain interior (the true grain boundaries dilated by one pixel cut the map; this study
 used the true ones, ``vaearr boundaries`` uses the ones it finds), the background-divided,
-blurred, normalised patterns (``vaearr.analysis.boundaries.prepare_patterns``) are projected on
+blurred, normalised patterns (``vaearr.maps.boundaries.prepare_patterns``) are projected on
 the interior's first ``k`` principal directions; each edge gets the Welch t² of the ``along ×
 deep`` boxes either side (``welch_edges``); ridges (non-maximum suppression) more than 2 px from
 a grain boundary and 1 px inside the map are kept by hysteresis ``lo / hi`` as 8-connected lines
@@ -27,12 +27,12 @@ from scipy import ndimage as ndi
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from common import MAPS  # noqa: E402
 
-from vaearr.analysis.boundaries import (  # noqa: E402
+from vaearr.maps.boundaries import (  # noqa: E402
     boundary_f1,
     grain_interiors,
     principal_projection,
 )
-from vaearr.analysis.edges import prepare_patterns, ridge_strength, welch_edges  # noqa: E402
+from vaearr.maps.edges import prepare_patterns, ridge_strength, welch_edges  # noqa: E402
 
 
 def load(name: str):

@@ -11,8 +11,8 @@ import numpy as np
 from scipy import ndimage as ndi
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from vaearr.analysis.boundaries import boundary_f1  # noqa: E402
-from vaearr.analysis.edges import prepare_patterns, ridge_strength  # noqa: E402
+from vaearr.maps.boundaries import boundary_f1  # noqa: E402
+from vaearr.maps.edges import prepare_patterns, ridge_strength  # noqa: E402
 
 M = str(Path(__file__).resolve().parent / "maps") + "/"
 

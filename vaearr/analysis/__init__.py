@@ -1,1 +1,1 @@
-"""Analysis of latents: references, clustering, association, ranking, exploration, layer comparison."""
+"""Analysis of a run's latents: association, ranking, clustering, embeddings, quality, layer comparison, exploration."""

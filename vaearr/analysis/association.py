@@ -33,7 +33,6 @@ done once per latent dim and once per reference; the per-pair work is one Fenwic
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import dask
@@ -54,7 +53,7 @@ from vaearr.analysis.metrics import (
 from vaearr.errors import InputError
 
 __all__ = ["HSIC_EXACT_MAX", "METRICS", "SIGNED", "AssociationOptions", "association", "association_matrix",
-           "association_pair", "element_composite"]
+           "association_pair"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -154,65 +153,6 @@ def association_pair(x: np.ndarray, y: np.ndarray, metric: str, coords: np.ndarr
     return float(association_matrix(np.asarray(x)[:, None], np.asarray(y)[:, None], coords, opts)[0, 0, 0])
 
 
-def element_composite(
-    elements: xr.DataArray,
-    *,
-    weights: Mapping[str, float] | Sequence[float] | None = None,
-    mode: str = "sum",
-    dim: str = "element",
-    mask: xr.DataArray | None = None,
-) -> xr.DataArray:
-    """A synthetic element map: channels normalised to [0, 1] (inside ``mask``), then combined.
-
-    Parameters
-    ----------
-    elements
-        ``(element, y, x)`` element maps.
-    weights
-        Weight per element (name → weight, or one per channel); default equal weights.
-    mode
-        ``"sum"``: the weighted sum, a ``(y, x)`` map; ``"rgb"``: the first three channels
-        (times their weights, clipped to [0, 1]) as a ``(y, x, channel)`` RGB composite.
-    dim
-        The channel dim.
-    mask
-        Pixels whose min/max set each channel's normalisation (default all finite ones).
-
-    Examples
-    --------
-    >>> el = xr.DataArray(np.arange(12.0).reshape(3, 2, 2), dims=("element", "y", "x"),
-    ...                   coords={"element": ["Ni", "Cr", "Fe"]})
-    >>> element_composite(el, weights={"Ni": 1, "Cr": 0, "Fe": 0}).values.tolist()
-    [[0.0, 0.3333333333333333], [0.6666666666666666, 1.0]]
-    """
-    if dim not in elements.dims:
-        raise InputError(None, f"element maps have no '{dim}' dim (dims {elements.dims})")
-    names = [str(v) for v in elements[dim].values] if dim in elements.coords else list(map(str, range(elements.sizes[dim])))
-    inside = elements.where(mask) if mask is not None else elements
-    other = [d for d in elements.dims if d != dim]
-    lo, hi = inside.min(other), inside.max(other)
-    norm = ((elements - lo) / (hi - lo).where(hi > lo, 1.0)).astype(np.float64)
-    if weights is None:
-        w = np.ones(len(names))
-    elif isinstance(weights, Mapping):
-        unknown = set(weights) - set(names)
-        if unknown:
-            raise InputError(None, f"weights for unknown elements {sorted(unknown)}; the maps have {names}")
-        w = np.array([float(weights.get(n, 0.0)) for n in names])
-    else:
-        w = np.asarray(weights, dtype=float)
-        if w.size != len(names):
-            raise InputError(None, f"{w.size} weights for {len(names)} elements {names}")
-    wda = xr.DataArray(w, dims=dim, coords={dim: elements[dim]} if dim in elements.coords else None)
-    if mode == "sum":
-        total = w.sum() if w.sum() != 0 else 1.0
-        return ((norm * wda).sum(dim, skipna=False) / total).rename("element_composite")
-    if mode == "rgb":
-        rgb = (norm * wda).isel({dim: slice(0, 3)}).clip(0, 1).rename({dim: "channel"})
-        return rgb.transpose(*other, "channel").rename("element_rgb")
-    raise InputError(None, f"mode must be 'sum' or 'rgb', got {mode!r}")
-
-
 def _association_block(x: np.ndarray, *, prepared: tuple, opts: AssociationOptions) -> np.ndarray:
     """``(..., L_block, pixel)`` latent values → ``(..., L_block, R, M)``: one dask block of :func:`association`.
 
@@ -249,7 +189,7 @@ def association(
     latent
         ``(y, x, latent_dim)`` latents (NaN outside their mask is fine); numpy- or dask-backed.
     references
-        ``(reference, y, x)`` reference maps (see :func:`vaearr.analysis.references.reference_maps`).
+        ``(reference, y, x)`` reference maps (see :func:`vaearr.maps.references.reference_maps`).
     mask
         Bool ``(y, x)``: the pixels used. Pixels where any latent or reference is NaN are
         left out too (the count used is in the ``n_pixels`` attr).

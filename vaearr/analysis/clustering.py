@@ -34,9 +34,9 @@ from matplotlib.colors import to_rgb
 from sklearn.cluster import DBSCAN, HDBSCAN, KMeans
 
 from vaearr.analysis.cluster_choices import kdistance_eps, silhouette_k
-from vaearr.analysis.references import gmm_partition
-from vaearr.analysis.roi import make_roi
 from vaearr.errors import InputError, StoreError
+from vaearr.maps.references import gmm_partition
+from vaearr.maps.roi import make_roi
 from vaearr.store import check_name, open_store, write_variables
 
 #: Clustering methods :func:`cluster_points` knows.

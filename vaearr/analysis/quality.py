@@ -373,16 +373,3 @@ def network_affine(affine: np.ndarray, stored_shape: Sequence[int], preprocess: 
             out = resample_affine(out, shape[::-1], size[::-1])
         shape = size
     return out
-
-
-def __getattr__(name: str):
-    # deprecated: the figure and file writers moved to vaearr.viz.quality (these aliases go in vaearr 0.3)
-    if name in ("reconstruction_grid", "volume_reconstructions"):
-        import warnings
-
-        from vaearr.viz import quality
-
-        warnings.warn(f"vaearr.analysis.quality.{name} moved to vaearr.viz.quality.{name}", DeprecationWarning,
-                      stacklevel=2)
-        return getattr(quality, name)
-    raise AttributeError(f"module 'vaearr.analysis.quality' has no attribute {name!r}")

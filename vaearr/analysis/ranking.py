@@ -24,14 +24,14 @@ import xarray as xr
 from scipy.stats import rankdata
 
 from vaearr.analysis.association import SIGNED, AssociationOptions, association
-from vaearr.analysis.references import (
+from vaearr.errors import InputError, StoreError
+from vaearr.maps.references import (
     adjusted_rand_index,
     gmm_partition,
     normalized_mutual_info,
     reference_maps,
     write_references,
 )
-from vaearr.errors import InputError, StoreError
 from vaearr.store import open_store, write_variables
 
 

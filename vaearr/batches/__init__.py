@@ -7,7 +7,7 @@
 :mod:`~vaearr.batches.loader` hands out the batches (:class:`ZarrBatches`).
 """
 
-from vaearr.batches.loader import ZarrBatches, make_loaders, static_background
+from vaearr.batches.loader import ZarrBatches, make_loaders
 from vaearr.batches.spec import SPLITS, BatchSpec
 
-__all__ = ["SPLITS", "BatchSpec", "ZarrBatches", "make_loaders", "static_background"]
+__all__ = ["SPLITS", "BatchSpec", "ZarrBatches", "make_loaders"]

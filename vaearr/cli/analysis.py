@@ -50,7 +50,7 @@ def cluster(
 ) -> None:
     """Cluster (latent dim, band contrast) in the mask; map + scatter figure, CSV, JSON, store variable cluster_TAG."""
     from vaearr.analysis.clustering import joint_cluster
-    from vaearr.analysis.roi import parse_range
+    from vaearr.maps.roi import parse_range
     from vaearr.viz.clustering import cluster_figure_files
 
     clip = parse_floats(shade_clip.replace(":", ","), "--shade-clip")

@@ -25,7 +25,7 @@ def boundaries(
     overwrite: Overwrite = False,
 ) -> None:
     """Boundary strength, grain-boundary and low-angle-boundary masks, and the mean linear intercept grain size."""
-    from vaearr.analysis.boundaries import find_boundaries
+    from vaearr.maps.boundaries import find_boundaries
     from vaearr.viz.boundaries import boundary_files
 
     result = find_boundaries(store, source=source, mask=mask, gb_threshold=gb_threshold,

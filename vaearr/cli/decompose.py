@@ -27,8 +27,8 @@ def decompose(
     scheduler: Scheduler = None,
 ) -> None:
     """Decompose the patterns in the mask; write {name}_weights(y, x, {name}_component) and {name}_components."""
-    from vaearr.analysis.decompose import parse_references, write_decomposition
     from vaearr.errors import InputError
+    from vaearr.maps.decompose import parse_references, write_decomposition
     from vaearr.store.dask_cluster import dask_client
 
     n: int | str = "auto"

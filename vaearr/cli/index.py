@@ -29,7 +29,7 @@ def index(
     overwrite: Overwrite = False,
 ) -> None:
     """Index the patterns: write {name}(y, x, quaternion) (orix convention), phase_id and the quality maps."""
-    from vaearr.analysis.indexing import index_store
+    from vaearr.maps.indexing import index_store
 
     chosen = "auto" if mask is None else (None if mask.lower() == "none" else mask)
     result = index_store(

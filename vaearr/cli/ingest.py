@@ -80,9 +80,9 @@ def ingest_tables(
     if composite is not None or composite_rgb is not None or composite_mask is not None:
         from functools import partial
 
-        from vaearr.analysis.composite import composite_variables, parse_weights
         from vaearr.cli.common import parse_names
         from vaearr.errors import InputError
+        from vaearr.maps.composite import composite_variables, parse_weights
 
         if composite is None and composite_rgb is None:
             raise InputError(None, "--composite-mask needs --composite or --composite-rgb")
@@ -116,8 +116,8 @@ def ingest_orientations(
     """Crystal orientations → NAME(y, x, quaternion), phase_id(y, x), quality maps (iq, ci, fit / mad, bands, bandcontrast) and the derived maps."""
     from functools import partial
 
-    from vaearr.analysis.orientations import orientation_maps_derived
     from vaearr.io.orientations import ingest_orientations as ingest
+    from vaearr.maps.orientations import orientation_maps_derived
 
     if store is None:
         store = Path("stores") / f"{src.stem}.zarr"

@@ -20,7 +20,7 @@ def orientation_maps(
     figures: Annotated[Optional[Path], typer.Option(help="Folder for NAME_maps.html/.png and the IPF colour key PNG.")] = None,
 ) -> None:
     """(Re-)make NAME_ipf, NAME_kam, NAME_grod, NAME_grains and NAME_grain_boundaries (replacing those there)."""
-    from vaearr.analysis.orientations import write_orientation_maps
+    from vaearr.maps.orientations import write_orientation_maps
 
     maps = write_orientation_maps(store, name=name, mask=mask, grain_angle=grain_angle, direction=direction,
                                   overwrite=True, progress="orientation maps")

@@ -37,7 +37,8 @@ def roi(
 
     With --figures and no criterion, only the histogram, map and row profiles are drawn (to choose a threshold).
     """
-    from vaearr.analysis.roi import (
+    from vaearr.errors import InputError
+    from vaearr.maps.roi import (
         create_roi,
         export_profile,
         histogram_edges,
@@ -45,7 +46,6 @@ def roi(
         parse_range,
         row_profile,
     )
-    from vaearr.errors import InputError
     from vaearr.store import open_store
     from vaearr.viz.roi import profile_figure, roi_figures
 

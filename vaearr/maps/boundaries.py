@@ -41,14 +41,14 @@ from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 from sklearn.utils.extmath import randomized_svd
 
-from vaearr.analysis.edges import (
+from vaearr.errors import InputError, StoreError
+from vaearr.maps.edges import (
     edge_maps,
     neighbour_map,
     prepare_patterns,
     ridge_strength,
     welch_edges,
 )
-from vaearr.errors import InputError, StoreError
 from vaearr.store import check_name, open_store, write_variables
 from vaearr.store.schema import PATTERNS, X, Y
 
@@ -57,7 +57,7 @@ STRENGTH, GRAIN_BOUNDARIES, LOW_ANGLE_BOUNDARIES = "boundary_strength", "grain_b
 
 
 # --------------------------------------------------------------------------------------------
-# masks from edges (:mod:`vaearr.analysis.edges`)
+# masks from edges (:mod:`vaearr.maps.edges`)
 
 
 def _otsu_log(values: np.ndarray) -> float | None:

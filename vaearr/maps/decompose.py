@@ -1,14 +1,14 @@
 """Decompositions as references: PCA, NMF and constrained NMF (cNMF) of the patterns inside a mask.
 
 :func:`decompose` fits one method on a seeded sample of at most ``max_fit`` masked pixels and
-projects every masked pixel chunk by chunk (:class:`~vaearr.analysis.masked.MaskedPixels`);
+projects every masked pixel chunk by chunk (:class:`~vaearr.maps.masked.MaskedPixels`);
 :func:`write_decomposition` writes ``{name}_weights(y, x, {name}_component)`` (NaN outside the
 mask) and ``{name}_components({name}_component, *feature_dims)`` in one transaction. Each
 decomposition has its own component dim, so decompositions with different numbers of
 components live in one store.
 
 cNMF (Chauniyal, Thome & Stricker, Microsc. Microanal. 2024) fixes components to the patterns
-at reference pixels (:mod:`vaearr.analysis.cnmf`) and may add free ones. NMF and cNMF need
+at reference pixels (:mod:`vaearr.maps.cnmf`) and may add free ones. NMF and cNMF need
 non-negative patterns: raw intensities are used when their minimum over the mask is ≥ 0, else
 every value is shifted by −minimum (the ``shift`` attr says which).
 
@@ -37,10 +37,10 @@ import xarray as xr
 from sklearn.decomposition import NMF, PCA
 from sklearn.exceptions import ConvergenceWarning
 
-from vaearr.analysis.cnmf import cnmf_fit, nn_weights
-from vaearr.analysis.masked import MaskedPixels, Sample
-from vaearr.analysis.references import MAX_FIT, gmm_partition
 from vaearr.errors import InputError, StoreError
+from vaearr.maps.cnmf import cnmf_fit, nn_weights
+from vaearr.maps.masked import MaskedPixels, Sample
+from vaearr.maps.references import MAX_FIT, gmm_partition
 from vaearr.store import check_name, open_store, write_variables
 
 METHODS = ("pca", "nmf", "cnmf")

@@ -1,4 +1,4 @@
-"""Edges between neighbouring pixels of a map (no masks, no figures): the numbers :mod:`vaearr.analysis.boundaries` thresholds.
+"""Edges between neighbouring pixels of a map (no masks, no figures): the numbers :mod:`vaearr.maps.boundaries` thresholds.
 
 * :func:`neighbour_map` — per pixel, the mean over its 4 nearest neighbours of a pair value:
   kikuchipy's average neighbour dot product of normalised patterns, or the distance between latents.

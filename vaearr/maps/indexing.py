@@ -48,9 +48,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from vaearr.analysis.orientations import orientation_maps
-from vaearr.batches import static_background
 from vaearr.errors import InputError, StoreError, require
+from vaearr.maps.background import static_background
+from vaearr.maps.orientations import orientation_maps
 from vaearr.progress import bar
 from vaearr.store import open_store, write_variables
 from vaearr.store.names import check_name

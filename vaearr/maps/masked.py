@@ -1,7 +1,7 @@
 """The pixels of a ``(y, x, *features)`` variable inside a mask, read chunk by chunk.
 
-What PCA, NMF and constrained NMF share (:mod:`vaearr.analysis.references`,
-:mod:`vaearr.analysis.decompose`): a seeded fit sample of at most ``max_fit`` pixels gathered
+What PCA, NMF and constrained NMF share (:mod:`vaearr.maps.references`,
+:mod:`vaearr.maps.decompose`): a seeded fit sample of at most ``max_fit`` pixels gathered
 in one pass over the row chunks, and a projection of every masked pixel chunk by chunk into a
 ``(y, x, component)`` map (NaN outside the mask), so memory is bounded by the sample and one
 chunk, not by the map.

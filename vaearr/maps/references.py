@@ -26,9 +26,9 @@ from sklearn.decomposition import NMF, PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
-from vaearr.analysis.association import element_composite
-from vaearr.analysis.masked import MaskedPixels
 from vaearr.errors import InputError, StoreError
+from vaearr.maps.composite import element_composite
+from vaearr.maps.masked import MaskedPixels
 from vaearr.store import open_store, write_variables
 from vaearr.store.schema import RGB
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from vaearr.analysis.boundaries import BoundaryResult
+from vaearr.maps.boundaries import BoundaryResult
 from vaearr.viz.core import save_figure
 from vaearr.viz.maps import image_map, overlay
 
@@ -35,7 +35,7 @@ def boundary_figure(strength: xr.DataArray, grain_boundaries: xr.DataArray, low_
 
 def boundary_files(result: BoundaryResult, folder: str | os.PathLike | None = None, *,
                    name: str | None = None, title: str | None = None) -> dict[str, Path]:
-    """:func:`boundary_figure` of what :func:`~vaearr.analysis.boundaries.find_boundaries` found.
+    """:func:`boundary_figure` of what :func:`~vaearr.maps.boundaries.find_boundaries` found.
 
     ``folder`` defaults to ``STORE_boundaries`` beside the store (in the working folder for a URL), ``name`` to
     ``boundaries_{source}``; the paths are also added to ``result.files``.

@@ -9,8 +9,8 @@ import numpy as np
 import xarray as xr
 from matplotlib import pyplot as plt
 
-from vaearr.analysis.orientations import DIRECTIONS, phase_groups
 from vaearr.errors import StoreError, require
+from vaearr.maps.orientations import DIRECTIONS, phase_groups
 from vaearr.store import open_store
 from vaearr.store.schema import RGB, X, Y, orientation_map_name, phase_id_name
 from vaearr.viz.core import FIG_INCHES, FRAME_WIDTH, both, holoviews, save_figure

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from vaearr.analysis.roi import histogram_edges, row_profile
+from vaearr.maps.roi import histogram_edges, row_profile
 from vaearr.viz.core import both, holoviews, save_figure
 from vaearr.viz.maps import histogram, image_map, overlay, shade_outside
 
@@ -22,7 +22,7 @@ def roi_figures(ds: xr.Dataset, mask: xr.DataArray | None, info: dict | None, fo
     of the ROI shaded (HTML + PNG each, :func:`vaearr.viz.save_figure`).
 
     ``mask`` and ``info`` may be None: the histogram and map alone, to choose a threshold.
-    ``bin_width`` bins the histogram on multiples of it (:func:`vaearr.analysis.roi.histogram_edges`);
+    ``bin_width`` bins the histogram on multiples of it (:func:`vaearr.maps.roi.histogram_edges`);
     default 100 bins.
     """
     folder = Path(folder)
@@ -55,7 +55,7 @@ def profile_figure(ds: xr.Dataset, row: int, folder: str | os.PathLike, *, name:
                    var: str = "bandcontrast") -> dict[str, Path]:
     """The map with row ``row`` marked, beside the values along that row (HTML + PNG).
 
-    Files ``{name}_{var}_row{row}.html``/``.png``; the values are :func:`vaearr.analysis.roi.row_profile`.
+    Files ``{name}_{var}_row{row}.html``/``.png``; the values are :func:`vaearr.maps.roi.row_profile`.
     """
     hv = holoviews()
     prof = row_profile(ds, row, var=var)

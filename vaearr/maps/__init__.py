@@ -1,0 +1,1 @@
+"""Map science that needs no model or run: ROI masks, orientations, indexing, boundaries, decompositions, composites."""
