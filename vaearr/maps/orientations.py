@@ -14,14 +14,9 @@ write them. Output (:func:`orientation_maps`, written by :func:`write_orientatio
 - ``{name}_grod(y, x)``: misorientation (degrees) to the mean orientation of the pixel's grain;
 - ``{name}_grain_boundaries(y, x)``: bool, a pixel with a 4-neighbour in another grain.
 
-orix does the crystallography: the symmetry groups (:class:`~orix.crystal_map.Phase`), the
-symmetry-reduced misorientation angle (:meth:`~orix.quaternion.Orientation.angle_with`), the
-IPF colour key. Written here, because orix has no version on a scan grid: the neighbour pairs of
-the grid, KAM from them, the grain segmentation (connected components of the graph of
-neighbour pairs below the grain angle, :func:`scipy.sparse.csgraph.connected_components` — a
-flood fill), and the grain means (each orientation brought to the symmetry equivalent nearest
-its grain's first pixel, then the eigenvector mean of orix's :meth:`Quaternion.mean` done for
-all grains at once).
+orix does the crystallography (the symmetry groups, :class:`~orix.crystal_map.Phase`, and the IPF
+colour key); KAM, the grains, GROD and the grain boundaries are computed on the scan grid in
+:mod:`vaearr.maps.grains`.
 """
 
 from __future__ import annotations
@@ -32,11 +27,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from vaearr.errors import InputError, StoreError, require
 from vaearr.io.tables import Derived
+from vaearr.maps.grains import (
+    GRAIN_ANGLE,
+    grain_boundary_map,
+    grod_map,
+    kam_map,
+    neighbour_angles,
+    segment_grains,
+)
 from vaearr.store import open_store, write_variables
 from vaearr.store.schema import (
     ORIENTATION,
@@ -50,14 +51,12 @@ from vaearr.store.schema import (
     phase_id_name,
 )
 
-#: Default misorientation (degrees) that separates grains (and caps KAM's neighbours).
-GRAIN_ANGLE = 5.0
 #: Sample directions an IPF can be coloured along.
 DIRECTIONS = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}
 
 
 # --------------------------------------------------------------------------------------------
-# symmetry and misorientation (orix)
+# symmetry (orix)
 
 
 def point_group(name: str | None):
@@ -76,161 +75,6 @@ def phase_groups(phases: list[dict] | None) -> dict[int, object]:
     if not phases:
         raise InputError(None, "the orientation variable has no 'phases' attr (id, name, point_group)")
     return {int(p["id"]): point_group(p.get("point_group")) for p in phases}
-
-
-def misorientation_angles(q1: np.ndarray, q2: np.ndarray, group) -> np.ndarray:
-    """Symmetry-reduced misorientation angle (degrees) of quaternion pairs ``(n, 4)`` of one phase (orix)."""
-    quaternion = require("orix.quaternion", "ebsd")
-    if len(q1) == 0:
-        return np.zeros(0)
-    o1 = quaternion.Orientation(np.asarray(q1, np.float64), symmetry=group)
-    o2 = quaternion.Orientation(np.asarray(q2, np.float64), symmetry=group)
-    return np.asarray(o1.angle_with(o2, degrees=True), np.float64)
-
-
-# --------------------------------------------------------------------------------------------
-# on the grid (hand-written: orix has no scan-grid neighbours)
-
-
-def neighbour_angles(q: np.ndarray, phase_id: np.ndarray, valid: np.ndarray,
-                     groups: Mapping[int, object]) -> tuple[np.ndarray, np.ndarray]:
-    """Misorientation (degrees) of each pixel to its right and lower neighbour.
-
-    Returns ``right (ny, nx−1)`` and ``down (ny−1, nx)``; NaN where either pixel is not valid or
-    the two are of different phases.
-    """
-    out = []
-    for a, b in (((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
-                 ((slice(None, -1), slice(None)), (slice(1, None), slice(None)))):
-        pa, pb = phase_id[a], phase_id[b]
-        ok = valid[a] & valid[b] & (pa == pb)
-        ang = np.full(pa.shape, np.nan)
-        qa, qb = q[a], q[b]
-        for pid, group in groups.items():
-            sel = ok & (pa == pid)
-            if sel.any():
-                ang[sel] = misorientation_angles(qa[sel], qb[sel], group)
-        out.append(ang)
-    return out[0], out[1]
-
-
-def kam_map(right: np.ndarray, down: np.ndarray, *, max_angle: float = GRAIN_ANGLE) -> np.ndarray:
-    """Kernel average misorientation over the first (4-connected) neighbours, degrees.
-
-    Neighbours at ``max_angle`` or more (across a grain boundary) and missing ones (NaN) are left
-    out; NaN where no neighbour is left. From :func:`neighbour_angles`.
-    """
-    ny, nx = right.shape[0], right.shape[1] + 1
-    total, count = np.zeros((ny, nx)), np.zeros((ny, nx))
-    r = np.where(right < max_angle, right, np.nan)
-    d = np.where(down < max_angle, down, np.nan)
-    for ang, a, b in ((r, (slice(None), slice(None, -1)), (slice(None), slice(1, None))),
-                      (d, (slice(None, -1), slice(None)), (slice(1, None), slice(None)))):
-        ok = np.isfinite(ang)
-        v = np.where(ok, ang, 0.0)
-        total[a] += v
-        total[b] += v
-        count[a] += ok
-        count[b] += ok
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / count, np.nan)
-
-
-def segment_grains(right: np.ndarray, down: np.ndarray, valid: np.ndarray, *,
-                   grain_angle: float = GRAIN_ANGLE) -> np.ndarray:
-    """Grain ids on the grid: connected pixels joined by neighbour misorientations below ``grain_angle``.
-
-    A flood fill written as the connected components of the 4-neighbour graph; ids 0, 1, … in
-    raster order of each grain's first pixel, −1 where ``valid`` is false.
-
-    Examples
-    --------
-    >>> right = np.array([[1.0, 9.0]]); down = np.zeros((0, 3)); valid = np.ones((1, 3), bool)
-    >>> segment_grains(right, down, valid).tolist()
-    [[0, 0, 1]]
-    """
-    ny, nx = valid.shape
-    idx = np.arange(ny * nx).reshape(ny, nx)
-    joins_r = np.nan_to_num(right, nan=np.inf) < grain_angle
-    joins_d = np.nan_to_num(down, nan=np.inf) < grain_angle
-    src = np.concatenate([idx[:, :-1][joins_r], idx[:-1, :][joins_d]])
-    dst = np.concatenate([idx[:, 1:][joins_r], idx[1:, :][joins_d]])
-    graph = coo_matrix((np.ones(src.size, np.int8), (src, dst)), shape=(ny * nx, ny * nx))
-    _, labels = connected_components(graph, directed=False)
-    labels = labels.reshape(ny, nx)
-    out = np.full((ny, nx), -1, np.int64)
-    if valid.any():
-        first_seen, first = np.unique(labels[valid], return_index=True)
-        order = np.argsort(first)  # raster order of each grain's first valid pixel
-        rank = np.empty(first_seen.size, np.int64)
-        rank[order] = np.arange(first_seen.size)
-        lookup = np.full(labels.max() + 1, -1, np.int64)
-        lookup[first_seen] = rank
-        out[valid] = lookup[labels[valid]]
-    return out
-
-
-def grain_boundary_map(grains: np.ndarray) -> np.ndarray:
-    """True at pixels with a 4-neighbour in another grain (both in grains, ids ≥ 0)."""
-    out = np.zeros(grains.shape, bool)
-    for a, b in (((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
-                 ((slice(None, -1), slice(None)), (slice(1, None), slice(None)))):
-        diff = (grains[a] != grains[b]) & (grains[a] >= 0) & (grains[b] >= 0)
-        out[a] |= diff
-        out[b] |= diff
-    return out
-
-
-def grain_mean_orientations(q: np.ndarray, grains: np.ndarray, phase_id: np.ndarray,
-                            groups: Mapping[int, object]) -> np.ndarray:
-    """Mean orientation of every grain, ``(n_grains, 4)``.
-
-    Each pixel's orientation is replaced by its symmetry equivalent nearest the orientation of
-    its grain's first pixel (orix's symmetry operations, acting on the left), then the grain's
-    mean is the eigenvector of the largest eigenvalue of Σ q qᵀ (orix's :meth:`Quaternion.mean`,
-    for all grains at once).
-    """
-    quaternion = require("orix.quaternion", "ebsd")
-    n = int(grains.max()) + 1 if grains.size and grains.max() >= 0 else 0
-    if n == 0:
-        return np.zeros((0, 4))
-    g = grains.ravel()
-    inside = g >= 0
-    gq = q.reshape(-1, 4)[inside].astype(np.float64)
-    gg = g[inside]
-    gp = phase_id.ravel()[inside]
-    first = np.full(n, -1)
-    order = np.arange(gg.size)[::-1]
-    first[gg[order]] = order  # the lowest index of each grain wins
-    ref = gq[first][gg]
-    aligned = np.empty_like(gq)
-    for pid, group in groups.items():
-        sel = gp == pid
-        if not sel.any():
-            continue
-        ops = quaternion.Quaternion(group.data)
-        m = quaternion.Quaternion(gq[sel]) * ~quaternion.Quaternion(ref[sel])
-        best = np.argmax(np.abs(m.dot_outer(ops)), axis=1)  # s·ref nearest q  ⇔  s⁻¹·q nearest ref
-        eq = (~quaternion.Quaternion(group.data[best])) * quaternion.Quaternion(gq[sel])
-        aligned[sel] = eq.data
-    sign = np.sign(np.einsum("ij,ij->i", aligned, ref))
-    aligned *= np.where(sign == 0, 1.0, sign)[:, None]
-    outer = np.einsum("ni,nj->nij", aligned, aligned).reshape(-1, 16)
-    sums = np.stack([np.bincount(gg, weights=outer[:, k], minlength=n) for k in range(16)], axis=1)
-    _, vecs = np.linalg.eigh(sums.reshape(n, 4, 4))
-    mean = vecs[:, :, -1]
-    return np.where(mean[:, :1] < 0, -mean, mean)
-
-
-def grod_map(q: np.ndarray, grains: np.ndarray, phase_id: np.ndarray, groups: Mapping[int, object]) -> np.ndarray:
-    """Grain reference orientation deviation: misorientation (degrees) to the grain's mean; NaN outside grains."""
-    mean = grain_mean_orientations(q, grains, phase_id, groups)
-    out = np.full(grains.shape, np.nan)
-    for pid, group in groups.items():
-        sel = (grains >= 0) & (phase_id == pid)
-        if sel.any():
-            out[sel] = misorientation_angles(q[sel], mean[grains[sel]], group)
-    return out
 
 
 def ipf_colors(q: np.ndarray, phase_id: np.ndarray, valid: np.ndarray, groups: Mapping[int, object],
