@@ -14,10 +14,10 @@ from vaearr.analysis.association import (
     association,
     association_matrix,
     association_pair,
-    element_composite,
 )
 from vaearr.analysis.metrics import X_ONLY, Y_ONLY, pair_metrics, prepare, trend_basis
 from vaearr.errors import InputError
+from vaearr.maps.composite import element_composite
 
 
 def _pairs():

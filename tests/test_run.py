@@ -17,7 +17,8 @@ import pytest
 import torch
 
 from tests.conftest import run_cli
-from vaearr.batches import ZarrBatches, static_background
+from vaearr.batches import ZarrBatches
+from vaearr.maps.background import static_background
 from vaearr.run import Run, RunError
 from vaearr.store import open_store
 from vaearr.train import TrainConfig, build_loaders, fit, to_device
