@@ -11,13 +11,8 @@ import pytest
 import xarray as xr
 
 from tests.conftest import tree_hash
-from vaearr.analysis.clustering import (
-    METHODS,
-    cluster_colors,
-    cluster_points,
-    joint_cluster,
-    read_vector,
-)
+from vaearr.analysis.clusterers import METHODS, cluster_points
+from vaearr.analysis.clustering import cluster_colors, joint_cluster, read_vector
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.references import adjusted_rand_index
 from vaearr.store import open_store, write_variable
@@ -138,7 +133,7 @@ def test_existing_variable_needs_overwrite(latent_store: Path, tmp_path: Path) -
 
 
 def test_hdbscan_backend_is_named_and_checked() -> None:
-    from vaearr.analysis.clustering import cluster_points
+    from vaearr.analysis.clusterers import cluster_points
 
     rng = np.random.default_rng(0)
     x = np.r_[rng.normal(0, 0.2, (300, 2)), rng.normal(3, 0.2, (300, 2))]
@@ -155,7 +150,7 @@ def test_hdbscan_backend_is_named_and_checked() -> None:
 def test_fast_hdbscan_agrees_with_the_hdbscan_package() -> None:
     pytest.importorskip("fast_hdbscan", reason="needs the 'analysis' extra")
     pytest.importorskip("hdbscan", reason="needs the 'analysis' extra")
-    from vaearr.analysis.clustering import cluster_points
+    from vaearr.analysis.clusterers import cluster_points
     from vaearr.maps.references import adjusted_rand_index
 
     rng = np.random.default_rng(1)

@@ -1,9 +1,10 @@
 """Joint clustering of one latent dim with band contrast inside a mask: labels, a figure, CSV/JSON, a store variable.
 
-:func:`cluster_points` clusters rows of features with a Gaussian mixture (k given, or chosen by
-BIC/AIC over a range), k-means (k given, or chosen by silhouette over a range), DBSCAN (``eps``
-given, or taken at the elbow of the sorted k-distances) or HDBSCAN (features standardised first,
-so ``eps`` is in standard deviations). :func:`joint_cluster` takes (latent dim, band contrast) of
+:func:`~vaearr.analysis.clusterers.cluster_points` clusters rows of features with a method of
+:data:`~vaearr.analysis.clusterers.CLUSTERERS`: a Gaussian mixture (k given, or chosen by BIC/AIC
+over a range), k-means (k given, or chosen by silhouette over a range), DBSCAN (``eps`` given, or
+taken at the elbow of the sorted k-distances) or HDBSCAN (features standardised first, so ``eps``
+is in standard deviations). :func:`joint_cluster` takes (latent dim, band contrast) of
 every pixel in a mask (or an x/y window), or two vectors from NPY/CSV files whose lengths must
 equal the mask's, and writes (``tag`` defaults to ``{method}_dim{dim}``):
 
@@ -28,19 +29,14 @@ from typing import Any
 
 import matplotlib
 import numpy as np
-import psutil
 import xarray as xr
 from matplotlib.colors import to_rgb
-from sklearn.cluster import DBSCAN, HDBSCAN, KMeans
 
-from vaearr.analysis.cluster_choices import kdistance_eps, silhouette_k
+from vaearr.analysis.clusterers import METHODS, cluster_points
 from vaearr.errors import InputError, StoreError
-from vaearr.maps.references import gmm_partition
 from vaearr.maps.roi import make_roi
 from vaearr.store import check_name, open_store, write_variables
 
-#: Clustering methods :func:`cluster_points` knows.
-METHODS = ("gmm", "kmeans", "dbscan", "hdbscan")
 #: Colour of noise points (label −1).
 NOISE_RGB = (0.62, 0.62, 0.62)
 #: Scatter points drawn at most (a seeded sample beyond; the CSV keeps every pixel).
@@ -85,191 +81,6 @@ def check_clip(clip: Sequence[float]) -> tuple[float, float]:
     if not 0.0 <= lo < hi <= 100.0:
         raise InputError(None, f"--shade-clip {lo:g}:{hi:g}: need 0 ≤ low < high ≤ 100 (percentiles)")
     return lo, hi
-
-
-def cluster_points(
-    features: np.ndarray,
-    method: str = "gmm",
-    *,
-    k: int | None = None,
-    k_range: tuple[int, int] = (2, 8),
-    criterion: str = "bic",
-    eps: float | None = None,
-    min_samples: int | None = None,
-    min_cluster_size: int = 20,
-    cluster_selection_epsilon: float = 0.0,
-    seed: int = 0,
-    standardize: bool = True,
-    hdbscan_backend: str = "auto",
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Cluster the rows of ``features``; noise (DBSCAN/HDBSCAN) is −1.
-
-    Parameters
-    ----------
-    features
-        ``(n, d)`` finite values.
-    method
-        ``gmm``, ``kmeans``, ``dbscan`` or ``hdbscan``.
-    k, k_range, criterion
-        Clusters for ``gmm``/``kmeans`` (at most n). Without ``k``, ``gmm`` chooses k in
-        ``k_range`` by ``criterion`` (``bic``/``aic``) and ``kmeans`` by the highest silhouette.
-    eps, min_samples
-        DBSCAN's neighbourhood radius (in standard deviations when standardised; None: the
-        elbow of the k-distances, see :func:`kdistance_eps`) and core size (None: 10);
-        ``min_samples`` is also HDBSCAN's (None: ``min_cluster_size``).
-    min_cluster_size, cluster_selection_epsilon
-        HDBSCAN's smallest cluster, and the distance below which its clusters are merged.
-    seed
-        Seeds the mixtures and k-means.
-    standardize
-        Zero mean, unit variance per feature first.
-    hdbscan_backend
-        ``"auto"``, ``"fast_hdbscan"``, ``"hdbscan"`` or ``"sklearn"``: which implementation
-        of HDBSCAN runs (see :func:`hdbscan_labels`); the one used is in ``params``.
-
-    Returns
-    -------
-    labels : numpy.ndarray
-        ``(n,)`` int64, clusters numbered 0.. by decreasing size, −1 noise.
-    params : dict
-        The parameters used; ``auto`` says which were chosen here and how (``scores`` holds
-        the criterion or silhouette of every k tried).
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> x = np.r_[rng.normal(0, .1, (50, 2)), rng.normal(3, .1, (50, 2))]
-    >>> labels, p = cluster_points(x, "kmeans", k=2)
-    >>> sorted(np.bincount(labels).tolist())
-    [50, 50]
-    >>> cluster_points(x, "kmeans")[1]["k"]
-    2
-    """
-    x = np.asarray(features, dtype=np.float64)
-    x = x[:, None] if x.ndim == 1 else x
-    if method not in METHODS:
-        raise InputError(None, f"unknown method {method!r}; choose one of {list(METHODS)}")
-    if criterion not in ("bic", "aic"):
-        raise InputError(None, f"--criterion must be bic or aic, got {criterion!r}")
-    if x.shape[0] < 2 or not np.isfinite(x).all():
-        raise InputError(None, f"need at least 2 finite points to cluster, got {x.shape[0]} (or NaN values)")
-    n = x.shape[0]
-    if k is not None and not 1 <= int(k) <= n:
-        raise InputError(None, f"--k {k}: need 1 ≤ k ≤ {n}, the number of points to cluster")
-    for what, v in (("--min-samples", min_samples), ("--min-cluster-size", min_cluster_size)):
-        if v is not None and int(v) < 1:
-            raise InputError(None, f"{what} must be at least 1, got {v}")
-    if (eps is not None and not eps > 0) or cluster_selection_epsilon < 0:
-        raise InputError(None, f"--eps must be > 0 and --cluster-selection-epsilon ≥ 0, got {eps}, {cluster_selection_epsilon}")
-    if standardize:
-        sd = x.std(0)
-        x = (x - x.mean(0)) / np.where(sd > 0, sd, 1.0)
-    params: dict[str, Any] = {"method": method, "standardize": standardize, "auto": {}}
-    if method == "gmm":
-        part = gmm_partition(x, (k, k) if k else k_range, criterion=criterion, seed=seed, standardize=False)
-        labels = part.labels
-        params.update(k=part.k, k_range=None if k else list(k_range), criterion=criterion,
-                      scores={str(kk): v for kk, v in part.scores.items()}, seed=seed)
-        if not k:
-            params["auto"]["k"] = f"lowest {criterion.upper()} over k={k_range[0]}..{k_range[1]}"
-    elif method == "kmeans":
-        if k:
-            labels = KMeans(int(k), n_init=4, random_state=seed).fit_predict(x)
-            params.update(k=int(k), seed=seed)
-        else:
-            kk, labels, scores = silhouette_k(x, k_range, seed=seed)
-            params.update(k=kk, k_range=list(k_range), criterion="silhouette", scores=scores, seed=seed)
-            params["auto"]["k"] = f"highest silhouette over k={k_range[0]}..{k_range[1]}"
-    elif method == "dbscan":
-        ms = 10 if min_samples is None else int(min_samples)
-        if eps is None:
-            eps, info = kdistance_eps(x, ms)
-            params["auto"]["eps"] = info["rule"]
-            params["eps_k_distance_quantile"] = info["k_distance_quantile"]
-        labels = DBSCAN(eps=eps, min_samples=ms).fit_predict(x)
-        params.update(eps=float(eps), min_samples=ms)
-    else:
-        labels, backend = hdbscan_labels(x, min_cluster_size, min_samples, backend=hdbscan_backend,
-                                         cluster_selection_epsilon=cluster_selection_epsilon)
-        params.update(min_cluster_size=min_cluster_size, min_samples=min_samples,
-                      cluster_selection_epsilon=cluster_selection_epsilon, backend=backend)
-    return _renumber(np.asarray(labels, dtype=np.int64)), params
-
-
-#: From this many points on, ``auto`` prefers fast_hdbscan (parallel, compiled with numba; its
-#: first use after an install compiles for about a minute, then the cache is reused).
-FAST_HDBSCAN_MIN_POINTS = 50_000
-
-
-#: Bytes per (point, neighbour) of HDBSCAN's nearest-neighbour table, measured: 919 376 points with
-#: min_samples 2 000 took 14.8 GB (BENCHMARKS.md "Scale").
-KNN_BYTES = 8
-
-
-def check_hdbscan_memory(n: int, min_samples: int, available: int | None = None) -> None:
-    """One clear line, before any work, when HDBSCAN's neighbour table (``n`` × ``min_samples``
-    entries) would take more than 80 % of the memory free now (``available`` bytes; default
-    what the machine reports).
-
-    Examples
-    --------
-    >>> check_hdbscan_memory(1_000_000, 20, available=16 * 2**30)
-    >>> check_hdbscan_memory(1_000_000, 2000, available=16 * 2**30)
-    Traceback (most recent call last):
-    ...
-    vaearr.errors.InputError: HDBSCAN on 1000000 points with min_samples 2000 needs about 16.0 GB for its neighbour table, more than the 17.2 GB free can hold; pass a smaller --min-samples (memory grows as points × min-samples; 20 takes 0.2 GB here)
-    """
-    need = n * min_samples * KNN_BYTES
-    free = psutil.virtual_memory().available if available is None else available
-    if need > 0.8 * free:
-        raise InputError(None, f"HDBSCAN on {n} points with min_samples {min_samples} needs about {need / 1e9:.1f} GB "
-                               f"for its neighbour table, more than the {free / 1e9:.1f} GB free can hold; pass a "
-                               "smaller --min-samples (memory grows as points × min-samples; 20 takes "
-                               f"{n * 20 * KNN_BYTES / 1e9:.1f} GB here)")
-
-
-def hdbscan_labels(x: np.ndarray, min_cluster_size: int, min_samples: int | None, *,
-                   backend: str = "auto", cluster_selection_epsilon: float = 0.0) -> tuple[np.ndarray, str]:
-    """HDBSCAN labels (−1 noise) of the rows of ``x`` and the name of the implementation used.
-
-    ``auto`` takes ``fast_hdbscan`` (multicore Borůvka on a KD-tree) for
-    :data:`FAST_HDBSCAN_MIN_POINTS` points or more when it is installed, else the ``hdbscan``
-    package (Borůvka KD-tree, no compile step, quickest on small inputs), else scikit-learn's
-    ``HDBSCAN``. All three build the same mutual-reachability tree and pick clusters by excess
-    of mass; ``min_samples`` None means ``min_cluster_size``.
-    """
-    choices = ("auto", "fast_hdbscan", "hdbscan", "sklearn")
-    if backend not in choices:
-        raise InputError(None, f"unknown HDBSCAN backend {backend!r}; choose one of {list(choices)}")
-    order = {"auto": ["fast_hdbscan", "hdbscan", "sklearn"] if x.shape[0] >= FAST_HDBSCAN_MIN_POINTS
-             else ["hdbscan", "sklearn"]}.get(backend, [backend])
-    kw = dict(min_cluster_size=int(min_cluster_size), min_samples=None if min_samples is None else int(min_samples),
-              cluster_selection_epsilon=float(cluster_selection_epsilon))
-    check_hdbscan_memory(x.shape[0], int(min_cluster_size if min_samples is None else min_samples))
-    for name in order:
-        try:
-            if name == "fast_hdbscan":
-                import fast_hdbscan
-
-                return fast_hdbscan.HDBSCAN(**kw).fit_predict(x), name
-            if name == "hdbscan":
-                import hdbscan
-
-                return hdbscan.HDBSCAN(**kw, core_dist_n_jobs=os.cpu_count() or 1).fit_predict(x), name
-            return HDBSCAN(**kw).fit_predict(x), name
-        except ImportError:
-            if backend != "auto":
-                raise InputError(None, f"HDBSCAN backend {backend!r} is not installed (pip install {backend.replace('_', '-')})")
-    raise AssertionError("unreachable: scikit-learn is a dependency")  # pragma: no cover
-
-
-def _renumber(labels: np.ndarray) -> np.ndarray:
-    """Clusters 0.. by decreasing size (so colours are stable across runs), noise stays −1."""
-    out = np.full_like(labels, -1)
-    ids, counts = np.unique(labels[labels >= 0], return_counts=True)
-    for new, old in enumerate(ids[np.argsort(-counts, kind="stable")]):
-        out[labels == old] = new
-    return out
 
 
 def cluster_colors(labels: np.ndarray, magnitude: np.ndarray, *, colors: Sequence[str] | None = None,

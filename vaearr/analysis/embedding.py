@@ -7,7 +7,7 @@ a real latent.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +17,7 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE as SkTSNE
 
 from vaearr.errors import require
-
-#: Embedding methods :func:`embed` knows.
-EMBEDDINGS = ("pca", "tsne", "umap")
+from vaearr.registry import Registry
 
 # --------------------------------------------------------------------------------------------
 # embeddings
@@ -47,8 +45,55 @@ class Embedding:
     loadings: np.ndarray | None = None
 
 
+Embedder = Callable[..., Embedding]
+
+#: Embedding methods by name: ``(x, seed, **options) -> Embedding`` of the (N, D) latents.
+EMBEDDERS: Registry[Embedder] = Registry("embedding")
+
+
+@EMBEDDERS.register("pca")
+def pca_embedding(x: np.ndarray, seed: int, **options: Any) -> Embedding:
+    """The first two principal components (all components' variance ratios and axes kept)."""
+    pca = PCA(n_components=min(x.shape), **options).fit(x)
+    coords = pca.transform(x)[:, :2]
+    if coords.shape[1] < 2:  # one latent dim: pad so every embedding is (N, 2)
+        coords = np.c_[coords, np.zeros(len(coords))]
+    return Embedding("pca", coords, pca.explained_variance_ratio_, pca.components_)
+
+
+@EMBEDDERS.register("tsne")
+def tsne_embedding(x: np.ndarray, seed: int, **options: Any) -> Embedding:
+    """t-SNE: openTSNE when installed, else scikit-learn; perplexity at most 30 and (N − 1) / 3."""
+    perplexity = options.pop("perplexity", min(30.0, max(2.0, (len(x) - 1) / 3.0)))
+    try:
+        from openTSNE import TSNE
+    except ImportError:
+        coords = SkTSNE(2, perplexity=perplexity, random_state=seed, **options).fit_transform(x)
+    else:
+        coords = np.asarray(TSNE(n_components=2, perplexity=perplexity, random_state=seed, n_jobs=1,
+                                 **options).fit(x))
+    return Embedding("tsne", np.asarray(coords))
+
+
+@EMBEDDERS.register("umap")
+def umap_embedding(x: np.ndarray, seed: int, **options: Any) -> Embedding:
+    """UMAP (umap-learn, the 'analysis' extra); ``n_neighbors`` at most 15 and N − 1."""
+    umap = require("umap", "analysis")
+    options.setdefault("n_neighbors", min(15, len(x) - 1))
+
+    with warnings.catch_warnings():  # "n_jobs overridden by setting random_state": we want repeatable
+        warnings.simplefilter("ignore", UserWarning)
+        coords = umap.UMAP(n_components=2, random_state=seed, **options).fit_transform(x)
+    return Embedding("umap", np.asarray(coords))
+
+
+#: Embedding methods :func:`embed` knows.
+EMBEDDINGS = EMBEDDERS.names()
+
+
 def embed(latents: np.ndarray, method: str = "pca", *, seed: int = 0, **options: Any) -> Embedding:
-    """Embed latents (N, D) in 2D with PCA, t-SNE (openTSNE, else scikit-learn) or UMAP (umap-learn).
+    """Embed latents (N, D) in 2D with a method of :data:`EMBEDDERS`: PCA, t-SNE (openTSNE, else
+    scikit-learn) or UMAP (umap-learn).
 
     Parameters
     ----------
@@ -62,32 +107,9 @@ def embed(latents: np.ndarray, method: str = "pca", *, seed: int = 0, **options:
         Passed to the method (``perplexity``, ``n_neighbors``, ``min_dist``...).
     """
     x = np.asarray(latents, np.float64).reshape(len(latents), -1)
-    if method == "pca":
-
-        pca = PCA(n_components=min(x.shape), **options).fit(x)
-        coords = pca.transform(x)[:, :2]
-        if coords.shape[1] < 2:  # one latent dim: pad so every embedding is (N, 2)
-            coords = np.c_[coords, np.zeros(len(coords))]
-        return Embedding("pca", coords, pca.explained_variance_ratio_, pca.components_)
-    if method == "tsne":
-        perplexity = options.pop("perplexity", min(30.0, max(2.0, (len(x) - 1) / 3.0)))
-        try:
-            from openTSNE import TSNE
-        except ImportError:
-            coords = SkTSNE(2, perplexity=perplexity, random_state=seed, **options).fit_transform(x)
-        else:
-            coords = np.asarray(TSNE(n_components=2, perplexity=perplexity, random_state=seed, n_jobs=1,
-                                     **options).fit(x))
-        return Embedding("tsne", np.asarray(coords))
-    if method == "umap":
-        umap = require("umap", "analysis")
-        options.setdefault("n_neighbors", min(15, len(x) - 1))
-
-        with warnings.catch_warnings():  # "n_jobs overridden by setting random_state": we want repeatable
-            warnings.simplefilter("ignore", UserWarning)
-            coords = umap.UMAP(n_components=2, random_state=seed, **options).fit_transform(x)
-        return Embedding("umap", np.asarray(coords))
-    raise ValueError(f"unknown embedding {method!r}; use one of {', '.join(EMBEDDINGS)}")
+    if method not in EMBEDDERS:
+        raise ValueError(f"unknown embedding {method!r}; use one of {', '.join(EMBEDDINGS)}")
+    return EMBEDDERS[method](x, seed, **options)
 
 
 def nearest(coords: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ A 2D manifold is Cartesian: the first chosen dim grows to the right, the second 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -96,6 +96,11 @@ def linear_interpolation(z0: np.ndarray, z1: np.ndarray, t: np.ndarray | float) 
     return (1 - t) * z0 + t * z1
 
 
+#: Interpolations between two latents by name: ``(z0, z1, t) -> z`` at each ``t`` in [0, 1].
+INTERPOLATIONS: dict[str, Callable[[np.ndarray, np.ndarray, Any], np.ndarray]] = {
+    "linear": linear_interpolation, "slerp": slerp}
+
+
 def interpolate(model: Any, z0: np.ndarray, z1: np.ndarray, *, steps: int = 8,
                 method: str = "linear") -> tuple[np.ndarray, np.ndarray]:
     """Decode ``steps`` latents between ``z0`` and ``z1`` (both ends included).
@@ -110,10 +115,10 @@ def interpolate(model: Any, z0: np.ndarray, z1: np.ndarray, *, steps: int = 8,
     tuple of numpy.ndarray
         The latents (steps, *latent_shape) and their images (steps, *input_shape).
     """
-    if method not in ("linear", "slerp"):
+    if method not in INTERPOLATIONS:
         raise ValueError(f"method must be 'linear' or 'slerp', got {method!r}")
     t = np.linspace(0.0, 1.0, steps)
-    z = (slerp if method == "slerp" else linear_interpolation)(z0, z1, t).astype(np.float32)
+    z = INTERPOLATIONS[method](z0, z1, t).astype(np.float32)
     return z, decode(model, z)
 
 

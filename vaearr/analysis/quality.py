@@ -365,6 +365,7 @@ def network_affine(affine: np.ndarray, stored_shape: Sequence[int], preprocess: 
     out = np.asarray(affine, np.float64)
     for kind, size in preprocess.spatial_chain():
         size = [size] * 3 if isinstance(size, int) else list(size)
+        # the run's spatial steps are of two kinds (Preprocess.spatial_chain): crops move the origin, resizes scale
         if kind == "crop":
             size = [*shape[: 3 - len(size)], *size]
             offset = [(n - s) // 2 for n, s in zip(shape, size, strict=True)]  # as CenterCrop cuts

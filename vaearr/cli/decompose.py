@@ -29,6 +29,7 @@ def decompose(
     """Decompose the patterns in the mask; write {name}_weights(y, x, {name}_component) and {name}_components."""
     from vaearr.errors import InputError
     from vaearr.maps.decompose import parse_references, write_decomposition
+    from vaearr.maps.decompositions import DECOMPOSITIONS
     from vaearr.store.dask_cluster import dask_client
 
     n: int | str = "auto"
@@ -38,8 +39,8 @@ def decompose(
         except ValueError:
             raise InputError(None, f"--components takes a number or 'auto', got '{components}'") from None
     refs = parse_references(references)
-    if refs is None and method == "cnmf":
-        refs = "auto"
+    if refs is None and method in DECOMPOSITIONS and DECOMPOSITIONS[method].takes_references:
+        refs = "auto"  # recorded as the choice made
     with dask_client(scheduler):
         result = write_decomposition(
             store, method=method, var=var, mask=None if mask.lower() == "none" else mask, components=n,

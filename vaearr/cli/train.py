@@ -58,6 +58,7 @@ def parameters() -> list[inspect.Parameter]:
 def train(**given: Any) -> None:
     """Train a VAE on a store variable; checkpoints, history, curves and previews go to --run."""
     from vaearr.models import config_from_dict, options_from_file
+    from vaearr.models.likelihoods import LIKELIHOODS
     from vaearr.run import Run
     from vaearr.train import fit
     from vaearr.train.trainer import collapse
@@ -88,7 +89,7 @@ def train(**given: Any) -> None:
         typer.echo(f"  preprocessing (auto, for {'/'.join(run.data.feature_dims)} patterns): {run.preprocess.describe()}")
     if run.model_config.get("output", "auto") == "auto" and "data_range" in run.model_config:
         head = config_from_dict(run.model_config)
-        sigma = "" if head.output_head != "gaussian" else " (σ learned)" if getattr(head, "sigma", None) is None else f" (σ = {head.sigma})"
+        sigma = "" if not LIKELIHOODS[head.output_head].has_sigma else " (σ learned)" if getattr(head, "sigma", None) is None else f" (σ = {head.sigma})"
         typer.echo(f"  output head (auto, for {head.data_range} inputs): {head.output_head}{sigma}")
     counts = collapse(result.history)
     if counts is not None:

@@ -250,6 +250,7 @@ def _load(plan: _Plan, shape: tuple[int, int, int], method: str) -> np.ndarray:
     nib = _nib()
     try:
         proxy = nib.load(plan.path).dataobj
+        # crop or resample: the two ways onto the common grid, each with its own affine (below)
         if method == "crop":
             offset = _centre_offset(plan.src_shape, shape)
             src = tuple(slice(max(o, 0), max(o, 0) + min(n, m)) for o, n, m in zip(offset, plan.src_shape, shape))
@@ -363,7 +364,7 @@ def _build(plans: list[_Plan], shape: tuple[int, int, int], method: str) -> xr.D
     for plan in plans:
         task = dask.delayed(_load, pure=True)(plan, shape, method)
         blocks.append(da.from_delayed(task, shape=stored, dtype=np.float32))
-        if method == "crop":
+        if method == "crop":  # as in _load
             affines.append(crop_affine(plan.src_affine, _centre_offset(plan.src_shape, shape)))
         else:
             affines.append(resample_affine(plan.src_affine, plan.src_shape, shape))

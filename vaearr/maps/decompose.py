@@ -28,22 +28,21 @@ Automatic choices, each written to the attrs with the values that made it:
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
-from sklearn.decomposition import NMF, PCA
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.decomposition import PCA
 
 from vaearr.errors import InputError, StoreError
-from vaearr.maps.cnmf import cnmf_fit, nn_weights
+from vaearr.maps.decompositions import DECOMPOSITIONS, Fit
 from vaearr.maps.masked import MaskedPixels, Sample
-from vaearr.maps.references import MAX_FIT, gmm_partition
+from vaearr.maps.references import MAX_FIT
 from vaearr.store import check_name, open_store, write_variables
 
-METHODS = ("pca", "nmf", "cnmf")
+#: The decomposition methods' names (:data:`~vaearr.maps.decompositions.DECOMPOSITIONS`).
+METHODS = DECOMPOSITIONS.names()
 
 
 def parse_references(text: str | None) -> list[tuple[int, int]] | str | None:
@@ -109,10 +108,8 @@ class DecomposeResult:
 
     def summary(self) -> str:
         a = self.attrs
-        lines = [f"{self.method} of '{a['var']}' in mask '{a['in_mask']}' ({a['n_pixels']} pixels): "
-                 f"{a['n_components']} components ({a['n_fixed']} fixed, {a['n_free']} free)"
-                 if self.method == "cnmf" else
-                 f"{self.method} of '{a['var']}' in mask '{a['in_mask']}' ({a['n_pixels']} pixels): {a['n_components']} components"]
+        method = DECOMPOSITIONS[self.method]()
+        lines = [method.headline(self.method, a)]
         if a.get("components_auto"):
             lines.append(f"  components auto: {a['components_rule']}")
             if "explained_variance_ratio_scree" in a:
@@ -120,9 +117,7 @@ class DecomposeResult:
                 lines.append("    distance below the chord: " + ", ".join(f"{v:.3f}" for v in a["elbow_distance"]))
             if "bic" in a:
                 lines.append("    BIC by k: " + ", ".join(f"{k}: {v:.1f}" for k, v in zip(a["bic_k"], a["bic"])))
-        if self.method == "cnmf":
-            how = f"auto ({a['references_rule']})" if a.get("references_auto") else "given"
-            lines.append(f"  references ({how}): " + "; ".join(f"{y},{x}" for y, x in a["references"]))
+        lines += method.summary_lines(a)
         if "explained_variance_ratio" in a:
             lines.append(f"  explained variance ratio: {sum(a['explained_variance_ratio']):.4f} in all")
         lines.append(f"  relative reconstruction error: {a['reconstruction_error']:.4g}; {a['nonnegative']}")
@@ -189,10 +184,13 @@ def decompose(
         No ``var`` or mask in the store.
     """
 
-    if method not in METHODS:
-        raise InputError(None, f"unknown method '{method}'; choose pca, nmf or cnmf")
-    if method != "cnmf" and references not in (None, "auto"):
-        raise InputError(None, f"--references is for cnmf, not {method}")
+    if method not in DECOMPOSITIONS:
+        raise InputError(None, f"unknown method '{method}'; choose {', '.join(METHODS[:-1])} or {METHODS[-1]}")
+    how = DECOMPOSITIONS[method]()
+    given = references not in (None, "auto")  # reference pixels given, not chosen
+    if given and not how.takes_references:
+        raise InputError(None, f"--references is for {', '.join(m for m in METHODS if DECOMPOSITIONS[m].takes_references)}, "
+                               f"not {method}")
     auto_n = isinstance(components, str)
     if auto_n and components != "auto":
         raise InputError(None, f"--components takes a number or 'auto', got '{components}'")
@@ -202,7 +200,7 @@ def decompose(
     cdim = f"{name}_component"
     mask_name = mask if isinstance(mask, str) else "none"
     px = MaskedPixels(ds, var, mask, dims=dims, store=store)
-    if method == "cnmf" and references not in (None, "auto"):
+    if given:
         _check_references(px, references, mask_name)
         if not auto_n and int(components) < len(references):
             raise InputError(None, f"{components} components is fewer than the {len(references)} references given")
@@ -216,99 +214,32 @@ def decompose(
                    "seed": seed, "components_auto": bool(auto_n)}
     n = None if auto_n else int(components)
     scree = None
-    if auto_n and not (method == "cnmf" and references not in (None, "auto")):
-        pca_s, n, dist = _scree(sample, max_components, seed)
-        scree = pca_s
-        attrs.update(components_rule=f"elbow of the log10 PCA scree (up to {pca_s.n_components_} components): "
+    if auto_n and not given:
+        scree, n, dist = _scree(sample, max_components, seed)
+        attrs.update(components_rule=f"elbow of the log10 PCA scree (up to {scree.n_components_} components): "
                                      f"{n} components",
-                     explained_variance_ratio_scree=[float(v) for v in pca_s.explained_variance_ratio_],
+                     explained_variance_ratio_scree=[float(v) for v in scree.explained_variance_ratio_],
                      elbow_distance=dist)
     shift = 0.0
-    if method in ("nmf", "cnmf"):
+    if how.nonnegative:
         shift = 0.0 if sample.minimum >= 0 else -float(sample.minimum)
         attrs["shift"] = shift
         attrs["nonnegative"] = ("raw intensities (minimum over the mask ≥ 0, no shift)" if shift == 0 else
                                 f"intensities shifted by {shift:g} (minus their minimum over the mask) to be non-negative")
     else:
-        attrs["nonnegative"] = "PCA of the raw intensities (centred by the sample mean)"
+        attrs["nonnegative"] = how.intensities
     shift32 = np.float32(shift)
-    transform = (lambda x: x + shift32) if shift else None
-    x_fit = sample.x + shift32 if shift else sample.x
-
-    if method == "pca":
-        pca = PCA(n, svd_solver="randomized", random_state=seed).fit(sample.x)
-        proj = px.project(lambda x: pca.transform(x).astype(np.float32), n, component_dim=cdim,
-                          reconstruct=lambda s: pca.inverse_transform(s).astype(np.float64))
-        comps = pca.components_
-        attrs["explained_variance_ratio"] = [float(v) for v in pca.explained_variance_ratio_]
-    elif method == "nmf":
-        model = NMF(n, init="nndsvda", random_state=seed, max_iter=400, tol=1e-4)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConvergenceWarning)
-            model.fit(x_fit)
-        if any(issubclass(w.category, ConvergenceWarning) for w in caught):
-            warnings.warn(f"NMF of '{var}' stopped at {model.max_iter} iterations before its tolerance; "
-                          "the components are kept as they are", stacklevel=2)
-        comps = model.components_.astype(np.float32)
-        proj = _project_nn(px, comps, n, cdim, transform)
-    else:
-        comps, proj, n = _cnmf(px, sample, x_fit, references, n, scree, attrs, k_range, seed, cdim, transform)
+    fit = Fit(px=px, sample=sample, x_fit=sample.x + shift32 if shift else sample.x, n=n, scree=scree, attrs=attrs,
+              references=references, k_range=k_range, seed=seed, component_dim=cdim, var=var,
+              transform=(lambda x: x + shift32) if shift else None)
+    comps, proj, n = how.fit(fit)
     attrs["n_components"] = int(n)
     attrs["reconstruction_error"] = float(proj.relative_error)
     attrs["reconstruction_error_kind"] = "relative Frobenius ‖X − X̂‖/‖X‖ over every pixel of the mask"
-    if method == "cnmf":
-        attrs["component_kind"] = ["fixed"] * attrs["n_fixed"] + ["free"] * attrs["n_free"]
+    how.finish(attrs)
     weights = proj.scores.assign_attrs(attrs)
     comp_da = px.components(comps, cdim).assign_attrs(attrs)
     return DecomposeResult(name=name, method=method, weights=weights, components=comp_da, attrs=attrs)
-
-
-def _project_nn(px: MaskedPixels, comps: np.ndarray, n: int, cdim: str, transform):
-    h = np.asarray(comps, dtype=np.float64)
-    return px.project(lambda x: nn_weights(x, h).astype(np.float32), n, component_dim=cdim,
-                      reconstruct=lambda s: s.astype(np.float64) @ h, transform=transform)
-
-
-def _cnmf(px, sample, x_fit, references, n, scree, attrs, k_range, seed, cdim, transform):
-    if references in (None, "auto"):
-        pca = scree if scree is not None else PCA(min(max(n, 2), x_fit.shape[1], sample.x.shape[0] - 1),
-                                                  svd_solver="randomized", random_state=seed).fit(sample.x)
-        d = max(2, n)
-        scores = pca.transform(sample.x)[:, :min(d, pca.n_components_)]
-        k_rng = (n, n) if not attrs["components_auto"] else (k_range[0], min(k_range[1], sample.x.shape[0] - 1))
-        part = gmm_partition(scores, k_rng, seed=seed, standardize=False)
-        picks = []
-        for c in range(part.k):
-            members = np.flatnonzero(part.labels == c)
-            if members.size:
-                centre = scores[members].mean(0)
-                picks.append(members[np.argmin(((scores[members] - centre) ** 2).sum(1))])
-        refs = [(int(y), int(x)) for y, x in px.positions(sample.index[picks])]
-        attrs["references_auto"] = True
-        attrs["references_rule"] = (f"Gaussian mixture of the first {scores.shape[1]} PCA scores of the fit sample, "
-                                    f"k = {part.k}" + (" by lowest BIC" if attrs["components_auto"] else " (components)")
-                                    + "; one medoid per cluster (the pixel nearest the cluster's mean score)")
-        if attrs["components_auto"]:
-            attrs["components_rule"] = f"one component per BIC-chosen cluster (k = {part.k}); " + attrs.get("components_rule", "")
-            attrs["bic_k"] = [int(k) for k in part.scores]
-            attrs["bic"] = [float(v) for v in part.scores.values()]
-        n = len(refs)
-    else:
-        refs = [(int(y), int(x)) for y, x in references]
-        attrs["references_auto"] = False
-        if n is None:
-            n = len(refs)
-            attrs["components_rule"] = f"one component per reference given ({n}), no free components"
-    shift32 = np.float32(attrs["shift"])
-    fixed = np.stack([px.pixel(y, x) + shift32 if attrs["shift"] else px.pixel(y, x) for y, x in refs])
-    n_free = n - len(refs)
-    _, comps, info = cnmf_fit(x_fit, fixed, n_free, seed=seed)
-    attrs.update(references=[[y, x] for y, x in refs], n_fixed=len(refs), n_free=int(n_free),
-                 fit_iterations=int(info["iterations"]),
-                 references_coords=[[float(px.coords[px.dims[0]].values[y]) if px.dims[0] in px.coords else y,
-                                     float(px.coords[px.dims[1]].values[x]) if px.dims[1] in px.coords else x]
-                                    for y, x in refs])
-    return comps, _project_nn(px, comps, n, cdim, transform), n
 
 
 def write_decomposition(

@@ -62,6 +62,7 @@ def _pairs(f: np.ndarray, valid: np.ndarray, metric: str) -> tuple[np.ndarray, n
         ys, yd = slice(0, ny - dy), slice(dy, ny)
         xs, xd = (slice(0, nx - dx), slice(dx, nx)) if dx >= 0 else (slice(-dx, nx), slice(0, nx + dx))
         a, b = f[ys, xs], f[yd, xd]
+        # two metrics, not a family: cosine-like for patterns, Euclidean for latents (boundaries' choice)
         if metric == "dot":
             v = np.einsum("ijk,ijk->ij", a, b, dtype=np.float64)
         else:
@@ -143,7 +144,7 @@ def _side_edges(f: np.ndarray, w: np.ndarray, along: int, deep: int, metric: str
     (sl, nl, _), (sr, nr, _) = _box_sums(f, w, along, deep)
     left = sl / np.maximum(nl, 1e-12)[..., None]
     right = sr / np.maximum(nr, 1e-12)[..., None]
-    if metric == "dot":
+    if metric == "dot":  # the two metrics of _pairs
         left = left - left.mean(-1, keepdims=True)
         right = right - right.mean(-1, keepdims=True)
         den = np.sqrt(np.sum(left**2, -1) * np.sum(right**2, -1))

@@ -35,12 +35,10 @@ indexing speed are attrs too.
 from __future__ import annotations
 
 import contextlib
-import io
 import math
 import os
 import time
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +48,7 @@ import xarray as xr
 
 from vaearr.errors import InputError, StoreError, require
 from vaearr.maps.background import static_background
+from vaearr.maps.indexers import DICTIONARY_MEMORY, INDEXERS, Indexer, Setup, quiet
 from vaearr.maps.orientations import orientation_maps
 from vaearr.progress import bar
 from vaearr.store import open_store, write_variables
@@ -68,7 +67,8 @@ from vaearr.store.schema import (
     phase_id_name,
 )
 
-METHODS = ("hough", "dictionary")
+#: The indexing methods' names (:data:`~vaearr.maps.indexers.INDEXERS`).
+METHODS = INDEXERS.names()
 #: Projection-centre conventions kikuchipy's :class:`EBSDDetector` takes; ``bruker`` is its default.
 PC_CONVENTIONS = ("bruker", "tsl", "oxford", "emsoft")
 #: Master patterns kikuchipy ships inside its package (no network): phase name → loader.
@@ -81,13 +81,6 @@ KIKUCHIPY_PHASES = ("ni", "al", "si", "austenite", "ferrite", "steel_chi", "stee
 #: fill this many bytes as float32 (kikuchipy's working type), e.g. 18 641 patterns of 60 × 60.
 RESOLUTION = 2.0
 BLOCK_BYTES = 256 * 1024**2
-#: PyEBSDIndex settings (kikuchipy's Hough-indexing tutorial) and the FCC reflectors it uses.
-HOUGH_OPTIONS = {"nBands": 10, "tSigma": 2.0, "rSigma": 2.0}
-FCC_REFLECTORS = [[1, 1, 1], [2, 0, 0], [2, 2, 0], [3, 1, 1]]
-FCC_SPACE_GROUPS = (225, 226, 227, 228)
-#: A dictionary up to this many bytes is simulated once into memory; a larger one stays lazy
-#: (kikuchipy simulates it piece by piece while matching, once per block).
-DICTIONARY_MEMORY = 2 * 1024**3
 
 
 @dataclass
@@ -113,15 +106,6 @@ class IndexResult:
                  f"{self.seconds:.1f} s ({self.patterns_per_second:.1f} patterns/s); "
                  f"{a['n_indexed']} indexed; wrote {', '.join(self.variables)}"]
         return "\n".join(lines)
-
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Silence kikuchipy's and PyEBSDIndex's prints, bars and warnings (vaearr shows its own bar)."""
-    sink = io.StringIO()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-        warnings.simplefilter("ignore")
-        yield
 
 
 # -- inputs -------------------------------------------------------------------------------------
@@ -235,113 +219,6 @@ def make_detector(shape: tuple[int, int], pc: Sequence[float], convention: str, 
 # -- the work ------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Indexer:
-    """Everything that is made once per map: detector, phase, Hough indexer or dictionary."""
-
-    method: str
-    refine: bool
-    detector: Any
-    phase: Any
-    mp: Any = None
-    energy: float | None = None
-    hough: Any = None
-    dictionary: Any = None
-    trust_region: float = 1.0
-    static_bg: np.ndarray | None = None
-
-    def run(self, patterns: np.ndarray) -> dict[str, np.ndarray]:
-        """Index (n, py, px) patterns: quaternions (n, 4), phase ids, score, bands."""
-        kp = require("kikuchipy", "ebsd")
-        with quiet():
-            s = kp.signals.EBSD(patterns)
-            s.remove_static_background(operation="subtract", static_bg=self.static_bg, show_progressbar=False)
-            s.remove_dynamic_background(operation="subtract", show_progressbar=False)
-            n = patterns.shape[0]
-            out: dict[str, np.ndarray] = {}
-            if self.method == "hough":
-                data, _, _, _ = self.hough.index_pats(s.data, verbose=0)
-                best = data[-1]
-                pid = best["phase"].astype(np.int16)
-                q = np.asarray(best["quat"], np.float64)
-                q[pid < 0] = (1, 0, 0, 0)
-                out["score"] = best["fit"].astype(np.float32)
-                out["bands"] = best["nmatch"].astype(np.float32)
-            else:
-                xmap = s.dictionary_indexing(self.dictionary, metric="ncc", keep_n=1)
-                q = np.asarray(xmap.rotations.data, np.float64).reshape(n, 4)
-                pid = np.zeros(n, np.int16)
-                out["score"] = np.asarray(xmap.prop["scores"], np.float32).reshape(n)
-            if self.refine:
-                from orix.crystal_map import CrystalMap, PhaseList
-                from orix.quaternion import Rotation
-
-                # a one-solution-per-pattern map (kikuchipy's refinement takes no (n, 1) rotations)
-                xmap = CrystalMap(rotations=Rotation(q), phase_id=np.zeros(n, int), phase_list=PhaseList(self.phase))
-                t = self.trust_region
-                ref = s.refine_orientation(xmap, detector=self.detector, master_pattern=self.mp, energy=self.energy,
-                                           trust_region=[t, t, t])
-                q = np.asarray(ref.rotations.data, np.float64).reshape(n, 4)
-                out["score"] = np.asarray(ref.prop["scores"], np.float32).reshape(n)
-        q = q / np.linalg.norm(q, axis=1, keepdims=True)
-        q[pid < 0] = np.nan
-        out["score"] = np.where(pid < 0, np.nan, out["score"])
-        out["quaternion"] = q.astype(np.float32)
-        out["phase_id"] = pid
-        return out
-
-
-def _build(method: str, refine: bool, detector, mp, phase, energy: float, resolution: float,
-           static_bg: np.ndarray, dictionary_memory: int) -> tuple[_Indexer, dict[str, Any]]:
-    ix = _Indexer(method, refine, detector, phase, mp=mp, energy=energy, static_bg=static_bg)
-    info: dict[str, Any] = {}
-    if method == "hough":
-        require("pyebsdindex", "ebsd")
-        from orix.crystal_map import PhaseList
-
-        # kikuchipy's Hough tutorial settings for small (60 × 60) Ni patterns: FCC reflectors
-        # {111} {200} {220} {311}, 10 bands, Hough-space smoothing σ 2 (PyEBSDIndex's defaults otherwise)
-        fcc = phase.space_group is not None and phase.space_group.number in FCC_SPACE_GROUPS
-        reflectors = [FCC_REFLECTORS] if fcc else None
-        try:
-            with quiet():
-                ix.hough = detector.get_indexer(PhaseList(phase), reflectors, **HOUGH_OPTIONS)
-        except Exception as exc:  # PyEBSDIndex knows FCC and BCC lattices only
-            raise InputError(None, f"PyEBSDIndex cannot Hough-index phase '{phase.name}' "
-                                   f"({phase.space_group}): {exc}; use --method dictionary") from None
-        info["hough"] = {"implementation": "pyebsdindex.ebsd_index.EBSDIndexer (via kikuchipy "
-                                           "EBSDDetector.get_indexer)",
-                         "backend": "OpenCL" if _has_opencl() else "CPU (numba)", **HOUGH_OPTIONS,
-                         "reflectors": FCC_REFLECTORS if fcc else "PyEBSDIndex default"}
-        ix.trust_region = 2.0
-    else:
-        from orix.sampling import get_sample_fundamental
-
-        rot = get_sample_fundamental(resolution=resolution, point_group=phase.point_group)
-        nbytes = rot.size * int(np.prod(detector.shape)) * 4
-        in_memory = nbytes <= dictionary_memory
-        with quiet():
-            ix.dictionary = mp.get_patterns(rotations=rot, detector=detector, energy=energy, compute=in_memory,
-                                            show_progressbar=False)
-        info["dictionary"] = {"resolution_deg": resolution, "size": int(rot.size),
-                              "sampling": "orix.sampling.get_sample_fundamental (cubochoric)",
-                              "in_memory": bool(in_memory), "metric": "ncc"}
-        ix.trust_region = max(1.0, float(resolution))
-    if refine:
-        info["refinement"] = {"implementation": "kikuchipy EBSD.refine_orientation", "method": "minimize (Nelder-Mead)",
-                              "trust_region_deg": [ix.trust_region] * 3, "metric": "ncc"}
-    return ix, info
-
-
-def _has_opencl() -> bool:
-    try:
-        import pyopencl as cl  # noqa: F401  (PyEBSDIndex's optional GPU path)
-
-        return bool(cl.get_platforms())
-    except Exception:
-        return False
-
-
 class _NoBar:
     def update(self, n: int) -> None:
         pass
@@ -351,6 +228,90 @@ def _row_blocks(ny: int, nx: int, chunk_rows: int, block_patterns: int) -> list[
     rows = max(1, block_patterns // max(nx, 1))
     rows = max(chunk_rows, rows // chunk_rows * chunk_rows) if chunk_rows else rows
     return [slice(y0, min(y0 + rows, ny)) for y0 in range(0, ny, rows)]
+
+
+def _check_settings(name: str, method: str, pc: Sequence[float] | str, pc_convention: str, px_size: float | None,
+                    sample_tilt: float, detector_tilt: float, resolution: float,
+                    energy: float | None) -> tuple[str, tuple[float, float, float], float, float]:
+    """Every setting checked before the store is read: the name, PC and tilts as they will be used."""
+    name = check_name(name, "orientation variable (--name)")
+    if method not in INDEXERS:
+        raise InputError(None, f"unknown --method '{method}'; choose {', '.join(METHODS)}")
+    pc = parse_pc(pc)
+    check_pc(pc, pc_convention, px_size)
+    sample_tilt = check_tilt(sample_tilt, "--tilt (sample tilt)")
+    detector_tilt = check_tilt(detector_tilt, "--detector-tilt")
+    INDEXERS[method]().check(resolution)
+    if energy is not None and not (math.isfinite(energy) and energy > 0):
+        raise InputError(None, f"--energy must be > 0 kV, got {energy:g}")
+    return name, pc, sample_tilt, detector_tilt
+
+
+def _patterns_and_mask(store: Any, ds: xr.Dataset, name: str, method: str, mask: str | None,
+                       overwrite: bool) -> tuple[xr.DataArray, str | None, np.ndarray]:
+    """The patterns, the mask's name (``auto`` resolved) and its pixels; refuses variables that exist."""
+    if PATTERNS not in ds.data_vars:
+        raise StoreError(store, f"no '{PATTERNS}' variable to index (ingest the patterns first)")
+    pat = ds[PATTERNS]
+    if tuple(pat.dims) != (Y, X, PY, PX):
+        raise StoreError(store, f"'{PATTERNS}' has dims {pat.dims}, not (y, x, py, px)")
+    names = [name, phase_id_name(name), orientation_map_name(name, "score")]
+    names += [orientation_map_name(name, k) for k in INDEXERS[method].extra_maps]
+    clash = [v for v in names if v in ds.variables]
+    if clash and not overwrite:
+        raise StoreError(store, f"variable(s) {clash} exist; pass overwrite=True (--overwrite) to replace them")
+    if mask == "auto":
+        mask = ROI if ROI in ds.data_vars else None
+    if mask is not None:
+        if mask not in ds.data_vars:
+            raise StoreError(store, f"no mask variable '{mask}' in the store (use --mask none for every pixel)")
+        if ds[mask].dtype != bool or set(ds[mask].dims) != {Y, X}:
+            raise StoreError(store, f"mask '{mask}' must be a bool (y, x) variable")
+        m = np.asarray(ds[mask].transpose(Y, X).values, bool)
+    else:
+        m = np.ones((ds.sizes[Y], ds.sizes[X]), bool)
+    if not m.any():
+        raise StoreError(store, f"mask '{mask}' selects no pixel")
+    return pat, mask, m
+
+
+def _index_blocks(ix: Indexer, pat: xr.DataArray, m: np.ndarray, block_patterns: int, *, desc: str,
+                  progress: bool) -> dict[str, np.ndarray]:
+    """Index the masked patterns one block of whole chunk rows at a time: every map over the grid (NaN / −1 outside)."""
+    ny, nx = m.shape
+    maps = {"quaternion": np.full((ny, nx, 4), np.nan, np.float32), "phase_id": np.full((ny, nx), -1, np.int16),
+            "score": np.full((ny, nx), np.nan, np.float32),
+            **{k: np.full((ny, nx), np.nan, np.float32) for k in ix.method.extra_maps}}
+    chunk_rows = (pat.chunks[0][0] if pat.chunks else 0) or 0
+    with (bar(total=int(m.sum()), desc=desc, unit="pattern") if progress else contextlib.nullcontext(_NoBar())) as pbar:
+        for rows in _row_blocks(ny, nx, int(chunk_rows), int(block_patterns)):
+            sel = m[rows]
+            if not sel.any():
+                continue
+            res = ix.run(np.asarray(pat.isel({Y: rows}).values)[sel])
+            for key, grid in maps.items():
+                grid[rows][sel] = res[key]
+            pbar.update(int(sel.sum()))
+    return maps
+
+
+def _variables(name: str, maps: dict[str, np.ndarray], method: str, refine: bool, attrs: dict[str, Any],
+               phases: list[dict], coords: dict) -> dict[str, xr.DataArray]:
+    """The orientation, phase id and quality variables."""
+    how = INDEXERS[method]
+    score_kind = "NCC of the refined solution" if refine else how.score_kind
+    variables = {
+        name: xr.DataArray(maps["quaternion"], dims=(Y, X, QUATERNION),
+                           coords={**coords, QUATERNION: list(QUATERNION_COMPONENTS)}, attrs=attrs),
+        phase_id_name(name): xr.DataArray(maps["phase_id"], dims=(Y, X), coords=coords,
+                                          attrs={"phases": phases, "nodata": -1, "orientation": name}),
+        orientation_map_name(name, "score"): xr.DataArray(maps["score"], dims=(Y, X), coords=coords,
+                                                          attrs={"kind": score_kind, "orientation": name}),
+    }
+    for key, kind in how.extra_maps.items():
+        variables[orientation_map_name(name, key)] = xr.DataArray(
+            maps[key], dims=(Y, X), coords=coords, attrs={"kind": kind, "orientation": name})
+    return variables
 
 
 def index_store(
@@ -389,8 +350,9 @@ def index_store(
     sample_tilt, detector_tilt
         Degrees (kikuchipy's ``sample_tilt`` and ``tilt``).
     method, refine, resolution, energy
-        ``hough`` or ``dictionary``; refine with the master pattern; the dictionary's sampling
-        (degrees); the master pattern's energy (kV; default its highest).
+        A name in :data:`~vaearr.maps.indexers.INDEXERS` (``hough`` or ``dictionary``); refine
+        with the master pattern; the dictionary's sampling (degrees); the master pattern's
+        energy (kV; default its highest).
     mask
         Bool (y, x) variable; ``"auto"``: ``roi`` when the store has one, else every pixel;
         None: every pixel.
@@ -408,41 +370,10 @@ def index_store(
         No patterns or mask in the store, an empty mask, a variable that exists without ``overwrite``.
     """
     # every check first: bad input leaves the store as it was, before any slow work
-    name = check_name(name, "orientation variable (--name)")
-    if method not in METHODS:
-        raise InputError(None, f"unknown --method '{method}'; choose {', '.join(METHODS)}")
-    pc = parse_pc(pc)
-    check_pc(pc, pc_convention, px_size)
-    sample_tilt = check_tilt(sample_tilt, "--tilt (sample tilt)")
-    detector_tilt = check_tilt(detector_tilt, "--detector-tilt")
-    if method == "dictionary" and not (0.5 <= float(resolution) <= 10):
-        raise InputError(None, f"--resolution must be 0.5–10 degrees, got {resolution:g}")
-    if energy is not None and not (math.isfinite(energy) and energy > 0):
-        raise InputError(None, f"--energy must be > 0 kV, got {energy:g}")
+    name, pc, sample_tilt, detector_tilt = _check_settings(name, method, pc, pc_convention, px_size, sample_tilt,
+                                                           detector_tilt, resolution, energy)
     ds = open_store(store)
-    if PATTERNS not in ds.data_vars:
-        raise StoreError(store, f"no '{PATTERNS}' variable to index (ingest the patterns first)")
-    pat = ds[PATTERNS]
-    if tuple(pat.dims) != (Y, X, PY, PX):
-        raise StoreError(store, f"'{PATTERNS}' has dims {pat.dims}, not (y, x, py, px)")
-    names = [name, phase_id_name(name), orientation_map_name(name, "score")]
-    if method == "hough":
-        names.append(orientation_map_name(name, "bands"))
-    clash = [v for v in names if v in ds.variables]
-    if clash and not overwrite:
-        raise StoreError(store, f"variable(s) {clash} exist; pass overwrite=True (--overwrite) to replace them")
-    if mask == "auto":
-        mask = ROI if ROI in ds.data_vars else None
-    if mask is not None:
-        if mask not in ds.data_vars:
-            raise StoreError(store, f"no mask variable '{mask}' in the store (use --mask none for every pixel)")
-        if ds[mask].dtype != bool or set(ds[mask].dims) != {Y, X}:
-            raise StoreError(store, f"mask '{mask}' must be a bool (y, x) variable")
-        m = np.asarray(ds[mask].transpose(Y, X).values, bool)
-    else:
-        m = np.ones((ds.sizes[Y], ds.sizes[X]), bool)
-    if not m.any():
-        raise StoreError(store, f"mask '{mask}' selects no pixel")
+    pat, mask, m = _patterns_and_mask(store, ds, name, method, mask, overwrite)
     mp, mp_source = load_master_pattern(phase, master_pattern)
     ph = mp.phase
     if phase is not None and master_pattern is None:
@@ -459,31 +390,12 @@ def index_store(
     bg_mean = static_background(store, PATTERNS, (Y, X), mask, feature_dims=(PY, PX))
     info = np.iinfo(pat.dtype) if pat.dtype.kind in "iu" else None
     bg = (np.clip(np.rint(bg_mean), info.min, info.max) if info else bg_mean).astype(pat.dtype)
-    ix, method_info = _build(method, refine, detector, mp, ph, energy_kv, float(resolution), bg, dictionary_memory)
-
-    ny, nx = m.shape
-    quat = np.full((ny, nx, 4), np.nan, np.float32)
-    pid = np.full((ny, nx), -1, np.int16)
-    score = np.full((ny, nx), np.nan, np.float32)
-    bands = np.full((ny, nx), np.nan, np.float32)
-    chunk_rows = (pat.chunks[0][0] if pat.chunks else 0) or 0
-    n_total = int(m.sum())
-    desc = f"index ({method}{' + refine' if refine else ''})"
-    with (bar(total=n_total, desc=desc, unit="pattern") if progress else contextlib.nullcontext(_NoBar())) as pbar:
-        for rows in _row_blocks(ny, nx, int(chunk_rows), int(block_patterns)):
-            sel = m[rows]
-            if not sel.any():
-                continue
-            block = np.asarray(pat.isel({Y: rows}).values)[sel]
-            res = ix.run(block)
-            qb, pb, sb, bb = quat[rows], pid[rows], score[rows], bands[rows]
-            qb[sel], pb[sel], sb[sel] = res["quaternion"], res["phase_id"], res["score"]
-            if "bands" in res:
-                bb[sel] = res["bands"]
-            pbar.update(int(sel.sum()))
+    ix = Indexer(method, refine, Setup(detector, ph, mp, energy_kv, float(resolution), dictionary_memory), bg)
+    maps = _index_blocks(ix, pat, m, block_patterns, desc=f"index ({method}{' + refine' if refine else ''})",
+                         progress=progress)
     seconds = time.perf_counter() - t0
 
-    coords = {Y: ds[Y].values, X: ds[X].values}
+    n_total = int(m.sum())
     phases = [phase_attrs(ph)]
     det_attrs = {"pc_bruker": [float(v) for v in np.ravel(detector.pc_bruker())[:3]],
                  "pc_given": list(pc), "pc_convention": pc_convention, "sample_tilt": sample_tilt,
@@ -494,38 +406,20 @@ def index_store(
         "energy_kv": energy_kv, "detector": det_attrs,
         "background": "kikuchipy remove_static_background(subtract, the mean pattern over the mask) then "
                       "remove_dynamic_background(subtract, Gaussian std = width/8)",
-        "n_patterns": n_total, "n_indexed": int((pid >= 0).sum()), "seconds": round(seconds, 3),
+        "n_patterns": n_total, "n_indexed": int((maps["phase_id"] >= 0).sum()), "seconds": round(seconds, 3),
         "patterns_per_second": round(n_total / seconds, 3) if seconds > 0 else None,
         "quaternion_convention": "orix (a, b, c, d): crystal <- sample, as kikuchipy returns them",
-        **method_info,
+        **ix.info,
     }
-    score_kind = ("NCC of the refined solution" if refine else
-                  "NCC with the best dictionary pattern" if method == "dictionary" else
-                  "PyEBSDIndex pattern fit: mean angular deviation of the bands, degrees (lower is better)")
-    variables = {
-        name: xr.DataArray(quat, dims=(Y, X, QUATERNION),
-                           coords={**coords, QUATERNION: list(QUATERNION_COMPONENTS)}, attrs=attrs),
-        phase_id_name(name): xr.DataArray(pid, dims=(Y, X), coords=coords,
-                                          attrs={"phases": phases, "nodata": -1, "orientation": name}),
-        orientation_map_name(name, "score"): xr.DataArray(score, dims=(Y, X), coords=coords,
-                                                              attrs={"kind": score_kind, "orientation": name}),
-    }
-    if method == "hough":
-        variables[orientation_map_name(name, "bands")] = xr.DataArray(
-            bands, dims=(Y, X), coords=coords, attrs={"kind": "bands matched (PyEBSDIndex nmatch)",
-                                                      "orientation": name})
+    variables = _variables(name, maps, method, refine, attrs, phases, {Y: ds[Y].values, X: ds[X].values})
     config = {"phase": phase, "master_pattern": None if master_pattern is None else str(master_pattern),
               "pc": list(pc), "pc_convention": pc_convention, "px_size": px_size, "sample_tilt": sample_tilt,
               "detector_tilt": detector_tilt, "method": method, "refine": bool(refine),
-              "resolution": float(resolution) if method == "dictionary" else None, "energy": energy_kv,
+              "resolution": float(resolution) if ix.method.uses_resolution else None, "energy": energy_kv,
               "mask": mask, "name": name, "block_patterns": int(block_patterns)}
     messages = [f"mask: '{mask}'" if mask else "mask: none (every pixel)",
                 f"phase '{ph.name}' ({ph.point_group.name}) from {mp_source}, {energy_kv:g} kV; "
-                f"PC (Bruker) {', '.join(f'{v:.4f}' for v in det_attrs['pc_bruker'])}"]
-    if method == "dictionary":
-        d = method_info["dictionary"]
-        messages.append(f"dictionary: {d['size']} orientations at {d['resolution_deg']:g}°"
-                        + ("" if d["in_memory"] else " (too big for memory: simulated while matching)"))
+                f"PC (Bruker) {', '.join(f'{v:.4f}' for v in det_attrs['pc_bruker'])}", *ix.method.messages(ix.info)]
     # NaN / −1 outside the mask are set above (−1 also marks unindexed pixels, so no store fill).
     # The maps derived from the orientations go in the same transaction, with their defaults
     # (re-made with other settings by ``vaearr orientation-maps``).

@@ -41,7 +41,6 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from vaearr.errors import InputError
 from vaearr.models.base import (
     LOGVAR_RANGE,
     ModelConfig,
@@ -49,10 +48,12 @@ from vaearr.models.base import (
     VAEOutput,
     register,
 )
-from vaearr.models.losses import gaussian_nll, kl_per_dim, reconstruction_loss
+from vaearr.models.likelihoods import LIKELIHOODS
+from vaearr.models.losses import kl_per_dim
 
-#: Output heads and the data ranges they are meant for (see the table in the module docstring).
-OUTPUT_HEADS = ("sigmoid-bce", "tanh-mse", "linear-mse", "gaussian")
+#: Output heads (:data:`~vaearr.models.likelihoods.LIKELIHOODS`) and the data ranges they are meant for
+#: (see the table in the module docstring).
+OUTPUT_HEADS = LIKELIHOODS.names()
 DATA_RANGES = ("[0,1]", "[-1,1]", "standardized")
 AUTO_OUTPUT = {"[0,1]": "sigmoid-bce", "[-1,1]": "tanh-mse", "standardized": "gaussian"}
 ACTIVATIONS = {"leaky_relu": lambda: nn.LeakyReLU(0.2), "silu": nn.SiLU, "relu": nn.ReLU}
@@ -68,14 +69,6 @@ UPSAMPLE_TO = ("double", "encoder")
 UPSAMPLE_MODES = ("nearest", "bilinear")
 OUTPUT_LAYERS = ("conv", "last")
 FITS = ("crop", "resize")
-
-
-def _identity(t: Tensor) -> Tensor:
-    return t
-
-
-HEAD_ACTIVATIONS = {"sigmoid-bce": torch.sigmoid, "tanh-mse": torch.tanh, "linear-mse": _identity,
-                    "gaussian": _identity}
 
 
 @dataclass
@@ -201,11 +194,9 @@ class ConvVAEConfig(ModelConfig):
             if getattr(self, attr) not in allowed:
                 raise self.problem(f"{attr} must be one of {', '.join(allowed)}; got {getattr(self, attr)!r}")
         self._validate_layout()
-        if self.output_head == "sigmoid-bce" and self.data_range != "[0,1]":
-            raise self.problem(
-                f"output 'sigmoid-bce' needs data in [0,1] (BCE targets), but data_range is {self.data_range}; "
-                "use 'tanh-mse' or 'linear-mse'"
-            )
+        head = LIKELIHOODS[self.output_head]
+        if head.data_ranges is not None and self.data_range not in head.data_ranges:
+            raise self.problem(head.range_problem(self.output_head, self.data_range))
 
 
     def _validate_layout(self) -> None:
@@ -316,7 +307,7 @@ class ConvVAE(VAEBase):
         if config.output_layer == "conv":
             self.to_pixels = nn.Conv2d(c_last, c, kernel_size=3, padding=1)
 
-        if config.output_head == "gaussian" and config.sigma is None:
+        if LIKELIHOODS[config.output_head].has_sigma and config.sigma is None:
             self.log_sigma = nn.Parameter(torch.zeros(()))  # the decoder's one learned σ
 
         self.decoder.eval()
@@ -373,7 +364,7 @@ class ConvVAE(VAEBase):
 
     def _head(self, logits: Tensor) -> Tensor:
         """The output head's activation (looked up, not stored, so the model pickles)."""
-        return HEAD_ACTIVATIONS[self.config.output_head](logits)
+        return LIKELIHOODS[self.config.output_head].activation(logits)
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(B, C, H, W) → ``mu``, ``logvar``: (B, latent_dim) each."""
@@ -407,28 +398,7 @@ class ConvVAE(VAEBase):
         For the sigmoid-bce head ``x`` must lie in [0, 1] (checked: BCE against other targets is
         not a likelihood and can go negative).
         """
-        head = self.config.output_head
-        if head == "sigmoid-bce":
-            lo, hi = torch.aminmax(x.detach())
-            if lo < 0 or hi > 1:
-                raise InputError(
-                    None,
-                    f"model 'conv-vae' with output 'sigmoid-bce' needs inputs in [0, 1], got values in "
-                    f"[{float(lo):.4g}, {float(hi):.4g}]; normalise to [0, 1] or use data_range '[-1,1]'",
-                )
-            logits = out.extras.get("logits")
-            recon_loss = (
-                reconstruction_loss(logits, x, "bce_logits")
-                if logits is not None
-                else reconstruction_loss(out.recon, x, "bce")
-            )
-        elif head == "gaussian":
-            sigma = self.config.sigma
-            log_sigma = self.log_sigma if sigma is None else torch.tensor(math.log(sigma), device=x.device)
-            recon_loss = gaussian_nll(out.recon, x, log_sigma)
-            out.extras["sigma"] = log_sigma.detach().exp()
-        else:
-            recon_loss = reconstruction_loss(out.recon, x, "mse")
+        recon_loss = LIKELIHOODS[self.config.output_head].loss(self, x, out)
         per_dim = kl_per_dim(out.mu, out.logvar)
         kl = per_dim.sum()
         # free bits: below the floor a dim's KL no longer pulls it toward the prior

@@ -6,10 +6,13 @@ Reductions (the numbers a user reads in a training log) are documented in :mod:`
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
+
+from vaearr.registry import Registry
 
 
 def kl_divergence(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -67,6 +70,31 @@ def gaussian_nll(prediction: Tensor, target: Tensor, log_sigma: Tensor) -> Tenso
     return per_element.flatten(1).sum(dim=1).mean()
 
 
+#: Reconstruction losses by name: ``(prediction, target) -> per-element loss``.
+RECONSTRUCTION_LOSSES: Registry[Callable[[Tensor, Tensor], Tensor]] = Registry("reconstruction loss")
+
+
+@RECONSTRUCTION_LOSSES.register("bce_logits")
+def _bce_logits(prediction: Tensor, target: Tensor) -> Tensor:
+    return F.binary_cross_entropy_with_logits(prediction, target, reduction="none")
+
+
+@RECONSTRUCTION_LOSSES.register("bce")
+def _bce(prediction: Tensor, target: Tensor) -> Tensor:
+    eps = 1e-6  # keeps log() finite where a probability saturates
+    return F.binary_cross_entropy(prediction.clamp(eps, 1 - eps), target, reduction="none")
+
+
+@RECONSTRUCTION_LOSSES.register("mse")
+def _squares(prediction: Tensor, target: Tensor) -> Tensor:
+    return (prediction - target).pow(2)
+
+
+@RECONSTRUCTION_LOSSES.register("l1")
+def _absolute(prediction: Tensor, target: Tensor) -> Tensor:
+    return (prediction - target).abs()
+
+
 def reconstruction_loss(prediction: Tensor, target: Tensor, kind: str, reduction: str = "sum") -> Tensor:
     """Reconstruction loss between a prediction and the input.
 
@@ -77,8 +105,8 @@ def reconstruction_loss(prediction: Tensor, target: Tensor, kind: str, reduction
     target
         (B, C, ...) the input batch; in [0, 1] for the BCE kinds.
     kind
-        ``"bce_logits"`` (numerically stable BCE on logits), ``"bce"`` (on probabilities),
-        ``"mse"`` or ``"l1"``.
+        A name in :data:`RECONSTRUCTION_LOSSES`: ``"bce_logits"`` (numerically stable BCE on
+        logits), ``"bce"`` (on probabilities), ``"mse"`` or ``"l1"``.
     reduction
         ``"sum"``: sum over a sample's elements, mean over the batch (nats per image for BCE).
         ``"mean"``: mean over all elements.
@@ -89,17 +117,9 @@ def reconstruction_loss(prediction: Tensor, target: Tensor, kind: str, reduction
         Scalar.
     """
     prediction, target = prediction.float(), target.float()
-    if kind == "bce_logits":
-        per_element = F.binary_cross_entropy_with_logits(prediction, target, reduction="none")
-    elif kind == "bce":
-        eps = 1e-6  # keeps log() finite where a probability saturates
-        per_element = F.binary_cross_entropy(prediction.clamp(eps, 1 - eps), target, reduction="none")
-    elif kind == "mse":
-        per_element = (prediction - target).pow(2)
-    elif kind == "l1":
-        per_element = (prediction - target).abs()
-    else:
-        raise ValueError(f"unknown reconstruction loss {kind!r}; use bce_logits, bce, mse or l1")
+    if kind not in RECONSTRUCTION_LOSSES:
+        raise ValueError(f"unknown reconstruction loss {kind!r}; use {', '.join(RECONSTRUCTION_LOSSES)}")
+    per_element = RECONSTRUCTION_LOSSES[kind](prediction, target)
     if reduction == "sum":
         return per_element.flatten(1).sum(dim=1).mean()
     if reduction == "mean":
@@ -113,12 +133,69 @@ def reparameterise(mu: Tensor, logvar: Tensor, generator: torch.Generator | None
     return mu + torch.exp(0.5 * logvar) * eps
 
 
-#: Adversarial objectives of a patch discriminator: least squares (LSGAN, MONAI's and MAISI's
-#: choice), hinge (as in VQGAN / the LDM autoencoders) and the non-saturating logistic loss.
-ADVERSARIAL_LOSSES = ("ls", "hinge", "ns")
 #: MONAI's least-squares loss passes the logits through LeakyReLU(0.05) first (MAISI trains so); kept, so
 #: ``ls`` gives the numbers vaearr's vae3d gave before the choice existed.
 LS_SLOPE = 0.05
+
+
+class Adversarial:
+    """An adversarial objective: the generator's term and the discriminator's two terms (on real, on fake)."""
+
+    @staticmethod
+    def generator(fake: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    @staticmethod
+    def discriminator(real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
+
+#: Adversarial objectives of a patch discriminator by name: least squares (LSGAN, MONAI's and
+#: MAISI's choice), hinge (as in VQGAN / the LDM autoencoders) and the non-saturating logistic loss.
+ADVERSARIAL: Registry[type[Adversarial]] = Registry("adversarial loss")
+
+
+@ADVERSARIAL.register("ls")
+class LeastSquares(Adversarial):
+    """(a(D(x̂)) − 1)²; (a(D(x)) − 1)² and a(D(x̂))², with a = LeakyReLU(0.05) (MONAI's convention)."""
+
+    @staticmethod
+    def generator(fake: Tensor) -> Tensor:
+        return (F.leaky_relu(fake, LS_SLOPE) - 1).pow(2).mean()
+
+    @staticmethod
+    def discriminator(real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+        return (F.leaky_relu(real, LS_SLOPE) - 1).pow(2).mean(), F.leaky_relu(fake, LS_SLOPE).pow(2).mean()
+
+
+@ADVERSARIAL.register("hinge")
+class Hinge(Adversarial):
+    """−D(x̂); relu(1 − D(x)) and relu(1 + D(x̂))."""
+
+    @staticmethod
+    def generator(fake: Tensor) -> Tensor:
+        return -fake.mean()
+
+    @staticmethod
+    def discriminator(real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+        return F.relu(1 - real).mean(), F.relu(1 + fake).mean()
+
+
+@ADVERSARIAL.register("ns")
+class NonSaturating(Adversarial):
+    """softplus(−D(x̂)) = −log σ(D(x̂)); −log σ(D(x)) and −log(1 − σ(D(x̂)))."""
+
+    @staticmethod
+    def generator(fake: Tensor) -> Tensor:
+        return F.softplus(-fake).mean()
+
+    @staticmethod
+    def discriminator(real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+        return F.softplus(-real).mean(), F.softplus(fake).mean()
+
+
+#: The adversarial objectives' names.
+ADVERSARIAL_LOSSES = ADVERSARIAL.names()
 
 
 def generator_adversarial_loss(fake_logits: Tensor, kind: str = "ls") -> Tensor:
@@ -130,16 +207,11 @@ def generator_adversarial_loss(fake_logits: Tensor, kind: str = "ls") -> Tensor:
     --------
     >>> logits = torch.tensor([0.0, 2.0])
     >>> [round(float(generator_adversarial_loss(logits, k)), 4) for k in ("ls", "hinge", "ns")]
-    [0.5, -1.0, 0.41]
+    [1.0, -1.0, 0.41]
     """
-    fake_logits = fake_logits.float()
-    if kind == "ls":
-        return (F.leaky_relu(fake_logits, LS_SLOPE) - 1).pow(2).mean()
-    if kind == "hinge":
-        return -fake_logits.mean()
-    if kind == "ns":
-        return F.softplus(-fake_logits).mean()
-    raise ValueError(f"unknown adversarial loss {kind!r}; use {', '.join(ADVERSARIAL_LOSSES)}")
+    if kind not in ADVERSARIAL:
+        raise ValueError(f"unknown adversarial loss {kind!r}; use {', '.join(ADVERSARIAL_LOSSES)}")
+    return ADVERSARIAL[kind].generator(fake_logits.float())
 
 
 def discriminator_adversarial_loss(real_logits: Tensor, fake_logits: Tensor, kind: str = "ls") -> Tensor:
@@ -148,13 +220,7 @@ def discriminator_adversarial_loss(real_logits: Tensor, fake_logits: Tensor, kin
     ``ls``: (a(D(x)) − 1)² and a(D(x̂))² (a: LeakyReLU(0.05)); ``hinge``: relu(1 − D(x)) and relu(1 + D(x̂));
     ``ns``: −log σ(D(x)) and −log(1 − σ(D(x̂))); each a mean over patches and batch.
     """
-    real, fake = real_logits.float(), fake_logits.float()
-    if kind == "ls":
-        terms = (F.leaky_relu(real, LS_SLOPE) - 1).pow(2).mean(), F.leaky_relu(fake, LS_SLOPE).pow(2).mean()
-    elif kind == "hinge":
-        terms = F.relu(1 - real).mean(), F.relu(1 + fake).mean()
-    elif kind == "ns":
-        terms = F.softplus(-real).mean(), F.softplus(fake).mean()
-    else:
+    if kind not in ADVERSARIAL:
         raise ValueError(f"unknown adversarial loss {kind!r}; use {', '.join(ADVERSARIAL_LOSSES)}")
+    terms = ADVERSARIAL[kind].discriminator(real_logits.float(), fake_logits.float())
     return 0.5 * (terms[0] + terms[1])

@@ -1,0 +1,280 @@
+"""Clustering methods by name (:data:`CLUSTERERS`), and :func:`cluster_points`, which runs one on rows of features.
+
+A clusterer is a function ``(x, settings, params) -> labels``: ``x`` the standardised ``(n, d)``
+features, ``settings`` the :class:`ClusterSettings` given, ``params`` the dict of parameters
+used that it fills (``params["auto"]`` names the choices it made and how). Labels are any ints,
+−1 noise; :func:`cluster_points` renumbers the clusters by size. A new method is one function
+here registered with ``@CLUSTERERS.register("name")``: ``vaearr cluster --method name``, the
+``cluster-latents`` flow and the checks take their choices from the registry.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import psutil
+from sklearn.cluster import DBSCAN, HDBSCAN, KMeans
+
+from vaearr.analysis.cluster_choices import kdistance_eps, silhouette_k
+from vaearr.errors import InputError
+from vaearr.maps.references import gmm_partition
+from vaearr.registry import Registry
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """The knobs of the clustering methods (each method reads the ones it has; see :func:`cluster_points`)."""
+
+    k: int | None = None
+    k_range: tuple[int, int] = (2, 8)
+    criterion: str = "bic"
+    eps: float | None = None
+    min_samples: int | None = None
+    min_cluster_size: int = 20
+    cluster_selection_epsilon: float = 0.0
+    seed: int = 0
+    hdbscan_backend: str = "auto"
+
+
+Clusterer = Callable[[np.ndarray, ClusterSettings, dict], np.ndarray]
+
+#: Clustering methods by name.
+CLUSTERERS: Registry[Clusterer] = Registry("clustering method")
+
+
+@CLUSTERERS.register("gmm")
+def gmm(x: np.ndarray, s: ClusterSettings, params: dict) -> np.ndarray:
+    """Gaussian mixture: ``k`` components, or k in ``k_range`` with the lowest BIC/AIC."""
+    part = gmm_partition(x, (s.k, s.k) if s.k else s.k_range, criterion=s.criterion, seed=s.seed, standardize=False)
+    params.update(k=part.k, k_range=None if s.k else list(s.k_range), criterion=s.criterion,
+                  scores={str(kk): v for kk, v in part.scores.items()}, seed=s.seed)
+    if not s.k:
+        params["auto"]["k"] = f"lowest {s.criterion.upper()} over k={s.k_range[0]}..{s.k_range[1]}"
+    return part.labels
+
+
+@CLUSTERERS.register("kmeans")
+def kmeans(x: np.ndarray, s: ClusterSettings, params: dict) -> np.ndarray:
+    """k-means: ``k`` clusters, or k in ``k_range`` with the highest silhouette."""
+    if s.k:
+        params.update(k=int(s.k), seed=s.seed)
+        return KMeans(int(s.k), n_init=4, random_state=s.seed).fit_predict(x)
+    kk, labels, scores = silhouette_k(x, s.k_range, seed=s.seed)
+    params.update(k=kk, k_range=list(s.k_range), criterion="silhouette", scores=scores, seed=s.seed)
+    params["auto"]["k"] = f"highest silhouette over k={s.k_range[0]}..{s.k_range[1]}"
+    return labels
+
+
+@CLUSTERERS.register("dbscan")
+def dbscan(x: np.ndarray, s: ClusterSettings, params: dict) -> np.ndarray:
+    """DBSCAN: ``eps`` given, or at the elbow of the sorted k-distances; core size ``min_samples`` (10)."""
+    ms = 10 if s.min_samples is None else int(s.min_samples)
+    eps = s.eps
+    if eps is None:
+        eps, info = kdistance_eps(x, ms)
+        params["auto"]["eps"] = info["rule"]
+        params["eps_k_distance_quantile"] = info["k_distance_quantile"]
+    labels = DBSCAN(eps=eps, min_samples=ms).fit_predict(x)
+    params.update(eps=float(eps), min_samples=ms)
+    return labels
+
+
+@CLUSTERERS.register("hdbscan")
+def hdbscan(x: np.ndarray, s: ClusterSettings, params: dict) -> np.ndarray:
+    """HDBSCAN (:func:`hdbscan_labels`): ``min_cluster_size``, ``min_samples``, ``cluster_selection_epsilon``."""
+    labels, backend = hdbscan_labels(x, s.min_cluster_size, s.min_samples, backend=s.hdbscan_backend,
+                                     cluster_selection_epsilon=s.cluster_selection_epsilon)
+    params.update(min_cluster_size=s.min_cluster_size, min_samples=s.min_samples,
+                  cluster_selection_epsilon=s.cluster_selection_epsilon, backend=backend)
+    return labels
+
+
+def check_settings(method: str, s: ClusterSettings, n: int | None = None) -> None:
+    """One :class:`InputError` line for the first setting out of range (``n``: points to cluster, when known)."""
+    if method not in CLUSTERERS:
+        raise InputError(None, f"unknown method {method!r}; choose one of {list(CLUSTERERS)}")
+    if s.criterion not in ("bic", "aic"):
+        raise InputError(None, f"--criterion must be bic or aic, got {s.criterion!r}")
+    if n is None:
+        return
+    if s.k is not None and not 1 <= int(s.k) <= n:
+        raise InputError(None, f"--k {s.k}: need 1 ≤ k ≤ {n}, the number of points to cluster")
+    for what, v in (("--min-samples", s.min_samples), ("--min-cluster-size", s.min_cluster_size)):
+        if v is not None and int(v) < 1:
+            raise InputError(None, f"{what} must be at least 1, got {v}")
+    if (s.eps is not None and not s.eps > 0) or s.cluster_selection_epsilon < 0:
+        raise InputError(None, f"--eps must be > 0 and --cluster-selection-epsilon ≥ 0, got {s.eps}, "
+                               f"{s.cluster_selection_epsilon}")
+
+
+def cluster_points(features: np.ndarray, method: str = "gmm", *, standardize: bool = True,
+                   **settings: Any) -> tuple[np.ndarray, dict[str, Any]]:
+    """Cluster the rows of ``features``; noise (DBSCAN/HDBSCAN) is −1.
+
+    Parameters
+    ----------
+    features
+        ``(n, d)`` finite values.
+    method
+        A name in :data:`CLUSTERERS`: ``gmm``, ``kmeans``, ``dbscan`` or ``hdbscan``.
+    standardize
+        Zero mean, unit variance per feature first.
+    **settings
+        Fields of :class:`ClusterSettings`:
+
+    k, k_range, criterion
+        Clusters for ``gmm``/``kmeans`` (at most n). Without ``k``, ``gmm`` chooses k in
+        ``k_range`` by ``criterion`` (``bic``/``aic``) and ``kmeans`` by the highest silhouette.
+    eps, min_samples
+        DBSCAN's neighbourhood radius (in standard deviations when standardised; None: the
+        elbow of the k-distances, see :func:`kdistance_eps`) and core size (None: 10);
+        ``min_samples`` is also HDBSCAN's (None: ``min_cluster_size``).
+    min_cluster_size, cluster_selection_epsilon
+        HDBSCAN's smallest cluster, and the distance below which its clusters are merged.
+    seed
+        Seeds the mixtures and k-means.
+    hdbscan_backend
+        ``"auto"``, ``"fast_hdbscan"``, ``"hdbscan"`` or ``"sklearn"``: which implementation
+        of HDBSCAN runs (see :func:`hdbscan_labels`); the one used is in ``params``.
+
+    Returns
+    -------
+    labels : numpy.ndarray
+        ``(n,)`` int64, clusters numbered 0.. by decreasing size, −1 noise.
+    params : dict
+        The parameters used; ``auto`` says which were chosen here and how (``scores`` holds
+        the criterion or silhouette of every k tried).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.r_[rng.normal(0, .1, (50, 2)), rng.normal(3, .1, (50, 2))]
+    >>> labels, p = cluster_points(x, "kmeans", k=2)
+    >>> sorted(np.bincount(labels).tolist())
+    [50, 50]
+    >>> cluster_points(x, "kmeans")[1]["k"]
+    2
+    """
+    x = np.asarray(features, dtype=np.float64)
+    x = x[:, None] if x.ndim == 1 else x
+    settings = ClusterSettings(**settings)
+    check_settings(method, settings)
+    if x.shape[0] < 2 or not np.isfinite(x).all():
+        raise InputError(None, f"need at least 2 finite points to cluster, got {x.shape[0]} (or NaN values)")
+    check_settings(method, settings, x.shape[0])
+    if standardize:
+        sd = x.std(0)
+        x = (x - x.mean(0)) / np.where(sd > 0, sd, 1.0)
+    params: dict[str, Any] = {"method": method, "standardize": standardize, "auto": {}}
+    labels = CLUSTERERS[method](x, settings, params)
+    return renumber(np.asarray(labels, dtype=np.int64)), params
+
+
+def renumber(labels: np.ndarray) -> np.ndarray:
+    """Clusters 0.. by decreasing size (so colours are stable across runs), noise stays −1.
+
+    Examples
+    --------
+    >>> renumber(np.array([5, 5, -1, 2, 5, 2, 9])).tolist()
+    [0, 0, -1, 1, 0, 1, 2]
+    """
+    out = np.full_like(labels, -1)
+    ids, counts = np.unique(labels[labels >= 0], return_counts=True)
+    for new, old in enumerate(ids[np.argsort(-counts, kind="stable")]):
+        out[labels == old] = new
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# HDBSCAN's implementations
+
+
+#: From this many points on, ``auto`` prefers fast_hdbscan (parallel, compiled with numba; its
+#: first use after an install compiles for about a minute, then the cache is reused).
+FAST_HDBSCAN_MIN_POINTS = 50_000
+
+
+#: Bytes per (point, neighbour) of HDBSCAN's nearest-neighbour table, measured: 919 376 points with
+#: min_samples 2 000 took 14.8 GB (BENCHMARKS.md "Scale").
+KNN_BYTES = 8
+
+
+def check_hdbscan_memory(n: int, min_samples: int, available: int | None = None) -> None:
+    """One clear line, before any work, when HDBSCAN's neighbour table (``n`` × ``min_samples``
+    entries) would take more than 80 % of the memory free now (``available`` bytes; default
+    what the machine reports).
+
+    Examples
+    --------
+    >>> check_hdbscan_memory(1_000_000, 20, available=16 * 2**30)
+    >>> check_hdbscan_memory(1_000_000, 2000, available=16 * 2**30)
+    Traceback (most recent call last):
+    ...
+    vaearr.errors.InputError: HDBSCAN on 1000000 points with min_samples 2000 needs about 16.0 GB for its neighbour table, more than the 17.2 GB free can hold; pass a smaller --min-samples (memory grows as points × min-samples; 20 takes 0.2 GB here)
+    """
+    need = n * min_samples * KNN_BYTES
+    free = psutil.virtual_memory().available if available is None else available
+    if need > 0.8 * free:
+        raise InputError(None, f"HDBSCAN on {n} points with min_samples {min_samples} needs about {need / 1e9:.1f} GB "
+                               f"for its neighbour table, more than the {free / 1e9:.1f} GB free can hold; pass a "
+                               "smaller --min-samples (memory grows as points × min-samples; 20 takes "
+                               f"{n * 20 * KNN_BYTES / 1e9:.1f} GB here)")
+
+
+#: HDBSCAN implementations by name: ``(x, keyword arguments) -> labels``; each raises ImportError
+#: when its package is missing.
+HDBSCAN_BACKENDS: Registry[Callable[[np.ndarray, dict], np.ndarray]] = Registry("HDBSCAN backend")
+
+
+@HDBSCAN_BACKENDS.register("fast_hdbscan")
+def _fast_hdbscan(x: np.ndarray, kw: dict) -> np.ndarray:
+    import fast_hdbscan
+
+    return fast_hdbscan.HDBSCAN(**kw).fit_predict(x)
+
+
+@HDBSCAN_BACKENDS.register("hdbscan")
+def _hdbscan_package(x: np.ndarray, kw: dict) -> np.ndarray:
+    import hdbscan
+
+    return hdbscan.HDBSCAN(**kw, core_dist_n_jobs=os.cpu_count() or 1).fit_predict(x)
+
+
+@HDBSCAN_BACKENDS.register("sklearn")
+def _sklearn_hdbscan(x: np.ndarray, kw: dict) -> np.ndarray:
+    return HDBSCAN(**kw).fit_predict(x)
+
+
+def hdbscan_labels(x: np.ndarray, min_cluster_size: int, min_samples: int | None, *,
+                   backend: str = "auto", cluster_selection_epsilon: float = 0.0) -> tuple[np.ndarray, str]:
+    """HDBSCAN labels (−1 noise) of the rows of ``x`` and the name of the implementation used.
+
+    ``auto`` takes ``fast_hdbscan`` (multicore Borůvka on a KD-tree) for
+    :data:`FAST_HDBSCAN_MIN_POINTS` points or more when it is installed, else the ``hdbscan``
+    package (Borůvka KD-tree, no compile step, quickest on small inputs), else scikit-learn's
+    ``HDBSCAN``. All three build the same mutual-reachability tree and pick clusters by excess
+    of mass; ``min_samples`` None means ``min_cluster_size``.
+    """
+    choices = ("auto", *HDBSCAN_BACKENDS)
+    if backend not in choices:
+        raise InputError(None, f"unknown HDBSCAN backend {backend!r}; choose one of {list(choices)}")
+    order = {"auto": ["fast_hdbscan", "hdbscan", "sklearn"] if x.shape[0] >= FAST_HDBSCAN_MIN_POINTS
+             else ["hdbscan", "sklearn"]}.get(backend, [backend])
+    kw = dict(min_cluster_size=int(min_cluster_size), min_samples=None if min_samples is None else int(min_samples),
+              cluster_selection_epsilon=float(cluster_selection_epsilon))
+    check_hdbscan_memory(x.shape[0], int(min_cluster_size if min_samples is None else min_samples))
+    for name in order:
+        try:
+            return HDBSCAN_BACKENDS[name](x, kw), name
+        except ImportError:
+            if backend != "auto":
+                raise InputError(None, f"HDBSCAN backend {backend!r} is not installed (pip install {backend.replace('_', '-')})")
+    raise AssertionError("unreachable: scikit-learn is a dependency")  # pragma: no cover
+
+
+#: The clustering methods' names (for choices and help).
+METHODS = CLUSTERERS.names()
