@@ -17,10 +17,10 @@ import torch
 import xarray as xr
 
 from vaearr.errors import InputError
+from vaearr.maps.neighbours import NeighbourAverage
 from vaearr.preprocess import (
     Preprocess,
     PreprocessOptions,
-    average_neighbours,
     read_background,
 )
 from vaearr.transforms import (
@@ -86,18 +86,18 @@ def test_neighbour_averaging_as_kikuchipy_and_inside_the_mask(ni: np.ndarray) ->
     p = ni.astype(np.float32)
     s = kp.signals.EBSD(p.copy())
     s.average_neighbour_patterns(window="rectangular", window_shape=(3, 3), show_progressbar=False)
-    got = average_neighbours(p, 3)
+    got = NeighbourAverage(3).average(p)
     for iy in range(3):  # kikuchipy stretches each averaged float pattern to [-1, 1]
         for ix in range(3):
             np.testing.assert_allclose(_rescaled(got[iy, ix]), s.data[iy, ix], atol=1e-5)
     # the direct formula, with a mask: neighbours outside it do not count, pixels outside it stay
     mask = np.ones((3, 3), bool)
     mask[0, 0] = False
-    got = average_neighbours(p, 3, mask)
+    got = NeighbourAverage(3).average(p, mask)
     np.testing.assert_allclose(got[1, 1], p[[0, 0, 1, 1, 1, 2, 2, 2], [1, 2, 0, 1, 2, 0, 1, 2]].mean(0), rtol=1e-6)
     np.testing.assert_array_equal(got[0, 0], p[0, 0])
     # integers are rounded back to their dtype
-    assert average_neighbours(ni, 3).dtype == np.uint8
+    assert NeighbourAverage(3).average(ni).dtype == np.uint8
 
 
 def test_circular_detector_mask() -> None:
@@ -230,3 +230,41 @@ def test_training_records_kl_per_dim_and_active_units_and_warns_on_collapse(tmp_
         bad = fit(TrainConfig(run=str(tmp_path / "bad"), model_options={"channels": [8, 16], "beta": 500.0},
                               **{k: v for k, v in common.items() if k != "model_options"}), progress=False)
     assert bad.history[-1]["val_active_units"] < 6 / 4
+
+
+def test_similarity_weights_save_load_and_keep_a_grain_boundary(ni: np.ndarray, tmp_path: Path) -> None:
+    """kikuchipy's real 3 × 3 Ni scan holds two grains (the first column and the rest): uniform
+    averaging mixes them, similarity-weighted averaging leaves each pattern with its own grain."""
+    bg = ni.reshape(9, 60, 60).astype(np.float64).mean(0)
+    sim = NeighbourAverage.fit(ni, np.ones((3, 3), bool), size=3, background=bg)
+    got, uni = sim.average(ni.astype(np.float32)), NeighbourAverage(3).average(ni.astype(np.float32))
+
+    def corr(a, b):
+        return float(np.corrcoef(a.ravel() - a.mean(), b.ravel() - b.mean())[0, 1])
+
+    # the centre column's middle pixel: its averaged pattern stays nearer its own grain's mean
+    own, other = ni[:, 1:].reshape(-1, 60, 60).mean(0), ni[:, 0].mean(0)
+    assert corr(got[1, 1], own) - corr(got[1, 1], other) > corr(uni[1, 1], own) - corr(uni[1, 1], other)
+    pre = Preprocess([Standardize()], source_dtype="uint8", sample_shape=(1, 60, 60), neighbours=sim)
+    pre.save(tmp_path)
+    back = Preprocess.load(tmp_path)
+    assert back == pre and back.source_variable("patterns") == "patterns_sim3"
+    np.testing.assert_array_equal(back.neighbours.average(ni), sim.average(ni))
+    with pytest.raises(InputError, match="neighbour_weights must be"):
+        PreprocessOptions(average_neighbours=3, neighbour_weights="gaussian").check()
+
+
+def test_similarity_weights_switch_off_across_grain_boundaries() -> None:
+    """On a simulated map (60 counts, sub-grains 0.5° apart): neighbours inside a grain keep most of
+    their weight, neighbours across a grain boundary (whose patterns are part mixed) little."""
+    from vaearr.data import science_map
+
+    ds = science_map("subgrains", shape=(24, 32), pattern_shape=(30, 30))
+    p, grains = ds.patterns.values, ds.grain_id.values
+    bg = p.reshape(-1, 30, 30).astype(np.float64).mean(0)
+    sim = NeighbourAverage.fit(p, np.ones(grains.shape, bool), size=3, background=bg)
+    f = sim.features(p)
+    w = np.exp(-((f[:, 1:] - f[:, :-1]) ** 2).sum(-1) / (4 * f.shape[-1]))
+    same = grains[:, 1:] == grains[:, :-1]
+    assert np.median(w[same]) > 0.4 and np.median(w[~same]) < min(0.2, np.median(w[same]) / 4), \
+        (np.median(w[same]), np.median(w[~same]))

@@ -22,7 +22,6 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import dask.array as da
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
@@ -30,6 +29,7 @@ from safetensors.numpy import load_file, save_file
 
 from vaearr.errors import InputError
 from vaearr.maps.background import static_background
+from vaearr.maps.neighbours import WEIGHTINGS, NeighbourAverage, fit_rows
 from vaearr.store import open_store, write_variables
 from vaearr.store.schema import MAP_DIMS
 from vaearr.transforms import (
@@ -91,12 +91,17 @@ class PreprocessOptions:
     dynamic_operation: str = "subtract"
     #: size of the square window of neighbour pattern averaging (0: none, 3 or 5)
     average_neighbours: int = 0
+    #: how neighbours are weighted: similarity (to the centre pattern) or uniform
+    neighbour_weights: str = "similarity"
     detector_mask: bool = False
 
     def check(self, where: Any = None) -> None:
         """One clear line for an option out of range."""
         if self.average_neighbours not in AVERAGE_SIZES:
             raise InputError(where, f"average_neighbours must be 3 or 5 (0: off), got {self.average_neighbours}")
+        if self.neighbour_weights not in WEIGHTINGS:
+            raise InputError(where, f"neighbour_weights must be {' or '.join(WEIGHTINGS)}, "
+                                    f"got {self.neighbour_weights!r}")
         for name in ("background_operation", "dynamic_operation"):
             if getattr(self, name) not in BACKGROUND_OPERATIONS:
                 raise InputError(where, f"{name} must be subtract or divide, got {getattr(self, name)!r}")
@@ -124,15 +129,21 @@ class Preprocess:
         The stored dtype of the samples (integer ranges are scaled from it).
     sample_shape
         One sample as the loader hands it out, ``(C, *spatial)``, before any step.
+    neighbours
+        The fitted neighbour average read before the steps (:class:`vaearr.maps.neighbours.NeighbourAverage`).
+    average_neighbours
+        Without ``neighbours``: a uniform window of this side (0: none).
     """
 
     def __init__(self, steps: Sequence[Transform], *, source_dtype: Any, sample_shape: Sequence[int],
-                 average_neighbours: int = 0):
+                 neighbours: NeighbourAverage | None = None, average_neighbours: int = 0):
         self.source_dtype = np.dtype(source_dtype)
         self.sample_shape = tuple(int(s) for s in sample_shape)
-        #: map-level step before the rest: each sample averaged with its neighbours in a square
-        #: window of this size (0: none), read from a derived variable (see :func:`averaged_variable`)
-        self.average_neighbours = int(average_neighbours)
+        #: map-level step before the rest: each sample averaged with its neighbours (None: not),
+        #: read from a derived variable (see :func:`averaged_variable`); ``average_neighbours``
+        #: alone asks for a uniform window of that size
+        self.neighbours = neighbours if neighbours is not None or not average_neighbours else \
+            NeighbourAverage(int(average_neighbours))
         self.steps = [s.prepare(self.source_dtype) for s in steps]
         unknown = [type(s).__name__ for s in self.steps if type(s) not in STEPS.values()]
         if unknown:
@@ -166,7 +177,9 @@ class Preprocess:
         if options.scale is not None and options.scale not in RANGES:
             raise InputError(store, f"scale must be one of {', '.join(RANGES)}, got {options.scale!r}")
         out_range = RANGES.get(options.scale or "[0,1]")
-        source = averaged_variable(store, var, options.average_neighbours, mask=mask, sample_dims=sample_dims)
+        neighbours = fit_neighbours(store, var, options, mask=mask, sample_dims=sample_dims,
+                                    feature_dims=feature_dims)
+        source = averaged_variable(store, var, neighbours, mask=mask, sample_dims=sample_dims)
         steps: list[Transform] = []
         if options.subtract_background or options.background:
             feature_shape = tuple(sample_shape[-len(feature_dims):])
@@ -189,12 +202,16 @@ class Preprocess:
             steps.append(Scale(out_range, None if integer else "sample"))
         if options.detector_mask:
             steps.append(CircularMask())
-        return cls(steps, source_dtype=source_dtype, sample_shape=sample_shape,
-                   average_neighbours=options.average_neighbours)
+        return cls(steps, source_dtype=source_dtype, sample_shape=sample_shape, neighbours=neighbours)
+
+    @property
+    def average_neighbours(self) -> int:
+        """The neighbour-averaging window's side (0: none)."""
+        return self.neighbours.size if self.neighbours is not None else 0
 
     def source_variable(self, var: str) -> str:
         """The store variable the samples are read from: ``var``, or its neighbour-averaged form."""
-        return averaged_name(var, self.average_neighbours)
+        return self.neighbours.variable(var) if self.neighbours is not None else var
 
     # -- applying ------------------------------------------------------------------------------
 
@@ -262,6 +279,10 @@ class Preprocess:
             steps.append(entry)
         params = {"version": VERSION, "source_dtype": self.source_dtype.str, "sample_shape": list(self.sample_shape),
                   "average_neighbours": self.average_neighbours, "steps": steps}
+        if self.neighbours is not None:
+            params["neighbour_weights"] = self.neighbours.weighting
+            arrays.update({f"neighbours.{k}": np.ascontiguousarray(v, np.float32)
+                           for k, v in self.neighbours.arrays().items()})
         return params, arrays
 
     @classmethod
@@ -284,8 +305,13 @@ class Preprocess:
                 else:
                     kwargs[key] = _tuple(value)
             steps.append(STEPS[name](**kwargs))
+        size = int(params.get("average_neighbours", 0))
+        neighbours = None
+        if size:  # runs from before the similarity weighting averaged uniformly
+            fitted = {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("neighbours.")}
+            neighbours = NeighbourAverage(size, params.get("neighbour_weights", "uniform"), **fitted)
         return cls(steps, source_dtype=params["source_dtype"], sample_shape=params["sample_shape"],
-                   average_neighbours=params.get("average_neighbours", 0))
+                   neighbours=neighbours)
 
     def save(self, folder: str | os.PathLike) -> None:
         """Write ``preprocess.json`` (and ``preprocess.safetensors`` when there are arrays) into ``folder``."""
@@ -331,72 +357,49 @@ class Preprocess:
 # map-level steps and background files
 
 
-def averaged_name(var: str, size: int) -> str:
-    """The derived variable holding ``var`` averaged over ``size`` × ``size`` neighbours (``var`` for 0)."""
-    return f"{var}_avg{size}" if size else var
+def fit_neighbours(store: str | os.PathLike, var: str, options: PreprocessOptions, *, mask: str | None,
+                   sample_dims: Sequence[str], feature_dims: Sequence[str]) -> NeighbourAverage | None:
+    """The neighbour average ``options`` ask for, fitted on the store (None: no averaging).
 
-
-def average_neighbours(data: Any, size: int, mask: np.ndarray | None = None) -> Any:
-    """Each sample of ``data`` ``(y, x, ...)`` (numpy or dask) averaged with its neighbours in a
-    ``size`` × ``size`` window, over the neighbours inside the map and ``mask`` only.
-
-    Samples outside ``mask`` are left as they are; integer data are rounded back to their
-    dtype (as kikuchipy's ``average_neighbour_patterns`` does, which has no mask and rescales
-    each averaged pattern to the dtype's range: the reason this one is written here).
+    Similarity weights are fitted on whole scan rows (:func:`vaearr.maps.neighbours.fit_rows`)
+    against the map's static background over ``mask``; nothing is written.
     """
-    d = size // 2
-    m = np.ones(data.shape[:2], bool) if mask is None else np.asarray(mask, bool)
-    lazy = isinstance(data, da.Array)
-    arr = data if lazy else da.from_array(np.asarray(data), chunks=(64, 64, *data.shape[2:]))
-    extra = (1,) * (arr.ndim - 2)
-    mk = da.from_array(m.reshape(m.shape + extra), chunks=(*arr.chunks[:2], *extra))
-    depth = {0: d, 1: d, **{i: 0 for i in range(2, arr.ndim)}}
-    out = da.map_overlap(_average_block, arr, mk, depth=depth, boundary=0, dtype=arr.dtype, size=size,
-                         meta=np.empty((0,) * arr.ndim, arr.dtype))
-    return out if lazy else out.compute()
+    size = int(options.average_neighbours or 0)
+    if not size:
+        return None
+    if tuple(sample_dims) != MAP_DIMS:
+        raise InputError(store, f"neighbour averaging needs a (y, x) map; '{var}' has samples over {tuple(sample_dims)}")
+    if options.neighbour_weights == "uniform":
+        return NeighbourAverage(size)
+    ds = open_store(store)
+    da_ = ds[var].transpose(*MAP_DIMS, *feature_dims)
+    background = static_background(store, var, sample_dims, mask, feature_dims=feature_dims)
+    rows = fit_rows(da_.sizes[MAP_DIMS[0]], da_.sizes[MAP_DIMS[1]])
+    patterns = np.asarray(da_.isel({MAP_DIMS[0]: rows}).values)
+    inside = (np.asarray(ds[mask].transpose(*MAP_DIMS).values, bool)[rows] if mask is not None
+              else np.ones(patterns.shape[:2], bool))
+    return NeighbourAverage.fit(patterns, inside, size=size, background=background)
 
 
-def _average_block(block: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
-    d = size // 2
-    ny, nx = block.shape[0] - 2 * d, block.shape[1] - 2 * d
-    m = mask.reshape(mask.shape[:2]).astype(np.float32)
-    acc = np.zeros((ny, nx, *block.shape[2:]), np.float32)
-    count = np.zeros((ny, nx), np.float32)
-    for dy in range(size):
-        for dx in range(size):
-            w = m[dy:dy + ny, dx:dx + nx]
-            acc += block[dy:dy + ny, dx:dx + nx].astype(np.float32) * w.reshape(w.shape + (1,) * (block.ndim - 2))
-            count += w
-    centre = block[d:d + ny, d:d + nx]
-    inside = (m[d:d + ny, d:d + nx] > 0) & (count > 0)
-    avg = acc / np.maximum(count, 1).reshape(count.shape + (1,) * (block.ndim - 2))
-    if np.dtype(block.dtype).kind in "iu":
-        info = np.iinfo(block.dtype)
-        avg = np.clip(np.rint(avg), info.min, info.max)
-    out = block.copy()  # the overlap is trimmed off by map_overlap
-    out[d:d + ny, d:d + nx] = np.where(inside.reshape(inside.shape + (1,) * (block.ndim - 2)), avg, centre)
-    return out
-
-
-def averaged_variable(store: str | os.PathLike, var: str, size: int, *, mask: str | None,
+def averaged_variable(store: str | os.PathLike, var: str, neighbours: NeighbourAverage | None, *, mask: str | None,
                       sample_dims: Sequence[str]) -> str:
     """The name of ``var`` averaged over neighbours in ``store``, written there first (one
     transaction, with provenance) unless a variable made the same way is there already.
 
-    Only maps (``sample_dims`` ``(y, x)``) can be averaged; ``size`` 0 returns ``var``.
+    Only maps (``sample_dims`` ``(y, x)``) can be averaged; no ``neighbours`` returns ``var``.
     """
-    if not size:
+    if neighbours is None:
         return var
     if tuple(sample_dims) != MAP_DIMS:
         raise InputError(store, f"neighbour averaging needs a (y, x) map; '{var}' has samples over {tuple(sample_dims)}")
-    name = averaged_name(var, size)
+    name = neighbours.variable(var)
     ds = open_store(store)
-    made = json.dumps({"kernel": size, "mask": mask}, sort_keys=True)
+    made = json.dumps({**json.loads(neighbours.signature()), "mask": mask}, sort_keys=True)
     if name in ds.data_vars and ds[name].attrs.get("averaging") == made:
         return name
     da_ = ds[var].transpose(*MAP_DIMS, ...)
     m = ds[mask].transpose(*MAP_DIMS).values if mask is not None else None
-    out = da_.copy(data=average_neighbours(da_.data, size, m))
+    out = da_.copy(data=neighbours.average(da_.data, m))
     write_variables(store, {name: out}, source=[var] + ([mask] if mask else []), config=json.loads(made),
                     attrs={"averaging": made}, overwrite=True,
                     chunks={name: tuple(c[0] for c in da_.chunks)})

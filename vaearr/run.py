@@ -39,7 +39,6 @@ from vaearr.preprocess import (
     PARAMS_FILE,
     Preprocess,
     PreprocessOptions,
-    average_neighbours,
     averaged_variable,
 )
 from vaearr.store import masks, open_store
@@ -341,10 +340,10 @@ class Run:
         in_memory = isinstance(source, xr.Dataset)
         ds = source if in_memory else open_store(source)
         m = self.check(ds, mask=mask, where="the dataset" if in_memory else source)
-        n_avg = self.preprocess.average_neighbours
+        avg = self.preprocess.neighbours
         if not in_memory and (m is None or m.name in ds.data_vars):
             # the store's own chunks, read as training reads them (averaged first if the run averages)
-            var = averaged_variable(source, d.var, n_avg, mask=d.mask, sample_dims=d.sample_dims)
+            var = averaged_variable(source, d.var, avg, mask=d.mask, sample_dims=d.sample_dims)
             loader = ZarrBatches(source, var=var, sample_dims=d.sample_dims, feature_dims=d.feature_dims,
                                  mask=None if m is None else str(m.name), batch_size=batch_size, shuffle=False,
                                  split="all", return_index=True, dtype=None, num_workers=num_workers)
@@ -353,9 +352,9 @@ class Run:
                     yield idx.numpy(), x
             return
         da = ds[d.var].transpose(*d.sample_dims, *d.feature_dims)
-        if n_avg:
+        if avg is not None:
             run_mask = ds[d.mask].values if d.mask is not None and d.mask in ds else None
-            da = da.copy(data=average_neighbours(da.data, n_avg, run_mask))
+            da = da.copy(data=avg.average(da.data, run_mask))
         n = int(np.prod([da.sizes[s] for s in d.sample_dims]))
         index = np.arange(n) if m is None else np.flatnonzero(np.asarray(m.values, bool).ravel())
         flat = da.data.reshape(n, *da.shape[len(d.sample_dims):])

@@ -22,7 +22,6 @@ import xarray as xr
 import zarr
 
 from vaearr.errors import InputError, StoreError
-from vaearr.preprocess import average_neighbours
 from vaearr.run import Run
 from vaearr.store import open_store
 from vaearr.store.schema import MAP_DIMS, RGB
@@ -231,7 +230,7 @@ class MapProbe:
         window = np.asarray(self._zarr[y0:y1, x0:x1]) if self._zarr is not None else \
             np.asarray(self.ds[self.var][y0:y1, x0:x1].values)
         m = self.mask[y0:y1, x0:x1] if self.mask is not None else None
-        return np.asarray(average_neighbours(window, self._avg, m))[iy - y0, ix - x0]
+        return np.asarray(self.run.preprocess.neighbours.average(window, m))[iy - y0, ix - x0]
 
     @torch.no_grad()
     def through_model(self, patterns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -133,24 +133,19 @@ def grain_boundary_map(grains: np.ndarray) -> np.ndarray:
     return out
 
 
-def grain_mean_orientations(q: np.ndarray, grains: np.ndarray, phase_id: np.ndarray,
-                            groups: Mapping[int, object]) -> np.ndarray:
-    """Mean orientation of every grain, ``(n_grains, 4)``.
-
-    Each pixel's orientation is replaced by its symmetry equivalent nearest the orientation of
-    its grain's first pixel (orix's symmetry operations, acting on the left), then the grain's
-    mean is the eigenvector of the largest eigenvalue of Σ q qᵀ (orix's :meth:`Quaternion.mean`,
-    for all grains at once).
-    """
+def _aligned(q: np.ndarray, grains: np.ndarray, phase_id: np.ndarray,
+             groups: Mapping[int, object]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The orientations of the pixels in grains, each brought to its symmetry equivalent nearest its
+    grain's first pixel: ``(aligned (m, 4), grain of each (m,), flat positions (m,), number of grains)``."""
     quaternion = require("orix.quaternion", "ebsd")
     n = int(grains.max()) + 1 if grains.size and grains.max() >= 0 else 0
-    if n == 0:
-        return np.zeros((0, 4))
     g = grains.ravel()
-    inside = g >= 0
-    gq = q.reshape(-1, 4)[inside].astype(np.float64)
-    gg = g[inside]
-    gp = phase_id.ravel()[inside]
+    where = np.flatnonzero(g >= 0)
+    gq = q.reshape(-1, 4)[where].astype(np.float64)
+    gg = g[where]
+    gp = phase_id.ravel()[where]
+    if n == 0:
+        return gq, gg, where, 0
     first = np.full(n, -1)
     order = np.arange(gg.size)[::-1]
     first[gg[order]] = order  # the lowest index of each grain wins
@@ -167,11 +162,49 @@ def grain_mean_orientations(q: np.ndarray, grains: np.ndarray, phase_id: np.ndar
         aligned[sel] = eq.data
     sign = np.sign(np.einsum("ij,ij->i", aligned, ref))
     aligned *= np.where(sign == 0, 1.0, sign)[:, None]
+    return aligned, gg, where, n
+
+
+def grain_mean_orientations(q: np.ndarray, grains: np.ndarray, phase_id: np.ndarray,
+                            groups: Mapping[int, object]) -> np.ndarray:
+    """Mean orientation of every grain, ``(n_grains, 4)``.
+
+    Each pixel's orientation is replaced by its symmetry equivalent nearest the orientation of
+    its grain's first pixel (orix's symmetry operations, acting on the left), then the grain's
+    mean is the eigenvector of the largest eigenvalue of Σ q qᵀ (orix's :meth:`Quaternion.mean`,
+    for all grains at once).
+    """
+    aligned, gg, _, n = _aligned(q, grains, phase_id, groups)
+    if n == 0:
+        return np.zeros((0, 4))
     outer = np.einsum("ni,nj->nij", aligned, aligned).reshape(-1, 16)
     sums = np.stack([np.bincount(gg, weights=outer[:, k], minlength=n) for k in range(16)], axis=1)
     _, vecs = np.linalg.eigh(sums.reshape(n, 4, 4))
     mean = vecs[:, :, -1]
     return np.where(mean[:, :1] < 0, -mean, mean)
+
+
+def grain_rotation_vectors(q: np.ndarray, grains: np.ndarray, phase_id: np.ndarray,
+                           groups: Mapping[int, object]) -> np.ndarray:
+    """Each pixel's rotation from its grain's mean orientation as a rotation vector (degrees), ``(ny, nx, 3)``.
+
+    The symmetry equivalent nearest the grain is used (as for the mean), so the vector is small
+    inside a grain and continuous across its sub-grains; NaN outside grains. The vector's length is
+    the GROD angle.
+    """
+    quaternion = require("orix.quaternion", "ebsd")
+    out = np.full((*grains.shape, 3), np.nan)
+    aligned, gg, where, n = _aligned(q, grains, phase_id, groups)
+    if n == 0:
+        return out
+    mean = grain_mean_orientations(q, grains, phase_id, groups)
+    rel = ((~quaternion.Quaternion(mean[gg])) * quaternion.Quaternion(aligned)).data
+    rel *= np.where(rel[:, :1] < 0, -1.0, 1.0)
+    vec = rel[:, 1:]
+    norm = np.linalg.norm(vec, axis=1, keepdims=True)
+    angle = 2 * np.arctan2(norm, rel[:, :1])
+    out.reshape(-1, 3)[where] = np.degrees(angle) * vec / np.maximum(norm, 1e-300)
+    return out
 
 
 def grod_map(q: np.ndarray, grains: np.ndarray, phase_id: np.ndarray, groups: Mapping[int, object]) -> np.ndarray:

@@ -294,16 +294,19 @@ def _sample_pairs(a: np.ndarray, b: np.ndarray, pairs: int, seed: int) -> tuple[
     return a, b
 
 
-def noise_whitening(z: np.ndarray, valid: np.ndarray, *, seed: int = 0,
-                    pairs: int = NOISE_PAIRS) -> tuple[np.ndarray, float, dict[str, Any]]:
+def noise_whitening(z: np.ndarray, valid: np.ndarray, *, seed: int = 0, pairs: int = NOISE_PAIRS,
+                    correlation: float | None = None) -> tuple[np.ndarray, float, dict[str, Any]]:
     """The matrix that whitens ``z`` by its per-pixel noise, and the noise's spatial correlation factor.
 
     ``z`` holds the features of the ``valid`` pixels (raster order). The noise covariance is the
     robust covariance of differences between pixels three apart (halved): beyond the reach of a
     3 × 3 smoothing, so a feature map made from neighbour-averaged patterns is not taken for a
     quieter one. The correlation factor κ = Σ_h ρ(h) over the lags |h| ≤ 2 (ρ from the
-    whitened differences at each lag; 1 for independent noise, about 9 after a 3 × 3 average) is
-    how many pixels count as one independent measurement: the merge costs are divided by it.
+    whitened differences at each lag; 1 for independent noise, about 8 after a 3 × 3 similarity
+    average) is how many pixels count as one independent measurement: the merge costs are
+    divided by it. ``correlation`` gives κ instead of estimating it (1 for orientations indexed
+    pixel by pixel, whose within-grain structure — sub-grain steps larger than the noise — would
+    read as correlation).
     """
     flat = np.flatnonzero(valid.ravel())
     d = z.shape[1]
@@ -322,22 +325,21 @@ def noise_whitening(z: np.ndarray, valid: np.ndarray, *, seed: int = 0,
                                f"{d} feature dims")
     cov = robust_covariance(far) / 2
     w, v = np.linalg.eigh(cov)
-    w = np.maximum(w, 1e-9 * max(float(w.max()), 1e-30))
-    whiten = v / np.sqrt(w)
-    rho = {}
-    for dy in range(0, 3):
-        for dx in range(-2, 3):
-            if (dy, dx) <= (0, 0):
-                continue
-            dd = diffs(dy, dx)
-            if dd.shape[0] > 2 * d:
-                rho[(dy, dx)] = 1 - float(np.trace(robust_covariance(dd @ whiten))) / (2 * d)
-    kappa = max(1.0, 1 + 2 * sum(rho.values())) if lag == 3 else 1.0
+    whiten = v / np.sqrt(np.maximum(w, 1e-9 * max(float(w.max()), 1e-30)))
+    if correlation is not None:
+        kappa = float(correlation)
+    elif lag == 3:
+        rho = [1 - float(np.trace(robust_covariance(diffs(dy, dx) @ whiten))) / (2 * d)
+               for dy in range(0, 3) for dx in range(-2, 3) if (dy, dx) > (0, 0)]
+        kappa = max(1.0, 1 + 2 * sum(rho))
+    else:
+        kappa = 1.0
     info = {"noise_pairs": int(far.shape[0]), "noise_lag": lag,
             "noise_std_per_dim": np.sqrt(np.clip(np.diag(cov), 0, None)).tolist(),
             "noise_estimator": f"robust covariance (χ² 97.5 % reweighting) of differences {lag} pixel(s) apart, "
                                "halved",
-            "noise_correlation_factor": round(kappa, 3)}
+            "noise_correlation_factor": round(kappa, 3),
+            "noise_correlation": "given" if correlation is not None else "estimated"}
     return whiten, kappa, info
 
 
@@ -418,12 +420,14 @@ def segment_features(
     min_size: int | None = None,
     min_contrast: float = MIN_CONTRAST,
     grains: np.ndarray | None = None,
+    correlation: float | None = None,
     seed: int = 0,
 ) -> Segmentation:
     """Segment a feature map ``(ny, nx, d)`` over the ``valid`` pixels (module docstring, steps 1–4).
 
     With ``grains`` (a (ny, nx) id map, −1 outside) regions never cross a grain boundary and the
-    grains are taken as given.
+    grains are taken as given. ``correlation``: the noise's spatial correlation factor κ when it
+    is known (None: estimated, see :func:`noise_whitening`).
 
     Examples
     --------
@@ -447,7 +451,7 @@ def segment_features(
     flat = np.flatnonzero(valid.ravel())
     ai, bi = np.searchsorted(flat, a), np.searchsorted(flat, b)
     z = features.reshape(-1, d)[flat].astype(np.float64)
-    whiten, kappa, info = noise_whitening(z, valid, seed=seed)
+    whiten, kappa, info = noise_whitening(z, valid, seed=seed, correlation=correlation)
     z = (z - z.mean(0)) @ whiten / math.sqrt(kappa)  # merge costs in independent measurements
     min_size = int(min_size or d)
     labels, rounds = merge_regions(z, ai, bi, boundary_cost=boundary_cost)
@@ -493,3 +497,135 @@ def _levels_with_floor(z: np.ndarray, a: np.ndarray, b: np.ndarray, labels: np.n
         if not weak.any():
             return labels, levels
         labels = _join(labels, i[weak], j[weak], mu.shape[0])
+
+
+# --------------------------------------------------------------------------------------------
+# a store's variable
+
+
+@dataclass
+class SegmentResult:
+    """What :func:`segment_store` wrote: the three variables and how they were made."""
+
+    store: str
+    options: SegmentOptions
+    variables: dict[str, xr.DataArray]
+    segmentation: Segmentation
+    messages: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        s, o = self.segmentation, self.options
+        codes = s.boundaries
+        return "\n".join([*self.messages,
+                          f"segmented '{o.features}' into {s.n_regions} regions in {s.n_grains} grains "
+                          f"({int((codes == 2).sum())} grain-boundary and {int((codes == 1).sum())} low-angle "
+                          f"boundary pixels); wrote {', '.join(self.variables)}"])
+
+
+def resolve_mask(ds: xr.Dataset, mask: str | None, store: Any) -> tuple[np.ndarray, str | None, str]:
+    """The mask as a (y, x) bool array, its name, and the line that says which was used."""
+    ny, nx = ds.sizes[Y], ds.sizes[X]
+    if mask == "auto":
+        mask = ROI if ROI in ds.data_vars else None
+        if mask is None:
+            return np.ones((ny, nx), bool), None, "mask: none in the store (every pixel)"
+    if mask is None:
+        return np.ones((ny, nx), bool), None, "mask: none (every pixel)"
+    if mask not in ds.data_vars:
+        raise StoreError(store, f"no mask variable '{mask}' in the store (use --mask none for every pixel)")
+    if ds[mask].dtype != bool or set(ds[mask].dims) != {Y, X}:
+        raise StoreError(store, f"mask '{mask}' must be a bool (y, x) variable")
+    m = np.asarray(ds[mask].transpose(Y, X).values, bool)
+    return m, mask, f"mask: '{mask}' ({int(m.sum())} of {m.size} pixels)"
+
+
+def feature_map(ds: xr.Dataset, name: str, store: Any) -> xr.DataArray:
+    """The ``(y, x[, dim])`` feature variable, checked."""
+    if name not in ds.data_vars:
+        have = sorted(v for v in map(str, ds.data_vars) if {Y, X} <= set(ds[v].dims))
+        raise StoreError(store, f"no feature variable '{name}' (maps in the store: {', '.join(have) or 'none'})")
+    da_ = ds[name]
+    extra = [d for d in da_.dims if d not in (Y, X)]
+    if not {Y, X} <= set(da_.dims) or len(extra) > 1 or da_.dtype.kind not in "fiu":
+        raise StoreError(store, f"'{name}' has dims {da_.dims}; segment takes a numeric (y, x) or (y, x, dim) map")
+    return da_.transpose(Y, X, *extra)
+
+
+def _orientation_inputs(ds: xr.Dataset, name: str, valid: np.ndarray, grain_angle: float
+                        ) -> tuple[np.ndarray, np.ndarray, str]:
+    """Rotation vectors from each grain's mean (degrees) and the orientation grains."""
+    from vaearr.maps.grains import grain_rotation_vectors, neighbour_angles, segment_grains
+    from vaearr.maps.orientations import phase_groups
+    from vaearr.store.schema import PHASE_ID, phase_id_name
+
+    pid_name = phase_id_name(name) if phase_id_name(name) in ds.data_vars else PHASE_ID
+    if pid_name not in ds.data_vars:
+        raise InputError(None, f"no '{phase_id_name(name)}' beside the orientations '{name}'")
+    q = np.asarray(ds[name].transpose(Y, X, QUATERNION).values, np.float64)
+    phase_id = np.asarray(ds[pid_name].transpose(Y, X).values, np.int64)
+    groups = phase_groups(ds[name].attrs.get("phases") or ds[pid_name].attrs.get("phases"))
+    valid = valid & np.isfinite(q).all(-1) & np.isin(phase_id, list(groups))
+    right, down = neighbour_angles(q, phase_id, valid, groups)
+    grains = segment_grains(right, down, valid, grain_angle=grain_angle)
+    vectors = grain_rotation_vectors(q, grains, phase_id, groups)
+    return vectors, grains, f"orientations: grains below {grain_angle:g}°, then rotations from each grain's mean"
+
+
+def segment_store(store: str | os.PathLike, options: SegmentOptions = SegmentOptions()) -> SegmentResult:
+    """Segment a store's feature map and write ``{name}``, ``{name}_grains``, ``{name}_boundaries`` in one transaction.
+
+    Raises
+    ------
+    InputError
+        An option out of range, a mask that leaves too few pixels.
+    StoreError
+        No such feature or mask variable, a variable that exists without ``overwrite``.
+    """
+    options.check()
+    ds = open_store(store)
+    if Y not in ds.dims or X not in ds.dims:
+        raise StoreError(store, "the store has no (y, x) grid to segment")
+    da_ = feature_map(ds, options.features, store)
+    clash = [v for v in options.outputs() if v in ds.variables]
+    if clash and not options.overwrite:
+        raise StoreError(store, f"variable(s) {clash} exist; pass --overwrite to replace them")
+    valid, mask_name, mask_line = resolve_mask(ds, options.mask, store)
+    if not valid.any():
+        raise StoreError(store, f"mask '{mask_name}' selects no pixel")
+    messages = [mask_line]
+    grains = None
+    if QUATERNION in da_.dims:
+        features, grains, line = _orientation_inputs(ds, options.features, valid, options.grain_angle)
+        messages.append(line)
+    else:
+        values = np.asarray(da_.values, np.float64)
+        features = values[..., None] if values.ndim == 2 else values
+    seg = segment_features(features, valid, boundary_cost=options.boundary_cost, min_size=options.min_size,
+                           min_contrast=options.min_contrast, grains=grains, seed=options.seed,
+                           correlation=1.0 if grains is not None else None)
+    variables = _segment_variables(ds, options, seg, mask_name)
+    sources = [options.features, *([mask_name] if mask_name else [])]
+    write_variables(store, variables, source=sources, config={**vars(options), "mask": mask_name},
+                    attrs={"in_mask": mask_name or "none"}, overwrite=options.overwrite)
+    return SegmentResult(str(store), options, variables, seg, messages)
+
+
+def _segment_variables(ds: xr.Dataset, options: SegmentOptions, seg: Segmentation,
+                       mask_name: str | None) -> dict[str, xr.DataArray]:
+    coords = {Y: ds[Y].values, X: ds[X].values}
+    info = {k: v for k, v in seg.info.items() if k != "noise_std_per_dim"}
+    name, grains_name, boundaries_name = options.outputs()
+    rule = ("regions: minimum-description-length merging of the whitened features "
+            "(vaearr.maps.segment); grains: regions joined across low-angle boundaries")
+    return {
+        name: xr.DataArray(seg.regions.astype(np.int32), dims=(Y, X), coords=coords,
+                           attrs={"nodata": -1, "features": options.features, "rule": rule, "n_regions": seg.n_regions,
+                                  "n_grains": seg.n_grains, **info}),
+        grains_name: xr.DataArray(seg.grains.astype(np.int32), dims=(Y, X), coords=coords,
+                                  attrs={"nodata": -1, "regions": name, "n_grains": seg.n_grains}),
+        boundaries_name: xr.DataArray(seg.boundaries, dims=(Y, X), coords=coords,
+                                      attrs={"flag_values": [0, 1, 2], "flag_meanings": "none low_angle grain",
+                                             "regions": name,
+                                             "convention": "a pixel is on a boundary when its right or lower "
+                                                           "neighbour is in another region"}),
+    }

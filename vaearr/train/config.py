@@ -143,6 +143,8 @@ class TrainConfig:
     dynamic_operation: str = opt("subtract", "Remove the dynamic background by: subtract or divide.")
     average_neighbours: int = opt(0, "Average each pattern with its neighbours in a 3x3 or 5x5 window inside the "
                                      "mask (0: off; a derived variable written to the store).")
+    neighbour_weights: str = opt("similarity", "Weigh the neighbours by their similarity to the pattern (measured "
+                                               "against the noise: boundaries are kept) or uniformly.")
     detector_mask: bool = opt(False, "Zero the pixels outside the circle inscribed in each pattern.")
     patch: tuple[int, int, int] | None = opt(None, "Random 3D patches DxHxW (volumes).", cli_type=str,
                                              parse=_parse_shape3)
