@@ -6,11 +6,15 @@ from typing import Any
 
 from prefect import flow, task
 
+from flows.params import keyword, options_flow
 from vaearr.analysis.clustering import joint_cluster
+from vaearr.analysis.options import ClusterOptions
 from vaearr.analysis.ranking import association_block, rank_latents
 from vaearr.maps.boundaries import find_boundaries
 from vaearr.maps.decompose import write_decomposition
+from vaearr.maps.options import DecomposeOptions
 from vaearr.maps.references import write_references
+from vaearr.options import build
 from vaearr.store import open_store
 from vaearr.viz.boundaries import boundary_files
 from vaearr.viz.clustering import cluster_figure_files
@@ -49,9 +53,9 @@ def rank_task(store: str, figures: bool = True, nan_color: str = "lightgray", pe
 
 
 @task(name="joint-cluster")
-def cluster_task(store: str, **kwargs: Any) -> dict:
-    result = joint_cluster(store, **kwargs)
-    cluster_figure_files(result, store)
+def cluster_task(options: ClusterOptions) -> dict:
+    result = joint_cluster(options.store, options)
+    cluster_figure_files(result, options.store)
     return {"counts": result.counts, "params": result.params, "files": {k: str(v) for k, v in result.files.items()},
             "variable": result.variable, "summary": result.summary()}
 
@@ -111,64 +115,36 @@ def analyze_latents(
     return summary
 
 
-def _cluster(store: str, options: dict) -> dict:
-    return cluster_task.submit(store, **options).result()
+def _cluster(options: ClusterOptions) -> dict:
+    return cluster_task.submit(options).result()
 
 
-@flow(name="cluster-latents", log_prints=True)
-def cluster_latents(
-    store: str,
-    latent: str = "latent",
-    dim: int = 0,
-    with_var: str | None = "bandcontrast",
-    method: str = "gmm",
-    mask: str | None = "roi",
-    out: str = "out/cluster",
-    tag: str | None = None,
-    k: int | None = None,
-    k_range: tuple[int, int] = (2, 8),
-    criterion: str = "bic",
-    eps: float | None = None,
-    min_samples: int | None = None,
-    min_cluster_size: int = 20,
-    cluster_selection_epsilon: float = 0.0,
-    colors: list[str] | None = None,
-    shade_clip: tuple[float, float] = (2.0, 98.0),
-    seed: int = 0,
-    name: str | None = None,
-    overwrite: bool = False,
-    scheduler: str | None = None,
-) -> dict:
-    """Joint clustering of a latent dim with band contrast (``vaearr cluster``) into ``cluster_{tag}``;
-    see ``analyze-latents`` for ``scheduler``."""
+def _cluster_latents(**params: Any) -> dict:
+    """Joint clustering of a latent dim with band contrast (``vaearr cluster``) into ``cluster_{tag}``; its
+    parameters are the fields of :class:`vaearr.analysis.options.ClusterOptions` and ``scheduler`` (see
+    ``analyze-latents``)."""
+    scheduler = params.pop("scheduler")
     inner = flow(name="cluster-latents-tasks", task_runner=_runner(scheduler))(_cluster)
-    summary = inner(store, dict(latent=latent, dim=dim, with_var=with_var, method=method, mask=mask, out=out, tag=tag,
-                                k=k, k_range=tuple(k_range), criterion=criterion, eps=eps, min_samples=min_samples,
-                                min_cluster_size=min_cluster_size, cluster_selection_epsilon=cluster_selection_epsilon,
-                                colors=colors, shade_clip=tuple(shade_clip), seed=seed, name=name, overwrite=overwrite))
+    summary = inner(build(ClusterOptions, params))
     print(summary["summary"])
     return summary
 
 
-@flow(name="decompose-patterns", log_prints=True)
-def decompose_patterns(
-    store: str,
-    method: str = "cnmf",
-    components: str = "auto",
-    references: str | None = None,
-    mask: str | None = "roi",
-    name: str | None = None,
-    var: str = "patterns",
-    seed: int = 0,
-    overwrite: bool = False,
-) -> dict:
-    """PCA, NMF or constrained NMF of the patterns into ``{name}_weights`` / ``{name}_components`` (``vaearr decompose``)."""
-    n = components if components == "auto" else int(components)
-    result = write_decomposition(store, method=method, components=n, references=references, mask=mask, name=name,
-                                 var=var, seed=seed, overwrite=overwrite)
+cluster_latents = options_flow("cluster-latents", ClusterOptions, _cluster_latents,
+                               extra=[keyword("scheduler", str | None, None)])
+
+
+def _decompose_patterns(**params: Any) -> dict:
+    """PCA, NMF or constrained NMF of the patterns into ``{name}_weights`` / ``{name}_components`` (``vaearr
+    decompose``); its parameters are the fields of :class:`vaearr.maps.options.DecomposeOptions`."""
+    options = build(DecomposeOptions, params)
+    result = write_decomposition(options.store, options)
     print(result.summary())
     return {"variables": list(result.variables), "attrs": {k: v for k, v in result.attrs.items()
                                                            if isinstance(v, str | int | float | list)}}
+
+
+decompose_patterns = options_flow("decompose-patterns", DecomposeOptions, _decompose_patterns)
 
 
 @flow(name="find-boundaries", log_prints=True)

@@ -2,72 +2,34 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-from vaearr.cli.common import (
-    Scheduler,
-    app,
-    parse_floats,
-    parse_ints,
-    parse_k_range,
-    parse_names,
-    store_location,
-)
+from vaearr.analysis.options import ClusterOptions
+from vaearr.cli.common import SCHEDULER, Scheduler, app, option_parameters, store_location
 from vaearr.errors import InputError
+from vaearr.options import parse_ints, parse_k_range, parsed
 from vaearr.store.dask_cluster import dask_client
 
 
-@app.command()
-def cluster(
-    store: Annotated[Path, typer.Argument(parser=store_location, help="Store with the latent and band contrast.")],
-    latent: Annotated[str, typer.Option(help="Latent variable.")] = "latent",
-    dim: Annotated[int, typer.Option(help="Latent dim (its latent_dim coordinate) to cluster.")] = 0,
-    with_var: Annotated[Optional[str], typer.Option("--with", help="Second feature; 'none' for the latent alone.")] = "bandcontrast",
-    method: Annotated[str, typer.Option(help="gmm, kmeans, dbscan or hdbscan.")] = "gmm",
-    mask: Annotated[str, typer.Option(help="Mask variable ('none': every pixel).")] = "roi",
-    x: Annotated[Optional[str], typer.Option("--x", help="x window A:B in µm (instead of a mask).")] = None,
-    y: Annotated[Optional[str], typer.Option("--y", help="y window C:D in µm.")] = None,
-    latent_vector: Annotated[Optional[Path], typer.Option(help="NPY/CSV of latent values on the mask's pixels.")] = None,
-    bc_vector: Annotated[Optional[Path], typer.Option(help="NPY/CSV of band contrast on the mask's pixels.")] = None,
-    k: Annotated[Optional[int], typer.Option(help="Clusters (gmm, kmeans); without it gmm picks k by --criterion, kmeans by silhouette, over --k-range.")] = None,
-    k_range: Annotated[str, typer.Option(help="k range for the automatic choice of k.")] = "2:8",
-    criterion: Annotated[str, typer.Option(help="gmm's choice of k: bic or aic.")] = "bic",
-    eps: Annotated[Optional[float], typer.Option(help="DBSCAN radius (standardised units); default: the elbow of the sorted k-distances (printed).")] = None,
-    min_samples: Annotated[Optional[int], typer.Option(help="DBSCAN/HDBSCAN core size (default: 10 for DBSCAN, --min-cluster-size for HDBSCAN). HDBSCAN's memory grows as pixels × this: a 1M-pixel map took 14.8 GB at 2000, 0.7 GB at 20.")] = None,
-    min_cluster_size: Annotated[int, typer.Option(help="HDBSCAN smallest cluster.")] = 20,
-    cluster_selection_epsilon: Annotated[float, typer.Option(help="HDBSCAN: merge clusters closer than this (standardised units).")] = 0.0,
-    colors: Annotated[Optional[str], typer.Option(help="Cluster colours, largest cluster first: names or hex codes, e.g. red,#00ff00,blue.")] = None,
-    shade_clip: Annotated[str, typer.Option(help="Percentiles of each cluster's latent values spanning its dark → light shading.")] = "2:98",
-    seed: Annotated[int, typer.Option(help="Seed (gmm, kmeans).")] = 0,
-    out: Annotated[Path, typer.Option(help="Folder for the figure, CSV and JSON.")] = Path("out/cluster"),
-    tag: Annotated[Optional[str], typer.Option(help="Tag in the output file names (default METHOD_dimDIM, e.g. kmeans_dim3).")] = None,
-    name: Annotated[Optional[str], typer.Option(help="Store variable for the labels (default cluster_TAG).")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the store variable.")] = False,
-    scheduler: Scheduler = None,
-) -> None:
+def cluster(**given: Any) -> None:
     """Cluster (latent dim, band contrast) in the mask; map + scatter figure, CSV, JSON, store variable cluster_TAG."""
     from vaearr.analysis.clustering import joint_cluster
-    from vaearr.maps.roi import parse_range
     from vaearr.viz.clustering import cluster_figure_files
 
-    clip = parse_floats(shade_clip.replace(":", ","), "--shade-clip")
-    if len(clip) != 2:
-        raise InputError(None, f"--shade-clip takes two percentiles like 2:98, got '{shade_clip}'")
+    scheduler = given.pop("scheduler")
+    options = ClusterOptions(**parsed(ClusterOptions, given))
     with dask_client(scheduler):
-        result = joint_cluster(
-            store, latent=latent, dim=dim, with_var=None if (with_var or "").lower() == "none" else with_var,
-            method=method, mask=None if mask.lower() == "none" else mask,
-            x_range=parse_range(x) if x else None, y_range=parse_range(y) if y else None,
-            latent_vector=latent_vector, bc_vector=bc_vector, out=out, tag=tag, name=name, k=k,
-            k_range=parse_k_range(k_range), criterion=criterion.lower(), eps=eps, min_samples=min_samples,
-            min_cluster_size=min_cluster_size, cluster_selection_epsilon=cluster_selection_epsilon,
-            colors=parse_names(colors), shade_clip=tuple(clip), seed=seed, overwrite=overwrite,
-        )
-    cluster_figure_files(result, store)
+        result = joint_cluster(options.store, options)
+    cluster_figure_files(result, options.store)
     typer.echo(result.summary())
+
+
+cluster.__signature__ = inspect.Signature([*option_parameters(ClusterOptions), SCHEDULER])  # type: ignore[attr-defined]
+app.command()(cluster)
 
 
 @app.command()

@@ -11,12 +11,10 @@ from vaearr.cli.common import (
     Checkpoint,
     Device,
     app,
-    parse_floats,
-    parse_ints,
-    parse_names,
     store_location,
 )
 from vaearr.errors import InputError
+from vaearr.options import parse_floats, parse_ints, parse_names
 
 
 def parse_range(text: str | None, what: str) -> tuple[float, float] | None:

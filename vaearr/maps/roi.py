@@ -21,39 +21,11 @@ import xarray as xr
 from skimage.filters import threshold_otsu
 
 from vaearr.errors import InputError, StoreError
+from vaearr.options import parse_range
 from vaearr.store import check_name, open_store, write_variable
 
 Range = tuple[float | None, float | None]
 IndexRange = tuple[int | None, int | None]
-
-
-def parse_range(text: str) -> Range:
-    """Parse ``"A:B"`` into ``(A, B)``; either end may be left empty for "no bound".
-
-    Examples
-    --------
-    >>> parse_range("10:20"), parse_range("10:"), parse_range(":-2.5")
-    ((10.0, 20.0), (10.0, None), (None, -2.5))
-    """
-    if not isinstance(text, str) or text.count(":") != 1:
-        raise InputError(None, f"range {text!r} is not of the form A:B (e.g. '10:20', '10:' or ':20')")
-    parts = []
-    for part in text.split(":"):
-        part = part.strip()
-        if part == "":
-            parts.append(None)
-            continue
-        try:
-            v = float(part)
-        except ValueError:
-            raise InputError(None, f"range {text!r}: {part!r} is not a number") from None
-        if not np.isfinite(v):
-            raise InputError(None, f"range {text!r}: {part!r} is not a finite number")
-        parts.append(v)
-    lo, hi = parts
-    if lo is not None and hi is not None and lo > hi:
-        raise InputError(None, f"range {text!r} is empty: {lo:g} > {hi:g}")
-    return lo, hi
 
 
 def parse_index_range(text: str) -> IndexRange:
