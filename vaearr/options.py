@@ -20,6 +20,10 @@ from typing import Any
 from vaearr.errors import InputError
 
 
+#: ``Option.cli_default``'s "the field's default".
+FIELD_DEFAULT: Any = type("FieldDefault", (), {"__repr__": lambda self: "FIELD_DEFAULT"})()
+
+
 @dataclass(frozen=True)
 class Option:
     """How a field appears on the command line and in flows.
@@ -35,14 +39,14 @@ class Option:
         field's value (``"none"`` → None, ``"y,x"`` → a tuple...).
     cli_default
         The command line's default when it is not the field's (text the ``parse`` reads, such as
-        ``"2:8"`` for ``(2, 8)``); None: the field's.
+        ``"2:8"`` for ``(2, 8)``, or None where the field's default is made from nothing given).
     """
 
     help: str
     flags: tuple[str, ...] | None = None
     cli_type: Any = None
     parse: Callable[[Any], Any] | None = None
-    cli_default: Any = None
+    cli_default: Any = FIELD_DEFAULT
 
 
 def opt(default: Any = dataclasses.MISSING, help: str = "", **kw: Any) -> Any:

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from vaearr.errors import InputError
-from vaearr.options import default_of, options
+from vaearr.options import FIELD_DEFAULT, default_of, options
 from vaearr.store import describe
 
 #: an fsspec URL (``s3://``, ``gs://``, ``memory://``...): ``file://`` is a local path
@@ -113,11 +113,13 @@ def option_parameters(cls: type, *, skip: tuple[str, ...] = ()) -> list[inspect.
         t = _cli_type(o.cli_type or hints[f.name])
         if o.flags == ():
             parser = {"parser": lambda text: str(store_location(text))} if f.name == "store" else {}
-            positional.append(inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                                annotation=Annotated[t, typer.Argument(help=o.help, **parser)]))
+            default = default_of(f)
+            positional.append(inspect.Parameter(
+                f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Annotated[t, typer.Argument(help=o.help, **parser)],
+                default=inspect.Parameter.empty if default is dataclasses.MISSING else default))
             continue
         flags = o.flags or (f"--{f.name.replace('_', '-')}",)
-        default = o.cli_default if o.cli_default is not None else default_of(f)
+        default = o.cli_default if o.cli_default is not FIELD_DEFAULT else default_of(f)
         default = ... if default is dataclasses.MISSING else default
         keywords.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
                                           annotation=Annotated[t, typer.Option(*flags, help=o.help)]))
