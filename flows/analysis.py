@@ -6,11 +6,15 @@ from typing import Any
 
 from prefect import flow, task
 
+from flows.params import keyword, options_flow
 from vaearr.analysis.clustering import joint_cluster
-from vaearr.analysis.ranking import association_block, rank_latents
+from vaearr.analysis.options import ClusterOptions, RankOptions
+from vaearr.analysis.ranking import association_block, missing_references, rank_latents
 from vaearr.maps.boundaries import find_boundaries
 from vaearr.maps.decompose import write_decomposition
+from vaearr.maps.options import DecomposeOptions
 from vaearr.maps.references import write_references
+from vaearr.options import build
 from vaearr.store import open_store
 from vaearr.viz.boundaries import boundary_files
 from vaearr.viz.clustering import cluster_figure_files
@@ -39,136 +43,93 @@ def association_task(store: str, **kwargs: Any):
 
 
 @task(name="rank-latents")
-def rank_task(store: str, figures: bool = True, nan_color: str = "lightgray", per_page: int = 16, **kwargs: Any) -> dict:
-    result = rank_latents(store, **kwargs)
-    if figures:
-        rank_figures(store, result, kwargs.get("out", "out/rank"), latent=kwargs.get("latent", "latent"),
-                     top=kwargs.get("top", 5), mask=kwargs.get("mask", "roi"), nan_color=nan_color, per_page=per_page)
+def rank_task(options: RankOptions, association_result: Any = None) -> dict:
+    result = rank_latents(options.store, options, association_result=association_result)
+    if options.figures:
+        rank_figures(options.store, result, options.out, latent=options.latent, top=options.top, mask=options.mask,
+                     nan_color=options.nan_color, per_page=options.per_page)
     return {"summary": result.summary(), "files": {k: str(v) for k, v in result.files.items()},
             "figures": [str(p) for p in result.figures], "n_pixels": result.association.attrs.get("n_pixels")}
 
 
 @task(name="joint-cluster")
-def cluster_task(store: str, **kwargs: Any) -> dict:
-    result = joint_cluster(store, **kwargs)
-    cluster_figure_files(result, store)
+def cluster_task(options: ClusterOptions) -> dict:
+    result = joint_cluster(options.store, options)
+    cluster_figure_files(result, options.store)
     return {"counts": result.counts, "params": result.params, "files": {k: str(v) for k, v in result.files.items()},
             "variable": result.variable, "summary": result.summary()}
 
 
-def _analyze(store: str, latent: str, against: list[str], out: str, top: int, mask: str, n_components: int,
-             trend_order: int, figures: bool, seed: int, overwrite: bool, block_dims: int, block_workers: int,
-             dims: list[int] | None = None, per_page: int = 16) -> dict:
-    ds = open_store(store)
-    missing = [m for m in ("pca", "nmf") if m in against and (m not in ds or overwrite)]
-    refs = references_task.submit(store, missing, mask=mask, n_components=n_components, seed=seed,
-                                  overwrite=overwrite) if missing else None
+def _analyze(o: RankOptions, block_dims: int, block_workers: int) -> dict:
+    ds = open_store(o.store)
+    missing = missing_references(ds, o.against, overwrite=o.overwrite)
+    n_dims = ds[o.latent].sizes.get(o.latent_dim, 1) if o.latent in ds else 1
+    has_latent = o.latent in ds
+    refs = references_task.submit(o.store, missing, mask=o.mask, n_components=o.n_components, k_range=o.k_range,
+                                  criterion=o.criterion, seed=o.seed, overwrite=o.overwrite) if missing else None
     # the association, the heavy part, as blocks of latent dims: one task each, on the dask workers
-    n_dims = ds[latent].sizes.get("latent_dim", 1) if latent in ds else 1
     step = max(1, int(block_dims))
-    blocks = [association_task.submit(store, latent=latent, against=against, mask=mask,
-                                      dims=list(range(i, min(i + step, n_dims))), trend_order=trend_order,
-                                      workers=block_workers, wait_for=[refs] if refs is not None else None)
-              for i in range(0, n_dims, step)] if latent in ds else None
-    ranked = rank_task.submit(store, latent=latent, against=against, out=out, top=top, mask=mask,
-                              n_components=n_components, trend_order=trend_order, figures=figures, seed=seed,
-                              association_result=blocks, dims=dims, per_page=per_page,
-                              wait_for=[refs] if refs is not None else None)
+    blocks = [association_task.submit(o.store, latent=o.latent, against=list(o.against), mask=o.mask,
+                                      dims=list(range(i, min(i + step, n_dims))), metrics=o.metrics,
+                                      trend_order=o.trend_order, workers=block_workers,
+                                      wait_for=[refs] if refs is not None else None)
+              for i in range(0, n_dims, step)] if has_latent else None
+    ranked = rank_task.submit(o, association_result=blocks, wait_for=[refs] if refs is not None else None)
     return {"references": refs.result() if refs is not None else None, **ranked.result()}
 
 
-@flow(name="analyze-latents", log_prints=True)
-def analyze_latents(
-    store: str,
-    latent: str = "latent",
-    against: list[str] | None = None,
-    out: str = "out/rank",
-    top: int = 5,
-    mask: str = "roi",
-    n_components: int = 8,
-    trend_order: int = 2,
-    figures: bool = True,
-    seed: int = 0,
-    overwrite: bool = False,
-    scheduler: str | None = None,
-    block_dims: int = 8,
-    dims: list[int] | None = None,
-    per_page: int = 16,
-) -> dict:
-    """References, partition agreement, associations and maps for a latent (``vaearr rank``).
+def _analyze_latents(**params: Any) -> dict:
+    """References, partition agreement, associations and maps for a latent (``vaearr rank``); its parameters are
+    the fields of :class:`vaearr.analysis.options.RankOptions`, ``scheduler`` and ``block_dims``.
 
     ``scheduler``: address of a dask.distributed scheduler (``tcp://host:8786``); the tasks
     then run on its workers (prefect-dask). Without it they run in this process.
     The association is computed in blocks of ``block_dims`` latent dims, one task per block
     (on a cluster each task uses one thread: the workers give the parallelism).
-    ``dims`` / ``per_page``: the dims with per-dim outputs and the maps per page (``vaearr rank --dims --per-page``).
     """
+    scheduler, block_dims = params.pop("scheduler"), params.pop("block_dims")
+    options = build(RankOptions, params)
+    options.check()
     inner = flow(name="analyze-latents-tasks", task_runner=_runner(scheduler))(_analyze)
-    summary = inner(store, latent, list(against or ["elements", "bandcontrast", "pca", "nmf"]), out, top, mask,
-                    n_components, trend_order, figures, seed, overwrite, block_dims, 1 if scheduler else 0,
-                    dims, per_page)
+    summary = inner(options, block_dims, 1 if scheduler else 0)
     print(summary["summary"])
     return summary
 
 
-def _cluster(store: str, options: dict) -> dict:
-    return cluster_task.submit(store, **options).result()
+analyze_latents = options_flow("analyze-latents", RankOptions, _analyze_latents,
+                               extra=[keyword("scheduler", str | None, None), keyword("block_dims", int, 8)])
 
 
-@flow(name="cluster-latents", log_prints=True)
-def cluster_latents(
-    store: str,
-    latent: str = "latent",
-    dim: int = 0,
-    with_var: str | None = "bandcontrast",
-    method: str = "gmm",
-    mask: str | None = "roi",
-    out: str = "out/cluster",
-    tag: str | None = None,
-    k: int | None = None,
-    k_range: tuple[int, int] = (2, 8),
-    criterion: str = "bic",
-    eps: float | None = None,
-    min_samples: int | None = None,
-    min_cluster_size: int = 20,
-    cluster_selection_epsilon: float = 0.0,
-    colors: list[str] | None = None,
-    shade_clip: tuple[float, float] = (2.0, 98.0),
-    seed: int = 0,
-    name: str | None = None,
-    overwrite: bool = False,
-    scheduler: str | None = None,
-) -> dict:
-    """Joint clustering of a latent dim with band contrast (``vaearr cluster``) into ``cluster_{tag}``;
-    see ``analyze-latents`` for ``scheduler``."""
+def _cluster(options: ClusterOptions) -> dict:
+    return cluster_task.submit(options).result()
+
+
+def _cluster_latents(**params: Any) -> dict:
+    """Joint clustering of a latent dim with band contrast (``vaearr cluster``) into ``cluster_{tag}``; its
+    parameters are the fields of :class:`vaearr.analysis.options.ClusterOptions` and ``scheduler`` (see
+    ``analyze-latents``)."""
+    scheduler = params.pop("scheduler")
     inner = flow(name="cluster-latents-tasks", task_runner=_runner(scheduler))(_cluster)
-    summary = inner(store, dict(latent=latent, dim=dim, with_var=with_var, method=method, mask=mask, out=out, tag=tag,
-                                k=k, k_range=tuple(k_range), criterion=criterion, eps=eps, min_samples=min_samples,
-                                min_cluster_size=min_cluster_size, cluster_selection_epsilon=cluster_selection_epsilon,
-                                colors=colors, shade_clip=tuple(shade_clip), seed=seed, name=name, overwrite=overwrite))
+    summary = inner(build(ClusterOptions, params))
     print(summary["summary"])
     return summary
 
 
-@flow(name="decompose-patterns", log_prints=True)
-def decompose_patterns(
-    store: str,
-    method: str = "cnmf",
-    components: str = "auto",
-    references: str | None = None,
-    mask: str | None = "roi",
-    name: str | None = None,
-    var: str = "patterns",
-    seed: int = 0,
-    overwrite: bool = False,
-) -> dict:
-    """PCA, NMF or constrained NMF of the patterns into ``{name}_weights`` / ``{name}_components`` (``vaearr decompose``)."""
-    n = components if components == "auto" else int(components)
-    result = write_decomposition(store, method=method, components=n, references=references, mask=mask, name=name,
-                                 var=var, seed=seed, overwrite=overwrite)
+cluster_latents = options_flow("cluster-latents", ClusterOptions, _cluster_latents,
+                               extra=[keyword("scheduler", str | None, None)])
+
+
+def _decompose_patterns(**params: Any) -> dict:
+    """PCA, NMF or constrained NMF of the patterns into ``{name}_weights`` / ``{name}_components`` (``vaearr
+    decompose``); its parameters are the fields of :class:`vaearr.maps.options.DecomposeOptions`."""
+    options = build(DecomposeOptions, params)
+    result = write_decomposition(options.store, options)
     print(result.summary())
     return {"variables": list(result.variables), "attrs": {k: v for k, v in result.attrs.items()
                                                            if isinstance(v, str | int | float | list)}}
+
+
+decompose_patterns = options_flow("decompose-patterns", DecomposeOptions, _decompose_patterns)
 
 
 @flow(name="find-boundaries", log_prints=True)

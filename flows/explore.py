@@ -6,14 +6,16 @@ from typing import Any
 
 from prefect import flow, task
 
-from vaearr.analysis.embedding import EMBEDDINGS
-from vaearr.viz.explore import PARTS, explore, explore_files
+from flows.params import options_flow
+from vaearr.analysis.options import ExploreOptions
+from vaearr.options import build
+from vaearr.viz.explore import explore, explore_files
 from vaearr.viz.layers import compare_folder, compare_images
 
 
 @task(name="explore")
-def explore_task(store: str, run: str, out: str, **kwargs: Any) -> dict:
-    return explore(store, run, out, **kwargs).summary
+def explore_task(options: ExploreOptions) -> dict:
+    return explore(options.store, options.run, options.out, options).summary
 
 
 @task(name="explore-files")
@@ -31,36 +33,16 @@ def compare_folder_task(run: str, folder: str, out: str, top: int) -> dict:
     return compare_folder(run, folder, out, top=top).to_dict(top)
 
 
-@flow(name="explore-latents", log_prints=True)
-def explore_latents(
-    store: str,
-    run: str,
-    out: str,
-    n: int | None = 2000,
-    seed: int = 0,
-    label: str | None = "auto",
-    parts: list[str] | None = None,
-    embeddings: list[str] | None = None,
-    base: str | list[float] | None = None,
-    checkpoint: str = "best",
-    device: str = "cpu",
-    num_samples: int = 8,
-    steps: int = 9,
-    traversal_range: tuple[float, float] = (-3.0, 3.0),
-    manifold_range: tuple[float, float] | None = None,
-    grid: int = 9,
-    metric_range: str = "both",
-    sprite: bool = True,
-) -> dict:
-    """Exploration figures and tables of a run (``vaearr explore``); returns the summary."""
-
-    summary = explore_task(store, run, out, n=n, seed=seed, label=label, parts=parts or PARTS,
-                           embeddings=embeddings or EMBEDDINGS, base=base, checkpoint=checkpoint, device=device,
-                           n_prior=num_samples, steps=steps, traversal_range=tuple(traversal_range),
-                           manifold_range=tuple(manifold_range) if manifold_range else None, manifold_size=grid,
-                           metric_range=metric_range, sprite=sprite)
-    print(f"explored {summary['n_samples']} samples → {out}: {', '.join(summary['figures'])}")
+def _explore_latents(**params: Any) -> dict:
+    """Exploration figures and tables of a run (``vaearr explore``); returns the summary. Its parameters are the
+    fields of :class:`vaearr.analysis.options.ExploreOptions`."""
+    options = build(ExploreOptions, params)
+    summary = explore_task(options)
+    print(f"explored {summary['n_samples']} samples → {options.out}: {', '.join(summary['figures'])}")
     return summary
+
+
+explore_latents = options_flow("explore-latents", ExploreOptions, _explore_latents)
 
 
 @flow(name="explore-files", log_prints=True)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
-import typing
 from typing import Any
 
 from prefect import flow, task
 
+from flows.params import keyword, options_flow
 from vaearr.encode import encode as encode_store
 from vaearr.io.ebsd import ingest_ebsd
 from vaearr.maps.roi import create_roi
@@ -84,19 +82,7 @@ def _train_vae(**params: Any) -> dict:
     return summary
 
 
-def _train_parameters() -> list[inspect.Parameter]:
-    """The flow's parameters: every TrainConfig field with its type and default, then ``resume``."""
-    hints = typing.get_type_hints(TrainConfig)
-    out = []
-    for f in dataclasses.fields(TrainConfig):
-        default = (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
-        out.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=hints[f.name],
-                                     default=inspect.Parameter.empty if default is dataclasses.MISSING else default))
-    return [*out, inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=False)]
-
-
-_train_vae.__signature__ = inspect.Signature(_train_parameters())  # type: ignore[attr-defined]
-train_vae = flow(name="train-vae", log_prints=True)(_train_vae)
+train_vae = options_flow("train-vae", TrainConfig, _train_vae, extra=[keyword("resume", bool, False)])
 
 
 @flow(name="encode", log_prints=True)

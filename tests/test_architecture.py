@@ -1,7 +1,8 @@
-"""The architecture, checked: import-linter's contracts (layers, no cycles, import hygiene), module sizes, a short fit()."""
+"""The architecture, checked: import-linter's contracts (layers, no cycles, import hygiene), module and function sizes, a short fit()."""
 
 from __future__ import annotations
 
+import ast
 import inspect
 import os
 import shutil
@@ -72,6 +73,53 @@ def test_no_module_is_over_600_lines() -> None:
     sizes = {p.relative_to(ROOT).as_posix(): len(p.read_text().splitlines())
              for p in (ROOT / "vaearr").rglob("*.py")}
     assert {p: n for p, n in sizes.items() if n > 600} == {}
+
+
+#: The longest a function may be: its lines (signature, body, blank and comment lines) without its docstring.
+MAX_FUNCTION_LINES = 100
+
+
+def _function_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    body = node.body
+    has_doc = isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)
+    rest = body[1:] if has_doc else body
+    if not rest:
+        return 0
+    signature = body[0].lineno - node.lineno  # the def lines up to the first statement (the docstring, if any)
+    return signature + rest[-1].end_lineno - rest[0].lineno + 1
+
+
+def _compiled(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """A numba kernel, or a function that builds one (``@njit`` on it or on a function inside it): exempt."""
+    return any("jit" in ast.unparse(d) for f in ast.walk(node) if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
+               for d in f.decorator_list)
+
+
+def long_functions(root: Path, limit: int = MAX_FUNCTION_LINES) -> dict[str, int]:
+    """``module::function`` → lines, for every function of the package under ``root`` longer than ``limit``."""
+    out = {}
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not _compiled(node):
+                n = _function_lines(node)
+                if n > limit:
+                    out[f"{path.relative_to(root.parent).as_posix()}::{node.name}"] = n
+    return out
+
+
+def test_no_function_is_over_100_lines() -> None:
+    # docstrings aside; numba kernels (long loops written out for the compiler) are exempt
+    assert long_functions(ROOT / "vaearr") == {}
+
+
+def test_the_function_length_check_counts_what_it_says(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    body = "\n".join(f"    x{i} = {i}" for i in range(99))
+    # 1 + 99 lines (the docstring aside): kept; 1 + 1 + 99 + 1 (a comment and a blank line count): too long
+    (pkg / "m.py").write_text(f'def ok(a, b):\n    """Doc\n\n    more doc.\n    """\n{body}\n\n\n'
+                              f'def long():\n    # a comment counts\n{body}\n\n    return 1\n')
+    assert long_functions(pkg) == {"pkg/m.py::long": 103}
 
 
 def test_fit_is_a_short_loop() -> None:

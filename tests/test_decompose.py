@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 from tests.conftest import run_cli, tree_hash
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.cnmf import cnmf_fit, nn_weights
-from vaearr.maps.decompose import elbow, parse_references, write_decomposition
+from vaearr.maps.decompose import elbow, write_decomposition
+from vaearr.maps.options import parse_references
 from vaearr.store import open_store, write_variables
 
 SHAPE = (12, 16)

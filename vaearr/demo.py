@@ -63,6 +63,37 @@ def _write_index(out: Path, figures: list[Path], title: str, report: Path | None
     return index
 
 
+def _overview_figures(store: Path, figures_dir: Path) -> list[Path]:
+    """Band contrast inside the ROI, the element maps and the mean pattern intensity (HTML paths)."""
+    ds = open_store(store)
+    bc_in_roi = ds.bandcontrast.where(ds.roi).rename("bandcontrast in ROI")
+    made = []
+    for name, obj in {
+        "map_bandcontrast_roi": image_map(bc_in_roi, title="band contrast inside the ROI (grey: outside)"),
+        "map_elements": map_grid(ds.elements.where(ds.roi), "element", cols=3),
+        "map_mean_intensity": image_map(
+            ds.patterns.astype("float32").mean(("py", "px")).rename("mean intensity"),
+            title="mean pattern intensity",
+        ),
+    }.items():
+        html_path, _ = save_figure(obj, figures_dir / name)
+        made.append(html_path)
+    return made
+
+
+def _boundaries(store: Path, source: str, prefix: str, figures_dir: Path, step) -> Path:
+    """Grain and low-angle boundaries from ``source`` (variables ``{prefix}...``), their figure, the step's line."""
+    found = find_boundaries(store, source=source, prefix=prefix, mask="roi")
+    files = boundary_files(found, figures_dir, name=f"{prefix}boundaries",
+                           title=f"boundaries from {source}: grain (red), low-angle (cyan)")
+    a = found.attrs
+    step(f"boundaries from {source}: {a['grain_boundary_pixels']} grain-boundary and "
+         f"{a['low_angle_boundary_pixels']} low-angle pixels (grain boundaries: Otsu threshold "
+         f"{a['gb_threshold']:.3g}; low-angle: lines with Welch t² ≥ {a['lagb_threshold']:g} inside "
+         f"{a['grain_interiors']} grains), grain size {a['grain_size_um']:.3g} µm (mean linear intercept)")
+    return files["map_html"]
+
+
 def run_demo(
     out: str | Path = "out/demo",
     *,
@@ -121,19 +152,8 @@ def run_demo(
     roi.files.update(roi_figures(open_store(result.store), roi.mask, roi.info, figures_dir))
     step("ROI from Otsu's threshold on band contrast")
 
-    ds = open_store(result.store)
     made: list[Path] = list(getattr(roi, "figures", []) or [])
-    bc_in_roi = ds.bandcontrast.where(ds.roi).rename("bandcontrast in ROI")
-    for name, obj in {
-        "map_bandcontrast_roi": image_map(bc_in_roi, title="band contrast inside the ROI (grey: outside)"),
-        "map_elements": map_grid(ds.elements.where(ds.roi), "element", cols=3),
-        "map_mean_intensity": image_map(
-            ds.patterns.astype("float32").mean(("py", "px")).rename("mean intensity"),
-            title="mean pattern intensity",
-        ),
-    }.items():
-        html_path, _ = save_figure(obj, figures_dir / name)
-        made.append(html_path)
+    made += _overview_figures(result.store, figures_dir)
     step("band contrast, element and intensity maps")
 
     fit_result = fit(TrainConfig(
@@ -165,15 +185,7 @@ def run_demo(
          f"{dec.attrs['reconstruction_error']:.3f} → cnmf_weights(y, x, cnmf_component)")
 
     for source, prefix in (("patterns", ""), ("latent", "latent_")):
-        found = find_boundaries(result.store, source=source, prefix=prefix, mask="roi")
-        files = boundary_files(found, figures_dir, name=f"{prefix}boundaries",
-                               title=f"boundaries from {source}: grain (red), low-angle (cyan)")
-        made.append(files["map_html"])
-        a = found.attrs
-        step(f"boundaries from {source}: {a['grain_boundary_pixels']} grain-boundary and "
-             f"{a['low_angle_boundary_pixels']} low-angle pixels (grain boundaries: Otsu threshold "
-             f"{a['gb_threshold']:.3g}; low-angle: lines with Welch t² ≥ {a['lagb_threshold']:g} inside "
-             f"{a['grain_interiors']} grains), grain size {a['grain_size_um']:.3g} µm (mean linear intercept)")
+        made.append(_boundaries(result.store, source, prefix, figures_dir, step))
 
     ranked = rank_latents(result.store, latent="latent", against=["elements", "bandcontrast", "pca", "nmf"],
                           out=out / "rank", top=5, n_components=8, seed=seed)

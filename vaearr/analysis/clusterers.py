@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,24 +19,10 @@ import psutil
 from sklearn.cluster import DBSCAN, HDBSCAN, KMeans
 
 from vaearr.analysis.cluster_choices import kdistance_eps, silhouette_k
+from vaearr.analysis.options import CRITERIA, ClusterSettings
 from vaearr.errors import InputError
 from vaearr.maps.references import gmm_partition
 from vaearr.registry import Registry
-
-
-@dataclass(frozen=True)
-class ClusterSettings:
-    """The knobs of the clustering methods (each method reads the ones it has; see :func:`cluster_points`)."""
-
-    k: int | None = None
-    k_range: tuple[int, int] = (2, 8)
-    criterion: str = "bic"
-    eps: float | None = None
-    min_samples: int | None = None
-    min_cluster_size: int = 20
-    cluster_selection_epsilon: float = 0.0
-    seed: int = 0
-    hdbscan_backend: str = "auto"
 
 
 Clusterer = Callable[[np.ndarray, ClusterSettings, dict], np.ndarray]
@@ -97,7 +82,7 @@ def check_settings(method: str, s: ClusterSettings, n: int | None = None) -> Non
     """One :class:`InputError` line for the first setting out of range (``n``: points to cluster, when known)."""
     if method not in CLUSTERERS:
         raise InputError(None, f"unknown method {method!r}; choose one of {list(CLUSTERERS)}")
-    if s.criterion not in ("bic", "aic"):
+    if s.criterion not in CRITERIA:
         raise InputError(None, f"--criterion must be bic or aic, got {s.criterion!r}")
     if n is None:
         return

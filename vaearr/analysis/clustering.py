@@ -19,9 +19,9 @@ equal the mask's, and writes (``tag`` defaults to ``{method}_dim{dim}``):
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,10 +32,11 @@ import numpy as np
 import xarray as xr
 from matplotlib.colors import to_rgb
 
-from vaearr.analysis.clusterers import METHODS, cluster_points
+from vaearr.analysis.clusterers import check_settings, cluster_points
+from vaearr.analysis.options import ClusterOptions, ClusterSettings, check_clip
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.roi import make_roi
-from vaearr.store import check_name, open_store, write_variables
+from vaearr.store import open_store, write_variables
 
 #: Colour of noise points (label −1).
 NOISE_RGB = (0.62, 0.62, 0.62)
@@ -70,17 +71,6 @@ def check_colors(colors: Sequence[str] | None) -> list[str] | None:
         except ValueError:
             raise InputError(None, f"--colors: '{c}' is not a colour (a name like red or a hex code like #00ff00)") from None
     return colors
-
-
-def check_clip(clip: Sequence[float]) -> tuple[float, float]:
-    """``(low, high)`` percentiles with 0 ≤ low < high ≤ 100, or an :class:`InputError`."""
-    try:
-        lo, hi = (float(v) for v in clip)
-    except (TypeError, ValueError):
-        raise InputError(None, f"--shade-clip takes two percentiles like 2:98, got {clip!r}") from None
-    if not 0.0 <= lo < hi <= 100.0:
-        raise InputError(None, f"--shade-clip {lo:g}:{hi:g}: need 0 ≤ low < high ≤ 100 (percentiles)")
-    return lo, hi
 
 
 def cluster_colors(labels: np.ndarray, magnitude: np.ndarray, *, colors: Sequence[str] | None = None,
@@ -229,64 +219,110 @@ def _select_mask(ds: xr.Dataset, mask: str | None, x_range: Any, y_range: Any, s
     return np.asarray(ds[mask].transpose("y", "x").values, bool), mask
 
 
-def joint_cluster(
-    store: str | os.PathLike,
-    *,
-    latent: str = "latent",
-    dim: int = 0,
-    with_var: str | None = "bandcontrast",
-    method: str = "gmm",
-    mask: str | None = "roi",
-    x_range: Any = None,
-    y_range: Any = None,
-    latent_vector: str | os.PathLike | None = None,
-    bc_vector: str | os.PathLike | None = None,
-    out: str | os.PathLike = "out/cluster",
-    tag: str | None = None,
-    name: str | None = None,
-    k: int | None = None,
-    k_range: tuple[int, int] = (2, 8),
-    criterion: str = "bic",
-    eps: float | None = None,
-    min_samples: int | None = None,
-    min_cluster_size: int = 20,
-    cluster_selection_epsilon: float = 0.0,
-    colors: Sequence[str] | None = None,
-    shade_clip: tuple[float, float] = (2.0, 98.0),
-    seed: int = 0,
-    write: bool = True,
-    overwrite: bool = False,
-    latent_dim: str = "latent_dim",
-) -> ClusterResult:
+@dataclass
+class _Points:
+    """The pixels to cluster: the mask, the latent and second values on it, the finite ones' features."""
+
+    m: np.ndarray
+    mask_label: str
+    lv: np.ndarray
+    bv: np.ndarray | None
+    keep: np.ndarray
+    feats: np.ndarray
+
+
+def _vectors(o: ClusterOptions, n_mask: int, mask_label: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The latent and second values given as files, checked against the mask's pixel count."""
+    if o.latent_vector is None and o.bc_vector is None:
+        return None, None
+    lv = read_vector(o.latent_vector, column="latent") if o.latent_vector is not None else None
+    bv = read_vector(o.bc_vector, column=o.with_var or "bandcontrast") if o.bc_vector is not None else None
+    lens = {"latent": None if lv is None else lv.size, "bandcontrast": None if bv is None else bv.size}
+    if any(v is not None and v != n_mask for v in lens.values()):
+        where = o.latent_vector if (lv is not None and lv.size != n_mask) else o.bc_vector
+        raise InputError(where, f"lengths differ: latent vector {lens['latent'] if lens['latent'] is not None else '-'}, "
+                                f"band contrast vector {lens['bandcontrast'] if lens['bandcontrast'] is not None else '-'}, "
+                                f"mask '{mask_label}' {n_mask} pixels; they must all be equal")
+    return lv, bv
+
+
+def _points(ds: xr.Dataset, o: ClusterOptions) -> _Points:
+    """The mask's pixels with finite latent (and second) values, from the store or the vectors given."""
+    store, latent, latent_dim = o.store, o.latent, o.latent_dim
+    m, mask_label = _select_mask(ds, o.mask, o.x_range, o.y_range, store)
+    lv, bv = _vectors(o, int(m.sum()), mask_label)
+    if lv is None:
+        if latent not in ds:
+            raise StoreError(store, f"no latent variable '{latent}' (run 'vaearr encode' first)")
+        lat = ds[latent]
+        if latent_dim not in lat.dims:
+            raise StoreError(store, f"'{latent}' has no '{latent_dim}' dim (dims {lat.dims})")
+        coord = lat[latent_dim].values if latent_dim in lat.coords else np.arange(lat.sizes[latent_dim])
+        if o.dim not in coord:
+            raise InputError(None, f"--dim {o.dim} is not a {latent_dim} of '{latent}' ({coord.min()}..{coord.max()})")
+        lv = np.asarray(lat.sel({latent_dim: o.dim}).transpose("y", "x").values, np.float64)[m]
+    if o.with_var is not None and bv is None:
+        if o.with_var not in ds:
+            raise StoreError(store, f"no variable '{o.with_var}' to cluster with")
+        bv = np.asarray(ds[o.with_var].transpose("y", "x").values, np.float64)[m]
+    keep = np.isfinite(lv) & (np.isfinite(bv) if bv is not None else True)
+    if keep.sum() < 2:
+        raise InputError(None, f"the mask '{mask_label}' has {int(keep.sum())} pixels with finite values; need ≥ 2")
+    feats = np.stack([lv[keep], bv[keep]], 1) if bv is not None else lv[keep][:, None]
+    return _Points(m, mask_label, lv, bv, keep, feats)
+
+
+def _write_assignments(path: Path, p: _Points, labels: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> None:
+    """``x, y, latent, bandcontrast, cluster`` of every mask pixel (−2: not clustered)."""
+    iy, ix = np.nonzero(p.m)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["x", "y", "latent", "bandcontrast", "cluster"])
+        bcol = p.bv if p.bv is not None else np.full(len(iy), np.nan)
+        for r in range(len(iy)):
+            w.writerow([f"{xs[ix[r]]:.6g}", f"{ys[iy[r]]:.6g}", f"{p.lv[r]:.8g}", f"{bcol[r]:.8g}", int(labels[r])])
+
+
+def _counts(p: _Points, labels_kept: np.ndarray) -> dict[str, int]:
+    counts = {"pixels": int(p.m.sum()), "clustered": int(p.keep.sum()), "noise": int((labels_kept == -1).sum()),
+              "clusters": int(labels_kept.max() + 1) if (labels_kept >= 0).any() else 0}
+    counts.update({f"cluster_{c}": int((labels_kept == c).sum()) for c in range(counts["clusters"])})
+    return counts
+
+
+def joint_cluster(store: str | os.PathLike, options: ClusterOptions | None = None, /, **fields: Any) -> ClusterResult:
     """Cluster (latent dim ``dim``, band contrast) over the mask; figure, CSV, JSON, store variable.
 
     Parameters
     ----------
     store
         The store.
-    latent, dim, latent_dim
-        Latent variable, the value of its ``latent_dim`` coordinate to use, and that dim's name.
-    with_var
-        Second feature (``bandcontrast``); None clusters the latent alone.
-    method, k, k_range, criterion, eps, min_samples, min_cluster_size, cluster_selection_epsilon, seed
-        See :func:`cluster_points` (k-means without ``k`` chooses it by silhouette, DBSCAN
-        without ``eps`` at the k-distance elbow; the choice is printed by ``summary()`` and kept
-        in the report and the variable's attrs).
-    mask, x_range, y_range
-        The pixels: a mask variable, or an x/y window (``"A:B"`` or ``(A, B)``, µm). Pixels
-        where the store's latent or band contrast is NaN are left out.
-    latent_vector, bc_vector
-        NPY/CSV files with the values on the mask's pixels (row-major order) instead of the
-        store's; their lengths must equal the number of mask pixels.
-    out, tag
-        Output folder and the tag in the file names (default ``{method}_dim{dim}``, e.g.
-        ``kmeans_dim3``; ``{method}_{file stem}`` with a latent vector).
-    name
-        Store variable for the labels (−1 noise, −2 outside; default ``cluster_{tag}``);
-        ``write=False`` skips it.
-    colors, shade_clip
-        Cluster colours (cluster 0, the largest, first; at least as many as clusters) and the
-        percentiles of each cluster's latent values that span its dark → light shading.
+    options, **fields
+        A :class:`ClusterOptions`, or its fields (``store`` aside):
+
+        ``latent``, ``dim``, ``latent_dim``
+            Latent variable, the value of its ``latent_dim`` coordinate to use, and that dim's name.
+        ``with_var``
+            Second feature (``bandcontrast``); None clusters the latent alone.
+        ``method``, ``k``, ``k_range``, ``criterion``, ``eps``, ``min_samples``, ``min_cluster_size``, ``cluster_selection_epsilon``, ``seed``
+            See :func:`~vaearr.analysis.clusterers.cluster_points` (k-means without ``k``
+            chooses it by silhouette, DBSCAN without ``eps`` at the k-distance elbow; the choice
+            is printed by ``summary()`` and kept in the report and the variable's attrs).
+        ``mask``, ``x_range``, ``y_range``
+            The pixels: a mask variable, or an x/y window (``"A:B"`` or ``(A, B)``, µm). Pixels
+            where the store's latent or band contrast is NaN are left out.
+        ``latent_vector``, ``bc_vector``
+            NPY/CSV files with the values on the mask's pixels (row-major order) instead of the
+            store's; their lengths must equal the number of mask pixels.
+        ``out``, ``tag``
+            Output folder and the tag in the file names (default ``{method}_dim{dim}``, e.g.
+            ``kmeans_dim3``; ``{method}_{file stem}`` with a latent vector).
+        ``name``
+            Store variable for the labels (−1 noise, −2 outside; default ``cluster_{tag}``);
+            ``write=False`` skips it.
+        ``colors``, ``shade_clip``
+            Cluster colours (cluster 0, the largest, first; at least as many as clusters) and the
+            percentiles of each cluster's latent values that span its dark → light shading.
 
     Raises
     ------
@@ -296,102 +332,54 @@ def joint_cluster(
     StoreError
         Missing variables, or ``name`` exists without ``overwrite``.
     """
-    if method not in METHODS:
-        raise InputError(None, f"unknown method {method!r}; choose one of {list(METHODS)}")
-    if criterion not in ("bic", "aic"):
-        raise InputError(None, f"--criterion must be bic or aic, got {criterion!r}")
-    colors = check_colors(colors)
-    shade_clip = check_clip(shade_clip)
-    if tag is None:
-        tag = (f"{method}_{re.sub(r'[^A-Za-z0-9_.-]', '_', Path(latent_vector).stem)}" if latent_vector is not None
-               else f"{method}_dim{dim}")
-    check_name(tag, "--tag")  # it goes into file names in out
-    name = name or f"cluster_{tag}"
-    if write:
-        check_name(name, "variable name (--name)")
+    if options is not None and fields:
+        raise TypeError("give a ClusterOptions or its fields, not both")
+    o = options if options is not None else ClusterOptions(store=store, **fields)
+    check_settings(o.method, o)  # the name against the registry
+    colors = check_colors(o.colors)  # against matplotlib's colours
+    o.check()
+    shade_clip = check_clip(o.shade_clip)
+    tag, name = o.tag_and_name()
     ds = open_store(store)
-    if write and name in ds and not overwrite:
+    if o.write and name in ds and not o.overwrite:
         raise StoreError(store, f"variable '{name}' exists; pass overwrite=True (--overwrite) to replace it")
-    m, mask_label = _select_mask(ds, mask, x_range, y_range, store)
-    n_mask = int(m.sum())
-    if latent_vector is not None or bc_vector is not None:
-        lv = read_vector(latent_vector, column="latent") if latent_vector is not None else None
-        bv = read_vector(bc_vector, column=with_var or "bandcontrast") if bc_vector is not None else None
-        lens = {"latent": None if lv is None else lv.size, "bandcontrast": None if bv is None else bv.size}
-        if any(v is not None and v != n_mask for v in lens.values()):
-            where = latent_vector if (lv is not None and lv.size != n_mask) else bc_vector
-            raise InputError(where, f"lengths differ: latent vector {lens['latent'] if lens['latent'] is not None else '-'}, "
-                                    f"band contrast vector {lens['bandcontrast'] if lens['bandcontrast'] is not None else '-'}, "
-                                    f"mask '{mask_label}' {n_mask} pixels; they must all be equal")
-    else:
-        lv = bv = None
-    if lv is None:
-        if latent not in ds:
-            raise StoreError(store, f"no latent variable '{latent}' (run 'vaearr encode' first)")
-        lat = ds[latent]
-        if latent_dim not in lat.dims:
-            raise StoreError(store, f"'{latent}' has no '{latent_dim}' dim (dims {lat.dims})")
-        coord = lat[latent_dim].values if latent_dim in lat.coords else np.arange(lat.sizes[latent_dim])
-        if dim not in coord:
-            raise InputError(None, f"--dim {dim} is not a {latent_dim} of '{latent}' ({coord.min()}..{coord.max()})")
-        lv = np.asarray(lat.sel({latent_dim: dim}).transpose("y", "x").values, np.float64)[m]
-    if with_var is not None and bv is None:
-        if with_var not in ds:
-            raise StoreError(store, f"no variable '{with_var}' to cluster with")
-        bv = np.asarray(ds[with_var].transpose("y", "x").values, np.float64)[m]
-    keep = np.isfinite(lv) & (np.isfinite(bv) if bv is not None else True)
-    if keep.sum() < 2:
-        raise InputError(None, f"the mask '{mask_label}' has {int(keep.sum())} pixels with finite values; need ≥ 2")
-    feats = np.stack([lv[keep], bv[keep]], 1) if bv is not None else lv[keep][:, None]
-    if k is not None and not 1 <= k <= len(feats):
-        raise InputError(None, f"--k {k}: the mask '{mask_label}' has {len(feats)} pixels to cluster; give 1 to {len(feats)}")
-    labels_kept, params = cluster_points(feats, method, k=k, k_range=k_range, criterion=criterion, eps=eps,
-                                         min_samples=min_samples, min_cluster_size=min_cluster_size,
-                                         cluster_selection_epsilon=cluster_selection_epsilon, seed=seed)
+    p = _points(ds, o)
+    n_mask = int(p.m.sum())
+    if o.k is not None and not 1 <= o.k <= len(p.feats):
+        raise InputError(None, f"--k {o.k}: the mask '{p.mask_label}' has {len(p.feats)} pixels to cluster; "
+                               f"give 1 to {len(p.feats)}")
+    settings = {f.name: getattr(o, f.name) for f in dataclasses.fields(ClusterSettings)}
+    labels_kept, params = cluster_points(p.feats, o.method, **settings)
     n_clusters = int(labels_kept.max()) + 1 if (labels_kept >= 0).any() else 0
     if colors is not None and len(colors) < n_clusters:
         raise InputError(None, f"--colors gives {len(colors)} colours for {n_clusters} clusters; give at least {n_clusters}")
     labels = np.full(n_mask, -2, np.int64)  # masked pixels with NaN values: outside, like the rest
-    labels[keep] = labels_kept
-    params.update(latent=latent, dim=int(dim) if np.isscalar(dim) else dim, with_var=with_var, mask=mask_label,
-                  latent_vector=None if latent_vector is None else str(latent_vector),
-                  bc_vector=None if bc_vector is None else str(bc_vector), tag=tag, colors=colors,
+    labels[p.keep] = labels_kept
+    params.update(latent=o.latent, dim=int(o.dim) if np.isscalar(o.dim) else o.dim, with_var=o.with_var,
+                  mask=p.mask_label, latent_vector=None if o.latent_vector is None else str(o.latent_vector),
+                  bc_vector=None if o.bc_vector is None else str(o.bc_vector), tag=tag, colors=colors,
                   shade_clip=list(shade_clip))
 
-    out = Path(out)
+    out = Path(o.out)
     out.mkdir(parents=True, exist_ok=True)
-    iy, ix = np.nonzero(m)
     xs, ys = np.asarray(ds["x"].values, float), np.asarray(ds["y"].values, float)
-    files: dict[str, Path] = {}
-    files["assignments_csv"] = out / f"cluster_assignments__{tag}.csv"
-    with open(files["assignments_csv"], "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["x", "y", "latent", "bandcontrast", "cluster"])
-        bcol = bv if bv is not None else np.full(n_mask, np.nan)
-        for r in range(n_mask):
-            w.writerow([f"{xs[ix[r]]:.6g}", f"{ys[iy[r]]:.6g}", f"{lv[r]:.8g}", f"{bcol[r]:.8g}", int(labels[r])])
-
-    rgb_pts = cluster_colors(labels_kept, lv[keep], colors=colors, clip=shade_clip)
-    grid = np.full((*m.shape, 3), 1.0)  # outside: white
-    grid[iy[keep], ix[keep]] = rgb_pts
-
-    counts = {"pixels": n_mask, "clustered": int(keep.sum()), "noise": int((labels_kept == -1).sum()),
-              "clusters": int(labels_kept.max() + 1) if (labels_kept >= 0).any() else 0}
-    counts.update({f"cluster_{c}": int((labels_kept == c).sum()) for c in range(counts["clusters"])})
-    variable = None
-    if write:
-        full = np.full(m.shape, -2, np.int64)
-        full[m] = labels
+    files: dict[str, Path] = {"assignments_csv": out / f"cluster_assignments__{tag}.csv"}
+    _write_assignments(files["assignments_csv"], p, labels, xs, ys)
+    iy, ix = np.nonzero(p.m)
+    grid = np.full((*p.m.shape, 3), 1.0)  # outside: white
+    grid[iy[p.keep], ix[p.keep]] = cluster_colors(labels_kept, p.lv[p.keep], colors=colors, clip=shade_clip)
+    if o.write:
+        full = np.full(p.m.shape, -2, np.int64)
+        full[p.m] = labels
         da = xr.DataArray(full, dims=("y", "x"), coords={"y": ds["y"].values, "x": ds["x"].values})
-        sources = [latent] + ([with_var] if with_var else [])
-        write_variables(store, {name: da}, source=sources, config=params, overwrite=overwrite,
-                        attrs={"noise": -1, "fill_outside_mask": -2, "tag": tag, "method": method,
+        write_variables(store, {name: da}, source=[o.latent] + ([o.with_var] if o.with_var else []), config=params,
+                        overwrite=o.overwrite,
+                        attrs={"noise": -1, "fill_outside_mask": -2, "tag": tag, "method": o.method,
                                **{f"auto_{key}": f"{params[key]} ({rule})" for key, rule in params["auto"].items()},
                                **{key: params[key] for key in ("k", "eps") if key in params}})
-        variable = name
-    result = ClusterResult(labels=labels, params=params, counts=counts, files=files, variable=variable, map_rgb=grid,
-                           xs=xs, ys=ys, points=feats,
+    result = ClusterResult(labels=labels, params=params, counts=_counts(p, labels_kept), files=files,
+                           variable=name if o.write else None, map_rgb=grid, xs=xs, ys=ys, points=p.feats,
                            point_labels=labels_kept, tag=tag, out=out,
-                           store_variable=f"{store}:{name}" if write else None, seed=seed, colors=colors)
+                           store_variable=f"{store}:{name}" if o.write else None, seed=o.seed, colors=colors)
     result.write_report()
     return result

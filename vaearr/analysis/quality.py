@@ -23,6 +23,7 @@ import torch
 
 from vaearr.analysis.generate import reconstruct
 from vaearr.analysis.latents import encode_samples
+from vaearr.analysis.options import METRIC_RANGES
 from vaearr.errors import InputError, require
 from vaearr.io.nifti import crop_affine, resample_affine
 from vaearr.preprocess import Preprocess
@@ -124,7 +125,6 @@ def data_width(data_range: tuple[float, float] | None) -> float | None:
 
 
 #: Values of ``metric_range``: PSNR/SSIM in the network's float units, on 8-bit images, or both.
-METRIC_RANGES = ("float", "uint8", "both")
 
 
 def to_uint8(x: Any, data_range: tuple[float, float] | None) -> np.ndarray:

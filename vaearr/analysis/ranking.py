@@ -18,12 +18,14 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
 from scipy.stats import rankdata
 
 from vaearr.analysis.association import SIGNED, AssociationOptions, association
+from vaearr.analysis.options import RankOptions
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.references import (
     adjusted_rand_index,
@@ -347,27 +349,23 @@ class RankResult:
         return "\n".join(lines)
 
 
-def rank_latents(
-    store: str | os.PathLike,
-    *,
-    latent: str = "latent",
-    against: Sequence[str] = ("elements", "bandcontrast", "pca", "nmf"),
-    out: str | os.PathLike = "out/rank",
-    top: int = 5,
-    mask: str = "roi",
-    metrics: Sequence[str] | None = None,
-    trend_order: int = 2,
-    n_components: int = 8,
-    k_range: tuple[int, int] = (2, 8),
-    criterion: str = "bic",
-    partitions: bool = True,
-    seed: int = 0,
-    overwrite: bool = False,
-    latent_dim: str = "latent_dim",
-    association_result: xr.DataArray | Sequence[xr.DataArray] | None = None,
-    dims: Sequence | None = None,
-    export: bool = True,
-) -> RankResult:
+def missing_references(ds: xr.Dataset, against: Sequence[str], *, overwrite: bool = False) -> list[str]:
+    """The decompositions among ``against`` that ranking computes first: ``pca`` and ``nmf`` when the store has
+    neither the variable nor ``{name}_weights`` from ``vaearr decompose`` (all of them with ``overwrite``).
+
+    Other decompositions (cnmf) need their choices made: :func:`reference_maps` says to run ``vaearr decompose``.
+
+    Examples
+    --------
+    >>> ds = xr.Dataset({"pca_weights": ("y", [0.0])})
+    >>> missing_references(ds, ["pca", "nmf", "bandcontrast"]), missing_references(ds, ["pca"], overwrite=True)
+    (['nmf'], ['pca'])
+    """
+    return [m for m in ("pca", "nmf") if m in against and (m not in ds and f"{m}_weights" not in ds or overwrite)]
+
+
+def rank_latents(store: str | os.PathLike, options: RankOptions | None = None, /, *,
+                 association_result: xr.DataArray | Sequence[xr.DataArray] | None = None, **fields: Any) -> RankResult:
     """References (1), partition agreement (2), associations (3) and full-field maps (4) for ``latent``.
 
     Writes ``association(latent_dim, reference, metric)`` and ``partition_agreement(latent_set,
@@ -379,11 +377,18 @@ def rank_latents(
     dims from :func:`association_block` to concatenate along ``latent_dim``), as the
     ``analyze-latents`` flow passes it after running the blocks on dask workers.
 
-    ``dims``: the latent dims (``latent_dim`` values, or ``"all"``) whose maps are exported (``export``) into
-    ``out/dims`` and drawn by :func:`vaearr.viz.ranking.rank_figures`; default ``top`` dims, taken
-    in turn from each reference's ranking (:func:`shown_dims`). The association always covers every dim.
+    ``options`` (a :class:`~vaearr.analysis.options.RankOptions`) or its fields (``store`` aside) say
+    what to rank against. ``dims``: the latent dims (``latent_dim`` values, or ``"all"``) whose maps are
+    exported (``export``) into ``out/dims`` and drawn by :func:`vaearr.viz.ranking.rank_figures`; default
+    ``top`` dims, taken in turn from each reference's ranking (:func:`shown_dims`). The association
+    always covers every dim.
     """
-
+    if options is not None and fields:
+        raise TypeError("give a RankOptions or its fields, not both")
+    o = options if options is not None else RankOptions(store=str(store), **fields)
+    o.check()
+    latent, against, mask, top, seed, latent_dim = o.latent, o.against, o.mask, o.top, o.seed, o.latent_dim
+    k_range, criterion, trend_order, metrics, overwrite = o.k_range, o.criterion, o.trend_order, o.metrics, o.overwrite
     ds = open_store(store)
     if latent not in ds:
         raise StoreError(store, f"no latent variable '{latent}' (run 'vaearr encode' first)")
@@ -391,13 +396,11 @@ def rank_latents(
         raise StoreError(store, f"no mask variable '{mask}' in the store")
     if not against:
         raise InputError(None, "give at least one reference (--against)")
-    dims = check_dims(ds[latent], dims, latent_dim=latent_dim)
+    dims = check_dims(ds[latent], o.dims, latent_dim=latent_dim)
     opts = AssociationOptions(metrics=tuple(metrics) if metrics else AssociationOptions().metrics, trend_order=trend_order)
-    # pca/nmf are computed when missing (unless 'vaearr decompose' wrote pca_weights/nmf_weights);
-    # other decompositions (cnmf) need their choices made: reference_maps says to run decompose
-    decomp = [m for m in ("pca", "nmf") if m in against and (m not in ds and f"{m}_weights" not in ds or overwrite)]
+    decomp = missing_references(ds, against, overwrite=overwrite)
     if decomp:
-        write_references(store, mask=mask, n_components=n_components, methods=decomp, k_range=k_range,
+        write_references(store, mask=mask, n_components=o.n_components, methods=decomp, k_range=k_range,
                          criterion=criterion, seed=seed, overwrite=overwrite)
         ds = open_store(store)
     m = ds[mask].transpose("y", "x").load()
@@ -415,9 +418,9 @@ def rank_latents(
                                    f"dims × {list(refs['reference'].values)}")
     variables = {"association": assoc}
     agreement = None
-    out = Path(out)
+    out = Path(o.out)
     files: dict[str, Path] = {}
-    if partitions:
+    if o.partitions:
         part_names = [f"{p}_gmm" for p in ("pca", "nmf") if f"{p}_gmm" in ds] + [p for p in ("phase",) if p in ds]
         if part_names:
             mm = np.asarray(m.values, bool)
@@ -442,7 +445,7 @@ def rank_latents(
     write_variables(store, variables, source=[latent, *against], config=config, overwrite=True,
                     attrs={"n_pixels": assoc.attrs["n_pixels"]})
     picked = shown_dims(assoc, dims, top=top, latent_dim=latent_dim)
-    dim_files = export_dims(ds[latent], m, picked, out / "dims", latent_dim=latent_dim) if export else {}
+    dim_files = export_dims(ds[latent], m, picked, out / "dims", latent_dim=latent_dim) if o.export else {}
     files["association_csv"], files["association_json"] = export_association(
         assoc, out, top=top, latent_dim=latent_dim, extra={"store": os.fspath(store), "latent": latent, "mask": mask,
                                                            "dims_shown": picked,

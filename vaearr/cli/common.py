@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import re
+import types
+import typing
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from vaearr.errors import InputError
+from vaearr.options import FIELD_DEFAULT, default_of, options
 from vaearr.store import describe
 
 #: an fsspec URL (``s3://``, ``gs://``, ``memory://``...): ``file://`` is a local path
@@ -56,6 +61,10 @@ Scheduler = Annotated[Optional[str], typer.Option(
          "which must reach the store (s3://, or a shared disk); the write is still one transaction.")]
 
 
+#: The ``--scheduler`` parameter of a command whose other parameters come from an options dataclass.
+SCHEDULER = inspect.Parameter("scheduler", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Scheduler)
+
+
 def parse_shape(text: str | None, n: int, what: str) -> tuple[int, ...] | None:
     """``"40x60"`` → ``(40, 60)``: ``n`` positive integers, or None for no text."""
     if text is None:
@@ -84,40 +93,37 @@ def parse_options(items: list[str] | None) -> dict:
     return out
 
 
-def parse_floats(text: str | None, what: str) -> list[float] | None:
-    """``"0.5,1,2"`` → floats (``;`` separates too), or None for no text."""
-    if text is None:
-        return None
-    try:
-        return [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
-    except ValueError:
-        raise InputError(None, f"{what} must be comma-separated numbers, got '{text}'") from None
+def _cli_type(hint: Any) -> Any:
+    """``X | None`` → ``Optional[X]``, the form typer reads."""
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return Optional[args[0]] if len(args) == 1 else hint
+    return hint
 
 
-def parse_ints(text: str | None, what: str) -> list[int] | None:
-    """``"3,7,12"`` → whole numbers (latent dims), or None for no text."""
-    values = parse_floats(text, what)
-    if values is None:
-        return None
-    if any(v != int(v) for v in values):
-        raise InputError(None, f"{what} must be whole numbers (latent dims), got '{text}'")
-    return [int(v) for v in values]
-
-
-def parse_names(text: str | None) -> list[str] | None:
-    """``"a, b"`` → ``["a", "b"]``, or None for no text."""
-    return None if text is None else [v.strip() for v in text.split(",") if v.strip()]
-
-
-def parse_k_range(text: str) -> tuple[int, int]:
-    """``"2:8"`` → ``(2, 8)``."""
-    try:
-        lo, hi = (int(v) for v in text.split(":"))
-    except ValueError:
-        raise InputError(None, f"--k-range must look like 2:8, got '{text}'") from None
-    if lo < 1 or hi < lo:
-        raise InputError(None, f"--k-range {text} is empty or below 1")
-    return lo, hi
+def option_parameters(cls: type, *, skip: tuple[str, ...] = ()) -> list[inspect.Parameter]:
+    """One command-line parameter per field of the options dataclass ``cls`` that has an
+    :class:`~vaearr.options.Option` (but ``skip``), in declaration order: the positional argument
+    first; ``store`` takes a path or an object-storage URL."""
+    hints = typing.get_type_hints(cls)
+    positional, keywords = [], []
+    for f, o in options(cls):
+        if f.name in skip:
+            continue
+        t = _cli_type(o.cli_type or hints[f.name])
+        if o.flags == ():
+            parser = {"parser": lambda text: str(store_location(text))} if f.name == "store" else {}
+            default = default_of(f)
+            positional.append(inspect.Parameter(
+                f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Annotated[t, typer.Argument(help=o.help, **parser)],
+                default=inspect.Parameter.empty if default is dataclasses.MISSING else default))
+            continue
+        flags = o.flags or (f"--{f.name.replace('_', '-')}",)
+        default = o.cli_default if o.cli_default is not FIELD_DEFAULT else default_of(f)
+        default = ... if default is dataclasses.MISSING else default
+        keywords.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                          annotation=Annotated[t, typer.Option(*flags, help=o.help)]))
+    return positional + keywords
 
 
 def print_store(store: Path | str) -> None:

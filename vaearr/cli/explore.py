@@ -2,124 +2,65 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-from vaearr.cli.common import (
-    Checkpoint,
-    Device,
-    app,
-    parse_floats,
-    parse_ints,
-    parse_names,
-    store_location,
-)
+from vaearr.analysis.options import ExploreOptions
+from vaearr.cli.common import Checkpoint, Device, app, option_parameters, store_location
 from vaearr.errors import InputError
+from vaearr.options import parsed
 
 
-def parse_range(text: str | None, what: str) -> tuple[float, float] | None:
-    """``"-3:3"`` → ``(-3.0, 3.0)``; one line when it is not two numbers low:high with low < high."""
-    if text is None:
-        return None
-    try:
-        lo, hi = (float(v) for v in text.split(":"))
-    except ValueError:
-        raise InputError(None, f"{what} must look like -3:3 (low:high), got '{text}'") from None
-    if not lo < hi:
-        raise InputError(None, f"{what} {text}: low must be below high")
-    return lo, hi
+#: The command-line parameters of ``vaearr explore`` that are not :class:`ExploreOptions` fields: image files
+#: through the run instead of a store, and the served explorer.
+EXTRA = [
+    inspect.Parameter("image", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
+        Optional[list[Path]], typer.Option("--image", help="Image file to reconstruct, read as the run's store images "
+                                                           "were (repeatable; two are also interpolated).")]),
+    inspect.Parameter("interpolate", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
+        Optional[tuple[Path, Path]], typer.Option(help="Two image files to interpolate between (and reconstruct).")]),
+    inspect.Parameter("serve", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Annotated[
+        bool, typer.Option("--serve", help="Serve the interactive explorer (one slider per latent dim) instead.")]),
+    inspect.Parameter("port", inspect.Parameter.KEYWORD_ONLY, default=5006, annotation=Annotated[
+        int, typer.Option(help="Port of the served explorer (0: a free one, printed).")]),
+]
 
 
-@app.command()
-def explore(
-    store: Annotated[Optional[Path], typer.Argument(parser=store_location, help="Store with the variable the run was trained on "
-                                                         "(not needed with --image / --interpolate).")] = None,
-    run: Annotated[Path, typer.Option("--run", "-r", help="Training run folder.")] = ...,  # type: ignore[assignment]
-    image: Annotated[Optional[list[Path]], typer.Option("--image", help="Image file to reconstruct, read as the run's "
-                     "store images were (repeatable; two are also interpolated).")] = None,
-    interpolate: Annotated[Optional[tuple[Path, Path]], typer.Option(help="Two image files to interpolate between "
-                           "(and reconstruct).")] = None,
-    steps: Annotated[Optional[int], typer.Option(help="Interpolation and traversal steps, both ends included "
-                     "(default 10 between files, 9 in a store's figures).")] = None,
-    num_samples: Annotated[int, typer.Option(help="Samples drawn from the prior.")] = 8,
-    traversal_range: Annotated[str, typer.Option(help="Values each traversed dim takes, low:high.")] = "-3:3",
-    manifold_range: Annotated[Optional[str], typer.Option(help="The 2D manifold's range on both axes, low:high "
-                              "(default --traversal-range).")] = None,
-    grid: Annotated[int, typer.Option(help="The 2D manifold's grid side (N×N decoded images).")] = 9,
-    metric_range: Annotated[str, typer.Option(help="PSNR/SSIM on the network's floats, on 8-bit images (uint8, "
-                            "range 255), or both.")] = "both",
-    sprite: Annotated[bool, typer.Option("--sprite/--no-sprite", help="Projector part: a sprite of the inputs.")] = True,
-    out: Annotated[Optional[Path], typer.Option(help="Folder for figures (HTML + PNG), tables and summary.json.")] = None,
-    n: Annotated[int, typer.Option(help="Samples to encode (a seeded random subset; 0: all).")] = 2000,
-    seed: Annotated[int, typer.Option(help="Seed of the subset, prior draws and grids.")] = 0,
-    label: Annotated[str, typer.Option(help="Label variable/coordinate ('auto': label if present; 'none').")] = "auto",
-    parts: Annotated[Optional[str], typer.Option(help="Comma-separated parts (default all): quality, prior, interpolation, stats, activations, prototypes, traversal, manifold, pairwise, embeddings, projector (TensorBoard Embedding Projector files).")] = None,
-    embeddings: Annotated[str, typer.Option(help="Comma-separated embeddings: pca, tsne, umap.")] = "pca,tsne,umap",
-    base: Annotated[Optional[str], typer.Option(help="Traversal base: 'mean', a label (its prototype) or comma-separated values.")] = None,
-    traversal_dims: Annotated[Optional[str], typer.Option(help="Comma-separated dims to traverse (default: the 10 most active).")] = None,
-    manifold_dims: Annotated[Optional[str], typer.Option(help="Two dims 'i,j' for the 2D manifold (default: the two most active).")] = None,
-    line: Annotated[Optional[str], typer.Option(help="Line in each embedding 'x0,y0,x1,y1' to sample along.")] = None,
-    threshold: Annotated[float, typer.Option(help="Binarisation threshold of the reconstruction grid.")] = 0.5,
-    slices: Annotated[Optional[str], typer.Option(help="3D runs: slice indices 'z,y,x' the previews show "
-                                                  "(default: the middle slices).")] = None,
-    perceptual_weights: Annotated[Optional[Path], typer.Option(help="3D runs: SqueezeNet 1.1 weights "
-                                                               "(torchvision's squeezenet1_1-b8a52dc0.pth) for the "
-                                                               "slice-wise perceptual distance (default: torch hub's "
-                                                               "cache if there; else skipped).")] = None,
-    checkpoint: Checkpoint = "best",
-    device: Device = "cpu",
-    serve: Annotated[bool, typer.Option("--serve", help="Serve the interactive explorer (one slider per latent dim) instead.")] = False,
-    port: Annotated[int, typer.Option(help="Port of the served explorer (0: a free one, printed).")] = 5006,
-) -> None:
+def explore(**given: Any) -> None:
     """Latent-space exploration of a run: quality, prior, interpolation, prototypes, traversals, manifold,
     embeddings, projector files; or image files through the run (--image, --interpolate)."""
-    from vaearr.analysis.embedding import EMBEDDINGS
-    from vaearr.viz.explore import PARTS, explore_files
     from vaearr.viz.explore import explore as run_explore
+    from vaearr.viz.explore import explore_files
     from vaearr.viz.explorer import explorer_for_run
 
+    image, interpolate, serve, port = (given.pop(k) for k in ("image", "interpolate", "serve", "port"))
+    o = ExploreOptions(**parsed(ExploreOptions, given))
     files = [*(image or []), *(interpolate or ())]
     if files:
         if image and interpolate:
             raise InputError(None, "give --image files or --interpolate A B, not both")
-        if out is None:
+        if o.out is None:
             raise InputError(None, "give --out, the folder for the figures")
-        result = explore_files(run, files, out, steps=10 if steps is None else steps, metric_range=metric_range, checkpoint=checkpoint,
-                               device=device)
+        result = explore_files(o.run, files, o.out, steps=10 if o.steps is None else o.steps,
+                               metric_range=o.metric_range, checkpoint=o.checkpoint, device=o.device)
         typer.echo(result.describe())
         return
-    if store is None:
+    if o.store is None:
         raise InputError(None, "give a STORE (or --image / --interpolate files)")
-    t_range = parse_range(traversal_range, "--traversal-range")
-    m_range = parse_range(manifold_range, "--manifold-range")
-    label_opt = None if label == "none" else label
-    # values hold a comma (a 1-dim latent: "0.5,"); anything else names "mean" or a label
-    base_opt: object = parse_floats(base, "--base") if base is not None and "," in base else base
     if serve:
-        app_ = explorer_for_run(store, run, base=base_opt, n=n or None, seed=seed, label=label_opt, device=device)
+        app_ = explorer_for_run(o.store, o.run, base=o.base, n=o.n, seed=o.seed, label=o.label, device=o.device)
         app_.serve(port, announce=typer.echo)
         return
-    if out is None:
+    if o.out is None:
         raise InputError(None, "give --out (or --serve)")
-    mdims = parse_ints(manifold_dims, "--manifold-dims")
-    if mdims is not None and len(mdims) != 2:
-        raise InputError(None, f"--manifold-dims takes two dims 'i,j', got '{manifold_dims}'")
-    pts = parse_floats(line, "--line")
-    if pts is not None and len(pts) != 4:
-        raise InputError(None, f"--line takes four numbers 'x0,y0,x1,y1', got '{line}'")
-    result = run_explore(
-        store, run, out, n=n or None, seed=seed, label=label_opt,
-        parts=parse_names(parts) or PARTS, embeddings=parse_names(embeddings) or EMBEDDINGS, base=base_opt,
-        traversal_dims=parse_ints(traversal_dims, "--traversal-dims"),
-        manifold_dims=tuple(mdims) if mdims else None,
-        line=((pts[0], pts[1]), (pts[2], pts[3])) if pts else None,
-        threshold=threshold, checkpoint=checkpoint, device=device, n_prior=num_samples, steps=9 if steps is None else steps,
-        traversal_range=t_range, manifold_range=m_range, manifold_size=grid, metric_range=metric_range,
-        sprite=sprite, slices=parse_ints(slices, "--slices"), perceptual_weights=perceptual_weights,
-    )
-    typer.echo(result.describe())
+    typer.echo(run_explore(o.store, o.run, o.out, o).describe())
+
+
+explore.__signature__ = inspect.Signature([*option_parameters(ExploreOptions), *EXTRA])  # type: ignore[attr-defined]
+app.command()(explore)
 
 
 @app.command()

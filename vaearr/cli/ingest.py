@@ -80,9 +80,9 @@ def ingest_tables(
     if composite is not None or composite_rgb is not None or composite_mask is not None:
         from functools import partial
 
-        from vaearr.cli.common import parse_names
         from vaearr.errors import InputError
         from vaearr.maps.composite import composite_variables, parse_weights
+        from vaearr.options import parse_names
 
         if composite is None and composite_rgb is None:
             raise InputError(None, "--composite-mask needs --composite or --composite-rgb")

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
-import types
-import typing
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
-from vaearr.cli.common import app, parse_options, store_location
+from vaearr.cli.common import app, option_parameters, parse_options
+from vaearr.options import parsed
 from vaearr.train.config import TrainConfig
 
 #: Command-line parameters that are not fields: how ``model_options`` are given, and resuming.
@@ -27,32 +25,9 @@ EXTRA = [
 ]
 
 
-def _cli_type(hint: Any) -> Any:
-    """``X | None`` → ``Optional[X]``, the form typer reads."""
-    if typing.get_origin(hint) in (types.UnionType, typing.Union):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        return Optional[args[0]] if len(args) == 1 else hint
-    return hint
-
-
 def parameters() -> list[inspect.Parameter]:
     """One command-line parameter per :class:`TrainConfig` field (but ``model_options``), then :data:`EXTRA`."""
-    hints = typing.get_type_hints(TrainConfig)
-    out = []
-    for f, o in TrainConfig.options():
-        if f.name == "model_options":
-            continue
-        t = _cli_type(o.cli_type or hints[f.name])
-        if o.flags == ():
-            parser = {"parser": lambda text: str(store_location(text))} if f.name == "store" else {}
-            out.append(inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                         annotation=Annotated[t, typer.Argument(help=o.help, **parser)]))
-            continue
-        flags = o.flags or (f"--{f.name.replace('_', '-')}",)
-        default = ... if f.default is dataclasses.MISSING else f.default
-        out.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                     annotation=Annotated[t, typer.Option(*flags, help=o.help)]))
-    return out + EXTRA
+    return [*option_parameters(TrainConfig, skip=("model_options",)), *EXTRA]
 
 
 def train(**given: Any) -> None:
@@ -65,8 +40,7 @@ def train(**given: Any) -> None:
 
 
     resume, config, option = given.pop("resume"), given.pop("config"), given.pop("option")
-    values = {f.name: (o.parse(given[f.name]) if o.parse else given[f.name])
-              for f, o in TrainConfig.options() if f.name in given}
+    values = parsed(TrainConfig, given)
     values["model_options"] = {**(options_from_file(config, values["model"]) if config else {}),
                                **parse_options(option)}
     cfg = TrainConfig(**values)

@@ -8,6 +8,7 @@ import os
 import time
 import uuid
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +83,26 @@ def big_scan_shape(n_patterns: int) -> tuple[int, int]:
             break
     nx = math.isqrt(n - 1) + 1
     return -(-n // nx), nx
+
+
+def _reflect(i: np.ndarray, m: int) -> np.ndarray:
+    """Positions ``i`` folded into ``0..m−1``, mirrored at every edge (a tiling whose grains continue across)."""
+    i = i % (2 * m)
+    return np.where(i < m, i, 2 * m - 1 - i)
+
+
+def _write_chunks(dset: h5py.Dataset, make_chunk: Callable[[int], bytes], n_chunks: int, chunk: int, workers: int,
+                  progress: bool) -> None:
+    """Deflated chunks made in a thread pool, written in order; at most 2×workers in flight, so memory stays flat."""
+    with cf.ThreadPoolExecutor(workers) as ex:
+        pending: dict[int, cf.Future] = {}
+        nxt = 0
+        for sl in progress_blocks(n_chunks, 1, progress, "write patterns"):
+            c = sl.start
+            while nxt < n_chunks and len(pending) < 2 * workers:
+                pending[nxt] = ex.submit(make_chunk, nxt)
+                nxt += 1
+            dset.id.write_direct_chunk((c * chunk, 0, 0), pending.pop(c).result())
 
 
 def make_big_hdf5(
@@ -161,16 +182,12 @@ def make_big_hdf5(
     pool = noisy_patterns(sc, np.arange(qy * qx), 1.0, r_pool).reshape(qy * qx, py * px)
     frames = np.rint(r_frames.normal(0, 1.5, size=(61, py * px))).astype(np.int16)
 
-    def reflect(i: np.ndarray, m: int) -> np.ndarray:
-        i = i % (2 * m)
-        return np.where(i < m, i, 2 * m - 1 - i)
-
     strategy = zlib.Z_HUFFMAN_ONLY if huffman_only else zlib.Z_DEFAULT_STRATEGY
 
     def make_chunk(c: int) -> bytes:
         start, stop = c * chunk, min((c + 1) * chunk, n)
         iy, ix = np.divmod(np.arange(start, stop), nx)
-        src = reflect(iy, qy) * qx + reflect(ix, qx)
+        src = _reflect(iy, qy) * qx + _reflect(ix, qx)
         rng = np.random.default_rng([seed, c])
         out = np.zeros((chunk, py * px), np.uint8)  # HDF5 stores edge chunks full size
         v = pool[src].astype(np.int16)
@@ -195,19 +212,10 @@ def make_big_hdf5(
                 "patterns", shape=(n, py, px), dtype=np.uint8, chunks=(chunk, py, px),
                 compression="gzip", compression_opts=level, track_times=False,
             )
-            # in order, at most 2×workers chunks in flight: memory stays flat
-            with cf.ThreadPoolExecutor(workers) as ex:
-                pending: dict[int, cf.Future] = {}
-                nxt = 0
-                for sl in progress_blocks(n_chunks, 1, progress, "write patterns"):
-                    c = sl.start
-                    while nxt < n_chunks and len(pending) < 2 * workers:
-                        pending[nxt] = ex.submit(make_chunk, nxt)
-                        nxt += 1
-                    dset.id.write_direct_chunk((c * chunk, 0, 0), pending.pop(c).result())
+            _write_chunks(dset, make_chunk, n_chunks, chunk, workers, progress)
             f.create_dataset("x", data=x).attrs["units"] = "µm"
             f.create_dataset("y", data=y).attrs["units"] = "µm"
-            f.create_dataset("grain_id", data=sc.grain[reflect(iy, qy), reflect(ix, qx)])
+            f.create_dataset("grain_id", data=sc.grain[_reflect(iy, qy), _reflect(ix, qx)])
             f.attrs.update(
                 step=1.0, shape=[ny, nx], seed=seed, pattern_shape=[py, px], pool_shape=[qy, qx],
                 note=(
@@ -221,7 +229,7 @@ def make_big_hdf5(
     t_end = time.perf_counter()  # the pattern file alone: the table below is not in its MB/s
     if bandcontrast_csv is not None:
         bc = band_contrast(pool.reshape(qy * qx, py, px), sc.background)
-        src = reflect(iy, qy) * qx + reflect(ix, qx)
+        src = _reflect(iy, qy) * qx + _reflect(ix, qx)
         table = Path(bandcontrast_csv)
         tmp = table.with_name(f".{table.name}.tmp-{uuid.uuid4().hex[:8]}")
         try:  # renamed in at the end, as the HDF5: no half-written table

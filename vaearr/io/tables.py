@@ -200,6 +200,76 @@ def _phase_codes(col, path: Path) -> tuple[np.ndarray, list[int], list[str]]:
     return codes.astype(np.int16), list(range(names.size)), [str(n) for n in names]
 
 
+def _read_frame(path: Path, kind: str) -> tuple[pd.DataFrame, dict, list[str]]:
+    """The table's rows (its x, y and value columns only), the columns found for each role, the value columns."""
+    skip, sep, decimal, raw = _sniff(path)
+    opts = dict(sep=sep, decimal=decimal, skiprows=skip, encoding="utf-8-sig", skipinitialspace=True,
+                engine="c")
+    try:
+        names = [str(n) for n in pd.read_csv(path, nrows=0, **opts).columns]
+        cols = _columns(path, kind, names, raw)
+        value_cols = cols["value"] if isinstance(cols["value"], list) else [cols["value"]]
+        df = pd.read_csv(
+            path, usecols=[cols["x"], cols["y"], *value_cols],
+            dtype={cols["value"]: "string"} if kind == "phase" else None,
+            keep_default_na=False,
+            na_values={c: ([""] if kind == "phase" and c == cols["value"] else _NA_NUMBERS)
+                       for c in (cols["x"], cols["y"], *value_cols)},
+            **opts,
+        )
+    except pd.errors.EmptyDataError:
+        raise InputError(path, "empty file (no header and no rows)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"cannot be read as a CSV table: {str(exc).splitlines()[0]}") from None
+    if len(df) == 0:
+        raise InputError(path, f"no data rows under the header ({', '.join(names)})")
+    return df, cols, value_cols
+
+
+def _phase_values(df, cols, value_cols, have, rows, shape, dims, coords, attrs, path, kind) -> tuple[xr.DataArray, str]:
+    codes, values, meanings = _phase_codes(df[cols["value"]], path)
+    out = np.full(shape, PHASE_NODATA, dtype=np.int16)
+    out[have] = codes[rows]
+    attrs.update(
+        flag_values=values,
+        flag_meanings=" ".join(re.sub(r"\s+", "_", m) for m in meanings),
+        categories=json.dumps(meanings),
+        nodata=PHASE_NODATA,
+    )
+    return xr.DataArray(out, dims=dims, coords=coords, name="phase", attrs=attrs), f"{PHASE_NODATA} (no data)"
+
+
+def _bandcontrast_values(df, cols, value_cols, have, rows, shape, dims, coords, attrs, path, kind) -> tuple[xr.DataArray, str]:
+    v = _numeric(df[cols["value"]], cols["value"], path)
+    out = np.full(shape, np.nan, dtype=np.float32)
+    out[have] = v[rows]
+    attrs["column"] = cols["value"]
+    return xr.DataArray(out, dims=dims, coords=coords, name="bandcontrast", attrs=attrs), "NaN"
+
+
+def _weight_values(df, cols, value_cols, have, rows, shape, dims, coords, attrs, path, kind) -> tuple[xr.DataArray, str]:
+    cdim = f"{WEIGHT_PREFIXES[kind]}_component"
+    out = np.full((*shape, len(value_cols)), np.nan, dtype=np.float32)
+    for k, c in enumerate(value_cols):
+        out[..., k][have] = _numeric(df[c], c, path)[rows]
+    attrs["columns"] = [str(c).strip() for c in value_cols]
+    return xr.DataArray(out, dims=(*dims, cdim), name=kind, attrs=attrs,
+                        coords={**coords, cdim: np.arange(len(value_cols))}), "NaN"
+
+
+def _element_values(df, cols, value_cols, have, rows, shape, dims, coords, attrs, path, kind) -> tuple[xr.DataArray, str]:
+    out = np.full((len(value_cols), *shape), np.nan, dtype=np.float32)
+    for k, c in enumerate(value_cols):
+        out[k][have] = _numeric(df[c], c, path)[rows]
+    return xr.DataArray(out, dims=("element", *dims), name="elements", attrs=attrs,
+                        coords={"element": np.array([c.strip() for c in value_cols], dtype=str), **coords}), "NaN"
+
+
+#: How each kind of table becomes its variable (and what fills the nodes without a row).
+_VALUES = {"phase": _phase_values, "bandcontrast": _bandcontrast_values, "elements": _element_values,
+           **{k: _weight_values for k in WEIGHT_PREFIXES}}
+
+
 def read_table(
     path: str | os.PathLike,
     kind: str,
@@ -274,27 +344,7 @@ def read_table(
     if units not in XY_UNITS:
         raise InputError(None, f"--xy-units must be auto, index or um, got '{xy_units}'")
     path = Path(path)
-    skip, sep, decimal, raw = _sniff(path)
-    opts = dict(sep=sep, decimal=decimal, skiprows=skip, encoding="utf-8-sig", skipinitialspace=True,
-                engine="c")
-    try:
-        names = [str(n) for n in pd.read_csv(path, nrows=0, **opts).columns]
-        cols = _columns(path, kind, names, raw)
-        value_cols = cols["value"] if isinstance(cols["value"], list) else [cols["value"]]
-        df = pd.read_csv(
-            path, usecols=[cols["x"], cols["y"], *value_cols],
-            dtype={cols["value"]: "string"} if kind == "phase" else None,
-            keep_default_na=False,
-            na_values={c: ([""] if kind == "phase" and c == cols["value"] else _NA_NUMBERS)
-                       for c in (cols["x"], cols["y"], *value_cols)},
-            **opts,
-        )
-    except pd.errors.EmptyDataError:
-        raise InputError(path, "empty file (no header and no rows)") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"cannot be read as a CSV table: {str(exc).splitlines()[0]}") from None
-    if len(df) == 0:
-        raise InputError(path, f"no data rows under the header ({', '.join(names)})")
+    df, cols, value_cols = _read_frame(path, kind)
 
     x = _numeric(df[cols["x"]], cols["x"], path)
     y = _numeric(df[cols["y"]], cols["y"], path)
@@ -314,41 +364,8 @@ def read_table(
     coords = {dims[0]: grid_y, dims[1]: grid_x}
     shape = index.shape
 
-    if kind == "phase":
-        codes, values, meanings = _phase_codes(df[cols["value"]], path)
-        out = np.full(shape, PHASE_NODATA, dtype=np.int16)
-        out[have] = codes[rows]
-        attrs.update(
-            flag_values=values,
-            flag_meanings=" ".join(re.sub(r"\s+", "_", m) for m in meanings),
-            categories=json.dumps(meanings),
-            nodata=PHASE_NODATA,
-        )
-        da = xr.DataArray(out, dims=dims, coords=coords, name="phase", attrs=attrs)
-        fill = f"{PHASE_NODATA} (no data)"
-    elif kind == "bandcontrast":
-        v = _numeric(df[cols["value"]], cols["value"], path)
-        out = np.full(shape, np.nan, dtype=np.float32)
-        out[have] = v[rows]
-        attrs["column"] = cols["value"]
-        da = xr.DataArray(out, dims=dims, coords=coords, name="bandcontrast", attrs=attrs)
-        fill = "NaN"
-    elif kind in WEIGHT_PREFIXES:
-        cdim = f"{WEIGHT_PREFIXES[kind]}_component"
-        out = np.full((*shape, len(value_cols)), np.nan, dtype=np.float32)
-        for k, c in enumerate(value_cols):
-            out[..., k][have] = _numeric(df[c], c, path)[rows]
-        attrs["columns"] = [str(c).strip() for c in value_cols]
-        da = xr.DataArray(out, dims=(*dims, cdim), name=kind, attrs=attrs,
-                          coords={**coords, cdim: np.arange(len(value_cols))})
-        fill = "NaN"
-    else:
-        out = np.full((len(value_cols), *shape), np.nan, dtype=np.float32)
-        for k, c in enumerate(value_cols):
-            out[k][have] = _numeric(df[c], c, path)[rows]
-        da = xr.DataArray(out, dims=("element", *dims), name="elements", attrs=attrs,
-                          coords={"element": np.array([c.strip() for c in value_cols], dtype=str), **coords})
-        fill = "NaN"
+    # the kinds' values: codes and their meanings for phase, numbers for the others
+    da, fill = _VALUES[kind](df, cols, value_cols, have, rows, shape, dims, coords, attrs, path, kind)
     if missing:
         warnings.warn(
             f"{path}: {missing} of {index.size} grid nodes have no row in this {kind} table; "

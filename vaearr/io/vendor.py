@@ -92,18 +92,8 @@ def _detector_attrs(signal: Any) -> dict[str, Any]:
     return out
 
 
-def read_vendor(
-    src: str | os.PathLike,
-    *,
-    options: PatternOptions,
-) -> xr.DataArray:
-    """Patterns of a file kikuchipy reads, lazily (see :func:`vaearr.io.ebsd.read_ebsd`)."""
-    scan_shape, step, crop, binning = options.scan_shape, options.step, options.crop, options.binning
-    kp = require("kikuchipy", "ebsd")
-    path = os.fspath(src)
-    if not os.path.isfile(path):
-        raise InputError(path, "no such file")
-
+def _load_signal(kp: Any, path: str) -> tuple[Any, list[str]]:
+    """kikuchipy's lazy signal of the file (its first scan) and the reader's warnings, each repeated once."""
     if h5py.is_hdf5(path):
         open_h5(path).close()  # a truncated file: say so, not "unknown format"
     with warnings.catch_warnings(record=True) as caught:
@@ -116,15 +106,51 @@ def read_vendor(
             raise _not_kikuchipy(path, short_error(exc)) from None
     reader_warnings = sorted({str(w.message).splitlines()[0] for w in caught if issubclass(w.category, UserWarning)})
     for msg in reader_warnings:
-        warnings.warn(f"{path}: kikuchipy: {msg}", stacklevel=3)
+        warnings.warn(f"{path}: kikuchipy: {msg}", stacklevel=4)
     if isinstance(signal, list):  # several scans in one h5ebsd file: kikuchipy's first, as its load does
         signal = signal[0]
     if "EBSD" not in type(signal).__name__ or "MasterPattern" in type(signal).__name__:
         raise InputError(path, f"kikuchipy reads this as {type(signal).__name__}, not a map of EBSD patterns")
+    return signal, reader_warnings
+
+
+def _grid(axes_yx: list[Any], step: Any) -> tuple[list[float], list[float], str]:
+    """Offsets and steps (µm) along y and x, and where the steps came from: given, the file, or the default."""
+    offsets, steps, have_units = [0.0, 0.0], [DEFAULT_STEP, DEFAULT_STEP], [False, False]
+    for i, axis in enumerate(axes_yx):
+        if axis is not None:
+            offsets[i], steps[i], have_units[i] = _nav_axis(axis)
+    if step is not None:
+        steps = list(pair(step, "step"))
+        step_source = "given"
+    elif all(have_units[i] for i, a in enumerate(axes_yx) if a is not None) and any(a is not None for a in axes_yx):
+        if axes_yx[0] is None:  # one line of patterns: rows share the column step
+            steps[0] = steps[1]
+        step_source = "file"
+    else:
+        steps = [DEFAULT_STEP, DEFAULT_STEP]
+        step_source = f"none in the file: default {DEFAULT_STEP:g} µm"
+    if step_source != "file":
+        offsets = [0.0, 0.0]
+    return offsets, steps, step_source
+
+
+def read_vendor(
+    src: str | os.PathLike,
+    *,
+    options: PatternOptions,
+) -> xr.DataArray:
+    """Patterns of a file kikuchipy reads, lazily (see :func:`vaearr.io.ebsd.read_ebsd`)."""
+    scan_shape, step, crop, binning = options.scan_shape, options.step, options.crop, options.binning
+    kp = require("kikuchipy", "ebsd")
+    path = os.fspath(src)
+    if not os.path.isfile(path):
+        raise InputError(path, "no such file")
+
+    signal, reader_warnings = _load_signal(kp, path)
 
     data = signal.data
     if not hasattr(data, "dask"):
-
         data = da.from_array(data)
     nav = list(signal.axes_manager.navigation_axes)  # hyperspy order: x first, then y
     pattern_shape = tuple(int(s) for s in data.shape[-2:])
@@ -152,22 +178,7 @@ def read_vendor(
         raise InputError(path, f"kikuchipy reads {data.ndim}-D data; expected a map of 2-D patterns")
 
     ny, nx = int(data.shape[0]), int(data.shape[1])
-    offsets, steps, have_units = [0.0, 0.0], [DEFAULT_STEP, DEFAULT_STEP], [False, False]
-    for i, axis in enumerate(axes_yx):
-        if axis is not None:
-            offsets[i], steps[i], have_units[i] = _nav_axis(axis)
-    if step is not None:
-        steps = list(pair(step, "step"))
-        step_source = "given"
-    elif all(have_units[i] for i, a in enumerate(axes_yx) if a is not None) and any(a is not None for a in axes_yx):
-        if axes_yx[0] is None:  # one line of patterns: rows share the column step
-            steps[0] = steps[1]
-        step_source = "file"
-    else:
-        steps = [DEFAULT_STEP, DEFAULT_STEP]
-        step_source = f"none in the file: default {DEFAULT_STEP:g} µm"
-    if step_source != "file":
-        offsets = [0.0, 0.0]
+    offsets, steps, step_source = _grid(axes_yx, step)
     # a negative scale means descending coordinates: flip so the store's stay ascending
     for i in (0, 1):
         if steps[i] < 0:

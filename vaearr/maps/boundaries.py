@@ -422,16 +422,16 @@ def find_boundaries(
         "grain_size_um": float(size), "grain_size_method": "mean linear intercept along rows and columns",
         "step_um": [sy, sx],
     }
+    return _write(store, ds, names, {STRENGTH: np.where(valid, strength, np.nan).astype(np.float32),
+                                     GRAIN_BOUNDARIES: gb & valid, LOW_ANGLE_BOUNDARIES: lagb & valid},
+                  source=source, mask_name=mask_name, attrs=attrs, overwrite=overwrite)
+
+
+def _write(store: Any, ds: xr.Dataset, names: Mapping[str, str], maps: Mapping[str, np.ndarray], *, source: str,
+           mask_name: str | None, attrs: dict[str, Any], overwrite: bool) -> BoundaryResult:
+    """The three maps into the store as one transaction (``names``: the variable of each), and the result."""
     coords = {Y: ds[Y], X: ds[X]} if Y in ds.coords and X in ds.coords else None
-
-    def arr(v: np.ndarray, name: str) -> xr.DataArray:
-        return xr.DataArray(v, dims=(Y, X), coords=coords, name=name)
-
-    out = {
-        names[STRENGTH]: arr(np.where(valid, strength, np.nan).astype(np.float32), names[STRENGTH]),
-        names[GRAIN_BOUNDARIES]: arr(gb & valid, names[GRAIN_BOUNDARIES]),
-        names[LOW_ANGLE_BOUNDARIES]: arr(lagb & valid, names[LOW_ANGLE_BOUNDARIES]),
-    }
+    out = {names[k]: xr.DataArray(v, dims=(Y, X), coords=coords, name=names[k]) for k, v in maps.items()}
     write_variables(store, out, mask=mask_name, source=[source] + ([mask_name] if mask_name else []),
                     config=_jsonable(attrs), attrs=_jsonable(attrs), overwrite=overwrite)
     return BoundaryResult(store=str(store), source=source, strength=out[names[STRENGTH]],

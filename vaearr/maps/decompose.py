@@ -27,8 +27,10 @@ Automatic choices, each written to the attrs with the values that made it:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
+from typing import Any
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,37 +40,11 @@ from sklearn.decomposition import PCA
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.decompositions import DECOMPOSITIONS, Fit
 from vaearr.maps.masked import MaskedPixels, Sample
-from vaearr.maps.references import MAX_FIT
+from vaearr.maps.options import DecomposeOptions, parse_components
 from vaearr.store import check_name, open_store, write_variables
 
 #: The decomposition methods' names (:data:`~vaearr.maps.decompositions.DECOMPOSITIONS`).
 METHODS = DECOMPOSITIONS.names()
-
-
-def parse_references(text: str | None) -> list[tuple[int, int]] | str | None:
-    """``"y,x;y,x"`` (pixel row, column) → ``[(y, x), ...]``; ``"auto"`` and None pass through.
-
-    Examples
-    --------
-    >>> parse_references("3,4; 10,2")
-    [(3, 4), (10, 2)]
-    """
-    if text is None or text.strip().lower() == "auto":
-        return None if text is None else "auto"
-    out = []
-    for item in text.split(";"):
-        if not item.strip():
-            continue
-        parts = item.replace(" ", "").split(",")
-        try:
-            y, x = (int(p) for p in parts)
-        except ValueError:
-            raise InputError(None, f"--references takes 'auto' or pixel rows and columns like '3,4;10,2', "
-                                   f"got '{text}'") from None
-        out.append((y, x))
-    if not out:
-        raise InputError(None, f"--references has no pixels: '{text}'")
-    return out
 
 
 def elbow(values: Sequence[float]) -> tuple[int, list[float]]:
@@ -146,34 +122,28 @@ def _check_references(px: MaskedPixels, refs: Sequence[tuple[int, int]], mask_na
         seen.add((y, x))
 
 
-def decompose(
-    ds: xr.Dataset,
-    *,
-    method: str,
-    var: str = "patterns",
-    mask: str | None = "roi",
-    components: int | str = "auto",
-    references: Sequence[tuple[int, int]] | str | None = None,
-    name: str | None = None,
-    k_range: tuple[int, int] = (2, 8),
-    max_components: int = 20,
-    seed: int = 0,
-    max_fit: int = MAX_FIT,
-    dims: tuple[str, str] = ("y", "x"),
-    store: object = "the store",
-) -> DecomposeResult:
+def decompose(ds: xr.Dataset, options: DecomposeOptions | None = None, /, *, dims: tuple[str, str] = ("y", "x"),
+              **fields: Any) -> DecomposeResult:
     """PCA, NMF or cNMF of ``var`` inside ``mask``; see the module docstring for the automatic rules.
 
     Parameters
     ----------
+    ds
+        The store's dataset.
+    options, **fields
+        A :class:`~vaearr.maps.options.DecomposeOptions`, or its fields (``store`` names the store
+        in messages):
+
     method
-        ``"pca"``, ``"nmf"`` or ``"cnmf"``.
+        A name in :data:`~vaearr.maps.decompositions.DECOMPOSITIONS`: ``"pca"``, ``"nmf"`` or ``"cnmf"``.
     components
         Number of components, or ``"auto"``. For cnmf the total: fixed (one per reference) plus free.
     references
         cnmf only: ``[(row, col), ...]`` pixel indices, or ``"auto"`` (default for cnmf).
     name
         Variable prefix (default: the method).
+    dims
+        The map's dims.
 
     Raises
     ------
@@ -183,7 +153,10 @@ def decompose(
     StoreError
         No ``var`` or mask in the store.
     """
-
+    if options is not None and fields:
+        raise TypeError("give a DecomposeOptions or its fields, not both")
+    o = options if options is not None else DecomposeOptions(**{"store": "the store", **fields})
+    method, var, mask, references, seed, store = o.method, o.var, o.mask, o.references, o.seed, o.store
     if method not in DECOMPOSITIONS:
         raise InputError(None, f"unknown method '{method}'; choose {', '.join(METHODS[:-1])} or {METHODS[-1]}")
     how = DECOMPOSITIONS[method]()
@@ -191,12 +164,10 @@ def decompose(
     if given and not how.takes_references:
         raise InputError(None, f"--references is for {', '.join(m for m in METHODS if DECOMPOSITIONS[m].takes_references)}, "
                                f"not {method}")
+    components = parse_components(o.components)
     auto_n = isinstance(components, str)
-    if auto_n and components != "auto":
-        raise InputError(None, f"--components takes a number or 'auto', got '{components}'")
-    if not auto_n and int(components) < 1:
-        raise InputError(None, f"--components must be at least 1, got {components}")
-    name = name or method
+    o.check()
+    name = o.name or method
     cdim = f"{name}_component"
     mask_name = mask if isinstance(mask, str) else "none"
     px = MaskedPixels(ds, var, mask, dims=dims, store=store)
@@ -209,13 +180,13 @@ def decompose(
     if px.n < 2:
         raise InputError(None, f"mask '{mask_name}' has {px.n} pixel(s); a decomposition needs at least 2")
 
-    sample = px.sample(max_fit, seed)
+    sample = px.sample(o.max_fit, seed)
     attrs: dict = {"method": method, "var": var, "in_mask": mask_name, "n_pixels": px.n, "n_fit": int(sample.x.shape[0]),
                    "seed": seed, "components_auto": bool(auto_n)}
     n = None if auto_n else int(components)
     scree = None
     if auto_n and not given:
-        scree, n, dist = _scree(sample, max_components, seed)
+        scree, n, dist = _scree(sample, o.max_components, seed)
         attrs.update(components_rule=f"elbow of the log10 PCA scree (up to {scree.n_components_} components): "
                                      f"{n} components",
                      explained_variance_ratio_scree=[float(v) for v in scree.explained_variance_ratio_],
@@ -230,7 +201,7 @@ def decompose(
         attrs["nonnegative"] = how.intensities
     shift32 = np.float32(shift)
     fit = Fit(px=px, sample=sample, x_fit=sample.x + shift32 if shift else sample.x, n=n, scree=scree, attrs=attrs,
-              references=references, k_range=k_range, seed=seed, component_dim=cdim, var=var,
+              references=references, k_range=o.k_range, seed=seed, component_dim=cdim, var=var,
               transform=(lambda x: x + shift32) if shift else None)
     comps, proj, n = how.fit(fit)
     attrs["n_components"] = int(n)
@@ -242,39 +213,31 @@ def decompose(
     return DecomposeResult(name=name, method=method, weights=weights, components=comp_da, attrs=attrs)
 
 
-def write_decomposition(
-    store: str | os.PathLike,
-    *,
-    method: str,
-    var: str = "patterns",
-    mask: str | None = "roi",
-    components: int | str = "auto",
-    references: Sequence[tuple[int, int]] | str | None = None,
-    name: str | None = None,
-    k_range: tuple[int, int] = (2, 8),
-    max_components: int = 20,
-    seed: int = 0,
-    max_fit: int = MAX_FIT,
-    overwrite: bool = False,
-) -> DecomposeResult:
+def write_decomposition(store: str | os.PathLike, options: DecomposeOptions | None = None, /,
+                        **fields: Any) -> DecomposeResult:
     """:func:`decompose` and write ``{name}_weights`` and ``{name}_components`` in one transaction.
 
-    Everything is checked (names, reference pixels, component count) before any work, and the
-    store is written only at the end, so bad input leaves it as it was.
+    ``options`` (a :class:`~vaearr.maps.options.DecomposeOptions`) or its fields (``store`` aside)
+    say what to do. Everything is checked (names, reference pixels, component count) before any
+    work, and the store is written only at the end, so bad input leaves it as it was.
     """
-
-    name = check_name(name or method, "variable prefix (--name)")
+    if options is not None and fields:
+        raise TypeError("give a DecomposeOptions or its fields, not both")
+    o = options if options is not None else DecomposeOptions(store=str(store), **fields)
+    references, components = o.references, parse_components(o.components)
+    if references is None and o.method in DECOMPOSITIONS and DECOMPOSITIONS[o.method].takes_references:
+        references = "auto"  # recorded as the choice made
+    name = check_name(o.name or o.method, "variable prefix (--name)")
     ds = open_store(store)
     for v in (f"{name}_weights", f"{name}_components"):
-        if v in ds and not overwrite:
+        if v in ds and not o.overwrite:
             raise StoreError(store, f"variable '{v}' exists; pass overwrite=True (--overwrite) to replace it")
-    result = decompose(ds, method=method, var=var, mask=mask, components=components, references=references,
-                       name=name, k_range=k_range, max_components=max_components, seed=seed, max_fit=max_fit,
-                       store=store)
-    config = {"method": method, "var": var, "mask": result.attrs["in_mask"], "components": components,
+    o = dataclasses.replace(o, store=store, name=name, references=references, components=components)
+    result = decompose(ds, o)
+    config = {"method": o.method, "var": o.var, "mask": result.attrs["in_mask"], "components": components,
               "references": references if isinstance(references, (str, type(None))) else [list(r) for r in references],
-              "k_range": list(k_range), "max_components": max_components, "seed": seed, "max_fit": max_fit}
+              "k_range": list(o.k_range), "max_components": o.max_components, "seed": o.seed, "max_fit": o.max_fit}
     # the weights are NaN outside the mask already (projected on the mask's pixels only); one
     # transaction for both variables, the mask named in the attrs
-    write_variables(store, result.variables, source=[var], config=config, overwrite=overwrite)
+    write_variables(store, result.variables, source=[o.var], config=config, overwrite=o.overwrite)
     return result

@@ -35,7 +35,6 @@ indexing speed are attrs too.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import time
 from collections.abc import Sequence
@@ -48,13 +47,12 @@ import xarray as xr
 
 from vaearr.errors import InputError, StoreError, require
 from vaearr.maps.background import static_background
-from vaearr.maps.indexers import DICTIONARY_MEMORY, INDEXERS, Indexer, Setup, quiet
+from vaearr.maps.indexers import INDEXERS, Indexer, Setup, quiet
+from vaearr.maps.options import IndexOptions
 from vaearr.maps.orientations import orientation_maps
 from vaearr.progress import bar
 from vaearr.store import open_store, write_variables
-from vaearr.store.names import check_name
 from vaearr.store.schema import (
-    ORIENTATION,
     PATTERNS,
     PX,
     PY,
@@ -69,17 +67,14 @@ from vaearr.store.schema import (
 
 #: The indexing methods' names (:data:`~vaearr.maps.indexers.INDEXERS`).
 METHODS = INDEXERS.names()
-#: Projection-centre conventions kikuchipy's :class:`EBSDDetector` takes; ``bruker`` is its default.
-PC_CONVENTIONS = ("bruker", "tsl", "oxford", "emsoft")
 #: Master patterns kikuchipy ships inside its package (no network): phase name → loader.
 SHIPPED_PHASES = {"ni": "nickel_ebsd_master_pattern_small"}
 #: Master patterns kikuchipy downloads from Zenodo (``kikuchipy.data.ebsd_master_pattern``):
 #: usable offline once in kikuchipy's cache.
 KIKUCHIPY_PHASES = ("ni", "al", "si", "austenite", "ferrite", "steel_chi", "steel_sigma", "steel_sigma2",
                     "steel_r", "steel_pi", "steel_cr2n", "al6mn", "alpha_almnsi")
-#: Default dictionary sampling (degrees); patterns per block of rows by default: as many as
-#: fill this many bytes as float32 (kikuchipy's working type), e.g. 18 641 patterns of 60 × 60.
-RESOLUTION = 2.0
+#: Patterns per block of rows by default: as many as fill this many bytes as float32 (kikuchipy's
+#: working type), e.g. 18 641 patterns of 60 × 60.
 BLOCK_BYTES = 256 * 1024**2
 
 
@@ -109,42 +104,6 @@ class IndexResult:
 
 
 # -- inputs -------------------------------------------------------------------------------------
-
-
-def parse_pc(text: str | Sequence[float]) -> tuple[float, float, float]:
-    """``"0.42,0.21,0.50"`` → three floats (the projection centre)."""
-    parts = text.replace(";", ",").split(",") if isinstance(text, str) else list(text)
-    try:
-        pc = tuple(float(p) for p in parts)
-    except (TypeError, ValueError):
-        raise InputError(None, f"--pc takes three numbers X,Y,Z, got '{text}'") from None
-    if len(pc) != 3 or not all(math.isfinite(v) for v in pc):
-        raise InputError(None, f"--pc takes three finite numbers X,Y,Z, got '{text}'")
-    return pc  # type: ignore[return-value]
-
-
-def check_pc(pc: Sequence[float], convention: str, px_size: float | None) -> None:
-    """PC fractions in [0, 1] (Bruker, TSL, Oxford; z > 0); EMsoft (xpc, ypc, L) needs ``px_size`` and L > 0."""
-    if convention not in PC_CONVENTIONS:
-        raise InputError(None, f"unknown --pc-convention '{convention}'; choose {', '.join(PC_CONVENTIONS)}")
-    if convention == "emsoft":
-        if px_size is None or not (px_size > 0):
-            raise InputError(None, "--pc-convention emsoft gives L in µm: give the detector pixel size "
-                                   "with --px-size (µm, > 0)")
-        if not pc[2] > 0:
-            raise InputError(None, f"EMsoft PC L (detector distance, µm) must be > 0, got {pc[2]:g}")
-        return
-    bad = [f"{k}={v:g}" for k, v in zip("XYZ", pc) if not 0 <= v <= 1]
-    if bad or pc[2] == 0:
-        raise InputError(None, f"--pc ({convention}) is fractions of the detector in [0, 1] with Z > 0; "
-                               f"got {', '.join(bad) or 'Z=0'}")
-
-
-def check_tilt(value: float, what: str) -> float:
-    value = float(value)
-    if not math.isfinite(value) or not -90 <= value <= 90:
-        raise InputError(None, f"{what} must be degrees in [-90, 90], got {value:g}")
-    return value
 
 
 def load_master_pattern(phase: str | None, master_pattern: str | os.PathLike | None):
@@ -230,23 +189,6 @@ def _row_blocks(ny: int, nx: int, chunk_rows: int, block_patterns: int) -> list[
     return [slice(y0, min(y0 + rows, ny)) for y0 in range(0, ny, rows)]
 
 
-def _check_settings(name: str, method: str, pc: Sequence[float] | str, pc_convention: str, px_size: float | None,
-                    sample_tilt: float, detector_tilt: float, resolution: float,
-                    energy: float | None) -> tuple[str, tuple[float, float, float], float, float]:
-    """Every setting checked before the store is read: the name, PC and tilts as they will be used."""
-    name = check_name(name, "orientation variable (--name)")
-    if method not in INDEXERS:
-        raise InputError(None, f"unknown --method '{method}'; choose {', '.join(METHODS)}")
-    pc = parse_pc(pc)
-    check_pc(pc, pc_convention, px_size)
-    sample_tilt = check_tilt(sample_tilt, "--tilt (sample tilt)")
-    detector_tilt = check_tilt(detector_tilt, "--detector-tilt")
-    INDEXERS[method]().check(resolution)
-    if energy is not None and not (math.isfinite(energy) and energy > 0):
-        raise InputError(None, f"--energy must be > 0 kV, got {energy:g}")
-    return name, pc, sample_tilt, detector_tilt
-
-
 def _patterns_and_mask(store: Any, ds: xr.Dataset, name: str, method: str, mask: str | None,
                        overwrite: bool) -> tuple[xr.DataArray, str | None, np.ndarray]:
     """The patterns, the mask's name (``auto`` resolved) and its pixels; refuses variables that exist."""
@@ -314,33 +256,16 @@ def _variables(name: str, maps: dict[str, np.ndarray], method: str, refine: bool
     return variables
 
 
-def index_store(
-    store: str | os.PathLike,
-    *,
-    phase: str | None = None,
-    master_pattern: str | os.PathLike | None = None,
-    pc: Sequence[float] | str,
-    pc_convention: str = "bruker",
-    px_size: float | None = None,
-    sample_tilt: float = 70.0,
-    detector_tilt: float = 0.0,
-    method: str = "hough",
-    refine: bool = False,
-    resolution: float = RESOLUTION,
-    energy: float | None = None,
-    mask: str | None = "auto",
-    name: str = ORIENTATION,
-    overwrite: bool = False,
-    block_patterns: int | None = None,
-    dictionary_memory: int = DICTIONARY_MEMORY,
-    progress: bool = True,
-) -> IndexResult:
+def index_store(store: str | os.PathLike, options: IndexOptions | None = None, /, **fields: Any) -> IndexResult:
     """Index the store's patterns and write the orientations (see the module docstring).
 
     Parameters
     ----------
     store
         An EBSD map store with ``patterns(y, x, py, px)``.
+    options, **fields
+        An :class:`~vaearr.maps.options.IndexOptions`, or its fields (``store`` aside):
+
     phase, master_pattern
         One of them: a kikuchipy master-pattern name (``ni`` works offline) or an EMsoft
         master-pattern file.
@@ -369,11 +294,15 @@ def index_store(
     StoreError
         No patterns or mask in the store, an empty mask, a variable that exists without ``overwrite``.
     """
+    if options is not None and fields:
+        raise TypeError("give an IndexOptions or its fields, not both")
+    o = options if options is not None else IndexOptions(store=str(store), **fields)
     # every check first: bad input leaves the store as it was, before any slow work
-    name, pc, sample_tilt, detector_tilt = _check_settings(name, method, pc, pc_convention, px_size, sample_tilt,
-                                                           detector_tilt, resolution, energy)
+    name, pc, sample_tilt, detector_tilt = o.check()
+    phase, master_pattern, method, refine, resolution = o.phase, o.master_pattern, o.method, o.refine, o.resolution
+    pc_convention, px_size, energy, block_patterns = o.pc_convention, o.px_size, o.energy, o.block_patterns
     ds = open_store(store)
-    pat, mask, m = _patterns_and_mask(store, ds, name, method, mask, overwrite)
+    pat, mask, m = _patterns_and_mask(store, ds, name, method, o.mask, o.overwrite)
     mp, mp_source = load_master_pattern(phase, master_pattern)
     ph = mp.phase
     if phase is not None and master_pattern is None:
@@ -390,9 +319,9 @@ def index_store(
     bg_mean = static_background(store, PATTERNS, (Y, X), mask, feature_dims=(PY, PX))
     info = np.iinfo(pat.dtype) if pat.dtype.kind in "iu" else None
     bg = (np.clip(np.rint(bg_mean), info.min, info.max) if info else bg_mean).astype(pat.dtype)
-    ix = Indexer(method, refine, Setup(detector, ph, mp, energy_kv, float(resolution), dictionary_memory), bg)
+    ix = Indexer(method, refine, Setup(detector, ph, mp, energy_kv, float(resolution), o.dictionary_memory), bg)
     maps = _index_blocks(ix, pat, m, block_patterns, desc=f"index ({method}{' + refine' if refine else ''})",
-                         progress=progress)
+                         progress=o.progress)
     seconds = time.perf_counter() - t0
 
     n_total = int(m.sum())
@@ -428,5 +357,5 @@ def index_store(
     sources = [PATTERNS, *([mask] if mask else [])]
     write_variables(store, {**variables, **maps.variables},
                     source={**{k: sources for k in variables}, **{k: list(maps.source) for k in maps.variables}},
-                    config={**config, "maps": maps.config}, attrs={"in_mask": mask or "none"}, overwrite=overwrite)
+                    config={**config, "maps": maps.config}, attrs={"in_mask": mask or "none"}, overwrite=o.overwrite)
     return IndexResult(name, variables, attrs, n_total, seconds, messages)

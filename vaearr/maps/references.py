@@ -29,11 +29,10 @@ from sklearn.mixture import GaussianMixture
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.composite import element_composite
 from vaearr.maps.masked import MaskedPixels
+from vaearr.maps.options import MAX_FIT
 from vaearr.store import open_store, write_variables
 from vaearr.store.schema import RGB
 
-#: Pixels used to fit NMF and the mixtures when the mask has more.
-MAX_FIT = 20000
 
 
 # --------------------------------------------------------------------------------------------

@@ -21,39 +21,11 @@ import xarray as xr
 from skimage.filters import threshold_otsu
 
 from vaearr.errors import InputError, StoreError
+from vaearr.options import parse_range
 from vaearr.store import check_name, open_store, write_variable
 
 Range = tuple[float | None, float | None]
 IndexRange = tuple[int | None, int | None]
-
-
-def parse_range(text: str) -> Range:
-    """Parse ``"A:B"`` into ``(A, B)``; either end may be left empty for "no bound".
-
-    Examples
-    --------
-    >>> parse_range("10:20"), parse_range("10:"), parse_range(":-2.5")
-    ((10.0, 20.0), (10.0, None), (None, -2.5))
-    """
-    if not isinstance(text, str) or text.count(":") != 1:
-        raise InputError(None, f"range {text!r} is not of the form A:B (e.g. '10:20', '10:' or ':20')")
-    parts = []
-    for part in text.split(":"):
-        part = part.strip()
-        if part == "":
-            parts.append(None)
-            continue
-        try:
-            v = float(part)
-        except ValueError:
-            raise InputError(None, f"range {text!r}: {part!r} is not a number") from None
-        if not np.isfinite(v):
-            raise InputError(None, f"range {text!r}: {part!r} is not a finite number")
-        parts.append(v)
-    lo, hi = parts
-    if lo is not None and hi is not None and lo > hi:
-        raise InputError(None, f"range {text!r} is empty: {lo:g} > {hi:g}")
-    return lo, hi
 
 
 def parse_index_range(text: str) -> IndexRange:
@@ -133,6 +105,72 @@ def _store_label(ds: xr.Dataset) -> str:
     return str(ds.encoding.get("source") or "the store")
 
 
+def _check_criteria(any_criterion: bool, bc_min: float | None, bc_max: float | None,
+                    top_percent: float | None) -> None:
+    """One line for no criterion at all, or a threshold that cannot work."""
+    if not any_criterion:
+        raise InputError(None, "give at least one ROI criterion: a minimum or maximum value (--bc-min / --bc-max), "
+                               "Otsu's threshold (--bc-otsu), a top percentage (--bc-top-percent), an x/y range "
+                               "(--x/--y) or an x/y index range (--x-index/--y-index)")
+    if top_percent is not None and not (0 < float(top_percent) <= 100):
+        raise InputError(None, f"top percent must be in (0, 100], got {top_percent:g}")
+    for label_, t in (("bc_min", bc_min), ("bc_max", bc_max)):
+        if t is not None and not np.isfinite(float(t)):
+            raise InputError(None, f"{label_} must be a finite number, got {t}")
+    if bc_min is not None and bc_max is not None and float(bc_min) > float(bc_max):
+        raise InputError(None, f"bc_min {float(bc_min):g} > bc_max {float(bc_max):g}: no value can be kept")
+
+
+def _threshold_mask(ds: xr.Dataset, var: str, dims: tuple[str, str], label: Any, *, bc_min: float | None,
+                    bc_max: float | None, top_percent: float | None, otsu: bool, criteria: dict,
+                    thresholds: dict, counts: dict) -> np.ndarray:
+    """The pixels whose ``var`` passes every threshold given (finite ones only); records what each kept."""
+    ydim, xdim = dims
+    mask = np.ones((ds.sizes[ydim], ds.sizes[xdim]), dtype=bool)
+    if var not in ds.variables:
+        hint = "; ingest a band-contrast CSV first" if var == "bandcontrast" else ""
+        raise StoreError(label, f"no variable '{var}' in the store{hint}")
+    da = ds[var]
+    if set(da.dims) != {ydim, xdim}:
+        raise StoreError(label, f"'{var}' has dims {da.dims}; a mask needs a ({ydim}, {xdim}) variable")
+    v = np.asarray(da.transpose(ydim, xdim).values, dtype=np.float64)
+    finite = np.isfinite(v)
+    counts["finite"] = int(finite.sum())
+    if not finite.any():
+        raise StoreError(label, f"'{var}' has no finite values to threshold")
+    mask &= finite
+    if bc_min is not None:
+        bc_min = float(bc_min)
+        criteria["bc_min"] = bc_min
+        thresholds["bc_min"] = bc_min
+        keep = finite & (v >= bc_min)
+        counts["bc_min"] = int(keep.sum())
+        mask &= keep
+    if bc_max is not None:
+        bc_max = float(bc_max)
+        criteria["bc_max"] = bc_max
+        thresholds["bc_max"] = bc_max
+        keep = finite & (v <= bc_max)
+        counts["bc_max"] = int(keep.sum())
+        mask &= keep
+    if top_percent is not None:
+        top_percent = float(top_percent)
+        t = float(np.percentile(v[finite], 100.0 - top_percent))
+        criteria["top_percent"] = top_percent
+        thresholds["top_percent"] = t
+        keep = finite & (v >= t)
+        counts["top_percent"] = int(keep.sum())
+        mask &= keep
+    if otsu:
+        t = float(threshold_otsu(v[finite]))
+        criteria["otsu"] = True
+        thresholds["otsu"] = t
+        keep = finite & (v >= t)
+        counts["otsu"] = int(keep.sum())
+        mask &= keep
+    return mask
+
+
 def make_roi(
     ds: xr.Dataset,
     *,
@@ -207,17 +245,8 @@ def make_roi(
     xi_range = _as_index_range(x_index, xdim)
     yi_range = _as_index_range(y_index, ydim)
     thresholding = bc_min is not None or bc_max is not None or otsu or top_percent is not None
-    if not thresholding and x_range is None and y_range is None and xi_range is None and yi_range is None:
-        raise InputError(None, "give at least one ROI criterion: a minimum or maximum value (--bc-min / --bc-max), "
-                               "Otsu's threshold (--bc-otsu), a top percentage (--bc-top-percent), an x/y range "
-                               "(--x/--y) or an x/y index range (--x-index/--y-index)")
-    if top_percent is not None and not (0 < float(top_percent) <= 100):
-        raise InputError(None, f"top percent must be in (0, 100], got {top_percent:g}")
-    for label_, t in (("bc_min", bc_min), ("bc_max", bc_max)):
-        if t is not None and not np.isfinite(float(t)):
-            raise InputError(None, f"{label_} must be a finite number, got {t}")
-    if bc_min is not None and bc_max is not None and float(bc_min) > float(bc_max):
-        raise InputError(None, f"bc_min {float(bc_min):g} > bc_max {float(bc_max):g}: no value can be kept")
+    _check_criteria(thresholding or not (x_range is None and y_range is None and xi_range is None and yi_range is None),
+                    bc_min, bc_max, top_percent)
     label = os.fspath(store) if store is not None else _store_label(ds)
     for d in dims:
         if d not in ds.coords:
@@ -231,48 +260,8 @@ def make_roi(
     mask = np.ones(shape, dtype=bool)
 
     if thresholding:
-        if var not in ds.variables:
-            hint = "; ingest a band-contrast CSV first" if var == "bandcontrast" else ""
-            raise StoreError(label, f"no variable '{var}' in the store{hint}")
-        da = ds[var]
-        if set(da.dims) != {ydim, xdim}:
-            raise StoreError(label, f"'{var}' has dims {da.dims}; a mask needs a ({ydim}, {xdim}) variable")
-        v = np.asarray(da.transpose(ydim, xdim).values, dtype=np.float64)
-        finite = np.isfinite(v)
-        counts["finite"] = int(finite.sum())
-        if not finite.any():
-            raise StoreError(label, f"'{var}' has no finite values to threshold")
-        mask &= finite
-        if bc_min is not None:
-            bc_min = float(bc_min)
-            criteria["bc_min"] = bc_min
-            thresholds["bc_min"] = bc_min
-            keep = finite & (v >= bc_min)
-            counts["bc_min"] = int(keep.sum())
-            mask &= keep
-        if bc_max is not None:
-            bc_max = float(bc_max)
-            criteria["bc_max"] = bc_max
-            thresholds["bc_max"] = bc_max
-            keep = finite & (v <= bc_max)
-            counts["bc_max"] = int(keep.sum())
-            mask &= keep
-        if top_percent is not None:
-            top_percent = float(top_percent)
-            t = float(np.percentile(v[finite], 100.0 - top_percent))
-            criteria["top_percent"] = top_percent
-            thresholds["top_percent"] = t
-            keep = finite & (v >= t)
-            counts["top_percent"] = int(keep.sum())
-            mask &= keep
-        if otsu:
-
-            t = float(threshold_otsu(v[finite]))
-            criteria["otsu"] = True
-            thresholds["otsu"] = t
-            keep = finite & (v >= t)
-            counts["otsu"] = int(keep.sum())
-            mask &= keep
+        mask &= _threshold_mask(ds, var, dims, label, bc_min=bc_min, bc_max=bc_max, top_percent=top_percent, otsu=otsu,
+                                criteria=criteria, thresholds=thresholds, counts=counts)
     for name, r, coord, axis in ((xdim, x_range, xs, 1), (ydim, y_range, ys, 0)):
         if r is None:
             continue

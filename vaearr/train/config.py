@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from vaearr.errors import InputError, VaearrError, require
+from vaearr.options import Option, opt, options
 
 
 class TrainingError(VaearrError):
@@ -49,35 +50,6 @@ def _parse_mask(text: str) -> str | None:
 
 def _parse_clip(value: float) -> float | None:
     return value or None
-
-
-@dataclass(frozen=True)
-class Option:
-    """How a :class:`TrainConfig` field appears on the command line (``vaearr train``) and in flows.
-
-    Attributes
-    ----------
-    help
-        One line for ``--help``.
-    flags
-        The option's names; default ``--field-name``. ``()`` makes it the positional argument.
-    cli_type, parse
-        What the command line takes (when it is not the field's type) and how it becomes the
-        field's value (``"none"`` → None, ``"y,x"`` → a tuple...).
-    """
-
-    help: str
-    flags: tuple[str, ...] | None = None
-    cli_type: Any = None
-    parse: Callable[[Any], Any] | None = None
-
-
-def opt(default: Any = dataclasses.MISSING, help: str = "", **kw: Any) -> Any:
-    """A :class:`TrainConfig` field with its :class:`Option`."""
-    meta = {"option": Option(help, **kw)}
-    if isinstance(default, dict | list):
-        return field(default_factory=lambda: type(default)(default), metadata=meta)
-    return field(default=default, metadata=meta)
 
 
 @dataclass
@@ -180,9 +152,8 @@ class TrainConfig:
 
     @classmethod
     def options(cls) -> Iterator[tuple[dataclasses.Field, Option]]:
-        """Every field with its :class:`Option`, in declaration order."""
-        for f in dataclasses.fields(cls):
-            yield f, f.metadata["option"]
+        """Every field with its :class:`~vaearr.options.Option`, in declaration order."""
+        return options(cls)
 
 
 #: Values of ``amp``.

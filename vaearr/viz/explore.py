@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from vaearr.analysis import quality as Q
+from vaearr.analysis.options import PARTS, ExploreOptions
 from vaearr.analysis.embedding import EMBEDDINGS, embed, sample_embedding
 from vaearr.analysis.files import explore_files as files_through_run
 from vaearr.analysis.generate import (
@@ -53,9 +54,6 @@ from vaearr.viz.grids import (
 from vaearr.viz.projector import write_projector
 from vaearr.viz.quality import reconstruction_grid, volume_reconstructions
 
-#: Parts :func:`explore` can write, in the order it writes them.
-PARTS = ("quality", "prior", "interpolation", "stats", "activations", "prototypes", "traversal", "manifold",
-         "pairwise", "embeddings", "projector")
 
 # --------------------------------------------------------------------------------------------
 # the whole exploration
@@ -100,36 +98,8 @@ class ExploreResult:
         return "\n".join(lines)
 
 
-def explore(
-    store: str | os.PathLike,
-    run: str | os.PathLike,
-    out: str | os.PathLike,
-    *,
-    n: int | None = 2000,
-    seed: int = 0,
-    label: str | None = "auto",
-    parts: Sequence[str] = PARTS,
-    embeddings: Sequence[str] = ("pca", "tsne", "umap"),
-    n_prior: int = 8,
-    steps: int = 9,
-    traversal_dims: Sequence[int] | None = None,
-    traversal_range: tuple[float, float] = (-3.0, 3.0),
-    base: str | Sequence[float] | None = None,
-    manifold_dims: tuple[int, int] | None = None,
-    manifold_size: int = 9,
-    manifold_range: tuple[float, float] | None = None,
-    metric_range: str = "both",
-    sprite: bool = True,
-    pairwise_dims: Sequence[int] | None = None,
-    line: tuple[Sequence[float], Sequence[float]] | None = None,
-    n_line: int = 8,
-    threshold: float = 0.5,
-    n_grid: int = 8,
-    slices: Sequence[int] | None = None,
-    perceptual_weights: str | os.PathLike | None = None,
-    checkpoint: str = "best",
-    device: str = "cpu",
-) -> ExploreResult:
+def explore(store: str | os.PathLike, run: str | os.PathLike, out: str | os.PathLike,
+            options: ExploreOptions | None = None, /, **fields: Any) -> ExploreResult:
     """Encode samples of a store with a run and write the exploration figures and tables into ``out``.
 
     Files (HTML + PNG for figures; names say what each is):
@@ -160,6 +130,10 @@ def explore(
     ----------
     store, run, out
         Store, run folder, output folder.
+    options, **fields
+        An :class:`~vaearr.analysis.options.ExploreOptions`, or its fields (``store``, ``run``,
+        ``out`` aside):
+
     n, seed
         Number of samples to encode (None: all) and the seed that picks them (and the prior
         draws, the interpolation pair and the grid's samples).
@@ -176,7 +150,7 @@ def explore(
     threshold
         Binarisation threshold of the reconstruction grid, in data units.
     n_prior, steps
-        Prior samples to draw; interpolation and traversal steps.
+        Prior samples to draw; interpolation and traversal steps (default 9).
     traversal_range, manifold_range, manifold_size
         Values each traversed dim takes (``steps`` of them); the manifold's range on both axes
         (default ``traversal_range``) and its grid side.
@@ -187,217 +161,246 @@ def explore(
         Volumes: ``(z, y, x)`` slice indices the reconstruction grid (axial ``z``) and the
         ``volumes/`` views show, instead of the middle slices; checked before anything is written.
     """
-    out = Path(out)
-    check_ranges(traversal_range=traversal_range, manifold_range=manifold_range, steps=steps,
-                 manifold_size=manifold_size, n_prior=n_prior)
-    if metric_range not in Q.METRIC_RANGES:
-        raise InputError(None, f"--metric-range must be one of {', '.join(Q.METRIC_RANGES)}, got {metric_range!r}")
-    unknown = sorted(set(parts) - set(PARTS))
-    if unknown:
-        raise InputError(None, f"unknown part(s) {', '.join(unknown)}; known: {', '.join(PARTS)}")
-    bad = sorted(set(embeddings) - set(EMBEDDINGS))
+    if options is not None and fields:
+        raise TypeError("give an ExploreOptions or its fields, not both")
+    o = options if options is not None else ExploreOptions(store=str(store), run=str(run), out=Path(out), **fields)
+    o.check()
+    bad = sorted(set(o.embeddings) - set(EMBEDDINGS))
     if bad:
         raise InputError(None, f"unknown embedding(s) {', '.join(bad)}; known: {', '.join(EMBEDDINGS)}")
-    lr, enc = encode_samples(store, run, n=n, seed=seed, label=label, device=device, checkpoint=checkpoint)
-    model = lr.model
-    clim = lr.data_range
-    if slices is not None:
-        if enc.x.ndim != 5:
-            raise InputError(None, "--slices is for 3D runs (volumes); this run's samples are 2D")
-        slices = Q.check_slices(slices, enc.x.shape[-3:])
-    if perceptual_weights is not None:
-        weights_file(perceptual_weights)  # a missing file fails before anything is written
-    result = ExploreResult(out=out)
-    out.mkdir(parents=True, exist_ok=True)
-    skipped: dict[str, str] = {}
-    summary: dict[str, Any] = {
-        "store": str(store), "run": str(lr.path), "checkpoint": str(lr.checkpoint), "n_samples": int(len(enc.index)),
-        "seed": seed, "label": enc.label_name, "latent_shape": list(model.latent_shape),
-        **({"slices_zyx": list(slices)} if slices is not None else {}),
-    }
-    mu = enc.mu.reshape(len(enc.mu), -1)
-    vector = lr.vector_latent
-    rng = np.random.default_rng(seed)
+    ex = _Exploration(store, run, Path(out), o)
+    for part in PARTS:
+        if part in o.parts:
+            STEPS[part](ex)
+    return ex.finish()
 
-    def save(obj: Any, stem: str) -> None:
-        html, _ = save_figure(obj, out / stem)
-        result.figures.append(Path(html))
 
-    def table(df: pd.DataFrame, name: str, index: bool = True) -> None:
-        df.to_csv(out / name, index=index)
-        result.tables.append(out / name)
+class _Exploration:
+    """One ``explore``: the encoded samples, what is written, and one method per part (:data:`STEPS`)."""
 
-    if "quality" in parts:
-        recon = reconstruct(model, enc.x)
-        report = Q.run_quality(lr, enc.x, recon, metric_range=metric_range)
-        result.quality = report
+    def __init__(self, store: Any, run: Any, out: Path, o: ExploreOptions):
+        self.store, self.out, self.o = store, out, o
+        self.steps = 9 if o.steps is None else o.steps
+        lr, enc = encode_samples(store, run, n=o.n, seed=o.seed, label=o.label, device=o.device,
+                                 checkpoint=o.checkpoint)
+        self.lr, self.enc, self.model, self.clim = lr, enc, lr.model, lr.data_range
+        self.slices = o.slices
+        if self.slices is not None:
+            if enc.x.ndim != 5:
+                raise InputError(None, "--slices is for 3D runs (volumes); this run's samples are 2D")
+            self.slices = Q.check_slices(self.slices, enc.x.shape[-3:])
+        if o.perceptual_weights is not None:
+            weights_file(o.perceptual_weights)  # a missing file fails before anything is written
+        self.result = ExploreResult(out=out)
+        out.mkdir(parents=True, exist_ok=True)
+        self.skipped: dict[str, str] = {}
+        self.summary: dict[str, Any] = {
+            "store": str(store), "run": str(lr.path), "checkpoint": str(lr.checkpoint),
+            "n_samples": int(len(enc.index)), "seed": o.seed, "label": enc.label_name,
+            "latent_shape": list(self.model.latent_shape),
+            **({"slices_zyx": list(self.slices)} if self.slices is not None else {}),
+        }
+        self.mu = enc.mu.reshape(len(enc.mu), -1)
+        self.vector = lr.vector_latent
+        self.rng = np.random.default_rng(o.seed)
+        # what several parts share: per-dim statistics (the most active dims), prototypes, the base vector
+        self.stats = latent_stats(enc.mu, enc.logvar) if self.vector else None
+        self.protos = prototypes(enc.mu, enc.labels) if (self.vector and enc.labels is not None) else None
+        self.base_vec, self.base_name = (base_vector(o.base, self.protos, enc.mu) if self.vector else (None, ""))
+        self.order = (self.stats["activity"].sort_values(ascending=False).index.to_numpy() if self.stats is not None
+                      else np.array([]))
+
+    def save(self, obj: Any, stem: str) -> None:
+        html, _ = save_figure(obj, self.out / stem)
+        self.result.figures.append(Path(html))
+
+    def table(self, df: pd.DataFrame, name: str, index: bool = True) -> None:
+        df.to_csv(self.out / name, index=index)
+        self.result.tables.append(self.out / name)
+
+    def quality(self) -> None:
+        enc, lr, o = self.enc, self.lr, self.o
+        recon = reconstruct(self.model, enc.x)
+        report = Q.run_quality(lr, enc.x, recon, metric_range=o.metric_range)
+        self.result.quality = report
         per = report.per_sample.copy()
         per.insert(0, "sample", enc.index)
-        table(per, "reconstruction_quality.csv", index=False)
-        (out / "reconstruction_quality.json").write_text(json.dumps(report.summary(), indent=2) + "\n")
-        result.tables.append(out / "reconstruction_quality.json")
-        summary["quality"] = report.summary()
-        fig, _ = reconstruction_grid(enc.x, recon, n=n_grid, seed=seed, threshold=threshold, clim=clim,
-                                       sample_labels=enc.index, slices=slices)
-        save(fig, "reconstruction_grid")
+        self.table(per, "reconstruction_quality.csv", index=False)
+        (self.out / "reconstruction_quality.json").write_text(json.dumps(report.summary(), indent=2) + "\n")
+        self.result.tables.append(self.out / "reconstruction_quality.json")
+        self.summary["quality"] = report.summary()
+        fig, _ = reconstruction_grid(enc.x, recon, n=o.n_grid, seed=o.seed, threshold=o.threshold, clim=self.clim,
+                                     sample_labels=enc.index, slices=self.slices)
+        self.save(fig, "reconstruction_grid")
         if len(lr.feature_dims) == 3 and "subject" in lr.sample_dims:
-            written = volume_reconstructions(store, lr, out / "volumes", encoded=enc, recon=recon, slices=slices,
-                                             perceptual_weights=perceptual_weights)
-            summary["volumes"] = [str(p) for p in written]
+            written = volume_reconstructions(self.store, lr, self.out / "volumes", encoded=enc, recon=recon,
+                                             slices=self.slices, perceptual_weights=o.perceptual_weights)
+            self.summary["volumes"] = [str(p) for p in written]
 
-    if "prior" in parts:
-        z, images = prior_samples(model, n_prior, seed=seed)
+    def prior(self) -> None:
+        n_prior = self.o.n_prior
+        z, images = prior_samples(self.model, n_prior, seed=self.o.seed)
         grid = image_grid(images[:, None], title="samples from the prior", row_labels=[f"#{i}" for i in range(n_prior)],
-                          clim=clim, cell_px=90)
-        if vector:
+                          clim=self.clim, cell_px=90)
+        if self.vector:
             vec = heatmap(z, rows=[f"#{i}" for i in range(n_prior)], cols=dim_names(z.shape[1]),
                           title="their latent vectors", ylabel="sample")
-            save(side_by_side(grid, vec), "prior_samples")
+            self.save(side_by_side(grid, vec), "prior_samples")
         else:
-            save(grid, "prior_samples")
+            self.save(grid, "prior_samples")
 
-    if "interpolation" in parts and len(enc.index) >= 2:
-        a, b = rng.choice(len(enc.index), 2, replace=False)
+    def interpolation(self) -> None:
+        enc, steps = self.enc, self.steps
+        if len(enc.index) < 2:
+            return
+        a, b = self.rng.choice(len(enc.index), 2, replace=False)
         rows = []
         for method in ("linear", "slerp"):
-            _, images = interpolate(model, enc.mu[a], enc.mu[b], steps=steps, method=method)
+            _, images = interpolate(self.model, enc.mu[a], enc.mu[b], steps=steps, method=method)
             rows.append(images)
         fracs = [f"{t:.2f}" for t in np.linspace(0, 1, steps)]
-        save(image_grid(np.stack(rows), title=f"interpolation: sample {enc.index[a]} → sample {enc.index[b]}",
-                        row_labels=["linear", "spherical"], col_labels=fracs, xlabel="t", clim=clim),
-             "interpolation")
-        summary["interpolation"] = {"from": int(enc.index[a]), "to": int(enc.index[b]), "steps": steps}
+        self.save(image_grid(np.stack(rows), title=f"interpolation: sample {enc.index[a]} → sample {enc.index[b]}",
+                             row_labels=["linear", "spherical"], col_labels=fracs, xlabel="t", clim=self.clim),
+                  "interpolation")
+        self.summary["interpolation"] = {"from": int(enc.index[a]), "to": int(enc.index[b]), "steps": steps}
 
-    stats = None
-    if vector:
-        stats = latent_stats(enc.mu, enc.logvar)
-    if "stats" in parts:
+    def stats_part(self) -> None:
+        stats = self.stats
         if stats is None:
-            skipped["stats"] = "spatial latent"
-        else:
-            table(stats, "latent_stats.csv")
-            summary["stats"] = {"active_units": stats.attrs["active_units"], "latent_dim": int(len(stats)),
-                                "kl_total": stats.attrs["kl_total"]}
-            kl = stats["kl"].rename(index=lambda i: f"z{i}")
-            save(bar_chart(kl, title=f"KL per latent dim (active units in red: {stats.attrs['active_units']})",
-                           xlabel="latent dim", ylabel="KL (nats)", highlight=stats["active"].tolist()),
-                 "latent_kl_per_dim")
+            self.skipped["stats"] = "spatial latent"
+            return
+        self.table(stats, "latent_stats.csv")
+        self.summary["stats"] = {"active_units": stats.attrs["active_units"], "latent_dim": int(len(stats)),
+                                 "kl_total": stats.attrs["kl_total"]}
+        kl = stats["kl"].rename(index=lambda i: f"z{i}")
+        self.save(bar_chart(kl, title=f"KL per latent dim (active units in red: {stats.attrs['active_units']})",
+                            xlabel="latent dim", ylabel="KL (nats)", highlight=stats["active"].tolist()),
+                  "latent_kl_per_dim")
 
-    if "activations" in parts:
-        if not vector:
-            skipped["activations"] = "spatial latent"
-        else:
-            acts = activations(enc.mu, enc.labels, sample=enc.index)
-            table(acts, "activations.csv", index=False)
-            table(describe(acts), "activations_describe.csv")
+    def activations(self) -> None:
+        if not self.vector:
+            self.skipped["activations"] = "spatial latent"
+            return
+        acts = activations(self.enc.mu, self.enc.labels, sample=self.enc.index)
+        self.table(acts, "activations.csv", index=False)
+        self.table(describe(acts), "activations_describe.csv")
 
-    protos = prototypes(enc.mu, enc.labels) if (vector and enc.labels is not None) else None
-    if "prototypes" in parts:
+    def prototypes(self) -> None:
+        protos, enc = self.protos, self.enc
         if protos is None:
-            skipped["prototypes"] = "no labels" if vector else "spatial latent"
-        else:
-            table(protos.to_pandas(), "prototypes.csv")
-            labels = [str(v) for v in protos["label"].values]
-            save(heatmap(protos.values, rows=labels, cols=dim_names(protos.sizes["latent_dim"]),
-                         title="class prototypes (mean latent per label)", ylabel=enc.label_name or "label"),
-                 "prototypes_heatmap")
-            images = decode(model, protos.values)
-            save(image_grid(images[None], title="decoded prototypes", col_labels=labels,
-                            xlabel=enc.label_name or "label", clim=clim, cell_px=80), "prototypes_decoded")
+            self.skipped["prototypes"] = "no labels" if self.vector else "spatial latent"
+            return
+        self.table(protos.to_pandas(), "prototypes.csv")
+        labels = [str(v) for v in protos["label"].values]
+        self.save(heatmap(protos.values, rows=labels, cols=dim_names(protos.sizes["latent_dim"]),
+                          title="class prototypes (mean latent per label)", ylabel=enc.label_name or "label"),
+                  "prototypes_heatmap")
+        images = decode(self.model, protos.values)
+        self.save(image_grid(images[None], title="decoded prototypes", col_labels=labels,
+                             xlabel=enc.label_name or "label", clim=self.clim, cell_px=80), "prototypes_decoded")
 
-    base_vec, base_name = (base_vector(base, protos, enc.mu) if vector else (None, ""))
-    order = (stats["activity"].sort_values(ascending=False).index.to_numpy() if stats is not None else np.array([]))
-    if "traversal" in parts:
-        if not vector:
-            skipped["traversal"] = "spatial latent"
-        else:
-            dims = list(traversal_dims) if traversal_dims is not None else sorted(order[:min(10, len(order))].tolist())
-            values = np.linspace(*traversal_range, steps)
-            grid = traversal(model, base_vec, dims, values)
-            save(image_grid(grid, title=f"traversal from the {base_name}", row_labels=[f"z{d}" for d in dims],
-                            col_labels=[f"{v:.2g}" for v in values], xlabel="value", ylabel="latent dim", clim=clim),
-                 "traversal")
-            summary["traversal"] = {"dims": [int(d) for d in dims], "values": values.tolist(), "base": base_name}
+    def traversal(self) -> None:
+        if not self.vector:
+            self.skipped["traversal"] = "spatial latent"
+            return
+        o, order = self.o, self.order
+        dims = list(o.traversal_dims) if o.traversal_dims is not None else sorted(order[:min(10, len(order))].tolist())
+        values = np.linspace(*o.traversal_range, self.steps)
+        grid = traversal(self.model, self.base_vec, dims, values)
+        self.save(image_grid(grid, title=f"traversal from the {self.base_name}", row_labels=[f"z{d}" for d in dims],
+                             col_labels=[f"{v:.2g}" for v in values], xlabel="value", ylabel="latent dim",
+                             clim=self.clim), "traversal")
+        self.summary["traversal"] = {"dims": [int(d) for d in dims], "values": values.tolist(), "base": self.base_name}
 
-    if "manifold" in parts:
-        if not vector or enc.mu.shape[1] < 2:
-            skipped["manifold"] = "needs a vector latent with 2+ dims"
-        else:
-            i, j = manifold_dims if manifold_dims is not None else (int(order[0]), int(order[1]))
-            values = np.linspace(*(manifold_range or traversal_range), manifold_size)
-            grid = manifold(model, base_vec, (i, j), values, values)
-            save(image_grid(grid, title=f"2D manifold over z{i} (→) and z{j} (↑) from the {base_name}",
-                            row_labels=[f"{v:.2g}" for v in values[::-1]], col_labels=[f"{v:.2g}" for v in values],
-                            xlabel=f"z{i}", ylabel=f"z{j}", clim=clim), f"manifold_z{i}_z{j}")
-            summary["manifold"] = {"dims": [i, j], "values": values.tolist()}
+    def manifold(self) -> None:
+        if not self.vector or self.enc.mu.shape[1] < 2:
+            self.skipped["manifold"] = "needs a vector latent with 2+ dims"
+            return
+        o = self.o
+        i, j = o.manifold_dims if o.manifold_dims is not None else (int(self.order[0]), int(self.order[1]))
+        values = np.linspace(*(o.manifold_range or o.traversal_range), o.manifold_size)
+        grid = manifold(self.model, self.base_vec, (i, j), values, values)
+        self.save(image_grid(grid, title=f"2D manifold over z{i} (→) and z{j} (↑) from the {self.base_name}",
+                             row_labels=[f"{v:.2g}" for v in values[::-1]], col_labels=[f"{v:.2g}" for v in values],
+                             xlabel=f"z{i}", ylabel=f"z{j}", clim=self.clim), f"manifold_z{i}_z{j}")
+        self.summary["manifold"] = {"dims": [i, j], "values": values.tolist()}
 
-    if "pairwise" in parts:
-        if not vector:
-            skipped["pairwise"] = "spatial latent"
-        else:
-            dims = list(pairwise_dims) if pairwise_dims is not None else sorted(order[:min(4, len(order))].tolist())
-            save(pairwise_scatter(enc.mu, enc.labels, dims), "pairwise_scatter")
+    def pairwise(self) -> None:
+        if not self.vector:
+            self.skipped["pairwise"] = "spatial latent"
+            return
+        order, dims = self.order, self.o.pairwise_dims
+        dims = list(dims) if dims is not None else sorted(order[:min(4, len(order))].tolist())
+        self.save(pairwise_scatter(self.enc.mu, self.enc.labels, dims), "pairwise_scatter")
 
-    if "embeddings" in parts:
-        rows = []
-        for method in embeddings:
-            if len(mu) < 5:
-                skipped[method] = "fewer than 5 samples"
+    def embeddings(self) -> None:
+        rows: list[dict] = []
+        for method in self.o.embeddings:
+            if len(self.mu) < 5:
+                self.skipped[method] = "fewer than 5 samples"
                 continue
             try:
-                emb = embed(mu, method, seed=seed)
+                emb = embed(self.mu, method, seed=self.o.seed)
             except ImportError as exc:  # an optional package (umap-learn) missing: skip with the reason
-                skipped[method] = str(exc)
+                self.skipped[method] = str(exc)
                 continue
-            idx, points = sample_embedding(emb, line=line, n=n_line)
-            save(embedding_figure(emb, enc.labels, sampled=idx, points=points), method)
-            images = decode(model, enc.mu[idx])
-            save(image_grid(images[None], title=f"decoded nearest neighbours along the line in {method}",
-                            col_labels=[f"{k}: #{enc.index[s]}" for k, s in enumerate(idx)], clim=clim),
-                 f"{method}_samples")
-            for k, (s, p) in enumerate(zip(idx, points, strict=True)):
-                rows.append({"method": method, "point": k, "x": p[0], "y": p[1], "sample": int(enc.index[s]),
-                             "label": None if enc.labels is None else enc.labels[s]})
-            if method == "pca":
-                evr = pd.Series(emb.explained_variance_ratio, index=[f"PC{k + 1}" for k in range(len(emb.explained_variance_ratio))])
-                save(bar_chart(evr, title="PCA: explained variance ratio", xlabel="component", ylabel="fraction"),
-                     "pca_explained_variance")
-                k = min(len(emb.loadings), 10)
-                save(heatmap(emb.loadings[:k], rows=[f"PC{c + 1}" for c in range(k)], cols=dim_names(mu.shape[1]),
-                             title="PCA loadings", ylabel="component"), "pca_loadings")
-                summary["pca"] = {"explained_variance_ratio": emb.explained_variance_ratio.tolist()}
+            rows += self.embedding(method, emb)
         if rows:
-            table(pd.DataFrame(rows), "embedding_samples.csv", index=False)
+            self.table(pd.DataFrame(rows), "embedding_samples.csv", index=False)
 
-    if "projector" in parts:
+    def embedding(self, method: str, emb: Any) -> list[dict]:
+        """One embedding's figures (and, for one with principal axes, their variance and loadings); its sampled rows."""
+        enc = self.enc
+        idx, points = sample_embedding(emb, line=self.o.line, n=self.o.n_line)
+        self.save(embedding_figure(emb, enc.labels, sampled=idx, points=points), method)
+        images = decode(self.model, enc.mu[idx])
+        self.save(image_grid(images[None], title=f"decoded nearest neighbours along the line in {method}",
+                             col_labels=[f"{k}: #{enc.index[s]}" for k, s in enumerate(idx)], clim=self.clim),
+                  f"{method}_samples")
+        rows = [{"method": method, "point": k, "x": p[0], "y": p[1], "sample": int(enc.index[s]),
+                 "label": None if enc.labels is None else enc.labels[s]}
+                for k, (s, p) in enumerate(zip(idx, points, strict=True))]
+        if emb.explained_variance_ratio is not None:  # principal axes (PCA): their variance and loadings
+            evr = emb.explained_variance_ratio
+            self.save(bar_chart(pd.Series(evr, index=[f"PC{k + 1}" for k in range(len(evr))]),
+                                title="PCA: explained variance ratio", xlabel="component", ylabel="fraction"),
+                      f"{method}_explained_variance")
+            k = min(len(emb.loadings), 10)
+            self.save(heatmap(emb.loadings[:k], rows=[f"PC{c + 1}" for c in range(k)], cols=dim_names(self.mu.shape[1]),
+                              title="PCA loadings", ylabel="component"), f"{method}_loadings")
+            self.summary[method] = {"explained_variance_ratio": evr.tolist()}
+        return rows
+
+    def projector(self) -> None:
+        enc, lr = self.enc, self.lr
         meta: dict[str, Any] = {"sample": enc.index.tolist()}
         if enc.labels is not None:
             meta["label"] = list(enc.labels)
-        names = sample_filenames(store, lr, enc.index)
+        names = sample_filenames(self.store, lr, enc.index)
         if names is not None:
             meta["filename"] = names
-        thumbs = thumbnails(enc.x, clim) if sprite and len(lr.feature_dims) == 2 else None
-        files = write_projector(out / "projector", mu, meta, images=thumbs)
-        result.tables += files
-        summary["projector"] = {"folder": "projector", "files": [f.name for f in files], "dims": int(mu.shape[1])}
+        thumbs = thumbnails(enc.x, self.clim) if self.o.sprite and len(lr.feature_dims) == 2 else None
+        files = write_projector(self.out / "projector", self.mu, meta, images=thumbs)
+        self.result.tables += files
+        self.summary["projector"] = {"folder": "projector", "files": [f.name for f in files],
+                                     "dims": int(self.mu.shape[1])}
 
-    summary["skipped"] = skipped
-    summary["figures"] = [p.name for p in result.figures]
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
-    result.summary = summary
-    return result
+    def finish(self) -> ExploreResult:
+        """``summary.json`` (with what was skipped and why) and the result."""
+        self.summary["skipped"] = self.skipped
+        self.summary["figures"] = [p.name for p in self.result.figures]
+        (self.out / "summary.json").write_text(json.dumps(self.summary, indent=2, default=_json_default) + "\n")
+        self.result.summary = self.summary
+        return self.result
 
 
-def check_ranges(*, traversal_range: tuple[float, float] = (-3.0, 3.0),
-                 manifold_range: tuple[float, float] | None = None, steps: int = 9, manifold_size: int = 9,
-                 n_prior: int = 8) -> None:
-    """One line for a range that runs backwards or a count below its minimum."""
-    for name, r in (("--traversal-range", traversal_range), ("--manifold-range", manifold_range)):
-        if r is not None and not (len(r) == 2 and np.all(np.isfinite(r)) and r[0] < r[1]):
-            raise InputError(None, f"{name} must be two finite values low:high with low < high, got {r}")
-    for name, v, least in (("--steps", steps, 2), ("--grid", manifold_size, 2), ("--num-samples", n_prior, 1)):
-        if v < least:
-            raise InputError(None, f"{name} must be >= {least}, got {v}")
+#: What each part of :data:`~vaearr.analysis.options.PARTS` runs, in that order.
+STEPS: dict[str, Callable[[_Exploration], None]] = {
+    "quality": _Exploration.quality, "prior": _Exploration.prior, "interpolation": _Exploration.interpolation,
+    "stats": _Exploration.stats_part, "activations": _Exploration.activations, "prototypes": _Exploration.prototypes,
+    "traversal": _Exploration.traversal, "manifold": _Exploration.manifold, "pairwise": _Exploration.pairwise,
+    "embeddings": _Exploration.embeddings, "projector": _Exploration.projector,
+}
 
 
 def thumbnails(x: np.ndarray, clim: tuple[float, float] | None) -> np.ndarray:

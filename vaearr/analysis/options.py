@@ -1,0 +1,339 @@
+"""The options of the latent analyses, declared once (:mod:`vaearr.options`): the CLI and the flows derive theirs from these.
+
+Only the standard library and :mod:`vaearr.options` are imported here, so the ``vaearr`` command
+builds its parameters without loading scikit-learn or matplotlib.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from vaearr.errors import InputError
+from vaearr.options import opt, parse_floats, parse_ints, parse_k_range, parse_names, parse_none, parse_range
+from vaearr.store.names import check_name
+
+#: The criteria a Gaussian mixture's k is chosen by.
+CRITERIA = ("bic", "aic")
+#: What PSNR/SSIM are computed on: the network's floats, 8-bit images, or both (:mod:`vaearr.analysis.quality`).
+METRIC_RANGES = ("float", "uint8", "both")
+
+
+def _lower(text: str) -> str:
+    return text.lower()
+
+
+def check_clip(clip: Sequence[float]) -> tuple[float, float]:
+    """``(low, high)`` percentiles with 0 ≤ low < high ≤ 100, or an :class:`InputError`."""
+    try:
+        lo, hi = (float(v) for v in clip)
+    except (TypeError, ValueError):
+        raise InputError(None, f"--shade-clip takes two percentiles like 2:98, got {clip!r}") from None
+    if not 0.0 <= lo < hi <= 100.0:
+        raise InputError(None, f"--shade-clip {lo:g}:{hi:g}: need 0 ≤ low < high ≤ 100 (percentiles)")
+    return lo, hi
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterSettings:
+    """The knobs of the clustering methods (each method reads the ones it has; see
+    :func:`~vaearr.analysis.clusterers.cluster_points`)."""
+
+    k: int | None = opt(None, "Clusters (gmm, kmeans); without it gmm picks k by --criterion, kmeans by silhouette, "
+                              "over --k-range.")
+    k_range: tuple[int, int] = opt((2, 8), "k range for the automatic choice of k.", cli_type=str,
+                                   parse=parse_k_range, cli_default="2:8")
+    criterion: str = opt("bic", "gmm's choice of k: bic or aic.", parse=_lower)
+    eps: float | None = opt(None, "DBSCAN radius (standardised units); default: the elbow of the sorted k-distances "
+                                  "(printed).")
+    min_samples: int | None = opt(None, "DBSCAN/HDBSCAN core size (default: 10 for DBSCAN, --min-cluster-size for "
+                                        "HDBSCAN). HDBSCAN's memory grows as pixels × this: a 1M-pixel map took "
+                                        "14.8 GB at 2000, 0.7 GB at 20.")
+    min_cluster_size: int = opt(20, "HDBSCAN smallest cluster.")
+    cluster_selection_epsilon: float = opt(0.0, "HDBSCAN: merge clusters closer than this (standardised units).")
+    seed: int = opt(0, "Seed (gmm, kmeans).")
+    #: Which HDBSCAN implementation runs (:func:`~vaearr.analysis.clusterers.hdbscan_labels`); the library's choice.
+    hdbscan_backend: str = "auto"
+
+
+def _window(text: str | None) -> Any:
+    return parse_range(text) if text else None
+
+
+def _clip(text: str | Sequence[float]) -> tuple[float, float]:
+    """``"2:98"`` (or two numbers) → ``(2.0, 98.0)``."""
+    if not isinstance(text, str):
+        return tuple(text)  # type: ignore[return-value]
+    clip = parse_floats(text.replace(":", ","), "--shade-clip")
+    if len(clip) != 2:
+        raise InputError(None, f"--shade-clip takes two percentiles like 2:98, got '{text}'")
+    return clip[0], clip[1]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterOptions(ClusterSettings):
+    """Everything ``vaearr cluster`` and the ``cluster-latents`` flow take, declared once (see :mod:`vaearr.options`).
+
+    The clustering knobs (``k``, ``k_range``, ``criterion``, ``eps``, ``min_samples``,
+    ``min_cluster_size``, ``cluster_selection_epsilon``, ``seed``) are those of
+    :class:`ClusterSettings`; :func:`~vaearr.analysis.clustering.joint_cluster` documents the rest.
+    """
+
+    store: str = opt(help="Store with the latent and band contrast.", flags=())
+    latent: str = opt("latent", "Latent variable.")
+    dim: int = opt(0, "Latent dim (its latent_dim coordinate) to cluster.")
+    with_var: str | None = opt("bandcontrast", "Second feature; 'none' for the latent alone.", flags=("--with",),
+                               parse=parse_none)
+    method: str = opt("gmm", "Clustering method: gmm, kmeans, dbscan, hdbscan or another in vaearr.analysis.clusterers.")
+    mask: str | None = opt("roi", "Mask variable ('none': every pixel).", cli_type=str, parse=parse_none)
+    x_range: tuple[float | None, float | None] | None = opt(None, "x window A:B in µm (instead of a mask).",
+                                                            flags=("--x",), cli_type=Optional[str], parse=_window)
+    y_range: tuple[float | None, float | None] | None = opt(None, "y window C:D in µm.", flags=("--y",),
+                                                            cli_type=Optional[str], parse=_window)
+    latent_vector: Path | None = opt(None, "NPY/CSV of latent values on the mask's pixels.")
+    bc_vector: Path | None = opt(None, "NPY/CSV of band contrast on the mask's pixels.")
+    colors: list[str] | None = opt(None, "Cluster colours, largest cluster first: names or hex codes, e.g. "
+                                         "red,#00ff00,blue.", cli_type=Optional[str], parse=parse_names)
+    shade_clip: tuple[float, float] = opt((2.0, 98.0), "Percentiles of each cluster's latent values spanning its "
+                                                       "dark → light shading.", cli_type=str, parse=_clip,
+                                          cli_default="2:98")
+    out: Path = opt(Path("out/cluster"), "Folder for the figure, CSV and JSON.")
+    tag: str | None = opt(None, "Tag in the output file names (default METHOD_dimDIM, e.g. kmeans_dim3).")
+    name: str | None = opt(None, "Store variable for the labels (default cluster_TAG).")
+    overwrite: bool = opt(False, "Replace the store variable.", flags=("--overwrite",))
+    #: Write the labels into the store (the library's choice, not an option).
+    write: bool = True
+    latent_dim: str = "latent_dim"
+
+    def check(self) -> None:
+        """One :class:`InputError` line for the first option out of range (the method's name and the colours are
+        checked against the registry and matplotlib by :func:`~vaearr.analysis.clustering.joint_cluster`)."""
+        if self.criterion not in CRITERIA:
+            raise InputError(None, f"--criterion must be bic or aic, got {self.criterion!r}")
+        check_clip(self.shade_clip)
+        for what, v in (("--min-samples", self.min_samples), ("--min-cluster-size", self.min_cluster_size)):
+            if v is not None and int(v) < 1:
+                raise InputError(None, f"{what} must be at least 1, got {v}")
+        if (self.eps is not None and not self.eps > 0) or self.cluster_selection_epsilon < 0:
+            raise InputError(None, f"--eps must be > 0 and --cluster-selection-epsilon ≥ 0, got {self.eps}, "
+                                   f"{self.cluster_selection_epsilon}")
+
+    def tag_and_name(self) -> tuple[str, str]:
+        """The output files' tag and the labels' variable, checked (default ``{method}_dim{dim}``, ``cluster_{tag}``)."""
+        tag = self.tag
+        if tag is None:
+            tag = (f"{self.method}_{re.sub(r'[^A-Za-z0-9_.-]', '_', Path(self.latent_vector).stem)}"
+                   if self.latent_vector is not None else f"{self.method}_dim{self.dim}")
+        check_name(tag, "--tag")  # it goes into file names in out
+        name = self.name or f"cluster_{tag}"
+        if self.write:
+            check_name(name, "variable name (--name)")
+        return tag, name
+
+
+
+
+# --------------------------------------------------------------------------------------------
+# explore
+
+
+#: Parts ``vaearr explore`` can write, in the order it writes them (:func:`vaearr.viz.explore.explore`).
+PARTS = ("quality", "prior", "interpolation", "stats", "activations", "prototypes", "traversal", "manifold",
+         "pairwise", "embeddings", "projector")
+
+
+def parse_span(text: str | None, what: str) -> tuple[float, float] | None:
+    """``"-3:3"`` → ``(-3.0, 3.0)``; one line when it is not two numbers low:high with low < high."""
+    if text is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise InputError(None, f"{what} must look like -3:3 (low:high), got '{text}'") from None
+    if not lo < hi:
+        raise InputError(None, f"{what} {text}: low must be below high")
+    return lo, hi
+
+
+def _traversal_range(text: str) -> tuple[float, float] | None:
+    return parse_span(text, "--traversal-range")
+
+
+def _manifold_range(text: str | None) -> tuple[float, float] | None:
+    return parse_span(text, "--manifold-range")
+
+
+def _all_if_zero(n: int | None) -> int | None:
+    return n or None
+
+
+def _label(text: str) -> str | None:
+    return None if text == "none" else text
+
+
+def _parts(text: str | None) -> tuple[str, ...] | list[str]:
+    return parse_names(text) or PARTS
+
+
+def _embeddings(text: str) -> tuple[str, ...] | list[str]:
+    return parse_names(text) or ("pca", "tsne", "umap")
+
+
+def _base(text: str | None) -> str | list[float] | None:
+    # values hold a comma (a 1-dim latent: "0.5,"); anything else names "mean" or a label
+    return parse_floats(text, "--base") if text is not None and "," in text else text
+
+
+def _traversal_dims(text: str | None) -> list[int] | None:
+    return parse_ints(text, "--traversal-dims")
+
+
+def _manifold_dims(text: str | None) -> tuple[int, int] | None:
+    dims = parse_ints(text, "--manifold-dims")
+    if dims is not None and len(dims) != 2:
+        raise InputError(None, f"--manifold-dims takes two dims 'i,j', got '{text}'")
+    return tuple(dims) if dims else None  # type: ignore[return-value]
+
+
+def _line(text: str | None) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    pts = parse_floats(text, "--line")
+    if pts is not None and len(pts) != 4:
+        raise InputError(None, f"--line takes four numbers 'x0,y0,x1,y1', got '{text}'")
+    return ((pts[0], pts[1]), (pts[2], pts[3])) if pts else None
+
+
+def _slices(text: str | None) -> list[int] | None:
+    return parse_ints(text, "--slices")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExploreOptions:
+    """Everything :func:`vaearr.viz.explore.explore` (``vaearr explore``, the ``explore-latents`` flow) takes."""
+
+    store: str | None = opt(None, "Store with the variable the run was trained on (not needed with --image / "
+                                  "--interpolate).", flags=())
+    run: str = opt(help="Training run folder.", flags=("--run", "-r"))
+    out: Path | None = opt(None, "Folder for figures (HTML + PNG), tables and summary.json.")
+    n: int | None = opt(2000, "Samples to encode (a seeded random subset; 0: all).", cli_type=int, parse=_all_if_zero)
+    seed: int = opt(0, "Seed of the subset, prior draws and grids.")
+    label: str | None = opt("auto", "Label variable/coordinate ('auto': label if present; 'none').", cli_type=str,
+                            parse=_label)
+    parts: Sequence[str] = opt(PARTS, "Comma-separated parts (default all): quality, prior, interpolation, stats, "
+                                      "activations, prototypes, traversal, manifold, pairwise, embeddings, projector "
+                                      "(TensorBoard Embedding Projector files).", cli_type=Optional[str], parse=_parts,
+                               cli_default=None)
+    embeddings: Sequence[str] = opt(("pca", "tsne", "umap"), "Comma-separated embeddings: pca, tsne, umap.",
+                                    cli_type=str, parse=_embeddings, cli_default="pca,tsne,umap")
+    n_prior: int = opt(8, "Samples drawn from the prior.", flags=("--num-samples",))
+    steps: int | None = opt(None, "Interpolation and traversal steps, both ends included (default 10 between files, "
+                                  "9 in a store's figures).")
+    traversal_range: tuple[float, float] = opt((-3.0, 3.0), "Values each traversed dim takes, low:high.", cli_type=str,
+                                               parse=_traversal_range, cli_default="-3:3")
+    manifold_range: tuple[float, float] | None = opt(None, "The 2D manifold's range on both axes, low:high (default "
+                                                           "--traversal-range).", cli_type=Optional[str],
+                                                     parse=_manifold_range)
+    manifold_size: int = opt(9, "The 2D manifold's grid side (N×N decoded images).", flags=("--grid",))
+    metric_range: str = opt("both", "PSNR/SSIM on the network's floats, on 8-bit images (uint8, range 255), or both.")
+    sprite: bool = opt(True, "Projector part: a sprite of the inputs.", flags=("--sprite/--no-sprite",))
+    base: str | Sequence[float] | None = opt(None, "Traversal base: 'mean', a label (its prototype) or "
+                                                   "comma-separated values.", cli_type=Optional[str], parse=_base)
+    traversal_dims: Sequence[int] | None = opt(None, "Comma-separated dims to traverse (default: the 10 most active).",
+                                               cli_type=Optional[str], parse=_traversal_dims)
+    manifold_dims: tuple[int, int] | None = opt(None, "Two dims 'i,j' for the 2D manifold (default: the two most "
+                                                      "active).", cli_type=Optional[str], parse=_manifold_dims)
+    line: tuple[Sequence[float], Sequence[float]] | None = opt(None, "Line in each embedding 'x0,y0,x1,y1' to sample "
+                                                                     "along.", cli_type=Optional[str], parse=_line)
+    threshold: float = opt(0.5, "Binarisation threshold of the reconstruction grid.")
+    slices: Sequence[int] | None = opt(None, "3D runs: slice indices 'z,y,x' the previews show (default: the middle "
+                                             "slices).", cli_type=Optional[str], parse=_slices)
+    perceptual_weights: Path | None = opt(None, "3D runs: SqueezeNet 1.1 weights (torchvision's "
+                                                "squeezenet1_1-b8a52dc0.pth) for the slice-wise perceptual distance "
+                                                "(default: torch hub's cache if there; else skipped).")
+    checkpoint: str = opt("best", "best, latest, an epoch number, or a checkpoint folder.")
+    device: str = opt("cpu", "cpu, cuda or cuda:N.")
+    #: Library-only: the dims of the pairwise plot, points sampled along the line, samples in the grid.
+    pairwise_dims: Sequence[int] | None = None
+    n_line: int = 8
+    n_grid: int = 8
+
+    def check(self) -> None:
+        """One :class:`InputError` line for a range that runs backwards or a count below its minimum, an unknown
+        part or metric range (the embeddings are checked against their registry by ``explore``)."""
+        for name, r in (("--traversal-range", self.traversal_range), ("--manifold-range", self.manifold_range)):
+            if r is not None and not (len(r) == 2 and all(math.isfinite(v) for v in r) and r[0] < r[1]):
+                raise InputError(None, f"{name} must be two finite values low:high with low < high, got {r}")
+        steps = 9 if self.steps is None else self.steps
+        for name, v, least in (("--steps", steps, 2), ("--grid", self.manifold_size, 2),
+                               ("--num-samples", self.n_prior, 1)):
+            if v < least:
+                raise InputError(None, f"{name} must be >= {least}, got {v}")
+        if self.metric_range not in METRIC_RANGES:
+            raise InputError(None, f"--metric-range must be one of {', '.join(METRIC_RANGES)}, got {self.metric_range!r}")
+        unknown = sorted(set(self.parts) - set(PARTS))
+        if unknown:
+            raise InputError(None, f"unknown part(s) {', '.join(unknown)}; known: {', '.join(PARTS)}")
+
+
+# --------------------------------------------------------------------------------------------
+# rank
+
+
+def _references(items: Sequence[str] | None) -> list[str] | tuple[str, ...]:
+    """``--against`` items (repeatable, each may hold several names split by commas or spaces); default the four."""
+    refs = [r for item in (items or []) for r in item.replace(",", " ").split()]
+    return refs or DEFAULT_REFERENCES
+
+
+def _dims(text: str | None) -> str | list[int] | None:
+    return "all" if text is not None and text.strip().lower() == "all" else parse_ints(text, "--dims")
+
+
+def _metrics(items: Sequence[str] | None) -> list[str] | None:
+    return list(items) if items else None
+
+
+#: What ``vaearr rank`` ranks against when no reference is given.
+DEFAULT_REFERENCES = ("elements", "bandcontrast", "pca", "nmf")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RankOptions:
+    """Everything ``vaearr rank`` and the ``analyze-latents`` flow take (:func:`~vaearr.analysis.ranking.rank_latents`,
+    and :func:`~vaearr.viz.ranking.rank_figures` for the figures)."""
+
+    store: str = opt(help="Store with the latent and the references.", flags=())
+    latent: str = opt("latent", "Latent variable.")
+    against: Sequence[str] = opt(DEFAULT_REFERENCES, "References: elements, bandcontrast, pca, nmf or any (y, x) "
+                                                     "variable (repeatable; also space-separated).",
+                                 cli_type=Optional[list[str]], parse=_references, cli_default=None)
+    out: Path = opt(Path("out/rank"), "Folder for CSV, JSON and figures.")
+    top: int = opt(5, "Top-N dims per metric and in the figures.")
+    mask: str = opt("roi", "Mask variable.")
+    metrics: Sequence[str] | None = opt(None, "Metrics (repeatable; default all).", flags=("--metric",),
+                                        cli_type=Optional[list[str]], parse=_metrics)
+    trend_order: int = opt(2, "Polynomial order of the spatial trend removed for partial_pearson.")
+    n_components: int = opt(8, "PCA/NMF components (made when missing).", flags=("--components",))
+    k_range: tuple[int, int] = opt((2, 8), "k range for the mixture partitions.", cli_type=str, parse=parse_k_range,
+                                   cli_default="2:8")
+    criterion: str = opt("bic", "bic or aic.")
+    nan_color: str = opt("lightgray", "Colour of pixels outside the mask in the maps.")
+    figures: bool = opt(True, "Draw the figures (--no-figures: skip them).", flags=("--figures/--no-figures",))
+    dims: Sequence[int] | str | None = opt(None, "Latent dims for the per-dim outputs (scatters, maps, .npy/.csv), e.g. "
+                                                 "3,7,12, or 'all'; default --top dims, taken in turn from each "
+                                                 "reference's ranking.", cli_type=Optional[str], parse=_dims)
+    per_page: int = opt(16, "Latent maps per page (maps_page1.html, maps_page2.html...).")
+    seed: int = opt(0, "Seed of NMF and the mixtures.")
+    overwrite: bool = opt(False, "Recompute PCA/NMF references that exist.", flags=("--overwrite",))
+    #: Library-only: partition agreement, the latent's dim, the per-dim exports.
+    partitions: bool = True
+    latent_dim: str = "latent_dim"
+    export: bool = True
+
+    def check(self) -> None:
+        """One :class:`InputError` line for an option out of range."""
+        if self.per_page < 1:
+            raise InputError(None, f"--per-page must be at least 1, got {self.per_page}")

@@ -1,0 +1,198 @@
+"""The options of the map commands, declared once (:mod:`vaearr.options`): the CLI and the flows derive theirs from these.
+
+Only light modules are imported here (no scikit-learn, kikuchipy or torch), so the ``vaearr``
+command builds its parameters in a moment; each dataclass's ``check()`` says in one line which
+option is out of range, before any work.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from vaearr.errors import InputError
+from vaearr.maps.indexers import DICTIONARY_MEMORY, INDEXERS
+from vaearr.options import opt, parse_k_range, parse_none
+from vaearr.store.names import check_name
+from vaearr.store.schema import ORIENTATION
+
+#: Projection-centre conventions kikuchipy's :class:`EBSDDetector` takes; ``bruker`` is its default.
+PC_CONVENTIONS = ("bruker", "tsl", "oxford", "emsoft")
+#: Default dictionary sampling (degrees).
+RESOLUTION = 2.0
+#: Pixels used to fit a decomposition (and the mixtures) when the mask has more.
+MAX_FIT = 20000
+
+
+def _lower(text: str) -> str:
+    return text.lower()
+
+
+# --------------------------------------------------------------------------------------------
+# decompose
+
+
+def parse_references(text: str | None) -> list[tuple[int, int]] | str | None:
+    """``"y,x;y,x"`` (pixel row, column) → ``[(y, x), ...]``; ``"auto"`` and None pass through.
+
+    Examples
+    --------
+    >>> parse_references("3,4; 10,2")
+    [(3, 4), (10, 2)]
+    """
+    if text is None or text.strip().lower() == "auto":
+        return None if text is None else "auto"
+    out = []
+    for item in text.split(";"):
+        if not item.strip():
+            continue
+        parts = item.replace(" ", "").split(",")
+        try:
+            y, x = (int(p) for p in parts)
+        except ValueError:
+            raise InputError(None, f"--references takes 'auto' or pixel rows and columns like '3,4;10,2', "
+                                   f"got '{text}'") from None
+        out.append((y, x))
+    if not out:
+        raise InputError(None, f"--references has no pixels: '{text}'")
+    return out
+
+
+def parse_components(value: int | str) -> int | str:
+    """A number of components (``4``, ``"4"``) or ``"auto"``.
+
+    Examples
+    --------
+    >>> parse_components("4"), parse_components(" Auto "), parse_components(3)
+    (4, 'auto', 3)
+    """
+    if not isinstance(value, str):
+        return value
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(value)
+    except ValueError:
+        raise InputError(None, f"--components takes a number or 'auto', got '{value}'") from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecomposeOptions:
+    """Everything ``vaearr decompose`` and the ``decompose-patterns`` flow take (:func:`~vaearr.maps.decompose.write_decomposition`)."""
+
+    store: str = opt(help="Store with the patterns (and the mask).", flags=())
+    method: str = opt("cnmf", "pca, nmf or cnmf (NMF with components fixed to reference patterns), or another in "
+                              "vaearr.maps.decompositions.")
+    components: int | str = opt("auto", "Number of components (cnmf: fixed + free), or 'auto'.", cli_type=str,
+                                parse=parse_components)
+    references: Sequence[tuple[int, int]] | str | None = opt(
+        None, "cnmf: 'auto' or pixel row,column pairs 'y,x;y,x;…'.", cli_type=Optional[str], parse=parse_references)
+    mask: str | None = opt("roi", "Mask variable ('none': every pixel).", cli_type=str, parse=parse_none)
+    name: str | None = opt(None, "Variable prefix: {name}_weights, {name}_components (default: the method).")
+    var: str = opt("patterns", "Variable to decompose.")
+    k_range: tuple[int, int] = opt((2, 8), "k range for the BIC choice of automatic cnmf references.", cli_type=str,
+                                   parse=parse_k_range, cli_default="2:8")
+    max_components: int = opt(20, "Largest number of components the 'auto' scree looks at.")
+    max_fit: int = opt(MAX_FIT, "Pixels in the fit sample (at most).")
+    seed: int = opt(0, "Seed of the fit sample, PCA, NMF and the mixture.")
+    overwrite: bool = opt(False, "Replace the variables if they exist.", flags=("--overwrite",))
+
+    def check(self) -> None:
+        """One :class:`InputError` line for the first option out of range (the method's name is checked against
+        :data:`~vaearr.maps.decompositions.DECOMPOSITIONS` by :func:`~vaearr.maps.decompose.decompose`)."""
+        components = parse_components(self.components)
+        if isinstance(components, int) and components < 1:
+            raise InputError(None, f"--components must be at least 1, got {components}")
+
+
+# --------------------------------------------------------------------------------------------
+# index
+
+
+def parse_pc(text: str | Sequence[float]) -> tuple[float, float, float]:
+    """``"0.42,0.21,0.50"`` → three floats (the projection centre)."""
+    parts = text.replace(";", ",").split(",") if isinstance(text, str) else list(text)
+    try:
+        pc = tuple(float(p) for p in parts)
+    except (TypeError, ValueError):
+        raise InputError(None, f"--pc takes three numbers X,Y,Z, got '{text}'") from None
+    if len(pc) != 3 or not all(math.isfinite(v) for v in pc):
+        raise InputError(None, f"--pc takes three finite numbers X,Y,Z, got '{text}'")
+    return pc  # type: ignore[return-value]
+
+
+def check_pc(pc: Sequence[float], convention: str, px_size: float | None) -> None:
+    """PC fractions in [0, 1] (Bruker, TSL, Oxford; z > 0); EMsoft (xpc, ypc, L) needs ``px_size`` and L > 0."""
+    if convention not in PC_CONVENTIONS:
+        raise InputError(None, f"unknown --pc-convention '{convention}'; choose {', '.join(PC_CONVENTIONS)}")
+    if convention == "emsoft":
+        if px_size is None or not (px_size > 0):
+            raise InputError(None, "--pc-convention emsoft gives L in µm: give the detector pixel size "
+                                   "with --px-size (µm, > 0)")
+        if not pc[2] > 0:
+            raise InputError(None, f"EMsoft PC L (detector distance, µm) must be > 0, got {pc[2]:g}")
+        return
+    bad = [f"{k}={v:g}" for k, v in zip("XYZ", pc) if not 0 <= v <= 1]
+    if bad or pc[2] == 0:
+        raise InputError(None, f"--pc ({convention}) is fractions of the detector in [0, 1] with Z > 0; "
+                               f"got {', '.join(bad) or 'Z=0'}")
+
+
+def check_tilt(value: float, what: str) -> float:
+    value = float(value)
+    if not math.isfinite(value) or not -90 <= value <= 90:
+        raise InputError(None, f"{what} must be degrees in [-90, 90], got {value:g}")
+    return value
+
+
+def _index_mask(text: str | None) -> str | None:
+    """The command line's mask: a name, ``auto`` (roi when the store has one) or ``none``."""
+    return "auto" if text is None else parse_none(text)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IndexOptions:
+    """Everything ``vaearr index`` takes (:func:`~vaearr.maps.indexing.index_store`)."""
+
+    store: str = opt(help="EBSD map store with patterns(y, x, py, px).", flags=())
+    pc: Sequence[float] | str = opt(help="Projection centre X,Y,Z (kikuchipy's default Bruker convention unless "
+                                         "--pc-convention).", cli_type=str)
+    sample_tilt: float = opt(70.0, "Sample tilt (degrees), e.g. 70.", flags=("--tilt",), cli_default=...)
+    phase: str | None = opt(None, "Phase by kikuchipy master-pattern name: ni (shipped, offline), al, si, austenite, "
+                                  "ferrite, … (downloaded ones).")
+    master_pattern: Path | None = opt(None, "An EMsoft master-pattern file instead of --phase.")
+    method: str = opt("hough", "hough (PyEBSDIndex) or dictionary (kikuchipy), or another in vaearr.maps.indexers.",
+                      parse=_lower)
+    refine: bool = opt(False, "Refine every solution against the master pattern (kikuchipy).", flags=("--refine",))
+    pc_convention: str = opt("bruker", "bruker, tsl, oxford or emsoft (as kikuchipy's EBSDDetector takes them).",
+                             parse=_lower)
+    px_size: float | None = opt(None, "Detector pixel size (µm); needed with --pc-convention emsoft.")
+    detector_tilt: float = opt(0.0, "Detector tilt (degrees).")
+    resolution: float = opt(RESOLUTION, "Dictionary: orientation sampling (degrees).")
+    energy: float | None = opt(None, "Master-pattern energy (kV); default its highest.")
+    mask: str | None = opt("auto", "Mask variable (default: roi when the store has one, else every pixel; 'none': "
+                                   "every pixel).", cli_type=Optional[str], parse=_index_mask)
+    name: str = opt(ORIENTATION, "Orientation variable; quality maps are {name}_score, {name}_bands.")
+    overwrite: bool = opt(False, "Replace variables that exist.", flags=("--overwrite",))
+    #: Patterns per block of rows read and indexed at once (default: 256 MB of float32 patterns).
+    block_patterns: int | None = None
+    #: A dictionary up to this many bytes is simulated into memory at once.
+    dictionary_memory: int = DICTIONARY_MEMORY
+    progress: bool = True
+
+    def check(self) -> tuple[str, tuple[float, float, float], float, float]:
+        """Every setting checked before the store is read; returns the name, PC and tilts as they will be used."""
+        name = check_name(self.name, "orientation variable (--name)")
+        if self.method not in INDEXERS:
+            raise InputError(None, f"unknown --method '{self.method}'; choose {', '.join(INDEXERS)}")
+        pc = parse_pc(self.pc)
+        check_pc(pc, self.pc_convention, self.px_size)
+        sample_tilt = check_tilt(self.sample_tilt, "--tilt (sample tilt)")
+        detector_tilt = check_tilt(self.detector_tilt, "--detector-tilt")
+        INDEXERS[self.method]().check(self.resolution)
+        if self.energy is not None and not (math.isfinite(self.energy) and self.energy > 0):
+            raise InputError(None, f"--energy must be > 0 kV, got {self.energy:g}")
+        return name, pc, sample_tilt, detector_tilt

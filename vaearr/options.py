@@ -1,0 +1,163 @@
+"""Options declared once: dataclass fields that carry how they appear on the command line and in flows (:class:`Option`).
+
+A command's options are one dataclass (:class:`~vaearr.train.TrainConfig`,
+:class:`~vaearr.analysis.clustering.ClusterOptions`...) whose fields are made with :func:`opt`.
+The ``vaearr`` command builds its parameters from the fields (:func:`vaearr.cli.common.option_parameters`),
+the Prefect flows theirs (``flows/params.py``), and the library takes an instance; its
+``check()`` says, in one line naming the option and what it allows, which value is out of
+range before any work is done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from vaearr.errors import InputError
+
+
+#: ``Option.cli_default``'s "the field's default".
+FIELD_DEFAULT: Any = type("FieldDefault", (), {"__repr__": lambda self: "FIELD_DEFAULT"})()
+
+
+@dataclass(frozen=True)
+class Option:
+    """How a field appears on the command line and in flows.
+
+    Attributes
+    ----------
+    help
+        One line for ``--help``.
+    flags
+        The option's names; default ``--field-name``. ``()`` makes it the positional argument.
+    cli_type, parse
+        What the command line takes (when it is not the field's type) and how it becomes the
+        field's value (``"none"`` → None, ``"y,x"`` → a tuple...).
+    cli_default
+        The command line's default when it is not the field's (text the ``parse`` reads, such as
+        ``"2:8"`` for ``(2, 8)``, or None where the field's default is made from nothing given).
+    """
+
+    help: str
+    flags: tuple[str, ...] | None = None
+    cli_type: Any = None
+    parse: Callable[[Any], Any] | None = None
+    cli_default: Any = FIELD_DEFAULT
+
+
+def opt(default: Any = dataclasses.MISSING, help: str = "", **kw: Any) -> Any:
+    """A dataclass field with its :class:`Option` (a list or dict default is copied for each instance)."""
+    meta = {"option": Option(help, **kw)}
+    if isinstance(default, dict | list):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def options(cls: type) -> Iterator[tuple[dataclasses.Field, Option]]:
+    """Every field of ``cls`` that has an :class:`Option`, with it: the class's own fields first, then its bases',
+    each in declaration order (so a command lists its own options before the ones it shares)."""
+    own = [c for c in cls.__mro__ if dataclasses.is_dataclass(c)]
+    depth = {name: i for i, c in reversed(list(enumerate(own))) for name in c.__dict__.get("__annotations__", {})}
+    for f in sorted(dataclasses.fields(cls), key=lambda f: depth.get(f.name, 0)):
+        if "option" in f.metadata:
+            yield f, f.metadata["option"]
+
+
+def default_of(f: dataclasses.Field) -> Any:
+    """A field's default (its factory's value), or :data:`dataclasses.MISSING`."""
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
+def parsed(cls: type, given: dict[str, Any]) -> dict[str, Any]:
+    """The command-line values of ``given`` for the fields of ``cls``, each through its ``parse``."""
+    return {f.name: (o.parse(given[f.name]) if o.parse else given[f.name]) for f, o in options(cls) if f.name in given}
+
+
+def build(cls: type, values: dict[str, Any]) -> Any:
+    """An instance of the options dataclass ``cls`` from plain values (a flow's JSON): lists become the
+    tuples the fields are declared as."""
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for name, value in values.items():
+        hint = hints.get(name)
+        kinds = {typing.get_origin(a) or a for a in (typing.get_args(hint) or (hint,))} | {typing.get_origin(hint)}
+        out[name] = tuple(value) if isinstance(value, list) and tuple in kinds else value
+    return cls(**out)
+
+
+# --------------------------------------------------------------------------------------------
+# small parsers of command-line text
+
+
+def parse_floats(text: str | None, what: str) -> list[float] | None:
+    """``"0.5,1,2"`` → floats (``;`` separates too), or None for no text."""
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
+    except ValueError:
+        raise InputError(None, f"{what} must be comma-separated numbers, got '{text}'") from None
+
+
+def parse_ints(text: str | None, what: str) -> list[int] | None:
+    """``"3,7,12"`` → whole numbers (latent dims), or None for no text."""
+    values = parse_floats(text, what)
+    if values is None:
+        return None
+    if any(v != int(v) for v in values):
+        raise InputError(None, f"{what} must be whole numbers (latent dims), got '{text}'")
+    return [int(v) for v in values]
+
+
+def parse_names(text: str | None) -> list[str] | None:
+    """``"a, b"`` → ``["a", "b"]``, or None for no text."""
+    return None if text is None else [v.strip() for v in text.split(",") if v.strip()]
+
+
+def parse_k_range(text: str) -> tuple[int, int]:
+    """``"2:8"`` → ``(2, 8)``."""
+    try:
+        lo, hi = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise InputError(None, f"--k-range must look like 2:8, got '{text}'") from None
+    if lo < 1 or hi < lo:
+        raise InputError(None, f"--k-range {text} is empty or below 1")
+    return lo, hi
+
+
+def parse_range(text: str) -> tuple[float | None, float | None]:
+    """Parse ``"A:B"`` into ``(A, B)``; either end may be left empty for "no bound".
+
+    Examples
+    --------
+    >>> parse_range("10:20"), parse_range("10:"), parse_range(":-2.5")
+    ((10.0, 20.0), (10.0, None), (None, -2.5))
+    """
+    if not isinstance(text, str) or text.count(":") != 1:
+        raise InputError(None, f"range {text!r} is not of the form A:B (e.g. '10:20', '10:' or ':20')")
+    parts = []
+    for part in text.split(":"):
+        part = part.strip()
+        if part == "":
+            parts.append(None)
+            continue
+        try:
+            v = float(part)
+        except ValueError:
+            raise InputError(None, f"range {text!r}: {part!r} is not a number") from None
+        if not math.isfinite(v):
+            raise InputError(None, f"range {text!r}: {part!r} is not a finite number")
+        parts.append(v)
+    lo, hi = parts
+    if lo is not None and hi is not None and lo > hi:
+        raise InputError(None, f"range {text!r} is empty: {lo:g} > {hi:g}")
+    return lo, hi
+
+
+def parse_none(text: str | None) -> str | None:
+    """``"none"`` (any case) → None: the command line's word for no variable."""
+    return None if (text or "").lower() == "none" else text
