@@ -74,10 +74,12 @@ def options() -> list[tuple[str, str | None, str]]:
     return out
 
 
-def score_map(seed: int, physics, split: str) -> None:
+def score_map(seed: int, physics, split: str, only: str | None = None) -> None:
     m = load_map(seed, physics)
     inputs = {None: m.patterns}
     for label, avg, name in options():
+        if only and only not in label:
+            continue
         t = time.perf_counter()
         if avg not in inputs:
             inputs[avg] = averaged(m.patterns, avg)
@@ -150,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--physics", type=int, nargs="*", default=None, help="indices into science_lib.PHYSICS")
     p.add_argument("--real", action="store_true")
     p.add_argument("--table", action="store_true")
+    p.add_argument("--only", help="the options whose label holds this text (a re-run replaces their rows)")
     args = p.parse_args(argv)
     if args.real:
         real_scan()
@@ -158,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         physics = [PHYSICS[i] for i in (args.physics if args.physics is not None else range(len(PHYSICS)))]
         for ph in physics:
             for seed in seeds:
-                score_map(seed, ph, args.seeds)
+                score_map(seed, ph, args.seeds, args.only)
     if args.table:
         print(table())
     return 0

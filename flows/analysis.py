@@ -1,4 +1,4 @@
-"""Prefect flows analyze-latents, cluster-latents, decompose-patterns and find-boundaries; analyze/cluster tasks run on a dask.distributed cluster when given one."""
+"""Prefect flows analyze-latents, cluster-latents, decompose-patterns, find-boundaries and segment-map; analyze/cluster tasks run on a dask.distributed cluster when given one."""
 
 from __future__ import annotations
 
@@ -12,13 +12,15 @@ from vaearr.analysis.options import ClusterOptions, RankOptions
 from vaearr.analysis.ranking import association_block, missing_references, rank_latents
 from vaearr.maps.boundaries import find_boundaries
 from vaearr.maps.decompose import write_decomposition
-from vaearr.maps.options import DecomposeOptions
+from vaearr.maps.options import DecomposeOptions, SegmentOptions
 from vaearr.maps.references import write_references
+from vaearr.maps.segment import segment_store
 from vaearr.options import build
 from vaearr.store import open_store
 from vaearr.viz.boundaries import boundary_files
 from vaearr.viz.clustering import cluster_figure_files
 from vaearr.viz.ranking import rank_figures
+from vaearr.viz.segment import figure_folder, segment_files
 
 
 def _runner(scheduler: str | None):
@@ -136,8 +138,9 @@ decompose_patterns = options_flow("decompose-patterns", DecomposeOptions, _decom
 def boundaries_flow(
     store: str,
     source: str = "patterns",
-    mask: str = "roi",
+    mask: str = "none",
     gb_threshold: float | None = None,
+    lagb_method: str = "segment",
     lagb_threshold: float | None = None,
     lagb_low: float = 5.0,
     lagb_min_length: int = 5,
@@ -145,7 +148,8 @@ def boundaries_flow(
     overwrite: bool = False,
 ) -> dict:
     """Boundary strength, grain and low-angle boundary masks and the grain size (``vaearr boundaries``)."""
-    found = find_boundaries(store, source=source, mask=mask, gb_threshold=gb_threshold, lagb_threshold=lagb_threshold,
+    found = find_boundaries(store, source=source, mask=mask, gb_threshold=gb_threshold, lagb_method=lagb_method,
+                            lagb_threshold=lagb_threshold,
                             lagb_low=lagb_low, lagb_min_length=lagb_min_length, overwrite=overwrite)
     files = boundary_files(found, figures or None)
     print(found.summary())
@@ -153,4 +157,21 @@ def boundaries_flow(
             "files": {k: str(v) for k, v in files.items()}}
 
 
-FLOWS = (analyze_latents, cluster_latents, decompose_patterns, boundaries_flow)
+def _segment_map(**params: Any) -> dict:
+    """Grains and sub-grains as regions of a feature map (``vaearr segment``) into ``{name}``, ``{name}_grains``,
+    ``{name}_boundaries``; its parameters are the fields of :class:`vaearr.maps.options.SegmentOptions` and
+    ``figures``."""
+    figures = params.pop("figures")
+    options = build(SegmentOptions, params)
+    options.check()
+    folder = figure_folder(options.store, figures)
+    result = segment_store(options.store, options)
+    files = segment_files(result, folder)
+    print(result.summary())
+    return {"regions": result.segmentation.n_regions, "grains": result.segmentation.n_grains,
+            "files": {k: str(v) for k, v in files.items()}}
+
+
+segment_map = options_flow("segment-map", SegmentOptions, _segment_map, extra=[keyword("figures", str | None, None)])
+
+FLOWS = (analyze_latents, cluster_latents, decompose_patterns, boundaries_flow, segment_map)

@@ -13,8 +13,9 @@ from vaearr.cli.common import Overwrite, app, store_location
 @app.command()
 def boundaries(
     store: Annotated[Path, typer.Argument(parser=store_location, help="Store with a (y, x) map.")],
-    source: Annotated[str, typer.Option("--from", help="'patterns', or a latent variable (y, x, ...). Low-angle boundaries are reliable from patterns only (BENCHMARKS.md, Science).")] = "patterns",
-    mask: Annotated[str, typer.Option(help="Mask variable ('none': every pixel; 'roi' only if the store has it).")] = "roi",
+    source: Annotated[str, typer.Option("--from", help="'patterns', or a latent variable (y, x, ...) (BENCHMARKS.md, Science).")] = "patterns",
+    mask: Annotated[str, typer.Option(help="Mask variable (default 'none': every pixel; boundaries are where band contrast is low, so a band-contrast ROI leaves them out).")] = "none",
+    lagb_method: Annotated[str, typer.Option(help="Low-angle boundaries: 'segment' (regions inside each grain) or 't2' (Welch t² lines, with --lagb-threshold/--lagb-low/--lagb-min-length).")] = "segment",
     gb_threshold: Annotated[Optional[float], typer.Option(help="Grain-boundary threshold on the ridge strength (default: automatic, Otsu).")] = None,
     lagb_threshold: Annotated[Optional[float], typer.Option(help="Low-angle boundaries: Welch t² a line must reach somewhere (default 16, |t| ≥ 4).")] = None,
     lagb_low: Annotated[float, typer.Option(help="Low-angle boundaries: Welch t² along the rest of the line.")] = 5.0,
@@ -28,7 +29,7 @@ def boundaries(
     from vaearr.maps.boundaries import find_boundaries
     from vaearr.viz.boundaries import boundary_files
 
-    result = find_boundaries(store, source=source, mask=mask, gb_threshold=gb_threshold,
+    result = find_boundaries(store, source=source, mask=mask, gb_threshold=gb_threshold, lagb_method=lagb_method,
                              lagb_threshold=lagb_threshold, lagb_low=lagb_low, lagb_min_length=lagb_min_length,
                              background=background, sigma=sigma, overwrite=overwrite)
     boundary_files(result, figures)

@@ -70,6 +70,9 @@ def _otsu_log(values: np.ndarray) -> float | None:
 #: Low-angle boundary defaults: Welch t² of hysteresis seeds and of the pixels grown from them,
 #: the shortest line kept (pixels), the edge boxes (along, deep).
 LAGB_HIGH, LAGB_LOW, LAGB_MIN_LENGTH, LAGB_BOX = 16.0, 5.0, 5, (5, 3)
+#: Principal directions per grain the low-angle segmentation reads, and its floor: the fraction of
+#: the neighbouring grains' mean-pattern difference a sub-grain pair must reach.
+LAGB_COMPONENTS, LAGB_MIN_CONTRAST = 2, 0.01
 
 
 def grain_boundary_mask(right: np.ndarray, down: np.ndarray, mask: np.ndarray | None = None, *,
@@ -161,6 +164,146 @@ def low_angle_edges(
         right[sl] = np.where(np.isfinite(r), r, right[sl])
         down[sl] = np.where(np.isfinite(d), d, down[sl])
     return right, down
+
+
+def low_angle_segments(
+    features: Any,
+    labels: np.ndarray,
+    *,
+    prepare: Any = None,
+    components: int = LAGB_COMPONENTS,
+    correlation: float | None = 1.0,
+    min_contrast: float = LAGB_MIN_CONTRAST,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Low-angle boundaries as the boundaries between regions of one grain (:mod:`vaearr.maps.segment`).
+
+    Each grain interior (``labels``, :func:`grain_interiors`) is projected on its own first
+    ``components`` principal directions (:func:`principal_projection`: a sub-grain step is the
+    direction a grain varies most in); :func:`~vaearr.maps.segment.segment_features` then merges
+    pixels into regions that never cross a grain, with the noise measured on the map and the
+    merge threshold chosen from it. Significant is not enough at a high signal-to-noise (the
+    mixing zone beside a grain boundary, a brightness drift): two regions stay apart only when
+    their mean features differ by at least ``min_contrast`` × the median difference between the
+    means of neighbouring grains (each squared, less its noise), as MTEX keeps a low-angle
+    boundary only above an angle. A pixel is on a low-angle boundary when its right or lower
+    neighbour is in another region of the same grain. ``correlation``: the noise's spatial
+    correlation factor (1 for patterns recorded pixel by pixel; None: estimated).
+    """
+    from vaearr.maps.segment import segment_features
+
+    labels = np.asarray(labels)
+    inside = labels > 0
+    if inside.sum() < 2:
+        return np.zeros(labels.shape, bool), {"lagb_method": "segment", "low_angle_boundary_pixels": 0}
+    z = _per_grain_projection(features, labels, prepare, components)
+    seg = segment_features(z, inside, grains=np.where(inside, labels - 1, -1), correlation=correlation)
+    regions = seg.regions
+    floor_info = {}
+    if min_contrast > 0 and seg.n_regions > seg.n_grains:
+        regions, floor_info = _contrast_floor(features, labels, regions, prepare, min_contrast)
+    lagb = _same_grain_boundaries(regions, labels)
+    info = {"lagb_method": "segment", "lagb_components": int(components),
+            "lagb_regions": int(len(np.unique(regions[regions >= 0]))),
+            "lagb_noise_correlation": seg.info.get("noise_correlation_factor"),
+            "lagb_boundary_cost": seg.info.get("boundary_cost"), **floor_info,
+            "low_angle_boundary_pixels": int(lagb.sum())}
+    return lagb, info
+
+
+def _per_grain_projection(features: Any, labels: np.ndarray, prepare: Any, components: int) -> np.ndarray:
+    z = np.zeros((*labels.shape, int(components)))
+    for g, sl in enumerate(ndi.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        w = labels[sl] == g
+        block = np.asarray(features[sl])
+        f = prepare(block) if prepare is not None else block.reshape(*w.shape, -1)
+        proj = principal_projection(np.asarray(f, np.float64)[w], components)
+        zz = z[sl]
+        zz[w, : proj.shape[1]] = proj
+    return z
+
+
+def _same_grain_boundaries(regions: np.ndarray, grains: np.ndarray) -> np.ndarray:
+    out = np.zeros(regions.shape, bool)
+    for a, b in (((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
+                 ((slice(None, -1), slice(None)), (slice(1, None), slice(None)))):
+        ra, rb = regions[a], regions[b]
+        out[a] |= (ra >= 0) & (rb >= 0) & (ra != rb) & (grains[a] == grains[b])
+    return out
+
+
+def _region_moments(features: Any, ids: np.ndarray, prepare: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per id ≥ 0: sum of the (prepared) features, sum of their squared norms, count — one pass in row blocks."""
+    n = int(ids.max()) + 1
+    sums, sq, count = None, np.zeros(n), np.zeros(n)
+    for r0 in range(0, ids.shape[0], 32):
+        rows = slice(r0, min(r0 + 32, ids.shape[0]))
+        sel = ids[rows] >= 0
+        if not sel.any():
+            continue
+        block = np.asarray(features[rows])
+        f = prepare(block) if prepare is not None else block.reshape(*sel.shape, -1)
+        f = np.asarray(f, np.float64)[sel]
+        k = ids[rows][sel]
+        if sums is None:
+            sums = np.zeros((n, f.shape[1]))
+        np.add.at(sums, k, f)
+        np.add.at(sq, k, np.einsum("ij,ij->i", f, f))
+        count += np.bincount(k, minlength=n)
+    return sums, sq, count
+
+
+def _unbiased_contrast(sums, sq, count, i, j) -> np.ndarray:
+    """|μ_i − μ_j|² less the noise of the two means (each region's scatter over its pixel count)."""
+    mu = sums / np.maximum(count, 1)[:, None]
+    var = sq / np.maximum(count, 1) - np.einsum("ij,ij->i", mu, mu)
+    d = mu[i] - mu[j]
+    return np.einsum("ij,ij->i", d, d) - var[i] / np.maximum(count[i], 1) - var[j] / np.maximum(count[j], 1)
+
+
+def _contrast_floor(features: Any, labels: np.ndarray, regions: np.ndarray, prepare: Any,
+                    min_contrast: float) -> tuple[np.ndarray, dict[str, Any]]:
+    """Merge the regions of a grain whose means differ by less than ``min_contrast`` × the neighbouring grains'."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    grains = labels - 1
+    sums, sq, count = _region_moments(features, grains, prepare)
+    # neighbouring grains: interiors that come within 3 pixels of each other
+    pairs = set()
+    for dy in range(0, 4):
+        for dx in range(-3, 4):
+            if (dy, dx) <= (0, 0):
+                continue
+            a = grains[max(-dy, 0):grains.shape[0] - max(dy, 0), max(-dx, 0):grains.shape[1] - max(dx, 0)]
+            b = grains[max(dy, 0):, max(dx, 0):][: a.shape[0], : a.shape[1]]
+            sel = (a >= 0) & (b >= 0) & (a != b)
+            pairs.update(zip(np.minimum(a[sel], b[sel]).tolist(), np.maximum(a[sel], b[sel]).tolist()))
+    if not pairs:
+        return regions, {"lagb_contrast_floor": None}
+    gi, gj = np.array(sorted(pairs)).T
+    scale = float(np.median(_unbiased_contrast(sums, sq, count, gi, gj)))
+    rsums, rsq, rcount = _region_moments(features, regions, prepare)
+    ids = regions
+    ri, rj = [], []
+    for a, b in (((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
+                 ((slice(None, -1), slice(None)), (slice(1, None), slice(None)))):
+        sel = (ids[a] >= 0) & (ids[b] >= 0) & (ids[a] != ids[b]) & (grains[a] == grains[b])
+        ri.append(ids[a][sel])
+        rj.append(ids[b][sel])
+    ri, rj = np.concatenate(ri), np.concatenate(rj)
+    if not ri.size:
+        return regions, {"lagb_contrast_floor": min_contrast * scale}
+    key = np.unique(np.stack([np.minimum(ri, rj), np.maximum(ri, rj)], 1), axis=0)
+    c = _unbiased_contrast(rsums, rsq, rcount, key[:, 0], key[:, 1])
+    weak = c < min_contrast * scale
+    n = int(regions.max()) + 1
+    graph = coo_matrix((np.ones(int(weak.sum())), (key[weak, 0], key[weak, 1])), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    merged = np.where(regions >= 0, comp[np.clip(regions, 0, None)], -1)
+    return merged, {"lagb_contrast_floor": float(min_contrast * scale), "lagb_grain_contrast": scale,
+                    "lagb_pairs_merged_by_floor": int(weak.sum())}
 
 
 def low_angle_boundaries(
@@ -274,12 +417,17 @@ class BoundaryResult:
 
     def summary(self) -> str:
         a = self.attrs
+        if a.get("lagb_method") == "segment":
+            low = (f"  low-angle boundaries: regions inside each grain ({a.get('lagb_regions')} regions; the merge "
+                   f"threshold from the map's noise, floor {a.get('lagb_contrast_floor')}) → ")
+        else:
+            low = f"  low-angle threshold {a['lagb_threshold']:.4g} ({a['lagb_threshold_rule']}) → "
         lines = [
+            *a.get("messages", []),
             f"boundaries of {self.store} from {self.source} (mask: {a['mask']}):",
             f"  grain-boundary threshold {a['gb_threshold']:.4g} ({a['gb_threshold_rule']}; "
             f"ridge median {a['ridge_median']:.4g}) → {a['grain_boundary_pixels']} pixels",
-            f"  low-angle threshold {a['lagb_threshold']:.4g} ({a['lagb_threshold_rule']}) → "
-            f"{a['low_angle_boundary_pixels']} pixels",
+            low + f"{a['low_angle_boundary_pixels']} pixels",
             f"  grain size (mean linear intercept): {a['grain_size_um']:.4g} µm",
             f"wrote {STRENGTH}, {GRAIN_BOUNDARIES}, {LOW_ANGLE_BOUNDARIES} (y, x)",
         ]
@@ -295,16 +443,23 @@ def _grid_steps(ds: xr.Dataset) -> tuple[float, float]:
     return step(Y), step(X)
 
 
+#: How low-angle boundaries are found: regions inside each grain (default) or the Welch t² lines.
+LAGB_METHODS = ("segment", "t2")
+#: A mask that leaves out more than this fraction of the strongest edges is said so.
+MASK_EDGE_WARNING = 0.5
+
+
 def find_boundaries(
     store: Any,
     *,
     source: str = PATTERNS,
-    mask: str | None = "roi",
+    mask: str | None = None,
     gb_threshold: float | None = None,
+    lagb_method: str = "segment",
     lagb_threshold: float | None = None,
     lagb_low: float = LAGB_LOW,
     lagb_min_length: int = LAGB_MIN_LENGTH,
-    lagb_components: int = 1,
+    lagb_components: int | None = None,
     background: bool = True,
     sigma: float = 1.0,
     along: int = 3,
@@ -322,21 +477,22 @@ def find_boundaries(
     source
         ``patterns`` (y, x, py, px) or a latent variable (y, x, ...) of the store.
     mask
-        Mask variable (``None`` or ``none``: every pixel); the default ``roi`` is used only
-        when the store has it.
+        Mask variable (``None`` or ``none``: every pixel, the default: boundaries are where
+        band contrast is low, so a band-contrast ROI leaves most of them out; a mask that leaves
+        out most of the strongest edges is said in one line).
     gb_threshold
         Grain-boundary threshold on the ridge strength (default: Otsu's, :func:`grain_boundary_mask`).
-    lagb_threshold, lagb_low, lagb_min_length
-        Low-angle boundaries: Welch t² of the seeds (default 16) and of the pixels grown from
-        them, shortest line in pixels (:func:`low_angle_boundaries`).
+    lagb_method
+        ``segment`` (regions inside each grain, :func:`low_angle_segments`) or ``t2`` (Welch t²
+        lines, :func:`low_angle_boundaries`, with ``lagb_threshold``, ``lagb_low``, ``lagb_min_length``).
     lagb_components
-        Principal directions per grain the low-angle t² is computed along (:func:`low_angle_edges`).
+        Principal directions per grain (default: 2 for ``segment``, 1 for ``t2``).
     background
         From patterns: divide by the static background (mean pattern inside the mask) first.
     sigma
         From patterns: Gaussian blur (detector pixels) of each pattern before comparing.
     along, deep, exclude
-        Edge boxes (:func:`edge_maps`) and the exclusion around grain boundaries.
+        Edge boxes (:func:`edge_maps`) and, for ``t2``, the exclusion around grain boundaries.
     prefix
         Prefix of the written variable names.
     overwrite
@@ -345,10 +501,42 @@ def find_boundaries(
     Raises
     ------
     InputError
-        No (y, x) grid, ``source`` missing or without it, a bad mask name.
+        No (y, x) grid, ``source`` missing or without it, a bad mask name or method.
     StoreError
         Variables exist and ``overwrite`` is false (checked before any computing).
     """
+    if lagb_method not in LAGB_METHODS:
+        raise InputError(None, f"--lagb-method must be {' or '.join(LAGB_METHODS)}, got {lagb_method!r}")
+    ds, var, names, mask_name, valid = _boundary_inputs(store, source, mask, prefix, overwrite)
+    edges = _edges(var, source, valid, background=background, sigma=sigma, along=along, deep=deep)
+    gb, _, gb_info = grain_boundary_mask(edges.right, edges.down, valid, threshold=gb_threshold)
+    labels, n_grains = grain_interiors(gb, valid)
+    if lagb_method == "segment":
+        lagb, lagb_info = low_angle_segments(edges.features, labels, prepare=edges.plain,
+                                             components=lagb_components or LAGB_COMPONENTS,
+                                             correlation=1.0 if source == PATTERNS else None)
+    else:
+        lagb, lagb_info = _t2_boundaries(edges, labels, gb, valid, n_grains, components=lagb_components or 1,
+                                         threshold=lagb_threshold, low=lagb_low, min_length=lagb_min_length,
+                                         exclude=exclude)
+    sy, sx = _grid_steps(ds)
+    attrs = {
+        "source_variable": source, "mask": mask_name or "none", "metric": edges.metric, **edges.how,
+        "edge_box_along": int(along), "edge_box_deep": int(deep), "exclude_px": int(exclude),
+        **gb_info, **lagb_info, "grain_interiors": n_grains,
+        "grain_size_um": float(mean_linear_intercept(gb, sy, sx, valid)),
+        "grain_size_method": "mean linear intercept along rows and columns", "step_um": [sy, sx],
+    }
+    message = _mask_message(var, source, mask_name, valid, edges, background=background, sigma=sigma,
+                            along=along, deep=deep)
+    attrs["messages"] = [message] if message else []
+    return _write(store, ds, names, {STRENGTH: np.where(valid, edges.strength, np.nan).astype(np.float32),
+                                     GRAIN_BOUNDARIES: gb & valid, LOW_ANGLE_BOUNDARIES: lagb & valid},
+                  source=source, mask_name=mask_name, attrs=attrs, overwrite=overwrite)
+
+
+def _boundary_inputs(store: Any, source: str, mask: str | None, prefix: str, overwrite: bool):
+    """The store, the source variable, the output names, the mask (name and array), checked before any work."""
     ds = open_store(store)
     if Y not in ds.dims or X not in ds.dims:
         raise InputError(store, f"has no (y, x) grid (dims: {', '.join(map(str, ds.dims)) or 'none'}): "
@@ -364,67 +552,93 @@ def find_boundaries(
     if exists and not overwrite:
         raise StoreError(store, f"has {', '.join(exists)} already: pass --overwrite to replace")
     if mask in (None, "none"):
-        mask_name, valid = None, np.ones((ds.sizes[Y], ds.sizes[X]), bool)
-    elif mask in ds.data_vars:
-        m = ds[mask]
-        if m.dtype != bool or m.dims != (Y, X):
-            raise InputError(store, f"'{mask}' is not a (y, x) bool mask")
-        mask_name, valid = mask, np.asarray(m.values, bool)
-    elif mask == "roi":
-        mask_name, valid = None, np.ones((ds.sizes[Y], ds.sizes[X]), bool)
-    else:
-        raise InputError(store, f"has no mask '{mask}'")
+        return ds, var, names, None, np.ones((ds.sizes[Y], ds.sizes[X]), bool)
+    if mask not in ds.data_vars:
+        raise InputError(store, f"has no mask '{mask}' (--mask none: every pixel)")
+    m = ds[mask]
+    if m.dtype != bool or m.dims != (Y, X):
+        raise InputError(store, f"'{mask}' is not a (y, x) bool mask")
+    return ds, var, names, mask, np.asarray(m.values, bool)
 
-    data = var.data
-    if source == PATTERNS:
-        metric = "dot"
-        bg = None
-        if background:
-            flat = data.reshape(-1, *data.shape[2:]) if isinstance(data, da.Array) else np.asarray(data).reshape(-1, *data.shape[2:])
-            sel = flat[np.flatnonzero(valid.ravel())] if not valid.all() else flat
-            bg = np.asarray(sel.astype(np.float64).mean(axis=0)) if isinstance(sel, da.Array) else sel.astype(np.float64).mean(axis=0)
-            bg = np.asarray(bg, np.float32)
 
-        def prepare(block: np.ndarray) -> np.ndarray:
-            return prepare_patterns(block, bg, sigma)
+@dataclass
+class _Edges:
+    strength: np.ndarray
+    right: np.ndarray
+    down: np.ndarray
+    features: Any
+    prepare: Any  # what the edges compare (blurred for patterns)
+    plain: Any  # what the low-angle step reads (patterns unblurred)
+    metric: str
+    how: dict[str, Any]
 
-        strength = 1.0 - neighbour_map(data, valid, metric="dot", prepare=prepare)
-        right, down = edge_maps(data, valid, metric="dot", prepare=prepare, along=along, deep=deep)
-        features: Any = data
-        how = {"strength": "1 - mean normalised dot product with the 4 nearest neighbours", "background_divided": bool(background),
-               "pattern_sigma": float(sigma)}
-    else:
-        metric = "euclidean"
-        z = np.asarray(var.values, np.float64).reshape(ds.sizes[Y], ds.sizes[X], -1)
-        valid = valid & np.all(np.isfinite(z), axis=-1)
+
+def _edges(var: xr.DataArray, source: str, valid: np.ndarray, *, background: bool, sigma: float, along: int,
+           deep: int) -> _Edges:
+    """Strength and right/down edge maps of the patterns or of a latent, inside ``valid``."""
+    if source != PATTERNS:
+        z = np.asarray(var.values, np.float64).reshape(valid.shape[0], valid.shape[1], -1)
+        valid &= np.all(np.isfinite(z), axis=-1)
         z = np.nan_to_num(z)
-        strength = neighbour_map(z, valid, metric="euclidean")
         right, down = edge_maps(z, valid, metric="euclidean", along=along, deep=deep)
-        features, prepare = z, None
-        how = {"strength": "mean Euclidean distance to the 4 nearest neighbours' latents"}
-    gb, _, gb_info = grain_boundary_mask(right, down, valid, threshold=gb_threshold)
-    labels, n_grains = grain_interiors(gb, valid)
-    lr, ld = low_angle_edges(features, labels, prepare=prepare, components=lagb_components)
-    high = LAGB_HIGH if lagb_threshold is None else float(lagb_threshold)
-    lagb, lagb_info = low_angle_boundaries(lr, ld, gb, valid, high=high, low=lagb_low, min_length=lagb_min_length,
-                                           exclude=exclude)
-    lagb_info["lagb_threshold_rule"] = (
-        ("given" if lagb_threshold is not None else "significance")
-        + f": Welch t² along each grain's first {lagb_components} principal direction(s), "
+        return _Edges(neighbour_map(z, valid, metric="euclidean"), right, down, z, None, None, "euclidean",
+                      {"strength": "mean Euclidean distance to the 4 nearest neighbours' latents"})
+    data = var.data
+    bg = _mean_pattern(data, valid) if background else None
+
+    def prepare(block: np.ndarray) -> np.ndarray:
+        return prepare_patterns(block, bg, sigma)
+
+    def plain(block: np.ndarray) -> np.ndarray:
+        return prepare_patterns(block, bg, 0.0)
+
+    strength = 1.0 - neighbour_map(data, valid, metric="dot", prepare=prepare)
+    right, down = edge_maps(data, valid, metric="dot", prepare=prepare, along=along, deep=deep)
+    return _Edges(strength, right, down, data, prepare, plain, "dot",
+                  {"strength": "1 - mean normalised dot product with the 4 nearest neighbours",
+                   "background_divided": bool(background), "pattern_sigma": float(sigma)})
+
+
+def _mean_pattern(data: Any, valid: np.ndarray) -> np.ndarray:
+    flat = data.reshape(-1, *data.shape[2:]) if isinstance(data, da.Array) else np.asarray(data).reshape(-1, *data.shape[2:])
+    sel = flat[np.flatnonzero(valid.ravel())] if not valid.all() else flat
+    bg = sel.astype(np.float64).mean(axis=0)
+    return np.asarray(bg.compute() if isinstance(bg, da.Array) else bg, np.float32)
+
+
+def _t2_boundaries(edges: _Edges, labels: np.ndarray, gb: np.ndarray, valid: np.ndarray, n_grains: int, *,
+                   components: int, threshold: float | None, low: float, min_length: int,
+                   exclude: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """The Welch t² lines of :func:`low_angle_boundaries` (the rule before the segmentation)."""
+    lr, ld = low_angle_edges(edges.features, labels, prepare=edges.prepare, components=components)
+    high = LAGB_HIGH if threshold is None else float(threshold)
+    lagb, info = low_angle_boundaries(lr, ld, gb, valid, high=high, low=low, min_length=min_length, exclude=exclude)
+    info["lagb_method"] = "t2"
+    info["lagb_components"] = int(components)
+    info["lagb_threshold_rule"] = (
+        ("given" if threshold is not None else "significance")
+        + f": Welch t² along each grain's first {components} principal direction(s), "
         f"{LAGB_BOX[0]}×{LAGB_BOX[1]} boxes, {n_grains} grain interiors; seeds t² ≥ {high:g}, grown through "
-        f"t² ≥ {lagb_info['lagb_low']:g}, lines ≥ {lagb_min_length} px, > {exclude} px from a grain boundary")
-    sy, sx = _grid_steps(ds)
-    size = mean_linear_intercept(gb, sy, sx, valid)
-    attrs = {
-        "source_variable": source, "mask": mask_name or "none", "metric": metric, **how,
-        "edge_box_along": int(along), "edge_box_deep": int(deep), "exclude_px": int(exclude),
-        **gb_info, **lagb_info, "grain_interiors": n_grains, "lagb_components": int(lagb_components),
-        "grain_size_um": float(size), "grain_size_method": "mean linear intercept along rows and columns",
-        "step_um": [sy, sx],
-    }
-    return _write(store, ds, names, {STRENGTH: np.where(valid, strength, np.nan).astype(np.float32),
-                                     GRAIN_BOUNDARIES: gb & valid, LOW_ANGLE_BOUNDARIES: lagb & valid},
-                  source=source, mask_name=mask_name, attrs=attrs, overwrite=overwrite)
+        f"t² ≥ {info['lagb_low']:g}, lines ≥ {min_length} px, > {exclude} px from a grain boundary")
+    return lagb, info
+
+
+def _mask_message(var: xr.DataArray, source: str, mask_name: str | None, valid: np.ndarray, edges: _Edges, *,
+                  background: bool, sigma: float, along: int, deep: int) -> str | None:
+    """One line when the mask leaves out most of the map's strongest edges (the top 5 % of ridge pixels)."""
+    if mask_name is None or valid.all():
+        return None
+    everywhere = np.ones(valid.shape, bool)
+    full = _edges(var, source, everywhere, background=background, sigma=sigma, along=along, deep=deep)
+    ridge = ridge_strength(full.right, full.down)
+    top = ridge > np.quantile(ridge[ridge > 0], 0.95) if (ridge > 0).any() else np.zeros(valid.shape, bool)
+    if not top.any():
+        return None
+    out = float((top & ~valid).sum() / top.sum())
+    if out <= MASK_EDGE_WARNING:
+        return None
+    return (f"note: mask '{mask_name}' leaves out {100 * out:.0f} % of the strongest edges (boundaries are where "
+            "band contrast is low): --mask none finds them")
 
 
 def _write(store: Any, ds: xr.Dataset, names: Mapping[str, str], maps: Mapping[str, np.ndarray], *, source: str,

@@ -196,3 +196,50 @@ class IndexOptions:
         if self.energy is not None and not (math.isfinite(self.energy) and self.energy > 0):
             raise InputError(None, f"--energy must be > 0 kV, got {self.energy:g}")
         return name, pc, sample_tilt, detector_tilt
+
+
+# --------------------------------------------------------------------------------------------
+# segment
+
+#: Nats charged per pixel edge of boundary between two regions (chosen on the tuning seeds of the
+#: science maps, checked on held-out seeds: BENCHMARKS.md "Segmentation").
+BOUNDARY_COST = 8.0
+#: Pairs inside a grain closer than this fraction of the median grain-boundary contrast are merged.
+MIN_CONTRAST = 0.01
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentOptions:
+    """Everything ``vaearr segment`` and the ``segment-map`` flow take (:func:`~vaearr.maps.segment.segment_store`)."""
+
+    store: str = opt(help="Store with the feature map.", flags=())
+    features: str = opt("latent", "Feature map: a (y, x[, dim]) variable (latents, pca_weights, cnmf_weights…) or "
+                                  "orientations (y, x, quaternion).")
+    mask: str | None = opt("auto", "Mask variable ('auto': roi when the store has one, else every pixel; 'none': "
+                                   "every pixel).", cli_type=str, parse=parse_none)
+    name: str = opt("segments", "Region variable; {name}_grains and {name}_boundaries are written beside it.")
+    boundary_cost: float = opt(BOUNDARY_COST, "Nats charged per pixel edge of boundary between two regions.")
+    min_size: int | None = opt(None, "Regions under this many pixels join their nearest neighbour (default: the "
+                                     "number of feature dims).", cli_type=Optional[int])
+    min_contrast: float = opt(MIN_CONTRAST, "Sub-grains closer than this fraction of the median grain-boundary "
+                                            "contrast are merged.")
+    grain_angle: float = opt(5.0, "Orientations: the misorientation (degrees) that separates grains.")
+    seed: int = opt(0, "Seed of the sample of pixel pairs the noise is measured on.")
+    overwrite: bool = opt(False, "Replace the variables if they exist.", flags=("--overwrite",))
+
+    def check(self) -> None:
+        """One line naming the option and its allowed range, before any work."""
+        check_name(self.name, "--name")
+        check_name(self.features, "--features")
+        if not (math.isfinite(self.boundary_cost) and self.boundary_cost >= 0):
+            raise InputError(None, f"--boundary-cost must be a number >= 0 (nats), got {self.boundary_cost:g}")
+        if self.min_size is not None and self.min_size < 1:
+            raise InputError(None, f"--min-size must be >= 1 pixel, got {self.min_size}")
+        if not (math.isfinite(self.min_contrast) and 0 <= self.min_contrast < 1):
+            raise InputError(None, f"--min-contrast must be in [0, 1), got {self.min_contrast:g}")
+        if not (math.isfinite(self.grain_angle) and 0 < self.grain_angle <= 180):
+            raise InputError(None, f"--grain-angle must be in (0, 180] degrees, got {self.grain_angle:g}")
+
+    def outputs(self) -> tuple[str, str, str]:
+        """The three variables written."""
+        return self.name, f"{self.name}_grains", f"{self.name}_boundaries"

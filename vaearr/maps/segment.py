@@ -16,8 +16,9 @@ not an angle given by the user but a cost computed from the map itself:
    boundary (``boundary_cost`` nats per pixel edge). Each round, every region whose cheapest
    merge pays joins that neighbour when it is the larger one (:func:`paying_merges`; all
    vectorised), until no merge pays.
-3. **Small regions join their nearest neighbour** (regions under ``min_size`` pixels, default
-   the number of feature dims: too few pixels to estimate a mean of that many dims).
+3. **Small and thin regions join their nearest neighbour** (regions with fewer than ``min_size``
+   core pixels, default the number of feature dims: too few to estimate a mean of that many dims;
+   a strip one or two pixels wide has none).
 4. **Two levels.** For every pair of adjacent regions the per-pixel contrast ``|μ_a − μ_b|²``
    is computed. Grain boundaries are visible pixel to pixel, low-angle ones only over many
    pixels: the largest gap (at least ``gap``×) in the sorted log contrasts splits them; without
@@ -53,76 +54,16 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from vaearr.errors import InputError, StoreError
-from vaearr.store import check_name, open_store, write_variables
+from vaearr.maps.options import BOUNDARY_COST, MIN_CONTRAST, SegmentOptions
+from vaearr.store import open_store, write_variables
 from vaearr.store.schema import QUATERNION, ROI, X, Y
 
-#: Nats charged per pixel edge of boundary between two regions (chosen on the seed-2024 science
-#: maps, checked on held-out seeds: BENCHMARKS.md "Segmentation").
-BOUNDARY_COST = 8.0
-#: Pairs inside a grain closer than this fraction of the median grain-boundary contrast are merged.
-MIN_CONTRAST = 0.01
 #: Smallest ratio between neighbouring sorted contrasts that counts as the low-angle/grain gap.
 GAP = 4.0
 #: Neighbour-difference pairs the noise covariance is estimated from (a seeded subsample).
 NOISE_PAIRS = 20000
 #: Boundary codes of ``{name}_boundaries``.
 BOUNDARY_CODES = {"none": 0, "low_angle": 1, "grain": 2}
-
-
-@dataclass(frozen=True)
-class SegmentOptions:
-    """What ``vaearr segment`` is asked (the CLI and the flow derive their parameters from it).
-
-    Attributes
-    ----------
-    features
-        A ``(y, x[, dim])`` variable (latents, ``pca_weights``, ``cnmf_weights``…) or an
-        orientation variable ``(y, x, quaternion)``.
-    mask
-        Bool ``(y, x)`` variable; ``"auto"``: ``roi`` when the store has one, else every pixel;
-        None: every pixel.
-    name
-        The region variable; ``{name}_grains`` and ``{name}_boundaries`` are written beside it.
-    boundary_cost
-        Nats per pixel edge of boundary (see the module docstring).
-    min_size
-        Regions under this many pixels join their nearest neighbour (None: the feature dims).
-    min_contrast
-        Sub-grain floor, as a fraction of the median grain-boundary contrast.
-    grain_angle
-        Orientations only: the misorientation (degrees) that separates grains.
-    seed
-        Seeds the subsample of neighbour pairs the noise is estimated from.
-    overwrite
-        Replace variables of the same names.
-    """
-
-    features: str = "latent"
-    mask: str | None = "auto"
-    name: str = "segments"
-    boundary_cost: float = BOUNDARY_COST
-    min_size: int | None = None
-    min_contrast: float = MIN_CONTRAST
-    grain_angle: float = 5.0
-    seed: int = 0
-    overwrite: bool = False
-
-    def check(self) -> None:
-        """One line naming the option and its allowed range, before any work."""
-        check_name(self.name, "--name")
-        check_name(self.features, "--features")
-        if not (math.isfinite(self.boundary_cost) and self.boundary_cost >= 0):
-            raise InputError(None, f"--boundary-cost must be a number >= 0 (nats), got {self.boundary_cost:g}")
-        if self.min_size is not None and self.min_size < 1:
-            raise InputError(None, f"--min-size must be >= 1 pixel, got {self.min_size}")
-        if not (math.isfinite(self.min_contrast) and 0 <= self.min_contrast < 1):
-            raise InputError(None, f"--min-contrast must be in [0, 1), got {self.min_contrast:g}")
-        if not (0 < self.grain_angle <= 180):
-            raise InputError(None, f"--grain-angle must be in (0, 180] degrees, got {self.grain_angle:g}")
-
-    def outputs(self) -> tuple[str, str, str]:
-        """The three variables written."""
-        return self.name, f"{self.name}_grains", f"{self.name}_boundaries"
 
 
 # --------------------------------------------------------------------------------------------
@@ -239,10 +180,18 @@ def merge_regions(z: np.ndarray, a: np.ndarray, b: np.ndarray, *, boundary_cost:
 
 
 def absorb_small(z: np.ndarray, a: np.ndarray, b: np.ndarray, labels: np.ndarray, min_size: int) -> np.ndarray:
-    """Regions under ``min_size`` pixels join the adjacent region whose mean is nearest, round by round."""
+    """Regions with fewer than ``min_size`` core pixels (pixels whose 4 neighbours are all in the region;
+    the map's and the mask's edges do not count against it) join the adjacent region whose mean is nearest,
+    round by round. Thin strips go too: the mixed patterns along a grain boundary, which at a high
+    signal-to-noise differ significantly from both sides, are not a sub-grain."""
     for _ in range(100000):
         mu, size = region_means(z, labels)
-        small = size < min_size
+        edge = np.zeros(labels.size, bool)
+        cross = labels[a] != labels[b]
+        edge[a[cross]] = True
+        edge[b[cross]] = True
+        core = np.bincount(labels[~edge], minlength=size.size)
+        small = core < min_size
         if not small.any() or size.size == 1:
             break
         i, j, _ = region_pairs(labels, a, b)
@@ -265,18 +214,21 @@ def absorb_small(z: np.ndarray, a: np.ndarray, b: np.ndarray, labels: np.ndarray
 def robust_covariance(diff: np.ndarray, *, quantile: float = 0.975, steps: int = 5) -> np.ndarray:
     """Covariance of the bulk of zero-mean vectors ``diff`` (n, d), outliers left out.
 
-    Start from the plain covariance; then, ``steps`` times, keep the vectors whose Mahalanobis
-    distance² is under the χ²_d ``quantile`` and take their covariance, scaled up by the
-    truncated normal's consistency factor P(χ²_{d+2} < q) / P(χ²_d < q) so that a clean Gaussian
-    sample gives back its covariance. (scikit-learn's MinCovDet does the same job 10–100× slower
-    at 24–32 dims.)
+    Start from a diagonal of each coordinate's median absolute value (a robust scale, so that a
+    tenth of the vectors far out along one direction — pairs across a boundary — cannot hide in
+    the start, as they would in the plain covariance); then, ``steps`` times, keep the vectors
+    whose Mahalanobis distance² is under the χ²_d ``quantile`` and take their covariance, scaled
+    up by the truncated normal's consistency factor P(χ²_{d+2} < q) / P(χ²_d < q) so that a clean
+    Gaussian sample gives back its covariance. (scikit-learn's MinCovDet does the same job 10–100×
+    slower at 24–32 dims.)
     """
     from scipy.stats import chi2
 
     d = diff.shape[1]
     q = chi2.ppf(quantile, d)
     scale = chi2.cdf(q, d + 2) / chi2.cdf(q, d)
-    cov = diff.T @ diff / diff.shape[0]
+    mad = np.median(np.abs(diff), axis=0) * 1.4826
+    cov = np.diag(np.maximum(mad, 1e-12 * max(float(mad.max()), 1e-30)) ** 2)
     for _ in range(steps):
         inv = np.linalg.pinv(cov)
         m2 = np.einsum("kd,de,ke->k", diff, inv, diff)
@@ -304,7 +256,9 @@ def noise_whitening(z: np.ndarray, valid: np.ndarray, *, seed: int = 0, pairs: i
     quieter one. The correlation factor κ = Σ_h ρ(h) over the lags |h| ≤ 2 (ρ from the
     whitened differences at each lag; 1 for independent noise, about 8 after a 3 × 3 similarity
     average) is how many pixels count as one independent measurement: the merge costs are
-    divided by it. ``correlation`` gives κ instead of estimating it (1 for orientations indexed
+    divided by it. Structure that the robust covariance keeps (steps of a few noise σ, which more
+    pairs straddle at lag 3 than at lag 1) reads as some correlation too: 1.0–1.1 on the science
+    maps' PCA weights and latents, 1.5 on a small map cut by a 3 σ step. ``correlation`` gives κ instead of estimating it (1 for orientations indexed
     pixel by pixel, whose within-grain structure — sub-grain steps larger than the noise — would
     read as correlation).
     """
@@ -571,8 +525,10 @@ def _orientation_inputs(ds: xr.Dataset, name: str, valid: np.ndarray, grain_angl
     return vectors, grains, f"orientations: grains below {grain_angle:g}°, then rotations from each grain's mean"
 
 
-def segment_store(store: str | os.PathLike, options: SegmentOptions = SegmentOptions()) -> SegmentResult:
+def segment_store(store: str | os.PathLike, options: SegmentOptions | None = None, **kwargs: Any) -> SegmentResult:
     """Segment a store's feature map and write ``{name}``, ``{name}_grains``, ``{name}_boundaries`` in one transaction.
+
+    ``options`` (a :class:`~vaearr.maps.options.SegmentOptions`), or its fields as keywords.
 
     Raises
     ------
@@ -581,6 +537,7 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions = SegmentOpt
     StoreError
         No such feature or mask variable, a variable that exists without ``overwrite``.
     """
+    options = options if options is not None else SegmentOptions(store=str(store), **kwargs)
     options.check()
     ds = open_store(store)
     if Y not in ds.dims or X not in ds.dims:
@@ -605,7 +562,8 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions = SegmentOpt
                            correlation=1.0 if grains is not None else None)
     variables = _segment_variables(ds, options, seg, mask_name)
     sources = [options.features, *([mask_name] if mask_name else [])]
-    write_variables(store, variables, source=sources, config={**vars(options), "mask": mask_name},
+    config = {k: v for k, v in vars(options).items() if k != "store"}
+    write_variables(store, variables, source=sources, config={**config, "mask": mask_name},
                     attrs={"in_mask": mask_name or "none"}, overwrite=options.overwrite)
     return SegmentResult(str(store), options, variables, seg, messages)
 
@@ -618,12 +576,12 @@ def _segment_variables(ds: xr.Dataset, options: SegmentOptions, seg: Segmentatio
     rule = ("regions: minimum-description-length merging of the whitened features "
             "(vaearr.maps.segment); grains: regions joined across low-angle boundaries")
     return {
-        name: xr.DataArray(seg.regions.astype(np.int32), dims=(Y, X), coords=coords,
+        name: xr.DataArray(seg.regions.astype(np.int32), dims=(Y, X), coords=coords, name=name,
                            attrs={"nodata": -1, "features": options.features, "rule": rule, "n_regions": seg.n_regions,
                                   "n_grains": seg.n_grains, **info}),
-        grains_name: xr.DataArray(seg.grains.astype(np.int32), dims=(Y, X), coords=coords,
+        grains_name: xr.DataArray(seg.grains.astype(np.int32), dims=(Y, X), coords=coords, name=grains_name,
                                   attrs={"nodata": -1, "regions": name, "n_grains": seg.n_grains}),
-        boundaries_name: xr.DataArray(seg.boundaries, dims=(Y, X), coords=coords,
+        boundaries_name: xr.DataArray(seg.boundaries, dims=(Y, X), coords=coords, name=boundaries_name,
                                       attrs={"flag_values": [0, 1, 2], "flag_meanings": "none low_angle grain",
                                              "regions": name,
                                              "convention": "a pixel is on a boundary when its right or lower "

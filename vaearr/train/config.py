@@ -6,7 +6,7 @@ import dataclasses
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 from vaearr.errors import InputError, VaearrError, require
 from vaearr.options import Option, opt, options
@@ -110,11 +110,14 @@ class TrainConfig:
                                   "standardisation (other data: the options given); none: only the options given.")
     subtract_background: bool = opt(False, "Static background removal (the scan's mean pattern inside the mask).")
     background: str | None = opt(None, "Static background pattern file (.npy or image) instead of the scan's mean.")
-    background_operation: str = opt("subtract", "Remove the static background by: subtract or divide.")
+    background_operation: str = opt("divide", "Remove the static background by: divide (the default: a brightness "
+                                              "drift cancels) or subtract.")
     dynamic_background: float = opt(0.0, "Remove each pattern's Gaussian blur of this σ in pixels (0: off).")
     dynamic_operation: str = opt("subtract", "Remove the dynamic background by: subtract or divide.")
-    average_neighbours: int = opt(0, "Average each pattern with its neighbours in a 3x3 or 5x5 window inside the "
-                                     "mask (0: off; a derived variable written to the store).")
+    average_neighbours: int | None = opt(None, "Average each pattern with its neighbours in a 3x3 or 5x5 window "
+                                               "inside the mask (0: off; default: 3 for EBSD patterns under "
+                                               "--preprocess auto, else off; a derived variable written to the store).",
+                                         cli_type=Optional[int])
     neighbour_weights: str = opt("similarity", "Weigh the neighbours by their similarity to the pattern (measured "
                                                "against the noise: boundaries are kept) or uniformly.")
     detector_mask: bool = opt(False, "Zero the pixels outside the circle inscribed in each pattern.")
