@@ -5,8 +5,11 @@ is written chunk by chunk by :func:`vaearr.data.make_big_hdf5` (never whole in m
 band-contrast table, and then taken through the path a user types, one ``vaearr`` command per
 step, each in its own process::
 
-    ingest ebsd → roi --bc-otsu → train (1 epoch on a 10 % subset) → encode
+    ingest ebsd → roi --bc-otsu → train (1 epoch on a 10 % subset) → encode → segment
     → decompose pca → rank → cluster hdbscan → report
+
+``train`` runs with the EBSD defaults, so it also fits the similarity weights and writes the
+neighbour-averaged patterns (``patterns_sim3``, a pass over the whole map) before training.
 
 ``encode`` writes the latents only (``--no-recon-error``: the reconstruction-error map decodes
 every pattern, about nine tenths of encode's time with the default conv-vae; ``--recon-error``
@@ -181,6 +184,8 @@ def main() -> None:
             stop_cluster(cluster)
         s["workers"] = k
         steps.append(s)
+    steps.append(run_step("segment", [vaearr, "segment", str(store), "--features", "latent",
+                                      "--figures", str(d / "segment")], log))
     steps.append(run_step("decompose pca", [vaearr, "decompose", str(store), "--method", "pca"], log))
     steps.append(run_step("rank", [vaearr, "rank", str(store), "--against", "pca", "bandcontrast",
                                    "--out", str(d / "rank")], log))

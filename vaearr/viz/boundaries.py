@@ -28,7 +28,10 @@ def boundary_figure(strength: xr.DataArray, grain_boundaries: xr.DataArray, low_
     n_gb, n_lagb = int(grain_boundaries.sum()), int(low_angle_boundaries.sum())
     title = title or f"boundary strength — grain boundaries (red, {n_gb} px), low-angle (cyan, {n_lagb} px)"
     base = image_map(strength, title=title, cmap="gray")
-    fig = overlay(base, _layer(grain_boundaries, "red", 0.8), _layer(low_angle_boundaries, "cyan", 0.8))
+    # an empty layer is left out (HoloViews warns on an all-NaN image)
+    layers = [_layer(m, color, 0.8) for m, color in ((grain_boundaries, "red"), (low_angle_boundaries, "cyan"))
+              if bool(np.asarray(m).any())]
+    fig = overlay(base, *layers) if layers else base
     html, png = save_figure(fig, Path(folder) / name)
     return {"map_html": html, "map_png": png}
 

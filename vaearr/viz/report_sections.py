@@ -70,6 +70,8 @@ def _step(name: str, attrs: dict) -> str:
     sources = _json(attrs.get("source", "[]")) or []
     if "checkpoint" in attrs:
         return "vaearr encode"
+    if "n_regions" in attrs or "flag_meanings" in attrs or "regions" in attrs:
+        return "vaearr segment"
     if "criteria" in attrs or "thresholds" in attrs:
         return "vaearr roi"
     if "strength" in attrs or name.endswith(("boundaries", "boundary_strength")):
@@ -218,8 +220,9 @@ def latent_range(da: xr.DataArray) -> tuple[float, float]:
 
 
 def _pages(da: xr.DataArray, dim: str, title: str, first: Any = None, cmap: str = "RdBu_r") -> list[tuple[str, Any]]:
-    """Tab pages of ``PER_PAGE`` maps along ``dim`` (``first`` leads each page), all on one colour range with
-    one colourbar per page; NaN (outside the region of interest) dark grey, apart from the white of 0."""
+    """Tab pages of ``PER_PAGE`` maps along ``dim`` (``first``, one panel or a list, leads each page), all on one
+    colour range with one colourbar per page; NaN (outside the region of interest) dark grey, apart from the
+    white of 0."""
     hv = holoviews()
     clim = latent_range(da)
     n = da.sizes[dim]
@@ -231,7 +234,8 @@ def _pages(da: xr.DataArray, dim: str, title: str, first: Any = None, cmap: str 
         maps = list(map_grid(chunk.transpose(dim, Y, X), dim, cols=4, title=title, cmap=cmap, clim=clim,
                              colorbar=False, nan_color="dimgray"))
         maps[-1] = maps[-1].opts(colorbar=True, backend="bokeh")
-        grid = hv.Layout(([first] if first is not None else []) + maps).cols(4)
+        lead = [] if first is None else list(first) if isinstance(first, list) else [first]
+        grid = hv.Layout(lead + maps).cols(4)
         stop = min(n, start + PER_PAGE) - 1
         pages.append((f"{dim} {chunk[dim].values[0]}–{chunk[dim].values[-1]}" if stop > start else f"{dim} {start}",
                       grid))
@@ -256,13 +260,35 @@ def _boundaries(ds: xr.Dataset, s: int, prefix: str):
                      frame_size=300)
     layers = []
     for part, color in (("grain_boundaries", "red"), ("low_angle_boundaries", "cyan")):
-        if f"{prefix}{part}" in ds:
+        if f"{prefix}{part}" in ds and bool(ds[f"{prefix}{part}"].any()):
             m = small(ds[f"{prefix}{part}"], s)
             shown = xr.where(m.astype(bool), 1.0, np.nan).rename(f"{prefix}{part}")
             layer = image_map(shown, cmap=[color], nan_color="transparent", clim=(0, 1), colorbar=False, tools=(),
                               frame_size=300)
             layers.append(both(layer, dict(alpha=0.8)))
     return overlay(base, *layers) if layers else base
+
+
+def segmentation_panel(ds: xr.Dataset, s: int, name: str, frame: int = 210):
+    """Regions of ``vaearr segment`` in categorical colours, grain boundaries black, low-angle boundaries white."""
+    regions = small(ds[name], s)
+    panel = ipf_element(category_rgb(xr.where(regions >= 0, regions % 20, -2), name),
+                        title=f"{name} ({ds[name].attrs.get('n_regions', '?')} regions, "
+                              f"{ds[name].attrs.get('n_grains', '?')} grains)")
+    panel = panel.opts(frame_width=frame, frame_height=max(40, int(frame * ds.sizes[Y] / ds.sizes[X])), backend="bokeh")
+    codes_name = f"{name}_boundaries"
+    if codes_name not in ds:
+        return panel
+    codes = small(ds[codes_name], s)
+    layers = []
+    for code, color in ((2, "black"), (1, "white")):
+        if not bool((codes == code).any()):
+            continue  # HoloViews warns on an all-NaN layer
+        shown = xr.where(codes == code, 1.0, np.nan).rename(f"{codes_name}_{code}")
+        layer = image_map(shown, cmap=[color], nan_color="transparent", clim=(0, 1), colorbar=False, tools=(),
+                          frame_size=frame)
+        layers.append(both(layer, dict(alpha=0.9)))
+    return overlay(panel, *layers)
 
 
 def maps_section(ds: xr.Dataset) -> Section | None:
@@ -305,12 +331,24 @@ def maps_section(ds: xr.Dataset) -> Section | None:
         ipf = ipf_element(small(ds[ipf_name], s), title=f"{ipf_name} (IPF)")
         ipf = ipf.opts(frame_width=210, frame_height=max(40, int(210 * ds.sizes[Y] / ds.sizes[X])), backend="bokeh")
     latents = [n for n, v in maps.items() if LATENT_DIM in v.dims]
+    segs = [n for n, v in maps.items() if v.ndim == 2 and "n_regions" in v.attrs]
+    for n in segs:
+        done.update({n, f"{n}_grains", f"{n}_boundaries"})
+    lead_seg = next((n for n in segs if ds[n].attrs.get("features") in latents), segs[0] if segs else None)
     for name in latents:
         done.add(name)
+        seg = next((n for n in segs if ds[n].attrs.get("features") == name), lead_seg)
+        firsts = [f for f in (ipf, segmentation_panel(ds, s, seg) if seg else None) if f is not None]
         sec.html(f"<h3>latent maps: {esc(name)}</h3><p>One colour range for every dim, symmetric about 0 (the "
                  "prior's mean): a dim the model does not use is drawn flat. Dark grey: outside the region of interest."
-                 + (" The IPF map first, for comparison." if ipf else "") + "</p>")
-        sec.tabs(_pages(small(ds[name], s), LATENT_DIM, name, first=ipf), linked=True)
+                 + (" The IPF map first, for comparison." if ipf else "")
+                 + (f" The segmentation <code>{esc(seg)}</code> beside it." if seg else "") + "</p>")
+        sec.tabs(_pages(small(ds[name], s), LATENT_DIM, name, first=firsts or None), linked=True)
+    if segs:
+        sec.html("<h3>segmentation</h3><p><code>vaearr segment</code>: regions (sub-grains) in colour, grain "
+                 "boundaries black, low-angle boundaries white; the IPF map beside them when the store has one.</p>")
+        sec.fig(hv.Layout(([ipf] if ipf is not None else []) + [segmentation_panel(ds, s, n, frame) for n in segs])
+                .cols(3), linked=True)
     if ipf is not None and not latents:
         sec.fig(ipf, linked=True)
     errs = [n for n in maps if n.endswith("recon_error")]

@@ -53,7 +53,10 @@ def segment_figure(regions: xr.DataArray, boundaries: xr.DataArray, folder: str 
                       f"low-angle (white, {n_lagb} px)")
     base = image_map(region_colours(regions), title=title, cmap=PALETTE, clim=(-0.5, len(PALETTE) - 0.5),
                      colorbar=False)
-    fig = overlay(base, _boundary_layer(boundaries, 2, "black"), _boundary_layer(boundaries, 1, "white"))
+    # an empty layer is left out (HoloViews warns on an all-NaN image)
+    layers = [_boundary_layer(boundaries, code, color) for code, color in ((2, "black"), (1, "white"))
+              if bool((boundaries == code).any())]
+    fig = overlay(base, *layers) if layers else base
     html, png = save_figure(fig, Path(folder) / name)
     return {"map_html": html, "map_png": png}
 
