@@ -174,6 +174,7 @@ def low_angle_segments(
     components: int = LAGB_COMPONENTS,
     correlation: float | None = 1.0,
     min_contrast: float = LAGB_MIN_CONTRAST,
+    floor: tuple[Any, Any] | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Low-angle boundaries as the boundaries between regions of one grain (:mod:`vaearr.maps.segment`).
 
@@ -187,9 +188,11 @@ def low_angle_segments(
     means of neighbouring grains (each squared, less its noise), as MTEX keeps a low-angle
     boundary only above an angle. A pixel is on a low-angle boundary when its right or lower
     neighbour is in another region of the same grain. ``correlation``: the noise's spatial
-    correlation factor (1 for patterns recorded pixel by pixel; None: estimated).
+    correlation factor (1 for patterns recorded pixel by pixel; None: estimated). ``floor``: the
+    ``(features, prepare)`` the floor is measured on (default the segmented features; a latent's
+    store gives its patterns: sub-grains sit at a fixed pattern difference, not a fixed latent one).
     """
-    from vaearr.maps.segment import segment_features
+    from vaearr.maps.segment import merge_by_pattern_contrast, segment_features
 
     labels = np.asarray(labels)
     inside = labels > 0
@@ -198,9 +201,10 @@ def low_angle_segments(
     z = _per_grain_projection(features, labels, prepare, components)
     seg = segment_features(z, inside, grains=np.where(inside, labels - 1, -1), correlation=correlation)
     regions = seg.regions
-    floor_info = {}
+    floor_info: dict[str, Any] = {}
     if min_contrast > 0 and seg.n_regions > seg.n_grains:
-        regions, floor_info = _contrast_floor(features, labels, regions, prepare, min_contrast)
+        on, on_prepare = floor if floor is not None else (features, prepare)
+        regions, floor_info = merge_by_pattern_contrast(on, regions, labels - 1, on_prepare, min_contrast)
     lagb = _same_grain_boundaries(regions, labels)
     info = {"lagb_method": "segment", "lagb_components": int(components),
             "lagb_regions": int(len(np.unique(regions[regions >= 0]))),
@@ -231,79 +235,6 @@ def _same_grain_boundaries(regions: np.ndarray, grains: np.ndarray) -> np.ndarra
         ra, rb = regions[a], regions[b]
         out[a] |= (ra >= 0) & (rb >= 0) & (ra != rb) & (grains[a] == grains[b])
     return out
-
-
-def _region_moments(features: Any, ids: np.ndarray, prepare: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per id ≥ 0: sum of the (prepared) features, sum of their squared norms, count — one pass in row blocks."""
-    n = int(ids.max()) + 1
-    sums, sq, count = None, np.zeros(n), np.zeros(n)
-    for r0 in range(0, ids.shape[0], 32):
-        rows = slice(r0, min(r0 + 32, ids.shape[0]))
-        sel = ids[rows] >= 0
-        if not sel.any():
-            continue
-        block = np.asarray(features[rows])
-        f = prepare(block) if prepare is not None else block.reshape(*sel.shape, -1)
-        f = np.asarray(f, np.float64)[sel]
-        k = ids[rows][sel]
-        if sums is None:
-            sums = np.zeros((n, f.shape[1]))
-        np.add.at(sums, k, f)
-        np.add.at(sq, k, np.einsum("ij,ij->i", f, f))
-        count += np.bincount(k, minlength=n)
-    return sums, sq, count
-
-
-def _unbiased_contrast(sums, sq, count, i, j) -> np.ndarray:
-    """|μ_i − μ_j|² less the noise of the two means (each region's scatter over its pixel count)."""
-    mu = sums / np.maximum(count, 1)[:, None]
-    var = sq / np.maximum(count, 1) - np.einsum("ij,ij->i", mu, mu)
-    d = mu[i] - mu[j]
-    return np.einsum("ij,ij->i", d, d) - var[i] / np.maximum(count[i], 1) - var[j] / np.maximum(count[j], 1)
-
-
-def _contrast_floor(features: Any, labels: np.ndarray, regions: np.ndarray, prepare: Any,
-                    min_contrast: float) -> tuple[np.ndarray, dict[str, Any]]:
-    """Merge the regions of a grain whose means differ by less than ``min_contrast`` × the neighbouring grains'."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    grains = labels - 1
-    sums, sq, count = _region_moments(features, grains, prepare)
-    # neighbouring grains: interiors that come within 3 pixels of each other
-    pairs = set()
-    for dy in range(0, 4):
-        for dx in range(-3, 4):
-            if (dy, dx) <= (0, 0):
-                continue
-            a = grains[max(-dy, 0):grains.shape[0] - max(dy, 0), max(-dx, 0):grains.shape[1] - max(dx, 0)]
-            b = grains[max(dy, 0):, max(dx, 0):][: a.shape[0], : a.shape[1]]
-            sel = (a >= 0) & (b >= 0) & (a != b)
-            pairs.update(zip(np.minimum(a[sel], b[sel]).tolist(), np.maximum(a[sel], b[sel]).tolist()))
-    if not pairs:
-        return regions, {"lagb_contrast_floor": None}
-    gi, gj = np.array(sorted(pairs)).T
-    scale = float(np.median(_unbiased_contrast(sums, sq, count, gi, gj)))
-    rsums, rsq, rcount = _region_moments(features, regions, prepare)
-    ids = regions
-    ri, rj = [], []
-    for a, b in (((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
-                 ((slice(None, -1), slice(None)), (slice(1, None), slice(None)))):
-        sel = (ids[a] >= 0) & (ids[b] >= 0) & (ids[a] != ids[b]) & (grains[a] == grains[b])
-        ri.append(ids[a][sel])
-        rj.append(ids[b][sel])
-    ri, rj = np.concatenate(ri), np.concatenate(rj)
-    if not ri.size:
-        return regions, {"lagb_contrast_floor": min_contrast * scale}
-    key = np.unique(np.stack([np.minimum(ri, rj), np.maximum(ri, rj)], 1), axis=0)
-    c = _unbiased_contrast(rsums, rsq, rcount, key[:, 0], key[:, 1])
-    weak = c < min_contrast * scale
-    n = int(regions.max()) + 1
-    graph = coo_matrix((np.ones(int(weak.sum())), (key[weak, 0], key[weak, 1])), shape=(n, n))
-    _, comp = connected_components(graph, directed=False)
-    merged = np.where(regions >= 0, comp[np.clip(regions, 0, None)], -1)
-    return merged, {"lagb_contrast_floor": float(min_contrast * scale), "lagb_grain_contrast": scale,
-                    "lagb_pairs_merged_by_floor": int(weak.sum())}
 
 
 def low_angle_boundaries(
@@ -511,10 +442,13 @@ def find_boundaries(
     edges = _edges(var, source, valid, background=background, sigma=sigma, along=along, deep=deep)
     gb, _, gb_info = grain_boundary_mask(edges.right, edges.down, valid, threshold=gb_threshold)
     labels, n_grains = grain_interiors(gb, valid)
-    if lagb_method == "segment":
+    if lagb_method == "segment" and source != PATTERNS and gb_threshold is None:
+        gb, lagb, lagb_info = _latent_levels(ds, edges, valid)
+        gb_info.update(grain_boundary_pixels=int(gb.sum()), gb_threshold=float("nan"),
+                       gb_threshold_rule=f"the segmentation's grain level: {lagb_info['levels_rule']}")
+    elif lagb_method == "segment":
         lagb, lagb_info = low_angle_segments(edges.features, labels, prepare=edges.plain,
-                                             components=lagb_components or LAGB_COMPONENTS,
-                                             correlation=1.0 if source == PATTERNS else None)
+                                             components=lagb_components or LAGB_COMPONENTS)
     else:
         lagb, lagb_info = _t2_boundaries(edges, labels, gb, valid, n_grains, components=lagb_components or 1,
                                          threshold=lagb_threshold, low=lagb_low, min_length=lagb_min_length,
@@ -597,6 +531,40 @@ def _edges(var: xr.DataArray, source: str, valid: np.ndarray, *, background: boo
     return _Edges(strength, right, down, data, prepare, plain, "dot",
                   {"strength": "1 - mean normalised dot product with the 4 nearest neighbours",
                    "background_divided": bool(background), "pattern_sigma": float(sigma)})
+
+
+def _latent_levels(ds: xr.Dataset, edges: _Edges, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Grain and low-angle boundaries of a latent map from its segmentation (:mod:`vaearr.maps.segment`).
+
+    Latents of neighbour-averaged patterns show a sub-grain step as plainly as a grain boundary to an
+    edge threshold; the segmentation's two levels (the gap between the regions' contrasts) tell them
+    apart, and its floor is measured on the store's patterns when it has them."""
+    from vaearr.maps.segment import boundary_codes, merge_by_pattern_contrast, segment_features
+
+    seg = segment_features(np.asarray(edges.features), valid, min_contrast=0.0)
+    regions, info = seg.regions, dict(seg.info)
+    floor = _pattern_floor_inputs(ds, valid)
+    if floor is not None and seg.n_regions > seg.n_grains:
+        regions, more = merge_by_pattern_contrast(floor[0], regions, seg.grains, floor[1], LAGB_MIN_CONTRAST)
+        info.update(more)
+    codes = boundary_codes(regions, seg.grains)
+    return codes == 2, codes == 1, {
+        "lagb_method": "segment", "lagb_regions": int(len(np.unique(regions[regions >= 0]))),
+        "lagb_noise_correlation": info.get("noise_correlation_factor"), "levels_rule": info.get("levels_rule"),
+        "lagb_contrast_floor": info.get("lagb_contrast_floor"), "low_angle_boundary_pixels": int((codes == 1).sum())}
+
+
+def _pattern_floor_inputs(ds: xr.Dataset, valid: np.ndarray) -> tuple[Any, Any] | None:
+    """The store's patterns and their preparation, to measure a latent's sub-grain floor on (None: no patterns)."""
+    if PATTERNS not in ds.data_vars or ds[PATTERNS].dims[:2] != (Y, X) or ds[PATTERNS].ndim != 4:
+        return None
+    data = ds[PATTERNS].data
+    bg = _mean_pattern(data, valid)
+
+    def prepare(block: np.ndarray) -> np.ndarray:
+        return prepare_patterns(block, bg, 0.0)
+
+    return data, prepare
 
 
 def _mean_pattern(data: Any, valid: np.ndarray) -> np.ndarray:

@@ -56,7 +56,7 @@ from scipy.sparse.csgraph import connected_components
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.options import BOUNDARY_COST, MIN_CONTRAST, SegmentOptions
 from vaearr.store import open_store, write_variables
-from vaearr.store.schema import QUATERNION, ROI, X, Y
+from vaearr.store.schema import PATTERNS, PX, PY, QUATERNION, ROI, X, Y
 
 #: Smallest ratio between neighbouring sorted contrasts that counts as the low-angle/grain gap.
 GAP = 4.0
@@ -454,6 +454,86 @@ def _levels_with_floor(z: np.ndarray, a: np.ndarray, b: np.ndarray, labels: np.n
 
 
 # --------------------------------------------------------------------------------------------
+# a floor in pattern space
+
+
+def _region_moments(features: Any, ids: np.ndarray, prepare: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per id ≥ 0: sum of the (prepared) features, sum of their squared norms, count — one pass in row blocks."""
+    n = int(ids.max()) + 1
+    sums, sq, count = None, np.zeros(n), np.zeros(n)
+    for r0 in range(0, ids.shape[0], 32):
+        rows = slice(r0, min(r0 + 32, ids.shape[0]))
+        sel = ids[rows] >= 0
+        if not sel.any():
+            continue
+        block = np.asarray(features[rows])
+        f = prepare(block) if prepare is not None else block.reshape(*sel.shape, -1)
+        f = np.asarray(f, np.float64)[sel]
+        k = ids[rows][sel]
+        if sums is None:
+            sums = np.zeros((n, f.shape[1]))
+        np.add.at(sums, k, f)
+        np.add.at(sq, k, np.einsum("ij,ij->i", f, f))
+        count += np.bincount(k, minlength=n)
+    return sums, sq, count
+
+
+def _unbiased_contrast(sums, sq, count, i, j) -> np.ndarray:
+    """|μ_i − μ_j|² less the noise of the two means (each region's scatter over its pixel count)."""
+    mu = sums / np.maximum(count, 1)[:, None]
+    var = sq / np.maximum(count, 1) - np.einsum("ij,ij->i", mu, mu)
+    d = mu[i] - mu[j]
+    return np.einsum("ij,ij->i", d, d) - var[i] / np.maximum(count[i], 1) - var[j] / np.maximum(count[j], 1)
+
+
+def merge_by_pattern_contrast(features: Any, regions: np.ndarray, grains: np.ndarray, prepare: Any,
+                              min_contrast: float) -> tuple[np.ndarray, dict[str, Any]]:
+    """Merge the regions of a grain whose mean patterns differ by less than ``min_contrast`` × the neighbouring
+    grains' (squared differences of the means, less their noise).
+
+    ``features`` is the ``(y, x, ...)`` pattern map (numpy or dask, read in row blocks through ``prepare``),
+    ``regions`` and ``grains`` the (y, x) ids (−1 outside). Significant is not enough at a high
+    signal-to-noise (the mixing zone beside a grain boundary, a brightness drift): a floor on the pattern
+    difference, relative to the map's own grain boundaries, is what an angle threshold is to MTEX.
+    """
+    sums, sq, count = _region_moments(features, grains, prepare)
+    # neighbouring grains: interiors that come within 3 pixels of each other
+    pairs = set()
+    for dy in range(0, 4):
+        for dx in range(-3, 4):
+            if (dy, dx) <= (0, 0):
+                continue
+            a = grains[max(-dy, 0):grains.shape[0] - max(dy, 0), max(-dx, 0):grains.shape[1] - max(dx, 0)]
+            b = grains[max(dy, 0):, max(dx, 0):][: a.shape[0], : a.shape[1]]
+            sel = (a >= 0) & (b >= 0) & (a != b)
+            pairs.update(zip(np.minimum(a[sel], b[sel]).tolist(), np.maximum(a[sel], b[sel]).tolist()))
+    if not pairs:
+        return regions, {"lagb_contrast_floor": None}
+    gi, gj = np.array(sorted(pairs)).T
+    scale = float(np.median(_unbiased_contrast(sums, sq, count, gi, gj)))
+    rsums, rsq, rcount = _region_moments(features, regions, prepare)
+    ids = regions
+    ri, rj = [], []
+    for a, b in (((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
+                 ((slice(None, -1), slice(None)), (slice(1, None), slice(None)))):
+        sel = (ids[a] >= 0) & (ids[b] >= 0) & (ids[a] != ids[b]) & (grains[a] == grains[b])
+        ri.append(ids[a][sel])
+        rj.append(ids[b][sel])
+    ri, rj = np.concatenate(ri), np.concatenate(rj)
+    if not ri.size:
+        return regions, {"lagb_contrast_floor": min_contrast * scale}
+    key = np.unique(np.stack([np.minimum(ri, rj), np.maximum(ri, rj)], 1), axis=0)
+    c = _unbiased_contrast(rsums, rsq, rcount, key[:, 0], key[:, 1])
+    weak = c < min_contrast * scale
+    n = int(regions.max()) + 1
+    graph = sparse.coo_matrix((np.ones(int(weak.sum())), (key[weak, 0], key[weak, 1])), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    merged = np.where(regions >= 0, comp[np.clip(regions, 0, None)], -1)
+    return merged, {"lagb_contrast_floor": float(min_contrast * scale), "lagb_grain_contrast": scale,
+                    "lagb_pairs_merged_by_floor": int(weak.sum())}
+
+
+# --------------------------------------------------------------------------------------------
 # a store's variable
 
 
@@ -557,15 +637,40 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
     else:
         values = np.asarray(da_.values, np.float64)
         features = values[..., None] if values.ndim == 2 else values
+    in_patterns = grains is None and PATTERNS in ds.data_vars and set(ds[PATTERNS].dims) == {Y, X, PY, PX}
     seg = segment_features(features, valid, boundary_cost=options.boundary_cost, min_size=options.min_size,
-                           min_contrast=options.min_contrast, grains=grains, seed=options.seed,
-                           correlation=1.0 if grains is not None else None)
+                           min_contrast=0.0 if in_patterns else options.min_contrast, grains=grains,
+                           seed=options.seed, correlation=1.0 if grains is not None else None)
+    if in_patterns and options.min_contrast > 0 and seg.n_regions > seg.n_grains:
+        seg = _pattern_floor(store, ds, seg, mask_name, options.min_contrast)
+        messages.append(f"sub-grain floor: mean patterns at least {options.min_contrast:g} × the grain boundaries' "
+                        f"difference ({seg.info.get('lagb_pairs_merged_by_floor', 0)} pair(s) merged)")
     variables = _segment_variables(ds, options, seg, mask_name)
     sources = [options.features, *([mask_name] if mask_name else [])]
     config = {k: v for k, v in vars(options).items() if k != "store"}
     write_variables(store, variables, source=sources, config={**config, "mask": mask_name},
                     attrs={"in_mask": mask_name or "none"}, overwrite=options.overwrite)
     return SegmentResult(str(store), options, variables, seg, messages)
+
+
+def _pattern_floor(store: Any, ds: xr.Dataset, seg: Segmentation, mask_name: str | None,
+                   min_contrast: float) -> Segmentation:
+    """The sub-grain floor measured on the store's patterns (:func:`merge_by_pattern_contrast`): in a latent space
+    the grains' spread says little about how far apart sub-grains sit; in pattern space it is a fixed physics."""
+    from vaearr.maps.background import static_background
+    from vaearr.maps.edges import prepare_patterns
+
+    bg = static_background(store, PATTERNS, (Y, X), mask_name, feature_dims=(PY, PX)).astype(np.float32)
+
+    def prepare(block: np.ndarray) -> np.ndarray:
+        return prepare_patterns(block, bg, 0.0)
+
+    regions, info = merge_by_pattern_contrast(ds[PATTERNS].transpose(Y, X, PY, PX).data, seg.regions, seg.grains,
+                                              prepare, min_contrast)
+    regions = np.where(regions >= 0, relabel(np.where(regions >= 0, regions, regions.max() + 1)), -1)
+    regions = np.where(seg.regions >= 0, regions, -1)
+    return Segmentation(regions, seg.grains, boundary_codes(regions, seg.grains),
+                        {**seg.info, **info, "min_contrast_space": "patterns"})
 
 
 def _segment_variables(ds: xr.Dataset, options: SegmentOptions, seg: Segmentation,
