@@ -155,8 +155,11 @@ class Preprocess:
     ) -> Preprocess:
         """The steps ``options`` ask for, with what they learn from data computed on ``store``.
 
-        Order: neighbour pattern averaging (a map-level step: a derived variable of the store,
-        see :func:`averaged_variable`), static background removal (the scan's mean pattern
+        Fitting writes nothing: neighbour pattern averaging is a map-level step read from a derived
+        variable of the store, which the command that asks for it writes first
+        (:func:`averaged_variable`; ``vaearr train`` does).
+
+        Order: neighbour pattern averaging, static background removal (the scan's mean pattern
         inside ``mask``, or a background file; on raw values over the full sample; it rescales
         each sample to the scale's range), dynamic background removal, centre crop, resize, 3D
         patch, then standardisation, or scaling from the dtype's range (each sample's own
@@ -166,7 +169,10 @@ class Preprocess:
         if options.scale is not None and options.scale not in RANGES:
             raise InputError(store, f"scale must be one of {', '.join(RANGES)}, got {options.scale!r}")
         out_range = RANGES.get(options.scale or "[0,1]")
-        source = averaged_variable(store, var, options.average_neighbours, mask=mask, sample_dims=sample_dims)
+        source = averaged_name(var, options.average_neighbours)
+        if source not in open_store(store).data_vars:
+            raise InputError(store, f"no '{source}' to fit on: write it first with "
+                                    f"vaearr.preprocess.averaged_variable (vaearr train does)")
         steps: list[Transform] = []
         if options.subtract_background or options.background:
             feature_shape = tuple(sample_shape[-len(feature_dims):])

@@ -33,7 +33,7 @@ from vaearr.models import (
     config_from_dict,
     load_model,
 )
-from vaearr.preprocess import Preprocess, PreprocessOptions
+from vaearr.preprocess import Preprocess, PreprocessOptions, averaged_variable
 from vaearr.run import DataSpec, Run, fit_preprocess
 from vaearr.store.schema import PATTERN_DIMS
 from vaearr.train.callbacks import Callback, default_callbacks, latent_split
@@ -355,7 +355,11 @@ def open_or_create_run(cfg: TrainConfig, *, resume: bool, write: bool,
     data = DataSpec.resolve(cfg.store, cfg.var, sample_dims=cfg.sample_dims, feature_dims=cfg.feature_dims,
                             mask=cfg.mask)
     cfg = resolve_preprocess(cfg, data)
-    preprocess = fit_preprocess(data, PreprocessOptions.of(cfg))
+    options = PreprocessOptions.of(cfg)
+    if write and options.average_neighbours:  # the derived variable the preprocessing reads, written by the command
+        options.check(data.store)
+        averaged_variable(data.store, data.var, options.average_neighbours, mask=data.mask, sample_dims=data.sample_dims)
+    preprocess = fit_preprocess(data, options)
     check_preview_slices(cfg.preview_slices, cfg.patch or preprocess.input_shape[1:])
     cfg = resolve_split(cfg, data, preprocess.source_variable(data.var))
     model = config_from_dict(model_config(cfg, preprocess)).to_dict()
