@@ -183,3 +183,52 @@ def test_run_folder_api(bg_run: Path, tmp_path: Path) -> None:
         run.checkpoint_path(7)
     with pytest.raises(RunError, match="not a training run"):
         Run.open(tmp_path)
+
+
+def test_every_checkpoint_folder_restores_on_its_own(bg_run: Path, demo_store_master: Path, tmp_path: Path) -> None:
+    """best/ and checkpoints/epoch_N hold the run's config and preprocessing: moved anywhere, each encodes
+    exactly as the run does, and ``vaearr encode --run RUN/best`` works."""
+    run = Run.open(bg_run)
+    for folder in (bg_run / "best", bg_run / "checkpoints" / "epoch_0001"):
+        assert {"model.safetensors", "config.json", "run.json", "preprocess.json"} <= {p.name for p in folder.iterdir()}
+    alone = tmp_path / "alone"
+    shutil.copytree(bg_run / "best", alone)  # no run folder above it
+    moved = Run.open(alone)
+    assert moved.checkpoint_path() == alone and moved.preprocess == run.preprocess and moved.data == run.data
+    want = [(b.index, b.mu.numpy()) for b in run.encode(demo_store_master, reconstruct=False)]
+    got = [(b.index, b.mu.numpy()) for b in moved.encode(demo_store_master, reconstruct=False)]
+    for (i, a), (j, b) in zip(want, got, strict=True):
+        np.testing.assert_array_equal(i, j)
+        np.testing.assert_array_equal(a, b)
+
+    store = tmp_path / "s.zarr"
+    shutil.copytree(demo_store_master, store)
+    run_cli("encode", store, "--run", bg_run, "--name", "whole", check=True)
+    run_cli("encode", store, "--run", bg_run / "best", "--name", "from_best", check=True)
+    ds = open_store(store)
+    np.testing.assert_array_equal(ds.from_best.values, ds.whole.values)
+    # a checkpoint of a run written before checkpoints held run.json: read from the run folder above it
+    old = tmp_path / "old"
+    shutil.copytree(bg_run, old)
+    (old / "best" / "run.json").unlink()
+    assert Run.open(old / "best").checkpoint_path() == old / "best" and Run.open(old / "best").data == run.data
+    (alone / "run.json").unlink()
+    with pytest.raises(RunError, match="without its run's config"):
+        Run.open(alone)
+
+
+def test_fitting_the_preprocessing_writes_nothing_into_the_store(demo_store: Path) -> None:
+    from tests.conftest import tree_hash
+    from vaearr.preprocess import PreprocessOptions, averaged_variable
+    from vaearr.run import DataSpec, fit_preprocess
+
+    data = DataSpec.resolve(demo_store, "patterns", mask="roi")
+    options = PreprocessOptions(average_neighbours=3, subtract_background=True, standardize=True, scale=None)
+    before = tree_hash(demo_store)
+    with pytest.raises(Exception, match="patterns_avg3"):
+        fit_preprocess(data, options)  # the derived variable is the command's to write
+    assert tree_hash(demo_store) == before
+    averaged_variable(demo_store, "patterns", 3, mask="roi", sample_dims=("y", "x"))
+    written = tree_hash(demo_store)
+    pre = fit_preprocess(data, options)
+    assert tree_hash(demo_store) == written and pre.average_neighbours == 3

@@ -163,11 +163,15 @@ class Preprocess:
         options: PreprocessOptions,
         source_dtype: Any,
         sample_shape: Sequence[int],
+        neighbours: NeighbourAverage | None = None,
     ) -> Preprocess:
         """The steps ``options`` ask for, with what they learn from data computed on ``store``.
 
-        Order: neighbour pattern averaging (a map-level step: a derived variable of the store,
-        see :func:`averaged_variable`), static background removal (the scan's mean pattern
+        Fitting writes nothing: neighbour pattern averaging is a map-level step read from a derived
+        variable of the store, which the command that asks for it writes first
+        (:func:`averaged_variable`; ``vaearr train`` does).
+
+        Order: neighbour pattern averaging, static background removal (the scan's mean pattern
         inside ``mask``, or a background file; on raw values over the full sample; it rescales
         each sample to the scale's range), dynamic background removal, centre crop, resize, 3D
         patch, then standardisation, or scaling from the dtype's range (each sample's own
@@ -177,9 +181,13 @@ class Preprocess:
         if options.scale is not None and options.scale not in RANGES:
             raise InputError(store, f"scale must be one of {', '.join(RANGES)}, got {options.scale!r}")
         out_range = RANGES.get(options.scale or "[0,1]")
-        neighbours = fit_neighbours(store, var, options, mask=mask, sample_dims=sample_dims,
-                                    feature_dims=feature_dims)
-        source = averaged_variable(store, var, neighbours, mask=mask, sample_dims=sample_dims)
+        if neighbours is None:
+            neighbours = fit_neighbours(store, var, options, mask=mask, sample_dims=sample_dims,
+                                        feature_dims=feature_dims)
+        source = neighbours.variable(var) if neighbours is not None else var
+        if source not in open_store(store).data_vars:
+            raise InputError(store, f"no '{source}' to fit on: write it first with "
+                                    f"vaearr.preprocess.averaged_variable (vaearr train does)")
         steps: list[Transform] = []
         if options.subtract_background or options.background:
             feature_shape = tuple(sample_shape[-len(feature_dims):])

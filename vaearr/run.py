@@ -5,14 +5,18 @@ A run folder holds::
     config.json                 {"version", "data", "train", "model"}: what was trained on what
     preprocess.json (+ .safetensors)   the fitted input pipeline (vaearr.preprocess)
     checkpoints/epoch_NNNN/     model.safetensors, config.json (the model), state.json +
-                                state.safetensors (optimizer, scheduler, RNG, history: no pickle)
+                                state.safetensors (optimizer, scheduler, RNG, history: no pickle),
+                                run.json + preprocess files (the run's: the folder restores on its own)
     checkpoints/latest          the name of the newest checkpoint
-    best/                       the model with the lowest validation loss (training loss without validation)
+    best/                       the model with the lowest validation loss (training loss without validation),
+                                with run.json and the preprocess files too
     history.json, history.csv   one row per epoch (curves.png, previews/, tb/ beside them)
 
 Training writes through :class:`Run` (:meth:`Run.create`, :meth:`Run.save_checkpoint`,
 :meth:`Run.write_history`); ``vaearr encode``, resume, explore, quality, layers, the flows and
-the notebooks read through it (:meth:`Run.open`, :meth:`Run.model`, :meth:`Run.encode`).
+the notebooks read through it (:meth:`Run.open`, :meth:`Run.model`). :meth:`Run.open` of a
+checkpoint folder (``runs/ni/best``) gives a run of that one checkpoint. Reading and encoding
+samples through a run is its :attr:`Run.encoder`'s (:mod:`vaearr.encoder`).
 Checkpoint ``N`` is the state after epoch ``N`` (1-based, as in the history).
 """
 
@@ -33,14 +37,11 @@ import xarray as xr
 
 from vaearr.batches import ZarrBatches
 from vaearr.checkpoint import load_state, save_state
+from vaearr.encoder import EncodedBatch, Encoder
 from vaearr.errors import StoreError, VaearrError
 from vaearr.models import VAEBase, load_model, save_model
-from vaearr.preprocess import (
-    PARAMS_FILE,
-    Preprocess,
-    PreprocessOptions,
-    averaged_variable,
-)
+from vaearr.maps.neighbours import NeighbourAverage
+from vaearr.preprocess import PARAMS_FILE, Preprocess, PreprocessOptions
 from vaearr.store import masks, open_store
 from vaearr.store.schema import ROI, split_dims
 
@@ -48,6 +49,9 @@ from vaearr.store.schema import ROI, split_dims
 VERSION = 2
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.json"
+#: The run's config in each checkpoint folder (whose own ``config.json`` is the model's), beside the preprocess
+#: files: a checkpoint folder, ``best/`` included, restores on its own.
+RUN_FILE = "run.json"
 
 
 class RunError(VaearrError):
@@ -92,23 +96,6 @@ class DataSpec:
         return cls(d["store"], d["var"], tuple(d["sample_dims"]), tuple(d["feature_dims"]), d.get("mask"))
 
 
-@dataclass
-class EncodedBatch:
-    """One batch through a run's encoder: flat sample indices, posterior, reconstruction, inputs.
-
-    Unpacks as ``index, mu, logvar, recon``; ``x`` (the model inputs) rides along.
-    """
-
-    index: np.ndarray
-    mu: torch.Tensor
-    logvar: torch.Tensor
-    recon: torch.Tensor | None
-    x: torch.Tensor
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter((self.index, self.mu, self.logvar, self.recon))
-
-
 class Run:
     """A run folder and what it holds; see the module docstring for the layout.
 
@@ -130,6 +117,8 @@ class Run:
                  preprocess: Preprocess):
         self.path = Path(path)
         self.data, self.train, self.model_config, self.preprocess = data, dict(train), dict(model), preprocess
+        #: The one checkpoint folder of a run opened from it (:meth:`open` of ``best/`` or ``checkpoints/epoch_N``).
+        self.only: Path | None = None
 
     # -- creating and opening ------------------------------------------------------------------
 
@@ -142,12 +131,16 @@ class Run:
 
     def save(self) -> None:
         """Write ``config.json`` and the preprocess files (each renamed into place)."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.preprocess.save(self.path)
+        self.save_config(self.path, CONFIG_FILE)
+
+    def save_config(self, folder: Path, name: str) -> None:
+        """The run's config as ``folder/name`` and its preprocess files in ``folder`` (each renamed into place)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.preprocess.save(folder)
         config = {"version": VERSION, "data": asdict(self.data), "train": self.train, "model": self.model_config}
-        tmp = self.path / (CONFIG_FILE + ".tmp")
+        tmp = folder / (name + ".tmp")
         tmp.write_text(json.dumps(config, indent=2, default=list) + "\n")
-        os.replace(tmp, self.path / CONFIG_FILE)
+        os.replace(tmp, folder / name)
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> Run:
@@ -159,6 +152,8 @@ class Run:
             ``path`` is not a run folder.
         """
         path = Path(path)
+        if not _is_run_folder(path) and (path / "model.safetensors").exists():
+            return cls._open_checkpoint(path)
         try:
             config = json.loads((path / CONFIG_FILE).read_text())
         except FileNotFoundError:
@@ -171,6 +166,25 @@ class Run:
             return cls._open_v1(path, config)
         return cls(path, data=DataSpec.from_dict(config["data"]), train=config["train"], model=config["model"],
                    preprocess=Preprocess.load(path))
+
+    @classmethod
+    def _open_checkpoint(cls, path: Path) -> Run:
+        """A checkpoint folder (``best/``, ``checkpoints/epoch_NNNN``) as a run of that one checkpoint: from its
+        own ``run.json`` and preprocess files, or (written before they were) from the run folder above it."""
+        if (path / RUN_FILE).exists():
+            try:
+                config = json.loads((path / RUN_FILE).read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                raise RunError(f"{path / RUN_FILE}: unreadable run config ({exc})") from None
+            run = cls(path, data=DataSpec.from_dict(config["data"]), train=config["train"], model=config["model"],
+                      preprocess=Preprocess.load(path))
+        else:
+            root = next((p for p in path.parents if _is_run_folder(p)), None)
+            if root is None:
+                raise RunError(f"{path}: a model folder without its run's config ({RUN_FILE}) or a run folder above it")
+            run = cls.open(root)
+        run.only = path
+        return run
 
     @classmethod
     def _open_v1(cls, path: Path, config: dict[str, Any]) -> Run:
@@ -194,8 +208,11 @@ class Run:
         """The model folder of ``checkpoint``: ``"best"``, ``"last"`` (or ``"latest"``), an epoch
         number, or a checkpoint folder (a name under ``checkpoints/`` or a path).
 
-        ``"best"`` falls back to the last checkpoint when no validation loss was recorded.
+        ``"best"`` falls back to the last checkpoint when no validation loss was recorded. A run opened
+        from a checkpoint folder has that one checkpoint, whatever is asked.
         """
+        if self.only is not None:
+            return self.only
         if checkpoint == "best" and (self.path / "best" / "model.safetensors").exists():
             return self.path / "best"
         if checkpoint in ("best", "last", "latest"):
@@ -231,6 +248,7 @@ class Run:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         save_model(model, tmp)
+        self.save_config(tmp, RUN_FILE)
         save_state(tmp, {"epoch": epoch, **state})
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
@@ -246,8 +264,11 @@ class Run:
         return path, load_state(path)
 
     def save_best(self, model: VAEBase) -> Path:
-        """The model with the lowest validation loss so far (training loss without validation), in ``best/``."""
-        return save_model(model, self.path / "best")
+        """The model with the lowest validation loss so far (training loss without validation), in ``best/``,
+        with the run's config and preprocessing (it restores on its own)."""
+        best = save_model(model, self.path / "best")
+        self.save_config(self.path / "best", RUN_FILE)
+        return best
 
     # -- what training writes beside ----------------------------------------------------------
 
@@ -295,94 +316,31 @@ class Run:
         """
         return self.preprocess.output_range
 
+    @property
+    def encoder(self) -> Encoder:
+        """The run's samples reader and encoder (:class:`~vaearr.encoder.Encoder`): its data, preprocessing, model."""
+        return Encoder(self.data, self.preprocess, self.model, name=self.path)
+
     def check(self, ds: xr.Dataset, *, mask: str | xr.DataArray | None = "run", where: Any = None) -> xr.DataArray | None:
-        """Check that ``ds`` has the run's variable (and ``mask``); return the mask over the sample dims, or None.
+        """:meth:`Encoder.check <vaearr.encoder.Encoder.check>`: the run's variable and mask in ``ds``."""
+        return self.encoder.check(ds, mask=mask, where=where)
 
-        ``mask``: ``"run"`` (the run's mask, which ``ds`` must have), a mask name or bool
-        DataArray, or None (every sample).
-        """
-        if self.data.var not in ds.data_vars:
-            raise StoreError(where, f"no variable '{self.data.var}' (the run {self.path} was trained on it)")
-        if isinstance(mask, str) and mask == "run":
-            mask = self.data.mask
-            if mask is not None and mask not in ds.data_vars:
-                raise StoreError(where, f"no mask '{mask}' (the run {self.path} was trained inside it)")
-        if isinstance(mask, str):
-            if mask not in ds.data_vars:
-                raise StoreError(where, f"no mask variable '{mask}'")
-            mask = ds[mask]
-        return None if mask is None else mask.transpose(*self.data.sample_dims)
+    def inputs(self, source: str | os.PathLike | xr.Dataset | None = None, **kwargs: Any) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+        """:meth:`Encoder.inputs <vaearr.encoder.Encoder.inputs>`: model inputs of a store's samples."""
+        return self.encoder.inputs(source, **kwargs)
 
-    def inputs(self, source: str | os.PathLike | xr.Dataset | None = None, *, mask: str | xr.DataArray | None = "run",
-               samples: np.ndarray | None = None, batch_size: int = 256, num_workers: int = 0,
-               device: str | torch.device = "cpu") -> Iterator[tuple[np.ndarray, torch.Tensor]]:
-        """Model inputs of the samples of ``source`` (a store path/URL or a Dataset; default the run's store).
+    def encode(self, source: str | os.PathLike | xr.Dataset | None = None, **kwargs: Any) -> Iterator[EncodedBatch]:
+        """:meth:`Encoder.encode <vaearr.encoder.Encoder.encode>`: samples through the run's model."""
+        return self.encoder.encode(source, **kwargs)
 
-        Yields ``(index, x)`` in order: flat sample indices (C order over the sample dims) and
-        their inputs through :attr:`preprocess` (evaluation form), on ``device``. ``mask``:
-        ``"run"`` (the run's mask; the store must have it), a mask name or bool DataArray, or
-        None (every sample); ``samples`` keeps only these flat indices; ``num_workers``: worker
-        processes decoding a store's chunks (see :class:`~vaearr.batches.BatchSpec`).
-        """
-        source = self.data.store if source is None else source
-        for index, x in self._raw(source, mask, batch_size, num_workers):
-            if samples is not None:
-                keep = np.isin(index, samples)
-                if not keep.any():
-                    continue
-                index, x = index[keep], x[torch.from_numpy(keep)]
-            yield index, self.preprocess(x.to(device))
 
-    def _raw(self, source: Any, mask: Any, batch_size: int,
-             num_workers: int = 0) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
-        """Batches of a store's samples in the stored dtype, ``(B, C, *spatial)``, with their flat indices."""
-        d = self.data
-        in_memory = isinstance(source, xr.Dataset)
-        ds = source if in_memory else open_store(source)
-        m = self.check(ds, mask=mask, where="the dataset" if in_memory else source)
-        avg = self.preprocess.neighbours
-        if not in_memory and (m is None or m.name in ds.data_vars):
-            # the store's own chunks, read as training reads them (averaged first if the run averages)
-            var = averaged_variable(source, d.var, avg, mask=d.mask, sample_dims=d.sample_dims)
-            loader = ZarrBatches(source, var=var, sample_dims=d.sample_dims, feature_dims=d.feature_dims,
-                                 mask=None if m is None else str(m.name), batch_size=batch_size, shuffle=False,
-                                 split="all", return_index=True, dtype=None, num_workers=num_workers)
-            with loader:
-                for x, idx in loader:
-                    yield idx.numpy(), x
-            return
-        da = ds[d.var].transpose(*d.sample_dims, *d.feature_dims)
-        if avg is not None:
-            run_mask = ds[d.mask].values if d.mask is not None and d.mask in ds else None
-            da = da.copy(data=avg.average(da.data, run_mask))
-        n = int(np.prod([da.sizes[s] for s in d.sample_dims]))
-        index = np.arange(n) if m is None else np.flatnonzero(np.asarray(m.values, bool).ravel())
-        flat = da.data.reshape(n, *da.shape[len(d.sample_dims):])
-        # the loader's layout: a channel dim first (a feature dim with named coords), else one added
-        named = [i for i, f in enumerate(d.feature_dims)
-                 if f in da.coords and da.coords[f].dtype.kind in "UOS" and len(d.feature_dims) > 1]
-        for start in range(0, len(index), batch_size):
-            idx = index[start:start + batch_size]
-            x = np.asarray(flat[idx])
-            x = np.moveaxis(x, 1 + named[-1], 1) if named else x[:, None]
-            yield idx, torch.from_numpy(np.ascontiguousarray(x))
-
-    @torch.no_grad()
-    def encode(self, source: str | os.PathLike | xr.Dataset | None = None, *, mask: str | xr.DataArray | None = "run",
-               checkpoint: str | int = "best", model: VAEBase | None = None, samples: np.ndarray | None = None,
-               batch_size: int = 256, num_workers: int = 0, device: str | torch.device = "cpu",
-               reconstruct: bool = True) -> Iterator[EncodedBatch]:
-        """Push samples through the run's model: yields :class:`EncodedBatch` (``index, mu, logvar, recon``).
-
-        ``source``, ``mask``, ``samples``: as :meth:`inputs`. ``model`` (already loaded) wins
-        over ``checkpoint``; ``recon`` is the decoded posterior mean (None unless ``reconstruct``).
-        """
-        model = model if model is not None else self.model(checkpoint, device=device)
-        dev = next(model.parameters()).device
-        for index, x in self.inputs(source, mask=mask, samples=samples, batch_size=batch_size,
-                                    num_workers=num_workers, device=dev):
-            mu, logvar = model.encode(x)
-            yield EncodedBatch(index, mu, logvar, model.decode(mu) if reconstruct else None, x)
+def _is_run_folder(path: Path) -> bool:
+    """Whether ``path`` holds a run's own ``config.json`` (with its data), not a checkpoint's model config."""
+    try:
+        config = json.loads((path / CONFIG_FILE).read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return isinstance(config, dict) and ("data" in config or "train" in config)
 
 
 class _Options:
@@ -392,13 +350,14 @@ class _Options:
         self.__dict__.update(d)
 
 
-def fit_preprocess(data: DataSpec, options: PreprocessOptions) -> Preprocess:
-    """The input pipeline ``options`` ask for, fitted on ``data`` (the static background over its mask)."""
+def fit_preprocess(data: DataSpec, options: PreprocessOptions, neighbours: NeighbourAverage | None = None) -> Preprocess:
+    """The input pipeline ``options`` ask for, fitted on ``data`` (the static background over its mask);
+    ``neighbours``: the neighbour average already fitted (by the command that wrote its derived variable)."""
     loader = ZarrBatches(data.store, var=data.var, sample_dims=data.sample_dims, feature_dims=data.feature_dims,
                          mask=data.mask, batch_size=1, shuffle=False, dtype=None)
     return Preprocess.fit(data.store, data.var, sample_dims=data.sample_dims, feature_dims=data.feature_dims,
                           mask=data.mask, options=options, source_dtype=loader.source.dtype,
-                          sample_shape=loader.source.out_shape)
+                          sample_shape=loader.source.out_shape, neighbours=neighbours)
 
 
 __all__ = ["DataSpec", "EncodedBatch", "Run", "RunError", "fit_preprocess"]

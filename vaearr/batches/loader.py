@@ -65,6 +65,7 @@ from vaearr.batches.spec import (
     SPLITS,
     TAG_TRANSFORM,
     BatchSpec,
+    channel_axis,
     numpy_dtype,
     torch_dtype,
     torch_seed,
@@ -273,16 +274,8 @@ class ZarrBatches:
             snapshot=snapshot,
             _array=array,
         )
-        channel_axis = None
-        if s.channel_dim == "auto":
-            named = [i for i, d in enumerate(s.feature_dims)
-                     if d in da.coords and da.coords[d].dtype.kind in "UOS" and len(s.feature_dims) > 1]
-            channel_axis = named[-1] if named else None
-        elif s.channel_dim is not None:
-            if s.channel_dim not in s.feature_dims:
-                raise InputError(self.store, f"channel_dim '{s.channel_dim}' is not one of the feature dims {s.feature_dims}")
-            channel_axis = s.feature_dims.index(s.channel_dim)
-        source.channels_first, source.channel_axis = s.channels_first, channel_axis
+        source.channels_first = s.channels_first
+        source.channel_axis = channel_axis(da.coords, s.feature_dims, s.channel_dim, where=self.store)
         # every core decodes: the reading threads of this process, or each worker its share
         source.decode_threads = cpus() if s.num_workers == 0 else max(1, cpus() // s.num_workers)
         return source

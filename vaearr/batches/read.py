@@ -20,7 +20,7 @@ from zarr.core.sync import sync
 
 from vaearr.batches.chunks import ChunkFiles
 from vaearr.batches.plan import Plan, group_cuts
-from vaearr.batches.spec import rng
+from vaearr.batches.spec import rng, to_channels_first
 from vaearr.errors import StoreError
 from vaearr.store import open_group
 
@@ -111,11 +111,7 @@ class Source:
 
     def layout(self, a: np.ndarray) -> np.ndarray:
         """``(n, *feature_shape)`` → ``(n, *out_shape)``, as a view."""
-        if not self.channels_first:
-            return a
-        if self.channel_axis is None:
-            return a[:, None]
-        return np.moveaxis(a, 1 + self.channel_axis, 1)
+        return to_channels_first(a, self.channel_axis) if self.channels_first else a
 
     def block_pos(self, block: int) -> tuple[int, ...]:
         """Position of block ``block`` in the grid of blocks (C order)."""

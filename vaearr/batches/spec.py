@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,31 @@ def rng(*keys: int) -> np.random.Generator:
 
 def torch_seed(*keys: int) -> int:
     return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def channel_axis(coords: Any, feature_dims: Sequence[str], channel_dim: str | None = "auto",
+                 where: Any = None) -> int | None:
+    """The position among ``feature_dims`` of the dim holding channels, or None (a channel is added).
+
+    The one channel rule of every reader: ``"auto"`` takes the last feature dim whose coordinate
+    holds names (``element``, ``channel`` with ``R, G, B``...) when there are several feature dims;
+    a name takes that dim; None takes none. ``coords``: the variable's coordinates (``da.coords``).
+    """
+    if channel_dim == "auto":
+        named = [i for i, d in enumerate(feature_dims)
+                 if d in coords and coords[d].dtype.kind in "UOS" and len(feature_dims) > 1]
+        return named[-1] if named else None
+    if channel_dim is not None:
+        if channel_dim not in feature_dims:
+            raise InputError(where, f"channel_dim '{channel_dim}' is not one of the feature dims {tuple(feature_dims)}")
+        return list(feature_dims).index(channel_dim)
+    return None
+
+
+def to_channels_first(a: np.ndarray, axis: int | None) -> np.ndarray:
+    """Samples ``(n, *features)`` laid out ``(n, C, *spatial)`` with the channel ``axis`` of the features
+    first (a channel of 1 added when there is none), as a view."""
+    return a[:, None] if axis is None else np.moveaxis(a, 1 + axis, 1)
 
 
 def numpy_dtype(dtype: torch.dtype | None) -> np.dtype | None:

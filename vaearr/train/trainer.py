@@ -33,7 +33,7 @@ from vaearr.models import (
     config_from_dict,
     load_model,
 )
-from vaearr.preprocess import Preprocess, PreprocessOptions
+from vaearr.preprocess import Preprocess, PreprocessOptions, averaged_variable, fit_neighbours
 from vaearr.run import DataSpec, Run, fit_preprocess
 from vaearr.store.schema import PATTERN_DIMS
 from vaearr.train.callbacks import Callback, default_callbacks, latent_split
@@ -358,7 +358,14 @@ def open_or_create_run(cfg: TrainConfig, *, resume: bool, write: bool,
     data = DataSpec.resolve(cfg.store, cfg.var, sample_dims=cfg.sample_dims, feature_dims=cfg.feature_dims,
                             mask=cfg.mask)
     cfg = resolve_preprocess(cfg, data)
-    preprocess = fit_preprocess(data, PreprocessOptions.of(cfg))
+    options = PreprocessOptions.of(cfg)
+    options.check(data.store)
+    # the neighbour average is fitted once, and its derived variable written by the command, before the fit
+    neighbours = fit_neighbours(data.store, data.var, options, mask=data.mask, sample_dims=data.sample_dims,
+                                feature_dims=data.feature_dims)
+    if write and neighbours is not None:
+        averaged_variable(data.store, data.var, neighbours, mask=data.mask, sample_dims=data.sample_dims)
+    preprocess = fit_preprocess(data, options, neighbours)
     check_preview_slices(cfg.preview_slices, cfg.patch or preprocess.input_shape[1:])
     cfg = resolve_split(cfg, data, preprocess.source_variable(data.var))
     model = config_from_dict(model_config(cfg, preprocess)).to_dict()

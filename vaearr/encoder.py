@@ -1,0 +1,167 @@
+"""Samples through a run: read in the loader's layout, through the run's input pipeline, into its model.
+
+An :class:`Encoder` is what a run needs to read and encode any store's samples: what it was
+trained on (its :class:`~vaearr.run.DataSpec`), its fitted :class:`~vaearr.preprocess.Preprocess`
+and a way to load its model. A store is read through :class:`~vaearr.batches.ZarrBatches`, a
+Dataset in memory by the same channel rule (:func:`vaearr.batches.spec.channel_axis`), so a
+sample becomes the same model input on every path. :class:`~vaearr.run.Run` hands one out
+(:attr:`Run.encoder`); the run folder itself is :mod:`vaearr.run`'s.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+import xarray as xr
+
+from vaearr.batches import ZarrBatches
+from vaearr.batches.spec import channel_axis, to_channels_first
+from vaearr.errors import StoreError
+from vaearr.models import VAEBase
+from vaearr.preprocess import Preprocess, averaged_variable
+from vaearr.store import open_store
+
+if TYPE_CHECKING:
+    from vaearr.run import DataSpec
+
+
+@dataclass
+class EncodedBatch:
+    """One batch through a run's encoder: flat sample indices, posterior, reconstruction, inputs.
+
+    Unpacks as ``index, mu, logvar, recon``; ``x`` (the model inputs) rides along.
+    """
+
+    index: np.ndarray
+    mu: torch.Tensor
+    logvar: torch.Tensor
+    recon: torch.Tensor | None
+    x: torch.Tensor
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.index, self.mu, self.logvar, self.recon))
+
+
+class Encoder:
+    """A run's samples reader and encoder.
+
+    Parameters
+    ----------
+    data
+        What the run was trained on (variable, sample and feature dims, mask).
+    preprocess
+        The run's fitted input pipeline.
+    model
+        ``model(checkpoint, device=...)`` → the run's model in eval mode.
+    name
+        The run, for messages.
+    """
+
+    def __init__(self, data: DataSpec, preprocess: Preprocess, model: Callable[..., VAEBase], *, name: Any = None):
+        self.data, self.preprocess, self.load_model, self.name = data, preprocess, model, name
+
+    def check(self, ds: xr.Dataset, *, mask: str | xr.DataArray | None = "run", where: Any = None) -> xr.DataArray | None:
+        """Check that ``ds`` has the run's variable (and ``mask``); return the mask over the sample dims, or None.
+
+        ``mask``: ``"run"`` (the run's mask, which ``ds`` must have), a mask name or bool
+        DataArray, or None (every sample).
+        """
+        if self.data.var not in ds.data_vars:
+            raise StoreError(where, f"no variable '{self.data.var}' (the run {self.name} was trained on it)")
+        if isinstance(mask, str) and mask == "run":
+            mask = self.data.mask
+            if mask is not None and mask not in ds.data_vars:
+                raise StoreError(where, f"no mask '{mask}' (the run {self.name} was trained inside it)")
+        if isinstance(mask, str):
+            if mask not in ds.data_vars:
+                raise StoreError(where, f"no mask variable '{mask}'")
+            mask = ds[mask]
+        return None if mask is None else mask.transpose(*self.data.sample_dims)
+
+    def inputs(self, source: str | os.PathLike | xr.Dataset | None = None, *, mask: str | xr.DataArray | None = "run",
+               samples: np.ndarray | None = None, batch_size: int = 256, num_workers: int = 0,
+               device: str | torch.device = "cpu") -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+        """Model inputs of the samples of ``source`` (a store path/URL or a Dataset; default the run's store).
+
+        Yields ``(index, x)`` in order: flat sample indices (C order over the sample dims) and
+        their inputs through :attr:`preprocess` (evaluation form), on ``device``. ``mask``:
+        ``"run"`` (the run's mask; the store must have it), a mask name or bool DataArray, or
+        None (every sample); ``samples`` keeps only these flat indices; ``num_workers``: worker
+        processes decoding a store's chunks (see :class:`~vaearr.batches.BatchSpec`).
+        """
+        source = self.data.store if source is None else source
+        for index, x in self.raw(source, mask, batch_size, num_workers):
+            if samples is not None:
+                keep = np.isin(index, samples)
+                if not keep.any():
+                    continue
+                index, x = index[keep], x[torch.from_numpy(keep)]
+            yield index, self.preprocess(x.to(device))
+
+    def raw(self, source: Any, mask: Any, batch_size: int,
+            num_workers: int = 0) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+        """Batches of a store's samples in the stored dtype, ``(B, C, *spatial)``, with their flat indices.
+
+        A store is read as training reads it, through its own chunks; a run that averages
+        neighbour patterns reads the averaged variable, written into that store first when it
+        is not there (the one place reading a run writes: the encode command asks for it).
+        """
+        in_memory = isinstance(source, xr.Dataset)
+        ds = source if in_memory else open_store(source)
+        m = self.check(ds, mask=mask, where="the dataset" if in_memory else source)
+        if not in_memory and (m is None or m.name in ds.data_vars):
+            yield from self.read_store(source, None if m is None else str(m.name), batch_size, num_workers)
+            return
+        yield from self.read_dataset(ds, m, batch_size)
+
+    def read_store(self, store: Any, mask: str | None, batch_size: int,
+                   num_workers: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+        """The store's own chunks through :class:`~vaearr.batches.ZarrBatches`, in sample order."""
+        d = self.data
+        var = averaged_variable(store, d.var, self.preprocess.neighbours, mask=d.mask, sample_dims=d.sample_dims)
+        loader = ZarrBatches(store, var=var, sample_dims=d.sample_dims, feature_dims=d.feature_dims, mask=mask,
+                             batch_size=batch_size, shuffle=False, split="all", return_index=True, dtype=None,
+                             num_workers=num_workers)
+        with loader:
+            for x, idx in loader:
+                yield idx.numpy(), x
+
+    def read_dataset(self, ds: xr.Dataset, m: xr.DataArray | None,
+                     batch_size: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+        """A Dataset's samples (or a store's under a mask given as an array), laid out as the loader lays them out."""
+        d = self.data
+        avg = self.preprocess.neighbours
+        da = ds[d.var].transpose(*d.sample_dims, *d.feature_dims)
+        if avg is not None:
+            run_mask = ds[d.mask].values if d.mask is not None and d.mask in ds else None
+            da = da.copy(data=avg.average(da.data, run_mask))
+        n = int(np.prod([da.sizes[s] for s in d.sample_dims]))
+        index = np.arange(n) if m is None else np.flatnonzero(np.asarray(m.values, bool).ravel())
+        flat = da.data.reshape(n, *da.shape[len(d.sample_dims):])
+        axis = channel_axis(da.coords, d.feature_dims)
+        for start in range(0, len(index), batch_size):
+            idx = index[start:start + batch_size]
+            x = to_channels_first(np.asarray(flat[idx]), axis)
+            yield idx, torch.from_numpy(np.ascontiguousarray(x))
+
+    @torch.no_grad()
+    def encode(self, source: str | os.PathLike | xr.Dataset | None = None, *, mask: str | xr.DataArray | None = "run",
+               checkpoint: str | int = "best", model: VAEBase | None = None, samples: np.ndarray | None = None,
+               batch_size: int = 256, num_workers: int = 0, device: str | torch.device = "cpu",
+               reconstruct: bool = True) -> Iterator[EncodedBatch]:
+        """Push samples through the run's model: yields :class:`EncodedBatch` (``index, mu, logvar, recon``).
+
+        ``source``, ``mask``, ``samples``: as :meth:`inputs`. ``model`` (already loaded) wins
+        over ``checkpoint``; ``recon`` is the decoded posterior mean (None unless ``reconstruct``).
+        """
+        model = model if model is not None else self.load_model(checkpoint, device=device)
+        dev = next(model.parameters()).device
+        for index, x in self.inputs(source, mask=mask, samples=samples, batch_size=batch_size,
+                                    num_workers=num_workers, device=dev):
+            mu, logvar = model.encode(x)
+            yield EncodedBatch(index, mu, logvar, model.decode(mu) if reconstruct else None, x)
