@@ -24,8 +24,8 @@ from vaearr.store import open_store
 from vaearr.train import TrainConfig, build_loaders, fit, to_device
 
 OPTS = dict(epochs=1, batch_size=128, latent_dim=3, model_options={"channels": [8, 16], "output": "linear-mse"},
-            subtract_background=True,
-            standardize=True, seed=3)
+            subtract_background=True, background_operation="subtract", average_neighbours=0,
+            standardize=True, seed=3)  # the run this file describes (the EBSD defaults also average and divide)
 
 
 @pytest.fixture(scope="module")
@@ -217,18 +217,24 @@ def test_every_checkpoint_folder_restores_on_its_own(bg_run: Path, demo_store_ma
         Run.open(alone)
 
 
-def test_fitting_the_preprocessing_writes_nothing_into_the_store(demo_store: Path) -> None:
+@pytest.mark.parametrize("weights", ["uniform", "similarity"])
+def test_fitting_the_preprocessing_writes_nothing_into_the_store(demo_store: Path, weights: str) -> None:
     from tests.conftest import tree_hash
-    from vaearr.preprocess import PreprocessOptions, averaged_variable
+    from vaearr.preprocess import PreprocessOptions, averaged_variable, fit_neighbours
     from vaearr.run import DataSpec, fit_preprocess
 
     data = DataSpec.resolve(demo_store, "patterns", mask="roi")
-    options = PreprocessOptions(average_neighbours=3, subtract_background=True, standardize=True, scale=None)
+    options = PreprocessOptions(average_neighbours=3, neighbour_weights=weights, subtract_background=True,
+                                standardize=True, scale=None)
+    name = "patterns_avg3" if weights == "uniform" else "patterns_sim3"
     before = tree_hash(demo_store)
-    with pytest.raises(Exception, match="patterns_avg3"):
+    with pytest.raises(Exception, match=name):
         fit_preprocess(data, options)  # the derived variable is the command's to write
     assert tree_hash(demo_store) == before
-    averaged_variable(demo_store, "patterns", 3, mask="roi", sample_dims=("y", "x"))
+    neighbours = fit_neighbours(demo_store, "patterns", options, mask="roi", sample_dims=("y", "x"),
+                                feature_dims=("py", "px"))
+    assert tree_hash(demo_store) == before  # fitting the similarity weights reads only
+    averaged_variable(demo_store, "patterns", neighbours, mask="roi", sample_dims=("y", "x"))
     written = tree_hash(demo_store)
     pre = fit_preprocess(data, options)
-    assert tree_hash(demo_store) == written and pre.average_neighbours == 3
+    assert tree_hash(demo_store) == written and pre.average_neighbours == 3 and pre.source_variable("patterns") == name

@@ -23,7 +23,7 @@ from vaearr.batches import ZarrBatches
 from vaearr.batches.spec import channel_axis, to_channels_first
 from vaearr.errors import StoreError
 from vaearr.models import VAEBase
-from vaearr.preprocess import Preprocess, averaged_variable
+from vaearr.preprocess import Preprocess, averaged_variable, stored_average
 from vaearr.store import open_store
 
 if TYPE_CHECKING:
@@ -137,7 +137,11 @@ class Encoder:
         d = self.data
         avg = self.preprocess.neighbours
         da = ds[d.var].transpose(*d.sample_dims, *d.feature_dims)
-        if avg is not None:
+        if avg is not None and stored_average(ds, d.var, avg, d.mask):
+            # the averaged variable the store holds: exactly what training read (an average made again
+            # in other blocks may round a grey level the other way)
+            da = ds[avg.variable(d.var)].transpose(*d.sample_dims, *d.feature_dims)
+        elif avg is not None:
             run_mask = ds[d.mask].values if d.mask is not None and d.mask in ds else None
             da = da.copy(data=avg.average(da.data, run_mask))
         n = int(np.prod([da.sizes[s] for s in d.sample_dims]))

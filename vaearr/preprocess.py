@@ -389,6 +389,17 @@ def fit_neighbours(store: str | os.PathLike, var: str, options: PreprocessOption
     return NeighbourAverage.fit(patterns, inside, size=size, background=background)
 
 
+def averaging_signature(neighbours: NeighbourAverage, mask: str | None) -> str:
+    """The ``averaging`` attr of a derived variable made by ``neighbours`` inside ``mask``."""
+    return json.dumps({**json.loads(neighbours.signature()), "mask": mask}, sort_keys=True)
+
+
+def stored_average(ds: Any, var: str, neighbours: NeighbourAverage, mask: str | None) -> bool:
+    """Whether ``ds`` holds ``var`` averaged by ``neighbours`` inside ``mask`` (made the same way)."""
+    name = neighbours.variable(var)
+    return name in ds.data_vars and ds[name].attrs.get("averaging") == averaging_signature(neighbours, mask)
+
+
 def averaged_variable(store: str | os.PathLike, var: str, neighbours: NeighbourAverage | None, *, mask: str | None,
                       sample_dims: Sequence[str]) -> str:
     """The name of ``var`` averaged over neighbours in ``store``, written there first (one
@@ -402,8 +413,8 @@ def averaged_variable(store: str | os.PathLike, var: str, neighbours: NeighbourA
         raise InputError(store, f"neighbour averaging needs a (y, x) map; '{var}' has samples over {tuple(sample_dims)}")
     name = neighbours.variable(var)
     ds = open_store(store)
-    made = json.dumps({**json.loads(neighbours.signature()), "mask": mask}, sort_keys=True)
-    if name in ds.data_vars and ds[name].attrs.get("averaging") == made:
+    made = averaging_signature(neighbours, mask)
+    if stored_average(ds, var, neighbours, mask):
         return name
     da_ = ds[var].transpose(*MAP_DIMS, ...)
     m = ds[mask].transpose(*MAP_DIMS).values if mask is not None else None
