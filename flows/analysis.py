@@ -6,7 +6,7 @@ from typing import Any
 
 from prefect import flow, task
 
-from flows.params import keyword, options_flow
+from flows.params import keyword, options_flow, pinned
 from vaearr.analysis.clustering import joint_cluster
 from vaearr.analysis.options import ClusterOptions, RankOptions
 from vaearr.analysis.ranking import association_block, missing_references, rank_latents
@@ -135,6 +135,7 @@ decompose_patterns = options_flow("decompose-patterns", DecomposeOptions, _decom
 
 
 @flow(name="find-boundaries", log_prints=True)
+@pinned
 def boundaries_flow(
     store: str,
     source: str = "patterns",

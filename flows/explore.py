@@ -6,7 +6,7 @@ from typing import Any
 
 from prefect import flow, task
 
-from flows.params import options_flow
+from flows.params import options_flow, pinned
 from vaearr.analysis.options import ExploreOptions
 from vaearr.options import build
 from vaearr.viz.explore import explore, explore_files
@@ -46,6 +46,7 @@ explore_latents = options_flow("explore-latents", ExploreOptions, _explore_laten
 
 
 @flow(name="explore-files", log_prints=True)
+@pinned
 def explore_image_files(
     run: str,
     images: list[str],
@@ -66,6 +67,7 @@ def explore_image_files(
 
 
 @flow(name="compare-layers", log_prints=True)
+@pinned
 def compare_layers(
     run: str,
     out: str,

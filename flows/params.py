@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import typing
 from collections.abc import Callable, Sequence
@@ -11,6 +12,7 @@ from typing import Any
 from prefect import flow
 
 from vaearr.options import default_of, options
+from vaearr.store.remote import consistent_reads
 
 
 def flow_parameters(cls: type, *, skip: Sequence[str] = (), extra: Sequence[inspect.Parameter] = ()) -> list[inspect.Parameter]:
@@ -27,11 +29,24 @@ def flow_parameters(cls: type, *, skip: Sequence[str] = (), extra: Sequence[insp
     return [*out, *extra]
 
 
+def pinned(body: Callable[..., Any]) -> Callable[..., Any]:
+    """``body`` reading one snapshot of every ``s3://`` store throughout, its writes committing on it, as a
+    ``vaearr`` command does (:func:`vaearr.store.remote.consistent_reads`)."""
+
+    @functools.wraps(body)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with consistent_reads():
+            return body(*args, **kwargs)
+
+    return run
+
+
 def options_flow(name: str, cls: type, body: Callable[..., Any], *, extra: Sequence[inspect.Parameter] = (),
                  **kwargs: Any) -> Any:
-    """A Prefect flow named ``name`` whose parameters are the fields of ``cls`` (and ``extra``), running ``body(**params)``."""
+    """A Prefect flow named ``name`` whose parameters are the fields of ``cls`` (and ``extra``), running
+    ``body(**params)`` on one snapshot of the stores (:func:`pinned`)."""
     body.__signature__ = inspect.Signature(flow_parameters(cls, extra=extra))  # type: ignore[attr-defined]
-    return flow(name=name, log_prints=True, **kwargs)(body)
+    return flow(name=name, log_prints=True, **kwargs)(pinned(body))
 
 
 def keyword(name: str, annotation: Any, default: Any) -> inspect.Parameter:

@@ -6,13 +6,12 @@ from typing import Any
 
 from prefect import flow, task
 
-from flows.params import keyword, options_flow
+from flows.params import keyword, options_flow, pinned
 from vaearr.encode import encode as encode_store
 from vaearr.io.ebsd import ingest_ebsd
 from vaearr.maps.roi import create_roi
-from vaearr.store import open_store
 from vaearr.train import TrainConfig, fit
-from vaearr.viz.maps import latent_maps
+from vaearr.viz.maps import encoded_maps
 from vaearr.viz.report import build_report
 
 
@@ -38,10 +37,7 @@ def fit_task(config: dict, resume: bool) -> dict:
 @task(name="encode")
 def encode_task(store: str, run: str, figures: str | None = None, **kwargs: Any) -> dict:
     result = encode_store(store, run, progress=False, **kwargs)
-    name = kwargs.get("name", "latent")
-    ds = open_store(store)
-    if figures is not None and {"y", "x", "latent_dim"} <= set(ds[name].dims):
-        result.figures = latent_maps(ds, name, figures)
+    result.figures = encoded_maps(store, kwargs.get("name", "latent"), figures)
     return {"variables": result.variables, "n_encoded": result.n_encoded, "checkpoint_sha256": result.checkpoint_sha256}
 
 
@@ -52,6 +48,7 @@ def report_task(store: str, out: str, run: str | None = None, analyses: list[str
 
 
 @flow(name="ingest", log_prints=True)
+@pinned
 def ingest(
     src: str,
     store: str,
@@ -86,6 +83,7 @@ train_vae = options_flow("train-vae", TrainConfig, _train_vae, extra=[keyword("r
 
 
 @flow(name="encode", log_prints=True)
+@pinned
 def encode(store: str, run: str, name: str = "latent", figures: str | None = None, export: str | None = None,
            overwrite: bool = False, report: str | None = None, scheduler: str | None = None) -> dict:
     """Write a run's latents into the store (``vaearr encode``); with ``report`` (a folder), end with
@@ -101,6 +99,7 @@ def encode(store: str, run: str, name: str = "latent", figures: str | None = Non
 
 
 @flow(name="report", log_prints=True)
+@pinned
 def report(store: str, out: str, run: str | None = None, analyses: list[str] | None = None) -> dict:
     """One self-contained HTML page of a store and its run (``vaearr report``), at the end of a pipeline."""
     summary = report_task(store, out, run=run, analyses=analyses)

@@ -122,6 +122,24 @@ def test_the_function_length_check_counts_what_it_says(tmp_path: Path) -> None:
     assert long_functions(pkg) == {"pkg/m.py::long": 103}
 
 
+def test_architecture_md_names_every_package_and_the_contracts_floors() -> None:
+    """ARCHITECTURE.md stays true: its floors are pyproject's layers contract, and every package and
+    top-level module of vaearr/ is named in it."""
+    import re
+    import tomllib
+
+    text = (ROOT / "ARCHITECTURE.md").read_text()
+    block = text.split("<!-- layers:", 1)[1].split("```", 2)[1]
+    floors = [line.strip() for line in block.strip().splitlines()]
+    contract = next(c for c in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+                    if c["type"] == "layers")
+    assert floors == contract["layers"]
+    named = set(re.findall(r"vaearr\.[a-z_]+", text))
+    here = {f"vaearr.{p.stem if p.is_file() else p.name}" for p in (ROOT / "vaearr").iterdir()
+            if (p.suffix == ".py" and p.stem != "__init__") or (p.is_dir() and (p / "__init__.py").exists())}
+    assert here - named == set()
+
+
 def test_fit_is_a_short_loop() -> None:
     from vaearr.train.trainer import Trainer, fit
 

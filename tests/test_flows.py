@@ -103,3 +103,27 @@ def test_deployment_runs_to_completed_on_a_real_server(digits_store: Path, tmp_p
                     p.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     p.kill()
+
+
+def test_every_flow_reads_one_snapshot_and_derives_its_options() -> None:
+    """Each flow runs its body under consistent_reads, as a command does; the flows with options take exactly
+    their dataclass's fields (and their own extras), as the command line does."""
+    import inspect
+
+    from flows import analysis, explore, pipeline
+    from flows.params import pinned
+    from vaearr.analysis.options import ClusterOptions, ExploreOptions, RankOptions
+    from vaearr.maps.options import DecomposeOptions
+    from vaearr.options import options
+    from vaearr.train import TrainConfig
+
+    run_code = pinned(lambda: None).__code__
+    for module in (analysis, explore, pipeline):
+        for f in module.FLOWS:
+            assert f.fn.__code__ is run_code, f"flow {f.name} does not pin a snapshot"
+    for f, cls, extra in ((analysis.cluster_latents, ClusterOptions, {"scheduler"}),
+                          (analysis.analyze_latents, RankOptions, {"scheduler", "block_dims"}),
+                          (analysis.decompose_patterns, DecomposeOptions, set()),
+                          (explore.explore_latents, ExploreOptions, set()),
+                          (pipeline.train_vae, TrainConfig, {"resume"})):
+        assert set(inspect.signature(f.fn).parameters) == {fld.name for fld, _ in options(cls)} | extra, f.name

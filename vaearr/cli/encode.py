@@ -38,13 +38,10 @@ def encode(
 ) -> None:
     """Write the latents (mu), and reconstruction error, of a trained run into the store."""
     from vaearr.encode import encode as encode_store
-    from vaearr.store import open_store
-    from vaearr.viz.maps import latent_maps
+    from vaearr.viz.maps import encoded_maps
 
     result = encode_store(store, run, name=name, checkpoint=checkpoint, logvar=logvar, recon_error=recon_error,
                           batch_size=batch_size, device=device, export=export, per_subject=per_subject,
                           overwrite=overwrite, scheduler=scheduler)
-    ds = open_store(store)
-    if figures is not None and {"y", "x"} <= set(ds[name].dims) and "latent_dim" in ds[name].dims:
-        result.figures = latent_maps(ds, name, figures)
+    result.figures = encoded_maps(store, name, figures)
     typer.echo(result.summary())

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from vaearr.store import open_store
 from vaearr.viz.core import FIG_INCHES, FRAME_WIDTH, both, holoviews, save_figure
 
 # --------------------------------------------------------------------------------------------
@@ -325,3 +326,17 @@ def latent_maps(ds: xr.Dataset, name: str, folder: str | Path, *, cols: int = 4)
         )
         out.append(Path(html))
     return out
+
+
+def encoded_maps(store: Any, name: str, folder: str | Path | None) -> list[Path]:
+    """:func:`latent_maps` of the latent ``name`` a run encoded into ``store``, when it is a map
+    (``(y, x, latent_dim)``: other latents have no maps) and ``folder`` is given; else none.
+
+    The rule ``vaearr encode --figures`` and the ``encode`` flow share.
+    """
+    if folder is None:
+        return []
+    ds = open_store(store)
+    if not ({"y", "x", "latent_dim"} <= set(ds[name].dims)):
+        return []
+    return latent_maps(ds, name, folder)
