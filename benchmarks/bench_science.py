@@ -62,7 +62,8 @@ from science_lib import (  # noqa: E402
 )
 
 from vaearr.maps.boundaries import boundary_f1, find_boundaries  # noqa: E402
-from vaearr.maps.segment import segment_features, segment_store  # noqa: E402
+from vaearr.maps.regions import segment_features  # noqa: E402
+from vaearr.maps.segment import segment_store  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "science.jsonl"
 DATA = ROOT / "benchmarks" / "_data" / "science_stores"

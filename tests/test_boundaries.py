@@ -15,9 +15,9 @@ from vaearr.maps.boundaries import (
     boundary_f1,
     find_boundaries,
     mean_linear_intercept,
-    principal_projection,
 )
 from vaearr.maps.edges import neighbour_map, prepare_patterns, welch_edges
+from vaearr.maps.low_angle import principal_projection
 from vaearr.store import open_store, write_variables
 
 NY, NX, P = 16, 20, 24

@@ -1,4 +1,4 @@
-"""vaearr segment: regions of a feature map by minimum description length, the two levels, bad input."""
+"""vaearr segment (vaearr.maps.regions, vaearr.maps.segment): regions of a feature map by minimum description length, the two levels, bad input."""
 
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ from sklearn.metrics import adjusted_rand_score
 from tests.conftest import run_cli, tree_hash
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.neighbours import NeighbourAverage
-from vaearr.maps.segment import (
+from vaearr.maps.regions import (
     absorb_small,
     grid_pairs,
     merge_regions,
     noise_whitening,
     robust_covariance,
     segment_features,
-    segment_store,
 )
+from vaearr.maps.segment import segment_store
 from vaearr.store import write_variables
 
 NY, NX = 24, 32

@@ -111,6 +111,23 @@ def _segment(store: Path, grains_npy: Path, figures_dir: Path, step) -> tuple[Pa
     return files["map_html"], ari
 
 
+def _map_science(result: DemoResult, src, figures_dir: Path, seed: int, step) -> list[Path]:
+    """cNMF of the patterns, boundaries from the patterns and the latents, the latents' segmentation."""
+    made = []
+    dec = write_decomposition(result.store, method="cnmf", components="auto", references="auto", seed=seed)
+    made.append(save_figure(map_grid(dec.weights, dec.weights.dims[-1], cols=4, title="cNMF weights"),
+                            figures_dir / "map_cnmf_weights")[0])
+    step(f"cNMF of the patterns: {dec.attrs['n_fixed']} components fixed to reference patterns "
+         f"(auto: {dec.attrs['references_rule'].split(';')[0]}), relative error "
+         f"{dec.attrs['reconstruction_error']:.3f} → cnmf_weights(y, x, cnmf_component)")
+    for source, prefix in (("patterns", ""), ("latent", "latent_")):
+        made.append(_boundaries(result.store, source, prefix, figures_dir, step))
+    seg_html, result.scores["segment_grain_ari"] = _segment(result.store, src.grains, figures_dir, step)
+    made.append(seg_html)
+    (result.store.parent / "grain_recovery.json").write_text(json.dumps(result.scores, indent=2))
+    return made
+
+
 def run_demo(
     out: str | Path = "out/demo",
     *,
@@ -194,19 +211,7 @@ def run_demo(
         f"{result.scores['pca_ari']:.3f} on PCA of the patterns"
     )
 
-    dec = write_decomposition(result.store, method="cnmf", components="auto", references="auto", seed=seed)
-    made.append(save_figure(map_grid(dec.weights, dec.weights.dims[-1], cols=4, title="cNMF weights"),
-                            figures_dir / "map_cnmf_weights")[0])
-    step(f"cNMF of the patterns: {dec.attrs['n_fixed']} components fixed to reference patterns "
-         f"(auto: {dec.attrs['references_rule'].split(';')[0]}), relative error "
-         f"{dec.attrs['reconstruction_error']:.3f} → cnmf_weights(y, x, cnmf_component)")
-
-    for source, prefix in (("patterns", ""), ("latent", "latent_")):
-        made.append(_boundaries(result.store, source, prefix, figures_dir, step))
-    seg_html, result.scores["segment_grain_ari"] = _segment(result.store, src.grains, figures_dir, step)
-    made.append(seg_html)
-    (out / "grain_recovery.json").write_text(json.dumps(result.scores, indent=2))
-
+    made += _map_science(result, src, figures_dir, seed, step)
     ranked = rank_latents(result.store, latent="latent", against=["elements", "bandcontrast", "pca", "nmf"],
                           out=out / "rank", top=5, n_components=8, seed=seed)
     made += rank_figures(result.store, ranked, out / "rank", top=5)

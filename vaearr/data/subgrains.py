@@ -142,6 +142,30 @@ def _to_uint8(img: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
 
+def _subgrain_rotations(q_grain: np.ndarray, axes: np.ndarray, angle: float) -> np.ndarray:
+    """The two halves of every grain: turned by ±``angle``/2 about the grain's axis, ``(2n, 4)`` (half 2g + side)."""
+    half = math.radians(angle / 2)
+    n = len(q_grain)
+    q_sub = np.empty((2 * n, 4))
+    q_sub[0::2] = quat_multiply(q_grain, axis_angle_quat(axes, np.full(n, +half)))
+    q_sub[1::2] = quat_multiply(q_grain, axis_angle_quat(axes, np.full(n, -half)))
+    return q_sub
+
+
+def _subgrain_pixels(grain, neigh, side, q_grain, axes, spread_dir, *, subgrain_angle: float, spread: float,
+                     pattern_shape: tuple[int, ...], blur: float, progress: bool):
+    """Sub-grain ids, per-pixel orientations and misorientations, and the patterns of each pixel and of the
+    neighbour grain's half across the boundary."""
+    ny, nx = grain.shape
+    sub = (2 * grain + side(grain)).astype(np.int32)
+    q_sub = _subgrain_rotations(q_grain, axes, subgrain_angle)
+    q_pix = quat_multiply(q_sub[sub], rotvec_quat(spread_dir * math.radians(spread)))
+    misori = misorientation_deg(q_pix, q_sub[sub]).astype(np.float32)
+    k_pix = simulate_kikuchi(q_pix.reshape(-1, 4), pattern_shape, progress, blur).reshape(ny, nx, *pattern_shape)
+    k_across = simulate_kikuchi(q_sub, pattern_shape, progress, blur)[2 * neigh + side(neigh)]
+    return sub, q_pix, misori, k_pix, k_across
+
+
 def science_map(
     kind: str,
     *,
@@ -235,18 +259,11 @@ def science_map(
 
     attrs: dict[str, Any] = {}
     if kind == "subgrains":
-        sub = (2 * grain + side(grain)).astype(np.int32)
-        sub_across = 2 * neigh + side(neigh)
-        half = math.radians(subgrain_angle / 2)
-        q_sub = np.empty((2 * n, 4))
-        q_sub[0::2] = quat_multiply(q_grain, axis_angle_quat(axes, np.full(n, +half)))
-        q_sub[1::2] = quat_multiply(q_grain, axis_angle_quat(axes, np.full(n, -half)))
-        q_pix = quat_multiply(q_sub[sub], rotvec_quat(spread_dir * math.radians(spread)))
-        misori = misorientation_deg(q_pix, q_sub[sub]).astype(np.float32)
-        k_pix = simulate_kikuchi(q_pix.reshape(-1, 4), pshape, progress, blur).reshape(ny, nx, *pshape)
-        k_across = simulate_kikuchi(q_sub, pshape, progress, blur)[sub_across]
-        attrs.update(subgrain_rotations=q_sub.tolist(), spread_sigma_deg=float(spread),
-                     subgrain_angle=float(subgrain_angle))
+        sub, q_pix, misori, k_pix, k_across = _subgrain_pixels(
+            grain, neigh, side, q_grain, axes, spread_dir, subgrain_angle=subgrain_angle, spread=spread,
+            pattern_shape=pshape, blur=blur, progress=progress)
+        attrs.update(subgrain_rotations=_subgrain_rotations(q_grain, axes, subgrain_angle).tolist(),
+                     spread_sigma_deg=float(spread), subgrain_angle=float(subgrain_angle))
     else:
         sub = grain.astype(np.int32)
         q_pix = q_grain[grain]

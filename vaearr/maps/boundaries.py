@@ -39,7 +39,6 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
-from sklearn.utils.extmath import randomized_svd
 
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.edges import (
@@ -49,6 +48,8 @@ from vaearr.maps.edges import (
     ridge_strength,
     welch_edges,
 )
+from vaearr.maps.low_angle import LAGB_COMPONENTS, LAGB_MIN_CONTRAST, low_angle_segments, principal_projection
+from vaearr.maps.regions import boundary_codes, merge_by_pattern_contrast, segment_features
 from vaearr.store import check_name, open_store, write_variables
 from vaearr.store.schema import PATTERNS, X, Y
 
@@ -70,9 +71,6 @@ def _otsu_log(values: np.ndarray) -> float | None:
 #: Low-angle boundary defaults: Welch t² of hysteresis seeds and of the pixels grown from them,
 #: the shortest line kept (pixels), the edge boxes (along, deep).
 LAGB_HIGH, LAGB_LOW, LAGB_MIN_LENGTH, LAGB_BOX = 16.0, 5.0, 5, (5, 3)
-#: Principal directions per grain the low-angle segmentation reads, and its floor: the fraction of
-#: the neighbouring grains' mean-pattern difference a sub-grain pair must reach.
-LAGB_COMPONENTS, LAGB_MIN_CONTRAST = 2, 0.01
 
 
 def grain_boundary_mask(right: np.ndarray, down: np.ndarray, mask: np.ndarray | None = None, *,
@@ -116,20 +114,6 @@ def grain_interiors(gb: np.ndarray, mask: np.ndarray | None = None, min_pixels: 
     return relabel[labels], int(kept.size)
 
 
-def principal_projection(x: np.ndarray, components: int = 1, sample: int = 2048, seed: int = 0) -> np.ndarray:
-    """``x`` (n, d) centred and projected on its first ``components`` principal directions (n, components).
-
-    The directions come from at most ``sample`` rows (evenly spaced) by a randomized SVD with a
-    fixed ``seed`` (Halko et al. 2011, 7 power iterations); all rows are projected.
-    """
-    x = np.asarray(x, np.float64)
-    xc = x - x.mean(axis=0)
-    rows = xc if len(xc) <= sample else xc[np.linspace(0, len(xc) - 1, sample).round().astype(int)]
-    k = max(1, min(int(components), *rows.shape))
-    _, _, vt = randomized_svd(rows, k, n_oversamples=10, n_iter=7, random_state=seed)
-    return xc @ vt.T
-
-
 def low_angle_edges(
     features: Any,
     labels: np.ndarray,
@@ -164,77 +148,6 @@ def low_angle_edges(
         right[sl] = np.where(np.isfinite(r), r, right[sl])
         down[sl] = np.where(np.isfinite(d), d, down[sl])
     return right, down
-
-
-def low_angle_segments(
-    features: Any,
-    labels: np.ndarray,
-    *,
-    prepare: Any = None,
-    components: int = LAGB_COMPONENTS,
-    correlation: float | None = 1.0,
-    min_contrast: float = LAGB_MIN_CONTRAST,
-    floor: tuple[Any, Any] | None = None,
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Low-angle boundaries as the boundaries between regions of one grain (:mod:`vaearr.maps.segment`).
-
-    Each grain interior (``labels``, :func:`grain_interiors`) is projected on its own first
-    ``components`` principal directions (:func:`principal_projection`: a sub-grain step is the
-    direction a grain varies most in); :func:`~vaearr.maps.segment.segment_features` then merges
-    pixels into regions that never cross a grain, with the noise measured on the map and the
-    merge threshold chosen from it. Significant is not enough at a high signal-to-noise (the
-    mixing zone beside a grain boundary, a brightness drift): two regions stay apart only when
-    their mean features differ by at least ``min_contrast`` × the median difference between the
-    means of neighbouring grains (each squared, less its noise), as MTEX keeps a low-angle
-    boundary only above an angle. A pixel is on a low-angle boundary when its right or lower
-    neighbour is in another region of the same grain. ``correlation``: the noise's spatial
-    correlation factor (1 for patterns recorded pixel by pixel; None: estimated). ``floor``: the
-    ``(features, prepare)`` the floor is measured on (default the segmented features; a latent's
-    store gives its patterns: sub-grains sit at a fixed pattern difference, not a fixed latent one).
-    """
-    from vaearr.maps.segment import merge_by_pattern_contrast, segment_features
-
-    labels = np.asarray(labels)
-    inside = labels > 0
-    if inside.sum() < 2:
-        return np.zeros(labels.shape, bool), {"lagb_method": "segment", "low_angle_boundary_pixels": 0}
-    z = _per_grain_projection(features, labels, prepare, components)
-    seg = segment_features(z, inside, grains=np.where(inside, labels - 1, -1), correlation=correlation)
-    regions = seg.regions
-    floor_info: dict[str, Any] = {}
-    if min_contrast > 0 and seg.n_regions > seg.n_grains:
-        on, on_prepare = floor if floor is not None else (features, prepare)
-        regions, floor_info = merge_by_pattern_contrast(on, regions, labels - 1, on_prepare, min_contrast)
-    lagb = _same_grain_boundaries(regions, labels)
-    info = {"lagb_method": "segment", "lagb_components": int(components),
-            "lagb_regions": int(len(np.unique(regions[regions >= 0]))),
-            "lagb_noise_correlation": seg.info.get("noise_correlation_factor"),
-            "lagb_boundary_cost": seg.info.get("boundary_cost"), **floor_info,
-            "low_angle_boundary_pixels": int(lagb.sum())}
-    return lagb, info
-
-
-def _per_grain_projection(features: Any, labels: np.ndarray, prepare: Any, components: int) -> np.ndarray:
-    z = np.zeros((*labels.shape, int(components)))
-    for g, sl in enumerate(ndi.find_objects(labels), start=1):
-        if sl is None:
-            continue
-        w = labels[sl] == g
-        block = np.asarray(features[sl])
-        f = prepare(block) if prepare is not None else block.reshape(*w.shape, -1)
-        proj = principal_projection(np.asarray(f, np.float64)[w], components)
-        zz = z[sl]
-        zz[w, : proj.shape[1]] = proj
-    return z
-
-
-def _same_grain_boundaries(regions: np.ndarray, grains: np.ndarray) -> np.ndarray:
-    out = np.zeros(regions.shape, bool)
-    for a, b in (((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
-                 ((slice(None, -1), slice(None)), (slice(1, None), slice(None)))):
-        ra, rb = regions[a], regions[b]
-        out[a] |= (ra >= 0) & (rb >= 0) & (ra != rb) & (grains[a] == grains[b])
-    return out
 
 
 def low_angle_boundaries(
@@ -534,13 +447,11 @@ def _edges(var: xr.DataArray, source: str, valid: np.ndarray, *, background: boo
 
 
 def _latent_levels(ds: xr.Dataset, edges: _Edges, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Grain and low-angle boundaries of a latent map from its segmentation (:mod:`vaearr.maps.segment`).
+    """Grain and low-angle boundaries of a latent map from its segmentation (:mod:`vaearr.maps.regions`).
 
     Latents of neighbour-averaged patterns show a sub-grain step as plainly as a grain boundary to an
     edge threshold; the segmentation's two levels (the gap between the regions' contrasts) tell them
     apart, and its floor is measured on the store's patterns when it has them."""
-    from vaearr.maps.segment import boundary_codes, merge_by_pattern_contrast, segment_features
-
     seg = segment_features(np.asarray(edges.features), valid, min_contrast=0.0)
     regions, info = seg.regions, dict(seg.info)
     floor = _pattern_floor_inputs(ds, valid)

@@ -9,7 +9,7 @@ space where noise is measured:
 * every pattern is divided by the map's static background and standardised, then projected on
   the first ``components`` principal directions of a seeded sample of the map (randomised SVD);
 * the projections are whitened by the noise, the robust covariance of differences between pixels
-  three apart along rows (halved; the same estimator as :mod:`vaearr.maps.segment`), so a pair
+  three apart along rows (halved; the same estimator as :mod:`vaearr.maps.regions`), so a pair
   of pixels inside one region differs by about ``2 · components`` in squared whitened distance;
 * a neighbour's weight is ``exp(−d² / (4 · components))`` (about e^−½ inside a region, near 0
   across a grain boundary, small across a 0.5° sub-grain boundary at 60 counts); the centre's is 1;
@@ -31,7 +31,10 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
+from sklearn.utils.extmath import randomized_svd
+
 from vaearr.errors import InputError
+from vaearr.maps.regions import robust_covariance
 
 #: Kernel sizes (0: no averaging).
 SIZES = (0, 3, 5)
@@ -156,10 +159,6 @@ class NeighbourAverage:
             components: int = COMPONENTS, seed: int = 0) -> NeighbourAverage:
         """Fit the similarity projection on ``patterns (n_rows, nx, py, px)``: whole scan rows, for the noise's
         row pairs; ``rows`` (n_rows, nx) bool marks the pixels that count (the mask)."""
-        from sklearn.utils.extmath import randomized_svd
-
-        from vaearr.maps.segment import robust_covariance
-
         background = np.asarray(background, np.float32)
         flat = standardised(patterns, background)  # (n_rows, nx, py*px)
         sample = flat[rows]

@@ -291,6 +291,32 @@ def segmentation_panel(ds: xr.Dataset, s: int, name: str, frame: int = 210):
     return overlay(panel, *layers)
 
 
+def _latent_and_segment_blocks(sec: Section, ds: xr.Dataset, maps: dict, s: int, ipf: Any, done: set[str],
+                               frame: int) -> list[str]:
+    """The latent maps in tabs (the IPF map and the segmentation leading each page) and the segmentations."""
+    hv = holoviews()
+    latents = [n for n, v in maps.items() if LATENT_DIM in v.dims]
+    segs = [n for n, v in maps.items() if v.ndim == 2 and "n_regions" in v.attrs]
+    for n in segs:
+        done.update({n, f"{n}_grains", f"{n}_boundaries"})
+    lead_seg = next((n for n in segs if ds[n].attrs.get("features") in latents), segs[0] if segs else None)
+    for name in latents:
+        done.add(name)
+        seg = next((n for n in segs if ds[n].attrs.get("features") == name), lead_seg)
+        firsts = [f for f in (ipf, segmentation_panel(ds, s, seg) if seg else None) if f is not None]
+        sec.html(f"<h3>latent maps: {esc(name)}</h3><p>One colour range for every dim, symmetric about 0 (the "
+                 "prior's mean): a dim the model does not use is drawn flat. Dark grey: outside the region of interest."
+                 + (" The IPF map first, for comparison." if ipf else "")
+                 + (f" The segmentation <code>{esc(seg)}</code> beside it." if seg else "") + "</p>")
+        sec.tabs(_pages(small(ds[name], s), LATENT_DIM, name, first=firsts or None), linked=True)
+    if segs:
+        sec.html("<h3>segmentation</h3><p><code>vaearr segment</code>: regions (sub-grains) in colour, grain "
+                 "boundaries black, low-angle boundaries white; the IPF map beside them when the store has one.</p>")
+        sec.fig(hv.Layout(([ipf] if ipf is not None else []) + [segmentation_panel(ds, s, n, frame) for n in segs])
+                .cols(3), linked=True)
+    return latents
+
+
 def maps_section(ds: xr.Dataset) -> Section | None:
     """Every (y, x) variable worth a look, on one grid with shared zoom and pan."""
     hv = holoviews()
@@ -330,25 +356,7 @@ def maps_section(ds: xr.Dataset) -> Section | None:
         done.add(ipf_name)
         ipf = ipf_element(small(ds[ipf_name], s), title=f"{ipf_name} (IPF)")
         ipf = ipf.opts(frame_width=210, frame_height=max(40, int(210 * ds.sizes[Y] / ds.sizes[X])), backend="bokeh")
-    latents = [n for n, v in maps.items() if LATENT_DIM in v.dims]
-    segs = [n for n, v in maps.items() if v.ndim == 2 and "n_regions" in v.attrs]
-    for n in segs:
-        done.update({n, f"{n}_grains", f"{n}_boundaries"})
-    lead_seg = next((n for n in segs if ds[n].attrs.get("features") in latents), segs[0] if segs else None)
-    for name in latents:
-        done.add(name)
-        seg = next((n for n in segs if ds[n].attrs.get("features") == name), lead_seg)
-        firsts = [f for f in (ipf, segmentation_panel(ds, s, seg) if seg else None) if f is not None]
-        sec.html(f"<h3>latent maps: {esc(name)}</h3><p>One colour range for every dim, symmetric about 0 (the "
-                 "prior's mean): a dim the model does not use is drawn flat. Dark grey: outside the region of interest."
-                 + (" The IPF map first, for comparison." if ipf else "")
-                 + (f" The segmentation <code>{esc(seg)}</code> beside it." if seg else "") + "</p>")
-        sec.tabs(_pages(small(ds[name], s), LATENT_DIM, name, first=firsts or None), linked=True)
-    if segs:
-        sec.html("<h3>segmentation</h3><p><code>vaearr segment</code>: regions (sub-grains) in colour, grain "
-                 "boundaries black, low-angle boundaries white; the IPF map beside them when the store has one.</p>")
-        sec.fig(hv.Layout(([ipf] if ipf is not None else []) + [segmentation_panel(ds, s, n, frame) for n in segs])
-                .cols(3), linked=True)
+    latents = _latent_and_segment_blocks(sec, ds, maps, s, ipf, done, frame)
     if ipf is not None and not latents:
         sec.fig(ipf, linked=True)
     errs = [n for n in maps if n.endswith("recon_error")]
