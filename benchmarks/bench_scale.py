@@ -133,6 +133,22 @@ def stop_cluster(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
+def later_steps(args: argparse.Namespace, n: int, d: Path, store: Path, run: Path, vaearr: str,
+                log: Path) -> list[dict]:
+    """decompose → rank → cluster → report, after the EBSD path."""
+    steps: list[dict] = []
+    steps.append(run_step("decompose pca", [vaearr, "decompose", str(store), "--method", "pca"], log))
+    steps.append(run_step("rank", [vaearr, "rank", str(store), "--against", "pca", "bandcontrast",
+                                   "--out", str(d / "rank")], log))
+    mcs = args.min_cluster_size or max(20, n // 500)
+    steps.append(run_step("cluster hdbscan", [vaearr, "cluster", str(store), "--method", "hdbscan",
+                                              "--min-cluster-size", str(mcs),
+                                              "--min-samples", str(args.min_samples), "--out", str(d / "cluster")], log))
+    steps.append(run_step("report", [vaearr, "report", str(store), "--run", str(run),
+                                     "--out", str(d / "report")], log))
+    return steps
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=1000, help="map side in pixels (default 1000)")
@@ -147,6 +163,9 @@ def main() -> None:
     ap.add_argument("--recon-error", action="store_true",
                     help="encode also writes latent_recon_error (decodes every pattern: ~10x the time)")
     ap.add_argument("--keep-data", action="store_true")
+    ap.add_argument("--subset", type=int, default=None, help="patterns in the training epoch (default 10 %% of the map)")
+    ap.add_argument("--path-only", action="store_true",
+                    help="only ingest → roi → train → encode (one process) → segment: the README's EBSD path")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "scale.json")
     args = ap.parse_args()
 
@@ -168,13 +187,13 @@ def main() -> None:
     steps.append(run_step("ingest ebsd", [vaearr, "ingest", "ebsd", str(h5), "--dataset", "patterns",
                                           "--bandcontrast", str(bc), "--store", str(store)], log))
     steps.append(run_step("roi --bc-otsu", [vaearr, "roi", str(store), "--bc-otsu"], log))
-    subset = max(1000, n // 10)
+    subset = args.subset or max(1000, n // 10)
     steps.append(run_step(f"train 1 epoch on {subset} patterns",
                           [vaearr, "train", str(store), "--run", str(run), "--epochs", "1",
                            "--subset", str(subset)], log))
     rec = [] if args.recon_error else ["--no-recon-error"]
     steps.append(run_step("encode (one process)", [vaearr, "encode", str(store), "--run", str(run), *rec], log))
-    for k in args.workers:
+    for k in ([] if args.path_only else args.workers):
         cluster, address = start_cluster(k)
         try:
             s = run_step(f"encode on {k} dask worker{'s' if k > 1 else ''}",
@@ -186,21 +205,14 @@ def main() -> None:
         steps.append(s)
     steps.append(run_step("segment", [vaearr, "segment", str(store), "--features", "latent",
                                       "--figures", str(d / "segment")], log))
-    steps.append(run_step("decompose pca", [vaearr, "decompose", str(store), "--method", "pca"], log))
-    steps.append(run_step("rank", [vaearr, "rank", str(store), "--against", "pca", "bandcontrast",
-                                   "--out", str(d / "rank")], log))
-    mcs = args.min_cluster_size or max(20, n // 500)
-    steps.append(run_step("cluster hdbscan", [vaearr, "cluster", str(store), "--method", "hdbscan",
-                                              "--min-cluster-size", str(mcs),
-                                              "--min-samples", str(args.min_samples), "--out", str(d / "cluster")], log))
-    steps.append(run_step("report", [vaearr, "report", str(store), "--run", str(run),
-                                     "--out", str(d / "report")], log))
+    if not args.path_only:
+        steps += later_steps(args, n, d, store, run, vaearr, log)
     total = time.perf_counter() - t_all
 
     sizes = {
         "hdf5_bytes": h5.stat().st_size,
         "store_bytes": sum(f.stat().st_size for f in store.rglob("*") if f.is_file()),
-        "report_bytes": (d / "report" / "report.html").stat().st_size,
+        "report_bytes": (d / "report" / "report.html").stat().st_size if not args.path_only else None,
     }
     enc = {s["workers"]: s["seconds"] for s in steps if "workers" in s}
     result = {
@@ -225,7 +237,7 @@ def main() -> None:
     print(f"total {total:.0f} s; largest peak {result['peak_rss_mb_max']:.0f} MB RSS, "
           f"{result['peak_pss_mb_max']:.0f} MB PSS (goal ≤ {GOAL_RSS_MB}); "
           f"encode 2 workers vs 1: {result['encode_speedup_2_over_1_workers']}×; "
-          f"store {sizes['store_bytes'] / 1e9:.2f} GB, report {sizes['report_bytes'] / 1e6:.1f} MB")
+          f"store {sizes['store_bytes'] / 1e9:.2f} GB")
     print(f"wrote {args.out}")
     if not args.keep_data:
         shutil.rmtree(d)

@@ -148,6 +148,14 @@ def test_ebsd_runs_default_to_background_removal_and_standardisation(demo_store:
     # outputs in their real range: a standardised run has no fixed range (figures scale to the
     # values, PSNR/SSIM take the inputs' own range); a [0,1] run keeps its range
     assert auto.data_range is None and none.data_range == (0.0, 1.0)
+    # EBSD auto takes the transposed-conv decoder (BENCHMARKS "Science: sub-grains"); a decoder asked for stays
+    assert auto.model_config["decoder"] == "transpose" and none.model_config["decoder"] == "upsample"
+    from vaearr.run import DataSpec
+    from vaearr.train.trainer import resolve_preprocess
+
+    data = DataSpec.resolve(str(demo_store), "patterns")
+    asked = resolve_preprocess(TrainConfig(run="r", **{**common, "model_options": {"decoder": "upsample"}}), data)
+    assert asked.model_options == {"decoder": "upsample"} and asked.average_neighbours == 3
 
 
 def test_train_command_states_its_automatic_choices_and_active_units(demo_store: Path, tmp_path: Path) -> None:
@@ -159,8 +167,10 @@ def test_train_command_states_its_automatic_choices_and_active_units(demo_store:
                                    "--batch-size", "256", "--latent-dim", "4", "--resize", "24",
                                    "-o", "channels=[8,16]", "--no-tensorboard", "--previews", "0"])
     assert res.exit_code == 0, res.output
-    assert "preprocessing (auto, for py/px patterns): SubtractBackground → Resize → Standardize" in res.output
+    assert ("preprocessing (auto, for py/px patterns): NeighbourAverage(similarity, 3×3) → "
+            "SubtractBackground(divide) → Resize → Standardize") in res.output
     assert "output head (auto, for standardized inputs): gaussian (σ learned)" in res.output
+    assert "decoder (auto, for py/px patterns): transpose" in res.output
     assert re.search(r"active units: \d+ of 4 latent dims", res.output)
 
 

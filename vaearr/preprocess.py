@@ -353,8 +353,14 @@ class Preprocess:
         return p1 == p2 and a1.keys() == a2.keys() and all(np.array_equal(a1[k], a2[k]) for k in a1)
 
     def describe(self) -> str:
-        """The steps in order, one word each (``"none"`` without any), e.g. ``"SubtractBackground → Standardize"``."""
-        return " → ".join(type(s).__name__ for s in self.steps) or "none"
+        """The steps in order, the neighbour average first (``"none"`` without any), e.g.
+        ``"NeighbourAverage(similarity, 3×3) → SubtractBackground(divide) → Standardize"``."""
+        n = self.neighbours
+        words = [f"NeighbourAverage({n.weighting}, {n.size}×{n.size})"] if n is not None else []
+        for s in self.steps:
+            op = getattr(s, "operation", None)
+            words.append(type(s).__name__ + (f"({op})" if op else ""))
+        return " → ".join(words) or "none"
 
     def __repr__(self) -> str:
         return f"Preprocess({[type(s).__name__ for s in self.steps]}, source_dtype={self.source_dtype}, " \

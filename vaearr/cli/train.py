@@ -61,6 +61,8 @@ def train(**given: Any) -> None:
     run = Run.open(result.run)
     if cfg.preprocess == "auto" and run.preprocess.steps:
         typer.echo(f"  preprocessing (auto, for {'/'.join(run.data.feature_dims)} patterns): {run.preprocess.describe()}")
+        if "decoder" in run.model_config and "decoder" not in cfg.model_options:
+            typer.echo(f"  decoder (auto, for {'/'.join(run.data.feature_dims)} patterns): {run.model_config['decoder']}")
     if run.model_config.get("output", "auto") == "auto" and "data_range" in run.model_config:
         head = config_from_dict(run.model_config)
         sigma = "" if not LIKELIHOODS[head.output_head].has_sigma else " (σ learned)" if getattr(head, "sigma", None) is None else f" (σ = {head.sigma})"
