@@ -3,7 +3,7 @@
 Question (issue 32, "Done means"): the README's EBSD path trained the 32-64-128 upsampling
 conv-vae in fp32 at the detector's 60 × 60; the transposed-conv decoder and bf16 were measured
 cheaper on Fashion-MNIST (BENCHMARKS "Quality per CPU-second"). Which layout pays on Kikuchi
-patterns? This script times the step; ``bench_science.py --vae-variants`` measures what each
+patterns? This script times the step; ``bench_science.py --methods vae:default vae:upsample vae:transpose-narrow`` measures what each
 keeps (sub-grain ARI after segmentation), so the choice is made per CPU-second.
 
 How: as ``bench_cpu_step.py`` — one process on the machine's cores, in-memory batches of

@@ -2,8 +2,8 @@
 
 Run (about an hour on 2 cores; results in BENCHMARKS.md, "Science"):
 
-    python benchmarks/bench_science.py --out benchmarks/results/science.json
-    python benchmarks/bench_science.py --maps subgrains --methods pca vae-new --epochs 4   # a quick look
+    python benchmarks/bench_science_issue13.py --out benchmarks/results/science.json
+    python benchmarks/bench_science_issue13.py --maps subgrains --methods pca vae-new --epochs 4   # a quick look
 
 Maps (:func:`vaearr.data.simulate.science_map`, seed 2024, 48 × 64 pixels of 60 × 60 patterns,
 10 grains): ``clean`` (the demo map's noise), ``noisy`` (Poisson, ~25 counts per detector
@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         return rescore(args)
     torch.set_num_threads(max(1, (os.cpu_count() or 1)))
     args.data_dir.mkdir(parents=True, exist_ok=True)
-    report: dict = {"command": "python benchmarks/bench_science.py " + " ".join(argv or sys.argv[1:]),
+    report: dict = {"command": "python benchmarks/bench_science_issue13.py " + " ".join(argv or sys.argv[1:]),
                     "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
                     "epochs": args.epochs, "resize": args.resize, "maps": {}}
     if args.out.exists():  # keep what other invocations measured

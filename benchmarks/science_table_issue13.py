@@ -1,6 +1,6 @@
-"""Markdown tables of benchmarks/results/science.json (bench_science.py), one per map, and of boundaries_seeds.json (bench_boundaries.py).
+"""Markdown tables of benchmarks/results/science.json (bench_science_issue13.py), one per map, and of boundaries_seeds.json (bench_boundaries.py).
 
-Run: python benchmarks/science_table.py [benchmarks/results/science.json]
+Run: python benchmarks/science_table_issue13.py [benchmarks/results/science.json]
 """
 
 from __future__ import annotations

@@ -11,8 +11,10 @@ exit status 2; a missing optional extra names the extra to install.
 from __future__ import annotations
 
 import functools
+import os
 import shlex
 import sys
+import traceback
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -80,9 +82,28 @@ def _guard_commands() -> None:
                 command.callback = _guarded(command.callback)
 
 
+def take_debug(argv: list[str]) -> tuple[list[str], bool]:
+    """``--debug`` (anywhere) out of ``argv``; ``VAEARR_DEBUG=1`` in the environment does the same."""
+    rest = [a for a in argv if a != "--debug"]
+    return rest, len(rest) < len(argv) or os.environ.get("VAEARR_DEBUG", "") not in ("", "0")
+
+
+def unexpected(exc: BaseException) -> str:
+    """One line for an error vaearr did not foresee: what failed, where (the file it named, or the
+    innermost line of vaearr's code), and how to see the traceback."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f"{os.sep}vaearr{os.sep}" in f.filename]
+    where = getattr(exc, "filename", None) or (
+        f"vaearr/{frames[-1].filename.rsplit(os.sep + 'vaearr' + os.sep, 1)[-1]}:{frames[-1].lineno}" if frames else None)
+    what = f"{type(exc).__name__}: {exc}".strip().rstrip(":").replace("\n", " ")
+    return (f"error: {where}: {what}" if where else f"error: {what}") + \
+        " (unexpected; run again with --debug or VAEARR_DEBUG=1 for the traceback)"
+
+
 def main() -> None:
-    """Entry point: run the app, turning vaearr errors into one line and exit status 2."""
+    """Entry point: run the app, turning vaearr errors into one line and exit status 2, and any
+    other error into one line and exit status 1 (``--debug``: the traceback instead)."""
     _one_line_warnings()
+    sys.argv[1:], debug = take_debug(sys.argv[1:])
     COMMAND.set(shlex.join(["vaearr", *sys.argv[1:]]))  # recorded in the attrs of what the command writes
     try:
         sys.argv[1:], options = take_storage_options(sys.argv[1:])
@@ -97,6 +118,11 @@ def main() -> None:
     except FileNotFoundError as exc:
         print(f"error: {exc.filename}: no such file or directory", file=sys.stderr)
         sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+        if debug:
+            raise
+        print(unexpected(exc), file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

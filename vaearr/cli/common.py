@@ -42,6 +42,26 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from vaearr.version import __version__
+
+        typer.echo(f"vaearr {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print vaearr's version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="On an unexpected error, print Python's traceback instead "
+                                                        "of one line (also VAEARR_DEBUG=1; accepted anywhere on the line).")] = False,
+) -> None:
+    """The options every command shares (``--debug`` is taken out of the line before parsing)."""
+
+
 ingest_app = typer.Typer(help="Read a source into a store (created if absent).", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 

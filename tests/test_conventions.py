@@ -1,0 +1,57 @@
+"""The command line's conventions: ``--version``, and an unexpected error as one line unless ``--debug``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import vaearr
+
+# ``vaearr info`` on a store, with the function that prints it broken the way a bug would break it
+BROKEN_INFO = """
+import sys
+import vaearr.cli.store as s
+def broken(*a, **k):
+    raise RuntimeError("something vaearr did not foresee")
+s.print_store = broken
+from vaearr.cli import main
+sys.argv = ["vaearr", *sys.argv[1:]]
+main()
+"""
+
+
+def _run(args: list[str], env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "VAEARR_DEBUG": "", **(env or {})})
+
+
+def test_version_prints_the_installed_version() -> None:
+    res = _run([sys.executable, "-m", "vaearr", "--version"])
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == f"vaearr {vaearr.__version__}"
+
+
+def test_an_unexpected_error_is_one_line_with_where_and_how_to_see_more(demo_store: Path) -> None:
+    res = _run([sys.executable, "-c", BROKEN_INFO, "info", str(demo_store)])
+    assert res.returncode == 1
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    assert lines[0].startswith("error: ") and "RuntimeError: something vaearr did not foresee" in lines[0]
+    assert "--debug" in lines[0] and "VAEARR_DEBUG=1" in lines[0]
+
+
+def test_debug_shows_the_traceback(demo_store: Path) -> None:
+    for args, env in ((["info", str(demo_store), "--debug"], None), (["info", str(demo_store)], {"VAEARR_DEBUG": "1"})):
+        res = _run([sys.executable, "-c", BROKEN_INFO, *args], env)
+        assert res.returncode == 1
+        assert "Traceback (most recent call last)" in res.stderr
+        assert "RuntimeError: something vaearr did not foresee" in res.stderr
+
+
+def test_errors_a_user_can_act_on_stay_one_line_with_status_2(tmp_path: Path) -> None:
+    res = _run([sys.executable, "-m", "vaearr", "info", str(tmp_path / "absent.zarr")])
+    assert res.returncode == 2
+    assert len(res.stderr.strip().splitlines()) == 1 and "absent.zarr" in res.stderr
