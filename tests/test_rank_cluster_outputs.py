@@ -246,3 +246,32 @@ def test_cluster_command_defaults_and_one_line_errors(planted: Path, tmp_path: P
                                    "--out", tmp_path / "bad", "--tag", "bad"))
     assert "--k 100000" in line
     assert tree_hash(planted) == before and not (tmp_path / "bad").exists()
+
+
+def test_every_mask_option_takes_a_missing_roi_as_every_pixel_in_one_line(planted: Path, tmp_path: Path) -> None:
+    """rank, cluster and decompose (as index and segment): no ``roi`` in the store is every pixel, said once."""
+    import shutil
+
+    from vaearr.store import delete_variable
+
+    store = tmp_path / "noroi.zarr"
+    shutil.copytree(planted, store)
+    delete_variable(store, "roi")
+    said = "mask: the store has no 'roi', so every pixel"
+    runs = {
+        "cluster": ["cluster", store, "--dim", "2", "--method", "kmeans", "--k", "3", "--out", tmp_path / "cl"],
+        "rank": ["rank", store, "--against", "bandcontrast", "--no-figures", "--out", tmp_path / "rk"],
+        "decompose": ["decompose", store, "--method", "pca", "--components", "3"],
+    }
+    for command, args in runs.items():
+        res = _invoke(*args)
+        assert res.exit_code == 0, (command, res.output)
+        assert res.output.count(said) == 1, (command, res.output)
+    ds = open_store(store)
+    finite = int(np.isfinite(ds["latent"].values).all(-1).sum())  # the latent was written inside the old roi
+    assert int((ds["cluster_kmeans_dim2"] >= 0).sum()) == finite  # every pixel with a latent clustered
+    assert ds["pca_weights"].attrs["in_mask"] == "none" and not np.isnan(ds["pca_weights"].values).any()
+    assert int(ds["association"].attrs["n_pixels"]) == finite
+    # a mask named and missing is still an error, not every pixel
+    res = _invoke("cluster", store, "--dim", "2", "--mask", "roi", "--out", tmp_path / "c2", "--tag", "c2")
+    assert res.exit_code != 0 and "no mask variable 'roi'" in str(res.exception)

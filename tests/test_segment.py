@@ -128,7 +128,7 @@ def test_segment_store_and_cli(tmp_path: Path) -> None:
     figs = tmp_path / "figs"
     proc = run_cli("segment", store, "--features", "latent", "--name", "seg", "--figures", figs)
     assert proc.returncode == 0, proc.stderr
-    assert "3 regions in 2 grains" in proc.stdout and "mask: none in the store" in proc.stdout
+    assert "3 regions in 2 grains" in proc.stdout and "mask: the store has no 'roi', so every pixel" in proc.stdout
     ds = xr.open_zarr(store)
     assert ds.seg.dtype == np.int32 and ds.seg_grains.dtype == np.int32 and ds.seg_boundaries.dtype == np.int8
     assert adjusted_rand_score(regions.ravel(), ds.seg.values.ravel()) > 0.95

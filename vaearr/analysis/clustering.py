@@ -37,6 +37,7 @@ from vaearr.analysis.options import ClusterOptions, ClusterSettings, check_clip
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.roi import make_roi
 from vaearr.store import open_store, write_variables
+from vaearr.store.schema import AUTO_MASK, auto_mask
 
 #: Colour of noise points (label −1).
 NOISE_RGB = (0.62, 0.62, 0.62)
@@ -206,8 +207,9 @@ class ClusterResult:
 
 
 def _select_mask(ds: xr.Dataset, mask: str | None, x_range: Any, y_range: Any, store: Any) -> tuple[np.ndarray, str]:
-    if (x_range is not None or y_range is not None) and mask not in (None, "roi"):
+    if (x_range is not None or y_range is not None) and mask not in (None, "roi", AUTO_MASK):
         raise InputError(None, "give a mask or an x/y window, not both")
+    mask = auto_mask(ds.data_vars, mask)
     if x_range is not None or y_range is not None:
 
         m, _ = make_roi(ds, x=x_range, y=y_range, store=store)

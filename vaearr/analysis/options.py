@@ -89,7 +89,8 @@ class ClusterOptions(ClusterSettings):
     with_var: str | None = opt("bandcontrast", "Second feature; 'none' for the latent alone.", flags=("--with",),
                                parse=parse_none)
     method: str = opt("gmm", "Clustering method: gmm, kmeans, dbscan, hdbscan or another in vaearr.analysis.clusterers.")
-    mask: str | None = opt("roi", "Mask variable ('none': every pixel).", cli_type=str, parse=parse_none)
+    mask: str | None = opt("auto", "Mask variable ('auto': roi when the store has one, else every pixel; 'none': "
+                                   "every pixel).", cli_type=str, parse=parse_none)
     x_range: tuple[float | None, float | None] | None = opt(None, "x window A:B in µm (instead of a mask).",
                                                             flags=("--x",), cli_type=Optional[str], parse=_window)
     y_range: tuple[float | None, float | None] | None = opt(None, "y window C:D in µm.", flags=("--y",),
@@ -312,7 +313,8 @@ class RankOptions:
                                  cli_type=Optional[list[str]], parse=_references, cli_default=None)
     out: Path = opt(Path("out/rank"), "Folder for CSV, JSON and figures.")
     top: int = opt(5, "Top-N dims per metric and in the figures.")
-    mask: str = opt("roi", "Mask variable.")
+    mask: str | None = opt("auto", "Mask variable ('auto': roi when the store has one, else every pixel; 'none': "
+                                   "every pixel).", cli_type=str, parse=parse_none)
     metrics: Sequence[str] | None = opt(None, "Metrics (repeatable; default all).", flags=("--metric",),
                                         cli_type=Optional[list[str]], parse=_metrics)
     trend_order: int = opt(2, "Polynomial order of the spatial trend removed for partial_pearson.")

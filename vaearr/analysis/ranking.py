@@ -34,7 +34,9 @@ from vaearr.maps.references import (
     reference_maps,
     write_references,
 )
+from vaearr.maps.masked import mask_array
 from vaearr.store import open_store, write_variables
+from vaearr.store.schema import auto_mask
 
 
 def rank_table(assoc: xr.DataArray, *, latent_dim: str = "latent_dim") -> xr.DataArray:
@@ -307,11 +309,9 @@ def association_block(
     ds = open_store(store)
     if latent not in ds:
         raise StoreError(store, f"no latent variable '{latent}' (run 'vaearr encode' first)")
-    if mask not in ds:
-        raise StoreError(store, f"no mask variable '{mask}' in the store")
+    m = mask_array(ds, auto_mask(ds.data_vars, mask), ("y", "x"), store)
     opts = AssociationOptions(metrics=tuple(metrics) if metrics else AssociationOptions().metrics,
                               trend_order=trend_order, workers=workers)
-    m = ds[mask].transpose("y", "x").load()
     lat = ds[latent] if dims is None else ds[latent].isel({latent_dim: list(dims)})
     refs = reference_maps(ds, against, mask=m, store=store)
     return association(lat, refs, m, latent_dim=latent_dim, options=opts)
@@ -392,7 +392,8 @@ def rank_latents(store: str | os.PathLike, options: RankOptions | None = None, /
     ds = open_store(store)
     if latent not in ds:
         raise StoreError(store, f"no latent variable '{latent}' (run 'vaearr encode' first)")
-    if mask not in ds:
+    mask = auto_mask(ds.data_vars, mask)
+    if mask is not None and mask not in ds:
         raise StoreError(store, f"no mask variable '{mask}' in the store")
     if not against:
         raise InputError(None, "give at least one reference (--against)")
@@ -403,7 +404,7 @@ def rank_latents(store: str | os.PathLike, options: RankOptions | None = None, /
         write_references(store, mask=mask, n_components=o.n_components, methods=decomp, k_range=k_range,
                          criterion=criterion, seed=seed, overwrite=overwrite)
         ds = open_store(store)
-    m = ds[mask].transpose("y", "x").load()
+    m = mask_array(ds, mask, ("y", "x"), store)
     refs = reference_maps(ds, against, mask=m, store=store)
     if association_result is None:
         assoc = association(ds[latent], refs, m, latent_dim=latent_dim, options=opts)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from typing import Annotated, Any, Optional
 
 import typer
 
 from vaearr.analysis.options import ClusterOptions, RankOptions
-from vaearr.cli.common import SCHEDULER, app, option_parameters
+from vaearr.cli.common import SCHEDULER, app, option_parameters, resolved_mask
 from vaearr.options import parsed
 from vaearr.store.dask_cluster import dask_client
 
@@ -20,6 +21,8 @@ def cluster(**given: Any) -> None:
 
     scheduler = given.pop("scheduler")
     options = ClusterOptions(**parsed(ClusterOptions, given))
+    if options.x_range is None and options.y_range is None:
+        options = dataclasses.replace(options, mask=resolved_mask(options.store, options.mask))
     with dask_client(scheduler):
         result = joint_cluster(options.store, options)
     cluster_figure_files(result, options.store)
@@ -45,6 +48,7 @@ def rank(**given: Any) -> None:
     given["against"] = [*(given.get("against") or []), *(more or [])]
     o = RankOptions(**parsed(RankOptions, given))
     o.check()
+    o = dataclasses.replace(o, mask=resolved_mask(o.store, o.mask))
     with dask_client(scheduler):
         result = rank_latents(o.store, o)
     if o.figures:

@@ -149,3 +149,16 @@ def option_parameters(cls: type, *, skip: tuple[str, ...] = ()) -> list[inspect.
 def print_store(store: Path | str) -> None:
     """The store's variables, dims, masks and provenance, for the terminal."""
     typer.echo(describe(store))
+
+
+def resolved_mask(store: Path | str, mask: str | None) -> str | None:
+    """``--mask``'s ``auto`` made concrete against the store (``roi``, or None: every pixel), the
+    latter said in one line, as every command with a ``--mask`` says it."""
+    from vaearr.store import open_store
+    from vaearr.store.schema import auto_mask, mask_said
+
+    names = list(open_store(store).data_vars)
+    line = mask_said(names, mask)
+    if line:
+        typer.echo(line)
+    return auto_mask(names, mask)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from typing import Any
 
 import typer
 
-from vaearr.cli.common import SCHEDULER, app, option_parameters
+from vaearr.cli.common import SCHEDULER, app, option_parameters, resolved_mask
 from vaearr.maps.options import DecomposeOptions
 from vaearr.options import parsed
 
@@ -19,6 +20,7 @@ def decompose(**given: Any) -> None:
 
     scheduler = given.pop("scheduler")
     options = DecomposeOptions(**parsed(DecomposeOptions, given))
+    options = dataclasses.replace(options, mask=resolved_mask(options.store, options.mask))
     with dask_client(scheduler):
         result = write_decomposition(options.store, options)
     typer.echo(result.summary())

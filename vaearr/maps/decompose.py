@@ -42,6 +42,7 @@ from vaearr.maps.decompositions import DECOMPOSITIONS, Fit
 from vaearr.maps.masked import MaskedPixels, Sample
 from vaearr.maps.options import DecomposeOptions, parse_components
 from vaearr.store import check_name, open_store, write_variables
+from vaearr.store.schema import auto_mask
 
 #: The decomposition methods' names (:data:`~vaearr.maps.decompositions.DECOMPOSITIONS`).
 METHODS = DECOMPOSITIONS.names()
@@ -169,6 +170,7 @@ def decompose(ds: xr.Dataset, options: DecomposeOptions | None = None, /, *, dim
     o.check()
     name = o.name or method
     cdim = f"{name}_component"
+    mask = auto_mask(ds.data_vars, mask) if isinstance(mask, str) else mask
     mask_name = mask if isinstance(mask, str) else "none"
     px = MaskedPixels(ds, var, mask, dims=dims, store=store)
     if given:

@@ -21,7 +21,8 @@ from vaearr.errors import StoreError
 def mask_array(ds: xr.Dataset, mask: str | xr.DataArray | None, dims: tuple[str, str], store: object) -> xr.DataArray:
     """The mask as a loaded ``dims`` DataArray: a store variable by name, a DataArray, or all pixels for None."""
     if mask is None:
-        return xr.DataArray(np.ones([ds.sizes[d] for d in dims], bool), dims=dims)
+        return xr.DataArray(np.ones([ds.sizes[d] for d in dims], bool), dims=dims,
+                            coords={d: ds[d] for d in dims if d in ds.coords})
     if isinstance(mask, str):
         if mask not in ds:
             raise StoreError(store, f"no mask variable '{mask}' in the store")

@@ -90,7 +90,8 @@ class DecomposeOptions:
                                 parse=parse_components)
     references: Sequence[tuple[int, int]] | str | None = opt(
         None, "cnmf: 'auto' or pixel row,column pairs 'y,x;y,x;…'.", cli_type=Optional[str], parse=parse_references)
-    mask: str | None = opt("roi", "Mask variable ('none': every pixel).", cli_type=str, parse=parse_none)
+    mask: str | None = opt("auto", "Mask variable ('auto': roi when the store has one, else every pixel; 'none': "
+                                   "every pixel).", cli_type=str, parse=parse_none)
     name: str | None = opt(None, "Variable prefix: {name}_weights, {name}_components (default: the method).")
     var: str = opt("patterns", "Variable to decompose.")
     k_range: tuple[int, int] = opt((2, 8), "k range for the BIC choice of automatic cnmf references.", cli_type=str,

@@ -28,10 +28,10 @@ from sklearn.mixture import GaussianMixture
 
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.composite import element_composite
-from vaearr.maps.masked import MaskedPixels
+from vaearr.maps.masked import MaskedPixels, mask_array
 from vaearr.maps.options import MAX_FIT
 from vaearr.store import open_store, write_variables
-from vaearr.store.schema import RGB
+from vaearr.store.schema import RGB, auto_mask
 
 
 
@@ -282,7 +282,7 @@ def write_references(
     store: str | os.PathLike,
     *,
     var: str = "patterns",
-    mask: str = "roi",
+    mask: str | None = "auto",
     n_components: int = 8,
     methods: Sequence[str] = ("pca", "nmf"),
     k_range: tuple[int, int] = (2, 8),
@@ -308,10 +308,11 @@ def write_references(
     for name in names:  # before any work: a refusal should be quick
         if name in ds and not overwrite:
             raise StoreError(store, f"variable '{name}' exists; pass overwrite=True (--overwrite) to replace it")
+    mask = auto_mask(ds.data_vars, mask)
     dec = pca_nmf(ds, var=var, mask=mask, n_components=n_components, methods=methods, seed=seed, max_fit=max_fit,
                   store=store)
     variables = dict(dec.variables)
-    m = np.asarray(ds[mask].transpose("y", "x").values, bool)
+    m = np.asarray(mask_array(ds, mask, ("y", "x"), store).values, bool)
     info: dict = {"n_pixels": dec.n_pixels, "partitions": {}}
     for method in methods:
         scores = np.asarray(variables[method].values)[m]
@@ -325,7 +326,7 @@ def write_references(
     other = {k: v for k, v in variables.items() if "y" not in v.dims}
     config = {"var": var, "n_components": n_components, "methods": list(methods), "k_range": list(k_range),
               "criterion": criterion, "seed": seed}
-    write_variables(store, map_vars, mask=ds[mask].load(), source=[var], config=config, overwrite=overwrite)
+    write_variables(store, map_vars, mask=None if mask is None else ds[mask].load(), source=[var], config=config, overwrite=overwrite)
     write_variables(store, other, source=[var], config=config, overwrite=overwrite)
     info["variables"] = list(variables)
     return info

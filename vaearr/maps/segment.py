@@ -23,7 +23,7 @@ from vaearr.maps.options import SegmentOptions
 from vaearr.maps.orientations import phase_groups
 from vaearr.maps.regions import Segmentation, boundary_codes, merge_by_pattern_contrast, relabel, segment_features
 from vaearr.store import open_store, write_variables
-from vaearr.store.schema import PATTERNS, PHASE_ID, PX, PY, QUATERNION, ROI, X, Y, phase_id_name
+from vaearr.store.schema import AUTO_MASK, PATTERNS, PHASE_ID, PX, PY, QUATERNION, X, Y, auto_mask, mask_said, phase_id_name
 
 
 
@@ -50,10 +50,11 @@ class SegmentResult:
 def resolve_mask(ds: xr.Dataset, mask: str | None, store: Any) -> tuple[np.ndarray, str | None, str]:
     """The mask as a (y, x) bool array, its name, and the line that says which was used."""
     ny, nx = ds.sizes[Y], ds.sizes[X]
-    if mask == "auto":
-        mask = ROI if ROI in ds.data_vars else None
+    if mask == AUTO_MASK:
+        said = mask_said(ds.data_vars, mask)
+        mask = auto_mask(ds.data_vars, mask)
         if mask is None:
-            return np.ones((ny, nx), bool), None, "mask: none in the store (every pixel)"
+            return np.ones((ny, nx), bool), None, said
     if mask is None:
         return np.ones((ny, nx), bool), None, "mask: none (every pixel)"
     if mask not in ds.data_vars:

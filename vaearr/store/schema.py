@@ -7,6 +7,7 @@ that appears as a string literal elsewhere is a bug waiting for a rename.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from vaearr.errors import InputError
 
@@ -60,6 +61,27 @@ ORIENTATION_QUALITY = {"iq": "iq", "ci": "ci", "fit": "fit", "MAD": "mad", "band
 #: Default name of a region-of-interest mask, and of the latent written by ``vaearr encode``.
 ROI = "roi"
 LATENT = "latent"
+#: Every ``--mask``'s default: ``roi`` when the store has one, else every pixel.
+AUTO_MASK = "auto"
+
+
+def auto_mask(names: Sequence[str] | Any, mask: str | None) -> str | None:
+    """``mask`` with ``"auto"`` made concrete against a store's variable ``names``: ``roi`` when
+    the store has it, else None (every pixel). Any other name is returned as given.
+
+    >>> auto_mask(["patterns", "roi"], "auto"), auto_mask(["patterns"], "auto"), auto_mask([], "grains")
+    ('roi', None, 'grains')
+    """
+    if mask == AUTO_MASK:
+        return ROI if ROI in names else None
+    return mask
+
+
+def mask_said(names: Sequence[str] | Any, mask: str | None) -> str | None:
+    """The one line a command prints when ``"auto"`` found no ``roi`` (None otherwise)."""
+    if mask == AUTO_MASK and ROI not in names:
+        return "mask: the store has no 'roi', so every pixel (vaearr roi makes one; --mask none says so)"
+    return None
 
 #: Dims of each schema variable.
 PATTERN_DIMS = (Y, X, PY, PX)
