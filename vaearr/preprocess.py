@@ -424,7 +424,12 @@ def averaged_variable(store: str | os.PathLike, var: str, neighbours: NeighbourA
         return name
     da_ = ds[var].transpose(*MAP_DIMS, ...)
     m = ds[mask].transpose(*MAP_DIMS).values if mask is not None else None
-    out = da_.copy(data=neighbours.average(da_.data, m))
+    raw = open_store(store, chunks=None)[var].transpose(*MAP_DIMS, ...)  # no dask: each block reads its window
+
+    def read(ys: slice, xs: slice) -> np.ndarray:
+        return raw[{MAP_DIMS[0]: ys, MAP_DIMS[1]: xs}].values
+
+    out = da_.copy(data=neighbours.average_read(read, da_.shape, da_.chunks, da_.dtype, m))
     write_variables(store, {name: out}, source=[var] + ([mask] if mask else []), config=json.loads(made),
                     attrs={"averaging": made}, overwrite=True,
                     chunks={name: tuple(c[0] for c in da_.chunks)})

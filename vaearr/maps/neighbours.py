@@ -26,6 +26,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import dask.array as da
@@ -132,6 +133,29 @@ class NeighbourAverage:
         out = da.map_overlap(_average_block, arr, mk, depth=depth, boundary=0, dtype=arr.dtype, kernel=self,
                              meta=np.empty((0,) * arr.ndim, arr.dtype))
         return out if lazy else out.compute()
+
+    def average_read(self, read: Callable[[slice, slice], np.ndarray], shape: Sequence[int],
+                     chunks: Sequence[Sequence[int]], dtype: Any, mask: np.ndarray | None = None) -> da.Array:
+        """The average of a ``(y, x, ...)`` array of ``shape`` that ``read(ys, xs)`` returns a window of, as a
+        lazy array of ``chunks``: each block reads its own window with the halo (zeros beyond the map, as
+        :meth:`average` pads), so memory is bounded by the blocks in flight. (:meth:`average`'s
+        ``map_overlap`` on a store's array can hold most of the map: dask computes the neighbours' halo
+        slices ahead of the blocks that use them.)"""
+        r = self.size // 2
+        ny, nx = int(shape[0]), int(shape[1])
+        m = np.ones((ny, nx), bool) if mask is None else np.asarray(mask, bool)
+        extra = (1,) * (len(shape) - 2)
+
+        def block(block_info: dict | None = None) -> np.ndarray:
+            (y0, y1), (x0, x1) = block_info[None]["array-location"][:2]
+            ya, yb, xa, xb = max(y0 - r, 0), min(y1 + r, ny), max(x0 - r, 0), min(x1 + r, nx)
+            pad = ((ya - (y0 - r), (y1 + r) - yb), (xa - (x0 - r), (x1 + r) - xb))
+            window = np.pad(np.asarray(read(slice(ya, yb), slice(xa, xb))), (*pad, *[(0, 0)] * len(extra)))
+            inside = np.pad(m[ya:yb, xa:xb], pad).reshape(window.shape[:2] + extra)
+            return self.average_block(window, inside)[r:r + y1 - y0, r:r + x1 - x0]
+
+        return da.map_blocks(block, chunks=tuple(tuple(c) for c in chunks), dtype=dtype,
+                             meta=np.empty((0,) * len(shape), dtype))
 
     # -- naming, saving -----------------------------------------------------------------------
 

@@ -56,6 +56,8 @@ from vaearr.maps.options import BOUNDARY_COST, MIN_CONTRAST
 GAP = 4.0
 #: Neighbour-difference pairs the noise covariance is estimated from (a seeded subsample).
 NOISE_PAIRS = 20000
+#: Pixels of patterns read at a time by the pattern-space floor (4096 patterns of 60 × 60 in float64: 118 MB).
+BLOCK_PIXELS = 4096
 #: Boundary codes of ``{name}_boundaries``.
 BOUNDARY_CODES = {"none": 0, "low_angle": 1, "grain": 2}
 
@@ -105,6 +107,16 @@ def region_means(z: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndar
     np.add.at(sums, labels, z)
     n = np.bincount(labels, minlength=r).astype(np.float64)
     return sums / n[:, None], n
+
+
+def pair_distances(mu: np.ndarray, i: np.ndarray, j: np.ndarray, block: int = 1 << 18) -> np.ndarray:
+    """Squared distances ``|mu[i] − mu[j]|²``, a block of pairs at a time (a million-pixel map has
+    two million pixel pairs: their differences at once would take ~800 MB)."""
+    out = np.empty(i.size)
+    for s in range(0, i.size, block):
+        d = mu[i[s:s + block]] - mu[j[s:s + block]]
+        out[s:s + block] = np.einsum("kd,kd->k", d, d)
+    return out
 
 
 def _best_pair(ends: np.ndarray, pair: np.ndarray, rank: np.ndarray, n_regions: int) -> np.ndarray:
@@ -163,8 +175,7 @@ def merge_regions(z: np.ndarray, a: np.ndarray, b: np.ndarray, *, boundary_cost:
         i, j, length = region_pairs(labels, a, b)
         if not i.size:
             break
-        diff = mu[i] - mu[j]
-        cost = (size[i] * size[j] / (size[i] + size[j]) * np.einsum("kd,kd->k", diff, diff) / 2
+        cost = (size[i] * size[j] / (size[i] + size[j]) * pair_distances(mu, i, j) / 2
                 - region_price - boundary_cost * length)
         m = paying_merges(i, j, cost, size)
         if not m.size:
@@ -194,7 +205,7 @@ def absorb_small(z: np.ndarray, a: np.ndarray, b: np.ndarray, labels: np.ndarray
         if not keep.any():
             break  # the small regions have no neighbour (islands of the mask): they stay
         src, dst = src[keep], dst[keep]
-        dist = np.einsum("kd,kd->k", mu[src] - mu[dst], mu[src] - mu[dst])
+        dist = pair_distances(mu, src, dst)
         first = np.lexsort((dist, src))
         head = np.r_[True, src[first][1:] != src[first][:-1]]
         labels = _join(labels, src[first][head], dst[first][head], size.size)
@@ -453,8 +464,9 @@ def _region_moments(features: Any, ids: np.ndarray, prepare: Any) -> tuple[np.nd
     """Per id ≥ 0: sum of the (prepared) features, sum of their squared norms, count — one pass in row blocks."""
     n = int(ids.max()) + 1
     sums, sq, count = None, np.zeros(n), np.zeros(n)
-    for r0 in range(0, ids.shape[0], 32):
-        rows = slice(r0, min(r0 + 32, ids.shape[0]))
+    step = max(1, BLOCK_PIXELS // max(ids.shape[1], 1))  # rows a block: its patterns, not the map's width, bound memory
+    for r0 in range(0, ids.shape[0], step):
+        rows = slice(r0, min(r0 + step, ids.shape[0]))
         sel = ids[rows] >= 0
         if not sel.any():
             continue
