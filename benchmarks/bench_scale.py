@@ -163,6 +163,8 @@ def main() -> None:
     ap.add_argument("--recon-error", action="store_true",
                     help="encode also writes latent_recon_error (decodes every pattern: ~10x the time)")
     ap.add_argument("--keep-data", action="store_true")
+    ap.add_argument("--reuse-map", type=Path, default=None,
+                    help="a folder with map.h5 and bandcontrast.csv of a run before (hard-linked: no simulation)")
     ap.add_argument("--subset", type=int, default=None, help="patterns in the training epoch (default 10 %% of the map)")
     ap.add_argument("--path-only", action="store_true",
                     help="only ingest → roi → train → encode (one process) → segment: the README's EBSD path")
@@ -183,7 +185,11 @@ def main() -> None:
     make = ("from vaearr.data import make_big_hdf5; "
             f"b = make_big_hdf5({str(h5)!r}, {n}, scan_shape=({args.size}, {args.size}), "
             f"bandcontrast_csv={str(bc)!r}); print(b)")
-    steps.append(run_step("simulate the map (HDF5)", [sys.executable, "-c", make], log))
+    if args.reuse_map:
+        for f in (h5, bc):
+            os.link(args.reuse_map / f.name, f)
+    else:
+        steps.append(run_step("simulate the map (HDF5)", [sys.executable, "-c", make], log))
     steps.append(run_step("ingest ebsd", [vaearr, "ingest", "ebsd", str(h5), "--dataset", "patterns",
                                           "--bandcontrast", str(bc), "--store", str(store)], log))
     steps.append(run_step("roi --bc-otsu", [vaearr, "roi", str(store), "--bc-otsu"], log))
