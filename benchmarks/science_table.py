@@ -32,7 +32,7 @@ def science_table(path: Path) -> str:
     out = []
     for split, physics in sorted({(k[0], k[1]) for k in groups}, key=lambda k: (k[0] != "tuning", k[1])):
         seeds = sorted({r["seed"] for (s, ph, _), rs in groups.items() if (s, ph) == (split, physics) for r in rs})
-        out.append(f"\n**{split} seeds {', '.join(map(str, seeds))} — {physics}** (means over the seeds)")
+        out.append(f"\n**{split} seeds {', '.join(map(str, seeds))} — {physics}** (means over the seeds each row names)")
         for columns in (STRUCTURE, BOUNDARIES):
             out.extend(_table(groups, split, physics, columns))
     return "\n".join(out)
@@ -41,7 +41,7 @@ def science_table(path: Path) -> str:
 def _table(groups: dict, split: str, physics: str, columns: list) -> list[str]:
     mine = {m: rs for (s, ph, m), rs in groups.items() if (s, ph) == (split, physics)}
     cols = [c for c in columns if any(c[0] in r for rs in mine.values() for r in rs)]
-    out = ["", "| method | " + " | ".join(label for _, label in cols) + " |", "|---|" + "---:|" * len(cols)]
+    out = ["", "| method | seeds | " + " | ".join(label for _, label in cols) + " |", "|---|---|" + "---:|" * len(cols)]
     for method, rs in sorted(mine.items()):
         if not any(c[0] in r for c in cols for r in rs):
             continue
@@ -49,7 +49,8 @@ def _table(groups: dict, split: str, physics: str, columns: list) -> list[str]:
         for key, _ in cols:
             v = [r[key] for r in rs if r.get(key) is not None]
             cells.append("–" if not v else f"{np.mean(v):.0f}" if key in INTEGER else f"{np.mean(v):.3f}")
-        out.append(f"| {method} | " + " | ".join(cells) + " |")
+        seeds = ", ".join(str(r["seed"]) for r in sorted(rs, key=lambda r: r["seed"]))
+        out.append(f"| {method} | {seeds} | " + " | ".join(cells) + " |")
     return out
 
 

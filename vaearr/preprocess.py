@@ -110,8 +110,12 @@ class PreprocessOptions:
 
     @classmethod
     def of(cls, config: Any) -> PreprocessOptions:
-        """The options of any object with these attributes (a ``TrainConfig``)."""
-        return cls(**{f.name: getattr(config, f.name) for f in fields(cls) if hasattr(config, f.name)})
+        """The options of any object with these attributes (a ``TrainConfig``). ``average_neighbours=None``
+        (``auto``, made concrete by ``resolve_preprocess`` for EBSD runs) is no averaging elsewhere."""
+        given = {f.name: getattr(config, f.name) for f in fields(cls) if hasattr(config, f.name)}
+        if given.get("average_neighbours", 0) is None:
+            given["average_neighbours"] = 0
+        return cls(**given)
 
 
 def _tuple(v: Any) -> Any:
