@@ -278,3 +278,19 @@ def test_similarity_weights_switch_off_across_grain_boundaries() -> None:
     same = grains[:, 1:] == grains[:, :-1]
     assert np.median(w[same]) > 0.4 and np.median(w[~same]) < min(0.2, np.median(w[same]) / 4), \
         (np.median(w[same]), np.median(w[~same]))
+
+
+def test_the_windowed_average_equals_the_overlap_average_to_the_byte() -> None:
+    """What a store's average is computed with (each block reads its window) against ``average``."""
+    from vaearr.maps.neighbours import NeighbourAverage
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (23, 17, 6, 6)).astype(np.uint8)
+    inside = rng.random((23, 17)) > 0.2
+    background = x.reshape(-1, 36).mean(0).reshape(6, 6).astype(np.float32) + 1
+    for kernel in (NeighbourAverage(3), NeighbourAverage(5),
+                   NeighbourAverage.fit(x, np.ones((23, 17), bool), size=3, background=background)):
+        for chunks in (((1,) * 23, (7, 10), (6,), (6,)), ((5, 5, 5, 8), (17,), (6,), (6,))):
+            lazy = kernel.average_read(lambda ys, xs: x[ys, xs], x.shape, chunks, x.dtype, inside)
+            assert lazy.chunks == chunks
+            assert np.array_equal(lazy.compute(), kernel.average(x, inside)), (kernel.weighting, kernel.size)
