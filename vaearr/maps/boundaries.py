@@ -48,7 +48,7 @@ from vaearr.maps.edges import (
     ridge_strength,
     welch_edges,
 )
-from vaearr.maps.low_angle import LAGB_COMPONENTS, LAGB_MIN_CONTRAST, low_angle_segments, principal_projection
+from vaearr.maps.low_angle import LAGB_COMPONENTS, LAGB_MIN_CONTRAST, grain_projections, low_angle_segments
 from vaearr.maps.regions import boundary_codes, merge_by_pattern_contrast, segment_features
 from vaearr.store import check_name, open_store, write_variables
 from vaearr.store.schema import PATTERNS, X, Y
@@ -127,21 +127,15 @@ def low_angle_edges(
 
     For each label of ``labels`` (:func:`grain_interiors`) the features of its pixels (its
     bounding box of ``features`` is read, ``prepare``'d like :func:`edge_maps`' blocks) are
-    projected on their first ``components`` principal directions (:func:`principal_projection`);
+    projected on their first ``components`` principal directions (:func:`~vaearr.maps.low_angle.principal_projection`);
     the edges between two pixels of the interior get :func:`welch_edges` of the projections,
     with boxes of the interior's pixels only. NaN elsewhere.
     """
     labels = np.asarray(labels)
     right = np.full(labels.shape, np.nan)
     down = np.full(labels.shape, np.nan)
-    for g, sl in enumerate(ndi.find_objects(labels), start=1):
-        if sl is None:
-            continue
-        w = labels[sl] == g
-        block = np.asarray(features[sl])
-        f = prepare(block) if prepare is not None else block.reshape(*w.shape, -1)
+    for sl, w, proj in grain_projections(features, labels, prepare, components):
         z = np.zeros((*w.shape, max(1, int(components))))
-        proj = principal_projection(np.asarray(f, np.float64)[w], components)
         z[w, : proj.shape[1]] = proj
         r = welch_edges(z, w, along, deep)
         d = welch_edges(np.swapaxes(z, 0, 1), w.T, along, deep).T

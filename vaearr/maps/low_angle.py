@@ -10,6 +10,7 @@ brightness drift at a high signal-to-noise) from being called sub-grains.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -83,15 +84,22 @@ def low_angle_segments(
     return lagb, info
 
 
-def _per_grain_projection(features: Any, labels: np.ndarray, prepare: Any, components: int) -> np.ndarray:
-    z = np.zeros((*labels.shape, int(components)))
+def grain_projections(features: Any, labels: np.ndarray, prepare: Any, components: int) -> Iterator[tuple]:
+    """For each label ≥ 1 of ``labels``: its bounding box ``sl``, its pixels ``w`` there, and their
+    features (``features[sl]`` read, ``prepare``'d) projected on the label's first ``components``
+    principal directions (:func:`principal_projection`)."""
     for g, sl in enumerate(ndi.find_objects(labels), start=1):
         if sl is None:
             continue
         w = labels[sl] == g
         block = np.asarray(features[sl])
         f = prepare(block) if prepare is not None else block.reshape(*w.shape, -1)
-        proj = principal_projection(np.asarray(f, np.float64)[w], components)
+        yield sl, w, principal_projection(np.asarray(f, np.float64)[w], components)
+
+
+def _per_grain_projection(features: Any, labels: np.ndarray, prepare: Any, components: int) -> np.ndarray:
+    z = np.zeros((*labels.shape, int(components)))
+    for sl, w, proj in grain_projections(features, labels, prepare, components):
         zz = z[sl]
         zz[w, : proj.shape[1]] = proj
     return z
