@@ -91,9 +91,11 @@ def _boundaries(store: Path, source: str, prefix: str, figures_dir: Path, step) 
     files = boundary_files(found, figures_dir, name=f"{prefix}boundaries",
                            title=f"boundaries from {source}: grain (red), low-angle (cyan)")
     a = found.attrs
+    rule = (f"Otsu threshold {a['gb_threshold']:.3g}" if np.isfinite(a["gb_threshold"])
+            else "the segmentation's grain level")
     step(f"boundaries from {source}: {a['grain_boundary_pixels']} grain-boundary and "
-         f"{a['low_angle_boundary_pixels']} low-angle pixels (grain boundaries: Otsu threshold "
-         f"{a['gb_threshold']:.3g}; low-angle: regions inside {a['grain_interiors']} grains), "
+         f"{a['low_angle_boundary_pixels']} low-angle pixels (grain boundaries: {rule}; "
+         f"low-angle: regions inside {a['grain_interiors']} grains), "
          f"grain size {a['grain_size_um']:.3g} µm (mean linear intercept)")
     return files["map_html"]
 

@@ -263,8 +263,10 @@ class BoundaryResult:
         lines = [
             *a.get("messages", []),
             f"boundaries of {self.store} from {self.source} (mask: {a['mask']}):",
-            f"  grain-boundary threshold {a['gb_threshold']:.4g} ({a['gb_threshold_rule']}; "
-            f"ridge median {a['ridge_median']:.4g}) → {a['grain_boundary_pixels']} pixels",
+            (f"  grain-boundary threshold {a['gb_threshold']:.4g} ({a['gb_threshold_rule']}; "
+             f"ridge median {a['ridge_median']:.4g}) → {a['grain_boundary_pixels']} pixels"
+             if math.isfinite(a["gb_threshold"]) else
+             f"  grain boundaries: {a['gb_threshold_rule']} → {a['grain_boundary_pixels']} pixels"),
             low + f"{a['low_angle_boundary_pixels']} pixels",
             f"  grain size (mean linear intercept): {a['grain_size_um']:.4g} µm",
             f"wrote {STRENGTH}, {GRAIN_BOUNDARIES}, {LOW_ANGLE_BOUNDARIES} (y, x)",
