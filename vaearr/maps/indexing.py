@@ -58,9 +58,10 @@ from vaearr.store.schema import (
     PY,
     QUATERNION,
     QUATERNION_COMPONENTS,
-    ROI,
     X,
     Y,
+    auto_mask,
+    mask_said,
     orientation_map_name,
     phase_id_name,
 )
@@ -202,8 +203,7 @@ def _patterns_and_mask(store: Any, ds: xr.Dataset, name: str, method: str, mask:
     clash = [v for v in names if v in ds.variables]
     if clash and not overwrite:
         raise StoreError(store, f"variable(s) {clash} exist; pass overwrite=True (--overwrite) to replace them")
-    if mask == "auto":
-        mask = ROI if ROI in ds.data_vars else None
+    mask = auto_mask(ds.data_vars, mask)
     if mask is not None:
         if mask not in ds.data_vars:
             raise StoreError(store, f"no mask variable '{mask}' in the store (use --mask none for every pixel)")
@@ -346,7 +346,7 @@ def index_store(store: str | os.PathLike, options: IndexOptions | None = None, /
               "detector_tilt": detector_tilt, "method": method, "refine": bool(refine),
               "resolution": float(resolution) if ix.method.uses_resolution else None, "energy": energy_kv,
               "mask": mask, "name": name, "block_patterns": int(block_patterns)}
-    messages = [f"mask: '{mask}'" if mask else "mask: none (every pixel)",
+    messages = [f"mask: '{mask}'" if mask else mask_said(ds.data_vars, o.mask) or "mask: none (every pixel)",
                 f"phase '{ph.name}' ({ph.point_group.name}) from {mp_source}, {energy_kv:g} kV; "
                 f"PC (Bruker) {', '.join(f'{v:.4f}' for v in det_attrs['pc_bruker'])}", *ix.method.messages(ix.info)]
     # NaN / −1 outside the mask are set above (−1 also marks unindexed pixels, so no store fill).
