@@ -55,3 +55,20 @@ def test_errors_a_user_can_act_on_stay_one_line_with_status_2(tmp_path: Path) ->
     res = _run([sys.executable, "-m", "vaearr", "info", str(tmp_path / "absent.zarr")])
     assert res.returncode == 2
     assert len(res.stderr.strip().splitlines()) == 1 and "absent.zarr" in res.stderr
+
+
+def test_long_map_steps_show_progress_when_asked(demo_store: Path, tmp_path: Path) -> None:
+    """decompose, boundaries, segment and rank draw bars (``VAEARR_PROGRESS=on``; off in logs by default)."""
+    runs = [
+        (["decompose", str(demo_store), "--method", "pca", "--components", "3"], ["fit sample: row blocks", "project: row blocks"]),
+        (["boundaries", str(demo_store)], ["edges: row blocks", "segment: merge rounds"]),
+        (["segment", str(demo_store), "--features", "pca_weights"], ["segment: merge rounds"]),
+    ]
+    for args, bars in runs:
+        res = _run([sys.executable, "-m", "vaearr", *args], {"VAEARR_PROGRESS": "on"})
+        assert res.returncode == 0, res.stderr
+        for desc in bars:
+            assert desc in res.stderr, (args[0], desc, res.stderr[-500:])
+    quiet = _run([sys.executable, "-m", "vaearr", "segment", str(demo_store), "--features", "pca_weights",
+                  "--name", "seg2"], {"VAEARR_PROGRESS": "off"})
+    assert quiet.returncode == 0 and "merge rounds" not in quiet.stderr

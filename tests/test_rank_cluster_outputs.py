@@ -275,3 +275,9 @@ def test_every_mask_option_takes_a_missing_roi_as_every_pixel_in_one_line(plante
     # a mask named and missing is still an error, not every pixel
     res = _invoke("cluster", store, "--dim", "2", "--mask", "roi", "--out", tmp_path / "c2", "--tag", "c2")
     assert res.exit_code != 0 and "no mask variable 'roi'" in str(res.exception)
+
+
+def test_rank_shows_its_progress_over_latent_dims_when_asked(planted: Path, tmp_path: Path) -> None:
+    proc = run_cli("rank", planted, "--against", "bandcontrast", "--no-figures", "--out", tmp_path / "rk",
+                   env={"VAEARR_PROGRESS": "on"}, check=True)
+    assert "rank: latent dims" in proc.stderr

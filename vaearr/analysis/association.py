@@ -51,6 +51,7 @@ from vaearr.analysis.metrics import (
     trend_basis,
 )
 from vaearr.errors import InputError
+from vaearr.progress import bar
 
 __all__ = ["HSIC_EXACT_MAX", "METRICS", "SIGNED", "AssociationOptions", "association", "association_matrix",
            "association_pair"]
@@ -128,15 +129,16 @@ def _matrix(latent: np.ndarray, refs: list, q: np.ndarray | None, opts: Associat
             out[li, ri] = [vals[m] for m in opts.metrics]
 
     workers = opts.workers or os.cpu_count() or 1
+    dims = bar(range(latent.shape[1]), desc="rank: latent dims", unit="dim")
     if workers == 1 or latent.shape[1] == 1:
-        for li in range(latent.shape[1]):
+        for li in dims:
             one(li)
     else:
         compile_kernels()
 
         # the pool already keeps every core busy: BLAS threads inside it would only compete
         with threadpool_limits(1), ThreadPoolExecutor(workers) as pool:
-            list(pool.map(one, range(latent.shape[1])))
+            list(pool.map(one, dims))
     return out
 
 

@@ -20,6 +20,8 @@ import dask.array as da
 import numpy as np
 from scipy import ndimage as ndi
 
+from vaearr.progress import bar
+
 #: Offsets (dy, dx) of half the window: kikuchipy's default 3×3 circular window, the four
 #: nearest neighbours; each pair is counted for both of its pixels.
 _HALF_WINDOW = ((0, 1), (1, 0))
@@ -47,7 +49,7 @@ def prepare_patterns(block: np.ndarray, background: np.ndarray | None = None, si
 
 
 def _row_blocks(ny: int, rows: int, halo: int):
-    for r0 in range(0, ny, rows):
+    for r0 in bar(range(0, ny, rows), desc="edges: row blocks", unit="block"):
         r1 = min(ny, r0 + rows)
         h0, h1 = max(0, r0 - halo), min(ny, r1 + halo)
         yield r0, r1, h0, h1

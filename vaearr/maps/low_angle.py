@@ -18,6 +18,7 @@ from scipy import ndimage as ndi
 from sklearn.utils.extmath import randomized_svd
 
 from vaearr.maps.regions import merge_by_pattern_contrast, segment_features
+from vaearr.progress import bar
 
 #: Principal directions per grain the low-angle segmentation reads, and its floor: the fraction of
 #: the neighbouring grains' mean-pattern difference a sub-grain pair must reach.
@@ -88,7 +89,7 @@ def grain_projections(features: Any, labels: np.ndarray, prepare: Any, component
     """For each label ≥ 1 of ``labels``: its bounding box ``sl``, its pixels ``w`` there, and their
     features (``features[sl]`` read, ``prepare``'d) projected on the label's first ``components``
     principal directions (:func:`principal_projection`)."""
-    for g, sl in enumerate(ndi.find_objects(labels), start=1):
+    for g, sl in enumerate(bar(ndi.find_objects(labels), desc="low-angle: grains", unit="grain"), start=1):
         if sl is None:
             continue
         w = labels[sl] == g

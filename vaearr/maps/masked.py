@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from vaearr.errors import StoreError
+from vaearr.progress import bar
 
 
 def mask_array(ds: xr.Dataset, mask: str | xr.DataArray | None, dims: tuple[str, str], store: object) -> xr.DataArray:
@@ -94,7 +95,7 @@ class MaskedPixels:
         pick = np.zeros(self.n, bool)
         pick[rng.choice(self.n, min(self.n, max_fit), replace=False)] = True
         parts, seen, lo = [], 0, np.inf
-        for rows in self.blocks:
+        for rows in bar(self.blocks, desc="fit sample: row blocks", unit="block"):
             x = self.rows(rows)
             if x.size:
                 lo = min(lo, float(x.min()))
@@ -112,7 +113,7 @@ class MaskedPixels:
         """
         full = np.full((*self.mask.shape, n_out), np.nan, np.float32)
         sse = sst = 0.0
-        for rows in self.blocks:
+        for rows in bar(self.blocks, desc="project: row blocks", unit="block"):
             mb = self.mask[rows]
             if not mb.any():
                 continue

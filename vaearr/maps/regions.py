@@ -51,6 +51,7 @@ from scipy.stats import chi2
 
 from vaearr.errors import InputError
 from vaearr.maps.options import BOUNDARY_COST, MIN_CONTRAST
+from vaearr.progress import bar
 
 #: Smallest ratio between neighbouring sorted contrasts that counts as the low-angle/grain gap.
 GAP = 4.0
@@ -170,7 +171,9 @@ def merge_regions(z: np.ndarray, a: np.ndarray, b: np.ndarray, *, boundary_cost:
     labels = np.arange(n) if labels is None else relabel(labels)
     region_price = d / 2 * math.log(max(n, 2))
     rounds = 0
+    shown = bar(total=None, desc="segment: merge rounds", unit="round")
     for rounds in range(1, max_rounds + 1):
+        shown.update(1)
         mu, size = region_means(z, labels)
         i, j, length = region_pairs(labels, a, b)
         if not i.size:
@@ -181,6 +184,7 @@ def merge_regions(z: np.ndarray, a: np.ndarray, b: np.ndarray, *, boundary_cost:
         if not m.size:
             break
         labels = _join(labels, i[m], j[m], size.size)
+    shown.close()
     return labels, rounds
 
 
