@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from vaearr.errors import InputError
 
+
+#: The largest seed numpy's generators take (seeds are 0 to 2**32 - 1).
+SEED_MAX = 2**32 - 1
 
 #: ``Option.cli_default``'s "the field's default".
 FIELD_DEFAULT: Any = type("FieldDefault", (), {"__repr__": lambda self: "FIELD_DEFAULT"})()
@@ -40,6 +45,11 @@ class Option:
     cli_default
         The command line's default when it is not the field's (text the ``parse`` reads, such as
         ``"2:8"`` for ``(2, 8)``, or None where the field's default is made from nothing given).
+    min, max, above, below, choices
+        The values the field allows (None, where the field may be None, is always allowed):
+        ``min``/``max`` inclusive, ``above``/``below`` exclusive bounds, ``choices`` the words it
+        takes. :func:`check_declared` holds every options dataclass to them, so the command
+        line, the flows and ``check()`` follow this one declaration.
     """
 
     help: str
@@ -47,6 +57,57 @@ class Option:
     cli_type: Any = None
     parse: Callable[[Any], Any] | None = None
     cli_default: Any = FIELD_DEFAULT
+    min: float | None = None
+    max: float | None = None
+    above: float | None = None
+    below: float | None = None
+    choices: tuple[str, ...] | None = None
+
+    def allowed(self) -> str:
+        """The values allowed, in words: ``at least 1``, ``in [0, 1)``, ``one of a, b``."""
+        if self.choices is not None:
+            return "one of " + ", ".join(map(str, self.choices))
+        lo = f"[{shown(self.min)}" if self.min is not None else f"({shown(self.above)}" if self.above is not None else None
+        hi = f"{shown(self.max)}]" if self.max is not None else f"{shown(self.below)})" if self.below is not None else None
+        if lo and hi:
+            return f"in {lo}, {hi}"
+        if lo:
+            return ("at least " if lo[0] == "[" else "above ") + lo[1:]
+        return ("at most " if hi[-1] == "]" else "below ") + hi[:-1] if hi else "anything"
+
+    def admits(self, value: Any) -> bool:
+        """Whether ``value`` is among the values allowed."""
+        if value is None or isinstance(value, bool):
+            return True
+        if self.choices is not None:
+            return value in self.choices
+        if not isinstance(value, int | float):
+            return True  # "auto" and the like: the field's parse and check() judge those
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        return ((self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+                and (self.above is None or value > self.above) and (self.below is None or value < self.below))
+
+
+def flag(f: dataclasses.Field, o: Option) -> str:
+    """The name a user types for a field: its first flag, or its name for the positional argument."""
+    return (o.flags or (f"--{f.name.replace('_', '-')}",))[0] if o.flags != () else f.name.upper()
+
+
+def shown(value: Any) -> str:
+    """A value as an error line shows it: ``0.5``, ``'x'``, ``3``."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return f"{value:g}" if isinstance(value, float) else repr(value) if isinstance(value, str) else str(value)
+
+
+def check_declared(values: Any) -> None:
+    """One :class:`InputError` line for the first field of the options dataclass ``values`` whose value
+    its :class:`Option` does not allow (``--top must be >= 1, got 0``)."""
+    for f, o in options(type(values)):
+        value = getattr(values, f.name)
+        if not o.admits(value):
+            raise InputError(None, f"{flag(f, o).split('/')[0]} must be {o.allowed()}, got {shown(value)}")
 
 
 def opt(default: Any = dataclasses.MISSING, help: str = "", **kw: Any) -> Any:
@@ -65,6 +126,26 @@ def options(cls: type) -> Iterator[tuple[dataclasses.Field, Option]]:
     for f in sorted(dataclasses.fields(cls), key=lambda f: depth.get(f.name, 0)):
         if "option" in f.metadata:
             yield f, f.metadata["option"]
+
+
+def check_values(**checks: tuple[Any, dict[str, Any]]) -> None:
+    """The options of a command that has no dataclass held to their ranges as :func:`check_declared` holds a
+    field's: ``check_values(step=(step, {"above": 0}))`` → ``--step must be above 0, got -1``."""
+    for name, (value, allowed) in checks.items():
+        o = Option("", **allowed)
+        if not o.admits(value):
+            raise InputError(None, f"--{name.replace('_', '-')} must be {o.allowed()}, got {shown(value)}")
+
+
+def made(cls: type, given: dict[str, Any]) -> Any:
+    """The options dataclass ``cls`` from a command line's values (each through its ``parse``), held to its
+    declared ranges and its ``check()``: a value out of range stops the command before any work."""
+    values = cls(**parsed(cls, given))
+    if hasattr(values, "check"):
+        values.check()  # which starts with check_declared
+    else:
+        check_declared(values)
+    return values
 
 
 def default_of(f: dataclasses.Field) -> Any:
@@ -87,6 +168,27 @@ def build(cls: type, values: dict[str, Any]) -> Any:
         kinds = {typing.get_origin(a) or a for a in (typing.get_args(hint) or (hint,))} | {typing.get_origin(hint)}
         out[name] = tuple(value) if isinstance(value, list) and tuple in kinds else value
     return cls(**out)
+
+
+def writable_folder(folder: str | os.PathLike, what: str = "--out") -> Path:
+    """``folder`` created and proven writable (a probe file written and removed), so a command that will
+    write there fails in one line before it reads or writes a store (``what``: the option that named it)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".vaearr-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(folder, f"{what}: cannot write there ({exc.strerror or exc})") from None
+    return folder
+
+
+def writable_folders(**folders: str | os.PathLike | None) -> None:
+    """:func:`writable_folder` of every folder given (keyword: the option, ``figures`` → ``--figures``)."""
+    for name, folder in folders.items():
+        if folder is not None:
+            writable_folder(folder, f"--{name.replace('_', '-')}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from vaearr.errors import InputError
-from vaearr.options import opt, parse_floats, parse_ints, parse_k_range, parse_names, parse_none, parse_range
+from vaearr.options import SEED_MAX, check_declared, opt, parse_floats, parse_ints, parse_k_range, parse_names, parse_none, parse_range
 from vaearr.store.names import check_name
 
 #: The criteria a Gaussian mixture's k is chosen by.
@@ -44,18 +44,18 @@ class ClusterSettings:
     :func:`~vaearr.analysis.clusterers.cluster_points`)."""
 
     k: int | None = opt(None, "Clusters (gmm, kmeans); without it gmm picks k by --criterion, kmeans by silhouette, "
-                              "over --k-range.")
+                              "over --k-range.", min=1)
     k_range: tuple[int, int] = opt((2, 8), "k range for the automatic choice of k.", cli_type=str,
                                    parse=parse_k_range, cli_default="2:8")
-    criterion: str = opt("bic", "gmm's choice of k: bic or aic.", parse=_lower)
+    criterion: str = opt("bic", "gmm's choice of k: bic or aic.", parse=_lower, choices=CRITERIA)
     eps: float | None = opt(None, "DBSCAN radius (standardised units); default: the elbow of the sorted k-distances "
-                                  "(printed).")
+                                  "(printed).", above=0)
     min_samples: int | None = opt(None, "DBSCAN/HDBSCAN core size (default: 10 for DBSCAN, --min-cluster-size for "
                                         "HDBSCAN). HDBSCAN's memory grows as pixels × this: a 1M-pixel map took "
-                                        "14.8 GB at 2000, 0.7 GB at 20.")
-    min_cluster_size: int = opt(20, "HDBSCAN smallest cluster.")
-    cluster_selection_epsilon: float = opt(0.0, "HDBSCAN: merge clusters closer than this (standardised units).")
-    seed: int = opt(0, "Seed (gmm, kmeans).")
+                                        "14.8 GB at 2000, 0.7 GB at 20.", min=1)
+    min_cluster_size: int = opt(20, "HDBSCAN smallest cluster.", min=2)
+    cluster_selection_epsilon: float = opt(0.0, "HDBSCAN: merge clusters closer than this (standardised units).", min=0)
+    seed: int = opt(0, "Seed (gmm, kmeans).", min=0, max=SEED_MAX)
     #: Which HDBSCAN implementation runs (:func:`~vaearr.analysis.clusterers.hdbscan_labels`); the library's choice.
     hdbscan_backend: str = "auto"
 
@@ -85,7 +85,7 @@ class ClusterOptions(ClusterSettings):
 
     store: str = opt(help="Store with the latent and band contrast.", flags=())
     latent: str = opt("latent", "Latent variable.")
-    dim: int = opt(0, "Latent dim (its latent_dim coordinate) to cluster.")
+    dim: int = opt(0, "Latent dim (its latent_dim coordinate) to cluster.", min=0)
     with_var: str | None = opt("bandcontrast", "Second feature; 'none' for the latent alone.", flags=("--with",),
                                parse=parse_none)
     method: str = opt("gmm", "Clustering method: gmm, kmeans, dbscan, hdbscan or another in vaearr.analysis.clusterers.")
@@ -113,6 +113,7 @@ class ClusterOptions(ClusterSettings):
     def check(self) -> None:
         """One :class:`InputError` line for the first option out of range (the method's name and the colours are
         checked against the registry and matplotlib by :func:`~vaearr.analysis.clustering.joint_cluster`)."""
+        check_declared(self)
         if self.criterion not in CRITERIA:
             raise InputError(None, f"--criterion must be bic or aic, got {self.criterion!r}")
         check_clip(self.shade_clip)
@@ -219,8 +220,8 @@ class ExploreOptions:
                                   "--interpolate).", flags=())
     run: str = opt(help="Training run folder.", flags=("--run", "-r"))
     out: Path | None = opt(None, "Folder for figures (HTML + PNG), tables and summary.json.")
-    n: int | None = opt(2000, "Samples to encode (a seeded random subset; 0: all).", cli_type=int, parse=_all_if_zero)
-    seed: int = opt(0, "Seed of the subset, prior draws and grids.")
+    n: int | None = opt(2000, "Samples to encode (a seeded random subset; 0: all).", cli_type=int, parse=_all_if_zero, min=0)
+    seed: int = opt(0, "Seed of the subset, prior draws and grids.", min=0, max=SEED_MAX)
     label: str | None = opt("auto", "Label variable/coordinate ('auto': label if present; 'none').", cli_type=str,
                             parse=_label)
     parts: Sequence[str] = opt(PARTS, "Comma-separated parts (default all): quality, prior, interpolation, stats, "
@@ -229,16 +230,17 @@ class ExploreOptions:
                                cli_default=None)
     embeddings: Sequence[str] = opt(("pca", "tsne", "umap"), "Comma-separated embeddings: pca, tsne, umap.",
                                     cli_type=str, parse=_embeddings, cli_default="pca,tsne,umap")
-    n_prior: int = opt(8, "Samples drawn from the prior.", flags=("--num-samples",))
+    n_prior: int = opt(8, "Samples drawn from the prior.", flags=("--num-samples",), min=1)
     steps: int | None = opt(None, "Interpolation and traversal steps, both ends included (default 10 between files, "
-                                  "9 in a store's figures).")
+                                  "9 in a store's figures).", min=2)
     traversal_range: tuple[float, float] = opt((-3.0, 3.0), "Values each traversed dim takes, low:high.", cli_type=str,
                                                parse=_traversal_range, cli_default="-3:3")
     manifold_range: tuple[float, float] | None = opt(None, "The 2D manifold's range on both axes, low:high (default "
                                                            "--traversal-range).", cli_type=Optional[str],
                                                      parse=_manifold_range)
-    manifold_size: int = opt(9, "The 2D manifold's grid side (N×N decoded images).", flags=("--grid",))
-    metric_range: str = opt("both", "PSNR/SSIM on the network's floats, on 8-bit images (uint8, range 255), or both.")
+    manifold_size: int = opt(9, "The 2D manifold's grid side (N×N decoded images).", flags=("--grid",), min=2)
+    metric_range: str = opt("both", "PSNR/SSIM on the network's floats, on 8-bit images (uint8, range 255), or both.",
+                            choices=METRIC_RANGES)
     sprite: bool = opt(True, "Projector part: a sprite of the inputs.", flags=("--sprite/--no-sprite",))
     base: str | Sequence[float] | None = opt(None, "Traversal base: 'mean', a label (its prototype) or "
                                                    "comma-separated values.", cli_type=Optional[str], parse=_base)
@@ -264,6 +266,7 @@ class ExploreOptions:
     def check(self) -> None:
         """One :class:`InputError` line for a range that runs backwards or a count below its minimum, an unknown
         part or metric range (the embeddings are checked against their registry by ``explore``)."""
+        check_declared(self)
         for name, r in (("--traversal-range", self.traversal_range), ("--manifold-range", self.manifold_range)):
             if r is not None and not (len(r) == 2 and all(math.isfinite(v) for v in r) and r[0] < r[1]):
                 raise InputError(None, f"{name} must be two finite values low:high with low < high, got {r}")
@@ -312,23 +315,23 @@ class RankOptions:
                                                      "variable (repeatable; also space-separated).",
                                  cli_type=Optional[list[str]], parse=_references, cli_default=None)
     out: Path = opt(Path("out/rank"), "Folder for CSV, JSON and figures.")
-    top: int = opt(5, "Top-N dims per metric and in the figures.")
+    top: int = opt(5, "Top-N dims per metric and in the figures.", min=1)
     mask: str | None = opt("auto", "Mask variable ('auto': roi when the store has one, else every pixel; 'none': "
                                    "every pixel).", cli_type=str, parse=parse_none)
     metrics: Sequence[str] | None = opt(None, "Metrics (repeatable; default all).", flags=("--metric",),
                                         cli_type=Optional[list[str]], parse=_metrics)
-    trend_order: int = opt(2, "Polynomial order of the spatial trend removed for partial_pearson.")
-    n_components: int = opt(8, "PCA/NMF components (made when missing).", flags=("--components",))
+    trend_order: int = opt(2, "Polynomial order of the spatial trend removed for partial_pearson.", min=0)
+    n_components: int = opt(8, "PCA/NMF components (made when missing).", flags=("--components",), min=1)
     k_range: tuple[int, int] = opt((2, 8), "k range for the mixture partitions.", cli_type=str, parse=parse_k_range,
                                    cli_default="2:8")
-    criterion: str = opt("bic", "bic or aic.")
+    criterion: str = opt("bic", "bic or aic.", choices=CRITERIA)
     nan_color: str = opt("lightgray", "Colour of pixels outside the mask in the maps.")
     figures: bool = opt(True, "Draw the figures (--no-figures: skip them).", flags=("--figures/--no-figures",))
     dims: Sequence[int] | str | None = opt(None, "Latent dims for the per-dim outputs (scatters, maps, .npy/.csv), e.g. "
                                                  "3,7,12, or 'all'; default --top dims, taken in turn from each "
                                                  "reference's ranking.", cli_type=Optional[str], parse=_dims)
-    per_page: int = opt(16, "Latent maps per page (maps_page1.html, maps_page2.html...).")
-    seed: int = opt(0, "Seed of NMF and the mixtures.")
+    per_page: int = opt(16, "Latent maps per page (maps_page1.html, maps_page2.html...).", min=1)
+    seed: int = opt(0, "Seed of NMF and the mixtures.", min=0, max=SEED_MAX)
     overwrite: bool = opt(False, "Recompute PCA/NMF references that exist.", flags=("--overwrite",))
     #: Library-only: partition agreement, the latent's dim, the per-dim exports.
     partitions: bool = True
@@ -337,5 +340,6 @@ class RankOptions:
 
     def check(self) -> None:
         """One :class:`InputError` line for an option out of range."""
+        check_declared(self)
         if self.per_page < 1:
             raise InputError(None, f"--per-page must be at least 1, got {self.per_page}")

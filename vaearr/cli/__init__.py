@@ -19,6 +19,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+import typer
+
 # the command modules, in the order --help lists their commands
 # isort: off
 from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, decompose, boundaries, index, orientations, explore, report, segment  # noqa: F401
@@ -99,6 +101,14 @@ def unexpected(exc: BaseException) -> str:
         " (unexpected; run again with --debug or VAEARR_DEBUG=1 for the traceback)"
 
 
+def usage_line(exc: typer.TyperException) -> str:
+    """One line for a command line click could not parse (an unknown option, a missing argument, a value
+    that is not a number): the command and click's message, without the usage box."""
+    ctx = getattr(exc, "ctx", None)
+    where = f"{ctx.command_path}: " if ctx is not None and ctx.command_path else ""
+    return f"error: {where}{exc.format_message()}".replace("\n", " ")
+
+
 def main() -> None:
     """Entry point: run the app, turning vaearr errors into one line and exit status 2, and any
     other error into one line and exit status 1 (``--debug``: the traceback instead)."""
@@ -111,7 +121,18 @@ def main() -> None:
             STORAGE_OPTIONS.set(options)
         _guard_commands()
         with consistent_reads():  # every read of an s3:// store sees one snapshot; writes commit on it
-            app()  # click's standalone mode prints usage errors itself and exits 2
+            code = app(standalone_mode=False)  # usage errors come here, to be said in one line
+        if isinstance(code, int) and not isinstance(code, bool) and code:
+            sys.exit(code)
+    except typer.TyperException as exc:  # click's (typer's copy of it) usage errors
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()  # a bare group: its help, as before
+        else:
+            print(usage_line(exc), file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(1)
     except VaearrError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -10,17 +10,18 @@ import typer
 
 from vaearr.analysis.options import ClusterOptions, RankOptions
 from vaearr.cli.common import SCHEDULER, app, option_parameters, resolved_mask
-from vaearr.options import parsed
+from vaearr.options import made, writable_folders
 from vaearr.store.dask_cluster import dask_client
 
 
 def cluster(**given: Any) -> None:
     """Cluster (latent dim, band contrast) in the mask; map + scatter figure, CSV, JSON, store variable cluster_TAG."""
+    scheduler = given.pop("scheduler")
+    options = made(ClusterOptions, given)
+    writable_folders(out=options.out)
     from vaearr.analysis.clustering import joint_cluster
     from vaearr.viz.clustering import cluster_figure_files
 
-    scheduler = given.pop("scheduler")
-    options = ClusterOptions(**parsed(ClusterOptions, given))
     if options.x_range is None and options.y_range is None:
         options = dataclasses.replace(options, mask=resolved_mask(options.store, options.mask))
     with dask_client(scheduler):
@@ -41,13 +42,13 @@ MORE = inspect.Parameter("more", inspect.Parameter.POSITIONAL_OR_KEYWORD, defaul
 
 def rank(**given: Any) -> None:
     """References, partition agreement, association metrics and top-N maps for a latent."""
+    scheduler, more = given.pop("scheduler"), given.pop("more")
+    given["against"] = [*(given.get("against") or []), *(more or [])]
+    o = made(RankOptions, given)
+    writable_folders(out=o.out)
     from vaearr.analysis.ranking import rank_latents
     from vaearr.viz.ranking import rank_figures
 
-    scheduler, more = given.pop("scheduler"), given.pop("more")
-    given["against"] = [*(given.get("against") or []), *(more or [])]
-    o = RankOptions(**parsed(RankOptions, given))
-    o.check()
     o = dataclasses.replace(o, mask=resolved_mask(o.store, o.mask))
     with dask_client(scheduler):
         result = rank_latents(o.store, o)

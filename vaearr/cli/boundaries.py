@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from vaearr.cli.common import Overwrite, app, store_location
+from vaearr.options import check_values
 
 
 @app.command()
@@ -26,8 +27,14 @@ def boundaries(
     overwrite: Overwrite = False,
 ) -> None:
     """Boundary strength, grain-boundary and low-angle-boundary masks, and the mean linear intercept grain size."""
+    check_values(sigma=(sigma, {"min": 0}), lagb_min_length=(lagb_min_length, {"min": 1}),
+                 lagb_low=(lagb_low, {"min": 0}), lagb_threshold=(lagb_threshold, {"min": 0}),
+                 gb_threshold=(gb_threshold, {"min": 0}), lagb_method=(lagb_method, {"choices": ("segment", "t2")}))
     from vaearr.maps.boundaries import find_boundaries
     from vaearr.viz.boundaries import boundary_files
+    from vaearr.viz.segment import figure_folder
+
+    figures = figure_folder(store, figures, "boundaries")  # created and proven writable before the store is written
 
     result = find_boundaries(store, source=source, mask=mask, gb_threshold=gb_threshold, lagb_method=lagb_method,
                              lagb_threshold=lagb_threshold, lagb_low=lagb_low, lagb_min_length=lagb_min_length,

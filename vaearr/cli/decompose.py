@@ -10,16 +10,16 @@ import typer
 
 from vaearr.cli.common import SCHEDULER, app, option_parameters, resolved_mask
 from vaearr.maps.options import DecomposeOptions
-from vaearr.options import parsed
+from vaearr.options import made
 
 
 def decompose(**given: Any) -> None:
     """Decompose the patterns in the mask; write {name}_weights(y, x, {name}_component) and {name}_components."""
+    scheduler = given.pop("scheduler")
+    options = made(DecomposeOptions, given)
     from vaearr.maps.decompose import write_decomposition
     from vaearr.store.dask_cluster import dask_client
 
-    scheduler = given.pop("scheduler")
-    options = DecomposeOptions(**parsed(DecomposeOptions, given))
     options = dataclasses.replace(options, mask=resolved_mask(options.store, options.mask))
     with dask_client(scheduler):
         result = write_decomposition(options.store, options)

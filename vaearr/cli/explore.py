@@ -11,7 +11,7 @@ import typer
 from vaearr.analysis.options import ExploreOptions
 from vaearr.cli.common import Checkpoint, Device, app, option_parameters, store_location
 from vaearr.errors import InputError
-from vaearr.options import parsed
+from vaearr.options import made, writable_folder, writable_folders
 
 
 #: The command-line parameters of ``vaearr explore`` that are not :class:`ExploreOptions` fields: image files
@@ -25,19 +25,20 @@ EXTRA = [
     inspect.Parameter("serve", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Annotated[
         bool, typer.Option("--serve", help="Serve the interactive explorer (one slider per latent dim) instead.")]),
     inspect.Parameter("port", inspect.Parameter.KEYWORD_ONLY, default=5006, annotation=Annotated[
-        int, typer.Option(help="Port of the served explorer (0: a free one, printed).")]),
+        int, typer.Option(min=0, max=65535, help="Port of the served explorer (0: a free one, printed).")]),
 ]
 
 
 def explore(**given: Any) -> None:
     """Latent-space exploration of a run: quality, prior, interpolation, prototypes, traversals, manifold,
     embeddings, projector files; or image files through the run (--image, --interpolate)."""
+    image, interpolate, serve, port = (given.pop(k) for k in ("image", "interpolate", "serve", "port"))
+    o = made(ExploreOptions, given)
+    writable_folders(out=o.out)
     from vaearr.viz.explore import explore as run_explore
     from vaearr.viz.explore import explore_files
     from vaearr.viz.explorer import explorer_for_run
 
-    image, interpolate, serve, port = (given.pop(k) for k in ("image", "interpolate", "serve", "port"))
-    o = ExploreOptions(**parsed(ExploreOptions, given))
     files = [*(image or []), *(interpolate or ())]
     if files:
         if image and interpolate:
@@ -70,25 +71,25 @@ def layers(
     weights: Annotated[Optional[Path], typer.Option(help="Instead of --run: a pretrained Stable Diffusion / ldm VAE "
                                                     "(model.ckpt, .safetensors, or a diffusers AutoencoderKL folder); "
                                                     "inputs RGB, resized, scaled to [-1, 1].")] = None,
-    size: Annotated[Optional[int], typer.Option(help="With --weights: input size N×N (default: diffusers' "
+    size: Annotated[Optional[int], typer.Option(min=8, help="With --weights: input size N×N (default: diffusers' "
                                                 "sample_size, else 512).")] = None,
     img1: Annotated[Optional[Path], typer.Option(help="First input: an image file or .npy array.")] = None,
     img2: Annotated[Optional[Path], typer.Option(help="Second input.")] = None,
     folder: Annotated[Optional[Path], typer.Option(help="Folder with positive/ and negative/, files matched by name.")] = None,
-    top: Annotated[int, typer.Option(help="How many most-different layers to list.")] = 5,
+    top: Annotated[int, typer.Option(min=1, help="How many most-different layers to list.")] = 5,
     checkpoint: Checkpoint = "best",
     device: Device = "cpu",
 ) -> None:
     """Compare decoder layer activations of two inputs (--img1/--img2) or of matched pairs (--folder), through a run or a pretrained SD VAE (--weights)."""
-    from vaearr.viz.layers import compare_folder, compare_images, layer_model
-
-
     if (run is None) == (weights is None):
         raise InputError(None, "give either --run or --weights")
     if size is not None and weights is None:
         raise InputError(None, "--size goes with --weights (a run has its own input size)")
     if (folder is None) == (img1 is None and img2 is None) or (folder is None and (img1 is None or img2 is None)):
         raise InputError(None, "give either --img1 and --img2, or --folder")
+    writable_folder(out)
+    from vaearr.viz.layers import compare_folder, compare_images, layer_model
+
     model = layer_model(run, weights=weights, size=size, checkpoint=checkpoint, device=device)
     for note in model.notes:
         typer.echo(f"{weights}: {note}")

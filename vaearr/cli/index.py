@@ -9,14 +9,14 @@ import typer
 
 from vaearr.cli.common import app, option_parameters
 from vaearr.maps.options import IndexOptions
-from vaearr.options import parsed
+from vaearr.options import made
 
 
 def index(**given: Any) -> None:
     """Index the patterns: write {name}(y, x, quaternion) (orix convention), phase_id and the quality maps."""
+    options = made(IndexOptions, given)
     from vaearr.maps.indexing import index_store
 
-    options = IndexOptions(**parsed(IndexOptions, given))
     typer.echo(index_store(options.store, options).summary())
 
 

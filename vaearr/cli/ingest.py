@@ -15,6 +15,8 @@ from vaearr.cli.common import (
     print_store,
     store_location,
 )
+from vaearr.io.write import check_kind
+from vaearr.options import check_values
 
 
 @ingest_app.command("ebsd")
@@ -40,8 +42,9 @@ def ingest_ebsd(
     An HDF5 file with /images (N×1×H×W or N×H×W) and /coords (N×2, [x, y] per image) — the
     exchange format of EBSD training scripts — is recognised without --dataset.
     """
+    check_values(step=(step, {"above": 0}), crop=(crop, {"min": 1}), binning=(binning, {"min": 1}))
+    check_kind(store, "ebsd-map")
     from vaearr.io import ebsd as io_ebsd
-
 
     coords_kw = {k: v for k, v in (("coords_order", coords_order), ("coords_units", coords_units)) if v is not None}
     ds = io_ebsd.ingest_ebsd(
@@ -73,8 +76,8 @@ def ingest_tables(
 
     --composite / --composite-rgb also write an element composite (from --elements, or the store's elements).
     """
+    check_kind(store, "ebsd-map")
     from vaearr.io import tables as io_tables
-
 
     derive = None
     if composite is not None or composite_rgb is not None or composite_mask is not None:
@@ -114,6 +117,9 @@ def ingest_orientations(
     overwrite: Overwrite = False,
 ) -> None:
     """Crystal orientations → NAME(y, x, quaternion), phase_id(y, x), quality maps (iq, ci, fit / mad, bands, bandcontrast) and the derived maps."""
+    check_values(grain_angle=(grain_angle, {"above": 0, "max": 180}), direction=(direction, {"choices": ("x", "y", "z")}))
+    if store is not None:
+        check_kind(store, "ebsd-map")
     from functools import partial
 
     from vaearr.io.orientations import ingest_orientations as ingest
@@ -141,8 +147,9 @@ def ingest_images(
     overwrite: Overwrite = False,
 ) -> None:
     """A folder of images → images(sample, row, col[, channel]) with label and filename."""
+    check_values(size=(size, {"min": 1}))
+    check_kind(store, "images")
     from vaearr.io import images as io_images
-
 
     io_images.ingest_images(folder, store, size=size, mode=mode, skip_bad=skip_bad, overwrite=overwrite, progress=True)
     print_store(store)
@@ -156,8 +163,8 @@ def ingest_idx(
     overwrite: Overwrite = False,
 ) -> None:
     """MNIST / Fashion-MNIST IDX files → images(sample, row, col) with label."""
+    check_kind(store, "images")
     from vaearr.io import idx as io_idx
-
 
     io_idx.ingest_idx(images, store, labels=labels, overwrite=overwrite, progress=True)
     print_store(store)
@@ -175,8 +182,9 @@ def ingest_nifti(
     overwrite: Overwrite = False,
 ) -> None:
     """NIfTI volumes → volumes(subject, z, y, x), affine(subject, 4, 4), voxel_size (+ label(subject))."""
+    check_values(volume=(volume, {"min": 0}))
+    check_kind(store, "volumes")
     from vaearr.io import nifti as io_nifti
-
 
     io_nifti.ingest_nifti([*src], store, shape=parse_shape(shape, 3, "--shape"), method=method, volume=volume,
         subjects=subjects, label_column=label_column, overwrite=overwrite, progress=True)

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from vaearr.cli.common import app, store_location
+from vaearr.options import writable_folders
 
 
 @app.command()
@@ -23,6 +24,7 @@ def report(
 ) -> None:
     """One self-contained HTML page (works offline): the store's variables and provenance, the run's config,
     curves and reconstructions, every map with shared zoom, the ranking table, clusters and exploration."""
+    writable_folders(out=out)
     from vaearr.viz.report import build_report
 
     result = build_report(store, out, run=run, analyses=analyses or [], discover=discover, echo=typer.echo)

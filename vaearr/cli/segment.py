@@ -10,7 +10,7 @@ import typer
 
 from vaearr.cli.common import app, option_parameters
 from vaearr.maps.options import SegmentOptions
-from vaearr.options import parsed
+from vaearr.options import made
 
 FIGURES = inspect.Parameter(
     "figures", inspect.Parameter.KEYWORD_ONLY, default=None,
@@ -19,12 +19,11 @@ FIGURES = inspect.Parameter(
 
 def segment(**given: Any) -> None:
     """Regions of similar features (sub-grains) and the grains they join into; writes {name}, {name}_grains, {name}_boundaries."""
+    figures = given.pop("figures")
+    options = made(SegmentOptions, given)
     from vaearr.maps.segment import segment_store
     from vaearr.viz.segment import figure_folder, segment_files
 
-    figures = given.pop("figures")
-    options = SegmentOptions(**parsed(SegmentOptions, given))
-    options.check()
     folder = figure_folder(options.store, figures)  # proven writable before the store is written
     result = segment_store(options.store, options)
     segment_files(result, folder)

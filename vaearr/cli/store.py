@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from vaearr.cli.common import Overwrite, app, print_store, store_location
+from vaearr.options import check_values, writable_folders
 
 
 @app.command()
@@ -37,6 +38,10 @@ def roi(
 
     With --figures and no criterion, only the histogram, map and row profiles are drawn (to choose a threshold).
     """
+    check_values(bc_top_percent=(bc_top_percent, {"above": 0, "max": 100}), bin_width=(bin_width, {"above": 0}))
+    for row in profile_row or []:
+        check_values(profile_row=(row, {"min": 0}))
+    writable_folders(export=export, figures=figures)  # before the store is written
     from vaearr.errors import InputError
     from vaearr.maps.roi import (
         create_roi,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -9,7 +10,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from vaearr.cli.common import app, option_parameters, parse_options
-from vaearr.options import parsed
+from vaearr.options import made, writable_folders
 from vaearr.train.config import TrainConfig
 
 #: Command-line parameters that are not fields: how ``model_options`` are given, and resuming.
@@ -32,18 +33,17 @@ def parameters() -> list[inspect.Parameter]:
 
 def train(**given: Any) -> None:
     """Train a VAE on a store variable; checkpoints, history, curves and previews go to --run."""
+    resume, config, option = given.pop("resume"), given.pop("config"), given.pop("option")
+    cfg = made(TrainConfig, given)
+    writable_folders(run=cfg.run)
     from vaearr.models import config_from_dict, options_from_file
     from vaearr.models.likelihoods import LIKELIHOODS
     from vaearr.run import Run
     from vaearr.train import fit
     from vaearr.train.trainer import collapse
 
-
-    resume, config, option = given.pop("resume"), given.pop("config"), given.pop("option")
-    values = parsed(TrainConfig, given)
-    values["model_options"] = {**(options_from_file(config, values["model"]) if config else {}),
-                               **parse_options(option)}
-    cfg = TrainConfig(**values)
+    cfg = dataclasses.replace(cfg, model_options={**(options_from_file(config, cfg.model) if config else {}),
+                                                  **parse_options(option)})
     result = fit(cfg, resume=resume, report=typer.echo)
     last = result.history[-1] if result.history else {}
     if "val_loss" in last or not last:

@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from vaearr.cli.common import app, parse_options, store_location
+from vaearr.options import check_values, writable_folders
+from vaearr.train.config import MIN_SIDE
 
 
 @app.command("import-weights")
@@ -25,8 +27,9 @@ def import_weights(
                                                         "checkpoint cannot tell, e.g. -o upsample_mode=bilinear.")] = None,
 ) -> None:
     """Load a script's checkpoint (torch.load weights_only=True) into conv-vae and write a run that encode, explore and layers use."""
+    check_values(resize=(resize, {"min": MIN_SIDE}), crop=(crop, {"min": MIN_SIDE}))
+    writable_folders(run=run)
     from vaearr.train.weights import import_weights as run_import
-
 
     result = run_import(weights, source, store, run, var=var, mask=None if mask == "none" else mask, scale=scale,
                         resize=resize, crop=crop, options=parse_options(option))

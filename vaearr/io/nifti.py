@@ -193,6 +193,8 @@ def _plan(subject: str, path: Path, volume: int | None) -> _Plan:
         if not 0 <= volume < n:
             raise InputError(path, f"has {n} volumes; --volume {volume} is not in 0..{n - 1}")
         index = volume
+    elif len(shape) == 3 and volume not in (None, 0):
+        raise InputError(path, f"is 3D (one volume); --volume {volume} is for 4D files (leave it out)")
     elif len(shape) != 3:
         raise InputError(path, f"has shape {tuple(img.shape)} ({len(shape)}D): cannot be reconciled with 3D volumes")
     if len(img.shape) > 3 and index is None:

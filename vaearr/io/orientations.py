@@ -294,5 +294,5 @@ def ingest_orientations(
                        "orientations_source": os.fspath(path.resolve())}
     written = write_ingested(store, variables, source=source, config=json.loads(json.dumps(config, default=str)),
                              kind="ebsd-map" if ds is None else None, group_attrs=group_attrs, overwrite=overwrite,
-                             progress=progress, src=path, what="orientations")
+                             progress=progress, src=path, what="orientations", expects="ebsd-map")
     return written[list(variables)]

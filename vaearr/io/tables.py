@@ -529,7 +529,8 @@ def ingest_tables(
         variables.update(extra.variables)
         sources.update({k: list(extra.source) for k in extra.variables})
         config.update(extra.config)
-    written = write_ingested(store, variables, source=sources, overwrite=overwrite, config=config, progress=progress)
+    written = write_ingested(store, variables, source=sources, overwrite=overwrite, config=config, progress=progress,
+                             expects="ebsd-map")
     return written[list(variables)]
 
 

@@ -12,6 +12,7 @@ import zarr
 from vaearr.errors import InputError, StoreError, VaearrError
 from vaearr.io.patterns import short_error
 from vaearr.store import open_store, store_exists, write_variables
+from vaearr.store.schema import SAMPLE, SUBJECT, X
 
 
 def check_sample_coords(store: str | os.PathLike, ds: xr.Dataset, *, dim: str = "sample") -> None:
@@ -33,6 +34,29 @@ def check_sample_coords(store: str | os.PathLike, ds: xr.Dataset, *, dim: str = 
     for name, c in existing.coords.items():
         if c.dims == (dim,) and name != dim and name not in ds.coords:
             raise StoreError(store, f"has a '{name}' coord this input lacks; write to a new store")
+
+
+#: A store's kind told by its dims, for a store without the ``kind`` attr (one written before it was recorded).
+KIND_BY_DIM = {X: "ebsd-map", SAMPLE: "images", SUBJECT: "volumes"}
+
+
+def store_kind(store: str | os.PathLike) -> str | None:
+    """The kind of an existing store (``ebsd-map``, ``images``, ``volumes``): its root attr, else told by its dims;
+    None for a store that is absent or holds none of them."""
+    if not store_exists(store):
+        return None
+    ds = open_store(store)
+    if ds.attrs.get("kind"):
+        return str(ds.attrs["kind"])
+    return next((kind for dim, kind in KIND_BY_DIM.items() if dim in ds.dims), None)
+
+
+def check_kind(store: str | os.PathLike, kind: str) -> None:
+    """Refuse to put ``kind`` data (images, volumes, a scan's maps) into a store of another kind, before anything
+    is read or written: images beside a scan would be a store no command reads right."""
+    found = store_kind(store)
+    if found is not None and found != kind:
+        raise StoreError(store, f"is a {found} store; {kind} data go into a store of their own (give another --store)")
 
 
 def raised_while_reading(exc: BaseException) -> bool:
@@ -59,6 +83,7 @@ def write_ingested(
     src: str | os.PathLike | None = None,
     sample_coords: xr.Dataset | None = None,
     what: str = "it",
+    expects: str | None = None,
 ) -> xr.Dataset:
     """Write what a reader read (lazily) into ``store`` in one transaction; return the store.
 
@@ -72,7 +97,10 @@ def write_ingested(
         Provenance (see :func:`vaearr.store.write_variables`).
     kind
         The store's kind (``ebsd-map``, ``images``, ``volumes``), written to its root attrs
-        with ``group_attrs``.
+        with ``group_attrs``; a store of another kind is refused (:func:`check_kind`).
+    expects
+        The kind the store must be when it exists, where ``kind`` is not written (tables, orientations
+        added to a scan's store).
     progress
         A progress-bar label, or False.
     src
@@ -81,6 +109,8 @@ def write_ingested(
     sample_coords
         Data whose per-sample coords must cover the store's (see :func:`check_sample_coords`).
     """
+    if expects or kind:
+        check_kind(store, expects or kind)
     if sample_coords is not None:
         check_sample_coords(store, sample_coords)
     attrs = {**({"kind": kind} if kind else {}), **(group_attrs or {})}

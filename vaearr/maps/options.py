@@ -15,7 +15,7 @@ from typing import Optional
 
 from vaearr.errors import InputError
 from vaearr.maps.indexers import DICTIONARY_MEMORY, INDEXERS
-from vaearr.options import opt, parse_k_range, parse_none
+from vaearr.options import SEED_MAX, check_declared, opt, parse_k_range, parse_none
 from vaearr.store.names import check_name
 from vaearr.store.schema import ORIENTATION
 
@@ -96,14 +96,15 @@ class DecomposeOptions:
     var: str = opt("patterns", "Variable to decompose.")
     k_range: tuple[int, int] = opt((2, 8), "k range for the BIC choice of automatic cnmf references.", cli_type=str,
                                    parse=parse_k_range, cli_default="2:8")
-    max_components: int = opt(20, "Largest number of components the 'auto' scree looks at.")
-    max_fit: int = opt(MAX_FIT, "Pixels in the fit sample (at most).")
-    seed: int = opt(0, "Seed of the fit sample, PCA, NMF and the mixture.")
+    max_components: int = opt(20, "Largest number of components the 'auto' scree looks at.", min=1)
+    max_fit: int = opt(MAX_FIT, "Pixels in the fit sample (at most).", min=1)
+    seed: int = opt(0, "Seed of the fit sample, PCA, NMF and the mixture.", min=0, max=SEED_MAX)
     overwrite: bool = opt(False, "Replace the variables if they exist.", flags=("--overwrite",))
 
     def check(self) -> None:
         """One :class:`InputError` line for the first option out of range (the method's name is checked against
         :data:`~vaearr.maps.decompositions.DECOMPOSITIONS` by :func:`~vaearr.maps.decompose.decompose`)."""
+        check_declared(self)
         components = parse_components(self.components)
         if isinstance(components, int) and components < 1:
             raise InputError(None, f"--components must be at least 1, got {components}")
@@ -161,7 +162,7 @@ class IndexOptions:
     store: str = opt(help="EBSD map store with patterns(y, x, py, px).", flags=())
     pc: Sequence[float] | str = opt(help="Projection centre X,Y,Z (kikuchipy's default Bruker convention unless "
                                          "--pc-convention).", cli_type=str)
-    sample_tilt: float = opt(70.0, "Sample tilt (degrees), e.g. 70.", flags=("--tilt",), cli_default=...)
+    sample_tilt: float = opt(70.0, "Sample tilt (degrees), e.g. 70.", flags=("--tilt",), cli_default=..., min=-90, max=90)
     phase: str | None = opt(None, "Phase by kikuchipy master-pattern name: ni (shipped, offline), al, si, austenite, "
                                   "ferrite, … (downloaded ones).")
     master_pattern: Path | None = opt(None, "An EMsoft master-pattern file instead of --phase.")
@@ -170,10 +171,10 @@ class IndexOptions:
     refine: bool = opt(False, "Refine every solution against the master pattern (kikuchipy).", flags=("--refine",))
     pc_convention: str = opt("bruker", "bruker, tsl, oxford or emsoft (as kikuchipy's EBSDDetector takes them).",
                              parse=_lower)
-    px_size: float | None = opt(None, "Detector pixel size (µm); needed with --pc-convention emsoft.")
-    detector_tilt: float = opt(0.0, "Detector tilt (degrees).")
-    resolution: float = opt(RESOLUTION, "Dictionary: orientation sampling (degrees).")
-    energy: float | None = opt(None, "Master-pattern energy (kV); default its highest.")
+    px_size: float | None = opt(None, "Detector pixel size (µm); needed with --pc-convention emsoft.", above=0)
+    detector_tilt: float = opt(0.0, "Detector tilt (degrees).", min=-90, max=90)
+    resolution: float = opt(RESOLUTION, "Dictionary: orientation sampling (degrees).", above=0)
+    energy: float | None = opt(None, "Master-pattern energy (kV); default its highest.", above=0)
     mask: str | None = opt("auto", "Mask variable (default: roi when the store has one, else every pixel; 'none': "
                                    "every pixel).", cli_type=Optional[str], parse=_index_mask)
     name: str = opt(ORIENTATION, "Orientation variable; quality maps are {name}_score, {name}_bands.")
@@ -186,6 +187,7 @@ class IndexOptions:
 
     def check(self) -> tuple[str, tuple[float, float, float], float, float]:
         """Every setting checked before the store is read; returns the name, PC and tilts as they will be used."""
+        check_declared(self)
         name = check_name(self.name, "orientation variable (--name)")
         if self.method not in INDEXERS:
             raise InputError(None, f"unknown --method '{self.method}'; choose {', '.join(INDEXERS)}")
@@ -219,17 +221,18 @@ class SegmentOptions:
     mask: str | None = opt("auto", "Mask variable ('auto': roi when the store has one, else every pixel; 'none': "
                                    "every pixel).", cli_type=str, parse=parse_none)
     name: str = opt("segments", "Region variable; {name}_grains and {name}_boundaries are written beside it.")
-    boundary_cost: float = opt(BOUNDARY_COST, "Nats charged per pixel edge of boundary between two regions.")
+    boundary_cost: float = opt(BOUNDARY_COST, "Nats charged per pixel edge of boundary between two regions.", min=0)
     min_size: int | None = opt(None, "Regions under this many pixels join their nearest neighbour (default: the "
                                      "number of feature dims).", cli_type=Optional[int])
     min_contrast: float = opt(MIN_CONTRAST, "Sub-grains closer than this fraction of the median grain-boundary "
                                             "contrast are merged.")
     grain_angle: float = opt(5.0, "Orientations: the misorientation (degrees) that separates grains.")
-    seed: int = opt(0, "Seed of the sample of pixel pairs the noise is measured on.")
+    seed: int = opt(0, "Seed of the sample of pixel pairs the noise is measured on.", min=0, max=SEED_MAX)
     overwrite: bool = opt(False, "Replace the variables if they exist.", flags=("--overwrite",))
 
     def check(self) -> None:
         """One line naming the option and its allowed range, before any work."""
+        check_declared(self)
         check_name(self.name, "--name")
         check_name(self.features, "--features")
         if not (math.isfinite(self.boundary_cost) and self.boundary_cost >= 0):

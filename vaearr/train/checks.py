@@ -9,50 +9,26 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from vaearr.errors import InputError
+from vaearr.options import check_declared
 from vaearr.run import Run, RunError
 from vaearr.train.config import TrainConfig, TrainingError, check_schedule_options
 
-#: field → (is the value fine?, what it must be); values that would train nothing or crash torch.
-RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "epochs": (lambda v: v >= 1, "at least 1 (it counts all epochs; 0 trains nothing)"),
-    "lr": (lambda v: math.isfinite(v) and v > 0, "a positive number"),
-    "batch_size": (lambda v: v >= 1, "at least 1"),
-    "latent_dim": (lambda v: v >= 1, "at least 1"),
-    "weight_decay": (lambda v: math.isfinite(v) and v >= 0, "0 or more"),
-    "val_fraction": (lambda v: 0 <= v < 1, "from 0 (no validation) up to, not including, 1"),
-    "checkpoint_every": (lambda v: v >= 1, "at least 1"),
-    "kl_warmup_epochs": (lambda v: math.isfinite(v) and v >= 0, "0 or more"),
-    "kl_cycles": (lambda v: v >= 0, "0 or more"),
-    "grad_clip": (lambda v: v is None or (math.isfinite(v) and v >= 0), "0 (off) or more"),
-    "previews": (lambda v: v >= 0, "0 or more"),
-    "crop": (lambda v: v is None or v >= 1, "at least 1"),
-    "resize": (lambda v: v is None or v >= 1, "at least 1"),
-    "num_workers": (lambda v: v is None or v >= 0, "0 or more"),
-}
-
-
-def option_flag(name: str) -> str:
-    """The command-line flag of a :class:`TrainConfig` field (``kl_warmup_epochs`` → ``--kl-warmup``)."""
-    for f, o in TrainConfig.options():
-        if f.name == name:
-            return (o.flags or (f"--{name.replace('_', '-')}",))[0].split("/")[0] if o.flags != () else name
-    return f"--{name.replace('_', '-')}"
-
-
 def check_options(cfg: TrainConfig) -> None:
-    """Raise :class:`TrainingError` for the first option that cannot train (see :data:`RULES`).
+    """Raise :class:`TrainingError` for the first option out of the range its field declares
+    (:func:`~vaearr.options.check_declared`), then for the schedule's options.
 
     Examples
     --------
     >>> check_options(TrainConfig(store="s.zarr", run="r", epochs=0))
     Traceback (most recent call last):
     ...
-    vaearr.train.config.TrainingError: --epochs must be at least 1 (it counts all epochs; 0 trains nothing), got 0
+    vaearr.train.config.TrainingError: --epochs must be at least 1, got 0
     """
-    for name, (ok, must) in RULES.items():
-        value = getattr(cfg, name)
-        if not ok(value):
-            raise TrainingError(f"{option_flag(name)} must be {must}, got {value}")
+    try:
+        check_declared(cfg)
+    except InputError as exc:
+        raise TrainingError(str(exc)) from None
     check_schedule_options(cfg)
 
 

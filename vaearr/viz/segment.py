@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from vaearr.errors import InputError
+from vaearr.options import writable_folder
 from vaearr.maps.segment import SegmentResult
 from vaearr.viz.core import save_figure
 from vaearr.viz.maps import image_map, overlay
@@ -68,15 +68,7 @@ def figure_folder(store: str | os.PathLike, figures: str | os.PathLike | None, s
     if figures is None:
         stem = Path(store.rstrip("/").rsplit("/", 1)[-1]).stem
         figures = (Path(store).parent if "://" not in store else Path.cwd()) / f"{stem}_{suffix}"
-    folder = Path(figures)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".vaearr-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise InputError(folder, f"cannot write figures there ({exc.strerror or exc})") from None
-    return folder
+    return writable_folder(figures, "--figures")
 
 
 def segment_files(result: SegmentResult, folder: str | os.PathLike | None = None) -> dict[str, Path]:
