@@ -104,9 +104,12 @@ def unexpected(exc: BaseException) -> str:
 def usage_line(exc: typer.TyperException) -> str:
     """One line for a command line click could not parse (an unknown option, a missing argument, a value
     that is not a number): the command and click's message, without the usage box."""
-    ctx = getattr(exc, "ctx", None)
-    where = f"{ctx.command_path}: " if ctx is not None and ctx.command_path else ""
-    return f"error: {where}{exc.format_message()}".replace("\n", " ")
+    names, ctx = [], getattr(exc, "ctx", None)
+    while ctx is not None and ctx.parent is not None:  # the root's name is how python was started: "vaearr" here
+        names.insert(0, ctx.info_name)
+        ctx = ctx.parent
+    where = " ".join(["vaearr", *names])
+    return f"error: {where}: {exc.format_message()}".replace("\n", " ")
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ import typer
 
 from vaearr.cli.common import app, option_parameters
 from vaearr.maps.options import SegmentOptions
-from vaearr.options import made
+from vaearr.options import made, writable_folders
 
 FIGURES = inspect.Parameter(
     "figures", inspect.Parameter.KEYWORD_ONLY, default=None,
@@ -21,6 +21,7 @@ def segment(**given: Any) -> None:
     """Regions of similar features (sub-grains) and the grains they join into; writes {name}, {name}_grains, {name}_boundaries."""
     figures = given.pop("figures")
     options = made(SegmentOptions, given)
+    writable_folders(figures=figures)  # before the heavy imports, and before the store is written
     from vaearr.maps.segment import segment_store
     from vaearr.viz.segment import figure_folder, segment_files
 
