@@ -287,13 +287,17 @@ def group(command_line: str) -> str:
 @pytest.fixture(scope="module")
 def places(tmp_path_factory, kikuchipy_data_dir: Path) -> dict[str, str]:
     """The three small stores and the broken files, made once for the module."""
+    return make_places(tmp_path_factory.mktemp("bad_input"), kikuchipy_data_dir)
+
+
+def make_places(root: Path, kikuchipy_data_dir: Path) -> dict[str, str]:
+    """The three small stores and the broken files under ``root``: placeholder → path."""
     from PIL import Image
 
     from vaearr.io.ebsd import ingest_ebsd
     from vaearr.io.images import ingest_images
     from vaearr.io.nifti import ingest_nifti
 
-    root = tmp_path_factory.mktemp("bad_input")
     rng = np.random.default_rng(0)
     src = kikuchipy_data_dir / "kikuchipy_h5ebsd" / "patterns.h5"
     ingest_ebsd(src, root / "map.zarr")

@@ -102,12 +102,12 @@ def shown(value: Any) -> str:
 
 
 def check_declared(values: Any) -> None:
-    """One :class:`InputError` line for the first field of the options dataclass ``values`` whose value
-    its :class:`Option` does not allow (``--top must be >= 1, got 0``)."""
-    for f, o in options(type(values)):
-        value = getattr(values, f.name)
-        if not o.admits(value):
-            raise InputError(None, f"{flag(f, o).split('/')[0]} must be {o.allowed()}, got {shown(value)}")
+    """One :class:`InputError` line for the fields of the options dataclass ``values`` whose values their
+    :class:`Option` does not allow (``--top must be at least 1, got 0``; several joined by ``;``)."""
+    problems = [f"{flag(f, o).split('/')[0]} must be {o.allowed()}, got {shown(getattr(values, f.name))}"
+                for f, o in options(type(values)) if not o.admits(getattr(values, f.name))]
+    if problems:
+        raise InputError(None, "; ".join(problems))
 
 
 def opt(default: Any = dataclasses.MISSING, help: str = "", **kw: Any) -> Any:
@@ -170,10 +170,12 @@ def build(cls: type, values: dict[str, Any]) -> Any:
     return cls(**out)
 
 
-def writable_folder(folder: str | os.PathLike, what: str = "--out") -> Path:
+def writable_folder(folder: str | os.PathLike, what: str = "--out", *, keep: bool = True) -> Path:
     """``folder`` created and proven writable (a probe file written and removed), so a command that will
-    write there fails in one line before it reads or writes a store (``what``: the option that named it)."""
+    write there fails in one line before it reads or writes a store (``what``: the option that named it);
+    ``keep=False`` removes again the folders it made (a run folder its command makes itself)."""
     folder = Path(folder)
+    made_first = next((p for p in [*reversed(folder.parents), folder] if not p.exists()), None)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / ".vaearr-write-test"
@@ -181,6 +183,11 @@ def writable_folder(folder: str | os.PathLike, what: str = "--out") -> Path:
         probe.unlink()
     except OSError as exc:
         raise InputError(folder, f"{what}: cannot write there ({exc.strerror or exc})") from None
+    if not keep and made_first is not None:
+        for p in [folder, *folder.parents]:
+            p.rmdir()
+            if p == made_first:
+                break
     return folder
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from vaearr.cli.common import app, option_parameters, parse_options
-from vaearr.options import made, writable_folders
+from vaearr.options import made, writable_folder
 from vaearr.train.config import TrainConfig
 
 #: Command-line parameters that are not fields: how ``model_options`` are given, and resuming.
@@ -35,7 +35,7 @@ def train(**given: Any) -> None:
     """Train a VAE on a store variable; checkpoints, history, curves and previews go to --run."""
     resume, config, option = given.pop("resume"), given.pop("config"), given.pop("option")
     cfg = made(TrainConfig, given)
-    writable_folders(run=cfg.run)
+    writable_folder(cfg.run, "--run", keep=False)  # proven writable; fit makes it
     from vaearr.models import config_from_dict, options_from_file
     from vaearr.models.likelihoods import LIKELIHOODS
     from vaearr.run import Run

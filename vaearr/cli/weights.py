@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from vaearr.cli.common import app, parse_options, store_location
-from vaearr.options import check_values, writable_folders
+from vaearr.options import check_values, writable_folder
 from vaearr.train.config import MIN_SIDE
 
 
@@ -28,7 +28,7 @@ def import_weights(
 ) -> None:
     """Load a script's checkpoint (torch.load weights_only=True) into conv-vae and write a run that encode, explore and layers use."""
     check_values(resize=(resize, {"min": MIN_SIDE}), crop=(crop, {"min": MIN_SIDE}))
-    writable_folders(run=run)
+    writable_folder(run, "--run", keep=False)  # proven writable; the import makes it
     from vaearr.train.weights import import_weights as run_import
 
     result = run_import(weights, source, store, run, var=var, mask=None if mask == "none" else mask, scale=scale,

@@ -147,7 +147,8 @@ class TrainConfig:
                            "has not improved by more than --min-delta for this many epochs (0: off).", min=0)
     min_delta: float = opt(0.0, "Early stopping: the smallest fall of the loss that counts as an improvement.", min=0)
     ema: float = opt(0.0, "Keep an exponential moving average of the weights with this decay, e.g. 0.999 (0: off); "
-                          "validation, best/ and every checkpoint's model (what encode reads) use the averaged weights.")
+                          "validation, best/ and every checkpoint's model (what encode reads) use the averaged weights.",
+                     min=0, below=1)
     cosine_t0: int = opt(10, "cosine-restarts: epochs of the first cosine cycle (torch's T_0).", min=1)
     cosine_t_mult: int = opt(1, "cosine-restarts: each cycle is this many times longer than the one before (T_mult).", min=1)
     subset: int | None = opt(None, "Train on a seeded random subset of N of the training samples (validation keeps "
@@ -177,26 +178,9 @@ def check_schedule_options(cfg: TrainConfig) -> None:
     """One clear line for an early-stopping, weight-average, schedule, subset or wandb option that
     cannot work, before a run is written (a subset larger than the training samples is found
     when the split is made, also before)."""
-    problems = []
-    if cfg.patience < 0:
-        problems.append(f"--patience must be >= 0 (0: no early stopping), got {cfg.patience}")
-    if cfg.min_delta < 0:
-        problems.append(f"--min-delta must be >= 0, got {cfg.min_delta}")
-    if cfg.ema != 0 and not 0 < cfg.ema < 1:
-        problems.append(f"--ema (the decay of the weight average) must be in (0, 1), e.g. 0.999 (0: off), got {cfg.ema}")
-    if cfg.schedule not in SCHEDULES:
-        problems.append(f"--schedule must be one of {', '.join(SCHEDULES)}, got {cfg.schedule!r}")
-    if cfg.cosine_t0 < 1 or cfg.cosine_t_mult < 1:
-        problems.append(f"--cosine-t0 and --cosine-t-mult must be >= 1, got {cfg.cosine_t0} and {cfg.cosine_t_mult}")
-    if cfg.amp not in AMPS:
-        problems.append(f"--amp must be one of {', '.join(AMPS)}, got {cfg.amp!r}")
-    elif cfg.amp == "fp16" and not str(cfg.device).startswith("cuda"):
-        problems.append("--amp fp16 is for CUDA; on a CPU use --amp bf16 (or none)")
-    if cfg.max_steps is not None and cfg.max_steps < 1:
-        problems.append(f"--max-steps must be >= 1 (optimisation steps in all), got {cfg.max_steps}")
-    if cfg.subset is not None and cfg.subset < 1:
-        problems.append(f"--subset must be >= 1 (samples to train on), got {cfg.subset}")
-    if problems:
-        raise TrainingError("; ".join(problems))
+    # the ranges of --patience, --min-delta, --ema, --schedule, --cosine-*, --amp, --max-steps and --subset are
+    # declared on their fields (vaearr.options.check_declared); what is left needs two options at once
+    if cfg.amp == "fp16" and not str(cfg.device).startswith("cuda"):
+        raise TrainingError("--amp fp16 is for CUDA; on a CPU use --amp bf16 (or none)")
     if cfg.wandb:
         require("wandb", "wandb")
