@@ -8,13 +8,13 @@ import collections
 import gzip
 import shlex
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.conftest import tree_hash
+from tests.test_details import vaearr_cli
 
 pytest.importorskip("kikuchipy", reason="needs the 'ebsd' extra")
 nib = pytest.importorskip("nibabel", reason="needs the 'nifti' extra")
@@ -331,29 +331,12 @@ def make_places(root: Path, kikuchipy_data_dir: Path) -> dict[str, str]:
             "tmp": str(root / "out")}
 
 
-def vaearr_cli(capsys, args: list[str]) -> tuple[int, str, str]:
-    """The real ``vaearr`` entry point in this process: exit code, stdout, stderr."""
-    from vaearr.cli import main
-
-    argv = sys.argv
-    sys.argv = ["vaearr", *args]
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = argv
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def assert_clean(capsys, places: dict[str, str], command_line: str, needle: str) -> str:
     """Run one bad command line; every promise of issue 30 checked; the error line returned."""
     stores = [places[k] for k in ("map", "img", "vol")]
     before = [tree_hash(s) for s in stores]
     args = shlex.split(command_line.format(**places))
-    code, out, err = vaearr_cli(capsys, args)
+    code, out, err = vaearr_cli(capsys, *args)
     lines = err.strip().splitlines()
     assert code != 0, (command_line, out[-500:])
     assert "Traceback" not in err, (command_line, err)

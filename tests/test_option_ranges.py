@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import tree_hash
-from tests.test_bad_input import make_places, vaearr_cli
+from tests.test_bad_input import make_places
+from tests.test_details import vaearr_cli
 from vaearr.analysis.options import ClusterOptions, ExploreOptions, RankOptions
 from vaearr.maps.options import DecomposeOptions, IndexOptions, SegmentOptions
 from vaearr.options import flag, options
@@ -72,7 +73,7 @@ def test_every_numeric_option_out_of_range_is_refused(capsys, places, command, o
               suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(value=outside(bounds, whole))
     def refused(value) -> None:
-        code, _, err = vaearr_cli(capsys, [command, store, *extra, option, str(value)])
+        code, _, err = vaearr_cli(capsys, command, store, *extra, option, str(value))
         lines = err.strip().splitlines()
         assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and option in lines[0], (value, err)
         assert "Traceback" not in err

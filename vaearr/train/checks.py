@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -13,6 +12,7 @@ from vaearr.errors import InputError
 from vaearr.options import check_declared
 from vaearr.run import Run, RunError
 from vaearr.train.config import TrainConfig, TrainingError, check_schedule_options
+
 
 def check_options(cfg: TrainConfig) -> None:
     """Raise :class:`TrainingError` for the first option out of the range its field declares
