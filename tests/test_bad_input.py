@@ -23,7 +23,8 @@ nib = pytest.importorskip("nibabel", reason="needs the 'nifti' extra")
 #: {map} {img} {vol} the three stores (an EBSD map, an image set, a volume set); {none} an absent path; {file} a
 #: text file; {dir} an empty folder; {under} a path under a regular file (no folder can be made there); {trunc} a
 #: truncated HDF5; {junk} random bytes; {png} a folder of images; {badpng} a folder with a broken image; {nii} a 3-D
-#: NIfTI; {idx} an IDX file cut short; {csv} an empty CSV; {ang} a broken .ang; {run} a folder that is no run.
+#: NIfTI; {idx} an IDX file cut short; {csv} an empty CSV; {bc} the map's band-contrast CSV; {ang} a broken .ang;
+#: {run} a folder that is no run.
 CASES = """
 # --- rank
 --top | rank {map} --top 0
@@ -174,8 +175,8 @@ nope | boundaries {map} --from nope
 # --- roi
 --bc-top-percent | roi {map} --bc-top-percent 0
 --bc-top-percent | roi {map} --bc-top-percent 150
---bin-width | roi {map} --bin-width 0 --figures {tmp}/f
---profile-row | roi {map} --profile-row -1 --figures {tmp}/f
+bin width | roi {map} --bin-width 0 --figures {tmp}/f
+row -1 | roi {map} --profile-row -1 --figures {tmp}/f
 {under} | roi {map} --bc-otsu --export {under}
 {under} | roi {map} --bc-otsu --figures {under}
 abc | roi {map} --x abc
@@ -242,9 +243,10 @@ method | ingest nifti {nii} --store {tmp}/n.zarr --method foo
 # --- ingest tables, orientations
 {img} | ingest tables {img} --bandcontrast {csv}
 {vol} | ingest tables {vol} --bandcontrast {csv}
-{none} | ingest tables {map} --bandcontrast {none}
-{csv} | ingest tables {map} --bandcontrast {csv}
---xy-units | ingest tables {map} --bandcontrast {csv} --xy-units foo
+{none} | ingest tables {map} --elements {none}
+{csv} | ingest tables {map} --elements {csv}
+--overwrite | ingest tables {map} --bandcontrast {bc}
+--xy-units | ingest tables {map} --elements {bc} --xy-units foo
 --composite-mask | ingest tables {map} --composite-mask roi
 {none} | ingest orientations {none} --store {tmp}/n.zarr
 {ang} | ingest orientations {ang} --store {tmp}/n.zarr
@@ -297,10 +299,15 @@ def make_places(root: Path, kikuchipy_data_dir: Path) -> dict[str, str]:
     from vaearr.io.ebsd import ingest_ebsd
     from vaearr.io.images import ingest_images
     from vaearr.io.nifti import ingest_nifti
+    from vaearr.io.tables import ingest_tables
 
     rng = np.random.default_rng(0)
     src = kikuchipy_data_dir / "kikuchipy_h5ebsd" / "patterns.h5"
-    ingest_ebsd(src, root / "map.zarr")
+    ds = ingest_ebsd(src, root / "map.zarr")
+    xs, ys = np.meshgrid(ds["x"].values, ds["y"].values)
+    rows = [f"{x:g},{y:g},{v}" for x, y, v in zip(xs.ravel(), ys.ravel(), rng.integers(50, 200, xs.size))]
+    (root / "bc.csv").write_text("x,y,bandcontrast\n" + "\n".join(rows) + "\n")
+    ingest_tables(root / "map.zarr", bandcontrast=root / "bc.csv")
     png = root / "png"
     for label in ("a", "b"):
         (png / label).mkdir(parents=True)
@@ -328,7 +335,7 @@ def make_places(root: Path, kikuchipy_data_dir: Path) -> dict[str, str]:
             "under": str(root / "text.txt" / "sub"), "trunc": str(root / "trunc.h5"), "junk": str(root / "junk.h5"),
             "png": str(png), "badpng": str(badpng), "nii": str(nii), "idx": str(root / "short-idx3-ubyte.gz"),
             "csv": str(root / "empty.csv"), "ang": str(root / "broken.ang"), "run": str(root / "norun"),
-            "tmp": str(root / "out")}
+            "tmp": str(root / "out"), "bc": str(root / "bc.csv")}
 
 
 def assert_clean(capsys, places: dict[str, str], command_line: str, needle: str) -> str:

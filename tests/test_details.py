@@ -262,12 +262,12 @@ def test_ingest_into_a_zarr_store_vaearr_did_not_make(small_map, tmp_path: Path,
 
 def test_train_options_that_cannot_train(map_store: Path, tmp_path: Path, capsys) -> None:
     before = tree_hash(map_store)
-    for args, needle in ((["--lr", "-1"], "--lr must be a positive number, got -1.0"),
-                         (["--lr", "0"], "--lr must be a positive number"),
+    for args, needle in ((["--lr", "-1"], "--lr must be above 0, got -1"),
+                         (["--lr", "0"], "--lr must be above 0"),
                          (["--epochs", "0"], "--epochs must be at least 1"),
                          (["--epochs", "-1"], "--epochs must be at least 1"),
                          (["--batch-size", "0"], "--batch-size must be at least 1"),
-                         (["--val-fraction", "1"], "--val-fraction must be from 0")):
+                         (["--val-fraction", "1"], "--val-fraction must be in [0, 1)")):
         run = tmp_path / "run"
         code, _, err = vaearr_cli(capsys, "train", map_store, "--run", run, *args)
         assert_one_line_error(code, err, needle)

@@ -343,7 +343,7 @@ def test_cli_roi_bad_input_changes_nothing(bc_store, tmp_path):
         (("--bc-max", "100", "--bin-width", "0"), "bin width must be a positive number"),
         (("--bc-max", "100", "--profile-row", "38"), "row 38 is outside the map's 38 rows"),
         (("--bc-max", "100", "--x-index", "60:70"), "starts past the map's 48 positions"),
-        (("--bc-top-percent", "0"), "top percent must be in (0, 100]"),
+        (("--bc-top-percent", "0"), "--bc-top-percent must be in (0, 100]"),
         (("--x-index", "a:3"), "'a' is not a number"),
         (("--var", "nothing"), "no variable 'nothing'"),
     ]

@@ -18,6 +18,7 @@ import torch
 import xarray as xr
 
 from vaearr.errors import InputError, StoreError, require
+from vaearr.options import check_values
 from vaearr.io.nifti import resample_affine
 from vaearr.models.latent_stats import ACTIVE_THRESHOLD, LatentStats
 from vaearr.progress import bar
@@ -97,6 +98,7 @@ def encode(
     chunks per task, keep the results and write them; only per-band statistics come back here.
     """
     check_name(name, "latent name (--name)")
+    check_values(batch_size=(batch_size, {"min": 1}))
     r = Run.open(run)
     if per_subject is not None and len(r.data.sample_dims) != 1:
         raise InputError(per_subject, f"--per-subject needs one sample dim (subject, sample); the run has "

@@ -192,10 +192,11 @@ def writable_folder(folder: str | os.PathLike, what: str = "--out", *, keep: boo
 
 
 def writable_folders(**folders: str | os.PathLike | None) -> None:
-    """:func:`writable_folder` of every folder given (keyword: the option, ``figures`` → ``--figures``)."""
+    """:func:`writable_folder` of every folder given (keyword: the option, ``figures`` → ``--figures``), each left
+    as it was found: a command that fails later leaves no empty folder behind (its writers make the folders)."""
     for name, folder in folders.items():
         if folder is not None:
-            writable_folder(folder, f"--{name.replace('_', '-')}")
+            writable_folder(folder, f"--{name.replace('_', '-')}", keep=False)
 
 
 # --------------------------------------------------------------------------------------------

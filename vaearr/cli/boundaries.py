@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 import typer
 
 from vaearr.cli.common import Overwrite, app, store_location
-from vaearr.options import check_values
 
 
 @app.command()
@@ -27,9 +26,6 @@ def boundaries(
     overwrite: Overwrite = False,
 ) -> None:
     """Boundary strength, grain-boundary and low-angle-boundary masks, and the mean linear intercept grain size."""
-    check_values(sigma=(sigma, {"min": 0}), lagb_min_length=(lagb_min_length, {"min": 1}),
-                 lagb_low=(lagb_low, {"min": 0}), lagb_threshold=(lagb_threshold, {"min": 0}),
-                 gb_threshold=(gb_threshold, {"min": 0}), lagb_method=(lagb_method, {"choices": ("segment", "t2")}))
     from vaearr.maps.boundaries import find_boundaries
     from vaearr.viz.boundaries import boundary_files
     from vaearr.viz.segment import figure_folder

@@ -15,7 +15,7 @@ from vaearr.cli.common import (
     app,
     store_location,
 )
-from vaearr.options import check_values, writable_folders
+from vaearr.options import writable_folders
 
 
 @app.command()
@@ -38,7 +38,6 @@ def encode(
     scheduler: Scheduler = None,
 ) -> None:
     """Write the latents (mu), and reconstruction error, of a trained run into the store."""
-    check_values(batch_size=(batch_size, {"min": 1}))
     writable_folders(export=export, figures=figures, per_subject=per_subject)  # before the store is written
     from vaearr.encode import encode as encode_store
     from vaearr.viz.maps import encoded_maps

@@ -16,7 +16,6 @@ from vaearr.cli.common import (
     store_location,
 )
 from vaearr.io.write import check_kind
-from vaearr.options import check_values
 
 
 @ingest_app.command("ebsd")
@@ -42,7 +41,6 @@ def ingest_ebsd(
     An HDF5 file with /images (N×1×H×W or N×H×W) and /coords (N×2, [x, y] per image) — the
     exchange format of EBSD training scripts — is recognised without --dataset.
     """
-    check_values(step=(step, {"above": 0}), crop=(crop, {"min": 1}), binning=(binning, {"min": 1}))
     check_kind(store, "ebsd-map")
     from vaearr.io import ebsd as io_ebsd
 
@@ -117,14 +115,15 @@ def ingest_orientations(
     overwrite: Overwrite = False,
 ) -> None:
     """Crystal orientations → NAME(y, x, quaternion), phase_id(y, x), quality maps (iq, ci, fit / mad, bands, bandcontrast) and the derived maps."""
-    check_values(grain_angle=(grain_angle, {"above": 0, "max": 180}), direction=(direction, {"choices": ("x", "y", "z")}))
     if store is not None:
         check_kind(store, "ebsd-map")
     from functools import partial
 
     from vaearr.io.orientations import ingest_orientations as ingest
-    from vaearr.maps.orientations import orientation_maps_derived
+    from vaearr.maps.orientations import check_map_options, orientation_maps_derived
 
+    if maps:
+        check_map_options(grain_angle, direction)
     if store is None:
         store = Path("stores") / f"{src.stem}.zarr"
         typer.echo(f"store: {store} (no --store given)")
@@ -147,7 +146,6 @@ def ingest_images(
     overwrite: Overwrite = False,
 ) -> None:
     """A folder of images → images(sample, row, col[, channel]) with label and filename."""
-    check_values(size=(size, {"min": 1}))
     check_kind(store, "images")
     from vaearr.io import images as io_images
 
@@ -182,7 +180,6 @@ def ingest_nifti(
     overwrite: Overwrite = False,
 ) -> None:
     """NIfTI volumes → volumes(subject, z, y, x), affine(subject, 4, 4), voxel_size (+ label(subject))."""
-    check_values(volume=(volume, {"min": 0}))
     check_kind(store, "volumes")
     from vaearr.io import nifti as io_nifti
 

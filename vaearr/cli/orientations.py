@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from vaearr.cli.common import app, store_location
-from vaearr.options import check_values, writable_folders
+from vaearr.options import writable_folders
 
 
 @app.command("orientation-maps")
@@ -21,7 +21,6 @@ def orientation_maps(
     figures: Annotated[Optional[Path], typer.Option(help="Folder for NAME_maps.html/.png and the IPF colour key PNG.")] = None,
 ) -> None:
     """(Re-)make NAME_ipf, NAME_kam, NAME_grod, NAME_grains and NAME_grain_boundaries (replacing those there)."""
-    check_values(grain_angle=(grain_angle, {"above": 0, "max": 180}), direction=(direction, {"choices": ("x", "y", "z")}))
     writable_folders(figures=figures)  # before the store is written: a bad folder must not follow a commit
     from vaearr.maps.orientations import write_orientation_maps
 

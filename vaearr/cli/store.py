@@ -38,9 +38,7 @@ def roi(
 
     With --figures and no criterion, only the histogram, map and row profiles are drawn (to choose a threshold).
     """
-    check_values(bc_top_percent=(bc_top_percent, {"above": 0, "max": 100}), bin_width=(bin_width, {"above": 0}))
-    for row in profile_row or []:
-        check_values(profile_row=(row, {"min": 0}))
+    check_values(bc_top_percent=(bc_top_percent, {"above": 0, "max": 100}))  # the rest need the map: create_roi
     writable_folders(export=export, figures=figures)  # before the store is written
     from vaearr.errors import InputError
     from vaearr.maps.roi import (

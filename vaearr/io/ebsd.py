@@ -32,6 +32,7 @@ from typing import Any
 import xarray as xr
 
 from vaearr.errors import InputError
+from vaearr.options import check_values
 from vaearr.io.coords_h5 import COORDS, IMAGES, is_coords_layout, read_coords_hdf5
 from vaearr.io.hdf5 import read_plain_hdf5
 from vaearr.io.patterns import PatternOptions
@@ -156,6 +157,7 @@ def ingest_ebsd(
     xarray.Dataset
         The store, opened lazily.
     """
+    check_values(**{k: (read_kw.get(k), {"above": 0} if k == "step" else {"min": 1}) for k in ("step", "crop", "binning")})
     patterns = read_ebsd(src, **read_kw)
     grid = patterns.attrs["grid"]
     variables: dict[str, xr.DataArray] = {"patterns": patterns}

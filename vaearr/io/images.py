@@ -37,6 +37,7 @@ import xarray as xr
 from PIL import Image, UnidentifiedImageError
 
 from vaearr.errors import InputError
+from vaearr.options import check_values
 from vaearr.io.write import write_ingested
 from vaearr.store import default_chunks
 
@@ -319,6 +320,7 @@ def ingest_images(
         ``images`` exists and ``overwrite`` is false, the store's ``sample`` size differs, or
         the store has a per-sample coord this input lacks (see :func:`~vaearr.io.write.check_sample_coords`).
     """
+    check_values(size=(size, {"min": 1}))
     ds = read_image_folder(folder, size=size, mode=mode, skip_bad=skip_bad)
     return write_ingested(
         store,

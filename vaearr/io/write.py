@@ -11,7 +11,7 @@ import zarr
 
 from vaearr.errors import InputError, StoreError, VaearrError
 from vaearr.io.patterns import short_error
-from vaearr.store import open_store, store_exists, write_variables
+from vaearr.store import made_by_vaearr, open_store, store_exists, write_variables
 from vaearr.store.schema import SAMPLE, SUBJECT, X
 
 
@@ -42,10 +42,13 @@ KIND_BY_DIM = {X: "ebsd-map", SAMPLE: "images", SUBJECT: "volumes"}
 
 def store_kind(store: str | os.PathLike) -> str | None:
     """The kind of an existing store (``ebsd-map``, ``images``, ``volumes``): its root attr, else told by its dims;
-    None for a store that is absent or holds none of them."""
+    None for a store that is absent, holds none of them, or that vaearr did not make (the write refuses that one
+    in its own line)."""
     if not store_exists(store):
         return None
     ds = open_store(store)
+    if not made_by_vaearr(ds):
+        return None
     if ds.attrs.get("kind"):
         return str(ds.attrs["kind"])
     return next((kind for dim, kind in KIND_BY_DIM.items() if dim in ds.dims), None)

@@ -41,6 +41,7 @@ from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
 from vaearr.errors import InputError, StoreError
+from vaearr.options import check_values
 from vaearr.maps.edges import (
     edge_maps,
     neighbour_map,
@@ -345,8 +346,9 @@ def find_boundaries(
     StoreError
         Variables exist and ``overwrite`` is false (checked before any computing).
     """
-    if lagb_method not in LAGB_METHODS:
-        raise InputError(None, f"--lagb-method must be {' or '.join(LAGB_METHODS)}, got {lagb_method!r}")
+    check_values(lagb_method=(lagb_method, {"choices": LAGB_METHODS}), sigma=(sigma, {"min": 0}),
+                 lagb_min_length=(lagb_min_length, {"min": 1}), lagb_low=(lagb_low, {"min": 0}),
+                 lagb_threshold=(lagb_threshold, {"min": 0}), gb_threshold=(gb_threshold, {"min": 0}))
     ds, var, names, mask_name, valid = _boundary_inputs(store, source, mask, prefix, overwrite)
     edges = _edges(var, source, valid, background=background, sigma=sigma, along=along, deep=deep)
     gb, _, gb_info = grain_boundary_mask(edges.right, edges.down, valid, threshold=gb_threshold)

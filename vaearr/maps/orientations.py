@@ -143,6 +143,14 @@ def _mask_array(variables: Mapping[str, xr.DataArray], mask, shape) -> tuple[np.
     return m, label
 
 
+def check_map_options(grain_angle: float, direction: str) -> None:
+    """One line for a ``--direction`` or ``--grain-angle`` the maps cannot use (before any file or store is read)."""
+    if direction not in DIRECTIONS:
+        raise InputError(None, f"--direction must be x, y or z, got '{direction}'")
+    if not (0 < float(grain_angle) <= 180):
+        raise InputError(None, f"--grain-angle must be in (0, 180] degrees, got {grain_angle:g}")
+
+
 def orientation_maps(
     variables: Mapping[str, xr.DataArray],
     *,
@@ -172,16 +180,13 @@ def orientation_maps(
     InputError
         Missing variables, a bad mask, angle or direction, a phase without symmetry.
     """
+    check_map_options(grain_angle, direction)  # the options first: they need no store
     if name not in variables:
         raise InputError(None, f"no orientation variable '{name}' (have {sorted(map(str, variables))}); "
                                "run 'vaearr ingest orientations' or 'vaearr index' first")
     pid_name = phase_id_name(name) if phase_id_name(name) in variables else PHASE_ID
     if pid_name not in variables:
         raise InputError(None, f"no '{phase_id_name(name)}' beside '{name}'")
-    if direction not in DIRECTIONS:
-        raise InputError(None, f"--direction must be x, y or z, got '{direction}'")
-    if not (0 < float(grain_angle) <= 180):
-        raise InputError(None, f"--grain-angle must be in (0, 180] degrees, got {grain_angle:g}")
     da = variables[name]
     if set(da.dims) != {Y, X, QUATERNION} or da.sizes[QUATERNION] != 4:
         raise InputError(None, f"'{name}' has dims {da.dims}; an orientation variable is (y, x, quaternion=4)")
