@@ -164,7 +164,7 @@ def test_bad_inputs_change_nothing(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     proc = run_cli("segment", store, "--figures", blocker / "sub")
-    assert proc.returncode == 2 and "cannot write figures" in proc.stderr and tree_hash(store) == before
+    assert proc.returncode == 2 and "--figures: cannot write there" in proc.stderr and tree_hash(store) == before
     with pytest.raises(StoreError, match="no feature variable"):
         segment_store(store, features="nope")
     with pytest.raises(InputError, match="nothing to segment"):

@@ -61,6 +61,7 @@ class _Plan:
     volume: int | None  # index along the 4th dim, None for 3D files
     src_shape: tuple[int, int, int]  # (i, j, k)
     src_affine: np.ndarray
+    four_d: bool = False  # the file holds several volumes
 
 
 def _nib():
@@ -193,8 +194,6 @@ def _plan(subject: str, path: Path, volume: int | None) -> _Plan:
         if not 0 <= volume < n:
             raise InputError(path, f"has {n} volumes; --volume {volume} is not in 0..{n - 1}")
         index = volume
-    elif len(shape) == 3 and volume not in (None, 0):
-        raise InputError(path, f"is 3D (one volume); --volume {volume} is for 4D files (leave it out)")
     elif len(shape) != 3:
         raise InputError(path, f"has shape {tuple(img.shape)} ({len(shape)}D): cannot be reconciled with 3D volumes")
     if len(img.shape) > 3 and index is None:
@@ -206,7 +205,7 @@ def _plan(subject: str, path: Path, volume: int | None) -> _Plan:
         raise InputError(path, f"holds {img.get_data_dtype()} voxels; only real scalar volumes can be stored")
     if img.affine is None:
         raise InputError(path, "has no affine (voxel to world mapping)")
-    return _Plan(subject, Path(path), index, shape[:3], np.asarray(img.affine, dtype=np.float64))
+    return _Plan(subject, Path(path), index, shape[:3], np.asarray(img.affine, dtype=np.float64), len(shape) == 4)
 
 
 def crop_affine(affine: np.ndarray, offset: Sequence[int]) -> np.ndarray:
@@ -356,6 +355,9 @@ def _read_pairs(
     if method not in METHODS:
         raise InputError(pairs[0][1], f"method must be one of {', '.join(METHODS)}, got {method!r}")
     plans = [_plan(subject, path, volume) for subject, path in pairs]
+    if volume is not None and not any(p.four_d for p in plans):  # it picks from 4D files; these are all 3D
+        raise InputError(pairs[0][1], f"is 3D (one volume), as are all the files given; --volume {volume} is for "
+                                      "4D files (leave it out)")
     target = _check_shape(shape, plans[0])
     return _build(plans, target, method)
 
