@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from vaearr.cli.common import app
+from vaearr.options import writable_folders
 
 
 @app.command()
@@ -18,7 +19,7 @@ def demo(
     latent_dim: Annotated[int, typer.Option(min=1, help="Latent dims of the conv-vae.")] = 16,
 ) -> None:
     """The main job on real shipped data: simulated Ni EBSD map → ingest → ROI → train → encode → rank → cluster → HTML maps."""
+    writable_folders(out=out, data=data)  # before minutes of simulation and training
     from vaearr.demo import run_demo
-
 
     run_demo(out, data_dir=data, epochs=epochs, latent_dim=latent_dim)
