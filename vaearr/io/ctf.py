@@ -57,7 +57,9 @@ def write_ctf(path: str | os.PathLike, xmap, *, project: str = "vaearr export") 
     number = {pid: k + 1 for k, (pid, _) in enumerate(phases)}
     pid = np.asarray(xmap.phase_id, dtype=np.int64)
     indexed = np.isin(pid, list(number))
-    ctf_phase = np.array([number.get(int(i), 0) for i in pid], dtype=np.int64)
+    ctf_phase = np.zeros(pid.size, np.int64)
+    for i, k in number.items():
+        ctf_phase[pid == i] = k
     rot = xmap.rotations
     euler = np.degrees(np.asarray((rot[:, 0] if rot.ndim > 1 else rot).to_euler()).reshape(-1, 3))
     euler[~indexed] = 0.0

@@ -15,6 +15,7 @@ import contextlib
 import io
 import os
 import tempfile
+import uuid
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -78,8 +79,8 @@ def check_target(path: str | os.PathLike, overwrite: bool) -> tuple[Path, str]:
 def _write_whole(path: Path, write) -> None:
     """``write(tmp)`` beside ``path``, then rename: the file appears whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    # a name no one else uses, made by the writer itself (so with the user's umask, as the file would be)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}{path.suffix}")
     try:
         write(Path(tmp))
         os.replace(tmp, path)
