@@ -250,6 +250,9 @@ def test_maps_to_csv_in_the_x_y_layout(stores, tmp_path, capsys):
     code, stdout, err = vaearr_cli(capsys, "export", store, "--to", out, "--vars", "latent,pca_weights,clusters")
     assert code == 0, err
     assert f"{NY * NX} rows" in stdout and "NaN outside 'roi' (6 pixels)" in stdout
+    fresh = tmp_path / "fresh"
+    fresh.write_text("")
+    assert out.stat().st_mode == fresh.stat().st_mode  # the user's umask, as any file they write
     table = pd.read_csv(out)
     assert list(table.columns) == ["x", "y", "latent_0", "latent_1", "latent_2", "pca_weights_0", "pca_weights_1",
                                    "clusters"]
