@@ -148,9 +148,20 @@ def read_crystal_map(path: str | os.PathLike) -> CrystalMapData:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(path, f"cannot be read as a crystal map (.ang, .ctf, orix HDF5 or h5ebsd); "
                                f"truncated or corrupt? ({msg})") from None
+    if expected is not None and int(xmap.size) != expected:
+        raise InputError(path, f"has {int(xmap.size)} scan points but its header announces {expected}: truncated file?")
+    return crystal_map_data(xmap, path=path)
+
+
+def crystal_map_data(xmap, *, path: str | os.PathLike = "") -> CrystalMapData:
+    """What the store keeps of an :class:`orix.crystal_map.CrystalMap` (read from ``path``, if any).
+
+    Raises
+    ------
+    InputError
+        The map has no x/y coordinates.
+    """
     n = int(xmap.size)
-    if expected is not None and n != expected:
-        raise InputError(path, f"has {n} scan points but its header announces {expected}: truncated file?")
     if xmap.x is None or xmap.y is None:
         raise InputError(path, "is not a 2D map (no x/y coordinates)")
     rot = np.asarray(xmap.rotations.data, dtype=np.float64)
