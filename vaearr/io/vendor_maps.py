@@ -333,12 +333,12 @@ def read_vendor_maps(
         out.lines.append(_orientation_line(variables, ORIENTATION))
         if say:
             say(out.lines[-1])
-    eds = None
+    found = None
     if eds and vendor == "oxford":
         with h5py.File(path, "r") as f:
-            eds = _oxford_elements(_first_scan(f), n, path)
-    if eds is not None:
-        names, values, group = eds
+            found = _oxford_elements(_first_scan(f), n, path)
+    if found is not None:
+        names, values, group = found
         out.variables[ELEMENTS] = xr.DataArray(
             values.reshape(len(names), ny, nx), dims=(ELEMENT, Y, X), name=ELEMENTS,
             coords={ELEMENT: np.array(names, dtype=str), Y: gy, X: gx},
