@@ -56,7 +56,7 @@ def _quaternions(euler: np.ndarray, phase: np.ndarray) -> np.ndarray:
     return q.astype(np.float32).reshape(3, 3, 4)
 
 
-def write_h5oina(path: Path, template: Path, *, eds: bool = True, euler_rows: int = N) -> np.ndarray:
+def write_h5oina(path: Path, template: Path, *, eds: bool = True, euler_rows: int = N, eds_rows: int = N) -> np.ndarray:
     """kikuchipy's H5OINA dummy with two phases, indexing and EDS maps as Oxford's spec lays them out."""
     shutil.copy(template, path)
     euler = _euler()
@@ -79,7 +79,7 @@ def write_h5oina(path: Path, template: Path, *, eds: bool = True, euler_rows: in
         if eds:
             wi = f.create_group("1/EDS/Data/Window Integral")
             for k, (name, base) in enumerate(ELEMENTS.items()):
-                wi[name] = (base + np.arange(N)).astype(np.float32)
+                wi[name] = (base + np.arange(eds_rows)).astype(np.float32)
                 wi[name].attrs["Atomic Number"] = np.int32([26, 28, 24][k])
             f.create_group("1/EDS/Header")
     return euler
@@ -104,7 +104,7 @@ def write_edax(path: Path, template: Path) -> np.ndarray:
     return euler
 
 
-def write_bruker(path: Path, template: Path) -> np.ndarray:
+def write_bruker(path: Path, template: Path, *, map_order: bool = True) -> np.ndarray:
     """kikuchipy's Bruker dummy with two phases, Euler angles in degrees and real sample coordinates."""
     shutil.copy(template, path)
     euler = _euler()
@@ -117,9 +117,9 @@ def write_bruker(path: Path, template: Path) -> np.ndarray:
         _replace(data, "RadonQuality", np.linspace(0.1, 0.9, N).astype(np.float32))
         _replace(data, "X SAMPLE", np.tile([0.0, 1.5, 3.0], 3).astype(np.float32))
         _replace(data, "Y SAMPLE", np.repeat([0.0, 1.5, 3.0], 3).astype(np.float32))
-        sem = f["Scan 0/SEM"]  # each point's map column and row (the dummy has one placeholder value)
-        _replace(sem, "SEM IX", np.tile([0, 1, 2], 3).astype(np.int32))
-        _replace(sem, "SEM IY", np.repeat([0, 1, 2], 3).astype(np.int32))
+        if map_order:  # each point's map column and row (the dummy has one placeholder value)
+            _replace(f["Scan 0/SEM"], "SEM IX", np.tile([0, 1, 2], 3).astype(np.int32))
+            _replace(f["Scan 0/SEM"], "SEM IY", np.repeat([0, 1, 2], 3).astype(np.int32))
         # occupancy last, as orix's Bruker reader parses an atom
         _replace(phases["1/AtomPositions"], "1", np.array([b"Ni,0,0,0,1"]))
         g = phases.create_group("2")
@@ -138,11 +138,18 @@ def files(tmp_path_factory) -> dict[str, Path]:
         base = {**kikuchipy_files(), **make_vendor_files(d / "kikuchipy")}
     out = {"kp_oxford": base["oxford_h5oina"], "kp_bruker": base["bruker_h5ebsd"], "kp_edax": base["edax_h5ebsd"],
            "oxford": d / "map.h5oina", "edax": d / "edax.h5", "bruker": d / "bruker.h5",
-           "oxford_short": d / "short.h5oina", "eds_only": d / "eds_only.h5oina"}
+           "oxford_short": d / "short.h5oina", "eds_only": d / "eds_only.h5oina",
+           "no_patterns": d / "no_patterns.h5oina", "bruker_one_ix": d / "bruker_one_ix.h5",
+           "eds_short": d / "eds_short.h5oina"}
     write_h5oina(out["oxford"], base["oxford_h5oina"])
     write_edax(out["edax"], base["edax_h5ebsd"])
     write_bruker(out["bruker"], base["bruker_h5ebsd"])
     write_h5oina(out["oxford_short"], base["oxford_h5oina"], euler_rows=N - 1)
+    write_bruker(out["bruker_one_ix"], base["bruker_h5ebsd"], map_order=False)
+    write_h5oina(out["eds_short"], base["oxford_h5oina"], eds_rows=N - 1)
+    write_h5oina(out["no_patterns"], base["oxford_h5oina"])
+    with h5py.File(out["no_patterns"], "r+") as f:  # AZtec's export without patterns: the indexing only
+        del f["1/EBSD/Data/Processed Patterns"], f["1/EBSD/Data/Unprocessed Patterns"]
     with h5py.File(out["eds_only"], "w") as f:  # an EDS map exported alone: no EBSD group
         f["Format Version"], f["Index"], f["Manufacturer"] = b"7.0", b"1", b"Oxford Instruments"
         f.create_group("1/EDS/Data/Window Integral")["Fe Ka1"] = np.ones(N, np.float32)
@@ -226,6 +233,19 @@ def test_bruker_h5ebsd_through_orix(files, capsys, tmp_path):
     assert {"mad", "bands", "radonquality", "radonbandcount"} <= set(ds.data_vars)
 
 
+def test_bruker_read_by_hand_equals_orix(files, capsys, tmp_path):
+    # orix orders Bruker points by SEM IX/IY and gives no map for kikuchipy's one placeholder value
+    # there; vaearr then reads the datasets by hand, in the row order kikuchipy reads the patterns in
+    ds, _ = _ingest(capsys, tmp_path, files["bruker_one_ix"])
+    ref, _ = _ingest(capsys, tmp_path / "ref", files["bruker"])
+    for name in ("phase_id", "mad", "radonquality", "bands"):
+        np.testing.assert_array_equal(ds[name].values, ref[name].values)
+    # orix converts the float32 degrees in float32, vaearr in float64: equal to float32
+    np.testing.assert_allclose(ds.orientation.values, ref.orientation.values, atol=2e-7)
+    for got, want in zip(ds.orientation.attrs["phases"], ref.orientation.attrs["phases"], strict=True):
+        assert got == {**want, "lattice": pytest.approx(want["lattice"], rel=1e-6)}
+
+
 @pytest.mark.parametrize("key", ["kp_oxford", "kp_bruker", "kp_edax"])
 def test_kikuchipy_files_bring_their_indexing(key, files, capsys, tmp_path):
     # kikuchipy's own files: one phase, every point indexed (the Bruker dummy's header is read by
@@ -242,8 +262,12 @@ def test_no_orientations_reads_patterns_and_elements_only(files, capsys, tmp_pat
 
 
 def test_bad_vendor_files_give_one_line_and_no_store(files, capsys, tmp_path):
-    for key, needle in (("eds_only", "H5OINA file without EBSD data"),
-                        ("oxford_short", "indexing grid does not match the patterns")):
+    for key, needle in (("eds_only", "holds no EBSD data"),
+                        ("no_patterns", "holds no patterns (no Processed Patterns or Unprocessed Patterns in its "
+                                        "EBSD data); 'vaearr ingest orientations' reads its indexing"),
+                        ("oxford_short", "its indexing (Euler/Phase) has 8 points but its scan 3 × 3 = 9"),
+                        ("eds_short", "its EDS maps (Window Integral) have 8 points but its patterns a 9-point "
+                                      "scan: the EDS grid does not match the patterns")):
         store = tmp_path / f"{key}.zarr"
         code, _, err = vaearr_cli(capsys, "ingest", "ebsd", files[key], "--store", store)
         assert_one_line_error(code, err, str(files[key]), needle)
@@ -259,3 +283,18 @@ def test_bad_vendor_files_give_one_line_and_no_store(files, capsys, tmp_path):
     # the patterns alone still come in with --no-orientations
     ds, _ = _ingest(capsys, tmp_path / "x", files["oxford_short"], "--no-orientations", "--no-elements")
     assert set(ds.data_vars) == {"patterns"}
+
+
+def test_ingest_orientations_reads_the_indexing_of_h5oina_and_edax(files, capsys, tmp_path):
+    # the same map as ingest ebsd gives, on the same grid: from a file without patterns too
+    import xarray as xr
+
+    for key in ("no_patterns", "edax"):
+        store = tmp_path / f"{key}.zarr"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            code, out, err = vaearr_cli(capsys, "ingest", "orientations", files[key], "--store", store, "--no-maps")
+        assert code == 0, err
+        ds = xr.open_zarr(store)
+        _check_orientations(ds, _euler())
+        assert ds.x.values.tolist() == [0.0, 1.5, 3.0] and ds.y.values.tolist() == [0.0, 1.5, 3.0]

@@ -38,7 +38,7 @@ from vaearr.io.hdf5 import read_plain_hdf5
 from vaearr.io.patterns import PatternOptions
 from vaearr.io.tables import read_table
 from vaearr.io.vendor import read_vendor
-from vaearr.io.vendor_maps import read_vendor_maps, require_ebsd
+from vaearr.io.vendor_maps import read_vendor_maps, require_patterns
 from vaearr.io.write import write_ingested
 
 
@@ -171,7 +171,7 @@ def ingest_ebsd(
         The store, opened lazily.
     """
     if read_kw.get("dataset") is None:
-        require_ebsd(src)
+        require_patterns(src)
     patterns = read_ebsd(src, **read_kw)
     grid = patterns.attrs["grid"]
     variables: dict[str, xr.DataArray] = {"patterns": patterns}
