@@ -84,10 +84,11 @@ def holds_indexing(path: str | os.PathLike, vendor: str) -> bool:
         return data is not None and all(k in data for k in EULER[vendor])
 
 
-def _columns(data: h5py.Group, n: int) -> dict[str, np.ndarray]:
-    """Every per-point dataset of ``data`` (``n`` values) as ``(n, k)`` float64; patterns left out."""
+def _columns(data: h5py.Group, n: int, vendor: str) -> dict[str, np.ndarray]:
+    """The vendor's Euler, phase and quality datasets of ``n`` values each, as ``(n, k)`` float64."""
     out = {}
-    for name, ds in data.items():
+    for name in (*EULER[vendor], *ORIENTATION_QUALITY):
+        ds = data.get(name)
         if isinstance(ds, h5py.Dataset) and 1 <= ds.ndim <= 2 and ds.shape[0] == n and ds.dtype.kind in "fiub":
             out[name] = np.asarray(ds[()], dtype=np.float64).reshape(n, -1)
     return out
@@ -183,7 +184,7 @@ def read_vendor_indexing(path: str | os.PathLike, vendor: str | None = None) -> 
         n = int(data[EULER[vendor][0]].shape[0])
         order, shape = _map_order(scan, n) if vendor == "bruker" else (np.arange(n), None)
         ny, nx = shape or (int(nrow or 1), int(ncol or n))
-        cols = _columns(data, ny * nx)
+        cols = _columns(data, ny * nx, vendor)
         if not all(k in cols for k in EULER[vendor]):
             raise InputError(path, f"its indexing ({'/'.join(EULER[vendor])}) has {n} points but its scan "
                                    f"{ny} × {nx} = {ny * nx}: the indexing grid does not match the scan")

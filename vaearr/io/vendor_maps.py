@@ -87,7 +87,7 @@ def _orientation_line(variables: dict[str, xr.DataArray], name: str) -> str:
     pid = variables[phase_id_name(name)].values
     phases = variables[name].attrs["phases"]
     used = [p for p in phases if (pid == p["id"]).any()] or phases
-    quality = [k for k in variables if k not in (name, phase_id_name(name))]
+    quality = sorted(k for k in variables if k not in (name, phase_id_name(name)))
     return (f"orientations: {len(used)} phase{'s' if len(used) != 1 else ''} ({', '.join(p['name'] for p in used)}), "
             f"{100 * float((pid >= 0).mean()):.0f} % indexed"
             + (f"; quality maps {', '.join(quality)}" if quality else ""))
