@@ -180,7 +180,7 @@ def test_h5oina_brings_patterns_indexing_and_eds_in_one_go(files, capsys, tmp_pa
     lines = out.splitlines()
     assert lines[0].startswith("patterns: 3 × 3 scan of 60 × 60 px uint8")
     assert lines[1] == ("orientations: 2 phases (Ni, Fe), 78 % indexed; "
-                        "quality maps bandcontrast, bandslope, bands, mad")
+                        "quality maps bandcontrast, bands, bandslope, mad")
     assert lines[2] == "elements: Cr, Fe, Ni (EDS Window Integral, counts/s)"
     euler = _euler()
     _check_orientations(ds, euler)
