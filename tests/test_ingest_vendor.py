@@ -298,3 +298,27 @@ def test_ingest_orientations_reads_the_indexing_of_h5oina_and_edax(files, capsys
         ds = xr.open_zarr(store)
         _check_orientations(ds, _euler())
         assert ds.x.values.tolist() == [0.0, 1.5, 3.0] and ds.y.values.tolist() == [0.0, 1.5, 3.0]
+
+
+def test_edax_map_equals_its_ang_written_by_orix(files, capsys, tmp_path):
+    # the EDAX h5ebsd is read with orix's .ang conventions: the same map saved by orix's .ang
+    # writer and read back by `ingest orientations` gives the same orientations and phases
+    from orix.crystal_map import CrystalMap, Phase, PhaseList
+
+    ds, _ = _ingest(capsys, tmp_path, files["edax"])
+    phase = np.where(PHASES == 0, -1, PHASES)
+    y, x = np.divmod(np.arange(N), 3)
+    xmap = CrystalMap(Rotation.from_euler(_euler().astype(np.float64)), phase_id=phase, x=x * 1.5, y=y * 1.5,
+                      phase_list=PhaseList([Phase("Nickel", point_group="m-3m"), Phase("Iron", point_group="m-3m")],
+                                           ids=[1, 2]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        orix_io.save(tmp_path / "map.ang", xmap)
+        code, _, err = vaearr_cli(capsys, "ingest", "orientations", tmp_path / "map.ang", "--store",
+                                  tmp_path / "ang.zarr", "--no-maps")
+    assert code == 0, err
+    import xarray as xr
+
+    ang = xr.open_zarr(tmp_path / "ang.zarr")
+    np.testing.assert_array_equal(ang.phase_id.values, ds.phase_id.values)
+    np.testing.assert_allclose(ang.orientation.values, ds.orientation.values, atol=1e-5)  # .ang: 5 decimals
