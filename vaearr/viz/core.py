@@ -1,4 +1,4 @@
-"""The figure machinery: HoloViews with both backends, and saving a figure as offline HTML and PNG.
+"""The figure machinery: HoloViews with both backends, and saving a figure as offline HTML and PNG (SVG, PDF).
 
 Every figure is a HoloViews object with options for both plotting backends, so one object gives
 an interactive Bokeh page (:func:`save_figure` writes it with BokehJS inlined, no CDN, so it opens
@@ -22,13 +22,15 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from vaearr.errors import require
+from vaearr.options import FigureOptions
+from vaearr.viz.static import decor_of, save_static
 
 #: Width of a map's frame in the HTML figure, in screen pixels.
 FRAME_WIDTH = 420
 #: Longest side of one map in the PNG figure, in inches.
 FIG_INCHES = 5.0
-#: Resolution of the PNG figures.
-DPI = 120
+#: Resolution of the PNG figures unless ``--dpi`` says otherwise (:class:`~vaearr.options.FigureOptions`).
+DPI = FigureOptions().dpi
 
 
 def _use_agg() -> None:
@@ -63,11 +65,13 @@ def both(obj, common: dict | None = None, *, bokeh: dict | None = None, mpl: dic
 
 
 def save_figure(obj: Any, path_stem: str | os.PathLike, *, png: Any = None) -> tuple[Path, Path]:
-    """Save a HoloViews (or hvPlot) object as ``<stem>.html`` and ``<stem>.png``.
+    """Save a HoloViews (or hvPlot) object as ``<stem>.html`` and ``<stem>.png`` (or the formats ``--format``
+    gives: :data:`vaearr.options.FIGURES`, at its ``--dpi``).
 
     The HTML is a standalone Bokeh document with BokehJS inlined
-    (:data:`bokeh.resources.INLINE`): it opens offline, with pan, zoom and hover. The PNG is
-    drawn by HoloViews' Matplotlib backend, so no browser is needed.
+    (:data:`bokeh.resources.INLINE`): it opens offline, with pan, zoom and hover. The static files
+    are drawn by Matplotlib (maps directly, anything else through HoloViews' Matplotlib backend),
+    so no browser is needed.
 
     Parameters
     ----------
@@ -84,7 +88,7 @@ def save_figure(obj: Any, path_stem: str | os.PathLike, *, png: Any = None) -> t
     Returns
     -------
     tuple of Path
-        The HTML and PNG paths.
+        The HTML path and the first static file's (the PNG unless ``--format`` leaves it out).
 
     Examples
     --------
@@ -99,11 +103,10 @@ def save_figure(obj: Any, path_stem: str | os.PathLike, *, png: Any = None) -> t
     from bokeh.resources import INLINE
 
     stem = Path(path_stem)
-    if stem.suffix.lower() in (".html", ".png"):
+    if stem.suffix.lower() in (".html", ".png", ".svg", ".pdf"):
         stem = stem.with_suffix("")
     stem.parent.mkdir(parents=True, exist_ok=True)
     html_path = stem.with_name(stem.name + ".html")
-    png_path = stem.with_name(stem.name + ".png")
 
     title = _title_of(obj) or stem.name
     model = hv.render(obj, backend="bokeh")
@@ -116,8 +119,7 @@ def save_figure(obj: Any, path_stem: str | os.PathLike, *, png: Any = None) -> t
         fig = hv.render(obj, backend="matplotlib")
     # savefig draws through Agg for PNG whatever the session's backend; HoloViews has
     # already closed the figure in pyplot (and ours never entered it), so nothing accumulates
-    fig.savefig(png_path, dpi=DPI, bbox_inches="tight", facecolor="white")
-    return html_path, png_path
+    return html_path, save_static(fig, stem)[0]
 
 
 def _maps_png_figure(obj: Any):
@@ -168,9 +170,14 @@ def _maps_png_figure(obj: Any):
         else:
             ax.set_xlabel(el.kdims[0].pprint_label)
             ax.set_ylabel(el.kdims[1].pprint_label)
+        ax.tick_params(labelsize=8 if scale < 1 else 9)
         if plot.get("colorbar", False):
             cb = fig.colorbar(img, ax=ax, fraction=0.046, pad=0.04)
             cb.set_label(el.vdims[0].pprint_label)
+            cb.ax.tick_params(labelsize=8 if scale < 1 else 9)
+        decor = decor_of(plot.get("hooks"))
+        if decor is not None:
+            decor.draw(ax, (l, r, b, t), fontsize=7 if scale < 1 else 8)
     fig.tight_layout()
     return fig
 
