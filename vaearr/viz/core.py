@@ -17,13 +17,10 @@ from typing import Any
 
 import matplotlib
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import ListedColormap
-from matplotlib.figure import Figure
 
 from vaearr.errors import require
 from vaearr.options import FigureOptions
-from vaearr.viz.static import decor_of, save_static
+from vaearr.viz.static import MapLook, decor_of, draw_maps, save_static
 
 #: Width of a map's frame in the HTML figure, in screen pixels.
 FRAME_WIDTH = 420
@@ -146,40 +143,18 @@ def _maps_png_figure(obj: Any):
             return None
         plot = hv.Store.lookup_options("matplotlib", el, "plot").kwargs
         style = hv.Store.lookup_options("matplotlib", el, "style").kwargs
-        looks.append((el, data, plot, style))
-    rows = -(-len(panels) // cols)
-    w, h = looks[0][2].get("fig_inches", (FIG_INCHES + 1.2, FIG_INCHES))
-    scale = 1.0 if len(panels) == 1 else 0.6  # small multiples, as HoloViews draws layouts
-    fig = Figure(figsize=(float(w) * scale * cols, float(h) * scale * rows + 0.3 * rows))
-    FigureCanvasAgg(fig)
-    for i, (el, data, plot, style) in enumerate(looks):
-        ax = fig.add_subplot(rows, cols, i + 1)
-        cmap = style.get("cmap", "viridis")
-        cmap = ListedColormap(list(cmap)) if isinstance(cmap, (list, tuple)) else matplotlib.colormaps[cmap].copy()
-        cmap = cmap.with_extremes(bad=plot.get("clipping_colors", {}).get("NaN", "lightgray"))
         l, b, r, t = el.bounds.lbrt()
-        lo, hi = plot.get("clim", (None, None))
         # hv.Image holds its first row at the top (largest y); y downward flips it back
         invert = plot.get("invert_yaxis", False)
-        img = ax.imshow(np.ma.masked_invalid(np.asarray(data, dtype=float)[::-1] if invert else data),
-                        origin="upper", extent=(l, r, t, b) if invert else (l, r, b, t), cmap=cmap,
-                        vmin=lo, vmax=hi, interpolation="nearest", aspect="equal")
-        ax.set_title(str(plot.get("title", el.label or "")), fontsize=10 if scale < 1 else 12)
-        if plot.get("xaxis", True) is None or plot.get("yaxis", True) is None:
-            ax.set_axis_off()
-        else:
-            ax.set_xlabel(el.kdims[0].pprint_label)
-            ax.set_ylabel(el.kdims[1].pprint_label)
-        ax.tick_params(labelsize=8 if scale < 1 else 9)
-        if plot.get("colorbar", False):
-            cb = fig.colorbar(img, ax=ax, fraction=0.046, pad=0.04)
-            cb.set_label(el.vdims[0].pprint_label)
-            cb.ax.tick_params(labelsize=8 if scale < 1 else 9)
-        decor = decor_of(plot.get("hooks"))
-        if decor is not None:
-            decor.draw(ax, (l, r, b, t), fontsize=7 if scale < 1 else 8)
-    fig.tight_layout()
-    return fig
+        shown = plot.get("xaxis", True) is not None and plot.get("yaxis", True) is not None
+        looks.append(MapLook(np.asarray(data, dtype=float)[::-1] if invert else data,
+                             (l, r, t, b) if invert else (l, r, b, t), style.get("cmap", "viridis"),
+                             plot.get("clim", (None, None)), plot.get("clipping_colors", {}).get("NaN", "lightgray"),
+                             str(plot.get("title", el.label or "")), el.kdims[0].pprint_label,
+                             el.kdims[1].pprint_label, el.vdims[0].pprint_label if plot.get("colorbar") else None,
+                             decor_of(plot.get("hooks")), shown))
+    w, h = hv.Store.lookup_options("matplotlib", panels[0], "plot").kwargs.get("fig_inches", (FIG_INCHES + 1.2, FIG_INCHES))
+    return draw_maps(looks, cols, inches=(float(w), float(h)))
 
 
 @contextlib.contextmanager

@@ -30,12 +30,15 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import xarray as xr
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex, to_rgba
+from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from PIL import Image, ImageDraw, ImageFont
 
 from vaearr.errors import require
 from vaearr.viz.core import DPI, drop_external_tags, quiet_bokeh
+from vaearr.viz.static import MapDecor, MapLook, axis_units, draw_maps, save_static
 
 #: Bokeh tools of every panel (merged into one toolbar above the grid), as HoloViews gave them.
 TOOLS = "pan,wheel_zoom,box_zoom,save,reset"
@@ -55,6 +58,7 @@ class MapPanel:
     cmap: str = "viridis"
     nan_color: str = "lightgray"
     clim: tuple[float, float] = (0.0, 1.0)
+    units: str | None = None
 
     @property
     def aspect(self) -> float:
@@ -89,8 +93,9 @@ def map_panel(da: xr.DataArray, *, title: str, cmap: str = "viridis", nan_color:
         ys, z, dy = ys[::-1], z[::-1], -dy
     finite = z[np.isfinite(z)]
     clim = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    units = axis_units(da, "x") if axis_units(da, "x") == axis_units(da, "y") else None
     return MapPanel(np.ascontiguousarray(z), float(xs[0] - dx / 2), float(ys[0] - dy / 2), dx or 1.0, dy or 1.0,
-                    title, name if name is not None else str(da.name or "value"), cmap, nan_color, clim)
+                    title, name if name is not None else str(da.name or "value"), cmap, nan_color, clim, units)
 
 
 @lru_cache(maxsize=16)
@@ -124,9 +129,11 @@ def bokeh_map(p: MapPanel, frame: int):
     ny, nx = p.z.shape
     x1, y1 = p.x0 + nx * p.dx, p.y0 + ny * p.dy
     fig = bk.plotting.figure(frame_width=max(40, round(w)), frame_height=max(40, round(h)), title=p.title,
-                             x_range=(p.x0, x1), y_range=(y1, p.y0), tools=TOOLS, x_axis_label="x",
-                             y_axis_label="y")
+                             x_range=(p.x0, x1), y_range=(y1, p.y0), tools=TOOLS,
+                             x_axis_label=f"x ({p.units})" if p.units else "x",
+                             y_axis_label=f"y ({p.units})" if p.units else "y")
     fig.grid.visible = False
+    MapDecor(p.units).bokeh(fig)
     mapper = LinearColorMapper(palette=list(palette(p.cmap)), low=p.clim[0], high=p.clim[1],
                                nan_color=p.nan_color)
     source = ColumnDataSource({"image": [p.z]})
@@ -271,9 +278,29 @@ def scatter_figure(x: np.ndarray, columns: dict[str, np.ndarray], titles: Sequen
         page.set(yaxis, axis_label=ref)
         page.set(hover, tooltips=[(label, "@x"), (ref, f"@{key}")])
     html = page.write(stem.with_name(stem.name + ".html"), stem.name)
-    scatter_png(np.asarray(x, float), {k: np.asarray(v, float) for k, v in columns.items()}, titles, label,
-                stem.with_name(stem.name + ".png"), cols=cols)
+    save_static(scatter_static(np.asarray(x, float), {k: np.asarray(v, float) for k, v in columns.items()}, titles,
+                               label, cols=cols), stem)
     return html
+
+
+def scatter_static(x: np.ndarray, columns: dict[str, np.ndarray], titles: Sequence[str], label: str, *,
+                   cols: int = 4, color: str = "#1f77b4", alpha: float = 0.5) -> Figure:
+    """One panel per column (``x`` against it), ``cols`` to a row, as a Matplotlib figure (the dots rasterised
+    in SVG/PDF, the axes and text vectors)."""
+    cols = max(1, min(cols, len(columns)))
+    rows = -(-len(columns) // cols)
+    fig = Figure(figsize=(3.0 * cols, 2.9 * rows))
+    FigureCanvasAgg(fig)
+    for i, ((name, y), title) in enumerate(zip(columns.items(), titles)):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        ok = np.isfinite(x) & np.isfinite(y)
+        ax.scatter(x[ok], y[ok], s=2, c=color, alpha=alpha, linewidths=0, rasterized=True)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(label, fontsize=9)
+        ax.set_ylabel(name, fontsize=9)
+        ax.tick_params(labelsize=8)
+    fig.tight_layout()
+    return fig
 
 
 # --------------------------------------------------------------------------------------------
@@ -452,7 +479,8 @@ def _padded(v: np.ndarray) -> tuple[float, float]:
 
 @lru_cache(maxsize=8)
 def _maps_page(shapes: tuple, cols: int, frame: int) -> tuple[Page, list]:
-    panels = [MapPanel(np.zeros((ny, nx)), x0, y0, dx, dy, "", "value") for ny, nx, x0, y0, dx, dy in shapes]
+    panels = [MapPanel(np.zeros((ny, nx)), x0, y0, dx, dy, "", "value", units=units)
+              for ny, nx, x0, y0, dx, dy, units in shapes]
     made = [bokeh_map(p, frame) for p in panels]
     return Page(bokeh_grid([m[0] for m in made], cols)), made
 
@@ -461,7 +489,7 @@ def maps_figure(panels: list[MapPanel], stem: str | os.PathLike, *, cols: int, f
     """``<stem>.html`` (the maps in Bokeh, one page built per shape of figure) and ``<stem>.png``;
     returns the HTML path."""
     stem = Path(stem)
-    shapes = tuple((*p.z.shape, p.x0, p.y0, p.dx, p.dy) for p in panels)
+    shapes = tuple((*p.z.shape, p.x0, p.y0, p.dx, p.dy, p.units) for p in panels)
     page, made = _maps_page(shapes, cols, frame)
     for p, (fig, source, mapper, bar, hover) in zip(panels, made):
         page.set(fig.title, text=p.title)
@@ -470,8 +498,16 @@ def maps_figure(panels: list[MapPanel], stem: str | os.PathLike, *, cols: int, f
         page.set(bar, title=p.name)
         page.set(hover, tooltips=[("x", "$x"), ("y", "$y"), (p.name, "@image")])
     html = page.write(stem.with_name(stem.name + ".html"), stem.name)
-    maps_png(panels, stem.with_name(stem.name + ".png"), cols=cols)
+    save_static(draw_maps([look(p) for p in panels], cols), stem)
     return html
+
+
+def look(p: MapPanel) -> MapLook:
+    """The :class:`~vaearr.viz.static.MapLook` of a panel: the static files draw it as every map."""
+    ny, nx = p.z.shape
+    label = (lambda a: f"{a} ({p.units})" if p.units else a)
+    return MapLook(p.z, (p.x0, p.x0 + nx * p.dx, p.y0 + ny * p.dy, p.y0), p.cmap, p.clim, p.nan_color, p.title,
+                   label("x"), label("y"), p.name, MapDecor(p.units))
 
 
 def forget_pages() -> None:

@@ -332,10 +332,7 @@ def maps_section(ds: xr.Dataset) -> Section | None:
 
     def one(name: str, **kw: Any):
         done.add(name)
-        da = small(ds[name], s)
-        if da.dtype == bool:
-            da = da.astype(np.float32)
-        return image_map(da, frame_size=frame, **{"title": name, **kw})
+        return image_map(small(ds[name], s), frame_size=frame, **{"title": name, **kw})
 
     first = [one(n, cmap="gray") for n in (BANDCONTRAST,) if n in maps]
     first += [one(n, cmap="gray", clim=(0, 1)) for n in masks(ds) if n in maps and not n.endswith("boundaries")]
@@ -347,8 +344,16 @@ def maps_section(ds: xr.Dataset) -> Section | None:
     if ELEMENTS in maps and ELEMENT in maps[ELEMENTS].dims:
         done.add(ELEMENTS)
         el = small(ds[ELEMENTS], s).transpose(ELEMENT, Y, X)
-        sec.html("<h3>element maps</h3>" + img(maps_png([(f"{ELEMENTS} {e}", el.sel({ELEMENT: e}), "viridis")
-                                                           for e in el[ELEMENT].values], cols=4), "element maps"))
+        sec.html("<h3>element maps</h3>")  # drawn as the other maps: axes in µm, colour bar, scale bar, shared zoom
+        pages = [hv.Layout([image_map(el.sel({ELEMENT: e}).rename(f"{ELEMENTS}_{e}"), frame_size=frame,
+                                      title=f"{ELEMENTS} {e}", label=str(e))
+                            for e in el[ELEMENT].values[i:i + PER_PAGE]]).cols(3)
+                 for i in range(0, el.sizes[ELEMENT], PER_PAGE)]
+        if len(pages) == 1:
+            sec.fig(pages[0], linked=True)
+        else:
+            sec.tabs([(f"{ELEMENT}s {i * PER_PAGE + 1}–{min((i + 1) * PER_PAGE, el.sizes[ELEMENT])}", p)
+                      for i, p in enumerate(pages)], linked=True)
 
     ipf_name = next((n for n in maps if n.endswith("_ipf") and RGB in maps[n].dims), None)
     ipf = None

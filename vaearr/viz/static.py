@@ -20,8 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
 import xarray as xr
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
@@ -247,15 +251,104 @@ def decor_of(hooks: Sequence[Any] | None) -> MapDecor | None:
     return None
 
 
+@dataclass
+class MapLook:
+    """One map as every static figure draws it: ``z`` (first row at the top) over ``extent``
+    ``(left, right, bottom, top)`` (bottom > top: y downward), its colours, title, axis labels, colour bar label
+    (None: no colour bar) and :class:`MapDecor`."""
+
+    z: np.ndarray
+    extent: tuple[float, float, float, float]
+    cmap: Any = "viridis"
+    clim: tuple[float | None, float | None] = (None, None)
+    nan_color: str = "lightgray"
+    title: str = ""
+    xlabel: str = "x"
+    ylabel: str = "y"
+    colorbar: str | None = None
+    decor: MapDecor | None = None
+    axes: bool = True
+
+
+def _cmap(cmap: Any, nan_color: str):
+    cm = ListedColormap(list(cmap)) if isinstance(cmap, (list, tuple)) else matplotlib.colormaps[cmap].copy()
+    return cm.with_extremes(bad=nan_color)
+
+
+def look_of(da: xr.DataArray, *, title: str = "", cmap: Any = "viridis", nan_color: str = "lightgray",
+            clim: tuple[float | None, float | None] | None = None, colorbar: str | None = "") -> MapLook:
+    """The :class:`MapLook` of a ``(y, x)`` DataArray by the rules of :func:`~vaearr.viz.maps.image_map`: axes in the
+    scan's units with a scale bar, labels and masks in categorical colours with a legend, else ``cmap`` over
+    ``clim`` (default the finite range) with a colour bar labelled ``colorbar`` (default the name; None: none)."""
+    da = da.transpose("y", "x")
+    ny, nx = da.shape
+    edges = []
+    for dim, n in (("x", nx), ("y", ny)):
+        v = np.asarray(da[dim].values, float) if dim in da.coords else np.arange(n, dtype=float)
+        step = float(v[1] - v[0]) if n > 1 else 1.0
+        edges.append((float(v[0]) - step / 2, float(v[-1]) + step / 2))
+    units = (axis_units(da, "x"), axis_units(da, "y"))
+    kind = label_kind(da)
+    name = str(da.name or "value")
+    if kind is not None:
+        z, cats = categories(da, kind)
+        cmap, nan_color, clim, colorbar = list(cats.colors), NEUTRAL, (-0.5, len(cats.values) - 0.5), None
+    else:
+        z, cats = np.asarray(da.values, dtype=float), None
+        finite = z[np.isfinite(z)]
+        clim = clim or ((float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0))
+        colorbar = name if colorbar == "" else colorbar
+    decor = MapDecor(units[0] if units[0] == units[1] else None, cats)
+    return MapLook(z, (edges[0][0], edges[0][1], edges[1][1], edges[1][0]), cmap, clim, nan_color, title or name,
+                   f"x ({units[0]})" if units[0] else "x", f"y ({units[1]})" if units[1] else "y", colorbar, decor)
+
+
+def draw_maps(looks: Sequence[MapLook], cols: int, *, inches: tuple[float, float] | None = None) -> Figure:
+    """The maps, ``cols`` to a row, as one Matplotlib figure: equal aspect, the same fonts, axes, colour bars,
+    scale bars and legends for every map of every figure (HTML aside, the one drawing of maps)."""
+    cols = max(1, min(cols, len(looks)))
+    rows = -(-len(looks) // cols)
+    small = len(looks) > 1  # small multiples
+    if inches is None:
+        l, r, b, t = looks[0].extent
+        aspect = abs((r - l) / (b - t)) if b != t else 1.0
+        inches = (5.0 + 1.2, 5.0 / aspect) if aspect >= 1 else (5.0 * aspect + 1.2, 5.0)
+    scale = 0.6 if small else 1.0
+    fig = Figure(figsize=(inches[0] * scale * cols, inches[1] * scale * rows + 0.3 * rows))
+    FigureCanvasAgg(fig)
+    size = 7 if small else 8
+    for i, look in enumerate(looks):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        img = ax.imshow(np.ma.masked_invalid(np.asarray(look.z, dtype=float)), origin="upper", extent=look.extent,
+                        cmap=_cmap(look.cmap, look.nan_color), vmin=look.clim[0], vmax=look.clim[1],
+                        interpolation="nearest", aspect="equal")
+        ax.set_title(look.title, fontsize=10 if small else 12)
+        if look.axes:
+            ax.set_xlabel(look.xlabel, fontsize=size + 2)
+            ax.set_ylabel(look.ylabel, fontsize=size + 2)
+            ax.tick_params(labelsize=size + 1)
+        else:
+            ax.set_axis_off()
+        if look.colorbar is not None:
+            cb = fig.colorbar(img, ax=ax, fraction=0.046, pad=0.04)
+            cb.set_label(look.colorbar, fontsize=size + 2)
+            cb.ax.tick_params(labelsize=size + 1)
+        if look.decor is not None:
+            look.decor.draw(ax, look.extent, fontsize=size)
+    fig.tight_layout()
+    return fig
+
+
 def save_static(fig: Any, stem: str | os.PathLike) -> list[Path]:
     """``fig`` (a Matplotlib figure) as ``<stem>.png``/``.svg``/``.pdf``, the formats of
     :data:`~vaearr.options.FIGURES` at its dpi; returns the paths."""
     options = FIGURES.get()
     stem = Path(stem)
     out = []
-    for fmt in options.formats:
-        path = stem.with_name(f"{stem.name}.{fmt}")
-        # SVG and PDF keep text and lines as vectors; the maps inside are images at the dpi
-        fig.savefig(path, dpi=options.dpi, bbox_inches="tight", facecolor="white", format=fmt)
-        out.append(path)
+    # SVG and PDF keep text as text (editable, searchable) and lines as vectors; the maps inside are images
+    with matplotlib.rc_context({"svg.fonttype": "none", "pdf.fonttype": 42}):
+        for fmt in options.formats:
+            path = stem.with_name(f"{stem.name}.{fmt}")
+            fig.savefig(path, dpi=options.dpi, bbox_inches="tight", facecolor="white", format=fmt)
+            out.append(path)
     return out
