@@ -14,6 +14,7 @@ from vaearr.maps.orientations import DIRECTIONS, phase_groups
 from vaearr.store import open_store
 from vaearr.store.schema import RGB, X, Y, orientation_map_name, phase_id_name
 from vaearr.viz.core import FIG_INCHES, FRAME_WIDTH, both, holoviews, save_figure
+from vaearr.viz.static import save_static
 from vaearr.viz.maps import image_map
 
 
@@ -34,7 +35,8 @@ def ipf_element(ipf: xr.DataArray, *, title: str = "IPF"):
 
 
 def orientation_figures(store: str | os.PathLike, folder: str | os.PathLike, *, name: str = "orientation") -> dict[str, Path]:
-    """``{name}_maps`` (HTML + PNG: IPF, KAM, grain boundaries) and ``{name}_ipf_key.png`` (orix's colour key) in ``folder``."""
+    """``{name}_maps`` (HTML + PNG: IPF, KAM, grain boundaries) and ``{name}_ipf_key.png`` (orix's colour key) in ``folder``
+    (SVG/PDF too, or instead, as ``--format`` says)."""
     ds = open_store(store)
     ipf_name = orientation_map_name(name, "ipf")
     if ipf_name not in ds:
@@ -57,8 +59,8 @@ def orientation_figures(store: str | os.PathLike, folder: str | os.PathLike, *, 
     for pid, group in groups.items():
         key = plot.IPFColorKeyTSL(group.laue, direction=vector.Vector3d(DIRECTIONS[direction]))
         fig = key.plot(return_figure=True)
-        path = folder / (f"{name}_ipf_key.png" if len(groups) == 1 else f"{name}_ipf_key_phase{pid}.png")
-        fig.savefig(path, dpi=100, bbox_inches="tight", facecolor="white")
+        stem = folder / (f"{name}_ipf_key" if len(groups) == 1 else f"{name}_ipf_key_phase{pid}")
+        path = save_static(fig, stem)[0]  # in the --format/--dpi of every figure
         plt.close(fig)
         files[path.stem] = path
     return files
