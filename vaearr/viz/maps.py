@@ -150,9 +150,8 @@ def image_map(
             axiswise=True,  # in a layout, each map keeps its own colour range
         ),
         bokeh=dict(frame_width=frame_w, frame_height=frame_h, tools=list(tools), toolbar="above",
-                   hooks=[decor.bokeh_hook] if decor.units or decor.cats else []),
-        mpl=dict(aspect="equal", fig_inches=(inches[0] + 1.2, inches[1]),
-                 hooks=[decor.mpl_hook] if decor.units or decor.cats else []),
+                   hooks=decor.hooks()["bokeh"]),
+        mpl=dict(aspect="equal", fig_inches=(inches[0] + 1.2, inches[1]), hooks=decor.hooks()["matplotlib"]),
     )
 
 

@@ -14,7 +14,7 @@ from vaearr.maps.orientations import DIRECTIONS, phase_groups
 from vaearr.store import open_store
 from vaearr.store.schema import RGB, X, Y, orientation_map_name, phase_id_name
 from vaearr.viz.core import FIG_INCHES, FRAME_WIDTH, both, holoviews, save_figure
-from vaearr.viz.static import save_static
+from vaearr.viz.static import MapDecor, axis_units, save_static
 from vaearr.viz.maps import image_map
 
 
@@ -28,10 +28,12 @@ def ipf_element(ipf: xr.DataArray, *, title: str = "IPF"):
     sy = float(np.diff(ys)[0]) if ys.size > 1 else 1.0
     bounds = (xs[0] - sx / 2, ys[0] - sy / 2, xs[-1] + sx / 2, ys[-1] + sy / 2)
     aspect = (bounds[2] - bounds[0]) / (bounds[3] - bounds[1]) if bounds[3] != bounds[1] else 1.0
-    el = hv.RGB(rgb[::-1], bounds=bounds, kdims=[X, Y])
-    return both(el, dict(title=title, invert_yaxis=True),
-                bokeh=dict(frame_width=FRAME_WIDTH, frame_height=max(40, int(FRAME_WIDTH / aspect))),
-                mpl=dict(aspect="equal", fig_inches=(FIG_INCHES, FIG_INCHES / max(aspect, 0.2))))
+    units = axis_units(ipf, X) if axis_units(ipf, X) == axis_units(ipf, Y) else None
+    el = hv.RGB(rgb[::-1], bounds=bounds, kdims=[hv.Dimension(X, unit=units), hv.Dimension(Y, unit=units)])
+    el = both(el, dict(title=title, invert_yaxis=True),
+              bokeh=dict(frame_width=FRAME_WIDTH, frame_height=max(40, int(FRAME_WIDTH / aspect))),
+              mpl=dict(aspect="equal", fig_inches=(FIG_INCHES, FIG_INCHES / max(aspect, 0.2))))
+    return MapDecor(units).decorate(el)  # axes in µm with a scale bar, as every map
 
 
 def orientation_figures(store: str | os.PathLike, folder: str | os.PathLike, *, name: str = "orientation") -> dict[str, Path]:

@@ -221,7 +221,9 @@ class MapDecor:
         from bokeh.models import Legend, LegendItem, MetricLength, ScaleBar
 
         if self.units and not any(isinstance(a, ScaleBar) for a in fig.center):
-            fig.add_layout(ScaleBar(range=fig.x_range, unit=self.units, dimensional=MetricLength(),
+            # a round length (1, 2 or 5 × 10^k, as the static files), re-chosen as one zooms
+            fig.add_layout(ScaleBar(range=fig.x_range, unit=self.units,
+                                    dimensional=MetricLength(ticks=[1, 2, 5, 10, 20, 50, 100, 200, 500]),
                                     location="bottom_right", bar_length=0.2, bar_line_width=2.5,
                                     background_fill_alpha=0.75, label_text_font_size="9pt"))
         if self.cats is not None and not any(isinstance(a, Legend) for a in fig.right):
@@ -231,6 +233,16 @@ class MapDecor:
                      for n, c in self.cats.legend]
             fig.add_layout(Legend(items=items, location="top_left", label_text_font_size="9pt",
                                   click_policy="none", border_line_alpha=0), "right")
+
+    def hooks(self) -> dict[str, list]:
+        """HoloViews' ``hooks`` option for each backend (none when there is nothing to draw)."""
+        drawn = bool(self.units or self.cats)
+        return {"bokeh": [self.bokeh_hook] if drawn else [], "matplotlib": [self.mpl_hook] if drawn else []}
+
+    def decorate(self, element: Any) -> Any:
+        """``element`` (an image or RGB map) with this scale bar and legend on both backends."""
+        hooks = self.hooks()
+        return element.opts(backend="bokeh", hooks=hooks["bokeh"]).opts(backend="matplotlib", hooks=hooks["matplotlib"])
 
     def bokeh_hook(self, plot: Any, element: Any) -> None:
         """A HoloViews Bokeh hook: :meth:`bokeh` on the plot's figure."""
