@@ -3,6 +3,7 @@ a legend, ``--format png,svg,pdf --dpi N`` on the commands that write figures, a
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -129,3 +130,19 @@ def test_cluster_shows_its_progress_and_draws_its_map_in_the_formats(capsys, mon
     assert "cluster: read, fit, write" in err
     files = sorted(p.name for p in (tmp_path / "cl").glob("cluster_map__*"))
     assert files == ["cluster_map__kmeans_dim2.html", "cluster_map__kmeans_dim2.pdf"]
+
+
+def test_report_draws_element_maps_as_every_other_map(demo_store: Path, tmp_path: Path) -> None:
+    from vaearr.viz.report import build_report
+
+    page = build_report(demo_store, tmp_path / "rep").path.read_text()
+    ds = open_store(demo_store)
+    n_elements = ds.sizes["element"]
+    assert 'alt="element maps"' not in page  # no longer a picture in a style of its own
+    # bandcontrast, roi, phase and one live map per element: each with its scale bar and axes in µm
+    assert page.count('"name":"ScaleBar"') >= 3 + n_elements
+    assert len(re.findall(r"x \((?:µ|\\+u00b5)m\)", page)) >= 3 + n_elements  # µm, as the page escapes it
+    for e in ds.element.values:
+        assert f"elements {e}" in page
+    # the mask and the phase map carry legends, not colour bars
+    assert "outside" in page and "inside" in page and page.count('"name":"LegendItem"') >= 4

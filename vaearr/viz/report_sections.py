@@ -389,13 +389,9 @@ def maps_section(ds: xr.Dataset) -> Section | None:
     clusters = [n for n, v in maps.items() if v.ndim == 2 and v.dtype.kind in "iu" and n not in done
                 and (n.startswith("cluster") or n.endswith("_gmm") or "tag" in v.attrs)]
     if clusters:
-        sec.html("<h3>clusters and partitions</h3><p>Clusters in colour, noise (−1) dark grey, outside the mask light grey.</p>")
-        panels = []
-        for n in clusters:
-            done.add(n)
-            panels.append(ipf_element(category_rgb(small(ds[n], s), n), title=n).opts(
-                frame_width=frame, frame_height=max(40, int(frame * ds.sizes[Y] / ds.sizes[X])), backend="bokeh"))
-        sec.fig(hv.Layout(panels).cols(3), linked=True)
+        sec.html("<h3>clusters and partitions</h3><p>Clusters in colour (the legend names them), noise and the "
+                 "pixels outside the mask grey.</p>")
+        sec.fig(hv.Layout([one(n, categorical=True) for n in clusters]).cols(3), linked=True)
 
     orient = [n for n in maps if n not in done and n.startswith("orientation")
               and any(n.endswith(part) for part in ORIENTATION_MAPS)]
@@ -404,9 +400,7 @@ def maps_section(ds: xr.Dataset) -> Section | None:
         panels = []
         for n in orient:
             if n.endswith("grains"):
-                panels.append(ipf_element(category_rgb(small(ds[n], s) % 20, n), title=n).opts(
-                    frame_width=frame, frame_height=max(40, int(frame * ds.sizes[Y] / ds.sizes[X])), backend="bokeh"))
-                done.add(n)
+                panels.append(one(n, categorical=True))
             else:
                 panels.append(one(n, cmap="gray_r" if n.endswith("boundaries") else "viridis"))
         sec.fig(hv.Layout(panels).cols(3), linked=True)

@@ -105,8 +105,9 @@ class Categories:
 
 
 def _names(da: xr.DataArray, values: Sequence[int], kind: str) -> list[str]:
-    if kind == "mask":
-        return ["outside" if v == 0 else "inside" for v in values]
+    if kind == "mask":  # a boolean map: a region (inside/outside), or lines such as grain boundaries
+        lines = str(da.name or "").endswith("boundaries")
+        return [("boundary" if lines else "inside") if v else ("no boundary" if lines else "outside") for v in values]
     given = da.attrs.get("phase_names") or da.attrs.get("labels")
     meanings = str(da.attrs.get("flag_meanings", "")).split()
     flags = list(da.attrs.get("flag_values", []))
