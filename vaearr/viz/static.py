@@ -225,7 +225,7 @@ class MapDecor:
             # a round length (1, 2 or 5 × 10^k, as the static files), re-chosen as one zooms
             fig.add_layout(ScaleBar(range=fig.x_range, unit=self.units,
                                     dimensional=MetricLength(ticks=[1, 2, 5, 10, 20, 50, 100, 200, 500]),
-                                    location="bottom_right", bar_length=0.2, bar_line_width=2.5,
+                                    location="bottom_right", bar_length=0.15, bar_line_width=2.5,
                                     background_fill_alpha=0.75, label_text_font_size="9pt"))
         if self.cats is not None and not any(isinstance(a, Legend) for a in fig.right):
             x = [np.nan]
