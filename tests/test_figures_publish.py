@@ -101,6 +101,18 @@ def test_figure_options_are_one_declaration_checked_before_any_work() -> None:
             bad.check()
 
 
+def test_every_command_that_writes_figures_takes_the_one_declaration() -> None:
+    import typer.main
+
+    from vaearr.cli import app
+
+    commands = typer.main.get_command(app).commands
+    for name in ("roi", "encode", "orientation-maps", "boundaries", "segment", "cluster", "rank", "explore", "layers",
+                 "demo"):
+        params = {p.name: p for p in commands[name].params}
+        assert params["format"].default == "png" and params["dpi"].default == FigureOptions().dpi, name
+
+
 def test_roi_writes_png_svg_pdf_at_the_dpi_and_refuses_bad_options(capsys, demo_store: Path, tmp_path: Path) -> None:
     before = tree_hash(demo_store)
     for args, needle in ((["--format", "png,gif"], "'gif' is not a figure format"), (["--dpi", "0"], "--dpi")):
