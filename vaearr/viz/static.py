@@ -171,12 +171,12 @@ def axis_units(da: xr.DataArray, dim: str) -> str | None:
 
 
 def scale_length(width: float) -> float:
-    """A round length (1, 2 or 5 × 10^k) near a fifth of ``width``, not above it.
+    """The round length (1, 2 or 5 × 10^k) nearest, in ratio, to a fifth of ``width``.
 
     Examples
     --------
     >>> scale_length(100.0), scale_length(37.0), scale_length(0.9)
-    (20.0, 5.0, 0.2)
+    (20.0, 10.0, 0.2)
     """
     target = width / 5
     if not (math.isfinite(target) and target > 0):
