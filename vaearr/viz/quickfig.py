@@ -292,7 +292,7 @@ def scatter_static(x: np.ndarray, columns: dict[str, np.ndarray], titles: Sequen
     for i, ((name, y), title) in enumerate(zip(columns.items(), titles)):
         ax = fig.add_subplot(rows, cols, i + 1)
         ok = np.isfinite(x) & np.isfinite(y)
-        ax.scatter(x[ok], y[ok], s=2, c=color, alpha=alpha, linewidths=0, rasterized=True)
+        ax.scatter(x[ok], y[ok], s=2, color=color, alpha=alpha, linewidths=0, rasterized=True)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel(label, fontsize=9)
         ax.set_ylabel(name, fontsize=9)
