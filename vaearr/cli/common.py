@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import inspect
 import json
 import re
@@ -13,7 +14,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from vaearr.errors import InputError
+from vaearr.errors import InputError, MissingExtraError
 from vaearr.options import FIELD_DEFAULT, FigureOptions, default_of, figure_options, options, parsed
 from vaearr.store import describe
 
@@ -164,6 +165,23 @@ def resolved_mask(store: Path | str, mask: str | None) -> str | None:
     return auto_mask(names, mask)
 
 
+#: commands that draw only when given --figures (the others always draw: their figures need the 'viz' extra)
+FIGURES_WHEN_ASKED = frozenset({"encode", "roi", "orientation_maps"})
+
+
+def need_viz() -> None:
+    """Refuse, before any work, a command that will draw when the 'viz' extra is not installed (a base
+    ``pip install .``): one line naming the extra, nothing written.
+
+    Raises
+    ------
+    MissingExtraError
+        HoloViews is not installed.
+    """
+    if importlib.util.find_spec("holoviews") is None:
+        raise MissingExtraError("viz", "holoviews, which draws its figures")
+
+
 def figure_command(command: Any) -> Any:
     """``command`` with the options of :class:`~vaearr.options.FigureOptions` (``--format``, ``--dpi``) added: they
     are checked before the command's work starts (one line, exit 2) and are in force while it runs, so every
@@ -173,6 +191,8 @@ def figure_command(command: Any) -> Any:
 
     def run(**given: Any) -> Any:
         figure = FigureOptions(**parsed(FigureOptions, {k: given.pop(k) for k in names})).check()
+        if given.get("figures", True) is not None or command.__name__ not in FIGURES_WHEN_ASKED:
+            need_viz()
         with figure_options(figure):
             return command(**given)
 
