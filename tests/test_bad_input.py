@@ -207,6 +207,16 @@ orientation | orientation-maps {map}
 {under} | demo --out {tmp}/d --data {under}
 --epochs | demo --out {tmp}/d --epochs 0
 --latent-dim | demo --out {tmp}/d --latent-dim 0
+{none} | export {none} --to {tmp}/m.ang
+{under} | export {map} --to {under}/m.ang
+orientation | export {map} --to {tmp}/m.ang
+nope | export {map} --to {tmp}/t.csv --vars nope
+--to | export {map}
+.xyz | export {map} --to {tmp}/m.xyz
+--dpi | rank {map} --dpi 0
+--format | rank {map} --format gif
+--dpi | boundaries {map} --dpi 5000
+--format | roi {map} --bc-otsu --figures {tmp}/f --format bmp
 # --- ingest ebsd
 --step | ingest ebsd {trunc} --store {tmp}/n.zarr --step -1
 --step | ingest ebsd {trunc} --store {tmp}/n.zarr --step 0

@@ -13,12 +13,14 @@ from vaearr.cli.common import (
     Overwrite,
     Scheduler,
     app,
+    figure_command,
     store_location,
 )
 from vaearr.options import writable_folders
 
 
 @app.command()
+@figure_command
 def encode(
     store: Annotated[Path, typer.Argument(parser=store_location, help="Store to encode (the run's variable and mask).")],
     run: Annotated[Path, typer.Option(help="Training run folder.")],
