@@ -184,7 +184,9 @@ def writable_folder(folder: str | os.PathLike, what: str = "--out", *, keep: boo
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        raise InputError(folder, f"{what}: cannot write there ({exc.strerror or exc})") from None
+        a_file = next((p for p in [folder, *folder.parents] if p.exists() and not p.is_dir()), None)
+        why = f"{a_file} is a file, not a folder" if a_file is not None else exc.strerror or str(exc)
+        raise InputError(folder, f"{what}: cannot write there ({why})") from None
     if not keep and made_first is not None:
         for p in [folder, *folder.parents]:
             p.rmdir()

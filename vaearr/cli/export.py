@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 import typer
 
 from vaearr.cli.common import app, store_location
-from vaearr.options import writable_folder
 
 
 @app.command("export")
@@ -24,7 +23,6 @@ def export(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the output file if it exists.")] = False,
 ) -> None:
     """Results out: orientations with their phases to .ang/.ctf/orix HDF5, or maps to a CSV (x, y, … per pixel)."""
-    writable_folder(to.parent, "--to", keep=False)  # proven writable before the store is read
     from vaearr.io.export import export_orientations, export_table
 
     if to.suffix.lower() == ".csv":
