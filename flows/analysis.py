@@ -15,7 +15,7 @@ from vaearr.maps.decompose import write_decomposition
 from vaearr.maps.options import DecomposeOptions, SegmentOptions
 from vaearr.maps.references import write_references
 from vaearr.maps.segment import segment_store
-from vaearr.options import FIGURES, FigureOptions, build, figure_options
+from vaearr.options import FIGURES, FigureOptions, build, figure_options, writable_folders
 from vaearr.store import open_store
 from vaearr.viz.boundaries import boundary_files
 from vaearr.viz.clustering import cluster_figure_files
@@ -95,6 +95,7 @@ def _analyze_latents(**params: Any) -> dict:
     scheduler, block_dims = params.pop("scheduler"), params.pop("block_dims")
     options = build(RankOptions, params)
     options.check()
+    writable_folders(out=options.out)  # before the references are committed
     inner = flow(name="analyze-latents-tasks", task_runner=_runner(scheduler))(_analyze)
     summary = inner(options, block_dims, 1 if scheduler else 0)
     print(summary["summary"])
@@ -115,7 +116,10 @@ def _cluster_latents(**params: Any) -> dict:
     ``analyze-latents``)."""
     scheduler = params.pop("scheduler")
     inner = flow(name="cluster-latents-tasks", task_runner=_runner(scheduler))(_cluster)
-    summary = inner(build(ClusterOptions, params))
+    options = build(ClusterOptions, params)
+    options.check()
+    writable_folders(out=options.out)  # before the labels are committed
+    summary = inner(options)
     print(summary["summary"])
     return summary
 

@@ -8,7 +8,7 @@ from prefect import flow, task
 
 from flows.params import options_flow, pinned
 from vaearr.analysis.options import ExploreOptions
-from vaearr.options import build
+from vaearr.options import build, writable_folders
 from vaearr.viz.explore import explore, explore_files
 from vaearr.viz.layers import compare_folder, compare_images
 
@@ -37,6 +37,8 @@ def _explore_latents(**params: Any) -> dict:
     """Exploration figures and tables of a run (``vaearr explore``); returns the summary. Its parameters are the
     fields of :class:`vaearr.analysis.options.ExploreOptions`."""
     options = build(ExploreOptions, params)
+    options.check()
+    writable_folders(out=options.out)
     summary = explore_task(options)
     print(f"explored {summary['n_samples']} samples → {options.out}: {', '.join(summary['figures'])}")
     return summary

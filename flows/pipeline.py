@@ -10,6 +10,7 @@ from flows.params import keyword, options_flow, pinned, with_figures
 from vaearr.encode import encode as encode_store
 from vaearr.io.ebsd import ingest_ebsd
 from vaearr.maps.roi import create_roi
+from vaearr.options import writable_folders
 from vaearr.train import TrainConfig, fit
 from vaearr.viz.maps import encoded_maps
 from vaearr.viz.report import build_report
@@ -90,6 +91,7 @@ def encode(store: str, run: str, name: str = "latent", figures: str | None = Non
     """Write a run's latents into the store (``vaearr encode``); with ``report`` (a folder), end with
     ``vaearr report`` of the store and run there. ``scheduler``: a dask.distributed address
     (``tcp://host:8786``) to encode on that cluster (``vaearr encode --scheduler``)."""
+    writable_folders(figures=figures, export=export, report=report)  # before the latents are committed
     summary = encode_task(store, run, name=name, figures=figures, export=export, overwrite=overwrite,
                           scheduler=scheduler)
     print(f"encoded {summary['n_encoded']} samples into {store}:{name}")
@@ -103,6 +105,7 @@ def encode(store: str, run: str, name: str = "latent", figures: str | None = Non
 @pinned
 def report(store: str, out: str, run: str | None = None, analyses: list[str] | None = None) -> dict:
     """One self-contained HTML page of a store and its run (``vaearr report``), at the end of a pipeline."""
+    writable_folders(out=out)
     summary = report_task(store, out, run=run, analyses=analyses)
     print(f"report: {summary['report']} ({summary['size_mb']} MB)")
     return summary

@@ -405,3 +405,28 @@ if __name__ == "__main__":  # the counts of RELIABILITY.md
     for name, n in sorted(counts.items()):
         print(f"| {name} | {n} |")
     print(f"| all | {sum(counts.values())} |")
+
+
+@pytest.mark.parametrize("flow_name, params, needle", [
+    ("analysis:analyze_latents", dict(out="{under}", scheduler=None, block_dims=8), "{under}"),
+    ("analysis:analyze_latents", dict(top=0, scheduler=None, block_dims=8), "--top must be at least 1"),
+    ("analysis:cluster_latents", dict(out="{under}", scheduler=None), "{under}"),
+    ("analysis:cluster_latents", dict(min_cluster_size=1, scheduler=None), "--min-cluster-size"),
+    ("explore:explore_latents", dict(run="{run}", out="{under}"), "{under}"),
+    ("pipeline:report", dict(out="{under}"), "{under}"),
+])
+def test_the_flows_hold_the_same_ranges_and_outputs(places, flow_name, params, needle) -> None:
+    """The flows' bodies (``Flow.fn``: no Prefect server) refuse what the command line refuses, before a write."""
+    pytest.importorskip("prefect", reason="needs the 'flows' extra")
+    import importlib
+
+    from vaearr.errors import InputError
+
+    module, name = flow_name.split(":")
+    flow = getattr(importlib.import_module(f"flows.{module}"), name)
+    before = tree_hash(places["map"])
+    given = {k: v.format(**places) if isinstance(v, str) else v for k, v in params.items()}
+    with pytest.raises(InputError) as info:
+        flow.fn(store=places["map"], **given)
+    assert needle.format(**places) in str(info.value)
+    assert tree_hash(places["map"]) == before
