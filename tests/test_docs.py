@@ -90,21 +90,27 @@ def test_every_command_is_documented_beside_its_reference() -> None:
 
 
 def test_site_renders_and_searches_offline(site: Path, chromium) -> None:
-    page = chromium.new_page(viewport={"width": 1200, "height": 900})
+    """Opened from disk with the network blocked: the gallery's figures load and the search answers."""
+    page = chromium.new_page(viewport={"width": 1300, "height": 900})
     blocked: list[str] = []
+    errors: list[str] = []
     page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file://")
                else (blocked.append(r.request.url), r.abort()))
-    page.goto((site / "generated" / "gallery" / "plot_ebsd_vendor_file.html").as_uri())
-    page.wait_for_load_state("load")
-    sizes = page.evaluate("() => [...document.querySelectorAll('article img')].map(i => i.naturalWidth)")
-    assert sizes and all(w > 0 for w in sizes), sizes  # every figure loaded
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    for name in EXAMPLES:
+        page.goto((site / "generated" / "gallery" / f"{name}.html").as_uri())
+        page.wait_for_load_state("load")
+        sizes = page.evaluate("() => [...document.querySelectorAll('article img')].map(i => i.naturalWidth)")
+        assert sizes and all(w > 0 for w in sizes), (name, sizes)  # every figure loaded
     page.goto((site / "index.html").as_uri())
-    page.locator("label.md-search__icon, .md-search__input").first.click()
+    page.wait_for_load_state("load")
+    assert page.locator("nav.md-nav--primary").first.is_visible()
+    page.keyboard.press("/")  # the theme's shortcut to the search box
     page.keyboard.type("transaction")
     page.wait_for_selector(".md-search-result__item", timeout=20_000)
     assert page.locator(".md-search-result__item").count() >= 1
     page.close()
-    assert blocked == [], blocked
+    assert blocked == [] and errors == [], (blocked, errors)
 
 
 def test_broken_example_fails_the_build(tmp_path: Path) -> None:
