@@ -125,3 +125,17 @@ def test_broken_example_fails_the_build(tmp_path: Path) -> None:
     done = _build(tmp_path)
     assert done.returncode != 0
     assert "plot_broken.py" in done.stderr and "on purpose" in done.stderr
+
+
+def test_run_a_command_line_in_process(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """``vaearr.cli.run``, which the examples use: messages to stdout, a failure raises, the folder is restored."""
+    from vaearr.cli import run
+
+    here = os.getcwd()
+    run("--version", cwd=tmp_path, echo=True)
+    assert capsys.readouterr().out.startswith("$ vaearr --version\nvaearr ")
+    with pytest.raises(RuntimeError, match="exited with status 2"):
+        run("info missing.zarr", cwd=tmp_path)
+    out = capsys.readouterr().out
+    assert out.startswith("error: ") and "missing.zarr" in out  # the command's one error line, on stdout
+    assert os.getcwd() == here

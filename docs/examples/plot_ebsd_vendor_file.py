@@ -9,14 +9,12 @@ one-page report. The map is tiny, so the VAE here learns little: the point is th
 
 # %%
 # ## The commands, run in this process
-# `vaearr(...)` runs one command line exactly as the shell would (`vaearr.cli.main`), so every step below is a
+# `vaearr(...)` runs one command line exactly as the shell would (`vaearr.cli.run`), so every step below is a
 # line you can type.
 import atexit
-import contextlib
+import functools
 import os
-import shlex
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -24,22 +22,9 @@ import kikuchipy
 import matplotlib.pyplot as plt
 import xarray as xr
 
-from vaearr.cli import main
+from vaearr.cli import run
 
 os.environ["VAEARR_PROGRESS"] = "off"  # no progress bars in the page
-
-
-def vaearr(line: str) -> None:
-    """Run ``vaearr LINE`` in this process, in the work folder; its messages go to the page; stop on a failure."""
-    print(f"$ vaearr {line}")
-    sys.argv = ["vaearr", *shlex.split(line)]
-    os.chdir(work)
-    try:
-        with contextlib.redirect_stderr(sys.stdout):
-            main()
-    except SystemExit as exc:
-        if exc.code:
-            raise RuntimeError(f"vaearr {line} exited with {exc.code}") from None
 
 
 def show(png: Path, title: str) -> None:
@@ -51,6 +36,7 @@ def show(png: Path, title: str) -> None:
 
 
 work = Path(tempfile.mkdtemp(prefix="vaearr-ebsd-"))
+vaearr = functools.partial(run, cwd=work, echo=True)  # vaearr("info x.zarr") runs `vaearr info x.zarr` in work
 atexit.register(shutil.rmtree, work, ignore_errors=True)  # the work folder goes when the build ends
 vendor_file = Path(kikuchipy.__file__).parent / "data" / "kikuchipy_h5ebsd" / "patterns.h5"
 

@@ -10,13 +10,11 @@ is missing, the example writes scikit-learn's 8 × 8 digits (shipped with scikit
 
 # %%
 # ## The commands, run in this process
-import gzip
 import atexit
-import contextlib
+import functools
+import gzip
 import os
-import shlex
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -24,30 +22,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from vaearr.cli import main
+from vaearr.cli import run
 
 os.environ["VAEARR_PROGRESS"] = "off"
-
-
-def vaearr(line: str) -> None:
-    """Run ``vaearr LINE`` in this process, in the work folder; its messages go to the page; stop on a failure."""
-    print(f"$ vaearr {line}")
-    sys.argv = ["vaearr", *shlex.split(line)]
-    os.chdir(work)
-    try:
-        with contextlib.redirect_stderr(sys.stdout):
-            main()
-    except SystemExit as exc:
-        if exc.code:
-            raise RuntimeError(f"vaearr {line} exited with {exc.code}") from None
-
-
-def show(png: Path, title: str) -> None:
-    """Show a PNG that a command wrote."""
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
-    ax.imshow(plt.imread(png))
-    ax.set_title(title)
-    ax.axis("off")
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -57,6 +34,7 @@ def write_idx(path: Path, array: np.ndarray) -> None:
 
 
 work = Path(tempfile.mkdtemp(prefix="vaearr-fashion-"))
+vaearr = functools.partial(run, cwd=work, echo=True)  # vaearr("info x.zarr") runs `vaearr info x.zarr` in work
 atexit.register(shutil.rmtree, work, ignore_errors=True)  # the work folder goes when the build ends
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 if (FASHION / "t10k-images-idx3-ubyte.gz").exists():
@@ -75,7 +53,7 @@ else:  # no Debian package here: the digits shipped with scikit-learn, written i
 vaearr(f"ingest idx {images} --labels {labels} --store fm.zarr")
 print(xr.open_zarr(work / "fm.zarr"))
 vaearr("train fm.zarr --run runs/fm --var images --latent-dim 8 --epochs 2 --subset 1500 --batch-size 128 "
-       "--lr 3e-3 -o channels=[16,32] --no-tensorboard --previews 0")
+       "--lr 3e-3 -o channels=[16,32] -o decoder=transpose --no-tensorboard --previews 0")
 
 # %%
 # ## Explore the latent space
@@ -86,13 +64,12 @@ out = work / "out" / "explore"
 print(sorted(p.name for p in out.glob("*.png")))
 
 # %%
-show(out / "reconstruction_grid.png", "inputs and reconstructions")
-
-# %%
-show(out / "prototypes_decoded.png", "class prototypes (the mean latent of each class), decoded")
-
-# %%
-show(out / "traversal.png", "traversal of the most active latent dims")
-
-# %%
-show(out / "pca.png", "PCA of the latents, coloured by class")
+# The figures `explore` wrote, as PNG (each has an interactive HTML twin beside it):
+for png, title in [("reconstruction_grid", "inputs and reconstructions"),
+                   ("prototypes_decoded", "class prototypes (the mean latent of each class), decoded"),
+                   ("traversal", "traversal of the most active latent dims"),
+                   ("pca", "PCA of the latents, coloured by class")]:
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
+    ax.imshow(plt.imread(out / f"{png}.png"))
+    ax.set_title(title)
+    ax.axis("off")

@@ -11,11 +11,9 @@ the real settings (Colin27 from Debian's `mricron-data`, 96³ crops, hundreds of
 # %%
 # ## The commands, run in this process
 import atexit
-import contextlib
+import functools
 import os
-import shlex
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -25,25 +23,13 @@ import nilearn
 import numpy as np
 import xarray as xr
 
-from vaearr.cli import main
+from vaearr.cli import run
 
 os.environ["VAEARR_PROGRESS"] = "off"
 
 
-def vaearr(line: str) -> None:
-    """Run ``vaearr LINE`` in this process, in the work folder; its messages go to the page; stop on a failure."""
-    print(f"$ vaearr {line}")
-    sys.argv = ["vaearr", *shlex.split(line)]
-    os.chdir(work)
-    try:
-        with contextlib.redirect_stderr(sys.stdout):
-            main()
-    except SystemExit as exc:
-        if exc.code:
-            raise RuntimeError(f"vaearr {line} exited with {exc.code}") from None
-
-
 work = Path(tempfile.mkdtemp(prefix="vaearr-mri-"))
+vaearr = functools.partial(run, cwd=work, echo=True)  # vaearr("info x.zarr") runs `vaearr info x.zarr` in work
 atexit.register(shutil.rmtree, work, ignore_errors=True)  # the work folder goes when the build ends
 templates = Path(nilearn.__file__).parent / "datasets" / "data"
 (work / "brains").mkdir()
