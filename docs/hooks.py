@@ -34,7 +34,10 @@ def cli_reference() -> str:
         text = get_docs_for_click(obj=command, ctx=ctx, name="vaearr")
     # typer writes the app as the page's title: the commands become its sections
     text = re.sub(r"\A# `vaearr`\n", "## `vaearr`\n", text)
-    return CLI_INTRO + text.replace("&#x27;", "'")
+    # typer lists the groups after the commands; ingest comes first on the command line's own --help
+    top, *sections = re.split(r"(?m)^(?=## `vaearr )", text.replace("&#x27;", "'"))
+    groups = [s for s in sections if re.match(r"## `vaearr ingest`", s)]
+    return CLI_INTRO + top + "".join(groups + [s for s in sections if s not in groups])
 
 
 def root_page(name: str) -> str:

@@ -67,7 +67,8 @@ def test_gallery_runs_examples_with_figures(site: Path) -> None:
     for name in EXAMPLES:
         assert f'href="{name}.html"' in index  # the thumbnails link to the pages as files
         html = (site / "generated" / "gallery" / f"{name}.html").read_text()
-        assert "$ vaearr " in html  # the commands' output is on the page
+        text = re.sub(r"<[^>]+>", "", html)  # the output blocks are highlighted: a command's words are spans
+        assert "$ vaearr ingest " in text and "$ vaearr train " in text  # the commands and their output are on the page
         pngs = re.findall(rf'src="(images/mkd_glr_{name}_\d+\.png)"', html)
         assert pngs, f"{name}: no figure on the page"
         for png in pngs:
