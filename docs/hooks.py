@@ -50,10 +50,10 @@ def root_page(name: str) -> str:
 
 # Sphinx cross-reference roles in the docstrings (:mod:`~vaearr.io.write`) as Markdown renders them
 ROLE = re.compile(r":(?:mod|class|func|meth|attr|data|obj|exc):<code>(~?)([\w.]+)(\(\))?</code>")
-# mkdocs-gallery writes for directory URLs: thumbnails link to "plot_x" and figures have srcset="../images/...";
+# mkdocs-gallery writes for directory URLs: thumbnails link to "plot_x" and figures point to "../images/...";
 # the site's pages are files (plot_x.html, beside images/)
 GALLERY_LINK = re.compile(r'href="(plot_\w+)"')
-GALLERY_SRCSET = re.compile(r'srcset="\.\./images/')
+GALLERY_IMAGES = re.compile(r'(src|srcset)="\.\./images/')
 
 
 def role_link(match: re.Match) -> str:
@@ -67,7 +67,7 @@ def on_page_content(html: str, page, config, files) -> str:
     """Docstrings' roles become links (mkdocs-autorefs resolves them, or leaves code); gallery links get .html."""
     html = ROLE.sub(role_link, html)
     if page.file.src_uri.startswith("generated/gallery/"):
-        html = GALLERY_SRCSET.sub('srcset="images/', GALLERY_LINK.sub(r'href="\1.html"', html))
+        html = GALLERY_IMAGES.sub(r'\1="images/', GALLERY_LINK.sub(r'href="\1.html"', html))
     return html
 
 

@@ -2,7 +2,7 @@
 # Fashion-MNIST: a VAE's latent space, explored
 
 Debian's `dataset-fashion-mnist` package ships Fashion-MNIST as IDX files (28 × 28 clothing images in ten classes).
-This example ingests the test set, trains a small conv-VAE for two epochs on a seeded subset, and looks at what it
+This example ingests the test set, trains a small conv-VAE for two epochs on a seeded subset of 2000 images, and looks at what it
 learned with `vaearr explore`: reconstructions, class prototypes, a traversal of the most active latent dims and a
 PCA of the latents. See [Images and Fashion-MNIST](../../images.md) for the full settings. Where the Debian package
 is missing, the example writes scikit-learn's 8 × 8 digits (shipped with scikit-learn) as IDX files and runs on those.
@@ -52,13 +52,13 @@ else:  # no Debian package here: the digits shipped with scikit-learn, written i
 # `--subset` trains on a seeded share of the store; `-o decoder=transpose` is the fast decoder.
 vaearr(f"ingest idx {images} --labels {labels} --store fm.zarr")
 print(xr.open_zarr(work / "fm.zarr"))
-vaearr("train fm.zarr --run runs/fm --var images --latent-dim 8 --epochs 2 --subset 1500 --batch-size 128 "
+vaearr("train fm.zarr --run runs/fm --var images --latent-dim 8 --epochs 2 --subset 2000 --batch-size 64 "
        "--lr 3e-3 -o channels=[16,32] -o decoder=transpose --no-tensorboard --previews 0")
 
 # %%
 # ## Explore the latent space
 # Each part writes an offline HTML figure and a PNG; `--serve` would serve one slider per latent dim instead.
-vaearr("explore fm.zarr --run runs/fm --out out/explore --n 1000 "
+vaearr("explore fm.zarr --run runs/fm --out out/explore --n 500 "
        "--parts quality,prototypes,traversal,embeddings --embeddings pca")
 out = work / "out" / "explore"
 print(sorted(p.name for p in out.glob("*.png")))
