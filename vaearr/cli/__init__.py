@@ -2,7 +2,7 @@
 
 :mod:`~vaearr.cli.common` holds the app and shared parsers; :mod:`~vaearr.cli.ingest`,
 :mod:`~vaearr.cli.store` (roi, info), :mod:`~vaearr.cli.train`, :mod:`~vaearr.cli.encode`,
-:mod:`~vaearr.cli.analysis` (cluster, rank), :mod:`~vaearr.cli.decompose`, :mod:`~vaearr.cli.boundaries`, :mod:`~vaearr.cli.index`,
+:mod:`~vaearr.cli.analysis` (cluster, rank), :mod:`~vaearr.cli.decompose`, :mod:`~vaearr.cli.boundaries`, :mod:`~vaearr.cli.index`, :mod:`~vaearr.cli.export`,
 :mod:`~vaearr.cli.explore` (explore, explore-map, layers), :mod:`~vaearr.cli.report` and
 :mod:`~vaearr.cli.demo` define the commands. Errors a user can act on print as one line with
 exit status 2; a missing optional extra names the extra to install.
@@ -22,7 +22,7 @@ from typing import Any
 
 # the command modules, in the order --help lists their commands
 # isort: off
-from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, decompose, boundaries, index, orientations, explore, report, segment  # noqa: F401
+from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, decompose, boundaries, index, orientations, export, explore, report, segment  # noqa: F401
 # isort: on
 from vaearr.cli.common import STORE_URLS, URL, app
 from vaearr.errors import InputError, VaearrError
