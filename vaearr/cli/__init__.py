@@ -10,6 +10,7 @@ exit status 2; a missing optional extra names the extra to install.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shlex
@@ -147,6 +148,45 @@ def main() -> None:
             raise
         print(unexpected(exc), file=sys.stderr)
         sys.exit(1)
+
+
+def run(line: str, *, cwd: str | os.PathLike | None = None, echo: bool = False) -> None:
+    """Run one ``vaearr`` command line in this process, as the shell would: ``run("info stores/ni.zarr")``.
+
+    For notebooks and the documentation's examples: the command's messages (stdout and stderr) go to stdout, so a
+    page that shows a cell's output shows them all, and a failed command raises instead of exiting.
+
+    Parameters
+    ----------
+    line
+        The arguments after ``vaearr``, split as a POSIX shell splits them.
+    cwd
+        Folder the command runs in (relative paths in ``line`` are taken from it); the caller's is restored after.
+    echo
+        Print ``$ vaearr LINE`` first, as a shell session shows it.
+
+    Raises
+    ------
+    RuntimeError
+        The command exited with a non-zero status (its error line was printed).
+    """
+    if echo:
+        print(f"$ vaearr {line}")
+    argv, here = sys.argv, os.getcwd()
+    sys.argv = ["vaearr", *shlex.split(line)]
+    code = 0
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stderr(sys.stdout):
+            main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = argv
+        os.chdir(here)
+    if code:
+        raise RuntimeError(f"vaearr {line} exited with status {code}")
 
 
 if __name__ == "__main__":  # pragma: no cover
