@@ -9,7 +9,7 @@ Every write goes through :func:`write_variables`, which gives four promises:
   ``created``, ``vaearr_version``);
 * one writer at a time: a second concurrent writer gets :class:`~vaearr.errors.StoreBusyError`;
 * a write is a transaction. New arrays are written into a staging store beside the target
-  (``<store>.vaearr-tx``), then renamed in and the consolidated metadata rewritten; a journal
+  (``<store>.vaearr-tx``), then swapped in one atomic rename each and the consolidated metadata rewritten; a journal
   lets the next writer roll back a transaction that was killed half-way, so the store is left
   byte-identical to before. Until the consolidated metadata is rewritten, ``xr.open_zarr``
   does not see the new variable.
