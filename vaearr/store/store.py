@@ -34,8 +34,8 @@ import zarr
 
 from vaearr.errors import StoreError
 from vaearr.progress import dask_progress
-from vaearr.store import remote
-from vaearr.store.portable import fixed_width_strings, refuse_foreign
+from vaearr.store import checked, remote  # noqa: F401 - checked: corrupt chunks named on read
+from vaearr.store.portable import ROOT_FILES, fixed_width_strings, no_dims_line, refuse_foreign, undimensioned
 from vaearr.store.prepare import (  # noqa: F401 - names the package re-exports
     COMMAND,
     INT_FILL,
@@ -66,7 +66,7 @@ PROVENANCE_KEYS = ("source", "mask", "run", "config", "created", "vaearr_version
 def store_exists(store: str | os.PathLike, *, storage_options: dict | None = None) -> bool:
     """Whether a zarr group exists at ``store``."""
     if not is_url(store):
-        return (local_path(store) / "zarr.json").is_file()
+        return any((local_path(store) / name).is_file() for name in ROOT_FILES)
     if remote.is_repository_url(store):
         if remote.repository(store, storage_options) is not None:
             return _has_root(remote.read_session(store, storage_options).store)
@@ -75,7 +75,7 @@ def store_exists(store: str | os.PathLike, *, storage_options: dict | None = Non
     except (ImportError, ValueError) as exc:
         raise StoreError(store, f"cannot read {remote.scheme(store)}:// here ({exc}); vaearr keeps stores on "
                                 f"local disks and at s3:// URLs") from None
-    return fs.exists(f"{path.rstrip('/')}/zarr.json")
+    return any(fs.exists(f"{path.rstrip('/')}/{name}") for name in ROOT_FILES)
 
 
 def _has_root(zstore: Any) -> bool:
@@ -120,16 +120,25 @@ def open_store(
             ds = xr.open_zarr(remote.read_session(store, storage_options).store, consolidated=False,
                               chunks=chunks, zarr_format=3)
         return fixed_width_strings(ds)
-    with quiet_zarr_warnings():
-        so = remote.fsspec_options(store, storage_options) if is_url(store) else None
-        try:
-            ds = xr.open_zarr(os.fspath(store), consolidated=True, chunks=chunks,
-                              storage_options=so, zarr_format=3)
-        except (ValueError, KeyError):
-            # vaearr always writes consolidated metadata: a store without it was made by
-            # another program; it can be read (and is refused for writing, see write_variables)
-            ds = xr.open_zarr(os.fspath(store), consolidated=False, chunks=chunks,
-                              storage_options=so, zarr_format=3)
+    so = remote.fsspec_options(store, storage_options) if is_url(store) else None
+    # zarr v2 (a store another program made) where the local folder says so; URLs: zarr finds out
+    fmt = None if is_url(store) else (3 if (local_path(store) / "zarr.json").is_file() else 2)
+    try:
+        with quiet_zarr_warnings():
+            try:
+                ds = xr.open_zarr(os.fspath(store), consolidated=True, chunks=chunks,
+                                  storage_options=so, zarr_format=fmt)
+            except (ValueError, KeyError) as exc:
+                if undimensioned(exc):
+                    raise
+                # vaearr always writes consolidated metadata (but in the middle of a commit): a
+                # store without it was made by another program; it is read and never written
+                ds = xr.open_zarr(os.fspath(store), consolidated=False, chunks=chunks,
+                                  storage_options=so, zarr_format=fmt)
+    except KeyError as exc:
+        if not undimensioned(exc):
+            raise
+        raise StoreError(store, no_dims_line(open_group(store, storage_options=storage_options))) from None
     return fixed_width_strings(ds)
 
 
@@ -141,7 +150,8 @@ def open_group(store: str | os.PathLike, *, storage_options: dict | None = None,
     pinned one, see :func:`vaearr.store.remote.snapshot_of`); default the one this command reads."""
     with quiet_zarr_warnings():
         if not is_url(store):
-            return zarr.open_group(str(local_path(store)), mode="r")
+            return zarr.open_group(str(local_path(store)), mode="r",
+                                   zarr_format=3 if (local_path(store) / "zarr.json").is_file() else None)
         if remote.is_repository_url(store) and remote.repository(store, storage_options) is not None:
             session = (remote.read_session(store, storage_options) if snapshot is None else
                        remote.repository(store, storage_options).readonly_session(snapshot_id=snapshot))
@@ -345,7 +355,9 @@ def delete_variable(store: str | os.PathLike, name: str, *, storage_options: dic
     path = local_path(store)
     with store_lock(path):
         recover(path)
-        if name not in open_store(path).variables:
+        ds = open_store(path)
+        refuse_foreign(ds, path)
+        if name not in ds.variables:
             raise StoreError(path, f"no variable '{name}'")
         remove_array(path, name)
 
