@@ -110,3 +110,120 @@ def test_a_kill_after_every_commit_step_leaves_old_or_new_for_readers(base_store
         assert {"a": "new", "b": "old", "c": "absent"} in seen
     else:
         assert {"a": "old", "b": "absent", "c": "absent"} in seen
+
+
+# -- a full disk ----------------------------------------------------------------------------------
+
+# a command run with a file-size limit (RLIMIT_FSIZE: what a full disk does to a write, without root
+# to mount a small tmpfs); SIGXFSZ ignored, so a write past the limit fails with EFBIG
+_LIMITED = textwrap.dedent("""
+    import resource, signal, sys
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    limit = int(sys.argv[1])
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    sys.argv = ["vaearr", *sys.argv[2:]]
+    from vaearr.cli import main
+    main()
+""")
+
+
+def test_a_full_disk_is_one_line_the_store_unchanged_and_no_staging_left(tmp_path: Path) -> None:
+    """``ingest tables`` of a 64×64 map of random values under a limit that hits the staging area's
+    first metadata file (100 B), or its first chunk (4 kB; the chunk is ~16 kB): one line each time,
+    the store byte-identical, no staging area left."""
+    store = tmp_path / "full.zarr"
+    grid = {"y": np.arange(64.0), "x": np.arange(64.0)}
+    st.write_variables(store, {"a": xr.DataArray(np.zeros((64, 64), np.float32), dims=("y", "x"), coords=grid)},
+                       group_attrs={"kind": "map"})
+    values = np.random.default_rng(0).random((64, 64))
+    csv = tmp_path / "bc.csv"
+    csv.write_text("x,y,bandcontrast\n" + "".join(f"{x:.1f},{y:.1f},{values[y, x]:.6f}\n"
+                                                   for y in range(64) for x in range(64)))
+    before = tree_hash(store)
+    for limit in (100, 4000):
+        proc = subprocess.run([sys.executable, "-c", _LIMITED, str(limit), "ingest", "tables", store,
+                               "--bandcontrast", csv], capture_output=True, text=True, timeout=120)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+        assert lines[0].startswith(f"error: {store}: no room to write (File too large): nothing was written")
+        assert tree_hash(store) == before and not tx_dir(store).exists()
+    proc = subprocess.run([sys.executable, "-c", _LIMITED, str(2**20), "ingest", "tables", store,
+                           "--bandcontrast", csv], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr  # with room, the same command writes it
+    np.testing.assert_allclose(st.open_store(store)["bandcontrast"].values, values, atol=1e-6)
+
+
+# -- a flipped byte ---------------------------------------------------------------------------------
+
+
+def test_a_flipped_byte_is_named_on_read_and_found_by_verify(base_store: Path, tmp_path: Path, capsys) -> None:
+    """crc32c on every chunk: reading the corrupt chunk raises one error naming the variable and the
+    chunk (a command prints it as one line); ``vaearr verify`` reads every chunk, lists the broken
+    one and exits 1; on a whole store it exits 0."""
+    from tests.test_details import vaearr_cli
+
+    store = tmp_path / "flip.zarr"
+    shutil.copytree(base_store, store)
+    code, out, _ = vaearr_cli(capsys, "verify", store)
+    assert code == 0 and "all whole" in out and "0 broken" not in out
+    chunk = store / "a" / "c" / "0" / "0"
+    raw = bytearray(chunk.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    chunk.write_bytes(bytes(raw))
+    with pytest.raises(st.ChunkError, match=r"variable 'a', chunk \(0, 0\) is corrupt \(its crc32c checksum"):
+        st.open_store(store)["a"].values
+    assert np.array_equal(st.open_store(store)["b"].values, KEPT.values)  # the other variables read
+    code, out, err = vaearr_cli(capsys, "roi", store, "--var", "a", "--bc-min", "0.5")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "variable 'a', chunk (0, 0) is corrupt" in lines[0], err
+    code, out, _ = vaearr_cli(capsys, "verify", store)
+    assert code == 1 and "1 broken" in out
+    assert "broken: variable 'a', chunk (0, 0): its crc32c checksum does not match its bytes" in out
+    # an emptied array (every chunk gone: what a commit with a window left) is broken too
+    shutil.rmtree(store / "b" / "c")
+    code, out, _ = vaearr_cli(capsys, "verify", store)
+    assert code == 1 and "variable 'b': 1 of 1 chunks absent (read as the fill value): an emptied array" in out
+
+
+# -- three writers at once --------------------------------------------------------------------------
+
+_SLOW_WRITER = textwrap.dedent("""
+    import sys, time
+    import numpy as np, xarray as xr, dask.array as da
+    from vaearr import store as st
+    from vaearr.errors import StoreBusyError
+
+    def slow(block):
+        time.sleep(0.05)
+        return block
+
+    data = da.from_array(np.full((4, 5), float(sys.argv[2]), np.float32), chunks=(1, 5)).map_blocks(slow)
+    coords = {"y": np.arange(4) * 0.5, "x": np.arange(5) * 0.5}
+    try:
+        st.write_variable(sys.argv[1], "w" + sys.argv[2], xr.DataArray(data, dims=("y", "x"), coords=coords),
+                          chunks={"w" + sys.argv[2]: (1, 5)})
+    except StoreBusyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+""")
+
+
+def test_three_writers_at_once_each_commits_or_gets_the_busy_line(base_store: Path, tmp_path: Path) -> None:
+    """Three writers start together on one local store: each commits its variable or is told, in one
+    line, that another process is writing; what was committed is whole, nothing else changed."""
+    store = tmp_path / "three.zarr"
+    shutil.copytree(base_store, store)
+    procs = [subprocess.Popen([sys.executable, "-c", _SLOW_WRITER, str(store), str(i)], stderr=subprocess.PIPE,
+                              text=True) for i in range(3)]
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+    won = [i for i, (rc, _) in enumerate(results) if rc == 0]
+    assert won, results
+    for rc, err in results:
+        if rc != 0:
+            lines = err.strip().splitlines()
+            assert rc == 2 and len(lines) == 1 and "another process (pid" in lines[0], err
+    ds = st.open_store(store)
+    assert {f"w{i}" for i in range(3)} & set(ds.data_vars) == {f"w{i}" for i in won}
+    for i in won:
+        assert (ds[f"w{i}"].values == i).all()
+    assert _state(ds) == {"a": "old", "b": "old", "c": "absent"} and not tx_dir(store).exists()

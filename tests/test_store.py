@@ -59,7 +59,7 @@ def test_flipped_byte_raises_on_read(store_path: Path) -> None:
     raw = bytearray(chunk.read_bytes())
     raw[len(raw) // 2] ^= 0x01
     chunk.write_bytes(bytes(raw))
-    with pytest.raises(ValueError, match="checksum"):
+    with pytest.raises(st.ChunkError, match=r"variable 'bandcontrast', chunk \(\d+, \d+\) is corrupt.*crc32c"):
         st.open_store(store_path).bandcontrast.values
 
 

@@ -23,6 +23,7 @@ Other fsspec URLs (``gs://``, ``http://``...) holding a plain zarr store can be 
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from collections.abc import Mapping, Sequence
@@ -56,6 +57,9 @@ from vaearr.store.transaction import (
 
 #: Attribute keys every written variable carries.
 PROVENANCE_KEYS = ("source", "mask", "run", "config", "created", "vaearr_version")
+
+#: errors of a full disk, a quota or a file-size limit
+NO_ROOM = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 
 
 
@@ -237,27 +241,41 @@ def write_variables(
             variables, existing=existing, store=path, dims=dims, mask=mask, fill=fill,
             source=source, run=run, config=config, attrs=attrs, overwrite=overwrite, chunks=chunks,
         )
-        tx = tx_dir(path)
-        tx.mkdir(parents=True)
-        staging = tx / "new.zarr"
         try:
-            _to_zarr(ds, staging, encoding, progress)
-        except BaseException:
-            # nothing has touched the store yet: drop the staging copy and re-raise
-            shutil.rmtree(tx, ignore_errors=True)
-            raise
-        if existing is None:
+            _stage_and_commit(path, ds, encoding, existing is not None, group_attrs, progress)
+        except OSError as exc:
+            if exc.errno not in NO_ROOM:
+                raise
+            raise StoreError(path, f"no room to write ({os.strerror(exc.errno)}): nothing was written, the "
+                                   f"store is as it was; free some space and run the command again") from None
+
+
+def _stage_and_commit(path: Any, ds: xr.Dataset, encoding: dict, exists: bool,
+                      group_attrs: Mapping[str, Any] | None, progress: bool | str) -> None:
+    """Write ``ds`` into the staging area beside the store, then commit it (lock held). Whatever
+    fails leaves the store as it was and no staging area behind."""
+    tx = tx_dir(path)
+    tx.mkdir(parents=True)
+    staging = tx / "new.zarr"
+    try:
+        _to_zarr(ds, staging, encoding, progress)
+        if not exists:
             with quiet_zarr_warnings():
                 if group_attrs:
                     zarr.open_group(str(staging), mode="r+").attrs.update(dict(group_attrs))
                 zarr.consolidate_metadata(str(staging))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if path.is_dir():  # an empty folder the user made for it
-                path.rmdir()
-            os.rename(staging, path)  # the whole store appears at once
-            shutil.rmtree(tx)
-            return
-        commit(path, staging, group_attrs)
+    except BaseException:
+        # nothing has touched the store yet: drop the staging copy and re-raise
+        shutil.rmtree(tx, ignore_errors=True)
+        raise
+    if not exists:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():  # an empty folder the user made for it
+            path.rmdir()
+        os.rename(staging, path)  # the whole store appears at once
+        shutil.rmtree(tx)
+        return
+    commit(path, staging, group_attrs)  # rolls back (and re-raises) on an error
 
 
 def write_variable(
