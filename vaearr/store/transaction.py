@@ -198,15 +198,7 @@ def commit(path: Path, staging: Path, group_attrs: Mapping[str, Any] | None) -> 
     """
     tx = staging.parent
     children = sorted(p.name for p in staging.iterdir() if p.is_dir())
-    steps = _Steps()
-    shutil.copyfile(path / "zarr.json", tx / "root.json")
-    (tx / "trash").mkdir()
-    journal = tx / "journal.json"
-    _fsync_write_json(journal, {"version": 2, "new": {n: _ino(staging / n) for n in children}, "removed": []})
-    steps.done()
-    try:
-        _unconsolidate(path)
-        steps.done()
+    with _journalled(path, {n: _ino(staging / n) for n in children}, [], group_attrs) as steps:
         for name in children:
             if (path / name).exists():
                 if exchange(staging / name, path / name):  # the old one is now in staging
@@ -216,36 +208,37 @@ def commit(path: Path, staging: Path, group_attrs: Mapping[str, Any] | None) -> 
                 steps.done()
             os.rename(staging / name, path / name)
             steps.done()
-        _finish(path, group_attrs, steps)
-    except BaseException:
-        recover(path)
-        raise
-    shutil.rmtree(tx)
-
-
-def _finish(path: Path, group_attrs: Mapping[str, Any] | None, steps: _Steps) -> None:
-    with quiet_zarr_warnings():
-        if group_attrs:
-            zarr.open_group(str(path), mode="r+").attrs.update(dict(group_attrs))
-            steps.done()
-        zarr.consolidate_metadata(str(path))  # the commit (one atomic rename of the root metadata)
-    steps.done()
 
 
 def remove_array(path: Path, name: str) -> None:
     """Remove array ``name`` from the store at ``path`` as one journalled step (lock held)."""
+    with _journalled(path, {}, [name], None) as steps:
+        os.rename(path / name, tx_dir(path) / "trash" / name)
+        steps.done()
+
+
+@contextlib.contextmanager
+def _journalled(path: Path, new: dict[str, int | None], removed: list[str],
+                group_attrs: Mapping[str, Any] | None) -> Iterator[_Steps]:
+    """The frame of a commit (lock held): the journal (arrays coming in by inode, arrays going), the
+    root metadata without its consolidated copy, the block's renames, then the root attrs and the
+    consolidated metadata; an error anywhere rolls back before it leaves."""
     tx = tx_dir(path)
     (tx / "trash").mkdir(parents=True)
     shutil.copyfile(path / "zarr.json", tx / "root.json")
-    _fsync_write_json(tx / "journal.json", {"version": 2, "new": {}, "removed": [name]})
+    _fsync_write_json(tx / "journal.json", {"version": 2, "new": new, "removed": removed})
     steps = _Steps()
     steps.done()
     try:
         _unconsolidate(path)
         steps.done()
-        os.rename(path / name, tx / "trash" / name)
+        yield steps
+        with quiet_zarr_warnings():
+            if group_attrs:
+                zarr.open_group(str(path), mode="r+").attrs.update(dict(group_attrs))
+                steps.done()
+            zarr.consolidate_metadata(str(path))  # the commit (one atomic rename of the root metadata)
         steps.done()
-        _finish(path, None, steps)
     except BaseException:
         recover(path)
         raise
