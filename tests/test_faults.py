@@ -38,6 +38,9 @@ _WRITE = textwrap.dedent("""
         v = np.random.default_rng(seed).random((4, 5), dtype=np.float32)
         return xr.DataArray(v, dims=("y", "x"), coords={"y": np.arange(4) * 0.5, "x": np.arange(5) * 0.5})
 
+    if sys.argv[3:] == ["rename"]:  # a system without RENAME_EXCHANGE: two renames
+        import vaearr.store.transaction as tx
+        tx.exchange = lambda a, b: False
     if sys.argv[2] == "write":
         st.write_variables(sys.argv[1], {"a": m(1), "c": m(2)}, overwrite=True, group_attrs={"note": "new"})
     else:
@@ -52,14 +55,14 @@ def base_store(tmp_path_factory) -> Path:
     return path
 
 
-def _kill_runs(base: Path, tmp: Path, action: str, steps: int) -> dict[int, tuple[Path, int]]:
+def _kill_runs(base: Path, tmp: Path, action: str, steps: int, *extra: str) -> dict[int, tuple[Path, int]]:
     """Copies of ``base`` each written by a writer killed after commit step 1, 2, … ``steps`` (all at
     once: the cost is the interpreters' start); step → (copy, return code)."""
     procs = {}
     for step in range(1, steps + 1):
         where = tmp / f"{action}{step}.zarr"
         shutil.copytree(base, where)
-        procs[step] = (where, subprocess.Popen([sys.executable, "-c", _WRITE, str(where), action],
+        procs[step] = (where, subprocess.Popen([sys.executable, "-c", _WRITE, str(where), action, *extra],
                                                env={**os.environ, KILL_AT_STEP: str(step)},
                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     return {step: (where, proc.wait(timeout=300)) for step, (where, proc) in procs.items()}
@@ -80,36 +83,38 @@ def _state(ds: xr.Dataset) -> dict[str, str]:
     return out
 
 
-@pytest.mark.filterwarnings("ignore:Failed to open Zarr store with consolidated metadata")
-@pytest.mark.parametrize(("action", "steps"), [("write", 6), ("delete", 4)])
-def test_a_kill_after_every_commit_step_leaves_old_or_new_for_readers(base_store: Path, tmp_path: Path,
-                                                                       action: str, steps: int) -> None:
-    """The writer is SIGKILLed after step 1, 2, … of its commit (journal, root metadata, each array's
-    swap, root attrs, consolidated metadata); after each kill the store is read (by vaearr and by plain
-    xarray) before any recovery, then the next writer recovers it: back to the old store, or the new one
-    when the kill came after the commit point. One more run, past the last step, commits."""
-    runs = _kill_runs(base_store, tmp_path, action, steps + 1)
+_OLD = {"a": "old", "b": "old", "c": "absent"}
+_NEW = {"write": {"a": "new", "b": "old", "c": "new"}, "delete": {"a": "old", "b": "absent", "c": "absent"}}
+
+
+@pytest.mark.parametrize(("action", "how", "steps"), [("write", "exchange", 2), ("delete", "exchange", 2),
+                                                      ("write", "rename", 3)])
+def test_a_kill_after_every_commit_step_leaves_the_old_or_the_new_store(base_store: Path, tmp_path: Path,
+                                                                         action: str, how: str, steps: int) -> None:
+    """The writer is SIGKILLed after step 1, 2, … of its commit (the next store built beside the old
+    one; the switch); after each kill the store is read, by vaearr and by plain xarray, before any
+    recovery: every variable of the old store or every variable of the new one, each whole; then the
+    next writer clears the rest. One more run, past the last step, commits. Without RENAME_EXCHANGE
+    (two renames), the kill between them leaves no store for a moment: the next writer moves the new
+    one in."""
+    runs = _kill_runs(base_store, tmp_path, action, steps + 1, *(["rename"] if how == "rename" else []))
     assert runs[steps + 1][1] == 0 and not tx_dir(runs[steps + 1][0]).exists()
-    seen = []
     for step in range(1, steps + 1):
         where, code = runs[step]
         assert code == -signal.SIGKILL, (step, code)
-        assert tx_dir(where).exists()  # nothing has recovered it yet
-        mine, plain = _state(st.open_store(where)), _state(xr.open_zarr(where))
-        assert mine == plain
-        seen.append(mine)
+        assert tx_dir(where).exists()  # nothing has cleaned up yet
+        committed = step == steps  # the last step is the switch
+        if how == "rename" and step == 2:
+            assert not where.exists()
+        else:
+            mine, plain = _state(st.open_store(where)), _state(xr.open_zarr(where))
+            assert mine == plain == (_NEW[action] if committed else _OLD), (step, mine)
         st.write_variable(where, "d", KEPT)  # the next writer: recovers, then writes
         assert not tx_dir(where).exists()
-        after = _state(st.open_store(where))
-        committed = after == ({"a": "new", "b": "old", "c": "new"} if action == "write" else
-                              {"a": "old", "b": "absent", "c": "absent"})
-        assert committed == (step == steps), (step, after)  # the last step is the commit point
-        assert committed or after == {"a": "old", "b": "old", "c": "absent"}, after
+        committed = committed or (how == "rename" and step == 2)  # the complete new store moved in
+        assert _state(st.open_store(where)) == (_NEW[action] if committed else _OLD), step
         assert st.open_store(where).attrs["note"] == ("new" if committed and action == "write" else "old")
-    if action == "write":  # the kill between swapping 'a' in and adding 'c': a mix, each variable whole
-        assert {"a": "new", "b": "old", "c": "absent"} in seen
-    else:
-        assert {"a": "old", "b": "absent", "c": "absent"} in seen
+        np.testing.assert_array_equal(st.open_store(where)["d"].values, KEPT.values)
 
 
 # -- a full disk ----------------------------------------------------------------------------------

@@ -1,12 +1,12 @@
-"""The write lock and transactions of a local store: staging, journal, commit, roll-back.
+"""The write lock and transactions of a local store: staging, the switch, clean-up.
 
-A write stages its new arrays in ``<store>.vaearr-tx/new.zarr``; :func:`commit` swaps them into
-the store under a journal, one atomic rename per array, after dropping the consolidated copy of
-the metadata from the root (so readers meanwhile read each array's own metadata, which moves with
-its chunks), and rewrites the consolidated metadata at the end. At every step each variable is
-its old or its new version, for readers too. If a writer is killed half-way, the next writer's
-:func:`recover` reads the journal and puts the store back as it was. One writer at a time holds
-:func:`store_lock` (a lock file beside the store, there only while held).
+A write stages its new arrays in ``<store>.vaearr-tx/new.zarr``; :func:`commit` builds the next
+version of the whole store beside it (unchanged arrays as hard links, so nothing is copied; the
+staged arrays moved in; the consolidated metadata rewritten) and swaps the two folders in one
+atomic ``renameat2(RENAME_EXCHANGE)``. Readers, and a writer killed at any moment, see the old
+store or the new one, never a mix and never an emptied variable. The next writer's :func:`recover`
+removes what a killed writer left beside the store. One writer at a time holds :func:`store_lock`
+(a lock file beside the store, there only while held).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import os
 import shutil
 import signal
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -112,15 +112,6 @@ def tx_dir(store: str | os.PathLike) -> Path:
     return Path(str(local_path(store)) + TX_SUFFIX)
 
 
-def _fsync_write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 # --------------------------------------------------------------------------------------------
 # the atomic steps a commit is made of
 
@@ -163,134 +154,97 @@ class _Steps:
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _ino(path: Path) -> int | None:
-    try:
-        return os.stat(path).st_ino
-    except FileNotFoundError:
-        return None
-
-
-def _is_consolidated(path: Path) -> bool:
-    return "consolidated_metadata" in json.loads((path / "zarr.json").read_text())
-
-
-def _unconsolidate(path: Path) -> None:
-    """Rewrite the root metadata without its consolidated copy of the arrays' metadata (one
-    atomic rename): readers then read each array's own ``zarr.json``, which moves with its chunks."""
-    root = json.loads((path / "zarr.json").read_text())
-    root.pop("consolidated_metadata", None)
-    _fsync_write_json(path / "zarr.json", root)
-
-
 # --------------------------------------------------------------------------------------------
 # commit, remove, recover
 
 
 def commit(path: Path, staging: Path, group_attrs: Mapping[str, Any] | None) -> None:
-    """Move the arrays staged in ``staging`` (inside :func:`tx_dir`) into the store at ``path``.
+    """Put the arrays staged in ``staging`` (inside :func:`tx_dir`) into the store at ``path``.
 
-    No step leaves a variable that is neither the old nor the new one, for readers too: the root
-    metadata first drops its consolidated copy (readers then read each array's own metadata,
-    which moves with its chunks), each array then comes in by one atomic rename (a replaced one
-    is swapped with its new version in one ``RENAME_EXCHANGE``), and rewriting the consolidated
-    metadata at the end is the commit. An error rolls back at once; a kill is rolled back by the
-    next writer's :func:`recover`.
+    The new store is built whole beside the old one (its unchanged arrays as hard links, the staged
+    arrays moved in, the consolidated metadata rewritten) and swapped with it in one atomic
+    ``RENAME_EXCHANGE``: readers, and a writer killed at any moment, see the old store or the new
+    one, every variable of one or the other together.
     """
-    tx = staging.parent
-    children = sorted(p.name for p in staging.iterdir() if p.is_dir())
-    with _journalled(path, {n: _ino(staging / n) for n in children}, [], group_attrs) as steps:
-        for name in children:
-            if (path / name).exists():
-                if exchange(staging / name, path / name):  # the old one is now in staging
-                    steps.done()
-                    continue
-                os.rename(path / name, tx / "trash" / name)  # no RENAME_EXCHANGE here: absent a moment
-                steps.done()
-            os.rename(staging / name, path / name)
-            steps.done()
+    staged = {p.name: p for p in staging.iterdir() if p.is_dir()}
+
+    def fill(shadow: Path) -> None:
+        for name, src in staged.items():
+            os.rename(src, shadow / name)
+
+    _replace_store(path, staging.parent, drop=set(staged), fill=fill, group_attrs=group_attrs)
 
 
 def remove_array(path: Path, name: str) -> None:
-    """Remove array ``name`` from the store at ``path`` as one journalled step (lock held)."""
-    with _journalled(path, {}, [name], None) as steps:
-        os.rename(path / name, tx_dir(path) / "trash" / name)
-        steps.done()
-
-
-@contextlib.contextmanager
-def _journalled(path: Path, new: dict[str, int | None], removed: list[str],
-                group_attrs: Mapping[str, Any] | None) -> Iterator[_Steps]:
-    """The frame of a commit (lock held): the journal (arrays coming in by inode, arrays going), the
-    root metadata without its consolidated copy, the block's renames, then the root attrs and the
-    consolidated metadata; an error anywhere rolls back before it leaves."""
+    """Remove array ``name`` from the store at ``path`` in one atomic switch (lock held)."""
     tx = tx_dir(path)
-    (tx / "trash").mkdir(parents=True)
-    shutil.copyfile(path / "zarr.json", tx / "root.json")
-    _fsync_write_json(tx / "journal.json", {"version": 2, "new": new, "removed": removed})
+    tx.mkdir(parents=True)
+    _replace_store(path, tx, drop={name}, fill=None, group_attrs=None)
+
+
+def _replace_store(path: Path, tx: Path, *, drop: set[str], fill: Callable[[Path], None] | None,
+                   group_attrs: Mapping[str, Any] | None) -> None:
+    """Build the next version of the store in ``tx/store`` (lock held): every entry of ``path`` but
+    ``drop`` hard-linked (zarr replaces files, never edits them, so old and new share unchanged
+    chunks), then ``fill``, the root attrs and the consolidated metadata; then switch it in. Steps
+    counted for :data:`KILL_AT_STEP`: the new store complete, (without ``RENAME_EXCHANGE``: the old
+    one moved out,) the switch. An error before the switch leaves the store untouched."""
     steps = _Steps()
-    steps.done()
+    shadow = tx / "store"
     try:
-        _unconsolidate(path)
-        steps.done()
-        yield steps
+        shadow.mkdir()
+        for entry in path.iterdir():
+            if entry.name in drop:
+                continue
+            if entry.is_dir():
+                shutil.copytree(entry, shadow / entry.name, copy_function=os.link)
+            else:
+                os.link(entry, shadow / entry.name)
+        if fill is not None:
+            fill(shadow)
         with quiet_zarr_warnings():
             if group_attrs:
-                zarr.open_group(str(path), mode="r+").attrs.update(dict(group_attrs))
-                steps.done()
-            zarr.consolidate_metadata(str(path))  # the commit (one atomic rename of the root metadata)
+                zarr.open_group(str(shadow), mode="r+").attrs.update(dict(group_attrs))
+            zarr.consolidate_metadata(str(shadow))
         steps.done()
+        if not exchange(shadow, path):  # the old store is now in tx/store
+            os.rename(path, tx / "old")  # no RENAME_EXCHANGE here: the store is absent a moment
+            steps.done()
+            os.rename(shadow, path)
+        steps.done()  # the commit
     except BaseException:
-        recover(path)
+        if not path.exists() and (tx / "old").exists():
+            os.rename(tx / "old", path)
+        shutil.rmtree(tx, ignore_errors=True)
         raise
     shutil.rmtree(tx)
 
 
 def recover(store: str | os.PathLike) -> bool:
-    """Finish or roll back a transaction that was killed half-way; return whether there was one.
+    """Clean up after a writer killed half-way; return whether there was one to clean up.
 
-    Call with the lock held. Every writer calls it first, so users never need to. A root with
-    consolidated metadata means the commit had not begun or had ended: only the staging area goes.
-    Otherwise every array is put back as it was and the root metadata restored.
+    Call with the lock held. Every writer calls it first, so users never need to. The store itself
+    is the old one or the new one already; only a writer killed between the two renames of a system
+    without ``RENAME_EXCHANGE`` leaves it absent, and the complete new store is then moved in.
     """
     path = local_path(store)
     tx = tx_dir(path)
     if not tx.exists():
         return False
     journal = tx / "journal.json"
-    if journal.exists():
-        state = json.loads(journal.read_text())
-        if state.get("version") != 2:
-            _recover_v1(path, tx, state)
-        elif not _is_consolidated(path):
-            _roll_back(path, tx, state)
+    if journal.exists():  # a commit of vaearr before the switch, killed half-way
+        _recover_v1(path, tx, json.loads(journal.read_text()))
+    if not path.exists():
+        if (tx / "store" / "zarr.json").exists():
+            os.rename(tx / "store", path)
+        elif (tx / "old").exists():
+            os.rename(tx / "old", path)
     shutil.rmtree(tx)
     return True
 
 
-def _roll_back(path: Path, tx: Path, state: dict) -> None:
-    """Put every array of a half-done commit back as it was, then the root metadata (lock held)."""
-    staging, trash, discard = tx / "new.zarr", tx / "trash", tx / "discard"
-    discard.mkdir(exist_ok=True)
-    for name, new_ino in state["new"].items():
-        here = path / name
-        if _ino(here) == new_ino:
-            old_staged = (staging / name).exists() and _ino(staging / name) != new_ino
-            if old_staged and exchange(staging / name, here):
-                continue
-            os.rename(here, discard / name)
-            if old_staged:
-                os.rename(staging / name, here)
-        if not here.exists() and (trash / name).exists():
-            os.rename(trash / name, here)
-    for name in state["removed"]:
-        if not (path / name).exists() and (trash / name).exists():
-            os.rename(trash / name, path / name)
-    shutil.copyfile(tx / "root.json", tx / "root.restore")
-    os.replace(tx / "root.restore", path / "zarr.json")
-
-
 def _recover_v1(path: Path, tx: Path, state: dict) -> None:
-    """Roll back a journal written before commits swapped arrays in (``moved``/``trashed`` lists)."""
+    """Roll back a journal of vaearr before the whole-store switch (``moved``/``trashed`` lists)."""
     for name in reversed(state.get("moved", [])):
         if (path / name).exists():
             shutil.rmtree(path / name)
