@@ -27,6 +27,8 @@ def _map(seed: int, ny: int = 4, nx: int = 5) -> xr.DataArray:
 
 
 OLD, NEW, NEW_C, KEPT = _map(0), _map(1), _map(2), _map(3)
+OLD_E = xr.DataArray(np.arange(3.0), dims="k", coords={"k": np.arange(3)})
+NEW_E = xr.DataArray(np.arange(4.0) + 10, dims="k", coords={"k": np.arange(4)})
 
 # the writer of the kill tests: 'a' replaced, 'c' added, a root attr set; or 'b' deleted
 _WRITE = textwrap.dedent("""
@@ -43,6 +45,9 @@ _WRITE = textwrap.dedent("""
         tx.exchange = lambda a, b: False
     if sys.argv[2] == "write":
         st.write_variables(sys.argv[1], {"a": m(1), "c": m(2)}, overwrite=True, group_attrs={"note": "new"})
+    elif sys.argv[2] == "resize":  # 'e' and its coordinate 'k' from 3 to 4 long
+        e = xr.DataArray(np.arange(4.0) + 10, dims="k", coords={"k": np.arange(4)})
+        st.write_variables(sys.argv[1], {"e": e}, overwrite=True, group_attrs={"note": "new"})
     else:
         st.delete_variable(sys.argv[1], "b")
 """)
@@ -51,7 +56,7 @@ _WRITE = textwrap.dedent("""
 @pytest.fixture(scope="module")
 def base_store(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("faults") / "base.zarr"
-    st.write_variables(path, {"a": OLD, "b": KEPT}, group_attrs={"kind": "map", "note": "old"})
+    st.write_variables(path, {"a": OLD, "b": KEPT, "e": OLD_E}, group_attrs={"kind": "map", "note": "old"})
     return path
 
 
@@ -71,7 +76,7 @@ def _kill_runs(base: Path, tmp: Path, action: str, steps: int, *extra: str) -> d
 def _state(ds: xr.Dataset) -> dict[str, str]:
     """Each variable as 'old', 'new' or 'absent'; anything else (an emptied or torn array) fails."""
     out = {}
-    for name, old, new in (("a", OLD, NEW), ("b", KEPT, None), ("c", None, NEW_C)):
+    for name, old, new in (("a", OLD, NEW), ("b", KEPT, None), ("c", None, NEW_C), ("e", OLD_E, NEW_E)):
         if name not in ds:
             out[name] = "absent"
             continue
@@ -83,38 +88,48 @@ def _state(ds: xr.Dataset) -> dict[str, str]:
     return out
 
 
-_OLD = {"a": "old", "b": "old", "c": "absent"}
-_NEW = {"write": {"a": "new", "b": "old", "c": "new"}, "delete": {"a": "old", "b": "absent", "c": "absent"}}
+_OLD = {"a": "old", "b": "old", "c": "absent", "e": "old"}
+_NEW = {"write": {**_OLD, "a": "new", "c": "new"}, "delete": {**_OLD, "b": "absent"}, "resize": {**_OLD, "e": "new"}}
 
 
-@pytest.mark.parametrize(("action", "how", "steps"), [("write", "exchange", 2), ("delete", "exchange", 2),
-                                                      ("write", "rename", 3)])
-def test_a_kill_after_every_commit_step_leaves_the_old_or_the_new_store(base_store: Path, tmp_path: Path,
-                                                                         action: str, how: str, steps: int) -> None:
-    """The writer is SIGKILLed after step 1, 2, … of its commit (the next store built beside the old
-    one; the switch); after each kill the store is read, by vaearr and by plain xarray, before any
-    recovery: every variable of the old store or every variable of the new one, each whole; then the
-    next writer clears the rest. One more run, past the last step, commits. Without RENAME_EXCHANGE
-    (two renames), the kill between them leaves no store for a moment: the next writer moves the new
-    one in."""
+@pytest.mark.filterwarnings("ignore:Failed to open Zarr store with consolidated metadata")
+@pytest.mark.parametrize(("action", "how", "steps"), [("write", "exchange", 6), ("delete", "exchange", 4),
+                                                      ("resize", "exchange", 2), ("resize", "rename", 3)])
+def test_a_kill_after_every_commit_step_leaves_old_or_new_for_readers(base_store: Path, tmp_path: Path,
+                                                                       action: str, how: str, steps: int) -> None:
+    """The writer is SIGKILLed after step 1, 2, … of its commit; after each kill the store is read, by
+    vaearr and by plain xarray, before any recovery: every variable whole and its old or its new
+    version; then the next writer recovers it: the old store, or the new one when the kill came after
+    the commit point (the last step). One more run, past the last step, commits.
+
+    A write or a delete swaps arrays one by one (journal, root metadata, each array, root attrs,
+    consolidated metadata): a reader may see 'a' new and 'c' not yet there. A write that resizes 'e'
+    and its coordinate builds the next store beside the old and switches it whole (the store built;
+    the switch), since 'e' new with 'k' old would not open; without RENAME_EXCHANGE the switch is two
+    renames, and a kill between them leaves no store until the next writer moves the new one in."""
     runs = _kill_runs(base_store, tmp_path, action, steps + 1, *(["rename"] if how == "rename" else []))
     assert runs[steps + 1][1] == 0 and not tx_dir(runs[steps + 1][0]).exists()
+    seen = []
     for step in range(1, steps + 1):
         where, code = runs[step]
         assert code == -signal.SIGKILL, (step, code)
-        assert tx_dir(where).exists()  # nothing has cleaned up yet
-        committed = step == steps  # the last step is the switch
+        assert tx_dir(where).exists()  # nothing has recovered it yet
+        committed = step == steps
         if how == "rename" and step == 2:
             assert not where.exists()
+            committed = True  # the complete new store is moved in
         else:
             mine, plain = _state(st.open_store(where)), _state(xr.open_zarr(where))
-            assert mine == plain == (_NEW[action] if committed else _OLD), (step, mine)
+            assert mine == plain
+            if action == "resize" or committed:
+                assert mine == (_NEW[action] if committed else _OLD), (step, mine)
+            seen.append(mine)
         st.write_variable(where, "d", KEPT)  # the next writer: recovers, then writes
         assert not tx_dir(where).exists()
-        committed = committed or (how == "rename" and step == 2)  # the complete new store moved in
         assert _state(st.open_store(where)) == (_NEW[action] if committed else _OLD), step
-        assert st.open_store(where).attrs["note"] == ("new" if committed and action == "write" else "old")
-        np.testing.assert_array_equal(st.open_store(where)["d"].values, KEPT.values)
+        assert st.open_store(where).attrs["note"] == ("new" if committed and action != "delete" else "old")
+    if action == "write":  # the kill between swapping 'a' in and adding 'c': a mix, each variable whole
+        assert {**_OLD, "a": "new"} in seen
 
 
 # -- a full disk ----------------------------------------------------------------------------------
@@ -231,4 +246,4 @@ def test_three_writers_at_once_each_commits_or_gets_the_busy_line(base_store: Pa
     assert {f"w{i}" for i in range(3)} & set(ds.data_vars) == {f"w{i}" for i in won}
     for i in won:
         assert (ds[f"w{i}"].values == i).all()
-    assert _state(ds) == {"a": "old", "b": "old", "c": "absent"} and not tx_dir(store).exists()
+    assert _state(ds) == _OLD and not tx_dir(store).exists()

@@ -9,10 +9,11 @@ Every write goes through :func:`write_variables`, which gives four promises:
   ``created``, ``vaearr_version``);
 * one writer at a time: a second concurrent writer gets :class:`~vaearr.errors.StoreBusyError`;
 * a write is a transaction. New arrays are written into a staging store beside the target
-  (``<store>.vaearr-tx``); the next version of the whole store is built beside it (unchanged
-  arrays as hard links) and swapped in by one atomic rename, so readers and a writer killed at
-  any moment see the old store or the new one; a failed or killed write leaves the store
-  byte-identical to before, and the next writer clears what it left beside the store.
+  (``<store>.vaearr-tx``), then swapped in, one atomic rename each, and the consolidated metadata
+  rewritten (a write that resizes an array or replaces a coordinate switches the whole store,
+  built beside it, in one rename): readers and a writer killed at any moment see every variable
+  old or new, never emptied; a journal lets the next writer roll back a killed write, so a failed
+  or killed command leaves the store byte-identical to before.
 
 Local paths get all four this way. A store at an ``s3://`` (or ``memory://``) URL is an icechunk
 repository (:mod:`vaearr.store.remote`): the same arrays and attrs, and the same promises kept by
@@ -135,8 +136,8 @@ def open_store(
             except (ValueError, KeyError) as exc:
                 if undimensioned(exc):
                     raise
-                # vaearr always writes consolidated metadata: a store without it was made by
-                # another program; it is read and never written
+                # vaearr always writes consolidated metadata (but in the middle of a commit): a
+                # store without it was made by another program; it is read and never written
                 ds = xr.open_zarr(os.fspath(store), consolidated=False, chunks=chunks,
                                   storage_options=so, zarr_format=fmt)
     except KeyError as exc:

@@ -1,12 +1,13 @@
-"""The write lock and transactions of a local store: staging, the switch, clean-up.
+"""The write lock and transactions of a local store: staging, journal, commit, roll-back.
 
-A write stages its new arrays in ``<store>.vaearr-tx/new.zarr``; :func:`commit` builds the next
-version of the whole store beside it (unchanged arrays as hard links, so nothing is copied; the
-staged arrays moved in; the consolidated metadata rewritten) and swaps the two folders in one
-atomic ``renameat2(RENAME_EXCHANGE)``. Readers, and a writer killed at any moment, see the old
-store or the new one, never a mix and never an emptied variable. The next writer's :func:`recover`
-removes what a killed writer left beside the store. One writer at a time holds :func:`store_lock`
-(a lock file beside the store, there only while held).
+A write stages its new arrays in ``<store>.vaearr-tx/new.zarr``; :func:`commit` swaps each into the
+store with one atomic ``renameat2(RENAME_EXCHANGE)`` under a journal, after dropping the root's
+consolidated metadata (readers meanwhile read each array's own metadata, which moves with its
+chunks), and rewrites the consolidated metadata at the end. A write that resizes an array or
+replaces a coordinate builds the next store whole beside the old one (unchanged arrays hard-linked)
+and switches it in one rename. Either way no reader, and no kill, sees a variable that is neither
+its old nor its new version. The next writer's :func:`recover` rolls back what a killed writer left.
+One writer at a time holds :func:`store_lock` (a lock file beside the store, there only while held).
 """
 
 from __future__ import annotations
@@ -112,6 +113,15 @@ def tx_dir(store: str | os.PathLike) -> Path:
     return Path(str(local_path(store)) + TX_SUFFIX)
 
 
+def _fsync_write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
 # --------------------------------------------------------------------------------------------
 # the atomic steps a commit is made of
 
@@ -154,6 +164,25 @@ class _Steps:
             os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _ino(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
+
+
+def _is_consolidated(path: Path) -> bool:
+    return "consolidated_metadata" in json.loads((path / "zarr.json").read_text())
+
+
+def _unconsolidate(path: Path) -> None:
+    """Rewrite the root metadata without its consolidated copy of the arrays' metadata (one
+    atomic rename): readers then read each array's own ``zarr.json``, which moves with its chunks."""
+    root = json.loads((path / "zarr.json").read_text())
+    root.pop("consolidated_metadata", None)
+    _fsync_write_json(path / "zarr.json", root)
+
+
 # --------------------------------------------------------------------------------------------
 # commit, remove, recover
 
@@ -161,32 +190,90 @@ class _Steps:
 def commit(path: Path, staging: Path, group_attrs: Mapping[str, Any] | None) -> None:
     """Put the arrays staged in ``staging`` (inside :func:`tx_dir`) into the store at ``path``.
 
-    The new store is built whole beside the old one (its unchanged arrays as hard links, the staged
-    arrays moved in, the consolidated metadata rewritten) and swapped with it in one atomic
-    ``RENAME_EXCHANGE``: readers, and a writer killed at any moment, see the old store or the new
-    one, every variable of one or the other together.
+    At no step is a variable neither its old nor its new version, for readers too. Usually each
+    array comes in by one atomic ``RENAME_EXCHANGE`` (cost: the arrays written), the root first
+    dropping its consolidated metadata so that readers meanwhile read each array's own metadata,
+    which moves with its chunks, and the consolidated metadata rewritten at the end. When the write
+    resizes an array the store has, or replaces a coordinate, a mix of old and new arrays would not
+    open (or would label data with the wrong coordinate): then the next store is built whole beside
+    the old one and switched in one rename (cost: a hard link per chunk file of the store).
     """
-    staged = {p.name: p for p in staging.iterdir() if p.is_dir()}
+    staged = sorted(p.name for p in staging.iterdir() if p.is_dir())
+    if _reshapes(path, staging, staged):
+        _switch_store(path, staging, staged, group_attrs)
+        return
+    tx = staging.parent
+    with _journalled(path, {n: _ino(staging / n) for n in staged}, [], group_attrs) as steps:
+        for name in staged:
+            if (path / name).exists():
+                if exchange(staging / name, path / name):  # the old one is now in staging
+                    steps.done()
+                    continue
+                os.rename(path / name, tx / "trash" / name)  # no RENAME_EXCHANGE here: absent a moment
+                steps.done()
+            os.rename(staging / name, path / name)
+            steps.done()
 
+
+def _reshapes(path: Path, staging: Path, names: list[str]) -> bool:
+    """Whether a staged array replaces one of another shape, or a coordinate (1-D, named as its dim)."""
+    for name in names:
+        if not (path / name / "zarr.json").is_file():
+            continue
+        old, new = (json.loads((p / name / "zarr.json").read_text()) for p in (path, staging))
+        if old.get("shape") != new.get("shape") or new.get("dimension_names") == [name]:
+            return True
+    return False
+
+
+def _switch_store(path: Path, staging: Path, staged: list[str], group_attrs: Mapping[str, Any] | None) -> None:
     def fill(shadow: Path) -> None:
-        for name, src in staged.items():
-            os.rename(src, shadow / name)
+        for name in staged:
+            os.rename(staging / name, shadow / name)
 
     _replace_store(path, staging.parent, drop=set(staged), fill=fill, group_attrs=group_attrs)
 
 
 def remove_array(path: Path, name: str) -> None:
-    """Remove array ``name`` from the store at ``path`` in one atomic switch (lock held)."""
+    """Remove array ``name`` from the store at ``path`` as one journalled step (lock held)."""
+    with _journalled(path, {}, [name], None) as steps:
+        os.rename(path / name, tx_dir(path) / "trash" / name)
+        steps.done()
+
+
+@contextlib.contextmanager
+def _journalled(path: Path, new: dict[str, int | None], removed: list[str],
+                group_attrs: Mapping[str, Any] | None) -> Iterator[_Steps]:
+    """The frame of a commit (lock held): the journal (arrays coming in by inode, arrays going), the
+    root metadata without its consolidated copy, the block's renames, then the root attrs and the
+    consolidated metadata; an error anywhere rolls back before it leaves."""
     tx = tx_dir(path)
-    tx.mkdir(parents=True)
-    _replace_store(path, tx, drop={name}, fill=None, group_attrs=None)
+    (tx / "trash").mkdir(parents=True)
+    shutil.copyfile(path / "zarr.json", tx / "root.json")
+    _fsync_write_json(tx / "journal.json", {"version": 2, "new": new, "removed": removed})
+    steps = _Steps()
+    steps.done()
+    try:
+        _unconsolidate(path)
+        steps.done()
+        yield steps
+        with quiet_zarr_warnings():
+            if group_attrs:
+                zarr.open_group(str(path), mode="r+").attrs.update(dict(group_attrs))
+                steps.done()
+            zarr.consolidate_metadata(str(path))  # the commit (one atomic rename of the root metadata)
+        steps.done()
+    except BaseException:
+        recover(path)
+        raise
+    shutil.rmtree(tx)
 
 
 def _replace_store(path: Path, tx: Path, *, drop: set[str], fill: Callable[[Path], None] | None,
                    group_attrs: Mapping[str, Any] | None) -> None:
-    """Build the next version of the store in ``tx/store`` (lock held): every entry of ``path`` but
-    ``drop`` hard-linked (zarr replaces files, never edits them, so old and new share unchanged
-    chunks), then ``fill``, the root attrs and the consolidated metadata; then switch it in. Steps
+    """Build the next version of the store in ``tx/store`` (lock held): every array of ``path`` but
+    ``drop`` hard-linked (nothing writes into them: old and new share unchanged chunks), the root
+    files copied, then ``fill``, the root attrs and the consolidated metadata; then switch it in. Steps
     counted for :data:`KILL_AT_STEP`: the new store complete, (without ``RENAME_EXCHANGE``: the old
     one moved out,) the switch. An error before the switch leaves the store untouched."""
     steps = _Steps()
@@ -198,8 +285,8 @@ def _replace_store(path: Path, tx: Path, *, drop: set[str], fill: Callable[[Path
                 continue
             if entry.is_dir():
                 shutil.copytree(entry, shadow / entry.name, copy_function=os.link)
-            else:
-                os.link(entry, shadow / entry.name)
+            else:  # the root metadata is rewritten below: a copy, so the live store's file is never touched
+                shutil.copy2(entry, shadow / entry.name)
         if fill is not None:
             fill(shadow)
         with quiet_zarr_warnings():
@@ -221,19 +308,25 @@ def _replace_store(path: Path, tx: Path, *, drop: set[str], fill: Callable[[Path
 
 
 def recover(store: str | os.PathLike) -> bool:
-    """Clean up after a writer killed half-way; return whether there was one to clean up.
+    """Roll back (or finish) a transaction that was killed half-way; return whether there was one.
 
-    Call with the lock held. Every writer calls it first, so users never need to. The store itself
-    is the old one or the new one already; only a writer killed between the two renames of a system
-    without ``RENAME_EXCHANGE`` leaves it absent, and the complete new store is then moved in.
+    Call with the lock held. Every writer calls it first, so users never need to. A journalled
+    commit whose root has no consolidated metadata was stopped among its swaps: every array is put
+    back and the root restored (with consolidated metadata it had not begun, or had ended). A store
+    switched whole is the old or the new one already; only a writer killed between the two renames
+    of a system without ``RENAME_EXCHANGE`` leaves it absent, and the complete new store moves in.
     """
     path = local_path(store)
     tx = tx_dir(path)
     if not tx.exists():
         return False
     journal = tx / "journal.json"
-    if journal.exists():  # a commit of vaearr before the switch, killed half-way
-        _recover_v1(path, tx, json.loads(journal.read_text()))
+    if journal.exists():
+        state = json.loads(journal.read_text())
+        if state.get("version") != 2:
+            _recover_v1(path, tx, state)
+        elif not _is_consolidated(path):
+            _roll_back(path, tx, state)
     if not path.exists():
         if (tx / "store" / "zarr.json").exists():
             os.rename(tx / "store", path)
@@ -243,8 +336,30 @@ def recover(store: str | os.PathLike) -> bool:
     return True
 
 
+def _roll_back(path: Path, tx: Path, state: dict) -> None:
+    """Put every array of a half-done commit back as it was, then the root metadata (lock held)."""
+    staging, trash, discard = tx / "new.zarr", tx / "trash", tx / "discard"
+    discard.mkdir(exist_ok=True)
+    for name, new_ino in state["new"].items():
+        here = path / name
+        if _ino(here) == new_ino:
+            old_staged = (staging / name).exists() and _ino(staging / name) != new_ino
+            if old_staged and exchange(staging / name, here):
+                continue
+            os.rename(here, discard / name)
+            if old_staged:
+                os.rename(staging / name, here)
+        if not here.exists() and (trash / name).exists():
+            os.rename(trash / name, here)
+    for name in state["removed"]:
+        if not (path / name).exists() and (trash / name).exists():
+            os.rename(trash / name, path / name)
+    shutil.copyfile(tx / "root.json", tx / "root.restore")
+    os.replace(tx / "root.restore", path / "zarr.json")
+
+
 def _recover_v1(path: Path, tx: Path, state: dict) -> None:
-    """Roll back a journal of vaearr before the whole-store switch (``moved``/``trashed`` lists)."""
+    """Roll back a journal of vaearr before the swaps (``moved``/``trashed`` lists)."""
     for name in reversed(state.get("moved", [])):
         if (path / name).exists():
             shutil.rmtree(path / name)
