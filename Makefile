@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.vaearr-installed
 OUT    ?= out/demo
 
-.PHONY: setup sysdeps demo test test-all serve bench clean
+.PHONY: setup sysdeps demo test test-all serve bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,8 +36,12 @@ test-all: setup
 serve: setup
 	BIN=$(BIN) bash flows/serve.sh
 
+# the documentation site into site/ (offline; the gallery's examples run: about 2 minutes on 2 cores)
+docs: $(STAMP)
+	VAEARR_PROGRESS=off $(BIN)/python -m mkdocs build --strict
+
 bench: setup
 	$(BIN)/python benchmarks/bench_ingest.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out .pytest_cache site docs/generated

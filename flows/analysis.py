@@ -6,7 +6,7 @@ from typing import Any
 
 from prefect import flow, task
 
-from flows.params import keyword, options_flow, pinned
+from flows.params import keyword, options_flow, pinned, with_figures
 from vaearr.analysis.clustering import joint_cluster
 from vaearr.analysis.options import ClusterOptions, RankOptions
 from vaearr.analysis.ranking import association_block, missing_references, rank_latents
@@ -15,7 +15,7 @@ from vaearr.maps.decompose import write_decomposition
 from vaearr.maps.options import DecomposeOptions, SegmentOptions
 from vaearr.maps.references import write_references
 from vaearr.maps.segment import segment_store
-from vaearr.options import build
+from vaearr.options import FIGURES, FigureOptions, build, figure_options
 from vaearr.store import open_store
 from vaearr.viz.boundaries import boundary_files
 from vaearr.viz.clustering import cluster_figure_files
@@ -45,19 +45,21 @@ def association_task(store: str, **kwargs: Any):
 
 
 @task(name="rank-latents")
-def rank_task(options: RankOptions, association_result: Any = None) -> dict:
+def rank_task(options: RankOptions, association_result: Any = None, figure: FigureOptions | None = None) -> dict:
     result = rank_latents(options.store, options, association_result=association_result)
     if options.figures:
-        rank_figures(options.store, result, options.out, latent=options.latent, top=options.top, mask=options.mask,
-                     nan_color=options.nan_color, per_page=options.per_page)
+        with figure_options(figure or FigureOptions()):  # handed over: a dask worker has no context of the flow's
+            rank_figures(options.store, result, options.out, latent=options.latent, top=options.top,
+                         mask=options.mask, nan_color=options.nan_color, per_page=options.per_page)
     return {"summary": result.summary(), "files": {k: str(v) for k, v in result.files.items()},
             "figures": [str(p) for p in result.figures], "n_pixels": result.association.attrs.get("n_pixels")}
 
 
 @task(name="joint-cluster")
-def cluster_task(options: ClusterOptions) -> dict:
+def cluster_task(options: ClusterOptions, figure: FigureOptions | None = None) -> dict:
     result = joint_cluster(options.store, options)
-    cluster_figure_files(result, options.store)
+    with figure_options(figure or FigureOptions()):
+        cluster_figure_files(result, options.store)
     return {"counts": result.counts, "params": result.params, "files": {k: str(v) for k, v in result.files.items()},
             "variable": result.variable, "summary": result.summary()}
 
@@ -76,7 +78,8 @@ def _analyze(o: RankOptions, block_dims: int, block_workers: int) -> dict:
                                       trend_order=o.trend_order, workers=block_workers,
                                       wait_for=[refs] if refs is not None else None)
               for i in range(0, n_dims, step)] if has_latent else None
-    ranked = rank_task.submit(o, association_result=blocks, wait_for=[refs] if refs is not None else None)
+    ranked = rank_task.submit(o, association_result=blocks, figure=FIGURES.get(),
+                              wait_for=[refs] if refs is not None else None)
     return {"references": refs.result() if refs is not None else None, **ranked.result()}
 
 
@@ -98,12 +101,12 @@ def _analyze_latents(**params: Any) -> dict:
     return summary
 
 
-analyze_latents = options_flow("analyze-latents", RankOptions, _analyze_latents,
+analyze_latents = options_flow("analyze-latents", RankOptions, _analyze_latents, figures=True,
                                extra=[keyword("scheduler", str | None, None), keyword("block_dims", int, 8)])
 
 
 def _cluster(options: ClusterOptions) -> dict:
-    return cluster_task.submit(options).result()
+    return cluster_task.submit(options, figure=FIGURES.get()).result()
 
 
 def _cluster_latents(**params: Any) -> dict:
@@ -117,7 +120,7 @@ def _cluster_latents(**params: Any) -> dict:
     return summary
 
 
-cluster_latents = options_flow("cluster-latents", ClusterOptions, _cluster_latents,
+cluster_latents = options_flow("cluster-latents", ClusterOptions, _cluster_latents, figures=True,
                                extra=[keyword("scheduler", str | None, None)])
 
 
@@ -136,6 +139,7 @@ decompose_patterns = options_flow("decompose-patterns", DecomposeOptions, _decom
 
 @flow(name="find-boundaries", log_prints=True)
 @pinned
+@with_figures
 def boundaries_flow(
     store: str,
     source: str = "patterns",
@@ -173,6 +177,7 @@ def _segment_map(**params: Any) -> dict:
             "files": {k: str(v) for k, v in files.items()}}
 
 
-segment_map = options_flow("segment-map", SegmentOptions, _segment_map, extra=[keyword("figures", str | None, None)])
+segment_map = options_flow("segment-map", SegmentOptions, _segment_map, figures=True,
+                           extra=[keyword("figures", str | None, None)])
 
 FLOWS = (analyze_latents, cluster_latents, decompose_patterns, boundaries_flow, segment_map)

@@ -42,7 +42,7 @@ def _explore_latents(**params: Any) -> dict:
     return summary
 
 
-explore_latents = options_flow("explore-latents", ExploreOptions, _explore_latents)
+explore_latents = options_flow("explore-latents", ExploreOptions, _explore_latents, figures=True)
 
 
 @flow(name="explore-files", log_prints=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 from prefect import flow
 
-from vaearr.options import default_of, options
+from vaearr.options import FigureOptions, default_of, figure_options, options
 from vaearr.store.remote import consistent_reads
 
 
@@ -41,10 +41,34 @@ def pinned(body: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
+def with_figures(body: Callable[..., Any]) -> Callable[..., Any]:
+    """``body`` taking the fields of :class:`~vaearr.options.FigureOptions` (``format``, ``dpi``) too, as every
+    command that writes figures does: checked first, then in force while it runs (:func:`vaearr.options.figure_options`;
+    a task that draws on a dask worker is handed them, see ``flows/analysis.py``)."""
+    names = [f.name for f, _ in options(FigureOptions)]
+    own = [p for p in inspect.signature(body).parameters.values() if p.name not in names]
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        figure = FigureOptions(**{k: kwargs.pop(k) for k in names if k in kwargs}).check()
+        with figure_options(figure):
+            return body(*args, **kwargs)
+
+    for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
+        setattr(run, attr, getattr(body, attr))
+    keywords = [p for p in own if p.kind is inspect.Parameter.VAR_KEYWORD]
+    run.__signature__ = inspect.Signature([*(p for p in own if p not in keywords), *flow_parameters(FigureOptions),  # type: ignore[attr-defined]
+                                           *keywords])
+    return run
+
+
 def options_flow(name: str, cls: type, body: Callable[..., Any], *, extra: Sequence[inspect.Parameter] = (),
-                 **kwargs: Any) -> Any:
-    """A Prefect flow named ``name`` whose parameters are the fields of ``cls`` (and ``extra``), running
-    ``body(**params)`` on one snapshot of the stores (:func:`pinned`)."""
+                 figures: bool = False, **kwargs: Any) -> Any:
+    """A Prefect flow named ``name`` whose parameters are the fields of ``cls`` (and ``extra``, and with ``figures``
+    those of :class:`~vaearr.options.FigureOptions`: :func:`with_figures`), running ``body(**params)`` on one
+    snapshot of the stores (:func:`pinned`)."""
+    if figures:
+        body = with_figures(body)
+        extra = [*extra, *flow_parameters(FigureOptions)]
     body.__signature__ = inspect.Signature(flow_parameters(cls, extra=extra))  # type: ignore[attr-defined]
     return flow(name=name, log_prints=True, **kwargs)(pinned(body))
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from prefect import flow, task
 
-from flows.params import keyword, options_flow, pinned
+from flows.params import keyword, options_flow, pinned, with_figures
 from vaearr.encode import encode as encode_store
 from vaearr.io.ebsd import ingest_ebsd
 from vaearr.maps.roi import create_roi
@@ -84,6 +84,7 @@ train_vae = options_flow("train-vae", TrainConfig, _train_vae, extra=[keyword("r
 
 @flow(name="encode", log_prints=True)
 @pinned
+@with_figures
 def encode(store: str, run: str, name: str = "latent", figures: str | None = None, export: str | None = None,
            overwrite: bool = False, report: str | None = None, scheduler: str | None = None) -> dict:
     """Write a run's latents into the store (``vaearr encode``); with ``report`` (a folder), end with

@@ -56,7 +56,7 @@ def test_decompose_and_boundary_flows(demo_store: Path, tmp_path: Path) -> None:
 
     with prefect_test_harness(server_startup_timeout=180):
         dec = decompose_patterns(store=str(demo_store), method="pca", components="4", name="pc")
-        found = boundaries_flow(store=str(demo_store), figures=str(tmp_path / "fig"))
+        found = boundaries_flow(store=str(demo_store), figures=str(tmp_path / "fig"), format="png,svg", dpi=150)
     ds = open_store(demo_store)
     assert set(dec["variables"]) == {"pc_weights", "pc_components"} and ds["pc_weights"].sizes["pc_component"] == 4
     # NaN outside the ROI, numbers inside
@@ -64,3 +64,5 @@ def test_decompose_and_boundary_flows(demo_store: Path, tmp_path: Path) -> None:
     assert np.isnan(w[~ds.roi.values]).all() and np.isfinite(w[ds.roi.values]).all()
     assert ds["grain_boundaries"].values.any() and "gb_threshold" in found["attrs"]
     assert Path(found["files"]["map_html"]).is_file() and Path(found["files"]["map_png"]).is_file()
+    # the flow takes the figure options every command that writes figures takes
+    assert Path(found["files"]["map_png"]).with_suffix(".svg").is_file()

@@ -72,3 +72,39 @@ def test_long_map_steps_show_progress_when_asked(demo_store: Path, tmp_path: Pat
     quiet = _run([sys.executable, "-m", "vaearr", "segment", str(demo_store), "--features", "pca_weights",
                   "--name", "seg2"], {"VAEARR_PROGRESS": "off"})
     assert quiet.returncode == 0 and "merge rounds" not in quiet.stderr
+
+
+# the 'viz' extra made absent in this process, as after a base ``pip install .``
+WITHOUT_VIZ = """
+import importlib.util
+import sys
+VIZ = ("holoviews", "hvplot", "bokeh", "panel")
+FIND = importlib.util.find_spec
+class NoViz:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in VIZ:
+            raise ModuleNotFoundError(f"No module named {name!r}")
+sys.meta_path.insert(0, NoViz())
+importlib.util.find_spec = lambda name, package=None: None if name.split(".")[0] in VIZ else FIND(name, package)
+from vaearr.cli import main
+sys.argv = ["vaearr", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_base_install_runs_what_needs_no_figures_and_names_the_extra_for_the_rest(demo_store: Path,
+                                                                                     tmp_path: Path) -> None:
+    from tests.conftest import tree_hash
+
+    code = WITHOUT_VIZ
+    res = _run([sys.executable, "-c", code, "info", str(demo_store)])
+    assert res.returncode == 0, res.stderr
+    before = tree_hash(demo_store)
+    for command in (["segment", str(demo_store), "--figures", str(tmp_path / "f")],
+                    ["boundaries", str(demo_store), "--figures", str(tmp_path / "f")]):
+        res = _run([sys.executable, "-c", code, *command])
+        assert res.returncode == 2, res.stderr
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and "'viz' extra" in lines[0] and "pip install 'vaearr[viz]'" in lines[0], res.stderr
+    assert tree_hash(demo_store) == before
+    assert not (tmp_path / "f").exists()

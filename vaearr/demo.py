@@ -25,6 +25,7 @@ from vaearr.maps.boundaries import find_boundaries
 from vaearr.maps.decompose import write_decomposition
 from vaearr.maps.roi import create_roi
 from vaearr.maps.segment import segment_store
+from vaearr.options import FIGURES
 from vaearr.store import open_store
 from vaearr.train import TrainConfig, fit
 from vaearr.train.trainer import collapse
@@ -53,9 +54,12 @@ class DemoResult:
 def _write_index(out: Path, figures: list[Path], title: str, report: Path | None = None) -> Path:
     main = (f'<p><b><a href="{html.escape(report.relative_to(out).as_posix())}">the report</a></b>: everything '
             "below on one page</p>") if report is not None else ""
+    def statics(p: Path) -> str:  # the static files --format asked for, beside the HTML
+        return ", ".join(f'<a href="{html.escape(p.with_suffix("." + f).relative_to(out).as_posix())}">{f}</a>'
+                         for f in FIGURES.get().formats if p.with_suffix("." + f).exists())
+
     items = "\n".join(
-        f'<li><a href="{html.escape(p.relative_to(out).as_posix())}">{html.escape(p.stem)}</a>'
-        f' (<a href="{html.escape(p.with_suffix(".png").relative_to(out).as_posix())}">png</a>)</li>'
+        f'<li><a href="{html.escape(p.relative_to(out).as_posix())}">{html.escape(p.stem)}</a> ({statics(p)})</li>'
         for p in figures
     )
     index = out / "index.html"

@@ -10,10 +10,12 @@ range before any work is done.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import typing
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,3 +163,71 @@ def parse_range(text: str) -> tuple[float | None, float | None]:
 def parse_none(text: str | None) -> str | None:
     """``"none"`` (any case) → None: the command line's word for no variable."""
     return None if (text or "").lower() == "none" else text
+
+
+# --------------------------------------------------------------------------------------------
+# figures: the options of every command that writes figures
+
+
+#: Static file formats a figure is written in, beside its HTML.
+FIGURE_FORMATS = ("png", "svg", "pdf")
+
+
+@dataclass(frozen=True)
+class FigureOptions:
+    """``--format`` and ``--dpi``: the static files of every figure a command writes (declared once here; each
+    command that writes figures takes them, see :func:`vaearr.cli.common.figure_command`, and the library reads
+    them from :data:`FIGURES`).
+
+    Examples
+    --------
+    >>> FigureOptions("png,svg", 300).formats
+    ('png', 'svg')
+    >>> FigureOptions("gif").check()
+    Traceback (most recent call last):
+    ...
+    vaearr.errors.InputError: --format: 'gif' is not a figure format; give png, svg or pdf (comma-separated: png,svg,pdf)
+    """
+
+    format: str = opt("png", "Static files of each figure, beside its HTML: png, svg, pdf, or several comma-separated (png,svg,pdf).")
+    dpi: int = opt(120, "Resolution of the PNG figures (and of the maps' pixels inside SVG/PDF), dots per inch.")
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        """The formats given, lower case, each once, in order."""
+        seen = [f.strip().lower().lstrip(".") for f in str(self.format).split(",") if f.strip()]
+        return tuple(dict.fromkeys(seen))
+
+    def check(self) -> FigureOptions:
+        """Self, or an :class:`InputError` naming the unknown format or the dpi that is not positive."""
+        if not self.formats:
+            raise InputError(None, "--format is empty; give png, svg or pdf (comma-separated: png,svg,pdf)")
+        for f in self.formats:
+            if f not in FIGURE_FORMATS:
+                raise InputError(None, f"--format: '{f}' is not a figure format; give png, svg or pdf "
+                                       f"(comma-separated: png,svg,pdf)")
+        if isinstance(self.dpi, bool) or not isinstance(self.dpi, int) or self.dpi <= 0 or self.dpi > 2400:
+            raise InputError(None, f"--dpi must be a whole number from 1 to 2400, got {self.dpi!r}")
+        return self
+
+
+#: The figure options in force (a command sets them for its run: :func:`figure_options`).
+FIGURES: ContextVar[FigureOptions] = ContextVar("figure_options", default=FigureOptions())
+
+
+@contextlib.contextmanager
+def figure_options(options: FigureOptions | None = None, /, **fields: Any) -> Iterator[FigureOptions]:
+    """Within the block, figures are written as ``options`` (or the fields given) say, checked first.
+
+    Examples
+    --------
+    >>> with figure_options(format="svg", dpi=300):
+    ...     FIGURES.get().formats, FIGURES.get().dpi
+    (('svg',), 300)
+    """
+    o = (options if options is not None else FigureOptions(**fields)).check()
+    token = FIGURES.set(o)
+    try:
+        yield o
+    finally:
+        FIGURES.reset(token)

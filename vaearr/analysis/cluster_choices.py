@@ -10,6 +10,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.neighbors import NearestNeighbors
 
 from vaearr.errors import InputError
+from vaearr.progress import bar
 
 
 def kdistance_eps(x: np.ndarray, k: int) -> tuple[float, dict[str, Any]]:
@@ -55,7 +56,7 @@ def silhouette_k(x: np.ndarray, k_range: tuple[int, int], *, seed: int = 0,
         raise InputError(None, f"--k-range {k_range[0]}:{k_range[1]} leaves no k between 2 and {n - 1} "
                                f"(the points to cluster, minus one) for the silhouette")
     best, scores = None, {}
-    for k in ks:
+    for k in bar(ks, desc="cluster: k (silhouette)", unit="k"):
         labels = KMeans(k, n_init=4, random_state=seed).fit_predict(x)
         if len(np.unique(labels)) < 2:
             continue

@@ -36,6 +36,7 @@ from vaearr.analysis.clusterers import check_settings, cluster_points
 from vaearr.analysis.options import ClusterOptions, ClusterSettings, check_clip
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.roi import make_roi
+from vaearr.progress import bar
 from vaearr.store import open_store, write_variables
 from vaearr.store.schema import AUTO_MASK, auto_mask
 
@@ -345,13 +346,22 @@ def joint_cluster(store: str | os.PathLike, options: ClusterOptions | None = Non
     ds = open_store(store)
     if o.write and name in ds and not o.overwrite:
         raise StoreError(store, f"variable '{name}' exists; pass overwrite=True (--overwrite) to replace it")
+    with bar(total=3, desc="cluster: read, fit, write", unit="step") as steps:
+        return _cluster_steps(store, o, ds, name, tag, colors, shade_clip, steps)
+
+
+def _cluster_steps(store: Any, o: ClusterOptions, ds: xr.Dataset, name: str, tag: str, colors: list[str] | None,
+                   shade_clip: tuple[float, float], steps: Any) -> ClusterResult:
+    # joint_cluster's work, one progress step each: the points, the fit, the outputs
     p = _points(ds, o)
+    steps.update(1)
     n_mask = int(p.m.sum())
     if o.k is not None and not 1 <= o.k <= len(p.feats):
         raise InputError(None, f"--k {o.k}: the mask '{p.mask_label}' has {len(p.feats)} pixels to cluster; "
                                f"give 1 to {len(p.feats)}")
     settings = {f.name: getattr(o, f.name) for f in dataclasses.fields(ClusterSettings)}
     labels_kept, params = cluster_points(p.feats, o.method, **settings)
+    steps.update(1)
     n_clusters = int(labels_kept.max()) + 1 if (labels_kept >= 0).any() else 0
     if colors is not None and len(colors) < n_clusters:
         raise InputError(None, f"--colors gives {len(colors)} colours for {n_clusters} clusters; give at least {n_clusters}")
@@ -384,4 +394,5 @@ def joint_cluster(store: str | os.PathLike, options: ClusterOptions | None = Non
                            point_labels=labels_kept, tag=tag, out=out,
                            store_variable=f"{store}:{name}" if o.write else None, seed=o.seed, colors=colors)
     result.write_report()
+    steps.update(1)
     return result

@@ -2,7 +2,7 @@
 
 :mod:`~vaearr.cli.common` holds the app and shared parsers; :mod:`~vaearr.cli.ingest`,
 :mod:`~vaearr.cli.store` (roi, info), :mod:`~vaearr.cli.train`, :mod:`~vaearr.cli.encode`,
-:mod:`~vaearr.cli.analysis` (cluster, rank), :mod:`~vaearr.cli.decompose`, :mod:`~vaearr.cli.boundaries`, :mod:`~vaearr.cli.index`,
+:mod:`~vaearr.cli.analysis` (cluster, rank), :mod:`~vaearr.cli.decompose`, :mod:`~vaearr.cli.boundaries`, :mod:`~vaearr.cli.index`, :mod:`~vaearr.cli.export`,
 :mod:`~vaearr.cli.explore` (explore, explore-map, layers), :mod:`~vaearr.cli.report` and
 :mod:`~vaearr.cli.demo` define the commands. Errors a user can act on print as one line with
 exit status 2; a missing optional extra names the extra to install.
@@ -10,6 +10,7 @@ exit status 2; a missing optional extra names the extra to install.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shlex
@@ -21,7 +22,7 @@ from typing import Any
 
 # the command modules, in the order --help lists their commands
 # isort: off
-from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, decompose, boundaries, index, orientations, explore, report, segment  # noqa: F401
+from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, decompose, boundaries, index, orientations, export, explore, report, segment  # noqa: F401
 # isort: on
 from vaearr.cli.common import STORE_URLS, URL, app
 from vaearr.errors import InputError, VaearrError
@@ -123,6 +124,45 @@ def main() -> None:
             raise
         print(unexpected(exc), file=sys.stderr)
         sys.exit(1)
+
+
+def run(line: str, *, cwd: str | os.PathLike | None = None, echo: bool = False) -> None:
+    """Run one ``vaearr`` command line in this process, as the shell would: ``run("info stores/ni.zarr")``.
+
+    For notebooks and the documentation's examples: the command's messages (stdout and stderr) go to stdout, so a
+    page that shows a cell's output shows them all, and a failed command raises instead of exiting.
+
+    Parameters
+    ----------
+    line
+        The arguments after ``vaearr``, split as a POSIX shell splits them.
+    cwd
+        Folder the command runs in (relative paths in ``line`` are taken from it); the caller's is restored after.
+    echo
+        Print ``$ vaearr LINE`` first, as a shell session shows it.
+
+    Raises
+    ------
+    RuntimeError
+        The command exited with a non-zero status (its error line was printed).
+    """
+    if echo:
+        print(f"$ vaearr {line}")
+    argv, here = sys.argv, os.getcwd()
+    sys.argv = ["vaearr", *shlex.split(line)]
+    code = 0
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stderr(sys.stdout):
+            main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = argv
+        os.chdir(here)
+    if code:
+        raise RuntimeError(f"vaearr {line} exited with status {code}")
 
 
 if __name__ == "__main__":  # pragma: no cover

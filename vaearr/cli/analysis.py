@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from vaearr.analysis.options import ClusterOptions, RankOptions
-from vaearr.cli.common import SCHEDULER, app, option_parameters, resolved_mask
+from vaearr.cli.common import SCHEDULER, app, figure_command, option_parameters, resolved_mask
 from vaearr.options import parsed
 from vaearr.store.dask_cluster import dask_client
 
@@ -30,7 +30,7 @@ def cluster(**given: Any) -> None:
 
 
 cluster.__signature__ = inspect.Signature([*option_parameters(ClusterOptions), SCHEDULER])  # type: ignore[attr-defined]
-app.command()(cluster)
+app.command()(figure_command(cluster))
 
 
 #: ``vaearr rank STORE elements bandcontrast``: references given after the store, as well as with --against.
@@ -59,4 +59,4 @@ def rank(**given: Any) -> None:
 
 rank.__signature__ = inspect.Signature([*option_parameters(RankOptions)[:1], MORE, *option_parameters(RankOptions)[1:],
                                         SCHEDULER])  # type: ignore[attr-defined]
-app.command()(rank)
+app.command()(figure_command(rank))

@@ -7,10 +7,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaearr.cli.common import Overwrite, app, store_location
+from vaearr.cli.common import Overwrite, app, figure_command, store_location
 
 
 @app.command()
+@figure_command
 def boundaries(
     store: Annotated[Path, typer.Argument(parser=store_location, help="Store with a (y, x) map.")],
     source: Annotated[str, typer.Option("--from", help="'patterns', or a latent variable (y, x, ...) (BENCHMARKS.md, Science).")] = "patterns",

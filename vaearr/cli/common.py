@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import inspect
 import json
 import re
@@ -13,8 +14,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from vaearr.errors import InputError
-from vaearr.options import FIELD_DEFAULT, default_of, options
+from vaearr.errors import InputError, MissingExtraError
+from vaearr.options import FIELD_DEFAULT, FigureOptions, default_of, figure_options, options, parsed
 from vaearr.store import describe
 
 #: an fsspec URL (``s3://``, ``gs://``, ``memory://``...): ``file://`` is a local path
@@ -162,3 +163,41 @@ def resolved_mask(store: Path | str, mask: str | None) -> str | None:
     if line:
         typer.echo(line)
     return auto_mask(names, mask)
+
+
+#: commands that draw only when given --figures (the others always draw: their figures need the 'viz' extra)
+FIGURES_WHEN_ASKED = frozenset({"encode", "roi", "orientation_maps"})
+
+
+def need_viz() -> None:
+    """Refuse, before any work, a command that will draw when the 'viz' extra is not installed (a base
+    ``pip install .``): one line naming the extra, nothing written.
+
+    Raises
+    ------
+    MissingExtraError
+        HoloViews is not installed.
+    """
+    if importlib.util.find_spec("holoviews") is None:
+        raise MissingExtraError("viz", "holoviews, which draws its figures")
+
+
+def figure_command(command: Any) -> Any:
+    """``command`` with the options of :class:`~vaearr.options.FigureOptions` (``--format``, ``--dpi``) added: they
+    are checked before the command's work starts (one line, exit 2) and are in force while it runs, so every
+    figure it writes takes them. Every command that writes figures is made with it (one declaration)."""
+    own = list(inspect.signature(command, eval_str=True).parameters.values())
+    names = [f.name for f in dataclasses.fields(FigureOptions)]
+
+    def run(**given: Any) -> Any:
+        figure = FigureOptions(**parsed(FigureOptions, {k: given.pop(k) for k in names})).check()
+        if given.get("figures", True) is not None or command.__name__ not in FIGURES_WHEN_ASKED:
+            need_viz()
+        with figure_options(figure):
+            return command(**given)
+
+    # not functools.wraps: a __wrapped__ would hide the parameters added here (and the URL guard of cli/__init__)
+    for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
+        setattr(run, attr, getattr(command, attr))
+    run.__signature__ = inspect.Signature([*own, *option_parameters(FigureOptions)])  # type: ignore[attr-defined]
+    return run

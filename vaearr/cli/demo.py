@@ -7,10 +7,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaearr.cli.common import app
+from vaearr.cli.common import app, figure_command
 
 
 @app.command()
+@figure_command
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo's store, exports and figures.")] = Path("out/demo"),
     data: Annotated[Optional[Path], typer.Option(help="Where the simulated demo files are built (cached).")] = None,

@@ -13,11 +13,13 @@ from vaearr.cli.common import (
     Overwrite,
     Scheduler,
     app,
+    figure_command,
     store_location,
 )
 
 
 @app.command()
+@figure_command
 def encode(
     store: Annotated[Path, typer.Argument(parser=store_location, help="Store to encode (the run's variable and mask).")],
     run: Annotated[Path, typer.Option(help="Training run folder.")],

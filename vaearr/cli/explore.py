@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from vaearr.analysis.options import ExploreOptions
-from vaearr.cli.common import Checkpoint, Device, app, option_parameters, store_location
+from vaearr.cli.common import Checkpoint, Device, app, figure_command, option_parameters, store_location
 from vaearr.errors import InputError
 from vaearr.options import parsed
 
@@ -60,10 +60,11 @@ def explore(**given: Any) -> None:
 
 
 explore.__signature__ = inspect.Signature([*option_parameters(ExploreOptions), *EXTRA])  # type: ignore[attr-defined]
-app.command()(explore)
+app.command()(figure_command(explore))
 
 
 @app.command()
+@figure_command
 def layers(
     out: Annotated[Path, typer.Option(help="Folder for layer_differences.json, charts and reconstructions.")],
     run: Annotated[Optional[Path], typer.Option("--run", "-r", help="Training run folder (a 2D model).")] = None,

@@ -33,12 +33,18 @@ def ingest_ebsd(
     phase: Annotated[Optional[Path], typer.Option(help="CSV x,y,phase.")] = None,
     coords_order: Annotated[Optional[str], typer.Option(help="/images + /coords files: xy (column 0 = x, the default, as the scripts write it) or yx.")] = None,
     coords_units: Annotated[Optional[str], typer.Option(help="/images + /coords files: auto (whole numbers = scan indices × --step, else µm), index or um.")] = None,
+    orientations: Annotated[bool, typer.Option("--orientations/--no-orientations", help="Read the indexing a Bruker, EDAX or Oxford HDF5 file holds (orientation, phase_id, quality maps).")] = True,
+    no_elements: Annotated[bool, typer.Option("--no-elements", help="Do not read the EDS element maps an Oxford .h5oina holds.")] = False,
     overwrite: Overwrite = False,
 ) -> None:
-    """EBSD patterns (plus band contrast, element and phase CSVs) → patterns(y, x, py, px).
+    """EBSD patterns, and what the vendor file holds beside them (plus band contrast, element and phase CSVs).
 
-    An HDF5 file with /images (N×1×H×W or N×H×W) and /coords (N×2, [x, y] per image) — the
-    exchange format of EBSD training scripts — is recognised without --dataset.
+    A Bruker or EDAX h5ebsd or an Oxford .h5oina brings, where it holds them, its indexing
+    (orientation, phase_id and quality maps: Oxford bandcontrast/bandslope/mad/bands, EDAX
+    ci/iq/fit, Bruker mad/bands/radonquality…) and an .h5oina its EDS element maps
+    (elements), all in one transaction. An HDF5 file with /images (N×1×H×W or N×H×W) and
+    /coords (N×2, [x, y] per image) — the exchange format of EBSD training scripts — is
+    recognised without --dataset.
     """
     from vaearr.io import ebsd as io_ebsd
 
@@ -47,11 +53,14 @@ def ingest_ebsd(
     ds = io_ebsd.ingest_ebsd(
         src, store, dataset=dataset, x_dataset=x_dataset, y_dataset=y_dataset,
         scan_shape=parse_shape(scan_shape, 2, "--scan-shape"), step=step, crop=crop, binning=binning,
-        bandcontrast=bandcontrast, elements=elements, phase=phase, overwrite=overwrite, progress=True, **coords_kw,
+        bandcontrast=bandcontrast, elements=elements, phase=phase, orientations=orientations, eds=not no_elements,
+        say=typer.echo, overwrite=overwrite, progress=True, **coords_kw,
     )
     note = ds["patterns"].attrs.get("coords_note")
     if note:
         typer.echo(note)
+    if any(a.get("vendor") for a in (ds[v].attrs for v in ds.data_vars if v != "patterns")):
+        typer.echo("maps: 'vaearr orientation-maps' makes the IPF, KAM, GROD and grain maps of these orientations")
     print_store(store)
 
 

@@ -7,10 +7,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaearr.cli.common import app, store_location
+from vaearr.cli.common import app, figure_command, store_location
 
 
 @app.command("orientation-maps")
+@figure_command
 def orientation_maps(
     store: Annotated[Path, typer.Argument(parser=store_location, help="Store with NAME(y, x, quaternion) and phase_id.")],
     name: Annotated[str, typer.Option(help="Orientation variable.")] = "orientation",

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from vaearr.cli.common import app, option_parameters
+from vaearr.cli.common import app, figure_command, option_parameters
 from vaearr.maps.options import SegmentOptions
 from vaearr.options import parsed
 
@@ -32,4 +32,4 @@ def segment(**given: Any) -> None:
 
 
 segment.__signature__ = inspect.Signature([*option_parameters(SegmentOptions), FIGURES])  # type: ignore[attr-defined]
-app.command()(segment)
+app.command()(figure_command(segment))

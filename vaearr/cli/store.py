@@ -11,10 +11,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaearr.cli.common import Overwrite, app, print_store, store_location
+from vaearr.cli.common import Overwrite, app, figure_command, print_store, store_location
 
 
 @app.command()
+@figure_command
 def roi(
     store: Annotated[Path, typer.Argument(parser=store_location, help="Store with the variable to threshold.")],
     bc_min: Annotated[Optional[float], typer.Option(help="Keep pixels with value ≥ this (keep above).")] = None,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 import xarray as xr
@@ -37,6 +38,7 @@ from vaearr.io.hdf5 import read_plain_hdf5
 from vaearr.io.patterns import PatternOptions
 from vaearr.io.tables import read_table
 from vaearr.io.vendor import read_vendor
+from vaearr.io.vendor_maps import read_vendor_maps, require_patterns
 from vaearr.io.write import write_ingested
 
 
@@ -124,11 +126,19 @@ def ingest_ebsd(
     bandcontrast: str | os.PathLike | None = None,
     elements: str | os.PathLike | None = None,
     phase: str | os.PathLike | None = None,
+    orientations: bool = True,
+    eds: bool = True,
+    say: Callable[[str], None] | None = None,
     overwrite: bool = False,
     progress: bool = False,
     **read_kw: Any,
 ) -> xr.Dataset:
-    """Ingest an EBSD map: patterns, and optional band contrast / element / phase CSVs.
+    """Ingest an EBSD map: patterns, what the vendor file holds beside them, and optional CSVs.
+
+    A Bruker, EDAX or Oxford HDF5 file brings its indexing (``orientation``, ``phase_id``, the
+    quality maps) and Oxford's its EDS element maps (``elements``) in the same transaction
+    (:func:`vaearr.io.vendor_maps.read_vendor_maps`); a CSV given for a variable wins over the
+    file's.
 
     Everything is read and checked (the tables fully, the patterns' metadata) before the one
     :func:`vaearr.store.write_variables` transaction that streams the patterns into the store;
@@ -144,6 +154,10 @@ def ingest_ebsd(
     bandcontrast, elements, phase
         CSV tables with ``x, y`` columns, aligned to the pattern grid by coordinate
         (``bandcontrast(y, x)``, ``elements(element, y, x)``, ``phase(y, x)``).
+    orientations, eds
+        Read the file's indexing / its EDS element maps, where it holds them.
+    say
+        Called with one line for each thing read (patterns, orientations, elements), as it is read.
     overwrite
         Replace variables the store has already.
     progress
@@ -156,12 +170,20 @@ def ingest_ebsd(
     xarray.Dataset
         The store, opened lazily.
     """
+    if read_kw.get("dataset") is None:
+        require_patterns(src)
     patterns = read_ebsd(src, **read_kw)
     grid = patterns.attrs["grid"]
     variables: dict[str, xr.DataArray] = {"patterns": patterns}
+    if say:
+        say(f"patterns: {patterns.shape[0]} × {patterns.shape[1]} scan of {patterns.shape[2]} × {patterns.shape[3]} px "
+            f"{patterns.dtype} ({patterns.attrs.get('format', 'hdf5')})")
     tables = {"bandcontrast": bandcontrast, "elements": elements, "phase": phase}
+    found = read_vendor_maps(src, patterns.y.values, patterns.x.values, orientations=orientations,
+                             eds=eds and elements is None, say=say) if read_kw.get("dataset") is None else None
+    file_vars = {k: v for k, v in (found.variables if found else {}).items() if tables.get(k) is None}
+    variables.update(file_vars)
     if any(v is not None for v in tables.values()):
-
         for kind, table in tables.items():
             if table is not None:
                 variables[kind] = read_table(
@@ -173,6 +195,7 @@ def ingest_ebsd(
         "src": os.path.abspath(os.fspath(src)),
         **{k: (list(v) if isinstance(v, tuple) else v) for k, v in read_kw.items()},
         **{k: os.path.abspath(os.fspath(v)) for k, v in tables.items() if v is not None},
+        "orientations": orientations, "eds": eds, "from_file": sorted(file_vars),
     }
     group_attrs = {
         "grid": grid,
@@ -182,7 +205,8 @@ def ingest_ebsd(
         "patterns_source": patterns.attrs["source_file"],
     }
     # each variable names the file it came from
-    source = {"patterns": [os.fspath(src)], **{k: [os.fspath(v)] for k, v in tables.items() if v is not None}}
+    source = {"patterns": [os.fspath(src)], **{k: [os.fspath(src)] for k in file_vars},
+              **{k: [os.fspath(v)] for k, v in tables.items() if v is not None}}
     return write_ingested(store, variables, source=source, config=json.loads(json.dumps(config, default=str)),
                           kind="ebsd-map", group_attrs=group_attrs, overwrite=overwrite,
                           progress="ingest ebsd" if progress else False, src=src, what="patterns")

@@ -26,15 +26,16 @@ import os
 import re
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 from vaearr.errors import InputError, StoreError, VaearrError, require
+from vaearr.io.crystal_map import NOT_INDEXED, CrystalMapData
 from vaearr.io.grid import infer_grid, place_on_grid
 from vaearr.io.tables import Derived
+from vaearr.io.vendor_indexing import read_vendor_indexing, vendor_of
 from vaearr.io.write import write_ingested
 from vaearr.store import open_store, store_exists
 from vaearr.store.schema import (
@@ -50,34 +51,6 @@ from vaearr.store.schema import (
 #: Written in the ``convention`` attr of every orientation variable.
 CONVENTION = ("unit quaternions (a, b, c, d) in orix's convention (Bunge Euler angles of the file → "
               "orix Rotation.from_euler), crystal symmetry acting on the left; a ≥ 0")
-#: Phase id of a point that is not indexed (orix's convention).
-NOT_INDEXED = -1
-
-
-@dataclass
-class CrystalMapData:
-    """What :func:`read_crystal_map` keeps of a crystal map, one entry per scan point.
-
-    Attributes
-    ----------
-    x, y
-        Point coordinates (µm).
-    quaternions
-        ``(n, 4)`` float64 unit quaternions (a, b, c, d), NaN where not indexed.
-    phase_id
-        ``(n,)`` int, −1 where not indexed.
-    phases
-        One dict per phase: ``id``, ``name``, ``point_group``, ``lattice`` ([a, b, c, α, β, γ]).
-    quality
-        Store variable name → ``(n,)`` values of the file's quality columns.
-    """
-
-    x: np.ndarray
-    y: np.ndarray
-    quaternions: np.ndarray
-    phase_id: np.ndarray
-    phases: list[dict]
-    quality: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _header_points(path: Path) -> int | None:
@@ -125,7 +98,9 @@ def read_crystal_map(path: str | os.PathLike) -> CrystalMapData:
     ----------
     path
         ``.ang`` (EDAX/TSL), ``.ctf`` (Oxford), orix HDF5 or an h5ebsd file orix reads (EMsoft,
-        Bruker). With several solutions per point, the first (best) is kept.
+        Bruker), or the indexing of an Oxford ``.h5oina`` or an EDAX h5ebsd (read by
+        :func:`vaearr.io.vendor_indexing.read_vendor_indexing`, as is a Bruker file orix's reader
+        stops on). With several solutions per point, the first (best) is kept.
 
     Raises
     ------
@@ -137,6 +112,12 @@ def read_crystal_map(path: str | os.PathLike) -> CrystalMapData:
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "no such file" if not path.exists() else "is not a file")
+    vendor = vendor_of(path)
+    if vendor in ("oxford", "edax"):  # orix has no reader for their indexing
+        data = read_vendor_indexing(path, vendor)
+        if data is None:
+            raise InputError(path, "holds no indexing (no Euler angles and phases in its EBSD data)")
+        return data
     expected = _header_points(path)
     try:
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
@@ -145,12 +126,32 @@ def read_crystal_map(path: str | os.PathLike) -> CrystalMapData:
     except VaearrError:
         raise
     except Exception as exc:  # orix's readers raise what numpy/h5py raise: one line for all of them
+        # orix's Bruker reader stops on some headers (an atom's Debye-Waller factor after its occupancy)
+        data = read_vendor_indexing(path, vendor) if vendor == "bruker" else None
+        if data is not None:
+            return data
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(path, f"cannot be read as a crystal map (.ang, .ctf, orix HDF5 or h5ebsd); "
                                f"truncated or corrupt? ({msg})") from None
+    if vendor == "bruker" and (xmap.x is None or xmap.y is None):
+        # orix orders Bruker points by SEM IX/IY; placeholders there leave it a map without x/y
+        data = read_vendor_indexing(path, vendor)
+        if data is not None:
+            return data
+    if expected is not None and int(xmap.size) != expected:
+        raise InputError(path, f"has {int(xmap.size)} scan points but its header announces {expected}: truncated file?")
+    return crystal_map_data(xmap, path=path)
+
+
+def crystal_map_data(xmap, *, path: str | os.PathLike = "") -> CrystalMapData:
+    """What the store keeps of an :class:`orix.crystal_map.CrystalMap` (read from ``path``, if any).
+
+    Raises
+    ------
+    InputError
+        The map has no x/y coordinates.
+    """
     n = int(xmap.size)
-    if expected is not None and n != expected:
-        raise InputError(path, f"has {n} scan points but its header announces {expected}: truncated file?")
     if xmap.x is None or xmap.y is None:
         raise InputError(path, "is not a 2D map (no x/y coordinates)")
     rot = np.asarray(xmap.rotations.data, dtype=np.float64)

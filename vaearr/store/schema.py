@@ -52,12 +52,17 @@ QUATERNION_COMPONENTS = ("a", "b", "c", "d")
 RGB_COMPONENTS = ("r", "g", "b")
 ORIENTATION_MAPS = ("ipf", "kam", "grod", "grains", "grain_boundaries")
 #: Quality columns of orientation files → store variables (``.ang``: image quality, confidence
-#: index, pattern fit; ``.ctf``: mean angular deviation, bands, band contrast, band slope).
+#: index, pattern fit; ``.ctf``: mean angular deviation, bands, band contrast, band slope; Bruker:
+#: MAD, indexed bands, Radon quality and band count).
 ORIENTATION_QUALITY = {"iq": "iq", "ci": "ci", "fit": "fit", "MAD": "mad", "bands": "bands",
                        "BC": "bandcontrast", "BS": "bandslope",
                        # kikuchipy's indexing results saved by orix (NCC / dot product of the best match),
                        # EMsoft's dictionary-indexing h5ebsd (orix keeps its upper-case names)
-                       "scores": "score", "osm": "osm", "CI": "ci", "IQ": "iq", "OSM": "osm", "ADP": "adp"}
+                       "scores": "score", "osm": "osm", "CI": "ci", "IQ": "iq", "OSM": "osm", "ADP": "adp",
+                       # the datasets of vendor HDF5 files: Oxford H5OINA, EDAX h5ebsd, Bruker h5ebsd (via orix)
+                       "Band Contrast": "bandcontrast", "Band Slope": "bandslope", "Bands": "bands",
+                       "Mean Angular Deviation": "mad", "Fit": "fit", "NIndexedBands": "bands",
+                       "RadonQuality": "radonquality", "RadonBandCount": "radonbandcount"}
 #: Default name of a region-of-interest mask, and of the latent written by ``vaearr encode``.
 ROI = "roi"
 LATENT = "latent"

@@ -11,6 +11,7 @@ from vaearr.analysis.clustering import MAX_SCATTER, NOISE_RGB, ClusterResult, pa
 from vaearr.store import open_store
 from vaearr.store.schema import RGB
 from vaearr.viz.core import FIG_INCHES, FRAME_WIDTH, both, holoviews, save_figure
+from vaearr.viz.static import MapDecor
 from vaearr.viz.orientations import ipf_element
 
 
@@ -38,12 +39,14 @@ def cluster_figure(
     sx = float(np.diff(xs)[0]) if xs.size > 1 else 1.0
     sy = float(np.diff(ys)[0]) if ys.size > 1 else 1.0
     bounds = (xs[0] - sx / 2, ys[0] - sy / 2, xs[-1] + sx / 2, ys[-1] + sy / 2)
-    rgb_map = hv.RGB(grid_rgb[::-1], bounds=bounds, kdims=["x", "y"])
+    # the store's scan grid: x, y in µm (vaearr.store.schema), with a scale bar as every map
+    rgb_map = hv.RGB(grid_rgb[::-1], bounds=bounds, kdims=[hv.Dimension("x", unit="µm"), hv.Dimension("y", unit="µm")])
     aspect = (bounds[2] - bounds[0]) / (bounds[3] - bounds[1]) if bounds[3] != bounds[1] else 1.0
     fw = FRAME_WIDTH
     rgb_map = both(rgb_map, dict(title=f"{title}: map", invert_yaxis=True),
                           bokeh=dict(frame_width=fw, frame_height=max(40, int(fw / aspect))),
                           mpl=dict(aspect="equal", fig_inches=(FIG_INCHES, FIG_INCHES / max(aspect, 0.2))))
+    rgb_map = MapDecor("µm").decorate(rgb_map)
     n = labels.size
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(n, MAX_SCATTER, replace=False)) if n > MAX_SCATTER else np.arange(n)

@@ -1,4 +1,4 @@
-"""The figure machinery: HoloViews with both backends, and saving a figure as offline HTML and PNG.
+"""The figure machinery: HoloViews with both backends, and saving a figure as offline HTML and PNG (SVG, PDF).
 
 Every figure is a HoloViews object with options for both plotting backends, so one object gives
 an interactive Bokeh page (:func:`save_figure` writes it with BokehJS inlined, no CDN, so it opens
@@ -17,18 +17,17 @@ from typing import Any
 
 import matplotlib
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import ListedColormap
-from matplotlib.figure import Figure
 
 from vaearr.errors import require
+from vaearr.options import FigureOptions
+from vaearr.viz.static import MapLook, decor_of, draw_maps, save_static
 
 #: Width of a map's frame in the HTML figure, in screen pixels.
 FRAME_WIDTH = 420
 #: Longest side of one map in the PNG figure, in inches.
 FIG_INCHES = 5.0
-#: Resolution of the PNG figures.
-DPI = 120
+#: Resolution of the PNG figures unless ``--dpi`` says otherwise (:class:`~vaearr.options.FigureOptions`).
+DPI = FigureOptions().dpi
 
 
 def _use_agg() -> None:
@@ -63,11 +62,13 @@ def both(obj, common: dict | None = None, *, bokeh: dict | None = None, mpl: dic
 
 
 def save_figure(obj: Any, path_stem: str | os.PathLike, *, png: Any = None) -> tuple[Path, Path]:
-    """Save a HoloViews (or hvPlot) object as ``<stem>.html`` and ``<stem>.png``.
+    """Save a HoloViews (or hvPlot) object as ``<stem>.html`` and ``<stem>.png`` (or the formats ``--format``
+    gives: :data:`vaearr.options.FIGURES`, at its ``--dpi``).
 
     The HTML is a standalone Bokeh document with BokehJS inlined
-    (:data:`bokeh.resources.INLINE`): it opens offline, with pan, zoom and hover. The PNG is
-    drawn by HoloViews' Matplotlib backend, so no browser is needed.
+    (:data:`bokeh.resources.INLINE`): it opens offline, with pan, zoom and hover. The static files
+    are drawn by Matplotlib (maps directly, anything else through HoloViews' Matplotlib backend),
+    so no browser is needed.
 
     Parameters
     ----------
@@ -84,7 +85,7 @@ def save_figure(obj: Any, path_stem: str | os.PathLike, *, png: Any = None) -> t
     Returns
     -------
     tuple of Path
-        The HTML and PNG paths.
+        The HTML path and the first static file's (the PNG unless ``--format`` leaves it out).
 
     Examples
     --------
@@ -99,11 +100,10 @@ def save_figure(obj: Any, path_stem: str | os.PathLike, *, png: Any = None) -> t
     from bokeh.resources import INLINE
 
     stem = Path(path_stem)
-    if stem.suffix.lower() in (".html", ".png"):
+    if stem.suffix.lower() in (".html", ".png", ".svg", ".pdf"):
         stem = stem.with_suffix("")
     stem.parent.mkdir(parents=True, exist_ok=True)
     html_path = stem.with_name(stem.name + ".html")
-    png_path = stem.with_name(stem.name + ".png")
 
     title = _title_of(obj) or stem.name
     model = hv.render(obj, backend="bokeh")
@@ -116,8 +116,7 @@ def save_figure(obj: Any, path_stem: str | os.PathLike, *, png: Any = None) -> t
         fig = hv.render(obj, backend="matplotlib")
     # savefig draws through Agg for PNG whatever the session's backend; HoloViews has
     # already closed the figure in pyplot (and ours never entered it), so nothing accumulates
-    fig.savefig(png_path, dpi=DPI, bbox_inches="tight", facecolor="white")
-    return html_path, png_path
+    return html_path, save_static(fig, stem)[0]
 
 
 def _maps_png_figure(obj: Any):
@@ -144,35 +143,18 @@ def _maps_png_figure(obj: Any):
             return None
         plot = hv.Store.lookup_options("matplotlib", el, "plot").kwargs
         style = hv.Store.lookup_options("matplotlib", el, "style").kwargs
-        looks.append((el, data, plot, style))
-    rows = -(-len(panels) // cols)
-    w, h = looks[0][2].get("fig_inches", (FIG_INCHES + 1.2, FIG_INCHES))
-    scale = 1.0 if len(panels) == 1 else 0.6  # small multiples, as HoloViews draws layouts
-    fig = Figure(figsize=(float(w) * scale * cols, float(h) * scale * rows + 0.3 * rows))
-    FigureCanvasAgg(fig)
-    for i, (el, data, plot, style) in enumerate(looks):
-        ax = fig.add_subplot(rows, cols, i + 1)
-        cmap = style.get("cmap", "viridis")
-        cmap = ListedColormap(list(cmap)) if isinstance(cmap, (list, tuple)) else matplotlib.colormaps[cmap].copy()
-        cmap = cmap.with_extremes(bad=plot.get("clipping_colors", {}).get("NaN", "lightgray"))
         l, b, r, t = el.bounds.lbrt()
-        lo, hi = plot.get("clim", (None, None))
         # hv.Image holds its first row at the top (largest y); y downward flips it back
         invert = plot.get("invert_yaxis", False)
-        img = ax.imshow(np.ma.masked_invalid(np.asarray(data, dtype=float)[::-1] if invert else data),
-                        origin="upper", extent=(l, r, t, b) if invert else (l, r, b, t), cmap=cmap,
-                        vmin=lo, vmax=hi, interpolation="nearest", aspect="equal")
-        ax.set_title(str(plot.get("title", el.label or "")), fontsize=10 if scale < 1 else 12)
-        if plot.get("xaxis", True) is None or plot.get("yaxis", True) is None:
-            ax.set_axis_off()
-        else:
-            ax.set_xlabel(el.kdims[0].pprint_label)
-            ax.set_ylabel(el.kdims[1].pprint_label)
-        if plot.get("colorbar", False):
-            cb = fig.colorbar(img, ax=ax, fraction=0.046, pad=0.04)
-            cb.set_label(el.vdims[0].pprint_label)
-    fig.tight_layout()
-    return fig
+        shown = plot.get("xaxis", True) is not None and plot.get("yaxis", True) is not None
+        looks.append(MapLook(np.asarray(data, dtype=float)[::-1] if invert else data,
+                             (l, r, t, b) if invert else (l, r, b, t), style.get("cmap", "viridis"),
+                             plot.get("clim", (None, None)), plot.get("clipping_colors", {}).get("NaN", "lightgray"),
+                             str(plot.get("title", el.label or "")), el.kdims[0].pprint_label,
+                             el.kdims[1].pprint_label, el.vdims[0].pprint_label if plot.get("colorbar") else None,
+                             decor_of(plot.get("hooks")), shown))
+    w, h = hv.Store.lookup_options("matplotlib", panels[0], "plot").kwargs.get("fig_inches", (FIG_INCHES + 1.2, FIG_INCHES))
+    return draw_maps(looks, cols, inches=(float(w), float(h)))
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ import xarray as xr
 
 from vaearr.store import open_store
 from vaearr.viz.core import FIG_INCHES, FRAME_WIDTH, both, holoviews, save_figure
+from vaearr.viz.static import NEUTRAL, MapDecor, axis_units, categories, label_kind
 
 # --------------------------------------------------------------------------------------------
 # maps
@@ -36,8 +37,11 @@ def image_map(
     colorbar: bool = True,
     tools: Sequence[str] = ("hover",),
     frame_size: int = FRAME_WIDTH,
+    categorical: bool | None = None,
+    scale_bar: bool = True,
 ):
-    """A 2D map of a ``(y, x)`` DataArray: x to the right, y downward, equal aspect, colourbar.
+    """A 2D map of a ``(y, x)`` DataArray: x to the right, y downward, equal aspect, axes in the scan's
+    units (µm) with a scale bar, a colour bar, or categorical colours and a legend for labels and masks.
 
     Parameters
     ----------
@@ -62,6 +66,12 @@ def image_map(
         Extra Bokeh tools for the HTML figure.
     frame_size
         Longest side of the map in the HTML figure, in screen pixels.
+    categorical
+        Draw the values as labels: one colour each and a legend, NaN/−1 neutral and named (no colour
+        bar, ``cmap`` and ``clim`` unused). Default: :func:`~vaearr.viz.static.label_kind` decides
+        (booleans, phase ids, clusters, grains, segments, ROI).
+    scale_bar
+        A scale bar where the axes have a length unit (:func:`~vaearr.viz.static.axis_units`).
 
     Returns
     -------
@@ -82,16 +92,21 @@ def image_map(
     ydim = y or str(da.dims[0])
     xdim = x or str([d for d in da.dims if d != ydim][0])
     da = da.transpose(ydim, xdim)
-    z = np.asarray(da.values)
-    if z.dtype == bool:
-        z = z.astype(np.uint8)
-    elif z.dtype.kind in "iu":
-        z = z.astype(np.float64)  # labels and counts: colour-mapped like any value
+    kind = label_kind(da) if categorical is None else ("mask" if da.dtype == bool else "labels") if categorical else None
+    cats = None
+    if kind is not None:
+        z, cats = categories(da, kind)
+        cmap, nan_color, clim, colorbar = list(cats.colors), NEUTRAL, (-0.5, len(cats.values) - 0.5), False
+    else:
+        z = np.asarray(da.values)
+        z = z.astype(np.float64) if z.dtype.kind in "biu" else z  # counts: colour-mapped like any value
     xs = np.asarray(da[xdim].values, dtype=float) if xdim in da.coords else np.arange(z.shape[1], dtype=float)
     ys = np.asarray(da[ydim].values, dtype=float) if ydim in da.coords else np.arange(z.shape[0], dtype=float)
     name = str(da.name) if da.name is not None else "value"
     vdim = hv.Dimension(name, label=label or name)
-    kdims = [hv.Dimension(xdim), hv.Dimension(ydim)]
+    units = (axis_units(da, xdim), axis_units(da, ydim))
+    kdims = [hv.Dimension(xdim, unit=units[0]), hv.Dimension(ydim, unit=units[1])]
+    decor = MapDecor(units[0] if scale_bar and units[0] == units[1] else None, cats)
 
     if _regular(xs) and _regular(ys):
         # bounds by pixel edges; an array given to hv.Image has its first row at the top (max y)
@@ -134,8 +149,9 @@ def image_map(
             title=title if title is not None else name,
             axiswise=True,  # in a layout, each map keeps its own colour range
         ),
-        bokeh=dict(frame_width=frame_w, frame_height=frame_h, tools=list(tools), toolbar="above"),
-        mpl=dict(aspect="equal", fig_inches=(inches[0] + 1.2, inches[1])),
+        bokeh=dict(frame_width=frame_w, frame_height=frame_h, tools=list(tools), toolbar="above",
+                   hooks=decor.hooks()["bokeh"]),
+        mpl=dict(aspect="equal", fig_inches=(inches[0] + 1.2, inches[1]), hooks=decor.hooks()["matplotlib"]),
     )
 
 

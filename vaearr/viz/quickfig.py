@@ -1,4 +1,4 @@
-"""Many small figures, fast: map grids and scatter grids drawn straight with Bokeh and Pillow.
+"""Many small figures, fast: map grids and scatter grids drawn straight with Bokeh and Matplotlib.
 
 ``vaearr rank`` writes a figure per reference and per chosen latent dim. Drawn through HoloViews
 (:func:`~vaearr.viz.core.save_figure`) each took seconds: HoloViews builds and then converts its own
@@ -11,9 +11,9 @@ inlined, and a PNG) are drawn directly:
   every scatter panel). A :class:`Page` is built and serialised once per shape of figure, and each
   figure of that shape only sets its data, titles and colour ranges in the document JSON before the
   page (BokehJS inlined once, kept as text) is written.
-* PNG: Pillow. The maps are colour-mapped arrays pasted at integer positions, the scatters dots
-  composited with numpy; frames, ticks (Matplotlib's tick locator), labels and titles drawn in
-  Matplotlib's font (DejaVu Sans); no layout pass.
+* PNG, SVG, PDF: Matplotlib, the maps drawn by :func:`~vaearr.viz.static.draw_maps` as every static map is
+  (axes in µm, colour bar, scale bar), the scatters with their dots rasterised; the formats and dpi of
+  ``--format``/``--dpi``.
 
 Bokeh is imported when a figure is made (the ``viz`` extra).
 """
@@ -30,12 +30,13 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import xarray as xr
-from matplotlib.colors import to_hex, to_rgba
-from matplotlib.ticker import MaxNLocator
-from PIL import Image, ImageDraw, ImageFont
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
 
 from vaearr.errors import require
-from vaearr.viz.core import DPI, drop_external_tags, quiet_bokeh
+from vaearr.viz.core import drop_external_tags, quiet_bokeh
+from vaearr.viz.static import MapDecor, MapLook, axis_units, draw_maps, save_static
 
 #: Bokeh tools of every panel (merged into one toolbar above the grid), as HoloViews gave them.
 TOOLS = "pan,wheel_zoom,box_zoom,save,reset"
@@ -55,6 +56,7 @@ class MapPanel:
     cmap: str = "viridis"
     nan_color: str = "lightgray"
     clim: tuple[float, float] = (0.0, 1.0)
+    units: str | None = None
 
     @property
     def aspect(self) -> float:
@@ -89,8 +91,9 @@ def map_panel(da: xr.DataArray, *, title: str, cmap: str = "viridis", nan_color:
         ys, z, dy = ys[::-1], z[::-1], -dy
     finite = z[np.isfinite(z)]
     clim = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    units = axis_units(da, "x") if axis_units(da, "x") == axis_units(da, "y") else None
     return MapPanel(np.ascontiguousarray(z), float(xs[0] - dx / 2), float(ys[0] - dy / 2), dx or 1.0, dy or 1.0,
-                    title, name if name is not None else str(da.name or "value"), cmap, nan_color, clim)
+                    title, name if name is not None else str(da.name or "value"), cmap, nan_color, clim, units)
 
 
 @lru_cache(maxsize=16)
@@ -124,9 +127,11 @@ def bokeh_map(p: MapPanel, frame: int):
     ny, nx = p.z.shape
     x1, y1 = p.x0 + nx * p.dx, p.y0 + ny * p.dy
     fig = bk.plotting.figure(frame_width=max(40, round(w)), frame_height=max(40, round(h)), title=p.title,
-                             x_range=(p.x0, x1), y_range=(y1, p.y0), tools=TOOLS, x_axis_label="x",
-                             y_axis_label="y")
+                             x_range=(p.x0, x1), y_range=(y1, p.y0), tools=TOOLS,
+                             x_axis_label=f"x ({p.units})" if p.units else "x",
+                             y_axis_label=f"y ({p.units})" if p.units else "y")
     fig.grid.visible = False
+    MapDecor(p.units).bokeh(fig)
     mapper = LinearColorMapper(palette=list(palette(p.cmap)), low=p.clim[0], high=p.clim[1],
                                nan_color=p.nan_color)
     source = ColumnDataSource({"image": [p.z]})
@@ -271,188 +276,35 @@ def scatter_figure(x: np.ndarray, columns: dict[str, np.ndarray], titles: Sequen
         page.set(yaxis, axis_label=ref)
         page.set(hover, tooltips=[(label, "@x"), (ref, f"@{key}")])
     html = page.write(stem.with_name(stem.name + ".html"), stem.name)
-    scatter_png(np.asarray(x, float), {k: np.asarray(v, float) for k, v in columns.items()}, titles, label,
-                stem.with_name(stem.name + ".png"), cols=cols)
+    save_static(scatter_static(np.asarray(x, float), {k: np.asarray(v, float) for k, v in columns.items()}, titles,
+                               label, cols=cols), stem)
     return html
 
 
-# --------------------------------------------------------------------------------------------
-# PNG (Pillow: colour-mapped arrays pasted, axes and text drawn straight onto the image)
-
-#: Font sizes in pixels at :data:`~vaearr.viz.core.DPI` (10, 9 and 8 pt).
-_TITLE_PX, _LABEL_PX, _TICK_PX = round(10 * DPI / 72), round(9 * DPI / 72), round(8 * DPI / 72)
-
-
-@lru_cache(maxsize=8)
-def _font(size: int):
-    # Matplotlib's own font (DejaVu Sans), so the PNGs read like the other figures
-    return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), size)
-
-
-def ticks(lo: float, hi: float, n: int = 5) -> list[float]:
-    """Round tick values inside ``[lo, hi]`` (Matplotlib's locator)."""
-    if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
-        return [lo]
-    return [float(t) for t in MaxNLocator(n, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi) if lo - 1e-9 * (hi - lo) <= t <= hi + 1e-9 * (hi - lo)]
-
-
-def tick_labels(values: Sequence[float]) -> list[str]:
-    """Labels with as many decimals as the step between ticks needs."""
-    if len(values) < 2:
-        return [f"{v:.4g}" for v in values]
-    step = min(abs(b - a) for a, b in zip(values, values[1:])) or 1.0
-    decimals = max(0, -int(np.floor(np.log10(step) + 1e-9)))
-    if decimals and abs(round(step * 10 ** decimals) - step * 10 ** decimals) > 1e-6:
-        decimals += 1  # 0.25, 2.5
-    return [f"{v:.{decimals}f}".replace("-", "−") if abs(v) > 1e-12 else f"{0:.{decimals}f}" for v in values]
-
-
-class Canvas:
-    """A white RGB image, in pixels, to draw panels on."""
-
-    def __init__(self, width: int, height: int) -> None:
-        self.image = Image.new("RGB", (int(width), int(height)), "white")
-        self.draw = ImageDraw.Draw(self.image)
-
-    def text(self, xy: tuple[float, float], text: str, size: int, anchor: str = "la", rotate: bool = False) -> None:
-        """``text`` at ``xy`` (Pillow anchors: ``ma`` middle-top, ``rm`` right-middle...), turned 90° when ``rotate``."""
-        if not rotate:
-            self.draw.text(xy, text, fill="black", font=_font(size), anchor=anchor)
-            return
-        font = _font(size)
-        l, t, r, b = font.getbbox(text)
-        tile = Image.new("L", (r - l + 2, b - t + 2), 0)
-        ImageDraw.Draw(tile).text((1 - l, 1 - t), text, fill=255, font=font)
-        tile = tile.rotate(90, expand=True)
-        x, y = xy  # centre of the turned text
-        self.image.paste("black", (int(x - tile.width / 2), int(y - tile.height / 2)), tile)
-
-    def axes(self, box: tuple[int, int, int, int], xlim: tuple[float, float], ylim: tuple[float, float], *,
-             title: str = "", xlabel: str = "", ylabel: str = "", right_ticks: bool = False,
-             y_down: bool = False, xticks: bool = True) -> None:
-        """A frame around ``box`` (left, top, right, bottom in pixels) with ticks, tick labels, labels and title;
-        ``ylim`` runs upward (downward with ``y_down``)."""
-        l, t, r, b = box
-        d = self.draw
-        d.rectangle((l - 1, t - 1, r, b), outline="black", width=1)
-        x0, x1 = xlim
-        y0, y1 = ylim
-        if xticks:
-            xs = ticks(x0, x1)
-            for v, s in zip(xs, tick_labels(xs)):
-                px = l + (v - x0) / ((x1 - x0) or 1) * (r - l)
-                d.line((px, b, px, b + 4), fill="black")
-                self.text((px, b + 6), s, _TICK_PX, "ma")
-        ys = ticks(min(y0, y1), max(y0, y1))
-        width = 0
-        for v, s in zip(ys, tick_labels(ys)):
-            frac = (v - y0) / ((y1 - y0) or 1)
-            py = t + frac * (b - t) if y_down else b - frac * (b - t)
-            if right_ticks:
-                d.line((r, py, r + 4, py), fill="black")
-                self.text((r + 6, py), s, _TICK_PX, "lm")
-            else:
-                d.line((l - 5, py, l - 1, py), fill="black")
-                self.text((l - 7, py), s, _TICK_PX, "rm")
-            width = max(width, _font(_TICK_PX).getlength(s))
-        if title:
-            self.text(((l + r) / 2, t - 6), title, _TITLE_PX, "md")
-        if xlabel:
-            self.text(((l + r) / 2, b + 8 + _TICK_PX), xlabel, _LABEL_PX, "ma")
-        if ylabel:
-            x = r + 10 + width + _LABEL_PX / 2 if right_ticks else l - 10 - width - _LABEL_PX / 2
-            self.text((x, (t + b) / 2), ylabel, _LABEL_PX, rotate=True)
-
-    def save(self, path: str | os.PathLike) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.image.save(path, dpi=(DPI, DPI), compress_level=3)
-        return path
-
-
-def rgba(p: MapPanel) -> np.ndarray:
-    """The map coloured as drawn (uint8 RGB): colour map over its colour range, NaN in its NaN colour."""
-    lut = (np.asarray(matplotlib.colormaps[p.cmap](np.linspace(0, 1, 256)))[:, :3] * 255).round().astype(np.uint8)
-    lo, hi = p.clim
-    scaled = (np.nan_to_num(p.z, nan=lo) - lo) / (hi - lo if hi > lo else 1.0)
-    out = lut[np.clip((scaled * 255).round(), 0, 255).astype(np.intp)]
-    out[~np.isfinite(p.z)] = (np.asarray(to_rgba(p.nan_color)[:3]) * 255).round().astype(np.uint8)
-    return out
-
-
-#: Pixels around each map in the PNG: left (y ticks and label), top (title), bottom (x ticks and label), and right
-#: of the map: gap, colour bar, its ticks and label.
-_LEFT, _TOP, _BOTTOM, _GAP, _BAR, _BAR_TEXT = 62, 30, 50, 12, 14, 80
-
-
-def maps_png(panels: list[MapPanel], path: str | os.PathLike, *, cols: int = 4, width: int = 290) -> Path:
-    """The maps, ``cols`` to a row, each ``width`` pixels wide (equal aspect, y downward) with its title,
-    axes and colour bar, as one PNG."""
-    cols = max(1, min(cols, len(panels)))
-    rows = -(-len(panels) // cols)
-    ih = int(min(max(width / p.aspect for p in panels), 3 * width))
-    cell_w, cell_h = _LEFT + width + _GAP + _BAR + _BAR_TEXT, _TOP + ih + _BOTTOM
-    canvas = Canvas(cell_w * cols, cell_h * rows)
-    for i, p in enumerate(panels):
-        r, c = divmod(i, cols)
-        w, h = (width, round(width / p.aspect)) if width / p.aspect <= ih else (round(ih * p.aspect), ih)
-        w, h = max(w, 1), max(h, 1)
-        left, top = c * cell_w + _LEFT, r * cell_h + _TOP
-        canvas.image.paste(Image.fromarray(rgba(p)).resize((w, h), Image.NEAREST), (left, top))
-        ny, nx = p.z.shape
-        canvas.axes((left, top, left + w, top + h), (p.x0, p.x0 + nx * p.dx), (p.y0, p.y0 + ny * p.dy),
-                    title=p.title, xlabel="x", ylabel="y", y_down=True)
-        bl = left + w + _GAP
-        bar = MapPanel(np.linspace(p.clim[1], p.clim[0], max(h, 2))[:, None], 0, 0, 1, 1, "", "", p.cmap,
-                       p.nan_color, p.clim)
-        canvas.image.paste(Image.fromarray(rgba(bar)).resize((_BAR, h), Image.NEAREST), (bl, top))
-        canvas.axes((bl, top, bl + _BAR, top + h), (0, 1), p.clim, ylabel=p.name, right_ticks=True, xticks=False)
-    return canvas.save(path)
-
-
-def scatter_png(x: np.ndarray, columns: dict[str, np.ndarray], titles: Sequence[str], label: str,
-                path: str | os.PathLike, *, cols: int = 4, size: int = 300, color: str = "#1f77b4",
-                alpha: float = 0.5) -> Path:
-    """One panel per column (``x`` against it), ``cols`` to a row: dots of ``alpha`` composited as
-    Matplotlib draws them (``k`` dots on a pixel: ``1 − (1 − alpha)^k`` of the colour)."""
+def scatter_static(x: np.ndarray, columns: dict[str, np.ndarray], titles: Sequence[str], label: str, *,
+                   cols: int = 4, color: str = "#1f77b4", alpha: float = 0.5) -> Figure:
+    """One panel per column (``x`` against it), ``cols`` to a row, as a Matplotlib figure (the dots rasterised
+    in SVG/PDF, the axes and text vectors)."""
     cols = max(1, min(cols, len(columns)))
     rows = -(-len(columns) // cols)
-    left, top, right, bottom = 78, 30, 18, 52
-    cell_w, cell_h = left + size + right, top + size + bottom
-    canvas = Canvas(cell_w * cols, cell_h * rows)
-    rgb = np.asarray(to_rgba(color)[:3]) * 255
-    ok_x = np.isfinite(x)
-    xlo, xhi = _padded(x[ok_x])
+    fig = Figure(figsize=(3.0 * cols, 2.9 * rows))
+    FigureCanvasAgg(fig)
     for i, ((name, y), title) in enumerate(zip(columns.items(), titles)):
-        r, c = divmod(i, cols)
-        l, t = c * cell_w + left, r * cell_h + top
-        ok = ok_x & np.isfinite(y)
-        ylo, yhi = _padded(y[ok])
-        px = np.clip(((x[ok] - xlo) / (xhi - xlo) * (size - 2)).astype(np.intp), 0, size - 2)
-        py = np.clip(((yhi - y[ok]) / (yhi - ylo) * (size - 2)).astype(np.intp), 0, size - 2)
-        hits = np.zeros((size, size), np.int32)
-        for dy in (0, 1):  # each dot 2 × 2 pixels (s=2 at 120 dpi)
-            for dx in (0, 1):
-                np.add.at(hits, (py + dy, px + dx), 1)
-        cover = 1.0 - (1.0 - alpha) ** hits[..., None]
-        tile = (255 * (1 - cover) + rgb * cover).round().astype(np.uint8)
-        canvas.image.paste(Image.fromarray(tile), (l, t))
-        canvas.axes((l, t, l + size, t + size), (xlo, xhi), (ylo, yhi), title=title, xlabel=label, ylabel=name)
-    return canvas.save(path)
-
-
-def _padded(v: np.ndarray) -> tuple[float, float]:
-    """The data range with 5 % margins (as Matplotlib's autoscale)."""
-    if not v.size:
-        return 0.0, 1.0
-    lo, hi = float(v.min()), float(v.max())
-    pad = 0.05 * (hi - lo) if hi > lo else 0.5
-    return lo - pad, hi + pad
+        ax = fig.add_subplot(rows, cols, i + 1)
+        ok = np.isfinite(x) & np.isfinite(y)
+        ax.scatter(x[ok], y[ok], s=2, color=color, alpha=alpha, linewidths=0, rasterized=True)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(label, fontsize=9)
+        ax.set_ylabel(name, fontsize=9)
+        ax.tick_params(labelsize=8)
+    fig.tight_layout()
+    return fig
 
 
 @lru_cache(maxsize=8)
 def _maps_page(shapes: tuple, cols: int, frame: int) -> tuple[Page, list]:
-    panels = [MapPanel(np.zeros((ny, nx)), x0, y0, dx, dy, "", "value") for ny, nx, x0, y0, dx, dy in shapes]
+    panels = [MapPanel(np.zeros((ny, nx)), x0, y0, dx, dy, "", "value", units=units)
+              for ny, nx, x0, y0, dx, dy, units in shapes]
     made = [bokeh_map(p, frame) for p in panels]
     return Page(bokeh_grid([m[0] for m in made], cols)), made
 
@@ -461,7 +313,7 @@ def maps_figure(panels: list[MapPanel], stem: str | os.PathLike, *, cols: int, f
     """``<stem>.html`` (the maps in Bokeh, one page built per shape of figure) and ``<stem>.png``;
     returns the HTML path."""
     stem = Path(stem)
-    shapes = tuple((*p.z.shape, p.x0, p.y0, p.dx, p.dy) for p in panels)
+    shapes = tuple((*p.z.shape, p.x0, p.y0, p.dx, p.dy, p.units) for p in panels)
     page, made = _maps_page(shapes, cols, frame)
     for p, (fig, source, mapper, bar, hover) in zip(panels, made):
         page.set(fig.title, text=p.title)
@@ -470,8 +322,16 @@ def maps_figure(panels: list[MapPanel], stem: str | os.PathLike, *, cols: int, f
         page.set(bar, title=p.name)
         page.set(hover, tooltips=[("x", "$x"), ("y", "$y"), (p.name, "@image")])
     html = page.write(stem.with_name(stem.name + ".html"), stem.name)
-    maps_png(panels, stem.with_name(stem.name + ".png"), cols=cols)
+    save_static(draw_maps([look(p) for p in panels], cols), stem)
     return html
+
+
+def look(p: MapPanel) -> MapLook:
+    """The :class:`~vaearr.viz.static.MapLook` of a panel: the static files draw it as every map."""
+    ny, nx = p.z.shape
+    label = (lambda a: f"{a} ({p.units})" if p.units else a)
+    return MapLook(p.z, (p.x0, p.x0 + nx * p.dx, p.y0 + ny * p.dy, p.y0), p.cmap, p.clim, p.nan_color, p.title,
+                   label("x"), label("y"), p.name, MapDecor(p.units))
 
 
 def forget_pages() -> None:
@@ -480,6 +340,5 @@ def forget_pages() -> None:
     _scatter_page.cache_clear()
 
 
-__all__ = ["Canvas", "MapPanel", "Page", "bokeh_grid", "bokeh_map", "forget_pages", "map_panel", "maps_figure",
-           "maps_png", "palette", "rgba", "scatter_figure", "scatter_grid_html", "scatter_png", "tick_labels", "ticks",
-           "write_html"]
+__all__ = ["MapPanel", "Page", "bokeh_grid", "bokeh_map", "forget_pages", "look", "map_panel", "maps_figure", "palette",
+           "scatter_figure", "scatter_grid_html", "scatter_static", "write_html"]

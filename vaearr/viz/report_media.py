@@ -22,6 +22,8 @@ import xarray as xr
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from vaearr.viz.static import draw_maps, look_of
+
 #: Longest side of a map drawn in the report, in pixels (bigger maps are subsampled by a stride).
 MAX_MAP_SIDE = 300
 #: Maps per tab when a variable has many (latent dims, components).
@@ -159,24 +161,10 @@ def image_rows(rows: list[tuple[str, np.ndarray]], *, title: str = "", clim: tup
 
 
 def maps_png(panels: list[tuple[str, xr.DataArray, str]], *, cols: int = 4) -> Figure:
-    """Maps ``(title, (y, x) DataArray, cmap)`` as one Matplotlib figure (y down, NaN light grey, colourbars):
-    for maps that need no zoom, so the page keeps few live Bokeh plots."""
-    rows = -(-len(panels) // cols)
-    first = panels[0][1]
-    aspect = first.sizes[first.dims[1]] / max(first.sizes[first.dims[0]], 1)
-    w = 3.2
-    fig = Figure(figsize=(w * min(cols, len(panels)), (w / max(aspect, 0.3) + 0.5) * rows))
-    FigureCanvasAgg(fig)
-    for i, (title, da, cmap) in enumerate(panels):
-        ax = fig.add_subplot(rows, min(cols, len(panels)), i + 1)
-        cm = matplotlib.colormaps[cmap].copy().with_extremes(bad="lightgray")
-        im = ax.imshow(np.ma.masked_invalid(np.asarray(da.values, dtype=float)), cmap=cm, interpolation="nearest")
-        ax.set_title(title, fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=6)
-    fig.tight_layout()
-    return fig
+    """Maps ``(title, (y, x) DataArray, cmap)`` as one Matplotlib figure, drawn as every static map is
+    (:func:`~vaearr.viz.static.draw_maps`: axes in µm, colour bar, scale bar): for maps that need no zoom, so the
+    page keeps few live Bokeh plots."""
+    return draw_maps([look_of(da, title=title, cmap=cmap) for title, da, cmap in panels], cols)
 
 
 def link_ranges(models: list[Any]) -> None:

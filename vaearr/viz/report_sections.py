@@ -332,10 +332,7 @@ def maps_section(ds: xr.Dataset) -> Section | None:
 
     def one(name: str, **kw: Any):
         done.add(name)
-        da = small(ds[name], s)
-        if da.dtype == bool:
-            da = da.astype(np.float32)
-        return image_map(da, frame_size=frame, **{"title": name, **kw})
+        return image_map(small(ds[name], s), frame_size=frame, **{"title": name, **kw})
 
     first = [one(n, cmap="gray") for n in (BANDCONTRAST,) if n in maps]
     first += [one(n, cmap="gray", clim=(0, 1)) for n in masks(ds) if n in maps and not n.endswith("boundaries")]
@@ -347,8 +344,16 @@ def maps_section(ds: xr.Dataset) -> Section | None:
     if ELEMENTS in maps and ELEMENT in maps[ELEMENTS].dims:
         done.add(ELEMENTS)
         el = small(ds[ELEMENTS], s).transpose(ELEMENT, Y, X)
-        sec.html("<h3>element maps</h3>" + img(maps_png([(f"{ELEMENTS} {e}", el.sel({ELEMENT: e}), "viridis")
-                                                           for e in el[ELEMENT].values], cols=4), "element maps"))
+        sec.html("<h3>element maps</h3>")  # drawn as the other maps: axes in µm, colour bar, scale bar, shared zoom
+        pages = [hv.Layout([image_map(el.sel({ELEMENT: e}).rename(f"{ELEMENTS}_{e}"), frame_size=frame,
+                                      title=f"{ELEMENTS} {e}", label=str(e))
+                            for e in el[ELEMENT].values[i:i + PER_PAGE]]).cols(3)
+                 for i in range(0, el.sizes[ELEMENT], PER_PAGE)]
+        if len(pages) == 1:
+            sec.fig(pages[0], linked=True)
+        else:
+            sec.tabs([(f"{ELEMENT}s {i * PER_PAGE + 1}–{min((i + 1) * PER_PAGE, el.sizes[ELEMENT])}", p)
+                      for i, p in enumerate(pages)], linked=True)
 
     ipf_name = next((n for n in maps if n.endswith("_ipf") and RGB in maps[n].dims), None)
     ipf = None
@@ -384,13 +389,9 @@ def maps_section(ds: xr.Dataset) -> Section | None:
     clusters = [n for n, v in maps.items() if v.ndim == 2 and v.dtype.kind in "iu" and n not in done
                 and (n.startswith("cluster") or n.endswith("_gmm") or "tag" in v.attrs)]
     if clusters:
-        sec.html("<h3>clusters and partitions</h3><p>Clusters in colour, noise (−1) dark grey, outside the mask light grey.</p>")
-        panels = []
-        for n in clusters:
-            done.add(n)
-            panels.append(ipf_element(category_rgb(small(ds[n], s), n), title=n).opts(
-                frame_width=frame, frame_height=max(40, int(frame * ds.sizes[Y] / ds.sizes[X])), backend="bokeh"))
-        sec.fig(hv.Layout(panels).cols(3), linked=True)
+        sec.html("<h3>clusters and partitions</h3><p>Clusters in colour (the legend names them), noise and the "
+                 "pixels outside the mask grey.</p>")
+        sec.fig(hv.Layout([one(n, categorical=True) for n in clusters]).cols(3), linked=True)
 
     orient = [n for n in maps if n not in done and n.startswith("orientation")
               and any(n.endswith(part) for part in ORIENTATION_MAPS)]
@@ -399,9 +400,7 @@ def maps_section(ds: xr.Dataset) -> Section | None:
         panels = []
         for n in orient:
             if n.endswith("grains"):
-                panels.append(ipf_element(category_rgb(small(ds[n], s) % 20, n), title=n).opts(
-                    frame_width=frame, frame_height=max(40, int(frame * ds.sizes[Y] / ds.sizes[X])), backend="bokeh"))
-                done.add(n)
+                panels.append(one(n, categorical=True))
             else:
                 panels.append(one(n, cmap="gray_r" if n.endswith("boundaries") else "viridis"))
         sec.fig(hv.Layout(panels).cols(3), linked=True)

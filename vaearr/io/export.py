@@ -1,0 +1,230 @@
+"""Results out of a store: orientations to ``.ang`` / ``.ctf`` / orix HDF5, maps to a CSV table.
+
+:func:`export_orientations` writes a store's orientations with their phases through orix's writers
+(``.ang`` for EDAX OIM and MTEX, orix HDF5 for orix/kikuchipy) and :func:`vaearr.io.ctf.write_ctf`
+(``.ctf`` for AZtec/MTEX: orix has no ``.ctf`` writer); a label map may stand for the phase id or ride
+along as a grain id. :func:`export_table` writes ``(y, x)`` and ``(y, x, k)`` variables (latents,
+decomposition weights, clusters, segmentations) as one row per pixel: ``x, y`` (µm) then one column
+per variable or component. Everything is checked before anything is written, and the file appears
+whole (written beside it, then renamed) or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+import uuid
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from vaearr.errors import InputError, require
+from vaearr.io.bridge import GRAIN_ID, check_orientation, label_map, to_crystal_map
+from vaearr.io.ctf import write_ctf
+from vaearr.progress import bar
+from vaearr.store import open_store
+from vaearr.store.schema import ROI, X, Y
+
+#: Output suffix → what is written.
+FORMATS = {".ang": "EDAX/TSL .ang (orix)", ".ctf": "Oxford .ctf", ".h5": "orix HDF5", ".hdf5": "orix HDF5",
+           ".csv": "CSV table"}
+#: Rows of a CSV written per block (one progress step).
+CSV_BLOCK_ROWS = 65536
+
+
+@dataclass
+class Exported:
+    """What an export wrote: the file, its format and a line per fact worth saying."""
+
+    path: Path
+    kind: str
+    lines: list[str]
+
+    def summary(self) -> str:
+        return "\n".join([f"wrote {self.path} ({self.kind})", *self.lines])
+
+
+def check_target(path: str | os.PathLike, overwrite: bool) -> tuple[Path, str]:
+    """The output file and its suffix, or one :class:`InputError` line: an unknown suffix, an existing
+    file without ``overwrite``, a folder that cannot be written."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise InputError(path, f"unknown suffix '{path.suffix}': give .ang, .ctf, .h5 (orix HDF5) or .csv")
+    if path.is_dir():
+        raise InputError(path, "is a folder; give a file name")
+    if path.exists() and not overwrite:
+        raise InputError(path, "exists; pass --overwrite to replace it")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(path, f"cannot be written: {folder} is not a folder")
+    try:  # a file made and removed tells more than os.access (root, read-only mounts, /proc)
+        fd, probe = tempfile.mkstemp(prefix=".vaearr-probe.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(path, f"cannot be written: the folder {folder} is not writable ({exc.strerror})") from None
+    return path, suffix
+
+
+def _write_whole(path: Path, write) -> None:
+    """``write(tmp)`` beside ``path``, then rename: the file appears whole or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # a name no one else uses, made by the writer itself (so with the user's umask, as the file would be)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}{path.suffix}")
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _angstrom(xmap) -> None:
+    """Lattice constants of phases from an EMsoft master pattern (nm) in Å, as ``.ang``/``.ctf`` hold them."""
+    for _, phase in xmap.phases:
+        lattice = getattr(phase.structure, "lattice", None)
+        if lattice is not None and 0 < lattice.a < 2:  # no crystal has a < 2 Å: these are nm
+            lattice.setLatPar(lattice.a * 10, lattice.b * 10, lattice.c * 10)
+
+
+def export_orientations(store: str | os.PathLike, to: str | os.PathLike, *, orientation: str = "orientation",
+                        phase_from: str | None = None, grain_from: str | None = None,
+                        overwrite: bool = False) -> Exported:
+    """Write a store's orientations to ``.ang``, ``.ctf`` or orix HDF5 (``.h5``/``.hdf5``).
+
+    Parameters
+    ----------
+    store
+        Store with ``orientation(y, x, quaternion)`` and its phase ids.
+    to
+        Output file; its suffix picks the format.
+    orientation
+        Orientation variable.
+    phase_from
+        A label map (segmentation, clusters) whose labels become the phases (see
+        :func:`vaearr.io.bridge.to_crystal_map`).
+    grain_from
+        A label map written as a grain id: an extra ``grain_id`` column in ``.ang``, a property in orix
+        HDF5 (``.ctf`` has no such column: refused).
+    overwrite
+        Replace ``to`` if it exists.
+
+    Raises
+    ------
+    InputError
+        An unknown suffix, ``to`` exists, its folder cannot be written, no such orientation
+        variable, a ``phase_from``/``grain_from`` that is not a label map.
+    """
+    to, suffix = check_target(to, overwrite)
+    if suffix == ".csv":
+        raise InputError(to, "a .csv takes map variables (--vars), not orientations: give .ang, .ctf or .h5")
+    if suffix == ".ctf" and grain_from is not None:
+        raise InputError(to, "--grain-from: a .ctf has no grain id column; export .ang or .h5, or use --phase-from")
+    ds = open_store(store)
+    xmap = to_crystal_map(ds, orientation, phase_from=phase_from, grain_from=grain_from, where=store)
+    if suffix in (".ang", ".ctf"):
+        _angstrom(xmap)
+    if suffix == ".ctf":
+        _write_whole(to, lambda tmp: write_ctf(tmp, xmap))
+    else:
+        orix_io = require("orix.io", "ebsd")
+        kw = {}
+        if suffix == ".ang":
+            for name in list(xmap.prop):  # orix's .ang writer takes no NaN
+                xmap.prop[name] = np.nan_to_num(np.asarray(xmap.prop[name], float), nan=0.0)
+            kw = {"extra_prop": [GRAIN_ID]} if grain_from is not None else {}
+
+        def write(tmp: Path) -> None:
+            with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                orix_io.save(tmp, xmap, overwrite=True, **kw)
+
+        _write_whole(to, write)
+    n_indexed = int((xmap.phase_id >= 0).sum())
+    phases = ", ".join(f"{p.name} ({p.point_group.name if p.point_group else '?'})" for i, p in xmap.phases if i >= 0)
+    lines = [f"{n_indexed} of {xmap.size} points indexed; phases: {phases or 'none'}"]
+    if grain_from is not None:
+        lines.append(f"grain id from '{grain_from}' ({GRAIN_ID})")
+    if suffix == ".ang" and (float(ds[X][0]) != 0 or float(ds[Y][0]) != 0):
+        lines.append(f"note: .ang coordinates start at 0 (orix's writer); the store's start at x {float(ds[X][0]):g}, "
+                     f"y {float(ds[Y][0]):g} µm")
+    return Exported(to, FORMATS[suffix], lines)
+
+
+def _columns(ds: xr.Dataset, name: str, where) -> list[tuple[str, np.ndarray]]:
+    """Variable ``name`` as ``(column, values over y × x)`` pairs: one for a map, one per component."""
+    if name not in ds.data_vars:
+        raise InputError(where, f"--vars: no variable '{name}'")
+    v = ds[name]
+    rest = [d for d in v.dims if d not in (Y, X)]
+    if Y not in v.dims or X not in v.dims or len(rest) > 1:
+        raise InputError(where, f"--vars: '{name}' is not a (y, x) map or a (y, x, component) stack "
+                                f"(its dims: {', '.join(map(str, v.dims))})")
+    if not rest:
+        return [(name, v.transpose(Y, X).values.ravel())]
+    v = v.transpose(Y, X, rest[0])
+    labels = v[rest[0]].values if rest[0] in v.coords else np.arange(v.sizes[rest[0]])
+    values = v.values.reshape(-1, v.sizes[rest[0]])
+    return [(f"{name}_{label}", values[:, k]) for k, label in enumerate(labels)]
+
+
+def export_table(store: str | os.PathLike, to: str | os.PathLike, variables: Sequence[str], *,
+                 mask: str | None = None, overwrite: bool = False, progress: bool | str = False) -> Exported:
+    """Write map variables as a CSV table: one row per pixel (y outer, x inner), columns ``x``, ``y`` (µm) then
+    each variable (a ``(y, x, k)`` stack as ``{name}_{k}`` per component).
+
+    Values outside the store's ``roi`` are empty of meaning, so they are written ``NaN``; with ``mask``
+    (a boolean ``(y, x)`` variable) the rows outside it are left out instead.
+
+    Raises
+    ------
+    InputError
+        An unknown suffix, ``to`` exists, its folder cannot be written, no variables, a variable that is
+        not a map, a mask that is not a boolean map.
+    """
+    to, suffix = check_target(to, overwrite)
+    if suffix != ".csv":
+        raise InputError(to, f"--vars writes a .csv table; orientations go to {suffix} with --orientation")
+    if not variables:
+        raise InputError(to, "a .csv needs --vars (e.g. --vars latent,pca_weights,clusters)")
+    ds = open_store(store)
+    cols = [c for name in variables for c in _columns(ds, name, store)]
+    keep = np.ones(ds.sizes[Y] * ds.sizes[X], bool)
+    if mask is not None:
+        keep = label_map(ds, mask, "--mask", store).ravel() > 0
+    roi = ds[ROI].transpose(Y, X).values.ravel().astype(bool) if ROI in ds.data_vars else keep
+    yy, xx = np.meshgrid(ds[Y].values, ds[X].values, indexing="ij")
+    frame = {"x": xx.ravel(), "y": yy.ravel()}
+    for name, values in cols:
+        if values.dtype.kind in "iub":  # labels stay integers; NaN outside the roi all the same
+            column = pd.array(values.astype(np.int64), dtype="Int64")
+            column[~roi] = pd.NA
+        else:
+            column = values.astype(values.dtype if values.dtype.kind == "f" else np.float64, copy=True)
+            column[~roi] = np.nan
+        frame[name] = column
+    table = pd.DataFrame(frame)[keep]
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as f:
+            for start in bar(range(0, max(len(table), 1), CSV_BLOCK_ROWS), desc=progress or "csv", unit="block"):
+                table.iloc[start:start + CSV_BLOCK_ROWS].to_csv(f, index=False, header=start == 0, na_rep="NaN")
+
+    _write_whole(to, write)
+    lines = [f"{len(table)} rows × {table.shape[1]} columns (x, y, {', '.join(c for c, _ in cols[:6])}"
+             f"{', …' if len(cols) > 6 else ''})"]
+    if mask is not None:
+        lines.append(f"rows outside '{mask}' left out")
+    elif ROI in ds.data_vars:
+        lines.append(f"NaN outside '{ROI}' ({int((~roi).sum())} pixels)")
+    return Exported(to, FORMATS[suffix], lines)
