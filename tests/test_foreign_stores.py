@@ -71,6 +71,7 @@ def foreign(map_master, tiny_run, small_map, tmp_path_factory):  # noqa: F811 - 
 def _commands(store: Path, small, ang: Path, run: Path, out: Path) -> dict[str, list]:
     return {
         "info": ["info", store],
+        "verify": ["verify", store],
         "roi": ["roi", store, "--bc-otsu", "--name", "roi2"],
         "ingest ebsd": ["ingest", "ebsd", small.patterns, "--dataset", "patterns", "--store", store],
         "ingest tables": ["ingest", "tables", store, "--bandcontrast", small.bandcontrast, "--overwrite"],
@@ -98,6 +99,8 @@ def test_every_command_on_a_foreign_store_is_one_line_and_changes_nothing(foreig
         lines = err.strip().splitlines()
         if kind != "bare" and what == "info":
             assert code == 0 and "latent(y, x, latent_dim)" in out, err
+        elif what == "verify":  # reads chunks, needs no dims: whole, and says what it could not check
+            assert code == 0 and "all whole" in out and "no crc32c checksum" in out, (out, err)
         else:
             assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), (what, code, err)
             needle = "dimension_names" if kind == "bare" else "vaearr did not make"

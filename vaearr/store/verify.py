@@ -58,6 +58,9 @@ def _check_array(name: str, array: zarr.Array, found: Verification, progress: An
                                 f"{str(exc).splitlines()[0] if str(exc) else ''})")
         found.chunks += 1
         progress.update(1)
+    if not any(type(c).__name__.lower().startswith("crc32c") for c in getattr(array.metadata, "codecs", ()) or ()):
+        found.notes.append(f"variable '{name}': no crc32c checksum (not written by vaearr): its chunks were "
+                           f"decoded, a flipped byte in them would not be seen")
     stored = array.nchunks_initialized
     if array.nchunks and stored < array.nchunks:
         missing = f"{array.nchunks - stored} of {array.nchunks} chunks absent (read as the fill value)"
