@@ -165,25 +165,118 @@ def test_a_writer_killed_during_its_write_leaves_the_store_as_it_was(s3, s3_stor
     assert "z" in open_store(url)
 
 
-def test_two_concurrent_writers_one_commits_the_other_gets_a_conflict(s3, s3_store, tmp_path: Path) -> None:
+def test_three_concurrent_writers_each_commits_or_gets_the_conflict_line(s3, s3_store, tmp_path: Path) -> None:
+    """Three clusterings at once: each commits or gets the one conflict line; every commit is in the history
+    with its variable, and nothing of a refused one is."""
     from vaearr.store import open_store
     from vaearr.store.remote import history
 
     url, _ = s3_store
     before = history(url)
-    argv = [sys.executable, "-m", "vaearr", "cluster", url, "--dim", "1", "--method", "kmeans", "--k", "2",
-            "--tag", "same"]
-    procs = [subprocess.Popen([*argv, "--out", str(tmp_path / f"c{i}")], env={**os.environ, **s3, "VAEARR_PROGRESS": "off"},
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    argv = [sys.executable, "-m", "vaearr", "cluster", url, "--dim", "1", "--method", "kmeans", "--k", "2"]
+    procs = [subprocess.Popen([*argv, "--tag", f"w{i}", "--out", str(tmp_path / f"c{i}")],
+                              env={**os.environ, **s3, "VAEARR_PROGRESS": "off"},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(3)]
     results = [(p.wait(), *p.communicate()) for p in procs]
-    codes = sorted(rc for rc, _, _ in results)
-    assert codes == [0, 2], results
-    rc, _, err = next(r for r in results if r[0] == 2)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"error: {url}: another writer committed to this store"), err
+    won = [i for i, (rc, _, _) in enumerate(results) if rc == 0]
+    assert won, results
+    for i, (rc, _, err) in enumerate(results):
+        if rc != 0:
+            lines = err.strip().splitlines()
+            assert rc == 2 and len(lines) == 1 and "another writer committed to this store" in lines[0], err
     after = history(url)
-    assert len(after) == len(before) + 1 and after[1:] == before  # one commit: the winner's
-    assert "cluster_same" in open_store(url)  # --tag names the variable
+    assert len(after) == len(before) + len(won) and after[len(won):] == before  # one commit per winner
+    ds = open_store(url)
+    assert {f"cluster_w{i}" for i in range(3)} & set(ds.data_vars) == {f"cluster_w{i}" for i in won}
+
+
+class _Proxy:
+    """A TCP relay to the S3 server that goes away at the first PUT a client sends through it (the
+    server vanishing in the middle of a write) and can come back on the same port."""
+
+    def __init__(self, target: tuple[str, int], cut_at: bytes | None = b"PUT ") -> None:
+        self.target, self.cut_at, self.port = target, cut_at, 0
+        self.gone = threading.Event()
+        self.sockets: list = []
+        self.listener = None
+
+    def start(self) -> _Proxy:
+        import socket
+
+        self.gone.clear()
+        self.listener = socket.create_server(("127.0.0.1", self.port))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.gone.set()
+        for sock in [self.listener, *self.sockets]:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def _accept(self) -> None:
+        import socket
+
+        while not self.gone.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            self.sockets += [client, server]
+            threading.Thread(target=self._pipe, args=(client, server, self.cut_at), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, None), daemon=True).start()
+
+    def _pipe(self, src, dst, cut_at: bytes | None) -> None:
+        try:
+            while data := src.recv(65536):
+                if cut_at and cut_at in data:
+                    self.stop()
+                    return
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+
+@pytest.mark.slow  # icechunk's S3 client retries a refused connection for about 30 s before it gives up
+def test_the_server_going_away_mid_write_is_one_line_and_the_last_commit_stays(s3) -> None:
+    """The S3 server goes away at the first object a ``vaearr roi`` writes: one line, the store's branch
+    and data as the last commit left them; back on the same address, the same command works."""
+    from vaearr.store import open_store, write_variables
+    from vaearr.store.remote import history
+
+    url = "s3://acc/away.zarr"
+    grid = {"y": np.arange(6) * 0.5, "x": np.arange(8) * 0.5}
+    bc = xr.DataArray(np.random.default_rng(0).random((6, 8)), dims=("y", "x"), coords=grid)
+    write_variables(url, {"bandcontrast": bc}, group_attrs={"kind": "map"})
+    before = history(url)
+    host, port = s3["AWS_ENDPOINT_URL"].rsplit("//", 1)[1].split(":")
+    proxy = _Proxy((host, int(port))).start()
+    env = {**os.environ, **s3, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}", "VAEARR_PROGRESS": "off"}
+    argv = ["roi", url, "--bc-min", "0.5"]
+    try:
+        proc = run_cli(*argv, env=env)
+        assert proxy.gone.is_set()  # it went away during the command
+        line = _one_error_line(proc)
+        assert line.startswith(f"error: {url}: object storage failed during this write"), line
+        assert history(url) == before
+        assert set(open_store(url).data_vars) == {"bandcontrast"}
+        proxy.cut_at = None
+        proxy.start()  # back, on the same port
+        run_cli(*argv, env=env, check=True)
+    finally:
+        proxy.stop()
+    assert len(history(url)) == len(before) + 1
+    np.testing.assert_array_equal(open_store(url)["roi"].values, bc.values >= 0.5)
 
 
 def test_loader_worker_processes_read_the_snapshot_the_command_read(s3) -> None:

@@ -1,4 +1,4 @@
-"""``vaearr roi`` and ``vaearr info``: masks, and what a store holds.
+"""``vaearr roi``, ``vaearr info`` and ``vaearr verify``: masks, what a store holds, whether it is whole.
 
 Like every command module, it imports the library when a command runs: ``vaearr --help`` and
 ``vaearr info`` start in about a second instead of importing torch, scikit-learn and the rest.
@@ -96,3 +96,21 @@ def roi(
 def info(store: Annotated[Path, typer.Argument(parser=store_location, help="A vaearr store.")]) -> None:
     """Variables, dims, masks and provenance of a store."""
     print_store(store)
+
+
+@app.command()
+def verify(store: Annotated[Path, typer.Argument(parser=store_location, help="A zarr store.")]) -> None:
+    """Read every chunk of every variable and report the broken ones (checksum, unreadable, emptied).
+
+    Exit status 0 when every chunk is whole, 1 when something is broken.
+    """
+    from vaearr.store import store_exists
+    from vaearr.store import verify as verify_store
+    from vaearr.errors import StoreError
+
+    if not store_exists(store):
+        raise StoreError(store, "no zarr store here (no zarr.json)")
+    found = verify_store(store)
+    typer.echo(found.summary())
+    if not found.ok:
+        raise typer.Exit(1)

@@ -3,9 +3,11 @@
 :mod:`vaearr.store.store` opens, creates and adds variables; :mod:`vaearr.store.transaction`
 holds the write lock and the journal; :mod:`vaearr.store.schema` names every dim and variable;
 :mod:`vaearr.store.names` checks the names users give (variables, tags in file names);
-:mod:`vaearr.store.portable` keeps strings in a type every zarr v3 reader opens.
+:mod:`vaearr.store.portable` keeps strings in a type every zarr v3 reader opens;
+:mod:`vaearr.store.checked` names a corrupt chunk on read and :mod:`vaearr.store.verify` reads them all.
 """
 
+from vaearr.store.checked import ChunkError
 from vaearr.store.names import check_name, is_safe_name
 from vaearr.store.portable import made_by_vaearr
 from vaearr.store.store import (
@@ -24,12 +26,15 @@ from vaearr.store.store import (
     write_variables,
 )
 from vaearr.store.transaction import recover, store_lock
+from vaearr.store.verify import Verification, verify
 
 __all__ = [
+    "ChunkError",
     "COMMAND",
     "INT_FILL",
     "PROVENANCE_KEYS",
     "TARGET_CHUNK_BYTES",
+    "Verification",
     "check_name",
     "default_chunks",
     "delete_variable",
@@ -42,6 +47,7 @@ __all__ = [
     "recover",
     "store_exists",
     "store_lock",
+    "verify",
     "write_variable",
     "write_variables",
 ]

@@ -14,6 +14,9 @@ import xarray as xr
 
 from vaearr.errors import StoreError
 
+#: the root metadata file of a zarr group: v3, and v2 (stores other programs make)
+ROOT_FILES = ("zarr.json", ".zgroup")
+
 
 def fixed_width_strings(ds: xr.Dataset) -> xr.Dataset:
     """String coordinates as numpy's fixed-width ``<U`` (what the rest of vaearr compares and
@@ -34,6 +37,26 @@ def refuse_foreign(ds: xr.Dataset, store: Any) -> None:
     if not made_by_vaearr(ds):
         raise StoreError(store, "is a zarr store vaearr did not make (no vaearr provenance in it); "
                                 "vaearr writes only its own stores: give a new store path")
+
+
+def undimensioned(exc: BaseException) -> bool:
+    """Whether ``exc`` is xarray's refusal of an array without dimension names (zarr v3
+    ``dimension_names``, zarr v2 ``_ARRAY_DIMENSIONS``)."""
+    return isinstance(exc, KeyError) and any(k in str(exc) for k in ("dimension_names", "_ARRAY_DIMENSIONS"))
+
+
+def no_dims_line(group: Any) -> str:
+    """The line for a store whose arrays lack dimension names: which arrays, and how to add them."""
+    bare = []
+    for name, array in sorted(group.arrays()):
+        meta = array.metadata
+        dims = getattr(meta, "dimension_names", None) if meta.zarr_format == 3 else array.attrs.get("_ARRAY_DIMENSIONS")
+        if not dims:
+            bare.append(f"{name} {tuple(array.shape)}")
+    return (f"is a zarr store vaearr did not make, and vaearr reads dims from names its arrays lack "
+            f"({'; '.join(bare[:4]) or 'some arrays'}{f' and {len(bare) - 4} more' if len(bare) > 4 else ''}): add \"dimension_names\": [one name per axis, e.g. \"y\", \"x\"] "
+            f"to each array's zarr.json (zarr v2: the attribute \"_ARRAY_DIMENSIONS\"), or make the store "
+            f"with 'vaearr ingest'")
 
 
 def portable_strings(ds: xr.Dataset) -> xr.Dataset:

@@ -271,6 +271,10 @@ def write_transaction(store: str | os.PathLike, message: str, storage_options: d
     try:
         yield tx
         snapshot = tx.commit()
+    except require("icechunk", "s3").IcechunkError as exc:
+        raise StoreError(url, f"object storage failed during this write ({_first_line(exc)}); nothing was "
+                              f"committed, the store is at its last commit; run the command again when the "
+                              f"server is back") from None
     finally:
         tx.close()
     drop_dead_branches(repo, snapshot)

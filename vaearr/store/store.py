@@ -9,10 +9,11 @@ Every write goes through :func:`write_variables`, which gives four promises:
   ``created``, ``vaearr_version``);
 * one writer at a time: a second concurrent writer gets :class:`~vaearr.errors.StoreBusyError`;
 * a write is a transaction. New arrays are written into a staging store beside the target
-  (``<store>.vaearr-tx``), then renamed in and the consolidated metadata rewritten; a journal
-  lets the next writer roll back a transaction that was killed half-way, so the store is left
-  byte-identical to before. Until the consolidated metadata is rewritten, ``xr.open_zarr``
-  does not see the new variable.
+  (``<store>.vaearr-tx``), then swapped in, one atomic rename each, and the consolidated metadata
+  rewritten (a write that resizes an array or replaces a coordinate switches the whole store,
+  built beside it, in one rename): readers and a writer killed at any moment see every variable
+  old or new, never emptied; a journal lets the next writer roll back a killed write, so a failed
+  or killed command leaves the store byte-identical to before.
 
 Local paths get all four this way. A store at an ``s3://`` (or ``memory://``) URL is an icechunk
 repository (:mod:`vaearr.store.remote`): the same arrays and attrs, and the same promises kept by
@@ -23,6 +24,7 @@ Other fsspec URLs (``gs://``, ``http://``...) holding a plain zarr store can be 
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from collections.abc import Mapping, Sequence
@@ -34,8 +36,8 @@ import zarr
 
 from vaearr.errors import StoreError
 from vaearr.progress import dask_progress
-from vaearr.store import remote
-from vaearr.store.portable import fixed_width_strings, refuse_foreign
+from vaearr.store import checked, remote  # noqa: F401 - checked: corrupt chunks named on read
+from vaearr.store.portable import ROOT_FILES, fixed_width_strings, no_dims_line, refuse_foreign, undimensioned
 from vaearr.store.prepare import (  # noqa: F401 - names the package re-exports
     COMMAND,
     INT_FILL,
@@ -57,6 +59,9 @@ from vaearr.store.transaction import (
 #: Attribute keys every written variable carries.
 PROVENANCE_KEYS = ("source", "mask", "run", "config", "created", "vaearr_version")
 
+#: errors of a full disk, a quota or a file-size limit
+NO_ROOM = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
 
 
 # --------------------------------------------------------------------------------------------
@@ -66,7 +71,7 @@ PROVENANCE_KEYS = ("source", "mask", "run", "config", "created", "vaearr_version
 def store_exists(store: str | os.PathLike, *, storage_options: dict | None = None) -> bool:
     """Whether a zarr group exists at ``store``."""
     if not is_url(store):
-        return (local_path(store) / "zarr.json").is_file()
+        return any((local_path(store) / name).is_file() for name in ROOT_FILES)
     if remote.is_repository_url(store):
         if remote.repository(store, storage_options) is not None:
             return _has_root(remote.read_session(store, storage_options).store)
@@ -75,7 +80,7 @@ def store_exists(store: str | os.PathLike, *, storage_options: dict | None = Non
     except (ImportError, ValueError) as exc:
         raise StoreError(store, f"cannot read {remote.scheme(store)}:// here ({exc}); vaearr keeps stores on "
                                 f"local disks and at s3:// URLs") from None
-    return fs.exists(f"{path.rstrip('/')}/zarr.json")
+    return any(fs.exists(f"{path.rstrip('/')}/{name}") for name in ROOT_FILES)
 
 
 def _has_root(zstore: Any) -> bool:
@@ -120,16 +125,25 @@ def open_store(
             ds = xr.open_zarr(remote.read_session(store, storage_options).store, consolidated=False,
                               chunks=chunks, zarr_format=3)
         return fixed_width_strings(ds)
-    with quiet_zarr_warnings():
-        so = remote.fsspec_options(store, storage_options) if is_url(store) else None
-        try:
-            ds = xr.open_zarr(os.fspath(store), consolidated=True, chunks=chunks,
-                              storage_options=so, zarr_format=3)
-        except (ValueError, KeyError):
-            # vaearr always writes consolidated metadata: a store without it was made by
-            # another program; it can be read (and is refused for writing, see write_variables)
-            ds = xr.open_zarr(os.fspath(store), consolidated=False, chunks=chunks,
-                              storage_options=so, zarr_format=3)
+    so = remote.fsspec_options(store, storage_options) if is_url(store) else None
+    # zarr v2 (a store another program made) where the local folder says so; URLs: zarr finds out
+    fmt = None if is_url(store) else (3 if (local_path(store) / "zarr.json").is_file() else 2)
+    try:
+        with quiet_zarr_warnings():
+            try:
+                ds = xr.open_zarr(os.fspath(store), consolidated=True, chunks=chunks,
+                                  storage_options=so, zarr_format=fmt)
+            except (ValueError, KeyError) as exc:
+                if undimensioned(exc):
+                    raise
+                # vaearr always writes consolidated metadata (but in the middle of a commit): a
+                # store without it was made by another program; it is read and never written
+                ds = xr.open_zarr(os.fspath(store), consolidated=False, chunks=chunks,
+                                  storage_options=so, zarr_format=fmt)
+    except KeyError as exc:
+        if not undimensioned(exc):
+            raise
+        raise StoreError(store, no_dims_line(open_group(store, storage_options=storage_options))) from None
     return fixed_width_strings(ds)
 
 
@@ -141,7 +155,8 @@ def open_group(store: str | os.PathLike, *, storage_options: dict | None = None,
     pinned one, see :func:`vaearr.store.remote.snapshot_of`); default the one this command reads."""
     with quiet_zarr_warnings():
         if not is_url(store):
-            return zarr.open_group(str(local_path(store)), mode="r")
+            return zarr.open_group(str(local_path(store)), mode="r",
+                                   zarr_format=3 if (local_path(store) / "zarr.json").is_file() else None)
         if remote.is_repository_url(store) and remote.repository(store, storage_options) is not None:
             session = (remote.read_session(store, storage_options) if snapshot is None else
                        remote.repository(store, storage_options).readonly_session(snapshot_id=snapshot))
@@ -227,27 +242,41 @@ def write_variables(
             variables, existing=existing, store=path, dims=dims, mask=mask, fill=fill,
             source=source, run=run, config=config, attrs=attrs, overwrite=overwrite, chunks=chunks,
         )
-        tx = tx_dir(path)
-        tx.mkdir(parents=True)
-        staging = tx / "new.zarr"
         try:
-            _to_zarr(ds, staging, encoding, progress)
-        except BaseException:
-            # nothing has touched the store yet: drop the staging copy and re-raise
-            shutil.rmtree(tx, ignore_errors=True)
-            raise
-        if existing is None:
+            _stage_and_commit(path, ds, encoding, existing is not None, group_attrs, progress)
+        except OSError as exc:
+            if exc.errno not in NO_ROOM:
+                raise
+            raise StoreError(path, f"no room to write ({os.strerror(exc.errno)}): nothing was written, the "
+                                   f"store is as it was; free some space and run the command again") from None
+
+
+def _stage_and_commit(path: Any, ds: xr.Dataset, encoding: dict, exists: bool,
+                      group_attrs: Mapping[str, Any] | None, progress: bool | str) -> None:
+    """Write ``ds`` into the staging area beside the store, then commit it (lock held). Whatever
+    fails leaves the store as it was and no staging area behind."""
+    tx = tx_dir(path)
+    tx.mkdir(parents=True)
+    staging = tx / "new.zarr"
+    try:
+        _to_zarr(ds, staging, encoding, progress)
+        if not exists:
             with quiet_zarr_warnings():
                 if group_attrs:
                     zarr.open_group(str(staging), mode="r+").attrs.update(dict(group_attrs))
                 zarr.consolidate_metadata(str(staging))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if path.is_dir():  # an empty folder the user made for it
-                path.rmdir()
-            os.rename(staging, path)  # the whole store appears at once
-            shutil.rmtree(tx)
-            return
-        commit(path, staging, group_attrs)
+    except BaseException:
+        # nothing has touched the store yet: drop the staging copy and re-raise
+        shutil.rmtree(tx, ignore_errors=True)
+        raise
+    if not exists:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():  # an empty folder the user made for it
+            path.rmdir()
+        os.rename(staging, path)  # the whole store appears at once
+        shutil.rmtree(tx)
+        return
+    commit(path, staging, group_attrs)  # rolls back (and re-raises) on an error
 
 
 def write_variable(
@@ -345,7 +374,9 @@ def delete_variable(store: str | os.PathLike, name: str, *, storage_options: dic
     path = local_path(store)
     with store_lock(path):
         recover(path)
-        if name not in open_store(path).variables:
+        ds = open_store(path)
+        refuse_foreign(ds, path)
+        if name not in ds.variables:
             raise StoreError(path, f"no variable '{name}'")
         remove_array(path, name)
 

@@ -1,22 +1,27 @@
 """The write lock and transactions of a local store: staging, journal, commit, roll-back.
 
-A write stages its new arrays in ``<store>.vaearr-tx/new.zarr``; :func:`commit` renames them
-into the store under a journal (arrays they replace go to ``<store>.vaearr-tx/trash``) and
-makes them visible by rewriting the consolidated metadata. If a writer is killed half-way,
-the next writer's :func:`recover` reads the journal and puts the store back as it was. One
-writer at a time holds :func:`store_lock` (a lock file beside the store, there only while held).
+A write stages its new arrays in ``<store>.vaearr-tx/new.zarr``; :func:`commit` swaps each into the
+store with one atomic ``renameat2(RENAME_EXCHANGE)`` under a journal, after dropping the root's
+consolidated metadata (readers meanwhile read each array's own metadata, which moves with its
+chunks), and rewrites the consolidated metadata at the end. A write that resizes an array or
+replaces a coordinate builds the next store whole beside the old one (unchanged arrays hard-linked)
+and switches it in one rename. Either way no reader, and no kill, sees a variable that is neither
+its old nor its new version. The next writer's :func:`recover` rolls back what a killed writer left.
+One writer at a time holds :func:`store_lock` (a lock file beside the store, there only while held).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import fcntl
 import json
 import os
 import shutil
+import signal
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -117,10 +122,199 @@ def _fsync_write_json(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
-def recover(store: str | os.PathLike) -> bool:
-    """Roll back a transaction that was killed half-way; return whether there was one.
+# --------------------------------------------------------------------------------------------
+# the atomic steps a commit is made of
 
-    Call with the lock held. Every writer calls it first, so users never need to.
+
+#: environment variable of the fault-injection hook: ``VAEARR_KILL_AT_STEP=N`` kills the process
+#: (SIGKILL) right after the N-th step (write or rename) of a local commit (tests/test_faults.py)
+KILL_AT_STEP = "VAEARR_KILL_AT_STEP"
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+try:
+    _renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    _renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+except (AttributeError, OSError):  # pragma: no cover - not Linux/glibc
+    _renameat2 = None
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap the folders ``a`` and ``b`` in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``);
+    False where the system or file system cannot (the caller then renames twice)."""
+    if _renameat2 is None:  # pragma: no cover - not Linux/glibc
+        return False
+    if _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV):
+        return False
+    raise OSError(err, os.strerror(err), os.fspath(a))
+
+
+class _Steps:
+    """Counts the steps of a commit; the fault-injection hook (:data:`KILL_AT_STEP`) kills after one."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.kill_at = int(os.environ.get(KILL_AT_STEP) or 0)
+
+    def done(self) -> None:
+        self.n += 1
+        if self.n == self.kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _ino(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
+
+
+def _is_consolidated(path: Path) -> bool:
+    return "consolidated_metadata" in json.loads((path / "zarr.json").read_text())
+
+
+def _unconsolidate(path: Path) -> None:
+    """Rewrite the root metadata without its consolidated copy of the arrays' metadata (one
+    atomic rename): readers then read each array's own ``zarr.json``, which moves with its chunks."""
+    root = json.loads((path / "zarr.json").read_text())
+    root.pop("consolidated_metadata", None)
+    _fsync_write_json(path / "zarr.json", root)
+
+
+# --------------------------------------------------------------------------------------------
+# commit, remove, recover
+
+
+def commit(path: Path, staging: Path, group_attrs: Mapping[str, Any] | None) -> None:
+    """Put the arrays staged in ``staging`` (inside :func:`tx_dir`) into the store at ``path``.
+
+    At no step is a variable neither its old nor its new version, for readers too. Usually each
+    array comes in by one atomic ``RENAME_EXCHANGE`` (cost: the arrays written), the root first
+    dropping its consolidated metadata so that readers meanwhile read each array's own metadata,
+    which moves with its chunks, and the consolidated metadata rewritten at the end. When the write
+    resizes an array the store has, or replaces a coordinate, a mix of old and new arrays would not
+    open (or would label data with the wrong coordinate): then the next store is built whole beside
+    the old one and switched in one rename (cost: a hard link per chunk file of the store).
+    """
+    staged = sorted(p.name for p in staging.iterdir() if p.is_dir())
+    if _reshapes(path, staging, staged):
+        _switch_store(path, staging, staged, group_attrs)
+        return
+    tx = staging.parent
+    with _journalled(path, {n: _ino(staging / n) for n in staged}, [], group_attrs) as steps:
+        for name in staged:
+            if (path / name).exists():
+                if exchange(staging / name, path / name):  # the old one is now in staging
+                    steps.done()
+                    continue
+                os.rename(path / name, tx / "trash" / name)  # no RENAME_EXCHANGE here: absent a moment
+                steps.done()
+            os.rename(staging / name, path / name)
+            steps.done()
+
+
+def _reshapes(path: Path, staging: Path, names: list[str]) -> bool:
+    """Whether a staged array replaces one of another shape, or a coordinate (1-D, named as its dim)."""
+    for name in names:
+        if not (path / name / "zarr.json").is_file():
+            continue
+        old, new = (json.loads((p / name / "zarr.json").read_text()) for p in (path, staging))
+        if old.get("shape") != new.get("shape") or new.get("dimension_names") == [name]:
+            return True
+    return False
+
+
+def _switch_store(path: Path, staging: Path, staged: list[str], group_attrs: Mapping[str, Any] | None) -> None:
+    def fill(shadow: Path) -> None:
+        for name in staged:
+            os.rename(staging / name, shadow / name)
+
+    _replace_store(path, staging.parent, drop=set(staged), fill=fill, group_attrs=group_attrs)
+
+
+def remove_array(path: Path, name: str) -> None:
+    """Remove array ``name`` from the store at ``path`` as one journalled step (lock held)."""
+    with _journalled(path, {}, [name], None) as steps:
+        os.rename(path / name, tx_dir(path) / "trash" / name)
+        steps.done()
+
+
+@contextlib.contextmanager
+def _journalled(path: Path, new: dict[str, int | None], removed: list[str],
+                group_attrs: Mapping[str, Any] | None) -> Iterator[_Steps]:
+    """The frame of a commit (lock held): the journal (arrays coming in by inode, arrays going), the
+    root metadata without its consolidated copy, the block's renames, then the root attrs and the
+    consolidated metadata; an error anywhere rolls back before it leaves."""
+    tx = tx_dir(path)
+    (tx / "trash").mkdir(parents=True)
+    shutil.copyfile(path / "zarr.json", tx / "root.json")
+    _fsync_write_json(tx / "journal.json", {"version": 2, "new": new, "removed": removed})
+    steps = _Steps()
+    steps.done()
+    try:
+        _unconsolidate(path)
+        steps.done()
+        yield steps
+        with quiet_zarr_warnings():
+            if group_attrs:
+                zarr.open_group(str(path), mode="r+").attrs.update(dict(group_attrs))
+                steps.done()
+            zarr.consolidate_metadata(str(path))  # the commit (one atomic rename of the root metadata)
+        steps.done()
+    except BaseException:
+        recover(path)
+        raise
+    shutil.rmtree(tx)
+
+
+def _replace_store(path: Path, tx: Path, *, drop: set[str], fill: Callable[[Path], None] | None,
+                   group_attrs: Mapping[str, Any] | None) -> None:
+    """Build the next version of the store in ``tx/store`` (lock held): every array of ``path`` but
+    ``drop`` hard-linked (nothing writes into them: old and new share unchanged chunks), the root
+    files copied, then ``fill``, the root attrs and the consolidated metadata; then switch it in. Steps
+    counted for :data:`KILL_AT_STEP`: the new store complete, (without ``RENAME_EXCHANGE``: the old
+    one moved out,) the switch. An error before the switch leaves the store untouched."""
+    steps = _Steps()
+    shadow = tx / "store"
+    try:
+        shadow.mkdir()
+        for entry in path.iterdir():
+            if entry.name in drop:
+                continue
+            if entry.is_dir():
+                shutil.copytree(entry, shadow / entry.name, copy_function=os.link)
+            else:  # the root metadata is rewritten below: a copy, so the live store's file is never touched
+                shutil.copy2(entry, shadow / entry.name)
+        if fill is not None:
+            fill(shadow)
+        with quiet_zarr_warnings():
+            if group_attrs:
+                zarr.open_group(str(shadow), mode="r+").attrs.update(dict(group_attrs))
+            zarr.consolidate_metadata(str(shadow))
+        steps.done()
+        if not exchange(shadow, path):  # the old store is now in tx/store
+            os.rename(path, tx / "old")  # no RENAME_EXCHANGE here: the store is absent a moment
+            steps.done()
+            os.rename(shadow, path)
+        steps.done()  # the commit
+    except BaseException:
+        if not path.exists() and (tx / "old").exists():
+            os.rename(tx / "old", path)
+        shutil.rmtree(tx, ignore_errors=True)
+        raise
+    shutil.rmtree(tx)
+
+
+def recover(store: str | os.PathLike) -> bool:
+    """Roll back (or finish) a transaction that was killed half-way; return whether there was one.
+
+    Call with the lock held. Every writer calls it first, so users never need to. A journalled
+    commit whose root has no consolidated metadata was stopped among its swaps: every array is put
+    back and the root restored (with consolidated metadata it had not begun, or had ended). A store
+    switched whole is the old or the new one already; only a writer killed between the two renames
+    of a system without ``RENAME_EXCHANGE`` leaves it absent, and the complete new store moves in.
     """
     path = local_path(store)
     tx = tx_dir(path)
@@ -129,60 +323,49 @@ def recover(store: str | os.PathLike) -> bool:
     journal = tx / "journal.json"
     if journal.exists():
         state = json.loads(journal.read_text())
-        for name in reversed(state.get("moved", [])):
-            target = path / name
-            if target.exists():
-                shutil.rmtree(target)
-        for name in state.get("trashed", []):
-            src = tx / "trash" / name
-            if src.exists() and not (path / name).exists():
-                os.rename(src, path / name)
-        backup = tx / "root.json"
-        if backup.exists():
-            shutil.copyfile(backup, tx / "root.restore")
-            os.replace(tx / "root.restore", path / "zarr.json")
+        if state.get("version") != 2:
+            _recover_v1(path, tx, state)
+        elif not _is_consolidated(path):
+            _roll_back(path, tx, state)
+    if not path.exists():
+        if (tx / "store" / "zarr.json").exists():
+            os.rename(tx / "store", path)
+        elif (tx / "old").exists():
+            os.rename(tx / "old", path)
     shutil.rmtree(tx)
     return True
 
 
-def commit(path: Path, staging: Path, group_attrs: Mapping[str, Any] | None) -> None:
-    """Move the arrays staged in ``staging`` (inside :func:`tx_dir`) into the store at ``path``.
+def _roll_back(path: Path, tx: Path, state: dict) -> None:
+    """Put every array of a half-done commit back as it was, then the root metadata (lock held)."""
+    staging, trash, discard = tx / "new.zarr", tx / "trash", tx / "discard"
+    discard.mkdir(exist_ok=True)
+    for name, new_ino in state["new"].items():
+        here = path / name
+        if _ino(here) == new_ino:
+            old_staged = (staging / name).exists() and _ino(staging / name) != new_ino
+            if old_staged and exchange(staging / name, here):
+                continue
+            os.rename(here, discard / name)
+            if old_staged:
+                os.rename(staging / name, here)
+        if not here.exists() and (trash / name).exists():
+            os.rename(trash / name, here)
+    for name in state["removed"]:
+        if not (path / name).exists() and (trash / name).exists():
+            os.rename(trash / name, path / name)
+    shutil.copyfile(tx / "root.json", tx / "root.restore")
+    os.replace(tx / "root.restore", path / "zarr.json")
 
-    Every step is journalled before it is taken, so :func:`recover` can undo a commit that was
-    killed half-way; rewriting the consolidated metadata at the end is what makes the new
-    arrays visible to readers.
-    """
-    tx = staging.parent
-    children = sorted(p.name for p in staging.iterdir() if p.is_dir())
-    shutil.copyfile(path / "zarr.json", tx / "root.json")
-    (tx / "trash").mkdir()
-    state: dict[str, list[str]] = {"moved": [], "trashed": []}
-    journal = tx / "journal.json"
-    _fsync_write_json(journal, state)
-    for name in children:
+
+def _recover_v1(path: Path, tx: Path, state: dict) -> None:
+    """Roll back a journal of vaearr before the swaps (``moved``/``trashed`` lists)."""
+    for name in reversed(state.get("moved", [])):
         if (path / name).exists():
-            state["trashed"].append(name)
-            _fsync_write_json(journal, state)
-            os.rename(path / name, tx / "trash" / name)
-        state["moved"].append(name)
-        _fsync_write_json(journal, state)
-        os.rename(staging / name, path / name)
-    with quiet_zarr_warnings():
-        if group_attrs:
-            zarr.open_group(str(path), mode="r+").attrs.update(dict(group_attrs))
-        zarr.consolidate_metadata(str(path))  # the commit: new variables become visible
-    journal.unlink()
-    shutil.rmtree(tx)
-
-
-def remove_array(path: Path, name: str) -> None:
-    """Remove array ``name`` from the store at ``path`` as one journalled step (lock held)."""
-    tx = tx_dir(path)
-    (tx / "trash").mkdir(parents=True)
-    shutil.copyfile(path / "zarr.json", tx / "root.json")
-    _fsync_write_json(tx / "journal.json", {"moved": [], "trashed": [name]})
-    os.rename(path / name, tx / "trash" / name)
-    with quiet_zarr_warnings():
-        zarr.consolidate_metadata(str(path))
-    (tx / "journal.json").unlink()
-    shutil.rmtree(tx)
+            shutil.rmtree(path / name)
+    for name in state.get("trashed", []):
+        if (tx / "trash" / name).exists() and not (path / name).exists():
+            os.rename(tx / "trash" / name, path / name)
+    if (tx / "root.json").exists():
+        shutil.copyfile(tx / "root.json", tx / "root.restore")
+        os.replace(tx / "root.restore", path / "zarr.json")

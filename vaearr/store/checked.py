@@ -1,0 +1,85 @@
+"""Reading chunks with their checksums checked, and a corrupt chunk named: the variable and the chunk.
+
+Every array vaearr writes ends its codecs with ``crc32c``; zarr then raises a bare "checksum do not
+match" when a chunk's bytes changed on disk. :class:`CheckedPipeline` (zarr's codec pipeline, made
+zarr's default when :mod:`vaearr.store` is imported) turns that into one :class:`ChunkError` naming
+the store, the variable and the chunk, which the ``vaearr`` command prints as one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import zarr
+from zarr.core.codec_pipeline import BatchedCodecPipeline
+from zarr.registry import fully_qualified_name, register_pipeline
+
+from vaearr.errors import StoreError
+
+
+class ChunkError(StoreError):
+    """A chunk whose bytes do not match their checksum (or cannot be decoded)."""
+
+    def __init__(self, store: str, variable: str, chunk: tuple[int, ...], problem: str):
+        self.variable, self.chunk, self.detail = variable, chunk, problem
+        where = ", ".join(map(str, chunk))
+        super().__init__(store, f"variable '{variable}', chunk ({where}) is corrupt ({problem}); "
+                                f"'vaearr verify {store}' lists every broken chunk")
+
+    def __reduce__(self) -> tuple:  # picklable for dask workers
+        return (type(self), (self.store, self.variable, self.chunk, self.detail))
+
+
+def chunk_of(path: str) -> tuple[str, tuple[int, ...]]:
+    """The variable and chunk index of a chunk key (``latent/c/0/3`` or zarr v2's ``latent/0.3``).
+
+    >>> chunk_of("latent/c/0/3"), chunk_of("g/bc/1.2")
+    (('latent', (0, 3)), ('g/bc', (1, 2)))
+    """
+    if "/c/" in f"/{path}":
+        var, _, key = f"/{path}".rpartition("/c/")
+        parts = key.split("/")
+    else:
+        var, _, key = f"/{path}".rpartition("/")
+        parts = key.replace("/", ".").split(".")
+    try:
+        return var.strip("/"), tuple(int(p) for p in parts)
+    except ValueError:
+        return var.strip("/") or path, ()
+
+
+def store_name(zstore: Any) -> str:
+    """A zarr store as a user knows it: a local folder, else its repr."""
+    root = getattr(zstore, "root", None)
+    return str(root) if root is not None else str(zstore)
+
+
+def is_checksum_error(exc: BaseException) -> bool:
+    return isinstance(exc, ValueError) and "checksum" in str(exc).lower()
+
+
+class CheckedPipeline(BatchedCodecPipeline):
+    """zarr's batched codec pipeline; a chunk that fails its checksum raises :class:`ChunkError`."""
+
+    async def read_batch(self, batch_info: Iterable[tuple], out: Any, drop_axes: tuple[int, ...] = ()) -> None:
+        batch_info = list(batch_info)
+        try:
+            await super().read_batch(batch_info, out, drop_axes)
+        except ValueError as exc:
+            if not is_checksum_error(exc):
+                raise
+            for one in batch_info:  # which chunk of the batch it was
+                try:
+                    await super().read_batch([one], out, drop_axes)
+                except ValueError as again:
+                    if not is_checksum_error(again):
+                        raise
+                    var, chunk = chunk_of(one[0].path)
+                    raise ChunkError(store_name(one[0].store), var, chunk, "its crc32c checksum does not "
+                                                                           "match its bytes") from None
+            raise
+
+
+register_pipeline(CheckedPipeline)
+zarr.config.set({"codec_pipeline.path": fully_qualified_name(CheckedPipeline)})
