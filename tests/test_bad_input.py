@@ -1,6 +1,6 @@
 """Bad input, every command: one ``error:`` line naming the option or file, a non-zero exit (2 for usage), no
 traceback, and every store byte-identical (issue 30). The cases are data (:data:`CASES`); ``RELIABILITY.md``
-("Bad input") gives their counts per command group, which ``python tests/test_bad_input.py`` prints."""
+("Bad input") gives their counts per command group, which ``python -m tests.test_bad_input`` prints."""
 
 from __future__ import annotations
 
@@ -278,7 +278,7 @@ method | ingest nifti {nii} --store {tmp}/n.zarr --method foo
 STORE_COMMANDS = {
     "rank": "", "cluster": "", "decompose": "", "index": "--tilt 70 --pc 0.4,0.2,0.5", "segment": "",
     "explore": "--run {run} --out {tmp}/e", "train": "--run {tmp}/r", "encode": "--run {run}", "boundaries": "",
-    "roi": "--bc-otsu", "orientation-maps": "", "report": "--out {tmp}/rep", "info": "",
+    "roi": "--bc-otsu", "orientation-maps": "", "report": "--out {tmp}/rep", "info": "", "verify": "",
 }
 
 

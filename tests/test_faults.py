@@ -154,7 +154,7 @@ def test_a_full_disk_is_one_line_the_store_unchanged_and_no_staging_left(tmp_pat
     store = tmp_path / "full.zarr"
     grid = {"y": np.arange(64.0), "x": np.arange(64.0)}
     st.write_variables(store, {"a": xr.DataArray(np.zeros((64, 64), np.float32), dims=("y", "x"), coords=grid)},
-                       group_attrs={"kind": "map"})
+                       group_attrs={"kind": "ebsd-map"})
     values = np.random.default_rng(0).random((64, 64))
     csv = tmp_path / "bc.csv"
     csv.write_text("x,y,bandcontrast\n" + "".join(f"{x:.1f},{y:.1f},{values[y, x]:.6f}\n"

@@ -158,3 +158,20 @@ def test_report_draws_element_maps_as_every_other_map(demo_store: Path, tmp_path
         assert f"elements {e}" in page
     # the mask and the phase map carry legends, not colour bars
     assert "outside" in page and "inside" in page and page.count('"name":"LegendItem"') >= 4
+
+
+def test_orientation_figures_draw_ipf_kam_and_boundaries_as_every_map(capsys, kikuchipy_data_dir: Path,
+                                                                       tmp_path: Path) -> None:
+    """The IPF map beside KAM and the grain boundaries: one Matplotlib drawing (no HoloViews panel letters over
+    the colour bars), axes in µm, the boundaries a mask with its legend (not a 0–1 colour bar)."""
+    pytest.importorskip("kikuchipy", reason="needs the 'ebsd' extra")
+    store = tmp_path / "edax.zarr"
+    code, _, err = vaearr_cli(capsys, "ingest", "ebsd", kikuchipy_data_dir / "edax_h5ebsd" / "patterns.h5",
+                              "--store", store)
+    assert code == 0, err
+    code, _, err = vaearr_cli(capsys, "orientation-maps", store, "--figures", tmp_path / "f", "--format", "svg")
+    assert code == 0, err
+    text = _svg_text(tmp_path / "f" / "orientation_maps.svg")
+    assert {"orientation_ipf (sample z)", "orientation_kam", "orientation_grain_boundaries"} <= set(text)
+    assert {"boundary", "no boundary"} <= set(text) and text.count("x (µm)") == 3
+    assert not {"A", "B", "C"} & set(text)  # HoloViews' sublabels are not drawn

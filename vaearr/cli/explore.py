@@ -11,7 +11,7 @@ import typer
 from vaearr.analysis.options import ExploreOptions
 from vaearr.cli.common import Checkpoint, Device, app, figure_command, option_parameters, store_location
 from vaearr.errors import InputError
-from vaearr.options import made, writable_folder, writable_folders
+from vaearr.options import made, writable_folders
 
 
 #: The command-line parameters of ``vaearr explore`` that are not :class:`ExploreOptions` fields: image files
@@ -88,7 +88,7 @@ def layers(
         raise InputError(None, "--size goes with --weights (a run has its own input size)")
     if (folder is None) == (img1 is None and img2 is None) or (folder is None and (img1 is None or img2 is None)):
         raise InputError(None, "give either --img1 and --img2, or --folder")
-    writable_folder(out)
+    writable_folders(out=out)  # proven writable, left as found: a bad --weights leaves no empty folder
     from vaearr.viz.layers import compare_folder, compare_images, layer_model
 
     model = layer_model(run, weights=weights, size=size, checkpoint=checkpoint, device=device)

@@ -120,7 +120,7 @@ def save_figure(obj: Any, path_stem: str | os.PathLike, *, png: Any = None) -> t
 
 
 def _maps_png_figure(obj: Any):
-    """The PNG of a map or a layout of maps (``hv.Image``), drawn with Matplotlib directly.
+    """The PNG of a map or a layout of maps (``hv.Image``, IPF colours as ``hv.RGB``), drawn with Matplotlib directly.
 
     HoloViews' Matplotlib backend spends about a second per panel laying out text; maps are
     the most common figure here (grids of latent dims, top-N maps), so they are drawn straight
@@ -128,9 +128,9 @@ def _maps_png_figure(obj: Any):
     Anything else returns None and goes through HoloViews.
     """
     hv = holoviews()
-    if isinstance(obj, hv.Image):
+    if type(obj) in (hv.Image, hv.RGB):
         panels, cols = [obj], 1
-    elif type(obj) is hv.Layout and len(obj) and all(type(e) is hv.Image for e in obj):
+    elif type(obj) is hv.Layout and len(obj) and all(type(e) in (hv.Image, hv.RGB) for e in obj):
         panels = list(obj)
         cols = min(len(panels), getattr(obj, "_max_cols", None) or 4)
     else:
@@ -138,8 +138,8 @@ def _maps_png_figure(obj: Any):
 
     looks = []
     for el in panels:
-        data = el.data
-        if not isinstance(data, np.ndarray) or data.ndim != 2:
+        data = el.data  # (y, x) values, or (y, x, rgb) colours of an IPF map
+        if not isinstance(data, np.ndarray) or data.ndim != (3 if type(el) is hv.RGB else 2):
             return None
         plot = hv.Store.lookup_options("matplotlib", el, "plot").kwargs
         style = hv.Store.lookup_options("matplotlib", el, "style").kwargs
@@ -151,7 +151,8 @@ def _maps_png_figure(obj: Any):
                              (l, r, t, b) if invert else (l, r, b, t), style.get("cmap", "viridis"),
                              plot.get("clim", (None, None)), plot.get("clipping_colors", {}).get("NaN", "lightgray"),
                              str(plot.get("title", el.label or "")), el.kdims[0].pprint_label,
-                             el.kdims[1].pprint_label, el.vdims[0].pprint_label if plot.get("colorbar") else None,
+                             el.kdims[1].pprint_label,
+                             el.vdims[0].pprint_label if plot.get("colorbar") and type(el) is hv.Image else None,
                              decor_of(plot.get("hooks")), shown))
     w, h = hv.Store.lookup_options("matplotlib", panels[0], "plot").kwargs.get("fig_inches", (FIG_INCHES + 1.2, FIG_INCHES))
     return draw_maps(looks, cols, inches=(float(w), float(h)))

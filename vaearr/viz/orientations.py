@@ -47,11 +47,10 @@ def orientation_figures(store: str | os.PathLike, folder: str | os.PathLike, *, 
     ipf = ds[ipf_name].load()
     direction = str(ipf.attrs.get("sample_direction", "z"))
     panels = [ipf_element(ipf, title=f"{ipf_name} (sample {direction})")]
-    for part, cmap in (("kam", "viridis"), ("grain_boundaries", "gray_r")):
+    for part in ("kam", "grain_boundaries"):  # the boundaries are a mask: categorical, with a legend
         var = orientation_map_name(name, part)
         if var in ds:
-            da = ds[var].load()
-            panels.append(image_map(da.astype(np.float32) if da.dtype == bool else da, title=var, cmap=cmap))
+            panels.append(image_map(ds[var].load(), title=var))
     folder = Path(folder)
     html, png = save_figure(hv.Layout(panels).cols(len(panels)), folder / f"{name}_maps")
     files = {"maps_html": html, "maps_png": png}
