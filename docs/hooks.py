@@ -1,7 +1,7 @@
 """mkdocs hooks: pages made at build time from what the repository already holds.
 
 The command-line reference is typer's own Markdown for the ``vaearr`` app (so it cannot drift from the
-commands), and ARCHITECTURE.md, BENCHMARKS.md and CHANGELOG.md are taken from the repository root as they are.
+commands), and ARCHITECTURE.md, BENCHMARKS.md, CHANGELOG.md and RELIABILITY.md are taken from the repository root as they are.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typer.cli import get_docs_for_click
 
 ROOT = Path(__file__).resolve().parents[1]
 # page in the site: file at the repository root
-ROOT_PAGES = {"architecture.md": "ARCHITECTURE.md", "benchmarks.md": "BENCHMARKS.md", "changelog.md": "CHANGELOG.md"}
+ROOT_PAGES = {"architecture.md": "ARCHITECTURE.md", "benchmarks.md": "BENCHMARKS.md", "changelog.md": "CHANGELOG.md",
+              "reliability.md": "RELIABILITY.md"}
 CLI_INTRO = """# Command line
 
 Every `vaearr` command with its options, generated from the command itself when the site is built (the same

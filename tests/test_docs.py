@@ -33,7 +33,7 @@ def site(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("docs")
     shutil.copy(REPO / "mkdocs.yml", root)
     shutil.copytree(REPO / "docs", root / "docs", ignore=shutil.ignore_patterns("generated", "__pycache__"))
-    for name in ("vaearr", "ARCHITECTURE.md", "BENCHMARKS.md", "CHANGELOG.md"):
+    for name in ("vaearr", "ARCHITECTURE.md", "BENCHMARKS.md", "CHANGELOG.md", "RELIABILITY.md"):
         (root / name).symlink_to(REPO / name)
     done = _build(root)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
@@ -43,7 +43,7 @@ def site(tmp_path_factory) -> Path:
 
 def test_pages_and_references(site: Path) -> None:
     for page in ("index", "ebsd", "training", "analysis", "images", "mri", "scripts", "flows", "scale", "store",
-                 "layout", "architecture", "benchmarks", "changelog", "cli"):
+                 "layout", "architecture", "reliability", "benchmarks", "changelog", "cli"):
         assert (site / f"{page}.html").stat().st_size > 5_000, page
     cli = (site / "cli.html").read_text()
     # the CLI reference comes from the app itself: every command, with its options
