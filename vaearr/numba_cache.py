@@ -1,4 +1,5 @@
-"""Keep numba's on-disk gufunc cache from pairing a wrapper with the wrong kernel.
+"""numba as vaearr uses it: kernels compiled on first use (:func:`lazy_njit`), and numba's on-disk gufunc
+cache kept from pairing a wrapper with the wrong kernel (:func:`guard_gufunc_cache`).
 
 orix and kikuchipy compile their ``@guvectorize(..., cache=True)`` functions on first use and
 cache them beside their sources. numba (≤ 0.68 at least, `numba#10128`_) caches a gufunc's
@@ -19,10 +20,41 @@ a wrapper is a loop around the kernel, and a miss only compiles that loop again.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
-from typing import Any
+import threading
+from typing import Any, Callable
 
 _applied = False
+_compile_lock = threading.Lock()
+
+
+def lazy_njit(**options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``numba.njit(**options)`` applied on the first call, so that a module can define its kernels at the
+    top level without importing numba (an optional extra) on import. The wrapper's ``dispatcher()``
+    returns the compiled numba dispatcher (made once, under a lock: threads do not race to make it);
+    a kernel that calls another calls it through ``dispatcher()`` from Python."""
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        made: list[Any] = []
+
+        def dispatcher() -> Any:
+            if not made:
+                with _compile_lock:
+                    if not made:
+                        from numba import njit
+
+                        made.append(njit(**options)(fn))
+            return made[0]
+
+        @functools.wraps(fn)
+        def call(*args: Any) -> Any:
+            return (made[0] if made else dispatcher())(*args)
+
+        call.dispatcher = dispatcher  # type: ignore[attr-defined]
+        return call
+
+    return wrap
 
 
 class _KeyedByKernel:

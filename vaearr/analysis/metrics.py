@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vaearr.errors import InputError
+from vaearr.numba_cache import lazy_njit
 
 #: Every metric, in the order they appear in the ``metric`` coordinate.
 METRICS: tuple[str, ...] = (
@@ -109,7 +110,7 @@ def prepare(v: np.ndarray, opts: AssociationOptions, trend_q: np.ndarray | None,
     # stability is not needed: ties share their ranks, and the pair kernel orders tied values itself
     perm = np.argsort(z)
     zs = z[perm]
-    ranks = _rank_kernel()(zs, perm)
+    ranks = _ranks(zs, perm)
     avg_rank, dense, pos, rowsum, dense_sorted, starts, counts, total = ranks
     ties = float((counts * (counts - 1) // 2).sum())
     s1 = 2.0 * n * (z * z).sum() - 2.0 * total**2
@@ -132,55 +133,43 @@ def prepare(v: np.ndarray, opts: AssociationOptions, trend_q: np.ndarray | None,
     return var
 
 
-_RANKS = None
-
-
-def _rank_kernel():
+@lazy_njit(nogil=True, cache=True)
+def _ranks(zs, perm):  # pragma: no cover - compiled
     """A compiled pass over the sorted values: ranks, tie groups and distance row sums together."""
-    global _RANKS
-    if _RANKS is not None:
-        return _RANKS
-    from numba import njit
-
-    @njit(nogil=True, cache=True)
-    def ranks(zs, perm):  # pragma: no cover - compiled
-        n = zs.size
-        dense_sorted = np.empty(n, np.int64)
-        ngroups = 0
-        for k in range(n):
-            if k == 0 or zs[k] != zs[k - 1]:
-                ngroups += 1
-            dense_sorted[k] = ngroups
-        starts = np.empty(ngroups, np.int64)
-        counts = np.zeros(ngroups, np.int64)
-        for k in range(n):
-            g = dense_sorted[k] - 1
-            if counts[g] == 0:
-                starts[g] = k
-            counts[g] += 1
-        total = 0.0
-        for k in range(n):
-            total += zs[k]
-        avg_rank = np.empty(n)
-        dense = np.empty(n, np.int64)
-        pos = np.empty(n, np.int32)
-        rowsum = np.empty(n)
-        prefix = 0.0  # Σ of the values before position k
-        for k in range(n):
-            j = perm[k]
-            g = dense_sorted[k] - 1
-            # average rank of a tie group: the mean of the 1-based positions it spans
-            avg_rank[j] = starts[g] + (counts[g] + 1) / 2.0
-            dense[j] = g + 1
-            pos[j] = k
-            v = zs[k]
-            # Σ_i |z_k − z_i| = (k·z_k − Σ before) + (Σ after − (n − k − 1)·z_k)
-            rowsum[j] = v * k - prefix + (total - prefix - v) - v * (n - k - 1)
-            prefix += v
-        return avg_rank, dense, pos, rowsum, dense_sorted, starts, counts, total
-
-    _RANKS = ranks
-    return ranks
+    n = zs.size
+    dense_sorted = np.empty(n, np.int64)
+    ngroups = 0
+    for k in range(n):
+        if k == 0 or zs[k] != zs[k - 1]:
+            ngroups += 1
+        dense_sorted[k] = ngroups
+    starts = np.empty(ngroups, np.int64)
+    counts = np.zeros(ngroups, np.int64)
+    for k in range(n):
+        g = dense_sorted[k] - 1
+        if counts[g] == 0:
+            starts[g] = k
+        counts[g] += 1
+    total = 0.0
+    for k in range(n):
+        total += zs[k]
+    avg_rank = np.empty(n)
+    dense = np.empty(n, np.int64)
+    pos = np.empty(n, np.int32)
+    rowsum = np.empty(n)
+    prefix = 0.0  # Σ of the values before position k
+    for k in range(n):
+        j = perm[k]
+        g = dense_sorted[k] - 1
+        # average rank of a tie group: the mean of the 1-based positions it spans
+        avg_rank[j] = starts[g] + (counts[g] + 1) / 2.0
+        dense[j] = g + 1
+        pos[j] = k
+        v = zs[k]
+        # Σ_i |z_k − z_i| = (k·z_k − Σ before) + (Σ after − (n − k − 1)·z_k)
+        rowsum[j] = v * k - prefix + (total - prefix - v) - v * (n - k - 1)
+        prefix += v
+    return avg_rank, dense, pos, rowsum, dense_sorted, starts, counts, total
 
 
 def trend_basis(coords: np.ndarray, order: int) -> np.ndarray:
@@ -258,148 +247,163 @@ def _hsic_pair(a: Var, b: Var, n: int) -> float:
 # Kendall's tau-b and distance covariance in one Fenwick-tree pass
 
 
-def _merge_kernel():
-    from numba import njit
+#: pairs inside blocks of this many elements are counted directly (cheaper than the first merge levels)
+_BLOCK = 8
 
-    @njit(nogil=True, cache=True)
-    def kernel(xperm, xtie_lo, xtie_hi, xdense_sorted, ydense, ystart, ypos, yties, xzs, yz):  # pragma: no cover
-        n = xperm.size
-        # 1. pixels in increasing x; inside a group of equal x, in increasing y (so that the tie
-        #    corrections below are exact): only the tie groups need sorting
-        order = xperm.copy()
-        for g in range(xtie_lo.size):
-            lo = xtie_lo[g]
-            hi = xtie_hi[g]
-            seg = order[lo:hi].copy()
-            keys = np.empty(hi - lo, np.int64)
-            for t in range(hi - lo):
-                keys[t] = ydense[seg[t]] if yties else ypos[seg[t]]
-            idx = np.argsort(keys, kind="mergesort")
-            for t in range(hi - lo):
-                order[lo + t] = seg[idx[t]]
-        # 2. p: the y position of each pixel in that order. With ties in y they are broken by
-        #    the x order, which makes p a permutation; pairs equal in both x and y are
-        #    contiguous now and counted (ntie).
-        p = np.empty(n, np.int32)
-        x = xzs.copy()  # x values in x order whatever the order inside a tie group
-        y = np.empty(n)
-        ntie = 0.0
-        if not yties:
-            for k in range(n):
-                j = order[k]
-                p[k] = ypos[j]
-                y[k] = yz[j]
+
+@lazy_njit(nogil=True, cache=True)
+def _x_order(xperm, xtie_lo, xtie_hi, ydense, ypos, yties):  # pragma: no cover - compiled
+    """1. Pixels in increasing x; inside a group of equal x, in increasing y (so that the tie corrections
+    are exact): only the tie groups need sorting."""
+    order = xperm.copy()
+    for g in range(xtie_lo.size):
+        lo = xtie_lo[g]
+        hi = xtie_hi[g]
+        seg = order[lo:hi].copy()
+        keys = np.empty(hi - lo, np.int64)
+        for t in range(hi - lo):
+            keys[t] = ydense[seg[t]] if yties else ypos[seg[t]]
+        idx = np.argsort(keys, kind="mergesort")
+        for t in range(hi - lo):
+            order[lo + t] = seg[idx[t]]
+    return order
+
+
+@lazy_njit(nogil=True, cache=True)
+def _y_positions(order, xdense_sorted, ydense, ystart, ypos, yties, yz):  # pragma: no cover - compiled
+    """2. ``p``: the y position of each pixel in that order, ``y`` its value, and ``ntie`` the pairs equal in
+    both x and y. With ties in y they are broken by the x order, which makes p a permutation; pairs equal
+    in both are contiguous now and counted."""
+    n = order.size
+    p = np.empty(n, np.int32)
+    y = np.empty(n)
+    ntie = 0.0
+    if not yties:
+        for k in range(n):
+            j = order[k]
+            p[k] = ypos[j]
+            y[k] = yz[j]
+        return p, y, ntie
+    run = 1
+    seen = np.zeros(ystart.size, np.int64)
+    prev = -1
+    for k in range(n):
+        j = order[k]
+        d = ydense[j]
+        if k > 0 and xdense_sorted[k] == xdense_sorted[k - 1] and d == prev:
+            run += 1
         else:
-            run = 1
-            seen = np.zeros(ystart.size, np.int64)
-            prev = -1
-            for k in range(n):
-                j = order[k]
-                d = ydense[j]
-                if k > 0 and xdense_sorted[k] == xdense_sorted[k - 1] and d == prev:
-                    run += 1
-                else:
-                    ntie += run * (run - 1) / 2.0
-                    run = 1
-                prev = d
-                p[k] = ystart[d] + seen[d]
-                seen[d] += 1
-                y[k] = yz[j]
             ntie += run * (run - 1) / 2.0
-        # 3. bottom-up merge sort of p; while merging, each element of the right (later) half
-        #    meets the left-half elements with a smaller p through running sums, so every pair
-        #    i < j with p_i < p_j is seen once with sequential memory access
-        pb = np.empty_like(p)
-        xb = np.empty_like(x)
-        yb = np.empty_like(y)
-        lo_count = 0.0
-        s_lo = 0.0  # Σ over those pairs of (x_j − x_i)(y_j − y_i)
-        # blocks of BLOCK elements: every pair directly (cheaper than the first merge levels),
-        # then sorted by insertion
-        block = 8
-        for start in range(0, n, block):
-            end = min(start + block, n)
-            for jj in range(start + 1, end):
-                pj = p[jj]
-                xj = x[jj]
-                yj = y[jj]
-                for ii in range(start, jj):
-                    if p[ii] < pj:
-                        lo_count += 1.0
-                        s_lo += (xj - x[ii]) * (yj - y[ii])
-            for jj in range(start + 1, end):
-                pj = p[jj]
-                xj = x[jj]
-                yj = y[jj]
-                ii = jj - 1
-                while ii >= start and p[ii] > pj:
-                    p[ii + 1] = p[ii]
-                    x[ii + 1] = x[ii]
-                    y[ii + 1] = y[ii]
-                    ii -= 1
-                p[ii + 1] = pj
-                x[ii + 1] = xj
-                y[ii + 1] = yj
-        width = block
-        while width < n:
-            for start in range(0, n, 2 * width):
-                mid = min(start + width, n)
-                end = min(start + 2 * width, n)
-                i = start
-                j = mid
-                k = start
-                c0 = 0.0
-                c1 = 0.0
-                c2 = 0.0
-                c3 = 0.0
-                while j < end:
-                    if i < mid and p[i] < p[j]:
-                        xi = x[i]
-                        yi = y[i]
-                        c0 += 1.0
-                        c1 += xi
-                        c2 += yi
-                        c3 += xi * yi
-                        pb[k] = p[i]
-                        xb[k] = xi
-                        yb[k] = yi
-                        i += 1
-                    else:  # once the left side is used up, the right rest still pairs with all of it
-                        xj = x[j]
-                        yj = y[j]
-                        lo_count += c0
-                        s_lo += xj * yj * c0 - xj * c2 - yj * c1 + c3
-                        pb[k] = p[j]
-                        xb[k] = xj
-                        yb[k] = yj
-                        j += 1
-                    k += 1
-                # a left rest meets no right element: copied
-                pb[k:end] = p[i:mid]
-                xb[k:end] = x[i:mid]
-                yb[k:end] = y[i:mid]
-            p, pb = pb, p
-            x, xb = xb, x
-            y, yb = yb, y
-            width *= 2
-        return lo_count, s_lo, ntie
-
-    return kernel
+            run = 1
+        prev = d
+        p[k] = ystart[d] + seen[d]
+        seen[d] += 1
+        y[k] = yz[j]
+    ntie += run * (run - 1) / 2.0
+    return p, y, ntie
 
 
-_KERNEL = None
+@lazy_njit(nogil=True, cache=True)
+def _block_pairs(p, x, y):  # pragma: no cover - compiled
+    """3a. Blocks of :data:`_BLOCK` elements: every pair ``i < j`` with ``p_i < p_j`` counted directly, with
+    Σ (x_j − x_i)(y_j − y_i) over them; then each block sorted by p (insertion), x and y moved along."""
+    n = p.size
+    lo_count = 0.0
+    s_lo = 0.0
+    for start in range(0, n, _BLOCK):
+        end = min(start + _BLOCK, n)
+        for jj in range(start + 1, end):
+            pj = p[jj]
+            xj = x[jj]
+            yj = y[jj]
+            for ii in range(start, jj):
+                if p[ii] < pj:
+                    lo_count += 1.0
+                    s_lo += (xj - x[ii]) * (yj - y[ii])
+        for jj in range(start + 1, end):
+            pj = p[jj]
+            xj = x[jj]
+            yj = y[jj]
+            ii = jj - 1
+            while ii >= start and p[ii] > pj:
+                p[ii + 1] = p[ii]
+                x[ii + 1] = x[ii]
+                y[ii + 1] = y[ii]
+                ii -= 1
+            p[ii + 1] = pj
+            x[ii + 1] = xj
+            y[ii + 1] = yj
+    return lo_count, s_lo
 
 
-def _kernel():
-    global _KERNEL
-    if _KERNEL is None:
-        _KERNEL = _merge_kernel()
-    return _KERNEL
+@lazy_njit(nogil=True, cache=True)
+def _merge_pairs(p, x, y, lo_count, s_lo):  # pragma: no cover - compiled
+    """3b. Bottom-up merge sort of p from sorted blocks; while merging, each element of the right (later)
+    half meets the left-half elements with a smaller p through running sums, so every pair ``i < j``
+    with ``p_i < p_j`` across blocks is seen once, with sequential memory access. Adds to the counts."""
+    n = p.size
+    pb = np.empty_like(p)
+    xb = np.empty_like(x)
+    yb = np.empty_like(y)
+    width = _BLOCK
+    while width < n:
+        for start in range(0, n, 2 * width):
+            mid = min(start + width, n)
+            end = min(start + 2 * width, n)
+            i = start
+            j = mid
+            k = start
+            c0 = 0.0
+            c1 = 0.0
+            c2 = 0.0
+            c3 = 0.0
+            while j < end:
+                if i < mid and p[i] < p[j]:
+                    xi = x[i]
+                    yi = y[i]
+                    c0 += 1.0
+                    c1 += xi
+                    c2 += yi
+                    c3 += xi * yi
+                    pb[k] = p[i]
+                    xb[k] = xi
+                    yb[k] = yi
+                    i += 1
+                else:  # once the left side is used up, the right rest still pairs with all of it
+                    xj = x[j]
+                    yj = y[j]
+                    lo_count += c0
+                    s_lo += xj * yj * c0 - xj * c2 - yj * c1 + c3
+                    pb[k] = p[j]
+                    xb[k] = xj
+                    yb[k] = yj
+                    j += 1
+                k += 1
+            # a left rest meets no right element: copied
+            pb[k:end] = p[i:mid]
+            xb[k:end] = x[i:mid]
+            yb[k:end] = y[i:mid]
+        p, pb = pb, p
+        x, xb = xb, x
+        y, yb = yb, y
+        width *= 2
+    return lo_count, s_lo
+
+
+def _concordance(a: Var, b: Var) -> tuple[float, float, float]:
+    """The pairs ``i < j`` in x order (x = ``a``) whose y (``b``) rises: their number, Σ of (x_j − x_i)(y_j − y_i)
+    over them, and the number of pairs tied in both, in one merge-sort pass (compiled steps 1–3)."""
+    yties = bool(b.ties > 0)
+    order = _x_order(a.perm, a.tie_lo, a.tie_hi, b.dense, b.pos, yties)
+    p, y, ntie = _y_positions(order, a.dense_sorted, b.dense, b.start, b.pos, yties, b.z)
+    x = a.zs.copy()  # x values in x order whatever the order inside a tie group
+    lo_count, s_lo = _block_pairs(p, x, y)
+    lo_count, s_lo = _merge_pairs(p, x, y, lo_count, s_lo)
+    return lo_count, s_lo, ntie
 
 
 def _kendall_dcor_pair(a: Var, b: Var, n: int) -> tuple[float, float]:
-    lo_count, s_lo, ntie = _kernel()(a.perm, a.tie_lo, a.tie_hi, a.dense_sorted, b.dense, b.start, b.pos,
-                                     bool(b.ties > 0), a.zs, b.z)
+    lo_count, s_lo, ntie = _concordance(a, b)
     tot = n * (n - 1) / 2.0
     # p broke every tie as "concordant": take back pairs tied in x, in y, and (counted in
     # both) tied in both
@@ -415,29 +419,23 @@ def _kendall_dcor_pair(a: Var, b: Var, n: int) -> tuple[float, float]:
     return float(tau), float(np.sqrt(max(dcor2, 0.0)))
 
 
-_HIST = None
+@lazy_njit(nogil=True, cache=True)
+def _hist(ia, ib, out):  # pragma: no cover - compiled
+    for k in range(ia.size):
+        out[ia[k], ib[k]] += 1.0
+    return out
 
 
 def _joint_counts(ia: np.ndarray, ib: np.ndarray, na: int, nb: int) -> np.ndarray:
     """``(na, nb)`` float64 counts of the index pairs (a compiled loop that lets the other threads run)."""
-    global _HIST
-    if _HIST is None:
-        from numba import njit
-
-        @njit(nogil=True, cache=True)
-        def hist(ia, ib, out):  # pragma: no cover - compiled
-            for k in range(ia.size):
-                out[ia[k], ib[k]] += 1.0
-            return out
-
-        _HIST = hist
-    return _HIST(ia, ib, np.zeros((na, nb)))
+    return _hist(ia, ib, np.zeros((na, nb)))
 
 
 def compile_kernels() -> None:
-    """Compile (or load from numba's cache) every kernel once, before parallel threads race to."""
-    _kernel()
-    _rank_kernel()
+    """Make every kernel's dispatcher once (compiled, or loaded from numba's cache, on its first call), before
+    parallel threads race to."""
+    for kernel in (_ranks, _x_order, _y_positions, _block_pairs, _merge_pairs):
+        kernel.dispatcher()
     _joint_counts(np.zeros(1, np.int32), np.zeros(1, np.int32), 1, 1)
 
 
