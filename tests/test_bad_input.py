@@ -93,6 +93,17 @@ nope | decompose {map} --method nope
 --grain-angle | segment {map} --grain-angle 200
 --seed | segment {map} --seed -1
 {under} | segment {map} --figures {under}
+# --- spread
+--radius | spread {map} --radius 0
+--radius | spread {map} --radius 11
+--level | spread {map} --level pixels
+--regions | spread {map} --regions ../x
+--name | spread {map} --name ../x
+--recrystallised | spread {map} --recrystallised ../x
+'latent' | spread {map}
+'segments' | spread {map} --features bandcontrast
+'nope' | spread {map} --features nope
+{under} | spread {map} --figures {under}
 # --- explore
 --n | explore {map} --run {run} --n -5
 --num-samples | explore {map} --run {run} --num-samples 0
@@ -278,7 +289,7 @@ method | ingest nifti {nii} --store {tmp}/n.zarr --method foo
 STORE_COMMANDS = {
     "rank": "", "cluster": "", "decompose": "", "index": "--tilt 70 --pc 0.4,0.2,0.5", "segment": "",
     "explore": "--run {run} --out {tmp}/e", "train": "--run {tmp}/r", "encode": "--run {run}", "boundaries": "",
-    "roi": "--bc-otsu", "orientation-maps": "", "report": "--out {tmp}/rep", "info": "", "verify": "",
+    "roi": "--bc-otsu", "orientation-maps": "", "report": "--out {tmp}/rep", "info": "", "verify": "", "spread": "",
 }
 
 

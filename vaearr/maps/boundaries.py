@@ -50,7 +50,8 @@ from vaearr.maps.edges import (
     welch_edges,
 )
 from vaearr.maps.low_angle import LAGB_COMPONENTS, LAGB_MIN_CONTRAST, grain_projections, low_angle_segments
-from vaearr.maps.regions import boundary_codes, merge_by_pattern_contrast, segment_features
+from vaearr.maps.pattern_levels import merge_by_pattern_contrast
+from vaearr.maps.regions import boundary_codes, segment_features
 from vaearr.store import check_name, open_store, write_variables
 from vaearr.store.schema import PATTERNS, X, Y
 

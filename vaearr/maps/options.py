@@ -204,9 +204,14 @@ class IndexOptions:
 # --------------------------------------------------------------------------------------------
 # segment
 
-#: Nats charged per pixel edge of boundary between two regions (chosen on the tuning seeds of the
-#: science maps, checked on held-out seeds: BENCHMARKS.md "Segmentation").
-BOUNDARY_COST = 8.0
+#: Nats charged per pixel edge of boundary between two regions: ln 3, the price of one step of a chain
+#: code (each step of a boundary goes on, turns left or turns right), so the regions' boundaries cost
+#: what it takes to draw them, not a number tuned on one simulator (8 nats, tuned on the first family
+#: of science maps until issue 37, merged the patches of patchy sub-grains away: BENCHMARKS.md "Science").
+BOUNDARY_COST = round(math.log(3), 4)
+#: Nats per boundary edge of the coarse regions the grain level is read from: long boundaries measure
+#: well in pattern space (:mod:`vaearr.maps.pattern_levels`).
+GRAIN_BOUNDARY_COST = 8.0
 #: Pairs inside a grain closer than this fraction of the median grain-boundary contrast are merged.
 MIN_CONTRAST = 0.01
 
@@ -247,3 +252,44 @@ class SegmentOptions:
     def outputs(self) -> tuple[str, str, str]:
         """The three variables written."""
         return self.name, f"{self.name}_grains", f"{self.name}_boundaries"
+
+
+# --------------------------------------------------------------------------------------------
+# spread
+
+#: What ``vaearr spread`` measures over: a segmentation's grains (GOS is a grain's spread) or its regions.
+SPREAD_LEVELS = ("grains", "regions")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpreadOptions:
+    """Everything ``vaearr spread`` and the ``spread-map`` flow take (:func:`~vaearr.maps.spread.spread_store`)."""
+
+    store: str = opt(help="Store with the feature map and the regions.", flags=())
+    features: str = opt("latent", "Feature map: a (y, x[, dim]) variable (latent, pca_weights, cnmf_weights…) or "
+                                  "orientations (y, x, quaternion): KAM and GOS in degrees.")
+    regions: str = opt("segments", "Region ids: a segmentation's name (its {name}_grains is used, or {name} with "
+                                   "--level regions) or any (y, x) integer variable, −1 outside.")
+    level: str = opt("grains", "grains: spreads over the segmentation's grains (GOS is a grain's spread); regions: "
+                               "over its regions (sub-grains).", choices=SPREAD_LEVELS, parse=_lower)
+    mask: str | None = opt("auto", "Mask variable ('auto': roi when the store has one, else every pixel; 'none': "
+                                   "every pixel).", cli_type=str, parse=parse_none)
+    radius: int = opt(2, "Kernel radius (pixels) of a feature map's kernel spread (orientations: the first "
+                         "neighbours, as KAM).", min=1, max=10)
+    name: str | None = opt(None, "Prefix of {name}_kernel_spread and {name}_domain_spread (default: the features).")
+    recrystallised: str = opt("recrystallised", "Name of the recrystallised mask written beside them.")
+    overwrite: bool = opt(False, "Replace the variables if they exist.", flags=("--overwrite",))
+
+    def check(self) -> None:
+        """One line naming the option and its allowed range, before any work."""
+        check_declared(self)
+        check_name(self.features, "--features")
+        check_name(self.regions, "--regions")
+        check_name(self.recrystallised, "--recrystallised")
+        if self.name is not None:
+            check_name(self.name, "--name")
+
+    def outputs(self) -> tuple[str, str, str]:
+        """The three variables written."""
+        prefix = self.name or self.features
+        return f"{prefix}_kernel_spread", f"{prefix}_domain_spread", self.recrystallised

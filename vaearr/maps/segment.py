@@ -21,7 +21,9 @@ from vaearr.maps.edges import prepare_patterns
 from vaearr.maps.grains import grain_rotation_vectors, neighbour_angles, segment_grains
 from vaearr.maps.options import SegmentOptions
 from vaearr.maps.orientations import phase_groups
-from vaearr.maps.regions import Segmentation, boundary_codes, merge_by_pattern_contrast, relabel, segment_features
+from vaearr.maps.pattern_levels import merge_by_pattern_contrast, pattern_grains
+from vaearr.maps.merging import relabel
+from vaearr.maps.regions import Segmentation, boundary_codes, segment_features
 from vaearr.store import open_store, write_variables
 from vaearr.store.schema import AUTO_MASK, PATTERNS, PHASE_ID, PX, PY, QUATERNION, X, Y, auto_mask, mask_said, phase_id_name
 
@@ -77,6 +79,20 @@ def feature_map(ds: xr.Dataset, name: str, store: Any) -> xr.DataArray:
     return da_.transpose(Y, X, *extra)
 
 
+def feature_inputs(store: Any, options: Any, doing: str) -> tuple[xr.Dataset, xr.DataArray]:
+    """The store and its feature map for a map command whose ``options`` have ``features``, ``outputs()`` and
+    ``overwrite`` (checked first): one line for a store without a grid, a missing feature, outputs that exist."""
+    options.check()
+    ds = open_store(store)
+    if Y not in ds.dims or X not in ds.dims:
+        raise StoreError(store, f"the store has no (y, x) grid to {doing}")
+    da_ = feature_map(ds, options.features, store)
+    clash = [v for v in options.outputs() if v in ds.variables]
+    if clash and not options.overwrite:
+        raise StoreError(store, f"variable(s) {clash} exist; pass --overwrite to replace them")
+    return ds, da_
+
+
 def _orientation_inputs(ds: xr.Dataset, name: str, valid: np.ndarray, grain_angle: float
                         ) -> tuple[np.ndarray, np.ndarray, str]:
     """Rotation vectors from each grain's mean (degrees) and the orientation grains."""
@@ -106,14 +122,7 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
         No such feature or mask variable, a variable that exists without ``overwrite``.
     """
     options = options if options is not None else SegmentOptions(store=str(store), **kwargs)
-    options.check()
-    ds = open_store(store)
-    if Y not in ds.dims or X not in ds.dims:
-        raise StoreError(store, "the store has no (y, x) grid to segment")
-    da_ = feature_map(ds, options.features, store)
-    clash = [v for v in options.outputs() if v in ds.variables]
-    if clash and not options.overwrite:
-        raise StoreError(store, f"variable(s) {clash} exist; pass --overwrite to replace them")
+    ds, da_ = feature_inputs(store, options, "segment")
     valid, mask_name, mask_line = resolve_mask(ds, options.mask, store)
     if not valid.any():
         raise StoreError(store, f"mask '{mask_name}' selects no pixel")
@@ -126,11 +135,13 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
         values = np.asarray(da_.values, np.float64)
         features = values[..., None] if values.ndim == 2 else values
     in_patterns = grains is None and PATTERNS in ds.data_vars and set(ds[PATTERNS].dims) == {Y, X, PY, PX}
+    space = _PatternSpace(store, ds, mask_name) if in_patterns else None
     seg = segment_features(features, valid, boundary_cost=options.boundary_cost, min_size=options.min_size,
                            min_contrast=0.0 if in_patterns else options.min_contrast, grains=grains,
-                           seed=options.seed, correlation=1.0 if grains is not None else None)
-    if in_patterns and options.min_contrast > 0 and seg.n_regions > seg.n_grains:
-        seg = _pattern_floor(store, ds, seg, mask_name, options.min_contrast)
+                           seed=options.seed, correlation=1.0 if grains is not None else None,
+                           level_rule=space.grains if space is not None else None)
+    if space is not None and options.min_contrast > 0 and seg.n_regions > seg.n_grains:
+        seg = space.floor(seg, options.min_contrast)
         messages.append(f"sub-grain floor: mean patterns at least {options.min_contrast:g} × the grain boundaries' "
                         f"difference ({seg.info.get('lagb_pairs_merged_by_floor', 0)} pair(s) merged)")
     variables = _segment_variables(ds, options, seg, mask_name)
@@ -141,21 +152,30 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
     return SegmentResult(str(store), options, variables, seg, messages)
 
 
-def _pattern_floor(store: Any, ds: xr.Dataset, seg: Segmentation, mask_name: str | None,
-                   min_contrast: float) -> Segmentation:
-    """The sub-grain floor measured on the store's patterns (:func:`merge_by_pattern_contrast`): in a latent space
-    the grains' spread says little about how far apart sub-grains sit; in pattern space it is a fixed physics."""
-    bg = static_background(store, PATTERNS, (Y, X), mask_name, feature_dims=(PY, PX)).astype(np.float32)
+class _PatternSpace:
+    """The store's patterns, static background divided and normalised: where the grain rule and the sub-grain
+    floor are read (:mod:`vaearr.maps.pattern_levels`); in a latent space the distances between grains and
+    sub-grains depend on the model, in pattern space on physics."""
 
-    def prepare(block: np.ndarray) -> np.ndarray:
-        return prepare_patterns(block, bg, 0.0)
+    def __init__(self, store: Any, ds: xr.Dataset, mask_name: str | None):
+        self.bg = static_background(store, PATTERNS, (Y, X), mask_name, feature_dims=(PY, PX)).astype(np.float32)
+        self.data = ds[PATTERNS].transpose(Y, X, PY, PX).data
+        self.size = int(ds.sizes[PY] * ds.sizes[PX])
 
-    regions, info = merge_by_pattern_contrast(ds[PATTERNS].transpose(Y, X, PY, PX).data, seg.regions, seg.grains,
-                                              prepare, min_contrast)
-    regions = np.where(regions >= 0, relabel(np.where(regions >= 0, regions, regions.max() + 1)), -1)
-    regions = np.where(seg.regions >= 0, regions, -1)
-    return Segmentation(regions, seg.grains, boundary_codes(regions, seg.grains),
-                        {**seg.info, **info, "min_contrast_space": "patterns"})
+    def prepare(self, block: np.ndarray) -> np.ndarray:
+        return prepare_patterns(block, self.bg, 0.0)
+
+    def grains(self, regions: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        return pattern_grains(regions, self.data, self.prepare, self.size)
+
+    def floor(self, seg: Segmentation, min_contrast: float) -> Segmentation:
+        """Sub-grains of one grain whose mean patterns differ by less than ``min_contrast`` × the grain boundaries'
+        difference, merged (:func:`merge_by_pattern_contrast`)."""
+        regions, info = merge_by_pattern_contrast(self.data, seg.regions, seg.grains, self.prepare, min_contrast)
+        regions = np.where(regions >= 0, relabel(np.where(regions >= 0, regions, regions.max() + 1)), -1)
+        regions = np.where(seg.regions >= 0, regions, -1)
+        return Segmentation(regions, seg.grains, boundary_codes(regions, seg.grains),
+                            {**seg.info, **info, "min_contrast_space": "patterns"})
 
 
 def _segment_variables(ds: xr.Dataset, options: SegmentOptions, seg: Segmentation,
