@@ -181,10 +181,10 @@ def _f1(marked: np.ndarray, true: np.ndarray) -> dict:
     return {"f1": round(r["f1"], 4), "x": round(r["ratio_marked"], 3)}
 
 
-def _segment(store: Path, features: str, mask: str | None, name: str, truth: Truth) -> dict:
+def _segment(store: Path, features: str, mask: str | None, name: str, truth: Truth, **options: float) -> dict:
     from vaearr.maps.segment import segment_store
 
-    seg = segment_store(store, features=features, name=name, mask=mask, overwrite=True).segmentation
+    seg = segment_store(store, features=features, name=name, mask=mask, overwrite=True, **options).segmentation
     out = truth.region_scores(seg.regions, seg.grains)
     out |= {f"lagb_{k}": v for k, v in _f1(seg.boundaries == 1, truth.ds.low_angle_boundaries_true.values).items()}
     out["gb_f1"] = _f1(seg.boundaries == 2, truth.ds.grain_boundaries_true.values)["f1"]
@@ -269,6 +269,12 @@ def score_deformed(m: MapSpec, store: Path, truth: Truth) -> list[dict]:
         s = r.spread
         rows.append({"method": label, **_deformation_scores(s.kernel, s.domain, s.recrystallised, ds),
                      "recrystallised_regions": s.info["recrystallised_regions"], "regions": s.info["regions_measured"]})
+    for radius in (1, 2, 3, 5):  # the kernel radius, chosen on the tuning maps
+        r = spread_store(store, features="latent", regions="seg", mask=roi, radius=radius, name=f"latent_r{radius}",
+                         recrystallised=f"rex_latent_r{radius}", overwrite=True)
+        s = r.spread
+        rows.append({"method": f"vaearr spread (latent), radius {radius}",
+                     **_deformation_scores(s.kernel, s.domain, s.recrystallised, ds)})
     q = ds.orientation_true.values
     from vaearr.maps.grains import grain_rotation_vectors
     from vaearr.maps.orientations import phase_groups
@@ -282,10 +288,33 @@ def score_deformed(m: MapSpec, store: Path, truth: Truth) -> list[dict]:
     return rows
 
 
+#: Grain-level thresholds (``segment --grain-threshold``) and boundary costs scored on every map, to choose on one
+#: family and read the other.
+GRAIN_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
+BOUNDARY_COSTS = (1.0986, 2.0, 4.0, 8.0)
+
+
+def score_settings(store: Path, truth: Truth) -> list[dict]:
+    """``segment`` of the latents at each grain threshold and boundary cost (the others at their defaults)."""
+    ds = truth.ds
+    roi = "roi" if "roi" in ds and not bool(ds.roi.all()) else None
+    rows = []
+    for t in GRAIN_THRESHOLDS:
+        r = _segment(store, "latent", roi, "seg_sweep", truth, grain_threshold=t)
+        rows.append({"method": f"segment, grain threshold {t:g}", **{f"seg_{k}": v for k, v in r.items()
+                                                                     if k != "regions_map"}})
+    for c in BOUNDARY_COSTS:
+        r = _segment(store, "latent", roi, "seg_sweep", truth, boundary_cost=c)
+        rows.append({"method": f"segment, boundary cost {c:g}", **{f"seg_{k}": v for k, v in r.items()
+                                                                   if k != "regions_map"}})
+    return rows
+
+
 def score(m: MapSpec) -> list[dict]:
     store = store_of(m)
     truth = Truth(xr.open_zarr(store).load())
     rows = score_subgrains(m, store, truth) if m.kind == "subgrains" else score_deformed(m, store, truth)
+    rows += score_settings(store, truth)
     base = {"family": m.family, "kind": m.kind, "seed": m.seed, "split": m.split, "physics": m.label}
     return [{**base, **r} for r in rows]
 

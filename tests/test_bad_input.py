@@ -91,6 +91,7 @@ nope | decompose {map} --method nope
 --min-contrast | segment {map} --min-contrast -0.1
 --grain-angle | segment {map} --grain-angle 0
 --grain-angle | segment {map} --grain-angle 200
+--grain-threshold | segment {map} --grain-threshold 0
 --seed | segment {map} --seed -1
 {under} | segment {map} --figures {under}
 # --- spread

@@ -212,6 +212,10 @@ BOUNDARY_COST = round(math.log(3), 4)
 #: Nats per boundary edge of the coarse regions the grain level is read from: long boundaries measure
 #: well in pattern space (:mod:`vaearr.maps.pattern_levels`).
 GRAIN_BOUNDARY_COST = 8.0
+#: Pattern space: a region boundary is a grain boundary when its excess pseudo-angle (the noise-free
+#: dissimilarity of the mean patterns three pixels apart across it, less its sides' own gradient) is over this
+#: (:mod:`vaearr.maps.pattern_levels`; chosen on the first family of study maps: BENCHMARKS.md "Science").
+GRAIN_EXCESS = 0.7
 #: Pairs inside a grain closer than this fraction of the median grain-boundary contrast are merged.
 MIN_CONTRAST = 0.01
 
@@ -232,6 +236,9 @@ class SegmentOptions:
     min_contrast: float = opt(MIN_CONTRAST, "Sub-grains closer than this fraction of the median grain-boundary "
                                             "contrast are merged.")
     grain_angle: float = opt(5.0, "Orientations: the misorientation (degrees) that separates grains.")
+    grain_threshold: float = opt(GRAIN_EXCESS, "With patterns in the store: the grain level's threshold on the "
+                                               "excess pseudo-angle across a boundary (about 1 for unrelated "
+                                               "orientations, 0 inside a bent grain).", above=0)
     seed: int = opt(0, "Seed of the sample of pixel pairs the noise is measured on.", min=0, max=SEED_MAX)
     overwrite: bool = opt(False, "Replace the variables if they exist.", flags=("--overwrite",))
 

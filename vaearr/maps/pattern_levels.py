@@ -41,10 +41,12 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from vaearr.maps.background import static_background
+from vaearr.maps.edges import prepare_patterns
+from vaearr.maps.options import GRAIN_EXCESS
 from vaearr.progress import bar
+from vaearr.store.schema import PATTERNS, PX, PY, X, Y
 
-#: Excess dissimilarity (module docstring) over which a region boundary is a grain boundary.
-GRAIN_EXCESS = 0.7
 #: Depth (pixels) of the rows either side of a boundary the rule reads.
 DEPTH = 4
 #: Pixels a side row needs for its mean to count (fewer: the row is left out; a boundary with no row left is unmeasured).
@@ -53,6 +55,29 @@ MIN_ROW_PIXELS = 8
 SUM_BUDGET = 32 * 1024 * 1024
 #: Pattern rows read at a time.
 BLOCK_PIXELS = 4096
+
+
+class PatternSpace:
+    """A store's patterns, static background divided and normalised: where the grain rule and the sub-grain floor
+    are read (in a latent space the distances between grains and sub-grains depend on the model, in pattern
+    space on physics). The static background is the mean pattern inside ``mask_name`` (streamed)."""
+
+    def __init__(self, store: Any, ds: Any, mask_name: str | None):
+        self.bg = static_background(store, PATTERNS, (Y, X), mask_name, feature_dims=(PY, PX)).astype(np.float32)
+        self.data = ds[PATTERNS].transpose(Y, X, PY, PX).data
+        self.size = int(ds.sizes[PY] * ds.sizes[PX])
+
+    @staticmethod
+    def available(ds: Any) -> bool:
+        """Whether the store has a (y, x, py, px) pattern map."""
+        return PATTERNS in ds.data_vars and set(ds[PATTERNS].dims) == {Y, X, PY, PX}
+
+    def prepare(self, block: np.ndarray) -> np.ndarray:
+        return prepare_patterns(block, self.bg, 0.0)
+
+    def grains(self, regions: np.ndarray, threshold: float = GRAIN_EXCESS) -> tuple[np.ndarray, dict[str, Any]]:
+        """:func:`pattern_grains` of ``regions`` on these patterns."""
+        return pattern_grains(regions, self.data, self.prepare, self.size, threshold=threshold)
 
 
 @dataclass

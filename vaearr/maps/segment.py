@@ -8,6 +8,7 @@ the choices made in attrs.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,16 +17,14 @@ import numpy as np
 import xarray as xr
 
 from vaearr.errors import InputError, StoreError
-from vaearr.maps.background import static_background
-from vaearr.maps.edges import prepare_patterns
 from vaearr.maps.grains import grain_rotation_vectors, neighbour_angles, segment_grains
 from vaearr.maps.options import SegmentOptions
 from vaearr.maps.orientations import phase_groups
-from vaearr.maps.pattern_levels import merge_by_pattern_contrast, pattern_grains
+from vaearr.maps.pattern_levels import PatternSpace, merge_by_pattern_contrast
 from vaearr.maps.merging import relabel
 from vaearr.maps.regions import Segmentation, boundary_codes, segment_features
 from vaearr.store import open_store, write_variables
-from vaearr.store.schema import AUTO_MASK, PATTERNS, PHASE_ID, PX, PY, QUATERNION, X, Y, auto_mask, mask_said, phase_id_name
+from vaearr.store.schema import AUTO_MASK, PHASE_ID, QUATERNION, X, Y, auto_mask, mask_said, phase_id_name
 
 
 
@@ -134,14 +133,15 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
     else:
         values = np.asarray(da_.values, np.float64)
         features = values[..., None] if values.ndim == 2 else values
-    in_patterns = grains is None and PATTERNS in ds.data_vars and set(ds[PATTERNS].dims) == {Y, X, PY, PX}
-    space = _PatternSpace(store, ds, mask_name) if in_patterns else None
+    in_patterns = grains is None and PatternSpace.available(ds)
+    space = PatternSpace(store, ds, mask_name) if in_patterns else None
     seg = segment_features(features, valid, boundary_cost=options.boundary_cost, min_size=options.min_size,
                            min_contrast=0.0 if in_patterns else options.min_contrast, grains=grains,
                            seed=options.seed, correlation=1.0 if grains is not None else None,
-                           level_rule=space.grains if space is not None else None)
+                           level_rule=(None if space is None else
+                                       functools.partial(space.grains, threshold=options.grain_threshold)))
     if space is not None and options.min_contrast > 0 and seg.n_regions > seg.n_grains:
-        seg = space.floor(seg, options.min_contrast)
+        seg = floor_in_patterns(seg, space, options.min_contrast)
         messages.append(f"sub-grain floor: mean patterns at least {options.min_contrast:g} × the grain boundaries' "
                         f"difference ({seg.info.get('lagb_pairs_merged_by_floor', 0)} pair(s) merged)")
     variables = _segment_variables(ds, options, seg, mask_name)
@@ -152,30 +152,15 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
     return SegmentResult(str(store), options, variables, seg, messages)
 
 
-class _PatternSpace:
-    """The store's patterns, static background divided and normalised: where the grain rule and the sub-grain
-    floor are read (:mod:`vaearr.maps.pattern_levels`); in a latent space the distances between grains and
-    sub-grains depend on the model, in pattern space on physics."""
-
-    def __init__(self, store: Any, ds: xr.Dataset, mask_name: str | None):
-        self.bg = static_background(store, PATTERNS, (Y, X), mask_name, feature_dims=(PY, PX)).astype(np.float32)
-        self.data = ds[PATTERNS].transpose(Y, X, PY, PX).data
-        self.size = int(ds.sizes[PY] * ds.sizes[PX])
-
-    def prepare(self, block: np.ndarray) -> np.ndarray:
-        return prepare_patterns(block, self.bg, 0.0)
-
-    def grains(self, regions: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-        return pattern_grains(regions, self.data, self.prepare, self.size)
-
-    def floor(self, seg: Segmentation, min_contrast: float) -> Segmentation:
-        """Sub-grains of one grain whose mean patterns differ by less than ``min_contrast`` × the grain boundaries'
-        difference, merged (:func:`merge_by_pattern_contrast`)."""
-        regions, info = merge_by_pattern_contrast(self.data, seg.regions, seg.grains, self.prepare, min_contrast)
-        regions = np.where(regions >= 0, relabel(np.where(regions >= 0, regions, regions.max() + 1)), -1)
-        regions = np.where(seg.regions >= 0, regions, -1)
-        return Segmentation(regions, seg.grains, boundary_codes(regions, seg.grains),
-                            {**seg.info, **info, "min_contrast_space": "patterns"})
+def floor_in_patterns(seg: Segmentation, space: PatternSpace, min_contrast: float) -> Segmentation:
+    """Sub-grains of one grain whose mean patterns differ by less than ``min_contrast`` × the grain boundaries'
+    difference, merged (:func:`~vaearr.maps.pattern_levels.merge_by_pattern_contrast`): in a latent space the
+    grains' spread says little about how far apart sub-grains sit; in pattern space it is a fixed physics."""
+    regions, info = merge_by_pattern_contrast(space.data, seg.regions, seg.grains, space.prepare, min_contrast)
+    regions = np.where(regions >= 0, relabel(np.where(regions >= 0, regions, regions.max() + 1)), -1)
+    regions = np.where(seg.regions >= 0, regions, -1)
+    return Segmentation(regions, seg.grains, boundary_codes(regions, seg.grains),
+                        {**seg.info, **info, "min_contrast_space": "patterns"})
 
 
 def _segment_variables(ds: xr.Dataset, options: SegmentOptions, seg: Segmentation,
