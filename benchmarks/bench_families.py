@@ -332,9 +332,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", nargs="*", help="map tags to run (default: all that match)")
     args = p.parse_args(argv)
     if args.step == "table":
-        from families_table import families_table
+        from families_table import families_table, sweep_table
 
         print(families_table(OUT))
+        print(sweep_table(OUT))
         return 0
     DATA.mkdir(parents=True, exist_ok=True)
     maps = [m for m in study_maps() if args.family in ("all", m.family) and args.split in ("all", m.split)

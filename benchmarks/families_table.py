@@ -19,9 +19,9 @@ SUBGRAIN_COLUMNS = [
     ("all_lagb_f1", "every pixel: low-angle F1", True),
     ("all_lagb_x", "marked ×", False),
     ("roi_vs_all_ari", "ROI vs every pixel, regions ARI", True),
-    ("lagb_f1", "low-angle F1", True),
+    ("lagb_f1", "boundaries: low-angle F1", True),
     ("lagb_x", "marked ×", False),
-    ("gb_f1", "grain-boundary F1", True),
+    ("gb_f1", "boundaries: grain-boundary F1", True),
 ]
 DEFORMED_COLUMNS = [
     ("seg_grains", "segment: grain ARI", True),
@@ -56,7 +56,7 @@ def _worst(values: list, low_is_worse: bool | None) -> str:
 
 def families_table(path: Path) -> str:
     """One table per (kind, family, split, physics group): each method's worst value over the maps, and the maps."""
-    rows = _rows(path)
+    rows = [r for r in _rows(path) if not r["method"].startswith(tuple(SWEEPS))]  # the sweeps: sweep_table
     groups: dict = defaultdict(list)
     for r in rows:
         physics = "default physics" if r["physics"] == "default" else "physics varied (held-out seed)"
@@ -81,5 +81,61 @@ def families_table(path: Path) -> str:
     return "\n".join(out)
 
 
+#: The settings swept on every map: the method label's prefix, the score that picks a value, whether the worst
+#: value of it is the minimum, and a constraint on the rows a value may be picked by.
+SWEEPS = {
+    "segment, grain threshold": ("seg_grains", True, None),
+    "segment, boundary cost": ("seg_lagb_f1", True, ("seg_lagb_x", 1.5)),
+    "vaearr spread (latent), radius": ("kam_spearman", True, None),
+}
+
+
+def _value(method: str, prefix: str) -> float:
+    return float(method[len(prefix):].strip())
+
+
+def sweep_table(path: Path) -> str:
+    """For each swept setting: every value's worst score per family and split, and the value each family's tuning
+    maps pick (best worst case; a plateau's middle) read on the other family's maps."""
+    rows = _rows(path)
+    out = []
+    for prefix, (key, low_is_worse, limit) in SWEEPS.items():
+        mine = [r for r in rows if r["method"].startswith(prefix) and key in r]
+        if not mine:
+            continue
+        values = sorted({_value(r["method"], prefix) for r in mine})
+        cells = sorted({(r["family"], r["split"]) for r in mine})
+        out.append(f"\n**{prefix}** — worst {key} over the maps of each family and split"
+                   + (f" (values marking over {limit[1]}× set aside)" if limit else ""))
+        out.append("\n| value | " + " | ".join(f"{f} {s}" for f, s in cells) + " |")
+        out.append("|---:|" + "---:|" * len(cells))
+        worst: dict = {}
+        for v in values:
+            line = []
+            for f, s in cells:
+                rs = [r for r in mine if (r["family"], r["split"]) == (f, s) and _value(r["method"], prefix) == v]
+                ok = all(limit is None or (r.get(limit[0]) or 0) <= limit[1] for r in rs)
+                w = (min if low_is_worse else max)(r[key] for r in rs) if rs else None
+                worst[(v, f, s)] = w if ok else None
+                line.append("–" if w is None else f"{w:.3f}" + ("" if ok else " (×)"))
+            out.append(f"| {v:g} | " + " | ".join(line) + " |")
+        for family in sorted({f for f, _ in cells}):
+            scores = [(worst.get((v, family, "tuning")), v) for v in values]
+            scores = [(w, v) for w, v in scores if w is not None]
+            if not scores:
+                continue
+            best = max(w for w, _ in scores) if low_is_worse else min(w for w, _ in scores)
+            plateau = [v for w, v in scores if abs(w - best) <= 0.005]
+            pick = plateau[len(plateau) // 2]
+            other = [(f, s) for f, s in cells if f != family]
+            read = "; ".join(f"{f} {s} {worst.get((pick, f, s)):.3f}" for f, s in other
+                             if worst.get((pick, f, s)) is not None)
+            out.append(f"\nchosen on the {family} tuning maps: {pick:g} (plateau {', '.join(f'{v:g}' for v in plateau)});"
+                       f" on the other family: {read or '–'}")
+    return "\n".join(out)
+
+
 if __name__ == "__main__":
-    print(families_table(Path(__file__).resolve().parent / "results" / "families.jsonl"))
+    results = Path(__file__).resolve().parent / "results" / "families.jsonl"
+    print(families_table(results))
+    print(sweep_table(results))
