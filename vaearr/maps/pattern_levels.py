@@ -298,18 +298,17 @@ def _region_moments(features: Any, ids: np.ndarray, prepare: Any) -> tuple[np.nd
     return sums, sq, count
 
 
-def _unbiased_contrast(sums, sq, count, i, j) -> np.ndarray:
-    """|μ_i − μ_j|² less the noise of the two means (each region's scatter over its pixel count)."""
-    mu = sums / np.maximum(count, 1)[:, None]
-    var = sq / np.maximum(count, 1) - np.einsum("ij,ij->i", mu, mu)
-    d = mu[i] - mu[j]
-    return np.einsum("ij,ij->i", d, d) - var[i] / np.maximum(count[i], 1) - var[j] / np.maximum(count[j], 1)
+def _mean_dissimilarity(sums: np.ndarray, sq: np.ndarray, count: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """1 − the noise-free correlation of the mean patterns of ids ``i`` and ``j`` (:func:`_correlation`): blind to
+    how much of a pattern is signal (a pit, a dim pixel), as an angle is."""
+    return 1.0 - _correlation(sums, sq, count, i, j, min_count=2)
 
 
 def merge_by_pattern_contrast(features: Any, regions: np.ndarray, grains: np.ndarray, prepare: Any,
                               min_contrast: float) -> tuple[np.ndarray, dict[str, Any]]:
     """Merge the regions of a grain whose mean patterns differ by less than ``min_contrast`` × the neighbouring
-    grains' (squared differences of the means, less their noise).
+    grains' (1 − the noise-free correlation of the means: a region of dim or poor patterns — a pit, a scratch — of
+    the surrounding orientation is not a sub-grain).
 
     ``features`` is the ``(y, x, ...)`` pattern map (numpy or dask, read in row blocks through ``prepare``),
     ``regions`` and ``grains`` the (y, x) ids (−1 outside). Significant is not enough at a high
@@ -330,7 +329,7 @@ def merge_by_pattern_contrast(features: Any, regions: np.ndarray, grains: np.nda
     if not pairs:
         return regions, {"lagb_contrast_floor": None}
     gi, gj = np.array(sorted(pairs)).T
-    scale = float(np.median(_unbiased_contrast(sums, sq, count, gi, gj)))
+    scale = float(np.nanmedian(_mean_dissimilarity(sums, sq, count, gi, gj)))
     rsums, rsq, rcount = _region_moments(features, regions, prepare)
     ids = regions
     ri, rj = [], []
@@ -343,8 +342,8 @@ def merge_by_pattern_contrast(features: Any, regions: np.ndarray, grains: np.nda
     if not ri.size:
         return regions, {"lagb_contrast_floor": min_contrast * scale}
     key = np.unique(np.stack([np.minimum(ri, rj), np.maximum(ri, rj)], 1), axis=0)
-    c = _unbiased_contrast(rsums, rsq, rcount, key[:, 0], key[:, 1])
-    weak = c < min_contrast * scale
+    c = _mean_dissimilarity(rsums, rsq, rcount, key[:, 0], key[:, 1])
+    weak = np.nan_to_num(c, nan=np.inf) < min_contrast * scale
     n = int(regions.max()) + 1
     graph = sparse.coo_matrix((np.ones(int(weak.sum())), (key[weak, 0], key[weak, 1])), shape=(n, n))
     _, comp = connected_components(graph, directed=False)
