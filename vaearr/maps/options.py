@@ -150,6 +150,14 @@ def check_tilt(value: float, what: str) -> float:
     return value
 
 
+def _phase_specs(items: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    """``--phase`` (repeatable) as a tuple of phase texts; one text is one phase (structure text holds commas)."""
+    if items is None:
+        return None
+    items = [items] if isinstance(items, str) else list(items)
+    return tuple(str(i).strip() for i in items if str(i).strip()) or None
+
+
 def _index_mask(text: str | None) -> str | None:
     """The command line's mask: a name, ``auto`` (roi when the store has one) or ``none``."""
     return "auto" if text is None else parse_none(text)
@@ -163,8 +171,11 @@ class IndexOptions:
     pc: Sequence[float] | str = opt(help="Projection centre X,Y,Z (kikuchipy's default Bruker convention unless "
                                          "--pc-convention).", cli_type=str)
     sample_tilt: float = opt(70.0, "Sample tilt (degrees), e.g. 70.", flags=("--tilt",), cli_default=..., min=-90, max=90)
-    phase: str | None = opt(None, "Phase by kikuchipy master-pattern name: ni (shipped, offline), al, si, austenite, "
-                                  "ferrite, … (downloaded ones).")
+    phase: str | Sequence[str] | None = opt(
+        None, "Phase (repeatable: every phase of the map): fcc, bcc or hcp (built in, offline); a kikuchipy master "
+              "pattern (ni offline; al, si, austenite, ferrite… downloaded); a .cif file; an EMsoft master-pattern "
+              "file; or NAME:SPACEGROUP:a[,b,c,α,β,γ]:ATOMS. NAME=… names it.",
+        cli_type=Optional[list[str]], parse=_phase_specs)
     master_pattern: Path | None = opt(None, "An EMsoft master-pattern file instead of --phase.")
     method: str = opt("hough", "hough (PyEBSDIndex) or dictionary (kikuchipy), or another in vaearr.maps.indexers.",
                       parse=_lower)
@@ -185,9 +196,15 @@ class IndexOptions:
     dictionary_memory: int = DICTIONARY_MEMORY
     progress: bool = True
 
+    def phases(self) -> tuple[str, ...]:
+        """The ``--phase`` texts, in order (a single text is one phase)."""
+        return _phase_specs(self.phase) or ()
+
     def check(self) -> tuple[str, tuple[float, float, float], float, float]:
         """Every setting checked before the store is read; returns the name, PC and tilts as they will be used."""
         check_declared(self)
+        if bool(self.phases()) == (self.master_pattern is not None):
+            raise InputError(None, "give one of --phase NAME or --master-pattern FILE (--phase repeats: one per phase)")
         name = check_name(self.name, "orientation variable (--name)")
         if self.method not in INDEXERS:
             raise InputError(None, f"unknown --method '{self.method}'; choose {', '.join(INDEXERS)}")
