@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from vaearr.crystals.structures import (
     ANGSTROM,
@@ -314,3 +315,21 @@ def record_source(record: dict[str, Any]) -> PhaseSource:
     phase = record_phase(record)
     return PhaseSource(str(record["name"]), phase, str(record.get("source") or "phase record"), "structure",
                        str(record.get("lattice_units") or ANGSTROM))
+
+
+def save_master_pattern(mp, folder: str | os.PathLike, name: str | None = None) -> dict[str, Path]:
+    """A master pattern written for inspection: ``{name}_master_pattern.png`` (both hemispheres of the square
+    Lambert projection side by side, upper left, grey levels scaled to its range) and ``.npz`` (the arrays,
+    ``lambert`` (2, n, n) float32 upper then lower, and the phase record)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = name or str(mp.phase.name) or "phase"
+    data = np.asarray(mp.data, np.float32)
+    data = data.reshape(-1, *data.shape[-2:])[-2:]  # the last energy's two hemispheres
+    lo, hi = float(np.nanmin(data)), float(np.nanmax(data))
+    grey = np.rint(255 * (data - lo) / ((hi - lo) or 1.0)).astype(np.uint8)
+    gap = np.full((grey.shape[1], 4), 255, np.uint8)
+    files = {"png": folder / f"{name}_master_pattern.png", "npz": folder / f"{name}_master_pattern.npz"}
+    Image.fromarray(np.hstack([grey[0], gap, grey[-1]])).save(files["png"])
+    np.savez_compressed(files["npz"], lambert=data, record=json.dumps(phase_record(mp.phase)))
+    return files
