@@ -146,7 +146,10 @@ def parse_structure(text: str) -> Crystal:
     atoms = tuple(_atom(a, text) for a in re.split(r"[;+]", atoms_text) if a.strip())
     known = _elements()
     atoms = tuple((known.get(el.lower(), el), xyz, occ) for el, xyz, occ in atoms)
-    return check_crystal(Crystal(name, space_group, _lattice(numbers, space_group, text), atoms))  # type: ignore[arg-type]
+    try:
+        return check_crystal(Crystal(name, space_group, _lattice(numbers, space_group, text), atoms))  # type: ignore[arg-type]
+    except InputError as exc:
+        raise InputError(None, f"'{text}': {exc.problem}") from None
 
 
 def aligned_lattice(abcabg):

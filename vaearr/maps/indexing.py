@@ -140,6 +140,8 @@ def master_energy(mp, energy: float | None) -> float:
 
 def phase_sources(phases: Sequence[str], master_pattern: str | os.PathLike | None) -> list[PhaseSource]:
     """The phases ``--phase`` (repeatable) and ``--master-pattern`` name, resolved (one line for a bad one)."""
+    if bool(phases) == (master_pattern is not None):
+        raise InputError(None, "give one of --phase NAME or --master-pattern FILE (--phase repeats: one per phase)")
     if master_pattern is not None and not Path(master_pattern).is_file():
         raise InputError(master_pattern, "no such master-pattern file")
     return resolve_phases([*phases, *([str(master_pattern)] if master_pattern is not None else [])])

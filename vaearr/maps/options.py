@@ -203,8 +203,6 @@ class IndexOptions:
     def check(self) -> tuple[str, tuple[float, float, float], float, float]:
         """Every setting checked before the store is read; returns the name, PC and tilts as they will be used."""
         check_declared(self)
-        if bool(self.phases()) == (self.master_pattern is not None):
-            raise InputError(None, "give one of --phase NAME or --master-pattern FILE (--phase repeats: one per phase)")
         name = check_name(self.name, "orientation variable (--name)")
         if self.method not in INDEXERS:
             raise InputError(None, f"unknown --method '{self.method}'; choose {', '.join(INDEXERS)}")

@@ -34,7 +34,7 @@ KEEP = ("above", "below")
 def missing_variable(var: str, names: Any) -> str:
     """The line for a threshold on a variable the store lacks, naming the way to one."""
     if var == "bandcontrast":
-        return ("no variable 'bandcontrast' in the store: ingest a band-contrast CSV (vaearr ingest tables STORE "
+        return ("no variable 'bandcontrast' in the store; ingest a band-contrast CSV first (vaearr ingest tables STORE "
                 "--bandcontrast FILE), or measure the patterns' quality (vaearr quality STORE) and threshold it "
                 "(vaearr roi STORE --var iq --otsu)")
     maps = sorted(str(n) for n in names)
