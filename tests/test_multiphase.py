@@ -163,3 +163,26 @@ def test_bad_phases_are_one_line_and_leave_the_store(two_phase_store: Path, tmp_
     with pytest.raises(InputError, match="two phases named 'a'"):
         index_store(two_phase_store, phase=["a=fcc", "a=bcc"], pc=_pc(two_phase_store), sample_tilt=70)
     assert tree_hash(two_phase_store) == before
+
+
+def test_fcc_and_hcp_by_dictionary(tmp_path: Path) -> None:
+    """HCP's kinematical master pattern indexes HCP patterns: a small FCC + HCP map, dictionary indexing of both
+    (the HCP orientations checked with 6/mmm symmetry)."""
+    from orix.quaternion import Orientation
+    from orix.quaternion.symmetry import D6h
+
+    from vaearr.data.multiphase import write_phase_map
+    from vaearr.maps.indexing import index_store
+
+    store = tmp_path / "fcc_hcp.zarr"
+    write_phase_map(store, "fcc-hcp", seed=3, shape=(12, 16), n_grains=4)
+    index_store(store, phase=["fcc", "hcp"], pc=_pc(store), sample_tilt=70, method="dictionary", resolution=4,
+                progress=False)
+    ds = open_store(store)
+    assert [p["point_group"] for p in ds.phase_id.attrs["phases"]] == ["m-3m", "6/mmm"]
+    acc = _phase_accuracy(store)
+    assert acc >= 0.95, acc
+    hcp = ((ds.phase_id.values == 1) & (ds.phase_true.values == 1)).ravel()
+    a = Orientation(ds.orientation_true.values.reshape(-1, 4)[hcp].astype(np.float64), symmetry=D6h)
+    b = Orientation(ds.orientation.values.reshape(-1, 4)[hcp].astype(np.float64), symmetry=D6h)
+    assert hcp.sum() > 20 and np.median(np.degrees(a.angle_with(b))) < 3.0
