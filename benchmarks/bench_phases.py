@@ -226,6 +226,34 @@ def timing(tmp: Path, repeats: dict[str, int], resolution: float) -> dict:
     return out
 
 
+#: The methods of part 1, as the table names them.
+COLUMNS = (("phases_auto", "phases (auto)"), ("phases_features", "phases (features: mixture of region-mean PCA)"),
+           ("pca_mixture_background-divided", "PCA(16) + mixture, bg-divided"), ("pca_mixture_raw", "PCA(16) + mixture, raw"),
+           ("index_hough", "Hough, both phases named"), ("index_dictionary", "dictionary, both phases named"),
+           ("otsu_bandcontrast", "Otsu of band contrast"), ("otsu_iq", "Otsu of IQ"))
+
+
+def table(results: dict) -> str:
+    """Part 1 as a Markdown table: per family and seed set, each method's mean (min) phase ARI, and how many maps
+    ``phases`` gave the true number of phases."""
+    rows = ["| family | seeds | phases found right | " + " | ".join(c for _, c in COLUMNS) + " |",
+            "|---|---|---:|" + "---:|" * len(COLUMNS)]
+    for family in dict.fromkeys(r["family"] for r in results["maps"]):
+        for held in (False, True):
+            maps = [r for r in results["maps"] if r["family"] == family and r["held_out"] == held]
+            if not maps:
+                continue
+            k = 1 if family == "single" else 2
+            right = sum(r["phases_auto"]["n_phases"] == k for r in maps)
+            cells = []
+            for key, _ in COLUMNS:
+                v = [r[key]["ari"] for r in maps if key in r and r[key].get("ari") is not None]
+                cells.append(f"{np.mean(v):.2f} ({min(v):.2f})" if v else "—")
+            seeds = f"{'held out' if held else 'tuning'} {min(r['seed'] for r in maps)}–{max(r['seed'] for r in maps)}"
+            rows.append(f"| {family} | {seeds} | {right}/{len(maps)} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--parts", nargs="+", type=int, default=[1, 2, 3])
@@ -235,7 +263,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--science-seeds", nargs="+", type=int, default=[2024, 7, 11, 3, 5])
     ap.add_argument("--science-kinds", nargs="+", default=["clean", "noisy", "subgrains"])
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "phases.json"))
+    ap.add_argument("--table", metavar="JSON", help="print part 1 of a results file as BENCHMARKS.md's table, run nothing")
     args = ap.parse_args(argv)
+    if args.table:
+        results = json.loads(Path(args.table).read_text())
+        print(table(results))
+        return results
 
     import kikuchipy
     import orix
