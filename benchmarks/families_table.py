@@ -85,7 +85,7 @@ def families_table(path: Path) -> str:
 #: value of it is the minimum, and a constraint on the rows a value may be picked by.
 SWEEPS = {
     "segment, grain threshold": ("seg_grains", True, None),
-    "segment, boundary cost": ("seg_lagb_f1", True, ("seg_lagb_x", 1.5)),
+    "segment, boundary cost": ("seg_lagb_f1", True, ("seg_lagb_x", 1.5)),  # sub-grain maps: the deformed have none
     "vaearr spread (latent), radius": ("kam_spearman", True, None),
 }
 
@@ -100,7 +100,8 @@ def sweep_table(path: Path) -> str:
     rows = _rows(path)
     out = []
     for prefix, (key, low_is_worse, limit) in SWEEPS.items():
-        mine = [r for r in rows if r["method"].startswith(prefix) and key in r]
+        mine = [r for r in rows if r["method"].startswith(prefix) and key in r
+                and not (key.startswith("seg_lagb") and r["kind"] != "subgrains")]
         if not mine:
             continue
         values = sorted({_value(r["method"], prefix) for r in mine})

@@ -114,6 +114,15 @@ def test_report_shows_phase_maps_with_fractions(two_phase_store: Path, tmp_path:
     page = res.path.read_text()
     assert "Phases" in page and "IPF per phase: orientation" in page and "orientation_ipf: bcc only" in page
     assert "regions grouped by the angles between their bands" in page and "fcc" in page
+    import holoviews as hv
+
+    from vaearr.viz.report_media import Fig
+    from vaearr.viz.report_sections import maps_section
+
+    drawn = [hv.Store.lookup_options("bokeh", e, "plot").kwargs.get("title")
+             for b in maps_section(open_store(two_phase_store)).blocks if isinstance(b, Fig) and b.obj is not None
+             for e in b.obj.traverse(lambda e: e, [hv.Image])]
+    assert "bandcontrast" in drawn and not {"phases", "phase_id"} & set(drawn), drawn  # drawn once: in Phases
 
 
 def test_bad_input_is_one_line_and_leaves_the_store(two_phase_store: Path) -> None:

@@ -26,6 +26,7 @@ from vaearr.store.schema import (
 from vaearr.viz.core import both, holoviews
 from vaearr.viz.maps import image_map, map_grid, overlay
 from vaearr.viz.orientations import ipf_element
+from vaearr.viz.phases import phase_maps
 from vaearr.viz.report_media import (
     PER_PAGE,
     Section,
@@ -322,7 +323,8 @@ def _latent_and_segment_blocks(sec: Section, ds: xr.Dataset, maps: dict, s: int,
 def maps_section(ds: xr.Dataset) -> Section | None:
     """Every (y, x) variable worth a look, on one grid with shared zoom and pan."""
     hv = holoviews()
-    maps = {str(n): v for n, v in ds.data_vars.items() if _is_map(v) and v.ndim <= 3}
+    drawn_apart = set(phase_maps(ds))  # the Phases section draws these, with fractions and a legend
+    maps = {str(n): v for n, v in ds.data_vars.items() if _is_map(v) and v.ndim <= 3 and str(n) not in drawn_apart}
     if not maps:
         return None
     s = stride_of(ds)
@@ -340,10 +342,11 @@ def maps_section(ds: xr.Dataset) -> Section | None:
     rex = {n for n in masks(ds) if n in maps and _is_spread(ds[n])}
     first += [one(n, cmap="gray", clim=(0, 1)) for n in masks(ds)
               if n in maps and not n.endswith("boundaries") and n not in rex]
-    if PHASE in maps and maps[PHASE].ndim == 2:
+    phase = PHASE in maps and maps[PHASE].ndim == 2
+    if phase:
         first.append(one(PHASE, cmap="tab10"))
     if first:
-        sec.html("<h3>band contrast, masks, phase</h3>")
+        sec.html("<h3>band contrast, masks" + (", phase" if phase else "") + "</h3>")
         sec.fig(hv.Layout(first).cols(3), linked=True)
     if ELEMENTS in maps and ELEMENT in maps[ELEMENTS].dims:
         done.add(ELEMENTS)
