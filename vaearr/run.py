@@ -42,7 +42,7 @@ from vaearr.errors import StoreError, VaearrError
 from vaearr.models import VAEBase, load_model, save_model
 from vaearr.maps.neighbours import NeighbourAverage
 from vaearr.preprocess import PARAMS_FILE, Preprocess, PreprocessOptions
-from vaearr.store import masks, open_store
+from vaearr.store import masks, open_store, require_whole
 from vaearr.store.schema import ROI, split_dims
 
 #: Written to ``config.json``; 1 is the layout before :class:`Run` (still read).
@@ -86,6 +86,7 @@ class DataSpec:
             mask = ROI if ROI in masks(ds) else None
         elif mask is not None and mask not in ds.data_vars:
             raise StoreError(store, f"no mask variable '{mask}'")
+        require_whole(ds, [var, mask], store)  # before any work: nothing is ever computed from a damaged one
         location = os.fspath(store)
         if "://" not in location:
             location = os.path.abspath(location)

@@ -26,11 +26,11 @@ import pandas as pd
 import xarray as xr
 
 from vaearr.errors import InputError, require
-from vaearr.io.bridge import GRAIN_ID, check_orientation, label_map, to_crystal_map
+from vaearr.io.bridge import GRAIN_ID, ORIX_PROPERTY, check_orientation, label_map, to_crystal_map
 from vaearr.io.ctf import write_ctf
 from vaearr.progress import bar
-from vaearr.store import open_store
-from vaearr.store.schema import ROI, X, Y
+from vaearr.store import open_store, require_whole
+from vaearr.store.schema import PHASE_ID, ROI, X, Y, phase_id_name
 
 #: Output suffix → what is written.
 FORMATS = {".ang": "EDAX/TSL .ang (orix)", ".ctf": "Oxford .ctf", ".h5": "orix HDF5", ".hdf5": "orix HDF5",
@@ -131,6 +131,8 @@ def export_orientations(store: str | os.PathLike, to: str | os.PathLike, *, orie
     if suffix == ".ctf" and grain_from is not None:
         raise InputError(to, "--grain-from: a .ctf has no grain id column; export .ang or .h5, or use --phase-from")
     ds = open_store(store)
+    require_whole(ds, [orientation, phase_id_name(orientation), PHASE_ID, phase_from, grain_from,
+                       *(q for name in ORIX_PROPERTY for q in (f"{orientation}_{name}", name))], store)
     xmap = to_crystal_map(ds, orientation, phase_from=phase_from, grain_from=grain_from, where=store)
     if suffix in (".ang", ".ctf"):
         _angstrom(xmap)
@@ -198,6 +200,7 @@ def export_table(store: str | os.PathLike, to: str | os.PathLike, variables: Seq
     if not variables:
         raise InputError(to, "a .csv needs --vars (e.g. --vars latent,pca_weights,clusters)")
     ds = open_store(store)
+    require_whole(ds, [*variables, mask, ROI], store)  # before any work
     cols = [c for name in variables for c in _columns(ds, name, store)]
     keep = np.ones(ds.sizes[Y] * ds.sizes[X], bool)
     if mask is not None:

@@ -22,7 +22,7 @@ from vaearr.maps.grains import grain_rotation_vectors, neighbour_angles, segment
 from vaearr.maps.options import SegmentOptions
 from vaearr.maps.orientations import phase_groups
 from vaearr.maps.regions import Segmentation, boundary_codes, merge_by_pattern_contrast, relabel, segment_features
-from vaearr.store import open_store, write_variables
+from vaearr.store import open_store, require_whole, write_variables
 from vaearr.store.schema import AUTO_MASK, PATTERNS, PHASE_ID, PX, PY, QUATERNION, X, Y, auto_mask, mask_said, phase_id_name
 
 
@@ -111,6 +111,9 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
     if Y not in ds.dims or X not in ds.dims:
         raise StoreError(store, "the store has no (y, x) grid to segment")
     da_ = feature_map(ds, options.features, store)
+    # before any work (the patterns, when they floor the sub-grains; the phases of orientations)
+    require_whole(ds, [options.features, auto_mask(ds.data_vars, options.mask), PATTERNS, PHASE_ID,
+                       phase_id_name(options.features)], store)
     clash = [v for v in options.outputs() if v in ds.variables]
     if clash and not options.overwrite:
         raise StoreError(store, f"variable(s) {clash} exist; pass --overwrite to replace them")

@@ -60,24 +60,23 @@ def is_checksum_error(exc: BaseException) -> bool:
 
 
 class CheckedPipeline(BatchedCodecPipeline):
-    """zarr's batched codec pipeline; a chunk that fails its checksum raises :class:`ChunkError`."""
+    """zarr's batched codec pipeline; a chunk that fails its checksum, or cannot be decoded into its
+    shape and data type (a data type changed in the metadata), raises :class:`ChunkError` naming it."""
 
     async def read_batch(self, batch_info: Iterable[tuple], out: Any, drop_axes: tuple[int, ...] = ()) -> None:
         batch_info = list(batch_info)
         try:
             await super().read_batch(batch_info, out, drop_axes)
-        except ValueError as exc:
-            if not is_checksum_error(exc):
-                raise
+        except (ValueError, RuntimeError):
             for one in batch_info:  # which chunk of the batch it was
                 try:
                     await super().read_batch([one], out, drop_axes)
-                except ValueError as again:
-                    if not is_checksum_error(again):
-                        raise
+                except (ValueError, RuntimeError) as again:
                     var, chunk = chunk_of(one[0].path)
-                    raise ChunkError(store_name(one[0].store), var, chunk, "its crc32c checksum does not "
-                                                                           "match its bytes") from None
+                    first = str(again).splitlines()[0] if str(again) else ""
+                    problem = ("its crc32c checksum does not match its bytes" if is_checksum_error(again) else
+                               f"it cannot be decoded into its shape and data type: {type(again).__name__}: {first}")
+                    raise ChunkError(store_name(one[0].store), var, chunk, problem) from None
             raise
 
 

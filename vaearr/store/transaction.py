@@ -171,7 +171,7 @@ def _ino(path: Path) -> int | None:
         return None
 
 
-def _is_consolidated(path: Path) -> bool:
+def is_consolidated(path: Path) -> bool:
     return "consolidated_metadata" in json.loads((path / "zarr.json").read_text())
 
 
@@ -325,7 +325,7 @@ def recover(store: str | os.PathLike) -> bool:
         state = json.loads(journal.read_text())
         if state.get("version") != 2:
             _recover_v1(path, tx, state)
-        elif not _is_consolidated(path):
+        elif not is_consolidated(path):
             _roll_back(path, tx, state)
     if not path.exists():
         if (tx / "store" / "zarr.json").exists():

@@ -21,7 +21,7 @@ import xarray as xr
 
 from vaearr.errors import InputError, StoreError
 from vaearr.run import Run
-from vaearr.store import made_by_vaearr, open_store
+from vaearr.store import made_by_vaearr, open_store, require_whole
 from vaearr.viz.core import drop_external_tags, holoviews
 from vaearr.viz.report_analyses import (
     Analyses,
@@ -73,6 +73,7 @@ def check_store(store: str | os.PathLike) -> xr.Dataset:
         raise StoreError(store, f"is not a vaearr store (xarray cannot open it: {str(exc).splitlines()[0]})") from None
     if not made_by_vaearr(ds):
         raise StoreError(store, "is not a vaearr store (no vaearr provenance in it); make one with 'vaearr ingest'")
+    require_whole(ds, ds.data_vars, store)  # the report draws every variable: a damaged one is never drawn
     return ds
 
 
