@@ -25,9 +25,11 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file
+from safetensors.numpy import save as safetensors_bytes
 
 from vaearr.errors import InputError
+from vaearr.files import write_bytes_whole
 from vaearr.maps.background import static_background
 from vaearr.maps.neighbours import WEIGHTINGS, NeighbourAverage, fit_rows
 from vaearr.store import damaged, open_store, require_whole, write_variables
@@ -331,12 +333,8 @@ class Preprocess:
         folder = Path(folder)
         params, arrays = self.to_dict()
         if arrays:
-            tmp = folder / (ARRAYS_FILE + ".tmp")
-            save_file(arrays, str(tmp))
-            os.replace(tmp, folder / ARRAYS_FILE)
-        tmp = folder / (PARAMS_FILE + ".tmp")
-        tmp.write_text(json.dumps(params, indent=2) + "\n")
-        os.replace(tmp, folder / PARAMS_FILE)
+            write_bytes_whole(folder / ARRAYS_FILE, safetensors_bytes(arrays))  # a full disk: an OSError, not safetensors' own
+        write_bytes_whole(folder / PARAMS_FILE, json.dumps(params, indent=2) + "\n")
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> Preprocess:

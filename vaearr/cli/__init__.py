@@ -28,6 +28,7 @@ from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, de
 # isort: on
 from vaearr.cli.common import STORE_URLS, URL, app
 from vaearr.errors import InputError, VaearrError
+from vaearr.files import NoRoomError, command_outputs, no_room
 from vaearr.store import COMMAND
 from vaearr.store.remote import STORAGE_OPTIONS, consistent_reads
 
@@ -119,6 +120,11 @@ def main() -> None:
     _one_line_warnings()
     sys.argv[1:], debug = take_debug(sys.argv[1:])
     COMMAND.set(shlex.join(["vaearr", *sys.argv[1:]]))  # recorded in the attrs of what the command writes
+    with command_outputs():  # a command that fails leaves no empty folder it made
+        _main(debug)
+
+
+def _main(debug: bool) -> None:
     try:
         sys.argv[1:], options = take_storage_options(sys.argv[1:])
         if options:
@@ -143,6 +149,14 @@ def main() -> None:
     except FileNotFoundError as exc:
         print(f"error: {exc.filename}: no such file or directory", file=sys.stderr)
         sys.exit(2)
+    except OSError as exc:
+        if no_room(exc):  # a writer not wrapped in write_whole: the same line, naming what it can
+            print(f"error: {NoRoomError(exc.filename or 'a file', exc.errno)}", file=sys.stderr)
+            sys.exit(2)
+        if debug:
+            raise
+        print(unexpected(exc), file=sys.stderr)
+        sys.exit(1)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
         if debug:
             raise
