@@ -56,15 +56,23 @@ def no_room(exc: BaseException) -> bool:
 def no_loop(path: str | os.PathLike, what: str) -> None:
     """Refuse ``path`` in one :class:`InputError` line when it, or a folder above it, is a loop of symbolic
     links (a link that points, through others, back to itself): nothing can be read or written there."""
-    for p in [Path(path), *Path(path).parents]:
-        try:
-            os.stat(p)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise InputError(path, f"{what}: {p} is a loop of symbolic links (it points back to itself); "
-                                       f"give a real file or folder") from None
-            continue
-        return  # the rest of the path above resolves
+    try:
+        os.stat(path)
+        return
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            return
+    loop = next((p for p in reversed([Path(path), *Path(path).parents]) if _loops(p)), Path(path))  # the outermost
+    raise InputError(path, f"{what}: {loop} is a loop of symbolic links (it points back to itself); give a real "
+                           f"file or folder")
+
+
+def _loops(path: Path) -> bool:
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
 
 
 def tmp_path(path: Path) -> Path:
@@ -264,6 +272,19 @@ def discard() -> None:
     made = list(_MADE)
     _MADE.clear()
     _forget(made)
+
+
+def _forget_in_child() -> None:
+    """A forked child (a loader or dask worker) drops its copies of the folder locks: its parent's end releases
+    them (a lock lasts while any copy of its descriptor is open), and the child made none of the folders."""
+    for fd in _HELD.values():
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD.clear()
+    _MADE.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def release() -> None:

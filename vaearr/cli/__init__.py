@@ -30,7 +30,7 @@ from vaearr.cli.common import STORE_URLS, URL, app
 from vaearr.errors import InputError, VaearrError
 from vaearr.files import NoRoomError, command_outputs, no_room
 from vaearr.store import COMMAND
-from vaearr.store.remote import STORAGE_OPTIONS, consistent_reads
+from vaearr.store.remote import STORAGE_OPTIONS, consistent_reads, is_storage_failure, storage_error
 
 
 def _one_line_warnings() -> None:
@@ -158,6 +158,10 @@ def _main(debug: bool) -> None:
         print(unexpected(exc), file=sys.stderr)
         sys.exit(1)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+        if is_storage_failure(exc) and not debug:  # read from object storage while the command computed
+            print(f"error: {storage_error(', '.join(sorted(STORE_URLS)) or 'object storage', exc, 'reading')}",
+                  file=sys.stderr)
+            sys.exit(2)
         if debug:
             raise
         print(unexpected(exc), file=sys.stderr)

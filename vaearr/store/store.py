@@ -35,6 +35,7 @@ import xarray as xr
 import zarr
 
 from vaearr.errors import StoreError
+from vaearr.files import no_loop
 from vaearr.progress import dask_progress
 from vaearr.store import checked, remote  # noqa: F401 - checked: corrupt chunks named on read
 from vaearr.store.damage import DamagedError, damaged, find_damage, refusing
@@ -71,8 +72,9 @@ NO_ROOM = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 
 
 def store_exists(store: str | os.PathLike, *, storage_options: dict | None = None) -> bool:
-    """Whether a zarr group exists at ``store``."""
+    """Whether a zarr group exists at ``store`` (a local path that is a loop of symbolic links: refused)."""
     if not is_url(store):
+        no_loop(local_path(store), "the store")
         return any((local_path(store) / name).is_file() for name in ROOT_FILES)
     if remote.is_repository_url(store):
         if remote.repository(store, storage_options) is not None:

@@ -248,9 +248,13 @@ def _journalled(path: Path, new: dict[str, int | None], removed: list[str],
     root metadata without its consolidated copy, the block's renames, then the root attrs and the
     consolidated metadata; an error anywhere rolls back before it leaves."""
     tx = tx_dir(path)
-    (tx / "trash").mkdir(parents=True)
-    shutil.copyfile(path / "zarr.json", tx / "root.json")
-    _fsync_write_json(tx / "journal.json", {"version": 2, "new": new, "removed": removed})
+    try:
+        (tx / "trash").mkdir(parents=True)
+        shutil.copyfile(path / "zarr.json", tx / "root.json")
+        _fsync_write_json(tx / "journal.json", {"version": 2, "new": new, "removed": removed})
+    except BaseException:  # (a full disk) nothing has touched the store yet: nothing of the write stays beside it
+        shutil.rmtree(tx, ignore_errors=True)
+        raise
     steps = _Steps()
     steps.done()
     try:
