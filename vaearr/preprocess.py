@@ -32,7 +32,7 @@ from vaearr.errors import InputError
 from vaearr.files import write_bytes_whole
 from vaearr.maps.background import static_background
 from vaearr.maps.neighbours import WEIGHTINGS, NeighbourAverage, fit_rows
-from vaearr.store import damaged, open_store, require_whole, write_variables
+from vaearr.store import DamagedError, damaged, open_store, require_whole, write_variables
 from vaearr.store.damage import SOURCE_CHECKSUM, source_checksum
 from vaearr.store.schema import MAP_DIMS
 from vaearr.transforms import (
@@ -410,11 +410,15 @@ def stored_average(ds: Any, var: str, neighbours: NeighbourAverage, mask: str | 
     attr is ``var``'s :func:`~vaearr.store.damage.source_checksum`. A cache that fails any of these is
     made again, never trusted."""
     name = neighbours.variable(var)
-    if name not in ds.data_vars or name in damaged(ds):
+    if name not in ds.data_vars or ds[name].attrs.get("averaging") != averaging_signature(neighbours, mask):
         return False
-    if ds[name].attrs.get("averaging") != averaging_signature(neighbours, mask):
+    if store is None:
+        return name not in damaged(ds)
+    try:
+        require_whole(ds, [name], store)
+    except DamagedError:
         return False
-    return store is None or ds[name].attrs.get(SOURCE_CHECKSUM) == source_checksum(store, var)
+    return ds[name].attrs.get(SOURCE_CHECKSUM) == source_checksum(store, var)
 
 
 def averaged_variable(store: str | os.PathLike, var: str, neighbours: NeighbourAverage | None, *, mask: str | None,

@@ -30,6 +30,7 @@ from zarr.core.sync import sync
 
 from vaearr.errors import StoreError
 from vaearr.store import remote
+from vaearr.store.transaction import is_url, local_path
 
 #: encoding key of a variable :func:`refusing` stands in for (the problem, in words)
 DAMAGE = "vaearr_damage"
@@ -283,18 +284,21 @@ def damaged(ds: Any) -> dict[str, str]:
 
 
 def require_whole(ds: Any, names: Iterable[str | None], store: str | os.PathLike) -> None:
-    """Refuse, before any work, the variables of ``names`` (None and names ``ds`` lacks are passed over)
-    that :func:`vaearr.store.open_store` found damaged.
+    """Refuse, before any work, the variables of ``names`` (None and names ``ds`` lacks are passed over) that
+    :func:`vaearr.store.open_store` found damaged, or (a local store) whose chunk files are not all there.
 
     Raises
     ------
     DamagedError
         The first damaged one, naming it and what is wrong.
     """
+    wanted = [str(n) for n in names if n is not None and str(n) in ds.variables]
     bad = damaged(ds)
-    for name in names:
-        if name is not None and str(name) in bad:
-            raise DamagedError(store, str(name), bad[str(name)])
+    if not is_url(store):
+        bad = {**find_damage(local_path(store), [n for n in wanted if n not in bad], kinds=("chunks",)), **bad}
+    for name in wanted:
+        if name in bad:
+            raise DamagedError(store, name, bad[name])
 
 
 def source_checksum(store: str | os.PathLike, name: str) -> str:
@@ -314,9 +318,9 @@ def source_checksum(store: str | os.PathLike, name: str) -> str:
     >>> source_checksum(path, "a") == before
     False
     """
-    if "://" in os.fspath(store):
+    if is_url(store):
         return _store_checksum(store, name)
-    folder = Path(os.fspath(store)) / name
+    folder = local_path(store) / name
     v2 = not (folder / "zarr.json").exists() and (folder / ".zarray").exists()  # a store another program wrote
     meta, problem = _json(folder / (".zarray" if v2 else "zarr.json"))
     if problem is not None or not isinstance(meta, dict):

@@ -134,7 +134,9 @@ def open_store(
     fmt = None if is_url(store) else (3 if (local_path(store) / "zarr.json").is_file() else 2)
     # damage is looked for first: a root that does not parse, or an array's metadata that does not
     # where there is no consolidated copy to read instead, would stop xarray with a bare JSON error
-    found = {} if is_url(store) else find_damage(local_path(store))
+    # metadata and sizes only (a few small reads): absent chunks are refused as they are read (store.checked),
+    # and before any work by require_whole for the variables a command reads
+    found = {} if is_url(store) else find_damage(local_path(store), kinds=("metadata", "size"))
     if found and not is_consolidated(local_path(store)):
         broken = find_damage(local_path(store), found, kinds=("metadata",))
         if broken:
@@ -439,7 +441,7 @@ def describe(store: str | os.PathLike, *, storage_options: dict | None = None) -
         lines.append(f"  {name}({', '.join(map(str, c.dims))}) {c.dtype} {rng}")
     lines.append("variables:")
     mask_names = set(masks(ds))
-    broken = damaged(ds)
+    broken = {**damaged(ds), **({} if is_url(store) else find_damage(local_path(store), ds.data_vars))}
     for name, v in ds.data_vars.items():
         chunks = v.encoding.get("chunks") or v.encoding.get("preferred_chunks")
         kind = " [mask]" if name in mask_names else ""
