@@ -14,8 +14,8 @@ import pytest
 import xarray as xr
 
 from tests.conftest import run_cli, tree_hash
-from vaearr import files
 from vaearr.errors import InputError
+from vaearr.options import writable_folders
 from vaearr.store import write_variables
 
 _CTX = multiprocessing.get_context("fork")
@@ -25,7 +25,7 @@ def _make_and_use(folder: str, go, out) -> None:
     """A command: prove its output folder writable, then (after the others started too) write its file there."""
     try:
         go.wait(10)
-        files.writable_folders(out=folder)
+        writable_folders(out=folder)
         for _ in range(50):  # meanwhile the others make and probe their own folders beside it
             Path(folder, "result.txt").write_text("mine")
         out.put(("ok", folder))
@@ -53,6 +53,8 @@ def test_commands_making_folders_under_one_new_parent_never_remove_each_others(t
 
 
 def _hold_then_write(folder: str, held, failed, out) -> None:
+    from vaearr import files
+
     files.writable_folder(folder)
     held.set()
     failed.wait(30)
@@ -63,6 +65,8 @@ def _hold_then_write(folder: str, held, failed, out) -> None:
 def test_a_failing_command_removes_its_empty_folders_but_not_one_another_process_holds(tmp_path):
     """Command A makes new/x and new/a; command B proves new/x writable too (it holds it) and writes there later;
     A fails: new/a (A's alone, empty) goes, new/x (held by B) stays, and B's late write succeeds."""
+    from vaearr import files
+
     shared, own = tmp_path / "new" / "x", tmp_path / "new" / "a"
     held, failed, out = _CTX.Event(), _CTX.Event(), _CTX.Queue()
     with pytest.raises(RuntimeError):
@@ -132,6 +136,8 @@ def test_a_loop_of_symbolic_links_is_one_line_and_leaves_nothing(small_store, tm
 
 
 def test_no_loop_names_the_link_that_loops(tmp_path):
+    from vaearr import files
+
     (tmp_path / "a").symlink_to("a")
     with pytest.raises(InputError, match=r"--out: .*/a is a loop of symbolic links"):
         files.no_loop(tmp_path / "a" / "b" / "c", "--out")

@@ -303,7 +303,8 @@ def command_outputs() -> Iterator[None]:
     try:
         yield
     except BaseException as exc:
-        if not (isinstance(exc, SystemExit) and not exc.code):
+        code = exc.code if isinstance(exc, SystemExit) else getattr(exc, "exit_code", 1)  # click's Exit: exit_code
+        if code:
             discard()
         raise
     finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import os
 import shlex
 import sys
@@ -84,6 +85,30 @@ def _guard_commands() -> None:
         for command in group.registered_commands:
             if command.callback is not None and not hasattr(command.callback, "__wrapped__"):
                 command.callback = _guarded(command.callback)
+
+
+def _framed(callback: Callable) -> Callable:
+    """``callback`` run in :func:`vaearr.files.command_outputs`: a command that fails, however it is called (the
+    ``vaearr`` entry point, ``typer``'s test runner, :func:`run`), leaves no empty folder it made."""
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with command_outputs():
+            return callback(*args, **kwargs)
+
+    # not functools.wraps: a __wrapped__ would make _guard_commands pass the command by
+    for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
+        setattr(run, attr, getattr(callback, attr))
+    run.__signature__ = inspect.signature(callback, eval_str=True)  # type: ignore[attr-defined]
+    return run
+
+
+def _frame_commands() -> None:
+    for group in [app, *(g.typer_instance for g in app.registered_groups)]:
+        for command in group.registered_commands:
+            if command.callback is not None:
+                command.callback = _framed(command.callback)
+
+
+_frame_commands()
 
 
 def take_debug(argv: list[str]) -> tuple[list[str], bool]:

@@ -346,7 +346,8 @@ def _store_checksum(url: str | os.PathLike, name: str) -> str:
 
     async def collect() -> tuple[Any, list[tuple[str, bytes]]]:
         meta = await zstore.get(f"{name}/zarr.json", prototype)
-        keys = sorted([k async for k in zstore.list_prefix(f"{name}/c")])
+        # icechunk lists the prefixes of groups and arrays only: the array's, then its chunk keys
+        keys = sorted([k async for k in zstore.list_prefix(f"{name}/") if k.startswith(f"{name}/c")])
         tails = [await zstore.get(k, prototype, byte_range=SuffixByteRequest(4)) for k in keys]
         return meta, [(k, b.to_bytes()) for k, b in zip(keys, tails) if b is not None]
 
