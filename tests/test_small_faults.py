@@ -9,6 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import xarray as xr
@@ -111,6 +112,7 @@ def small_store(tmp_path) -> Path:
     "info {loop}",
     "roi {loop} --bc-min 0.5",
     "ingest tables {loop} --bandcontrast {csv}",
+    "ingest ebsd {h5} --dataset patterns --store {loop}",
     "ingest tables {looped}/s.zarr --bandcontrast {csv}",
     "roi {store} --var bandcontrast --figures {looped}/figs",
     "export {store} --to {looped}/x.csv --vars bandcontrast",
@@ -127,12 +129,17 @@ def test_a_loop_of_symbolic_links_is_one_line_and_leaves_nothing(small_store, tm
     csv = tmp_path / "bc.csv"
     csv.write_text("x,y,bandcontrast\n" + "".join(f"{x},{y},0.5\n" for y in range(4) for x in range(5)))
     before, listing = tree_hash(small_store), sorted(os.listdir(work))
-    proc = run_cli(*line.format(loop=work / "loop.zarr", looped=work / "looped", store=small_store, csv=csv).split())
+    h5 = tmp_path / "p.h5"
+    with h5py.File(h5, "w") as f:
+        f["patterns"] = np.random.default_rng(0).integers(0, 255, (20, 8, 8), dtype=np.uint8)
+        f["x"], f["y"] = np.tile(np.arange(5.0), 4), np.repeat(np.arange(4.0), 5)
+    proc = run_cli(*line.format(loop=work / "loop.zarr", looped=work / "looped", store=small_store, csv=csv,
+                                h5=h5).split())
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert "is a loop of symbolic links" in lines[0] and "unexpected" not in lines[0], lines[0]
     assert tree_hash(small_store) == before and sorted(os.listdir(work)) == listing
-    assert sorted(os.listdir(tmp_path)) == sorted(["bc.csv", "s.zarr", "work"])
+    assert sorted(os.listdir(tmp_path)) == sorted(["bc.csv", "p.h5", "s.zarr", "work"])
 
 
 def test_no_loop_names_the_link_that_loops(tmp_path):
