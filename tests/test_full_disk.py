@@ -116,3 +116,21 @@ def test_stale_temporary_files_of_killed_writers_go_with_the_next_writer(whole, 
         (p / "model.safetensors").write_bytes(b"half")
     r.save_checkpoint(1, r.model(), {"step": 1})
     assert not folder.exists() and not legacy.exists() and (r.checkpoints_dir / "epoch_0001" / "state.json").exists()
+
+
+def test_a_full_disk_while_a_commit_writes_its_journal_leaves_no_staging(whole, tmp_path):  # noqa: F811
+    """A store writer (``roi``) whose commit meets the limit while it copies the root metadata into its journal
+    (limits below the root's size), or while it rewrites the root (just above it): one line, the store
+    byte-identical and no staging area left beside it (today the first ones leave ``<store>.vaearr-tx``)."""
+    from vaearr.store.transaction import tx_dir
+
+    store = tmp_path / "s.zarr"
+    shutil.copytree(whole[0], store)
+    root = (store / "zarr.json").stat().st_size
+    before = tree_hash(store)
+    for limit in (1500, root // 2, root - 200, root + 100):
+        proc = _limited(limit, f"roi {store} --x-index 0:4 --name r5")
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1, (limit, proc.stderr[-2000:])
+        assert lines[0].startswith(f"error: {store}: no room to write (File too large): nothing was written"), lines
+        assert tree_hash(store) == before and not tx_dir(store).exists(), limit

@@ -145,11 +145,6 @@ def main() -> None:
     _one_line_warnings()
     sys.argv[1:], debug = take_debug(sys.argv[1:])
     COMMAND.set(shlex.join(["vaearr", *sys.argv[1:]]))  # recorded in the attrs of what the command writes
-    with command_outputs():  # a command that fails leaves no empty folder it made
-        _main(debug)
-
-
-def _main(debug: bool) -> None:
     try:
         sys.argv[1:], options = take_storage_options(sys.argv[1:])
         if options:
@@ -174,16 +169,11 @@ def _main(debug: bool) -> None:
     except FileNotFoundError as exc:
         print(f"error: {exc.filename}: no such file or directory", file=sys.stderr)
         sys.exit(2)
-    except OSError as exc:
-        if no_room(exc):  # a writer not wrapped in write_whole: the same line, naming what it can
-            print(f"error: {NoRoomError(exc.filename or 'a file', exc.errno)}", file=sys.stderr)
-            sys.exit(2)
-        if debug:
-            raise
-        print(unexpected(exc), file=sys.stderr)
-        sys.exit(1)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
-        if is_storage_failure(exc) and not debug:  # read from object storage while the command computed
+        if no_room(exc) and not debug:  # a writer not wrapped in write_whole: the same line, naming what it can
+            print(f"error: {NoRoomError(getattr(exc, 'filename', None) or 'a file', exc.errno)}", file=sys.stderr)
+            sys.exit(2)
+        if is_storage_failure(exc) and not debug:  # object storage failed while the command read from it
             print(f"error: {storage_error(', '.join(sorted(STORE_URLS)) or 'object storage', exc, 'reading')}",
                   file=sys.stderr)
             sys.exit(2)
