@@ -1,17 +1,18 @@
 """Does ``vaearr explore-map`` stay small however many pages it has served (issue 42)?
 
-The served map explorer builds one view (Bokeh figures, widgets, their data) per browser session. Each page
-load (an HTTP GET of the app) makes a session; a session ends when its page closes, or, for a page that never
-connected, when Bokeh finds it unused. What is measured: the server process's resident memory (VmRSS, MB) after
-it started and answered nothing (0 loads), then after 500 and 1,000 page loads, each time once the sessions of
-the loads have ended (the server is told to end unused sessions after 1 s, checked every 0.5 s, instead of
-Bokeh's 15 s and 17 s, so the run takes minutes, not hours; the rule is the same). Each program is run on the
-same store and run in the same benchmark run: this tree's, and with ``--baseline DIR`` the same script on
+The served map explorer builds one view (Bokeh figures, widgets, their data) per browser session. A page load is
+what a browser does: a session is made, its document pulled over the websocket (serialised for the page), then
+the page closes (the websocket with it), here with Bokeh's own client (``bokeh.client.pull_session``) instead of a
+browser; a session ends once Bokeh finds it unused. What is measured: the server process's resident memory
+(VmRSS, MB) after it started and answered one load (0), then after 500 and 1,000 page loads, each time once the
+sessions of the loads have ended (the server is told to end unused sessions after 1 s, checked every 0.5 s,
+instead of Bokeh's 15 s and 17 s, so the run takes minutes, not hours; the rule is the same). Each program is run
+on the same store and run in the same benchmark run: this tree's, and with ``--baseline DIR`` the same script on
 another checkout's vaearr (the code before the change) for the ratio.
 
-Data: a SYNTHETIC 300 × 300 map of 60 × 60 patterns (``--shape``) with the untrained demo run of
-``bench_explore_map.py``; a view holds the map as an image (300 × 300 values, about 1 MB with its colours)
-besides its figures, so what a kept view costs grows with the map.
+Data: a SYNTHETIC 100 × 100 map of 60 × 60 patterns (``--shape``) with the untrained demo run of
+``bench_explore_map.py``; a view holds its figures, widgets and the map as an image, and a served one its
+document as sent to the page.
 
     python benchmarks/bench_explore_sessions.py
     python benchmarks/bench_explore_sessions.py --baseline /tmp/main-src --loads 500
@@ -36,7 +37,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import panel  # noqa: E402, F401 - registers the models of the page the client pulls
 from bench_explore_map import write_run, write_store  # noqa: E402
+from bokeh.client import pull_session  # noqa: E402
 
 _SERVER = textwrap.dedent("""
     import sys
@@ -66,6 +69,12 @@ def _get(url: str, timeout: float = 60) -> int:
         return r.status
 
 
+def _page(url: str) -> None:
+    """One page load: a session made, its document pulled over the websocket, the page closed."""
+    with pull_session(url=url) as session:
+        assert session.document.roots  # the app's layout arrived
+
+
 def serve_and_load(store: Path, run: Path, loads: int, source: Path | None) -> dict:
     """RSS of a served map explorer after 0, ``loads`` and 2 × ``loads`` page loads (sessions ended each time)."""
     port = _port()
@@ -82,12 +91,13 @@ def serve_and_load(store: Path, run: Path, loads: int, source: Path | None) -> d
                 break
             except OSError:
                 time.sleep(0.5)
-        time.sleep(3)  # the first session (the readiness probe) ends
+        _page(url)
+        time.sleep(4)  # the first sessions (the readiness probe, one page) end
         out = {"rss_mb": {"0": round(_rss_mb(server.pid), 1)}, "seconds_per_load": []}
         for step in (1, 2):
             t0 = time.perf_counter()
             for _ in range(loads):
-                assert _get(url) == 200
+                _page(url)
             out["seconds_per_load"].append(round((time.perf_counter() - t0) / loads, 4))
             time.sleep(4)  # every session of these loads is unused by now and ended
             out["rss_mb"][str(step * loads)] = round(_rss_mb(server.pid), 1)
@@ -103,7 +113,7 @@ def serve_and_load(store: Path, run: Path, loads: int, source: Path | None) -> d
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--loads", type=int, default=500, help="page loads per step (two steps)")
-    ap.add_argument("--shape", type=int, nargs=2, default=(300, 300), help="map rows and columns")
+    ap.add_argument("--shape", type=int, nargs=2, default=(100, 100), help="map rows and columns")
     ap.add_argument("--baseline", type=Path, help="a checkout whose vaearr to run as the baseline (PYTHONPATH)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "explore_sessions.json")
     a = ap.parse_args()
