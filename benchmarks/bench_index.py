@@ -34,7 +34,6 @@ import io
 import json
 import os
 import platform
-import shutil
 import sys
 import tempfile
 import time
@@ -44,6 +43,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from science_lib import write_results  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -170,11 +172,7 @@ def main(argv: list[str] | None = None) -> dict:
             "error_vs_subgrain_deg": {k: float(np.median(_angles(v, truth))) for k, v in sols.items()},
         }
         print(json.dumps(out["methods"][method]), flush=True)
-    out["load_end"] = os.getloadavg()[0]
-    shutil.rmtree(tmp, ignore_errors=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
-    return out
+    return write_results(out, args.out, tmp)
 
 
 if __name__ == "__main__":

@@ -205,3 +205,15 @@ def append_row(path: Path, row: dict) -> None:
     row = {**row, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
     with open(path, "a") as f:
         f.write(json.dumps(row) + "\n")
+
+
+def write_results(out: dict, path: str | Path, tmp: str | Path | None = None) -> dict:
+    """A benchmark's results written whole (the load average at the end added, its scratch folder ``tmp`` removed)."""
+    import shutil
+
+    out["load_end"] = os.getloadavg()[0]
+    if tmp is not None:
+        shutil.rmtree(tmp, ignore_errors=True)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(out, indent=1) + "\n")
+    return out

@@ -1,4 +1,4 @@
-"""Prefect flows analyze-latents, cluster-latents, decompose-patterns, find-boundaries and segment-map; analyze/cluster tasks run on a dask.distributed cluster when given one."""
+"""Prefect flows analyze-latents, cluster-latents, decompose-patterns, find-boundaries, segment-map and spread-map; analyze/cluster tasks run on a dask.distributed cluster when given one."""
 
 from __future__ import annotations
 
@@ -12,15 +12,17 @@ from vaearr.analysis.options import ClusterOptions, RankOptions
 from vaearr.analysis.ranking import association_block, missing_references, rank_latents
 from vaearr.maps.boundaries import find_boundaries
 from vaearr.maps.decompose import write_decomposition
-from vaearr.maps.options import DecomposeOptions, SegmentOptions
+from vaearr.maps.options import DecomposeOptions, SegmentOptions, SpreadOptions
 from vaearr.maps.references import write_references
 from vaearr.maps.segment import segment_store
+from vaearr.maps.spread import spread_store
 from vaearr.options import FIGURES, FigureOptions, build, figure_options, writable_folders
 from vaearr.store import open_store
 from vaearr.viz.boundaries import boundary_files
 from vaearr.viz.clustering import cluster_figure_files
 from vaearr.viz.ranking import rank_figures
 from vaearr.viz.segment import figure_folder, segment_files
+from vaearr.viz.spread import spread_files
 
 
 def _runner(scheduler: str | None):
@@ -184,4 +186,23 @@ def _segment_map(**params: Any) -> dict:
 segment_map = options_flow("segment-map", SegmentOptions, _segment_map, figures=True,
                            extra=[keyword("figures", str | None, None)])
 
-FLOWS = (analyze_latents, cluster_latents, decompose_patterns, boundaries_flow, segment_map)
+
+
+def _spread_map(**params: Any) -> dict:
+    """Kernel and domain spreads of a feature map over a segmentation's grains and the recrystallised mask
+    (``vaearr spread``); its parameters are the fields of :class:`vaearr.maps.options.SpreadOptions` and ``figures``."""
+    figures = params.pop("figures")
+    options = build(SpreadOptions, params)
+    options.check()
+    folder = figure_folder(options.store, figures, suffix="spread")
+    result = spread_store(options.store, options)
+    files = spread_files(result, folder)
+    print(result.summary())
+    return {"regions": result.spread.info["regions_measured"], "recrystallised_fraction": result.spread.recrystallised_fraction,
+            "files": {k: str(v) for k, v in files.items()}}
+
+
+spread_map = options_flow("spread-map", SpreadOptions, _spread_map, figures=True,
+                          extra=[keyword("figures", str | None, None)])
+
+FLOWS = (analyze_latents, cluster_latents, decompose_patterns, boundaries_flow, segment_map, spread_map)

@@ -129,3 +129,43 @@ def demo_store(demo_store_master: Path, tmp_path: Path) -> Path:
     dst = tmp_path / "ni.zarr"
     shutil.copytree(demo_store_master, dst)
     return dst
+
+
+@pytest.fixture(scope="session", autouse=True)
+def master_pattern_cache(tmp_path_factory):
+    """Kinematical master patterns the tests compute are cached in a folder of the session, not in ~/.cache
+    (``VAEARR_CACHE``; the ``vaearr`` subprocesses inherit it)."""
+    path = tmp_path_factory.mktemp("vaearr_cache")
+    old = os.environ.get("VAEARR_CACHE")
+    os.environ["VAEARR_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("VAEARR_CACHE", None)
+    else:
+        os.environ["VAEARR_CACHE"] = old
+
+
+#: The two-phase test map: 24 × 32 pixels, 12 grains (6 FCC, 6 BCC), 60 × 60 patterns, 40 counts (seed 1).
+TWO_PHASE = {"seed": 1, "shape": (24, 32), "n_grains": 12}
+
+
+@pytest.fixture(scope="session")
+def two_phase_master(tmp_path_factory) -> Path:
+    """A simulated FCC + BCC map store (kinematical patterns, :func:`vaearr.data.multiphase.write_phase_map`),
+    written once per session; copy it before writing (see ``two_phase_store``)."""
+    pytest.importorskip("kikuchipy", reason="needs the 'ebsd' extra")
+    from vaearr.data.multiphase import write_phase_map
+
+    store = tmp_path_factory.mktemp("two_phase") / "fcc_bcc.zarr"
+    write_phase_map(store, "fcc-bcc", **TWO_PHASE)
+    return store
+
+
+@pytest.fixture
+def two_phase_store(two_phase_master: Path, tmp_path: Path) -> Path:
+    """A private copy of the two-phase map store."""
+    import shutil
+
+    dst = tmp_path / "fcc_bcc.zarr"
+    shutil.copytree(two_phase_master, dst)
+    return dst

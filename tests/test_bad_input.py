@@ -25,7 +25,7 @@ nib = pytest.importorskip("nibabel", reason="needs the 'nifti' extra")
 #: text file; {dir} an empty folder; {under} a path under a regular file (no folder can be made there); {trunc} a
 #: truncated HDF5; {junk} random bytes; {png} a folder of images; {badpng} a folder with a broken image; {nii} a 3-D
 #: NIfTI; {idx} an IDX file cut short; {csv} an empty CSV; {bc} the map's band-contrast CSV; {ang} a broken .ang;
-#: {run} a folder that is no run.
+#: {run} a folder that is no run; {cif} a CIF file that does not parse.
 CASES = """
 # --- rank
 --top | rank {map} --top 0
@@ -84,6 +84,25 @@ nope | decompose {map} --method nope
 --pc-convention | index {map} --tilt 70 --pc 0.4,0.2,0.5 --pc-convention foo
 --method | index {map} --tilt 70 --pc 0.4,0.2,0.5 --method foo
 --pc | index {map} --tilt 70
+unobtainium | index {map} --tilt 70 --pc 0.4,0.2,0.5 --phase fcc --phase unobtainium
+fcc | index {map} --tilt 70 --pc 0.4,0.2,0.5 --phase fcc --phase fcc
+{cif} | index {map} --tilt 70 --pc 0.4,0.2,0.5 --phase fcc --phase {cif}
+x:999:3:Fe | index {map} --tilt 70 --pc 0.4,0.2,0.5 --phase x:999:3:Fe
+# --- phases, quality, master-pattern
+seg | phases {map} --regions seg
+--max-phases | phases {map} --regions seg --max-phases 0
+--method | phases {map} --regions seg --method magic
+--min-regions | phases {map} --regions seg --min-regions 0
+--pc | phases {map} --regions seg --pc 2,0,0
+--name | phases {map} --regions seg --name a/b
+{under} | phases {map} --regions seg --figures {under}
+--iq | quality {map} --iq a/b
+--adp | quality {map} --iq q --adp q
+nope | quality {map} --mask nope
+unobtainium | master-pattern unobtainium
+{cif} | master-pattern {cif}
+--energy | master-pattern fcc --energy 0
+{under} | master-pattern fcc --out {under}
 # --- segment
 --boundary-cost | segment {map} --boundary-cost -1
 --min-size | segment {map} --min-size 0
@@ -91,8 +110,20 @@ nope | decompose {map} --method nope
 --min-contrast | segment {map} --min-contrast -0.1
 --grain-angle | segment {map} --grain-angle 0
 --grain-angle | segment {map} --grain-angle 200
+--grain-threshold | segment {map} --grain-threshold 0
 --seed | segment {map} --seed -1
 {under} | segment {map} --figures {under}
+# --- spread
+--radius | spread {map} --radius 0
+--radius | spread {map} --radius 11
+--level | spread {map} --level pixels
+--regions | spread {map} --regions ../x
+--name | spread {map} --name ../x
+--recrystallised | spread {map} --recrystallised ../x
+'latent' | spread {map}
+'segments' | spread {map} --features bandcontrast
+'nope' | spread {map} --features nope
+{under} | spread {map} --figures {under}
 # --- explore
 --n | explore {map} --run {run} --n -5
 --num-samples | explore {map} --run {run} --num-samples 0
@@ -185,6 +216,8 @@ abc | roi {map} --x abc
 --figures | roi {map} --bin-width 2
 nope | roi {map} --bc-otsu --var nope
 --bc-min | roi {map} --bc-min x
+--keep | roi {map} --otsu --keep sideways
+--bc-min | roi {map} --threshold 100 --bc-min 50
 # --- orientation-maps
 --grain-angle | orientation-maps {map} --grain-angle 0
 --grain-angle | orientation-maps {map} --grain-angle 200
@@ -278,7 +311,8 @@ method | ingest nifti {nii} --store {tmp}/n.zarr --method foo
 STORE_COMMANDS = {
     "rank": "", "cluster": "", "decompose": "", "index": "--tilt 70 --pc 0.4,0.2,0.5", "segment": "",
     "explore": "--run {run} --out {tmp}/e", "train": "--run {tmp}/r", "encode": "--run {run}", "boundaries": "",
-    "roi": "--bc-otsu", "orientation-maps": "", "report": "--out {tmp}/rep", "info": "", "verify": "",
+    "roi": "--bc-otsu", "orientation-maps": "", "report": "--out {tmp}/rep", "info": "", "verify": "", "spread": "",
+    "phases": "--regions seg", "quality": "",
 }
 
 
@@ -345,12 +379,13 @@ def make_places(root: Path, kikuchipy_data_dir: Path) -> dict[str, str]:
     (root / "empty.csv").write_text("")
     (root / "broken.ang").write_text("# not an ang file\n1 2 3\n")
     (root / "norun").mkdir()
+    (root / "broken.cif").write_text("data_x\n_cell_length_a abc\nloop_\n_foo\n")
     return {"map": str(root / "map.zarr"), "img": str(root / "img.zarr"), "vol": str(root / "vol.zarr"),
             "none": str(root / "absent.zarr"), "file": str(root / "text.txt"), "dir": str(root / "empty"),
             "under": str(root / "text.txt" / "sub"), "trunc": str(root / "trunc.h5"), "junk": str(root / "junk.h5"),
             "png": str(png), "badpng": str(badpng), "nii": str(nii), "idx": str(root / "short-idx3-ubyte.gz"),
             "csv": str(root / "empty.csv"), "ang": str(root / "broken.ang"), "run": str(root / "norun"),
-            "tmp": str(root / "out"), "bc": str(root / "bc.csv")}
+            "tmp": str(root / "out"), "bc": str(root / "bc.csv"), "cif": str(root / "broken.cif")}
 
 
 def assert_clean(capsys, places: dict[str, str], command_line: str, needle: str) -> str:

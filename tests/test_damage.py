@@ -1,6 +1,7 @@
 """Damage is refused, never used (issue 42, part 1): a chunk file gone, an array's metadata that does not parse or
 does not match the consolidated copy, a data type changed. ``vaearr verify`` fails naming the variable and the
-chunk; every command that reads the variable (train, encode, report, rank, segment, export, explore-map) refuses
+chunk; every command that reads the variable (train, encode, report, rank, segment, export, explore-map, spread,
+phases, quality, index, roi, boundaries) refuses
 it in one line naming it, before any work, and writes nothing; a derived cache (``patterns_sim3``) records what it
 was made from and is made again, not trusted, when that changes.
 
@@ -121,6 +122,13 @@ READERS = {
     "export-ang": ("orientation", "export {s} --to {out}/map.ang"),
     "export-csv": ("latent", "export {s} --to {out}/maps.csv --vars latent,bandcontrast"),
     "explore-map": ("patterns", "explore-map {s} --run {run} --port 0"),
+    # issue 37's and 38's commands (phase_id stands for a segmentation: an integer (y, x) map)
+    "spread": ("latent", "spread {s} --features latent --regions phase_id --level regions --figures {out}/figures"),
+    "phases": ("patterns", "phases {s} --regions phase_id --pc 0.5,0.5,0.5 --figures {out}/figures"),
+    "quality": ("patterns", "quality {s} --overwrite"),
+    "index": ("patterns", "index {s} --phase fcc --pc 0.5,0.5,0.5 --tilt 70 --overwrite"),
+    "roi": ("bandcontrast", "roi {s} --bc-otsu --name r2"),
+    "boundaries": ("latent", "boundaries {s} --from latent --mask none"),
 }
 
 

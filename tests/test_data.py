@@ -392,3 +392,71 @@ def test_write_science_map_store(tmp_path: Path) -> None:
     mem = data.science_map("clean", shape=(12, 16), pattern_shape=(20, 20))
     for k in ("patterns", "grain_id", "subgrain_id", "grain_boundaries_true", "low_angle_boundaries_true"):
         np.testing.assert_array_equal(ds[k].values, mem[k].values)
+
+
+# --------------------------------------------------------------------------------------------
+# the second family (vaearr.data.patchwork) and the deformed maps of both
+
+
+@pytest.fixture(scope="session")
+def patchwork_subgrains():
+    return data.patchwork_map("subgrains", seed=3, shape=(32, 40))
+
+
+def test_patchwork_sub_grains_are_patches_and_the_roi_has_holes(patchwork_subgrains) -> None:
+    ds = patchwork_subgrains
+    assert ds.patterns.dtype == np.uint16 and ds.attrs["family"] == "patchwork" and ds.attrs["step"] == 0.5
+    np.testing.assert_allclose(ds.x.values, 0.5 * np.arange(40))
+    g, s, p = ds.grain_id.values, ds.subgrain_id.values, ds.patch_id.values
+    # every grain holds both of its orientations; a sub-grain is several patches, some of a few pixels
+    assert all(set(np.unique(s[g == k])) == {2 * k, 2 * k + 1} for k in np.unique(g))
+    patches_per_subgrain = [len(np.unique(p[s == k])) for k in np.unique(s)]
+    assert max(patches_per_subgrain) >= 2 and np.bincount(p.ravel()).min() <= 5
+    np.testing.assert_array_equal(ds.low_angle_boundaries_true.values, _boundaries(s, within=g))
+    # the two orientations of a grain are half a degree apart; pixels spread about them by about 0.2° rms
+    assert 0.1 < float(np.median(ds.misorientation_true)) < 0.3
+    # holes record almost no pattern: their band contrast is far below the grains'
+    hole = ds.hole_true.values
+    bc = ds.bandcontrast.values
+    assert hole.sum() >= 10 and np.median(bc[hole]) < 0.5 * np.median(bc[~hole & ~ds.grain_boundaries_true.values])
+
+
+def test_patchwork_is_deterministic_and_physics_leaves_the_scene(patchwork_subgrains) -> None:
+    again = data.patchwork_map("subgrains", seed=3, shape=(32, 40))
+    np.testing.assert_array_equal(again.patterns.values, patchwork_subgrains.patterns.values)
+    other = data.patchwork_map("subgrains", seed=3, shape=(32, 40), counts=20.0,
+                               subgrain_angle=1.0)
+    for k in ("grain_id", "subgrain_id", "patch_id", "hole_true"):
+        np.testing.assert_array_equal(other[k].values, patchwork_subgrains[k].values)
+    assert other.patterns.values.mean() < 0.5 * patchwork_subgrains.patterns.values.mean()
+    with pytest.raises(ValueError, match="kind must be one of"):
+        data.patchwork_map("twins")
+
+
+@pytest.mark.parametrize("family", ["science", "patchwork"])
+def test_deformed_maps_bend_half_the_grains(family: str) -> None:
+    make = data.science_map if family == "science" else data.patchwork_map
+    ds = make("deformed", seed=2, shape=(30, 40), pattern_shape=(30, 30))
+    g, rex, gos = ds.grain_id.values, ds.recrystallised_true.values, ds.gos_true.values
+    n = int(g.max()) + 1
+    assert n == 12 and ds.attrs["step"] == 0.5
+    rex_g = np.array([rex[g == k][0] for k in range(n)])
+    gos_g = np.array([gos[g == k][0] for k in range(n)])
+    assert rex_g.sum() == 6
+    # recrystallised grains spread by the 0.05° per-axis noise alone (GOS about 0.08°); bent ones far more
+    assert np.all(gos_g[rex_g] < 0.12) and np.all(gos_g[~rex_g] > 0.15)
+    kam = ds.kam_true.values
+    assert np.nanmedian(kam[~rex]) > 1.5 * np.nanmedian(kam[rex])
+    rate = ds.bend_rate_true.values
+    assert 0.2 <= rate[~rex].min() and rate[~rex].max() <= 1.5 and (rate[rex] == 0).all()
+
+
+def test_write_patchwork_map_store(tmp_path: Path) -> None:
+    from vaearr.store import open_store
+
+    store = tmp_path / "pw.zarr"
+    data.write_patchwork_map(store, "subgrains", seed=1, shape=(12, 16), pattern_shape=(20, 20))
+    ds = open_store(store)
+    assert ds.attrs["kind"] == "ebsd-map" and ds.attrs["step"] == [0.5, 0.5] and "roi" not in ds
+    assert ds.patterns.dtype == np.uint16 and ds.bandcontrast.dims == ("y", "x")
+    assert ds.attrs["science_map"]["family"] == "patchwork"

@@ -113,7 +113,7 @@ def test_every_flow_reads_one_snapshot_and_derives_its_options() -> None:
     from flows import analysis, explore, pipeline
     from flows.params import pinned
     from vaearr.analysis.options import ClusterOptions, ExploreOptions, RankOptions
-    from vaearr.maps.options import DecomposeOptions
+    from vaearr.maps.options import DecomposeOptions, SpreadOptions
     from vaearr.options import options
     from vaearr.train import TrainConfig
 
@@ -128,5 +128,7 @@ def test_every_flow_reads_one_snapshot_and_derives_its_options() -> None:
                           (explore.explore_latents, ExploreOptions, figure),
                           (pipeline.train_vae, TrainConfig, {"resume"})):
         assert set(inspect.signature(f.fn).parameters) == {fld.name for fld, _ in options(cls)} | extra, f.name
-    for f in (analysis.boundaries_flow, analysis.segment_map, pipeline.encode):
+    assert set(inspect.signature(analysis.spread_map.fn).parameters) == (
+        {fld.name for fld, _ in options(SpreadOptions)} | figure | {"figures"})
+    for f in (analysis.boundaries_flow, analysis.segment_map, analysis.spread_map, pipeline.encode):
         assert figure <= set(inspect.signature(f.fn).parameters), f.name

@@ -46,11 +46,14 @@ def _orientations_from_the_truth(demo_files, store: Path, ang: Path) -> None:
 
 @pytest.fixture(scope="module")
 def ebsd(demo_store_master: Path, demo_files, tmp_path_factory) -> tuple[Path, Path]:
-    """The demo map with a 1-epoch run, its latents, its true orientations (an .ang ingested), a ranking
-    against band contrast and a cluster folder."""
+    """The demo map with a 1-epoch run, its latents, its true orientations (an .ang ingested), the latents'
+    segmentation, spreads of the latents and of the orientations, a ranking against band contrast and a cluster
+    folder."""
     from vaearr.analysis.clustering import joint_cluster
     from vaearr.analysis.ranking import rank_latents
     from vaearr.encode import encode
+    from vaearr.maps.segment import segment_store
+    from vaearr.maps.spread import spread_store
 
     root = tmp_path_factory.mktemp("report_ebsd")
     store = root / "ni.zarr"
@@ -58,6 +61,9 @@ def ebsd(demo_store_master: Path, demo_files, tmp_path_factory) -> tuple[Path, P
     _fit(store, root / "run", "patterns", resize=16)
     encode(store, root / "run")
     _orientations_from_the_truth(demo_files, store, root / "truth.ang")
+    segment_store(store, features="latent", name="segments")
+    spread_store(store, features="latent", regions="segments")
+    spread_store(store, features="orientation", regions="orientation_grains", recrystallised="rex_orientation")
     rank_latents(store, latent="latent", against=["bandcontrast", "elements"], out=root / "rank", top=2, seed=0)
     joint_cluster(store, latent="latent", dim=0, with_var="bandcontrast", method="gmm", mask="roi",
                   out=root / "cluster", tag="t", seed=0)
@@ -143,6 +149,13 @@ def test_report_of_an_ebsd_store_opens_offline_and_sorts(ebsd, chromium, tmp_pat
         assert f'<section id="{sec}">' in text, sec
     assert "vaearr encode" in text and "vaearr rank" in text and "cluster_report__t" in text
     assert "orientation_ipf (IPF)" in text and "The IPF map first" in text  # beside the latent maps
+    # the deformation row: the latents' and the orientations' spreads, beside the orientations' KAM and GROD
+    assert "<h3>deformation</h3>" in text
+    for title in ("latent_kernel_spread (", "log10 latent_domain_spread (", "orientation_kernel_spread (",
+                  "log10 orientation_domain_spread (", "rex_orientation (", "recrystallised (", "orientation_kam (",
+                  "orientation_grod ("):  # the row's titles (units after the bracket, escaped in the page's JSON)
+        assert title in text, title
+    assert "vaearr spread" in text  # made by, in the store's table
 
     page, problems = _open(chromium, html)
     for sec in ("run", "maps", "analyses", "exploration"):

@@ -12,14 +12,8 @@ from sklearn.metrics import adjusted_rand_score
 from tests.conftest import run_cli, tree_hash
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.neighbours import NeighbourAverage
-from vaearr.maps.regions import (
-    absorb_small,
-    grid_pairs,
-    merge_regions,
-    noise_whitening,
-    robust_covariance,
-    segment_features,
-)
+from vaearr.maps.merging import absorb_small, grid_pairs, merge_regions, noise_whitening, robust_covariance
+from vaearr.maps.regions import segment_features
 from vaearr.maps.segment import segment_store
 from vaearr.store import write_variables
 
@@ -48,9 +42,11 @@ def test_two_regions_are_found_and_the_noise_is_measured() -> None:
     # the noise is unit Gaussian: its standard deviation is read back from the map, boundaries aside
     assert np.allclose(seg.info["noise_std_per_dim"], 1.0, atol=0.1), seg.info["noise_std_per_dim"]
     assert seg.info["noise_correlation_factor"] < 2  # 1 for independent noise, read a little high here
-    # boundary codes: grain boundary along x = 15/16, low-angle along y = 11/12 in the left grain
-    assert (seg.boundaries[:, 15] == 2).mean() > 0.9 and (seg.boundaries[11, :15] == 1).mean() > 0.8
-    assert seg.boundaries[2:10, 2:13].max() == 0
+    # boundary codes: grain boundary along x = 15/16, low-angle along y = 11/12 in the left grain (within one
+    # pixel, as boundary_f1 counts it: at ln 3 nats an edge, a 3 σ step's boundary may step aside by a pixel)
+    assert (seg.boundaries[:, 15] == 2).mean() > 0.9
+    assert (seg.boundaries[10:13, :15] == 1).any(axis=0).mean() > 0.8
+    assert seg.boundaries[2:9, 2:13].max() == 0
 
 
 def test_no_split_without_a_step() -> None:
@@ -194,3 +190,73 @@ def test_orientations_are_segmented_inside_their_grains() -> None:
     seg = segment_features(vec, np.ones((NY, NX), bool), grains=np.zeros((NY, NX), int), correlation=1.0)
     assert seg.n_regions == 2 and seg.n_grains == 1
     assert adjusted_rand_score((yy >= 12).ravel(), seg.regions.ravel()) > 0.95
+
+
+def test_a_mask_hole_through_a_region_joins_its_two_halves() -> None:
+    """A scratch (mask False) cuts the lower sub-grain of the left grain in two: its halves do not touch, and
+    get one label because their features do not differ (said in the attrs)."""
+    f, regions, grains = planted(step=3.0)
+    valid = np.ones((NY, NX), bool)
+    valid[12:, 7] = False  # from the low-angle boundary down to the map's edge
+    seg = segment_features(f, valid)
+    left, right = seg.regions[18, 3], seg.regions[18, 11]
+    assert left >= 0 and left == right, seg.info
+    assert seg.n_regions == 3 and seg.info["patches_joined"] >= 1
+    assert "share a label" in seg.info["regions_are"]
+    assert adjusted_rand_score(regions[valid], seg.regions[valid]) > 0.95
+
+
+def test_the_regions_do_not_depend_on_the_mask() -> None:
+    """Holes in the mask (a tenth of the pixels) change no region of the pixels they leave."""
+    f, regions, _ = planted(step=3.0)
+    rng = np.random.default_rng(1)
+    valid = rng.random((NY, NX)) > 0.1
+    everywhere = segment_features(f, np.ones((NY, NX), bool))
+    masked = segment_features(f, valid)
+    assert adjusted_rand_score(everywhere.regions[valid], masked.regions[valid]) > 0.97
+    truth = [adjusted_rand_score(regions[valid], s.regions[valid]) for s in (everywhere, masked)]
+    assert abs(truth[0] - truth[1]) <= 0.02 and min(truth) > 0.95, truth
+    assert adjusted_rand_score(everywhere.grains[valid], masked.grains[valid]) > 0.99
+
+
+def test_patchy_sub_grains_keep_their_small_patches() -> None:
+    """A sub-grain of many patches (Voronoi cells dealt out to two classes, patches of 10–80 pixels) comes out as
+    two classes, not as one region per patch nor as one region: small patches join their own class."""
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(3)
+    ny, nx = 40, 48
+    cells = cKDTree(rng.uniform(0, [ny, nx], size=(30, 2))).query(np.argwhere(np.ones((ny, nx), bool)))[1]
+    side = rng.integers(0, 2, 30)[cells].reshape(ny, nx)
+    f = rng.normal(size=(ny, nx, 3))
+    f[..., 0] += 4.0 * side
+    seg = segment_features(f, np.ones((ny, nx), bool))
+    assert seg.n_grains == 1
+    assert adjusted_rand_score(side.ravel(), seg.regions.ravel()) > 0.9, seg.info
+
+
+@pytest.mark.parametrize("family", ["science", "patchwork"])
+def test_bent_grains_stay_whole_in_pattern_space(family: str) -> None:
+    """The grain rule reads the patterns (vaearr.maps.pattern_levels): cut every grain of a deformed map (half the
+    grains bent by up to 1.5°/µm) into pieces, and the pieces of each grain join again, grains stay apart."""
+    pytest.importorskip("kikuchipy")
+    from scipy.spatial import cKDTree
+
+    from vaearr import data
+    from vaearr.maps.edges import prepare_patterns
+    from vaearr.maps.merging import relabel
+    from vaearr.maps.pattern_levels import pattern_grains
+
+    make = data.science_map if family == "science" else data.patchwork_map
+    ds = make("deformed", seed=4, shape=(36, 48))
+    grain = ds.grain_id.values
+    cells = cKDTree(np.random.default_rng(0).uniform(0, [36, 48], size=(10, 2))).query(
+        np.argwhere(np.ones((36, 48), bool)))[1].reshape(36, 48)
+    pieces = relabel(grain * 100 + cells)
+    assert len(np.unique(pieces)) > 1.5 * len(np.unique(grain))
+    patterns = ds.patterns.values
+    bg = patterns.reshape(-1, *patterns.shape[2:]).astype(np.float64).mean(0).astype(np.float32)
+    region_grain, info = pattern_grains(pieces, patterns, lambda b: prepare_patterns(b, bg, 0.0), patterns[0, 0].size)
+    found = np.asarray(region_grain)[pieces]
+    assert adjusted_rand_score(grain.ravel(), found.ravel()) > 0.99, info
+    assert info["grain_boundary_pairs"] > 0 and "pattern space" in info["grain_rule"]

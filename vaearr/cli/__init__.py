@@ -25,7 +25,7 @@ import typer
 
 # the command modules, in the order --help lists their commands
 # isort: off
-from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, decompose, boundaries, index, orientations, export, explore, report, segment  # noqa: F401
+from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, decompose, boundaries, index, orientations, export, explore, report, segment, spread, phases  # noqa: F401
 # isort: on
 from vaearr.cli.common import STORE_URLS, URL, app
 from vaearr.errors import InputError, VaearrError

@@ -21,25 +21,28 @@ def roi(
     store: Annotated[Path, typer.Argument(parser=store_location, help="Store with the variable to threshold.")],
     bc_min: Annotated[Optional[float], typer.Option(help="Keep pixels with value ≥ this (keep above).")] = None,
     bc_max: Annotated[Optional[float], typer.Option(help="Keep pixels with value ≤ this (keep below).")] = None,
-    bc_otsu: Annotated[bool, typer.Option("--bc-otsu", help="Keep pixels above Otsu's threshold.")] = False,
-    bc_top_percent: Annotated[Optional[float], typer.Option(help="Keep the brightest P % of pixels (value ≥ its 100−P percentile).")] = None,
+    bc_otsu: Annotated[bool, typer.Option("--otsu", "--bc-otsu", help="Keep pixels above Otsu's threshold (below with --keep below).")] = False,
+    bc_top_percent: Annotated[Optional[float], typer.Option(help="Keep the brightest P % of pixels (value ≥ its 100−P percentile; the lowest P % with --keep below).")] = None,
+    threshold: Annotated[Optional[float], typer.Option(help="Keep pixels with value ≥ this (≤ with --keep below).")] = None,
+    keep: Annotated[str, typer.Option(help="The side --threshold, --otsu and --bc-top-percent keep: above or below.")] = "above",
     x: Annotated[Optional[str], typer.Option("--x", help="x range A:B in µm (inclusive; either end may be empty).")] = None,
     y: Annotated[Optional[str], typer.Option("--y", help="y range C:D in µm.")] = None,
     x_index: Annotated[Optional[str], typer.Option(help="Pixel columns A:B, 0-based, B excluded (as a Python slice).")] = None,
     y_index: Annotated[Optional[str], typer.Option(help="Pixel rows C:D, 0-based, D excluded.")] = None,
     name: Annotated[str, typer.Option(help="Name of the mask variable.")] = "roi",
-    var: Annotated[str, typer.Option(help="Variable the thresholds apply to.")] = "bandcontrast",
+    var: Annotated[str, typer.Option(help="Variable the thresholds apply to: any (y, x) map (bandcontrast, iq and adp from 'vaearr quality', a latent dim's map…).")] = "bandcontrast",
     export: Annotated[Optional[Path], typer.Option(help="Write keep-xy CSV/NPY and the mask NPY here.")] = None,
     figures: Annotated[Optional[Path], typer.Option(help="Write the histogram and map (HTML + PNG) here; with no criterion, only these (no mask).")] = None,
     bin_width: Annotated[Optional[float], typer.Option(help="Histogram bin width (bins on multiples of it); default 100 bins.")] = None,
     profile_row: Annotated[Optional[list[int]], typer.Option(help="Row (0-based y index) to plot the values along; repeatable. Needs --figures.")] = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """Make a mask from band-contrast thresholds and x/y ranges (combined with AND).
+    """Make a mask from thresholds on a map (band contrast, image quality…) and x/y ranges (combined with AND).
 
     With --figures and no criterion, only the histogram, map and row profiles are drawn (to choose a threshold).
     """
-    check_values(bc_top_percent=(bc_top_percent, {"above": 0, "max": 100}))  # the rest need the map: create_roi
+    check_values(bc_top_percent=(bc_top_percent, {"above": 0, "max": 100}),  # the rest need the map: create_roi
+                 keep=(keep, {"choices": ("above", "below")}))
     writable_folders(export=export, figures=figures)  # before the store is written
     from vaearr.errors import InputError
     from vaearr.maps.roi import (
@@ -56,7 +59,8 @@ def roi(
 
     if (bin_width is not None or profile_row) and figures is None:
         raise InputError(None, "--bin-width and --profile-row draw figures: give --figures FOLDER")
-    figures_only = not bc_otsu and all(c is None for c in (bc_min, bc_max, bc_top_percent, x, y, x_index, y_index))
+    figures_only = not bc_otsu and all(c is None for c in (bc_min, bc_max, bc_top_percent, threshold, x, y, x_index,
+                                                           y_index))
     if figures_only and figures is not None and export is not None:
         raise InputError(None, "--export writes the mask's pixels: give an ROI criterion (or leave out --export)")
     ds = open_store(store)
@@ -83,7 +87,7 @@ def roi(
     result = create_roi(
         store, name=name, var=var, bc_min=bc_min, bc_max=bc_max, otsu=bc_otsu, top_percent=bc_top_percent,
         x=parse_range(x) if x else None, y=parse_range(y) if y else None, x_index=x_index, y_index=y_index,
-        export=export, overwrite=overwrite,
+        export=export, overwrite=overwrite, keep=keep, threshold=threshold,
     )
     if figures is not None:
         result.files.update(roi_figures(open_store(store), result.mask, result.info, figures, name, var,

@@ -299,7 +299,8 @@ def noisy_patterns(
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
 
-def band_contrast(patterns: np.ndarray, background: np.ndarray | None = None) -> np.ndarray:
+def band_contrast(patterns: np.ndarray, background: np.ndarray | None = None, *,
+                  full_scale: float = _BC_FULL_SCALE) -> np.ndarray:
     """A band-contrast-like pattern quality, 0–255 per pattern (higher = sharper Kikuchi bands).
 
     The relative contrast of a band-pass filtered pattern inside a central disk: divide by
@@ -317,6 +318,8 @@ def band_contrast(patterns: np.ndarray, background: np.ndarray | None = None) ->
     background
         (py, px) static background. Default: the mean of ``patterns`` (fine for a map, not
         for a handful of patterns).
+    full_scale
+        The band-pass relative std that scores 255.
 
     Returns
     -------
@@ -343,7 +346,7 @@ def band_contrast(patterns: np.ndarray, background: np.ndarray | None = None) ->
     g_fine = ndi.gaussian_filter(delta, s_fine)
     ratio = np.linalg.norm(g_fine - ndi.gaussian_filter(delta, s_wide)) / np.linalg.norm(delta - g_fine)
     m = np.sqrt(np.clip(band.var(axis=1) - ratio**2 * finest.var(axis=1), 0, None))
-    return np.clip(255 * m / _BC_FULL_SCALE, 0, 255).astype(np.float32).reshape(lead)
+    return np.clip(255 * m / full_scale, 0, 255).astype(np.float32).reshape(lead)
 
 
 def _elements(sc: Scene, rng: np.random.Generator) -> dict[str, np.ndarray]:

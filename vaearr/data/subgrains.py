@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -52,6 +51,16 @@ import xarray as xr
 import zarr
 from scipy import ndimage as ndi
 
+from vaearr.data.deformation import (
+    DEFORMED_SPREAD,
+    bent_orientations,
+    draw_bending,
+    mean_orientations,
+    spread_rotations,
+    truth_gos,
+    truth_kam,
+)
+from vaearr.data.rotations import axis_angle_quat, misorientation_deg, quat_multiply, rotvec_quat
 from vaearr.data.simulate import (
     DEMO_PC,
     DEMO_SAMPLE_TILT,
@@ -66,7 +75,7 @@ from vaearr.data.simulate import (
 from vaearr.store import open_store, write_variables
 
 #: The maps :func:`science_map` builds.
-SCIENCE_KINDS = ("clean", "noisy", "subgrains")
+SCIENCE_KINDS = ("clean", "noisy", "subgrains", "deformed")
 #: Number of grains of every science map.
 SCIENCE_N_GRAINS = 10
 #: Misorientation (degrees) between the two sub-grains of a grain in the ``subgrains`` map.
@@ -76,43 +85,12 @@ SPREAD_SIGMA = 0.10
 #: Kikuchi modulation (std relative to the background) calibrated on kikuchipy's real Ni scan.
 KIKUCHI_CONTRAST = 0.15
 #: Mean photon counts per detector pixel of the noisy and the sub-grain maps.
-DEFAULT_COUNTS = {"noisy": 25.0, "subgrains": 60.0}
+DEFAULT_COUNTS = {"noisy": 25.0, "subgrains": 60.0, "deformed": 60.0}
+#: Grains of the deformed maps (half bent, half recrystallised) and their scan step (µm).
+DEFORMED_N_GRAINS, DEFORMED_STEP = 12, 0.5
 
 _GB_WIDTH = 0.7
 _STEP = 1.0  # µm, as the demo map
-
-
-def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product ``a ⊗ b`` of (..., 4) quaternions ``(w, x, y, z)``."""
-    aw, ax, ay, az = np.moveaxis(a, -1, 0)
-    bw, bx, by, bz = np.moveaxis(b, -1, 0)
-    return np.stack([
-        aw * bw - ax * bx - ay * by - az * bz,
-        aw * bx + ax * bw + ay * bz - az * by,
-        aw * by - ax * bz + ay * bw + az * bx,
-        aw * bz + ax * by - ay * bx + az * bw,
-    ], axis=-1)
-
-
-def axis_angle_quat(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
-    """Unit quaternions of rotations by ``angle`` (radians, (...)) about ``axis`` ((..., 3), any length)."""
-    axis = np.asarray(axis, float)
-    axis = axis / np.linalg.norm(axis, axis=-1, keepdims=True)
-    h = np.asarray(angle, float)[..., None] / 2
-    return np.concatenate([np.cos(h), np.sin(h) * axis], axis=-1)
-
-
-def rotvec_quat(v: np.ndarray) -> np.ndarray:
-    """Unit quaternions of rotation vectors ``v`` (..., 3) (radians)."""
-    ang = np.linalg.norm(v, axis=-1)
-    ax = np.where(ang[..., None] > 0, v / np.maximum(ang, 1e-30)[..., None], np.array([1.0, 0, 0]))
-    return axis_angle_quat(ax, ang)
-
-
-def misorientation_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Angle (degrees) of the rotation taking ``a`` to ``b`` (no crystal symmetry)."""
-    dot = np.abs(np.sum(np.asarray(a) * np.asarray(b), axis=-1))
-    return np.degrees(2 * np.arccos(np.clip(dot, 0, 1)))
 
 
 def one_sided_boundaries(labels: np.ndarray, within: np.ndarray | None = None) -> np.ndarray:
@@ -164,6 +142,27 @@ def _subgrain_pixels(grain, neigh, side, q_grain, axes, spread_dir, *, subgrain_
     k_pix = simulate_kikuchi(q_pix.reshape(-1, 4), pattern_shape, progress, blur).reshape(ny, nx, *pattern_shape)
     k_across = simulate_kikuchi(q_sub, pattern_shape, progress, blur)[2 * neigh + side(neigh)]
     return sub, q_pix, misori, k_pix, k_across
+
+
+def _deformed_pixels(grain, neigh, dist, q_grain, spread_dir, rng, *, pattern_shape: tuple[int, ...], blur: float,
+                     progress: bool):
+    """Bent and recrystallised grains (:mod:`vaearr.data.deformation`): per-pixel orientations, misorientations
+    from the grain mean, the patterns of each pixel and of the neighbour grain (bent as it would be there), and
+    the truth (KAM, GOS, recrystallised, bending rate)."""
+    ny, nx = grain.shape
+    bending = draw_bending(q_grain.shape[0], rng)
+    q_pix = spread_rotations(bent_orientations(q_grain, grain, bending, DEFORMED_STEP), spread_dir, DEFORMED_SPREAD)
+    misori = misorientation_deg(q_pix, mean_orientations(q_pix, grain)[grain]).astype(np.float32)
+    k_pix = simulate_kikuchi(q_pix.reshape(-1, 4), pattern_shape, progress, blur).reshape(ny, nx, *pattern_shape)
+    k_across = np.zeros_like(k_pix)
+    near = dist < 3.5  # further in, the neighbour's share exp(-d/0.7) is under 1 %
+    q_across = bent_orientations(q_grain, grain, bending, DEFORMED_STEP, at_grain=neigh)
+    k_across[near] = simulate_kikuchi(q_across[near], pattern_shape, progress, blur)
+    truth = {"kam_true": truth_kam(q_pix, grain).astype(np.float32),
+             "gos_true": truth_gos(q_pix, grain)[grain].astype(np.float32),
+             "recrystallised_true": ~bending.bent[grain], "bend_rate_true": bending.rate[grain].astype(np.float32)}
+    return grain.astype(np.int32), q_pix, misori, k_pix, k_across, truth, {"bend_rates": bending.rate.tolist(),
+                                                                           "spread_sigma_deg": DEFORMED_SPREAD}
 
 
 def science_map(
@@ -234,8 +233,9 @@ def science_map(
     counts = float(DEFAULT_COUNTS.get(kind, 0.0) if counts is None else counts)
     if kind != "clean" and not counts > 0:
         raise ValueError(f"counts must be > 0, got {counts}")
-    n = SCIENCE_N_GRAINS
-    r_seed, r_rot, r_drift, r_cut, r_spread, r_noise = spawn_rngs(seed, 6)
+    n = DEFORMED_N_GRAINS if kind == "deformed" else SCIENCE_N_GRAINS
+    step = DEFORMED_STEP if kind == "deformed" else _STEP
+    r_seed, r_rot, r_drift, r_cut, r_spread, r_noise, r_bend = spawn_rngs(seed, 7)
     grain, neigh, dist = voronoi((ny, nx), grain_seeds((ny, nx), n, r_seed))
     drift = ndi.gaussian_filter(r_drift.normal(size=(ny, nx)), max(ny, nx) / 6, mode="reflect")
     drift = (1 + 0.03 * drift / (drift.std() or 1)).astype(np.float32)
@@ -258,7 +258,12 @@ def science_map(
         return (((yy - cen[g, 0]) * normal[g, 0] + (xx - cen[g, 1]) * normal[g, 1]) > 0).astype(np.int32)
 
     attrs: dict[str, Any] = {}
-    if kind == "subgrains":
+    truth: dict[str, np.ndarray] = {}
+    if kind == "deformed":
+        sub, q_pix, misori, k_pix, k_across, truth, more = _deformed_pixels(
+            grain, neigh, dist, q_grain, spread_dir, r_bend, pattern_shape=pshape, blur=blur, progress=progress)
+        attrs.update(more)
+    elif kind == "subgrains":
         sub, q_pix, misori, k_pix, k_across = _subgrain_pixels(
             grain, neigh, side, q_grain, axes, spread_dir, subgrain_angle=subgrain_angle, spread=spread,
             pattern_shape=pshape, blur=blur, progress=progress)
@@ -282,12 +287,25 @@ def science_map(
         noise = f"Poisson, {counts:g} counts per pixel on average, grey = counts * 100/{counts:g}"
     del img
 
-    x, y = scan_coords((ny, nx), _STEP)
-    coords = {"y": ("y", y.reshape(ny, nx)[:, 0], {"units": "µm"}),
-              "x": ("x", x.reshape(ny, nx)[0], {"units": "µm"})}
+    return map_dataset(patterns, grain, sub, q_pix, misori, step=step, extra=truth, attrs={
+        "kind": kind, "seed": int(seed), "n_grains": n, "noise": noise,
+        "counts": counts if kind != "clean" else None, "contrast": float(contrast), "blur": float(blur),
+        "grain_rotations": q_grain.tolist(), "static_background_mean": float(bg.mean()),
+        "pc": list(DEMO_PC), "sample_tilt": DEMO_SAMPLE_TILT,
+        "note": "SIMULATED with vaearr.data.science_map from kikuchipy's Ni master pattern: not a measurement.",
+        **attrs})
+
+
+def map_dataset(patterns: np.ndarray, grain: np.ndarray, sub: np.ndarray, q_pix: np.ndarray, misori: np.ndarray, *,
+                step: float, attrs: dict[str, Any], extra: dict[str, np.ndarray] | None = None) -> xr.Dataset:
+    """A simulated map and its truth as a Dataset: ``patterns``, grain and sub-grain ids, one-sided boundary masks,
+    orientations (a ≥ 0, as the store keeps them), misorientations, and ``extra`` (y, x) truth, on a grid of
+    ``step`` µm."""
+    ny, nx = grain.shape
+    x, y = scan_coords((ny, nx), step)
     grid = ("y", "x")
-    q_pix = np.where(q_pix[..., :1] < 0, -q_pix, q_pix)  # a >= 0, as the store keeps orientations
-    ds = xr.Dataset(
+    q_pix = np.where(q_pix[..., :1] < 0, -q_pix, q_pix)
+    return xr.Dataset(
         {
             "patterns": (("y", "x", "py", "px"), patterns),
             "grain_id": (grid, grain.astype(np.int32)),
@@ -295,24 +313,19 @@ def science_map(
             "grain_boundaries_true": (grid, one_sided_boundaries(grain)),
             "low_angle_boundaries_true": (grid, one_sided_boundaries(sub, within=grain)),
             "orientation_true": (("y", "x", "quaternion"), q_pix.astype(np.float32)),
-            "misorientation_true": (grid, misori, {"units": "degrees"}),
+            "misorientation_true": (grid, np.asarray(misori, np.float32), {"units": "degrees"}),
+            **{k: (grid, v) for k, v in (extra or {}).items()},
         },
-        coords={**coords, "quaternion": ("quaternion", ["a", "b", "c", "d"])},
-        attrs={
-            "kind": kind, "seed": int(seed), "n_grains": n, "noise": noise,
-            "counts": counts if kind != "clean" else None, "contrast": float(contrast), "blur": float(blur),
-            "grain_rotations": q_grain.tolist(), "static_background_mean": float(bg.mean()),
-            "pc": list(DEMO_PC), "sample_tilt": DEMO_SAMPLE_TILT, "step": _STEP,
-            "note": "SIMULATED with vaearr.data.science_map from kikuchipy's Ni master pattern: not a measurement.",
-            **attrs,
-        },
+        coords={"y": ("y", y.reshape(ny, nx)[:, 0], {"units": "µm"}), "x": ("x", x.reshape(ny, nx)[0], {"units": "µm"}),
+                "quaternion": ("quaternion", ["a", "b", "c", "d"])},
+        attrs={**attrs, "step": step},
     )
-    return ds
 
 
 #: Truth variables :func:`science_map` returns beside ``patterns``.
 TRUTH_VARIABLES = ("grain_id", "subgrain_id", "grain_boundaries_true", "low_angle_boundaries_true",
-                   "orientation_true", "misorientation_true")
+                   "orientation_true", "misorientation_true", "kam_true", "gos_true", "recrystallised_true",
+                   "bend_rate_true")
 
 
 def write_science_map(
@@ -350,20 +363,29 @@ def write_science_map(
         The store, opened lazily.
     """
     ds = science_map(kind, seed=seed, shape=shape, pattern_shape=pattern_shape, progress=progress, **physics)
+    config = {"kind": kind, "seed": int(seed), "shape": list(ds.patterns.shape[:2]),
+              "pattern_shape": list(ds.patterns.shape[2:]), **{k: float(v) for k, v in physics.items()}}
+    return write_simulated(path, ds, ["patterns", *(k for k in TRUTH_VARIABLES if k in ds)], roi=True,
+                           source=f"science_map:{kind}", config=config,
+                           patterns_source=f"vaearr.data.science_map({kind!r}, seed={seed})", overwrite=overwrite)
+
+
+def write_simulated(path: str | os.PathLike, ds: xr.Dataset, names: list[str], *, source: str, config: dict,
+                    patterns_source: str, roi: bool = False, overwrite: bool = False) -> xr.Dataset:
+    """The variables ``names`` of a simulated map (and ``roi`` all True when asked) as an ``ebsd-map`` store, in one
+    transaction, with the root attrs an EBSD ingest writes (``kind``, ``grid``, ``step``, ``scan_shape``) and the
+    map's attrs under ``science_map``."""
     ny, nx = ds.sizes["y"], ds.sizes["x"]
-    variables: Mapping[str, xr.DataArray] = {
-        "patterns": ds.patterns,
-        **{k: ds[k] for k in TRUTH_VARIABLES},
-        "roi": xr.DataArray(np.ones((ny, nx), bool), dims=("y", "x"), coords={"y": ds.y, "x": ds.x}),
-    }
-    config = {"kind": kind, "seed": int(seed), "shape": [ny, nx], "pattern_shape": list(ds.patterns.shape[2:]),
-              **{k: float(v) for k, v in physics.items()}}
+    variables: dict[str, xr.DataArray] = {k: ds[k] for k in names}
+    if roi:
+        variables["roi"] = xr.DataArray(np.ones((ny, nx), bool), dims=("y", "x"), coords={"y": ds.y, "x": ds.x})
+    step = float(ds.attrs["step"])
     group_attrs = {
-        "kind": "ebsd-map", "grid": "square", "step": [_STEP, _STEP], "step_units": "µm",
-        "scan_shape": [ny, nx], "patterns_source": f"vaearr.data.science_map({kind!r}, seed={seed})",
+        "kind": "ebsd-map", "grid": "square", "step": [step, step], "step_units": "µm",
+        "scan_shape": [ny, nx], "patterns_source": patterns_source,
         "science_map": {k: v for k, v in ds.attrs.items() if not k.endswith("rotations")},
     }
     with zarr.config.set({"array.write_empty_chunks": True}):
-        write_variables(path, variables, source=[f"science_map:{kind}"], config=config,
-                        group_attrs=group_attrs, overwrite=overwrite)
+        write_variables(path, variables, source=[source], config=config, group_attrs=group_attrs,
+                        overwrite=overwrite)
     return open_store(path)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from vaearr.crystals import phase_list
 from vaearr.errors import InputError, require
 from vaearr.io.orientations import NOT_INDEXED, crystal_map_data, orientation_variables
 from vaearr.store.schema import (
@@ -63,19 +64,6 @@ def label_map(ds: xr.Dataset, name: str, option: str, where: Any = None) -> np.n
         raise InputError(where, f"{option}: '{name}' is not a label map (an integer (y, x) variable such as a "
                                 f"segmentation or clusters; it is {v.dtype} over {tuple(map(str, v.dims))})")
     return v.transpose(Y, X).values.astype(np.int64)
-
-
-def _phase_list(phases: list[dict]):
-    cm = require("orix.crystal_map", "ebsd")
-    diffpy = require("diffpy.structure", "ebsd")
-    out = []
-    for p in phases:
-        structure = diffpy.Structure(title=str(p["name"]))
-        if p.get("lattice"):
-            structure = diffpy.Structure(title=str(p["name"]), lattice=diffpy.Lattice(*map(float, p["lattice"])))
-        out.append(cm.Phase(name=str(p["name"]), point_group=p.get("point_group"), space_group=p.get("space_group"),
-                            structure=structure))
-    return cm.PhaseList(out, ids=[int(p["id"]) for p in phases])
 
 
 def _quality(ds: xr.Dataset, orientation: str) -> dict[str, np.ndarray]:
@@ -150,7 +138,7 @@ def to_crystal_map(ds: xr.Dataset, orientation: str = ORIENTATION, *, phase_from
     q[pid < 0] = (1.0, 0.0, 0.0, 0.0)
     yy, xx = np.meshgrid(ds[Y].values.astype(np.float64), ds[X].values.astype(np.float64), indexing="ij")
     return cm.CrystalMap(rotations=quat.Rotation(q), phase_id=pid, x=xx.ravel(), y=yy.ravel(),
-                         phase_list=_phase_list(phases), prop=prop, scan_unit="um")
+                         phase_list=phase_list(phases), prop=prop, scan_unit="um")
 
 
 def from_crystal_map(xmap, name: str = ORIENTATION) -> xr.Dataset:

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from vaearr.crystals import phase_record
 from vaearr.errors import InputError, StoreError, VaearrError, require
 from vaearr.io.crystal_map import NOT_INDEXED, CrystalMapData
 from vaearr.io.grid import infer_grid, place_on_grid
@@ -97,17 +98,8 @@ def _header_points(path: Path) -> int | None:
 
 
 def _phases(xmap) -> list[dict]:
-    out = []
-    for pid, phase in xmap.phases:
-        if int(pid) < 0:
-            continue
-        lattice = None
-        with contextlib.suppress(AttributeError, TypeError):
-            lattice = [float(v) for v in phase.structure.lattice.abcABG()]
-        pg = phase.point_group
-        out.append({"id": int(pid), "name": str(phase.name), "point_group": None if pg is None else str(pg.name),
-                    "lattice": lattice})
-    return out
+    """The map's phases as phase records (id, name, point and space group, lattice, atoms), as ``vaearr index`` keeps them."""
+    return [phase_record(phase, int(pid), units="as the file gives them") for pid, phase in xmap.phases if int(pid) >= 0]
 
 
 def read_crystal_map(path: str | os.PathLike) -> CrystalMapData:

@@ -96,8 +96,23 @@ def _columns(data: h5py.Group, n: int, vendor: str) -> dict[str, np.ndarray]:
     return out
 
 
-def _phase(pid: int, name: str, point_group: str | None, space_group: int = 0, lattice=None) -> dict:
-    """A phase as the store keeps it; the point group orix's name of the space group's, or of the symbol given."""
+def _atoms(group) -> list[dict]:
+    """Bruker's ``AtomPositions`` (``"Ni,0,0,0,1,0.0035"``: element, x, y, z, occupancy, …) as phase-record atoms."""
+    out = []
+    for _, ds in sorted(group.items(), key=lambda kv: kv[0]) if group is not None else []:
+        parts = text(ds).split(",")
+        try:
+            out.append({"element": parts[0].strip(), "xyz": [float(v) for v in parts[1:4]],
+                        "occupancy": float(parts[4]) if len(parts) > 4 else 1.0})
+        except (ValueError, IndexError):
+            continue  # a position vaearr cannot read is left out, as a phase without atoms
+    return out
+
+
+def _phase(pid: int, name: str, point_group: str | None, space_group: int = 0, lattice=None,
+           atoms: list[dict] | None = None) -> dict:
+    """A phase as the store keeps it (the layout of :func:`vaearr.crystals.phase_record`); the point group orix's name
+    of the space group's, or of the symbol given."""
     crystal_map = require("orix.crystal_map", "ebsd")
     pg = None
     try:
@@ -107,7 +122,8 @@ def _phase(pid: int, name: str, point_group: str | None, space_group: int = 0, l
             pg = str(crystal_map.Phase(point_group=point_group).point_group.name)
     except (ValueError, KeyError, IndexError, TypeError):
         pg = None
-    return {"id": pid, "name": name, "point_group": pg, "lattice": lattice}
+    return {"id": pid, "name": name, "point_group": pg, "space_group": int(space_group) if space_group > 0 else None,
+            "lattice": lattice, "lattice_units": "as the file gives them", "atoms": atoms or []}
 
 
 def _phases(header: h5py.Group, vendor: str) -> list[dict]:
@@ -131,7 +147,7 @@ def _phases(header: h5py.Group, vendor: str) -> list[dict]:
         else:
             lattice = [float(v) for v in np.ravel(g["LatticeConstants"][()])] if "LatticeConstants" in g else None
             out.append(_phase(int(key), text(g["Name"]) if "Name" in g else f"phase {key}", None,
-                              int(_number(g, "IT", 0) or 0), lattice))
+                              int(_number(g, "IT", 0) or 0), lattice, _atoms(g.get("AtomPositions"))))
     return out
 
 

@@ -50,8 +50,9 @@ from vaearr.maps.edges import (
     welch_edges,
 )
 from vaearr.maps.low_angle import LAGB_COMPONENTS, LAGB_MIN_CONTRAST, grain_projections, low_angle_segments
-from vaearr.maps.regions import boundary_codes, merge_by_pattern_contrast, segment_features
-from vaearr.store import check_name, open_store, write_variables
+from vaearr.maps.pattern_levels import PatternSpace, merge_by_pattern_contrast
+from vaearr.maps.regions import boundary_codes, segment_features
+from vaearr.store import check_name, open_store, require_whole, write_variables
 from vaearr.store.schema import PATTERNS, X, Y
 
 #: Variables :func:`find_boundaries` writes.
@@ -354,7 +355,7 @@ def find_boundaries(
     gb, _, gb_info = grain_boundary_mask(edges.right, edges.down, valid, threshold=gb_threshold)
     labels, n_grains = grain_interiors(gb, valid)
     if lagb_method == "segment" and source != PATTERNS and gb_threshold is None:
-        gb, lagb, lagb_info = _latent_levels(ds, edges, valid)
+        gb, lagb, lagb_info = _latent_levels(store, ds, edges, valid, mask_name)
         gb_info.update(grain_boundary_pixels=int(gb.sum()), gb_threshold=float("nan"),
                        gb_threshold_rule=f"the segmentation's grain level: {lagb_info['levels_rule']}")
     elif lagb_method == "segment":
@@ -396,6 +397,7 @@ def _boundary_inputs(store: Any, source: str, mask: str | None, prefix: str, ove
     exists = [n for n in names.values() if n in ds.data_vars]
     if exists and not overwrite:
         raise StoreError(store, f"has {', '.join(exists)} already: pass --overwrite to replace")
+    require_whole(ds, [source, None if mask == "none" else mask], store)  # before any work
     if mask in (None, "none"):
         return ds, var, names, None, np.ones((ds.sizes[Y], ds.sizes[X]), bool)
     if mask not in ds.data_vars:
@@ -444,36 +446,23 @@ def _edges(var: xr.DataArray, source: str, valid: np.ndarray, *, background: boo
                    "background_divided": bool(background), "pattern_sigma": float(sigma)})
 
 
-def _latent_levels(ds: xr.Dataset, edges: _Edges, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Grain and low-angle boundaries of a latent map from its segmentation (:mod:`vaearr.maps.regions`).
-
-    Latents of neighbour-averaged patterns show a sub-grain step as plainly as a grain boundary to an
-    edge threshold; the segmentation's two levels (the gap between the regions' contrasts) tell them
-    apart, and its floor is measured on the store's patterns when it has them."""
-    seg = segment_features(np.asarray(edges.features), valid, min_contrast=0.0)
+def _latent_levels(store: Any, ds: xr.Dataset, edges: _Edges, valid: np.ndarray,
+                   mask_name: str | None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Grain and low-angle boundaries of a latent map from its segmentation (:mod:`vaearr.maps.regions`), as
+    ``vaearr segment`` makes it: the grain level and the sub-grain floor read on the store's patterns when it has
+    them (:class:`~vaearr.maps.pattern_levels.PatternSpace`), from the latents' contrasts otherwise."""
+    space = PatternSpace(store, ds, mask_name) if PatternSpace.available(ds) else None
+    seg = segment_features(np.asarray(edges.features), valid, min_contrast=0.0,
+                           level_rule=space.grains if space is not None else None)
     regions, info = seg.regions, dict(seg.info)
-    floor = _pattern_floor_inputs(ds, valid)
-    if floor is not None and seg.n_regions > seg.n_grains:
-        regions, more = merge_by_pattern_contrast(floor[0], regions, seg.grains, floor[1], LAGB_MIN_CONTRAST)
+    if space is not None and seg.n_regions > seg.n_grains:
+        regions, more = merge_by_pattern_contrast(space.data, regions, seg.grains, space.prepare, LAGB_MIN_CONTRAST)
         info.update(more)
     codes = boundary_codes(regions, seg.grains)
     return codes == 2, codes == 1, {
         "lagb_method": "segment", "lagb_regions": int(len(np.unique(regions[regions >= 0]))),
         "lagb_noise_correlation": info.get("noise_correlation_factor"), "levels_rule": info.get("levels_rule"),
         "lagb_contrast_floor": info.get("lagb_contrast_floor"), "low_angle_boundary_pixels": int((codes == 1).sum())}
-
-
-def _pattern_floor_inputs(ds: xr.Dataset, valid: np.ndarray) -> tuple[Any, Any] | None:
-    """The store's patterns and their preparation, to measure a latent's sub-grain floor on (None: no patterns)."""
-    if PATTERNS not in ds.data_vars or ds[PATTERNS].dims[:2] != (Y, X) or ds[PATTERNS].ndim != 4:
-        return None
-    data = ds[PATTERNS].data
-    bg = _mean_pattern(data, valid)
-
-    def prepare(block: np.ndarray) -> np.ndarray:
-        return prepare_patterns(block, bg, 0.0)
-
-    return data, prepare
 
 
 def _mean_pattern(data: Any, valid: np.ndarray) -> np.ndarray:

@@ -1,55 +1,52 @@
-"""Indexing methods by name (:data:`INDEXERS`): Hough (PyEBSDIndex) and dictionary indexing (kikuchipy), and the runner around them.
+"""Indexing methods by name (:data:`INDEXERS`): Hough (PyEBSDIndex) and dictionary indexing (kikuchipy) of one or more phases, and the runner around them.
 
 A method is an :class:`IndexMethod` subclass registered with ``@INDEXERS.register("name")``:
 :meth:`~IndexMethod.build` makes what it needs once per map (the Hough indexer, the
 dictionary), :meth:`~IndexMethod.index` indexes one block of background-corrected patterns.
 :class:`Indexer` removes the backgrounds, calls the method and refines the solutions (any
-method), so ``vaearr index --method NAME`` and :func:`vaearr.maps.indexing.index_store` take a
-new method from here without another change.
+method, each phase with its own master pattern), so ``vaearr index --method NAME`` and
+:func:`vaearr.maps.indexing.index_store` take a new method from here without another change.
+Phase ids are positions in the setup's phase list (0, 1, …); −1 is not indexed.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+from vaearr.crystals import PhaseSource, band_families
+from vaearr.crystals.master_patterns import quiet
 from vaearr.errors import InputError, require
 from vaearr.registry import Registry
 
-#: PyEBSDIndex settings (kikuchipy's Hough-indexing tutorial) and the FCC reflectors it uses.
+#: PyEBSDIndex settings (kikuchipy's Hough-indexing tutorial: 10 bands, Hough-space smoothing σ 2).
 HOUGH_OPTIONS = {"nBands": 10, "tSigma": 2.0, "rSigma": 2.0}
-FCC_REFLECTORS = [[1, 1, 1], [2, 0, 0], [2, 2, 0], [3, 1, 1]]
-FCC_SPACE_GROUPS = (225, 226, 227, 228)
 #: A dictionary up to this many bytes is simulated once into memory; a larger one stays lazy
 #: (kikuchipy simulates it piece by piece while matching, once per block).
 DICTIONARY_MEMORY = 2 * 1024**3
 
 
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Silence kikuchipy's and PyEBSDIndex's prints, bars and warnings (vaearr shows its own bar)."""
-    sink = io.StringIO()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-        warnings.simplefilter("ignore")
-        yield
-
-
 @dataclass
 class Setup:
-    """What every method is built from: the detector, the phase and its master pattern."""
+    """What every method is built from: the detector and the phases, with their master patterns where needed.
+
+    ``masters[i]`` and ``energies[i]`` (kV) belong to ``sources[i]``; ``masters`` is None when no
+    master pattern is needed (Hough without refinement).
+    """
 
     detector: Any
-    phase: Any
-    mp: Any
-    energy: float
+    sources: list[PhaseSource]
+    masters: list[Any] | None
+    energies: list[float]
     resolution: float
     dictionary_memory: int = DICTIONARY_MEMORY
+
+    @property
+    def phases(self) -> list[Any]:
+        """The orix phases, in phase-id order."""
+        return [src.phase for src in self.sources]
 
 
 class IndexMethod:
@@ -63,6 +60,8 @@ class IndexMethod:
     uses_resolution: ClassVar[bool] = False
     #: Refinement's trust region (degrees) for this method's solutions.
     trust_region: float = 1.0
+    #: The method simulates patterns from the master patterns (Hough needs only the structures).
+    needs_master_pattern: ClassVar[bool] = False
 
     def check(self, resolution: float) -> None:
         """One :class:`InputError` for a setting out of range, before any work."""
@@ -97,31 +96,31 @@ def has_opencl() -> bool:
 
 @INDEXERS.register("hough")
 class HoughIndexing(IndexMethod):
-    """PyEBSDIndex's Hough/triplet-voting indexer, built by kikuchipy's ``EBSDDetector.get_indexer`` (FCC, BCC)."""
+    """PyEBSDIndex's Hough/triplet-voting indexer of every phase at once, built by kikuchipy's ``EBSDDetector.get_indexer``."""
 
     extra_maps = {"bands": "bands matched (PyEBSDIndex nmatch)"}
     score_kind = "PyEBSDIndex pattern fit: mean angular deviation of the bands, degrees (lower is better)"
 
     def build(self, setup: Setup) -> dict[str, Any]:
         require("pyebsdindex", "ebsd")
-        from orix.crystal_map import PhaseList
+        cm = require("orix.crystal_map", "ebsd")
 
-        phase = setup.phase
-        # kikuchipy's Hough tutorial settings for small (60 × 60) Ni patterns: FCC reflectors
-        # {111} {200} {220} {311}, 10 bands, Hough-space smoothing σ 2 (PyEBSDIndex's defaults otherwise)
-        fcc = phase.space_group is not None and phase.space_group.number in FCC_SPACE_GROUPS
-        reflectors = [FCC_REFLECTORS] if fcc else None
+        # one PyEBSDIndex phase list: each pattern's bands are voted against every phase, the best fit wins;
+        # each phase's reflectors are its widest band families (FCC {111} {200} {220} {311}, BCC {110} {200}
+        # {211} {310}, HCP's eight: PyEBSDIndex's own defaults come out of the rule)
+        reflectors = [band_families(p) for p in setup.phases]
         try:
             with quiet():
-                self.hough = setup.detector.get_indexer(PhaseList(phase), reflectors, **HOUGH_OPTIONS)
-        except Exception as exc:  # PyEBSDIndex knows FCC and BCC lattices only
-            raise InputError(None, f"PyEBSDIndex cannot Hough-index phase '{phase.name}' "
-                                   f"({phase.space_group}): {exc}; use --method dictionary") from None
+                self.hough = setup.detector.get_indexer(cm.PhaseList(setup.phases), reflectors, **HOUGH_OPTIONS)
+        except Exception as exc:  # PyEBSDIndex refuses lattices it cannot build a triplet library for
+            names = ", ".join(f"'{p.name}' ({p.space_group})" for p in setup.phases)
+            raise InputError(None, f"PyEBSDIndex cannot Hough-index phase(s) {names}: {exc}; "
+                                   "use --method dictionary") from None
         self.trust_region = 2.0
         return {"hough": {"implementation": "pyebsdindex.ebsd_index.EBSDIndexer (via kikuchipy "
-                                            "EBSDDetector.get_indexer)",
+                                            "EBSDDetector.get_indexer), one phase list",
                           "backend": "OpenCL" if has_opencl() else "CPU (numba)", **HOUGH_OPTIONS,
-                          "reflectors": FCC_REFLECTORS if fcc else "PyEBSDIndex default"}}
+                          "reflectors": {p.name: r for p, r in zip(setup.phases, reflectors)}}}
 
     def index(self, s: Any, n: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         data, _, _, _ = self.hough.index_pats(s.data, verbose=0)
@@ -134,10 +133,11 @@ class HoughIndexing(IndexMethod):
 
 @INDEXERS.register("dictionary")
 class DictionaryIndexing(IndexMethod):
-    """kikuchipy's dictionary indexing: patterns simulated for orix's sample of the fundamental zone, matched by NCC."""
+    """kikuchipy's dictionary indexing of every phase (orix's sample of each fundamental zone, NCC), merged by best score."""
 
-    score_kind = "NCC with the best dictionary pattern"
+    score_kind = "NCC with the best dictionary pattern (of any phase)"
     uses_resolution = True
+    needs_master_pattern = True
 
     def check(self, resolution: float) -> None:
         if not (0.5 <= float(resolution) <= 10):
@@ -146,25 +146,47 @@ class DictionaryIndexing(IndexMethod):
     def build(self, setup: Setup) -> dict[str, Any]:
         from orix.sampling import get_sample_fundamental
 
-        rot = get_sample_fundamental(resolution=setup.resolution, point_group=setup.phase.point_group)
-        nbytes = rot.size * int(np.prod(setup.detector.shape)) * 4
+        assert setup.masters is not None
+        self.names = [p.name for p in setup.phases]
+        rots = [get_sample_fundamental(resolution=setup.resolution, point_group=p.point_group) for p in setup.phases]
+        nbytes = sum(r.size for r in rots) * int(np.prod(setup.detector.shape)) * 4
         in_memory = nbytes <= setup.dictionary_memory
+        self.dictionaries = []
         with quiet():
-            self.dictionary = setup.mp.get_patterns(rotations=rot, detector=setup.detector, energy=setup.energy,
-                                                    compute=in_memory, show_progressbar=False)
+            for rot, mp, energy in zip(rots, setup.masters, setup.energies):
+                self.dictionaries.append(mp.get_patterns(rotations=rot, detector=setup.detector, energy=energy,
+                                                         compute=in_memory, show_progressbar=False))
         self.trust_region = max(1.0, float(setup.resolution))
-        return {"dictionary": {"resolution_deg": setup.resolution, "size": int(rot.size),
-                               "sampling": "orix.sampling.get_sample_fundamental (cubochoric)",
+        return {"dictionary": {"resolution_deg": setup.resolution, "size": int(sum(r.size for r in rots)),
+                               "sizes": {n: int(r.size) for n, r in zip(self.names, rots)},
+                               "sampling": "orix.sampling.get_sample_fundamental (cubochoric), per phase",
+                               "merge": "kikuchipy.indexing.merge_crystal_maps (best NCC per pattern)",
                                "in_memory": bool(in_memory), "metric": "ncc"}}
 
     def index(self, s: Any, n: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-        xmap = s.dictionary_indexing(self.dictionary, metric="ncc", keep_n=1)
-        q = np.asarray(xmap.rotations.data, np.float64).reshape(n, 4)
-        return q, np.zeros(n, np.int16), {"score": np.asarray(xmap.prop["scores"], np.float32).reshape(n)}
+        kp = require("kikuchipy", "ebsd")
+        cm = require("orix.crystal_map", "ebsd")
+        maps = []
+        for d in self.dictionaries:
+            xmap = s.dictionary_indexing(d, metric="ncc", keep_n=1)
+            # one rotation and score per point: merge_crystal_maps takes a single best, not an (n, 1) column
+            maps.append(cm.CrystalMap(rotations=xmap.rotations[:, 0] if xmap.rotations.ndim > 1 else xmap.rotations,
+                                      phase_id=np.zeros(n, int), phase_list=xmap.phases,
+                                      prop={"scores": np.asarray(xmap.prop["scores"]).reshape(n, -1)[:, 0]}))
+        xmap = maps[0] if len(maps) == 1 else kp.indexing.merge_crystal_maps(maps)
+        scores = xmap.prop["scores" if len(maps) == 1 else "merged_scores"]
+        pid = np.zeros(n, np.int16)
+        if len(maps) > 1:  # the merged map's own phase ids → the setup's, by name
+            ids = {name: i for i, name in enumerate(self.names)}
+            lookup = {int(j): ids[p.name] for j, p in xmap.phases if int(j) >= 0}
+            pid = np.array([lookup[int(j)] for j in np.asarray(xmap.phase_id).ravel()], np.int16)
+        q = np.asarray(xmap.rotations.data, np.float64).reshape(n, -1, 4)[:, 0]
+        return q, pid, {"score": np.asarray(scores, np.float32).reshape(n, -1)[:, 0]}
 
     def messages(self, info: dict[str, Any]) -> list[str]:
         d = info["dictionary"]
-        return [f"dictionary: {d['size']} orientations at {d['resolution_deg']:g}°"
+        per = ", ".join(f"{k} {v}" for k, v in d["sizes"].items()) if len(d["sizes"]) > 1 else ""
+        return [f"dictionary: {d['size']} orientations at {d['resolution_deg']:g}°" + (f" ({per})" if per else "")
                 + ("" if d["in_memory"] else " (too big for memory: simulated while matching)")]
 
 
@@ -189,7 +211,8 @@ class Indexer:
         self.info = self.method.build(setup)
         if refine:
             t = self.method.trust_region
-            self.info["refinement"] = {"implementation": "kikuchipy EBSD.refine_orientation",
+            self.info["refinement"] = {"implementation": "kikuchipy EBSD.refine_orientation, each phase's "
+                                                         "patterns against its own master pattern",
                                        "method": "minimize (Nelder-Mead)", "trust_region_deg": [t] * 3,
                                        "metric": "ncc"}
 
@@ -203,7 +226,7 @@ class Indexer:
             n = patterns.shape[0]
             q, pid, out = self.method.index(s, n)
             if self.refine:
-                q, out["score"] = self.refined(s, q, n)
+                q, out["score"] = self.refined(s, q, pid)
         q = q / np.linalg.norm(q, axis=1, keepdims=True)
         q[pid < 0] = np.nan
         out["score"] = np.where(pid < 0, np.nan, out["score"])
@@ -211,15 +234,25 @@ class Indexer:
         out["phase_id"] = pid
         return out
 
-    def refined(self, s: Any, q: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The solutions refined against the master pattern, and their NCC."""
+    def refined(self, s: Any, q: np.ndarray, pid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The solutions refined, each phase's patterns against its own master pattern, and their NCC
+        (NaN where not indexed)."""
+        kp = require("kikuchipy", "ebsd")
         from orix.crystal_map import CrystalMap, PhaseList
         from orix.quaternion import Rotation
 
-        # a one-solution-per-pattern map (kikuchipy's refinement takes no (n, 1) rotations)
-        xmap = CrystalMap(rotations=Rotation(q), phase_id=np.zeros(n, int), phase_list=PhaseList(self.setup.phase))
+        q, score = q.copy(), np.full(len(q), np.nan, np.float32)
         t = self.method.trust_region
-        ref = s.refine_orientation(xmap, detector=self.setup.detector, master_pattern=self.setup.mp,
-                                   energy=self.setup.energy, trust_region=[t, t, t])
-        return (np.asarray(ref.rotations.data, np.float64).reshape(n, 4),
-                np.asarray(ref.prop["scores"], np.float32).reshape(n))
+        assert self.setup.masters is not None
+        for i, (phase, mp, energy) in enumerate(zip(self.setup.phases, self.setup.masters, self.setup.energies)):
+            sel = np.flatnonzero(pid == i)
+            if sel.size == 0:
+                continue
+            sub = kp.signals.EBSD(np.asarray(s.data)[sel])
+            # a one-solution-per-pattern map (kikuchipy's refinement takes no (n, 1) rotations)
+            xmap = CrystalMap(rotations=Rotation(q[sel]), phase_id=np.zeros(sel.size, int), phase_list=PhaseList(phase))
+            ref = sub.refine_orientation(xmap, detector=self.setup.detector, master_pattern=mp, energy=energy,
+                                         trust_region=[t, t, t])
+            q[sel] = np.asarray(ref.rotations.data, np.float64).reshape(sel.size, 4)
+            score[sel] = np.asarray(ref.prop["scores"], np.float32).reshape(sel.size)
+        return q, score

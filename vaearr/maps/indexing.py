@@ -1,24 +1,30 @@
 """Crystal orientations from the store's Kikuchi patterns: ``vaearr index``.
 
 Two of the field's implementations, called on the store's ``patterns(y, x, py, px)`` one block
-of rows at a time (a progress bar counts the patterns):
+of rows at a time (a progress bar counts the patterns), for one phase or several (``--phase``
+repeated; each a built-in ``fcc``/``bcc``/``hcp``, a kikuchipy master pattern, a CIF file, an
+EMsoft master-pattern file or ``NAME:SPACEGROUP:LATTICE:ATOMS``, see
+:func:`vaearr.crystals.resolve_phase`):
 
 ``hough``
     PyEBSDIndex's Hough/triplet-voting indexer (:class:`pyebsdindex.ebsd_index.EBSDIndexer`,
-    built by kikuchipy's :meth:`EBSDDetector.get_indexer`; the CPU path, or PyEBSDIndex's
-    OpenCL path where ``pyopencl`` finds a GPU). Needs only the phase's crystal structure
-    (FCC or BCC). Quality: ``{name}_score`` = PyEBSDIndex's pattern fit (mean angular
+    built by kikuchipy's :meth:`EBSDDetector.get_indexer` with every phase in one phase list, so
+    each pattern gets the phase whose bands fit best; the CPU path, or PyEBSDIndex's OpenCL path
+    where ``pyopencl`` finds a GPU). Needs only the phases' structures. Quality: ``{name}_score`` = PyEBSDIndex's pattern fit (mean angular
     deviation between detected and simulated bands, degrees, lower is better) and
     ``{name}_bands`` = the number of bands matched.
 ``dictionary``
     kikuchipy's dictionary indexing: patterns simulated from the phase's master pattern
     (:meth:`EBSDMasterPattern.get_patterns`) for orix's uniform sample of the fundamental
     zone (:func:`orix.sampling.get_sample_fundamental`, ``resolution`` degrees), matched by
-    normalised cross-correlation (:meth:`EBSD.dictionary_indexing`). ``{name}_score`` = NCC.
+    normalised cross-correlation (:meth:`EBSD.dictionary_indexing`), one dictionary per phase, the
+    best score per pattern kept (:func:`kikuchipy.indexing.merge_crystal_maps`). ``{name}_score`` = NCC.
+    A phase given by its structure gets a kinematical master pattern (computed once and cached,
+    :func:`vaearr.crystals.kinematical_master_pattern`).
 
-``refine`` (either method; needs a master pattern) refines every solution by kikuchipy's
+``refine`` (either method; needs master patterns) refines every solution by kikuchipy's
 :meth:`EBSD.refine_orientation` (Nelder–Mead on the NCC against patterns projected from the
-master pattern); ``{name}_score`` is then the refined NCC.
+master pattern of the pattern's phase); ``{name}_score`` is then the refined NCC.
 
 Before indexing, the backgrounds are removed as in the runs' preprocessing, with kikuchipy:
 :meth:`EBSD.remove_static_background` (subtract the mean pattern over the mask) and
@@ -28,7 +34,7 @@ Written, in one transaction: ``{name}(y, x, quaternion)`` float32 unit quaternio
 convention (a, b, c, d; crystal ← sample as kikuchipy returns them), ``phase_id(y, x)`` int16
 (``{name}_phase_id`` when ``name`` is not ``orientation``; −1 not indexed or outside the mask),
 the quality maps, all NaN outside the mask. The phases (id, name, point group, space group,
-lattice a, b, c, α, β, γ) are the ``phases`` attr; the detector, the method's settings and the
+lattice a, b, c, α, β, γ with its units, atoms, source) are the ``phases`` attr, as orix keeps them; the detector, the method's settings and the
 indexing speed are attrs too.
 """
 
@@ -45,13 +51,15 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from vaearr.crystals import PhaseSource, resolve_phases
+from vaearr.crystals.master_patterns import KIKUCHIPY_PHASES, SHIPPED_PHASES, read_master_pattern, resolve_phase
 from vaearr.errors import InputError, StoreError, require
 from vaearr.maps.background import static_background
-from vaearr.maps.indexers import INDEXERS, Indexer, Setup, quiet
+from vaearr.maps.indexers import INDEXERS, Indexer, Setup
 from vaearr.maps.options import IndexOptions
 from vaearr.maps.orientations import orientation_maps
 from vaearr.progress import bar
-from vaearr.store import open_store, write_variables
+from vaearr.store import open_store, require_whole, write_variables
 from vaearr.store.schema import (
     PATTERNS,
     PX,
@@ -68,12 +76,10 @@ from vaearr.store.schema import (
 
 #: The indexing methods' names (:data:`~vaearr.maps.indexers.INDEXERS`).
 METHODS = INDEXERS.names()
-#: Master patterns kikuchipy ships inside its package (no network): phase name → loader.
-SHIPPED_PHASES = {"ni": "nickel_ebsd_master_pattern_small"}
-#: Master patterns kikuchipy downloads from Zenodo (``kikuchipy.data.ebsd_master_pattern``):
-#: usable offline once in kikuchipy's cache.
-KIKUCHIPY_PHASES = ("ni", "al", "si", "austenite", "ferrite", "steel_chi", "steel_sigma", "steel_sigma2",
-                    "steel_r", "steel_pi", "steel_cr2n", "al6mn", "alpha_almnsi")
+#: Beam energy (kV) a kinematical master pattern is simulated at when --energy is not given.
+DEFAULT_ENERGY = 20.0
+__all__ = ["KIKUCHIPY_PHASES", "METHODS", "SHIPPED_PHASES", "IndexResult", "index_store", "load_master_pattern",
+           "make_detector", "master_energy"]
 #: Patterns per block of rows by default: as many as fill this many bytes as float32 (kikuchipy's
 #: working type), e.g. 18 641 patterns of 60 × 60.
 BLOCK_BYTES = 256 * 1024**2
@@ -98,7 +104,8 @@ class IndexResult:
         a = self.attrs
         how = a["method"] + (" + refinement" if a["refine"] else "")
         lines = [*self.messages,
-                 f"indexed {self.n_patterns} patterns ({how}, phase '{a['phases'][0]['name']}') in "
+                 f"indexed {self.n_patterns} patterns ({how}, phase{'s' if len(a['phases']) > 1 else ''} "
+                 f"{', '.join(repr(p['name']) for p in a['phases'])}) in "
                  f"{self.seconds:.1f} s ({self.patterns_per_second:.1f} patterns/s); "
                  f"{a['n_indexed']} indexed; wrote {', '.join(self.variables)}"]
         return "\n".join(lines)
@@ -108,42 +115,18 @@ class IndexResult:
 
 
 def load_master_pattern(phase: str | None, master_pattern: str | os.PathLike | None):
-    """The phase's master pattern (square Lambert, both hemispheres) and where it came from.
+    """One phase's master pattern (square Lambert, both hemispheres) and where it came from.
 
-    ``phase`` is a name from :data:`KIKUCHIPY_PHASES` (``ni``: the one kikuchipy ships; the
-    others from kikuchipy's download cache); ``master_pattern`` an EMsoft master-pattern file
-    kikuchipy reads.
+    ``phase`` is anything ``--phase`` takes (:func:`vaearr.crystals.resolve_phase`; a structure gets
+    its kinematical master pattern at 20 kV); ``master_pattern`` an EMsoft master-pattern file.
     """
-    kp = require("kikuchipy", "ebsd")
     if (phase is None) == (master_pattern is None):
         raise InputError(None, "give one of --phase NAME or --master-pattern FILE")
     if master_pattern is not None:
         path = Path(master_pattern)
-        if not path.is_file():
-            raise InputError(path, "no such master-pattern file")
-        try:
-            with quiet():
-                mp = kp.load(path, projection="lambert", hemisphere="both")
-        except Exception as exc:  # kikuchipy/rosettasciio raise many kinds on unreadable files
-            raise InputError(path, f"kikuchipy cannot read it as an EBSD master pattern ({exc})") from None
-        if not isinstance(mp, kp.signals.EBSDMasterPattern):
-            raise InputError(path, f"is a {type(mp).__name__}, not an EBSD master pattern")
-        return mp, str(path.resolve())
-    key = phase.strip().lower()
-    with quiet():
-        if key in SHIPPED_PHASES:
-            return (getattr(kp.data, SHIPPED_PHASES[key])(projection="lambert", hemisphere="both"),
-                    f"kikuchipy.data.{SHIPPED_PHASES[key]}")
-        if key not in KIKUCHIPY_PHASES:
-            raise InputError(None, f"unknown phase '{phase}'; kikuchipy's master patterns: "
-                                   f"{', '.join(KIKUCHIPY_PHASES)} (or give --master-pattern FILE)")
-        try:
-            mp = kp.data.ebsd_master_pattern(key, allow_download=False, projection="lambert", hemisphere="both")
-        except Exception:  # not in the cache: kikuchipy refuses without allow_download
-            raise InputError(None, f"phase '{phase}': kikuchipy's master pattern is not downloaded (no network "
-                                   f"here); run kikuchipy.data.ebsd_master_pattern('{key}', allow_download=True) "
-                                   "once, or give --master-pattern FILE") from None
-    return mp, f"kikuchipy.data.ebsd_master_pattern('{key}')"
+        return read_master_pattern(path), str(path.resolve())
+    src = resolve_phase(phase)
+    return src.master_pattern(DEFAULT_ENERGY), src.source
 
 
 def master_energy(mp, energy: float | None) -> float:
@@ -152,18 +135,29 @@ def master_energy(mp, energy: float | None) -> float:
         return float(energy)
     with contextlib.suppress(Exception):
         return float(mp.axes_manager["energy"].axis[-1])
-    return 20.0  # a single-energy master pattern is used whatever the number
+    return DEFAULT_ENERGY  # a single-energy master pattern is used whatever the number
 
 
-def phase_attrs(phase) -> dict[str, Any]:
-    """One entry of the ``phases`` attr (the layout ``vaearr ingest orientations`` writes)."""
-    lattice = None
-    with contextlib.suppress(AttributeError, TypeError):
-        lattice = [float(v) for v in phase.structure.lattice.abcABG()]
-    sg = phase.space_group
-    return {"id": 0, "name": str(phase.name), "point_group": str(phase.point_group.name),
-            "space_group": None if sg is None else int(sg.number), "lattice": lattice,
-            "lattice_units": "nm, degrees (EMsoft master pattern)"}
+def phase_sources(phases: Sequence[str], master_pattern: str | os.PathLike | None) -> list[PhaseSource]:
+    """The phases ``--phase`` (repeatable) and ``--master-pattern`` name, resolved (one line for a bad one)."""
+    if bool(phases) == (master_pattern is not None):
+        raise InputError(None, "give one of --phase NAME or --master-pattern FILE (--phase repeats: one per phase)")
+    if master_pattern is not None and not Path(master_pattern).is_file():
+        raise InputError(master_pattern, "no such master-pattern file")
+    return resolve_phases([*phases, *([str(master_pattern)] if master_pattern is not None else [])])
+
+
+def masters_and_energies(sources: list[PhaseSource], energy: float | None,
+                         needed: bool) -> tuple[list[Any] | None, list[float]]:
+    """Each phase's master pattern (when ``needed``) and the energy (kV) its patterns are projected at."""
+    if not needed:
+        return None, [float(energy or DEFAULT_ENERGY)] * len(sources)
+    masters, energies = [], []
+    for src in sources:
+        e = float(energy or DEFAULT_ENERGY) if src.kinematical else master_energy(src.loaded, energy)
+        masters.append(src.master_pattern(e))
+        energies.append(e)
+    return masters, energies
 
 
 def make_detector(shape: tuple[int, int], pc: Sequence[float], convention: str, sample_tilt: float,
@@ -204,6 +198,7 @@ def _patterns_and_mask(store: Any, ds: xr.Dataset, name: str, method: str, mask:
     if clash and not overwrite:
         raise StoreError(store, f"variable(s) {clash} exist; pass overwrite=True (--overwrite) to replace them")
     mask = auto_mask(ds.data_vars, mask)
+    require_whole(ds, [PATTERNS, mask], store)  # before any work: no orientations from damaged patterns
     if mask is not None:
         if mask not in ds.data_vars:
             raise StoreError(store, f"no mask variable '{mask}' in the store (use --mask none for every pixel)")
@@ -267,8 +262,9 @@ def index_store(store: str | os.PathLike, options: IndexOptions | None = None, /
         An :class:`~vaearr.maps.options.IndexOptions`, or its fields (``store`` aside):
 
     phase, master_pattern
-        One of them: a kikuchipy master-pattern name (``ni`` works offline) or an EMsoft
-        master-pattern file.
+        The phases: ``phase`` one or several of what :func:`vaearr.crystals.resolve_phase` takes
+        (``fcc``, ``bcc``, ``hcp``, ``ni``, a CIF file, ``NAME:SG:LATTICE:ATOMS``…; ``NAME=…`` names
+        one); or an EMsoft master-pattern file.
     pc, pc_convention, px_size
         Projection centre (X, Y, Z) in ``pc_convention`` (kikuchipy's: ``bruker`` default,
         ``tsl``, ``oxford``, ``emsoft`` with the detector's ``px_size`` in µm).
@@ -290,7 +286,8 @@ def index_store(store: str | os.PathLike, options: IndexOptions | None = None, /
     Raises
     ------
     InputError
-        Bad phase, PC, tilt, method, resolution or name; a phase PyEBSDIndex cannot index.
+        Bad phase (unknown, a CIF that does not parse, two of one name), PC, tilt, method,
+        resolution or name; a phase PyEBSDIndex cannot index.
     StoreError
         No patterns or mask in the store, an empty mask, a variable that exists without ``overwrite``.
     """
@@ -299,15 +296,12 @@ def index_store(store: str | os.PathLike, options: IndexOptions | None = None, /
     o = options if options is not None else IndexOptions(store=str(store), **fields)
     # every check first: bad input leaves the store as it was, before any slow work
     name, pc, sample_tilt, detector_tilt = o.check()
-    phase, master_pattern, method, refine, resolution = o.phase, o.master_pattern, o.method, o.refine, o.resolution
+    method, refine, resolution = o.method, o.refine, o.resolution
     pc_convention, px_size, energy, block_patterns = o.pc_convention, o.px_size, o.energy, o.block_patterns
     ds = open_store(store)
     pat, mask, m = _patterns_and_mask(store, ds, name, method, o.mask, o.overwrite)
-    mp, mp_source = load_master_pattern(phase, master_pattern)
-    ph = mp.phase
-    if phase is not None and master_pattern is None:
-        ph.name = phase.strip().lower()
-    energy_kv = master_energy(mp, energy)
+    sources = phase_sources(o.phases(), o.master_pattern)
+    masters, energies = masters_and_energies(sources, energy, refine or INDEXERS[method].needs_master_pattern)
     shape = (int(pat.sizes[PY]), int(pat.sizes[PX]))
     if block_patterns is None:
         block_patterns = max(1, BLOCK_BYTES // (4 * shape[0] * shape[1]))
@@ -319,20 +313,21 @@ def index_store(store: str | os.PathLike, options: IndexOptions | None = None, /
     bg_mean = static_background(store, PATTERNS, (Y, X), mask, feature_dims=(PY, PX))
     info = np.iinfo(pat.dtype) if pat.dtype.kind in "iu" else None
     bg = (np.clip(np.rint(bg_mean), info.min, info.max) if info else bg_mean).astype(pat.dtype)
-    ix = Indexer(method, refine, Setup(detector, ph, mp, energy_kv, float(resolution), o.dictionary_memory), bg)
+    ix = Indexer(method, refine, Setup(detector, sources, masters, energies, float(resolution), o.dictionary_memory), bg)
     maps = _index_blocks(ix, pat, m, block_patterns, desc=f"index ({method}{' + refine' if refine else ''})",
                          progress=o.progress)
     seconds = time.perf_counter() - t0
 
     n_total = int(m.sum())
-    phases = [phase_attrs(ph)]
+    phases = [src.record(i) for i, src in enumerate(sources)]
     det_attrs = {"pc_bruker": [float(v) for v in np.ravel(detector.pc_bruker())[:3]],
                  "pc_given": list(pc), "pc_convention": pc_convention, "sample_tilt": sample_tilt,
                  "detector_tilt": detector_tilt, "shape": list(shape),
                  **({"px_size_um": float(px_size)} if px_size else {})}
     attrs: dict[str, Any] = {
-        "method": method, "refine": bool(refine), "phases": phases, "master_pattern": mp_source,
-        "energy_kv": energy_kv, "detector": det_attrs,
+        "method": method, "refine": bool(refine), "phases": phases,
+        "master_pattern": [src.source for src in sources] if masters is not None else None,
+        "energy_kv": energies[0] if len(set(energies)) == 1 else energies, "detector": det_attrs,
         "background": "kikuchipy remove_static_background(subtract, the mean pattern over the mask) then "
                       "remove_dynamic_background(subtract, Gaussian std = width/8)",
         "n_patterns": n_total, "n_indexed": int((maps["phase_id"] >= 0).sum()), "seconds": round(seconds, 3),
@@ -341,13 +336,17 @@ def index_store(store: str | os.PathLike, options: IndexOptions | None = None, /
         **ix.info,
     }
     variables = _variables(name, maps, method, refine, attrs, phases, {Y: ds[Y].values, X: ds[X].values})
-    config = {"phase": phase, "master_pattern": None if master_pattern is None else str(master_pattern),
+    config = {"phase": list(o.phases()), "master_pattern": None if o.master_pattern is None else str(o.master_pattern),
               "pc": list(pc), "pc_convention": pc_convention, "px_size": px_size, "sample_tilt": sample_tilt,
               "detector_tilt": detector_tilt, "method": method, "refine": bool(refine),
-              "resolution": float(resolution) if ix.method.uses_resolution else None, "energy": energy_kv,
+              "resolution": float(resolution) if ix.method.uses_resolution else None, "energy": energies[0],
               "mask": mask, "name": name, "block_patterns": int(block_patterns)}
+    counts = np.bincount(maps["phase_id"][maps["phase_id"] >= 0].astype(int), minlength=len(sources))
     messages = [f"mask: '{mask}'" if mask else mask_said(ds.data_vars, o.mask) or "mask: none (every pixel)",
-                f"phase '{ph.name}' ({ph.point_group.name}) from {mp_source}, {energy_kv:g} kV; "
+                *(f"phase {i} '{src.name}' ({src.phase.point_group.name}) from {src.source}"
+                  + (f", {energies[i]:g} kV" if masters is not None else "")
+                  + (f": {int(counts[i])} patterns ({100 * counts[i] / max(n_total, 1):.1f} %)" if len(sources) > 1 else "")
+                  for i, src in enumerate(sources)),
                 f"PC (Bruker) {', '.join(f'{v:.4f}' for v in det_attrs['pc_bruker'])}", *ix.method.messages(ix.info)]
     # NaN / −1 outside the mask are set above (−1 also marks unindexed pixels, so no store fill).
     # The maps derived from the orientations go in the same transaction, with their defaults

@@ -17,7 +17,8 @@ import numpy as np
 from scipy import ndimage as ndi
 from sklearn.utils.extmath import randomized_svd
 
-from vaearr.maps.regions import merge_by_pattern_contrast, segment_features
+from vaearr.maps.pattern_levels import merge_by_pattern_contrast
+from vaearr.maps.regions import segment_features
 from vaearr.progress import bar
 
 #: Principal directions per grain the low-angle segmentation reads, and its floor: the fraction of
@@ -25,13 +26,23 @@ from vaearr.progress import bar
 LAGB_COMPONENTS, LAGB_MIN_CONTRAST = 2, 0.01
 
 
-def principal_projection(x: np.ndarray, components: int = 1, sample: int = 2048, seed: int = 0) -> np.ndarray:
+def principal_projection(x: np.ndarray, components: int = 1, sample: int = 2048, seed: int = 0,
+                         drop_mean_direction: bool = False) -> np.ndarray:
     """``x`` (n, d) centred and projected on its first ``components`` principal directions (n, components).
 
     The directions come from at most ``sample`` rows (evenly spaced) by a randomized SVD with a
-    fixed ``seed`` (Halko et al. 2011, 7 power iterations); all rows are projected.
+    fixed ``seed`` (Halko et al. 2011, 7 power iterations); all rows are projected. With
+    ``drop_mean_direction`` the rows' components along their mean are removed first: normalised
+    patterns of one orientation differ in how much of them is signal (the gain, the counts of each
+    pixel), which moves them along the mean pattern, not across it as a sub-grain step does.
     """
     x = np.asarray(x, np.float64)
+    if drop_mean_direction:
+        m = x.mean(axis=0)
+        norm = float(np.linalg.norm(m))
+        if norm > 0:
+            m = m / norm
+            x = x - np.outer(x @ m, m)
     xc = x - x.mean(axis=0)
     rows = xc if len(xc) <= sample else xc[np.linspace(0, len(xc) - 1, sample).round().astype(int)]
     k = max(1, min(int(components), *rows.shape))
@@ -95,7 +106,8 @@ def grain_projections(features: Any, labels: np.ndarray, prepare: Any, component
         w = labels[sl] == g
         block = np.asarray(features[sl])
         f = prepare(block) if prepare is not None else block.reshape(*w.shape, -1)
-        yield sl, w, principal_projection(np.asarray(f, np.float64)[w], components)
+        yield sl, w, principal_projection(np.asarray(f, np.float64)[w], components,
+                                          drop_mean_direction=prepare is not None)
 
 
 def _per_grain_projection(features: Any, labels: np.ndarray, prepare: Any, components: int) -> np.ndarray:

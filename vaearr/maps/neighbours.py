@@ -35,7 +35,7 @@ import numpy as np
 from sklearn.utils.extmath import randomized_svd
 
 from vaearr.errors import InputError
-from vaearr.maps.regions import robust_covariance
+from vaearr.maps.merging import robust_covariance
 
 #: Kernel sizes (0: no averaging).
 SIZES = (0, 3, 5)

@@ -150,6 +150,14 @@ def check_tilt(value: float, what: str) -> float:
     return value
 
 
+def _phase_specs(items: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    """``--phase`` (repeatable) as a tuple of phase texts; one text is one phase (structure text holds commas)."""
+    if items is None:
+        return None
+    items = [items] if isinstance(items, str) else list(items)
+    return tuple(str(i).strip() for i in items if str(i).strip()) or None
+
+
 def _index_mask(text: str | None) -> str | None:
     """The command line's mask: a name, ``auto`` (roi when the store has one) or ``none``."""
     return "auto" if text is None else parse_none(text)
@@ -163,8 +171,11 @@ class IndexOptions:
     pc: Sequence[float] | str = opt(help="Projection centre X,Y,Z (kikuchipy's default Bruker convention unless "
                                          "--pc-convention).", cli_type=str)
     sample_tilt: float = opt(70.0, "Sample tilt (degrees), e.g. 70.", flags=("--tilt",), cli_default=..., min=-90, max=90)
-    phase: str | None = opt(None, "Phase by kikuchipy master-pattern name: ni (shipped, offline), al, si, austenite, "
-                                  "ferrite, … (downloaded ones).")
+    phase: str | Sequence[str] | None = opt(
+        None, "Phase (repeatable: every phase of the map): fcc, bcc or hcp (built in, offline); a kikuchipy master "
+              "pattern (ni offline; al, si, austenite, ferrite… downloaded); a .cif file; an EMsoft master-pattern "
+              "file; or NAME:SPACEGROUP:a[,b,c,α,β,γ]:ATOMS. NAME=… names it.",
+        cli_type=Optional[list[str]], parse=_phase_specs)
     master_pattern: Path | None = opt(None, "An EMsoft master-pattern file instead of --phase.")
     method: str = opt("hough", "hough (PyEBSDIndex) or dictionary (kikuchipy), or another in vaearr.maps.indexers.",
                       parse=_lower)
@@ -185,6 +196,10 @@ class IndexOptions:
     dictionary_memory: int = DICTIONARY_MEMORY
     progress: bool = True
 
+    def phases(self) -> tuple[str, ...]:
+        """The ``--phase`` texts, in order (a single text is one phase)."""
+        return _phase_specs(self.phase) or ()
+
     def check(self) -> tuple[str, tuple[float, float, float], float, float]:
         """Every setting checked before the store is read; returns the name, PC and tilts as they will be used."""
         check_declared(self)
@@ -204,9 +219,18 @@ class IndexOptions:
 # --------------------------------------------------------------------------------------------
 # segment
 
-#: Nats charged per pixel edge of boundary between two regions (chosen on the tuning seeds of the
-#: science maps, checked on held-out seeds: BENCHMARKS.md "Segmentation").
-BOUNDARY_COST = 8.0
+#: Nats charged per pixel edge of boundary between two regions: ln 3, the price of one step of a chain
+#: code (each step of a boundary goes on, turns left or turns right), so the regions' boundaries cost
+#: what it takes to draw them, not a number tuned on one simulator (8 nats, tuned on the first family
+#: of science maps until issue 37, merged the patches of patchy sub-grains away: BENCHMARKS.md "Science").
+BOUNDARY_COST = round(math.log(3), 4)
+#: Nats per boundary edge of the coarse regions the grain level is read from: long boundaries measure
+#: well in pattern space (:mod:`vaearr.maps.pattern_levels`).
+GRAIN_BOUNDARY_COST = 8.0
+#: Pattern space: a region boundary is a grain boundary when its excess pseudo-angle (the noise-free
+#: dissimilarity of the mean patterns three pixels apart across it, less its sides' own gradient) is over this
+#: (:mod:`vaearr.maps.pattern_levels`; chosen on the first family of study maps: BENCHMARKS.md "Science").
+GRAIN_EXCESS = 0.7
 #: Pairs inside a grain closer than this fraction of the median grain-boundary contrast are merged.
 MIN_CONTRAST = 0.01
 
@@ -227,6 +251,9 @@ class SegmentOptions:
     min_contrast: float = opt(MIN_CONTRAST, "Sub-grains closer than this fraction of the median grain-boundary "
                                             "contrast are merged.")
     grain_angle: float = opt(5.0, "Orientations: the misorientation (degrees) that separates grains.")
+    grain_threshold: float = opt(GRAIN_EXCESS, "With patterns in the store: the grain level's threshold on the "
+                                               "excess pseudo-angle across a boundary (about 1 for unrelated "
+                                               "orientations, 0 inside a bent grain).", above=0)
     seed: int = opt(0, "Seed of the sample of pixel pairs the noise is measured on.", min=0, max=SEED_MAX)
     overwrite: bool = opt(False, "Replace the variables if they exist.", flags=("--overwrite",))
 
@@ -247,3 +274,115 @@ class SegmentOptions:
     def outputs(self) -> tuple[str, str, str]:
         """The three variables written."""
         return self.name, f"{self.name}_grains", f"{self.name}_boundaries"
+
+
+# --------------------------------------------------------------------------------------------
+# spread
+
+#: What ``vaearr spread`` measures over: a segmentation's grains (GOS is a grain's spread) or its regions.
+SPREAD_LEVELS = ("grains", "regions")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpreadOptions:
+    """Everything ``vaearr spread`` and the ``spread-map`` flow take (:func:`~vaearr.maps.spread.spread_store`)."""
+
+    store: str = opt(help="Store with the feature map and the regions.", flags=())
+    features: str = opt("latent", "Feature map: a (y, x[, dim]) variable (latent, pca_weights, cnmf_weights…) or "
+                                  "orientations (y, x, quaternion): KAM and GOS in degrees.")
+    regions: str = opt("segments", "Region ids: a segmentation's name (its {name}_grains is used, or {name} with "
+                                   "--level regions) or any (y, x) integer variable, −1 outside.")
+    level: str = opt("grains", "grains: spreads over the segmentation's grains (GOS is a grain's spread); regions: "
+                               "over its regions (sub-grains).", choices=SPREAD_LEVELS, parse=_lower)
+    mask: str | None = opt("auto", "Mask variable ('auto': roi when the store has one, else every pixel; 'none': "
+                                   "every pixel).", cli_type=str, parse=parse_none)
+    radius: int = opt(2, "Kernel radius (pixels) of a feature map's kernel spread (orientations: the first "
+                         "neighbours, as KAM).", min=1, max=10)
+    name: str | None = opt(None, "Prefix of {name}_kernel_spread and {name}_domain_spread (default: the features).")
+    recrystallised: str = opt("recrystallised", "Name of the recrystallised mask written beside them.")
+    overwrite: bool = opt(False, "Replace the variables if they exist.", flags=("--overwrite",))
+
+    def check(self) -> None:
+        """One line naming the option and its allowed range, before any work."""
+        check_declared(self)
+        check_name(self.features, "--features")
+        check_name(self.regions, "--regions")
+        check_name(self.recrystallised, "--recrystallised")
+        if self.name is not None:
+            check_name(self.name, "--name")
+
+    def outputs(self) -> tuple[str, str, str]:
+        """The three variables written."""
+        prefix = self.name or self.features
+        return f"{prefix}_kernel_spread", f"{prefix}_domain_spread", self.recrystallised
+
+
+# --------------------------------------------------------------------------------------------
+# quality
+
+
+@dataclass(frozen=True, kw_only=True)
+class QualityOptions:
+    """Everything ``vaearr quality`` takes (:func:`~vaearr.maps.pattern_quality.quality_store`)."""
+
+    store: str = opt(help="Store with patterns(y, x, py, px).", flags=())
+    mask: str | None = opt(None, "Mask variable ('none': every pixel, the default, as a ROI is then made from the "
+                                 "maps; 'auto': roi when the store has one).", cli_type=str, parse=parse_none,
+                           cli_default="none")
+    iq: str = opt("iq", "Name of the image-quality map.")
+    adp: str = opt("adp", "Name of the average neighbour dot product map.")
+    overwrite: bool = opt(False, "Replace the variables if they exist.", flags=("--overwrite",))
+    #: Patterns per block of rows read at once.
+    block_patterns: int = 4096
+    progress: bool = True
+
+    def check(self) -> None:
+        """The names checked before any work."""
+        check_declared(self)
+        check_name(self.iq, "--iq")
+        check_name(self.adp, "--adp")
+        if self.iq == self.adp:
+            raise InputError(None, f"--iq and --adp name one variable ('{self.iq}'); give two names")
+
+
+# --------------------------------------------------------------------------------------------
+# phases
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhasesOptions:
+    """Everything ``vaearr phases`` and the ``phases`` flow take (:func:`~vaearr.maps.phases.phases_store`)."""
+
+    store: str = opt(help="Store with the patterns and a segmentation.", flags=())
+    regions: str = opt("segments", "Region variable of a segmentation (vaearr segment's --name), grouped into phases.")
+    features: str = opt("latent", "Feature map the 'features' method groups (latent, pca_weights, cnmf_weights…).")
+    method: str = opt("auto", "auto (bands, then sharpness within each), bands (angles between the bands of each "
+                              "region's mean pattern), sharpness, or features (a mixture of the regions' mean features).",
+                      choices=("auto", "bands", "sharpness", "features"), parse=_lower)
+    mask: str | None = opt("auto", "Mask variable ('auto': roi when the store has one, else every pixel; 'none': "
+                                   "every pixel).", cli_type=str, parse=parse_none)
+    name: str = opt("phases", "Phase variable written: phase ids 0, 1, … (−1 outside the mask).")
+    max_phases: int = opt(4, "Most phases to find.", min=1, max=16)
+    min_regions: int = opt(2, "Fewest regions a phase may hold.", min=1)
+    min_pixels: int = opt(16, "Regions under this many pixels take no part in the splits (they join the nearest "
+                              "phase after).", min=1)
+    pc: Sequence[float] | str | None = opt(None, "Projection centre X,Y,Z (Bruker) for the bands' plane normals; "
+                                                 "default the store's (from vaearr index, the vendor file or the "
+                                                 "simulation).", cli_type=Optional[str])
+    sample_tilt: float | None = opt(None, "Sample tilt (degrees); default the store's, else 70.", flags=("--tilt",),
+                                    min=-90, max=90)
+    seed: int = opt(0, "Seed of the features method's mixture.", min=0, max=SEED_MAX)
+    overwrite: bool = opt(False, "Replace the variable if it exists.", flags=("--overwrite",))
+    progress: bool = True
+
+    def check(self) -> tuple[float, float, float] | None:
+        """The names and the PC checked before any work; returns the PC given (None: the store's)."""
+        check_declared(self)
+        check_name(self.name, "--name")
+        check_name(self.regions, "--regions")
+        check_name(self.features, "--features")
+        if self.pc is None:
+            return None
+        pc = parse_pc(self.pc)
+        check_pc(pc, "bruker", None)
+        return pc

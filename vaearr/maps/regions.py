@@ -41,267 +41,37 @@ number of clusters: neither chooses the threshold from the noise.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
-from scipy.stats import chi2
 
 from vaearr.errors import InputError
-from vaearr.maps.options import BOUNDARY_COST, MIN_CONTRAST
-from vaearr.progress import bar
+from vaearr.maps.merging import (
+    absorb_small,
+    grid_pairs,
+    join_labels,
+    merge_regions,
+    noise_whitening,
+    region_means,
+    region_pairs,
+    relabel,
+)
+from vaearr.maps.options import BOUNDARY_COST, GRAIN_BOUNDARY_COST, MIN_CONTRAST
 
 #: Smallest ratio between neighbouring sorted contrasts that counts as the low-angle/grain gap.
 GAP = 4.0
-#: Neighbour-difference pairs the noise covariance is estimated from (a seeded subsample).
-NOISE_PAIRS = 20000
-#: Pixels of patterns read at a time by the pattern-space floor (4096 patterns of 60 × 60 in float64: 118 MB).
-BLOCK_PIXELS = 4096
+#: A rule giving the grain of every region from the region map (ny, nx; −1 outside): (grain per region, info).
+LevelRule = Callable[[np.ndarray], tuple[np.ndarray, dict[str, Any]]]
+#: Passes of noise estimate and merging: the second reads the noise inside the first pass's regions.
+NOISE_PASSES = 2
+#: Rounds of boundary refinement (step 6; 0: none).
+REFINE_ROUNDS = 5
 #: Boundary codes of ``{name}_boundaries``.
 BOUNDARY_CODES = {"none": 0, "low_angle": 1, "grain": 2}
-
-
-# --------------------------------------------------------------------------------------------
-# the grid and its regions
-
-
-def grid_pairs(valid: np.ndarray, dy: int = 0, dx: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Flat indices of pixel pairs ``(p, p + (dy, dx))`` whose two pixels are valid.
-
-    The default (no offset) gives the 4-neighbour pairs: right, then down.
-    """
-    ny, nx = valid.shape
-    if dy == 0 and dx == 0:
-        ra, rb = grid_pairs(valid, 0, 1)
-        da_, db = grid_pairs(valid, 1, 0)
-        return np.concatenate([ra, da_]), np.concatenate([rb, db])
-    idx = np.arange(ny * nx).reshape(ny, nx)
-    ys_a, ys_b = slice(max(-dy, 0), ny - max(dy, 0)), slice(max(dy, 0), ny - max(-dy, 0))
-    xs_a, xs_b = slice(max(-dx, 0), nx - max(dx, 0)), slice(max(dx, 0), nx - max(-dx, 0))
-    a, b = idx[ys_a, xs_a].ravel(), idx[ys_b, xs_b].ravel()
-    flat = valid.ravel()
-    ok = flat[a] & flat[b]
-    return a[ok], b[ok]
-
-
-def relabel(labels: np.ndarray) -> np.ndarray:
-    """Labels renumbered 0..R−1 in order of their values."""
-    return np.unique(labels, return_inverse=True)[1].reshape(labels.shape)
-
-
-def region_pairs(labels: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Adjacent region pairs ``i < j`` and the length of their shared boundary (pixel edges)."""
-    la, lb = labels[a], labels[b]
-    cross = la != lb
-    lo, hi = np.minimum(la[cross], lb[cross]), np.maximum(la[cross], lb[cross])
-    r = int(labels.max()) + 1 if labels.size else 0
-    key, length = np.unique(lo.astype(np.int64) * r + hi, return_counts=True)
-    return key // r, key % r, length
-
-
-def region_means(z: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean feature vector and pixel count of every region."""
-    r = int(labels.max()) + 1
-    sums = np.zeros((r, z.shape[1]))
-    np.add.at(sums, labels, z)
-    n = np.bincount(labels, minlength=r).astype(np.float64)
-    return sums / n[:, None], n
-
-
-def pair_distances(mu: np.ndarray, i: np.ndarray, j: np.ndarray, block: int = 1 << 18) -> np.ndarray:
-    """Squared distances ``|mu[i] − mu[j]|²``, a block of pairs at a time (a million-pixel map has
-    two million pixel pairs: their differences at once would take ~800 MB)."""
-    out = np.empty(i.size)
-    for s in range(0, i.size, block):
-        d = mu[i[s:s + block]] - mu[j[s:s + block]]
-        out[s:s + block] = np.einsum("kd,kd->k", d, d)
-    return out
-
-
-def _best_pair(ends: np.ndarray, pair: np.ndarray, rank: np.ndarray, n_regions: int) -> np.ndarray:
-    """For every region, its cheapest pair (by ``rank``); −1 for a region without pairs."""
-    by_end = np.lexsort((rank, ends))
-    ends, pair = ends[by_end], pair[by_end]
-    first = np.r_[True, ends[1:] != ends[:-1]]
-    best = np.full(n_regions, -1)
-    best[ends[first]] = pair[first]
-    return best
-
-
-def paying_merges(i: np.ndarray, j: np.ndarray, cost: np.ndarray, size: np.ndarray) -> np.ndarray:
-    """The merges of one round: every region whose cheapest merge pays joins that neighbour when the
-    neighbour is larger (ties: the higher id) and is not itself joining another this round.
-
-    Pairs that are each other's cheapest merge (reciprocal nearest neighbours, the classic exact
-    step for Ward's criterion) are among them; letting a region take several smaller neighbours in
-    one round keeps the rounds few on big maps (a grain would otherwise take one pixel a round).
-    """
-    n_regions = size.size
-    order = np.lexsort((np.arange(cost.size), cost))
-    ends = np.concatenate([i[order], j[order]])
-    pair = np.concatenate([order, order])
-    rank = np.concatenate([np.arange(order.size), np.arange(order.size)])
-    best = _best_pair(ends, pair, rank, n_regions)
-    r = np.flatnonzero(best >= 0)
-    e = best[r]
-    other = np.where(i[e] == r, j[e], i[e])
-    wants = (cost[e] < 0) & ((size[other] > size[r]) | ((size[other] == size[r]) & (other > r)))
-    child, target, e = r[wants], other[wants], e[wants]
-    receiving = np.zeros(n_regions, bool)
-    receiving[target] = True
-    keep = ~receiving[child]
-    return e[keep]
-
-
-def _join(labels: np.ndarray, i: np.ndarray, j: np.ndarray, n_regions: int) -> np.ndarray:
-    graph = sparse.coo_matrix((np.ones(i.size, np.int8), (i, j)), shape=(n_regions, n_regions))
-    _, comp = connected_components(graph, directed=False)
-    return relabel(comp[labels])
-
-
-def merge_regions(z: np.ndarray, a: np.ndarray, b: np.ndarray, *, boundary_cost: float,
-                  labels: np.ndarray | None = None, max_rounds: int = 100000) -> tuple[np.ndarray, int]:
-    """Minimum-description-length merging of whitened features ``z (n, d)`` over pairs ``a``–``b``.
-
-    Returns the labels and the number of rounds run (see the module docstring, step 2).
-    """
-    n, d = z.shape
-    labels = np.arange(n) if labels is None else relabel(labels)
-    region_price = d / 2 * math.log(max(n, 2))
-    rounds = 0
-    shown = bar(total=None, desc="segment: merge rounds", unit="round")
-    for rounds in range(1, max_rounds + 1):
-        shown.update(1)
-        mu, size = region_means(z, labels)
-        i, j, length = region_pairs(labels, a, b)
-        if not i.size:
-            break
-        cost = (size[i] * size[j] / (size[i] + size[j]) * pair_distances(mu, i, j) / 2
-                - region_price - boundary_cost * length)
-        m = paying_merges(i, j, cost, size)
-        if not m.size:
-            break
-        labels = _join(labels, i[m], j[m], size.size)
-    shown.close()
-    return labels, rounds
-
-
-def absorb_small(z: np.ndarray, a: np.ndarray, b: np.ndarray, labels: np.ndarray, min_size: int) -> np.ndarray:
-    """Regions with fewer than ``min_size`` core pixels (pixels whose 4 neighbours are all in the region;
-    the map's and the mask's edges do not count against it) join the adjacent region whose mean is nearest,
-    round by round. Thin strips go too: the mixed patterns along a grain boundary, which at a high
-    signal-to-noise differ significantly from both sides, are not a sub-grain."""
-    for _ in range(100000):
-        mu, size = region_means(z, labels)
-        edge = np.zeros(labels.size, bool)
-        cross = labels[a] != labels[b]
-        edge[a[cross]] = True
-        edge[b[cross]] = True
-        core = np.bincount(labels[~edge], minlength=size.size)
-        small = core < min_size
-        if not small.any() or size.size == 1:
-            break
-        i, j, _ = region_pairs(labels, a, b)
-        src, dst = np.concatenate([i, j]), np.concatenate([j, i])
-        keep = small[src]
-        if not keep.any():
-            break  # the small regions have no neighbour (islands of the mask): they stay
-        src, dst = src[keep], dst[keep]
-        dist = pair_distances(mu, src, dst)
-        first = np.lexsort((dist, src))
-        head = np.r_[True, src[first][1:] != src[first][:-1]]
-        labels = _join(labels, src[first][head], dst[first][head], size.size)
-    return labels
-
-
-# --------------------------------------------------------------------------------------------
-# noise, levels, boundaries
-
-
-def robust_covariance(diff: np.ndarray, *, quantile: float = 0.975, steps: int = 5) -> np.ndarray:
-    """Covariance of the bulk of zero-mean vectors ``diff`` (n, d), outliers left out.
-
-    Start from a diagonal of each coordinate's median absolute value (a robust scale, so that a
-    tenth of the vectors far out along one direction — pairs across a boundary — cannot hide in
-    the start, as they would in the plain covariance); then, ``steps`` times, keep the vectors
-    whose Mahalanobis distance² is under the χ²_d ``quantile`` and take their covariance, scaled
-    up by the truncated normal's consistency factor P(χ²_{d+2} < q) / P(χ²_d < q) so that a clean
-    Gaussian sample gives back its covariance. (scikit-learn's MinCovDet does the same job 10–100×
-    slower at 24–32 dims.)
-    """
-    d = diff.shape[1]
-    q = chi2.ppf(quantile, d)
-    scale = chi2.cdf(q, d + 2) / chi2.cdf(q, d)
-    mad = np.median(np.abs(diff), axis=0) * 1.4826
-    cov = np.diag(np.maximum(mad, 1e-12 * max(float(mad.max()), 1e-30)) ** 2)
-    for _ in range(steps):
-        inv = np.linalg.pinv(cov)
-        m2 = np.einsum("kd,de,ke->k", diff, inv, diff)
-        keep = diff[m2 < q]
-        if keep.shape[0] <= d:
-            break
-        cov = keep.T @ keep / keep.shape[0] / scale
-    return cov
-
-
-def _sample_pairs(a: np.ndarray, b: np.ndarray, pairs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    if a.size > pairs:
-        keep = np.random.default_rng(seed).choice(a.size, pairs, replace=False)
-        return a[keep], b[keep]
-    return a, b
-
-
-def noise_whitening(z: np.ndarray, valid: np.ndarray, *, seed: int = 0, pairs: int = NOISE_PAIRS,
-                    correlation: float | None = None) -> tuple[np.ndarray, float, dict[str, Any]]:
-    """The matrix that whitens ``z`` by its per-pixel noise, and the noise's spatial correlation factor.
-
-    ``z`` holds the features of the ``valid`` pixels (raster order). The noise covariance is the
-    robust covariance of differences between pixels three apart (halved): beyond the reach of a
-    3 × 3 smoothing, so a feature map made from neighbour-averaged patterns is not taken for a
-    quieter one. The correlation factor κ = Σ_h ρ(h) over the lags |h| ≤ 2 (ρ from the
-    whitened differences at each lag; 1 for independent noise, about 8 after a 3 × 3 similarity
-    average) is how many pixels count as one independent measurement: the merge costs are
-    divided by it. Structure that the robust covariance keeps (steps of a few noise σ, which more
-    pairs straddle at lag 3 than at lag 1) reads as some correlation too: 1.0–1.1 on the science
-    maps' PCA weights and latents, 1.5 on a small map cut by a 3 σ step. ``correlation`` gives κ instead of estimating it (1 for orientations indexed
-    pixel by pixel, whose within-grain structure — sub-grain steps larger than the noise — would
-    read as correlation).
-    """
-    flat = np.flatnonzero(valid.ravel())
-    d = z.shape[1]
-
-    def diffs(dy: int, dx: int) -> np.ndarray:
-        a, b = grid_pairs(valid, dy, dx)
-        a, b = _sample_pairs(a, b, pairs // 2, seed)
-        return z[np.searchsorted(flat, a)] - z[np.searchsorted(flat, b)]
-
-    far = np.concatenate([diffs(0, 3), diffs(3, 0)])
-    lag = 3
-    if far.shape[0] < 4 * d + 4:  # a map too small for lag 3: neighbours
-        far, lag = np.concatenate([diffs(0, 1), diffs(1, 0)]), 1
-    if far.shape[0] < 2 * d + 2:
-        raise InputError(None, f"too few neighbouring pixels ({far.shape[0]} pairs) to estimate the noise of "
-                               f"{d} feature dims")
-    cov = robust_covariance(far) / 2
-    w, v = np.linalg.eigh(cov)
-    whiten = v / np.sqrt(np.maximum(w, 1e-9 * max(float(w.max()), 1e-30)))
-    if correlation is not None:
-        kappa = float(correlation)
-    elif lag == 3:
-        rho = [1 - float(np.trace(robust_covariance(diffs(dy, dx) @ whiten))) / (2 * d)
-               for dy in range(0, 3) for dx in range(-2, 3) if (dy, dx) > (0, 0)]
-        kappa = max(1.0, 1 + 2 * sum(rho))
-    else:
-        kappa = 1.0
-    info = {"noise_pairs": int(far.shape[0]), "noise_lag": lag,
-            "noise_std_per_dim": np.sqrt(np.clip(np.diag(cov), 0, None)).tolist(),
-            "noise_estimator": f"robust covariance (χ² 97.5 % reweighting) of differences {lag} pixel(s) apart, "
-                               "halved",
-            "noise_correlation_factor": round(kappa, 3),
-            "noise_correlation": "given" if correlation is not None else "estimated"}
-    return whiten, kappa, info
 
 
 @dataclass
@@ -383,12 +153,20 @@ def segment_features(
     grains: np.ndarray | None = None,
     correlation: float | None = None,
     seed: int = 0,
+    level_rule: LevelRule | None = None,
+    join: bool = True,
+    noise_passes: int = NOISE_PASSES,
+    grain_boundary_cost: float = GRAIN_BOUNDARY_COST,
+    refine: int = REFINE_ROUNDS,
 ) -> Segmentation:
-    """Segment a feature map ``(ny, nx, d)`` over the ``valid`` pixels (module docstring, steps 1–4).
+    """Segment a feature map ``(ny, nx, d)`` over the ``valid`` pixels (module docstring, steps 1–5).
 
     With ``grains`` (a (ny, nx) id map, −1 outside) regions never cross a grain boundary and the
     grains are taken as given. ``correlation``: the noise's spatial correlation factor κ when it
-    is known (None: estimated, see :func:`noise_whitening`).
+    is known (None: estimated, see :func:`noise_whitening`). ``level_rule``: the grain of every
+    region from the region map (e.g. :func:`vaearr.maps.pattern_levels.pattern_grains` on the
+    store's patterns) instead of the contrasts of the features (step 4). ``join``: regions of one
+    grain whose features do not differ are given one label even when they do not touch (step 5).
 
     Examples
     --------
@@ -405,31 +183,214 @@ def segment_features(
         valid &= grains >= 0
     if valid.sum() < 2:
         raise InputError(None, f"the mask leaves {int(valid.sum())} pixel(s) with features: nothing to segment")
+    flat = np.flatnonzero(valid.ravel())
+    raw = features.reshape(-1, d)[flat].astype(np.float64)
+    min_size = int(min_size or d)
+    info: dict[str, Any] = {}
+    if grains is None:  # step 4 first, on coarse regions: their boundaries are long enough to measure
+        coarse = _merged(raw, valid, flat, None, boundary_cost=grain_boundary_cost, min_size=min_size,
+                         correlation=correlation, seed=seed, passes=noise_passes)
+        grains, level_info = _grain_map(coarse, valid, flat, level_rule, min_contrast)
+        info.update(level_info)
+    fine = _merged(raw, valid, flat, grains, boundary_cost=boundary_cost, min_size=min_size,
+                   correlation=correlation if correlation is not None else info.get("noise_correlation_factor"),
+                   seed=seed, passes=noise_passes)
+    labels, z = fine.labels, fine.z
+    if refine > 0:
+        yx = np.divmod(flat, nx)
+        labels = refine_boundaries(z, labels, fine.a, fine.b, boundary_cost, (yx[0] + yx[1]) % 2, rounds=refine)
+    labels = absorb_slivers(labels, fine.a, fine.b)
+    region_grain = _region_grain(labels, grains.ravel()[flat])
+    joined = 0
+    if join:
+        labels, region_grain, joined = join_patches(z, labels, region_grain, d / 2 * math.log(max(flat.size, 2)))
+    regions = np.full(ny * nx, -1)
+    regions[flat] = labels
+    grain_map = np.full(ny * nx, -1)
+    grain_map[flat] = relabel(region_grain)[labels]
+    regions, grain_map = regions.reshape(ny, nx), grain_map.reshape(ny, nx)
+    info.update(fine.info)
+    info.update({"feature_dims": d, "pixels": int(flat.size), "boundary_cost": float(boundary_cost),
+                 "grain_boundary_cost": float(grain_boundary_cost), "min_size": min_size,
+                 "min_contrast": float(min_contrast), "merge_rounds": fine.rounds,
+                 "regions_before_small": fine.merged, "patches_joined": joined,
+                 "regions_are": ("orientation classes of a grain: regions of one grain whose features do not differ "
+                                 "share a label even where a mask hole or another region parts them")
+                                if join else "connected regions"})
+    info.setdefault("levels_rule", "grains given")
+    return Segmentation(regions, grain_map, boundary_codes(regions, grain_map), info)
+
+
+@dataclass
+class _Merged:
+    """Regions of one merging (steps 1–3) and the whitened features they were merged on."""
+
+    labels: np.ndarray  # (n,) over the valid pixels
+    z: np.ndarray  # (n, d) whitened, in independent measurements
+    a: np.ndarray  # pixel pairs (indices into the valid pixels) the merging used
+    b: np.ndarray
+    kappa: float
+    rounds: int
+    merged: int
+    info: dict[str, Any]
+
+
+def _merged(raw: np.ndarray, valid: np.ndarray, flat: np.ndarray, grains: np.ndarray | None, *, boundary_cost: float,
+            min_size: int, correlation: float | None, seed: int, passes: int) -> _Merged:
+    """Steps 1–3 over the valid pixels, never across ``grains`` when given; the noise is estimated again
+    from the pairs inside the regions of the pass before (the first pass: inside the grains, or all pairs)."""
+    ny, nx = valid.shape
     a, b = grid_pairs(valid)
     if grains is not None:  # never across a grain boundary
         same = grains.ravel()[a] == grains.ravel()[b]
         a, b = a[same], b[same]
-    flat = np.flatnonzero(valid.ravel())
     ai, bi = np.searchsorted(flat, a), np.searchsorted(flat, b)
-    z = features.reshape(-1, d)[flat].astype(np.float64)
-    whiten, kappa, info = noise_whitening(z, valid, seed=seed, correlation=correlation)
-    z = (z - z.mean(0)) @ whiten / math.sqrt(kappa)  # merge costs in independent measurements
-    min_size = int(min_size or d)
-    labels, rounds = merge_regions(z, ai, bi, boundary_cost=boundary_cost)
-    merged = int(labels.max()) + 1
-    labels = absorb_small(z, ai, bi, labels, min_size)
-    pixel_grains = None if grains is None else grains.ravel()[flat]
-    labels, levels = _levels_with_floor(z, ai, bi, labels, min_contrast, pixel_grains, 2.0 * d / kappa)
-    regions = np.full(ny * nx, -1)
-    regions[flat] = labels
+    within = grains
+    for _ in range(max(1, passes)):
+        whiten, kappa, info = noise_whitening(raw, valid, seed=seed, correlation=correlation, within=within)
+        z = (raw - raw.mean(0)) @ whiten / math.sqrt(kappa)  # merge costs in independent measurements
+        labels, rounds = merge_regions(z, ai, bi, boundary_cost=boundary_cost)
+        merged = int(labels.max()) + 1
+        labels = absorb_small(z, ai, bi, labels, min_size)
+        within = np.full(ny * nx, -1)
+        within[flat] = labels
+        within = within.reshape(ny, nx)
+    return _Merged(labels, z, ai, bi, kappa, rounds, merged, info)
+
+
+def _grain_map(coarse: _Merged, valid: np.ndarray, flat: np.ndarray, level_rule: LevelRule | None,
+               min_contrast: float) -> tuple[np.ndarray, dict[str, Any]]:
+    """The grain of every valid pixel (−1 elsewhere) from the coarse regions: by ``level_rule`` (pattern space)
+    or, without one, by the contrasts of the regions' features (step 4)."""
+    ny, nx = valid.shape
+    labels = coarse.labels
+    info = {f"grain_{k}" if not k.startswith("noise") else k: v for k, v in coarse.info.items()}
+    if level_rule is not None:
+        region_map = np.full(ny * nx, -1)
+        region_map[flat] = labels
+        region_grain, level_info = level_rule(region_map.reshape(ny, nx))
+        info.update(level_info)
+        info["levels_rule"] = level_info.get("grain_rule", "given")
+    else:
+        d = coarse.z.shape[1]
+        labels, levels = _levels_with_floor(coarse.z, coarse.a, coarse.b, labels, min_contrast, None,
+                                            2.0 * d / coarse.kappa)
+        region_grain = levels.grains
+        info.update({"levels_rule": levels.rule, "grain_contrast_threshold": levels.threshold})
     grain_map = np.full(ny * nx, -1)
-    grain_map[flat] = levels.grains[labels]
-    regions, grain_map = regions.reshape(ny, nx), grain_map.reshape(ny, nx)
-    info.update({"feature_dims": d, "pixels": int(flat.size), "boundary_cost": float(boundary_cost),
-                 "min_size": min_size, "min_contrast": float(min_contrast), "merge_rounds": rounds,
-                 "regions_before_small": merged, "levels_rule": levels.rule,
-                 "grain_contrast_threshold": levels.threshold})
-    return Segmentation(regions, grain_map, boundary_codes(regions, grain_map), info)
+    grain_map[flat] = relabel(np.asarray(region_grain))[labels]
+    info["grain_regions"] = int(labels.max()) + 1
+    return grain_map.reshape(ny, nx), info
+
+
+def refine_boundaries(z: np.ndarray, labels: np.ndarray, a: np.ndarray, b: np.ndarray, boundary_cost: float,
+                      parity: np.ndarray, *, rounds: int = REFINE_ROUNDS) -> np.ndarray:
+    """Step 6: every pixel on a boundary goes to the region, its own or a neighbour's, that describes it most
+    briefly: ``|z − μ|² / 2`` for its features plus ``boundary_cost`` for each of its neighbours left in
+    another region. Merging only joins, so a boundary stays where the first merges of single pixels put it,
+    noise and all; this moves it to where the regions' means and the price of drawing it say. The two
+    colours of the checkerboard (``parity``) move in turn, so neighbours never swap at once. ``a``, ``b``:
+    the neighbour pairs (indices into ``z``); regions never gain a pixel across a pair not listed.
+    """
+    src, dst = np.concatenate([a, b]), np.concatenate([b, a])
+    degree = np.bincount(src, minlength=labels.size)
+    for _ in range(rounds):
+        moved = 0
+        for colour in (0, 1):
+            mu, _ = region_means(z, labels)
+            width = int(labels.max()) + 1
+            # (pixel, label) of every neighbour, counted: how many neighbours each candidate would agree with
+            neighbour_key, agree = np.unique(src.astype(np.int64) * width + labels[dst], return_counts=True)
+            on = (labels[src] != labels[dst]) & (parity[src] == colour)
+            if not on.any():
+                continue
+            p = np.unique(src[on])
+            key = np.unique(np.concatenate([neighbour_key[np.isin(neighbour_key // width, p)],
+                                            p.astype(np.int64) * width + labels[p]]))
+            at = np.searchsorted(neighbour_key, key).clip(0, neighbour_key.size - 1)
+            votes = np.where(neighbour_key[at] == key, agree[at], 0)
+            p, c = key // width, key % width
+            diff = z[p] - mu[c]
+            cost = np.einsum("kd,kd->k", diff, diff) / 2 + boundary_cost * (degree[p] - votes)
+            order = np.lexsort((cost, p))
+            best = order[np.r_[True, p[order][1:] != p[order][:-1]]]
+            change = c[best] != labels[p[best]]
+            labels = labels.copy()
+            labels[p[best][change]] = c[best][change]
+            moved += int(change.sum())
+        if not moved:
+            break
+    return relabel(labels)
+
+
+def absorb_slivers(labels: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Patches (connected parts of a region) without a core pixel — a strip one or two pixels wide, most
+    often the mixed patterns along a grain boundary that went to the region they resemble least badly —
+    join the neighbouring patch they share most boundary with. A strip has no interior to measure a
+    sub-grain by, and drawn as one it would line every grain boundary with a low-angle one."""
+    n = labels.size
+    for _ in range(10):
+        same = labels[a] == labels[b]
+        graph = sparse.coo_matrix((np.ones(int(same.sum()), np.int8), (a[same], b[same])), shape=(n, n))
+        _, patch = connected_components(graph, directed=False)
+        edge = np.zeros(n, bool)
+        edge[a[~same]] = edge[b[~same]] = True
+        core = np.bincount(patch, weights=(~edge).astype(float), minlength=patch.max() + 1)
+        thin = core[patch] == 0
+        cross = ~same & (thin[a] | thin[b])
+        if not cross.any():
+            break
+        src = np.r_[patch[a[cross & thin[a]]], patch[b[cross & thin[b]]]]
+        to = np.r_[labels[b[cross & thin[a]]], labels[a[cross & thin[b]]]]
+        key, length = np.unique(src.astype(np.int64) * (int(labels.max()) + 1) + to, return_counts=True)
+        src, to = key // (int(labels.max()) + 1), key % (int(labels.max()) + 1)
+        order = np.lexsort((-length, src))
+        first = order[np.r_[True, src[order][1:] != src[order][:-1]]]
+        target = np.full(patch.max() + 1, -1)
+        target[src[first]] = to[first]
+        move = target[patch] >= 0
+        if not move.any():
+            break
+        labels = np.where(move, target[patch], labels)
+    return relabel(labels)
+
+
+def join_patches(z: np.ndarray, labels: np.ndarray, region_grain: np.ndarray,
+                 price: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """Regions of one grain whose features do not differ, joined whether or not they touch (step 5).
+
+    Within each grain, the pair of regions whose merge costs least (Ward's rise in the sum of
+    squares, as step 2) is joined while that cost is under one region's ``price``: the map is
+    described more briefly by one mean than by two. No boundary is saved (they may not touch), so
+    this joins only what step 2 would have merged had a mask hole or another region not parted
+    them. Returns the labels (renumbered), the grain of every new label, and the joins made.
+    """
+    mu, size = region_means(z, labels)
+    target = np.arange(size.size)
+    joins = 0
+    for g in np.unique(region_grain):
+        ids = np.flatnonzero(region_grain == g)
+        if ids.size < 2:
+            continue
+        m, n, live = mu[ids].copy(), size[ids].copy(), np.ones(ids.size, bool)
+        while live.sum() > 1:
+            diff = m[:, None, :] - m[None, :, :]
+            cost = (n[:, None] * n[None, :] / (n[:, None] + n[None, :])) * np.einsum("abk,abk->ab", diff, diff) / 2
+            cost[~live, :] = np.inf
+            cost[:, ~live] = np.inf
+            np.fill_diagonal(cost, np.inf)
+            a, b = np.unravel_index(int(np.argmin(cost)), cost.shape)
+            if not cost[a, b] < price:
+                break
+            m[a] = (n[a] * m[a] + n[b] * m[b]) / (n[a] + n[b])
+            n[a] += n[b]
+            live[b] = False
+            target[target == ids[b]] = ids[a]
+            joins += 1
+    new = relabel(target[labels])
+    grain_of = np.zeros(int(new.max()) + 1, np.int64)
+    grain_of[new] = region_grain[labels]
+    return new, grain_of, joins
 
 
 def _region_grain(labels: np.ndarray, pixel_grains: np.ndarray) -> np.ndarray:
@@ -457,85 +418,4 @@ def _levels_with_floor(z: np.ndarray, a: np.ndarray, b: np.ndarray, labels: np.n
         weak = ~high & (levels.contrast < floor)
         if not weak.any():
             return labels, levels
-        labels = _join(labels, i[weak], j[weak], mu.shape[0])
-
-
-# --------------------------------------------------------------------------------------------
-# a floor in pattern space
-
-
-def _region_moments(features: Any, ids: np.ndarray, prepare: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per id ≥ 0: sum of the (prepared) features, sum of their squared norms, count — one pass in row blocks."""
-    n = int(ids.max()) + 1
-    sums, sq, count = None, np.zeros(n), np.zeros(n)
-    step = max(1, BLOCK_PIXELS // max(ids.shape[1], 1))  # rows a block: its patterns, not the map's width, bound memory
-    for r0 in range(0, ids.shape[0], step):
-        rows = slice(r0, min(r0 + step, ids.shape[0]))
-        sel = ids[rows] >= 0
-        if not sel.any():
-            continue
-        block = np.asarray(features[rows])
-        f = prepare(block) if prepare is not None else block.reshape(*sel.shape, -1)
-        f = np.asarray(f, np.float64)[sel]
-        k = ids[rows][sel]
-        if sums is None:
-            sums = np.zeros((n, f.shape[1]))
-        np.add.at(sums, k, f)
-        np.add.at(sq, k, np.einsum("ij,ij->i", f, f))
-        count += np.bincount(k, minlength=n)
-    return sums, sq, count
-
-
-def _unbiased_contrast(sums, sq, count, i, j) -> np.ndarray:
-    """|μ_i − μ_j|² less the noise of the two means (each region's scatter over its pixel count)."""
-    mu = sums / np.maximum(count, 1)[:, None]
-    var = sq / np.maximum(count, 1) - np.einsum("ij,ij->i", mu, mu)
-    d = mu[i] - mu[j]
-    return np.einsum("ij,ij->i", d, d) - var[i] / np.maximum(count[i], 1) - var[j] / np.maximum(count[j], 1)
-
-
-def merge_by_pattern_contrast(features: Any, regions: np.ndarray, grains: np.ndarray, prepare: Any,
-                              min_contrast: float) -> tuple[np.ndarray, dict[str, Any]]:
-    """Merge the regions of a grain whose mean patterns differ by less than ``min_contrast`` × the neighbouring
-    grains' (squared differences of the means, less their noise).
-
-    ``features`` is the ``(y, x, ...)`` pattern map (numpy or dask, read in row blocks through ``prepare``),
-    ``regions`` and ``grains`` the (y, x) ids (−1 outside). Significant is not enough at a high
-    signal-to-noise (the mixing zone beside a grain boundary, a brightness drift): a floor on the pattern
-    difference, relative to the map's own grain boundaries, is what an angle threshold is to MTEX.
-    """
-    sums, sq, count = _region_moments(features, grains, prepare)
-    # neighbouring grains: interiors that come within 3 pixels of each other
-    pairs = set()
-    for dy in range(0, 4):
-        for dx in range(-3, 4):
-            if (dy, dx) <= (0, 0):
-                continue
-            a = grains[max(-dy, 0):grains.shape[0] - max(dy, 0), max(-dx, 0):grains.shape[1] - max(dx, 0)]
-            b = grains[max(dy, 0):, max(dx, 0):][: a.shape[0], : a.shape[1]]
-            sel = (a >= 0) & (b >= 0) & (a != b)
-            pairs.update(zip(np.minimum(a[sel], b[sel]).tolist(), np.maximum(a[sel], b[sel]).tolist()))
-    if not pairs:
-        return regions, {"lagb_contrast_floor": None}
-    gi, gj = np.array(sorted(pairs)).T
-    scale = float(np.median(_unbiased_contrast(sums, sq, count, gi, gj)))
-    rsums, rsq, rcount = _region_moments(features, regions, prepare)
-    ids = regions
-    ri, rj = [], []
-    for a, b in (((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
-                 ((slice(None, -1), slice(None)), (slice(1, None), slice(None)))):
-        sel = (ids[a] >= 0) & (ids[b] >= 0) & (ids[a] != ids[b]) & (grains[a] == grains[b])
-        ri.append(ids[a][sel])
-        rj.append(ids[b][sel])
-    ri, rj = np.concatenate(ri), np.concatenate(rj)
-    if not ri.size:
-        return regions, {"lagb_contrast_floor": min_contrast * scale}
-    key = np.unique(np.stack([np.minimum(ri, rj), np.maximum(ri, rj)], 1), axis=0)
-    c = _unbiased_contrast(rsums, rsq, rcount, key[:, 0], key[:, 1])
-    weak = c < min_contrast * scale
-    n = int(regions.max()) + 1
-    graph = sparse.coo_matrix((np.ones(int(weak.sum())), (key[weak, 0], key[weak, 1])), shape=(n, n))
-    _, comp = connected_components(graph, directed=False)
-    merged = np.where(regions >= 0, comp[np.clip(regions, 0, None)], -1)
-    return merged, {"lagb_contrast_floor": float(min_contrast * scale), "lagb_grain_contrast": scale,
-                    "lagb_pairs_merged_by_floor": int(weak.sum())}
+        labels = join_labels(labels, i[weak], j[weak], mu.shape[0])

@@ -1,8 +1,9 @@
 """Regions of interest: boolean masks over the scan grid from thresholds and x/y ranges.
 
 A mask is the AND of the criteria given: value thresholds (keep above ``value >= bc_min``,
-keep below ``value <= bc_max``), Otsu's threshold of the value's histogram, the brightest
-``top_percent`` % of the values, inclusive x/y ranges in µm, and half-open x/y pixel-index
+keep below ``value <= bc_max``, or ``threshold`` on the side ``keep`` says), Otsu's threshold of
+the value's histogram, the brightest ``top_percent`` % of the values (Otsu and the percentage keep
+the values above, or below with ``keep="below"``), inclusive x/y ranges in µm, and half-open x/y pixel-index
 ranges (``x_index=(20, 40)``: columns 20..39, as the EBSD scripts' ``x_range`` selected them).
 Pixels where the value is NaN (no data) are never kept. :func:`create_roi` writes the mask into the store as a bool
 variable (default ``roi``), and can export the kept pixels' coordinates and draw figures.
@@ -22,10 +23,22 @@ from skimage.filters import threshold_otsu
 
 from vaearr.errors import InputError, StoreError
 from vaearr.options import parse_range
-from vaearr.store import check_name, open_store, write_variable
+from vaearr.store import check_name, open_store, require_whole, write_variable
 
 Range = tuple[float | None, float | None]
 IndexRange = tuple[int | None, int | None]
+#: The sides a threshold keeps.
+KEEP = ("above", "below")
+
+
+def missing_variable(var: str, names: Any) -> str:
+    """The line for a threshold on a variable the store lacks, naming the way to one."""
+    if var == "bandcontrast":
+        return ("no variable 'bandcontrast' in the store; ingest a band-contrast CSV first (vaearr ingest tables STORE "
+                "--bandcontrast FILE), or measure the patterns' quality (vaearr quality STORE) and threshold it "
+                "(vaearr roi STORE --var iq --otsu)")
+    maps = sorted(str(n) for n in names)
+    return f"no variable '{var}' in the store (its variables: {', '.join(maps) or 'none'})"
 
 
 def parse_index_range(text: str) -> IndexRange:
@@ -106,12 +119,14 @@ def _store_label(ds: xr.Dataset) -> str:
 
 
 def _check_criteria(any_criterion: bool, bc_min: float | None, bc_max: float | None,
-                    top_percent: float | None) -> None:
+                    top_percent: float | None, keep: str = "above") -> None:
     """One line for no criterion at all, or a threshold that cannot work."""
+    if keep not in KEEP:
+        raise InputError(None, f"--keep must be above or below, got '{keep}'")
     if not any_criterion:
-        raise InputError(None, "give at least one ROI criterion: a minimum or maximum value (--bc-min / --bc-max), "
-                               "Otsu's threshold (--bc-otsu), a top percentage (--bc-top-percent), an x/y range "
-                               "(--x/--y) or an x/y index range (--x-index/--y-index)")
+        raise InputError(None, "give at least one ROI criterion: a minimum or maximum value (--bc-min / --bc-max, or "
+                               "--threshold with --keep), Otsu's threshold (--otsu), a top percentage "
+                               "(--bc-top-percent), an x/y range (--x/--y) or an x/y index range (--x-index/--y-index)")
     if top_percent is not None and not (0 < float(top_percent) <= 100):
         raise InputError(None, f"top percent must be in (0, 100], got {top_percent:g}")
     for label_, t in (("bc_min", bc_min), ("bc_max", bc_max)):
@@ -123,13 +138,13 @@ def _check_criteria(any_criterion: bool, bc_min: float | None, bc_max: float | N
 
 def _threshold_mask(ds: xr.Dataset, var: str, dims: tuple[str, str], label: Any, *, bc_min: float | None,
                     bc_max: float | None, top_percent: float | None, otsu: bool, criteria: dict,
-                    thresholds: dict, counts: dict) -> np.ndarray:
+                    thresholds: dict, counts: dict, keep: str = "above") -> np.ndarray:
     """The pixels whose ``var`` passes every threshold given (finite ones only); records what each kept."""
     ydim, xdim = dims
+    below = keep == "below"
     mask = np.ones((ds.sizes[ydim], ds.sizes[xdim]), dtype=bool)
     if var not in ds.variables:
-        hint = "; ingest a band-contrast CSV first" if var == "bandcontrast" else ""
-        raise StoreError(label, f"no variable '{var}' in the store{hint}")
+        raise StoreError(label, missing_variable(var, [n for n in ds.data_vars if set(ds[n].dims) == {ydim, xdim}]))
     da = ds[var]
     if set(da.dims) != {ydim, xdim}:
         raise StoreError(label, f"'{var}' has dims {da.dims}; a mask needs a ({ydim}, {xdim}) variable")
@@ -155,19 +170,21 @@ def _threshold_mask(ds: xr.Dataset, var: str, dims: tuple[str, str], label: Any,
         mask &= keep
     if top_percent is not None:
         top_percent = float(top_percent)
-        t = float(np.percentile(v[finite], 100.0 - top_percent))
+        t = float(np.percentile(v[finite], top_percent if below else 100.0 - top_percent))
         criteria["top_percent"] = top_percent
         thresholds["top_percent"] = t
-        keep = finite & (v >= t)
-        counts["top_percent"] = int(keep.sum())
-        mask &= keep
+        kept = finite & ((v <= t) if below else (v >= t))
+        counts["top_percent"] = int(kept.sum())
+        mask &= kept
     if otsu:
         t = float(threshold_otsu(v[finite]))
         criteria["otsu"] = True
         thresholds["otsu"] = t
-        keep = finite & (v >= t)
-        counts["otsu"] = int(keep.sum())
-        mask &= keep
+        kept = finite & ((v <= t) if below else (v >= t))
+        counts["otsu"] = int(kept.sum())
+        mask &= kept
+    if below and (otsu or top_percent is not None):
+        criteria["keep"] = "below"
     return mask
 
 
@@ -185,6 +202,8 @@ def make_roi(
     top_percent: float | None = None,
     x_index: IndexRange | str | None = None,
     y_index: IndexRange | str | None = None,
+    keep: str = "above",
+    threshold: float | None = None,
 ) -> tuple[xr.DataArray, dict]:
     """Build a boolean mask over ``(y, x)``: the AND of every criterion given.
 
@@ -203,7 +222,12 @@ def make_roi(
         ``100 − top_percent`` percentile (numpy's linear interpolation, as the scripts did).
     otsu
         Keep pixels with ``var >=`` Otsu's threshold of its finite values
-        (:func:`skimage.filters.threshold_otsu`).
+        (:func:`skimage.filters.threshold_otsu`); ``<=`` with ``keep="below"``.
+    keep
+        ``above`` (default) or ``below``: the side Otsu's threshold, ``top_percent`` (then the
+        lowest values) and ``threshold`` keep.
+    threshold
+        A value: ``bc_min`` with ``keep="above"``, ``bc_max`` with ``keep="below"``.
     x, y
         Inclusive coordinate ranges (µm), ``(low, high)`` or ``"low:high"``; either end may be
         ``None``.
@@ -240,13 +264,20 @@ def make_roi(
     ([[False, True], [False, True]], 2)
     """
     ydim, xdim = dims
+    if threshold is not None:
+        if keep not in KEEP:
+            raise InputError(None, f"--keep must be above or below, got '{keep}'")
+        if (bc_min if keep == "above" else bc_max) is not None:
+            raise InputError(None, f"--threshold with --keep {keep} is --bc-{'min' if keep == 'above' else 'max'}: "
+                                   "give one of them")
+        bc_min, bc_max = (threshold, bc_max) if keep == "above" else (bc_min, threshold)
     x_range = _as_range(x, xdim)
     y_range = _as_range(y, ydim)
     xi_range = _as_index_range(x_index, xdim)
     yi_range = _as_index_range(y_index, ydim)
     thresholding = bc_min is not None or bc_max is not None or otsu or top_percent is not None
     _check_criteria(thresholding or not (x_range is None and y_range is None and xi_range is None and yi_range is None),
-                    bc_min, bc_max, top_percent)
+                    bc_min, bc_max, top_percent, keep)
     label = os.fspath(store) if store is not None else _store_label(ds)
     for d in dims:
         if d not in ds.coords:
@@ -261,7 +292,7 @@ def make_roi(
 
     if thresholding:
         mask &= _threshold_mask(ds, var, dims, label, bc_min=bc_min, bc_max=bc_max, top_percent=top_percent, otsu=otsu,
-                                criteria=criteria, thresholds=thresholds, counts=counts)
+                                criteria=criteria, thresholds=thresholds, counts=counts, keep=keep)
     for name, r, coord, axis in ((xdim, x_range, xs, 1), (ydim, y_range, ys, 0)):
         if r is None:
             continue
@@ -323,8 +354,11 @@ class RoiResult:
         lines = [f"{self.name}: kept {c['kept']} of {c['total']} pixels "
                  f"({100 * c['kept'] / max(c['total'], 1):.1f} %)"]
         var = self.info["criteria"]["var"]
-        keeps = {"bc_min": "keep ≥", "bc_max": "keep ≤", "otsu": "keep ≥",
-                 "top_percent": f"brightest {self.info['criteria'].get('top_percent', 0):g} %: keep ≥"}
+        below = self.info["criteria"].get("keep") == "below"
+        side = "keep ≤" if below else "keep ≥"
+        keeps = {"bc_min": "keep ≥", "bc_max": "keep ≤", "otsu": side,
+                 "top_percent": f"{'lowest' if below else 'brightest'} {self.info['criteria'].get('top_percent', 0):g} %: "
+                                f"{side}"}
         for label, t in self.info["thresholds"].items():
             lines.append(f"  {label} threshold on {var}: {t:.6g} ({keeps.get(label, 'keep ≥')} {t:.6g})")
         for axis in ("x", "y"):
@@ -381,6 +415,8 @@ def create_roi(
     top_percent: float | None = None,
     x_index: IndexRange | str | None = None,
     y_index: IndexRange | str | None = None,
+    keep: str = "above",
+    threshold: float | None = None,
 ) -> RoiResult:
     """Make a mask (see :func:`make_roi`), write it into the store, optionally export it
     (:func:`vaearr.viz.roi.roi_figures` draws it).
@@ -391,7 +427,7 @@ def create_roi(
         The store.
     name
         Name of the mask variable.
-    var, bc_min, bc_max, otsu, top_percent, x, y, x_index, y_index, dims
+    var, bc_min, bc_max, otsu, top_percent, x, y, x_index, y_index, dims, keep, threshold
         Criteria, see :func:`make_roi`.
     export
         Folder for ``{name}_keep_xy.csv``, ``{name}_keep_xy.npy`` and ``{name}_mask.npy``.
@@ -415,8 +451,10 @@ def create_roi(
     ds = open_store(store)
     if name in ds.variables and not overwrite:
         raise StoreError(store, f"variable '{name}' exists; pass overwrite=True (--overwrite) to replace it")
+    if otsu or any(v is not None for v in (bc_min, bc_max, top_percent, threshold)):
+        require_whole(ds, [var], store)  # a mask is never thresholded on a damaged variable
     mask, info = make_roi(ds, var=var, bc_min=bc_min, otsu=otsu, x=x, y=y, dims=dims, store=store, bc_max=bc_max,
-                          top_percent=top_percent, x_index=x_index, y_index=y_index)
+                          top_percent=top_percent, x_index=x_index, y_index=y_index, keep=keep, threshold=threshold)
     if info["counts"]["kept"] == 0:
         raise InputError(None, f"the mask keeps no pixel (criteria {json.dumps(info['criteria'])}); nothing written")
     uses_var = bool(info["thresholds"])
@@ -447,8 +485,7 @@ MAX_BINS = 10000
 def map_variable(ds: xr.Dataset, var: str, *, dims: tuple[str, str] = ("y", "x"), label: object = "the store") -> xr.DataArray:
     """``ds[var]`` as a ``(y, x)`` map, or a :class:`StoreError` saying why it is not one."""
     if var not in ds.variables:
-        hint = "; ingest a band-contrast CSV first" if var == "bandcontrast" else ""
-        raise StoreError(label, f"no variable '{var}' in the store{hint}")
+        raise StoreError(label, missing_variable(var, [n for n in ds.data_vars if set(ds[n].dims) == set(dims)]))
     da = ds[var]
     if set(da.dims) != set(dims):
         raise StoreError(label, f"'{var}' has dims {da.dims}; a ({dims[0]}, {dims[1]}) map is needed")

@@ -8,6 +8,7 @@ the choices made in attrs.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,14 +17,14 @@ import numpy as np
 import xarray as xr
 
 from vaearr.errors import InputError, StoreError
-from vaearr.maps.background import static_background
-from vaearr.maps.edges import prepare_patterns
 from vaearr.maps.grains import grain_rotation_vectors, neighbour_angles, segment_grains
 from vaearr.maps.options import SegmentOptions
 from vaearr.maps.orientations import phase_groups
-from vaearr.maps.regions import Segmentation, boundary_codes, merge_by_pattern_contrast, relabel, segment_features
+from vaearr.maps.pattern_levels import PatternSpace, merge_by_pattern_contrast
+from vaearr.maps.merging import relabel
+from vaearr.maps.regions import Segmentation, boundary_codes, segment_features
 from vaearr.store import open_store, require_whole, write_variables
-from vaearr.store.schema import AUTO_MASK, PATTERNS, PHASE_ID, PX, PY, QUATERNION, X, Y, auto_mask, mask_said, phase_id_name
+from vaearr.store.schema import AUTO_MASK, PATTERNS, PHASE_ID, QUATERNION, X, Y, auto_mask, mask_said, phase_id_name
 
 
 
@@ -77,6 +78,26 @@ def feature_map(ds: xr.Dataset, name: str, store: Any) -> xr.DataArray:
     return da_.transpose(Y, X, *extra)
 
 
+def feature_inputs(store: Any, options: Any, doing: str,
+                   reads: tuple[str, ...] = ()) -> tuple[xr.Dataset, xr.DataArray]:
+    """The store and its feature map for a map command whose ``options`` have ``features``, ``mask``,
+    ``outputs()`` and ``overwrite`` (checked first): one line for a store without a grid, a missing feature, a
+    damaged variable it reads (the features, the mask, the phases, ``options.regions`` if any, ``reads``),
+    outputs that exist."""
+    options.check()
+    ds = open_store(store)
+    if Y not in ds.dims or X not in ds.dims:
+        raise StoreError(store, f"the store has no (y, x) grid to {doing}")
+    da_ = feature_map(ds, options.features, store)
+    # before any work, so nothing is computed from a damaged variable
+    require_whole(ds, [options.features, auto_mask(ds.data_vars, options.mask), PHASE_ID,
+                       phase_id_name(options.features), getattr(options, "regions", None), *reads], store)
+    clash = [v for v in options.outputs() if v in ds.variables]
+    if clash and not options.overwrite:
+        raise StoreError(store, f"variable(s) {clash} exist; pass --overwrite to replace them")
+    return ds, da_
+
+
 def _orientation_inputs(ds: xr.Dataset, name: str, valid: np.ndarray, grain_angle: float
                         ) -> tuple[np.ndarray, np.ndarray, str]:
     """Rotation vectors from each grain's mean (degrees) and the orientation grains."""
@@ -106,17 +127,8 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
         No such feature or mask variable, a variable that exists without ``overwrite``.
     """
     options = options if options is not None else SegmentOptions(store=str(store), **kwargs)
-    options.check()
-    ds = open_store(store)
-    if Y not in ds.dims or X not in ds.dims:
-        raise StoreError(store, "the store has no (y, x) grid to segment")
-    da_ = feature_map(ds, options.features, store)
-    # before any work (the patterns, when they floor the sub-grains; the phases of orientations)
-    require_whole(ds, [options.features, auto_mask(ds.data_vars, options.mask), PATTERNS, PHASE_ID,
-                       phase_id_name(options.features)], store)
-    clash = [v for v in options.outputs() if v in ds.variables]
-    if clash and not options.overwrite:
-        raise StoreError(store, f"variable(s) {clash} exist; pass --overwrite to replace them")
+    # the patterns too: they floor the sub-grains when the store has them
+    ds, da_ = feature_inputs(store, options, "segment", reads=(PATTERNS,))
     valid, mask_name, mask_line = resolve_mask(ds, options.mask, store)
     if not valid.any():
         raise StoreError(store, f"mask '{mask_name}' selects no pixel")
@@ -128,12 +140,15 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
     else:
         values = np.asarray(da_.values, np.float64)
         features = values[..., None] if values.ndim == 2 else values
-    in_patterns = grains is None and PATTERNS in ds.data_vars and set(ds[PATTERNS].dims) == {Y, X, PY, PX}
+    in_patterns = grains is None and PatternSpace.available(ds)
+    space = PatternSpace(store, ds, mask_name) if in_patterns else None
     seg = segment_features(features, valid, boundary_cost=options.boundary_cost, min_size=options.min_size,
                            min_contrast=0.0 if in_patterns else options.min_contrast, grains=grains,
-                           seed=options.seed, correlation=1.0 if grains is not None else None)
-    if in_patterns and options.min_contrast > 0 and seg.n_regions > seg.n_grains:
-        seg = _pattern_floor(store, ds, seg, mask_name, options.min_contrast)
+                           seed=options.seed, correlation=1.0 if grains is not None else None,
+                           level_rule=(None if space is None else
+                                       functools.partial(space.grains, threshold=options.grain_threshold)))
+    if space is not None and options.min_contrast > 0 and seg.n_regions > seg.n_grains:
+        seg = floor_in_patterns(seg, space, options.min_contrast)
         messages.append(f"sub-grain floor: mean patterns at least {options.min_contrast:g} × the grain boundaries' "
                         f"difference ({seg.info.get('lagb_pairs_merged_by_floor', 0)} pair(s) merged)")
     variables = _segment_variables(ds, options, seg, mask_name)
@@ -144,17 +159,11 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
     return SegmentResult(str(store), options, variables, seg, messages)
 
 
-def _pattern_floor(store: Any, ds: xr.Dataset, seg: Segmentation, mask_name: str | None,
-                   min_contrast: float) -> Segmentation:
-    """The sub-grain floor measured on the store's patterns (:func:`merge_by_pattern_contrast`): in a latent space
-    the grains' spread says little about how far apart sub-grains sit; in pattern space it is a fixed physics."""
-    bg = static_background(store, PATTERNS, (Y, X), mask_name, feature_dims=(PY, PX)).astype(np.float32)
-
-    def prepare(block: np.ndarray) -> np.ndarray:
-        return prepare_patterns(block, bg, 0.0)
-
-    regions, info = merge_by_pattern_contrast(ds[PATTERNS].transpose(Y, X, PY, PX).data, seg.regions, seg.grains,
-                                              prepare, min_contrast)
+def floor_in_patterns(seg: Segmentation, space: PatternSpace, min_contrast: float) -> Segmentation:
+    """Sub-grains of one grain whose mean patterns differ by less than ``min_contrast`` × the grain boundaries'
+    difference, merged (:func:`~vaearr.maps.pattern_levels.merge_by_pattern_contrast`): in a latent space the
+    grains' spread says little about how far apart sub-grains sit; in pattern space it is a fixed physics."""
+    regions, info = merge_by_pattern_contrast(space.data, seg.regions, seg.grains, space.prepare, min_contrast)
     regions = np.where(regions >= 0, relabel(np.where(regions >= 0, regions, regions.max() + 1)), -1)
     regions = np.where(seg.regions >= 0, regions, -1)
     return Segmentation(regions, seg.grains, boundary_codes(regions, seg.grains),

@@ -31,6 +31,7 @@ from vaearr.viz.report_analyses import (
     find_analyses,
 )
 from vaearr.viz.report_media import Fig, Section, esc, link_ranges
+from vaearr.viz.phases import phases_section
 from vaearr.viz.report_sections import maps_section, run_section, store_section
 
 REPORT_FILE = "report.html"
@@ -165,7 +166,7 @@ def build_report(
     sections = [store_section(ds, store)]
     if r is not None:
         sections.append(run_section(r))
-    for make in (lambda: maps_section(ds), lambda: analyses_section(ds, found),
+    for make in (lambda: maps_section(ds), lambda: phases_section(ds), lambda: analyses_section(ds, found),
                  lambda: exploration_section(ds, r, found)):
         sec = make()
         if sec is not None:

@@ -70,6 +70,8 @@ def _step(name: str, attrs: dict) -> str:
     sources = _json(attrs.get("source", "[]")) or []
     if "checkpoint" in attrs:
         return "vaearr encode"
+    if "level" in attrs and "recrystallised_rule" in attrs:
+        return "vaearr spread"
     if "n_regions" in attrs or "flag_meanings" in attrs or "regions" in attrs:
         return "vaearr segment"
     if "criteria" in attrs or "thresholds" in attrs:
@@ -335,7 +337,9 @@ def maps_section(ds: xr.Dataset) -> Section | None:
         return image_map(small(ds[name], s), frame_size=frame, **{"title": name, **kw})
 
     first = [one(n, cmap="gray") for n in (BANDCONTRAST,) if n in maps]
-    first += [one(n, cmap="gray", clim=(0, 1)) for n in masks(ds) if n in maps and not n.endswith("boundaries")]
+    rex = {n for n in masks(ds) if n in maps and _is_spread(ds[n])}
+    first += [one(n, cmap="gray", clim=(0, 1)) for n in masks(ds)
+              if n in maps and not n.endswith("boundaries") and n not in rex]
     if PHASE in maps and maps[PHASE].ndim == 2:
         first.append(one(PHASE, cmap="tab10"))
     if first:
@@ -393,6 +397,8 @@ def maps_section(ds: xr.Dataset) -> Section | None:
                  "pixels outside the mask grey.</p>")
         sec.fig(hv.Layout([one(n, categorical=True) for n in clusters]).cols(3), linked=True)
 
+    _deformation_block(sec, ds, maps, done, one)
+
     orient = [n for n in maps if n not in done and n.startswith("orientation")
               and any(n.endswith(part) for part in ORIENTATION_MAPS)]
     if orient:
@@ -410,6 +416,52 @@ def maps_section(ds: xr.Dataset) -> Section | None:
         sec.html("<h3>other maps</h3>")
         sec.fig(hv.Layout([one(n) for n in rest]).cols(3), linked=True)
     return sec
+
+
+def _is_spread(v: xr.DataArray) -> bool:
+    """A variable ``vaearr spread`` wrote (its attrs say which features and regions it measured)."""
+    return "features" in v.attrs and "regions" in v.attrs and "level" in v.attrs
+
+
+def _deformation_block(sec: Section, ds: xr.Dataset, maps: dict, done: set[str], one: Any) -> None:
+    """``vaearr spread``'s maps, each feature map's kernel spread, domain spread (log10) and recrystallised regions
+    in a row, the orientations' KAM and GROD beside them when the store has them."""
+    hv = holoviews()
+    spreads = [n for n, v in maps.items() if n not in done and _is_spread(v) and n.endswith("_kernel_spread")]
+    if not spreads:
+        return
+    sec.html("<h3>deformation</h3><p><code>vaearr spread</code>: per feature map, the kernel spread (a KAM "
+             "analogue: a pixel's spread to its grain's pixels around it), the domain spread (a GOS analogue: its "
+             "grain's spread around the grain's mean; log10) and the grains whose spread is at the noise floor "
+             "(recrystallised). Feature maps in units of their per-pixel noise (1 = noise alone), orientations in "
+             "degrees.</p>")
+    panels = []
+    for kernel in spreads:
+        prefix = kernel[: -len("_kernel_spread")]
+        domain = f"{prefix}_domain_spread"
+        rex = next((n for n, v in maps.items() if v.dtype == bool and _is_spread(v)
+                    and v.attrs.get("features") == ds[kernel].attrs.get("features")), None)
+        units = "°" if ds[kernel].attrs.get("units") == "degrees" else "× noise"
+        panels.append(one(kernel, cmap="viridis", title=f"{kernel} ({units})"))
+        if domain in maps:
+            done.add(domain)
+            d = np.log10(ds[domain].where(ds[domain] > 0)).rename(f"log10 {domain}")
+            panels.append(image_map(small(d, stride_of(ds)), frame_size=300, cmap="magma",
+                                    title=f"log10 {domain} ({units})"))
+        if rex is not None:
+            done.add(rex)
+            shown = xr.where(ds[rex], 1.0, 0.0).where(np.isfinite(ds[domain]) if domain in maps else True)
+            shown = shown.rename(rex)
+            shown.attrs["labels"] = ["deformed", "recrystallised"]
+            frac = float(ds[rex].values[np.isfinite(ds[domain].values)].mean()) if domain in maps else float("nan")
+            panels.append(image_map(small(shown, stride_of(ds)), frame_size=300, categorical=True,
+                                    title=f"{rex} ({100 * frac:.0f} % of the pixels)"))
+    for part in ("kam", "grod"):  # the orientations' own measures, for comparison
+        for n in maps:
+            if n.startswith("orientation") and n.endswith(f"_{part}"):
+                done.add(n)
+                panels.append(one(n, cmap="viridis", title=f"{n} (°)"))
+    sec.fig(hv.Layout(panels).cols(3), linked=True)
 
 
 __all__ = ["category_rgb", "made_by", "maps_section", "run_section", "store_section"]

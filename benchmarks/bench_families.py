@@ -1,0 +1,357 @@
+"""Do the defaults hold on maps they were not tuned on? The README's EBSD path on two families of simulated maps.
+
+Question: settings chosen on one simulator broke on another (issue 37: low-angle F1 0.29 where the
+first family read 0.95; every sub-grain a grain without a mask). Two families built differently
+(:func:`vaearr.data.science_map`: straight sub-grain cuts, kikuchipy's detector and background,
+uint8 grey levels, 1 µm step; :func:`vaearr.data.patchwork_map`: patchy sub-grains, another
+detector, background and contrast model, per-pixel gain, 50/50 boundary mixing, a band-contrast ROI
+with holes, uint16 counts, 0.5 µm step), each with sub-grain maps and deformed maps (bent grains
+beside recrystallised ones), tuning seeds and held-out seeds apart. The worst case is the figure.
+
+Run (each map once: simulate, ROI, train, encode, index, decompose; then cheap scoring):
+
+    python benchmarks/bench_families.py prepare --family all --split all   # hours on 2 cores
+    python benchmarks/bench_families.py score                               # minutes: segment, boundaries, spread
+    python benchmarks/bench_families.py table                               # BENCHMARKS.md tables
+
+The README path, its defaults: ``roi --bc-otsu`` where the map has band contrast (the patchwork
+family; the first family's maps have no band contrast, every pixel is in), ``train`` with no
+options, ``encode``. A patchwork map is trained a second time on every pixel (a patterns-only
+file: no ROI), encoded as ``latent_all``; ``segment`` of ``latent_all`` with the ROI and without
+it measures how much the mask changes the regions. Anchors on the same pixels: the true
+orientations (the ceiling), ``vaearr index --method dictionary --refine`` (kikuchipy) and its
+segmentation and KAM/GOS, PCA(16) of the raw patterns (``decompose --method pca``), cNMF.
+Scores are on pixels away from the planted grain boundaries (one pixel), and outside holes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
+from scipy import ndimage as ndi  # noqa: E402
+from scipy.stats import spearmanr  # noqa: E402
+from sklearn.metrics import adjusted_rand_score, roc_auc_score  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from science_lib import append_row, machine, mixture_ari, orientation_features  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "benchmarks" / "_data" / "families"
+OUT = ROOT / "benchmarks" / "results" / "families.jsonl"
+
+
+@dataclass(frozen=True)
+class MapSpec:
+    """One map of the study: family, kind, seed, split and the physics that differs from the family's default."""
+
+    family: str  # "science" (vaearr.data.science_map) or "patchwork" (vaearr.data.patchwork_map)
+    kind: str  # "subgrains" or "deformed"
+    seed: int
+    split: str  # "tuning" or "held-out"
+    physics: dict = field(default_factory=dict)
+
+    @property
+    def tag(self) -> str:
+        extra = "".join(f"_{k}{v:g}" if isinstance(v, float) else f"_{k}{v}" for k, v in sorted(self.physics.items()))
+        return f"{self.family}_{self.kind}_{self.seed}{extra}"
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{k} {v}" for k, v in sorted(self.physics.items())) or "default"
+
+
+def study_maps() -> list[MapSpec]:
+    """The maps, in the order they are prepared (the default physics first, variations after)."""
+    maps = []
+    for family, tuning, held in (("science", (2024, 7), (11, 3, 5)), ("patchwork", (1, 2), (3, 4, 5))):
+        maps += [MapSpec(family, "subgrains", s, "tuning") for s in tuning]
+        maps += [MapSpec(family, "subgrains", s, "held-out") for s in held]
+        maps += [MapSpec(family, "deformed", 1, "tuning"), MapSpec(family, "deformed", 2, "held-out"),
+                 MapSpec(family, "deformed", 3, "held-out")]
+    low = {"science": 25.0, "patchwork": 20.0}
+    for family, seed in (("science", 11), ("patchwork", 3)):
+        maps += [MapSpec(family, "subgrains", seed, "held-out", {"counts": low[family]}),
+                 MapSpec(family, "subgrains", seed, "held-out", {"counts": 100.0}),
+                 MapSpec(family, "subgrains", seed, "held-out", {"subgrain_angle": 0.25}),
+                 MapSpec(family, "subgrains", seed, "held-out", {"subgrain_angle": 1.0})]
+    maps.append(MapSpec("patchwork", "subgrains", 3, "held-out", {"pattern_shape": (80, 80)}))
+    return maps
+
+
+# --------------------------------------------------------------------------------------------
+# prepare: the expensive part, once per map
+
+
+def store_of(m: MapSpec) -> Path:
+    return DATA / f"{m.tag}.zarr"
+
+
+def _write(m: MapSpec, store: Path) -> None:
+    from vaearr.data import write_science_map
+    from vaearr.data.patchwork import write_patchwork_map
+    from vaearr.maps.roi import create_roi
+
+    if m.family == "science":
+        write_science_map(store, m.kind, seed=m.seed, **m.physics)
+    else:
+        write_patchwork_map(store, m.kind, seed=m.seed, **m.physics)
+        create_roi(store, otsu=True)  # the README's --bc-otsu
+
+
+def _train(store: Path, run: Path, *, name: str, mask: str | None = "auto") -> float:
+    from vaearr.encode import encode
+    from vaearr.train import TrainConfig, fit
+
+    shutil.rmtree(run, ignore_errors=True)
+    t = time.process_time()
+    fit(TrainConfig(store=str(store), run=str(run), mask=mask, tensorboard=False, previews=0),
+        progress=False)
+    cpu = time.process_time() - t
+    encode(store, run, name=name, overwrite=True, progress=False)
+    return cpu
+
+
+def prepare(m: MapSpec) -> dict:
+    """Simulate, ROI, train and encode (twice for a patchwork map), index and decompose; each step once."""
+    from vaearr.maps.decompose import write_decomposition
+    from vaearr.maps.indexing import index_store
+
+    store = store_of(m)
+    done = set(xr.open_zarr(store).data_vars) if (store / "zarr.json").exists() else set()
+    cost = {}
+    if "patterns" not in done:
+        shutil.rmtree(store, ignore_errors=True)
+        _write(m, store)
+    if "latent" not in done:
+        cost["train_cpu_s"] = round(_train(store, DATA / f"{m.tag}.run", name="latent"), 1)
+    if m.family == "patchwork" and "latent_all" not in done:
+        cost["train_all_cpu_s"] = round(_train(store, DATA / f"{m.tag}.all.run", name="latent_all", mask=None), 1)
+    if "dictionary" not in done:
+        sm = xr.open_zarr(store).attrs["science_map"]
+        t = time.process_time()
+        index_store(store, phase="ni", pc=tuple(sm["pc"]), sample_tilt=float(sm["sample_tilt"]), method="dictionary",
+                    refine=True, mask=None, name="dictionary", overwrite=True, progress=False)
+        cost["index_cpu_s"] = round(time.process_time() - t, 1)
+    if "pca_weights" not in done:
+        write_decomposition(store, method="pca", components=16, mask=None, overwrite=True)
+    if m.kind == "deformed" and "cnmf_weights" not in done:
+        write_decomposition(store, method="cnmf", mask=None, overwrite=True)
+    return cost
+
+
+# --------------------------------------------------------------------------------------------
+# score: cheap, after any change of the segmentation or spread defaults
+
+
+@dataclass
+class Truth:
+    ds: xr.Dataset
+
+    @property
+    def inside(self) -> np.ndarray:
+        keep = ~ndi.binary_dilation(self.ds.grain_boundaries_true.values, iterations=1)
+        if "hole_true" in self.ds:
+            keep &= ~self.ds.hole_true.values
+        return keep
+
+    def region_scores(self, regions: np.ndarray, grains: np.ndarray) -> dict:
+        inside = self.inside & (regions >= 0)
+        return {"subgrains": float(adjusted_rand_score(self.ds.subgrain_id.values[inside], regions[inside])),
+                "grains": float(adjusted_rand_score(self.ds.grain_id.values[inside], grains[inside])),
+                "n_regions": int(len(np.unique(regions[regions >= 0]))),
+                "n_grains": int(len(np.unique(grains[grains >= 0])))}
+
+
+def _f1(marked: np.ndarray, true: np.ndarray) -> dict:
+    from vaearr.maps.boundaries import boundary_f1
+
+    r = boundary_f1(marked, true)
+    return {"f1": round(r["f1"], 4), "x": round(r["ratio_marked"], 3)}
+
+
+def _segment(store: Path, features: str, mask: str | None, name: str, truth: Truth, **options: float) -> dict:
+    from vaearr.maps.segment import segment_store
+
+    seg = segment_store(store, features=features, name=name, mask=mask, overwrite=True, **options).segmentation
+    out = truth.region_scores(seg.regions, seg.grains)
+    out |= {f"lagb_{k}": v for k, v in _f1(seg.boundaries == 1, truth.ds.low_angle_boundaries_true.values).items()}
+    out["gb_f1"] = _f1(seg.boundaries == 2, truth.ds.grain_boundaries_true.values)["f1"]
+    out["regions_map"] = seg.regions
+    return out
+
+
+def score_subgrains(m: MapSpec, store: Path, truth: Truth) -> list[dict]:
+    from vaearr.maps.boundaries import find_boundaries
+
+    ds = truth.ds
+    inside = truth.inside.ravel()
+    sub = ds.subgrain_id.values.ravel()
+    rows = []
+
+    def pixel(values: np.ndarray) -> float | None:
+        f = np.asarray(values, np.float64).reshape(inside.size, -1)
+        ok = inside & np.isfinite(f).all(1)
+        return round(mixture_ari(f[ok], sub[ok]), 4) if ok.any() else None
+
+    q_true = ds.orientation_true.values.reshape(-1, 4)
+    rows.append({"method": "true orientations", "pixel_subgrains": pixel(orientation_features(q_true))})
+    q = ds.dictionary.values.reshape(-1, 4)
+    d = _segment(store, "dictionary", None, "seg_dictionary", truth)
+    rows.append({"method": "dictionary + refine", "pixel_subgrains": pixel(orientation_features(q)),
+                 **{f"seg_{k}": v for k, v in d.items() if k != "regions_map"}})
+    p = _segment(store, "pca_weights", None, "seg_pca", truth)
+    rows.append({"method": "PCA(16)", "pixel_subgrains": pixel(ds.pca_weights.values),
+                 **{f"seg_{k}": v for k, v in p.items() if k != "regions_map"}})
+    roi = "roi" if "roi" in ds and not bool(ds.roi.all()) else None
+    v = _segment(store, "latent", roi, "seg", truth)
+    row = {"method": "vaearr (README path)", "mask": roi or "none", "pixel_subgrains": pixel(ds.latent.values),
+           **{f"seg_{k}": x for k, x in v.items() if k != "regions_map"}}
+    if "latent_all" in ds:
+        a = _segment(store, "latent_all", None, "seg_all", truth)
+        b = _segment(store, "latent_all", "roi", "seg_all_roi", truth)
+        both = (b["regions_map"] >= 0) & truth.inside
+        row |= {f"all_{k}": x for k, x in a.items() if k != "regions_map"}
+        row["roi_vs_all_ari"] = round(float(adjusted_rand_score(a["regions_map"][both], b["regions_map"][both])), 4)
+    rows.append(row)
+    for mask in (None, roi) if roi else (None,):
+        b = find_boundaries(store, prefix="pat_", overwrite=True, mask=mask)
+        rows.append({"method": "boundaries --from patterns", "mask": mask or "none",
+                     **{f"lagb_{k}": x for k, x in _f1(b.low_angle_boundaries.values,
+                                                         ds.low_angle_boundaries_true.values).items()},
+                     "gb_f1": _f1(b.grain_boundaries.values, ds.grain_boundaries_true.values)["f1"]})
+    return rows
+
+
+def _deformation_scores(kernel: np.ndarray, domain: np.ndarray, rex: np.ndarray, ds: xr.Dataset) -> dict:
+    gt, kam = ds.grain_id.values, ds.kam_true.values
+    ok = np.isfinite(kernel) & np.isfinite(kam)
+    grains = range(int(gt.max()) + 1)
+    per_grain = np.array([np.nanmedian(np.where(gt == g, domain, np.nan)) for g in grains])
+    gos = np.array([float(ds.gos_true.values[gt == g][0]) for g in grains])
+    rex_true = np.array([bool(ds.recrystallised_true.values[gt == g][0]) for g in grains])
+    inside = np.isfinite(domain)
+    finite = np.isfinite(per_grain)
+    return {"kam_spearman": round(float(spearmanr(kernel[ok], kam[ok])[0]), 4),
+            "auc_deformed": round(float(roc_auc_score(~rex_true[finite], per_grain[finite])), 4),
+            "gos_spearman": round(float(spearmanr(per_grain[finite], gos[finite])[0]), 4),
+            "rex_fraction": round(float(rex[inside].mean()), 4),
+            "rex_fraction_true": round(float(ds.recrystallised_true.values[inside].mean()), 4)}
+
+
+def score_deformed(m: MapSpec, store: Path, truth: Truth) -> list[dict]:
+    from vaearr.maps.spread import spread_store
+
+    ds = truth.ds
+    rows = []
+    roi = "roi" if "roi" in ds and not bool(ds.roi.all()) else None
+    v = _segment(store, "latent", roi, "seg", truth)
+    rows.append({"method": "vaearr segment (latent)", **{f"seg_{k}": x for k, x in v.items() if k != "regions_map"}})
+    d = _segment(store, "dictionary", None, "seg_dictionary", truth)
+    rows.append({"method": "segment (dictionary)", **{f"seg_{k}": x for k, x in d.items() if k != "regions_map"}})
+    for features, regions, label in (("latent", "seg", "vaearr spread (latent)"),
+                                     ("pca_weights", "seg", "spread (PCA(16))"),
+                                     ("cnmf_weights", "seg", "spread (cNMF)"),
+                                     ("dictionary", "seg_dictionary", "dictionary + refine: KAM, GOS")):
+        r = spread_store(store, features=features, regions=regions, mask=roi if features == "latent" else None,
+                         recrystallised=f"rex_{features}", overwrite=True)
+        s = r.spread
+        rows.append({"method": label, **_deformation_scores(s.kernel, s.domain, s.recrystallised, ds),
+                     "recrystallised_regions": s.info["recrystallised_regions"], "regions": s.info["regions_measured"]})
+    for radius in (1, 2, 3, 5):  # the kernel radius, chosen on the tuning maps
+        r = spread_store(store, features="latent", regions="seg", mask=roi, radius=radius, name=f"latent_r{radius}",
+                         recrystallised=f"rex_latent_r{radius}", overwrite=True)
+        s = r.spread
+        rows.append({"method": f"vaearr spread (latent), radius {radius}",
+                     **_deformation_scores(s.kernel, s.domain, s.recrystallised, ds)})
+    q = ds.orientation_true.values
+    from vaearr.maps.grains import grain_rotation_vectors
+    from vaearr.maps.orientations import phase_groups
+    from vaearr.maps.spread import orientation_spreads
+
+    groups = phase_groups(ds.dictionary.attrs.get("phases"))
+    vec = grain_rotation_vectors(q.astype(np.float64), ds.grain_id.values, np.zeros(q.shape[:2], int), groups)
+    s = orientation_spreads(vec, ds.grain_id.values)
+    rows.append({"method": "true orientations: KAM, GOS", **_deformation_scores(s.kernel, s.domain,
+                                                                               s.recrystallised, ds)})
+    return rows
+
+
+#: Grain-level thresholds (``segment --grain-threshold``) and boundary costs scored on every map, to choose on one
+#: family and read the other.
+GRAIN_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
+BOUNDARY_COSTS = (1.0986, 2.0, 4.0, 8.0)
+
+
+def score_settings(store: Path, truth: Truth) -> list[dict]:
+    """``segment`` of the latents at each grain threshold and boundary cost (the others at their defaults)."""
+    ds = truth.ds
+    roi = "roi" if "roi" in ds and not bool(ds.roi.all()) else None
+    rows = []
+    for t in GRAIN_THRESHOLDS:
+        r = _segment(store, "latent", roi, "seg_sweep", truth, grain_threshold=t)
+        rows.append({"method": f"segment, grain threshold {t:g}", **{f"seg_{k}": v for k, v in r.items()
+                                                                     if k != "regions_map"}})
+    for c in BOUNDARY_COSTS:
+        r = _segment(store, "latent", roi, "seg_sweep", truth, boundary_cost=c)
+        rows.append({"method": f"segment, boundary cost {c:g}", **{f"seg_{k}": v for k, v in r.items()
+                                                                   if k != "regions_map"}})
+    return rows
+
+
+def score(m: MapSpec) -> list[dict]:
+    store = store_of(m)
+    truth = Truth(xr.open_zarr(store).load())
+    rows = score_subgrains(m, store, truth) if m.kind == "subgrains" else score_deformed(m, store, truth)
+    rows += score_settings(store, truth)
+    base = {"family": m.family, "kind": m.kind, "seed": m.seed, "split": m.split, "physics": m.label}
+    return [{**base, **r} for r in rows]
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("step", choices=("prepare", "score", "table"))
+    p.add_argument("--family", choices=("science", "patchwork", "all"), default="all")
+    p.add_argument("--split", choices=("tuning", "held-out", "all"), default="all")
+    p.add_argument("--kind", choices=("subgrains", "deformed", "all"), default="all")
+    p.add_argument("--only", nargs="*", help="map tags to run (default: all that match)")
+    args = p.parse_args(argv)
+    if args.step == "table":
+        from families_table import families_table, sweep_table
+
+        print(families_table(OUT))
+        print(sweep_table(OUT))
+        return 0
+    DATA.mkdir(parents=True, exist_ok=True)
+    maps = [m for m in study_maps() if args.family in ("all", m.family) and args.split in ("all", m.split)
+            and args.kind in ("all", m.kind) and (not args.only or m.tag in args.only)]
+    for m in maps:
+        t = time.perf_counter()
+        if args.step == "prepare":
+            cost = prepare(m)
+            print(json.dumps({"map": m.tag, "prepared": cost, "wall_s": round(time.perf_counter() - t, 1)}), flush=True)
+            continue
+        for row in score(m):
+            row = {**row, "wall_s": round(time.perf_counter() - t, 1), "machine": machine()}
+            append_row(OUT, row)
+            print(json.dumps({k: v for k, v in row.items() if k != "machine"}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""Tables of ``benchmarks/results/families.jsonl`` (``bench_families.py``): per family and split, the worst map of each row."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+
+#: (column, label, worst is the minimum?) of the sub-grain rows.
+SUBGRAIN_COLUMNS = [
+    ("pixel_subgrains", "per pixel, sub-grain ARI", True),
+    ("seg_subgrains", "segment: sub-grain ARI", True),
+    ("seg_grains", "segment: grain ARI", True),
+    ("seg_lagb_f1", "low-angle F1", True),
+    ("seg_lagb_x", "marked ×", False),
+    ("all_subgrains", "every pixel: sub-grain ARI", True),
+    ("all_grains", "every pixel: grain ARI", True),
+    ("all_lagb_f1", "every pixel: low-angle F1", True),
+    ("all_lagb_x", "marked ×", False),
+    ("roi_vs_all_ari", "ROI vs every pixel, regions ARI", True),
+    ("lagb_f1", "boundaries: low-angle F1", True),
+    ("lagb_x", "marked ×", False),
+    ("gb_f1", "boundaries: grain-boundary F1", True),
+]
+DEFORMED_COLUMNS = [
+    ("seg_grains", "segment: grain ARI", True),
+    ("seg_n_grains", "grains found", None),
+    ("kam_spearman", "KAM Spearman", True),
+    ("auc_deformed", "deformed vs recrystallised AUC", True),
+    ("gos_spearman", "GOS Spearman", True),
+    ("rex_error", "recrystallised fraction error (points)", False),
+]
+
+
+def _rows(path: Path) -> list[dict]:
+    latest = {}
+    for line in Path(path).read_text().splitlines():
+        r = json.loads(line)
+        key = (r["family"], r["kind"], r["seed"], r["physics"], r["method"], r.get("mask"))
+        if "rex_fraction" in r:
+            r["rex_error"] = round(100 * abs(r["rex_fraction"] - r["rex_fraction_true"]), 1)
+        latest[key] = r  # the last run of each wins
+    return list(latest.values())
+
+
+def _worst(values: list, low_is_worse: bool | None) -> str:
+    v = [x for x in values if x is not None]
+    if not v:
+        return "–"
+    if low_is_worse is None:
+        return f"{min(v):g}–{max(v):g}"
+    w = min(v) if low_is_worse else max(v)
+    return f"{w:.3f}" if isinstance(w, float) else str(w)
+
+
+def families_table(path: Path) -> str:
+    """One table per (kind, family, split, physics group): each method's worst value over the maps, and the maps."""
+    rows = [r for r in _rows(path) if not r["method"].startswith(tuple(SWEEPS))]  # the sweeps: sweep_table
+    groups: dict = defaultdict(list)
+    for r in rows:
+        physics = "default physics" if r["physics"] == "default" else "physics varied (held-out seed)"
+        groups[(r["kind"], r["family"], r["split"], physics)].append(r)
+    out = []
+    for (kind, family, split, physics), rs in sorted(groups.items(), key=lambda kv: (kv[0][0] != "subgrains", kv[0])):
+        columns = SUBGRAIN_COLUMNS if kind == "subgrains" else DEFORMED_COLUMNS
+        cols = [c for c in columns if any(c[0] in r for r in rs)]
+        maps = sorted({(r["seed"], r["physics"]) for r in rs})
+        out.append(f"\n**{kind}, {family} family, {split}, {physics}** — worst of {len(maps)} map(s): "
+                   + "; ".join(f"seed {s}" + ("" if p == "default" else f" ({p})") for s, p in maps))
+        out.append("\n| method | " + " | ".join(label for _, label, _ in cols) + " |")
+        out.append("|---|" + "---:|" * len(cols))
+        by_method: dict = defaultdict(list)
+        for r in rs:
+            by_method[(r["method"], r.get("mask"))].append(r)
+        for (method, mask), mr in sorted(by_method.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+            if not any(c[0] in r for c in cols for r in mr):
+                continue
+            label = method + (f" (mask {mask})" if mask not in (None, "none") else "")
+            out.append(f"| {label} | " + " | ".join(_worst([r.get(k) for r in mr], w) for k, _, w in cols) + " |")
+    return "\n".join(out)
+
+
+#: The settings swept on every map: the method label's prefix, the score that picks a value, whether the worst
+#: value of it is the minimum, and a constraint on the rows a value may be picked by.
+SWEEPS = {
+    "segment, grain threshold": ("seg_grains", True, None),
+    "segment, boundary cost": ("seg_lagb_f1", True, ("seg_lagb_x", 1.5)),
+    "vaearr spread (latent), radius": ("kam_spearman", True, None),
+}
+
+
+def _value(method: str, prefix: str) -> float:
+    return float(method[len(prefix):].strip())
+
+
+def sweep_table(path: Path) -> str:
+    """For each swept setting: every value's worst score per family and split, and the value each family's tuning
+    maps pick (best worst case; a plateau's middle) read on the other family's maps."""
+    rows = _rows(path)
+    out = []
+    for prefix, (key, low_is_worse, limit) in SWEEPS.items():
+        mine = [r for r in rows if r["method"].startswith(prefix) and key in r]
+        if not mine:
+            continue
+        values = sorted({_value(r["method"], prefix) for r in mine})
+        cells = sorted({(r["family"], r["split"]) for r in mine})
+        out.append(f"\n**{prefix}** — worst {key} over the maps of each family and split"
+                   + (f" (values marking over {limit[1]}× set aside)" if limit else ""))
+        out.append("\n| value | " + " | ".join(f"{f} {s}" for f, s in cells) + " |")
+        out.append("|---:|" + "---:|" * len(cells))
+        worst: dict = {}
+        for v in values:
+            line = []
+            for f, s in cells:
+                rs = [r for r in mine if (r["family"], r["split"]) == (f, s) and _value(r["method"], prefix) == v]
+                ok = all(limit is None or (r.get(limit[0]) or 0) <= limit[1] for r in rs)
+                w = (min if low_is_worse else max)(r[key] for r in rs) if rs else None
+                worst[(v, f, s)] = w if ok else None
+                line.append("–" if w is None else f"{w:.3f}" + ("" if ok else " (×)"))
+            out.append(f"| {v:g} | " + " | ".join(line) + " |")
+        for family in sorted({f for f, _ in cells}):
+            scores = [(worst.get((v, family, "tuning")), v) for v in values]
+            scores = [(w, v) for w, v in scores if w is not None]
+            if not scores:
+                continue
+            best = max(w for w, _ in scores) if low_is_worse else min(w for w, _ in scores)
+            plateau = [v for w, v in scores if abs(w - best) <= 0.005]
+            pick = plateau[len(plateau) // 2]
+            other = [(f, s) for f, s in cells if f != family]
+            read = "; ".join(f"{f} {s} {worst.get((pick, f, s)):.3f}" for f, s in other
+                             if worst.get((pick, f, s)) is not None)
+            out.append(f"\nchosen on the {family} tuning maps: {pick:g} (plateau {', '.join(f'{v:g}' for v in plateau)});"
+                       f" on the other family: {read or '–'}")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    results = Path(__file__).resolve().parent / "results" / "families.jsonl"
+    print(families_table(results))
+    print(sweep_table(results))

@@ -1,0 +1,34 @@
+"""``vaearr spread``: deformation from a feature map (kernel and domain spreads, recrystallised regions); its options are :class:`~vaearr.maps.options.SpreadOptions`."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import typer
+
+from vaearr.cli.common import app, figure_command, option_parameters
+from vaearr.cli.segment import FIGURES
+from vaearr.maps.options import SpreadOptions
+from vaearr.options import made, writable_folders
+
+
+def spread(**given: Any) -> None:
+    """Kernel and domain spreads of a feature map over a segmentation's grains (KAM and GOS analogues; in degrees
+    for orientations) and the recrystallised grains; writes {features}_kernel_spread, {features}_domain_spread,
+    recrystallised."""
+    figures = given.pop("figures")
+    options = made(SpreadOptions, given)
+    writable_folders(figures=figures)  # before the heavy imports, and before the store is written
+    from vaearr.maps.spread import spread_store
+    from vaearr.viz.segment import figure_folder
+    from vaearr.viz.spread import spread_files
+
+    folder = figure_folder(options.store, figures, suffix="spread")  # proven writable before the store is written
+    result = spread_store(options.store, options)
+    spread_files(result, folder)
+    typer.echo(result.summary())
+
+
+spread.__signature__ = inspect.Signature([*option_parameters(SpreadOptions), FIGURES])  # type: ignore[attr-defined]
+app.command()(figure_command(spread))

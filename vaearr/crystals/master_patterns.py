@@ -1,0 +1,335 @@
+"""Phases by what a user types (``--phase``) and their master patterns: kikuchipy's, EMsoft files, or kinematical from a structure (cached).
+
+:func:`resolve_phase` turns one ``--phase`` value into a :class:`PhaseSource`:
+
+- ``fcc``, ``bcc``, ``hcp``: the built-in structures (:data:`~vaearr.crystals.structures.BUILTIN`);
+- a kikuchipy master-pattern name: ``ni`` ships with kikuchipy; ``al``, ``si``, ``austenite``,
+  ``ferrite``, … are downloaded by kikuchipy where the network allows, then read from its cache;
+- a CIF file (``*.cif``) or an EMsoft master-pattern file (any other file);
+- ``NAME:SPACEGROUP:a[,b,c,α,β,γ]:ATOMS`` (:func:`~vaearr.crystals.structures.parse_structure`);
+- any of them as ``NAME=…`` to name the phase (two phases must not share a name).
+
+A structure's master pattern is kinematical (:func:`kinematical_master_pattern`): its reflectors
+down to ``min_dspacing`` (diffsims' :class:`~diffsims.crystallography.ReciprocalLatticeVector`),
+their structure factors and Bragg angles at the beam energy, then kikuchipy's
+:class:`~kikuchipy.simulations.KikuchiPatternSimulator` on both hemispheres, turned into the
+square Lambert projection indexing takes. It is computed once per structure, energy and size and
+kept in :func:`cache_dir` (``$VAEARR_CACHE/master_patterns``, default
+``~/.cache/vaearr/master_patterns``) as ``{name}-{key}.npz``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import re
+import uuid
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from vaearr.crystals.structures import (
+    ANGSTROM,
+    BUILTIN,
+    crystal_phase,
+    parse_structure,
+    phase_record,
+    read_cif,
+    record_phase,
+    structure_factors,
+)
+from vaearr.errors import InputError, require
+
+#: Master patterns kikuchipy ships inside its package (no network): phase name → loader.
+SHIPPED_PHASES = {"ni": "nickel_ebsd_master_pattern_small"}
+#: Master patterns kikuchipy downloads from Zenodo (``kikuchipy.data.ebsd_master_pattern``).
+KIKUCHIPY_PHASES = ("ni", "al", "si", "austenite", "ferrite", "steel_chi", "steel_sigma", "steel_sigma2",
+                    "steel_r", "steel_pi", "steel_cr2n", "al6mn", "alpha_almnsi")
+#: Kinematical master patterns: half size (the Lambert square is 2·half + 1 wide), smallest d (Å).
+HALF_SIZE = 200
+MIN_DSPACING = 0.7
+#: Reflectors weaker than this fraction of the strongest are left out (forbidden ones are 0).
+MIN_STRUCTURE_FACTOR = 1e-3
+#: Bump when the kinematical simulation changes: cached master patterns are then made again.
+KINEMATICAL_VERSION = 1
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """kikuchipy's, diffsims' and PyEBSDIndex's prints, bars and warnings kept from the terminal."""
+    sink = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def cache_dir() -> Path:
+    """Where kinematical master patterns are kept: ``$VAEARR_CACHE/master_patterns``, default ``~/.cache/vaearr/...``."""
+    root = os.environ.get("VAEARR_CACHE")
+    return (Path(root) if root else Path.home() / ".cache" / "vaearr") / "master_patterns"
+
+
+# --------------------------------------------------------------------------------------------
+# kinematical master patterns
+
+
+def reflectors(phase, energy_kv: float, min_dspacing: float = MIN_DSPACING):
+    """The phase's reflectors down to ``min_dspacing`` Å with their structure factors and Bragg angles.
+
+    The structure factors are :func:`~vaearr.crystals.structures.structure_factors` (diffsims'
+    own are wrong for hexagonal cells); forbidden and negligible ones are left out.
+    """
+    crystallography = require("diffsims.crystallography", "ebsd")
+    phase = phase.deepcopy()  # diffsims expands the asymmetric unit of the phase it is given, in place
+    with quiet():
+        ref = crystallography.ReciprocalLatticeVector.from_min_dspacing(phase, min_dspacing)
+        ref.sanitise_phase()
+    f = structure_factors(phase, ref.hkl)
+    ref = ref[f > MIN_STRUCTURE_FACTOR * f.max()]
+    f = f[f > MIN_STRUCTURE_FACTOR * f.max()]
+    with quiet():
+        ref.calculate_structure_factor()  # fills diffsims' own array, replaced below
+        ref.calculate_theta(float(energy_kv) * 1e3)
+    # diffsims 0.7 has no setter for the structure factors; kikuchipy's simulator reads this array
+    ref._structure_factor = np.asarray(f, np.complex128).reshape(ref.shape)
+    return ref
+
+
+def _cache_key(phase, energy_kv: float, half_size: int, min_dspacing: float) -> str:
+    rec = {k: v for k, v in phase_record(phase).items() if k not in ("id", "source")}
+    kp = require("kikuchipy", "ebsd")
+    text = json.dumps({"phase": rec, "energy_kv": float(energy_kv), "half_size": int(half_size),
+                       "min_dspacing": float(min_dspacing), "version": KINEMATICAL_VERSION,
+                       "kikuchipy": kp.__version__}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def cached_path(phase, energy_kv: float = 20.0, half_size: int = HALF_SIZE, min_dspacing: float = MIN_DSPACING) -> Path:
+    """The file a phase's kinematical master pattern is kept in (whether or not it exists yet)."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]", "_", str(phase.name) or "phase")[:40]
+    return cache_dir() / f"{slug}-{_cache_key(phase, energy_kv, half_size, min_dspacing)}.npz"
+
+
+def _as_master_pattern(data: np.ndarray, phase):
+    kp = require("kikuchipy", "ebsd")
+    return kp.signals.EBSDMasterPattern(np.asarray(data, np.float32), projection="lambert", hemisphere="both",
+                                        phase=phase.deepcopy())
+
+
+def kinematical_master_pattern(phase, energy_kv: float = 20.0, *, half_size: int = HALF_SIZE,
+                               min_dspacing: float = MIN_DSPACING, cache: bool = True):
+    """The phase's kinematical master pattern at ``energy_kv``: square Lambert, both hemispheres.
+
+    kikuchipy's :meth:`KikuchiPatternSimulator.calculate_master_pattern` (band intensities ∝ |F|)
+    of :func:`reflectors`, then :meth:`EBSDMasterPattern.as_lambert`. With ``cache`` it is read
+    from, or written to, :func:`cached_path` (written beside it and renamed: whole or not at all).
+
+    Examples
+    --------
+    >>> from vaearr.crystals import BUILTIN, crystal_phase, kinematical_master_pattern
+    >>> mp = kinematical_master_pattern(crystal_phase(BUILTIN["bcc"]), 20)  # doctest: +SKIP
+    >>> mp.data.shape  # doctest: +SKIP
+    (2, 401, 401)
+    """
+    path = cached_path(phase, energy_kv, half_size, min_dspacing)
+    if cache and path.is_file():
+        with contextlib.suppress(OSError, ValueError, KeyError):  # an unreadable cache file is made again
+            with np.load(path) as f:
+                return _as_master_pattern(f["lambert"], phase)
+    kp = require("kikuchipy", "ebsd")
+    ref = reflectors(phase, energy_kv, min_dspacing)
+    with quiet():
+        mp = kp.simulations.KikuchiPatternSimulator(ref).calculate_master_pattern(
+            half_size=int(half_size), hemisphere="both", scaling="linear")
+        lambert = np.asarray(mp.as_lambert(show_progressbar=False).data, np.float32)
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.npz")
+        try:
+            np.savez_compressed(tmp, lambert=lambert, record=json.dumps(phase_record(phase)),
+                                energy_kv=float(energy_kv))
+            os.replace(tmp, path)
+        except OSError:  # a cache that cannot be written costs time, not the result
+            pass
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+    return _as_master_pattern(lambert, phase)
+
+
+# --------------------------------------------------------------------------------------------
+# what --phase names
+
+
+@dataclass
+class PhaseSource:
+    """One phase as ``--phase`` gave it: its orix phase, where it came from, and how its master pattern is had.
+
+    Attributes
+    ----------
+    name
+        The phase's name in the store.
+    phase
+        orix :class:`~orix.crystal_map.Phase` (with structure and space group).
+    source
+        Where it came from, in words (for attrs and the terminal).
+    kind
+        ``builtin``, ``structure`` (CIF or text), ``kikuchipy`` or ``emsoft``.
+    units
+        The lattice's units: Å for structures, nm for EMsoft master patterns.
+    """
+
+    name: str
+    phase: Any
+    source: str
+    kind: str
+    units: str = ANGSTROM
+    loaded: Any = field(default=None, repr=False)
+    load: Callable[[], Any] | None = field(default=None, repr=False)
+
+    @property
+    def kinematical(self) -> bool:
+        """Whether the master pattern is simulated from the structure (not read from a file)."""
+        return self.kind in ("builtin", "structure")
+
+    def master_pattern(self, energy_kv: float = 20.0):
+        """The master pattern (square Lambert, both hemispheres) named after the phase."""
+        if self.kinematical:
+            return kinematical_master_pattern(self.phase, energy_kv)
+        if self.loaded is None and self.load is not None:
+            self.loaded = self.load()
+        self.loaded.phase.name = self.name
+        return self.loaded
+
+    def record(self, pid: int) -> dict[str, Any]:
+        """Its entry in a ``phases`` attr."""
+        return phase_record(self.phase, pid, units=self.units, source=self.source)
+
+
+def _kikuchipy_master_pattern(key: str, label: str):
+    kp = require("kikuchipy", "ebsd")
+    with quiet():
+        if key in SHIPPED_PHASES:
+            return (getattr(kp.data, SHIPPED_PHASES[key])(projection="lambert", hemisphere="both"),
+                    f"kikuchipy.data.{SHIPPED_PHASES[key]}")
+        try:
+            mp = kp.data.ebsd_master_pattern(key, allow_download=False, projection="lambert", hemisphere="both")
+        except Exception:  # not in the cache: kikuchipy refuses without allow_download
+            raise InputError(None, f"phase '{label}': kikuchipy's master pattern is not downloaded (no network "
+                                   f"here); run kikuchipy.data.ebsd_master_pattern('{key}', allow_download=True) "
+                                   "once, or give a built-in (fcc, bcc, hcp), a CIF file or NAME:SG:LATTICE:ATOMS"
+                                   ) from None
+    return mp, f"kikuchipy.data.ebsd_master_pattern('{key}')"
+
+
+def read_master_pattern(path: str | os.PathLike):
+    """An EMsoft master-pattern file as kikuchipy reads it (square Lambert, both hemispheres)."""
+    kp = require("kikuchipy", "ebsd")
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "no such master-pattern file")
+    try:
+        with quiet():
+            mp = kp.load(path, projection="lambert", hemisphere="both")
+    except Exception as exc:  # kikuchipy/rosettasciio raise many kinds on unreadable files
+        raise InputError(path, f"kikuchipy cannot read it as an EBSD master pattern ({exc})") from None
+    if not isinstance(mp, kp.signals.EBSDMasterPattern):
+        raise InputError(path, f"is a {type(mp).__name__}, not an EBSD master pattern")
+    return mp
+
+
+def _named(spec: str) -> tuple[str | None, str]:
+    """``NAME=SOURCE`` → (NAME, SOURCE); a spec without a name → (None, spec)."""
+    head, sep, rest = spec.partition("=")
+    if sep and head.strip() and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_-]*", head.strip()):
+        return head.strip(), rest.strip()
+    return None, spec.strip()
+
+
+def unknown_phase(spec: str) -> InputError:
+    """The one line for a ``--phase`` that is none of the kinds."""
+    return InputError(None, f"unknown phase '{spec}': give fcc, bcc or hcp (built in), a kikuchipy master "
+                            f"pattern name ({', '.join(KIKUCHIPY_PHASES)}; ni works offline), a .cif file, an "
+                            "EMsoft master-pattern file, or NAME:SPACEGROUP:a[,b,c,α,β,γ]:ATOMS")
+
+
+def resolve_phase(spec: str) -> PhaseSource:
+    """One ``--phase`` value as a :class:`PhaseSource` (see the module docstring).
+
+    kikuchipy's and EMsoft master patterns are read here (their phase is in them); kinematical
+    ones are simulated when first asked for (:meth:`PhaseSource.master_pattern`).
+
+    Raises
+    ------
+    InputError
+        An unknown name, a file that is neither CIF nor master pattern, bad structure text, a
+        kikuchipy master pattern that is not downloaded.
+    """
+    name, what = _named(str(spec))
+    key = what.lower()
+    if key in BUILTIN:
+        c = BUILTIN[key]
+        atoms = ", ".join(el for el, _, _ in c.atoms)
+        return PhaseSource(name or key, crystal_phase(c, name or key),
+                           f"built-in {key} ({atoms}, space group {c.space_group}, a = {c.lattice[0]:g} Å)", "builtin")
+    if key in KIKUCHIPY_PHASES:
+        mp, source = _kikuchipy_master_pattern(key, what)
+        mp.phase.name = name or key
+        return PhaseSource(name or key, mp.phase, source, "kikuchipy", "nm, degrees (EMsoft master pattern)", mp)
+    if key.endswith(".cif"):
+        phase = read_cif(what, name)
+        return PhaseSource(phase.name, phase, f"CIF {Path(what).resolve()}", "structure")
+    if Path(what).is_file() or key.endswith((".h5", ".hdf5")):
+        mp = read_master_pattern(what)
+        label = name or mp.phase.name or Path(what).stem
+        mp.phase.name = label
+        return PhaseSource(label, mp.phase, str(Path(what).resolve()), "emsoft", "nm, degrees (EMsoft master pattern)", mp)
+    if ":" in what:
+        c = parse_structure(what)
+        return PhaseSource(name or c.name, crystal_phase(c, name or c.name), f"structure {what}", "structure")
+    raise unknown_phase(what)
+
+
+def resolve_phases(specs: Sequence[str]) -> list[PhaseSource]:
+    """Every ``--phase`` value resolved; one line for two phases of one name."""
+    out = [resolve_phase(s) for s in specs]
+    seen: dict[str, str] = {}
+    for spec, ps in zip(specs, out):
+        if ps.name.lower() in seen:
+            raise InputError(None, f"two phases named '{ps.name}' ('{seen[ps.name.lower()]}' and '{spec}'); "
+                                   f"name one with --phase NAME=…")
+        seen[ps.name.lower()] = spec
+    return out
+
+
+def record_source(record: dict[str, Any]) -> PhaseSource:
+    """A phase record (a store's ``phases`` attr entry) as a structure :class:`PhaseSource`."""
+    phase = record_phase(record)
+    return PhaseSource(str(record["name"]), phase, str(record.get("source") or "phase record"), "structure",
+                       str(record.get("lattice_units") or ANGSTROM))
+
+
+def save_master_pattern(mp, folder: str | os.PathLike, name: str | None = None) -> dict[str, Path]:
+    """A master pattern written for inspection: ``{name}_master_pattern.png`` (both hemispheres of the square
+    Lambert projection side by side, upper left, grey levels scaled to its range) and ``.npz`` (the arrays,
+    ``lambert`` (2, n, n) float32 upper then lower, and the phase record)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = name or str(mp.phase.name) or "phase"
+    data = np.asarray(mp.data, np.float32)
+    data = data.reshape(-1, *data.shape[-2:])[-2:]  # the last energy's two hemispheres
+    lo, hi = float(np.nanmin(data)), float(np.nanmax(data))
+    grey = np.rint(255 * (data - lo) / ((hi - lo) or 1.0)).astype(np.uint8)
+    gap = np.full((grey.shape[1], 4), 255, np.uint8)
+    files = {"png": folder / f"{name}_master_pattern.png", "npz": folder / f"{name}_master_pattern.npz"}
+    Image.fromarray(np.hstack([grey[0], gap, grey[-1]])).save(files["png"])
+    np.savez_compressed(files["npz"], lambert=data, record=json.dumps(phase_record(mp.phase)))
+    return files

@@ -1,0 +1,372 @@
+"""``vaearr phases``: the regions of a segmentation grouped into phases, with no crystallography given and the number of phases found in the data.
+
+Each region's mean pattern (:func:`~vaearr.maps.phase_features.region_means`) gives features that
+do not change with its orientation (:mod:`vaearr.maps.phase_features`). The regions are split in
+two, then each part again, while a split passes its test (at most ``max_phases`` phases, each of
+at least ``min_regions`` regions); a map where no split passes is one phase. The methods
+(:data:`METHODS`):
+
+``bands``
+    Average-linkage split of the regions' band-triangle distances
+    (:func:`~vaearr.maps.phase_features.triplet_distance`); a split passes when the two parts share
+    on average less than 1 − :data:`BANDS_SPLIT` of their triangles and their mean distance is
+    :data:`BANDS_RATIO` times the mean distance within the parts: different crystal structures.
+``sharpness``
+    The split of the regions' pattern sharpness (:func:`~vaearr.maps.phase_features.sharpness`)
+    that leaves the least variance within the parts; it passes when the sharper part's mean is
+    :data:`SHARPNESS_SPLIT` times the other's: one structure, different defect density or strain.
+``auto`` (default)
+    ``bands``, then ``sharpness`` inside each phase found.
+``features``
+    The model side, for comparison: a Gaussian mixture of the regions' mean feature vectors
+    (``--features``: latents, PCA or cNMF weights), the number of components by the lowest BIC.
+
+Regions under ``min_pixels`` pixels have noisy means: they take no part in the splits and join
+the phase whose regions their features are nearest. Written: ``{name}(y, x)`` int16 phase ids 0…k−1
+(−1 outside the mask or the regions), with the method, the rule, the number of phases, each
+split's statistic and threshold, and each phase's regions and pixel fraction in attrs.
+
+The thresholds were chosen on the tuning seeds of the simulated families and checked on held-out
+seeds (``benchmarks/bench_phases.py``, BENCHMARKS.md "Phases from the data").
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import squareform
+from sklearn.decomposition import PCA
+from sklearn.mixture import GaussianMixture
+
+from vaearr.errors import InputError, StoreError
+from vaearr.maps.background import static_background
+from vaearr.maps.options import PhasesOptions
+from vaearr.maps.phase_features import (
+    Geometry,
+    band_sets,
+    detect_bands,
+    prepare,
+    region_means,
+    sharpness,
+    triplet_distance,
+)
+from vaearr.maps.segment import resolve_mask
+from vaearr.store import open_store, require_whole, write_variables
+from vaearr.store.schema import PATTERNS, PX, PY, X, Y, auto_mask
+
+#: The grouping methods.
+METHODS = ("auto", "bands", "sharpness", "features")
+#: A band split passes when the parts' mean triangle distance is at least this (they share < 1 − this) ...
+BANDS_SPLIT = 0.6
+#: ... and at least this many times the mean distance within the parts.
+BANDS_RATIO = 1.6
+#: A sharpness split passes when the sharper part's mean sharpness is at least this many times the other's.
+SHARPNESS_SPLIT = 1.3
+
+
+@dataclass
+class Grouping:
+    """Phase of every region (−1: none) and the splits that made them."""
+
+    labels: np.ndarray
+    splits: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def n_phases(self) -> int:
+        return int(self.labels.max()) + 1 if (self.labels >= 0).any() else 0
+
+
+# --------------------------------------------------------------------------------------------
+# splits
+
+
+def split_by_distance(d: np.ndarray, members: np.ndarray, min_regions: int) -> tuple[np.ndarray, np.ndarray, dict] | None:
+    """The average-linkage split of ``members`` into two; its statistics: the parts' mean distance (``statistic``)
+    and that over the mean distance within the parts (``ratio``). None: too few regions on a side."""
+    if len(members) < 2 * min_regions:
+        return None
+    sub = d[np.ix_(members, members)]
+    lab = fcluster(linkage(squareform(sub, checks=False), "average"), 2, "maxclust")
+    a, b = members[lab == 1], members[lab == 2]
+    if min(len(a), len(b)) < min_regions:
+        return None
+    within = [d[np.ix_(g, g)][np.triu_indices(len(g), 1)].mean() for g in (a, b) if len(g) > 1]
+    between = float(d[np.ix_(a, b)].mean())
+    ratio = between / max(float(np.mean(within)) if within else 0.0, 1e-6)
+    return a, b, {"statistic": round(between, 4), "ratio": round(ratio, 3),
+                  "accepted": bool(between >= BANDS_SPLIT and ratio >= BANDS_RATIO)}
+
+
+def split_by_value(v: np.ndarray, members: np.ndarray, min_regions: int) -> tuple[np.ndarray, np.ndarray, dict] | None:
+    """The split of ``members`` by value that leaves the least variance within the parts (Otsu's, on the regions);
+    its statistic: the ratio of the parts' means (high / low)."""
+    if len(members) < 2 * min_regions:
+        return None
+    order = members[np.argsort(v[members])]
+    x = v[order]
+    best, cut = np.inf, None
+    for k in range(min_regions, len(x) - min_regions + 1):
+        within = x[:k].var() * k + x[k:].var() * (len(x) - k)
+        if within < best:
+            best, cut = within, k
+    if cut is None:
+        return None
+    low, high = order[:cut], order[cut:]
+    ratio = float(v[high].mean() / max(v[low].mean(), 1e-12))
+    return high, low, {"statistic": round(ratio, 4), "accepted": bool(ratio >= SHARPNESS_SPLIT)}
+
+
+def recursive_groups(members: np.ndarray, split: Callable, max_groups: int, min_regions: int, rule: str,
+                     threshold: dict) -> tuple[list[np.ndarray], list[dict[str, Any]]]:
+    """Split ``members`` while a split passes its test (largest group first, up to ``max_groups`` groups)."""
+    groups, records, tried = [members], [], set()
+    while len(groups) < max_groups:
+        pending = [g for g in sorted(groups, key=len, reverse=True) if tuple(g) not in tried]
+        if not pending:
+            break
+        g = pending[0]
+        tried.add(tuple(g))
+        res = split(g, min_regions)
+        if res is None:
+            continue
+        a, b, stats = res
+        records.append({"rule": rule, **stats, "threshold": threshold, "regions": [len(a), len(b)]})
+        if stats["accepted"]:
+            groups = [x for x in groups if x is not g] + [a, b]
+    return groups, records
+
+
+def features_grouping(z: np.ndarray, big: np.ndarray, max_phases: int, seed: int) -> Grouping:
+    """The ``features`` method: a Gaussian mixture (diagonal, lowest BIC over 1…max) of the standardised region means."""
+    x = z[big]
+    x = (x - x.mean(0)) / np.maximum(x.std(0), 1e-12)
+    x = PCA(n_components=min(3, len(x) - 1, x.shape[1]), random_state=seed).fit_transform(x) if len(x) > 2 else x
+    fits = [GaussianMixture(k, covariance_type="diag", random_state=seed, n_init=3).fit(x)
+            for k in range(1, min(max_phases, len(x)) + 1)]
+    bics = [f.bic(x) for f in fits]
+    best = fits[int(np.argmin(bics))]
+    labels = np.full(len(z), -1)
+    labels[big] = best.predict(x)
+    return Grouping(labels, [{"rule": "features: Gaussian mixture, lowest BIC", "bic": [round(b, 2) for b in bics],
+                              "accepted": best.n_components > 1}])
+
+
+def pattern_grouping(method: str, dist: np.ndarray, sharp: np.ndarray, big: np.ndarray, max_phases: int,
+                     min_regions: int) -> Grouping:
+    """``bands``, ``sharpness`` or ``auto`` on the large regions ``big`` (indices); the others get −1."""
+    def by_bands(members: np.ndarray, k: int):
+        return split_by_distance(dist, members, k)
+
+    def by_sharpness(members: np.ndarray, k: int):
+        return split_by_value(sharp, members, k)
+
+    records: list[dict[str, Any]] = []
+    groups = [big]
+    if method in ("auto", "bands"):
+        groups, rec = recursive_groups(big, by_bands, max_phases, min_regions,
+                                       "bands: mean band-triangle distance between the parts",
+                                       {"statistic": BANDS_SPLIT, "ratio": BANDS_RATIO})
+        records += rec
+    if method in ("auto", "sharpness"):
+        out = []
+        for g in groups:
+            sub, rec = recursive_groups(g, by_sharpness, max_phases - len(groups) + 1, min_regions,
+                                        "sharpness: ratio of the parts' mean pattern sharpness",
+                                        {"statistic": SHARPNESS_SPLIT})
+            out += sub
+            records += rec
+        groups = out[:max_phases] if len(out) > max_phases else out
+    labels = np.full(len(dist), -1)
+    # phase 0 is the phase with the most regions, then by first region
+    for k, g in enumerate(sorted(groups, key=lambda g: (-len(g), int(g.min())))):
+        labels[g] = k
+    return Grouping(labels, records)
+
+
+def assign_small(grouping: Grouping, method: str, dist: np.ndarray, sharp: np.ndarray, z: np.ndarray | None) -> np.ndarray:
+    """Every region without a phase joins the phase its features are nearest: the mean band-triangle distance to
+    the phase's regions (bands, auto), the mean sharpness (sharpness), the mean feature vector (features)."""
+    labels = grouping.labels.copy()
+    have = labels >= 0
+    k = grouping.n_phases
+    if k == 0 or have.all():
+        return labels
+    rest = np.flatnonzero(~have)
+    if method == "features" and z is not None:
+        centres = np.stack([z[labels == p].mean(0) for p in range(k)])
+        labels[rest] = np.argmin(((z[rest, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+    elif method == "sharpness" or k == 1:
+        centres = np.array([np.nanmean(sharp[labels == p]) for p in range(k)])
+        labels[rest] = np.argmin(np.abs(np.nan_to_num(sharp[rest])[:, None] - centres[None]), axis=1)
+    else:
+        labels[rest] = np.argmin(np.stack([dist[np.ix_(rest, np.flatnonzero(labels == p))].mean(1)
+                                           for p in range(k)], axis=1), axis=1)
+    return labels
+
+
+# --------------------------------------------------------------------------------------------
+# the store
+
+
+@dataclass
+class PhasesResult:
+    """What :func:`phases_store` wrote."""
+
+    variable: xr.DataArray
+    grouping: Grouping
+    messages: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        a = self.variable.attrs
+        fr = ", ".join(f"phase {p['id']}: {p['regions']} regions, {100 * p['fraction']:.1f} %" for p in a["phase_list"])
+        tests = [f"  split of {'+'.join(map(str, s['regions']))} regions, {s['rule']}: {s['statistic']:g}"
+                 + (f", ratio {s['ratio']:g}" if "ratio" in s else "")
+                 + f" (needs {', '.join(f'{k} ≥ {v:g}' for k, v in s['threshold'].items())}): "
+                 f"{'accepted' if s['accepted'] else 'refused'}" for s in self.grouping.splits if "statistic" in s]
+        return "\n".join([*self.messages, *tests,
+                          f"{a['n_phases']} phase{'s' if a['n_phases'] != 1 else ''} ({a['method']}): {fr}; "
+                          f"wrote {self.variable.name}"])
+
+
+def store_geometry(ds: xr.Dataset, pc: tuple[float, float, float] | None,
+                   tilt: float | None) -> tuple[Geometry | None, str]:
+    """The detector geometry: given, else the one ``vaearr index``, a vendor file or a simulation kept in the store."""
+    found: tuple[Any, Any, str] | None = None
+    for v in ds.data_vars.values():
+        det = v.attrs.get("detector")
+        if isinstance(det, dict) and det.get("pc_bruker"):
+            found = (det["pc_bruker"], det.get("sample_tilt"), f"'{v.name}' (vaearr index)")
+            break
+    pat = ds[PATTERNS].attrs if PATTERNS in ds.data_vars else {}
+    if found is None and pat.get("detector_pc"):
+        found = (pat["detector_pc"], pat.get("detector_sample_tilt"), "the patterns' vendor file")
+    for key in ("phase_map", "science_map"):
+        if found is None and isinstance(ds.attrs.get(key), dict) and ds.attrs[key].get("pc"):
+            found = (ds.attrs[key]["pc"], ds.attrs[key].get("sample_tilt"), "the simulation")
+    if pc is not None:
+        return Geometry(tuple(pc), float(tilt if tilt is not None else 70.0)), "PC as given"  # type: ignore[arg-type]
+    if found is None:
+        return None, ""
+    t = tilt if tilt is not None else (found[1] if found[1] is not None else 70.0)
+    return Geometry(tuple(float(x) for x in found[0][:3]), float(t)), f"PC from {found[2]}"  # type: ignore[arg-type]
+
+
+def _region_map(ds: xr.Dataset, name: str, valid: np.ndarray, store: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The regions inside the mask numbered 0…R−1 (−1 elsewhere) and, for each, its id in the store's variable."""
+    if name not in ds.data_vars:
+        raise StoreError(store, f"no region variable '{name}': make one with 'vaearr segment STORE --name {name}' "
+                                "(or give --regions NAME)")
+    v = ds[name]
+    if set(v.dims) != {Y, X} or v.dtype.kind not in "iu":
+        raise StoreError(store, f"'{name}' is not a region map (an integer (y, x) variable from vaearr segment); it is "
+                                f"{v.dtype} over {tuple(map(str, v.dims))}")
+    lab = np.asarray(v.transpose(Y, X).values, np.int64)
+    lab = np.where(valid & (lab >= 0), lab, -1)
+    ids, inv = np.unique(lab[lab >= 0], return_inverse=True)
+    out = np.full(lab.shape, -1, np.int64)
+    out[lab >= 0] = inv
+    return out, ids
+
+
+def _feature_means(ds: xr.Dataset, name: str, regions: np.ndarray, n: int, store: Any) -> np.ndarray:
+    if name not in ds.data_vars or not {Y, X} <= set(ds[name].dims) or ds[name].ndim > 3:
+        raise StoreError(store, f"no feature map '{name}' (y, x[, dim]) for --method features (give --features)")
+    v = ds[name]
+    z = np.asarray(v.transpose(Y, X, *[d for d in v.dims if d not in (Y, X)]).values, np.float64)
+    z = z.reshape(*regions.shape, -1)
+    out = np.zeros((n, z.shape[-1]))
+    for r in range(n):
+        out[r] = np.nanmean(z[regions == r], axis=0)
+    return np.nan_to_num(out)
+
+
+def phases_store(store: str | os.PathLike, options: PhasesOptions | None = None, /, **fields: Any) -> PhasesResult:
+    """Group the regions of ``options.regions`` into phases and write ``{name}(y, x)`` in one transaction (see the module
+    docstring).
+
+    Raises
+    ------
+    InputError
+        An option out of range; no projection centre in the store or given.
+    StoreError
+        No patterns, no such region, feature or mask variable, a variable that exists without ``overwrite``.
+    """
+    o = options if options is not None else PhasesOptions(store=str(store), **fields)
+    pc = o.check()
+    ds = open_store(store)
+    if PATTERNS not in ds.data_vars or set(ds[PATTERNS].dims) != {Y, X, PY, PX}:
+        raise StoreError(store, f"no '{PATTERNS}' (y, x, py, px) variable: phases are found in the patterns")
+    if o.name in ds.variables and not o.overwrite:
+        raise StoreError(store, f"variable '{o.name}' exists; pass --overwrite to replace it")
+    # before any work: no phase map from damaged patterns, regions, features or mask
+    require_whole(ds, [PATTERNS, o.regions, auto_mask(ds.data_vars, o.mask),
+                       *([o.features] if o.method == "features" else [])], store)
+    valid, mask, mask_line = resolve_mask(ds, o.mask, store)
+    regions, ids = _region_map(ds, o.regions, valid, store)
+    n = len(ids)
+    if n == 0:
+        raise StoreError(store, f"'{o.regions}' has no region inside the mask")
+    z = _feature_means(ds, o.features, regions, n, store) if o.method == "features" else None
+    geometry, geo_line = store_geometry(ds, pc, o.sample_tilt)
+    if geometry is None and o.method != "features":
+        raise InputError(None, "the store keeps no projection centre: give --pc X,Y,Z (Bruker) for the bands' plane "
+                               "normals")
+    patterns = ds[PATTERNS].transpose(Y, X, PY, PX).data
+    means, counts = region_means(patterns, regions, progress="phases: region means" if o.progress else False)
+    big = np.flatnonzero(counts >= o.min_pixels)
+    if big.size == 0:
+        big = np.arange(n)  # every region is small: they all count
+    messages = [mask_line, f"{n} regions of '{o.regions}', {big.size} with at least {o.min_pixels} pixels"
+                + (f"; {geo_line}" if geo_line and o.method != "features" else "")]
+    if o.method == "features":
+        grouping = features_grouping(z, big, o.max_phases, o.seed)  # type: ignore[arg-type]
+        dist = sharp = np.zeros(0)
+    else:
+        bg = static_background(store, PATTERNS, (Y, X), mask, feature_dims=(PY, PX))
+        bands, normals = detect_bands(prepare(means, bg), geometry)  # type: ignore[arg-type]
+        sharp = sharpness(bands)
+        dist = triplet_distance(band_sets(bands, normals)) if o.method != "sharpness" else np.zeros((n, n))
+        grouping = pattern_grouping(o.method, dist, sharp, big, o.max_phases, o.min_regions)
+    rule_used = o.method
+    if o.method == "auto":
+        took = {s["rule"].split(":")[0] for s in grouping.splits if s["accepted"]}
+        rule_used = "sharpness" if took == {"sharpness"} else "bands"
+    labels = assign_small(grouping, rule_used, dist, sharp, z)
+    return _write(store, ds, o, regions, labels, counts, grouping, mask, messages)
+
+
+RULES = {
+    "bands": "regions grouped by the angles between the bands of their mean patterns (band triangles shared; "
+             "PyEBSDIndex band detection)",
+    "sharpness": "regions grouped by the sharpness of their mean patterns' bands (Radon peak height)",
+    "auto": "regions grouped by the angles between their bands, then by band sharpness within each group",
+    "features": "regions grouped by a Gaussian mixture of their mean features (lowest BIC)",
+}
+
+
+def _write(store: Any, ds: xr.Dataset, o: PhasesOptions, regions: np.ndarray, labels: np.ndarray, counts: np.ndarray,
+           grouping: Grouping, mask: str | None, messages: list[str]) -> PhasesResult:
+    phase_map = np.where(regions >= 0, labels[np.maximum(regions, 0)], -1).astype(np.int16)
+    k = int(labels.max()) + 1 if (labels >= 0).any() else 0
+    total = max(int((phase_map >= 0).sum()), 1)
+    phase_list = [{"id": p, "name": f"phase {p}", "regions": int((labels == p).sum()),
+                   "pixels": int((phase_map == p).sum()), "fraction": round(float((phase_map == p).sum()) / total, 4)}
+                  for p in range(k)]
+    attrs = {"nodata": -1, "method": o.method, "rule": RULES[o.method], "n_phases": k, "phase_list": phase_list,
+             "regions": o.regions, "splits": grouping.splits, "min_regions": o.min_regions, "min_pixels": o.min_pixels,
+             "thresholds": {"bands": BANDS_SPLIT, "bands_ratio": BANDS_RATIO, "sharpness": SHARPNESS_SPLIT},
+             **({"features": o.features} if o.method == "features" else {}),
+             "note": "phases found in the data, no crystallography given: ids are arbitrary (0 the phase of most regions)"}
+    da = xr.DataArray(phase_map, dims=(Y, X), coords={Y: ds[Y].values, X: ds[X].values}, name=o.name, attrs=attrs)
+    sources = [PATTERNS, o.regions, *([o.features] if o.method == "features" else []), *([mask] if mask else [])]
+    config = {k_: v for k_, v in vars(o).items() if k_ not in ("store", "progress")}
+    config["pc"] = None if o.pc is None else str(o.pc)
+    write_variables(store, {o.name: da}, source=sources, config={**config, "mask": mask},
+                    attrs={"in_mask": mask or "none"}, overwrite=o.overwrite)
+    return PhasesResult(da, grouping, messages)

@@ -1,0 +1,367 @@
+"""Deformation from any feature map: kernel and domain spreads (analogues of KAM and GOS) and the recrystallised regions.
+
+After orientation, EBSD users measure deformation: the kernel average misorientation (KAM) of every
+pixel to its neighbours, the grain orientation spread (GOS) of every grain around its mean, and the
+grains whose spread is at the noise floor (recrystallised). The same three need no orientation: any
+feature vector that moves with the orientation (latents, decomposition weights) spreads inside a
+deformed grain and not inside a recrystallised one (the *kernel* and *domain latent-vector spreads*
+of the Lattice genome work, arXiv 2606.09611, as high-dimensional analogues of KAM and GOS).
+
+* **Units the noise sets.** A feature map's spreads are in units of its per-pixel noise: the
+  features are whitened by the noise covariance, read from the map as the robust covariance of
+  second differences of pixels three apart inside the regions (``z(p−3) − 2 z(p) + z(p+3)``: a
+  linear orientation gradient cancels out, so a bent grain is not taken for a noisy one), divided
+  by 6. A domain spread of 1 is noise alone, whatever the map, model or counts.
+* **Kernel spread** (KAM): at each pixel, the mean squared difference to the pixels of its region
+  within ``radius`` pixels (Chebyshev), each divided by the squared distance (a gradient reads the
+  same at every distance; the further pixels average the noise down), over 2·d. Orientations:
+  the mean misorientation to the first 4-neighbours of its region (degrees), KAM as MTEX computes it.
+* **Domain spread** (GOS): per region, the mean squared distance of its pixels from the region's
+  mean, over d, read on the pixels more than :data:`EDGE_PX` pixels inside the region (the mixed
+  patterns along a boundary are not deformation), painted on every pixel of the region.
+  Orientations: the mean misorientation of the region's pixels from its mean orientation (GOS).
+* **Recrystallised**: a region whose spread is at the noise floor — its domain spread under
+  :data:`RECRYSTALLISED_RATIO` (the part of its variance that is not noise is smaller than the
+  noise). Orientations: the region's mean squared misorientation from its mean under that ratio
+  × the orientation noise's (3σ², σ the per-axis noise read the same way from the rotation vectors).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from scipy import ndimage as ndi
+
+from vaearr.errors import InputError, StoreError
+from vaearr.maps.grains import grain_rotation_vectors
+from vaearr.maps.merging import robust_covariance
+from vaearr.maps.options import SpreadOptions
+from vaearr.maps.orientations import phase_groups
+from vaearr.maps.segment import feature_inputs, resolve_mask
+from vaearr.store import write_variables
+from vaearr.store.schema import PHASE_ID, QUATERNION, X, Y, phase_id_name
+
+#: Pixels of a region's rim left out of its domain spread (the mixing zone of a boundary).
+EDGE_PX = 2
+#: Interior pixels a region needs for its domain spread to be read on them (else all its pixels are).
+MIN_INTERIOR = 8
+#: Kernel radius (pixels) of the feature maps' kernel spread.
+KERNEL_RADIUS = 2
+#: A region is recrystallised when its spread, in units of the noise's, is under this ratio.
+RECRYSTALLISED_RATIO = 2.0
+#: Median of χ² with 3 degrees of freedom: the median squared length of a rotation vector of noise, in σ².
+CHI2_3_MEDIAN = 2.366
+#: Lag (pixels) of the second differences the noise is read from.
+NOISE_LAG = 3
+
+
+@dataclass
+class Spread:
+    """Kernel and domain spreads of one feature map over its regions, and the recrystallised regions."""
+
+    kernel: np.ndarray  # (ny, nx), NaN outside the regions
+    domain: np.ndarray  # (ny, nx): the region's value on each of its pixels
+    recrystallised: np.ndarray  # (ny, nx) bool
+    region_domain: np.ndarray  # (R,) the domain spread of every region id (NaN for an absent id)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def recrystallised_fraction(self) -> float:
+        inside = np.isfinite(self.domain)
+        return float(self.recrystallised[inside].mean()) if inside.any() else float("nan")
+
+
+def _shifted(a: np.ndarray, dy: int, dx: int) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
+    ny, nx = a.shape[:2]
+    src = (slice(max(0, -dy), ny - max(0, dy)), slice(max(0, -dx), nx - max(0, dx)))
+    dst = (slice(max(0, dy), ny - max(0, -dy)), slice(max(0, dx), nx - max(0, -dx)))
+    return src, dst
+
+
+def second_differences(z: np.ndarray, regions: np.ndarray, lag: int = NOISE_LAG) -> np.ndarray:
+    """``z(p − lag) − 2 z(p) + z(p + lag)`` along rows and columns, for triples inside one region, ``(m, d)``."""
+    ny, nx = regions.shape
+    out = []
+    for dy, dx in ((0, lag), (lag, 0)):
+        if ny <= 2 * dy or nx <= 2 * dx:
+            continue
+        a, b, c = (z[k * dy:ny - (2 - k) * dy, k * dx:nx - (2 - k) * dx] for k in range(3))
+        ra, rb, rc = (regions[k * dy:ny - (2 - k) * dy, k * dx:nx - (2 - k) * dx] for k in range(3))
+        ok = (ra >= 0) & (ra == rb) & (rb == rc)
+        out.append((a - 2 * b + c)[ok])
+    return np.concatenate(out) if out else np.zeros((0, z.shape[-1]))
+
+
+def noise_covariance(z: np.ndarray, regions: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+    """Per-pixel noise covariance of ``z`` (ny, nx, d) from second differences inside ``regions``."""
+    d = z.shape[-1]
+    lag = NOISE_LAG
+    diff = second_differences(z, regions, lag)
+    if diff.shape[0] < 4 * d + 4:
+        lag = 1
+        diff = second_differences(z, regions, lag)
+    if diff.shape[0] < 2 * d + 2:
+        raise InputError(None, f"too few pixels inside the regions ({diff.shape[0]} triples) to measure the noise of "
+                               f"{d} feature dims")
+    return robust_covariance(diff) / 6, {
+        "noise_estimator": f"robust covariance of second differences {lag} pixel(s) apart inside the regions, / 6",
+        "noise_triples": int(diff.shape[0])}
+
+
+def _interior(regions: np.ndarray) -> np.ndarray:
+    """Pixels more than :data:`EDGE_PX` from another region or the outside."""
+    edge = np.zeros(regions.shape, bool)
+    for a, b in (((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
+                 ((slice(None, -1), slice(None)), (slice(1, None), slice(None)))):
+        diff = regions[a] != regions[b]
+        edge[a] |= diff
+        edge[b] |= diff
+    edge |= regions < 0
+    return (regions >= 0) & ~ndi.binary_dilation(edge, iterations=EDGE_PX, border_value=0)
+
+
+def kernel_spread(z: np.ndarray, regions: np.ndarray, *, radius: int = KERNEL_RADIUS, squared: bool = True,
+                  scale: float = 1.0) -> np.ndarray:
+    """Mean over the region's pixels within ``radius`` of each pixel of ``|z(p) − z(q)|²/dist²`` (``squared``)
+    or of ``|z(p) − z(q)|`` over the first 4-neighbours (``radius`` 1, not squared: KAM), times ``scale``."""
+    ny, nx = regions.shape
+    total, count = np.zeros((ny, nx)), np.zeros((ny, nx))
+    offsets = [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)
+               if (dy, dx) != (0, 0) and (squared or abs(dy) + abs(dx) == 1)]
+    for dy, dx in offsets:
+        src, dst = _shifted(regions, dy, dx)
+        same = (regions[src] >= 0) & (regions[src] == regions[dst])
+        diff = z[src] - z[dst]
+        v = np.einsum("...k,...k->...", diff, diff)
+        v = v / (dy * dy + dx * dx) if squared else np.sqrt(v)
+        total[src] += np.where(same, v, 0.0)
+        count[src] += same
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, scale * total / count, np.nan)
+
+
+def domain_spreads(z: np.ndarray, regions: np.ndarray, *, squared: bool = True,
+                   median: bool = False) -> tuple[np.ndarray, dict[str, Any]]:
+    """Per region id: the mean (``median``: the median) of the (squared, ``squared``) distances of its interior
+    pixels from their mean."""
+    n = int(regions.max()) + 1
+    inner = _interior(regions)
+    ids = np.clip(regions, 0, None)
+    size_in = np.bincount(ids[inner], minlength=n)
+    use = np.where(size_in[ids] >= MIN_INTERIOR, inner, regions >= 0)
+    count = np.bincount(ids[use], minlength=n).astype(np.float64)
+    mean = np.zeros((n, z.shape[-1]))
+    np.add.at(mean, ids[use], z[use])
+    mean /= np.maximum(count, 1)[:, None]
+    dev = z - mean[ids]
+    dist = np.einsum("...k,...k->...", dev, dev)
+    dist = dist if squared else np.sqrt(dist)
+    if median:
+        out = np.full(n, np.nan)
+        order = np.argsort(ids[use], kind="stable")
+        groups = np.split(dist[use][order], np.cumsum(count.astype(int))[:-1])
+        out[count > 0] = [np.median(g) for g in groups if g.size]
+        return out, _domain_info(size_in, count)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(count > 0, np.bincount(ids[use], dist[use], minlength=n) / count, np.nan)
+    return out, _domain_info(size_in, count)
+
+
+def _domain_info(size_in: np.ndarray, count: np.ndarray) -> dict[str, Any]:
+    few = (size_in < MIN_INTERIOR) & (count > 0)
+    return {"domain_pixels": f"more than {EDGE_PX} pixels inside each region"
+                             + (f" (all pixels of the {int(few.sum())} regions with fewer than {MIN_INTERIOR} such)"
+                                if few.any() else ""),
+            "regions_on_all_pixels": int(few.sum())}
+
+
+def _paint(values: np.ndarray, regions: np.ndarray) -> np.ndarray:
+    return np.where(regions >= 0, values[np.clip(regions, 0, None)], np.nan)
+
+
+def feature_spreads(features: np.ndarray, regions: np.ndarray, *, radius: int = KERNEL_RADIUS) -> Spread:
+    """Spreads of a feature map ``(ny, nx, d)`` over ``regions`` (ny, nx; −1 outside) in units of its noise."""
+    z = np.asarray(features, np.float64)
+    z = z[..., None] if z.ndim == 2 else z
+    regions = np.where(np.isfinite(z).all(-1), np.asarray(regions), -1)
+    if not (regions >= 0).any():
+        raise InputError(None, "no pixel of the regions has features: nothing to measure")
+    d = z.shape[-1]
+    cov, info = noise_covariance(np.nan_to_num(z), regions)
+    w, v = np.linalg.eigh(cov)
+    zw = np.nan_to_num(z) @ (v / np.sqrt(np.maximum(w, 1e-12 * max(float(w.max()), 1e-30))))
+    kernel = kernel_spread(zw, regions, radius=radius, scale=1.0 / (2 * d))
+    region_domain, more = domain_spreads(zw, regions)
+    region_domain = region_domain / d
+    rex = region_domain < RECRYSTALLISED_RATIO
+    info.update(more, units="per-pixel noise variance (1 = noise alone)", kernel_radius=int(radius),
+                recrystallised_rule=(f"domain spread under {RECRYSTALLISED_RATIO:g}: the region's spread that is not "
+                                     "noise is smaller than the noise"),
+                recrystallised_threshold=RECRYSTALLISED_RATIO)
+    return _spread(kernel, region_domain, rex, regions, info)
+
+
+def _spread(kernel: np.ndarray, region_domain: np.ndarray, rex: np.ndarray, regions: np.ndarray,
+            info: dict[str, Any]) -> Spread:
+    domain = _paint(region_domain, regions)
+    recrystallised = np.where(regions >= 0, np.nan_to_num(rex[np.clip(regions, 0, None)]).astype(bool), False)
+    present = np.isfinite(region_domain)
+    out = Spread(np.where(regions >= 0, kernel, np.nan), domain, recrystallised, region_domain, info)
+    undeformed = kernel[recrystallised & np.isfinite(kernel)]
+    info.update(regions_measured=int(present.sum()), recrystallised_regions=int((rex & present).sum()),
+                recrystallised_fraction=round(out.recrystallised_fraction, 4),
+                kernel_spread_recrystallised_median=float(np.median(undeformed)) if undeformed.size else None)
+    return out
+
+
+def orientation_spreads(vectors: np.ndarray, regions: np.ndarray) -> Spread:
+    """KAM (first 4-neighbours of the region) and GOS (degrees) from rotation vectors ``(ny, nx, 3)`` of each
+    pixel from its region's mean orientation (:func:`vaearr.maps.grains.grain_rotation_vectors`), and the
+    recrystallised regions: mean squared misorientation from the mean under :data:`RECRYSTALLISED_RATIO` × 3σ²,
+    σ the per-axis orientation noise read from the map."""
+    v = np.asarray(vectors, np.float64)
+    regions = np.where(np.isfinite(v).all(-1), np.asarray(regions), -1)
+    if not (regions >= 0).any():
+        raise InputError(None, "no pixel of the regions has an orientation: nothing to measure")
+    cov, info = noise_covariance(np.nan_to_num(v), regions)
+    sigma2 = float(np.trace(cov)) / 3
+    v = np.nan_to_num(v)
+    kernel = kernel_spread(v, regions, radius=1, squared=False)
+    n = int(regions.max()) + 1
+    ids = np.clip(regions, 0, None)
+    inside = regions >= 0
+    count = np.bincount(ids[inside], minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gos = np.where(count > 0, np.bincount(ids[inside], np.linalg.norm(v, axis=-1)[inside], minlength=n) / count,
+                       np.nan)
+    # the median squared misorientation: a few misindexed pixels do not make a grain deformed
+    ms, more = domain_spreads(v, regions, squared=True, median=True)
+    rex = ms < RECRYSTALLISED_RATIO * CHI2_3_MEDIAN * sigma2
+    info.update(more, units="degrees", kernel_radius=1, orientation_noise_deg=round(float(np.sqrt(sigma2)), 5),
+                domain_pixels="all pixels (GOS as MTEX computes it)",
+                recrystallised_rule=(f"median squared misorientation from the region's mean (interior) under "
+                                     f"{RECRYSTALLISED_RATIO:g} × the noise's ({CHI2_3_MEDIAN:.3f} σ², σ = "
+                                     f"{np.sqrt(sigma2):.4f}° per axis): the spread that is not noise is smaller than "
+                                     "the noise"),
+                recrystallised_threshold=RECRYSTALLISED_RATIO)
+    return _spread(kernel, gos, rex, regions, info)
+
+
+# --------------------------------------------------------------------------------------------
+# on a store (``vaearr spread``)
+
+
+@dataclass
+class SpreadResult:
+    """What :func:`spread_store` wrote and how it measured."""
+
+    store: str
+    options: SpreadOptions
+    regions: str
+    variables: dict[str, xr.DataArray]
+    spread: Spread
+    messages: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        s, info = self.spread, self.spread.info
+        kernel, domain, rex = self.options.outputs()
+        units = info.get("units", "")
+        return "\n".join([
+            *self.messages,
+            f"spreads of '{self.options.features}' over the {info['regions_measured']} regions of '{self.regions}' ({units}):",
+            f"  {kernel}: median {np.nanmedian(s.kernel):.4g} (recrystallised regions: "
+            f"{_shown(info.get('kernel_spread_recrystallised_median'))})",
+            f"  {domain}: regions from {np.nanmin(s.region_domain):.4g} to {np.nanmax(s.region_domain):.4g}",
+            f"  {rex}: {info['recrystallised_regions']} of {info['regions_measured']} regions, "
+            f"{100 * s.recrystallised_fraction:.1f} % of the pixels ({info['recrystallised_rule']})",
+            f"wrote {kernel}, {domain}, {rex}"])
+
+
+def _shown(v: Any) -> str:
+    return "—" if v is None else f"{v:.4g}"
+
+
+def region_variable(ds: xr.Dataset, options: SpreadOptions, store: Any) -> tuple[str, np.ndarray, str]:
+    """The region id map to measure over, its name, and the line that says which it is."""
+    name = options.regions
+    if name not in ds.data_vars:
+        have = sorted(str(v) for v in ds.data_vars if ds[v].dtype.kind in "iu" and set(ds[v].dims) == {Y, X})
+        raise StoreError(store, f"no region variable '{name}' (vaearr segment writes one; integer maps in the store: "
+                                f"{', '.join(have) or 'none'})")
+    grains = f"{name}_grains"
+    if options.level == "grains" and grains in ds.data_vars and "n_regions" in ds[name].attrs:
+        line, name = f"regions: the grains of the segmentation '{options.regions}' ({grains})", grains
+    else:
+        line = f"regions: '{name}'"
+    da_ = ds[name]
+    if da_.dtype.kind not in "iu" or set(da_.dims) != {Y, X}:
+        raise StoreError(store, f"'{name}' has dims {da_.dims} and dtype {da_.dtype}; --regions takes an integer "
+                                "(y, x) id map, −1 outside")
+    return name, np.asarray(da_.transpose(Y, X).values, np.int64), line
+
+
+def spread_store(store: str | os.PathLike, options: SpreadOptions | None = None, **kwargs: Any) -> SpreadResult:
+    """Kernel and domain spreads of a store's feature map over its regions and the recrystallised mask, written in
+    one transaction (``{prefix}_kernel_spread``, ``{prefix}_domain_spread``, ``recrystallised``).
+
+    Raises
+    ------
+    InputError
+        An option out of range, regions without a pixel of features.
+    StoreError
+        No such feature, region or mask variable; variables that exist without ``overwrite``.
+    """
+    options = options if options is not None else SpreadOptions(store=str(store), **kwargs)
+    ds, da_ = feature_inputs(store, options, "measure spreads on", reads=(f"{options.regions}_grains",))
+    regions_name, regions, region_line = region_variable(ds, options, store)
+    valid, mask_name, mask_line = resolve_mask(ds, options.mask, store)
+    regions = np.where(valid & (regions >= 0), regions, -1)
+    if QUATERNION in da_.dims:
+        result = orientation_spreads(_rotation_vectors(ds, options.features, regions), regions)
+    else:
+        values = np.asarray(da_.values, np.float64)
+        result = feature_spreads(values, regions, radius=options.radius)
+    variables = _spread_variables(ds, options, result, regions_name, mask_name)
+    config = {k: v for k, v in vars(options).items() if k != "store"}
+    write_variables(store, variables, source=[options.features, regions_name, *([mask_name] if mask_name else [])],
+                    config={**config, "mask": mask_name}, overwrite=options.overwrite)
+    return SpreadResult(str(store), options, regions_name, variables, result, [mask_line, region_line])
+
+
+def _rotation_vectors(ds: xr.Dataset, name: str, regions: np.ndarray) -> np.ndarray:
+    """Each pixel's rotation from its region's mean orientation (degrees), regions split by phase."""
+    pid_name = phase_id_name(name) if phase_id_name(name) in ds.data_vars else PHASE_ID
+    if pid_name not in ds.data_vars:
+        raise InputError(None, f"no '{phase_id_name(name)}' beside the orientations '{name}'")
+    q = np.asarray(ds[name].transpose(Y, X, QUATERNION).values, np.float64)
+    phase_id = np.asarray(ds[pid_name].transpose(Y, X).values, np.int64)
+    groups = phase_groups(ds[name].attrs.get("phases") or ds[pid_name].attrs.get("phases"))
+    inside = (regions >= 0) & np.isfinite(q).all(-1) & np.isin(phase_id, list(groups))
+    # a region that spans two phases would mix two crystals' symmetries: each phase's part is its own region
+    keyed = np.where(inside, regions * (int(phase_id.max()) + 1) + phase_id, -1)
+    ids = np.unique(keyed[inside], return_inverse=True)[1]
+    split = np.full(regions.shape, -1)
+    split[inside] = ids
+    return grain_rotation_vectors(q, split, phase_id, groups)
+
+
+def _spread_variables(ds: xr.Dataset, options: SpreadOptions, result: Spread, regions_name: str,
+                      mask_name: str | None) -> dict[str, xr.DataArray]:
+    coords = {Y: ds[Y].values, X: ds[X].values}
+    kernel, domain, rex = options.outputs()
+    info = {k: v for k, v in result.info.items() if v is not None}
+    units = "degrees" if info.get("units") == "degrees" else "noise variance"
+    common = {"features": options.features, "regions": regions_name, "level": options.level, **info}
+    return {
+        kernel: xr.DataArray(result.kernel.astype(np.float32), dims=(Y, X), coords=coords, name=kernel,
+                             attrs={**common, "units": units, "long_name": "kernel spread (KAM analogue)"}),
+        domain: xr.DataArray(result.domain.astype(np.float32), dims=(Y, X), coords=coords, name=domain,
+                             attrs={**common, "units": units, "long_name": "domain spread (GOS analogue)"}),
+        rex: xr.DataArray(result.recrystallised, dims=(Y, X), coords=coords, name=rex,
+                          attrs={**common, "long_name": "recrystallised regions",
+                                 "in_mask": mask_name or "none"}),
+    }
