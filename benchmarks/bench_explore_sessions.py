@@ -8,13 +8,15 @@ browser; a session ends once Bokeh finds it unused. What is measured: the server
 sessions of the loads have ended (the server is told to end unused sessions after 1 s, checked every 0.5 s,
 instead of Bokeh's 15 s and 17 s, so the run takes minutes, not hours; the rule is the same). Each program is run
 on the same store and run in the same benchmark run: this tree's, and with ``--baseline DIR`` the same script on
-another checkout's vaearr (the code before the change) for the ratio.
+another checkout's vaearr (the code before the change) for the ratio. Each server says which vaearr it ran (checked:
+the run stops if it is not the one asked for) and how many views it held at each step (``views_held``).
 
-Data: a SYNTHETIC 100 × 100 map of 60 × 60 patterns (``--shape``) with the untrained demo run of
+Data: a SYNTHETIC 300 × 300 map of 60 × 60 patterns (``--shape``) with the untrained demo run of
 ``bench_explore_map.py``; a view holds its figures, widgets and the map as an image, and a served one its
 document as sent to the page.
 
     python benchmarks/bench_explore_sessions.py
+    git archive 1f0bbb3 vaearr | tar -x -C /tmp/main-src    # the code before the change
     python benchmarks/bench_explore_sessions.py --baseline /tmp/main-src --loads 500
 """
 
@@ -41,10 +43,21 @@ import panel  # noqa: E402, F401 - registers the models of the page the client p
 from bench_explore_map import write_run, write_store  # noqa: E402
 from bokeh.client import pull_session  # noqa: E402
 
+#: The served app. It says which vaearr it runs (the first line) and, in a file, how many views it holds.
 _SERVER = textwrap.dedent("""
-    import sys
+    import sys, threading, time
+    import vaearr
     from vaearr.viz.map_explorer import MapExplorer
+    print(vaearr.__file__, flush=True)
     app = MapExplorer(sys.argv[1], sys.argv[2])
+
+    def count():
+        while True:
+            with open(sys.argv[4], "w") as f:
+                f.write(str(len(app.views)))
+            time.sleep(0.25)
+
+    threading.Thread(target=count, daemon=True).start()
     app.serve(int(sys.argv[3]), announce=None, unused_session_lifetime_milliseconds=1000,
               check_unused_sessions_milliseconds=500)
 """)
@@ -75,15 +88,21 @@ def _page(url: str) -> None:
         assert session.document.roots  # the app's layout arrived
 
 
-def serve_and_load(store: Path, run: Path, loads: int, source: Path | None) -> dict:
-    """RSS of a served map explorer after 0, ``loads`` and 2 × ``loads`` page loads (sessions ended each time)."""
+def serve_and_load(store: Path, run: Path, loads: int, source: Path) -> dict:
+    """RSS of a served map explorer after 0, ``loads`` and 2 × ``loads`` page loads (sessions ended each time),
+    the views it held then, and the vaearr it ran (``source``'s: checked)."""
     port = _port()
-    env = {**os.environ, "VAEARR_PROGRESS": "off"}
-    if source is not None:
-        env["PYTHONPATH"] = str(source)
-    server = subprocess.Popen([sys.executable, "-c", _SERVER, str(store), str(run), str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    views = store.parent / f"views-{port}"
+    env = {**os.environ, "VAEARR_PROGRESS": "off", "PYTHONPATH": str(source)}
+    # run from the store's folder: `python -c` puts its working folder first on the path, before PYTHONPATH, and
+    # from the repository root that would be this tree's vaearr whatever the baseline
+    server = subprocess.Popen([sys.executable, "-c", _SERVER, str(store), str(run), str(port), str(views)], env=env,
+                              cwd=store.parent, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     url = f"http://127.0.0.1:{port}/"
+    ran = Path(server.stdout.readline().strip())  # type: ignore[union-attr]
+    if not ran.is_relative_to(source.resolve()):
+        server.kill()
+        raise SystemExit(f"the server ran {ran}, not the vaearr of {source}")
     try:
         for _ in range(600):
             try:
@@ -93,7 +112,8 @@ def serve_and_load(store: Path, run: Path, loads: int, source: Path | None) -> d
                 time.sleep(0.5)
         _page(url)
         time.sleep(4)  # the first sessions (the readiness probe, one page) end
-        out = {"rss_mb": {"0": round(_rss_mb(server.pid), 1)}, "seconds_per_load": []}
+        out = {"vaearr": str(ran), "rss_mb": {"0": round(_rss_mb(server.pid), 1)},
+               "views_held": {"0": int(views.read_text())}, "seconds_per_load": []}
         for step in (1, 2):
             t0 = time.perf_counter()
             for _ in range(loads):
@@ -101,6 +121,7 @@ def serve_and_load(store: Path, run: Path, loads: int, source: Path | None) -> d
             out["seconds_per_load"].append(round((time.perf_counter() - t0) / loads, 4))
             time.sleep(4)  # every session of these loads is unused by now and ended
             out["rss_mb"][str(step * loads)] = round(_rss_mb(server.pid), 1)
+            out["views_held"][str(step * loads)] = int(views.read_text())
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -113,7 +134,7 @@ def serve_and_load(store: Path, run: Path, loads: int, source: Path | None) -> d
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--loads", type=int, default=500, help="page loads per step (two steps)")
-    ap.add_argument("--shape", type=int, nargs=2, default=(100, 100), help="map rows and columns")
+    ap.add_argument("--shape", type=int, nargs=2, default=(300, 300), help="map rows and columns")
     ap.add_argument("--baseline", type=Path, help="a checkout whose vaearr to run as the baseline (PYTHONPATH)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "explore_sessions.json")
     a = ap.parse_args()
@@ -124,7 +145,7 @@ def main() -> None:
         result = {"when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "loads_per_step": a.loads,
                   "shape": list(a.shape),
                   "machine": f"{platform.machine()} {os.cpu_count()} CPUs", "load_avg_before": os.getloadavg()[0]}
-        result["this_tree"] = serve_and_load(store, run, a.loads, None)
+        result["this_tree"] = serve_and_load(store, run, a.loads, ROOT)
         if a.baseline is not None:
             result["baseline"] = {"source": str(a.baseline), **serve_and_load(store, run, a.loads, a.baseline)}
         result["load_avg_after"] = os.getloadavg()[0]
