@@ -467,18 +467,30 @@ def test_chunk_files_read_as_zarr_does(synth, tmp_path):
         (xa, ia), (xb, ib) = (epoch(_synth_loader(synth, **kw), z) for z in (False, True))
         assert np.array_equal(ia, ib) and all(torch.equal(a, b) for a, b in zip(xa, xb)), kw
 
-    # sample dims stored after the feature dims, and a chunk without a file (zarr: the fill value, 0)
+    # sample dims stored after the feature dims, and a chunk without a file: a store another program wrote
+    # (zarr leaves out a chunk of fill values; it reads as the fill value, 0)
     v = np.random.default_rng(2).integers(1, 255, (3, 4, 10, 7), dtype=np.uint8)  # (row, col, y, x)
     v[:, :, :4, :3] = 0
     path = tmp_path / "t.zarr"
-    write_variables(path, {"v": xr.DataArray(v, dims=("row", "col", "y", "x"))}, chunks={"v": (3, 4, 4, 3)})
-    (path / "v" / "c" / "0" / "0" / "0" / "0").unlink()
+    xr.Dataset({"v": (("row", "col", "y", "x"), v)}).to_zarr(path, zarr_format=3, consolidated=True,
+                                                              encoding={"v": {"chunks": (3, 4, 4, 3)}})
+    assert not (path / "v" / "c" / "0" / "0" / "0" / "0").exists()
     kw = dict(var="v", sample_dims=("y", "x"), feature_dims=("row", "col"), batch_size=9, dtype=None,
               return_index=True)
     (xa, ia), (xb, ib) = (epoch(B.ZarrBatches(path, **kw), z) for z in (False, True))
     assert np.array_equal(ia, ib) and all(torch.equal(a, b) for a, b in zip(xa, xb))
     y, x = np.unravel_index(ia, (10, 7))
     assert torch.equal(torch.cat(xa)[:, 0], torch.from_numpy(np.ascontiguousarray(v[:, :, y, x].transpose(2, 0, 1))))
+
+    # in a store vaearr wrote every chunk was written: one without its file is damage, refused before a batch
+    whole = tmp_path / "w.zarr"
+    write_variables(whole, {"v": xr.DataArray(v, dims=("row", "col", "y", "x"))}, chunks={"v": (3, 4, 4, 3)})
+    running = B.ZarrBatches(whole, **kw)  # a chunk lost while a loader reads: its read fails, naming the file
+    (whole / "v" / "c" / "0" / "0" / "0" / "0").unlink()
+    with pytest.raises(StoreError, match=r"v/c/0/0/0/0: chunk file absent: vaearr writes every chunk"):
+        epoch(running, False)
+    with pytest.raises(StoreError, match=r"variable 'v' is damaged: 1 of 9 chunk files absent \(chunk \(0, 0, 0, 0\)"):
+        B.ZarrBatches(whole, **kw)
 
     # a store in memory (not files): zarr reads it, same batches as on disk
     url = "memory://vaearr-batches/d.zarr"

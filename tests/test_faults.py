@@ -202,7 +202,7 @@ def test_a_flipped_byte_is_named_on_read_and_found_by_verify(base_store: Path, t
     # an emptied array (every chunk gone: what a commit with a window left) is broken too
     shutil.rmtree(store / "b" / "c")
     code, out, _ = vaearr_cli(capsys, "verify", store)
-    assert code == 1 and "variable 'b': 1 of 1 chunks absent (read as the fill value): an emptied array" in out
+    assert code == 1 and "broken: variable 'b': 1 of 1 chunk files absent (chunk (0, 0); vaearr writes every chunk" in out
 
 
 # -- three writers at once --------------------------------------------------------------------------

@@ -267,7 +267,7 @@ def test_the_server_going_away_mid_write_is_one_line_and_the_last_commit_stays(s
         proc = run_cli(*argv, env=env)
         assert proxy.gone.is_set()  # it went away during the command
         line = _one_error_line(proc)
-        assert line.startswith(f"error: {url}: object storage failed during this write"), line
+        assert line.startswith(f"error: {url}: object storage failed while writing"), line
         assert history(url) == before
         assert set(open_store(url).data_vars) == {"bandcontrast"}
         proxy.cut_at = None
@@ -353,3 +353,48 @@ def test_encode_decompose_rank_cluster_on_a_dask_cluster(s3, s3_store, tmp_path:
     assert repository(url).list_branches() == {"main"}  # no transaction branch left behind
     proc = run_cli("encode", url, "--run", run, "--name", "zx", "--scheduler", "tcp://127.0.0.1:9", env=s3)
     assert _one_error_line(proc).startswith("error: tcp://127.0.0.1:9: no dask scheduler answers here")
+
+
+@pytest.mark.parametrize("line", ["info {url}", "roi {url} --bc-min 0.5", "ingest tables {url} --bandcontrast {csv}"])
+def test_a_missing_bucket_is_the_same_one_line_as_a_lost_connection(s3, tmp_path: Path, line: str) -> None:
+    """A bucket that does not exist: ``object storage failed while reading (its bucket does not exist); nothing was
+    written`` — the line of a lost connection, with what went wrong (today: 'cannot be reached: x error getting
+    object from object store service error', which sends a user looking for a network fault)."""
+    url = "s3://no-such-bucket/a.zarr"
+    csv = tmp_path / "bc.csv"
+    csv.write_text("x,y,bandcontrast\n0,0,1\n")
+    line_ = _one_error_line(run_cli(*line.format(url=url, csv=csv).split(), env=s3))
+    assert line_.startswith(f"error: {url}: object storage failed while reading (its bucket does not exist); "
+                            f"nothing was written"), line_
+    assert len(line_) < 300
+
+
+@pytest.mark.slow  # icechunk's S3 client retries a refused connection for about 30 s before it gives up
+def test_the_server_gone_between_compute_and_commit_is_one_line_and_the_last_commit_stays(s3) -> None:
+    """A command read the store (through a relay to the server) and computed what it writes; the server goes away
+    before the commit begins: one ``object storage failed while writing`` line (today: 'unexpected … IcechunkError'
+    of 1,000 characters from looking up the branch), the history as it was."""
+    from vaearr.errors import StoreError
+    from vaearr.store import open_store, write_variables
+    from vaearr.store.remote import consistent_reads, history
+
+    url = "s3://acc/between.zarr"
+    grid = {"y": np.arange(6) * 0.5, "x": np.arange(8) * 0.5}
+    bc = xr.DataArray(np.random.default_rng(0).random((6, 8)), dims=("y", "x"), coords=grid)
+    write_variables(url, {"bandcontrast": bc}, group_attrs={"kind": "map"})
+    before = history(url)
+    host, port = s3["AWS_ENDPOINT_URL"].rsplit("//", 1)[1].split(":")
+    proxy = _Proxy((host, int(port)), cut_at=None).start()
+    options = {"endpoint_url": f"http://127.0.0.1:{proxy.port}"}
+    try:
+        with consistent_reads():
+            computed = open_store(url, storage_options=options)["bandcontrast"].load() > 0.5  # read and computed
+            proxy.stop()  # the server goes away before the commit
+            with pytest.raises(StoreError) as err:
+                write_variables(url, {"roi": computed}, storage_options=options)
+    finally:
+        proxy.stop()
+    line = str(err.value)
+    assert line.startswith(f"{url}: object storage failed while writing (the server cannot be reached"), line
+    assert "nothing was committed, the store is at its last commit" in line and "\n" not in line and len(line) < 300
+    assert history(url) == before and set(open_store(url).data_vars) == {"bandcontrast"}

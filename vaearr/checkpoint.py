@@ -18,9 +18,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 
 from vaearr.errors import InputError
+from vaearr.files import write_bytes_whole
 
 JSON_FILE = "state.json"
 TENSORS_FILE = "state.safetensors"
@@ -71,12 +73,8 @@ def save_state(folder: str | os.PathLike, state: dict[str, Any]) -> None:
     folder = Path(folder)
     tensors: dict[str, torch.Tensor] = {}
     tree = _encode(state, tensors)
-    tmp = folder / (TENSORS_FILE + ".tmp")
-    save_file(tensors, str(tmp))
-    os.replace(tmp, folder / TENSORS_FILE)
-    tmp = folder / (JSON_FILE + ".tmp")
-    tmp.write_text(json.dumps(tree))
-    os.replace(tmp, folder / JSON_FILE)
+    write_bytes_whole(folder / TENSORS_FILE, safetensors_bytes(tensors))  # a full disk: an OSError, not safetensors' own
+    write_bytes_whole(folder / JSON_FILE, json.dumps(tree))
 
 
 def load_state(folder: str | os.PathLike, map_location: str = "cpu") -> dict[str, Any]:

@@ -23,7 +23,7 @@ from vaearr.io.nifti import resample_affine
 from vaearr.models.latent_stats import ACTIVE_THRESHOLD, LatentStats
 from vaearr.progress import bar
 from vaearr.run import Run
-from vaearr.store import check_name, open_store, write_variables
+from vaearr.store import check_name, open_store, require_whole, write_variables
 from vaearr.store.dask_cluster import dask_client
 from vaearr.store.remote import STORAGE_OPTIONS
 
@@ -105,6 +105,7 @@ def encode(
                                       f"{', '.join(r.data.sample_dims)}")
     ds = open_store(store)
     r.check(ds, where=store)
+    require_whole(ds, [r.data.var, r.data.mask], store)  # before any work
     sample_dims, mask = r.data.sample_dims, r.data.mask
     for var in (name, f"{name}_logvar", f"{name}_recon_error"):
         if var in ds and not overwrite:

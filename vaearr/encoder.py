@@ -117,7 +117,7 @@ class Encoder:
         if not in_memory and (m is None or m.name in ds.data_vars):
             yield from self.read_store(source, None if m is None else str(m.name), batch_size, num_workers)
             return
-        yield from self.read_dataset(ds, m, batch_size)
+        yield from self.read_dataset(ds, m, batch_size, None if in_memory else source)
 
     def read_store(self, store: Any, mask: str | None, batch_size: int,
                    num_workers: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
@@ -131,13 +131,13 @@ class Encoder:
             for x, idx in loader:
                 yield idx.numpy(), x
 
-    def read_dataset(self, ds: xr.Dataset, m: xr.DataArray | None,
-                     batch_size: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+    def read_dataset(self, ds: xr.Dataset, m: xr.DataArray | None, batch_size: int,
+                     store: Any = None) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
         """A Dataset's samples (or a store's under a mask given as an array), laid out as the loader lays them out."""
         d = self.data
         avg = self.preprocess.neighbours
         da = ds[d.var].transpose(*d.sample_dims, *d.feature_dims)
-        if avg is not None and stored_average(ds, d.var, avg, d.mask):
+        if avg is not None and stored_average(ds, d.var, avg, d.mask, store):
             # the averaged variable the store holds: exactly what training read (an average made again
             # in other blocks may round a grey level the other way)
             da = ds[avg.variable(d.var)].transpose(*d.sample_dims, *d.feature_dims)

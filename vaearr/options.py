@@ -13,15 +13,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import os
 import typing
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from vaearr.errors import InputError
+from vaearr.files import writable_folder, writable_folders  # noqa: F401 - the commands' names for them
 
 
 #: The largest seed numpy's generators take (seeds are 0 to 2**32 - 1).
@@ -170,37 +169,6 @@ def build(cls: type, values: dict[str, Any]) -> Any:
         kinds = {typing.get_origin(a) or a for a in (typing.get_args(hint) or (hint,))} | {typing.get_origin(hint)}
         out[name] = tuple(value) if isinstance(value, list) and tuple in kinds else value
     return cls(**out)
-
-
-def writable_folder(folder: str | os.PathLike, what: str = "--out", *, keep: bool = True) -> Path:
-    """``folder`` created and proven writable (a probe file written and removed), so a command that will
-    write there fails in one line before it reads or writes a store (``what``: the option that named it);
-    ``keep=False`` removes again the folders it made (a run folder its command makes itself)."""
-    folder = Path(folder)
-    made_first = next((p for p in [*reversed(folder.parents), folder] if not p.exists()), None)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".vaearr-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        a_file = next((p for p in [folder, *folder.parents] if p.exists() and not p.is_dir()), None)
-        why = f"{a_file} is a file, not a folder" if a_file is not None else exc.strerror or str(exc)
-        raise InputError(folder, f"{what}: cannot write there ({why})") from None
-    if not keep and made_first is not None:
-        for p in [folder, *folder.parents]:
-            p.rmdir()
-            if p == made_first:
-                break
-    return folder
-
-
-def writable_folders(**folders: str | os.PathLike | None) -> None:
-    """:func:`writable_folder` of every folder given (keyword: the option, ``figures`` → ``--figures``), each left
-    as it was found: a command that fails later leaves no empty folder behind (its writers make the folders)."""
-    for name, folder in folders.items():
-        if folder is not None:
-            writable_folder(folder, f"--{name.replace('_', '-')}", keep=False)
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,12 +25,15 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file
+from safetensors.numpy import save as safetensors_bytes
 
 from vaearr.errors import InputError
+from vaearr.files import write_bytes_whole
 from vaearr.maps.background import static_background
 from vaearr.maps.neighbours import WEIGHTINGS, NeighbourAverage, fit_rows
-from vaearr.store import open_store, write_variables
+from vaearr.store import DamagedError, damaged, open_store, require_whole, write_variables
+from vaearr.store.damage import SOURCE_CHECKSUM, source_checksum
 from vaearr.store.schema import MAP_DIMS
 from vaearr.transforms import (
     CenterCrop,
@@ -330,12 +333,8 @@ class Preprocess:
         folder = Path(folder)
         params, arrays = self.to_dict()
         if arrays:
-            tmp = folder / (ARRAYS_FILE + ".tmp")
-            save_file(arrays, str(tmp))
-            os.replace(tmp, folder / ARRAYS_FILE)
-        tmp = folder / (PARAMS_FILE + ".tmp")
-        tmp.write_text(json.dumps(params, indent=2) + "\n")
-        os.replace(tmp, folder / PARAMS_FILE)
+            write_bytes_whole(folder / ARRAYS_FILE, safetensors_bytes(arrays))  # a full disk: an OSError, not safetensors' own
+        write_bytes_whole(folder / PARAMS_FILE, json.dumps(params, indent=2) + "\n")
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> Preprocess:
@@ -404,10 +403,22 @@ def averaging_signature(neighbours: NeighbourAverage, mask: str | None) -> str:
     return json.dumps({**json.loads(neighbours.signature()), "mask": mask}, sort_keys=True)
 
 
-def stored_average(ds: Any, var: str, neighbours: NeighbourAverage, mask: str | None) -> bool:
-    """Whether ``ds`` holds ``var`` averaged by ``neighbours`` inside ``mask`` (made the same way)."""
+def stored_average(ds: Any, var: str, neighbours: NeighbourAverage, mask: str | None,
+                   store: str | os.PathLike | None = None) -> bool:
+    """Whether ``ds`` holds ``var`` averaged by ``neighbours`` inside ``mask`` (made the same way), whole, and
+    (given the ``store`` ``ds`` was opened from) made from what ``var`` holds now: its ``source_checksum``
+    attr is ``var``'s :func:`~vaearr.store.damage.source_checksum`. A cache that fails any of these is
+    made again, never trusted."""
     name = neighbours.variable(var)
-    return name in ds.data_vars and ds[name].attrs.get("averaging") == averaging_signature(neighbours, mask)
+    if name not in ds.data_vars or ds[name].attrs.get("averaging") != averaging_signature(neighbours, mask):
+        return False
+    if store is None:
+        return name not in damaged(ds)
+    try:
+        require_whole(ds, [name], store)
+    except DamagedError:
+        return False
+    return ds[name].attrs.get(SOURCE_CHECKSUM) == source_checksum(store, var)
 
 
 def averaged_variable(store: str | os.PathLike, var: str, neighbours: NeighbourAverage | None, *, mask: str | None,
@@ -423,9 +434,11 @@ def averaged_variable(store: str | os.PathLike, var: str, neighbours: NeighbourA
         raise InputError(store, f"neighbour averaging needs a (y, x) map; '{var}' has samples over {tuple(sample_dims)}")
     name = neighbours.variable(var)
     ds = open_store(store)
+    require_whole(ds, [var, mask], store)  # an average of a damaged variable is never written
     made = averaging_signature(neighbours, mask)
-    if stored_average(ds, var, neighbours, mask):
+    if stored_average(ds, var, neighbours, mask, store):
         return name
+    checksum = source_checksum(store, var)
     da_ = ds[var].transpose(*MAP_DIMS, ...)
     m = ds[mask].transpose(*MAP_DIMS).values if mask is not None else None
     raw = open_store(store, chunks=None)[var].transpose(*MAP_DIMS, ...)  # no dask: each block reads its window
@@ -435,7 +448,7 @@ def averaged_variable(store: str | os.PathLike, var: str, neighbours: NeighbourA
 
     out = da_.copy(data=neighbours.average_read(read, da_.shape, da_.chunks, da_.dtype, m))
     write_variables(store, {name: out}, source=[var] + ([mask] if mask else []), config=json.loads(made),
-                    attrs={"averaging": made}, overwrite=True,
+                    attrs={"averaging": made, SOURCE_CHECKSUM: checksum}, overwrite=True,
                     chunks={name: tuple(c[0] for c in da_.chunks)})
     return name
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,10 +38,11 @@ from vaearr.batches import ZarrBatches
 from vaearr.checkpoint import load_state, save_state
 from vaearr.encoder import EncodedBatch, Encoder
 from vaearr.errors import StoreError, VaearrError
+from vaearr.files import write_bytes_whole, write_folder_whole
 from vaearr.models import VAEBase, load_model, save_model
 from vaearr.maps.neighbours import NeighbourAverage
 from vaearr.preprocess import PARAMS_FILE, Preprocess, PreprocessOptions
-from vaearr.store import masks, open_store
+from vaearr.store import masks, open_store, require_whole
 from vaearr.store.schema import ROI, split_dims
 
 #: Written to ``config.json``; 1 is the layout before :class:`Run` (still read).
@@ -86,6 +86,7 @@ class DataSpec:
             mask = ROI if ROI in masks(ds) else None
         elif mask is not None and mask not in ds.data_vars:
             raise StoreError(store, f"no mask variable '{mask}'")
+        require_whole(ds, [var, mask], store)  # before any work: nothing is ever computed from a damaged one
         location = os.fspath(store)
         if "://" not in location:
             location = os.path.abspath(location)
@@ -138,9 +139,7 @@ class Run:
         folder.mkdir(parents=True, exist_ok=True)
         self.preprocess.save(folder)
         config = {"version": VERSION, "data": asdict(self.data), "train": self.train, "model": self.model_config}
-        tmp = folder / (name + ".tmp")
-        tmp.write_text(json.dumps(config, indent=2, default=list) + "\n")
-        os.replace(tmp, folder / name)
+        write_bytes_whole(folder / name, json.dumps(config, indent=2, default=list) + "\n")
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> Run:
@@ -244,15 +243,14 @@ class Run:
     def save_checkpoint(self, epoch: int, model: VAEBase, state: dict[str, Any]) -> Path:
         """Weights and training ``state`` after epoch ``epoch`` (1-based); written beside, then renamed in."""
         final = self.checkpoints_dir / f"epoch_{epoch:04d}"
-        tmp = final.with_name(final.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        save_model(model, tmp)
-        self.save_config(tmp, RUN_FILE)
-        save_state(tmp, {"epoch": epoch, **state})
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
-        (self.checkpoints_dir / "latest").write_text(final.name)
+
+        def fill(tmp: Path) -> None:
+            save_model(model, tmp)
+            self.save_config(tmp, RUN_FILE)
+            save_state(tmp, {"epoch": epoch, **state})
+
+        write_folder_whole(final, fill)
+        write_bytes_whole(self.checkpoints_dir / "latest", final.name)
         return final
 
     def last_state(self) -> tuple[Path, dict[str, Any]] | None:
@@ -266,9 +264,11 @@ class Run:
     def save_best(self, model: VAEBase) -> Path:
         """The model with the lowest validation loss so far (training loss without validation), in ``best/``,
         with the run's config and preprocessing (it restores on its own)."""
-        best = save_model(model, self.path / "best")
-        self.save_config(self.path / "best", RUN_FILE)
-        return best
+        def fill(tmp: Path) -> None:
+            save_model(model, tmp)
+            self.save_config(tmp, RUN_FILE)
+
+        return write_folder_whole(self.path / "best", fill)  # weights and config of one epoch, never a mix
 
     # -- what training writes beside ----------------------------------------------------------
 
@@ -297,7 +297,7 @@ class Run:
 
     def write_history(self, history: list[dict[str, Any]]) -> None:
         """``history.json`` and ``history.csv``."""
-        (self.path / HISTORY_FILE).write_text(json.dumps(history, indent=1))
+        write_bytes_whole(self.path / HISTORY_FILE, json.dumps(history, indent=1))
         if history:
             keys = list(dict.fromkeys(k for row in history for k in row))
             with open(self.path / "history.csv", "w", newline="") as f:

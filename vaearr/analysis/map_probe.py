@@ -23,7 +23,7 @@ import zarr
 
 from vaearr.errors import InputError, StoreError
 from vaearr.run import Run
-from vaearr.store import open_store
+from vaearr.store import open_store, require_whole
 from vaearr.store.schema import MAP_DIMS, RGB
 
 #: A box with more pixels than this is subsampled on a regular grid for its mean pattern.
@@ -100,6 +100,7 @@ class MapProbe:
         self.store = os.fspath(store)
         self.run = run if isinstance(run, Run) else Run.open(run)
         self.ds = ds = open_store(store)
+        require_whole(ds, ds.data_vars, store)  # it offers every map and reads the patterns: none damaged
         var = self.run.data.var
         if var not in ds.data_vars:
             raise StoreError(store, f"no variable '{var}': the map explorer needs the patterns "

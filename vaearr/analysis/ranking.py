@@ -35,8 +35,8 @@ from vaearr.maps.references import (
     write_references,
 )
 from vaearr.maps.masked import mask_array
-from vaearr.store import open_store, write_variables
-from vaearr.store.schema import auto_mask
+from vaearr.store import open_store, require_whole, write_variables
+from vaearr.store.schema import PATTERNS, auto_mask
 
 
 def rank_table(assoc: xr.DataArray, *, latent_dim: str = "latent_dim") -> xr.DataArray:
@@ -400,6 +400,8 @@ def rank_latents(store: str | os.PathLike, options: RankOptions | None = None, /
     dims = check_dims(ds[latent], o.dims, latent_dim=latent_dim)
     opts = AssociationOptions(metrics=tuple(metrics) if metrics else AssociationOptions().metrics, trend_order=trend_order)
     decomp = missing_references(ds, against, overwrite=overwrite)
+    require_whole(ds, [latent, mask, *against, *(f"{a}_weights" for a in against), *([PATTERNS] if decomp else [])],
+                  store)  # before any work: nothing is computed from a damaged variable
     if decomp:
         write_references(store, mask=mask, n_components=o.n_components, methods=decomp, k_range=k_range,
                          criterion=criterion, seed=seed, overwrite=overwrite)

@@ -32,8 +32,10 @@ class ChunkFiles:
     """
 
     def __init__(self, root: str, key: Callable[[tuple[int, ...]], str], chunk_shape: tuple[int, ...],
-                 dtype: np.dtype, fill_value: Any, codecs: list[str]):
+                 dtype: np.dtype, fill_value: Any, codecs: list[str], whole: bool = False):
         self.root, self.key, self.chunk_shape, self.dtype = root, key, chunk_shape, dtype
+        #: vaearr wrote the array (every chunk): an absent chunk file is damage, not the fill value
+        self.whole = whole
         self.fill_value = fill_value
         self.codecs = codecs  # bytes-to-bytes codecs in decoding order: "crc32c", "zstd"
         self.nbytes = math.prod(chunk_shape) * dtype.itemsize
@@ -67,7 +69,7 @@ class ChunkFiles:
             fill = np.asarray(meta.fill_value, dtype=dtype)
             root = os.path.join(str(store.root), aa.store_path.path)
             return cls(root, meta.encode_chunk_key, tuple(int(c) for c in meta.chunk_grid.chunk_shape), dtype, fill,
-                       names)
+                       names, whole="vaearr_version" in (meta.attributes or {}))
         except (AttributeError, TypeError, ValueError):  # pragma: no cover - another zarr
             return None
 
@@ -83,7 +85,10 @@ class ChunkFiles:
                 except (ValueError, OSError):  # empty, or a file system that cannot map
                     m = None
                     data = memoryview(f.read())
-        except FileNotFoundError:  # zarr writes no chunk that holds only the fill value
+        except FileNotFoundError:  # zarr writes no chunk that holds only the fill value, unless told to
+            if self.whole:  # as vaearr tells it: this chunk was lost
+                raise StoreError(path, "chunk file absent: vaearr writes every chunk, so the store is damaged "
+                                       "(it would read as the fill value); 'vaearr verify' lists what is broken") from None
             out.reshape(-1).view(self.dtype)[...] = self.fill_value
             return
         if m is None:

@@ -72,7 +72,7 @@ from vaearr.batches.spec import (
 )
 from vaearr.batches.workers import Workers
 from vaearr.errors import InputError, StoreError
-from vaearr.store import open_store
+from vaearr.store import open_store, require_whole
 from vaearr.store.remote import is_repository_url, options, snapshot_of
 from vaearr.transforms import Transform
 
@@ -234,6 +234,7 @@ class ZarrBatches:
         ds = open_store(self.store, storage_options=self.storage_options)
         if s.var not in ds.data_vars:
             raise StoreError(self.store, f"no variable '{s.var}' (it has: {', '.join(map(str, ds.data_vars))})")
+        require_whole(ds, [s.var, s.mask], self.store)
         da = ds[s.var]
         dims = tuple(map(str, da.dims))
         both = set(s.sample_dims) & set(s.feature_dims)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import os
 import shlex
 import sys
@@ -28,8 +29,9 @@ from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, de
 # isort: on
 from vaearr.cli.common import STORE_URLS, URL, app
 from vaearr.errors import InputError, VaearrError
+from vaearr.files import NoRoomError, command_outputs, no_room
 from vaearr.store import COMMAND
-from vaearr.store.remote import STORAGE_OPTIONS, consistent_reads
+from vaearr.store.remote import STORAGE_OPTIONS, consistent_reads, is_storage_failure, storage_error
 
 
 def _one_line_warnings() -> None:
@@ -83,6 +85,30 @@ def _guard_commands() -> None:
         for command in group.registered_commands:
             if command.callback is not None and not hasattr(command.callback, "__wrapped__"):
                 command.callback = _guarded(command.callback)
+
+
+def _framed(callback: Callable) -> Callable:
+    """``callback`` run in :func:`vaearr.files.command_outputs`: a command that fails, however it is called (the
+    ``vaearr`` entry point, ``typer``'s test runner, :func:`run`), leaves no empty folder it made."""
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with command_outputs():
+            return callback(*args, **kwargs)
+
+    # not functools.wraps: a __wrapped__ would make _guard_commands pass the command by
+    for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
+        setattr(run, attr, getattr(callback, attr))
+    run.__signature__ = inspect.signature(callback, eval_str=True)  # type: ignore[attr-defined]
+    return run
+
+
+def _frame_commands() -> None:
+    for group in [app, *(g.typer_instance for g in app.registered_groups)]:
+        for command in group.registered_commands:
+            if command.callback is not None:
+                command.callback = _framed(command.callback)
+
+
+_frame_commands()
 
 
 def take_debug(argv: list[str]) -> tuple[list[str], bool]:
@@ -144,6 +170,13 @@ def main() -> None:
         print(f"error: {exc.filename}: no such file or directory", file=sys.stderr)
         sys.exit(2)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+        if no_room(exc) and not debug:  # a writer not wrapped in write_whole: the same line, naming what it can
+            print(f"error: {NoRoomError(getattr(exc, 'filename', None) or 'a file', exc.errno)}", file=sys.stderr)
+            sys.exit(2)
+        if is_storage_failure(exc) and not debug:  # object storage failed while the command read from it
+            print(f"error: {storage_error(', '.join(sorted(STORE_URLS)) or 'object storage', exc, 'reading')}",
+                  file=sys.stderr)
+            sys.exit(2)
         if debug:
             raise
         print(unexpected(exc), file=sys.stderr)

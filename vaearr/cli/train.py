@@ -35,7 +35,7 @@ def train(**given: Any) -> None:
     """Train a VAE on a store variable; checkpoints, history, curves and previews go to --run."""
     resume, config, option = given.pop("resume"), given.pop("config"), given.pop("option")
     cfg = made(TrainConfig, given)
-    writable_folder(cfg.run, "--run", keep=False)  # proven writable; fit makes it
+    writable_folder(cfg.run, "--run")  # proven writable (removed again if the command fails while it is empty)
     from vaearr.models import config_from_dict, options_from_file
     from vaearr.models.likelihoods import LIKELIHOODS
     from vaearr.run import Run

@@ -28,7 +28,7 @@ def import_weights(
 ) -> None:
     """Load a script's checkpoint (torch.load weights_only=True) into conv-vae and write a run that encode, explore and layers use."""
     check_values(resize=(resize, {"min": MIN_SIDE}), crop=(crop, {"min": MIN_SIDE}))
-    writable_folder(run, "--run", keep=False)  # proven writable; the import makes it
+    writable_folder(run, "--run")  # proven writable (removed again if the command fails while it is empty)
     from vaearr.train.weights import import_weights as run_import
 
     result = run_import(weights, source, store, run, var=var, mask=None if mask == "none" else mask, scale=scale,

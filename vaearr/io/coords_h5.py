@@ -29,6 +29,7 @@ import xarray as xr
 from vaearr.errors import InputError
 from vaearr.io.grid import infer_grid
 from vaearr.io.hdf5 import coord_units_factor, lazy_patterns, open_h5
+from vaearr.io.limits import check_dataset
 from vaearr.io.patterns import (
     DEFAULT_STEP,
     PatternOptions,
@@ -129,6 +130,8 @@ def read_coords_hdf5(
         images, coords = f[IMAGES], f[COORDS]
         channel = _check_layout(path, images, coords)
         name, dtype, shape = images.name, images.dtype, tuple(images.shape)
+        check_dataset(path, images, whole=False)
+        check_dataset(path, coords, itemsize=8)  # read whole, as float64
         xy = np.asarray(coords[()], dtype=np.float64)
         factor = coord_units_factor(path, coords) if units != "index" else 1.0
         has_unit_attr = any(k in coords.attrs for k in ("units", "unit", "Units", "Unit"))

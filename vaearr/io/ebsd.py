@@ -25,11 +25,13 @@ coordinate, into a store in one transaction.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import xarray as xr
 
 from vaearr.errors import InputError
@@ -120,6 +122,26 @@ def read_ebsd(
     return read_vendor(src, options=options)
 
 
+def _refuse_non_finite(block: np.ndarray, *, src: str, block_info: dict | None = None) -> np.ndarray:
+    bad = ~np.isfinite(block).all(axis=tuple(range(2, block.ndim)))
+    if bad.any():
+        iy, ix = (int(i[0]) for i in np.nonzero(bad))
+        y0, x0 = ((block_info or {}).get(0) or {}).get("array-location", [(0, 0), (0, 0)])[:2]
+        raise InputError(src, f"holds NaN or infinite values in {int(bad.sum())} patterns of this block (the first at "
+                              f"scan row {y0[0] + iy}, column {x0[0] + ix}); vaearr takes finite patterns only: "
+                              f"nothing was written")
+    return block
+
+
+def finite_patterns(patterns: xr.DataArray, src: str | os.PathLike) -> xr.DataArray:
+    """``patterns`` that refuse, while they are read into the store, a block holding NaN or infinite values (float
+    patterns only: integers are always finite); the write is one transaction, so nothing of them is written."""
+    if patterns.dtype.kind not in "fc":
+        return patterns
+    check = functools.partial(_refuse_non_finite, src=os.fspath(src))
+    return patterns.copy(data=patterns.data.map_blocks(check, dtype=patterns.dtype))
+
+
 def ingest_ebsd(
     src: str | os.PathLike,
     store: str | os.PathLike,
@@ -174,7 +196,7 @@ def ingest_ebsd(
     check_values(**{k: (read_kw.get(k), {"above": 0} if k == "step" else {"min": 1}) for k in ("step", "crop", "binning")})
     if read_kw.get("dataset") is None:
         require_patterns(src)
-    patterns = read_ebsd(src, **read_kw)
+    patterns = finite_patterns(read_ebsd(src, **read_kw), src)
     grid = patterns.attrs["grid"]
     variables: dict[str, xr.DataArray] = {"patterns": patterns}
     if say:

@@ -15,22 +15,23 @@ import contextlib
 import io
 import os
 import tempfile
-import uuid
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from vaearr.errors import InputError, require
-from vaearr.io.bridge import GRAIN_ID, check_orientation, label_map, to_crystal_map
+from vaearr.files import no_loop, writable_folder, write_whole
+from vaearr.io.bridge import GRAIN_ID, ORIX_PROPERTY, check_orientation, label_map, to_crystal_map
 from vaearr.io.ctf import write_ctf
 from vaearr.progress import bar
-from vaearr.store import open_store
-from vaearr.store.schema import ROI, X, Y
+from vaearr.store import open_store, require_whole
+from vaearr.store.schema import PHASE_ID, ROI, X, Y, phase_id_name
 
 #: Output suffix → what is written.
 FORMATS = {".ang": "EDAX/TSL .ang (orix)", ".ctf": "Oxford .ctf", ".h5": "orix HDF5", ".hdf5": "orix HDF5",
@@ -55,6 +56,7 @@ def check_target(path: str | os.PathLike, overwrite: bool) -> tuple[Path, str]:
     """The output file and its suffix, or one :class:`InputError` line: an unknown suffix, an existing
     file without ``overwrite``, a folder that cannot be written."""
     path = Path(path)
+    no_loop(path, "--to")
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise InputError(path, f"unknown suffix '{path.suffix}': give .ang, .ctf, .h5 (orix HDF5) or .csv")
@@ -77,16 +79,20 @@ def check_target(path: str | os.PathLike, overwrite: bool) -> tuple[Path, str]:
 
 
 def _write_whole(path: Path, write) -> None:
-    """``write(tmp)`` beside ``path``, then rename: the file appears whole or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # a name no one else uses, made by the writer itself (so with the user's umask, as the file would be)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}{path.suffix}")
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    """``write(tmp)`` beside ``path``, then rename: the file appears whole or not at all; a full disk is one
+    :class:`~vaearr.files.NoRoomError` line and leaves no temporary file (:func:`vaearr.files.write_whole`)."""
+    writable_folder(path.parent, "--to")  # a folder made here goes again if the export fails
+    write_whole(path, write, what=f"nothing was written there{', the file there is as it was' if path.exists() else ''}")
+
+
+def _write_hdf5(path: Path, write) -> None:
+    """``write(f)`` into an HDF5 file built in memory, then its bytes written whole: HDF5 never writes the disk
+    itself, so a full disk is an ordinary write error here (HDF5 that meets one while flushing prints a
+    traceback per handle and can crash the process as it tears them down)."""
+    buffer = io.BytesIO()
+    write(buffer)
+    data = buffer.getbuffer()
+    _write_whole(path, lambda tmp: tmp.write_bytes(data))
 
 
 def _angstrom(xmap) -> None:
@@ -131,6 +137,8 @@ def export_orientations(store: str | os.PathLike, to: str | os.PathLike, *, orie
     if suffix == ".ctf" and grain_from is not None:
         raise InputError(to, "--grain-from: a .ctf has no grain id column; export .ang or .h5, or use --phase-from")
     ds = open_store(store)
+    require_whole(ds, [orientation, phase_id_name(orientation), PHASE_ID, phase_from, grain_from,
+                       *(q for name in ORIX_PROPERTY for q in (f"{orientation}_{name}", name))], store)
     xmap = to_crystal_map(ds, orientation, phase_from=phase_from, grain_from=grain_from, where=store)
     if suffix in (".ang", ".ctf"):
         _angstrom(xmap)
@@ -144,12 +152,15 @@ def export_orientations(store: str | os.PathLike, to: str | os.PathLike, *, orie
                 xmap.prop[name] = np.nan_to_num(np.asarray(xmap.prop[name], float), nan=0.0)
             kw = {"extra_prop": [GRAIN_ID]} if grain_from is not None else {}
 
-        def write(tmp: Path) -> None:
+        def write(tmp: Any) -> None:
             with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                orix_io.save(tmp, xmap, overwrite=True, **kw)
+                if suffix == ".ang":
+                    orix_io.save(tmp, xmap, overwrite=True, **kw)
+                else:
+                    require("orix.io.plugins.orix_hdf5", "ebsd").file_writer(tmp, xmap)
 
-        _write_whole(to, write)
+        (_write_whole if suffix == ".ang" else _write_hdf5)(to, write)
     n_indexed = int((xmap.phase_id >= 0).sum())
     phases = ", ".join(f"{p.name} ({p.point_group.name if p.point_group else '?'})" for i, p in xmap.phases if i >= 0)
     lines = [f"{n_indexed} of {xmap.size} points indexed; phases: {phases or 'none'}"]
@@ -198,6 +209,7 @@ def export_table(store: str | os.PathLike, to: str | os.PathLike, variables: Seq
     if not variables:
         raise InputError(to, "a .csv needs --vars (e.g. --vars latent,pca_weights,clusters)")
     ds = open_store(store)
+    require_whole(ds, [*variables, mask, ROI], store)  # before any work
     cols = [c for name in variables for c in _columns(ds, name, store)]
     keep = np.ones(ds.sizes[Y] * ds.sizes[X], bool)
     if mask is not None:

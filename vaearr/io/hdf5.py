@@ -24,6 +24,7 @@ from dask.base import tokenize
 
 from vaearr.errors import InputError
 from vaearr.io.grid import infer_grid
+from vaearr.io.limits import check_dataset
 from vaearr.io.patterns import (
     DEFAULT_STEP,
     TO_UM,
@@ -420,6 +421,7 @@ def read_plain_hdf5(
         shape, dtype = tuple(ds.shape), ds.dtype
         if dtype.kind not in "uif":
             raise InputError(path, f"'{name}' holds {dtype}, not numbers")
+        check_dataset(path, ds, whole=False)  # streamed in blocks: only what it declares against what it holds
         if len(shape) not in (3, 4) or min(shape) == 0:
             raise InputError(
                 path,
@@ -455,6 +457,7 @@ def read_plain_hdf5(
                     raise InputError(path, f"'{d.name}' has shape {d.shape}; expected one value per pattern")
                 if d.size != shape[0]:
                     raise InputError(path, f"'{d.name}' has {d.size} values but '{name}' has {shape[0]} patterns")
+                check_dataset(path, d, itemsize=8)  # read whole, as float64
             x = np.asarray(xd[()], dtype=float).ravel() * coord_units_factor(path, xd)
             y = np.asarray(yd[()], dtype=float).ravel() * coord_units_factor(path, yd)
             attrs["x_dataset"], attrs["y_dataset"] = xd.name, yd.name

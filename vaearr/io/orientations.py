@@ -35,6 +35,7 @@ from vaearr.crystals import phase_record
 from vaearr.errors import InputError, StoreError, VaearrError, require
 from vaearr.io.crystal_map import NOT_INDEXED, CrystalMapData
 from vaearr.io.grid import infer_grid, place_on_grid
+from vaearr.io.limits import check_budget, check_rows, check_text
 from vaearr.io.tables import Derived
 from vaearr.io.vendor_indexing import read_vendor_indexing, vendor_of
 from vaearr.io.write import write_ingested
@@ -49,33 +50,51 @@ from vaearr.store.schema import (
     phase_id_name,
 )
 
+#: The first bytes of a ``.ang``/``.ctf`` where its header is looked for (a header is a few kB).
+HEADER_BYTES = 1 << 20
 #: Written in the ``convention`` attr of every orientation variable.
 CONVENTION = ("unit quaternions (a, b, c, d) in orix's convention (Bunge Euler angles of the file → "
               "orix Rotation.from_euler), crystal symmetry acting on the left; a ≥ 0")
 
 
 def _header_points(path: Path) -> int | None:
-    """Points a ``.ang``/``.ctf`` header announces (None: no such header)."""
+    """Points a ``.ang``/``.ctf`` header announces (None: no such header), the file's sizes checked against it
+    and against the memory budget first (:mod:`vaearr.io.limits`): a header read in a bounded piece, no NUL
+    bytes, no more bytes than the announced points' rows can take, their values within the budget."""
     suffix = path.suffix.lower()
     if suffix not in (".ang", ".ctf"):
         return None
+    with open(path, "rb") as f:
+        start = f.read(HEADER_BYTES)
+    check_text(path, start)
     head: dict[str, str] = {}
-    with open(path, encoding="latin-1") as f:
-        for _, line in zip(range(2000), f):
-            if suffix == ".ang" and not line.startswith("#"):
-                break
-            if suffix == ".ctf" and line.startswith("Phase\tX\tY"):
-                break
-            m = re.match(r"#?\s*([A-Za-z_]+)\s*:?\s+(\S+)", line)
-            if m:
-                head.setdefault(m.group(1).lower(), m.group(2))
+    offset, first_row = len(start), ""
+    lines = start.decode("latin-1").splitlines(keepends=True)
+    at = 0
+    for line in lines[:2000]:
+        if (suffix == ".ang" and not line.startswith("#")) or (suffix == ".ctf" and line.startswith("Phase\tX\tY")):
+            offset = at + (len(line) if suffix == ".ctf" else 0)
+            first_row = line if suffix == ".ang" else next(iter(lines[lines.index(line) + 1:]), "")
+            break
+        at += len(line)
+        m = re.match(r"#?\s*([A-Za-z_]+)\s*:?\s+(\S+)", line)
+        if m:
+            head.setdefault(m.group(1).lower(), m.group(2))
     try:
         if suffix == ".ang":
             odd, even, rows = int(head["ncols_odd"]), int(head.get("ncols_even", head["ncols_odd"])), int(head["nrows"])
-            return (rows + 1) // 2 * odd + rows // 2 * even
-        return int(head["xcells"]) * int(head["ycells"])
+            points = (rows + 1) // 2 * odd + rows // 2 * even
+        else:
+            points = int(head["xcells"]) * int(head["ycells"])
     except (KeyError, ValueError):
-        return None
+        points = None
+    columns = max(len(first_row.split()), 1)
+    if points is not None:
+        check_rows(path, points, offset, "header")
+    # orix parses every row into float64 columns and copies them a few times on the way to a crystal map
+    rows = points if points is not None else path.stat().st_size // 16
+    check_budget(path, rows * columns * 8 * 4, f"its {rows} points of {columns} columns")
+    return points
 
 
 def _phases(xmap) -> list[dict]:

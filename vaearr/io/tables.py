@@ -30,6 +30,7 @@ import xarray as xr
 
 from vaearr.errors import InputError, StoreError
 from vaearr.io.grid import place_on_grid
+from vaearr.io.limits import MAX_CSV_COLUMNS, MAX_HEADER_CHARS, check_budget, check_text
 from vaearr.io.write import write_ingested
 from vaearr.store import open_store
 
@@ -82,19 +83,29 @@ def _sniff(path: Path) -> tuple[int, str, str, list[str]]:
         skip = 0
         header = None
         try:
-            for line in f:
+            while True:  # lines read in bounded pieces: a header of a million columns is refused, not read
+                line = f.readline(MAX_HEADER_CHARS + 1)
+                if not line:
+                    break
+                check_text(path, line.encode("utf-8", "replace"))
+                if len(line) > MAX_HEADER_CHARS:
+                    raise InputError(path, f"has a line longer than {MAX_HEADER_CHARS} characters: not a table of "
+                                           f"maps (at most {MAX_CSV_COLUMNS} columns); nothing was read")
                 if line.strip() == "" or line.lstrip().startswith("#"):
                     skip += 1
                     continue
                 header = line.rstrip("\r\n")
                 break
-            sample = [f.readline() for _ in range(20)]
+            sample = [f.readline(MAX_HEADER_CHARS) for _ in range(20)]
         except UnicodeDecodeError:
             raise InputError(path, "is not a text (UTF-8) CSV file") from None
     if header is None:
         raise InputError(path, "empty file (no header and no rows)")
     counts = {sep: header.count(sep) for sep in _SEPARATORS}
     sep = max(_SEPARATORS, key=lambda s: counts[s]) if any(counts.values()) else ","
+    if counts.get(sep, 0) + 1 > MAX_CSV_COLUMNS:
+        raise InputError(path, f"has {counts[sep] + 1} columns, more than the {MAX_CSV_COLUMNS} vaearr reads (a table "
+                               f"of maps holds x, y and a few values); nothing was read")
     decimal = "."
     if sep != ",":
         fields = [fld for line in sample for fld in line.rstrip("\r\n").split(sep)]
@@ -203,6 +214,8 @@ def _phase_codes(col, path: Path) -> tuple[np.ndarray, list[int], list[str]]:
 def _read_frame(path: Path, kind: str) -> tuple[pd.DataFrame, dict, list[str]]:
     """The table's rows (its x, y and value columns only), the columns found for each role, the value columns."""
     skip, sep, decimal, raw = _sniff(path)
+    # a value takes at least two characters (itself and a separator) and 8 bytes parsed, kept twice on the way
+    check_budget(path, path.stat().st_size * 8, "its values")
     opts = dict(sep=sep, decimal=decimal, skiprows=skip, encoding="utf-8-sig", skipinitialspace=True,
                 engine="c")
     try:

@@ -33,6 +33,7 @@ import numpy as np
 
 from vaearr.errors import InputError, require
 from vaearr.io.crystal_map import NOT_INDEXED, CrystalMapData
+from vaearr.io.limits import check_dataset
 from vaearr.store.schema import ORIENTATION_QUALITY
 
 #: Root ``Manufacturer`` of each vendor's HDF5 file (its start, case-insensitive).
@@ -90,6 +91,7 @@ def _columns(data: h5py.Group, n: int, vendor: str) -> dict[str, np.ndarray]:
     for name in (*EULER[vendor], *ORIENTATION_QUALITY):
         ds = data.get(name)
         if isinstance(ds, h5py.Dataset) and 1 <= ds.ndim <= 2 and ds.shape[0] == n and ds.dtype.kind in "fiub":
+            check_dataset(ds.file.filename, ds, itemsize=8)  # read whole, as float64
             out[name] = np.asarray(ds[()], dtype=np.float64).reshape(n, -1)
     return out
 

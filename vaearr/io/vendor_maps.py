@@ -30,6 +30,7 @@ import xarray as xr
 
 from vaearr.errors import InputError
 from vaearr.io.orientations import orientation_variables, read_crystal_map
+from vaearr.io.limits import check_dataset
 from vaearr.io.vendor_indexing import first_scan, holds_indexing, vendor_of
 from vaearr.store.schema import ELEMENT, ELEMENTS, ORIENTATION, X, Y, phase_id_name
 
@@ -75,6 +76,8 @@ def _oxford_elements(scan: h5py.Group, n: int, path) -> tuple[list[str], np.ndar
     if group is None:
         return None
     names = list(data[group].keys())
+    for k in names:
+        check_dataset(path, data[group][k], itemsize=4)  # read whole, as float32
     values = [np.asarray(data[group][k][()], dtype=np.float32).reshape(-1) for k in names]
     if any(v.size != n for v in values):
         raise InputError(path, f"its EDS maps ({group}) have {values[0].size} points but its patterns a {n}-point "

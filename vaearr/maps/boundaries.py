@@ -52,7 +52,7 @@ from vaearr.maps.edges import (
 from vaearr.maps.low_angle import LAGB_COMPONENTS, LAGB_MIN_CONTRAST, grain_projections, low_angle_segments
 from vaearr.maps.pattern_levels import PatternSpace, merge_by_pattern_contrast
 from vaearr.maps.regions import boundary_codes, segment_features
-from vaearr.store import check_name, open_store, write_variables
+from vaearr.store import check_name, open_store, require_whole, write_variables
 from vaearr.store.schema import PATTERNS, X, Y
 
 #: Variables :func:`find_boundaries` writes.
@@ -397,6 +397,7 @@ def _boundary_inputs(store: Any, source: str, mask: str | None, prefix: str, ove
     exists = [n for n in names.values() if n in ds.data_vars]
     if exists and not overwrite:
         raise StoreError(store, f"has {', '.join(exists)} already: pass --overwrite to replace")
+    require_whole(ds, [source, None if mask == "none" else mask], store)  # before any work
     if mask in (None, "none"):
         return ds, var, names, None, np.ones((ds.sizes[Y], ds.sizes[X]), bool)
     if mask not in ds.data_vars:

@@ -59,7 +59,7 @@ from vaearr.maps.indexers import INDEXERS, Indexer, Setup
 from vaearr.maps.options import IndexOptions
 from vaearr.maps.orientations import orientation_maps
 from vaearr.progress import bar
-from vaearr.store import open_store, write_variables
+from vaearr.store import open_store, require_whole, write_variables
 from vaearr.store.schema import (
     PATTERNS,
     PX,
@@ -198,6 +198,7 @@ def _patterns_and_mask(store: Any, ds: xr.Dataset, name: str, method: str, mask:
     if clash and not overwrite:
         raise StoreError(store, f"variable(s) {clash} exist; pass overwrite=True (--overwrite) to replace them")
     mask = auto_mask(ds.data_vars, mask)
+    require_whole(ds, [PATTERNS, mask], store)  # before any work: no orientations from damaged patterns
     if mask is not None:
         if mask not in ds.data_vars:
             raise StoreError(store, f"no mask variable '{mask}' in the store (use --mask none for every pixel)")

@@ -32,7 +32,7 @@ from vaearr.errors import StoreError, require
 from vaearr.maps.background import static_background
 from vaearr.maps.options import QualityOptions
 from vaearr.progress import bar
-from vaearr.store import open_store, write_variables
+from vaearr.store import open_store, require_whole, write_variables
 from vaearr.store.schema import PATTERNS, PX, PY, X, Y, auto_mask, mask_said
 
 #: Patterns per block of rows (rounded to whole rows): 64 MB of float32 60 × 60 patterns.
@@ -101,6 +101,7 @@ def quality_store(store: str | os.PathLike, options: QualityOptions | None = Non
     clash = [v for v in (o.iq, o.adp) if v in ds.variables]
     if clash and not o.overwrite:
         raise StoreError(store, f"variable(s) {clash} exist; pass --overwrite to replace them")
+    require_whole(ds, [PATTERNS, auto_mask(ds.data_vars, o.mask)], store)  # before any work
     m, mask, said = _mask(ds, store, o.mask)
     pat = ds[PATTERNS].transpose(Y, X, PY, PX)
     bg = static_background(store, PATTERNS, (Y, X), mask, feature_dims=(PY, PX)).astype(np.float32)

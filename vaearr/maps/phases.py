@@ -57,8 +57,8 @@ from vaearr.maps.phase_features import (
     triplet_distance,
 )
 from vaearr.maps.segment import resolve_mask
-from vaearr.store import open_store, write_variables
-from vaearr.store.schema import PATTERNS, PX, PY, X, Y
+from vaearr.store import open_store, require_whole, write_variables
+from vaearr.store.schema import PATTERNS, PX, PY, X, Y, auto_mask
 
 #: The grouping methods.
 METHODS = ("auto", "bands", "sharpness", "features")
@@ -304,6 +304,9 @@ def phases_store(store: str | os.PathLike, options: PhasesOptions | None = None,
         raise StoreError(store, f"no '{PATTERNS}' (y, x, py, px) variable: phases are found in the patterns")
     if o.name in ds.variables and not o.overwrite:
         raise StoreError(store, f"variable '{o.name}' exists; pass --overwrite to replace it")
+    # before any work: no phase map from damaged patterns, regions, features or mask
+    require_whole(ds, [PATTERNS, o.regions, auto_mask(ds.data_vars, o.mask),
+                       *([o.features] if o.method == "features" else [])], store)
     valid, mask, mask_line = resolve_mask(ds, o.mask, store)
     regions, ids = _region_map(ds, o.regions, valid, store)
     n = len(ids)

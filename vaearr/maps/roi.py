@@ -23,7 +23,7 @@ from skimage.filters import threshold_otsu
 
 from vaearr.errors import InputError, StoreError
 from vaearr.options import parse_range
-from vaearr.store import check_name, open_store, write_variable
+from vaearr.store import check_name, open_store, require_whole, write_variable
 
 Range = tuple[float | None, float | None]
 IndexRange = tuple[int | None, int | None]
@@ -451,6 +451,8 @@ def create_roi(
     ds = open_store(store)
     if name in ds.variables and not overwrite:
         raise StoreError(store, f"variable '{name}' exists; pass overwrite=True (--overwrite) to replace it")
+    if otsu or any(v is not None for v in (bc_min, bc_max, top_percent, threshold)):
+        require_whole(ds, [var], store)  # a mask is never thresholded on a damaged variable
     mask, info = make_roi(ds, var=var, bc_min=bc_min, otsu=otsu, x=x, y=y, dims=dims, store=store, bc_max=bc_max,
                           top_percent=top_percent, x_index=x_index, y_index=y_index, keep=keep, threshold=threshold)
     if info["counts"]["kept"] == 0:

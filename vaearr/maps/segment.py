@@ -23,8 +23,8 @@ from vaearr.maps.orientations import phase_groups
 from vaearr.maps.pattern_levels import PatternSpace, merge_by_pattern_contrast
 from vaearr.maps.merging import relabel
 from vaearr.maps.regions import Segmentation, boundary_codes, segment_features
-from vaearr.store import open_store, write_variables
-from vaearr.store.schema import AUTO_MASK, PHASE_ID, QUATERNION, X, Y, auto_mask, mask_said, phase_id_name
+from vaearr.store import open_store, require_whole, write_variables
+from vaearr.store.schema import AUTO_MASK, PATTERNS, PHASE_ID, QUATERNION, X, Y, auto_mask, mask_said, phase_id_name
 
 
 
@@ -78,14 +78,20 @@ def feature_map(ds: xr.Dataset, name: str, store: Any) -> xr.DataArray:
     return da_.transpose(Y, X, *extra)
 
 
-def feature_inputs(store: Any, options: Any, doing: str) -> tuple[xr.Dataset, xr.DataArray]:
-    """The store and its feature map for a map command whose ``options`` have ``features``, ``outputs()`` and
-    ``overwrite`` (checked first): one line for a store without a grid, a missing feature, outputs that exist."""
+def feature_inputs(store: Any, options: Any, doing: str,
+                   reads: tuple[str, ...] = ()) -> tuple[xr.Dataset, xr.DataArray]:
+    """The store and its feature map for a map command whose ``options`` have ``features``, ``mask``,
+    ``outputs()`` and ``overwrite`` (checked first): one line for a store without a grid, a missing feature, a
+    damaged variable it reads (the features, the mask, the phases, ``options.regions`` if any, ``reads``),
+    outputs that exist."""
     options.check()
     ds = open_store(store)
     if Y not in ds.dims or X not in ds.dims:
         raise StoreError(store, f"the store has no (y, x) grid to {doing}")
     da_ = feature_map(ds, options.features, store)
+    # before any work, so nothing is computed from a damaged variable
+    require_whole(ds, [options.features, auto_mask(ds.data_vars, options.mask), PHASE_ID,
+                       phase_id_name(options.features), getattr(options, "regions", None), *reads], store)
     clash = [v for v in options.outputs() if v in ds.variables]
     if clash and not options.overwrite:
         raise StoreError(store, f"variable(s) {clash} exist; pass --overwrite to replace them")
@@ -121,7 +127,8 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
         No such feature or mask variable, a variable that exists without ``overwrite``.
     """
     options = options if options is not None else SegmentOptions(store=str(store), **kwargs)
-    ds, da_ = feature_inputs(store, options, "segment")
+    # the patterns too: they floor the sub-grains when the store has them
+    ds, da_ = feature_inputs(store, options, "segment", reads=(PATTERNS,))
     valid, mask_name, mask_line = resolve_mask(ds, options.mask, store)
     if not valid.any():
         raise StoreError(store, f"mask '{mask_name}' selects no pixel")

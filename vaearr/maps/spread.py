@@ -316,7 +316,7 @@ def spread_store(store: str | os.PathLike, options: SpreadOptions | None = None,
         No such feature, region or mask variable; variables that exist without ``overwrite``.
     """
     options = options if options is not None else SpreadOptions(store=str(store), **kwargs)
-    ds, da_ = feature_inputs(store, options, "measure spreads on")
+    ds, da_ = feature_inputs(store, options, "measure spreads on", reads=(f"{options.regions}_grains",))
     regions_name, regions, region_line = region_variable(ds, options, store)
     valid, mask_name, mask_line = resolve_mask(ds, options.mask, store)
     regions = np.where(valid & (regions >= 0), regions, -1)

@@ -37,10 +37,12 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 from torch import Tensor, nn
 
 from vaearr.errors import InputError, VaearrError
+from vaearr.files import write_bytes_whole
 from vaearr.models.losses import reparameterise
 
 #: File names inside a saved model directory.
@@ -453,12 +455,9 @@ def save_model(model: VAEBase, directory: str | os.PathLike) -> Path:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    tmp_weights = directory / (WEIGHTS_FILE + ".tmp")
-    save_file(tensors, str(tmp_weights), metadata={"vaearr_model": model.config.name})
-    os.replace(tmp_weights, directory / WEIGHTS_FILE)
-    tmp_config = directory / (CONFIG_FILE + ".tmp")
-    tmp_config.write_text(model.config.to_json() + "\n")
-    os.replace(tmp_config, directory / CONFIG_FILE)
+    # serialised here and written by Python: safetensors' own writer reports a full disk as its own error type
+    write_bytes_whole(directory / WEIGHTS_FILE, safetensors_bytes(tensors, metadata={"vaearr_model": model.config.name}))
+    write_bytes_whole(directory / CONFIG_FILE, model.config.to_json() + "\n")
     return directory
 
 

@@ -4,10 +4,12 @@
 holds the write lock and the journal; :mod:`vaearr.store.schema` names every dim and variable;
 :mod:`vaearr.store.names` checks the names users give (variables, tags in file names);
 :mod:`vaearr.store.portable` keeps strings in a type every zarr v3 reader opens;
-:mod:`vaearr.store.checked` names a corrupt chunk on read and :mod:`vaearr.store.verify` reads them all.
+:mod:`vaearr.store.checked` names a corrupt chunk on read, :mod:`vaearr.store.damage` finds absent chunks and
+broken metadata (a damaged variable is refused, never read as if whole) and :mod:`vaearr.store.verify` reads them all.
 """
 
 from vaearr.store.checked import ChunkError
+from vaearr.store.damage import DamagedError, damaged, find_damage, require_whole
 from vaearr.store.names import check_name, is_safe_name
 from vaearr.store.portable import made_by_vaearr
 from vaearr.store.store import (
@@ -31,20 +33,24 @@ from vaearr.store.verify import Verification, verify
 __all__ = [
     "ChunkError",
     "COMMAND",
+    "DamagedError",
     "INT_FILL",
     "PROVENANCE_KEYS",
     "TARGET_CHUNK_BYTES",
     "Verification",
     "check_name",
+    "damaged",
     "default_chunks",
     "delete_variable",
     "describe",
+    "find_damage",
     "is_safe_name",
     "made_by_vaearr",
     "masks",
     "open_group",
     "open_store",
     "recover",
+    "require_whole",
     "store_exists",
     "store_lock",
     "verify",

@@ -8,12 +8,15 @@ the store, the variable and the chunk, which the ``vaearr`` command prints as on
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
 import zarr
+from zarr.core.buffer import default_buffer_prototype
 from zarr.core.codec_pipeline import BatchedCodecPipeline
 from zarr.registry import fully_qualified_name, register_pipeline
+from zarr.storage import LocalStore
 
 from vaearr.errors import StoreError
 
@@ -59,25 +62,64 @@ def is_checksum_error(exc: BaseException) -> bool:
     return isinstance(exc, ValueError) and "checksum" in str(exc).lower()
 
 
+#: what a :class:`ChunkError` says of a chunk file that is absent
+ABSENT = "its chunk file is absent: vaearr writes every chunk, so it was lost"
+#: (store, array) → whether vaearr wrote the array (every chunk): an absent chunk of it is damage
+_WHOLE: dict[tuple[str, str], bool] = {}
+
+
+async def _written_whole(store: Any, var: str) -> bool:
+    """Whether array ``var`` of a local store carries vaearr's provenance (``vaearr_version``): vaearr writes
+    every chunk of what it writes, so a chunk file of it that is absent was lost, not left out."""
+    key = (store_name(store), var)
+    if key not in _WHOLE:
+        raw = await store.get(f"{var}/zarr.json" if var else "zarr.json", default_buffer_prototype())
+        try:
+            meta = json.loads(raw.to_bytes()) if raw is not None else {}
+        except ValueError:
+            meta = {}
+        _WHOLE[key] = isinstance(meta, dict) and "vaearr_version" in (meta.get("attributes") or {})
+    return _WHOLE[key]
+
+
+class _Present:
+    """A chunk's byte getter that refuses an absent chunk of an array vaearr wrote whole (zarr would read the fill
+    value: zeros, NaN, and every result computed from it would be wrong without a word)."""
+
+    def __init__(self, getter: Any):
+        self.getter = getter
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.getter, name)
+
+    async def get(self, prototype: Any, byte_range: Any = None) -> Any:
+        found = await self.getter.get(prototype, byte_range)
+        if found is None and isinstance(self.getter.store, LocalStore):
+            var, chunk = chunk_of(self.getter.path)
+            if await _written_whole(self.getter.store, var):
+                raise ChunkError(store_name(self.getter.store), var, chunk, ABSENT)
+        return found
+
+
 class CheckedPipeline(BatchedCodecPipeline):
-    """zarr's batched codec pipeline; a chunk that fails its checksum raises :class:`ChunkError`."""
+    """zarr's batched codec pipeline; a chunk that fails its checksum, cannot be decoded into its shape and data
+    type (a data type changed in the metadata), or is absent from an array vaearr wrote whole (a local store),
+    raises :class:`ChunkError` naming it."""
 
     async def read_batch(self, batch_info: Iterable[tuple], out: Any, drop_axes: tuple[int, ...] = ()) -> None:
-        batch_info = list(batch_info)
+        batch_info = [(_Present(b[0]), *b[1:]) for b in batch_info]
         try:
             await super().read_batch(batch_info, out, drop_axes)
-        except ValueError as exc:
-            if not is_checksum_error(exc):
-                raise
+        except (ValueError, RuntimeError):
             for one in batch_info:  # which chunk of the batch it was
                 try:
                     await super().read_batch([one], out, drop_axes)
-                except ValueError as again:
-                    if not is_checksum_error(again):
-                        raise
+                except (ValueError, RuntimeError) as again:
                     var, chunk = chunk_of(one[0].path)
-                    raise ChunkError(store_name(one[0].store), var, chunk, "its crc32c checksum does not "
-                                                                           "match its bytes") from None
+                    first = str(again).splitlines()[0] if str(again) else ""
+                    problem = ("its crc32c checksum does not match its bytes" if is_checksum_error(again) else
+                               f"it cannot be decoded into its shape and data type: {type(again).__name__}: {first}")
+                    raise ChunkError(store_name(one[0].store), var, chunk, problem) from None
             raise
 
 

@@ -146,14 +146,47 @@ def repository(store: str | os.PathLike, storage_options: dict | None = None, *,
         else:
             return None
     except ic.IcechunkError as exc:
-        raise StoreError(url, f"object storage cannot be reached: {_first_line(exc)}") from None
+        raise storage_error(url, exc, "writing" if create else "reading") from None
     _REPOS[key] = repo
     return repo
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+#: what an object-storage failure was, by what its error says (first match wins)
+_CAUSES = (("NoSuchBucket", "its bucket does not exist"), ("AccessDenied", "access denied"),
+           ("InvalidAccessKeyId", "the access key is not known to the server"),
+           ("SignatureDoesNotMatch", "the secret key does not match"),
+           ("Connection refused", "the server cannot be reached: connection refused"),
+           ("dispatch failure", "the server cannot be reached"), ("timed out", "the server did not answer in time"),
+           ("onnection reset", "the connection to the server was lost"))
+
+
+def storage_problem(exc: BaseException) -> str:
+    """What an object-storage (icechunk) error says went wrong, in a few words: a bucket that does not exist, a
+    server that cannot be reached, access denied...; else the innermost cause it gives (icechunk's errors are
+    twenty lines of context around it)."""
+    text = str(exc)
+    for needle, said in _CAUSES:
+        if needle in text:
+            return said
+    causes = [line.split("->", 1)[1].strip() for line in text.splitlines() if "->" in line]
+    last = causes[-1] if causes else (text.strip().splitlines() or [type(exc).__name__])[0].strip()
+    return last[:200]
+
+
+def is_storage_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is icechunk's (object storage failed while a command read chunks)."""
+    return any(c.__module__.split(".")[0] == "icechunk" and c.__name__ == "IcechunkError" for c in type(exc).__mro__)
+
+
+def storage_error(url: str, exc: BaseException, doing: str, done: str = "") -> StoreError:
+    """The one line of an object-storage failure, whatever the step it came at (opening the repository, reading,
+    the commit): ``object storage failed while DOING (WHAT); DONE`` (``done``: what was left, by default said for
+    ``doing``)."""
+    problem = storage_problem(exc)
+    left = done or ("nothing was committed, the store is at its last commit"
+                    if doing == "writing" and "bucket" not in problem else "nothing was written")
+    return StoreError(url, f"object storage failed while {doing} ({problem}); {left}; run the command "
+                           f"again once the bucket exists and the server answers")
 
 
 @contextlib.contextmanager
@@ -173,9 +206,12 @@ def read_session(store: str | os.PathLike, storage_options: dict | None = None) 
     if repo is None:
         raise StoreError(url, "no vaearr store here (no icechunk repository); create one with 'vaearr ingest'")
     pins = _PINS.get()
-    if pins is not None and url in pins:
-        return repo.readonly_session(snapshot_id=pins[url])
-    session = repo.readonly_session(BRANCH)
+    try:
+        if pins is not None and url in pins:
+            return repo.readonly_session(snapshot_id=pins[url])
+        session = repo.readonly_session(BRANCH)
+    except require("icechunk", "s3").IcechunkError as exc:
+        raise storage_error(url, exc, "reading") from None
     if pins is not None:
         pins[url] = session.snapshot_id
     return session
@@ -260,24 +296,27 @@ def write_transaction(store: str | os.PathLike, message: str, storage_options: d
     StoreConflictError
         Another writer committed since this command read the store, or during this write.
     """
+    ic = require("icechunk", "s3")
     url = os.fspath(store).rstrip("/")
     repo = repository(url, storage_options, create=True)
-    base = repo.lookup_branch(BRANCH)
+    try:  # the server may have gone since the command read the store and computed what it writes
+        base = repo.lookup_branch(BRANCH)
+        tx = Transaction(url, repo, message, base)
+    except ic.IcechunkError as exc:
+        raise storage_error(url, exc, "writing") from None
     pins = _PINS.get()
-    if pins is not None and url in pins and pins[url] != base:
-        raise StoreConflictError(url, f"another writer committed to this store (snapshot {base}) after this "
-                                      f"command read it (snapshot {pins[url]}); nothing was written; run it again")
-    tx = Transaction(url, repo, message, base)
     try:
+        if pins is not None and url in pins and pins[url] != base:
+            raise StoreConflictError(url, f"another writer committed to this store (snapshot {base}) after this "
+                                          f"command read it (snapshot {pins[url]}); nothing was written; run it again")
         yield tx
         snapshot = tx.commit()
-    except require("icechunk", "s3").IcechunkError as exc:
-        raise StoreError(url, f"object storage failed during this write ({_first_line(exc)}); nothing was "
-                              f"committed, the store is at its last commit; run the command again when the "
-                              f"server is back") from None
+    except ic.IcechunkError as exc:
+        raise storage_error(url, exc, "writing") from None
     finally:
         tx.close()
-    drop_dead_branches(repo, snapshot)
+    with contextlib.suppress(ic.IcechunkError):  # committed: tidying dead branches can wait for the next writer
+        drop_dead_branches(repo, snapshot)
     if pins is not None:
         pins[url] = snapshot
 

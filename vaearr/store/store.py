@@ -35,8 +35,10 @@ import xarray as xr
 import zarr
 
 from vaearr.errors import StoreError
+from vaearr.files import no_loop
 from vaearr.progress import dask_progress
 from vaearr.store import checked, remote  # noqa: F401 - checked: corrupt chunks named on read
+from vaearr.store.damage import DamagedError, damaged, find_damage, refusing
 from vaearr.store.portable import ROOT_FILES, fixed_width_strings, no_dims_line, refuse_foreign, undimensioned
 from vaearr.store.prepare import (  # noqa: F401 - names the package re-exports
     COMMAND,
@@ -47,6 +49,7 @@ from vaearr.store.prepare import (  # noqa: F401 - names the package re-exports
 )
 from vaearr.store.transaction import (
     commit,
+    is_consolidated,
     is_url,
     local_path,
     quiet_zarr_warnings,
@@ -69,8 +72,9 @@ NO_ROOM = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 
 
 def store_exists(store: str | os.PathLike, *, storage_options: dict | None = None) -> bool:
-    """Whether a zarr group exists at ``store``."""
+    """Whether a zarr group exists at ``store`` (a local path that is a loop of symbolic links: refused)."""
     if not is_url(store):
+        no_loop(local_path(store), "the store")
         return any((local_path(store) / name).is_file() for name in ROOT_FILES)
     if remote.is_repository_url(store):
         if remote.repository(store, storage_options) is not None:
@@ -128,6 +132,15 @@ def open_store(
     so = remote.fsspec_options(store, storage_options) if is_url(store) else None
     # zarr v2 (a store another program made) where the local folder says so; URLs: zarr finds out
     fmt = None if is_url(store) else (3 if (local_path(store) / "zarr.json").is_file() else 2)
+    # damage is looked for first: a root that does not parse, or an array's metadata that does not
+    # where there is no consolidated copy to read instead, would stop xarray with a bare JSON error
+    # metadata and sizes only (a few small reads): absent chunks are refused as they are read (store.checked),
+    # and before any work by require_whole for the variables a command reads
+    found = {} if is_url(store) else find_damage(local_path(store), kinds=("metadata", "size"))
+    if found and not is_consolidated(local_path(store)):
+        broken = find_damage(local_path(store), found, kinds=("metadata",))
+        if broken:
+            raise DamagedError(store, *next(iter(broken.items())))
     try:
         with quiet_zarr_warnings():
             try:
@@ -144,7 +157,17 @@ def open_store(
         if not undimensioned(exc):
             raise
         raise StoreError(store, no_dims_line(open_group(store, storage_options=storage_options))) from None
-    return fixed_width_strings(ds)
+    return _refuse_damaged(fixed_width_strings(ds), store, found)
+
+
+def _refuse_damaged(ds: xr.Dataset, store: Any, found: dict[str, str]) -> xr.Dataset:
+    """``ds`` with each damaged data variable standing for an array that refuses to be read (see
+    :mod:`vaearr.store.damage`); a damaged coordinate labels every variable: the store is refused."""
+    for name, problem in found.items():
+        if name in ds.coords:
+            raise DamagedError(store, name, f"{problem} (a coordinate: every variable on its dim depends on it)")
+    damaged_vars = {n: refusing(ds[n], store, p) for n, p in found.items() if n in ds.data_vars}
+    return ds.assign(damaged_vars) if damaged_vars else ds
 
 
 def open_group(store: str | os.PathLike, *, storage_options: dict | None = None,
@@ -236,6 +259,7 @@ def write_variables(
         existing = open_store(path) if store_exists(path) else None
         if existing is not None:
             refuse_foreign(existing, path)
+            _refuse_spreading(path, existing, variables if overwrite else {})
         if existing is None and path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise StoreError(path, "exists and is not a vaearr store (no zarr.json); choose a new path")
         ds, encoding = prepare_dataset(
@@ -249,6 +273,18 @@ def write_variables(
                 raise
             raise StoreError(path, f"no room to write ({os.strerror(exc.errno)}): nothing was written, the "
                                    f"store is as it was; free some space and run the command again") from None
+
+
+def _refuse_spreading(path: Any, existing: xr.Dataset, replaced: Mapping[str, Any]) -> None:
+    """Refuse a write into a store an array of which (one the write does not replace) has damaged metadata:
+    the commit rewrites the consolidated copy from each array's own metadata, so it would fail half-way, or
+    make a changed data type or shape the store's word."""
+    broken = find_damage(path, [n for n in damaged(existing) if n not in replaced], kinds=("metadata",))
+    if broken:
+        name, problem = next(iter(broken.items()))
+        raise StoreError(path, f"variable '{name}' is damaged: {problem}; a write would make it the store's word, "
+                               f"so nothing was written ('vaearr verify {path}' lists what is broken; restore the "
+                               f"store from a copy, or delete or write '{name}' again first)")
 
 
 def _stage_and_commit(path: Any, ds: xr.Dataset, encoding: dict, exists: bool,
@@ -405,11 +441,14 @@ def describe(store: str | os.PathLike, *, storage_options: dict | None = None) -
         lines.append(f"  {name}({', '.join(map(str, c.dims))}) {c.dtype} {rng}")
     lines.append("variables:")
     mask_names = set(masks(ds))
+    broken = {**damaged(ds), **({} if is_url(store) else find_damage(local_path(store), ds.data_vars))}
     for name, v in ds.data_vars.items():
         chunks = v.encoding.get("chunks") or v.encoding.get("preferred_chunks")
         kind = " [mask]" if name in mask_names else ""
         lines.append(f"  {name}({', '.join(map(str, v.dims))}) {v.dtype} chunks={tuple(chunks) if chunks else '-'}{kind}")
-        if name in mask_names:
+        if name in broken:
+            lines.append(f"      DAMAGED: {broken[name]}")
+        elif name in mask_names:
             n = int(v.sum().compute())
             lines.append(f"      {n} of {v.size} True")
         if "active_units" in v.attrs and "kl_per_dim" in v.attrs:

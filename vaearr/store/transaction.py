@@ -171,7 +171,7 @@ def _ino(path: Path) -> int | None:
         return None
 
 
-def _is_consolidated(path: Path) -> bool:
+def is_consolidated(path: Path) -> bool:
     return "consolidated_metadata" in json.loads((path / "zarr.json").read_text())
 
 
@@ -248,9 +248,13 @@ def _journalled(path: Path, new: dict[str, int | None], removed: list[str],
     root metadata without its consolidated copy, the block's renames, then the root attrs and the
     consolidated metadata; an error anywhere rolls back before it leaves."""
     tx = tx_dir(path)
-    (tx / "trash").mkdir(parents=True)
-    shutil.copyfile(path / "zarr.json", tx / "root.json")
-    _fsync_write_json(tx / "journal.json", {"version": 2, "new": new, "removed": removed})
+    try:
+        (tx / "trash").mkdir(parents=True)
+        shutil.copyfile(path / "zarr.json", tx / "root.json")
+        _fsync_write_json(tx / "journal.json", {"version": 2, "new": new, "removed": removed})
+    except BaseException:  # (a full disk) nothing has touched the store yet: nothing of the write stays beside it
+        shutil.rmtree(tx, ignore_errors=True)
+        raise
     steps = _Steps()
     steps.done()
     try:
@@ -325,7 +329,7 @@ def recover(store: str | os.PathLike) -> bool:
         state = json.loads(journal.read_text())
         if state.get("version") != 2:
             _recover_v1(path, tx, state)
-        elif not _is_consolidated(path):
+        elif not is_consolidated(path):
             _roll_back(path, tx, state)
     if not path.exists():
         if (tx / "store" / "zarr.json").exists():

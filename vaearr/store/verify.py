@@ -10,10 +10,12 @@ from typing import Any
 
 import zarr
 
+from vaearr.errors import StoreError
 from vaearr.progress import bar
-from vaearr.store.checked import ChunkError
+from vaearr.store.checked import ABSENT, ChunkError
+from vaearr.store.damage import find_damage
 from vaearr.store.store import open_group
-from vaearr.store.transaction import quiet_zarr_warnings
+from vaearr.store.transaction import is_url, local_path, quiet_zarr_warnings
 
 
 @dataclass
@@ -46,13 +48,17 @@ def _arrays(group: zarr.Group, prefix: str = "") -> list[tuple[str, zarr.Array]]
     return out
 
 
-def _check_array(name: str, array: zarr.Array, found: Verification, progress: Any) -> None:
-    """Read each chunk of ``array``; a corrupt one, or an array vaearr wrote with no chunk, is broken."""
+def _check_array(name: str, array: zarr.Array, found: Verification, progress: Any, damage: dict[str, str]) -> None:
+    """Read each chunk of ``array``; a corrupt one, an absent one (in a store vaearr made, which writes
+    every chunk) or metadata :func:`~vaearr.store.damage.find_damage` found broken is broken."""
+    if name in damage:
+        found.broken.append(f"variable '{name}': {damage[name]}")
     for idx in itertools.product(*(range(n) for n in array.cdata_shape)):
         try:
             array.get_block_selection(idx)
         except ChunkError as exc:
-            found.broken.append(f"variable '{name}', chunk {exc.chunk}: {exc.detail}")
+            if not (name in damage and exc.detail.startswith(ABSENT)):  # said once, for the array, below
+                found.broken.append(f"variable '{name}', chunk {exc.chunk}: {exc.detail}")
         except Exception as exc:  # noqa: BLE001 - any chunk that cannot be read is what verify reports
             found.broken.append(f"variable '{name}', chunk {idx}: cannot be read ({type(exc).__name__}: "
                                 f"{str(exc).splitlines()[0] if str(exc) else ''})")
@@ -62,16 +68,15 @@ def _check_array(name: str, array: zarr.Array, found: Verification, progress: An
         found.notes.append(f"variable '{name}': no crc32c checksum (not written by vaearr): its chunks were "
                            f"decoded, a flipped byte in them would not be seen")
     stored = array.nchunks_initialized
-    if array.nchunks and stored < array.nchunks:
-        missing = f"{array.nchunks - stored} of {array.nchunks} chunks absent (read as the fill value)"
-        if stored == 0 and "vaearr_version" in array.attrs:  # vaearr writes every chunk
-            found.broken.append(f"variable '{name}': {missing}: an emptied array")
-        else:
-            found.notes.append(f"variable '{name}': {missing}")
+    if array.nchunks and stored < array.nchunks and name not in damage:  # a store of another program
+        found.notes.append(f"variable '{name}': {array.nchunks - stored} of {array.nchunks} chunks absent "
+                           f"(read as the fill value; the store was not made by vaearr, which writes every chunk)")
 
 
 def verify(store: str | os.PathLike, *, storage_options: dict | None = None) -> Verification:
-    """Read every chunk of every array of ``store`` (with a progress bar) and report what is broken.
+    """Read every chunk of every array of ``store`` (with a progress bar) and report what is broken:
+    corrupt chunks, absent chunks (a store vaearr made holds every chunk), metadata that does not parse
+    or disagrees with the consolidated copy, chunks sized for another data type.
 
     Examples
     --------
@@ -83,10 +88,21 @@ def verify(store: str | os.PathLike, *, storage_options: dict | None = None) -> 
     True
     """
     found = Verification(os.fspath(store))
+    try:
+        damage = {} if is_url(store) else find_damage(local_path(store))
+    except StoreError as exc:  # the root metadata: nothing else can be read
+        found.broken.append(exc.problem)
+        return found
     with quiet_zarr_warnings():
-        arrays = _arrays(open_group(store, storage_options=storage_options))
+        try:
+            arrays = _arrays(open_group(store, storage_options=storage_options))
+        except (OSError, ValueError, KeyError) as exc:  # no consolidated copy, and an array's metadata broken
+            found.broken += [f"variable '{n}': {p}" for n, p in damage.items()] or [f"cannot be opened ({exc})"]
+            return found
         found.arrays = len(arrays)
         with bar(total=sum(a.nchunks for _, a in arrays), desc="verify", unit="chunk") as progress:
             for name, array in arrays:
-                _check_array(name, array, found, progress)
+                _check_array(name, array, found, progress, damage)
+        listed = {n for n, _ in arrays}
+        found.broken += [f"variable '{n}': {p}" for n, p in damage.items() if n not in listed]
     return found

@@ -19,6 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from vaearr.errors import require
+from vaearr.files import write_whole
 from vaearr.progress import bar
 from vaearr.train.config import TrainingError
 from vaearr.train.step import unwrap
@@ -108,7 +109,7 @@ def plot_curves(path: Path, history: list[dict]) -> None:
         axes[4].set_title(f"active units ({split}, of {kl.shape[1]})")
         axes[4].set_xlabel("epoch")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    write_whole(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
 
 
 class HistoryWriter(Callback):
@@ -144,7 +145,8 @@ def saved_model(trainer: Trainer) -> Any:
 def save_preview(path: Path, x: torch.Tensor, recon: torch.Tensor, slices: Sequence[int] | None = None) -> None:
     """Inputs over their reconstructions; volumes show their middle axial slice, or with ``slices``
     ``(z, y, x)`` their three views at those indices."""
-    preview_figure(x, recon, slices).savefig(path, dpi=90)
+    fig = preview_figure(x, recon, slices)
+    write_whole(path, lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
 
 
 def volume_views(vol: np.ndarray, slices: Sequence[int] | None) -> list[tuple[str, np.ndarray]]:

@@ -9,7 +9,9 @@ resource (BokehJS, Panel) served by the app itself, so they work offline.
 from __future__ import annotations
 
 import html
+import re
 import socket
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -76,9 +78,51 @@ def serve(app: Callable[[], Any] | Any, *, title: str, port: int | None = None, 
     """
     pn = require("panel", "viz")
     port = int(port) if port else free_port(address)
+    server = pn.serve(app, port=port, address=address, show=show, title=f"vaearr {title}", start=False, **kwargs)
+    # before Bokeh's and Panel's own routes (add_handlers puts them first): malformed paths are a 404, never a
+    # 500, and no module named in a URL is imported
+    server._tornado.add_handlers(r".*", guarded_routes())
     if announce is not None:
         announce(f"serving the {title} on http://{address}:{port} (Ctrl-C stops)")
-    return pn.serve(app, port=port, address=address, show=show, title=f"vaearr {title}", **kwargs)
+    server.start()
+    server.io_loop.start()
+    return server
 
 
-__all__ = ["CSS", "card", "free_port", "header", "note", "serve", "shell"]
+#: a module name as Panel's component URLs give it: dotted identifiers
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def guarded_routes() -> list[tuple]:
+    """Routes for Bokeh's static files and Panel's component resources that answer a malformed path (a NUL byte,
+    ``..``, a module name that is not one) with 404 instead of a server error, and that serve the resources of
+    modules already imported only: Panel's handler imports the module a ``/components/<module>/...`` URL names,
+    so any URL could import any module of the environment."""
+    web = require("tornado.web", "viz")
+    panel_server = require("panel.io.server", "viz")
+    bokeh_static = require("bokeh.server.views.static_handler", "viz")
+
+    def checked(handler: type) -> type:
+        class Checked(handler):  # type: ignore[misc, valid-type]
+            async def get(self, path: str, include_body: bool = True) -> None:
+                parts = path.split("/")
+                if "\0" in path or "\\" in path or any(p in ("..", "") for p in parts[:-1]) or ".." in parts:
+                    raise web.HTTPError(404)
+                if handler is panel_server.ComponentResourceHandler and not (
+                        _MODULE.fullmatch(parts[0]) and parts[0] in sys.modules):
+                    raise web.HTTPError(404)  # never import a module because a URL names it
+                try:
+                    await super().get(path, include_body)
+                except web.HTTPError:
+                    raise
+                except (OSError, ValueError, TypeError, AttributeError, KeyError, ImportError):
+                    raise web.HTTPError(404) from None
+
+        Checked.__name__ = f"Checked{handler.__name__}"
+        return Checked
+
+    return [(r"/components/(.*)", checked(panel_server.ComponentResourceHandler), {}),
+            (r"/static/(?!extensions/)(.*)", checked(bokeh_static.StaticHandler), {})]
+
+
+__all__ = ["CSS", "card", "free_port", "guarded_routes", "header", "note", "serve", "shell"]

@@ -19,6 +19,7 @@ import matplotlib
 import numpy as np
 
 from vaearr.errors import require
+from vaearr.files import write_bytes_whole
 from vaearr.options import FigureOptions
 from vaearr.viz.static import MapLook, decor_of, draw_maps, save_static
 
@@ -109,7 +110,7 @@ def save_figure(obj: Any, path_stem: str | os.PathLike, *, png: Any = None) -> t
     model = hv.render(obj, backend="bokeh")
     with quiet_bokeh():
         html = file_html(model, INLINE, title=title)
-    html_path.write_text(drop_external_tags(html), encoding="utf-8")
+    write_bytes_whole(html_path, drop_external_tags(html))
 
     fig = png if png is not None else _maps_png_figure(obj)
     if fig is None:

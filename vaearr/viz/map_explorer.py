@@ -80,10 +80,19 @@ class MapExplorer:
         self.probe.pixel(self.probe.shape[0] // 2, self.probe.shape[1] // 2)
 
     def panel(self) -> Any:
-        """The app (one view: a new one per call, as each browser session needs its own)."""
+        """The app (one view: a new one per call, as each browser session needs its own). Served, the view is
+        dropped when its session ends (the page closed, or never connected): the server does not grow with the
+        pages it has served."""
+        pn = require("panel", "viz")
         view = _View(self)
         self.views.append(view)
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            pn.state.curdoc.on_session_destroyed(lambda context: self.drop(view))
         return view.layout
+
+    def drop(self, view: _View) -> None:
+        """Forget ``view`` (its session ended)."""
+        self.views = [v for v in self.views if v is not view]
 
     def serve(self, port: int | None = None, *, show: bool = False, address: str = "127.0.0.1",
               announce: Any = print, **kwargs: Any) -> Any:

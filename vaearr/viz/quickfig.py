@@ -35,6 +35,7 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 from vaearr.errors import require
+from vaearr.files import write_bytes_whole
 from vaearr.viz.core import drop_external_tags, quiet_bokeh
 from vaearr.viz.static import MapDecor, MapLook, axis_units, draw_maps, save_static
 
@@ -165,8 +166,7 @@ def write_html(root, path: str | os.PathLike, title: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with quiet_bokeh():
         html = file_html(root, _inline(), title=title)
-    path.write_text(drop_external_tags(html), encoding="utf-8")
-    return path
+    return write_bytes_whole(path, drop_external_tags(html))
 
 
 _DOCS, _TITLE = '{"@@vaearr-docs@@":0}', "@@vaearr-title@@"
@@ -228,8 +228,7 @@ class Page:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         docs = escape(serialize_json(self.docs), quote=False)
-        path.write_text(self.shell.replace(_TITLE, escape(title)).replace(_DOCS, docs), encoding="utf-8")
-        return path
+        return write_bytes_whole(path, self.shell.replace(_TITLE, escape(title)).replace(_DOCS, docs))
 
 
 def scatter_grid_html(x: np.ndarray, columns: dict[str, np.ndarray], titles: Sequence[str], label: str, *,

@@ -20,8 +20,9 @@ from typing import Any
 import xarray as xr
 
 from vaearr.errors import InputError, StoreError
+from vaearr.files import write_bytes_whole
 from vaearr.run import Run
-from vaearr.store import made_by_vaearr, open_store
+from vaearr.store import made_by_vaearr, open_store, require_whole
 from vaearr.viz.core import drop_external_tags, holoviews
 from vaearr.viz.report_analyses import (
     Analyses,
@@ -74,6 +75,7 @@ def check_store(store: str | os.PathLike) -> xr.Dataset:
         raise StoreError(store, f"is not a vaearr store (xarray cannot open it: {str(exc).splitlines()[0]})") from None
     if not made_by_vaearr(ds):
         raise StoreError(store, "is not a vaearr store (no vaearr provenance in it); make one with 'vaearr ingest'")
+    require_whole(ds, ds.data_vars, store)  # the report draws every variable: a damaged one is never drawn
     return ds
 
 
@@ -281,9 +283,7 @@ def write_page(sections: list[Section], path: Path, *, title: str) -> int:
                 body.append(b)
         body.append("</section>")
     page = PAGE.format(title=esc(title), bundle=bundle, css=CSS, nav=nav, body="\n".join(body), script=script, js=JS)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(drop_external_tags(page), encoding="utf-8")
-    os.replace(tmp, path)
+    write_bytes_whole(path, drop_external_tags(page))
     return sum(s.figures for s in sections)
 
 

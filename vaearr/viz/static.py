@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
+from vaearr.files import write_whole
 from vaearr.options import FIGURES
 
 #: Colour of NaN / not-indexed / noise pixels in label maps, and their name in the legend.
@@ -362,6 +363,7 @@ def save_static(fig: Any, stem: str | os.PathLike) -> list[Path]:
     with matplotlib.rc_context({"svg.fonttype": "none", "pdf.fonttype": 42}):
         for fmt in options.formats:
             path = stem.with_name(f"{stem.name}.{fmt}")
-            fig.savefig(path, dpi=options.dpi, bbox_inches="tight", facecolor="white", format=fmt)
+            write_whole(path, lambda tmp, fmt=fmt: fig.savefig(tmp, dpi=options.dpi, bbox_inches="tight",
+                                                               facecolor="white", format=fmt))
             out.append(path)
     return out
