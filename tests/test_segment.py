@@ -206,6 +206,20 @@ def test_a_mask_hole_through_a_region_joins_its_two_halves() -> None:
     assert adjusted_rand_score(regions[valid], seg.regions[valid]) > 0.95
 
 
+def test_a_small_island_of_the_mask_joins_the_region_it_resembles() -> None:
+    """A few pixels the mask leaves alone (a bright spot inside a pit) touch no region: they join the nearest region
+    that is not small, as a small region with neighbours does, instead of standing as a grain of their own."""
+    f, regions, grains = planted(step=3.0)
+    valid = np.ones((NY, NX), bool)
+    valid[2:8, 2:8] = False
+    valid[4, 4:7] = True  # an island of 3 pixels (fewer than the 4 a region needs) in a pit of the upper-left sub-grain
+    seg = segment_features(f, valid)
+    island, around = seg.regions[4, 4], seg.regions[1, 1]
+    assert island >= 0 and island == around, seg.info
+    assert seg.grains[4, 4] == seg.grains[1, 1]
+    assert len(np.unique(seg.grains[valid])) == len(np.unique(grains)), seg.info
+
+
 def test_the_regions_do_not_depend_on_the_mask() -> None:
     """Holes in the mask (a tenth of the pixels) change no region of the pixels they leave."""
     f, regions, _ = planted(step=3.0)

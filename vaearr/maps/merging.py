@@ -174,9 +174,15 @@ def absorb_small(z: np.ndarray, a: np.ndarray, b: np.ndarray, labels: np.ndarray
         reach = reach.tocoo()
         src, dst = reach.row, reach.col
         keep = small[src] & (src != dst)
-        if not keep.any():
-            break  # the small regions have no neighbour (islands of the mask): they stay
         src, dst = src[keep], dst[keep]
+        # a small island of the mask (no neighbour at all) is no region either: it joins the nearest region that
+        # is not small, wherever it lies (never another island, so scattered islands cannot chain into one)
+        island = small & (np.bincount(np.r_[i, j], minlength=r) == 0)
+        if island.any() and (~small).any():
+            src = np.r_[src, np.repeat(np.flatnonzero(island), int((~small).sum()))]
+            dst = np.r_[dst, np.tile(np.flatnonzero(~small), int(island.sum()))]
+        if not src.size:
+            break  # only small regions without a neighbour, and no region that is not small: they stay
         dist = pair_distances(mu, src, dst)
         first = np.lexsort((dist, src))
         head = np.r_[True, src[first][1:] != src[first][:-1]]
