@@ -148,13 +148,15 @@ def merge_regions(z: np.ndarray, a: np.ndarray, b: np.ndarray, *, boundary_cost:
 
 
 def absorb_small(z: np.ndarray, a: np.ndarray, b: np.ndarray, labels: np.ndarray, min_size: int,
-                 hops: int = 2) -> np.ndarray:
+                 hops: int = 2, *, islands: bool = False) -> np.ndarray:
     """Regions with fewer than ``min_size`` core pixels (pixels whose 4 neighbours are all in the region;
     the map's and the mask's edges do not count against it) join the region whose mean is nearest among
     those up to ``hops`` steps away on the region graph, round by round. Thin strips go too: the mixed
     patterns along a grain boundary, which at a high signal-to-noise differ significantly from both sides,
     are not a sub-grain. Looking two steps away lets a small patch of one sub-grain, enclosed by the other,
-    join its own sub-grain's nearest patch rather than the region around it."""
+    join its own sub-grain's nearest patch rather than the region around it. ``islands``: a small region with
+    no neighbour at all (an island of the mask) joins the nearest region that is not small, wherever it lies —
+    only where the pairs are all the map's pairs (inside given grains a region without pairs is a grain's own)."""
     for _ in range(100000):
         mu, size = region_means(z, labels)
         edge = np.zeros(labels.size, bool)
@@ -177,7 +179,7 @@ def absorb_small(z: np.ndarray, a: np.ndarray, b: np.ndarray, labels: np.ndarray
         src, dst = src[keep], dst[keep]
         # a small island of the mask (no neighbour at all) is no region either: it joins the nearest region that
         # is not small, wherever it lies (never another island, so scattered islands cannot chain into one)
-        island = small & (np.bincount(np.r_[i, j], minlength=r) == 0)
+        island = small & (np.bincount(np.r_[i, j], minlength=r) == 0) & islands
         if island.any() and (~small).any():
             src = np.r_[src, np.repeat(np.flatnonzero(island), int((~small).sum()))]
             dst = np.r_[dst, np.tile(np.flatnonzero(~small), int(island.sum()))]

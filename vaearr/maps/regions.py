@@ -251,7 +251,7 @@ def _merged(raw: np.ndarray, valid: np.ndarray, flat: np.ndarray, grains: np.nda
         z = (raw - raw.mean(0)) @ whiten / math.sqrt(kappa)  # merge costs in independent measurements
         labels, rounds = merge_regions(z, ai, bi, boundary_cost=boundary_cost)
         merged = int(labels.max()) + 1
-        labels = absorb_small(z, ai, bi, labels, min_size)
+        labels = absorb_small(z, ai, bi, labels, min_size, islands=grains is None)
         within = np.full(ny * nx, -1)
         within[flat] = labels
         within = within.reshape(ny, nx)
