@@ -28,8 +28,10 @@ import errno
 import os
 import shutil
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import dask
 import fsspec
 import xarray as xr
 import zarr
@@ -55,6 +57,7 @@ from vaearr.store.transaction import (
     quiet_zarr_warnings,
     recover,
     remove_array,
+    settle_zarr,
     store_lock,
     tx_dir,
 )
@@ -302,7 +305,8 @@ def _stage_and_commit(path: Any, ds: xr.Dataset, encoding: dict, exists: bool,
                     zarr.open_group(str(staging), mode="r+").attrs.update(dict(group_attrs))
                 zarr.consolidate_metadata(str(staging))
     except BaseException:
-        # nothing has touched the store yet: drop the staging copy and re-raise
+        # nothing has touched the store yet: drop the staging copy (once no write is in flight) and re-raise
+        settle_zarr()
         shutil.rmtree(tx, ignore_errors=True)
         raise
     if not exists:
@@ -347,11 +351,17 @@ def _to_zarr(ds: xr.Dataset, target: Any, encoding: dict, progress: bool | str, 
         delayed = ds.to_zarr(target, mode=kw.pop("mode", "w"), zarr_format=3, consolidated=False,
                              write_empty_chunks=True,
                              encoding=encoding, compute=False, **kw)
-        if progress:
-            with dask_progress(progress if isinstance(progress, str) else "writing"):
-                delayed.compute()
-        else:
-            delayed.compute()
+        # our own pool: when a chunk write fails, dask raises at once while other threads are still
+        # writing; shutting the pool down waits for them before the caller drops the staging area
+        pool = ThreadPoolExecutor(dask.config.get("num_workers", None) or os.cpu_count() or 1)
+        try:
+            if progress:
+                with dask_progress(progress if isinstance(progress, str) else "writing"):
+                    delayed.compute(pool=pool)
+            else:
+                delayed.compute(pool=pool)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _writable_url(store: Any, storage_options: dict | None) -> None:

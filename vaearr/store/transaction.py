@@ -57,6 +57,36 @@ def quiet_zarr_warnings() -> Iterator[None]:
         yield
 
 
+def settle_zarr(timeout: float = 30.0) -> None:
+    """Wait for the writes zarr still has in flight after one of them failed (``asyncio.gather`` does
+    not cancel a failed write's siblings), and take their errors. A failed write's staging area is
+    removed only after this: a late write would otherwise make its folders again, or print "Future
+    exception was never retrieved" when it finds them gone."""
+    import asyncio
+
+    from zarr.core import sync as zsync
+
+    loop = zsync.loop[0]
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return
+
+    async def drain() -> None:
+        me = asyncio.current_task()
+        while True:
+            others = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+            if not others:
+                return
+            await asyncio.wait(others, timeout=timeout)
+            for t in others:
+                if t.done() and not t.cancelled():
+                    t.exception()  # taken: the staging copy it wrote into is dropped anyway
+            if any(not t.done() for t in others):
+                return
+
+    with contextlib.suppress(Exception):
+        asyncio.run_coroutine_threadsafe(drain(), loop).result(timeout + 5)
+
+
 @contextlib.contextmanager
 def store_lock(store: str | os.PathLike) -> Iterator[None]:
     """Hold the store's write lock: ``flock`` on a ``<store>.vaearr-lock`` file that exists only
