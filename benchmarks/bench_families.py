@@ -290,7 +290,7 @@ def score_deformed(m: MapSpec, store: Path, truth: Truth) -> list[dict]:
 
 #: Grain-level thresholds (``segment --grain-threshold``) and boundary costs scored on every map, to choose on one
 #: family and read the other.
-GRAIN_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
+GRAIN_THRESHOLDS = (0.3, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 1.0)
 BOUNDARY_COSTS = (1.0986, 2.0, 4.0, 8.0)
 
 

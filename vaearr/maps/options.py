@@ -229,8 +229,12 @@ BOUNDARY_COST = round(math.log(3), 4)
 GRAIN_BOUNDARY_COST = 8.0
 #: Pattern space: a region boundary is a grain boundary when its excess pseudo-angle (the noise-free
 #: dissimilarity of the mean patterns three pixels apart across it, less its sides' own gradient) is over this
-#: (:mod:`vaearr.maps.pattern_levels`; chosen on the first family of study maps: BENCHMARKS.md "Science").
-GRAIN_EXCESS = 0.7
+#: (:mod:`vaearr.maps.pattern_levels`). Between what a sub-grain step reads (≤ 1°: up to 0.36 on the tuning maps of
+#: both families) and what a pixel half of one grain and half of another reads against either (√ln 2 ≈ 0.59, so
+#: 0.5–0.6 across the mixed rows of a region that took in a neighbour grain's boundary pixels); the middle of the
+#: tuning maps' gap (0.36–0.56). It was 0.7, chosen on the first family alone, which joined grains through such
+#: mixed regions on held-out deformed maps (BENCHMARKS.md "Science: two families").
+GRAIN_EXCESS = 0.45
 #: Pairs inside a grain closer than this fraction of the median grain-boundary contrast are merged.
 MIN_CONTRAST = 0.01
 

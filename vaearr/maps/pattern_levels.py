@@ -53,6 +53,9 @@ DEPTH = 4
 MIN_ROW_PIXELS = 8
 #: Floats a side-row's sums may take in all before the patterns are binned 2 × 2 (256 MB of float64).
 SUM_BUDGET = 32 * 1024 * 1024
+#: The grain rule's bar for a region of fewer than MIN_ROW_PIXELS × DEPTH pixels with no measured link: it joins
+#: its least dissimilar neighbour below this (the rule's first bar, 0.7, kept where the noise is large).
+FEW_PIXELS_EXCESS = 0.7
 #: Pattern rows read at a time.
 BLOCK_PIXELS = 4096
 
@@ -243,12 +246,17 @@ def pattern_grains(regions: np.ndarray, features: Any, prepare: Callable[[np.nda
     known = np.isfinite(excess)
     same = known & (excess <= threshold)
     # a region left on its own (no boundary measured as inside a grain) whose other boundaries are too short to
-    # measure well takes the grain of the neighbour least dissimilar on the few pixels there are, when that reads
-    # as inside a grain
+    # measure well takes the grain of the neighbour least dissimilar on the few pixels there are, unless that reads
+    # as another grain; for a region of a few pixels (too few for one set of side rows) the rule tells a grain from
+    # an unrelated one (about 1) but not from a mixed row (0.6), so its bar is FEW_PIXELS_EXCESS
     rough, _ = excess_dissimilarity(sums, sq, count, rows.i.size, min_count=2)
     linked = np.zeros(n_regions, bool)
     linked[rows.i[same]] = linked[rows.j[same]] = True
-    lonely = ~known & (~linked[rows.i] | ~linked[rows.j]) & (rough <= threshold)
+    size = np.bincount(regions[regions >= 0], minlength=n_regions)
+    tiny = size < MIN_ROW_PIXELS * DEPTH
+    bar = np.where((~linked[rows.i] & tiny[rows.i]) | (~linked[rows.j] & tiny[rows.j]),
+                   max(threshold, FEW_PIXELS_EXCESS), threshold)
+    lonely = ~known & (~linked[rows.i] | ~linked[rows.j]) & (rough <= bar)
     best = np.full(n_regions, np.inf)
     for end in (rows.i, rows.j):
         np.minimum.at(best, end, np.where(lonely, rough, np.inf))
