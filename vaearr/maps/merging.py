@@ -14,6 +14,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 from scipy.stats import chi2
+from sklearn.neighbors import NearestNeighbors
 
 from vaearr.errors import InputError
 from vaearr.progress import bar
@@ -158,8 +159,6 @@ def absorb_small(z: np.ndarray, a: np.ndarray, b: np.ndarray, labels: np.ndarray
     no neighbour at all (an island of the mask) joins the nearest region that is not small, or another island it
     resembles (one mean describes both more briefly than two), wherever they lie — only where the pairs are all
     the map's pairs (inside given grains a region without pairs is a grain's own)."""
-    from sklearn.neighbors import NearestNeighbors
-
     price = z.shape[1] / 2 * np.log(max(labels.size, 2))
     for _ in range(100000):
         mu, size = region_means(z, labels)

@@ -12,6 +12,7 @@ One writer at a time holds :func:`store_lock` (a lock file beside the store, the
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import errno
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import zarr
+from zarr.core import sync as zarr_sync
 
 from vaearr.errors import StoreBusyError
 
@@ -62,11 +64,7 @@ def settle_zarr(timeout: float = 30.0) -> None:
     not cancel a failed write's siblings), and take their errors. A failed write's staging area is
     removed only after this: a late write would otherwise make its folders again, or print "Future
     exception was never retrieved" when it finds them gone."""
-    import asyncio
-
-    from zarr.core import sync as zsync
-
-    loop = zsync.loop[0]
+    loop = zarr_sync.loop[0]
     if loop is None or loop.is_closed() or not loop.is_running():
         return
 
