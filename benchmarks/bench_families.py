@@ -47,7 +47,6 @@ from sklearn.metrics import adjusted_rand_score, roc_auc_score  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from science_lib import append_row, machine, mixture_ari, orientation_features  # noqa: E402
 
-
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "_data" / "families"
 OUT = ROOT / "benchmarks" / "results" / "families.jsonl"
