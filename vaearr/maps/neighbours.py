@@ -26,7 +26,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import dask.array as da
@@ -35,7 +35,10 @@ import numpy as np
 from sklearn.utils.extmath import randomized_svd
 
 from vaearr.errors import InputError
+from vaearr.maps.background import static_background
 from vaearr.maps.merging import robust_covariance
+from vaearr.store import open_store
+from vaearr.store.schema import MAP_DIMS
 
 #: Kernel sizes (0: no averaging).
 SIZES = (0, 3, 5)
@@ -135,19 +138,25 @@ class NeighbourAverage:
         return out if lazy else out.compute()
 
     def average_read(self, read: Callable[[slice, slice], np.ndarray], shape: Sequence[int],
-                     chunks: Sequence[Sequence[int]], dtype: Any, mask: np.ndarray | None = None) -> da.Array:
+                     chunks: Sequence[Sequence[int]], dtype: Any, mask: np.ndarray | None = None, *,
+                     origin: Sequence[int] = (0, 0)) -> da.Array:
         """The average of a ``(y, x, ...)`` array of ``shape`` that ``read(ys, xs)`` returns a window of, as a
         lazy array of ``chunks``: each block reads its own window with the halo (zeros beyond the map, as
         :meth:`average` pads), so memory is bounded by the blocks in flight. (:meth:`average`'s
         ``map_overlap`` on a store's array can hold most of the map: dask computes the neighbours' halo
-        slices ahead of the blocks that use them.)"""
+        slices ahead of the blocks that use them.)
+
+        ``origin`` (y0, x0): the result is the box of ``shape`` from there of a map of ``mask``'s shape (the
+        map by default); the halo around the box is read from the map."""
         r = self.size // 2
-        ny, nx = int(shape[0]), int(shape[1])
-        m = np.ones((ny, nx), bool) if mask is None else np.asarray(mask, bool)
+        oy, ox = (int(v) for v in origin)
+        m = np.ones(tuple(int(s) for s in shape[:2]), bool) if mask is None else np.asarray(mask, bool)
+        ny, nx = m.shape
         extra = (1,) * (len(shape) - 2)
 
         def block(block_info: dict | None = None) -> np.ndarray:
-            (y0, y1), (x0, x1) = block_info[None]["array-location"][:2]
+            (y0, y1), (x0, x1) = [(a + o, b + o) for (a, b), o in zip(block_info[None]["array-location"][:2],
+                                                                      (oy, ox))]
             ya, yb, xa, xb = max(y0 - r, 0), min(y1 + r, ny), max(x0 - r, 0), min(x1 + r, nx)
             pad = ((ya - (y0 - r), (y1 + r) - yb), (xa - (x0 - r), (x1 + r) - xb))
             window = np.pad(np.asarray(read(slice(ya, yb), slice(xa, xb))), (*pad, *[(0, 0)] * len(extra)))
@@ -156,6 +165,29 @@ class NeighbourAverage:
 
         return da.map_blocks(block, chunks=tuple(tuple(c) for c in chunks), dtype=dtype,
                              meta=np.empty((0,) * len(shape), dtype))
+
+    def stream(self, read: Callable[[slice], np.ndarray], shape: Sequence[int], mask: np.ndarray | None = None, *,
+               rows: int, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Bands of ``rows`` whole scan rows of a ``(y, x, ...)`` array of ``shape`` averaged, in order from row
+        ``start`` to ``stop``: ``(first row, (rows, x, ...))``. ``read(ys)`` returns rows ``ys``; each is read
+        once (a band keeps the rows its successor's halo needs), so a pass reads the map once, as
+        :meth:`average_read` does with its halo re-read per block."""
+        r = self.size // 2
+        ny = int(shape[0])
+        stop = ny if stop is None else int(stop)
+        m = np.ones(tuple(int(s) for s in shape[:2]), bool) if mask is None else np.asarray(mask, bool)
+        buf, lo, hi = None, 0, 0  # raw rows lo:hi
+        for y0 in range(int(start), stop, rows):
+            y1 = min(y0 + rows, stop)
+            a, b = max(y0 - r, 0), min(y1 + r, ny)
+            kept = buf[a - lo:] if buf is not None and lo <= a < hi else None
+            first_new = hi if kept is not None else a
+            parts = ([kept] if kept is not None else []) + ([np.asarray(read(slice(first_new, b)))] if b > first_new else [])
+            buf, lo, hi = np.concatenate(parts, 0) if len(parts) > 1 else parts[0], a, b
+            pad = ((a - (y0 - r), (y1 + r) - b), (r, r))
+            window = np.pad(buf, (*pad, *[(0, 0)] * (buf.ndim - 2)))
+            inside = np.pad(m[a:b], pad).reshape(window.shape[:2] + (1,) * (buf.ndim - 2))
+            yield y0, self.average_block(window, inside)[r:r + y1 - y0, r:r + m.shape[1]]
 
     # -- naming, saving -----------------------------------------------------------------------
 
@@ -217,6 +249,21 @@ def standardised(patterns: np.ndarray, background: np.ndarray) -> np.ndarray:
 
 def _average_block(block: np.ndarray, mask: np.ndarray, kernel: NeighbourAverage) -> np.ndarray:
     return kernel.average_block(block, mask)
+
+
+def fit_store(store: Any, var: str, mask: str | None, *, size: int, feature_dims: Sequence[str],
+              background: np.ndarray | None = None) -> NeighbourAverage:
+    """Similarity weights fitted on whole scan rows of a (y, x) map of patterns in ``store`` (:func:`fit_rows`)
+    against its static background over ``mask`` (the mean pattern, computed unless given)."""
+    ds = open_store(store)
+    da_ = ds[var].transpose(*MAP_DIMS, *feature_dims)
+    if background is None:
+        background = static_background(store, var, MAP_DIMS, mask, feature_dims=feature_dims)
+    rows = fit_rows(da_.sizes[MAP_DIMS[0]], da_.sizes[MAP_DIMS[1]])
+    patterns = np.asarray(da_.isel({MAP_DIMS[0]: rows}).values)
+    inside = (np.asarray(ds[mask].transpose(*MAP_DIMS).values, bool)[rows] if mask is not None
+              else np.ones(patterns.shape[:2], bool))
+    return NeighbourAverage.fit(patterns, inside, size=size, background=background)
 
 
 def fit_rows(n_rows: int, n_cols: int, *, seed: int = 0, patterns: int = FIT_PATTERNS) -> np.ndarray:
