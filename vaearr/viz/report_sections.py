@@ -11,6 +11,7 @@ import xarray as xr
 
 from vaearr.analysis.clustering import NOISE_RGB, palette
 from vaearr.run import Run
+from vaearr.train.window import load_window
 from vaearr.store import PROVENANCE_KEYS, masks
 from vaearr.store.schema import (
     BANDCONTRAST,
@@ -168,6 +169,9 @@ def run_section(run: Run) -> Section:
     with_model = {k: v for k, v in run.model_config.items() if not isinstance(v, dict)}
     sec.html("<details><summary>model config</summary>" + definitions(with_model) + "</details>")
     sec.html("<h3>preprocessing</h3><pre>" + esc(run.preprocess.describe()) + "</pre>")
+    window = load_window(run.path)
+    if window is not None:
+        sec.html("<h3>training window</h3>" + definitions(window_items(window)))
     hist = run.history
     if hist:
         secs = [r.get("seconds") for r in hist if isinstance(r.get("seconds"), int | float)]
@@ -201,6 +205,25 @@ def run_section(run: Run) -> Section:
     elif run.curves_path.exists() and not hist:
         sec.html(img(run.curves_path, "curves.png"))
     return sec
+
+
+def window_items(window: Any) -> dict[str, Any]:
+    """What the report says of a run's training window: the box, how it was chosen, and its check."""
+    i, c = window.info, window.check
+    y0, y1, x0, x1 = window.box
+    items: dict[str, Any] = {"window": f"rows {y0}:{y1}, columns {x0}:{x1} ({y1 - y0} × {x1 - x0} of "
+                                       f"{window.shape[0]} × {window.shape[1]} pixels)" + (" — the whole map" if window.whole else ""),
+                             "chosen": window.how}
+    if "grain_size" in i:
+        items["characteristic grain size (mean linear intercept)"] = "none measured" if i["grain_size"] is None \
+            else f"{i['grain_size']:.1f} px (rows {i['intercept_rows'] or float('nan'):.1f}, columns {i['intercept_columns'] or float('nan'):.1f})"
+        items["kinds of region"] = f"{i['kinds']}; the window holds each at ≥ {i['cover']:.2f} of its share of the map " \
+                                   f"(KL {i['divergence_nats']:.3f} nats)"
+    if "ratio" in c:
+        items["check: reconstruction error outside / inside"] = (
+            f"{c['ratio']:.2f} ({c['outside']:.4g} / {c['inside']:.4g}; {c['n_outside']} and {c['n_inside']} patterns; "
+            f"{'within' if c['holds'] else 'more than'} the {c['factor']:g}× allowed)")
+    return items
 
 
 # --------------------------------------------------------------------------------------------
