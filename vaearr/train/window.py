@@ -168,7 +168,7 @@ def outside_patterns(run: Run, window: Window, *, n: int = CHECK_SAMPLES, seed: 
     keep = m & ~window.region()
     avg = run.preprocess.neighbours
     found = []
-    for a, b in read_bands(ny, nx, budget=max(4 * n, 4 * nx)):
+    for a, b in read_bands(ny, nx, budget=max(4 * n, 8 * nx), rows=1):
         if not keep[a:b].any():
             continue
         if avg is None:
