@@ -363,6 +363,13 @@ def _latent_and_segment_blocks(sec: Section, ds: xr.Dataset, maps: dict, s: int,
     return latents
 
 
+def _maps_intro(ds: xr.Dataset, s: int, tiled: bool) -> str:
+    return (f"<p>{ds.sizes[Y]} × {ds.sizes[X]} pixels" + (f", drawn every {s}th pixel" if s > 1 else "")
+            + ". Zoom and pan are shared by every map of the grid."
+            + (" Zoomed in until a pixel of the map covers a pixel of the screen, a map is drawn at full "
+               "resolution." if tiled else "") + "</p>")
+
+
 def maps_section(ds: xr.Dataset, tiles: Tiles | None = None) -> Section | None:
     """Every (y, x) variable worth a look, on one grid with shared zoom and pan; a map drawn every s-th pixel
     is drawn at full resolution from ``tiles`` once zoomed in (:mod:`vaearr.viz.zoom`)."""
@@ -373,10 +380,7 @@ def maps_section(ds: xr.Dataset, tiles: Tiles | None = None) -> Section | None:
     s = stride_of(ds)
     sec = Section("maps", "Maps")
     tiles = tiles if s > 1 else None
-    sec.html(f"<p>{ds.sizes[Y]} × {ds.sizes[X]} pixels" + (f", drawn every {s}th pixel" if s > 1 else "")
-             + ". Zoom and pan are shared by every map of the grid."
-             + (" Zoomed in until a pixel of the map covers a pixel of the screen, a map is drawn at full "
-                "resolution." if tiles is not None else "") + "</p>")
+    sec.html(_maps_intro(ds, s, tiles is not None))
     done: set[str] = set()
     frame = 300
 
