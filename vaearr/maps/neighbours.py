@@ -23,6 +23,7 @@ clicks all average alike. Averaged integer data are rounded back to their dtype.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import math
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from sklearn.utils.extmath import randomized_svd
 from vaearr.errors import InputError
 from vaearr.maps.background import static_background
 from vaearr.maps.merging import robust_covariance
+from vaearr.numba_cache import lazy_njit
 from vaearr.store import open_store
 from vaearr.store.schema import MAP_DIMS
 
@@ -101,31 +103,58 @@ class NeighbourAverage:
         out[r:block.shape[0] - r, r:block.shape[1] - r] = self.average_inner(block, mask)
         return out
 
-    def average_inner(self, block: np.ndarray, mask: np.ndarray, feats: np.ndarray | None = None) -> np.ndarray:
-        """:meth:`average_block` without the halo: ``(Y, X, ...)``. Each product and sum in place, in the
-        same order as ever (the same values to the bit, in a third of the passes over memory). ``feats``: the
-        block's :meth:`features` when they are known already (a stream keeps those of its halo rows)."""
+    def weights(self, mask: np.ndarray, feats: np.ndarray | None) -> np.ndarray:
+        """``(K, Y, X)`` float32: the weight of each offset of :func:`offsets` at each pixel of a block's inside
+        (``mask (Y + 2r, X + 2r)`` with its halo; ``feats`` its :meth:`features`, None for uniform weights)."""
         r = self.size // 2
-        ny, nx = block.shape[0] - 2 * r, block.shape[1] - 2 * r
-        extra = (1,) * (block.ndim - 2)
-        m = mask.reshape(mask.shape[:2]).astype(np.float32)
-        values = block if block.dtype == np.float32 else block.astype(np.float32)
-        if self.weighting == "similarity" and feats is None:
-            feats = self.features(values)
-        elif self.weighting != "similarity":
-            feats = None
+        ny, nx = mask.shape[0] - 2 * r, mask.shape[1] - 2 * r
+        m = mask.astype(np.float32)
         k = feats.shape[-1] if feats is not None else 1
-        acc = np.zeros((ny, nx, *block.shape[2:]), np.float32)
-        term = np.empty_like(acc)
-        total = np.zeros((ny, nx), np.float32)
-        for dy, dx in offsets(self.size):
-            w = m[r + dy:r + dy + ny, r + dx:r + dx + nx].copy()
+        out = np.empty((len(offsets(self.size)), ny, nx), np.float32)
+        for i, (dy, dx) in enumerate(offsets(self.size)):
+            w = out[i]
+            w[...] = m[r + dy:r + dy + ny, r + dx:r + dx + nx]
             if feats is not None and (dy, dx) != (0, 0):
                 diff = feats[r + dy:r + dy + ny, r + dx:r + dx + nx] - feats[r:r + ny, r:r + nx]
                 w *= np.exp(-np.einsum("yxk,yxk->yx", diff, diff) / (4.0 * k))
-            np.multiply(values[r + dy:r + dy + ny, r + dx:r + dx + nx], w.reshape(w.shape + extra), out=term)
+        return out
+
+    def average_inner(self, block: np.ndarray, mask: np.ndarray, feats: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`average_block` without the halo: ``(Y, X, ...)``. ``feats``: the block's :meth:`features`
+        when they are known already (a stream keeps those of its halo rows). With numba, the weighted sum,
+        the division, the rounding and the pixels left as they are make one compiled pass over each
+        pattern's neighbours (:func:`weighted_mean`; the same values to the bit as the numpy path, which
+        is many times slower)."""
+        r = self.size // 2
+        ny, nx = block.shape[0] - 2 * r, block.shape[1] - 2 * r
+        m = mask.reshape(mask.shape[:2])
+        if self.weighting == "similarity" and feats is None:
+            feats = self.features(block)
+        w = self.weights(m, feats if self.weighting == "similarity" else None)
+        if NUMBA:
+            flat = np.ascontiguousarray(block).reshape(block.shape[0], block.shape[1], -1)
+            out = np.empty((ny, nx, flat.shape[2]), block.dtype)
+            integer = np.dtype(block.dtype).kind in "iu"
+            lo, hi = (np.iinfo(block.dtype).min, np.iinfo(block.dtype).max) if integer else (0, 0)
+            inside = np.ascontiguousarray(m[r:r + ny, r:r + nx] > 0)
+            dys, dxs = (np.array(v, np.int64) for v in zip(*offsets(self.size)))
+            weighted_mean(flat, w, dys, dxs, r, inside, out, integer, np.float32(lo), np.float32(hi))
+            return out.reshape(ny, nx, *block.shape[2:])
+        return self._average_numpy(block, m, w)
+
+    def _average_numpy(self, block: np.ndarray, m: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """:meth:`average_inner` in numpy: each product and sum in place, in the order of :func:`weighted_mean`."""
+        r = self.size // 2
+        ny, nx = block.shape[0] - 2 * r, block.shape[1] - 2 * r
+        extra = (1,) * (block.ndim - 2)
+        values = block if block.dtype == np.float32 else block.astype(np.float32)
+        acc = np.zeros((ny, nx, *block.shape[2:]), np.float32)
+        term = np.empty_like(acc)
+        total = np.zeros((ny, nx), np.float32)
+        for i, (dy, dx) in enumerate(offsets(self.size)):
+            np.multiply(values[r + dy:r + dy + ny, r + dx:r + dx + nx], w[i].reshape(w[i].shape + extra), out=term)
             acc += term
-            total += w
+            total += w[i]
         centre = block[r:r + ny, r:r + nx]
         inside = (m[r:r + ny, r:r + nx] > 0) & (total > 0)
         acc /= np.maximum(total, 1e-12).reshape(total.shape + extra)
@@ -259,6 +288,40 @@ class NeighbourAverage:
         projection = (vt.T @ whiten).astype(np.float32)
         return cls(size, "similarity", background=background, projection=projection,
                    offset=(mean @ projection).astype(np.float32))
+
+
+#: Whether numba is there to compile :func:`weighted_mean` (else :meth:`NeighbourAverage.average_inner` runs in numpy).
+NUMBA = importlib.util.find_spec("numba") is not None
+
+
+@lazy_njit(nogil=True, cache=True)
+def weighted_mean(window, weights, dys, dxs, r, inside, out, integer, lo, hi):  # pragma: no cover - compiled
+    """``out[y, x] = Σ_k weights[k, y, x] · window[y + r + dys[k], x + r + dxs[k]] / Σ_k weights[k, y, x]`` for every
+    feature, in float32, summed in the order of the offsets (as the numpy path), rounded and clipped to
+    [lo, hi] for ``integer`` data; a pixel outside ``inside`` (or with no weight) keeps its own values."""
+    ny, nx, nf = out.shape
+    acc = np.empty(nf, np.float32)
+    tiny = np.float32(1e-12)
+    for y in range(ny):
+        for x in range(nx):
+            total = np.float32(0.0)
+            for k in range(len(dys)):
+                total += weights[k, y, x]
+            if not inside[y, x] or not total > 0:
+                out[y, x, :] = window[y + r, x + r, :]
+                continue
+            acc[:] = 0
+            for k in range(len(dys)):
+                w = weights[k, y, x]
+                row = window[y + r + dys[k], x + r + dxs[k]]
+                for j in range(nf):
+                    acc[j] += np.float32(row[j]) * w
+            den = max(total, tiny)
+            for j in range(nf):
+                v = acc[j] / den
+                if integer:
+                    v = min(max(np.rint(v), lo), hi)
+                out[y, x, j] = v
 
 
 def standardised(patterns: np.ndarray, background: np.ndarray) -> np.ndarray:
