@@ -64,7 +64,7 @@ BAND_ROWS = 4
 GAP = 2
 #: Kinds of region at most, the smallest share of the map a kind must hold to count, and the least fraction
 #: of that share the window must hold.
-MAX_KINDS = 8
+MAX_KINDS = 16
 MIN_KIND_SHARE = 0.01
 COVER = 0.25
 #: How much the side grows at each try, and the fewest patterns a window holds inside the mask.
