@@ -26,7 +26,7 @@ from vaearr.batches.spec import channel_axis, to_channels_first
 from vaearr.errors import StoreError
 from vaearr.models import VAEBase
 from vaearr.preprocess import Preprocess, averaged_variable, stored_average
-from vaearr.store import open_store
+from vaearr.store import open_store, require_whole
 from vaearr.store.schema import MAP_DIMS
 
 #: Patterns a band of :meth:`Encoder.read_streamed` holds at least (whole rows of whole chunks).
@@ -207,6 +207,7 @@ class Encoder:
         :meth:`read_store` cuts them (``batch_size`` samples in sample order, the last one short)."""
         d = self.data
         ds = open_store(store)
+        require_whole(ds, [d.var, d.mask, mask], store)  # nothing averaged from a damaged variable
         raw = open_store(store, chunks=None)[d.var].transpose(*MAP_DIMS, *d.feature_dims)
         ny, nx = raw.shape[:2]
         run_mask = np.asarray(ds[d.mask].transpose(*MAP_DIMS).values, bool) if d.mask else None

@@ -25,6 +25,7 @@ import xarray as xr
 from vaearr.batches import ZarrBatches
 from vaearr.batches.spec import channel_axis, to_channels_first
 from vaearr.errors import InputError
+from vaearr.files import write_bytes_whole
 from vaearr.maps.neighbours import NeighbourAverage, fit_store
 from vaearr.maps.window import MIN_SIDE, Window, check_request, choose_window, parse_window, read_bands
 from vaearr.run import DataSpec, Run
@@ -80,9 +81,7 @@ def window_file(run: str | os.PathLike) -> Path:
 def save_window(run: str | os.PathLike, window: Window) -> None:
     path = window_file(run)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(window.to_dict(), indent=2) + "\n")
-    os.replace(tmp, path)
+    write_bytes_whole(path, json.dumps(window.to_dict(), indent=2) + "\n")  # whole or not at all, a full disk in one line
 
 
 def load_window(run: str | os.PathLike) -> Window | None:

@@ -170,14 +170,19 @@ def build_report(
         sections.append(run_section(r))
     tiles = Tiles(out)
     shutil.rmtree(out / "tiles.new", ignore_errors=True)
-    for make in (lambda: maps_section(ds, tiles), lambda: phases_section(ds), lambda: analyses_section(ds, found),
-                 lambda: exploration_section(ds, r, found)):
-        sec = make()
-        if sec is not None:
-            sections.append(sec)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / REPORT_FILE
-    figures = write_page(sections, path, title=title or f"vaearr report: {store.name if isinstance(store, Path) else store}")
+    try:
+        for make in (lambda: maps_section(ds, tiles), lambda: phases_section(ds),
+                     lambda: analyses_section(ds, found), lambda: exploration_section(ds, r, found)):
+            sec = make()
+            if sec is not None:
+                sections.append(sec)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / REPORT_FILE
+        figures = write_page(sections, path,
+                             title=title or f"vaearr report: {store.name if isinstance(store, Path) else store}")
+    except BaseException:
+        shutil.rmtree(out / "tiles.new", ignore_errors=True)  # a failed report leaves the old page and tiles as they were
+        raise
     publish(tiles)
     return ReportResult(path, [s.id for s in sections], r.path if r is not None else None, found.all(), figures,
                         time.perf_counter() - t0)
