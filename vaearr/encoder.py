@@ -11,8 +11,6 @@ sample becomes the same model input on every path. :class:`~vaearr.run.Run` hand
 from __future__ import annotations
 
 import os
-import queue
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,6 +20,7 @@ import torch
 import xarray as xr
 
 from vaearr.batches import ZarrBatches
+from vaearr.batches.ahead import ahead
 from vaearr.batches.spec import channel_axis, to_channels_first
 from vaearr.errors import StoreError
 from vaearr.models import VAEBase
@@ -31,43 +30,6 @@ from vaearr.store.schema import MAP_DIMS
 
 #: Patterns a band of :meth:`Encoder.read_streamed` holds at least (whole rows of whole chunks).
 STREAM_PATTERNS = 4096
-
-
-def ahead(items: Iterator[Any], n: int = 2) -> Iterator[Any]:
-    """``items`` made in a thread of their own, up to ``n`` ahead of the caller (an error comes out where the
-    item would have)."""
-    q: queue.Queue = queue.Queue(maxsize=n)
-    end = object()
-    stop = threading.Event()
-
-    def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def make() -> None:
-        try:
-            for item in items:
-                if not put(item):
-                    return
-            put(end)
-        except BaseException as exc:  # handed to the caller
-            put(exc)
-
-    thread = threading.Thread(target=make, name="vaearr-ahead", daemon=True)
-    thread.start()
-    try:
-        while (item := q.get()) is not end:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join()
 
 if TYPE_CHECKING:
     from vaearr.run import DataSpec
