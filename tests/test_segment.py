@@ -220,26 +220,6 @@ def test_a_small_island_of_the_mask_joins_the_region_it_resembles() -> None:
     assert len(np.unique(seg.grains[valid])) == len(np.unique(grains)), seg.info
 
 
-def test_islands_of_a_grain_the_mask_shows_only_in_pieces_join_one_another() -> None:
-    """A third grain the mask shows only as islands of 3 pixels each (fewer than a region needs), in pits of the
-    other two: the islands are alike, so they join one another into one region and one grain of their own rather
-    than each joining the nearest grain they do not belong to."""
-    f, _, grains = planted(step=3.0)
-    valid = np.ones((NY, NX), bool)
-    islands = [(4, 4), (18, 6), (6, 22), (19, 25)]
-    for y, x in islands:
-        valid[y - 2:y + 3, x - 2:x + 3] = False
-        valid[y, x - 1:x + 2] = True
-        f[y, x - 1:x + 2, 0] -= 20.0 * grains[y, x]  # the same features in either grain's pits:
-        f[y, x - 1:x + 2, 2] += 20.0  # another orientation than either grain
-    seg = segment_features(f, valid)
-    labels = {int(seg.regions[y, x]) for y, x in islands}
-    assert len(labels) == 1 and labels.pop() >= 0, seg.info
-    own = {int(seg.grains[y, x]) for y, x in islands}
-    assert len(own) == 1 and own.isdisjoint(np.unique(seg.grains[valid & (f[..., 2] < 10)])), seg.info
-    assert len(np.unique(seg.grains[valid])) == len(np.unique(grains)) + 1, seg.info
-
-
 def test_the_regions_do_not_depend_on_the_mask() -> None:
     """Holes in the mask (a tenth of the pixels) change no region of the pixels they leave."""
     f, regions, _ = planted(step=3.0)

@@ -43,6 +43,21 @@ def test_a_bent_region_reads_a_higher_kernel_spread_than_a_flat_one() -> None:
     assert np.nanmedian(steep.kernel[bent]) > np.nanmedian(s.kernel[bent])
 
 
+def test_the_kernel_spread_reads_the_gradient_in_units_of_the_noise() -> None:
+    """The kernel spread is 1 + |∇z|²/d with the noise's part taken out: about 1 on the flat region (noise alone),
+    about 1 + g²/d on a region drifting g noise σ a pixel in one of its d features, at every pixel, the region's
+    rim (fewer pixels in the window) included."""
+    for gradient in (1.0, 3.0):
+        s = feature_spreads(*planted(seed=5, gradient=gradient))
+        _, regions = planted(seed=5, gradient=gradient)
+        flat, bent = s.kernel[regions == 0], s.kernel[regions == 1]
+        assert np.median(flat) == pytest.approx(1.0, abs=0.1), np.median(flat)
+        assert np.median(bent) == pytest.approx(1 + gradient**2 / D, rel=0.15), (gradient, np.median(bent))
+        rim = s.kernel[:, 20] if gradient == 3.0 else None  # the bent region's first column: half a window
+        if rim is not None:
+            assert np.median(rim) == pytest.approx(1 + gradient**2 / D, rel=0.25), np.median(rim)
+
+
 def test_the_noise_floor_does_not_depend_on_the_bending() -> None:
     """The noise is read from second differences, which a linear gradient does not reach: the flat region's domain
     spread stays near 1 however bent its neighbour is."""

@@ -14,7 +14,6 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 from scipy.stats import chi2
-from sklearn.neighbors import NearestNeighbors
 
 from vaearr.errors import InputError
 from vaearr.progress import bar
@@ -156,10 +155,8 @@ def absorb_small(z: np.ndarray, a: np.ndarray, b: np.ndarray, labels: np.ndarray
     patterns along a grain boundary, which at a high signal-to-noise differ significantly from both sides,
     are not a sub-grain. Looking two steps away lets a small patch of one sub-grain, enclosed by the other,
     join its own sub-grain's nearest patch rather than the region around it. ``islands``: a small region with
-    no neighbour at all (an island of the mask) joins the nearest region that is not small, or another island it
-    resembles (one mean describes both more briefly than two), wherever they lie — only where the pairs are all
-    the map's pairs (inside given grains a region without pairs is a grain's own)."""
-    price = z.shape[1] / 2 * np.log(max(labels.size, 2))
+    no neighbour at all (an island of the mask) joins the nearest region that is not small, wherever it lies —
+    only where the pairs are all the map's pairs (inside given grains a region without pairs is a grain's own)."""
     for _ in range(100000):
         mu, size = region_means(z, labels)
         edge = np.zeros(labels.size, bool)
@@ -168,24 +165,10 @@ def absorb_small(z: np.ndarray, a: np.ndarray, b: np.ndarray, labels: np.ndarray
         edge[b[cross]] = True
         core = np.bincount(labels[~edge], minlength=size.size)
         small = core < min_size
-        if size.size == 1:
+        if not small.any() or size.size == 1:
             break
         i, j, _ = region_pairs(labels, a, b)
         r = size.size
-        # regions of the mask's islands (no neighbour at all) that are alike — a grain the mask shows only in
-        # pieces — join one another, small or not, where one mean describes two more briefly than two means
-        # (Ward's rise under the price of a region, as join_patches): together they are a region of their own
-        lone = (np.bincount(np.r_[i, j], minlength=r) == 0) & islands
-        u = v = np.zeros(0, np.int64)
-        if lone.sum() > 1:
-            k = np.flatnonzero(lone)
-            near = NearestNeighbors(n_neighbors=2).fit(mu[k]).kneighbors(mu[k], return_distance=False)
-            other = np.where(near[:, 0] == np.arange(k.size), near[:, 1], near[:, 0])
-            u, v = k, k[other]
-            alike = size[u] * size[v] / (size[u] + size[v]) * pair_distances(mu, u, v) / 2 < price
-            u, v = u[alike], v[alike]
-        if not small.any() and not u.size:
-            break
         adj = sparse.coo_matrix((np.ones(2 * i.size), (np.r_[i, j], np.r_[j, i])), shape=(r, r)).tocsr()
         reach = adj.copy()
         for _ in range(hops - 1):
@@ -194,13 +177,12 @@ def absorb_small(z: np.ndarray, a: np.ndarray, b: np.ndarray, labels: np.ndarray
         src, dst = reach.row, reach.col
         keep = small[src] & (src != dst)
         src, dst = src[keep], dst[keep]
-        # a small island that resembles no other island is no region either: it joins the nearest region that is
-        # not small, wherever it lies
-        island = small & lone
+        # a small island of the mask (no neighbour at all) is no region either: it joins the nearest region that
+        # is not small, wherever it lies (never another island, so scattered islands cannot chain into one)
+        island = small & (np.bincount(np.r_[i, j], minlength=r) == 0) & islands
         if island.any() and (~small).any():
             src = np.r_[src, np.repeat(np.flatnonzero(island), int((~small).sum()))]
             dst = np.r_[dst, np.tile(np.flatnonzero(~small), int(island.sum()))]
-        src, dst = np.r_[src, u, v], np.r_[dst, v, u]
         if not src.size:
             break  # only small regions without a neighbour, and no region that is not small: they stay
         dist = pair_distances(mu, src, dst)

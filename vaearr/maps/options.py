@@ -235,6 +235,9 @@ GRAIN_BOUNDARY_COST = 8.0
 #: tuning maps' gap (0.36–0.56). It was 0.7, chosen on the first family alone, which joined grains through such
 #: mixed regions on held-out deformed maps (BENCHMARKS.md "Science: two families").
 GRAIN_EXCESS = 0.45
+#: Radius (pixels) of the window a feature map's kernel spread fits its gradient on: the best worst case of the two
+#: families' tuning maps (KAM Spearman, radius 3 / 4 / 5: 0.811 / 0.813 / 0.807; BENCHMARKS.md "Science: two families").
+KERNEL_RADIUS = 4
 #: Pairs inside a grain closer than this fraction of the median grain-boundary contrast are merged.
 MIN_CONTRAST = 0.01
 
@@ -300,8 +303,8 @@ class SpreadOptions:
                                "over its regions (sub-grains).", choices=SPREAD_LEVELS, parse=_lower)
     mask: str | None = opt("auto", "Mask variable ('auto': roi when the store has one, else every pixel; 'none': "
                                    "every pixel).", cli_type=str, parse=parse_none)
-    radius: int = opt(2, "Kernel radius (pixels) of a feature map's kernel spread (orientations: the first "
-                         "neighbours, as KAM).", min=1, max=10)
+    radius: int = opt(KERNEL_RADIUS, "Kernel radius (pixels) of a feature map's kernel spread: the window its "
+                                     "gradient is fit on (orientations: the first neighbours, as KAM).", min=1, max=10)
     name: str | None = opt(None, "Prefix of {name}_kernel_spread and {name}_domain_spread (default: the features).")
     recrystallised: str = opt("recrystallised", "Name of the recrystallised mask written beside them.")
     overwrite: bool = opt(False, "Replace the variables if they exist.", flags=("--overwrite",))

@@ -12,10 +12,15 @@ of the Lattice genome work, arXiv 2606.09611, as high-dimensional analogues of K
   second differences of pixels three apart inside the regions (``z(p−3) − 2 z(p) + z(p+3)``: a
   linear orientation gradient cancels out, so a bent grain is not taken for a noisy one), divided
   by 6. A domain spread of 1 is noise alone, whatever the map, model or counts.
-* **Kernel spread** (KAM): at each pixel, the mean squared difference to the pixels of its region
-  within ``radius`` pixels (Chebyshev), each divided by the squared distance (a gradient reads the
-  same at every distance; the further pixels average the noise down), over 2·d. Orientations:
-  the mean misorientation to the first 4-neighbours of its region (degrees), KAM as MTEX computes it.
+* **Kernel spread** (KAM): at each pixel, the features' gradient, fit by least squares over the pixels
+  of its region within ``radius`` pixels (Chebyshev; a plane per feature), squared, less what the
+  noise alone gives the fit (known: the noise is whitened), over d, plus 1: noise alone reads 1, a
+  gradient of one noise σ a pixel in every feature 2. KAM is the orientation's rate of change between
+  neighbours; the fit reads that rate from all the window's pixels at once, so its noise falls with
+  the window (the mean squared difference to each neighbour, used until issue 37's held-out maps, read
+  KAM at Spearman 0.51–0.67 on the science family, the fit over radius 4 at 0.73–0.85; radius chosen on
+  both families' tuning maps, BENCHMARKS.md "Science: two families"). Orientations: the mean
+  misorientation to the first 4-neighbours of its region (degrees), KAM as MTEX computes it.
 * **Domain spread** (GOS): per region, the mean squared distance of its pixels from the region's
   mean, over d, read on the pixels more than :data:`EDGE_PX` pixels inside the region (the mixed
   patterns along a boundary are not deformation), painted on every pixel of the region.
@@ -39,7 +44,7 @@ from scipy import ndimage as ndi
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.grains import grain_rotation_vectors
 from vaearr.maps.merging import robust_covariance
-from vaearr.maps.options import SpreadOptions
+from vaearr.maps.options import KERNEL_RADIUS, SpreadOptions
 from vaearr.maps.orientations import phase_groups
 from vaearr.maps.segment import feature_inputs, resolve_mask
 from vaearr.store import write_variables
@@ -49,8 +54,8 @@ from vaearr.store.schema import PHASE_ID, QUATERNION, X, Y, phase_id_name
 EDGE_PX = 2
 #: Interior pixels a region needs for its domain spread to be read on them (else all its pixels are).
 MIN_INTERIOR = 8
-#: Kernel radius (pixels) of the feature maps' kernel spread.
-KERNEL_RADIUS = 2
+#: Rows of the map a kernel-spread fit holds at once (its sums take rows × width × 3 × (d + 3) floats).
+FIT_ROWS = 128
 #: A region is recrystallised when its spread, in units of the noise's, is under this ratio.
 RECRYSTALLISED_RATIO = 2.0
 #: Median of χ² with 3 degrees of freedom: the median squared length of a rotation vector of noise, in σ².
@@ -144,6 +149,47 @@ def kernel_spread(z: np.ndarray, regions: np.ndarray, *, radius: int = KERNEL_RA
         return np.where(count > 0, scale * total / count, np.nan)
 
 
+def gradient_spread(z: np.ndarray, regions: np.ndarray, *, radius: int = KERNEL_RADIUS) -> np.ndarray:
+    """1 + (|∇z|² − its noise part) / d at every pixel: ``z`` (ny, nx, d) whitened (unit noise in every feature),
+    the gradient fit by least squares on the pixels of the pixel's region within ``radius`` (the pixel's own
+    included); NaN outside the regions and where the region's pixels there lie on one line."""
+    ny = regions.shape[0]
+    out = np.full(regions.shape, np.nan)
+    for r0 in range(0, ny, FIT_ROWS):
+        r1 = min(ny, r0 + FIT_ROWS)
+        h0, h1 = max(0, r0 - radius), min(ny, r1 + radius)
+        out[r0:r1] = _gradient_rows(z[h0:h1], regions[h0:h1], radius)[r0 - h0:r1 - h0]
+    return out
+
+
+def _gradient_rows(z: np.ndarray, regions: np.ndarray, radius: int) -> np.ndarray:
+    d = z.shape[-1]
+    # Σ v vᵀ and Σ v z over the window's pixels of the pixel's region, v = (1, dx, dy): the six moments and the
+    # three feature sums, accumulated offset by offset
+    moments = np.zeros((6, *regions.shape))  # n, Σdx, Σdy, Σdx², Σdy², Σdxdy
+    sums = np.zeros((3, *regions.shape, d))  # Σz, Σdx z, Σdy z
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            src, dst = _shifted(regions, dy, dx)
+            same = ((regions[src] >= 0) & (regions[src] == regions[dst])).astype(np.float64)
+            for k, w in enumerate((1, dx, dy, dx * dx, dy * dy, dx * dy)):
+                if w:
+                    moments[(k, *src)] += w * same
+            zs = z[dst] * same[..., None]
+            sums[(0, *src)] += zs
+            if dx:
+                sums[(1, *src)] += dx * zs
+            if dy:
+                sums[(2, *src)] += dy * zs
+    n, sx, sy, sxx, syy, sxy = moments
+    normal = np.stack([np.stack([n, sx, sy], -1), np.stack([sx, sxx, sxy], -1), np.stack([sy, sxy, syy], -1)], -2)
+    ok = (regions >= 0) & (np.linalg.det(normal) > 1e-9)
+    inv = np.linalg.inv(np.where(ok[..., None, None], normal, np.eye(3)))
+    slope = np.einsum("...ij,j...d->...id", inv[..., 1:, :], sums)
+    noise = d * (inv[..., 1, 1] + inv[..., 2, 2])  # E|ĝ|² of unit white noise
+    return np.where(ok, 1.0 + (np.einsum("...id,...id->...", slope, slope) - noise) / d, np.nan)
+
+
 def domain_spreads(z: np.ndarray, regions: np.ndarray, *, squared: bool = True,
                    median: bool = False) -> tuple[np.ndarray, dict[str, Any]]:
     """Per region id: the mean (``median``: the median) of the (squared, ``squared``) distances of its interior
@@ -194,11 +240,12 @@ def feature_spreads(features: np.ndarray, regions: np.ndarray, *, radius: int = 
     cov, info = noise_covariance(np.nan_to_num(z), regions)
     w, v = np.linalg.eigh(cov)
     zw = np.nan_to_num(z) @ (v / np.sqrt(np.maximum(w, 1e-12 * max(float(w.max()), 1e-30))))
-    kernel = kernel_spread(zw, regions, radius=radius, scale=1.0 / (2 * d))
+    kernel = gradient_spread(zw, regions, radius=radius)
     region_domain, more = domain_spreads(zw, regions)
     region_domain = region_domain / d
     rex = region_domain < RECRYSTALLISED_RATIO
     info.update(more, units="per-pixel noise variance (1 = noise alone)", kernel_radius=int(radius),
+                kernel_rule="1 + (squared feature gradient, fit on the region's pixels within the radius, less its noise part) / d",
                 recrystallised_rule=(f"domain spread under {RECRYSTALLISED_RATIO:g}: the region's spread that is not "
                                      "noise is smaller than the noise"),
                 recrystallised_threshold=RECRYSTALLISED_RATIO)
