@@ -1,34 +1,40 @@
-"""A million-pixel map on one machine: every step of the path, its time and its peak memory.
+"""A million-pixel map on one machine: every step of the path, its wall time, CPU time and peak memory.
 
-A simulated ``--size`` × ``--size`` map of 60×60 uint8 patterns (default 1000 × 1000, 3.6 GB raw)
-is written chunk by chunk by :func:`vaearr.data.make_big_hdf5` (never whole in memory), with a
+A simulated ``--size`` × ``--size`` map of 60×60 uint8 patterns (default 1000 × 1000, 3.6 GB raw) is
+written chunk by chunk by :func:`vaearr.data.make_big_hdf5` (never whole in memory), with a
 band-contrast table, and then taken through the path a user types, one ``vaearr`` command per
-step, each in its own process::
+step, each in its own process (issue 39's path)::
 
-    ingest ebsd → roi --bc-otsu → train (1 epoch on a 10 % subset) → encode → segment
-    → decompose pca → rank → cluster hdbscan → report
+    ingest ebsd → roi --bc-otsu → train --window auto → encode → segment → spread → rank → cluster → report
 
-``train`` runs with the EBSD defaults, so it also fits the similarity weights and writes the
-neighbour-averaged patterns (``patterns_sim3``, a pass over the whole map) before training.
+``train --window auto`` chooses a training window from the data (:mod:`vaearr.maps.window`: about
+twice the mean linear intercept of the pattern-similarity boundaries, grown until it holds every
+kind of region), fits the similarity weights and the static background on the map, writes the
+window's averaged patterns into the run folder and trains there with the EBSD defaults; the
+store is not written. ``encode`` (``--no-recon-error``: the latents only) then averages every
+pattern with its neighbours as it reads it and writes the latents of the whole map. The row
+"neighbour averaging" is that averaging pass alone (run once more on its own after encode: inside
+encode it overlaps the encoder in a thread of its own). ``--subset N`` trains on a seeded subset of
+N patterns of the whole map instead (the path before issue 39, writing ``patterns_sim3`` for the
+whole map), and ``--workers 1 2`` adds encodes on a dask ``LocalCluster`` of 1 and 2 workers.
 
-``encode`` writes the latents only (``--no-recon-error``: the reconstruction-error map decodes
-every pattern, about nine tenths of encode's time with the default conv-vae; ``--recon-error``
-puts it back). It runs three times: in one process (the ``latent`` the later steps use), and on a
-dask ``LocalCluster`` of 1 and then 2 worker processes (``--scheduler``; the latents go to
-``latent_w1`` / ``latent_w2``), which gives the scaling from 1 to 2 workers.
+Each step's CPU time is the user + system time of its process tree (``getrusage`` of the reaped
+children); memory is the peak of the summed RSS and of the summed PSS of the step's whole process
+tree (the command, its DataLoader workers, and for ``--scheduler`` runs the cluster's scheduler,
+nannies and workers), sampled every 0.1 s. Summing RSS counts pages that processes share (forked
+workers, the torch libraries) once per process, so it is an upper bound on what the step holds;
+PSS divides each shared page among the processes that map it. The goal is ≤ 2 GB for every step,
+and ≤ 15 minutes for the path from ingest to report. The load average of the machine is recorded
+at the start and end of each step: on a shared machine the times are only as good as it.
 
-Memory is the peak of the summed RSS and of the summed PSS of the step's whole process tree
-(the command, its DataLoader workers, and for ``--scheduler`` runs the cluster's scheduler,
-nannies and workers), sampled every 0.1 s. Summing RSS counts pages that processes share
-(forked workers, the torch libraries) once per process, so it is an upper bound on what the
-step holds; PSS divides each shared page among the processes that map it, so its sum is the
-memory the tree takes from the machine. The goal is ≤ 2 GB for every step; for one-process
-steps the two agree to a few MB.
+The report is then opened in Chromium (``/usr/bin/chromium``, through playwright, when both are
+there): the seconds to its ``load`` event and to the first drawn map.
 
 Run::
 
-    python benchmarks/bench_scale.py                  # 1000 × 1000 (about 40 min on 2 cores)
-    python benchmarks/bench_scale.py --size 200       # a quick look
+    python benchmarks/bench_scale.py                       # 1000 × 1000 (about 15 min on 2 idle cores)
+    python benchmarks/bench_scale.py --size 316            # 10⁵ pixels
+    python benchmarks/bench_scale.py --size 200            # a quick look
 
 Prints a table and writes ``benchmarks/results/scale.json`` (``--out``). The map and the
 store are deleted at the end unless ``--keep-data``.
@@ -41,6 +47,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -52,6 +59,7 @@ import psutil
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 GOAL_RSS_MB = 2048
+GOAL_SECONDS = 900
 BIN = Path(sys.executable).parent
 
 
@@ -81,9 +89,12 @@ def _tree_memory(procs: list[psutil.Process]) -> tuple[float, float]:
 
 
 def run_step(name: str, argv: list[str], log: Path, also: list[psutil.Process] = ()) -> dict:
-    """Run one command, sampling the RSS of its process tree (and of ``also``) until it ends."""
+    """Run one command, sampling the memory of its process tree (and of ``also``) until it ends; its wall
+    time, the CPU time of its reaped process tree and the load average before and after."""
     print(f"[{_dt.datetime.now():%H:%M:%S}] {name}: {' '.join(argv)}", flush=True)
     env = {**os.environ, "VAEARR_PROGRESS": os.environ.get("VAEARR_PROGRESS", "off")}
+    load0 = os.getloadavg()[0]
+    usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     with open(log, "a") as f:
         f.write(f"\n$ {' '.join(argv)}\n")
@@ -96,12 +107,34 @@ def run_step(name: str, argv: list[str], log: Path, also: list[psutil.Process] =
             peak, peak_pss = max(peak, rss), max(peak_pss, pss)
             time.sleep(0.1)
     seconds = time.perf_counter() - t0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (usage.ru_utime - usage0.ru_utime) + (usage.ru_stime - usage0.ru_stime)
     if proc.returncode != 0:
         tail = log.read_text().splitlines()[-15:]
         raise SystemExit(f"{name} failed (exit {proc.returncode}); the end of {log}:\n" + "\n".join(tail))
-    print(f"    {seconds:8.1f} s   peak RSS {peak:7.0f} MB   peak PSS {peak_pss:7.0f} MB", flush=True)
-    return {"step": name, "seconds": round(seconds, 2), "peak_rss_mb": round(peak, 1), "peak_pss_mb": round(peak_pss, 1),
+    print(f"    {seconds:8.1f} s   CPU {cpu:8.1f} s   peak RSS {peak:7.0f} MB   peak PSS {peak_pss:7.0f} MB   "
+          f"load {load0:.1f} → {os.getloadavg()[0]:.1f}", flush=True)
+    return {"step": name, "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "peak_rss_mb": round(peak, 1),
+            "peak_pss_mb": round(peak_pss, 1), "load_before": round(load0, 2), "load_after": round(os.getloadavg()[0], 2),
             "command": " ".join(argv)}
+
+
+#: The neighbour-averaging pass of a windowed run alone: every pattern of the map averaged as encode reads it.
+AVERAGE = """
+import sys, time
+from vaearr.run import Run
+from vaearr.store import open_store
+from vaearr.store.schema import MAP_DIMS
+store, run = sys.argv[1], Run.open(sys.argv[2])
+d = run.data
+ds = open_store(store)
+raw = open_store(store, chunks=None)[d.var].transpose(*MAP_DIMS, *d.feature_dims)
+mask = ds[d.mask].transpose(*MAP_DIMS).values if d.mask else None
+n = 0
+for _, block in run.preprocess.neighbours.stream(lambda ys: raw[{MAP_DIMS[0]: ys}].values, raw.shape[:2], mask, rows=8):
+    n += block.shape[0] * block.shape[1]
+print(f"averaged {n} patterns")
+"""
 
 
 CLUSTER = """
@@ -133,12 +166,13 @@ def stop_cluster(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-def later_steps(args: argparse.Namespace, n: int, d: Path, store: Path, run: Path, vaearr: str,
-                log: Path) -> list[dict]:
-    """decompose → rank → cluster → report, after the EBSD path."""
+def analysis_steps(args: argparse.Namespace, n: int, d: Path, store: Path, run: Path, vaearr: str,
+                   log: Path) -> list[dict]:
+    """spread → rank → cluster → report, after segment."""
     steps: list[dict] = []
-    steps.append(run_step("decompose pca", [vaearr, "decompose", str(store), "--method", "pca"], log))
-    steps.append(run_step("rank", [vaearr, "rank", str(store), "--against", "pca", "bandcontrast",
+    steps.append(run_step("spread", [vaearr, "spread", str(store), "--features", "latent", "--regions", "segments",
+                                     "--figures", str(d / "spread")], log))
+    steps.append(run_step("rank", [vaearr, "rank", str(store), "--against", "bandcontrast", "latent_domain_spread",
                                    "--out", str(d / "rank")], log))
     mcs = args.min_cluster_size or max(20, n // 500)
     steps.append(run_step("cluster hdbscan", [vaearr, "cluster", str(store), "--method", "hdbscan",
@@ -149,25 +183,50 @@ def later_steps(args: argparse.Namespace, n: int, d: Path, store: Path, run: Pat
     return steps
 
 
+def open_report(page: Path) -> dict | None:
+    """Seconds for Chromium to reach the report's ``load`` event and to draw its first map (None without
+    playwright or ``/usr/bin/chromium``)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if not Path("/usr/bin/chromium").exists():
+        return None
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium")
+        try:
+            pg = browser.new_page(viewport={"width": 1400, "height": 900})
+            t0 = time.perf_counter()
+            pg.goto(page.as_uri(), wait_until="load", timeout=300_000)
+            loaded = time.perf_counter() - t0
+            pg.wait_for_function("document.querySelectorAll('canvas').length > 0", timeout=300_000)
+            drawn = time.perf_counter() - t0
+        finally:
+            browser.close()
+    return {"load_s": round(loaded, 2), "first_map_s": round(drawn, 2), "page_mb": round(page.stat().st_size / 1e6, 2)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=1000, help="map side in pixels (default 1000)")
     ap.add_argument("--data-dir", type=Path, default=Path("/tmp/vaearr-scale"))
-    ap.add_argument("--workers", type=int, nargs="*", default=[1, 2],
-                    help="dask worker counts for the --scheduler encodes (default 1 2; none: skip)")
+    ap.add_argument("--workers", type=int, nargs="*", default=[],
+                    help="dask worker counts for extra --scheduler encodes (default none; e.g. 1 2)")
     ap.add_argument("--min-cluster-size", type=int, default=None,
                     help="HDBSCAN's smallest cluster (default: 0.2 %% of the map's pixels)")
     ap.add_argument("--min-samples", type=int, default=20,
                     help="HDBSCAN's core size (default 20; its k-NN table is pixels x min-samples: at 1M pixels "
                          "and the CLI's default of --min-cluster-size it took 14.8 GB)")
     ap.add_argument("--recon-error", action="store_true",
-                    help="encode also writes latent_recon_error (decodes every pattern: ~10x the time)")
+                    help="encode also writes latent_recon_error (decodes every pattern: ~3x the time)")
     ap.add_argument("--keep-data", action="store_true")
     ap.add_argument("--reuse-map", type=Path, default=None,
                     help="a folder with map.h5 and bandcontrast.csv of a run before (hard-linked: no simulation)")
-    ap.add_argument("--subset", type=int, default=None, help="patterns in the training epoch (default 10 %% of the map)")
+    ap.add_argument("--subset", type=int, default=None,
+                    help="train on a seeded subset of N patterns of the whole map (1 epoch) instead of --window")
+    ap.add_argument("--window", default="auto", help="train --window (default auto)")
     ap.add_argument("--path-only", action="store_true",
-                    help="only ingest → roi → train → encode (one process) → segment: the README's EBSD path")
+                    help="only ingest → roi → train → encode → segment")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "scale.json")
     args = ap.parse_args()
 
@@ -180,7 +239,6 @@ def main() -> None:
     h5, bc, store, run = d / "map.h5", d / "bandcontrast.csv", d / "map.zarr", d / "run"
     vaearr = str(BIN / "vaearr")
     steps: list[dict] = []
-    t_all = time.perf_counter()
 
     make = ("from vaearr.data import make_big_hdf5; "
             f"b = make_big_hdf5({str(h5)!r}, {n}, scan_shape=({args.size}, {args.size}), "
@@ -190,16 +248,22 @@ def main() -> None:
             os.link(args.reuse_map / f.name, f)
     else:
         steps.append(run_step("simulate the map (HDF5)", [sys.executable, "-c", make], log))
+        steps[-1]["not_in_path"] = True
+    t_path = time.perf_counter()
     steps.append(run_step("ingest ebsd", [vaearr, "ingest", "ebsd", str(h5), "--dataset", "patterns",
                                           "--bandcontrast", str(bc), "--store", str(store)], log))
     steps.append(run_step("roi --bc-otsu", [vaearr, "roi", str(store), "--bc-otsu"], log))
-    subset = args.subset or max(1000, n // 10)
-    steps.append(run_step(f"train 1 epoch on {subset} patterns",
-                          [vaearr, "train", str(store), "--run", str(run), "--epochs", "1",
-                           "--subset", str(subset)], log))
+    if args.subset:
+        train = ["--epochs", "1", "--subset", str(args.subset)]
+        label = f"train 1 epoch on {args.subset} patterns (writes patterns_sim3)"
+    else:
+        train = ["--window", args.window]
+        label = f"train --window {args.window}"
+    steps.append(run_step(label, [vaearr, "train", str(store), "--run", str(run), *train], log))
+    window = json.loads((run / "window.json").read_text()) if (run / "window.json").exists() else None
     rec = [] if args.recon_error else ["--no-recon-error"]
     steps.append(run_step("encode (one process)", [vaearr, "encode", str(store), "--run", str(run), *rec], log))
-    for k in ([] if args.path_only else args.workers):
+    for k in args.workers:
         cluster, address = start_cluster(k)
         try:
             s = run_step(f"encode on {k} dask worker{'s' if k > 1 else ''}",
@@ -212,8 +276,15 @@ def main() -> None:
     steps.append(run_step("segment", [vaearr, "segment", str(store), "--features", "latent",
                                       "--figures", str(d / "segment")], log))
     if not args.path_only:
-        steps += later_steps(args, n, d, store, run, vaearr, log)
-    total = time.perf_counter() - t_all
+        steps += analysis_steps(args, n, d, store, run, vaearr, log)
+    total = time.perf_counter() - t_path
+    trained_on = json.loads((run / "config.json").read_text())["train"].get("window") or ""
+    if ":" in trained_on:  # a windowed run: encode averaged as it read
+        s = run_step("neighbour averaging (alone; inside encode)", [sys.executable, "-c", AVERAGE, str(store), str(run)],
+                     log)
+        s["not_in_path"] = True
+        steps.append(s)
+    browser = open_report(d / "report" / "report.html") if not args.path_only else None
 
     sizes = {
         "hdf5_bytes": h5.stat().st_size,
@@ -221,12 +292,14 @@ def main() -> None:
         "report_bytes": (d / "report" / "report.html").stat().st_size if not args.path_only else None,
     }
     enc = {s["workers"]: s["seconds"] for s in steps if "workers" in s}
+    path_steps = [s for s in steps if not s.get("not_in_path")]
     result = {
         "date": _dt.datetime.now().isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
                     "python": platform.python_version(), "platform": platform.platform()},
         "size": args.size, "pixels": n, "raw_pattern_bytes": n * 3600,
-        "steps": steps, "total_seconds": round(total, 1), **sizes,
+        "steps": steps, "path_seconds": round(total, 1), "path_cpu_seconds": round(sum(s["cpu_seconds"] for s in path_steps), 1),
+        "goal_seconds": GOAL_SECONDS, **sizes, "window": window, "report_in_chromium": browser,
         "peak_rss_mb_max": max(s["peak_rss_mb"] for s in steps),
         "peak_pss_mb_max": max(s["peak_pss_mb"] for s in steps),
         "goal_rss_mb": GOAL_RSS_MB,
@@ -235,15 +308,17 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
 
-    print(f"\n{args.size} × {args.size} map ({n} patterns, {n * 3600 / 1e9:.2f} GB raw), "
-          f"{os.cpu_count()} CPUs")
-    print("| step | time (s) | peak RSS of the process tree (MB) | peak PSS (MB) |\n|---|---:|---:|---:|")
+    print(f"\n{args.size} × {args.size} map ({n} patterns, {n * 3600 / 1e9:.2f} GB raw), {os.cpu_count()} CPUs")
+    if window is not None:
+        print(f"window: {window['box']} ({window['how']}); grain size {window['info'].get('grain_size')}; "
+              f"check {window.get('check', {}).get('ratio')}")
+    print("| step | wall (s) | CPU (s) | peak RSS (MB) | peak PSS (MB) | load (1 min) |\n|---|---:|---:|---:|---:|---|")
     for s in steps:
-        print(f"| {s['step']} | {s['seconds']:.1f} | {s['peak_rss_mb']:.0f} | {s['peak_pss_mb']:.0f} |")
-    print(f"total {total:.0f} s; largest peak {result['peak_rss_mb_max']:.0f} MB RSS, "
-          f"{result['peak_pss_mb_max']:.0f} MB PSS (goal ≤ {GOAL_RSS_MB}); "
-          f"encode 2 workers vs 1: {result['encode_speedup_2_over_1_workers']}×; "
-          f"store {sizes['store_bytes'] / 1e9:.2f} GB")
+        print(f"| {s['step']} | {s['seconds']:.1f} | {s['cpu_seconds']:.1f} | {s['peak_rss_mb']:.0f} | "
+              f"{s['peak_pss_mb']:.0f} | {s['load_before']:.1f} → {s['load_after']:.1f} |")
+    print(f"path ingest → {'report' if not args.path_only else 'segment'}: {total:.0f} s (goal ≤ {GOAL_SECONDS}); "
+          f"largest peak {result['peak_rss_mb_max']:.0f} MB RSS, {result['peak_pss_mb_max']:.0f} MB PSS "
+          f"(goal ≤ {GOAL_RSS_MB}); store {sizes['store_bytes'] / 1e9:.2f} GB; report in Chromium: {browser}")
     print(f"wrote {args.out}")
     if not args.keep_data:
         shutil.rmtree(d)

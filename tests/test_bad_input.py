@@ -171,6 +171,9 @@ part | explore {map} --run {run} --parts foo
 --dynamic-background | train {map} --run {tmp}/r --dynamic-background -1
 --dynamic-operation | train {map} --run {tmp}/r --dynamic-operation foo
 --average-neighbours | train {map} --run {tmp}/r --average-neighbours 4
+--window 0:5,0:2 lies outside the 3 × 3 map | train {map} --run {tmp}/r --window 0:5,0:2
+--window 0:2,0:2 is 2 × 2 pixels, smaller than a pattern neighbourhood | train {map} --run {tmp}/r --window 0:2,0:2
+--window must be | train {map} --run {tmp}/r --window sideways
 --neighbour-weights | train {map} --run {tmp}/r --neighbour-weights foo
 --previews | train {map} --run {tmp}/r --previews -1
 --patience | train {map} --run {tmp}/r --patience -1

@@ -300,3 +300,48 @@ def test_report_bad_input_one_line_and_nothing_written(ebsd, digits, tmp_path: P
     assert tree_hash(store) == before
     assert not any((tmp_path / f"o{i}").exists() for i in range(1, 5)) and a_file.read_text() == "not a folder"
     assert "latent" in open_store(store)
+
+
+def test_a_large_map_is_drawn_at_full_resolution_once_zoomed_in(chromium, tmp_path: Path) -> None:
+    """A 640 × 640 map is drawn every 3rd pixel; its stripes of one pixel in three are then invisible, and come
+    back from the tiles beside the page once the view is zoomed in past one map pixel per screen pixel."""
+    from vaearr.viz.report import build_report
+    from vaearr.viz.zoom import NAME, TILE
+
+    store = tmp_path / "big.zarr"
+    n = 640
+    yy, xx = np.mgrid[0:n, 0:n]
+    # a ramp, and stripes one pixel in three that the overview (every 3rd pixel from 0) does not see
+    stripes = (xx / n + 0.5 * ((xx % 3) == 1)).astype(np.float32)
+    coords = {"y": np.arange(n) * 0.5, "x": np.arange(n) * 0.5}
+    write_variable(store, "stripes", xr.DataArray(stripes, dims=("y", "x"), coords=coords))
+    write_variable(store, "latent", xr.DataArray(np.stack([stripes, yy / n]).astype(np.float32),
+                                                 dims=("latent_dim", "y", "x"), coords=coords))
+    result = build_report(store, tmp_path / "rep", discover=False)
+    per_map = (-(-n // TILE)) ** 2
+    tiles = sorted((tmp_path / "rep" / "tiles").rglob("*.js"))
+    assert len(tiles) == 3 * per_map and not (tmp_path / "rep" / "tiles.new").exists()
+    assert "drawn every 3th pixel" in result.path.read_text()
+    page, problems = _open(chromium, result.path)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/tiles/" in r.url else None)
+    page.wait_for_function(RENDERED, timeout=60_000)
+    count = f"""() => Array.from(Bokeh.documents[0].all_models).filter(m => m.name === '{NAME}')
+                  .map(r => r.data_source.data.url.length)"""
+    assert page.evaluate(count) and max(page.evaluate(count)) == 0  # the overviews alone at first
+    page.evaluate("""() => { const f = Array.from(Bokeh.documents[0].all_models).find(m => m.type === 'Figure');
+                             f.x_range.setv({start: 100, end: 140}); f.y_range.setv({start: 160, end: 120}); }""")
+    page.wait_for_timeout(1500)
+    shown = page.evaluate(count)
+    assert shown and min(shown) >= 1, shown  # every map of the linked grid has its tiles in view
+    assert asked and all(u.endswith(".js") for u in asked), asked
+    # the tiles drawn show the stripes the overview misses: neighbouring columns of one row differ
+    drawn = page.evaluate("""() => Array.from(Bokeh.documents[0].all_models).filter(m => m.name === 'vaearr-zoom-tiles')
+                                .map(r => r.data_source.data.url[0].slice(0, 22))""")
+    assert all(u == "data:image/png;base64," for u in drawn), drawn
+    page.evaluate("""() => { const f = Array.from(Bokeh.documents[0].all_models).find(m => m.type === 'Figure');
+                             f.x_range.setv({start: -0.25, end: 319.75}); f.y_range.setv({start: 319.75, end: -0.25}); }""")
+    page.wait_for_timeout(500)
+    assert max(page.evaluate(count)) == 0  # zoomed out again: the overview
+    page.close()
+    assert problems == [], problems

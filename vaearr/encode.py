@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from vaearr.encoder import in_place
 from vaearr.errors import InputError, StoreError, require
 from vaearr.options import check_values
 from vaearr.io.nifti import resample_affine
@@ -112,7 +113,7 @@ def encode(
             raise StoreError(store, f"variable '{var}' exists; pass --overwrite to replace it")
 
     ckpt = r.checkpoint_path(checkpoint)
-    model = r.model(checkpoint, device=device)
+    model = in_place(r.model(checkpoint, device=device))
     latent_shape = tuple(int(s) for s in model.latent_shape)
     inside = int(np.prod([ds.sizes[d] for d in sample_dims])) if mask is None else int(ds[mask].sum())
     layout = _Layout(ds, sample_dims, latent_shape)
@@ -233,7 +234,7 @@ def _bands(ds: xr.Dataset, var: str, sample_dims: tuple[str, ...]) -> list[slice
 def _worker_run(run: str, checkpoint: str) -> tuple[Run, Any]:
     """The run and its model, loaded once per worker process."""
     r = Run.open(run)
-    return r, r.model(checkpoint, device="cpu")
+    return r, in_place(r.model(checkpoint, device="cpu"))
 
 
 def encode_band(store: str, run: str, checkpoint: str, band: slice, *, logvar: bool, recon_error: bool,

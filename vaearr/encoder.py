@@ -20,11 +20,16 @@ import torch
 import xarray as xr
 
 from vaearr.batches import ZarrBatches
+from vaearr.batches.ahead import ahead
 from vaearr.batches.spec import channel_axis, to_channels_first
 from vaearr.errors import StoreError
 from vaearr.models import VAEBase
 from vaearr.preprocess import Preprocess, averaged_variable, stored_average
-from vaearr.store import open_store
+from vaearr.store import open_store, require_whole
+from vaearr.store.schema import MAP_DIMS
+
+#: Patterns a band of :meth:`Encoder.read_streamed` holds at least (whole rows of whole chunks).
+STREAM_PATTERNS = 4096
 
 if TYPE_CHECKING:
     from vaearr.run import DataSpec
@@ -47,6 +52,23 @@ class EncodedBatch:
         return iter((self.index, self.mu, self.logvar, self.recon))
 
 
+def in_place(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` (in eval mode, for inference only) with each activation that follows another layer of an
+    ``nn.Sequential`` computed in place: nothing else reads that layer's output, and without autograd nothing
+    keeps it, so the activation may overwrite it (one pass over memory and one allocation fewer: the encoder
+    of the EBSD conv-vae took 0.46 against 0.56 CPU-ms a pattern, BENCHMARKS.md "Scale")."""
+    for seq in model.modules():
+        if isinstance(seq, torch.nn.Sequential):
+            for i, m in enumerate(seq):
+                if i > 0 and hasattr(m, "inplace") and isinstance(m, ACTIVATIONS):
+                    m.inplace = True
+    return model
+
+
+#: Activation modules :func:`in_place` may switch to in place.
+ACTIVATIONS = (torch.nn.ReLU, torch.nn.LeakyReLU, torch.nn.ELU, torch.nn.SiLU, torch.nn.Hardtanh, torch.nn.ReLU6)
+
+
 class Encoder:
     """A run's samples reader and encoder.
 
@@ -62,8 +84,12 @@ class Encoder:
         The run, for messages.
     """
 
-    def __init__(self, data: DataSpec, preprocess: Preprocess, model: Callable[..., VAEBase], *, name: Any = None):
+    def __init__(self, data: DataSpec, preprocess: Preprocess, model: Callable[..., VAEBase], *, name: Any = None,
+                 streamed: bool = False):
         self.data, self.preprocess, self.load_model, self.name = data, preprocess, model, name
+        #: average neighbours while reading a store that lacks the averaged variable, instead of writing it
+        #: there first (a run trained on a window: its store never holds the whole map's average)
+        self.streamed = streamed
 
     def check(self, ds: xr.Dataset, *, mask: str | xr.DataArray | None = "run", where: Any = None) -> xr.DataArray | None:
         """Check that ``ds`` has the run's variable (and ``mask``); return the mask over the sample dims, or None.
@@ -121,8 +147,13 @@ class Encoder:
 
     def read_store(self, store: Any, mask: str | None, batch_size: int,
                    num_workers: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
-        """The store's own chunks through :class:`~vaearr.batches.ZarrBatches`, in sample order."""
+        """The store's own chunks through :class:`~vaearr.batches.ZarrBatches`, in sample order (averaged as they
+        are read, by :meth:`read_streamed`, for a :attr:`streamed` run on a store without the average)."""
         d = self.data
+        avg = self.preprocess.neighbours
+        if self.streamed and avg is not None and not stored_average(open_store(store), d.var, avg, d.mask, store):
+            yield from self.read_streamed(store, mask, batch_size)
+            return
         var = averaged_variable(store, d.var, self.preprocess.neighbours, mask=d.mask, sample_dims=d.sample_dims)
         loader = ZarrBatches(store, var=var, sample_dims=d.sample_dims, feature_dims=d.feature_dims, mask=mask,
                              batch_size=batch_size, shuffle=False, split="all", return_index=True, dtype=None,
@@ -130,6 +161,40 @@ class Encoder:
         with loader:
             for x, idx in loader:
                 yield idx.numpy(), x
+
+    def read_streamed(self, store: Any, mask: str | None, batch_size: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+        """A map's patterns averaged with their neighbours as they are read: bands of whole scan rows, each row
+        read once (:meth:`NeighbourAverage.stream <vaearr.maps.neighbours.NeighbourAverage.stream>`), averaged in
+        a thread of their own while the caller encodes the batches before; the batches are as
+        :meth:`read_store` cuts them (``batch_size`` samples in sample order, the last one short)."""
+        d = self.data
+        ds = open_store(store)
+        require_whole(ds, [d.var, d.mask, mask], store)  # nothing averaged from a damaged variable
+        raw = open_store(store, chunks=None)[d.var].transpose(*MAP_DIMS, *d.feature_dims)
+        ny, nx = raw.shape[:2]
+        run_mask = np.asarray(ds[d.mask].transpose(*MAP_DIMS).values, bool) if d.mask else None
+        keep = np.asarray(ds[mask].transpose(*MAP_DIMS).values, bool) if mask else np.ones((ny, nx), bool)
+        axis = channel_axis(raw.coords, d.feature_dims)
+        chunk_rows = int(ds[d.var].chunksizes[MAP_DIMS[0]][0]) if ds[d.var].chunks else 1
+        rows = chunk_rows * max(1, -(-STREAM_PATTERNS // (chunk_rows * max(nx, 1))))
+
+        def read(ys: slice) -> np.ndarray:
+            return raw[{MAP_DIMS[0]: ys}].values
+
+        bands = self.preprocess.neighbours.stream(read, (ny, nx), run_mask, rows=rows)
+        held_idx: list[np.ndarray] = []
+        held_x: list[np.ndarray] = []
+        n_held = 0
+        for y0, block in ahead(bands):
+            k = keep[y0:y0 + len(block)]
+            held_idx.append(np.flatnonzero(k.ravel()) + y0 * nx)
+            held_x.append(block[k])
+            n_held += len(held_idx[-1])
+            while n_held >= batch_size or (y0 + len(block) >= ny and n_held):
+                idx, x = np.concatenate(held_idx), np.concatenate(held_x)
+                take = min(batch_size, len(idx))
+                held_idx, held_x, n_held = [idx[take:]], [x[take:]], len(idx) - take
+                yield idx[:take], torch.from_numpy(np.ascontiguousarray(to_channels_first(x[:take], axis)))
 
     def read_dataset(self, ds: xr.Dataset, m: xr.DataArray | None, batch_size: int,
                      store: Any = None) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
@@ -153,7 +218,7 @@ class Encoder:
             x = to_channels_first(np.asarray(flat[idx]), axis)
             yield idx, torch.from_numpy(np.ascontiguousarray(x))
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def encode(self, source: str | os.PathLike | xr.Dataset | None = None, *, mask: str | xr.DataArray | None = "run",
                checkpoint: str | int = "best", model: VAEBase | None = None, samples: np.ndarray | None = None,
                batch_size: int = 256, num_workers: int = 0, device: str | torch.device = "cpu",
@@ -163,7 +228,7 @@ class Encoder:
         ``source``, ``mask``, ``samples``: as :meth:`inputs`. ``model`` (already loaded) wins
         over ``checkpoint``; ``recon`` is the decoded posterior mean (None unless ``reconstruct``).
         """
-        model = model if model is not None else self.load_model(checkpoint, device=device)
+        model = model if model is not None else in_place(self.load_model(checkpoint, device=device))
         dev = next(model.parameters()).device
         for index, x in self.inputs(source, mask=mask, samples=samples, batch_size=batch_size,
                                     num_workers=num_workers, device=dev):

@@ -245,6 +245,55 @@ def parse_none(text: str | None) -> str | None:
     return None if (text or "").lower() == "none" else text
 
 
+@dataclass(frozen=True)
+class WindowRequest:
+    """``--window`` parsed: ``auto``, ``all`` (the whole map), a ``size`` (rows, columns) placed by the
+    chooser, or a ``box`` (y0, y1, x0, x1) in scan pixels, stops exclusive."""
+
+    how: str
+    value: tuple[int, ...] = ()
+
+    def text(self) -> str:
+        if self.how == "box":
+            y0, y1, x0, x1 = self.value
+            return f"{y0}:{y1},{x0}:{x1}"
+        if self.how == "size":
+            return "x".join(map(str, self.value))
+        return self.how
+
+
+def parse_window(text: str | None) -> WindowRequest | None:
+    """``auto``, ``all``, ``N`` or ``HxW`` (a size), ``y0:y1,x0:x1`` (a box); None stays None.
+
+    Examples
+    --------
+    >>> parse_window("40:104,0:64")
+    WindowRequest(how='box', value=(40, 104, 0, 64))
+    >>> parse_window("64").value
+    (64, 64)
+    """
+    if text is None:
+        return None
+    t = str(text).strip().lower()
+    if t in ("auto", "all"):
+        return WindowRequest(t)
+    bad = (f"--window must be auto, all, a side N or HxW, or a box y0:y1,x0:x1 in scan pixels, "
+           f"got '{text}'")
+    try:
+        if ":" in t:
+            parts = [p.split(":") for p in t.split(",")]
+            if len(parts) != 2 or any(len(p) != 2 for p in parts):
+                raise ValueError
+            box = tuple(int(v) for p in parts for v in p)
+            return WindowRequest("box", box)
+        size = tuple(int(v) for v in t.split("x"))
+    except ValueError:
+        raise InputError(None, bad) from None
+    if len(size) not in (1, 2):
+        raise InputError(None, bad)
+    return WindowRequest("size", size * 2 if len(size) == 1 else size)
+
+
 # --------------------------------------------------------------------------------------------
 # figures: the options of every command that writes figures
 

@@ -31,7 +31,7 @@ from safetensors.numpy import save as safetensors_bytes
 from vaearr.errors import InputError
 from vaearr.files import write_bytes_whole
 from vaearr.maps.background import static_background
-from vaearr.maps.neighbours import WEIGHTINGS, NeighbourAverage, fit_rows
+from vaearr.maps.neighbours import WEIGHTINGS, NeighbourAverage, fit_store
 from vaearr.store import DamagedError, damaged, open_store, require_whole, write_variables
 from vaearr.store.damage import SOURCE_CHECKSUM, source_checksum
 from vaearr.store.schema import MAP_DIMS
@@ -171,8 +171,12 @@ class Preprocess:
         source_dtype: Any,
         sample_shape: Sequence[int],
         neighbours: NeighbourAverage | None = None,
+        mean_pattern: np.ndarray | None = None,
     ) -> Preprocess:
         """The steps ``options`` ask for, with what they learn from data computed on ``store``.
+
+        ``mean_pattern``: the static background when it is known already (a training window's run
+        divides by the whole map's mean pattern, not by the window's).
 
         Fitting writes nothing: neighbour pattern averaging is a map-level step read from a derived
         variable of the store, which the command that asks for it writes first
@@ -199,6 +203,7 @@ class Preprocess:
         if options.subtract_background or options.background:
             feature_shape = tuple(sample_shape[-len(feature_dims):])
             bg = (read_background(options.background, feature_shape) if options.background
+                  else np.asarray(mean_pattern) if mean_pattern is not None
                   else static_background(store, source, sample_dims, mask, feature_dims=feature_dims))
             steps.append(SubtractBackground(bg.astype(np.float32), out_range, options.background_operation))
         if options.dynamic_background:
@@ -388,14 +393,7 @@ def fit_neighbours(store: str | os.PathLike, var: str, options: PreprocessOption
         raise InputError(store, f"neighbour averaging needs a (y, x) map; '{var}' has samples over {tuple(sample_dims)}")
     if options.neighbour_weights == "uniform":
         return NeighbourAverage(size)
-    ds = open_store(store)
-    da_ = ds[var].transpose(*MAP_DIMS, *feature_dims)
-    background = static_background(store, var, sample_dims, mask, feature_dims=feature_dims)
-    rows = fit_rows(da_.sizes[MAP_DIMS[0]], da_.sizes[MAP_DIMS[1]])
-    patterns = np.asarray(da_.isel({MAP_DIMS[0]: rows}).values)
-    inside = (np.asarray(ds[mask].transpose(*MAP_DIMS).values, bool)[rows] if mask is not None
-              else np.ones(patterns.shape[:2], bool))
-    return NeighbourAverage.fit(patterns, inside, size=size, background=background)
+    return fit_store(store, var, mask, size=size, feature_dims=feature_dims)
 
 
 def averaging_signature(neighbours: NeighbourAverage, mask: str | None) -> str:

@@ -319,7 +319,8 @@ class Run:
     @property
     def encoder(self) -> Encoder:
         """The run's samples reader and encoder (:class:`~vaearr.encoder.Encoder`): its data, preprocessing, model."""
-        return Encoder(self.data, self.preprocess, self.model, name=self.path)
+        window = str(self.train.get("window") or "")
+        return Encoder(self.data, self.preprocess, self.model, name=self.path, streamed=":" in window)
 
     def check(self, ds: xr.Dataset, *, mask: str | xr.DataArray | None = "run", where: Any = None) -> xr.DataArray | None:
         """:meth:`Encoder.check <vaearr.encoder.Encoder.check>`: the run's variable and mask in ``ds``."""
@@ -350,14 +351,19 @@ class _Options:
         self.__dict__.update(d)
 
 
-def fit_preprocess(data: DataSpec, options: PreprocessOptions, neighbours: NeighbourAverage | None = None) -> Preprocess:
-    """The input pipeline ``options`` ask for, fitted on ``data`` (the static background over its mask);
-    ``neighbours``: the neighbour average already fitted (by the command that wrote its derived variable)."""
-    loader = ZarrBatches(data.store, var=data.var, sample_dims=data.sample_dims, feature_dims=data.feature_dims,
+def fit_preprocess(data: DataSpec, options: PreprocessOptions, neighbours: NeighbourAverage | None = None, *,
+                   mean_pattern: np.ndarray | None = None) -> Preprocess:
+    """The input pipeline ``options`` ask for, fitted on ``data`` (the static background over its mask, or
+    ``mean_pattern`` when given); ``neighbours``: the neighbour average already fitted (by the command that
+    wrote its derived variable, which ``data``'s store may hold alone: a training window's)."""
+    var = data.var
+    if neighbours is not None and var not in open_store(data.store).data_vars:
+        var = neighbours.variable(var)
+    loader = ZarrBatches(data.store, var=var, sample_dims=data.sample_dims, feature_dims=data.feature_dims,
                          mask=data.mask, batch_size=1, shuffle=False, dtype=None)
     return Preprocess.fit(data.store, data.var, sample_dims=data.sample_dims, feature_dims=data.feature_dims,
                           mask=data.mask, options=options, source_dtype=loader.source.dtype,
-                          sample_shape=loader.source.out_shape, neighbours=neighbours)
+                          sample_shape=loader.source.out_shape, neighbours=neighbours, mean_pattern=mean_pattern)
 
 
 __all__ = ["DataSpec", "EncodedBatch", "Run", "RunError", "fit_preprocess"]

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -50,6 +49,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vaearr.batches.ahead import ahead
 from vaearr.batches.plan import (
     SPLIT_BY,
     Plan,
@@ -117,14 +117,6 @@ class _Batcher:
         out = self.recycler.take(sum(len(x) for x in xs), xs[0].shape[1:], xs[0].dtype, capacity=self.capacity)
         np.concatenate(xs, out=out)
         return torch.from_numpy(out), torch.cat([p[1] for p in parts])
-
-
-_END = object()
-
-
-class _Failure:
-    def __init__(self, exc: BaseException):
-        self.exc = exc
 
 
 # ----------------------------------------------------------------------------------------------
@@ -438,50 +430,20 @@ class ZarrBatches:
             return
         # batches travel in runs of up to `prefetch`: one thread hand-off per run, not per
         # batch (on a busy machine each wake-up of a thread can cost milliseconds)
-        q: queue.Queue = queue.Queue(maxsize=2)
         stop = threading.Event()
 
-        def put(item: Any) -> bool:
-            while not stop.is_set():
-                try:
-                    q.put(item, timeout=0.1)
-                    return True
-                except queue.Full:
-                    continue
-            return False
+        def runs() -> Iterator[list]:
+            run: list = []
+            for item in self._batches(plan, groups, stop):
+                run.append(item)
+                if len(run) >= self.spec.prefetch:
+                    yield run
+                    run = []
+            if run:
+                yield run
 
-        def produce() -> None:
-            try:
-                run: list = []
-                for item in self._batches(plan, groups, stop):
-                    run.append(item)
-                    if len(run) >= self.spec.prefetch:
-                        if not put(run):
-                            return
-                        run = []
-                if run and not put(run):
-                    return
-                put(_END)
-            except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
-                put(_Failure(exc))
-
-        thread = threading.Thread(target=produce, name="vaearr-prefetch", daemon=True)
-        thread.start()
-        try:
-            while True:
-                item = q.get()
-                if item is _END:
-                    return
-                if isinstance(item, _Failure):
-                    raise item.exc
-                yield from item
-        finally:
-            stop.set()
-            while thread.is_alive():  # unblock a producer waiting on a full queue
-                try:
-                    q.get(timeout=0.05)
-                except queue.Empty:
-                    pass
+        for run in ahead(runs(), 2, stop=stop, name="vaearr-prefetch"):
+            yield from run
 
     def __repr__(self) -> str:
         s = self.spec

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from vaearr.errors import InputError, VaearrError, require
-from vaearr.options import SEED_MAX, Option, opt, options
+from vaearr.options import SEED_MAX, Option, opt, options, parse_window
 
 
 class TrainingError(VaearrError):
@@ -42,6 +42,11 @@ def _parse_slices(text: str | None) -> tuple[int, ...] | None:
     if len(idx) != 3 or min(idx) < 0:
         raise InputError(None, f"--preview-slices must be three indices z,y,x (0 or more) like 32,40,20, got '{text}'")
     return idx
+
+
+def _parse_window(text: str | None) -> str | None:
+    request = parse_window(text)
+    return None if request is None else request.text()
 
 
 def _parse_mask(text: str) -> str | None:
@@ -151,6 +156,12 @@ class TrainConfig:
                      min=0, below=1)
     cosine_t0: int = opt(10, "cosine-restarts: epochs of the first cosine cycle (torch's T_0).", min=1)
     cosine_t_mult: int = opt(1, "cosine-restarts: each cycle is this many times longer than the one before (T_mult).", min=1)
+    window: str | None = opt(None, "Train on a window of a (y, x) map: auto (about twice the characteristic grain "
+                                   "size, the mean linear intercept of the pattern-similarity boundaries, grown "
+                                   "until it holds every kind of region), a side N or HxW placed the same way, a "
+                                   "box y0:y1,x0:x1 in scan pixels, or all (the whole map inside the mask); encode "
+                                   "writes the whole map. The run records the box (window.json: how it was "
+                                   "chosen). Default: all.", cli_type=str, parse=_parse_window)
     subset: int | None = opt(None, "Train on a seeded random subset of N of the training samples (validation keeps "
                                    "its own); the run records it.", min=1)
 

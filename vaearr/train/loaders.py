@@ -9,6 +9,7 @@ from vaearr.batches import ZarrBatches, make_loaders
 from vaearr.batches.read import cpus
 from vaearr.run import DataSpec, Run
 from vaearr.train.config import TrainConfig
+from vaearr.train.window import training_data
 from vaearr.transforms import Transform, random_affine, random_flip
 
 
@@ -32,7 +33,7 @@ def build_loaders(run: Run, cfg: TrainConfig, rank: int = 0, world_size: int = 1
     copy of every sample to memory. Otherwise (random or resampling steps, or ``defer=False``)
     the loaders transform the batches themselves and ``on_device`` is None.
     """
-    d, pre = run.data, run.preprocess
+    d, pre = training_data(run), run.preprocess
     extra_train = augmentations(cfg)
     on_device = None
     extra: dict[str, Any] = {}

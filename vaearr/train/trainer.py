@@ -33,6 +33,7 @@ from vaearr.models import (
     config_from_dict,
     load_model,
 )
+from vaearr.maps.background import static_background
 from vaearr.preprocess import Preprocess, PreprocessOptions, averaged_variable, fit_neighbours
 from vaearr.run import DataSpec, Run, fit_preprocess
 from vaearr.store.schema import PATTERN_DIMS
@@ -44,6 +45,14 @@ from vaearr.train.checks import (
     resume_point,
 )
 from vaearr.train.config import TrainConfig, TrainingError
+from vaearr.train.window import (
+    check_window,
+    describe_check,
+    load_window,
+    resolve_window,
+    save_window,
+    window_data,
+)
 from vaearr.train.loaders import (
     build_loaders,
     describe_split,
@@ -365,18 +374,36 @@ def open_or_create_run(cfg: TrainConfig, *, resume: bool, write: bool,
     cfg = resolve_preprocess(cfg, data)
     options = PreprocessOptions.of(cfg)
     options.check(data.store)
+    t0 = time.perf_counter()
     # the neighbour average is fitted once, and its derived variable written by the command, before the fit
     neighbours = fit_neighbours(data.store, data.var, options, mask=data.mask, sample_dims=data.sample_dims,
                                 feature_dims=data.feature_dims)
-    if write and neighbours is not None:
-        averaged_variable(data.store, data.var, neighbours, mask=data.mask, sample_dims=data.sample_dims)
-    preprocess = fit_preprocess(data, options, neighbours)
+    fitted = time.perf_counter()
+    window = resolve_window(cfg, data, neighbours)  # one line for a bad --window, before anything is written
+    train_data, mean_pattern = data, None
+    if window is not None and not window.whole:
+        # the window's patterns beside the run: the store is not written; the background is the whole map's
+        train_data = window_data(cfg.run, data, window, neighbours, write=write)
+        if options.subtract_background and not options.background:
+            mean_pattern = neighbours.background if neighbours is not None and neighbours.background is not None \
+                else static_background(data.store, data.var, data.sample_dims, data.mask, feature_dims=data.feature_dims)
+        cfg = dataclasses.replace(cfg, window=window.text)
+    else:
+        if write and neighbours is not None:
+            averaged_variable(data.store, data.var, neighbours, mask=data.mask, sample_dims=data.sample_dims)
+        cfg = dataclasses.replace(cfg, window=None if window is None else "all")
+    if window is not None:
+        window.info["seconds"] = {"fit_similarity": round(fitted - t0, 2),
+                                  "window_patterns": round(time.perf_counter() - fitted, 2)}
+    preprocess = fit_preprocess(train_data, options, neighbours, mean_pattern=mean_pattern)
     check_preview_slices(cfg.preview_slices, cfg.patch or preprocess.input_shape[1:])
-    cfg = resolve_split(cfg, data, preprocess.source_variable(data.var))
+    cfg = resolve_split(cfg, train_data, preprocess.source_variable(data.var))
     model = config_from_dict(model_config(cfg, preprocess)).to_dict()
     run = Run(cfg.run, data=data, train=dataclasses.asdict(cfg), model=model, preprocess=preprocess)
     if write:
         run.save()
+        if window is not None:
+            save_window(cfg.run, window)
     return run, cfg, None
 
 
@@ -419,8 +446,17 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
         trainer.load_state_dict(run.last_state()[1])
     trainer.callbacks = list(callbacks) if callbacks is not None else \
         default_callbacks(trainer, progress=progress, report=report)
+    window = load_window(run.path) if rank == 0 else None
+    if window is not None and report is not None:
+        report(f"window: {window.describe()}")
     result = trainer.fit(train_loader, val_loader, on_device)
     result.notes = notes + trainer.notes
+    if window is not None and not window.whole:
+        window.check = check_window(run, run.model("best", device=device), window, device=device, seed=cfg.seed)
+        save_window(run.path, window)
+        result.notes.append(describe_check(window.check))
+        if report is not None:
+            report(result.notes[-1])
     warn_if_collapsed(result.history)
     return result
 

@@ -11,6 +11,7 @@ inline BokehJS bundle and PNGs as data URIs: it opens offline from disk. The sto
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from vaearr.viz.report_analyses import (
 from vaearr.viz.report_media import Fig, Section, esc, link_ranges
 from vaearr.viz.phases import phases_section
 from vaearr.viz.report_sections import maps_section, run_section, store_section
+from vaearr.viz.zoom import Tiles, attach, publish
 
 REPORT_FILE = "report.html"
 
@@ -166,14 +168,22 @@ def build_report(
     sections = [store_section(ds, store)]
     if r is not None:
         sections.append(run_section(r))
-    for make in (lambda: maps_section(ds), lambda: phases_section(ds), lambda: analyses_section(ds, found),
-                 lambda: exploration_section(ds, r, found)):
-        sec = make()
-        if sec is not None:
-            sections.append(sec)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / REPORT_FILE
-    figures = write_page(sections, path, title=title or f"vaearr report: {store.name if isinstance(store, Path) else store}")
+    tiles = Tiles(out)
+    shutil.rmtree(out / "tiles.new", ignore_errors=True)
+    try:
+        for make in (lambda: maps_section(ds, tiles), lambda: phases_section(ds),
+                     lambda: analyses_section(ds, found), lambda: exploration_section(ds, r, found)):
+            sec = make()
+            if sec is not None:
+                sections.append(sec)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / REPORT_FILE
+        figures = write_page(sections, path,
+                             title=title or f"vaearr report: {store.name if isinstance(store, Path) else store}")
+    except BaseException:
+        shutil.rmtree(out / "tiles.new", ignore_errors=True)  # a failed report leaves the old page and tiles as they were
+        raise
+    publish(tiles)
     return ReportResult(path, [s.id for s in sections], r.path if r is not None else None, found.all(), figures,
                         time.perf_counter() - t0)
 
@@ -268,6 +278,7 @@ def write_page(sections: list[Section], path: Path, *, title: str) -> int:
                 if b.linked:
                     linked += parts
     link_ranges(linked)
+    attach(drawn)  # full resolution on zoom: the tiles follow the linked ranges
     _canvas(drawn)  # the pages of lazy tabs too
     script, divs = components(roots) if roots else ("", [])
     bundle = _inline_bundle(roots) if roots else ""

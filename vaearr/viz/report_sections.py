@@ -11,6 +11,7 @@ import xarray as xr
 
 from vaearr.analysis.clustering import NOISE_RGB, palette
 from vaearr.run import Run
+from vaearr.train.window import load_window
 from vaearr.store import PROVENANCE_KEYS, masks
 from vaearr.store.schema import (
     BANDCONTRAST,
@@ -27,6 +28,7 @@ from vaearr.viz.core import both, holoviews
 from vaearr.viz.maps import image_map, map_grid, overlay
 from vaearr.viz.orientations import ipf_element
 from vaearr.viz.phases import phase_maps
+from vaearr.viz.zoom import Tiles, map_hook, rgb_hook, with_hook
 from vaearr.viz.report_media import (
     PER_PAGE,
     Section,
@@ -169,6 +171,9 @@ def run_section(run: Run) -> Section:
     with_model = {k: v for k, v in run.model_config.items() if not isinstance(v, dict)}
     sec.html("<details><summary>model config</summary>" + definitions(with_model) + "</details>")
     sec.html("<h3>preprocessing</h3><pre>" + esc(run.preprocess.describe()) + "</pre>")
+    window = load_window(run.path)
+    if window is not None:
+        sec.html("<h3>training window</h3>" + definitions(window_items(window)))
     hist = run.history
     if hist:
         secs = [r.get("seconds") for r in hist if isinstance(r.get("seconds"), int | float)]
@@ -204,6 +209,25 @@ def run_section(run: Run) -> Section:
     return sec
 
 
+def window_items(window: Any) -> dict[str, Any]:
+    """What the report says of a run's training window: the box, how it was chosen, and its check."""
+    i, c = window.info, window.check
+    y0, y1, x0, x1 = window.box
+    items: dict[str, Any] = {"window": f"rows {y0}:{y1}, columns {x0}:{x1} ({y1 - y0} × {x1 - x0} of "
+                                       f"{window.shape[0]} × {window.shape[1]} pixels)" + (" — the whole map" if window.whole else ""),
+                             "chosen": window.how}
+    if "grain_size" in i:
+        items["characteristic grain size (mean linear intercept)"] = "none measured" if i["grain_size"] is None \
+            else f"{i['grain_size']:.1f} px (rows {i['intercept_rows'] or float('nan'):.1f}, columns {i['intercept_columns'] or float('nan'):.1f})"
+        items["kinds of region"] = f"{i['kinds']}; the window holds each at ≥ {i['cover']:.2f} of its share of the map " \
+                                   f"(KL {i['divergence_nats']:.3f} nats)"
+    if "ratio" in c:
+        items["check: reconstruction error outside / inside"] = (
+            f"{c['ratio']:.2f} ({c['outside']:.4g} / {c['inside']:.4g}; {c['n_outside']} and {c['n_inside']} patterns; "
+            f"{'within' if c['holds'] else 'more than'} the {c['factor']:g}× allowed)")
+    return items
+
+
 # --------------------------------------------------------------------------------------------
 # maps
 
@@ -222,10 +246,11 @@ def latent_range(da: xr.DataArray) -> tuple[float, float]:
     return (-m, m)
 
 
-def _pages(da: xr.DataArray, dim: str, title: str, first: Any = None, cmap: str = "RdBu_r") -> list[tuple[str, Any]]:
+def _pages(da: xr.DataArray, dim: str, title: str, first: Any = None, cmap: str = "RdBu_r", *,
+           full: xr.DataArray | None = None, tiles: Tiles | None = None) -> list[tuple[str, Any]]:
     """Tab pages of ``PER_PAGE`` maps along ``dim`` (``first``, one panel or a list, leads each page), all on one
     colour range with one colourbar per page; NaN (outside the region of interest) dark grey, apart from the
-    white of 0."""
+    white of 0. ``full``: the maps at full resolution, drawn from ``tiles`` on zoom."""
     hv = holoviews()
     clim = latent_range(da)
     n = da.sizes[dim]
@@ -236,6 +261,10 @@ def _pages(da: xr.DataArray, dim: str, title: str, first: Any = None, cmap: str 
         chunk = da.isel({dim: slice(start, start + PER_PAGE)})
         maps = list(map_grid(chunk.transpose(dim, Y, X), dim, cols=4, title=title, cmap=cmap, clim=clim,
                              colorbar=False, nan_color="dimgray"))
+        if full is not None and tiles is not None:
+            maps = [with_hook(m, map_hook(tiles, f"{title}_{start + i}", full.isel({dim: start + i}),
+                                          chunk.isel({dim: i}), cmap=cmap, clim=clim, nan_color="dimgray"))
+                    for i, m in enumerate(maps)]
         maps[-1] = maps[-1].opts(colorbar=True, backend="bokeh")
         lead = [] if first is None else list(first) if isinstance(first, list) else [first]
         grid = hv.Layout(lead + maps).cols(4)
@@ -272,8 +301,22 @@ def _boundaries(ds: xr.Dataset, s: int, prefix: str):
     return overlay(base, *layers) if layers else base
 
 
-def segmentation_panel(ds: xr.Dataset, s: int, name: str, frame: int = 210):
-    """Regions of ``vaearr segment`` in categorical colours, grain boundaries black, low-angle boundaries white."""
+def segmentation_panel(ds: xr.Dataset, s: int, name: str, frame: int = 210, tiles: Tiles | None = None):
+    """Regions of ``vaearr segment`` in categorical colours, grain boundaries black, low-angle boundaries white
+    (at full resolution from ``tiles`` on zoom)."""
+    panel = _segmentation_overview(ds, s, name, frame)
+    if tiles is None or s == 1:
+        return panel
+    regions = ds[name].load()
+    rgb = category_rgb(xr.where(regions >= 0, regions % 20, -2), name)
+    codes = ds.get(f"{name}_boundaries")
+    if codes is not None:
+        c = np.asarray(codes.transpose(Y, X).values)
+        rgb = rgb.copy(data=np.where((c == 2)[..., None], 0.0, np.where((c == 1)[..., None], 1.0, rgb.values)))
+    return with_hook(panel, rgb_hook(tiles, f"{name}_panel", rgb))
+
+
+def _segmentation_overview(ds: xr.Dataset, s: int, name: str, frame: int):
     regions = small(ds[name], s)
     panel = ipf_element(category_rgb(xr.where(regions >= 0, regions % 20, -2), name),
                         title=f"{name} ({ds[name].attrs.get('n_regions', '?')} regions, "
@@ -295,7 +338,7 @@ def segmentation_panel(ds: xr.Dataset, s: int, name: str, frame: int = 210):
 
 
 def _latent_and_segment_blocks(sec: Section, ds: xr.Dataset, maps: dict, s: int, ipf: Any, done: set[str],
-                               frame: int) -> list[str]:
+                               frame: int, tiles: Tiles | None = None) -> list[str]:
     """The latent maps in tabs (the IPF map and the segmentation leading each page) and the segmentations."""
     hv = holoviews()
     latents = [n for n, v in maps.items() if LATENT_DIM in v.dims]
@@ -306,22 +349,31 @@ def _latent_and_segment_blocks(sec: Section, ds: xr.Dataset, maps: dict, s: int,
     for name in latents:
         done.add(name)
         seg = next((n for n in segs if ds[n].attrs.get("features") == name), lead_seg)
-        firsts = [f for f in (ipf, segmentation_panel(ds, s, seg) if seg else None) if f is not None]
+        firsts = [f for f in (ipf, segmentation_panel(ds, s, seg, tiles=tiles) if seg else None) if f is not None]
         sec.html(f"<h3>latent maps: {esc(name)}</h3><p>One colour range for every dim, symmetric about 0 (the "
                  "prior's mean): a dim the model does not use is drawn flat. Dark grey: outside the region of interest."
                  + (" The IPF map first, for comparison." if ipf else "")
                  + (f" The segmentation <code>{esc(seg)}</code> beside it." if seg else "") + "</p>")
-        sec.tabs(_pages(small(ds[name], s), LATENT_DIM, name, first=firsts or None), linked=True)
+        sec.tabs(_pages(small(ds[name], s), LATENT_DIM, name, first=firsts or None,
+                        full=ds[name] if s > 1 else None, tiles=tiles), linked=True)
     if segs:
         sec.html("<h3>segmentation</h3><p><code>vaearr segment</code>: regions (sub-grains) in colour, grain "
                  "boundaries black, low-angle boundaries white; the IPF map beside them when the store has one.</p>")
-        sec.fig(hv.Layout(([ipf] if ipf is not None else []) + [segmentation_panel(ds, s, n, frame) for n in segs])
+        sec.fig(hv.Layout(([ipf] if ipf is not None else []) + [segmentation_panel(ds, s, n, frame, tiles) for n in segs])
                 .cols(3), linked=True)
     return latents
 
 
-def maps_section(ds: xr.Dataset) -> Section | None:
-    """Every (y, x) variable worth a look, on one grid with shared zoom and pan."""
+def _maps_intro(ds: xr.Dataset, s: int, tiled: bool) -> str:
+    return (f"<p>{ds.sizes[Y]} × {ds.sizes[X]} pixels" + (f", drawn every {s}th pixel" if s > 1 else "")
+            + ". Zoom and pan are shared by every map of the grid."
+            + (" Zoomed in until a pixel of the map covers a pixel of the screen, a map is drawn at full "
+               "resolution." if tiled else "") + "</p>")
+
+
+def maps_section(ds: xr.Dataset, tiles: Tiles | None = None) -> Section | None:
+    """Every (y, x) variable worth a look, on one grid with shared zoom and pan; a map drawn every s-th pixel
+    is drawn at full resolution from ``tiles`` once zoomed in (:mod:`vaearr.viz.zoom`)."""
     hv = holoviews()
     drawn_apart = set(phase_maps(ds))  # the Phases section draws these, with fractions and a legend
     maps = {str(n): v for n, v in ds.data_vars.items() if _is_map(v) and v.ndim <= 3 and str(n) not in drawn_apart}
@@ -329,14 +381,17 @@ def maps_section(ds: xr.Dataset) -> Section | None:
         return None
     s = stride_of(ds)
     sec = Section("maps", "Maps")
-    sec.html(f"<p>{ds.sizes[Y]} × {ds.sizes[X]} pixels" + (f", drawn every {s}th pixel" if s > 1 else "")
-             + ". Zoom and pan are shared by every map of the grid.</p>")
+    tiles = tiles if s > 1 else None
+    sec.html(_maps_intro(ds, s, tiles is not None))
     done: set[str] = set()
     frame = 300
 
     def one(name: str, **kw: Any):
         done.add(name)
-        return image_map(small(ds[name], s), frame_size=frame, **{"title": name, **kw})
+        overview = small(ds[name], s)
+        hook = map_hook(tiles, name, ds[name], overview, **{k: v for k, v in kw.items() if k in
+                                                             ("cmap", "clim", "nan_color", "categorical")})
+        return with_hook(image_map(overview, frame_size=frame, **{"title": name, **kw}), hook)
 
     first = [one(n, cmap="gray") for n in (BANDCONTRAST,) if n in maps]
     rex = {n for n in masks(ds) if n in maps and _is_spread(ds[n])}
@@ -368,7 +423,8 @@ def maps_section(ds: xr.Dataset) -> Section | None:
         done.add(ipf_name)
         ipf = ipf_element(small(ds[ipf_name], s), title=f"{ipf_name} (IPF)")
         ipf = ipf.opts(frame_width=210, frame_height=max(40, int(210 * ds.sizes[Y] / ds.sizes[X])), backend="bokeh")
-    latents = _latent_and_segment_blocks(sec, ds, maps, s, ipf, done, frame)
+        ipf = with_hook(ipf, rgb_hook(tiles, ipf_name, ds[ipf_name].transpose(Y, X, RGB).load()))
+    latents = _latent_and_segment_blocks(sec, ds, maps, s, ipf, done, frame, tiles)
     if ipf is not None and not latents:
         sec.fig(ipf, linked=True)
     errs = [n for n in maps if n.endswith("recon_error")]
@@ -376,15 +432,7 @@ def maps_section(ds: xr.Dataset) -> Section | None:
         sec.html("<h3>reconstruction error</h3>")
         sec.fig(hv.Layout([one(n, cmap="magma") for n in errs]).cols(3), linked=True)
 
-    decomp = [n for n, v in maps.items() if v.ndim == 3 and n not in done and RGB not in v.dims
-              and (n.endswith("_weights") or n in ("pca", "nmf", "cnmf"))]
-    for name in decomp:
-        done.add(name)
-        dim = next(d for d in maps[name].dims if d not in (Y, X))
-        da = small(ds[name], s).transpose(dim, Y, X)
-        fig = maps_png([(f"{name} {dim}={c}", da.isel({dim: i}), "viridis") for i, c in enumerate(da[dim].values)],
-                       cols=8)
-        sec.html(f"<h3>decomposition: {esc(name)}</h3>" + img(fig, f"{name}: one map per {dim}"))
+    _decomposition_block(sec, ds, maps, done, s)
 
     prefixes = [n[: -len("boundary_strength")] for n in maps if n.endswith("boundary_strength")]
     if prefixes:
@@ -419,6 +467,19 @@ def maps_section(ds: xr.Dataset) -> Section | None:
         sec.html("<h3>other maps</h3>")
         sec.fig(hv.Layout([one(n) for n in rest]).cols(3), linked=True)
     return sec
+
+
+def _decomposition_block(sec: Section, ds: xr.Dataset, maps: dict, done: set[str], s: int) -> None:
+    """One static grid per decomposition's weights (a map per component), drawn every ``s``-th pixel."""
+    decomp = [n for n, v in maps.items() if v.ndim == 3 and n not in done and RGB not in v.dims
+              and (n.endswith("_weights") or n in ("pca", "nmf", "cnmf"))]
+    for name in decomp:
+        done.add(name)
+        dim = next(d for d in maps[name].dims if d not in (Y, X))
+        da = small(ds[name], s).transpose(dim, Y, X)
+        fig = maps_png([(f"{name} {dim}={c}", da.isel({dim: i}), "viridis") for i, c in enumerate(da[dim].values)],
+                       cols=8)
+        sec.html(f"<h3>decomposition: {esc(name)}</h3>" + img(fig, f"{name}: one map per {dim}"))
 
 
 def _is_spread(v: xr.DataArray) -> bool:

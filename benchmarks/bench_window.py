@@ -1,0 +1,217 @@
+"""Is a training window as good as the whole map? ``train --window auto`` against training on the whole ROI (issue 39).
+
+On the science benchmark's sub-grain maps of both families (:mod:`bench_families`: tuning and
+held-out seeds apart), three runs of the README path per map, all with the EBSD defaults:
+
+* **whole**: trained on every pixel of the ROI (the families benchmark's own run, ``<tag>.run``
+  beside its store, when it is there; else trained here the same way);
+* **auto**: ``--window auto`` (:mod:`vaearr.maps.window`: twice the mean linear intercept of the
+  pattern-similarity boundaries, grown until it holds every kind of region);
+* **bare**: a window of twice the grain size alone (``--window N``, N = ⌈2 L̄⌉, placed by the same
+  chooser but never grown): what the kinds' cover adds.
+
+Each run encodes the whole map (with the reconstruction error). Scores, on the pixels away from the
+planted grain boundaries and outside holes (as the families benchmark): sub-grain ARI of a
+Gaussian mixture on the latents per pixel, and of ``vaearr segment``'s regions; active units; the
+mean reconstruction error inside the auto window and outside it (its ratio, for each run); the
+epochs' CPU seconds.
+
+Run::
+
+    python benchmarks/bench_window.py run      # each map's runs (hours on 2 shared cores)
+    python benchmarks/bench_window.py table    # BENCHMARKS.md rows
+
+The stores are copied from ``benchmarks/_data/families`` of ``--families`` (read only) into
+``benchmarks/_data/window``; rows go to ``benchmarks/results/window.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_families import Truth, study_maps  # noqa: E402
+from science_lib import append_row, machine, mixture_ari  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "benchmarks" / "_data" / "window"
+OUT = ROOT / "benchmarks" / "results" / "window.jsonl"
+ARMS = ("whole", "auto", "bare")
+
+
+def train_arm(store: Path, run: Path, window: str | None) -> float:
+    """Train with the EBSD defaults (``window``: the --window) and encode as ``latent_<arm>``; epochs' CPU s."""
+    from vaearr.train import TrainConfig, fit
+
+    shutil.rmtree(run, ignore_errors=True)
+    result = fit(TrainConfig(store=str(store), run=str(run), window=window, tensorboard=False, previews=0),
+                 progress=False)
+    return sum(float(r.get("cpu_seconds", 0)) for r in result.history)
+
+
+def encode_arm(store: Path, run: Path, name: str) -> None:
+    from vaearr.encode import encode
+
+    encode(store, run, name=name, overwrite=True, progress=False)
+
+
+def window_of(run: Path) -> dict | None:
+    path = run / "window.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def prepare(tag: str, families: Path) -> dict:
+    """The map's store copied, its three runs trained and encoded (each once); what they were."""
+    src, store = families / f"{tag}.zarr", DATA / f"{tag}.zarr"
+    if not store.exists():
+        shutil.copytree(src, store)
+    done = set(xr.open_zarr(store).data_vars)
+    runs = {"whole": families / f"{tag}.run", "auto": DATA / f"{tag}.auto.run", "bare": DATA / f"{tag}.bare.run"}
+    cpu = {}
+    if not (runs["whole"] / "best").exists():
+        runs["whole"] = DATA / f"{tag}.whole.run"
+        if "latent_whole" not in done:
+            cpu["whole"] = train_arm(store, runs["whole"], None)
+    if "latent_whole" not in done:
+        if runs["whole"].parent == families and "latent" in done:  # the families benchmark's own encode
+            ds = xr.open_zarr(store)
+            keep = {f"latent_whole{s}": ds[f"latent{s}"].load() for s in ("", "_recon_error")}
+            from vaearr.store import write_variables
+
+            write_variables(store, keep, source=["latent"], overwrite=True)
+        else:
+            encode_arm(store, runs["whole"], "latent_whole")
+    if "latent_auto" not in done:
+        cpu["auto"] = train_arm(store, runs["auto"], "auto")
+        encode_arm(store, runs["auto"], "latent_auto")
+    auto = window_of(runs["auto"])
+    side = math.ceil(2 * auto["info"]["grain_size"]) if auto and auto["info"].get("grain_size") else None
+    if side is not None and "latent_bare" not in done:
+        cpu["bare"] = train_arm(store, runs["bare"], str(side))
+        encode_arm(store, runs["bare"], "latent_bare")
+    return {"runs": {k: str(v) for k, v in runs.items()}, "cpu": cpu, "auto_window": auto,
+            "bare_window": window_of(runs["bare"])}
+
+
+def _cpu(run: Path) -> float | None:
+    h = run / "history.json"
+    return round(sum(float(r.get("cpu_seconds", 0)) for r in json.loads(h.read_text())), 1) if h.exists() else None
+
+
+def score(tag: str, prepared: dict) -> list[dict]:
+
+    from vaearr.maps.segment import segment_store
+
+    store = DATA / f"{tag}.zarr"
+    ds = xr.open_zarr(store).load()
+    truth = Truth(ds)
+    inside = truth.inside
+    roi = "roi" if "roi" in ds and not bool(ds.roi.all()) else None
+    in_roi = ds.roi.values.astype(bool) if "roi" in ds else np.ones(inside.shape, bool)
+    auto = prepared["auto_window"]
+    region = np.zeros(inside.shape, bool)
+    if auto is not None:
+        y0, y1, x0, x1 = auto["box"]
+        region[y0:y1, x0:x1] = True
+    rows = []
+    for arm in ARMS:
+        name = f"latent_{arm}"
+        if name not in ds:
+            continue
+        lat = ds[name].values
+        f = lat.reshape(inside.size, -1)
+        ok = inside.ravel() & np.isfinite(f).all(1)
+        seg = segment_store(store, features=name, name=f"seg_{arm}", mask=roi, overwrite=True).segmentation
+        err = ds[f"{name}_recon_error"].values
+        e_in = float(np.nanmean(err[region & in_roi])) if region.any() else None
+        e_out = float(np.nanmean(err[~region & in_roi])) if (~region & in_roi).any() else None
+        run = Path(prepared["runs"][arm])
+        w = window_of(run)
+        rows.append({
+            "arm": arm, "window": None if w is None else w["box"], "window_pixels": None if w is None else
+            int(np.prod([w["box"][1] - w["box"][0], w["box"][3] - w["box"][2]])),
+            "map_pixels": int(inside.size), "grain_size": None if w is None else w["info"].get("grain_size"),
+            "pixel_subgrains": round(mixture_ari(f[ok], ds.subgrain_id.values.ravel()[ok]), 4),
+            **{f"seg_{k}": v for k, v in truth.region_scores(seg.regions, seg.grains).items()},
+            "active_units": ds[name].attrs.get("active_units"),
+            "recon_in_auto_window": e_in, "recon_outside": e_out,
+            "recon_ratio": round(e_out / e_in, 4) if e_in and e_out else None,
+            "check": None if w is None else w.get("check"), "epochs_cpu_s": _cpu(run),
+        })
+    return rows
+
+
+def run_all(args: argparse.Namespace) -> None:
+    DATA.mkdir(parents=True, exist_ok=True)
+    maps = [m for m in study_maps() if m.kind == "subgrains" and not m.physics
+            and (args.family in ("all", m.family)) and (not args.only or m.tag in args.only)]
+    for m in maps:
+        if not (args.families / f"{m.tag}.zarr" / "zarr.json").exists():
+            print(json.dumps({"map": m.tag, "skipped": "not prepared by bench_families yet"}), flush=True)
+            continue
+        t = time.perf_counter()
+        prepared = prepare(m.tag, args.families)
+        for row in score(m.tag, prepared):
+            row = {"family": m.family, "seed": m.seed, "split": m.split, "map": m.tag, **row,
+                   "wall_s": round(time.perf_counter() - t, 1), "machine": machine()}
+            append_row(OUT, row)
+            print(json.dumps({k: v for k, v in row.items() if k not in ("machine", "check")}), flush=True)
+
+
+def table(path: Path = OUT) -> str:
+    """The last row of each (map, arm) as a markdown table, then the means per family, split and arm."""
+    last: dict[tuple[str, str], dict] = {}
+    for line in path.read_text().splitlines():
+        r = json.loads(line)
+        last[(r["map"], r["arm"])] = r
+    out = ["| map | split | arm | window (px) | grain size | pixel sub-grain ARI | segmented sub-grain ARI | "
+           "active units | recon error out / in the auto window | epochs' CPU s |",
+           "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    for (tag, arm), r in sorted(last.items(), key=lambda kv: (kv[0][0], ARMS.index(kv[0][1]))):
+        win = "whole ROI" if r["window"] is None else f"{r['window_pixels']} of {r['map_pixels']}"
+        gs = f"{r['grain_size']:.1f}" if r.get("grain_size") else ""
+        out.append(f"| {tag} | {r['split']} | {arm} | {win} | {gs} | {r['pixel_subgrains']:.3f} | "
+                   f"{r['seg_subgrains']:.3f} | {r['active_units']} | {r['recon_ratio']} | {r['epochs_cpu_s']} |")
+    out += ["", "| family | split | arm | maps | pixel ARI (mean) | segmented ARI (mean) | worst segmented | "
+                "recon ratio (mean) | epochs' CPU s (mean) |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for (tag, arm), r in last.items():
+        groups.setdefault((r["family"], r["split"], arm), []).append(r)
+    for (fam, split, arm), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], ARMS.index(kv[0][2]))):
+        mean = lambda k: np.mean([x[k] for x in rs if x.get(k) is not None])  # noqa: E731
+        out.append(f"| {fam} | {split} | {arm} | {len(rs)} | {mean('pixel_subgrains'):.3f} | "
+                   f"{mean('seg_subgrains'):.3f} | {min(x['seg_subgrains'] for x in rs):.3f} | "
+                   f"{mean('recon_ratio'):.3f} | {mean('epochs_cpu_s'):.0f} |")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("step", choices=("run", "table"))
+    p.add_argument("--family", choices=("science", "patchwork", "all"), default="all")
+    p.add_argument("--only", nargs="*", help="map tags to run (default: all prepared)")
+    p.add_argument("--families", type=Path, default=ROOT / "benchmarks" / "_data" / "families",
+                   help="where bench_families prepared its stores and runs (read only)")
+    args = p.parse_args(argv)
+    if args.step == "table":
+        print(table())
+        return 0
+    run_all(args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
