@@ -321,7 +321,7 @@ def test_a_large_map_is_drawn_at_full_resolution_once_zoomed_in(chromium, tmp_pa
     per_map = (-(-n // TILE)) ** 2
     tiles = sorted((tmp_path / "rep" / "tiles").rglob("*.js"))
     assert len(tiles) == 3 * per_map and not (tmp_path / "rep" / "tiles.new").exists()
-    assert "drawn every 3th pixel" in result.path.read_text()
+    assert "drawn one pixel in 3 along each axis" in result.path.read_text()
     page, problems = _open(chromium, result.path)
     asked: list[str] = []
     page.on("request", lambda r: asked.append(r.url) if "/tiles/" in r.url else None)

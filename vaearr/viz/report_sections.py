@@ -365,7 +365,7 @@ def _latent_and_segment_blocks(sec: Section, ds: xr.Dataset, maps: dict, s: int,
 
 
 def _maps_intro(ds: xr.Dataset, s: int, tiled: bool) -> str:
-    return (f"<p>{ds.sizes[Y]} × {ds.sizes[X]} pixels" + (f", drawn every {s}th pixel" if s > 1 else "")
+    return (f"<p>{ds.sizes[Y]} × {ds.sizes[X]} pixels" + (f", drawn one pixel in {s} along each axis" if s > 1 else "")
             + ". Zoom and pan are shared by every map of the grid."
             + (" Zoomed in until a pixel of the map covers a pixel of the screen, a map is drawn at full "
                "resolution." if tiled else "") + "</p>")
