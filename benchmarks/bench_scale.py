@@ -183,6 +183,10 @@ def analysis_steps(args: argparse.Namespace, n: int, d: Path, store: Path, run: 
     return steps
 
 
+_ANY_CANVAS = """(() => { const any = (root) => [...root.querySelectorAll('*')].some(
+    (e) => e.tagName === 'CANVAS' || (e.shadowRoot && any(e.shadowRoot))); return any(document); })()"""
+
+
 def open_report(page: Path) -> dict | None:
     """Seconds for Chromium to reach the report's ``load`` event and to draw its first map (None without
     playwright or ``/usr/bin/chromium``)."""
@@ -199,8 +203,12 @@ def open_report(page: Path) -> dict | None:
             t0 = time.perf_counter()
             pg.goto(page.as_uri(), wait_until="load", timeout=300_000)
             loaded = time.perf_counter() - t0
-            pg.wait_for_function("document.querySelectorAll('canvas').length > 0", timeout=300_000)
+            # bokeh 3 draws in shadow roots: look for a canvas through them
+            pg.wait_for_function(_ANY_CANVAS, timeout=300_000)
             drawn = time.perf_counter() - t0
+        except Exception as exc:  # a page that never draws is a result, not a crash of the whole run
+            return {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+                    "page_mb": round(page.stat().st_size / 1e6, 2)}
         finally:
             browser.close()
     return {"load_s": round(loaded, 2), "first_map_s": round(drawn, 2), "page_mb": round(page.stat().st_size / 1e6, 2)}
