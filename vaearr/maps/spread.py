@@ -129,24 +129,19 @@ def _interior(regions: np.ndarray) -> np.ndarray:
     return (regions >= 0) & ~ndi.binary_dilation(edge, iterations=EDGE_PX, border_value=0)
 
 
-def kernel_spread(z: np.ndarray, regions: np.ndarray, *, radius: int = KERNEL_RADIUS, squared: bool = True,
-                  scale: float = 1.0) -> np.ndarray:
-    """Mean over the region's pixels within ``radius`` of each pixel of ``|z(p) − z(q)|²/dist²`` (``squared``)
-    or of ``|z(p) − z(q)|`` over the first 4-neighbours (``radius`` 1, not squared: KAM), times ``scale``."""
+def neighbour_kam(z: np.ndarray, regions: np.ndarray) -> np.ndarray:
+    """Mean of ``|z(p) − z(q)|`` over each pixel's first 4-neighbours in its region (KAM, as MTEX computes it, on
+    rotation vectors); NaN where a pixel has none."""
     ny, nx = regions.shape
     total, count = np.zeros((ny, nx)), np.zeros((ny, nx))
-    offsets = [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)
-               if (dy, dx) != (0, 0) and (squared or abs(dy) + abs(dx) == 1)]
-    for dy, dx in offsets:
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
         src, dst = _shifted(regions, dy, dx)
         same = (regions[src] >= 0) & (regions[src] == regions[dst])
         diff = z[src] - z[dst]
-        v = np.einsum("...k,...k->...", diff, diff)
-        v = v / (dy * dy + dx * dx) if squared else np.sqrt(v)
-        total[src] += np.where(same, v, 0.0)
+        total[src] += np.where(same, np.sqrt(np.einsum("...k,...k->...", diff, diff)), 0.0)
         count[src] += same
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, scale * total / count, np.nan)
+        return np.where(count > 0, total / count, np.nan)
 
 
 def gradient_spread(z: np.ndarray, regions: np.ndarray, *, radius: int = KERNEL_RADIUS) -> np.ndarray:
@@ -277,7 +272,7 @@ def orientation_spreads(vectors: np.ndarray, regions: np.ndarray) -> Spread:
     cov, info = noise_covariance(np.nan_to_num(v), regions)
     sigma2 = float(np.trace(cov)) / 3
     v = np.nan_to_num(v)
-    kernel = kernel_spread(v, regions, radius=1, squared=False)
+    kernel = neighbour_kam(v, regions)
     n = int(regions.max()) + 1
     ids = np.clip(regions, 0, None)
     inside = regions >= 0
