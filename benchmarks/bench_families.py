@@ -79,7 +79,7 @@ def study_maps() -> list[MapSpec]:
         maps += [MapSpec(family, "subgrains", s, "tuning") for s in tuning]
         maps += [MapSpec(family, "subgrains", s, "held-out") for s in held]
         maps += [MapSpec(family, "deformed", 1, "tuning"), MapSpec(family, "deformed", 2, "held-out"),
-                 MapSpec(family, "deformed", 3, "held-out")]
+                 MapSpec(family, "deformed", 3, "held-out"), MapSpec(family, "deformed", 4, "held-out")]
     low = {"science": 25.0, "patchwork": 20.0}
     for family, seed in (("science", 11), ("patchwork", 3)):
         maps += [MapSpec(family, "subgrains", seed, "held-out", {"counts": low[family]}),

@@ -274,3 +274,31 @@ def test_bent_grains_stay_whole_in_pattern_space(family: str) -> None:
     found = np.asarray(region_grain)[pieces]
     assert adjusted_rand_score(grain.ravel(), found.ravel()) > 0.99, info
     assert info["grain_boundary_pairs"] > 0 and "pattern space" in info["grain_rule"]
+
+
+
+def test_the_rows_compared_across_a_boundary_leave_out_pixels_on_a_third_regions_boundary() -> None:
+    """A strip region two pixels wide between regions 0 and 2: its depth-2 row toward region 2 is its column next to
+    region 0, pixels that record region 0 as well, so it is left out (the pair is read from what is left: here
+    nothing, unmeasured), while a wide region's rows keep every pixel; a pair with a tiny region keeps them all."""
+    from vaearr.maps.pattern_levels import DEPTH, boundary_rows
+
+    def members(rows, pair: int, side: int, depth: int) -> set[tuple[int, int]]:
+        sel = rows.row == (pair * 2 + side) * DEPTH + depth - 1
+        return {divmod(int(p), 20) for p in rows.pixel[sel]}
+
+    regions = np.zeros((20, 20), int)
+    regions[:, 9:11] = 1
+    regions[:, 11:] = 2
+    rows = boundary_rows(regions)
+    assert list(zip(rows.i.tolist(), rows.j.tolist())) == [(0, 1), (1, 2)]
+    assert members(rows, 1, 0, 1) == {(y, 10) for y in range(20)}  # the strip's own row next to region 2
+    assert members(rows, 1, 0, 2) == set()  # column 9 touches region 0: out
+    assert members(rows, 0, 1, 2) == set()  # toward region 0, column 10 touches region 2: out
+    assert members(rows, 1, 1, 2) == {(y, 12) for y in range(20)}  # region 2's second column is inside: kept
+    assert members(rows, 0, 0, 3) == {(y, 6) for y in range(20)}  # deeper rows are not filtered
+
+    regions[4:, 9:11] = 0  # the strip shrinks to 8 pixels (tiny): its pairs keep every pixel
+    rows = boundary_rows(regions)
+    pair = list(zip(rows.i.tolist(), rows.j.tolist())).index((1, 2))
+    assert members(rows, pair, 0, 2) == {(y, 9) for y in range(4)}

@@ -100,10 +100,20 @@ class BoundaryRows:
 def boundary_rows(regions: np.ndarray, depth: int = DEPTH) -> BoundaryRows:
     """Side rows of every boundary edge: for an edge ``p | q`` (right or down) between regions
     ``a = regions[p]`` and ``b = regions[q]``, the pixels ``p − k·d`` (k < depth) while they stay in
-    ``a`` and ``q + k·d`` while they stay in ``b``; ``regions`` (ny, nx) with −1 outside."""
+    ``a`` and ``q + k·d`` while they stay in ``b``; ``regions`` (ny, nx) with −1 outside.
+
+    The rows at depth 2, the ones the rule compares across the boundary, leave out a pixel that touches
+    a third region: it lies on that region's boundary and records it too. Where a region is a thin strip
+    (boundary pixels of several grains that the clustering put in one region) the row would otherwise
+    compare the other side with a mixture, which can read alike to a grain the strip only touches and
+    join two grains through it. A pair with a region of fewer than ``MIN_ROW_PIXELS × depth`` pixels
+    keeps every pixel: such a region is all edge, and the few-pixel rule reads it."""
     ny, nx = regions.shape
     flat = regions.ravel()
     idx = np.arange(ny * nx).reshape(ny, nx)
+    size = np.bincount(flat[flat >= 0], minlength=int(flat.max()) + 1 if flat.size else 0)
+    padded = np.pad(regions, 1, constant_values=-1)
+    near = np.stack([padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:]], -1).reshape(-1, 4)
     parts = []
     for step in ((0, 1), (1, 0)):
         dy, dx = step
@@ -122,7 +132,12 @@ def boundary_rows(regions: np.ndarray, depth: int = DEPTH) -> BoundaryRows:
                 inside = (yy >= 0) & (yy < ny) & (xx >= 0) & (xx < nx)
                 pix = np.where(inside, yy * nx + xx, 0)
                 alive &= inside & (flat[pix] == own)
-                sel = np.flatnonzero(alive)
+                keep = alive
+                if k == 1:  # a pixel on a third region's boundary records it too: out of the rows compared across
+                    third = near[pix]
+                    keep = alive & ~(((third >= 0) & (third != lo[:, None]) & (third != hi[:, None])).any(1)
+                                     & (np.minimum(size[lo], size[hi]) >= MIN_ROW_PIXELS * depth))
+                sel = np.flatnonzero(keep)
                 parts.append((lo[sel], hi[sel], (own[sel] == hi[sel]).astype(np.int64), np.full(sel.size, k),
                               pix[sel]))
     lo, hi, side, k, pix = (np.concatenate(c) if parts else np.zeros(0, np.int64) for c in zip(*parts))
@@ -225,6 +240,21 @@ def binned(prepare: Callable[[np.ndarray], np.ndarray], factor: int) -> Callable
     return apply
 
 
+def strip_sides(count: np.ndarray, rows: BoundaryRows, tiny: np.ndarray) -> np.ndarray:
+    """Pairs where one side is a strip along the boundary: its row at depth 2 holds fewer than half the pixels of its
+    row at depth 1 (the region ends one pixel in, for most of the boundary's length), and the region is not tiny.
+
+    Such a side's row at depth 2 is its far edge, on another boundary, and records what lies beyond: a strip of
+    boundary pixels of several grains (the clustering of a map can put them in one region) reads alike to a grain it
+    only touches, and would join grains through it. A tiny region is all edge and keeps the few-pixel rule."""
+    base = np.arange(rows.i.size) * 2 * DEPTH
+    out = np.zeros(rows.i.size, bool)
+    for side, region in ((0, rows.i), (1, rows.j)):
+        first, second = count[base + side * DEPTH], count[base + side * DEPTH + 1]
+        out |= (second < 0.5 * first) & ~tiny[region]
+    return out
+
+
 def pattern_grains(regions: np.ndarray, features: Any, prepare: Callable[[np.ndarray], np.ndarray],
                    pattern_size: int, *, threshold: float = GRAIN_EXCESS) -> tuple[np.ndarray, dict[str, Any]]:
     """The grain of every region of ``regions`` (ny, nx; −1 outside, ids 0..R−1) from the patterns
@@ -243,17 +273,17 @@ def pattern_grains(regions: np.ndarray, features: Any, prepare: Callable[[np.nda
         factor *= 2
     sums, sq, count = row_moments(features, regions.shape, rows, binned(prepare, factor))
     excess, across = excess_dissimilarity(sums, sq, count, rows.i.size)
-    known = np.isfinite(excess)
-    same = known & (excess <= threshold)
     # a region left on its own (no boundary measured as inside a grain) whose other boundaries are too short to
     # measure well takes the grain of the neighbour least dissimilar on the few pixels there are, unless that reads
     # as another grain; for a region of a few pixels (too few for one set of side rows) the rule tells a grain from
     # an unrelated one (about 1) but not from a mixed row (0.6), so its bar is FEW_PIXELS_EXCESS
     rough, _ = excess_dissimilarity(sums, sq, count, rows.i.size, min_count=2)
-    linked = np.zeros(n_regions, bool)
-    linked[rows.i[same]] = linked[rows.j[same]] = True
     size = np.bincount(regions[regions >= 0], minlength=n_regions)
     tiny = size < MIN_ROW_PIXELS * DEPTH
+    known = np.isfinite(excess)
+    same = known & (excess <= threshold)
+    linked = np.zeros(n_regions, bool)
+    linked[rows.i[same]] = linked[rows.j[same]] = True
     bar = np.where((~linked[rows.i] & tiny[rows.i]) | (~linked[rows.j] & tiny[rows.j]),
                    max(threshold, FEW_PIXELS_EXCESS), threshold)
     lonely = ~known & (~linked[rows.i] | ~linked[rows.j]) & (rough <= bar)
