@@ -16,7 +16,8 @@ from vaearr.data.planted import planted_map
 from vaearr.encode import encode
 from vaearr.errors import InputError
 from vaearr.maps.neighbours import fit_store
-from vaearr.maps.window import GRAIN_SIZES, GROWTH, MIN_PIXELS, check_request, choose_window
+from vaearr.maps.window import (COVER, GRAIN_SIZES, GROWTH, MAX_PIXELS, MIN_PIXELS, KindGrid, check_request,
+                                choose_window, grow)
 from vaearr.options import WindowRequest, parse_window
 from vaearr.run import Run
 from vaearr.train import TrainConfig, fit
@@ -63,6 +64,25 @@ def test_the_chooser_picks_two_grain_sizes_holding_every_planted_kind(planted: P
     share_win = np.bincount(kind[y0:y1, x0:x1].ravel(), minlength=4) / kind[y0:y1, x0:x1].size
     assert (share_win >= 0.25 * share_map).all(), (share_win, share_map)
     assert w.info["covered"] and w.info["divergence_nats"] < 0.1
+
+
+def test_the_window_grows_for_the_kinds_no_further_than_its_pattern_budget() -> None:
+    """Kinds far apart (three meeting in the middle of a 200 × 200 map, a fourth in two far corners): holding a
+    quarter of each kind's share takes a box of about half the map. Within the budget it grows that far; with the
+    default budget (a 64 × 64 box) it stays there, placed where it covers best, and says it did not cover them."""
+    ny = nx = 200
+    kind = np.zeros((ny, nx), np.int64)
+    kind[:100, 100:] = 1
+    kind[100:] = 2
+    kind[:20, :20] = kind[180:, 180:] = 3
+    inside = np.ones((ny, nx), bool)
+    grid = KindGrid(np.arange(ny), kind, 4, (ny, nx))
+    box, cover = grow(grid, 10.0, inside, max_pixels=ny * nx)
+    assert cover >= COVER and (box[1] - box[0]) * (box[3] - box[2]) > MAX_PIXELS, (box, cover)
+    box, cover = grow(grid, 10.0, inside)
+    assert (box[1] - box[0], box[3] - box[2]) == (64, 64), box
+    assert 0 <= cover < COVER
+    assert len(np.unique(kind[box[0]:box[1], box[2]:box[3]])) >= 3  # placed where it holds most of what it can
 
 
 def test_a_given_side_is_placed_where_it_holds_the_rare_kind(planted: Path) -> None:

@@ -28,8 +28,10 @@ How :func:`choose_window` measures it (every step on rows of the map, read in ba
 4. **The window** starts at :data:`GRAIN_SIZES` × the grain size a side (and at least
    :data:`MIN_PIXELS` patterns inside the mask), placed where its kinds are closest to the map's,
    and grows by :data:`GROWTH` until some place holds every kind of at least
-   :data:`MIN_KIND_SHARE` of the map at no less than :data:`COVER` of its share of the map; a map
-   no smaller window covers is trained whole.
+   :data:`MIN_KIND_SHARE` of the map at no less than :data:`COVER` of its share of the map, but
+   not beyond :data:`MAX_PIXELS` patterns: there it stays, placed where it covers the kinds best,
+   and says so (``covered`` false, the cover reached); a map smaller than that is trained whole
+   when no smaller window covers it.
 
 Why the intercept and not the paper's information content: the intercept is measured on a few
 lines, in pixels, by the standard method, before any model is trained, while the paper reads the
@@ -70,6 +72,13 @@ COVER = 0.25
 #: How much the side grows at each try, and the fewest patterns a window holds inside the mask.
 GROWTH = 1.25
 MIN_PIXELS = 1024
+#: The most patterns (inside the mask) the window may grow to for the kinds' cover: training then costs the same on
+#: any map (a 64 × 64 box, ten epochs in about four minutes on two cores). Where the kinds are orientations spread
+#: over a large map (a few grains of each, far apart), holding a quarter of each kind's share takes most of the map
+#: (a million-pixel map: 40 %, 380 000 patterns, 4.7 GB in training); the window stays at this size, placed where
+#: it covers the kinds best, the cover it reaches is written, and the check after training (reconstruction error
+#: outside over inside) says whether the model holds outside.
+MAX_PIXELS = 4096
 #: The smallest side of a window: a pattern neighbourhood (3 × 3).
 MIN_SIDE = 3
 #: Pattern coordinates k-means is fitted on at most.
@@ -146,7 +155,10 @@ class Window:
             size = "none measured" if i["grain_size"] is None else f"{i['grain_size']:.1f} px"
             head += (f"; auto: grain size {size} (mean linear intercept), {i['kinds']} kind"
                      f"{'s' if i['kinds'] != 1 else ''} of region, all covered" if i.get("covered") else
-                     f"; auto: grain size {size}, {i['kinds']} kinds; no smaller window holds every kind")
+                     f"; auto: grain size {size}, {i['kinds']} kinds; no smaller window holds every kind"
+                     if self.whole else
+                     f"; auto: grain size {size}, {i['kinds']} kinds, held to {i.get('max_pixels', MAX_PIXELS)} "
+                     f"patterns: the rarest kind at {i.get('cover', 0):.2f} of its share")
         elif self.how != "auto":
             head += f"; {self.how}"
         return head + ")"
@@ -292,6 +304,14 @@ class KindGrid:
         big = self.share >= MIN_KIND_SHARE
         return float(np.min(counts[big] / total / self.share[big])) if big.any() else 1.0
 
+    def held(self, counts: np.ndarray) -> int:
+        """How many kinds of at least :data:`MIN_KIND_SHARE` of the map the box holds at :data:`COVER` of their share."""
+        total = counts.sum()
+        big = self.share >= MIN_KIND_SHARE
+        if total == 0 or not big.any():
+            return 0
+        return int((counts[big] / total / self.share[big] >= COVER).sum())
+
     def divergence(self, counts: np.ndarray) -> float:
         """Kullback–Leibler divergence (nats) of the window's kinds from the map's (∞ when the window misses one)."""
         q = counts / max(counts.sum(), 1)
@@ -303,7 +323,7 @@ class KindGrid:
 
 def place(grid: KindGrid, side: tuple[int, int], inside: np.ndarray) -> tuple[tuple[int, int, int, int], float]:
     """The box of ``side`` (rows, columns) whose kinds cover the map's best (:meth:`KindGrid.cover`; ties: the
-    most pixels inside the mask), and its cover."""
+    most kinds held, :meth:`KindGrid.held`, then the most pixels inside the mask), and its cover."""
     ny, nx = grid.shape
     sy, sx = min(side[0], ny), min(side[1], nx)
     stride = max(1, min(sy, sx) // 8)
@@ -311,13 +331,14 @@ def place(grid: KindGrid, side: tuple[int, int], inside: np.ndarray) -> tuple[tu
     xs = sorted({*range(0, nx - sx + 1, stride), nx - sx})
     sat = np.zeros((ny + 1, nx + 1), np.int64)
     sat[1:, 1:] = inside.astype(np.int64).cumsum(0).cumsum(1)
-    best, best_key = (0, sy, 0, sx), (-1.0, -1)
+    best, best_key = (0, sy, 0, sx), (-1.0, -1, -1)
     for y0 in ys:
         for x0 in xs:
-            c = grid.cover(grid.counts(y0, y0 + sy, x0, x0 + sx))
+            counts = grid.counts(y0, y0 + sy, x0, x0 + sx)
             n_in = int(sat[y0 + sy, x0 + sx] - sat[y0, x0 + sx] - sat[y0 + sy, x0] + sat[y0, x0])
-            if (c, n_in) > best_key:
-                best, best_key = (y0, y0 + sy, x0, x0 + sx), (c, n_in)
+            key = (grid.cover(counts), grid.held(counts), n_in)
+            if key > best_key:
+                best, best_key = (y0, y0 + sy, x0, x0 + sx), key
     return best, best_key[0]
 
 
@@ -345,12 +366,13 @@ def read_features(store: str | os.PathLike, var: str, mask: str | None, features
 
 def choose_window(store: str | os.PathLike, var: str, mask: str | None,
                   features: Callable[[np.ndarray], np.ndarray], *, feature_dims: Sequence[str],
-                  size: tuple[int, int] | None = None, seed: int = 0, budget: int = READ_PATTERNS) -> Window:
+                  size: tuple[int, int] | None = None, seed: int = 0, budget: int = READ_PATTERNS,
+                  max_pixels: int = MAX_PIXELS) -> Window:
     """The training window of ``var`` (a (y, x) map of patterns) inside ``mask``; see the module docstring.
 
     ``features`` maps patterns ``(..., py, px)`` to their noise-whitened coordinates ``(..., k)``
     (:meth:`NeighbourAverage.features <vaearr.maps.neighbours.NeighbourAverage.features>`); ``size`` (rows,
-    columns) fixes the side and only places the window.
+    columns) fixes the side and only places the window; ``max_pixels`` bounds what the kinds' cover may grow it to.
     """
     bands, inside = read_features(store, var, mask, features, feature_dims=feature_dims, budget=budget)
     ny, nx = inside.shape
@@ -376,28 +398,36 @@ def choose_window(store: str | os.PathLike, var: str, mask: str | None,
         box, cover = place(grid, size, inside)
         how = "size"
     else:
-        box, cover = grow(grid, info["grain_size"], inside)
+        box, cover = grow(grid, info["grain_size"], inside, max_pixels)
         how = "auto"
     counts = grid.counts(*box)
     info.update(cover=round(cover, 4), covered=bool(cover >= COVER), divergence_nats=round(grid.divergence(counts), 4),
                 window_kind_shares=[round(float(v), 4) for v in counts / max(counts.sum(), 1)],
-                threshold=BOUNDARY_CORRELATION, grain_sizes=GRAIN_SIZES, min_pixels=MIN_PIXELS,
+                threshold=BOUNDARY_CORRELATION, grain_sizes=GRAIN_SIZES, min_pixels=MIN_PIXELS, max_pixels=max_pixels,
                 pixels_inside=int(inside[box[0]:box[1], box[2]:box[3]].sum()))
     return Window(tuple(int(v) for v in box), (ny, nx), how, info)
 
 
-def grow(grid: KindGrid, grain_size: float | None, inside: np.ndarray) -> tuple[tuple[int, int, int, int], float]:
+def grow(grid: KindGrid, grain_size: float | None, inside: np.ndarray,
+         max_pixels: int = MAX_PIXELS) -> tuple[tuple[int, int, int, int], float]:
     """From :data:`GRAIN_SIZES` × ``grain_size`` a side (and :data:`MIN_PIXELS` inside the mask), grown by
-    :data:`GROWTH` until a place covers every kind (:data:`COVER`); the whole map when none does."""
+    :data:`GROWTH` until a place covers every kind (:data:`COVER`), but not beyond ``max_pixels`` patterns inside
+    the mask (there: the best-covering place of that side); a map of no more than ``max_pixels`` patterns that no
+    smaller window covers is trained whole."""
     ny, nx = grid.shape
     whole = ((0, ny, 0, nx), grid.cover(grid.counts(0, ny, 0, nx)))
     if grain_size is None:  # no boundary on the lines read: one grain, or none to tell apart
         return whole
     fill = max(float(inside.mean()), 1e-6)
     side = max(math.ceil(GRAIN_SIZES * grain_size), math.ceil(math.sqrt(MIN_PIXELS / fill)), MIN_SIDE)
+    most = max(math.floor(math.sqrt(max_pixels / fill)), side)
+    if inside.sum() <= max_pixels:  # a small map: grown up to the whole map, as much as it takes
+        most = max(ny, nx)
     while side < max(ny, nx):
         box, cover = place(grid, (side, side), inside)
         if cover >= COVER and inside[box[0]:box[1], box[2]:box[3]].sum() >= min(MIN_PIXELS, inside.sum()):
             return box, cover
-        side = math.ceil(side * GROWTH)
+        if side >= most:
+            return box, cover
+        side = min(math.ceil(side * GROWTH), most)
     return whole
