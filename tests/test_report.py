@@ -345,3 +345,31 @@ def test_a_large_map_is_drawn_at_full_resolution_once_zoomed_in(chromium, tmp_pa
     assert max(page.evaluate(count)) == 0  # zoomed out again: the overview
     page.close()
     assert problems == [], problems
+
+
+def test_a_report_that_fails_leaves_the_tiles_as_they_were(tmp_path: Path) -> None:
+    """The zoom tiles of a new page go to ``tiles.new/`` and take the old ones' place only once the page is written:
+    a report that fails on the way (here its page cannot replace a folder in its way) leaves the old tiles whole and
+    no ``tiles.new`` behind."""
+    from vaearr.viz.report import REPORT_FILE, build_report
+
+    store = tmp_path / "big.zarr"
+    n = 600
+    yy, xx = np.mgrid[0:n, 0:n]
+    coords = {"y": np.arange(n) * 0.5, "x": np.arange(n) * 0.5}
+    write_variable(store, "ramp", xr.DataArray((xx / n).astype(np.float32), dims=("y", "x"), coords=coords))
+    out = tmp_path / "rep"
+    build_report(store, out, discover=False)
+    before = tree_hash(out / "tiles")
+    assert any((out / "tiles").rglob("*.js"))
+    write_variable(store, "other", xr.DataArray((yy / n).astype(np.float32), dims=("y", "x"), coords=coords))
+    (out / REPORT_FILE).unlink()
+    (out / REPORT_FILE).mkdir()
+    (out / REPORT_FILE / "keep").write_text("in the way")
+    with pytest.raises(OSError):
+        build_report(store, out, discover=False)
+    assert tree_hash(out / "tiles") == before and not (out / "tiles.new").exists()
+    (out / REPORT_FILE / "keep").unlink()
+    (out / REPORT_FILE).rmdir()
+    build_report(store, out, discover=False)  # and the next report that succeeds puts the new page's tiles in place
+    assert tree_hash(out / "tiles") != before and not (out / "tiles.new").exists()

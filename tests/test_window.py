@@ -172,3 +172,12 @@ def test_training_on_a_window_leaves_the_store_and_encode_writes_the_whole_map(s
     y0, y1, x0, x1 = w.box
     assert "training window" in page and f"rows {y0}:{y1}, columns {x0}:{x1}" in page
     assert "reconstruction error outside / inside" in page
+    # a chunk of patterns gone: the streamed encode (it reads the patterns itself, not patterns_sim3) refuses the
+    # damaged map in one line and writes nothing
+    chunks = sorted(p for p in (store / "patterns" / "c").rglob("*") if p.is_file())
+    chunks[len(chunks) // 2].unlink()
+    before = tree_hash(store)
+    proc = run_cli("encode", store, "--run", run, "--name", "latent2")
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "patterns" in lines[0] and "chunk" in lines[0], proc.stderr
+    assert tree_hash(store) == before and "latent2" not in xr.open_zarr(store).data_vars
