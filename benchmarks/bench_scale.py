@@ -262,7 +262,7 @@ def main() -> None:
                                           "--bandcontrast", str(bc), "--store", str(store)], log))
     steps.append(run_step("roi --bc-otsu", [vaearr, "roi", str(store), "--bc-otsu"], log))
     if args.subset:
-        train = ["--epochs", "1", "--subset", str(args.subset)]
+        train = ["--epochs", "1", "--subset", str(args.subset), "--window", "all"]
         label = f"train 1 epoch on {args.subset} patterns (writes patterns_sim3)"
     else:
         train = ["--window", args.window]

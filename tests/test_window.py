@@ -181,3 +181,29 @@ def test_training_on_a_window_leaves_the_store_and_encode_writes_the_whole_map(s
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and "patterns" in lines[0] and "chunk" in lines[0], proc.stderr
     assert tree_hash(store) == before and "latent2" not in xr.open_zarr(store).data_vars
+
+
+def test_a_large_map_trains_on_the_auto_window_by_default_a_small_one_whole(tmp_path: Path) -> None:
+    """Without --window: a map of more than WINDOW_ABOVE patterns in its mask trains on auto's window (and says
+    why); one of fewer trains whole (no window.json), as before; --subset keeps the whole map."""
+    from vaearr.train.window import WINDOW_ABOVE
+
+    big = tmp_path / "big.zarr"
+    planted_map(big, grain=16, grains=(9, 9), rare=2)
+    ds = xr.open_zarr(big)
+    assert int(ds.roi.sum()) > WINDOW_ABOVE if "roi" in ds else ds.sizes["y"] * ds.sizes["x"] > WINDOW_ABOVE
+    lines: list[str] = []
+    fit(TrainConfig(store=str(big), run=str(tmp_path / "run"), epochs=1, latent_dim=4, model_options=SMALL,
+                    tensorboard=False, previews=0), progress=False, report=lines.append)
+    w = load_window(tmp_path / "run")
+    assert w is not None and w.how == "auto" and not w.whole and "default" in w.info
+    assert any("no --window: the map holds more than" in line for line in lines), lines
+    assert Run.open(tmp_path / "run").train["window"] == w.text
+    fit(TrainConfig(store=str(big), run=str(tmp_path / "sub"), epochs=1, latent_dim=4, model_options=SMALL,
+                    subset=512, tensorboard=False, previews=0), progress=False)
+    assert load_window(tmp_path / "sub") is None
+    small = tmp_path / "small.zarr"
+    planted_map(small, grain=8, grains=(8, 8), rare=2)
+    fit(TrainConfig(store=str(small), run=str(tmp_path / "whole"), epochs=1, latent_dim=4, model_options=SMALL,
+                    tensorboard=False, previews=0), progress=False)
+    assert load_window(tmp_path / "whole") is None

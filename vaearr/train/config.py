@@ -158,10 +158,12 @@ class TrainConfig:
     cosine_t_mult: int = opt(1, "cosine-restarts: each cycle is this many times longer than the one before (T_mult).", min=1)
     window: str | None = opt(None, "Train on a window of a (y, x) map: auto (about twice the characteristic grain "
                                    "size, the mean linear intercept of the pattern-similarity boundaries, grown "
-                                   "until it holds every kind of region), a side N or HxW placed the same way, a "
-                                   "box y0:y1,x0:x1 in scan pixels, or all (the whole map inside the mask); encode "
-                                   "writes the whole map. The run records the box (window.json: how it was "
-                                   "chosen). Default: all.", cli_type=str, parse=_parse_window)
+                                   "until it holds every kind of region, 4096 patterns at most), a side N or HxW "
+                                   "placed the same way, a box y0:y1,x0:x1 in scan pixels, or all (the whole map "
+                                   "inside the mask); encode writes the whole map. The run records the box "
+                                   "(window.json: how it was chosen). Default: auto for a map of patterns with more "
+                                   "than 16384 inside the mask (and no --subset), all otherwise.", cli_type=str,
+                       parse=_parse_window)
     subset: int | None = opt(None, "Train on a seeded random subset of N of the training samples (validation keeps "
                                    "its own); the run records it.", min=1)
 

@@ -449,6 +449,8 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
     window = load_window(run.path) if rank == 0 else None
     if window is not None and report is not None:
         report(f"window: {window.describe()}")
+        if window.info.get("default"):
+            report(f"window: {window.info['default']}")
     result = trainer.fit(train_loader, val_loader, on_device)
     result.notes = notes + trainer.notes
     if window is not None and not window.whole:

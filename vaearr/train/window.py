@@ -30,7 +30,7 @@ from vaearr.maps.neighbours import NeighbourAverage, fit_store
 from vaearr.maps.window import MIN_SIDE, Window, check_request, choose_window, parse_window, read_bands
 from vaearr.run import DataSpec, Run
 from vaearr.store import open_store, write_variables
-from vaearr.store.schema import MAP_DIMS
+from vaearr.store.schema import MAP_DIMS, PX, PY
 from vaearr.train.config import TrainConfig
 
 #: Files of a windowed run.
@@ -42,6 +42,10 @@ CHECK_FACTOR = 1.5
 CHECK_SAMPLES = 2048
 #: Rows a block of the window's average holds at most (its patterns in memory at once).
 BLOCK_PATTERNS = 8192
+#: Without ``--window``, a (y, x) pattern map with more patterns than this inside the mask trains on ``auto``'s
+#: window: the whole of such a map costs more than the window's 4,096 patterns four times over an epoch (a
+#: million-pixel map, hours on two cores); a smaller one trains whole, as the science benchmark's maps do.
+WINDOW_ABOVE = 16384
 
 
 def resolve_window(cfg: TrainConfig, data: DataSpec, neighbours: NeighbourAverage | None) -> Window | None:
@@ -52,6 +56,9 @@ def resolve_window(cfg: TrainConfig, data: DataSpec, neighbours: NeighbourAverag
     the mask.
     """
     request = parse_window(cfg.window)
+    default = request is None and cfg.subset is None and default_window(data)
+    if default:
+        request = parse_window("auto")
     if request is None or request.how == "all":
         return None
     if tuple(data.sample_dims) != MAP_DIMS:
@@ -69,9 +76,25 @@ def resolve_window(cfg: TrainConfig, data: DataSpec, neighbours: NeighbourAverag
         window = choose_window(data.store, data.var, data.mask, neighbours.features, feature_dims=data.feature_dims,
                                size=tuple(request.value) if request.how == "size" else None, seed=cfg.seed)
         window.info["choose_seconds"] = round(time.perf_counter() - t0, 2)
+    if default:
+        window.info["default"] = (f"no --window: the map holds more than {WINDOW_ABOVE} patterns in the mask, so "
+                                  f"auto (--window all trains on every one)")
     if data.mask is not None and not ds[data.mask].transpose(*MAP_DIMS)[window.slices].values.any():
         raise InputError(data.store, f"--window {cfg.window}: no pattern inside the mask '{data.mask}' there")
     return window
+
+
+def default_window(data: DataSpec) -> bool:
+    """Whether ``data`` without ``--window`` trains on ``auto``'s window: a (y, x) map of patterns (py, px) with more
+    than :data:`WINDOW_ABOVE` of them inside the mask."""
+    if tuple(data.sample_dims) != MAP_DIMS or tuple(data.feature_dims) != (PY, PX):
+        return False
+    ds = open_store(data.store)
+    if data.mask is None:
+        n = int(ds.sizes[MAP_DIMS[0]]) * int(ds.sizes[MAP_DIMS[1]])
+    else:
+        n = int(ds[data.mask].sum().values)
+    return n > WINDOW_ABOVE
 
 
 def window_file(run: str | os.PathLike) -> Path:
