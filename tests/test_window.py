@@ -17,7 +17,7 @@ from vaearr.encode import encode
 from vaearr.errors import InputError
 from vaearr.maps.neighbours import fit_store
 from vaearr.maps.window import (COVER, GRAIN_SIZES, GROWTH, MAX_PIXELS, MIN_PIXELS, KindGrid, check_request,
-                                choose_window, grow)
+                                choose_window, grow, spread_tiles)
 from vaearr.options import WindowRequest, parse_window
 from vaearr.run import Run
 from vaearr.train import TrainConfig, fit
@@ -66,17 +66,21 @@ def test_the_chooser_picks_two_grain_sizes_holding_every_planted_kind(planted: P
     assert w.info["covered"] and w.info["divergence_nats"] < 0.1
 
 
+def far_kinds() -> tuple[np.ndarray, np.ndarray, KindGrid]:
+    """Kinds far apart on a 200 × 200 map: three meeting in the middle, a fourth in two far corners."""
+    kind = np.zeros((200, 200), np.int64)
+    kind[:100, 100:] = 1
+    kind[100:] = 2
+    kind[:20, :20] = kind[180:, 180:] = 3
+    return kind, np.ones(kind.shape, bool), KindGrid(np.arange(200), kind, 4, kind.shape)
+
+
 def test_the_window_grows_for_the_kinds_no_further_than_its_pattern_budget() -> None:
     """Kinds far apart (three meeting in the middle of a 200 × 200 map, a fourth in two far corners): holding a
     quarter of each kind's share takes a box of about half the map. Within the budget it grows that far; with the
     default budget (a 64 × 64 box) it stays there, placed where it covers best, and says it did not cover them."""
-    ny = nx = 200
-    kind = np.zeros((ny, nx), np.int64)
-    kind[:100, 100:] = 1
-    kind[100:] = 2
-    kind[:20, :20] = kind[180:, 180:] = 3
-    inside = np.ones((ny, nx), bool)
-    grid = KindGrid(np.arange(ny), kind, 4, (ny, nx))
+    kind, inside, grid = far_kinds()
+    ny, nx = kind.shape
     box, cover = grow(grid, 10.0, inside, max_pixels=ny * nx)
     assert cover >= COVER and (box[1] - box[0]) * (box[3] - box[2]) > MAX_PIXELS, (box, cover)
     box, cover = grow(grid, 10.0, inside)
@@ -207,3 +211,51 @@ def test_a_large_map_trains_on_the_auto_window_by_default_a_small_one_whole(tmp_
     fit(TrainConfig(store=str(small), run=str(tmp_path / "whole"), epochs=1, latent_dim=4, model_options=SMALL,
                     tensorboard=False, previews=0), progress=False)
     assert load_window(tmp_path / "whole") is None
+
+
+def test_tiles_hold_the_kinds_one_box_of_the_budget_misses() -> None:
+    """The kinds far apart (as in the budget test): no 64 × 64 box holds them all, tiles of the grain size spread
+    over the map do, within the same budget of patterns."""
+    kind, inside, grid = far_kinds()
+    ny, nx = kind.shape
+    _, box_cover = grow(grid, 10.0, inside)
+    tiles, cover = spread_tiles(grid, 10.0, inside)
+    assert box_cover < COVER <= cover, (box_cover, cover)
+    assert all((t[1] - t[0], t[3] - t[2]) == (10, 10) for t in tiles)
+    assert MAX_PIXELS <= 100 * len(tiles) < MAX_PIXELS + 100  # the budget, to the tile
+    region = np.zeros((ny, nx), bool)
+    for y0, y1, x0, x1 in tiles:
+        assert not region[y0:y1, x0:x1].any()  # tiles do not overlap
+        region[y0:y1, x0:x1] = True
+    held = np.bincount(kind[region], minlength=4) / region.sum()
+    share = np.bincount(kind.ravel(), minlength=4) / kind.size
+    assert (held >= COVER * share).all(), (held, share)
+
+
+def test_a_window_of_tiles_trains_on_their_mosaic_and_encode_writes_the_whole_map(small_planted: Path,
+                                                                                 tmp_path: Path) -> None:
+    """``--window`` with boxes joined by ';': the tiles' patterns, averaged with their neighbours on the map, side by
+    side in the run's window store; the check compares the rest of the map; encode writes every pixel."""
+    store = tmp_path / "map.zarr"
+    shutil.copytree(small_planted, store)
+    run = tmp_path / "run"
+    fit(TrainConfig(store=str(store), run=str(run), window="0:16,0:16;40:56,44:60", epochs=1, latent_dim=4,
+                    model_options=SMALL, tensorboard=False, previews=0), progress=False)
+    w = load_window(run)
+    assert w.tiles == ((0, 16, 0, 16), (40, 56, 44, 60)) and w.region().sum() == 512 and not w.whole
+    assert Run.open(run).train["window"] == "0:16,0:16;40:56,44:60"
+    assert w.check["n_outside"] > 0 and w.check["ratio"] > 0
+    r = Run.open(run)
+    name = r.preprocess.source_variable("patterns")
+    win = xr.open_zarr(run / WINDOW_STORE)[name].values
+    assert win.shape[:2] == (16, 32)
+    streamed = {}
+    for idx, x in r.encoder.raw(str(store), "run", 512):
+        streamed.update(zip(idx.tolist(), x[:, 0].numpy()))
+    for (y, x), (my, mx) in [((0, 0), (0, 0)), ((15, 15), (15, 15)), ((40, 44), (0, 16)), ((55, 59), (15, 31))]:
+        np.testing.assert_array_equal(streamed[y * 64 + x], win[my, mx])
+    encode(store, run, name="latent", progress=False)
+    assert np.isfinite(xr.open_zarr(store).latent.values).all()
+    for bad, needle in (("0:16,0:16;40:56,44:64", "of one size"), ("0:16,0:16;60:76,0:16", "lies outside")):
+        proc = run_cli("train", store, "--run", tmp_path / "r2", "--window", bad, "--epochs", "1")
+        assert proc.returncode == 2 and needle in proc.stderr.strip().splitlines()[-1], proc.stderr

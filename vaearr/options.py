@@ -248,27 +248,31 @@ def parse_none(text: str | None) -> str | None:
 @dataclass(frozen=True)
 class WindowRequest:
     """``--window`` parsed: ``auto``, ``all`` (the whole map), a ``size`` (rows, columns) placed by the
-    chooser, or a ``box`` (y0, y1, x0, x1) in scan pixels, stops exclusive."""
+    chooser, a ``box`` (y0, y1, x0, x1) in scan pixels, stops exclusive, or ``boxes`` (several, the
+    values of each in turn: tiles spread over the map)."""
 
     how: str
     value: tuple[int, ...] = ()
 
     def text(self) -> str:
-        if self.how == "box":
-            y0, y1, x0, x1 = self.value
-            return f"{y0}:{y1},{x0}:{x1}"
+        if self.how in ("box", "boxes"):
+            v = self.value
+            return ";".join(f"{v[i]}:{v[i + 1]},{v[i + 2]}:{v[i + 3]}" for i in range(0, len(v), 4))
         if self.how == "size":
             return "x".join(map(str, self.value))
         return self.how
 
 
 def parse_window(text: str | None) -> WindowRequest | None:
-    """``auto``, ``all``, ``N`` or ``HxW`` (a size), ``y0:y1,x0:x1`` (a box); None stays None.
+    """``auto``, ``all``, ``N`` or ``HxW`` (a size), ``y0:y1,x0:x1`` (a box), boxes joined by ``;`` (tiles);
+    None stays None.
 
     Examples
     --------
     >>> parse_window("40:104,0:64")
     WindowRequest(how='box', value=(40, 104, 0, 64))
+    >>> parse_window("0:8,0:8;16:24,40:48").how
+    'boxes'
     >>> parse_window("64").value
     (64, 64)
     """
@@ -277,15 +281,17 @@ def parse_window(text: str | None) -> WindowRequest | None:
     t = str(text).strip().lower()
     if t in ("auto", "all"):
         return WindowRequest(t)
-    bad = (f"--window must be auto, all, a side N or HxW, or a box y0:y1,x0:x1 in scan pixels, "
-           f"got '{text}'")
+    bad = (f"--window must be auto, all, a side N or HxW, or a box y0:y1,x0:x1 in scan pixels (boxes joined by "
+           f"';'), got '{text}'")
     try:
         if ":" in t:
-            parts = [p.split(":") for p in t.split(",")]
-            if len(parts) != 2 or any(len(p) != 2 for p in parts):
-                raise ValueError
-            box = tuple(int(v) for p in parts for v in p)
-            return WindowRequest("box", box)
+            boxes = []
+            for one in t.split(";"):
+                parts = [p.split(":") for p in one.split(",")]
+                if len(parts) != 2 or any(len(p) != 2 for p in parts):
+                    raise ValueError
+                boxes.extend(int(v) for p in parts for v in p)
+            return WindowRequest("box" if len(boxes) == 4 else "boxes", tuple(boxes))
         size = tuple(int(v) for v in t.split("x"))
     except ValueError:
         raise InputError(None, bad) from None

@@ -29,9 +29,13 @@ How :func:`choose_window` measures it (every step on rows of the map, read in ba
    :data:`MIN_PIXELS` patterns inside the mask), placed where its kinds are closest to the map's,
    and grows by :data:`GROWTH` until some place holds every kind of at least
    :data:`MIN_KIND_SHARE` of the map at no less than :data:`COVER` of its share of the map, but
-   not beyond :data:`MAX_PIXELS` patterns: there it stays, placed where it covers the kinds best,
-   and says so (``covered`` false, the cover reached); a map smaller than that is trained whole
-   when no smaller window covers it.
+   not beyond :data:`MAX_PIXELS` patterns. Where no box of that size covers them (kinds that are
+   orientations spread over a large map), the window is **tiles** of the grain size a side spread
+   over the map, taken one at a time where they add the kinds the tiles so far lack, up to
+   :data:`MAX_PIXELS` patterns (on a simulated million-pixel map with 14 kinds: one 64 × 64 box
+   holds some kinds at 0 % of their share, 16 tiles of 17 × 17 hold every one at ≥ 53 %), when
+   they cover better than the box; ``covered`` says whether the cover was reached. A map of no
+   more than :data:`MAX_PIXELS` patterns is trained whole when no smaller window covers it.
 
 Why the intercept and not the paper's information content: the intercept is measured on a few
 lines, in pixels, by the standard method, before any model is trained, while the paper reads the
@@ -81,6 +85,12 @@ MIN_PIXELS = 1024
 MAX_PIXELS = 4096
 #: The smallest side of a window: a pattern neighbourhood (3 × 3).
 MIN_SIDE = 3
+#: Where no box of MAX_PIXELS patterns holds every kind: tiles of TILE_GRAIN_SIZES × the grain size a side (at
+#: least MIN_TILE) spread over the map, chosen one at a time to hold the kinds the tiles so far lack, up to
+#: MAX_PIXELS patterns in all. A model of a map needs each kind of pattern, not one place: where the kinds are
+#: orientations spread over a large map, one box of that budget misses most of them.
+TILE_GRAIN_SIZES = 1.0
+MIN_TILE = 8
 #: Pattern coordinates k-means is fitted on at most.
 KIND_SAMPLE = 20000
 
@@ -94,12 +104,20 @@ def check_request(request: WindowRequest, shape: Sequence[int], *, min_side: int
     """One clear line for a box outside the ``shape`` (ny, nx) map, or a box or size smaller than a
     pattern neighbourhood (``min_side`` a side)."""
     ny, nx = (int(s) for s in shape)
-    if request.how == "box":
-        y0, y1, x0, x1 = request.value
-        if not (0 <= y0 < y1 <= ny and 0 <= x0 < x1 <= nx):
-            raise InputError(where, f"--window {request.text()} lies outside the {ny} × {nx} map "
-                                    f"(rows 0:{ny}, columns 0:{nx})")
-        sides = (y1 - y0, x1 - x0)
+    if request.how in ("box", "boxes"):
+        v = request.value
+        for i in range(0, len(v), 4):
+            y0, y1, x0, x1 = v[i:i + 4]
+            one = WindowRequest("box", (y0, y1, x0, x1)).text()
+            if not (0 <= y0 < y1 <= ny and 0 <= x0 < x1 <= nx):
+                raise InputError(where, f"--window {one} lies outside the {ny} × {nx} map "
+                                        f"(rows 0:{ny}, columns 0:{nx})")
+            if min(y1 - y0, x1 - x0) < min_side:
+                raise InputError(where, f"--window {one} is {y1 - y0} × {x1 - x0} pixels, smaller than a "
+                                        f"pattern neighbourhood ({min_side} × {min_side})")
+        if len({(v[i + 1] - v[i], v[i + 3] - v[i + 2]) for i in range(0, len(v), 4)}) > 1:
+            raise InputError(where, f"--window {request.text()}: the boxes of a window of several must be of one size")
+        return
     elif request.how == "size":
         sides = request.value
     else:
@@ -124,11 +142,18 @@ class Window:
     how: str
     info: dict[str, Any] = field(default_factory=dict)
     check: dict[str, Any] = field(default_factory=dict)
+    #: Several boxes (tiles spread over the map) instead of one; ``box`` is then their bounding box.
+    tiles: tuple[tuple[int, int, int, int], ...] = ()
+
+    @property
+    def boxes(self) -> tuple[tuple[int, int, int, int], ...]:
+        """The window's boxes: its tiles, or its one box."""
+        return tuple(self.tiles) or (tuple(self.box),)
 
     @property
     def whole(self) -> bool:
         """Whether the window is the whole map."""
-        return tuple(self.box) == (0, self.shape[0], 0, self.shape[1])
+        return not self.tiles and tuple(self.box) == (0, self.shape[0], 0, self.shape[1])
 
     @property
     def slices(self) -> tuple[slice, slice]:
@@ -137,13 +162,16 @@ class Window:
 
     @property
     def text(self) -> str:
-        """The box as ``--window`` takes it: ``y0:y1,x0:x1``."""
+        """The window as ``--window`` takes it: ``y0:y1,x0:x1`` (tiles joined by ``;``)."""
+        if self.tiles:
+            return WindowRequest("boxes", tuple(v for t in self.tiles for v in t)).text()
         return WindowRequest("box", tuple(self.box)).text()
 
     def region(self) -> np.ndarray:
         """(ny, nx) bool: True inside the window."""
         out = np.zeros(self.shape, bool)
-        out[self.slices] = True
+        for y0, y1, x0, x1 in self.boxes:
+            out[y0:y1, x0:x1] = True
         return out
 
     def describe(self) -> str:
@@ -151,6 +179,12 @@ class Window:
         y0, y1, x0, x1 = self.box
         head = f"rows {y0}:{y1}, columns {x0}:{x1} ({y1 - y0} × {x1 - x0} of {self.shape[0]} × {self.shape[1]}"
         i = self.info
+        if self.tiles:
+            t = self.tiles[0]
+            return (f"{len(self.tiles)} tiles of {t[1] - t[0]} × {t[3] - t[2]} spread over the {self.shape[0]} × "
+                    f"{self.shape[1]} map ({int(self.region().sum())} pixels; {self.how}: grain size "
+                    f"{i.get('grain_size') or 0:.1f} px, {i.get('kinds')} kinds, the rarest at {i.get('cover', 0):.2f} "
+                    f"of its share)")
         if self.how == "auto" and "grain_size" in i:
             size = "none measured" if i["grain_size"] is None else f"{i['grain_size']:.1f} px"
             head += (f"; auto: grain size {size} (mean linear intercept), {i['kinds']} kind"
@@ -164,12 +198,25 @@ class Window:
         return head + ")"
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "box": list(self.box), "shape": list(self.shape)}
+        return {**asdict(self), "box": list(self.box), "shape": list(self.shape),
+                "tiles": [list(t) for t in self.tiles]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Window:
         return cls(tuple(int(v) for v in d["box"]), tuple(int(v) for v in d["shape"]), d["how"],
-                   dict(d.get("info") or {}), dict(d.get("check") or {}))
+                   dict(d.get("info") or {}), dict(d.get("check") or {}),
+                   tuple(tuple(int(v) for v in t) for t in d.get("tiles") or ()))
+
+
+def from_boxes(boxes: Sequence[Sequence[int]], shape: Sequence[int], how: str, info: dict[str, Any] | None = None
+               ) -> Window:
+    """A window of one box, or of several (tiles) with their bounding box as ``box``."""
+    boxes = [tuple(int(v) for v in b) for b in boxes]
+    if len(boxes) == 1:
+        return Window(boxes[0], tuple(int(v) for v in shape), how, dict(info or {}))
+    b = np.array(boxes)
+    bound = (int(b[:, 0].min()), int(b[:, 1].max()), int(b[:, 2].min()), int(b[:, 3].max()))
+    return Window(bound, tuple(int(v) for v in shape), how, dict(info or {}), tiles=tuple(boxes))
 
 
 def whole_map(shape: Sequence[int], how: str = "all", **info: Any) -> Window:
@@ -394,18 +441,57 @@ def choose_window(store: str | os.PathLike, var: str, mask: str | None,
     n_kinds = km.n_clusters if km is not None else 1
     grid = KindGrid(rows, labels, n_kinds, (ny, nx))
     info.update(kinds=n_kinds, kind_shares=[round(float(s), 4) for s in grid.share])
+    boxes: list[tuple[int, int, int, int]]
     if size is not None:
         box, cover = place(grid, size, inside)
-        how = "size"
+        boxes, how = [box], "size"
     else:
         box, cover = grow(grid, info["grain_size"], inside, max_pixels)
-        how = "auto"
-    counts = grid.counts(*box)
+        boxes, how = [box], "auto"
+        whole = tuple(box) == (0, ny, 0, nx)
+        if cover < COVER and not whole and info["grain_size"] is not None:
+            tiles, t_cover = spread_tiles(grid, info["grain_size"], inside, max_pixels)
+            t_counts = sum(grid.counts(*t) for t in tiles)
+            if (t_cover, grid.held(t_counts)) > (cover, grid.held(grid.counts(*box))):
+                boxes, cover = tiles, t_cover
+    counts = sum(grid.counts(*b) for b in boxes)
     info.update(cover=round(cover, 4), covered=bool(cover >= COVER), divergence_nats=round(grid.divergence(counts), 4),
                 window_kind_shares=[round(float(v), 4) for v in counts / max(counts.sum(), 1)],
                 threshold=BOUNDARY_CORRELATION, grain_sizes=GRAIN_SIZES, min_pixels=MIN_PIXELS, max_pixels=max_pixels,
-                pixels_inside=int(inside[box[0]:box[1], box[2]:box[3]].sum()))
-    return Window(tuple(int(v) for v in box), (ny, nx), how, info)
+                pixels_inside=int(sum(inside[b[0]:b[1], b[2]:b[3]].sum() for b in boxes)))
+    return from_boxes(boxes, (ny, nx), how, info)
+
+
+def spread_tiles(grid: KindGrid, grain_size: float, inside: np.ndarray,
+                 max_pixels: int = MAX_PIXELS) -> tuple[list[tuple[int, int, int, int]], float]:
+    """Tiles of :data:`TILE_GRAIN_SIZES` × ``grain_size`` a side (at least :data:`MIN_TILE`) on a grid over the map,
+    taken one at a time — the one after which the tiles hold the kinds best (:meth:`KindGrid.cover`, then
+    :meth:`KindGrid.held`, then the least divergence from the map's kinds, then the most pixels inside the mask) —
+    until they hold ``max_pixels`` patterns inside the mask; and their cover."""
+    ny, nx = grid.shape
+    side = min(max(math.ceil(TILE_GRAIN_SIZES * grain_size), MIN_TILE), ny, nx)
+    cands = [(y, y + side, x, x + side) for y in range(0, ny - side + 1, side) for x in range(0, nx - side + 1, side)]
+    sat = np.zeros((ny + 1, nx + 1), np.int64)
+    sat[1:, 1:] = inside.astype(np.int64).cumsum(0).cumsum(1)
+    n_in = np.array([sat[b[1], b[3]] - sat[b[0], b[3]] - sat[b[1], b[2]] + sat[b[0], b[2]] for b in cands])
+    counts = np.stack([grid.counts(*b) for b in cands]).astype(float)  # (candidates, kinds)
+    big = grid.share >= MIN_KIND_SHARE
+    share = np.where(big, grid.share, 1.0)
+    union, total, chosen = np.zeros(grid.n), 0, []
+    free = n_in > 0
+    while total < max_pixels and free.any():
+        u = union + counts
+        frac = u / np.maximum(u.sum(1, keepdims=True), 1)
+        ratio = np.where(big, frac / share, np.inf)
+        cover = np.where(u.sum(1) > 0, ratio.min(1) if big.any() else 1.0, 0.0)
+        held = ((ratio >= COVER) & big).sum(1)
+        q = (u + 0.5) / (u + 0.5).sum(1, keepdims=True)  # smoothed: a kind the tiles lack is far, not infinitely
+        div = (grid.share * np.log(np.maximum(grid.share, 1e-12) / q)).sum(1)
+        key = np.lexsort((n_in, -div, held, cover))
+        best = next(int(k) for k in key[::-1] if free[k])
+        chosen.append(cands[best])
+        union, total, free[best] = u[best], total + int(n_in[best]), False
+    return chosen, grid.cover(union)
 
 
 def grow(grid: KindGrid, grain_size: float | None, inside: np.ndarray,

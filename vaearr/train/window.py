@@ -27,7 +27,7 @@ from vaearr.batches.spec import channel_axis, to_channels_first
 from vaearr.errors import InputError
 from vaearr.files import write_bytes_whole
 from vaearr.maps.neighbours import NeighbourAverage, fit_store
-from vaearr.maps.window import MIN_SIDE, Window, check_request, choose_window, parse_window, read_bands
+from vaearr.maps.window import MIN_SIDE, Window, check_request, choose_window, from_boxes, parse_window, read_bands
 from vaearr.run import DataSpec, Run
 from vaearr.store import open_store, write_variables
 from vaearr.store.schema import MAP_DIMS, PX, PY
@@ -68,8 +68,9 @@ def resolve_window(cfg: TrainConfig, data: DataSpec, neighbours: NeighbourAverag
     shape = (int(ds.sizes[MAP_DIMS[0]]), int(ds.sizes[MAP_DIMS[1]]))
     check_request(request, shape, min_side=max(MIN_SIDE, cfg.average_neighbours or 0), where=data.store)
     t0 = time.perf_counter()
-    if request.how == "box":
-        window = Window(tuple(request.value), shape, "box")
+    if request.how in ("box", "boxes"):
+        v = request.value
+        window = from_boxes([v[i:i + 4] for i in range(0, len(v), 4)], shape, request.how)
     else:
         if neighbours is None or neighbours.weighting != "similarity":
             neighbours = fit_store(data.store, data.var, data.mask, size=3, feature_dims=data.feature_dims)
@@ -79,7 +80,7 @@ def resolve_window(cfg: TrainConfig, data: DataSpec, neighbours: NeighbourAverag
     if default:
         window.info["default"] = (f"no --window: the map holds more than {WINDOW_ABOVE} patterns in the mask, so "
                                   f"auto (--window all trains on every one)")
-    if data.mask is not None and not ds[data.mask].transpose(*MAP_DIMS)[window.slices].values.any():
+    if data.mask is not None and not (ds[data.mask].transpose(*MAP_DIMS).values.astype(bool) & window.region()).any():
         raise InputError(data.store, f"--window {cfg.window}: no pattern inside the mask '{data.mask}' there")
     return window
 
@@ -132,6 +133,8 @@ def window_data(run: str | os.PathLike, data: DataSpec, window: Window, neighbou
     da_ = ds[data.var].transpose(*MAP_DIMS, *data.feature_dims)
     ny, nx = da_.shape[:2]
     m = np.asarray(ds[data.mask].transpose(*MAP_DIMS).values, bool) if data.mask else np.ones((ny, nx), bool)
+    if window.tiles:
+        return _write_tiles(path, spec, data, ds, da_, m, window, neighbours, name)
     ys, xs = window.slices
     box = da_[{MAP_DIMS[0]: ys, MAP_DIMS[1]: xs}]
     rows = max(1, BLOCK_PATTERNS // max(xs.stop - xs.start, 1))
@@ -151,6 +154,35 @@ def window_data(run: str | os.PathLike, data: DataSpec, window: Window, neighbou
     return spec
 
 
+def _write_tiles(path: Path, spec: DataSpec, data: DataSpec, ds: xr.Dataset, da_: xr.DataArray, m: np.ndarray,
+                 window: Window, neighbours: NeighbourAverage | None, name: str) -> DataSpec:
+    """A window of tiles (all of one size) as one (y, x) mosaic: the tiles' patterns, averaged with their neighbours
+    on the map as encode will average them, side by side in one row, and the mask over them."""
+    tiles = window.tiles
+    th, tw = tiles[0][1] - tiles[0][0], tiles[0][3] - tiles[0][2]
+    features = tuple(da_.shape[2:])
+    mosaic = np.zeros((th, len(tiles) * tw, *features), da_.dtype)
+    mask = np.zeros((th, len(tiles) * tw), bool)
+    raw = open_store(data.store, chunks=None)[data.var].transpose(*MAP_DIMS, *data.feature_dims)
+    for k, (y0, y1, x0, x1) in enumerate(tiles):
+        shape = (th, tw, *features)
+        if neighbours is not None:
+            values = neighbours.average_read(lambda a, b: raw[{MAP_DIMS[0]: a, MAP_DIMS[1]: b}].values, shape,
+                                             [(th,), (tw,), *[(n,) for n in features]], da_.dtype, m, origin=(y0, x0))
+        else:
+            values = np.asarray(raw[{MAP_DIMS[0]: slice(y0, y1), MAP_DIMS[1]: slice(x0, x1)}].values)
+        mosaic[:, k * tw:(k + 1) * tw] = values
+        mask[:, k * tw:(k + 1) * tw] = m[y0:y1, x0:x1]
+    coords = {MAP_DIMS[0]: np.arange(th), MAP_DIMS[1]: np.arange(len(tiles) * tw)}
+    variables = {name: xr.DataArray(mosaic, dims=(*MAP_DIMS, *data.feature_dims), coords=coords)}
+    if data.mask:
+        variables[data.mask] = xr.DataArray(mask, dims=MAP_DIMS, coords=coords)
+    write_variables(path, variables, source=[f"{data.store}:{data.var}"], config={"window": window.text},
+                    group_attrs={k: v for k, v in ds.attrs.items() if isinstance(v, str | int | float | list)},
+                    chunks={name: (th, max(tw, BLOCK_PATTERNS // th // tw * tw), *features)}, overwrite=True)
+    return spec
+
+
 def _cuts(n: int, step: int) -> tuple[int, ...]:
     return tuple(min(step, n - i) for i in range(0, n, step))
 
@@ -158,7 +190,7 @@ def _cuts(n: int, step: int) -> tuple[int, ...]:
 def training_data(run: Run) -> DataSpec:
     """What the run's loaders read: the window's store for a windowed run, else the run's data."""
     box = parse_window(run.train.get("window"))
-    if box is not None and box.how == "box" and (run.path / WINDOW_STORE).exists():
+    if box is not None and box.how in ("box", "boxes") and (run.path / WINDOW_STORE).exists():
         return dataclasses.replace(run.data, store=str(run.path / WINDOW_STORE))
     return run.data
 

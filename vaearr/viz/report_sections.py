@@ -213,9 +213,13 @@ def window_items(window: Any) -> dict[str, Any]:
     """What the report says of a run's training window: the box, how it was chosen, and its check."""
     i, c = window.info, window.check
     y0, y1, x0, x1 = window.box
-    items: dict[str, Any] = {"window": f"rows {y0}:{y1}, columns {x0}:{x1} ({y1 - y0} × {x1 - x0} of "
-                                       f"{window.shape[0]} × {window.shape[1]} pixels)" + (" — the whole map" if window.whole else ""),
-                             "chosen": window.how}
+    where = f"rows {y0}:{y1}, columns {x0}:{x1} ({y1 - y0} × {x1 - x0} of {window.shape[0]} × {window.shape[1]} pixels)"
+    if window.tiles:
+        t = window.tiles[0]
+        where = (f"{len(window.tiles)} tiles of {t[1] - t[0]} × {t[3] - t[2]} spread over the {window.shape[0]} × "
+                 f"{window.shape[1]} map ({int(window.region().sum())} pixels): "
+                 + "; ".join(f"{a}:{b},{c}:{d}" for a, b, c, d in window.tiles))
+    items: dict[str, Any] = {"window": where + (" — the whole map" if window.whole else ""), "chosen": window.how}
     if "grain_size" in i:
         items["characteristic grain size (mean linear intercept)"] = "none measured" if i["grain_size"] is None \
             else f"{i['grain_size']:.1f} px (rows {i['intercept_rows'] or float('nan'):.1f}, columns {i['intercept_columns'] or float('nan'):.1f})"
