@@ -29,7 +29,6 @@ from vaearr.maps.spread import spread_store
 from vaearr.options import FIGURES
 from vaearr.store import open_store
 from vaearr.train import TrainConfig, fit
-from vaearr.train.trainer import collapse
 from vaearr.viz import image_map, map_grid, save_figure
 from vaearr.viz.boundaries import boundary_files
 from vaearr.viz.clustering import cluster_figure_files
@@ -209,8 +208,8 @@ def run_demo(
     fit_result = fit(TrainConfig(store=str(result.store), run=str(out / "run"), epochs=epochs, latent_dim=latent_dim,
                                  seed=seed))
     last = fit_result.history[-1]
-    counts = collapse(fit_result.history)
-    active = f", {counts[0]} of {counts[1]} latent dims active" if counts else ""
+    units = fit_result.active_units
+    active = f", {units.active} of {units.dims} latent dims active" if units is not None else ""
     step(f"trained conv-vae ({epochs} epochs, latent {latent_dim}): val loss "
          f"{last.get('val_loss', float('nan')):.1f} nats per pattern{active}")
 
