@@ -58,7 +58,7 @@ from vaearr.maps.background import static_background
 from vaearr.maps.indexers import INDEXERS, Indexer, Setup
 from vaearr.maps.options import IndexOptions
 from vaearr.maps.orientations import orientation_maps
-from vaearr.progress import bar
+from vaearr.progress import bar, format_rate
 from vaearr.store import open_store, require_whole, write_variables
 from vaearr.store.schema import (
     PATTERNS,
@@ -103,10 +103,11 @@ class IndexResult:
     def summary(self) -> str:
         a = self.attrs
         how = a["method"] + (" + refinement" if a["refine"] else "")
+        speed = format_rate(self.n_patterns, self.seconds, "patterns")
         lines = [*self.messages,
                  f"indexed {self.n_patterns} patterns ({how}, phase{'s' if len(a['phases']) > 1 else ''} "
                  f"{', '.join(repr(p['name']) for p in a['phases'])}) in "
-                 f"{self.seconds:.1f} s ({self.patterns_per_second:.1f} patterns/s); "
+                 f"{self.seconds:.1f} s{f' ({speed})' if speed else ''}; "
                  f"{a['n_indexed']} indexed; wrote {', '.join(self.variables)}"]
         return "\n".join(lines)
 
