@@ -21,7 +21,7 @@ from vaearr.analysis.ranking import aggregated_rank, rank_latents
 from vaearr.data import build_demo_map
 from vaearr.encode import encode
 from vaearr.io.ebsd import ingest_ebsd
-from vaearr.maps.boundaries import find_boundaries
+from vaearr.maps.boundaries import describe_grain_size, find_boundaries
 from vaearr.maps.decompose import write_decomposition
 from vaearr.maps.roi import create_roi
 from vaearr.maps.segment import segment_store
@@ -101,7 +101,7 @@ def _boundaries(store: Path, source: str, prefix: str, figures_dir: Path, step) 
     step(f"boundaries from {source}: {a['grain_boundary_pixels']} grain-boundary and "
          f"{a['low_angle_boundary_pixels']} low-angle pixels (grain boundaries: {rule}; "
          f"low-angle: regions inside {a['grain_interiors']} grains), "
-         f"grain size {a['grain_size_um']:.3g} µm (mean linear intercept)")
+         f"grain size {describe_grain_size(a)} (mean linear intercept)")
     return files["map_html"]
 
 
