@@ -11,8 +11,9 @@ EMsoft master-pattern file or ``NAME:SPACEGROUP:LATTICE:ATOMS``, see
     built by kikuchipy's :meth:`EBSDDetector.get_indexer` with every phase in one phase list, so
     each pattern gets the phase whose bands fit best; the CPU path, or PyEBSDIndex's OpenCL path
     where ``pyopencl`` finds a GPU). Needs only the phases' structures. Quality: ``{name}_score`` = PyEBSDIndex's pattern fit (mean angular
-    deviation between detected and simulated bands, degrees, lower is better) and
-    ``{name}_bands`` = the number of bands matched.
+    deviation between detected and simulated bands, degrees, lower is better),
+    ``{name}_bands`` = the number of bands matched and ``{name}_ci`` = PyEBSDIndex's confidence
+    metric (the share of the votes the solution won, 0–1: what its own ``.ang`` writer writes as the CI).
 ``dictionary``
     kikuchipy's dictionary indexing: patterns simulated from the phase's master pattern
     (:meth:`EBSDMasterPattern.get_patterns`) for orix's uniform sample of the fundamental
@@ -243,8 +244,10 @@ def _variables(name: str, maps: dict[str, np.ndarray], method: str, refine: bool
                            coords={**coords, QUATERNION: list(QUATERNION_COMPONENTS)}, attrs=attrs),
         phase_id_name(name): xr.DataArray(maps["phase_id"], dims=(Y, X), coords=coords,
                                           attrs={"phases": phases, "nodata": -1, "orientation": name}),
-        orientation_map_name(name, "score"): xr.DataArray(maps["score"], dims=(Y, X), coords=coords,
-                                                          attrs={"kind": score_kind, "orientation": name}),
+        orientation_map_name(name, "score"): xr.DataArray(
+            maps["score"], dims=(Y, X), coords=coords,
+            attrs={"kind": score_kind, "orientation": name,
+                   "orix_property": "scores" if refine else how.score_property}),
     }
     for key, kind in how.extra_maps.items():
         variables[orientation_map_name(name, key)] = xr.DataArray(
@@ -279,7 +282,8 @@ def index_store(store: str | os.PathLike, options: IndexOptions | None = None, /
         Bool (y, x) variable; ``"auto"``: ``roi`` when the store has one, else every pixel;
         None: every pixel.
     name
-        The orientation variable; the quality maps are ``{name}_score`` and ``{name}_bands``.
+        The orientation variable; the quality maps are ``{name}_score`` (and for Hough ``{name}_bands``,
+        ``{name}_ci``).
     block_patterns
         Patterns per block of rows read and indexed at once (rounded to whole chunks); default
         :data:`BLOCK_BYTES` of float32 patterns.
