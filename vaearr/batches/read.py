@@ -310,7 +310,8 @@ def _forget_pools() -> None:
     _pools_lock = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_forget_pools)
+if hasattr(os, "register_at_fork"):  # no fork on Windows
+    os.register_at_fork(after_in_child=_forget_pools)
 
 
 def cpus() -> int:
