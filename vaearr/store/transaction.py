@@ -34,9 +34,9 @@ with warnings.catch_warnings():  # without fcntl, filelock warns at import that 
     warnings.simplefilter("ignore")
     import filelock
 import zarr
-from zarr.core import sync as zarr_sync
 
 from vaearr.errors import StoreBusyError
+from vaearr.store import zarr_internals
 
 TX_SUFFIX = ".vaearr-tx"
 LOCK_SUFFIX = ".vaearr-lock"
@@ -71,8 +71,8 @@ def settle_zarr(timeout: float = 30.0) -> None:
     not cancel a failed write's siblings), and take their errors. A failed write's staging area is
     removed only after this: a late write would otherwise make its folders again, or print "Future
     exception was never retrieved" when it finds them gone."""
-    loop = zarr_sync.loop[0]
-    if loop is None or loop.is_closed() or not loop.is_running():
+    loop = zarr_internals.event_loop()
+    if loop is None:  # not started, or a zarr whose loop vaearr does not look into
         return
 
     async def drain() -> None:
