@@ -125,3 +125,20 @@ def test_the_public_zarr_path_reads_the_same_batches(tmp_path: Path, monkeypatch
     monkeypatch.delenv(zarr_internals.ENVIRONMENT)
     monkeypatch.setattr(zarr, "__version__", "3.9.0")
     assert zarr_internals.zarr_release() == (3, 9) and not zarr_internals.enabled()
+
+
+def test_the_set_up_says_which_torch_build_it_has_and_its_size() -> None:
+    """`.ci/torch.sh` (the Makefile's torch step) on this venv: the build and its size in one line, nothing
+    installed (the other branches install a wheel; they were run by hand: see CHANGELOG, issue 41)."""
+    import torch
+
+    root = Path(__file__).resolve().parents[1]
+    version = torch.__version__.split("+")[0]
+    proc = subprocess.run(["bash", str(root / ".ci" / "torch.sh"), sys.executable, version],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU"
+    size = sum(f.stat().st_size for f in Path(torch.__file__).parent.rglob("*") if f.is_file()) / 1e9
+    line = proc.stdout.strip()
+    assert line.startswith(f"torch: {torch.__version__}, the {build} build, {size:.2f} GB installed"), line
+    assert line.endswith("; from the venv (already installed)"), line  # (+ its CUDA libraries' size, if any)
