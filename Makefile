@@ -4,14 +4,16 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.vaearr-installed
 OUT    ?= out/demo
+TORCH_VERSION ?= 2.13.0
 
 .PHONY: setup sysdeps demo test test-all serve bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# the CPU build of torch first: an open range would pull a multi-GB CUDA build
-	$(BIN)/python -m pip install -q torch==2.13.0
+	# torch first, the CPU build where there is no GPU (PyTorch's CPU index where it answers, else a CPU wheel the
+	# configured sources hold): an open range would pull the 6 GB CUDA build. It says which build and its size.
+	bash .ci/torch.sh $(BIN)/python $(TORCH_VERSION)
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 

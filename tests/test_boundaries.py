@@ -12,8 +12,11 @@ from scipy import ndimage as ndi
 from tests.conftest import run_cli, tree_hash
 from vaearr.errors import InputError
 from vaearr.maps.boundaries import (
+    BoundaryResult,
     boundary_f1,
+    describe_grain_size,
     find_boundaries,
+    linear_intercepts,
     mean_linear_intercept,
 )
 from vaearr.maps.edges import neighbour_map, prepare_patterns, welch_edges
@@ -78,9 +81,40 @@ def test_boundary_f1_on_hand_made_masks() -> None:
 def test_mean_linear_intercept() -> None:
     gb = np.zeros((4, 10), bool)
     gb[:, 4] = True
-    assert mean_linear_intercept(gb, 1.0, 1.0) == 20.0  # 80 µm of lines / 4 crossings
-    assert mean_linear_intercept(gb, 0.5, 0.5) == 10.0
-    assert mean_linear_intercept(np.zeros((3, 3), bool), 1.0, 1.0) == float("inf")
+    # rows: 4 lines of 10 µm, one crossing each; columns: 10 lines of 4 µm meeting no boundary, one intercept each
+    assert mean_linear_intercept(gb, 1.0, 1.0) == pytest.approx(80 / 14)
+    assert mean_linear_intercept(gb, 0.5, 0.5) == pytest.approx(40 / 14)
+    # no boundary at all: each line is one intercept; never more than the map (it was inf)
+    assert mean_linear_intercept(np.zeros((3, 3), bool), 1.5, 1.5) == pytest.approx(4.5)
+    # a mask cuts lines in two: each run inside it is a line of its own
+    mask = np.ones((4, 10), bool)
+    mask[:, 6] = False
+    r = linear_intercepts(gb, 1.0, 1.0, mask)
+    assert (r["lines"], r["crossings"], r["intercepts"], r["line_length_um"]) == (17, 4, 17, 72.0)
+
+
+def test_grain_size_is_never_beyond_the_map_and_says_what_it_comes_from() -> None:
+    """Random boundary maps of every aspect: the grain size stays within the map's larger side."""
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        ny, nx = rng.integers(1, 12, 2)
+        gb = rng.random((ny, nx)) < rng.random() * 0.5
+        mask = rng.random((ny, nx)) < 0.9 if rng.random() < 0.5 else None
+        sy, sx = rng.uniform(0.1, 3.0, 2)
+        r = linear_intercepts(gb, sy, sx, mask)
+        if r["intercepts"]:
+            assert 0 < r["grain_size_um"] <= max(ny * sy, nx * sx) + 1e-9, (ny, nx, sy, sx, r)
+            assert r["intercepts"] == r["crossings"] + r["lines_without_boundary"]
+    text = describe_grain_size({"grain_size_um": 4.5, "grain_size_intercepts": 6, "grain_size_lines": 6,
+                                "grain_size_lines_without_boundary": 6})
+    assert text == "4.5 µm from 6 intercepts on 6 lines (6 meet no boundary: the grains may be larger)"
+    # the summary of a map too small for sub-grains prints no 'None'
+    attrs = {"mask": "none", "gb_threshold": 0.56, "gb_threshold_rule": "Otsu", "ridge_median": 1.3,
+             "grain_boundary_pixels": 2, "lagb_method": "segment", "low_angle_boundary_pixels": 0,
+             "grain_size_um": 4.5, "grain_size_intercepts": 6, "grain_size_lines": 6,
+             "grain_size_lines_without_boundary": 4}
+    summary = BoundaryResult("ni.zarr", "patterns", None, None, None, attrs).summary()
+    assert "None" not in summary and "4.5 µm from 6 intercepts on 6 lines (4 meet no boundary" in summary, summary
 
 
 def test_pattern_strength_matches_kikuchipy() -> None:
@@ -174,8 +208,12 @@ def test_cli_writes_variables_attrs_and_figure(tmp_path: Path) -> None:
     for v in ("boundary_strength", "grain_boundaries", "low_angle_boundaries"):
         assert ds[v].dims == ("y", "x")
     assert ds.grain_boundaries.dtype == bool and ds.boundary_strength.dtype == np.float32
-    # rows and columns: 2 x 160 µm of line, one crossing per row (16): 20 µm
-    assert ds.boundary_strength.attrs["grain_size_um"] == pytest.approx(20.0, rel=0.15)
+    # a 10 × 8 µm map: 16 rows of 10 µm crossing the boundary once each, 20 columns of 8 µm meeting none
+    # (one intercept each): 320 µm / 36 intercepts (it said 20 µm, twice the map's width)
+    a = ds.boundary_strength.attrs
+    assert a["grain_size_um"] == pytest.approx(320 / 36, rel=0.15) and a["grain_size_um"] <= 10.0
+    assert a["grain_size_intercepts"] == pytest.approx(36, abs=4) and a["grain_size_lines"] == 36
+    assert f"from {a['grain_size_intercepts']} intercepts on 36 lines" in proc.stdout, proc.stdout
     assert (figs / "boundaries_patterns.html").stat().st_size > 0 and (figs / "boundaries_patterns.png").stat().st_size > 0
     # again without --overwrite: one line, store unchanged
     before = tree_hash(store)

@@ -132,33 +132,15 @@ def test_existing_variable_needs_overwrite(latent_store: Path, tmp_path: Path) -
     assert tree_hash(latent_store) == before
 
 
-def test_hdbscan_backend_is_named_and_checked() -> None:
+def test_hdbscan_is_fast_hdbscan_and_says_so() -> None:
+    """One HDBSCAN implementation: fast_hdbscan (the `hdbscan` package is no longer a dependency)."""
+    pytest.importorskip("fast_hdbscan", reason="needs the 'analysis' extra")
     from vaearr.analysis.clusterers import cluster_points
 
     rng = np.random.default_rng(0)
     x = np.r_[rng.normal(0, 0.2, (300, 2)), rng.normal(3, 0.2, (300, 2))]
     labels, params = cluster_points(x, "hdbscan", min_cluster_size=30, min_samples=5)
-    assert params["backend"] in ("hdbscan", "sklearn")  # small input: no compile step
+    assert params["backend"] == "fast_hdbscan"
     assert labels.max() == 1 and (labels[:300] == labels[0]).mean() > 0.95
-    _, p2 = cluster_points(x, "hdbscan", min_cluster_size=30, min_samples=5, hdbscan_backend="sklearn")
-    assert p2["backend"] == "sklearn"
-    with pytest.raises(InputError, match="unknown HDBSCAN backend"):
-        cluster_points(x, "hdbscan", hdbscan_backend="nope")
-
-
-@pytest.mark.slow  # fast_hdbscan compiles with numba on its first use after an install (~1.5 min)
-def test_fast_hdbscan_agrees_with_the_hdbscan_package() -> None:
-    pytest.importorskip("fast_hdbscan", reason="needs the 'analysis' extra")
-    pytest.importorskip("hdbscan", reason="needs the 'analysis' extra")
-    from vaearr.analysis.clusterers import cluster_points
-    from vaearr.maps.references import adjusted_rand_index
-
-    rng = np.random.default_rng(1)
-    centres = np.array([[0, 0], [4, 0], [0, 4], [4, 4]])
-    x = np.concatenate([c + rng.normal(0, 0.6, (1500, 2)) for c in centres])
-    a, pa = cluster_points(x, "hdbscan", min_cluster_size=100, min_samples=10, hdbscan_backend="fast_hdbscan")
-    b, pb = cluster_points(x, "hdbscan", min_cluster_size=100, min_samples=10, hdbscan_backend="hdbscan")
-    assert (pa["backend"], pb["backend"]) == ("fast_hdbscan", "hdbscan")
-    assert a.max() == b.max() == 3
-    kept = (a >= 0) & (b >= 0)
-    assert kept.mean() > 0.8 and adjusted_rand_index(a[kept], b[kept]) > 0.95
+    with pytest.raises(TypeError):
+        cluster_points(x, "hdbscan", hdbscan_backend="hdbscan")  # the choice of implementation is gone

@@ -105,6 +105,10 @@ def test_hough_indexes_known_orientations_within_half_a_degree(ni_store: Path) -
     assert np.isnan(bands[~roi]).all() and (bands[roi] >= 3).all()
     fit = ds.hough_score.values[roi]
     assert (fit >= 0).all() and np.median(fit) < 1.5  # pattern fit, degrees
+    assert ds.hough_score.attrs["orix_property"] == "fit"  # exported as the .ang fit and the .ctf MAD, not the CI
+    ci = ds.hough_ci.values  # PyEBSDIndex's confidence metric: 0–1 where indexed
+    on = ds.hough_phase_id.values >= 0
+    assert ((ci[on] >= 0) & (ci[on] <= 1)).all() and np.isnan(ci[~on]).all()
     err = _errors(ni_store, "hough")
     assert np.median(err) < 0.5, err
 
@@ -119,7 +123,7 @@ def test_dictionary_and_refinement_within_0_15_degrees_from_the_cli(ni_store: Pa
     ds = _check_common(ni_store, "orientation", "dictionary")
     a = ds.orientation.attrs
     assert a["refine"] is True and a["dictionary"]["size"] == 11935 and a["refinement"]["metric"] == "ncc"
-    assert "orientation_bands" not in ds
+    assert "orientation_bands" not in ds and ds.orientation_score.attrs["orix_property"] == "scores"
     ncc = ds.orientation_score.values[ds.roi.values]
     assert (ncc > 0.2).all() and (ncc <= 1).all()
     err = _errors(ni_store, "orientation")

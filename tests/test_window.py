@@ -21,6 +21,7 @@ from vaearr.maps.window import (COVER, GRAIN_SIZES, GROWTH, MAX_PIXELS, MIN_PIXE
 from vaearr.options import WindowRequest, parse_window
 from vaearr.run import Run
 from vaearr.train import TrainConfig, fit
+from vaearr.train.active import measure_active_units
 from vaearr.train.window import WINDOW_STORE, load_window
 from vaearr.viz.report import build_report
 
@@ -146,8 +147,8 @@ def test_training_on_a_window_leaves_the_store_and_encode_writes_the_whole_map(s
     before = tree_hash(store)
     run = tmp_path / "run"
     lines: list[str] = []
-    fit(TrainConfig(store=str(store), run=str(run), window="auto", epochs=1, latent_dim=4, model_options=SMALL,
-                    tensorboard=False, previews=0), progress=False, report=lines.append)
+    trained = fit(TrainConfig(store=str(store), run=str(run), window="auto", epochs=1, latent_dim=4,
+                              model_options=SMALL, tensorboard=False, previews=0), progress=False, report=lines.append)
     assert tree_hash(store) == before, "training on a window wrote into the map's store"
     w = load_window(run)
     assert w is not None and not w.whole and w.how == "auto"
@@ -169,6 +170,13 @@ def test_training_on_a_window_leaves_the_store_and_encode_writes_the_whole_map(s
     result = encode(store, run, name="latent", progress=False)
     lat = xr.open_zarr(store).latent.values
     assert result.n_encoded == 64 * 64 and np.isfinite(lat).all()
+    # active units measured over the whole map (not the window), as encode measures them: the same figure
+    units = trained.active_units
+    assert units is not None and units.whole and units.n == 64 * 64
+    assert result.active_units == (units.active, units.dims)
+    # more samples than measured: a seeded choice from rows spread over the map, averaged as encode streams them
+    sampled = measure_active_units(r, r.model("best"), n=500)
+    assert sampled is not None and sampled.n == 500 and sampled.inside == 64 * 64 and sampled.dims == 4
     assert "patterns_sim3" not in xr.open_zarr(store).data_vars  # the map's average was streamed, not written
     assert json.loads((run / "window.json").read_text())["box"] == list(w.box)
     # the report says where the model was trained and how the window held

@@ -21,7 +21,7 @@ from vaearr.analysis.ranking import aggregated_rank, rank_latents
 from vaearr.data import build_demo_map
 from vaearr.encode import encode
 from vaearr.io.ebsd import ingest_ebsd
-from vaearr.maps.boundaries import find_boundaries
+from vaearr.maps.boundaries import describe_grain_size, find_boundaries
 from vaearr.maps.decompose import write_decomposition
 from vaearr.maps.roi import create_roi
 from vaearr.maps.segment import segment_store
@@ -29,7 +29,6 @@ from vaearr.maps.spread import spread_store
 from vaearr.options import FIGURES
 from vaearr.store import open_store
 from vaearr.train import TrainConfig, fit
-from vaearr.train.trainer import collapse
 from vaearr.viz import image_map, map_grid, save_figure
 from vaearr.viz.boundaries import boundary_files
 from vaearr.viz.clustering import cluster_figure_files
@@ -102,7 +101,7 @@ def _boundaries(store: Path, source: str, prefix: str, figures_dir: Path, step) 
     step(f"boundaries from {source}: {a['grain_boundary_pixels']} grain-boundary and "
          f"{a['low_angle_boundary_pixels']} low-angle pixels (grain boundaries: {rule}; "
          f"low-angle: regions inside {a['grain_interiors']} grains), "
-         f"grain size {a['grain_size_um']:.3g} µm (mean linear intercept)")
+         f"grain size {describe_grain_size(a)} (mean linear intercept)")
     return files["map_html"]
 
 
@@ -209,8 +208,8 @@ def run_demo(
     fit_result = fit(TrainConfig(store=str(result.store), run=str(out / "run"), epochs=epochs, latent_dim=latent_dim,
                                  seed=seed))
     last = fit_result.history[-1]
-    counts = collapse(fit_result.history)
-    active = f", {counts[0]} of {counts[1]} latent dims active" if counts else ""
+    units = fit_result.active_units
+    active = f", {units.active} of {units.dims} latent dims active" if units is not None else ""
     step(f"trained conv-vae ({epochs} epochs, latent {latent_dim}): val loss "
          f"{last.get('val_loss', float('nan')):.1f} nats per pattern{active}")
 

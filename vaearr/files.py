@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import re
 import shutil
@@ -25,6 +24,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from vaearr.errors import InputError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no folder locks (a folder is removed only while empty, as ever)
+    fcntl = None  # type: ignore[assignment]
 
 #: errors of a full disk, a quota or a file-size limit
 NO_ROOM = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
@@ -201,7 +205,7 @@ def write_bytes_whole(path: str | os.PathLike, data: bytes | str, **kw) -> Path:
 def _hold(folder: Path) -> None:
     """A shared lock on ``folder`` for as long as this process runs (or until :func:`discard`): a failing
     command elsewhere that made it will not remove it meanwhile."""
-    if folder in _HELD:
+    if folder in _HELD or fcntl is None:
         return
     while True:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
@@ -254,6 +258,10 @@ def _forget(folders: list[Path]) -> None:
         fd = _HELD.pop(p, None)
         if fd is not None:
             os.close(fd)  # our own shared lock would refuse our exclusive one
+        if fcntl is None:  # no lock to ask another command with: remove it only if it is empty
+            with contextlib.suppress(OSError):
+                os.rmdir(p)
+            continue
         try:
             fd = os.open(p, os.O_RDONLY | os.O_DIRECTORY)
         except OSError:
@@ -284,7 +292,8 @@ def _forget_in_child() -> None:
     _MADE.clear()
 
 
-os.register_at_fork(after_in_child=_forget_in_child)
+if hasattr(os, "register_at_fork"):  # no fork on Windows
+    os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def release() -> None:

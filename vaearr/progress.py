@@ -40,3 +40,28 @@ def dask_progress(desc: str) -> Iterator[None]:
 
     with _Bar():
         yield
+
+
+def format_rate(count: float, seconds: float, unit: str) -> str | None:
+    """``count`` things in ``seconds`` as a rate with three significant figures (``"0.0452 patterns/s"``,
+    ``"3,550 patterns/s"``), or None when it cannot be measured (nothing done, or no time measured):
+    a slow rate is never printed as 0.0.
+
+    >>> format_rate(9, 199.2, "patterns"), format_rate(35500, 10, "patterns"), format_rate(9, 0.0, "patterns")
+    ('0.0452 patterns/s', '3,550 patterns/s', None)
+    """
+    if not count or not seconds or seconds <= 0:
+        return None
+    r = count / seconds
+    text = f"{float(f'{r:.3g}'):,.0f}" if r >= 100 else f"{r:.3g}"
+    return f"{text} {unit}/s"
+
+
+def format_loss(value: float | None) -> str:
+    """A loss as progress lines print it: six significant figures (``5285.75``, ``0.0123457``), not a float's
+    seventeen.
+
+    >>> format_loss(5285.7509765625), format_loss(0.012345678), format_loss(None)
+    ('5285.75', '0.0123457', 'nan')
+    """
+    return "nan" if value is None else f"{float(value):.6g}"

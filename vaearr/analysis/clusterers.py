@@ -10,17 +10,16 @@ here registered with ``@CLUSTERERS.register("name")``: ``vaearr cluster --method
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import psutil
-from sklearn.cluster import DBSCAN, HDBSCAN, KMeans
+from sklearn.cluster import DBSCAN, KMeans
 
 from vaearr.analysis.cluster_choices import kdistance_eps, silhouette_k
 from vaearr.analysis.options import CRITERIA, ClusterSettings
-from vaearr.errors import InputError
+from vaearr.errors import InputError, require
 from vaearr.maps.references import gmm_partition
 from vaearr.registry import Registry
 
@@ -71,10 +70,9 @@ def dbscan(x: np.ndarray, s: ClusterSettings, params: dict) -> np.ndarray:
 @CLUSTERERS.register("hdbscan")
 def hdbscan(x: np.ndarray, s: ClusterSettings, params: dict) -> np.ndarray:
     """HDBSCAN (:func:`hdbscan_labels`): ``min_cluster_size``, ``min_samples``, ``cluster_selection_epsilon``."""
-    labels, backend = hdbscan_labels(x, s.min_cluster_size, s.min_samples, backend=s.hdbscan_backend,
-                                     cluster_selection_epsilon=s.cluster_selection_epsilon)
+    labels = hdbscan_labels(x, s.min_cluster_size, s.min_samples, cluster_selection_epsilon=s.cluster_selection_epsilon)
     params.update(min_cluster_size=s.min_cluster_size, min_samples=s.min_samples,
-                  cluster_selection_epsilon=s.cluster_selection_epsilon, backend=backend)
+                  cluster_selection_epsilon=s.cluster_selection_epsilon, backend="fast_hdbscan")
     return labels
 
 
@@ -122,9 +120,6 @@ def cluster_points(features: np.ndarray, method: str = "gmm", *, standardize: bo
         HDBSCAN's smallest cluster, and the distance below which its clusters are merged.
     seed
         Seeds the mixtures and k-means.
-    hdbscan_backend
-        ``"auto"``, ``"fast_hdbscan"``, ``"hdbscan"`` or ``"sklearn"``: which implementation
-        of HDBSCAN runs (see :func:`hdbscan_labels`); the one used is in ``params``.
 
     Returns
     -------
@@ -178,11 +173,6 @@ def renumber(labels: np.ndarray) -> np.ndarray:
 # HDBSCAN's implementations
 
 
-#: From this many points on, ``auto`` prefers fast_hdbscan (parallel, compiled with numba; its
-#: first use after an install compiles for about a minute, then the cache is reused).
-FAST_HDBSCAN_MIN_POINTS = 50_000
-
-
 #: Bytes per (point, neighbour) of HDBSCAN's nearest-neighbour table, measured: 919 376 points with
 #: min_samples 2 000 took 14.8 GB (BENCHMARKS.md "Scale").
 KNN_BYTES = 8
@@ -210,55 +200,23 @@ def check_hdbscan_memory(n: int, min_samples: int, available: int | None = None)
                                f"{n * 20 * KNN_BYTES / 1e9:.1f} GB here)")
 
 
-#: HDBSCAN implementations by name: ``(x, keyword arguments) -> labels``; each raises ImportError
-#: when its package is missing.
-HDBSCAN_BACKENDS: Registry[Callable[[np.ndarray, dict], np.ndarray]] = Registry("HDBSCAN backend")
-
-
-@HDBSCAN_BACKENDS.register("fast_hdbscan")
-def _fast_hdbscan(x: np.ndarray, kw: dict) -> np.ndarray:
-    import fast_hdbscan
-
-    return fast_hdbscan.HDBSCAN(**kw).fit_predict(x)
-
-
-@HDBSCAN_BACKENDS.register("hdbscan")
-def _hdbscan_package(x: np.ndarray, kw: dict) -> np.ndarray:
-    import hdbscan
-
-    return hdbscan.HDBSCAN(**kw, core_dist_n_jobs=os.cpu_count() or 1).fit_predict(x)
-
-
-@HDBSCAN_BACKENDS.register("sklearn")
-def _sklearn_hdbscan(x: np.ndarray, kw: dict) -> np.ndarray:
-    return HDBSCAN(**kw).fit_predict(x)
-
-
 def hdbscan_labels(x: np.ndarray, min_cluster_size: int, min_samples: int | None, *,
-                   backend: str = "auto", cluster_selection_epsilon: float = 0.0) -> tuple[np.ndarray, str]:
-    """HDBSCAN labels (−1 noise) of the rows of ``x`` and the name of the implementation used.
+                   cluster_selection_epsilon: float = 0.0) -> np.ndarray:
+    """HDBSCAN labels (−1 noise) of the rows of ``x``: fast_hdbscan (the ``analysis`` extra), the one
+    implementation vaearr runs.
 
-    ``auto`` takes ``fast_hdbscan`` (multicore Borůvka on a KD-tree) for
-    :data:`FAST_HDBSCAN_MIN_POINTS` points or more when it is installed, else the ``hdbscan``
-    package (Borůvka KD-tree, no compile step, quickest on small inputs), else scikit-learn's
-    ``HDBSCAN``. All three build the same mutual-reachability tree and pick clusters by excess
-    of mass; ``min_samples`` None means ``min_cluster_size``.
+    Borůvka's minimum spanning tree on a KD-tree, in parallel and compiled with numba (its first use after an
+    install compiles for about a minute, then the cache is reused), the mutual-reachability tree and clusters
+    chosen by excess of mass as the ``hdbscan`` package and scikit-learn choose them; ``min_samples`` None means
+    ``min_cluster_size``. Why this one: it clusters 1,000,000 points in 27 s where the ``hdbscan`` package took
+    121 s (BENCHMARKS.md "Scale"), and scikit-learn's (1.9) fails with ``cluster_selection_epsilon`` on NumPy 2
+    (scikit-learn issue 33219).
     """
-    choices = ("auto", *HDBSCAN_BACKENDS)
-    if backend not in choices:
-        raise InputError(None, f"unknown HDBSCAN backend {backend!r}; choose one of {list(choices)}")
-    order = {"auto": ["fast_hdbscan", "hdbscan", "sklearn"] if x.shape[0] >= FAST_HDBSCAN_MIN_POINTS
-             else ["hdbscan", "sklearn"]}.get(backend, [backend])
-    kw = dict(min_cluster_size=int(min_cluster_size), min_samples=None if min_samples is None else int(min_samples),
-              cluster_selection_epsilon=float(cluster_selection_epsilon))
+    fast_hdbscan = require("fast_hdbscan", "analysis")
     check_hdbscan_memory(x.shape[0], int(min_cluster_size if min_samples is None else min_samples))
-    for name in order:
-        try:
-            return HDBSCAN_BACKENDS[name](x, kw), name
-        except ImportError:
-            if backend != "auto":
-                raise InputError(None, f"HDBSCAN backend {backend!r} is not installed (pip install {backend.replace('_', '-')})")
-    raise AssertionError("unreachable: scikit-learn is a dependency")  # pragma: no cover
+    return fast_hdbscan.HDBSCAN(min_cluster_size=int(min_cluster_size),
+                                min_samples=None if min_samples is None else int(min_samples),
+                                cluster_selection_epsilon=float(cluster_selection_epsilon)).fit_predict(x)
 
 
 #: The clustering methods' names (for choices and help).

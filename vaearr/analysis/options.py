@@ -56,8 +56,6 @@ class ClusterSettings:
     min_cluster_size: int = opt(20, "HDBSCAN smallest cluster.", min=2)
     cluster_selection_epsilon: float = opt(0.0, "HDBSCAN: merge clusters closer than this (standardised units).", min=0)
     seed: int = opt(0, "Seed (gmm, kmeans).", min=0, max=SEED_MAX)
-    #: Which HDBSCAN implementation runs (:func:`~vaearr.analysis.clusterers.hdbscan_labels`); the library's choice.
-    hdbscan_backend: str = "auto"
 
 
 def _window(text: str | None) -> Any:

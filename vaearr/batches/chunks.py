@@ -13,7 +13,6 @@ import crc32c
 import numpy as np
 from numcodecs import Zstd
 from zarr.codecs import BytesCodec, Crc32cCodec, ZstdCodec
-from zarr.core.chunk_grids import RegularChunkGrid
 from zarr.storage import LocalStore
 
 from vaearr.errors import StoreError
@@ -49,7 +48,8 @@ class ChunkFiles:
             meta, store = aa.metadata, aa.store_path.store
             if meta.zarr_format != 3 or not isinstance(store, LocalStore):
                 return None
-            if not isinstance(meta.chunk_grid, RegularChunkGrid):
+            chunk_shape = getattr(meta.chunk_grid, "chunk_shape", None)  # a regular grid's (no private import)
+            if chunk_shape is None:
                 return None
             dtype = np.dtype(array.dtype)
             if dtype.hasobject or dtype.kind not in "biufc":
@@ -68,7 +68,7 @@ class ChunkFiles:
                     return None
             fill = np.asarray(meta.fill_value, dtype=dtype)
             root = os.path.join(str(store.root), aa.store_path.path)
-            return cls(root, meta.encode_chunk_key, tuple(int(c) for c in meta.chunk_grid.chunk_shape), dtype, fill,
+            return cls(root, meta.encode_chunk_key, tuple(int(c) for c in chunk_shape), dtype, fill,
                        names, whole="vaearr_version" in (meta.attributes or {}))
         except (AttributeError, TypeError, ValueError):  # pragma: no cover - another zarr
             return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import os
 import sys
@@ -15,14 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from zarr.core.buffer import cpu
-from zarr.core.sync import sync
+from zarr.buffer import cpu
 
 from vaearr.batches.chunks import ChunkFiles
 from vaearr.batches.plan import Plan, group_cuts
 from vaearr.batches.spec import rng, to_channels_first
 from vaearr.errors import StoreError
 from vaearr.store import open_group
+from vaearr.store.zarr_internals import runner
 
 # ----------------------------------------------------------------------------------------------
 # reading blocks (picklable: worker processes get a copy and open the array themselves)
@@ -184,8 +185,11 @@ class Source:
             out.append((np.empty((len(ids), *self.feature_shape), self.dtype), ids))
         if self.files is None:
             # all of them in one call into zarr's event loop: zarr's thread pool decodes them
-            # concurrently, and zarr's per-call overhead (milliseconds) is paid once
-            arrays = _zarr_run(_get_many(self.array.async_array, [self.selection(b) for b in blocks]))
+            # concurrently, and zarr's per-call overhead (milliseconds) is paid once (the public path:
+            # zarr.Array's synchronous reads, one block at a time)
+            sels = [self.selection(b) for b in blocks]
+            go = runner()
+            arrays = go(_get_many(self.array.async_array, sels)) if go is not None else [self.array[s] for s in sels]
             for b, a, (dest, _) in zip(blocks, arrays, out):
                 self._place(b, np.asarray(a), dest, slice(None), self.block_index(b)[0], cropped=True, layout=False)
         else:
@@ -217,17 +221,19 @@ class Source:
             self._decode_all(jobs)
             return
 
-        coros, post = [], []
+        go = runner()  # zarr's event loop (every block at once), or None: the public, synchronous reads
+        target = self.array.async_array if go is not None else self.array
+        reads, post = [], []
         for b, _, rows, local, _ in jobs:
             sel = self.selection(b)
             if self._direct(out, rows, local):
                 shape = tuple(s.stop - s.start for s in self.block_slices(b)) + self.feature_shape
                 buf = cpu.NDBuffer.from_numpy_array(out[rows].reshape(shape))
-                coros.append(self.array.async_array.get_orthogonal_selection(sel, out=buf))
+                reads.append(functools.partial(target.get_orthogonal_selection, sel, out=buf))
             else:
-                coros.append(self.array.async_array.getitem(sel))
-                post.append((len(coros) - 1, b, rows, local))
-        arrays = _zarr_run(_gather(coros))
+                reads.append(functools.partial(target.getitem if go is not None else target.__getitem__, sel))
+                post.append((len(reads) - 1, b, rows, local))
+        arrays = go(_gather([r() for r in reads])) if go is not None else [r() for r in reads]
         for j, b, rows, local in post:
             self._place(b, np.asarray(arrays[j]), out, rows, local, cropped=True)
 
@@ -310,7 +316,8 @@ def _forget_pools() -> None:
     _pools_lock = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_forget_pools)
+if hasattr(os, "register_at_fork"):  # no fork on Windows
+    os.register_at_fork(after_in_child=_forget_pools)
 
 
 def cpus() -> int:
@@ -327,11 +334,6 @@ async def _gather(coros: list) -> list:
 
 async def _get_many(array, selections: list) -> list:
     return await asyncio.gather(*(array.getitem(sel) for sel in selections))
-
-
-def _zarr_run(coro):
-    """Run a coroutine on zarr's own event loop (where its stores live), from any thread."""
-    return sync(coro)
 
 
 

@@ -38,9 +38,9 @@ def train(**given: Any) -> None:
     writable_folder(cfg.run, "--run")  # proven writable (removed again if the command fails while it is empty)
     from vaearr.models import config_from_dict, options_from_file
     from vaearr.models.likelihoods import LIKELIHOODS
+    from vaearr.progress import format_loss
     from vaearr.run import Run
     from vaearr.train import fit
-    from vaearr.train.trainer import collapse
 
     cfg = dataclasses.replace(cfg, model_options={**(options_from_file(config, cfg.model) if config else {}),
                                                   **parse_options(option)})
@@ -49,14 +49,14 @@ def train(**given: Any) -> None:
     if "val_loss" in last or not last:
         typer.echo(
             f"trained {cfg.model} for {len(result.history)} epochs → {cfg.run}\n"
-            f"  last: train_loss={last.get('train_loss', float('nan')):.4g} val_loss={last.get('val_loss', float('nan')):.4g}\n"
-            f"  best epoch: {result.best_epoch} (val_loss={result.best_val_loss})"
+            f"  last: train_loss={format_loss(last.get('train_loss'))} val_loss={format_loss(last.get('val_loss'))}\n"
+            f"  best epoch: {result.best_epoch} (val_loss={format_loss(result.best_val_loss)})"
         )
     else:
         typer.echo(
             f"trained {cfg.model} for {len(result.history)} epochs → {cfg.run}\n"
-            f"  last: train_loss={last['train_loss']:.4g} (no validation)\n"
-            f"  best epoch: {result.best_epoch} (by training loss: train_loss={result.best_val_loss})"
+            f"  last: train_loss={format_loss(last['train_loss'])} (no validation)\n"
+            f"  best epoch: {result.best_epoch} (by training loss: train_loss={format_loss(result.best_val_loss)})"
         )
     run = Run.open(result.run)
     if cfg.preprocess == "auto" and run.preprocess.steps:
@@ -67,9 +67,8 @@ def train(**given: Any) -> None:
         head = config_from_dict(run.model_config)
         sigma = "" if not LIKELIHOODS[head.output_head].has_sigma else " (σ learned)" if getattr(head, "sigma", None) is None else f" (σ = {head.sigma})"
         typer.echo(f"  output head (auto, for {head.data_range} inputs): {head.output_head}{sigma}")
-    counts = collapse(result.history)
-    if counts is not None:
-        typer.echo(f"  active units: {counts[0]} of {counts[1]} latent dims (variance of the posterior mean > 0.01)")
+    if result.active_units is not None:
+        typer.echo(f"  active units: {result.active_units.describe()}")
 
 
 train.__signature__ = inspect.Signature(parameters())  # type: ignore[attr-defined]

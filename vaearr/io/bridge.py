@@ -66,13 +66,25 @@ def label_map(ds: xr.Dataset, name: str, option: str, where: Any = None) -> np.n
     return v.transpose(Y, X).values.astype(np.int64)
 
 
+def score_property(score: xr.DataArray) -> str:
+    """The orix property a ``vaearr index`` score becomes: ``fit`` for PyEBSDIndex's pattern fit (a mean angular
+    deviation in degrees: the ``.ang`` fit column, the ``.ctf`` MAD), ``scores`` for an NCC (as kikuchipy keeps it)."""
+    given = score.attrs.get("orix_property")
+    if given:
+        return str(given)
+    return "fit" if "pattern fit" in str(score.attrs.get("kind", "")) else "scores"  # stores from before the attr
+
+
 def _quality(ds: xr.Dataset, orientation: str) -> dict[str, np.ndarray]:
     """The orientation's quality maps as orix properties: ``{orientation}_{q}`` first, else plain ``q``."""
     out: dict[str, np.ndarray] = {}
     for store_name, orix_name in ORIX_PROPERTY.items():
         for var in (f"{orientation}_{store_name}", store_name):
-            if var in ds.data_vars and set(ds[var].dims) == {Y, X} and orix_name not in out:
-                out[orix_name] = ds[var].transpose(Y, X).values.astype(np.float64).ravel()
+            if var not in ds.data_vars or set(ds[var].dims) != {Y, X}:
+                continue
+            name = score_property(ds[var]) if store_name == "score" else orix_name
+            if name not in out:
+                out[name] = ds[var].transpose(Y, X).values.astype(np.float64).ravel()
     return out
 
 
@@ -156,12 +168,27 @@ def from_crystal_map(xmap, name: str = ORIENTATION) -> xr.Dataset:
                                         "scan_shape": [int(gy.size), int(gx.size)]})
 
 
+def store_detector(ds: xr.Dataset, orientation: str | None = ORIENTATION, pattern_shape: tuple[int, int] | None = None):
+    """kikuchipy's :class:`~kikuchipy.detectors.EBSDDetector` from what ``vaearr index`` (the orientation's
+    ``detector`` attr) or a vendor reader (``detector_*`` attrs of the patterns, the Bruker convention) kept;
+    None when the store has neither. ``pattern_shape`` defaults to the patterns' (or the indexing's)."""
+    if pattern_shape is None:
+        idx = ds[orientation].attrs.get("detector") if orientation in ds.data_vars else None
+        if PATTERNS in ds.data_vars and {PY, PX} <= set(ds[PATTERNS].dims):
+            pattern_shape = (int(ds.sizes[PY]), int(ds.sizes[PX]))
+        elif idx and idx.get("shape"):
+            pattern_shape = tuple(int(v) for v in idx["shape"][-2:])
+        else:
+            return None
+    return _detector(ds, orientation, pattern_shape)
+
+
 def _detector(ds: xr.Dataset, orientation: str | None, pattern_shape: tuple[int, int]):
     """kikuchipy's detector from what ``vaearr index`` (the orientation's ``detector`` attr) or a vendor
     reader (``detector_*`` attrs of the patterns) kept; None when the store has neither."""
     kp = require("kikuchipy", "ebsd")
     idx = ds[orientation].attrs.get("detector") if orientation in ds.data_vars else None
-    pat = ds[PATTERNS].attrs
+    pat = ds[PATTERNS].attrs if PATTERNS in ds.data_vars else {}
     if idx and idx.get("pc_bruker"):
         kw = {"pc": idx["pc_bruker"], "sample_tilt": idx.get("sample_tilt", 70.0), "tilt": idx.get("detector_tilt", 0.0)}
         if idx.get("px_size_um"):

@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
+import shutil
 import tempfile
 import warnings
 from collections.abc import Sequence
@@ -27,7 +29,7 @@ import xarray as xr
 
 from vaearr.errors import InputError, require
 from vaearr.files import no_loop, writable_folder, write_whole
-from vaearr.io.bridge import GRAIN_ID, ORIX_PROPERTY, check_orientation, label_map, to_crystal_map
+from vaearr.io.bridge import GRAIN_ID, ORIX_PROPERTY, check_orientation, label_map, store_detector, to_crystal_map
 from vaearr.io.ctf import write_ctf
 from vaearr.progress import bar
 from vaearr.store import open_store, require_whole
@@ -142,34 +144,112 @@ def export_orientations(store: str | os.PathLike, to: str | os.PathLike, *, orie
     xmap = to_crystal_map(ds, orientation, phase_from=phase_from, grain_from=grain_from, where=store)
     if suffix in (".ang", ".ctf"):
         _angstrom(xmap)
+    columns: list[str] = []
     if suffix == ".ctf":
-        _write_whole(to, lambda tmp: write_ctf(tmp, xmap))
+        _write_whole(to, lambda tmp: columns.extend(write_ctf(tmp, xmap)))
+        columns.append("projection centre: the .ctf format holds none")
     else:
         orix_io = require("orix.io", "ebsd")
-        kw = {}
+        kw: dict[str, Any] = {}
+        pc = None
         if suffix == ".ang":
             for name in list(xmap.prop):  # orix's .ang writer takes no NaN
                 xmap.prop[name] = np.nan_to_num(np.asarray(xmap.prop[name], float), nan=0.0)
-            kw = {"extra_prop": [GRAIN_ID]} if grain_from is not None else {}
+            kw, columns = ang_columns(xmap)
+            kw.update({"extra_prop": [GRAIN_ID]} if grain_from is not None else {})
+            pc, said = ang_projection_centre(ds, orientation)
+            columns.append(said)
 
         def write(tmp: Any) -> None:
             with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 if suffix == ".ang":
                     orix_io.save(tmp, xmap, overwrite=True, **kw)
+                    if pc is not None:
+                        write_ang_pc(tmp, pc)
                 else:
                     require("orix.io.plugins.orix_hdf5", "ebsd").file_writer(tmp, xmap)
 
         (_write_whole if suffix == ".ang" else _write_hdf5)(to, write)
     n_indexed = int((xmap.phase_id >= 0).sum())
     phases = ", ".join(f"{p.name} ({p.point_group.name if p.point_group else '?'})" for i, p in xmap.phases if i >= 0)
-    lines = [f"{n_indexed} of {xmap.size} points indexed; phases: {phases or 'none'}"]
+    lines = [f"{n_indexed} of {xmap.size} points indexed; phases: {phases or 'none'}", *columns]
     if grain_from is not None:
         lines.append(f"grain id from '{grain_from}' ({GRAIN_ID})")
     if suffix == ".ang" and (float(ds[X][0]) != 0 or float(ds[Y][0]) != 0):
         lines.append(f"note: .ang coordinates start at 0 (orix's writer); the store's start at x {float(ds[X][0]):g}, "
                      f"y {float(ds[Y][0]):g} µm")
     return Exported(to, FORMATS[suffix], lines)
+
+
+def ang_columns(xmap) -> tuple[dict[str, Any], list[str]]:
+    """The properties orix's ``.ang`` writer puts in the CI and fit columns, and a line on each.
+
+    CI (0–1 in the format; −1 where not indexed): the map's ``ci`` (a vendor file's CI, or PyEBSDIndex's
+    confidence metric from ``vaearr index --method hough``), else its NCC ``scores`` (dictionary indexing,
+    refinement: orix and kikuchipy write the NCC there too), clipped to 0–1; none → 0. Fit (degrees): ``fit``
+    (PyEBSDIndex's pattern fit, a vendor fit), else ``MAD``.
+    """
+    kw: dict[str, Any] = {}
+    lines = []
+    for source, what in (("ci", "the store's CI"), ("scores", "the NCC of the best match")):
+        if source in xmap.prop:
+            v = np.asarray(xmap.prop[source], float)
+            clipped = int(((v < 0) | (v > 1))[np.asarray(xmap.phase_id) >= 0].sum())
+            xmap.prop["ci_0_1"] = np.clip(v, 0.0, 1.0)
+            kw["confidence_index_prop"] = "ci_0_1"
+            lines.append(f"CI: {what} ('{source}')" + (f", {clipped} values clipped to 0–1" if clipped else ""))
+            break
+    else:
+        lines.append("CI: none in the store (0; −1 where not indexed)")
+    for source in ("fit", "MAD"):
+        if source in xmap.prop:
+            kw["pattern_fit_prop"] = source
+            lines.append(f"fit: '{source}' (degrees)")
+            break
+    return kw, lines
+
+
+def ang_projection_centre(ds: xr.Dataset, orientation: str) -> tuple[np.ndarray | None, str]:
+    """The projection centre the store holds, in the EDAX/TSL convention a ``.ang`` header takes (kikuchipy's
+    :meth:`EBSDDetector.pc_tsl`; the mean over the map when it varies), and a line saying where it came from."""
+    detector = store_detector(ds, orientation)
+    if detector is None:
+        return None, "projection centre: none in the store (x-star, y-star, z-star 0)"
+    pc = np.asarray(detector.pc_tsl(), float).reshape(-1, 3)
+    where = "the indexing's detector" if (ds[orientation].attrs.get("detector") or {}).get("pc_bruker") \
+        else "the patterns' detector_pc"
+    mean = " (mean over the map)" if len(pc) > 1 else ""
+    pc = pc.mean(0)
+    return pc, (f"projection centre x-star {pc[0]:.6f}, y-star {pc[1]:.6f}, z-star {pc[2]:.6f}{mean} (EDAX "
+                f"convention, from {where} by kikuchipy's pc_tsl)")
+
+
+def write_ang_pc(path: str | os.PathLike, pc: np.ndarray) -> None:
+    """Put ``pc`` (EDAX convention) in the ``x-star``/``y-star``/``z-star`` lines of a ``.ang`` header (orix's
+    writer writes zeros there): in place when the header keeps its length, else the file copied once."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    lines = head.splitlines(keepends=True)
+    n_head = next((i for i, line in enumerate(lines) if not line.startswith(b"#")), len(lines))
+    old = b"".join(lines[:n_head])
+    new = old.decode()
+    for key, value in zip(("x-star", "y-star", "z-star"), pc, strict=True):
+        new, n = re.subn(rf"^# {key}[ \t]+\S+$", f"# {key:<22} {float(value):.6f}", new, count=1, flags=re.M)
+        if n != 1:
+            raise RuntimeError(f"orix's .ang header has no '{key}' line to hold the projection centre")
+    data = new.encode()
+    if len(data) == len(old):
+        with open(path, "r+b") as f:
+            f.write(data)
+        return
+    moved = path.with_name(path.name + ".pc")
+    with open(path, "rb") as src, open(moved, "wb") as dst:
+        src.seek(len(old))
+        dst.write(data)
+        shutil.copyfileobj(src, dst, 1 << 20)
+    os.replace(moved, path)
 
 
 def _columns(ds: xr.Dataset, name: str, where) -> list[tuple[str, np.ndarray]]:

@@ -56,6 +56,9 @@ class IndexMethod:
     extra_maps: ClassVar[dict[str, str]] = {}
     #: What ``{name}_score`` is, without refinement.
     score_kind: ClassVar[str] = ""
+    #: The orix property ``{name}_score`` becomes in a crystal map (orix's ``.ang`` writer: ``scores`` → the CI
+    #: column, ``fit`` → the fit column), without refinement.
+    score_property: ClassVar[str] = "scores"
     #: The method samples orientations at ``resolution`` degrees.
     uses_resolution: ClassVar[bool] = False
     #: Refinement's trust region (degrees) for this method's solutions.
@@ -98,8 +101,11 @@ def has_opencl() -> bool:
 class HoughIndexing(IndexMethod):
     """PyEBSDIndex's Hough/triplet-voting indexer of every phase at once, built by kikuchipy's ``EBSDDetector.get_indexer``."""
 
-    extra_maps = {"bands": "bands matched (PyEBSDIndex nmatch)"}
+    extra_maps = {"bands": "bands matched (PyEBSDIndex nmatch)",
+                  "ci": "PyEBSDIndex confidence metric (cm): the share of the votes the solution won, 0–1 (what "
+                        "PyEBSDIndex's own .ang writer writes as the CI)"}
     score_kind = "PyEBSDIndex pattern fit: mean angular deviation of the bands, degrees (lower is better)"
+    score_property = "fit"
 
     def build(self, setup: Setup) -> dict[str, Any]:
         require("pyebsdindex", "ebsd")
@@ -128,7 +134,8 @@ class HoughIndexing(IndexMethod):
         pid = best["phase"].astype(np.int16)
         q = np.asarray(best["quat"], np.float64)
         q[pid < 0] = (1, 0, 0, 0)
-        return q, pid, {"score": best["fit"].astype(np.float32), "bands": best["nmatch"].astype(np.float32)}
+        ci = np.where(pid < 0, np.nan, best["cm"]).astype(np.float32)
+        return q, pid, {"score": best["fit"].astype(np.float32), "bands": best["nmatch"].astype(np.float32), "ci": ci}
 
 
 @INDEXERS.register("dictionary")

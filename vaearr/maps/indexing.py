@@ -11,8 +11,9 @@ EMsoft master-pattern file or ``NAME:SPACEGROUP:LATTICE:ATOMS``, see
     built by kikuchipy's :meth:`EBSDDetector.get_indexer` with every phase in one phase list, so
     each pattern gets the phase whose bands fit best; the CPU path, or PyEBSDIndex's OpenCL path
     where ``pyopencl`` finds a GPU). Needs only the phases' structures. Quality: ``{name}_score`` = PyEBSDIndex's pattern fit (mean angular
-    deviation between detected and simulated bands, degrees, lower is better) and
-    ``{name}_bands`` = the number of bands matched.
+    deviation between detected and simulated bands, degrees, lower is better),
+    ``{name}_bands`` = the number of bands matched and ``{name}_ci`` = PyEBSDIndex's confidence
+    metric (the share of the votes the solution won, 0–1: what its own ``.ang`` writer writes as the CI).
 ``dictionary``
     kikuchipy's dictionary indexing: patterns simulated from the phase's master pattern
     (:meth:`EBSDMasterPattern.get_patterns`) for orix's uniform sample of the fundamental
@@ -58,7 +59,7 @@ from vaearr.maps.background import static_background
 from vaearr.maps.indexers import INDEXERS, Indexer, Setup
 from vaearr.maps.options import IndexOptions
 from vaearr.maps.orientations import orientation_maps
-from vaearr.progress import bar
+from vaearr.progress import bar, format_rate
 from vaearr.store import open_store, require_whole, write_variables
 from vaearr.store.schema import (
     PATTERNS,
@@ -103,10 +104,11 @@ class IndexResult:
     def summary(self) -> str:
         a = self.attrs
         how = a["method"] + (" + refinement" if a["refine"] else "")
+        speed = format_rate(self.n_patterns, self.seconds, "patterns")
         lines = [*self.messages,
                  f"indexed {self.n_patterns} patterns ({how}, phase{'s' if len(a['phases']) > 1 else ''} "
                  f"{', '.join(repr(p['name']) for p in a['phases'])}) in "
-                 f"{self.seconds:.1f} s ({self.patterns_per_second:.1f} patterns/s); "
+                 f"{self.seconds:.1f} s{f' ({speed})' if speed else ''}; "
                  f"{a['n_indexed']} indexed; wrote {', '.join(self.variables)}"]
         return "\n".join(lines)
 
@@ -242,8 +244,10 @@ def _variables(name: str, maps: dict[str, np.ndarray], method: str, refine: bool
                            coords={**coords, QUATERNION: list(QUATERNION_COMPONENTS)}, attrs=attrs),
         phase_id_name(name): xr.DataArray(maps["phase_id"], dims=(Y, X), coords=coords,
                                           attrs={"phases": phases, "nodata": -1, "orientation": name}),
-        orientation_map_name(name, "score"): xr.DataArray(maps["score"], dims=(Y, X), coords=coords,
-                                                          attrs={"kind": score_kind, "orientation": name}),
+        orientation_map_name(name, "score"): xr.DataArray(
+            maps["score"], dims=(Y, X), coords=coords,
+            attrs={"kind": score_kind, "orientation": name,
+                   "orix_property": "scores" if refine else how.score_property}),
     }
     for key, kind in how.extra_maps.items():
         variables[orientation_map_name(name, key)] = xr.DataArray(
@@ -278,7 +282,8 @@ def index_store(store: str | os.PathLike, options: IndexOptions | None = None, /
         Bool (y, x) variable; ``"auto"``: ``roi`` when the store has one, else every pixel;
         None: every pixel.
     name
-        The orientation variable; the quality maps are ``{name}_score`` and ``{name}_bands``.
+        The orientation variable; the quality maps are ``{name}_score`` (and for Hough ``{name}_bands``,
+        ``{name}_ci``).
     block_patterns
         Patterns per block of rows read and indexed at once (rounded to whole chunks); default
         :data:`BLOCK_BYTES` of float32 patterns.

@@ -25,11 +25,10 @@ from typing import Any
 import dask.array
 import numpy as np
 from zarr.abc.store import SuffixByteRequest
-from zarr.core.buffer import default_buffer_prototype
-from zarr.core.sync import sync
+from zarr.buffer import default_buffer_prototype
 
 from vaearr.errors import StoreError
-from vaearr.store import remote
+from vaearr.store import remote, zarr_internals
 from vaearr.store.transaction import is_url, local_path
 
 #: encoding key of a variable :func:`refusing` stands in for (the problem, in words)
@@ -351,7 +350,7 @@ def _store_checksum(url: str | os.PathLike, name: str) -> str:
         tails = [await zstore.get(k, prototype, byte_range=SuffixByteRequest(4)) for k in keys]
         return meta, [(k, b.to_bytes()) for k, b in zip(keys, tails) if b is not None]
 
-    meta, tails = sync(collect())
+    meta, tails = zarr_internals.run(collect())
     if meta is None:
         raise DamagedError(url, name, "its metadata is missing")
     meta = json.loads(meta.to_bytes())

@@ -144,8 +144,9 @@ def split_dims(dims: Sequence[str], var: str, sample_dims: Sequence[str] | None 
 
 
 #: Quality maps ``vaearr index`` writes beside orientations ``name`` (``{name}_score``: NCC of
-#: dictionary indexing / refinement, or PyEBSDIndex's pattern fit; ``{name}_bands``: bands matched).
-INDEX_QUALITY = ("score", "bands")
+#: dictionary indexing / refinement, or PyEBSDIndex's pattern fit; ``{name}_bands``: bands matched;
+#: ``{name}_ci``: PyEBSDIndex's confidence metric, 0–1).
+INDEX_QUALITY = ("score", "bands", "ci")
 
 
 def phase_id_name(name: str) -> str:

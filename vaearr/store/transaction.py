@@ -16,20 +16,27 @@ import asyncio
 import contextlib
 import ctypes
 import errno
-import fcntl
 import json
 import os
 import shutil
 import signal
+import sys
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+try:
+    import fcntl
+except ImportError:  # Windows: the store lock is filelock's (msvcrt there; a soft lock file elsewhere)
+    fcntl = None  # type: ignore[assignment]
+with warnings.catch_warnings():  # without fcntl, filelock warns at import that it falls back to a soft lock
+    warnings.simplefilter("ignore")
+    import filelock
 import zarr
-from zarr.core import sync as zarr_sync
 
 from vaearr.errors import StoreBusyError
+from vaearr.store import zarr_internals
 
 TX_SUFFIX = ".vaearr-tx"
 LOCK_SUFFIX = ".vaearr-lock"
@@ -64,8 +71,8 @@ def settle_zarr(timeout: float = 30.0) -> None:
     not cancel a failed write's siblings), and take their errors. A failed write's staging area is
     removed only after this: a late write would otherwise make its folders again, or print "Future
     exception was never retrieved" when it finds them gone."""
-    loop = zarr_sync.loop[0]
-    if loop is None or loop.is_closed() or not loop.is_running():
+    loop = zarr_internals.event_loop()
+    if loop is None:  # not started, or a zarr whose loop vaearr does not look into
         return
 
     async def drain() -> None:
@@ -89,7 +96,8 @@ def settle_zarr(timeout: float = 30.0) -> None:
 def store_lock(store: str | os.PathLike) -> Iterator[None]:
     """Hold the store's write lock: ``flock`` on a ``<store>.vaearr-lock`` file that exists only
     while the lock is held (it is removed on release; a writer killed outright leaves it, and
-    the next writer takes it over).
+    the next writer takes it over). Where there is no ``fcntl`` (Windows), :class:`filelock.FileLock`
+    on the same file holds it instead (``msvcrt.locking`` on Windows, a soft lock file elsewhere).
 
     Raises
     ------
@@ -99,6 +107,10 @@ def store_lock(store: str | os.PathLike) -> Iterator[None]:
     path = local_path(store)
     lock_path = Path(str(path) + LOCK_SUFFIX)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        with _portable_lock(path, lock_path):
+            yield
+        return
     fd = _take_lock(path, lock_path)
     try:
         os.ftruncate(fd, 0)
@@ -108,6 +120,33 @@ def store_lock(store: str | os.PathLike) -> Iterator[None]:
         with contextlib.suppress(OSError):
             os.unlink(lock_path)  # while still holding it: whoever opened it meanwhile sees it gone
         os.close(fd)  # closing releases the flock
+
+
+def _holder(lock_path: Path) -> str:
+    """The pid a lock file names on its first line (ours and filelock's soft lock write it there), or ``?``."""
+    try:
+        first = lock_path.read_text(errors="replace").splitlines()[0].strip()
+    except (OSError, IndexError):
+        return "?"
+    return first if first.isdigit() else "?"
+
+
+@contextlib.contextmanager
+def _portable_lock(path: Path, lock_path: Path) -> Iterator[None]:
+    """:func:`store_lock` where ``fcntl`` is missing, taken without waiting: filelock's ``msvcrt`` lock on
+    Windows, its soft lock (the file made exclusively, naming its pid; a dead holder's broken) elsewhere. Both
+    remove the file on release."""
+    kind = filelock.FileLock if sys.platform == "win32" else filelock.SoftFileLock
+    lock = kind(str(lock_path), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise StoreBusyError(path, f"another process (pid {_holder(lock_path)}) is writing this store; "
+                                   "try again when it ends") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _take_lock(path: Path, lock_path: Path) -> int:

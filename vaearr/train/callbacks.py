@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from vaearr.errors import require
 from vaearr.files import write_whole
-from vaearr.progress import bar
+from vaearr.progress import bar, format_loss
 from vaearr.train.config import TrainingError
 from vaearr.train.step import unwrap
 
@@ -66,7 +66,7 @@ class ProgressBar(Callback):
 
     def on_batch_end(self, trainer: Trainer, x: torch.Tensor, loss: float) -> None:
         self.bar.update(1)
-        self.bar.set_postfix(loss=f"{loss:.4g}")
+        self.bar.set_postfix(loss=format_loss(loss))
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, row: dict[str, Any]) -> None:
         self.bar.close()
@@ -341,7 +341,7 @@ class EarlyStopping(Callback):
         which = "validation" if "val_loss" in row else "training"
         line = (f"early stopping after epoch {epoch} of {trainer.cfg.epochs}: the {which} loss has not fallen by more "
                 f"than {self.min_delta:g} for {self.patience} epoch{'s' if self.patience != 1 else ''} (best: epoch {trainer.best_epoch}, "
-                f"{trainer.best_val_loss:.4g})")
+                f"{format_loss(trainer.best_val_loss)})")
         trainer.notes.append(line)
         if self.report is not None and trainer.is_main:
             self.report(line)

@@ -37,7 +37,8 @@ from vaearr.maps.background import static_background
 from vaearr.preprocess import Preprocess, PreprocessOptions, averaged_variable, fit_neighbours
 from vaearr.run import DataSpec, Run, fit_preprocess
 from vaearr.store.schema import PATTERN_DIMS
-from vaearr.train.callbacks import Callback, default_callbacks, latent_split
+from vaearr.train.active import ActiveUnits, collapse_warning, measure_active_units
+from vaearr.train.callbacks import Callback, default_callbacks
 from vaearr.train.checks import (
     absolute,
     check_options,
@@ -85,6 +86,8 @@ class FitResult:
     best_val_loss: float | None
     model: Any = None
     notes: list[str] = dataclasses.field(default_factory=list)
+    #: active latent dims of the best checkpoint on the samples encode encodes (rank 0; None for spatial latents)
+    active_units: ActiveUnits | None = None
 
 
 def seed_everything(seed: int) -> None:
@@ -459,29 +462,13 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
         result.notes.append(describe_check(window.check))
         if report is not None:
             report(result.notes[-1])
-    warn_if_collapsed(result.history)
+    if rank == 0:
+        # once, on the samples encode reads (the validation split may hold one sample: no variance to measure)
+        result.active_units = measure_active_units(run, run.model("best", device=device), device=device, seed=cfg.seed)
+        warning = collapse_warning(run, result.active_units)
+        if warning is not None:
+            warnings.warn(warning, stacklevel=2)
     return result
-
-
-def collapse(history: list[dict]) -> tuple[int, int] | None:
-    """Active units and latent dims at the last epoch (None without vector-latent statistics)."""
-    if not history:
-        return None
-    row = history[-1]
-    split = latent_split(row)
-    if f"{split}_active_units" not in row:
-        return None
-    return row[f"{split}_active_units"], len(row[f"{split}_kl_per_dim"])
-
-
-def warn_if_collapsed(history: list[dict]) -> None:
-    """Warn, with what helps, when fewer than a quarter of the latent dims are active."""
-    counts = collapse(history)
-    if counts is not None and counts[0] < counts[1] / 4:
-        warnings.warn(f"only {counts[0]} of {counts[1]} latent dims are active (posterior collapse: the latents "
-                      "carry almost nothing); what helps: standardised inputs with the gaussian head "
-                      "(--standardize, the EBSD default), -o free_bits=0.5, --kl-warmup 5 or --kl-cycles 4, "
-                      "-o beta=0.5", stacklevel=2)
 
 
 def distributed_setup(device: str) -> tuple[int, int, torch.device]:

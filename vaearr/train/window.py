@@ -214,12 +214,19 @@ def _recon_errors(run: Run, model: Any, patterns: np.ndarray, axis: int | None, 
 def outside_patterns(run: Run, window: Window, *, n: int = CHECK_SAMPLES, seed: int = 0) -> np.ndarray:
     """Up to ``n`` patterns of the map inside its mask and outside the window, as the run reads them (averaged
     when it averages), from bands of rows spread over the map."""
+    return map_patterns(run, n=n, seed=seed, outside=window.region())
+
+
+def map_patterns(run: Run, *, n: int, seed: int = 0, outside: np.ndarray | None = None) -> np.ndarray:
+    """Up to ``n`` patterns of the run's map inside its mask (and not in ``outside``, a bool ``(y, x)``
+    region), as the run reads them (averaged when it averages), from bands of rows spread over the map:
+    a seeded choice of ``n`` when the bands hold more."""
     d = run.data
     ds = open_store(d.store)
     raw = open_store(d.store, chunks=None)[d.var].transpose(*MAP_DIMS, *d.feature_dims)
-    ny, nx = window.shape
+    ny, nx = (int(s) for s in raw.shape[:2])
     m = np.asarray(ds[d.mask].transpose(*MAP_DIMS).values, bool) if d.mask else np.ones((ny, nx), bool)
-    keep = m & ~window.region()
+    keep = m if outside is None else m & ~outside
     avg = run.preprocess.neighbours
     found = []
     for a, b in read_bands(ny, nx, budget=max(4 * n, 8 * nx), rows=1):
