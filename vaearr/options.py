@@ -319,7 +319,7 @@ class FigureOptions:
     """
 
     format: str = opt("png", "Static files of each figure, beside its HTML: png, svg, pdf, or several comma-separated (png,svg,pdf).")
-    dpi: int = opt(120, "Resolution of the PNG figures (and of the maps' pixels inside SVG/PDF), dots per inch.")
+    dpi: int = opt(300, "Resolution of the PNG figures (and of the maps' pixels inside SVG/PDF), dots per inch (300: what journals ask for).")
 
     @property
     def formats(self) -> tuple[str, ...]:
