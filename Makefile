@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.vaearr-installed
 OUT    ?= out/demo
 
-.PHONY: setup sysdeps demo test test-all serve bench docs clean
+.PHONY: setup sysdeps demo test test-all serve bench docs notebooks clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ serve: setup
 # the documentation site into site/ (offline; the gallery's examples run: about 2 minutes on 2 cores)
 docs: $(STAMP)
 	VAEARR_PROGRESS=off $(BIN)/python -m mkdocs build --strict
+
+# the walkthrough notebooks executed (a fresh kernel each) and stored with their outputs; `make docs` executes them too
+notebooks: $(STAMP)
+	VAEARR_PROGRESS=off $(BIN)/python docs/hooks.py
 
 bench: setup
 	$(BIN)/python benchmarks/bench_ingest.py

@@ -32,6 +32,7 @@ from vaearr.maps.options import DecomposeOptions, IndexOptions, SegmentOptions, 
 from vaearr.options import from_fields, keyword_signature
 from vaearr.registry import Registry
 from vaearr.store import open_store
+from vaearr.store.schema import ORIENTATION_MAPS, orientation_map_name
 
 #: ``vaearr.ingest``'s readers by the kind of input (the ``vaearr ingest KIND`` commands).
 READERS: Registry[Callable[..., xr.Dataset]] = Registry("kind of input")
@@ -172,14 +173,17 @@ def decompose(store: PathLike, **fields: Any) -> xr.Dataset:
 
 def index(store: PathLike, **fields: Any) -> xr.Dataset:
     """``vaearr index``: orientations from the patterns (:class:`~vaearr.maps.options.IndexOptions`: ``phase``,
-    ``pc``, ``method``…); returns the orientation, the phase ids and the quality maps."""
+    ``pc``, ``method``…); returns the orientation, the phase ids, the quality maps and the IPF, KAM, GROD and
+    grain maps of the orientations."""
     from vaearr.maps.indexing import index_store
 
     quiet = fields.pop("quiet", False)
-    result = index_store(store, _made(IndexOptions, store, fields))
+    options = _made(IndexOptions, store, fields)
+    result = index_store(store, options)
     if not quiet:
         print(result.summary())
-    return written(store, list(result.variables))
+    # the IPF, KAM, GROD and grain maps come in the same transaction
+    return written(store, [*result.variables, *(orientation_map_name(options.name, p) for p in ORIENTATION_MAPS)])
 
 
 def boundaries(store: PathLike, *, figures: PathLike | None = None, quiet: bool = False, **kwargs: Any) -> xr.Dataset:

@@ -50,9 +50,9 @@ KEY_INCHES, KEY_FONT = (1.5, 1.2), 7
 
 def ipf_keys(phases: list[dict] | None, direction: str = "z") -> list[tuple[int, str, Any, np.ndarray]]:
     """orix's IPF colour key (:class:`~orix.plot.IPFColorKeyTSL`) of each phase along the sample ``direction``:
-    ``(phase id, title, orix's figure of it, an RGBA image of it for an inset)``; the inset's image is drawn at
+    ``(phase id, title, the key, an RGBA image of it for an inset)``; the inset's image is drawn at
     :data:`KEY_INCHES` with the corner labels at :data:`KEY_FONT` points and the white margins cut, the Laue group
-    in its title."""
+    in its title. orix draws through pyplot: its figure is closed again (a notebook would show it)."""
     plot = require("orix.plot", "ebsd")
     vector = require("orix.vector", "ebsd")
     names = {int(p["id"]): str(p.get("name") or p["id"]) for p in phases or []}
@@ -75,7 +75,7 @@ def ipf_keys(phases: list[dict] | None, direction: str = "z") -> list[tuple[int,
             image = image[ink[0].min():ink[0].max() + 1, ink[1].min():ink[1].max() + 1]
         laue = getattr(group.laue, "name", "")
         title = f"IPF-{direction} key ({laue})" if len(groups) == 1 else f"{names.get(pid, pid)} ({laue}), IPF-{direction}"
-        out.append((pid, title, key.plot(return_figure=True), image))
+        out.append((pid, title, key, image))
     return out
 
 
@@ -104,8 +104,9 @@ def orientation_figures(store: str | os.PathLike, folder: str | os.PathLike, *, 
     png = static_figure(hv.Layout(panels).cols(len(panels)))
     html, first = save_figure(hv.Layout(shown).cols(len(shown)), folder / f"{name}_maps", png=png)
     files = {"maps_html": html, "maps_png": first}
-    for pid, _, fig, _ in keys:
+    for pid, _, key, _ in keys:
         stem = folder / (f"{name}_ipf_key" if len(keys) == 1 else f"{name}_ipf_key_phase{pid}")
+        fig = key.plot(return_figure=True)
         path = save_static(fig, stem)[0]  # in the --format/--dpi of every figure
         plt.close(fig)
         files[path.stem] = path

@@ -17,7 +17,7 @@ import xarray as xr
 from vaearr.errors import InputError
 from vaearr.store.schema import LATENT_DIM, RGB, X, Y
 from vaearr.viz.maps import LATENT_CMAP, image_map, latent_range, map_grid
-from vaearr.viz.orientations import ipf_element
+from vaearr.viz.orientations import ipf_element, ipf_keys
 
 
 def _extra_dims(da: xr.DataArray) -> list[str]:
@@ -75,7 +75,7 @@ def variable_map(da: xr.DataArray, dim: Any = None, **options: Any):
     if Y not in da.dims or X not in da.dims:
         raise InputError(None, f"'{da.name}' is not a map: its dims are {tuple(da.dims)}, not (y, x, …)")
     if set(da.dims) == {Y, X, RGB}:
-        return ipf_element(da.load(), title=str(options.get("title") or da.name))
+        return ipf_element(da.load(), title=str(options.get("title") or da.name), insets=ipf_insets(da))
     if LATENT_DIM in da.dims:
         options.setdefault("cmap", LATENT_CMAP)
         options.setdefault("clim", latent_range(da))
@@ -89,6 +89,16 @@ def variable_map(da: xr.DataArray, dim: Any = None, **options: Any):
         raise InputError(None, f"'{da.name}' has dims {tuple(da.dims)}: more than one beside y and x (a pattern "
                                "stack? draw one pixel's with ds.vaearr.pattern(x=, y=))")
     return map_grid(one.transpose(extra[0], Y, X).load(), extra[0], **options)
+
+
+def ipf_insets(ipf: xr.DataArray) -> list[tuple[str, np.ndarray]]:
+    """The colour keys of an IPF map as insets (:func:`~vaearr.viz.orientations.ipf_keys`), from the Laue groups and
+    the sample direction its attrs hold (``vaearr orientation-maps``, ``index``); none for other colour maps."""
+    groups = ipf.attrs.get("laue_groups")
+    if not isinstance(groups, dict) or not groups:
+        return []
+    phases = [{"id": int(pid), "name": f"phase {pid}", "point_group": laue} for pid, laue in groups.items()]
+    return [(title, image) for _, title, _, image in ipf_keys(phases, str(ipf.attrs.get("sample_direction", "z")))]
 
 
 def at_point(da: xr.DataArray, x: float, y: float) -> xr.DataArray:
