@@ -67,6 +67,10 @@ def test_a_step_writes_what_its_command_writes(demo_store: Path, tmp_path: Path,
         vaearr.segment(demo_store, feature="pca_weights", name="seg2")
     with pytest.raises(InputError, match="kind must be one of ebsd"):
         vaearr.ingest(tmp_path / "x.h5", tmp_path / "x.zarr", kind="tiff")
+    from vaearr.errors import StoreError
+
+    with pytest.raises(StoreError, match="is a ebsd-map store; images data go into a store of their own"):
+        vaearr.ingest(tmp_path, demo_store, kind="images")  # before the folder is read
     assert tree_hash(demo_store) == before
 
 

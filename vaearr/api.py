@@ -37,6 +37,9 @@ from vaearr.store.schema import ORIENTATION_MAPS, orientation_map_name
 #: ``vaearr.ingest``'s readers by the kind of input (the ``vaearr ingest KIND`` commands).
 READERS: Registry[Callable[..., xr.Dataset]] = Registry("kind of input")
 
+#: The kind of store each kind of input goes into (``vaearr.io.write.check_kind``).
+STORE_KINDS = {"ebsd": "ebsd-map", "orientations": "ebsd-map", "images": "images", "idx": "images", "nifti": "volumes"}
+
 PathLike = str | os.PathLike
 
 
@@ -138,8 +141,11 @@ def ingest(src: PathLike | Sequence[PathLike], store: PathLike, *, kind: str = "
     >>> import kikuchipy  # doctest: +SKIP
     >>> ds = vaearr.ingest(kikuchipy.data.nickel_ebsd_small(lazy=True).metadata..., "ni.zarr")  # doctest: +SKIP
     """
+    from vaearr.io.write import check_kind
+
     if kind not in READERS:
         raise InputError(None, f"kind must be one of {', '.join(READERS.names())}, got {kind!r}")
+    check_kind(store, STORE_KINDS[kind])  # before anything is read, as the command does
     READERS[kind](src, store, quiet=quiet, **kwargs)
     return open(store)
 
