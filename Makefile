@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.vaearr-installed
 OUT    ?= out/demo
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: setup sysdeps demo test test-all serve bench docs clean
+.PHONY: setup sysdeps demo test test-all serve bench docs notebooks clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ serve: setup
 # the documentation site into site/ (offline; the gallery's examples run: about 2 minutes on 2 cores)
 docs: $(STAMP)
 	VAEARR_PROGRESS=off $(BIN)/python -m mkdocs build --strict
+
+# the walkthrough notebooks executed (a fresh kernel each) and stored with their outputs; `make docs` executes them too
+notebooks: $(STAMP)
+	VAEARR_PROGRESS=off $(BIN)/python docs/hooks.py
 
 bench: setup
 	$(BIN)/python benchmarks/bench_ingest.py

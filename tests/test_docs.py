@@ -33,7 +33,7 @@ def site(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("docs")
     shutil.copy(REPO / "mkdocs.yml", root)
     shutil.copytree(REPO / "docs", root / "docs", ignore=shutil.ignore_patterns("generated", "__pycache__"))
-    for name in ("vaearr", "ARCHITECTURE.md", "BENCHMARKS.md", "CHANGELOG.md", "RELIABILITY.md"):
+    for name in ("vaearr", "notebooks", "ARCHITECTURE.md", "BENCHMARKS.md", "CHANGELOG.md", "RELIABILITY.md"):
         (root / name).symlink_to(REPO / name)
     done = _build(root)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
@@ -74,6 +74,27 @@ def test_gallery_runs_examples_with_figures(site: Path) -> None:
         for png in pngs:
             pixels = np.asarray(Image.open(site / "generated" / "gallery" / png).convert("L"), dtype=float)
             assert pixels.std() > 5, f"{png} is blank"
+
+
+def test_the_ebsd_page_leads_with_python_and_the_walkthrough_notebook_is_executed(site: Path) -> None:
+    """The EBSD page shows the top-level steps and ds.vaearr first; the walkthrough notebook, executed by the build on
+    kikuchipy's real Ni scan, is a page with its outputs (the steps' lines, the maps as pictures)."""
+    from PIL import Image
+    import base64
+    import io
+
+    ebsd = re.sub(r"<[^>]+>", "", (site / "ebsd.html").read_text())
+    assert ebsd.index("vaearr.train(") < ebsd.index("vaearr train stores/ni.zarr")  # Python before the commands
+    assert "ds.vaearr.map(&quot;latent&quot;, dim=3)" in ebsd or 'ds.vaearr.map("latent", dim=3)' in ebsd
+    page = (site / "notebooks" / "ebsd_walkthrough.html").read_text()
+    text = re.sub(r"<[^>]+>", "", page)
+    assert "patterns: 3 × 3 scan of 60 × 60 px uint8" in text and "indexed 9 patterns" in text  # the real scan's
+    pictures = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(pictures) == 4
+    for data in pictures:
+        pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("L"), dtype=float)
+        assert pixels.std() > 5  # not blank
+    assert "Traceback" not in text
 
 
 def test_every_command_is_documented_beside_its_reference() -> None:

@@ -175,3 +175,130 @@ def test_orientation_figures_draw_ipf_kam_and_boundaries_as_every_map(capsys, ki
     assert {"orientation_ipf (sample z)", "orientation_kam", "orientation_grain_boundaries"} <= set(text)
     assert {"boundary", "no boundary"} <= set(text) and text.count("x (µm)") == 3
     assert not {"A", "B", "C"} & set(text)  # HoloViews' sublabels are not drawn
+    # the IPF colour key is an inset of the IPF map (orix's key, a picture), as well as a file of its own
+    assert "IPF-z key (m-3m)" in text
+    svg = (tmp_path / "f" / "orientation_maps.svg").read_text()
+    assert svg.count("<image") == 5  # the three maps, KAM's colour bar and the key
+    assert "orientation_kam (°)" in text  # the colour bar's units, from the attrs
+    assert (tmp_path / "f" / "orientation_ipf_key.svg").exists()
+    assert "IPF-z key (m-3m)" in (tmp_path / "f" / "orientation_maps.html").read_text()  # beside the map in the HTML
+
+
+# --------------------------------------------------------------------------------------------
+# ready for a paper (issue 41): 300 dpi, units on colour bars, one latent range, ticks on pixel centres, legends,
+# the IPF key as an inset, curves with units and whole epochs
+
+
+def test_a_png_is_300_dpi_and_its_colour_bar_carries_the_units_of_the_values(tmp_path: Path) -> None:
+    from vaearr.viz import static_figure
+
+    kam = _map(np.random.default_rng(1).random((30, 48)) * 3, "orientation_kam", units="degree")
+    assert FigureOptions().dpi == 300
+    html, png = save_figure(image_map(kam), tmp_path / "kam")  # the default options
+    assert Image.open(png).info["dpi"] == pytest.approx((300, 300), abs=0.01)
+    fig = static_figure(image_map(kam))  # what save_figure wrote as the PNG
+    (bar,) = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert bar.get_ylabel() == "orientation_kam (°)"
+    with figure_options(format="svg"):
+        save_figure(image_map(kam), tmp_path / "kam_svg")
+    assert "orientation_kam (°)" in _svg_text(tmp_path / "kam_svg.svg")
+    page = html.read_text()
+    assert "orientation_kam (°)" in page or "orientation_kam (\\u00b0)" in page  # the HTML's colour bar too
+    # any unit as it is written; colours are not a unit; no attr, no brackets
+    eds = _map(np.ones((30, 48)), "elements_Ni", units="counts/s")
+    assert [ax.get_ylabel() for ax in static_figure(image_map(eds)).axes][-1] == "elements_Ni (counts/s)"
+    bare = [ax.get_ylabel() for ax in static_figure(image_map(_map(np.ones((30, 48)), "bandcontrast"))).axes]
+    assert bare[-1] == "bandcontrast"
+
+
+def test_ticks_fall_on_pixel_centres() -> None:
+    from vaearr.viz import static_figure
+
+    for ny, nx, step in ((3, 3, 1.5), (30, 48, 0.5), (7, 11, 0.3)):
+        ys, xs = np.arange(ny) * step, np.arange(nx) * step
+        da = xr.DataArray(np.random.default_rng(0).random((ny, nx)), dims=("y", "x"), coords={"y": ys, "x": xs},
+                          name="bc")
+        ax = static_figure(image_map(da)).axes[0]
+        for ticks, centres in ((ax.get_xticks(), xs), (ax.get_yticks(), ys)):
+            assert len(ticks) >= 2
+            # every tick is a pixel's centre (the half pixels between them, such as 0.75 on a 1.5 µm grid, are not)
+            assert np.abs(ticks[:, None] - centres[None, :]).min(axis=1).max() < 1e-9 * max(1.0, centres.max())
+    # the HoloViews drawing of an overlay (a mask's shade, boundaries over a map) keeps them there too
+    from vaearr.viz import overlay, shade_outside
+
+    bc = _map(np.random.default_rng(2).random((30, 48)), "bandcontrast")
+    fig = static_figure(overlay(image_map(bc), shade_outside(bc > 0.5)))
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "x (µm)"
+    for ticks, centres in ((ax.get_xticks(), X), (ax.get_yticks(), Y)):
+        assert len(ticks) >= 2 and np.abs(ticks[:, None] - centres[None, :]).min(axis=1).max() < 1e-9
+
+
+def test_boundary_and_segment_colours_are_in_a_legend_not_the_title(tmp_path: Path) -> None:
+    from vaearr.viz.boundaries import boundary_figure
+    from vaearr.viz.segment import segment_figure
+
+    rng = np.random.default_rng(3)
+    gb, lagb = _map(rng.random((30, 48)) > 0.9, "grain_boundaries"), _map(rng.random((30, 48)) > 0.95, "low_angle_boundaries")
+    with figure_options(format="svg"):
+        files = boundary_figure(_map(rng.random((30, 48)), "boundary_strength"), gb, lagb, tmp_path)
+    text = _svg_text(tmp_path / "boundaries.svg")
+    assert f"grain boundaries ({int(gb.sum())} px)" in text and f"low-angle boundaries ({int(lagb.sum())} px)" in text
+    assert "boundary strength" in text and not any("red" in t or "cyan" in t for t in text)
+    page = files["map_html"].read_text()
+    assert page.count('"name":"LegendItem"') == 2 and "low-angle boundaries (" in page
+
+    regions = _map(np.repeat(np.arange(6), 240).reshape(30, 48), "segments")
+    codes = _map(np.where(rng.random((30, 48)) > 0.9, 2, np.where(rng.random((30, 48)) > 0.9, 1, 0)), "segments_boundaries")
+    with figure_options(format="svg"):
+        segment_figure(regions, codes, tmp_path, name="segments")
+    text = _svg_text(tmp_path / "segments.svg")
+    assert f"grain boundaries ({int((codes == 2).sum())} px)" in text
+    assert f"low-angle boundaries ({int((codes == 1).sum())} px)" in text
+    assert "segments: 6 regions" in text and not any("black" in t or "white" in t for t in text)
+
+
+def test_latent_maps_share_one_range_symmetric_about_zero(tmp_path: Path) -> None:
+    from tests.test_rank_figures import bokeh_doc, objects
+    from vaearr.viz.maps import latent_maps, latent_range
+
+    rng = np.random.default_rng(4)
+    # dims of very different spread: each on its own range, dim 0 would look as busy as dim 2
+    values = rng.normal(size=(30, 48, 3)) * np.array([0.05, 1.0, 3.0])
+    ds = xr.Dataset({"latent": (("y", "x", "latent_dim"), values)}, coords={"y": Y, "x": X, "latent_dim": [0, 1, 2]})
+    lo, hi = latent_range(ds.latent)
+    assert lo == -hi and hi == pytest.approx(np.percentile(np.abs(values), 99.5))
+    (html,) = latent_maps(ds, "latent", tmp_path)
+    mappers = objects(bokeh_doc(html), "LinearColorMapper")
+    assert len(mappers) == 3
+    assert all((m["attributes"]["low"], m["attributes"]["high"]) == pytest.approx((lo, hi)) for m in mappers)
+    assert Image.open(tmp_path / "latent_maps.png").info["dpi"] == pytest.approx((300, 300), abs=0.01)
+
+
+def test_training_curves_have_units_and_whole_epochs(tmp_path: Path) -> None:
+    from vaearr.train.callbacks import curves_figure, plot_curves
+
+    history = [{"epoch": e, "train_loss": 100.0 - e, "val_loss": 101.0 - e, "train_recon_loss": 90.0 - e,
+                "val_recon_loss": 91.0 - e, "train_kl": 10.0, "val_kl": 10.0, "val_kl_per_dim": [1.0, 2.0, 3.0],
+                "val_active_units": 2} for e in (1, 2, 3)]
+    fig = curves_figure(history, "nats per sample")  # a likelihood head (gaussian, sigmoid-bce)
+    labels = [ax.get_ylabel() for ax in fig.axes]
+    assert labels[:4] == ["loss (nats per sample)", "reconstruction (nats per sample)", "KL (nats per sample)",
+                          "KL (nats per sample)"]
+    for ax in fig.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks  # no epoch 1.5
+    # a squared-error head: the loss sums two units, and says so
+    mse = [ax.get_ylabel() for ax in curves_figure(history, "squared error summed per sample").axes]
+    assert mse[:2] == ["loss (reconstruction + β·KL)", "reconstruction (squared error summed per sample)"]
+    plot_curves(tmp_path / "curves.png", history, "nats per sample")
+    assert Image.open(tmp_path / "curves.png").info["dpi"] == pytest.approx((300, 300), abs=0.01)
+
+
+def test_model_families_say_the_unit_of_their_reconstruction_loss() -> None:
+    from vaearr.models import config_from_dict
+
+    assert config_from_dict({"name": "conv-vae", "output": "gaussian"}).recon_units() == "nats per sample"
+    assert config_from_dict({"name": "conv-vae", "output": "sigmoid-bce"}).recon_units() == "nats per sample"
+    assert config_from_dict({"name": "conv-vae", "output": "linear-mse"}).recon_units() == "squared error summed per sample"
+    assert config_from_dict({"name": "autoencoder-kl"}).recon_units() == "squared error, mean per element"

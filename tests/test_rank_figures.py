@@ -86,12 +86,18 @@ def test_rank_figures_hold_each_reference_and_its_top_dims(planted: Path, tmp_pa
         sources = [s for s in objects(doc, "ColumnDataSource") if "image" in dict(s["attributes"]["data"]["entries"])]
         mappers = objects(doc, "LinearColorMapper")
         assert len(sources) == len(mappers) == 3
-        for want, src, mapper in zip(expect, sources, mappers):
+        # the reference on its own range; the latent dims on one range symmetric about 0 (the report's): the 99.5th
+        # percentile of |latent| over every dim inside the ROI
+        m = float(np.percentile(np.abs(ds.latent.values[roi]), 99.5))
+        ranges = [(np.nanmin(expect[0]), np.nanmax(expect[0]))] + [(-m, m)] * (len(expect) - 1)
+        for want, src, mapper, (lo, hi) in zip(expect, sources, mappers, ranges):
             (img,) = column(src["attributes"]["data"], "image")
             np.testing.assert_allclose(ndarray(img), want, rtol=1e-6)  # first row first: drawn at the top
             a = mapper["attributes"]
-            assert a["low"] == pytest.approx(np.nanmin(want)) and a["high"] == pytest.approx(np.nanmax(want))
+            assert a["low"] == pytest.approx(lo) and a["high"] == pytest.approx(hi)
             assert a["nan_color"] == "lightgray"
+        assert [mapper["attributes"]["palette"][0] for mapper in mappers[1:]] == [matplotlib.colors.to_hex(
+            matplotlib.colormaps["RdBu_r"](0.0))] * 2  # diverging about 0, as the report
         # the PNG: four panels side by side, the reference map in exactly its colours
         png = Image.open(page.with_suffix(".png")).convert("RGB")
         assert png.width > 3 * png.height
@@ -139,7 +145,7 @@ def test_rank_figure_draws_offline(chromium, planted: Path, tmp_path: Path) -> N
     assert blocked == [] and errors == [], (blocked, errors)
     shot = np.asarray(Image.open(io.BytesIO(page.screenshot())).convert("RGB"))
     page.close()
-    # the maps are drawn: the reference's viridis and the latents' cividis colours cover much of the page
+    # the maps are drawn: the reference's viridis and the latents' diverging colours cover much of the page
     viridis_yellow = (np.abs(shot.astype(int) - (253, 231, 37)).sum(-1) < 60).mean()
     ndim_grey = (np.abs(shot.astype(int) - (211, 211, 211)).sum(-1) < 6).mean()  # NaN outside the ROI
     assert shot.std() > 10 and viridis_yellow + ndim_grey > 0.002

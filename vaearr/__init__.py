@@ -1,7 +1,19 @@
 """vaearr: VAE representations of scientific and medical images, as labeled arrays.
 
-The bridge to orix and kikuchipy (:func:`to_crystal_map`, :func:`to_ebsd`, :func:`from_crystal_map`,
-from :mod:`vaearr.io.bridge`) is imported on first use, so ``import vaearr`` stays light.
+The steps of an experiment are callable here, each returning what it wrote (:mod:`vaearr.api`)::
+
+    ds = vaearr.ingest("map.h5", "stores/ni.zarr")        # the store, as a lazy xarray Dataset
+    run = vaearr.train("stores/ni.zarr", "runs/ni", epochs=20)
+    vaearr.encode("stores/ni.zarr", run)                   # latent, latent_recon_error
+    vaearr.segment("stores/ni.zarr", features="latent")
+    ds = vaearr.open("stores/ni.zarr")
+    ds.vaearr.map("latent", dim=0)                         # drawn as the report draws maps
+    ds.vaearr.report("out/report")
+
+``import vaearr`` registers the ``ds.vaearr``/``da.vaearr`` accessors and stays light: a step imports what it
+needs when it runs (``vaearr.train`` and ``vaearr.encode`` are those packages, callable). The bridge to orix and
+kikuchipy (:func:`to_crystal_map`, :func:`to_ebsd`, :func:`from_crystal_map`, from :mod:`vaearr.io.bridge`) is
+imported on first use too.
 """
 
 from __future__ import annotations
@@ -9,12 +21,18 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from vaearr.api import boundaries, decompose, export, index, ingest, open, report, roi, segment, spread
 from vaearr.errors import InputError, StoreBusyError, StoreError, VaearrError
 from vaearr.store import open_store, write_variable, write_variables
 from vaearr.version import __version__
 
 #: Names imported on first use: name → module.
 LAZY = {"to_crystal_map": "vaearr.io.bridge", "to_ebsd": "vaearr.io.bridge", "from_crystal_map": "vaearr.io.bridge"}
+#: The steps that are packages of vaearr, callable (``vaearr.train(...)``): imported on first use (torch).
+CALLABLE_PACKAGES = ("train", "encode")
+#: The steps at the top level, in the order of an experiment.
+STEPS = ("open", "ingest", "roi", "train", "encode", "decompose", "boundaries", "index", "segment", "spread",
+         "export", "report")
 
 __all__ = [
     "InputError",
@@ -22,10 +40,22 @@ __all__ = [
     "StoreError",
     "VaearrError",
     "__version__",
+    "boundaries",
+    "decompose",
+    "encode",
+    "export",
     "from_crystal_map",
+    "index",
+    "ingest",
+    "open",
     "open_store",
+    "report",
+    "roi",
+    "segment",
+    "spread",
     "to_crystal_map",
     "to_ebsd",
+    "train",
     "write_variable",
     "write_variables",
 ]
@@ -34,4 +64,6 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name in LAZY:
         return getattr(importlib.import_module(LAZY[name]), name)
+    if name in CALLABLE_PACKAGES:
+        return importlib.import_module(f"vaearr.{name}")
     raise AttributeError(f"module 'vaearr' has no attribute {name!r}")

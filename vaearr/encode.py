@@ -1,4 +1,7 @@
-"""Latents (and reconstruction error) of a trained run, written back into the store."""
+"""Latents (and reconstruction error) of a trained run, written back into the store.
+
+The module is callable: ``vaearr.encode(store, run)`` is :func:`encoded` (the notebook's step).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,10 @@ import contextlib
 import csv
 import functools
 import hashlib
+import inspect
 import re
+import sys
+import types
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -393,3 +399,30 @@ def export_latents(
 
 def _num(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
+
+
+def encoded(store: str | Path, run: str | Path, *, quiet: bool = False, **kwargs: Any) -> xr.Dataset:
+    """``vaearr.encode(store, run, **kwargs)``: :func:`encode` (its keywords: ``name``, ``checkpoint``,
+    ``overwrite``…), printing what ``vaearr encode`` prints (``quiet``: nothing, no progress bar); returns what it
+    wrote, the store's new variables (lazy)."""
+    result = encode(store, run, progress=not quiet, **kwargs)
+    if not quiet:
+        print(result.summary())
+    return open_store(store)[result.variables]
+
+
+encoded.__signature__ = inspect.signature(encode).replace(parameters=[  # type: ignore[attr-defined]
+    *(p for p in inspect.signature(encode).parameters.values() if p.name != "progress"),
+    inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False)], return_annotation="xr.Dataset")
+
+
+class EncodeModule(types.ModuleType):
+    """``vaearr.encode`` called: :func:`encoded` (encodes, returns the new variables)."""
+
+    __signature__ = encoded.__signature__  # type: ignore[attr-defined]
+
+    def __call__(self, store: str | Path, run: str | Path, **kwargs: Any) -> xr.Dataset:
+        return encoded(store, run, **kwargs)
+
+
+sys.modules[__name__].__class__ = EncodeModule

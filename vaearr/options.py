@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import inspect
 import math
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -171,6 +172,42 @@ def build(cls: type, values: dict[str, Any]) -> Any:
     return cls(**out)
 
 
+def from_fields(cls: type, values: dict[str, Any]) -> Any:
+    """The options dataclass ``cls`` from a Python caller's keywords (``vaearr.segment(store, features="latent")``):
+    a name it does not declare is one :class:`InputError` listing those it does, lists become the tuples the fields
+    are declared as (:func:`build`), and the values are held to their ranges and ``check()`` (as :func:`made`).
+
+    Examples
+    --------
+    >>> from_fields(FigureOptions, {"format": "svg", "dpi": 600}).formats
+    ('svg',)
+    >>> from_fields(FigureOptions, {"dpis": 600})
+    Traceback (most recent call last):
+    ...
+    vaearr.errors.InputError: no option 'dpis'; the options are format, dpi
+    """
+    declared = [f.name for f, _ in options(cls)]
+    unknown = [k for k in values if k not in declared]
+    if unknown:
+        raise InputError(None, f"no option {', '.join(map(repr, unknown))}; the options are {', '.join(declared)}")
+    made_ = build(cls, values)
+    if hasattr(made_, "check"):
+        made_.check()  # which starts with check_declared
+    else:
+        check_declared(made_)
+    return made_
+
+
+def keyword_signature(cls: type, positional: tuple[str, ...] = (), *, extra: Sequence[Any] = ()) -> Any:
+    """An :class:`inspect.Signature` of a Python step taking the fields of ``cls``: the ``positional`` ones first,
+    then the others as keywords with their defaults, then ``extra`` parameters (``help()`` and a notebook's
+    completion list the command's options)."""
+    kind = inspect.Parameter
+    first = [kind(name, kind.POSITIONAL_OR_KEYWORD) for name in positional]
+    rest = [kind(f.name, kind.KEYWORD_ONLY, default=default_of(f)) for f, _ in options(cls) if f.name not in positional]
+    return inspect.Signature([*first, *rest, *extra])
+
+
 # --------------------------------------------------------------------------------------------
 # small parsers of command-line text
 
@@ -325,7 +362,7 @@ class FigureOptions:
     """
 
     format: str = opt("png", "Static files of each figure, beside its HTML: png, svg, pdf, or several comma-separated (png,svg,pdf).")
-    dpi: int = opt(120, "Resolution of the PNG figures (and of the maps' pixels inside SVG/PDF), dots per inch.")
+    dpi: int = opt(300, "Resolution of the PNG figures (and of the maps' pixels inside SVG/PDF), dots per inch (300: what journals ask for).")
 
     @property
     def formats(self) -> tuple[str, ...]:

@@ -5,10 +5,16 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 
 from dask.callbacks import Callback
-from tqdm.auto import tqdm
+from tqdm import TqdmWarning
+
+with warnings.catch_warnings():
+    # in a notebook without ipywidgets tqdm.auto falls back to the text bar, warning once per kernel: the bar is fine
+    warnings.simplefilter("ignore", TqdmWarning)
+    from tqdm.auto import tqdm
 
 
 def _disabled() -> bool:

@@ -50,7 +50,7 @@ from vaearr.models.base import (
     fmt_shape,
     register,
 )
-from vaearr.models.losses import kl_divergence, reconstruction_loss
+from vaearr.models.losses import kl_divergence, loss_units, reconstruction_loss
 
 #: Architecture presets. Fields a user leaves as ``None`` come from here (``"sd-v1"`` when no preset
 #: is named); anything given explicitly wins.
@@ -221,6 +221,10 @@ class AutoencoderKLConfig(ModelConfig):
     def downsampling_factor(self) -> int:
         """f: how much each spatial axis shrinks from input to latent."""
         return 2 ** (len(self.channels or ()) - 1)
+
+    def recon_units(self) -> str | None:
+        """The unit of ``recon_loss`` (:func:`~vaearr.models.losses.loss_units` of ``recon_loss`` and its reduction)."""
+        return loss_units(self.recon_loss, self.recon_reduction)
 
     def validate(self) -> None:
         """See :meth:`ModelConfig.validate`; also checks widths, groups and divisibility by f."""

@@ -190,6 +190,11 @@ class ModelConfig:
         if any(s < 1 for s in self.input_shape):
             raise self.problem(f"input_shape sizes must be >= 1, got {self.input_shape!r}")
 
+    def recon_units(self) -> str | None:
+        """The unit of ``recon_loss`` as a training log's axes write it (``nats per sample`` for a likelihood);
+        None where the family does not say."""
+        return None
+
     # -- (de)serialisation -------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:

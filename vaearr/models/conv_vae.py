@@ -167,6 +167,10 @@ class ConvVAEConfig(ModelConfig):
         """The head actually used: ``output`` with ``"auto"`` resolved by ``data_range``."""
         return AUTO_OUTPUT.get(self.data_range, "linear-mse") if self.output == "auto" else self.output
 
+    def recon_units(self) -> str | None:
+        """The output head's unit (:attr:`~vaearr.models.likelihoods.Likelihood.units`)."""
+        return LIKELIHOODS[self.output_head].units if self.output_head in LIKELIHOODS else None
+
     def validate(self) -> None:
         """See :meth:`ModelConfig.validate`; also checks the choices and their combination."""
         super().validate()

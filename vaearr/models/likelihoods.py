@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from vaearr.errors import InputError
-from vaearr.models.losses import gaussian_nll, reconstruction_loss
+from vaearr.models.losses import NATS, gaussian_nll, loss_units, reconstruction_loss
 from vaearr.registry import Registry
 
 
@@ -27,6 +27,8 @@ class Likelihood:
     data_ranges: ClassVar[tuple[str, ...] | None] = None
     #: The head has a scale σ (learned when the model's config gives none).
     has_sigma: ClassVar[bool] = False
+    #: The unit of its reconstruction loss in a training log (a negative log-likelihood: nats).
+    units: ClassVar[str] = loss_units("mse")
 
     @staticmethod
     def activation(logits: Tensor) -> Tensor:
@@ -53,6 +55,7 @@ class SigmoidBCE(Likelihood):
     """Bernoulli likelihood: sigmoid of the logits, binary cross-entropy (nats per image) against targets in [0, 1]."""
 
     data_ranges = ("[0,1]",)
+    units = NATS
 
     @staticmethod
     def activation(logits: Tensor) -> Tensor:
@@ -95,6 +98,7 @@ class Gaussian(Likelihood):
     """Gaussian likelihood N(recon, σ²) with one σ (the model's learned ``log_sigma``, or its config's ``sigma``)."""
 
     has_sigma = True
+    units = NATS
 
     @staticmethod
     def loss(model: Any, x: Tensor, out: Any) -> Tensor:

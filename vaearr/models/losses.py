@@ -127,6 +127,24 @@ def reconstruction_loss(prediction: Tensor, target: Tensor, kind: str, reduction
     raise ValueError(f"unknown reduction {reduction!r}; use 'sum' or 'mean'")
 
 
+#: The unit of a KL term (and of a likelihood's negative log) in a training log.
+NATS = "nats per sample"
+
+
+def loss_units(kind: str, reduction: str = "sum") -> str:
+    """The unit of :func:`reconstruction_loss` of ``kind`` and ``reduction`` as a training log's axes write it.
+
+    Examples
+    --------
+    >>> loss_units("bce_logits"), loss_units("mse"), loss_units("l1", "mean")
+    ('nats per sample', 'squared error summed per sample', 'absolute error, mean per element')
+    """
+    if kind.startswith("bce"):
+        return NATS if reduction == "sum" else "nats per element"
+    what = {"mse": "squared error", "l1": "absolute error"}.get(kind, kind)
+    return f"{what} summed per sample" if reduction == "sum" else f"{what}, mean per element"
+
+
 def reparameterise(mu: Tensor, logvar: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """Draw ``z = mu + exp(logvar / 2) * eps`` with ``eps ~ N(0, I)``, differentiable in mu and logvar."""
     eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)

@@ -75,6 +75,7 @@ from vaearr.models.losses import (
     ADVERSARIAL_LOSSES,
     discriminator_adversarial_loss,
     generator_adversarial_loss,
+    loss_units,
 )
 
 BACKBONES = ("maisi", "monai")
@@ -177,6 +178,10 @@ class VAE3DConfig(ModelConfig):
     def downsampling_factor(self) -> int:
         """f: how much each spatial axis shrinks from input to latent."""
         return 2 ** (len(self.channels) - 1)
+
+    def recon_units(self) -> str | None:
+        """The unit of ``recon_loss`` (:func:`~vaearr.models.losses.loss_units` of ``recon_loss`` and its reduction)."""
+        return loss_units(self.recon_loss, self.recon_reduction)
 
     def validate(self) -> None:
         """See :meth:`ModelConfig.validate`; also the layout, the losses' options and split sizes."""

@@ -106,7 +106,8 @@ def open_store(
     chunks: Any = {},  # noqa: B006 - xarray's own default: the stored chunks
     storage_options: dict | None = None,
 ) -> xr.Dataset:
-    """Open a store lazily as an :class:`xarray.Dataset` (dask-backed, stored chunks).
+    """Open a store lazily as an :class:`xarray.Dataset` (dask-backed, stored chunks), ``store`` kept in
+    ``ds.encoding["source"]`` (as xarray's readers keep a file's path).
 
     Parameters
     ----------
@@ -131,7 +132,7 @@ def open_store(
         with quiet_zarr_warnings():
             ds = xr.open_zarr(remote.read_session(store, storage_options).store, consolidated=False,
                               chunks=chunks, zarr_format=3)
-        return fixed_width_strings(ds)
+        return _sourced(fixed_width_strings(ds), store)
     so = remote.fsspec_options(store, storage_options) if is_url(store) else None
     # zarr v2 (a store another program made) where the local folder says so; URLs: zarr finds out
     fmt = None if is_url(store) else (3 if (local_path(store) / "zarr.json").is_file() else 2)
@@ -160,7 +161,13 @@ def open_store(
         if not undimensioned(exc):
             raise
         raise StoreError(store, no_dims_line(open_group(store, storage_options=storage_options))) from None
-    return _refuse_damaged(fixed_width_strings(ds), store, found)
+    return _sourced(_refuse_damaged(fixed_width_strings(ds), store, found), store)
+
+
+def _sourced(ds: xr.Dataset, store: Any) -> xr.Dataset:
+    # where it came from, as xarray's own readers keep it: ds.vaearr.report() finds the store there
+    ds.encoding["source"] = os.fspath(store) if isinstance(store, os.PathLike) else str(store)
+    return ds
 
 
 def _refuse_damaged(ds: xr.Dataset, store: Any, found: dict[str, str]) -> xr.Dataset:

@@ -9,9 +9,15 @@ progress, loggers), and :mod:`~vaearr.train.trainer` the loop (:class:`Trainer`,
 
 The options are importable without torch (``vaearr train --help`` reads them); the rest of
 this package's names load on first use (PEP 562).
+
+The package is callable: ``vaearr.train(store, run, epochs=3)`` is :func:`~vaearr.train.trainer.train_store`
+(the notebook's step; the package keeps its name, so ``import vaearr.train.x`` and ``vaearr.train(...)`` both
+work).
 """
 
 import importlib
+import sys
+import types
 
 from vaearr.train.config import TrainConfig, TrainingError
 
@@ -21,7 +27,7 @@ LAZY = {
     "build_loaders": "loaders",
     "autocast_for": "step", "evaluate": "step", "to_device": "step", "train_step": "step",
     "AdversarialTrainer": "trainer", "FitResult": "trainer", "Trainer": "trainer", "fit": "trainer",
-    "model_config": "trainer", "open_or_create_run": "trainer", "seed_everything": "trainer",
+    "model_config": "trainer", "open_or_create_run": "trainer", "seed_everything": "trainer", "train_store": "trainer",
 }
 
 
@@ -34,3 +40,17 @@ def __getattr__(name: str):
 
 
 __all__ = ["TrainConfig", "TrainingError", *LAZY]
+
+
+class TrainPackage(types.ModuleType):
+    """``vaearr.train`` called: :func:`~vaearr.train.trainer.train_store` (trains, returns the run folder)."""
+
+    def __call__(self, store, run, **fields):
+        return self.train_store(store, run, **fields)
+
+    @property
+    def __signature__(self):
+        return importlib.import_module("vaearr.train.trainer").train_store.__signature__
+
+
+sys.modules[__name__].__class__ = TrainPackage

@@ -17,9 +17,12 @@ import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from vaearr.errors import require
 from vaearr.files import write_whole
+from vaearr.models.losses import NATS
+from vaearr.options import FIGURES
 from vaearr.progress import bar, format_loss
 from vaearr.train.config import TrainingError
 from vaearr.train.step import unwrap
@@ -77,11 +80,32 @@ def latent_split(row: dict[str, Any]) -> str:
     return "val" if "val_active_units" in row else "train"
 
 
-def plot_curves(path: Path, history: list[dict]) -> None:
-    """``curves.png``: loss, reconstruction loss and KL per epoch (training and validation), and
-    with vector latents the KL of each latent dim and the number of active dims."""
+def curve_units(recon_units: str | None) -> dict[str, str]:
+    """The y-axis label of each curve of :func:`plot_curves`: KL in nats, the reconstruction loss in the model's unit
+    (``recon_units``, e.g. ``nats per sample`` for a likelihood head; unknown: no unit), the loss in nats where both
+    terms are, else what it sums.
+
+    Examples
+    --------
+    >>> curve_units("nats per sample")["loss"], curve_units(None)["kl"]
+    ('loss (nats per sample)', 'KL (nats per sample)')
+    """
+    recon = f"reconstruction ({recon_units})" if recon_units else "reconstruction"
+    loss = f"loss ({NATS})" if recon_units == NATS else "loss (reconstruction + β·KL)"
+    return {"loss": loss, "recon_loss": recon, "kl": f"KL ({NATS})"}
+
+
+def plot_curves(path: Path, history: list[dict], recon_units: str | None = None) -> None:
+    """``curves.png``: :func:`curves_figure` at the dpi of every figure (``--dpi``, :data:`~vaearr.options.FIGURES`)."""
     if not history:
         return
+    fig = curves_figure(history, recon_units)
+    write_whole(path, lambda tmp: fig.savefig(tmp, dpi=FIGURES.get().dpi, format="png"))
+
+
+def curves_figure(history: list[dict], recon_units: str | None = None) -> Figure:
+    """Loss, reconstruction loss and KL per epoch (training and validation) with their units (:func:`curve_units`),
+    and with vector latents the KL of each latent dim and the number of active dims; epochs on whole-number ticks."""
     epochs = [h["epoch"] for h in history]
     split = latent_split(history[-1])
     per_dim = [h.get(f"{split}_kl_per_dim") for h in history]
@@ -89,27 +113,32 @@ def plot_curves(path: Path, history: list[dict]) -> None:
     fig = Figure(figsize=(4 * panels, 3.2))
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, panels)
+    units = curve_units(recon_units)
     for ax, key in zip(axes, ("loss", "recon_loss", "kl"), strict=False):
         for split_, style in (("train", "-"), ("val", "--")):
             vals = [h.get(f"{split_}_{key}") for h in history]
             if any(v is not None for v in vals):
                 ax.plot(epochs, vals, style, marker="o", ms=3, label=split_)
         ax.set_title(key)
-        ax.set_xlabel("epoch")
+        ax.set_ylabel(units[key])
         ax.legend()
     if panels == 5:
         kl = np.asarray(per_dim, dtype=float)  # (epochs, dims)
         for d in range(kl.shape[1]):
             axes[3].plot(epochs, kl[:, d], lw=1)
-        axes[3].set_title(f"KL per latent dim ({split}, nats)")
-        axes[3].set_xlabel("epoch")
+        axes[3].set_title(f"KL per latent dim ({split})")
+        axes[3].set_ylabel(f"KL ({NATS})")
         active = [h[f"{split}_active_units"] for h in history]
         axes[4].plot(epochs, active, marker="o", ms=3)
         axes[4].set_ylim(-0.5, kl.shape[1] + 0.5)
+        axes[4].yaxis.set_major_locator(MaxNLocator(integer=True))
         axes[4].set_title(f"active units ({split}, of {kl.shape[1]})")
-        axes[4].set_xlabel("epoch")
+        axes[4].set_ylabel("latent dims")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.5
     fig.tight_layout()
-    write_whole(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
+    return fig
 
 
 class HistoryWriter(Callback):
@@ -117,7 +146,8 @@ class HistoryWriter(Callback):
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, row: dict[str, Any]) -> None:
         trainer.run.write_history(trainer.history)
-        plot_curves(trainer.run.curves_path, trainer.history)
+        config = getattr(unwrap(trainer.model), "config", None)
+        plot_curves(trainer.run.curves_path, trainer.history, config.recon_units() if config is not None else None)
 
 
 class Checkpointer(Callback):
@@ -146,7 +176,7 @@ def save_preview(path: Path, x: torch.Tensor, recon: torch.Tensor, slices: Seque
     """Inputs over their reconstructions; volumes show their middle axial slice, or with ``slices``
     ``(z, y, x)`` their three views at those indices."""
     fig = preview_figure(x, recon, slices)
-    write_whole(path, lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
+    write_whole(path, lambda tmp: fig.savefig(tmp, dpi=FIGURES.get().dpi, format="png"))
 
 
 def volume_views(vol: np.ndarray, slices: Sequence[int] | None) -> list[tuple[str, np.ndarray]]:
@@ -378,4 +408,4 @@ def default_callbacks(trainer: Trainer, *, progress: bool, report: Any = None) -
 
 
 __all__ = ["EMA", "Callback", "Checkpointer", "EarlyStopping", "HistoryWriter", "Previews", "ProgressBar", "TensorBoardLogger",
-           "WandbLogger", "default_callbacks", "plot_curves", "preview_figure", "save_preview", "saved_model"]
+           "WandbLogger", "curve_units", "curves_figure", "default_callbacks", "plot_curves", "preview_figure", "save_preview", "saved_model"]

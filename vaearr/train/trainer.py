@@ -11,6 +11,7 @@ continues bit for bit as if it had not stopped.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import os
 import random
@@ -36,6 +37,7 @@ from vaearr.models import (
 from vaearr.maps.background import static_background
 from vaearr.preprocess import Preprocess, PreprocessOptions, averaged_variable, fit_neighbours
 from vaearr.run import DataSpec, Run, fit_preprocess
+from vaearr.options import from_fields, keyword_signature
 from vaearr.store.schema import PATTERN_DIMS
 from vaearr.train.active import ActiveUnits, collapse_warning, measure_active_units
 from vaearr.train.callbacks import Callback, default_callbacks
@@ -469,6 +471,26 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
         if warning is not None:
             warnings.warn(warning, stacklevel=2)
     return result
+
+
+def train_store(store: str | os.PathLike, run: str | os.PathLike, *, resume: bool = False, quiet: bool = False,
+                **fields: Any) -> Path:
+    """``vaearr.train(store, run, **fields)``: :func:`fit` of the :class:`TrainConfig` of ``store``, ``run`` and its
+    other fields given as keywords (``epochs=3``, ``latent_dim=4``, ``model_options={...}``; an unknown one is one
+    error line naming the options); prints what ``vaearr train`` reports (``quiet``: nothing, no progress bars) and
+    returns the run folder."""
+    cfg = from_fields(TrainConfig, {"store": str(store), "run": str(run), **fields})
+    result = fit(cfg, resume=resume, progress=not quiet, report=None if quiet else print)
+    if not quiet:
+        which = "val_loss" if result.history and "val_loss" in result.history[-1] else "train_loss"
+        best = "" if result.best_val_loss is None else f"; best epoch {result.best_epoch} ({which} {result.best_val_loss:.5g})"
+        print(f"trained {cfg.model} for {len(result.history)} epochs → {result.run}{best}")
+    return Path(result.run)
+
+
+train_store.__signature__ = keyword_signature(  # type: ignore[attr-defined]
+    TrainConfig, ("store", "run"), extra=[inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, default=False),
+                                          inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False)])
 
 
 def distributed_setup(device: str) -> tuple[int, int, torch.device]:

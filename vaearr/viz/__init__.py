@@ -4,7 +4,7 @@
 :mod:`~vaearr.viz.maps` the scan maps, map grids and histograms.
 """
 
-from vaearr.viz.core import DPI, FIG_INCHES, FRAME_WIDTH, both, holoviews, save_figure
+from vaearr.viz.core import DPI, FIG_INCHES, FRAME_WIDTH, both, holoviews, save_figure, static_figure
 from vaearr.viz.maps import histogram, image_map, map_grid, overlay, shade_outside
 
 __all__ = [
@@ -19,4 +19,5 @@ __all__ = [
     "overlay",
     "save_figure",
     "shade_outside",
+    "static_figure",
 ]

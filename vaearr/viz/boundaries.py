@@ -21,16 +21,16 @@ def _layer(mask: xr.DataArray, color: str, alpha: float):
 
 def boundary_figure(strength: xr.DataArray, grain_boundaries: xr.DataArray, low_angle_boundaries: xr.DataArray,
                     folder: str | os.PathLike, *, name: str = "boundaries", title: str | None = None) -> dict[str, Path]:
-    """Save the strength map (grey) with grain boundaries (red) and low-angle boundaries (cyan) on top.
+    """Save the strength map (grey) with grain boundaries (red) and low-angle boundaries (cyan) on top, the colours
+    in a legend with each kind's pixel count.
 
     Returns the HTML and PNG paths (:func:`vaearr.viz.save_figure`) as ``map_html``, ``map_png``.
     """
-    n_gb, n_lagb = int(grain_boundaries.sum()), int(low_angle_boundaries.sum())
-    title = title or f"boundary strength — grain boundaries (red, {n_gb} px), low-angle (cyan, {n_lagb} px)"
-    base = image_map(strength, title=title, cmap="gray")
+    kinds = [(grain_boundaries, "grain boundaries", "red"), (low_angle_boundaries, "low-angle boundaries", "cyan")]
+    legend = [(f"{what} ({int(m.sum())} px)", color) for m, what, color in kinds]
+    base = image_map(strength, title=title or "boundary strength", cmap="gray", legend=legend)
     # an empty layer is left out (HoloViews warns on an all-NaN image)
-    layers = [_layer(m, color, 0.8) for m, color in ((grain_boundaries, "red"), (low_angle_boundaries, "cyan"))
-              if bool(np.asarray(m).any())]
+    layers = [_layer(m, color, 0.8) for m, _, color in kinds if bool(np.asarray(m).any())]
     fig = overlay(base, *layers) if layers else base
     html, png = save_figure(fig, Path(folder) / name)
     return {"map_html": html, "map_png": png}

@@ -112,12 +112,26 @@ def save_figure(obj: Any, path_stem: str | os.PathLike, *, png: Any = None) -> t
         html = file_html(model, INLINE, title=title)
     write_bytes_whole(html_path, drop_external_tags(html))
 
-    fig = png if png is not None else _maps_png_figure(obj)
-    if fig is None:
-        fig = hv.render(obj, backend="matplotlib")
+    fig = png if png is not None else static_figure(obj)
     # savefig draws through Agg for PNG whatever the session's backend; HoloViews has
     # already closed the figure in pyplot (and ours never entered it), so nothing accumulates
     return html_path, save_static(fig, stem)[0]
+
+
+def static_figure(obj: Any):
+    """The Matplotlib figure :func:`save_figure` writes as the PNG (SVG, PDF) of ``obj``: maps and grids of maps
+    drawn directly (:func:`~vaearr.viz.static.draw_maps`: axes in µm with ticks on pixel centres, colour bars with
+    the values' units, scale bars, legends, insets), anything else through HoloViews' Matplotlib backend.
+
+    Examples
+    --------
+    >>> da = xr.DataArray(np.random.rand(4, 6), dims=("y", "x"), name="kam", attrs={"units": "degree"})
+    >>> fig = static_figure(image_map(da))
+    >>> [ax.get_ylabel() for ax in fig.axes]
+    ['y', 'kam (°)']
+    """
+    fig = _maps_png_figure(obj)
+    return fig if fig is not None else holoviews().render(obj, backend="matplotlib")
 
 
 def _maps_png_figure(obj: Any):

@@ -11,7 +11,7 @@ import xarray as xr
 
 from vaearr.store import open_store
 from vaearr.viz.core import FIG_INCHES, FRAME_WIDTH, both, holoviews, save_figure
-from vaearr.viz.static import NEUTRAL, MapDecor, axis_units, categories, label_kind
+from vaearr.viz.static import NEUTRAL, MapDecor, axis_units, categories, label_kind, value_units
 
 # --------------------------------------------------------------------------------------------
 # maps
@@ -39,6 +39,7 @@ def image_map(
     frame_size: int = FRAME_WIDTH,
     categorical: bool | None = None,
     scale_bar: bool = True,
+    legend: Sequence[tuple[str, str]] = (),
 ):
     """A 2D map of a ``(y, x)`` DataArray: x to the right, y downward, equal aspect, axes in the scan's
     units (µm) with a scale bar, a colour bar, or categorical colours and a legend for labels and masks.
@@ -59,7 +60,8 @@ def image_map(
     x, y
         Dims drawn across and down; default the DataArray's last and first dim.
     label
-        Colourbar label; default the DataArray's name.
+        Colourbar label; default the DataArray's name. The unit of the values (the ``units`` attr, degrees as °:
+        :func:`~vaearr.viz.static.value_units`) follows it in brackets.
     colorbar
         Draw a colourbar.
     tools
@@ -72,6 +74,9 @@ def image_map(
         (booleans, phase ids, clusters, grains, segments, ROI).
     scale_bar
         A scale bar where the axes have a length unit (:func:`~vaearr.viz.static.axis_units`).
+    legend
+        ``(name, colour)`` legend entries of what is drawn over the map (boundaries in an overlay: a
+        legend, not colours named in the title).
 
     Returns
     -------
@@ -103,10 +108,10 @@ def image_map(
     xs = np.asarray(da[xdim].values, dtype=float) if xdim in da.coords else np.arange(z.shape[1], dtype=float)
     ys = np.asarray(da[ydim].values, dtype=float) if ydim in da.coords else np.arange(z.shape[0], dtype=float)
     name = str(da.name) if da.name is not None else "value"
-    vdim = hv.Dimension(name, label=label or name)
+    vdim = hv.Dimension(name, label=label or name, unit=value_units(da))
     units = (axis_units(da, xdim), axis_units(da, ydim))
     kdims = [hv.Dimension(xdim, unit=units[0]), hv.Dimension(ydim, unit=units[1])]
-    decor = MapDecor(units[0] if scale_bar and units[0] == units[1] else None, cats)
+    decor = MapDecor(units[0] if scale_bar and units[0] == units[1] else None, cats, tuple(legend))
 
     if _regular(xs) and _regular(ys):
         # bounds by pixel edges; an array given to hv.Image has its first row at the top (max y)
@@ -329,11 +334,33 @@ def histogram(
                  bokeh=dict(), mpl=dict(fig_inches=(6.5, 3.6)))
 
 
+#: The colour map of latent values: diverging about 0, the prior's mean.
+LATENT_CMAP = "RdBu_r"
+
+
+def latent_range(da: xr.DataArray) -> tuple[float, float]:
+    """One colour range for every latent dim of a map: symmetric about 0 (the prior's mean), out to the 99.5th
+    percentile of |value| over all dims, so an inactive dim is drawn flat instead of stretched to its noise.
+
+    Examples
+    --------
+    >>> latent_range(xr.DataArray([[-0.5, 2.0], [np.nan, 1.0]]))
+    (-1.99, 1.99)
+    """
+    v = np.abs(np.asarray(da.values, dtype=float))
+    v = v[np.isfinite(v)]
+    m = float(np.percentile(v, 99.5)) if v.size else 0.0
+    m = m if m > 0 else 1.0
+    return (-round(m, 12), round(m, 12))
+
+
 def latent_maps(ds: xr.Dataset, name: str, folder: str | Path, *, cols: int = 4) -> list[Path]:
-    """One map per latent dim and the reconstruction-error map, as HTML + PNG."""
+    """One map per latent dim, all on one colour range symmetric about 0 (:func:`latent_range`, as the report
+    draws them), and the reconstruction-error map, as HTML + PNG."""
     folder = Path(folder)
     out = []
-    html, _ = save_figure(map_grid(ds[name], "latent_dim", cols=cols), folder / f"{name}_maps")
+    grid = map_grid(ds[name], "latent_dim", cols=cols, cmap=LATENT_CMAP, clim=latent_range(ds[name]))
+    html, _ = save_figure(grid, folder / f"{name}_maps")
     out.append(Path(html))
     if f"{name}_recon_error" in ds:
         html, _ = save_figure(

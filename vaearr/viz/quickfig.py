@@ -37,7 +37,7 @@ from matplotlib.figure import Figure
 from vaearr.errors import require
 from vaearr.files import write_bytes_whole
 from vaearr.viz.core import drop_external_tags, quiet_bokeh
-from vaearr.viz.static import MapDecor, MapLook, axis_units, draw_maps, save_static
+from vaearr.viz.static import MapDecor, MapLook, axis_units, draw_maps, save_static, value_label
 
 #: Bokeh tools of every panel (merged into one toolbar above the grid), as HoloViews gave them.
 TOOLS = "pan,wheel_zoom,box_zoom,save,reset"
@@ -73,9 +73,10 @@ def _even(v: np.ndarray) -> bool:
 
 
 def map_panel(da: xr.DataArray, *, title: str, cmap: str = "viridis", nan_color: str = "lightgray",
-              name: str | None = None) -> MapPanel | None:
-    """A :class:`MapPanel` of a ``(y, x)`` DataArray, colour range its finite values (as
-    :func:`~vaearr.viz.maps.image_map`); None when a coordinate is not evenly spaced (no image glyph for that)."""
+              name: str | None = None, clim: tuple[float, float] | None = None) -> MapPanel | None:
+    """A :class:`MapPanel` of a ``(y, x)`` DataArray, colour range ``clim`` (default its finite values, as
+    :func:`~vaearr.viz.maps.image_map`), its colour bar labelled with the name and the unit of its values
+    (:func:`~vaearr.viz.static.value_label`); None when a coordinate is not evenly spaced (no image glyph for that)."""
     da = da.transpose("y", "x")
     z = np.asarray(da.values)
     z = z.astype(np.float64) if z.dtype.kind in "biu" else z
@@ -91,10 +92,11 @@ def map_panel(da: xr.DataArray, *, title: str, cmap: str = "viridis", nan_color:
     if dy < 0:
         ys, z, dy = ys[::-1], z[::-1], -dy
     finite = z[np.isfinite(z)]
-    clim = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if clim is None:
+        clim = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     units = axis_units(da, "x") if axis_units(da, "x") == axis_units(da, "y") else None
     return MapPanel(np.ascontiguousarray(z), float(xs[0] - dx / 2), float(ys[0] - dy / 2), dx or 1.0, dy or 1.0,
-                    title, name if name is not None else str(da.name or "value"), cmap, nan_color, clim, units)
+                    title, name if name is not None else value_label(da), cmap, nan_color, clim, units)
 
 
 @lru_cache(maxsize=16)

@@ -12,7 +12,7 @@ from vaearr.analysis.ranking import RankResult, aggregated_rank
 from vaearr.errors import InputError
 from vaearr.store import open_store
 from vaearr.viz.core import FRAME_WIDTH, both, holoviews, save_figure
-from vaearr.viz.maps import image_map
+from vaearr.viz.maps import LATENT_CMAP, image_map, latent_range
 from vaearr.viz.quickfig import forget_pages, map_panel, maps_figure, scatter_figure
 
 #: Points drawn per scatter panel at most (a seeded sample beyond; the exports keep every pixel).
@@ -35,8 +35,9 @@ def top_maps_figures(
     nan_color: str = "lightgray",
     latent_dim: str = "latent_dim",
 ) -> list[Path]:
-    """For each reference, its map (viridis) beside the top-``top`` latent maps (aggregated rank; cividis);
-    ``top_{latent}__{reference}`` HTML + PNG, each map with its own colour range.
+    """For each reference, its map (viridis, its own colour range) beside the top-``top`` latent maps (aggregated
+    rank), these on the latent's one colour range symmetric about 0 (:func:`~vaearr.viz.maps.latent_range`, as the
+    report draws them); ``top_{latent}__{reference}`` HTML + PNG.
 
     Latent maps are full-field (NaN outside ``mask`` drawn in ``nan_color``).
     """
@@ -45,6 +46,7 @@ def top_maps_figures(
     m = np.asarray(ds[mask].transpose("y", "x").values, bool) if mask else None
     lat = ds[latent].transpose(latent_dim, "y", "x")
     lat_values = np.asarray(lat.values)  # read once: every figure takes a few of its maps
+    clim = latent_range(xr.DataArray(lat_values if m is None else np.where(m, lat_values, np.nan)))  # inside the mask
     dim_index = {d: i for i, d in enumerate(lat[latent_dim].values.tolist())}
     frame = max(200, FRAME_WIDTH // 2)
     files = []
@@ -53,27 +55,27 @@ def top_maps_figures(
         rmap = references.sel(reference=ref).transpose("y", "x")
         rmap = rmap.where(m) if m is not None else rmap
         ranks = agg.sel(reference=ref).values
-        panels = [(rmap.rename(ref), f"reference: {ref}", "viridis")]
+        panels = [(rmap.rename(ref), f"reference: {ref}", "viridis", None)]
         for rank, i in enumerate(np.argsort(ranks, kind="stable")[:top], 1):
             d = assoc[latent_dim].values[i]
             z = lat_values[dim_index[d.item() if hasattr(d, "item") else d]].astype(np.float64)
             one = rmap.copy(data=np.where(m, z, np.nan) if m is not None else z).rename(f"{latent}_{d}")
-            panels.append((one, f"#{rank}: {latent_dim} {d} (mean rank {float(ranks[i]):.1f})", "cividis"))
+            panels.append((one, f"#{rank}: {latent_dim} {d} (mean rank {float(ranks[i]):.1f})", LATENT_CMAP, clim))
         files.append(_maps_file(panels, out / f"top_{latent}__{_safe(ref)}", cols=min(len(panels), 4), frame=frame,
                                 nan_color=nan_color))
     return files
 
 
-def _maps_file(panels: list[tuple[xr.DataArray, str, str]], stem: Path, *, cols: int, frame: int,
-               nan_color: str) -> Path:
-    """Maps ``(DataArray, title, cmap)`` as ``stem``.html/.png: drawn directly (:mod:`vaearr.viz.quickfig`),
-    through HoloViews when a coordinate is uneven."""
-    quick = [map_panel(da, title=title, cmap=cmap, nan_color=nan_color) for da, title, cmap in panels]
+def _maps_file(panels: list[tuple[xr.DataArray, str, str, tuple[float, float] | None]], stem: Path, *, cols: int,
+               frame: int, nan_color: str) -> Path:
+    """Maps ``(DataArray, title, cmap, clim)`` (``clim`` None: the map's own range) as ``stem``.html/.png: drawn
+    directly (:mod:`vaearr.viz.quickfig`), through HoloViews when a coordinate is uneven."""
+    quick = [map_panel(da, title=title, cmap=cmap, nan_color=nan_color, clim=clim) for da, title, cmap, clim in panels]
     if all(q is not None for q in quick):
         return maps_figure(quick, stem, cols=cols, frame=frame)
     hv = holoviews()
-    layout = hv.Layout([image_map(da, title=title, cmap=cmap, nan_color=nan_color, frame_size=frame)
-                        for da, title, cmap in panels]).cols(cols)
+    layout = hv.Layout([image_map(da, title=title, cmap=cmap, nan_color=nan_color, frame_size=frame, clim=clim)
+                        for da, title, cmap, clim in panels]).cols(cols)
     html, _ = save_figure(both(layout, {}, mpl=dict(sublabel_format="")), stem)
     return Path(html)
 
@@ -115,17 +117,19 @@ def scatter_figures(ds: xr.Dataset, latent: str, references: xr.DataArray, dims:
 def map_pages(ds: xr.Dataset, latent: str, dims: list, out: str | os.PathLike, *, per_page: int = 16,
               mask: str | None = "roi", nan_color: str = "lightgray", latent_dim: str = "latent_dim",
               cols: int = 4) -> list[Path]:
-    """The maps of ``dims``, ``per_page`` to a figure: ``maps_page1``, ``maps_page2``... (HTML + PNG)."""
+    """The maps of ``dims``, ``per_page`` to a figure: ``maps_page1``, ``maps_page2``... (HTML + PNG), all on the
+    latent's one colour range symmetric about 0 (:func:`~vaearr.viz.maps.latent_range`)."""
     if per_page < 1:
         raise InputError(None, f"--per-page must be at least 1, got {per_page}")
     lat = ds[latent].transpose(latent_dim, "y", "x")
     if mask:
         lat = lat.where(ds[mask].transpose("y", "x"))
+    clim = latent_range(lat)
     files = []
     for page, start in enumerate(range(0, len(dims), per_page), 1):
         chunk = lat.sel({latent_dim: list(dims[start:start + per_page])}).load()
         n = chunk.sizes[latent_dim]
-        panels = [(chunk.isel({latent_dim: i}).rename(latent), f"{latent} {latent_dim}={d}", "cividis")
+        panels = [(chunk.isel({latent_dim: i}).rename(latent), f"{latent} {latent_dim}={d}", LATENT_CMAP, clim)
                   for i, d in enumerate(chunk[latent_dim].values)]
         files.append(_maps_file(panels, Path(out) / f"maps_page{page}", cols=min(cols, n),
                                 frame=max(200, 2 * FRAME_WIDTH // max(min(cols, n), 1)), nan_color=nan_color))

@@ -21,6 +21,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from PIL import Image
 
 from vaearr.viz.static import draw_maps, look_of
 
@@ -69,17 +70,27 @@ def esc(value: Any) -> str:
     return html.escape(str(value))
 
 
+#: Resolution of the pictures the report embeds: a screen's (the files beside it keep ``--dpi``, 300 by default).
+REPORT_DPI = 90
+
+
 def png_uri(source: Figure | str | Path | bytes) -> str:
-    """A ``data:image/png;base64,...`` URI of a Matplotlib figure, a PNG file or PNG bytes."""
+    """A ``data:image/png;base64,...`` URI of a Matplotlib figure, a PNG file or PNG bytes, at :data:`REPORT_DPI`
+    (a PNG written at more, for print, is scaled down: the page stays light)."""
     if isinstance(source, Figure):
         buf = io.BytesIO()
         FigureCanvasAgg(source)
-        source.savefig(buf, format="png", dpi=90, bbox_inches="tight", facecolor="white")
+        source.savefig(buf, format="png", dpi=REPORT_DPI, bbox_inches="tight", facecolor="white")
         data = buf.getvalue()
-    elif isinstance(source, bytes):
-        data = source
     else:
-        data = Path(source).read_bytes()
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+        picture = Image.open(io.BytesIO(data))
+        dpi = float(picture.info.get("dpi", (REPORT_DPI, REPORT_DPI))[0])
+        if dpi > 1.2 * REPORT_DPI:
+            size = tuple(max(1, round(v * REPORT_DPI / dpi)) for v in picture.size)
+            buf = io.BytesIO()
+            picture.resize(size, Image.Resampling.LANCZOS).save(buf, format="PNG", dpi=(REPORT_DPI, REPORT_DPI))
+            data = buf.getvalue()
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 

@@ -10,7 +10,9 @@ import numpy as np
 import xarray as xr
 
 from vaearr.analysis.clustering import NOISE_RGB, palette
+from vaearr.models import config_from_dict
 from vaearr.run import Run
+from vaearr.train.callbacks import curve_units
 from vaearr.train.window import load_window
 from vaearr.store import PROVENANCE_KEYS, masks
 from vaearr.store.schema import (
@@ -25,7 +27,7 @@ from vaearr.store.schema import (
     Y,
 )
 from vaearr.viz.core import both, holoviews
-from vaearr.viz.maps import image_map, map_grid, overlay
+from vaearr.viz.maps import LATENT_CMAP, image_map, latent_range, map_grid, overlay
 from vaearr.viz.orientations import ipf_element
 from vaearr.viz.phases import phase_maps
 from vaearr.viz.zoom import Tiles, map_hook, rgb_hook, with_hook
@@ -144,6 +146,8 @@ def store_section(ds: xr.Dataset, store: Path) -> Section:
 
 def _curve(hist: list[dict], keys: list[str], title: str, ylabel: str):
     hv = holoviews()
+    from bokeh.models import BasicTicker  # the viz extra, as HoloViews
+
     curves = []
     for k, color in zip(keys, ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")):
         pts = [(r["epoch"], r[k]) for r in hist if isinstance(r.get(k), int | float) and np.isfinite(r[k])]
@@ -154,7 +158,8 @@ def _curve(hist: list[dict], keys: list[str], title: str, ylabel: str):
     if not curves:
         return None
     return both(hv.Overlay(curves), dict(title=title), bokeh=dict(frame_width=330, frame_height=220,
-                                                                   legend_position="top_right"))
+                                                                   legend_position="top_right",
+                                                                   xticks=BasicTicker(min_interval=1, num_minor_ticks=0)))
 
 
 def run_section(run: Run) -> Section:
@@ -184,10 +189,11 @@ def run_section(run: Run) -> Section:
             "seconds per epoch": round(sum(secs) / len(secs), 2) if secs else "—",
             "device": t.get("device", "—"), "amp": t.get("amp", "—"),
             "best epoch (val loss)": f"{best['epoch']} ({best['val_loss']:.4g})" if best else "—"}))
+        units = curve_units(config_from_dict(run.model_config).recon_units())  # nats for a likelihood head
         panels = [p for p in (
-            _curve(hist, ["train_loss", "val_loss"], "loss", "loss"),
-            _curve(hist, ["train_recon_loss", "val_recon_loss"], "reconstruction", "reconstruction"),
-            _curve(hist, ["train_kl", "val_kl"], "KL", "KL (nats)"),
+            _curve(hist, ["train_loss", "val_loss"], "loss", units["loss"]),
+            _curve(hist, ["train_recon_loss", "val_recon_loss"], "reconstruction", units["recon_loss"]),
+            _curve(hist, ["train_kl", "val_kl"], "KL", units["kl"]),
             _curve(hist, ["train_active_units", "val_active_units"], "active units", "active units"),
         ) if p is not None]
         last = hist[-1]
@@ -195,7 +201,7 @@ def run_section(run: Run) -> Section:
         if isinstance(kl, str):
             kl = json.loads(kl)
         if isinstance(kl, list) and kl:
-            bars = hv.Bars([(i, float(v)) for i, v in enumerate(kl)], "latent dim", "KL (nats)")
+            bars = hv.Bars([(i, float(v)) for i, v in enumerate(kl)], "latent dim", units["kl"])
             panels.append(both(bars, dict(title=f"KL per dim (epoch {last['epoch']})"),
                                bokeh=dict(frame_width=330, frame_height=220, tools=["hover"])))
         if panels:
@@ -240,17 +246,7 @@ def _is_map(v: xr.DataArray) -> bool:
     return Y in v.dims and X in v.dims
 
 
-def latent_range(da: xr.DataArray) -> tuple[float, float]:
-    """One colour range for every latent dim of a map: symmetric about 0 (the prior's mean), out to the 99.5th
-    percentile of |value| over all dims, so an inactive dim is drawn flat instead of stretched to its noise."""
-    v = np.abs(np.asarray(da.values, dtype=float))
-    v = v[np.isfinite(v)]
-    m = float(np.percentile(v, 99.5)) if v.size else 0.0
-    m = m if m > 0 else 1.0
-    return (-m, m)
-
-
-def _pages(da: xr.DataArray, dim: str, title: str, first: Any = None, cmap: str = "RdBu_r", *,
+def _pages(da: xr.DataArray, dim: str, title: str, first: Any = None, cmap: str = LATENT_CMAP, *,
            full: xr.DataArray | None = None, tiles: Tiles | None = None) -> list[tuple[str, Any]]:
     """Tab pages of ``PER_PAGE`` maps along ``dim`` (``first``, one panel or a list, leads each page), all on one
     colour range with one colourbar per page; NaN (outside the region of interest) dark grey, apart from the
@@ -292,10 +288,11 @@ def category_rgb(labels: xr.DataArray, name: str) -> xr.DataArray:
 
 def _boundaries(ds: xr.Dataset, s: int, prefix: str):
     strength = small(ds[f"{prefix}boundary_strength"], s)
-    base = image_map(strength, title=f"{prefix}boundary strength: grain (red), low-angle (cyan)", cmap="gray",
-                     frame_size=300)
+    kinds = (("grain_boundaries", "red"), ("low_angle_boundaries", "cyan"))
+    base = image_map(strength, title=f"{prefix}boundary strength", cmap="gray", frame_size=300,
+                     legend=[(part.replace("_", " ").replace("low angle", "low-angle"), color) for part, color in kinds])
     layers = []
-    for part, color in (("grain_boundaries", "red"), ("low_angle_boundaries", "cyan")):
+    for part, color in kinds:
         if f"{prefix}{part}" in ds and bool(ds[f"{prefix}{part}"].any()):
             m = small(ds[f"{prefix}{part}"], s)
             shown = xr.where(m.astype(bool), 1.0, np.nan).rename(f"{prefix}{part}")
@@ -322,11 +319,12 @@ def segmentation_panel(ds: xr.Dataset, s: int, name: str, frame: int = 210, tile
 
 def _segmentation_overview(ds: xr.Dataset, s: int, name: str, frame: int):
     regions = small(ds[name], s)
+    codes_name = f"{name}_boundaries"
     panel = ipf_element(category_rgb(xr.where(regions >= 0, regions % 20, -2), name),
                         title=f"{name} ({ds[name].attrs.get('n_regions', '?')} regions, "
-                              f"{ds[name].attrs.get('n_grains', '?')} grains)")
+                              f"{ds[name].attrs.get('n_grains', '?')} grains)",
+                        legend=[("grain boundaries", "black"), ("low-angle boundaries", "white")] if codes_name in ds else ())
     panel = panel.opts(frame_width=frame, frame_height=max(40, int(frame * ds.sizes[Y] / ds.sizes[X])), backend="bokeh")
-    codes_name = f"{name}_boundaries"
     if codes_name not in ds:
         return panel
     codes = small(ds[codes_name], s)

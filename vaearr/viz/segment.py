@@ -46,13 +46,14 @@ def _boundary_layer(codes: xr.DataArray, code: int, color: str):
 
 def segment_figure(regions: xr.DataArray, boundaries: xr.DataArray, folder: str | os.PathLike, *,
                    name: str = "segments", title: str | None = None) -> dict[str, Path]:
-    """Save the region map with its boundaries as HTML and PNG (``map_html``, ``map_png``)."""
+    """Save the region map with its boundaries as HTML and PNG (``map_html``, ``map_png``), the boundaries' colours
+    in a legend with their pixel counts."""
     n_regions = int(regions.max()) + 1 if int(regions.max()) >= 0 else 0
     n_gb, n_lagb = int((boundaries == 2).sum()), int((boundaries == 1).sum())
-    title = title or (f"{regions.name}: {n_regions} regions — grain boundaries (black, {n_gb} px), "
-                      f"low-angle (white, {n_lagb} px)")
+    title = title or f"{regions.name}: {n_regions} regions"
+    legend = [(f"grain boundaries ({n_gb} px)", "black"), (f"low-angle boundaries ({n_lagb} px)", "white")]
     base = image_map(region_colours(regions), title=title, cmap=PALETTE, clim=(-0.5, len(PALETTE) - 0.5),
-                     colorbar=False)
+                     colorbar=False, categorical=False, legend=legend)
     # an empty layer is left out (HoloViews warns on an all-NaN image)
     layers = [_boundary_layer(boundaries, code, color) for code, color in ((2, "black"), (1, "white"))
               if bool((boundaries == code).any())]

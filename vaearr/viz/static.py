@@ -8,6 +8,8 @@
 * :class:`MapDecor`: the scale bar (a round length about a fifth of the width, :func:`scale_length`)
   and the legend of one map, added to the Bokeh figure (HTML) and to the Matplotlib axes (static files)
   as HoloViews hooks, or directly.
+* :func:`value_label`: a colour bar's label, the variable's name with the unit its ``units`` attr holds (``°``).
+* :func:`pixel_ticks`: axis ticks on pixel centres (never on the half pixels between them).
 * :func:`save_static`: a Matplotlib figure in each format of :data:`vaearr.options.FIGURES` at its dpi.
 """
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,9 @@ import xarray as xr
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.offsetbox import AnchoredOffsetbox, OffsetImage, TextArea, VPacker
 from matplotlib.patches import Patch
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
 from vaearr.files import write_whole
@@ -44,11 +48,17 @@ MASK_COLORS = ("#bdbdbd", "#2c7fb8")
 LABEL_NAMES = ("phase_id", "phase", "roi", "grains", "segments", "regions", "labels", "label", "clusters")
 #: Attrs that mark an integer variable as labels (a cluster's ``noise``, a segmentation's ``nodata``...).
 LABEL_ATTRS = ("noise", "fill_outside_mask", "nodata", "flag_values", "phases", "phase_names", "labels")
+#: Resolution an inset's image (an IPF colour key) is drawn at: it is shown at its own size, beside the map.
+INSET_DPI = 300
 #: Most labels a legend lists one by one; more are drawn in cycled colours with a key of the count.
 MAX_LEGEND = len(CATEGORICAL)
 #: Length units spelled as the scale bar writes them.
 _UNITS = {"um": "µm", "µm": "µm", "micron": "µm", "microns": "µm", "micrometer": "µm", "micrometre": "µm",
           "nm": "nm", "mm": "mm", "m": "m"}
+#: Value units spelled as a colour bar writes them (any other ``units`` attr is written as it is).
+_VALUE_UNITS = {"degree": "°", "degrees": "°", "deg": "°", "°": "°", "radian": "rad", "radians": "rad"}
+#: ``units`` attrs that describe colours, not a quantity on a colour bar.
+_NOT_UNITS = ("rgb",)
 
 
 def label_kind(da: xr.DataArray) -> str | None:
@@ -171,6 +181,51 @@ def axis_units(da: xr.DataArray, dim: str) -> str | None:
     return _UNITS.get(str(unit).strip().lower().replace("μ", "µ"))
 
 
+def value_units(da: xr.DataArray) -> str | None:
+    """The unit of a variable's values, as a colour bar writes it: its ``units`` attr (``degree`` → ``°``), or None.
+
+    Examples
+    --------
+    >>> kam = xr.DataArray(np.zeros((2, 2)), dims=("y", "x"), name="orientation_kam", attrs={"units": "degree"})
+    >>> value_units(kam), value_units(kam.rename("bc").drop_attrs())
+    ('°', None)
+    """
+    unit = da.attrs.get("units", da.attrs.get("unit"))
+    if unit is None or not str(unit).strip() or str(unit).strip().lower().startswith(_NOT_UNITS):
+        return None
+    text = str(unit).strip()
+    return _VALUE_UNITS.get(text.lower(), text)
+
+
+def value_label(da: xr.DataArray, label: str | None = None) -> str:
+    """A colour bar's label: ``label`` (default the variable's name) and the unit of its values, ``name (unit)``.
+
+    Examples
+    --------
+    >>> kam = xr.DataArray(np.zeros((2, 2)), dims=("y", "x"), name="orientation_kam", attrs={"units": "degree"})
+    >>> value_label(kam), value_label(kam, "KAM")
+    ('orientation_kam (°)', 'KAM (°)')
+    """
+    text = label if label is not None else str(da.name if da.name is not None else "value")
+    unit = value_units(da)
+    return f"{text} ({unit})" if unit and not text.endswith(f"({unit})") else text
+
+
+def pixel_ticks(ax: Any, extent: tuple[float, float, float, float], shape: tuple[int, ...], *, nbins: int = 5) -> None:
+    """Ticks of a map's axes on pixel centres: whole pixel counts from the first centre (1, 2 or 5 × 10^k pixels
+    apart), so no tick falls between two pixels; ``extent`` ``(left, right, bottom, top)`` holds ``shape``
+    ``(rows, cols, ...)`` pixels edge to edge."""
+    left, right, bottom, top = extent
+    for axis, lo, hi, n in ((ax.xaxis, left, right, shape[1]), (ax.yaxis, top, bottom, shape[0])):
+        if n < 1 or not (math.isfinite(lo) and math.isfinite(hi)) or hi == lo:
+            continue
+        step = (hi - lo) / n
+        k = MaxNLocator(nbins=nbins, integer=True, steps=[1, 2, 5, 10]).tick_values(0, n - 1)
+        k = k[(k >= 0) & (k <= n - 1)]
+        axis.set_major_locator(FixedLocator(lo + (k + 0.5) * step))
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.6g}"))
+
+
 def scale_length(width: float) -> float:
     """The round length (1, 2 or 5 × 10^k) nearest, in ratio, to a fifth of ``width``.
 
@@ -195,15 +250,24 @@ def scale_text(length: float, unit: str) -> str:
 
 @dataclass(frozen=True)
 class MapDecor:
-    """The scale bar (in ``units``; none when None) and the legend (``cats``; none when None) of one map,
-    drawn on a Matplotlib axes (:meth:`draw`) or a Bokeh figure (:meth:`bokeh`); :meth:`bokeh_hook`
-    and :meth:`mpl_hook` are the same as HoloViews hooks."""
+    """The scale bar (in ``units``; none when None), the legend (``cats``, then ``extra`` entries ``(name, colour)``
+    of what is drawn over the map, such as boundaries) and the ``insets`` (``(title, RGBA image)``, such as an IPF
+    colour key, beside the map) of one map, drawn on a Matplotlib axes (:meth:`draw`) or a Bokeh figure
+    (:meth:`bokeh`: scale bar and legend); :meth:`bokeh_hook` and :meth:`mpl_hook` are the same as HoloViews hooks."""
 
     units: str | None = None
     cats: Categories | None = None
+    extra: tuple[tuple[str, str], ...] = ()
+    insets: tuple[tuple[str, np.ndarray], ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def legend(self) -> list[tuple[str, str]]:
+        """``(name, colour)`` of every legend entry: the labels', then the overlays'."""
+        return (self.cats.legend if self.cats is not None else []) + list(self.extra)
 
     def draw(self, ax: Any, extent: tuple[float, float, float, float], *, fontsize: float = 8) -> None:
-        """On ``ax``: the scale bar at the lower right, the legend beside the map (outside, right)."""
+        """On ``ax``: the scale bar at the lower right, the legend beside the map (outside, right), the insets below
+        the legend (outside, right)."""
         l, r = sorted(extent[:2])
         if self.units:
             length = scale_length(r - l)
@@ -213,10 +277,19 @@ class MapDecor:
             bar.patch.set(alpha=0.75, edgecolor="none")
             bar.size_bar.get_children()[0].set(linewidth=2.5, edgecolor="black")
             ax.add_artist(bar)
-        if self.cats is not None:
-            handles = [Patch(facecolor=c, edgecolor="0.3", linewidth=0.4, label=n) for n, c in self.cats.legend]
+        if self.legend:
+            handles = [Patch(facecolor=c, edgecolor="0.3", linewidth=0.4, label=n) for n, c in self.legend]
             ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0,
                       fontsize=fontsize, frameon=False, title=None)
+        if self.insets:
+            # each at its own size (drawn at INSET_DPI, its text legible at that size) whatever the map's, titled,
+            # stacked upward from the map's lower right corner, outside it
+            boxes = [VPacker(children=[TextArea(title, textprops={"fontsize": fontsize - 1}),
+                                       OffsetImage(image, zoom=72 / INSET_DPI, dpi_cor=True)],
+                             align="center", pad=0, sep=2) for title, image in self.insets]
+            ax.add_artist(AnchoredOffsetbox("lower left", child=VPacker(children=boxes, align="left", pad=0, sep=6),
+                                            bbox_to_anchor=(1.03, 0), bbox_transform=ax.transAxes, frameon=False,
+                                            borderpad=0, pad=0))
 
     def bokeh(self, fig: Any) -> None:
         """On the Bokeh figure ``fig``: a scale bar (Bokeh's ``ScaleBar``) and a legend of colour squares."""
@@ -228,17 +301,17 @@ class MapDecor:
                                     dimensional=MetricLength(ticks=[1, 2, 5, 10, 20, 50, 100, 200, 500]),
                                     location="bottom_right", bar_length=0.15, bar_line_width=2.5,
                                     background_fill_alpha=0.75, label_text_font_size="9pt"))
-        if self.cats is not None and not any(isinstance(a, Legend) for a in fig.right):
+        if self.legend and not any(isinstance(a, Legend) for a in fig.right):
             x = [np.nan]
             items = [LegendItem(label=n, renderers=[fig.scatter(x, x, marker="square", size=10, color=c,
                                                                 line_color="#4d4d4d")])
-                     for n, c in self.cats.legend]
+                     for n, c in self.legend]
             fig.add_layout(Legend(items=items, location="top_left", label_text_font_size="9pt",
                                   click_policy="none", border_line_alpha=0), "right")
 
     def hooks(self) -> dict[str, list]:
         """HoloViews' ``hooks`` option for each backend (none when there is nothing to draw)."""
-        drawn = bool(self.units or self.cats)
+        drawn = bool(self.units or self.legend or self.insets)
         return {"bokeh": [self.bokeh_hook] if drawn else [], "matplotlib": [self.mpl_hook] if drawn else []}
 
     def decorate(self, element: Any) -> Any:
@@ -253,7 +326,12 @@ class MapDecor:
     def mpl_hook(self, plot: Any, element: Any) -> None:
         """A HoloViews Matplotlib hook: :meth:`draw` on the plot's axes."""
         l, b, r, t = element.bounds.lbrt() if hasattr(element, "bounds") else (*element.range(0), *element.range(1))
-        self.draw(plot.handles["axis"], (l, r, b, t))
+        ax = plot.handles["axis"]
+        self.draw(ax, (l, r, b, t))
+        data = getattr(element, "data", None)
+        if hasattr(element, "bounds") and isinstance(data, np.ndarray) and data.ndim >= 2:
+            # HoloViews draws y downward by inverting the axis: the extent's top is its smaller y
+            pixel_ticks(ax, (l, r, t, b), data.shape)
 
 
 def decor_of(hooks: Sequence[Any] | None) -> MapDecor | None:
@@ -293,7 +371,8 @@ def look_of(da: xr.DataArray, *, title: str = "", cmap: Any = "viridis", nan_col
             clim: tuple[float | None, float | None] | None = None, colorbar: str | None = "") -> MapLook:
     """The :class:`MapLook` of a ``(y, x)`` DataArray by the rules of :func:`~vaearr.viz.maps.image_map`: axes in the
     scan's units with a scale bar, labels and masks in categorical colours with a legend, else ``cmap`` over
-    ``clim`` (default the finite range) with a colour bar labelled ``colorbar`` (default the name; None: none)."""
+    ``clim`` (default the finite range) with a colour bar labelled ``colorbar`` (default the name and the unit of
+    its values, :func:`value_label`; None: none)."""
     da = da.transpose("y", "x")
     ny, nx = da.shape
     edges = []
@@ -311,15 +390,16 @@ def look_of(da: xr.DataArray, *, title: str = "", cmap: Any = "viridis", nan_col
         z, cats = np.asarray(da.values, dtype=float), None
         finite = z[np.isfinite(z)]
         clim = clim or ((float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0))
-        colorbar = name if colorbar == "" else colorbar
+        colorbar = value_label(da) if colorbar == "" else colorbar
     decor = MapDecor(units[0] if units[0] == units[1] else None, cats)
     return MapLook(z, (edges[0][0], edges[0][1], edges[1][1], edges[1][0]), cmap, clim, nan_color, title or name,
                    f"x ({units[0]})" if units[0] else "x", f"y ({units[1]})" if units[1] else "y", colorbar, decor)
 
 
 def draw_maps(looks: Sequence[MapLook], cols: int, *, inches: tuple[float, float] | None = None) -> Figure:
-    """The maps, ``cols`` to a row, as one Matplotlib figure: equal aspect, the same fonts, axes, colour bars,
-    scale bars and legends for every map of every figure (HTML aside, the one drawing of maps)."""
+    """The maps, ``cols`` to a row, as one Matplotlib figure: equal aspect, the same fonts, axes (ticks on pixel
+    centres), colour bars, scale bars, legends and insets for every map of every figure (HTML aside, the one
+    drawing of maps)."""
     cols = max(1, min(cols, len(looks)))
     rows = -(-len(looks) // cols)
     small = len(looks) > 1  # small multiples
@@ -341,6 +421,7 @@ def draw_maps(looks: Sequence[MapLook], cols: int, *, inches: tuple[float, float
             ax.set_xlabel(look.xlabel, fontsize=size + 2)
             ax.set_ylabel(look.ylabel, fontsize=size + 2)
             ax.tick_params(labelsize=size + 1)
+            pixel_ticks(ax, look.extent, np.shape(look.z))
         else:
             ax.set_axis_off()
         if look.colorbar is not None:

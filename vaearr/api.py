@@ -1,0 +1,373 @@
+"""The Python surface of a notebook or a script: the steps at the top level (``vaearr.open``, ``vaearr.ingest``…)
+and the ``ds.vaearr`` / ``da.vaearr`` accessors.
+
+Each step calls the library function its command calls (``vaearr segment`` and :func:`segment` both run
+:func:`vaearr.maps.segment.segment_store`), takes the same options under the same names (the fields of the
+command's options dataclass: :class:`~vaearr.maps.options.SegmentOptions`…), prints the lines the command
+prints, and returns what it wrote: the store's new variables as an :class:`xarray.Dataset` (lazy, as
+:func:`open` gives them), a run folder, a file. ``vaearr.train`` and ``vaearr.encode`` are the packages of
+those names, callable (:func:`vaearr.train.train_store`, :func:`vaearr.encode.encoded`). Like the command line,
+this module imports the library when a step runs, so ``import vaearr`` stays light (``tests/contracts.py``
+allows its in-function imports as it allows the command line's).
+
+The accessors are xarray's extension point (:func:`xarray.register_dataset_accessor`, as ``ds.rio`` and
+``ds.cf``): ``ds.vaearr.map("latent", dim=3)`` draws a map as every figure of vaearr draws it (x to the right, y
+downward, µm, scale bar, units; the report's symmetric range for a latent), ``ds.vaearr.pattern(x=, y=)`` and
+``ds.vaearr.latent_at(x=, y=)`` read one pixel, ``ds.vaearr.report(out)`` writes the report of the store the
+Dataset was opened from. They hand off to :mod:`vaearr.viz.variable`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import xarray as xr
+
+from vaearr.errors import InputError
+from vaearr.maps.options import DecomposeOptions, IndexOptions, SegmentOptions, SpreadOptions
+from vaearr.options import from_fields, keyword_signature
+from vaearr.registry import Registry
+from vaearr.store import open_store
+from vaearr.store.schema import ORIENTATION_MAPS, orientation_map_name
+
+#: ``vaearr.ingest``'s readers by the kind of input (the ``vaearr ingest KIND`` commands).
+READERS: Registry[Callable[..., xr.Dataset]] = Registry("kind of input")
+
+#: The kind of store each kind of input goes into (``vaearr.io.write.check_kind``).
+STORE_KINDS = {"ebsd": "ebsd-map", "orientations": "ebsd-map", "images": "images", "idx": "images", "nifti": "volumes"}
+
+PathLike = str | os.PathLike
+
+
+def open(store: PathLike, **kwargs: Any) -> xr.Dataset:  # noqa: A001 - vaearr.open, as xr.open_zarr
+    """A store as a lazy :class:`xarray.Dataset` (:func:`vaearr.store.open_store`; ``chunks``, ``storage_options``),
+    its path kept in ``ds.encoding["source"]`` so that ``ds.vaearr.report()`` knows the store.
+
+    Examples
+    --------
+    >>> ds = vaearr.open("stores/ni.zarr")  # doctest: +SKIP
+    >>> ds.vaearr.map("latent", dim=0)  # doctest: +SKIP
+    """
+    return open_store(store, **kwargs)
+
+
+def written(store: PathLike, names: Sequence[str]) -> xr.Dataset:
+    """The variables ``names`` of ``store``, as a step returns what it wrote."""
+    ds = open_store(store)
+    return ds[[n for n in names if n in ds.data_vars]]
+
+
+def _say(quiet: bool) -> Callable[[str], Any] | None:
+    return None if quiet else print
+
+
+def _made(cls: type, store: PathLike, fields: dict[str, Any]) -> Any:
+    """The options dataclass ``cls`` of ``store`` and ``fields``, checked (:func:`vaearr.options.from_fields`)."""
+    return from_fields(cls, {"store": str(store), **fields})
+
+
+def _signature(cls: type, *extra: inspect.Parameter) -> inspect.Signature:
+    """A step's signature: ``store``, then the fields of ``cls`` as keywords, then ``extra``."""
+    return keyword_signature(cls, ("store",), extra=extra)
+
+
+FIGURES = inspect.Parameter("figures", inspect.Parameter.KEYWORD_ONLY, default=None)
+QUIET = inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False)
+
+
+# --------------------------------------------------------------------------------------------
+# ingest
+
+
+@READERS.register("ebsd")
+def _ingest_ebsd(src: PathLike, store: PathLike, *, quiet: bool = False, **kwargs: Any) -> xr.Dataset:
+    from vaearr.io.ebsd import ingest_ebsd
+
+    return ingest_ebsd(src, store, say=_say(quiet), progress=not quiet, **kwargs)
+
+
+@READERS.register("orientations")
+def _ingest_orientations(src: PathLike, store: PathLike, *, quiet: bool = False, maps: bool = True,
+                         grain_angle: float = 5.0, direction: str = "z", **kwargs: Any) -> xr.Dataset:
+    from functools import partial
+
+    from vaearr.io.orientations import ingest_orientations
+    from vaearr.maps.orientations import check_map_options, orientation_maps_derived
+
+    name = kwargs.get("name", "orientation")
+    if maps:
+        check_map_options(grain_angle, direction)
+    derive = partial(orientation_maps_derived, name=name, grain_angle=grain_angle, direction=direction) if maps else None
+    return ingest_orientations(src, store, derive=derive, progress=not quiet, **kwargs)
+
+
+@READERS.register("images")
+def _ingest_images(src: PathLike, store: PathLike, *, quiet: bool = False, **kwargs: Any) -> xr.Dataset:
+    from vaearr.io.images import ingest_images
+
+    return ingest_images(src, store, progress=not quiet, **kwargs)
+
+
+@READERS.register("idx")
+def _ingest_idx(src: PathLike, store: PathLike, *, quiet: bool = False, **kwargs: Any) -> xr.Dataset:
+    from vaearr.io.idx import ingest_idx
+
+    return ingest_idx(src, store, progress=not quiet, **kwargs)
+
+
+@READERS.register("nifti")
+def _ingest_nifti(src: PathLike | Sequence[PathLike], store: PathLike, *, quiet: bool = False,
+                  **kwargs: Any) -> xr.Dataset:
+    from vaearr.io.nifti import ingest_nifti
+
+    return ingest_nifti(src, store, progress=not quiet, **kwargs)
+
+
+def ingest(src: PathLike | Sequence[PathLike], store: PathLike, *, kind: str = "ebsd", quiet: bool = False,
+           **kwargs: Any) -> xr.Dataset:
+    """``vaearr ingest KIND``: ``src`` into ``store``; returns the store (lazy).
+
+    ``kind``: ``ebsd`` (any pattern file kikuchipy reads, a plain HDF5 with ``dataset=``; and what a vendor file
+    holds beside: :func:`vaearr.io.ebsd.ingest_ebsd`'s options), ``orientations`` (``.ang``, ``.ctf``, orix HDF5;
+    with the IPF/KAM/grain maps unless ``maps=False``), ``images`` (a folder), ``idx``, ``nifti``. ``quiet``: no
+    progress bars or lines.
+
+    Examples
+    --------
+    >>> import kikuchipy  # doctest: +SKIP
+    >>> ds = vaearr.ingest(kikuchipy.data.nickel_ebsd_small(lazy=True).metadata..., "ni.zarr")  # doctest: +SKIP
+    """
+    from vaearr.io.write import check_kind
+
+    if kind not in READERS:
+        raise InputError(None, f"kind must be one of {', '.join(READERS.names())}, got {kind!r}")
+    check_kind(store, STORE_KINDS[kind])  # before anything is read, as the command does
+    READERS[kind](src, store, quiet=quiet, **kwargs)
+    return open(store)
+
+
+# --------------------------------------------------------------------------------------------
+# map science
+
+
+def roi(store: PathLike, *, quiet: bool = False, **kwargs: Any) -> xr.Dataset:
+    """``vaearr roi``: a mask from thresholds on a map and x/y ranges (:func:`vaearr.maps.roi.create_roi`'s options:
+    ``otsu=True``, ``var=``, ``bc_min=``, ``threshold=``, ``keep=``, ``x=(lo, hi)``, ``name=``…); returns it."""
+    from vaearr.maps.roi import create_roi
+
+    result = create_roi(store, **kwargs)
+    if not quiet:
+        print(result.summary())
+    return written(store, [result.name])
+
+
+def decompose(store: PathLike, **fields: Any) -> xr.Dataset:
+    """``vaearr decompose``: PCA, NMF or cNMF of the patterns (:class:`~vaearr.maps.options.DecomposeOptions`);
+    returns ``{name}_weights`` and ``{name}_components``."""
+    from vaearr.maps.decompose import write_decomposition
+
+    quiet = fields.pop("quiet", False)
+    result = write_decomposition(store, _made(DecomposeOptions, store, fields))
+    if not quiet:
+        print(result.summary())
+    return written(store, list(result.variables))
+
+
+def index(store: PathLike, **fields: Any) -> xr.Dataset:
+    """``vaearr index``: orientations from the patterns (:class:`~vaearr.maps.options.IndexOptions`: ``phase``,
+    ``pc``, ``method``…); returns the orientation, the phase ids, the quality maps and the IPF, KAM, GROD and
+    grain maps of the orientations."""
+    from vaearr.maps.indexing import index_store
+
+    quiet = fields.pop("quiet", False)
+    options = _made(IndexOptions, store, fields)
+    result = index_store(store, options)
+    if not quiet:
+        print(result.summary())
+    # the IPF, KAM, GROD and grain maps come in the same transaction
+    return written(store, [*result.variables, *(orientation_map_name(options.name, p) for p in ORIENTATION_MAPS)])
+
+
+def boundaries(store: PathLike, *, figures: PathLike | None = None, quiet: bool = False, **kwargs: Any) -> xr.Dataset:
+    """``vaearr boundaries``: boundary strength and the grain and low-angle boundaries
+    (:func:`vaearr.maps.boundaries.find_boundaries`' options: ``source=``, ``mask=``…), and with ``figures`` their
+    figure there; returns the three maps."""
+    from vaearr.maps.boundaries import find_boundaries
+    from vaearr.viz.boundaries import boundary_files
+
+    result = find_boundaries(store, **kwargs)
+    if figures is not None:
+        boundary_files(result, figures)
+    if not quiet:
+        print(result.summary())
+    return written(store, [str(v.name) for v in (result.strength, result.grain_boundaries, result.low_angle_boundaries)])
+
+
+def segment(store: PathLike, **fields: Any) -> xr.Dataset:
+    """``vaearr segment``: regions of similar features and the grains they join into
+    (:class:`~vaearr.maps.options.SegmentOptions`: ``features``, ``mask``, ``name``…), with ``figures`` (a folder)
+    its figure there; returns ``{name}``, ``{name}_grains`` and ``{name}_boundaries``."""
+    from vaearr.maps.segment import segment_store
+    from vaearr.viz.segment import segment_files
+
+    figures, quiet = fields.pop("figures", None), fields.pop("quiet", False)
+    result = segment_store(store, _made(SegmentOptions, store, fields))
+    if figures is not None:
+        segment_files(result, figures)
+    if not quiet:
+        print(result.summary())
+    return written(store, list(result.variables))
+
+
+def spread(store: PathLike, **fields: Any) -> xr.Dataset:
+    """``vaearr spread``: kernel and domain spreads of a feature map over a segmentation's grains and the
+    recrystallised regions (:class:`~vaearr.maps.options.SpreadOptions`), with ``figures`` their figure there;
+    returns the three maps."""
+    from vaearr.maps.spread import spread_store
+    from vaearr.viz.segment import figure_folder
+    from vaearr.viz.spread import spread_files
+
+    figures, quiet = fields.pop("figures", None), fields.pop("quiet", False)
+    result = spread_store(store, _made(SpreadOptions, store, fields))
+    if figures is not None:
+        spread_files(result, figure_folder(store, figures, suffix="spread"))
+    if not quiet:
+        print(result.summary())
+    return written(store, list(result.variables))
+
+
+decompose.__signature__ = _signature(DecomposeOptions, QUIET)  # type: ignore[attr-defined]
+index.__signature__ = _signature(IndexOptions, QUIET)  # type: ignore[attr-defined]
+segment.__signature__ = _signature(SegmentOptions, FIGURES, QUIET)  # type: ignore[attr-defined]
+spread.__signature__ = _signature(SpreadOptions, FIGURES, QUIET)  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------------------------
+# results out
+
+
+def export(store: PathLike, to: PathLike, *, variables: Sequence[str] | None = None, quiet: bool = False,
+           **kwargs: Any) -> Path:
+    """``vaearr export``: orientations to ``.ang``/``.ctf``/orix HDF5 (:func:`vaearr.io.export.export_orientations`'
+    options), or with ``variables`` maps to a CSV table (:func:`vaearr.io.export.export_table`'s); returns the file."""
+    from vaearr.io.export import export_orientations, export_table
+
+    if variables is not None:
+        result = export_table(store, to, list(variables), progress=not quiet, **kwargs)
+    else:
+        result = export_orientations(store, to, **kwargs)
+    if not quiet:
+        print(result.summary())
+    return Path(to)
+
+
+def report(store: PathLike, out: PathLike = "out/report", *, run: PathLike | None = None, quiet: bool = False,
+           **kwargs: Any) -> Path:
+    """``vaearr report``: one self-contained HTML page of the store and its run (:func:`vaearr.viz.report.build_report`'s
+    options: ``analyses``, ``discover``, ``title``); returns the page's path."""
+    from vaearr.viz.report import build_report
+
+    result = build_report(store, out, run=run, echo=(lambda _: None) if quiet else print, **kwargs)
+    if not quiet:
+        print(result.summary())
+    return result.path
+
+
+# --------------------------------------------------------------------------------------------
+# the accessors
+
+
+def _store_of(obj: xr.Dataset | xr.DataArray) -> str:
+    source = obj.encoding.get("source")
+    if source is None:
+        raise InputError(None, "this Dataset was not opened from a store (vaearr.open): give store=")
+    return str(source)
+
+
+@xr.register_dataset_accessor("vaearr")
+class DatasetAccessor:
+    """``ds.vaearr``: vaearr's verbs on a store's Dataset (:func:`open`, ``xr.open_zarr``)."""
+
+    def __init__(self, ds: xr.Dataset):
+        self._ds = ds
+
+    @property
+    def store(self) -> str | None:
+        """The store the Dataset was opened from (``ds.encoding["source"]``), or None."""
+        source = self._ds.encoding.get("source")
+        return None if source is None else str(source)
+
+    def _var(self, name: str) -> xr.DataArray:
+        if name not in self._ds.data_vars:
+            shown = ", ".join(map(str, list(self._ds.data_vars)[:20]))
+            raise InputError(self.store, f"no variable '{name}'; the Dataset has {shown}")
+        return self._ds[name]
+
+    def map(self, name: str, dim: Any = None, **options: Any):
+        """The map ``name`` as every figure of vaearr draws it (:func:`vaearr.viz.variable.variable_map`): x to the
+        right, y downward, axes in µm with a scale bar, the unit of its values on the colour bar; ``dim`` one entry
+        of its extra dim (``ds.vaearr.map("latent", dim=3)``, ``ds.vaearr.map("elements", dim="Ni")``), None a grid
+        of all. A HoloViews object: interactive in a notebook, ``vaearr.viz.save_figure`` writes it."""
+        from vaearr.viz.variable import variable_map
+
+        return variable_map(self._var(name), dim, **options)
+
+    def figure(self, name: str, dim: Any = None, **options: Any):
+        """:meth:`map` as the Matplotlib figure of its PNG (:func:`vaearr.viz.static_figure`): for a paper, or a
+        notebook stored with its outputs."""
+        from vaearr.viz.core import static_figure
+
+        return static_figure(self.map(name, dim, **options))
+
+    def save(self, name: str, path: PathLike, dim: Any = None, **options: Any) -> tuple[Path, Path]:
+        """:meth:`map` as ``path``.html and .png (or ``--format``'s: :func:`vaearr.viz.save_figure`)."""
+        from vaearr.viz.core import save_figure
+
+        return save_figure(self.map(name, dim, **options), path)
+
+    def pattern(self, x: float, y: float, *, var: str = "patterns") -> xr.DataArray:
+        """The pattern ``(py, px)`` of the pixel nearest ``(x, y)`` in µm (:func:`vaearr.viz.variable.at_point`)."""
+        from vaearr.viz.variable import at_point
+
+        return at_point(self._var(var), x=x, y=y)
+
+    def latent_at(self, x: float, y: float, *, name: str = "latent") -> xr.DataArray:
+        """The latent vector (``latent_dim``) of the pixel nearest ``(x, y)`` in µm (NaN outside the run's mask)."""
+        from vaearr.viz.variable import at_point
+
+        return at_point(self._var(name), x=x, y=y)
+
+    def report(self, out: PathLike = "out/report", *, run: PathLike | None = None, store: PathLike | None = None,
+               **kwargs: Any) -> Path:
+        """:func:`report` of the store the Dataset was opened from (or ``store``); returns the page's path."""
+        return report(store if store is not None else _store_of(self._ds), out, run=run, **kwargs)
+
+
+@xr.register_dataarray_accessor("vaearr")
+class DataArrayAccessor:
+    """``da.vaearr``: a map variable drawn as vaearr draws maps."""
+
+    def __init__(self, da: xr.DataArray):
+        self._da = da
+
+    def map(self, dim: Any = None, **options: Any):
+        """The map (:meth:`DatasetAccessor.map`)."""
+        from vaearr.viz.variable import variable_map
+
+        return variable_map(self._da, dim, **options)
+
+    def figure(self, dim: Any = None, **options: Any):
+        """The map as the Matplotlib figure of its PNG (:meth:`DatasetAccessor.figure`)."""
+        from vaearr.viz.core import static_figure
+
+        return static_figure(self.map(dim, **options))
+
+    def at(self, x: float, y: float) -> xr.DataArray:
+        """The values of the pixel nearest ``(x, y)`` in µm (:func:`vaearr.viz.variable.at_point`)."""
+        from vaearr.viz.variable import at_point
+
+        return at_point(self._da, x=x, y=y)
