@@ -89,3 +89,21 @@ def test_the_collapse_warning_names_what_it_measured_and_only_options_not_on(tmp
     advice = collapse_advice(run)
     assert advice.startswith("what may help: more epochs or a smaller --latent-dim"), advice
     assert "already on: --standardize with the gaussian head, free_bits=0.1, --kl-warmup, beta=0.5" in advice, advice
+
+
+def test_a_run_that_saved_no_checkpoint_is_measured_with_its_trained_model(tmp_path: Path) -> None:
+    import xarray as xr
+    from sklearn.datasets import load_digits
+
+    from vaearr.store import write_variable
+
+    store = tmp_path / "d.zarr"
+    write_variable(store, "images", xr.DataArray((load_digits().images[:400] * 15).astype(np.uint8),
+                                                 dims=("sample", "row", "col")), chunks={"images": (100, 8, 8)})
+    res = fit(TrainConfig(store=str(store), run=str(tmp_path / "r"), var="images", epochs=1, latent_dim=3,
+                          model_options={"channels": [8]}, tensorboard=False, previews=0), progress=False, callbacks=[])
+    assert not (tmp_path / "r" / "best").exists() and not Run.open(res.run).checkpoints()
+    units = res.active_units
+    assert units is not None and units.n == units.inside == 400 and units.dims == 3
+    assert units.describe().startswith(f"{units.active} of 3 latent dims (the trained model (no checkpoint saved), "
+                                       "all 400 samples inside the mask")

@@ -21,6 +21,7 @@ from tests.conftest import run_cli
 from vaearr.batches import ZarrBatches
 from vaearr.checkpoint import load_state
 from vaearr.errors import VaearrError
+from vaearr.progress import format_loss
 from vaearr.run import Run
 from vaearr.store import write_variable
 from vaearr.train import TrainConfig, fit
@@ -57,7 +58,7 @@ def test_early_stopping_stops_says_so_and_records_it(digits: Path, tmp_path: Pat
     assert [h.get("early_stop", False) for h in result.history] == [False, False, True]
     line = [s for s in said if s.startswith("early stopping")]
     assert line == ["early stopping after epoch 3 of 6: the validation loss has not fallen by more than 1e+06 for "
-                    f"2 epochs (best: epoch {result.best_epoch}, {result.best_val_loss:.4g})"]
+                    f"2 epochs (best: epoch {result.best_epoch}, {format_loss(result.best_val_loss)})"]
     assert line[0] in result.notes
     run = tmp_path / "r"
     assert json.loads((run / "history.json").read_text())[-1]["early_stop"] is True

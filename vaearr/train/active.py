@@ -20,7 +20,7 @@ from vaearr.batches import ZarrBatches
 from vaearr.batches.spec import channel_axis, to_channels_first
 from vaearr.models import config_from_dict
 from vaearr.models.latent_stats import ACTIVE_THRESHOLD, LatentStats
-from vaearr.run import Run
+from vaearr.run import Run, RunError
 from vaearr.store import open_store
 from vaearr.train.window import load_window, map_patterns
 
@@ -38,7 +38,8 @@ class ActiveUnits:
     dims: int
     n: int
     inside: int
-    checkpoint: str = "best"
+    #: the model measured: ``best checkpoint`` (the one encode uses), or the trained model when none was saved
+    checkpoint: str = "best checkpoint"
 
     @property
     def whole(self) -> bool:
@@ -49,11 +50,20 @@ class ActiveUnits:
         """What the figure was measured on: ``best checkpoint, all 9 samples inside the mask, as encode …``."""
         over = (f"all {self.n} samples inside the mask, as encode measures them" if self.whole
                 else f"a seeded sample of {self.n} of the {self.inside} samples inside the mask")
-        return f"{self.checkpoint} checkpoint, {over}; variance of the posterior mean > {ACTIVE_THRESHOLD:g}"
+        return f"{self.checkpoint}, {over}; variance of the posterior mean > {ACTIVE_THRESHOLD:g}"
 
     def describe(self) -> str:
         """``4 of 4 latent dims (best checkpoint, all 9 samples inside the mask, as encode measures them; …)``."""
         return f"{self.active} of {self.dims} latent dims ({self.basis()})"
+
+
+def measured_model(run: Run, trained: Any, device: Any) -> tuple[Any, str]:
+    """The model the figure is measured with and its name: the best checkpoint (the one ``encode`` uses), or the
+    trained model itself when the run saved none (callbacks without the checkpointer)."""
+    try:
+        return run.model("best", device=device), "best checkpoint"
+    except RunError:
+        return trained, "the trained model (no checkpoint saved)"
 
 
 def _inside(run: Run) -> int:
@@ -63,8 +73,8 @@ def _inside(run: Run) -> int:
 
 
 @torch.inference_mode()
-def measure_active_units(run: Run, model: Any, *, device: Any = "cpu", seed: int = 0, checkpoint: str = "best",
-                         n: int = ACTIVE_SAMPLES) -> ActiveUnits | None:
+def measure_active_units(run: Run, model: Any, *, device: Any = "cpu", seed: int = 0,
+                         checkpoint: str = "best checkpoint", n: int = ACTIVE_SAMPLES) -> ActiveUnits | None:
     """Active dims of ``model`` (vector latents; None for spatial ones) over the run's samples inside its mask.
 
     At most ``n`` samples inside the mask: all of them, read as ``encode`` reads them. More: a seeded

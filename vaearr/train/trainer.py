@@ -39,7 +39,7 @@ from vaearr.preprocess import Preprocess, PreprocessOptions, averaged_variable, 
 from vaearr.run import DataSpec, Run, fit_preprocess
 from vaearr.options import from_fields, keyword_signature
 from vaearr.store.schema import PATTERN_DIMS
-from vaearr.train.active import ActiveUnits, collapse_warning, measure_active_units
+from vaearr.train.active import ActiveUnits, collapse_warning, measure_active_units, measured_model
 from vaearr.train.callbacks import Callback, default_callbacks
 from vaearr.train.checks import (
     absolute,
@@ -466,7 +466,8 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
             report(result.notes[-1])
     if rank == 0:
         # once, on the samples encode reads (the validation split may hold one sample: no variance to measure)
-        result.active_units = measure_active_units(run, run.model("best", device=device), device=device, seed=cfg.seed)
+        model, which = measured_model(run, result.model, device)
+        result.active_units = measure_active_units(run, model, device=device, seed=cfg.seed, checkpoint=which)
         warning = collapse_warning(run, result.active_units)
         if warning is not None:
             warnings.warn(warning, stacklevel=2)
