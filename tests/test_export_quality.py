@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -39,12 +40,16 @@ def _header_pc(path: Path) -> np.ndarray:
     return np.array([float(re.search(rf"^# {k}\s+(\S+)$", text, re.M).group(1)) for k in ("x-star", "y-star", "z-star")])
 
 
-def test_ang_has_a_ci_in_0_1_the_fit_in_degrees_and_the_projection_centre(indexed: Path, tmp_path: Path) -> None:
-    out = tmp_path / "ni.ang"
+def exported(indexed: Path, out: Path) -> tuple[Path, Any, Any, Any, np.ndarray]:
+    """``vaearr export`` of the indexed store to ``out``, read back with orix: the file, the process, the store, the
+    crystal map and which of its points are indexed."""
     proc = run_cli("export", indexed, "--to", out, check=True)
-    ds = open_store(indexed)
     xmap = orix_io.load(out)
-    on = np.asarray(xmap.phase_id).ravel() >= 0
+    return out, proc, open_store(indexed), xmap, np.asarray(xmap.phase_id).ravel() >= 0
+
+
+def test_ang_has_a_ci_in_0_1_the_fit_in_degrees_and_the_projection_centre(indexed: Path, tmp_path: Path) -> None:
+    out, proc, ds, xmap, on = exported(indexed, tmp_path / "ni.ang")
     assert on.sum() >= 6, proc.stdout
     ci, fit = np.asarray(xmap.prop["ci"]), np.asarray(xmap.prop["fit"])
     # CI: PyEBSDIndex's confidence metric, 0–1 where indexed, −1 where not (it wrote the Hough fit, 1.11, 1.15)
@@ -84,11 +89,7 @@ def test_ang_of_dictionary_scores_clips_the_ncc_and_takes_the_patterns_detector_
 
 
 def test_ctf_has_mad_in_degrees_and_band_contrast_in_bytes(indexed: Path, tmp_path: Path) -> None:
-    out = tmp_path / "ni.ctf"
-    proc = run_cli("export", indexed, "--to", out, check=True)
-    ds = open_store(indexed)
-    xmap = orix_io.load(out)
-    on = np.asarray(xmap.phase_id).ravel() >= 0
+    out, proc, ds, xmap, on = exported(indexed, tmp_path / "ni.ctf")
     mad, bc = np.asarray(xmap.prop["MAD"]), np.asarray(xmap.prop["BC"])
     np.testing.assert_allclose(mad[on], ds.orientation_score.values.ravel()[on], atol=1e-4)  # degrees
     # band contrast 0–1 in the store: 0–255 in the file, in the same order (it was rounded to 0 and 1)
