@@ -412,6 +412,24 @@ def open_or_create_run(cfg: TrainConfig, *, resume: bool, write: bool,
     return run, cfg, None
 
 
+def describe_window(window: Any) -> list[str]:
+    """The lines ``vaearr train`` prints about the training window of a run (none when it has none)."""
+    if window is None:
+        return []
+    lines = [f"window: {window.describe()}"]
+    if window.info.get("default"):
+        lines.append(f"window: {window.info['default']}")
+    return lines
+
+
+def check_and_save_window(run: Any, window: Any, *, device: torch.device, seed: int) -> str:
+    """Check the trained model's best checkpoint outside its window, keep the check with the window and
+    return the line that says what it found."""
+    window.check = check_window(run, run.model("best", device=device), window, device=device, seed=seed)
+    save_window(run.path, window)
+    return describe_check(window.check)
+
+
 def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
         callbacks: Sequence[Callback] | None = None, report: Callable[[str], Any] | None = None) -> FitResult:
     """Train ``cfg.model`` on ``cfg.var`` of ``cfg.store``; write everything under ``cfg.run``.
@@ -452,16 +470,13 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
     trainer.callbacks = list(callbacks) if callbacks is not None else \
         default_callbacks(trainer, progress=progress, report=report)
     window = load_window(run.path) if rank == 0 else None
-    if window is not None and report is not None:
-        report(f"window: {window.describe()}")
-        if window.info.get("default"):
-            report(f"window: {window.info['default']}")
+    for line in describe_window(window):
+        if report is not None:
+            report(line)
     result = trainer.fit(train_loader, val_loader, on_device)
     result.notes = notes + trainer.notes
     if window is not None and not window.whole:
-        window.check = check_window(run, run.model("best", device=device), window, device=device, seed=cfg.seed)
-        save_window(run.path, window)
-        result.notes.append(describe_check(window.check))
+        result.notes.append(check_and_save_window(run, window, device=device, seed=cfg.seed))
         if report is not None:
             report(result.notes[-1])
     if rank == 0:
