@@ -189,9 +189,10 @@ def lock(name: str, *, say: Callable[[str], None] | None = None) -> Iterator[flo
     try:
         file_lock.acquire(timeout=0)
     except Timeout:
+        who = "another benchmark"
         with contextlib.suppress(OSError):
-            who = holder.read_text().strip()
-        say(f"benchmark {name}: waiting for the machine: {locals().get('who') or 'another benchmark'} holds {path}")
+            who = holder.read_text().strip() or who
+        say(f"benchmark {name}: waiting for the machine: {who} holds {path}")
         file_lock.acquire()
         say(f"benchmark {name}: the machine is free after {time.perf_counter() - t:.1f} s")
     try:
@@ -229,7 +230,20 @@ def run(name: str, argv: Sequence[str] = (), *, module: ModuleType | None = None
             print(f"benchmark {name}: no quick size ({getattr(module, 'NO_QUICK', 'not defined')})", flush=True)
             return 0
         argv = list(module.QUICK)
-        os.environ["VAEARR_BENCH_RESULTS"] = str(results_dir(quick=True))
+    saved = os.environ.get("VAEARR_BENCH_RESULTS")
+    # a benchmark that writes files of its own finds the run's results folder here (quick runs: out/bench)
+    os.environ["VAEARR_BENCH_RESULTS"] = str(results_dir(quick))
+    try:
+        return _run(name, module, argv, quick)
+    finally:
+        if saved is None:
+            os.environ.pop("VAEARR_BENCH_RESULTS", None)
+        else:
+            os.environ["VAEARR_BENCH_RESULTS"] = saved
+
+
+def _run(name: str, module: ModuleType, argv: list[str], quick: bool) -> int:
+    """:func:`run` once the arguments are known: under the lock, timed, one result line appended."""
     with lock(name) as waited:
         start = machine()
         t, cpu = time.perf_counter(), time.process_time()
