@@ -79,7 +79,7 @@ def _cpu_model() -> str:
 
 def _git(*args: str) -> str | None:
     try:
-        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
@@ -109,7 +109,7 @@ def machine() -> dict[str, Any]:
         cores = len(os.sched_getaffinity(0))
     pages = os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
     v = versions()
-    return {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "host": platform.node(),
+    return {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "host": platform.node(),
             "cpu": _cpu_model(), "cpus": os.cpu_count(), "cores_usable": cores,
             "memory_gb": round(pages * os.sysconf("SC_PAGE_SIZE") / 1e9, 1) if pages else None,
             "load_average": [round(x, 2) for x in os.getloadavg()], "platform": platform.platform(),
