@@ -180,7 +180,7 @@ def lock_path() -> Path:
 
 @contextlib.contextmanager
 def lock(name: str, *, say: Callable[[str], None] | None = None) -> Iterator[float]:
-    """Hold the machine for benchmark ``name``; a second benchmark waits, and says for which one. Yields the wait (s)."""
+    """Hold the machine for benchmark ``name``; a second one waits, and says for which. Yields the wait (s)."""
     say = say or (lambda text: print(text, file=sys.stderr, flush=True))
     path = lock_path()
     holder = path.with_name(path.name + ".holder")
