@@ -46,8 +46,9 @@ docs: $(STAMP)
 notebooks: $(STAMP)
 	VAEARR_PROGRESS=off $(BIN)/python docs/hooks.py
 
+# every benchmark at its quick size, one after the other (python -m benchmarks list: what each asks; BENCHMARKS.md)
 bench: setup
-	$(BIN)/python benchmarks/bench_ingest.py
+	$(BIN)/python -m benchmarks all
 
 clean:
 	rm -rf $(VENV) out .pytest_cache site docs/generated

@@ -30,6 +30,12 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks package, as a script too
+from benchmarks import harness  # noqa: E402
+
+#: The quick size (``--quick``, ``make bench``): a 60 × 60 map of 8 latent dims (the fewest its planted references use).
+QUICK = ("--side", "60", "--dims", "8", "--sub", "500", "--skip-per-metric")
+
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -63,7 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--sub", type=int, default=5000, help="subsample for the exact-HSIC comparison")
     ap.add_argument("--skip-hdbscan", action="store_true")
     ap.add_argument("--skip-per-metric", action="store_true", help="skip the per-metric extrapolation")
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "analysis.json"))
+    ap.add_argument("--out", default=None, help="also write the result here as JSON (the harness appends it to results/NAME.jsonl)")
     args = ap.parse_args(argv)
 
     lat, refs, coords = _data(args.side, args.dims, 0)
@@ -130,11 +136,12 @@ def main(argv: list[str] | None = None) -> dict:
         kept = labels >= 0
         res["hdbscan_ari_vs_planted_groups_non_noise"] = round(adjusted_rand_index(labels[kept], group[kept]), 4) if kept.any() else None
     res["load_average_at_end"] = os.getloadavg()
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(res, indent=2))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(res, indent=2))
     print(json.dumps(res, indent=2))
     return res
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(harness.script(__file__, main))

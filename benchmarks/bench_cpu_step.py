@@ -1,4 +1,4 @@
-"""What PyTorch offers on a CPU, per training step of the conv-vae: channels-last, bf16 autocast, torch.compile.
+"""Which of what PyTorch offers on a CPU pay, per training step of the conv-vae: channels-last, bf16 autocast, torch.compile?
 
 Question (issue 16, point 4): which of them pay, alone and together, on the network
 ``bench_fashion.py`` trains (vaearr's conv-vae, latent 16, channels 32/64, transposed-conv
@@ -27,7 +27,14 @@ import os
 import platform
 import statistics
 import time
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks package, as a script too
+from benchmarks import harness  # noqa: E402
+
+#: The quick size (``--quick``, ``make bench``): two variants, a few steps.
+QUICK = ("--batch", "16", "--steps", "2", "--rounds", "1", "--warmup", "1", "--variants", "fp32", "channels-last")
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as bench_fashion.py: before torch loads OpenMP
 
@@ -88,7 +95,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=VARIANTS)
-    ap.add_argument("--out", type=Path, default=HERE / "results" / "cpu_step.json")
+    ap.add_argument("--out", type=Path, default=None, help="also write the result here as JSON (the harness appends it to results/NAME.jsonl)")
     args = ap.parse_args()
 
     x = images(args.batch * args.steps)
@@ -118,16 +125,17 @@ def main() -> None:
               "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
               "avx512_bf16": bf16_isa, "batch": args.batch, "steps": args.steps, "rounds": args.rounds,
               "variants": table}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"batch {args.batch}, {torch.get_num_threads()} threads, median of {args.rounds} rounds of {args.steps} steps"
           f" (AVX512-BF16: {bf16_isa})")
     print("| variant | CPU-s a step | wall s a step | CPU vs fp32 (same round) | warm-up CPU-s |\n|---|---:|---:|---:|---:|")
     for name, t in table.items():
         print(f"| {name} | {t['cpu_s_per_step']:.4f} | {t['wall_s_per_step']:.4f} | {t['cpu_ratio_to_fp32']:.3f} | "
               f"{t['warmup_cpu_s']:.1f} |")
-    print(f"wrote {args.out}")
+    return result
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(harness.script(__file__, main))

@@ -28,6 +28,12 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks package, as a script too
+from benchmarks import harness  # noqa: E402
+
+#: The quick size (``--quick``, ``make bench``): one step of each variant.
+QUICK = ("--steps", "1", "--rounds", "1", "--warmup", "1", "--batch", "8")
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
@@ -59,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "ebsd_cost.json")
+    p.add_argument("--out", type=Path, default=None, help="also write the result here as JSON (the harness appends it to results/NAME.jsonl)")
     args = p.parse_args(argv)
     torch.manual_seed(0)
     pats = load_map(2024).patterns.reshape(-1, 1, 60, 60).astype(np.float32)
@@ -88,12 +94,14 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"variant": name, "params": runs[name][3], "cpu_s_per_step": round(statistics.median(cpu[name]), 4),
                      "ratio_to_former_default": round(statistics.median(ratios), 3)})
         print(json.dumps(rows[-1]), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"command": "python benchmarks/bench_ebsd_cost.py " + " ".join(argv or sys.argv[1:]),
-                                    "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                                    "machine": machine(), "batch": args.batch, "rows": rows}, indent=1) + "\n")
-    return 0
+    result = {"command": "python -m benchmarks run ebsd_cost " + " ".join(argv or sys.argv[1:]),
+              "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+              "machine": machine(), "batch": args.batch, "rows": rows}
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
+    return result
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(harness.script(__file__, main))

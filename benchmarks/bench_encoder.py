@@ -29,7 +29,15 @@ import json
 import os
 import statistics
 import time
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks package, as a script too
+from benchmarks import harness  # noqa: E402
+
+#: No quick size: it times the encoder of a trained run of the families study (benchmarks/_data/families: bench_families prepare).
+QUICK = None
+NO_QUICK = 'it times the encoder of a trained run of the families study (benchmarks/_data/families: bench_families prepare)'
 
 import numpy as np
 import torch
@@ -143,7 +151,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None, help="torch threads of the variants (default: every core)")
     ap.add_argument("--clock-ghz", type=float, default=None, help="nominal clock (default: from /proc/cpuinfo)")
-    ap.add_argument("--out", type=Path, default=HERE / "results" / "encoder.json")
+    ap.add_argument("--out", type=Path, default=None, help="also write the result here as JSON (the harness appends it to results/NAME.jsonl)")
     args = ap.parse_args()
 
     if args.threads:
@@ -192,8 +200,9 @@ def main() -> None:
               "best_fp32": best["variant"], "best_fp32_patterns_per_s": best["patterns_per_s"],
               "best_fp32_gflops": round(best["patterns_per_s"] * flops / 1e9, 1),
               "load_average_before_after": [list(LOAD0), list(os.getloadavg())], "threads": threads, "rows": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"encoder: {flops / 1e6:.1f} MFLOP a pattern; bound {result['bound_patterns_per_s_gemm']:.0f} patterns/s "
           f"at the measured GEMM rate ({result['gemm_gflops']} GFLOP/s), {result['bound_patterns_per_s_nominal']:.0f} "
           f"at the nominal {result['nominal_gflops']} GFLOP/s; load {LOAD0} → {os.getloadavg()}")
@@ -202,7 +211,8 @@ def main() -> None:
         print(f"| {r['variant']} | {r['patterns_per_s']:.0f} | {r['cpu_ms_per_pattern']:.3f} | {r['vs_previous'] or ''} | "
               f"{r['max_latent_diff_over_std']:.2g} |")
     print(f"best fp32 (eager): {best['variant'].strip()} at {best['patterns_per_s']:.0f} patterns/s = "
-          f"{result['best_fp32_gflops']} GFLOP/s; wrote {args.out}")
+          f"{result['best_fp32_gflops']} GFLOP/s")
+    return result
 
 
 def _clock_ghz() -> float:
@@ -218,4 +228,4 @@ def _clock_ghz() -> float:
 LOAD0 = os.getloadavg()
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(harness.script(__file__, main))

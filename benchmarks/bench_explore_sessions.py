@@ -36,6 +36,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks package, as a script too
+from benchmarks import harness  # noqa: E402
+
+#: The quick size (``--quick``, ``make bench``): 10 page loads a step on a 30 × 30 map.
+QUICK = ("--loads", "10", "--shape", "30", "30")
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -136,7 +142,7 @@ def main() -> None:
     ap.add_argument("--loads", type=int, default=500, help="page loads per step (two steps)")
     ap.add_argument("--shape", type=int, nargs=2, default=(300, 300), help="map rows and columns")
     ap.add_argument("--baseline", type=Path, help="a checkout whose vaearr to run as the baseline (PYTHONPATH)")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "explore_sessions.json")
+    ap.add_argument("--out", type=Path, default=None, help="also write the result here as JSON (the harness appends it to results/NAME.jsonl)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         store, run = Path(tmp) / "map.zarr", Path(tmp) / "run"
@@ -149,10 +155,12 @@ def main() -> None:
         if a.baseline is not None:
             result["baseline"] = {"source": str(a.baseline), **serve_and_load(store, run, a.loads, a.baseline)}
         result["load_avg_after"] = os.getloadavg()[0]
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(result, indent=2) + "\n")
+    if a.out:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
+    return result
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(harness.script(__file__, main))

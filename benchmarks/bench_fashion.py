@@ -1,4 +1,4 @@
-"""Fashion-MNIST end to end: vaearr's conv-vae against a plain-PyTorch VAE of the same size, then latent exploration.
+"""Fashion-MNIST end to end: does vaearr's conv-vae learn as well as a plain-PyTorch VAE of the same size?
 
 Question: does training through vaearr (store → chunked batches → fit) reach the same test
 −ELBO as a textbook PyTorch loop with the same network, optimiser and schedule? And do the
@@ -43,7 +43,14 @@ import os
 import platform
 import shutil
 import time
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks package, as a script too
+from benchmarks import harness  # noqa: E402
+
+#: The quick size (``--quick``, ``make bench``): one epoch of 1,024 images.
+QUICK = ("--budget-cpu-s", "0", "--epochs", "1", "--train-n", "1024", "--explore-n", "0")
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP
 
@@ -259,14 +266,12 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "out" / "bench_fashion")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default torch's)")
     ap.add_argument("--json", type=Path, default=None,
-                    help="default benchmarks/results/fashion_budget.json (fashion.json without a budget)")
+                    help="also write the result here as JSON (the harness appends it to results/fashion.jsonl)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     budget = args.budget_cpu_s
     epochs = args.epochs or (50 if budget else 3)
-    stem = ("fashion_budget" if budget else "fashion") + ("_bf16" if args.amp == "bf16" else "")
-    json_out = args.json or REPO / "benchmarks" / "results" / f"{stem}.json"
     from vaearr.viz.explore import explore
 
     out = args.out
@@ -306,15 +311,18 @@ def main() -> None:
                       n_line=10)
         summary["explore"] = {"seconds": round(time.perf_counter() - t, 1), "figures": res.summary["figures"],
                               "quality": res.summary.get("quality"), "n": res.summary["n_samples"]}
-    json_out.parent.mkdir(parents=True, exist_ok=True)
-    json_out.write_text(json.dumps(summary, indent=2) + "\n")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, indent=2) + "\n")
     for name, side in (("vaearr conv-vae", ours), ("plain PyTorch", plain)):
         print(f"\n{name}: {side['steps']} steps, {side['cpu_seconds']} CPU-s, {side['seconds']} s")
         print("| epoch | step | CPU-s | test -ELBO |\n|---|---|---|---|")
         for h in side["history"]:
             print(f"| {h['epoch']} | {h['step']} | {h['cpu_seconds']} | {h['test_neg_elbo']:.2f} |")
-    print(f"wrote {json_out}" + (f"; figures in {out / 'explore'}" if args.explore_n else ""))
+    if args.explore_n:
+        print(f"figures in {out / 'explore'}")
+    return summary
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(harness.script(__file__, main))

@@ -38,6 +38,13 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks package, as a script too
+from benchmarks import harness  # noqa: E402
+
+#: No quick size: it measures a GPU (CUDA).
+QUICK = None
+NO_QUICK = 'it measures a GPU (CUDA)'
+
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
@@ -202,7 +209,7 @@ def main(argv=None) -> dict:
                     help="store feed: as vaearr train builds it (default), float32 transformed on the host, or pinned batches")
     ap.add_argument("--base-npy", type=Path, help="the Ni base patterns as .npy (bench_loader.py --save-base)")
     ap.add_argument("--keep", action="store_true")
-    ap.add_argument("--out", type=Path, default=HERE / "results" / "gpu.json")
+    ap.add_argument("--out", type=Path, default=None, help="also write the result here as JSON (the harness appends it to results/NAME.jsonl)")
     args = ap.parse_args(argv)
     import torch
     from bench_loader import dir_bytes, drop_page_cache_hint, make_store
@@ -239,8 +246,9 @@ def main(argv=None) -> dict:
         if not args.keep:
             shutil.rmtree(store, ignore_errors=True)
             Path(str(store) + ".vaearr-lock").unlink(missing_ok=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(res, indent=2, default=float))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(res, indent=2, default=float))
     print(json.dumps([{k: m[k] for k in ("model", "batch_size", "feed", "num_workers", "ratio_best",
                                          "ratio_median_of_rounds")}
                       for m in res["models"]], indent=1))
@@ -248,4 +256,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(harness.script(__file__, main))

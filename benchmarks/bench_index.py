@@ -40,6 +40,12 @@ import time
 import warnings
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks package, as a script too
+from benchmarks import harness  # noqa: E402
+
+#: The quick size (``--quick``, ``make bench``): an 8 × 8 map, Hough only.
+QUICK = ("--shape", "8", "8", "--methods", "hough", "--repeats", "1", "1")
+
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -114,7 +120,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--resolution", type=float, default=2.0, help="dictionary sampling (degrees)")
     ap.add_argument("--methods", nargs="+", default=["hough", "dictionary"])
     ap.add_argument("--repeats", type=int, nargs=2, default=(3, 1), help="repeats for hough, dictionary")
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "index.json"))
+    ap.add_argument("--out", default=None, help="also write the result here as JSON (the harness appends it to results/NAME.jsonl)")
     args = ap.parse_args(argv)
 
     import kikuchipy
@@ -176,4 +182,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(harness.script(__file__, main))

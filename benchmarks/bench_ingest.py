@@ -39,6 +39,12 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks package, as a script too
+from benchmarks import harness  # noqa: E402
+
+#: The quick size (``--quick``, ``make bench``): 10 MB once.
+QUICK = ("--sizes", "0.01", "--repeats", "1")
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PATTERN_SHAPE = (60, 60)
@@ -208,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3, help="baseline/ingest pairs per size (median reported)")
     ap.add_argument("--data-dir", type=Path, default=HERE / "_data", help="where the generated files go")
     ap.add_argument("--keep-data", action="store_true", help="keep the generated files for the next run")
-    ap.add_argument("--out", type=Path, default=HERE / "results" / "ingest.json")
+    ap.add_argument("--out", type=Path, default=None, help="also write the result here as JSON (the harness appends it to results/NAME.jsonl)")
     args = ap.parse_args(argv)
 
     machine = _machine()
@@ -279,8 +285,9 @@ def main(argv: list[str] | None = None) -> int:
         "date": started.isoformat(timespec="seconds"), "machine": machine, "repeats": args.repeats,
         "sizes": rows, "summary": summary,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
 
     head = (f"{'size':>6} {'patterns':>10} {'baseline MB/s':>14} {'ingest MB/s':>12} {'ratio':>6} "
             f"{'CPU s/GB base':>14} {'CPU s/GB ingest':>16} {'peak RSS MB':>12}")
@@ -293,12 +300,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ngoals: ratio ≥ {GOAL_RATIO} {'met' if summary['ratio_met'] else 'MISSED'}; "
           f"peak RSS ≤ {GOAL_RSS_MB} MB {'met' if summary['rss_met'] else 'MISSED'} "
           f"(growth {summary['rss_growth_mb']:+.0f} MB)")
-    print(f"wrote {args.out}")
-    return 0
+    return result
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":  # one measurement in its own process: no harness, no lock
         _child(sys.argv[2:])
     else:
-        sys.exit(main())
+        raise SystemExit(harness.script(__file__, main))

@@ -31,6 +31,12 @@ import time
 import warnings
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks package, as a script too
+from benchmarks import harness  # noqa: E402
+
+#: The quick size (``--quick``, ``make bench``): the kills after each commit step, no random ones.
+QUICK = ("--random", "0")
+
 import numpy as np
 import xarray as xr
 
@@ -151,11 +157,9 @@ def main() -> None:
               f"kills {len(kills)}, readers saw: "
               f"{sorted({t['reader_before_recovery'] for t in kills})}, after recovery: "
               f"{sorted({t['after_recovery'] for t in kills})}, broken {len(bad)}", flush=True)
-    out = Path(__file__).parent / "results" / "kills.json"
-    out.write_text(json.dumps(results, indent=1, default=str))
-    print(f"wrote {out}")
     shutil.rmtree(tmp, ignore_errors=True)
+    return results
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(harness.script(__file__, main))

@@ -1,28 +1,37 @@
-"""Object storage: what a transaction costs. vaearr's icechunk write against a plain in-place zarr write.
+"""Object storage: what does a transaction cost, vaearr's icechunk write against a plain in-place zarr write?
 
 Question: icechunk gives s3:// stores commits, snapshots and conflict detection
 (tests/test_object_storage.py checks SIGKILL and concurrent writers). What does that cost
 against writing the same zarr v3 arrays in place over fsspec/s3fs (vaearr's behaviour before:
 no lock, no transaction)? Both write to the same moto S3 server, interleaved, in one run.
 
-Run: ``python benchmarks/bench_object_storage.py`` → ``benchmarks/results/object_storage.json``.
+Run: ``python -m benchmarks run object_storage [--repeats 5]`` → ``benchmarks/results/object_storage.jsonl``.
 """
 
 from __future__ import annotations
 
-import json
+import argparse
 import logging
 import os
-import platform
 import statistics
 import time
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks package, as a script too
+from benchmarks import harness  # noqa: E402
+
+#: The quick size (``--quick``, ``make bench``): one write of each kind.
+QUICK = ("--repeats", "1")
 
 import numpy as np
 import xarray as xr
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=5, help="writes of each kind per case (the median is reported)")
+    args = ap.parse_args(argv)
     import boto3
     from moto.server import ThreadedMotoServer
     from zarr.codecs import Crc32cCodec, ZstdCodec
@@ -46,7 +55,7 @@ def main() -> None:
     rows = []
     for label, da in cases.items():
         ice, plain = [], []
-        for i in range(5):
+        for i in range(args.repeats):
             t = time.perf_counter()
             write_variable(f"s3://bench/ice{i}-{len(rows)}.zarr", "v", da)
             ice.append(time.perf_counter() - t)
@@ -59,11 +68,10 @@ def main() -> None:
         rows.append({"case": label, "icechunk_s": statistics.median(ice), "plain_zarr_s": statistics.median(plain),
                      "ratio": statistics.median(ice) / statistics.median(plain)})
         print(f"{label}: icechunk {rows[-1]['icechunk_s']:.3f} s, plain zarr {rows[-1]['plain_zarr_s']:.3f} s, "
-              f"ratio {rows[-1]['ratio']:.2f} (median of 5)")
+              f"ratio {rows[-1]['ratio']:.2f} (median of {args.repeats})")
     server.stop()
-    out = Path(__file__).parent / "results" / "object_storage.json"
-    out.write_text(json.dumps({"rows": rows, "machine": platform.node(), "load": os.getloadavg()}, indent=1))
+    return {"rows": rows, "repeats": args.repeats}
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(harness.script(__file__, main))

@@ -37,6 +37,12 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks package, as a script too
+from benchmarks import harness  # noqa: E402
+
+#: The quick size (``--quick``, ``make bench``): one map of one family, no dictionary.
+QUICK = ("--parts", "1", "--seeds", "1", "--families", "fcc-bcc", "--no-dictionary")
+
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -262,7 +268,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--no-dictionary", action="store_true", help="part 1 without dictionary indexing")
     ap.add_argument("--science-seeds", nargs="+", type=int, default=[2024, 7, 11, 3, 5])
     ap.add_argument("--science-kinds", nargs="+", default=["clean", "noisy", "subgrains"])
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "phases.json"))
+    ap.add_argument("--out", default=None, help="also write the result here as JSON (the harness appends it to results/NAME.jsonl)")
     ap.add_argument("--table", metavar="JSON", help="print part 1 of a results file as BENCHMARKS.md's table, run nothing")
     args = ap.parse_args(argv)
     if args.table:
@@ -300,4 +306,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(harness.script(__file__, main))

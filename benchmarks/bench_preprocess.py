@@ -31,6 +31,14 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks package, as a script too
+from benchmarks import harness  # noqa: E402
+
+#: The quick size (``--quick``, ``make bench``): the table from the stored rows (the measurement is an hour).
+QUICK = ("--table",)
+#: Writes its own result rows (one per measurement, with the machine record): no run line from the harness.
+ROWS = "own"
+
 for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_v, "1")  # tiny matrices: more threads only wait on each other (200x slower under load)
 
@@ -189,4 +197,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(harness.script(__file__, main))

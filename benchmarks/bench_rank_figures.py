@@ -32,6 +32,12 @@ import time
 import types
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks package, as a script too
+from benchmarks import harness  # noqa: E402
+
+#: The quick size (``--quick``, ``make bench``): a 10 × 12 map once.
+QUICK = ("--shape", "10x12", "--repeats", "1", "--no-cli")
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -97,7 +103,7 @@ def main() -> None:
     ap.add_argument("--baseline", default=BASELINE, help="commit whose figure code is the baseline")
     ap.add_argument("--workdir", type=Path, default=None, help="keep the store and outputs here")
     ap.add_argument("--no-cli", action="store_true", help="skip timing the whole command in a fresh process")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "rank_figures.json")
+    ap.add_argument("--out", type=Path, default=None, help="also write the result here as JSON (the harness appends it to results/NAME.jsonl)")
     a = ap.parse_args()
     os.environ.setdefault("VAEARR_PROGRESS", "off")
 
@@ -161,12 +167,14 @@ def main() -> None:
         "cli_rank_s": cli,
         "cli_rank_speedup": round(cli["baseline"] / cli["new"], 2) if cli else None,
     }
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(doc, indent=2) + "\n")
+    if a.out:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(json.dumps(doc, indent=2) + "\n")
     print(json.dumps(doc, indent=2))
+    return doc
     if a.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(harness.script(__file__, main))

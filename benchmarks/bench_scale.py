@@ -1,4 +1,4 @@
-"""A million-pixel map on one machine: every step of the path, its wall time, CPU time and peak memory.
+"""Does a million-pixel map go through the whole path on one machine, in what wall time, CPU time and peak memory?
 
 A simulated ``--size`` × ``--size`` map of 60×60 uint8 patterns (default 1000 × 1000, 3.6 GB raw) is
 written chunk by chunk by :func:`vaearr.data.make_big_hdf5` (never whole in memory), with a
@@ -53,6 +53,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks package, as a script too
+from benchmarks import harness  # noqa: E402
+
+#: The quick size (``--quick``, ``make bench``): a 16 × 16 map, the path to segment.
+QUICK = ("--size", "16", "--path-only")
 
 import psutil
 
@@ -235,7 +241,7 @@ def main() -> None:
     ap.add_argument("--window", default="auto", help="train --window (default auto)")
     ap.add_argument("--path-only", action="store_true",
                     help="only ingest → roi → train → encode → segment")
-    ap.add_argument("--out", type=Path, default=HERE / "results" / "scale.json")
+    ap.add_argument("--out", type=Path, default=None, help="also write the result here as JSON (the harness appends it to results/NAME.jsonl)")
     args = ap.parse_args()
 
     n = args.size * args.size
@@ -313,8 +319,9 @@ def main() -> None:
         "goal_rss_mb": GOAL_RSS_MB,
         "encode_speedup_2_over_1_workers": round(enc[1] / enc[2], 3) if 1 in enc and 2 in enc else None,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
 
     print(f"\n{args.size} × {args.size} map ({n} patterns, {n * 3600 / 1e9:.2f} GB raw), {os.cpu_count()} CPUs")
     if window is not None:
@@ -327,10 +334,10 @@ def main() -> None:
     print(f"path ingest → {'report' if not args.path_only else 'segment'}: {total:.0f} s (goal ≤ {GOAL_SECONDS}); "
           f"largest peak {result['peak_rss_mb_max']:.0f} MB RSS, {result['peak_pss_mb_max']:.0f} MB PSS "
           f"(goal ≤ {GOAL_RSS_MB}); store {sizes['store_bytes'] / 1e9:.2f} GB; report in Chromium: {browser}")
-    print(f"wrote {args.out}")
     if not args.keep_data:
         shutil.rmtree(d)
+    return result
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(harness.script(__file__, main))

@@ -36,6 +36,14 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks package, as a script too
+from benchmarks import harness  # noqa: E402
+
+#: The quick size (``--quick``, ``make bench``): the table from the stored rows (the measurement trains every map twice).
+QUICK = ("table",)
+#: Writes its own result rows (one per measurement, with the machine record): no run line from the harness.
+ROWS = "own"
+
 for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
@@ -214,4 +222,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(harness.script(__file__, main))

@@ -19,6 +19,8 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
 
+from benchmarks import harness
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "benchmarks" / "_data" / "science_maps"
 
@@ -191,12 +193,8 @@ def orientation_features(q: np.ndarray) -> np.ndarray:
 
 
 def machine() -> dict:
-    import platform
-
-    import torch
-
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
-            "load_average": list(os.getloadavg())}
+    """The harness's machine record (it keeps this record's first keys: cpus, python, torch, load_average)."""
+    return harness.machine()
 
 
 def append_row(path: Path, row: dict) -> None:
@@ -207,13 +205,14 @@ def append_row(path: Path, row: dict) -> None:
         f.write(json.dumps(row) + "\n")
 
 
-def write_results(out: dict, path: str | Path, tmp: str | Path | None = None) -> dict:
+def write_results(out: dict, path: str | Path | None, tmp: str | Path | None = None) -> dict:
     """A benchmark's results written whole (the load average at the end added, its scratch folder ``tmp`` removed)."""
     import shutil
 
     out["load_end"] = os.getloadavg()[0]
     if tmp is not None:
         shutil.rmtree(tmp, ignore_errors=True)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(out, indent=1) + "\n")
+    if path:  # the harness appends the result to results/NAME.jsonl; a file besides it where asked
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(out, indent=1) + "\n")
     return out
