@@ -302,3 +302,44 @@ def test_the_rows_compared_across_a_boundary_leave_out_pixels_on_a_third_regions
     rows = boundary_rows(regions)
     pair = list(zip(rows.i.tolist(), rows.j.tolist())).index((1, 2))
     assert members(rows, pair, 0, 2) == {(y, 9) for y in range(4)}
+
+
+@pytest.mark.parametrize("near_rows", ["mixed", "the other grain's"])
+def test_a_side_whose_first_rows_are_not_its_own_is_read_from_deeper(near_rows: str) -> None:
+    """Two grains side by side, the second region's first two columns either 50/50 mixtures of both grains (a
+    boundary drawn into the mixed pixels) or pixels of the first grain (drawn a step too far): across the boundary
+    its rows at depth 2 read alike to the first grain, yet the grain rule keeps two grains, reading the second
+    region from its row at depth 3 (vaearr.maps.pattern_levels.MIXED_ROWS)."""
+    pytest.importorskip("kikuchipy")
+    from scipy import ndimage as ndi
+
+    from vaearr import data
+    from vaearr.maps.edges import prepare_patterns
+    from vaearr.maps.options import GRAIN_EXCESS
+    from vaearr.maps.pattern_levels import boundary_rows, excess_dissimilarity, pattern_grains, pseudo_angle, row_moments
+
+    ds = data.patchwork_map("subgrains", seed=1, shape=(36, 48))
+    grain, patterns = ds.grain_id.values, ds.patterns.values.astype(np.float32)
+    core = ~ndi.binary_dilation(ds.grain_boundaries_true.values, iterations=2)
+    ids, n = np.unique(grain[core], return_counts=True)
+    a, b = ids[np.argsort(-n)[:2]]
+    rng = np.random.default_rng(0)
+
+    def draw(k: int, shape: tuple[int, int]) -> np.ndarray:  # patterns of grain k's inner pixels, drawn at random
+        pix = np.argwhere(core & (grain == k))[rng.integers(0, int((core & (grain == k)).sum()), shape[0] * shape[1])]
+        return patterns[pix[:, 0], pix[:, 1]].reshape(*shape, *patterns.shape[2:])
+
+    ny, half = 24, 16
+    pat = np.concatenate([draw(a, (ny, half)), draw(b, (ny, half))], 1)
+    pat[:, half:half + 2] = 0.5 * (draw(a, (ny, 2)) + draw(b, (ny, 2))) if near_rows == "mixed" else draw(a, (ny, 2))
+    regions = np.zeros((ny, 2 * half), int)
+    regions[:, half:] = 1
+    bg = patterns.reshape(-1, *patterns.shape[2:]).mean(0)  # the static background of the whole map (of many grains)
+    prepare = lambda block: prepare_patterns(block, bg, 0.0)  # noqa: E731
+    rows = boundary_rows(regions)
+    sums, sq, count = row_moments(pat, regions.shape, rows, prepare)
+    excess, across = excess_dissimilarity(sums, sq, count, 1)
+    assert pseudo_angle(across)[0] < 1.0  # the rows at depth 2: the second region's one is (half) the first grain
+    assert excess[0] > 2 * GRAIN_EXCESS
+    region_grain, info = pattern_grains(regions, pat, prepare, pat[0, 0].size)
+    assert region_grain[0] != region_grain[1] and info["grain_boundary_pairs"] == 1
