@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 import urllib.request
 import warnings
 from pathlib import Path
@@ -109,6 +110,9 @@ def cli(*args, env: dict | None = None, cwd: str | os.PathLike | None = None,
                 contextvars.copy_context().run(main)
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except Exception:  # what ``--debug`` lets through: a process would print the traceback and exit 1
+                traceback.print_exc()
+                code = 1
     finally:
         os.chdir(saved_cwd)
         sys.argv = saved_argv

@@ -193,7 +193,7 @@ def test_explore_command_writes_named_figures(digits, tmp_path: Path) -> None:
     for name in ("reconstruction_quality.csv", "latent_stats.csv", "activations.csv", "prototypes.csv",
                  "embedding_samples.csv"):
         assert (out / name).exists(), name
-    assert "active units" in res.output
+    assert "active units" in res.stdout
 
 
 def test_explore_rejects_unknown_parts_and_labels(digits, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import DIGITS_MODEL as SMALL
-from tests.helpers import cli, make_run
+from tests.helpers import REPO, cli, make_run
 from vaearr.analysis import layers as L
 from vaearr.errors import InputError
 from vaearr.run import Run
@@ -135,7 +135,7 @@ def test_flows_in_prefect_harness(setup, tmp_path: Path) -> None:
     from tests.helpers import make_run
     from vaearr.store import write_variable
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(REPO))
     from flows.explore import compare_layers, explore_image_files, explore_latents
 
     root, _, images = setup

@@ -17,7 +17,7 @@ import pytest
 import xarray as xr
 from PIL import Image
 
-from tests.helpers import assert_one_line_error, tree_hash, vaearr_cli, write_idx
+from tests.helpers import REPO, assert_one_line_error, tree_hash, vaearr_cli, write_idx
 from vaearr.errors import InputError, StoreBusyError, StoreError
 from vaearr.store import (
     check_name,
@@ -170,7 +170,7 @@ def test_no_lock_file_is_left_beside_a_store(map_store: Path, tmp_path: Path) ->
                 print("busy:", exc)
         """)
         proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                              env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
         assert proc.stdout.startswith("busy:") and f"pid {os.getpid()}" in proc.stdout, proc.stdout + proc.stderr
     assert not lock.exists()
     # a lock file left by a writer killed outright is taken over, then removed

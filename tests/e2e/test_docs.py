@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.helpers import REPO
+
 pytest.importorskip("mkdocs", reason="needs the 'docs' extra (mkdocs)")
 pytest.importorskip("mkdocs_gallery", reason="needs the 'docs' extra (mkdocs-gallery)")
 pytest.importorskip("mkdocstrings_handlers.python", reason="needs the 'docs' extra (mkdocstrings[python])")
 
-REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = ["plot_ebsd_vendor_file", "plot_fashion_mnist", "plot_mri"]
 
 

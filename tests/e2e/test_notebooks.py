@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
+
 nbformat = pytest.importorskip("nbformat", reason="needs the 'dev' extra (nbformat)")
 nbclient = pytest.importorskip("nbclient", reason="needs the 'dev' extra (nbclient)")
 pytest.importorskip("ipykernel", reason="needs the 'dev' extra (ipykernel)")

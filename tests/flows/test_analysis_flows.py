@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from tests.helpers import REPO
 from vaearr.store import open_store, write_variable
 
 pytest.importorskip("prefect", reason="needs the 'flows' extra")
 pytest.importorskip("prefect_dask", reason="needs the 'flows' extra")
 distributed = pytest.importorskip("distributed", reason="needs dask.distributed")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(REPO))
 
 
 def test_flows_on_a_local_cluster(demo_store: Path, tmp_path: Path) -> None:

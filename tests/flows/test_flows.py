@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from tests.helpers import free_port
+from tests.helpers import REPO, free_port
 from vaearr.store import open_store, write_variable
 
 pytest.importorskip("prefect", reason="needs the 'flows' extra")
-REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 

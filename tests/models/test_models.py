@@ -20,6 +20,7 @@ import torch
 pytest.importorskip("monai", reason="needs the 'models' extra (monai)")
 pytest.importorskip("safetensors", reason="needs the 'models' extra (safetensors)")
 
+from tests.helpers import REPO
 from vaearr.errors import InputError  # noqa: E402
 from vaearr.models import (  # noqa: E402
     REGISTRY,
@@ -39,7 +40,7 @@ from vaearr.models import (  # noqa: E402
 )
 from vaearr.models import vae3d as vae3d_module  # noqa: E402
 
-DATA = Path(__file__).parent / "data"
+DATA = REPO / "tests" / "data"
 SD_V1_YAML = DATA / "sd_v1_first_stage.yaml"
 #: MONAI's AutoencoderKL with the SD v1 layout (ldm's decoder depth). ldm's own network has 18,468
 #: more (its encoder's conv_out to 2*z_channels + quant_conv, against MONAI's two 1×1 convs):

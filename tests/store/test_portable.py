@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import REPO
+
 #: Runs in a fresh interpreter in which vaearr's own modules cannot import ``fcntl``, as on Windows. Only vaearr's
 #: imports are refused: the libraries under it keep theirs (on Windows each takes its own path, e.g. locket, under
 #: dask.distributed, takes msvcrt), so what this proves is that vaearr itself needs no fcntl.
@@ -59,7 +61,7 @@ def test_vaearr_writes_stores_where_fcntl_is_missing(kikuchipy_data_dir: Path, t
                            str(kikuchipy_data_dir / "kikuchipy_h5ebsd" / "patterns.h5")],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path,
                           env={**os.environ, "VAEARR_PROGRESS": "off",
-                               "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+                               "PYTHONPATH": str(REPO)})
     assert proc.returncode == 0 and "OK" in proc.stdout, proc.stdout + proc.stderr
     assert "roi: kept 9 of 9 pixels" in proc.stdout, proc.stdout
 
@@ -132,7 +134,7 @@ def test_the_set_up_says_which_torch_build_it_has_and_its_size() -> None:
     installed (the other branches install a wheel; they were run by hand: see CHANGELOG, issue 41)."""
     import torch
 
-    root = Path(__file__).resolve().parents[1]
+    root = REPO
     version = torch.__version__.split("+")[0]
     proc = subprocess.run(["bash", str(root / ".ci" / "torch.sh"), sys.executable, version],
                           capture_output=True, text=True, timeout=120)
