@@ -29,8 +29,12 @@ demo: $(STAMP)
 # test processes: a test file to each in turn, so its module fixtures are built once (2: CI's cores)
 TEST_WORKERS ?= 2
 
+# the fast part first, then the end-to-end part (docs build, notebooks, demo, Prefect server, browser, S3 server):
+# both run, and the target fails if either does
 test: setup
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -m "not slow and not e2e" -n $(TEST_WORKERS) --dist loadfile; fast=$$?; \
+	$(BIN)/python -m pytest -q -m "e2e and not slow" -n $(TEST_WORKERS) --dist loadfile; e2e=$$?; \
+	test $$fast -eq 0 -a $$e2e -eq 0
 
 test-all: setup
 	$(BIN)/python -m pytest -q -m "" -n $(TEST_WORKERS) --dist loadfile

@@ -1,32 +1,49 @@
-"""Shared fixtures: small real data paths and a hash of a store tree."""
+"""Shared fixtures: small real data, the stores made from it, and the runs trained on them, each built once per
+test process (session scope) and copied before a test writes into it. Plain helpers are in ``tests/helpers.py``."""
 
 from __future__ import annotations
 
-import hashlib
 import os
-import subprocess
-import sys
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+import xarray as xr
 
+from tests.helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    MAP_MODEL,
+    MAP_NX,
+    MAP_NY,
+    MAP_P,
+    MAP_STEP,
+    cli,
+    make_run,
+    map_patterns,
+)
 from vaearr.numba_cache import guard_gufunc_cache
 
 # the test process calls kikuchipy/orix directly too: guard it as vaearr guards itself
 guard_gufunc_cache()
 
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"  # Debian's chromium, driven by playwright (its own download needs the network)
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+E2E = Path(__file__).resolve().parent / "e2e"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """``e2e`` on every test in ``tests/e2e/`` (docs build, notebooks, demo, S3 server) and on every test that
+    drives the browser (the ``chromium`` fixture), wherever it sits; ``make test`` runs them after the rest."""
+    for item in items:
+        if E2E in Path(item.path).parents or "chromium" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")
 def chromium():
     """One headless Chromium for the session's browser tests (each test opens its own pages or context);
     skipped with the reason when playwright or the chromium package is missing."""
-    import shutil
-
     sync_api = pytest.importorskip("playwright.sync_api", reason="needs the 'dev' extra (playwright)")
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.skip("needs the Debian chromium package (make sysdeps)")
@@ -34,57 +51,6 @@ def chromium():
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
-
-
-def served_page(chromium, url: str, viewport: dict):
-    """A page of ``chromium`` in a context of its own that may load only ``url`` (and blob:/data:): any other
-    request (a CDN) is aborted and listed in ``blocked``; page and console errors go to ``errors``. Returns
-    ``(context, page, blocked, errors)``; close the context when done."""
-    context = chromium.new_context(viewport=viewport)
-    page = context.new_page()
-    blocked: list[str] = []
-    errors: list[str] = []
-
-    def route(r) -> None:
-        if r.request.url.startswith((url, "blob:", "data:")):
-            r.continue_()
-        else:  # a served app brings its own BokehJS and Panel bundles
-            blocked.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    return context, page, blocked, errors
-
-
-def tree_hash(path: str | os.PathLike) -> str:
-    """SHA-256 over every file's relative path and bytes under ``path`` (empty string if absent)."""
-    root = Path(path)
-    if not root.exists():
-        return ""
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root).as_posix()
-        h.update(rel.encode() + b"\0")
-        if p.is_file():
-            h.update(p.read_bytes())
-    return h.hexdigest()
-
-
-def run_cli(*args: str, check: bool = False, env: dict | None = None, cwd: str | os.PathLike | None = None):
-    """Run the real ``vaearr`` command in a subprocess; returns the CompletedProcess."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "vaearr", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "VAEARR_PROGRESS": "off", **(env or {})},
-        cwd=cwd,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"vaearr {' '.join(map(str, args))} failed (exit {proc.returncode}):\n"
-                             f"{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 @pytest.fixture
@@ -124,8 +90,6 @@ def demo_store_master(demo_files, tmp_path_factory) -> Path:
 @pytest.fixture
 def demo_store(demo_store_master: Path, tmp_path: Path) -> Path:
     """A private copy of the ingested demo store, free to write into."""
-    import shutil
-
     dst = tmp_path / "ni.zarr"
     shutil.copytree(demo_store_master, dst)
     return dst
@@ -164,8 +128,114 @@ def two_phase_master(tmp_path_factory) -> Path:
 @pytest.fixture
 def two_phase_store(two_phase_master: Path, tmp_path: Path) -> Path:
     """A private copy of the two-phase map store."""
-    import shutil
-
     dst = tmp_path / "fcc_bcc.zarr"
     shutil.copytree(two_phase_master, dst)
     return dst
+
+
+# -- a small map (10 × 12) and the shared run ------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def small_map(tmp_path_factory):
+    """A simulated 10×12 Ni map: patterns (HDF5), band contrast, elements and phase CSVs."""
+    pytest.importorskip("kikuchipy", reason="the small map is simulated with kikuchipy (the 'ebsd' extra)")
+    from vaearr.data import build_demo_map
+
+    return build_demo_map(tmp_path_factory.mktemp("small_map"), shape=(10, 12), seed=0)
+
+
+@pytest.fixture(scope="session")
+def map_master(small_map, tmp_path_factory) -> Path:
+    """The small map ingested with its tables and an Otsu ROI (copy before writing)."""
+    from vaearr.io.ebsd import ingest_ebsd
+    from vaearr.maps.roi import create_roi
+
+    store = tmp_path_factory.mktemp("map_store") / "ni.zarr"
+    ingest_ebsd(small_map.patterns, store, dataset="patterns", bandcontrast=small_map.bandcontrast,
+                elements=small_map.elements, phase=small_map.phase)
+    create_roi(store, otsu=True)
+    return store
+
+
+@pytest.fixture(scope="session")
+def trained_run(demo_store_master: Path, tmp_path_factory) -> Path:
+    """The shared run: one epoch of a small conv-VAE (3 latent dims, 24 × 24 inputs) on the demo map, trained once
+    per test process for the tests that only need a run to encode with or read from. Do not write into it: copy it
+    (``shutil.copytree``) first. A test of training itself trains its own."""
+    from vaearr.train import TrainConfig, fit
+
+    run = tmp_path_factory.mktemp("trained") / "run"
+    fit(TrainConfig(store=str(demo_store_master), run=str(run), epochs=1, batch_size=128, latent_dim=3, resize=24,
+                    model_options={"channels": [8, 16]}), progress=False)
+    return run
+
+
+# -- the map explorer's map: 12 × 16 patterns of 16 × 16, a briefly trained run and its latents ------------
+
+
+@pytest.fixture(scope="session")
+def map_run(tmp_path_factory) -> tuple[Path, Path, np.ndarray]:
+    """A 12 × 16 map of 16 × 16 uint8 patterns (4-row chunks) with roi, bandcontrast, orientation_ipf,
+    a 3-dim conv-VAE run on it and its encoded latents; copy before writing."""
+    from vaearr.encode import encode
+    from vaearr.store import write_variables
+
+    root = tmp_path_factory.mktemp("explore_map")
+    store = root / "map.zarr"
+    pats = map_patterns()
+    coords = {"y": np.arange(MAP_NY) * MAP_STEP, "x": np.arange(MAP_NX) * MAP_STEP}
+    roi = np.ones((MAP_NY, MAP_NX), bool)
+    roi[:2, :3] = False
+    mean = pats.reshape(MAP_NY, MAP_NX, -1).mean(-1)
+    rgb = np.stack([mean / mean.max(), np.linspace(0, 1, MAP_NX)[None].repeat(MAP_NY, 0), np.full((MAP_NY, MAP_NX), 0.3)], -1)
+    write_variables(store, {
+        "patterns": xr.DataArray(pats, dims=("y", "x", "py", "px"), coords=coords),
+        "roi": xr.DataArray(roi, dims=("y", "x"), coords=coords),
+        "bandcontrast": xr.DataArray(mean.astype(np.float32), dims=("y", "x"), coords=coords),
+        "orientation_ipf": xr.DataArray(rgb.astype(np.float32), dims=("y", "x", "rgb"), coords=coords),
+    }, chunks={"patterns": (4, MAP_NX, MAP_P, MAP_P)})
+    # the model's inputs roughly as the run's pipeline makes them (2 × 2 means, standardised) to train on
+    small = pats.reshape(MAP_NY * MAP_NX, 8, 2, 8, 2).mean((2, 4))
+    small = (small - small.mean((1, 2), keepdims=True)) / small.std((1, 2), keepdims=True)
+    make_run(root / "run", store, model=MAP_MODEL, sample_dims=("y", "x"), feature_dims=("py", "px"), var="patterns",
+             mask="roi", train_on=small[:, None], steps=30, resize=8, standardize=True, subtract_background=True)
+    encode(store, root / "run", progress=False)
+    return store, root / "run", pats
+
+
+@pytest.fixture(scope="session")
+def whole(map_run, tmp_path_factory) -> tuple[Path, Path]:
+    """The map with its run and latents, plus orientations and phase ids ingested from an ``.ang``; copy before
+    writing."""
+    pytest.importorskip("orix", reason="needs the 'ebsd' extra")
+    from orix import io as orix_io
+    from orix.crystal_map import CrystalMap, Phase, PhaseList
+    from orix.quaternion import Rotation
+
+    store, run, _ = map_run
+    root = tmp_path_factory.mktemp("damage")
+    rot = Rotation(np.random.default_rng(4).normal(size=(MAP_NY * MAP_NX, 4)))
+    y, x = (np.indices((MAP_NY, MAP_NX)).astype(float) * MAP_STEP).reshape(2, -1)
+    xmap = CrystalMap(rot.unit, phase_id=np.ones(MAP_NY * MAP_NX, int), x=x, y=y, scan_unit="um",
+                      phase_list=PhaseList([Phase("ni", point_group="m-3m")], ids=[1]))
+    orix_io.save(root / "map.ang", xmap)
+    copy = root / "map.zarr"
+    shutil.copytree(store, copy)
+    cli("ingest", "orientations", root / "map.ang", "--store", copy, "--no-maps", check=True)
+    return copy, run
+
+
+@pytest.fixture
+def planted(demo_store: Path) -> Path:
+    """The demo store with a 4-dim latent whose dim 2 follows the Cr map."""
+    from vaearr.store import open_store, write_variable
+
+    ds = open_store(demo_store)
+    rng = np.random.default_rng(0)
+    lat = rng.normal(size=(40, 60, 4)).astype(np.float32)
+    cr = ds.elements.sel(element="Cr").values
+    lat[..., 2] = (cr - cr.mean()) / cr.std() + 0.5 * rng.normal(size=cr.shape)
+    write_variable(demo_store, "latent", xr.DataArray(lat, dims=("y", "x", "latent_dim"),
+                                                      coords={"y": ds.y, "x": ds.x, "latent_dim": np.arange(4)}), mask="roi")
+    return demo_store

@@ -76,7 +76,7 @@ class _KeyedByKernel:
 
 def guard_gufunc_cache() -> bool:
     """Apply the guard once per process; ``False`` when numba is not installed or has moved its wrapper class
-    (tests/test_numba_cache.py fails then)."""
+    (tests/base/test_numba_cache.py fails then)."""
     global _applied
     if _applied:
         return True

@@ -194,7 +194,7 @@ def _fsync_write_json(path: Path, obj: Any) -> None:
 
 
 #: environment variable of the fault-injection hook: ``VAEARR_KILL_AT_STEP=N`` kills the process
-#: (SIGKILL) right after the N-th step (write or rename) of a local commit (tests/test_faults.py)
+#: (SIGKILL) right after the N-th step (write or rename) of a local commit (tests/store/test_faults.py)
 KILL_AT_STEP = "VAEARR_KILL_AT_STEP"
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100

@@ -6,7 +6,7 @@ stores' coroutines live), nor to see that loop, nor a codec pipeline to subclass
 is taken only on a release in :data:`TESTED` (major, minor) and when it imports; otherwise (a newer zarr, or
 ``VAEARR_ZARR_INTERNALS=off``) the callers take the public path: zarr.Array's synchronous reads one at a
 time (the same values, slower), no draining of a failed write's siblings, zarr's own codec pipeline (a corrupt
-chunk is zarr's error instead of one naming it). ``tests/test_portable.py`` reads the same batches both ways.
+chunk is zarr's error instead of one naming it). ``tests/store/test_portable.py`` reads the same batches both ways.
 """
 
 from __future__ import annotations

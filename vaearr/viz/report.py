@@ -252,7 +252,7 @@ def _inline_bundle(roots: list[Any]) -> str:
 #: BokehJS reads a CSS custom property (``--bk-line-color``, ...) for every visual property of every glyph,
 #: axis and title on every paint, each through ``getComputedStyle``, which forces a style recalculation of
 #: the page; the report sets none of them, so every lookup reads "". Answering "" without the lookup draws
-#: the same pixels (tests/test_report.py compares screenshots) and took 0.1–0.6 s off the page's render.
+#: the same pixels (tests/viz/test_report.py compares screenshots) and took 0.1–0.6 s off the page's render.
 #: Should BokehJS move the method, the page is drawn as before.
 NO_CSS_VISUALS = """<script id="vaearr-no-css-visuals">
 (function () {

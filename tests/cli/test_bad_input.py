@@ -1,0 +1,419 @@
+"""Bad input, every command: one ``error:`` line naming the option or file, a non-zero exit (2 for usage), no
+traceback, and every store byte-identical (issue 30). The cases are data (:data:`CASES`); ``RELIABILITY.md``
+("Bad input") gives their counts per command group, which ``python -m tests.cli.test_bad_input`` prints."""
+
+from __future__ import annotations
+
+import collections
+import os
+import shlex
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import make_places, tree_hash, vaearr_cli
+
+pytest.importorskip("kikuchipy", reason="needs the 'ebsd' extra")
+nib = pytest.importorskip("nibabel", reason="needs the 'nifti' extra")
+
+#: ``needle | command line``: the line must name the needle (an option, or a file by its placeholder). Placeholders:
+#: {map} {img} {vol} the three stores (an EBSD map, an image set, a volume set); {none} an absent path; {file} a
+#: text file; {dir} an empty folder; {under} a path under a regular file (no folder can be made there); {trunc} a
+#: truncated HDF5; {junk} random bytes; {png} a folder of images; {badpng} a folder with a broken image; {nii} a 3-D
+#: NIfTI; {idx} an IDX file cut short; {csv} an empty CSV; {bc} the map's band-contrast CSV; {ang} a broken .ang;
+#: {run} a folder that is no run; {cif} a CIF file that does not parse.
+CASES = """
+# --- rank
+--top | rank {map} --top 0
+--top | rank {map} --top -1
+--top | rank {map} --top abc
+--components | rank {map} --components 0
+--components | rank {map} --components -3
+--trend-order | rank {map} --trend-order -1
+--per-page | rank {map} --per-page 0
+--seed | rank {map} --seed -1
+--seed | rank {map} --seed 4294967296
+--criterion | rank {map} --criterion xyz
+--k-range | rank {map} --k-range 0:3
+--k-range | rank {map} --k-range 5:2
+--k-range | rank {map} --k-range abc
+--dims | rank {map} --dims a,b
+{under} | rank {map} --out {under}
+--bogus | rank {map} --bogus
+# --- cluster
+--k | cluster {map} --k 0
+--k | cluster {map} --k -2
+--eps | cluster {map} --eps 0
+--eps | cluster {map} --eps -1
+--min-samples | cluster {map} --min-samples 0
+--min-cluster-size | cluster {map} --min-cluster-size 1
+--cluster-selection-epsilon | cluster {map} --cluster-selection-epsilon -1
+--seed | cluster {map} --seed -1
+--dim | cluster {map} --dim -1
+--dim | cluster {map} --dim x
+--criterion | cluster {map} --criterion foo
+--shade-clip | cluster {map} --shade-clip 50:10
+--shade-clip | cluster {map} --shade-clip 0:200
+--k-range | cluster {map} --k-range 3:1
+{under} | cluster {map} --out {under}
+--tag | cluster {map} --tag a/b
+# --- decompose
+--components | decompose {map} --components 0
+--components | decompose {map} --components -2
+--components | decompose {map} --components abc
+--max-components | decompose {map} --max-components 0
+--max-fit | decompose {map} --max-fit 0
+--seed | decompose {map} --seed -1
+--references | decompose {map} --references a,b
+--k-range | decompose {map} --k-range x
+nope | decompose {map} --method nope
+# --- index
+--tilt | index {map} --tilt 70 --pc 0.4,0.2,0.5 --tilt 91
+--tilt | index {map} --tilt 70 --pc 0.4,0.2,0.5 --tilt -91
+--detector-tilt | index {map} --tilt 70 --pc 0.4,0.2,0.5 --detector-tilt 100
+--px-size | index {map} --tilt 70 --pc 0.4,0.2,0.5 --px-size 0
+--resolution | index {map} --tilt 70 --pc 0.4,0.2,0.5 --resolution 0
+--energy | index {map} --tilt 70 --pc 0.4,0.2,0.5 --energy 0
+--pc | index {map} --tilt 70 --pc 2,0,0
+--pc | index {map} --tilt 70 --pc abc
+--pc | index {map} --tilt 70 --pc 0.4,0.2
+--pc-convention | index {map} --tilt 70 --pc 0.4,0.2,0.5 --pc-convention foo
+--method | index {map} --tilt 70 --pc 0.4,0.2,0.5 --method foo
+--pc | index {map} --tilt 70
+unobtainium | index {map} --tilt 70 --pc 0.4,0.2,0.5 --phase fcc --phase unobtainium
+fcc | index {map} --tilt 70 --pc 0.4,0.2,0.5 --phase fcc --phase fcc
+{cif} | index {map} --tilt 70 --pc 0.4,0.2,0.5 --phase fcc --phase {cif}
+x:999:3:Fe | index {map} --tilt 70 --pc 0.4,0.2,0.5 --phase x:999:3:Fe
+# --- phases, quality, master-pattern
+seg | phases {map} --regions seg
+--max-phases | phases {map} --regions seg --max-phases 0
+--method | phases {map} --regions seg --method magic
+--min-regions | phases {map} --regions seg --min-regions 0
+--pc | phases {map} --regions seg --pc 2,0,0
+--name | phases {map} --regions seg --name a/b
+{under} | phases {map} --regions seg --figures {under}
+--iq | quality {map} --iq a/b
+--adp | quality {map} --iq q --adp q
+nope | quality {map} --mask nope
+unobtainium | master-pattern unobtainium
+{cif} | master-pattern {cif}
+--energy | master-pattern fcc --energy 0
+{under} | master-pattern fcc --out {under}
+# --- segment
+--boundary-cost | segment {map} --boundary-cost -1
+--min-size | segment {map} --min-size 0
+--min-contrast | segment {map} --min-contrast 1
+--min-contrast | segment {map} --min-contrast -0.1
+--grain-angle | segment {map} --grain-angle 0
+--grain-angle | segment {map} --grain-angle 200
+--grain-threshold | segment {map} --grain-threshold 0
+--seed | segment {map} --seed -1
+{under} | segment {map} --figures {under}
+# --- spread
+--radius | spread {map} --radius 0
+--radius | spread {map} --radius 11
+--level | spread {map} --level pixels
+--regions | spread {map} --regions ../x
+--name | spread {map} --name ../x
+--recrystallised | spread {map} --recrystallised ../x
+'latent' | spread {map}
+'segments' | spread {map} --features bandcontrast
+'nope' | spread {map} --features nope
+{under} | spread {map} --figures {under}
+# --- explore
+--n | explore {map} --run {run} --n -5
+--num-samples | explore {map} --run {run} --num-samples 0
+--steps | explore {map} --run {run} --steps 1
+--grid | explore {map} --run {run} --grid 1
+--metric-range | explore {map} --run {run} --metric-range foo
+part | explore {map} --run {run} --parts foo
+--traversal-range | explore {map} --run {run} --traversal-range 3:-3
+--manifold-range | explore {map} --run {run} --manifold-range 1:1
+--seed | explore {map} --run {run} --seed -1
+{under} | explore {map} --run {run} --out {under}
+--port | explore {map} --run {run} --port -1
+--port | explore {map} --run {run} --port 70000
+--manifold-dims | explore {map} --run {run} --manifold-dims 1
+--line | explore {map} --run {run} --line 1,2
+--traversal-dims | explore {map} --run {run} --traversal-dims a
+--run | explore {map}
+# --- train
+--epochs | train {map} --run {tmp}/r --epochs 0
+--latent-dim | train {map} --run {tmp}/r --latent-dim 0
+--batch-size | train {map} --run {tmp}/r --batch-size 0
+--lr | train {map} --run {tmp}/r --lr 0
+--lr | train {map} --run {tmp}/r --lr -1
+--lr | train {map} --run {tmp}/r --lr nan
+--weight-decay | train {map} --run {tmp}/r --weight-decay -1
+--optimizer | train {map} --run {tmp}/r --optimizer sgd
+--schedule | train {map} --run {tmp}/r --schedule foo
+--schedule-per | train {map} --run {tmp}/r --schedule-per foo
+--kl-warmup | train {map} --run {tmp}/r --kl-warmup -1
+--kl-cycles | train {map} --run {tmp}/r --kl-cycles -1
+--grad-clip | train {map} --run {tmp}/r --grad-clip -1
+--amp | train {map} --run {tmp}/r --amp foo
+--seed | train {map} --run {tmp}/r --seed -1
+--val-fraction | train {map} --run {tmp}/r --val-fraction 1
+--val-fraction | train {map} --run {tmp}/r --val-fraction -0.1
+--split-by | train {map} --run {tmp}/r --split-by foo
+--checkpoint-every | train {map} --run {tmp}/r --checkpoint-every 0
+--num-workers | train {map} --run {tmp}/r --num-workers -1
+--scale | train {map} --run {tmp}/r --scale foo
+--crop | train {map} --run {tmp}/r --crop 1
+--resize | train {map} --run {tmp}/r --resize 1
+--resize | train {map} --run {tmp}/r --resize -4
+--preprocess | train {map} --run {tmp}/r --preprocess foo
+--background-operation | train {map} --run {tmp}/r --background-operation foo
+--dynamic-background | train {map} --run {tmp}/r --dynamic-background -1
+--dynamic-operation | train {map} --run {tmp}/r --dynamic-operation foo
+--average-neighbours | train {map} --run {tmp}/r --average-neighbours 4
+--window 0:5,0:2 lies outside the 3 × 3 map | train {map} --run {tmp}/r --window 0:5,0:2
+--window 0:2,0:2 is 2 × 2 pixels, smaller than a pattern neighbourhood | train {map} --run {tmp}/r --window 0:2,0:2
+--window must be | train {map} --run {tmp}/r --window sideways
+--neighbour-weights | train {map} --run {tmp}/r --neighbour-weights foo
+--previews | train {map} --run {tmp}/r --previews -1
+--patience | train {map} --run {tmp}/r --patience -1
+--min-delta | train {map} --run {tmp}/r --min-delta -1
+--ema | train {map} --run {tmp}/r --ema 1
+--ema | train {map} --run {tmp}/r --ema -0.5
+--cosine-t0 | train {map} --run {tmp}/r --cosine-t0 0
+--cosine-t-mult | train {map} --run {tmp}/r --cosine-t-mult 0
+--subset | train {map} --run {tmp}/r --subset 0
+--max-steps | train {map} --run {tmp}/r --max-steps 0
+--patch | train {map} --run {tmp}/r --patch 0x1x2
+--preview-slices | train {map} --run {tmp}/r --preview-slices a
+--epochs | train {map} --run {tmp}/r --epochs x
+{under} | train {map} --run {under}
+--run | train {map}
+# --- encode
+--batch-size | encode {map} --run {run} --batch-size 0
+{under} | encode {map} --run {run} --export {under}
+{under} | encode {map} --run {run} --figures {under}
+{under} | encode {map} --run {run} --per-subject {under}
+{run} | encode {map} --run {run}
+{none} | encode {map} --run {none}
+# --- boundaries
+--sigma | boundaries {map} --sigma -1
+--sigma | boundaries {map} --sigma abc
+--lagb-min-length | boundaries {map} --lagb-min-length -1
+--lagb-min-length | boundaries {map} --lagb-min-length 0
+--lagb-low | boundaries {map} --lagb-low -1
+--lagb-threshold | boundaries {map} --lagb-threshold -1
+--gb-threshold | boundaries {map} --gb-threshold -1
+--lagb-method | boundaries {map} --lagb-method foo
+{under} | boundaries {map} --figures {under}
+nope | boundaries {map} --from nope
+# --- roi
+--bc-top-percent | roi {map} --bc-top-percent 0
+--bc-top-percent | roi {map} --bc-top-percent 150
+bin width | roi {map} --bin-width 0 --figures {tmp}/f
+row -1 | roi {map} --profile-row -1 --figures {tmp}/f
+{under} | roi {map} --bc-otsu --export {under}
+{under} | roi {map} --bc-otsu --figures {under}
+abc | roi {map} --x abc
+5:1 | roi {map} --y 5:1
+--figures | roi {map} --bin-width 2
+nope | roi {map} --bc-otsu --var nope
+--bc-min | roi {map} --bc-min x
+--keep | roi {map} --otsu --keep sideways
+--bc-min | roi {map} --threshold 100 --bc-min 50
+# --- orientation-maps
+--grain-angle | orientation-maps {map} --grain-angle 0
+--grain-angle | orientation-maps {map} --grain-angle 200
+--direction | orientation-maps {map} --direction w
+{under} | orientation-maps {map} --figures {under}
+orientation | orientation-maps {map}
+# --- report, layers, explore-map, import-weights
+{under} | report {map} --out {under}
+--top | layers --out {tmp}/l --run {run} --top 0
+--size | layers --out {tmp}/l --weights {file} --size 4
+{under} | layers --out {under} --run {run} --img1 {file} --img2 {file}
+--run | layers --out {tmp}/l
+--port | explore-map {map} --run {run} --port 70000
+--box-cap | explore-map {map} --run {run} --box-cap 0
+--resize | import-weights {file} --from ebsd-script --store {map} --run {tmp}/w --resize 1
+--crop | import-weights {file} --from ebsd-script --store {map} --run {tmp}/w --crop 1
+{under} | import-weights {file} --from ebsd-script --store {map} --run {under}
+--from | import-weights {file} --store {map} --run {tmp}/w
+{under} | demo --out {under}
+{under} | demo --out {tmp}/d --data {under}
+--epochs | demo --out {tmp}/d --epochs 0
+--latent-dim | demo --out {tmp}/d --latent-dim 0
+{none} | export {none} --to {tmp}/m.ang
+{under} | export {map} --to {under}/m.ang
+orientation | export {map} --to {tmp}/m.ang
+nope | export {map} --to {tmp}/t.csv --vars nope
+--to | export {map}
+.xyz | export {map} --to {tmp}/m.xyz
+--dpi | rank {map} --dpi 0
+--format | rank {map} --format gif
+--dpi | boundaries {map} --dpi 5000
+--format | roi {map} --bc-otsu --figures {tmp}/f --format bmp
+# --- ingest ebsd
+--step | ingest ebsd {trunc} --store {tmp}/n.zarr --step -1
+--step | ingest ebsd {trunc} --store {tmp}/n.zarr --step 0
+--crop | ingest ebsd {trunc} --store {tmp}/n.zarr --crop 0
+--binning | ingest ebsd {trunc} --store {tmp}/n.zarr --binning 0
+--scan-shape | ingest ebsd {trunc} --store {tmp}/n.zarr --scan-shape 0x3
+{none} | ingest ebsd {none} --store {tmp}/n.zarr
+{trunc} | ingest ebsd {trunc} --store {tmp}/n.zarr
+{junk} | ingest ebsd {junk} --store {tmp}/n.zarr
+{file} | ingest ebsd {file} --store {tmp}/n.zarr
+{img} | ingest ebsd {trunc} --store {img}
+{vol} | ingest ebsd {trunc} --store {vol}
+--store | ingest ebsd {trunc}
+# --- ingest images
+--size | ingest images {png} --store {tmp}/n.zarr --size 0
+--size | ingest images {png} --store {tmp}/n.zarr --size -5
+mode | ingest images {png} --store {tmp}/n.zarr --mode CMYKX
+{none} | ingest images {none} --store {tmp}/n.zarr
+{badpng} | ingest images {badpng} --store {tmp}/n.zarr
+{dir} | ingest images {dir} --store {tmp}/n.zarr
+{map} | ingest images {png} --store {map}
+{vol} | ingest images {png} --store {vol}
+# --- ingest idx
+{none} | ingest idx {none} --store {tmp}/n.zarr
+{idx} | ingest idx {idx} --store {tmp}/n.zarr
+{junk} | ingest idx {junk} --store {tmp}/n.zarr
+{map} | ingest idx {idx} --store {map}
+{vol} | ingest idx {idx} --store {vol}
+# --- ingest nifti
+--volume | ingest nifti {nii} --store {tmp}/n.zarr --volume 5
+--volume | ingest nifti {nii} --store {tmp}/n.zarr --volume -1
+--shape | ingest nifti {nii} --store {tmp}/n.zarr --shape 0x1x1
+--shape | ingest nifti {nii} --store {tmp}/n.zarr --shape 4x4
+method | ingest nifti {nii} --store {tmp}/n.zarr --method foo
+{none} | ingest nifti {none} --store {tmp}/n.zarr
+{junk} | ingest nifti {junk} --store {tmp}/n.zarr
+{map} | ingest nifti {nii} --store {map}
+{img} | ingest nifti {nii} --store {img}
+# --- ingest tables, orientations
+{img} | ingest tables {img} --bandcontrast {csv}
+{vol} | ingest tables {vol} --bandcontrast {csv}
+{none} | ingest tables {map} --elements {none}
+{csv} | ingest tables {map} --elements {csv}
+--overwrite | ingest tables {map} --bandcontrast {bc}
+--xy-units | ingest tables {map} --elements {bc} --xy-units foo
+--composite-mask | ingest tables {map} --composite-mask roi
+{none} | ingest orientations {none} --store {tmp}/n.zarr
+{ang} | ingest orientations {ang} --store {tmp}/n.zarr
+--grain-angle | ingest orientations {ang} --store {tmp}/n.zarr --grain-angle 0
+--direction | ingest orientations {ang} --store {tmp}/n.zarr --direction w
+{img} | ingest orientations {ang} --store {img}
+# --- info
+{none} | info {none}
+{file} | info {file}
+{dir} | info {dir}
+"""
+
+#: Commands that take a store first: each is also given an absent store, a file, an empty folder, an unknown option.
+STORE_COMMANDS = {
+    "rank": "", "cluster": "", "decompose": "", "index": "--tilt 70 --pc 0.4,0.2,0.5", "segment": "",
+    "explore": "--run {run} --out {tmp}/e", "train": "--run {tmp}/r", "encode": "--run {run}", "boundaries": "",
+    "roi": "--bc-otsu", "orientation-maps": "", "report": "--out {tmp}/rep", "info": "", "verify": "", "spread": "",
+    "phases": "--regions seg", "quality": "",
+}
+
+
+def cases() -> list[tuple[str, str]]:
+    """Every (needle, command line) of :data:`CASES` and the generated store cases."""
+    out = [tuple(part.strip() for part in line.split(" | ", 1)) for line in CASES.splitlines()
+           if line.strip() and not line.startswith("#")]
+    for command, rest in STORE_COMMANDS.items():
+        for bad in ("{none}", "{file}", "{dir}"):
+            # the run is read before the store: its line names the run folder
+            out.append(("{run}" if "{run}" in rest else bad, f"{command} {bad} {rest}".strip()))
+        if command != "info":
+            out.append(("--bogus", f"{command} {{map}} {rest} --bogus".strip()))
+    return out  # type: ignore[return-value]
+
+
+def group(command_line: str) -> str:
+    """The command group a case counts under in RELIABILITY.md (``ingest ebsd``, ``rank``...)."""
+    words = command_line.split()
+    return " ".join(words[:2]) if words[0] == "ingest" else words[0]
+
+
+@pytest.fixture(scope="module")
+def places(tmp_path_factory, kikuchipy_data_dir: Path) -> dict[str, str]:
+    """The three small stores and the broken files, made once for the module."""
+    return make_places(tmp_path_factory.mktemp("bad_input"), kikuchipy_data_dir)
+
+
+def assert_clean(capsys, places: dict[str, str], command_line: str, needle: str) -> str:
+    """Run one bad command line; every promise of issue 30 checked; the error line returned."""
+    stores = [places[k] for k in ("map", "img", "vol")]
+    before = [tree_hash(s) for s in stores]
+    args = shlex.split(command_line.format(**places))
+    code, out, err = vaearr_cli(*args)
+    lines = err.strip().splitlines()
+    assert code != 0, (command_line, out[-500:])
+    assert "Traceback" not in err, (command_line, err)
+    assert len(lines) == 1 and lines[0].startswith("error: "), (command_line, err)
+    assert needle.format(**places) in lines[0], (command_line, lines[0])
+    assert "unexpected" not in lines[0], (command_line, lines[0])
+    assert code == 2, (command_line, code, lines[0])
+    assert [tree_hash(s) for s in stores] == before, (command_line, "a store changed")
+    return lines[0]
+
+
+@pytest.mark.parametrize("needle, command_line", cases(), ids=[c[1] for c in cases()])
+def test_bad_input_is_one_line_and_leaves_every_store_as_it_was(capsys, places, needle, command_line) -> None:
+    assert_clean(capsys, places, command_line, needle)
+
+
+def test_there_are_at_least_250_cases_over_every_command() -> None:
+    from vaearr.cli.common import app
+
+    found = cases()
+    assert len(found) >= 250, len(found)
+    commands = {c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands}
+    covered = {group(line).split()[0] for _, line in found}
+    assert commands <= covered, commands - covered
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into read-only folders")
+@pytest.mark.parametrize("command_line", ["rank {map} --out {ro}/rank", "cluster {map} --out {ro}",
+                                          "roi {map} --bc-otsu --export {ro}", "boundaries {map} --figures {ro}",
+                                          "train {map} --run {ro}/run", "report {map} --out {ro}/rep"])
+def test_a_read_only_output_folder_is_refused_before_the_store_is_written(capsys, places, tmp_path, command_line):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        line = assert_clean(capsys, {**places, "ro": str(ro)}, command_line, "{ro}")
+    finally:
+        ro.chmod(0o755)
+    assert "cannot write there" in line
+
+
+if __name__ == "__main__":  # the counts of RELIABILITY.md
+    counts = collections.Counter(group(line) for _, line in cases())
+    for name, n in sorted(counts.items()):
+        print(f"| {name} | {n} |")
+    print(f"| all | {sum(counts.values())} |")
+
+
+@pytest.mark.parametrize("flow_name, params, needle", [
+    ("analysis:analyze_latents", dict(out="{under}", scheduler=None, block_dims=8), "{under}"),
+    ("analysis:analyze_latents", dict(top=0, scheduler=None, block_dims=8), "--top must be at least 1"),
+    ("analysis:cluster_latents", dict(out="{under}", scheduler=None), "{under}"),
+    ("analysis:cluster_latents", dict(min_cluster_size=1, scheduler=None), "--min-cluster-size"),
+    ("explore:explore_latents", dict(run="{run}", out="{under}"), "{under}"),
+    ("pipeline:report", dict(out="{under}"), "{under}"),
+])
+def test_the_flows_hold_the_same_ranges_and_outputs(places, flow_name, params, needle) -> None:
+    """The flows' bodies (``Flow.fn``: no Prefect server) refuse what the command line refuses, before a write."""
+    pytest.importorskip("prefect", reason="needs the 'flows' extra")
+    import importlib
+
+    from vaearr.errors import InputError
+
+    module, name = flow_name.split(":")
+    flow = getattr(importlib.import_module(f"flows.{module}"), name)
+    before = tree_hash(places["map"])
+    given = {k: v.format(**places) if isinstance(v, str) else v for k, v in params.items()}
+    with pytest.raises(InputError) as info:
+        flow.fn(store=places["map"], **given)
+    assert needle.format(**places) in str(info.value)
+    assert tree_hash(places["map"]) == before

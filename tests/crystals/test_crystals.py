@@ -1,0 +1,183 @@
+"""Phases from names, structure text and CIF files, their records, structure factors, Hough band families and
+kinematical master patterns (:mod:`vaearr.crystals`), on FCC, BCC and HCP, offline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.helpers import FERRITE_CIF
+from vaearr.errors import InputError
+
+pytest.importorskip("kikuchipy", reason="needs the 'ebsd' extra")
+
+TI_CIF = """data_Ti
+_symmetry_space_group_name_H-M 'P 63/m m c'
+_cell_length_a 2.9508
+_cell_length_b 2.9508
+_cell_length_c 4.6855
+_cell_angle_alpha 90
+_cell_angle_beta 90
+_cell_angle_gamma 120
+loop_
+_atom_site_label
+_atom_site_type_symbol
+_atom_site_fract_x
+_atom_site_fract_y
+_atom_site_fract_z
+Ti1 Ti 0.333333 0.666667 0.25
+"""
+
+
+def _cubic_key(hkl) -> tuple[int, ...]:
+    return tuple(sorted(abs(int(v)) for v in hkl))
+
+
+def test_builtin_structures_keep_their_sites_and_forbidden_reflections() -> None:
+    """Atoms stay where the International Tables put them (Ti at 1/3, 2/3, 1/4, not orix's re-expressed 0.577),
+    forbidden reflections have F = 0, and the cubic structure factors are diffsims' own."""
+    from diffsims.crystallography import ReciprocalLatticeVector
+
+    from vaearr.crystals import BUILTIN, crystal_phase, structure_factors
+
+    ti = crystal_phase(BUILTIN["hcp"])
+    assert ti.structure.xyz[0] == pytest.approx([1 / 3, 2 / 3, 0.25])
+    f = structure_factors(ti, [[0, 0, 1], [0, 0, 2], [1, 0, 0], [1, 0, 1], [1, 1, 1], [-2, 1, -1]])
+    assert f[0] < 1e-9 and f[4] < 1e-9 and f[5] < 1e-9  # {0001}, {11-21} (h - k = 3n, l odd): forbidden
+    assert f[1] == pytest.approx(2 * f[2], rel=0.3) and f[3] > f[2]  # two atoms in phase on {0002}
+    for key, forbidden, allowed in (("fcc", [[1, 0, 0], [1, 1, 0]], [[1, 1, 1], [2, 0, 0]]),
+                                    ("bcc", [[1, 0, 0], [1, 1, 1]], [[1, 1, 0], [2, 0, 0]])):
+        phase = crystal_phase(BUILTIN[key])
+        hkl = forbidden + allowed
+        mine = structure_factors(phase, hkl)
+        assert (mine[:2] < 1e-9).all() and (mine[2:] > 1).all()
+        ref = ReciprocalLatticeVector(phase, hkl=hkl)
+        ref.sanitise_phase()
+        ref.calculate_structure_factor()
+        np.testing.assert_allclose(mine, np.abs(ref.structure_factor), rtol=1e-6, atol=1e-9)
+
+
+def test_band_families_are_pyebsdindex_own_defaults() -> None:
+    """The rule (widest band first, each band's first allowed order) gives PyEBSDIndex's FCC, BCC and HCP families."""
+    from pyebsdindex.tripletvote import addphase
+
+    from vaearr.crystals import BUILTIN, band_families, crystal_phase
+
+    for key in ("fcc", "bcc"):
+        mine = {_cubic_key(h) for h in band_families(crystal_phase(BUILTIN[key]))}
+        theirs = {_cubic_key(h) for h in addphase(libtype=key.upper()).polefamilies}
+        assert mine == theirs, (key, mine, theirs)
+    from orix.vector import Miller
+
+    ti = crystal_phase(BUILTIN["hcp"])
+    mine = band_families(ti)
+    assert len(mine) == 8
+    theirs = [[h, k, l] for h, k, _, l in addphase(libtype="HCP").polefamilies]
+    equivalents = Miller(hkl=mine, phase=ti).symmetrise(unique=True)
+    have = {tuple(np.rint(v).astype(int)) for v in equivalents.hkl.reshape(-1, 3)}
+    assert all(tuple(h) in have or tuple(-np.array(h)) in have for h in theirs), (mine, theirs)
+
+
+def test_kinematical_master_patterns_of_fcc_bcc_hcp_are_computed_once_and_cached(master_pattern_cache) -> None:
+    from vaearr.crystals import resolve_phase
+    from vaearr.crystals.master_patterns import cache_dir, cached_path
+
+    assert cache_dir() == master_pattern_cache / "master_patterns"
+    for key in ("fcc", "bcc", "hcp"):
+        src = resolve_phase(key)
+        mp = src.master_pattern(20)
+        assert mp.projection == "lambert" and mp.hemisphere == "both" and mp.data.shape == (2, 401, 401)
+        assert mp.phase.name == key and mp.phase.space_group.number == {"fcc": 225, "bcc": 229, "hcp": 194}[key]
+        path = cached_path(src.phase, 20.0)
+        assert path.is_file() and path.parent == cache_dir()
+        again = resolve_phase(key).master_pattern(20)
+        np.testing.assert_array_equal(np.asarray(again.data), np.asarray(mp.data))
+        lower, upper = np.asarray(mp.data)
+        assert upper.std() > 0 and lower.std() > 0
+    # another energy is another master pattern (narrower bands at higher kV)
+    assert cached_path(resolve_phase("fcc").phase, 15.0) != cached_path(resolve_phase("fcc").phase, 20.0)
+
+
+def test_structure_text_and_cif_files(tmp_path) -> None:
+    from vaearr.crystals import (
+        parse_structure,
+        phase_record,
+        read_cif,
+        record_phase,
+        resolve_phase,
+    )
+
+    c = parse_structure("ferrite:229:2.8665:Fe")
+    assert c.space_group == 229 and c.lattice == (2.8665,) * 3 + (90.0,) * 3 and c.atoms == (("Fe", (0.0, 0.0, 0.0), 1.0),)
+    ti = parse_structure("ti:194:2.95,4.69:Ti@0.3333,0.6667,0.25")
+    assert ti.lattice[5] == 120 and ti.atoms[0][1] == (0.3333, 0.6667, 0.25)
+    mixed = parse_structure("b2:221:2.9:Fe@0,0,0;Al@0.5,0.5,0.5")
+    assert [a[0] for a in mixed.atoms] == ["Fe", "Al"]
+    cif = tmp_path / "ferrite.cif"
+    cif.write_text(FERRITE_CIF)
+    src = resolve_phase(str(cif))
+    rec = src.record(3)
+    assert rec["name"] == "ferrite" and rec["space_group"] == 229 and rec["point_group"] == "m-3m"
+    assert rec["lattice"] == [2.8665] * 3 + [90.0] * 3 and rec["lattice_units"].startswith("Å")
+    assert {a["element"] for a in rec["atoms"]} == {"Fe"} and rec["id"] == 3 and "ferrite.cif" in rec["source"]
+    # the record gives the phase back (what a store's phases attr hands to orix)
+    assert phase_record(record_phase(rec), 3, source=rec["source"]) == rec
+    (tmp_path / "ti.cif").write_text(TI_CIF)
+    t = read_cif(tmp_path / "ti.cif")
+    assert t.space_group.number == 194 and pytest.approx([1 / 3, 2 / 3, 0.25], abs=1e-5) == t.structure.xyz[0]
+    named = resolve_phase(f"alpha={cif}")
+    assert named.name == "alpha" and named.phase.name == "alpha"
+
+
+@pytest.mark.parametrize(("spec", "words"), [
+    ("unobtainium", "unknown phase 'unobtainium'"),
+    ("x:999:3:Fe", "space group must be 1–230"),
+    ("x:225:3,4,5,6:Fe", "1 (cubic a), 2 (a, c), 3 (a, b, c) or 6"),
+    ("x:225:-3:Fe", "lattice lengths must be > 0"),
+    ("x:225:3:Qq", "unknown element 'Qq'"),
+    ("x:225:3:Fe@1,2", "ELEMENT[@x,y,z[@occupancy]]"),
+    ("x:abc:3:Fe", "the space group is a number"),
+    ("x:225:3", "not a phase name, a file or NAME:SPACEGROUP"),
+])
+def test_bad_phase_text_is_one_line(spec, words) -> None:
+    from vaearr.crystals import resolve_phase
+
+    with pytest.raises(InputError, match=words.replace("(", r"\(").replace("[", r"\[").replace(")", r"\)")) as info:
+        resolve_phase(spec)
+    assert "\n" not in str(info.value)
+
+
+def test_bad_cif_and_clashing_names_are_one_line(tmp_path, capsys) -> None:
+    from vaearr.crystals import resolve_phases
+
+    bad = tmp_path / "broken.cif"
+    bad.write_text("data_x\n_cell_length_a abc\nloop_\n_foo\n")
+    with pytest.raises(InputError, match="cannot be read as a CIF file") as info:
+        resolve_phases([str(bad)])
+    assert str(bad) in str(info.value) and "\n" not in str(info.value)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""  # the parser's own report is kept from the terminal
+    with pytest.raises(InputError, match="no such CIF file"):
+        resolve_phases([str(tmp_path / "absent.cif")])
+    with pytest.raises(InputError, match="two phases named 'fcc'"):
+        resolve_phases(["fcc", "fcc"])
+    with pytest.raises(InputError, match="two phases named 'a'"):
+        resolve_phases(["a=fcc", "a=bcc"])
+    assert [s.name for s in resolve_phases(["gamma=fcc", "alpha=bcc"])] == ["gamma", "alpha"]
+
+
+def test_kikuchipy_names_offline() -> None:
+    """``ni`` ships with kikuchipy; a downloaded name not in kikuchipy's cache says how to get it (no network here)."""
+    import kikuchipy as kp
+
+    from vaearr.crystals import resolve_phase
+
+    ni = resolve_phase("ni")
+    assert ni.kind == "kikuchipy" and ni.phase.point_group.name == "m-3m" and ni.units.startswith("nm")
+    try:
+        kp.data.ebsd_master_pattern("austenite", allow_download=False)
+        pytest.skip("kikuchipy's austenite master pattern is in its cache here")
+    except Exception:
+        pass
+    with pytest.raises(InputError, match="not downloaded"):
+        resolve_phase("austenite")

@@ -1,0 +1,350 @@
+"""vaearr segment (vaearr.maps.regions, vaearr.maps.segment): regions of a feature map by minimum description length, the two levels, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from sklearn.metrics import adjusted_rand_score
+
+from tests.helpers import cli, tree_hash
+from vaearr.errors import InputError, StoreError
+from vaearr.maps.merging import (
+    absorb_small,
+    grid_pairs,
+    merge_regions,
+    noise_whitening,
+    robust_covariance,
+)
+from vaearr.maps.neighbours import NeighbourAverage
+from vaearr.maps.regions import segment_features
+from vaearr.maps.segment import segment_store
+from vaearr.store import write_variables
+
+NY, NX = 24, 32
+
+
+def planted(seed: int = 0, *, d: int = 4, step: float = 1.0, grain_step: float = 20.0) -> tuple[np.ndarray, ...]:
+    """Two grains (left, right of x = 16), the left one cut in two sub-grains at y = 12: features with
+    unit Gaussian noise, the sub-grains ``step`` σ apart, the grains ``grain_step`` σ apart."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:NY, 0:NX]
+    grains = (xx >= 16).astype(int)
+    regions = np.where(grains == 1, 2, (yy >= 12).astype(int))
+    f = rng.normal(size=(NY, NX, d))
+    f[..., 0] += grain_step * grains
+    f[..., 1] += step * (regions == 1)
+    return f, regions, grains
+
+
+def test_two_regions_are_found_and_the_noise_is_measured() -> None:
+    f, regions, grains = planted(step=3.0)
+    seg = segment_features(f, np.ones((NY, NX), bool))
+    assert seg.n_regions == 3 and seg.n_grains == 2, seg.info
+    assert adjusted_rand_score(regions.ravel(), seg.regions.ravel()) > 0.95
+    assert adjusted_rand_score(grains.ravel(), seg.grains.ravel()) > 0.99
+    # the noise is unit Gaussian: its standard deviation is read back from the map, boundaries aside
+    assert np.allclose(seg.info["noise_std_per_dim"], 1.0, atol=0.1), seg.info["noise_std_per_dim"]
+    assert seg.info["noise_correlation_factor"] < 2  # 1 for independent noise, read a little high here
+    # boundary codes: grain boundary along x = 15/16, low-angle along y = 11/12 in the left grain (within one
+    # pixel, as boundary_f1 counts it: at ln 3 nats an edge, a 3 σ step's boundary may step aside by a pixel)
+    assert (seg.boundaries[:, 15] == 2).mean() > 0.9
+    assert (seg.boundaries[10:13, :15] == 1).any(axis=0).mean() > 0.8
+    assert seg.boundaries[2:9, 2:13].max() == 0
+
+
+def test_no_split_without_a_step() -> None:
+    for seed in range(3):
+        f, _, grains = planted(seed, step=0.0)
+        seg = segment_features(f, np.ones((NY, NX), bool))
+        assert seg.n_regions == 2 and adjusted_rand_score(grains.ravel(), seg.regions.ravel()) > 0.99, seg.info
+
+
+def test_neighbour_averaged_features_are_not_taken_for_quieter_ones() -> None:
+    """A 3 × 3 average makes neighbours alike: the correlation factor says so, and the segmentation
+    does not cut the smoothed noise into pieces."""
+    f, regions, _ = planted(1, step=0.0)
+    smooth = NeighbourAverage(3).average(f)
+    seg = segment_features(smooth, np.ones((NY, NX), bool))
+    assert seg.info["noise_correlation_factor"] > 4
+    assert seg.n_regions == 2, seg.info
+
+
+def test_similarity_averaging_does_not_merge_across_a_planted_boundary() -> None:
+    """The similarity-weighted average keeps the two sides of a planted boundary apart (the uniform
+    one mixes them on the boundary's pixels)."""
+    rng = np.random.default_rng(4)
+    base = rng.normal(size=(2, 16, 16))
+    yy, xx = np.mgrid[0:NY, 0:NX]
+    side = (xx >= 16)
+    patterns = (100 + 10 * base[side.astype(int)] + rng.normal(0, 3, (NY, NX, 16, 16))).astype(np.float32)
+    fitted = NeighbourAverage.fit(patterns, np.ones((NY, NX), bool), size=3, background=np.full((16, 16), 100.0))
+    sim, uni = fitted.average(patterns), NeighbourAverage(3).average(patterns)
+
+    def to_other(avg: np.ndarray) -> float:  # how much of the other side's pattern is in column 15
+        x = avg[:, 15].reshape(NY, -1) - 100
+        return float(np.mean(x @ (10 * base[1]).ravel() / (np.linalg.norm(x, axis=1) * np.linalg.norm(10 * base[1]))))
+
+    floor = to_other(patterns)  # the two random patterns' own correlation
+    assert to_other(uni) > floor + 0.2 and to_other(sim) < floor + 0.05, (floor, to_other(uni), to_other(sim))
+    # inside a side the similarity average is as good as the uniform one
+    inner = (patterns[:, 4:12] - 100 - 10 * base[0]).std()
+    assert (sim[2:-2, 4:12] - 100 - 10 * base[0]).std() < 0.5 * inner
+
+
+def test_steps_against_their_formulas() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(4000, 3)) @ np.diag([1.0, 2.0, 0.5])
+    x[:200] += 30  # 5 % far outliers
+    cov = robust_covariance(x)
+    np.testing.assert_allclose(np.sqrt(np.diag(cov)), [1.0, 2.0, 0.5], rtol=0.08)
+    # merging: two halves of a line of pixels, far apart, stay apart; each half becomes one region
+    z = np.r_[np.zeros((10, 2)), np.full((10, 2), 50.0)] + rng.normal(0, 0.1, (20, 2))
+    a, b = np.arange(19), np.arange(1, 20)
+    labels, rounds = merge_regions(z, a, b, boundary_cost=8.0)
+    assert len(np.unique(labels)) == 2 and labels[0] != labels[-1] and rounds >= 1
+    # a region of one pixel joins its nearest neighbour
+    lab = np.r_[np.zeros(10, int), np.ones(9, int), [2]]
+    out = absorb_small(z, a, b, lab, 2)
+    assert len(np.unique(out)) == 2 and out[-1] == out[-2]
+    # pairs at an offset
+    valid = np.ones((3, 4), bool)
+    pa, pb = grid_pairs(valid, 0, 3)
+    assert pa.tolist() == [0, 4, 8] and pb.tolist() == [3, 7, 11]
+    w, kappa, info = noise_whitening(rng.normal(size=(NY * NX, 2)), np.ones((NY, NX), bool), correlation=1.0)
+    assert kappa == 1.0 and info["noise_correlation"] == "given" and w.shape == (2, 2)
+
+
+def _store(path: Path, f: np.ndarray, **extra: xr.DataArray) -> Path:
+    coords = {"y": np.arange(NY, dtype=float), "x": np.arange(NX, dtype=float)}
+    write_variables(path, {"latent": xr.DataArray(f.astype(np.float32), dims=("y", "x", "latent_dim"), coords=coords),
+                           **extra}, source=["test"])
+    return path
+
+
+def test_segment_store_and_cli(tmp_path: Path) -> None:
+    f, regions, grains = planted(step=3.0)
+    store = _store(tmp_path / "s.zarr", f)
+    figs = tmp_path / "figs"
+    proc = cli("segment", store, "--features", "latent", "--name", "seg", "--figures", figs)
+    assert proc.returncode == 0, proc.stderr
+    assert "3 regions in 2 grains" in proc.stdout and "mask: the store has no 'roi', so every pixel" in proc.stdout
+    ds = xr.open_zarr(store)
+    assert ds.seg.dtype == np.int32 and ds.seg_grains.dtype == np.int32 and ds.seg_boundaries.dtype == np.int8
+    assert adjusted_rand_score(regions.ravel(), ds.seg.values.ravel()) > 0.95
+    assert ds.seg.attrs["n_regions"] == 3 and "minimum-description-length" in ds.seg.attrs["rule"]
+    assert ds.seg_boundaries.attrs["flag_meanings"] == "none low_angle grain"
+    assert (figs / "seg.html").stat().st_size > 0 and (figs / "seg.png").stat().st_size > 0
+    # a mask: −1 outside
+    m = np.ones((NY, NX), bool)
+    m[:, :4] = False
+    write_variables(store, {"roi": xr.DataArray(m, dims=("y", "x"))}, source=["test"])
+    segment_store(store, features="latent", name="seg2")
+    assert (xr.open_zarr(store).seg2.values[:, :4] == -1).all()
+
+
+def test_bad_inputs_change_nothing(tmp_path: Path) -> None:
+    f, _, _ = planted()
+    empty = np.zeros((NY, NX), bool)
+    store = _store(tmp_path / "s.zarr", f, nothing=xr.DataArray(empty, dims=("y", "x")))
+    before = tree_hash(store)
+    cases = [
+        (["--features", "latentz"], "no feature variable 'latentz'"),
+        (["--mask", "nothing"], "selects no pixel"),
+        (["--mask", "nope"], "no mask variable 'nope'"),
+        (["--name", "../x"], "--name '../x' is not a safe name"),
+        (["--boundary-cost", "-1"], "--boundary-cost must be"),
+        (["--min-contrast", "2"], "--min-contrast must be"),
+    ]
+    for args, message in cases:
+        proc = cli("segment", store, *args, "--figures", tmp_path / "f")
+        assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
+        assert len(proc.stderr.strip().splitlines()) == 1 and tree_hash(store) == before
+    # a figure folder that cannot be made: one line, before the store is written
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    proc = cli("segment", store, "--figures", blocker / "sub")
+    assert proc.returncode == 2 and "--figures: cannot write there" in proc.stderr and tree_hash(store) == before
+    with pytest.raises(StoreError, match="no feature variable"):
+        segment_store(store, features="nope")
+    with pytest.raises(InputError, match="nothing to segment"):
+        segment_features(f, np.zeros((NY, NX), bool) | (np.arange(NX) == 0)[None, :] & (np.arange(NY) == 0)[:, None])
+
+
+def test_orientations_are_segmented_inside_their_grains() -> None:
+    pytest.importorskip("orix")
+    from vaearr.data.subgrains import axis_angle_quat, quat_multiply
+    from vaearr.maps.grains import grain_rotation_vectors
+    from vaearr.maps.orientations import phase_groups
+
+    rng = np.random.default_rng(5)
+    base = np.array([0.9, 0.3, 0.2, 0.25])
+    base /= np.linalg.norm(base)
+    yy, xx = np.mgrid[0:NY, 0:NX]
+    half = np.where(yy >= 12, 1.0, -1.0) * np.radians(0.25)
+    q = quat_multiply(np.broadcast_to(base, (NY, NX, 4)), axis_angle_quat(np.broadcast_to([0, 0, 1.0], (NY, NX, 3)), half))
+    noise = axis_angle_quat(rng.normal(size=(NY, NX, 3)), np.radians(0.05) * np.abs(rng.normal(size=(NY, NX))))
+    q = quat_multiply(q, noise)
+    groups = phase_groups([{"id": 0, "name": "ni", "point_group": "m-3m"}])
+    vec = grain_rotation_vectors(q, np.zeros((NY, NX), int), np.zeros((NY, NX), int), groups)
+    # the two halves are 0.5° apart about z, each 0.25° from the grain's mean
+    assert np.nanmean(vec[yy >= 12], 0)[2] == pytest.approx(-np.nanmean(vec[yy < 12], 0)[2], rel=0.1)
+    assert abs(np.nanmean(vec[yy >= 12], 0)[2]) == pytest.approx(0.25, abs=0.03)
+    seg = segment_features(vec, np.ones((NY, NX), bool), grains=np.zeros((NY, NX), int), correlation=1.0)
+    assert seg.n_regions == 2 and seg.n_grains == 1
+    assert adjusted_rand_score((yy >= 12).ravel(), seg.regions.ravel()) > 0.95
+
+
+def test_a_mask_hole_through_a_region_joins_its_two_halves() -> None:
+    """A scratch (mask False) cuts the lower sub-grain of the left grain in two: its halves do not touch, and
+    get one label because their features do not differ (said in the attrs)."""
+    f, regions, grains = planted(step=3.0)
+    valid = np.ones((NY, NX), bool)
+    valid[12:, 7] = False  # from the low-angle boundary down to the map's edge
+    seg = segment_features(f, valid)
+    left, right = seg.regions[18, 3], seg.regions[18, 11]
+    assert left >= 0 and left == right, seg.info
+    assert seg.n_regions == 3 and seg.info["patches_joined"] >= 1
+    assert "share a label" in seg.info["regions_are"]
+    assert adjusted_rand_score(regions[valid], seg.regions[valid]) > 0.95
+
+
+def test_a_small_island_of_the_mask_joins_the_region_it_resembles() -> None:
+    """A few pixels the mask leaves alone (a bright spot inside a pit) touch no region: they join the nearest region
+    that is not small, as a small region with neighbours does, instead of standing as a grain of their own."""
+    f, regions, grains = planted(step=3.0)
+    valid = np.ones((NY, NX), bool)
+    valid[2:8, 2:8] = False
+    valid[4, 4:7] = True  # an island of 3 pixels (fewer than the 4 a region needs) in a pit of the upper-left sub-grain
+    seg = segment_features(f, valid)
+    island, around = seg.regions[4, 4], seg.regions[1, 1]
+    assert island >= 0 and island == around, seg.info
+    assert seg.grains[4, 4] == seg.grains[1, 1]
+    assert len(np.unique(seg.grains[valid])) == len(np.unique(grains)), seg.info
+
+
+def test_the_regions_do_not_depend_on_the_mask() -> None:
+    """Holes in the mask (a tenth of the pixels) change no region of the pixels they leave."""
+    f, regions, _ = planted(step=3.0)
+    rng = np.random.default_rng(1)
+    valid = rng.random((NY, NX)) > 0.1
+    everywhere = segment_features(f, np.ones((NY, NX), bool))
+    masked = segment_features(f, valid)
+    assert adjusted_rand_score(everywhere.regions[valid], masked.regions[valid]) > 0.97
+    truth = [adjusted_rand_score(regions[valid], s.regions[valid]) for s in (everywhere, masked)]
+    assert abs(truth[0] - truth[1]) <= 0.02 and min(truth) > 0.95, truth
+    assert adjusted_rand_score(everywhere.grains[valid], masked.grains[valid]) > 0.99
+
+
+def test_patchy_sub_grains_keep_their_small_patches() -> None:
+    """A sub-grain of many patches (Voronoi cells dealt out to two classes, patches of 10–80 pixels) comes out as
+    two classes, not as one region per patch nor as one region: small patches join their own class."""
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(3)
+    ny, nx = 40, 48
+    cells = cKDTree(rng.uniform(0, [ny, nx], size=(30, 2))).query(np.argwhere(np.ones((ny, nx), bool)))[1]
+    side = rng.integers(0, 2, 30)[cells].reshape(ny, nx)
+    f = rng.normal(size=(ny, nx, 3))
+    f[..., 0] += 4.0 * side
+    seg = segment_features(f, np.ones((ny, nx), bool))
+    assert seg.n_grains == 1
+    assert adjusted_rand_score(side.ravel(), seg.regions.ravel()) > 0.9, seg.info
+
+
+@pytest.mark.parametrize("family", ["science", "patchwork"])
+def test_bent_grains_stay_whole_in_pattern_space(family: str) -> None:
+    """The grain rule reads the patterns (vaearr.maps.pattern_levels): cut every grain of a deformed map (half the
+    grains bent by up to 1.5°/µm) into pieces, and the pieces of each grain join again, grains stay apart."""
+    pytest.importorskip("kikuchipy")
+    from scipy.spatial import cKDTree
+
+    from vaearr import data
+    from vaearr.maps.edges import prepare_patterns
+    from vaearr.maps.merging import relabel
+    from vaearr.maps.pattern_levels import pattern_grains
+
+    make = data.science_map if family == "science" else data.patchwork_map
+    ds = make("deformed", seed=4, shape=(36, 48))
+    grain = ds.grain_id.values
+    cells = cKDTree(np.random.default_rng(0).uniform(0, [36, 48], size=(10, 2))).query(
+        np.argwhere(np.ones((36, 48), bool)))[1].reshape(36, 48)
+    pieces = relabel(grain * 100 + cells)
+    assert len(np.unique(pieces)) > 1.5 * len(np.unique(grain))
+    patterns = ds.patterns.values
+    bg = patterns.reshape(-1, *patterns.shape[2:]).astype(np.float64).mean(0).astype(np.float32)
+    region_grain, info = pattern_grains(pieces, patterns, lambda b: prepare_patterns(b, bg, 0.0), patterns[0, 0].size)
+    found = np.asarray(region_grain)[pieces]
+    assert adjusted_rand_score(grain.ravel(), found.ravel()) > 0.99, info
+    assert info["grain_boundary_pairs"] > 0 and "pattern space" in info["grain_rule"]
+
+
+
+def test_the_rows_compared_across_a_boundary_leave_out_pixels_on_a_third_regions_boundary() -> None:
+    """A strip region two pixels wide between regions 0 and 2: its depth-2 row toward region 2 is its column next to
+    region 0, pixels that record region 0 as well, so it is left out (the pair is read from what is left: here
+    nothing, unmeasured), while a wide region's rows keep every pixel; a pair with a tiny region keeps them all."""
+    from vaearr.maps.pattern_levels import DEPTH, boundary_rows
+
+    def members(rows, pair: int, side: int, depth: int) -> set[tuple[int, int]]:
+        sel = rows.row == (pair * 2 + side) * DEPTH + depth - 1
+        return {divmod(int(p), 20) for p in rows.pixel[sel]}
+
+    regions = np.zeros((20, 20), int)
+    regions[:, 9:11] = 1
+    regions[:, 11:] = 2
+    rows = boundary_rows(regions)
+    assert list(zip(rows.i.tolist(), rows.j.tolist())) == [(0, 1), (1, 2)]
+    assert members(rows, 1, 0, 1) == {(y, 10) for y in range(20)}  # the strip's own row next to region 2
+    assert members(rows, 1, 0, 2) == set()  # column 9 touches region 0: out
+    assert members(rows, 0, 1, 2) == set()  # toward region 0, column 10 touches region 2: out
+    assert members(rows, 1, 1, 2) == {(y, 12) for y in range(20)}  # region 2's second column is inside: kept
+    assert members(rows, 0, 0, 3) == {(y, 6) for y in range(20)}  # deeper rows are not filtered
+
+    regions[4:, 9:11] = 0  # the strip shrinks to 8 pixels (tiny): its pairs keep every pixel
+    rows = boundary_rows(regions)
+    pair = list(zip(rows.i.tolist(), rows.j.tolist())).index((1, 2))
+    assert members(rows, pair, 0, 2) == {(y, 9) for y in range(4)}
+
+
+@pytest.mark.parametrize("near_rows", ["mixed", "the other grain's"])
+def test_a_side_whose_first_rows_are_not_its_own_is_read_from_deeper(near_rows: str) -> None:
+    """Two grains side by side, the second region's first two columns either 50/50 mixtures of both grains (a
+    boundary drawn into the mixed pixels) or pixels of the first grain (drawn a step too far): across the boundary
+    its rows at depth 2 read alike to the first grain, yet the grain rule keeps two grains, reading the second
+    region from its row at depth 3 (vaearr.maps.pattern_levels.MIXED_ROWS)."""
+    pytest.importorskip("kikuchipy")
+    from scipy import ndimage as ndi
+
+    from vaearr import data
+    from vaearr.maps.edges import prepare_patterns
+    from vaearr.maps.options import GRAIN_EXCESS
+    from vaearr.maps.pattern_levels import boundary_rows, excess_dissimilarity, pattern_grains, pseudo_angle, row_moments
+
+    ds = data.patchwork_map("subgrains", seed=1, shape=(36, 48))
+    grain, patterns = ds.grain_id.values, ds.patterns.values.astype(np.float32)
+    core = ~ndi.binary_dilation(ds.grain_boundaries_true.values, iterations=2)
+    ids, n = np.unique(grain[core], return_counts=True)
+    a, b = ids[np.argsort(-n)[:2]]
+    rng = np.random.default_rng(0)
+
+    def draw(k: int, shape: tuple[int, int]) -> np.ndarray:  # patterns of grain k's inner pixels, drawn at random
+        pix = np.argwhere(core & (grain == k))[rng.integers(0, int((core & (grain == k)).sum()), shape[0] * shape[1])]
+        return patterns[pix[:, 0], pix[:, 1]].reshape(*shape, *patterns.shape[2:])
+
+    ny, half = 24, 16
+    pat = np.concatenate([draw(a, (ny, half)), draw(b, (ny, half))], 1)
+    pat[:, half:half + 2] = 0.5 * (draw(a, (ny, 2)) + draw(b, (ny, 2))) if near_rows == "mixed" else draw(a, (ny, 2))
+    regions = np.zeros((ny, 2 * half), int)
+    regions[:, half:] = 1
+    bg = patterns.reshape(-1, *patterns.shape[2:]).mean(0)  # the static background of the whole map (of many grains)
+    prepare = lambda block: prepare_patterns(block, bg, 0.0)  # noqa: E731
+    rows = boundary_rows(regions)
+    sums, sq, count = row_moments(pat, regions.shape, rows, prepare)
+    excess, across = excess_dissimilarity(sums, sq, count, 1)
+    assert pseudo_angle(across)[0] < 1.0  # the rows at depth 2: the second region's one is (half) the first grain
+    assert excess[0] > 2 * GRAIN_EXCESS
+    region_grain, info = pattern_grains(regions, pat, prepare, pat[0, 0].size)
+    assert region_grain[0] != region_grain[1] and info["grain_boundary_pairs"] == 1

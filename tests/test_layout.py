@@ -1,0 +1,57 @@
+"""The test suite's layout: test modules in the folders that mirror the package, and no test module importing
+another (what tests share is in ``tests/helpers.py`` and the fixtures in ``tests/conftest.py``)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+#: the only test modules at the top of tests/: checks of the whole house, not of one floor
+TOP_LEVEL = {"test_architecture.py", "test_layout.py"}
+
+
+def _imported_modules(path: Path, root: Path = TESTS.parent) -> set[str]:
+    """Every module ``path`` imports, at any depth of its code (``from . import x`` resolved against ``root``)."""
+    rel = path.relative_to(root).with_suffix("").parts
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(rel[: len(rel) - node.level]) if node.level else ""
+            mod = ".".join(p for p in (base, node.module or "") if p)
+            found.add(mod)
+            found |= {f"{mod}.{a.name}" for a in node.names}
+    return found
+
+
+def _is_test_module(name: str) -> bool:
+    parts = name.split(".")
+    return parts[0] == "tests" and any(p.startswith("test_") or p == "conftest" for p in parts[1:])
+
+
+def test_no_test_module_imports_another() -> None:
+    offenders = {
+        str(p.relative_to(TESTS)): sorted(m for m in _imported_modules(p) if _is_test_module(m))
+        for p in sorted(TESTS.rglob("*.py"))
+    }
+    assert {p: mods for p, mods in offenders.items() if mods} == {}
+
+
+def test_the_check_finds_an_import_of_a_test_module(tmp_path: Path) -> None:
+    # the check above must be able to fail: a module written the way the old suite did is caught
+    bad = tmp_path / "tests" / "io" / "test_probe.py"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("from tests.cli.test_api import x\nfrom .test_ebsd import y\nimport tests.conftest\n"
+                   "from tests.helpers import tree_hash\n")
+    assert sorted(m for m in _imported_modules(bad, tmp_path) if _is_test_module(m)) == [
+        "tests.cli.test_api", "tests.cli.test_api.x", "tests.conftest", "tests.io.test_ebsd", "tests.io.test_ebsd.y"]
+
+
+def test_test_modules_sit_in_the_package_folders() -> None:
+    flat = {p.name for p in TESTS.glob("test_*.py")} - TOP_LEVEL
+    assert flat == set(), "a new test goes in the folder of the floor it tests (ARCHITECTURE.md)"
+    folders = {p.parent for p in TESTS.rglob("test_*.py")} - {TESTS}
+    # without __init__.py two folders' test_x.py would be one module name to pytest
+    assert {str(f.relative_to(TESTS)) for f in folders if not (f / "__init__.py").exists()} == set()
