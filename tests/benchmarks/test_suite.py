@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks import harness
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 NAMES = harness.benchmark_names()
 #: The quick sizes CI runs: seconds each on 2 cores, on data the packages ship (the others need Fashion-MNIST files,
 #: a GPU, a browser, prepared study maps or minutes).
@@ -150,7 +150,7 @@ def test_benchmarks_md_is_the_current_results() -> None:
     # what the code and the docs cite by section name is a section here
     cited = set()
     for path in [REPO / "README.md", REPO / "RELIABILITY.md", *(REPO / "docs").glob("*.md"),
-                 *(REPO / "vaearr").rglob("*.py"), *(REPO / "tests").glob("*.py")]:
+                 *(REPO / "vaearr").rglob("*.py"), *(REPO / "tests").rglob("*.py")]:
         if path.name == "benchmarks-history.md" or path == Path(__file__):
             continue
         body = " ".join(path.read_text(encoding="utf-8").split())
