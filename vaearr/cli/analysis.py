@@ -30,7 +30,7 @@ def cluster(**given: Any) -> None:
     typer.echo(result.summary())
 
 
-cluster.__signature__ = inspect.Signature([*option_parameters(ClusterOptions), SCHEDULER])  # type: ignore[attr-defined]
+cluster.__signature__ = inspect.Signature([*option_parameters(ClusterOptions), SCHEDULER])
 app.command()(figure_command(cluster))
 
 
@@ -59,5 +59,5 @@ def rank(**given: Any) -> None:
 
 
 rank.__signature__ = inspect.Signature([*option_parameters(RankOptions)[:1], MORE, *option_parameters(RankOptions)[1:],
-                                        SCHEDULER])  # type: ignore[attr-defined]
+                                        SCHEDULER])
 app.command()(figure_command(rank))

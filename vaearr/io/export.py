@@ -29,7 +29,7 @@ import xarray as xr
 
 from vaearr.errors import InputError, require
 from vaearr.files import no_loop, writable_folder, write_whole
-from vaearr.io.bridge import GRAIN_ID, ORIX_PROPERTY, check_orientation, label_map, store_detector, to_crystal_map
+from vaearr.io.bridge import GRAIN_ID, ORIX_PROPERTY, label_map, store_detector, to_crystal_map
 from vaearr.io.ctf import write_ctf
 from vaearr.progress import bar
 from vaearr.store import open_store, require_whole
