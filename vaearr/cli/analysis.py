@@ -30,7 +30,7 @@ def cluster(**given: Any) -> None:
     typer.echo(result.summary())
 
 
-cluster.__signature__ = inspect.Signature([*option_parameters(ClusterOptions), SCHEDULER])
+cluster.__signature__ = inspect.Signature([*option_parameters(ClusterOptions), SCHEDULER])  # type: ignore[attr-defined]
 app.command()(figure_command(cluster))
 
 
@@ -58,6 +58,6 @@ def rank(**given: Any) -> None:
     typer.echo(result.summary())
 
 
-rank.__signature__ = inspect.Signature([*option_parameters(RankOptions)[:1], MORE, *option_parameters(RankOptions)[1:],
+rank.__signature__ = inspect.Signature([*option_parameters(RankOptions)[:1], MORE, *option_parameters(RankOptions)[1:],  # type: ignore[attr-defined]
                                         SCHEDULER])
 app.command()(figure_command(rank))
