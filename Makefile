@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.vaearr-installed
 OUT    ?= out/demo
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: setup sysdeps demo test test-all serve bench docs notebooks clean
+.PHONY: setup sysdeps demo test test-all lint serve bench docs notebooks clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,15 @@ test: setup
 
 test-all: setup
 	$(BIN)/python -m pytest -q -m "" -n $(TEST_WORKERS) --dist loadfile
+
+# the house rules (ARCHITECTURE.md, "House rules"): ruff, mypy and import-linter's contracts; fails on any of them.
+# The complexity list between them is a report to read, never a failure.
+lint: $(STAMP)
+	$(BIN)/ruff check
+	@echo "complexity (a report, not a check): functions over ruff's bounds"
+	$(BIN)/ruff check --select C901,PLR0912,PLR0915 --exit-zero --output-format concise
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 serve: setup
 	BIN=$(BIN) bash flows/serve.sh

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow, task
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.params import keyword, options_flow, pinned, with_figures
 from vaearr.analysis.clustering import joint_cluster
@@ -28,11 +29,9 @@ from vaearr.viz.spread import spread_files
 def _runner(scheduler: str | None):
     """prefect-dask's DaskTaskRunner on the given scheduler, or Prefect's default thread pool."""
     if scheduler:
-        from prefect_dask import DaskTaskRunner
+        from prefect_dask import DaskTaskRunner  # noqa: PLC0415 - prefect-dask and distributed load only for a scheduler
 
         return DaskTaskRunner(address=scheduler)
-    from prefect.task_runners import ThreadPoolTaskRunner
-
     return ThreadPoolTaskRunner(max_workers=1)
 
 

@@ -1,17 +1,15 @@
-"""An import-linter contract for what its built-in ones cannot see: private names and in-function imports.
+"""An import-linter contract for the one import rule ruff cannot see: private names across the project's own modules.
 
-``lint-imports`` (configured in ``pyproject.toml``) loads :class:`ImportHygieneContract` as the
-contract type ``import_hygiene``. It reads every module of the configured packages and breaks
-when
+``lint-imports`` (configured in ``pyproject.toml``) loads :class:`PrivateImportsContract` as the
+contract type ``private_imports``. It reads every module of the configured packages and breaks
+when a module imports a private name or a private module of those packages from another module
+(``from vaearr.x import _y``, ``from vaearr._x import y``, ``import vaearr._x``).
 
-* a module imports another module's private name (``from vaearr.x import _y``, or ``x._y``
-  on a module it imported), or a private module or name of another package that is not
-  listed in ``allowed_private`` (each of those is pinned in ``pyproject.toml`` and tested);
-* an import inside a function is not of an optional extra (``optional``): everything else is
-  imported at the top of its module, so the imports a module makes are the ones at its top.
-  The exceptions are named in ``lazy_modules`` (the command-line modules, which import the
-  library when a command runs so that ``vaearr --help`` starts in a second) and PEP 562
-  ``__getattr__`` functions of packages (lazy re-exports).
+The other house import rules are ruff's (``[tool.ruff.lint]`` in ``pyproject.toml``): ruff's
+PLC2701 skips imports within the importing module's own top-level package, which is why this one
+stays here; it checks private names imported from other packages (PLC2701), private members of
+another module or object (SLF001), and imports inside a function other than of an optional extra
+(PLC0415 with TID253's list of the extras).
 """
 
 from __future__ import annotations
@@ -40,17 +38,14 @@ def _private(name: str) -> bool:
     return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
 
 
-def _matches(module: str, prefixes: list[str]) -> bool:
-    return any(module == p or module.startswith(p + ".") for p in prefixes)
+def _within(module: str, packages: list[str]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
 
 
-class ImportHygieneContract(Contract):
-    type_name = "import_hygiene"
+class PrivateImportsContract(Contract):
+    type_name = "private_imports"
 
     packages = fields.ListField(subfield=fields.StringField())
-    optional = fields.ListField(subfield=fields.StringField())
-    lazy_modules = fields.ListField(subfield=fields.StringField(), required=False, default=[])
-    allowed_private = fields.ListField(subfield=fields.StringField(), required=False, default=[])
 
     def check(self, graph, verbose: bool) -> ContractCheck:
         problems: list[str] = []
@@ -61,65 +56,23 @@ class ImportHygieneContract(Contract):
 
     def _check_module(self, module: str, path: Path) -> list[str]:
         tree = ast.parse(path.read_text(), filename=str(path))
-        parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
         where = f"{module} ({path.name}"
         out: list[str] = []
-        imported_modules: set[str] = set()  # local names bound to modules
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
-                for a in node.names:
-                    imported_modules.add((a.asname or a.name).split(".")[0])
-                    out += self._private_module(a.name, f"{where}:{node.lineno})")
+                sources = [a.name for a in node.names]
+                names: list[str] = []
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                out += self._private_module(node.module, f"{where}:{node.lineno})")
-                for a in node.names:
-                    if _private(a.name) and not _matches(f"{node.module}.{a.name}", self.allowed_private):  # type: ignore[arg-type]
-                        out.append(f"{where}:{node.lineno}) imports the private name {node.module}.{a.name}")
-                    if importlib.util.find_spec(node.module) is not None and self._is_module(f"{node.module}.{a.name}"):
-                        imported_modules.add(a.asname or a.name)
-            if isinstance(node, ast.Import | ast.ImportFrom) and self._in_function(node, parents):
-                out += self._in_function_import(node, module, parents, f"{where}:{node.lineno})")
-        for node in ast.walk(tree):
-            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                    and node.value.id in imported_modules and _private(node.attr)):
-                out.append(f"{where}:{node.lineno}) uses the private name {node.value.id}.{node.attr}")
+                sources, names = [node.module], [f"{node.module}.{a.name}" for a in node.names]
+            else:
+                continue
+            for source in sources:
+                if _within(source, self.packages) and any(_private(p) for p in source.split(".")):  # type: ignore[arg-type]
+                    out.append(f"{where}:{node.lineno}) imports the private module {source}")
+            for name in names:
+                if _within(name, self.packages) and _private(name.rsplit(".", 1)[1]):  # type: ignore[arg-type]
+                    out.append(f"{where}:{node.lineno}) imports the private name {name}")
         return out
-
-    @staticmethod
-    def _is_module(name: str) -> bool:
-        try:
-            return importlib.util.find_spec(name) is not None
-        except (ImportError, ValueError):
-            return False
-
-    def _private_module(self, name: str, where: str) -> list[str]:
-        if any(_private(part) for part in name.split(".")) and not _matches(name, self.allowed_private):  # type: ignore[arg-type]
-            return [f"{where} imports the private module {name}"]
-        return []
-
-    @staticmethod
-    def _in_function(node: ast.AST, parents: dict) -> bool:
-        p = parents.get(node)
-        while p is not None:
-            if isinstance(p, ast.FunctionDef | ast.AsyncFunctionDef):
-                return True
-            if isinstance(p, ast.If) and "TYPE_CHECKING" in ast.unparse(p.test):
-                return False
-            p = parents.get(p)
-        return False
-
-    def _in_function_import(self, node: ast.AST, module: str, parents: dict, where: str) -> list[str]:
-        names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-        if all(_matches(n, self.optional) for n in names):  # type: ignore[arg-type]
-            return []
-        if _matches(module, self.lazy_modules):  # type: ignore[arg-type]
-            return []
-        func = parents.get(node)
-        while func is not None and not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
-            func = parents.get(func)
-        if func is not None and func.name == "__getattr__" and isinstance(parents.get(func), ast.Module):
-            return []
-        return [f"{where} imports {', '.join(names)} inside a function (only optional extras may be)"]
 
     def render_broken_contract(self, check: ContractCheck) -> None:
         for problem in check.metadata["problems"]:

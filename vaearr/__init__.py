@@ -19,12 +19,15 @@ imported on first use too.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vaearr.api import boundaries, decompose, export, index, ingest, open, report, roi, segment, spread
 from vaearr.errors import InputError, StoreBusyError, StoreError, VaearrError
 from vaearr.store import open_store, write_variable, write_variables
 from vaearr.version import __version__
+
+if TYPE_CHECKING:  # their types for type checkers; at run time __getattr__ imports them on first use
+    from vaearr.io.bridge import from_crystal_map, to_crystal_map, to_ebsd
 
 #: Names imported on first use: name → module.
 LAZY = {"to_crystal_map": "vaearr.io.bridge", "to_ebsd": "vaearr.io.bridge", "from_crystal_map": "vaearr.io.bridge"}
@@ -42,7 +45,7 @@ __all__ = [
     "__version__",
     "boundaries",
     "decompose",
-    "encode",
+    "encode",  # noqa: F822 - a package, imported by __getattr__ on first use
     "export",
     "from_crystal_map",
     "index",
@@ -55,7 +58,7 @@ __all__ = [
     "spread",
     "to_crystal_map",
     "to_ebsd",
-    "train",
+    "train",  # noqa: F822 - a package, imported by __getattr__ on first use
     "write_variable",
     "write_variables",
 ]

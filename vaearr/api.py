@@ -7,8 +7,8 @@ command's options dataclass: :class:`~vaearr.maps.options.SegmentOptions`…), p
 prints, and returns what it wrote: the store's new variables as an :class:`xarray.Dataset` (lazy, as
 :func:`open` gives them), a run folder, a file. ``vaearr.train`` and ``vaearr.encode`` are the packages of
 those names, callable (:func:`vaearr.train.train_store`, :func:`vaearr.encode.encoded`). Like the command line,
-this module imports the library when a step runs, so ``import vaearr`` stays light (``tests/contracts.py``
-allows its in-function imports as it allows the command line's).
+this module imports the library when a step runs, so ``import vaearr`` stays light (ruff's PLC0415 is off
+for it and the command line in ``pyproject.toml``).
 
 The accessors are xarray's extension point (:func:`xarray.register_dataset_accessor`, as ``ds.rio`` and
 ``ds.cf``): ``ds.vaearr.map("latent", dim=3)`` draws a map as every figure of vaearr draws it (x to the right, y

@@ -126,7 +126,7 @@ def _remove(path: Path) -> None:
             path.unlink()
 
 
-def write_whole(path: str | os.PathLike, write: Callable[[Path], None], *, what: str = "nothing was written there",
+def write_whole(path: str | os.PathLike, write: Callable[[Path], object], *, what: str = "nothing was written there",
                 ) -> Path:
     """``write(tmp)`` to a temporary file beside ``path``, then rename it to ``path``: the file appears whole or
     not at all, and the temporary file goes whatever happens (stale ones of killed writers of ``path`` first).

@@ -258,7 +258,7 @@ def parse_range(text: str) -> tuple[float | None, float | None]:
     """
     if not isinstance(text, str) or text.count(":") != 1:
         raise InputError(None, f"range {text!r} is not of the form A:B (e.g. '10:20', '10:' or ':20')")
-    parts = []
+    parts: list[float | None] = []
     for part in text.split(":"):
         part = part.strip()
         if part == "":
@@ -322,7 +322,7 @@ def parse_window(text: str | None) -> WindowRequest | None:
            f"';'), got '{text}'")
     try:
         if ":" in t:
-            boxes = []
+            boxes: list[int] = []
             for one in t.split(";"):
                 parts = [p.split(":") for p in one.split(",")]
                 if len(parts) != 2 or any(len(p) != 2 for p in parts):

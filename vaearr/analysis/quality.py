@@ -345,7 +345,7 @@ def check_slices(slices: Sequence[int] | None, shape: Sequence[int], what: Any =
     if bad:
         raise InputError(what, f"--slices out of range for volumes of {'×'.join(map(str, shape))} (z×y×x): "
                                f"{', '.join(bad)}")
-    return s  # type: ignore[return-value]
+    return s
 
 
 def network_affine(affine: np.ndarray, stored_shape: Sequence[int], preprocess: Preprocess) -> np.ndarray:

@@ -97,7 +97,7 @@ def _framed(callback: Callable) -> Callable:
     # not functools.wraps: a __wrapped__ would make _guard_commands pass the command by
     for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
         setattr(run, attr, getattr(callback, attr))
-    run.__signature__ = inspect.signature(callback, eval_str=True)  # type: ignore[attr-defined]
+    run.__signature__ = inspect.signature(callback, eval_str=True)
     return run
 
 

@@ -58,6 +58,6 @@ def rank(**given: Any) -> None:
     typer.echo(result.summary())
 
 
-rank.__signature__ = inspect.Signature([*option_parameters(RankOptions)[:1], MORE, *option_parameters(RankOptions)[1:],
-                                        SCHEDULER])  # type: ignore[attr-defined]
+rank.__signature__ = inspect.Signature([*option_parameters(RankOptions)[:1], MORE, *option_parameters(RankOptions)[1:],  # type: ignore[attr-defined]
+                                        SCHEDULER])
 app.command()(figure_command(rank))

@@ -71,5 +71,5 @@ def train(**given: Any) -> None:
         typer.echo(f"  active units: {result.active_units.describe()}")
 
 
-train.__signature__ = inspect.Signature(parameters())  # type: ignore[attr-defined]
+train.__signature__ = inspect.Signature(parameters())
 app.command()(train)

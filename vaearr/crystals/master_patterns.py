@@ -99,7 +99,7 @@ def reflectors(phase, energy_kv: float, min_dspacing: float = MIN_DSPACING):
         ref.calculate_structure_factor()  # fills diffsims' own array, replaced below
         ref.calculate_theta(float(energy_kv) * 1e3)
     # diffsims 0.7 has no setter for the structure factors; kikuchipy's simulator reads this array
-    ref._structure_factor = np.asarray(f, np.complex128).reshape(ref.shape)
+    ref._structure_factor = np.asarray(f, np.complex128).reshape(ref.shape)  # noqa: SLF001 - no public setter (above)
     return ref
 
 

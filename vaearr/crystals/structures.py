@@ -116,7 +116,7 @@ def _atom(item: str, text: str) -> tuple[str, tuple[float, float, float], float]
         raise InputError(None, f"'{text}': atom '{item}' is not ELEMENT[@x,y,z[@occupancy]]") from None
     if len(xyz) != 3 or len(parts) > 3 or not parts[0].strip():
         raise InputError(None, f"'{text}': atom '{item}' is not ELEMENT[@x,y,z[@occupancy]]")
-    return parts[0].strip(), xyz, occ  # type: ignore[return-value]
+    return parts[0].strip(), xyz, occ
 
 
 def parse_structure(text: str) -> Crystal:
@@ -147,7 +147,7 @@ def parse_structure(text: str) -> Crystal:
     known = _elements()
     atoms = tuple((known.get(el.lower(), el), xyz, occ) for el, xyz, occ in atoms)
     try:
-        return check_crystal(Crystal(name, space_group, _lattice(numbers, space_group, text), atoms))  # type: ignore[arg-type]
+        return check_crystal(Crystal(name, space_group, _lattice(numbers, space_group, text), atoms))
     except InputError as exc:
         raise InputError(None, f"'{text}': {exc.problem}") from None
 
@@ -202,7 +202,7 @@ def read_cif(path: str | os.PathLike, name: str | None = None):
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(path, f"cannot be read as a CIF file ({why})") from None
     atoms = tuple((str(a.element), tuple(float(v) for v in a.xyz), float(a.occupancy)) for a in structure)
-    crystal = Crystal(name or path.stem, space_group, tuple(float(v) for v in structure.lattice.abcABG()),  # type: ignore[arg-type]
+    crystal = Crystal(name or path.stem, space_group, tuple(float(v) for v in structure.lattice.abcABG()),
                       atoms)
     return crystal_phase(check_crystal(crystal, path))
 

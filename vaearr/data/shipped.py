@@ -97,10 +97,11 @@ def make_vendor_files(out_dir: str | os.PathLike) -> dict[str, Path]:
         Layout name → written file.
     """
     require("kikuchipy", "ebsd")
-    from kikuchipy.data._dummy_files.bruker_h5ebsd import (
+    # kikuchipy's private test-file writers: pinned with the ebsd extra (<0.14), exercised by the tests
+    from kikuchipy.data._dummy_files.bruker_h5ebsd import (  # noqa: PLC2701
         create_dummy_bruker_h5ebsd_file,
     )
-    from kikuchipy.data._dummy_files.oxford_h5ebsd import (
+    from kikuchipy.data._dummy_files.oxford_h5ebsd import (  # noqa: PLC2701
         create_dummy_oxford_h5ebsd_file,
     )
 

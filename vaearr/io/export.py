@@ -29,7 +29,7 @@ import xarray as xr
 
 from vaearr.errors import InputError, require
 from vaearr.files import no_loop, writable_folder, write_whole
-from vaearr.io.bridge import GRAIN_ID, ORIX_PROPERTY, check_orientation, label_map, store_detector, to_crystal_map
+from vaearr.io.bridge import GRAIN_ID, ORIX_PROPERTY, label_map, store_detector, to_crystal_map
 from vaearr.io.ctf import write_ctf
 from vaearr.progress import bar
 from vaearr.store import open_store, require_whole
@@ -309,7 +309,10 @@ def export_table(store: str | os.PathLike, to: str | os.PathLike, variables: Seq
 
     def write(tmp: Path) -> None:
         with open(tmp, "w", newline="") as f:
-            for start in bar(range(0, max(len(table), 1), CSV_BLOCK_ROWS), desc=progress or "csv", unit="block"):
+            blocks = range(0, max(len(table), 1), CSV_BLOCK_ROWS)
+            # progress: the bar's label, or True (labelled "export csv"), or False (no bar: quiet)
+            label = progress if isinstance(progress, str) else "export csv"
+            for start in bar(blocks, desc=label, unit="block") if progress else blocks:
                 table.iloc[start:start + CSV_BLOCK_ROWS].to_csv(f, index=False, header=start == 0, na_rep="NaN")
 
     _write_whole(to, write)

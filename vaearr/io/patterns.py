@@ -36,7 +36,7 @@ def pair(value: float | Sequence[float], name: str) -> tuple[float, float]:
     vals = tuple(float(v) for v in value)
     if len(vals) != 2:
         raise ValueError(f"{name} must be one number or two (rows, cols), got {value!r}")
-    return vals  # type: ignore[return-value]
+    return vals
 
 
 def crop_box(

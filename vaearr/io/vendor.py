@@ -36,7 +36,7 @@ from vaearr.store import default_chunks
 def _kikuchipy_plugin(path: str) -> dict:
     """The kikuchipy reader plugin kikuchipy picks for ``path`` (its private logic, best effort)."""
     try:
-        from kikuchipy.io._io import PLUGINS, _plugin_from_footprints
+        from kikuchipy.io._io import PLUGINS, _plugin_from_footprints  # noqa: PLC2701 - pinned with the ebsd extra (<0.14)
 
         ext = os.path.splitext(path)[1][1:].lower()
         readers = [p for p in PLUGINS if ext in p["file_extensions"]]

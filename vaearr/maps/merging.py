@@ -131,7 +131,7 @@ def merge_regions(z: np.ndarray, a: np.ndarray, b: np.ndarray, *, boundary_cost:
     region_price = d / 2 * math.log(max(n, 2))
     rounds = 0
     shown = bar(total=None, desc="segment: merge rounds", unit="round")
-    for rounds in range(1, max_rounds + 1):
+    for rounds in range(1, max_rounds + 1):  # noqa: B007 - the rounds run are returned after the loop
         shown.update(1)
         mu, size = region_means(z, labels)
         i, j, length = region_pairs(labels, a, b)

@@ -123,7 +123,7 @@ def parse_pc(text: str | Sequence[float]) -> tuple[float, float, float]:
         raise InputError(None, f"--pc takes three numbers X,Y,Z, got '{text}'") from None
     if len(pc) != 3 or not all(math.isfinite(v) for v in pc):
         raise InputError(None, f"--pc takes three finite numbers X,Y,Z, got '{text}'")
-    return pc  # type: ignore[return-value]
+    return pc
 
 
 def check_pc(pc: Sequence[float], convention: str, px_size: float | None) -> None:

@@ -55,7 +55,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from vaearr.errors import InputError
-from vaearr.options import WindowRequest, parse_window
+from vaearr.options import WindowRequest
 from vaearr.store import open_store
 from vaearr.store.schema import MAP_DIMS
 

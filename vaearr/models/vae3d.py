@@ -264,7 +264,7 @@ def _offline_hub(weights_file: Path, hub_dir: Path | None) -> Iterator[None]:
     finally:
         torch.hub.download_url_to_file = saved_download
         if hub_dir is not None:
-            torch.hub._hub_dir = saved_dir
+            torch.hub._hub_dir = saved_dir  # noqa: SLF001 - set_dir() cannot restore "unset" (above)
 
 
 def build_perceptual_loss(config: VAE3DConfig) -> nn.Module:

@@ -138,7 +138,7 @@ def _free_dims(existing: xr.Dataset, replaced: set[str]) -> set[str]:
     return free
 
 
-def _check_coords(existing: xr.Dataset, da: xr.DataArray, name: str, store: Any, free: set[str] = frozenset()) -> None:
+def _check_coords(existing: xr.Dataset, da: xr.DataArray, name: str, store: Any, free: frozenset[str] | set[str] = frozenset()) -> None:
     for dim in da.dims:
         if dim not in existing.dims or dim in free:
             continue

@@ -400,7 +400,7 @@ def _write_repository(store: Any, variables: Mapping[str, Any], *, storage_optio
                 group = zarr.open_group(session.store, mode="r+")
                 for name in ds.data_vars:
                     if name in existing.variables:
-                        del group[name]  # its old chunks go with it, in this transaction only
+                        del group[str(name)]  # its old chunks go with it, in this transaction only
             if not tx.distributed:
                 _to_zarr(ds, session.store, encoding, progress, mode="a" if exists else "w")
             else:
@@ -458,7 +458,7 @@ def describe(store: str | os.PathLike, *, storage_options: dict | None = None) -
         lines.append(f"  {name}({', '.join(map(str, c.dims))}) {c.dtype} {rng}")
     lines.append("variables:")
     mask_names = set(masks(ds))
-    broken = {**damaged(ds), **({} if is_url(store) else find_damage(local_path(store), ds.data_vars))}
+    broken = {**damaged(ds), **({} if is_url(store) else find_damage(local_path(store), map(str, ds.data_vars)))}
     for name, v in ds.data_vars.items():
         chunks = v.encoding.get("chunks") or v.encoding.get("preferred_chunks")
         kind = " [mask]" if name in mask_names else ""

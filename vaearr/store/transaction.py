@@ -29,7 +29,7 @@ from typing import Any
 try:
     import fcntl
 except ImportError:  # Windows: the store lock is filelock's (msvcrt there; a soft lock file elsewhere)
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None
 with warnings.catch_warnings():  # without fcntl, filelock warns at import that it falls back to a soft lock
     warnings.simplefilter("ignore")
     import filelock

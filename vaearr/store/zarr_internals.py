@@ -49,14 +49,14 @@ def enabled() -> bool:
 
 def runner() -> Callable[[Coroutine[Any, Any, Any]], Any] | None:
     """``zarr.core.sync.sync``: run a coroutine on zarr's event loop from any thread (None: take the public path)."""
-    return _sync_module.sync if enabled() else None  # type: ignore[union-attr]
+    return _sync_module.sync if enabled() else None
 
 
 def event_loop() -> asyncio.AbstractEventLoop | None:
     """zarr's event loop when it runs (None: not started, or the public path)."""
     if not enabled():
         return None
-    loop = _sync_module.loop[0]  # type: ignore[union-attr]
+    loop = _sync_module.loop[0]
     return loop if loop is not None and not loop.is_closed() and loop.is_running() else None
 
 

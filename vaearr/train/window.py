@@ -27,7 +27,8 @@ from vaearr.batches.spec import channel_axis, to_channels_first
 from vaearr.errors import InputError
 from vaearr.files import write_bytes_whole
 from vaearr.maps.neighbours import NeighbourAverage, fit_store
-from vaearr.maps.window import MIN_SIDE, Window, check_request, choose_window, from_boxes, parse_window, read_bands
+from vaearr.maps.window import MIN_SIDE, Window, check_request, choose_window, from_boxes, read_bands
+from vaearr.options import parse_window
 from vaearr.run import DataSpec, Run
 from vaearr.store import open_store, write_variables
 from vaearr.store.schema import MAP_DIMS, PX, PY

@@ -81,7 +81,7 @@ def serve(app: Callable[[], Any] | Any, *, title: str, port: int | None = None, 
     server = pn.serve(app, port=port, address=address, show=show, title=f"vaearr {title}", start=False, **kwargs)
     # before Bokeh's and Panel's own routes (add_handlers puts them first): malformed paths are a 404, never a
     # 500, and no module named in a URL is imported
-    server._tornado.add_handlers(r".*", guarded_routes())
+    server._tornado.add_handlers(r".*", guarded_routes())  # noqa: SLF001 - Panel has no public way to do it
     if announce is not None:
         announce(f"serving the {title} on http://{address}:{port} (Ctrl-C stops)")
     server.start()
@@ -103,7 +103,7 @@ def guarded_routes() -> list[tuple]:
     bokeh_static = require("bokeh.server.views.static_handler", "viz")
 
     def checked(handler: type) -> type:
-        class Checked(handler):  # type: ignore[misc, valid-type]
+        class Checked(handler):
             async def get(self, path: str, include_body: bool = True) -> None:
                 parts = path.split("/")
                 if "\0" in path or "\\" in path or any(p in ("..", "") for p in parts[:-1]) or ".." in parts:

@@ -112,9 +112,10 @@ def palette(cmap: str, n: int = 256) -> tuple[str, ...]:
 
 def _bokeh():
     require("bokeh", "viz")
-    import bokeh.layouts
-    import bokeh.models
-    import bokeh.plotting
+    # the submodules load here; callers read them as attributes of the returned package
+    import bokeh.layouts  # noqa: F401
+    import bokeh.models  # noqa: F401
+    import bokeh.plotting  # noqa: F401
 
     return bokeh
 
