@@ -266,6 +266,10 @@ def score_deformed(m: MapSpec, store: Path, truth: Truth) -> list[dict]:
     roi = "roi" if "roi" in ds and not bool(ds.roi.all()) else None
     v = _segment(store, "latent", roi, "seg", truth)
     rows.append({"method": "vaearr segment (latent)", **{f"seg_{k}": x for k, x in v.items() if k != "regions_map"}})
+    if "latent_all" in ds:  # the model trained on every pixel, segmented with no ROI (a patterns-only file)
+        a = _segment(store, "latent_all", None, "seg_all", truth)
+        rows.append({"method": "vaearr segment (latent, every pixel)",
+                     **{f"seg_{k}": x for k, x in a.items() if k != "regions_map"}})
     d = _segment(store, "dictionary", None, "seg_dictionary", truth)
     rows.append({"method": "segment (dictionary)", **{f"seg_{k}": x for k, x in d.items() if k != "regions_map"}})
     for features, regions, label in (("latent", "seg", "vaearr spread (latent)"),

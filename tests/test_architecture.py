@@ -112,3 +112,11 @@ def test_architecture_md_names_every_package_and_the_contracts_floors() -> None:
     here = {f"vaearr.{p.stem if p.is_file() else p.name}" for p in (ROOT / "vaearr").iterdir()
             if (p.suffix == ".py" and p.stem != "__init__") or (p.is_dir() and (p / "__init__.py").exists())}
     assert here - named == set()
+
+
+def test_the_readme_opens_with_the_two_commands_ci_runs() -> None:
+    """The README's first lines are the two set-up-and-run commands (the demo, the tests), and CI runs its test one."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("```bash\n", 1)[1].split("```", 1)[0]
+    assert text.index("```bash") < 20 and block.split() == ["make", "demo", "make", "test"], block
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
