@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,6 +22,7 @@ import xarray as xr
 from vaearr.batches import ZarrBatches
 from vaearr.batches.ahead import ahead
 from vaearr.batches.spec import channel_axis, to_channels_first
+from vaearr.batches import DataSpec
 from vaearr.errors import StoreError
 from vaearr.models import VAEBase
 from vaearr.preprocess import Preprocess, averaged_variable, stored_average
@@ -31,8 +32,6 @@ from vaearr.store.schema import MAP_DIMS
 #: Patterns a band of :meth:`Encoder.read_streamed` holds at least (whole rows of whole chunks).
 STREAM_PATTERNS = 4096
 
-if TYPE_CHECKING:
-    from vaearr.run import DataSpec
 
 
 @dataclass

@@ -25,8 +25,8 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +35,15 @@ import torch
 import xarray as xr
 
 from vaearr.batches import ZarrBatches
+from vaearr.batches.spec import DataSpec
 from vaearr.checkpoint import load_state, save_state
 from vaearr.encoder import EncodedBatch, Encoder
-from vaearr.errors import StoreError, VaearrError
+from vaearr.errors import VaearrError
 from vaearr.files import write_bytes_whole, write_folder_whole
 from vaearr.models import VAEBase, load_model, save_model
 from vaearr.maps.neighbours import NeighbourAverage
 from vaearr.preprocess import PARAMS_FILE, Preprocess, PreprocessOptions
-from vaearr.store import masks, open_store, require_whole
-from vaearr.store.schema import ROI, split_dims
+from vaearr.store import open_store
 
 #: Written to ``config.json``; 1 is the layout before :class:`Run` (still read).
 VERSION = 2
@@ -56,45 +56,6 @@ RUN_FILE = "run.json"
 
 class RunError(VaearrError):
     """A run folder cannot be used as asked (not a run, no such checkpoint...)."""
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """What a run was trained on: a variable of a store, its sample and feature dims, a mask.
-
-    ``store`` is absolute (a path or URL), so the run can be used from any directory.
-    """
-
-    store: str
-    var: str
-    sample_dims: tuple[str, ...]
-    feature_dims: tuple[str, ...]
-    mask: str | None
-
-    @classmethod
-    def resolve(cls, store: str | os.PathLike, var: str, *, sample_dims: Sequence[str] | None = None,
-                feature_dims: Sequence[str] | None = None, mask: str | None = "auto") -> DataSpec:
-        """Check ``var`` and ``mask`` against the store; dims not given come from the schema.
-
-        ``mask="auto"`` takes ``roi`` when the store has that mask, else none.
-        """
-        ds = open_store(store)
-        if var not in ds.data_vars:
-            raise StoreError(store, f"no variable '{var}' (it has: {', '.join(map(str, ds.data_vars))})")
-        samples, features = split_dims(tuple(map(str, ds[var].dims)), var, sample_dims, feature_dims)
-        if mask == "auto":
-            mask = ROI if ROI in masks(ds) else None
-        elif mask is not None and mask not in ds.data_vars:
-            raise StoreError(store, f"no mask variable '{mask}'")
-        require_whole(ds, [var, mask], store)  # before any work: nothing is ever computed from a damaged one
-        location = os.fspath(store)
-        if "://" not in location:
-            location = os.path.abspath(location)
-        return cls(location, var, samples, features, mask)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> DataSpec:
-        return cls(d["store"], d["var"], tuple(d["sample_dims"]), tuple(d["feature_dims"]), d.get("mask"))
 
 
 class Run:

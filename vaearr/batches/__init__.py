@@ -8,6 +8,6 @@
 """
 
 from vaearr.batches.loader import ZarrBatches, make_loaders
-from vaearr.batches.spec import SPLITS, BatchSpec
+from vaearr.batches.spec import SPLITS, BatchSpec, DataSpec
 
-__all__ = ["SPLITS", "BatchSpec", "ZarrBatches", "make_loaders"]
+__all__ = ["SPLITS", "BatchSpec", "DataSpec", "ZarrBatches", "make_loaders"]

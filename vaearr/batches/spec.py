@@ -1,7 +1,9 @@
-"""What a loader reads: :class:`BatchSpec`, the seeded random streams, dtypes."""
+"""What a loader reads: :class:`DataSpec` (a variable of a store, its dims, a mask), :class:`BatchSpec`, the seeded random
+streams, dtypes."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -9,7 +11,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaearr.errors import InputError
+from vaearr.errors import InputError, StoreError
+from vaearr.store import masks, open_store, require_whole
+from vaearr.store.schema import ROI, split_dims
 
 #: Accepted values of ``split``.
 SPLITS = ("train", "val", "all")
@@ -182,3 +186,42 @@ class BatchSpec:
             object.__setattr__(self, name, (v,) if isinstance(v, str) else tuple(map(str, v)))
         t = self.transforms
         object.__setattr__(self, "transforms", () if t is None else (t,) if callable(t) else tuple(t))
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a run was trained on: a variable of a store, its sample and feature dims, a mask.
+
+    ``store`` is absolute (a path or URL), so the run can be used from any directory.
+    """
+
+    store: str
+    var: str
+    sample_dims: tuple[str, ...]
+    feature_dims: tuple[str, ...]
+    mask: str | None
+
+    @classmethod
+    def resolve(cls, store: str | os.PathLike, var: str, *, sample_dims: Sequence[str] | None = None,
+                feature_dims: Sequence[str] | None = None, mask: str | None = "auto") -> DataSpec:
+        """Check ``var`` and ``mask`` against the store; dims not given come from the schema.
+
+        ``mask="auto"`` takes ``roi`` when the store has that mask, else none.
+        """
+        ds = open_store(store)
+        if var not in ds.data_vars:
+            raise StoreError(store, f"no variable '{var}' (it has: {', '.join(map(str, ds.data_vars))})")
+        samples, features = split_dims(tuple(map(str, ds[var].dims)), var, sample_dims, feature_dims)
+        if mask == "auto":
+            mask = ROI if ROI in masks(ds) else None
+        elif mask is not None and mask not in ds.data_vars:
+            raise StoreError(store, f"no mask variable '{mask}'")
+        require_whole(ds, [var, mask], store)  # before any work: nothing is ever computed from a damaged one
+        location = os.fspath(store)
+        if "://" not in location:
+            location = os.path.abspath(location)
+        return cls(location, var, samples, features, mask)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DataSpec:
+        return cls(d["store"], d["var"], tuple(d["sample_dims"]), tuple(d["feature_dims"]), d.get("mask"))

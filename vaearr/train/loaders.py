@@ -7,7 +7,8 @@ from typing import Any
 
 from vaearr.batches import ZarrBatches, make_loaders
 from vaearr.batches.read import cpus
-from vaearr.run import DataSpec, Run
+from vaearr.batches import DataSpec
+from vaearr.run import Run
 from vaearr.train.config import TrainConfig
 from vaearr.train.window import training_data
 from vaearr.transforms import Transform, random_affine, random_flip

@@ -36,7 +36,8 @@ from vaearr.models import (
 )
 from vaearr.maps.background import static_background
 from vaearr.preprocess import Preprocess, PreprocessOptions, averaged_variable, fit_neighbours
-from vaearr.run import DataSpec, Run, fit_preprocess
+from vaearr.batches import DataSpec
+from vaearr.run import Run, fit_preprocess
 from vaearr.options import from_fields, keyword_signature
 from vaearr.store.schema import PATTERN_DIMS
 from vaearr.train.active import ActiveUnits, collapse_warning, measure_active_units, measured_model

@@ -21,7 +21,8 @@ from typing import Any
 from vaearr.errors import InputError
 from vaearr.models.imports import SCRIPTS, load_script_weights
 from vaearr.preprocess import PreprocessOptions
-from vaearr.run import DataSpec, Run, fit_preprocess
+from vaearr.batches import DataSpec
+from vaearr.run import Run, fit_preprocess
 from vaearr.train.config import TrainConfig
 
 IMPORTED_FILE = "imported.json"

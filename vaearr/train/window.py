@@ -29,7 +29,8 @@ from vaearr.files import write_bytes_whole
 from vaearr.maps.neighbours import NeighbourAverage, fit_store
 from vaearr.maps.window import MIN_SIDE, Window, check_request, choose_window, from_boxes, read_bands
 from vaearr.options import parse_window
-from vaearr.run import DataSpec, Run
+from vaearr.batches import DataSpec
+from vaearr.run import Run
 from vaearr.store import open_store, write_variables
 from vaearr.store.schema import MAP_DIMS, PX, PY
 from vaearr.train.config import TrainConfig
