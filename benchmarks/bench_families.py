@@ -183,7 +183,7 @@ class Truth:
 
 
 def _f1(marked: np.ndarray, true: np.ndarray) -> dict:
-    from vaearr.maps.boundaries import boundary_f1
+    from vaearr.data.scoring import boundary_f1
 
     r = boundary_f1(marked, true)
     return {"f1": round(r["f1"], 4), "x": round(r["ratio_marked"], 3)}

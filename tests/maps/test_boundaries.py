@@ -10,10 +10,10 @@ import xarray as xr
 from scipy import ndimage as ndi
 
 from tests.helpers import cli, tree_hash
+from vaearr.data.scoring import boundary_f1
 from vaearr.errors import InputError
 from vaearr.maps.boundaries import (
     BoundaryResult,
-    boundary_f1,
     describe_grain_size,
     find_boundaries,
     linear_intercepts,

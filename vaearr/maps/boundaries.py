@@ -185,7 +185,7 @@ def low_angle_boundaries(
 
 
 # --------------------------------------------------------------------------------------------
-# grain size and scoring
+# grain size
 
 
 def linear_intercepts(gb: np.ndarray, step_y: float, step_x: float, mask: np.ndarray | None = None) -> dict[str, Any]:
@@ -261,34 +261,6 @@ def describe_grain_size(a: dict[str, Any]) -> str:
     text = f"{a['grain_size_um']:.4g} µm from {a['grain_size_intercepts']} intercepts on {a['grain_size_lines']} lines"
     bare = a.get("grain_size_lines_without_boundary", 0)
     return text + (f" ({bare} meet no boundary: the grains may be larger)" if bare else "")
-
-
-def boundary_f1(pred: Any, true: Any, tolerance: int = 1) -> dict[str, float]:
-    """Precision, recall and F1 of a boundary mask against the truth, within ``tolerance`` pixels.
-
-    A marked pixel is right when a true boundary pixel lies within ``tolerance`` pixels
-    (Chebyshev distance: the (2·tol+1)² square); a true pixel is found when a marked one does.
-    ``ratio_marked`` = marked pixels / true pixels.
-
-    Examples
-    --------
-    >>> t = np.zeros((5, 5), bool); t[:, 2] = True
-    >>> p = np.zeros((5, 5), bool); p[:, 3] = True; p[0, 0] = True
-    >>> {k: round(v, 3) for k, v in boundary_f1(p, t).items()}
-    {'precision': 0.833, 'recall': 1.0, 'f1': 0.909, 'ratio_marked': 1.2}
-    """
-    pred, true = np.asarray(pred, bool), np.asarray(true, bool)
-    if pred.shape != true.shape:
-        raise ValueError(f"shapes differ: {pred.shape} and {true.shape}")
-    st = np.ones((2 * tolerance + 1,) * 2, bool)
-    near_true = ndi.binary_dilation(true, st) if tolerance > 0 else true
-    near_pred = ndi.binary_dilation(pred, st) if tolerance > 0 else pred
-    n_pred, n_true = int(pred.sum()), int(true.sum())
-    precision = float((pred & near_true).sum() / n_pred) if n_pred else (1.0 if not n_true else 0.0)
-    recall = float((true & near_pred).sum() / n_true) if n_true else (1.0 if not n_pred else 0.0)
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
-    return {"precision": precision, "recall": recall, "f1": float(f1),
-            "ratio_marked": float(n_pred / n_true) if n_true else (0.0 if not n_pred else float("inf"))}
 
 
 # --------------------------------------------------------------------------------------------
