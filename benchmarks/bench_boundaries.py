@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from vaearr.data import write_science_map  # noqa: E402
-from vaearr.maps.boundaries import boundary_f1, find_boundaries  # noqa: E402
+from vaearr.data.scoring import boundary_f1  # noqa: E402
+from vaearr.maps.boundaries import find_boundaries  # noqa: E402
 
 KINDS = ("subgrains", "clean", "noisy")
 

@@ -69,7 +69,8 @@ from science_lib import (  # noqa: E402
     region_scores,
 )
 
-from vaearr.maps.boundaries import boundary_f1, find_boundaries  # noqa: E402
+from vaearr.data.scoring import boundary_f1  # noqa: E402
+from vaearr.maps.boundaries import find_boundaries  # noqa: E402
 from vaearr.maps.regions import segment_features  # noqa: E402
 from vaearr.maps.segment import segment_store  # noqa: E402
 

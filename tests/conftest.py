@@ -165,8 +165,11 @@ def trained_run(demo_store_master: Path, tmp_path_factory) -> Path:
     (``shutil.copytree``) first. A test of training itself trains its own."""
     from vaearr.train import TrainConfig, fit
 
-    run = tmp_path_factory.mktemp("trained") / "run"
-    fit(TrainConfig(store=str(demo_store_master), run=str(run), epochs=1, batch_size=128, latent_dim=3, resize=24,
+    root = tmp_path_factory.mktemp("trained")
+    store = root / "ni.zarr"  # its own copy: training writes the variable its preprocessing derives (patterns_sim3)
+    shutil.copytree(demo_store_master, store)
+    run = root / "run"
+    fit(TrainConfig(store=str(store), run=str(run), epochs=1, batch_size=128, latent_dim=3, resize=24,
                     model_options={"channels": [8, 16]}), progress=False)
     return run
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +85,9 @@ def test_encode_on_a_dask_cluster_matches_one_process(demo_store: Path, demo_sto
     import vaearr.encode as enc
 
     run = tmp_path / "run"
-    fit(TrainConfig(store=str(demo_store_master), run=str(run), epochs=1, batch_size=128, latent_dim=3, resize=24,
+    trained_on = tmp_path / "train.zarr"  # a copy: training writes the averaged variable into its store
+    shutil.copytree(demo_store_master, trained_on)
+    fit(TrainConfig(store=str(trained_on), run=str(run), epochs=1, batch_size=128, latent_dim=3, resize=24,
                     average_neighbours=average, model_options={"channels": [8, 16]}), progress=False)
     monkeypatch.setattr(enc, "TASK_SAMPLES", 100)  # bands of one chunk (8 rows): 5 tasks on the 40-row map
     here = encode(demo_store, run, name="a", logvar=True, progress=False)
