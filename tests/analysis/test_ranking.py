@@ -20,7 +20,7 @@ from vaearr.analysis.ranking import (
     rank_table,
     top_n,
 )
-from vaearr.store import open_store, write_variable
+from vaearr.store import open_store
 from vaearr.viz.ranking import rank_figures
 
 
@@ -70,26 +70,14 @@ def test_full_field_puts_values_back() -> None:
     assert f.values[0, 2].tolist() == [3.0, 4.0]
 
 
-@pytest.fixture
-def planted_store(demo_store: Path) -> Path:
-    ds = open_store(demo_store)
-    rng = np.random.default_rng(0)
-    lat = rng.normal(size=(40, 60, 4)).astype(np.float32)
-    cr = ds.elements.sel(element="Cr").values
-    lat[..., 2] = (cr - cr.mean()) / cr.std() + 0.5 * rng.normal(size=cr.shape)
-    write_variable(demo_store, "latent", xr.DataArray(lat, dims=("y", "x", "latent_dim"),
-                                                      coords={"y": ds.y, "x": ds.x, "latent_dim": np.arange(4)}), mask="roi")
-    return demo_store
-
-
-def test_rank_latents_end_to_end(planted_store: Path, tmp_path: Path) -> None:
+def test_rank_latents_end_to_end(planted: Path, tmp_path: Path) -> None:
     from vaearr.maps.references import write_references
 
-    write_references(planted_store, methods=("pca",), n_components=2, k_range=(2, 3), max_fit=600)
-    r = rank_latents(planted_store, against=["elements", "pca"], out=tmp_path, top=2, k_range=(2, 3))
+    write_references(planted, methods=("pca",), n_components=2, k_range=(2, 3), max_fit=600)
+    r = rank_latents(planted, against=["elements", "pca"], out=tmp_path, top=2, k_range=(2, 3))
     assert r.figures == [] and r.references.sizes["reference"] == r.association.sizes["reference"]
-    rank_figures(planted_store, r, tmp_path, top=2, nan_color="magenta")
-    ds = open_store(planted_store)
+    rank_figures(planted, r, tmp_path, top=2, nan_color="magenta")
+    ds = open_store(planted)
     a = ds.association
     assert a.dims == ("latent_dim", "reference", "metric") and "Cr" in a.reference.values
     assert (np.abs(a.sel(reference="Cr").values).argmax(0) == 2).all()
@@ -103,39 +91,39 @@ def test_rank_latents_end_to_end(planted_store: Path, tmp_path: Path) -> None:
     assert "best latent dim 2" in r.summary()
 
 
-def test_commands_registered_on_an_app(planted_store: Path, tmp_path: Path) -> None:
-    res = cli("rank", planted_store, "--against", "bandcontrast", "elements", "--out", tmp_path / "rank", "--top", "2",
+def test_commands_registered_on_an_app(planted: Path, tmp_path: Path) -> None:
+    res = cli("rank", planted, "--against", "bandcontrast", "elements", "--out", tmp_path / "rank", "--top", "2",
               "--no-figures", "--metric", "pearson", "--metric", "kendall")
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "rank" / "association.csv").is_file()
-    assert list(open_store(planted_store).association.metric.values) == ["pearson", "kendall"]
-    res = cli("cluster", planted_store, "--dim", "2", "--method", "kmeans", "--k", "2", "--out", tmp_path / "cl",
+    assert list(open_store(planted).association.metric.values) == ["pearson", "kendall"]
+    res = cli("cluster", planted, "--dim", "2", "--method", "kmeans", "--k", "2", "--out", tmp_path / "cl",
               "--tag", "cli")
     assert res.returncode == 0, res.stderr
-    assert (tmp_path / "cl" / "cluster_report__cli.json").is_file() and "cluster_cli" in open_store(planted_store)
+    assert (tmp_path / "cl" / "cluster_report__cli.json").is_file() and "cluster_cli" in open_store(planted)
 
 
-def test_rank_and_cluster_commands_in_a_subprocess(planted_store: Path, tmp_path: Path) -> None:
+def test_rank_and_cluster_commands_in_a_subprocess(planted: Path, tmp_path: Path) -> None:
     """The real ``vaearr rank`` / ``vaearr cluster`` commands, and a bad vector that leaves the store as it was."""
     import numpy as np
 
     from tests.helpers import run_cli, tree_hash
 
-    proc = run_cli("rank", planted_store, "--against", "bandcontrast", "elements", "--out", tmp_path / "rank",
+    proc = run_cli("rank", planted, "--against", "bandcontrast", "elements", "--out", tmp_path / "rank",
                    "--top", "2", "--metric", "pearson", "--metric", "spearman", check=True)
     assert "best latent dim" in proc.stdout + proc.stderr
     doc = json.loads((tmp_path / "rank" / "association.json").read_text())
     assert doc["metrics"] == ["pearson", "spearman"] and doc["top"]["aggregated"]["Cr"][0]["latent_dim"] == 2
     assert any(p.suffix == ".png" for p in (tmp_path / "rank" / "figures").iterdir())
-    run_cli("cluster", planted_store, "--dim", "2", "--method", "gmm", "--k", "3", "--out", tmp_path / "cl",
+    run_cli("cluster", planted, "--dim", "2", "--method", "gmm", "--k", "3", "--out", tmp_path / "cl",
             "--tag", "sub", check=True)
     with open(tmp_path / "cl" / "cluster_assignments__sub.csv") as f:
         assert f.readline().strip() == "x,y,latent,bandcontrast,cluster"
-    before = tree_hash(planted_store)
+    before = tree_hash(planted)
     short = tmp_path / "short.npy"
     np.save(short, np.zeros(7))
-    bad = run_cli("cluster", planted_store, "--dim", "2", "--latent-vector", short, "--out", tmp_path / "cl2",
+    bad = run_cli("cluster", planted, "--dim", "2", "--latent-vector", short, "--out", tmp_path / "cl2",
                   "--tag", "bad", "--overwrite")
     lines = [ln for ln in bad.stderr.splitlines() if ln.strip() and not ln.startswith("warning:")]
     assert bad.returncode == 2 and len(lines) == 1 and str(short) in lines[0] and "7" in lines[0], bad.stderr
-    assert tree_hash(planted_store) == before
+    assert tree_hash(planted) == before
