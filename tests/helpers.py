@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import traceback
 import urllib.request
@@ -341,3 +342,26 @@ def objects(node, name: str) -> list[dict]:
         for v in node:
             out += objects(v, name)
     return out
+
+
+# a command run with a file-size limit (RLIMIT_FSIZE: what a full disk does to a write, without root to mount a
+# small tmpfs); SIGXFSZ ignored, so a write past the limit fails with EFBIG. ``python -c LIMITED LIMIT ARGS...``
+LIMITED = textwrap.dedent("""
+    import resource, signal, sys
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    limit = int(sys.argv[1])
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    sys.argv = ["vaearr", *sys.argv[2:]]
+    from vaearr.cli import main
+    main()
+""")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    """Terminate a server process the test started, killing it if it does not end within 15 s."""
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=15)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from tests.helpers import tree_hash
+from tests.helpers import LIMITED, tree_hash
 from vaearr import store as st
 from vaearr.store.transaction import KILL_AT_STEP, tx_dir
 
@@ -134,17 +134,6 @@ def test_a_kill_after_every_commit_step_leaves_old_or_new_for_readers(base_store
 
 # -- a full disk ----------------------------------------------------------------------------------
 
-# a command run with a file-size limit (RLIMIT_FSIZE: what a full disk does to a write, without root
-# to mount a small tmpfs); SIGXFSZ ignored, so a write past the limit fails with EFBIG
-_LIMITED = textwrap.dedent("""
-    import resource, signal, sys
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    limit = int(sys.argv[1])
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-    sys.argv = ["vaearr", *sys.argv[2:]]
-    from vaearr.cli import main
-    main()
-""")
 
 
 def test_a_full_disk_is_one_line_the_store_unchanged_and_no_staging_left(tmp_path: Path) -> None:
@@ -161,13 +150,13 @@ def test_a_full_disk_is_one_line_the_store_unchanged_and_no_staging_left(tmp_pat
                                                    for y in range(64) for x in range(64)))
     before = tree_hash(store)
     for limit in (100, 4000):
-        proc = subprocess.run([sys.executable, "-c", _LIMITED, str(limit), "ingest", "tables", store,
+        proc = subprocess.run([sys.executable, "-c", LIMITED, str(limit), "ingest", "tables", store,
                                "--bandcontrast", csv], capture_output=True, text=True, timeout=120)
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and len(lines) == 1, proc.stderr
         assert lines[0].startswith(f"error: {store}: no room to write (File too large): nothing was written")
         assert tree_hash(store) == before and not tx_dir(store).exists()
-    proc = subprocess.run([sys.executable, "-c", _LIMITED, str(2**20), "ingest", "tables", store,
+    proc = subprocess.run([sys.executable, "-c", LIMITED, str(2**20), "ingest", "tables", store,
                            "--bandcontrast", csv], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr  # with room, the same command writes it
     np.testing.assert_allclose(st.open_store(store)["bandcontrast"].values, values, atol=1e-6)

@@ -11,26 +11,15 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_cli, tree_hash
+from tests.helpers import LIMITED, run_cli, tree_hash
 
 pytest.importorskip("orix", reason="needs the 'ebsd' extra")
 from orix import io as orix_io  # noqa: E402
 
-# the command with a file-size limit (as tests/store/test_faults.py runs the store writers)
-_LIMITED = textwrap.dedent("""
-    import resource, signal, sys
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    limit = int(sys.argv[1])
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-    sys.argv = ["vaearr", *sys.argv[2:]]
-    from vaearr.cli import main
-    main()
-""")
 
 #: writer → (file-size limit in bytes, the command line: {s} store, {run} run, {new} a folder that does not exist
 #: yet, the file or folder the line must name)
@@ -46,7 +35,7 @@ WRITERS = {
 
 
 def _limited(limit: int, line: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", _LIMITED, str(limit), *line.split()], capture_output=True,
+    return subprocess.run([sys.executable, "-c", LIMITED, str(limit), *line.split()], capture_output=True,
                           text=True, timeout=600, env={**os.environ, "VAEARR_PROGRESS": "off"})
 
 

@@ -26,6 +26,7 @@ from tests.helpers import (
     free_port,
     run_cli,
     served_page,
+    stop_server,
     tree_hash,
     wait_http,
 )
@@ -136,12 +137,7 @@ def test_served_map_explorer_shows_the_clicked_pixel_and_the_box_mean(map_run, c
         finally:
             context.close()
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=15)
+        stop_server(server)
     for shot in ("explore_map_click.png", "explore_map_box.png"):
         assert (tmp_path / shot).stat().st_size > 10_000
         _artefact(tmp_path / shot)

@@ -14,7 +14,7 @@ import pytest
 import xarray as xr
 
 from tests.helpers import DIGITS_MODEL as SMALL
-from tests.helpers import free_port, make_run, served_page, wait_http
+from tests.helpers import free_port, make_run, served_page, stop_server, wait_http
 
 LATENT = 4
 
@@ -127,12 +127,7 @@ def test_served_explorer_redecodes_when_a_slider_moves(digits_run: tuple[Path, P
         finally:
             context.close()
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=15)
+        stop_server(server)
 
     values = dict(sliders_after)
     assert values["z1"] > start + 0.5
