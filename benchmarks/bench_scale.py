@@ -35,6 +35,9 @@ Run::
     python benchmarks/bench_scale.py                       # 1000 × 1000 (about 15 min on 2 idle cores)
     python benchmarks/bench_scale.py --size 316            # 10⁵ pixels
     python benchmarks/bench_scale.py --size 200            # a quick look
+    # on a GPU box without kikuchipy or the viz extra: save the tiled pool here, carry it there
+    python -c "from vaearr.data.bench import big_pool; big_pool().save('pool64.npz')"
+    python benchmarks/bench_scale.py --device cuda --pool pool64.npz --path-only --no-figures
 
 Prints a table and writes ``benchmarks/results/scale.json`` (``--out``). The map and the
 store are deleted at the end unless ``--keep-data``.
@@ -172,19 +175,19 @@ def stop_cluster(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-def analysis_steps(args: argparse.Namespace, n: int, d: Path, store: Path, run: Path, vaearr: str,
+def analysis_steps(args: argparse.Namespace, n: int, d: Path, store: Path, run: Path, vaearr: list[str],
                    log: Path) -> list[dict]:
     """spread → rank → cluster → report, after segment."""
     steps: list[dict] = []
-    steps.append(run_step("spread", [vaearr, "spread", str(store), "--features", "latent", "--regions", "segments",
+    steps.append(run_step("spread", [*vaearr, "spread", str(store), "--features", "latent", "--regions", "segments",
                                      "--figures", str(d / "spread")], log))
-    steps.append(run_step("rank", [vaearr, "rank", str(store), "--against", "bandcontrast", "latent_domain_spread",
+    steps.append(run_step("rank", [*vaearr, "rank", str(store), "--against", "bandcontrast", "latent_domain_spread",
                                    "--out", str(d / "rank")], log))
     mcs = args.min_cluster_size or max(20, n // 500)
-    steps.append(run_step("cluster hdbscan", [vaearr, "cluster", str(store), "--method", "hdbscan",
+    steps.append(run_step("cluster hdbscan", [*vaearr, "cluster", str(store), "--method", "hdbscan",
                                               "--min-cluster-size", str(mcs),
                                               "--min-samples", str(args.min_samples), "--out", str(d / "cluster")], log))
-    steps.append(run_step("report", [vaearr, "report", str(store), "--run", str(run),
+    steps.append(run_step("report", [*vaearr, "report", str(store), "--run", str(run),
                                      "--out", str(d / "report")], log))
     return steps
 
@@ -220,6 +223,15 @@ def open_report(page: Path) -> dict | None:
     return {"load_s": round(loaded, 2), "first_map_s": round(drawn, 2), "page_mb": round(page.stat().st_size / 1e6, 2)}
 
 
+def _gpu() -> str | None:
+    """The GPUs ``nvidia-smi -L`` lists (None where there is none)."""
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=1000, help="map side in pixels (default 1000)")
@@ -241,6 +253,15 @@ def main() -> None:
     ap.add_argument("--window", default="auto", help="train --window (default auto)")
     ap.add_argument("--path-only", action="store_true",
                     help="only ingest → roi → train → encode → segment")
+    ap.add_argument("--device", default=None,
+                    help="train and encode on this device (e.g. cuda; default: the commands' own, cpu)")
+    ap.add_argument("--pool", type=Path, default=None,
+                    help="tile this saved pool (.npz of vaearr.data.bench.BigPool) instead of simulating it: "
+                         "a machine without kikuchipy (a GPU box) writes the same map")
+    ap.add_argument("--no-figures", action="store_true",
+                    help="segment writes no figures (a machine without the viz extra)")
+    ap.add_argument("--no-segment", action="store_true",
+                    help="with --path-only: stop after encode (the steps a GPU does; segment runs on the CPU)")
     ap.add_argument("--out", type=Path, default=None, help="also write the result here as JSON (the harness appends it to results/NAME.jsonl)")
     args = ap.parse_args()
 
@@ -251,12 +272,15 @@ def main() -> None:
     d.mkdir(parents=True)
     log = d / "commands.log"
     h5, bc, store, run = d / "map.h5", d / "bandcontrast.csv", d / "map.zarr", d / "run"
-    vaearr = str(BIN / "vaearr")
+    # the installed command; where the package is not installed (a GPU box: PYTHONPATH), the module
+    vaearr = [str(BIN / "vaearr")] if (BIN / "vaearr").exists() else [sys.executable, "-m", "vaearr"]
+    device = ["--device", args.device] if args.device else []
     steps: list[dict] = []
 
-    make = ("from vaearr.data import make_big_hdf5; "
+    pool = f", pool={str(args.pool.resolve())!r}" if args.pool else ""
+    make = ("from vaearr.data.bench import make_big_hdf5; "
             f"b = make_big_hdf5({str(h5)!r}, {n}, scan_shape=({args.size}, {args.size}), "
-            f"bandcontrast_csv={str(bc)!r}); print(b)")
+            f"bandcontrast_csv={str(bc)!r}{pool}); print(b)")
     if args.reuse_map:
         for f in (h5, bc):
             os.link(args.reuse_map / f.name, f)
@@ -264,31 +288,32 @@ def main() -> None:
         steps.append(run_step("simulate the map (HDF5)", [sys.executable, "-c", make], log))
         steps[-1]["not_in_path"] = True
     t_path = time.perf_counter()
-    steps.append(run_step("ingest ebsd", [vaearr, "ingest", "ebsd", str(h5), "--dataset", "patterns",
+    steps.append(run_step("ingest ebsd", [*vaearr, "ingest", "ebsd", str(h5), "--dataset", "patterns",
                                           "--bandcontrast", str(bc), "--store", str(store)], log))
-    steps.append(run_step("roi --bc-otsu", [vaearr, "roi", str(store), "--bc-otsu"], log))
+    steps.append(run_step("roi --bc-otsu", [*vaearr, "roi", str(store), "--bc-otsu"], log))
     if args.subset:
         train = ["--epochs", "1", "--subset", str(args.subset), "--window", "all"]
         label = f"train 1 epoch on {args.subset} patterns (writes patterns_sim3)"
     else:
         train = ["--window", args.window]
         label = f"train --window {args.window}"
-    steps.append(run_step(label, [vaearr, "train", str(store), "--run", str(run), *train], log))
+    steps.append(run_step(label, [*vaearr, "train", str(store), "--run", str(run), *train, *device], log))
     window = json.loads((run / "window.json").read_text()) if (run / "window.json").exists() else None
     rec = [] if args.recon_error else ["--no-recon-error"]
-    steps.append(run_step("encode (one process)", [vaearr, "encode", str(store), "--run", str(run), *rec], log))
+    steps.append(run_step("encode (one process)", [*vaearr, "encode", str(store), "--run", str(run), *rec, *device], log))
     for k in args.workers:
         cluster, address = start_cluster(k)
         try:
             s = run_step(f"encode on {k} dask worker{'s' if k > 1 else ''}",
-                         [vaearr, "encode", str(store), "--run", str(run), "--name", f"latent_w{k}",
+                         [*vaearr, "encode", str(store), "--run", str(run), "--name", f"latent_w{k}",
                           "--scheduler", address, *rec], log, also=[psutil.Process(cluster.pid)])
         finally:
             stop_cluster(cluster)
         s["workers"] = k
         steps.append(s)
-    steps.append(run_step("segment", [vaearr, "segment", str(store), "--features", "latent",
-                                      "--figures", str(d / "segment")], log))
+    figures = [] if args.no_figures else ["--figures", str(d / "segment")]
+    if not (args.no_segment and args.path_only):
+        steps.append(run_step("segment", [*vaearr, "segment", str(store), "--features", "latent", *figures], log))
     if not args.path_only:
         steps += analysis_steps(args, n, d, store, run, vaearr, log)
     total = time.perf_counter() - t_path
@@ -310,7 +335,9 @@ def main() -> None:
     result = {
         "date": _dt.datetime.now().isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-                    "python": platform.python_version(), "platform": platform.platform()},
+                    "python": platform.python_version(), "platform": platform.platform(), "gpu": _gpu()},
+        "device": args.device or "cpu",
+        "encode_patterns_per_s": next((round(n / s["seconds"]) for s in steps if s["step"] == "encode (one process)"), None),
         "size": args.size, "pixels": n, "raw_pattern_bytes": n * 3600,
         "steps": steps, "path_seconds": round(total, 1), "path_cpu_seconds": round(sum(s["cpu_seconds"] for s in path_steps), 1),
         "goal_seconds": GOAL_SECONDS, **sizes, "window": window, "report_in_chromium": browser,
@@ -331,7 +358,9 @@ def main() -> None:
     for s in steps:
         print(f"| {s['step']} | {s['seconds']:.1f} | {s['cpu_seconds']:.1f} | {s['peak_rss_mb']:.0f} | "
               f"{s['peak_pss_mb']:.0f} | {s['load_before']:.1f} → {s['load_after']:.1f} |")
-    print(f"path ingest → {'report' if not args.path_only else 'segment'}: {total:.0f} s (goal ≤ {GOAL_SECONDS}); "
+    print(f"encode on {result['device']}: {result['encode_patterns_per_s']} patterns/s (the whole map, neighbours averaged as read)")
+    last = "report" if not args.path_only else "encode" if args.no_segment else "segment"
+    print(f"path ingest → {last}: {total:.0f} s (goal ≤ {GOAL_SECONDS}); "
           f"largest peak {result['peak_rss_mb_max']:.0f} MB RSS, {result['peak_pss_mb_max']:.0f} MB PSS "
           f"(goal ≤ {GOAL_RSS_MB}); store {sizes['store_bytes'] / 1e9:.2f} GB; report in Chromium: {browser}")
     if not args.keep_data:

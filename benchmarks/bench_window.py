@@ -81,8 +81,8 @@ def window_of(run: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def prepare(tag: str, families: Path) -> dict:
-    """The map's store copied, its three runs trained and encoded (each once); what they were."""
+def prepare(tag: str, families: Path, arms: tuple[str, ...] | list[str] = ARMS) -> dict:
+    """The map's store copied, its runs (``arms``; auto always) trained and encoded (each once); what they were."""
     src, store = families / f"{tag}.zarr", DATA / f"{tag}.zarr"
     if not store.exists():
         shutil.copytree(src, store)
@@ -107,7 +107,7 @@ def prepare(tag: str, families: Path) -> dict:
         encode_arm(store, runs["auto"], "latent_auto")
     auto = window_of(runs["auto"])
     side = math.ceil(2 * auto["info"]["grain_size"]) if auto and auto["info"].get("grain_size") else None
-    if side is not None and "latent_bare" not in done:
+    if side is not None and "latent_bare" not in done and "bare" in arms:
         cpu["bare"] = train_arm(store, runs["bare"], str(side))
         encode_arm(store, runs["bare"], "latent_bare")
     return {"runs": {k: str(v) for k, v in runs.items()}, "cpu": cpu, "auto_window": auto,
@@ -171,7 +171,7 @@ def run_all(args: argparse.Namespace) -> None:
             print(json.dumps({"map": m.tag, "skipped": "not prepared by bench_families yet"}), flush=True)
             continue
         t = time.perf_counter()
-        prepared = prepare(m.tag, args.families)
+        prepared = prepare(m.tag, args.families, args.arms)
         for row in score(m.tag, prepared):
             row = {"family": m.family, "seed": m.seed, "split": m.split, "map": m.tag, **row,
                    "wall_s": round(time.perf_counter() - t, 1), "machine": machine()}
@@ -211,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("step", choices=("run", "table"))
     p.add_argument("--family", choices=("science", "patchwork", "all"), default="all")
     p.add_argument("--only", nargs="*", help="map tags to run (default: all prepared)")
+    p.add_argument("--arms", nargs="*", choices=ARMS, default=list(ARMS),
+                   help="which runs to train and score (default all three; 'whole auto' for the window question alone)")
     p.add_argument("--families", type=Path, default=ROOT / "benchmarks" / "_data" / "families",
                    help="where bench_families prepared its stores and runs (read only)")
     args = p.parse_args(argv)

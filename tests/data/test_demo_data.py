@@ -296,6 +296,22 @@ def test_make_big_hdf5_band_contrast_table_describes_its_patterns(tmp_path: Path
     assert sorted(q.name for q in tmp_path.iterdir()) == ["bc.csv", "big.h5"]  # no staging file left
 
 
+def test_make_big_hdf5_from_a_saved_pool_writes_the_same_file(tmp_path: Path) -> None:
+    """A pool saved here (with kikuchipy) and loaded where there is none (a GPU box) tiles into the same map."""
+    from vaearr.data.bench import BigPool, big_pool
+
+    saved = big_pool((32, 32)).save(tmp_path / "pool.npz")
+    a = data.make_big_hdf5(tmp_path / "a.h5", 2000, scan_shape=(40, 50), pool_shape=(32, 32),
+                           bandcontrast_csv=tmp_path / "a.csv")
+    b = data.make_big_hdf5(tmp_path / "b.h5", 2000, scan_shape=(40, 50), pool=saved, bandcontrast_csv=tmp_path / "b.csv")
+    with h5py.File(a.path) as fa, h5py.File(b.path) as fb:
+        np.testing.assert_array_equal(fa["patterns"][()], fb["patterns"][()])
+        np.testing.assert_array_equal(fa["grain_id"][()], fb["grain_id"][()])
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+    with pytest.raises(ValueError, match="pattern_shape"):
+        data.make_big_hdf5(tmp_path / "c.h5", 100, pattern_shape=(40, 40), pool=BigPool.load(saved))
+
+
 # --------------------------------------------------------------------------------------------
 # the science maps: clean, noisy, sub-grains, with boundary truth
 

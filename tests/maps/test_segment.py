@@ -282,6 +282,50 @@ def test_bent_grains_stay_whole_in_pattern_space(family: str) -> None:
 
 
 
+def test_binned_patterns_are_the_prepared_patterns_binned() -> None:
+    """Without a background the binned reading is ``prepare`` of the binned patterns exactly; with one (a detector-sized
+    static background, as every store's pattern space has) it still runs on the binned size."""
+    from vaearr.maps.edges import prepare_patterns
+    from vaearr.maps.pattern_levels import binned
+
+    rng = np.random.default_rng(0)
+    block = rng.integers(0, 255, size=(3, 5, 12, 12)).astype(np.uint8)
+    plain = binned(lambda b: prepare_patterns(b, None, 0.0), 2)(block)
+    summed = block.astype(np.float32).reshape(3, 5, 6, 2, 6, 2).sum(axis=(-3, -1))
+    np.testing.assert_allclose(plain, prepare_patterns(summed, None, 0.0), atol=1e-5)
+    bg = rng.uniform(50, 200, size=(12, 12)).astype(np.float32)
+    divided = binned(lambda b: prepare_patterns(b, bg, 0.0), 4)(block)
+    assert divided.shape == (3, 5, 9)
+    np.testing.assert_allclose(np.linalg.norm(divided, axis=-1), 1.0, atol=1e-5)
+
+
+def test_a_map_too_big_for_the_row_sums_is_read_binned_and_keeps_its_grains() -> None:
+    """On a map whose side rows would pass the sums' budget the grain rule reads the patterns binned (here forced by a
+    small budget: 4 × 4, as a 1000 × 1000 map of 60 × 60 patterns is read); with the store's detector-sized static
+    background that once failed (shapes (…, 15, 15) against (60, 60)). The pieces of each grain still join."""
+    pytest.importorskip("kikuchipy")
+    from scipy.spatial import cKDTree
+
+    from vaearr import data
+    from vaearr.maps.edges import prepare_patterns
+    from vaearr.maps.merging import relabel
+    from vaearr.maps.pattern_levels import pattern_grains
+
+    ds = data.science_map("deformed", seed=4, shape=(36, 48))
+    grain = ds.grain_id.values
+    cells = cKDTree(np.random.default_rng(0).uniform(0, [36, 48], size=(10, 2))).query(
+        np.argwhere(np.ones((36, 48), bool)))[1].reshape(36, 48)
+    pieces = relabel(grain * 100 + cells)
+    patterns = ds.patterns.values
+    bg = patterns.reshape(-1, *patterns.shape[2:]).astype(np.float64).mean(0).astype(np.float32)
+    rows_floats = 1_000  # far below what the rows hold: binned as far as it goes
+    region_grain, info = pattern_grains(pieces, patterns, lambda b: prepare_patterns(b, bg, 0.0), patterns[0, 0].size,
+                                        sum_budget=rows_floats)
+    assert info["grain_patterns_binned"] == 8
+    found = np.asarray(region_grain)[pieces]
+    assert adjusted_rand_score(grain.ravel(), found.ravel()) > 0.99, info
+
+
 def test_the_rows_compared_across_a_boundary_leave_out_pixels_on_a_third_regions_boundary() -> None:
     """A strip region two pixels wide between regions 0 and 2: its depth-2 row toward region 2 is its column next to
     region 0, pixels that record region 0 as well, so it is left out (the pair is read from what is left: here

@@ -105,6 +105,48 @@ def _write_chunks(dset: h5py.Dataset, make_chunk: Callable[[int], bytes], n_chun
             dset.id.write_direct_chunk((c * chunk, 0, 0), pending.pop(c).result())
 
 
+@dataclass(frozen=True)
+class BigPool:
+    """The small simulated map that :func:`make_big_hdf5` tiles into a big one.
+
+    Attributes
+    ----------
+    patterns
+        (qy·qx, py, px) uint8 noisy patterns, in row-major scan order.
+    grain
+        (qy, qx) int grain ids.
+    background
+        (py, px) float32 static background the patterns were simulated with (for :func:`band_contrast`).
+    """
+
+    patterns: np.ndarray
+    grain: np.ndarray
+    background: np.ndarray
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the pool to an ``.npz`` (compressed) that :meth:`load` reads; returns the path."""
+        path = Path(path)
+        np.savez_compressed(path, patterns=self.patterns, grain=self.grain, background=self.background)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> BigPool:
+        """A pool :meth:`save` wrote."""
+        with np.load(Path(path)) as z:
+            return cls(patterns=z["patterns"], grain=z["grain"], background=z["background"])
+
+
+def big_pool(pool_shape: tuple[int, int] = (64, 64), pattern_shape: tuple[int, int] = (60, 60),
+             seed: int = 0) -> BigPool:
+    """Simulate the pool :func:`make_big_hdf5` tiles (as :func:`build_demo_map`: grains and a pore; needs kikuchipy)."""
+    qy, qx = (int(v) for v in pool_shape)
+    py, px = (int(v) for v in pattern_shape)
+    sc = simulate_scene((qy, qx), (py, px), max(4, qy * qx // 300), seed, 0.08, False)
+    r_pool, _ = spawn_rngs(seed + 2_000_003, 2)
+    patterns = noisy_patterns(sc, np.arange(qy * qx), 1.0, r_pool).reshape(qy * qx, py, px)
+    return BigPool(patterns=patterns, grain=np.asarray(sc.grain), background=np.asarray(sc.background))
+
+
 def make_big_hdf5(
     path: str | os.PathLike,
     n_patterns: int,
@@ -119,6 +161,7 @@ def make_big_hdf5(
     workers: int | None = None,
     progress: bool = False,
     bandcontrast_csv: str | os.PathLike | None = None,
+    pool: BigPool | str | os.PathLike | None = None,
 ) -> BigFile:
     """Write a large simulated pattern file, ``/patterns`` (N, py, px) uint8 gzip, for benchmarks.
 
@@ -162,6 +205,10 @@ def make_big_hdf5(
     bandcontrast_csv
         Also write ``x,y,bandcontrast`` here (as the demo's ``bandcontrast.csv``): the pool's
         :func:`band_contrast` tiled the same way as the patterns, for ``vaearr roi --bc-otsu``.
+    pool
+        The tiled map, as :func:`big_pool` gives it or an ``.npz`` that :meth:`BigPool.save` wrote
+        (default: simulated here from ``pool_shape``, ``pattern_shape`` and ``seed``, which needs
+        kikuchipy). A saved pool lets a machine without the ``ebsd`` extra write the same file.
 
     Returns
     -------
@@ -176,11 +223,16 @@ def make_big_hdf5(
     if not 1 <= level <= 9:
         raise ValueError(f"gzip level must be 1..9, got {level}")
 
-    qy, qx = (int(v) for v in pool_shape)
-    sc = simulate_scene((qy, qx), (py, px), max(4, qy * qx // 300), seed, 0.08, False)
-    r_pool, r_frames = spawn_rngs(seed + 2_000_003, 2)
-    pool = noisy_patterns(sc, np.arange(qy * qx), 1.0, r_pool).reshape(qy * qx, py * px)
+    if pool is None:
+        pool = big_pool(pool_shape, (py, px), seed)
+    elif not isinstance(pool, BigPool):
+        pool = BigPool.load(pool)
+    if pool.patterns.shape[1:] != (py, px):
+        raise ValueError(f"the pool's patterns are {pool.patterns.shape[1:]}, not the pattern_shape {(py, px)}")
+    qy, qx = pool.grain.shape
+    _, r_frames = spawn_rngs(seed + 2_000_003, 2)
     frames = np.rint(r_frames.normal(0, 1.5, size=(61, py * px))).astype(np.int16)
+    flat = pool.patterns.reshape(qy * qx, py * px)
 
     strategy = zlib.Z_HUFFMAN_ONLY if huffman_only else zlib.Z_DEFAULT_STRATEGY
 
@@ -190,7 +242,7 @@ def make_big_hdf5(
         src = _reflect(iy, qy) * qx + _reflect(ix, qx)
         rng = np.random.default_rng([seed, c])
         out = np.zeros((chunk, py * px), np.uint8)  # HDF5 stores edge chunks full size
-        v = pool[src].astype(np.int16)
+        v = flat[src].astype(np.int16)
         v += frames[rng.integers(0, len(frames), stop - start)]
         np.clip(v, 0, 255, out=v)
         out[: stop - start] = v
@@ -215,7 +267,7 @@ def make_big_hdf5(
             _write_chunks(dset, make_chunk, n_chunks, chunk, workers, progress)
             f.create_dataset("x", data=x).attrs["units"] = "µm"
             f.create_dataset("y", data=y).attrs["units"] = "µm"
-            f.create_dataset("grain_id", data=sc.grain[_reflect(iy, qy), _reflect(ix, qx)])
+            f.create_dataset("grain_id", data=pool.grain[_reflect(iy, qy), _reflect(ix, qx)])
             f.attrs.update(
                 step=1.0, shape=[ny, nx], seed=seed, pattern_shape=[py, px], pool_shape=[qy, qx],
                 note=(
@@ -228,7 +280,7 @@ def make_big_hdf5(
         tmp.unlink(missing_ok=True)
     t_end = time.perf_counter()  # the pattern file alone: the table below is not in its MB/s
     if bandcontrast_csv is not None:
-        bc = band_contrast(pool.reshape(qy * qx, py, px), sc.background)
+        bc = band_contrast(pool.patterns, pool.background)
         src = _reflect(iy, qy) * qx + _reflect(ix, qx)
         table = Path(bandcontrast_csv)
         tmp = table.with_name(f".{table.name}.tmp-{uuid.uuid4().hex[:8]}")

@@ -96,9 +96,10 @@ class PatternSpace:
     def prepare(self, block: np.ndarray) -> np.ndarray:
         return prepare_patterns(block, self.bg, 0.0)
 
-    def grains(self, regions: np.ndarray, threshold: float = GRAIN_EXCESS) -> tuple[np.ndarray, dict[str, Any]]:
+    def grains(self, regions: np.ndarray, threshold: float = GRAIN_EXCESS,
+               sum_budget: int = SUM_BUDGET) -> tuple[np.ndarray, dict[str, Any]]:
         """:func:`pattern_grains` of ``regions`` on these patterns."""
-        return pattern_grains(regions, self.data, self.prepare, self.size, threshold=threshold)
+        return pattern_grains(regions, self.data, self.prepare, self.size, threshold=threshold, sum_budget=sum_budget)
 
 
 @dataclass
@@ -254,15 +255,25 @@ def excess_dissimilarity(sums: np.ndarray, sq: np.ndarray, count: np.ndarray, n_
 
 
 def binned(prepare: Callable[[np.ndarray], np.ndarray], factor: int) -> Callable[[np.ndarray], np.ndarray]:
-    """``prepare`` on patterns binned ``factor`` × ``factor`` (sums over blocks; a partial edge block dropped)."""
+    """``prepare``'s vectors binned ``factor`` × ``factor`` (sums over blocks of the detector; a partial edge block
+    dropped), centred and normalised again.
+
+    Binned after ``prepare``, not before: ``prepare`` divides by the static background, which has the detector's
+    full size. Where ``prepare`` is linear up to its centring and normalisation (no background, no blur) this is
+    ``prepare`` of the binned patterns exactly; with a background it divides each detector pixel by its own
+    background value before summing (a flat field at full resolution)."""
     if factor <= 1:
         return prepare
 
     def apply(block: np.ndarray) -> np.ndarray:
-        b = np.asarray(block, np.float32)
-        py, px = (b.shape[-2] // factor) * factor, (b.shape[-1] // factor) * factor
-        b = b[..., :py, :px].reshape(*b.shape[:-2], py // factor, factor, px // factor, factor).sum(axis=(-3, -1))
-        return prepare(b)
+        py, px = block.shape[-2:]
+        v = prepare(block).reshape(*block.shape[:-2], py, px)
+        by, bx = (py // factor) * factor, (px // factor) * factor
+        v = v[..., :by, :bx].reshape(*v.shape[:-2], by // factor, factor, bx // factor, factor).sum(axis=(-3, -1))
+        v = v.reshape(*v.shape[:-2], -1)
+        v = v - v.mean(axis=-1, keepdims=True)
+        norm = np.linalg.norm(v, axis=-1, keepdims=True)
+        return np.divide(v, norm, out=np.zeros_like(v), where=norm > 0)
 
     return apply
 
@@ -283,20 +294,21 @@ def strip_sides(count: np.ndarray, rows: BoundaryRows, tiny: np.ndarray) -> np.n
 
 
 def pattern_grains(regions: np.ndarray, features: Any, prepare: Callable[[np.ndarray], np.ndarray],
-                   pattern_size: int, *, threshold: float = GRAIN_EXCESS) -> tuple[np.ndarray, dict[str, Any]]:
+                   pattern_size: int, *, threshold: float = GRAIN_EXCESS,
+                   sum_budget: int = SUM_BUDGET) -> tuple[np.ndarray, dict[str, Any]]:
     """The grain of every region of ``regions`` (ny, nx; −1 outside, ids 0..R−1) from the patterns
     ``features`` (y, x, py, px) by the excess-dissimilarity rule, and what was measured.
 
     ``prepare`` turns a block of raw patterns into zero-mean unit-norm vectors (static background
     divided, :func:`vaearr.maps.edges.prepare_patterns`); ``pattern_size`` is py·px. Patterns are
-    binned 2 × 2 first when the side rows' sums would pass :data:`SUM_BUDGET`.
+    binned 2 × 2 (4 × 4, 8 × 8) when the side rows' sums would pass ``sum_budget`` floats (:data:`SUM_BUDGET`).
     """
     n_regions = int(regions.max()) + 1
     rows = boundary_rows(regions)
     if not rows.i.size:
         return np.arange(n_regions), {"grain_rule": "no adjacent regions", "grain_pairs": 0}
     factor = 1
-    while rows.n_rows * pattern_size / factor**2 > SUM_BUDGET and factor < 8:
+    while rows.n_rows * pattern_size / factor**2 > sum_budget and factor < 8:
         factor *= 2
     sums, sq, count = row_moments(features, regions.shape, rows, binned(prepare, factor))
     excess, across = excess_dissimilarity(sums, sq, count, rows.i.size)
