@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from vaearr.encoder import in_place
+from vaearr.encoder import encode_batch, in_place
 from vaearr.errors import InputError, StoreError, require
 from vaearr.options import check_values
 from vaearr.io.nifti import resample_affine
@@ -74,7 +74,7 @@ def encode(
     checkpoint: str = "best",
     logvar: bool = False,
     recon_error: bool = True,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     device: str = "cpu",
     num_workers: int = 0,
     export: str | Path | None = None,
@@ -103,9 +103,11 @@ def encode(
 
     ``scheduler`` (a dask.distributed address): the cluster's workers encode one band of whole
     chunks per task, keep the results and write them; only per-band statistics come back here.
+    ``batch_size``: samples per batch (default :data:`~vaearr.encoder.ENCODE_BATCH` of the device: 128 on a CPU).
     """
     check_name(name, "latent name (--name)")
     check_values(batch_size=(batch_size, {"min": 1}))
+    batch_size = encode_batch("cpu" if scheduler else device, batch_size)
     r = Run.open(run)
     if per_subject is not None and len(r.data.sample_dims) != 1:
         raise InputError(per_subject, f"--per-subject needs one sample dim (subject, sample); the run has "

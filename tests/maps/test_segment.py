@@ -392,3 +392,52 @@ def test_a_side_whose_first_rows_are_not_its_own_is_read_from_deeper(near_rows: 
     assert excess[0] > 2 * GRAIN_EXCESS
     region_grain, info = pattern_grains(regions, pat, prepare, pat[0, 0].size)
     assert region_grain[0] != region_grain[1] and info["grain_boundary_pairs"] == 1
+
+
+def _join_patches_recomputing_every_cost(z, labels, region_grain, price):
+    """join_patches as first written: every pair's cost computed again after each join (the reference)."""
+    from vaearr.maps.merging import region_means, relabel
+
+    mu, size = region_means(z, labels)
+    target, joins = np.arange(size.size), 0
+    for g in np.unique(region_grain):
+        ids = np.flatnonzero(region_grain == g)
+        m, n, live = mu[ids].copy(), size[ids].copy(), np.ones(ids.size, bool)
+        while live.sum() > 1:
+            diff = m[:, None, :] - m[None, :, :]
+            cost = (n[:, None] * n[None, :] / (n[:, None] + n[None, :])) * np.einsum("abk,abk->ab", diff, diff) / 2
+            cost[~live, :] = np.inf
+            cost[:, ~live] = np.inf
+            np.fill_diagonal(cost, np.inf)
+            a, b = np.unravel_index(int(np.argmin(cost)), cost.shape)
+            if not cost[a, b] < price:
+                break
+            m[a] = (n[a] * m[a] + n[b] * m[b]) / (n[a] + n[b])
+            n[a] += n[b]
+            live[b] = False
+            target[target == ids[b]] = ids[a]
+            joins += 1
+    return relabel(target[labels]), joins
+
+
+def test_joining_patches_updates_one_row_of_costs_and_joins_as_recomputing_them_all() -> None:
+    """join_patches updates only the joined region's costs after each join (a grain of a 1000 × 1000 map holds a
+    thousand regions); the joins, their order and the labels are those of recomputing every cost, ties included."""
+    from vaearr.maps.regions import join_patches
+
+    rng = np.random.default_rng(1)
+    for trial in range(30):
+        r = int(rng.integers(2, 80))
+        n = int(rng.integers(r, 3000))
+        d = int(rng.integers(1, 12))
+        labels = np.r_[np.arange(r), rng.integers(0, r, n - r)]
+        centres = rng.normal(size=(r, d)) * rng.choice([0.1, 1.0, 3.0])
+        if trial % 3 == 0:
+            centres = np.round(centres, 1)  # equal means: ties in the costs
+        z = centres[labels] + rng.normal(size=(n, d))
+        grain = rng.integers(0, int(rng.integers(1, 5)), r)
+        price = float(rng.choice([1.0, 10.0, 50.0, 1e3]))
+        want, want_joins = _join_patches_recomputing_every_cost(z, labels, grain, price)
+        got, grain_of, joins = join_patches(z, labels, grain, price)
+        assert joins == want_joins and np.array_equal(got, want), trial
+        assert np.array_equal(grain_of[got], grain[labels])

@@ -31,7 +31,8 @@ def encode(
         "--recon-error/--no-recon-error",
         help="Also write {name}_recon_error (decodes every sample: most of encode's time for conv-vae).",
     )] = True,
-    batch_size: Annotated[int, typer.Option(help="Samples per batch.")] = 256,
+    batch_size: Annotated[Optional[int], typer.Option(
+        help="Samples per batch (default 128 on a CPU, 1024 on CUDA).")] = None,
     device: Device = "cpu",
     export: Annotated[Optional[Path], typer.Option(help="Also write latents_full.npy, latents_roi.npy, coords.csv here.")] = None,
     figures: Annotated[Optional[Path], typer.Option(help="Latent maps (HTML + PNG) here.")] = None,

@@ -353,26 +353,32 @@ def pattern_grains(regions: np.ndarray, features: Any, prepare: Callable[[np.nda
 # the sub-grain floor
 
 
-def _region_moments(features: Any, ids: np.ndarray, prepare: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per id ≥ 0: sum of the (prepared) features, sum of their squared norms, count — one pass in row blocks."""
-    n = int(ids.max()) + 1
-    sums, sq, count = None, np.zeros(n), np.zeros(n)
-    step = max(1, BLOCK_PIXELS // max(ids.shape[1], 1))  # rows a block: its patterns, not the map's width, bound memory
-    for r0 in range(0, ids.shape[0], step):
-        rows = slice(r0, min(r0 + step, ids.shape[0]))
-        sel = ids[rows] >= 0
-        if not sel.any():
+def _region_moments(features: Any, id_maps: list[np.ndarray],
+                    prepare: Any) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per id ≥ 0 of each map of ``id_maps``: sum of the (prepared) features, sum of their squared norms, count — one
+    pass over the features in row blocks for all the maps (each pass reads and prepares every pattern of the map)."""
+    shape = id_maps[0].shape
+    acc = [[None, np.zeros(int(ids.max()) + 1), np.zeros(int(ids.max()) + 1)] for ids in id_maps]
+    step = max(1, BLOCK_PIXELS // max(shape[1], 1))  # rows a block: its patterns, not the map's width, bound memory
+    for r0 in range(0, shape[0], step):
+        rows = slice(r0, min(r0 + step, shape[0]))
+        sels = [ids[rows] >= 0 for ids in id_maps]
+        if not any(sel.any() for sel in sels):
             continue
         block = np.asarray(features[rows])
-        f = prepare(block) if prepare is not None else block.reshape(*sel.shape, -1)
-        f = np.asarray(f, np.float64)[sel]
-        k = ids[rows][sel]
-        if sums is None:
-            sums = np.zeros((n, f.shape[1]))
-        np.add.at(sums, k, f)
-        np.add.at(sq, k, np.einsum("ij,ij->i", f, f))
-        count += np.bincount(k, minlength=n)
-    return sums, sq, count
+        f_all = np.asarray(prepare(block) if prepare is not None else block.reshape(*sels[0].shape, -1), np.float64)
+        for ids, sel, a in zip(id_maps, sels, acc):
+            if not sel.any():
+                continue
+            f = f_all[sel]
+            k = ids[rows][sel]
+            n = a[1].size
+            if a[0] is None:
+                a[0] = np.zeros((n, f.shape[1]))
+            np.add.at(a[0], k, f)
+            np.add.at(a[1], k, np.einsum("ij,ij->i", f, f))
+            a[2] += np.bincount(k, minlength=n)
+    return [(a[0], a[1], a[2]) for a in acc]
 
 
 def _mean_dissimilarity(sums: np.ndarray, sq: np.ndarray, count: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -392,7 +398,8 @@ def merge_by_pattern_contrast(features: Any, regions: np.ndarray, grains: np.nda
     signal-to-noise (the mixing zone beside a grain boundary, a brightness drift): a floor on the pattern
     difference, relative to the map's own grain boundaries, is what an angle threshold is to MTEX.
     """
-    sums, sq, count = _region_moments(features, grains, prepare)
+    # one pass over the patterns for both (they are read and prepared once)
+    (sums, sq, count), (rsums, rsq, rcount) = _region_moments(features, [grains, regions], prepare)
     # neighbouring grains: interiors that come within 3 pixels of each other
     pairs = set()
     for dy in range(0, 4):
@@ -407,7 +414,6 @@ def merge_by_pattern_contrast(features: Any, regions: np.ndarray, grains: np.nda
         return regions, {"lagb_contrast_floor": None}
     gi, gj = np.array(sorted(pairs)).T
     scale = float(np.nanmedian(_mean_dissimilarity(sums, sq, count, gi, gj)))
-    rsums, rsq, rcount = _region_moments(features, regions, prepare)
     ids = regions
     ri, rj = [], []
     for a, b in (((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
