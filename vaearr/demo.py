@@ -225,7 +225,7 @@ def run_demo(
     )
 
     made += _map_science(result, src, figures_dir, seed, step)
-    ranked = rank_latents(result.store, latent="latent", against=["elements", "bandcontrast", "pca", "nmf"],
+    ranked = rank_latents(result.store, var="latent", against=["elements", "bandcontrast", "pca", "nmf"],
                           out=out / "rank", top=5, n_components=8, seed=seed)
     made += rank_figures(result.store, ranked, out / "rank", top=5)
     agg = aggregated_rank(ranked.association).sel(reference="bandcontrast")
@@ -233,7 +233,7 @@ def run_demo(
     step(f"ranked {ranked.association.sizes['latent_dim']} latent dims against elements, band contrast, PCA, NMF "
          f"(7 metrics; best for band contrast: dim {best_bc})")
 
-    clustered = joint_cluster(result.store, latent="latent", dim=best_bc, with_var="bandcontrast", method="gmm",
+    clustered = joint_cluster(result.store, var="latent", dim=best_bc, with_var="bandcontrast", method="gmm",
                               mask="roi", out=out / "cluster", tag="demo", seed=seed)
     cluster_figure_files(clustered)
     made += [p for p in clustered.files.values() if str(p).endswith(".html")]

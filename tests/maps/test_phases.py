@@ -25,7 +25,7 @@ def _segmented(store: Path) -> Path:
     from vaearr.maps.segment import segment_store
 
     write_decomposition(store, method="pca")
-    segment_store(store, features="pca_weights", name="seg")
+    segment_store(store, var="pca_weights", name="seg")
     return store
 
 
@@ -79,7 +79,7 @@ def test_methods_and_the_model_side(two_phase_store: Path) -> None:
     assert adjusted_rand_score(truth, bands.variable.values.ravel()) >= 0.9
     sharp = phases_store(two_phase_store, regions="seg", method="sharpness", name="by_sharpness", progress=False)
     assert sharp.variable.attrs["n_phases"] == 1
-    feats = phases_store(two_phase_store, regions="seg", method="features", features="pca_weights", name="by_features",
+    feats = phases_store(two_phase_store, regions="seg", method="features", var="pca_weights", name="by_features",
                          progress=False)
     assert 1 <= feats.variable.attrs["n_phases"] <= 4 and feats.variable.attrs["features"] == "pca_weights"
 

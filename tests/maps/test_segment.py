@@ -141,7 +141,7 @@ def test_segment_store_and_cli(tmp_path: Path) -> None:
     m = np.ones((NY, NX), bool)
     m[:, :4] = False
     write_variables(store, {"roi": xr.DataArray(m, dims=("y", "x"))}, source=["test"])
-    segment_store(store, features="latent", name="seg2")
+    segment_store(store, var="latent", name="seg2")
     assert (xr.open_zarr(store).seg2.values[:, :4] == -1).all()
 
 
@@ -168,7 +168,7 @@ def test_bad_inputs_change_nothing(tmp_path: Path) -> None:
     proc = cli("segment", store, "--figures", blocker / "sub")
     assert proc.returncode == 2 and "--figures: cannot write there" in proc.stderr and tree_hash(store) == before
     with pytest.raises(StoreError, match="no feature variable"):
-        segment_store(store, features="nope")
+        segment_store(store, var="nope")
     with pytest.raises(InputError, match="nothing to segment"):
         segment_features(f, np.zeros((NY, NX), bool) | (np.arange(NX) == 0)[None, :] & (np.arange(NY) == 0)[:, None])
 

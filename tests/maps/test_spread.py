@@ -112,7 +112,7 @@ def test_spread_store_writes_three_variables_and_its_figure(tmp_path: Path) -> N
     assert "recrystallised_rule" in ds.recrystallised.attrs and ds.recrystallised.attrs["recrystallised_fraction"] == 0.5
     assert (figs / "latent_spread.html").stat().st_size > 0 and (figs / "latent_spread.png").stat().st_size > 0
     # --level regions measures over the sub-grains: four regions
-    r = spread_store(store, features="latent", regions="seg", level="regions", name="sub", recrystallised="rex_sub")
+    r = spread_store(store, var="latent", regions="seg", level="regions", name="sub", recrystallised="rex_sub")
     assert r.spread.info["regions_measured"] == 4 and r.regions == "seg"
     # rank takes a spread as a reference like any (y, x) map
     proc = cli("rank", store, "--against", "latent_kernel_spread", "--out", tmp_path / "rank", "--mask", "none")

@@ -23,11 +23,11 @@ from typing import Any
 
 import typer
 
-# the command modules, in the order --help lists their commands
+# the command modules (--help lists their commands in the order of the path: vaearr.cli.common.ORDER)
 # isort: off
 from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, decompose, boundaries, index, orientations, export, explore, report, segment, spread, phases  # noqa: F401
 # isort: on
-from vaearr.cli.common import STORE_URLS, URL, app
+from vaearr.cli.common import STORE_URLS, URL, app, command_class
 from vaearr.errors import InputError, VaearrError
 from vaearr.files import NoRoomError, command_outputs, no_room
 from vaearr.store import COMMAND
@@ -106,6 +106,7 @@ def _frame_commands() -> None:
         for command in group.registered_commands:
             if command.callback is not None:
                 command.callback = _framed(command.callback)
+                command.cls = command_class(command.callback)  # its parameters' old spellings, with their notice
 
 
 _frame_commands()
