@@ -116,13 +116,13 @@ def test_every_flow_reads_one_snapshot_and_derives_its_options() -> None:
         for f in module.FLOWS:
             assert f.fn.__code__ is run_code, f"flow {f.name} does not pin a snapshot"
     figure = {"format", "dpi"}  # vaearr.options.FigureOptions: every flow that writes figures
-    for f, cls, extra in ((analysis.cluster_latents, ClusterOptions, {"scheduler"} | figure),
-                          (analysis.analyze_latents, RankOptions, {"scheduler", "block_dims"} | figure),
+    for f, cls, extra in ((analysis.cluster_latents, ClusterOptions, {"dask"} | figure),
+                          (analysis.analyze_latents, RankOptions, {"dask", "block_dims"} | figure),
                           (analysis.decompose_patterns, DecomposeOptions, set()),
                           (explore.explore_latents, ExploreOptions, figure),
                           (pipeline.train_vae, TrainConfig, {"resume"})):
         assert set(inspect.signature(f.fn).parameters) == {fld.name for fld, _ in options(cls)} | extra, f.name
     assert set(inspect.signature(analysis.spread_map.fn).parameters) == (
-        {fld.name for fld, _ in options(SpreadOptions)} | figure | {"figures"})
+        {fld.name for fld, _ in options(SpreadOptions)} | figure | {"out"})
     for f in (analysis.boundaries_flow, analysis.segment_map, analysis.spread_map, pipeline.encode):
         assert figure <= set(inspect.signature(f.fn).parameters), f.name

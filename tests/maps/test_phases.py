@@ -40,7 +40,7 @@ def single_phase_store(tmp_path_factory) -> Path:
 
 def test_two_phases_found_in_the_fcc_bcc_map(two_phase_store: Path, tmp_path: Path) -> None:
     _segmented(two_phase_store)
-    proc = cli("phases", two_phase_store, "--regions", "seg", "--figures", tmp_path / "fig", check=True)
+    proc = cli("phases", two_phase_store, "--regions", "seg", "--out", tmp_path / "fig", check=True)
     assert "2 phases (auto)" in proc.stdout and "bands: mean band-triangle distance" in proc.stdout
     ds = open_store(two_phase_store)
     ph = ds.phases
