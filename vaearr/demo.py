@@ -107,7 +107,7 @@ def _boundaries(store: Path, source: str, prefix: str, figures_dir: Path, step) 
 
 def _segment(store: Path, grains_npy: Path, figures_dir: Path, step) -> tuple[Path, float]:
     """``vaearr segment`` of the latents: regions and grains, their figure, and the grains' ARI against the truth."""
-    seg = segment_store(store, features="latent", name="segments")
+    seg = segment_store(store, var="latent", name="segments")
     files = segment_files(seg, figures_dir)
     s = seg.segmentation
     inside = s.grains >= 0
@@ -131,7 +131,7 @@ def _map_science(result: DemoResult, src, figures_dir: Path, seed: int, step) ->
         made.append(_boundaries(result.store, source, prefix, figures_dir, step))
     seg_html, result.scores["segment_grain_ari"] = _segment(result.store, src.grains, figures_dir, step)
     made.append(seg_html)
-    spread = spread_store(result.store, features="latent", regions="segments")
+    spread = spread_store(result.store, var="latent", regions="segments")
     made.append(spread_files(spread, figures_dir)["map_html"])
     info = spread.spread.info
     step(f"spreads of the latents over the segmentation's grains (KAM and GOS analogues): "
