@@ -3,7 +3,6 @@ everywhere, the old spellings taken with one notice, ``--help`` in the order of 
 
 from __future__ import annotations
 
-import inspect
 import re
 import warnings
 from pathlib import Path
@@ -206,17 +205,3 @@ def test_segment_without_a_latent_names_encode(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "no feature variable 'latent'" in proc.stderr
     assert "'vaearr encode' writes the latent, or give --var another map" in proc.stderr
 
-
-def test_flows_take_the_new_names() -> None:
-    """The flows' parameters are the options' fields and their extras: var, out, dask, lr_schedule; no old name."""
-    from flows import analysis, phases, pipeline
-
-    old = {"features", "latent", "scheduler", "schedule", "figures", "source", "to", "orientation"}
-    switch = {analysis.analyze_latents: {"figures"}}  # RankOptions.figures: draw or not (rank --figures/--no-figures)
-    want = {analysis.segment_map: {"var", "out"}, analysis.spread_map: {"var", "out"}, phases.phases: {"var", "out"},
-            analysis.cluster_latents: {"var", "dask", "out"}, analysis.analyze_latents: {"var", "dask", "out"},
-            analysis.decompose_patterns: {"var"}, analysis.boundaries_flow: {"var", "out"},
-            pipeline.encode: {"out", "dask"}, pipeline.train_vae: {"var", "lr_schedule", "run"}}
-    for f, names in want.items():
-        params = set(inspect.signature(f.fn).parameters)
-        assert names <= params and not (params & (old - switch.get(f, set()))), (f.name, params & old, names - params)
