@@ -113,7 +113,7 @@ def modern_args(args: list[str], renamed: dict[str, str]) -> tuple[list[str], li
 
 def command_name(ctx: Any) -> str:
     """``vaearr segment``, ``vaearr ingest ebsd``: the command of ``ctx`` as a user types it."""
-    names = []
+    names: list[str] = []
     while ctx is not None and ctx.parent is not None:  # the root's name is how python was started: "vaearr" here
         names.insert(0, ctx.info_name)
         ctx = ctx.parent
