@@ -231,7 +231,7 @@ def build(cls: type, values: dict[str, Any]) -> Any:
 
 
 def from_fields(cls: type, values: dict[str, Any], where: str | None = None) -> Any:
-    """The options dataclass ``cls`` from a Python caller's keywords (``vaearr.segment(store, features="latent")``):
+    """The options dataclass ``cls`` from a Python caller's keywords (``vaearr.segment(store, var="latent")``):
     a name it does not declare is one :class:`InputError` listing those it does, lists become the tuples the fields
     are declared as (:func:`build`), and the values are held to their ranges and ``check()`` (as :func:`made`). An
     old keyword (an :attr:`Option.deprecated` flag's) is taken with a :class:`DeprecationWarning` (:func:`take_renamed`;
