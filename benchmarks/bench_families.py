@@ -192,7 +192,7 @@ def _f1(marked: np.ndarray, true: np.ndarray) -> dict:
 def _segment(store: Path, features: str, mask: str | None, name: str, truth: Truth, **options: float) -> dict:
     from vaearr.maps.segment import segment_store
 
-    seg = segment_store(store, features=features, name=name, mask=mask, overwrite=True, **options).segmentation
+    seg = segment_store(store, var=features, name=name, mask=mask, overwrite=True, **options).segmentation
     out = truth.region_scores(seg.regions, seg.grains)
     out |= {f"lagb_{k}": v for k, v in _f1(seg.boundaries == 1, truth.ds.low_angle_boundaries_true.values).items()}
     out["gb_f1"] = _f1(seg.boundaries == 2, truth.ds.grain_boundaries_true.values)["f1"]
@@ -276,13 +276,13 @@ def score_deformed(m: MapSpec, store: Path, truth: Truth) -> list[dict]:
                                      ("pca_weights", "seg", "spread (PCA(16))"),
                                      ("cnmf_weights", "seg", "spread (cNMF)"),
                                      ("dictionary", "seg_dictionary", "dictionary + refine: KAM, GOS")):
-        r = spread_store(store, features=features, regions=regions, mask=roi if features == "latent" else None,
+        r = spread_store(store, var=features, regions=regions, mask=roi if features == "latent" else None,
                          recrystallised=f"rex_{features}", overwrite=True)
         s = r.spread
         rows.append({"method": label, **_deformation_scores(s.kernel, s.domain, s.recrystallised, ds),
                      "recrystallised_regions": s.info["recrystallised_regions"], "regions": s.info["regions_measured"]})
     for radius in (1, 2, 3, 4, 5, 6):  # the kernel radius, chosen on the tuning maps (the default among them)
-        r = spread_store(store, features="latent", regions="seg", mask=roi, radius=radius, name=f"latent_r{radius}",
+        r = spread_store(store, var="latent", regions="seg", mask=roi, radius=radius, name=f"latent_r{radius}",
                          recrystallised=f"rex_latent_r{radius}", overwrite=True)
         s = r.spread
         rows.append({"method": f"vaearr spread (latent), radius {radius}",

@@ -121,7 +121,7 @@ def main() -> None:
     env = {**os.environ, "VAEARR_PROGRESS": "off", "OMP_NUM_THREADS": "1"}
     # the first run (its result already in the store) and the overwriting run, whose result differs
     commands = {
-        "roi": (None, ["roi", "STORE", "--bc-top-percent", "40", "--overwrite"]),
+        "roi": (None, ["roi", "STORE", "--top-percent", "40", "--overwrite"]),
         "encode": (None, ["encode", "STORE", "--run", run, "--overwrite", "--logvar"]),
         "decompose": (["decompose", "STORE", "--method", "pca", "--components", "2", "--name", "pca"],
                       ["decompose", "STORE", "--method", "pca", "--components", "3", "--name", "pca", "--overwrite"]),

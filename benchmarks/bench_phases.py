@@ -99,11 +99,11 @@ def one_map(family: str, seed: int, tmp: Path, dictionary: bool) -> dict:
         truth = ds.phase_true.values
         t = time.perf_counter()
         write_decomposition(store, method="pca")
-        segment_store(store, features="pca_weights", name="seg")
+        segment_store(store, var="pca_weights", name="seg")
         row["segment_s"] = round(time.perf_counter() - t, 2)
         for method in ("auto", "features"):
             t = time.perf_counter()
-            res = phases_store(store, regions="seg", method=method, features="pca_weights", name=f"ph_{method}",
+            res = phases_store(store, regions="seg", method=method, var="pca_weights", name=f"ph_{method}",
                                progress=False)
             row[f"phases_{method}"] = {"n_phases": res.variable.attrs["n_phases"],
                                        "ari": _ari(truth, res.variable.values, single),
@@ -144,7 +144,7 @@ def science_single(seeds: tuple[int, ...], kinds: tuple[str, ...], tmp: Path) ->
             with quiet():
                 write_science_map(store, kind, seed=seed)
                 write_decomposition(store, method="pca")
-                segment_store(store, features="pca_weights", name="seg")
+                segment_store(store, var="pca_weights", name="seg")
                 res = phases_store(store, regions="seg", progress=False)
             rows.append({"kind": kind, "seed": seed, "n_phases": res.variable.attrs["n_phases"],
                          "regions": int(res.variable.attrs["phase_list"][0]["regions"]) if res.variable.attrs["phase_list"] else 0,

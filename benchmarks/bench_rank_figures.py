@@ -119,7 +119,7 @@ def main() -> None:
     print(f"store: {store} ({time.perf_counter() - t0:.1f} s)", flush=True)
 
     t0 = time.perf_counter()
-    result = rank_latents(store, latent="latent", against=["elements", "bandcontrast", "pca", "nmf"],
+    result = rank_latents(store, var="latent", against=["elements", "bandcontrast", "pca", "nmf"],
                           out=work / "rank", top=5, n_components=8, seed=0)
     analysis_s = time.perf_counter() - t0
     n_refs = result.references.sizes["reference"]

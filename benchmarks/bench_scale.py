@@ -179,8 +179,8 @@ def analysis_steps(args: argparse.Namespace, n: int, d: Path, store: Path, run: 
                    log: Path) -> list[dict]:
     """spread → rank → cluster → report, after segment."""
     steps: list[dict] = []
-    steps.append(run_step("spread", [*vaearr, "spread", str(store), "--features", "latent", "--regions", "segments",
-                                     "--figures", str(d / "spread")], log))
+    steps.append(run_step("spread", [*vaearr, "spread", str(store), "--var", "latent", "--regions", "segments",
+                                     "--out", str(d / "spread")], log))
     steps.append(run_step("rank", [*vaearr, "rank", str(store), "--against", "bandcontrast", "latent_domain_spread",
                                    "--out", str(d / "rank")], log))
     mcs = args.min_cluster_size or max(20, n // 500)
@@ -289,8 +289,8 @@ def main() -> None:
         steps[-1]["not_in_path"] = True
     t_path = time.perf_counter()
     steps.append(run_step("ingest ebsd", [*vaearr, "ingest", "ebsd", str(h5), "--dataset", "patterns",
-                                          "--bandcontrast", str(bc), "--store", str(store)], log))
-    steps.append(run_step("roi --bc-otsu", [*vaearr, "roi", str(store), "--bc-otsu"], log))
+                                          "--bandcontrast", str(bc), str(store)], log))
+    steps.append(run_step("roi --bc-otsu", [*vaearr, "roi", str(store), "--otsu"], log))
     if args.subset:
         train = ["--epochs", "1", "--subset", str(args.subset), "--window", "all"]
         label = f"train 1 epoch on {args.subset} patterns (writes patterns_sim3)"
@@ -306,14 +306,14 @@ def main() -> None:
         try:
             s = run_step(f"encode on {k} dask worker{'s' if k > 1 else ''}",
                          [*vaearr, "encode", str(store), "--run", str(run), "--name", f"latent_w{k}",
-                          "--scheduler", address, *rec], log, also=[psutil.Process(cluster.pid)])
+                          "--dask", address, *rec], log, also=[psutil.Process(cluster.pid)])
         finally:
             stop_cluster(cluster)
         s["workers"] = k
         steps.append(s)
-    figures = [] if args.no_figures else ["--figures", str(d / "segment")]
+    figures = [] if args.no_figures else ["--out", str(d / "segment")]
     if not (args.no_segment and args.path_only):
-        steps.append(run_step("segment", [*vaearr, "segment", str(store), "--features", "latent", *figures], log))
+        steps.append(run_step("segment", [*vaearr, "segment", str(store), "--var", "latent", *figures], log))
     if not args.path_only:
         steps += analysis_steps(args, n, d, store, run, vaearr, log)
     total = time.perf_counter() - t_path

@@ -144,7 +144,7 @@ def run_dictionary(m: ScienceMap, store: Path) -> dict:
     q = xr.open_zarr(store)["dictionary"].values.reshape(-1, 4).astype(np.float64)
     err = np.degrees(Orientation(q, symmetry=Oh).angle_with(Orientation(m.orientation.reshape(-1, 4), symmetry=Oh)))
     s = pixel_scores(orientation_features(q), m)
-    seg = segment_store(store, features="dictionary", name="dictionary_seg", mask=None, overwrite=True).segmentation
+    seg = segment_store(store, var="dictionary", name="dictionary_seg", mask=None, overwrite=True).segmentation
     r = region_scores(seg.regions, seg.grains, m)
     return {"pixel_grains": s["grains"], "pixel_subgrains": s["subgrains"], "cpu_s": round(cpu, 1),
             "median_error_deg": round(float(np.median(err[m.interior.ravel()])), 4),
@@ -198,7 +198,7 @@ def score_vae(m: ScienceMap, store: Path, variant: str) -> dict:
     z = xr.open_zarr(store)[name].transpose("y", "x", ...).values
     s = pixel_scores(z.reshape(-1, z.shape[-1]), m)
     same = pixel_scores(pca_features(vae_inputs(store, run_dir), 16), m)
-    seg = segment_store(store, features=name, name=f"{name}_seg", mask=None, overwrite=True).segmentation
+    seg = segment_store(store, var=name, name=f"{name}_seg", mask=None, overwrite=True).segmentation
     r = region_scores(seg.regions, seg.grains, m)
     b = find_boundaries(store, source=name, prefix=f"{name}_", overwrite=True)
     return {"pixel_grains": s["grains"], "pixel_subgrains": s["subgrains"],

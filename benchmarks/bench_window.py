@@ -142,7 +142,7 @@ def score(tag: str, prepared: dict) -> list[dict]:
         lat = ds[name].values
         f = lat.reshape(inside.size, -1)
         ok = inside.ravel() & np.isfinite(f).all(1)
-        seg = segment_store(store, features=name, name=f"seg_{arm}", mask=roi, overwrite=True).segmentation
+        seg = segment_store(store, var=name, name=f"seg_{arm}", mask=roi, overwrite=True).segmentation
         err = ds[f"{name}_recon_error"].values
         e_in = float(np.nanmean(err[region & in_roi])) if region.any() else None
         e_out = float(np.nanmean(err[~region & in_roi])) if (~region & in_roi).any() else None

@@ -61,7 +61,7 @@ def pairs_of(tag: str) -> list[dict]:
         runs = [("latent", "roi" if "hole_true" in truth else None)] + ([("latent_all", None)]
                                                                          if "latent_all" in truth else [])
         for features, mask in runs:
-            segment_store(store, features=features, name="seg_pairs", mask=mask, overwrite=True)
+            segment_store(store, var=features, name="seg_pairs", mask=mask, overwrite=True)
     finally:
         pl.pattern_grains = original
     return found

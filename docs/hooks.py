@@ -28,7 +28,8 @@ CLI_INTRO = """# Command line
 
 Every `vaearr` command with its options, generated from the command itself when the site is built (the same
 text as `vaearr COMMAND --help`). A store argument may be `s3://bucket/path.zarr` everywhere
-([object storage](scale.md)).
+([object storage](scale.md)). The options' names follow one vocabulary, with the old spellings each still takes
+([command-line vocabulary](vocabulary.md)).
 
 """
 

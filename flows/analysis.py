@@ -26,12 +26,12 @@ from vaearr.viz.segment import figure_folder, segment_files
 from vaearr.viz.spread import spread_files
 
 
-def _runner(scheduler: str | None):
-    """prefect-dask's DaskTaskRunner on the given scheduler, or Prefect's default thread pool."""
-    if scheduler:
+def _runner(dask: str | None):
+    """prefect-dask's DaskTaskRunner on the scheduler at ``dask``, or Prefect's default thread pool."""
+    if dask:
         from prefect_dask import DaskTaskRunner  # noqa: PLC0415 - prefect-dask and distributed load only for a scheduler
 
-        return DaskTaskRunner(address=scheduler)
+        return DaskTaskRunner(address=dask)
     return ThreadPoolTaskRunner(max_workers=1)
 
 
@@ -50,7 +50,7 @@ def rank_task(options: RankOptions, association_result: Any = None, figure: Figu
     result = rank_latents(options.store, options, association_result=association_result)
     if options.figures:
         with figure_options(figure or FigureOptions()):  # handed over: a dask worker has no context of the flow's
-            rank_figures(options.store, result, options.out, latent=options.latent, top=options.top,
+            rank_figures(options.store, result, options.out, latent=options.var, top=options.top,
                          mask=options.mask, nan_color=options.nan_color, per_page=options.per_page)
     return {"summary": result.summary(), "files": {k: str(v) for k, v in result.files.items()},
             "figures": [str(p) for p in result.figures], "n_pixels": result.association.attrs.get("n_pixels")}
@@ -68,13 +68,13 @@ def cluster_task(options: ClusterOptions, figure: FigureOptions | None = None) -
 def _analyze(o: RankOptions, block_dims: int, block_workers: int) -> dict:
     ds = open_store(o.store)
     missing = missing_references(ds, o.against, overwrite=o.overwrite)
-    n_dims = ds[o.latent].sizes.get(o.latent_dim, 1) if o.latent in ds else 1
-    has_latent = o.latent in ds
+    n_dims = ds[o.var].sizes.get(o.latent_dim, 1) if o.var in ds else 1
+    has_latent = o.var in ds
     refs = references_task.submit(o.store, missing, mask=o.mask, n_components=o.n_components, k_range=o.k_range,
                                   criterion=o.criterion, seed=o.seed, overwrite=o.overwrite) if missing else None
     # the association, the heavy part, as blocks of latent dims: one task each, on the dask workers
     step = max(1, int(block_dims))
-    blocks = [association_task.submit(o.store, latent=o.latent, against=list(o.against), mask=o.mask,
+    blocks = [association_task.submit(o.store, latent=o.var, against=list(o.against), mask=o.mask,
                                       dims=list(range(i, min(i + step, n_dims))), metrics=o.metrics,
                                       trend_order=o.trend_order, workers=block_workers,
                                       wait_for=[refs] if refs is not None else None)
@@ -86,25 +86,25 @@ def _analyze(o: RankOptions, block_dims: int, block_workers: int) -> dict:
 
 def _analyze_latents(**params: Any) -> dict:
     """References, partition agreement, associations and maps for a latent (``vaearr rank``); its parameters are
-    the fields of :class:`vaearr.analysis.options.RankOptions`, ``scheduler`` and ``block_dims``.
+    the fields of :class:`vaearr.analysis.options.RankOptions`, ``dask`` and ``block_dims``.
 
-    ``scheduler``: address of a dask.distributed scheduler (``tcp://host:8786``); the tasks
+    ``dask``: address of a dask.distributed scheduler (``tcp://host:8786``); the tasks
     then run on its workers (prefect-dask). Without it they run in this process.
     The association is computed in blocks of ``block_dims`` latent dims, one task per block
     (on a cluster each task uses one thread: the workers give the parallelism).
     """
-    scheduler, block_dims = params.pop("scheduler"), params.pop("block_dims")
+    dask, block_dims = params.pop("dask"), params.pop("block_dims")
     options = build(RankOptions, params)
     options.check()
     writable_folders(out=options.out)  # before the references are committed
-    inner = flow(name="analyze-latents-tasks", task_runner=_runner(scheduler))(_analyze)
-    summary = inner(options, block_dims, 1 if scheduler else 0)
+    inner = flow(name="analyze-latents-tasks", task_runner=_runner(dask))(_analyze)
+    summary = inner(options, block_dims, 1 if dask else 0)
     print(summary["summary"])
     return summary
 
 
 analyze_latents = options_flow("analyze-latents", RankOptions, _analyze_latents, figures=True,
-                               extra=[keyword("scheduler", str | None, None), keyword("block_dims", int, 8)])
+                               extra=[keyword("dask", str | None, None), keyword("block_dims", int, 8)])
 
 
 def _cluster(options: ClusterOptions) -> dict:
@@ -113,10 +113,10 @@ def _cluster(options: ClusterOptions) -> dict:
 
 def _cluster_latents(**params: Any) -> dict:
     """Joint clustering of a latent dim with band contrast (``vaearr cluster``) into ``cluster_{tag}``; its
-    parameters are the fields of :class:`vaearr.analysis.options.ClusterOptions` and ``scheduler`` (see
+    parameters are the fields of :class:`vaearr.analysis.options.ClusterOptions` and ``dask`` (see
     ``analyze-latents``)."""
-    scheduler = params.pop("scheduler")
-    inner = flow(name="cluster-latents-tasks", task_runner=_runner(scheduler))(_cluster)
+    dask = params.pop("dask")
+    inner = flow(name="cluster-latents-tasks", task_runner=_runner(dask))(_cluster)
     options = build(ClusterOptions, params)
     options.check()
     writable_folders(out=options.out)  # before the labels are committed
@@ -126,7 +126,7 @@ def _cluster_latents(**params: Any) -> dict:
 
 
 cluster_latents = options_flow("cluster-latents", ClusterOptions, _cluster_latents, figures=True,
-                               extra=[keyword("scheduler", str | None, None)])
+                               extra=[keyword("dask", str | None, None)])
 
 
 def _decompose_patterns(**params: Any) -> dict:
@@ -147,21 +147,22 @@ decompose_patterns = options_flow("decompose-patterns", DecomposeOptions, _decom
 @with_figures
 def boundaries_flow(
     store: str,
-    source: str = "patterns",
+    var: str = "patterns",
     mask: str = "none",
     gb_threshold: float | None = None,
     lagb_method: str = "segment",
     lagb_threshold: float | None = None,
     lagb_low: float = 5.0,
     lagb_min_length: int = 5,
-    figures: str | None = None,
+    out: str | None = None,
     overwrite: bool = False,
 ) -> dict:
-    """Boundary strength, grain and low-angle boundary masks and the grain size (``vaearr boundaries``)."""
-    found = find_boundaries(store, source=source, mask=mask, gb_threshold=gb_threshold, lagb_method=lagb_method,
+    """Boundary strength, grain and low-angle boundary masks and the grain size (``vaearr boundaries``); ``var``: the
+    variable they are found in, ``out``: the figure's folder (default ``STORE_boundaries``)."""
+    found = find_boundaries(store, source=var, mask=mask, gb_threshold=gb_threshold, lagb_method=lagb_method,
                             lagb_threshold=lagb_threshold,
                             lagb_low=lagb_low, lagb_min_length=lagb_min_length, overwrite=overwrite)
-    files = boundary_files(found, figures or None)
+    files = boundary_files(found, out or None)
     print(found.summary())
     return {"attrs": {k: v for k, v in found.attrs.items() if isinstance(v, str | int | float)},
             "files": {k: str(v) for k, v in files.items()}}
@@ -170,11 +171,11 @@ def boundaries_flow(
 def _segment_map(**params: Any) -> dict:
     """Grains and sub-grains as regions of a feature map (``vaearr segment``) into ``{name}``, ``{name}_grains``,
     ``{name}_boundaries``; its parameters are the fields of :class:`vaearr.maps.options.SegmentOptions` and
-    ``figures``."""
-    figures = params.pop("figures")
+    ``out`` (the figure's folder)."""
+    out = params.pop("out")
     options = build(SegmentOptions, params)
     options.check()
-    folder = figure_folder(options.store, figures)
+    folder = figure_folder(options.store, out)
     result = segment_store(options.store, options)
     files = segment_files(result, folder)
     print(result.summary())
@@ -183,17 +184,18 @@ def _segment_map(**params: Any) -> dict:
 
 
 segment_map = options_flow("segment-map", SegmentOptions, _segment_map, figures=True,
-                           extra=[keyword("figures", str | None, None)])
+                           extra=[keyword("out", str | None, None)])
 
 
 
 def _spread_map(**params: Any) -> dict:
     """Kernel and domain spreads of a feature map over a segmentation's grains and the recrystallised mask
-    (``vaearr spread``); its parameters are the fields of :class:`vaearr.maps.options.SpreadOptions` and ``figures``."""
-    figures = params.pop("figures")
+    (``vaearr spread``); its parameters are the fields of :class:`vaearr.maps.options.SpreadOptions` and ``out`` (the
+    figure's folder)."""
+    out = params.pop("out")
     options = build(SpreadOptions, params)
     options.check()
-    folder = figure_folder(options.store, figures, suffix="spread")
+    folder = figure_folder(options.store, out, suffix="spread")
     result = spread_store(options.store, options)
     files = spread_files(result, folder)
     print(result.summary())
@@ -202,6 +204,6 @@ def _spread_map(**params: Any) -> dict:
 
 
 spread_map = options_flow("spread-map", SpreadOptions, _spread_map, figures=True,
-                          extra=[keyword("figures", str | None, None)])
+                          extra=[keyword("out", str | None, None)])
 
 FLOWS = (analyze_latents, cluster_latents, decompose_patterns, boundaries_flow, segment_map, spread_map)

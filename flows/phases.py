@@ -25,13 +25,13 @@ def _index_map(**params: Any) -> dict:
 
 def _phases(**params: Any) -> dict:
     """``vaearr phases``: a segmentation's regions grouped into phases from their mean patterns."""
-    figures = params.pop("figures")
+    out = params.pop("out")
     options = build(PhasesOptions, {**params, "progress": False})
     options.check()
-    writable_folders(figures=figures)  # before the store is written
+    writable_folders(out=out)  # before the store is written
     result = phases_store(options.store, options)
     print(result.summary())
-    files = phase_figure(options.store, figures, name=options.name) if figures else {}
+    files = phase_figure(options.store, out, name=options.name) if out else {}
     return {"n_phases": result.variable.attrs["n_phases"], "phase_list": result.variable.attrs["phase_list"],
             "files": {k: str(v) for k, v in files.items()}}
 
@@ -45,7 +45,7 @@ def _pattern_quality(**params: Any) -> dict:
 
 
 index_map = options_flow("index-map", IndexOptions, _index_map)
-phases = options_flow("phases", PhasesOptions, _phases, figures=True, extra=[keyword("figures", str | None, None)])
+phases = options_flow("phases", PhasesOptions, _phases, figures=True, extra=[keyword("out", str | None, None)])
 pattern_quality = options_flow("pattern-quality", QualityOptions, _pattern_quality)
 
 FLOWS = (index_map, phases, pattern_quality)

@@ -8,6 +8,7 @@ from prefect import flow, task
 
 from flows.params import keyword, options_flow, pinned, with_figures
 from vaearr.encode import encode as encode_store
+from vaearr.files import beside_store
 from vaearr.io.ebsd import ingest_ebsd
 from vaearr.maps.roi import create_roi
 from vaearr.options import writable_folders
@@ -36,9 +37,9 @@ def fit_task(config: dict, resume: bool) -> dict:
 
 
 @task(name="encode")
-def encode_task(store: str, run: str, figures: str | None = None, **kwargs: Any) -> dict:
+def encode_task(store: str, run: str, out: str | None = None, **kwargs: Any) -> dict:
     result = encode_store(store, run, progress=False, **kwargs)
-    result.figures = encoded_maps(store, kwargs.get("name", "latent"), figures)
+    result.figures = encoded_maps(store, kwargs.get("name", "latent"), out)
     return {"variables": result.variables, "n_encoded": result.n_encoded, "checkpoint_sha256": result.checkpoint_sha256}
 
 
@@ -86,14 +87,13 @@ train_vae = options_flow("train-vae", TrainConfig, _train_vae, extra=[keyword("r
 @flow(name="encode", log_prints=True)
 @pinned
 @with_figures
-def encode(store: str, run: str, name: str = "latent", figures: str | None = None, export: str | None = None,
-           overwrite: bool = False, report: str | None = None, scheduler: str | None = None) -> dict:
-    """Write a run's latents into the store (``vaearr encode``); with ``report`` (a folder), end with
-    ``vaearr report`` of the store and run there. ``scheduler``: a dask.distributed address
-    (``tcp://host:8786``) to encode on that cluster (``vaearr encode --scheduler``)."""
-    writable_folders(figures=figures, export=export, report=report)  # before the latents are committed
-    summary = encode_task(store, run, name=name, figures=figures, export=export, overwrite=overwrite,
-                          scheduler=scheduler)
+def encode(store: str, run: str, name: str = "latent", out: str | None = None, export: str | None = None,
+           overwrite: bool = False, report: str | None = None, dask: str | None = None) -> dict:
+    """Write a run's latents into the store (``vaearr encode``; ``out``: the folder of the latent maps); with
+    ``report`` (a folder), end with ``vaearr report`` of the store and run there. ``dask``: a dask.distributed
+    scheduler's address (``tcp://host:8786``) to encode on that cluster (``vaearr encode --dask``)."""
+    writable_folders(out=out, export=export, report=report)  # before the latents are committed
+    summary = encode_task(store, run, name=name, out=out, export=export, overwrite=overwrite, dask=dask)
     print(f"encoded {summary['n_encoded']} samples into {store}:{name}")
     if report is not None:
         summary["report"] = report_task(store, report, run=run)["report"]
@@ -103,8 +103,10 @@ def encode(store: str, run: str, name: str = "latent", figures: str | None = Non
 
 @flow(name="report", log_prints=True)
 @pinned
-def report(store: str, out: str, run: str | None = None, analyses: list[str] | None = None) -> dict:
-    """One self-contained HTML page of a store and its run (``vaearr report``), at the end of a pipeline."""
+def report(store: str, out: str | None = None, run: str | None = None, analyses: list[str] | None = None) -> dict:
+    """One self-contained HTML page of a store and its run (``vaearr report``), at the end of a pipeline; ``out``
+    default ``STORE_report`` beside the store."""
+    out = str(beside_store(store, "report")) if out is None else out
     writable_folders(out=out)
     summary = report_task(store, out, run=run, analyses=analyses)
     print(f"report: {summary['report']} ({summary['size_mb']} MB)")

@@ -225,7 +225,7 @@ def whole(map_run, tmp_path_factory) -> tuple[Path, Path]:
     orix_io.save(root / "map.ang", xmap)
     copy = root / "map.zarr"
     shutil.copytree(store, copy)
-    cli("ingest", "orientations", root / "map.ang", "--store", copy, "--no-maps", check=True)
+    cli("ingest", "orientations", root / "map.ang", copy, "--no-maps", check=True)
     return copy, run
 
 

@@ -5,7 +5,7 @@ The steps of an experiment are callable here, each returning what it wrote (:mod
     ds = vaearr.ingest("map.h5", "stores/ni.zarr")        # the store, as a lazy xarray Dataset
     run = vaearr.train("stores/ni.zarr", "runs/ni", epochs=20)
     vaearr.encode("stores/ni.zarr", run)                   # latent, latent_recon_error
-    vaearr.segment("stores/ni.zarr", features="latent")
+    vaearr.segment("stores/ni.zarr", var="latent")
     ds = vaearr.open("stores/ni.zarr")
     ds.vaearr.map("latent", dim=0)                         # drawn as the report draws maps
     ds.vaearr.report("out/report")

@@ -29,7 +29,7 @@ import xarray as xr
 
 from vaearr.errors import InputError
 from vaearr.maps.options import DecomposeOptions, IndexOptions, SegmentOptions, SpreadOptions
-from vaearr.options import from_fields, keyword_signature
+from vaearr.options import from_fields, keyword_signature, take_renamed
 from vaearr.registry import Registry
 from vaearr.store import open_store
 from vaearr.store.schema import ORIENTATION_MAPS, orientation_map_name
@@ -65,9 +65,16 @@ def _say(quiet: bool) -> Callable[[str], Any] | None:
     return None if quiet else print
 
 
-def _made(cls: type, store: PathLike, fields: dict[str, Any]) -> Any:
-    """The options dataclass ``cls`` of ``store`` and ``fields``, checked (:func:`vaearr.options.from_fields`)."""
-    return from_fields(cls, {"store": str(store), **fields})
+def _made(cls: type, store: PathLike, fields: dict[str, Any], step: str) -> Any:
+    """The options dataclass ``cls`` of ``store`` and ``fields``, checked (:func:`vaearr.options.from_fields`; an old
+    keyword taken with a notice naming the step, ``vaearr.segment``)."""
+    return from_fields(cls, {"store": str(store), **fields}, f"vaearr.{step}")
+
+
+def _renamed(fields: dict[str, Any], step: str, **renamed: str) -> dict[str, Any]:
+    """``fields`` with the old keywords of a step's parameters that are not fields (``figures="out"``) renamed, each
+    with a :class:`DeprecationWarning` (:func:`vaearr.options.take_renamed`)."""
+    return take_renamed(fields, renamed, f"vaearr.{step}")
 
 
 def _signature(cls: type, *extra: inspect.Parameter) -> inspect.Signature:
@@ -75,7 +82,7 @@ def _signature(cls: type, *extra: inspect.Parameter) -> inspect.Signature:
     return keyword_signature(cls, ("store",), extra=extra)
 
 
-FIGURES = inspect.Parameter("figures", inspect.Parameter.KEYWORD_ONLY, default=None)
+OUT = inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, default=None)
 QUIET = inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False)
 
 
@@ -171,7 +178,7 @@ def decompose(store: PathLike, **fields: Any) -> xr.Dataset:
     from vaearr.maps.decompose import write_decomposition
 
     quiet = fields.pop("quiet", False)
-    result = write_decomposition(store, _made(DecomposeOptions, store, fields))
+    result = write_decomposition(store, _made(DecomposeOptions, store, fields, "decompose"))
     if not quiet:
         print(result.summary())
     return written(store, list(result.variables))
@@ -184,7 +191,7 @@ def index(store: PathLike, **fields: Any) -> xr.Dataset:
     from vaearr.maps.indexing import index_store
 
     quiet = fields.pop("quiet", False)
-    options = _made(IndexOptions, store, fields)
+    options = _made(IndexOptions, store, fields, "index")
     result = index_store(store, options)
     if not quiet:
         print(result.summary())
@@ -192,16 +199,21 @@ def index(store: PathLike, **fields: Any) -> xr.Dataset:
     return written(store, [*result.variables, *(orientation_map_name(options.name, p) for p in ORIENTATION_MAPS)])
 
 
-def boundaries(store: PathLike, *, figures: PathLike | None = None, quiet: bool = False, **kwargs: Any) -> xr.Dataset:
+def boundaries(store: PathLike, *, out: PathLike | None = None, quiet: bool = False, **kwargs: Any) -> xr.Dataset:
     """``vaearr boundaries``: boundary strength and the grain and low-angle boundaries
-    (:func:`vaearr.maps.boundaries.find_boundaries`' options: ``source=``, ``mask=``…), and with ``figures`` their
-    figure there; returns the three maps."""
+    (:func:`vaearr.maps.boundaries.find_boundaries`' options: ``var=``, ``mask=``…), and with ``out`` (a folder) their
+    figure there; returns the three maps. ``figures=`` and ``source=``, the old names of ``out`` and ``var``, are
+    taken with a :class:`DeprecationWarning`."""
     from vaearr.maps.boundaries import find_boundaries
     from vaearr.viz.boundaries import boundary_files
 
+    kwargs = _renamed(kwargs, "boundaries", figures="out", source="var")
+    out = kwargs.pop("out", out)
+    if "var" in kwargs:
+        kwargs["source"] = kwargs.pop("var")  # the library's name of the variable the boundaries are found in
     result = find_boundaries(store, **kwargs)
-    if figures is not None:
-        boundary_files(result, figures)
+    if out is not None:
+        boundary_files(result, out)
     if not quiet:
         print(result.summary())
     return written(store, [str(v.name) for v in (result.strength, result.grain_boundaries, result.low_angle_boundaries)])
@@ -209,15 +221,16 @@ def boundaries(store: PathLike, *, figures: PathLike | None = None, quiet: bool 
 
 def segment(store: PathLike, **fields: Any) -> xr.Dataset:
     """``vaearr segment``: regions of similar features and the grains they join into
-    (:class:`~vaearr.maps.options.SegmentOptions`: ``features``, ``mask``, ``name``…), with ``figures`` (a folder)
-    its figure there; returns ``{name}``, ``{name}_grains`` and ``{name}_boundaries``."""
+    (:class:`~vaearr.maps.options.SegmentOptions`: ``var``, ``mask``, ``name``…), with ``out`` (a folder) its figure
+    there; returns ``{name}``, ``{name}_grains`` and ``{name}_boundaries``."""
     from vaearr.maps.segment import segment_store
     from vaearr.viz.segment import segment_files
 
-    figures, quiet = fields.pop("figures", None), fields.pop("quiet", False)
-    result = segment_store(store, _made(SegmentOptions, store, fields))
-    if figures is not None:
-        segment_files(result, figures)
+    fields = _renamed(fields, "segment", figures="out")
+    out, quiet = fields.pop("out", None), fields.pop("quiet", False)
+    result = segment_store(store, _made(SegmentOptions, store, fields, "segment"))
+    if out is not None:
+        segment_files(result, out)
     if not quiet:
         print(result.summary())
     return written(store, list(result.variables))
@@ -225,16 +238,17 @@ def segment(store: PathLike, **fields: Any) -> xr.Dataset:
 
 def spread(store: PathLike, **fields: Any) -> xr.Dataset:
     """``vaearr spread``: kernel and domain spreads of a feature map over a segmentation's grains and the
-    recrystallised regions (:class:`~vaearr.maps.options.SpreadOptions`), with ``figures`` their figure there;
+    recrystallised regions (:class:`~vaearr.maps.options.SpreadOptions`), with ``out`` (a folder) their figure there;
     returns the three maps."""
     from vaearr.maps.spread import spread_store
     from vaearr.viz.segment import figure_folder
     from vaearr.viz.spread import spread_files
 
-    figures, quiet = fields.pop("figures", None), fields.pop("quiet", False)
-    result = spread_store(store, _made(SpreadOptions, store, fields))
-    if figures is not None:
-        spread_files(result, figure_folder(store, figures, suffix="spread"))
+    fields = _renamed(fields, "spread", figures="out")
+    out, quiet = fields.pop("out", None), fields.pop("quiet", False)
+    result = spread_store(store, _made(SpreadOptions, store, fields, "spread"))
+    if out is not None:
+        spread_files(result, figure_folder(store, out, suffix="spread"))
     if not quiet:
         print(result.summary())
     return written(store, list(result.variables))
@@ -242,35 +256,45 @@ def spread(store: PathLike, **fields: Any) -> xr.Dataset:
 
 decompose.__signature__ = _signature(DecomposeOptions, QUIET)  # type: ignore[attr-defined]
 index.__signature__ = _signature(IndexOptions, QUIET)  # type: ignore[attr-defined]
-segment.__signature__ = _signature(SegmentOptions, FIGURES, QUIET)  # type: ignore[attr-defined]
-spread.__signature__ = _signature(SpreadOptions, FIGURES, QUIET)  # type: ignore[attr-defined]
+segment.__signature__ = _signature(SegmentOptions, OUT, QUIET)  # type: ignore[attr-defined]
+spread.__signature__ = _signature(SpreadOptions, OUT, QUIET)  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------------------------
 # results out
 
 
-def export(store: PathLike, to: PathLike, *, variables: Sequence[str] | None = None, quiet: bool = False,
-           **kwargs: Any) -> Path:
-    """``vaearr export``: orientations to ``.ang``/``.ctf``/orix HDF5 (:func:`vaearr.io.export.export_orientations`'
-    options), or with ``variables`` maps to a CSV table (:func:`vaearr.io.export.export_table`'s); returns the file."""
+def export(store: PathLike, out: PathLike | None = None, *, variables: Sequence[str] | None = None,
+           quiet: bool = False, **kwargs: Any) -> Path:
+    """``vaearr export``: orientations to ``out``, a ``.ang``/``.ctf``/orix HDF5 file (``var``: the orientation
+    variable; :func:`vaearr.io.export.export_orientations`' options), or with ``variables`` maps to a CSV table
+    (:func:`vaearr.io.export.export_table`'s); returns the file. ``to=`` and ``orientation=``, the old names of
+    ``out`` and ``var``, are taken with a :class:`DeprecationWarning`."""
     from vaearr.io.export import export_orientations, export_table
 
+    kwargs = _renamed(kwargs, "export", to="out", orientation="var")
+    out = kwargs.pop("out", out)
+    if out is None:
+        raise InputError(None, "vaearr.export: give out, the file to write (.ang, .ctf, .h5 or .csv)")
     if variables is not None:
-        result = export_table(store, to, list(variables), progress=not quiet, **kwargs)
+        result = export_table(store, out, list(variables), progress=not quiet, **kwargs)
     else:
-        result = export_orientations(store, to, **kwargs)
+        kwargs["orientation"] = kwargs.pop("var", "orientation")
+        result = export_orientations(store, out, **kwargs)
     if not quiet:
         print(result.summary())
-    return Path(to)
+    return Path(out)
 
 
-def report(store: PathLike, out: PathLike = "out/report", *, run: PathLike | None = None, quiet: bool = False,
+def report(store: PathLike, out: PathLike | None = None, *, run: PathLike | None = None, quiet: bool = False,
            **kwargs: Any) -> Path:
-    """``vaearr report``: one self-contained HTML page of the store and its run (:func:`vaearr.viz.report.build_report`'s
-    options: ``analyses``, ``discover``, ``title``); returns the page's path."""
+    """``vaearr report``: one self-contained HTML page of the store and its run in ``out`` (default ``STORE_report``
+    beside the store: :func:`vaearr.files.beside_store`; :func:`vaearr.viz.report.build_report`'s options:
+    ``analyses``, ``discover``, ``title``); returns the page's path."""
+    from vaearr.files import beside_store
     from vaearr.viz.report import build_report
 
+    out = beside_store(store, "report") if out is None else out
     result = build_report(store, out, run=run, echo=(lambda _: None) if quiet else print, **kwargs)
     if not quiet:
         print(result.summary())
@@ -341,7 +365,7 @@ class DatasetAccessor:
 
         return at_point(self._var(name), x=x, y=y)
 
-    def report(self, out: PathLike = "out/report", *, run: PathLike | None = None, store: PathLike | None = None,
+    def report(self, out: PathLike | None = None, *, run: PathLike | None = None, store: PathLike | None = None,
                **kwargs: Any) -> Path:
         """:func:`report` of the store the Dataset was opened from (or ``store``); returns the page's path."""
         return report(store if store is not None else _store_of(self._ds), out, run=run, **kwargs)

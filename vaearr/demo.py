@@ -107,7 +107,7 @@ def _boundaries(store: Path, source: str, prefix: str, figures_dir: Path, step) 
 
 def _segment(store: Path, grains_npy: Path, figures_dir: Path, step) -> tuple[Path, float]:
     """``vaearr segment`` of the latents: regions and grains, their figure, and the grains' ARI against the truth."""
-    seg = segment_store(store, features="latent", name="segments")
+    seg = segment_store(store, var="latent", name="segments")
     files = segment_files(seg, figures_dir)
     s = seg.segmentation
     inside = s.grains >= 0
@@ -131,7 +131,7 @@ def _map_science(result: DemoResult, src, figures_dir: Path, seed: int, step) ->
         made.append(_boundaries(result.store, source, prefix, figures_dir, step))
     seg_html, result.scores["segment_grain_ari"] = _segment(result.store, src.grains, figures_dir, step)
     made.append(seg_html)
-    spread = spread_store(result.store, features="latent", regions="segments")
+    spread = spread_store(result.store, var="latent", regions="segments")
     made.append(spread_files(spread, figures_dir)["map_html"])
     info = spread.spread.info
     step(f"spreads of the latents over the segmentation's grains (KAM and GOS analogues): "
@@ -225,7 +225,7 @@ def run_demo(
     )
 
     made += _map_science(result, src, figures_dir, seed, step)
-    ranked = rank_latents(result.store, latent="latent", against=["elements", "bandcontrast", "pca", "nmf"],
+    ranked = rank_latents(result.store, var="latent", against=["elements", "bandcontrast", "pca", "nmf"],
                           out=out / "rank", top=5, n_components=8, seed=seed)
     made += rank_figures(result.store, ranked, out / "rank", top=5)
     agg = aggregated_rank(ranked.association).sel(reference="bandcontrast")
@@ -233,7 +233,7 @@ def run_demo(
     step(f"ranked {ranked.association.sizes['latent_dim']} latent dims against elements, band contrast, PCA, NMF "
          f"(7 metrics; best for band contrast: dim {best_bc})")
 
-    clustered = joint_cluster(result.store, latent="latent", dim=best_bc, with_var="bandcontrast", method="gmm",
+    clustered = joint_cluster(result.store, var="latent", dim=best_bc, with_var="bandcontrast", method="gmm",
                               mask="roi", out=out / "cluster", tag="demo", seed=seed)
     cluster_figure_files(clustered)
     made += [p for p in clustered.files.values() if str(p).endswith(".html")]

@@ -25,7 +25,7 @@ import xarray as xr
 
 from vaearr.encoder import encode_batch, in_place
 from vaearr.errors import InputError, StoreError, require
-from vaearr.options import check_values
+from vaearr.options import check_values, take_renamed
 from vaearr.io.nifti import resample_affine
 from vaearr.models.latent_stats import ACTIVE_THRESHOLD, LatentStats
 from vaearr.progress import bar
@@ -81,7 +81,7 @@ def encode(
     per_subject: str | Path | None = None,
     overwrite: bool = False,
     progress: bool = True,
-    scheduler: str | None = None,
+    dask: str | None = None,  # named as the option (--dask): this function does not use the dask module
 ) -> EncodeResult:
     """Encode every sample inside the run's mask and write the latents into the store.
 
@@ -101,13 +101,13 @@ def encode(
     (the sample coordinates of those rows) and ``recon_error_full.npy``. ``per_subject`` writes one
     file per sample named by its id (:func:`export_per_subject`).
 
-    ``scheduler`` (a dask.distributed address): the cluster's workers encode one band of whole
+    ``dask`` (a dask.distributed scheduler's address): the cluster's workers encode one band of whole
     chunks per task, keep the results and write them; only per-band statistics come back here.
     ``batch_size``: samples per batch (default :data:`~vaearr.encoder.ENCODE_BATCH` of the device: 128 on a CPU).
     """
     check_name(name, "latent name (--name)")
     check_values(batch_size=(batch_size, {"min": 1}))
-    batch_size = encode_batch("cpu" if scheduler else device, batch_size)
+    batch_size = encode_batch("cpu" if dask else device, batch_size)
     r = Run.open(run)
     if per_subject is not None and len(r.data.sample_dims) != 1:
         raise InputError(per_subject, f"--per-subject needs one sample dim (subject, sample); the run has "
@@ -125,7 +125,7 @@ def encode(
     latent_shape = tuple(int(s) for s in model.latent_shape)
     inside = int(np.prod([ds.sizes[d] for d in sample_dims])) if mask is None else int(ds[mask].sum())
     layout = _Layout(ds, sample_dims, latent_shape)
-    with dask_client(scheduler) as client:
+    with dask_client(dask) as client:
         with bar(total=inside, desc="encoding", unit="sample") if progress else contextlib.nullcontext() as pbar:
             if client is None:
                 parts, stats, n = _encode_here(r, store, model, layout, logvar=logvar, recon_error=recon_error,
@@ -406,7 +406,9 @@ def _num(v: Any) -> Any:
 def encoded(store: str | Path, run: str | Path, *, quiet: bool = False, **kwargs: Any) -> xr.Dataset:
     """``vaearr.encode(store, run, **kwargs)``: :func:`encode` (its keywords: ``name``, ``checkpoint``,
     ``overwrite``…), printing what ``vaearr encode`` prints (``quiet``: nothing, no progress bar); returns what it
-    wrote, the store's new variables (lazy)."""
+    wrote, the store's new variables (lazy). ``scheduler=``, ``dask``'s old name, is taken with a
+    :class:`DeprecationWarning`."""
+    kwargs = take_renamed(kwargs, {"scheduler": "dask"}, "vaearr.encode")
     result = encode(store, run, progress=not quiet, **kwargs)
     if not quiet:
         print(result.summary())

@@ -245,8 +245,18 @@ def writable_folder(folder: str | os.PathLike, what: str = "--out") -> Path:
     return folder
 
 
+def beside_store(store: str | os.PathLike, command: str) -> Path:
+    """The default output folder of a command on ``store`` (``--out`` left out): ``STORE_<command>`` beside a local
+    store (``stores/ni.zarr`` → ``stores/ni_rank``), in the working folder for a URL store (``s3://b/ni.zarr`` →
+    ``ni_rank``). The one rule of every command that has a store and always writes files; the report finds the
+    analyses there."""
+    text = os.fspath(store).rstrip("/")
+    stem = Path(text.rsplit("/", 1)[-1]).stem
+    return (Path(text).parent if "://" not in text else Path()) / f"{stem}_{command}"
+
+
 def writable_folders(**folders: str | os.PathLike | None) -> None:
-    """:func:`writable_folder` of every folder given (keyword: the option, ``figures`` → ``--figures``)."""
+    """:func:`writable_folder` of every folder given (keyword: the option, ``out`` → ``--out``)."""
     for name, folder in folders.items():
         if folder is not None:
             writable_folder(folder, f"--{name.replace('_', '-')}")

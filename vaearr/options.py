@@ -15,6 +15,7 @@ import dataclasses
 import inspect
 import math
 import typing
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -26,6 +27,10 @@ from vaearr.files import writable_folder, writable_folders  # noqa: F401 - the c
 
 #: The largest seed numpy's generators take (seeds are 0 to 2**32 - 1).
 SEED_MAX = 2**32 - 1
+
+#: The release in which the old spellings of options (:attr:`Option.deprecated`, the command line's renamed flags)
+#: stop working; until then they work, with a one-line notice naming the new spelling.
+REMOVED_IN = "0.3"
 
 #: ``Option.cli_default``'s "the field's default".
 FIELD_DEFAULT: Any = type("FieldDefault", (), {"__repr__": lambda self: "FIELD_DEFAULT"})()
@@ -52,6 +57,9 @@ class Option:
         ``min``/``max`` inclusive, ``above``/``below`` exclusive bounds, ``choices`` the words it
         takes. :func:`check_declared` holds every options dataclass to them, so the command
         line, the flows and ``check()`` follow this one declaration.
+    deprecated
+        Old spellings of the flag (``("--features",)``): the command line still takes them, and a Python step the
+        keyword they spell (``features=``), each with a notice naming the new one, until :data:`REMOVED_IN`.
     """
 
     help: str
@@ -64,6 +72,7 @@ class Option:
     above: float | None = None
     below: float | None = None
     choices: tuple[str, ...] | None = None
+    deprecated: tuple[str, ...] = ()
 
     def allowed(self) -> str:
         """The values allowed, in words: ``at least 1``, ``in [0, 1)``, ``one of a, b``."""
@@ -139,6 +148,55 @@ def check_values(**checks: tuple[Any, dict[str, Any]]) -> None:
             raise InputError(None, f"--{name.replace('_', '-')} must be {o.allowed()}, got {shown(value)}")
 
 
+def keyword_of(flag_: str) -> str:
+    """The Python keyword an option's flag spells: ``--top-percent`` → ``top_percent``."""
+    return flag_.lstrip("-").split("/")[0].replace("-", "_")
+
+
+def renamed_keywords(cls: type) -> dict[str, str]:
+    """The old keywords of the fields of ``cls`` (their :attr:`Option.deprecated` flags, as keywords) → the fields'
+    names: ``{"features": "var"}``."""
+    return {keyword_of(old): f.name for f, o in options(cls) for old in o.deprecated if keyword_of(old) != f.name}
+
+
+def outside_level() -> int:
+    """The ``stacklevel`` of :func:`warnings.warn`, called from the frame that calls this, that points at the first
+    caller outside vaearr (a notebook shows a :class:`DeprecationWarning` of its own code only)."""
+    here = inspect.currentframe()
+    frame, level = (here.f_back if here is not None else None), 1
+    while frame is not None and str(frame.f_globals.get("__name__", "")).split(".")[0] in ("vaearr", "flows"):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def take_renamed(values: dict[str, Any], renamed: dict[str, str], where: str, *, warn: bool = True) -> dict[str, Any]:
+    """``values`` with the old keywords of ``renamed`` (old → new) under their new names, each one used said in a
+    :class:`DeprecationWarning` naming the new one and pointing at the caller's line (``warn=False``: silently, as
+    a run's stored config is read).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as seen:
+    ...     warnings.simplefilter("always")
+    ...     take_renamed({"features": "latent"}, {"features": "var"}, "vaearr.segment")
+    {'var': 'latent'}
+    >>> str(seen[0].message)
+    'vaearr.segment: features= is deprecated, use var= (the old spelling goes in vaearr 0.3)'
+    """
+    out = dict(values)
+    for old, new in renamed.items():
+        if old not in out:
+            continue
+        if new in out:
+            raise InputError(None, f"{where}: give {new}= (or the deprecated {old}=), not both")
+        out[new] = out.pop(old)
+        if warn:
+            warnings.warn(f"{where}: {old}= is deprecated, use {new}= (the old spelling goes in vaearr {REMOVED_IN})",
+                          DeprecationWarning, stacklevel=outside_level())
+    return out
+
+
 def made(cls: type, given: dict[str, Any]) -> Any:
     """The options dataclass ``cls`` from a command line's values (each through its ``parse``), held to its
     declared ranges and its ``check()``: a value out of range stops the command before any work."""
@@ -172,10 +230,12 @@ def build(cls: type, values: dict[str, Any]) -> Any:
     return cls(**out)
 
 
-def from_fields(cls: type, values: dict[str, Any]) -> Any:
-    """The options dataclass ``cls`` from a Python caller's keywords (``vaearr.segment(store, features="latent")``):
+def from_fields(cls: type, values: dict[str, Any], where: str | None = None) -> Any:
+    """The options dataclass ``cls`` from a Python caller's keywords (``vaearr.segment(store, var="latent")``):
     a name it does not declare is one :class:`InputError` listing those it does, lists become the tuples the fields
-    are declared as (:func:`build`), and the values are held to their ranges and ``check()`` (as :func:`made`).
+    are declared as (:func:`build`), and the values are held to their ranges and ``check()`` (as :func:`made`). An
+    old keyword (an :attr:`Option.deprecated` flag's) is taken with a :class:`DeprecationWarning` (:func:`take_renamed`;
+    ``where``, the step's name, begins its line).
 
     Examples
     --------
@@ -186,6 +246,7 @@ def from_fields(cls: type, values: dict[str, Any]) -> Any:
     ...
     vaearr.errors.InputError: no option 'dpis'; the options are format, dpi
     """
+    values = take_renamed(values, renamed_keywords(cls), where or cls.__name__)
     declared = [f.name for f, _ in options(cls)]
     unknown = [k for k in values if k not in declared]
     if unknown:

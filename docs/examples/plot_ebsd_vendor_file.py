@@ -45,7 +45,7 @@ vendor_file = Path(kikuchipy.__file__).parent / "data" / "kikuchipy_h5ebsd" / "p
 # ## Ingest
 # Any format kikuchipy reads goes in the same way (EDAX/Bruker h5ebsd, Oxford H5OINA and `.ebsp`, NORDIF `.dat`,
 # EDAX `.up1/.up2`); the patterns are read lazily and written chunk by chunk into a zarr v3 store.
-vaearr(f"ingest ebsd {vendor_file} --store ni.zarr")
+vaearr(f"ingest ebsd {vendor_file} ni.zarr")
 ds = xr.open_zarr(work / "ni.zarr")
 print(ds)
 
@@ -63,14 +63,14 @@ fig.suptitle("patterns(y, x, py, px)")
 # The EBSD defaults: each pattern averaged with the neighbours that look like it, static background division,
 # standardisation, Gaussian likelihood. Three epochs on nine patterns: a demonstration, not a model.
 vaearr("train ni.zarr --run runs/ni --epochs 3 --latent-dim 4 --batch-size 9 -o free_bits=0.5 --no-tensorboard")
-vaearr("encode ni.zarr --run runs/ni --figures fig/maps")
+vaearr("encode ni.zarr --run runs/ni --out fig/maps")
 show(work / "fig" / "maps" / "latent_maps.png", "latent(y, x, latent_dim)")
 
 # %%
 # ## Map science: PCA, boundaries, segmentation
 vaearr("decompose ni.zarr --method pca --components 3")
-vaearr("boundaries ni.zarr --from patterns --figures fig/boundaries")
-vaearr("segment ni.zarr --features latent")
+vaearr("boundaries ni.zarr --var patterns --out fig/boundaries")
+vaearr("segment ni.zarr --var latent")
 show(work / "fig" / "boundaries" / "boundaries_patterns.png", "boundary strength from the patterns")
 
 # %%
@@ -80,8 +80,8 @@ show(work / "fig" / "boundaries" / "boundaries_patterns.png", "boundary strength
 # Hough on nine 60 × 60 patterns is rough: `--method dictionary` finds the scan's two grains (about 30 s here).
 pc = ",".join(f"{v:.4f}" for v in ds.patterns.attrs["detector_pc"])
 vaearr(f"index ni.zarr --pc {pc} --tilt {ds.patterns.attrs['detector_sample_tilt']:g} --phase ni")
-vaearr("export ni.zarr --to out/ni.ang")  # .ctf for AZtec, .h5 for orix; --phase-from/--grain-from for labels
-vaearr("export ni.zarr --to out/latents.csv --vars latent,pca_weights")
+vaearr("export ni.zarr --out out/ni.ang")  # .ctf for AZtec, .h5 for orix; --phase-from/--grain-from for labels
+vaearr("export ni.zarr --out out/latents.csv --vars latent,pca_weights")
 
 # %%
 # What orix (and so MTEX or OIM) reads back from the `.ang`:

@@ -50,7 +50,7 @@ else:  # no Debian package here: the digits shipped with scikit-learn, written i
 # %%
 # ## Ingest and train
 # `--subset` trains on a seeded share of the store; `-o decoder=transpose` is the fast decoder.
-vaearr(f"ingest idx {images} --labels {labels} --store fm.zarr")
+vaearr(f"ingest idx {images} fm.zarr --labels {labels}")
 print(xr.open_zarr(work / "fm.zarr"))
 vaearr("train fm.zarr --run runs/fm --var images --latent-dim 8 --epochs 2 --subset 2000 --batch-size 64 "
        "--lr 3e-3 -o channels=[16,32] -o decoder=transpose --no-tensorboard --previews 0")

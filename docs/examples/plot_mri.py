@@ -39,7 +39,7 @@ for kind in ("t1", "gm", "wm"):  # one folder of NIfTI files: each file a subjec
 # %%
 # ## Ingest
 # `--method resample` brings every volume onto the common shape (`crop` centre-crops or pads instead).
-vaearr("ingest nifti brains --store brains.zarr --shape 16x20x16 --method resample")
+vaearr("ingest nifti brains brains.zarr --shape 16x20x16 --method resample")
 print(xr.open_zarr(work / "brains.zarr"))
 
 # %%

@@ -43,7 +43,7 @@ def test_the_steps_are_the_packages_where_names_meet() -> None:
     modules = {m.name for m in pkgutil.iter_modules(vaearr.__path__)}
     assert modules & set(vaearr.STEPS) == {"train", "encode"}
     # a step's signature lists its command's options (the options dataclass's fields), for help() and completion
-    assert {"features", "mask", "name", "grain_angle", "figures"} <= set(inspect.signature(vaearr.segment).parameters)
+    assert {"var", "mask", "name", "grain_angle", "out"} <= set(inspect.signature(vaearr.segment).parameters)
     assert {"epochs", "latent_dim", "model_options"} <= set(inspect.signature(vaearr.train).parameters)
     assert {"name", "checkpoint", "quiet"} <= set(inspect.signature(vaearr.encode).parameters)
 
@@ -53,17 +53,17 @@ def test_a_step_writes_what_its_command_writes(demo_store: Path, tmp_path: Path,
     shutil.copytree(demo_store, twin)
     pca = vaearr.decompose(demo_store, method="pca", components=3)
     assert sorted(pca.data_vars) == ["pca_components", "pca_weights"]
-    seg = vaearr.segment(demo_store, features="pca_weights", name="seg")
+    seg = vaearr.segment(demo_store, var="pca_weights", name="seg")
     assert list(seg.data_vars) == ["seg", "seg_grains", "seg_boundaries"]
     assert "segmented 'pca_weights' into" in capsys.readouterr().out  # the lines the command prints
     cli("decompose", twin, "--method", "pca", "--components", "3", check=True)
-    cli("segment", twin, "--features", "pca_weights", "--name", "seg", check=True)
+    cli("segment", twin, "--var", "pca_weights", "--name", "seg", check=True)
     ours, theirs = vaearr.open(demo_store), vaearr.open(twin)
     for name in ("pca_weights", "seg", "seg_grains", "seg_boundaries"):
         xr.testing.assert_equal(ours[name].load(), theirs[name].load())
     # an option the command does not have: one line naming the options, the store untouched
     before = tree_hash(demo_store)
-    with pytest.raises(InputError, match=r"no option 'feature'; the options are .*features"):
+    with pytest.raises(InputError, match=r"no option 'feature'; the options are store, var"):
         vaearr.segment(demo_store, feature="pca_weights", name="seg2")
     with pytest.raises(InputError, match="kind must be one of ebsd"):
         vaearr.ingest(tmp_path / "x.h5", tmp_path / "x.zarr", kind="tiff")

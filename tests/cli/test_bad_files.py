@@ -32,16 +32,16 @@ def truncated_hdf5(tmp, demo_files, stores):
     bad = tmp / "truncated.h5"
     data = Path(demo_files.patterns).read_bytes()
     bad.write_bytes(data[: len(data) // 3])
-    return ["ingest", "ebsd", bad, "--dataset", "patterns", "--store", stores["new"]], bad, ()
+    return ["ingest", "ebsd", bad, "--dataset", "patterns", stores["new"]], bad, ()
 
 
 def wrong_dataset_path(tmp, demo_files, stores):
-    return (["ingest", "ebsd", demo_files.patterns, "--dataset", "nope", "--store", stores["new"]],
+    return (["ingest", "ebsd", demo_files.patterns, "--dataset", "nope", stores["new"]],
             demo_files.patterns, ("nope",))
 
 
 def wrong_shape(tmp, demo_files, stores):
-    return (["ingest", "ebsd", demo_files.patterns, "--dataset", "grain_id", "--store", stores["new"]],
+    return (["ingest", "ebsd", demo_files.patterns, "--dataset", "grain_id", stores["new"]],
             demo_files.patterns, ("grain_id",))
 
 
@@ -72,7 +72,7 @@ def missing_columns(tmp, demo_files, stores):
 def empty_folder(tmp, demo_files, stores):
     empty = tmp / "empty"
     empty.mkdir()
-    return ["ingest", "images", empty, "--store", stores["images"], "--overwrite"], empty, ("empty",)
+    return ["ingest", "images", empty, stores["images"], "--overwrite"], empty, ("empty",)
 
 
 def corrupt_png(tmp, demo_files, stores):
@@ -84,7 +84,7 @@ def corrupt_png(tmp, demo_files, stores):
     Image.fromarray(data.camera()[:64, :64]).save(folder / "a" / "ok.png")
     good = (folder / "a" / "ok.png").read_bytes()
     (folder / "a" / "broken.png").write_bytes(good[: len(good) // 2])
-    return ["ingest", "images", folder, "--store", stores["images"], "--size", "16", "--overwrite"], folder / "a" / "broken.png", ()
+    return ["ingest", "images", folder, stores["images"], "--size", "16", "--overwrite"], folder / "a" / "broken.png", ()
 
 
 def nifti_irreconcilable(tmp, demo_files, stores):
@@ -92,7 +92,7 @@ def nifti_irreconcilable(tmp, demo_files, stores):
 
     flat = tmp / "flat.nii.gz"
     nib.save(nib.Nifti1Image(np.zeros((8, 8), np.float32), np.eye(4)), flat)
-    return ["ingest", "nifti", flat, "--store", stores["new"]], flat, ()
+    return ["ingest", "nifti", flat, stores["new"]], flat, ()
 
 
 def truncated_idx(tmp, demo_files, stores):
@@ -102,11 +102,11 @@ def truncated_idx(tmp, demo_files, stores):
     raw = gzip.decompress(src.read_bytes())
     bad = tmp / "cut-idx3-ubyte"
     bad.write_bytes(raw[: 16 + 28 * 28 * 10 + 100])
-    return ["ingest", "idx", bad, "--store", stores["new"]], bad, ()
+    return ["ingest", "idx", bad, stores["new"]], bad, ()
 
 
 def existing_variable(tmp, demo_files, stores):
-    return (["roi", stores["demo"], "--bc-otsu"], stores["demo"], ("roi", "exists", "--overwrite"))
+    return (["roi", stores["demo"], "--otsu"], stores["demo"], ("roi", "exists", "--overwrite"))
 
 
 CASES = [truncated_hdf5, wrong_dataset_path, wrong_shape, non_numeric_csv, duplicated_coordinates,

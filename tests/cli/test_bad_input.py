@@ -91,7 +91,7 @@ seg | phases {map} --regions seg
 --min-regions | phases {map} --regions seg --min-regions 0
 --pc | phases {map} --regions seg --pc 2,0,0
 --name | phases {map} --regions seg --name a/b
-{under} | phases {map} --regions seg --figures {under}
+{under} | phases {map} --regions seg --out {under}
 --iq | quality {map} --iq a/b
 --adp | quality {map} --iq q --adp q
 nope | quality {map} --mask nope
@@ -108,7 +108,7 @@ unobtainium | master-pattern unobtainium
 --grain-angle | segment {map} --grain-angle 200
 --grain-threshold | segment {map} --grain-threshold 0
 --seed | segment {map} --seed -1
-{under} | segment {map} --figures {under}
+{under} | segment {map} --out {under}
 # --- spread
 --radius | spread {map} --radius 0
 --radius | spread {map} --radius 11
@@ -117,9 +117,9 @@ unobtainium | master-pattern unobtainium
 --name | spread {map} --name ../x
 --recrystallised | spread {map} --recrystallised ../x
 'latent' | spread {map}
-'segments' | spread {map} --features bandcontrast
-'nope' | spread {map} --features nope
-{under} | spread {map} --figures {under}
+'segments' | spread {map} --var bandcontrast
+'nope' | spread {map} --var nope
+{under} | spread {map} --out {under}
 # --- explore
 --n | explore {map} --run {run} --n -5
 --num-samples | explore {map} --run {run} --num-samples 0
@@ -146,7 +146,7 @@ part | explore {map} --run {run} --parts foo
 --lr | train {map} --run {tmp}/r --lr nan
 --weight-decay | train {map} --run {tmp}/r --weight-decay -1
 --optimizer | train {map} --run {tmp}/r --optimizer sgd
---schedule | train {map} --run {tmp}/r --schedule foo
+--lr-schedule | train {map} --run {tmp}/r --lr-schedule foo
 --schedule-per | train {map} --run {tmp}/r --schedule-per foo
 --kl-warmup | train {map} --run {tmp}/r --kl-warmup -1
 --kl-cycles | train {map} --run {tmp}/r --kl-cycles -1
@@ -188,7 +188,7 @@ part | explore {map} --run {run} --parts foo
 # --- encode
 --batch-size | encode {map} --run {run} --batch-size 0
 {under} | encode {map} --run {run} --export {under}
-{under} | encode {map} --run {run} --figures {under}
+{under} | encode {map} --run {run} --out {under}
 {under} | encode {map} --run {run} --per-subject {under}
 {run} | encode {map} --run {run}
 {none} | encode {map} --run {none}
@@ -201,27 +201,27 @@ part | explore {map} --run {run} --parts foo
 --lagb-threshold | boundaries {map} --lagb-threshold -1
 --gb-threshold | boundaries {map} --gb-threshold -1
 --lagb-method | boundaries {map} --lagb-method foo
-{under} | boundaries {map} --figures {under}
-nope | boundaries {map} --from nope
+{under} | boundaries {map} --out {under}
+nope | boundaries {map} --var nope
 # --- roi
---bc-top-percent | roi {map} --bc-top-percent 0
---bc-top-percent | roi {map} --bc-top-percent 150
-bin width | roi {map} --bin-width 0 --figures {tmp}/f
-row -1 | roi {map} --profile-row -1 --figures {tmp}/f
-{under} | roi {map} --bc-otsu --export {under}
-{under} | roi {map} --bc-otsu --figures {under}
+--top-percent | roi {map} --top-percent 0
+--top-percent | roi {map} --top-percent 150
+bin width | roi {map} --bin-width 0 --out {tmp}/f
+row -1 | roi {map} --profile-row -1 --out {tmp}/f
+{under} | roi {map} --otsu --export {under}
+{under} | roi {map} --otsu --out {under}
 abc | roi {map} --x abc
 5:1 | roi {map} --y 5:1
---figures | roi {map} --bin-width 2
-nope | roi {map} --bc-otsu --var nope
---bc-min | roi {map} --bc-min x
+--out | roi {map} --bin-width 2
+nope | roi {map} --otsu --var nope
+--min | roi {map} --min x
 --keep | roi {map} --otsu --keep sideways
---bc-min | roi {map} --threshold 100 --bc-min 50
+--min | roi {map} --threshold 100 --min 50
 # --- orientation-maps
 --grain-angle | orientation-maps {map} --grain-angle 0
 --grain-angle | orientation-maps {map} --grain-angle 200
 --direction | orientation-maps {map} --direction w
-{under} | orientation-maps {map} --figures {under}
+{under} | orientation-maps {map} --out {under}
 orientation | orientation-maps {map}
 # --- report, layers, explore-map, import-weights
 {under} | report {map} --out {under}
@@ -231,62 +231,62 @@ orientation | orientation-maps {map}
 --run | layers --out {tmp}/l
 --port | explore-map {map} --run {run} --port 70000
 --box-cap | explore-map {map} --run {run} --box-cap 0
---resize | import-weights {file} --from ebsd-script --store {map} --run {tmp}/w --resize 1
---crop | import-weights {file} --from ebsd-script --store {map} --run {tmp}/w --crop 1
-{under} | import-weights {file} --from ebsd-script --store {map} --run {under}
---from | import-weights {file} --store {map} --run {tmp}/w
+--resize | import-weights {file} --from ebsd-script {map} --run {tmp}/w --resize 1
+--crop | import-weights {file} --from ebsd-script {map} --run {tmp}/w --crop 1
+{under} | import-weights {file} --from ebsd-script {map} --run {under}
+--from | import-weights {file} {map} --run {tmp}/w
 {under} | demo --out {under}
 {under} | demo --out {tmp}/d --data {under}
 --epochs | demo --out {tmp}/d --epochs 0
 --latent-dim | demo --out {tmp}/d --latent-dim 0
-{none} | export {none} --to {tmp}/m.ang
-{under} | export {map} --to {under}/m.ang
-orientation | export {map} --to {tmp}/m.ang
-nope | export {map} --to {tmp}/t.csv --vars nope
---to | export {map}
-.xyz | export {map} --to {tmp}/m.xyz
+{none} | export {none} --out {tmp}/m.ang
+{under} | export {map} --out {under}/m.ang
+orientation | export {map} --out {tmp}/m.ang
+nope | export {map} --out {tmp}/t.csv --vars nope
+--out | export {map}
+.xyz | export {map} --out {tmp}/m.xyz
 --dpi | rank {map} --dpi 0
 --format | rank {map} --format gif
 --dpi | boundaries {map} --dpi 5000
---format | roi {map} --bc-otsu --figures {tmp}/f --format bmp
+--format | roi {map} --otsu --out {tmp}/f --format bmp
 # --- ingest ebsd
---step | ingest ebsd {trunc} --store {tmp}/n.zarr --step -1
---step | ingest ebsd {trunc} --store {tmp}/n.zarr --step 0
---crop | ingest ebsd {trunc} --store {tmp}/n.zarr --crop 0
---binning | ingest ebsd {trunc} --store {tmp}/n.zarr --binning 0
---scan-shape | ingest ebsd {trunc} --store {tmp}/n.zarr --scan-shape 0x3
-{none} | ingest ebsd {none} --store {tmp}/n.zarr
-{trunc} | ingest ebsd {trunc} --store {tmp}/n.zarr
-{junk} | ingest ebsd {junk} --store {tmp}/n.zarr
-{file} | ingest ebsd {file} --store {tmp}/n.zarr
-{img} | ingest ebsd {trunc} --store {img}
-{vol} | ingest ebsd {trunc} --store {vol}
---store | ingest ebsd {trunc}
+--step | ingest ebsd {trunc} {tmp}/n.zarr --step -1
+--step | ingest ebsd {trunc} {tmp}/n.zarr --step 0
+--crop | ingest ebsd {trunc} {tmp}/n.zarr --crop 0
+--binning | ingest ebsd {trunc} {tmp}/n.zarr --binning 0
+--scan-shape | ingest ebsd {trunc} {tmp}/n.zarr --scan-shape 0x3
+{none} | ingest ebsd {none} {tmp}/n.zarr
+{trunc} | ingest ebsd {trunc} {tmp}/n.zarr
+{junk} | ingest ebsd {junk} {tmp}/n.zarr
+{file} | ingest ebsd {file} {tmp}/n.zarr
+{img} | ingest ebsd {trunc} {img}
+{vol} | ingest ebsd {trunc} {vol}
+STORE | ingest ebsd {trunc}
 # --- ingest images
---size | ingest images {png} --store {tmp}/n.zarr --size 0
---size | ingest images {png} --store {tmp}/n.zarr --size -5
-mode | ingest images {png} --store {tmp}/n.zarr --mode CMYKX
-{none} | ingest images {none} --store {tmp}/n.zarr
-{badpng} | ingest images {badpng} --store {tmp}/n.zarr
-{dir} | ingest images {dir} --store {tmp}/n.zarr
-{map} | ingest images {png} --store {map}
-{vol} | ingest images {png} --store {vol}
+--size | ingest images {png} {tmp}/n.zarr --size 0
+--size | ingest images {png} {tmp}/n.zarr --size -5
+mode | ingest images {png} {tmp}/n.zarr --mode CMYKX
+{none} | ingest images {none} {tmp}/n.zarr
+{badpng} | ingest images {badpng} {tmp}/n.zarr
+{dir} | ingest images {dir} {tmp}/n.zarr
+{map} | ingest images {png} {map}
+{vol} | ingest images {png} {vol}
 # --- ingest idx
-{none} | ingest idx {none} --store {tmp}/n.zarr
-{idx} | ingest idx {idx} --store {tmp}/n.zarr
-{junk} | ingest idx {junk} --store {tmp}/n.zarr
-{map} | ingest idx {idx} --store {map}
-{vol} | ingest idx {idx} --store {vol}
+{none} | ingest idx {none} {tmp}/n.zarr
+{idx} | ingest idx {idx} {tmp}/n.zarr
+{junk} | ingest idx {junk} {tmp}/n.zarr
+{map} | ingest idx {idx} {map}
+{vol} | ingest idx {idx} {vol}
 # --- ingest nifti
---volume | ingest nifti {nii} --store {tmp}/n.zarr --volume 5
---volume | ingest nifti {nii} --store {tmp}/n.zarr --volume -1
---shape | ingest nifti {nii} --store {tmp}/n.zarr --shape 0x1x1
---shape | ingest nifti {nii} --store {tmp}/n.zarr --shape 4x4
-method | ingest nifti {nii} --store {tmp}/n.zarr --method foo
-{none} | ingest nifti {none} --store {tmp}/n.zarr
-{junk} | ingest nifti {junk} --store {tmp}/n.zarr
-{map} | ingest nifti {nii} --store {map}
-{img} | ingest nifti {nii} --store {img}
+--volume | ingest nifti {nii} {tmp}/n.zarr --volume 5
+--volume | ingest nifti {nii} {tmp}/n.zarr --volume -1
+--shape | ingest nifti {nii} {tmp}/n.zarr --shape 0x1x1
+--shape | ingest nifti {nii} {tmp}/n.zarr --shape 4x4
+method | ingest nifti {nii} {tmp}/n.zarr --method foo
+{none} | ingest nifti {none} {tmp}/n.zarr
+{junk} | ingest nifti {junk} {tmp}/n.zarr
+{map} | ingest nifti {nii} {map}
+{img} | ingest nifti {nii} {img}
 # --- ingest tables, orientations
 {img} | ingest tables {img} --bandcontrast {csv}
 {vol} | ingest tables {vol} --bandcontrast {csv}
@@ -295,11 +295,11 @@ method | ingest nifti {nii} --store {tmp}/n.zarr --method foo
 --overwrite | ingest tables {map} --bandcontrast {bc}
 --xy-units | ingest tables {map} --elements {bc} --xy-units foo
 --composite-mask | ingest tables {map} --composite-mask roi
-{none} | ingest orientations {none} --store {tmp}/n.zarr
-{ang} | ingest orientations {ang} --store {tmp}/n.zarr
---grain-angle | ingest orientations {ang} --store {tmp}/n.zarr --grain-angle 0
---direction | ingest orientations {ang} --store {tmp}/n.zarr --direction w
-{img} | ingest orientations {ang} --store {img}
+{none} | ingest orientations {none} {tmp}/n.zarr
+{ang} | ingest orientations {ang} {tmp}/n.zarr
+--grain-angle | ingest orientations {ang} {tmp}/n.zarr --grain-angle 0
+--direction | ingest orientations {ang} {tmp}/n.zarr --direction w
+{img} | ingest orientations {ang} {img}
 # --- info
 {none} | info {none}
 {file} | info {file}
@@ -310,7 +310,7 @@ method | ingest nifti {nii} --store {tmp}/n.zarr --method foo
 STORE_COMMANDS = {
     "rank": "", "cluster": "", "decompose": "", "index": "--tilt 70 --pc 0.4,0.2,0.5", "segment": "",
     "explore": "--run {run} --out {tmp}/e", "train": "--run {tmp}/r", "encode": "--run {run}", "boundaries": "",
-    "roi": "--bc-otsu", "orientation-maps": "", "report": "--out {tmp}/rep", "info": "", "verify": "", "spread": "",
+    "roi": "--otsu", "orientation-maps": "", "report": "--out {tmp}/rep", "info": "", "verify": "", "spread": "",
     "phases": "--regions seg", "quality": "",
 }
 
@@ -374,7 +374,7 @@ def test_there_are_at_least_250_cases_over_every_command() -> None:
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into read-only folders")
 @pytest.mark.parametrize("command_line", ["rank {map} --out {ro}/rank", "cluster {map} --out {ro}",
-                                          "roi {map} --bc-otsu --export {ro}", "boundaries {map} --figures {ro}",
+                                          "roi {map} --otsu --export {ro}", "boundaries {map} --out {ro}",
                                           "train {map} --run {ro}/run", "report {map} --out {ro}/rep"])
 def test_a_read_only_output_folder_is_refused_before_the_store_is_written(capsys, places, tmp_path, command_line):
     ro = tmp_path / "ro"
@@ -395,10 +395,10 @@ if __name__ == "__main__":  # the counts of RELIABILITY.md
 
 
 @pytest.mark.parametrize("flow_name, params, needle", [
-    ("analysis:analyze_latents", dict(out="{under}", scheduler=None, block_dims=8), "{under}"),
-    ("analysis:analyze_latents", dict(top=0, scheduler=None, block_dims=8), "--top must be at least 1"),
-    ("analysis:cluster_latents", dict(out="{under}", scheduler=None), "{under}"),
-    ("analysis:cluster_latents", dict(min_cluster_size=1, scheduler=None), "--min-cluster-size"),
+    ("analysis:analyze_latents", dict(out="{under}", dask=None, block_dims=8), "{under}"),
+    ("analysis:analyze_latents", dict(top=0, dask=None, block_dims=8), "--top must be at least 1"),
+    ("analysis:cluster_latents", dict(out="{under}", dask=None), "{under}"),
+    ("analysis:cluster_latents", dict(min_cluster_size=1, dask=None), "--min-cluster-size"),
     ("explore:explore_latents", dict(run="{run}", out="{under}"), "{under}"),
     ("pipeline:report", dict(out="{under}"), "{under}"),
 ])

@@ -62,14 +62,14 @@ def test_long_map_steps_show_progress_when_asked(demo_store: Path, tmp_path: Pat
     runs = [
         (["decompose", str(demo_store), "--method", "pca", "--components", "3"], ["fit sample: row blocks", "project: row blocks"]),
         (["boundaries", str(demo_store)], ["edges: row blocks", "segment: merge rounds"]),
-        (["segment", str(demo_store), "--features", "pca_weights"], ["segment: merge rounds"]),
+        (["segment", str(demo_store), "--var", "pca_weights"], ["segment: merge rounds"]),
     ]
     for args, bars in runs:
         res = _run([sys.executable, "-m", "vaearr", *args], {"VAEARR_PROGRESS": "on"})
         assert res.returncode == 0, res.stderr
         for desc in bars:
             assert desc in res.stderr, (args[0], desc, res.stderr[-500:])
-    quiet = _run([sys.executable, "-m", "vaearr", "segment", str(demo_store), "--features", "pca_weights",
+    quiet = _run([sys.executable, "-m", "vaearr", "segment", str(demo_store), "--var", "pca_weights",
                   "--name", "seg2"], {"VAEARR_PROGRESS": "off"})
     assert quiet.returncode == 0 and "merge rounds" not in quiet.stderr
 
@@ -100,8 +100,8 @@ def test_a_base_install_runs_what_needs_no_figures_and_names_the_extra_for_the_r
     res = _run([sys.executable, "-c", code, "info", str(demo_store)])
     assert res.returncode == 0, res.stderr
     before = tree_hash(demo_store)
-    for command in (["segment", str(demo_store), "--figures", str(tmp_path / "f")],
-                    ["boundaries", str(demo_store), "--figures", str(tmp_path / "f")]):
+    for command in (["segment", str(demo_store), "--out", str(tmp_path / "f")],
+                    ["boundaries", str(demo_store), "--out", str(tmp_path / "f")]):
         res = _run([sys.executable, "-c", code, *command])
         assert res.returncode == 2, res.stderr
         lines = res.stderr.strip().splitlines()

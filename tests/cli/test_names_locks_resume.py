@@ -198,11 +198,11 @@ def test_ingest_into_a_zarr_store_vaearr_did_not_make(small_map, tmp_path: Path,
             warnings.simplefilter("ignore")
             foreign.to_zarr(store, zarr_format=3, consolidated=consolidated)
         before = tree_hash(store)
-        code, _, err = vaearr_cli("ingest", "images", folder, "--store", store, "--size", 16)
+        code, _, err = vaearr_cli("ingest", "images", folder, store, "--size", 16)
         assert_one_line_error(code, err, str(store), "vaearr did not make")
         code, _, err = vaearr_cli("ingest", "tables", store, "--bandcontrast", small_map.bandcontrast)
         assert_one_line_error(code, err, str(store))  # refused as it has no scan grid, before any write
-        code, _, err = vaearr_cli("roi", store, "--bc-min", 0, "--var", "a")
+        code, _, err = vaearr_cli("roi", store, "--min", 0, "--var", "a")
         assert_one_line_error(code, err, str(store), "vaearr did not make")
         assert tree_hash(store) == before
         assert open_store(store)["a"].shape == (10, 12)  # still readable, consolidated or not
@@ -250,7 +250,7 @@ def test_encode_decompose_roi_refuse_unsafe_names(map_store: Path, trained_run: 
     assert_one_line_error(code, err, "'../x' is not a safe name")
     code, _, err = vaearr_cli("decompose", map_store, "--method", "pca", "--name", "../w")
     assert_one_line_error(code, err, "'../w' is not a safe name")
-    code, _, err = vaearr_cli("roi", map_store, "--bc-otsu", "--name", ".hidden")
+    code, _, err = vaearr_cli("roi", map_store, "--otsu", "--name", ".hidden")
     assert_one_line_error(code, err, "'.hidden' is not a safe name")
     assert tree_hash(map_store) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ni.zarr"]
@@ -262,7 +262,7 @@ def test_roi_window_outside_the_map(map_store: Path, tmp_path: Path, capsys) -> 
     assert_one_line_error(code, err, "x range 500:600 µm holds no pixel", "x runs from 0 to 11 µm")
     code, _, err = vaearr_cli("roi", map_store, "--y", ":-3", "--name", "far")
     assert_one_line_error(code, err, "y range :-3 µm holds no pixel")
-    code, _, err = vaearr_cli("roi", map_store, "--bc-min", "1e9", "--name", "far")
+    code, _, err = vaearr_cli("roi", map_store, "--min", "1e9", "--name", "far")
     assert_one_line_error(code, err, "keeps no pixel")
     assert tree_hash(map_store) == before and not (tmp_path / "e").exists()
     code, out, _ = vaearr_cli("roi", map_store, "--x", "2:4", "--name", "near")  # inside: fine

@@ -27,7 +27,7 @@ COMMANDS = {
 HAND_WRITTEN = [
     ("boundaries", "--sigma", {"min": 0}), ("boundaries", "--lagb-min-length", {"min": 1}),
     ("boundaries", "--lagb-low", {"min": 0}), ("boundaries", "--lagb-threshold", {"min": 0}),
-    ("boundaries", "--gb-threshold", {"min": 0}), ("roi", "--bc-top-percent", {"above": 0, "max": 100}),
+    ("boundaries", "--gb-threshold", {"min": 0}), ("roi", "--top-percent", {"above": 0, "max": 100}),
     ("encode", "--batch-size", {"min": 1}), ("orientation-maps", "--grain-angle", {"above": 0, "max": 180}),
 ]
 

@@ -48,7 +48,7 @@ def test_pages_and_references(site: Path) -> None:
         assert (site / f"{page}.html").stat().st_size > 5_000, page
     cli = (site / "cli.html").read_text()
     # the CLI reference comes from the app itself: every command, with its options
-    for text in ("vaearr ingest ebsd", "vaearr train", "vaearr orientation-maps", "--bc-otsu", "--latent-dim"):
+    for text in ("vaearr ingest ebsd", "vaearr train", "vaearr orientation-maps", "--otsu", "--latent-dim"):
         assert text in cli, text
     api = {name: (site / "api" / f"{name}.html").read_text() for name in
            ("store", "io", "maps", "train", "analysis", "viz", "options")}

@@ -67,7 +67,7 @@ def s3_store(s3, demo_files, tmp_path_factory):
     run = tmp_path_factory.mktemp("runs") / "run"
     run_cli("ingest", "ebsd", demo_files.patterns, "--dataset", "patterns", "--bandcontrast", demo_files.bandcontrast,
             "--elements", demo_files.elements, "--store", url, env=s3, cwd=cwd, check=True)
-    run_cli("roi", url, "--bc-otsu", env=s3, cwd=cwd, check=True)
+    run_cli("roi", url, "--otsu", env=s3, cwd=cwd, check=True)
     run_cli("train", url, "--run", run, "--epochs", "1", "--batch-size", "64", env=s3, cwd=cwd, check=True)
     out = run_cli("encode", url, "--run", run, env=s3, cwd=cwd, check=True).stdout
     assert f"to {url}" in out
@@ -262,7 +262,7 @@ def test_the_server_going_away_mid_write_is_one_line_and_the_last_commit_stays(s
     host, port = s3["AWS_ENDPOINT_URL"].rsplit("//", 1)[1].split(":")
     proxy = _Proxy((host, int(port))).start()
     env = {**os.environ, **s3, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}", "VAEARR_PROGRESS": "off"}
-    argv = ["roi", url, "--bc-min", "0.5"]
+    argv = ["roi", url, "--min", "0.5"]
     try:
         proc = run_cli(*argv, env=env)
         assert proxy.gone.is_set()  # it went away during the command
@@ -332,14 +332,14 @@ def test_encode_decompose_rank_cluster_on_a_dask_cluster(s3, s3_store, tmp_path:
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         address = cluster.scheduler_address
         before = history(url)
-        run_cli("encode", url, "--run", run, "--name", "zc", "--scheduler", address, env=s3, check=True)
+        run_cli("encode", url, "--run", run, "--name", "zc", "--dask", address, env=s3, check=True)
         assert "encode_band" in cluster.scheduler.task_prefixes  # the encoding ran as tasks on the workers
-        run_cli("decompose", url, "--method", "pca", "--components", "3", "--name", "pcac", "--scheduler", address,
+        run_cli("decompose", url, "--method", "pca", "--components", "3", "--name", "pcac", "--dask", address,
                 env=s3, check=True)
-        run_cli("rank", url, "--latent", "zc", "--against", "bandcontrast", "--out", tmp_path / "r", "--no-figures",
-                "--scheduler", address, env=s3, check=True)
-        run_cli("cluster", url, "--latent", "zc", "--dim", "0", "--method", "kmeans", "--k", "3", "--tag", "onc",
-                "--out", tmp_path / "c", "--scheduler", address, env=s3, check=True)
+        run_cli("rank", url, "--var", "zc", "--against", "bandcontrast", "--out", tmp_path / "r", "--no-figures",
+                "--dask", address, env=s3, check=True)
+        run_cli("cluster", url, "--var", "zc", "--dim", "0", "--method", "kmeans", "--k", "3", "--tag", "onc",
+                "--out", tmp_path / "c", "--dask", address, env=s3, check=True)
         assert len(cluster.scheduler_info["workers"]) == 2
     ds = open_store(url)
     np.testing.assert_allclose(ds["zc"].values, ds["latent"].values, atol=1e-5)  # NaN outside the ROI in both
@@ -351,11 +351,11 @@ def test_encode_decompose_rank_cluster_on_a_dask_cluster(s3, s3_store, tmp_path:
     assert sum(m.startswith("vaearr encode") and not m.endswith("(metadata)") for m in messages) == 1
     assert any(m.startswith("vaearr decompose") for m in messages) and any(m.startswith("vaearr cluster") for m in messages)
     assert repository(url).list_branches() == {"main"}  # no transaction branch left behind
-    proc = run_cli("encode", url, "--run", run, "--name", "zx", "--scheduler", "tcp://127.0.0.1:9", env=s3)
+    proc = run_cli("encode", url, "--run", run, "--name", "zx", "--dask", "tcp://127.0.0.1:9", env=s3)
     assert _one_error_line(proc).startswith("error: tcp://127.0.0.1:9: no dask scheduler answers here")
 
 
-@pytest.mark.parametrize("line", ["info {url}", "roi {url} --bc-min 0.5", "ingest tables {url} --bandcontrast {csv}"])
+@pytest.mark.parametrize("line", ["info {url}", "roi {url} --min 0.5", "ingest tables {url} --bandcontrast {csv}"])
 def test_a_missing_bucket_is_the_same_one_line_as_a_lost_connection(s3, tmp_path: Path, line: str) -> None:
     """A bucket that does not exist: ``object storage failed while reading (its bucket does not exist); nothing was
     written`` — the line of a lost connection, with what went wrong (today: 'cannot be reached: x error getting

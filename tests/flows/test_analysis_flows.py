@@ -33,9 +33,9 @@ def test_flows_on_a_local_cluster(demo_store: Path, tmp_path: Path) -> None:
             distributed.Client(cluster) as client, prefect_test_harness(server_startup_timeout=180), \
             distributed.get_task_stream(client) as stream:
         summary = analyze_latents(store=str(demo_store), against=["bandcontrast", "elements"], out=str(tmp_path / "rank"),
-                                  top=2, figures=False, scheduler=cluster.scheduler_address, block_dims=2)
+                                  top=2, figures=False, dask=cluster.scheduler_address, block_dims=2)
         result = cluster_latents(store=str(demo_store), dim=0, method="kmeans", k=2, out=str(tmp_path / "cl"),
-                                 tag="flow", scheduler=cluster.scheduler_address)
+                                 tag="flow", dask=cluster.scheduler_address)
     # what the cluster's worker ran
     ran = [str(t["key"]) for t in stream.data]
     assert "bandcontrast: best latent dim 0" in summary["summary"]
@@ -57,7 +57,7 @@ def test_decompose_and_boundary_flows(demo_store: Path, tmp_path: Path) -> None:
 
     with prefect_test_harness(server_startup_timeout=180):
         dec = decompose_patterns(store=str(demo_store), method="pca", components="4", name="pc")
-        found = boundaries_flow(store=str(demo_store), figures=str(tmp_path / "fig"), format="png,svg", dpi=150)
+        found = boundaries_flow(store=str(demo_store), out=str(tmp_path / "fig"), format="png,svg", dpi=150)
     ds = open_store(demo_store)
     assert set(dec["variables"]) == {"pc_weights", "pc_components"} and ds["pc_weights"].sizes["pc_component"] == 4
     # NaN outside the ROI, numbers inside

@@ -116,13 +116,31 @@ def test_every_flow_reads_one_snapshot_and_derives_its_options() -> None:
         for f in module.FLOWS:
             assert f.fn.__code__ is run_code, f"flow {f.name} does not pin a snapshot"
     figure = {"format", "dpi"}  # vaearr.options.FigureOptions: every flow that writes figures
-    for f, cls, extra in ((analysis.cluster_latents, ClusterOptions, {"scheduler"} | figure),
-                          (analysis.analyze_latents, RankOptions, {"scheduler", "block_dims"} | figure),
+    for f, cls, extra in ((analysis.cluster_latents, ClusterOptions, {"dask"} | figure),
+                          (analysis.analyze_latents, RankOptions, {"dask", "block_dims"} | figure),
                           (analysis.decompose_patterns, DecomposeOptions, set()),
                           (explore.explore_latents, ExploreOptions, figure),
                           (pipeline.train_vae, TrainConfig, {"resume"})):
         assert set(inspect.signature(f.fn).parameters) == {fld.name for fld, _ in options(cls)} | extra, f.name
     assert set(inspect.signature(analysis.spread_map.fn).parameters) == (
-        {fld.name for fld, _ in options(SpreadOptions)} | figure | {"figures"})
+        {fld.name for fld, _ in options(SpreadOptions)} | figure | {"out"})
     for f in (analysis.boundaries_flow, analysis.segment_map, analysis.spread_map, pipeline.encode):
         assert figure <= set(inspect.signature(f.fn).parameters), f.name
+
+
+def test_flows_take_the_new_names() -> None:
+    """The flows' parameters are the options' fields and their extras, named as docs/vocabulary.md says: var, out,
+    dask, lr_schedule; no old name (a flow takes the new names only)."""
+    import inspect
+
+    from flows import analysis, phases, pipeline
+
+    old = {"features", "latent", "scheduler", "schedule", "figures", "source", "to", "orientation"}
+    switch = {analysis.analyze_latents: {"figures"}}  # RankOptions.figures: draw or not (rank --figures/--no-figures)
+    want = {analysis.segment_map: {"var", "out"}, analysis.spread_map: {"var", "out"}, phases.phases: {"var", "out"},
+            analysis.cluster_latents: {"var", "dask", "out"}, analysis.analyze_latents: {"var", "dask", "out"},
+            analysis.decompose_patterns: {"var"}, analysis.boundaries_flow: {"var", "out"},
+            pipeline.encode: {"out", "dask"}, pipeline.train_vae: {"var", "lr_schedule", "run"}}
+    for f, names in want.items():
+        params = set(inspect.signature(f.fn).parameters)
+        assert names <= params and not (params & (old - switch.get(f, set()))), (f.name, params & old, names - params)

@@ -409,7 +409,7 @@ def test_cli_reports_bad_input_in_one_line(existing_store, vendor):
     from tests.helpers import cli
 
     before = tree_hash(existing_store)
-    bad = cli("ingest", "ebsd", vendor["edax_h5ebsd"], "--store", existing_store, "--dataset", "nope",
+    bad = cli("ingest", "ebsd", vendor["edax_h5ebsd"], existing_store, "--dataset", "nope",
                   "--overwrite")
     assert bad.returncode == 2
     lines = [ln for ln in bad.stderr.splitlines() if ln.strip()]

@@ -90,7 +90,7 @@ def stores(tmp_path_factory) -> dict[str, Path]:
 
 
 def _ingest(src: Path, store: Path) -> None:
-    argv, sys.argv = sys.argv, ["vaearr", "ingest", "orientations", str(src), "--store", str(store), "--no-maps"]
+    argv, sys.argv = sys.argv, ["vaearr", "ingest", "orientations", str(src), str(store), "--no-maps"]
     try:
         main()
     except SystemExit as exc:
@@ -117,7 +117,7 @@ def test_ingest_export_load_gives_the_same_orientations_phases_and_coordinates(s
     names = _phase_names(ds)
     for suffix in (".ang", ".ctf", ".h5"):
         out = tmp_path / f"out{suffix}"
-        code, stdout, err = vaearr_cli("export", stores[source], "--orientation", "orientation", "--to", out)
+        code, stdout, err = vaearr_cli("export", stores[source], "--var", "orientation", "--out", out)
         assert code == 0, err
         assert f"wrote {out}" in stdout and f"{NY * NX - len(NOT_INDEXED)} of {NY * NX} points indexed" in stdout
         if suffix == ".ang":  # an orientation map ingested alone holds no detector: said, and zeros written
@@ -145,7 +145,7 @@ def test_the_source_orientations_survive_ingest_and_export(stores, tmp_path, cap
     """File → store → .h5 is within float32 of the rotations the source file was written from."""
     rot, pid, _, _ = _truth()
     out = tmp_path / "back.h5"
-    assert vaearr_cli("export", stores[".h5"], "--to", out)[0] == 0
+    assert vaearr_cli("export", stores[".h5"], "--out", out)[0] == 0
     xmap = orix_io.load(out)
     ok = pid >= 0
     np.testing.assert_array_equal(xmap.phase_id, pid)
@@ -190,7 +190,7 @@ def test_segmentation_as_phases_and_grains(stores, tmp_path, capsys):
     indexed = np.isfinite(ds.orientation.values.reshape(-1, 4)).all(1)
     for suffix in (".ang", ".h5"):
         out = tmp_path / f"seg{suffix}"
-        code, stdout, err = vaearr_cli("export", store, "--to", out, "--phase-from", "seg", "--grain-from", "seg")
+        code, stdout, err = vaearr_cli("export", store, "--out", out, "--phase-from", "seg", "--grain-from", "seg")
         assert code == 0, err
         xmap = orix_io.load(out)
         names = {int(i): p.name for i, p in xmap.phases if i >= 0}
@@ -200,7 +200,7 @@ def test_segmentation_as_phases_and_grains(stores, tmp_path, capsys):
         np.testing.assert_array_equal(got, want)
         grain = np.asarray(xmap.prop["grain_id"])
         np.testing.assert_array_equal(grain[want != ""], flat[want != ""])
-    code, _, err = vaearr_cli("export", store, "--to", tmp_path / "seg.ctf", "--grain-from", "seg")
+    code, _, err = vaearr_cli("export", store, "--out", tmp_path / "seg.ctf", "--grain-from", "seg")
     assert_one_line_error(code, err, "seg.ctf", "no grain id column")
     assert not (tmp_path / "seg.ctf").exists()
 
@@ -213,15 +213,15 @@ def test_bad_input_is_one_line_and_writes_nothing(stores, tmp_path, capsys):
     a_file = tmp_path / "file"
     a_file.write_text("")
     cases = [
-        (["--to", tmp_path / "map.txt"], ["map.txt", "unknown suffix '.txt'"]),
-        (["--to", tmp_path / "map.ang", "--orientation", "nope"], [str(store), "no orientation variable 'nope'",
+        (["--out", tmp_path / "map.txt"], ["map.txt", "unknown suffix '.txt'"]),
+        (["--out", tmp_path / "map.ang", "--var", "nope"], [str(store), "no orientation variable 'nope'",
                                                                     "its orientations: orientation"]),
-        (["--to", existing], ["there.ang", "exists; pass --overwrite"]),
-        (["--to", tmp_path / "map.ang", "--phase-from", "iq"], [str(store), "--phase-from", "'iq' is not a label map"]),
-        (["--to", tmp_path / "map.ang", "--phase-from", "nothing"], ["--phase-from: no variable 'nothing'"]),
-        (["--to", a_file / "map.ang"], ["cannot be written", "is not a folder"]),
-        (["--to", tmp_path / "t.csv"], ["needs --vars"]),
-        (["--to", tmp_path / "t.csv", "--vars", "orientation,nope"], ["--vars: no variable 'nope'"]),
+        (["--out", existing], ["there.ang", "exists; pass --overwrite"]),
+        (["--out", tmp_path / "map.ang", "--phase-from", "iq"], [str(store), "--phase-from", "'iq' is not a label map"]),
+        (["--out", tmp_path / "map.ang", "--phase-from", "nothing"], ["--phase-from: no variable 'nothing'"]),
+        (["--out", a_file / "map.ang"], ["cannot be written", "is not a folder"]),
+        (["--out", tmp_path / "t.csv"], ["needs --vars"]),
+        (["--out", tmp_path / "t.csv", "--vars", "orientation,nope"], ["--vars: no variable 'nope'"]),
     ]
     for args, needles in cases:
         code, _, err = vaearr_cli("export", store, *args)
@@ -229,7 +229,7 @@ def test_bad_input_is_one_line_and_writes_nothing(stores, tmp_path, capsys):
     assert existing.read_text() == "keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "there.ang"]
     assert tree_hash(store) == before
-    code, _, err = vaearr_cli("export", store, "--to", existing, "--overwrite")
+    code, _, err = vaearr_cli("export", store, "--out", existing, "--overwrite")
     assert code == 0, err
     assert orix_io.load(existing).size == NY * NX
 
@@ -248,7 +248,7 @@ def test_maps_to_csv_in_the_x_y_layout(stores, tmp_path, capsys):
         "clusters": xr.DataArray(clusters, dims=("y", "x"), coords=coords),
         "roi": xr.DataArray(roi, dims=("y", "x"), coords=coords)}, source="test")
     out = tmp_path / "results.csv"
-    code, stdout, err = vaearr_cli("export", store, "--to", out, "--vars", "latent,pca_weights,clusters")
+    code, stdout, err = vaearr_cli("export", store, "--out", out, "--vars", "latent,pca_weights,clusters")
     assert code == 0, err
     assert f"{NY * NX} rows" in stdout and "NaN outside 'roi' (6 pixels)" in stdout
     fresh = tmp_path / "fresh"
@@ -266,7 +266,7 @@ def test_maps_to_csv_in_the_x_y_layout(stores, tmp_path, capsys):
     assert np.isnan(lat[~inside]).all() and table.clusters[~inside].isna().all()
     np.testing.assert_array_equal(table.clusters[inside], clusters.ravel()[inside])
     np.testing.assert_allclose(table.pca_weights_1[inside], 2 * latent[..., 1].ravel()[inside], rtol=1e-6)
-    code, stdout, err = vaearr_cli("export", store, "--to", tmp_path / "roi.csv", "--vars", "clusters",
+    code, stdout, err = vaearr_cli("export", store, "--out", tmp_path / "roi.csv", "--vars", "clusters",
                                    "--mask", "roi")
     assert code == 0, err
     skipped = pd.read_csv(tmp_path / "roi.csv")
@@ -314,7 +314,7 @@ def test_vaearr_index_then_export_ang_opens_in_orix(tmp_path, capsys):
                               "--tilt", DEMO_SAMPLE_TILT, "--method", "dictionary", "--resolution", 8)
     assert code == 0, err
     out = tmp_path / "ni.ang"
-    code, stdout, err = vaearr_cli("export", store, "--to", out)
+    code, stdout, err = vaearr_cli("export", store, "--out", out)
     assert code == 0 and "12 of 12 points indexed; phases: ni (m-3m)" in stdout, err
     xmap = orix_io.load(out)
     ds = open_store(store)

@@ -25,7 +25,7 @@ def indexed(kikuchipy_data_dir: Path, tmp_path_factory) -> Path:
     """The real 3 × 3 Ni scan, Hough-indexed with the file's own projection centre, and a band contrast in 0–1
     (as a CSV of a lab's may hold it: the mean pattern intensity over 255)."""
     store = tmp_path_factory.mktemp("ni_indexed") / "ni.zarr"
-    cli("ingest", "ebsd", kikuchipy_data_dir / "kikuchipy_h5ebsd" / "patterns.h5", "--store", store, check=True)
+    cli("ingest", "ebsd", kikuchipy_data_dir / "kikuchipy_h5ebsd" / "patterns.h5", store, check=True)
     ds = open_store(store)
     pc = ",".join(f"{v:.4f}" for v in ds.patterns.attrs["detector_pc"])
     cli("index", store, "--pc", pc, "--tilt", f"{ds.patterns.attrs['detector_sample_tilt']:g}", "--phase", "ni",
@@ -43,7 +43,7 @@ def _header_pc(path: Path) -> np.ndarray:
 def exported(indexed: Path, out: Path) -> tuple[Path, Any, Any, Any, np.ndarray]:
     """``vaearr export`` of the indexed store to ``out``, read back with orix: the file, the process, the store, the
     crystal map and which of its points are indexed."""
-    proc = cli("export", indexed, "--to", out, check=True)
+    proc = cli("export", indexed, "--out", out, check=True)
     xmap = orix_io.load(out)
     return out, proc, open_store(indexed), xmap, np.asarray(xmap.phase_id).ravel() >= 0
 
@@ -79,7 +79,7 @@ def test_ang_of_dictionary_scores_clips_the_ncc_and_takes_the_patterns_detector_
     variables["ncc"].attrs = {k: v for k, v in ds.orientation.attrs.items() if k != "detector"}
     write_variables(store, variables, source=["test"])
     out = tmp_path / "ncc.ang"
-    proc = cli("export", store, "--to", out, "--orientation", "ncc", check=True)
+    proc = cli("export", store, "--out", out, "--var", "ncc", check=True)
     ci = np.asarray(orix_io.load(out).prop["ci"])
     on = ds.phase_id.values.ravel() >= 0
     assert ((ci[on] >= 0) & (ci[on] <= 1)).all() and ci[on].max() == pytest.approx(0.9, abs=1e-5)

@@ -54,7 +54,7 @@ def scan(tmp_path_factory) -> Path:
         f["patterns"] = (np.random.default_rng(0).random((20, 8, 8)) * 100).astype(np.float32)
         f["x"], f["y"] = np.tile(np.arange(5.0), 4), np.repeat(np.arange(4.0), 5)
     store = root / "map.zarr"
-    proc = _limited("ingest", "ebsd", src, "--dataset", "patterns", "--store", store)
+    proc = _limited("ingest", "ebsd", src, "--dataset", "patterns", store)
     assert proc.returncode == 0, proc.stderr  # the same command with good input works under the same limit
     return store
 
@@ -92,7 +92,7 @@ def test_a_text_map_whose_header_and_size_disagree_is_refused_before_it_is_read(
                         "Phase\tX\tY\tBands\tError\tEuler1\tEuler2\tEuler3\tMAD\tBC\tBS\n"
                         + "0\t0\t0\t0\t3\t0\t0\t0\t0\t0\t0\n" * 20000)
         needles = ("its header and its size disagree",)
-    _refused(_limited("ingest", "orientations", path, "--store", store, env=env), path, *needles)
+    _refused(_limited("ingest", "orientations", path, store, env=env), path, *needles)
     assert tree_hash(store) == before
 
 
@@ -115,7 +115,7 @@ def test_an_hdf5_dataset_beyond_the_file_or_the_budget_is_refused_before_it_is_r
     lie = tmp_path / "lie.h5"
     with h5py.File(lie, "w") as f:
         f.create_dataset("patterns", shape=(10**5, 60, 60), dtype="u1")
-    _refused(_limited("ingest", "ebsd", lie, "--dataset", "patterns", "--scan-shape", "100x1000", "--store",
+    _refused(_limited("ingest", "ebsd", lie, "--dataset", "patterns", "--scan-shape", "100x1000",
                       tmp_path / "a.zarr"), lie,
              "dataset /patterns declares 360 MB (100000 × 60 × 60 uint8) but the file holds 0 B of it")
     big = tmp_path / "big.h5"
@@ -124,7 +124,7 @@ def test_an_hdf5_dataset_beyond_the_file_or_the_budget_is_refused_before_it_is_r
         f.create_dataset("patterns", shape=(n, 2, 2), dtype="u1", chunks=(2**20, 2, 2), compression="gzip")
         for name in ("x", "y"):
             f.create_dataset(name, shape=(n,), dtype="f4", chunks=(2**20,), compression="gzip", fillvalue=0)
-    _refused(_limited("ingest", "ebsd", big, "--dataset", "patterns", "--store", tmp_path / "b.zarr",
+    _refused(_limited("ingest", "ebsd", big, "--dataset", "patterns", tmp_path / "b.zarr",
                       env={"VAEARR_MEMORY_BUDGET": "256M"}), big,
              "dataset /x would take 800 MB of memory, more than the budget of 268 MB")
     assert not (tmp_path / "a.zarr").exists() and not (tmp_path / "b.zarr").exists()
@@ -142,10 +142,10 @@ def test_nan_or_infinite_patterns_are_refused_at_ingest(scan, tmp_path, bad):
         f["patterns"] = p
         f["x"], f["y"] = np.tile(np.arange(5.0), 4), np.repeat(np.arange(4.0), 5)
     new = tmp_path / "new.zarr"
-    _refused(_limited("ingest", "ebsd", src, "--dataset", "patterns", "--store", new), src,
+    _refused(_limited("ingest", "ebsd", src, "--dataset", "patterns", new), src,
              "holds NaN or infinite values in 1 patterns", "scan row 1, column 2")
     assert not new.exists() and not any(tmp_path.glob("*.vaearr-tx"))
     before = tree_hash(scan)
-    _refused(_limited("ingest", "ebsd", src, "--dataset", "patterns", "--store", scan, "--overwrite"), src,
+    _refused(_limited("ingest", "ebsd", src, "--dataset", "patterns", scan, "--overwrite"), src,
              "holds NaN or infinite values")
     assert tree_hash(scan) == before

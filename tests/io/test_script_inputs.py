@@ -70,7 +70,7 @@ def test_image_set_lands_at_the_right_yx(tmp_path, ni, channel, gzip, dtype):
     src = tmp_path / "set.h5"
     _write_image_set(src, ni, channel=channel, gzip=gzip, dtype=dtype)
     store = tmp_path / "s.zarr"
-    proc = cli("ingest", "ebsd", src, "--store", store, check=True)
+    proc = cli("ingest", "ebsd", src, store, check=True)
     assert "/coords read as [x, y] (column 0 = x)" in proc.stdout and "scan indices × step 1 µm" in proc.stdout
     ds = open_store(store)
     assert ds.patterns.dims == ("y", "x", "py", "px") and ds.patterns.shape == (2, 3, 60, 60)
@@ -87,7 +87,7 @@ def test_image_set_yx_order_step_and_micrometres(tmp_path, ni):
     src = tmp_path / "yx.h5"
     _write_image_set(src, ni, order="yx")
     store = tmp_path / "yx.zarr"
-    proc = cli("ingest", "ebsd", src, "--store", store, "--coords-order", "yx", "--step", "0.05", check=True)
+    proc = cli("ingest", "ebsd", src, store, "--coords-order", "yx", "--step", "0.05", check=True)
     assert "read as [y, x] (column 0 = y)" in proc.stdout and "step 0.05 µm" in proc.stdout
     ds = open_store(store)
     np.testing.assert_allclose(ds.x.values, [0.0, 0.05, 0.1])
@@ -169,7 +169,7 @@ def test_bad_image_sets_one_line_no_store(tmp_path, ni):
         assert tree_hash(existing) == before, case
     # the command prints it as one line, exit status 2
     path, msg = _bad_sets(tmp_path, ni)["coords rows ≠ images"]
-    proc = cli("ingest", "ebsd", path, "--store", tmp_path / "cli.zarr")
+    proc = cli("ingest", "ebsd", path, tmp_path / "cli.zarr")
     assert proc.returncode == 2 and proc.stderr.strip() == f"error: {path}: {msg}"
     assert not (tmp_path / "cli.zarr").exists()
 
@@ -189,7 +189,7 @@ def test_bad_coords_options(tmp_path, ni, kikuchipy_data_dir):
     ]
     store = tmp_path / "never.zarr"
     for args, msg in cases:
-        assert msg in cli_error("ingest", "ebsd", *args, "--store", store), args
+        assert msg in cli_error("ingest", "ebsd", *args, store), args
         assert not store.exists()
 
 
@@ -296,7 +296,7 @@ def test_histogram_edges_and_row_profile(bc):
 
 def test_cli_roi_keep_below_with_figures(bc_store, bc, tmp_path):
     figs = tmp_path / "figs"
-    proc = cli("roi", bc_store, "--bc-max", "100", "--y-index", "0:30", "--figures", figs, "--bin-width", "10",
+    proc = cli("roi", bc_store, "--max", "100", "--y-index", "0:30", "--out", figs, "--bin-width", "10",
                    "--profile-row", "12", check=True)
     assert "bc_max threshold on bandcontrast: 100 (keep ≤ 100)" in proc.stdout
     assert "y index range: 0:30" in proc.stdout
@@ -321,10 +321,10 @@ def test_cli_top_percent_and_figures_only(bc_store, bc, tmp_path):
     before = tree_hash(bc_store)
     figs = tmp_path / "look"
     # no criterion: the histogram and profile to choose a threshold, no mask
-    proc = cli("roi", bc_store, "--figures", figs, "--bin-width", "25", check=True)
+    proc = cli("roi", bc_store, "--out", figs, "--bin-width", "25", check=True)
     assert "no mask written" in proc.stdout and tree_hash(bc_store) == before
     assert (figs / "roi_bandcontrast_histogram.png").is_file() and (figs / "roi_bandcontrast_map.png").is_file()
-    proc = cli("roi", bc_store, "--bc-top-percent", "10", "--name", "bright", check=True)
+    proc = cli("roi", bc_store, "--top-percent", "10", "--name", "bright", check=True)
     assert "brightest 10 %" in proc.stdout
     v = bc.values
     fin = np.isfinite(v)
@@ -333,28 +333,28 @@ def test_cli_top_percent_and_figures_only(bc_store, bc, tmp_path):
     # the command line is kept with what it wrote, and the report names it
     from vaearr.viz.report_sections import made_by
 
-    assert bright.attrs["command"] == f"vaearr roi {bc_store} --bc-top-percent 10 --name bright"
+    assert bright.attrs["command"] == f"vaearr roi {bc_store} --top-percent 10 --name bright"
     assert made_by("bright", bright.attrs) == bright.attrs["command"]
 
 
 def test_cli_roi_bad_input_changes_nothing(bc_store, tmp_path):
     before = tree_hash(bc_store)
     cases = [
-        (("--bc-max", "100", "--bin-width", "0"), "bin width must be a positive number"),
-        (("--bc-max", "100", "--profile-row", "38"), "row 38 is outside the map's 38 rows"),
-        (("--bc-max", "100", "--x-index", "60:70"), "starts past the map's 48 positions"),
-        (("--bc-top-percent", "0"), "--bc-top-percent must be in (0, 100]"),
+        (("--max", "100", "--bin-width", "0"), "bin width must be a positive number"),
+        (("--max", "100", "--profile-row", "38"), "row 38 is outside the map's 38 rows"),
+        (("--max", "100", "--x-index", "60:70"), "starts past the map's 48 positions"),
+        (("--top-percent", "0"), "--top-percent must be in (0, 100]"),
         (("--x-index", "a:3"), "'a' is not a number"),
         (("--var", "nothing"), "no variable 'nothing'"),
     ]
     for args, msg in cases:
-        assert msg in cli_error("roi", bc_store, *args, "--figures", tmp_path / "f"), args
+        assert msg in cli_error("roi", bc_store, *args, "--out", tmp_path / "f"), args
         assert tree_hash(bc_store) == before, args
-    assert "give --figures FOLDER" in cli_error("roi", bc_store, "--bc-max", "100", "--bin-width", "10")
-    assert "give an ROI criterion" in cli_error("roi", bc_store, "--figures", tmp_path / "f", "--export", tmp_path / "e")
+    assert "give --out FOLDER" in cli_error("roi", bc_store, "--max", "100", "--bin-width", "10")
+    assert "give an ROI criterion" in cli_error("roi", bc_store, "--out", tmp_path / "f", "--export", tmp_path / "e")
     assert tree_hash(bc_store) == before
     # and through the real command: one line, exit status 2
-    proc = cli("roi", bc_store, "--bc-max", "100", "--profile-row", "38", "--figures", tmp_path / "f")
+    proc = cli("roi", bc_store, "--max", "100", "--profile-row", "38", "--out", tmp_path / "f")
     assert proc.returncode == 2 and proc.stderr.strip() == "error: row 38 is outside the map's 38 rows (0..37)"
     assert tree_hash(bc_store) == before
 

@@ -162,7 +162,7 @@ def _ingest(capsys, tmp_path, src, *args):
     store = tmp_path / "s.zarr"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        code, out, err = vaearr_cli("ingest", "ebsd", src, "--store", store, *args)
+        code, out, err = vaearr_cli("ingest", "ebsd", src, store, *args)
     assert code == 0, err
     return xr.open_zarr(store), out
 
@@ -268,7 +268,7 @@ def test_bad_vendor_files_give_one_line_and_no_store(files, capsys, tmp_path):
                         ("eds_short", "its EDS maps (Window Integral) have 8 points but its patterns a 9-point "
                                       "scan: the EDS grid does not match the patterns")):
         store = tmp_path / f"{key}.zarr"
-        code, _, err = vaearr_cli("ingest", "ebsd", files[key], "--store", store)
+        code, _, err = vaearr_cli("ingest", "ebsd", files[key], store)
         assert_one_line_error(code, err, str(files[key]), needle)
         assert not store.exists()
     # an existing store is left as it was
@@ -276,7 +276,7 @@ def test_bad_vendor_files_give_one_line_and_no_store(files, capsys, tmp_path):
     _ingest(capsys, tmp_path, files["kp_edax"])
     shutil.copytree(tmp_path / "s.zarr", store)
     before = tree_hash(store)
-    code, _, err = vaearr_cli("ingest", "ebsd", files["oxford_short"], "--store", store, "--overwrite")
+    code, _, err = vaearr_cli("ingest", "ebsd", files["oxford_short"], store, "--overwrite")
     assert_one_line_error(code, err, "indexing grid does not match")
     assert tree_hash(store) == before
     # the patterns alone still come in with --no-orientations
@@ -292,7 +292,7 @@ def test_ingest_orientations_reads_the_indexing_of_h5oina_and_edax(files, capsys
         store = tmp_path / f"{key}.zarr"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            code, out, err = vaearr_cli("ingest", "orientations", files[key], "--store", store, "--no-maps")
+            code, out, err = vaearr_cli("ingest", "orientations", files[key], store, "--no-maps")
         assert code == 0, err
         ds = xr.open_zarr(store)
         _check_orientations(ds, _euler())
@@ -313,7 +313,7 @@ def test_edax_map_equals_its_ang_written_by_orix(files, capsys, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         orix_io.save(tmp_path / "map.ang", xmap)
-        code, _, err = vaearr_cli("ingest", "orientations", tmp_path / "map.ang", "--store",
+        code, _, err = vaearr_cli("ingest", "orientations", tmp_path / "map.ang",
                                   tmp_path / "ang.zarr", "--no-maps")
     assert code == 0, err
     import xarray as xr

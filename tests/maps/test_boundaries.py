@@ -201,7 +201,7 @@ def test_cli_writes_variables_attrs_and_figure(tmp_path: Path) -> None:
     latent = np.stack([grain, 1 - grain], -1) + np.random.default_rng(2).normal(0, 0.05, (NY, NX, 2))
     store = write_map(tmp_path / "m.zarr", patterns, latent=latent)
     figs = tmp_path / "figs"
-    proc = cli("boundaries", store, "--figures", figs)
+    proc = cli("boundaries", store, "--out", figs)
     assert proc.returncode == 0, proc.stderr
     assert "grain-boundary threshold" in proc.stdout and "Otsu" in proc.stdout and "µm" in proc.stdout
     ds = open_store(store)
@@ -217,10 +217,10 @@ def test_cli_writes_variables_attrs_and_figure(tmp_path: Path) -> None:
     assert (figs / "boundaries_patterns.html").stat().st_size > 0 and (figs / "boundaries_patterns.png").stat().st_size > 0
     # again without --overwrite: one line, store unchanged
     before = tree_hash(store)
-    proc = cli("boundaries", store, "--figures", figs)
+    proc = cli("boundaries", store, "--out", figs)
     assert proc.returncode == 2 and "--overwrite" in proc.stderr and tree_hash(store) == before
     # from the latent
-    proc = cli("boundaries", store, "--from", "latent", "--overwrite", "--figures", figs, "--gb-threshold", "0.5")
+    proc = cli("boundaries", store, "--var", "latent", "--overwrite", "--out", figs, "--gb-threshold", "0.5")
     assert proc.returncode == 0, proc.stderr
     ds = open_store(store)
     assert ds.boundary_strength.attrs["source_variable"] == "latent"
@@ -233,16 +233,16 @@ def test_bad_inputs_leave_the_store_unchanged(tmp_path: Path) -> None:
     patterns, _, _ = planted_map()
     store = write_map(tmp_path / "m.zarr", patterns)
     before = tree_hash(store)
-    proc = cli("boundaries", store, "--from", "latent", "--figures", tmp_path / "f")
+    proc = cli("boundaries", store, "--var", "latent", "--out", tmp_path / "f")
     assert proc.returncode == 2 and "has no variable 'latent'" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and tree_hash(store) == before
-    proc = cli("boundaries", store, "--mask", "nope", "--figures", tmp_path / "f")
+    proc = cli("boundaries", store, "--mask", "nope", "--out", tmp_path / "f")
     assert proc.returncode == 2 and "no mask 'nope'" in proc.stderr and tree_hash(store) == before
     images = tmp_path / "img.zarr"
     write_variables(images, {"images": xr.DataArray(np.zeros((3, 4, 5), np.uint8), dims=("sample", "row", "col"))},
                     source=["test"])
     before = tree_hash(images)
-    proc = cli("boundaries", images, "--figures", tmp_path / "f")
+    proc = cli("boundaries", images, "--out", tmp_path / "f")
     assert proc.returncode == 2 and "no (y, x) grid" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and tree_hash(images) == before
     with pytest.raises(InputError, match="no \\(y, x\\) grid"):

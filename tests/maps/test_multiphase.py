@@ -106,7 +106,7 @@ def test_segment_orientations_never_spans_two_phases(two_phase_store: Path) -> N
     from vaearr.maps.segment import segment_store
 
     index_store(two_phase_store, phase=["fcc", "bcc"], pc=_pc(two_phase_store), sample_tilt=70, progress=False)
-    segment_store(two_phase_store, features="orientation", name="seg")
+    segment_store(two_phase_store, var="orientation", name="seg")
     _one_phase_per_label(two_phase_store, "seg")
     _one_phase_per_label(two_phase_store, "seg_grains")
 

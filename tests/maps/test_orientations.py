@@ -96,7 +96,7 @@ def test_ang_written_by_orix_reads_back_within_a_hundredth_of_a_degree(tmp_path)
     rot = _known_rotations(1)
     ang = _write_ang(tmp_path / "map.ang", rot)
     store = tmp_path / "s.zarr"
-    proc = cli("ingest", "orientations", ang, "--store", store, check=True)
+    proc = cli("ingest", "orientations", ang, store, check=True)
     assert "grains at 5°" in proc.stdout
     ds = open_store(store)
     assert ds["orientation"].dims == ("y", "x", "quaternion")
@@ -128,7 +128,7 @@ def test_orix_hdf5_reads_back_with_its_phase_and_properties(tmp_path):
     h5 = tmp_path / "map.h5"
     orix_io.save(h5, xmap)
     store = tmp_path / "s.zarr"
-    cli("ingest", "orientations", h5, "--store", store, check=True)
+    cli("ingest", "orientations", h5, store, check=True)
     ds = open_store(store)
     q = ds["orientation"].values.reshape(-1, 4)
     ok = pid != -1
@@ -167,7 +167,7 @@ def test_grid_mismatch_is_one_line_and_leaves_the_store_unchanged(tmp_path):
     ang = _write_ang(tmp_path / "map.ang", _known_rotations(3))
     store = _grid_store(tmp_path / "s.zarr", step=0.3)
     before = tree_hash(store)
-    proc = cli("ingest", "orientations", ang, "--store", store)
+    proc = cli("ingest", "orientations", ang, store)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "does not match the store's" in lines[0] and "map.ang" in lines[0]
@@ -298,7 +298,7 @@ def test_orientation_maps_command_and_its_bad_options(tmp_path):
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "--direction" in proc.stderr
     assert tree_hash(store) == before
     out = tmp_path / "figs"
-    proc = cli("orientation-maps", store, "--grain-angle", "2", "--direction", "y", "--figures", out, check=True)
+    proc = cli("orientation-maps", store, "--grain-angle", "2", "--direction", "y", "--out", out, check=True)
     assert "IPF along sample y" in proc.stdout
     ds = open_store(store)
     assert ds["orientation_grains"].attrs["grain_angle"] == 2.0

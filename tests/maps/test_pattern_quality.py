@@ -59,7 +59,7 @@ def test_roi_thresholds_any_variable_above_or_below(two_phase_store: Path) -> No
     assert abs(cut.kept - adp.size / 2) <= 1
     lowest = create_roi(two_phase_store, var="adp", top_percent=10, keep="below", name="lowest10")
     assert lowest.kept == pytest.approx(0.1 * adp.size, abs=2) and "lowest 10 %" in lowest.summary()
-    with pytest.raises(InputError, match="--threshold with --keep above is --bc-min"):
+    with pytest.raises(InputError, match="--threshold with --keep above is --min"):
         create_roi(two_phase_store, var="adp", threshold=0.3, bc_min=0.2, name="bad")
     with pytest.raises(InputError, match="--keep must be above or below"):
         create_roi(two_phase_store, var="adp", otsu=True, keep="sideways", name="bad")
@@ -72,7 +72,7 @@ def test_roi_on_a_store_without_band_contrast_names_the_way(tmp_path: Path) -> N
                                                       dims=("y", "x", "py", "px"),
                                                       coords={"y": np.arange(4.0), "x": np.arange(5.0)})})
     before = tree_hash(store)
-    proc = cli("roi", store, "--bc-otsu")
+    proc = cli("roi", store, "--otsu")
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0
     assert "no variable 'bandcontrast'" in proc.stderr and "vaearr quality STORE" in proc.stderr
     assert "--var iq --otsu" in proc.stderr and tree_hash(store) == before

@@ -25,7 +25,7 @@ def _segmented(store: Path) -> Path:
     from vaearr.maps.segment import segment_store
 
     write_decomposition(store, method="pca")
-    segment_store(store, features="pca_weights", name="seg")
+    segment_store(store, var="pca_weights", name="seg")
     return store
 
 
@@ -40,7 +40,7 @@ def single_phase_store(tmp_path_factory) -> Path:
 
 def test_two_phases_found_in_the_fcc_bcc_map(two_phase_store: Path, tmp_path: Path) -> None:
     _segmented(two_phase_store)
-    proc = cli("phases", two_phase_store, "--regions", "seg", "--figures", tmp_path / "fig", check=True)
+    proc = cli("phases", two_phase_store, "--regions", "seg", "--out", tmp_path / "fig", check=True)
     assert "2 phases (auto)" in proc.stdout and "bands: mean band-triangle distance" in proc.stdout
     ds = open_store(two_phase_store)
     ph = ds.phases
@@ -79,7 +79,7 @@ def test_methods_and_the_model_side(two_phase_store: Path) -> None:
     assert adjusted_rand_score(truth, bands.variable.values.ravel()) >= 0.9
     sharp = phases_store(two_phase_store, regions="seg", method="sharpness", name="by_sharpness", progress=False)
     assert sharp.variable.attrs["n_phases"] == 1
-    feats = phases_store(two_phase_store, regions="seg", method="features", features="pca_weights", name="by_features",
+    feats = phases_store(two_phase_store, regions="seg", method="features", var="pca_weights", name="by_features",
                          progress=False)
     assert 1 <= feats.variable.attrs["n_phases"] <= 4 and feats.variable.attrs["features"] == "pca_weights"
 
@@ -148,7 +148,7 @@ def test_bad_input_is_one_line_and_leaves_the_store(two_phase_store: Path) -> No
 
 
 def test_flows_take_the_commands_options(two_phase_store: Path, tmp_path: Path) -> None:
-    """index-map, phases and pattern-quality: the options dataclasses' fields (and ``figures``, ``format``, ``dpi``
+    """index-map, phases and pattern-quality: the options dataclasses' fields (and ``out``, ``format``, ``dpi``
     where they draw), run here through their bodies (``Flow.fn``: no Prefect server)."""
     pytest.importorskip("prefect", reason="needs the 'flows' extra")
     import inspect
@@ -160,7 +160,7 @@ def test_flows_take_the_commands_options(two_phase_store: Path, tmp_path: Path) 
     from vaearr.options import options
 
     assert set(phases.FLOWS) <= set(all_flows())
-    for f, cls, extra in ((phases.index_map, IndexOptions, set()), (phases.phases, PhasesOptions, {"figures", "format", "dpi"}),
+    for f, cls, extra in ((phases.index_map, IndexOptions, set()), (phases.phases, PhasesOptions, {"out", "format", "dpi"}),
                           (phases.pattern_quality, QualityOptions, set())):
         assert f.fn.__code__ is pinned(lambda: None).__code__
         assert set(inspect.signature(f.fn).parameters) == {fld.name for fld, _ in options(cls)} | extra, f.name
@@ -168,6 +168,6 @@ def test_flows_take_the_commands_options(two_phase_store: Path, tmp_path: Path) 
     pc = ",".join(map(str, open_store(two_phase_store).attrs["phase_map"]["pc"]))
     out = phases.index_map.fn(store=str(two_phase_store), phase=["fcc", "bcc"], pc=pc, sample_tilt=70.0)
     assert out["phases"] == ["fcc", "bcc"] and out["n_indexed"] == 24 * 32
-    out = phases.phases.fn(store=str(two_phase_store), regions="seg", figures=str(tmp_path / "f"))
+    out = phases.phases.fn(store=str(two_phase_store), regions="seg", out=str(tmp_path / "f"))
     assert out["n_phases"] == 2 and Path(out["files"]["map_png"]).is_file()
     assert phases.pattern_quality.fn(store=str(two_phase_store))["variables"] == ["iq", "adp"]

@@ -128,7 +128,7 @@ def test_segment_store_and_cli(tmp_path: Path) -> None:
     f, regions, grains = planted(step=3.0)
     store = _store(tmp_path / "s.zarr", f)
     figs = tmp_path / "figs"
-    proc = cli("segment", store, "--features", "latent", "--name", "seg", "--figures", figs)
+    proc = cli("segment", store, "--var", "latent", "--name", "seg", "--out", figs)
     assert proc.returncode == 0, proc.stderr
     assert "3 regions in 2 grains" in proc.stdout and "mask: the store has no 'roi', so every pixel" in proc.stdout
     ds = xr.open_zarr(store)
@@ -141,7 +141,7 @@ def test_segment_store_and_cli(tmp_path: Path) -> None:
     m = np.ones((NY, NX), bool)
     m[:, :4] = False
     write_variables(store, {"roi": xr.DataArray(m, dims=("y", "x"))}, source=["test"])
-    segment_store(store, features="latent", name="seg2")
+    segment_store(store, var="latent", name="seg2")
     assert (xr.open_zarr(store).seg2.values[:, :4] == -1).all()
 
 
@@ -151,7 +151,7 @@ def test_bad_inputs_change_nothing(tmp_path: Path) -> None:
     store = _store(tmp_path / "s.zarr", f, nothing=xr.DataArray(empty, dims=("y", "x")))
     before = tree_hash(store)
     cases = [
-        (["--features", "latentz"], "no feature variable 'latentz'"),
+        (["--var", "latentz"], "no feature variable 'latentz'"),
         (["--mask", "nothing"], "selects no pixel"),
         (["--mask", "nope"], "no mask variable 'nope'"),
         (["--name", "../x"], "--name '../x' is not a safe name"),
@@ -159,16 +159,16 @@ def test_bad_inputs_change_nothing(tmp_path: Path) -> None:
         (["--min-contrast", "2"], "--min-contrast must be"),
     ]
     for args, message in cases:
-        proc = cli("segment", store, *args, "--figures", tmp_path / "f")
+        proc = cli("segment", store, *args, "--out", tmp_path / "f")
         assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
         assert len(proc.stderr.strip().splitlines()) == 1 and tree_hash(store) == before
     # a figure folder that cannot be made: one line, before the store is written
     blocker = tmp_path / "file"
     blocker.write_text("")
-    proc = cli("segment", store, "--figures", blocker / "sub")
-    assert proc.returncode == 2 and "--figures: cannot write there" in proc.stderr and tree_hash(store) == before
+    proc = cli("segment", store, "--out", blocker / "sub")
+    assert proc.returncode == 2 and "--out: cannot write there" in proc.stderr and tree_hash(store) == before
     with pytest.raises(StoreError, match="no feature variable"):
-        segment_store(store, features="nope")
+        segment_store(store, var="nope")
     with pytest.raises(InputError, match="nothing to segment"):
         segment_features(f, np.zeros((NY, NX), bool) | (np.arange(NX) == 0)[None, :] & (np.arange(NY) == 0)[:, None])
 

@@ -100,7 +100,7 @@ def test_spread_store_writes_three_variables_and_its_figure(tmp_path: Path) -> N
     f, regions = planted()
     store = _store(tmp_path / "s.zarr", f, regions)
     figs = tmp_path / "figs"
-    proc = cli("spread", store, "--features", "latent", "--regions", "seg", "--figures", figs)
+    proc = cli("spread", store, "--var", "latent", "--regions", "seg", "--out", figs)
     assert proc.returncode == 0, proc.stderr
     assert "the grains of the segmentation 'seg' (seg_grains)" in proc.stdout
     assert "recrystallised: 1 of 2 regions, 50.0 % of the pixels" in proc.stdout
@@ -112,7 +112,7 @@ def test_spread_store_writes_three_variables_and_its_figure(tmp_path: Path) -> N
     assert "recrystallised_rule" in ds.recrystallised.attrs and ds.recrystallised.attrs["recrystallised_fraction"] == 0.5
     assert (figs / "latent_spread.html").stat().st_size > 0 and (figs / "latent_spread.png").stat().st_size > 0
     # --level regions measures over the sub-grains: four regions
-    r = spread_store(store, features="latent", regions="seg", level="regions", name="sub", recrystallised="rex_sub")
+    r = spread_store(store, var="latent", regions="seg", level="regions", name="sub", recrystallised="rex_sub")
     assert r.spread.info["regions_measured"] == 4 and r.regions == "seg"
     # rank takes a spread as a reference like any (y, x) map
     proc = cli("rank", store, "--against", "latent_kernel_spread", "--out", tmp_path / "rank", "--mask", "none")
@@ -127,7 +127,7 @@ def test_bad_inputs_change_nothing(tmp_path: Path) -> None:
                    nothing=xr.DataArray(np.full((NY, NX), -1, np.int32), dims=("y", "x")))
     before = tree_hash(store)
     cases = [
-        (["--features", "latentz"], "no feature variable 'latentz'"),
+        (["--var", "latentz"], "no feature variable 'latentz'"),
         (["--regions", "segz"], "no region variable 'segz'"),
         (["--regions", "floats"], "--regions takes an integer (y, x) id map"),
         (["--regions", "nothing"], "no pixel of the regions has features"),
@@ -137,7 +137,7 @@ def test_bad_inputs_change_nothing(tmp_path: Path) -> None:
         (["--regions", "seg", "--name", "../x"], "--name '../x' is not a safe name"),
     ]
     for args, message in cases:
-        proc = cli("spread", store, *args, "--figures", tmp_path / "f")
+        proc = cli("spread", store, *args, "--out", tmp_path / "f")
         assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
         assert len(proc.stderr.strip().splitlines()) == 1 and tree_hash(store) == before
     spread_store(store, regions="seg")

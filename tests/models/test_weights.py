@@ -238,14 +238,14 @@ def test_import_weights_makes_a_run_that_encode_uses(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(12, 28, 28), dtype=np.uint8)
     store = tmp_path / "digits.zarr"
-    cli("ingest", "idx", write_idx(tmp_path / "d-images-idx3-ubyte", images), "--store", store, check=True)
+    cli("ingest", "idx", write_idx(tmp_path / "d-images-idx3-ubyte", images), store, check=True)
     torch.manual_seed(0)
     script = MnistVAE()
     _randomise_norms(script)
     ckpt = tmp_path / "vae_model_gauss_enh5.pth"
     torch.save(script.state_dict(), ckpt)
     run = tmp_path / "runs" / "mnist"
-    proc = cli("import-weights", ckpt, "--from", "mnist-vae", "--store", store, "--var", "images", "--run", run,
+    proc = cli("import-weights", ckpt, "--from", "mnist-vae", store, "--var", "images", "--run", run,
                    check=True)
     assert "5 latent dims" in proc.stdout and "sigmoid-bce" in proc.stdout
     cli("encode", store, "--run", run, check=True)
@@ -257,12 +257,12 @@ def test_import_weights_makes_a_run_that_encode_uses(tmp_path: Path) -> None:
 
     # bad input: one line, exit 2, nothing written
     before = tree_hash(store)
-    bad = cli("import-weights", ckpt, "--from", "ebsd-script", "--store", store, "--var", "images",
+    bad = cli("import-weights", ckpt, "--from", "ebsd-script", store, "--var", "images",
                   "--run", tmp_path / "runs" / "bad")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "missing keys" in bad.stderr
     assert not (tmp_path / "runs" / "bad").exists() and tree_hash(store) == before
-    unknown = cli("import-weights", ckpt, "--from", "keras", "--store", store, "--var", "images",
+    unknown = cli("import-weights", ckpt, "--from", "keras", store, "--var", "images",
                       "--run", tmp_path / "runs" / "bad")
     assert unknown.returncode == 2 and "unknown --from 'keras'" in unknown.stderr
-    again = cli("import-weights", ckpt, "--from", "mnist-vae", "--store", store, "--var", "images", "--run", run)
+    again = cli("import-weights", ckpt, "--from", "mnist-vae", store, "--var", "images", "--run", run)
     assert again.returncode == 2 and "not empty" in again.stderr

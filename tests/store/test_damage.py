@@ -86,7 +86,7 @@ def test_verify_and_every_command_name_a_cut_root(whole, tmp_path, capsys):
     code, out, _ = vaearr_cli("verify", store)
     assert code == 1 and f"broken: the store's root metadata is damaged: its metadata file {root} does not parse" in out
     before = tree_hash(store)
-    for args in (("info", store), ("roi", store, "--bc-otsu", "--name", "r2"), ("export", store, "--to",
+    for args in (("info", store), ("roi", store, "--otsu", "--name", "r2"), ("export", store, "--out",
                                                                                  tmp_path / "o.csv", "--vars", "latent")):
         code, _, err = vaearr_cli(*args)
         lines = err.strip().splitlines()
@@ -100,17 +100,17 @@ READERS = {
     "encode": ("patterns", "encode {s} --run {run} --name latent2"),
     "report": ("latent", "report {s} --run {run} --out {out}/report"),
     "rank": ("latent", "rank {s} --against bandcontrast --out {out}/rank"),
-    "segment": ("latent", "segment {s} --features latent --figures {out}/figures"),
-    "export-ang": ("orientation", "export {s} --to {out}/map.ang"),
-    "export-csv": ("latent", "export {s} --to {out}/maps.csv --vars latent,bandcontrast"),
+    "segment": ("latent", "segment {s} --var latent --out {out}/figures"),
+    "export-ang": ("orientation", "export {s} --out {out}/map.ang"),
+    "export-csv": ("latent", "export {s} --out {out}/maps.csv --vars latent,bandcontrast"),
     "explore-map": ("patterns", "explore-map {s} --run {run} --port 0"),
     # issue 37's and 38's commands (phase_id stands for a segmentation: an integer (y, x) map)
-    "spread": ("latent", "spread {s} --features latent --regions phase_id --level regions --figures {out}/figures"),
-    "phases": ("patterns", "phases {s} --regions phase_id --pc 0.5,0.5,0.5 --figures {out}/figures"),
+    "spread": ("latent", "spread {s} --var latent --regions phase_id --level regions --out {out}/figures"),
+    "phases": ("patterns", "phases {s} --regions phase_id --pc 0.5,0.5,0.5 --out {out}/figures"),
     "quality": ("patterns", "quality {s} --overwrite"),
     "index": ("patterns", "index {s} --phase fcc --pc 0.5,0.5,0.5 --tilt 70 --overwrite"),
-    "roi": ("bandcontrast", "roi {s} --bc-otsu --name r2"),
-    "boundaries": ("latent", "boundaries {s} --from latent --mask none"),
+    "roi": ("bandcontrast", "roi {s} --otsu --name r2"),
+    "boundaries": ("latent", "boundaries {s} --var latent --mask none"),
 }
 
 

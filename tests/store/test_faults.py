@@ -182,7 +182,7 @@ def test_a_flipped_byte_is_named_on_read_and_found_by_verify(base_store: Path, t
     with pytest.raises(st.ChunkError, match=r"variable 'a', chunk \(0, 0\) is corrupt \(its crc32c checksum"):
         st.open_store(store)["a"].values
     assert np.array_equal(st.open_store(store)["b"].values, KEPT.values)  # the other variables read
-    code, out, err = vaearr_cli("roi", store, "--var", "a", "--bc-min", "0.5")
+    code, out, err = vaearr_cli("roi", store, "--var", "a", "--min", "0.5")
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and "variable 'a', chunk (0, 0) is corrupt" in lines[0], err
     code, out, _ = vaearr_cli("verify", store)

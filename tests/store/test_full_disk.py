@@ -24,12 +24,12 @@ from orix import io as orix_io  # noqa: E402
 #: writer → (file-size limit in bytes, the command line: {s} store, {run} run, {new} a folder that does not exist
 #: yet, the file or folder the line must name)
 WRITERS = {
-    "export .h5": (2000, "export {s} --to {new}/map.h5", "{new}/map.h5"),
-    "export .ang": (2000, "export {s} --to {new}/map.ang", "{new}/map.ang"),
-    "export .ctf": (2000, "export {s} --to {new}/map.ctf", "{new}/map.ctf"),
-    "export .csv": (2000, "export {s} --to {new}/maps.csv --vars latent,bandcontrast", "{new}/maps.csv"),
+    "export .h5": (2000, "export {s} --out {new}/map.h5", "{new}/map.h5"),
+    "export .ang": (2000, "export {s} --out {new}/map.ang", "{new}/map.ang"),
+    "export .ctf": (2000, "export {s} --out {new}/map.ctf", "{new}/map.ctf"),
+    "export .csv": (2000, "export {s} --out {new}/maps.csv --vars latent,bandcontrast", "{new}/maps.csv"),
     "report": (20000, "report {s} --run {run} --out {new}", "{new}/report.html"),
-    "figures": (3000, "roi {s} --var bandcontrast --figures {new}", "{new}/roi_bandcontrast_histogram.html"),
+    "figures": (3000, "roi {s} --var bandcontrast --out {new}", "{new}/roi_bandcontrast_histogram.html"),
     "run folder": (3000, "train {s} --run {new}/run --epochs 1 --batch-size 64 --average-neighbours 0", "{new}/run/"),
 }
 
@@ -87,7 +87,7 @@ def test_stale_temporary_files_of_killed_writers_go_with_the_next_writer(whole, 
     live = out / f".maps.vaearr-tmp.{os.getpid()}.0123abcd.csv"
     for p in [*stale, live]:
         p.write_text("half")
-    run_cli("export", store, "--to", out / "maps.csv", "--vars", "latent", check=True)
+    run_cli("export", store, "--out", out / "maps.csv", "--vars", "latent", check=True)
     run_cli("report", store, "--run", run, "--out", out, check=True)
     assert not [p for p in stale if p.exists()] and live.exists()
 

@@ -36,8 +36,8 @@ NO_FCNTL = textwrap.dedent('''
 
     assert transaction.fcntl is None and files.fcntl is None, "vaearr imported fcntl"
     store, source = sys.argv[1], sys.argv[2]
-    run(f"ingest ebsd {source} --store {store}")      # writes through the store lock
-    run(f"roi {store} --x 0:3 --figures {store}_figures")  # a second write, and an output folder made
+    run(f"ingest ebsd {source} {store}")      # writes through the store lock
+    run(f"roi {store} --x 0:3 --out {store}_figures")  # a second write, and an output folder made
     assert bool(open_store(store)["roi"].all()), "no roi written"
     lock = Path(store + transaction.LOCK_SUFFIX)
     assert not lock.exists(), "a lock file was left beside the store"

@@ -85,14 +85,14 @@ def test_a_failing_command_removes_its_empty_folders_but_not_one_another_process
 
 
 @pytest.mark.parametrize("line", [
-    "segment {none} --figures {new}/figs",
+    "segment {none} --out {new}/figs",
     "rank {none} --out {new}/rank",
     "report {none} --out {new}/report",
     "train {none} --run {new}/run --epochs 1",
-    "roi {none} --bc-otsu --figures {new}/figs --export {new}/export",
+    "roi {none} --otsu --out {new}/figs --export {new}/export",
 ])
 def test_a_failing_command_leaves_no_folder(tmp_path, line):
-    """Today ``segment none.zarr --figures new/figs`` leaves ``new/figs`` behind."""
+    """Today ``segment none.zarr --out new/figs`` leaves ``new/figs`` behind."""
     new = tmp_path / "new"
     proc = run_cli(*line.format(none=tmp_path / "none.zarr", new=new).split())
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
@@ -110,12 +110,12 @@ def small_store(tmp_path) -> Path:
 
 @pytest.mark.parametrize("line", [
     "info {loop}",
-    "roi {loop} --bc-min 0.5",
+    "roi {loop} --min 0.5",
     "ingest tables {loop} --bandcontrast {csv}",
-    "ingest ebsd {h5} --dataset patterns --store {loop}",
+    "ingest ebsd {h5} --dataset patterns {loop}",
     "ingest tables {looped}/s.zarr --bandcontrast {csv}",
-    "roi {store} --var bandcontrast --figures {looped}/figs",
-    "export {store} --to {looped}/x.csv --vars bandcontrast",
+    "roi {store} --var bandcontrast --out {looped}/figs",
+    "export {store} --out {looped}/x.csv --vars bandcontrast",
     "report {store} --out {looped}/report",
 ])
 def test_a_loop_of_symbolic_links_is_one_line_and_leaves_nothing(small_store, tmp_path, line):

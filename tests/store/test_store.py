@@ -160,7 +160,7 @@ def test_second_concurrent_writer_gets_clear_error(store_path: Path) -> None:
     st.write_variable(store_path, "bandcontrast", _bc())
     writer = _start_writer(store_path)
     try:
-        proc = cli("roi", store_path, "--bc-min", "0.5")
+        proc = cli("roi", store_path, "--min", "0.5")
         assert proc.returncode != 0
         lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
         assert len(lines) == 1, proc.stderr
@@ -265,8 +265,8 @@ def test_cli_refuses_urls_where_no_store_goes_and_schemes_without_transactions(t
     """``--store s3://acc/ni.zarr`` used to become a local folder ``s3:`` and exit 0. Stores may be URLs
     now (tests/e2e/test_object_storage.py); other path arguments may not, and gs:// has no transactions."""
     cases = {("encode", "local.zarr", "--run", "s3://acc/run"): "s3://acc/run: only stores may be object-storage URLs",
-             ("roi", "gs://bucket/x.zarr", "--bc-min", "1"): "gs://bucket/x.zarr: ",
-             ("ingest", "ebsd", "map.h5", "--store", "s3://acc/ni.zarr", "--storage-option", "nokey"):
+             ("roi", "gs://bucket/x.zarr", "--min", "1"): "gs://bucket/x.zarr: ",
+             ("ingest", "ebsd", "map.h5", "s3://acc/ni.zarr", "--storage-option", "nokey"):
                  "--storage-option takes key=value, got 'nokey'"}
     for args, start in cases.items():
         proc = cli(*args, cwd=tmp_path)

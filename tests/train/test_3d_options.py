@@ -44,7 +44,7 @@ def test_label_column_of_the_subjects_csv_becomes_the_label_coord(tmp_path: Path
     _volumes(folder)
     csv = _subjects_csv(tmp_path / "subjects.csv", [("sub-02", "AD"), ("sub-00", "CN"), ("sub-01", "MCI")])
     store = tmp_path / "v.zarr"
-    cli("ingest", "nifti", folder, "--store", store, "--subjects", csv, "--label-column", "diagnosis", check=True)
+    cli("ingest", "nifti", folder, store, "--subjects", csv, "--label-column", "diagnosis", check=True)
     ds = open_store(store)
     assert ds["label"].dims == ("subject",)
     assert dict(zip(ds["subject"].values.tolist(), ds["label"].values.tolist())) == {
@@ -60,7 +60,7 @@ def test_label_column_of_the_subjects_csv_becomes_the_label_coord(tmp_path: Path
         (("--label-column", "diagnosis"), "--label-column needs a subjects CSV"),
         (("--subjects", csv), "--subjects needs --label-column"),
     ):
-        proc = cli("ingest", "nifti", folder, "--store", store, "--overwrite", *args)
+        proc = cli("ingest", "nifti", folder, store, "--overwrite", *args)
         assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
     assert tree_hash(store) == before
 
@@ -90,7 +90,7 @@ def _volume_store(tmp_path: Path) -> Path:
     folder = tmp_path / "brains"
     _volumes(folder, n=4)
     store = tmp_path / "v.zarr"
-    cli("ingest", "nifti", folder, "--store", store, check=True)
+    cli("ingest", "nifti", folder, store, check=True)
     return store
 
 
@@ -100,7 +100,7 @@ ADV = ["-o", "channels=[8,8]", "-o", "latent_channels=2", "-o", "norm_num_groups
 
 def _train(store: Path, run: Path, epochs: int, *extra: str):
     return cli("train", store, "--run", run, "--var", "volumes", "--model", "vae3d", "--epochs", epochs,
-                   "--batch-size", 2, "--val-fraction", 0, "--no-tensorboard", "--previews", 0, "--schedule", "none", *extra)
+                   "--batch-size", 2, "--val-fraction", 0, "--no-tensorboard", "--previews", 0, "--lr-schedule", "none", *extra)
 
 
 def test_hinge_loss_with_a_ramp_trains_and_resumes_exactly(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ def test_train_and_encode_give_the_same_active_units_on_the_real_ni_scan(kikuchi
     """kikuchipy's real 3 × 3 scan: its validation split holds one pattern, whose variance is 0 (train said
     "0 of 4" and advised --standardize, which was on, while encode said "4 of 4")."""
     store, run = tmp_path / "ni.zarr", tmp_path / "runs" / "ni"
-    cli("ingest", "ebsd", kikuchipy_data_dir / "kikuchipy_h5ebsd" / "patterns.h5", "--store", store, check=True)
+    cli("ingest", "ebsd", kikuchipy_data_dir / "kikuchipy_h5ebsd" / "patterns.h5", store, check=True)
     trained = cli("train", store, "--run", run, "--epochs", "3", "--latent-dim", "4", "--batch-size", "9",
                       "-o", "free_bits=0.5", "--no-tensorboard", check=True)
     assert "validation: 1 of 9 samples" in trained.stdout, trained.stdout

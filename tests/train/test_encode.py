@@ -92,7 +92,7 @@ def test_encode_on_a_dask_cluster_matches_one_process(demo_store: Path, demo_sto
     monkeypatch.setattr(enc, "TASK_SAMPLES", 100)  # bands of one chunk (8 rows): 5 tasks on the 40-row map
     here = encode(demo_store, run, name="a", logvar=True, progress=False)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        there = encode(demo_store, run, name="b", logvar=True, progress=False, scheduler=cluster.scheduler_address)
+        there = encode(demo_store, run, name="b", logvar=True, progress=False, dask=cluster.scheduler_address)
         prefixes = cluster.scheduler.task_prefixes
         assert "encode_band" in prefixes  # the encoding ran as tasks on the workers
         assert any(p.startswith("band_part") for p in prefixes)  # the blocks of the written arrays were taken from the bands on the workers

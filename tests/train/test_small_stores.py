@@ -44,7 +44,7 @@ def _image_store(faces_dir: Path, tmp_path: Path, n: int) -> Path:
     for p in sorted(faces_dir.glob("*.png"))[:n]:
         shutil.copy(p, folder / p.name)
     store = tmp_path / f"faces{n}.zarr"
-    cli("ingest", "images", folder, "--store", store, "--size", "32", check=True)
+    cli("ingest", "images", folder, store, "--size", "32", check=True)
     return store
 
 
@@ -95,9 +95,9 @@ def test_resume_keeps_the_sample_split_and_is_exact(faces_dir: Path, tmp_path: P
     store = _image_store(faces_dir, tmp_path, 8)
     full, cut = tmp_path / "full", tmp_path / "cut"
     # no schedule: a cosine one spans the epochs asked for, which differ between the two runs here
-    cli("train", store, "--run", full, "--var", "images", "--epochs", "2", "--schedule", "none", *SMALL,
+    cli("train", store, "--run", full, "--var", "images", "--epochs", "2", "--lr-schedule", "none", *SMALL,
             check=True)
-    _train(store, cut, "--var", "images", "--schedule", "none")
+    _train(store, cut, "--var", "images", "--lr-schedule", "none")
     resumed = cli("train", store, "--run", cut, "--epochs", "2", "--resume", check=True)
     assert "validation: 1 of 8 samples, split by sample" in resumed.stdout
     assert "clamped" not in resumed.stdout  # the recorded batch size is used as it is
@@ -163,7 +163,7 @@ def _nifti_dir(tmp_path: Path) -> Path:
 def test_four_volumes_train(tmp_path: Path) -> None:
     pytest.importorskip("monai", reason="needs the 'models' extra (monai)")
     store = tmp_path / "brains.zarr"
-    cli("ingest", "nifti", _nifti_dir(tmp_path), "--store", store, check=True)
+    cli("ingest", "nifti", _nifti_dir(tmp_path), store, check=True)
     run = tmp_path / "run"
     proc = cli("train", store, "--run", run, "--var", "volumes", "--model", "vae3d", "--epochs", "1",
                    "--patch", "16x16x16", "--previews", "0", "--no-tensorboard", "-o", "channels=[8,16]",

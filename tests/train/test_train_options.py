@@ -93,7 +93,7 @@ def test_ema_weights_are_validated_and_saved_the_trained_ones_kept(digits: Path,
 
 
 def test_ema_resume_is_exact(digits: Path, tmp_path: Path) -> None:
-    kw = dict(ema=0.95, schedule="none", patience=3)
+    kw = dict(ema=0.95, lr_schedule="none", patience=3)
     fit(_cfg(digits, tmp_path / "full", epochs=4, **kw), progress=False)
     fit(_cfg(digits, tmp_path / "cut", epochs=2, **kw), progress=False)
     fit(_cfg(digits, tmp_path / "cut", epochs=4, **kw), resume=True, progress=False)
@@ -113,7 +113,7 @@ def test_ema_resume_is_exact(digits: Path, tmp_path: Path) -> None:
 
 def test_cosine_warm_restarts_follow_torch(digits: Path, tmp_path: Path) -> None:
     lr = 1e-3
-    result = fit(_cfg(digits, tmp_path / "r", epochs=4, lr=lr, schedule="cosine-restarts", schedule_per="epoch",
+    result = fit(_cfg(digits, tmp_path / "r", epochs=4, lr=lr, lr_schedule="cosine-restarts", schedule_per="epoch",
                       cosine_t0=1, cosine_t_mult=2), progress=False)
     # cycles of 1, 2 and 4 epochs: a restart after epochs 1 and 3
     half = lambda t, T: 0.5 * lr * (1 + math.cos(math.pi * t / T))  # noqa: E731
@@ -122,7 +122,7 @@ def test_cosine_warm_restarts_follow_torch(digits: Path, tmp_path: Path) -> None
 
 def test_cosine_restarts_from_the_command_line(digits: Path, tmp_path: Path) -> None:
     proc = cli("train", digits, "--run", tmp_path / "r", "--var", "images", "--epochs", "2", "--latent-dim", "2",
-                   "-o", "channels=[8,16]", "--scheduler", "cosine-restarts", "--cosine-t0", "1",
+                   "-o", "channels=[8,16]", "--lr-schedule", "cosine-restarts", "--cosine-t0", "1",
                    "--schedule-per", "epoch", "--subset", "40", "--no-tensorboard", "--previews", "0", check=True)
     assert "training subset (--subset): 40 of the 240 training samples, a random choice (seed 0)" in proc.stdout
     history = json.loads((tmp_path / "r" / "history.json").read_text())
@@ -208,8 +208,8 @@ def test_bf16_autocast_on_a_cpu_only_when_asked(digits: Path, tmp_path: Path) ->
     (dict(amp="fp32"), "--amp must be one of auto, bf16, fp16, none, got 'fp32'"),
     (dict(amp="fp16"), "--amp fp16 is for CUDA; on a CPU use --amp bf16 (or none)"),
     (dict(subset=241), "subset must be 1..240 (the training samples), got 241"),
-    (dict(schedule="cosine-warm"), "--schedule must be one of cosine, cosine-restarts, none"),
-    (dict(schedule="cosine-restarts", cosine_t0=0), "--cosine-t0 must be at least 1"),
+    (dict(lr_schedule="cosine-warm"), "--lr-schedule must be one of cosine, cosine-restarts, none"),
+    (dict(lr_schedule="cosine-restarts", cosine_t0=0), "--cosine-t0 must be at least 1"),
 ])
 def test_bad_values_are_refused_before_a_run_is_written(digits: Path, tmp_path: Path, option: dict,
                                                         message: str) -> None:

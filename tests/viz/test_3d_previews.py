@@ -201,7 +201,7 @@ def test_train_preview_slices_from_the_command_line(tmp_path: Path) -> None:
     for i in range(4):
         nib.save(nib.Nifti1Image(_volume(i, (16, 16, 16)), np.eye(4)), folder / f"sub{i}.nii.gz")
     store = tmp_path / "v.zarr"
-    cli("ingest", "nifti", folder, "--store", store, check=True)
+    cli("ingest", "nifti", folder, store, check=True)
     small = ["--var", "volumes", "--model", "vae3d", "--epochs", "1", "--previews", "2", "--no-tensorboard",
              "-o", "channels=[8,16]", "-o", "num_res_blocks=1", "-o", "latent_channels=2",
              "-o", "norm_num_groups=4", "-o", "backbone=monai"]

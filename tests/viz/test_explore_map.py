@@ -204,7 +204,7 @@ def test_explore_map_bad_input_is_one_line_and_leaves_the_store(map_run, tmp_pat
         args += ["--map", "nosuchmap"]
         want = "no map 'nosuchmap'"
     elif case == "latent":
-        args += ["--latent", "nolatent"]
+        args += ["--var", "nolatent"]
         want = "no latent variable 'nolatent'"
     elif case == "box_cap":
         args += ["--box-cap", "0"]

@@ -114,11 +114,11 @@ def test_every_command_that_writes_figures_takes_the_one_declaration() -> None:
 def test_roi_writes_png_svg_pdf_at_the_dpi_and_refuses_bad_options(capsys, demo_store: Path, tmp_path: Path) -> None:
     before = tree_hash(demo_store)
     for args, needle in ((["--format", "png,gif"], "'gif' is not a figure format"), (["--dpi", "0"], "--dpi")):
-        code, _, err = vaearr_cli("roi", demo_store, "--bc-min", "0.2", "--name", "roi_q", "--figures",
+        code, _, err = vaearr_cli("roi", demo_store, "--min", "0.2", "--name", "roi_q", "--out",
                                   tmp_path / "bad", *args)
         assert_one_line_error(code, err, needle)
     assert tree_hash(demo_store) == before and not (tmp_path / "bad").exists()  # nothing done
-    code, out, err = vaearr_cli("roi", demo_store, "--var", "bandcontrast", "--figures", tmp_path / "f",
+    code, out, err = vaearr_cli("roi", demo_store, "--var", "bandcontrast", "--out", tmp_path / "f",
                                 "--format", "png,svg,pdf", "--dpi", "300")
     assert code == 0, err
     for stem in ("roi_bandcontrast_map", "roi_bandcontrast_histogram"):
@@ -167,7 +167,7 @@ def test_orientation_figures_draw_ipf_kam_and_boundaries_as_every_map(capsys, ki
     code, _, err = vaearr_cli("ingest", "ebsd", kikuchipy_data_dir / "edax_h5ebsd" / "patterns.h5",
                               "--store", store)
     assert code == 0, err
-    code, _, err = vaearr_cli("orientation-maps", store, "--figures", tmp_path / "f", "--format", "svg")
+    code, _, err = vaearr_cli("orientation-maps", store, "--out", tmp_path / "f", "--format", "svg")
     assert code == 0, err
     text = _svg_text(tmp_path / "f" / "orientation_maps.svg")
     assert {"orientation_ipf (sample z)", "orientation_kam", "orientation_grain_boundaries"} <= set(text)

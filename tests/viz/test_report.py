@@ -60,11 +60,11 @@ def ebsd(demo_store_master: Path, demo_files, trained_run: Path, tmp_path_factor
     shutil.copytree(demo_store_master, store)
     encode(store, trained_run)
     _orientations_from_the_truth(demo_files, store, root / "truth.ang")
-    segment_store(store, features="latent", name="segments")
-    spread_store(store, features="latent", regions="segments")
-    spread_store(store, features="orientation", regions="orientation_grains", recrystallised="rex_orientation")
-    rank_latents(store, latent="latent", against=["bandcontrast", "elements"], out=root / "rank", top=2, seed=0)
-    joint_cluster(store, latent="latent", dim=0, with_var="bandcontrast", method="gmm", mask="roi",
+    segment_store(store, var="latent", name="segments")
+    spread_store(store, var="latent", regions="segments")
+    spread_store(store, var="orientation", regions="orientation_grains", recrystallised="rex_orientation")
+    rank_latents(store, var="latent", against=["bandcontrast", "elements"], out=root / "rank", top=2, seed=0)
+    joint_cluster(store, var="latent", dim=0, with_var="bandcontrast", method="gmm", mask="roi",
                   out=root / "cluster", tag="t", seed=0)
     return store, trained_run
 

@@ -37,6 +37,7 @@ from vaearr.analysis.options import ClusterOptions, ClusterSettings, check_clip
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.roi import make_roi
 from vaearr.progress import bar
+from vaearr.options import renamed_keywords, take_renamed
 from vaearr.store import open_store, write_variables
 from vaearr.store.schema import AUTO_MASK, auto_mask
 
@@ -251,7 +252,7 @@ def _vectors(o: ClusterOptions, n_mask: int, mask_label: str) -> tuple[np.ndarra
 
 def _points(ds: xr.Dataset, o: ClusterOptions) -> _Points:
     """The mask's pixels with finite latent (and second) values, from the store or the vectors given."""
-    store, latent, latent_dim = o.store, o.latent, o.latent_dim
+    store, latent, latent_dim = o.store, o.var, o.latent_dim
     m, mask_label = _select_mask(ds, o.mask, o.x_range, o.y_range, store)
     lv, bv = _vectors(o, int(m.sum()), mask_label)
     if lv is None:
@@ -266,7 +267,8 @@ def _points(ds: xr.Dataset, o: ClusterOptions) -> _Points:
         lv = np.asarray(lat.sel({latent_dim: o.dim}).transpose("y", "x").values, np.float64)[m]
     if o.with_var is not None and bv is None:
         if o.with_var not in ds:
-            raise StoreError(store, f"no variable '{o.with_var}' to cluster with")
+            raise StoreError(store, f"no variable '{o.with_var}' to cluster with; --with none clusters the latent "
+                                    f"alone, --with NAME with another (y, x) map")
         bv = np.asarray(ds[o.with_var].transpose("y", "x").values, np.float64)[m]
     keep = np.isfinite(lv) & (np.isfinite(bv) if bv is not None else True)
     if keep.sum() < 2:
@@ -337,7 +339,7 @@ def joint_cluster(store: str | os.PathLike, options: ClusterOptions | None = Non
     """
     if options is not None and fields:
         raise TypeError("give a ClusterOptions or its fields, not both")
-    o = options if options is not None else ClusterOptions(store=store, **fields)
+    o = options if options is not None else ClusterOptions(store=store, **take_renamed(fields, renamed_keywords(ClusterOptions), "joint_cluster"))
     check_settings(o.method, o)  # the name against the registry
     colors = check_colors(o.colors)  # against matplotlib's colours
     o.check()
@@ -367,7 +369,7 @@ def _cluster_steps(store: Any, o: ClusterOptions, ds: xr.Dataset, name: str, tag
         raise InputError(None, f"--colors gives {len(colors)} colours for {n_clusters} clusters; give at least {n_clusters}")
     labels = np.full(n_mask, -2, np.int64)  # masked pixels with NaN values: outside, like the rest
     labels[p.keep] = labels_kept
-    params.update(latent=o.latent, dim=int(o.dim) if np.isscalar(o.dim) else o.dim, with_var=o.with_var,
+    params.update(latent=o.var, dim=int(o.dim) if np.isscalar(o.dim) else o.dim, with_var=o.with_var,
                   mask=p.mask_label, latent_vector=None if o.latent_vector is None else str(o.latent_vector),
                   bc_vector=None if o.bc_vector is None else str(o.bc_vector), tag=tag, colors=colors,
                   shade_clip=list(shade_clip))
@@ -384,7 +386,7 @@ def _cluster_steps(store: Any, o: ClusterOptions, ds: xr.Dataset, name: str, tag
         full = np.full(p.m.shape, -2, np.int64)
         full[p.m] = labels
         da = xr.DataArray(full, dims=("y", "x"), coords={"y": ds["y"].values, "x": ds["x"].values})
-        write_variables(store, {name: da}, source=[o.latent] + ([o.with_var] if o.with_var else []), config=params,
+        write_variables(store, {name: da}, source=[o.var] + ([o.with_var] if o.with_var else []), config=params,
                         overwrite=o.overwrite,
                         attrs={"noise": -1, "fill_outside_mask": -2, "tag": tag, "method": o.method,
                                **{f"auto_{key}": f"{params[key]} ({rule})" for key, rule in params["auto"].items()},

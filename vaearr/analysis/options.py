@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from vaearr.errors import InputError
+from vaearr.files import beside_store
 from vaearr.options import SEED_MAX, check_declared, opt, parse_floats, parse_ints, parse_k_range, parse_names, parse_none, parse_range
 from vaearr.store.names import check_name
 
@@ -82,7 +83,7 @@ class ClusterOptions(ClusterSettings):
     """
 
     store: str = opt(help="Store with the latent and band contrast.", flags=())
-    latent: str = opt("latent", "Latent variable.")
+    var: str = opt("latent", "Latent variable.", deprecated=("--latent",))
     dim: int = opt(0, "Latent dim (its latent_dim coordinate) to cluster.", min=0)
     with_var: str | None = opt("bandcontrast", "Second feature; 'none' for the latent alone.", flags=("--with",),
                                parse=parse_none)
@@ -100,13 +101,18 @@ class ClusterOptions(ClusterSettings):
     shade_clip: tuple[float, float] = opt((2.0, 98.0), "Percentiles of each cluster's latent values spanning its "
                                                        "dark → light shading.", cli_type=str, parse=_clip,
                                           cli_default="2:98")
-    out: Path = opt(Path("out/cluster"), "Folder for the figure, CSV and JSON.")
+    out: Path = opt(None, "Folder for the figure, CSV and JSON (default: STORE_cluster beside the store).",
+                    cli_type=Optional[Path])
     tag: str | None = opt(None, "Tag in the output file names (default METHOD_dimDIM, e.g. kmeans_dim3).")
     name: str | None = opt(None, "Store variable for the labels (default cluster_TAG).")
     overwrite: bool = opt(False, "Replace the store variable.", flags=("--overwrite",))
     #: Write the labels into the store (the library's choice, not an option).
     write: bool = True
     latent_dim: str = "latent_dim"
+
+    def __post_init__(self) -> None:
+        if self.out is None:  # the one rule of every command's output folder (vaearr.files.beside_store)
+            object.__setattr__(self, "out", beside_store(self.store, "cluster"))
 
     def check(self) -> None:
         """One :class:`InputError` line for the first option out of range (the method's name and the colours are
@@ -217,7 +223,8 @@ class ExploreOptions:
     store: str | None = opt(None, "Store with the variable the run was trained on (not needed with --image / "
                                   "--interpolate).", flags=())
     run: str = opt(help="Training run folder.", flags=("--run", "-r"))
-    out: Path | None = opt(None, "Folder for figures (HTML + PNG), tables and summary.json.")
+    out: Path | None = opt(None, "Folder for figures (HTML + PNG), tables and summary.json (default: STORE_explore "
+                                 "beside the store; out/explore for --image / --interpolate files).")
     n: int | None = opt(2000, "Samples to encode (a seeded random subset; 0: all).", cli_type=int, parse=_all_if_zero, min=0)
     seed: int = opt(0, "Seed of the subset, prior draws and grids.", min=0, max=SEED_MAX)
     label: str | None = opt("auto", "Label variable/coordinate ('auto': label if present; 'none').", cli_type=str,
@@ -260,6 +267,10 @@ class ExploreOptions:
     pairwise_dims: Sequence[int] | None = None
     n_line: int = 8
     n_grid: int = 8
+
+    def __post_init__(self) -> None:
+        if self.out is None and self.store is not None:  # the one rule of every command's output folder
+            object.__setattr__(self, "out", beside_store(self.store, "explore"))
 
     def check(self) -> None:
         """One :class:`InputError` line for a range that runs backwards or a count below its minimum, an unknown
@@ -308,11 +319,12 @@ class RankOptions:
     and :func:`~vaearr.viz.ranking.rank_figures` for the figures)."""
 
     store: str = opt(help="Store with the latent and the references.", flags=())
-    latent: str = opt("latent", "Latent variable.")
+    var: str = opt("latent", "Latent variable.", deprecated=("--latent",))
     against: Sequence[str] = opt(DEFAULT_REFERENCES, "References: elements, bandcontrast, pca, nmf or any (y, x) "
                                                      "variable (repeatable; also space-separated).",
                                  cli_type=Optional[list[str]], parse=_references, cli_default=None)
-    out: Path = opt(Path("out/rank"), "Folder for CSV, JSON and figures.")
+    out: Path = opt(None, "Folder for CSV, JSON and figures (default: STORE_rank beside the store).",
+                    cli_type=Optional[Path])
     top: int = opt(5, "Top-N dims per metric and in the figures.", min=1)
     mask: str | None = opt("auto", "Mask variable ('auto': roi when the store has one, else every pixel; 'none': "
                                    "every pixel).", cli_type=str, parse=parse_none)
@@ -335,6 +347,10 @@ class RankOptions:
     partitions: bool = True
     latent_dim: str = "latent_dim"
     export: bool = True
+
+    def __post_init__(self) -> None:
+        if self.out is None:  # the one rule of every command's output folder (vaearr.files.beside_store)
+            object.__setattr__(self, "out", beside_store(self.store, "rank"))
 
     def check(self) -> None:
         """One :class:`InputError` line for an option out of range."""

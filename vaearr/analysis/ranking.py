@@ -35,6 +35,7 @@ from vaearr.maps.references import (
     write_references,
 )
 from vaearr.maps.masked import mask_array
+from vaearr.options import renamed_keywords, take_renamed
 from vaearr.store import open_store, require_whole, write_variables
 from vaearr.store.schema import PATTERNS, auto_mask
 
@@ -385,9 +386,9 @@ def rank_latents(store: str | os.PathLike, options: RankOptions | None = None, /
     """
     if options is not None and fields:
         raise TypeError("give a RankOptions or its fields, not both")
-    o = options if options is not None else RankOptions(store=str(store), **fields)
+    o = options if options is not None else RankOptions(store=str(store), **take_renamed(fields, renamed_keywords(RankOptions), "rank_latents"))
     o.check()
-    latent, against, mask, top, seed, latent_dim = o.latent, o.against, o.mask, o.top, o.seed, o.latent_dim
+    latent, against, mask, top, seed, latent_dim = o.var, o.against, o.mask, o.top, o.seed, o.latent_dim
     k_range, criterion, trend_order, metrics, overwrite = o.k_range, o.criterion, o.trend_order, o.metrics, o.overwrite
     ds = open_store(store)
     if latent not in ds:

@@ -23,11 +23,11 @@ from typing import Any
 
 import typer
 
-# the command modules, in the order --help lists their commands
+# the command modules (--help lists their commands in the order of the path: vaearr.cli.common.ORDER)
 # isort: off
 from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, decompose, boundaries, index, orientations, export, explore, report, segment, spread, phases  # noqa: F401
 # isort: on
-from vaearr.cli.common import STORE_URLS, URL, app
+from vaearr.cli.common import STORE_URLS, URL, app, command_class, command_name
 from vaearr.errors import InputError, VaearrError
 from vaearr.files import NoRoomError, command_outputs, no_room
 from vaearr.store import COMMAND
@@ -106,6 +106,7 @@ def _frame_commands() -> None:
         for command in group.registered_commands:
             if command.callback is not None:
                 command.callback = _framed(command.callback)
+                command.cls = command_class(command.callback)  # its parameters' old spellings, with their notice
 
 
 _frame_commands()
@@ -131,12 +132,7 @@ def unexpected(exc: BaseException) -> str:
 def usage_line(exc: typer.TyperException) -> str:
     """One line for a command line click could not parse (an unknown option, a missing argument, a value
     that is not a number): the command and click's message, without the usage box."""
-    names, ctx = [], getattr(exc, "ctx", None)
-    while ctx is not None and ctx.parent is not None:  # the root's name is how python was started: "vaearr" here
-        names.insert(0, ctx.info_name)
-        ctx = ctx.parent
-    where = " ".join(["vaearr", *names])
-    return f"error: {where}: {exc.format_message()}".replace("\n", " ")
+    return f"error: {command_name(getattr(exc, 'ctx', None))}: {exc.format_message()}".replace("\n", " ")
 
 
 def main() -> None:

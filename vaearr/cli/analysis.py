@@ -9,14 +9,14 @@ from typing import Annotated, Any, Optional
 import typer
 
 from vaearr.analysis.options import ClusterOptions, RankOptions
-from vaearr.cli.common import SCHEDULER, app, figure_command, option_parameters, resolved_mask
+from vaearr.cli.common import DASK, app, figure_command, option_parameters, resolved_mask
 from vaearr.options import made, writable_folders
 from vaearr.store.dask_cluster import dask_client
 
 
 def cluster(**given: Any) -> None:
     """Cluster (latent dim, band contrast) in the mask; map + scatter figure, CSV, JSON, store variable cluster_TAG."""
-    scheduler = given.pop("scheduler")
+    dask = given.pop("dask")
     options = made(ClusterOptions, given)
     writable_folders(out=options.out)
     from vaearr.analysis.clustering import joint_cluster
@@ -24,13 +24,13 @@ def cluster(**given: Any) -> None:
 
     if options.x_range is None and options.y_range is None:
         options = dataclasses.replace(options, mask=resolved_mask(options.store, options.mask))
-    with dask_client(scheduler):
+    with dask_client(dask):
         result = joint_cluster(options.store, options)
     cluster_figure_files(result, options.store)
     typer.echo(result.summary())
 
 
-cluster.__signature__ = inspect.Signature([*option_parameters(ClusterOptions), SCHEDULER])  # type: ignore[attr-defined]
+cluster.__signature__ = inspect.Signature([*option_parameters(ClusterOptions), DASK])  # type: ignore[attr-defined]
 app.command()(figure_command(cluster))
 
 
@@ -42,7 +42,7 @@ MORE = inspect.Parameter("more", inspect.Parameter.POSITIONAL_OR_KEYWORD, defaul
 
 def rank(**given: Any) -> None:
     """References, partition agreement, association metrics and top-N maps for a latent."""
-    scheduler, more = given.pop("scheduler"), given.pop("more")
+    dask, more = given.pop("dask"), given.pop("more")
     given["against"] = [*(given.get("against") or []), *(more or [])]
     o = made(RankOptions, given)
     writable_folders(out=o.out)
@@ -50,14 +50,14 @@ def rank(**given: Any) -> None:
     from vaearr.viz.ranking import rank_figures
 
     o = dataclasses.replace(o, mask=resolved_mask(o.store, o.mask))
-    with dask_client(scheduler):
+    with dask_client(dask):
         result = rank_latents(o.store, o)
     if o.figures:
-        rank_figures(o.store, result, o.out, latent=o.latent, top=o.top, mask=o.mask, nan_color=o.nan_color,
+        rank_figures(o.store, result, o.out, latent=o.var, top=o.top, mask=o.mask, nan_color=o.nan_color,
                      per_page=o.per_page)
     typer.echo(result.summary())
 
 
 rank.__signature__ = inspect.Signature([*option_parameters(RankOptions)[:1], MORE, *option_parameters(RankOptions)[1:],  # type: ignore[attr-defined]
-                                        SCHEDULER])
+                                        DASK])
 app.command()(figure_command(rank))

@@ -7,14 +7,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaearr.cli.common import Overwrite, app, figure_command, store_location
+from vaearr.cli.common import Overwrite, Renamed, app, figure_command, store_location
 
 
 @app.command()
 @figure_command
 def boundaries(
     store: Annotated[Path, typer.Argument(parser=store_location, help="Store with a (y, x) map.")],
-    source: Annotated[str, typer.Option("--from", help="'patterns', or a latent variable (y, x, ...) (BENCHMARKS.md, Science).")] = "patterns",
+    source: Annotated[str, typer.Option("--var", help="'patterns', or a latent variable (y, x, ...) (BENCHMARKS.md, Science)."), Renamed("--from")] = "patterns",
     mask: Annotated[str, typer.Option(help="Mask variable (default 'none': every pixel; boundaries are where band contrast is low, so a band-contrast ROI leaves them out).")] = "none",
     lagb_method: Annotated[str, typer.Option(help="Low-angle boundaries: 'segment' (regions inside each grain) or 't2' (Welch t² lines, with --lagb-threshold/--lagb-low/--lagb-min-length).")] = "segment",
     gb_threshold: Annotated[Optional[float], typer.Option(help="Grain-boundary threshold on the ridge strength (default: automatic, Otsu).")] = None,
@@ -23,7 +23,7 @@ def boundaries(
     lagb_min_length: Annotated[int, typer.Option(help="Low-angle boundaries: shortest line kept (pixels).")] = 5,
     background: Annotated[bool, typer.Option("--background/--no-background", help="From patterns: divide by the static background first.")] = True,
     sigma: Annotated[float, typer.Option(help="From patterns: Gaussian blur of each pattern (detector pixels).")] = 1.0,
-    figures: Annotated[Optional[Path], typer.Option(help="Folder for the figure (HTML + PNG); default: beside the store.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Folder for the figure (HTML + PNG); default: STORE_boundaries beside the store."), Renamed("--figures")] = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Boundary strength, grain-boundary and low-angle-boundary masks, and the mean linear intercept grain size."""
@@ -31,7 +31,7 @@ def boundaries(
     from vaearr.viz.boundaries import boundary_files
     from vaearr.viz.segment import figure_folder
 
-    figures = figure_folder(store, figures, "boundaries")  # created and proven writable before the store is written
+    figures = figure_folder(store, out, "boundaries")  # created and proven writable before the store is written
 
     result = find_boundaries(store, source=source, mask=mask, gb_threshold=gb_threshold, lagb_method=lagb_method,
                              lagb_threshold=lagb_threshold, lagb_low=lagb_low, lagb_min_length=lagb_min_length,

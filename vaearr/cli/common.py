@@ -13,14 +13,16 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from typer.core import TyperCommand, TyperGroup
+from typer.models import ArgumentInfo, ParameterInfo
 
 from vaearr.errors import InputError, MissingExtraError
-from vaearr.options import FIELD_DEFAULT, FigureOptions, default_of, figure_options, options, parsed
+from vaearr.options import REMOVED_IN, FIELD_DEFAULT, FigureOptions, default_of, figure_options, options, parsed
 from vaearr.store import describe
 
 #: an fsspec URL (``s3://``, ``gs://``, ``memory://``...): ``file://`` is a local path
 URL = re.compile(r"^(?!file://)[A-Za-z][A-Za-z0-9+.-]*://")
-#: the URLs the command line handed to store arguments and --scheduler (any other URL argument is refused)
+#: the URLs the command line handed to store arguments and --dask (any other URL argument is refused)
 STORE_URLS: set[str] = set()
 
 
@@ -33,7 +35,123 @@ def store_location(text: str) -> Path | str:
     return Path(text)
 
 
+#: The commands in the order ``vaearr --help`` lists them: the order of the path, from the data in to the results
+#: out (a command not named here comes after them).
+ORDER = ("ingest", "roi", "quality", "info", "verify", "train", "import-weights", "encode", "segment", "spread",
+         "boundaries", "index", "orientation-maps", "master-pattern", "phases", "cluster", "rank", "decompose",
+         "export", "report", "explore", "explore-map", "layers", "demo")
+
+#: :class:`Renamed`'s new name of the store argument (an old ``--store`` whose value becomes the last argument).
+ARGUMENT = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Renamed:
+    """The old spellings of a command-line parameter, put in its ``Annotated`` beside its ``typer.Option`` or
+    ``typer.Argument`` (``Annotated[str, typer.Option(...), Renamed("--features")]``): :class:`Command` takes them,
+    each with one notice, until :data:`~vaearr.options.REMOVED_IN`. The one declaration of an old spelling of a
+    parameter written by hand; a field's are its :attr:`~vaearr.options.Option.deprecated`."""
+
+    flags: tuple[str, ...]
+
+    def __init__(self, *flags: str) -> None:
+        object.__setattr__(self, "flags", flags)
+
+
+def renamed_flags(callback: Any) -> dict[str, str]:
+    """The old spellings the parameters of ``callback`` declare (:class:`Renamed`) → their new flags (the store
+    argument: :data:`ARGUMENT`)."""
+    out: dict[str, str] = {}
+    for p in inspect.signature(callback, eval_str=True).parameters.values():
+        if typing.get_origin(p.annotation) is not Annotated:
+            continue
+        meta = typing.get_args(p.annotation)[1:]
+        info = next((m for m in meta if isinstance(m, ParameterInfo)), None)
+        for r in (m for m in meta if isinstance(m, Renamed)):
+            # typer keeps an Annotated option's first flag as its "default", the others as param_decls
+            first = getattr(info, "default", None)
+            decls = [d for d in [first, *(getattr(info, "param_decls", None) or ())]
+                     if isinstance(d, str) and d.startswith("--")]
+            new = ARGUMENT if isinstance(info, ArgumentInfo) else (decls[0] if decls else f"--{p.name.replace('_', '-')}")
+            out.update(dict.fromkeys(r.flags, new.split("/")[0]))
+    return out
+
+
+def modern_args(args: list[str], renamed: dict[str, str]) -> tuple[list[str], list[str]]:
+    """``args`` with the old spellings of ``renamed`` (old → new) replaced by the new ones (``--old v``, ``--old=v``;
+    an old store option's value moved to the end, where the store argument is), and the old spellings used, each
+    once, in order.
+
+    Examples
+    --------
+    >>> modern_args(["s.zarr", "--features=pca", "--store", "x"], {"--features": "--var", "--store": ""})
+    (['s.zarr', '--var=pca', 'x'], ['--features', '--store'])
+    """
+    out, moved, used = [], [], []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":  # the rest are arguments, whatever they look like
+            out += args[i:]
+            break
+        head, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        new = renamed.get(head)
+        i += 1
+        if new is None:
+            out.append(arg)
+            continue
+        used += [head] if head not in used else []
+        if new != ARGUMENT:
+            out.append(new + eq + value)
+        elif eq:
+            moved.append(value)
+        else:
+            moved += args[i:i + 1]
+            i += 1
+    return out + moved, used
+
+
+def command_name(ctx: Any) -> str:
+    """``vaearr segment``, ``vaearr ingest ebsd``: the command of ``ctx`` as a user types it."""
+    names: list[str] = []
+    while ctx is not None and ctx.parent is not None:  # the root's name is how python was started: "vaearr" here
+        names.insert(0, ctx.info_name)
+        ctx = ctx.parent
+    return " ".join(["vaearr", *names])
+
+
+class Command(TyperCommand):
+    """A ``vaearr`` command that takes its parameters' old spellings (:attr:`renamed`, from the :class:`Renamed`
+    and :attr:`~vaearr.options.Option.deprecated` declarations): each is replaced by the new one before click
+    parses the line, and said in one line on stderr."""
+
+    renamed: typing.ClassVar[dict[str, str]] = {}
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        args, used = modern_args(list(args), self.renamed)
+        for old in used:
+            new = self.renamed[old]
+            use = f"use {new}" if new != ARGUMENT else "give STORE as an argument"
+            typer.echo(f"warning: {command_name(ctx)}: {old} is deprecated, {use} (the old spelling goes in vaearr "
+                       f"{REMOVED_IN})", err=True)
+        return super().parse_args(ctx, args)
+
+
+def command_class(callback: Any) -> type[Command]:
+    """The :class:`Command` class of a command whose function is ``callback``, with its old spellings."""
+    return type("Command", (Command,), {"renamed": renamed_flags(callback)})
+
+
+class Group(TyperGroup):
+    """A group that lists its commands in the order of the path (:data:`ORDER`) in ``--help``."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = list(self.commands)
+        return sorted(names, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER) + names.index(n))
+
+
 app = typer.Typer(
+    cls=Group,
     name="vaearr",
     help="VAE representations of scientific and medical images, as labeled zarr stores. A store may be "
          "s3://bucket/path.zarr: endpoint and credentials from the AWS environment variables, or "
@@ -66,8 +184,9 @@ def _root(
 ingest_app = typer.Typer(help="Read a source into a store (created if absent).", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 
-StoreOpt = Annotated[Path, typer.Option("--store", "-s", parser=store_location, metavar="STORE",
-                                        help="Store to write (a .zarr directory, or s3://bucket/path.zarr).")]
+StoreArg = Annotated[Path, typer.Argument(parser=store_location, metavar="STORE",
+                                          help="Store to write (a .zarr directory, or s3://bucket/path.zarr)."),
+                     Renamed("--store", "-s")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace variables that exist.")]
 Checkpoint = Annotated[str, typer.Option(help="best, latest, an epoch number, or a checkpoint folder.")]
 Device = Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")]
@@ -77,13 +196,21 @@ def scheduler_address(text: str) -> str:
     return text
 
 
-Scheduler = Annotated[Optional[str], typer.Option(
-    parser=scheduler_address, metavar="ADDRESS", help="dask.distributed scheduler (tcp://host:8786): the command's work runs on that cluster's workers, "
-         "which must reach the store (s3://, or a shared disk); the write is still one transaction.")]
+Dask = Annotated[Optional[str], typer.Option(
+    "--dask", parser=scheduler_address, metavar="ADDRESS", help="dask.distributed scheduler (tcp://host:8786): the "
+    "command's work runs on that cluster's workers, which must reach the store (s3://, or a shared disk); the write "
+    "is still one transaction."), Renamed("--scheduler")]
 
 
-#: The ``--scheduler`` parameter of a command whose other parameters come from an options dataclass.
-SCHEDULER = inspect.Parameter("scheduler", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Scheduler)
+#: The ``--dask`` parameter of a command whose other parameters come from an options dataclass.
+DASK = inspect.Parameter("dask", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Dask)
+
+
+def out_parameter(help: str, default: Any = None, *, old: tuple[str, ...] = ("--figures",)) -> inspect.Parameter:
+    """The ``--out`` parameter (the output folder) of a command whose other parameters come from an options dataclass,
+    taking its old spellings ``old``."""
+    return inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[
+        Optional[Path], typer.Option("--out", help=help), Renamed(*old)])
 
 
 def parse_shape(text: str | None, n: int, what: str) -> tuple[int, ...] | None:
@@ -136,14 +263,16 @@ def option_parameters(cls: type, *, skip: tuple[str, ...] = ()) -> list[inspect.
             parser = {"parser": lambda text: str(store_location(text))} if f.name == "store" else {}
             default = default_of(f)
             positional.append(inspect.Parameter(
-                f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Annotated[t, typer.Argument(help=o.help, **parser)],
+                f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                annotation=Annotated[t, typer.Argument(help=o.help, **parser), Renamed(*o.deprecated)],
                 default=inspect.Parameter.empty if default is dataclasses.MISSING else default))
             continue
         flags = o.flags or (f"--{f.name.replace('_', '-')}",)
         default = o.cli_default if o.cli_default is not FIELD_DEFAULT else default_of(f)
         default = ... if default is dataclasses.MISSING else default
         keywords.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                          annotation=Annotated[t, typer.Option(*flags, help=o.help)]))
+                                          annotation=Annotated[t, typer.Option(*flags, help=o.help),
+                                                               Renamed(*o.deprecated)]))
     return positional + keywords
 
 
@@ -165,7 +294,7 @@ def resolved_mask(store: Path | str, mask: str | None) -> str | None:
     return auto_mask(names, mask)
 
 
-#: commands that draw only when given --figures (the others always draw: their figures need the 'viz' extra)
+#: commands that draw only when given --out (the others always draw: their figures need the 'viz' extra)
 FIGURES_WHEN_ASKED = frozenset({"encode", "roi", "orientation_maps"})
 
 
@@ -191,7 +320,7 @@ def figure_command(command: Any) -> Any:
 
     def run(**given: Any) -> Any:
         figure = FigureOptions(**parsed(FigureOptions, {k: given.pop(k) for k in names})).check()
-        if given.get("figures", True) is not None or command.__name__ not in FIGURES_WHEN_ASKED:
+        if given.get("out", True) is not None or command.__name__ not in FIGURES_WHEN_ASKED:
             need_viz()
         with figure_options(figure):
             return command(**given)

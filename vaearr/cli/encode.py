@@ -10,8 +10,9 @@ import typer
 from vaearr.cli.common import (
     Checkpoint,
     Device,
+    Dask,
     Overwrite,
-    Scheduler,
+    Renamed,
     app,
     figure_command,
     store_location,
@@ -23,7 +24,7 @@ from vaearr.options import writable_folders
 @figure_command
 def encode(
     store: Annotated[Path, typer.Argument(parser=store_location, help="Store to encode (the run's variable and mask).")],
-    run: Annotated[Path, typer.Option(help="Training run folder.")],
+    run: Annotated[Path, typer.Option("--run", "-r", help="Training run folder.")],
     name: Annotated[str, typer.Option(help="Name of the latent variable.")] = "latent",
     checkpoint: Checkpoint = "best",
     logvar: Annotated[bool, typer.Option("--logvar", help="Also write {name}_logvar.")] = False,
@@ -34,19 +35,19 @@ def encode(
     batch_size: Annotated[Optional[int], typer.Option(
         help="Samples per batch (default 128 on a CPU, 1024 on CUDA).")] = None,
     device: Device = "cpu",
-    export: Annotated[Optional[Path], typer.Option(help="Also write latents_full.npy, latents_roi.npy, coords.csv here.")] = None,
-    figures: Annotated[Optional[Path], typer.Option(help="Latent maps (HTML + PNG) here.")] = None,
+    export: Annotated[Optional[Path], typer.Option(help="Also write latents_full.npy, latents_roi.npy, coords.csv here (data files for other programs).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Folder for the latent maps (HTML + PNG); none drawn without it."), Renamed("--figures")] = None,
     per_subject: Annotated[Optional[Path], typer.Option(help="One <subject>.npy per sample here (and <subject>.nii.gz for 3D latents of a volume store).")] = None,
     overwrite: Overwrite = False,
-    scheduler: Scheduler = None,
+    dask: Dask = None,
 ) -> None:
     """Write the latents (mu), and reconstruction error, of a trained run into the store."""
-    writable_folders(export=export, figures=figures, per_subject=per_subject)  # before the store is written
+    writable_folders(export=export, out=out, per_subject=per_subject)  # before the store is written
     from vaearr.encode import encode as encode_store
     from vaearr.viz.maps import encoded_maps
 
     result = encode_store(store, run, name=name, checkpoint=checkpoint, logvar=logvar, recon_error=recon_error,
                           batch_size=batch_size, device=device, export=export, per_subject=per_subject,
-                          overwrite=overwrite, scheduler=scheduler)
-    result.figures = encoded_maps(store, name, figures)
+                          overwrite=overwrite, dask=dask)
+    result.figures = encoded_maps(store, name, out)
     typer.echo(result.summary())

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from vaearr.analysis.options import ExploreOptions
-from vaearr.cli.common import Checkpoint, Device, app, figure_command, option_parameters, store_location
+from vaearr.cli.common import Checkpoint, Device, Renamed, app, figure_command, option_parameters, store_location
 from vaearr.errors import InputError
 from vaearr.options import made, writable_folders
 
@@ -34,7 +34,6 @@ def explore(**given: Any) -> None:
     embeddings, projector files; or image files through the run (--image, --interpolate)."""
     image, interpolate, serve, port = (given.pop(k) for k in ("image", "interpolate", "serve", "port"))
     o = made(ExploreOptions, given)
-    writable_folders(out=o.out)
     from vaearr.viz.explore import explore as run_explore
     from vaearr.viz.explore import explore_files
     from vaearr.viz.explorer import explorer_for_run
@@ -43,9 +42,9 @@ def explore(**given: Any) -> None:
     if files:
         if image and interpolate:
             raise InputError(None, "give --image files or --interpolate A B, not both")
-        if o.out is None:
-            raise InputError(None, "give --out, the folder for the figures")
-        result = explore_files(o.run, files, o.out, steps=10 if o.steps is None else o.steps,
+        out = Path("out/explore") if o.out is None else o.out  # no store: out/<command>
+        writable_folders(out=out)
+        result = explore_files(o.run, files, out, steps=10 if o.steps is None else o.steps,
                                metric_range=o.metric_range, checkpoint=o.checkpoint, device=o.device)
         typer.echo(result.describe())
         return
@@ -55,8 +54,7 @@ def explore(**given: Any) -> None:
         app_ = explorer_for_run(o.store, o.run, base=o.base, n=o.n, seed=o.seed, label=o.label, device=o.device)
         app_.serve(port, announce=typer.echo)
         return
-    if o.out is None:
-        raise InputError(None, "give --out (or --serve)")
+    writable_folders(out=o.out)  # STORE_explore when not given (ExploreOptions)
     typer.echo(run_explore(o.store, o.run, o.out, o).describe())
 
 
@@ -67,7 +65,7 @@ app.command()(figure_command(explore))
 @app.command()
 @figure_command
 def layers(
-    out: Annotated[Path, typer.Option(help="Folder for layer_differences.json, charts and reconstructions.")],
+    out: Annotated[Path, typer.Option(help="Folder for layer_differences.json, charts and reconstructions.")] = Path("out/layers"),
     run: Annotated[Optional[Path], typer.Option("--run", "-r", help="Training run folder (a 2D model).")] = None,
     weights: Annotated[Optional[Path], typer.Option(help="Instead of --run: a pretrained Stable Diffusion / ldm VAE "
                                                     "(model.ckpt, .safetensors, or a diffusers AutoencoderKL folder); "
@@ -116,7 +114,7 @@ def explore_map(
     map_: Annotated[Optional[str], typer.Option("--map", help="Map shown first: a (y, x) variable, an RGB variable "
                     "(orientation_ipf) or a component as latent[3] (default: bandcontrast, else latent[0]).")] = None,
     port: Annotated[Optional[int], typer.Option(help="Port on 127.0.0.1 (default: a free one, printed).")] = None,
-    latent: Annotated[str, typer.Option(help="The store's latent variable (map ranges, box latents).")] = "latent",
+    latent: Annotated[str, typer.Option("--var", help="The store's latent variable (map ranges, box latents)."), Renamed("--latent")] = "latent",
     box_cap: Annotated[int, typer.Option(help="Most patterns a box's mean reads (a regular subsample beyond).")] = 4096,
     checkpoint: Checkpoint = "best",
     device: Device = "cpu",
@@ -133,7 +131,7 @@ def explore_map(
     app_ = MapExplorer(store, run, map=map_, checkpoint=checkpoint, device=device, latent=latent, box_cap=box_cap)
     p = app_.probe
     if latent != "latent" and p.latent is None:  # named by the user, so it must be there
-        raise StoreError(store, f"no latent variable '{latent}' over (y, x, {p.latent_dim}) for --latent")
+        raise StoreError(store, f"no latent variable '{latent}' over (y, x, {p.latent_dim}) for --var")
     typer.echo(f"{store}: map {p.shape[0]} × {p.shape[1]} of {p.var} {p.pattern_shape[0]} × {p.pattern_shape[1]}; "
                f"showing '{app_.map}' ({len(p.map_names())} maps); latent ranges from "
                f"{p.latent or 'none (no latent in the store)'}")

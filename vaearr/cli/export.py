@@ -7,15 +7,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaearr.cli.common import app, store_location
+from vaearr.cli.common import Renamed, app, store_location
 
 
 @app.command("export")
 def export(
     store: Annotated[Path, typer.Argument(parser=store_location, help="Store to export from.")],
-    to: Annotated[Path, typer.Option("--to", help="Output file: map.ang (EDAX OIM, MTEX), map.ctf (AZtec, MTEX), "
-                                                  "map.h5 (orix HDF5) or results.csv (with --vars).")],
-    orientation: Annotated[str, typer.Option(help="Orientation variable (y, x, quaternion) for .ang/.ctf/.h5.")] = "orientation",
+    to: Annotated[Path, typer.Option("--out", help="Output file: map.ang (EDAX OIM, MTEX), map.ctf (AZtec, MTEX), "
+                                                   "map.h5 (orix HDF5) or results.csv (with --vars)."), Renamed("--to")],
+    orientation: Annotated[str, typer.Option("--var", help="Orientation variable (y, x, quaternion) for .ang/.ctf/.h5."), Renamed("--orientation")] = "orientation",
     phase_from: Annotated[Optional[str], typer.Option(help="A label map (segmentation, clusters) written as the phase id.")] = None,
     grain_from: Annotated[Optional[str], typer.Option(help="A label map written as a grain id (.ang: an extra column; .h5: a property).")] = None,
     vars: Annotated[Optional[str], typer.Option("--vars", help="For .csv: comma-separated (y, x) or (y, x, k) variables, e.g. latent,pca_weights,clusters.")] = None,

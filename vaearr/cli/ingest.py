@@ -9,7 +9,8 @@ import typer
 
 from vaearr.cli.common import (
     Overwrite,
-    StoreOpt,
+    Renamed,
+    StoreArg,
     ingest_app,
     parse_shape,
     print_store,
@@ -21,7 +22,7 @@ from vaearr.io.write import check_kind
 @ingest_app.command("ebsd")
 def ingest_ebsd(
     src: Annotated[Path, typer.Argument(help="Pattern file: any kikuchipy format, or a plain HDF5 with --dataset.")],
-    store: StoreOpt,
+    store: StoreArg,
     dataset: Annotated[Optional[str], typer.Option(help="HDF5 dataset with the patterns (plain HDF5).")] = None,
     x_dataset: Annotated[str, typer.Option(help="HDF5 dataset with x (µm) per pattern.")] = "x",
     y_dataset: Annotated[str, typer.Option(help="HDF5 dataset with y (µm) per pattern.")] = "y",
@@ -116,7 +117,7 @@ def ingest_tables(
 @ingest_app.command("orientations")
 def ingest_orientations(
     src: Annotated[Path, typer.Argument(help="Orientation map: EDAX/TSL .ang, Oxford .ctf, orix HDF5 or an h5ebsd crystal map orix reads.")],
-    store: Annotated[Optional[Path], typer.Option("--store", "-s", parser=store_location, help="Store to add to, aligned to its y/x grid by coordinate (default: a new stores/<file name>.zarr).")] = None,
+    store: Annotated[Optional[Path], typer.Argument(parser=store_location, metavar="[STORE]", help="Store to add to, aligned to its y/x grid by coordinate (default: a new stores/<file name>.zarr)."), Renamed("--store", "-s")] = None,
     name: Annotated[str, typer.Option(help="Name of the orientation variable (and prefix of its maps).")] = "orientation",
     maps: Annotated[bool, typer.Option("--maps/--no-maps", help="Also write NAME_ipf, _kam, _grod, _grains, _grain_boundaries.")] = True,
     grain_angle: Annotated[float, typer.Option(help="Misorientation (degrees) between grains; also the largest neighbour angle KAM averages.")] = 5.0,
@@ -135,7 +136,7 @@ def ingest_orientations(
         check_map_options(grain_angle, direction)
     if store is None:
         store = Path("stores") / f"{src.stem}.zarr"
-        typer.echo(f"store: {store} (no --store given)")
+        typer.echo(f"store: {store} (no STORE given)")
     derive = partial(orientation_maps_derived, name=name, grain_angle=grain_angle, direction=direction) if maps else None
     ds = ingest(src, store, name=name, overwrite=overwrite, derive=derive, progress="ingest orientations")
     if maps:
@@ -148,7 +149,7 @@ def ingest_orientations(
 @ingest_app.command("images")
 def ingest_images(
     folder: Annotated[Path, typer.Argument(help="Folder of PNG/JPG/TIFF images; sub-folder names are labels.")],
-    store: StoreOpt,
+    store: StoreArg,
     size: Annotated[int, typer.Option(help="Resize to size×size.")] = 256,
     mode: Annotated[str, typer.Option(help="auto, L (gray) or RGB.")] = "auto",
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip and count files that are not images.")] = False,
@@ -165,7 +166,7 @@ def ingest_images(
 @ingest_app.command("idx")
 def ingest_idx(
     images: Annotated[Path, typer.Argument(help="IDX images file (MNIST layout, .gz or not).")],
-    store: StoreOpt,
+    store: StoreArg,
     labels: Annotated[Optional[Path], typer.Option(help="IDX labels file.")] = None,
     overwrite: Overwrite = False,
 ) -> None:
@@ -180,7 +181,7 @@ def ingest_idx(
 @ingest_app.command("nifti")
 def ingest_nifti(
     src: Annotated[list[Path], typer.Argument(help="NIfTI files, one folder, or one CSV with subject,path.")],
-    store: StoreOpt,
+    store: StoreArg,
     shape: Annotated[Optional[str], typer.Option(help="Common shape ZxYxX (default: the first volume's).")] = None,
     method: Annotated[str, typer.Option(help="crop (centre crop/pad) or resample.")] = "crop",
     volume: Annotated[Optional[int], typer.Option(help="Volume to take from 4D files.")] = None,

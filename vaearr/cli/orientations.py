@@ -7,22 +7,23 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaearr.cli.common import app, figure_command, store_location
+from vaearr.cli.common import Renamed, app, figure_command, store_location
 from vaearr.options import writable_folders
 
 
 @app.command("orientation-maps")
 @figure_command
 def orientation_maps(
-    store: Annotated[Path, typer.Argument(parser=store_location, help="Store with NAME(y, x, quaternion) and phase_id.")],
-    name: Annotated[str, typer.Option(help="Orientation variable.")] = "orientation",
+    store: Annotated[Path, typer.Argument(parser=store_location, help="Store with VAR(y, x, quaternion) and phase_id.")],
+    name: Annotated[str, typer.Option("--var", help="Orientation variable (the input: NAME_ipf, NAME_kam… are written beside it)."), Renamed("--name")] = "orientation",
     grain_angle: Annotated[float, typer.Option(help="Misorientation (degrees) between grains; also the largest neighbour angle KAM averages.")] = 5.0,
     direction: Annotated[str, typer.Option(help="Sample direction of the IPF colours: x, y or z.")] = "z",
     mask: Annotated[Optional[str], typer.Option(help="Mask variable: pixels outside count as not indexed (default: all pixels).")] = None,
-    figures: Annotated[Optional[Path], typer.Option(help="Folder for NAME_maps.html/.png and the IPF colour key PNG.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Folder for VAR_maps.html/.png and the IPF colour key PNG; none drawn without it."), Renamed("--figures")] = None,
 ) -> None:
-    """(Re-)make NAME_ipf, NAME_kam, NAME_grod, NAME_grains and NAME_grain_boundaries (replacing those there)."""
-    writable_folders(figures=figures)  # before the store is written: a bad folder must not follow a commit
+    """(Re-)make VAR_ipf, VAR_kam, VAR_grod, VAR_grains and VAR_grain_boundaries (replacing those there)."""
+    figures = out
+    writable_folders(out=figures)  # before the store is written: a bad folder must not follow a commit
     from vaearr.maps.orientations import write_orientation_maps
 
     maps = write_orientation_maps(store, name=name, mask=mask, grain_angle=grain_angle, direction=direction,

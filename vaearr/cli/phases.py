@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from vaearr.cli.common import app, figure_command, option_parameters
+from vaearr.cli.common import app, figure_command, option_parameters, out_parameter
 from vaearr.maps.options import PhasesOptions, QualityOptions
 from vaearr.options import check_values, made, writable_folders
 
@@ -53,22 +53,20 @@ def master_pattern(
 
 def phases(**given: Any) -> None:
     """Group a segmentation's regions into phases from their mean patterns (no crystallography): writes phases(y, x)."""
-    figures = given.pop("figures")
+    out = given.pop("out")
     options = made(PhasesOptions, given)
-    writable_folders(figures=figures)  # before the store is written
+    writable_folders(out=out)  # before the store is written
     from vaearr.maps.phases import phases_store
 
     result = phases_store(options.store, options)
     typer.echo(result.summary())
-    if figures is not None:
+    if out is not None:
         from vaearr.viz.phases import phase_figure
 
-        for path in phase_figure(options.store, figures, name=options.name).values():
+        for path in phase_figure(options.store, out, name=options.name).values():
             typer.echo(f"figure: {path}")
 
 
-FIGURES = inspect.Parameter(
-    "figures", inspect.Parameter.KEYWORD_ONLY, default=None,
-    annotation=Annotated[Optional[Path], typer.Option(help="Folder for the phase map figure (HTML + PNG).")])
-phases.__signature__ = inspect.Signature([*option_parameters(PhasesOptions), FIGURES])  # type: ignore[attr-defined]
+OUT = out_parameter("Folder for the phase map figure (HTML + PNG); none drawn without it.")
+phases.__signature__ = inspect.Signature([*option_parameters(PhasesOptions), OUT])  # type: ignore[attr-defined]
 app.command()(figure_command(phases))

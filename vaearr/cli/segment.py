@@ -3,33 +3,31 @@
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Any
 
 import typer
 
-from vaearr.cli.common import app, figure_command, option_parameters
+from vaearr.cli.common import app, figure_command, option_parameters, out_parameter
 from vaearr.maps.options import SegmentOptions
 from vaearr.options import made, writable_folders
 
-FIGURES = inspect.Parameter(
-    "figures", inspect.Parameter.KEYWORD_ONLY, default=None,
-    annotation=Annotated[Optional[Path], typer.Option(help="Folder for the figure (HTML + PNG); default: beside the store.")])
+#: ``--out`` of segment and spread: the figure's folder (default ``STORE_segment``, ``STORE_spread``).
+OUT = out_parameter("Folder for the figure (HTML + PNG); default: STORE_<command> beside the store.")
 
 
 def segment(**given: Any) -> None:
     """Regions of similar features (sub-grains) and the grains they join into; writes {name}, {name}_grains, {name}_boundaries."""
-    figures = given.pop("figures")
+    out = given.pop("out")
     options = made(SegmentOptions, given)
-    writable_folders(figures=figures)  # before the heavy imports, and before the store is written
+    writable_folders(out=out)  # before the heavy imports, and before the store is written
     from vaearr.maps.segment import segment_store
     from vaearr.viz.segment import figure_folder, segment_files
 
-    folder = figure_folder(options.store, figures)  # proven writable before the store is written
+    folder = figure_folder(options.store, out)  # proven writable before the store is written
     result = segment_store(options.store, options)
     segment_files(result, folder)
     typer.echo(result.summary())
 
 
-segment.__signature__ = inspect.Signature([*option_parameters(SegmentOptions), FIGURES])  # type: ignore[attr-defined]
+segment.__signature__ = inspect.Signature([*option_parameters(SegmentOptions), OUT])  # type: ignore[attr-defined]
 app.command()(figure_command(segment))

@@ -8,27 +8,27 @@ from typing import Any
 import typer
 
 from vaearr.cli.common import app, figure_command, option_parameters
-from vaearr.cli.segment import FIGURES
+from vaearr.cli.segment import OUT
 from vaearr.maps.options import SpreadOptions
 from vaearr.options import made, writable_folders
 
 
 def spread(**given: Any) -> None:
     """Kernel and domain spreads of a feature map over a segmentation's grains (KAM and GOS analogues; in degrees
-    for orientations) and the recrystallised grains; writes {features}_kernel_spread, {features}_domain_spread,
+    for orientations) and the recrystallised grains; writes {var}_kernel_spread, {var}_domain_spread,
     recrystallised."""
-    figures = given.pop("figures")
+    out = given.pop("out")
     options = made(SpreadOptions, given)
-    writable_folders(figures=figures)  # before the heavy imports, and before the store is written
+    writable_folders(out=out)  # before the heavy imports, and before the store is written
     from vaearr.maps.spread import spread_store
     from vaearr.viz.segment import figure_folder
     from vaearr.viz.spread import spread_files
 
-    folder = figure_folder(options.store, figures, suffix="spread")  # proven writable before the store is written
+    folder = figure_folder(options.store, out, suffix="spread")  # proven writable before the store is written
     result = spread_store(options.store, options)
     spread_files(result, folder)
     typer.echo(result.summary())
 
 
-spread.__signature__ = inspect.Signature([*option_parameters(SpreadOptions), FIGURES])  # type: ignore[attr-defined]
+spread.__signature__ = inspect.Signature([*option_parameters(SpreadOptions), OUT])  # type: ignore[attr-defined]
 app.command()(figure_command(spread))

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaearr.cli.common import Overwrite, app, figure_command, print_store, store_location
+from vaearr.cli.common import Overwrite, Renamed, app, figure_command, print_store, store_location
 from vaearr.options import check_values, writable_folders
 
 
@@ -19,12 +19,12 @@ from vaearr.options import check_values, writable_folders
 @figure_command
 def roi(
     store: Annotated[Path, typer.Argument(parser=store_location, help="Store with the variable to threshold.")],
-    bc_min: Annotated[Optional[float], typer.Option(help="Keep pixels with value ≥ this (keep above).")] = None,
-    bc_max: Annotated[Optional[float], typer.Option(help="Keep pixels with value ≤ this (keep below).")] = None,
-    bc_otsu: Annotated[bool, typer.Option("--otsu", "--bc-otsu", help="Keep pixels above Otsu's threshold (below with --keep below).")] = False,
-    bc_top_percent: Annotated[Optional[float], typer.Option(help="Keep the brightest P % of pixels (value ≥ its 100−P percentile; the lowest P % with --keep below).")] = None,
+    bc_min: Annotated[Optional[float], typer.Option("--min", help="Keep pixels with value ≥ this (keep above)."), Renamed("--bc-min")] = None,
+    bc_max: Annotated[Optional[float], typer.Option("--max", help="Keep pixels with value ≤ this (keep below)."), Renamed("--bc-max")] = None,
+    bc_otsu: Annotated[bool, typer.Option("--otsu", help="Keep pixels above Otsu's threshold (below with --keep below)."), Renamed("--bc-otsu")] = False,
+    bc_top_percent: Annotated[Optional[float], typer.Option("--top-percent", help="Keep the brightest P % of pixels (value ≥ its 100−P percentile; the lowest P % with --keep below)."), Renamed("--bc-top-percent")] = None,
     threshold: Annotated[Optional[float], typer.Option(help="Keep pixels with value ≥ this (≤ with --keep below).")] = None,
-    keep: Annotated[str, typer.Option(help="The side --threshold, --otsu and --bc-top-percent keep: above or below.")] = "above",
+    keep: Annotated[str, typer.Option(help="The side --threshold, --otsu and --top-percent keep: above or below.")] = "above",
     x: Annotated[Optional[str], typer.Option("--x", help="x range A:B in µm (inclusive; either end may be empty).")] = None,
     y: Annotated[Optional[str], typer.Option("--y", help="y range C:D in µm.")] = None,
     x_index: Annotated[Optional[str], typer.Option(help="Pixel columns A:B, 0-based, B excluded (as a Python slice).")] = None,
@@ -32,18 +32,19 @@ def roi(
     name: Annotated[str, typer.Option(help="Name of the mask variable.")] = "roi",
     var: Annotated[str, typer.Option(help="Variable the thresholds apply to: any (y, x) map (bandcontrast, iq and adp from 'vaearr quality', a latent dim's map…).")] = "bandcontrast",
     export: Annotated[Optional[Path], typer.Option(help="Write keep-xy CSV/NPY and the mask NPY here.")] = None,
-    figures: Annotated[Optional[Path], typer.Option(help="Write the histogram and map (HTML + PNG) here; with no criterion, only these (no mask).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Write the histogram and map (HTML + PNG) here; with no criterion, only these (no mask)."), Renamed("--figures")] = None,
     bin_width: Annotated[Optional[float], typer.Option(help="Histogram bin width (bins on multiples of it); default 100 bins.")] = None,
-    profile_row: Annotated[Optional[list[int]], typer.Option(help="Row (0-based y index) to plot the values along; repeatable. Needs --figures.")] = None,
+    profile_row: Annotated[Optional[list[int]], typer.Option(help="Row (0-based y index) to plot the values along; repeatable. Needs --out.")] = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Make a mask from thresholds on a map (band contrast, image quality…) and x/y ranges (combined with AND).
 
-    With --figures and no criterion, only the histogram, map and row profiles are drawn (to choose a threshold).
+    With --out and no criterion, only the histogram, map and row profiles are drawn (to choose a threshold).
     """
-    check_values(bc_top_percent=(bc_top_percent, {"above": 0, "max": 100}),  # the rest need the map: create_roi
+    check_values(top_percent=(bc_top_percent, {"above": 0, "max": 100}),  # the rest need the map: create_roi
                  keep=(keep, {"choices": ("above", "below")}))
-    writable_folders(export=export, figures=figures)  # before the store is written
+    figures = out
+    writable_folders(export=export, out=figures)  # before the store is written
     from vaearr.errors import InputError
     from vaearr.maps.roi import (
         create_roi,
@@ -58,7 +59,7 @@ def roi(
 
 
     if (bin_width is not None or profile_row) and figures is None:
-        raise InputError(None, "--bin-width and --profile-row draw figures: give --figures FOLDER")
+        raise InputError(None, "--bin-width and --profile-row draw figures: give --out FOLDER")
     figures_only = not bc_otsu and all(c is None for c in (bc_min, bc_max, bc_top_percent, threshold, x, y, x_index,
                                                            y_index))
     if figures_only and figures is not None and export is not None:
@@ -72,12 +73,12 @@ def roi(
         for row in profile_row or []:
             row_profile(ds, row, var=var, store=store)
     def profiles() -> dict[str, Path]:
-        out: dict[str, Path] = {}
+        files: dict[str, Path] = {}
         for row in profile_row or []:
-            out.update(profile_figure(ds, row, figures, name=name, var=var))
-            out[f"row{row}_csv"] = export_profile(row_profile(ds, row, var=var, store=store),
-                                                  figures / f"{name}_{var}_row{row}.csv")
-        return out
+            files.update(profile_figure(ds, row, figures, name=name, var=var))
+            files[f"row{row}_csv"] = export_profile(row_profile(ds, row, var=var, store=store),
+                                                    figures / f"{name}_{var}_row{row}.csv")
+        return files
 
     if figures_only and figures is not None:
         files = {**roi_figures(ds, None, None, figures, name, var, bin_width=bin_width), **profiles()}

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaearr.cli.common import app, parse_options, store_location
+from vaearr.cli.common import Renamed, app, parse_options, store_location
 from vaearr.options import check_values, writable_folder
 from vaearr.train.config import MIN_SIDE
 
@@ -15,8 +15,8 @@ from vaearr.train.config import MIN_SIDE
 @app.command("import-weights")
 def import_weights(
     weights: Annotated[Path, typer.Argument(help="The script's checkpoint (.pth/.pt: a state dict, or a dict holding one).")],
-    source: Annotated[str, typer.Option("--from", help="The script: ebsd-script, beta-vae or mnist-vae.")],
-    store: Annotated[Path, typer.Option(parser=store_location, help="Store with the variable the run will encode (fits the input pipeline).")],
+    store: Annotated[Path, typer.Argument(parser=store_location, help="Store with the variable the run will encode (fits the input pipeline)."), Renamed("--store")],
+    source: Annotated[str, typer.Option("--from", help="The script: ebsd-script, beta-vae or mnist-vae (the family the weights come from, not an input variable: that is --var).")],
     run: Annotated[Path, typer.Option("--run", "-r", help="New run folder.")],
     var: Annotated[str, typer.Option(help="Variable to encode.")] = "patterns",
     mask: Annotated[str, typer.Option(help="Mask variable ('auto': roi if present; 'none').")] = "auto",

@@ -280,7 +280,7 @@ PATCHWORK_TRUTH = ("grain_id", "subgrain_id", "patch_id", "grain_boundaries_true
 def write_patchwork_map(path: str | os.PathLike, kind: str = "subgrains", *, seed: int = 0,
                         overwrite: bool = False, **physics: Any) -> xr.Dataset:
     """Simulate a map of this family (:func:`patchwork_map`) and write it as an ``ebsd-map`` store (no ROI:
-    ``vaearr roi --bc-otsu`` makes one from ``bandcontrast``, as for a measured map)."""
+    ``vaearr roi --otsu`` makes one from ``bandcontrast``, as for a measured map)."""
     ds = patchwork_map(kind, seed=seed, **physics)
     keep = ["patterns", "bandcontrast", *(v for v in PATCHWORK_TRUTH if v in ds)]
     config = {"family": "patchwork", "kind": kind, "seed": int(seed),

@@ -58,7 +58,7 @@ def check_target(path: str | os.PathLike, overwrite: bool) -> tuple[Path, str]:
     """The output file and its suffix, or one :class:`InputError` line: an unknown suffix, an existing
     file without ``overwrite``, a folder that cannot be written."""
     path = Path(path)
-    no_loop(path, "--to")
+    no_loop(path, "--out")
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise InputError(path, f"unknown suffix '{path.suffix}': give .ang, .ctf, .h5 (orix HDF5) or .csv")
@@ -83,7 +83,7 @@ def check_target(path: str | os.PathLike, overwrite: bool) -> tuple[Path, str]:
 def _write_whole(path: Path, write) -> None:
     """``write(tmp)`` beside ``path``, then rename: the file appears whole or not at all; a full disk is one
     :class:`~vaearr.files.NoRoomError` line and leaves no temporary file (:func:`vaearr.files.write_whole`)."""
-    writable_folder(path.parent, "--to")  # a folder made here goes again if the export fails
+    writable_folder(path.parent, "--out")  # a folder made here goes again if the export fails
     write_whole(path, write, what=f"nothing was written there{', the file there is as it was' if path.exists() else ''}")
 
 
@@ -285,7 +285,7 @@ def export_table(store: str | os.PathLike, to: str | os.PathLike, variables: Seq
     """
     to, suffix = check_target(to, overwrite)
     if suffix != ".csv":
-        raise InputError(to, f"--vars writes a .csv table; orientations go to {suffix} with --orientation")
+        raise InputError(to, f"--vars writes a .csv table; orientations go to {suffix} with --var")
     if not variables:
         raise InputError(to, "a .csv needs --vars (e.g. --vars latent,pca_weights,clusters)")
     ds = open_store(store)

@@ -59,7 +59,7 @@ def check_kind(store: str | os.PathLike, kind: str) -> None:
     is read or written: images beside a scan would be a store no command reads right."""
     found = store_kind(store)
     if found is not None and found != kind:
-        raise StoreError(store, f"is a {found} store; {kind} data go into a store of their own (give another --store)")
+        raise StoreError(store, f"is a {found} store; {kind} data go into a store of their own (give another STORE)")
 
 
 def raised_while_reading(exc: BaseException) -> bool:

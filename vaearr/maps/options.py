@@ -247,8 +247,8 @@ class SegmentOptions:
     """Everything ``vaearr segment`` and the ``segment-map`` flow take (:func:`~vaearr.maps.segment.segment_store`)."""
 
     store: str = opt(help="Store with the feature map.", flags=())
-    features: str = opt("latent", "Feature map: a (y, x[, dim]) variable (latents, pca_weights, cnmf_weights…) or "
-                                  "orientations (y, x, quaternion).")
+    var: str = opt("latent", "Feature map: a (y, x[, dim]) variable (latents, pca_weights, cnmf_weights…) or "
+                             "orientations (y, x, quaternion).", deprecated=("--features",))
     mask: str | None = opt("auto", "Mask variable ('auto': roi when the store has one, else every pixel; 'none': "
                                    "every pixel).", cli_type=str, parse=parse_none)
     name: str = opt("segments", "Region variable; {name}_grains and {name}_boundaries are written beside it.")
@@ -268,7 +268,7 @@ class SegmentOptions:
         """One line naming the option and its allowed range, before any work."""
         check_declared(self)
         check_name(self.name, "--name")
-        check_name(self.features, "--features")
+        check_name(self.var, "--var")
         if not (math.isfinite(self.boundary_cost) and self.boundary_cost >= 0):
             raise InputError(None, f"--boundary-cost must be a number >= 0 (nats), got {self.boundary_cost:g}")
         if self.min_size is not None and self.min_size < 1:
@@ -295,8 +295,8 @@ class SpreadOptions:
     """Everything ``vaearr spread`` and the ``spread-map`` flow take (:func:`~vaearr.maps.spread.spread_store`)."""
 
     store: str = opt(help="Store with the feature map and the regions.", flags=())
-    features: str = opt("latent", "Feature map: a (y, x[, dim]) variable (latent, pca_weights, cnmf_weights…) or "
-                                  "orientations (y, x, quaternion): KAM and GOS in degrees.")
+    var: str = opt("latent", "Feature map: a (y, x[, dim]) variable (latent, pca_weights, cnmf_weights…) or "
+                             "orientations (y, x, quaternion): KAM and GOS in degrees.", deprecated=("--features",))
     regions: str = opt("segments", "Region ids: a segmentation's name (its {name}_grains is used, or {name} with "
                                    "--level regions) or any (y, x) integer variable, −1 outside.")
     level: str = opt("grains", "grains: spreads over the segmentation's grains (GOS is a grain's spread); regions: "
@@ -305,14 +305,14 @@ class SpreadOptions:
                                    "every pixel).", cli_type=str, parse=parse_none)
     radius: int = opt(KERNEL_RADIUS, "Kernel radius (pixels) of a feature map's kernel spread: the window its "
                                      "gradient is fit on (orientations: the first neighbours, as KAM).", min=1, max=10)
-    name: str | None = opt(None, "Prefix of {name}_kernel_spread and {name}_domain_spread (default: the features).")
+    name: str | None = opt(None, "Prefix of {name}_kernel_spread and {name}_domain_spread (default: --var).")
     recrystallised: str = opt("recrystallised", "Name of the recrystallised mask written beside them.")
     overwrite: bool = opt(False, "Replace the variables if they exist.", flags=("--overwrite",))
 
     def check(self) -> None:
         """One line naming the option and its allowed range, before any work."""
         check_declared(self)
-        check_name(self.features, "--features")
+        check_name(self.var, "--var")
         check_name(self.regions, "--regions")
         check_name(self.recrystallised, "--recrystallised")
         if self.name is not None:
@@ -320,7 +320,7 @@ class SpreadOptions:
 
     def outputs(self) -> tuple[str, str, str]:
         """The three variables written."""
-        prefix = self.name or self.features
+        prefix = self.name or self.var
         return f"{prefix}_kernel_spread", f"{prefix}_domain_spread", self.recrystallised
 
 
@@ -362,7 +362,8 @@ class PhasesOptions:
 
     store: str = opt(help="Store with the patterns and a segmentation.", flags=())
     regions: str = opt("segments", "Region variable of a segmentation (vaearr segment's --name), grouped into phases.")
-    features: str = opt("latent", "Feature map the 'features' method groups (latent, pca_weights, cnmf_weights…).")
+    var: str = opt("latent", "Feature map the 'features' method groups (latent, pca_weights, cnmf_weights…).",
+                   deprecated=("--features",))
     method: str = opt("auto", "auto (bands, then sharpness within each), bands (angles between the bands of each "
                               "region's mean pattern), sharpness, or features (a mixture of the regions' mean features).",
                       choices=("auto", "bands", "sharpness", "features"), parse=_lower)
@@ -387,7 +388,7 @@ class PhasesOptions:
         check_declared(self)
         check_name(self.name, "--name")
         check_name(self.regions, "--regions")
-        check_name(self.features, "--features")
+        check_name(self.var, "--var")
         if self.pc is None:
             return None
         pc = parse_pc(self.pc)

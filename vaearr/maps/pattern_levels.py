@@ -358,7 +358,10 @@ def _region_moments(features: Any, id_maps: list[np.ndarray],
     """Per id ≥ 0 of each map of ``id_maps``: sum of the (prepared) features, sum of their squared norms, count — one
     pass over the features in row blocks for all the maps (each pass reads and prepares every pattern of the map)."""
     shape = id_maps[0].shape
-    acc = [[None, np.zeros(int(ids.max()) + 1), np.zeros(int(ids.max()) + 1)] for ids in id_maps]
+    sizes = [int(ids.max()) + 1 for ids in id_maps]
+    sums: list[np.ndarray | None] = [None] * len(id_maps)
+    sqs = [np.zeros(n) for n in sizes]
+    counts = [np.zeros(n) for n in sizes]
     step = max(1, BLOCK_PIXELS // max(shape[1], 1))  # rows a block: its patterns, not the map's width, bound memory
     for r0 in range(0, shape[0], step):
         rows = slice(r0, min(r0 + step, shape[0]))
@@ -367,18 +370,19 @@ def _region_moments(features: Any, id_maps: list[np.ndarray],
             continue
         block = np.asarray(features[rows])
         f_all = np.asarray(prepare(block) if prepare is not None else block.reshape(*sels[0].shape, -1), np.float64)
-        for ids, sel, a in zip(id_maps, sels, acc):
+        for m, (ids, sel) in enumerate(zip(id_maps, sels)):
             if not sel.any():
                 continue
             f = f_all[sel]
             k = ids[rows][sel]
-            n = a[1].size
-            if a[0] is None:
-                a[0] = np.zeros((n, f.shape[1]))
-            np.add.at(a[0], k, f)
-            np.add.at(a[1], k, np.einsum("ij,ij->i", f, f))
-            a[2] += np.bincount(k, minlength=n)
-    return [(a[0], a[1], a[2]) for a in acc]
+            total = sums[m]
+            if total is None:
+                total = sums[m] = np.zeros((sizes[m], f.shape[1]))
+            np.add.at(total, k, f)
+            np.add.at(sqs[m], k, np.einsum("ij,ij->i", f, f))
+            counts[m] += np.bincount(k, minlength=sizes[m])
+    return [(np.zeros((n, 1)) if total is None else total, sq, count)  # no pixel: as row_moments
+            for total, sq, count, n in zip(sums, sqs, counts, sizes)]
 
 
 def _mean_dissimilarity(sums: np.ndarray, sq: np.ndarray, count: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:

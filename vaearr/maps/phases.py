@@ -19,7 +19,7 @@ at least ``min_regions`` regions); a map where no split passes is one phase. The
     ``bands``, then ``sharpness`` inside each phase found.
 ``features``
     The model side, for comparison: a Gaussian mixture of the regions' mean feature vectors
-    (``--features``: latents, PCA or cNMF weights), the number of components by the lowest BIC.
+    (``--var``: latents, PCA or cNMF weights), the number of components by the lowest BIC.
 
 Regions under ``min_pixels`` pixels have noisy means: they take no part in the splits and join
 the phase whose regions their features are nearest. Written: ``{name}(y, x)`` int16 phase ids 0…k−1
@@ -59,6 +59,7 @@ from vaearr.maps.phase_features import (
 from vaearr.maps.segment import resolve_mask
 from vaearr.store import open_store, require_whole, write_variables
 from vaearr.store.schema import PATTERNS, PX, PY, X, Y, auto_mask
+from vaearr.options import renamed_keywords, take_renamed
 
 #: The grouping methods.
 METHODS = ("auto", "bands", "sharpness", "features")
@@ -276,7 +277,7 @@ def _region_map(ds: xr.Dataset, name: str, valid: np.ndarray, store: Any) -> tup
 
 def _feature_means(ds: xr.Dataset, name: str, regions: np.ndarray, n: int, store: Any) -> np.ndarray:
     if name not in ds.data_vars or not {Y, X} <= set(ds[name].dims) or ds[name].ndim > 3:
-        raise StoreError(store, f"no feature map '{name}' (y, x[, dim]) for --method features (give --features)")
+        raise StoreError(store, f"no feature map '{name}' (y, x[, dim]) for --method features (give --var)")
     v = ds[name]
     z = np.asarray(v.transpose(Y, X, *[d for d in v.dims if d not in (Y, X)]).values, np.float64)
     z = z.reshape(*regions.shape, -1)
@@ -297,7 +298,7 @@ def phases_store(store: str | os.PathLike, options: PhasesOptions | None = None,
     StoreError
         No patterns, no such region, feature or mask variable, a variable that exists without ``overwrite``.
     """
-    o = options if options is not None else PhasesOptions(store=str(store), **fields)
+    o = options if options is not None else PhasesOptions(store=str(store), **take_renamed(fields, renamed_keywords(PhasesOptions), "phases_store"))
     pc = o.check()
     ds = open_store(store)
     if PATTERNS not in ds.data_vars or set(ds[PATTERNS].dims) != {Y, X, PY, PX}:
@@ -306,13 +307,13 @@ def phases_store(store: str | os.PathLike, options: PhasesOptions | None = None,
         raise StoreError(store, f"variable '{o.name}' exists; pass --overwrite to replace it")
     # before any work: no phase map from damaged patterns, regions, features or mask
     require_whole(ds, [PATTERNS, o.regions, auto_mask(ds.data_vars, o.mask),
-                       *([o.features] if o.method == "features" else [])], store)
+                       *([o.var] if o.method == "features" else [])], store)
     valid, mask, mask_line = resolve_mask(ds, o.mask, store)
     regions, ids = _region_map(ds, o.regions, valid, store)
     n = len(ids)
     if n == 0:
         raise StoreError(store, f"'{o.regions}' has no region inside the mask")
-    z = _feature_means(ds, o.features, regions, n, store) if o.method == "features" else None
+    z = _feature_means(ds, o.var, regions, n, store) if o.method == "features" else None
     geometry, geo_line = store_geometry(ds, pc, o.sample_tilt)
     if geometry is None and o.method != "features":
         raise InputError(None, "the store keeps no projection centre: give --pc X,Y,Z (Bruker) for the bands' plane "
@@ -361,10 +362,10 @@ def _write(store: Any, ds: xr.Dataset, o: PhasesOptions, regions: np.ndarray, la
     attrs = {"nodata": -1, "method": o.method, "rule": RULES[o.method], "n_phases": k, "phase_list": phase_list,
              "regions": o.regions, "splits": grouping.splits, "min_regions": o.min_regions, "min_pixels": o.min_pixels,
              "thresholds": {"bands": BANDS_SPLIT, "bands_ratio": BANDS_RATIO, "sharpness": SHARPNESS_SPLIT},
-             **({"features": o.features} if o.method == "features" else {}),
+             **({"features": o.var} if o.method == "features" else {}),
              "note": "phases found in the data, no crystallography given: ids are arbitrary (0 the phase of most regions)"}
     da = xr.DataArray(phase_map, dims=(Y, X), coords={Y: ds[Y].values, X: ds[X].values}, name=o.name, attrs=attrs)
-    sources = [PATTERNS, o.regions, *([o.features] if o.method == "features" else []), *([mask] if mask else [])]
+    sources = [PATTERNS, o.regions, *([o.var] if o.method == "features" else []), *([mask] if mask else [])]
     config = {k_: v for k_, v in vars(o).items() if k_ not in ("store", "progress")}
     config["pc"] = None if o.pc is None else str(o.pc)
     write_variables(store, {o.name: da}, source=sources, config={**config, "mask": mask},

@@ -124,9 +124,9 @@ def _check_criteria(any_criterion: bool, bc_min: float | None, bc_max: float | N
     if keep not in KEEP:
         raise InputError(None, f"--keep must be above or below, got '{keep}'")
     if not any_criterion:
-        raise InputError(None, "give at least one ROI criterion: a minimum or maximum value (--bc-min / --bc-max, or "
+        raise InputError(None, "give at least one ROI criterion: a minimum or maximum value (--min / --max, or "
                                "--threshold with --keep), Otsu's threshold (--otsu), a top percentage "
-                               "(--bc-top-percent), an x/y range (--x/--y) or an x/y index range (--x-index/--y-index)")
+                               "(--top-percent), an x/y range (--x/--y) or an x/y index range (--x-index/--y-index)")
     if top_percent is not None and not (0 < float(top_percent) <= 100):
         raise InputError(None, f"top percent must be in (0, 100], got {top_percent:g}")
     for label_, t in (("bc_min", bc_min), ("bc_max", bc_max)):
@@ -268,7 +268,7 @@ def make_roi(
         if keep not in KEEP:
             raise InputError(None, f"--keep must be above or below, got '{keep}'")
         if (bc_min if keep == "above" else bc_max) is not None:
-            raise InputError(None, f"--threshold with --keep {keep} is --bc-{'min' if keep == 'above' else 'max'}: "
+            raise InputError(None, f"--threshold with --keep {keep} is --{'min' if keep == 'above' else 'max'}: "
                                    "give one of them")
         bc_min, bc_max = (threshold, bc_max) if keep == "above" else (bc_min, threshold)
     x_range = _as_range(x, xdim)

@@ -25,6 +25,7 @@ from vaearr.maps.merging import relabel
 from vaearr.maps.regions import Segmentation, boundary_codes, segment_features
 from vaearr.store import open_store, require_whole, write_variables
 from vaearr.store.schema import AUTO_MASK, PATTERNS, PHASE_ID, QUATERNION, X, Y, auto_mask, mask_said, phase_id_name
+from vaearr.options import renamed_keywords, take_renamed
 
 
 
@@ -43,7 +44,7 @@ class SegmentResult:
         s, o = self.segmentation, self.options
         codes = s.boundaries
         return "\n".join([*self.messages,
-                          f"segmented '{o.features}' into {s.n_regions} regions in {s.n_grains} grains "
+                          f"segmented '{o.var}' into {s.n_regions} regions in {s.n_grains} grains "
                           f"({int((codes == 2).sum())} grain-boundary and {int((codes == 1).sum())} low-angle "
                           f"boundary pixels); wrote {', '.join(self.variables)}"])
 
@@ -70,7 +71,8 @@ def feature_map(ds: xr.Dataset, name: str, store: Any) -> xr.DataArray:
     """The ``(y, x[, dim])`` feature variable, checked."""
     if name not in ds.data_vars:
         have = sorted(v for v in map(str, ds.data_vars) if {Y, X} <= set(ds[v].dims))
-        raise StoreError(store, f"no feature variable '{name}' (maps in the store: {', '.join(have) or 'none'})")
+        hint = "; 'vaearr encode' writes the latent, or give --var another map" if name.startswith("latent") else ""
+        raise StoreError(store, f"no feature variable '{name}' (maps in the store: {', '.join(have) or 'none'}){hint}")
     da_ = ds[name]
     extra = [d for d in da_.dims if d not in (Y, X)]
     if not {Y, X} <= set(da_.dims) or len(extra) > 1 or da_.dtype.kind not in "fiu":
@@ -88,10 +90,10 @@ def feature_inputs(store: Any, options: Any, doing: str,
     ds = open_store(store)
     if Y not in ds.dims or X not in ds.dims:
         raise StoreError(store, f"the store has no (y, x) grid to {doing}")
-    da_ = feature_map(ds, options.features, store)
+    da_ = feature_map(ds, options.var, store)
     # before any work, so nothing is computed from a damaged variable
-    require_whole(ds, [options.features, auto_mask(ds.data_vars, options.mask), PHASE_ID,
-                       phase_id_name(options.features), getattr(options, "regions", None), *reads], store)
+    require_whole(ds, [options.var, auto_mask(ds.data_vars, options.mask), PHASE_ID,
+                       phase_id_name(options.var), getattr(options, "regions", None), *reads], store)
     clash = [v for v in options.outputs() if v in ds.variables]
     if clash and not options.overwrite:
         raise StoreError(store, f"variable(s) {clash} exist; pass --overwrite to replace them")
@@ -126,7 +128,7 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
     StoreError
         No such feature or mask variable, a variable that exists without ``overwrite``.
     """
-    options = options if options is not None else SegmentOptions(store=str(store), **kwargs)
+    options = options if options is not None else SegmentOptions(store=str(store), **take_renamed(kwargs, renamed_keywords(SegmentOptions), "segment_store"))
     # the patterns too: they floor the sub-grains when the store has them
     ds, da_ = feature_inputs(store, options, "segment", reads=(PATTERNS,))
     valid, mask_name, mask_line = resolve_mask(ds, options.mask, store)
@@ -135,7 +137,7 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
     messages = [mask_line]
     grains = None
     if QUATERNION in da_.dims:
-        features, grains, line = _orientation_inputs(ds, options.features, valid, options.grain_angle)
+        features, grains, line = _orientation_inputs(ds, options.var, valid, options.grain_angle)
         messages.append(line)
     else:
         values = np.asarray(da_.values, np.float64)
@@ -152,7 +154,7 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
         messages.append(f"sub-grain floor: mean patterns at least {options.min_contrast:g} × the grain boundaries' "
                         f"difference ({seg.info.get('lagb_pairs_merged_by_floor', 0)} pair(s) merged)")
     variables = _segment_variables(ds, options, seg, mask_name)
-    sources = [options.features, *([mask_name] if mask_name else [])]
+    sources = [options.var, *([mask_name] if mask_name else [])]
     config = {k: v for k, v in vars(options).items() if k != "store"}
     write_variables(store, variables, source=sources, config={**config, "mask": mask_name},
                     attrs={"in_mask": mask_name or "none"}, overwrite=options.overwrite)
@@ -179,7 +181,7 @@ def _segment_variables(ds: xr.Dataset, options: SegmentOptions, seg: Segmentatio
             "(vaearr.maps.segment); grains: regions joined across low-angle boundaries")
     return {
         name: xr.DataArray(seg.regions.astype(np.int32), dims=(Y, X), coords=coords, name=name,
-                           attrs={"nodata": -1, "features": options.features, "rule": rule, "n_regions": seg.n_regions,
+                           attrs={"nodata": -1, "features": options.var, "rule": rule, "n_regions": seg.n_regions,
                                   "n_grains": seg.n_grains, **info}),
         grains_name: xr.DataArray(seg.grains.astype(np.int32), dims=(Y, X), coords=coords, name=grains_name,
                                   attrs={"nodata": -1, "regions": name, "n_grains": seg.n_grains}),

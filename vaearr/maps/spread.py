@@ -49,6 +49,7 @@ from vaearr.maps.orientations import phase_groups
 from vaearr.maps.segment import feature_inputs, resolve_mask
 from vaearr.store import write_variables
 from vaearr.store.schema import PHASE_ID, QUATERNION, X, Y, phase_id_name
+from vaearr.options import renamed_keywords, take_renamed
 
 #: Pixels of a region's rim left out of its domain spread (the mixing zone of a boundary).
 EDGE_PX = 2
@@ -314,7 +315,7 @@ class SpreadResult:
         units = info.get("units", "")
         return "\n".join([
             *self.messages,
-            f"spreads of '{self.options.features}' over the {info['regions_measured']} regions of '{self.regions}' ({units}):",
+            f"spreads of '{self.options.var}' over the {info['regions_measured']} regions of '{self.regions}' ({units}):",
             f"  {kernel}: median {np.nanmedian(s.kernel):.4g} (recrystallised regions: "
             f"{_shown(info.get('kernel_spread_recrystallised_median'))})",
             f"  {domain}: regions from {np.nanmin(s.region_domain):.4g} to {np.nanmax(s.region_domain):.4g}",
@@ -357,19 +358,19 @@ def spread_store(store: str | os.PathLike, options: SpreadOptions | None = None,
     StoreError
         No such feature, region or mask variable; variables that exist without ``overwrite``.
     """
-    options = options if options is not None else SpreadOptions(store=str(store), **kwargs)
+    options = options if options is not None else SpreadOptions(store=str(store), **take_renamed(kwargs, renamed_keywords(SpreadOptions), "spread_store"))
     ds, da_ = feature_inputs(store, options, "measure spreads on", reads=(f"{options.regions}_grains",))
     regions_name, regions, region_line = region_variable(ds, options, store)
     valid, mask_name, mask_line = resolve_mask(ds, options.mask, store)
     regions = np.where(valid & (regions >= 0), regions, -1)
     if QUATERNION in da_.dims:
-        result = orientation_spreads(_rotation_vectors(ds, options.features, regions), regions)
+        result = orientation_spreads(_rotation_vectors(ds, options.var, regions), regions)
     else:
         values = np.asarray(da_.values, np.float64)
         result = feature_spreads(values, regions, radius=options.radius)
     variables = _spread_variables(ds, options, result, regions_name, mask_name)
     config = {k: v for k, v in vars(options).items() if k != "store"}
-    write_variables(store, variables, source=[options.features, regions_name, *([mask_name] if mask_name else [])],
+    write_variables(store, variables, source=[options.var, regions_name, *([mask_name] if mask_name else [])],
                     config={**config, "mask": mask_name}, overwrite=options.overwrite)
     return SpreadResult(str(store), options, regions_name, variables, result, [mask_line, region_line])
 
@@ -397,7 +398,7 @@ def _spread_variables(ds: xr.Dataset, options: SpreadOptions, result: Spread, re
     kernel, domain, rex = options.outputs()
     info = {k: v for k, v in result.info.items() if v is not None}
     units = "degrees" if info.get("units") == "degrees" else "noise variance"
-    common = {"features": options.features, "regions": regions_name, "level": options.level, **info}
+    common = {"features": options.var, "regions": regions_name, "level": options.level, **info}
     return {
         kernel: xr.DataArray(result.kernel.astype(np.float32), dims=(Y, X), coords=coords, name=kernel,
                              attrs={**common, "units": units, "long_name": "kernel spread (KAM analogue)"}),

@@ -1,4 +1,4 @@
-"""Running a command's dask work on a dask.distributed cluster (``--scheduler tcp://host:8786``)."""
+"""Running a command's dask work on a dask.distributed cluster (``--dask tcp://host:8786``)."""
 
 from __future__ import annotations
 

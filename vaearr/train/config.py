@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from vaearr.errors import InputError, VaearrError, require
-from vaearr.options import SEED_MAX, Option, opt, options, parse_window
+from vaearr.options import SEED_MAX, Option, opt, options, parse_window, renamed_keywords, take_renamed
 
 
 class TrainingError(VaearrError):
@@ -59,7 +59,7 @@ def _parse_clip(value: float) -> float | None:
 
 #: Values of ``amp``.
 AMPS = ("auto", "bf16", "fp16", "none")
-#: Values of ``schedule``.
+#: Values of ``lr_schedule``.
 SCHEDULES = ("cosine", "cosine-restarts", "none")
 #: The smallest --crop and --resize: a sample of fewer pixels a side leaves the model nothing to learn (a
 #: 1×1 resize trained a collapsed model).
@@ -96,8 +96,9 @@ class TrainConfig:
     lr: float = opt(1e-3, "Learning rate.", above=0)
     weight_decay: float = opt(0.0, "Weight decay.", min=0)
     optimizer: str = opt("adam", "adam or adamw.", choices=("adam", "adamw"))
-    schedule: str = opt("cosine", "cosine, cosine-restarts (warm restarts: --cosine-t0, --cosine-t-mult) or none.",
-                        flags=("--schedule", "--scheduler"), choices=SCHEDULES)
+    lr_schedule: str = opt("cosine", "Learning-rate schedule: cosine, cosine-restarts (warm restarts: --cosine-t0, "
+                                     "--cosine-t-mult) or none.", choices=SCHEDULES,
+                           deprecated=("--schedule", "--scheduler"))
     schedule_per: str = opt("step", "Step the schedule per step or per epoch.", choices=("step", "epoch"))
     kl_warmup_epochs: float = opt(0.0, "Epochs of linear KL warm-up (0: none).", flags=("--kl-warmup",), min=0)
     kl_cycles: int = opt(0, "Cyclical KL annealing: this many cycles over the training, each ramping the KL "
@@ -173,6 +174,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
+        d = take_renamed(d, renamed_keywords(cls), "config", warn=False)  # a run written before a rename
         d = {k: v for k, v in d.items() if k in known}
         for k in ("sample_dims", "feature_dims", "patch", "preview_slices"):
             if d.get(k) is not None:
@@ -191,7 +193,7 @@ def check_schedule_options(cfg: TrainConfig) -> None:
     """One clear line for an early-stopping, weight-average, schedule, subset or wandb option that
     cannot work, before a run is written (a subset larger than the training samples is found
     when the split is made, also before)."""
-    # the ranges of --patience, --min-delta, --ema, --schedule, --cosine-*, --amp, --max-steps and --subset are
+    # the ranges of --patience, --min-delta, --ema, --lr-schedule, --cosine-*, --amp, --max-steps and --subset are
     # declared on their fields (vaearr.options.check_declared); what is left needs two options at once
     if cfg.amp == "fp16" and not str(cfg.device).startswith("cuda"):
         raise TrainingError("--amp fp16 is for CUDA; on a CPU use --amp bf16 (or none)")

@@ -163,14 +163,14 @@ class Trainer:
         cfg = self.cfg
         self.steps_per_epoch = steps_per_epoch
         unit = steps_per_epoch if cfg.schedule_per == "step" else 1
-        if cfg.schedule == "cosine-restarts":
+        if cfg.lr_schedule == "cosine-restarts":
             return torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
                 self.optimizer, T_0=max(cfg.cosine_t0 * unit, 1), T_mult=cfg.cosine_t_mult)
         span = self.total_steps(steps_per_epoch)
         if cfg.schedule_per != "step":
             span = math.ceil(span / max(steps_per_epoch, 1))
         return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(span, 1)) \
-            if cfg.schedule == "cosine" else None
+            if cfg.lr_schedule == "cosine" else None
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -496,7 +496,7 @@ def train_store(store: str | os.PathLike, run: str | os.PathLike, *, resume: boo
     other fields given as keywords (``epochs=3``, ``latent_dim=4``, ``model_options={...}``; an unknown one is one
     error line naming the options); prints what ``vaearr train`` reports (``quiet``: nothing, no progress bars) and
     returns the run folder."""
-    cfg = from_fields(TrainConfig, {"store": str(store), "run": str(run), **fields})
+    cfg = from_fields(TrainConfig, {"store": str(store), "run": str(run), **fields}, "vaearr.train")
     result = fit(cfg, resume=resume, progress=not quiet, report=None if quiet else print)
     if not quiet:
         which = "val_loss" if result.history and "val_loss" in result.history[-1] else "train_loss"

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from vaearr.files import beside_store
 from vaearr.maps.boundaries import BoundaryResult
 from vaearr.viz.core import save_figure
 from vaearr.viz.maps import image_map, overlay
@@ -43,11 +44,7 @@ def boundary_files(result: BoundaryResult, folder: str | os.PathLike | None = No
     ``folder`` defaults to ``STORE_boundaries`` beside the store (in the working folder for a URL), ``name`` to
     ``boundaries_{source}``; the paths are also added to ``result.files``.
     """
-    store = str(result.store)
-    if folder is None:  # beside a local store; in the working folder for an s3:// one
-        stem = Path(store.rstrip("/").rsplit("/", 1)[-1]).stem
-        folder = (Path(store).parent if "://" not in store else Path.cwd()) / f"{stem}_boundaries"
-    folder = Path(folder)
+    folder = Path(folder) if folder is not None else beside_store(result.store, "boundaries")
     files = boundary_figure(result.strength, result.grain_boundaries, result.low_angle_boundaries, folder,
                             name=name or f"boundaries_{result.source}", title=title)
     result.files.update(files)

@@ -375,7 +375,7 @@ def encoded_maps(store: Any, name: str, folder: str | Path | None) -> list[Path]
     """:func:`latent_maps` of the latent ``name`` a run encoded into ``store``, when it is a map
     (``(y, x, latent_dim)``: other latents have no maps) and ``folder`` is given; else none.
 
-    The rule ``vaearr encode --figures`` and the ``encode`` flow share.
+    The rule ``vaearr encode --out`` and the ``encode`` flow share.
     """
     if folder is None:
         return []

@@ -170,8 +170,9 @@ def run_section(run: Run) -> Section:
              f"{esc(run.model_config.get('latent_dim', '?'))}, trained on <code>{esc(d.var)}</code> "
              f"({esc(', '.join(d.sample_dims))} samples; mask {esc(d.mask or 'none')})</p>")
     t = run.train
-    keys = ("model", "latent_dim", "epochs", "batch_size", "lr", "optimizer", "schedule", "kl_warmup_epochs", "beta",
-            "seed", "val_fraction", "device", "amp", "resize", "crop", "scale", "standardize")
+    # "schedule": lr_schedule's name in a run written before the rename
+    keys = ("model", "latent_dim", "epochs", "batch_size", "lr", "optimizer", "lr_schedule", "schedule",
+            "kl_warmup_epochs", "beta", "seed", "val_fraction", "device", "amp", "resize", "crop", "scale", "standardize")
     sec.html("<h3>config</h3>" + definitions({k: t[k] for k in keys if k in t and t[k] is not None}))
     with_model = {k: v for k, v in run.model_config.items() if not isinstance(v, dict)}
     sec.html("<details><summary>model config</summary>" + definitions(with_model) + "</details>")

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from vaearr.files import beside_store
 from vaearr.options import writable_folder
 from vaearr.maps.segment import SegmentResult
 from vaearr.viz.core import save_figure
@@ -62,14 +63,10 @@ def segment_figure(regions: xr.DataArray, boundaries: xr.DataArray, folder: str 
     return {"map_html": html, "map_png": png}
 
 
-def figure_folder(store: str | os.PathLike, figures: str | os.PathLike | None, suffix: str = "segments") -> Path:
-    """The folder a figure goes to (``figures``, or ``STORE_{suffix}`` beside a local store, in the working folder
-    for a URL), created and proven writable, so a command fails before it writes the store."""
-    store = str(store)
-    if figures is None:
-        stem = Path(store.rstrip("/").rsplit("/", 1)[-1]).stem
-        figures = (Path(store).parent if "://" not in store else Path.cwd()) / f"{stem}_{suffix}"
-    return writable_folder(figures, "--figures")
+def figure_folder(store: str | os.PathLike, figures: str | os.PathLike | None, suffix: str = "segment") -> Path:
+    """The folder a figure goes to (``figures``, or :func:`~vaearr.files.beside_store`'s ``STORE_{suffix}``),
+    created and proven writable, so a command fails before it writes the store."""
+    return writable_folder(figures if figures is not None else beside_store(store, suffix), "--out")
 
 
 def segment_files(result: SegmentResult, folder: str | os.PathLike | None = None) -> dict[str, Path]:

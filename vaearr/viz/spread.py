@@ -45,4 +45,4 @@ def spread_files(result: SpreadResult, folder: str | os.PathLike | None = None) 
     folder = figure_folder(result.store, folder, suffix="spread")
     kernel, domain, rex = result.options.outputs()
     return spread_figure(result.variables[kernel], result.variables[domain], result.variables[rex], folder,
-                         name=f"{result.options.name or result.options.features}_spread")
+                         name=f"{result.options.name or result.options.var}_spread")

@@ -3,7 +3,7 @@
 :func:`variable_map` takes a ``(y, x)`` map, an ``(y, x, rgb)`` IPF map, or a map with one more dim (a latent's
 ``latent_dim``, ``element``…) and draws it with :func:`~vaearr.viz.maps.image_map` (x to the right, y downward,
 axes in µm with a scale bar, units on the colour bar), one entry of the extra dim or all of them as a grid; a
-latent on the one colour range symmetric about 0 that the report and ``encode --figures`` use.
+latent on the one colour range symmetric about 0 that the report and ``encode --out`` use.
 :func:`at_point` is the pixel nearest a point given in the scan's units (a pattern, a latent vector).
 """
 
