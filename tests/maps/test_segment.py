@@ -441,3 +441,20 @@ def test_joining_patches_updates_one_row_of_costs_and_joins_as_recomputing_them_
         got, grain_of, joins = join_patches(z, labels, grain, price)
         assert joins == want_joins and np.array_equal(got, want), trial
         assert np.array_equal(grain_of[got], grain[labels])
+
+
+def test_group_sums_are_add_at_to_the_last_bit():
+    """The sums that read a map's patterns once (region moments, side rows, region means) are
+    :func:`numpy.add.at`'s, bit for bit, in float64; groups with no row sum to zero."""
+    from vaearr.maps.merging import group_sums
+
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=(5000, 37)).astype(np.float32)
+    ids = rng.integers(0, 60, 5000)
+    ids[ids == 7] = 8  # an empty group
+    want = np.zeros((61, 37))
+    np.add.at(want, ids, values)
+    got = group_sums(ids, values, 61)
+    assert got.dtype == np.float64 and np.array_equal(got, want)
+    assert not got[7].any() and not got[60].any()
+    assert group_sums(np.zeros(0, int), np.zeros((0, 4)), 3).shape == (3, 4)

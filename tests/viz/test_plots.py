@@ -143,3 +143,39 @@ def test_lazy_imports_and_agg_backend():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "agg"
+
+
+@pytest.mark.parametrize("k", [3, 40])
+def test_cluster_scatter_colours_every_point_as_its_cluster(tmp_path, k):
+    """A few clusters: one element a cluster, with a legend; hundreds (a million-pixel map gives 150–400):
+    one element coloured point by point (an overlay of hundreds of elements took holoviews minutes to draw).
+    Either way each point takes its cluster's palette colour and noise its grey, and the PNG is drawn."""
+    import holoviews as hv
+
+    from vaearr.analysis.clustering import NOISE_RGB, palette
+    from vaearr.viz.clustering import MAX_LEGEND, cluster_figure
+    from vaearr.viz.core import save_figure
+
+    rng = np.random.default_rng(0)
+    labels, latent = rng.integers(-1, k, 500), rng.normal(size=500)
+    fig = cluster_figure(np.ones((20, 25, 3)), np.arange(25.0), np.arange(20.0), latent, rng.normal(size=500), labels)
+    scatter = fig[1] if not isinstance(fig, hv.Overlay) else fig
+    layers = list(scatter)
+    assert (len(layers) == k + 1) == (k <= MAX_LEGEND)
+
+    def hexc(rgb):
+        return "#%02x%02x%02x" % tuple(int(round(255 * v)) for v in rgb)
+
+    pal = palette(k, None)
+    want = {c: hexc(NOISE_RGB if c < 0 else pal[c]) for c in range(-1, k)}
+    if k <= MAX_LEGEND:
+        got = {layer.label: layer.opts.get("style").kwargs["color"] for layer in layers}
+        assert got == {("noise" if c < 0 else f"cluster {c}"): want[c] for c in range(-1, k)}
+    else:
+        (points,) = layers
+        colours = points.dimension_values("color")
+        xs = points.dimension_values(0)
+        assert len(colours) == 500 and np.array_equal(xs, latent)
+        assert [want[c] for c in labels] == list(colours)
+    html, png = save_figure(fig, tmp_path / f"clusters{k}")
+    assert os.path.getsize(png) > 10_000 and os.path.getsize(html) > 10_000

@@ -56,6 +56,7 @@ from scipy.sparse.csgraph import connected_components
 
 from vaearr.maps.background import static_background
 from vaearr.maps.edges import prepare_patterns
+from vaearr.maps.merging import group_sums
 from vaearr.maps.options import GRAIN_EXCESS
 from vaearr.progress import bar
 from vaearr.store.schema import PATTERNS, PX, PY, X, Y
@@ -189,8 +190,8 @@ def row_moments(features: Any, shape: tuple[int, int], rows: BoundaryRows,
         f = f[pix[lo:hi] - r0 * nx]
         if sums is None:
             sums = np.zeros((n_rows, f.shape[1]))
-        np.add.at(sums, row[lo:hi], f)
-        np.add.at(sq, row[lo:hi], np.einsum("ij,ij->i", f, f))
+        sums += group_sums(row[lo:hi], f, n_rows)
+        sq += np.bincount(row[lo:hi], weights=np.einsum("ij,ij->i", f, f), minlength=n_rows)
     if sums is None:
         sums = np.zeros((n_rows, 1))
     return sums, sq, count
@@ -378,8 +379,8 @@ def _region_moments(features: Any, id_maps: list[np.ndarray],
             total = sums[m]
             if total is None:
                 total = sums[m] = np.zeros((sizes[m], f.shape[1]))
-            np.add.at(total, k, f)
-            np.add.at(sqs[m], k, np.einsum("ij,ij->i", f, f))
+            total += group_sums(k, f, sizes[m])
+            sqs[m] += np.bincount(k, weights=np.einsum("ij,ij->i", f, f), minlength=sizes[m])
             counts[m] += np.bincount(k, minlength=sizes[m])
     return [(np.zeros((n, 1)) if total is None else total, sq, count)  # no pixel: as row_moments
             for total, sq, count, n in zip(sums, sqs, counts, sizes)]

@@ -43,7 +43,7 @@ from scipy import ndimage as ndi
 
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.grains import grain_rotation_vectors
-from vaearr.maps.merging import robust_covariance
+from vaearr.maps.merging import group_sums, robust_covariance
 from vaearr.maps.options import KERNEL_RADIUS, SpreadOptions
 from vaearr.maps.orientations import phase_groups
 from vaearr.maps.segment import feature_inputs, resolve_mask
@@ -196,8 +196,7 @@ def domain_spreads(z: np.ndarray, regions: np.ndarray, *, squared: bool = True,
     size_in = np.bincount(ids[inner], minlength=n)
     use = np.where(size_in[ids] >= MIN_INTERIOR, inner, regions >= 0)
     count = np.bincount(ids[use], minlength=n).astype(np.float64)
-    mean = np.zeros((n, z.shape[-1]))
-    np.add.at(mean, ids[use], z[use])
+    mean = group_sums(ids[use], z[use], n)
     mean /= np.maximum(count, 1)[:, None]
     dev = z - mean[ids]
     dist = np.einsum("...k,...k->...", dev, dev)

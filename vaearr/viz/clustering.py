@@ -15,6 +15,10 @@ from vaearr.viz.static import MapDecor
 from vaearr.viz.orientations import ipf_element
 
 
+#: more clusters than this: the scatter is one element coloured per point, with no legend
+MAX_LEGEND = 20
+
+
 def cluster_figure(
     grid_rgb: np.ndarray,
     xs: np.ndarray,
@@ -51,18 +55,27 @@ def cluster_figure(
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(n, MAX_SCATTER, replace=False)) if n > MAX_SCATTER else np.arange(n)
     yv = bc if bc is not None else np.zeros(n)
-    layers = []
     k = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
     pal = palette(k, colors)
-    for c in [-1, *range(k)]:
-        sel = pick[labels[pick] == c]
-        if not sel.size:
-            continue
-        color = NOISE_RGB if c < 0 else tuple(pal[c])
-        hexc = "#%02x%02x%02x" % tuple(int(round(255 * v)) for v in color)
-        pts = hv.Points((latent[sel], yv[sel]), kdims=[latent_label, bc_label if bc is not None else "zero"],
-                        label="noise" if c < 0 else f"cluster {c}")
-        layers.append(both(pts, dict(color=hexc), bokeh=dict(size=3, alpha=0.6), mpl=dict(s=3, alpha=0.6)))
+    kdims = [latent_label, bc_label if bc is not None else "zero"]
+
+    def hexcolor(c: int) -> str:
+        return "#%02x%02x%02x" % tuple(int(round(255 * v)) for v in (NOISE_RGB if c < 0 else tuple(pal[c])))
+
+    layers = []
+    if k <= MAX_LEGEND:
+        for c in [-1, *range(k)]:
+            sel = pick[labels[pick] == c]
+            if not sel.size:
+                continue
+            pts = hv.Points((latent[sel], yv[sel]), kdims=kdims, label="noise" if c < 0 else f"cluster {c}")
+            layers.append(both(pts, dict(color=hexcolor(c)), bokeh=dict(size=3, alpha=0.6), mpl=dict(s=3, alpha=0.6)))
+    else:
+        # one element coloured point by point: an overlay of hundreds of elements takes holoviews minutes to
+        # draw, and a legend of hundreds of entries says nothing the map does not
+        lut = np.array([hexcolor(c) for c in range(-1, k)])
+        pts = hv.Points((latent[pick], yv[pick], lut[labels[pick] + 1]), kdims=kdims, vdims=["color"])
+        layers.append(both(pts, dict(color="color"), bokeh=dict(size=3, alpha=0.6), mpl=dict(s=3, alpha=0.6)))
     scatter = both(hv.Overlay(layers), dict(title=f"{title}: {latent_label} vs {bc_label}"),
                           bokeh=dict(frame_width=fw, frame_height=fw, legend_position="right"),
                           mpl=dict(fig_inches=(FIG_INCHES, FIG_INCHES)))
