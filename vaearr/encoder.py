@@ -24,7 +24,7 @@ from vaearr.batches.ahead import ahead
 from vaearr.batches.spec import channel_axis, to_channels_first
 from vaearr.batches import DataSpec
 from vaearr.errors import StoreError
-from vaearr.models import VAEBase
+from vaearr.models import VAEBase, channels_last
 from vaearr.preprocess import Preprocess, averaged_variable, stored_average
 from vaearr.store import open_store, require_whole
 from vaearr.store.schema import MAP_DIMS
@@ -62,17 +62,6 @@ def in_place(model: torch.nn.Module) -> torch.nn.Module:
                 if i > 0 and hasattr(m, "inplace") and isinstance(m, ACTIVATIONS):
                     m.inplace = True
     return channels_last(model)
-
-
-def channels_last(model: torch.nn.Module) -> torch.nn.Module:
-    """``model`` with its 4-D weights (2-D convolutions) stored channels-last, the layout the CPU's convolution
-    kernels run fastest on: the EBSD conv-vae's encoder took 0.52 against 0.56 CPU-ms a pattern, and with batches
-    of 128 (:data:`ENCODE_BATCH`) 0.36 (BENCHMARKS.md "Scale: the encoder pass"); the latents move by 1e-6 of
-    their spread. :meth:`Run.encode` hands it its 4-D batches in the same layout. 3-D convolutions keep theirs."""
-    for p in model.parameters():
-        if p.ndim == 4:
-            p.data = p.data.contiguous(memory_format=torch.channels_last)
-    return model
 
 
 #: Samples per batch of an encoder pass by device type: on 2 CPU cores batches of 128 ran 1.47 × faster than of 256
