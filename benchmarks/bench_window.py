@@ -81,15 +81,17 @@ def window_of(run: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def prepare(tag: str, families: Path, arms: tuple[str, ...] | list[str] = ARMS) -> dict:
-    """The map's store copied, its runs (``arms``; auto always) trained and encoded (each once); what they were."""
+def prepare(tag: str, families: Path, arms: tuple[str, ...] | list[str] = ARMS,
+            retrain: tuple[str, ...] | list[str] = ()) -> dict:
+    """The map's store copied, its runs (``arms``; auto always) trained and encoded (each once, or again for the
+    arms in ``retrain``: what the code of today trains); what they were."""
     src, store = families / f"{tag}.zarr", DATA / f"{tag}.zarr"
     if not store.exists():
         shutil.copytree(src, store)
-    done = set(xr.open_zarr(store).data_vars)
+    done = set(xr.open_zarr(store).data_vars) - {f"latent_{arm}" for arm in retrain}
     runs = {"whole": families / f"{tag}.run", "auto": DATA / f"{tag}.auto.run", "bare": DATA / f"{tag}.bare.run"}
     cpu = {}
-    if not (runs["whole"] / "best").exists():
+    if not (runs["whole"] / "best").exists() or "whole" in retrain:
         runs["whole"] = DATA / f"{tag}.whole.run"
         if "latent_whole" not in done:
             cpu["whole"] = train_arm(store, runs["whole"], None)
@@ -171,7 +173,7 @@ def run_all(args: argparse.Namespace) -> None:
             print(json.dumps({"map": m.tag, "skipped": "not prepared by bench_families yet"}), flush=True)
             continue
         t = time.perf_counter()
-        prepared = prepare(m.tag, args.families, args.arms)
+        prepared = prepare(m.tag, args.families, args.arms, args.retrain)
         for row in score(m.tag, prepared):
             row = {"family": m.family, "seed": m.seed, "split": m.split, "map": m.tag, **row,
                    "wall_s": round(time.perf_counter() - t, 1), "machine": machine()}
@@ -213,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", nargs="*", help="map tags to run (default: all prepared)")
     p.add_argument("--arms", nargs="*", choices=ARMS, default=list(ARMS),
                    help="which runs to train and score (default all three; 'whole auto' for the window question alone)")
+    p.add_argument("--retrain", nargs="*", choices=ARMS, default=[],
+                   help="arms to train again with the code of today (default: each trained once, then reused)")
     p.add_argument("--families", type=Path, default=ROOT / "benchmarks" / "_data" / "families",
                    help="where bench_families prepared its stores and runs (read only)")
     args = p.parse_args(argv)

@@ -44,6 +44,7 @@ from vaearr.transforms import (
     Scale,
     Standardize,
     SubtractBackground,
+    fuse_standardize,
     Transform,
 )
 
@@ -237,9 +238,8 @@ class Preprocess:
 
     def transforms(self, *, training: bool = False) -> list[Transform]:
         """The steps as batch transforms: in training as they are, otherwise their evaluation forms."""
-        if training:
-            return list(self.steps)
-        return [e for s in self.steps if (e := s.for_eval()) is not None]
+        steps = list(self.steps) if training else [e for s in self.steps if (e := s.for_eval()) is not None]
+        return fuse_standardize(steps)
 
     def __call__(self, x: torch.Tensor, *, training: bool = False,
                  generator: torch.Generator | None = None) -> torch.Tensor:

@@ -319,3 +319,32 @@ def test_the_compiled_average_equals_the_numpy_one_and_a_stream_the_blocks(dtype
             blocks = kernel.average_read(lambda ys, xs: x[ys, xs], x.shape, ((5, 5, 9), (8, 13), (7,), (5,)),
                                          x.dtype, inside).compute()
             assert np.array_equal(streamed, blocks), (dtype, kernel.weighting, kernel.size, rows)
+
+
+def test_a_rescale_before_standardize_is_fused_and_changes_nothing_but_rounding():
+    """The EBSD default (background divided, each pattern rescaled to [0, 1], standardised) runs as one step that
+    skips the rescale: the same model inputs to float rounding, a constant pattern rescaled still all zeros; a rescale
+    that flips the sign is not fused (the standardisation would not undo it)."""
+    from vaearr.transforms import RemoveAndStandardize, Scale, Standardize, SubtractBackground, fuse_standardize
+
+    rng = np.random.default_rng(0)
+    bg = rng.uniform(50, 150, (12, 12)).astype(np.float32)
+    x = torch.from_numpy(rng.integers(0, 256, (9, 1, 12, 12)).astype(np.uint8))
+    x[3] = 77  # a dead pixel's constant pattern
+    for first in (SubtractBackground(bg, operation="divide"), SubtractBackground(bg), Scale((0.0, 1.0), "sample"),
+                  Scale((-1.0, 1.0), (0.0, 255.0))):
+        fused = fuse_standardize([first, Standardize()])
+        assert len(fused) == 1 and isinstance(fused[0], RemoveAndStandardize)
+        want = Standardize()(first(x))
+        got = fused[0](x)
+        live = torch.arange(9) != 3
+        assert torch.allclose(got[live], want[live], atol=2e-5) and not torch.equal(got, x.float())
+        if isinstance(first, Scale):
+            # a constant pattern: zeros (the rescale to a fixed range left it a rounding error from its mean,
+            # which the standardisation blew up to ~0.06)
+            assert not got[3].any()
+    flip = Scale((1.0, 0.0), (0.0, 255.0))
+    assert fuse_standardize([flip, Standardize()]) == [flip, Standardize()]
+    pre = Preprocess([SubtractBackground(bg, operation="divide"), Standardize()], source_dtype="uint8",
+                     sample_shape=(1, 12, 12))
+    assert torch.allclose(pre(x), Standardize()(SubtractBackground(bg, operation="divide")(x)), atol=2e-5)
