@@ -6,7 +6,7 @@
    subsample (both computed on that subsample; the JSON gives max/median |error|). MI is the
    plug-in MI of equal-frequency bins at every size (no approximation to report).
 2. HDBSCAN of 1,000,000 standardised (latent, band contrast) points through
-   :func:`vaearr.analysis.clusterers.cluster_points` (goal ≤ 60 s), which runs fast_hdbscan (vaearr's one
+   :func:`vaearr.analysis.cluster_methods.cluster_points` (goal ≤ 60 s), which runs fast_hdbscan (vaearr's one
    HDBSCAN); a tiny warm-up call first loads (or, once per install, compiles) its numba functions, timed
    apart. (``--compare-hdbscan`` timed the ``hdbscan`` package too while it was a dependency: 121 s against
    27 s, BENCHMARKS.md "Scale".)
@@ -61,7 +61,7 @@ def _data(side: int, dims: int, seed: int):
 
 def main(argv: list[str] | None = None) -> dict:
     from vaearr.analysis.association import AssociationOptions, association_matrix
-    from vaearr.analysis.clusterers import cluster_points
+    from vaearr.analysis.cluster_methods import cluster_points
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--side", type=int, default=1000, help="map side (pixels = side²)")

@@ -4,7 +4,7 @@ Run (about a minute per seed on 2 cores; results in BENCHMARKS.md, "Science"):
 
     python benchmarks/bench_boundaries.py --out benchmarks/results/boundaries_seeds.json
 
-For each seed, the three science maps of one scene (:func:`vaearr.data.write_science_map`:
+For each seed, the three science maps of one scene (:func:`benchmarks.data.write_science_map`:
 ``subgrains`` with every grain cut into two halves 0.5° apart, and ``clean`` / ``noisy`` without
 sub-grains) are written and ``find_boundaries`` runs from the patterns with its defaults. Scores:
 F1 (1-pixel tolerance) and marked / true pixels of the grain-boundary and low-angle-boundary
@@ -36,8 +36,8 @@ import xarray as xr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vaearr.data import write_science_map  # noqa: E402
-from vaearr.data.scoring import boundary_f1  # noqa: E402
+from benchmarks.data import write_science_map  # noqa: E402
+from benchmarks.data.scoring import boundary_f1  # noqa: E402
 from vaearr.maps.boundaries import find_boundaries  # noqa: E402
 
 KINDS = ("subgrains", "clean", "noisy")

@@ -2,8 +2,8 @@
 
 Question: settings chosen on one simulator broke on another (issue 37: low-angle F1 0.29 where the
 first family read 0.95; every sub-grain a grain without a mask). Two families built differently
-(:func:`vaearr.data.science_map`: straight sub-grain cuts, kikuchipy's detector and background,
-uint8 grey levels, 1 µm step; :func:`vaearr.data.patchwork_map`: patchy sub-grains, another
+(:func:`benchmarks.data.science_map`: straight sub-grain cuts, kikuchipy's detector and background,
+uint8 grey levels, 1 µm step; :func:`benchmarks.data.patchwork_map`: patchy sub-grains, another
 detector, background and contrast model, per-pixel gain, 50/50 boundary mixing, a band-contrast ROI
 with holes, uint16 counts, 0.5 µm step), each with sub-grain maps and deformed maps (bent grains
 beside recrystallised ones), tuning seeds and held-out seeds apart. The worst case is the figure.
@@ -64,7 +64,7 @@ OUT = ROOT / "benchmarks" / "results" / "families.jsonl"
 class MapSpec:
     """One map of the study: family, kind, seed, split and the physics that differs from the family's default."""
 
-    family: str  # "science" (vaearr.data.science_map) or "patchwork" (vaearr.data.patchwork_map)
+    family: str  # "science" (benchmarks.data.science_map) or "patchwork" (benchmarks.data.patchwork_map)
     kind: str  # "subgrains" or "deformed"
     seed: int
     split: str  # "tuning" or "held-out"
@@ -107,8 +107,8 @@ def store_of(m: MapSpec) -> Path:
 
 
 def _write(m: MapSpec, store: Path) -> None:
-    from vaearr.data import write_science_map
-    from vaearr.data.patchwork import write_patchwork_map
+    from benchmarks.data import write_science_map
+    from benchmarks.data.patchwork import write_patchwork_map
     from vaearr.maps.roi import create_roi
 
     if m.family == "science":
@@ -183,7 +183,7 @@ class Truth:
 
 
 def _f1(marked: np.ndarray, true: np.ndarray) -> dict:
-    from vaearr.data.scoring import boundary_f1
+    from benchmarks.data.scoring import boundary_f1
 
     r = boundary_f1(marked, true)
     return {"f1": round(r["f1"], 4), "x": round(r["ratio_marked"], 3)}

@@ -17,7 +17,7 @@ per install, compiles) PyEBSDIndex's numba code:
 Speed = patterns / wall seconds (median over ``--repeats``); the ratio vaearr / direct is the
 number that matters (goal ≥ 0.9). Both solutions are compared pixel by pixel (misorientation
 with m-3m symmetry) and with the truth (each pixel's sub-grain orientation; the map's per-pixel
-spread is 0.1° per axis). Data: ``vaearr.data.write_science_map`` (SIMULATED Ni, default the
+spread is 0.1° per axis). Data: ``benchmarks.data.write_science_map`` (SIMULATED Ni, default the
 ``subgrains`` map: 48 × 64 patterns of 60 × 60, 60 counts per pixel). Results go to
 ``benchmarks/results/index.json``.
 
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
     import orix
     import pyebsdindex
 
-    from vaearr.data.subgrains import science_map, write_science_map
+    from benchmarks.data.subgrains import science_map, write_science_map
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_index_"))
     store = tmp / "map.zarr"

@@ -1,7 +1,7 @@
 """How fast, and in how much memory, does ``ingest_ebsd`` stream a multi-GB pattern file?
 
 For each size (default 1 GB and 4 GB of raw pattern bytes, N×60×60 uint8, gzip'd HDF5 made by
-:func:`vaearr.data.make_big_hdf5` into ``--data-dir`` and reused if present) two programs run,
+:func:`benchmarks.data.make_big_hdf5` into ``--data-dir`` and reused if present) two programs run,
 each in a fresh subprocess so peak RSS is their own:
 
 * **baseline**: the least any ingest must do — h5py reads the file in slabs of whole HDF5
@@ -147,7 +147,7 @@ def _data_file(data_dir: Path, size_gb: float) -> tuple[Path, dict]:
     """The benchmark file for ``size_gb`` GB of raw patterns, generated unless already there."""
     import h5py
 
-    from vaearr.data import big_scan_shape, make_big_hdf5
+    from benchmarks.data import big_scan_shape, make_big_hdf5
 
     n = int(round(size_gb * 1e9 / (PATTERN_SHAPE[0] * PATTERN_SHAPE[1])))
     ny, nx = big_scan_shape(n)

@@ -1,10 +1,10 @@
 """Maps of several phases: does ``vaearr phases`` find the phases with no crystallography, and does ``vaearr index`` index
 two phases as fast as PyEBSDIndex / kikuchipy called directly?
 
-Part 1, phase ARI per map family (:data:`vaearr.data.multiphase.FAMILIES`: FCC/BCC and FCC/HCP of different
+Part 1, phase ARI per map family (:data:`benchmarks.data.multiphase.FAMILIES`: FCC/BCC and FCC/HCP of different
 structure; two FCC phases differing in pattern sharpness or in lattice parameter; one FCC phase), on the tuning seeds
 the thresholds of :mod:`vaearr.maps.phases` were chosen on and on held-out seeds never looked at while choosing. Each map:
-24 × 32 pixels, 12 grains, 60 × 60 kinematical patterns, 40 counts (``vaearr.data.phase_map``). The regions are those of
+24 × 32 pixels, 12 grains, 60 × 60 kinematical patterns, 40 counts (``benchmarks.data.phase_map``). The regions are those of
 ``vaearr segment`` on the map's PCA weights (``vaearr decompose --method pca``: no model). Compared on the same pixels:
 
 - ``phases auto`` (the default), ``phases features`` (a mixture of the regions' mean PCA weights: the model side);
@@ -13,7 +13,7 @@ the thresholds of :mod:`vaearr.maps.phases` were chosen on and on held-out seeds
   named apart (the structure families; the lattice family's two FCC cells by their structures);
 - Otsu thresholds of band contrast and of image quality (``vaearr quality``), per pixel (the same-structure families).
 
-Part 2, single-phase maps of the science benchmark (``vaearr.data.science_map``: dynamical Ni patterns, 48 × 64, every
+Part 2, single-phase maps of the science benchmark (``benchmarks.data.science_map``: dynamical Ni patterns, 48 × 64, every
 kind and the tuning and held-out seeds of ``benchmarks/science_lib.py``): how many phases ``phases`` finds.
 
 Part 3, time of two-phase indexing (FCC + BCC map, 48 × 64 pixels): ``vaearr index --phase fcc --phase bcc`` against
@@ -83,7 +83,7 @@ def one_map(family: str, seed: int, tmp: Path, dictionary: bool) -> dict:
     """Every method's phase ARI (or phases found) on one map of ``family``."""
     from skimage.filters import threshold_otsu
 
-    from vaearr.data.multiphase import write_phase_map
+    from benchmarks.data.multiphase import write_phase_map
     from vaearr.maps.decompose import write_decomposition
     from vaearr.maps.indexing import index_store
     from vaearr.maps.pattern_quality import quality_store
@@ -132,7 +132,7 @@ def one_map(family: str, seed: int, tmp: Path, dictionary: bool) -> dict:
 
 def science_single(seeds: tuple[int, ...], kinds: tuple[str, ...], tmp: Path) -> list[dict]:
     """Phases found on the science benchmark's single-phase (Ni) maps."""
-    from vaearr.data.subgrains import write_science_map
+    from benchmarks.data.subgrains import write_science_map
     from vaearr.maps.decompose import write_decomposition
     from vaearr.maps.phases import phases_store
     from vaearr.maps.segment import segment_store
@@ -195,7 +195,7 @@ def direct_index(store: Path, method: str, pc: tuple, resolution: float) -> np.n
 
 
 def timing(tmp: Path, repeats: dict[str, int], resolution: float) -> dict:
-    from vaearr.data.multiphase import write_phase_map
+    from benchmarks.data.multiphase import write_phase_map
     from vaearr.maps.indexing import index_store
     from vaearr.store import open_store
 

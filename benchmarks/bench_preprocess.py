@@ -7,7 +7,7 @@ Run (about an hour on 2 cores; results in BENCHMARKS.md, "Preprocessing by what 
     python benchmarks/bench_preprocess.py --real              # kikuchipy's real Ni scan (grains)
     python benchmarks/bench_preprocess.py --table             # the tables and the rule's choice
 
-For every simulated sub-grain map (:func:`vaearr.data.science_map`: 48 × 64 patterns of 60 × 60,
+For every simulated sub-grain map (:func:`benchmarks.data.science_map`: 48 × 64 patterns of 60 × 60,
 10 grains cut into two sub-grains; seeds × the issue's ranges, one factor at a time around 60
 counts, 0.1° spread, 0.5° step: counts 25 / 100, spread 0.2 / 0.3°, step 0.25 / 1°) and every
 option (static background subtract / divide, dynamic background subtract / divide over σ 4 and

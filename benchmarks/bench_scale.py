@@ -1,7 +1,7 @@
 """Does a million-pixel map go through the whole path on one machine, in what wall time, CPU time and peak memory?
 
 A simulated ``--size`` × ``--size`` map of 60×60 uint8 patterns (default 1000 × 1000, 3.6 GB raw) is
-written chunk by chunk by :func:`vaearr.data.make_big_hdf5` (never whole in memory), with a
+written chunk by chunk by :func:`benchmarks.data.make_big_hdf5` (never whole in memory), with a
 band-contrast table, and then taken through the path a user types, one ``vaearr`` command per
 step, each in its own process (issue 39's path)::
 
@@ -36,7 +36,7 @@ Run::
     python benchmarks/bench_scale.py --size 316            # 10⁵ pixels
     python benchmarks/bench_scale.py --size 200            # a quick look
     # on a GPU box without kikuchipy or the viz extra: save the tiled pool here, carry it there
-    python -c "from vaearr.data.bench import big_pool; big_pool().save('pool64.npz')"
+    python -c "from benchmarks.data.bench import big_pool; big_pool().save('pool64.npz')"
     python benchmarks/bench_scale.py --device cuda --pool pool64.npz --path-only --no-figures
 
 Prints a table and writes ``benchmarks/results/scale.json`` (``--out``). The map and the
@@ -256,7 +256,7 @@ def main() -> None:
     ap.add_argument("--device", default=None,
                     help="train and encode on this device (e.g. cuda; default: the commands' own, cpu)")
     ap.add_argument("--pool", type=Path, default=None,
-                    help="tile this saved pool (.npz of vaearr.data.bench.BigPool) instead of simulating it: "
+                    help="tile this saved pool (.npz of benchmarks.data.bench.BigPool) instead of simulating it: "
                          "a machine without kikuchipy (a GPU box) writes the same map")
     ap.add_argument("--no-figures", action="store_true",
                     help="segment writes no figures (a machine without the viz extra)")
@@ -278,7 +278,7 @@ def main() -> None:
     steps: list[dict] = []
 
     pool = f", pool={str(args.pool.resolve())!r}" if args.pool else ""
-    make = ("from vaearr.data.bench import make_big_hdf5; "
+    make = (f"import sys; sys.path.insert(0, {str(REPO)!r}); from benchmarks.data.bench import make_big_hdf5; "
             f"b = make_big_hdf5({str(h5)!r}, {n}, scan_shape=({args.size}, {args.size}), "
             f"bandcontrast_csv={str(bc)!r}{pool}); print(b)")
     if args.reuse_map:

@@ -7,7 +7,7 @@ Run (about 20 min a map on 2 cores; results in BENCHMARKS.md, "Science: sub-grai
     python benchmarks/bench_science.py --seeds held-out --physics 1   # a harder map: 25 counts
     python benchmarks/bench_science.py --table
 
-Each map is a simulated sub-grain map (:func:`vaearr.data.science_map`: 48 × 64 patterns of
+Each map is a simulated sub-grain map (:func:`benchmarks.data.science_map`: 48 × 64 patterns of
 60 × 60, 10 grains each cut into two sub-grains 0.5° apart, 0.1° per-axis spread, 60 counts;
 the simulator calibrated on kikuchipy's real Ni scan) written as a store. Scores are on the
 pixels away from the planted grain boundaries:
@@ -69,7 +69,7 @@ from science_lib import (  # noqa: E402
     region_scores,
 )
 
-from vaearr.data.scoring import boundary_f1  # noqa: E402
+from benchmarks.data.scoring import boundary_f1  # noqa: E402
 from vaearr.maps.boundaries import find_boundaries  # noqa: E402
 from vaearr.maps.regions import segment_features  # noqa: E402
 from vaearr.maps.segment import segment_store  # noqa: E402
@@ -96,7 +96,7 @@ def last_row(path: Path, seed: int, physics: str, method: str) -> dict:
 
 
 def write_store(m: ScienceMap, kind: str = "subgrains") -> Path:
-    from vaearr.data import write_science_map
+    from benchmarks.data import write_science_map
 
     p = m.physics
     store = DATA / f"{kind}_{m.seed}_{p.counts:g}_{p.spread:g}_{p.subgrain_angle:g}.zarr"

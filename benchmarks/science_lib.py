@@ -31,7 +31,7 @@ HELD_OUT_SEEDS = (11, 3, 5)
 
 @dataclass(frozen=True)
 class Physics:
-    """One simulator setting (see :func:`vaearr.data.science_map`)."""
+    """One simulator setting (see :func:`benchmarks.data.science_map`)."""
 
     counts: float = 60.0
     spread: float = 0.10
@@ -75,7 +75,7 @@ class ScienceMap:
 
 def load_map(seed: int, physics: Physics = Physics(), kind: str = "subgrains") -> ScienceMap:
     """The map of ``seed`` and ``physics``, simulated once and cached under benchmarks/_data."""
-    from vaearr.data import science_map
+    from benchmarks.data import science_map
 
     CACHE.mkdir(parents=True, exist_ok=True)
     key = f"{kind}_{seed}_{physics.counts:g}_{physics.spread:g}_{physics.subgrain_angle:g}.npz"

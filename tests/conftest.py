@@ -115,10 +115,10 @@ TWO_PHASE = {"seed": 1, "shape": (24, 32), "n_grains": 12}
 
 @pytest.fixture(scope="session")
 def two_phase_master(tmp_path_factory) -> Path:
-    """A simulated FCC + BCC map store (kinematical patterns, :func:`vaearr.data.multiphase.write_phase_map`),
+    """A simulated FCC + BCC map store (kinematical patterns, :func:`benchmarks.data.multiphase.write_phase_map`),
     written once per session; copy it before writing (see ``two_phase_store``)."""
     pytest.importorskip("kikuchipy", reason="needs the 'ebsd' extra")
-    from vaearr.data.multiphase import write_phase_map
+    from benchmarks.data.multiphase import write_phase_map
 
     store = tmp_path_factory.mktemp("two_phase") / "fcc_bcc.zarr"
     write_phase_map(store, "fcc-bcc", **TWO_PHASE)

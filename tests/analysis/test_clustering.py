@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 from tests.helpers import tree_hash
-from vaearr.analysis.clusterers import METHODS, cluster_points
+from vaearr.analysis.cluster_methods import METHODS, cluster_points
 from vaearr.analysis.clustering import cluster_colors, joint_cluster, read_vector
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.references import adjusted_rand_index
@@ -135,7 +135,7 @@ def test_existing_variable_needs_overwrite(latent_store: Path, tmp_path: Path) -
 def test_hdbscan_is_fast_hdbscan_and_says_so() -> None:
     """One HDBSCAN implementation: fast_hdbscan (the `hdbscan` package is no longer a dependency)."""
     pytest.importorskip("fast_hdbscan", reason="needs the 'analysis' extra")
-    from vaearr.analysis.clusterers import cluster_points
+    from vaearr.analysis.cluster_methods import cluster_points
 
     rng = np.random.default_rng(0)
     x = np.r_[rng.normal(0, 0.2, (300, 2)), rng.normal(3, 0.2, (300, 2))]

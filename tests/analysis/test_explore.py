@@ -17,7 +17,7 @@ from vaearr.analysis import latents as LT
 from vaearr.errors import InputError
 from vaearr.store import write_variable
 from vaearr.viz.explore import explore
-from vaearr.viz.explorer import Explorer
+from vaearr.viz.latent_explorer import Explorer
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ h5py = pytest.importorskip("h5py")
 
 from vaearr.data import kikuchipy_files, make_vendor_files  # noqa: E402
 from vaearr.io import hdf5  # noqa: E402
-from vaearr.io import vendor as vendor_route  # noqa: E402
+from vaearr.io import vendor_patterns as vendor_route  # noqa: E402
 from vaearr.io.ebsd import ingest_ebsd, read_ebsd  # noqa: E402
 
 STEP = 1.5  # µm, the Ni scan's step in every layout that records one

@@ -295,7 +295,7 @@ def test_to_ebsd_is_a_lazy_kikuchipy_signal_with_the_map_and_the_detector(stores
 def test_vaearr_index_then_export_ang_opens_in_orix(tmp_path, capsys):
     """Orientations from ``vaearr index`` (dictionary indexing of 12 simulated Ni patterns) out to .ang."""
     pytest.importorskip("kikuchipy", reason="needs the 'ebsd' extra")
-    from vaearr.data.simulate import (
+    from vaearr.data.simulated import (
         DEMO_PC,
         DEMO_SAMPLE_TILT,
         random_quaternions,

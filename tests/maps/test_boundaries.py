@@ -10,7 +10,7 @@ import xarray as xr
 from scipy import ndimage as ndi
 
 from tests.helpers import cli, tree_hash
-from vaearr.data.scoring import boundary_f1
+from benchmarks.data.scoring import boundary_f1
 from vaearr.errors import InputError
 from vaearr.maps.boundaries import (
     BoundaryResult,
@@ -253,7 +253,7 @@ def test_low_angle_boundaries_on_the_simulated_sub_grain_map(tmp_path: Path) -> 
     """The 0.5° sub-grain boundaries of the science map are found (issue 32's goal: F1 ≥ 0.7 with at
     most 1.5× as many pixels as there are), and the clean map of the same scene gets almost none."""
     pytest.importorskip("kikuchipy")
-    from vaearr.data import write_science_map
+    from benchmarks.data import write_science_map
 
     sub = write_science_map(tmp_path / "sub.zarr", "subgrains")
     r = find_boundaries(tmp_path / "sub.zarr")

@@ -21,7 +21,7 @@ COUNTS = 300.0  # Poisson counts per detector pixel on average
 
 
 def _truth():
-    from vaearr.data.simulate import random_quaternions
+    from vaearr.data.simulated import random_quaternions
 
     # twelve 2 × 2 grains: the mean pattern (the static background) mixes twelve orientations
     q = random_quaternions(12, np.random.default_rng(7))
@@ -33,7 +33,7 @@ def _truth():
 def ni_store(tmp_path_factory) -> Path:
     """6 × 8 map of 60 × 60 Ni patterns (kikuchipy's master pattern, the demo detector, the real
     scan's static background, Poisson noise) with ``roi`` leaving out pixel (0, 0)."""
-    from vaearr.data.simulate import simulate_kikuchi, static_background
+    from vaearr.data.simulated import simulate_kikuchi, static_background
 
     q, grain = _truth()
     rng = np.random.default_rng(8)
@@ -88,7 +88,7 @@ def _check_common(store: Path, name: str, method: str) -> xr.Dataset:
 
 def test_hough_indexes_known_orientations_within_half_a_degree(ni_store: Path) -> None:
     """One PyEBSDIndex call (its numba JIT takes ~70 s the first time), the PC given in the TSL convention."""
-    from vaearr.data.simulate import DEMO_PC, DEMO_SAMPLE_TILT
+    from vaearr.data.simulated import DEMO_PC, DEMO_SAMPLE_TILT
     from vaearr.maps.indexing import index_store
 
     x, y, z = DEMO_PC
@@ -114,7 +114,7 @@ def test_hough_indexes_known_orientations_within_half_a_degree(ni_store: Path) -
 
 
 def test_dictionary_and_refinement_within_0_15_degrees_from_the_cli(ni_store: Path) -> None:
-    from vaearr.data.simulate import DEMO_PC, DEMO_SAMPLE_TILT
+    from vaearr.data.simulated import DEMO_PC, DEMO_SAMPLE_TILT
 
     proc = cli("index", ni_store, "--phase", "ni", "--pc", ",".join(map(str, DEMO_PC)),
                    "--tilt", DEMO_SAMPLE_TILT, "--method", "dictionary", "--resolution", "4", "--refine",

@@ -1,7 +1,7 @@
 """Maps of two phases: ``vaearr index`` with several ``--phase`` (Hough through one PyEBSDIndex phase list, dictionary
 merged by score, refinement per phase), the maps derived per phase, segmentation within phases, export through orix.
 
-The map is simulated by the tests (:func:`vaearr.data.multiphase.write_phase_map`, conftest's ``two_phase_master``):
+The map is simulated by the tests (:func:`benchmarks.data.multiphase.write_phase_map`, conftest's ``two_phase_master``):
 kinematical FCC (Ni) and BCC (α-Fe) patterns of equal brightness, 24 × 32 pixels, 12 grains, 40 counts."""
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def test_fcc_and_hcp_by_dictionary(tmp_path: Path) -> None:
     from orix.quaternion import Orientation
     from orix.quaternion.symmetry import D6h
 
-    from vaearr.data.multiphase import write_phase_map
+    from benchmarks.data.multiphase import write_phase_map
     from vaearr.maps.indexing import index_store
 
     store = tmp_path / "fcc_hcp.zarr"

@@ -2,7 +2,7 @@
 the number of phases from the data (two on the FCC + BCC map, one on a single-phase map); the figure, the report
 section, ``rank --against phases`` and ``cluster --with phases``.
 
-The maps are simulated here (:mod:`vaearr.data.multiphase`); the regions come from ``vaearr segment`` of the map's PCA
+The maps are simulated here (:mod:`benchmarks.data.multiphase`); the regions come from ``vaearr segment`` of the map's PCA
 weights (no model needed)."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def _segmented(store: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def single_phase_store(tmp_path_factory) -> Path:
-    from vaearr.data.multiphase import write_phase_map
+    from benchmarks.data.multiphase import write_phase_map
 
     store = tmp_path_factory.mktemp("single") / "fcc.zarr"
     write_phase_map(store, "single", seed=1, shape=(24, 32), n_grains=12)

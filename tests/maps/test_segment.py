@@ -175,7 +175,7 @@ def test_bad_inputs_change_nothing(tmp_path: Path) -> None:
 
 def test_orientations_are_segmented_inside_their_grains() -> None:
     pytest.importorskip("orix")
-    from vaearr.data.subgrains import axis_angle_quat, quat_multiply
+    from benchmarks.data.subgrains import axis_angle_quat, quat_multiply
     from vaearr.maps.grains import grain_rotation_vectors
     from vaearr.maps.orientations import phase_groups
 
@@ -261,7 +261,7 @@ def test_bent_grains_stay_whole_in_pattern_space(family: str) -> None:
     pytest.importorskip("kikuchipy")
     from scipy.spatial import cKDTree
 
-    from vaearr import data
+    from benchmarks import data
     from vaearr.maps.edges import prepare_patterns
     from vaearr.maps.merging import relabel
     from vaearr.maps.pattern_levels import pattern_grains
@@ -306,7 +306,7 @@ def test_a_map_too_big_for_the_row_sums_is_read_binned_and_keeps_its_grains() ->
     pytest.importorskip("kikuchipy")
     from scipy.spatial import cKDTree
 
-    from vaearr import data
+    from benchmarks import data
     from vaearr.maps.edges import prepare_patterns
     from vaearr.maps.merging import relabel
     from vaearr.maps.pattern_levels import pattern_grains
@@ -362,7 +362,7 @@ def test_a_side_whose_first_rows_are_not_its_own_is_read_from_deeper(near_rows: 
     pytest.importorskip("kikuchipy")
     from scipy import ndimage as ndi
 
-    from vaearr import data
+    from benchmarks import data
     from vaearr.maps.edges import prepare_patterns
     from vaearr.maps.options import GRAIN_EXCESS
     from vaearr.maps.pattern_levels import boundary_rows, excess_dissimilarity, pattern_grains, pseudo_angle, row_moments

@@ -36,9 +36,11 @@ from vaearr.models import (  # noqa: E402
     kl_divergence,
     load_model,
     reconstruction_loss,
+    register,
     save_model,
 )
 from vaearr.models import vae3d as vae3d_module  # noqa: E402
+from vaearr.registry import Registry  # noqa: E402
 
 DATA = REPO / "tests" / "data"
 SD_V1_YAML = DATA / "sd_v1_first_stage.yaml"
@@ -124,11 +126,26 @@ def family_model(key: str, **changes) -> tuple:
 
 
 def test_registry_maps_names_to_config_and_model_classes():
-    assert REGISTRY == {
+    """The model families are on the shared Registry of every method family (issue 40): names in registration order,
+    an unknown name refused naming the known ones, a second class under a taken name refused."""
+    assert isinstance(REGISTRY, Registry)
+    assert {name: REGISTRY[name] for name in REGISTRY} == {
         "conv-vae": (ConvVAEConfig, ConvVAE),
         "autoencoder-kl": (AutoencoderKLConfig, AutoencoderKL),
         "vae3d": (VAE3DConfig, VAE3D),
     }
+    assert REGISTRY.names() == ("autoencoder-kl", "conv-vae", "vae3d")
+    with pytest.raises(KeyError, match="unknown model 'vq-vae'; known: autoencoder-kl, conv-vae, vae3d"):
+        REGISTRY["vq-vae"]
+    assert register(ConvVAE) is ConvVAE  # the same class again: no error, nothing added
+    assert len(REGISTRY) == 3
+
+    class Other(ConvVAE):
+        pass
+
+    with pytest.raises(TypeError, match="'conv-vae' is registered twice"):
+        register(Other)
+    assert REGISTRY["conv-vae"] == (ConvVAEConfig, ConvVAE)
 
 
 @pytest.mark.parametrize("key", FAMILIES)

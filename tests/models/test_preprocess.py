@@ -263,7 +263,7 @@ def test_similarity_weights_save_load_and_keep_a_grain_boundary(ni: np.ndarray, 
 def test_similarity_weights_switch_off_across_grain_boundaries() -> None:
     """On a simulated map (60 counts, sub-grains 0.5° apart): neighbours inside a grain keep most of
     their weight, neighbours across a grain boundary (whose patterns are part mixed) little."""
-    from vaearr.data import science_map
+    from benchmarks.data import science_map
 
     ds = science_map("subgrains", shape=(24, 32), pattern_shape=(30, 30))
     p, grains = ds.patterns.values, ds.grain_id.values

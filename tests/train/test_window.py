@@ -12,7 +12,7 @@ import pytest
 import xarray as xr
 
 from tests.helpers import cli, tree_hash
-from vaearr.data.planted import planted_map
+from benchmarks.data.planted import planted_map
 from vaearr.encode import encode
 from vaearr.errors import InputError
 from vaearr.maps.neighbours import fit_store

@@ -1,7 +1,7 @@
 """Joint clustering of one latent dim with band contrast inside a mask: labels, a figure, CSV/JSON, a store variable.
 
-:func:`~vaearr.analysis.clusterers.cluster_points` clusters rows of features with a method of
-:data:`~vaearr.analysis.clusterers.CLUSTERERS`: a Gaussian mixture (k given, or chosen by BIC/AIC
+:func:`~vaearr.analysis.cluster_methods.cluster_points` clusters rows of features with a method of
+:data:`~vaearr.analysis.cluster_methods.CLUSTERERS`: a Gaussian mixture (k given, or chosen by BIC/AIC
 over a range), k-means (k given, or chosen by silhouette over a range), DBSCAN (``eps`` given, or
 taken at the elbow of the sorted k-distances) or HDBSCAN (features standardised first, so ``eps``
 is in standard deviations). :func:`joint_cluster` takes (latent dim, band contrast) of
@@ -32,7 +32,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.colors import to_rgb
 
-from vaearr.analysis.clusterers import check_settings, cluster_points
+from vaearr.analysis.cluster_methods import check_settings, cluster_points
 from vaearr.analysis.options import ClusterOptions, ClusterSettings, check_clip
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.roi import make_roi
@@ -310,7 +310,7 @@ def joint_cluster(store: str | os.PathLike, options: ClusterOptions | None = Non
         ``with_var``
             Second feature (``bandcontrast``); None clusters the latent alone.
         ``method``, ``k``, ``k_range``, ``criterion``, ``eps``, ``min_samples``, ``min_cluster_size``, ``cluster_selection_epsilon``, ``seed``
-            See :func:`~vaearr.analysis.clusterers.cluster_points` (k-means without ``k``
+            See :func:`~vaearr.analysis.cluster_methods.cluster_points` (k-means without ``k``
             chooses it by silhouette, DBSCAN without ``eps`` at the k-distance elbow; the choice
             is printed by ``summary()`` and kept in the report and the variable's attrs).
         ``mask``, ``x_range``, ``y_range``

@@ -40,7 +40,7 @@ def ingest_size(lr: LoadedRun) -> int | None:
     or the store cannot be opened: then files must have the samples' size)."""
     try:
         attrs = open_store(lr.run.data.store)[lr.run.data.var].attrs
-    except Exception:  # a moved or remote store: fall back to the strict rule
+    except Exception:  # noqa: BLE001 - a moved or remote store: fall back to the strict rule
         return None
     size = attrs.get("size")
     return int(size) if "mode" in attrs and isinstance(size, int | np.integer) else None

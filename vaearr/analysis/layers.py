@@ -235,7 +235,7 @@ def _array_file(path: Path, c: int, h: int, w: int, dtype: np.dtype) -> np.ndarr
     resized (bilinear), with the run's channels, and its min..max stretched over the dtype's range."""
     try:
         arr = np.load(path, allow_pickle=False)
-    except Exception as exc:  # numpy raises several types for bad files
+    except Exception as exc:  # noqa: BLE001 - numpy raises several types for bad files
         raise InputError(path, f"not a readable .npy array ({exc})") from None
     if arr.ndim == 3 and arr.shape[-1] in (1, 3) and arr.shape[0] not in (1, 3):
         arr = np.moveaxis(arr, -1, 0)

@@ -42,7 +42,7 @@ def check_clip(clip: Sequence[float]) -> tuple[float, float]:
 @dataclass(frozen=True, kw_only=True)
 class ClusterSettings:
     """The knobs of the clustering methods (each method reads the ones it has; see
-    :func:`~vaearr.analysis.clusterers.cluster_points`)."""
+    :func:`~vaearr.analysis.cluster_methods.cluster_points`)."""
 
     k: int | None = opt(None, "Clusters (gmm, kmeans); without it gmm picks k by --criterion, kmeans by silhouette, "
                               "over --k-range.", min=1)
@@ -87,7 +87,7 @@ class ClusterOptions(ClusterSettings):
     dim: int = opt(0, "Latent dim (its latent_dim coordinate) to cluster.", min=0)
     with_var: str | None = opt("bandcontrast", "Second feature; 'none' for the latent alone.", flags=("--with",),
                                parse=parse_none)
-    method: str = opt("gmm", "Clustering method: gmm, kmeans, dbscan, hdbscan or another in vaearr.analysis.clusterers.")
+    method: str = opt("gmm", "Clustering method: gmm, kmeans, dbscan, hdbscan or another in vaearr.analysis.cluster_methods.")
     mask: str | None = opt("auto", "Mask variable ('auto': roi when the store has one, else every pixel; 'none': "
                                    "every pixel).", cli_type=str, parse=parse_none)
     x_range: tuple[float | None, float | None] | None = opt(None, "x window A:B in µm (instead of a mask).",

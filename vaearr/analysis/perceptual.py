@@ -91,7 +91,7 @@ def load_features(path: str | os.PathLike) -> nn.Sequential:
     path = Path(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types (unpickling refused, not a zip...)
+    except Exception as exc:  # noqa: BLE001 - torch raises several types (unpickling refused, not a zip...)
         raise InputError(path, f"not a weights file torch.load(weights_only=True) reads ({str(exc).splitlines()[0]})") from None
     if not isinstance(state, dict):
         raise InputError(path, f"holds a {type(state).__name__}, not a state dict")

@@ -36,7 +36,7 @@ def explore(**given: Any) -> None:
     o = made(ExploreOptions, given)
     from vaearr.viz.explore import explore as run_explore
     from vaearr.viz.explore import explore_files
-    from vaearr.viz.explorer import explorer_for_run
+    from vaearr.viz.latent_explorer import explorer_for_run
 
     files = [*(image or []), *(interpolate or ())]
     if files:

@@ -222,7 +222,7 @@ def _kikuchipy_master_pattern(key: str, label: str):
                     f"kikuchipy.data.{SHIPPED_PHASES[key]}")
         try:
             mp = kp.data.ebsd_master_pattern(key, allow_download=False, projection="lambert", hemisphere="both")
-        except Exception:  # not in the cache: kikuchipy refuses without allow_download
+        except Exception:  # noqa: BLE001 - not in the cache: kikuchipy refuses without allow_download
             raise InputError(None, f"phase '{label}': kikuchipy's master pattern is not downloaded (no network "
                                    f"here); run kikuchipy.data.ebsd_master_pattern('{key}', allow_download=True) "
                                    "once, or give a built-in (fcc, bcc, hcp), a CIF file or NAME:SG:LATTICE:ATOMS"
@@ -239,7 +239,7 @@ def read_master_pattern(path: str | os.PathLike):
     try:
         with quiet():
             mp = kp.load(path, projection="lambert", hemisphere="both")
-    except Exception as exc:  # kikuchipy/rosettasciio raise many kinds on unreadable files
+    except Exception as exc:  # noqa: BLE001 - kikuchipy/rosettasciio raise many kinds on unreadable files
         raise InputError(path, f"kikuchipy cannot read it as an EBSD master pattern ({exc})") from None
     if not isinstance(mp, kp.signals.EBSDMasterPattern):
         raise InputError(path, f"is a {type(mp).__name__}, not an EBSD master pattern")

@@ -198,7 +198,7 @@ def read_cif(path: str | os.PathLike, name: str | None = None):
         with warnings_quiet():
             structure = parser.parseFile(str(path))
         space_group = int(parser.spacegroup.number)
-    except Exception as exc:  # diffpy raises its StructureFormatError, ValueError, KeyError...
+    except Exception as exc:  # noqa: BLE001 - diffpy raises its StructureFormatError, ValueError, KeyError...
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(path, f"cannot be read as a CIF file ({why})") from None
     atoms = tuple((str(a.element), tuple(float(v) for v in a.xyz), float(a.occupancy)) for a in structure)

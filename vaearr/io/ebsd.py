@@ -40,7 +40,7 @@ from vaearr.io.coords_h5 import COORDS, IMAGES, is_coords_layout, read_coords_hd
 from vaearr.io.hdf5 import read_plain_hdf5
 from vaearr.io.patterns import PatternOptions
 from vaearr.io.tables import read_table
-from vaearr.io.vendor import read_vendor
+from vaearr.io.vendor_patterns import read_vendor
 from vaearr.io.vendor_maps import read_vendor_maps, require_patterns
 from vaearr.io.write import write_ingested
 

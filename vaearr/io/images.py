@@ -109,7 +109,7 @@ def _probe(path: Path, folder: Path) -> _Probe:
         raise
     except UnidentifiedImageError:
         raise InputError(path, f"is not an image ({', '.join(FORMATS)})") from None
-    except Exception as exc:  # PIL raises OSError, SyntaxError, struct.error... for damaged files
+    except Exception as exc:  # noqa: BLE001 - PIL raises OSError, SyntaxError, struct.error... for damaged files
         raise InputError(path, f"is a damaged image: {exc}") from None
     return _Probe(path=path, rel=rel, label=label, gray=gray)
 
@@ -132,7 +132,7 @@ def _load_one(path: Path, size: int | None, rgb: bool) -> np.ndarray:
                 # stretched to a square, not cropped: every pixel of the source is kept
                 im = im.resize((size, size), Image.Resampling.BILINEAR)
             return np.asarray(im, dtype=np.uint8)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - PIL and its plugins raise many types on damage the probe could not see
         # a damage the cheap check could not see; the write aborts and the store is untouched
         raise InputError(path, f"cannot be decoded: {exc}") from None
 

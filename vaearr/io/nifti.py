@@ -180,7 +180,7 @@ def _plan(subject: str, path: Path, volume: int | None) -> _Plan:
     nib = _nib()
     try:
         img = nib.load(path)
-    except Exception as exc:  # nibabel raises ImageFileError, OSError, ValueError...
+    except Exception as exc:  # noqa: BLE001 - nibabel raises ImageFileError, OSError, ValueError...
         raise InputError(path, f"is not a NIfTI image nibabel can read: {exc}") from None
     shape = tuple(int(s) for s in img.shape)
     # trailing singleton dims (x, y, z, 1) are a 3D volume saved as 4D
@@ -265,7 +265,7 @@ def _load(plan: _Plan, shape: tuple[int, int, int], method: str) -> np.ndarray:
             vol = _resample(np.asarray(proxy[key], dtype=np.float32), shape)
     except InputError:
         raise
-    except Exception as exc:  # damage in the voxel data only shows when it is read
+    except Exception as exc:  # noqa: BLE001 - damage in the voxel data only shows when it is read
         raise InputError(plan.path, f"cannot read voxels: {exc}") from None
     return np.ascontiguousarray(vol.transpose(2, 1, 0))
 

@@ -136,7 +136,7 @@ def read_crystal_map(path: str | os.PathLike) -> CrystalMapData:
             xmap = orix_io.load(path)
     except VaearrError:
         raise
-    except Exception as exc:  # orix's readers raise what numpy/h5py raise: one line for all of them
+    except Exception as exc:  # noqa: BLE001 - orix's readers raise what numpy/h5py raise: one line for all of them
         # orix's Bruker reader stops on some headers (an atom's Debye-Waller factor after its occupancy)
         data = read_vendor_indexing(path, vendor) if vendor == "bruker" else None
         if data is not None:

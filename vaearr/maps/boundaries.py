@@ -12,8 +12,8 @@ the mean of the ``along × deep`` box on one side is compared with that on the o
 ``1 −`` their correlation; latents: their distance). Edges are kept where they are a local
 maximum across themselves (non-maximum suppression), and a pixel is on a boundary when its
 right or lower edge is kept and above the threshold: a one-pixel-wide line, like
-:func:`vaearr.data.subgrains.one_sided_boundaries`. The grain-boundary threshold is Otsu's on
-the log edge values of the ridge pixels (or given).
+``one_sided_boundaries`` of the benchmarks' maps (``benchmarks/data/subgrains.py``). The
+grain-boundary threshold is Otsu's on the log edge values of the ridge pixels (or given).
 
 Low-angle boundaries are looked for inside each grain, where a 0.5° step is buried in shot noise
 when patterns are compared whole: the grain interiors (connected in-mask pixels more than one

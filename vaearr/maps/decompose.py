@@ -38,13 +38,13 @@ import xarray as xr
 from sklearn.decomposition import PCA
 
 from vaearr.errors import InputError, StoreError
-from vaearr.maps.decompositions import DECOMPOSITIONS, Fit
+from vaearr.maps.decomposition_methods import DECOMPOSITIONS, Fit
 from vaearr.maps.masked import MaskedPixels, Sample
 from vaearr.maps.options import DecomposeOptions, parse_components
 from vaearr.store import check_name, open_store, write_variables
 from vaearr.store.schema import auto_mask
 
-#: The decomposition methods' names (:data:`~vaearr.maps.decompositions.DECOMPOSITIONS`).
+#: The decomposition methods' names (:data:`~vaearr.maps.decomposition_methods.DECOMPOSITIONS`).
 METHODS = DECOMPOSITIONS.names()
 
 
@@ -136,7 +136,7 @@ def decompose(ds: xr.Dataset, options: DecomposeOptions | None = None, /, *, dim
         in messages):
 
     method
-        A name in :data:`~vaearr.maps.decompositions.DECOMPOSITIONS`: ``"pca"``, ``"nmf"`` or ``"cnmf"``.
+        A name in :data:`~vaearr.maps.decomposition_methods.DECOMPOSITIONS`: ``"pca"``, ``"nmf"`` or ``"cnmf"``.
     components
         Number of components, or ``"auto"``. For cnmf the total: fixed (one per reference) plus free.
     references

@@ -56,7 +56,7 @@ from vaearr.crystals import PhaseSource, resolve_phases
 from vaearr.crystals.master_patterns import KIKUCHIPY_PHASES, SHIPPED_PHASES, read_master_pattern, resolve_phase
 from vaearr.errors import InputError, StoreError, require
 from vaearr.maps.background import static_background
-from vaearr.maps.indexers import INDEXERS, Indexer, Setup
+from vaearr.maps.index_methods import INDEXERS, Indexer, Setup
 from vaearr.maps.options import IndexOptions
 from vaearr.maps.orientations import orientation_maps
 from vaearr.progress import bar, format_rate
@@ -75,7 +75,7 @@ from vaearr.store.schema import (
     phase_id_name,
 )
 
-#: The indexing methods' names (:data:`~vaearr.maps.indexers.INDEXERS`).
+#: The indexing methods' names (:data:`~vaearr.maps.index_methods.INDEXERS`).
 METHODS = INDEXERS.names()
 #: Beam energy (kV) a kinematical master pattern is simulated at when --energy is not given.
 DEFAULT_ENERGY = 20.0
@@ -275,7 +275,7 @@ def index_store(store: str | os.PathLike, options: IndexOptions | None = None, /
     sample_tilt, detector_tilt
         Degrees (kikuchipy's ``sample_tilt`` and ``tilt``).
     method, refine, resolution, energy
-        A name in :data:`~vaearr.maps.indexers.INDEXERS` (``hough`` or ``dictionary``); refine
+        A name in :data:`~vaearr.maps.index_methods.INDEXERS` (``hough`` or ``dictionary``); refine
         with the master pattern; the dictionary's sampling (degrees); the master pattern's
         energy (kV; default its highest).
     mask

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from vaearr.errors import InputError
-from vaearr.maps.indexers import DICTIONARY_MEMORY, INDEXERS
+from vaearr.maps.index_methods import DICTIONARY_MEMORY, INDEXERS
 from vaearr.options import SEED_MAX, check_declared, opt, parse_k_range, parse_none
 from vaearr.store.names import check_name
 from vaearr.store.schema import ORIENTATION
@@ -85,7 +85,7 @@ class DecomposeOptions:
 
     store: str = opt(help="Store with the patterns (and the mask).", flags=())
     method: str = opt("cnmf", "pca, nmf or cnmf (NMF with components fixed to reference patterns), or another in "
-                              "vaearr.maps.decompositions.")
+                              "vaearr.maps.decomposition_methods.")
     components: int | str = opt("auto", "Number of components (cnmf: fixed + free), or 'auto'.", cli_type=str,
                                 parse=parse_components)
     references: Sequence[tuple[int, int]] | str | None = opt(
@@ -103,7 +103,7 @@ class DecomposeOptions:
 
     def check(self) -> None:
         """One :class:`InputError` line for the first option out of range (the method's name is checked against
-        :data:`~vaearr.maps.decompositions.DECOMPOSITIONS` by :func:`~vaearr.maps.decompose.decompose`)."""
+        :data:`~vaearr.maps.decomposition_methods.DECOMPOSITIONS` by :func:`~vaearr.maps.decompose.decompose`)."""
         check_declared(self)
         components = parse_components(self.components)
         if isinstance(components, int) and components < 1:
@@ -177,7 +177,7 @@ class IndexOptions:
               "file; or NAME:SPACEGROUP:a[,b,c,α,β,γ]:ATOMS. NAME=… names it.",
         cli_type=Optional[list[str]], parse=_phase_specs)
     master_pattern: Path | None = opt(None, "An EMsoft master-pattern file instead of --phase.")
-    method: str = opt("hough", "hough (PyEBSDIndex) or dictionary (kikuchipy), or another in vaearr.maps.indexers.",
+    method: str = opt("hough", "hough (PyEBSDIndex) or dictionary (kikuchipy), or another in vaearr.maps.index_methods.",
                       parse=_lower)
     refine: bool = opt(False, "Refine every solution against the master pattern (kikuchipy).", flags=("--refine",))
     pc_convention: str = opt("bruker", "bruker, tsl, oxford or emsoft (as kikuchipy's EBSDDetector takes them).",

@@ -44,6 +44,7 @@ from torch import Tensor, nn
 from vaearr.errors import InputError, VaearrError
 from vaearr.files import write_bytes_whole
 from vaearr.models.losses import reparameterise
+from vaearr.registry import Registry
 
 #: File names inside a saved model directory.
 CONFIG_FILE = "config.json"
@@ -401,21 +402,24 @@ def check_batch_rank(x: Tensor, config: ModelConfig) -> None:
 # Registry
 # --------------------------------------------------------------------------------------------
 
-#: name → (config class, model class); filled by :func:`register` when a family's module is imported.
-REGISTRY: dict[str, tuple[type[ModelConfig], type[VAEBase]]] = {}
+#: Model families by name (the config's ``name``, what ``--model`` and a run's ``config.json`` say) → (config class,
+#: model class): the shared :class:`~vaearr.registry.Registry` of the other method families, filled by
+#: :func:`register` when a family's module is imported.
+REGISTRY: Registry[tuple[type[ModelConfig], type[VAEBase]]] = Registry("model")
 
 ModelT = TypeVar("ModelT", bound=type[VAEBase])
 
 
 def register(model_cls: ModelT) -> ModelT:
-    """Class decorator: add a model class (and its ``config_class``) to :data:`REGISTRY`."""
+    """Class decorator: add a model class (and its ``config_class``) to :data:`REGISTRY` under its config's name."""
     config_cls = model_cls.config_class
     name = config_cls.name
     if not name:
         raise TypeError(f"{config_cls.__name__} has no name")
     if name in REGISTRY and REGISTRY[name][1] is not model_cls:
         raise TypeError(f"model name {name!r} is registered twice ({REGISTRY[name][1].__name__}, {model_cls.__name__})")
-    REGISTRY[name] = (config_cls, model_cls)
+    if name not in REGISTRY:  # the same class again (a module imported twice) is no second registration
+        REGISTRY.register(name)((config_cls, model_cls))
     return model_cls
 
 
@@ -428,7 +432,7 @@ def config_from_dict(d: Mapping[str, Any]) -> ModelConfig:
         No or unknown ``name``, unknown fields (names listed in the message).
     """
     name = d.get("name")
-    if name not in REGISTRY:
+    if not isinstance(name, str) or name not in REGISTRY:
         raise InputError(None, f"unknown model {name!r}; known models: {', '.join(sorted(REGISTRY))}")
     return REGISTRY[name][0].from_dict(d)
 
@@ -528,7 +532,7 @@ def load_model(
         raise InputError(config_path, exc.problem) from None
     try:
         tensors = load_file(str(weights_path), device=str(map_location))
-    except Exception as exc:  # safetensors raises its own error types for corrupt files
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types for corrupt files
         raise InputError(weights_path, f"cannot read weights ({exc})") from None
     missing, unexpected = (
         sorted(set(model.state_dict()) - set(tensors)),

@@ -64,7 +64,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if path.suffix == ".safetensors":
         try:
             return dict(load_file(str(path)))
-        except Exception as exc:  # safetensors raises its own error types
+        except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
             raise InputError(path, f"not a readable safetensors file ({exc})") from None
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)

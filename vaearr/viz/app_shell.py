@@ -1,6 +1,6 @@
 """The app shell both explorers share: a header, a sidebar, one stylesheet, and serving on 127.0.0.1.
 
-``vaearr explore --serve`` (:class:`vaearr.viz.explorer.Explorer`) and ``vaearr explore-map``
+``vaearr explore --serve`` (:class:`vaearr.viz.latent_explorer.Explorer`) and ``vaearr explore-map``
 (:class:`vaearr.viz.map_explorer.MapExplorer`) build their views inside :func:`shell` and serve
 them with :func:`serve`: bound to 127.0.0.1 only, on the port given or a free one, with every
 resource (BokehJS, Panel) served by the app itself, so they work offline.

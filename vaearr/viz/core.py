@@ -202,7 +202,7 @@ def drop_external_tags(html: str) -> str:
 def _title_of(obj: Any) -> str:
     try:
         opts = obj.opts.get().kwargs
-    except Exception:  # layouts and some containers have no single options set
+    except Exception:  # noqa: BLE001 - layouts and some containers have no single options set
         return ""
     title = opts.get("title")
     return title if isinstance(title, str) and "{" not in title else ""

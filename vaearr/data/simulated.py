@@ -219,7 +219,7 @@ def simulate_kikuchi(quats: np.ndarray, pattern_shape: tuple[int, int], progress
     """Dynamical Ni patterns for each orientation, blurred by ``blur`` px (Gaussian σ; 0: none) and standardised.
 
     The demo map keeps its 0.8 px; the science maps use none, as kikuchipy's real Ni scan's
-    signal spectrum fits best (see :mod:`vaearr.data.subgrains`).
+    signal spectrum fits best (see ``benchmarks/data/subgrains.py`` in the repository).
     """
     require("orix", "ebsd")
     from orix.quaternion import Rotation

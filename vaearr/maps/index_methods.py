@@ -93,7 +93,7 @@ def has_opencl() -> bool:
         import pyopencl as cl  # noqa: F401  (PyEBSDIndex's optional GPU path)
 
         return bool(cl.get_platforms())
-    except Exception:
+    except Exception:  # noqa: BLE001 - no usable OpenCL: pyopencl raises its own types (or any of its driver's)
         return False
 
 
@@ -118,7 +118,7 @@ class HoughIndexing(IndexMethod):
         try:
             with quiet():
                 self.hough = setup.detector.get_indexer(cm.PhaseList(setup.phases), reflectors, **HOUGH_OPTIONS)
-        except Exception as exc:  # PyEBSDIndex refuses lattices it cannot build a triplet library for
+        except Exception as exc:  # noqa: BLE001 - PyEBSDIndex refuses lattices it cannot build a triplet library for
             names = ", ".join(f"'{p.name}' ({p.space_group})" for p in setup.phases)
             raise InputError(None, f"PyEBSDIndex cannot Hough-index phase(s) {names}: {exc}; "
                                    "use --method dictionary") from None

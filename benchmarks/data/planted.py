@@ -7,7 +7,7 @@ import os
 import numpy as np
 import xarray as xr
 
-from vaearr.data.simulate import (
+from vaearr.data.simulated import (
     Scene,
     noisy_patterns,
     random_quaternions,
@@ -15,7 +15,7 @@ from vaearr.data.simulate import (
     spawn_rngs,
     static_background,
 )
-from vaearr.data.subgrains import write_simulated
+from benchmarks.data.subgrains import write_simulated
 
 
 def planted_kinds(grains: tuple[int, int], rare: int) -> np.ndarray:
@@ -52,4 +52,4 @@ def planted_map(path: str | os.PathLike, *, grain: int = 20, grains: tuple[int, 
                     attrs={"step": 1.0, "grain": grain, "grains": list(grains), "rare": rare})
     return write_simulated(path, ds, ["patterns", "kind_true", "grain_id"], roi=True, source="planted_map",
                            config={"grain": grain, "grains": list(grains), "rare": rare, "seed": seed},
-                           patterns_source=f"vaearr.data.planted.planted_map(grain={grain}, seed={seed})")
+                           patterns_source=f"benchmarks.data.planted.planted_map(grain={grain}, seed={seed})")

@@ -7,7 +7,7 @@ wall does; a *recrystallised* grain does not turn. Every pixel then gets a small
 software computes it from indexed ones: KAM as the mean misorientation to the 4-neighbours of the
 same grain, GOS as the mean misorientation of a grain's pixels from its mean orientation.
 Misorientations inside a grain are small rotations of one orientation, so no crystal symmetry
-is needed (and :mod:`vaearr.data` stays below :mod:`vaearr.maps`).
+is needed (and the maps need nothing of :mod:`vaearr.maps`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vaearr.data.rotations import axis_angle_quat, misorientation_deg, quat_multiply, rotvec_quat
+from benchmarks.data.rotations import axis_angle_quat, misorientation_deg, quat_multiply, rotvec_quat
 
 #: Range of bending rates (degrees per µm) of the bent grains, and the per-axis σ (degrees) of every
 #: pixel's extra rotation in a deformed map (a GOS of about 0.08° in a recrystallised grain).

@@ -2,7 +2,7 @@
 
 :func:`science_map` builds them in memory, :func:`write_science_map` writes one as a store.
 The maps of one seed share one scene (grain seeds, grain orientations, the sub-grain cuts and
-axes, brightness drift) and the physics of :mod:`vaearr.data.simulate` (kikuchipy's Ni master
+axes, brightness drift) and the physics of :mod:`vaearr.data.simulated` (kikuchipy's Ni master
 pattern at 20 kV, the detector of kikuchipy's real Ni scan, its static background, Voronoi
 grains, mixing and a contrast dip at grain boundaries); they differ in noise and sub-grains:
 
@@ -51,7 +51,7 @@ import xarray as xr
 import zarr
 from scipy import ndimage as ndi
 
-from vaearr.data.deformation import (
+from benchmarks.data.deformation import (
     DEFORMED_SPREAD,
     bent_orientations,
     draw_bending,
@@ -60,8 +60,8 @@ from vaearr.data.deformation import (
     truth_gos,
     truth_kam,
 )
-from vaearr.data.rotations import axis_angle_quat, misorientation_deg, quat_multiply, rotvec_quat
-from vaearr.data.simulate import (
+from benchmarks.data.rotations import axis_angle_quat, misorientation_deg, quat_multiply, rotvec_quat
+from vaearr.data.simulated import (
     DEMO_PC,
     DEMO_SAMPLE_TILT,
     grain_seeds,
@@ -146,7 +146,7 @@ def _subgrain_pixels(grain, neigh, side, q_grain, axes, spread_dir, *, subgrain_
 
 def _deformed_pixels(grain, neigh, dist, q_grain, spread_dir, rng, *, pattern_shape: tuple[int, ...], blur: float,
                      progress: bool):
-    """Bent and recrystallised grains (:mod:`vaearr.data.deformation`): per-pixel orientations, misorientations
+    """Bent and recrystallised grains (:mod:`benchmarks.data.deformation`): per-pixel orientations, misorientations
     from the grain mean, the patterns of each pixel and of the neighbour grain (bent as it would be there), and
     the truth (KAM, GOS, recrystallised, bending rate)."""
     ny, nx = grain.shape
@@ -292,7 +292,7 @@ def science_map(
         "counts": counts if kind != "clean" else None, "contrast": float(contrast), "blur": float(blur),
         "grain_rotations": q_grain.tolist(), "static_background_mean": float(bg.mean()),
         "pc": list(DEMO_PC), "sample_tilt": DEMO_SAMPLE_TILT,
-        "note": "SIMULATED with vaearr.data.science_map from kikuchipy's Ni master pattern: not a measurement.",
+        "note": "SIMULATED with benchmarks.data.science_map from kikuchipy's Ni master pattern: not a measurement.",
         **attrs})
 
 
@@ -367,7 +367,7 @@ def write_science_map(
               "pattern_shape": list(ds.patterns.shape[2:]), **{k: float(v) for k, v in physics.items()}}
     return write_simulated(path, ds, ["patterns", *(k for k in TRUTH_VARIABLES if k in ds)], roi=True,
                            source=f"science_map:{kind}", config=config,
-                           patterns_source=f"vaearr.data.science_map({kind!r}, seed={seed})", overwrite=overwrite)
+                           patterns_source=f"benchmarks.data.science_map({kind!r}, seed={seed})", overwrite=overwrite)
 
 
 def write_simulated(path: str | os.PathLike, ds: xr.Dataset, names: list[str], *, source: str, config: dict,

@@ -1,4 +1,4 @@
-"""Scores of a map against the truth a simulator stored beside it (:mod:`vaearr.data`): what the tests and the
+"""Scores of a map against the truth a simulator stored beside it (:mod:`benchmarks.data`): what the tests and the
 benchmarks measure, not a step of the product (`vaearr boundaries` marks boundaries; this says how well)."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Small simulated maps of one or two phases with known phases, grains and orientations, from kinematical master patterns.
 
 :func:`phase_map` builds one in memory, :func:`write_phase_map` writes it as a store. Grains are
-Voronoi cells (as :mod:`vaearr.data.simulate`); every grain gets a phase (half of the grains each,
+Voronoi cells (as :mod:`vaearr.data.simulated`); every grain gets a phase (half of the grains each,
 in a seeded random order) and a random orientation; its pattern is projected from the phase's
 kinematical master pattern (:func:`vaearr.crystals.kinematical_master_pattern`, 20 kV) on the demo
 detector (kikuchipy's real Ni scan's PC and tilt), standardised per pattern so that every phase has
@@ -34,7 +34,7 @@ import xarray as xr
 from scipy import ndimage as ndi
 
 from vaearr.crystals import BUILTIN, Crystal, band_families, crystal_phase, kinematical_master_pattern, phase_record
-from vaearr.data.simulate import (
+from vaearr.data.simulated import (
     DEMO_PC,
     DEMO_SAMPLE_TILT,
     band_contrast,
@@ -166,7 +166,7 @@ def phase_map(family: str = "fcc-bcc", *, seed: int = 0, shape: tuple[int, int] 
                "grain_phases": phase_of.tolist(), "grain_rotations": q.tolist(), "pc": list(DEMO_PC),
                "sample_tilt": DEMO_SAMPLE_TILT, "energy_kv": ENERGY, "step": _STEP,
                "band_families": {n: band_families(crystal_phase(c, n)) for c, n in zip(fam.crystals, names)},
-               "simulated": "SIMULATED with vaearr.data.phase_map from kinematical master patterns: not a measurement."},
+               "simulated": "SIMULATED with benchmarks.data.phase_map from kinematical master patterns: not a measurement."},
     )
 
 
@@ -185,7 +185,7 @@ def write_phase_map(path: str | os.PathLike, family: str = "fcc-bcc", *, overwri
     variables = {"patterns": ds.patterns, "bandcontrast": ds.bandcontrast, **{k: ds[k] for k in TRUTH_VARIABLES},
                  "roi": xr.DataArray(np.ones((ny, nx), bool), dims=("y", "x"), coords={"y": ds.y, "x": ds.x})}
     group_attrs = {"kind": "ebsd-map", "grid": "square", "step": [_STEP, _STEP], "step_units": "µm",
-                   "scan_shape": [ny, nx], "patterns_source": f"vaearr.data.phase_map({family!r})",
+                   "scan_shape": [ny, nx], "patterns_source": f"benchmarks.data.phase_map({family!r})",
                    "phase_map": {k: v for k, v in ds.attrs.items() if k != "grain_rotations"}}
     write_variables(path, variables, source=[f"phase_map:{family}"],
                     config={"family": family, **{k: (list(v) if isinstance(v, tuple) else v) for k, v in kwargs.items()}},

@@ -15,7 +15,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from vaearr.data.simulate import (
+from vaearr.data.simulated import (
     band_contrast,
     noisy_patterns,
     progress_blocks,
@@ -271,7 +271,7 @@ def make_big_hdf5(
             f.attrs.update(
                 step=1.0, shape=[ny, nx], seed=seed, pattern_shape=[py, px], pool_shape=[qy, qx],
                 note=(
-                    "SIMULATED benchmark file from vaearr.data.make_big_hdf5: a simulated Ni map "
+                    "SIMULATED benchmark file from benchmarks.data.make_big_hdf5: a simulated Ni map "
                     f"of {qy}x{qx} patterns tiled (mirrored) with per-pattern noise; not a measurement."
                 ),
             )

@@ -1,7 +1,7 @@
-"""A second family of simulated Ni maps, built differently from :mod:`vaearr.data.subgrains`, for choosing and checking settings.
+"""A second family of simulated Ni maps, built differently from :mod:`benchmarks.data.subgrains`, for choosing and checking settings.
 
 Settings chosen on one family of maps must hold on another; this family differs from
-:func:`vaearr.data.science_map` wherever users' maps differ from each other:
+:func:`benchmarks.data.science_map` wherever users' maps differ from each other:
 
 * **sub-grains as patches**: each grain is cut by a fine Voronoi tessellation (about
   ``cells_per_grain`` cells a grain, seeds uniform, not spread) and every cell is dealt out to one
@@ -18,10 +18,10 @@ Settings chosen on one family of maps must hold on another; this family differs 
   over 0.7 px);
 * **holes**: two pits and a scratch inside grains record almost no pattern (contrast × 0.15,
   intensity × 0.7), so a band-contrast ROI has holes inside grains; ``bandcontrast`` is computed
-  from the patterns (:func:`vaearr.data.simulate.band_contrast`);
+  from the patterns (:func:`vaearr.data.simulated.band_contrast`);
 * the scan step is 0.5 µm.
 
-``deformed`` maps (both families have them, :mod:`vaearr.data.deformation`): 12 grains, half bent
+``deformed`` maps (both families have them, :mod:`benchmarks.data.deformation`): 12 grains, half bent
 at 0.2–1.5°/µm about a random axis along a random direction, half recrystallised, every pixel with
 a 0.05° per-axis spread; truth KAM, GOS and the recrystallised grains.
 
@@ -41,7 +41,7 @@ import xarray as xr
 from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
-from vaearr.data.deformation import (
+from benchmarks.data.deformation import (
     DEFORMED_SPREAD,
     bent_orientations,
     draw_bending,
@@ -50,8 +50,8 @@ from vaearr.data.deformation import (
     truth_gos,
     truth_kam,
 )
-from vaearr.data.rotations import axis_angle_quat, misorientation_deg, quat_multiply
-from vaearr.data.simulate import (
+from benchmarks.data.rotations import axis_angle_quat, misorientation_deg, quat_multiply
+from vaearr.data.simulated import (
     DEMO_ENERGY,
     band_contrast,
     grain_seeds,
@@ -59,7 +59,7 @@ from vaearr.data.simulate import (
     spawn_rngs,
     voronoi,
 )
-from vaearr.data.subgrains import map_dataset, one_sided_boundaries, write_simulated
+from benchmarks.data.subgrains import map_dataset, one_sided_boundaries, write_simulated
 from vaearr.errors import require
 
 #: The maps :func:`patchwork_map` builds.
@@ -194,7 +194,7 @@ def patchwork_map(
         Mean photon counts per detector pixel (Poisson).
     spread
         ``subgrains``: the rms angle (degrees) of each pixel's extra rotation (``deformed``:
-        :data:`~vaearr.data.deformation.DEFORMED_SPREAD` per axis).
+        :data:`~benchmarks.data.deformation.DEFORMED_SPREAD` per axis).
     subgrain_angle, cells_per_grain
         Misorientation (degrees) of a grain's two orientations; Voronoi cells per grain.
     pc
@@ -267,7 +267,7 @@ def patchwork_map(
                               "counts": float(counts), "pc": list(pc), "sample_tilt": PATCHWORK_SAMPLE_TILT,
                               "noise": f"Poisson, {counts:g} counts per detector pixel on average, kept as counts "
                                        "(uint16)",
-                              "note": "SIMULATED with vaearr.data.patchwork_map from kikuchipy's Ni master pattern: "
+                              "note": "SIMULATED with benchmarks.data.patchwork_map from kikuchipy's Ni master pattern: "
                                       "not a measurement.", **attrs})
 
 
@@ -286,4 +286,4 @@ def write_patchwork_map(path: str | os.PathLike, kind: str = "subgrains", *, see
     config = {"family": "patchwork", "kind": kind, "seed": int(seed),
               **{k: (list(v) if isinstance(v, tuple) else v) for k, v in physics.items()}}
     return write_simulated(path, ds, keep, source=f"patchwork_map:{kind}", config=config,
-                           patterns_source=f"vaearr.data.patchwork_map({kind!r}, seed={seed})", overwrite=overwrite)
+                           patterns_source=f"benchmarks.data.patchwork_map({kind!r}, seed={seed})", overwrite=overwrite)
