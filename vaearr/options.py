@@ -293,6 +293,31 @@ def parse_ints(text: str | None, what: str) -> list[int] | None:
     return [int(v) for v in values]
 
 
+def parse_shape(text: str | None, n: int, what: str, *, like: str | None = None) -> tuple[int, ...] | None:
+    """``"40x60"`` → ``(40, 60)``: ``n`` positive integers, or None for no text (``like``: an example for the
+    error line, default ``NxN...``; ``what``: the option's name in it).
+
+    Examples
+    --------
+    >>> parse_shape("64x64,32", 3, "--patch")
+    (64, 64, 32)
+    >>> parse_shape("64x64", 3, "--patch", like="64x64x64")
+    Traceback (most recent call last):
+    ...
+    vaearr.errors.InputError: --patch must be 3 positive integers like 64x64x64, got '64x64'
+    """
+    if text is None:
+        return None
+    form = "x".join(["N"] * n)
+    try:
+        shape = tuple(int(p) for p in text.lower().replace(",", "x").split("x"))
+    except ValueError:
+        raise InputError(None, f"{what} must look like {form}, got '{text}'") from None
+    if len(shape) != n or min(shape) < 1:
+        raise InputError(None, f"{what} must be {n} positive integers like {like or form}, got '{text}'")
+    return shape
+
+
 def parse_names(text: str | None) -> list[str] | None:
     """``"a, b"`` → ``["a", "b"]``, or None for no text."""
     return None if text is None else [v.strip() for v in text.split(",") if v.strip()]

@@ -213,20 +213,6 @@ def out_parameter(help: str, default: Any = None, *, old: tuple[str, ...] = ("--
         Optional[Path], typer.Option("--out", help=help), Renamed(*old)])
 
 
-def parse_shape(text: str | None, n: int, what: str) -> tuple[int, ...] | None:
-    """``"40x60"`` → ``(40, 60)``: ``n`` positive integers, or None for no text."""
-    if text is None:
-        return None
-    parts = text.lower().replace(",", "x").split("x")
-    try:
-        shape = tuple(int(p) for p in parts)
-    except ValueError:
-        raise InputError(None, f"{what} must look like {'x'.join(['N'] * n)}, got '{text}'") from None
-    if len(shape) != n or min(shape) < 1:
-        raise InputError(None, f"{what} must be {n} positive integers like {'x'.join(['N'] * n)}, got '{text}'")
-    return shape
-
-
 def parse_options(items: list[str] | None) -> dict:
     """``key=value`` pairs; values parsed as JSON when they are (numbers, lists, true/false)."""
     out = {}
