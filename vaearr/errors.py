@@ -5,8 +5,6 @@ from __future__ import annotations
 import importlib
 import os
 
-from vaearr.numba_cache import guard_gufunc_cache
-
 
 class VaearrError(Exception):
     """Base class for errors vaearr reports to users as a single line."""
@@ -51,21 +49,14 @@ class MissingExtraError(VaearrError, ImportError):
         )
 
 
-#: packages whose cached numba gufuncs need :func:`vaearr.numba_cache.guard_gufunc_cache`
-NUMBA_GUFUNC_USERS = frozenset({"kikuchipy", "orix", "pyebsdindex", "diffsims"})
-
-
 def require(module: str, extra: str):
     """Import ``module`` or raise :class:`MissingExtraError` naming the extra.
 
-    For the EBSD libraries that compile cached numba gufuncs it also applies the guard against
-    numba's mismatched-wrapper crash (:mod:`vaearr.numba_cache`).
+    It only imports: a module that imports a package whose numba gufuncs are cached on disk (kikuchipy, orix,
+    pyebsdindex, diffsims) calls :func:`vaearr.numba_cache.guard_gufunc_cache` first, where it imports it.
     """
 
     try:
-        mod = importlib.import_module(module)
+        return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise MissingExtraError(extra, module.split(".")[0]) from exc
-    if module.split(".")[0] in NUMBA_GUFUNC_USERS:
-        guard_gufunc_cache()
-    return mod
