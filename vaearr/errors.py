@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Sequence
 
 
 class VaearrError(Exception):
@@ -20,6 +21,26 @@ class InputError(VaearrError, ValueError):
         self.path = None if path is None else os.fspath(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}" if self.path else problem)
+
+
+class OptionError(InputError):
+    """Options out of what they allow, each said by its field's name: ``k must be at least 1, got 0``.
+
+    An interface says them in its own words: the command line names the flag (``--k must be at least 1, got 0``,
+    :func:`vaearr.cli.common.flagged`); a flow's parameters and a Python step's keywords are the field names.
+
+    Attributes
+    ----------
+    owner
+        The options dataclass the fields are of (None: keywords of a function that has none).
+    problems
+        ``(field, what is wrong)`` pairs, in order: ``("k", "must be at least 1, got 0")``.
+    """
+
+    def __init__(self, owner: type | None, problems: Sequence[tuple[str, str]]):
+        self.owner = owner
+        self.problems = tuple(problems)
+        super().__init__(None, "; ".join(f"{name} {text}" for name, text in self.problems))
 
 
 class StoreError(VaearrError):

@@ -27,8 +27,8 @@ import typer
 # isort: off
 from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, decompose, boundaries, index, orientations, export, explore, report, segment, spread, phases  # noqa: F401
 # isort: on
-from vaearr.cli.common import STORE_URLS, URL, app, command_class, command_name
-from vaearr.errors import InputError, VaearrError
+from vaearr.cli.common import STORE_URLS, URL, app, command_class, command_name, flagged
+from vaearr.errors import InputError, OptionError, VaearrError
 from vaearr.files import NoRoomError, command_outputs, no_room
 from vaearr.store import COMMAND
 from vaearr.store.remote import STORAGE_OPTIONS, consistent_reads, is_storage_failure, storage_error
@@ -89,10 +89,14 @@ def _guard_commands() -> None:
 
 def _framed(callback: Callable) -> Callable:
     """``callback`` run in :func:`vaearr.files.command_outputs`: a command that fails, however it is called (the
-    ``vaearr`` entry point, ``typer``'s test runner, :func:`run`), leaves no empty folder it made."""
+    ``vaearr`` entry point, ``typer``'s test runner, :func:`run`), leaves no empty folder it made, and says an
+    option out of range by its flag (:func:`~vaearr.cli.common.flagged`)."""
     def run(*args: Any, **kwargs: Any) -> Any:
         with command_outputs():
-            return callback(*args, **kwargs)
+            try:
+                return callback(*args, **kwargs)
+            except OptionError as exc:  # the library names fields; the command line says its flags
+                raise flagged(exc) from None
 
     # not functools.wraps: a __wrapped__ would make _guard_commands pass the command by
     for attr in ("__name__", "__qualname__", "__doc__", "__module__"):

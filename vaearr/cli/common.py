@@ -16,8 +16,8 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 from typer.models import ArgumentInfo, ParameterInfo
 
-from vaearr.errors import InputError, MissingExtraError
-from vaearr.options import REMOVED_IN, FIELD_DEFAULT, FigureOptions, default_of, figure_options, options, parsed
+from vaearr.errors import InputError, MissingExtraError, OptionError
+from vaearr.options import REMOVED_IN, FIELD_DEFAULT, FigureOptions, default_of, figure_options, flag, options, parsed
 from vaearr.store import describe
 
 #: an fsspec URL (``s3://``, ``gs://``, ``memory://``...): ``file://`` is a local path
@@ -225,6 +225,15 @@ def parse_options(items: list[str] | None) -> dict:
         except json.JSONDecodeError:
             out[key.strip()] = value
     return out
+
+
+def flagged(exc: OptionError) -> InputError:
+    """An :class:`~vaearr.errors.OptionError` (options named by their fields) in the command line's words: each
+    field said by the flag a user types (``k must be at least 1`` → ``--k must be at least 1``; the positional
+    argument by its metavar). The one place the library's field names become flags."""
+    declared = dict((f.name, flag(f, o)) for f, o in options(exc.owner)) if dataclasses.is_dataclass(exc.owner) else {}
+    said = [f"{declared.get(name, '--' + name.replace('_', '-')).split('/')[0]} {text}" for name, text in exc.problems]
+    return InputError(None, "; ".join(said))
 
 
 def _cli_type(hint: Any) -> Any:
