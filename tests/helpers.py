@@ -86,29 +86,27 @@ def run_cli(*args: str, check: bool = False, env: dict | None = None, cwd: str |
 
 def cli(*args, env: dict | None = None, cwd: str | os.PathLike | None = None,
         check: bool = False) -> subprocess.CompletedProcess:
-    """The ``vaearr`` command run in this process (``vaearr.cli.main`` with its argv), as :func:`run_cli` runs it in
+    """The ``vaearr`` command run in this process (``vaearr.cli.execute`` of its arguments), as :func:`run_cli` runs it in
     a new one: exit code, stdout and stderr in a CompletedProcess; ``env`` and ``cwd`` hold while it runs.
 
     What a test of a command's output, files and exit code needs, without a new interpreter's start (seconds of
     imports each); :func:`run_cli` stays for what only a process shows (signals, kills, limits, several processes).
-    What the command sets for its own run (its context variables, warning filters, argv, environment, working folder,
-    the URLs it took for stores) is put back after it, so one call does not leak into the next test.
+    What the command sets for its own run (its context variables, warning filters, argv, environment, working
+    folder) is put back after it, so one call does not leak into the next test.
     """
-    from vaearr.cli import main
-    from vaearr.cli.common import STORE_URLS
+    from vaearr.cli import execute
 
     argv = [str(a) for a in args]
     out, err = io.StringIO(), io.StringIO()
-    saved_env, saved_argv, saved_cwd, saved_urls = dict(os.environ), sys.argv, os.getcwd(), set(STORE_URLS)
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
     os.environ.update({"VAEARR_PROGRESS": os.environ.get("VAEARR_PROGRESS", "off"), **(env or {})})
-    sys.argv = ["vaearr", *argv]
     code = 0
     try:
         if cwd is not None:
             os.chdir(cwd)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
             try:
-                contextvars.copy_context().run(main)
+                contextvars.copy_context().run(execute, argv)
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
             except Exception:  # what ``--debug`` lets through: a process would print the traceback and exit 1
@@ -116,11 +114,8 @@ def cli(*args, env: dict | None = None, cwd: str | os.PathLike | None = None,
                 code = 1
     finally:
         os.chdir(saved_cwd)
-        sys.argv = saved_argv
         os.environ.clear()
         os.environ.update(saved_env)
-        STORE_URLS.clear()
-        STORE_URLS.update(saved_urls)
     proc = subprocess.CompletedProcess(["vaearr", *argv], code, out.getvalue(), err.getvalue())
     if check and code != 0:
         raise AssertionError(f"vaearr {' '.join(argv)} failed (exit {code}):\n{proc.stdout}\n{proc.stderr}")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
-
-from vaearr.numba_cache import guard_gufunc_cache
+from collections.abc import Sequence
 
 
 class VaearrError(Exception):
@@ -22,6 +21,26 @@ class InputError(VaearrError, ValueError):
         self.path = None if path is None else os.fspath(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}" if self.path else problem)
+
+
+class OptionError(InputError):
+    """Options out of what they allow, each said by its field's name: ``k must be at least 1, got 0``.
+
+    An interface says them in its own words: the command line names the flag (``--k must be at least 1, got 0``,
+    :func:`vaearr.cli.common.flagged`); a flow's parameters and a Python step's keywords are the field names.
+
+    Attributes
+    ----------
+    owner
+        The options dataclass the fields are of (None: keywords of a function that has none).
+    problems
+        ``(field, what is wrong)`` pairs, in order: ``("k", "must be at least 1, got 0")``.
+    """
+
+    def __init__(self, owner: type | None, problems: Sequence[tuple[str, str]]):
+        self.owner = owner
+        self.problems = tuple(problems)
+        super().__init__(None, "; ".join(f"{name} {text}" for name, text in self.problems))
 
 
 class StoreError(VaearrError):
@@ -51,21 +70,14 @@ class MissingExtraError(VaearrError, ImportError):
         )
 
 
-#: packages whose cached numba gufuncs need :func:`vaearr.numba_cache.guard_gufunc_cache`
-NUMBA_GUFUNC_USERS = frozenset({"kikuchipy", "orix", "pyebsdindex", "diffsims"})
-
-
 def require(module: str, extra: str):
     """Import ``module`` or raise :class:`MissingExtraError` naming the extra.
 
-    For the EBSD libraries that compile cached numba gufuncs it also applies the guard against
-    numba's mismatched-wrapper crash (:mod:`vaearr.numba_cache`).
+    It only imports: a module that imports a package whose numba gufuncs are cached on disk (kikuchipy, orix,
+    pyebsdindex, diffsims) calls :func:`vaearr.numba_cache.guard_gufunc_cache` first, where it imports it.
     """
 
     try:
-        mod = importlib.import_module(module)
+        return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise MissingExtraError(extra, module.split(".")[0]) from exc
-    if module.split(".")[0] in NUMBA_GUFUNC_USERS:
-        guard_gufunc_cache()
-    return mod

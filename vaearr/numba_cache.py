@@ -15,6 +15,10 @@ is the fix proposed upstream (numba PR 10814). Entries written without it are ne
 cache filled before the guard cannot crash a guarded process. It changes no numerical result:
 a wrapper is a loop around the kernel, and a miss only compiles that loop again.
 
+The guard is an explicit call, not a side effect of importing: every function that imports one of
+:data:`GUFUNC_PACKAGES` calls :func:`guard_gufunc_cache` on the line before (``tests/base/test_numba_cache.py``
+checks the sources for it).
+
 .. _numba#10128: https://github.com/numba/numba/issues/10128
 """
 
@@ -24,6 +28,9 @@ import functools
 import importlib.util
 import threading
 from typing import Any, Callable
+
+#: packages whose numba gufuncs are cached on disk: import them only after :func:`guard_gufunc_cache`
+GUFUNC_PACKAGES = ("kikuchipy", "orix", "pyebsdindex", "diffsims")
 
 _applied = False
 _compile_lock = threading.Lock()

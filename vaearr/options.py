@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from vaearr.errors import InputError
+from vaearr.errors import InputError, OptionError
 from vaearr.files import writable_folder, writable_folders  # noqa: F401 - the commands' names for them
 
 
@@ -113,12 +113,21 @@ def shown(value: Any) -> str:
 
 
 def check_declared(values: Any) -> None:
-    """One :class:`InputError` line for the fields of the options dataclass ``values`` whose values their
-    :class:`Option` does not allow (``--top must be at least 1, got 0``; several joined by ``;``)."""
-    problems = [f"{flag(f, o).split('/')[0]} must be {o.allowed()}, got {shown(getattr(values, f.name))}"
+    """The one check of the ranges declared on the fields (:class:`Option`): an :class:`OptionError` naming each
+    field of the options dataclass ``values`` whose value its :class:`Option` does not allow (``top must be at
+    least 1, got 0``; several joined by ``;``; the command line says the flag instead).
+
+    Examples
+    --------
+    >>> check_declared(FigureOptions(dpi=0))
+    Traceback (most recent call last):
+    ...
+    vaearr.errors.OptionError: dpi must be in [1, 2400], got 0
+    """
+    problems = [(f.name, f"must be {o.allowed()}, got {shown(getattr(values, f.name))}")
                 for f, o in options(type(values)) if not o.admits(getattr(values, f.name))]
     if problems:
-        raise InputError(None, "; ".join(problems))
+        raise OptionError(type(values), problems)
 
 
 def opt(default: Any = dataclasses.MISSING, help: str = "", **kw: Any) -> Any:
@@ -141,11 +150,12 @@ def options(cls: type) -> Iterator[tuple[dataclasses.Field, Option]]:
 
 def check_values(**checks: tuple[Any, dict[str, Any]]) -> None:
     """The options of a command that has no dataclass held to their ranges as :func:`check_declared` holds a
-    field's: ``check_values(step=(step, {"above": 0}))`` → ``--step must be above 0, got -1``."""
+    field's: ``check_values(step=(step, {"above": 0}))`` → ``step must be above 0, got -1`` (the command line:
+    ``--step``)."""
     for name, (value, allowed) in checks.items():
         o = Option("", **allowed)
         if not o.admits(value):
-            raise InputError(None, f"--{name.replace('_', '-')} must be {o.allowed()}, got {shown(value)}")
+            raise OptionError(None, [(name, f"must be {o.allowed()}, got {shown(value)}")])
 
 
 def keyword_of(flag_: str) -> str:
@@ -293,6 +303,31 @@ def parse_ints(text: str | None, what: str) -> list[int] | None:
     return [int(v) for v in values]
 
 
+def parse_shape(text: str | None, n: int, what: str, *, like: str | None = None) -> tuple[int, ...] | None:
+    """``"40x60"`` → ``(40, 60)``: ``n`` positive integers, or None for no text (``like``: an example for the
+    error line, default ``NxN...``; ``what``: the option's name in it).
+
+    Examples
+    --------
+    >>> parse_shape("64x64,32", 3, "--patch")
+    (64, 64, 32)
+    >>> parse_shape("64x64", 3, "--patch", like="64x64x64")
+    Traceback (most recent call last):
+    ...
+    vaearr.errors.InputError: --patch must be 3 positive integers like 64x64x64, got '64x64'
+    """
+    if text is None:
+        return None
+    form = "x".join(["N"] * n)
+    try:
+        shape = tuple(int(p) for p in text.lower().replace(",", "x").split("x"))
+    except ValueError:
+        raise InputError(None, f"{what} must look like {form}, got '{text}'") from None
+    if len(shape) != n or min(shape) < 1:
+        raise InputError(None, f"{what} must be {n} positive integers like {like or form}, got '{text}'")
+    return shape
+
+
 def parse_names(text: str | None) -> list[str] | None:
     """``"a, b"`` → ``["a", "b"]``, or None for no text."""
     return None if text is None else [v.strip() for v in text.split(",") if v.strip()]
@@ -419,11 +454,12 @@ class FigureOptions:
     >>> FigureOptions("gif").check()
     Traceback (most recent call last):
     ...
-    vaearr.errors.InputError: --format: 'gif' is not a figure format; give png, svg or pdf (comma-separated: png,svg,pdf)
+    vaearr.errors.OptionError: format 'gif' is not a figure format; give png, svg or pdf (comma-separated: png,svg,pdf)
     """
 
     format: str = opt("png", "Static files of each figure, beside its HTML: png, svg, pdf, or several comma-separated (png,svg,pdf).")
-    dpi: int = opt(300, "Resolution of the PNG figures (and of the maps' pixels inside SVG/PDF), dots per inch (300: what journals ask for).")
+    dpi: int = opt(300, "Resolution of the PNG figures (and of the maps' pixels inside SVG/PDF), dots per inch (300: what journals ask for).",
+                   min=1, max=2400)
 
     @property
     def formats(self) -> tuple[str, ...]:
@@ -432,15 +468,16 @@ class FigureOptions:
         return tuple(dict.fromkeys(seen))
 
     def check(self) -> FigureOptions:
-        """Self, or an :class:`InputError` naming the unknown format or the dpi that is not positive."""
+        """Self, or an :class:`OptionError` naming the unknown format or the dpi out of range."""
+        give = "give png, svg or pdf (comma-separated: png,svg,pdf)"
         if not self.formats:
-            raise InputError(None, "--format is empty; give png, svg or pdf (comma-separated: png,svg,pdf)")
+            raise OptionError(type(self), [("format", f"is empty; {give}")])
         for f in self.formats:
             if f not in FIGURE_FORMATS:
-                raise InputError(None, f"--format: '{f}' is not a figure format; give png, svg or pdf "
-                                       f"(comma-separated: png,svg,pdf)")
-        if isinstance(self.dpi, bool) or not isinstance(self.dpi, int) or self.dpi <= 0 or self.dpi > 2400:
-            raise InputError(None, f"--dpi must be a whole number from 1 to 2400, got {self.dpi!r}")
+                raise OptionError(type(self), [("format", f"'{f}' is not a figure format; {give}")])
+        if isinstance(self.dpi, bool) or not isinstance(self.dpi, int):
+            raise OptionError(type(self), [("dpi", f"must be a whole number from 1 to 2400, got {self.dpi!r}")])
+        check_declared(self)
         return self
 
 

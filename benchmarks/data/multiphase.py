@@ -47,6 +47,7 @@ from vaearr.data.simulated import (
 )
 from vaearr.errors import require
 from vaearr.store import open_store, write_variables
+from vaearr.numba_cache import guard_gufunc_cache
 
 #: Beam energy (kV) of the simulated maps.
 ENERGY = 20.0
@@ -92,6 +93,7 @@ def _standardised(k: np.ndarray, blur: float) -> np.ndarray:
 def _grain_patterns(family: Family, names: list[str], phase_of: np.ndarray, q: np.ndarray,
                     pattern_shape: tuple[int, int]) -> np.ndarray:
     """Standardised patterns ``(n_grains, py, px)``: each grain's orientation through its phase's master pattern."""
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     kp = require("kikuchipy", "ebsd")
     quaternion = require("orix.quaternion", "ebsd")
     det = kp.detectors.EBSDDetector(shape=pattern_shape, pc=DEMO_PC, sample_tilt=DEMO_SAMPLE_TILT)

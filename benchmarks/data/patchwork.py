@@ -61,6 +61,7 @@ from vaearr.data.simulated import (
 )
 from benchmarks.data.subgrains import map_dataset, one_sided_boundaries, write_simulated
 from vaearr.errors import require
+from vaearr.numba_cache import guard_gufunc_cache
 
 #: The maps :func:`patchwork_map` builds.
 PATCHWORK_KINDS = ("subgrains", "deformed")
@@ -79,6 +80,7 @@ N_GRAINS = {"subgrains": 10, "deformed": 12}
 
 @lru_cache(maxsize=1)
 def _master_pattern():
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     kp = require("kikuchipy", "ebsd")
     return kp.data.nickel_ebsd_master_pattern_small(projection="lambert", hemisphere="both")
 
@@ -86,6 +88,7 @@ def _master_pattern():
 def kikuchi_scaled(quats: np.ndarray, pattern_shape: tuple[int, int], pc: tuple[float, float, float],
                    sample_tilt: float = PATCHWORK_SAMPLE_TILT) -> np.ndarray:
     """Dynamical Ni patterns ``(n, py, px)`` for orientations ``(n, 4)``, each scaled to 0–1 (min to max)."""
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     kp = require("kikuchipy", "ebsd")
     from orix.quaternion import Rotation
 

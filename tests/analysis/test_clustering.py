@@ -144,3 +144,21 @@ def test_hdbscan_is_fast_hdbscan_and_says_so() -> None:
     assert labels.max() == 1 and (labels[:300] == labels[0]).mean() > 0.95
     with pytest.raises(TypeError):
         cluster_points(x, "hdbscan", hdbscan_backend="hdbscan")  # the choice of implementation is gone
+
+
+@pytest.mark.parametrize("settings, said", [
+    (dict(min_cluster_size=1), "min_cluster_size must be at least 2, got 1"),  # HDBSCAN's own rule (sklearn, hdbscan)
+    (dict(k=0), "k must be at least 1, got 0"),
+    (dict(eps=0.0), "eps must be above 0, got 0"),
+    (dict(criterion="xyz"), "criterion must be one of bic, aic, got 'xyz'"),
+    (dict(k=11), "k must be at most 10, the number of points to cluster, got 11"),
+])
+def test_a_setting_out_of_its_declared_range_is_said_by_its_field(settings: dict, said: str) -> None:
+    """The ranges are those the fields of ClusterSettings declare, checked in one place; the Python error names the
+    field (the command line says the flag: tests/cli/test_bad_input.py)."""
+    from vaearr.errors import OptionError
+
+    with pytest.raises(OptionError) as info:
+        cluster_points(np.random.default_rng(0).normal(size=(10, 2)), "hdbscan" if "min" in str(settings) else "gmm",
+                       **settings)
+    assert str(info.value) == said

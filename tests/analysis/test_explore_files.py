@@ -172,8 +172,8 @@ def test_bad_ranges_are_one_line(digits_run: dict, tmp_path: Path) -> None:
                    "--traversal-range", "3:-3")
     err = proc.stderr.strip()
     assert proc.returncode != 0 and "--traversal-range 3:-3: low must be below high" in err
-    with pytest.raises(InputError, match="--grid must be at least 2"):
+    with pytest.raises(InputError, match="^manifold_size must be at least 2"):  # the field (the command line: --grid)
         explore(digits_run["store"], digits_run["run"], tmp_path / "o", manifold_size=1)
-    with pytest.raises(InputError, match="--metric-range must be one of float, uint8, both"):
+    with pytest.raises(InputError, match="^metric_range must be one of float, uint8, both"):
         explore_files(digits_run["run"], [digits_run["a"]], tmp_path / "o", metric_range="uint16")
     assert not (tmp_path / "o").exists()

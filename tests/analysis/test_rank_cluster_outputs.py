@@ -164,7 +164,7 @@ def test_hdbscan_defaults_and_selection_epsilon() -> None:
     assert labels.max() + 1 == 3
     merged, p2 = cluster_points(x, "hdbscan", standardize=False, cluster_selection_epsilon=3.0)
     assert merged.max() + 1 == 2 and p2["cluster_selection_epsilon"] == 3.0
-    with pytest.raises(InputError, match="cluster-selection-epsilon"):
+    with pytest.raises(InputError, match="^cluster_selection_epsilon must be at least 0"):
         cluster_points(x, "hdbscan", cluster_selection_epsilon=-1)
 
 
@@ -174,7 +174,7 @@ def test_gmm_criterion_aic_or_bic() -> None:
     _, pa = cluster_points(x, "gmm", k_range=(2, 4), criterion="aic")
     assert pa["criterion"] == "aic" and pb["criterion"] == "bic" and pa["scores"]["3"] < pb["scores"]["3"]
     assert "AIC" in pa["auto"]["k"]
-    with pytest.raises(InputError, match="--criterion"):
+    with pytest.raises(InputError, match="^criterion must be one of bic, aic"):  # the field (CLI: --criterion)
         cluster_points(x, "gmm", criterion="icl")
 
 
@@ -205,7 +205,7 @@ def test_bad_colors_clip_tag_and_k_leave_the_store_alone(planted: Path, tmp_path
     cases = [
         (dict(method="kmeans", k=3, colors=["red", "notacolour"]), "not a colour"),
         (dict(method="kmeans", k=3, colors=["red"]), "1 colours for 3 clusters"),
-        (dict(method="kmeans", k=2, shade_clip=(98, 2)), "--shade-clip"),
+        (dict(method="kmeans", k=2, shade_clip=(98, 2)), "^shade_clip 98:2"),  # the field (the command line: --shade-clip)
         (dict(method="kmeans", k=2, tag="a/b"), "--tag"),
         (dict(method="kmeans", k=n + 1), f"has {n} pixels to cluster; give 1 to {n}"),
         (dict(method="gmm", k=n + 5), "--k"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -10,6 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+import vaearr
+from vaearr.numba_cache import GUFUNC_PACKAGES
 
 pytest.importorskip("numba")
 
@@ -55,13 +59,57 @@ def test_guarded_gufuncs_survive_their_own_cache(tmp_path: Path) -> None:
     assert list((tmp_path / "guarded" / "cache").rglob("guf-kernels.twice-*.nbc")), "wrappers are still cached"
 
 
-def test_require_guards_the_ebsd_libraries() -> None:
+def test_a_step_that_imports_orix_guards_it_and_require_alone_does_not() -> None:
+    """The guard is the explicit call of the functions that import the EBSD libraries (here
+    :func:`vaearr.crystals.structures.aligned_lattice`), not a side effect of :func:`vaearr.errors.require`."""
     pytest.importorskip("orix", reason="needs the 'ebsd' extra")
     code = ("from numba.np.ufunc import wrappers; before = wrappers._GufuncWrapper.__init__\n"
             "from vaearr.errors import require; require('orix.quaternion', 'ebsd')\n"
+            "print(wrappers._GufuncWrapper.__init__ is not before)\n"
+            "from vaearr.crystals.structures import aligned_lattice; aligned_lattice((3.6, 3.6, 3.6, 90, 90, 90))\n"
             "print(wrappers._GufuncWrapper.__init__ is not before)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0 and proc.stdout.strip() == "True", proc.stderr
+    assert proc.returncode == 0 and proc.stdout.split() == ["False", "True"], (proc.stdout, proc.stderr)
+
+
+def _imports_before_guard(path: Path) -> list[str]:
+    """``file:line`` of each import of a :data:`~vaearr.numba_cache.GUFUNC_PACKAGES` package (``import``, ``from``,
+    ``require("...")``) in a function of ``path`` that has not called ``guard_gufunc_cache()`` on an earlier line."""
+    tree = ast.parse(path.read_text())
+    bad = []
+
+    def names(node: ast.AST) -> list[str]:
+        if isinstance(node, ast.Import):
+            return [a.name for a in node.names]
+        if isinstance(node, ast.ImportFrom):
+            return [node.module or ""]
+        if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "require" and node.args
+                and isinstance(node.args[0], ast.Constant)):
+            return [str(node.args[0].value)]
+        return []
+
+    for fn in ast.walk(tree):
+        if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        guarded = [n.lineno for n in ast.walk(fn) if isinstance(n, ast.Call)
+                   and getattr(n.func, "id", None) == "guard_gufunc_cache"]
+        for node in ast.walk(fn):
+            if any(name.split(".")[0] in GUFUNC_PACKAGES for name in names(node)):
+                if not any(g < node.lineno for g in guarded):
+                    bad.append(f"{path}:{node.lineno}")
+    return bad
+
+
+def test_every_import_of_the_ebsd_libraries_is_guarded_on_the_line_before() -> None:
+    """The explicit call, checked in the sources: every function of vaearr and flows that imports kikuchipy, orix,
+    pyebsdindex or diffsims calls ``guard_gufunc_cache()`` before; ``vaearr.errors`` no longer imports the guard."""
+    root = Path(vaearr.__file__).parent
+    files = [*root.rglob("*.py"), *(root.parent / "flows").rglob("*.py")]
+    bad = [where for f in files for where in _imports_before_guard(f)]
+    assert not bad, bad
+    found = [f for f in files if "guard_gufunc_cache()" in f.read_text() and f.name != "numba_cache.py"]
+    assert len(found) >= 15, found  # the check saw the guarded modules
+    assert "from vaearr.numba_cache" not in (root / "errors.py").read_text()
 
 
 def test_unguarded_numba_crashes_where_the_guarded_one_does_not(tmp_path: Path) -> None:

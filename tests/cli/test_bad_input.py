@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import make_places, tree_hash, vaearr_cli
+from tests.helpers import cli, make_places, tree_hash, vaearr_cli
 
 pytest.importorskip("kikuchipy", reason="needs the 'ebsd' extra")
 nib = pytest.importorskip("nibabel", reason="needs the 'nifti' extra")
@@ -396,9 +396,9 @@ if __name__ == "__main__":  # the counts of RELIABILITY.md
 
 @pytest.mark.parametrize("flow_name, params, needle", [
     ("analysis:analyze_latents", dict(out="{under}", dask=None, block_dims=8), "{under}"),
-    ("analysis:analyze_latents", dict(top=0, dask=None, block_dims=8), "--top must be at least 1"),
+    ("analysis:analyze_latents", dict(top=0, dask=None, block_dims=8), "top must be at least 1"),
     ("analysis:cluster_latents", dict(out="{under}", dask=None), "{under}"),
-    ("analysis:cluster_latents", dict(min_cluster_size=1, dask=None), "--min-cluster-size"),
+    ("analysis:cluster_latents", dict(min_cluster_size=1, dask=None), "min_cluster_size must be at least 2, got 1"),
     ("explore:explore_latents", dict(run="{run}", out="{under}"), "{under}"),
     ("pipeline:report", dict(out="{under}"), "{under}"),
 ])
@@ -417,3 +417,23 @@ def test_the_flows_hold_the_same_ranges_and_outputs(places, flow_name, params, n
         flow.fn(store=places["map"], **given)
     assert needle.format(**places) in str(info.value)
     assert tree_hash(places["map"]) == before
+
+
+@pytest.mark.parametrize("args, python, flag", [
+    (["--min-cluster-size", "1"], dict(min_cluster_size=1), "--min-cluster-size must be at least 2, got 1"),
+    (["--k", "0"], dict(k=0), "--k must be at least 1, got 0"),
+    (["--shade-clip", "50:10"], dict(shade_clip=(50.0, 10.0)), "--shade-clip 50:10: need 0 ≤ low < high ≤ 100"),
+])
+def test_the_library_names_the_field_and_the_command_line_the_flag(places, args, python, flag) -> None:
+    """One declaration, two wordings: ClusterOptions.check raises an OptionError naming the field, the adapter of the
+    command line (vaearr.cli.common.flagged) says the flag, in one line, exit 2."""
+    from vaearr.analysis.options import ClusterOptions
+    from vaearr.errors import OptionError
+
+    with pytest.raises(OptionError) as info:
+        ClusterOptions(store=str(places["map"]), **python).check()
+    field = next(iter(python))
+    assert str(info.value).startswith(f"{field} ") and "--" not in str(info.value)
+    proc = cli("cluster", places["map"], *args)
+    err = proc.stderr.strip()
+    assert proc.returncode == 2 and err.splitlines() == [err] and err.startswith(f"error: {flag}"), proc.stderr

@@ -156,9 +156,9 @@ def test_detector_conventions_match_kikuchipy() -> None:
     ({"pc": "0.4,0.2,-0.1"}, InputError, "Z=-0.1"),
     ({"pc_convention": "emsoft", "pc": "1,2,15000"}, InputError, "--px-size"),
     ({"pc_convention": "nordif"}, InputError, "unknown --pc-convention"),
-    ({"sample_tilt": 95}, InputError, "--tilt"),
-    ({"sample_tilt": float("nan")}, InputError, "--tilt"),
-    ({"detector_tilt": -120}, InputError, "--detector-tilt"),
+    ({"sample_tilt": 95}, InputError, "^sample_tilt "),  # the field (the command line: --tilt)
+    ({"sample_tilt": float("nan")}, InputError, "^sample_tilt "),
+    ({"detector_tilt": -120}, InputError, "^detector_tilt "),
     ({"method": "radon"}, InputError, "unknown --method"),
     ({"method": "dictionary", "resolution": 0.1}, InputError, "--resolution"),
     ({"mask": "nope"}, StoreError, "no mask variable 'nope'"),

@@ -18,8 +18,9 @@ import psutil
 from sklearn.cluster import DBSCAN, KMeans
 
 from vaearr.analysis.cluster_choices import kdistance_eps, silhouette_k
-from vaearr.analysis.options import CRITERIA, ClusterSettings
-from vaearr.errors import InputError, require
+from vaearr.analysis.options import ClusterSettings
+from vaearr.errors import InputError, OptionError, require
+from vaearr.options import check_declared
 from vaearr.maps.references import gmm_partition
 from vaearr.registry import Registry
 
@@ -77,21 +78,14 @@ def hdbscan(x: np.ndarray, s: ClusterSettings, params: dict) -> np.ndarray:
 
 
 def check_settings(method: str, s: ClusterSettings, n: int | None = None) -> None:
-    """One :class:`InputError` line for the first setting out of range (``n``: points to cluster, when known)."""
+    """One :class:`InputError` line for an unknown method, a setting out of the range its field declares
+    (:func:`~vaearr.options.check_declared`, the one check of them) or, with ``n`` (points to cluster, when
+    known), a ``k`` above ``n``."""
     if method not in CLUSTERERS:
         raise InputError(None, f"unknown method {method!r}; choose one of {list(CLUSTERERS)}")
-    if s.criterion not in CRITERIA:
-        raise InputError(None, f"--criterion must be bic or aic, got {s.criterion!r}")
-    if n is None:
-        return
-    if s.k is not None and not 1 <= int(s.k) <= n:
-        raise InputError(None, f"--k {s.k}: need 1 ≤ k ≤ {n}, the number of points to cluster")
-    for what, v in (("--min-samples", s.min_samples), ("--min-cluster-size", s.min_cluster_size)):
-        if v is not None and int(v) < 1:
-            raise InputError(None, f"{what} must be at least 1, got {v}")
-    if (s.eps is not None and not s.eps > 0) or s.cluster_selection_epsilon < 0:
-        raise InputError(None, f"--eps must be > 0 and --cluster-selection-epsilon ≥ 0, got {s.eps}, "
-                               f"{s.cluster_selection_epsilon}")
+    check_declared(s)
+    if n is not None and s.k is not None and int(s.k) > n:
+        raise OptionError(type(s), [("k", f"must be at most {n}, the number of points to cluster, got {s.k}")])
 
 
 def cluster_points(features: np.ndarray, method: str = "gmm", *, standardize: bool = True,

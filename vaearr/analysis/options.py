@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from vaearr.errors import InputError
+from vaearr.errors import InputError, OptionError
 from vaearr.files import beside_store
 from vaearr.options import SEED_MAX, check_declared, opt, parse_floats, parse_ints, parse_k_range, parse_names, parse_none, parse_range
 from vaearr.store.names import check_name
@@ -29,13 +29,14 @@ def _lower(text: str) -> str:
 
 
 def check_clip(clip: Sequence[float]) -> tuple[float, float]:
-    """``(low, high)`` percentiles with 0 ≤ low < high ≤ 100, or an :class:`InputError`."""
+    """``(low, high)`` percentiles with 0 ≤ low < high ≤ 100, or an :class:`~vaearr.errors.OptionError` naming
+    ``shade_clip``."""
     try:
         lo, hi = (float(v) for v in clip)
     except (TypeError, ValueError):
-        raise InputError(None, f"--shade-clip takes two percentiles like 2:98, got {clip!r}") from None
+        raise OptionError(None, [("shade_clip", f"takes two percentiles like 2:98, got {clip!r}")]) from None
     if not 0.0 <= lo < hi <= 100.0:
-        raise InputError(None, f"--shade-clip {lo:g}:{hi:g}: need 0 ≤ low < high ≤ 100 (percentiles)")
+        raise OptionError(None, [("shade_clip", f"{lo:g}:{hi:g}: need 0 ≤ low < high ≤ 100 (percentiles)")])
     return lo, hi
 
 
@@ -115,18 +116,12 @@ class ClusterOptions(ClusterSettings):
             object.__setattr__(self, "out", beside_store(self.store, "cluster"))
 
     def check(self) -> None:
-        """One :class:`InputError` line for the first option out of range (the method's name and the colours are
-        checked against the registry and matplotlib by :func:`~vaearr.analysis.clustering.joint_cluster`)."""
+        """One :class:`~vaearr.errors.OptionError` line for the options out of the ranges their fields declare
+        (:func:`~vaearr.options.check_declared`, the one check of them) and the shading percentiles (the method's
+        name and the colours are checked against the registry and matplotlib by
+        :func:`~vaearr.analysis.clustering.joint_cluster`)."""
         check_declared(self)
-        if self.criterion not in CRITERIA:
-            raise InputError(None, f"--criterion must be bic or aic, got {self.criterion!r}")
         check_clip(self.shade_clip)
-        for what, v in (("--min-samples", self.min_samples), ("--min-cluster-size", self.min_cluster_size)):
-            if v is not None and int(v) < 1:
-                raise InputError(None, f"{what} must be at least 1, got {v}")
-        if (self.eps is not None and not self.eps > 0) or self.cluster_selection_epsilon < 0:
-            raise InputError(None, f"--eps must be > 0 and --cluster-selection-epsilon ≥ 0, got {self.eps}, "
-                                   f"{self.cluster_selection_epsilon}")
 
     def tag_and_name(self) -> tuple[str, str]:
         """The output files' tag and the labels' variable, checked (default ``{method}_dim{dim}``, ``cluster_{tag}``)."""
@@ -273,19 +268,13 @@ class ExploreOptions:
             object.__setattr__(self, "out", beside_store(self.store, "explore"))
 
     def check(self) -> None:
-        """One :class:`InputError` line for a range that runs backwards or a count below its minimum, an unknown
-        part or metric range (the embeddings are checked against their registry by ``explore``)."""
+        """One :class:`InputError` line for an option out of the range its field declares
+        (:func:`~vaearr.options.check_declared`), a range that runs backwards or an unknown part (the embeddings
+        are checked against their registry by ``explore``)."""
         check_declared(self)
-        for name, r in (("--traversal-range", self.traversal_range), ("--manifold-range", self.manifold_range)):
+        for name, r in (("traversal_range", self.traversal_range), ("manifold_range", self.manifold_range)):
             if r is not None and not (len(r) == 2 and all(math.isfinite(v) for v in r) and r[0] < r[1]):
-                raise InputError(None, f"{name} must be two finite values low:high with low < high, got {r}")
-        steps = 9 if self.steps is None else self.steps
-        for name, v, least in (("--steps", steps, 2), ("--grid", self.manifold_size, 2),
-                               ("--num-samples", self.n_prior, 1)):
-            if v < least:
-                raise InputError(None, f"{name} must be >= {least}, got {v}")
-        if self.metric_range not in METRIC_RANGES:
-            raise InputError(None, f"--metric-range must be one of {', '.join(METRIC_RANGES)}, got {self.metric_range!r}")
+                raise OptionError(type(self), [(name, f"must be two finite values low:high with low < high, got {r}")])
         unknown = sorted(set(self.parts) - set(PARTS))
         if unknown:
             raise InputError(None, f"unknown part(s) {', '.join(unknown)}; known: {', '.join(PARTS)}")

@@ -11,15 +11,11 @@ exit status 2; a missing optional extra names the extra to install.
 from __future__ import annotations
 
 import contextlib
-import functools
-import inspect
 import os
 import shlex
 import sys
 import traceback
 import warnings
-from collections.abc import Callable
-from typing import Any
 
 import typer
 
@@ -27,11 +23,11 @@ import typer
 # isort: off
 from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, decompose, boundaries, index, orientations, export, explore, report, segment, spread, phases  # noqa: F401
 # isort: on
-from vaearr.cli.common import STORE_URLS, URL, app, command_class, command_name
-from vaearr.errors import InputError, VaearrError
-from vaearr.files import NoRoomError, command_outputs, no_room
+from vaearr.cli.common import URL, Invocation, app, command_class, command_name
+from vaearr.errors import VaearrError
+from vaearr.files import NoRoomError, no_room
 from vaearr.store import COMMAND
-from vaearr.store.remote import STORAGE_OPTIONS, consistent_reads, is_storage_failure, storage_error
+from vaearr.store.remote import consistent_reads, is_storage_failure, storage_error
 
 
 def _one_line_warnings() -> None:
@@ -45,77 +41,16 @@ def _one_line_warnings() -> None:
         warnings.filterwarnings("ignore", category=FutureWarning, module=mod)
 
 
-def refuse_urls(argv: list[str]) -> None:
-    """Stop on an object-storage URL that did not go to a store argument: a path argument would turn
-    ``s3://bucket/x`` into a local folder named ``s3:`` and write there."""
-    for arg in argv:
-        value = arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg
-        if URL.match(value) and value not in STORE_URLS:
-            raise InputError(value, "only stores may be object-storage URLs; give a local path here")
-
-
-def take_storage_options(argv: list[str]) -> tuple[list[str], dict]:
-    """``--storage-option key=value`` (anywhere, repeatable) out of ``argv``: the rest, and the options."""
-    rest, given = [], []
-    it = iter(argv)
-    for arg in it:
-        if arg == "--storage-option":
-            given.append(next(it, ""))
-        elif arg.startswith("--storage-option="):
-            given.append(arg.split("=", 1)[1])
-        else:
-            rest.append(arg)
-    for item in given:
-        if "=" not in item or not item.split("=", 1)[0].strip():
-            raise InputError(None, f"--storage-option takes key=value, got '{item}'")
-    return rest, {k.strip(): v for k, v in (item.split("=", 1) for item in given)}
-
-
-def _guarded(callback: Callable) -> Callable:
-    @functools.wraps(callback)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        refuse_urls(sys.argv[1:])  # the arguments are parsed now: store URLs are known
-        return callback(*args, **kwargs)
-
-    return run
-
-
-def _guard_commands() -> None:
-    for group in [app, *(g.typer_instance for g in app.registered_groups)]:
-        for command in group.registered_commands:
-            if command.callback is not None and not hasattr(command.callback, "__wrapped__"):
-                command.callback = _guarded(command.callback)
-
-
-def _framed(callback: Callable) -> Callable:
-    """``callback`` run in :func:`vaearr.files.command_outputs`: a command that fails, however it is called (the
-    ``vaearr`` entry point, ``typer``'s test runner, :func:`run`), leaves no empty folder it made."""
-    def run(*args: Any, **kwargs: Any) -> Any:
-        with command_outputs():
-            return callback(*args, **kwargs)
-
-    # not functools.wraps: a __wrapped__ would make _guard_commands pass the command by
-    for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
-        setattr(run, attr, getattr(callback, attr))
-    run.__signature__ = inspect.signature(callback, eval_str=True)
-    return run
-
-
-def _frame_commands() -> None:
+def _set_command_classes() -> None:
+    """Every command made with :class:`~vaearr.cli.common.Command` (its old spellings from its function's
+    declarations): the adapter that parses its line and runs it."""
     for group in [app, *(g.typer_instance for g in app.registered_groups)]:
         for command in group.registered_commands:
             if command.callback is not None:
-                command.callback = _framed(command.callback)
-                command.cls = command_class(command.callback)  # its parameters' old spellings, with their notice
+                command.cls = command_class(command.callback)
 
 
-_frame_commands()
-
-
-def take_debug(argv: list[str]) -> tuple[list[str], bool]:
-    """``--debug`` (anywhere) out of ``argv``; ``VAEARR_DEBUG=1`` in the environment does the same."""
-    rest = [a for a in argv if a != "--debug"]
-    return rest, len(rest) < len(argv) or os.environ.get("VAEARR_DEBUG", "") not in ("", "0")
+_set_command_classes()
 
 
 def unexpected(exc: BaseException) -> str:
@@ -136,18 +71,22 @@ def usage_line(exc: typer.TyperException) -> str:
 
 
 def main() -> None:
-    """Entry point: run the app, turning vaearr errors into one line and exit status 2, and any
-    other error into one line and exit status 1 (``--debug``: the traceback instead)."""
+    """Entry point of the ``vaearr`` command: :func:`execute` of the process's arguments, read here, once."""
+    execute(sys.argv[1:])
+
+
+def execute(args: list[str]) -> None:
+    """Run the app on ``args`` (what follows ``vaearr``), turning vaearr errors into one line and exit status 2, and
+    any other error into one line and exit status 1 (``--debug``: the traceback instead); exits (``SystemExit``)
+    with a non-zero status only."""
     _one_line_warnings()
-    sys.argv[1:], debug = take_debug(sys.argv[1:])
-    COMMAND.set(shlex.join(["vaearr", *sys.argv[1:]]))  # recorded in the attrs of what the command writes
+    debug = os.environ.get("VAEARR_DEBUG", "") not in ("", "0")
+    # the line as typed, recorded in the attrs of what the command writes
+    run_ = Invocation(command=shlex.join(["vaearr", *(a for a in args if a != "--debug")]), debug=debug)
+    token = COMMAND.set(run_.command)
     try:
-        sys.argv[1:], options = take_storage_options(sys.argv[1:])
-        if options:
-            STORAGE_OPTIONS.set(options)
-        _guard_commands()
         with consistent_reads():  # every read of an s3:// store sees one snapshot; writes commit on it
-            code = app(standalone_mode=False)  # usage errors come here, to be said in one line
+            code = app(args=list(args), prog_name="vaearr", standalone_mode=False, obj=run_)  # usage errors come here
         if isinstance(code, int) and not isinstance(code, bool) and code:
             sys.exit(code)
     except typer.TyperException as exc:  # click's (typer's copy of it) usage errors
@@ -166,17 +105,19 @@ def main() -> None:
         print(f"error: {exc.filename}: no such file or directory", file=sys.stderr)
         sys.exit(2)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
-        if no_room(exc) and not debug:  # a writer not wrapped in write_whole: the same line, naming what it can
+        if no_room(exc) and not run_.debug:  # a writer not wrapped in write_whole: the same line, naming what it can
             print(f"error: {NoRoomError(getattr(exc, 'filename', None) or 'a file', exc.errno)}", file=sys.stderr)
             sys.exit(2)
-        if is_storage_failure(exc) and not debug:  # object storage failed while the command read from it
-            print(f"error: {storage_error(', '.join(sorted(STORE_URLS)) or 'object storage', exc, 'reading')}",
-                  file=sys.stderr)
+        if is_storage_failure(exc) and not run_.debug:  # object storage failed while the command read from it
+            urls = sorted({v for a in args if URL.match(v := a.split("=", 1)[1] if a.startswith("--") and "=" in a else a)})
+            print(f"error: {storage_error(', '.join(urls) or 'object storage', exc, 'reading')}", file=sys.stderr)
             sys.exit(2)
-        if debug:
+        if run_.debug:
             raise
         print(unexpected(exc), file=sys.stderr)
         sys.exit(1)
+    finally:
+        COMMAND.reset(token)
 
 
 def run(line: str, *, cwd: str | os.PathLike | None = None, echo: bool = False) -> None:
@@ -201,18 +142,16 @@ def run(line: str, *, cwd: str | os.PathLike | None = None, echo: bool = False) 
     """
     if echo:
         print(f"$ vaearr {line}")
-    argv, here = sys.argv, os.getcwd()
-    sys.argv = ["vaearr", *shlex.split(line)]
+    here = os.getcwd()
     code = 0
     try:
         if cwd is not None:
             os.chdir(cwd)
         with contextlib.redirect_stderr(sys.stdout):
-            main()
+            execute(shlex.split(line))
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
-        sys.argv = argv
         os.chdir(here)
     if code:
         raise RuntimeError(f"vaearr {line} exited with status {code}")

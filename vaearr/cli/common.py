@@ -16,23 +16,90 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 from typer.models import ArgumentInfo, ParameterInfo
 
-from vaearr.errors import InputError, MissingExtraError
-from vaearr.options import REMOVED_IN, FIELD_DEFAULT, FigureOptions, default_of, figure_options, options, parsed
+from vaearr.errors import InputError, MissingExtraError, OptionError
+from vaearr.options import REMOVED_IN, FIELD_DEFAULT, FigureOptions, default_of, figure_options, flag, options, parsed
+from vaearr.files import command_outputs
 from vaearr.store import describe
+from vaearr.store.remote import STORAGE_OPTIONS
 
 #: an fsspec URL (``s3://``, ``gs://``, ``memory://``...): ``file://`` is a local path
 URL = re.compile(r"^(?!file://)[A-Za-z][A-Za-z0-9+.-]*://")
-#: the URLs the command line handed to store arguments and --dask (any other URL argument is refused)
-STORE_URLS: set[str] = set()
-
-
 def store_location(text: str) -> Path | str:
     """A store argument: a local path, or an object-storage URL kept as it is (a Path would turn
     ``s3://bucket/x.zarr`` into a local ``s3:/bucket/x.zarr``)."""
-    if URL.match(text):
-        STORE_URLS.add(text)
-        return text
-    return Path(text)
+    return text if URL.match(text) else Path(text)
+
+
+def store_text(text: str) -> str:
+    """A store argument as the text an options dataclass's ``store`` field holds (:func:`store_location`)."""
+    return str(store_location(text))
+
+
+@dataclasses.dataclass
+class Invocation:
+    """What one command line says about its run as a whole, beside the command's own parameters: the root context's
+    ``obj``, made by :func:`vaearr.cli.execute`, filled while the line is parsed (:class:`Command`, the root
+    callback), read by the command's run (:meth:`Command.invoke`) and by the error lines.
+
+    Attributes
+    ----------
+    command
+        The line as typed (``vaearr segment ...``): the provenance written in the attrs of what it writes.
+    debug
+        ``--debug`` (or ``VAEARR_DEBUG=1``): an unexpected error prints its traceback.
+    storage_options
+        ``--storage-option key=value`` (repeatable): the object-storage options of the stores it opens.
+    """
+
+    command: str = "vaearr"
+    debug: bool = False
+    storage_options: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def invocation(ctx: Any) -> Invocation:
+    """The :class:`Invocation` of the line ``ctx`` parses (a new one where the app was called without one)."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, Invocation):
+        root.obj = Invocation()
+    return root.obj
+
+
+def take_run_options(args: list[str], into: Invocation) -> list[str]:
+    """``--debug`` and ``--storage-option key=value`` (anywhere in a command's arguments, the latter repeatable) taken
+    into ``into``; the rest of ``args``.
+
+    Examples
+    --------
+    >>> run = Invocation()
+    >>> take_run_options(["s3://b/x.zarr", "--storage-option", "region=eu", "--debug", "--storage-option=anon=1"], run)
+    ['s3://b/x.zarr']
+    >>> run.debug, run.storage_options
+    (True, {'region': 'eu', 'anon': '1'})
+    """
+    rest, given = [], []
+    it = iter(args)
+    for arg in it:
+        if arg == "--":  # the rest are arguments, whatever they look like
+            rest += [arg, *it]
+        elif arg == "--debug":
+            into.debug = True
+        elif arg == "--storage-option":
+            given.append(next(it, ""))
+        elif arg.startswith("--storage-option="):
+            given.append(arg.split("=", 1)[1])
+        else:
+            rest.append(arg)
+    into.storage_options.update(storage_options(given))
+    return rest
+
+
+def storage_options(items: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """``key=value`` items of ``--storage-option`` as a dict, or one :class:`InputError` line for an item that is not
+    ``key=value``."""
+    for item in items:
+        if "=" not in item or not item.split("=", 1)[0].strip():
+            raise InputError(None, f"--storage-option takes key=value, got '{item}'")
+    return {k.strip(): v for k, v in (item.split("=", 1) for item in items)}
 
 
 #: The commands in the order ``vaearr --help`` lists them: the order of the path, from the data in to the results
@@ -121,20 +188,57 @@ def command_name(ctx: Any) -> str:
 
 
 class Command(TyperCommand):
-    """A ``vaearr`` command that takes its parameters' old spellings (:attr:`renamed`, from the :class:`Renamed`
-    and :attr:`~vaearr.options.Option.deprecated` declarations): each is replaced by the new one before click
-    parses the line, and said in one line on stderr."""
+    """A ``vaearr`` command: the adapter between a command line and the library call its function makes.
+
+    Parsing, it takes ``--debug`` and ``--storage-option`` anywhere in its arguments (into the line's
+    :class:`Invocation`), its parameters' old spellings (:attr:`renamed`, from the :class:`Renamed` and
+    :attr:`~vaearr.options.Option.deprecated` declarations: each replaced by the new one, said in one line on
+    stderr), and refuses an object-storage URL that did not go to a store (or ``--dask``) parameter: a path
+    parameter would turn ``s3://bucket/x`` into a local folder named ``s3:`` and write there. Running, it holds
+    the line's storage options, leaves no empty folder it made when it fails (:func:`vaearr.files.command_outputs`),
+    and says an option out of range by its flag (:func:`flagged`).
+    """
 
     renamed: typing.ClassVar[dict[str, str]] = {}
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        args, used = modern_args(list(args), self.renamed)
+        args = take_run_options(list(args), invocation(ctx))
+        args, used = modern_args(args, self.renamed)
         for old in used:
             new = self.renamed[old]
             use = f"use {new}" if new != ARGUMENT else "give STORE as an argument"
             typer.echo(f"warning: {command_name(ctx)}: {old} is deprecated, {use} (the old spelling goes in vaearr "
                        f"{REMOVED_IN})", err=True)
-        return super().parse_args(ctx, args)
+        rest = super().parse_args(ctx, list(args))  # click consumes the list it is given
+        taken = {str(v) for p in self.params if takes_urls(p) for v in _values(ctx.params.get(p.name))}
+        for arg in args:
+            value = arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg
+            if URL.match(value) and value not in taken:
+                raise InputError(value, "only stores may be object-storage URLs; give a local path here")
+        return rest
+
+    def invoke(self, ctx: Any) -> Any:
+        given = invocation(ctx).storage_options
+        token = STORAGE_OPTIONS.set(dict(given)) if given else None
+        try:
+            with command_outputs():
+                return super().invoke(ctx)
+        except OptionError as exc:  # the library names fields; the command line says its flags
+            raise flagged(exc) from None
+        finally:
+            if token is not None:
+                STORAGE_OPTIONS.reset(token)
+
+
+def takes_urls(param: Any) -> bool:
+    """Whether a command's parameter takes object-storage URLs as they are: a store (:func:`store_location`,
+    :func:`store_text`) or ``--dask`` (:func:`scheduler_address`)."""
+    info = getattr(getattr(param, "type_descriptor", None), "parameter_info", None)
+    return getattr(info, "parser", None) in (store_location, store_text, scheduler_address)
+
+
+def _values(value: Any) -> list[Any]:
+    return [v for v in value if v is not None] if isinstance(value, list | tuple) else [] if value is None else [value]
 
 
 def command_class(callback: Any) -> type[Command]:
@@ -143,7 +247,11 @@ def command_class(callback: Any) -> type[Command]:
 
 
 class Group(TyperGroup):
-    """A group that lists its commands in the order of the path (:data:`ORDER`) in ``--help``."""
+    """A group that lists its commands in the order of the path (:data:`ORDER`) in ``--help`` and takes ``--debug``
+    and ``--storage-option`` anywhere on the line (into its :class:`Invocation`: :func:`take_run_options`)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, take_run_options(list(args), invocation(ctx)))
 
     def list_commands(self, ctx: Any) -> list[str]:
         names = list(self.commands)
@@ -173,12 +281,20 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
                                           help="Print vaearr's version and exit.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="On an unexpected error, print Python's traceback instead "
                                                         "of one line (also VAEARR_DEBUG=1; accepted anywhere on the line).")] = False,
+    storage_option: Annotated[Optional[list[str]], typer.Option(
+        "--storage-option", metavar="KEY=VALUE", help="Object-storage option of the stores (endpoint_url, region, "
+        "access_key_id, secret_access_key, allow_http); repeatable, accepted anywhere on the line.")] = None,
 ) -> None:
-    """The options every command shares (``--debug`` is taken out of the line before parsing)."""
+    """The options every command shares, given before the command (a command takes them among its own too:
+    :class:`Command`); they go into the line's :class:`Invocation`."""
+    run = invocation(ctx)
+    run.debug = run.debug or debug
+    run.storage_options.update(storage_options(storage_option or []))
 
 
 ingest_app = typer.Typer(help="Read a source into a store (created if absent).", no_args_is_help=True)
@@ -192,7 +308,6 @@ Checkpoint = Annotated[str, typer.Option(help="best, latest, an epoch number, or
 Device = Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")]
 def scheduler_address(text: str) -> str:
     """A dask scheduler address (``tcp://host:8786``): a URL that is not a path."""
-    STORE_URLS.add(text)
     return text
 
 
@@ -213,20 +328,6 @@ def out_parameter(help: str, default: Any = None, *, old: tuple[str, ...] = ("--
         Optional[Path], typer.Option("--out", help=help), Renamed(*old)])
 
 
-def parse_shape(text: str | None, n: int, what: str) -> tuple[int, ...] | None:
-    """``"40x60"`` → ``(40, 60)``: ``n`` positive integers, or None for no text."""
-    if text is None:
-        return None
-    parts = text.lower().replace(",", "x").split("x")
-    try:
-        shape = tuple(int(p) for p in parts)
-    except ValueError:
-        raise InputError(None, f"{what} must look like {'x'.join(['N'] * n)}, got '{text}'") from None
-    if len(shape) != n or min(shape) < 1:
-        raise InputError(None, f"{what} must be {n} positive integers like {'x'.join(['N'] * n)}, got '{text}'")
-    return shape
-
-
 def parse_options(items: list[str] | None) -> dict:
     """``key=value`` pairs; values parsed as JSON when they are (numbers, lists, true/false)."""
     out = {}
@@ -239,6 +340,15 @@ def parse_options(items: list[str] | None) -> dict:
         except json.JSONDecodeError:
             out[key.strip()] = value
     return out
+
+
+def flagged(exc: OptionError) -> InputError:
+    """An :class:`~vaearr.errors.OptionError` (options named by their fields) in the command line's words: each
+    field said by the flag a user types (``k must be at least 1`` → ``--k must be at least 1``; the positional
+    argument by its metavar). The one place the library's field names become flags."""
+    declared = dict((f.name, flag(f, o)) for f, o in options(exc.owner)) if dataclasses.is_dataclass(exc.owner) else {}
+    said = [f"{declared.get(name, '--' + name.replace('_', '-')).split('/')[0]} {text}" for name, text in exc.problems]
+    return InputError(None, "; ".join(said))
 
 
 def _cli_type(hint: Any) -> Any:
@@ -260,7 +370,7 @@ def option_parameters(cls: type, *, skip: tuple[str, ...] = ()) -> list[inspect.
             continue
         t = _cli_type(o.cli_type or hints[f.name])
         if o.flags == ():
-            parser = {"parser": lambda text: str(store_location(text))} if f.name == "store" else {}
+            parser = {"parser": store_text} if f.name == "store" else {}
             default = default_of(f)
             positional.append(inspect.Parameter(
                 f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,

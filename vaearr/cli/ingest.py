@@ -12,11 +12,11 @@ from vaearr.cli.common import (
     Renamed,
     StoreArg,
     ingest_app,
-    parse_shape,
     print_store,
     store_location,
 )
 from vaearr.io.write import check_kind
+from vaearr.options import parse_shape
 
 
 @ingest_app.command("ebsd")

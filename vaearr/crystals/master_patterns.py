@@ -47,6 +47,7 @@ from vaearr.crystals.structures import (
     structure_factors,
 )
 from vaearr.errors import InputError, require
+from vaearr.numba_cache import guard_gufunc_cache
 
 #: Master patterns kikuchipy ships inside its package (no network): phase name → loader.
 SHIPPED_PHASES = {"ni": "nickel_ebsd_master_pattern_small"}
@@ -87,6 +88,7 @@ def reflectors(phase, energy_kv: float, min_dspacing: float = MIN_DSPACING):
     The structure factors are :func:`~vaearr.crystals.structures.structure_factors` (diffsims'
     own are wrong for hexagonal cells); forbidden and negligible ones are left out.
     """
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     crystallography = require("diffsims.crystallography", "ebsd")
     phase = phase.deepcopy()  # diffsims expands the asymmetric unit of the phase it is given, in place
     with quiet():
@@ -105,6 +107,7 @@ def reflectors(phase, energy_kv: float, min_dspacing: float = MIN_DSPACING):
 
 def _cache_key(phase, energy_kv: float, half_size: int, min_dspacing: float) -> str:
     rec = {k: v for k, v in phase_record(phase).items() if k not in ("id", "source")}
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     kp = require("kikuchipy", "ebsd")
     text = json.dumps({"phase": rec, "energy_kv": float(energy_kv), "half_size": int(half_size),
                        "min_dspacing": float(min_dspacing), "version": KINEMATICAL_VERSION,
@@ -119,6 +122,7 @@ def cached_path(phase, energy_kv: float = 20.0, half_size: int = HALF_SIZE, min_
 
 
 def _as_master_pattern(data: np.ndarray, phase):
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     kp = require("kikuchipy", "ebsd")
     return kp.signals.EBSDMasterPattern(np.asarray(data, np.float32), projection="lambert", hemisphere="both",
                                         phase=phase.deepcopy())
@@ -144,6 +148,7 @@ def kinematical_master_pattern(phase, energy_kv: float = 20.0, *, half_size: int
         with contextlib.suppress(OSError, ValueError, KeyError):  # an unreadable cache file is made again
             with np.load(path) as f:
                 return _as_master_pattern(f["lambert"], phase)
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     kp = require("kikuchipy", "ebsd")
     ref = reflectors(phase, energy_kv, min_dspacing)
     with quiet():
@@ -215,6 +220,7 @@ class PhaseSource:
 
 
 def _kikuchipy_master_pattern(key: str, label: str):
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     kp = require("kikuchipy", "ebsd")
     with quiet():
         if key in SHIPPED_PHASES:
@@ -232,6 +238,7 @@ def _kikuchipy_master_pattern(key: str, label: str):
 
 def read_master_pattern(path: str | os.PathLike):
     """An EMsoft master-pattern file as kikuchipy reads it (square Lambert, both hemispheres)."""
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     kp = require("kikuchipy", "ebsd")
     path = Path(path)
     if not path.is_file():

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from vaearr.errors import InputError, require
+from vaearr.numba_cache import guard_gufunc_cache
 
 #: Ångström: the unit of structures given here (CIF, text, built-ins); EMsoft master patterns give nm.
 ANGSTROM = "Å, degrees"
@@ -70,6 +71,7 @@ STRUCTURE_TEXT = "NAME:SPACEGROUP:a[,b,c,α,β,γ]:ATOMS (ATOMS like Fe or Ti@0.
 
 def _elements() -> dict[str, str]:
     """Element symbols diffsims has scattering factors for, lower case → as written."""
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     params = require("diffsims.utils.atomic_scattering_params", "ebsd")
     return {k.lower(): k for k in params.ATOMIC_SCATTERING_PARAMS}
 
@@ -155,6 +157,7 @@ def parse_structure(text: str) -> Crystal:
 def aligned_lattice(abcabg):
     """diffpy's lattice of ``(a, b, c, α, β, γ)`` in orix's crystal frame (x ∥ a, z ∥ c*)."""
     diffpy = require("diffpy.structure", "ebsd")
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     c = require("orix.crystal_map", "ebsd")
     base = c.Phase(structure=diffpy.Structure(lattice=diffpy.Lattice(*map(float, abcabg)))).structure.lattice.base
     return diffpy.Lattice(base=np.asarray(base, np.float64))
@@ -166,6 +169,7 @@ def make_phase(name: str, space_group: int | None, lattice, atoms, *, point_grou
     ``atoms``: ``(element, (x, y, z), occupancy)`` with fractional positions; ``lattice`` the six numbers.
     """
     diffpy = require("diffpy.structure", "ebsd")
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     cm = require("orix.crystal_map", "ebsd")
     lat = aligned_lattice(lattice)
     structure = diffpy.Structure(lattice=lat, title=str(name))
@@ -240,6 +244,7 @@ def phase_record(phase, pid: int = 0, *, units: str = ANGSTROM, source: str | No
 
 def record_phase(record: dict[str, Any]):
     """The orix :class:`~orix.crystal_map.Phase` of a phase record (the inverse of :func:`phase_record`)."""
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     cm = require("orix.crystal_map", "ebsd")
     diffpy = require("diffpy.structure", "ebsd")
     name = str(record["name"])
@@ -252,6 +257,7 @@ def record_phase(record: dict[str, Any]):
 
 def phase_list(records: list[dict[str, Any]]):
     """An orix :class:`~orix.crystal_map.PhaseList` of phase records, with their ids."""
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     cm = require("orix.crystal_map", "ebsd")
     return cm.PhaseList([record_phase(r) for r in records], ids=[int(r["id"]) for r in records])
 
@@ -262,6 +268,7 @@ def phase_list(records: list[dict[str, Any]]):
 
 def element_symbol(z: int) -> str:
     """The symbol of the element of atomic number ``z`` (``28`` → ``Ni``)."""
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     table = require("diffsims.structure_factor.atomic_scattering_parameters", "ebsd")
     return str(table.ELEMENTS[int(z) - 1]).capitalize()
 
@@ -275,6 +282,7 @@ def structure_factors(phase, hkl: np.ndarray) -> np.ndarray:
     the positions of a hexagonal or trigonal cell in another frame and gets F wrong there (Ti's
     forbidden {11-21} comes out non-zero); for cubic phases the two agree.
     """
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     crystallography = require("diffsims.crystallography", "ebsd")
     sim = require("diffsims.utils.sim_utils", "ebsd")
     hkl = np.atleast_2d(np.asarray(hkl, np.float64))
@@ -299,6 +307,7 @@ def band_families(phase, n: int | None = None, *, max_index: int = 4) -> list[li
     reflector's d-spacing, largest first, and the first ``n`` kept (default 4 for a cubic phase, 8
     otherwise: PyEBSDIndex's own FCC, BCC and HCP families come out of this rule).
     """
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     crystallography = require("diffsims.crystallography", "ebsd")
     rng = np.arange(-max_index, max_index + 1)
     hkl = np.stack(np.meshgrid(rng, rng, rng, indexing="ij"), -1).reshape(-1, 3)

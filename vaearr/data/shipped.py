@@ -6,9 +6,11 @@ import os
 from pathlib import Path
 
 from vaearr.errors import require
+from vaearr.numba_cache import guard_gufunc_cache
 
 
 def _kikuchipy_data_dir() -> Path:
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     kp = require("kikuchipy", "ebsd")
     return Path(kp.__file__).parent / "data"
 
@@ -96,6 +98,7 @@ def make_vendor_files(out_dir: str | os.PathLike) -> dict[str, Path]:
     dict[str, Path]
         Layout name → written file.
     """
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     require("kikuchipy", "ebsd")
     # kikuchipy's private test-file writers: pinned with the ebsd extra (<0.14), exercised by the tests
     from kikuchipy.data._dummy_files.bruker_h5ebsd import (  # noqa: PLC2701

@@ -26,6 +26,7 @@ from skimage.transform import resize
 
 from vaearr.errors import require
 from vaearr.progress import bar
+from vaearr.numba_cache import guard_gufunc_cache
 
 #: Bump when the simulation changes, so cached demo maps are rebuilt.
 DEMO_VERSION = 1
@@ -203,11 +204,13 @@ def random_quaternions(n: int, rng: np.random.Generator) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _master_pattern():
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     kp = require("kikuchipy", "ebsd")
     return kp.data.nickel_ebsd_master_pattern_small(projection="lambert", hemisphere="both")
 
 
 def _detector(pattern_shape: tuple[int, int]):
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     kp = require("kikuchipy", "ebsd")
     return kp.detectors.EBSDDetector(
         shape=pattern_shape, pc=DEMO_PC, sample_tilt=DEMO_SAMPLE_TILT, tilt=0.0
@@ -221,6 +224,7 @@ def simulate_kikuchi(quats: np.ndarray, pattern_shape: tuple[int, int], progress
     The demo map keeps its 0.8 px; the science maps use none, as kikuchipy's real Ni scan's
     signal spectrum fits best (see ``benchmarks/data/subgrains.py`` in the repository).
     """
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     require("orix", "ebsd")
     from orix.quaternion import Rotation
 
@@ -240,6 +244,7 @@ def simulate_kikuchi(quats: np.ndarray, pattern_shape: tuple[int, int], progress
 
 def static_background(pattern_shape: tuple[int, int]) -> np.ndarray:
     """The real Ni scan's static background (vignetting of the detector), smoothed, in grey levels."""
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     kp = require("kikuchipy", "ebsd")
 
     with warnings.catch_warnings():

@@ -32,6 +32,7 @@ from vaearr.store.schema import (
     Y,
     phase_id_name,
 )
+from vaearr.numba_cache import guard_gufunc_cache
 
 #: Store quality variable → orix property name (the first of :data:`ORIENTATION_QUALITY`'s keys), and
 #: the quality maps ``vaearr index`` writes as ``{name}_score`` / ``{name}_bands``.
@@ -126,6 +127,7 @@ def to_crystal_map(ds: xr.Dataset, orientation: str = ORIENTATION, *, phase_from
         One point per pixel in raster order (x fastest), x/y in µm; a point whose quaternion is NaN
         or whose phase id is −1 is not indexed (identity rotation, phase −1).
     """
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     cm = require("orix.crystal_map", "ebsd")
     quat = require("orix.quaternion", "ebsd")
     o = check_orientation(ds, orientation, where)
@@ -186,6 +188,7 @@ def store_detector(ds: xr.Dataset, orientation: str | None = ORIENTATION, patter
 def _detector(ds: xr.Dataset, orientation: str | None, pattern_shape: tuple[int, int]):
     """kikuchipy's detector from what ``vaearr index`` (the orientation's ``detector`` attr) or a vendor
     reader (``detector_*`` attrs of the patterns) kept; None when the store has neither."""
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     kp = require("kikuchipy", "ebsd")
     idx = ds[orientation].attrs.get("detector") if orientation in ds.data_vars else None
     pat = ds[PATTERNS].attrs if PATTERNS in ds.data_vars else {}
@@ -211,6 +214,7 @@ def to_ebsd(ds: xr.Dataset, patterns: str = PATTERNS, orientation: str | None = 
     ``orientation`` when the store has it (None: leave it out); the detector is the one ``vaearr index``
     used, else the vendor file's (``detector_*`` attrs of the patterns), else kikuchipy's default.
     """
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     kp = require("kikuchipy", "ebsd")
     if patterns not in ds.data_vars or set(ds[patterns].dims) != {Y, X, PY, PX}:
         raise InputError(where, f"has no pattern variable '{patterns}' (y, x, py, px)")

@@ -34,6 +34,7 @@ from vaearr.io.ctf import write_ctf
 from vaearr.progress import bar
 from vaearr.store import open_store, require_whole
 from vaearr.store.schema import PHASE_ID, ROI, X, Y, phase_id_name
+from vaearr.numba_cache import guard_gufunc_cache
 
 #: Output suffix → what is written.
 FORMATS = {".ang": "EDAX/TSL .ang (orix)", ".ctf": "Oxford .ctf", ".h5": "orix HDF5", ".hdf5": "orix HDF5",
@@ -149,6 +150,7 @@ def export_orientations(store: str | os.PathLike, to: str | os.PathLike, *, orie
         _write_whole(to, lambda tmp: columns.extend(write_ctf(tmp, xmap)))
         columns.append("projection centre: the .ctf format holds none")
     else:
+        guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
         orix_io = require("orix.io", "ebsd")
         kw: dict[str, Any] = {}
         pc = None
@@ -168,6 +170,7 @@ def export_orientations(store: str | os.PathLike, to: str | os.PathLike, *, orie
                     if pc is not None:
                         write_ang_pc(tmp, pc)
                 else:
+                    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
                     require("orix.io.plugins.orix_hdf5", "ebsd").file_writer(tmp, xmap)
 
         (_write_whole if suffix == ".ang" else _write_hdf5)(to, write)

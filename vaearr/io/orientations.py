@@ -49,6 +49,7 @@ from vaearr.store.schema import (
     Y,
     phase_id_name,
 )
+from vaearr.numba_cache import guard_gufunc_cache
 
 #: The first bytes of a ``.ang``/``.ctf`` where its header is looked for (a header is a few kB).
 HEADER_BYTES = 1 << 20
@@ -119,6 +120,7 @@ def read_crystal_map(path: str | os.PathLike) -> CrystalMapData:
         No such file, a file orix cannot read, or fewer points than the header announces
         (a truncated file).
     """
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     orix_io = require("orix.io", "ebsd")
     path = Path(path)
     if not path.is_file():

@@ -35,6 +35,7 @@ from vaearr.errors import InputError, require
 from vaearr.io.crystal_map import NOT_INDEXED, CrystalMapData
 from vaearr.io.limits import check_dataset
 from vaearr.store.schema import ORIENTATION_QUALITY
+from vaearr.numba_cache import guard_gufunc_cache
 
 #: Root ``Manufacturer`` of each vendor's HDF5 file (its start, case-insensitive).
 MANUFACTURERS = {"oxford": "oxford", "bruker": "bruker", "edax": "edax"}
@@ -113,6 +114,7 @@ def _phase(pid: int, name: str, point_group: str | None, space_group: int = 0, l
            atoms: list[dict] | None = None) -> dict:
     """A phase as the store keeps it (the layout of :func:`vaearr.crystals.phase_record`); the point group orix's name
     of the space group's, or of the symbol given."""
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     crystal_map = require("orix.crystal_map", "ebsd")
     pg = None
     try:
@@ -164,6 +166,7 @@ def _map_order(scan: h5py.Group, n: int) -> tuple[np.ndarray, tuple[int, int] | 
 
 def _from_euler(euler: np.ndarray, phase_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unit quaternions (a ≥ 0; NaN where not indexed or the angles are NaN) via orix, and the phase ids."""
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     rotation = require("orix.quaternion", "ebsd").Rotation
     bad = ~np.isfinite(euler).all(axis=1)
     phase_id = np.where(bad, NOT_INDEXED, phase_id).astype(np.int64)

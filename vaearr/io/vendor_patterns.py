@@ -31,11 +31,13 @@ from vaearr.io.patterns import (
     short_error,
 )
 from vaearr.store import default_chunks
+from vaearr.numba_cache import guard_gufunc_cache
 
 
 def _kikuchipy_plugin(path: str) -> dict:
     """The kikuchipy reader plugin kikuchipy picks for ``path`` (its private logic, best effort)."""
     try:
+        guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
         from kikuchipy.io._io import PLUGINS, _plugin_from_footprints  # noqa: PLC2701 - pinned with the ebsd extra (<0.14)
 
         ext = os.path.splitext(path)[1][1:].lower()
@@ -142,6 +144,7 @@ def read_vendor(
 ) -> xr.DataArray:
     """Patterns of a file kikuchipy reads, lazily (see :func:`vaearr.io.ebsd.read_ebsd`)."""
     scan_shape, step, crop, binning = options.scan_shape, options.step, options.crop, options.binning
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     kp = require("kikuchipy", "ebsd")
     path = os.fspath(src)
     if not os.path.isfile(path):

@@ -20,6 +20,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from vaearr.errors import require
+from vaearr.numba_cache import guard_gufunc_cache
 
 #: Default misorientation (degrees) that separates grains (and caps KAM's neighbours).
 GRAIN_ANGLE = 5.0
@@ -31,6 +32,7 @@ GRAIN_ANGLE = 5.0
 
 def misorientation_angles(q1: np.ndarray, q2: np.ndarray, group) -> np.ndarray:
     """Symmetry-reduced misorientation angle (degrees) of quaternion pairs ``(n, 4)`` of one phase (orix)."""
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     quaternion = require("orix.quaternion", "ebsd")
     if len(q1) == 0:
         return np.zeros(0)
@@ -137,6 +139,7 @@ def _aligned(q: np.ndarray, grains: np.ndarray, phase_id: np.ndarray,
              groups: Mapping[int, object]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """The orientations of the pixels in grains, each brought to its symmetry equivalent nearest its
     grain's first pixel: ``(aligned (m, 4), grain of each (m,), flat positions (m,), number of grains)``."""
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     quaternion = require("orix.quaternion", "ebsd")
     n = int(grains.max()) + 1 if grains.size and grains.max() >= 0 else 0
     g = grains.ravel()
@@ -192,6 +195,7 @@ def grain_rotation_vectors(q: np.ndarray, grains: np.ndarray, phase_id: np.ndarr
     inside a grain and continuous across its sub-grains; NaN outside grains. The vector's length is
     the GROD angle.
     """
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     quaternion = require("orix.quaternion", "ebsd")
     out = np.full((*grains.shape, 3), np.nan)
     aligned, gg, where, n = _aligned(q, grains, phase_id, groups)

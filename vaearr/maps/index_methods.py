@@ -20,6 +20,7 @@ from vaearr.crystals import PhaseSource, band_families
 from vaearr.crystals.master_patterns import quiet
 from vaearr.errors import InputError, require
 from vaearr.registry import Registry
+from vaearr.numba_cache import guard_gufunc_cache
 
 #: PyEBSDIndex settings (kikuchipy's Hough-indexing tutorial: 10 bands, Hough-space smoothing σ 2).
 HOUGH_OPTIONS = {"nBands": 10, "tSigma": 2.0, "rSigma": 2.0}
@@ -108,6 +109,7 @@ class HoughIndexing(IndexMethod):
     score_property = "fit"
 
     def build(self, setup: Setup) -> dict[str, Any]:
+        guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
         require("pyebsdindex", "ebsd")
         cm = require("orix.crystal_map", "ebsd")
 
@@ -151,6 +153,7 @@ class DictionaryIndexing(IndexMethod):
             raise InputError(None, f"--resolution must be 0.5–10 degrees, got {resolution:g}")
 
     def build(self, setup: Setup) -> dict[str, Any]:
+        guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
         from orix.sampling import get_sample_fundamental
 
         assert setup.masters is not None
@@ -171,6 +174,7 @@ class DictionaryIndexing(IndexMethod):
                                "in_memory": bool(in_memory), "metric": "ncc"}}
 
     def index(self, s: Any, n: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
         kp = require("kikuchipy", "ebsd")
         cm = require("orix.crystal_map", "ebsd")
         maps = []
@@ -225,6 +229,7 @@ class Indexer:
 
     def run(self, patterns: np.ndarray) -> dict[str, np.ndarray]:
         """Index (n, py, px) patterns: quaternions (n, 4), phase ids, score and the method's quality maps."""
+        guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
         kp = require("kikuchipy", "ebsd")
         with quiet():
             s = kp.signals.EBSD(patterns)
@@ -244,6 +249,7 @@ class Indexer:
     def refined(self, s: Any, q: np.ndarray, pid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The solutions refined, each phase's patterns against its own master pattern, and their NCC
         (NaN where not indexed)."""
+        guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
         kp = require("kikuchipy", "ebsd")
         from orix.crystal_map import CrystalMap, PhaseList
         from orix.quaternion import Rotation

@@ -74,6 +74,7 @@ from vaearr.store.schema import (
     orientation_map_name,
     phase_id_name,
 )
+from vaearr.numba_cache import guard_gufunc_cache
 
 #: The indexing methods' names (:data:`~vaearr.maps.index_methods.INDEXERS`).
 METHODS = INDEXERS.names()
@@ -165,6 +166,7 @@ def masters_and_energies(sources: list[PhaseSource], energy: float | None,
 def make_detector(shape: tuple[int, int], pc: Sequence[float], convention: str, sample_tilt: float,
                   detector_tilt: float, px_size: float | None = None):
     """kikuchipy's detector; its PC is kept in the Bruker convention whatever ``convention`` was given."""
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     kp = require("kikuchipy", "ebsd")
     kw = {"px_size": float(px_size)} if px_size else {}
     det = kp.detectors.EBSDDetector(shape=tuple(shape), pc=tuple(pc), convention=convention,

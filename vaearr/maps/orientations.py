@@ -50,6 +50,7 @@ from vaearr.store.schema import (
     orientation_map_name,
     phase_id_name,
 )
+from vaearr.numba_cache import guard_gufunc_cache
 
 #: Sample directions an IPF can be coloured along.
 DIRECTIONS = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}
@@ -61,6 +62,7 @@ DIRECTIONS = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}
 
 def point_group(name: str | None):
     """orix's symmetry group of a point group name (``m-3m``, ``432``, ``6/mmm``…)."""
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     crystal_map = require("orix.crystal_map", "ebsd")
     if not name:
         raise InputError(None, "a phase has no point group; orientation maps need each phase's symmetry")
@@ -80,6 +82,7 @@ def phase_groups(phases: list[dict] | None) -> dict[int, object]:
 def ipf_colors(q: np.ndarray, phase_id: np.ndarray, valid: np.ndarray, groups: Mapping[int, object],
                direction: str = "z") -> np.ndarray:
     """IPF colours ``(ny, nx, 3)`` in [0, 1] of a sample direction (orix's IPFColorKeyTSL per phase); NaN elsewhere."""
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     quaternion = require("orix.quaternion", "ebsd")
     plot = require("orix.plot", "ebsd")
     vector = require("orix.vector", "ebsd")

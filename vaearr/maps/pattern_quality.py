@@ -34,6 +34,7 @@ from vaearr.maps.options import QualityOptions
 from vaearr.progress import bar
 from vaearr.store import open_store, require_whole, write_variables
 from vaearr.store.schema import PATTERNS, PX, PY, X, Y, auto_mask, mask_said
+from vaearr.numba_cache import guard_gufunc_cache
 
 #: Patterns per block of rows (rounded to whole rows): 64 MB of float32 60 × 60 patterns.
 BLOCK_PATTERNS = 4096
@@ -74,6 +75,7 @@ def _mask(ds: xr.Dataset, store: Any, mask: str | None) -> tuple[np.ndarray, str
 
 def _block_quality(patterns: np.ndarray, bg: np.ndarray, rows: slice, halo: slice) -> tuple[np.ndarray, np.ndarray]:
     """IQ and ADP of the rows ``rows`` of a block read with its halo rows ``halo`` (``patterns``: (h, x, py, px))."""
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     kp = require("kikuchipy", "ebsd")
     with quiet():
         s = kp.signals.EBSD(patterns.astype(np.float32))

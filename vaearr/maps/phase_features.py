@@ -33,6 +33,7 @@ from vaearr.crystals import BUILTIN, crystal_phase
 from vaearr.crystals.master_patterns import quiet
 from vaearr.errors import require
 from vaearr.progress import bar
+from vaearr.numba_cache import guard_gufunc_cache
 
 #: Bands whose triangles are compared (the strongest by Radon peak height).
 N_BANDS = 12
@@ -54,6 +55,7 @@ class Geometry:
 def prepare(means: np.ndarray, background: np.ndarray) -> np.ndarray:
     """Mean patterns (n, py, px) with the static background subtracted and a Gaussian blur (kikuchipy's dynamic
     background) removed, each scaled to zero mean and unit variance."""
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     kp = require("kikuchipy", "ebsd")
     with quiet():
         s = kp.signals.EBSD(np.asarray(means, np.float32).copy())
@@ -67,6 +69,7 @@ def prepare(means: np.ndarray, background: np.ndarray) -> np.ndarray:
 
 def detect_bands(patterns: np.ndarray, geometry: Geometry) -> tuple[np.ndarray, np.ndarray]:
     """PyEBSDIndex's band data ``(n, DETECT_BANDS)`` of prepared patterns, and the bands' plane normals ``(n, bands, 3)``."""
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     kp = require("kikuchipy", "ebsd")
     cm = require("orix.crystal_map", "ebsd")
     det = kp.detectors.EBSDDetector(shape=patterns.shape[1:], pc=geometry.pc, sample_tilt=geometry.sample_tilt,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from vaearr.errors import InputError, VaearrError, require
-from vaearr.options import SEED_MAX, Option, opt, options, parse_window, renamed_keywords, take_renamed
+from vaearr.options import SEED_MAX, Option, opt, options, parse_shape, parse_window, renamed_keywords, take_renamed
 
 
 class TrainingError(VaearrError):
@@ -20,16 +20,8 @@ def _parse_dims(text: str | None) -> tuple[str, ...] | None:
     return None if not text else tuple(d.strip() for d in text.split(",") if d.strip())
 
 
-def _parse_shape3(text: str | None) -> tuple[int, ...] | None:
-    if text is None:
-        return None
-    try:
-        shape = tuple(int(p) for p in text.lower().replace(",", "x").split("x"))
-    except ValueError:
-        raise InputError(None, f"--patch must look like DxHxW, got '{text}'") from None
-    if len(shape) != 3 or min(shape) < 1:
-        raise InputError(None, f"--patch must be 3 positive integers like 64x64x64, got '{text}'")
-    return shape
+def _parse_patch(text: str | None) -> tuple[int, ...] | None:
+    return parse_shape(text, 3, "--patch", like="64x64x64")
 
 
 def _parse_slices(text: str | None) -> tuple[int, ...] | None:
@@ -140,7 +132,7 @@ class TrainConfig:
                                  choices=("similarity", "uniform"))
     detector_mask: bool = opt(False, "Zero the pixels outside the circle inscribed in each pattern.")
     patch: tuple[int, int, int] | None = opt(None, "Random 3D patches DxHxW (volumes).", cli_type=str,
-                                             parse=_parse_shape3)
+                                             parse=_parse_patch)
     augment: bool = opt(False, "Random flips and small affine.")
     previews: int = opt(8, "Samples shown in previews/ (0: none).", min=0)
     preview_slices: tuple[int, int, int] | None = opt(

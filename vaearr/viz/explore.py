@@ -41,6 +41,7 @@ from vaearr.analysis.latents import (
 )
 from vaearr.analysis.perceptual import weights_file
 from vaearr.errors import InputError
+from vaearr.options import check_values
 from vaearr.store import open_store
 from vaearr.viz.core import save_figure
 from vaearr.viz.grids import (
@@ -433,8 +434,7 @@ def explore_files(run: Any, images: Sequence[str | os.PathLike], out: str | os.P
     and ``summary.json``. Files are read as :mod:`vaearr.analysis.files` says; a file that
     cannot be used stops everything before a file is written.
     """
-    if metric_range not in Q.METRIC_RANGES:
-        raise InputError(None, f"--metric-range must be one of {', '.join(Q.METRIC_RANGES)}, got {metric_range!r}")
+    check_values(metric_range=(metric_range, {"choices": Q.METRIC_RANGES}))
     lr = load_run(run, checkpoint=checkpoint, device=device)
     res = files_through_run(lr, images, interpolate_pair=interpolate_pair, steps=steps, metric_range=metric_range)
     out = Path(out)

@@ -21,6 +21,7 @@ from vaearr.store.schema import RGB, X, Y, orientation_map_name, phase_id_name
 from vaearr.viz.core import FIG_INCHES, FRAME_WIDTH, both, holoviews, save_figure, static_figure
 from vaearr.viz.static import INSET_DPI, MapDecor, axis_units, save_static
 from vaearr.viz.maps import image_map
+from vaearr.numba_cache import guard_gufunc_cache
 
 
 def ipf_element(ipf: xr.DataArray, *, title: str = "IPF", legend: Sequence[tuple[str, str]] = (),
@@ -53,6 +54,7 @@ def ipf_keys(phases: list[dict] | None, direction: str = "z") -> list[tuple[int,
     ``(phase id, title, the key, an RGBA image of it for an inset)``; the inset's image is drawn at
     :data:`KEY_INCHES` with the corner labels at :data:`KEY_FONT` points and the white margins cut, the Laue group
     in its title. orix draws through pyplot: its figure is closed again (a notebook would show it)."""
+    guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     plot = require("orix.plot", "ebsd")
     vector = require("orix.vector", "ebsd")
     names = {int(p["id"]): str(p.get("name") or p["id"]) for p in phases or []}
