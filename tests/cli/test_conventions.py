@@ -108,3 +108,20 @@ def test_a_base_install_runs_what_needs_no_figures_and_names_the_extra_for_the_r
         assert len(lines) == 1 and "'viz' extra" in lines[0] and "pip install 'vaearr[viz]'" in lines[0], res.stderr
     assert tree_hash(demo_store) == before
     assert not (tmp_path / "f").exists()
+
+
+def test_the_recorded_command_hides_credentials(demo_store: Path) -> None:
+    """The command line written in the attrs of what a command writes (and in an icechunk commit's message) keeps
+    every word but the values of credential-like ``--storage-option`` keys: a store is shared, its secrets are not."""
+    from tests.helpers import cli
+    from vaearr.cli import recorded_command
+    from vaearr.store import open_store
+
+    done = cli("roi", demo_store, "--otsu", "--name", "roi_cred", "--storage-option", "secret_access_key=abc123",
+               "--storage-option=endpoint_url=http://127.0.0.1:9000", "--storage-option=token=t0k")
+    assert done.returncode == 0, done.stderr
+    command = open_store(demo_store)["roi_cred"].attrs["command"]
+    assert "abc123" not in command and "t0k" not in command
+    assert "'secret_access_key=<hidden>'" in command and "'--storage-option=token=<hidden>'" in command
+    assert "--storage-option=endpoint_url=http://127.0.0.1:9000" in command and "--name roi_cred" in command
+    assert recorded_command(["info", "s", "--debug", "--storage-option"]) == "vaearr info s --storage-option"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import sys
 import traceback
@@ -70,6 +71,31 @@ def usage_line(exc: typer.TyperException) -> str:
     return f"error: {command_name(getattr(exc, 'ctx', None))}: {exc.format_message()}".replace("\n", " ")
 
 
+#: storage-option keys whose values are credentials: the command written in a store's attrs hides them
+SECRET_KEY = re.compile(r"secret|token|password|passwd|key|credential|session", re.IGNORECASE)
+
+
+def recorded_command(args: list[str]) -> str:
+    """The command line as typed (``--debug`` left out), to record in the attrs of what it writes, with the values
+    of credential-like ``--storage-option`` keys as ``<hidden>``: a store is shared, its secrets are not."""
+    def hidden(item: str) -> str:
+        key, eq, _ = item.partition("=")
+        return f"{key}=<hidden>" if eq and SECRET_KEY.search(key) else item
+
+    out, value_next = ["vaearr"], False
+    flag = "--storage-option"
+    for a in args:
+        if a == "--debug":
+            continue
+        if value_next:
+            a = hidden(a)
+        elif a.startswith(flag + "="):
+            a = f"{flag}={hidden(a[len(flag) + 1:])}"
+        value_next = a == flag
+        out.append(a)
+    return shlex.join(out)
+
+
 def main() -> None:
     """Entry point of the ``vaearr`` command: :func:`execute` of the process's arguments, read here, once."""
     execute(sys.argv[1:])
@@ -82,7 +108,7 @@ def execute(args: list[str]) -> None:
     _one_line_warnings()
     debug = os.environ.get("VAEARR_DEBUG", "") not in ("", "0")
     # the line as typed, recorded in the attrs of what the command writes
-    run_ = Invocation(command=shlex.join(["vaearr", *(a for a in args if a != "--debug")]), debug=debug)
+    run_ = Invocation(command=recorded_command(args), debug=debug)
     token = COMMAND.set(run_.command)
     try:
         with consistent_reads():  # every read of an s3:// store sees one snapshot; writes commit on it
