@@ -196,6 +196,43 @@ _ANY_CANVAS = """(() => { const any = (root) => [...root.querySelectorAll('*')].
     (e) => e.tagName === 'CANVAS' || (e.shadowRoot && any(e.shadowRoot))); return any(document); })()"""
 
 
+def planted_grains_ari(h5: Path, store: Path, var: str = "segments_grains") -> dict | None:
+    """The segmentation's grains against the planted ones (connected pieces of the tiled pool's grain ids; mirror
+    copies that touch are one grain), on ROI pixels not next to a planted boundary: how well ``segment`` holds at
+    this size (not in the path's time)."""
+    import h5py
+    import numpy as np
+    from scipy import ndimage as ndi
+    from sklearn.metrics import adjusted_rand_score
+
+    from vaearr.store import open_store
+
+    ds = open_store(store)
+    if var not in ds:
+        return None
+    with h5py.File(h5) as f:
+        gid = np.asarray(f["grain_id"])
+    shape = tuple(int(v) for v in ds[var].shape)
+    gid = gid.reshape(shape)
+    truth, n = np.zeros(shape, np.int64), 0
+    for g in np.unique(gid):
+        lab, k = ndi.label(gid == g)
+        truth[lab > 0] = lab[lab > 0] + n
+        n += k
+    edge = np.zeros(shape, bool)
+    for axis in (0, 1):
+        step = np.diff(truth, axis=axis) != 0
+        lo = [slice(None)] * 2
+        hi = [slice(None)] * 2
+        lo[axis], hi[axis] = slice(None, -1), slice(1, None)
+        edge[tuple(lo)] |= step
+        edge[tuple(hi)] |= step
+    seg = np.asarray(ds[var].values)
+    keep = np.asarray(ds["roi"].values, bool) & ~edge & (seg >= 0) if "roi" in ds else ~edge & (seg >= 0)
+    return {"planted": int(np.unique(truth[keep]).size), "found": int(np.unique(seg[keep]).size),
+            "ari": round(float(adjusted_rand_score(truth[keep], seg[keep])), 3)}
+
+
 def open_report(page: Path) -> dict | None:
     """Seconds for Chromium to reach the report's ``load`` event and to draw its first map (None without
     playwright or ``/usr/bin/chromium``)."""
@@ -324,6 +361,7 @@ def main() -> None:
         s["not_in_path"] = True
         steps.append(s)
     browser = open_report(d / "report" / "report.html") if not args.path_only else None
+    grains = planted_grains_ari(h5, store)
 
     sizes = {
         "hdf5_bytes": h5.stat().st_size,
@@ -344,6 +382,7 @@ def main() -> None:
         "peak_rss_mb_max": max(s["peak_rss_mb"] for s in steps),
         "peak_pss_mb_max": max(s["peak_pss_mb"] for s in steps),
         "goal_rss_mb": GOAL_RSS_MB,
+        "segment_grains_vs_planted": grains,
         "encode_speedup_2_over_1_workers": round(enc[1] / enc[2], 3) if 1 in enc and 2 in enc else None,
     }
     if args.out:
@@ -363,6 +402,9 @@ def main() -> None:
     print(f"path ingest → {last}: {total:.0f} s (goal ≤ {GOAL_SECONDS}); "
           f"largest peak {result['peak_rss_mb_max']:.0f} MB RSS, {result['peak_pss_mb_max']:.0f} MB PSS "
           f"(goal ≤ {GOAL_RSS_MB}); store {sizes['store_bytes'] / 1e9:.2f} GB; report in Chromium: {browser}")
+    if grains is not None:
+        print(f"segment's grains against the planted ones: ARI {grains['ari']} ({grains['found']} grains for "
+              f"{grains['planted']} planted; ROI pixels away from planted boundaries)")
     if not args.keep_data:
         shutil.rmtree(d)
     return result
