@@ -13,6 +13,8 @@ from tests.helpers import cli, tree_hash
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.merging import (
     absorb_small,
+    gap_owners,
+    gap_pairs,
     grid_pairs,
     merge_regions,
     noise_whitening,
@@ -223,6 +225,63 @@ def test_a_small_island_of_the_mask_joins_the_region_it_resembles() -> None:
     assert island >= 0 and island == around, seg.info
     assert seg.grains[4, 4] == seg.grains[1, 1]
     assert len(np.unique(seg.grains[valid])) == len(np.unique(grains)), seg.info
+
+
+def test_gap_pairs_close_a_narrow_gap_and_not_a_wide_one() -> None:
+    """Pixels either side of a masked strip two pixels wide are neighbours (their cells touch across it); across a
+    strip wider than twice ``max_gap`` nothing is; pairs already on the grid are not repeated."""
+    valid = np.ones((6, 20), bool)
+    valid[:, 8:10] = False
+    a, b = gap_pairs(valid, gap_owners(valid, 3.0))
+    assert a.size >= 6
+    ya, xa = np.divmod(a, 20)
+    yb, xb = np.divmod(b, 20)
+    assert set(xa.tolist()) == {7} and set(xb.tolist()) == {10}, (xa, xb)  # only across the strip
+    assert np.abs(ya - yb).max() <= 1 and set(ya.tolist()) == set(range(6))
+    gx, gy = grid_pairs(valid)
+    assert not set(zip(a.tolist(), b.tolist())) & set(zip(gx.tolist(), gy.tolist()))
+    valid[:, 8:16] = False  # eight wide: its middle lies four pixels from either side
+    assert gap_pairs(valid, gap_owners(valid, 3.0))[0].size == 0
+    assert gap_pairs(valid, gap_owners(valid, 4.0))[0].size > 0
+
+
+def test_a_grain_the_mask_leaves_only_as_speckle_is_a_grain_of_its_own() -> None:
+    """A dim grain whose band contrast passes the threshold only at scattered pixels (islands of one to a few pixels)
+    is one grain of its own: its speckle is closed into one piece across the gaps, and joins neither of the grains
+    beside it (it did when every island went to the nearest region that was not small)."""
+    rng = np.random.default_rng(5)
+    ny, nx = 24, 36
+    xx = np.mgrid[0:ny, 0:nx][1]
+    grain = np.digitize(xx, [12, 24])  # 0 | 1 | 2
+    f = rng.normal(size=(ny, nx, 4))
+    f[..., 0] += 20.0 * (grain == 1)
+    f[..., 1] += 20.0 * (grain == 2)
+    valid = (grain != 1) | (rng.random((ny, nx)) < 0.3)
+    assert (valid & (grain == 1)).sum() > 40
+    seg = segment_features(f, valid)
+    speckle = seg.grains[valid & (grain == 1)]
+    assert len(np.unique(speckle)) == 1, np.unique(speckle, return_counts=True)
+    assert speckle[0] not in seg.grains[valid & (grain != 1)]
+    assert adjusted_rand_score(grain[valid], seg.grains[valid]) > 0.99, seg.info
+    assert seg.info["gap_pairs"] > 0
+
+
+def test_a_bent_grain_cut_by_a_scratch_stays_one_grain() -> None:
+    """A grain whose features drift steadily across it (an orientation gradient) is cut by a scratch three pixels
+    wide: the two sides' means differ by the gradient, but across the scratch the pixels are alike, so the sides are
+    neighbours of one grain (with the gaps left open, ``max_gap=0``, they come out as two grains)."""
+    rng = np.random.default_rng(2)
+    ny, nx = 24, 40
+    xx = np.mgrid[0:ny, 0:nx][1]
+    f = rng.normal(size=(ny, nx, 4))
+    f[..., 0] += np.where(xx < 28, 0.5 * xx, 0.0)  # the bent grain: 0.5 σ a pixel, 14 σ across it
+    f[..., 1] += 25.0 * (xx >= 28)  # a second grain on the right
+    valid = np.ones((ny, nx), bool)
+    valid[:, 12:15] = False
+    closed, open_ = segment_features(f, valid), segment_features(f, valid, max_gap=0)
+    bent = valid & (xx < 28)
+    assert len(np.unique(closed.grains[bent])) == 1 and closed.n_grains == 2, closed.info
+    assert len(np.unique(open_.grains[bent])) == 2, open_.info
 
 
 def test_the_regions_do_not_depend_on_the_mask() -> None:

@@ -97,10 +97,11 @@ class PatternSpace:
     def prepare(self, block: np.ndarray) -> np.ndarray:
         return prepare_patterns(block, self.bg, 0.0)
 
-    def grains(self, regions: np.ndarray, threshold: float = GRAIN_EXCESS,
-               sum_budget: int = SUM_BUDGET) -> tuple[np.ndarray, dict[str, Any]]:
+    def grains(self, regions: np.ndarray, threshold: float = GRAIN_EXCESS, sum_budget: int = SUM_BUDGET,
+               source: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         """:func:`pattern_grains` of ``regions`` on these patterns."""
-        return pattern_grains(regions, self.data, self.prepare, self.size, threshold=threshold, sum_budget=sum_budget)
+        return pattern_grains(regions, self.data, self.prepare, self.size, threshold=threshold, sum_budget=sum_budget,
+                              source=source)
 
 
 @dataclass
@@ -117,7 +118,7 @@ class BoundaryRows:
         return self.i.size * 2 * DEPTH
 
 
-def boundary_rows(regions: np.ndarray, depth: int = DEPTH) -> BoundaryRows:
+def boundary_rows(regions: np.ndarray, depth: int = DEPTH, source: np.ndarray | None = None) -> BoundaryRows:
     """Side rows of every boundary edge: for an edge ``p | q`` (right or down) between regions
     ``a = regions[p]`` and ``b = regions[q]``, the pixels ``p − k·d`` (k < depth) while they stay in
     ``a`` and ``q + k·d`` while they stay in ``b``; ``regions`` (ny, nx) with −1 outside.
@@ -127,7 +128,8 @@ def boundary_rows(regions: np.ndarray, depth: int = DEPTH) -> BoundaryRows:
     (boundary pixels of several grains that the clustering put in one region) the row would otherwise
     compare the other side with a mixture, which can read alike to a grain the strip only touches and
     join two grains through it. A pair with a region of fewer than ``MIN_ROW_PIXELS × depth`` pixels
-    keeps every pixel: such a region is all edge, and the few-pixel rule reads it."""
+    keeps every pixel: such a region is all edge, and the few-pixel rule reads it. ``source`` (flat, or None): the
+    pixel read for each pixel of ``regions`` (a masked pixel of a closed gap reads its owner, counted once a row)."""
     ny, nx = regions.shape
     flat = regions.ravel()
     idx = np.arange(ny * nx).reshape(ny, nx)
@@ -161,6 +163,8 @@ def boundary_rows(regions: np.ndarray, depth: int = DEPTH) -> BoundaryRows:
                 parts.append((lo[sel], hi[sel], (own[sel] == hi[sel]).astype(np.int64), np.full(sel.size, k),
                               pix[sel]))
     lo, hi, side, k, pix = (np.concatenate(c) if parts else np.zeros(0, np.int64) for c in zip(*parts))
+    if source is not None:
+        pix = source[pix]
     r = int(regions.max()) + 1 if regions.size else 0
     key, pair = np.unique(lo.astype(np.int64) * r + hi, return_inverse=True)
     row = (pair * 2 + side) * depth + k
@@ -296,7 +300,7 @@ def strip_sides(count: np.ndarray, rows: BoundaryRows, tiny: np.ndarray) -> np.n
 
 def pattern_grains(regions: np.ndarray, features: Any, prepare: Callable[[np.ndarray], np.ndarray],
                    pattern_size: int, *, threshold: float = GRAIN_EXCESS,
-                   sum_budget: int = SUM_BUDGET) -> tuple[np.ndarray, dict[str, Any]]:
+                   sum_budget: int = SUM_BUDGET, source: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """The grain of every region of ``regions`` (ny, nx; −1 outside, ids 0..R−1) from the patterns
     ``features`` (y, x, py, px) by the excess-dissimilarity rule, and what was measured.
 
@@ -305,7 +309,7 @@ def pattern_grains(regions: np.ndarray, features: Any, prepare: Callable[[np.nda
     binned 2 × 2 (4 × 4, 8 × 8) when the side rows' sums would pass ``sum_budget`` floats (:data:`SUM_BUDGET`).
     """
     n_regions = int(regions.max()) + 1
-    rows = boundary_rows(regions)
+    rows = boundary_rows(regions, source=source)
     if not rows.i.size:
         return np.arange(n_regions), {"grain_rule": "no adjacent regions", "grain_pairs": 0}
     factor = 1

@@ -28,6 +28,14 @@ not an angle given by the user but a cost computed from the map itself:
    too small to be sub-grains: brightness drift, the mixing zone beside a grain boundary at
    high signal-to-noise).
 
+**Gaps of the mask.** Pixels either side of a masked gap up to ``2 × max_gap`` pixels wide (a scratch, a pit,
+the speckle a band-contrast threshold leaves in a dim grain) are neighbours for steps 2–4, as MTEX's
+``calcGrains`` closes such gaps with the Voronoi cells of the measured points (:func:`~vaearr.maps.merging.gap_pairs`):
+a grain the mask cuts or thins to speckle stays one grain, and a bent grain's two sides, alike across the gap,
+are not split by the gradient between their means. Sub-grains (the second merging) are read from pixels that
+touch; their pieces either side of a gap join in step 5. Islands farther out are grouped by
+:func:`~vaearr.maps.merging.group_islands`.
+
 Orientations (``(y, x, quaternion)``) are segmented in two steps: grains as connected pixels
 below ``grain_angle`` (as ``vaearr orientation-maps`` does), then each pixel's rotation from its
 grain's mean orientation (a 3-vector in degrees, symmetry-reduced) is the feature, and regions
@@ -51,7 +59,10 @@ from scipy.sparse.csgraph import connected_components
 
 from vaearr.errors import InputError
 from vaearr.maps.merging import (
+    MAX_GAP,
     absorb_small,
+    gap_owners,
+    gap_pairs,
     grid_pairs,
     join_labels,
     merge_regions,
@@ -64,8 +75,9 @@ from vaearr.maps.options import BOUNDARY_COST, GRAIN_BOUNDARY_COST, MIN_CONTRAST
 
 #: Smallest ratio between neighbouring sorted contrasts that counts as the low-angle/grain gap.
 GAP = 4.0
-#: A rule giving the grain of every region from the region map (ny, nx; −1 outside): (grain per region, info).
-LevelRule = Callable[[np.ndarray], tuple[np.ndarray, dict[str, Any]]]
+#: A rule giving the grain of every region from the region map (ny, nx; −1 outside) and, as keyword ``source``, the
+#: pixel whose pattern stands for each pixel (None: its own): (grain per region, info).
+LevelRule = Callable[..., tuple[np.ndarray, dict[str, Any]]]
 #: Passes of noise estimate and merging: the second reads the noise inside the first pass's regions.
 NOISE_PASSES = 2
 #: Rounds of boundary refinement (step 6; 0: none).
@@ -158,6 +170,7 @@ def segment_features(
     noise_passes: int = NOISE_PASSES,
     grain_boundary_cost: float = GRAIN_BOUNDARY_COST,
     refine: int = REFINE_ROUNDS,
+    max_gap: float = MAX_GAP,
 ) -> Segmentation:
     """Segment a feature map ``(ny, nx, d)`` over the ``valid`` pixels (module docstring, steps 1–5).
 
@@ -167,6 +180,8 @@ def segment_features(
     region from the region map (e.g. :func:`vaearr.maps.pattern_levels.pattern_grains` on the
     store's patterns) instead of the contrasts of the features (step 4). ``join``: regions of one
     grain whose features do not differ are given one label even when they do not touch (step 5).
+    ``max_gap``: pixels on either side of a masked gap up to twice this wide are neighbours
+    (:func:`~vaearr.maps.merging.gap_pairs`; 0: only the grid's neighbours).
 
     Examples
     --------
@@ -186,13 +201,19 @@ def segment_features(
     flat = np.flatnonzero(valid.ravel())
     raw = features.reshape(-1, d)[flat].astype(np.float64)
     min_size = int(min_size or d)
-    info: dict[str, Any] = {}
+    owner = gap_owners(valid, max_gap) if max_gap > 0 else np.where(valid.ravel(), np.arange(valid.size), -1)
+    gaps = gap_pairs(valid, owner)
+    info: dict[str, Any] = {"max_gap": float(max_gap), "gap_pairs": int(gaps[0].size)}
     if grains is None:  # step 4 first, on coarse regions: their boundaries are long enough to measure
-        coarse = _merged(raw, valid, flat, None, boundary_cost=grain_boundary_cost, min_size=min_size,
+        coarse = _merged(raw, valid, flat, None, gaps, boundary_cost=grain_boundary_cost, min_size=min_size,
                          correlation=correlation, seed=seed, passes=noise_passes)
-        grains, level_info = _grain_map(coarse, valid, flat, level_rule, min_contrast)
+        grains, level_info = _grain_map(coarse, valid, flat, level_rule, min_contrast,
+                                        owner if gaps[0].size else None)
         info.update(level_info)
-    fine = _merged(raw, valid, flat, grains, boundary_cost=boundary_cost, min_size=min_size,
+    # sub-grains from pixels that touch: across a gap a sub-grain boundary cannot be placed (the hole may hide it);
+    # the regions of one grain on both sides of a gap join in step 5 when their features do not differ
+    no_gaps = (gaps[0][:0], gaps[1][:0])
+    fine = _merged(raw, valid, flat, grains, no_gaps, boundary_cost=boundary_cost, min_size=min_size,
                    correlation=correlation if correlation is not None else info.get("noise_correlation_factor"),
                    seed=seed, passes=noise_passes)
     labels, z = fine.labels, fine.z
@@ -235,12 +256,15 @@ class _Merged:
     info: dict[str, Any]
 
 
-def _merged(raw: np.ndarray, valid: np.ndarray, flat: np.ndarray, grains: np.ndarray | None, *, boundary_cost: float,
+def _merged(raw: np.ndarray, valid: np.ndarray, flat: np.ndarray, grains: np.ndarray | None,
+            gaps: tuple[np.ndarray, np.ndarray], *, boundary_cost: float,
             min_size: int, correlation: float | None, seed: int, passes: int) -> _Merged:
-    """Steps 1–3 over the valid pixels, never across ``grains`` when given; the noise is estimated again
-    from the pairs inside the regions of the pass before (the first pass: inside the grains, or all pairs)."""
+    """Steps 1–3 over the valid pixels and their pairs (the grid's and ``gaps``, across masked pixels), never across
+    ``grains`` when given; the noise is estimated again from the grid pairs inside the regions of the pass before
+    (the first pass: inside the grains, or all pairs)."""
     ny, nx = valid.shape
     a, b = grid_pairs(valid)
+    a, b = np.concatenate([a, gaps[0]]), np.concatenate([b, gaps[1]])
     if grains is not None:  # never across a grain boundary
         same = grains.ravel()[a] == grains.ravel()[b]
         a, b = a[same], b[same]
@@ -259,16 +283,20 @@ def _merged(raw: np.ndarray, valid: np.ndarray, flat: np.ndarray, grains: np.nda
 
 
 def _grain_map(coarse: _Merged, valid: np.ndarray, flat: np.ndarray, level_rule: LevelRule | None,
-               min_contrast: float) -> tuple[np.ndarray, dict[str, Any]]:
+               min_contrast: float, owner: np.ndarray | None) -> tuple[np.ndarray, dict[str, Any]]:
     """The grain of every valid pixel (−1 elsewhere) from the coarse regions: by ``level_rule`` (pattern space)
-    or, without one, by the contrasts of the regions' features (step 4)."""
+    or, without one, by the contrasts of the regions' features (step 4). ``owner``: the measured pixel standing
+    for every pixel (:func:`~vaearr.maps.merging.gap_owners`) where gaps of the mask are closed: the rule reads
+    the region map with each masked pixel given its owner's region, and the owner's pattern."""
     ny, nx = valid.shape
     labels = coarse.labels
     info = {f"grain_{k}" if not k.startswith("noise") else k: v for k, v in coarse.info.items()}
     if level_rule is not None:
         region_map = np.full(ny * nx, -1)
         region_map[flat] = labels
-        region_grain, level_info = level_rule(region_map.reshape(ny, nx))
+        if owner is not None:
+            region_map = np.where(owner >= 0, region_map[np.maximum(owner, 0)], -1)
+        region_grain, level_info = level_rule(region_map.reshape(ny, nx), source=owner)
         info.update(level_info)
         info["levels_rule"] = level_info.get("grain_rule", "given")
     else:
@@ -427,3 +455,4 @@ def _levels_with_floor(z: np.ndarray, a: np.ndarray, b: np.ndarray, labels: np.n
         if not weak.any():
             return labels, levels
         labels = join_labels(labels, i[weak], j[weak], mu.shape[0])
+
