@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from scipy import ndimage as ndi
 from sklearn.metrics import adjusted_rand_score
 
 from tests.helpers import cli, tree_hash
@@ -21,7 +22,7 @@ from vaearr.maps.merging import (
     robust_covariance,
 )
 from vaearr.maps.neighbours import NeighbourAverage
-from vaearr.maps.regions import segment_features
+from vaearr.maps.regions import connected_grains, segment_features
 from vaearr.maps.segment import segment_store
 from vaearr.store import write_variables
 
@@ -282,6 +283,51 @@ def test_a_bent_grain_cut_by_a_scratch_stays_one_grain() -> None:
     bent = valid & (xx < 28)
     assert len(np.unique(closed.grains[bent])) == 1 and closed.n_grains == 2, closed.info
     assert len(np.unique(open_.grains[bent])) == 2, open_.info
+
+
+def test_a_grain_is_connected_pixels() -> None:
+    """Grain 0 in two compact pieces parted by grain 1 becomes two grains (each keeps its regions); a one-pixel-wide
+    strip of grain 0 inside grain 1 (too thin to be a grain) joins grain 1's region beside it; pieces that touch only
+    across a closed gap of the mask stay one grain."""
+    ny, nx = 12, 30
+    grains = np.zeros((ny, nx), int)
+    grains[:, 10:20] = 1
+    grains[:, 14] = 0  # a strip of grain 0 down the middle of grain 1
+    regions = grains * 10
+    regions[:, 20:] = 5  # the right piece of grain 0 is another region of it
+    valid = np.ones((ny, nx), bool)
+    gaps = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    r, g, info = connected_grains(regions.ravel(), grains.ravel(), valid, gaps, min_size=8)
+    r, g = r.reshape(ny, nx), g.reshape(ny, nx)
+    assert len(np.unique(g)) == 3 and g[0, 0] != g[0, 25] and g[0, 0] != g[0, 12], np.unique(g)
+    assert g[5, 14] == g[5, 12] and r[5, 14] == r[5, 12]  # the strip went to grain 1
+    assert len(np.unique(r)) == 3 and info["grain_pieces_made_grains"] == 1 and info["grain_piece_pixels_moved"] == ny
+    # grain 1 masked out: the two pieces of grain 0 touch across a closed gap (here the whole band: max_gap 6)
+    valid = grains != 1
+    valid[:, 14] = False
+    owner = gap_owners(valid, 6.0)
+    r2, g2, _ = connected_grains(regions.ravel(), np.where(valid, grains, -1).ravel(), valid, gap_pairs(valid, owner),
+                                 min_size=8)
+    assert len(np.unique(g2[valid.ravel()])) == 1
+
+
+def test_a_blob_of_one_grains_orientation_inside_another_is_a_grain_of_its_own() -> None:
+    """A 3 × 3 blob with the features of the left grain sits inside the middle grain: too small for the first merging,
+    it once joined the left grain two regions away (nearest mean), giving that grain a piece it does not touch; every
+    grain is now connected and the blob is a grain of its own."""
+    rng = np.random.default_rng(7)
+    ny, nx = 24, 36
+    xx = np.mgrid[0:ny, 0:nx][1]
+    grain = np.digitize(xx, [12, 24])
+    f = rng.normal(size=(ny, nx, 4))
+    f[..., 0] += 20.0 * (grain == 1)
+    f[..., 1] += 20.0 * (grain == 2)
+    f[11:14, 17:20, 0] -= 20.0  # the blob: the left grain's features
+    seg = segment_features(f, np.ones((ny, nx), bool))
+    for g in np.unique(seg.grains):
+        assert ndi.label(seg.grains == g)[1] == 1, g
+    blob = seg.grains[11:14, 17:20]
+    assert len(np.unique(blob)) == 1 and blob[0, 0] not in (seg.grains[0, 0], seg.grains[0, 18], seg.grains[0, 30])
 
 
 def test_the_regions_do_not_depend_on_the_mask() -> None:

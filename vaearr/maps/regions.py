@@ -36,6 +36,10 @@ are not split by the gradient between their means. Sub-grains (the second mergin
 touch; their pieces either side of a gap join in step 5. Islands farther out are grouped by
 :func:`~vaearr.maps.merging.group_islands`.
 
+**Grains are connected pixels** (:func:`connected_grains`), as MTEX's ``calcGrains`` defines them: a grain in
+two pieces that touch neither on the grid nor across a closed gap is two grains; a piece too small or too thin to
+be a grain joins the region beside it.
+
 Orientations (``(y, x, quaternion)``) are segmented in two steps: grains as connected pixels
 below ``grain_angle`` (as ``vaearr orientation-maps`` does), then each pixel's rotation from its
 grain's mean orientation (a 3-vector in degrees, symmetry-reduced) is the feature, and regions
@@ -229,17 +233,75 @@ def segment_features(
     regions[flat] = labels
     grain_map = np.full(ny * nx, -1)
     grain_map[flat] = relabel(region_grain)[labels]
+    regions, grain_map, pieces = connected_grains(regions, grain_map, valid, gaps, min_size)
     regions, grain_map = regions.reshape(ny, nx), grain_map.reshape(ny, nx)
     info.update(fine.info)
     info.update({"feature_dims": d, "pixels": int(flat.size), "boundary_cost": float(boundary_cost),
                  "grain_boundary_cost": float(grain_boundary_cost), "min_size": min_size,
                  "min_contrast": float(min_contrast), "merge_rounds": fine.rounds,
-                 "regions_before_small": fine.merged, "patches_joined": joined,
+                 "regions_before_small": fine.merged, "patches_joined": joined, **pieces,
                  "regions_are": ("orientation classes of a grain: regions of one grain whose features do not differ "
                                  "share a label even where a mask hole or another region parts them")
                                 if join else "connected regions"})
     info.setdefault("levels_rule", "grains given")
     return Segmentation(regions, grain_map, boundary_codes(regions, grain_map), info)
+
+
+def connected_grains(regions: np.ndarray, grains: np.ndarray, valid: np.ndarray, gaps: tuple[np.ndarray, np.ndarray],
+                     min_size: int) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Grains as connected pixels, as MTEX's ``calcGrains`` defines a grain: a grain (flat ``grains``, −1 outside)
+    whose pieces touch neither on the grid nor across a closed gap (``gaps``) is one grain per piece, and a region
+    of two pieces is split with it; a piece of fewer than ``min_size`` pixels or without a pixel all of whose
+    neighbours are its own (a strip by a boundary: too few, or too thin, to be a grain) joins the neighbouring
+    region it shares most edges with. The two-hop absorption of small regions (step
+    3), which lets the mixed strip along a boundary reach its own grain past another region, can give a grain a
+    piece far away: on the 10⁶ benchmark's tiled map, where one orientation recurs a tile apart, pieces 13–69 pixels
+    apart shared a grain (grains against the planted ones on a 250 × 250 crop: ARI 0.688, connected 0.977).
+    Returns regions, grains and what was done (pieces made grains, pixels of small pieces moved)."""
+    a, b = grid_pairs(valid)
+    a, b = np.concatenate([a, gaps[0]]), np.concatenate([b, gaps[1]])
+    n = grains.size
+    inside = grains >= 0
+    regions, grains = regions.copy(), grains.copy()
+    moved = 0
+
+    def pieces() -> np.ndarray:
+        same = grains[a] == grains[b]
+        graph = sparse.coo_matrix((np.ones(int(same.sum()), np.int8), (a[same], b[same])), shape=(n, n))
+        return connected_components(graph, directed=False)[1]
+
+    for _ in range(10):
+        piece = pieces()
+        size = np.bincount(piece[inside], minlength=int(piece.max()) + 1)
+        cross = piece[a] != piece[b]
+        edge = np.zeros(n, bool)
+        edge[a[cross]] = edge[b[cross]] = True
+        core = np.bincount(piece[inside & ~edge], minlength=size.size)
+        src, dst = np.r_[a[cross], b[cross]], np.r_[b[cross], a[cross]]
+        keep = (size[piece[src]] < min_size) | (core[piece[src]] == 0)
+        if not keep.any():
+            break
+        src, dst = src[keep], dst[keep]
+        width = int(regions.max()) + 1
+        key, count = np.unique(piece[src].astype(np.int64) * width + regions[dst], return_counts=True)
+        order = np.lexsort((-count, key // width))
+        first = order[np.r_[True, (key // width)[order][1:] != (key // width)[order][:-1]]]
+        target = np.full(int(piece.max()) + 1, -1)
+        target[key[first] // width] = key[first] % width
+        region_grain = np.full(width, -1)
+        region_grain[regions[inside]] = grains[inside]
+        go = inside & (target[piece] >= 0)
+        regions[go] = target[piece[go]]
+        grains[go] = region_grain[regions[go]]
+        moved += int(go.sum())
+    piece = pieces()
+    before = int(len(np.unique(grains[inside])))
+    new_grains = np.full(n, -1)
+    new_grains[inside] = relabel(grains[inside].astype(np.int64) * (int(piece.max()) + 1) + piece[inside])
+    new_regions = np.full(n, -1)
+    new_regions[inside] = relabel(regions[inside].astype(np.int64) * (int(new_grains.max()) + 1) + new_grains[inside])
+    made = int(new_grains.max()) + 1 - before if inside.any() else 0
+    return new_regions, new_grains, {"grain_pieces_made_grains": made, "grain_piece_pixels_moved": moved}
 
 
 @dataclass
