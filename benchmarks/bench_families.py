@@ -251,7 +251,9 @@ def _deformation_scores(kernel: np.ndarray, domain: np.ndarray, rex: np.ndarray,
     rex_true = np.array([bool(ds.recrystallised_true.values[gt == g][0]) for g in grains])
     inside = np.isfinite(domain)
     finite = np.isfinite(per_grain)
+    bend = ds.bend_rate_true.values  # the bending alone: KAM without the per-pixel orientation scatter
     return {"kam_spearman": round(float(spearmanr(kernel[ok], kam[ok])[0]), 4),
+            "bend_spearman": round(float(spearmanr(kernel[ok], bend[ok])[0]), 4),
             "auc_deformed": round(float(roc_auc_score(~rex_true[finite], per_grain[finite])), 4),
             "gos_spearman": round(float(spearmanr(per_grain[finite], gos[finite])[0]), 4),
             "rex_fraction": round(float(rex[inside].mean()), 4),

@@ -27,6 +27,7 @@ DEFORMED_COLUMNS = [
     ("seg_grains", "segment: grain ARI", True),
     ("seg_n_grains", "grains found", None),
     ("kam_spearman", "KAM Spearman", True),
+    ("bend_spearman", "bending's KAM, Spearman", True),
     ("auc_deformed", "deformed vs recrystallised AUC", True),
     ("gos_spearman", "GOS Spearman", True),
     ("rex_error", "recrystallised fraction error (points)", False),

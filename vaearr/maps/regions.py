@@ -197,6 +197,7 @@ def segment_features(
     (2, True)
     """
     ny, nx, d = features.shape
+    given = grains
     valid = np.asarray(valid, bool) & np.isfinite(features).all(-1)
     if grains is not None:
         valid &= grains >= 0
@@ -233,7 +234,9 @@ def segment_features(
     regions[flat] = labels
     grain_map = np.full(ny * nx, -1)
     grain_map[flat] = relabel(region_grain)[labels]
-    regions, grain_map, pieces = connected_grains(regions, grain_map, valid, gaps, min_size)
+    pieces: dict[str, int] = {}
+    if given is None:  # grains read here (given grains, of orientations, are connected pixels already)
+        regions, grain_map, pieces = connected_grains(regions, grain_map, valid, gaps, min_size)
     regions, grain_map = regions.reshape(ny, nx), grain_map.reshape(ny, nx)
     info.update(fine.info)
     info.update({"feature_dims": d, "pixels": int(flat.size), "boundary_cost": float(boundary_cost),
