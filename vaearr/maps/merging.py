@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 from scipy import ndimage, sparse
 from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
 from vaearr.errors import InputError
@@ -24,8 +23,6 @@ NOISE_PAIRS = 20000
 #: Pixels a masked pixel may lie from a measured one for its cell to join its measured neighbours (:func:`gap_pairs`):
 #: gaps up to twice this wide are closed.
 MAX_GAP = 3.0
-#: Nearest region means an island of the mask is compared with (:func:`group_islands`).
-ISLAND_CANDIDATES = 16
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,11 +207,7 @@ def absorb_small(z: np.ndarray, a: np.ndarray, b: np.ndarray, labels: np.ndarray
     are not a sub-grain. Looking two steps away lets a small patch of one sub-grain, enclosed by the other,
     join its own sub-grain's nearest patch rather than the region around it. ``islands``: a small region with
     no neighbour at all (an island of the mask) joins the nearest region that is not small, wherever it lies —
-    only where the pairs are all the map's pairs (inside given grains a region without pairs is a grain's own).
-    Before that, regions without a neighbour are grouped by :func:`group_islands` (a grain the mask leaves only
-    as speckle is a region of its own, not part of whichever grain lies nearest in feature space)."""
-    if islands:
-        labels = group_islands(z, a, b, labels)
+    only where the pairs are all the map's pairs (inside given grains a region without pairs is a grain's own)."""
     for _ in range(100000):
         mu, size = region_means(z, labels)
         edge = np.zeros(labels.size, bool)
@@ -247,41 +240,6 @@ def absorb_small(z: np.ndarray, a: np.ndarray, b: np.ndarray, labels: np.ndarray
         first = np.lexsort((dist, src))
         head = np.r_[True, src[first][1:] != src[first][:-1]]
         labels = join_labels(labels, src[first][head], dst[first][head], size.size)
-    return labels
-
-
-def group_islands(z: np.ndarray, a: np.ndarray, b: np.ndarray, labels: np.ndarray, *,
-                  neighbours: int = ISLAND_CANDIDATES, max_rounds: int = 1000) -> np.ndarray:
-    """Regions with no neighbour on the grid (islands of a mask: speckle where the band contrast is low, the far
-    side of a hole) join another region, island or not, wherever it lies, while the join shortens the
-    description as step 2's merges do: Ward's rise in the sum of squares under one region's price
-    (``d/2 · log N`` nats; no boundary is saved, the two do not touch). So the speckle of one grain becomes one
-    region, and joins its grain's solid part when their means agree; Ward's criterion, not the nearest pair,
-    keeps islands of different grains from chaining. Candidates: each island's ``neighbours`` nearest means."""
-    n, d = z.shape
-    price = d / 2 * math.log(max(n, 2))
-    labels = relabel(labels)
-    for _ in range(max_rounds):
-        mu, size = region_means(z, labels)
-        i, j, _ = region_pairs(labels, a, b)
-        loose = np.bincount(np.r_[i, j], minlength=size.size) == 0
-        if not loose.any() or size.size < 2:
-            break
-        src_ids = np.flatnonzero(loose)
-        k = min(neighbours + 1, size.size)
-        _, near = cKDTree(mu).query(mu[src_ids], k=k)
-        src = np.repeat(src_ids, k)
-        dst = np.asarray(near).reshape(-1)
-        keep = src != dst
-        src, dst = src[keep], dst[keep]
-        lo, hi = np.minimum(src, dst), np.maximum(src, dst)
-        key = np.unique(lo.astype(np.int64) * size.size + hi)
-        lo, hi = key // size.size, key % size.size
-        cost = size[lo] * size[hi] / (size[lo] + size[hi]) * pair_distances(mu, lo, hi) / 2 - price
-        m = paying_merges(lo, hi, cost, size)
-        if not m.size:
-            break
-        labels = join_labels(labels, lo[m], hi[m], size.size)
     return labels
 
 

@@ -33,8 +33,7 @@ the speckle a band-contrast threshold leaves in a dim grain) are neighbours for 
 ``calcGrains`` closes such gaps with the Voronoi cells of the measured points (:func:`~vaearr.maps.merging.gap_pairs`):
 a grain the mask cuts or thins to speckle stays one grain, and a bent grain's two sides, alike across the gap,
 are not split by the gradient between their means. Sub-grains (the second merging) are read from pixels that
-touch; their pieces either side of a gap join in step 5. Islands farther out are grouped by
-:func:`~vaearr.maps.merging.group_islands`.
+touch; their pieces either side of a gap join in step 5.
 
 **Grains are connected pixels** (:func:`connected_grains`), as MTEX's ``calcGrains`` defines them: a grain in
 two pieces that touch neither on the grid nor across a closed gap is two grains; a piece too small or too thin to
