@@ -17,7 +17,7 @@ from vaearr.maps.options import DecomposeOptions, SegmentOptions, SpreadOptions
 from vaearr.maps.references import write_references
 from vaearr.maps.segment import segment_store
 from vaearr.maps.spread import spread_store
-from vaearr.options import FIGURES, FigureOptions, build, figure_options, writable_folders
+from vaearr.options import DEFAULT_FIGURES, FigureOptions, build, writable_folders
 from vaearr.store import open_store
 from vaearr.viz.boundaries import boundary_files
 from vaearr.viz.clustering import cluster_figure_files
@@ -46,26 +46,24 @@ def association_task(store: str, **kwargs: Any):
 
 
 @task(name="rank-latents")
-def rank_task(options: RankOptions, association_result: Any = None, figure: FigureOptions | None = None) -> dict:
+def rank_task(options: RankOptions, association_result: Any = None, figures: FigureOptions = DEFAULT_FIGURES) -> dict:
     result = rank_latents(options.store, options, association_result=association_result)
     if options.figures:
-        with figure_options(figure or FigureOptions()):  # handed over: a dask worker has no context of the flow's
-            rank_figures(options.store, result, options.out, latent=options.var, top=options.top,
-                         mask=options.mask, nan_color=options.nan_color, per_page=options.per_page)
+        rank_figures(options.store, result, options.out, latent=options.var, top=options.top,
+                     mask=options.mask, nan_color=options.nan_color, per_page=options.per_page, figures=figures)
     return {"summary": result.summary(), "files": {k: str(v) for k, v in result.files.items()},
             "figures": [str(p) for p in result.figures], "n_pixels": result.association.attrs.get("n_pixels")}
 
 
 @task(name="joint-cluster")
-def cluster_task(options: ClusterOptions, figure: FigureOptions | None = None) -> dict:
+def cluster_task(options: ClusterOptions, figures: FigureOptions = DEFAULT_FIGURES) -> dict:
     result = joint_cluster(options.store, options)
-    with figure_options(figure or FigureOptions()):
-        cluster_figure_files(result, options.store)
+    cluster_figure_files(result, options.store, figures=figures)
     return {"counts": result.counts, "params": result.params, "files": {k: str(v) for k, v in result.files.items()},
             "variable": result.variable, "summary": result.summary()}
 
 
-def _analyze(o: RankOptions, block_dims: int, block_workers: int) -> dict:
+def _analyze(o: RankOptions, block_dims: int, block_workers: int, figures: FigureOptions) -> dict:
     ds = open_store(o.store)
     missing = missing_references(ds, o.against, overwrite=o.overwrite)
     n_dims = ds[o.var].sizes.get(o.latent_dim, 1) if o.var in ds else 1
@@ -79,7 +77,7 @@ def _analyze(o: RankOptions, block_dims: int, block_workers: int) -> dict:
                                       trend_order=o.trend_order, workers=block_workers,
                                       wait_for=[refs] if refs is not None else None)
               for i in range(0, n_dims, step)] if has_latent else None
-    ranked = rank_task.submit(o, association_result=blocks, figure=FIGURES.get(),
+    ranked = rank_task.submit(o, association_result=blocks, figures=figures,
                               wait_for=[refs] if refs is not None else None)
     return {"references": refs.result() if refs is not None else None, **ranked.result()}
 
@@ -93,12 +91,12 @@ def _analyze_latents(**params: Any) -> dict:
     The association is computed in blocks of ``block_dims`` latent dims, one task per block
     (on a cluster each task uses one thread: the workers give the parallelism).
     """
-    dask, block_dims = params.pop("dask"), params.pop("block_dims")
+    dask, block_dims, figures = params.pop("dask"), params.pop("block_dims"), params.pop("figure_options")
     options = build(RankOptions, params)
     options.check()
     writable_folders(out=options.out)  # before the references are committed
     inner = flow(name="analyze-latents-tasks", task_runner=_runner(dask))(_analyze)
-    summary = inner(options, block_dims, 1 if dask else 0)
+    summary = inner(options, block_dims, 1 if dask else 0, figures)
     print(summary["summary"])
     return summary
 
@@ -107,20 +105,20 @@ analyze_latents = options_flow("analyze-latents", RankOptions, _analyze_latents,
                                extra=[keyword("dask", str | None, None), keyword("block_dims", int, 8)])
 
 
-def _cluster(options: ClusterOptions) -> dict:
-    return cluster_task.submit(options, figure=FIGURES.get()).result()
+def _cluster(options: ClusterOptions, figures: FigureOptions) -> dict:
+    return cluster_task.submit(options, figures=figures).result()
 
 
 def _cluster_latents(**params: Any) -> dict:
     """Joint clustering of a latent dim with band contrast (``vaearr cluster``) into ``cluster_{tag}``; its
     parameters are the fields of :class:`vaearr.analysis.options.ClusterOptions` and ``dask`` (see
     ``analyze-latents``)."""
-    dask = params.pop("dask")
+    dask, figures = params.pop("dask"), params.pop("figure_options")
     inner = flow(name="cluster-latents-tasks", task_runner=_runner(dask))(_cluster)
     options = build(ClusterOptions, params)
     options.check()
     writable_folders(out=options.out)  # before the labels are committed
-    summary = inner(options)
+    summary = inner(options, figures)
     print(summary["summary"])
     return summary
 
@@ -156,13 +154,14 @@ def boundaries_flow(
     lagb_min_length: int = 5,
     out: str | None = None,
     overwrite: bool = False,
+    figure_options: FigureOptions = DEFAULT_FIGURES,
 ) -> dict:
     """Boundary strength, grain and low-angle boundary masks and the grain size (``vaearr boundaries``); ``var``: the
     variable they are found in, ``out``: the figure's folder (default ``STORE_boundaries``)."""
     found = find_boundaries(store, source=var, mask=mask, gb_threshold=gb_threshold, lagb_method=lagb_method,
                             lagb_threshold=lagb_threshold,
                             lagb_low=lagb_low, lagb_min_length=lagb_min_length, overwrite=overwrite)
-    files = boundary_files(found, out or None)
+    files = boundary_files(found, out or None, figures=figure_options)
     print(found.summary())
     return {"attrs": {k: v for k, v in found.attrs.items() if isinstance(v, str | int | float)},
             "files": {k: str(v) for k, v in files.items()}}
@@ -172,12 +171,12 @@ def _segment_map(**params: Any) -> dict:
     """Grains and sub-grains as regions of a feature map (``vaearr segment``) into ``{name}``, ``{name}_grains``,
     ``{name}_boundaries``; its parameters are the fields of :class:`vaearr.maps.options.SegmentOptions` and
     ``out`` (the figure's folder)."""
-    out = params.pop("out")
+    out, figures = params.pop("out"), params.pop("figure_options")
     options = build(SegmentOptions, params)
     options.check()
     folder = figure_folder(options.store, out)
     result = segment_store(options.store, options)
-    files = segment_files(result, folder)
+    files = segment_files(result, folder, figures=figures)
     print(result.summary())
     return {"regions": result.segmentation.n_regions, "grains": result.segmentation.n_grains,
             "files": {k: str(v) for k, v in files.items()}}
@@ -192,12 +191,12 @@ def _spread_map(**params: Any) -> dict:
     """Kernel and domain spreads of a feature map over a segmentation's grains and the recrystallised mask
     (``vaearr spread``); its parameters are the fields of :class:`vaearr.maps.options.SpreadOptions` and ``out`` (the
     figure's folder)."""
-    out = params.pop("out")
+    out, figures = params.pop("out"), params.pop("figure_options")
     options = build(SpreadOptions, params)
     options.check()
     folder = figure_folder(options.store, out, suffix="spread")
     result = spread_store(options.store, options)
-    files = spread_files(result, folder)
+    files = spread_files(result, folder, figures=figures)
     print(result.summary())
     return {"regions": result.spread.info["regions_measured"], "recrystallised_fraction": result.spread.recrystallised_fraction,
             "files": {k: str(v) for k, v in files.items()}}

@@ -8,14 +8,14 @@ from prefect import flow, task
 
 from flows.params import options_flow, pinned
 from vaearr.analysis.options import ExploreOptions
-from vaearr.options import build, writable_folders
+from vaearr.options import DEFAULT_FIGURES, FigureOptions, build, writable_folders
 from vaearr.viz.explore import explore, explore_files
 from vaearr.viz.layers import compare_folder, compare_images
 
 
 @task(name="explore")
-def explore_task(options: ExploreOptions) -> dict:
-    return explore(options.store, options.run, options.out, options).summary
+def explore_task(options: ExploreOptions, figures: FigureOptions = DEFAULT_FIGURES) -> dict:
+    return explore(options.store, options.run, options.out, options, figures=figures).summary
 
 
 @task(name="explore-files")
@@ -36,10 +36,11 @@ def compare_folder_task(run: str, folder: str, out: str, top: int) -> dict:
 def _explore_latents(**params: Any) -> dict:
     """Exploration figures and tables of a run (``vaearr explore``); returns the summary. Its parameters are the
     fields of :class:`vaearr.analysis.options.ExploreOptions`."""
+    figures = params.pop("figure_options")
     options = build(ExploreOptions, params)
     options.check()
     writable_folders(out=options.out)
-    summary = explore_task(options)
+    summary = explore_task(options, figures)
     print(f"explored {summary['n_samples']} samples → {options.out}: {', '.join(summary['figures'])}")
     return summary
 

@@ -1,64 +1,43 @@
-"""A flow's parameters from an options dataclass (:mod:`vaearr.options`): a flow takes the fields the command line takes."""
+"""A flow's parameters from an options dataclass (:mod:`vaearr.options`), made by the interfaces' one adapter
+(:mod:`vaearr.interface`): a flow takes the fields the command line takes."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
-import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from prefect import flow
 
-from vaearr.options import FigureOptions, default_of, figure_options, options
-from vaearr.store.remote import consistent_reads
-
-
-def flow_parameters(cls: type, *, skip: Sequence[str] = (), extra: Sequence[inspect.Parameter] = ()) -> list[inspect.Parameter]:
-    """One keyword parameter per field of ``cls`` that has an :class:`~vaearr.options.Option` (its type and
-    default; but ``skip``), then ``extra``."""
-    hints = typing.get_type_hints(cls)
-    out = []
-    for f, _ in options(cls):
-        if f.name in skip:
-            continue
-        default = default_of(f)
-        out.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=hints[f.name],
-                                     default=inspect.Parameter.empty if default is dataclasses.MISSING else default))
-    return [*out, *extra]
+from vaearr.context import Context, with_context
+from vaearr.interface import flow_parameters, with_figure_options
+from vaearr.options import FigureOptions
 
 
 def pinned(body: Callable[..., Any]) -> Callable[..., Any]:
-    """``body`` reading one snapshot of every ``s3://`` store throughout, its writes committing on it, as a
-    ``vaearr`` command does (:func:`vaearr.store.remote.consistent_reads`)."""
+    """``body`` with its ``store`` handed down with the flow run's :class:`~vaearr.context.Context` (a
+    :class:`~vaearr.context.StoreRef`; a fresh snapshot record, no command line): every read of an ``s3://`` store
+    sees one snapshot throughout and its writes commit on it, as a ``vaearr`` command's do."""
 
     @functools.wraps(body)
     def run(*args: Any, **kwargs: Any) -> Any:
-        with consistent_reads():
-            return body(*args, **kwargs)
+        bound = inspect.signature(body).bind(*args, **kwargs)
+        if bound.arguments.get("store") is not None:
+            bound.arguments["store"] = with_context(bound.arguments["store"], Context().reading())
+        elif isinstance(bound.arguments.get("params"), dict) and bound.arguments["params"].get("store") is not None:
+            params = bound.arguments["params"]  # a body of the options' fields (**params)
+            params["store"] = with_context(params["store"], Context().reading())
+        return body(*bound.args, **bound.kwargs)
 
     return run
 
 
 def with_figures(body: Callable[..., Any]) -> Callable[..., Any]:
     """``body`` taking the fields of :class:`~vaearr.options.FigureOptions` (``format``, ``dpi``) too, as every
-    command that writes figures does: checked first, then in force while it runs (:func:`vaearr.options.figure_options`;
-    a task that draws on a dask worker is handed them, see ``flows/analysis.py``)."""
-    names = [f.name for f, _ in options(FigureOptions)]
-    own = [p for p in inspect.signature(body).parameters.values() if p.name not in names]
-
-    def run(*args: Any, **kwargs: Any) -> Any:
-        figure = FigureOptions(**{k: kwargs.pop(k) for k in names if k in kwargs}).check()
-        with figure_options(figure):
-            return body(*args, **kwargs)
-
-    for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
-        setattr(run, attr, getattr(body, attr))
-    keywords = [p for p in own if p.kind is inspect.Parameter.VAR_KEYWORD]
-    run.__signature__ = inspect.Signature([*(p for p in own if p not in keywords), *flow_parameters(FigureOptions),  # type: ignore[attr-defined]
-                                           *keywords])
-    return run
+    command that writes figures does (:func:`vaearr.interface.with_figure_options`): checked first, then handed to
+    ``body`` as its ``figure_options``, which it passes to every function (and task) that draws."""
+    return with_figure_options(body, flow_parameters)
 
 
 def options_flow(name: str, cls: type, body: Callable[..., Any], *, extra: Sequence[inspect.Parameter] = (),

@@ -25,13 +25,13 @@ def _index_map(**params: Any) -> dict:
 
 def _phases(**params: Any) -> dict:
     """``vaearr phases``: a segmentation's regions grouped into phases from their mean patterns."""
-    out = params.pop("out")
+    out, figures = params.pop("out"), params.pop("figure_options")
     options = build(PhasesOptions, {**params, "progress": False})
     options.check()
     writable_folders(out=out)  # before the store is written
     result = phases_store(options.store, options)
     print(result.summary())
-    files = phase_figure(options.store, out, name=options.name) if out else {}
+    files = phase_figure(options.store, out, name=options.name, figures=figures) if out else {}
     return {"n_phases": result.variable.attrs["n_phases"], "phase_list": result.variable.attrs["phase_list"],
             "files": {k: str(v) for k, v in files.items()}}
 

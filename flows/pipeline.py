@@ -11,7 +11,7 @@ from vaearr.encode import encode as encode_store
 from vaearr.files import beside_store
 from vaearr.io.ebsd import ingest_ebsd
 from vaearr.maps.roi import create_roi
-from vaearr.options import writable_folders
+from vaearr.options import DEFAULT_FIGURES, FigureOptions, writable_folders
 from vaearr.train import TrainConfig, fit
 from vaearr.viz.maps import encoded_maps
 from vaearr.viz.report import build_report
@@ -37,9 +37,10 @@ def fit_task(config: dict, resume: bool) -> dict:
 
 
 @task(name="encode")
-def encode_task(store: str, run: str, out: str | None = None, **kwargs: Any) -> dict:
+def encode_task(store: str, run: str, out: str | None = None, figures: FigureOptions = DEFAULT_FIGURES,
+                **kwargs: Any) -> dict:
     result = encode_store(store, run, progress=False, **kwargs)
-    result.figures = encoded_maps(store, kwargs.get("name", "latent"), out)
+    result.figures = encoded_maps(store, kwargs.get("name", "latent"), out, figures=figures)
     return {"variables": result.variables, "n_encoded": result.n_encoded, "checkpoint_sha256": result.checkpoint_sha256}
 
 
@@ -88,12 +89,14 @@ train_vae = options_flow("train-vae", TrainConfig, _train_vae, extra=[keyword("r
 @pinned
 @with_figures
 def encode(store: str, run: str, name: str = "latent", out: str | None = None, export: str | None = None,
-           overwrite: bool = False, report: str | None = None, dask: str | None = None) -> dict:
+           overwrite: bool = False, report: str | None = None, dask: str | None = None,
+           figure_options: FigureOptions = DEFAULT_FIGURES) -> dict:
     """Write a run's latents into the store (``vaearr encode``; ``out``: the folder of the latent maps); with
     ``report`` (a folder), end with ``vaearr report`` of the store and run there. ``dask``: a dask.distributed
     scheduler's address (``tcp://host:8786``) to encode on that cluster (``vaearr encode --dask``)."""
     writable_folders(out=out, export=export, report=report)  # before the latents are committed
-    summary = encode_task(store, run, name=name, out=out, export=export, overwrite=overwrite, dask=dask)
+    summary = encode_task(store, run, name=name, out=out, export=export, overwrite=overwrite, dask=dask,
+                          figures=figure_options)
     print(f"encoded {summary['n_encoded']} samples into {store}:{name}")
     if report is not None:
         summary["report"] = report_task(store, report, run=run)["report"]

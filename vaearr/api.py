@@ -68,7 +68,7 @@ def _say(quiet: bool) -> Callable[[str], Any] | None:
 def _made(cls: type, store: PathLike, fields: dict[str, Any], step: str) -> Any:
     """The options dataclass ``cls`` of ``store`` and ``fields``, checked (:func:`vaearr.options.from_fields`; an old
     keyword taken with a notice naming the step, ``vaearr.segment``)."""
-    return from_fields(cls, {"store": str(store), **fields}, f"vaearr.{step}")
+    return from_fields(cls, {"store": os.fspath(store), **fields}, f"vaearr.{step}")
 
 
 def _renamed(fields: dict[str, Any], step: str, **renamed: str) -> dict[str, Any]:

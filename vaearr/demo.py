@@ -16,6 +16,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
+from vaearr.options import DEFAULT_FIGURES, FigureOptions
 from vaearr.analysis.clustering import joint_cluster
 from vaearr.analysis.ranking import aggregated_rank, rank_latents
 from vaearr.data import build_demo_map
@@ -26,7 +27,6 @@ from vaearr.maps.decompose import write_decomposition
 from vaearr.maps.roi import create_roi
 from vaearr.maps.segment import segment_store
 from vaearr.maps.spread import spread_store
-from vaearr.options import FIGURES
 from vaearr.store import open_store
 from vaearr.train import TrainConfig, fit
 from vaearr.viz import image_map, map_grid, save_figure
@@ -52,16 +52,16 @@ class DemoResult:
     scores: dict[str, float] = field(default_factory=dict)
 
 
-def _write_index(out: Path, figures: list[Path], title: str, report: Path | None = None) -> Path:
+def _write_index(out: Path, pages: list[Path], title: str, report: Path | None = None, *, figures: FigureOptions = DEFAULT_FIGURES) -> Path:
     main = (f'<p><b><a href="{html.escape(report.relative_to(out).as_posix())}">the report</a></b>: everything '
             "below on one page</p>") if report is not None else ""
     def statics(p: Path) -> str:  # the static files --format asked for, beside the HTML
         return ", ".join(f'<a href="{html.escape(p.with_suffix("." + f).relative_to(out).as_posix())}">{f}</a>'
-                         for f in FIGURES.get().formats if p.with_suffix("." + f).exists())
+                         for f in figures.formats if p.with_suffix("." + f).exists())
 
     items = "\n".join(
         f'<li><a href="{html.escape(p.relative_to(out).as_posix())}">{html.escape(p.stem)}</a> ({statics(p)})</li>'
-        for p in figures
+        for p in pages
     )
     index = out / "index.html"
     index.write_text(
@@ -71,7 +71,7 @@ def _write_index(out: Path, figures: list[Path], title: str, report: Path | None
     return index
 
 
-def _overview_figures(store: Path, figures_dir: Path) -> list[Path]:
+def _overview_figures(store: Path, figures_dir: Path, *, figures: FigureOptions = DEFAULT_FIGURES) -> list[Path]:
     """Band contrast inside the ROI, the element maps and the mean pattern intensity (HTML paths)."""
     ds = open_store(store)
     bc_in_roi = ds.bandcontrast.where(ds.roi).rename("bandcontrast in ROI")
@@ -84,17 +84,17 @@ def _overview_figures(store: Path, figures_dir: Path) -> list[Path]:
             title="mean pattern intensity",
         ),
     }.items():
-        html_path, _ = save_figure(obj, figures_dir / name)
+        html_path, _ = save_figure(obj, figures_dir / name, figures=figures)
         made.append(html_path)
     return made
 
 
-def _boundaries(store: Path, source: str, prefix: str, figures_dir: Path, step) -> Path:
+def _boundaries(store: Path, source: str, prefix: str, figures_dir: Path, step, *, figures: FigureOptions = DEFAULT_FIGURES) -> Path:
     """Grain and low-angle boundaries from ``source`` (variables ``{prefix}...``) over every pixel (boundaries
     are where band contrast is low: the ROI would leave them out), their figure, the step's line."""
     found = find_boundaries(store, source=source, prefix=prefix)
     files = boundary_files(found, figures_dir, name=f"{prefix}boundaries",
-                           title=f"boundaries from {source}: grain (red), low-angle (cyan)")
+                           title=f"boundaries from {source}: grain (red), low-angle (cyan)", figures=figures)
     a = found.attrs
     rule = (f"Otsu threshold {a['gb_threshold']:.3g}" if np.isfinite(a["gb_threshold"])
             else "the segmentation's grain level")
@@ -105,10 +105,10 @@ def _boundaries(store: Path, source: str, prefix: str, figures_dir: Path, step) 
     return files["map_html"]
 
 
-def _segment(store: Path, grains_npy: Path, figures_dir: Path, step) -> tuple[Path, float]:
+def _segment(store: Path, grains_npy: Path, figures_dir: Path, step, *, figures: FigureOptions = DEFAULT_FIGURES) -> tuple[Path, float]:
     """``vaearr segment`` of the latents: regions and grains, their figure, and the grains' ARI against the truth."""
     seg = segment_store(store, var="latent", name="segments")
-    files = segment_files(seg, figures_dir)
+    files = segment_files(seg, figures_dir, figures=figures)
     s = seg.segmentation
     inside = s.grains >= 0
     ari = float(adjusted_rand_score(np.load(grains_npy)[inside], s.grains[inside]))
@@ -118,21 +118,21 @@ def _segment(store: Path, grains_npy: Path, figures_dir: Path, step) -> tuple[Pa
     return files["map_html"], ari
 
 
-def _map_science(result: DemoResult, src, figures_dir: Path, seed: int, step) -> list[Path]:
+def _map_science(result: DemoResult, src, figures_dir: Path, seed: int, step, *, figures: FigureOptions = DEFAULT_FIGURES) -> list[Path]:
     """cNMF of the patterns, boundaries from the patterns and the latents, the latents' segmentation and spreads."""
     made = []
     dec = write_decomposition(result.store, method="cnmf", components="auto", references="auto", seed=seed)
     made.append(save_figure(map_grid(dec.weights, dec.weights.dims[-1], cols=4, title="cNMF weights"),
-                            figures_dir / "map_cnmf_weights")[0])
+                            figures_dir / "map_cnmf_weights", figures=figures)[0])
     step(f"cNMF of the patterns: {dec.attrs['n_fixed']} components fixed to reference patterns "
          f"(auto: {dec.attrs['references_rule'].split(';')[0]}), relative error "
          f"{dec.attrs['reconstruction_error']:.3f} → cnmf_weights(y, x, cnmf_component)")
     for source, prefix in (("patterns", ""), ("latent", "latent_")):
-        made.append(_boundaries(result.store, source, prefix, figures_dir, step))
-    seg_html, result.scores["segment_grain_ari"] = _segment(result.store, src.grains, figures_dir, step)
+        made.append(_boundaries(result.store, source, prefix, figures_dir, step, figures=figures))
+    seg_html, result.scores["segment_grain_ari"] = _segment(result.store, src.grains, figures_dir, step, figures=figures)
     made.append(seg_html)
     spread = spread_store(result.store, var="latent", regions="segments")
-    made.append(spread_files(spread, figures_dir)["map_html"])
+    made.append(spread_files(spread, figures_dir, figures=figures)["map_html"])
     info = spread.spread.info
     step(f"spreads of the latents over the segmentation's grains (KAM and GOS analogues): "
          f"{info['recrystallised_regions']} of {info['regions_measured']} grains at the noise floor (recrystallised; "
@@ -150,6 +150,7 @@ def run_demo(
     epochs: int = 10,
     latent_dim: int = 16,
     console: Console | None = None,
+    figures: FigureOptions = DEFAULT_FIGURES,
 ) -> DemoResult:
     """Build the demo map, ingest it with its CSVs, threshold band contrast (Otsu), save maps.
 
@@ -163,6 +164,8 @@ def run_demo(
         Scan size and random seed of the simulated map (the seed also seeds training).
     epochs, latent_dim
         Training of the conv-vae (the EBSD defaults otherwise).
+    figures
+        The figures' static formats and dpi (``--format``, ``--dpi``).
 
     Returns
     -------
@@ -196,11 +199,11 @@ def run_demo(
     step("ingested patterns, band contrast, elements and phase")
 
     roi = create_roi(result.store, otsu=True, export=out / "roi")
-    roi.files.update(roi_figures(open_store(result.store), roi.mask, roi.info, figures_dir))
+    roi.files.update(roi_figures(open_store(result.store), roi.mask, roi.info, figures_dir, figures=figures))
     step("ROI from Otsu's threshold on band contrast")
 
     made: list[Path] = list(getattr(roi, "figures", []) or [])
-    made += _overview_figures(result.store, figures_dir)
+    made += _overview_figures(result.store, figures_dir, figures=figures)
     step("band contrast, element and intensity maps")
 
     # the README's EBSD defaults: similarity-weighted 3 × 3 averaging, static background division,
@@ -214,7 +217,7 @@ def run_demo(
          f"{last.get('val_loss', float('nan')):.1f} nats per pattern{active}")
 
     enc = encode(result.store, out / "run", export=out / "latents")
-    made += latent_maps(open_store(result.store), "latent", figures_dir)
+    made += latent_maps(open_store(result.store), "latent", figures_dir, figures=figures)
     step(f"encoded {enc.n_encoded} ROI patterns → latent(y, x, latent_dim), NaN outside the ROI")
 
     result.scores = grain_recovery(result.store, src.grains, seed=seed)
@@ -224,10 +227,10 @@ def run_demo(
         f"{result.scores['pca_ari']:.3f} on PCA of the patterns"
     )
 
-    made += _map_science(result, src, figures_dir, seed, step)
+    made += _map_science(result, src, figures_dir, seed, step, figures=figures)
     ranked = rank_latents(result.store, var="latent", against=["elements", "bandcontrast", "pca", "nmf"],
                           out=out / "rank", top=5, n_components=8, seed=seed)
-    made += rank_figures(result.store, ranked, out / "rank", top=5)
+    made += rank_figures(result.store, ranked, out / "rank", top=5, figures=figures)
     agg = aggregated_rank(ranked.association).sel(reference="bandcontrast")
     best_bc = int(ranked.association["latent_dim"].values[int(agg.values.argmin())])
     step(f"ranked {ranked.association.sizes['latent_dim']} latent dims against elements, band contrast, PCA, NMF "
@@ -235,7 +238,7 @@ def run_demo(
 
     clustered = joint_cluster(result.store, var="latent", dim=best_bc, with_var="bandcontrast", method="gmm",
                               mask="roi", out=out / "cluster", tag="demo", seed=seed)
-    cluster_figure_files(clustered)
+    cluster_figure_files(clustered, figures=figures)
     made += [p for p in clustered.files.values() if str(p).endswith(".html")]
     step(f"clustered (latent dim {best_bc}, band contrast) in the ROI: {clustered.counts.get('clusters')} clusters (GMM, k by BIC)")
 
@@ -245,7 +248,7 @@ def run_demo(
     step(f"report: {len(report.sections)} sections ({', '.join(report.sections)}), {report.size_mb:.1f} MB")
 
     result.figures = [Path(p) for p in made if str(p).endswith(".html")]
-    result.index = _write_index(out, result.figures, "vaearr demo: simulated Ni EBSD map", result.report)
+    result.index = _write_index(out, result.figures, "vaearr demo: simulated Ni EBSD map", result.report, figures=figures)
     console.print(f"store: {result.store}\nfigures: {result.index}\n[bold]report: {result.report}[/]")
     return result
 

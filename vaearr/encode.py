@@ -32,7 +32,6 @@ from vaearr.progress import bar
 from vaearr.run import Run
 from vaearr.store import check_name, open_store, require_whole, write_variables
 from vaearr.store.dask_cluster import dask_client
-from vaearr.store.remote import STORAGE_OPTIONS
 
 
 @dataclass
@@ -246,21 +245,17 @@ def _worker_run(run: str, checkpoint: str) -> tuple[Run, Any]:
 
 
 def encode_band(store: str, run: str, checkpoint: str, band: slice, *, logvar: bool, recon_error: bool,
-                batch_size: int, storage_options: dict | None = None) -> dict[str, Any]:
+                batch_size: int) -> dict[str, Any]:
     """Encode the samples of one band (rows ``band`` of the first sample dim) inside the run's mask.
     Runs on a cluster worker, which keeps what it returns until it writes it: ``"parts"`` (mu, and
     logvar / recon error when asked, shaped ``(band rows, *rest of the grid, ...)``, NaN outside the
-    mask), ``"stats"`` (:class:`LatentStats` of the band) and ``"n"`` (samples encoded)."""
-    token = STORAGE_OPTIONS.set(storage_options) if storage_options else None
-    try:
-        # this worker reads its band itself: a dask compute inside a task would go to the cluster, and
-        # while this task waited for it the worker would start its next band, and the next (1.2 GB a worker)
-        with dask.config.set(scheduler="sync"):
-            return _encode_band(store, run, checkpoint, band, logvar=logvar, recon_error=recon_error,
-                                batch_size=batch_size)
-    finally:
-        if token is not None:
-            STORAGE_OPTIONS.reset(token)
+    mask), ``"stats"`` (:class:`LatentStats` of the band) and ``"n"`` (samples encoded). ``store`` comes with
+    the run's context where the command gave one (a :class:`~vaearr.context.StoreRef` pickles with it)."""
+    # this worker reads its band itself: a dask compute inside a task would go to the cluster, and
+    # while this task waited for it the worker would start its next band, and the next (1.2 GB a worker)
+    with dask.config.set(scheduler="sync"):
+        return _encode_band(store, run, checkpoint, band, logvar=logvar, recon_error=recon_error,
+                            batch_size=batch_size)
 
 
 def _encode_band(store: str, run: str, checkpoint: str, band: slice, *, logvar: bool, recon_error: bool,
@@ -304,9 +299,9 @@ def _encode_on_cluster(client: Any, store: Any, run: Any, checkpoint: str, r: Ru
     from distributed import as_completed
 
     bands = _bands(ds, r.data.var, r.data.sample_dims)
-    futures = [client.submit(encode_band, str(store), str(run), str(checkpoint), band, logvar=logvar,
-                             recon_error=recon_error, batch_size=batch_size, storage_options=STORAGE_OPTIONS.get(),
-                             pure=False) for band in bands]
+    where = store if isinstance(store, str) else str(store)  # a StoreRef as it is: its context goes with it
+    futures = [client.submit(encode_band, where, str(run), str(checkpoint), band, logvar=logvar,
+                             recon_error=recon_error, batch_size=batch_size, pure=False) for band in bands]
     stats, n = LatentStats(), 0
     for f in as_completed([client.submit(band_summary, f, pure=False) for f in futures]):
         band_stats, k = f.result()

@@ -2,22 +2,21 @@
 
 A command's options are one dataclass (:class:`~vaearr.train.TrainConfig`,
 :class:`~vaearr.analysis.clustering.ClusterOptions`...) whose fields are made with :func:`opt`.
-The ``vaearr`` command builds its parameters from the fields (:func:`vaearr.cli.common.option_parameters`),
-the Prefect flows theirs (``flows/params.py``), and the library takes an instance; its
+The interfaces' one adapter (:mod:`vaearr.interface`) makes the ``vaearr`` command's parameters and the Prefect flows'
+from the fields, read once (:func:`declared`), a Python step's signature is :func:`keyword_signature`, and the library
+takes an instance; its
 ``check()`` says, in one line naming the option and what it allows, which value is out of
 range before any work is done.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import inspect
 import math
 import typing
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -269,14 +268,44 @@ def from_fields(cls: type, values: dict[str, Any], where: str | None = None) -> 
     return made_
 
 
-def keyword_signature(cls: type, positional: tuple[str, ...] = (), *, extra: Sequence[Any] = ()) -> Any:
-    """An :class:`inspect.Signature` of a Python step taking the fields of ``cls``: the ``positional`` ones first,
-    then the others as keywords with their defaults, then ``extra`` parameters (``help()`` and a notebook's
-    completion list the command's options)."""
+@dataclass(frozen=True)
+class Declared:
+    """One declared field of an options dataclass as an interface takes it: its name, its :class:`Option`, its type
+    (resolved) and its default (:data:`dataclasses.MISSING` where it has none)."""
+
+    name: str
+    option: Option
+    annotation: Any
+    default: Any
+
+
+def declared(cls: type, *, skip: Sequence[str] = ()) -> list[Declared]:
+    """The fields of ``cls`` that have an :class:`Option` (but ``skip``), in :func:`options`' order: the one reading
+    of a dataclass's declarations every interface's parameters are made from (:mod:`vaearr.interface`)."""
+    hints = typing.get_type_hints(cls)
+    return [Declared(f.name, o, hints[f.name], default_of(f)) for f, o in options(cls) if f.name not in skip]
+
+
+def keyword_parameters(cls: type, positional: tuple[str, ...] = (), *, skip: Sequence[str] = (),
+                       extra: Sequence[Any] = ()) -> list[inspect.Parameter]:
+    """The parameters of a Python step (and of a flow) taking the declared fields of ``cls``: the ``positional`` ones
+    first (given, without defaults), then the others as keywords with their types and defaults (a field without one
+    is required), then ``extra``."""
     kind = inspect.Parameter
-    first = [kind(name, kind.POSITIONAL_OR_KEYWORD) for name in positional]
-    rest = [kind(f.name, kind.KEYWORD_ONLY, default=default_of(f)) for f, _ in options(cls) if f.name not in positional]
-    return inspect.Signature([*first, *rest, *extra])
+    fields = declared(cls, skip=skip)
+    def param(d: Declared, how: Any) -> inspect.Parameter:
+        return kind(d.name, how, annotation=d.annotation,
+                    default=kind.empty if d.default is dataclasses.MISSING else d.default)
+    hints = {d.name: d.annotation for d in fields}
+    first = [kind(name, kind.POSITIONAL_OR_KEYWORD, annotation=hints.get(name, kind.empty)) for name in positional]
+    rest = [param(d, kind.KEYWORD_ONLY) for d in fields if d.name not in positional]
+    return [*first, *rest, *extra]
+
+
+def keyword_signature(cls: type, positional: tuple[str, ...] = (), *, extra: Sequence[Any] = ()) -> Any:
+    """An :class:`inspect.Signature` of a Python step taking the fields of ``cls`` (:func:`keyword_parameters`):
+    ``help()`` and a notebook's completion list the command's options."""
+    return inspect.Signature(keyword_parameters(cls, positional, extra=extra))
 
 
 # --------------------------------------------------------------------------------------------
@@ -444,8 +473,8 @@ FIGURE_FORMATS = ("png", "svg", "pdf")
 @dataclass(frozen=True)
 class FigureOptions:
     """``--format`` and ``--dpi``: the static files of every figure a command writes (declared once here; each
-    command that writes figures takes them, see :func:`vaearr.cli.common.figure_command`, and the library reads
-    them from :data:`FIGURES`).
+    command that writes figures takes them, see :func:`vaearr.cli.common.figure_command`; the library's functions that
+    draw take them as their ``figures`` argument, from the run's :class:`~vaearr.context.Context`).
 
     Examples
     --------
@@ -481,23 +510,5 @@ class FigureOptions:
         return self
 
 
-#: The figure options in force (a command sets them for its run: :func:`figure_options`).
-FIGURES: ContextVar[FigureOptions] = ContextVar("figure_options", default=FigureOptions())
-
-
-@contextlib.contextmanager
-def figure_options(options: FigureOptions | None = None, /, **fields: Any) -> Iterator[FigureOptions]:
-    """Within the block, figures are written as ``options`` (or the fields given) say, checked first.
-
-    Examples
-    --------
-    >>> with figure_options(format="svg", dpi=300):
-    ...     FIGURES.get().formats, FIGURES.get().dpi
-    (('svg',), 300)
-    """
-    o = (options if options is not None else FigureOptions(**fields)).check()
-    token = FIGURES.set(o)
-    try:
-        yield o
-    finally:
-        FIGURES.reset(token)
+#: The figure options of a call that gives none: PNG at 300 dpi.
+DEFAULT_FIGURES = FigureOptions()

@@ -13,7 +13,7 @@ one-page report. The map is tiny, so the VAE here learns little: the point is th
 # `vaearr(...)` runs one command line exactly as the shell would (`vaearr.cli.run`), so every step below is a
 # line you can type.
 import atexit
-import functools
+import contextlib
 import os
 import shutil
 import tempfile
@@ -35,9 +35,15 @@ def show(png: Path, title: str) -> None:
     ax.set_title(title)
     ax.axis("off")
 
-
 work = Path(tempfile.mkdtemp(prefix="vaearr-ebsd-"))
-vaearr = functools.partial(run, cwd=work, echo=True)  # vaearr("info x.zarr") runs `vaearr info x.zarr` in work
+
+
+def vaearr(line: str) -> None:
+    """``vaearr("info x.zarr")`` runs `vaearr info x.zarr` as a shell in the work folder would."""
+    with contextlib.chdir(work):
+        run(line, echo=True)
+
+
 atexit.register(shutil.rmtree, work, ignore_errors=True)  # the work folder goes when the build ends
 vendor_file = Path(kikuchipy.__file__).parent / "data" / "kikuchipy_h5ebsd" / "patterns.h5"
 

@@ -11,7 +11,7 @@ is missing, the example writes scikit-learn's 8 × 8 digits (shipped with scikit
 # %%
 # ## The commands, run in this process
 import atexit
-import functools
+import contextlib
 import gzip
 import os
 import shutil
@@ -32,9 +32,15 @@ def write_idx(path: Path, array: np.ndarray) -> None:
     header = bytes([0, 0, 8, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
     path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
 
-
 work = Path(tempfile.mkdtemp(prefix="vaearr-fashion-"))
-vaearr = functools.partial(run, cwd=work, echo=True)  # vaearr("info x.zarr") runs `vaearr info x.zarr` in work
+
+
+def vaearr(line: str) -> None:
+    """``vaearr("info x.zarr")`` runs `vaearr info x.zarr` as a shell in the work folder would."""
+    with contextlib.chdir(work):
+        run(line, echo=True)
+
+
 atexit.register(shutil.rmtree, work, ignore_errors=True)  # the work folder goes when the build ends
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 if (FASHION / "t10k-images-idx3-ubyte.gz").exists():

@@ -11,7 +11,7 @@ the real settings (Colin27 from Debian's `mricron-data`, 96³ crops, hundreds of
 # %%
 # ## The commands, run in this process
 import atexit
-import functools
+import contextlib
 import os
 import shutil
 import tempfile
@@ -27,9 +27,15 @@ from vaearr.cli import run
 
 os.environ["VAEARR_PROGRESS"] = "off"
 
-
 work = Path(tempfile.mkdtemp(prefix="vaearr-mri-"))
-vaearr = functools.partial(run, cwd=work, echo=True)  # vaearr("info x.zarr") runs `vaearr info x.zarr` in work
+
+
+def vaearr(line: str) -> None:
+    """``vaearr("info x.zarr")`` runs `vaearr info x.zarr` as a shell in the work folder would."""
+    with contextlib.chdir(work):
+        run(line, echo=True)
+
+
 atexit.register(shutil.rmtree, work, ignore_errors=True)  # the work folder goes when the build ends
 templates = Path(nilearn.__file__).parent / "datasets" / "data"
 (work / "brains").mkdir()

@@ -284,22 +284,24 @@ def test_loader_worker_processes_read_the_snapshot_the_command_read(s3) -> None:
     process's state goes with them) read that snapshot too, not a commit another writer made since."""
     from vaearr.batches import ZarrBatches
     from vaearr.store import open_store, write_variable
-    from vaearr.store.remote import consistent_reads, history
+    from vaearr.context import Context
+    from vaearr.store.remote import history
 
     url = "s3://acc/pinned.zarr"
     first = np.arange(12 * 3 * 3, dtype=np.uint8).reshape(12, 3, 3)
     write_variable(url, "images", xr.DataArray(first, dims=("sample", "row", "col")), chunks={"images": (4, 3, 3)})
-    with consistent_reads():
-        loader = ZarrBatches(url, var="images", sample_dims=("sample",), feature_dims=("row", "col"), batch_size=12,
-                             shuffle=False, return_index=True, num_workers=1, mp_context="spawn", dtype=None)
-        # another writer (a thread of its own: it reads no pinned snapshot) replaces the images meanwhile
-        other = threading.Thread(target=write_variable, args=(url, "images", xr.DataArray(first + 100, dims=(
-            "sample", "row", "col"))), kwargs={"overwrite": True, "chunks": {"images": (4, 3, 3)}})
-        other.start()
-        other.join()
-        np.testing.assert_array_equal(open_store(url, chunks=None)["images"].values, first)  # this command's snapshot
-        with loader:
-            got = {int(i): x[0].numpy() for xb, idx in loader for x, i in zip(xb, idx, strict=True)}
+    pinned = Context().reading().store(url)  # the store as a command names it: its reads see one snapshot
+    loader = ZarrBatches(pinned, var="images", sample_dims=("sample",), feature_dims=("row", "col"), batch_size=12,
+                         shuffle=False, return_index=True, num_workers=1, mp_context="spawn", dtype=None)
+    # another writer (a thread of its own: it reads no pinned snapshot) replaces the images meanwhile
+    other = threading.Thread(target=write_variable, args=(url, "images", xr.DataArray(first + 100, dims=(
+        "sample", "row", "col"))), kwargs={"overwrite": True, "chunks": {"images": (4, 3, 3)}})
+    other.start()
+    other.join()
+    np.testing.assert_array_equal(open_store(pinned, chunks=None)["images"].values, first)  # this command's snapshot
+    np.testing.assert_array_equal(open_store(url, chunks=None)["images"].values, first + 100)  # the tip
+    with loader:
+        got = {int(i): x[0].numpy() for xb, idx in loader for x, i in zip(xb, idx, strict=True)}
     np.testing.assert_array_equal(np.stack([got[i] for i in range(12)]), first)
     assert history(url)[0][1].endswith("images") and len(history(url)) == 3  # the other write did commit
     np.testing.assert_array_equal(open_store(url)["images"].values, first + 100)
@@ -376,7 +378,8 @@ def test_the_server_gone_between_compute_and_commit_is_one_line_and_the_last_com
     of 1,000 characters from looking up the branch), the history as it was."""
     from vaearr.errors import StoreError
     from vaearr.store import open_store, write_variables
-    from vaearr.store.remote import consistent_reads, history
+    from vaearr.context import Context
+    from vaearr.store.remote import history
 
     url = "s3://acc/between.zarr"
     grid = {"y": np.arange(6) * 0.5, "x": np.arange(8) * 0.5}
@@ -386,12 +389,12 @@ def test_the_server_gone_between_compute_and_commit_is_one_line_and_the_last_com
     host, port = s3["AWS_ENDPOINT_URL"].rsplit("//", 1)[1].split(":")
     proxy = _Proxy((host, int(port)), cut_at=None).start()
     options = {"endpoint_url": f"http://127.0.0.1:{proxy.port}"}
+    pinned = Context(storage_options=options).reading().store(url)  # as a command with --storage-option names it
     try:
-        with consistent_reads():
-            computed = open_store(url, storage_options=options)["bandcontrast"].load() > 0.5  # read and computed
-            proxy.stop()  # the server goes away before the commit
-            with pytest.raises(StoreError) as err:
-                write_variables(url, {"roi": computed}, storage_options=options)
+        computed = open_store(pinned)["bandcontrast"].load() > 0.5  # read and computed
+        proxy.stop()  # the server goes away before the commit
+        with pytest.raises(StoreError) as err:
+            write_variables(pinned, {"roi": computed})
     finally:
         proxy.stop()
     line = str(err.value)

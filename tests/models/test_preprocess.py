@@ -318,7 +318,12 @@ def test_the_compiled_average_equals_the_numpy_one_and_a_stream_the_blocks(dtype
             streamed = np.concatenate([b for _, b in kernel.stream(lambda ys: x[ys], x.shape, inside, rows=rows)])
             blocks = kernel.average_read(lambda ys, xs: x[ys, xs], x.shape, ((5, 5, 9), (8, 13), (7,), (5,)),
                                          x.dtype, inside).compute()
-            assert np.array_equal(streamed, blocks), (dtype, kernel.weighting, kernel.size, rows)
+            if np.dtype(dtype).kind == "f" and kernel.weighting == "similarity":
+                # float patterns: the similarity weights are dot products (BLAS), which may sum in another order for
+                # a band of another shape (an AVX-512 machine: 1 ulp of float32); counts are rounded, so bitwise
+                np.testing.assert_allclose(streamed, blocks, rtol=4e-7, atol=0, err_msg=str((kernel.size, rows)))
+            else:
+                assert np.array_equal(streamed, blocks), (dtype, kernel.weighting, kernel.size, rows)
 
 
 def test_a_rescale_before_standardize_is_fused_and_changes_nothing_but_rounding():

@@ -14,7 +14,7 @@ from PIL import Image
 
 from tests.helpers import assert_one_line_error, tree_hash, vaearr_cli
 from vaearr.errors import OptionError
-from vaearr.options import FigureOptions, figure_options
+from vaearr.options import FigureOptions
 from vaearr.store import open_store
 from vaearr.viz import image_map, save_figure
 from vaearr.viz.static import MapDecor, categories, decor_of, label_kind, scale_length
@@ -45,8 +45,7 @@ def test_a_map_has_axes_in_um_and_a_round_scale_bar_in_every_format(tmp_path: Pa
     assert [d.pprint_label for d in fig.kdims] == ["x (µm)", "y (µm)"]
     assert _decor(fig).units == "µm" and _decor(fig).cats is None  # values: a colour bar, no legend
     assert scale_length(24.0) == 5.0  # a round length near a fifth of the 24 µm width
-    with figure_options(format="png,svg,pdf", dpi=300):
-        html, first = save_figure(fig, tmp_path / "bc")
+    html, first = save_figure(fig, tmp_path / "bc", figures=FigureOptions("png,svg,pdf", 300))
     assert first == tmp_path / "bc.png"
     png = Image.open(tmp_path / "bc.png")
     assert png.info["dpi"] == pytest.approx((300, 300), abs=0.01)
@@ -76,8 +75,7 @@ def test_label_maps_and_masks_are_categorical_with_the_labels_in_the_legend(tmp_
 
     fig = image_map(phase)
     assert _decor(fig).cats == cats
-    with figure_options(format="svg,png"):
-        html, first = save_figure(fig, tmp_path / "phase")
+    html, first = save_figure(fig, tmp_path / "phase", figures=FigureOptions("svg,png"))
     assert first == tmp_path / "phase.svg" and (tmp_path / "phase.png").exists()
     text = _svg_text(tmp_path / "phase.svg")
     assert {"0", "2", "not indexed"} <= set(text) and "phase_id" in text
@@ -198,8 +196,7 @@ def test_a_png_is_300_dpi_and_its_colour_bar_carries_the_units_of_the_values(tmp
     fig = static_figure(image_map(kam))  # what save_figure wrote as the PNG
     (bar,) = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
     assert bar.get_ylabel() == "orientation_kam (°)"
-    with figure_options(format="svg"):
-        save_figure(image_map(kam), tmp_path / "kam_svg")
+    save_figure(image_map(kam), tmp_path / "kam_svg", figures=FigureOptions("svg"))
     assert "orientation_kam (°)" in _svg_text(tmp_path / "kam_svg.svg")
     page = html.read_text()
     assert "orientation_kam (°)" in page or "orientation_kam (\\u00b0)" in page  # the HTML's colour bar too
@@ -239,8 +236,8 @@ def test_boundary_and_segment_colours_are_in_a_legend_not_the_title(tmp_path: Pa
 
     rng = np.random.default_rng(3)
     gb, lagb = _map(rng.random((30, 48)) > 0.9, "grain_boundaries"), _map(rng.random((30, 48)) > 0.95, "low_angle_boundaries")
-    with figure_options(format="svg"):
-        files = boundary_figure(_map(rng.random((30, 48)), "boundary_strength"), gb, lagb, tmp_path)
+    files = boundary_figure(_map(rng.random((30, 48)), "boundary_strength"), gb, lagb, tmp_path,
+                            figures=FigureOptions("svg"))
     text = _svg_text(tmp_path / "boundaries.svg")
     assert f"grain boundaries ({int(gb.sum())} px)" in text and f"low-angle boundaries ({int(lagb.sum())} px)" in text
     assert "boundary strength" in text and not any("red" in t or "cyan" in t for t in text)
@@ -249,8 +246,7 @@ def test_boundary_and_segment_colours_are_in_a_legend_not_the_title(tmp_path: Pa
 
     regions = _map(np.repeat(np.arange(6), 240).reshape(30, 48), "segments")
     codes = _map(np.where(rng.random((30, 48)) > 0.9, 2, np.where(rng.random((30, 48)) > 0.9, 1, 0)), "segments_boundaries")
-    with figure_options(format="svg"):
-        segment_figure(regions, codes, tmp_path, name="segments")
+    segment_figure(regions, codes, tmp_path, name="segments", figures=FigureOptions("svg"))
     text = _svg_text(tmp_path / "segments.svg")
     assert f"grain boundaries ({int((codes == 2).sum())} px)" in text
     assert f"low-angle boundaries ({int((codes == 1).sum())} px)" in text

@@ -345,4 +345,4 @@ class RankOptions:
         """One :class:`InputError` line for an option out of range."""
         check_declared(self)
         if self.per_page < 1:
-            raise InputError(None, f"--per-page must be at least 1, got {self.per_page}")
+            raise OptionError(type(self), [("per_page", f"must be at least 1, got {self.per_page}")])

@@ -386,7 +386,7 @@ def rank_latents(store: str | os.PathLike, options: RankOptions | None = None, /
     """
     if options is not None and fields:
         raise TypeError("give a RankOptions or its fields, not both")
-    o = options if options is not None else RankOptions(store=str(store), **take_renamed(fields, renamed_keywords(RankOptions), "rank_latents"))
+    o = options if options is not None else RankOptions(store=os.fspath(store), **take_renamed(fields, renamed_keywords(RankOptions), "rank_latents"))
     o.check()
     latent, against, mask, top, seed, latent_dim = o.var, o.against, o.mask, o.top, o.seed, o.latent_dim
     k_range, criterion, trend_order, metrics, overwrite = o.k_range, o.criterion, o.trend_order, o.metrics, o.overwrite

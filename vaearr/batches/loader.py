@@ -254,8 +254,8 @@ class ZarrBatches:
         chunks = tuple(int(c) for c in array.chunks)
         source = Source(
             store=self.store,
-            # the command line's options too (--storage-option): a spawned worker has none of this process's state
-            storage_options=options(self.storage_options) if snapshot is not None else self.storage_options,
+            # the run's options too (--storage-option, from the store's context): a spawned worker is handed them
+            storage_options=options(self.storage_options, self.store) if snapshot is not None else self.storage_options,
             var=s.var,
             grid_shape=tuple(int(da.sizes[d]) for d in s.sample_dims),
             block_shape=tuple(chunks[dims.index(d)] for d in s.sample_dims),

@@ -27,8 +27,7 @@ from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, de
 from vaearr.cli.common import URL, Invocation, app, command_class, command_name
 from vaearr.errors import VaearrError
 from vaearr.files import NoRoomError, no_room
-from vaearr.store import COMMAND
-from vaearr.store.remote import consistent_reads, is_storage_failure, storage_error
+from vaearr.store.remote import is_storage_failure, storage_error
 
 
 def _one_line_warnings() -> None:
@@ -108,11 +107,10 @@ def execute(args: list[str]) -> None:
     _one_line_warnings()
     debug = os.environ.get("VAEARR_DEBUG", "") not in ("", "0")
     # the line as typed, recorded in the attrs of what the command writes
+    # the line as typed and its run's context (vaearr.context.Context: every store the command names carries it)
     run_ = Invocation(command=recorded_command(args), debug=debug)
-    token = COMMAND.set(run_.command)
     try:
-        with consistent_reads():  # every read of an s3:// store sees one snapshot; writes commit on it
-            code = app(args=list(args), prog_name="vaearr", standalone_mode=False, obj=run_)  # usage errors come here
+        code = app(args=list(args), prog_name="vaearr", standalone_mode=False, obj=run_)  # usage errors come here
         if isinstance(code, int) and not isinstance(code, bool) and code:
             sys.exit(code)
     except typer.TyperException as exc:  # click's (typer's copy of it) usage errors
@@ -142,22 +140,20 @@ def execute(args: list[str]) -> None:
             raise
         print(unexpected(exc), file=sys.stderr)
         sys.exit(1)
-    finally:
-        COMMAND.reset(token)
 
 
-def run(line: str, *, cwd: str | os.PathLike | None = None, echo: bool = False) -> None:
+def run(line: str, *, echo: bool = False) -> None:
     """Run one ``vaearr`` command line in this process, as the shell would: ``run("info stores/ni.zarr")``.
 
-    For notebooks and the documentation's examples: the command's messages (stdout and stderr) go to stdout, so a
-    page that shows a cell's output shows them all, and a failed command raises instead of exiting.
+    For the documentation's examples, which show the command lines a user types: the command's messages (stdout
+    and stderr) go to stdout, so a page that shows a cell's output shows them all, and a failed command raises
+    instead of exiting. It changes nothing of the process (relative paths are the caller's working folder's). A
+    notebook calls the library instead: ``vaearr.segment(store, ...)`` (:mod:`vaearr.api`).
 
     Parameters
     ----------
     line
         The arguments after ``vaearr``, split as a POSIX shell splits them.
-    cwd
-        Folder the command runs in (relative paths in ``line`` are taken from it); the caller's is restored after.
     echo
         Print ``$ vaearr LINE`` first, as a shell session shows it.
 
@@ -168,17 +164,12 @@ def run(line: str, *, cwd: str | os.PathLike | None = None, echo: bool = False) 
     """
     if echo:
         print(f"$ vaearr {line}")
-    here = os.getcwd()
     code = 0
     try:
-        if cwd is not None:
-            os.chdir(cwd)
         with contextlib.redirect_stderr(sys.stdout):
             execute(shlex.split(line))
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        os.chdir(here)
     if code:
         raise RuntimeError(f"vaearr {line} exited with status {code}")
 

@@ -9,12 +9,12 @@ from typing import Annotated, Any, Optional
 import typer
 
 from vaearr.analysis.options import ClusterOptions, RankOptions
-from vaearr.cli.common import DASK, app, figure_command, option_parameters, resolved_mask
-from vaearr.options import made, writable_folders
+from vaearr.cli.common import DASK, app, figure_command, typer_parameters, resolved_mask
+from vaearr.options import FigureOptions, made, writable_folders
 from vaearr.store.dask_cluster import dask_client
 
 
-def cluster(**given: Any) -> None:
+def cluster(figure_options: FigureOptions, **given: Any) -> None:
     """Cluster (latent dim, band contrast) in the mask; map + scatter figure, CSV, JSON, store variable cluster_TAG."""
     dask = given.pop("dask")
     options = made(ClusterOptions, given)
@@ -26,11 +26,11 @@ def cluster(**given: Any) -> None:
         options = dataclasses.replace(options, mask=resolved_mask(options.store, options.mask))
     with dask_client(dask):
         result = joint_cluster(options.store, options)
-    cluster_figure_files(result, options.store)
+    cluster_figure_files(result, options.store, figures=figure_options)
     typer.echo(result.summary())
 
 
-cluster.__signature__ = inspect.Signature([*option_parameters(ClusterOptions), DASK])  # type: ignore[attr-defined]
+cluster.__signature__ = inspect.Signature([*typer_parameters(ClusterOptions), DASK])  # type: ignore[attr-defined]
 app.command()(figure_command(cluster))
 
 
@@ -40,7 +40,7 @@ MORE = inspect.Parameter("more", inspect.Parameter.POSITIONAL_OR_KEYWORD, defaul
                                         show_default=False)])
 
 
-def rank(**given: Any) -> None:
+def rank(figure_options: FigureOptions, **given: Any) -> None:
     """References, partition agreement, association metrics and top-N maps for a latent."""
     dask, more = given.pop("dask"), given.pop("more")
     given["against"] = [*(given.get("against") or []), *(more or [])]
@@ -54,10 +54,10 @@ def rank(**given: Any) -> None:
         result = rank_latents(o.store, o)
     if o.figures:
         rank_figures(o.store, result, o.out, latent=o.var, top=o.top, mask=o.mask, nan_color=o.nan_color,
-                     per_page=o.per_page)
+                     per_page=o.per_page, figures=figure_options)
     typer.echo(result.summary())
 
 
-rank.__signature__ = inspect.Signature([*option_parameters(RankOptions)[:1], MORE, *option_parameters(RankOptions)[1:],  # type: ignore[attr-defined]
+rank.__signature__ = inspect.Signature([*typer_parameters(RankOptions)[:1], MORE, *typer_parameters(RankOptions)[1:],  # type: ignore[attr-defined]
                                         DASK])
 app.command()(figure_command(rank))

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from vaearr.cli.common import Overwrite, Renamed, app, figure_command, store_location
+from vaearr.options import DEFAULT_FIGURES, FigureOptions
 
 
 @app.command()
@@ -25,16 +26,17 @@ def boundaries(
     sigma: Annotated[float, typer.Option(help="From patterns: Gaussian blur of each pattern (detector pixels).")] = 1.0,
     out: Annotated[Optional[Path], typer.Option(help="Folder for the figure (HTML + PNG); default: STORE_boundaries beside the store."), Renamed("--figures")] = None,
     overwrite: Overwrite = False,
+    figure_options: FigureOptions = DEFAULT_FIGURES,
 ) -> None:
     """Boundary strength, grain-boundary and low-angle-boundary masks, and the mean linear intercept grain size."""
     from vaearr.maps.boundaries import find_boundaries
     from vaearr.viz.boundaries import boundary_files
     from vaearr.viz.segment import figure_folder
 
-    figures = figure_folder(store, out, "boundaries")  # created and proven writable before the store is written
+    folder = figure_folder(store, out, "boundaries")  # created and proven writable before the store is written
 
     result = find_boundaries(store, source=source, mask=mask, gb_threshold=gb_threshold, lagb_method=lagb_method,
                              lagb_threshold=lagb_threshold, lagb_low=lagb_low, lagb_min_length=lagb_min_length,
                              background=background, sigma=sigma, overwrite=overwrite)
-    boundary_files(result, figures)
+    boundary_files(result, folder, figures=figure_options)
     typer.echo(result.summary())

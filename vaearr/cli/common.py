@@ -6,8 +6,6 @@ import dataclasses
 import importlib.util
 import inspect
 import json
-import re
-import types
 import typing
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -16,24 +14,20 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 from typer.models import ArgumentInfo, ParameterInfo
 
+from vaearr.context import Context, with_context
 from vaearr.errors import InputError, MissingExtraError, OptionError
-from vaearr.options import REMOVED_IN, FIELD_DEFAULT, FigureOptions, default_of, figure_options, flag, options, parsed
+from vaearr.interface import (  # noqa: F401 - the adapter's names the command modules take from here
+    URL,
+    Renamed,
+    flagged,
+    store_location,
+    store_text,
+    typer_parameters,
+    with_figure_options,
+)
+from vaearr.options import REMOVED_IN, FigureOptions, parsed
 from vaearr.files import command_outputs
 from vaearr.store import describe
-from vaearr.store.remote import STORAGE_OPTIONS
-
-#: an fsspec URL (``s3://``, ``gs://``, ``memory://``...): ``file://`` is a local path
-URL = re.compile(r"^(?!file://)[A-Za-z][A-Za-z0-9+.-]*://")
-def store_location(text: str) -> Path | str:
-    """A store argument: a local path, or an object-storage URL kept as it is (a Path would turn
-    ``s3://bucket/x.zarr`` into a local ``s3:/bucket/x.zarr``)."""
-    return text if URL.match(text) else Path(text)
-
-
-def store_text(text: str) -> str:
-    """A store argument as the text an options dataclass's ``store`` field holds (:func:`store_location`)."""
-    return str(store_location(text))
-
 
 @dataclasses.dataclass
 class Invocation:
@@ -54,6 +48,14 @@ class Invocation:
     command: str = "vaearr"
     debug: bool = False
     storage_options: dict[str, str] = dataclasses.field(default_factory=dict)
+    _context: Context | None = dataclasses.field(default=None, repr=False)
+
+    def context(self) -> Context:
+        """The run's :class:`~vaearr.context.Context` (its storage options, its command, one snapshot record),
+        made once the line is parsed, the same for every store the command names."""
+        if self._context is None:
+            self._context = Context(storage_options=dict(self.storage_options), command=self.command).reading()
+        return self._context
 
 
 def invocation(ctx: Any) -> Invocation:
@@ -110,19 +112,6 @@ ORDER = ("ingest", "roi", "quality", "info", "verify", "train", "import-weights"
 
 #: :class:`Renamed`'s new name of the store argument (an old ``--store`` whose value becomes the last argument).
 ARGUMENT = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class Renamed:
-    """The old spellings of a command-line parameter, put in its ``Annotated`` beside its ``typer.Option`` or
-    ``typer.Argument`` (``Annotated[str, typer.Option(...), Renamed("--features")]``): :class:`Command` takes them,
-    each with one notice, until :data:`~vaearr.options.REMOVED_IN`. The one declaration of an old spelling of a
-    parameter written by hand; a field's are its :attr:`~vaearr.options.Option.deprecated`."""
-
-    flags: tuple[str, ...]
-
-    def __init__(self, *flags: str) -> None:
-        object.__setattr__(self, "flags", flags)
 
 
 def renamed_flags(callback: Any) -> dict[str, str]:
@@ -194,9 +183,10 @@ class Command(TyperCommand):
     :class:`Invocation`), its parameters' old spellings (:attr:`renamed`, from the :class:`Renamed` and
     :attr:`~vaearr.options.Option.deprecated` declarations: each replaced by the new one, said in one line on
     stderr), and refuses an object-storage URL that did not go to a store (or ``--dask``) parameter: a path
-    parameter would turn ``s3://bucket/x`` into a local folder named ``s3:`` and write there. Running, it holds
-    the line's storage options, leaves no empty folder it made when it fails (:func:`vaearr.files.command_outputs`),
-    and says an option out of range by its flag (:func:`flagged`).
+    parameter would turn ``s3://bucket/x`` into a local folder named ``s3:`` and write there. Running, it hands each
+    store the line names to the library as a :class:`~vaearr.context.StoreRef` of the line's
+    :class:`~vaearr.context.Context` (storage options, the command as typed, one snapshot record), leaves no empty
+    folder it made when it fails (:func:`vaearr.files.command_outputs`), and says an option out of range by its flag (:func:`flagged`).
     """
 
     renamed: typing.ClassVar[dict[str, str]] = {}
@@ -218,16 +208,21 @@ class Command(TyperCommand):
         return rest
 
     def invoke(self, ctx: Any) -> Any:
-        given = invocation(ctx).storage_options
-        token = STORAGE_OPTIONS.set(dict(given)) if given else None
+        context = invocation(ctx).context()
+        figures = [f.name for f in dataclasses.fields(FigureOptions)]
+        if all(n in ctx.params for n in figures):  # a command that draws: its --format/--dpi (checked by figure_command)
+            context = dataclasses.replace(context, figures=FigureOptions(**parsed(FigureOptions, {
+                n: ctx.params[n] for n in figures})))
+        for p in self.params:  # every store the line names reaches the library with the run's context
+            if names_store(p) and ctx.params.get(p.name) is not None:
+                value = ctx.params[p.name]
+                ctx.params[p.name] = ([with_context(v, context) for v in value] if isinstance(value, list | tuple)
+                                      else with_context(value, context))
         try:
             with command_outputs():
                 return super().invoke(ctx)
         except OptionError as exc:  # the library names fields; the command line says its flags
             raise flagged(exc) from None
-        finally:
-            if token is not None:
-                STORAGE_OPTIONS.reset(token)
 
 
 def takes_urls(param: Any) -> bool:
@@ -235,6 +230,12 @@ def takes_urls(param: Any) -> bool:
     :func:`store_text`) or ``--dask`` (:func:`scheduler_address`)."""
     info = getattr(getattr(param, "type_descriptor", None), "parameter_info", None)
     return getattr(info, "parser", None) in (store_location, store_text, scheduler_address)
+
+
+def names_store(param: Any) -> bool:
+    """Whether a command's parameter names a store (:func:`store_location`, :func:`store_text`)."""
+    info = getattr(getattr(param, "type_descriptor", None), "parameter_info", None)
+    return getattr(info, "parser", None) in (store_location, store_text)
 
 
 def _values(value: Any) -> list[Any]:
@@ -342,50 +343,6 @@ def parse_options(items: list[str] | None) -> dict:
     return out
 
 
-def flagged(exc: OptionError) -> InputError:
-    """An :class:`~vaearr.errors.OptionError` (options named by their fields) in the command line's words: each
-    field said by the flag a user types (``k must be at least 1`` → ``--k must be at least 1``; the positional
-    argument by its metavar). The one place the library's field names become flags."""
-    declared = dict((f.name, flag(f, o)) for f, o in options(exc.owner)) if dataclasses.is_dataclass(exc.owner) else {}
-    said = [f"{declared.get(name, '--' + name.replace('_', '-')).split('/')[0]} {text}" for name, text in exc.problems]
-    return InputError(None, "; ".join(said))
-
-
-def _cli_type(hint: Any) -> Any:
-    """``X | None`` → ``Optional[X]``, the form typer reads."""
-    if typing.get_origin(hint) in (types.UnionType, typing.Union):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        return Optional[args[0]] if len(args) == 1 else hint
-    return hint
-
-
-def option_parameters(cls: type, *, skip: tuple[str, ...] = ()) -> list[inspect.Parameter]:
-    """One command-line parameter per field of the options dataclass ``cls`` that has an
-    :class:`~vaearr.options.Option` (but ``skip``), in declaration order: the positional argument
-    first; ``store`` takes a path or an object-storage URL."""
-    hints = typing.get_type_hints(cls)
-    positional, keywords = [], []
-    for f, o in options(cls):
-        if f.name in skip:
-            continue
-        t = _cli_type(o.cli_type or hints[f.name])
-        if o.flags == ():
-            parser = {"parser": store_text} if f.name == "store" else {}
-            default = default_of(f)
-            positional.append(inspect.Parameter(
-                f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                annotation=Annotated[t, typer.Argument(help=o.help, **parser), Renamed(*o.deprecated)],
-                default=inspect.Parameter.empty if default is dataclasses.MISSING else default))
-            continue
-        flags = o.flags or (f"--{f.name.replace('_', '-')}",)
-        default = o.cli_default if o.cli_default is not FIELD_DEFAULT else default_of(f)
-        default = ... if default is dataclasses.MISSING else default
-        keywords.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                          annotation=Annotated[t, typer.Option(*flags, help=o.help),
-                                                               Renamed(*o.deprecated)]))
-    return positional + keywords
-
-
 def print_store(store: Path | str) -> None:
     """The store's variables, dims, masks and provenance, for the terminal."""
     typer.echo(describe(store))
@@ -422,21 +379,12 @@ def need_viz() -> None:
 
 
 def figure_command(command: Any) -> Any:
-    """``command`` with the options of :class:`~vaearr.options.FigureOptions` (``--format``, ``--dpi``) added: they
-    are checked before the command's work starts (one line, exit 2) and are in force while it runs, so every
-    figure it writes takes them. Every command that writes figures is made with it (one declaration)."""
-    own = list(inspect.signature(command, eval_str=True).parameters.values())
-    names = [f.name for f in dataclasses.fields(FigureOptions)]
-
-    def run(**given: Any) -> Any:
-        figure = FigureOptions(**parsed(FigureOptions, {k: given.pop(k) for k in names})).check()
+    """``command`` with the options of :class:`~vaearr.options.FigureOptions` (``--format``, ``--dpi``) added
+    (:func:`vaearr.interface.with_figure_options`): checked before the command's work starts (one line, exit 2), the
+    'viz' extra asked for where it will draw, and handed to ``command`` as its ``figure_options`` argument, which it
+    passes to every function that draws. Every command that writes figures is made with it (one declaration)."""
+    def drawing(given: dict[str, Any]) -> None:
         if given.get("out", True) is not None or command.__name__ not in FIGURES_WHEN_ASKED:
             need_viz()
-        with figure_options(figure):
-            return command(**given)
 
-    # not functools.wraps: a __wrapped__ would hide the parameters added here (and the URL guard of cli/__init__)
-    for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
-        setattr(run, attr, getattr(command, attr))
-    run.__signature__ = inspect.Signature([*own, *option_parameters(FigureOptions)])  # type: ignore[attr-defined]
-    return run
+    return with_figure_options(command, typer_parameters, before=drawing)

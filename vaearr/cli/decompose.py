@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from vaearr.cli.common import DASK, app, option_parameters, resolved_mask
+from vaearr.cli.common import DASK, app, typer_parameters, resolved_mask
 from vaearr.maps.options import DecomposeOptions
 from vaearr.options import made
 
@@ -26,5 +26,5 @@ def decompose(**given: Any) -> None:
     typer.echo(result.summary())
 
 
-decompose.__signature__ = inspect.Signature([*option_parameters(DecomposeOptions), DASK])  # type: ignore[attr-defined]
+decompose.__signature__ = inspect.Signature([*typer_parameters(DecomposeOptions), DASK])  # type: ignore[attr-defined]
 app.command()(decompose)

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from vaearr.cli.common import app, figure_command
-from vaearr.options import writable_folders
+from vaearr.options import DEFAULT_FIGURES, FigureOptions, writable_folders
 
 
 @app.command()
@@ -18,9 +18,10 @@ def demo(
     data: Annotated[Optional[Path], typer.Option(help="Where the simulated demo files are built (cached).")] = None,
     epochs: Annotated[int, typer.Option(min=1, help="Training epochs of the conv-vae.")] = 10,
     latent_dim: Annotated[int, typer.Option(min=1, help="Latent dims of the conv-vae.")] = 16,
+    figure_options: FigureOptions = DEFAULT_FIGURES,
 ) -> None:
     """The main job on real shipped data: simulated Ni EBSD map → ingest → ROI → train → encode → rank → cluster → HTML maps."""
     writable_folders(out=out, data=data)  # before minutes of simulation and training
     from vaearr.demo import run_demo
 
-    run_demo(out, data_dir=data, epochs=epochs, latent_dim=latent_dim)
+    run_demo(out, data_dir=data, epochs=epochs, latent_dim=latent_dim, figures=figure_options)

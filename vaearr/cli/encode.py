@@ -17,7 +17,7 @@ from vaearr.cli.common import (
     figure_command,
     store_location,
 )
-from vaearr.options import writable_folders
+from vaearr.options import DEFAULT_FIGURES, FigureOptions, writable_folders
 
 
 @app.command()
@@ -40,6 +40,7 @@ def encode(
     per_subject: Annotated[Optional[Path], typer.Option(help="One <subject>.npy per sample here (and <subject>.nii.gz for 3D latents of a volume store).")] = None,
     overwrite: Overwrite = False,
     dask: Dask = None,
+    figure_options: FigureOptions = DEFAULT_FIGURES,
 ) -> None:
     """Write the latents (mu), and reconstruction error, of a trained run into the store."""
     writable_folders(export=export, out=out, per_subject=per_subject)  # before the store is written
@@ -49,5 +50,5 @@ def encode(
     result = encode_store(store, run, name=name, checkpoint=checkpoint, logvar=logvar, recon_error=recon_error,
                           batch_size=batch_size, device=device, export=export, per_subject=per_subject,
                           overwrite=overwrite, dask=dask)
-    result.figures = encoded_maps(store, name, out)
+    result.figures = encoded_maps(store, name, out, figures=figure_options)
     typer.echo(result.summary())

@@ -9,9 +9,9 @@ from typing import Annotated, Any, Optional
 import typer
 
 from vaearr.analysis.options import ExploreOptions
-from vaearr.cli.common import Checkpoint, Device, Renamed, app, figure_command, option_parameters, store_location
+from vaearr.cli.common import Checkpoint, Device, Renamed, app, figure_command, typer_parameters, store_location
 from vaearr.errors import InputError
-from vaearr.options import made, writable_folders
+from vaearr.options import DEFAULT_FIGURES, FigureOptions, made, writable_folders
 
 
 #: The command-line parameters of ``vaearr explore`` that are not :class:`ExploreOptions` fields: image files
@@ -29,7 +29,7 @@ EXTRA = [
 ]
 
 
-def explore(**given: Any) -> None:
+def explore(figure_options: FigureOptions, **given: Any) -> None:
     """Latent-space exploration of a run: quality, prior, interpolation, prototypes, traversals, manifold,
     embeddings, projector files; or image files through the run (--image, --interpolate)."""
     image, interpolate, serve, port = (given.pop(k) for k in ("image", "interpolate", "serve", "port"))
@@ -45,7 +45,8 @@ def explore(**given: Any) -> None:
         out = Path("out/explore") if o.out is None else o.out  # no store: out/<command>
         writable_folders(out=out)
         result = explore_files(o.run, files, out, steps=10 if o.steps is None else o.steps,
-                               metric_range=o.metric_range, checkpoint=o.checkpoint, device=o.device)
+                               metric_range=o.metric_range, checkpoint=o.checkpoint, device=o.device,
+                               figures=figure_options)
         typer.echo(result.describe())
         return
     if o.store is None:
@@ -55,10 +56,10 @@ def explore(**given: Any) -> None:
         app_.serve(port, announce=typer.echo)
         return
     writable_folders(out=o.out)  # STORE_explore when not given (ExploreOptions)
-    typer.echo(run_explore(o.store, o.run, o.out, o).describe())
+    typer.echo(run_explore(o.store, o.run, o.out, o, figures=figure_options).describe())
 
 
-explore.__signature__ = inspect.Signature([*option_parameters(ExploreOptions), *EXTRA])  # type: ignore[attr-defined]
+explore.__signature__ = inspect.Signature([*typer_parameters(ExploreOptions), *EXTRA])  # type: ignore[attr-defined]
 app.command()(figure_command(explore))
 
 
@@ -78,6 +79,7 @@ def layers(
     top: Annotated[int, typer.Option(min=1, help="How many most-different layers to list.")] = 5,
     checkpoint: Checkpoint = "best",
     device: Device = "cpu",
+    figure_options: FigureOptions = DEFAULT_FIGURES,
 ) -> None:
     """Compare decoder layer activations of two inputs (--img1/--img2) or of matched pairs (--folder), through a run or a pretrained SD VAE (--weights)."""
     if (run is None) == (weights is None):
@@ -93,7 +95,7 @@ def layers(
     for note in model.notes:
         typer.echo(f"{weights}: {note}")
     if folder is not None:
-        agg = compare_folder(model, folder, out, top=top, checkpoint=checkpoint, device=device)
+        agg = compare_folder(model, folder, out, top=top, checkpoint=checkpoint, device=device, figures=figure_options)
         d = agg.to_dict(top)
         typer.echo(f"compared {d['n_pairs']} pairs → {out}")
         for side, names in agg.unmatched.items():
@@ -101,7 +103,7 @@ def layers(
                 typer.echo(f"  unmatched in {side}/: {', '.join(names)}")
         typer.echo(f"  most different layers (1 − cosine): {', '.join(d['top_layers']['cosine_dissimilarity'])}")
         return
-    cmp = compare_images(model, img1, img2, out, top=top, checkpoint=checkpoint, device=device)
+    cmp = compare_images(model, img1, img2, out, top=top, checkpoint=checkpoint, device=device, figures=figure_options)
     typer.echo(f"compared {len(cmp.layers)} decoder layers of {img1} and {img2} → {out}")
     typer.echo(f"  most different layers (1 − cosine): {', '.join(cmp.top(top, 'cosine'))}")
     typer.echo(f"  most different layers (L2): {', '.join(cmp.top(top, 'l2'))}")

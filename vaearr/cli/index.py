@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from vaearr.cli.common import app, option_parameters
+from vaearr.cli.common import app, typer_parameters
 from vaearr.maps.options import IndexOptions
 from vaearr.options import made
 
@@ -20,5 +20,5 @@ def index(**given: Any) -> None:
     typer.echo(index_store(options.store, options).summary())
 
 
-index.__signature__ = inspect.Signature(option_parameters(IndexOptions))  # type: ignore[attr-defined]
+index.__signature__ = inspect.Signature(typer_parameters(IndexOptions))  # type: ignore[attr-defined]
 app.command()(index)

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from vaearr.cli.common import Renamed, app, figure_command, store_location
-from vaearr.options import writable_folders
+from vaearr.options import DEFAULT_FIGURES, FigureOptions, writable_folders
 
 
 @app.command("orientation-maps")
@@ -20,17 +20,17 @@ def orientation_maps(
     direction: Annotated[str, typer.Option(help="Sample direction of the IPF colours: x, y or z.")] = "z",
     mask: Annotated[Optional[str], typer.Option(help="Mask variable: pixels outside count as not indexed (default: all pixels).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Folder for VAR_maps.html/.png and the IPF colour key PNG; none drawn without it."), Renamed("--figures")] = None,
+    figure_options: FigureOptions = DEFAULT_FIGURES,
 ) -> None:
     """(Re-)make VAR_ipf, VAR_kam, VAR_grod, VAR_grains and VAR_grain_boundaries (replacing those there)."""
-    figures = out
-    writable_folders(out=figures)  # before the store is written: a bad folder must not follow a commit
+    writable_folders(out=out)  # before the store is written: a bad folder must not follow a commit
     from vaearr.maps.orientations import write_orientation_maps
 
     maps = write_orientation_maps(store, name=name, mask=mask, grain_angle=grain_angle, direction=direction,
                                   overwrite=True, progress="orientation maps")
     typer.echo(maps.summary())
-    if figures is not None:
+    if out is not None:
         from vaearr.viz.orientations import orientation_figures
 
-        for path in orientation_figures(store, figures, name=name).values():
+        for path in orientation_figures(store, out, name=name, figures=figure_options).values():
             typer.echo(f"figure: {path}")

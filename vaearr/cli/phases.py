@@ -8,9 +8,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from vaearr.cli.common import app, figure_command, option_parameters, out_parameter
+from vaearr.cli.common import app, figure_command, typer_parameters, out_parameter
 from vaearr.maps.options import PhasesOptions, QualityOptions
-from vaearr.options import check_values, made, writable_folders
+from vaearr.options import FigureOptions, check_values, made, writable_folders
 
 
 def quality(**given: Any) -> None:
@@ -21,7 +21,7 @@ def quality(**given: Any) -> None:
     typer.echo(quality_store(options.store, options).summary())
 
 
-quality.__signature__ = inspect.Signature(option_parameters(QualityOptions))  # type: ignore[attr-defined]
+quality.__signature__ = inspect.Signature(typer_parameters(QualityOptions))  # type: ignore[attr-defined]
 app.command()(quality)
 
 
@@ -51,7 +51,7 @@ def master_pattern(
     typer.echo("\n".join(lines))
 
 
-def phases(**given: Any) -> None:
+def phases(figure_options: FigureOptions, **given: Any) -> None:
     """Group a segmentation's regions into phases from their mean patterns (no crystallography): writes phases(y, x)."""
     out = given.pop("out")
     options = made(PhasesOptions, given)
@@ -63,10 +63,10 @@ def phases(**given: Any) -> None:
     if out is not None:
         from vaearr.viz.phases import phase_figure
 
-        for path in phase_figure(options.store, out, name=options.name).values():
+        for path in phase_figure(options.store, out, name=options.name, figures=figure_options).values():
             typer.echo(f"figure: {path}")
 
 
 OUT = out_parameter("Folder for the phase map figure (HTML + PNG); none drawn without it.")
-phases.__signature__ = inspect.Signature([*option_parameters(PhasesOptions), OUT])  # type: ignore[attr-defined]
+phases.__signature__ = inspect.Signature([*typer_parameters(PhasesOptions), OUT])  # type: ignore[attr-defined]
 app.command()(figure_command(phases))

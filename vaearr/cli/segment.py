@@ -7,15 +7,15 @@ from typing import Any
 
 import typer
 
-from vaearr.cli.common import app, figure_command, option_parameters, out_parameter
+from vaearr.cli.common import app, figure_command, typer_parameters, out_parameter
 from vaearr.maps.options import SegmentOptions
-from vaearr.options import made, writable_folders
+from vaearr.options import FigureOptions, made, writable_folders
 
 #: ``--out`` of segment and spread: the figure's folder (default ``STORE_segment``, ``STORE_spread``).
 OUT = out_parameter("Folder for the figure (HTML + PNG); default: STORE_<command> beside the store.")
 
 
-def segment(**given: Any) -> None:
+def segment(figure_options: FigureOptions, **given: Any) -> None:
     """Regions of similar features (sub-grains) and the grains they join into; writes {name}, {name}_grains, {name}_boundaries."""
     out = given.pop("out")
     options = made(SegmentOptions, given)
@@ -25,9 +25,9 @@ def segment(**given: Any) -> None:
 
     folder = figure_folder(options.store, out)  # proven writable before the store is written
     result = segment_store(options.store, options)
-    segment_files(result, folder)
+    segment_files(result, folder, figures=figure_options)
     typer.echo(result.summary())
 
 
-segment.__signature__ = inspect.Signature([*option_parameters(SegmentOptions), OUT])  # type: ignore[attr-defined]
+segment.__signature__ = inspect.Signature([*typer_parameters(SegmentOptions), OUT])  # type: ignore[attr-defined]
 app.command()(figure_command(segment))

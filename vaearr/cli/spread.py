@@ -7,13 +7,13 @@ from typing import Any
 
 import typer
 
-from vaearr.cli.common import app, figure_command, option_parameters
+from vaearr.cli.common import app, figure_command, typer_parameters
 from vaearr.cli.segment import OUT
 from vaearr.maps.options import SpreadOptions
-from vaearr.options import made, writable_folders
+from vaearr.options import FigureOptions, made, writable_folders
 
 
-def spread(**given: Any) -> None:
+def spread(figure_options: FigureOptions, **given: Any) -> None:
     """Kernel and domain spreads of a feature map over a segmentation's grains (KAM and GOS analogues; in degrees
     for orientations) and the recrystallised grains; writes {var}_kernel_spread, {var}_domain_spread,
     recrystallised."""
@@ -26,9 +26,9 @@ def spread(**given: Any) -> None:
 
     folder = figure_folder(options.store, out, suffix="spread")  # proven writable before the store is written
     result = spread_store(options.store, options)
-    spread_files(result, folder)
+    spread_files(result, folder, figures=figure_options)
     typer.echo(result.summary())
 
 
-spread.__signature__ = inspect.Signature([*option_parameters(SpreadOptions), OUT])  # type: ignore[attr-defined]
+spread.__signature__ = inspect.Signature([*typer_parameters(SpreadOptions), OUT])  # type: ignore[attr-defined]
 app.command()(figure_command(spread))

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from vaearr.cli.common import Overwrite, Renamed, app, figure_command, print_store, store_location
-from vaearr.options import check_values, writable_folders
+from vaearr.options import DEFAULT_FIGURES, FigureOptions, check_values, writable_folders
 
 
 @app.command()
@@ -36,6 +36,7 @@ def roi(
     bin_width: Annotated[Optional[float], typer.Option(help="Histogram bin width (bins on multiples of it); default 100 bins.")] = None,
     profile_row: Annotated[Optional[list[int]], typer.Option(help="Row (0-based y index) to plot the values along; repeatable. Needs --out.")] = None,
     overwrite: Overwrite = False,
+    figure_options: FigureOptions = DEFAULT_FIGURES,
 ) -> None:
     """Make a mask from thresholds on a map (band contrast, image quality…) and x/y ranges (combined with AND).
 
@@ -43,8 +44,8 @@ def roi(
     """
     check_values(top_percent=(bc_top_percent, {"above": 0, "max": 100}),  # the rest need the map: create_roi
                  keep=(keep, {"choices": ("above", "below")}))
-    figures = out
-    writable_folders(export=export, out=figures)  # before the store is written
+    folder = out
+    writable_folders(export=export, out=folder)  # before the store is written
     from vaearr.errors import InputError
     from vaearr.maps.roi import (
         create_roi,
@@ -58,15 +59,15 @@ def roi(
     from vaearr.viz.roi import profile_figure, roi_figures
 
 
-    if (bin_width is not None or profile_row) and figures is None:
+    if (bin_width is not None or profile_row) and folder is None:
         raise InputError(None, "--bin-width and --profile-row draw figures: give --out FOLDER")
     figures_only = not bc_otsu and all(c is None for c in (bc_min, bc_max, bc_top_percent, threshold, x, y, x_index,
                                                            y_index))
-    if figures_only and figures is not None and export is not None:
+    if figures_only and folder is not None and export is not None:
         raise InputError(None, "--export writes the mask's pixels: give an ROI criterion (or leave out --export)")
     ds = open_store(store)
     # checked before anything is written: a bad figure option must not leave a new mask behind
-    if figures is not None and (figures_only or bin_width is not None or profile_row):
+    if folder is not None and (figures_only or bin_width is not None or profile_row):
         values = map_variable(ds, var, label=store)
         if bin_width is not None:
             histogram_edges(values.values, bin_width)
@@ -75,13 +76,13 @@ def roi(
     def profiles() -> dict[str, Path]:
         files: dict[str, Path] = {}
         for row in profile_row or []:
-            files.update(profile_figure(ds, row, figures, name=name, var=var))
+            files.update(profile_figure(ds, row, folder, name=name, var=var, figures=figure_options))
             files[f"row{row}_csv"] = export_profile(row_profile(ds, row, var=var, store=store),
-                                                    figures / f"{name}_{var}_row{row}.csv")
+                                                    folder / f"{name}_{var}_row{row}.csv")
         return files
 
-    if figures_only and figures is not None:
-        files = {**roi_figures(ds, None, None, figures, name, var, bin_width=bin_width), **profiles()}
+    if figures_only and folder is not None:
+        files = {**roi_figures(ds, None, None, folder, name, var, bin_width=bin_width, figures=figure_options), **profiles()}
         typer.echo("\n".join([f"no ROI criterion: figures of '{var}' only, no mask written",
                                *(f"  wrote {p}" for p in files.values())]))
         return
@@ -90,9 +91,9 @@ def roi(
         x=parse_range(x) if x else None, y=parse_range(y) if y else None, x_index=x_index, y_index=y_index,
         export=export, overwrite=overwrite, keep=keep, threshold=threshold,
     )
-    if figures is not None:
-        result.files.update(roi_figures(open_store(store), result.mask, result.info, figures, name, var,
-                                        bin_width=bin_width))
+    if folder is not None:
+        result.files.update(roi_figures(open_store(store), result.mask, result.info, folder, name, var,
+                                        bin_width=bin_width, figures=figure_options))
         result.files.update(profiles())
     typer.echo(result.summary())
 

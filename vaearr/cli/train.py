@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from vaearr.cli.common import app, option_parameters, parse_options
+from vaearr.cli.common import app, typer_parameters, parse_options
 from vaearr.options import made, writable_folder
 from vaearr.train.config import TrainConfig
 
@@ -28,7 +28,7 @@ EXTRA = [
 
 def parameters() -> list[inspect.Parameter]:
     """One command-line parameter per :class:`TrainConfig` field (but ``model_options``), then :data:`EXTRA`."""
-    return [*option_parameters(TrainConfig, skip=("model_options",)), *EXTRA]
+    return [*typer_parameters(TrainConfig, skip=("model_options",)), *EXTRA]
 
 
 def train(**given: Any) -> None:

@@ -30,6 +30,7 @@ of 1 everywhere, so maps without sub-grains get (almost) no marks. See :func:`lo
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -540,7 +541,7 @@ def _write(store: Any, ds: xr.Dataset, names: Mapping[str, str], maps: Mapping[s
     out = {names[k]: xr.DataArray(v, dims=(Y, X), coords=coords, name=names[k]) for k, v in maps.items()}
     write_variables(store, out, mask=mask_name, source=[source] + ([mask_name] if mask_name else []),
                     config=_jsonable(attrs), attrs=_jsonable(attrs), overwrite=overwrite)
-    return BoundaryResult(store=str(store), source=source, strength=out[names[STRENGTH]],
+    return BoundaryResult(store=os.fspath(store), source=source, strength=out[names[STRENGTH]],
                           grain_boundaries=out[names[GRAIN_BOUNDARIES]],
                           low_angle_boundaries=out[names[LOW_ANGLE_BOUNDARIES]], attrs=attrs)
 

@@ -225,7 +225,7 @@ def write_decomposition(store: str | os.PathLike, options: DecomposeOptions | No
     """
     if options is not None and fields:
         raise TypeError("give a DecomposeOptions or its fields, not both")
-    o = options if options is not None else DecomposeOptions(store=str(store), **fields)
+    o = options if options is not None else DecomposeOptions(store=os.fspath(store), **fields)
     references, components = o.references, parse_components(o.components)
     if references is None and o.method in DECOMPOSITIONS and DECOMPOSITIONS[o.method].takes_references:
         references = "auto"  # recorded as the choice made

@@ -300,7 +300,7 @@ def index_store(store: str | os.PathLike, options: IndexOptions | None = None, /
     """
     if options is not None and fields:
         raise TypeError("give an IndexOptions or its fields, not both")
-    o = options if options is not None else IndexOptions(store=str(store), **fields)
+    o = options if options is not None else IndexOptions(store=os.fspath(store), **fields)
     # every check first: bad input leaves the store as it was, before any slow work
     name, pc, sample_tilt, detector_tilt = o.check()
     method, refine, resolution = o.method, o.refine, o.resolution

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from vaearr.errors import InputError
+from vaearr.errors import InputError, OptionError
 from vaearr.maps.index_methods import DICTIONARY_MEMORY, INDEXERS
 from vaearr.options import SEED_MAX, check_declared, opt, parse_k_range, parse_none
-from vaearr.store.names import check_name
+from vaearr.store.names import check_field_name
 from vaearr.store.schema import ORIENTATION
 
 #: Projection-centre conventions kikuchipy's :class:`EBSDDetector` takes; ``bruker`` is its default.
@@ -107,7 +107,7 @@ class DecomposeOptions:
         check_declared(self)
         components = parse_components(self.components)
         if isinstance(components, int) and components < 1:
-            raise InputError(None, f"--components must be at least 1, got {components}")
+            raise OptionError(type(self), [("components", f"must be at least 1, got {components}")])
 
 
 # --------------------------------------------------------------------------------------------
@@ -203,7 +203,7 @@ class IndexOptions:
     def check(self) -> tuple[str, tuple[float, float, float], float, float]:
         """Every setting checked before the store is read; returns the name, PC and tilts as they will be used."""
         check_declared(self)
-        name = check_name(self.name, "orientation variable (--name)")
+        name = check_field_name(self, "name")
         if self.method not in INDEXERS:
             raise InputError(None, f"unknown --method '{self.method}'; choose {', '.join(INDEXERS)}")
         pc = parse_pc(self.pc)
@@ -212,7 +212,7 @@ class IndexOptions:
         detector_tilt = check_tilt(self.detector_tilt, "--detector-tilt")
         INDEXERS[self.method]().check(self.resolution)
         if self.energy is not None and not (math.isfinite(self.energy) and self.energy > 0):
-            raise InputError(None, f"--energy must be > 0 kV, got {self.energy:g}")
+            raise OptionError(type(self), [("energy", f"must be > 0 kV, got {self.energy:g}")])
         return name, pc, sample_tilt, detector_tilt
 
 
@@ -267,16 +267,16 @@ class SegmentOptions:
     def check(self) -> None:
         """One line naming the option and its allowed range, before any work."""
         check_declared(self)
-        check_name(self.name, "--name")
-        check_name(self.var, "--var")
+        check_field_name(self, "name")
+        check_field_name(self, "var")
         if not (math.isfinite(self.boundary_cost) and self.boundary_cost >= 0):
-            raise InputError(None, f"--boundary-cost must be a number >= 0 (nats), got {self.boundary_cost:g}")
+            raise OptionError(type(self), [("boundary_cost", f"must be a number >= 0 (nats), got {self.boundary_cost:g}")])
         if self.min_size is not None and self.min_size < 1:
-            raise InputError(None, f"--min-size must be >= 1 pixel, got {self.min_size}")
+            raise OptionError(type(self), [("min_size", f"must be >= 1 pixel, got {self.min_size}")])
         if not (math.isfinite(self.min_contrast) and 0 <= self.min_contrast < 1):
-            raise InputError(None, f"--min-contrast must be in [0, 1), got {self.min_contrast:g}")
+            raise OptionError(type(self), [("min_contrast", f"must be in [0, 1), got {self.min_contrast:g}")])
         if not (math.isfinite(self.grain_angle) and 0 < self.grain_angle <= 180):
-            raise InputError(None, f"--grain-angle must be in (0, 180] degrees, got {self.grain_angle:g}")
+            raise OptionError(type(self), [("grain_angle", f"must be in (0, 180] degrees, got {self.grain_angle:g}")])
 
     def outputs(self) -> tuple[str, str, str]:
         """The three variables written."""
@@ -312,11 +312,11 @@ class SpreadOptions:
     def check(self) -> None:
         """One line naming the option and its allowed range, before any work."""
         check_declared(self)
-        check_name(self.var, "--var")
-        check_name(self.regions, "--regions")
-        check_name(self.recrystallised, "--recrystallised")
+        check_field_name(self, "var")
+        check_field_name(self, "regions")
+        check_field_name(self, "recrystallised")
         if self.name is not None:
-            check_name(self.name, "--name")
+            check_field_name(self, "name")
 
     def outputs(self) -> tuple[str, str, str]:
         """The three variables written."""
@@ -346,8 +346,8 @@ class QualityOptions:
     def check(self) -> None:
         """The names checked before any work."""
         check_declared(self)
-        check_name(self.iq, "--iq")
-        check_name(self.adp, "--adp")
+        check_field_name(self, "iq")
+        check_field_name(self, "adp")
         if self.iq == self.adp:
             raise InputError(None, f"--iq and --adp name one variable ('{self.iq}'); give two names")
 
@@ -386,9 +386,9 @@ class PhasesOptions:
     def check(self) -> tuple[float, float, float] | None:
         """The names and the PC checked before any work; returns the PC given (None: the store's)."""
         check_declared(self)
-        check_name(self.name, "--name")
-        check_name(self.regions, "--regions")
-        check_name(self.var, "--var")
+        check_field_name(self, "name")
+        check_field_name(self, "regions")
+        check_field_name(self, "var")
         if self.pc is None:
             return None
         pc = parse_pc(self.pc)

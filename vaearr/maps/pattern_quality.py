@@ -95,7 +95,7 @@ def quality_store(store: str | os.PathLike, options: QualityOptions | None = Non
     StoreError
         No patterns, a missing or empty mask, a variable that exists without ``overwrite``.
     """
-    o = options if options is not None else QualityOptions(store=str(store), **fields)
+    o = options if options is not None else QualityOptions(store=os.fspath(store), **fields)
     o.check()
     ds = open_store(store)
     if PATTERNS not in ds.data_vars or set(ds[PATTERNS].dims) != {Y, X, PY, PX}:

@@ -298,7 +298,7 @@ def phases_store(store: str | os.PathLike, options: PhasesOptions | None = None,
     StoreError
         No patterns, no such region, feature or mask variable, a variable that exists without ``overwrite``.
     """
-    o = options if options is not None else PhasesOptions(store=str(store), **take_renamed(fields, renamed_keywords(PhasesOptions), "phases_store"))
+    o = options if options is not None else PhasesOptions(store=os.fspath(store), **take_renamed(fields, renamed_keywords(PhasesOptions), "phases_store"))
     pc = o.check()
     ds = open_store(store)
     if PATTERNS not in ds.data_vars or set(ds[PATTERNS].dims) != {Y, X, PY, PX}:

@@ -128,7 +128,7 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
     StoreError
         No such feature or mask variable, a variable that exists without ``overwrite``.
     """
-    options = options if options is not None else SegmentOptions(store=str(store), **take_renamed(kwargs, renamed_keywords(SegmentOptions), "segment_store"))
+    options = options if options is not None else SegmentOptions(store=os.fspath(store), **take_renamed(kwargs, renamed_keywords(SegmentOptions), "segment_store"))
     # the patterns too: they floor the sub-grains when the store has them
     ds, da_ = feature_inputs(store, options, "segment", reads=(PATTERNS,))
     valid, mask_name, mask_line = resolve_mask(ds, options.mask, store)
@@ -158,7 +158,7 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
     config = {k: v for k, v in vars(options).items() if k != "store"}
     write_variables(store, variables, source=sources, config={**config, "mask": mask_name},
                     attrs={"in_mask": mask_name or "none"}, overwrite=options.overwrite)
-    return SegmentResult(str(store), options, variables, seg, messages)
+    return SegmentResult(os.fspath(store), options, variables, seg, messages)
 
 
 def floor_in_patterns(seg: Segmentation, space: PatternSpace, min_contrast: float) -> Segmentation:

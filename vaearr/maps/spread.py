@@ -365,7 +365,7 @@ def spread_store(store: str | os.PathLike, options: SpreadOptions | None = None,
     StoreError
         No such feature, region or mask variable; variables that exist without ``overwrite``.
     """
-    options = options if options is not None else SpreadOptions(store=str(store), **take_renamed(kwargs, renamed_keywords(SpreadOptions), "spread_store"))
+    options = options if options is not None else SpreadOptions(store=os.fspath(store), **take_renamed(kwargs, renamed_keywords(SpreadOptions), "spread_store"))
     ds, da_ = feature_inputs(store, options, "measure spreads on", reads=(f"{options.regions}_grains",))
     regions_name, regions, region_line = region_variable(ds, options, store)
     valid, mask_name, mask_line = resolve_mask(ds, options.mask, store)
@@ -379,7 +379,7 @@ def spread_store(store: str | os.PathLike, options: SpreadOptions | None = None,
     config = {k: v for k, v in vars(options).items() if k != "store"}
     write_variables(store, variables, source=[options.var, regions_name, *([mask_name] if mask_name else [])],
                     config={**config, "mask": mask_name}, overwrite=options.overwrite)
-    return SpreadResult(str(store), options, regions_name, variables, result, [mask_line, region_line])
+    return SpreadResult(os.fspath(store), options, regions_name, variables, result, [mask_line, region_line])
 
 
 def _rotation_vectors(ds: xr.Dataset, name: str, regions: np.ndarray) -> np.ndarray:

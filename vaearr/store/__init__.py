@@ -13,7 +13,6 @@ from vaearr.store.damage import DamagedError, damaged, find_damage, require_whol
 from vaearr.store.names import check_name, is_safe_name
 from vaearr.store.portable import made_by_vaearr
 from vaearr.store.store import (
-    COMMAND,
     INT_FILL,
     PROVENANCE_KEYS,
     TARGET_CHUNK_BYTES,
@@ -32,7 +31,6 @@ from vaearr.store.verify import Verification, verify
 
 __all__ = [
     "ChunkError",
-    "COMMAND",
     "DamagedError",
     "INT_FILL",
     "PROVENANCE_KEYS",

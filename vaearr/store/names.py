@@ -7,8 +7,9 @@ A variable name is a folder inside the store and a tag is part of a file name in
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from vaearr.errors import InputError
+from vaearr.errors import InputError, OptionError
 
 #: Letters, digits, ``_``, ``.`` and ``-``; the first character a letter, digit or ``_``.
 SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
@@ -59,3 +60,26 @@ def check_name(name: object, what: str = "name") -> str:
         raise InputError(None, f"{what} {name!r} is not a safe name: use 1-128 of A-Z a-z 0-9 _ . - "
                                "starting with a letter, digit or _ (no '..', no '/')")
     return name  # type: ignore[return-value]
+
+
+def check_field_name(options: Any, field: str) -> str:
+    """:func:`check_name` of the field ``field`` of an options dataclass: the error names the field (an
+    :class:`~vaearr.errors.OptionError`; the command line says its flag).
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Named:
+    ...     name: str = "../x"
+    >>> check_field_name(Named(), "name")
+    Traceback (most recent call last):
+    ...
+    vaearr.errors.OptionError: name '../x' is not a safe name: use 1-128 of A-Z a-z 0-9 _ . - starting with a letter, digit or _ (no '..', no '/')
+    """
+    value = getattr(options, field)
+    if not is_safe_name(value):
+        raise OptionError(type(options), [(field, f"{value!r} is not a safe name: use 1-128 of A-Z a-z 0-9 _ . - "
+                                                  "starting with a letter, digit or _ (no '..', no '/')")])
+    return value
+

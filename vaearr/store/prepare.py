@@ -6,7 +6,6 @@ against the store's, chunks and codecs chosen; nothing here touches the store.
 
 from __future__ import annotations
 
-import contextvars
 import datetime as _dt
 import json
 from collections.abc import Mapping, Sequence
@@ -25,9 +24,6 @@ from vaearr.version import __version__
 INT_FILL = -2
 #: Target size of one chunk, in bytes, when the caller gives no chunks (see default_chunks).
 TARGET_CHUNK_BYTES = 2 * 2**20
-#: the command line that writes, kept in the ``command`` attr of every variable it writes; the ``vaearr``
-#: command sets it (library calls and flows leave it empty, and then no attr is written)
-COMMAND: contextvars.ContextVar[str] = contextvars.ContextVar("vaearr_command", default="")
 
 
 # --------------------------------------------------------------------------------------------
@@ -84,6 +80,7 @@ def _provenance(
     mask: str,
     run: str | None,
     config: Any,
+    command: str,
 ) -> dict[str, str]:
     if isinstance(source, str):
         source = [source]
@@ -100,7 +97,7 @@ def _provenance(
         "config": config_json,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "vaearr_version": __version__,
-    } | ({"command": COMMAND.get()} if COMMAND.get() else {})
+    } | ({"command": command} if command else {})
 
 
 def _apply_mask(
@@ -181,7 +178,10 @@ def prepare_dataset(
     attrs: Mapping[str, Any] | None,
     overwrite: bool,
     chunks: Mapping[str, Sequence[int]] | None,
+    command: str = "",
 ) -> tuple[xr.Dataset, dict]:
+    """The variables to write as one Dataset (masked, provenance in attrs: ``command``, the run's command line, where
+    it is not empty), and their encoding."""
     mask_name = "none"
     mask_da: xr.DataArray | None = None
     if isinstance(mask, str):
@@ -209,7 +209,7 @@ def prepare_dataset(
         if mask_da is not None:
             da, var_fill = _apply_mask(da, mask_da, fill, store, name)
         var_source = source.get(name, ()) if isinstance(source, Mapping) else source
-        prov = _provenance(source=var_source, mask=mask_name, run=run, config=config)
+        prov = _provenance(source=var_source, mask=mask_name, run=run, config=config, command=command)
         if var_fill is not None:
             prov["fill_outside_mask"] = "NaN" if isinstance(var_fill, float) and np.isnan(var_fill) else var_fill
         da.attrs = {**da.attrs, **(attrs or {}), **prov}

@@ -9,8 +9,8 @@ the second to commit gets :class:`~vaearr.errors.StoreConflictError` and changes
 
 Endpoint and credentials come from the standard AWS environment variables (``AWS_ENDPOINT_URL``,
 ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``...) or from storage options
-(``vaearr ... --storage-option endpoint_url=http://...``; :data:`STORAGE_OPTIONS` holds the ones the
-command line gave). ``memory://NAME`` is an icechunk repository in this process's memory.
+(``vaearr ... --storage-option endpoint_url=http://...``: the run's :class:`~vaearr.context.Context`, which reaches
+this module with the store it names, a :class:`~vaearr.context.StoreRef`). ``memory://NAME`` is an icechunk repository in this process's memory.
 
 Reading without vaearr::
 
@@ -18,15 +18,14 @@ Reading without vaearr::
     repo = icechunk.Repository.open(icechunk.s3_storage(bucket="acc", prefix="ni.zarr", from_env=True))
     ds = xr.open_zarr(repo.readonly_session("main").store, consolidated=False)
 
-Inside :func:`consistent_reads` (every ``vaearr`` command runs in one) all reads of a store see
-the snapshot the command first read, and a write commits only on top of that snapshot: if
+Where the run's context keeps a snapshot record (:meth:`~vaearr.context.Context.reading`: every ``vaearr``
+command and flow run does) all reads of a store see the snapshot the run first read, and a write commits only on top of that snapshot: if
 another writer committed in between, the write is refused instead of silently mixing the two.
 """
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import json
 import os
 import uuid
@@ -35,12 +34,9 @@ from typing import Any
 
 import zarr
 
+from vaearr.context import context_of
 from vaearr.errors import StoreConflictError, StoreError, require
 
-#: storage options given on the command line (``--storage-option key=value``); a call's own win
-STORAGE_OPTIONS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("vaearr_storage_options", default=None)
-#: URL → the snapshot this command read (None outside :func:`consistent_reads`)
-_PINS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("vaearr_snapshot_pins", default=None)
 #: URL schemes kept in icechunk repositories
 SCHEMES = ("s3", "memory")
 #: the branch vaearr reads and commits
@@ -71,11 +67,12 @@ def is_repository_url(store: str | os.PathLike) -> bool:
     return "://" in s and scheme(s) in SCHEMES
 
 
-def options(given: dict | None) -> dict:
-    """The storage options of a call: its own, else the command line's, else none."""
+def options(given: dict | None, store: Any = None) -> dict:
+    """The storage options of a call: its own, else those of the run that named ``store``
+    (:func:`vaearr.context.context_of`: ``--storage-option``), else none."""
     if given is not None:
         return dict(given)
-    return dict(STORAGE_OPTIONS.get() or {})
+    return dict(context_of(store).storage_options)
 
 
 def _s3_kwargs(url: str, given: dict) -> dict:
@@ -101,7 +98,7 @@ def _s3_kwargs(url: str, given: dict) -> dict:
 
 def fsspec_options(store: str | os.PathLike, given: dict | None) -> dict:
     """The storage options in fsspec's spelling, for reading a plain zarr store at ``store``."""
-    given = options(given)
+    given = options(given, store)
     if scheme(store) != "s3":
         return given
     names = {"access_key_id": "key", "secret_access_key": "secret", "session_token": "token", "anonymous": "anon"}
@@ -133,7 +130,7 @@ def repository(store: str | os.PathLike, storage_options: dict | None = None, *,
     """The icechunk repository at ``store`` (None when there is none and ``create`` is false)."""
     ic = require("icechunk", "s3")
     url = os.fspath(store).rstrip("/")
-    given = options(storage_options)
+    given = options(storage_options, store)
     key = (url, json.dumps(given, sort_keys=True, default=str))
     if key in _REPOS:
         return _REPOS[key]
@@ -189,23 +186,14 @@ def storage_error(url: str, exc: BaseException, doing: str, done: str = "") -> S
                            f"again once the bucket exists and the server answers")
 
 
-@contextlib.contextmanager
-def consistent_reads() -> Iterator[None]:
-    """Within this block, reads of a repository store see one snapshot, and writes commit on it."""
-    token = _PINS.set({})
-    try:
-        yield
-    finally:
-        _PINS.reset(token)
-
-
 def read_session(store: str | os.PathLike, storage_options: dict | None = None) -> Any:
-    """A read-only icechunk session of the store: the pinned snapshot, else the branch tip."""
+    """A read-only icechunk session of the store: the snapshot the run read it at (its context's record,
+    :meth:`vaearr.context.Context.reading`), else the branch's tip."""
     url = os.fspath(store).rstrip("/")
-    repo = repository(url, storage_options)
+    repo = repository(store, storage_options)
     if repo is None:
         raise StoreError(url, "no vaearr store here (no icechunk repository); create one with 'vaearr ingest'")
-    pins = _PINS.get()
+    pins = context_of(store).snapshots
     try:
         if pins is not None and url in pins:
             return repo.readonly_session(snapshot_id=pins[url])
@@ -298,13 +286,13 @@ def write_transaction(store: str | os.PathLike, message: str, storage_options: d
     """
     ic = require("icechunk", "s3")
     url = os.fspath(store).rstrip("/")
-    repo = repository(url, storage_options, create=True)
+    repo = repository(store, storage_options, create=True)
     try:  # the server may have gone since the command read the store and computed what it writes
         base = repo.lookup_branch(BRANCH)
         tx = Transaction(url, repo, message, base)
     except ic.IcechunkError as exc:
         raise storage_error(url, exc, "writing") from None
-    pins = _PINS.get()
+    pins = context_of(store).snapshots
     try:
         if pins is not None and url in pins and pins[url] != base:
             raise StoreConflictError(url, f"another writer committed to this store (snapshot {base}) after this "
@@ -334,7 +322,7 @@ def drop_dead_branches(repo: Any, tip: str) -> list[str]:
 
 
 def snapshot_of(store: str | os.PathLike, storage_options: dict | None = None) -> str:
-    """The snapshot id a read of ``store`` sees now (pinned inside :func:`consistent_reads`)."""
+    """The snapshot id a read of ``store`` sees now (the run's, where its context keeps a record)."""
     return read_session(store, storage_options).snapshot_id
 
 

@@ -36,6 +36,7 @@ import fsspec
 import xarray as xr
 import zarr
 
+from vaearr.context import context_of
 from vaearr.errors import StoreError
 from vaearr.files import no_loop
 from vaearr.progress import dask_progress
@@ -43,7 +44,6 @@ from vaearr.store import checked, remote  # noqa: F401 - checked: corrupt chunks
 from vaearr.store.damage import DamagedError, damaged, find_damage, refusing
 from vaearr.store.portable import ROOT_FILES, fixed_width_strings, no_dims_line, refuse_foreign, undimensioned
 from vaearr.store.prepare import (  # noqa: F401 - names the package re-exports
-    COMMAND,
     INT_FILL,
     TARGET_CHUNK_BYTES,
     default_chunks,
@@ -263,6 +263,7 @@ def write_variables(
                           fill=fill, source=source, run=run, config=config, attrs=attrs,
                           group_attrs=group_attrs, overwrite=overwrite, chunks=chunks, progress=progress)
         return
+    command = context_of(store).command
     path = local_path(store)
     with store_lock(path):
         recover(path)
@@ -274,7 +275,7 @@ def write_variables(
             raise StoreError(path, "exists and is not a vaearr store (no zarr.json); choose a new path")
         ds, encoding = prepare_dataset(
             variables, existing=existing, store=path, dims=dims, mask=mask, fill=fill,
-            source=source, run=run, config=config, attrs=attrs, overwrite=overwrite, chunks=chunks,
+            source=source, run=run, config=config, attrs=attrs, overwrite=overwrite, chunks=chunks, command=command,
         )
         try:
             _stage_and_commit(path, ds, encoding, existing is not None, group_attrs, progress)
@@ -385,7 +386,7 @@ def _write_repository(store: Any, variables: Mapping[str, Any], *, storage_optio
                       group_attrs: Mapping[str, Any] | None, progress: bool | str, **kw: Any) -> None:
     """``write_variables`` for an icechunk repository: one transaction, committed at the end."""
     _writable_url(store, storage_options)
-    message = f"{COMMAND.get() or 'write'}: {', '.join(variables)}"
+    message = f"{context_of(store).command or 'write'}: {', '.join(variables)}"
     with remote.write_transaction(store, message, storage_options) as tx:
         session = tx.session
         exists = _has_root(session.store)
@@ -394,7 +395,7 @@ def _write_repository(store: Any, variables: Mapping[str, Any], *, storage_optio
                 if exists else None
         if existing is not None:
             refuse_foreign(existing, store)
-        ds, encoding = prepare_dataset(variables, existing=existing, store=store, **kw)
+        ds, encoding = prepare_dataset(variables, existing=existing, store=store, command=context_of(store).command, **kw)
         with quiet_zarr_warnings():
             if existing is not None:
                 group = zarr.open_group(session.store, mode="r+")
@@ -420,7 +421,7 @@ def delete_variable(store: str | os.PathLike, name: str, *, storage_options: dic
         _writable_url(store, storage_options)
         if name not in open_store(store, storage_options=storage_options).variables:
             raise StoreError(store, f"no variable '{name}'")
-        with remote.write_transaction(store, f"{COMMAND.get() or 'delete'}: {name}", storage_options) as tx:
+        with remote.write_transaction(store, f"{context_of(store).command or 'delete'}: {name}", storage_options) as tx:
             with quiet_zarr_warnings():
                 del zarr.open_group(tx.session.store, mode="r+")[name]
         return

@@ -22,7 +22,7 @@ from matplotlib.ticker import MaxNLocator
 from vaearr.errors import require
 from vaearr.files import write_whole
 from vaearr.models.losses import NATS
-from vaearr.options import FIGURES
+from vaearr.options import DEFAULT_FIGURES
 from vaearr.progress import bar, format_loss
 from vaearr.train.config import TrainingError
 from vaearr.train.step import unwrap
@@ -95,12 +95,12 @@ def curve_units(recon_units: str | None) -> dict[str, str]:
     return {"loss": loss, "recon_loss": recon, "kl": f"KL ({NATS})"}
 
 
-def plot_curves(path: Path, history: list[dict], recon_units: str | None = None) -> None:
-    """``curves.png``: :func:`curves_figure` at the dpi of every figure (``--dpi``, :data:`~vaearr.options.FIGURES`)."""
+def plot_curves(path: Path, history: list[dict], recon_units: str | None = None, dpi: int = DEFAULT_FIGURES.dpi) -> None:
+    """``curves.png``: :func:`curves_figure` at ``dpi`` (the default of every figure, 300)."""
     if not history:
         return
     fig = curves_figure(history, recon_units)
-    write_whole(path, lambda tmp: fig.savefig(tmp, dpi=FIGURES.get().dpi, format="png"))
+    write_whole(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
 
 
 def curves_figure(history: list[dict], recon_units: str | None = None) -> Figure:
@@ -172,11 +172,12 @@ def saved_model(trainer: Trainer) -> Any:
     return trainer.eval_model if trainer.eval_model is not None else unwrap(trainer.model)
 
 
-def save_preview(path: Path, x: torch.Tensor, recon: torch.Tensor, slices: Sequence[int] | None = None) -> None:
-    """Inputs over their reconstructions; volumes show their middle axial slice, or with ``slices``
+def save_preview(path: Path, x: torch.Tensor, recon: torch.Tensor, slices: Sequence[int] | None = None,
+                 dpi: int = DEFAULT_FIGURES.dpi) -> None:
+    """Inputs over their reconstructions at ``dpi``; volumes show their middle axial slice, or with ``slices``
     ``(z, y, x)`` their three views at those indices."""
     fig = preview_figure(x, recon, slices)
-    write_whole(path, lambda tmp: fig.savefig(tmp, dpi=FIGURES.get().dpi, format="png"))
+    write_whole(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
 
 
 def volume_views(vol: np.ndarray, slices: Sequence[int] | None) -> list[tuple[str, np.ndarray]]:

@@ -502,7 +502,7 @@ def train_store(store: str | os.PathLike, run: str | os.PathLike, *, resume: boo
     other fields given as keywords (``epochs=3``, ``latent_dim=4``, ``model_options={...}``; an unknown one is one
     error line naming the options); prints what ``vaearr train`` reports (``quiet``: nothing, no progress bars) and
     returns the run folder."""
-    cfg = from_fields(TrainConfig, {"store": str(store), "run": str(run), **fields}, "vaearr.train")
+    cfg = from_fields(TrainConfig, {"store": os.fspath(store), "run": str(run), **fields}, "vaearr.train")
     result = fit(cfg, resume=resume, progress=not quiet, report=None if quiet else print)
     if not quiet:
         which = "val_loss" if result.history and "val_loss" in result.history[-1] else "train_loss"

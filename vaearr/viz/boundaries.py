@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from vaearr.options import DEFAULT_FIGURES, FigureOptions
 from vaearr.files import beside_store
 from vaearr.maps.boundaries import BoundaryResult
 from vaearr.viz.core import save_figure
@@ -21,7 +22,7 @@ def _layer(mask: xr.DataArray, color: str, alpha: float):
 
 
 def boundary_figure(strength: xr.DataArray, grain_boundaries: xr.DataArray, low_angle_boundaries: xr.DataArray,
-                    folder: str | os.PathLike, *, name: str = "boundaries", title: str | None = None) -> dict[str, Path]:
+                    folder: str | os.PathLike, *, name: str = "boundaries", title: str | None = None, figures: FigureOptions = DEFAULT_FIGURES) -> dict[str, Path]:
     """Save the strength map (grey) with grain boundaries (red) and low-angle boundaries (cyan) on top, the colours
     in a legend with each kind's pixel count.
 
@@ -33,12 +34,12 @@ def boundary_figure(strength: xr.DataArray, grain_boundaries: xr.DataArray, low_
     # an empty layer is left out (HoloViews warns on an all-NaN image)
     layers = [_layer(m, color, 0.8) for m, _, color in kinds if bool(np.asarray(m).any())]
     fig = overlay(base, *layers) if layers else base
-    html, png = save_figure(fig, Path(folder) / name)
+    html, png = save_figure(fig, Path(folder) / name, figures=figures)
     return {"map_html": html, "map_png": png}
 
 
 def boundary_files(result: BoundaryResult, folder: str | os.PathLike | None = None, *,
-                   name: str | None = None, title: str | None = None) -> dict[str, Path]:
+                   name: str | None = None, title: str | None = None, figures: FigureOptions = DEFAULT_FIGURES) -> dict[str, Path]:
     """:func:`boundary_figure` of what :func:`~vaearr.maps.boundaries.find_boundaries` found.
 
     ``folder`` defaults to ``STORE_boundaries`` beside the store (in the working folder for a URL), ``name`` to
@@ -46,6 +47,6 @@ def boundary_files(result: BoundaryResult, folder: str | os.PathLike | None = No
     """
     folder = Path(folder) if folder is not None else beside_store(result.store, "boundaries")
     files = boundary_figure(result.strength, result.grain_boundaries, result.low_angle_boundaries, folder,
-                            name=name or f"boundaries_{result.source}", title=title)
+                            name=name or f"boundaries_{result.source}", title=title, figures=figures)
     result.files.update(files)
     return files

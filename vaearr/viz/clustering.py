@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vaearr.options import DEFAULT_FIGURES, FigureOptions
 from vaearr.analysis.clustering import MAX_SCATTER, NOISE_RGB, ClusterResult, palette
 from vaearr.store import open_store
 from vaearr.store.schema import RGB
@@ -97,7 +98,7 @@ def store_ipf(store: str | os.PathLike | None, xs: np.ndarray, ys: np.ndarray, n
     return ipf.assign_coords(x=xs, y=ys)
 
 
-def cluster_figure_files(result: ClusterResult, store: str | os.PathLike | None = None) -> dict[str, Path]:
+def cluster_figure_files(result: ClusterResult, store: str | os.PathLike | None = None, *, figures: FigureOptions = DEFAULT_FIGURES) -> dict[str, Path]:
     """Draw :func:`cluster_figure` of a :func:`~vaearr.analysis.clustering.joint_cluster` result into its
     output folder (``cluster_map__{tag}`` HTML + PNG) and add both to its files and report.
 
@@ -109,7 +110,7 @@ def cluster_figure_files(result: ClusterResult, store: str | os.PathLike | None 
                          title=f"{p['method']} ({result.tag})", latent_label=f"{p['latent']}[{p['dim']}]",
                          bc_label=p.get("with_var") or "", seed=result.seed, colors=result.colors,
                          ipf=store_ipf(store, result.xs, result.ys))
-    html, png = save_figure(fig, result.out / f"cluster_map__{result.tag}")
+    html, png = save_figure(fig, result.out / f"cluster_map__{result.tag}", figures=figures)
     result.files["figure_html"], result.files["figure_png"] = Path(html), Path(png)
     result.write_report()
     return {"figure_html": Path(html), "figure_png": Path(png)}

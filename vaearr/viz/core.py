@@ -20,7 +20,7 @@ import numpy as np
 
 from vaearr.errors import require
 from vaearr.files import write_bytes_whole
-from vaearr.options import FigureOptions
+from vaearr.options import DEFAULT_FIGURES, FigureOptions
 from vaearr.viz.static import MapLook, decor_of, draw_maps, save_static
 
 #: Width of a map's frame in the HTML figure, in screen pixels.
@@ -62,9 +62,10 @@ def both(obj, common: dict | None = None, *, bokeh: dict | None = None, mpl: dic
 # saving
 
 
-def save_figure(obj: Any, path_stem: str | os.PathLike, *, png: Any = None) -> tuple[Path, Path]:
-    """Save a HoloViews (or hvPlot) object as ``<stem>.html`` and ``<stem>.png`` (or the formats ``--format``
-    gives: :data:`vaearr.options.FIGURES`, at its ``--dpi``).
+def save_figure(obj: Any, path_stem: str | os.PathLike, *, png: Any = None,
+                figures: FigureOptions = DEFAULT_FIGURES) -> tuple[Path, Path]:
+    """Save a HoloViews (or hvPlot) object as ``<stem>.html`` and ``<stem>.png`` (or the formats ``figures``
+    gives, ``--format``, at its ``--dpi``).
 
     The HTML is a standalone Bokeh document with BokehJS inlined
     (:data:`bokeh.resources.INLINE`): it opens offline, with pan, zoom and hover. The static files
@@ -82,6 +83,8 @@ def save_figure(obj: Any, path_stem: str | os.PathLike, *, png: Any = None) -> t
     png
         A Matplotlib ``Figure`` to save as the PNG instead of drawing ``obj`` through
         HoloViews (which takes about a second a panel: many-panel scatters draw their own).
+    figures
+        The static files' formats and dpi (the run's :attr:`vaearr.context.Context.figures`).
 
     Returns
     -------
@@ -115,7 +118,7 @@ def save_figure(obj: Any, path_stem: str | os.PathLike, *, png: Any = None) -> t
     fig = png if png is not None else static_figure(obj)
     # savefig draws through Agg for PNG whatever the session's backend; HoloViews has
     # already closed the figure in pyplot (and ours never entered it), so nothing accumulates
-    return html_path, save_static(fig, stem)[0]
+    return html_path, save_static(fig, stem, figures)[0]
 
 
 def static_figure(obj: Any):

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vaearr.options import DEFAULT_FIGURES, FigureOptions
 from vaearr.analysis import quality as Q
 from vaearr.analysis.options import PARTS, ExploreOptions
 from vaearr.analysis.embedding import EMBEDDINGS, embed, sample_embedding
@@ -100,7 +101,8 @@ class ExploreResult:
 
 
 def explore(store: str | os.PathLike, run: str | os.PathLike, out: str | os.PathLike,
-            options: ExploreOptions | None = None, /, **fields: Any) -> ExploreResult:
+            options: ExploreOptions | None = None, /, *, figures: FigureOptions = DEFAULT_FIGURES,
+            **fields: Any) -> ExploreResult:
     """Encode samples of a store with a run and write the exploration figures and tables into ``out``.
 
     Files (HTML + PNG for figures; names say what each is):
@@ -131,6 +133,8 @@ def explore(store: str | os.PathLike, run: str | os.PathLike, out: str | os.Path
     ----------
     store, run, out
         Store, run folder, output folder.
+    figures
+        The figures' static formats and dpi (``--format``, ``--dpi``).
     options, **fields
         An :class:`~vaearr.analysis.options.ExploreOptions`, or its fields (``store``, ``run``,
         ``out`` aside):
@@ -164,12 +168,12 @@ def explore(store: str | os.PathLike, run: str | os.PathLike, out: str | os.Path
     """
     if options is not None and fields:
         raise TypeError("give an ExploreOptions or its fields, not both")
-    o = options if options is not None else ExploreOptions(store=str(store), run=str(run), out=Path(out), **fields)
+    o = options if options is not None else ExploreOptions(store=os.fspath(store), run=str(run), out=Path(out), **fields)
     o.check()
     bad = sorted(set(o.embeddings) - set(EMBEDDINGS))
     if bad:
         raise InputError(None, f"unknown embedding(s) {', '.join(bad)}; known: {', '.join(EMBEDDINGS)}")
-    ex = _Exploration(store, run, Path(out), o)
+    ex = _Exploration(store, run, Path(out), o, figures)
     for part in PARTS:
         if part in o.parts:
             STEPS[part](ex)
@@ -179,8 +183,8 @@ def explore(store: str | os.PathLike, run: str | os.PathLike, out: str | os.Path
 class _Exploration:
     """One ``explore``: the encoded samples, what is written, and one method per part (:data:`STEPS`)."""
 
-    def __init__(self, store: Any, run: Any, out: Path, o: ExploreOptions):
-        self.store, self.out, self.o = store, out, o
+    def __init__(self, store: Any, run: Any, out: Path, o: ExploreOptions, figures: FigureOptions):
+        self.store, self.out, self.o, self.figures = store, out, o, figures
         self.steps = 9 if o.steps is None else o.steps
         lr, enc = encode_samples(store, run, n=o.n, seed=o.seed, label=o.label, device=o.device,
                                  checkpoint=o.checkpoint)
@@ -212,7 +216,7 @@ class _Exploration:
                       else np.array([]))
 
     def save(self, obj: Any, stem: str) -> None:
-        html, _ = save_figure(obj, self.out / stem)
+        html, _ = save_figure(obj, self.out / stem, figures=self.figures)
         self.result.figures.append(Path(html))
 
     def table(self, df: pd.DataFrame, name: str, index: bool = True) -> None:
@@ -235,7 +239,7 @@ class _Exploration:
         self.save(fig, "reconstruction_grid")
         if len(lr.feature_dims) == 3 and "subject" in lr.sample_dims:
             written = volume_reconstructions(self.store, lr, self.out / "volumes", encoded=enc, recon=recon,
-                                             slices=self.slices, perceptual_weights=o.perceptual_weights)
+                                             slices=self.slices, perceptual_weights=o.perceptual_weights, figures=self.figures)
             self.summary["volumes"] = [str(p) for p in written]
 
     def prior(self) -> None:
@@ -425,7 +429,7 @@ def sample_filenames(store: Any, lr: Any, index: np.ndarray) -> list[str] | None
 
 def explore_files(run: Any, images: Sequence[str | os.PathLike], out: str | os.PathLike, *,
                   interpolate_pair: bool = True, steps: int = 10, metric_range: str = "both",
-                  checkpoint: str = "best", device: str = "cpu") -> ExploreResult:
+                  checkpoint: str = "best", device: str = "cpu", figures: FigureOptions = DEFAULT_FIGURES) -> ExploreResult:
     """``vaearr explore --run RUN --image A [--image B]`` / ``--interpolate A B``: image files through a run.
 
     Writes into ``out``: ``files_reconstruction`` (HTML + PNG: each file, its reconstruction),
@@ -443,7 +447,7 @@ def explore_files(run: Any, images: Sequence[str | os.PathLike], out: str | os.P
     clim = lr.data_range
     fig = image_grid(np.stack([res.x, res.recon], 1), title="image files and their reconstructions",
                      row_labels=res.names, col_labels=["input", "reconstruction"], clim=clim, cell_px=160)
-    result.figures.append(Path(save_figure(fig, out / "files_reconstruction")[0]))
+    result.figures.append(Path(save_figure(fig, out / "files_reconstruction", figures=figures)[0]))
     res.quality.per_sample.to_csv(out / "files_quality.csv", index=False)
     result.tables.append(out / "files_quality.csv")
     summary: dict[str, Any] = {"run": str(lr.path), "checkpoint": str(lr.checkpoint), "files": [str(p) for p in images],
@@ -454,7 +458,7 @@ def explore_files(run: Any, images: Sequence[str | os.PathLike], out: str | os.P
         grid = image_grid(np.stack([res.interpolation["linear"], res.interpolation["slerp"]]),
                           title=f"interpolation: {res.names[0]} → {res.names[1]}", row_labels=["linear", "spherical"],
                           col_labels=fracs, xlabel="t", clim=clim)
-        result.figures.append(Path(save_figure(grid, out / "files_interpolation")[0]))
+        result.figures.append(Path(save_figure(grid, out / "files_interpolation", figures=figures)[0]))
         summary["interpolation"] = {"from": str(images[0]), "to": str(images[1]), "steps": res.steps}
     summary["figures"] = [p.name for p in result.figures]
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vaearr.options import DEFAULT_FIGURES, FigureOptions
 from vaearr.analysis.latents import LoadedRun, load_run
 from vaearr.analysis.layers import (
     FolderComparison,
@@ -49,14 +50,14 @@ def reconstructions_figure(cmp: LayerComparison, clim: tuple[float, float] | Non
 
 
 def write_comparison(cmp: LayerComparison, out: str | os.PathLike, *, top: int = 5,
-                     clim: tuple[float, float] | None = (0.0, 1.0)) -> list[Path]:
+                     clim: tuple[float, float] | None = (0.0, 1.0), figures: FigureOptions = DEFAULT_FIGURES) -> list[Path]:
     """``layer_differences.json``, ``layer_differences`` (HTML + PNG) and ``reconstructions`` (HTML + PNG) in ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "layer_differences.json").write_text(json.dumps(cmp.to_dict(top), indent=2) + "\n")
     html1, _ = save_figure(comparison_figure(cmp, title=f"{cmp.names[0]} vs {cmp.names[1]}", top=top),
-                                 out / "layer_differences")
-    html2, _ = save_figure(reconstructions_figure(cmp, clim), out / "reconstructions")
+                                 out / "layer_differences", figures=figures)
+    html2, _ = save_figure(reconstructions_figure(cmp, clim), out / "reconstructions", figures=figures)
     return [out / "layer_differences.json", Path(html1), Path(html2)]
 
 
@@ -128,7 +129,7 @@ def layer_model(run: Any = None, *, weights: str | os.PathLike | None = None, si
 
 
 def compare_images(run: Any, img1: str | os.PathLike, img2: str | os.PathLike, out: str | os.PathLike, *,
-                   top: int = 5, checkpoint: str = "best", device: str = "cpu") -> LayerComparison:
+                   top: int = 5, checkpoint: str = "best", device: str = "cpu", figures: FigureOptions = DEFAULT_FIGURES) -> LayerComparison:
     """``vaearr layers --img1 A --img2 B``: compare two files through a decoder and write the results to ``out``.
 
     ``run``: a run folder, a :class:`~vaearr.analysis.latents.LoadedRun` or a :class:`LayerModel`.
@@ -136,12 +137,12 @@ def compare_images(run: Any, img1: str | os.PathLike, img2: str | os.PathLike, o
     lm = layer_model(run, checkpoint=checkpoint, device=device)
     x1, x2 = (lm.read(Path(p)) for p in (img1, img2))
     cmp = lm.rename(compare_layers(lm.model, x1, x2, names=(Path(img1).name, Path(img2).name)))
-    write_comparison(cmp, out, top=top, clim=lm.clim)
+    write_comparison(cmp, out, top=top, clim=lm.clim, figures=figures)
     return cmp
 
 
 def compare_folder(run: Any, folder: str | os.PathLike, out: str | os.PathLike, *, top: int = 5,
-                   checkpoint: str = "best", device: str = "cpu") -> FolderComparison:
+                   checkpoint: str = "best", device: str = "cpu", figures: FigureOptions = DEFAULT_FIGURES) -> FolderComparison:
     """``vaearr layers --folder DIR``: compare every positive/negative pair and aggregate per layer.
 
     Writes ``out/pairs/<file stem>/`` (as :func:`write_comparison`) per pair,
@@ -158,10 +159,10 @@ def compare_folder(run: Any, folder: str | os.PathLike, out: str | os.PathLike, 
     for name, x1, x2 in inputs:
         cmp = lm.rename(compare_layers(lm.model, x1, x2, names=(f"positive/{name}", f"negative/{name}")))
         results[name] = cmp
-        files += write_comparison(cmp, out / "pairs" / Path(name).stem, top=top, clim=lm.clim)
+        files += write_comparison(cmp, out / "pairs" / Path(name).stem, top=top, clim=lm.clim, figures=figures)
     agg = aggregate(results, unmatched)
     (out / "aggregated_results.json").write_text(json.dumps(agg.to_dict(top), indent=2) + "\n")
-    html, _ = save_figure(aggregated_figure(agg, top=top), out / "aggregated_differences")
+    html, _ = save_figure(aggregated_figure(agg, top=top), out / "aggregated_differences", figures=figures)
     agg.files = [*files, out / "aggregated_results.json", Path(html)]
     return agg
 

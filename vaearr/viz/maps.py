@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from vaearr.options import DEFAULT_FIGURES, FigureOptions
 from vaearr.store import open_store
 from vaearr.viz.core import FIG_INCHES, FRAME_WIDTH, both, holoviews, save_figure
 from vaearr.viz.static import NEUTRAL, MapDecor, axis_units, categories, label_kind, value_units
@@ -354,24 +355,24 @@ def latent_range(da: xr.DataArray) -> tuple[float, float]:
     return (-round(m, 12), round(m, 12))
 
 
-def latent_maps(ds: xr.Dataset, name: str, folder: str | Path, *, cols: int = 4) -> list[Path]:
+def latent_maps(ds: xr.Dataset, name: str, folder: str | Path, *, cols: int = 4, figures: FigureOptions = DEFAULT_FIGURES) -> list[Path]:
     """One map per latent dim, all on one colour range symmetric about 0 (:func:`latent_range`, as the report
     draws them), and the reconstruction-error map, as HTML + PNG."""
     folder = Path(folder)
     out = []
     grid = map_grid(ds[name], "latent_dim", cols=cols, cmap=LATENT_CMAP, clim=latent_range(ds[name]))
-    html, _ = save_figure(grid, folder / f"{name}_maps")
+    html, _ = save_figure(grid, folder / f"{name}_maps", figures=figures)
     out.append(Path(html))
     if f"{name}_recon_error" in ds:
         html, _ = save_figure(
             image_map(ds[f"{name}_recon_error"], title="reconstruction error (MSE per pattern)", cmap="magma"),
             folder / f"{name}_recon_error_map",
-        )
+         figures=figures)
         out.append(Path(html))
     return out
 
 
-def encoded_maps(store: Any, name: str, folder: str | Path | None) -> list[Path]:
+def encoded_maps(store: Any, name: str, folder: str | Path | None, *, figures: FigureOptions = DEFAULT_FIGURES) -> list[Path]:
     """:func:`latent_maps` of the latent ``name`` a run encoded into ``store``, when it is a map
     (``(y, x, latent_dim)``: other latents have no maps) and ``folder`` is given; else none.
 
@@ -382,4 +383,4 @@ def encoded_maps(store: Any, name: str, folder: str | Path | None) -> list[Path]
     ds = open_store(store)
     if not ({"y", "x", "latent_dim"} <= set(ds[name].dims)):
         return []
-    return latent_maps(ds, name, folder)
+    return latent_maps(ds, name, folder, figures=figures)

@@ -14,6 +14,7 @@ import xarray as xr
 from matplotlib import pyplot as plt
 from PIL import Image
 
+from vaearr.options import DEFAULT_FIGURES, FigureOptions
 from vaearr.errors import StoreError, require
 from vaearr.maps.orientations import DIRECTIONS, phase_groups
 from vaearr.store import open_store
@@ -81,7 +82,7 @@ def ipf_keys(phases: list[dict] | None, direction: str = "z") -> list[tuple[int,
     return out
 
 
-def orientation_figures(store: str | os.PathLike, folder: str | os.PathLike, *, name: str = "orientation") -> dict[str, Path]:
+def orientation_figures(store: str | os.PathLike, folder: str | os.PathLike, *, name: str = "orientation", figures: FigureOptions = DEFAULT_FIGURES) -> dict[str, Path]:
     """``{name}_maps`` (HTML + PNG: IPF with its colour key as an inset, KAM, grain boundaries; the HTML shows the
     key beside the IPF map) and ``{name}_ipf_key.png`` (orix's colour key on its own) in ``folder`` (SVG/PDF too, or
     instead, as ``--format`` says)."""
@@ -104,12 +105,12 @@ def orientation_figures(store: str | os.PathLike, folder: str | os.PathLike, *, 
     shown = [panels[0], *(key_element(image, title) for title, image in insets), *panels[1:]]
     folder = Path(folder)
     png = static_figure(hv.Layout(panels).cols(len(panels)))
-    html, first = save_figure(hv.Layout(shown).cols(len(shown)), folder / f"{name}_maps", png=png)
+    html, first = save_figure(hv.Layout(shown).cols(len(shown)), folder / f"{name}_maps", png=png, figures=figures)
     files = {"maps_html": html, "maps_png": first}
     for pid, _, key, _ in keys:
         stem = folder / (f"{name}_ipf_key" if len(keys) == 1 else f"{name}_ipf_key_phase{pid}")
         fig = key.plot(return_figure=True)
-        path = save_static(fig, stem)[0]  # in the --format/--dpi of every figure
+        path = save_static(fig, stem, figures=figures)[0]  # in the --format/--dpi of every figure
         plt.close(fig)
         files[path.stem] = path
     return files

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from vaearr.options import DEFAULT_FIGURES, FigureOptions
 from vaearr.errors import StoreError
 from vaearr.store import open_store
 from vaearr.store.schema import QUATERNION, RGB, X, Y, orientation_map_name, phase_id_name
@@ -41,12 +42,12 @@ def phase_map(da: xr.DataArray, *, title: str | None = None, frame_size: int = 3
                      frame_size=frame_size)
 
 
-def phase_figure(store: str | os.PathLike, folder: str | os.PathLike, *, name: str = "phases") -> dict[str, Path]:
+def phase_figure(store: str | os.PathLike, folder: str | os.PathLike, *, name: str = "phases", figures: FigureOptions = DEFAULT_FIGURES) -> dict[str, Path]:
     """``{name}`` (HTML + PNG) in ``folder``: the phase map with fractions and legend."""
     ds = open_store(store)
     if name not in ds.data_vars:
         raise StoreError(store, f"no phase map '{name}'")
-    html, png = save_figure(phase_map(ds[name].load()), Path(folder) / name)
+    html, png = save_figure(phase_map(ds[name].load()), Path(folder) / name, figures=figures)
     return {"map_html": html, "map_png": png}
 
 

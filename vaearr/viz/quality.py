@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from vaearr.options import DEFAULT_FIGURES, FigureOptions
 from vaearr.analysis import perceptual as P
 from vaearr.analysis.generate import reconstruct
 from vaearr.analysis.latents import encode_samples, load_run
@@ -120,7 +121,7 @@ def volume_reconstructions(
     recon: np.ndarray | None = None,
     clim: tuple[float, float] | None = None,
     slices: Sequence[int] | None = None,
-    perceptual_weights: str | os.PathLike | None = None,
+    perceptual_weights: str | os.PathLike | None = None, figures: FigureOptions = DEFAULT_FIGURES
 ) -> list[Path]:
     """Write each subject's network input and reconstruction as NIfTI with the input's affine, and mid-slice views.
 
@@ -186,7 +187,7 @@ def volume_reconstructions(
             nib.save(img, path)
             written.append(path)
         stem = "mid_slices" if slices is None else "slices"
-        html, _ = save_figure(slice_views(encoded.x[row, 0], recon[row, 0], slices, clim), out / f"{subject}_{stem}")
+        html, _ = save_figure(slice_views(encoded.x[row, 0], recon[row, 0], slices, clim), out / f"{subject}_{stem}", figures=figures)
         written.append(Path(html))
         rep = reconstruction_quality(encoded.x[row:row + 1], recon[row:row + 1], data_range=data_width(clim))
         quality[subject] = rep.per_sample.iloc[0].to_dict()

@@ -34,6 +34,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
+from vaearr.options import DEFAULT_FIGURES, FigureOptions
 from vaearr.errors import require
 from vaearr.files import write_bytes_whole
 from vaearr.viz.core import drop_external_tags, quiet_bokeh
@@ -265,7 +266,7 @@ def _scatter_page(n: int, cols: int, frame: int) -> tuple[Page, object, list]:
 
 
 def scatter_figure(x: np.ndarray, columns: dict[str, np.ndarray], titles: Sequence[str], label: str,
-                   stem: str | os.PathLike, *, cols: int = 4, frame: int = 210) -> Path:
+                   stem: str | os.PathLike, *, cols: int = 4, frame: int = 210, figures: FigureOptions = DEFAULT_FIGURES) -> Path:
     """``<stem>.html`` and ``<stem>.png``: one panel per column (y) against ``x``; returns the HTML path."""
     stem = Path(stem)
     cols = max(1, min(cols, len(columns)))
@@ -279,7 +280,7 @@ def scatter_figure(x: np.ndarray, columns: dict[str, np.ndarray], titles: Sequen
         page.set(hover, tooltips=[(label, "@x"), (ref, f"@{key}")])
     html = page.write(stem.with_name(stem.name + ".html"), stem.name)
     save_static(scatter_static(np.asarray(x, float), {k: np.asarray(v, float) for k, v in columns.items()}, titles,
-                               label, cols=cols), stem)
+                               label, cols=cols), stem, figures=figures)
     return html
 
 
@@ -311,7 +312,7 @@ def _maps_page(shapes: tuple, cols: int, frame: int) -> tuple[Page, list]:
     return Page(bokeh_grid([m[0] for m in made], cols)), made
 
 
-def maps_figure(panels: list[MapPanel], stem: str | os.PathLike, *, cols: int, frame: int) -> Path:
+def maps_figure(panels: list[MapPanel], stem: str | os.PathLike, *, cols: int, frame: int, figures: FigureOptions = DEFAULT_FIGURES) -> Path:
     """``<stem>.html`` (the maps in Bokeh, one page built per shape of figure) and ``<stem>.png``;
     returns the HTML path."""
     stem = Path(stem)
@@ -324,7 +325,7 @@ def maps_figure(panels: list[MapPanel], stem: str | os.PathLike, *, cols: int, f
         page.set(bar, title=p.name)
         page.set(hover, tooltips=[("x", "$x"), ("y", "$y"), (p.name, "@image")])
     html = page.write(stem.with_name(stem.name + ".html"), stem.name)
-    save_static(draw_maps([look(p) for p in panels], cols), stem)
+    save_static(draw_maps([look(p) for p in panels], cols), stem, figures=figures)
     return html
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from vaearr.options import DEFAULT_FIGURES, FigureOptions
 from vaearr.maps.roi import histogram_edges, row_profile
 from vaearr.viz.core import both, holoviews, save_figure
 from vaearr.viz.maps import histogram, image_map, overlay, shade_outside
@@ -17,7 +18,7 @@ _MARKS = {"bc_min": "min", "bc_max": "max", "otsu": "Otsu", "top_percent": "top"
 
 
 def roi_figures(ds: xr.Dataset, mask: xr.DataArray | None, info: dict | None, folder: str | os.PathLike,
-                name: str = "roi", var: str = "bandcontrast", *, bin_width: float | None = None) -> dict[str, Path]:
+                name: str = "roi", var: str = "bandcontrast", *, bin_width: float | None = None, figures: FigureOptions = DEFAULT_FIGURES) -> dict[str, Path]:
     """Save the value histogram with the thresholds marked and the value map with the outside
     of the ROI shaded (HTML + PNG each, :func:`vaearr.viz.save_figure`).
 
@@ -39,7 +40,7 @@ def roi_figures(ds: xr.Dataset, mask: xr.DataArray | None, info: dict | None, fo
         bins = histogram_edges(values.values, bin_width) if bin_width is not None else 100
         width = f", bins {bin_width:g} wide" if bin_width is not None else ""
         hist = histogram(values, bins=bins, title=f"{var} histogram{width} — {kept}", vlines=marks, label=var)
-        files["histogram_html"], files["histogram_png"] = save_figure(hist, folder / f"{name}_{var}_histogram")
+        files["histogram_html"], files["histogram_png"] = save_figure(hist, folder / f"{name}_{var}_histogram", figures=figures)
         # band contrast is read in grey; red marks what the ROI leaves out
         base = image_map(values, title=f"{var} — {kept}", cmap="gray")
     elif mask is not None:
@@ -47,12 +48,12 @@ def roi_figures(ds: xr.Dataset, mask: xr.DataArray | None, info: dict | None, fo
     else:
         return files
     fig = overlay(base, shade_outside(mask)) if mask is not None else base
-    files["map_html"], files["map_png"] = save_figure(fig, folder / f"{name}_{var}_map")
+    files["map_html"], files["map_png"] = save_figure(fig, folder / f"{name}_{var}_map", figures=figures)
     return files
 
 
 def profile_figure(ds: xr.Dataset, row: int, folder: str | os.PathLike, *, name: str = "roi",
-                   var: str = "bandcontrast") -> dict[str, Path]:
+                   var: str = "bandcontrast", figures: FigureOptions = DEFAULT_FIGURES) -> dict[str, Path]:
     """The map with row ``row`` marked, beside the values along that row (HTML + PNG).
 
     Files ``{name}_{var}_row{row}.html``/``.png``; the values are :func:`vaearr.maps.roi.row_profile`.
@@ -69,5 +70,5 @@ def profile_figure(ds: xr.Dataset, row: int, folder: str | os.PathLike, *, name:
                  bokeh=dict(frame_width=420, frame_height=300, tools=["hover"]), mpl=dict(fig_inches=(5.5, 3.6)))
     fig = both(hv.Layout([overlay(base, line), curve]).cols(2), {}, mpl=dict(hspace=0.6, sublabel_format=""))
     out: dict[str, Path] = {}
-    out[f"row{row}_html"], out[f"row{row}_png"] = save_figure(fig, Path(folder) / f"{name}_{var}_row{row}")
+    out[f"row{row}_html"], out[f"row{row}_png"] = save_figure(fig, Path(folder) / f"{name}_{var}_row{row}", figures=figures)
     return out

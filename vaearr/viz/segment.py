@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from vaearr.options import DEFAULT_FIGURES, FigureOptions
 from vaearr.files import beside_store
 from vaearr.options import writable_folder
 from vaearr.maps.segment import SegmentResult
@@ -46,7 +47,7 @@ def _boundary_layer(codes: xr.DataArray, code: int, color: str):
 
 
 def segment_figure(regions: xr.DataArray, boundaries: xr.DataArray, folder: str | os.PathLike, *,
-                   name: str = "segments", title: str | None = None) -> dict[str, Path]:
+                   name: str = "segments", title: str | None = None, figures: FigureOptions = DEFAULT_FIGURES) -> dict[str, Path]:
     """Save the region map with its boundaries as HTML and PNG (``map_html``, ``map_png``), the boundaries' colours
     in a legend with their pixel counts."""
     n_regions = int(regions.max()) + 1 if int(regions.max()) >= 0 else 0
@@ -59,7 +60,7 @@ def segment_figure(regions: xr.DataArray, boundaries: xr.DataArray, folder: str 
     layers = [_boundary_layer(boundaries, code, color) for code, color in ((2, "black"), (1, "white"))
               if bool((boundaries == code).any())]
     fig = overlay(base, *layers) if layers else base
-    html, png = save_figure(fig, Path(folder) / name)
+    html, png = save_figure(fig, Path(folder) / name, figures=figures)
     return {"map_html": html, "map_png": png}
 
 
@@ -69,8 +70,8 @@ def figure_folder(store: str | os.PathLike, figures: str | os.PathLike | None, s
     return writable_folder(figures if figures is not None else beside_store(store, suffix), "--out")
 
 
-def segment_files(result: SegmentResult, folder: str | os.PathLike | None = None) -> dict[str, Path]:
+def segment_files(result: SegmentResult, folder: str | os.PathLike | None = None, *, figures: FigureOptions = DEFAULT_FIGURES) -> dict[str, Path]:
     """:func:`segment_figure` of what :func:`~vaearr.maps.segment.segment_store` wrote."""
     folder = figure_folder(result.store, folder)
     name, _, boundaries = result.options.outputs()
-    return segment_figure(result.variables[name], result.variables[boundaries], folder, name=name)
+    return segment_figure(result.variables[name], result.variables[boundaries], folder, name=name, figures=figures)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from vaearr.options import DEFAULT_FIGURES, FigureOptions
 from vaearr.maps.spread import SpreadResult
 from vaearr.viz.core import holoviews, save_figure
 from vaearr.viz.maps import image_map
@@ -19,7 +20,7 @@ def _units(da: xr.DataArray) -> str:
 
 
 def spread_figure(kernel: xr.DataArray, domain: xr.DataArray, recrystallised: xr.DataArray,
-                  folder: str | os.PathLike, *, name: str = "spread") -> dict[str, Path]:
+                  folder: str | os.PathLike, *, name: str = "spread", figures: FigureOptions = DEFAULT_FIGURES) -> dict[str, Path]:
     """The three maps as one HTML (shared zoom) and PNG (``map_html``, ``map_png``); spreads on a log-like scale
     (their range spans the noise floor to deformed grains, orders of magnitude apart)."""
     hv = holoviews()
@@ -36,13 +37,13 @@ def spread_figure(kernel: xr.DataArray, domain: xr.DataArray, recrystallised: xr
         image_map(rex, title=f"{recrystallised.name}: {100 * float(recrystallised.values[inside].mean()):.0f} % "
                   "of the pixels", categorical=True),
     ]
-    html, png = save_figure(hv.Layout(panels).cols(3), Path(folder) / name)
+    html, png = save_figure(hv.Layout(panels).cols(3), Path(folder) / name, figures=figures)
     return {"map_html": html, "map_png": png}
 
 
-def spread_files(result: SpreadResult, folder: str | os.PathLike | None = None) -> dict[str, Path]:
+def spread_files(result: SpreadResult, folder: str | os.PathLike | None = None, *, figures: FigureOptions = DEFAULT_FIGURES) -> dict[str, Path]:
     """:func:`spread_figure` of what :func:`~vaearr.maps.spread.spread_store` wrote, beside the store by default."""
     folder = figure_folder(result.store, folder, suffix="spread")
     kernel, domain, rex = result.options.outputs()
     return spread_figure(result.variables[kernel], result.variables[domain], result.variables[rex], folder,
-                         name=f"{result.options.name or result.options.var}_spread")
+                         name=f"{result.options.name or result.options.var}_spread", figures=figures)

@@ -10,7 +10,7 @@
   as HoloViews hooks, or directly.
 * :func:`value_label`: a colour bar's label, the variable's name with the unit its ``units`` attr holds (``°``).
 * :func:`pixel_ticks`: axis ticks on pixel centres (never on the half pixels between them).
-* :func:`save_static`: a Matplotlib figure in each format of :data:`vaearr.options.FIGURES` at its dpi.
+* :func:`save_static`: a Matplotlib figure in each format its figure options give, at their dpi.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
 from vaearr.files import write_whole
-from vaearr.options import FIGURES
+from vaearr.options import DEFAULT_FIGURES, FigureOptions
 
 #: Colour of NaN / not-indexed / noise pixels in label maps, and their name in the legend.
 NEUTRAL, NOT_INDEXED = "#d9d9d9", "not indexed"
@@ -434,10 +434,10 @@ def draw_maps(looks: Sequence[MapLook], cols: int, *, inches: tuple[float, float
     return fig
 
 
-def save_static(fig: Any, stem: str | os.PathLike) -> list[Path]:
-    """``fig`` (a Matplotlib figure) as ``<stem>.png``/``.svg``/``.pdf``, the formats of
-    :data:`~vaearr.options.FIGURES` at its dpi; returns the paths."""
-    options = FIGURES.get()
+def save_static(fig: Any, stem: str | os.PathLike, figures: FigureOptions = DEFAULT_FIGURES) -> list[Path]:
+    """``fig`` (a Matplotlib figure) as ``<stem>.png``/``.svg``/``.pdf``, the formats of ``figures`` (``--format``)
+    at its dpi (``--dpi``); returns the paths."""
+    options = figures
     stem = Path(stem)
     out = []
     # SVG and PDF keep text as text (editable, searchable) and lines as vectors; the maps inside are images

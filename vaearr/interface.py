@@ -1,0 +1,131 @@
+"""The adapter between the library's options and the interfaces that take them: the command line and the flows.
+
+An options dataclass (:mod:`vaearr.options`: ``SegmentOptions``, ``RankOptions``…) declares each option once, on its
+field (default, help, range, flags, old spellings). This module is the one place that turns those declarations into
+what an interface takes, and the one place the library's field names become the command line's flags:
+
+* :func:`typer_parameters`: the command's typer parameters (its flags, help, the positional store, old spellings);
+* :func:`flow_parameters`: a Prefect flow's parameters (the field names, their types and defaults), the same list
+  a Python step's signature has (:func:`vaearr.options.keyword_parameters`);
+* :func:`with_figure_options`: the figure options (``format``, ``dpi``: :class:`~vaearr.options.FigureOptions`) added
+  to a command or a flow, checked before any work and handed to it as its ``figure_options`` argument;
+* :func:`flagged`: an option error of the library (``k must be at least 1``) in the command line's words
+  (``--k must be at least 1``); a flow and a Python step say the field.
+
+``vaearr.cli`` and ``flows`` build on it; neither builds a parameter of its own from an options dataclass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+import types
+import typing
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from vaearr.errors import InputError, OptionError
+from vaearr.options import FIELD_DEFAULT, FigureOptions, declared, flag, keyword_parameters, options, parsed
+
+#: an fsspec URL (``s3://``, ``gs://``, ``memory://``...): ``file://`` is a local path
+URL = re.compile(r"^(?!file://)[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def store_location(text: str) -> Path | str:
+    """A store argument: a local path, or an object-storage URL kept as it is (a Path would turn
+    ``s3://bucket/x.zarr`` into a local ``s3:/bucket/x.zarr``)."""
+    return text if URL.match(text) else Path(text)
+
+
+def store_text(text: str) -> str:
+    """A store argument as the text an options dataclass's ``store`` field holds (:func:`store_location`)."""
+    return str(store_location(text))
+
+
+@dataclasses.dataclass(frozen=True)
+class Renamed:
+    """The old spellings of a command-line parameter, put in its ``Annotated`` beside its ``typer.Option`` or
+    ``typer.Argument`` (``Annotated[str, typer.Option(...), Renamed("--features")]``): the command line takes them,
+    each with one notice, until :data:`~vaearr.options.REMOVED_IN`. The one declaration of an old spelling of a
+    parameter written by hand; a field's are its :attr:`~vaearr.options.Option.deprecated`."""
+
+    flags: tuple[str, ...]
+
+    def __init__(self, *flags: str) -> None:
+        object.__setattr__(self, "flags", flags)
+
+
+def _typer_type(hint: Any) -> Any:
+    """``X | None`` → ``Optional[X]``, the form typer reads."""
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return Optional[args[0]] if len(args) == 1 else hint
+    return hint
+
+
+def typer_parameters(cls: type, *, skip: Sequence[str] = ()) -> list[inspect.Parameter]:
+    """One command-line parameter per declared field of ``cls`` (but ``skip``), in declaration order: the positional
+    argument first (``store`` takes a path or an object-storage URL), then the flags, each with its help and old
+    spellings."""
+    positional, keywords = [], []
+    for d in declared(cls, skip=skip):
+        o = d.option
+        t = _typer_type(o.cli_type or d.annotation)
+        if o.flags == ():
+            argument = (typer.Argument(help=o.help, parser=store_text) if d.name == "store" else
+                        typer.Argument(help=o.help))
+            positional.append(inspect.Parameter(
+                d.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                annotation=Annotated[t, argument, Renamed(*o.deprecated)],
+                default=inspect.Parameter.empty if d.default is dataclasses.MISSING else d.default))
+            continue
+        flags = o.flags or (f"--{d.name.replace('_', '-')}",)
+        default = o.cli_default if o.cli_default is not FIELD_DEFAULT else d.default
+        keywords.append(inspect.Parameter(d.name, inspect.Parameter.KEYWORD_ONLY,
+                                          default=... if default is dataclasses.MISSING else default,
+                                          annotation=Annotated[t, typer.Option(*flags, help=o.help),
+                                                               Renamed(*o.deprecated)]))
+    return positional + keywords
+
+
+def flow_parameters(cls: type, *, skip: Sequence[str] = (), extra: Sequence[inspect.Parameter] = ()) -> list[inspect.Parameter]:
+    """A flow's parameters: one keyword per declared field of ``cls`` (but ``skip``; its type and default, as a
+    Python step takes it: :func:`vaearr.options.keyword_parameters`), then ``extra``."""
+    return keyword_parameters(cls, skip=skip, extra=extra)
+
+
+def with_figure_options(fn: Callable[..., Any], parameters: Callable[[type], list[inspect.Parameter]], *,
+                        before: Callable[[dict[str, Any]], None] | None = None) -> Callable[..., Any]:
+    """``fn`` taking the fields of :class:`~vaearr.options.FigureOptions` (``format``, ``dpi``) as ``parameters``
+    renders them (:func:`typer_parameters` for a command, :func:`flow_parameters` for a flow): they are checked
+    before ``fn``'s work starts (then ``before(given)``, the interface's own check) and handed to ``fn`` as its
+    ``figure_options``, which it passes to every function that draws (their ``figures`` argument)."""
+    names = [f.name for f, _ in options(FigureOptions)]
+    own = [p for p in inspect.signature(fn, eval_str=True).parameters.values() if p.name not in [*names, "figure_options"]]
+
+    def run(*args: Any, **given: Any) -> Any:
+        figure = FigureOptions(**parsed(FigureOptions, {k: given.pop(k) for k in names if k in given})).check()
+        if before is not None:
+            before(given)
+        return fn(*args, **given, figure_options=figure)
+
+    # not functools.wraps: a __wrapped__ would hide the parameters added here
+    for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
+        setattr(run, attr, getattr(fn, attr))
+    rest = [p for p in own if p.kind is inspect.Parameter.VAR_KEYWORD]
+    run.__signature__ = inspect.Signature([*(p for p in own if p not in rest), *parameters(FigureOptions),  # type: ignore[attr-defined]
+                                           *rest])
+    return run
+
+
+def flagged(exc: OptionError) -> InputError:
+    """An :class:`~vaearr.errors.OptionError` (options named by their fields) in the command line's words: each
+    field said by the flag a user types (``k must be at least 1`` → ``--k must be at least 1``; the positional
+    argument by its metavar). The one place the library's field names become flags."""
+    named = dict((f.name, flag(f, o)) for f, o in options(exc.owner)) if dataclasses.is_dataclass(exc.owner) else {}
+    said = [f"{named.get(name, '--' + name.replace('_', '-')).split('/')[0]} {text}" for name, text in exc.problems]
+    return InputError(None, "; ".join(said))
