@@ -437,3 +437,22 @@ def test_the_library_names_the_field_and_the_command_line_the_flag(places, args,
     proc = cli("cluster", places["map"], *args)
     err = proc.stderr.strip()
     assert proc.returncode == 2 and err.splitlines() == [err] and err.startswith(f"error: {flag}"), proc.stderr
+
+
+@pytest.mark.parametrize("owner, kwargs, field, flag", [
+    ("IndexOptions", {"phase": "ni", "pc": "0.4,0.2,0.5", "method": "radon"}, "method", "--method"),
+    ("IndexOptions", {"phase": "ni", "pc": "0.4,0.2", "method": "hough"}, "pc", "--pc"),
+    ("IndexOptions", {"phase": "ni", "pc": "0.4,0.2,0.5", "pc_convention": "nordif"}, "pc_convention",
+     "--pc-convention"),
+    ("QualityOptions", {"iq": "q", "adp": "q"}, "adp", "--adp"),
+])
+def test_index_and_quality_checks_name_the_field(places, owner, kwargs, field, flag) -> None:
+    """The PC, method and name checks of the map options say the field; the command line's adapter, the flag."""
+    import vaearr.maps.options as options
+    from vaearr.errors import OptionError
+    from vaearr.interface import flagged
+
+    with pytest.raises(OptionError) as info:
+        getattr(options, owner)(store=str(places["map"]), **kwargs).check()
+    assert str(info.value).startswith(f"{field} ") and "--" not in str(info.value)
+    assert str(flagged(info.value)).startswith(f"{flag} ")

@@ -100,7 +100,7 @@ def test_deployment_runs_to_completed_on_a_real_server(digits_store: Path, tmp_p
 
 
 def test_every_flow_reads_one_snapshot_and_derives_its_options() -> None:
-    """Each flow runs its body under consistent_reads, as a command does; the flows with options take exactly
+    """Each flow hands its store down with a fresh context (one snapshot read), as a command does; the flows with options take exactly
     their dataclass's fields (and their own extras), as the command line does."""
     import inspect
 

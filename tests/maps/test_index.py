@@ -154,12 +154,12 @@ def test_detector_conventions_match_kikuchipy() -> None:
     ({"pc": "0.4,1.2,0.5"}, InputError, "Y=1.2"),
     ({"pc": "0.4,0.2"}, InputError, "three finite numbers"),
     ({"pc": "0.4,0.2,-0.1"}, InputError, "Z=-0.1"),
-    ({"pc_convention": "emsoft", "pc": "1,2,15000"}, InputError, "--px-size"),
-    ({"pc_convention": "nordif"}, InputError, "unknown --pc-convention"),
+    ({"pc_convention": "emsoft", "pc": "1,2,15000"}, InputError, "^pc_convention emsoft .* px_size"),
+    ({"pc_convention": "nordif"}, InputError, "^pc_convention 'nordif' is unknown"),
     ({"sample_tilt": 95}, InputError, "^sample_tilt "),  # the field (the command line: --tilt)
     ({"sample_tilt": float("nan")}, InputError, "^sample_tilt "),
     ({"detector_tilt": -120}, InputError, "^detector_tilt "),
-    ({"method": "radon"}, InputError, "unknown --method"),
+    ({"method": "radon"}, InputError, "^method 'radon' is unknown"),
     ({"method": "dictionary", "resolution": 0.1}, InputError, "--resolution"),
     ({"mask": "nope"}, StoreError, "no mask variable 'nope'"),
     ({"name": "../x"}, InputError, "^name .* is not a safe name"),  # the field (the command line: --name)

@@ -84,7 +84,7 @@ def test_quality_bad_input_leaves_the_store(two_phase_store: Path, tmp_path: Pat
     from vaearr.maps.pattern_quality import quality_store
 
     before = tree_hash(two_phase_store)
-    with pytest.raises(InputError, match="--iq and --adp name one variable"):
+    with pytest.raises(InputError, match="^adp names the variable iq names"):
         quality_store(two_phase_store, iq="q", adp="q")
     with pytest.raises(StoreError, match="exist"):
         quality_store(two_phase_store, iq="bandcontrast")

@@ -114,33 +114,34 @@ class DecomposeOptions:
 # index
 
 
-def parse_pc(text: str | Sequence[float]) -> tuple[float, float, float]:
-    """``"0.42,0.21,0.50"`` → three floats (the projection centre)."""
+def parse_pc(text: str | Sequence[float], owner: type | None = None) -> tuple[float, float, float]:
+    """``"0.42,0.21,0.50"`` → three floats (the projection centre); errors name the field ``pc`` of ``owner``."""
     parts = text.replace(";", ",").split(",") if isinstance(text, str) else list(text)
     try:
         pc = tuple(float(p) for p in parts)
     except (TypeError, ValueError):
-        raise InputError(None, f"--pc takes three numbers X,Y,Z, got '{text}'") from None
+        raise OptionError(owner, [("pc", f"takes three numbers X,Y,Z, got '{text}'")]) from None
     if len(pc) != 3 or not all(math.isfinite(v) for v in pc):
-        raise InputError(None, f"--pc takes three finite numbers X,Y,Z, got '{text}'")
+        raise OptionError(owner, [("pc", f"takes three finite numbers X,Y,Z, got '{text}'")])
     return pc
 
 
-def check_pc(pc: Sequence[float], convention: str, px_size: float | None) -> None:
-    """PC fractions in [0, 1] (Bruker, TSL, Oxford; z > 0); EMsoft (xpc, ypc, L) needs ``px_size`` and L > 0."""
+def check_pc(pc: Sequence[float], convention: str, px_size: float | None, owner: type | None = None) -> None:
+    """PC fractions in [0, 1] (Bruker, TSL, Oxford; z > 0); EMsoft (xpc, ypc, L) needs ``px_size`` and L > 0.
+    Errors name the fields ``pc`` and ``pc_convention`` of ``owner``."""
     if convention not in PC_CONVENTIONS:
-        raise InputError(None, f"unknown --pc-convention '{convention}'; choose {', '.join(PC_CONVENTIONS)}")
+        raise OptionError(owner, [("pc_convention", f"'{convention}' is unknown; choose {', '.join(PC_CONVENTIONS)}")])
     if convention == "emsoft":
         if px_size is None or not (px_size > 0):
-            raise InputError(None, "--pc-convention emsoft gives L in µm: give the detector pixel size "
-                                   "with --px-size (µm, > 0)")
+            raise OptionError(owner, [("pc_convention", "emsoft gives L in µm: give the detector pixel size "
+                                                        "with px_size (µm, > 0)")])
         if not pc[2] > 0:
-            raise InputError(None, f"EMsoft PC L (detector distance, µm) must be > 0, got {pc[2]:g}")
+            raise OptionError(owner, [("pc", f"L (EMsoft detector distance, µm) must be > 0, got {pc[2]:g}")])
         return
     bad = [f"{k}={v:g}" for k, v in zip("XYZ", pc) if not 0 <= v <= 1]
     if bad or pc[2] == 0:
-        raise InputError(None, f"--pc ({convention}) is fractions of the detector in [0, 1] with Z > 0; "
-                               f"got {', '.join(bad) or 'Z=0'}")
+        raise OptionError(owner, [("pc", f"({convention}) is fractions of the detector in [0, 1] with Z > 0; "
+                                          f"got {', '.join(bad) or 'Z=0'}")])
 
 
 def check_tilt(value: float, what: str) -> float:
@@ -205,9 +206,9 @@ class IndexOptions:
         check_declared(self)
         name = check_field_name(self, "name")
         if self.method not in INDEXERS:
-            raise InputError(None, f"unknown --method '{self.method}'; choose {', '.join(INDEXERS)}")
-        pc = parse_pc(self.pc)
-        check_pc(pc, self.pc_convention, self.px_size)
+            raise OptionError(type(self), [("method", f"'{self.method}' is unknown; choose {', '.join(INDEXERS)}")])
+        pc = parse_pc(self.pc, type(self))
+        check_pc(pc, self.pc_convention, self.px_size, type(self))
         sample_tilt = check_tilt(self.sample_tilt, "--tilt (sample tilt)")
         detector_tilt = check_tilt(self.detector_tilt, "--detector-tilt")
         INDEXERS[self.method]().check(self.resolution)
@@ -349,7 +350,7 @@ class QualityOptions:
         check_field_name(self, "iq")
         check_field_name(self, "adp")
         if self.iq == self.adp:
-            raise InputError(None, f"--iq and --adp name one variable ('{self.iq}'); give two names")
+            raise OptionError(type(self), [("adp", f"names the variable iq names ('{self.iq}'); give two names")])
 
 
 # --------------------------------------------------------------------------------------------
@@ -391,6 +392,6 @@ class PhasesOptions:
         check_field_name(self, "var")
         if self.pc is None:
             return None
-        pc = parse_pc(self.pc)
-        check_pc(pc, "bruker", None)
+        pc = parse_pc(self.pc, type(self))
+        check_pc(pc, "bruker", None, type(self))
         return pc
