@@ -86,7 +86,7 @@ def test_elbow_and_reference_parsing() -> None:
     n, dist = elbow([0.5, 0.3, 0.15, 1e-5, 1e-5, 9e-6, 8e-6, 8e-6])
     assert n == 3 and len(dist) == 8 and dist[3] == max(dist)
     assert parse_references("1,2; 3,4") == [(1, 2), (3, 4)] and parse_references("auto") == "auto"
-    with pytest.raises(InputError, match="--references"):
+    with pytest.raises(InputError, match="^references takes 'auto'"):  # the field (the command line: --references)
         parse_references("1,2,3")
 
 

@@ -225,17 +225,20 @@ class Command(TyperCommand):
             raise flagged(exc) from None
 
 
-def takes_urls(param: Any) -> bool:
-    """Whether a command's parameter takes object-storage URLs as they are: a store (:func:`store_location`,
-    :func:`store_text`) or ``--dask`` (:func:`scheduler_address`)."""
+def _parser(param: Any) -> Any:
     info = getattr(getattr(param, "type_descriptor", None), "parameter_info", None)
-    return getattr(info, "parser", None) in (store_location, store_text, scheduler_address)
+    return getattr(info, "parser", None)
+
+
+def takes_urls(param: Any) -> bool:
+    """Whether a command's parameter takes object-storage URLs as they are: a store (:func:`names_store`) or
+    ``--dask`` (:func:`scheduler_address`)."""
+    return names_store(param) or _parser(param) is scheduler_address
 
 
 def names_store(param: Any) -> bool:
     """Whether a command's parameter names a store (:func:`store_location`, :func:`store_text`)."""
-    info = getattr(getattr(param, "type_descriptor", None), "parameter_info", None)
-    return getattr(info, "parser", None) in (store_location, store_text)
+    return _parser(param) in (store_location, store_text)
 
 
 def _values(value: Any) -> list[Any]:

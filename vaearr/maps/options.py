@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from vaearr.errors import InputError, OptionError
+from vaearr.errors import OptionError
 from vaearr.maps.index_methods import DICTIONARY_MEMORY, INDEXERS
 from vaearr.options import SEED_MAX, check_declared, opt, parse_k_range, parse_none
 from vaearr.store.names import check_field_name
@@ -53,11 +53,11 @@ def parse_references(text: str | None) -> list[tuple[int, int]] | str | None:
         try:
             y, x = (int(p) for p in parts)
         except ValueError:
-            raise InputError(None, f"--references takes 'auto' or pixel rows and columns like '3,4;10,2', "
-                                   f"got '{text}'") from None
+            raise OptionError(None, [("references", f"takes 'auto' or pixel rows and columns like '3,4;10,2', "
+                                                    f"got '{text}'")]) from None
         out.append((y, x))
     if not out:
-        raise InputError(None, f"--references has no pixels: '{text}'")
+        raise OptionError(None, [("references", f"has no pixels: '{text}'")])
     return out
 
 
@@ -76,7 +76,7 @@ def parse_components(value: int | str) -> int | str:
     try:
         return int(value)
     except ValueError:
-        raise InputError(None, f"--components takes a number or 'auto', got '{value}'") from None
+        raise OptionError(None, [("components", f"takes a number or 'auto', got '{value}'")]) from None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,10 +144,11 @@ def check_pc(pc: Sequence[float], convention: str, px_size: float | None, owner:
                                           f"got {', '.join(bad) or 'Z=0'}")])
 
 
-def check_tilt(value: float, what: str) -> float:
+def check_tilt(value: float, field: str, owner: type | None = None) -> float:
+    """A tilt in degrees in [-90, 90]; an error names the field ``field`` of ``owner``."""
     value = float(value)
     if not math.isfinite(value) or not -90 <= value <= 90:
-        raise InputError(None, f"{what} must be degrees in [-90, 90], got {value:g}")
+        raise OptionError(owner, [(field, f"must be degrees in [-90, 90], got {value:g}")])
     return value
 
 
@@ -209,8 +210,8 @@ class IndexOptions:
             raise OptionError(type(self), [("method", f"'{self.method}' is unknown; choose {', '.join(INDEXERS)}")])
         pc = parse_pc(self.pc, type(self))
         check_pc(pc, self.pc_convention, self.px_size, type(self))
-        sample_tilt = check_tilt(self.sample_tilt, "--tilt (sample tilt)")
-        detector_tilt = check_tilt(self.detector_tilt, "--detector-tilt")
+        sample_tilt = check_tilt(self.sample_tilt, "sample_tilt", type(self))
+        detector_tilt = check_tilt(self.detector_tilt, "detector_tilt", type(self))
         INDEXERS[self.method]().check(self.resolution)
         if self.energy is not None and not (math.isfinite(self.energy) and self.energy > 0):
             raise OptionError(type(self), [("energy", f"must be > 0 kV, got {self.energy:g}")])
