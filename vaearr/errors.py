@@ -1,10 +1,21 @@
-"""Errors a user sees as one line: the file and what is wrong with it."""
+"""Errors a user sees as one line: the file and what is wrong with it.
+
+A message names an option as the keyword a Python caller passes, in backticks: ``pass `overwrite=True` to replace
+it``, ``use `mask='none'` for every pixel``, ```window` needs a (y, x) map`` (:data:`KEYWORD`). A Python step and a
+flow take those keywords; the command line says each as its flag (``--overwrite``, ``--mask none``, ``--window``:
+:func:`vaearr.interface.in_flags`), so the library never spells a flag.
+"""
 
 from __future__ import annotations
 
 import importlib
 import os
+import re
 from collections.abc import Sequence
+
+
+#: an option named in a message: ``name`` or ``name=value`` (a Python literal) in backticks
+KEYWORD = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)(?:=([^`]*))?`")
 
 
 class VaearrError(Exception):

@@ -10,7 +10,10 @@ what an interface takes, and the one place the library's field names become the 
 * :func:`with_figure_options`: the figure options (``format``, ``dpi``: :class:`~vaearr.options.FigureOptions`) added
   to a command or a flow, checked before any work and handed to it as its ``figure_options`` argument;
 * :func:`flagged`: an option error of the library (``k must be at least 1``) in the command line's words
-  (``--k must be at least 1``); a flow and a Python step say the field.
+  (``--k must be at least 1``); a flow and a Python step say the field;
+* :func:`in_flags` / :func:`reworded`: any other message of the library names an option as the keyword a Python
+  caller passes, in backticks (``pass `overwrite=True` to replace it``, ``use `mask='none'` ``: the convention of
+  :mod:`vaearr.errors`); the command line says the flag (``pass --overwrite``, ``use --mask none``).
 
 ``vaearr.cli`` and ``flows`` build on it; neither builds a parameter of its own from an options dataclass.
 """
@@ -19,16 +22,18 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import ast
 import re
+import shlex
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
-from vaearr.errors import InputError, OptionError
+from vaearr.errors import KEYWORD, InputError, OptionError, VaearrError
 from vaearr.options import FIELD_DEFAULT, FigureOptions, declared, flag, keyword_parameters, options, parsed
 
 #: an fsspec URL (``s3://``, ``gs://``, ``memory://``...): ``file://`` is a local path
@@ -127,5 +132,84 @@ def flagged(exc: OptionError) -> InputError:
     field said by the flag a user types (``k must be at least 1`` → ``--k must be at least 1``; the positional
     argument by its metavar). The one place the library's field names become flags."""
     named = dict((f.name, flag(f, o)) for f, o in options(exc.owner)) if dataclasses.is_dataclass(exc.owner) else {}
-    said = [f"{named.get(name, '--' + name.replace('_', '-')).split('/')[0]} {text}" for name, text in exc.problems]
+    flags = {name: Flag(said) for name, said in named.items()}
+    said = [f"{named.get(name, '--' + name.replace('_', '-')).split('/')[0]} {in_flags(text, flags)}"
+            for name, text in exc.problems]
     return InputError(None, "; ".join(said))
+
+
+@dataclasses.dataclass(frozen=True)
+class Flag:
+    """How the command line says one keyword: its flag (``--overwrite``, ``--tilt``; the metavar ``STORE`` for a
+    positional argument) and, for an on/off flag, the flag that turns it off (``--no-tensorboard``)."""
+
+    on: str
+    off: str | None = None
+
+    def __init__(self, on: str, off: str | None = None) -> None:
+        first, _, second = on.partition("/")  # typer's "--tensorboard/--no-tensorboard"
+        object.__setattr__(self, "on", first)
+        object.__setattr__(self, "off", off or second or None)
+
+
+def _default_flag(name: str) -> Flag:
+    return Flag(f"--{name.replace('_', '-')}")
+
+
+def in_flags(text: str, flags: Mapping[str, Flag] | None = None) -> str:
+    """``text`` with each option it names as a keyword in backticks said as the command line's flag.
+
+    ``flags`` maps a keyword to its :class:`Flag` (a command's: :func:`command_flags`); a keyword it lacks reads as
+    ``--`` and its name with dashes. A value is the flag's argument (``mask='none'`` → ``--mask none``); ``True``
+    is the flag alone and ``False`` its off flag.
+
+    Examples
+    --------
+    >>> in_flags("variable 'z' exists; pass `overwrite=True` to replace it")
+    "variable 'z' exists; pass --overwrite to replace it"
+    >>> in_flags("use `mask='none'` for every pixel; `sample_tilt` …", {"sample_tilt": Flag("--tilt")})
+    'use --mask none for every pixel; --tilt …'
+    """
+    flags = flags or {}
+
+    def said(match: re.Match[str]) -> str:
+        name, value = match.group(1), match.group(2)
+        f = flags.get(name) or _default_flag(name)
+        if value is None:
+            return f.on
+        try:
+            v = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            v = value
+        if v is True:
+            return f.on
+        if v is False:
+            return f.off or f"{f.on} false"
+        return f"{f.on} {shlex.quote(str(v))}"
+
+    return KEYWORD.sub(said, text)
+
+
+def command_flags(params: Sequence[Any]) -> dict[str, Flag]:
+    """The :class:`Flag` of each parameter of a click command, by its keyword (``params`` is the command's)."""
+    out = {}
+    for p in params:
+        opts = list(getattr(p, "opts", []) or [])
+        if getattr(p, "param_type_name", "") == "argument":
+            out[p.name] = Flag((getattr(p, "metavar", None) or p.name).upper())
+        elif opts:
+            long = [o for o in opts if o.startswith("--")] or opts
+            off = [o for o in getattr(p, "secondary_opts", []) or [] if o.startswith("--")]
+            out[p.name] = Flag(long[0], off[0] if off else None)
+    return out
+
+
+def reworded(exc: VaearrError, flags: Mapping[str, Flag]) -> VaearrError:
+    """``exc`` with its message's keywords said as ``flags`` say them (:func:`in_flags`); the same exception, so
+    its type (and the exit status it gives) stays."""
+    if exc.args and isinstance(exc.args[0], str):
+        exc.args = (in_flags(exc.args[0], flags), *exc.args[1:])
+    for attr in ("problem",):  # InputError's and StoreError's parts
+        if isinstance(getattr(exc, attr, None), str):
+            setattr(exc, attr, in_flags(getattr(exc, attr), flags))
+    return exc

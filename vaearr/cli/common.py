@@ -15,11 +15,14 @@ from typer.core import TyperCommand, TyperGroup
 from typer.models import ArgumentInfo, ParameterInfo
 
 from vaearr.context import Context, with_context
-from vaearr.errors import InputError, MissingExtraError, OptionError
+from vaearr.errors import InputError, MissingExtraError, OptionError, VaearrError
 from vaearr.interface import (  # noqa: F401 - the adapter's names the command modules take from here
     URL,
     Renamed,
+    command_flags,
     flagged,
+    in_flags,
+    reworded,
     store_location,
     store_text,
     typer_parameters,
@@ -222,7 +225,10 @@ class Command(TyperCommand):
             with command_outputs():
                 return super().invoke(ctx)
         except OptionError as exc:  # the library names fields; the command line says its flags
-            raise flagged(exc) from None
+            raise reworded(flagged(exc), command_flags(self.params)) from None
+        except VaearrError as exc:  # and names options as keywords (`overwrite=True`): said as flags here
+            reworded(exc, command_flags(self.params))
+            raise
 
 
 def _parser(param: Any) -> Any:
