@@ -25,9 +25,6 @@ def pinned(body: Callable[..., Any]) -> Callable[..., Any]:
         bound = inspect.signature(body).bind(*args, **kwargs)
         if bound.arguments.get("store") is not None:
             bound.arguments["store"] = with_context(bound.arguments["store"], Context().reading())
-        elif isinstance(bound.arguments.get("params"), dict) and bound.arguments["params"].get("store") is not None:
-            params = bound.arguments["params"]  # a body of the options' fields (**params)
-            params["store"] = with_context(params["store"], Context().reading())
         return body(*bound.args, **bound.kwargs)
 
     return run

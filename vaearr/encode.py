@@ -104,12 +104,12 @@ def encode(
     chunks per task, keep the results and write them; only per-band statistics come back here.
     ``batch_size``: samples per batch (default :data:`~vaearr.encoder.ENCODE_BATCH` of the device: 128 on a CPU).
     """
-    check_name(name, "latent name (--name)")
+    check_name(name, "latent name (`name`)")
     check_values(batch_size=(batch_size, {"min": 1}))
     batch_size = encode_batch("cpu" if dask else device, batch_size)
     r = Run.open(run)
     if per_subject is not None and len(r.data.sample_dims) != 1:
-        raise InputError(per_subject, f"--per-subject needs one sample dim (subject, sample); the run has "
+        raise InputError(per_subject, f"`per_subject` needs one sample dim (subject, sample); the run has "
                                       f"{', '.join(r.data.sample_dims)}")
     ds = open_store(store)
     r.check(ds, where=store)
@@ -117,7 +117,7 @@ def encode(
     sample_dims, mask = r.data.sample_dims, r.data.mask
     for var in (name, f"{name}_logvar", f"{name}_recon_error"):
         if var in ds and not overwrite:
-            raise StoreError(store, f"variable '{var}' exists; pass --overwrite to replace it")
+            raise StoreError(store, f"variable '{var}' exists; pass `overwrite=True` to replace it")
 
     ckpt = r.checkpoint_path(checkpoint)
     model = in_place(r.model(checkpoint, device=device))

@@ -221,11 +221,12 @@ def _hold(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
 
 
-def writable_folder(folder: str | os.PathLike, what: str = "--out") -> Path:
+def writable_folder(folder: str | os.PathLike, what: str = "`out`") -> Path:
     """``folder`` created and proven writable (a probe file of this process's own written and removed), so a
     command that will write there fails in one line before it reads or writes a store (``what``: the option
-    that named it). Create, probe, keep: nothing is removed here; the folders made are removed by
-    :func:`discard` if the command fails while they are still empty."""
+    that named it, as its keyword in backticks: `` `out` ``, which the command line says as ``--out``). Create,
+    probe, keep: nothing is removed here; the folders made are removed by :func:`discard` if the command fails while
+    they are still empty."""
     folder = Path(folder)
     no_loop(folder, what)
     missing = [p for p in [folder, *folder.parents] if not p.exists()]
@@ -256,10 +257,11 @@ def beside_store(store: str | os.PathLike, command: str) -> Path:
 
 
 def writable_folders(**folders: str | os.PathLike | None) -> None:
-    """:func:`writable_folder` of every folder given (keyword: the option, ``out`` → ``--out``)."""
+    """:func:`writable_folder` of every folder given, each named in its message by its keyword (``out`` →
+    `` `out` ``)."""
     for name, folder in folders.items():
         if folder is not None:
-            writable_folder(folder, f"--{name.replace('_', '-')}")
+            writable_folder(folder, f"`{name}`")
 
 
 def _forget(folders: list[Path]) -> None:

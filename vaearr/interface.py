@@ -23,11 +23,13 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import ast
+import contextlib
 import re
 import shlex
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -77,8 +79,9 @@ def typer_parameters(cls: type, *, skip: Sequence[str] = ()) -> list[inspect.Par
     argument first (``store`` takes a path or an object-storage URL), then the flags, each with its help and old
     spellings."""
     positional, keywords = [], []
+    said = options_flags(cls)
     for d in declared(cls, skip=skip):
-        o = d.option
+        o = dataclasses.replace(d.option, help=in_flags(d.option.help, said))  # the help says flags
         t = _typer_type(o.cli_type or d.annotation)
         if o.flags == ():
             argument = (typer.Argument(help=o.help, parser=store_text) if d.name == "store" else
@@ -131,11 +134,15 @@ def flagged(exc: OptionError) -> InputError:
     """An :class:`~vaearr.errors.OptionError` (options named by their fields) in the command line's words: each
     field said by the flag a user types (``k must be at least 1`` → ``--k must be at least 1``; the positional
     argument by its metavar). The one place the library's field names become flags."""
-    named = dict((f.name, flag(f, o)) for f, o in options(exc.owner)) if dataclasses.is_dataclass(exc.owner) else {}
-    flags = {name: Flag(said) for name, said in named.items()}
-    said = [f"{named.get(name, '--' + name.replace('_', '-')).split('/')[0]} {in_flags(text, flags)}"
-            for name, text in exc.problems]
+    flags = options_flags(exc.owner) if dataclasses.is_dataclass(exc.owner) else {}
+    said = [f"{(flags.get(name) or _default_flag(name)).on} {in_flags(text, flags)}" for name, text in exc.problems]
     return InputError(None, "; ".join(said))
+
+
+def options_flags(cls: type) -> dict[str, Flag]:
+    """The :class:`Flag` of each field of the options dataclass ``cls``, by its name (the positional argument: its
+    name in capitals, ``STORE``)."""
+    return {f.name: Flag(flag(f, o)) for f, o in options(cls)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,7 +168,7 @@ def in_flags(text: str, flags: Mapping[str, Flag] | None = None) -> str:
 
     ``flags`` maps a keyword to its :class:`Flag` (a command's: :func:`command_flags`); a keyword it lacks reads as
     ``--`` and its name with dashes. A value is the flag's argument (``mask='none'`` → ``--mask none``); ``True``
-    is the flag alone and ``False`` its off flag.
+    is the flag alone, ``False`` its off flag and ``None`` the word ``none``.
 
     Examples
     --------
@@ -185,6 +192,8 @@ def in_flags(text: str, flags: Mapping[str, Flag] | None = None) -> str:
             return f.on
         if v is False:
             return f.off or f"{f.on} false"
+        if v is None:  # the command line's word for None (`mask=None` → --mask none)
+            return f"{f.on} none"
         return f"{f.on} {shlex.quote(str(v))}"
 
     return KEYWORD.sub(said, text)
@@ -213,3 +222,18 @@ def reworded(exc: VaearrError, flags: Mapping[str, Flag]) -> VaearrError:
         if isinstance(getattr(exc, attr, None), str):
             setattr(exc, attr, in_flags(getattr(exc, attr), flags))
     return exc
+
+
+@contextlib.contextmanager
+def warnings_in_flags(flags: Mapping[str, Flag]) -> Iterator[None]:
+    """The warnings shown inside say the keywords they name as ``flags`` say them (:func:`in_flags`); the warnings
+    filters and display are put back after."""
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
+                 line: str | None = None) -> None:
+            shown(in_flags(str(message), flags), category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield

@@ -338,12 +338,12 @@ def parse_shape(text: str | None, n: int, what: str, *, like: str | None = None)
 
     Examples
     --------
-    >>> parse_shape("64x64,32", 3, "--patch")
+    >>> parse_shape("64x64,32", 3, "`patch`")
     (64, 64, 32)
-    >>> parse_shape("64x64", 3, "--patch", like="64x64x64")
+    >>> parse_shape("64x64", 3, "`patch`", like="64x64x64")
     Traceback (most recent call last):
     ...
-    vaearr.errors.InputError: --patch must be 3 positive integers like 64x64x64, got '64x64'
+    vaearr.errors.InputError: `patch` must be 3 positive integers like 64x64x64, got '64x64'
     """
     if text is None:
         return None
@@ -367,9 +367,9 @@ def parse_k_range(text: str) -> tuple[int, int]:
     try:
         lo, hi = (int(v) for v in text.split(":"))
     except ValueError:
-        raise InputError(None, f"--k-range must look like 2:8, got '{text}'") from None
+        raise InputError(None, f"`k_range` must look like 2:8, got '{text}'") from None
     if lo < 1 or hi < lo:
-        raise InputError(None, f"--k-range {text} is empty or below 1")
+        raise InputError(None, f"`k_range` {text} is empty or below 1")
     return lo, hi
 
 
@@ -443,7 +443,7 @@ def parse_window(text: str | None) -> WindowRequest | None:
     t = str(text).strip().lower()
     if t in ("auto", "all"):
         return WindowRequest(t)
-    bad = (f"--window must be auto, all, a side N or HxW, or a box y0:y1,x0:x1 in scan pixels (boxes joined by "
+    bad = (f"`window` must be auto, all, a side N or HxW, or a box y0:y1,x0:x1 in scan pixels (boxes joined by "
            f"';'), got '{text}'")
     try:
         if ":" in t:

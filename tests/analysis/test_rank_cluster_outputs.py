@@ -89,7 +89,7 @@ def test_rank_default_dims_are_the_top_of_each_reference(planted: Path, tmp_path
         [f"latent_d{d}.npy" for d in r.dims] + [f"latent_d{d}.csv" for d in r.dims])
     assert "as .npy (y × x) and .csv" in r.summary()
     before = tree_hash(planted)
-    with pytest.raises(InputError, match="--dims"):
+    with pytest.raises(InputError, match="`dims`"):
         rank_latents(planted, against=["elements"], out=tmp_path / "bad", dims=[1, 7], partitions=False)
     assert tree_hash(planted) == before and not (tmp_path / "bad").exists()
 
@@ -206,9 +206,9 @@ def test_bad_colors_clip_tag_and_k_leave_the_store_alone(planted: Path, tmp_path
         (dict(method="kmeans", k=3, colors=["red", "notacolour"]), "not a colour"),
         (dict(method="kmeans", k=3, colors=["red"]), "1 colours for 3 clusters"),
         (dict(method="kmeans", k=2, shade_clip=(98, 2)), "^shade_clip 98:2"),  # the field (the command line: --shade-clip)
-        (dict(method="kmeans", k=2, tag="a/b"), "--tag"),
+        (dict(method="kmeans", k=2, tag="a/b"), "`tag`"),
         (dict(method="kmeans", k=n + 1), f"has {n} pixels to cluster; give 1 to {n}"),
-        (dict(method="gmm", k=n + 5), "--k"),
+        (dict(method="gmm", k=n + 5), "`k`"),
     ]
     for kwargs, match in cases:
         with pytest.raises(InputError, match=match):

@@ -12,7 +12,18 @@ import pytest
 from typer.models import ArgumentInfo, OptionInfo
 
 from vaearr.errors import OptionError
-from vaearr.interface import Renamed, flagged, flow_parameters, typer_parameters, with_figure_options
+from vaearr.interface import (
+    Flag,
+    Renamed,
+    command_flags,
+    flagged,
+    flow_parameters,
+    in_flags,
+    reworded,
+    typer_parameters,
+    warnings_in_flags,
+    with_figure_options,
+)
 from vaearr.options import DEFAULT_FIGURES, FigureOptions, check_declared, keyword_signature, opt
 
 
@@ -89,3 +100,83 @@ def test_options_errors_name_the_field_and_the_command_line_says_the_flag(cls, f
     assert str(err.value).startswith(said) and "--" not in str(err.value)
     field = next(iter(fields))
     assert str(flagged(err.value)).startswith(f"--{field.replace('_', '-')} {said.split(' ', 1)[1]}")
+
+
+def test_a_keyword_in_a_message_reads_as_the_commands_flag() -> None:
+    flags = {"sample_tilt": Flag("--tilt"), "tensorboard": Flag("--tensorboard/--no-tensorboard"), "store": Flag("STORE")}
+    said = in_flags("`sample_tilt` off; `mask='none'`; `tensorboard=False`; `overwrite=True`; `window='a b'`; "
+                    "`k=3`; `with_var=None`; `store`; not code: `a-b`", flags)
+    assert said == "--tilt off; --mask none; --no-tensorboard; --overwrite; --window 'a b'; --k 3; --with-var none; STORE; not code: `a-b`"
+
+
+def test_a_warning_inside_a_command_says_its_flags_and_the_display_is_put_back() -> None:
+    import warnings
+
+    seen: list[str] = []
+    before = warnings.showwarning
+    warnings.showwarning = lambda message, *args, **kw: seen.append(str(message))
+    try:
+        with warnings_in_flags({"kl_warmup_epochs": Flag("--kl-warmup")}):
+            warnings.simplefilter("always")
+            warnings.warn("what may help: `kl_warmup_epochs=5` or `kl_cycles=4`", UserWarning, stacklevel=1)
+        assert seen == ["what may help: --kl-warmup 5 or --kl-cycles 4"]
+        assert warnings.showwarning is not before and warnings.showwarning.__name__ == "<lambda>"
+    finally:
+        warnings.showwarning = before
+
+
+def test_a_click_commands_parameters_give_their_flags() -> None:
+    import typer
+    from typer.main import get_command
+
+    app = typer.Typer(add_completion=False)
+
+    @app.command()
+    def one(store: str, sample_tilt: float = typer.Option(70.0, "--tilt"),
+            tensorboard: bool = typer.Option(True, "--tensorboard/--no-tensorboard")) -> None:
+        """One command."""
+
+    flags = command_flags(get_command(app).params)
+    assert flags == {"store": Flag("STORE"), "sample_tilt": Flag("--tilt"), "tensorboard": Flag("--tensorboard", "--no-tensorboard")}
+
+
+def test_a_library_error_says_the_keyword_and_the_command_line_the_flag(demo_store) -> None:
+    """The demo store has a mask 'roi' already: the library asks for the keyword, the command line for the flag;
+    the error keeps its type (a StoreError) and its exit status."""
+    from tests.helpers import cli
+    from vaearr.errors import StoreError
+    from vaearr.maps.roi import create_roi
+
+    with pytest.raises(StoreError) as err:
+        create_roi(demo_store, otsu=True)
+    assert "pass `overwrite=True`" in str(err.value) and "--" not in str(err.value)
+    proc = cli("roi", demo_store, "--otsu")
+    assert proc.returncode == 2 and "pass --overwrite" in proc.stderr and "`" not in proc.stderr, proc.stderr
+    assert reworded(err.value, {}) is err.value and "pass --overwrite" in str(err.value)
+
+
+def test_no_message_of_the_library_spells_a_flag() -> None:
+    """Below the interface floor an error message names options as keywords (`overwrite=True`); a whole command
+    line of advice ('vaearr segment STORE --name x') may stay. Every string in a ``raise`` or an ``…Error(…)`` /
+    ``warn(…)`` call is read, f-strings' parts included."""
+    import ast
+    import re
+    from pathlib import Path
+
+    import vaearr
+
+    root = Path(vaearr.__file__).parent
+    flag, command = re.compile(r"(?<![\w-])--[a-z]"), re.compile(r"vaearr [a-z][a-z-]*( [^'\"()]*)?")
+    floor = ("cli", "interface.py", "api.py", "api", "demo.py")
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path.relative_to(root).parts[0] in floor:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            called = node.func if isinstance(node, ast.Call) else None
+            name = getattr(called, "id", getattr(called, "attr", ""))
+            if isinstance(node, ast.Raise) and node.exc is not None or name.endswith("Error") or name == "warn":
+                for s in ast.walk(node.exc if isinstance(node, ast.Raise) else node):
+                    if isinstance(s, ast.Constant) and isinstance(s.value, str) and flag.search(command.sub("", s.value)):
+                        found.append(f"{path.relative_to(root)}:{s.lineno}: {s.value[:60]}")
+    assert not found, "\n".join(sorted(set(found)))

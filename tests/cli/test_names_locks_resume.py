@@ -287,7 +287,7 @@ def test_library_writes_refuse_unsafe_variable_names(map_store: Path, tmp_path: 
     before = tree_hash(map_store)
     with pytest.raises(InputError, match="variable name '../escape'"):
         write_variable(map_store, "../escape", xr.DataArray(np.zeros((10, 12)), dims=("y", "x")))
-    with pytest.raises(InputError, match="--tag"):  # what the flows call: the same check
+    with pytest.raises(InputError, match="`tag`"):  # what the flows call: the same check
         joint_cluster(map_store, latent_vector=None, tag="../../x", out=tmp_path / "out")
     assert tree_hash(map_store) == before and not (tmp_path / "escape").exists()
     assert not (tmp_path / "out").exists()

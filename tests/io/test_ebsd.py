@@ -397,7 +397,7 @@ def test_wrong_shapes(existing_store, ni, tmp_path):
 def test_files_kikuchipy_cannot_read(existing_store, ni, tmp_path):
     plain = _plain_h5(tmp_path / "plain.h5", data=(ni.reshape(9, 60, 60), {}))
     err = _fails(existing_store, plain, "not a format kikuchipy reads")
-    assert "--dataset" in str(err) and "/data 9×60×60 uint8" in str(err)
+    assert "`dataset`" in str(err) and "/data 9×60×60 uint8" in str(err)
     txt = tmp_path / "notes.txt"
     txt.write_text("not patterns\n")
     _fails(existing_store, txt, "not a format kikuchipy reads")

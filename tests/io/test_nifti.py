@@ -148,9 +148,9 @@ def test_folder_and_csv_sources(tmp_path: Path):
 
 
 def test_4d_needs_a_volume(tmp_path: Path):
-    with pytest.raises(InputError, match=r"example4d.nii.gz: is 4D \(2 volumes\); pick a volume with --volume N"):
+    with pytest.raises(InputError, match=r"example4d.nii.gz: is 4D \(2 volumes\); pick a volume with `volume=N`"):
         read_nifti([EX4D])
-    with pytest.raises(InputError, match=r"example4d.nii.gz: .*--volume 2 is not in 0..1"):
+    with pytest.raises(InputError, match=r"example4d.nii.gz: .*`volume=2` is not in 0..1"):
         read_nifti([EX4D], volume=2)
     ds = read_nifti([EX4D, ANAT], volume=1, shape=(128, 96, 24))  # volume applies to 4D files only
     src = nib.load(EX4D)
@@ -164,7 +164,7 @@ def test_irreconcilable_shapes(tmp_path: Path):
     nib.save(nib.Nifti1Image(np.ones((10, 12), np.float32), np.eye(4)), flat)
     with pytest.raises(InputError, match=r"flat.nii: has shape \(10, 12\) \(2D\)"):
         read_nifti([ANAT, flat])
-    with pytest.raises(InputError, match=r"anatomical.nii: .*--shape \(10, 10\)"):
+    with pytest.raises(InputError, match=r"anatomical.nii: .*`shape` \(10, 10\)"):
         read_nifti([ANAT], shape=(10, 10))
     with pytest.raises(InputError, match=r"anatomical.nii: .*3 positive sizes"):
         read_nifti([ANAT], shape=(10, 0, 10))

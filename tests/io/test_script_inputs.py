@@ -451,7 +451,7 @@ def test_bad_script_csvs(grid_store, tmp_path):
     cases = [
         (dict(phase=tmp_path / "frac.csv"), "column 'x_indice' holds 1.5 in row 2: not a whole number"),
         (dict(phase=tmp_path / "mixed.csv"), "mix a coordinate ('x') and an index ('y_indice')"),
-        (dict(phase=tmp_path / "mixed.csv", xy_units="furlong"), "--xy-units must be auto, index or um"),
+        (dict(phase=tmp_path / "mixed.csv", xy_units="furlong"), "`xy_units` must be auto, index or um"),
     ]
     for kw, msg in cases:
         with pytest.raises(InputError, match=msg.replace("(", r"\(").replace(")", r"\)")) as err:

@@ -150,7 +150,7 @@ def test_detector_conventions_match_kikuchipy() -> None:
 
 @pytest.mark.parametrize(("kwargs", "error", "words"), [
     ({"phase": "unobtainium"}, InputError, "unknown phase 'unobtainium'"),
-    ({"phase": None}, InputError, "--phase NAME or --master-pattern"),
+    ({"phase": None}, InputError, "`phase='NAME'` or `master_pattern='FILE'`"),
     ({"pc": "0.4,1.2,0.5"}, InputError, "Y=1.2"),
     ({"pc": "0.4,0.2"}, InputError, "three finite numbers"),
     ({"pc": "0.4,0.2,-0.1"}, InputError, "Z=-0.1"),
@@ -160,7 +160,7 @@ def test_detector_conventions_match_kikuchipy() -> None:
     ({"sample_tilt": float("nan")}, InputError, "^sample_tilt "),
     ({"detector_tilt": -120}, InputError, "^detector_tilt "),
     ({"method": "radon"}, InputError, "^method 'radon' is unknown"),
-    ({"method": "dictionary", "resolution": 0.1}, InputError, "--resolution"),
+    ({"method": "dictionary", "resolution": 0.1}, InputError, "`resolution` must be"),
     ({"mask": "nope"}, StoreError, "no mask variable 'nope'"),
     ({"name": "../x"}, InputError, "^name .* is not a safe name"),  # the field (the command line: --name)
 ])

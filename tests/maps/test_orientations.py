@@ -287,7 +287,7 @@ def test_orientation_maps_command_and_its_bad_options(tmp_path):
     ingest_orientations(ang, store)  # no maps
     assert "orientation_kam" not in open_store(store)
     before = tree_hash(store)
-    for args, msg in ((["--direction", "w"], "--direction"), (["--grain-angle", "-1"], "--grain-angle"),
+    for args, msg in ((["--direction", "w"], "`direction`"), (["--grain-angle", "-1"], "`grain_angle`"),
                       (["--mask", "nosuch"], "no mask 'nosuch'"), (["--name", "ori"], "no orientation variable")):
         with pytest.raises(InputError, match=msg):
             kw = {"direction": "w"} if args[0] == "--direction" else {"grain_angle": -1.0} if args[0] == "--grain-angle" \

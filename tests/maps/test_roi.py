@@ -170,7 +170,7 @@ def test_create_roi_writes_exports_and_figures(store, bc, tmp_path):
 def test_refuses_to_overwrite_a_mask(store):
     create_roi(store, bc_min=50)
     before = tree_hash(store)
-    with pytest.raises(StoreError, match="'roi' exists; pass overwrite=True"):
+    with pytest.raises(StoreError, match="'roi' exists; pass `overwrite=True` to replace it"):
         create_roi(store, bc_min=120)
     assert tree_hash(store) == before
     res = create_roi(store, bc_min=120, overwrite=True)

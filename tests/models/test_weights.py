@@ -204,7 +204,7 @@ def test_a_checkpoint_of_another_script_lists_missing_and_unexpected_keys(tmp_pa
 def test_a_wrong_input_size_names_the_features(tmp_path: Path) -> None:
     path = tmp_path / "ebsd.pth"
     torch.save(EbsdScriptVAE((60, 60)).state_dict(), path)
-    with pytest.raises(InputError, match=r"takes 2048 features.*--resize"):
+    with pytest.raises(InputError, match=r"takes 2048 features.*`resize`"):
         load_script_weights(path, "ebsd-script", (1, 30, 30))
 
 

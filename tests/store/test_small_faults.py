@@ -146,7 +146,7 @@ def test_no_loop_names_the_link_that_loops(tmp_path):
     from vaearr import files
 
     (tmp_path / "a").symlink_to("a")
-    with pytest.raises(InputError, match=r"--out: .*/a is a loop of symbolic links"):
-        files.no_loop(tmp_path / "a" / "b" / "c", "--out")
-    files.no_loop(tmp_path / "missing" / "b", "--out")  # absent is not a loop
+    with pytest.raises(InputError, match=r"`out`: .*/a is a loop of symbolic links"):
+        files.no_loop(tmp_path / "a" / "b" / "c", "`out`")
+    files.no_loop(tmp_path / "missing" / "b", "`out`")  # absent is not a loop
     shutil.rmtree(tmp_path / "missing", ignore_errors=True)

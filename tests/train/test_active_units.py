@@ -39,9 +39,9 @@ def test_train_and_encode_give_the_same_active_units_on_the_real_ni_scan(kikuchi
     assert ACTIVE.findall(encoded.stdout) == said, (trained.stdout, encoded.stdout)
     # never advice to turn on what is on: the run standardises with the gaussian head, and free_bits is 0.5
     advice = collapse_advice(Run.open(run))
-    assert "--standardize, the EBSD default" not in advice and "-o free_bits" not in advice, advice
-    assert "already on: --standardize with the gaussian head, free_bits=0.5" in advice, advice
-    assert "--standardize, the EBSD default" not in trained.stdout + trained.stderr
+    assert "`standardize=True`, the EBSD default" not in advice and "-o free_bits" not in advice, advice
+    assert "already on: `standardize=True` with the gaussian head, free_bits=0.5" in advice, advice
+    assert "the EBSD default" not in trained.stdout + trained.stderr
 
 
 def test_a_large_map_is_measured_on_a_seeded_sample_of_its_roi(demo_store: Path, tmp_path: Path) -> None:
@@ -82,13 +82,13 @@ def test_the_collapse_warning_names_what_it_measured_and_only_options_not_on(tmp
                   progress=False)
     run = Run.open(bad.run)
     text = collapse_warning(run, bad.active_units)
-    assert text is not None and "--standardize" in text and "-o free_bits=0.5" in text and "beta=0.5" in text
+    assert text is not None and "`standardize=True`" in text and "-o free_bits=0.5" in text and "beta=0.5" in text
     # the same run with standardisation and the gaussian head, free bits, warm-up and a small β on: none is advised
     run.train.update(standardize=True, kl_warmup_epochs=1.0)
     run.model_config.update(data_range="standardized", output="gaussian", beta=0.5, free_bits=0.1)
     advice = collapse_advice(run)
-    assert advice.startswith("what may help: more epochs or a smaller --latent-dim"), advice
-    assert "already on: --standardize with the gaussian head, free_bits=0.1, --kl-warmup, beta=0.5" in advice, advice
+    assert advice.startswith("what may help: more epochs or a smaller `latent_dim`"), advice
+    assert "already on: `standardize=True` with the gaussian head, free_bits=0.1, `kl_warmup_epochs`, beta=0.5" in advice, advice
 
 
 def test_a_run_that_saved_no_checkpoint_is_measured_with_its_trained_model(tmp_path: Path) -> None:

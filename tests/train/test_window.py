@@ -115,7 +115,7 @@ def test_window_requests_and_their_one_line_errors() -> None:
     assert parse_window("0:40, 8:48") == WindowRequest("box", (0, 40, 8, 48))
     assert parse_window(None) is None
     for bad in ("foo", "1:2", "1:2,3", "4x4x4", "a:b,c:d"):
-        with pytest.raises(InputError, match="--window must be"):
+        with pytest.raises(InputError, match="`window` must be"):
             parse_window(bad)
     check_request(WindowRequest("box", (0, 40, 8, 48)), (48, 64))
     with pytest.raises(InputError, match="lies outside the 48 × 64 map"):

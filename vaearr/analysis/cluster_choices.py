@@ -53,7 +53,7 @@ def silhouette_k(x: np.ndarray, k_range: tuple[int, int], *, seed: int = 0,
     n = x.shape[0]
     ks = list(range(max(2, int(k_range[0])), min(int(k_range[1]), n - 1) + 1))
     if not ks:
-        raise InputError(None, f"--k-range {k_range[0]}:{k_range[1]} leaves no k between 2 and {n - 1} "
+        raise InputError(None, f"`k_range` {k_range[0]}:{k_range[1]} leaves no k between 2 and {n - 1} "
                                f"(the points to cluster, minus one) for the silhouette")
     best, scores = None, {}
     for k in bar(ks, desc="cluster: k (silhouette)", unit="k"):
@@ -64,5 +64,5 @@ def silhouette_k(x: np.ndarray, k_range: tuple[int, int], *, seed: int = 0,
         if best is None or scores[str(k)] > scores[str(best[0])]:
             best = (k, labels)
     if best is None:
-        raise InputError(None, "k-means found fewer than 2 distinct groups for every k; give --k")
+        raise InputError(None, "k-means found fewer than 2 distinct groups for every k; give `k`")
     return best[0], best[1], scores

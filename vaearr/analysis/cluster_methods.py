@@ -183,14 +183,14 @@ def check_hdbscan_memory(n: int, min_samples: int, available: int | None = None)
     >>> check_hdbscan_memory(1_000_000, 2000, available=16 * 2**30)
     Traceback (most recent call last):
     ...
-    vaearr.errors.InputError: HDBSCAN on 1000000 points with min_samples 2000 needs about 16.0 GB for its neighbour table, more than the 17.2 GB free can hold; pass a smaller --min-samples (memory grows as points × min-samples; 20 takes 0.2 GB here)
+    vaearr.errors.InputError: HDBSCAN on 1000000 points with min_samples 2000 needs about 16.0 GB for its neighbour table, more than the 17.2 GB free can hold; pass a smaller `min_samples` (memory grows as points × min-samples; 20 takes 0.2 GB here)
     """
     need = n * min_samples * KNN_BYTES
     free = psutil.virtual_memory().available if available is None else available
     if need > 0.8 * free:
         raise InputError(None, f"HDBSCAN on {n} points with min_samples {min_samples} needs about {need / 1e9:.1f} GB "
                                f"for its neighbour table, more than the {free / 1e9:.1f} GB free can hold; pass a "
-                               "smaller --min-samples (memory grows as points × min-samples; 20 takes "
+                               "smaller `min_samples` (memory grows as points × min-samples; 20 takes "
                                f"{n * 20 * KNN_BYTES / 1e9:.1f} GB here)")
 
 

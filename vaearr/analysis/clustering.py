@@ -67,12 +67,12 @@ def check_colors(colors: Sequence[str] | None) -> list[str] | None:
         return None
     colors = [str(c).strip() for c in colors if str(c).strip()]
     if not colors:
-        raise InputError(None, "--colors is empty; give names or hex codes like red,#00ff00")
+        raise InputError(None, "`colors` is empty; give names or hex codes like red,#00ff00")
     for c in colors:
         try:
             to_rgb(c)
         except ValueError:
-            raise InputError(None, f"--colors: '{c}' is not a colour (a name like red or a hex code like #00ff00)") from None
+            raise InputError(None, f"`colors`: '{c}' is not a colour (a name like red or a hex code like #00ff00)") from None
     return colors
 
 
@@ -263,12 +263,12 @@ def _points(ds: xr.Dataset, o: ClusterOptions) -> _Points:
             raise StoreError(store, f"'{latent}' has no '{latent_dim}' dim (dims {lat.dims})")
         coord = lat[latent_dim].values if latent_dim in lat.coords else np.arange(lat.sizes[latent_dim])
         if o.dim not in coord:
-            raise InputError(None, f"--dim {o.dim} is not a {latent_dim} of '{latent}' ({coord.min()}..{coord.max()})")
+            raise InputError(None, f"`dim` {o.dim} is not a {latent_dim} of '{latent}' ({coord.min()}..{coord.max()})")
         lv = np.asarray(lat.sel({latent_dim: o.dim}).transpose("y", "x").values, np.float64)[m]
     if o.with_var is not None and bv is None:
         if o.with_var not in ds:
-            raise StoreError(store, f"no variable '{o.with_var}' to cluster with; --with none clusters the latent "
-                                    f"alone, --with NAME with another (y, x) map")
+            raise StoreError(store, f"no variable '{o.with_var}' to cluster with; `with_var=None` clusters the "
+                                    f"latent alone, `with_var='NAME'` with another (y, x) map")
         bv = np.asarray(ds[o.with_var].transpose("y", "x").values, np.float64)[m]
     keep = np.isfinite(lv) & (np.isfinite(bv) if bv is not None else True)
     if keep.sum() < 2:
@@ -347,7 +347,7 @@ def joint_cluster(store: str | os.PathLike, options: ClusterOptions | None = Non
     tag, name = o.tag_and_name()
     ds = open_store(store)
     if o.write and name in ds and not o.overwrite:
-        raise StoreError(store, f"variable '{name}' exists; pass overwrite=True (--overwrite) to replace it")
+        raise StoreError(store, f"variable '{name}' exists; pass `overwrite=True` to replace it")
     with bar(total=3, desc="cluster: read, fit, write", unit="step") as steps:
         return _cluster_steps(store, o, ds, name, tag, colors, shade_clip, steps)
 
@@ -359,14 +359,14 @@ def _cluster_steps(store: Any, o: ClusterOptions, ds: xr.Dataset, name: str, tag
     steps.update(1)
     n_mask = int(p.m.sum())
     if o.k is not None and not 1 <= o.k <= len(p.feats):
-        raise InputError(None, f"--k {o.k}: the mask '{p.mask_label}' has {len(p.feats)} pixels to cluster; "
+        raise InputError(None, f"`k` {o.k}: the mask '{p.mask_label}' has {len(p.feats)} pixels to cluster; "
                                f"give 1 to {len(p.feats)}")
     settings = {f.name: getattr(o, f.name) for f in dataclasses.fields(ClusterSettings)}
     labels_kept, params = cluster_points(p.feats, o.method, **settings)
     steps.update(1)
     n_clusters = int(labels_kept.max()) + 1 if (labels_kept >= 0).any() else 0
     if colors is not None and len(colors) < n_clusters:
-        raise InputError(None, f"--colors gives {len(colors)} colours for {n_clusters} clusters; give at least {n_clusters}")
+        raise InputError(None, f"`colors` gives {len(colors)} colours for {n_clusters} clusters; give at least {n_clusters}")
     labels = np.full(n_mask, -2, np.int64)  # masked pixels with NaN values: outside, like the rest
     labels[p.keep] = labels_kept
     params.update(latent=o.var, dim=int(o.dim) if np.isscalar(o.dim) else o.dim, with_var=o.with_var,

@@ -69,7 +69,7 @@ def read_for_run(path: str | os.PathLike, lr: LoadedRun, *, size: int | None | s
         raise InputError(path, f"exploring image files needs a run on 2D gray or RGB samples; this run's samples "
                                f"have shape {tuple(shape)}")
     if pre.average_neighbours:
-        raise InputError(path, "this run averages each pattern with its map neighbours (--average-neighbours); "
+        raise InputError(path, "this run averages each pattern with its map neighbours (`average_neighbours`); "
                                "a single file has none")
     c, h, w = shape
     if size == "store":
@@ -109,7 +109,7 @@ def explore_files(lr: LoadedRun, images: Sequence[str | os.PathLike], *, interpo
     if not images:
         raise InputError(None, "give at least one image file")
     if steps < 2:
-        raise InputError(None, f"--steps must be >= 2 (both ends are included), got {steps}")
+        raise InputError(None, f"`steps` must be >= 2 (both ends are included), got {steps}")
     size = ingest_size(lr)
     x = np.concatenate([read_for_run(p, lr, size=size) for p in images])
     recon = reconstruct(lr.model, x)

@@ -45,14 +45,14 @@ class ClusterSettings:
     """The knobs of the clustering methods (each method reads the ones it has; see
     :func:`~vaearr.analysis.cluster_methods.cluster_points`)."""
 
-    k: int | None = opt(None, "Clusters (gmm, kmeans); without it gmm picks k by --criterion, kmeans by silhouette, "
-                              "over --k-range.", min=1)
+    k: int | None = opt(None, "Clusters (gmm, kmeans); without it gmm picks k by `criterion`, kmeans by silhouette, "
+                              "over `k_range`.", min=1)
     k_range: tuple[int, int] = opt((2, 8), "k range for the automatic choice of k.", cli_type=str,
                                    parse=parse_k_range, cli_default="2:8")
     criterion: str = opt("bic", "gmm's choice of k: bic or aic.", parse=_lower, choices=CRITERIA)
     eps: float | None = opt(None, "DBSCAN radius (standardised units); default: the elbow of the sorted k-distances "
                                   "(printed).", above=0)
-    min_samples: int | None = opt(None, "DBSCAN/HDBSCAN core size (default: 10 for DBSCAN, --min-cluster-size for "
+    min_samples: int | None = opt(None, "DBSCAN/HDBSCAN core size (default: 10 for DBSCAN, `min_cluster_size` for "
                                         "HDBSCAN). HDBSCAN's memory grows as pixels × this: a 1M-pixel map took "
                                         "14.8 GB at 2000, 0.7 GB at 20.", min=1)
     min_cluster_size: int = opt(20, "HDBSCAN smallest cluster.", min=2)
@@ -68,9 +68,9 @@ def _clip(text: str | Sequence[float]) -> tuple[float, float]:
     """``"2:98"`` (or two numbers) → ``(2.0, 98.0)``."""
     if not isinstance(text, str):
         return tuple(text)  # type: ignore[return-value]
-    clip = parse_floats(text.replace(":", ","), "--shade-clip")
+    clip = parse_floats(text.replace(":", ","), "`shade_clip`")
     if len(clip) != 2:
-        raise InputError(None, f"--shade-clip takes two percentiles like 2:98, got '{text}'")
+        raise InputError(None, f"`shade_clip` takes two percentiles like 2:98, got '{text}'")
     return clip[0], clip[1]
 
 
@@ -129,10 +129,10 @@ class ClusterOptions(ClusterSettings):
         if tag is None:
             tag = (f"{self.method}_{re.sub(r'[^A-Za-z0-9_.-]', '_', Path(self.latent_vector).stem)}"
                    if self.latent_vector is not None else f"{self.method}_dim{self.dim}")
-        check_name(tag, "--tag")  # it goes into file names in out
+        check_name(tag, "`tag`")  # it goes into file names in out
         name = self.name or f"cluster_{tag}"
         if self.write:
-            check_name(name, "variable name (--name)")
+            check_name(name, "variable name (`name`)")
         return tag, name
 
 
@@ -161,11 +161,11 @@ def parse_span(text: str | None, what: str) -> tuple[float, float] | None:
 
 
 def _traversal_range(text: str) -> tuple[float, float] | None:
-    return parse_span(text, "--traversal-range")
+    return parse_span(text, "`traversal_range`")
 
 
 def _manifold_range(text: str | None) -> tuple[float, float] | None:
-    return parse_span(text, "--manifold-range")
+    return parse_span(text, "`manifold_range`")
 
 
 def _all_if_zero(n: int | None) -> int | None:
@@ -186,40 +186,40 @@ def _embeddings(text: str) -> tuple[str, ...] | list[str]:
 
 def _base(text: str | None) -> str | list[float] | None:
     # values hold a comma (a 1-dim latent: "0.5,"); anything else names "mean" or a label
-    return parse_floats(text, "--base") if text is not None and "," in text else text
+    return parse_floats(text, "`base`") if text is not None and "," in text else text
 
 
 def _traversal_dims(text: str | None) -> list[int] | None:
-    return parse_ints(text, "--traversal-dims")
+    return parse_ints(text, "`traversal_dims`")
 
 
 def _manifold_dims(text: str | None) -> tuple[int, int] | None:
-    dims = parse_ints(text, "--manifold-dims")
+    dims = parse_ints(text, "`manifold_dims`")
     if dims is not None and len(dims) != 2:
-        raise InputError(None, f"--manifold-dims takes two dims 'i,j', got '{text}'")
+        raise InputError(None, f"`manifold_dims` takes two dims 'i,j', got '{text}'")
     return tuple(dims) if dims else None  # type: ignore[return-value]
 
 
 def _line(text: str | None) -> tuple[tuple[float, float], tuple[float, float]] | None:
-    pts = parse_floats(text, "--line")
+    pts = parse_floats(text, "`line`")
     if pts is not None and len(pts) != 4:
-        raise InputError(None, f"--line takes four numbers 'x0,y0,x1,y1', got '{text}'")
+        raise InputError(None, f"`line` takes four numbers 'x0,y0,x1,y1', got '{text}'")
     return ((pts[0], pts[1]), (pts[2], pts[3])) if pts else None
 
 
 def _slices(text: str | None) -> list[int] | None:
-    return parse_ints(text, "--slices")
+    return parse_ints(text, "`slices`")
 
 
 @dataclass(frozen=True, kw_only=True)
 class ExploreOptions:
     """Everything :func:`vaearr.viz.explore.explore` (``vaearr explore``, the ``explore-latents`` flow) takes."""
 
-    store: str | None = opt(None, "Store with the variable the run was trained on (not needed with --image / "
-                                  "--interpolate).", flags=())
+    store: str | None = opt(None, "Store with the variable the run was trained on (not needed with `image` / "
+                                  "`interpolate`).", flags=())
     run: str = opt(help="Training run folder.", flags=("--run", "-r"))
     out: Path | None = opt(None, "Folder for figures (HTML + PNG), tables and summary.json (default: STORE_explore "
-                                 "beside the store; out/explore for --image / --interpolate files).")
+                                 "beside the store; out/explore for `image` / `interpolate` files).")
     n: int | None = opt(2000, "Samples to encode (a seeded random subset; 0: all).", cli_type=int, parse=_all_if_zero, min=0)
     seed: int = opt(0, "Seed of the subset, prior draws and grids.", min=0, max=SEED_MAX)
     label: str | None = opt("auto", "Label variable/coordinate ('auto': label if present; 'none').", cli_type=str,
@@ -236,7 +236,7 @@ class ExploreOptions:
     traversal_range: tuple[float, float] = opt((-3.0, 3.0), "Values each traversed dim takes, low:high.", cli_type=str,
                                                parse=_traversal_range, cli_default="-3:3")
     manifold_range: tuple[float, float] | None = opt(None, "The 2D manifold's range on both axes, low:high (default "
-                                                           "--traversal-range).", cli_type=Optional[str],
+                                                           "`traversal_range`).", cli_type=Optional[str],
                                                      parse=_manifold_range)
     manifold_size: int = opt(9, "The 2D manifold's grid side (N×N decoded images).", flags=("--grid",), min=2)
     metric_range: str = opt("both", "PSNR/SSIM on the network's floats, on 8-bit images (uint8, range 255), or both.",
@@ -291,7 +291,7 @@ def _references(items: Sequence[str] | None) -> list[str] | tuple[str, ...]:
 
 
 def _dims(text: str | None) -> str | list[int] | None:
-    return "all" if text is not None and text.strip().lower() == "all" else parse_ints(text, "--dims")
+    return "all" if text is not None and text.strip().lower() == "all" else parse_ints(text, "`dims`")
 
 
 def _metrics(items: Sequence[str] | None) -> list[str] | None:
@@ -325,9 +325,9 @@ class RankOptions:
                                    cli_default="2:8")
     criterion: str = opt("bic", "bic or aic.", choices=CRITERIA)
     nan_color: str = opt("lightgray", "Colour of pixels outside the mask in the maps.")
-    figures: bool = opt(True, "Draw the figures (--no-figures: skip them).", flags=("--figures/--no-figures",))
+    figures: bool = opt(True, "Draw the figures (`figures=False`: skip them).", flags=("--figures/--no-figures",))
     dims: Sequence[int] | str | None = opt(None, "Latent dims for the per-dim outputs (scatters, maps, .npy/.csv), e.g. "
-                                                 "3,7,12, or 'all'; default --top dims, taken in turn from each "
+                                                 "3,7,12, or 'all'; default `top` dims, taken in turn from each "
                                                  "reference's ranking.", cli_type=Optional[str], parse=_dims)
     per_page: int = opt(16, "Latent maps per page (maps_page1.html, maps_page2.html...).", min=1)
     seed: int = opt(0, "Seed of NMF and the mixtures.", min=0, max=SEED_MAX)

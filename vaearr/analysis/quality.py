@@ -340,10 +340,10 @@ def check_slices(slices: Sequence[int] | None, shape: Sequence[int], what: Any =
     s = tuple(int(i) for i in slices)
     shape = tuple(int(n) for n in shape[-3:])
     if len(s) != 3:
-        raise InputError(what, f"--slices takes three indices z,y,x; got {len(s)}: {','.join(map(str, s))}")
+        raise InputError(what, f"`slices` takes three indices z,y,x; got {len(s)}: {','.join(map(str, s))}")
     bad = [f"{axis}={i} (0..{n - 1})" for axis, i, n in zip("zyx", s, shape, strict=True) if not 0 <= i < n]
     if bad:
-        raise InputError(what, f"--slices out of range for volumes of {'×'.join(map(str, shape))} (z×y×x): "
+        raise InputError(what, f"`slices` out of range for volumes of {'×'.join(map(str, shape))} (z×y×x): "
                                f"{', '.join(bad)}")
     return s
 

@@ -163,11 +163,11 @@ def check_dims(lat: xr.DataArray, dims: Sequence | str | None, *, latent_dim: st
     coord = lat[latent_dim].values if latent_dim in lat.coords else np.arange(lat.sizes[latent_dim])
     if isinstance(dims, str):
         if dims != "all":
-            raise InputError(None, f"--dims takes whole numbers like 3,7,12 or 'all', got '{dims}'")
+            raise InputError(None, f"`dims` takes whole numbers like 3,7,12 or 'all', got '{dims}'")
         return [_py(d) for d in coord]
     bad = [d for d in dims if d not in coord]
     if bad or not len(dims):
-        raise InputError(None, f"--dims {','.join(map(str, dims)) or '(none)'}: "
+        raise InputError(None, f"`dims` {','.join(map(str, dims)) or '(none)'}: "
                                f"{bad or 'no dims'} not {latent_dim} values of '{lat.name}' ({coord.min()}..{coord.max()})")
     return list(dict.fromkeys(_py(d) for d in dims))
 
@@ -397,7 +397,7 @@ def rank_latents(store: str | os.PathLike, options: RankOptions | None = None, /
     if mask is not None and mask not in ds:
         raise StoreError(store, f"no mask variable '{mask}' in the store")
     if not against:
-        raise InputError(None, "give at least one reference (--against)")
+        raise InputError(None, "give at least one reference (`against`)")
     dims = check_dims(ds[latent], o.dims, latent_dim=latent_dim)
     opts = AssociationOptions(metrics=tuple(metrics) if metrics else AssociationOptions().metrics, trend_order=trend_order)
     decomp = missing_references(ds, against, overwrite=overwrite)

@@ -169,7 +169,7 @@ def split_samples(ids: np.ndarray, val_fraction: float, seed: int, *, where: str
     ids = np.asarray(ids, dtype=np.int64)
     if len(ids) < 2:
         raise InputError(where, f"{len(ids)} sample(s): too few to hold any out for validation "
-                                "(--val-fraction 0 trains without validation)")
+                                "(`val_fraction=0` trains without validation)")
     n_val = n_val_samples(len(ids), val_fraction)
     return np.sort(rng(seed, TAG_SPLIT_SAMPLES).permutation(ids)[:n_val])
 

@@ -26,6 +26,7 @@ from vaearr.interface import (  # noqa: F401 - the adapter's names the command m
     store_location,
     store_text,
     typer_parameters,
+    warnings_in_flags,
     with_figure_options,
 )
 from vaearr.options import REMOVED_IN, FigureOptions, parsed
@@ -221,13 +222,14 @@ class Command(TyperCommand):
                 value = ctx.params[p.name]
                 ctx.params[p.name] = ([with_context(v, context) for v in value] if isinstance(value, list | tuple)
                                       else with_context(value, context))
+        flags = command_flags(self.params)
         try:
-            with command_outputs():
+            with command_outputs(), warnings_in_flags(flags):
                 return super().invoke(ctx)
         except OptionError as exc:  # the library names fields; the command line says its flags
-            raise reworded(flagged(exc), command_flags(self.params)) from None
+            raise reworded(flagged(exc), flags) from None
         except VaearrError as exc:  # and names options as keywords (`overwrite=True`): said as flags here
-            reworded(exc, command_flags(self.params))
+            reworded(exc, flags)
             raise
 
 

@@ -36,7 +36,7 @@ def ingest_ebsd(
     coords_order: Annotated[Optional[str], typer.Option(help="/images + /coords files: xy (column 0 = x, the default, as the scripts write it) or yx.")] = None,
     coords_units: Annotated[Optional[str], typer.Option(help="/images + /coords files: auto (whole numbers = scan indices × --step, else µm), index or um.")] = None,
     orientations: Annotated[bool, typer.Option("--orientations/--no-orientations", help="Read the indexing a Bruker, EDAX or Oxford HDF5 file holds (orientation, phase_id, quality maps).")] = True,
-    no_elements: Annotated[bool, typer.Option("--no-elements", help="Do not read the EDS element maps an Oxford .h5oina holds.")] = False,
+    eds: Annotated[bool, typer.Option("--eds/--no-elements", help="Read the EDS element maps an Oxford .h5oina holds (--no-elements: do not).")] = True,
     overwrite: Overwrite = False,
 ) -> None:
     """EBSD patterns, and what the vendor file holds beside them (plus band contrast, element and phase CSVs).
@@ -55,7 +55,7 @@ def ingest_ebsd(
     ds = io_ebsd.ingest_ebsd(
         src, store, dataset=dataset, x_dataset=x_dataset, y_dataset=y_dataset,
         scan_shape=parse_shape(scan_shape, 2, "--scan-shape"), step=step, crop=crop, binning=binning,
-        bandcontrast=bandcontrast, elements=elements, phase=phase, orientations=orientations, eds=not no_elements,
+        bandcontrast=bandcontrast, elements=elements, phase=phase, orientations=orientations, eds=eds,
         say=typer.echo, overwrite=overwrite, progress=True, **coords_kw,
     )
     note = ds["patterns"].attrs.get("coords_note")

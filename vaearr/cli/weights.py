@@ -16,7 +16,7 @@ from vaearr.train.config import MIN_SIDE
 def import_weights(
     weights: Annotated[Path, typer.Argument(help="The script's checkpoint (.pth/.pt: a state dict, or a dict holding one).")],
     store: Annotated[Path, typer.Argument(parser=store_location, help="Store with the variable the run will encode (fits the input pipeline)."), Renamed("--store")],
-    source: Annotated[str, typer.Option("--from", help="The script: ebsd-script, beta-vae or mnist-vae (the family the weights come from, not an input variable: that is --var).")],
+    script: Annotated[str, typer.Option("--from", help="The script: ebsd-script, beta-vae or mnist-vae (the family the weights come from, not an input variable: that is --var).")],
     run: Annotated[Path, typer.Option("--run", "-r", help="New run folder.")],
     var: Annotated[str, typer.Option(help="Variable to encode.")] = "patterns",
     mask: Annotated[str, typer.Option(help="Mask variable ('auto': roi if present; 'none').")] = "auto",
@@ -31,9 +31,9 @@ def import_weights(
     writable_folder(run, "--run")  # proven writable (removed again if the command fails while it is empty)
     from vaearr.train.weights import import_weights as run_import
 
-    result = run_import(weights, source, store, run, var=var, mask=None if mask == "none" else mask, scale=scale,
+    result = run_import(weights, script, store, run, var=var, mask=None if mask == "none" else mask, scale=scale,
                         resize=resize, crop=crop, options=parse_options(option))
     c = result.model_config
-    typer.echo(f"imported {weights} (--from {source}) → {run}\n"
+    typer.echo(f"imported {weights} (--from {script}) → {run}\n"
                f"  conv-vae {'×'.join(map(str, c['input_shape']))} → {c['latent_dim']} latent dims, "
                f"output {c['output']}, inputs scaled to {result.train['scale']}")

@@ -312,7 +312,7 @@ def resolve_phases(specs: Sequence[str]) -> list[PhaseSource]:
     for spec, ps in zip(specs, out):
         if ps.name.lower() in seen:
             raise InputError(None, f"two phases named '{ps.name}' ('{seen[ps.name.lower()]}' and '{spec}'); "
-                                   f"name one with --phase NAME=…")
+                                   f"name one with `phase` NAME=…")
         seen[ps.name.lower()] = spec
     return out
 

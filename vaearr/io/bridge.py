@@ -144,10 +144,10 @@ def to_crystal_map(ds: xr.Dataset, orientation: str = ORIENTATION, *, phase_from
                   for i in np.unique(pid[pid >= 0])]
     prop = _quality(ds, orientation)
     if phase_from is not None:
-        pid, phases = _labels_as_phases(label_map(ds, phase_from, "--phase-from", where).ravel(), pid, phases,
+        pid, phases = _labels_as_phases(label_map(ds, phase_from, "`phase_from`", where).ravel(), pid, phases,
                                         phase_from)
     if grain_from is not None:
-        prop[GRAIN_ID] = label_map(ds, grain_from, "--grain-from", where).ravel().astype(np.float64)
+        prop[GRAIN_ID] = label_map(ds, grain_from, "`grain_from`", where).ravel().astype(np.float64)
     pid = np.where(np.isin(pid, [int(p["id"]) for p in phases]), pid, NOT_INDEXED)
     q[pid < 0] = (1.0, 0.0, 0.0, 0.0)
     yy, xx = np.meshgrid(ds[Y].values.astype(np.float64), ds[X].values.astype(np.float64), indexing="ij")

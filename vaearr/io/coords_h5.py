@@ -121,11 +121,11 @@ def read_coords_hdf5(
     order = (coords_order or "xy").lower()
     units = (coords_units or "auto").lower().replace("µ", "u").replace("μ", "u")
     if order not in COORDS_ORDERS:
-        raise InputError(None, f"--coords-order must be xy or yx, got '{coords_order}'")
+        raise InputError(None, f"`coords_order` must be xy or yx, got '{coords_order}'")
     if units not in COORDS_UNITS:
-        raise InputError(None, f"--coords-units must be auto, index or um, got '{coords_units}'")
+        raise InputError(None, f"`coords_units` must be auto, index or um, got '{coords_units}'")
     if options.scan_shape is not None:
-        raise InputError(path, f"has /{IMAGES} and /{COORDS}: the grid comes from /{COORDS}, leave out --scan-shape")
+        raise InputError(path, f"has /{IMAGES} and /{COORDS}: the grid comes from /{COORDS}, leave out `scan_shape`")
     with open_h5(path) as f:
         images, coords = f[IMAGES], f[COORDS]
         channel = _check_layout(path, images, coords)
@@ -146,7 +146,7 @@ def read_coords_hdf5(
     if units == "index" and not whole:
         first = int(np.flatnonzero((xy != np.round(xy)).any(axis=1))[0])
         raise InputError(path, f"'/{COORDS}' row {first} is {xy[first].tolist()}: not whole numbers, so not "
-                               "scan indices (leave out --coords-units index to read them as µm)")
+                               "scan indices (leave out `coords_units='index'` to read them as µm)")
     attrs: dict[str, Any] = {"format": f"HDF5 image set (/{IMAGES} + /{COORDS})", "vendor": "unknown",
                              "dataset": name, "coords_dataset": f"/{COORDS}", "coords_order": order,
                              "coords_units": "index" if units == "index" else "µm"}

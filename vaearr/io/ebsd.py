@@ -115,7 +115,7 @@ def read_ebsd(
     if (dataset is None or dataset.strip("/") == IMAGES) and is_coords_layout(src):
         return read_coords_hdf5(src, options=options, coords_order=coords_order, coords_units=coords_units)
     if coords_order is not None or coords_units is not None:
-        raise InputError(src, f"coords_order/coords_units (--coords-order/--coords-units) apply to HDF5 files "
+        raise InputError(src, f"`coords_order`/`coords_units` apply to HDF5 files "
                               f"with /{IMAGES} and /{COORDS} datasets only")
     if dataset is not None:
         return read_plain_hdf5(src, dataset, x_dataset=x_dataset, y_dataset=y_dataset, options=options)

@@ -59,14 +59,14 @@ def check_target(path: str | os.PathLike, overwrite: bool) -> tuple[Path, str]:
     """The output file and its suffix, or one :class:`InputError` line: an unknown suffix, an existing
     file without ``overwrite``, a folder that cannot be written."""
     path = Path(path)
-    no_loop(path, "--out")
+    no_loop(path, "`to`")
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise InputError(path, f"unknown suffix '{path.suffix}': give .ang, .ctf, .h5 (orix HDF5) or .csv")
     if path.is_dir():
         raise InputError(path, "is a folder; give a file name")
     if path.exists() and not overwrite:
-        raise InputError(path, "exists; pass --overwrite to replace it")
+        raise InputError(path, "exists; pass `overwrite=True` to replace it")
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
@@ -84,7 +84,7 @@ def check_target(path: str | os.PathLike, overwrite: bool) -> tuple[Path, str]:
 def _write_whole(path: Path, write) -> None:
     """``write(tmp)`` beside ``path``, then rename: the file appears whole or not at all; a full disk is one
     :class:`~vaearr.files.NoRoomError` line and leaves no temporary file (:func:`vaearr.files.write_whole`)."""
-    writable_folder(path.parent, "--out")  # a folder made here goes again if the export fails
+    writable_folder(path.parent, "`to`")  # a folder made here goes again if the export fails
     write_whole(path, write, what=f"nothing was written there{', the file there is as it was' if path.exists() else ''}")
 
 
@@ -136,9 +136,9 @@ def export_orientations(store: str | os.PathLike, to: str | os.PathLike, *, orie
     """
     to, suffix = check_target(to, overwrite)
     if suffix == ".csv":
-        raise InputError(to, "a .csv takes map variables (--vars), not orientations: give .ang, .ctf or .h5")
+        raise InputError(to, "a .csv takes map variables (`vars`), not orientations: give .ang, .ctf or .h5")
     if suffix == ".ctf" and grain_from is not None:
-        raise InputError(to, "--grain-from: a .ctf has no grain id column; export .ang or .h5, or use --phase-from")
+        raise InputError(to, "`grain_from`: a .ctf has no grain id column; export .ang or .h5, or use `phase_from`")
     ds = open_store(store)
     require_whole(ds, [orientation, phase_id_name(orientation), PHASE_ID, phase_from, grain_from,
                        *(q for name in ORIX_PROPERTY for q in (f"{orientation}_{name}", name))], store)
@@ -258,11 +258,11 @@ def write_ang_pc(path: str | os.PathLike, pc: np.ndarray) -> None:
 def _columns(ds: xr.Dataset, name: str, where) -> list[tuple[str, np.ndarray]]:
     """Variable ``name`` as ``(column, values over y × x)`` pairs: one for a map, one per component."""
     if name not in ds.data_vars:
-        raise InputError(where, f"--vars: no variable '{name}'")
+        raise InputError(where, f"`vars`: no variable '{name}'")
     v = ds[name]
     rest = [d for d in v.dims if d not in (Y, X)]
     if Y not in v.dims or X not in v.dims or len(rest) > 1:
-        raise InputError(where, f"--vars: '{name}' is not a (y, x) map or a (y, x, component) stack "
+        raise InputError(where, f"`vars`: '{name}' is not a (y, x) map or a (y, x, component) stack "
                                 f"(its dims: {', '.join(map(str, v.dims))})")
     if not rest:
         return [(name, v.transpose(Y, X).values.ravel())]
@@ -288,15 +288,15 @@ def export_table(store: str | os.PathLike, to: str | os.PathLike, variables: Seq
     """
     to, suffix = check_target(to, overwrite)
     if suffix != ".csv":
-        raise InputError(to, f"--vars writes a .csv table; orientations go to {suffix} with --var")
+        raise InputError(to, f"`vars` writes a .csv table; orientations go to {suffix} with `orientation`")
     if not variables:
-        raise InputError(to, "a .csv needs --vars (e.g. --vars latent,pca_weights,clusters)")
+        raise InputError(to, "a .csv needs `vars` (e.g. `vars='latent,pca_weights,clusters'`)")
     ds = open_store(store)
     require_whole(ds, [*variables, mask, ROI], store)  # before any work
     cols = [c for name in variables for c in _columns(ds, name, store)]
     keep = np.ones(ds.sizes[Y] * ds.sizes[X], bool)
     if mask is not None:
-        keep = label_map(ds, mask, "--mask", store).ravel() > 0
+        keep = label_map(ds, mask, "`mask`", store).ravel() > 0
     roi = ds[ROI].transpose(Y, X).values.ravel().astype(bool) if ROI in ds.data_vars else keep
     yy, xx = np.meshgrid(ds[Y].values, ds[X].values, indexing="ij")
     frame = {"x": xx.ravel(), "y": yy.ravel()}

@@ -450,7 +450,7 @@ def read_plain_hdf5(
                 raise InputError(
                     path,
                     f"'{name}' is N×H×W ({shape[0]} patterns) but there is no {missing} dataset: "
-                    "name the x/y datasets (--x-dataset/--y-dataset) or give the scan shape (--scan-shape)",
+                    "name the x/y datasets (`x_dataset`/`y_dataset`) or give the scan shape (`scan_shape`)",
                 )
             for d in (xd, yd):
                 if d.ndim != 1 and not (d.ndim == 2 and 1 in d.shape):

@@ -244,7 +244,7 @@ def read_image_folder(
     good = [r for r in results if isinstance(r, _Probe)]
     if bad and not skip_bad:
         more = f" (and {len(bad) - 1} more bad file{'s' if len(bad) > 2 else ''})" if len(bad) > 1 else ""
-        raise InputError(bad[0].path, f"{bad[0].problem}{more}; pass skip_bad (--skip-bad) to skip such files")
+        raise InputError(bad[0].path, f"{bad[0].problem}{more}; pass `skip_bad=True` to skip such files")
     skipped = [Path(e.path).relative_to(folder).as_posix() for e in bad]
     if not good:
         raise InputError(folder, f"holds no readable image ({len(skipped)} files skipped)")

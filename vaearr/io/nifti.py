@@ -114,7 +114,7 @@ def read_labels(csv_path: str | os.PathLike, column: str, subjects: Sequence[str
             fields = [(h or "").strip() for h in (reader.fieldnames or [])]
             reader.fieldnames = fields
             if "subject" not in fields or column not in fields:
-                raise InputError(csv_path, f"needs columns 'subject' and '{column}' (--label-column); has {fields}")
+                raise InputError(csv_path, f"needs columns 'subject' and '{column}' (`label_column`); has {fields}")
             table: dict[str, str] = {}
             for line, row in enumerate(reader, start=2):
                 subject = (row.get("subject") or "").strip()
@@ -190,9 +190,9 @@ def _plan(subject: str, path: Path, volume: int | None) -> _Plan:
     if len(shape) == 4:
         n = shape[3]
         if volume is None:
-            raise InputError(path, f"is 4D ({n} volumes); pick a volume with --volume N (0..{n - 1})")
+            raise InputError(path, f"is 4D ({n} volumes); pick a volume with `volume=N` (0..{n - 1})")
         if not 0 <= volume < n:
-            raise InputError(path, f"has {n} volumes; --volume {volume} is not in 0..{n - 1}")
+            raise InputError(path, f"has {n} volumes; `volume={volume}` is not in 0..{n - 1}")
         index = volume
     elif len(shape) != 3:
         raise InputError(path, f"has shape {tuple(img.shape)} ({len(shape)}D): cannot be reconciled with 3D volumes")
@@ -295,7 +295,7 @@ def _check_shape(shape: Sequence[int] | None, first: _Plan) -> tuple[int, int, i
     if not ok:
         raise InputError(
             first.path,
-            f"shape {first.src_shape} cannot be reconciled with --shape {tuple(shape)}: "
+            f"shape {first.src_shape} cannot be reconciled with `shape` {tuple(shape)}: "
             "give 3 positive sizes (i j k)",
         )
     return target  # type: ignore[return-value]
@@ -356,7 +356,7 @@ def _read_pairs(
         raise InputError(pairs[0][1], f"method must be one of {', '.join(METHODS)}, got {method!r}")
     plans = [_plan(subject, path, volume) for subject, path in pairs]
     if volume is not None and not any(p.four_d for p in plans):  # it picks from 4D files; these are all 3D
-        raise InputError(pairs[0][1], f"is 3D (one volume), as are all the files given; --volume {volume} is for "
+        raise InputError(pairs[0][1], f"is 3D (one volume), as are all the files given; `volume={volume}` is for "
                                       "4D files (leave it out)")
     target = _check_shape(shape, plans[0])
     return _build(plans, target, method)
@@ -421,11 +421,11 @@ def ingest_nifti(
     if subjects is None and label_column is not None:
         given = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
         if len(given) != 1 or Path(given[0]).suffix.lower() != ".csv":
-            raise InputError(None, "--label-column needs a subjects CSV: give --subjects FILE.csv (columns subject, "
+            raise InputError(None, "`label_column` needs a subjects CSV: give `subjects='FILE.csv'` (columns subject, "
                                    f"{label_column}) or the volumes as a CSV")
         subjects = given[0]
     if subjects is not None and label_column is None:
-        raise InputError(subjects, "--subjects needs --label-column NAME (the column to carry into the store)")
+        raise InputError(subjects, "`subjects` needs `label_column='NAME'` (the column to carry into the store)")
     labels = read_labels(subjects, label_column, [s for s, _ in pairs]) if label_column else None
     ds = _read_pairs(pairs, shape=shape, method=method, volume=volume)
     if labels is not None:

@@ -299,7 +299,7 @@ def ingest_orientations(
     if ds is not None and not overwrite:
         clash = [k for k in variables if k in ds.variables]
         if clash:
-            raise StoreError(store, f"variable(s) {clash} exist; pass overwrite=True (--overwrite) to replace them")
+            raise StoreError(store, f"variable(s) {clash} exist; pass `overwrite=True` to replace them")
     group_attrs = None
     if ds is None:
         gx, gy = variables[name][X].values, variables[name][Y].values

@@ -56,7 +56,7 @@ def crop_box(
         raise InputError(
             src,
             f"{ch}×{cw} patterns do not divide into {binning}×{binning} bins; "
-            f"crop to a multiple of {binning} first (--crop)",
+            f"crop to a multiple of {binning} first (`crop`)",
         )
     return (h - ch) // 2, (w - cw) // 2, ch, cw
 

@@ -355,7 +355,7 @@ def read_table(
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     units = (xy_units or "auto").lower().replace("µ", "u").replace("μ", "u")
     if units not in XY_UNITS:
-        raise InputError(None, f"--xy-units must be auto, index or um, got '{xy_units}'")
+        raise InputError(None, f"`xy_units` must be auto, index or um, got '{xy_units}'")
     path = Path(path)
     df, cols, value_cols = _read_frame(path, kind)
 
@@ -403,7 +403,7 @@ def _from_indices(path: Path, x: np.ndarray, y: np.ndarray, cols: dict, grid_x: 
         if frac.any():
             i = int(np.flatnonzero(frac)[0])
             raise InputError(path, f"column '{c}' holds {v[i]:g} in row {i + 1}: not a whole number, so not a "
-                                   "scan index (give --xy-units um to read x/y as µm)")
+                                   "scan index (give `xy_units='um'` to read x/y as µm)")
     if step is not None:
         sy, sx = (float(step[0]), float(step[1]))
     else:
@@ -445,8 +445,8 @@ def read_tables(
         if p is not None
     }
     if not out:
-        raise InputError(None, "give at least one table: bandcontrast=, elements=, phase=, pca_weights= or "
-                               "cnmf_weights= (--bandcontrast, --elements, ...)")
+        raise InputError(None, "give at least one table: `bandcontrast`, `elements`, `phase`, `pca_weights` or "
+                               "`cnmf_weights`")
     return out
 
 
@@ -516,7 +516,7 @@ def ingest_tables(
     if not overwrite:
         exists = [k for k, p in files.items() if p is not None and k in ds.variables]
         if exists:
-            raise StoreError(store, f"variable(s) {exists} exist; pass overwrite=True (--overwrite) to replace them")
+            raise StoreError(store, f"variable(s) {exists} exist; pass `overwrite=True` to replace them")
     # an assembled (hexagonal/irregular) grid's nodes are not where the points were: nearest
     kind = ds.attrs.get("grid_kind", ds.attrs.get("grid", "square"))
     nearest = str(kind) != "square"
@@ -538,7 +538,7 @@ def ingest_tables(
         extra = derive({**{str(k): ds[k] for k in ds.data_vars}, **tables})
         exists = [k for k in extra.variables if k in ds.variables and k not in tables]
         if exists and not overwrite:
-            raise StoreError(store, f"variable(s) {exists} exist; pass overwrite=True (--overwrite) to replace them")
+            raise StoreError(store, f"variable(s) {exists} exist; pass `overwrite=True` to replace them")
         variables.update(extra.variables)
         sources.update({k: list(extra.source) for k in extra.variables})
         config.update(extra.config)

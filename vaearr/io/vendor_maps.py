@@ -81,7 +81,7 @@ def _oxford_elements(scan: h5py.Group, n: int, path) -> tuple[list[str], np.ndar
     values = [np.asarray(data[group][k][()], dtype=np.float32).reshape(-1) for k in names]
     if any(v.size != n for v in values):
         raise InputError(path, f"its EDS maps ({group}) have {values[0].size} points but its patterns a {n}-point "
-                               "scan: the EDS grid does not match the patterns (--no-elements reads without them)")
+                               "scan: the EDS grid does not match the patterns (`eds=False` reads without them)")
     symbols = [k.split()[0] for k in names]  # "Fe Ka1" → Fe, unless two lines of one element
     return (symbols if len(set(symbols)) == len(symbols) else names), np.stack(values), group
 
@@ -134,7 +134,7 @@ def read_vendor_maps(
     data = read_crystal_map(path) if orientations and holds_indexing(path, vendor) else None
     if data is not None and data.phase_id.size != n:
         raise InputError(path, f"its indexing has {data.phase_id.size} points but its patterns a {ny} × {nx} scan: "
-                               "the indexing grid does not match the patterns (--no-orientations reads without it)")
+                               "the indexing grid does not match the patterns (`orientations=False` reads without it)")
     if data is not None:
         # the points in the patterns' order: row by row over the patterns' grid
         data.y, data.x = np.repeat(gy, nx), np.tile(gx, ny)

@@ -50,7 +50,7 @@ def _kikuchipy_plugin(path: str) -> dict:
 
 
 def _not_kikuchipy(path: str, detail: str) -> InputError:
-    msg = f"not a format kikuchipy reads ({detail}); for a plain HDF5 name the dataset with --dataset"
+    msg = f"not a format kikuchipy reads ({detail}); for a plain HDF5 name the dataset with `dataset`"
 
     if h5py.is_hdf5(path):
         with contextlib.suppress(OSError), h5py.File(path, "r") as f:

@@ -423,12 +423,12 @@ def _boundary_inputs(store: Any, source: str, mask: str | None, prefix: str, ove
     names = {k: check_name(prefix + k, "variable name (prefix)") for k in (STRENGTH, GRAIN_BOUNDARIES, LOW_ANGLE_BOUNDARIES)}
     exists = [n for n in names.values() if n in ds.data_vars]
     if exists and not overwrite:
-        raise StoreError(store, f"has {', '.join(exists)} already: pass --overwrite to replace")
+        raise StoreError(store, f"has {', '.join(exists)} already: pass `overwrite=True` to replace")
     require_whole(ds, [source, None if mask == "none" else mask], store)  # before any work
     if mask in (None, "none"):
         return ds, var, names, None, np.ones((ds.sizes[Y], ds.sizes[X]), bool)
     if mask not in ds.data_vars:
-        raise InputError(store, f"has no mask '{mask}' (--mask none: every pixel)")
+        raise InputError(store, f"has no mask '{mask}' (`mask='none'`: every pixel)")
     m = ds[mask]
     if m.dtype != bool or m.dims != (Y, X):
         raise InputError(store, f"'{mask}' is not a (y, x) bool mask")

@@ -102,15 +102,15 @@ def parse_weights(text: str) -> dict[str, float]:
         try:
             w = float(value) if sep else 1.0
         except ValueError:
-            raise InputError(None, f"--composite: weight of '{name}' is '{value}', not a number "
+            raise InputError(None, f"`composite`: weight of '{name}' is '{value}', not a number "
                                    "(expected e.g. Ni=1,Fe=0.5)") from None
         if not name or not np.isfinite(w):
-            raise InputError(None, f"--composite: '{item}' is not element=weight (e.g. Ni=1,Fe=0.5)")
+            raise InputError(None, f"`composite`: '{item}' is not element=weight (e.g. Ni=1,Fe=0.5)")
         if name in out:
-            raise InputError(None, f"--composite: '{name}' is given twice")
+            raise InputError(None, f"`composite`: '{name}' is given twice")
         out[name] = w
     if not out:
-        raise InputError(None, f"--composite '{text}' names no element (e.g. Ni=1,Fe=0.5, or all)")
+        raise InputError(None, f"`composite` '{text}' names no element (e.g. Ni=1,Fe=0.5, or all)")
     return out
 
 
@@ -155,9 +155,9 @@ def composite_variables(
     [[0.0, 0.333], [0.667, 1.0]]
     """
     if rgb is not None and weights:
-        raise InputError(None, "give --composite (a weighted sum) or --composite-rgb, not both")
+        raise InputError(None, "give `composite` (a weighted sum) or `composite_rgb`, not both")
     if ELEMENTS not in variables:
-        raise StoreError(store, "no 'elements' variable to make a composite from; give --elements FILE.csv")
+        raise StoreError(store, "no 'elements' variable to make a composite from; give `elements='FILE.csv'`")
     el = variables[ELEMENTS]
     if ELEMENT not in el.dims:
         raise StoreError(store, f"'elements' has dims {el.dims}; expected ({ELEMENT}, y, x)")
@@ -167,7 +167,7 @@ def composite_variables(
     if unknown:
         raise InputError(None, f"element(s) {unknown} are not in the element maps ({', '.join(names)})")
     if rgb is not None and not (1 <= len(chosen) <= 3 and len(set(chosen)) == len(chosen)):
-        raise InputError(None, f"--composite-rgb takes one to three different elements (R,G,B), got {list(rgb)}")
+        raise InputError(None, f"`composite_rgb` takes one to three different elements (R,G,B), got {list(rgb)}")
     m = None
     if mask is not None:
         if mask not in variables:
@@ -180,7 +180,7 @@ def composite_variables(
     if rgb is None:
         w = np.array([float((weights or {}).get(n, 1.0)) for n in chosen])
         if w.sum() == 0:
-            raise InputError(None, f"--composite weights sum to 0 ({dict(zip(chosen, w.tolist()))}); they are "
+            raise InputError(None, f"`composite` weights sum to 0 ({dict(zip(chosen, w.tolist()))}); they are "
                                    "normalised to sum 1")
         comp = element_composite(sel, weights=w, mask=m, dim=ELEMENT)
         attrs.update(mode="sum", weights=json.dumps(dict(zip(chosen, (w / w.sum()).round(12).tolist()))))

@@ -163,7 +163,7 @@ def decompose(ds: xr.Dataset, options: DecomposeOptions | None = None, /, *, dim
     how = DECOMPOSITIONS[method]()
     given = references not in (None, "auto")  # reference pixels given, not chosen
     if given and not how.takes_references:
-        raise InputError(None, f"--references is for {', '.join(m for m in METHODS if DECOMPOSITIONS[m].takes_references)}, "
+        raise InputError(None, f"`references` is for {', '.join(m for m in METHODS if DECOMPOSITIONS[m].takes_references)}, "
                                f"not {method}")
     components = parse_components(o.components)
     auto_n = isinstance(components, str)
@@ -229,11 +229,11 @@ def write_decomposition(store: str | os.PathLike, options: DecomposeOptions | No
     references, components = o.references, parse_components(o.components)
     if references is None and o.method in DECOMPOSITIONS and DECOMPOSITIONS[o.method].takes_references:
         references = "auto"  # recorded as the choice made
-    name = check_name(o.name or o.method, "variable prefix (--name)")
+    name = check_name(o.name or o.method, "variable prefix (`name`)")
     ds = open_store(store)
     for v in (f"{name}_weights", f"{name}_components"):
         if v in ds and not o.overwrite:
-            raise StoreError(store, f"variable '{v}' exists; pass overwrite=True (--overwrite) to replace it")
+            raise StoreError(store, f"variable '{v}' exists; pass `overwrite=True` to replace it")
     o = dataclasses.replace(o, store=store, name=name, references=references, components=components)
     result = decompose(ds, o)
     config = {"method": o.method, "var": o.var, "mask": result.attrs["in_mask"], "components": components,

@@ -123,7 +123,7 @@ class HoughIndexing(IndexMethod):
         except Exception as exc:  # noqa: BLE001 - PyEBSDIndex refuses lattices it cannot build a triplet library for
             names = ", ".join(f"'{p.name}' ({p.space_group})" for p in setup.phases)
             raise InputError(None, f"PyEBSDIndex cannot Hough-index phase(s) {names}: {exc}; "
-                                   "use --method dictionary") from None
+                                   "use `method='dictionary'`") from None
         self.trust_region = 2.0
         return {"hough": {"implementation": "pyebsdindex.ebsd_index.EBSDIndexer (via kikuchipy "
                                             "EBSDDetector.get_indexer), one phase list",
@@ -150,7 +150,7 @@ class DictionaryIndexing(IndexMethod):
 
     def check(self, resolution: float) -> None:
         if not (0.5 <= float(resolution) <= 10):
-            raise InputError(None, f"--resolution must be 0.5–10 degrees, got {resolution:g}")
+            raise InputError(None, f"`resolution` must be 0.5–10 degrees, got {resolution:g}")
 
     def build(self, setup: Setup) -> dict[str, Any]:
         guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk

@@ -124,7 +124,7 @@ def load_master_pattern(phase: str | None, master_pattern: str | os.PathLike | N
     its kinematical master pattern at 20 kV); ``master_pattern`` an EMsoft master-pattern file.
     """
     if (phase is None) == (master_pattern is None):
-        raise InputError(None, "give one of --phase NAME or --master-pattern FILE")
+        raise InputError(None, "give one of `phase='NAME'` or `master_pattern='FILE'`")
     if master_pattern is not None:
         path = Path(master_pattern)
         return read_master_pattern(path), str(path.resolve())
@@ -144,7 +144,7 @@ def master_energy(mp, energy: float | None) -> float:
 def phase_sources(phases: Sequence[str], master_pattern: str | os.PathLike | None) -> list[PhaseSource]:
     """The phases ``--phase`` (repeatable) and ``--master-pattern`` name, resolved (one line for a bad one)."""
     if bool(phases) == (master_pattern is not None):
-        raise InputError(None, "give one of --phase NAME or --master-pattern FILE (--phase repeats: one per phase)")
+        raise InputError(None, "give one of `phase='NAME'` or `master_pattern='FILE'` (`phase` repeats: one per phase)")
     if master_pattern is not None and not Path(master_pattern).is_file():
         raise InputError(master_pattern, "no such master-pattern file")
     return resolve_phases([*phases, *([str(master_pattern)] if master_pattern is not None else [])])
@@ -200,12 +200,12 @@ def _patterns_and_mask(store: Any, ds: xr.Dataset, name: str, method: str, mask:
     names += [orientation_map_name(name, k) for k in INDEXERS[method].extra_maps]
     clash = [v for v in names if v in ds.variables]
     if clash and not overwrite:
-        raise StoreError(store, f"variable(s) {clash} exist; pass overwrite=True (--overwrite) to replace them")
+        raise StoreError(store, f"variable(s) {clash} exist; pass `overwrite=True` to replace them")
     mask = auto_mask(ds.data_vars, mask)
     require_whole(ds, [PATTERNS, mask], store)  # before any work: no orientations from damaged patterns
     if mask is not None:
         if mask not in ds.data_vars:
-            raise StoreError(store, f"no mask variable '{mask}' in the store (use --mask none for every pixel)")
+            raise StoreError(store, f"no mask variable '{mask}' in the store (use `mask='none'` for every pixel)")
         if ds[mask].dtype != bool or set(ds[mask].dims) != {Y, X}:
             raise StoreError(store, f"mask '{mask}' must be a bool (y, x) variable")
         m = np.asarray(ds[mask].transpose(Y, X).values, bool)

@@ -171,20 +171,20 @@ class IndexOptions:
 
     store: str = opt(help="EBSD map store with patterns(y, x, py, px).", flags=())
     pc: Sequence[float] | str = opt(help="Projection centre X,Y,Z (kikuchipy's default Bruker convention unless "
-                                         "--pc-convention).", cli_type=str)
+                                         "`pc_convention`).", cli_type=str)
     sample_tilt: float = opt(70.0, "Sample tilt (degrees), e.g. 70.", flags=("--tilt",), cli_default=..., min=-90, max=90)
     phase: str | Sequence[str] | None = opt(
         None, "Phase (repeatable: every phase of the map): fcc, bcc or hcp (built in, offline); a kikuchipy master "
               "pattern (ni offline; al, si, austenite, ferrite… downloaded); a .cif file; an EMsoft master-pattern "
               "file; or NAME:SPACEGROUP:a[,b,c,α,β,γ]:ATOMS. NAME=… names it.",
         cli_type=Optional[list[str]], parse=_phase_specs)
-    master_pattern: Path | None = opt(None, "An EMsoft master-pattern file instead of --phase.")
+    master_pattern: Path | None = opt(None, "An EMsoft master-pattern file instead of `phase`.")
     method: str = opt("hough", "hough (PyEBSDIndex) or dictionary (kikuchipy), or another in vaearr.maps.index_methods.",
                       parse=_lower)
     refine: bool = opt(False, "Refine every solution against the master pattern (kikuchipy).", flags=("--refine",))
     pc_convention: str = opt("bruker", "bruker, tsl, oxford or emsoft (as kikuchipy's EBSDDetector takes them).",
                              parse=_lower)
-    px_size: float | None = opt(None, "Detector pixel size (µm); needed with --pc-convention emsoft.", above=0)
+    px_size: float | None = opt(None, "Detector pixel size (µm); needed with `pc_convention` emsoft.", above=0)
     detector_tilt: float = opt(0.0, "Detector tilt (degrees).", min=-90, max=90)
     resolution: float = opt(RESOLUTION, "Dictionary: orientation sampling (degrees).", above=0)
     energy: float | None = opt(None, "Master-pattern energy (kV); default its highest.", above=0)
@@ -300,14 +300,14 @@ class SpreadOptions:
     var: str = opt("latent", "Feature map: a (y, x[, dim]) variable (latent, pca_weights, cnmf_weights…) or "
                              "orientations (y, x, quaternion): KAM and GOS in degrees.", deprecated=("--features",))
     regions: str = opt("segments", "Region ids: a segmentation's name (its {name}_grains is used, or {name} with "
-                                   "--level regions) or any (y, x) integer variable, −1 outside.")
+                                   "`level` regions) or any (y, x) integer variable, −1 outside.")
     level: str = opt("grains", "grains: spreads over the segmentation's grains (GOS is a grain's spread); regions: "
                                "over its regions (sub-grains).", choices=SPREAD_LEVELS, parse=_lower)
     mask: str | None = opt("auto", "Mask variable ('auto': roi when the store has one, else every pixel; 'none': "
                                    "every pixel).", cli_type=str, parse=parse_none)
     radius: int = opt(KERNEL_RADIUS, "Kernel radius (pixels) of a feature map's kernel spread: the window its "
                                      "gradient is fit on (orientations: the first neighbours, as KAM).", min=1, max=10)
-    name: str | None = opt(None, "Prefix of {name}_kernel_spread and {name}_domain_spread (default: --var).")
+    name: str | None = opt(None, "Prefix of {name}_kernel_spread and {name}_domain_spread (default: `var`).")
     recrystallised: str = opt("recrystallised", "Name of the recrystallised mask written beside them.")
     overwrite: bool = opt(False, "Replace the variables if they exist.", flags=("--overwrite",))
 
@@ -363,7 +363,7 @@ class PhasesOptions:
     """Everything ``vaearr phases`` and the ``phases`` flow take (:func:`~vaearr.maps.phases.phases_store`)."""
 
     store: str = opt(help="Store with the patterns and a segmentation.", flags=())
-    regions: str = opt("segments", "Region variable of a segmentation (vaearr segment's --name), grouped into phases.")
+    regions: str = opt("segments", "Region variable of a segmentation (vaearr segment's `name`), grouped into phases.")
     var: str = opt("latent", "Feature map the 'features' method groups (latent, pca_weights, cnmf_weights…).",
                    deprecated=("--features",))
     method: str = opt("auto", "auto (bands, then sharpness within each), bands (angles between the bands of each "

@@ -149,9 +149,9 @@ def _mask_array(variables: Mapping[str, xr.DataArray], mask, shape) -> tuple[np.
 def check_map_options(grain_angle: float, direction: str) -> None:
     """One line for a ``--direction`` or ``--grain-angle`` the maps cannot use (before any file or store is read)."""
     if direction not in DIRECTIONS:
-        raise InputError(None, f"--direction must be x, y or z, got '{direction}'")
+        raise InputError(None, f"`direction` must be x, y or z, got '{direction}'")
     if not (0 < float(grain_angle) <= 180):
-        raise InputError(None, f"--grain-angle must be in (0, 180] degrees, got {grain_angle:g}")
+        raise InputError(None, f"`grain_angle` must be in (0, 180] degrees, got {grain_angle:g}")
 
 
 def orientation_maps(
@@ -265,7 +265,7 @@ def write_orientation_maps(
     names = [orientation_map_name(name, p) for p in ("ipf", "kam", "grod", "grains", "grain_boundaries")]
     clash = [n for n in names if n in ds.variables]
     if clash and not overwrite:
-        raise StoreError(store, f"variable(s) {clash} exist; pass overwrite=True (--overwrite) to replace them")
+        raise StoreError(store, f"variable(s) {clash} exist; pass `overwrite=True` to replace them")
     try:
         maps = orientation_maps(ds, name=name, mask=mask, grain_angle=grain_angle, direction=direction)
     except InputError as exc:

@@ -64,7 +64,7 @@ def _mask(ds: xr.Dataset, store: Any, mask: str | None) -> tuple[np.ndarray, str
     if name is None:
         return np.ones((ds.sizes[Y], ds.sizes[X]), bool), None, said or "mask: none (every pixel)"
     if name not in ds.data_vars:
-        raise StoreError(store, f"no mask variable '{name}' in the store (use --mask none for every pixel)")
+        raise StoreError(store, f"no mask variable '{name}' in the store (use `mask='none'` for every pixel)")
     if ds[name].dtype != bool or set(ds[name].dims) != {Y, X}:
         raise StoreError(store, f"mask '{name}' must be a bool (y, x) variable")
     m = np.asarray(ds[name].transpose(Y, X).values, bool)
@@ -102,7 +102,7 @@ def quality_store(store: str | os.PathLike, options: QualityOptions | None = Non
         raise StoreError(store, f"no '{PATTERNS}' (y, x, py, px) variable to measure (ingest the patterns first)")
     clash = [v for v in (o.iq, o.adp) if v in ds.variables]
     if clash and not o.overwrite:
-        raise StoreError(store, f"variable(s) {clash} exist; pass --overwrite to replace them")
+        raise StoreError(store, f"variable(s) {clash} exist; pass `overwrite=True` to replace them")
     require_whole(ds, [PATTERNS, auto_mask(ds.data_vars, o.mask)], store)  # before any work
     m, mask, said = _mask(ds, store, o.mask)
     pat = ds[PATTERNS].transpose(Y, X, PY, PX)

@@ -262,7 +262,7 @@ def _region_map(ds: xr.Dataset, name: str, valid: np.ndarray, store: Any) -> tup
     """The regions inside the mask numbered 0…R−1 (−1 elsewhere) and, for each, its id in the store's variable."""
     if name not in ds.data_vars:
         raise StoreError(store, f"no region variable '{name}': make one with 'vaearr segment STORE --name {name}' "
-                                "(or give --regions NAME)")
+                                "(or give `regions='NAME'`)")
     v = ds[name]
     if set(v.dims) != {Y, X} or v.dtype.kind not in "iu":
         raise StoreError(store, f"'{name}' is not a region map (an integer (y, x) variable from vaearr segment); it is "
@@ -277,7 +277,7 @@ def _region_map(ds: xr.Dataset, name: str, valid: np.ndarray, store: Any) -> tup
 
 def _feature_means(ds: xr.Dataset, name: str, regions: np.ndarray, n: int, store: Any) -> np.ndarray:
     if name not in ds.data_vars or not {Y, X} <= set(ds[name].dims) or ds[name].ndim > 3:
-        raise StoreError(store, f"no feature map '{name}' (y, x[, dim]) for --method features (give --var)")
+        raise StoreError(store, f"no feature map '{name}' (y, x[, dim]) for `method='features'` (give `var`)")
     v = ds[name]
     z = np.asarray(v.transpose(Y, X, *[d for d in v.dims if d not in (Y, X)]).values, np.float64)
     z = z.reshape(*regions.shape, -1)
@@ -304,7 +304,7 @@ def phases_store(store: str | os.PathLike, options: PhasesOptions | None = None,
     if PATTERNS not in ds.data_vars or set(ds[PATTERNS].dims) != {Y, X, PY, PX}:
         raise StoreError(store, f"no '{PATTERNS}' (y, x, py, px) variable: phases are found in the patterns")
     if o.name in ds.variables and not o.overwrite:
-        raise StoreError(store, f"variable '{o.name}' exists; pass --overwrite to replace it")
+        raise StoreError(store, f"variable '{o.name}' exists; pass `overwrite=True` to replace it")
     # before any work: no phase map from damaged patterns, regions, features or mask
     require_whole(ds, [PATTERNS, o.regions, auto_mask(ds.data_vars, o.mask),
                        *([o.var] if o.method == "features" else [])], store)
@@ -316,7 +316,7 @@ def phases_store(store: str | os.PathLike, options: PhasesOptions | None = None,
     z = _feature_means(ds, o.var, regions, n, store) if o.method == "features" else None
     geometry, geo_line = store_geometry(ds, pc, o.sample_tilt)
     if geometry is None and o.method != "features":
-        raise InputError(None, "the store keeps no projection centre: give --pc X,Y,Z (Bruker) for the bands' plane "
+        raise InputError(None, "the store keeps no projection centre: give `pc='X,Y,Z'` (Bruker) for the bands' plane "
                                "normals")
     patterns = ds[PATTERNS].transpose(Y, X, PY, PX).data
     means, counts = region_means(patterns, regions, progress="phases: region means" if o.progress else False)

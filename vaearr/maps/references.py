@@ -307,7 +307,7 @@ def write_references(
         ["pca_explained_variance"] if "pca" in methods else [])
     for name in names:  # before any work: a refusal should be quick
         if name in ds and not overwrite:
-            raise StoreError(store, f"variable '{name}' exists; pass overwrite=True (--overwrite) to replace it")
+            raise StoreError(store, f"variable '{name}' exists; pass `overwrite=True` to replace it")
     mask = auto_mask(ds.data_vars, mask)
     dec = pca_nmf(ds, var=var, mask=mask, n_components=n_components, methods=methods, seed=seed, max_fit=max_fit,
                   store=store)

@@ -122,11 +122,11 @@ def _check_criteria(any_criterion: bool, bc_min: float | None, bc_max: float | N
                     top_percent: float | None, keep: str = "above") -> None:
     """One line for no criterion at all, or a threshold that cannot work."""
     if keep not in KEEP:
-        raise InputError(None, f"--keep must be above or below, got '{keep}'")
+        raise InputError(None, f"`keep` must be above or below, got '{keep}'")
     if not any_criterion:
-        raise InputError(None, "give at least one ROI criterion: a minimum or maximum value (--min / --max, or "
-                               "--threshold with --keep), Otsu's threshold (--otsu), a top percentage "
-                               "(--top-percent), an x/y range (--x/--y) or an x/y index range (--x-index/--y-index)")
+        raise InputError(None, "give at least one ROI criterion: a minimum or maximum value (`bc_min` / `bc_max`, or "
+                               "`threshold` with `keep`), Otsu's threshold (`otsu=True`), a top percentage "
+                               "(`top_percent`), an x/y range (`x`/`y`) or an x/y index range (`x_index`/`y_index`)")
     if top_percent is not None and not (0 < float(top_percent) <= 100):
         raise InputError(None, f"top percent must be in (0, 100], got {top_percent:g}")
     for label_, t in (("bc_min", bc_min), ("bc_max", bc_max)):
@@ -266,9 +266,9 @@ def make_roi(
     ydim, xdim = dims
     if threshold is not None:
         if keep not in KEEP:
-            raise InputError(None, f"--keep must be above or below, got '{keep}'")
+            raise InputError(None, f"`keep` must be above or below, got '{keep}'")
         if (bc_min if keep == "above" else bc_max) is not None:
-            raise InputError(None, f"--threshold with --keep {keep} is --{'min' if keep == 'above' else 'max'}: "
+            raise InputError(None, f"`threshold` with `keep={keep!r}` is `{'bc_min' if keep == 'above' else 'bc_max'}`: "
                                    "give one of them")
         bc_min, bc_max = (threshold, bc_max) if keep == "above" else (bc_min, threshold)
     x_range = _as_range(x, xdim)
@@ -447,10 +447,10 @@ def create_roi(
         No criterion or a bad range.
     """
 
-    check_name(name, "mask name (--name)")
+    check_name(name, "mask name (`name`)")
     ds = open_store(store)
     if name in ds.variables and not overwrite:
-        raise StoreError(store, f"variable '{name}' exists; pass overwrite=True (--overwrite) to replace it")
+        raise StoreError(store, f"variable '{name}' exists; pass `overwrite=True` to replace it")
     if otsu or any(v is not None for v in (bc_min, bc_max, top_percent, threshold)):
         require_whole(ds, [var], store)  # a mask is never thresholded on a damaged variable
     mask, info = make_roi(ds, var=var, bc_min=bc_min, otsu=otsu, x=x, y=y, dims=dims, store=store, bc_max=bc_max,

@@ -60,7 +60,7 @@ def resolve_mask(ds: xr.Dataset, mask: str | None, store: Any) -> tuple[np.ndarr
     if mask is None:
         return np.ones((ny, nx), bool), None, "mask: none (every pixel)"
     if mask not in ds.data_vars:
-        raise StoreError(store, f"no mask variable '{mask}' in the store (use --mask none for every pixel)")
+        raise StoreError(store, f"no mask variable '{mask}' in the store (use `mask='none'` for every pixel)")
     if ds[mask].dtype != bool or set(ds[mask].dims) != {Y, X}:
         raise StoreError(store, f"mask '{mask}' must be a bool (y, x) variable")
     m = np.asarray(ds[mask].transpose(Y, X).values, bool)
@@ -71,7 +71,7 @@ def feature_map(ds: xr.Dataset, name: str, store: Any) -> xr.DataArray:
     """The ``(y, x[, dim])`` feature variable, checked."""
     if name not in ds.data_vars:
         have = sorted(v for v in map(str, ds.data_vars) if {Y, X} <= set(ds[v].dims))
-        hint = "; 'vaearr encode' writes the latent, or give --var another map" if name.startswith("latent") else ""
+        hint = "; 'vaearr encode' writes the latent, or give `var` another map" if name.startswith("latent") else ""
         raise StoreError(store, f"no feature variable '{name}' (maps in the store: {', '.join(have) or 'none'}){hint}")
     da_ = ds[name]
     extra = [d for d in da_.dims if d not in (Y, X)]
@@ -96,7 +96,7 @@ def feature_inputs(store: Any, options: Any, doing: str,
                        phase_id_name(options.var), getattr(options, "regions", None), *reads], store)
     clash = [v for v in options.outputs() if v in ds.variables]
     if clash and not options.overwrite:
-        raise StoreError(store, f"variable(s) {clash} exist; pass --overwrite to replace them")
+        raise StoreError(store, f"variable(s) {clash} exist; pass `overwrite=True` to replace them")
     return ds, da_
 
 

@@ -349,7 +349,7 @@ def region_variable(ds: xr.Dataset, options: SpreadOptions, store: Any) -> tuple
         line = f"regions: '{name}'"
     da_ = ds[name]
     if da_.dtype.kind not in "iu" or set(da_.dims) != {Y, X}:
-        raise StoreError(store, f"'{name}' has dims {da_.dims} and dtype {da_.dtype}; --regions takes an integer "
+        raise StoreError(store, f"'{name}' has dims {da_.dims} and dtype {da_.dtype}; `regions` takes an integer "
                                 "(y, x) id map, −1 outside")
     return name, np.asarray(da_.transpose(Y, X).values, np.int64), line
 

@@ -110,20 +110,20 @@ def check_request(request: WindowRequest, shape: Sequence[int], *, min_side: int
             y0, y1, x0, x1 = v[i:i + 4]
             one = WindowRequest("box", (y0, y1, x0, x1)).text()
             if not (0 <= y0 < y1 <= ny and 0 <= x0 < x1 <= nx):
-                raise InputError(where, f"--window {one} lies outside the {ny} × {nx} map "
+                raise InputError(where, f"`window={one!r}` lies outside the {ny} × {nx} map "
                                         f"(rows 0:{ny}, columns 0:{nx})")
             if min(y1 - y0, x1 - x0) < min_side:
-                raise InputError(where, f"--window {one} is {y1 - y0} × {x1 - x0} pixels, smaller than a "
+                raise InputError(where, f"`window={one!r}` is {y1 - y0} × {x1 - x0} pixels, smaller than a "
                                         f"pattern neighbourhood ({min_side} × {min_side})")
         if len({(v[i + 1] - v[i], v[i + 3] - v[i + 2]) for i in range(0, len(v), 4)}) > 1:
-            raise InputError(where, f"--window {request.text()}: the boxes of a window of several must be of one size")
+            raise InputError(where, f"`window` {request.text()}: the boxes of a window of several must be of one size")
         return
     elif request.how == "size":
         sides = request.value
     else:
         return
     if min(sides) < min_side:
-        raise InputError(where, f"--window {request.text()} is {sides[0]} × {sides[1]} pixels, smaller than a "
+        raise InputError(where, f"`window={request.text()!r}` is {sides[0]} × {sides[1]} pixels, smaller than a "
                                 f"pattern neighbourhood ({min_side} × {min_side})")
 
 

@@ -138,7 +138,7 @@ def _numbered(state: Mapping[str, Tensor], pattern: str) -> list[Tensor]:
 
 def _need(state: Mapping[str, Tensor], key: str) -> Tensor:
     if key not in state:
-        raise InputError(None, f"the checkpoint has no {key!r}; is it the right --from?")
+        raise InputError(None, f"the checkpoint has no {key!r}; is it the right `script`?")
     return state[key]
 
 
@@ -214,7 +214,7 @@ def script_config(script: str, state: dict[str, Tensor], input_shape: tuple[int,
 
 def _script(script: str) -> Script:
     if script not in SCRIPTS:
-        raise InputError(None, f"unknown --from {script!r}; known: {', '.join(SCRIPTS)}")
+        raise InputError(None, f"unknown `script` {script!r}; known: {', '.join(SCRIPTS)}")
     return SCRIPTS[script]
 
 
@@ -256,7 +256,7 @@ def check_layout(script: str, state: Mapping[str, Tensor], path: str | os.PathLi
     theirs, unexpected = spec.prefixes(state)
     missing = [p.replace("\\", "") for p in spec.order if not any(re.fullmatch(p, t) for t in theirs)]
     if missing or unexpected:
-        raise InputError(path, f"does not fit --from {script} ({spec.source}): missing keys {_short(missing)}; "
+        raise InputError(path, f"does not fit `source={script!r}` ({spec.source}): missing keys {_short(missing)}; "
                                f"unexpected keys {_short(unexpected)}")
 
 
@@ -287,7 +287,7 @@ def load_script_weights(path: str | os.PathLike, script: str, input_shape: tuple
         raise InputError(path, f"{script}: the checkpoint's {head} takes {n_in} features, inputs of "
                                f"{'×'.join(map(str, input_shape))} give {model.state_dict()[_first_head(model)].shape[1]} "
                                f"({'×'.join(map(str, model.feature_shape))}); the script was trained on another "
-                               "input size: resize the inputs (--resize)")
+                               "input size: resize the inputs (`resize`)")
     mapped = map_state_dict(script, state, model, path)
     model.load_state_dict(mapped, strict=False)
     return model.eval()

@@ -40,7 +40,7 @@ def check_name(name: object, what: str = "name") -> str:
     name
         The name a user gave.
     what
-        What it is, for the message (``"--tag"``, ``"variable name"``...).
+        What it is, for the message (``"`tag`"``, ``"variable name"``...).
 
     Raises
     ------
@@ -51,10 +51,10 @@ def check_name(name: object, what: str = "name") -> str:
     --------
     >>> check_name("cluster_run")
     'cluster_run'
-    >>> check_name("../x", "--tag")
+    >>> check_name("../x", "`tag`")
     Traceback (most recent call last):
     ...
-    vaearr.errors.InputError: --tag '../x' is not a safe name: use 1-128 of A-Z a-z 0-9 _ . - starting with a letter, digit or _ (no '..', no '/')
+    vaearr.errors.InputError: `tag` '../x' is not a safe name: use 1-128 of A-Z a-z 0-9 _ . - starting with a letter, digit or _ (no '..', no '/')
     """
     if not is_safe_name(name):
         raise InputError(None, f"{what} {name!r} is not a safe name: use 1-128 of A-Z a-z 0-9 _ . - "

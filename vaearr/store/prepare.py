@@ -201,7 +201,7 @@ def prepare_dataset(
     for name, data in variables.items():
         check_name(name, "variable name")
         if existing is not None and name in existing.variables and not overwrite:
-            raise StoreError(store, f"variable '{name}' exists; pass overwrite=True (--overwrite) to replace it")
+            raise StoreError(store, f"variable '{name}' exists; pass `overwrite=True` to replace it")
         da = _as_dataarray(data, name, (dims or {}).get(name), store)
         if existing is not None:
             _check_coords(existing, da, name, store, free)
@@ -232,7 +232,7 @@ def prepare_dataset(
             same = _same_values(existing[cname], ds[cname])
             if not same and (cname not in ds.dims or cname in free):
                 if not overwrite:
-                    raise StoreError(store, f"coordinate '{cname}' differs from the store's; pass overwrite=True (--overwrite) to replace it")
+                    raise StoreError(store, f"coordinate '{cname}' differs from the store's; pass `overwrite=True` to replace it")
                 encoding[cname] = {"compressors": _codecs()}
                 ds[cname].encoding = {}
                 continue

@@ -134,7 +134,7 @@ def split_dims(dims: Sequence[str], var: str, sample_dims: Sequence[str] | None 
     if feature_dims is None and sample_dims is None:
         feats = FEATURE_DIMS.get(var)
         if feats is None:
-            raise InputError(None, f"'{var}' is not a schema variable: give --sample-dims / --feature-dims")
+            raise InputError(None, f"'{var}' is not a schema variable: give `sample_dims` / `feature_dims`")
         feature_dims = tuple(d for d in feats if d in dims)
     if feature_dims is None:
         feature_dims = tuple(d for d in dims if d not in tuple(sample_dims or ()))

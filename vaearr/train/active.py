@@ -115,27 +115,28 @@ def _sampled_inputs(run: Run, n: int, seed: int) -> Any:
 
 
 def collapse_advice(run: Run) -> str:
-    """The options that help against posterior collapse, less those the run already has on."""
+    """The options that help against posterior collapse, less those the run already has on (named as keywords,
+    ``kl_warmup_epochs=5``: the command line says its flags, ``--kl-warmup 5``; model options as ``-o key=value``)."""
     train, model = run.train, run.model_config
     head = getattr(config_from_dict(model), "output_head", None)
     tips, on = [], []
     if model.get("data_range") == "standardized" and head == "gaussian":
-        on.append("--standardize with the gaussian head")
+        on.append("`standardize=True` with the gaussian head")
     else:
-        tips.append("standardised inputs with the gaussian head (--standardize, the EBSD default)")
+        tips.append("standardised inputs with the gaussian head (`standardize=True`, the EBSD default)")
     if model.get("free_bits"):
         on.append(f"free_bits={float(model['free_bits']):g}")
     elif "free_bits" in model:
         tips.append("-o free_bits=0.5")
     if train.get("kl_warmup_epochs") or train.get("kl_cycles"):
-        on.append("--kl-warmup" if train.get("kl_warmup_epochs") else "--kl-cycles")
+        on.append("`kl_warmup_epochs`" if train.get("kl_warmup_epochs") else "`kl_cycles`")
     else:
-        tips.append("--kl-warmup 5 or --kl-cycles 4")
+        tips.append("`kl_warmup_epochs=5` or `kl_cycles=4`")
     if float(model.get("beta", 1.0)) < 1.0:
         on.append(f"beta={float(model['beta']):g}")
     else:
         tips.append("-o beta=0.5")
-    text = f"what may help: {', '.join(tips)}" if tips else "what may help: more epochs or a smaller --latent-dim"
+    text = f"what may help: {', '.join(tips)}" if tips else "what may help: more epochs or a smaller `latent_dim`"
     return text + (f" (already on: {', '.join(on)})" if on else "")
 
 

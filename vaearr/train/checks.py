@@ -23,7 +23,7 @@ def check_options(cfg: TrainConfig) -> None:
     >>> check_options(TrainConfig(store="s.zarr", run="r", epochs=0))
     Traceback (most recent call last):
     ...
-    vaearr.train.config.TrainingError: --epochs must be at least 1, got 0
+    vaearr.train.config.TrainingError: epochs must be at least 1, got 0
     """
     try:
         check_declared(cfg)
@@ -42,15 +42,15 @@ def check_preview_slices(slices: Sequence[int] | None, shape: Sequence[int]) -> 
     >>> check_preview_slices((3, 0, 8), (8, 8, 8))
     Traceback (most recent call last):
     ...
-    vaearr.train.config.TrainingError: --preview-slices out of range for volumes of 8×8×8 (z×y×x): x=8 (0..7)
+    vaearr.train.config.TrainingError: `preview_slices` out of range for volumes of 8×8×8 (z×y×x): x=8 (0..7)
     """
     if slices is None:
         return
     if len(shape) != 3:
-        raise TrainingError(f"--preview-slices is for volumes; these samples are {'×'.join(map(str, shape))}")
+        raise TrainingError(f"`preview_slices` is for volumes; these samples are {'×'.join(map(str, shape))}")
     bad = [f"{axis}={i} (0..{n - 1})" for axis, i, n in zip("zyx", slices, shape, strict=True) if not 0 <= i < n]
     if bad:
-        raise TrainingError(f"--preview-slices out of range for volumes of {'×'.join(map(str, shape))} (z×y×x): "
+        raise TrainingError(f"`preview_slices` out of range for volumes of {'×'.join(map(str, shape))} (z×y×x): "
                             f"{', '.join(bad)}")
 
 
@@ -88,7 +88,7 @@ def resume_point(cfg: TrainConfig, *, report: Callable[[str], Any] | None = None
     last = run.last_state()
     if not same_store(cfg.store, run.data.store):
         raise TrainingError(f"{cfg.run}: this run trains on {run.data.store}, not {absolute(cfg.store)}; "
-                            "give that store, or a new --run to train on this one")
+                            "give that store, or a new `run` to train on this one")
     # runs from before split_by was recorded split by chunk
     saved = TrainConfig.from_dict({"split_by": "chunk", **run.train})
     saved = dataclasses.replace(saved, store=run.data.store, run=absolute(cfg.run), epochs=cfg.epochs,
@@ -103,9 +103,9 @@ def resume_point(cfg: TrainConfig, *, report: Callable[[str], Any] | None = None
         return run, saved, None
     done = int(last[1]["epoch"])
     if saved.max_steps and int(last[1].get("step", 0)) >= saved.max_steps:
-        raise TrainingError(f"{cfg.run}: has trained its {saved.max_steps} steps (--max-steps) already; "
-                            "train a new --run to go on")
+        raise TrainingError(f"{cfg.run}: has trained its {saved.max_steps} steps (`max_steps`) already; "
+                            "train a new `run` to go on")
     if cfg.epochs <= done:
-        raise TrainingError(f"{cfg.run}: has trained {done} epochs already; --epochs counts all epochs, "
+        raise TrainingError(f"{cfg.run}: has trained {done} epochs already; `epochs` counts all epochs, "
                             f"give more than {done} to train on")
     return run, saved, last

@@ -21,7 +21,7 @@ def _parse_dims(text: str | None) -> tuple[str, ...] | None:
 
 
 def _parse_patch(text: str | None) -> tuple[int, ...] | None:
-    return parse_shape(text, 3, "--patch", like="64x64x64")
+    return parse_shape(text, 3, "`patch`", like="64x64x64")
 
 
 def _parse_slices(text: str | None) -> tuple[int, ...] | None:
@@ -30,9 +30,9 @@ def _parse_slices(text: str | None) -> tuple[int, ...] | None:
     try:
         idx = tuple(int(p) for p in str(text).replace("x", ",").split(",") if p.strip())
     except ValueError:
-        raise InputError(None, f"--preview-slices must be three indices z,y,x like 32,40,20, got '{text}'") from None
+        raise InputError(None, f"`preview_slices` must be three indices z,y,x like 32,40,20, got '{text}'") from None
     if len(idx) != 3 or min(idx) < 0:
-        raise InputError(None, f"--preview-slices must be three indices z,y,x (0 or more) like 32,40,20, got '{text}'")
+        raise InputError(None, f"`preview_slices` must be three indices z,y,x (0 or more) like 32,40,20, got '{text}'")
     return idx
 
 
@@ -69,7 +69,7 @@ class TrainConfig:
 
     store: str = opt(help="Store to read batches from.", flags=())
     run: str = opt(help="Run folder: checkpoints, history, previews, logs (-r under torchrun, whose own "
-                        "options take --run).", flags=("--run", "-r"))
+                        "options take `run`).", flags=("--run", "-r"))
     var: str = opt("patterns", "Variable to train on.")
     mask: str | None = opt("auto", "Mask variable ('auto': roi if present; 'none').", cli_type=str, parse=_parse_mask)
     sample_dims: tuple[str, ...] | None = opt(None, "Comma-separated sample dims (default from the schema).",
@@ -77,9 +77,9 @@ class TrainConfig:
     feature_dims: tuple[str, ...] | None = opt(None, "Comma-separated feature dims.", cli_type=str, parse=_parse_dims)
     model: str = opt("conv-vae", "Model family: conv-vae, autoencoder-kl, vae3d.")
     latent_dim: int = opt(16, "Latent size (vector-latent families).", min=1)
-    model_options: dict[str, Any] = opt({}, "Model options; on the command line -o key=value and --config FILE.")
+    model_options: dict[str, Any] = opt({}, "Model options; on the command line -o key=value and `config` FILE.")
     epochs: int = opt(10, "Epochs to train (in all, when resuming).", min=1)
-    max_steps: int | None = opt(None, "Stop after this many optimisation steps in all, or at --epochs, whichever "
+    max_steps: int | None = opt(None, "Stop after this many optimisation steps in all, or at `epochs`, whichever "
                                       "comes first; the epoch it ends in is cut short and checkpointed, and the "
                                       "cosine schedule and KL annealing span the steps trained (a resume keeps "
                                       "the recorded value).", min=1)
@@ -88,8 +88,8 @@ class TrainConfig:
     lr: float = opt(1e-3, "Learning rate.", above=0)
     weight_decay: float = opt(0.0, "Weight decay.", min=0)
     optimizer: str = opt("adam", "adam or adamw.", choices=("adam", "adamw"))
-    lr_schedule: str = opt("cosine", "Learning-rate schedule: cosine, cosine-restarts (warm restarts: --cosine-t0, "
-                                     "--cosine-t-mult) or none.", choices=SCHEDULES,
+    lr_schedule: str = opt("cosine", "Learning-rate schedule: cosine, cosine-restarts (warm restarts: `cosine_t0`, "
+                                     "`cosine_t_mult`) or none.", choices=SCHEDULES,
                            deprecated=("--schedule", "--scheduler"))
     schedule_per: str = opt("step", "Step the schedule per step or per epoch.", choices=("step", "epoch"))
     kl_warmup_epochs: float = opt(0.0, "Epochs of linear KL warm-up (0: none).", flags=("--kl-warmup",), min=0)
@@ -101,9 +101,9 @@ class TrainConfig:
     device: str = opt("cpu", "cpu, cuda or cuda:N.")
     seed: int = opt(0, "Seed for weights, split, shuffle, augmentation.", min=0, max=SEED_MAX)
     val_fraction: float = opt(0.1, "Fraction of the samples held out for validation, as whole chunks when the "
-                                   "store has enough of them (see --split-by); 0: no validation (best/ and the "
+                                   "store has enough of them (see `split_by`); 0: no validation (best/ and the "
                                    "curves then follow the training loss).", min=0, below=1)
-    split_by: str = opt("auto", "Hold validation out by: auto (whole chunks when they can hold --val-fraction and "
+    split_by: str = opt("auto", "Hold validation out by: auto (whole chunks when they can hold `val_fraction` and "
                                 "leave training a chunk, else single samples), chunk or sample. The run records "
                                 "the choice.", choices=("auto", "chunk", "sample"))
     checkpoint_every: int = opt(1, "Checkpoint every N epochs.", min=1)
@@ -125,7 +125,7 @@ class TrainConfig:
                                   choices=("subtract", "divide"))
     average_neighbours: int | None = opt(None, "Average each pattern with its neighbours in a 3x3 or 5x5 window "
                                                "inside the mask (0: off; default: 3 for EBSD patterns under "
-                                               "--preprocess auto, else off; a derived variable written to the store).",
+                                               "`preprocess` auto, else off; a derived variable written to the store).",
                                          cli_type=Optional[int], choices=(0, 3, 5))
     neighbour_weights: str = opt("similarity", "Weigh the neighbours by their similarity to the pattern (measured "
                                                "against the noise: boundaries are kept) or uniformly.",
@@ -140,9 +140,9 @@ class TrainConfig:
               "y, sagittal x); default the middle axial slice.", cli_type=str, parse=_parse_slices)
     tensorboard: bool = opt(True, "Write TensorBoard logs to tb/.", flags=("--tensorboard/--no-tensorboard",))
     wandb: bool = opt(False, "Also log to Weights & Biases (needs the 'wandb' extra): the history rows, and "
-                             "each epoch a grid of --previews inputs over their reconstructions.")
+                             "each epoch a grid of `previews` inputs over their reconstructions.")
     patience: int = opt(0, "Early stopping: stop when the validation loss (the training loss without validation) "
-                           "has not improved by more than --min-delta for this many epochs (0: off).", min=0)
+                           "has not improved by more than `min_delta` for this many epochs (0: off).", min=0)
     min_delta: float = opt(0.0, "Early stopping: the smallest fall of the loss that counts as an improvement.", min=0)
     ema: float = opt(0.0, "Keep an exponential moving average of the weights with this decay, e.g. 0.999 (0: off); "
                           "validation, best/ and every checkpoint's model (what encode reads) use the averaged weights.",
@@ -155,7 +155,7 @@ class TrainConfig:
                                    "placed the same way, a box y0:y1,x0:x1 in scan pixels, or all (the whole map "
                                    "inside the mask); encode writes the whole map. The run records the box "
                                    "(window.json: how it was chosen). Default: auto for a map of patterns with more "
-                                   "than 16384 inside the mask (and no --subset), all otherwise.", cli_type=str,
+                                   "than 16384 inside the mask (and no `subset`), all otherwise.", cli_type=str,
                        parse=_parse_window)
     subset: int | None = opt(None, "Train on a seeded random subset of N of the training samples (validation keeps "
                                    "its own); the run records it.", min=1)
@@ -188,6 +188,6 @@ def check_schedule_options(cfg: TrainConfig) -> None:
     # the ranges of --patience, --min-delta, --ema, --lr-schedule, --cosine-*, --amp, --max-steps and --subset are
     # declared on their fields (vaearr.options.check_declared); what is left needs two options at once
     if cfg.amp == "fp16" and not str(cfg.device).startswith("cuda"):
-        raise TrainingError("--amp fp16 is for CUDA; on a CPU use --amp bf16 (or none)")
+        raise TrainingError("`amp='fp16'` is for CUDA; on a CPU use `amp='bf16'` (or none)")
     if cfg.wandb:
         require("wandb", "wandb")

@@ -42,7 +42,7 @@ def train_step(model, x, optimizer, params, *, autocast=None, scaler=None, grad_
     loss = losses.loss
     value = float(loss.detach())
     if not math.isfinite(value):
-        raise TrainingError(f"loss became {value} at {where or 'this step'}; lower --lr or check the inputs for NaN")
+        raise TrainingError(f"loss became {value} at {where or 'this step'}; lower `lr` or check the inputs for NaN")
     optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
         scaler.scale(loss).backward()

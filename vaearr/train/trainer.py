@@ -525,7 +525,7 @@ def distributed_setup(device: str) -> tuple[int, int, torch.device]:
     dev = torch.device(device)
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise TrainingError(f"--device {device}: CUDA is not available on this machine")
+            raise TrainingError(f"`device` {device}: CUDA is not available on this machine")
         if world_size > 1:
             dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     return rank, world_size, dev

@@ -53,7 +53,7 @@ def import_weights(weights: str | os.PathLike, script: str, store: str | os.Path
         run folder that exists.
     """
     if script not in SCRIPTS:
-        raise InputError(weights, f"unknown --from {script!r}; known: {', '.join(SCRIPTS)}")
+        raise InputError(weights, f"unknown `script` {script!r}; known: {', '.join(SCRIPTS)}")
     run = Path(run)
     if run.exists() and any(run.iterdir()):
         raise InputError(run, "exists and is not empty; import into a new run folder")
@@ -68,7 +68,7 @@ def import_weights(weights: str | os.PathLike, script: str, store: str | os.Path
     try:
         model.config.validate()
     except InputError as exc:
-        raise InputError(weights, f"--scale {cfg.scale}: {exc.problem}") from None
+        raise InputError(weights, f"`scale` {cfg.scale}: {exc.problem}") from None
     cfg = dataclasses.replace(cfg, model_options={k: v for k, v in model.config.to_dict().items()
                                                   if k not in ("name", "input_shape", "latent_dim")},
                               latent_dim=model.config.latent_dim)

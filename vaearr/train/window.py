@@ -64,7 +64,7 @@ def resolve_window(cfg: TrainConfig, data: DataSpec, neighbours: NeighbourAverag
     if request is None or request.how == "all":
         return None
     if tuple(data.sample_dims) != MAP_DIMS:
-        raise InputError(data.store, f"--window needs a (y, x) map; '{data.var}' has samples over "
+        raise InputError(data.store, f"`window` needs a (y, x) map; '{data.var}' has samples over "
                                      f"{tuple(data.sample_dims)}")
     ds = open_store(data.store)
     shape = (int(ds.sizes[MAP_DIMS[0]]), int(ds.sizes[MAP_DIMS[1]]))
@@ -83,7 +83,7 @@ def resolve_window(cfg: TrainConfig, data: DataSpec, neighbours: NeighbourAverag
         window.info["default"] = (f"no --window: the map holds more than {WINDOW_ABOVE} patterns in the mask, so "
                                   f"auto (--window all trains on every one)")
     if data.mask is not None and not (ds[data.mask].transpose(*MAP_DIMS).values.astype(bool) & window.region()).any():
-        raise InputError(data.store, f"--window {cfg.window}: no pattern inside the mask '{data.mask}' there")
+        raise InputError(data.store, f"`window` {cfg.window}: no pattern inside the mask '{data.mask}' there")
     return window
 
 

@@ -192,7 +192,7 @@ class _Exploration:
         self.slices = o.slices
         if self.slices is not None:
             if enc.x.ndim != 5:
-                raise InputError(None, "--slices is for 3D runs (volumes); this run's samples are 2D")
+                raise InputError(None, "`slices` is for 3D runs (volumes); this run's samples are 2D")
             self.slices = Q.check_slices(self.slices, enc.x.shape[-3:])
         if o.perceptual_weights is not None:
             weights_file(o.perceptual_weights)  # a missing file fails before anything is written

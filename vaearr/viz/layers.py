@@ -115,7 +115,7 @@ def layer_model(run: Any = None, *, weights: str | os.PathLike | None = None, si
         Both or neither of ``run`` and ``weights``; anything :func:`~vaearr.models.sd_weights.load_sd_vae` refuses.
     """
     if (run is None) == (weights is None):
-        raise InputError(None, "give either a run (--run) or pretrained weights (--weights), not both")
+        raise InputError(None, "give either a run (`run`) or pretrained weights (`weights`), not both")
     if isinstance(run, LayerModel):
         return run
     if weights is not None:

@@ -121,7 +121,7 @@ def map_pages(ds: xr.Dataset, latent: str, dims: list, out: str | os.PathLike, *
     """The maps of ``dims``, ``per_page`` to a figure: ``maps_page1``, ``maps_page2``... (HTML + PNG), all on the
     latent's one colour range symmetric about 0 (:func:`~vaearr.viz.maps.latent_range`)."""
     if per_page < 1:
-        raise InputError(None, f"--per-page must be at least 1, got {per_page}")
+        raise InputError(None, f"`per_page` must be at least 1, got {per_page}")
     lat = ds[latent].transpose(latent_dim, "y", "x")
     if mask:
         lat = lat.where(ds[mask].transpose("y", "x"))
@@ -148,7 +148,7 @@ def rank_figures(store: str | os.PathLike, result: RankResult, out: str | os.Pat
     * ``maps_page1``, ``maps_page2``...: the maps of ``result.dims``, ``per_page`` to a page.
     """
     if per_page < 1:
-        raise InputError(None, f"--per-page must be at least 1, got {per_page}")
+        raise InputError(None, f"`per_page` must be at least 1, got {per_page}")
     ds = open_store(store)
     folder = Path(out) / "figures"
     try:

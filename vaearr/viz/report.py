@@ -63,7 +63,7 @@ def check_out(out: str | os.PathLike, store: Path) -> Path:
     """``out`` as a folder that is not a file and not inside the store."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise InputError(out, "is a file; --out takes a folder (report.html is written inside it)")
+        raise InputError(out, "is a file; `out` takes a folder (report.html is written inside it)")
     s, o = (store.resolve() if isinstance(store, Path) else None), out.resolve()
     if s is not None and (o == s or s in o.parents):
         raise InputError(out, f"is inside the store {store}; the report never writes into a store")
@@ -151,7 +151,7 @@ def build_report(
     given = [Path(a) for a in analyses]
     for a in given:
         if not a.is_dir():
-            raise InputError(a, "no such folder (--analyses takes an output folder of rank, cluster or explore)")
+            raise InputError(a, "no such folder (`analyses` takes an output folder of rank, cluster or explore)")
     if run is None:
         found_run = run_from_provenance(ds)
         if found_run is not None:

@@ -67,7 +67,7 @@ def segment_figure(regions: xr.DataArray, boundaries: xr.DataArray, folder: str 
 def figure_folder(store: str | os.PathLike, figures: str | os.PathLike | None, suffix: str = "segment") -> Path:
     """The folder a figure goes to (``figures``, or :func:`~vaearr.files.beside_store`'s ``STORE_{suffix}``),
     created and proven writable, so a command fails before it writes the store."""
-    return writable_folder(figures if figures is not None else beside_store(store, suffix), "--out")
+    return writable_folder(figures if figures is not None else beside_store(store, suffix))
 
 
 def segment_files(result: SegmentResult, folder: str | os.PathLike | None = None, *, figures: FigureOptions = DEFAULT_FIGURES) -> dict[str, Path]:
