@@ -304,6 +304,8 @@ def main() -> None:
 
     n = args.size * args.size
     d = args.data_dir / f"scale{args.size}"
+    if args.reuse_map and args.reuse_map.resolve() == d.resolve():  # the folder is emptied first: the map would go
+        ap.error(f"--reuse-map {args.reuse_map} is this run's own folder (emptied first); hard-link or copy it elsewhere")
     if d.exists():
         shutil.rmtree(d)
     d.mkdir(parents=True)

@@ -91,7 +91,7 @@ def cli(*args, env: dict | None = None, cwd: str | os.PathLike | None = None,
 
     What a test of a command's output, files and exit code needs, without a new interpreter's start (seconds of
     imports each); :func:`run_cli` stays for what only a process shows (signals, kills, limits, several processes).
-    What the command sets for its own run (its context variables, warning filters, argv, environment, working
+    What the command sets for its own run (other libraries' context variables, warning filters, environment, working
     folder) is put back after it, so one call does not leak into the next test.
     """
     from vaearr.cli import execute

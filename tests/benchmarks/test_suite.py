@@ -159,3 +159,15 @@ def test_benchmarks_md_is_the_current_results() -> None:
             "The map explorer's memory over 1,000 page loads"} <= cited
     for name in cited:
         assert any(t.startswith(name) for t in titles), f"BENCHMARKS.md has no section {name!r}"
+
+
+def test_scale_refuses_to_reuse_its_own_folder_and_keeps_the_map(tmp_path: Path) -> None:
+    """``--reuse-map`` of the folder the run empties first would delete the map it names (it did, once)."""
+    own = tmp_path / "scale10"
+    own.mkdir()
+    (own / "map.h5").write_bytes(b"a map")
+    proc = subprocess.run([sys.executable, "benchmarks/bench_scale.py", "--size", "10", "--data-dir", str(tmp_path),
+                           "--reuse-map", str(own)], cwd=REPO, env=_env(tmp_path), capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 2 and "is this run's own folder" in proc.stderr, proc.stderr
+    assert (own / "map.h5").read_bytes() == b"a map"
