@@ -80,6 +80,8 @@ def test_image_set_lands_at_the_right_yx(tmp_path, ni, channel, gzip, dtype):
     a = ds.patterns.attrs
     assert a["coords_order"] == "xy" and a["coords_units"] == "index" and "default" in a["step_source"]
     assert "read as [x, y]" in a["coords_note"]
+    # the note names the option as a keyword (read in Python), the command line said its flag
+    assert "give `step` for the real one" in a["coords_note"] and "give --step for the real one" in proc.stdout
 
 
 def test_image_set_yx_order_step_and_micrometres(tmp_path, ni):

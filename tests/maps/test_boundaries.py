@@ -278,4 +278,6 @@ def test_a_mask_that_leaves_out_the_boundaries_is_said_in_one_line(tmp_path: Pat
     assert boundary_f1(r.grain_boundaries.values, gb)["f1"] >= 0.9
     masked = find_boundaries(store, mask="roi", overwrite=True)
     lines = [line for line in masked.summary().splitlines() if "leaves out" in line]
-    assert len(lines) == 1 and "roi" in lines[0] and "--mask none" in lines[0], masked.summary()
+    assert len(lines) == 1 and "roi" in lines[0] and "`mask='none'` finds them" in lines[0], masked.summary()
+    said = cli("boundaries", store, "--mask", "roi", "--overwrite", check=True).stdout  # the command line: the flag
+    assert "leaves out" in said and "--mask none finds them" in said and "`" not in said, said

@@ -141,7 +141,7 @@ def test_train_vae_flow_without_validation(faces_dir: Path, tmp_path: Path) -> N
         summary = train_vae(store=str(store), run=str(tmp_path / "run"), epochs=1, var="images", latent_dim=2,
                             val_fraction=0.0, previews=0, tensorboard=False, model_options={"channels": [8, 16]})
     assert summary["epochs"] == 1 and summary["best_epoch"] == 1
-    assert summary["notes"][0].startswith("validation: none (--val-fraction 0): all 8 samples train")
+    assert summary["notes"][0].startswith("validation: none (`val_fraction=0`): all 8 samples train")  # a flow: keywords
     assert "clamped to 8" in summary["notes"][1]
     assert "val_loss" not in summary["last"] and np.isfinite(summary["best_val_loss"])
 

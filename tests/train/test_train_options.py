@@ -134,7 +134,7 @@ def test_subset_is_a_seeded_choice_of_training_samples(digits: Path, tmp_path: P
     notes: list[str] = []
     result = fit(_cfg(digits, tmp_path / "r", subset=50), progress=False, report=notes.append)
     assert [h["samples"] for h in result.history] == [50, 50]
-    assert "training subset (--subset): 50 of the 240 training samples, a random choice (seed 3)" in notes
+    assert "training subset (`subset`): 50 of the 240 training samples, a random choice (seed 3)" in notes
     run = Run.open(tmp_path / "r")
     assert run.train["subset"] == 50
     # the choice: training samples only, the same for the same seed, another for another seed

@@ -219,7 +219,7 @@ def test_a_large_map_trains_on_the_auto_window_by_default_a_small_one_whole(tmp_
                     tensorboard=False, previews=0), progress=False, report=lines.append)
     w = load_window(tmp_path / "run")
     assert w is not None and w.how == "auto" and not w.whole and "default" in w.info
-    assert any("no --window: the map holds more than" in line for line in lines), lines
+    assert any("no `window`: the map holds more than" in line and "(`window='all'` trains" in line for line in lines), lines
     assert Run.open(tmp_path / "run").train["window"] == w.text
     fit(TrainConfig(store=str(big), run=str(tmp_path / "sub"), epochs=1, latent_dim=4, model_options=SMALL,
                     subset=512, tensorboard=False, previews=0), progress=False)

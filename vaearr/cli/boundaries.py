@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaearr.cli.common import Overwrite, Renamed, app, figure_command, store_location
+from vaearr.cli.common import Overwrite, Renamed, app, figure_command, in_flags, store_location
 from vaearr.options import DEFAULT_FIGURES, FigureOptions
 
 
@@ -39,4 +39,4 @@ def boundaries(
                              lagb_threshold=lagb_threshold, lagb_low=lagb_low, lagb_min_length=lagb_min_length,
                              background=background, sigma=sigma, overwrite=overwrite)
     boundary_files(result, folder, figures=figure_options)
-    typer.echo(result.summary())
+    typer.echo(in_flags(result.summary()))  # its notes name options as keywords (`mask='none'`)

@@ -11,6 +11,7 @@ from vaearr.cli.common import (
     Overwrite,
     Renamed,
     StoreArg,
+    in_flags,
     ingest_app,
     print_store,
     store_location,
@@ -60,7 +61,7 @@ def ingest_ebsd(
     )
     note = ds["patterns"].attrs.get("coords_note")
     if note:
-        typer.echo(note)
+        typer.echo(in_flags(note))  # names options as keywords (`step`)
     if any(a.get("vendor") for a in (ds[v].attrs for v in ds.data_vars if v != "patterns")):
         typer.echo("maps: 'vaearr orientation-maps' makes the IPF, KAM, GROD and grain maps of these orientations")
     print_store(store)

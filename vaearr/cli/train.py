@@ -9,7 +9,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from vaearr.cli.common import app, typer_parameters, parse_options
+from vaearr.cli.common import app, parse_options, typer_parameters
+from vaearr.interface import in_flags, options_flags
 from vaearr.options import made, writable_folder
 from vaearr.train.config import TrainConfig
 
@@ -44,7 +45,8 @@ def train(**given: Any) -> None:
 
     cfg = dataclasses.replace(cfg, model_options={**(options_from_file(config, cfg.model) if config else {}),
                                                   **parse_options(option)})
-    result = fit(cfg, resume=resume, report=typer.echo)
+    said = options_flags(TrainConfig)  # the lines name options as keywords (`val_fraction=0`): said as flags
+    result = fit(cfg, resume=resume, report=lambda line: typer.echo(in_flags(line, said)))
     last = result.history[-1] if result.history else {}
     if "val_loss" in last or not last:
         typer.echo(

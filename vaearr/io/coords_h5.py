@@ -154,7 +154,7 @@ def read_coords_hdf5(
         sy, sx = pair(options.step, "step") if options.step is not None else (DEFAULT_STEP, DEFAULT_STEP)
         attrs["step_source"] = "given" if options.step is not None else f"none in the file: default {DEFAULT_STEP:g} µm"
         how = (f"whole numbers → scan indices × step {sx:g} µm"
-               + ("" if options.step is not None else " (the default; give --step for the real one)"))
+               + ("" if options.step is not None else " (the default; give `step` for the real one)"))
     else:
         if options.step is not None:
             warnings.warn(f"{path}: step ignored, coordinates come from /{COORDS} in µm", stacklevel=3)

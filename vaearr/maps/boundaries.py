@@ -531,7 +531,7 @@ def _mask_message(var: xr.DataArray, source: str, mask_name: str | None, valid: 
     if out <= MASK_EDGE_WARNING:
         return None
     return (f"note: mask '{mask_name}' leaves out {100 * out:.0f} % of the strongest edges (boundaries are where "
-            "band contrast is low): --mask none finds them")
+            "band contrast is low): `mask='none'` finds them")
 
 
 def _write(store: Any, ds: xr.Dataset, names: Mapping[str, str], maps: Mapping[str, np.ndarray], *, source: str,

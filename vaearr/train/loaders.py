@@ -81,7 +81,7 @@ def describe_split(train: ZarrBatches, val: ZarrBatches | None) -> str:
     """One line on how validation was held out, e.g.
     ``validation: 5 of 50 samples, split by sample (the store has 1 chunk)``."""
     if val is None:
-        return (f"validation: none (--val-fraction 0): all {getattr(train, 'n_before_subset', train.n_samples)} samples train; best/ is chosen by "
+        return (f"validation: none (`val_fraction=0`): all {getattr(train, 'n_before_subset', train.n_samples)} samples train; best/ is chosen by "
                 "the training loss, and the history and curves hold training losses only")
     n_val, n = val.n_samples, getattr(train, "n_before_subset", train.n_samples) + val.n_samples
     chunks = len(set(train.blocks.tolist()) | set(val.blocks.tolist()))
@@ -91,8 +91,8 @@ def describe_split(train: ZarrBatches, val: ZarrBatches | None) -> str:
 
 
 def describe_subset(train: ZarrBatches) -> str:
-    """``--subset``'s line (empty without one)."""
+    """``subset``'s line (empty without one)."""
     if train.spec.subset is None:
         return ""
-    return (f"training subset (--subset): {train.n_samples} of the {train.n_before_subset} training samples, "
+    return (f"training subset (`subset`): {train.n_samples} of the {train.n_before_subset} training samples, "
             f"a random choice (seed {train.spec.seed})")

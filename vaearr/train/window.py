@@ -80,8 +80,8 @@ def resolve_window(cfg: TrainConfig, data: DataSpec, neighbours: NeighbourAverag
                                size=tuple(request.value) if request.how == "size" else None, seed=cfg.seed)
         window.info["choose_seconds"] = round(time.perf_counter() - t0, 2)
     if default:
-        window.info["default"] = (f"no --window: the map holds more than {WINDOW_ABOVE} patterns in the mask, so "
-                                  f"auto (--window all trains on every one)")
+        window.info["default"] = (f"no `window`: the map holds more than {WINDOW_ABOVE} patterns in the mask, so "
+                                  f"auto (`window='all'` trains on every one)")
     if data.mask is not None and not (ds[data.mask].transpose(*MAP_DIMS).values.astype(bool) & window.region()).any():
         raise InputError(data.store, f"`window` {cfg.window}: no pattern inside the mask '{data.mask}' there")
     return window
