@@ -218,9 +218,8 @@ def reworded(exc: VaearrError, flags: Mapping[str, Flag]) -> VaearrError:
     its type (and the exit status it gives) stays."""
     if exc.args and isinstance(exc.args[0], str):
         exc.args = (in_flags(exc.args[0], flags), *exc.args[1:])
-    for attr in ("problem",):  # InputError's and StoreError's parts
-        if isinstance(getattr(exc, attr, None), str):
-            setattr(exc, attr, in_flags(getattr(exc, attr), flags))
+    if isinstance(getattr(exc, "problem", None), str):  # InputError's and StoreError's own part
+        exc.problem = in_flags(exc.problem, flags)  # type: ignore[attr-defined]
     return exc
 
 

@@ -227,7 +227,7 @@ class Command(TyperCommand):
             with command_outputs(), warnings_in_flags(flags):
                 return super().invoke(ctx)
         except OptionError as exc:  # the library names fields; the command line says its flags
-            raise reworded(flagged(exc), flags) from None
+            raise flagged(exc) from None  # its problems' keywords said by the options' own flags
         except VaearrError as exc:  # and names options as keywords (`overwrite=True`): said as flags here
             reworded(exc, flags)
             raise
