@@ -7,14 +7,17 @@ the thresholds of :mod:`vaearr.maps.phases` were chosen on and on held-out seeds
 24 × 32 pixels, 12 grains, 60 × 60 kinematical patterns, 40 counts (``benchmarks.data.phase_map``). The regions are those of
 ``vaearr segment`` on the map's PCA weights (``vaearr decompose --method pca``: no model). Compared on the same pixels:
 
-- ``phases auto`` (the default), ``phases features`` (a mixture of the regions' mean PCA weights: the model side);
+- ``phases auto`` (the default), ``phases features`` (a mixture of the regions' mean PCA weights: the model side),
+  ``phases lattice`` (each region's lattice fitted at the orientations of Hough indexing with the family's generic
+  structures, :data:`GENERIC_PHASES`: no lattice given);
 - PCA (16 components) of the background-divided patterns + a two-component Gaussian mixture, per pixel;
 - Hough indexing (PyEBSDIndex) and dictionary indexing (kikuchipy, 4°) with both phases named, where they can be
   named apart (the structure families; the lattice family's two FCC cells by their structures);
 - Otsu thresholds of band contrast and of image quality (``vaearr quality``), per pixel (the same-structure families).
 
 Part 2, single-phase maps of the science benchmark (``benchmarks.data.science_map``: dynamical Ni patterns, 48 × 64, every
-kind and the tuning and held-out seeds of ``benchmarks/science_lib.py``): how many phases ``phases`` finds.
+kind and the tuning and held-out seeds of ``benchmarks/science_lib.py``): how many phases ``phases`` finds, by default and with
+``--method lattice`` (Hough with the generic ``fcc``).
 
 Part 3, time of two-phase indexing (FCC + BCC map, 48 × 64 pixels): ``vaearr index --phase fcc --phase bcc`` against
 PyEBSDIndex's indexer with the same phase list (Hough) and kikuchipy's dictionary indexing of both phases + its
@@ -58,6 +61,9 @@ HELD_OUT_SEEDS = tuple(range(6, 12))
 #: What each family's two phases are named to the indexers (None: one structure, indexing cannot tell them apart).
 INDEX_PHASES = {"fcc-bcc": ["fcc", "bcc"], "fcc-hcp": ["fcc", "hcp"], "lattice": ["ni=fcc", "al:225:4.05:Al"],
                 "sharpness": None, "single": None}
+#: The structures (built-in, no lattice of the map's) Hough indexes each family with for ``phases --method lattice``.
+GENERIC_PHASES = {"fcc-bcc": ["fcc", "bcc"], "fcc-hcp": ["fcc", "hcp"], "lattice": ["fcc"], "sharpness": ["fcc"],
+                  "single": ["fcc"]}
 
 
 def _ari(truth: np.ndarray, labels: np.ndarray, single: bool) -> float | None:
@@ -108,9 +114,20 @@ def one_map(family: str, seed: int, tmp: Path, dictionary: bool) -> dict:
             row[f"phases_{method}"] = {"n_phases": res.variable.attrs["n_phases"],
                                        "ari": _ari(truth, res.variable.values, single),
                                        "seconds": round(time.perf_counter() - t, 2)}
+        t = time.perf_counter()
+        pc = ",".join(map(str, ds.attrs["phase_map"]["pc"]))
+        index_store(store, phase=GENERIC_PHASES[family], pc=pc, sample_tilt=70, method="hough", name="generic",
+                    progress=False)
+        res = phases_store(store, regions="seg", method="lattice", var="generic", name="ph_lattice",
+                           progress=False)
+        row["phases_lattice"] = {"n_phases": res.variable.attrs["n_phases"],
+                                 "ari": _ari(truth, res.variable.values, single),
+                                 "lattice_a": [p["lattice_a"] for p in res.variable.attrs["phase_list"]],
+                                 "splits": [{k: x[k] for k in ("statistic", "margin", "accepted")}
+                                            for x in res.grouping.splits],
+                                 "seconds": round(time.perf_counter() - t, 2)}
         for key, lab in pca_mixture(ds.patterns.values, seed).items():
             row[f"pca_mixture_{key}"] = {"ari": _ari(truth, lab, single)}
-        pc = ",".join(map(str, ds.attrs["phase_map"]["pc"]))
         phases = INDEX_PHASES[family]
         if phases:
             for method in ("hough", *(("dictionary",) if dictionary else ())):
@@ -134,6 +151,7 @@ def science_single(seeds: tuple[int, ...], kinds: tuple[str, ...], tmp: Path) ->
     """Phases found on the science benchmark's single-phase (Ni) maps."""
     from benchmarks.data.subgrains import write_science_map
     from vaearr.maps.decompose import write_decomposition
+    from vaearr.maps.indexing import index_store
     from vaearr.maps.phases import phases_store
     from vaearr.maps.segment import segment_store
 
@@ -142,11 +160,19 @@ def science_single(seeds: tuple[int, ...], kinds: tuple[str, ...], tmp: Path) ->
         for seed in seeds:
             store = tmp / f"science_{kind}_{seed}.zarr"
             with quiet():
-                write_science_map(store, kind, seed=seed)
+                ds = write_science_map(store, kind, seed=seed)
                 write_decomposition(store, method="pca")
                 segment_store(store, var="pca_weights", name="seg")
                 res = phases_store(store, regions="seg", progress=False)
+                geometry = ds.attrs["science_map"]
+                index_store(store, phase=["fcc"], method="hough", name="generic", progress=False,
+                            pc=",".join(map(str, geometry["pc"])), sample_tilt=geometry.get("sample_tilt", 70))
+                lattice = phases_store(store, regions="seg", method="lattice", var="generic", name="ph_lattice",
+                                       progress=False)
             rows.append({"kind": kind, "seed": seed, "n_phases": res.variable.attrs["n_phases"],
+                         "n_phases_lattice": lattice.variable.attrs["n_phases"],
+                         "lattice_splits": [{k: x[k] for k in ("statistic", "margin", "accepted")}
+                                            for x in lattice.grouping.splits],
                          "regions": int(res.variable.attrs["phase_list"][0]["regions"]) if res.variable.attrs["phase_list"] else 0,
                          "splits": [{k: s[k] for k in ("rule", "statistic", "accepted") if k in s}
                                     for s in res.grouping.splits]})
@@ -233,7 +259,7 @@ def timing(tmp: Path, repeats: dict[str, int], resolution: float) -> dict:
 
 
 #: The methods of part 1, as the table names them.
-COLUMNS = (("phases_auto", "phases (auto)"), ("phases_features", "phases (features: mixture of region-mean PCA)"),
+COLUMNS = (("phases_auto", "phases (auto)"), ("phases_lattice", "phases (lattice; Hough of the generic structure)"), ("phases_features", "phases (features: mixture of region-mean PCA)"),
            ("pca_mixture_background-divided", "PCA(16) + mixture, bg-divided"), ("pca_mixture_raw", "PCA(16) + mixture, raw"),
            ("index_hough", "Hough, both phases named"), ("index_dictionary", "dictionary, both phases named"),
            ("otsu_bandcontrast", "Otsu of band contrast"), ("otsu_iq", "Otsu of IQ"))
@@ -242,7 +268,7 @@ COLUMNS = (("phases_auto", "phases (auto)"), ("phases_features", "phases (featur
 def table(results: dict) -> str:
     """Part 1 as a Markdown table: per family and seed set, each method's mean (min) phase ARI, and how many maps
     ``phases`` gave the true number of phases."""
-    rows = ["| family | seeds | phases found right | " + " | ".join(c for _, c in COLUMNS) + " |",
+    rows = ["| family | seeds | phases found right (auto, lattice) | " + " | ".join(c for _, c in COLUMNS) + " |",
             "|---|---|---:|" + "---:|" * len(COLUMNS)]
     for family in dict.fromkeys(r["family"] for r in results["maps"]):
         for held in (False, True):
@@ -250,13 +276,15 @@ def table(results: dict) -> str:
             if not maps:
                 continue
             k = 1 if family == "single" else 2
-            right = sum(r["phases_auto"]["n_phases"] == k for r in maps)
+            right = f"{sum(r['phases_auto']['n_phases'] == k for r in maps)}/{len(maps)}"
+            if any("phases_lattice" in r for r in maps):
+                right += f", {sum(r['phases_lattice']['n_phases'] == k for r in maps if 'phases_lattice' in r)}/{len(maps)}"
             cells = []
             for key, _ in COLUMNS:
                 v = [r[key]["ari"] for r in maps if key in r and r[key].get("ari") is not None]
                 cells.append(f"{np.mean(v):.2f} ({min(v):.2f})" if v else "—")
             seeds = f"{'held out' if held else 'tuning'} {min(r['seed'] for r in maps)}–{max(r['seed'] for r in maps)}"
-            rows.append(f"| {family} | {seeds} | {right}/{len(maps)} | " + " | ".join(cells) + " |")
+            rows.append(f"| {family} | {seeds} | {right} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 

@@ -364,11 +364,15 @@ class PhasesOptions:
 
     store: str = opt(help="Store with the patterns and a segmentation.", flags=())
     regions: str = opt("segments", "Region variable of a segmentation (vaearr segment's `name`), grouped into phases.")
-    var: str = opt("latent", "Feature map the 'features' method groups (latent, pca_weights, cnmf_weights…).",
-                   deprecated=("--features",))
+    var: str | None = opt(None, "Input variable: the feature map the 'features' method groups (default latent; "
+                                "pca_weights, cnmf_weights…), or the orientation variable of vaearr index the 'lattice' "
+                                "method fits at (default orientation; its structure and detector too).",
+                          cli_type=Optional[str], deprecated=("--features",))
     method: str = opt("auto", "auto (bands, then sharpness within each), bands (angles between the bands of each "
-                              "region's mean pattern), sharpness, or features (a mixture of the regions' mean features).",
-                      choices=("auto", "bands", "sharpness", "features"), parse=_lower)
+                              "region's mean pattern), sharpness, lattice (each region's lattice parameter fitted at "
+                              "the indexed orientation: one structure, different lattices), or features (a mixture of "
+                              "the regions' mean features).",
+                      choices=("auto", "bands", "sharpness", "lattice", "features"), parse=_lower)
     mask: str | None = opt("auto", "Mask variable ('auto': roi when the store has one, else every pixel; 'none': "
                                    "every pixel).", cli_type=str, parse=parse_none)
     name: str = opt("phases", "Phase variable written: phase ids 0, 1, … (−1 outside the mask).")
@@ -385,12 +389,18 @@ class PhasesOptions:
     overwrite: bool = opt(False, "Replace the variable if it exists.", flags=("--overwrite",))
     progress: bool = True
 
+    @property
+    def input_var(self) -> str:
+        """The input variable: ``var``, else the method's (``orientation`` for 'lattice', ``latent`` otherwise)."""
+        return self.var if self.var is not None else (ORIENTATION if self.method == "lattice" else "latent")
+
     def check(self) -> tuple[float, float, float] | None:
         """The names and the PC checked before any work; returns the PC given (None: the store's)."""
         check_declared(self)
         check_field_name(self, "name")
         check_field_name(self, "regions")
-        check_field_name(self, "var")
+        if self.var is not None:
+            check_field_name(self, "var")
         if self.pc is None:
             return None
         pc = parse_pc(self.pc, type(self))

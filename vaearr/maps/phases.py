@@ -17,6 +17,18 @@ at least ``min_regions`` regions); a map where no split passes is one phase. The
     :data:`SHARPNESS_SPLIT` times the other's: one structure, different defect density or strain.
 ``auto`` (default)
     ``bands``, then ``sharpness`` inside each phase found.
+``lattice``
+    For phases of one structure that differ in lattice parameter (where indexing sees one phase):
+    each region's lattice is fitted to its mean pattern at the orientation ``vaearr index`` found
+    (:mod:`vaearr.maps.lattice_fit`; the structure, detector and energy are the indexing's, so
+    ``vaearr index STORE --phase fcc --method hough`` first is enough). The regions of each indexed
+    phase are split by value (as ``sharpness``); a split passes when the larger part's mean lattice
+    is :data:`LATTICE_SPLIT` times the other's **and** the regions' NCC curves take their sides: in
+    the median, a region's curve is :data:`LATTICE_MARGIN` higher at its own part's lattice than at
+    the other's (:func:`curve_margin`). The second test is what keeps a single-phase map of dynamical
+    patterns one phase: the kinematical curves of its regions step, so their fits fall at 1.02 or
+    1.18 × the cell (ratio 1.10–1.15, as two real phases) with margins of 0.01–0.03, where two
+    lattices give 0.05–0.08. This method uses crystallography: a structure, not its lattice.
 ``features``
     The model side, for comparison: a Gaussian mixture of the regions' mean feature vectors
     (``--var``: latents, PCA or cNMF weights), the number of components by the lowest BIC.
@@ -46,6 +58,7 @@ from sklearn.mixture import GaussianMixture
 
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.background import static_background
+from vaearr.maps.lattice_fit import SCALES, candidate_pixels, divided_means, fit_scales
 from vaearr.maps.options import PhasesOptions
 from vaearr.maps.phase_features import (
     Geometry,
@@ -58,17 +71,21 @@ from vaearr.maps.phase_features import (
 )
 from vaearr.maps.segment import resolve_mask
 from vaearr.store import open_store, require_whole, write_variables
-from vaearr.store.schema import PATTERNS, PX, PY, X, Y, auto_mask
+from vaearr.store.schema import PATTERNS, PX, PY, QUATERNION, X, Y, auto_mask, phase_id_name
 from vaearr.options import renamed_keywords, take_renamed
 
 #: The grouping methods.
-METHODS = ("auto", "bands", "sharpness", "features")
+METHODS = ("auto", "bands", "sharpness", "lattice", "features")
 #: A band split passes when the parts' mean triangle distance is at least this (they share < 1 − this) ...
 BANDS_SPLIT = 0.6
 #: ... and at least this many times the mean distance within the parts.
 BANDS_RATIO = 1.6
 #: A sharpness split passes when the sharper part's mean sharpness is at least this many times the other's.
 SHARPNESS_SPLIT = 1.3
+#: A lattice split passes when the larger part's mean fitted lattice is at least this many times the other's.
+LATTICE_SPLIT = 1.05
+#: ... and the regions' NCC curves are, in the median, this much higher at their own part's lattice than at the other's.
+LATTICE_MARGIN = 0.045
 
 
 @dataclass
@@ -212,6 +229,144 @@ def assign_small(grouping: Grouping, method: str, dist: np.ndarray, sharp: np.nd
 
 
 # --------------------------------------------------------------------------------------------
+# the lattice method
+
+
+@dataclass
+class Indexed:
+    """What the lattice method takes from the store's indexing: flat quaternions and phase ids (−1: none), the phase
+    records, the energy per phase, the detector (None: the store's geometry), and the variables read."""
+
+    quaternions: np.ndarray
+    phase_id: np.ndarray
+    records: list[dict[str, Any]]
+    energies: list[float]
+    sources: list[str]
+
+
+@dataclass
+class LatticeGrouping:
+    """The lattice method's result: each region's phase, the splits, per phase its structure and fitted lattice."""
+
+    labels: np.ndarray
+    grouping: Grouping
+    phase_info: list[dict[str, Any]]
+    attrs: dict[str, Any]
+    messages: list[str]
+
+
+def _indexing(ds: xr.Dataset, name: str, valid: np.ndarray, store: Any) -> Indexed:
+    """The orientations, phases and energy of ``vaearr index``'s variable ``name``, checked."""
+    how = ("run 'vaearr index STORE --phase fcc --method hough' (the map's structure; no lattice needed) first, or "
+           "give `var`")
+    if name not in ds.data_vars or set(ds[name].dims) != {Y, X, QUATERNION}:
+        raise StoreError(store, f"no orientation variable '{name}' for `method='lattice'`: {how}")
+    pid_name = phase_id_name(name)
+    da = ds[name]
+    records = da.attrs.get("phases") or (ds[pid_name].attrs.get("phases") if pid_name in ds.data_vars else None) or []
+    if not records:
+        raise StoreError(store, f"'{name}' keeps no phase list: {how}")
+    for r in records:
+        if not r.get("lattice") or not r.get("atoms"):
+            raise StoreError(store, f"phase '{r.get('name')}' of '{name}' has no structure (lattice and atoms) to "
+                                    "simulate: index with a built-in phase, a CIF file or NAME:SPACEGROUP:a:ATOMS")
+    q = np.asarray(da.transpose(Y, X, QUATERNION).values, np.float64).reshape(-1, 4)
+    pid = (np.asarray(ds[pid_name].values, np.int64).ravel() if pid_name in ds.data_vars
+           else np.zeros(len(q), np.int64))
+    ids = [int(r.get("id", i)) for i, r in enumerate(records)]
+    pid = np.where(np.isin(pid, ids) & np.all(np.isfinite(q), axis=1) & valid.ravel(), pid, -1)
+    pid = np.searchsorted(np.asarray(sorted(ids)), pid) * (pid >= 0) - (pid < 0)  # ids → positions in sorted order
+    records = [r for _, r in sorted(zip(ids, records), key=lambda t: t[0])]
+    energy = da.attrs.get("energy_kv", 20.0)
+    energies = [float(e) for e in energy] if isinstance(energy, (list, tuple)) else [float(energy or 20.0)] * len(records)
+    return Indexed(q, pid, records, energies, [name, *([pid_name] if pid_name in ds.data_vars else [])])
+
+
+def curve_margin(curves: np.ndarray, log_scale: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """How decisively the regions' NCC curves take their side: the median over the regions of both parts of the NCC
+    at their own part's centre (median fitted scale) less that at the other part's."""
+    grid = np.log(SCALES)
+    centre = [float(np.median(log_scale[g])) for g in (a, b)]
+    own = [np.interp(centre[0], grid, curves[r]) - np.interp(centre[1], grid, curves[r]) for r in a]
+    own += [np.interp(centre[1], grid, curves[r]) - np.interp(centre[0], grid, curves[r]) for r in b]
+    return float(np.median(own))
+
+
+def lattice_grouping(prepared: np.ndarray, regions: np.ndarray, indexed: Indexed, geometry: Geometry,
+                     big: np.ndarray, o: PhasesOptions) -> LatticeGrouping:
+    """Fit each region's lattice (:func:`~vaearr.maps.lattice_fit.fit_scales`) and group the regions: by indexed
+    structure (the phase most of its pixels index as), then by fitted lattice within each structure."""
+    n = len(prepared)
+    structure = np.full(n, -1, np.int64)
+    flat = regions.ravel()
+    for r in range(n):
+        ids = indexed.phase_id[flat == r]
+        ids = ids[ids >= 0]
+        if ids.size:
+            structure[r] = int(np.bincount(ids).argmax())
+    detector = {"pc_bruker": list(geometry.pc), "sample_tilt": geometry.sample_tilt,
+                "detector_tilt": geometry.detector_tilt}
+    scale, ncc = np.full(n, np.nan), np.full(n, np.nan)
+    curves = np.full((n, len(SCALES)), np.nan)
+    for p, record in enumerate(indexed.records):
+        sel = np.flatnonzero(structure == p)
+        if sel.size == 0:
+            continue
+        usable = (indexed.phase_id == p).reshape(regions.shape)
+        cands = candidate_pixels(np.where(np.isin(regions, sel), regions, -1), usable, n)
+        fit = fit_scales(prepared[sel], indexed.quaternions, [cands[r] for r in sel], record, detector,
+                         indexed.energies[p], progress=f"phases: lattice of {record['name']}" if o.progress else False)
+        scale[sel], ncc[sel], curves[sel] = fit.scale, fit.ncc, fit.curves
+    log_scale = np.log(scale)
+
+    def by_lattice(members: np.ndarray, k: int):
+        res = split_by_value(np.exp(log_scale), members, k)
+        if res is not None:
+            res[2]["margin"] = round(curve_margin(curves, log_scale, res[0], res[1]), 4)
+            res[2]["accepted"] = bool(res[2]["statistic"] >= LATTICE_SPLIT and res[2]["margin"] >= LATTICE_MARGIN)
+        return res
+
+    groups: list[tuple[int, np.ndarray]] = []
+    records: list[dict[str, Any]] = []
+    for p in range(len(indexed.records)):
+        members = np.intersect1d(big, np.flatnonzero((structure == p) & np.isfinite(scale)))
+        if members.size == 0:
+            continue
+        sub, rec = recursive_groups(members, by_lattice, o.max_phases, o.min_regions,
+                                    f"lattice ({indexed.records[p]['name']}): ratio of the parts' mean fitted lattice",
+                                    {"statistic": LATTICE_SPLIT})
+        groups += [(p, g) for g in sub]
+        records += rec
+    groups = sorted(groups, key=lambda t: (-len(t[1]), int(t[1].min())))[:max(o.max_phases, 1)]
+    labels = np.full(n, -1)
+    for k, (_, g) in enumerate(groups):
+        labels[g] = k
+    centre = np.array([np.median(log_scale[g]) for _, g in groups])
+    for i in np.flatnonzero((labels < 0) & (structure >= 0)):  # small regions, or a fit that failed: the nearest
+        same = [k for k, (p, _) in enumerate(groups) if p == structure[i]]
+        if same:
+            d = np.abs(centre[same] - log_scale[i]) if np.isfinite(log_scale[i]) else np.zeros(len(same))
+            labels[i] = same[int(np.argmin(d))]
+    info = []
+    for p, g in groups:
+        phase = indexed.records[p]
+        a = float(phase["lattice"][0]) * (10.0 if str(phase.get("lattice_units", "")).startswith("nm") else 1.0)
+        fitted_a = a * float(np.exp(np.median(log_scale[g])))
+        info.append({"name": f"{phase['name']} a≈{fitted_a:.2f} Å", "structure": phase["name"],
+                     "space_group": phase.get("space_group"),
+                     "lattice_scale": round(float(np.exp(np.median(log_scale[g]))), 4), "lattice_a": round(fitted_a, 4)})
+    fitted = ", ".join(f"{s:.3f}" for s in np.sort(scale[np.isfinite(scale)]))
+    messages = [f"lattice of each region fitted at the orientations of '{o.input_var}' (structure "
+                f"{', '.join(r['name'] for r in indexed.records)}): scales {fitted}"]
+    attrs = {"orientation": o.input_var, "lattice_scales": [None if not np.isfinite(v) else round(float(v), 4)
+                                                                for v in scale],
+             "lattice_ncc": [None if not np.isfinite(v) else round(float(v), 4) for v in ncc],
+             "lattice_note": "fitted lattice relative to the indexed structure's; an error of the projection centre's "
+                             "distance scales every region's alike"}
+    return LatticeGrouping(labels, Grouping(labels, records), info, attrs, messages)
+
+
+# --------------------------------------------------------------------------------------------
 # the store
 
 
@@ -225,7 +380,9 @@ class PhasesResult:
 
     def summary(self) -> str:
         a = self.variable.attrs
-        fr = ", ".join(f"phase {p['id']}: {p['regions']} regions, {100 * p['fraction']:.1f} %" for p in a["phase_list"])
+        fr = ", ".join(f"phase {p['id']}: {p['regions']} regions, {100 * p['fraction']:.1f} %"
+                       + (f" ({p['structure']}, a ≈ {p['lattice_a']:g} Å)" if "lattice_a" in p else "")
+                       for p in a["phase_list"])
         tests = [f"  split of {'+'.join(map(str, s['regions']))} regions, {s['rule']}: {s['statistic']:g}"
                  + (f", ratio {s['ratio']:g}" if "ratio" in s else "")
                  + f" (needs {', '.join(f'{k} ≥ {v:g}' for k, v in s['threshold'].items())}): "
@@ -236,10 +393,12 @@ class PhasesResult:
 
 
 def store_geometry(ds: xr.Dataset, pc: tuple[float, float, float] | None,
-                   tilt: float | None) -> tuple[Geometry | None, str]:
-    """The detector geometry: given, else the one ``vaearr index``, a vendor file or a simulation kept in the store."""
+                   tilt: float | None, prefer: str | None = None) -> tuple[Geometry | None, str]:
+    """The detector geometry: given, else the one ``vaearr index`` (the variable ``prefer`` first), a vendor file or a
+    simulation kept in the store."""
     found: tuple[Any, Any, str] | None = None
-    for v in ds.data_vars.values():
+    first = [ds[prefer]] if prefer in ds.data_vars else []
+    for v in [*first, *ds.data_vars.values()]:
         det = v.attrs.get("detector")
         if isinstance(det, dict) and det.get("pc_bruker"):
             found = (det["pc_bruker"], det.get("sample_tilt"), f"'{v.name}' (vaearr index)")
@@ -307,14 +466,15 @@ def phases_store(store: str | os.PathLike, options: PhasesOptions | None = None,
         raise StoreError(store, f"variable '{o.name}' exists; pass `overwrite=True` to replace it")
     # before any work: no phase map from damaged patterns, regions, features or mask
     require_whole(ds, [PATTERNS, o.regions, auto_mask(ds.data_vars, o.mask),
-                       *([o.var] if o.method == "features" else [])], store)
+                       *([o.input_var] if o.method == "features" else [])], store)
     valid, mask, mask_line = resolve_mask(ds, o.mask, store)
     regions, ids = _region_map(ds, o.regions, valid, store)
     n = len(ids)
     if n == 0:
         raise StoreError(store, f"'{o.regions}' has no region inside the mask")
-    z = _feature_means(ds, o.var, regions, n, store) if o.method == "features" else None
-    geometry, geo_line = store_geometry(ds, pc, o.sample_tilt)
+    z = _feature_means(ds, o.input_var, regions, n, store) if o.method == "features" else None
+    indexed = _indexing(ds, o.input_var, valid, store) if o.method == "lattice" else None
+    geometry, geo_line = store_geometry(ds, pc, o.sample_tilt, prefer=o.input_var if indexed else None)
     if geometry is None and o.method != "features":
         raise InputError(None, "the store keeps no projection centre: give `pc='X,Y,Z'` (Bruker) for the bands' plane "
                                "normals")
@@ -325,6 +485,12 @@ def phases_store(store: str | os.PathLike, options: PhasesOptions | None = None,
         big = np.arange(n)  # every region is small: they all count
     messages = [mask_line, f"{n} regions of '{o.regions}', {big.size} with at least {o.min_pixels} pixels"
                 + (f"; {geo_line}" if geo_line and o.method != "features" else "")]
+    if o.method == "lattice":
+        bg = static_background(store, PATTERNS, (Y, X), mask, feature_dims=(PY, PX))
+        lattice = lattice_grouping(divided_means(means, bg), regions, indexed, geometry, big, o)  # type: ignore[arg-type]
+        messages += lattice.messages
+        return _write(store, ds, o, regions, lattice.labels, counts, lattice.grouping, mask, messages,
+                      phase_info=lattice.phase_info, extra_attrs=lattice.attrs, extra_sources=indexed.sources)  # type: ignore[union-attr]
     if o.method == "features":
         grouping = features_grouping(z, big, o.max_phases, o.seed)  # type: ignore[arg-type]
         dist = sharp = np.zeros(0)
@@ -348,24 +514,30 @@ RULES = {
     "sharpness": "regions grouped by the sharpness of their mean patterns' bands (Radon peak height)",
     "auto": "regions grouped by the angles between their bands, then by band sharpness within each group",
     "features": "regions grouped by a Gaussian mixture of their mean features (lowest BIC)",
+    "lattice": "regions of each indexed structure grouped by the lattice parameter fitted to their mean patterns at "
+               "the indexed orientation (kinematical patterns, best NCC)",
 }
 
 
 def _write(store: Any, ds: xr.Dataset, o: PhasesOptions, regions: np.ndarray, labels: np.ndarray, counts: np.ndarray,
-           grouping: Grouping, mask: str | None, messages: list[str]) -> PhasesResult:
+           grouping: Grouping, mask: str | None, messages: list[str], *, phase_info: list[dict] | None = None,
+           extra_attrs: dict[str, Any] | None = None, extra_sources: list[str] | None = None) -> PhasesResult:
     phase_map = np.where(regions >= 0, labels[np.maximum(regions, 0)], -1).astype(np.int16)
     k = int(labels.max()) + 1 if (labels >= 0).any() else 0
     total = max(int((phase_map >= 0).sum()), 1)
     phase_list = [{"id": p, "name": f"phase {p}", "regions": int((labels == p).sum()),
-                   "pixels": int((phase_map == p).sum()), "fraction": round(float((phase_map == p).sum()) / total, 4)}
+                   "pixels": int((phase_map == p).sum()), "fraction": round(float((phase_map == p).sum()) / total, 4),
+                   **(phase_info[p] if phase_info else {})}
                   for p in range(k)]
     attrs = {"nodata": -1, "method": o.method, "rule": RULES[o.method], "n_phases": k, "phase_list": phase_list,
              "regions": o.regions, "splits": grouping.splits, "min_regions": o.min_regions, "min_pixels": o.min_pixels,
-             "thresholds": {"bands": BANDS_SPLIT, "bands_ratio": BANDS_RATIO, "sharpness": SHARPNESS_SPLIT},
-             **({"features": o.var} if o.method == "features" else {}),
+             "thresholds": {"bands": BANDS_SPLIT, "bands_ratio": BANDS_RATIO, "sharpness": SHARPNESS_SPLIT,
+                            "lattice": LATTICE_SPLIT, "lattice_margin": LATTICE_MARGIN},
+             **({"features": o.input_var} if o.method == "features" else {}), **(extra_attrs or {}),
              "note": "phases found in the data, no crystallography given: ids are arbitrary (0 the phase of most regions)"}
     da = xr.DataArray(phase_map, dims=(Y, X), coords={Y: ds[Y].values, X: ds[X].values}, name=o.name, attrs=attrs)
-    sources = [PATTERNS, o.regions, *([o.var] if o.method == "features" else []), *([mask] if mask else [])]
+    sources = [PATTERNS, o.regions, *([o.input_var] if o.method == "features" else []), *(extra_sources or []),
+               *([mask] if mask else [])]
     config = {k_: v for k_, v in vars(o).items() if k_ not in ("store", "progress")}
     config["pc"] = None if o.pc is None else str(o.pc)
     write_variables(store, {o.name: da}, source=sources, config={**config, "mask": mask},
