@@ -12,6 +12,7 @@ Run (each map once: simulate, ROI, train, encode, index, decompose; then cheap s
 
     python benchmarks/bench_families.py prepare --family all --split all   # hours on 2 cores
     python benchmarks/bench_families.py score                               # minutes: segment, boundaries, spread
+    python benchmarks/bench_families.py boundaries                          # minutes: boundaries --from patterns only
     python benchmarks/bench_families.py table                               # BENCHMARKS.md tables
 
 The README path, its defaults: ``roi --bc-otsu`` where the map has band contrast (the patchwork
@@ -201,8 +202,6 @@ def _segment(store: Path, features: str, mask: str | None, name: str, truth: Tru
 
 
 def score_subgrains(m: MapSpec, store: Path, truth: Truth) -> list[dict]:
-    from vaearr.maps.boundaries import find_boundaries
-
     ds = truth.ds
     inside = truth.inside.ravel()
     sub = ds.subgrain_id.values.ravel()
@@ -233,6 +232,15 @@ def score_subgrains(m: MapSpec, store: Path, truth: Truth) -> list[dict]:
         row |= {f"all_{k}": x for k, x in a.items() if k != "regions_map"}
         row["roi_vs_all_ari"] = round(float(adjusted_rand_score(a["regions_map"][both], b["regions_map"][both])), 4)
     rows.append(row)
+    return rows + boundary_rows(store, ds)
+
+
+def boundary_rows(store: Path, ds: xr.Dataset) -> list[dict]:
+    """``vaearr boundaries`` from the patterns (no model), on every pixel and, where the map has one, in the ROI."""
+    from vaearr.maps.boundaries import find_boundaries
+
+    roi = "roi" if "roi" in ds and not bool(ds.roi.all()) else None
+    rows = []
     for mask in (None, roi) if roi else (None,):
         b = find_boundaries(store, prefix="pat_", overwrite=True, mask=mask)
         rows.append({"method": "boundaries --from patterns", "mask": mask or "none",
@@ -324,11 +332,18 @@ def score_settings(store: Path, truth: Truth) -> list[dict]:
     return rows
 
 
-def score(m: MapSpec) -> list[dict]:
+def score(m: MapSpec, boundaries_only: bool = False) -> list[dict]:
     store = store_of(m)
-    truth = Truth(xr.open_zarr(store).load())
-    rows = score_subgrains(m, store, truth) if m.kind == "subgrains" else score_deformed(m, store, truth)
-    rows += score_settings(store, truth)
+    if boundaries_only:  # the patterns are enough: simulate the map if it is not there (prepare goes on from it)
+        if m.kind != "subgrains":
+            return []
+        if not (store / "zarr.json").exists():
+            _write(m, store)
+        rows = boundary_rows(store, xr.open_zarr(store).load())
+    else:
+        truth = Truth(xr.open_zarr(store).load())
+        rows = score_subgrains(m, store, truth) if m.kind == "subgrains" else score_deformed(m, store, truth)
+        rows += score_settings(store, truth)
     base = {"family": m.family, "kind": m.kind, "seed": m.seed, "split": m.split, "physics": m.label}
     return [{**base, **r} for r in rows]
 
@@ -339,7 +354,8 @@ def score(m: MapSpec) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("step", choices=("prepare", "score", "table"))
+    p.add_argument("step", choices=("prepare", "score", "boundaries", "table"),
+                   help="boundaries: score only `boundaries --from patterns` (needs no model; simulates missing maps)")
     p.add_argument("--family", choices=("science", "patchwork", "all"), default="all")
     p.add_argument("--split", choices=("tuning", "held-out", "all"), default="all")
     p.add_argument("--kind", choices=("subgrains", "deformed", "all"), default="all")
@@ -360,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
             cost = prepare(m)
             print(json.dumps({"map": m.tag, "prepared": cost, "wall_s": round(time.perf_counter() - t, 1)}), flush=True)
             continue
-        for row in score(m):
+        for row in score(m, boundaries_only=args.step == "boundaries"):
             row = {**row, "wall_s": round(time.perf_counter() - t, 1), "machine": machine()}
             append_row(OUT, row)
             print(json.dumps({k: v for k, v in row.items() if k != "machine"}), flush=True)

@@ -281,3 +281,44 @@ def test_a_mask_that_leaves_out_the_boundaries_is_said_in_one_line(tmp_path: Pat
     assert len(lines) == 1 and "roi" in lines[0] and "`mask='none'` finds them" in lines[0], masked.summary()
     said = cli("boundaries", store, "--mask", "roi", "--overwrite", check=True).stdout  # the command line: the flag
     assert "leaves out" in said and "--mask none finds them" in said and "`" not in said, said
+
+
+def test_low_angle_boundaries_run_on_to_the_grain_boundary(tmp_path: Path) -> None:
+    """The interiors leave out the ring beside a grain boundary; the regions are carried into it (nearest interior
+    pixel of the same piece), so the planted sub-grain boundary (row 7, columns 0–8) is marked up to column 8, next to
+    the grain boundary (column 9), and nothing is carried across it."""
+    from vaearr.maps.low_angle import extend_regions
+
+    regions = np.full((6, 7), -1)
+    labels = np.zeros((6, 7), int)
+    regions[:3, :2], regions[3:, :2] = 0, 1  # interior: columns 0–1 of grain 1, two regions
+    labels[:, :2] = 1
+    regions[:, 5:], labels[:, 5:] = 2, 2  # grain 2 right of the boundary (column 4)
+    reach = np.ones((6, 7), bool)
+    reach[:, 4] = False  # the grain boundary
+    out, grains = extend_regions(regions, labels, reach)
+    assert out[:3, 2:4].tolist() == [[0, 0]] * 3 and out[3:, 2:4].tolist() == [[1, 1]] * 3
+    assert (grains[:, :4] == 1).all() and (out[:, 4] == -1).all() and (out[:, 5:] == 2).all()
+
+    patterns, gb, lagb = planted_map()
+    r = find_boundaries(write_map(tmp_path / "m.zarr", patterns))
+    found = r.low_angle_boundaries.values
+    assert r.attrs["lagb_to_grain_boundaries"] and found[6:9, 8].any(), found[5:10].astype(int)
+    assert not found[:, 9:].any()  # none on the grain boundary or in the right grain
+
+
+def test_low_angle_boundaries_on_the_patchwork_map(tmp_path: Path) -> None:
+    """The second family (patchy sub-grains, another detector, gain, boundary mixing, a band-contrast ROI with holes):
+    F1 ≥ 0.7 marking ≤ 1.5× with the ROI and without (issue 37; 0.80 / 0.80 before the regions reached the grain
+    boundaries, 0.83 / 0.83 after)."""
+    pytest.importorskip("kikuchipy")
+    from benchmarks.data.patchwork import write_patchwork_map
+    from vaearr.maps.roi import create_roi
+
+    ds = write_patchwork_map(tmp_path / "p.zarr", "subgrains", seed=1)
+    create_roi(tmp_path / "p.zarr", otsu=True)
+    true = ds.low_angle_boundaries_true.values.astype(bool)
+    for mask in (None, "roi"):
+        r = find_boundaries(tmp_path / "p.zarr", mask=mask, overwrite=True)
+        lo = boundary_f1(r.low_angle_boundaries.values, true)
+        assert lo["f1"] >= 0.7 and lo["ratio_marked"] <= 1.5, (mask, lo)

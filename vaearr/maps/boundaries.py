@@ -388,7 +388,7 @@ def find_boundaries(
                        gb_threshold_rule=f"the segmentation's grain level: {lagb_info['levels_rule']}")
     elif lagb_method == "segment":
         lagb, lagb_info = low_angle_segments(edges.features, labels, prepare=edges.plain,
-                                             components=lagb_components or LAGB_COMPONENTS)
+                                             components=lagb_components or LAGB_COMPONENTS, reach=valid & ~gb)
     else:
         lagb, lagb_info = _t2_boundaries(edges, labels, gb, valid, n_grains, components=lagb_components or 1,
                                          threshold=lagb_threshold, low=lagb_low, min_length=lagb_min_length,

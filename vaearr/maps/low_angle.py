@@ -5,7 +5,11 @@ in: the interior is projected on its own first principal directions, and
 :func:`vaearr.maps.regions.segment_features` merges its pixels into regions that never cross a
 grain, the threshold read from the map's noise; a floor on the mean-pattern difference, relative
 to the map's own grain boundaries, keeps significant but tiny differences (a mixing zone, a
-brightness drift at a high signal-to-noise) from being called sub-grains.
+brightness drift at a high signal-to-noise) from being called sub-grains. The interiors leave out
+the ring beside each grain boundary (its patterns mix with the neighbour's); the regions are then
+carried into it from the nearest interior pixel (:func:`extend_regions`), so a low-angle boundary
+runs on to the grain boundary it meets: on the patchwork maps (patchy sub-grains, many short
+boundaries) most missed pixels were in that ring (139 of 152 on tuning map 2).
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ def low_angle_segments(
     correlation: float | None = 1.0,
     min_contrast: float = LAGB_MIN_CONTRAST,
     floor: tuple[Any, Any] | None = None,
+    reach: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Low-angle boundaries as the boundaries between regions of one grain (:mod:`vaearr.maps.regions`).
 
@@ -75,6 +80,9 @@ def low_angle_segments(
     correlation factor (1 for patterns recorded pixel by pixel; None: estimated). ``floor``: the
     ``(features, prepare)`` the floor is measured on (default the segmented features; a latent's
     store gives its patterns: sub-grains sit at a fixed pattern difference, not a fixed latent one).
+    ``reach``: the pixels the regions may extend to (in the mask, off the grain boundaries): the ring
+    beside a grain boundary that the interiors leave out takes the region of its nearest interior
+    pixel (:func:`extend_regions`), so a low-angle boundary runs on to the grain boundary it meets.
     """
     labels = np.asarray(labels)
     inside = labels > 0
@@ -87,13 +95,34 @@ def low_angle_segments(
     if min_contrast > 0 and seg.n_regions > seg.n_grains:
         on, on_prepare = floor if floor is not None else (features, prepare)
         regions, floor_info = merge_by_pattern_contrast(on, regions, labels - 1, on_prepare, min_contrast)
-    lagb = _same_grain_boundaries(regions, labels)
+    grains = labels
+    if reach is not None:
+        regions, grains = extend_regions(regions, labels, reach)
+    lagb = _same_grain_boundaries(regions, grains)
     info = {"lagb_method": "segment", "lagb_components": int(components),
+            "lagb_to_grain_boundaries": reach is not None,
             "lagb_regions": int(len(np.unique(regions[regions >= 0]))),
             "lagb_noise_correlation": seg.info.get("noise_correlation_factor"),
             "lagb_boundary_cost": seg.info.get("boundary_cost"), **floor_info,
             "low_angle_boundary_pixels": int(lagb.sum())}
     return lagb, info
+
+
+def extend_regions(regions: np.ndarray, labels: np.ndarray, reach: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``regions`` and grain ``labels`` (≥ 1; 0 outside the interiors) carried to every pixel of ``reach`` outside the
+    interiors: each takes those of the nearest interior pixel (Euclidean) when both lie in one 4-connected piece of
+    ``reach`` (so never across a grain boundary or the mask)."""
+    reach = np.asarray(reach, bool)
+    have = (regions >= 0) & (labels > 0)
+    if not have.any():
+        return regions, labels
+    iy, ix = ndi.distance_transform_edt(~have, return_distances=False, return_indices=True)
+    pieces, _ = ndi.label(reach)
+    take = reach & ~have & (pieces > 0) & (pieces[iy, ix] == pieces)
+    out_regions, out_labels = regions.copy(), labels.copy()
+    out_regions[take] = regions[iy, ix][take]
+    out_labels[take] = labels[iy, ix][take]
+    return out_regions, out_labels
 
 
 def grain_projections(features: Any, labels: np.ndarray, prepare: Any, components: int) -> Iterator[tuple]:
