@@ -334,7 +334,7 @@ def lattice_grouping(prepared: np.ndarray, regions: np.ndarray, indexed: Indexed
             continue
         sub, rec = recursive_groups(members, by_lattice, o.max_phases, o.min_regions,
                                     f"lattice ({indexed.records[p]['name']}): ratio of the parts' mean fitted lattice",
-                                    {"statistic": LATTICE_SPLIT})
+                                    {"statistic": LATTICE_SPLIT, "margin": LATTICE_MARGIN})
         groups += [(p, g) for g in sub]
         records += rec
     groups = sorted(groups, key=lambda t: (-len(t[1]), int(t[1].min())))[:max(o.max_phases, 1)]
@@ -381,10 +381,11 @@ class PhasesResult:
     def summary(self) -> str:
         a = self.variable.attrs
         fr = ", ".join(f"phase {p['id']}: {p['regions']} regions, {100 * p['fraction']:.1f} %"
-                       + (f" ({p['structure']}, a ≈ {p['lattice_a']:g} Å)" if "lattice_a" in p else "")
+                       + (f" ({p['structure']}, a ≈ {p['lattice_a']:.3f} Å)" if "lattice_a" in p else "")
                        for p in a["phase_list"])
         tests = [f"  split of {'+'.join(map(str, s['regions']))} regions, {s['rule']}: {s['statistic']:g}"
                  + (f", ratio {s['ratio']:g}" if "ratio" in s else "")
+                 + (f", margin {s['margin']:g}" if "margin" in s else "")
                  + f" (needs {', '.join(f'{k} ≥ {v:g}' for k, v in s['threshold'].items())}): "
                  f"{'accepted' if s['accepted'] else 'refused'}" for s in self.grouping.splits if "statistic" in s]
         return "\n".join([*self.messages, *tests,
