@@ -61,10 +61,6 @@ class LatticeFit:
     curves: np.ndarray
     scales: np.ndarray
 
-    def lattice(self, a: float) -> np.ndarray:
-        """The fitted lattice parameter of a structure whose ``a`` is given."""
-        return self.scale * a
-
 
 def scaled_phase(record: dict[str, Any], scale: float):
     """The orix phase of a phase record with its lattice lengths (in Å) times ``scale``."""
@@ -130,7 +126,7 @@ def fit_scales(patterns: np.ndarray, quaternions: np.ndarray, candidates: Sequen
     kp = require("kikuchipy", "ebsd")
     rot = require("orix.quaternion", "ebsd")
     n, py, px = patterns.shape
-    pix = np.concatenate([c for c in candidates]) if candidates else np.zeros(0, np.int64)
+    pix = np.concatenate(list(candidates)) if candidates else np.zeros(0, np.int64)
     owner = np.concatenate([np.full(len(c), r) for r, c in enumerate(candidates)]) if candidates else np.zeros(0, int)
     ncc = np.full((len(pix), len(scales)), np.nan)
     if len(pix):
