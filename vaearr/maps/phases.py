@@ -121,9 +121,10 @@ def split_by_distance(d: np.ndarray, members: np.ndarray, min_regions: int) -> t
                   "accepted": bool(between >= BANDS_SPLIT and ratio >= BANDS_RATIO)}
 
 
-def split_by_value(v: np.ndarray, members: np.ndarray, min_regions: int) -> tuple[np.ndarray, np.ndarray, dict] | None:
+def split_by_value(v: np.ndarray, members: np.ndarray, min_regions: int,
+                   threshold: float = SHARPNESS_SPLIT) -> tuple[np.ndarray, np.ndarray, dict] | None:
     """The split of ``members`` by value that leaves the least variance within the parts (Otsu's, on the regions);
-    its statistic: the ratio of the parts' means (high / low)."""
+    its statistic: the ratio of the parts' means (high / low), accepted at ``threshold``."""
     if len(members) < 2 * min_regions:
         return None
     order = members[np.argsort(v[members])]
@@ -137,7 +138,7 @@ def split_by_value(v: np.ndarray, members: np.ndarray, min_regions: int) -> tupl
         return None
     low, high = order[:cut], order[cut:]
     ratio = float(v[high].mean() / max(v[low].mean(), 1e-12))
-    return high, low, {"statistic": round(ratio, 4), "accepted": bool(ratio >= SHARPNESS_SPLIT)}
+    return high, low, {"statistic": round(ratio, 4), "accepted": bool(ratio >= threshold)}
 
 
 def recursive_groups(members: np.ndarray, split: Callable, max_groups: int, min_regions: int, rule: str,
@@ -320,10 +321,10 @@ def lattice_grouping(prepared: np.ndarray, regions: np.ndarray, indexed: Indexed
     log_scale = np.log(scale)
 
     def by_lattice(members: np.ndarray, k: int):
-        res = split_by_value(np.exp(log_scale), members, k)
+        res = split_by_value(scale, members, k, LATTICE_SPLIT)
         if res is not None:
             res[2]["margin"] = round(curve_margin(curves, log_scale, res[0], res[1]), 4)
-            res[2]["accepted"] = bool(res[2]["statistic"] >= LATTICE_SPLIT and res[2]["margin"] >= LATTICE_MARGIN)
+            res[2]["accepted"] = bool(res[2]["accepted"] and res[2]["margin"] >= LATTICE_MARGIN)
         return res
 
     groups: list[tuple[int, np.ndarray]] = []
