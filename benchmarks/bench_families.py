@@ -232,6 +232,16 @@ def score_subgrains(m: MapSpec, store: Path, truth: Truth) -> list[dict]:
         row |= {f"all_{k}": x for k, x in a.items() if k != "regions_map"}
         row["roi_vs_all_ari"] = round(float(adjusted_rand_score(a["regions_map"][both], b["regions_map"][both])), 4)
     rows.append(row)
+    if "latent_all" in ds:  # a map of patterns only: the ROI from their quality (vaearr quality, roi --var adp --otsu)
+        from vaearr.maps.pattern_quality import quality_store
+        from vaearr.maps.roi import create_roi
+
+        if "adp" not in ds:
+            quality_store(store, overwrite=True, progress=False)
+        create_roi(store, name="roi_adp", var="adp", otsu=True, overwrite=True)
+        q = _segment(store, "latent_all", "roi_adp", "seg_adp", truth)
+        rows.append({"method": "vaearr, patterns only (ROI of adp)", "mask": "roi_adp",
+                     **{f"seg_{k}": x for k, x in q.items() if k != "regions_map"}})
     return rows + boundary_rows(store, ds)
 
 

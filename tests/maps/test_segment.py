@@ -657,3 +657,25 @@ def test_correlated_features_read_their_sub_grains_on_each_grains_principal_dire
     f, truth = _averaged_patchy_map(0, average=False)
     seg = segment_features(f, np.ones(truth.shape, bool))
     assert "subgrain_level" not in seg.info and seg.info["noise_correlation_inside_regions"] < 2
+
+
+def test_a_map_of_patterns_segmented_on_every_pixel_is_told_of_the_quality_roi(tmp_path: Path) -> None:
+    """Without a mask, on a store with patterns, `segment` says how a ROI of the patterns' quality is made (blank and
+    mixed patterns out of the sub-grains); with a mask, or on a store without patterns, it does not."""
+    pytest.importorskip("kikuchipy")
+    from benchmarks import data
+    from vaearr.maps.segment import NO_MASK_HINT
+
+    ds = data.patchwork_map("subgrains", seed=2, shape=(24, 32))
+    store = tmp_path / "p.zarr"
+    coords = {"y": ds.y.values, "x": ds.x.values}
+    rng = np.random.default_rng(0)
+    f = rng.normal(size=(24, 32, 3)) + 6.0 * ds.grain_id.values[..., None] * np.eye(3)[0]
+    write_variables(store, {"patterns": ds.patterns,
+                            "feat": xr.DataArray(f, dims=("y", "x", "c"), coords=coords),
+                            "roi": xr.DataArray(np.ones((24, 32), bool), dims=("y", "x"), coords=coords)})
+    said = segment_store(store, var="feat", mask=None).summary()
+    assert NO_MASK_HINT in said and "vaearr quality" in said
+    assert NO_MASK_HINT not in segment_store(store, var="feat", mask="roi", overwrite=True).summary()
+    plain = _store(tmp_path / "f.zarr", f)
+    assert NO_MASK_HINT not in segment_store(plain, var="latent", mask=None).summary()

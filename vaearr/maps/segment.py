@@ -30,6 +30,13 @@ from vaearr.options import renamed_keywords, take_renamed
 
 
 
+#: What ``segment`` says when it reads a map with patterns on every pixel: blank patterns (pits, scratches) and the
+#: mixed patterns along grain boundaries then enter the sub-grains; a ROI of the patterns' own quality keeps them out
+#: (BENCHMARKS "Science: two families": held-out patchwork maps, low-angle F1 0.644 on every pixel, 0.778 in it).
+NO_MASK_HINT = ("no mask: for a map of patterns only, a ROI of their quality keeps blank and mixed patterns out of the "
+                "sub-grains (vaearr quality STORE; vaearr roi STORE --var adp --otsu; then --mask roi)")
+
+
 @dataclass
 class SegmentResult:
     """What :func:`segment_store` wrote: the three variables and how they were made."""
@@ -135,6 +142,8 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
     if not valid.any():
         raise StoreError(store, f"mask '{mask_name}' selects no pixel")
     messages = [mask_line]
+    if mask_name is None and PatternSpace.available(ds) and QUATERNION not in da_.dims:
+        messages.append(NO_MASK_HINT)
     grains = None
     if QUATERNION in da_.dims:
         features, grains, line = _orientation_inputs(ds, options.var, valid, options.grain_angle)
