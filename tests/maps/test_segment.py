@@ -570,7 +570,8 @@ def test_a_mixed_strip_along_a_grain_boundary_is_no_sub_grain() -> None:
     the other grain count as edge though the pairs inside grains do not list that neighbour (with the strip's third
     column it kept a "core" and lined the grain boundary with a low-angle one)."""
     from vaearr.maps.merging import grid_pairs
-    from vaearr.maps.regions import absorb_slivers, beside_grain_boundary
+    from vaearr.maps.regions import absorb_slivers
+    from vaearr.maps.subgrain_level import beside_grain_boundary
 
     ny, nx = 8, 10
     grains = np.where(np.arange(nx) >= 6, 1, 0)[None, :].repeat(ny, 0)
@@ -593,7 +594,7 @@ def test_the_ring_along_grain_boundaries_is_left_out_and_filled_from_inside() ->
     whole); ``fill_ring`` gives each the neighbouring region whose mean its features are nearest, inward step by
     step, never across a grain."""
     from vaearr.maps.merging import grid_pairs
-    from vaearr.maps.regions import fill_ring, grain_ring
+    from vaearr.maps.subgrain_level import fill_ring, grain_ring
 
     ny, nx = 6, 12
     grains = np.zeros((ny, nx), int)
