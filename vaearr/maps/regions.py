@@ -371,12 +371,6 @@ class _Merged:
     rounds: int
     merged: int
     info: dict[str, Any]
-    centre: np.ndarray | None = None  # the mean and whitening matrix that made z (z = (raw − centre) @ matrix / √κ)
-    matrix: np.ndarray | None = None
-
-    def whiten(self, raw: np.ndarray) -> np.ndarray:
-        """Other rows of features in the units of ``z``."""
-        return (raw - self.centre) @ self.matrix / math.sqrt(self.kappa)
 
 
 def _merged(raw: np.ndarray, valid: np.ndarray, flat: np.ndarray, grains: np.ndarray | None,
@@ -399,15 +393,14 @@ def _merged(raw: np.ndarray, valid: np.ndarray, flat: np.ndarray, grains: np.nda
             whiten, kappa = np.eye(raw.shape[1]), 1.0
         else:
             whiten, kappa, info = noise_whitening(raw, valid, seed=seed, correlation=correlation, within=within)
-        centre = raw.mean(0)
-        z = (raw - centre) @ whiten / math.sqrt(kappa)  # merge costs in independent measurements
+        z = (raw - raw.mean(0)) @ whiten / math.sqrt(kappa)  # merge costs in independent measurements
         labels, rounds = merge_regions(z, ai, bi, boundary_cost=boundary_cost)
         merged = int(labels.max()) + 1
         labels = absorb_small(z, ai, bi, labels, min_size, islands=grains is None)
         within = np.full(ny * nx, -1)
         within[flat] = labels
         within = within.reshape(ny, nx)
-    return _Merged(labels, z, ai, bi, kappa, rounds, merged, info, centre, whiten)
+    return _Merged(labels, z, ai, bi, kappa, rounds, merged, info)
 
 
 def _grain_map(coarse: _Merged, valid: np.ndarray, flat: np.ndarray, level_rule: LevelRule | None,

@@ -1,21 +1,22 @@
 """The sub-grain level of features whose noise is correlated pixel to pixel (:func:`vaearr.maps.regions.segment_features`).
 
-Where the features' noise is correlated pixel to pixel inside the regions found (κ ≥ :data:`CORRELATED`: features of neighbour-averaged
-patterns, as the README's latents, κ ≈ 7–9; single patterns' PCA weights read 1.0–1.4), a pixel carries 1/κ of an
-independent measurement, and a sub-grain step, a small rotation, lies along one or two directions while the price
-of a region's mean (``d/2 · log N``) counts every feature dim: with a 16-dim latent a patch had to hold about 500
-nats of contrast to stay apart, and the patchy sub-grains of the second benchmark family (a sub-grain in several
-patches of 1–300 pixels) were merged patch by patch. Such features are merged again, grain by grain, on the grain's
-first :data:`SUBGRAIN_COMPONENTS` principal directions of the whitened features (the noise of the first merging;
-not whitened again: a noise estimate in those directions takes the steps between patchy sub-grains for noise),
-fitted on the grain's interior: the ring of :data:`RING` pixel(s) along every grain boundary (:func:`grain_ring`),
-where a pattern and its neighbour average mix both grains, is left out of the merging and of the fit (on a map
-segmented without a mask the mixed pixels were a grain's first principal direction) and takes, step by step inward,
-the neighbouring region whose mean it is nearest (:func:`fill_ring`). Step 6 (boundary refinement) is not run on
-this level: a pixel's own evidence, 1/κ, is small beside the boundary price, and it ate thin sub-grains. The choices
-were made on the tuning maps of both families, by the segmentation's low-angle F1, worst over them, in a ROI and
-without (0.654 before; 1 / 2 / 3 / 4 directions 0.811 / **0.850** / 0.835 / 0.815; with 2, ring 0 / 1 / 2 pixels
-0.741 / **0.850** / 0.736; refinement on 0.776), and read on the held-out maps after (BENCHMARKS "Science: two families").
+Where the features' noise is correlated pixel to pixel inside the regions found (κ ≥ :data:`CORRELATED`: features of
+neighbour-averaged patterns, as the README's latents, κ ≈ 7–9; single patterns' PCA weights read 1.0–1.4), a pixel
+carries 1/κ of an independent measurement, and a sub-grain step, a small rotation, lies along one or two directions
+while the price of a region's mean (``d/2 · log N``) counts every feature dim: with a 16-dim latent a patch had to
+hold about 500 nats of contrast to stay apart, and the patchy sub-grains of the second benchmark family (a sub-grain
+in several patches of 1–300 pixels) were merged patch by patch. Such features are merged again, grain by grain, on the
+grain's first :data:`SUBGRAIN_COMPONENTS` principal directions of the whitened features (the noise of the first
+merging; not whitened again: a noise estimate in those directions takes the steps between patchy sub-grains for
+noise), fitted on the grain's interior: the ring of :data:`RING` pixel(s) along every grain boundary
+(:func:`grain_ring`), where a pattern and its neighbour average mix both grains, is left out of the merging and of the
+fit (on a map segmented without a mask the mixed pixels were a grain's first principal direction) and takes, step by
+step inward, the neighbouring region whose mean it is nearest (:func:`fill_ring`). Step 6 (boundary refinement) is not
+run on this level: a pixel's own evidence, 1/κ, is small beside the boundary price, and it ate thin sub-grains. The
+choices were made on the tuning maps of both families, by the segmentation's low-angle F1, worst over them, in a ROI
+and without (0.654 before; 1 / 2 / 3 / 4 directions 0.811 / **0.850** / 0.835 / 0.815; with 2, ring 0 / 1 / 2 pixels
+0.741 / **0.850** / 0.736; refinement on 0.776), and read on the held-out maps after (BENCHMARKS "Science: two
+families").
 """
 
 from __future__ import annotations
