@@ -86,7 +86,7 @@ from vaearr.maps.subgrain_level import (
     SUBGRAIN_COMPONENTS,
     beside_grain_boundary,
     fill_ring,
-    grain_projections,
+    principal_by_grain,
     grain_ring,
     kappa_within,
 )
@@ -293,7 +293,7 @@ def _correlated_level(raw: np.ndarray, valid: np.ndarray, flat: np.ndarray, grai
     at_inner = np.searchsorted(flat, np.flatnonzero(inner.ravel()))
     fit = np.zeros(flat.size, bool)
     fit[at_inner] = True
-    z = grain_projections(fine.z, grains.ravel()[flat], components, fit)
+    z = principal_by_grain(fine.z, grains.ravel()[flat], components, fit)
     merged = _merged(z[at_inner], inner, flat[at_inner], grains, (flat[:0], flat[:0]), boundary_cost=boundary_cost,
                      min_size=min_size, correlation=None, seed=seed, passes=1, whitened=True)
     info.update({"subgrain_components": components, "subgrain_level": (

@@ -46,10 +46,11 @@ def kappa_within(raw: np.ndarray, valid: np.ndarray, flat: np.ndarray, labels: n
     return float(noise_whitening(raw, valid, seed=seed, within=within.reshape(valid.shape))[1])
 
 
-def grain_projections(z: np.ndarray, grain: np.ndarray, components: int, fit: np.ndarray) -> np.ndarray:
+def principal_by_grain(z: np.ndarray, grain: np.ndarray, components: int, fit: np.ndarray) -> np.ndarray:
     """Rows of ``z`` projected, grain by grain, on the first ``components`` principal directions of that grain's rows
     where ``fit`` (centred on their mean; the eigenvectors of their d × d scatter, exact, as
-    :func:`~vaearr.maps.merging.principal_projection` finds them by a randomized SVD)."""
+    :func:`~vaearr.maps.low_angle.principal_projection` finds them by a randomized SVD for the patterns' thousands of
+    dims; :func:`~vaearr.maps.low_angle.grain_projections` is that reading of a store's pattern map)."""
     out = np.zeros((z.shape[0], components))
     order = np.argsort(grain, kind="stable")
     starts = np.flatnonzero(np.r_[True, grain[order][1:] != grain[order][:-1]])
