@@ -225,7 +225,7 @@ def segment_features(
         raise InputError(None, f"the mask leaves {int(valid.sum())} pixel(s) with features: nothing to segment")
     flat = np.flatnonzero(valid.ravel())
     raw = features.reshape(-1, d)[flat].astype(np.float64)
-    min_size = int(min_size or d)
+    given_min_size, min_size = min_size, int(min_size or d)
     owner = gap_owners(valid, max_gap) if max_gap > 0 else np.where(valid.ravel(), np.arange(valid.size), -1)
     gaps = gap_pairs(valid, owner)
     info: dict[str, Any] = {"max_gap": float(max_gap), "gap_pairs": int(gaps[0].size)}
@@ -246,7 +246,7 @@ def segment_features(
     noise_info, z, inner, projected = fine.info, fine.z, valid, False
     if components and given is None:  # the sub-grain level of correlated features (vaearr.maps.subgrain_level)
         fine, z, inner, projected = _correlated_level(raw, valid, flat, grains, fine, int(components), ring,
-                                                      boundary_cost, min_size, seed, info)
+                                                      boundary_cost, int(given_min_size or components), seed, info)
     inner_flat = np.flatnonzero(inner.ravel())
     a, b = grid_pairs(valid)
     same = grains.ravel()[a] == grains.ravel()[b]
@@ -290,7 +290,9 @@ def _correlated_level(raw: np.ndarray, valid: np.ndarray, flat: np.ndarray, grai
     """Where the noise inside ``fine``'s regions is correlated (κ ≥ :data:`CORRELATED`), the sub-grains merged again on
     each grain's first ``components`` principal directions of ``fine.z``, on the grain's interior (the ``ring`` along
     grain boundaries left out): the merging, the projections of every valid pixel (the features the rest of the
-    segmentation reads), the pixels merged and whether it ran. Records κ and the level in ``info``."""
+    segmentation reads), the pixels merged and whether it ran. ``min_size``: the core pixels a region needs on this
+    level (by default ``components``, the dims of its features, as the first levels need ``d``: with 16, the patches
+    of the second family's sub-grains, thin or of a few pixels, were absorbed). Records κ and the level in ``info``."""
     kappa = kappa_within(raw, valid, flat, fine.labels, seed)
     info["noise_correlation_inside_regions"] = round(kappa, 3)
     if kappa < CORRELATED:
@@ -302,7 +304,7 @@ def _correlated_level(raw: np.ndarray, valid: np.ndarray, flat: np.ndarray, grai
     z = principal_by_grain(fine.z, grains.ravel()[flat], components, fit)
     merged = _merged(z[at_inner], inner, flat[at_inner], grains, (flat[:0], flat[:0]), boundary_cost=boundary_cost,
                      min_size=min_size, correlation=None, seed=seed, passes=1, whitened=True)
-    info.update({"subgrain_components": components, "subgrain_level": (
+    info.update({"subgrain_components": components, "subgrain_min_size": int(min_size), "subgrain_level": (
         f"each grain's first {components} principal directions of the whitened features (noise correlation inside "
         f"the regions {kappa:.1f} ≥ {CORRELATED:g}), its {ring}-pixel ring along grain boundaries filled after")})
     return merged, z, inner, True
