@@ -8,7 +8,7 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
 #: the only test modules at the top of tests/: checks of the whole house, not of one floor
-TOP_LEVEL = {"test_architecture.py", "test_layout.py"}
+TOP_LEVEL = {"test_architecture.py", "test_examples.py", "test_layout.py"}
 
 
 def _imported_modules(path: Path, root: Path = TESTS.parent) -> set[str]:

@@ -94,6 +94,7 @@ def save_figure(obj: Any, path_stem: str | os.PathLike, *, png: Any = None,
     Examples
     --------
     >>> import tempfile, numpy as np, xarray as xr
+    >>> from vaearr.viz.maps import image_map
     >>> da = xr.DataArray(np.random.rand(4, 6), dims=("y", "x"), name="bc")
     >>> html, png = save_figure(image_map(da), os.path.join(tempfile.mkdtemp(), "bc"))
     >>> html.name, png.name
@@ -128,6 +129,8 @@ def static_figure(obj: Any):
 
     Examples
     --------
+    >>> import numpy as np, xarray as xr
+    >>> from vaearr.viz.maps import image_map
     >>> da = xr.DataArray(np.random.rand(4, 6), dims=("y", "x"), name="kam", attrs={"units": "degree"})
     >>> fig = static_figure(image_map(da))
     >>> [ax.get_ylabel() for ax in fig.axes]
