@@ -32,7 +32,8 @@ from vaearr.options import renamed_keywords, take_renamed
 
 #: What ``segment`` says when it reads a map with patterns on every pixel: blank patterns (pits, scratches) and the
 #: mixed patterns along grain boundaries then enter the sub-grains; a ROI of the patterns' own quality keeps them out
-#: (BENCHMARKS "Science: two families": held-out patchwork maps, low-angle F1 0.644 on every pixel, 0.778 in it).
+#: (BENCHMARKS "Science: two families": held-out patchwork maps, low-angle F1 0.799 on every pixel, 0.834 in it;
+#: 0.644 and 0.778 before the twelfth stop's sub-grain level rules).
 NO_MASK_HINT = ("no mask: for a map of patterns only, a ROI of their quality keeps blank and mixed patterns out of the "
                 "sub-grains (vaearr quality STORE; vaearr roi STORE --var adp --otsu; then --mask roi)")
 
