@@ -66,8 +66,6 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from vaearr.errors import InputError
-from vaearr.maps.grain_refine import RADIUS as GRAIN_RADIUS
-from vaearr.maps.grain_refine import refine_grain_boundaries
 from vaearr.maps.merging import (
     MAX_GAP,
     absorb_small,
@@ -82,6 +80,8 @@ from vaearr.maps.merging import (
     relabel,
 )
 from vaearr.maps.options import BOUNDARY_COST, GRAIN_BOUNDARY_COST, MIN_CONTRAST
+from vaearr.maps.refine import RADIUS as GRAIN_RADIUS
+from vaearr.maps.refine import REFINE_ROUNDS, refine_boundaries, refine_grain_boundaries
 from vaearr.maps.subgrain_level import (
     CORRELATED,
     RING,
@@ -100,8 +100,6 @@ GAP = 4.0
 LevelRule = Callable[..., tuple[np.ndarray, dict[str, Any]]]
 #: Passes of noise estimate and merging: the second reads the noise inside the first pass's regions.
 NOISE_PASSES = 2
-#: Rounds of boundary refinement (step 6; 0: none).
-REFINE_ROUNDS = 5
 #: Boundary codes of ``{name}_boundaries``.
 BOUNDARY_CODES = {"none": 0, "low_angle": 1, "grain": 2}
 
@@ -205,7 +203,7 @@ def segment_features(
     grain whose features do not differ are given one label even when they do not touch (step 5).
     ``max_gap``: pixels on either side of a masked gap up to twice this wide are neighbours
     (:func:`~vaearr.maps.merging.gap_pairs`; 0: only the grid's neighbours). ``grain_radius``: the window whose
-    pixels of each grain stand for it where its boundaries are refined (:mod:`vaearr.maps.grain_refine`; 0: not).
+    pixels of each grain stand for it where its boundaries are refined (:mod:`vaearr.maps.refine`; 0: not).
 
     Examples
     --------
@@ -235,7 +233,7 @@ def segment_features(
         grains, level_info = _grain_map(coarse, valid, flat, level_rule, min_contrast,
                                         owner if gaps[0].size else None)
         grains, moved = refine_grain_boundaries(coarse.z, grains, flat, boundary_cost=grain_boundary_cost,
-                                                radius=grain_radius)  # vaearr.maps.grain_refine
+                                                radius=grain_radius)  # vaearr.maps.refine
         info.update({**level_info, "grain_refine_radius": int(grain_radius), "grain_boundary_pixels_moved": moved})
     # sub-grains from pixels that touch: across a gap a sub-grain boundary cannot be placed (the hole may hide it);
     # the regions of one grain on both sides of a gap join in step 5 when their features do not differ
@@ -442,46 +440,6 @@ def _grain_map(coarse: _Merged, valid: np.ndarray, flat: np.ndarray, level_rule:
     grain_map[flat] = relabel(np.asarray(region_grain))[labels]
     info["grain_regions"] = int(labels.max()) + 1
     return grain_map.reshape(ny, nx), info
-
-
-def refine_boundaries(z: np.ndarray, labels: np.ndarray, a: np.ndarray, b: np.ndarray, boundary_cost: float,
-                      parity: np.ndarray, *, rounds: int = REFINE_ROUNDS) -> np.ndarray:
-    """Step 6: every pixel on a boundary goes to the region, its own or a neighbour's, that describes it most
-    briefly: ``|z − μ|² / 2`` for its features plus ``boundary_cost`` for each of its neighbours left in
-    another region. Merging only joins, so a boundary stays where the first merges of single pixels put it,
-    noise and all; this moves it to where the regions' means and the price of drawing it say. The two
-    colours of the checkerboard (``parity``) move in turn, so neighbours never swap at once. ``a``, ``b``:
-    the neighbour pairs (indices into ``z``); regions never gain a pixel across a pair not listed.
-    """
-    src, dst = np.concatenate([a, b]), np.concatenate([b, a])
-    degree = np.bincount(src, minlength=labels.size)
-    for _ in range(rounds):
-        moved = 0
-        for colour in (0, 1):
-            mu, _ = region_means(z, labels)
-            width = int(labels.max()) + 1
-            # (pixel, label) of every neighbour, counted: how many neighbours each candidate would agree with
-            neighbour_key, agree = np.unique(src.astype(np.int64) * width + labels[dst], return_counts=True)
-            on = (labels[src] != labels[dst]) & (parity[src] == colour)
-            if not on.any():
-                continue
-            p = np.unique(src[on])
-            key = np.unique(np.concatenate([neighbour_key[np.isin(neighbour_key // width, p)],
-                                            p.astype(np.int64) * width + labels[p]]))
-            at = np.searchsorted(neighbour_key, key).clip(0, neighbour_key.size - 1)
-            votes = np.where(neighbour_key[at] == key, agree[at], 0)
-            p, c = key // width, key % width
-            diff = z[p] - mu[c]
-            cost = np.einsum("kd,kd->k", diff, diff) / 2 + boundary_cost * (degree[p] - votes)
-            order = np.lexsort((cost, p))
-            best = order[np.r_[True, p[order][1:] != p[order][:-1]]]
-            change = c[best] != labels[p[best]]
-            labels = labels.copy()
-            labels[p[best][change]] = c[best][change]
-            moved += int(change.sum())
-        if not moved:
-            break
-    return relabel(labels)
 
 
 def absorb_slivers(labels: np.ndarray, a: np.ndarray, b: np.ndarray, beside: np.ndarray | None = None) -> np.ndarray:

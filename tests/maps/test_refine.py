@@ -1,11 +1,11 @@
-"""Grain boundaries refined on local means (vaearr.maps.grain_refine) and read through segment_features."""
+"""Grain boundaries refined on local means (vaearr.maps.refine) and read through segment_features."""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
 
-from vaearr.maps.grain_refine import refine_grain_boundaries
+from vaearr.maps.refine import refine_grain_boundaries
 from vaearr.maps.regions import segment_features
 
 
