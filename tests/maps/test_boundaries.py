@@ -340,3 +340,34 @@ def test_low_angle_boundaries_on_the_patchwork_map(tmp_path: Path) -> None:
         r = find_boundaries(tmp_path / "p.zarr", mask=mask, overwrite=True)
         lo = boundary_f1(r.low_angle_boundaries.values, true)
         assert lo["f1"] >= 0.7 and lo["ratio_marked"] <= 1.5, (mask, lo)
+
+
+def _nearest_region_by_pixel(z: np.ndarray, own: np.ndarray, ry: np.ndarray, rx: np.ndarray, radius: int) -> np.ndarray:
+    """The ring's choice as first written: pixel by pixel, the window's regions (sorted), the nearest mean (reference)."""
+    ids = np.unique(own[own >= 0])
+    means = np.stack([z[own == r].mean(axis=0) for r in ids])
+    out = np.full(ry.size, -1)
+    for k, (y, x) in enumerate(zip(ry, rx)):
+        near = np.unique(own[max(0, y - radius):y + radius + 1, max(0, x - radius):x + radius + 1])
+        near = near[near >= 0]
+        if len(near) > 1:
+            out[k] = near[int(np.argmin(((means[np.searchsorted(ids, near)] - z[y, x]) ** 2).sum(axis=1)))]
+    return out
+
+
+def test_the_rings_choice_is_the_per_pixel_one() -> None:
+    """The ring's nearest region, taken one window offset at a time over all its pixels, is the choice made pixel by
+    pixel (ties to the lower id, windows with one region or none left alone), on maps with ties and holes."""
+    from vaearr.maps.low_angle import _nearest_region_in_window
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        ny, nx = rng.integers(6, 30, 2)
+        own = rng.integers(-1, 5, (ny, nx))
+        own[rng.random((ny, nx)) < 0.3] = -1
+        own[0, 0] = 0
+        z = np.round(rng.normal(size=(ny, nx, 3)), 1)  # rounded: ties between means happen
+        ry, rx = np.nonzero(own < 0)
+        for radius in (1, 3):
+            got = _nearest_region_in_window(z, own, ry, rx, radius)
+            assert np.array_equal(got, _nearest_region_by_pixel(z, own, ry, rx, radius))

@@ -160,17 +160,37 @@ def ring_by_features(features: Any, prepare: Any, components: int, labels: np.nd
         proj = principal_projection(f[interior], components, drop_mean_direction=prepare is not None,
                                     apply_to=f[interior | ring])
         z[interior | ring, : proj.shape[1]] = proj
-        ids = np.unique(own[own >= 0])
-        means = np.stack([z[own == r].mean(axis=0) for r in ids])
         local = out[sl]
-        for y, x in zip(*np.nonzero(ring)):
-            near = np.unique(own[max(0, y - radius):y + radius + 1, max(0, x - radius):x + radius + 1])
-            near = near[near >= 0]
-            if len(near) > 1:
-                rows = np.searchsorted(ids, near)
-                local[y, x] = near[int(np.argmin(((means[rows] - z[y, x]) ** 2).sum(axis=1)))]
+        ry, rx = np.nonzero(ring)
+        choice = _nearest_region_in_window(z, own, ry, rx, radius)
+        local[ry[choice >= 0], rx[choice >= 0]] = choice[choice >= 0]
         out[sl] = local
     return out
+
+
+def _nearest_region_in_window(z: np.ndarray, own: np.ndarray, ry: np.ndarray, rx: np.ndarray,
+                              radius: int) -> np.ndarray:
+    """For each pixel ``(ry, rx)``: of the regions ``own`` (≥ 0) within ``radius`` pixels (Chebyshev), the one whose
+    mean ``z`` (over the region's pixels) is nearest the pixel's, the lower id on a tie; −1 where fewer than two regions
+    lie in the window. Vectorised over the pixels, one window offset at a time."""
+    ny, nx = own.shape
+    ids = np.unique(own[own >= 0])
+    means = np.stack([z[own == r].mean(axis=0) for r in ids])
+    best, best_d = np.full(ry.size, -1), np.full(ry.size, np.inf)
+    first, several = np.full(ry.size, -1), np.zeros(ry.size, bool)
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            qy, qx = ry + dy, rx + dx
+            inside = (qy >= 0) & (qy < ny) & (qx >= 0) & (qx < nx)
+            r = np.where(inside, own[qy.clip(0, ny - 1), qx.clip(0, nx - 1)], -1)
+            seen = r >= 0
+            several |= seen & (first >= 0) & (r != first)
+            first = np.where(seen & (first < 0), r, first)
+            m = means[np.searchsorted(ids, np.where(seen, r, ids[0]))]
+            d = np.where(seen, ((m - z[ry, rx]) ** 2).sum(axis=1), np.inf)
+            better = (d < best_d) | ((d == best_d) & seen & (r < best))
+            best, best_d = np.where(better, r, best), np.where(better, d, best_d)
+    return np.where(several, best, -1)
 
 
 def grain_projections(features: Any, labels: np.ndarray, prepare: Any, components: int) -> Iterator[tuple]:
