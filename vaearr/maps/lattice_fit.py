@@ -14,11 +14,14 @@ spectra all gave phase ARI ≈ 0). A whole simulated pattern puts every band at 
 3. for each of :data:`SCALES` (the structure's lattice times 0.80 … 1.25, 1.5 % apart) a kinematical
    master pattern (:func:`~vaearr.crystals.kinematical_master_pattern`, cached) is projected at the
    orientations of :data:`CANDIDATES` pixels deepest inside the region; the normalised
-   cross-correlation (NCC) with the region's pattern is a curve over the scales. Each scale draws
-   the bands that crystal shows (reflectors down to one d-spacing, so a larger cell shows more):
-   the curve steps where a family comes in, and on one benchmark map of 12 a 4.05 Å region's curve
-   peaked at a step near 3.6 Å. Scaling the floor with the cell (the same bands at every scale)
-   smooths the curve but widens its peak: the tuning maps' worst phase ARI fell from 0.95 to 0.79;
+   cross-correlation (NCC) with the region's pattern is a curve over the scales. Every scale draws
+   the same bands, those the structure shows down to :data:`~vaearr.crystals.master_patterns.MIN_DSPACING`
+   at its own lattice (the floor scales with the cell), so the curve reads the bands' widths and not
+   which bands a cutoff lets in. A fixed floor (each scale drawing its crystal's bands down to one
+   d-spacing, until issue 38's fifth stop) made curves that step where a band family comes in; on maps
+   drawn with the very floor the fit uses, the step sat at the true lattice and the lattice family read
+   phase ARI 0.93–0.97, but on maps drawn with bands down to 0.5 Å (off the fit's model) every split was
+   refused and a split would have read ARI 0.12–1.00 (BENCHMARKS "Phases from the data");
 4. the candidate whose curve peaks highest (its orientation is the region's) gives the region's
    scale: the peak, refined by a parabola through it and its neighbours.
 
@@ -36,7 +39,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from vaearr.crystals.master_patterns import kinematical_master_pattern, quiet
+from vaearr.crystals.master_patterns import MIN_DSPACING, kinematical_master_pattern, quiet
 from vaearr.crystals.structures import element_symbol, make_phase
 from vaearr.errors import require
 from vaearr.numba_cache import guard_gufunc_cache
@@ -44,8 +47,10 @@ from vaearr.progress import bar
 
 #: Lattice scales tried, relative to the indexed structure's lattice: 0.80 … 1.25, 1.5 % apart (log-spaced).
 SCALES = np.round(np.exp(np.arange(np.log(0.80), np.log(1.25) + 1e-9, np.log(1.015))), 6)
-#: Pixels (deepest inside the region first) whose orientations each region's fit tries.
-CANDIDATES = 3
+#: Pixels (deepest inside the region first) whose orientations each region's fit tries: each is a Hough orientation
+#: off by its own error, and the best-fitting one gives the region's scale. 8, chosen on the tuning maps drawn off the
+#: fit's model (lattice seeds 0–5: worst phase ARI 0.62 with 3, 0.78 with 8 and 16; one-phase maps refused with each).
+CANDIDATES = 8
 #: The smoothing (Gaussian σ, as a fraction of the pattern width) of the map's mean pattern the regions' means are divided by.
 BACKGROUND_SIGMA = 1 / 8
 
@@ -138,7 +143,8 @@ def fit_scales(patterns: np.ndarray, quaternions: np.ndarray, candidates: Sequen
         steps = bar(scales, desc=progress if isinstance(progress, str) else "lattice", unit="lattice") if progress \
             else scales
         for j, s in enumerate(steps):
-            mp = kinematical_master_pattern(scaled_phase(record, float(s)), energy_kv)
+            # the same bands at every scale: the floor scales with the cell (module docstring, step 3)
+            mp = kinematical_master_pattern(scaled_phase(record, float(s)), energy_kv, min_dspacing=MIN_DSPACING * float(s))
             with quiet():
                 sim = np.asarray(mp.get_patterns(rotations, det, energy=energy_kv, compute=True,
                                                  show_progressbar=False).data, np.float64)

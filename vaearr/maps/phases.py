@@ -82,10 +82,13 @@ BANDS_SPLIT = 0.6
 BANDS_RATIO = 1.6
 #: A sharpness split passes when the sharper part's mean sharpness is at least this many times the other's.
 SHARPNESS_SPLIT = 1.3
-#: A lattice split passes when the larger part's mean fitted lattice is at least this many times the other's.
-LATTICE_SPLIT = 1.05
-#: ... and the regions' NCC curves are, in the median, this much higher at their own part's lattice than at the other's.
-LATTICE_MARGIN = 0.045
+#: A lattice split passes when the larger part's mean fitted lattice is at least this many times the other's ...
+#: (chosen on the tuning maps drawn off the fit's model, bands down to 0.5 Å: two lattices 13 % apart split at
+#: 1.135–1.166, one-phase kinematical maps at most 1.065 and the science maps' dynamical Ni 1.066–1.093)
+LATTICE_SPLIT = 1.11
+#: ... and the regions' NCC curves are, in the median, this much higher at their own part's lattice than at the other's
+#: (the same maps: two lattices 0.016–0.026, one phase at most 0.0071).
+LATTICE_MARGIN = 0.011
 
 
 @dataclass
