@@ -18,7 +18,7 @@ spectra all gave phase ARI ≈ 0). A whole simulated pattern puts every band at 
    the same bands, those the structure shows down to :data:`~vaearr.crystals.master_patterns.MIN_DSPACING`
    at its own lattice (the floor scales with the cell), so the curve reads the bands' widths and not
    which bands a cutoff lets in. A fixed floor (each scale drawing its crystal's bands down to one
-   d-spacing, until issue 38's fifth stop) made curves that step where a band family comes in; on maps
+   d-spacing, until 2026-11-27) made curves that step where a band family comes in; on maps
    drawn with the very floor the fit uses, the step sat at the true lattice and the lattice family read
    phase ARI 0.93–0.97, but on maps drawn with bands down to 0.5 Å (off the fit's model) every split was
    refused and a split would have read ARI 0.12–1.00 (BENCHMARKS "Phases from the data");
