@@ -171,3 +171,31 @@ def test_flows_take_the_commands_options(two_phase_store: Path, tmp_path: Path) 
     out = phases.phases.fn(store=str(two_phase_store), regions="seg", out=str(tmp_path / "f"))
     assert out["n_phases"] == 2 and Path(out["files"]["map_png"]).is_file()
     assert phases.pattern_quality.fn(store=str(two_phase_store))["variables"] == ["iq", "adp"]
+
+
+def test_a_region_joins_the_lattice_its_curve_is_highest_at() -> None:
+    """``--method lattice`` after its split: a region whose NCC curve peaks between the two lattices (two near-equal
+    peaks, the higher one on the wrong side) joins the phase at whose lattice its curve is higher; the lattices are
+    taken again from the large regions until nothing moves; a structure with one phase is left alone."""
+    from vaearr.maps.phases import SCALES, curve_assignment
+
+    grid = np.log(SCALES)
+
+    def bump(*peaks: tuple[float, float]) -> np.ndarray:
+        return sum(h * np.exp(-0.5 * ((grid - np.log(c)) / 0.02) ** 2) for c, h in peaks)
+
+    curves = np.array([bump((1.0, 0.6)), bump((1.01, 0.6)), bump((1.15, 0.6)), bump((1.14, 0.6)),
+                       bump((1.056, 0.50), (1.155, 0.499)),  # peaks at 1.056: by its peak, the 1.0 side
+                       bump((0.99, 0.3)),  # small (not among the large regions), on the 1.0 side
+                       bump((1.2, 0.5))])  # another structure's only phase: not moved, whatever its curve
+    log_scale = np.log([1.0, 1.01, 1.15, 1.14, 1.056, 0.99, 1.2])
+    structure = np.array([0, 0, 0, 0, 0, 0, 1])
+    big = np.array([0, 1, 2, 3, 4, 6])
+    groups = [(0, np.array([0, 1, 4, 5])), (0, np.array([2, 3])), (1, np.array([6]))]
+    out = curve_assignment(groups, structure, curves, log_scale, big)
+    assert [(p, g.tolist()) for p, g in out] == [(0, [0, 1, 5]), (0, [2, 3, 4]), (1, [6])]
+    # a side every region leaves is dropped
+    flat = np.array([bump((1.15, 0.6))] * 4)
+    out = curve_assignment([(0, np.array([0, 1])), (0, np.array([2, 3]))], np.zeros(4, int), flat,
+                           np.log([1.0, 1.0, 1.15, 1.15]), np.arange(4))
+    assert [(p, g.tolist()) for p, g in out] == [(0, [0, 1, 2, 3])]

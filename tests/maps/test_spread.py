@@ -134,6 +134,40 @@ def test_spread_store_writes_three_variables_and_its_figure(tmp_path: Path) -> N
     assert "latent_kernel_spread" in (tmp_path / "rank" / "association.csv").read_text()
 
 
+def test_a_grain_the_mask_leaves_as_speckle_is_measured_in_its_own_noise(tmp_path: Path) -> None:
+    """Latents of a run that averaged each pattern with its 3 × 3 neighbours in its mask are noisier where fewer
+    neighbours counted. A recrystallised grain the mask leaves as speckle (a pixel in four kept) read deformed when
+    every pixel's noise was taken as the interior's; measured in its pixels' own noise (the run's ``config`` attr says
+    how they were averaged) it is recrystallised, and the bent grain stays deformed."""
+    import json
+
+    from scipy import ndimage as ndi
+
+    from vaearr.maps.spread import averaged_counts
+
+    rng = np.random.default_rng(3)
+    f, regions = planted(seed=3)
+    roi = np.ones((NY, NX), bool)
+    roi[:, :20] = rng.random((NY, 20)) < 0.25  # the left grain: speckle
+    n = np.where(roi, ndi.convolve(roi.astype(float), np.ones((3, 3)), mode="constant"), 1.0)
+    f = f * np.sqrt(9 / np.maximum(n, 1))[..., None]  # noise of a mean of n patterns (9: a full window)
+    store = _store(tmp_path / "speckle.zarr", f, regions, roi=xr.DataArray(roi, dims=("y", "x")))
+    config = {"train": {"average_neighbours": 3}, "data": {"mask": "roi"}}
+    ds = xr.open_zarr(store)
+    precision, line = averaged_counts(ds.assign(latent=ds.latent.assign_attrs(config=json.dumps(config))), "latent")
+    assert line is not None and "3 × 3 in the run's mask 'roi'" in line
+    np.testing.assert_allclose(precision, n / 9)
+    assert averaged_counts(ds, "latent") == (None, None)  # no averaging recorded: every pixel alike
+    plain = spread_store(store, var="latent", regions="seg", mask="roi", name="plain", recrystallised="rex_plain")
+    assert not plain.spread.recrystallised[:, :20][roi[:, :20]].any()  # the speckle grain read deformed
+    write_variables(store, {"latent": ds.latent}, source=["test"], config=config, overwrite=True)  # as encode writes it
+    weighted = spread_store(store, var="latent", regions="seg", mask="roi", name="w", recrystallised="rex_w")
+    rex = weighted.spread.recrystallised
+    assert rex[:, :20][roi[:, :20]].all() and not rex[:, 20:].any()
+    assert weighted.spread.region_domain[0] == pytest.approx(1.0, abs=0.3)
+    assert "3 × 3" in xr.open_zarr(store).rex_w.attrs["noise_weights"]
+
+
 def test_bad_inputs_change_nothing(tmp_path: Path) -> None:
     f, regions = planted()
     store = _store(tmp_path / "s.zarr", f, regions,

@@ -59,8 +59,30 @@ HALF_SIZE = 200
 MIN_DSPACING = 0.7
 #: Reflectors weaker than this fraction of the strongest are left out (forbidden ones are 0).
 MIN_STRUCTURE_FACTOR = 1e-3
-#: Bump when the kinematical simulation changes: cached master patterns are then made again.
-KINEMATICAL_VERSION = 1
+#: Bump when the kinematical simulation changes: cached master patterns are then made again. 2: one numba thread
+#: (:func:`one_numba_thread`); the patterns cached before held the race's lost updates.
+KINEMATICAL_VERSION = 2
+
+
+@contextlib.contextmanager
+def one_numba_thread() -> Iterator[None]:
+    """numba's parallel loops on one thread inside the block (the number of threads restored after).
+
+    kikuchipy's kinematical master pattern (``kikuchi_pattern_simulator.get_pattern``, kikuchipy 0.11) is a numba
+    ``prange`` over the reflectors in which every thread adds its band to the same output pixels
+    (``pattern[j] = pattern[j] + intensity[i]``): a data race, so an update is now and then lost and a master pattern
+    depends on the threads' timing (found 2026-11-27: the same phase and floor, computed after another phase in one
+    process, differed by up to 2.5 in band intensities of about 11; the lattice fit and the simulated benchmark maps
+    then differed from run to run). On one thread the loop is the serial sum it was meant to be.
+    """
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 @contextlib.contextmanager
@@ -151,7 +173,7 @@ def kinematical_master_pattern(phase, energy_kv: float = 20.0, *, half_size: int
     guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     kp = require("kikuchipy", "ebsd")
     ref = reflectors(phase, energy_kv, min_dspacing)
-    with quiet():
+    with quiet(), one_numba_thread():  # kikuchipy's loop races on several threads (one_numba_thread)
         mp = kp.simulations.KikuchiPatternSimulator(ref).calculate_master_pattern(
             half_size=int(half_size), hemisphere="both", scaling="linear")
         lambert = np.asarray(mp.as_lambert(show_progressbar=False).data, np.float32)

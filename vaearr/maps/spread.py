@@ -25,6 +25,15 @@ of the Lattice genome work, arXiv 2606.09611, as high-dimensional analogues of K
   mean, over d, read on the pixels more than :data:`EDGE_PX` pixels inside the region (the mixed
   patterns along a boundary are not deformation), painted on every pixel of the region.
   Orientations: the mean misorientation of the region's pixels from its mean orientation (GOS).
+* **Pixels averaged with fewer neighbours.** Latents of a run that averaged each pattern with its
+  neighbours (``average_neighbours``, the README path's 3 × 3) are noisier where fewer neighbours
+  counted: at the map's edge and beside the pixels the run's mask left out, where a mask leaves a dim
+  grain as speckle most of all (there a recrystallised grain read 4–6 × the noise). The noise of a
+  pixel is taken as that of one pattern over ``n``, ``n`` the pixels of the run's mask in its window
+  (:func:`averaged_counts`; the similarity weights are not counted): the noise is read from second
+  differences each scaled to a full window's, the domain spread weighs each pixel's squared distance
+  by ``n`` over the window's size around the mean so weighted, and the kernel's fit weighs its pixels
+  alike (its noise part taken for those weights).
 * **Recrystallised**: a region whose spread is at the noise floor — the median squared distance of
   its pixels from its mean under :data:`RECRYSTALLISED_RATIO` × the noise's (the median of χ² with d
   degrees of freedom): the part of its variance that is not noise is smaller than the noise. The median,
@@ -37,6 +46,7 @@ of the Lattice genome work, arXiv 2606.09611, as high-dimensional analogues of K
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,20 +117,72 @@ def second_differences(z: np.ndarray, regions: np.ndarray, lag: int = NOISE_LAG)
     return np.concatenate(out) if out else np.zeros((0, z.shape[-1]))
 
 
-def noise_covariance(z: np.ndarray, regions: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-    """Per-pixel noise covariance of ``z`` (ny, nx, d) from second differences inside ``regions``."""
+def noise_covariance(z: np.ndarray, regions: np.ndarray,
+                     precision: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Per-pixel noise covariance of ``z`` (ny, nx, d) from second differences inside ``regions``. ``precision``
+    (ny, nx): each pixel's noise precision relative to the covariance returned (1: that noise; see
+    :func:`averaged_counts`): each second difference is scaled by ``√(6 / (1/pₐ + 4/p_b + 1/p_c))`` first."""
     d = z.shape[-1]
+
+    def differences(lag: int) -> np.ndarray:
+        return second_differences(z, regions, lag) if precision is None else \
+            _scaled_differences(z, regions, lag, precision)
+
     lag = NOISE_LAG
-    diff = second_differences(z, regions, lag)
+    diff = differences(lag)
     if diff.shape[0] < 4 * d + 4:
         lag = 1
-        diff = second_differences(z, regions, lag)
+        diff = differences(lag)
     if diff.shape[0] < 2 * d + 2:
         raise InputError(None, f"too few pixels inside the regions ({diff.shape[0]} triples) to measure the noise of "
                                f"{d} feature dims")
     return robust_covariance(diff) / 6, {
         "noise_estimator": f"robust covariance of second differences {lag} pixel(s) apart inside the regions, / 6",
         "noise_triples": int(diff.shape[0])}
+
+
+def _scaled_differences(z: np.ndarray, regions: np.ndarray, lag: int, precision: np.ndarray) -> np.ndarray:
+    """:func:`second_differences`, each divided by its noise's scale relative to pixels of precision 1:
+    ``√((1/pₐ + 4/p_b + 1/p_c) / 6)``."""
+    ny, nx = regions.shape
+    var = 1 / np.maximum(np.asarray(precision, np.float64), 1e-12)
+    out = []
+    for dy, dx in ((0, lag), (lag, 0)):
+        if ny <= 2 * dy or nx <= 2 * dx:
+            continue
+        part = (slice(k * dy, ny - (2 - k) * dy) for k in range(3))
+        cols = (slice(k * dx, nx - (2 - k) * dx) for k in range(3))
+        (a, ra, va), (b, rb, vb), (c, rc, vc) = ((z[p, q], regions[p, q], var[p, q]) for p, q in zip(part, cols))
+        ok = (ra >= 0) & (ra == rb) & (rb == rc)
+        factor = np.sqrt((va + 4 * vb + vc) / 6)
+        out.append(((a - 2 * b + c) / factor[..., None])[ok])
+    return np.concatenate(out) if out else np.zeros((0, z.shape[-1]))
+
+
+def averaged_counts(ds: xr.Dataset, name: str) -> tuple[np.ndarray | None, str | None]:
+    """How many patterns each pixel's encoder input averaged, ``(ny, nx)``, and a line saying so; ``(None, None)``
+    where ``name``'s attrs record no neighbour averaging (PCA or cNMF weights of the patterns, a run without it).
+
+    A run with ``average_neighbours`` k averages each pixel of its mask with the pixels of the mask in its k × k
+    window (none beyond the map's edge); a pixel outside the mask is not averaged. Read from the ``config`` attr
+    that ``vaearr encode`` writes (the run's ``train.average_neighbours`` and ``data.mask``)."""
+    try:
+        config = json.loads(ds[name].attrs.get("config") or "{}")
+    except (TypeError, ValueError):
+        return None, None
+    k = int(((config.get("train") or {}).get("average_neighbours")) or 0)
+    if k < 2:
+        return None, None
+    shape = tuple(int(ds.sizes[d]) for d in (Y, X))
+    mask_name = (config.get("data") or {}).get("mask")
+    have = bool(mask_name) and mask_name in ds
+    m = np.asarray(ds[mask_name].transpose(Y, X).values, bool) if have else np.ones(shape, bool)
+    n = ndi.convolve(m.astype(np.float64), np.ones((k, k)), mode="constant", cval=0.0)
+    n = np.where(m, np.maximum(n, 1.0), 1.0)
+    where = f"the run's mask '{mask_name}'" if have else "every pixel" + (
+        f" (the run's mask '{mask_name}' is not in the store)" if mask_name else "")
+    return n / (k * k), (f"noise weighted by the patterns each pixel's input averaged ({k} × {k} in {where}; "
+                         "1 = a full window)")
 
 
 def _interior(regions: np.ndarray) -> np.ndarray:
@@ -150,20 +212,23 @@ def neighbour_kam(z: np.ndarray, regions: np.ndarray) -> np.ndarray:
         return np.where(count > 0, total / count, np.nan)
 
 
-def gradient_spread(z: np.ndarray, regions: np.ndarray, *, radius: int = KERNEL_RADIUS) -> np.ndarray:
+def gradient_spread(z: np.ndarray, regions: np.ndarray, *, radius: int = KERNEL_RADIUS,
+                    precision: np.ndarray | None = None) -> np.ndarray:
     """1 + (|∇z|² − its noise part) / d at every pixel: ``z`` (ny, nx, d) whitened (unit noise in every feature),
     the gradient fit by least squares on the pixels of the pixel's region within ``radius`` (the pixel's own
-    included); NaN outside the regions and where the region's pixels there lie on one line."""
+    included); NaN outside the regions and where the region's pixels there lie on one line. ``precision`` (ny, nx):
+    each pixel's noise precision (1: unit noise); the fit is then weighted by it and its noise part taken alike."""
     ny = regions.shape[0]
     out = np.full(regions.shape, np.nan)
+    p = np.ones(regions.shape) if precision is None else np.asarray(precision, np.float64)
     for r0 in range(0, ny, FIT_ROWS):
         r1 = min(ny, r0 + FIT_ROWS)
         h0, h1 = max(0, r0 - radius), min(ny, r1 + radius)
-        out[r0:r1] = _gradient_rows(z[h0:h1], regions[h0:h1], radius)[r0 - h0:r1 - h0]
+        out[r0:r1] = _gradient_rows(z[h0:h1], regions[h0:h1], radius, p[h0:h1])[r0 - h0:r1 - h0]
     return out
 
 
-def _gradient_rows(z: np.ndarray, regions: np.ndarray, radius: int) -> np.ndarray:
+def _gradient_rows(z: np.ndarray, regions: np.ndarray, radius: int, precision: np.ndarray) -> np.ndarray:
     d = z.shape[-1]
     # Σ v vᵀ and Σ v z over the window's pixels of the pixel's region, v = (1, dx, dy): the six moments and the
     # three feature sums, accumulated offset by offset
@@ -172,7 +237,7 @@ def _gradient_rows(z: np.ndarray, regions: np.ndarray, radius: int) -> np.ndarra
     for dy in range(-radius, radius + 1):
         for dx in range(-radius, radius + 1):
             src, dst = _shifted(regions, dy, dx)
-            same = ((regions[src] >= 0) & (regions[src] == regions[dst])).astype(np.float64)
+            same = ((regions[src] >= 0) & (regions[src] == regions[dst])) * precision[dst]
             for k, w in enumerate((1, dx, dy, dx * dx, dy * dy, dx * dy)):
                 if w:
                     moments[(k, *src)] += w * same
@@ -191,20 +256,28 @@ def _gradient_rows(z: np.ndarray, regions: np.ndarray, radius: int) -> np.ndarra
     return np.where(ok, 1.0 + (np.einsum("...id,...id->...", slope, slope) - noise) / d, np.nan)
 
 
-def domain_spreads(z: np.ndarray, regions: np.ndarray, *, squared: bool = True,
-                   median: bool = False) -> tuple[np.ndarray, dict[str, Any]]:
+def domain_spreads(z: np.ndarray, regions: np.ndarray, *, squared: bool = True, median: bool = False,
+                   precision: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """Per region id: the mean (``median``: the median) of the (squared, ``squared``) distances of its interior
-    pixels from their mean."""
+    pixels from their mean. ``precision`` (ny, nx): each pixel's noise precision relative to ``z``'s units; the
+    mean is then weighted by it and each squared distance multiplied by it (its noise's units)."""
     n = int(regions.max()) + 1
     inner = _interior(regions)
     ids = np.clip(regions, 0, None)
     size_in = np.bincount(ids[inner], minlength=n)
     use = np.where(size_in[ids] >= MIN_INTERIOR, inner, regions >= 0)
     count = np.bincount(ids[use], minlength=n).astype(np.float64)
-    mean = group_sums(ids[use], z[use], n)
-    mean /= np.maximum(count, 1)[:, None]
+    if precision is None:
+        mean = group_sums(ids[use], z[use], n)
+        mean /= np.maximum(count, 1)[:, None]
+    else:
+        p = np.asarray(precision, np.float64)
+        mean = group_sums(ids[use], z[use] * p[use][:, None], n)
+        mean /= np.maximum(np.bincount(ids[use], p[use], minlength=n), 1e-12)[:, None]
     dev = z - mean[ids]
     dist = np.einsum("...k,...k->...", dev, dev)
+    if precision is not None:
+        dist = dist * precision
     dist = dist if squared else np.sqrt(dist)
     if median:
         out = np.full(n, np.nan)
@@ -229,22 +302,26 @@ def _paint(values: np.ndarray, regions: np.ndarray) -> np.ndarray:
     return np.where(regions >= 0, values[np.clip(regions, 0, None)], np.nan)
 
 
-def feature_spreads(features: np.ndarray, regions: np.ndarray, *, radius: int = KERNEL_RADIUS) -> Spread:
-    """Spreads of a feature map ``(ny, nx, d)`` over ``regions`` (ny, nx; −1 outside) in units of its noise."""
+def feature_spreads(features: np.ndarray, regions: np.ndarray, *, radius: int = KERNEL_RADIUS,
+                    precision: np.ndarray | None = None) -> Spread:
+    """Spreads of a feature map ``(ny, nx, d)`` over ``regions`` (ny, nx; −1 outside) in units of its noise.
+
+    ``precision`` (ny, nx): each pixel's noise precision relative to a full window's (:func:`averaged_counts`);
+    None: every pixel's noise alike."""
     z = np.asarray(features, np.float64)
     z = z[..., None] if z.ndim == 2 else z
     regions = np.where(np.isfinite(z).all(-1), np.asarray(regions), -1)
     if not (regions >= 0).any():
         raise InputError(None, "no pixel of the regions has features: nothing to measure")
     d = z.shape[-1]
-    cov, info = noise_covariance(np.nan_to_num(z), regions)
+    cov, info = noise_covariance(np.nan_to_num(z), regions, precision)
     w, v = np.linalg.eigh(cov)
     zw = np.nan_to_num(z) @ (v / np.sqrt(np.maximum(w, 1e-12 * max(float(w.max()), 1e-30))))
-    kernel = gradient_spread(zw, regions, radius=radius)
-    region_domain, more = domain_spreads(zw, regions)
+    kernel = gradient_spread(zw, regions, radius=radius, precision=precision)
+    region_domain, more = domain_spreads(zw, regions, precision=precision)
     region_domain = region_domain / d
     # the median squared distance (as for orientations): a few pixels of a neighbour a region took do not make it deformed
-    middle, _ = domain_spreads(zw, regions, median=True)
+    middle, _ = domain_spreads(zw, regions, median=True, precision=precision)
     rex = middle / chi2.median(d) < RECRYSTALLISED_RATIO
     info.update(more, units="per-pixel noise variance (1 = noise alone)", kernel_radius=int(radius),
                 kernel_rule="1 + (squared feature gradient, fit on the region's pixels within the radius, less its noise part) / d",
@@ -374,7 +451,10 @@ def spread_store(store: str | os.PathLike, options: SpreadOptions | None = None,
         result = orientation_spreads(_rotation_vectors(ds, options.var, regions), regions)
     else:
         values = np.asarray(da_.values, np.float64)
-        result = feature_spreads(values, regions, radius=options.radius)
+        precision, weights_line = averaged_counts(ds, options.var)
+        result = feature_spreads(values, regions, radius=options.radius, precision=precision)
+        if weights_line:
+            result.info["noise_weights"] = weights_line
     variables = _spread_variables(ds, options, result, regions_name, mask_name)
     config = {k: v for k, v in vars(options).items() if k != "store"}
     write_variables(store, variables, source=[options.var, regions_name, *([mask_name] if mask_name else [])],
