@@ -67,6 +67,26 @@ def test_one_phase_on_a_single_phase_map(single_phase_store: Path) -> None:
     assert not any(s["accepted"] for s in res.grouping.splits)
 
 
+def test_two_phases_of_one_structure_apart_by_sharpness(tmp_path: Path) -> None:
+    """Two FCC phases, the second's patterns blurred 1.5 px, drawn with bands down to 0.5 Å (off the 0.7 Å the
+    dictionary and the lattice fit read): `auto` finds no structure split and splits by sharpness, the regions'
+    means' power at fine detail (the Radon peak height it read before found a third phase on three of twelve such
+    maps)."""
+    from benchmarks.data.multiphase import write_phase_map
+    from vaearr.maps.phases import SHARPNESS_SPLIT, phases_store
+
+    store = tmp_path / "sharpness.zarr"
+    ds = write_phase_map(store, "sharpness", seed=4, shape=(24, 32), n_grains=12)
+    _segmented(store)
+    res = phases_store(store, regions="seg", progress=False)
+    assert res.variable.attrs["n_phases"] == 2
+    accepted = [s for s in res.grouping.splits if s["accepted"]]
+    assert len(accepted) == 1 and accepted[0]["rule"].startswith("sharpness")
+    assert accepted[0]["statistic"] >= SHARPNESS_SPLIT
+    assert adjusted_rand_score(ds.phase_true.values.ravel(), res.variable.values.ravel()) >= 0.9
+    assert "power at fine detail" in res.variable.attrs["rule"]
+
+
 def test_methods_and_the_model_side(two_phase_store: Path) -> None:
     """bands alone finds the structures; sharpness alone finds no split on phases of equal sharpness; the features
     method (a mixture of the regions' mean PCA weights) is measured, not held to a result."""

@@ -566,7 +566,8 @@ RULES = {
              "PyEBSDIndex band detection)",
     "sharpness": "regions grouped by the sharpness of their mean patterns (share of the power at fine detail, "
                  "noise taken off)",
-    "auto": "regions grouped by the angles between their bands, then by band sharpness within each group",
+    "auto": "regions grouped by the angles between their bands, then by sharpness (power at fine detail) within each "
+            "group",
     "features": "regions grouped by a Gaussian mixture of their mean features (lowest BIC)",
     "lattice": "regions of each indexed structure grouped by the lattice parameter fitted to their mean patterns at "
                "the indexed orientation (kinematical patterns, best NCC)",
