@@ -68,7 +68,7 @@ KINEMATICAL_VERSION = 2
 def one_numba_thread() -> Iterator[None]:
     """numba's parallel loops on one thread inside the block (the number of threads restored after).
 
-    kikuchipy's kinematical master pattern (``kikuchi_pattern_simulator.get_pattern``, kikuchipy 0.11) is a numba
+    kikuchipy's kinematical master pattern (``kikuchi_pattern_simulator.get_pattern``, kikuchipy 0.13.1) is a numba
     ``prange`` over the reflectors in which every thread adds its band to the same output pixels
     (``pattern[j] = pattern[j] + intensity[i]``): a data race, so an update is now and then lost and a master pattern
     depends on the threads' timing (found 2026-11-27: the same phase and floor, computed after another phase in one
