@@ -19,6 +19,11 @@ Part 2, single-phase maps of the science benchmark (``benchmarks.data.science_ma
 kind and the tuning and held-out seeds of ``benchmarks/science_lib.py``): how many phases ``phases`` finds, by default and with
 ``--method lattice`` (Hough with the generic ``fcc``).
 
+Part 4, the sharpness rule on maps built unlike part 1's (a family it was not tuned on): two science maps of one seed
+(dynamical Ni, the science detector, Poisson noise, boundary mixing), one drawn sharp and one with its patterns blurred
+(``blur`` σ px), grains of odd id taken from the blurred one; ``phases`` (auto) on the mixed map and on the sharp map
+alone (one phase expected). Seeds 21–23, kinds ``subgrains`` and ``noisy``, σ 1.5 and 1.0 px.
+
 Part 3, time of two-phase indexing (FCC + BCC map, 48 × 64 pixels): ``vaearr index --phase fcc --phase bcc`` against
 PyEBSDIndex's indexer with the same phase list (Hough) and kikuchipy's dictionary indexing of both phases + its
 ``merge_crystal_maps`` (dictionary), each called directly on the same patterns, alternating (goal: ratio ≥ 0.9).
@@ -181,6 +186,54 @@ def science_single(seeds: tuple[int, ...], kinds: tuple[str, ...], tmp: Path) ->
     return rows
 
 
+def science_sharpness(seeds: tuple[int, ...], kinds: tuple[str, ...], blurs: tuple[float, ...], tmp: Path) -> list[dict]:
+    """Part 4: ``phases`` on science maps whose odd grains are blurred, and on the sharp map alone."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from benchmarks.data.subgrains import write_science_map
+    from vaearr.maps.decompose import write_decomposition
+    from vaearr.maps.phases import phases_store
+    from vaearr.maps.segment import segment_store
+    from vaearr.store import open_store, write_variables
+
+    rows = []
+    for kind in kinds:
+        for seed in seeds:
+            sharp, plain = tmp / f"sharp_{kind}_{seed}.zarr", tmp / f"plain_{kind}_{seed}.zarr"
+            with quiet():
+                write_science_map(sharp, kind, seed=seed)
+                shutil.copytree(sharp, plain)  # the sharp map as written: each mixed map starts from a copy
+                write_decomposition(sharp, method="pca")
+                segment_store(sharp, var="pca_weights", name="seg")
+                alone = phases_store(sharp, regions="seg", progress=False).variable.attrs["n_phases"]
+            a = open_store(plain)
+            odd = a.grain_id.values % 2 == 1
+            for blur in blurs:
+                blurred, mixed = tmp / f"blurred_{kind}_{seed}.zarr", tmp / f"mixed_{kind}_{seed}.zarr"
+                with quiet():
+                    b = write_science_map(blurred, kind, seed=seed, blur=blur)
+                    shutil.copytree(plain, mixed)
+                    write_variables(mixed, {"patterns": a.patterns.copy(data=np.where(odd[..., None, None],
+                                                                                      b.patterns.values,
+                                                                                      a.patterns.values)),
+                                            "phase_true": a.grain_id.copy(data=odd.astype(np.int16))},
+                                    source=["benchmarks.bench_phases"], overwrite=True)
+                    write_decomposition(mixed, method="pca")
+                    segment_store(mixed, var="pca_weights", name="seg")
+                    res = phases_store(mixed, regions="seg", progress=False)
+                splits = [s for s in res.grouping.splits if s["rule"].startswith("sharpness")]
+                rows.append({"kind": kind, "seed": seed, "blur": blur, "n_phases": res.variable.attrs["n_phases"],
+                             "ari": round(float(adjusted_rand_score(odd.ravel(), res.variable.values.ravel())), 4),
+                             "sharpness_ratio": splits[0]["statistic"] if splits else None,
+                             "sharp_map_alone_n_phases": alone})
+                print(json.dumps(rows[-1]), flush=True)
+                shutil.rmtree(blurred, ignore_errors=True)
+                shutil.rmtree(mixed, ignore_errors=True)
+            shutil.rmtree(sharp, ignore_errors=True)
+            shutil.rmtree(plain, ignore_errors=True)
+    return rows
+
+
 def direct_index(store: Path, method: str, pc: tuple, resolution: float) -> np.ndarray:
     """The user's own script on the whole map: backgrounds removed, then PyEBSDIndex (one indexer, both phases) or
     kikuchipy (a dictionary per phase, merged by score). Returns the phase ids."""
@@ -290,7 +343,7 @@ def table(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--parts", nargs="+", type=int, default=[1, 2, 3])
+    ap.add_argument("--parts", nargs="+", type=int, default=[1, 2, 4, 3])
     ap.add_argument("--seeds", nargs="+", type=int, default=[*TUNING_SEEDS, *HELD_OUT_SEEDS])
     ap.add_argument("--families", nargs="+", default=["fcc-bcc", "fcc-hcp", "sharpness", "lattice", "single"])
     ap.add_argument("--no-dictionary", action="store_true", help="part 1 without dictionary indexing")
@@ -327,6 +380,8 @@ def main(argv: list[str] | None = None) -> dict:
                 print(json.dumps(row), flush=True)
     if 2 in args.parts:
         out["science_single_phase"] = science_single(tuple(args.science_seeds), tuple(args.science_kinds), tmp)
+    if 4 in args.parts:
+        out["science_sharpness"] = science_sharpness((21, 22, 23), ("subgrains", "noisy"), (1.5, 1.0), tmp)
     if 3 in args.parts:
         out["timing"] = timing(tmp, {"hough": 3, "dictionary": 1}, 4.0)
     out["seconds"] = round(time.perf_counter() - t0, 1)
