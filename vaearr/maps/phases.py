@@ -314,8 +314,8 @@ def curve_assignment(groups: list[tuple[int, np.ndarray]], structure: np.ndarray
     for _ in range(max_rounds):
         moved = False
         new: list[tuple[int, list[int]]] = [(p, []) for p, _ in groups]
-        centre = [float(np.median(log_scale[np.intersect1d(g, big)] if np.intersect1d(g, big).size else log_scale[g]))
-                  for _, g in groups]
+        large = [np.intersect1d(g, big) for _, g in groups]
+        centre = [float(np.median(log_scale[a if a.size else g])) for a, (_, g) in zip(large, groups)]
         for k, (p, g) in enumerate(groups):
             same = [j for j, (q, _) in enumerate(groups) if q == p]
             for r in g:

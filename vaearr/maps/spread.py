@@ -103,17 +103,25 @@ def _shifted(a: np.ndarray, dy: int, dx: int) -> tuple[tuple[slice, slice], tupl
     return src, dst
 
 
-def second_differences(z: np.ndarray, regions: np.ndarray, lag: int = NOISE_LAG) -> np.ndarray:
-    """``z(p − lag) − 2 z(p) + z(p + lag)`` along rows and columns, for triples inside one region, ``(m, d)``."""
+def second_differences(z: np.ndarray, regions: np.ndarray, lag: int = NOISE_LAG,
+                       precision: np.ndarray | None = None) -> np.ndarray:
+    """``z(p − lag) − 2 z(p) + z(p + lag)`` along rows and columns, for triples inside one region, ``(m, d)``.
+    ``precision`` (ny, nx): each pixel's noise precision; each difference is then divided by its noise's scale
+    relative to pixels of precision 1, ``√((1/pₐ + 4/p_b + 1/p_c) / 6)``."""
     ny, nx = regions.shape
+    var = None if precision is None else 1 / np.maximum(np.asarray(precision, np.float64), 1e-12)
     out = []
     for dy, dx in ((0, lag), (lag, 0)):
         if ny <= 2 * dy or nx <= 2 * dx:
             continue
-        a, b, c = (z[k * dy:ny - (2 - k) * dy, k * dx:nx - (2 - k) * dx] for k in range(3))
-        ra, rb, rc = (regions[k * dy:ny - (2 - k) * dy, k * dx:nx - (2 - k) * dx] for k in range(3))
+        cut = [(slice(k * dy, ny - (2 - k) * dy), slice(k * dx, nx - (2 - k) * dx)) for k in range(3)]
+        a, b, c = (z[q] for q in cut)
+        ra, rb, rc = (regions[q] for q in cut)
         ok = (ra >= 0) & (ra == rb) & (rb == rc)
-        out.append((a - 2 * b + c)[ok])
+        diff = a - 2 * b + c
+        if var is not None:
+            diff = diff / np.sqrt((var[cut[0]] + 4 * var[cut[1]] + var[cut[2]]) / 6)[..., None]
+        out.append(diff[ok])
     return np.concatenate(out) if out else np.zeros((0, z.shape[-1]))
 
 
@@ -121,18 +129,13 @@ def noise_covariance(z: np.ndarray, regions: np.ndarray,
                      precision: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """Per-pixel noise covariance of ``z`` (ny, nx, d) from second differences inside ``regions``. ``precision``
     (ny, nx): each pixel's noise precision relative to the covariance returned (1: that noise; see
-    :func:`averaged_counts`): each second difference is scaled by ``√(6 / (1/pₐ + 4/p_b + 1/p_c))`` first."""
+    :func:`averaged_counts`), the second differences scaled by it (:func:`second_differences`)."""
     d = z.shape[-1]
-
-    def differences(lag: int) -> np.ndarray:
-        return second_differences(z, regions, lag) if precision is None else \
-            _scaled_differences(z, regions, lag, precision)
-
     lag = NOISE_LAG
-    diff = differences(lag)
+    diff = second_differences(z, regions, lag, precision)
     if diff.shape[0] < 4 * d + 4:
         lag = 1
-        diff = differences(lag)
+        diff = second_differences(z, regions, lag, precision)
     if diff.shape[0] < 2 * d + 2:
         raise InputError(None, f"too few pixels inside the regions ({diff.shape[0]} triples) to measure the noise of "
                                f"{d} feature dims")
@@ -141,27 +144,10 @@ def noise_covariance(z: np.ndarray, regions: np.ndarray,
         "noise_triples": int(diff.shape[0])}
 
 
-def _scaled_differences(z: np.ndarray, regions: np.ndarray, lag: int, precision: np.ndarray) -> np.ndarray:
-    """:func:`second_differences`, each divided by its noise's scale relative to pixels of precision 1:
-    ``√((1/pₐ + 4/p_b + 1/p_c) / 6)``."""
-    ny, nx = regions.shape
-    var = 1 / np.maximum(np.asarray(precision, np.float64), 1e-12)
-    out = []
-    for dy, dx in ((0, lag), (lag, 0)):
-        if ny <= 2 * dy or nx <= 2 * dx:
-            continue
-        part = (slice(k * dy, ny - (2 - k) * dy) for k in range(3))
-        cols = (slice(k * dx, nx - (2 - k) * dx) for k in range(3))
-        (a, ra, va), (b, rb, vb), (c, rc, vc) = ((z[p, q], regions[p, q], var[p, q]) for p, q in zip(part, cols))
-        ok = (ra >= 0) & (ra == rb) & (rb == rc)
-        factor = np.sqrt((va + 4 * vb + vc) / 6)
-        out.append(((a - 2 * b + c) / factor[..., None])[ok])
-    return np.concatenate(out) if out else np.zeros((0, z.shape[-1]))
-
-
 def averaged_counts(ds: xr.Dataset, name: str) -> tuple[np.ndarray | None, str | None]:
-    """How many patterns each pixel's encoder input averaged, ``(ny, nx)``, and a line saying so; ``(None, None)``
-    where ``name``'s attrs record no neighbour averaging (PCA or cNMF weights of the patterns, a run without it).
+    """Each pixel's noise precision from the patterns its encoder input averaged, relative to a full window (the
+    count over k², ``(ny, nx)``), and a line saying so; ``(None, None)`` where ``name``'s attrs record no neighbour
+    averaging (PCA or cNMF weights of the patterns, a run without it).
 
     A run with ``average_neighbours`` k averages each pixel of its mask with the pixels of the mask in its k × k
     window (none beyond the map's edge); a pixel outside the mask is not averaged. Read from the ``config`` attr
