@@ -30,6 +30,7 @@ DEFORMED_COLUMNS = [
     ("bend_spearman", "bending's KAM, Spearman", True),
     ("auc_deformed", "deformed vs recrystallised AUC", True),
     ("gos_spearman", "GOS Spearman", True),
+    ("gos_pairs_wrong", "GOS: grain pairs > 0.25° apart ordered wrong", False),
     ("rex_error", "recrystallised fraction error (points)", False),
 ]
 

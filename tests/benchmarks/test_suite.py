@@ -171,3 +171,22 @@ def test_scale_refuses_to_reuse_its_own_folder_and_keeps_the_map(tmp_path: Path)
                           timeout=300, check=False)
     assert proc.returncode == 2 and "is this run's own folder" in proc.stderr, proc.stderr
     assert (own / "map.h5").read_bytes() == b"a map"
+
+
+def test_gos_pairs_wrong_counts_only_pairs_the_truth_tells_apart() -> None:
+    """The families benchmark's GOS column: pairs of grains whose true GOS differ by more than 0.25° and that the
+    analogue orders the other way or ties; pairs closer in truth, and grains without a value, are not counted."""
+    import numpy as np
+
+    from benchmarks.bench_families import gos_pairs_wrong
+
+    gos = np.array([0.07, 0.08, 1.74, 1.84, 2.63])
+    right = np.array([1.0, 2.0, 10.0, 11.0, 20.0])
+    assert gos_pairs_wrong(right, gos) == 0
+    # the two recrystallised grains swapped (0.01° apart) and 1.74 / 1.84 swapped (0.10°): not counted
+    assert gos_pairs_wrong(np.array([2.0, 1.0, 11.0, 10.0, 20.0]), gos) == 0
+    # 2.63 read below 1.74 and 1.84: two pairs; tied with 1.84: one
+    assert gos_pairs_wrong(np.array([1.0, 2.0, 10.0, 11.0, 5.0]), gos) == 2
+    assert gos_pairs_wrong(np.array([1.0, 2.0, 10.0, 11.0, 11.0]), gos) == 1
+    # a grain without a value drops its pairs
+    assert gos_pairs_wrong(np.array([1.0, 2.0, 10.0, 11.0, np.nan]), gos) == 0
