@@ -1,6 +1,7 @@
 """``vaearr segment``: a store's feature map into regions (sub-grains) and grains, written back in one transaction.
 
-The method is :mod:`vaearr.maps.regions`. Written, in one transaction: ``{name}(y, x)`` region ids (int32, −1 outside the mask),
+The method is :mod:`vaearr.maps.regions`; on a store with patterns, a grain that holds two unrelated orientations is
+then cut where its neighbouring patterns stop correlating (:mod:`vaearr.maps.grain_cuts`). Written, in one transaction: ``{name}(y, x)`` region ids (int32, −1 outside the mask),
 ``{name}_grains(y, x)`` grain ids, ``{name}_boundaries(y, x)`` int8 (0 none, 1 low-angle, 2 grain
 boundary; a pixel is on a boundary when its right or lower neighbour is in another region), with
 the choices made in attrs.
@@ -17,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from vaearr.errors import InputError, StoreError
+from vaearr.maps.grain_cuts import cut_grains, neighbour_dots
 from vaearr.maps.grains import grain_rotation_vectors, neighbour_angles, segment_grains
 from vaearr.maps.options import SegmentOptions
 from vaearr.maps.orientations import phase_groups
@@ -159,6 +161,11 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
                            seed=options.seed, correlation=1.0 if grains is not None else None,
                            level_rule=(None if space is None else
                                        functools.partial(space.grains, threshold=options.grain_threshold)))
+    if space is not None:
+        seg = cut_in_patterns(seg, space, valid)
+        if seg.info.get("grains_cut"):
+            messages.append(f"grains cut in pattern space: {seg.info['grains_cut']} (a grain held two unrelated "
+                            "orientations; vaearr.maps.grain_cuts)")
     if space is not None and options.min_contrast > 0 and seg.n_regions > seg.n_grains:
         seg = floor_in_patterns(seg, space, options.min_contrast)
         messages.append(f"sub-grain floor: mean patterns at least {options.min_contrast:g} × the grain boundaries' "
@@ -169,6 +176,17 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
     write_variables(store, variables, source=sources, config={**config, "mask": mask_name},
                     attrs={"in_mask": mask_name or "none"}, overwrite=options.overwrite)
     return SegmentResult(os.fspath(store), options, variables, seg, messages)
+
+
+def cut_in_patterns(seg: Segmentation, space: PatternSpace, valid: np.ndarray) -> Segmentation:
+    """Grains that hold two unrelated orientations, cut where their neighbouring patterns stop correlating
+    (:func:`~vaearr.maps.grain_cuts.cut_grains`; one more pass over the patterns)."""
+    right, down = neighbour_dots(space.data, space.prepare, valid & (seg.grains >= 0))
+    regions, grains, info = cut_grains(seg.regions, seg.grains, right, down, space.data, space.prepare,
+                                       min_size=int(seg.info.get("min_size", 1)))
+    if not info["grains_cut"]:
+        return Segmentation(seg.regions, seg.grains, seg.boundaries, {**seg.info, **info})
+    return Segmentation(regions, grains, boundary_codes(regions, grains), {**seg.info, **info})
 
 
 def floor_in_patterns(seg: Segmentation, space: PatternSpace, min_contrast: float) -> Segmentation:
