@@ -11,7 +11,7 @@ import xarray as xr
 from scipy import ndimage as ndi
 from sklearn.metrics import adjusted_rand_score
 
-from vaearr.maps.grain_cuts import cut_grains, neighbour_dots
+from vaearr.maps.grain_cuts import cut_grains, move_pieces, neighbour_dots
 from vaearr.maps.segment import segment_store
 from vaearr.store import write_variables
 
@@ -131,3 +131,22 @@ def test_segment_parts_two_grains_whose_features_do_not_differ(tmp_path: Path) -
     assert adjusted_rand_score(grain[inside], found[inside]) > 0.99  # 0.84 without the cut
     one, two = found[(grain == g1) & inside], found[(grain == g2) & inside]
     assert len(np.unique(one)) == 1 and len(np.unique(two)) == 1 and one[0] != two[0]
+
+
+def test_a_tongue_of_one_grain_drawn_into_the_next_moves_back() -> None:
+    """A 3 × 4 block of v's pixels given to u's grain, beside v's grain: it correlates with v, not with u, and moves
+    (regions with it); a column of mixed pixels on the other boundary stays where it was."""
+    rng = np.random.default_rng(5)
+    u, v, w = _pattern(rng), _pattern(rng), _pattern(rng)
+    cols = [w] * 8 + [(w + u) / np.sqrt(2)] + [u] * 11 + [v] * 12
+    patterns = _map(np.stack(cols))
+    truth = np.select([np.arange(SHAPE[1]) < 8, np.arange(SHAPE[1]) < 20], [0, 1], 2)[None].repeat(SHAPE[0], 0)
+    grains = truth.copy()
+    grains[:, 8] = 0  # the mixed column given to w's grain
+    grains[10:13, 20:24] = 1  # a tongue of v's pixels given to u's grain
+    right, down = neighbour_dots(patterns, _prepare, grains >= 0)
+    regions, moved, info = move_pieces(grains, grains, right, down, patterns, _prepare)
+    assert info["grain_piece_pixels_moved"] == 12
+    assert adjusted_rand_score(truth[:, 9:].ravel(), moved[:, 9:].ravel()) == 1.0
+    assert (moved[:, 8] == moved[0, 0]).all()  # the mixed column stays
+    assert adjusted_rand_score(moved.ravel(), regions.ravel()) == 1.0

@@ -18,6 +18,11 @@ sides, reads about 0.7 to either. So, per grain:
    happened; across the hidden boundary, 0.08);
 3. every other pixel of the grain (the boundary's mixed pixels, blank ones, small pieces) joins the piece it
    correlates with best, growing out from the pieces; regions are cut along the new grain boundary.
+4. on every grain, cut or not: a piece of fewer than :data:`MIN_PIECE` pixels whose pixels correlate under
+   :data:`APART` × the median with the rest of their grain within :data:`REACH` pixels, and at or over it with another
+   grain's, moves to that grain (:func:`move_pieces`): a boundary drawn a few pixels into the wrong grain, as a tongue
+   at a triple junction, leaves such a piece (science deformed map 2: 12 pixels 2–3 from the true boundary, which
+   correlate at 0.74–0.80 × the median with their own grain, 0.09–0.38 × with the one they had been given).
 
 MTEX's ``calcGrains`` joins neighbours closer than an angle the same way; here the "angle" is the patterns'
 correlation, which needs no indexing, and only a grain that holds two such pieces is touched.
@@ -123,6 +128,20 @@ def _grow(labels: np.ndarray, a: np.ndarray, b: np.ndarray, r: np.ndarray) -> np
         labels[src[first]] = lab[first]
 
 
+def _pieces(grains: np.ndarray, right: np.ndarray, down: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Pairs inside grains (``a``, ``b``), their correlation over the grain's median ``r``, the median per grain, and
+    the pieces the pairs of at least :data:`CUT` connect (flat, −1 outside) with their sizes."""
+    g = grains.ravel()
+    a, b, dot = _pairs(grains, right, down)
+    median = _median_by(g[a], dot, int(g.max()) + 1)
+    r = dot / np.where(median[g[a]] > 0, median[g[a]], np.nan)
+    keep = r >= CUT
+    graph = sparse.coo_matrix((np.ones(int(keep.sum()), np.int8), (a[keep], b[keep])), shape=(g.size, g.size))
+    piece = np.where(g >= 0, connected_components(graph, directed=False)[1], -1)
+    size = np.bincount(piece[piece >= 0], minlength=int(piece.max()) + 1)
+    return a, b, r, median, piece, size
+
+
 def cut_grains(regions: np.ndarray, grains: np.ndarray, right: np.ndarray, down: np.ndarray, data: Any,
                prepare: Callable[[np.ndarray], np.ndarray], min_size: int = 1) -> tuple[np.ndarray, np.ndarray, dict]:
     """Grains that hold two unrelated orientations, cut (module docstring). ``regions``, ``grains`` (ny, nx; −1
@@ -138,14 +157,7 @@ def cut_grains(regions: np.ndarray, grains: np.ndarray, right: np.ndarray, down:
         "grains_cut": 0}
     if n_grains == 0:
         return regions, grains, info
-    a, b, dot = _pairs(grains, right, down)
-    median = _median_by(g[a], dot, n_grains)
-    r = dot / np.where(median[g[a]] > 0, median[g[a]], np.nan)
-    keep = r >= CUT
-    graph = sparse.coo_matrix((np.ones(int(keep.sum()), np.int8), (a[keep], b[keep])), shape=(g.size, g.size))
-    piece = connected_components(graph, directed=False)[1]
-    piece = np.where(g >= 0, piece, -1)
-    size = np.bincount(piece[piece >= 0], minlength=int(piece.max()) + 1)
+    a, b, r, median, piece, size = _pieces(grains, right, down)
     big = (g >= 0) & (size[np.maximum(piece, 0)] >= MIN_PIECE)
     grain_of_piece = np.full(size.size, -1)
     grain_of_piece[piece[big]] = g[big]
@@ -213,3 +225,105 @@ def _absorb_pieces(regions: np.ndarray, grains: np.ndarray, min_size: int) -> np
     out = np.full(flat.shape, -1)
     out[flat >= 0] = relabel(flat[flat >= 0])
     return out.reshape(ny, nx)
+
+
+def move_pieces(regions: np.ndarray, grains: np.ndarray, right: np.ndarray, down: np.ndarray, data: Any,
+                prepare: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Small pieces of a grain that belong to the grain beside it, moved there: a piece of fewer than
+    :data:`MIN_PIECE` pixels (the pairs under :data:`CUT` part it from the rest of its grain) whose pixels correlate
+    with that other grain's pixels within :data:`REACH` at :data:`APART` × its median or more, and with their own
+    grain's under that. A boundary drawn a few pixels into the wrong grain (a tongue of one grain at a triple
+    junction) leaves such a piece; a boundary pixel that records both sides correlates with both and stays, a blank
+    one with neither and stays. A piece moves only to a grain it touches (grains stay connected pixels) and takes the
+    region of that grain it shares most edges with.
+    One pass over the pattern rows that hold such pieces. Returns regions, grains and the pixels moved."""
+    ny, nx = grains.shape
+    g = grains.ravel()
+    info: dict[str, Any] = {"grain_piece_pixels_moved": 0}
+    if not (g >= 0).any():
+        return regions, grains, info
+    _, _, _, median, piece, size = _pieces(grains, right, down)
+    small = (piece >= 0) & (size[np.maximum(piece, 0)] < MIN_PIECE)
+    # small pieces with another grain within reach
+    near_other = np.zeros((ny, nx), bool)
+    for dy in range(-REACH, REACH + 1):
+        for dx in range(-REACH, REACH + 1):
+            src = (slice(max(-dy, 0), ny + min(-dy, 0)), slice(max(-dx, 0), nx + min(-dx, 0)))
+            dst = (slice(max(dy, 0), ny + min(dy, 0)), slice(max(dx, 0), nx + min(dx, 0)))
+            near_other[src] |= (grains[dst] >= 0) & (grains[dst] != grains[src])
+    touching = np.zeros((ny, nx), bool)  # a 4-neighbour in another grain: a piece moves only to a grain it touches
+    for src, dst in (((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
+                     ((slice(None, -1), slice(None)), (slice(1, None), slice(None)))):
+        differ = (grains[src] >= 0) & (grains[dst] >= 0) & (grains[src] != grains[dst])
+        touching[src] |= differ
+        touching[dst] |= differ
+    candidate = small & np.isin(piece, np.unique(piece[small & touching.ravel()]))
+    if not candidate.any():
+        return regions, grains, info
+    pc, gm = piece.reshape(ny, nx), grains
+    keys, values = [], []
+    cy, cx = np.divmod(np.flatnonzero(candidate), nx)
+    step = max(1, BLOCK_PIXELS // max(nx, 1))
+    for r0 in range(0, ny, step):
+        r1 = min(ny, r0 + step)
+        here = (cy >= r0) & (cy < r1)
+        if not here.any():
+            continue
+        h0, h1 = max(0, r0 - REACH), min(ny, r1 + REACH)
+        f = np.asarray(prepare(np.asarray(data[h0:h1])), np.float32).reshape(h1 - h0, nx, -1)
+        y0, x0 = cy[here], cx[here]
+        for dy in range(-REACH, REACH + 1):
+            for dx in range(-REACH, REACH + 1):
+                y1, x1 = y0 + dy, x0 + dx
+                ok = (y1 >= 0) & (y1 < ny) & (x1 >= 0) & (x1 < nx)
+                ya, xa, yb, xb = y0[ok], x0[ok], y1[ok], x1[ok]
+                ok = (gm[yb, xb] >= 0) & (pc[yb, xb] != pc[ya, xa])
+                ya, xa, yb, xb = ya[ok], xa[ok], yb[ok], xb[ok]
+                dot = np.einsum("nk,nk->n", f[ya - h0, xa], f[yb - h0, xb])
+                keys.append(pc[ya, xa].astype(np.int64) * (int(g.max()) + 1) + gm[yb, xb])
+                values.append(dot / median[gm[yb, xb]])
+    key, inverse = np.unique(np.concatenate(keys), return_inverse=True)
+    mean = np.bincount(inverse, np.concatenate(values)) / np.bincount(inverse)
+    width = int(g.max()) + 1
+    p, other = key // width, key % width
+    first_pixel = np.zeros(int(piece.max()) + 1, np.int64)
+    first_pixel[piece[candidate]] = np.flatnonzero(candidate)
+    own_grain = g[first_pixel[p]]
+    own = np.full(int(piece.max()) + 1, np.nan)
+    own[p[other == own_grain]] = mean[other == own_grain]
+    # the grains each candidate piece touches (4-neighbours): only those can take it, so grains stay connected
+    idx = np.arange(ny * nx).reshape(ny, nx)
+    a = np.r_[idx[:, :-1].ravel(), idx[:-1].ravel()]
+    b = np.r_[idx[:, 1:].ravel(), idx[1:].ravel()]
+    src, dst = np.r_[a, b], np.r_[b, a]
+    cross = candidate[src] & (g[dst] >= 0) & (g[dst] != g[src])
+    touches = np.unique(piece[src[cross]].astype(np.int64) * width + g[dst[cross]])
+    away = (other != own_grain) & np.isin(key, touches)
+    order = np.lexsort((-mean[away], p[away]))
+    pa, ga, ma = p[away][order], other[away][order], mean[away][order]
+    best = np.r_[True, pa[1:] != pa[:-1]] if pa.size else np.zeros(0, bool)
+    pa, ga, ma = pa[best], ga[best], ma[best]
+    go = (ma >= APART) & ~(own[pa] >= APART)
+    if not go.any():
+        return regions, grains, info
+    target = np.full(int(piece.max()) + 1, -1)
+    target[pa[go]] = ga[go]
+    move = (piece >= 0) & (target[np.maximum(piece, 0)] >= 0)
+    new_grain = np.where(move, target[np.maximum(piece, 0)], g)
+    new_regions = regions.ravel().copy()
+    # each moved piece takes the region of its new grain it shares most edges with
+    edge = move[src] & ~move[dst] & (new_grain[dst] == new_grain[src]) & (new_regions[dst] >= 0)
+    fresh = int(new_regions.max()) + 1
+    for pid in np.flatnonzero(target >= 0):
+        values_, counts = np.unique(new_regions[dst[edge & (piece[src] == pid)]], return_counts=True)
+        if values_.size:
+            new_regions[piece == pid] = values_[np.argmax(counts)]
+        else:  # it touches only other pieces moved to the same grain
+            new_regions[piece == pid] = fresh
+            fresh += 1
+    out_regions = np.full(ny * nx, -1)
+    out_regions[new_regions >= 0] = relabel(new_regions[new_regions >= 0])
+    out_grains = np.full(ny * nx, -1)
+    out_grains[new_grain >= 0] = relabel(new_grain[new_grain >= 0])
+    info["grain_piece_pixels_moved"] = int(move.sum())
+    return out_regions.reshape(ny, nx), out_grains.reshape(ny, nx), info

@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 from vaearr.errors import InputError, StoreError
-from vaearr.maps.grain_cuts import cut_grains, neighbour_dots
+from vaearr.maps.grain_cuts import cut_grains, move_pieces, neighbour_dots
 from vaearr.maps.grains import grain_rotation_vectors, neighbour_angles, segment_grains
 from vaearr.maps.options import SegmentOptions
 from vaearr.maps.orientations import phase_groups
@@ -179,12 +179,15 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
 
 
 def cut_in_patterns(seg: Segmentation, space: PatternSpace, valid: np.ndarray) -> Segmentation:
-    """Grains that hold two unrelated orientations, cut where their neighbouring patterns stop correlating
-    (:func:`~vaearr.maps.grain_cuts.cut_grains`; one more pass over the patterns)."""
+    """Grains that hold two unrelated orientations, cut where their neighbouring patterns stop correlating, and small
+    pieces of a grain that belong to the grain beside them moved there (:func:`~vaearr.maps.grain_cuts.cut_grains`,
+    :func:`~vaearr.maps.grain_cuts.move_pieces`; one more pass over the patterns, and over the rows of such pieces)."""
     right, down = neighbour_dots(space.data, space.prepare, valid & (seg.grains >= 0))
     regions, grains, info = cut_grains(seg.regions, seg.grains, right, down, space.data, space.prepare,
                                        min_size=int(seg.info.get("min_size", 1)))
-    if not info["grains_cut"]:
+    regions, grains, moved = move_pieces(regions, grains, right, down, space.data, space.prepare)
+    info.update(moved)
+    if not info["grains_cut"] and not moved["grain_piece_pixels_moved"]:
         return Segmentation(seg.regions, seg.grains, seg.boundaries, {**seg.info, **info})
     return Segmentation(regions, grains, boundary_codes(regions, grains), {**seg.info, **info})
 
