@@ -36,7 +36,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from vaearr.maps.merging import relabel
+from vaearr.maps.merging import grid_pairs, relabel
 
 #: A neighbour pair is cut when its patterns correlate under this × the grain's median neighbour correlation.
 CUT = 0.8
@@ -76,9 +76,7 @@ def neighbour_dots(data: Any, prepare: Callable[[np.ndarray], np.ndarray],
 def _pairs(grains: np.ndarray, right: np.ndarray, down: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Flat pixel pairs inside one grain with their dot products."""
     ny, nx = grains.shape
-    idx = np.arange(ny * nx).reshape(ny, nx)
-    a = np.r_[idx[:, :-1].ravel(), idx[:-1].ravel()]
-    b = np.r_[idx[:, 1:].ravel(), idx[1:].ravel()]
+    a, b = grid_pairs(np.ones((ny, nx), bool))  # every 4-neighbour pair, right then down
     dot = np.r_[right.ravel(), down.ravel()]
     g = grains.ravel()
     keep = (g[a] >= 0) & (g[a] == g[b]) & np.isfinite(dot)
@@ -206,9 +204,7 @@ def _absorb_pieces(regions: np.ndarray, grains: np.ndarray, min_size: int) -> np
     most edges with; one without such a neighbour stays."""
     flat, g = regions.ravel().copy(), grains.ravel()
     ny, nx = regions.shape
-    idx = np.arange(ny * nx).reshape(ny, nx)
-    a = np.r_[idx[:, :-1].ravel(), idx[:-1].ravel()]
-    b = np.r_[idx[:, 1:].ravel(), idx[1:].ravel()]
+    a, b = grid_pairs(np.ones((ny, nx), bool))  # every 4-neighbour pair, right then down
     size = np.bincount(flat[flat >= 0], minlength=int(flat.max()) + 1)
     edge = (flat[a] >= 0) & (flat[b] >= 0) & (flat[a] != flat[b]) & (g[a] == g[b])
     src = np.r_[flat[a[edge]], flat[b[edge]]]
@@ -292,9 +288,7 @@ def move_pieces(regions: np.ndarray, grains: np.ndarray, right: np.ndarray, down
     own = np.full(int(piece.max()) + 1, np.nan)
     own[p[other == own_grain]] = mean[other == own_grain]
     # the grains each candidate piece touches (4-neighbours): only those can take it, so grains stay connected
-    idx = np.arange(ny * nx).reshape(ny, nx)
-    a = np.r_[idx[:, :-1].ravel(), idx[:-1].ravel()]
-    b = np.r_[idx[:, 1:].ravel(), idx[1:].ravel()]
+    a, b = grid_pairs(np.ones((ny, nx), bool))  # every 4-neighbour pair, right then down
     src, dst = np.r_[a, b], np.r_[b, a]
     cross = candidate[src] & (g[dst] >= 0) & (g[dst] != g[src])
     touches = np.unique(piece[src[cross]].astype(np.int64) * width + g[dst[cross]])
