@@ -33,6 +33,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
+from scipy import ndimage as ndi
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
@@ -105,9 +106,26 @@ def _across(block: np.ndarray, pieces: np.ndarray, first: int, second: int) -> f
             dst = (slice(max(dy, 0), h + min(dy, 0)), slice(max(dx, 0), w + min(dx, 0)))
             both = one[src] & two[dst]
             if both.any():
-                total += float(np.einsum("nk,nk->", block[src][both], block[dst][both]))
+                total += float(np.einsum("nk,nk->", block[src][both], block[dst][both], dtype=np.float64))
                 count += int(both.sum())
     return total / count if count else float("nan")
+
+
+def _across_pieces(pieces: np.ndarray, first: int, second: int, data: Any,
+                   prepare: Callable[[np.ndarray], np.ndarray]) -> float:
+    """:func:`_across` for two pieces of the (ny, nx) ``pieces`` map, reading only the patterns of the box where they
+    come within :data:`REACH` of each other (a scratch across a large grain: a thin band, not the grain)."""
+    one = pieces == first
+    near = one & ndi.binary_dilation(pieces == second, np.ones((3, 3), bool), iterations=REACH)
+    if not near.any():
+        return float("nan")
+    ys, xs = np.nonzero(near)
+    ny, nx = pieces.shape
+    box = (slice(max(ys.min() - REACH, 0), min(ys.max() + REACH + 1, ny)),
+           slice(max(xs.min() - REACH, 0), min(xs.max() + REACH + 1, nx)))
+    h, w = box[0].stop - box[0].start, box[1].stop - box[1].start
+    block = np.asarray(prepare(np.asarray(data[box])), np.float32).reshape(h, w, -1)
+    return _across(block, pieces[box], first, second)
 
 
 def _grow(labels: np.ndarray, a: np.ndarray, b: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -164,15 +182,10 @@ def cut_grains(regions: np.ndarray, grains: np.ndarray, right: np.ndarray, down:
     next_id, cut = n_grains, 0
     for k in np.flatnonzero(counts >= 2):
         mine = np.flatnonzero(grain_of_piece == k)
-        ys, xs = np.divmod(np.flatnonzero(g == k), nx)
-        box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
-        block = np.asarray(prepare(np.asarray(data[box])), np.float64).reshape(
-            box[0].stop - box[0].start, box[1].stop - box[1].start, -1)
-        local = piece.reshape(ny, nx)[box]
         joined = np.eye(mine.size, dtype=bool)
         for i in range(mine.size):
             for j in range(i + 1, mine.size):
-                c = _across(block, local, mine[i], mine[j]) / median[k]
+                c = _across_pieces(piece.reshape(ny, nx), mine[i], mine[j], data, prepare) / median[k]
                 joined[i, j] = joined[j, i] = not c < APART  # no pixels within reach: not read apart
         n_parts, part = connected_components(sparse.csr_matrix(joined), directed=False)
         if n_parts < 2:
