@@ -253,13 +253,6 @@ def move_pieces(regions: np.ndarray, grains: np.ndarray, right: np.ndarray, down
         return regions, grains, info
     _, _, _, median, piece, size = _pieces(grains, right, down)
     small = (piece >= 0) & (size[np.maximum(piece, 0)] < MIN_PIECE)
-    # small pieces with another grain within reach
-    near_other = np.zeros((ny, nx), bool)
-    for dy in range(-REACH, REACH + 1):
-        for dx in range(-REACH, REACH + 1):
-            src = (slice(max(-dy, 0), ny + min(-dy, 0)), slice(max(-dx, 0), nx + min(-dx, 0)))
-            dst = (slice(max(dy, 0), ny + min(dy, 0)), slice(max(dx, 0), nx + min(dx, 0)))
-            near_other[src] |= (grains[dst] >= 0) & (grains[dst] != grains[src])
     touching = np.zeros((ny, nx), bool)  # a 4-neighbour in another grain: a piece moves only to a grain it touches
     for src, dst in (((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
                      ((slice(None, -1), slice(None)), (slice(1, None), slice(None)))):
@@ -320,14 +313,16 @@ def move_pieces(regions: np.ndarray, grains: np.ndarray, right: np.ndarray, down
     new_regions = regions.ravel().copy()
     # each moved piece takes the region of its new grain it shares most edges with
     edge = move[src] & ~move[dst] & (new_grain[dst] == new_grain[src]) & (new_regions[dst] >= 0)
-    fresh = int(new_regions.max()) + 1
-    for pid in np.flatnonzero(target >= 0):
-        values_, counts = np.unique(new_regions[dst[edge & (piece[src] == pid)]], return_counts=True)
-        if values_.size:
-            new_regions[piece == pid] = values_[np.argmax(counts)]
-        else:  # it touches only other pieces moved to the same grain
-            new_regions[piece == pid] = fresh
-            fresh += 1
+    rwidth = int(new_regions.max()) + 1
+    pair, count = np.unique(piece[src[edge]].astype(np.int64) * rwidth + new_regions[dst[edge]], return_counts=True)
+    order = np.lexsort((pair % rwidth, -count, pair // rwidth))  # per piece: most edges, then the lowest region id
+    first = order[np.r_[True, (pair // rwidth)[order][1:] != (pair // rwidth)[order][:-1]]] if pair.size else order
+    region_of = np.full(int(piece.max()) + 1, -1)
+    region_of[pair[first] // rwidth] = pair[first] % rwidth
+    moved_ids = np.flatnonzero(target >= 0)
+    lonely = moved_ids[region_of[moved_ids] < 0]  # it touches only other pieces moved to the same grain
+    region_of[lonely] = rwidth + np.arange(lonely.size)
+    new_regions = np.where(move, region_of[np.maximum(piece, 0)], new_regions)
     out_regions = np.full(ny * nx, -1)
     out_regions[new_regions >= 0] = relabel(new_regions[new_regions >= 0])
     out_grains = np.full(ny * nx, -1)
