@@ -19,6 +19,7 @@ SUBGRAIN_COLUMNS = [
     ("all_lagb_f1", "every pixel: low-angle F1", True),
     ("all_lagb_x", "marked ×", False),
     ("roi_vs_all_ari", "ROI vs every pixel, regions ARI", True),
+    ("roi_vs_roi_less_ari", "ROI vs ROI less 1 % at random", True),
     ("lagb_f1", "boundaries: low-angle F1", True),
     ("lagb_x", "marked ×", False),
     ("gb_f1", "boundaries: grain-boundary F1", True),

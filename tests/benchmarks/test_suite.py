@@ -190,3 +190,26 @@ def test_gos_pairs_wrong_counts_only_pairs_the_truth_tells_apart() -> None:
     assert gos_pairs_wrong(np.array([1.0, 2.0, 10.0, 11.0, 11.0]), gos) == 1
     # a grain without a value drops its pairs
     assert gos_pairs_wrong(np.array([1.0, 2.0, 10.0, 11.0, np.nan]), gos) == 0
+
+
+def test_families_score_skips_a_map_prepare_has_not_finished(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """`families score` on a map whose prepare stopped part-way names what is missing and goes on (exit 0 while
+    another map scored; 1 when none did), instead of failing on the first absent variable."""
+    import numpy as np
+    import xarray as xr
+
+    from benchmarks import bench_families as bf
+
+    monkeypatch.setattr(bf, "DATA", tmp_path)
+    monkeypatch.setattr(bf, "OUT", tmp_path / "families.jsonl")
+    m = bf.MapSpec("patchwork", "deformed", 1, "tuning")
+    assert bf.unprepared(m) == ["patterns", "latent", "dictionary", "pca_weights", "latent_all", "cnmf_weights"]
+    xr.Dataset({"patterns": (("y", "x"), np.zeros((2, 2))), "latent": (("y", "x"), np.zeros((2, 2)))}).to_zarr(
+        bf.store_of(m), zarr_format=3)
+    assert bf.unprepared(m) == ["dictionary", "pca_weights", "latent_all", "cnmf_weights"]
+    assert bf.main(["score", "--only", m.tag]) == 1
+    out = capsys.readouterr().out
+    assert f"families prepare --only {m.tag}" in out and "no dictionary, pca_weights" in out
+    assert "scored 0 of 1 maps" in out
+    assert not (tmp_path / "families.jsonl").exists()  # no row written for a map not scored
