@@ -1,7 +1,8 @@
 """``vaearr segment``: a store's feature map into regions (sub-grains) and grains, written back in one transaction.
 
 The method is :mod:`vaearr.maps.regions`; on a store with patterns, a grain that holds two unrelated orientations is
-then cut where its neighbouring patterns stop correlating (:mod:`vaearr.maps.grain_cuts`). Written, in one transaction: ``{name}(y, x)`` region ids (int32, −1 outside the mask),
+then cut where its neighbouring patterns stop correlating (:mod:`vaearr.maps.grain_cuts`), and without a mask the
+patterns that resemble none of their neighbours wait while the regions form (:mod:`vaearr.maps.mixed_pixels`). Written, in one transaction: ``{name}(y, x)`` region ids (int32, −1 outside the mask),
 ``{name}_grains(y, x)`` grain ids, ``{name}_boundaries(y, x)`` int8 (0 none, 1 low-angle, 2 grain
 boundary; a pixel is on a boundary when its right or lower neighbour is in another region), with
 the choices made in attrs.
@@ -19,6 +20,7 @@ import xarray as xr
 
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.grain_cuts import cut_grains, move_pieces, neighbour_dots
+from vaearr.maps.mixed_pixels import SMALL, absorb_small, fill_set_aside, set_aside
 from vaearr.maps.grains import grain_rotation_vectors, neighbour_angles, segment_grains
 from vaearr.maps.options import SegmentOptions
 from vaearr.maps.orientations import phase_groups
@@ -32,12 +34,13 @@ from vaearr.options import renamed_keywords, take_renamed
 
 
 
-#: What ``segment`` says when it reads a map with patterns on every pixel: blank patterns (pits, scratches) and the
-#: mixed patterns along grain boundaries then enter the sub-grains; a ROI of the patterns' own quality keeps them out
-#: (BENCHMARKS "Science: two families": held-out patchwork maps, low-angle F1 0.799 on every pixel, 0.834 in it;
-#: 0.644 and 0.778 before the twelfth stop's sub-grain level rules).
-NO_MASK_HINT = ("no mask: for a map of patterns only, a ROI of their quality keeps blank and mixed patterns out of the "
-                "sub-grains (vaearr quality STORE; vaearr roi STORE --var adp --otsu; then --mask roi)")
+#: What ``segment`` says when it reads a map with patterns on every pixel: the patterns that resemble none of their
+#: neighbours (blank ones of pits and scratches, mixed ones along grain boundaries) wait while the regions form
+#: (:mod:`vaearr.maps.mixed_pixels`) and are labelled after; a ROI of the patterns' own quality leaves them out of the
+#: written maps as well.
+NO_MASK_HINT = ("no mask: patterns that resemble none of their neighbours wait while regions form, then join one; to "
+                "leave them out of the maps too, a ROI of their quality (vaearr quality STORE; vaearr roi STORE --var "
+                "adp --otsu; then --mask roi)")
 
 
 @dataclass
@@ -156,13 +159,25 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
         features = values[..., None] if values.ndim == 2 else values
     in_patterns = grains is None and PatternSpace.available(ds)
     space = PatternSpace(store, ds, mask_name) if in_patterns else None
-    seg = segment_features(features, valid, boundary_cost=options.boundary_cost, min_size=options.min_size,
+    dots, aside, aside_info = None, None, {}
+    if space is not None and mask_name is None:  # no mask: the patterns that resemble no neighbour wait (mixed_pixels)
+        valid = valid & np.isfinite(features).all(-1)
+        dots = neighbour_dots(space.data, space.prepare, valid)
+        aside, aside_info = set_aside(*dots, valid)
+        if aside_info["pixels_set_aside"]:
+            messages.append(f"set aside while regions formed, then given to the neighbour they resemble: "
+                            f"{aside_info['pixels_set_aside']} pixel(s) whose patterns resemble none of their "
+                            f"neighbours (vaearr.maps.mixed_pixels)")
+    seg = segment_features(features, valid if aside is None else valid & ~aside,
+                           boundary_cost=options.boundary_cost, min_size=options.min_size,
                            min_contrast=0.0 if in_patterns else options.min_contrast, grains=grains,
                            seed=options.seed, correlation=1.0 if grains is not None else None,
                            level_rule=(None if space is None else
                                        functools.partial(space.grains, threshold=options.grain_threshold)))
+    if aside is not None and dots is not None:
+        seg = _fill(seg, aside, dots, aside_info)
     if space is not None:
-        seg = cut_in_patterns(seg, space, valid)
+        seg = cut_in_patterns(seg, space, valid, dots=dots)
         if seg.info.get("grains_cut"):
             messages.append(f"grains cut in pattern space: {seg.info['grains_cut']} (a grain held two unrelated "
                             "orientations; vaearr.maps.grain_cuts)")
@@ -178,11 +193,28 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
     return SegmentResult(os.fspath(store), options, variables, seg, messages)
 
 
-def cut_in_patterns(seg: Segmentation, space: PatternSpace, valid: np.ndarray) -> Segmentation:
+def _fill(seg: Segmentation, aside: np.ndarray, dots: tuple[np.ndarray, np.ndarray],
+          info: dict[str, Any]) -> Segmentation:
+    """The pixels :func:`~vaearr.maps.mixed_pixels.set_aside` took, given to the neighbour region they resemble."""
+    regions, grains = fill_set_aside(seg.regions, seg.grains, aside, *dots)
+    regions, moved = absorb_small(regions, grains, aside, SMALL)
+    regions = np.where(regions >= 0, relabel(np.where(regions >= 0, regions, regions.max() + 1)), -1)
+    return Segmentation(regions, grains, boundary_codes(regions, grains),
+                        {**seg.info, **info, "set_aside_small_regions_pixels": moved})
+
+
+def cut_in_patterns(seg: Segmentation, space: PatternSpace, valid: np.ndarray,
+                    dots: tuple[np.ndarray, np.ndarray] | None = None) -> Segmentation:
     """Grains that hold two unrelated orientations, cut where their neighbouring patterns stop correlating, and small
     pieces of a grain that belong to the grain beside them moved there (:func:`~vaearr.maps.grain_cuts.cut_grains`,
-    :func:`~vaearr.maps.grain_cuts.move_pieces`; one more pass over the patterns, and over the rows of such pieces)."""
-    right, down = neighbour_dots(space.data, space.prepare, valid & (seg.grains >= 0))
+    :func:`~vaearr.maps.grain_cuts.move_pieces`; one more pass over the patterns, and over the rows of such pieces).
+    ``dots``: the neighbour dot products of ``valid`` already read (their pairs outside a grain are left out here)."""
+    if dots is None:
+        right, down = neighbour_dots(space.data, space.prepare, valid & (seg.grains >= 0))
+    else:
+        inside = valid & (seg.grains >= 0)
+        right = np.where(inside[:, :-1] & inside[:, 1:], dots[0], np.nan)
+        down = np.where(inside[:-1] & inside[1:], dots[1], np.nan)
     regions, grains, info = cut_grains(seg.regions, seg.grains, right, down, space.data, space.prepare,
                                        min_size=int(seg.info.get("min_size", 1)))
     regions, grains, moved = move_pieces(regions, grains, right, down, space.data, space.prepare)
