@@ -15,26 +15,10 @@ from vaearr.maps.grain_cuts import cut_grains, move_pieces, neighbour_dots
 from vaearr.maps.segment import segment_store
 from vaearr.store import write_variables
 
-SHAPE = (24, 32)
-
-
-def _pattern(rng: np.random.Generator, side: int = 20) -> np.ndarray:
-    """A smooth random picture standing for one orientation's pattern (unrelated to another drawn alike)."""
-    return ndi.gaussian_filter(rng.normal(size=(side, side)), 1.5)
-
-
-def _prepare(block: np.ndarray) -> np.ndarray:
-    v = block.reshape(*block.shape[:2], -1).astype(np.float64)
-    v = v - v.mean(-1, keepdims=True)
-    return v / np.linalg.norm(v, axis=-1, keepdims=True)
-
-
-def _map(columns: np.ndarray, noise: float = 0.6, seed: int = 1) -> np.ndarray:
-    """Patterns (ny, nx, py, px): column x holds ``columns[x]`` (a picture), each pixel with its own noise."""
-    rng = np.random.default_rng(seed)
-    pats = np.broadcast_to(columns[None], (SHAPE[0], *columns.shape)).copy()
-    scale = columns.reshape(len(columns), -1).std(-1).mean()
-    return pats + noise * scale * rng.normal(size=pats.shape)
+from tests.maps.pictures import SHAPE
+from tests.maps.pictures import column_map as _map
+from tests.maps.pictures import picture as _pattern
+from tests.maps.pictures import prepare as _prepare
 
 
 def _cut(patterns: np.ndarray, grains: np.ndarray, regions: np.ndarray | None = None):

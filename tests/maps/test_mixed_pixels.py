@@ -17,24 +17,10 @@ from vaearr.maps.mixed_pixels import absorb_small, best_neighbour, fill_set_asid
 from vaearr.maps.segment import segment_store
 from vaearr.store import open_store, write_variables
 
-SHAPE = (24, 32)
-
-
-def _pattern(rng: np.random.Generator, side: int = 20) -> np.ndarray:
-    return ndi.gaussian_filter(rng.normal(size=(side, side)), 1.5)
-
-
-def _prepare(block: np.ndarray) -> np.ndarray:
-    v = block.reshape(*block.shape[:2], -1).astype(np.float64)
-    v = v - v.mean(-1, keepdims=True)
-    return v / np.linalg.norm(v, axis=-1, keepdims=True)
-
-
-def _map(columns: np.ndarray, noise: float = 0.6, seed: int = 1) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    pats = np.broadcast_to(columns[None], (SHAPE[0], *columns.shape)).copy()
-    scale = columns.reshape(len(columns), -1).std(-1).mean()
-    return pats + noise * scale * rng.normal(size=pats.shape)
+from tests.maps.pictures import SHAPE
+from tests.maps.pictures import column_map as _map
+from tests.maps.pictures import picture as _pattern
+from tests.maps.pictures import prepare as _prepare
 
 
 def test_best_neighbour_is_the_highest_correlation_with_any_of_four() -> None:
