@@ -159,7 +159,9 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
         features = values[..., None] if values.ndim == 2 else values
     in_patterns = grains is None and PatternSpace.available(ds)
     space = PatternSpace(store, ds, mask_name) if in_patterns else None
-    dots, aside, aside_info = None, None, {}
+    dots: tuple[np.ndarray, np.ndarray] | None = None
+    aside: np.ndarray | None = None
+    aside_info: dict[str, Any] = {}
     if space is not None and mask_name is None:  # no mask: the patterns that resemble no neighbour wait (mixed_pixels)
         valid = valid & np.isfinite(features).all(-1)
         dots = neighbour_dots(space.data, space.prepare, valid)
