@@ -15,8 +15,9 @@ the region of the neighbour its pattern correlates with best, from the edge of e
 labelled. Where the mixing fades over a few pixels (the first family's boundaries), the partly mixed pixels left beside
 the set-aside band can form a region of their own, a strip of 8–29 pixels along the grain boundary that would be drawn
 as a low-angle boundary; :func:`absorb_small` joins a region of under :data:`SMALL` pixels that touches a set-aside
-pixel to the region of its grain it shares most edges with (science sub-grain map 2024: low-angle F1 0.915 → 1.000). On the benchmark maps the rule takes about 10–15 % of the pixels, 85–99 % of them within a pixel of a true
-grain boundary, most of the rest in holes.
+pixel to the region of its grain it shares most edges with (science sub-grain map 2024: low-angle F1 0.915 → 1.000).
+On the benchmark maps the rule takes about 10–15 % of the pixels, 85–99 % of them within a pixel of a true grain
+boundary, most of the rest in holes.
 """
 
 from __future__ import annotations
@@ -104,7 +105,6 @@ def fill_set_aside(regions: np.ndarray, grains: np.ndarray, aside: np.ndarray, r
         regions, grains = new_r, new_g
         todo &= ~got
     return regions, grains
-
 
 
 def absorb_small(regions: np.ndarray, grains: np.ndarray, aside: np.ndarray, size: int) -> tuple[np.ndarray, int]:

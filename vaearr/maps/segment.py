@@ -2,7 +2,8 @@
 
 The method is :mod:`vaearr.maps.regions`; on a store with patterns, a grain that holds two unrelated orientations is
 then cut where its neighbouring patterns stop correlating (:mod:`vaearr.maps.grain_cuts`), and without a mask the
-patterns that resemble none of their neighbours wait while the regions form (:mod:`vaearr.maps.mixed_pixels`). Written, in one transaction: ``{name}(y, x)`` region ids (int32, −1 outside the mask),
+patterns that resemble none of their neighbours wait while the regions form (:mod:`vaearr.maps.mixed_pixels`).
+Written, in one transaction: ``{name}(y, x)`` region ids (int32, −1 outside the mask),
 ``{name}_grains(y, x)`` grain ids, ``{name}_boundaries(y, x)`` int8 (0 none, 1 low-angle, 2 grain
 boundary; a pixel is on a boundary when its right or lower neighbour is in another region), with
 the choices made in attrs.
