@@ -15,10 +15,10 @@ from vaearr.maps.grain_cuts import cut_grains, move_pieces, neighbour_dots
 from vaearr.maps.segment import segment_store
 from vaearr.store import write_variables
 
-from tests.maps.pictures import SHAPE
-from tests.maps.pictures import column_map as _map
-from tests.maps.pictures import picture as _pattern
-from tests.maps.pictures import prepare as _prepare
+from tests.helpers import COLUMN_MAP_SHAPE as SHAPE
+from tests.helpers import column_map as _map
+from tests.helpers import picture as _pattern
+from tests.helpers import unit_patterns as _prepare
 
 
 def _cut(patterns: np.ndarray, grains: np.ndarray, regions: np.ndarray | None = None):

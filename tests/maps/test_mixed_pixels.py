@@ -17,10 +17,10 @@ from vaearr.maps.mixed_pixels import absorb_small, best_neighbour, fill_set_asid
 from vaearr.maps.segment import segment_store
 from vaearr.store import open_store, write_variables
 
-from tests.maps.pictures import SHAPE
-from tests.maps.pictures import column_map as _map
-from tests.maps.pictures import picture as _pattern
-from tests.maps.pictures import prepare as _prepare
+from tests.helpers import COLUMN_MAP_SHAPE as SHAPE
+from tests.helpers import column_map as _map
+from tests.helpers import picture as _pattern
+from tests.helpers import unit_patterns as _prepare
 
 
 def test_best_neighbour_is_the_highest_correlation_with_any_of_four() -> None:

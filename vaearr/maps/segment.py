@@ -201,9 +201,14 @@ def _fill(seg: Segmentation, aside: np.ndarray, dots: tuple[np.ndarray, np.ndarr
     """The pixels :func:`~vaearr.maps.mixed_pixels.set_aside` took, given to the neighbour region they resemble."""
     regions, grains = fill_set_aside(seg.regions, seg.grains, aside, *dots)
     regions, moved = absorb_small(regions, grains, aside, SMALL)
-    regions = np.where(regions >= 0, relabel(np.where(regions >= 0, regions, regions.max() + 1)), -1)
+    regions = _relabel_kept(regions)
     return Segmentation(regions, grains, boundary_codes(regions, grains),
                         {**seg.info, **info, "set_aside_small_regions_pixels": moved})
+
+
+def _relabel_kept(regions: np.ndarray) -> np.ndarray:
+    """Region ids renumbered 0..R−1, −1 kept where there is none."""
+    return np.where(regions >= 0, relabel(np.where(regions >= 0, regions, regions.max() + 1)), -1)
 
 
 def cut_in_patterns(seg: Segmentation, space: PatternSpace, valid: np.ndarray,
@@ -232,7 +237,7 @@ def floor_in_patterns(seg: Segmentation, space: PatternSpace, min_contrast: floa
     difference, merged (:func:`~vaearr.maps.pattern_levels.merge_by_pattern_contrast`): in a latent space the
     grains' spread says little about how far apart sub-grains sit; in pattern space it is a fixed physics."""
     regions, info = merge_by_pattern_contrast(space.data, seg.regions, seg.grains, space.prepare, min_contrast)
-    regions = np.where(regions >= 0, relabel(np.where(regions >= 0, regions, regions.max() + 1)), -1)
+    regions = _relabel_kept(regions)
     regions = np.where(seg.regions >= 0, regions, -1)
     return Segmentation(regions, seg.grains, boundary_codes(regions, seg.grains),
                         {**seg.info, **info, "min_contrast_space": "patterns"})
