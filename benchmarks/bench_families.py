@@ -20,8 +20,9 @@ family; the first family's maps have no band contrast, every pixel is in), ``tra
 options, ``encode``. A patchwork map is trained a second time on every pixel (a patterns-only
 file: no ROI), encoded as ``latent_all``; ``segment`` of ``latent_all`` with the ROI and without
 it measures how much the mask changes the regions, and with the ROI less a seeded 1 % of its pixels how much a
-small change of the mask does (the segmenter's own reproducibility). Anchors on the same pixels: the true
-orientations (the ceiling), ``vaearr index --method dictionary --refine`` (kikuchipy) and its
+small change of the mask does (the segmenter's own reproducibility); the same two for the segmentations of the
+indexed orientations and of PCA(16) (how far the mask moves the regions of the anchors). Anchors on the same
+pixels: the true orientations (the ceiling), ``vaearr index --method dictionary --refine`` (kikuchipy) and its
 segmentation and KAM/GOS, PCA(16) of the raw patterns (``decompose --method pca``), cNMF; for KAM also the true
 bend rate (the most a measure blind to each pixel's own orientation scatter can reach).
 Scores are on pixels away from the planted grain boundaries (one pixel), and outside holes.
@@ -217,8 +218,9 @@ def _segment(store: Path, features: str, mask: str | None, name: str, truth: Tru
 STABILITY_DROP = 0.01
 
 
-def _mask_stability(store: Path, ds: xr.Dataset, truth: Truth, regions: np.ndarray) -> float:
-    """Regions ARI between ``segment`` of the every-pixel latents in the ROI (``regions``) and in the ROI less a seeded
+def _mask_stability(store: Path, ds: xr.Dataset, truth: Truth, regions: np.ndarray,
+                    features: str = "latent_all") -> float:
+    """Regions ARI between ``segment`` of ``features`` in the ROI (``regions``) and in the ROI less a seeded
     random 1 % of its pixels, on the pixels both keep: how far the same features move the regions when the mask
     changes a little — the floor under "ROI vs every pixel", whose masks differ by ~10 % of the pixels."""
     from vaearr.store import write_variables
@@ -227,9 +229,20 @@ def _mask_stability(store: Path, ds: xr.Dataset, truth: Truth, regions: np.ndarr
     less = roi & (np.random.default_rng(0).random(roi.shape) >= STABILITY_DROP)
     write_variables(store, {"roi_less": xr.DataArray(less, dims=("y", "x"))}, source=["roi"],
                     config={"dropped_at_random": STABILITY_DROP, "seed": 0}, overwrite=True)
-    c = _segment(store, "latent_all", "roi_less", "seg_all_roi_less", truth)["regions_map"]
+    c = _segment(store, features, "roi_less", "seg_all_roi_less", truth)["regions_map"]
     both = (regions >= 0) & (c >= 0) & truth.inside
     return round(float(adjusted_rand_score(regions[both], c[both])), 4)
+
+
+def _anchor_mask_scores(store: Path, ds: xr.Dataset, truth: Truth, features: str, every: np.ndarray) -> dict:
+    """An anchor's ROI vs every pixel and ROI vs ROI less 1 % (a map with a ROI): how far the mask moves the regions
+    of indexed orientations and of PCA weights, read beside the latents'. ``every``: its regions without a mask."""
+    if "roi" not in ds or bool(ds.roi.all()):
+        return {}
+    b = _segment(store, features, "roi", "seg_anchor_roi", truth)["regions_map"]
+    both = (b >= 0) & truth.inside
+    return {"roi_vs_all_ari": round(float(adjusted_rand_score(every[both], b[both])), 4),
+            "roi_vs_roi_less_ari": _mask_stability(store, ds, truth, b, features)}
 
 
 def score_subgrains(m: MapSpec, store: Path, truth: Truth) -> list[dict]:
@@ -248,10 +261,12 @@ def score_subgrains(m: MapSpec, store: Path, truth: Truth) -> list[dict]:
     q = ds.dictionary.values.reshape(-1, 4)
     d = _segment(store, "dictionary", None, "seg_dictionary", truth)
     rows.append({"method": "dictionary + refine", "pixel_subgrains": pixel(orientation_features(q)),
-                 **{f"seg_{k}": v for k, v in d.items() if k != "regions_map"}})
+                 **{f"seg_{k}": v for k, v in d.items() if k != "regions_map"},
+                 **_anchor_mask_scores(store, ds, truth, "dictionary", d["regions_map"])})
     p = _segment(store, "pca_weights", None, "seg_pca", truth)
     rows.append({"method": "PCA(16)", "pixel_subgrains": pixel(ds.pca_weights.values),
-                 **{f"seg_{k}": v for k, v in p.items() if k != "regions_map"}})
+                 **{f"seg_{k}": v for k, v in p.items() if k != "regions_map"},
+                 **_anchor_mask_scores(store, ds, truth, "pca_weights", p["regions_map"])})
     roi = "roi" if "roi" in ds and not bool(ds.roi.all()) else None
     v = _segment(store, "latent", roi, "seg", truth)
     row = {"method": "vaearr (README path)", "mask": roi or "none", "pixel_subgrains": pixel(ds.latent.values),

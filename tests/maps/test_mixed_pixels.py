@@ -97,6 +97,7 @@ def test_segment_without_a_mask_sets_mixed_boundary_pixels_aside(tmp_path: Path)
     assert "set aside while regions formed" in result.summary()
     written = open_store(store)["segments"].attrs
     assert written["pixels_set_aside"] == aside and "Otsu" in written["set_aside_rule"]
+    assert "strip" in written["set_aside_small_regions_rule"]
     # which pixels: read the rule again on the store's patterns
     from vaearr.maps.pattern_levels import PatternSpace
 
@@ -123,3 +124,21 @@ def test_a_small_region_beside_the_set_aside_band_joins_its_grain_neighbour() ->
     assert moved == 4 and (out[:, 3] == 0).all()  # the strip joined region 0, its grain's
     assert out[3, 1] == 4  # a small region away from the band stays
     assert (out[:, 4:] == 1).all()  # grain 1's region as it was
+
+
+def test_a_long_thin_strip_beside_the_set_aside_band_joins_and_a_compact_region_stays() -> None:
+    """A strip two pixels wide along the set-aside column, larger than ``size``, has no core pixel: it joins its grain's
+    region; a compact region of the other grain beside the band, larger than ``size`` too, stays (science held-out
+    map 3: such a strip was drawn as a low-angle boundary)."""
+    regions = np.zeros((12, 10), int)
+    regions[:, 4:6] = 2  # the strip, grain 0
+    regions[:, 6:] = 1  # the set-aside column (filled) and grain 1's lower region
+    regions[:6, 7:] = 5  # grain 1's upper region: compact, beside the band
+    grains = np.where(np.arange(10)[None, :] < 6, 0, 1).repeat(12, 0)
+    aside = np.zeros(regions.shape, bool)
+    aside[:, 6] = True
+    out, moved = absorb_small(regions, grains, aside, size=6)
+    assert moved == 24 and (out[:, 4:6] == 0).all()
+    assert (out[:6, 7:] == 5).all() and (out[6:, 7:] == 1).all()
+    kept, none_moved = absorb_small(regions, grains, aside, size=6, thin=0.0)  # by size alone the strip stays
+    assert none_moved == 0 and (kept == regions).all()
