@@ -126,19 +126,21 @@ def test_a_small_region_beside_the_set_aside_band_joins_its_grain_neighbour() ->
     assert (out[:, 4:] == 1).all()  # grain 1's region as it was
 
 
-def test_a_long_thin_strip_beside_the_set_aside_band_joins_and_a_compact_region_stays() -> None:
-    """A strip two pixels wide along the set-aside column, larger than ``size``, has no core pixel: it joins its grain's
-    region; a compact region of the other grain beside the band, larger than ``size`` too, stays (science held-out
-    map 3: such a strip was drawn as a low-angle boundary)."""
-    regions = np.zeros((12, 10), int)
-    regions[:, 4:6] = 2  # the strip, grain 0
-    regions[:, 6:] = 1  # the set-aside column (filled) and grain 1's lower region
-    regions[:6, 7:] = 5  # grain 1's upper region: compact, beside the band
-    grains = np.where(np.arange(10)[None, :] < 6, 0, 1).repeat(12, 0)
+def test_a_strip_along_the_set_aside_band_joins_and_a_compact_or_crossing_region_stays() -> None:
+    """A strip two pixels wide along the set-aside column, larger than ``size``, has no core pixel and lies beside the
+    band: it joins its grain's region (science held-out map 3: such a strip was drawn as a low-angle boundary). A
+    compact region beside the band, and a thin one that only ends at it (a thin patch of a sub-grain), stay."""
+    regions = np.zeros((12, 14), int)
+    regions[:11, 7:9] = 2  # the strip along the band, grain 0
+    regions[11, :9] = 7  # a one-pixel row of grain 0 that meets the band at one end
+    regions[:, 9:] = 1  # the set-aside column (filled) and grain 1's lower region
+    regions[:6, 10:] = 5  # grain 1's upper region: compact, beside the band
+    grains = np.where(np.arange(14)[None, :] < 9, 0, 1).repeat(12, 0)
     aside = np.zeros(regions.shape, bool)
-    aside[:, 6] = True
+    aside[:, 9] = True
     out, moved = absorb_small(regions, grains, aside, size=6)
-    assert moved == 24 and (out[:, 4:6] == 0).all()
-    assert (out[:6, 7:] == 5).all() and (out[6:, 7:] == 1).all()
+    assert moved == 22 and (out[:11, 7:9] == 0).all()
+    assert (out[11, :9] == 7).all()
+    assert (out[:6, 10:] == 5).all() and (out[6:, 10:] == 1).all()
     kept, none_moved = absorb_small(regions, grains, aside, size=6, thin=0.0)  # by size alone the strip stays
     assert none_moved == 0 and (kept == regions).all()

@@ -21,7 +21,7 @@ import xarray as xr
 
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.grain_cuts import cut_grains, move_pieces, neighbour_dots
-from vaearr.maps.mixed_pixels import SMALL, THIN, absorb_small, fill_set_aside, set_aside
+from vaearr.maps.mixed_pixels import ALONG, SMALL, THIN, absorb_small, fill_set_aside, set_aside
 from vaearr.maps.grains import grain_rotation_vectors, neighbour_angles, segment_grains
 from vaearr.maps.options import SegmentOptions
 from vaearr.maps.orientations import phase_groups
@@ -204,9 +204,10 @@ def _fill(seg: Segmentation, aside: np.ndarray, dots: tuple[np.ndarray, np.ndarr
     regions = _relabel_kept(regions)
     return Segmentation(regions, grains, boundary_codes(regions, grains),
                         {**seg.info, **info, "set_aside_small_regions_pixels": moved,
-                         "set_aside_small_regions_rule": (f"a region touching them of under {SMALL} pixels, or with "
-                                                          f"under {THIN:g} of its pixels core (a strip), joins its "
-                                                          "grain's region it shares most edges with")})
+                         "set_aside_small_regions_rule": (f"a region touching them of under {SMALL} pixels, or a "
+                                                          f"strip along them (under {THIN:g} of its pixels core, at "
+                                                          f"least {ALONG:g} next to them), joins its grain's region "
+                                                          "it shares most edges with")})
 
 
 def _relabel_kept(regions: np.ndarray) -> np.ndarray:
