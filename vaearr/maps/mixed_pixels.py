@@ -132,9 +132,13 @@ def absorb_small(regions: np.ndarray, grains: np.ndarray, aside: np.ndarray, siz
     near = aside.ravel().copy()
     near[a[aside.ravel()[b]]] = near[b[aside.ravel()[a]]] = True
     touched = np.bincount(r[(r >= 0) & near], minlength=sizes.size) > 0
+    edge = r < 0  # core pixels: all four neighbours in the region (the map's edge does not count against it)
+    cross = r[a] != r[b]
+    edge[a[cross]] = edge[b[cross]] = True
+    core = np.bincount(r[~edge], minlength=sizes.size)
     beside = ndi.binary_dilation(aside, structure=np.ones((3, 3), bool)).ravel()
     beside_share = np.bincount(r[r >= 0], weights=beside[r >= 0], minlength=sizes.size) / np.maximum(sizes, 1)
-    strip = (_core_pixels(regions, sizes.size) < thin * sizes) & (beside_share >= along)
+    strip = (core < thin * sizes) & (beside_share >= along)
     small = ((sizes < size) | strip) & (sizes > 0) & touched
     # every edge from a small region to another region of the same grain, both ways
     src, dst = np.r_[r[a], r[b]], np.r_[r[b], r[a]]
@@ -157,14 +161,3 @@ def absorb_small(regions: np.ndarray, grains: np.ndarray, aside: np.ndarray, siz
     out = np.where(r >= 0, target[np.clip(r, 0, None)], -1)
     return out.reshape(ny, nx), int((out != r).sum())
 
-
-def _core_pixels(regions: np.ndarray, n: int) -> np.ndarray:
-    """Per region id (``n`` of them): its pixels whose four neighbours are in it too (the map's edge does not count)."""
-    core = regions >= 0
-    same_v = regions[1:] == regions[:-1]
-    same_h = regions[:, 1:] == regions[:, :-1]
-    core[1:] &= same_v
-    core[:-1] &= same_v
-    core[:, 1:] &= same_h
-    core[:, :-1] &= same_h
-    return np.bincount(regions[core], minlength=n)
