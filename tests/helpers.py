@@ -388,3 +388,38 @@ def column_map(columns: np.ndarray, noise: float = 0.6, seed: int = 1) -> np.nda
     pats = np.broadcast_to(columns[None], (COLUMN_MAP_SHAPE[0], *columns.shape)).copy()
     scale = columns.reshape(len(columns), -1).std(-1).mean()
     return pats + noise * scale * rng.normal(size=pats.shape)
+
+
+#: The detector of :func:`turned_map`: 60 × 60 patterns at the patchwork family's projection centre (Bruker).
+TURNED_PC = (0.51, 0.31, 0.62)
+
+
+def turned_map(path: Path, turns: np.ndarray, *, shape: tuple[int, int], counts: float = 60.0, seed: int = 0,
+               features: np.ndarray | None = None, pc_attrs: bool = True) -> Path:
+    """A store of simulated Ni patterns (kikuchipy's master pattern, :func:`benchmarks.data.patchwork.kikuchi_scaled`)
+    whose pixel ``(y, x)`` is one orientation turned by the rotation vector ``turns[y, x]`` (degrees), recorded at
+    ``counts`` (Poisson) on a vignetted screen; with ``features`` (y, x, d) a feature map ``feat`` beside them, and
+    the detector's PC in the patterns' attrs (``pc_attrs``)."""
+    import xarray as xr
+
+    from benchmarks.data.patchwork import kikuchi_scaled, vignetting
+    from benchmarks.data.rotations import quat_multiply, rotvec_quat
+    from vaearr.store import write_variables
+
+    rng = np.random.default_rng(seed)
+    base = np.array([0.8, 0.2, -0.4, 0.4])
+    base /= np.linalg.norm(base)
+    q = quat_multiply(np.broadcast_to(base, (*shape, 4)), rotvec_quat(np.radians(np.asarray(turns, float))))
+    k = kikuchi_scaled(q.reshape(-1, 4), (60, 60), TURNED_PC)
+    lam = counts * vignetting((60, 60)) * (0.35 + 0.65 * k)
+    patterns = rng.poisson(lam).astype(np.uint16).reshape(*shape, 60, 60)
+    coords = {"y": np.arange(shape[0], dtype=float), "x": np.arange(shape[1], dtype=float)}
+    attrs = {"pc": list(TURNED_PC), "pc_convention": "bruker", "sample_tilt": 70.0, "pc_source": "the simulation"}
+    variables = {"patterns": xr.DataArray(patterns, dims=("y", "x", "py", "px"), coords=coords,
+                                          attrs=attrs if pc_attrs else {})}
+    if features is not None:
+        variables["feat"] = xr.DataArray(np.asarray(features, np.float32), dims=("y", "x", "feat_dim"), coords=coords)
+    write_variables(path, variables, source=["tests.helpers.turned_map"], config={"counts": counts},
+                    group_attrs={"kind": "ebsd-map", "grid": "square", "step": [1.0, 1.0], "step_units": "µm",
+                                 "scan_shape": list(shape)})
+    return path

@@ -10,20 +10,24 @@ simulator, :mod:`vaearr.data.simulated`. Everything needs the ``ebsd`` extra (ki
 """
 
 from benchmarks.data.bench import BigFile, big_scan_shape, make_big_hdf5
+from benchmarks.data.bimodal import BIMODAL_KINDS, bimodal_map, write_bimodal_map
 from benchmarks.data.multiphase import FAMILIES, phase_map, write_phase_map
 from benchmarks.data.patchwork import PATCHWORK_KINDS, patchwork_map, write_patchwork_map
 from benchmarks.data.subgrains import SCIENCE_KINDS, science_map, write_science_map
 
 __all__ = [
+    "BIMODAL_KINDS",
     "FAMILIES",
     "PATCHWORK_KINDS",
     "SCIENCE_KINDS",
     "BigFile",
     "big_scan_shape",
+    "bimodal_map",
     "make_big_hdf5",
     "patchwork_map",
     "phase_map",
     "science_map",
+    "write_bimodal_map",
     "write_patchwork_map",
     "write_phase_map",
     "write_science_map",

@@ -54,7 +54,7 @@ def test_a_step_writes_what_its_command_writes(demo_store: Path, tmp_path: Path,
     pca = vaearr.decompose(demo_store, method="pca", components=3)
     assert sorted(pca.data_vars) == ["pca_components", "pca_weights"]
     seg = vaearr.segment(demo_store, var="pca_weights", name="seg")
-    assert list(seg.data_vars) == ["seg", "seg_grains", "seg_boundaries"]
+    assert list(seg.data_vars) == ["seg", "seg_grains", "seg_boundaries", "seg_angle"]  # the angles: patterns
     assert "segmented 'pca_weights' into" in capsys.readouterr().out  # the lines the command prints
     cli("decompose", twin, "--method", "pca", "--components", "3", check=True)
     cli("segment", twin, "--var", "pca_weights", "--name", "seg", check=True)

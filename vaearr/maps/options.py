@@ -126,6 +126,20 @@ def parse_pc(text: str | Sequence[float], owner: type | None = None) -> tuple[fl
     return pc
 
 
+#: The ``pc`` that asks for the store's projection centre and refuses the default where the store keeps none.
+STORE_PC = "store"
+
+
+def given_pc(pc: str | Sequence[float] | None, owner: type) -> tuple[float, float, float] | None:
+    """A Bruker PC option as three floats (None: the store's, ``'store'`` too), checked; errors name the field ``pc``
+    of ``owner``."""
+    if pc is None or (isinstance(pc, str) and pc.strip().lower() == STORE_PC):
+        return None
+    parsed = parse_pc(pc, owner)
+    check_pc(parsed, "bruker", None, owner)
+    return parsed
+
+
 def check_pc(pc: Sequence[float], convention: str, px_size: float | None, owner: type | None = None) -> None:
     """PC fractions in [0, 1] (Bruker, TSL, Oxford; z > 0); EMsoft (xpc, ypc, L) needs ``px_size`` and L > 0.
     Errors name the fields ``pc`` and ``pc_convention`` of ``owner``."""
@@ -242,6 +256,11 @@ GRAIN_EXCESS = 0.45
 KERNEL_RADIUS = 4
 #: Pairs inside a grain closer than this fraction of the median grain-boundary contrast are merged.
 MIN_CONTRAST = 0.01
+#: The misorientation (degrees) over which a boundary is a grain boundary: MTEX's ``calcGrains`` default.
+GRAIN_ANGLE_DEG = 10.0
+#: The misorientation (degrees) over which a boundary inside a grain is a low-angle one, read from the patterns
+#: (:mod:`vaearr.maps.boundary_angles`).
+LOW_ANGLE_DEG = 0.1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -259,10 +278,18 @@ class SegmentOptions:
                                      "number of feature dims).", cli_type=Optional[int])
     min_contrast: float = opt(MIN_CONTRAST, "Sub-grains closer than this fraction of the median grain-boundary "
                                             "contrast are merged.")
-    grain_angle: float = opt(5.0, "Orientations: the misorientation (degrees) that separates grains.")
-    grain_threshold: float = opt(GRAIN_EXCESS, "With patterns in the store: the grain level's threshold on the "
-                                               "excess pseudo-angle across a boundary (about 1 for unrelated "
-                                               "orientations, 0 inside a bent grain).", above=0)
+    grain_angle: float = opt(GRAIN_ANGLE_DEG, "Misorientation (degrees) over which a boundary is a grain boundary: "
+                                              "read from the patterns when the store has them, or from the "
+                                              "orientations given as `var`.")
+    low_angle: float = opt(LOW_ANGLE_DEG, "Misorientation (degrees) over which a boundary inside a grain is a "
+                                          "low-angle boundary; regions closer than this are one.")
+    pc: Sequence[float] | str | None = opt(None, "Projection centre X,Y,Z (Bruker) for the angles read from the "
+                                                 "patterns (default: the one the store keeps, else "
+                                                 "0.5,0.3,0.6; 'store': the store's or an error).",
+                                           cli_type=Optional[str])
+    grain_threshold: float = opt(GRAIN_EXCESS, "With patterns in the store: the first grain level's threshold on "
+                                               "the excess pseudo-angle across a boundary, before the angles decide "
+                                               "(about 1 for unrelated orientations, 0 inside a bent grain).", above=0)
     seed: int = opt(0, "Seed of the sample of pixel pairs the noise is measured on.", min=0, max=SEED_MAX)
     overwrite: bool = opt(False, "Replace the variables if they exist.", flags=("--overwrite",))
 
@@ -279,10 +306,22 @@ class SegmentOptions:
             raise OptionError(type(self), [("min_contrast", f"must be in [0, 1), got {self.min_contrast:g}")])
         if not (math.isfinite(self.grain_angle) and 0 < self.grain_angle <= 180):
             raise OptionError(type(self), [("grain_angle", f"must be in (0, 180] degrees, got {self.grain_angle:g}")])
+        if not (math.isfinite(self.low_angle) and 0 <= self.low_angle < self.grain_angle):
+            raise OptionError(type(self), [("low_angle", f"must be in [0, grain_angle) degrees, got "
+                                                         f"{self.low_angle:g}")])
+        self.given_pc()
+
+    def given_pc(self) -> tuple[float, float, float] | None:
+        """``pc`` as three floats (None: the store's), checked."""
+        return given_pc(self.pc, type(self))
 
     def outputs(self) -> tuple[str, str, str]:
-        """The three variables written."""
+        """The three variables written on every map (with patterns, :meth:`angle_output` too)."""
         return self.name, f"{self.name}_grains", f"{self.name}_boundaries"
+
+    def angle_output(self) -> str:
+        """The boundary angles (degrees) written beside them when the store has patterns."""
+        return f"{self.name}_angle"
 
 
 # --------------------------------------------------------------------------------------------
@@ -290,6 +329,8 @@ class SegmentOptions:
 
 #: What ``vaearr spread`` measures over: a segmentation's grains (GOS is a grain's spread) or its regions.
 SPREAD_LEVELS = ("grains", "regions")
+#: What ``vaearr spread`` writes from the patterns (degrees).
+PATTERN_KAM, PATTERN_GROD, PATTERN_GOS = "pattern_kam", "pattern_grod", "pattern_gos"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -309,6 +350,11 @@ class SpreadOptions:
                                      "gradient is fit on (orientations: the first neighbours, as KAM).", min=1, max=10)
     name: str | None = opt(None, "Prefix of {name}_kernel_spread and {name}_domain_spread (default: `var`).")
     recrystallised: str = opt("recrystallised", "Name of the recrystallised mask written beside them.")
+    patterns: bool = opt(True, "With patterns in the store, also KAM, GROD and GOS in degrees read from them "
+                               "(pattern_kam, pattern_grod, pattern_gos; the recrystallised mask is then theirs).")
+    pc: Sequence[float] | str | None = opt(None, "Projection centre X,Y,Z (Bruker) for the degrees read from the "
+                                                 "patterns (default: the one the store keeps, else 0.5,0.3,0.6; "
+                                                 "'store': the store's or an error).", cli_type=Optional[str])
     overwrite: bool = opt(False, "Replace the variables if they exist.", flags=("--overwrite",))
 
     def check(self) -> None:
@@ -319,11 +365,20 @@ class SpreadOptions:
         check_field_name(self, "recrystallised")
         if self.name is not None:
             check_field_name(self, "name")
+        self.given_pc()
+
+    def given_pc(self) -> tuple[float, float, float] | None:
+        """``pc`` as three floats (None: the store's), checked."""
+        return given_pc(self.pc, type(self))
 
     def outputs(self) -> tuple[str, str, str]:
         """The three variables written."""
         prefix = self.name or self.var
         return f"{prefix}_kernel_spread", f"{prefix}_domain_spread", self.recrystallised
+
+    def degree_outputs(self) -> tuple[str, str, str]:
+        """KAM, GROD and GOS from the patterns (degrees), written with ``patterns`` on a store that has them."""
+        return PATTERN_KAM, PATTERN_GROD, PATTERN_GOS
 
 
 # --------------------------------------------------------------------------------------------

@@ -163,6 +163,7 @@ class Segmentation:
     grains: np.ndarray  # (ny, nx) int, −1 outside
     boundaries: np.ndarray  # (ny, nx) int8 codes
     info: dict[str, Any] = field(default_factory=dict)
+    angles: np.ndarray | None = None  # (ny, nx) degrees across the boundary a pixel is on, NaN elsewhere (patterns)
 
     @property
     def n_regions(self) -> int:

@@ -21,6 +21,10 @@ import xarray as xr
 
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.grain_cuts import cut_grains, move_pieces, neighbour_dots
+from vaearr.maps.boundary_angles import angle_map, boundary_angles, decide
+from vaearr.maps.detector import command_detector
+from vaearr.maps.misorientation import SEARCH_DEG, Geometry
+from vaearr.maps.merging import gap_owners
 from vaearr.maps.mixed_pixels import ALONG, SMALL, THIN, absorb_small, fill_set_aside, set_aside
 from vaearr.maps.grains import grain_rotation_vectors, neighbour_angles, segment_grains
 from vaearr.maps.options import SegmentOptions
@@ -39,6 +43,10 @@ from vaearr.options import renamed_keywords, take_renamed
 #: neighbours (blank ones of pits and scratches, mixed ones along grain boundaries) wait while the regions form
 #: (:mod:`vaearr.maps.mixed_pixels`) and are labelled after; a ROI of the patterns' own quality leaves them out of the
 #: written maps as well.
+#: What ``segment`` says when the store keeps no projection centre: the angles are read with the default one.
+DEFAULT_PC_HINT = ("the store keeps no projection centre: the angles were read with the default 0.5,0.3,0.6 (off by "
+                   "about the relative error of its z*); give `pc` or ingest the patterns with it")
+
 NO_MASK_HINT = ("no mask: patterns that resemble none of their neighbours wait while regions form, then join one; to "
                 "leave them out of the maps too, a ROI of their quality (vaearr quality STORE; vaearr roi STORE --var "
                 "adp --otsu; then --mask roi)")
@@ -108,7 +116,9 @@ def feature_inputs(store: Any, options: Any, doing: str,
     # before any work, so nothing is computed from a damaged variable
     require_whole(ds, [options.var, auto_mask(ds.data_vars, options.mask), PHASE_ID,
                        phase_id_name(options.var), getattr(options, "regions", None), *reads], store)
-    clash = [v for v in options.outputs() if v in ds.variables]
+    written = [*options.outputs(), *([options.angle_output()] if hasattr(options, "angle_output")
+                                     and PatternSpace.available(ds) else [])]
+    clash = [v for v in written if v in ds.variables]
     if clash and not options.overwrite:
         raise StoreError(store, f"variable(s) {clash} exist; pass `overwrite=True` to replace them")
     return ds, da_
@@ -184,10 +194,15 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
         if seg.info.get("grains_cut"):
             messages.append(f"grains cut in pattern space: {seg.info['grains_cut']} (a grain held two unrelated "
                             "orientations; vaearr.maps.grain_cuts)")
-    if space is not None and options.min_contrast > 0 and seg.n_regions > seg.n_grains:
-        seg = floor_in_patterns(seg, space, options.min_contrast)
-        messages.append(f"sub-grain floor: mean patterns at least {options.min_contrast:g} × the grain boundaries' "
-                        f"difference ({seg.info.get('lagb_pairs_merged_by_floor', 0)} pair(s) merged)")
+    if space is not None:
+        detector = command_detector(ds, options.pc, SegmentOptions, store)
+        seg = in_degrees(seg, space, Geometry(detector.pc, detector.shape, detector.source), options)
+        i = seg.info
+        messages.append(f"angles across boundaries from the patterns ({detector.said()}): grain boundaries over "
+                        f"{options.grain_angle:g}°, low-angle over {options.low_angle:g}°; {i['angle_pairs_merged']} "
+                        f"pair(s) of regions under {options.low_angle:g}° joined")
+        if detector.is_default:
+            messages.append(DEFAULT_PC_HINT)
     variables = _segment_variables(ds, options, seg, mask_name)
     sources = [options.var, *([mask_name] if mask_name else [])]
     config = {k: v for k, v in vars(options).items() if k != "store"}
@@ -236,6 +251,25 @@ def cut_in_patterns(seg: Segmentation, space: PatternSpace, valid: np.ndarray,
     return Segmentation(regions, grains, boundary_codes(regions, grains), {**seg.info, **info})
 
 
+def in_degrees(seg: Segmentation, space: PatternSpace, geometry: Geometry, options: SegmentOptions) -> Segmentation:
+    """The regions decided in degrees (:mod:`vaearr.maps.boundary_angles`): the misorientation across every boundary
+    read from the patterns; regions closer than ``low_angle`` joined, grains the regions joined by boundaries under
+    ``grain_angle``. The gaps of the mask are closed as the regions were (:func:`~vaearr.maps.merging.gap_owners`)."""
+    valid = seg.regions >= 0
+    owner = gap_owners(valid)
+    painted = np.where(owner >= 0, seg.regions.ravel()[np.maximum(owner, 0)], -1).reshape(valid.shape)
+    pairs = boundary_angles(painted, space.data, space.bg, geometry, source=owner)
+    regions, grains, info = decide(seg.regions, pairs, grain_angle=options.grain_angle, low_angle=options.low_angle)
+    regions = _relabel_kept(regions)
+    grains = _relabel_kept(grains)
+    codes = boundary_codes(regions, grains)
+    # a boundary that stays was one before the regions under low_angle joined: its angle is its old pair's
+    angles = np.where(codes > 0, angle_map(seg.regions, pairs), np.nan).astype(np.float32)
+    return Segmentation(regions, grains, codes,
+                        {**seg.info, **info, "angle_pc": list(geometry.pc), "angle_pc_source": geometry.source},
+                        angles=angles)
+
+
 def floor_in_patterns(seg: Segmentation, space: PatternSpace, min_contrast: float) -> Segmentation:
     """Sub-grains of one grain whose mean patterns differ by less than ``min_contrast`` × the grain boundaries'
     difference, merged (:func:`~vaearr.maps.pattern_levels.merge_by_pattern_contrast`): in a latent space the
@@ -252,17 +286,33 @@ def _segment_variables(ds: xr.Dataset, options: SegmentOptions, seg: Segmentatio
     coords = {Y: ds[Y].values, X: ds[X].values}
     info = {k: v for k, v in seg.info.items() if k != "noise_std_per_dim"}
     name, grains_name, boundaries_name = options.outputs()
+    degrees = seg.angles is not None
     rule = ("regions: minimum-description-length merging of the whitened features "
             "(vaearr.maps.segment); grains: regions joined across low-angle boundaries")
-    return {
+    if degrees:
+        rule += f"; {info['angle_rule']}"
+    classes = ({"grain_angle": float(options.grain_angle), "low_angle": float(options.low_angle), "units": "degree"}
+               if degrees else {})
+    out = {
         name: xr.DataArray(seg.regions.astype(np.int32), dims=(Y, X), coords=coords, name=name,
                            attrs={"nodata": -1, "features": options.var, "rule": rule, "n_regions": seg.n_regions,
                                   "n_grains": seg.n_grains, **info}),
         grains_name: xr.DataArray(seg.grains.astype(np.int32), dims=(Y, X), coords=coords, name=grains_name,
-                                  attrs={"nodata": -1, "regions": name, "n_grains": seg.n_grains}),
+                                  attrs={"nodata": -1, "regions": name, "n_grains": seg.n_grains,
+                                         **({"grain_angle": float(options.grain_angle)} if degrees else {})}),
         boundaries_name: xr.DataArray(seg.boundaries, dims=(Y, X), coords=coords, name=boundaries_name,
                                       attrs={"flag_values": [0, 1, 2], "flag_meanings": "none low_angle grain",
-                                             "regions": name,
+                                             "regions": name, **classes,
                                              "convention": "a pixel is on a boundary when its right or lower "
                                                            "neighbour is in another region"}),
     }
+    if degrees:
+        angle_name = options.angle_output()
+        out[angle_name] = xr.DataArray(
+            seg.angles, dims=(Y, X), coords=coords, name=angle_name,
+            attrs={"units": "degree", "regions": name, **classes,
+                   "meaning": "misorientation across the boundary the pixel is on, read from the patterns (the "
+                              "rotation between the two pixels that touch there, one pixel's gradient of each side "
+                              "taken out); NaN off boundaries; inf: more than the registration's reach "
+                              f"({SEARCH_DEG:g}°: a grain boundary)"})
+    return out

@@ -57,13 +57,17 @@ from scipy import ndimage as ndi
 from scipy.stats import chi2
 
 from vaearr.errors import InputError, StoreError
+from vaearr.maps.detector import Detector, command_detector
 from vaearr.maps.grains import grain_rotation_vectors
+from vaearr.maps.misorientation import Geometry
+from vaearr.maps.pattern_levels import PatternSpace
+from vaearr.maps.pattern_rotations import pattern_rotations
 from vaearr.maps.merging import group_sums, robust_covariance
 from vaearr.maps.options import KERNEL_RADIUS, SpreadOptions
 from vaearr.maps.orientations import phase_groups
 from vaearr.maps.segment import feature_inputs, resolve_mask
 from vaearr.store import write_variables
-from vaearr.store.schema import PHASE_ID, QUATERNION, X, Y, phase_id_name
+from vaearr.store.schema import PATTERNS, PHASE_ID, QUATERNION, X, Y, phase_id_name
 from vaearr.options import renamed_keywords, take_renamed
 
 #: Pixels of a region's rim left out of its domain spread (the mixing zone of a boundary).
@@ -89,6 +93,7 @@ class Spread:
     recrystallised: np.ndarray  # (ny, nx) bool
     region_domain: np.ndarray  # (R,) the domain spread of every region id (NaN for an absent id)
     info: dict[str, Any] = field(default_factory=dict)
+    grod: np.ndarray | None = None  # (ny, nx) orientations: each pixel's misorientation from its region's mean
 
     @property
     def recrystallised_fraction(self) -> float:
@@ -353,15 +358,55 @@ def orientation_spreads(vectors: np.ndarray, regions: np.ndarray) -> Spread:
                        np.nan)
     # the median squared misorientation: a few misindexed pixels do not make a grain deformed
     ms, more = domain_spreads(v, regions, squared=True, median=True)
-    rex = ms < RECRYSTALLISED_RATIO * CHI2_3_MEDIAN * sigma2
+    own = region_noise(v, regions)
+    noise = np.where(np.isfinite(own), own, sigma2)
+    rex = ms < RECRYSTALLISED_RATIO * CHI2_3_MEDIAN * noise
     info.update(more, units="degrees", kernel_radius=1, orientation_noise_deg=round(float(np.sqrt(sigma2)), 5),
                 domain_pixels="all pixels (GOS as MTEX computes it)",
                 recrystallised_rule=(f"median squared misorientation from the region's mean (interior) under "
-                                     f"{RECRYSTALLISED_RATIO:g} × the noise's ({CHI2_3_MEDIAN:.3f} σ², σ = "
-                                     f"{np.sqrt(sigma2):.4f}° per axis): the spread that is not noise is smaller than "
-                                     "the noise"),
-                recrystallised_threshold=RECRYSTALLISED_RATIO)
+                                     f"{RECRYSTALLISED_RATIO:g} × its noise's ({CHI2_3_MEDIAN:.3f} σ², σ per axis "
+                                     f"read inside the region, the map's {np.sqrt(sigma2):.4f}° where it has fewer "
+                                     f"than {MIN_NOISE_TRIPLES} triples): the spread that is not noise is smaller "
+                                     "than the noise"),
+                recrystallised_threshold=RECRYSTALLISED_RATIO,
+                orientation_noise_deg_regions=[round(float(np.sqrt(np.nanmin(own))), 5),
+                                               round(float(np.sqrt(np.nanmax(own))), 5)]
+                if np.isfinite(own).any() else None)
     return _spread(kernel, gos, rex, regions, info)
+
+
+#: Second-difference triples a region needs for its own noise to be read (fewer: the map's).
+MIN_NOISE_TRIPLES = 30
+
+
+def region_noise(v: np.ndarray, regions: np.ndarray, lag: int = NOISE_LAG) -> np.ndarray:
+    """Each region's per-axis orientation noise variance (degrees²) from the median of its squared second differences
+    ``lag`` pixels apart (``6 σ² χ²₃`` for noise; a uniform bend cancels): NaN where it has fewer than
+    :data:`MIN_NOISE_TRIPLES` triples. A region of dim or mixed patterns is noisier than the map: its floor is its
+    own (on the demo map the grain beside the pore is three times the map's noise)."""
+    n = int(regions.max()) + 1
+    values, ids = [], []
+    ny, nx = regions.shape
+    for dy, dx in ((0, lag), (lag, 0)):
+        if ny <= 2 * dy or nx <= 2 * dx:
+            continue
+        cut = [(slice(k * dy, ny - (2 - k) * dy), slice(k * dx, nx - (2 - k) * dx)) for k in range(3)]
+        ra, rb, rc = (regions[q] for q in cut)
+        ok = (ra >= 0) & (ra == rb) & (rb == rc)
+        diff = v[cut[0]] - 2 * v[cut[1]] + v[cut[2]]
+        values.append(np.einsum("...k,...k->...", diff, diff)[ok])
+        ids.append(ra[ok])
+    out = np.full(n, np.nan)
+    if not values:
+        return out
+    val, idx = np.concatenate(values), np.concatenate(ids)
+    order = np.lexsort((val, idx))
+    val, idx = val[order], idx[order]
+    starts = np.searchsorted(idx, np.arange(n))
+    counts = np.bincount(idx, minlength=n)
+    for r in np.flatnonzero(counts >= MIN_NOISE_TRIPLES):
+        out[r] = np.median(val[starts[r]:starts[r] + counts[r]]) / (6 * CHI2_3_MEDIAN)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -378,20 +423,40 @@ class SpreadResult:
     variables: dict[str, xr.DataArray]
     spread: Spread
     messages: list[str] = field(default_factory=list)
+    degrees: Spread | None = None  # KAM, GOS from the patterns (degrees), when the store has them
+
+    @property
+    def decided(self) -> Spread:
+        """The spread the recrystallised mask was decided on: the degrees from the patterns where there are some."""
+        return self.degrees if self.degrees is not None else self.spread
 
     def summary(self) -> str:
         s, info = self.spread, self.spread.info
         kernel, domain, rex = self.options.outputs()
         units = info.get("units", "")
-        return "\n".join([
-            *self.messages,
-            f"spreads of '{self.options.var}' over the {info['regions_measured']} regions of '{self.regions}' ({units}):",
-            f"  {kernel}: median {np.nanmedian(s.kernel):.4g} (recrystallised regions: "
-            f"{_shown(info.get('kernel_spread_recrystallised_median'))})",
-            f"  {domain}: regions from {np.nanmin(s.region_domain):.4g} to {np.nanmax(s.region_domain):.4g}",
-            f"  {rex}: {info['recrystallised_regions']} of {info['regions_measured']} regions, "
-            f"{100 * s.recrystallised_fraction:.1f} % of the pixels ({info['recrystallised_rule']})",
-            f"wrote {kernel}, {domain}, {rex}"])
+        lines = [*self.messages,
+                 f"spreads of '{self.options.var}' over the {info['regions_measured']} regions of '{self.regions}' "
+                 f"({units}):",
+                 f"  {kernel}: median {np.nanmedian(s.kernel):.4g} (recrystallised regions: "
+                 f"{_shown(info.get('kernel_spread_recrystallised_median'))})",
+                 f"  {domain}: regions from {np.nanmin(s.region_domain):.4g} to {np.nanmax(s.region_domain):.4g}"]
+        if self.degrees is None:
+            lines.append(f"  {rex}: {info['recrystallised_regions']} of {info['regions_measured']} regions, "
+                         f"{100 * s.recrystallised_fraction:.1f} % of the pixels ({info['recrystallised_rule']})")
+            return "\n".join([*lines, f"wrote {kernel}, {domain}, {rex}"])
+        d, di = self.degrees, self.degrees.info
+        kam, grod, gos = self.options.degree_outputs()
+        lines += [f"  at the latents' noise floor: {info['recrystallised_regions']} of {info['regions_measured']} "
+                  "regions",
+                  "from the patterns, in degrees (read these: KAM and GOS as MTEX computes them; the latent spreads "
+                  "above rank regions by their features, in units of their noise):",
+                  f"  {kam}: median {np.nanmedian(d.kernel):.3f}° ({_shown(di.get('kernel_spread_recrystallised_median'))}° "
+                  "in the recrystallised regions)",
+                  f"  {gos}: regions from {np.nanmin(d.region_domain):.3f}° to {np.nanmax(d.region_domain):.3f}°; "
+                  f"per-axis noise of one pattern {di['orientation_noise_deg']:.3f}°",
+                  f"  {rex}: {di['recrystallised_regions']} of {di['regions_measured']} regions at the noise floor, "
+                  f"{100 * d.recrystallised_fraction:.1f} % of the pixels ({di['recrystallised_rule']})"]
+        return "\n".join([*lines, f"wrote {kernel}, {domain}, {kam}, {grod}, {gos}, {rex}"])
 
 
 def _shown(v: Any) -> str:
@@ -433,6 +498,8 @@ def spread_store(store: str | os.PathLike, options: SpreadOptions | None = None,
     regions_name, regions, region_line = region_variable(ds, options, store)
     valid, mask_name, mask_line = resolve_mask(ds, options.mask, store)
     regions = np.where(valid & (regions >= 0), regions, -1)
+    degrees = None
+    messages = [mask_line, region_line]
     if QUATERNION in da_.dims:
         result = orientation_spreads(_rotation_vectors(ds, options.var, regions), regions)
     else:
@@ -441,11 +508,18 @@ def spread_store(store: str | os.PathLike, options: SpreadOptions | None = None,
         result = feature_spreads(values, regions, radius=options.radius, precision=precision)
         if weights_line:
             result.info["noise_weights"] = weights_line
-    variables = _spread_variables(ds, options, result, regions_name, mask_name)
+        if options.patterns and PatternSpace.available(ds):
+            clash = [v for v in options.degree_outputs() if v in ds.variables]
+            if clash and not options.overwrite:
+                raise StoreError(store, f"variable(s) {clash} exist; pass `overwrite=True` to replace them")
+            detector = command_detector(ds, options.pc, SpreadOptions, store)
+            degrees, line = pattern_spreads(store, ds, regions, mask_name, detector)
+            messages.append(line)
+    variables = _spread_variables(ds, options, result, regions_name, mask_name, degrees)
     config = {k: v for k, v in vars(options).items() if k != "store"}
     write_variables(store, variables, source=[options.var, regions_name, *([mask_name] if mask_name else [])],
                     config={**config, "mask": mask_name}, overwrite=options.overwrite)
-    return SpreadResult(os.fspath(store), options, regions_name, variables, result, [mask_line, region_line])
+    return SpreadResult(os.fspath(store), options, regions_name, variables, result, messages, degrees)
 
 
 def _rotation_vectors(ds: xr.Dataset, name: str, regions: np.ndarray) -> np.ndarray:
@@ -466,18 +540,51 @@ def _rotation_vectors(ds: xr.Dataset, name: str, regions: np.ndarray) -> np.ndar
 
 
 def _spread_variables(ds: xr.Dataset, options: SpreadOptions, result: Spread, regions_name: str,
-                      mask_name: str | None) -> dict[str, xr.DataArray]:
+                      mask_name: str | None, degrees: Spread | None = None) -> dict[str, xr.DataArray]:
     coords = {Y: ds[Y].values, X: ds[X].values}
     kernel, domain, rex = options.outputs()
     info = {k: v for k, v in result.info.items() if v is not None}
     units = "degrees" if info.get("units") == "degrees" else "noise variance"
     common = {"features": options.var, "regions": regions_name, "level": options.level, **info}
-    return {
+    out = {
         kernel: xr.DataArray(result.kernel.astype(np.float32), dims=(Y, X), coords=coords, name=kernel,
                              attrs={**common, "units": units, "long_name": "kernel spread (KAM analogue)"}),
         domain: xr.DataArray(result.domain.astype(np.float32), dims=(Y, X), coords=coords, name=domain,
                              attrs={**common, "units": units, "long_name": "domain spread (GOS analogue)"}),
-        rex: xr.DataArray(result.recrystallised, dims=(Y, X), coords=coords, name=rex,
-                          attrs={**common, "long_name": "recrystallised regions",
-                                 "in_mask": mask_name or "none"}),
     }
+    decided = result if degrees is None else degrees
+    d_info = {k: v for k, v in decided.info.items() if v is not None}
+    out[rex] = xr.DataArray(decided.recrystallised, dims=(Y, X), coords=coords, name=rex,
+                            attrs={"features": options.var if degrees is None else PATTERNS, "regions": regions_name,
+                                   "level": options.level, **d_info, "long_name": "recrystallised regions",
+                                   "in_mask": mask_name or "none"})
+    if degrees is not None:
+        kam, grod, gos = options.degree_outputs()
+        deg = {"features": PATTERNS, "regions": regions_name, "level": options.level, "units": "degrees", **d_info}
+        out[kam] = xr.DataArray(degrees.kernel.astype(np.float32), dims=(Y, X), coords=coords, name=kam,
+                                attrs={**deg, "long_name": "kernel average misorientation (first 4-neighbours of "
+                                                           "the region), from the patterns"})
+        out[gos] = xr.DataArray(degrees.domain.astype(np.float32), dims=(Y, X), coords=coords, name=gos,
+                                attrs={**deg, "long_name": "grain orientation spread (mean misorientation from the "
+                                                           "region's mean orientation), from the patterns"})
+        if degrees.grod is not None:
+            out[grod] = xr.DataArray(degrees.grod.astype(np.float32), dims=(Y, X), coords=coords, name=grod,
+                                     attrs={**deg, "long_name": "misorientation from the region's mean orientation "
+                                                                "(GROD), from the patterns"})
+    return out
+
+
+def pattern_spreads(store: Any, ds: xr.Dataset, regions: np.ndarray, mask_name: str | None,
+                    detector: Detector) -> tuple[Spread, str]:
+    """KAM, GROD and GOS in degrees from the patterns (:mod:`vaearr.maps.pattern_rotations`) over ``regions``, and the
+    line that says which projection centre they were read with."""
+    space = PatternSpace(store, ds, mask_name)
+    vectors, info = pattern_rotations(regions, space.data, space.bg,
+                                      Geometry(detector.pc, detector.shape, detector.source))
+    result = orientation_spreads(vectors, regions)
+    result.info.update(info, pc_source=detector.source)
+    result.grod = np.linalg.norm(vectors, axis=-1)
+    line = f"degrees from the patterns: each pixel registered on its region's reference, {detector.said()}"
+    if detector.is_default:
+        line += " (off by about the relative error of its z*: give `pc`)"
+    return result, line

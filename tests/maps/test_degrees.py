@@ -1,0 +1,139 @@
+"""Grains, low-angle boundaries and deformation decided in degrees read from the patterns (``vaearr segment``,
+``vaearr spread`` on a store with patterns): a 1° and a 15° boundary, a bent and a flat grain, the projection centre
+from the store, bad geometry one line and the store unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+pytest.importorskip("kikuchipy", reason="needs the 'ebsd' extra")
+
+from tests.helpers import assert_one_line_error, tree_hash, turned_map, vaearr_cli  # noqa: E402
+from vaearr.maps.segment import segment_store  # noqa: E402
+from vaearr.maps.spread import spread_store  # noqa: E402
+from vaearr.store import write_variables  # noqa: E402
+
+SHAPE = (10, 18)
+
+
+def _bands() -> np.ndarray:
+    """Three bands of six columns: the middle one 1° from the left one, the right one 15° from the middle one."""
+    turns = np.zeros((*SHAPE, 3))
+    turns[:, 6:] += np.array([0.6, 0.8, 0.0])  # 1°
+    turns[:, 12:] += 15.0 * np.array([0.0, 0.6, 0.8])  # 15° more (about another axis)
+    return turns
+
+
+@pytest.fixture(scope="module")
+def bands_master(tmp_path_factory) -> Path:
+    band = np.repeat(np.arange(3), 6)[None].repeat(SHAPE[0], 0)
+    features = np.eye(3)[band] + 0.05 * np.random.default_rng(0).normal(size=(*SHAPE, 3))
+    return turned_map(tmp_path_factory.mktemp("degrees") / "bands.zarr", _bands(), shape=SHAPE, features=features)
+
+
+@pytest.fixture
+def bands(bands_master: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    dst = tmp_path / "bands.zarr"
+    shutil.copytree(bands_master, dst)
+    return dst
+
+
+def test_a_one_degree_and_a_fifteen_degree_boundary_get_one_class_each(bands: Path) -> None:
+    result = segment_store(bands, var="feat", mask=None)
+    seg = result.segmentation
+    assert (seg.n_regions, seg.n_grains) == (3, 2)
+    codes, angles = seg.boundaries, seg.angles
+    assert angles is not None
+    # a pixel is on a boundary when its right neighbour is in another region: columns 5 and 11
+    assert (codes[:, 5] == 1).all() and (codes[:, 11] == 2).all()
+    assert np.count_nonzero(codes) == 2 * SHAPE[0]
+    assert np.all(np.abs(angles[:, 5] - 1.0) < 0.2)
+    assert np.all(angles[:, 11] > 10)
+    ds = xr.open_zarr(bands)
+    written = ds["segments_angle"]
+    assert written.attrs["units"] == "degree" and written.attrs["grain_angle"] == 10.0
+    assert ds["segments_boundaries"].attrs["low_angle"] == result.options.low_angle
+    assert "projection centre 0.51/0.31/0.62 (Bruker) from the simulation" in result.summary()
+
+
+def test_regions_closer_than_the_low_angle_are_one(bands: Path) -> None:
+    seg = segment_store(bands, var="feat", mask=None, low_angle=2.0).segmentation
+    assert (seg.n_regions, seg.n_grains) == (2, 2)
+    assert not (seg.boundaries == 1).any()
+
+
+def test_a_grain_angle_over_the_boundary_joins_the_grains(bands: Path) -> None:
+    seg = segment_store(bands, var="feat", mask=None, grain_angle=20.0).segmentation
+    assert (seg.n_regions, seg.n_grains) == (3, 1)
+
+
+@pytest.mark.parametrize("pc, needle", [("2,0.3,0.6", "--pc"), ("0.5,0.3", "--pc")])
+def test_a_projection_centre_off_the_screen_is_one_line_and_the_store_unchanged(bands: Path, pc: str,
+                                                                                needle: str) -> None:
+    before = tree_hash(bands)
+    code, _, err = vaearr_cli("segment", str(bands), "--var", "feat", "--mask", "none", "--pc", pc)
+    assert_one_line_error(code, err, needle)
+    assert tree_hash(bands) == before
+
+
+def test_no_projection_centre_and_no_default_wanted_is_one_line(tmp_path: Path) -> None:
+    band = np.repeat(np.arange(3), 6)[None].repeat(SHAPE[0], 0)
+    store = turned_map(tmp_path / "nopc.zarr", _bands(), shape=SHAPE, features=np.eye(3)[band], pc_attrs=False)
+    before = tree_hash(store)
+    code, _, err = vaearr_cli("segment", str(store), "--var", "feat", "--mask", "none", "--pc", "store")
+    assert_one_line_error(code, err, "keeps no projection centre")
+    assert tree_hash(store) == before
+    # without it the default is used, and said
+    code, out, _ = vaearr_cli("segment", str(store), "--var", "feat", "--mask", "none")
+    assert code == 0 and "the default" in out
+
+
+def test_spread_reads_a_bent_grain_and_a_flat_one_in_degrees(tmp_path: Path) -> None:
+    shape = (10, 20)
+    rng = np.random.default_rng(4)
+    turns = 0.05 * rng.normal(size=(*shape, 3))  # each pixel's own scatter (per axis, degrees)
+    x = np.arange(shape[1])[None, :, None]
+    turns = turns + np.where(x >= 10, (x - 10) * 0.4 * np.array([0.0, 0.0, 1.0]), 0.0)  # right half bent 0.4°/px
+    regions = np.where(np.arange(shape[1]) >= 10, 1, 0)[None].repeat(shape[0], 0)
+    store = turned_map(tmp_path / "bent.zarr", turns, shape=shape, features=rng.normal(size=(*shape, 2)))
+    write_variables(store, {"reg": xr.DataArray(regions.astype(np.int32), dims=("y", "x"))}, source=["test"],
+                    config={})
+    r = spread_store(store, var="feat", regions="reg")
+    ds = xr.open_zarr(store)
+    kam, gos = ds["pattern_kam"].values, ds["pattern_gos"].values
+    flat, bent = regions == 0, regions == 1
+    # KAM as MTEX computes it: the mean over the four neighbours (0.4° along x, the scatter along y)
+    true_kam = _true_kam(turns, regions)
+    assert np.nanmedian(kam[bent]) == pytest.approx(np.median(true_kam[bent]), abs=0.05)
+    assert np.nanmedian(kam[flat]) == pytest.approx(np.median(true_kam[flat]), abs=0.08)
+    assert gos[bent].mean() > 1.0 > 0.3 > gos[flat].mean()
+    rex = ds["recrystallised"].values
+    assert rex[flat].all() and not rex[bent].any()
+    assert ds["pattern_kam"].attrs["units"] == "degrees"
+    assert "read these" in r.summary()
+
+
+def test_spread_without_patterns_writes_no_degrees(bands: Path, tmp_path: Path) -> None:
+    r = spread_store(bands, var="feat", regions=_regions(bands), patterns=False)
+    assert r.degrees is None
+    assert "pattern_kam" not in xr.open_zarr(bands)
+
+
+def _true_kam(turns: np.ndarray, regions: np.ndarray) -> np.ndarray:
+    """The mean misorientation (degrees) of each pixel to its 4-neighbours of its region, from the rotations given."""
+    from benchmarks.data.deformation import truth_kam
+    from benchmarks.data.rotations import rotvec_quat
+
+    return truth_kam(rotvec_quat(np.radians(turns)), regions)
+
+
+def _regions(store: Path) -> str:
+    band = np.repeat(np.arange(3), 6)[None].repeat(SHAPE[0], 0)
+    write_variables(store, {"bands": xr.DataArray(band.astype(np.int32), dims=("y", "x"))}, source=["test"], config={})
+    return "bands"

@@ -1,0 +1,87 @@
+"""The misorientation read from two patterns (vaearr.maps.misorientation): known angles back, unrelated pairs out of
+reach, the detector's convention, bad geometry one line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("kikuchipy", reason="needs the 'ebsd' extra")
+
+from benchmarks.data.pairs import pattern_pairs  # noqa: E402
+from vaearr.errors import InputError  # noqa: E402
+from vaearr.maps.misorientation import (  # noqa: E402
+    Geometry,
+    angle_deg,
+    misorientations,
+    prepared,
+    register,
+)
+
+PC = (0.51, 0.31, 0.62)
+
+
+@pytest.mark.parametrize("angle", [0.5, 5.0, 15.0])
+def test_a_pair_turned_by_a_known_angle_reads_that_angle(angle: float) -> None:
+    # BENCHMARKS "Misorientation from the patterns": single 60 px patterns at 45 counts, median error ≤ 0.1°
+    a, b, bg = pattern_pairs(6, angle, (60, 60), PC, 45.0, seed=3)
+    m = misorientations(prepared(a, bg), prepared(b, bg), Geometry(PC, (60, 60)))
+    assert np.isfinite(m).all()
+    assert np.median(np.abs(m - angle)) < 0.15
+    assert np.abs(m - angle).max() < 0.5
+
+
+def test_noise_free_pairs_read_within_a_twentieth_of_a_degree() -> None:
+    a, b, bg = pattern_pairs(4, 2.0, (60, 60), PC, None, seed=5)
+    m = misorientations(prepared(a, bg), prepared(b, bg), Geometry(PC, (60, 60)))
+    assert np.abs(m - 2.0).max() < 0.05
+
+
+def test_random_pairs_read_their_disorientation_or_out_of_reach() -> None:
+    # patterns are alike for symmetry-equivalent orientations: a pair reads its disorientation (cubic, orix), and a
+    # pair further apart than the search (24°) reads inf, a grain boundary to every rule
+    from orix.quaternion import Orientation, Rotation
+    from orix.quaternion.symmetry import Oh
+
+    from benchmarks.data.patchwork import kikuchi_scaled, vignetting
+    from vaearr.data.simulated import random_quaternions
+
+    q = random_quaternions(24, np.random.default_rng(11))
+    a, b = q[:12], q[12:]
+    d = (Orientation(Rotation(a), Oh).angle_with(Orientation(Rotation(b), Oh), degrees=True))
+    bg = vignetting((60, 60))
+    k = 45.0 * bg * (0.35 + 0.65 * kikuchi_scaled(q, (60, 60), PC))
+    m = misorientations(prepared(k[:12], bg), prepared(k[12:], bg), Geometry(PC, (60, 60)))
+    near, far = d < 20, d > 28
+    assert far.sum() >= 6
+    assert np.isinf(m[far]).all()
+    assert np.abs(m[near] - d[near]).max() < 0.1
+
+
+def test_registering_back_gives_the_inverse_rotation() -> None:
+    a, b, bg = pattern_pairs(3, 3.0, (60, 60), PC, None, seed=7)
+    g = Geometry(PC, (60, 60))
+    ab = register(prepared(a, bg), prepared(b, bg), g)
+    ba = register(prepared(b, bg), prepared(a, bg), g)
+    assert np.allclose(angle_deg(ab.rotation @ ba.rotation), 0, atol=0.05)
+
+
+def test_directions_follow_kikuchipys_detector() -> None:
+    import kikuchipy as kp
+    from kikuchipy.signals.util._master_pattern import _get_direction_cosines_for_fixed_pc  # noqa: PLC2701
+
+    det = kp.detectors.EBSDDetector(shape=(30, 40), pc=PC)
+    theirs = _get_direction_cosines_for_fixed_pc(det.gnomonic_bounds.squeeze().astype(np.float64),
+                                                 float(np.squeeze(det.pcz)),
+                                                 30, 40, np.eye(3), np.ones(1200, bool))
+    rows, cols = np.divmod(np.arange(1200), 40)
+    assert np.allclose(Geometry(PC, (30, 40)).directions(rows, cols), theirs, atol=1e-9)
+
+
+@pytest.mark.parametrize("pc", [(1.4, 0.3, 0.6), (0.5, -0.1, 0.6), (0.5, 0.3, 0.0), (0.5, np.nan, 0.6)])
+def test_a_projection_centre_off_the_screen_is_one_line(pc: tuple[float, float, float]) -> None:
+    a = np.zeros((1, 60, 60), np.float32)
+    with pytest.raises(InputError) as e:
+        register(a, a, Geometry(pc, (60, 60)))
+    assert "\n" not in str(e.value)
+    assert "projection centre" in str(e.value)

@@ -1,0 +1,263 @@
+"""The misorientation across every boundary of a segmentation, in degrees, read from the patterns: what decides which
+boundaries are grain boundaries, which low-angle ones, and which are no boundary at all.
+
+A segmentation's regions come from a feature map (the latents: what they do best); what the regions *are* is decided
+here in the units users think in, as MTEX's ``calcGrains`` decides it: a boundary is a grain boundary above
+``grain_angle`` (10°), a low-angle boundary above ``low_angle``, and two regions less than ``low_angle`` apart are one.
+
+**The angle across a boundary** (:func:`boundary_angles`). For every pair of adjacent regions ``i``, ``j``, the pixels
+at depth 2, 3 and 4 from their shared boundary (``i2``… along the line through each boundary edge, as
+:func:`~vaearr.maps.pattern_levels.boundary_rows` draws them; the first rows, where a pixel records both sides, left
+out) are averaged into mean patterns, and each pair of means is registered (:mod:`vaearr.maps.misorientation`):
+
+* ``w`` = the rotation from ``i2`` to ``j2`` (three pixels apart), as a rotation vector;
+* the gradient of each side, one pixel's worth: from ``i4`` to ``i2`` over two, and from ``j2`` to ``j4``;
+* the angle across the boundary is ``|w − g_i − g_j|``: the rotation between the two pixels that touch at the
+  boundary, with the noise of single patterns averaged out along the boundary. Inside a bent grain that is one
+  pixel's worth of bending (the misorientation MTEX reads between neighbouring pixels), at a sub-grain boundary its
+  step, at a grain boundary the misorientation of the two grains.
+
+A side with no rows at depth 3–4 (a region two pixels thick) counts no gradient; a pair whose rows at depth 2 have
+too few pixels is read from the two regions' means. Two means that do not register (more than
+:data:`~vaearr.maps.misorientation.SEARCH_DEG` apart, or unrelated: a grain boundary) read ``inf``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from vaearr.maps.misorientation import Geometry, matrix_rotvec, prepared, register, smooth_background
+from vaearr.maps.pattern_levels import DEPTH, boundary_rows
+from vaearr.progress import bar
+
+#: Pixels a side row needs for its mean to be registered (fewer: the pair is read from the regions' means).
+MIN_ROW_PIXELS = 4
+#: Bytes the side rows' and regions' sums may take at once (float32); more pairs are read in further passes.
+SUM_BUDGET = 512 * 1024 * 1024
+#: Pattern rows (scan pixels) read at a time.
+BLOCK_PIXELS = 4096
+#: The rows read, by depth from the boundary (1: the mixed row, left out).
+DEPTHS = (2, 3, 4)
+
+
+@dataclass
+class PairAngles:
+    """The misorientation (degrees) across the boundary of every pair of adjacent regions ``i < j``."""
+
+    i: np.ndarray
+    j: np.ndarray
+    angle: np.ndarray  # across the boundary, gradients taken out; inf: beyond the registration's reach
+    across: np.ndarray  # between the rows at depth 2, as measured
+    from_means: np.ndarray  # bool: read from the regions' means (the rows too thin)
+    edges: np.ndarray  # boundary edges of the pair
+
+
+def flattened(block: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Raw patterns ``(..., py, px)`` divided by the static background and by their own mean (the gain), float32."""
+    p = np.asarray(block, np.float32) / np.maximum(np.asarray(background, np.float32), 1e-6)
+    return p / np.maximum(p.mean(axis=(-2, -1), keepdims=True), 1e-12)
+
+
+def _pair_edges(regions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Adjacent region pairs ``(i < j)`` and their number of shared 4-neighbour edges."""
+    r = int(regions.max()) + 1
+    keys = []
+    for a, b in ((regions[:, :-1], regions[:, 1:]), (regions[:-1], regions[1:])):
+        sel = (a >= 0) & (b >= 0) & (a != b)
+        keys.append(np.minimum(a[sel], b[sel]).astype(np.int64) * r + np.maximum(a[sel], b[sel]))
+    key, n = np.unique(np.concatenate(keys), return_counts=True)
+    return key // max(r, 1), key % max(r, 1), n
+
+
+def _sums(data: Any, shape: tuple[int, int], ids: list[tuple[np.ndarray, np.ndarray, int]],
+          flatten: Callable[[np.ndarray], np.ndarray], desc: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One pass over the pattern map ``data`` (y, x, py, px) in row blocks: for each ``(pixel, group, n)`` of ``ids``,
+    the float32 sum of the flattened patterns of every group and its pixel count."""
+    ny, nx = shape
+    py, px = data.shape[-2:]
+    out = [(np.zeros((n, py * px), np.float32), np.zeros(n)) for _, _, n in ids]
+    orders = [np.argsort(pix, kind="stable") for pix, _, _ in ids]
+    step = max(1, BLOCK_PIXELS // max(nx, 1))
+    for r0 in bar(range(0, ny, step), desc=desc, unit="block"):
+        r1 = min(r0 + step, ny)
+        flat = None
+        for (pix, grp, n), order, (total, count) in zip(ids, orders, out):
+            p, g = pix[order], grp[order]
+            lo, hi = np.searchsorted(p, [r0 * nx, r1 * nx])
+            if lo == hi:
+                continue
+            if flat is None:
+                flat = flatten(np.asarray(data[r0:r1])).reshape((r1 - r0) * nx, py * px)
+            sel = p[lo:hi] - r0 * nx
+            m = sparse.csr_matrix((np.ones(hi - lo, np.float32), (g[lo:hi], np.arange(hi - lo))), shape=(n, hi - lo))
+            total += np.asarray(m @ flat[sel], np.float32)
+            count += np.bincount(g[lo:hi], minlength=n)
+    return out
+
+
+def boundary_angles(regions: np.ndarray, data: Any, background: np.ndarray, geometry: Geometry,
+                    source: np.ndarray | None = None) -> PairAngles:
+    """The misorientation across the boundary of every pair of adjacent regions of ``regions`` (ny, nx; −1 outside,
+    ids 0..R−1) from the patterns ``data`` (y, x, py, px; numpy or dask) (module docstring).
+
+    ``source`` (flat, or None): the pixel read for each pixel of ``regions`` (a masked pixel of a closed gap reads its
+    owner)."""
+    shape = regions.shape
+    n_regions = int(regions.max()) + 1 if regions.size else 0
+    pi, pj, edges = _pair_edges(regions)
+    empty = np.zeros(0)
+    if not pi.size:
+        return PairAngles(pi, pj, empty, empty, np.zeros(0, bool), edges)
+    rows = boundary_rows(regions, DEPTH, source=source)
+    # rows.row = (pair · 2 + side) · DEPTH + depth − 1, pairs in the order of rows.i, rows.j (== pi, pj)
+    depth = rows.row % DEPTH + 1
+    keep = np.isin(depth, DEPTHS)
+    pair_of_row = rows.row[keep] // (2 * DEPTH)
+    side = (rows.row[keep] // DEPTH) % 2
+    slot = (pair_of_row * 2 + side) * len(DEPTHS) + (depth[keep] - DEPTHS[0])
+    pixel = rows.pixel[keep]
+    flat_regions = regions.ravel()
+    own = np.flatnonzero(flat_regions >= 0)
+    own_pix = own if source is None else source[own]
+    py, px = geometry.shape
+    per_pair = 2 * len(DEPTHS) * py * px * 4
+    batch = max(1, (SUM_BUDGET - n_regions * py * px * 4) // per_pair)
+    means_r: np.ndarray | None = None
+    count_r = np.zeros(n_regions)
+    row_means = np.zeros((pi.size * 2 * len(DEPTHS), py, px), np.float32)
+    row_count = np.zeros(pi.size * 2 * len(DEPTHS))
+
+    screen = smooth_background(background)
+
+    def flatten(block: np.ndarray) -> np.ndarray:
+        return flattened(block, screen)
+
+    for b0 in range(0, pi.size, batch):
+        b1 = min(b0 + batch, pi.size)
+        sel = (pair_of_row >= b0) & (pair_of_row < b1)
+        ids = [(pixel[sel], slot[sel] - b0 * 2 * len(DEPTHS), (b1 - b0) * 2 * len(DEPTHS))]
+        if means_r is None:
+            ids.append((own_pix, flat_regions[own], n_regions))
+        sums = _sums(data, shape, ids, flatten, "segment: angles across boundaries")
+        total, count = sums[0]
+        row_means[b0 * 2 * len(DEPTHS): b1 * 2 * len(DEPTHS)] = (
+            total / np.maximum(count, 1)[:, None]).reshape(-1, py, px)
+        row_count[b0 * 2 * len(DEPTHS): b1 * 2 * len(DEPTHS)] = count
+        if means_r is None:
+            means_r = (sums[1][0] / np.maximum(sums[1][1], 1)[:, None]).reshape(-1, py, px)
+            count_r = sums[1][1]
+    assert means_r is not None  # the first pass read them
+    return _angles(pi, pj, edges, row_means, row_count, means_r, count_r, geometry)
+
+
+def _angles(pi: np.ndarray, pj: np.ndarray, edges: np.ndarray, row_means: np.ndarray, row_count: np.ndarray,
+            region_means: np.ndarray, region_count: np.ndarray, geometry: Geometry) -> PairAngles:
+    nd = len(DEPTHS)
+
+    def slot(side: int, d: int) -> np.ndarray:
+        return (np.arange(pi.size) * 2 + side) * nd + (d - DEPTHS[0])
+
+    rows = prepared(row_means, np.ones(geometry.shape, np.float32))
+    ok = (row_count[slot(0, 2)] >= MIN_ROW_PIXELS) & (row_count[slot(1, 2)] >= MIN_ROW_PIXELS)
+    across = np.full(pi.size, np.nan)
+    w = np.zeros((pi.size, 3))
+    k = np.flatnonzero(ok)
+    if k.size:
+        reg = rotations(rows, (slot(0, 2)[k], slot(1, 2)[k]), geometry)
+        across[k] = reg.angle
+        w[k] = matrix_rotvec(reg.rotation)
+    # one pixel's rotation inside each side, towards j: i from its row at depth 4 (or 3) to depth 2, j from 2 to 4 (3)
+    steps = np.zeros((2, pi.size, 3))
+    for side in (0, 1):
+        have = np.zeros(pi.size, bool)
+        for far, n_px in ((4, 2.0), (3, 1.0)):
+            todo = np.flatnonzero(ok & np.isfinite(across) & ~have & (row_count[slot(side, far)] >= MIN_ROW_PIXELS))
+            if not todo.size:
+                continue
+            near_row, far_row = slot(side, 2)[todo], slot(side, far)[todo]
+            reg = register(rows, rows, geometry, pairs=(far_row, near_row) if side == 0 else (near_row, far_row))
+            good = np.isfinite(reg.angle)
+            steps[side, todo[good]] = matrix_rotvec(reg.rotation[good]) / n_px
+            have[todo[good]] = True
+    angle = np.where(np.isfinite(across), np.degrees(np.linalg.norm(w - steps[0] - steps[1], axis=1)), across)
+    # the pairs whose rows are too thin: the regions' means
+    thin = ~ok & (region_count[pi] >= 1) & (region_count[pj] >= 1)
+    if thin.any():
+        k = np.flatnonzero(thin)
+        means = prepared(region_means, np.ones(geometry.shape, np.float32))
+        angle[k] = across[k] = rotations(means, (pi[k], pj[k]), geometry).angle
+    return PairAngles(pi, pj, angle, across, thin, edges)
+
+
+#: A rotation found from the identity is kept without a search when under this (degrees): well inside the reach of
+#: Gauss–Newton's coarsest level; larger ones are looked for from the starting rotations.
+NO_SEARCH_DEG = 6.0
+
+
+def rotations(patterns: np.ndarray, pairs: tuple[np.ndarray, np.ndarray], geometry: Geometry) -> Any:
+    """:func:`~vaearr.maps.misorientation.register` of each pair of ``patterns``, from the identity, and with the
+    search of starting rotations where that does not hold or finds more than :data:`NO_SEARCH_DEG`."""
+    reg = register(patterns, patterns, geometry, pairs=pairs)
+    far = np.flatnonzero(~(reg.angle < NO_SEARCH_DEG))
+    if far.size:
+        again = register(patterns, patterns, geometry, pairs=(pairs[0][far], pairs[1][far]), search=True)
+        better = ~np.isfinite(reg.angle[far]) | (again.correlation >= reg.correlation[far])
+        take = far[better]
+        reg.rotation[take] = again.rotation[better]
+        reg.angle[take] = again.angle[better]
+        reg.correlation[take] = again.correlation[better]
+        reg.overlap[take] = again.overlap[better]
+    return reg
+
+
+def decide(regions: np.ndarray, pairs: PairAngles, *, grain_angle: float,
+           low_angle: float) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Regions less than ``low_angle`` apart merged; grains: regions joined by boundaries under ``grain_angle``.
+    Returns the regions (renumbered 0..R−1, −1 kept), the grain of every pixel and what was decided."""
+    n = int(regions.max()) + 1 if regions.size else 0
+    a = np.nan_to_num(pairs.angle, nan=np.inf)
+    same = a < low_angle
+    graph = sparse.coo_matrix((np.ones(int(same.sum())), (pairs.i[same], pairs.j[same])), shape=(n, n))
+    _, merged = connected_components(graph, directed=False)
+    inside = a < grain_angle
+    graph = sparse.coo_matrix((np.ones(int(inside.sum())), (pairs.i[inside], pairs.j[inside])), shape=(n, n))
+    _, grain_of = connected_components(graph, directed=False)
+    new_regions = np.where(regions >= 0, merged[np.clip(regions, 0, None)], -1)
+    grains = np.where(regions >= 0, grain_of[np.clip(regions, 0, None)], -1)
+    finite = pairs.angle[np.isfinite(pairs.angle)]
+    info = {
+        "angle_rule": (f"degrees, from the patterns: a boundary over {grain_angle:g}° is a grain boundary, over "
+                       f"{low_angle:g}° a low-angle one; regions under {low_angle:g}° apart are one "
+                       "(vaearr.maps.boundary_angles)"),
+        "grain_angle": float(grain_angle), "low_angle": float(low_angle),
+        "angle_pairs": int(pairs.i.size), "angle_pairs_merged": int(same.sum()),
+        "angle_pairs_low_angle": int((~same & inside).sum()), "angle_pairs_grain": int((~inside).sum()),
+        "angle_pairs_beyond_search": int(np.isinf(pairs.angle).sum()),
+        "angle_pairs_from_means": int(pairs.from_means.sum()),
+        "angle_median_low_angle": float(np.median(finite[(finite >= low_angle) & (finite < grain_angle)]))
+        if ((finite >= low_angle) & (finite < grain_angle)).any() else None,
+    }
+    return new_regions, grains, info
+
+
+def angle_map(regions: np.ndarray, pairs: PairAngles) -> np.ndarray:
+    """Per pixel, the angle (degrees) of the boundary it is on (a pixel is on a boundary when its right or lower
+    neighbour is in another region; the larger of the two where both), NaN elsewhere."""
+    r = int(regions.max()) + 1 if regions.size else 0
+    lookup = dict(zip((pairs.i.astype(np.int64) * r + pairs.j).tolist(), pairs.angle.tolist()))
+    out = np.full(regions.shape, np.nan, np.float32)
+    for a, b, target in ((regions[:, :-1], regions[:, 1:], (slice(None), slice(None, -1))),
+                         (regions[:-1], regions[1:], (slice(None, -1), slice(None)))):
+        sel = (a >= 0) & (b >= 0) & (a != b)
+        key = np.minimum(a[sel], b[sel]).astype(np.int64) * r + np.maximum(a[sel], b[sel])
+        vals = np.array([lookup.get(int(k), np.nan) for k in key], np.float32)
+        view = out[target]
+        cur = view[sel]
+        view[sel] = np.where(np.isnan(cur), vals, np.fmax(cur, vals))
+    return out
