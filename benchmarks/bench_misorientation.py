@@ -5,7 +5,7 @@ axes, random orientations) are registered by :func:`vaearr.maps.misorientation.m
 ``spread`` read), one factor varied at a time around a base detector (80 × 80 px, PC 0.51/0.31/0.62, 45 counts a
 pixel, single patterns): pattern size 60–160 px, three projection centres, 20–120 counts and no noise, region means
 (16 patterns averaged) at 20 counts, and the PC given wrong (z* ± 5 %, x*/y* + 0.02, and the stated default PC of
-:data:`vaearr.maps.detector.DEFAULT_PC` for a detector whose PC is another). Per row and angle: the median absolute
+:data:`vaearr.io.detector.DEFAULT_PC` for a detector whose PC is another). Per row and angle: the median absolute
 error, the bias (median signed error), the 90th percentile of the absolute error and the share of pairs registered
 (the rest read ``inf``: not found within the search).
 
@@ -34,7 +34,7 @@ BASE = {"shape": (80, 80), "pc": (0.51, 0.31, 0.62), "counts": 45.0, "average": 
 
 def rows() -> dict[str, dict]:
     """Each row's detector, noise and the PC given to the registration (None: the true one)."""
-    from vaearr.maps.detector import DEFAULT_PC
+    from vaearr.io.detector import DEFAULT_PC
 
     out = {"base": {}}
     out |= {f"size {s}": {"shape": (s, s)} for s in (60, 120, 160)}

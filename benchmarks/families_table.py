@@ -87,7 +87,8 @@ def families_table(path: Path) -> str:
 #: The settings swept on every map: the method label's prefix, the score that picks a value, whether the worst
 #: value of it is the minimum, and a constraint on the rows a value may be picked by.
 SWEEPS = {
-    "segment, grain threshold": ("seg_grains", True, None),
+    "segment, grain threshold": ("seg_grains", True, None),  # rows before issue 60 (pattern-space threshold)
+    "segment, low angle": ("seg_lagb_f1", True, ("seg_lagb_x", 1.5)),
     "segment, boundary cost": ("seg_lagb_f1", True, ("seg_lagb_x", 1.5)),  # sub-grain maps: the deformed have none
     "vaearr spread (latent), radius": ("kam_spearman", True, None),
 }

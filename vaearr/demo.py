@@ -98,10 +98,11 @@ def _boundaries(store: Path, source: str, prefix: str, figures_dir: Path, step, 
     a = found.attrs
     rule = (f"Otsu threshold {a['gb_threshold']:.3g}" if np.isfinite(a["gb_threshold"])
             else "the segmentation's grain level")
+    degrees = (f"; classed by the misorientation across them read from the patterns: grain over "
+               f"{a['grain_angle']:g}°, low-angle over {a['low_angle']:g}°" if "grain_angle" in a else "")
     step(f"boundaries from {source}: {a['grain_boundary_pixels']} grain-boundary and "
-         f"{a['low_angle_boundary_pixels']} low-angle pixels (grain boundaries: {rule}; "
-         f"low-angle: regions inside {a['grain_interiors']} grains), "
-         f"grain size {describe_grain_size(a)} (mean linear intercept)")
+         f"{a['low_angle_boundary_pixels']} low-angle pixels (lines: {rule}, regions inside {a['grain_interiors']} "
+         f"grains{degrees}), grain size {describe_grain_size(a)} (mean linear intercept)")
     return files["map_html"]
 
 
@@ -113,8 +114,11 @@ def _segment(store: Path, grains_npy: Path, figures_dir: Path, step, *, figures:
     inside = s.grains >= 0
     ari = float(adjusted_rand_score(np.load(grains_npy)[inside], s.grains[inside]))
     codes = s.boundaries
-    step(f"segmented the latents: {s.n_regions} regions in {s.n_grains} grains ({int((codes == 1).sum())} "
-         f"low-angle boundary pixels), grains against the true ones: ARI {ari:.3f}")
+    o = seg.options
+    degrees = (f" (misorientations read from the patterns: grain boundaries over {o.grain_angle:g}°, low-angle ones "
+               f"over {o.low_angle:g}°)" if s.angles is not None else "")
+    step(f"segmented the latents: {s.n_regions} regions in {s.n_grains} grains, {int((codes == 1).sum())} "
+         f"low-angle boundary pixels{degrees}; grains against the true ones: ARI {ari:.3f}")
     return files["map_html"], ari
 
 
@@ -133,10 +137,16 @@ def _map_science(result: DemoResult, src, figures_dir: Path, seed: int, step, *,
     made.append(seg_html)
     spread = spread_store(result.store, var="latent", regions="segments")
     made.append(spread_files(spread, figures_dir, figures=figures)["map_html"])
-    info = spread.spread.info
-    step(f"spreads of the latents over the segmentation's grains (KAM and GOS analogues): "
-         f"{info['recrystallised_regions']} of {info['regions_measured']} grains at the noise floor (recrystallised; "
-         f"the demo map's grains are not deformed)")
+    d = spread.decided
+    info = d.info
+    if spread.degrees is not None:
+        step(f"deformation from the patterns in degrees (each pixel registered on its grain's reference): KAM median "
+             f"{np.nanmedian(d.kernel):.3f}°, GOS {np.nanmin(d.region_domain):.3f}–{np.nanmax(d.region_domain):.3f}°, "
+             f"{info['recrystallised_regions']} of {info['regions_measured']} grains at their noise floor "
+             f"(recrystallised); beside them the latents' kernel and domain spreads")
+    else:
+        step(f"spreads of the latents over the segmentation's grains (KAM and GOS analogues): "
+             f"{info['recrystallised_regions']} of {info['regions_measured']} grains at the noise floor")
     (result.store.parent / "grain_recovery.json").write_text(json.dumps(result.scores, indent=2))
     return made
 

@@ -512,3 +512,54 @@ class FigureOptions:
 
 #: The figure options of a call that gives none: PNG at 300 dpi.
 DEFAULT_FIGURES = FigureOptions()
+
+
+# --------------------------------------------------------------------------------------------
+# the projection centre (read by ingest, index, segment, boundaries, spread, phases)
+
+#: Projection-centre conventions kikuchipy's :class:`EBSDDetector` takes; ``bruker`` is its default.
+PC_CONVENTIONS = ("bruker", "tsl", "oxford", "emsoft")
+
+
+def parse_pc(text: str | Sequence[float], owner: type | None = None) -> tuple[float, float, float]:
+    """``"0.42,0.21,0.50"`` → three floats (the projection centre); errors name the field ``pc`` of ``owner``."""
+    parts = text.replace(";", ",").split(",") if isinstance(text, str) else list(text)
+    try:
+        pc = tuple(float(p) for p in parts)
+    except (TypeError, ValueError):
+        raise OptionError(owner, [("pc", f"takes three numbers X,Y,Z, got '{text}'")]) from None
+    if len(pc) != 3 or not all(math.isfinite(v) for v in pc):
+        raise OptionError(owner, [("pc", f"takes three finite numbers X,Y,Z, got '{text}'")])
+    return pc
+
+
+#: The ``pc`` that asks for the store's projection centre and refuses the default where the store keeps none.
+STORE_PC = "store"
+
+
+def given_pc(pc: str | Sequence[float] | None, owner: type) -> tuple[float, float, float] | None:
+    """A Bruker PC option as three floats (None: the store's, ``'store'`` too), checked; errors name the field ``pc``
+    of ``owner``."""
+    if pc is None or (isinstance(pc, str) and pc.strip().lower() == STORE_PC):
+        return None
+    parsed = parse_pc(pc, owner)
+    check_pc(parsed, "bruker", None, owner)
+    return parsed
+
+
+def check_pc(pc: Sequence[float], convention: str, px_size: float | None, owner: type | None = None) -> None:
+    """PC fractions in [0, 1] (Bruker, TSL, Oxford; z > 0); EMsoft (xpc, ypc, L) needs ``px_size`` and L > 0.
+    Errors name the fields ``pc`` and ``pc_convention`` of ``owner``."""
+    if convention not in PC_CONVENTIONS:
+        raise OptionError(owner, [("pc_convention", f"'{convention}' is unknown; choose {', '.join(PC_CONVENTIONS)}")])
+    if convention == "emsoft":
+        if px_size is None or not (px_size > 0):
+            raise OptionError(owner, [("pc_convention", "emsoft gives L in µm: give the detector pixel size "
+                                                        "with px_size (µm, > 0)")])
+        if not pc[2] > 0:
+            raise OptionError(owner, [("pc", f"L (EMsoft detector distance, µm) must be > 0, got {pc[2]:g}")])
+        return
+    bad = [f"{k}={v:g}" for k, v in zip("XYZ", pc) if not 0 <= v <= 1]
+    if bad or pc[2] == 0:
+        raise OptionError(owner, [("pc", f"({convention}) is fractions of the detector in [0, 1] with Z > 0; "
+                                          f"got {', '.join(bad) or 'Z=0'}")])

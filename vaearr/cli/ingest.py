@@ -38,6 +38,8 @@ def ingest_ebsd(
     coords_units: Annotated[Optional[str], typer.Option(help="/images + /coords files: auto (whole numbers = scan indices × --step, else µm), index or um.")] = None,
     orientations: Annotated[bool, typer.Option("--orientations/--no-orientations", help="Read the indexing a Bruker, EDAX or Oxford HDF5 file holds (orientation, phase_id, quality maps).")] = True,
     eds: Annotated[bool, typer.Option("--eds/--no-elements", help="Read the EDS element maps an Oxford .h5oina holds (--no-elements: do not).")] = True,
+    pc: Annotated[Optional[str], typer.Option(help="The detector's projection centre X,Y,Z (Bruker), kept with the patterns for every command that reads angles or indexes (default: the file's, where it has one).")] = None,
+    tilt: Annotated[Optional[float], typer.Option(help="Sample tilt (degrees) kept with the projection centre (default: the file's, else 70).")] = None,
     overwrite: Overwrite = False,
 ) -> None:
     """EBSD patterns, and what the vendor file holds beside them (plus band contrast, element and phase CSVs).
@@ -57,7 +59,7 @@ def ingest_ebsd(
         src, store, dataset=dataset, x_dataset=x_dataset, y_dataset=y_dataset,
         scan_shape=parse_shape(scan_shape, 2, "--scan-shape"), step=step, crop=crop, binning=binning,
         bandcontrast=bandcontrast, elements=elements, phase=phase, orientations=orientations, eds=eds,
-        say=typer.echo, overwrite=overwrite, progress=True, **coords_kw,
+        say=typer.echo, overwrite=overwrite, progress=True, pc=pc, sample_tilt=tilt, **coords_kw,
     )
     note = ds["patterns"].attrs.get("coords_note")
     if note:

@@ -35,7 +35,8 @@ import numpy as np
 import xarray as xr
 
 from vaearr.errors import InputError
-from vaearr.options import check_values
+from vaearr.io.detector import detector_attrs
+from vaearr.options import check_pc, check_values, parse_pc
 from vaearr.io.coords_h5 import COORDS, IMAGES, is_coords_layout, read_coords_hdf5
 from vaearr.io.hdf5 import read_plain_hdf5
 from vaearr.io.patterns import PatternOptions
@@ -154,6 +155,8 @@ def ingest_ebsd(
     say: Callable[[str], None] | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    pc: Any = None,
+    sample_tilt: float | None = None,
     **read_kw: Any,
 ) -> xr.Dataset:
     """Ingest an EBSD map: patterns, what the vendor file holds beside them, and optional CSVs.
@@ -185,6 +188,10 @@ def ingest_ebsd(
         Replace variables the store has already.
     progress
         Show a progress bar while writing.
+    pc, sample_tilt
+        The detector's projection centre (Bruker ``X,Y,Z``) and the sample tilt (degrees), kept in the patterns'
+        attrs (``pc``, ``pc_source``; :mod:`vaearr.io.detector`) for every command that reads degrees or indexes;
+        default: what the file says (a vendor file's PC, a plain HDF5's ``pc`` attribute), else none.
     **read_kw
         Passed to :func:`read_ebsd` (``dataset``, ``scan_shape``, ``step``, ``crop``...).
 
@@ -196,7 +203,10 @@ def ingest_ebsd(
     check_values(**{k: (read_kw.get(k), {"above": 0} if k == "step" else {"min": 1}) for k in ("step", "crop", "binning")})
     if read_kw.get("dataset") is None:
         require_patterns(src)
+    if pc is not None:
+        check_pc(parse_pc(pc), "bruker", None)  # before any reading
     patterns = finite_patterns(read_ebsd(src, **read_kw), src)
+    patterns.attrs.update(detector_attrs(patterns.attrs, pc, sample_tilt, src))
     grid = patterns.attrs["grid"]
     variables: dict[str, xr.DataArray] = {"patterns": patterns}
     if say:

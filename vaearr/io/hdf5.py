@@ -399,6 +399,25 @@ def _read_blocks(chunks: Sequence[int], grid_shape: tuple[int, int], pattern_byt
     return min(ny, cy * k), cx
 
 
+def _file_detector(ds: Any, f: Any, path: str) -> dict[str, Any]:
+    """The projection centre (Bruker) and sample tilt a plain HDF5 file keeps as ``pc``/``sample_tilt`` attributes of
+    the patterns' dataset or of the file (as the demo's simulated file does), with where they came from."""
+    for holder, where in ((ds, f"'{ds.name}'"), (f, "the file")):
+        pc = holder.attrs.get("pc")
+        if pc is None:
+            continue
+        values = np.ravel(np.asarray(pc, dtype=float)) if np.asarray(pc).dtype.kind in "iuf" else np.zeros(0)
+        if values.size != 3 or not np.isfinite(values).all():
+            continue
+        out: dict[str, Any] = {"pc": [float(v) for v in values], "pc_convention": "bruker",
+                               "pc_source": f"the 'pc' attribute of {where} in {path}"}
+        tilt = holder.attrs.get("sample_tilt")
+        if isinstance(tilt, (int, float, np.integer, np.floating)) and np.isfinite(tilt):
+            out["sample_tilt"] = float(tilt)
+        return out
+    return {}
+
+
 def read_plain_hdf5(
     src: str | os.PathLike,
     dataset: str,
@@ -429,6 +448,7 @@ def read_plain_hdf5(
                 "as N×H×W (with x/y datasets or a scan shape) or Y×X×H×W",
             )
         attrs["dataset"] = name
+        attrs.update(_file_detector(ds, f, path))
         index: np.ndarray | None = None
         if len(shape) == 4:
             ny, nx = shape[:2]

@@ -51,13 +51,22 @@ from vaearr.maps.edges import (
     welch_edges,
 )
 from vaearr.maps.low_angle import LAGB_COMPONENTS, LAGB_MIN_CONTRAST, grain_projections, low_angle_segments
+from vaearr.maps.boundary_angles import classify_lines
+from vaearr.io.detector import command_detector
+from vaearr.maps.misorientation import Geometry
+from vaearr.maps.options import GRAIN_ANGLE_DEG, LOW_ANGLE_DEG, given_pc
 from vaearr.maps.pattern_levels import PatternSpace, merge_by_pattern_contrast
 from vaearr.maps.regions import boundary_codes, segment_features
 from vaearr.store import check_name, open_store, require_whole, write_variables
 from vaearr.store.schema import PATTERNS, X, Y
 
-#: Variables :func:`find_boundaries` writes.
+#: Variables :func:`find_boundaries` writes (the angle on a store with patterns).
 STRENGTH, GRAIN_BOUNDARIES, LOW_ANGLE_BOUNDARIES = "boundary_strength", "grain_boundaries", "low_angle_boundaries"
+BOUNDARY_ANGLE = "boundary_angle"
+
+
+class BoundaryOptionsOwner:
+    """What an option error of ``vaearr boundaries``'s ``pc`` names (its options are not a dataclass yet)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -336,6 +345,9 @@ def find_boundaries(
     deep: int = 2,
     exclude: int = 2,
     prefix: str = "",
+    grain_angle: float = GRAIN_ANGLE_DEG,
+    low_angle: float = LOW_ANGLE_DEG,
+    pc: Any = None,
     overwrite: bool = False,
 ) -> BoundaryResult:
     """Boundary strength, grain and low-angle boundary masks and grain size; written to the store.
@@ -365,6 +377,13 @@ def find_boundaries(
         Edge boxes (:func:`edge_maps`) and, for ``t2``, the exclusion around grain boundaries.
     prefix
         Prefix of the written variable names.
+    grain_angle, low_angle
+        With patterns in the store: the lines found are classed by the misorientation across them, read from the
+        patterns (:func:`~vaearr.maps.boundary_angles.classify_lines`): grain boundaries over ``grain_angle``
+        degrees, low-angle ones over ``low_angle``, none under; a line that cuts out no piece keeps its class.
+    pc
+        Projection centre (Bruker ``'X,Y,Z'``) for those angles (default: the store's, else the default one;
+        ``'store'``: the store's or an error).
     overwrite
         Replace variables written by an earlier run.
 
@@ -377,7 +396,11 @@ def find_boundaries(
     """
     check_values(lagb_method=(lagb_method, {"choices": LAGB_METHODS}), sigma=(sigma, {"min": 0}),
                  lagb_min_length=(lagb_min_length, {"min": 1}), lagb_low=(lagb_low, {"min": 0}),
-                 lagb_threshold=(lagb_threshold, {"min": 0}), gb_threshold=(gb_threshold, {"min": 0}))
+                 lagb_threshold=(lagb_threshold, {"min": 0}), gb_threshold=(gb_threshold, {"min": 0}),
+                 grain_angle=(grain_angle, {"above": 0, "max": 180}), low_angle=(low_angle, {"min": 0}))
+    if not low_angle < grain_angle:
+        raise InputError(None, f"`low_angle` ({low_angle:g}°) must be under `grain_angle` ({grain_angle:g}°)")
+    given_pc(pc, BoundaryOptionsOwner)  # a bad PC before any work
     ds, var, names, mask_name, valid = _boundary_inputs(store, source, mask, prefix, overwrite)
     edges = _edges(var, source, valid, background=background, sigma=sigma, along=along, deep=deep)
     gb, _, gb_info = grain_boundary_mask(edges.right, edges.down, valid, threshold=gb_threshold)
@@ -393,19 +416,36 @@ def find_boundaries(
         lagb, lagb_info = _t2_boundaries(edges, labels, gb, valid, n_grains, components=lagb_components or 1,
                                          threshold=lagb_threshold, low=lagb_low, min_length=lagb_min_length,
                                          exclude=exclude)
+    degrees: dict[str, Any] = {}
+    angles = None
+    if PatternSpace.available(ds):
+        detector = command_detector(ds, pc, BoundaryOptionsOwner, store)
+        space = PatternSpace(store, ds, mask_name)
+        angles, _, degrees = classify_lines(gb | lagb, valid, space.data, space.bg,
+                                            Geometry(detector.pc, detector.shape, detector.source),
+                                            grain_angle=grain_angle, low_angle=low_angle)
+        measured = np.isfinite(angles)
+        gb = np.where(measured, angles >= grain_angle, gb)
+        lagb = np.where(measured, (angles >= low_angle) & (angles < grain_angle), lagb)
+        degrees.update(angle_pc=list(detector.pc), angle_pc_source=detector.source,
+                       grain_boundary_pixels=int(gb.sum()))
+        gb_info.update(grain_boundary_pixels=int(gb.sum()))
+        lagb_info.update(low_angle_boundary_pixels=int(lagb.sum()))
     sy, sx = _grid_steps(ds)
     attrs = {
         "source_variable": source, "mask": mask_name or "none", "metric": edges.metric, **edges.how,
         "edge_box_along": int(along), "edge_box_deep": int(deep), "exclude_px": int(exclude),
-        **gb_info, **lagb_info, "grain_interiors": n_grains,
+        **gb_info, **lagb_info, **degrees, "grain_interiors": n_grains,
         **_grain_size(gb, sy, sx, valid), "step_um": [sy, sx],
     }
     message = _mask_message(var, source, mask_name, valid, edges, background=background, sigma=sigma,
                             along=along, deep=deep)
     attrs["messages"] = [message] if message else []
-    return _write(store, ds, names, {STRENGTH: np.where(valid, edges.strength, np.nan).astype(np.float32),
-                                     GRAIN_BOUNDARIES: gb & valid, LOW_ANGLE_BOUNDARIES: lagb & valid},
-                  source=source, mask_name=mask_name, attrs=attrs, overwrite=overwrite)
+    maps = {STRENGTH: np.where(valid, edges.strength, np.nan).astype(np.float32),
+            GRAIN_BOUNDARIES: gb & valid, LOW_ANGLE_BOUNDARIES: lagb & valid}
+    if angles is not None:
+        maps[BOUNDARY_ANGLE] = np.where(valid & (gb | lagb), angles, np.nan).astype(np.float32)
+    return _write(store, ds, names, maps, source=source, mask_name=mask_name, attrs=attrs, overwrite=overwrite)
 
 
 def _boundary_inputs(store: Any, source: str, mask: str | None, prefix: str, overwrite: bool):
@@ -420,7 +460,8 @@ def _boundary_inputs(store: Any, source: str, mask: str | None, prefix: str, ove
     var = ds[source]
     if var.dims[:2] != (Y, X) or var.ndim < 3:
         raise InputError(store, f"'{source}' has dims {var.dims}, not (y, x, ...)")
-    names = {k: check_name(prefix + k, "variable name (prefix)") for k in (STRENGTH, GRAIN_BOUNDARIES, LOW_ANGLE_BOUNDARIES)}
+    written = (STRENGTH, GRAIN_BOUNDARIES, LOW_ANGLE_BOUNDARIES, *([BOUNDARY_ANGLE] if PatternSpace.available(ds) else []))
+    names = {k: check_name(prefix + k, "variable name (prefix)") for k in written}
     exists = [n for n in names.values() if n in ds.data_vars]
     if exists and not overwrite:
         raise StoreError(store, f"has {', '.join(exists)} already: pass `overwrite=True` to replace")

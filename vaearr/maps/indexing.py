@@ -55,6 +55,7 @@ import xarray as xr
 from vaearr.crystals import PhaseSource, resolve_phases
 from vaearr.crystals.master_patterns import KIKUCHIPY_PHASES, SHIPPED_PHASES, read_master_pattern, resolve_phase
 from vaearr.errors import InputError, StoreError, require
+from vaearr.io.detector import DEFAULT_SAMPLE_TILT, store_detector
 from vaearr.maps.background import static_background
 from vaearr.maps.index_methods import INDEXERS, Indexer, Setup
 from vaearr.maps.options import IndexOptions
@@ -307,6 +308,15 @@ def index_store(store: str | os.PathLike, options: IndexOptions | None = None, /
     pc_convention, px_size, energy, block_patterns = o.pc_convention, o.px_size, o.energy, o.block_patterns
     ds = open_store(store)
     pat, mask, m = _patterns_and_mask(store, ds, name, method, o.mask, o.overwrite)
+    kept = None
+    if pc is None or sample_tilt is None:  # the store's (vaearr.io.detector)
+        kept = store_detector(ds, default=False)
+        if pc is None and kept is None:
+            raise StoreError(store, "the store keeps no projection centre: give `pc='X,Y,Z'` (or ingest the patterns "
+                                    "with it)")
+        if pc is None and kept is not None:
+            pc, pc_convention = kept.pc, "bruker"
+        sample_tilt = sample_tilt if sample_tilt is not None else (kept.sample_tilt if kept else DEFAULT_SAMPLE_TILT)
     sources = phase_sources(o.phases(), o.master_pattern)
     masters, energies = masters_and_energies(sources, energy, refine or INDEXERS[method].needs_master_pattern)
     shape = (int(pat.sizes[PY]), int(pat.sizes[PX]))
@@ -328,6 +338,7 @@ def index_store(store: str | os.PathLike, options: IndexOptions | None = None, /
     n_total = int(m.sum())
     phases = [src.record(i) for i, src in enumerate(sources)]
     det_attrs = {"pc_bruker": [float(v) for v in np.ravel(detector.pc_bruker())[:3]],
+                 "pc_source": "given" if o.pc is not None else f"the store ({kept.source if kept else ''})",
                  "pc_given": list(pc), "pc_convention": pc_convention, "sample_tilt": sample_tilt,
                  "detector_tilt": detector_tilt, "shape": list(shape),
                  **({"px_size_um": float(px_size)} if px_size else {})}

@@ -15,12 +15,21 @@ from typing import Optional
 
 from vaearr.errors import OptionError
 from vaearr.maps.index_methods import DICTIONARY_MEMORY, INDEXERS
-from vaearr.options import SEED_MAX, check_declared, opt, parse_k_range, parse_none
+from vaearr.options import (  # noqa: F401 - the PC's parsers, where maps' options read them
+    PC_CONVENTIONS,
+    SEED_MAX,
+    STORE_PC,
+    check_declared,
+    check_pc,
+    given_pc,
+    opt,
+    parse_k_range,
+    parse_none,
+    parse_pc,
+)
 from vaearr.store.names import check_field_name
 from vaearr.store.schema import ORIENTATION
 
-#: Projection-centre conventions kikuchipy's :class:`EBSDDetector` takes; ``bruker`` is its default.
-PC_CONVENTIONS = ("bruker", "tsl", "oxford", "emsoft")
 #: Default dictionary sampling (degrees).
 RESOLUTION = 2.0
 #: Pixels used to fit a decomposition (and the mixtures) when the mask has more.
@@ -114,50 +123,6 @@ class DecomposeOptions:
 # index
 
 
-def parse_pc(text: str | Sequence[float], owner: type | None = None) -> tuple[float, float, float]:
-    """``"0.42,0.21,0.50"`` → three floats (the projection centre); errors name the field ``pc`` of ``owner``."""
-    parts = text.replace(";", ",").split(",") if isinstance(text, str) else list(text)
-    try:
-        pc = tuple(float(p) for p in parts)
-    except (TypeError, ValueError):
-        raise OptionError(owner, [("pc", f"takes three numbers X,Y,Z, got '{text}'")]) from None
-    if len(pc) != 3 or not all(math.isfinite(v) for v in pc):
-        raise OptionError(owner, [("pc", f"takes three finite numbers X,Y,Z, got '{text}'")])
-    return pc
-
-
-#: The ``pc`` that asks for the store's projection centre and refuses the default where the store keeps none.
-STORE_PC = "store"
-
-
-def given_pc(pc: str | Sequence[float] | None, owner: type) -> tuple[float, float, float] | None:
-    """A Bruker PC option as three floats (None: the store's, ``'store'`` too), checked; errors name the field ``pc``
-    of ``owner``."""
-    if pc is None or (isinstance(pc, str) and pc.strip().lower() == STORE_PC):
-        return None
-    parsed = parse_pc(pc, owner)
-    check_pc(parsed, "bruker", None, owner)
-    return parsed
-
-
-def check_pc(pc: Sequence[float], convention: str, px_size: float | None, owner: type | None = None) -> None:
-    """PC fractions in [0, 1] (Bruker, TSL, Oxford; z > 0); EMsoft (xpc, ypc, L) needs ``px_size`` and L > 0.
-    Errors name the fields ``pc`` and ``pc_convention`` of ``owner``."""
-    if convention not in PC_CONVENTIONS:
-        raise OptionError(owner, [("pc_convention", f"'{convention}' is unknown; choose {', '.join(PC_CONVENTIONS)}")])
-    if convention == "emsoft":
-        if px_size is None or not (px_size > 0):
-            raise OptionError(owner, [("pc_convention", "emsoft gives L in µm: give the detector pixel size "
-                                                        "with px_size (µm, > 0)")])
-        if not pc[2] > 0:
-            raise OptionError(owner, [("pc", f"L (EMsoft detector distance, µm) must be > 0, got {pc[2]:g}")])
-        return
-    bad = [f"{k}={v:g}" for k, v in zip("XYZ", pc) if not 0 <= v <= 1]
-    if bad or pc[2] == 0:
-        raise OptionError(owner, [("pc", f"({convention}) is fractions of the detector in [0, 1] with Z > 0; "
-                                          f"got {', '.join(bad) or 'Z=0'}")])
-
-
 def check_tilt(value: float, field: str, owner: type | None = None) -> float:
     """A tilt in degrees in [-90, 90]; an error names the field ``field`` of ``owner``."""
     value = float(value)
@@ -184,9 +149,11 @@ class IndexOptions:
     """Everything ``vaearr index`` takes (:func:`~vaearr.maps.indexing.index_store`)."""
 
     store: str = opt(help="EBSD map store with patterns(y, x, py, px).", flags=())
-    pc: Sequence[float] | str = opt(help="Projection centre X,Y,Z (kikuchipy's default Bruker convention unless "
-                                         "`pc_convention`).", cli_type=str)
-    sample_tilt: float = opt(70.0, "Sample tilt (degrees), e.g. 70.", flags=("--tilt",), cli_default=..., min=-90, max=90)
+    pc: Sequence[float] | str | None = opt(None, "Projection centre X,Y,Z (kikuchipy's default Bruker convention unless "
+                                                "`pc_convention`; default: the one the store keeps).",
+                                           cli_type=Optional[str])
+    sample_tilt: float | None = opt(None, "Sample tilt (degrees), e.g. 70 (default: the store's, else 70).",
+                                    flags=("--tilt",), cli_type=Optional[float])
     phase: str | Sequence[str] | None = opt(
         None, "Phase (repeatable: every phase of the map): fcc, bcc or hcp (built in, offline); a kikuchipy master "
               "pattern (ni offline; al, si, austenite, ferrite… downloaded); a .cif file; an EMsoft master-pattern "
@@ -216,15 +183,18 @@ class IndexOptions:
         """The ``--phase`` texts, in order (a single text is one phase)."""
         return _phase_specs(self.phase) or ()
 
-    def check(self) -> tuple[str, tuple[float, float, float], float, float]:
-        """Every setting checked before the store is read; returns the name, PC and tilts as they will be used."""
+    def check(self) -> tuple[str, tuple[float, float, float] | None, float | None, float]:
+        """Every setting checked before the store is read; returns the name, PC and tilts as they will be used (None:
+        the store's)."""
         check_declared(self)
         name = check_field_name(self, "name")
         if self.method not in INDEXERS:
             raise OptionError(type(self), [("method", f"'{self.method}' is unknown; choose {', '.join(INDEXERS)}")])
-        pc = parse_pc(self.pc, type(self))
-        check_pc(pc, self.pc_convention, self.px_size, type(self))
-        sample_tilt = check_tilt(self.sample_tilt, "sample_tilt", type(self))
+        pc = None
+        if self.pc is not None:
+            pc = parse_pc(self.pc, type(self))
+            check_pc(pc, self.pc_convention, self.px_size, type(self))
+        sample_tilt = None if self.sample_tilt is None else check_tilt(self.sample_tilt, "sample_tilt", type(self))
         detector_tilt = check_tilt(self.detector_tilt, "detector_tilt", type(self))
         INDEXERS[self.method]().check(self.resolution)
         if self.energy is not None and not (math.isfinite(self.energy) and self.energy > 0):

@@ -57,6 +57,7 @@ from scipy.spatial.distance import squareform
 from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 
+from vaearr.io.detector import store_detector
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.background import static_background
 from vaearr.maps.lattice_fit import SCALES, candidate_pixels, divided_means, fit_scales
@@ -439,27 +440,13 @@ class PhasesResult:
 
 def store_geometry(ds: xr.Dataset, pc: tuple[float, float, float] | None,
                    tilt: float | None, prefer: str | None = None) -> tuple[Geometry | None, str]:
-    """The detector geometry: given, else the one ``vaearr index`` (the variable ``prefer`` first), a vendor file or a
-    simulation kept in the store."""
-    found: tuple[Any, Any, str] | None = None
-    first = [ds[prefer]] if prefer in ds.data_vars else []
-    for v in [*first, *ds.data_vars.values()]:
-        det = v.attrs.get("detector")
-        if isinstance(det, dict) and det.get("pc_bruker"):
-            found = (det["pc_bruker"], det.get("sample_tilt"), f"'{v.name}' (vaearr index)")
-            break
-    pat = ds[PATTERNS].attrs if PATTERNS in ds.data_vars else {}
-    if found is None and pat.get("detector_pc"):
-        found = (pat["detector_pc"], pat.get("detector_sample_tilt"), "the patterns' vendor file")
-    for key in ("phase_map", "science_map"):
-        if found is None and isinstance(ds.attrs.get(key), dict) and ds.attrs[key].get("pc"):
-            found = (ds.attrs[key]["pc"], ds.attrs[key].get("sample_tilt"), "the simulation")
-    if pc is not None:
-        return Geometry(tuple(pc), float(tilt if tilt is not None else 70.0)), "PC as given"  # type: ignore[arg-type]
-    if found is None:
+    """The detector geometry: given, else the one the store keeps (:func:`vaearr.io.detector.store_detector`: the
+    patterns' own, ``vaearr index``'s — the variable ``prefer`` first —, a vendor file's, a simulation's)."""
+    detector = store_detector(ds, pc, sample_tilt=tilt, prefer=prefer, default=False)
+    if detector is None:
         return None, ""
-    t = tilt if tilt is not None else (found[1] if found[1] is not None else 70.0)
-    return Geometry(tuple(float(x) for x in found[0][:3]), float(t)), f"PC from {found[2]}"  # type: ignore[arg-type]
+    said = "PC as given" if pc is not None else f"PC from {detector.source}"
+    return Geometry(detector.pc, float(detector.sample_tilt)), said
 
 
 def _region_map(ds: xr.Dataset, name: str, valid: np.ndarray, store: Any) -> tuple[np.ndarray, np.ndarray]:

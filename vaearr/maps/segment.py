@@ -22,7 +22,7 @@ import xarray as xr
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.grain_cuts import cut_grains, move_pieces, neighbour_dots
 from vaearr.maps.boundary_angles import angle_map, boundary_angles, decide
-from vaearr.maps.detector import command_detector
+from vaearr.io.detector import command_detector
 from vaearr.maps.misorientation import SEARCH_DEG, Geometry
 from vaearr.maps.merging import gap_owners
 from vaearr.maps.mixed_pixels import ALONG, SMALL, THIN, absorb_small, fill_set_aside, set_aside

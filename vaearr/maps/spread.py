@@ -57,7 +57,7 @@ from scipy import ndimage as ndi
 from scipy.stats import chi2
 
 from vaearr.errors import InputError, StoreError
-from vaearr.maps.detector import Detector, command_detector
+from vaearr.io.detector import Detector, command_detector
 from vaearr.maps.grains import grain_rotation_vectors
 from vaearr.maps.misorientation import Geometry
 from vaearr.maps.pattern_levels import PatternSpace

@@ -469,6 +469,10 @@ def describe(store: str | os.PathLike, *, storage_options: dict | None = None) -
         elif name in mask_names:
             n = int(v.sum().compute())
             lines.append(f"      {n} of {v.size} True")
+        if "pc" in v.attrs and "pc_source" in v.attrs:  # the detector kept with the patterns (vaearr.io.detector)
+            pc = "/".join(f"{float(x):.4g}" for x in v.attrs["pc"])
+            lines.append(f"      projection centre {pc} (Bruker), sample tilt {float(v.attrs.get('sample_tilt', 70)):g}°,"
+                         f" from {v.attrs['pc_source']}")
         if "active_units" in v.attrs and "kl_per_dim" in v.attrs:
             kl = v.attrs["kl_per_dim"]
             lines.append(f"      active units: {v.attrs['active_units']} of {len(kl)} latent dims; "

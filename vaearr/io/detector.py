@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vaearr.errors import StoreError
-from vaearr.maps.options import STORE_PC, given_pc
+from vaearr.options import STORE_PC, check_pc, given_pc, parse_pc
 from vaearr.store.schema import PATTERNS, PX, PY
 
 #: The PC (Bruker) assumed where a store keeps none: the middle of the range of common detectors (x* about the
@@ -107,6 +107,26 @@ def _kept(ds: Any, prefer: str | None) -> tuple[tuple[float, float, float], floa
         if isinstance(sim, Mapping) and (pc := _pc(sim.get("pc"))) is not None:
             return pc, tilt(sim), 0.0, "the simulation"
     return None
+
+
+def detector_attrs(attrs: Mapping[str, Any], pc: Any, sample_tilt: float | None, src: Any) -> dict[str, Any]:
+    """What an ingest keeps in the patterns' attrs about the detector: ``pc`` given (checked), else the file's (a
+    vendor file's ``detector_pc``, a plain HDF5's ``pc`` attribute), with where it came from; nothing when neither."""
+    parsed: tuple[float, float, float] | None
+    if pc is not None:
+        parsed = parse_pc(pc)
+        check_pc(parsed, "bruker", None)
+        source = f"given at ingest of {src}"
+    else:
+        parsed = _pc(attrs.get("pc")) if attrs.get("pc_convention", "bruker") == "bruker" else None
+        source = str(attrs.get("pc_source") or f"the file {src}")
+        if parsed is None and (parsed := _pc(attrs.get("detector_pc"))) is not None:
+            source = f"the vendor file {src}"
+            sample_tilt = sample_tilt if sample_tilt is not None else attrs.get("detector_sample_tilt")
+        if parsed is None:
+            return {}
+    tilt = sample_tilt if sample_tilt is not None else attrs.get("sample_tilt", DEFAULT_SAMPLE_TILT)
+    return {"pc": list(parsed), "pc_convention": "bruker", "sample_tilt": float(tilt), "pc_source": source}
 
 
 def command_detector(ds: Any, pc: Any, owner: type, store: Any) -> Detector:
