@@ -8,14 +8,40 @@ flow take those keywords; the command line says each as its flag (``--overwrite`
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 
 #: an option named in a message: ``name`` or ``name=value`` (a Python literal) in backticks
 KEYWORD = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)(?:=([^`]*))?`")
+
+
+def one_of(words: Sequence[str]) -> str:
+    """``words`` as a sentence says them: ``a``, ``a or b``, ``a, b or c``.
+
+    >>> one_of(["'roi'"]), one_of(["--var", "--vars", "--overwrite"])
+    ("'roi'", '--var, --vars or --overwrite')
+    """
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+
+
+def did_you_mean(word: str, choices: Iterable[str], *, quote: str = "'") -> str | None:
+    """``did you mean 'roi'?``: the ``choices`` closest to a misspelt ``word`` (difflib's ratio of 0.6 or more; the
+    best and at most two others nearly as close), each in ``quote``; None when none is close. The one rule every lookup of a name a user typed
+    follows (a store's variables, a command's options).
+
+    >>> did_you_mean("rois", ["patterns", "roi", "latent"]), did_you_mean("--overwrit", ["--overwrite"], quote="")
+    ("did you mean 'roi'?", 'did you mean --overwrite?')
+    >>> did_you_mean("zzz", ["roi"]) is None
+    True
+    """
+    near = difflib.get_close_matches(str(word), sorted({str(c) for c in choices} - {str(word)}), n=3)
+    ratios = [difflib.SequenceMatcher(None, str(word), n).ratio() for n in near]
+    near = [n for n, r in zip(near, ratios, strict=True) if r >= ratios[0] - 0.05]  # the best, and as good as it
+    return f"did you mean {one_of([f'{quote}{n}{quote}' for n in near])}?" if near else None
 
 
 class VaearrError(Exception):
