@@ -239,6 +239,8 @@ class Command(TyperCommand):
     store the line names to the library as a :class:`~vaearr.context.StoreRef` of the line's
     :class:`~vaearr.context.Context` (storage options, the command as typed, one snapshot record), leaves no empty
     folder it made when it fails (:func:`vaearr.files.command_outputs`), and says an option out of range by its flag (:func:`flagged`).
+    Its ``--help`` and usage line are in the words a user types (:func:`as_typed`, :func:`usage_pieces`: ``STORE``,
+    ``--overwrite`` alone), and a flag given a value (``--overwrite true``) is one line (:func:`flag_given_a_value`).
     """
 
     renamed: typing.ClassVar[dict[str, str]] = {}
