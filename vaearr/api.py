@@ -32,7 +32,7 @@ from vaearr.maps.options import DecomposeOptions, IndexOptions, SegmentOptions, 
 from vaearr.options import from_fields, keyword_signature, take_renamed
 from vaearr.registry import Registry
 from vaearr.store import open_store
-from vaearr.store.schema import ORIENTATION_MAPS, orientation_map_name
+from vaearr.store.schema import ORIENTATION_MAPS, no_variable, orientation_map_name
 
 #: ``vaearr.ingest``'s readers by the kind of input (the ``vaearr ingest KIND`` commands).
 READERS: Registry[Callable[..., xr.Dataset]] = Registry("kind of input")
@@ -327,8 +327,7 @@ class DatasetAccessor:
 
     def _var(self, name: str) -> xr.DataArray:
         if name not in self._ds.data_vars:
-            shown = ", ".join(map(str, list(self._ds.data_vars)[:20]))
-            raise InputError(self.store, f"no variable '{name}'; the Dataset has {shown}")
+            raise InputError(self.store, no_variable(name, self._ds.data_vars))
         return self._ds[name]
 
     def map(self, name: str, dim: Any = None, **options: Any):

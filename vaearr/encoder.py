@@ -27,7 +27,7 @@ from vaearr.errors import StoreError
 from vaearr.models import VAEBase, channels_last
 from vaearr.preprocess import Preprocess, averaged_variable, stored_average
 from vaearr.store import open_store, require_whole
-from vaearr.store.schema import MAP_DIMS
+from vaearr.store.schema import MAP_DIMS, no_variable
 
 #: Patterns a band of :meth:`Encoder.read_streamed` holds at least (whole rows of whole chunks).
 STREAM_PATTERNS = 4096
@@ -109,14 +109,15 @@ class Encoder:
         DataArray, or None (every sample).
         """
         if self.data.var not in ds.data_vars:
-            raise StoreError(where, f"no variable '{self.data.var}' (the run {self.name} was trained on it)")
+            raise StoreError(where, f"{no_variable(self.data.var, ds.data_vars)} (the run {self.name} was trained on it)")
         if isinstance(mask, str) and mask == "run":
             mask = self.data.mask
             if mask is not None and mask not in ds.data_vars:
-                raise StoreError(where, f"no mask '{mask}' (the run {self.name} was trained inside it)")
+                raise StoreError(where, f"{no_variable(mask, ds.data_vars, kind='mask')} (the run {self.name} was trained inside "
+                                        "it)")
         if isinstance(mask, str):
             if mask not in ds.data_vars:
-                raise StoreError(where, f"no mask variable '{mask}'")
+                raise StoreError(where, no_variable(mask, ds.data_vars, kind="mask variable"))
             mask = ds[mask]
         return None if mask is None else mask.transpose(*self.data.sample_dims)
 

@@ -83,9 +83,8 @@ def test_help_shows_the_new_names(command: list[str], shown: list[str]) -> None:
     proc = cli(*command, "--help", env={"COLUMNS": "200", "TERMINAL_WIDTH": "200"})
     assert proc.returncode == 0
     text = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout)
-    for word in shown:  # arguments are shown in lower case ({store}, src...)
-        flags = re.I if word.isupper() or word.endswith("...") else 0
-        assert re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text, flags), (command, word)
+    for word in shown:  # arguments as typed: STORE, SRC...
+        assert re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text), (command, word)
     for word in OLD - {"--figures"}:
         assert not re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text), (command, word)
 
@@ -187,7 +186,8 @@ def test_cluster_without_band_contrast_names_with_none(tmp_path: Path) -> None:
                     source=["test"], group_attrs={"kind": "ebsd-map"})
     proc = cli("cluster", store, "--method", "kmeans", "--k", "2", "--out", tmp_path / "c")
     assert proc.returncode == 2
-    assert "no variable 'bandcontrast' to cluster with; --with none clusters the latent alone" in proc.stderr
+    assert "no variable 'bandcontrast' in the store; run 'vaearr ingest tables STORE --bandcontrast FILE'" in proc.stderr
+    assert "; --with none clusters the latent alone" in proc.stderr
     assert "cluster_kmeans_dim0" not in open_store(store).data_vars
     proc = cli("cluster", store, "--method", "kmeans", "--k", "2", "--with", "none", "--out", tmp_path / "c")
     assert proc.returncode == 0, proc.stderr
@@ -202,6 +202,6 @@ def test_segment_without_a_latent_names_encode(tmp_path: Path) -> None:
     write_variables(store, {"bandcontrast": xr.DataArray(np.ones((6, 6), np.float32), dims=("y", "x"), coords=coords)},
                     source=["test"], group_attrs={"kind": "ebsd-map"})
     proc = cli("segment", store)
-    assert proc.returncode == 2 and "no feature variable 'latent'" in proc.stderr
-    assert "'vaearr encode' writes the latent, or give --var another map" in proc.stderr
+    assert proc.returncode == 2 and "no feature variable 'latent' in the store" in proc.stderr
+    assert "run 'vaearr encode STORE --run RUN' first, or give --var another map" in proc.stderr
 

@@ -396,13 +396,46 @@ def test_wrong_shapes(existing_store, ni, tmp_path):
 
 def test_files_kikuchipy_cannot_read(existing_store, ni, tmp_path):
     plain = _plain_h5(tmp_path / "plain.h5", data=(ni.reshape(9, 60, 60), {}))
-    err = _fails(existing_store, plain, "not a format kikuchipy reads")
+    err = _fails(existing_store, plain, "an HDF5 file kikuchipy does not read as EBSD patterns")
     assert "`dataset`" in str(err) and "/data 9×60×60 uint8" in str(err)
     txt = tmp_path / "notes.txt"
     txt.write_text("not patterns\n")
-    _fails(existing_store, txt, "not a format kikuchipy reads")
+    _fails(existing_store, txt, "a text file beginning 'not patterns', not EBSD patterns in a format kikuchipy reads")
     _fails(existing_store, txt, "not an HDF5 file", dataset="patterns")
     _fails(existing_store, tmp_path / "missing.h5", "no such file")
+
+
+@pytest.mark.parametrize("name, content, said", [
+    ("README.md", "# vaearr\n\nVAE representations…\n", "a Markdown text file beginning '# vaearr'"),
+    ("scan.json", '{"scan": [10, 12]}', "a JSON text file beginning '{\"scan\": [10, 12]}'"),
+    ("noise.bin", bytes(range(256)) * 8, "binary data (2,048 bytes) of no format vaearr knows"),
+    ("photo.png", b"\x89PNG\r\n\x1a\n" + bytes(64), "a PNG image"),
+    ("empty.h5", b"", "an empty file (0 bytes)"),
+    ("folder", None, "a folder, not a file of EBSD patterns"),
+])
+def test_a_file_kikuchipy_cannot_read_is_said_in_vaearrs_words(existing_store, tmp_path, name, content, said):
+    """A Markdown file (or any other file that holds no patterns) given to ``ingest ebsd``: one line saying what the
+    file is and what ``ingest ebsd`` reads — never kikuchipy's "Could not read …, please report this error" — and the
+    store left as it was."""
+    from tests.helpers import cli
+
+    src = tmp_path / name
+    if content is None:
+        src.mkdir()
+    elif isinstance(content, bytes):
+        src.write_bytes(content)
+    else:
+        src.write_text(content)
+    before = tree_hash(existing_store)
+    proc = cli("ingest", "ebsd", src, existing_store, "--overwrite")
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"error: {src}: {said}"), lines[0]
+    assert "report" not in lines[0] and "Could not read" not in lines[0] and "Traceback" not in proc.stderr
+    if content is not None and name != "empty.h5":
+        assert ", not EBSD patterns in a format kikuchipy reads (h5ebsd .h5, .h5oina, .up1/.up2, .ebsp, NORDIF .dat)" \
+            in lines[0] and lines[0].endswith("; a plain HDF5 file of patterns needs --dataset"), lines[0]
+    assert tree_hash(existing_store) == before
 
 
 def test_cli_reports_bad_input_in_one_line(existing_store, vendor):

@@ -177,7 +177,8 @@ def test_bad_sources(tmp_path: Path):
         read_nifti([ANAT, tmp_path / "gone.nii"])
     fake = tmp_path / "fake.nii"
     fake.write_bytes(b"plain text, not a NIfTI header" * 20)
-    with pytest.raises(InputError, match="fake.nii: is not a NIfTI image"):
+    with pytest.raises(InputError, match="fake.nii: a text file beginning 'plain text, not a NIfTI header.*', not a "
+                                         "NIfTI image nibabel reads"):
         read_nifti([fake])
     twin = tmp_path / "anatomical.nii"
     shutil.copy(ANAT, twin)

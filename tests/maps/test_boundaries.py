@@ -234,7 +234,7 @@ def test_bad_inputs_leave_the_store_unchanged(tmp_path: Path) -> None:
     store = write_map(tmp_path / "m.zarr", patterns)
     before = tree_hash(store)
     proc = cli("boundaries", store, "--var", "latent", "--out", tmp_path / "f")
-    assert proc.returncode == 2 and "has no variable 'latent'" in proc.stderr
+    assert proc.returncode == 2 and "no variable 'latent' in the store; run 'vaearr encode" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and tree_hash(store) == before
     proc = cli("boundaries", store, "--mask", "nope", "--out", tmp_path / "f")
     assert proc.returncode == 2 and "no mask 'nope'" in proc.stderr and tree_hash(store) == before

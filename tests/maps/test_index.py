@@ -183,7 +183,7 @@ def test_bad_files_and_stores_are_one_line(ni_store: Path, tmp_path: Path) -> No
     before = tree_hash(other)
     proc = cli("index", other, "--phase", "ni", "--pc", "0.4,0.2,0.5", "--tilt", "70")
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0
-    assert "no 'patterns' variable to index" in proc.stderr and tree_hash(other) == before
+    assert "no pattern variable 'patterns' in the store; run 'vaearr ingest ebsd FILE STORE' first" in proc.stderr and tree_hash(other) == before
     # a master pattern that is not one; both --phase and --master-pattern
     junk = tmp_path / "mp.h5"
     junk.write_bytes(b"not hdf5 at all")

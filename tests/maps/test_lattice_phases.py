@@ -116,12 +116,13 @@ def test_bad_input_is_one_line_and_leaves_the_store(lattice_store: Path) -> None
     from vaearr.maps.phases import phases_store
 
     before = tree_hash(lattice_store)
-    with pytest.raises(StoreError, match=r"no orientation variable 'hough' for `method='lattice'`.*vaearr index"):
+    with pytest.raises(StoreError, match=r"no orientation variable 'hough' in the store; run 'vaearr index STORE .*\(`method='lattice'` reads them\)"):
         phases_store(lattice_store, regions="seg", method="lattice", var="hough")
     with pytest.raises(StoreError, match="no orientation variable 'seg'"):
         phases_store(lattice_store, regions="seg", method="lattice", var="seg")
     assert tree_hash(lattice_store) == before
     proc = cli("phases", lattice_store, "--regions", "seg", "--method", "lattice", "--var", "hough")
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and proc.stderr.strip().count("\n") == 0
-    assert "no orientation variable 'hough' for --method lattice" in proc.stderr, proc.stderr
+    assert "no orientation variable 'hough' in the store; run 'vaearr index STORE" in proc.stderr, proc.stderr
+    assert "(--method lattice reads them), or give --var" in proc.stderr, proc.stderr
     assert tree_hash(lattice_store) == before

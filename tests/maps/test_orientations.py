@@ -205,6 +205,31 @@ def test_existing_variables_need_overwrite(tmp_path):
         read_crystal_map(tmp_path / "missing.ang")
 
 
+def test_a_file_orix_cannot_read_is_said_in_vaearrs_words(tmp_path):
+    """A Markdown file given to ``ingest orientations`` (or ``master-pattern``): one line saying what it is and what
+    the command reads, never orix's or kikuchipy's "Could not read …, please report this error"; a folder is a
+    folder, and binary data under .h5's suffix a damaged file."""
+    md = tmp_path / "README.md"
+    md.write_text("# vaearr\n\nsome notes\n")
+    proc = cli("ingest", "orientations", md, tmp_path / "s.zarr")
+    error = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 2 and error == (f"error: {md}: a Markdown text file beginning '# vaearr', not a crystal "
+                                              "map orix reads (.ang, .ctf, orix HDF5 or h5ebsd)"), proc.stderr
+    assert not (tmp_path / "s.zarr").exists()
+    proc = cli("master-pattern", md, "--out", tmp_path / "mp")
+    assert proc.returncode == 2 and proc.stderr.strip() == (
+        f"error: {md}: a Markdown text file beginning '# vaearr', not an EBSD master pattern kikuchipy reads (an "
+        "EMsoft master-pattern .h5)"), proc.stderr
+    with pytest.raises(InputError, match=r": a folder, not a file$"):
+        read_crystal_map(tmp_path)
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(InputError, match=r"cut.h5: cannot be read as a crystal map orix reads .*: truncated or "
+                                         r"corrupt\?") as err:
+        read_crystal_map(cut)
+    assert "report" not in str(err.value)
+
+
 # --------------------------------------------------------------------------------------------
 # derived maps
 

@@ -92,6 +92,6 @@ def test_quality_bad_input_leaves_the_store(two_phase_store: Path, tmp_path: Pat
         quality_store(two_phase_store, mask="nope")
     other = tmp_path / "maps.zarr"
     write_variables(other, {"bandcontrast": xr.DataArray(np.ones((2, 3), np.float32), dims=("y", "x"))})
-    with pytest.raises(StoreError, match="no 'patterns'"):
+    with pytest.raises(StoreError, match="no pattern variable 'patterns' in the store; run 'vaearr ingest ebsd FILE STORE' first"):
         quality_store(other)
     assert tree_hash(two_phase_store) == before

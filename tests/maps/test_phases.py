@@ -157,7 +157,7 @@ def test_bad_input_is_one_line_and_leaves_the_store(two_phase_store: Path) -> No
         phases_store(two_phase_store, regions="grain_id", max_phases=0)
     with pytest.raises(InputError, match="^method must be one of"):
         phases_store(two_phase_store, regions="grain_id", method="magic")
-    with pytest.raises(StoreError, match="no feature map 'latent'"):
+    with pytest.raises(StoreError, match="no feature map 'latent' in the store; run 'vaearr encode"):
         phases_store(two_phase_store, regions="grain_id", method="features")
     with pytest.raises(StoreError, match="exists"):
         phases_store(two_phase_store, regions="grain_id", name="roi")

@@ -39,7 +39,7 @@ from vaearr.maps.roi import make_roi
 from vaearr.progress import bar
 from vaearr.options import renamed_keywords, take_renamed
 from vaearr.store import open_store, write_variables
-from vaearr.store.schema import AUTO_MASK, auto_mask
+from vaearr.store.schema import AUTO_MASK, auto_mask, no_variable
 
 #: Colour of noise points (label −1).
 NOISE_RGB = (0.62, 0.62, 0.62)
@@ -219,7 +219,7 @@ def _select_mask(ds: xr.Dataset, mask: str | None, x_range: Any, y_range: Any, s
     if mask is None:
         return np.ones((ds.sizes["y"], ds.sizes["x"]), bool), "none"
     if mask not in ds:
-        raise StoreError(store, f"no mask variable '{mask}' in the store")
+        raise StoreError(store, no_variable(mask, ds.data_vars, kind="mask variable"))
     return np.asarray(ds[mask].transpose("y", "x").values, bool), mask
 
 
@@ -257,7 +257,7 @@ def _points(ds: xr.Dataset, o: ClusterOptions) -> _Points:
     lv, bv = _vectors(o, int(m.sum()), mask_label)
     if lv is None:
         if latent not in ds:
-            raise StoreError(store, f"no latent variable '{latent}' (run 'vaearr encode' first)")
+            raise StoreError(store, no_variable(latent, ds.data_vars, kind="latent variable"))
         lat = ds[latent]
         if latent_dim not in lat.dims:
             raise StoreError(store, f"'{latent}' has no '{latent_dim}' dim (dims {lat.dims})")
@@ -267,7 +267,7 @@ def _points(ds: xr.Dataset, o: ClusterOptions) -> _Points:
         lv = np.asarray(lat.sel({latent_dim: o.dim}).transpose("y", "x").values, np.float64)[m]
     if o.with_var is not None and bv is None:
         if o.with_var not in ds:
-            raise StoreError(store, f"no variable '{o.with_var}' to cluster with; `with_var=None` clusters the "
+            raise StoreError(store, f"{no_variable(o.with_var, ds.data_vars)}; `with_var=None` clusters the "
                                     f"latent alone, `with_var='NAME'` with another (y, x) map")
         bv = np.asarray(ds[o.with_var].transpose("y", "x").values, np.float64)[m]
     keep = np.isfinite(lv) & (np.isfinite(bv) if bv is not None else True)

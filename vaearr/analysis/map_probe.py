@@ -24,7 +24,7 @@ import zarr
 from vaearr.errors import InputError, StoreError
 from vaearr.run import Run
 from vaearr.store import open_store, require_whole
-from vaearr.store.schema import MAP_DIMS, RGB
+from vaearr.store.schema import MAP_DIMS, RGB, no_variable
 
 #: A box with more pixels than this is subsampled on a regular grid for its mean pattern.
 BOX_CAP = 4096
@@ -103,8 +103,8 @@ class MapProbe:
         require_whole(ds, ds.data_vars, store)  # it offers every map and reads the patterns: none damaged
         var = self.run.data.var
         if var not in ds.data_vars:
-            raise StoreError(store, f"no variable '{var}': the map explorer needs the patterns "
-                                    f"(the run {self.run.path} was trained on '{var}'); ingest them with 'vaearr ingest ebsd'")
+            raise StoreError(store, f"{no_variable(var, ds.data_vars)}: the map explorer needs the patterns (the run "
+                                    f"{self.run.path} was trained on '{var}')")
         pat = ds[var]
         if pat.ndim != 4 or tuple(pat.dims[:2]) != MAP_DIMS:
             raise StoreError(store, f"'{var}' has dims {tuple(pat.dims)}; the map explorer needs {var}(y, x, py, px)")
@@ -171,8 +171,8 @@ class MapProbe:
     def check_map(self, name: str) -> str:
         names = self.map_names()
         if name not in names:
-            raise StoreError(self.store, f"no map '{name}' (maps: {', '.join(names[:12])}"
-                                         f"{', ...' if len(names) > 12 else ''}; a latent dim as latent[3])")
+            raise StoreError(self.store, f"{no_variable(name, names, kind='map', listed='its maps')}; a latent dim is "
+                                         "named as latent[3]")
         return name
 
     def small(self, name: str) -> np.ndarray:

@@ -37,7 +37,7 @@ from vaearr.maps.references import (
 from vaearr.maps.masked import mask_array
 from vaearr.options import renamed_keywords, take_renamed
 from vaearr.store import open_store, require_whole, write_variables
-from vaearr.store.schema import PATTERNS, auto_mask
+from vaearr.store.schema import PATTERNS, auto_mask, no_variable
 
 
 def rank_table(assoc: xr.DataArray, *, latent_dim: str = "latent_dim") -> xr.DataArray:
@@ -309,7 +309,7 @@ def association_block(
 
     ds = open_store(store)
     if latent not in ds:
-        raise StoreError(store, f"no latent variable '{latent}' (run 'vaearr encode' first)")
+        raise StoreError(store, no_variable(latent, ds.data_vars, kind="latent variable"))
     m = mask_array(ds, auto_mask(ds.data_vars, mask), ("y", "x"), store)
     opts = AssociationOptions(metrics=tuple(metrics) if metrics else AssociationOptions().metrics,
                               trend_order=trend_order, workers=workers)
@@ -392,10 +392,10 @@ def rank_latents(store: str | os.PathLike, options: RankOptions | None = None, /
     k_range, criterion, trend_order, metrics, overwrite = o.k_range, o.criterion, o.trend_order, o.metrics, o.overwrite
     ds = open_store(store)
     if latent not in ds:
-        raise StoreError(store, f"no latent variable '{latent}' (run 'vaearr encode' first)")
+        raise StoreError(store, no_variable(latent, ds.data_vars, kind="latent variable"))
     mask = auto_mask(ds.data_vars, mask)
     if mask is not None and mask not in ds:
-        raise StoreError(store, f"no mask variable '{mask}' in the store")
+        raise StoreError(store, no_variable(mask, ds.data_vars, kind="mask variable"))
     if not against:
         raise InputError(None, "give at least one reference (`against`)")
     dims = check_dims(ds[latent], o.dims, latent_dim=latent_dim)

@@ -74,6 +74,7 @@ from vaearr.batches.workers import Workers
 from vaearr.errors import InputError, StoreError
 from vaearr.store import open_store, require_whole
 from vaearr.store.remote import is_repository_url, options, snapshot_of
+from vaearr.store.schema import no_variable
 from vaearr.transforms import Transform
 
 
@@ -225,7 +226,7 @@ class ZarrBatches:
         s = self.spec
         ds = open_store(self.store, storage_options=self.storage_options)
         if s.var not in ds.data_vars:
-            raise StoreError(self.store, f"no variable '{s.var}' (it has: {', '.join(map(str, ds.data_vars))})")
+            raise StoreError(self.store, no_variable(s.var, ds.data_vars))
         require_whole(ds, [s.var, s.mask], self.store)
         da = ds[s.var]
         dims = tuple(map(str, da.dims))
@@ -242,7 +243,7 @@ class ZarrBatches:
         mask = None
         if s.mask is not None:
             if s.mask not in ds.data_vars:
-                raise StoreError(self.store, f"no mask variable '{s.mask}'")
+                raise StoreError(self.store, no_variable(s.mask, ds.data_vars, kind="mask variable"))
             m = ds[s.mask]
             if m.dtype != bool:
                 raise InputError(self.store, f"mask '{s.mask}' must be boolean, got {m.dtype}")

@@ -13,7 +13,7 @@ import torch
 
 from vaearr.errors import InputError, StoreError
 from vaearr.store import masks, open_store, require_whole
-from vaearr.store.schema import ROI, split_dims
+from vaearr.store.schema import ROI, no_variable, split_dims
 
 #: Accepted values of ``split``.
 SPLITS = ("train", "val", "all")
@@ -210,12 +210,12 @@ class DataSpec:
         """
         ds = open_store(store)
         if var not in ds.data_vars:
-            raise StoreError(store, f"no variable '{var}' (it has: {', '.join(map(str, ds.data_vars))})")
+            raise StoreError(store, no_variable(var, ds.data_vars))
         samples, features = split_dims(tuple(map(str, ds[var].dims)), var, sample_dims, feature_dims)
         if mask == "auto":
             mask = ROI if ROI in masks(ds) else None
         elif mask is not None and mask not in ds.data_vars:
-            raise StoreError(store, f"no mask variable '{mask}'")
+            raise StoreError(store, no_variable(mask, ds.data_vars, kind="mask variable"))
         require_whole(ds, [var, mask], store)  # before any work: nothing is ever computed from a damaged one
         location = os.fspath(store)
         if "://" not in location:

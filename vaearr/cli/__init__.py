@@ -25,7 +25,7 @@ import typer
 from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, decompose, boundaries, index, orientations, export, explore, report, segment, spread, phases  # noqa: F401
 # isort: on
 from vaearr.cli.common import URL, Invocation, app, command_class, command_name
-from vaearr.errors import VaearrError
+from vaearr.errors import VaearrError, did_you_mean
 from vaearr.files import NoRoomError, no_room
 from vaearr.store.remote import is_storage_failure, storage_error
 
@@ -66,8 +66,17 @@ def unexpected(exc: BaseException) -> str:
 
 def usage_line(exc: typer.TyperException) -> str:
     """One line for a command line click could not parse (an unknown option, a missing argument, a value
-    that is not a number): the command and click's message, without the usage box."""
-    return f"error: {command_name(getattr(exc, 'ctx', None))}: {exc.format_message()}".replace("\n", " ")
+    that is not a number): the command and click's message, without the usage box; an unknown option with the
+    options it is close to (``did you mean --overwrite?``), or where to find them."""
+    ctx = getattr(exc, "ctx", None)
+    message = exc.format_message()
+    name = getattr(exc, "option_name", None)
+    if type(exc).__name__ == "NoSuchOption" and name:
+        options = [o for p in (ctx.command.get_params(ctx) if ctx is not None else [])
+                   for o in [*getattr(p, "opts", ()), *getattr(p, "secondary_opts", ())] if o.startswith("--")]
+        near = did_you_mean(name, options, quote="") if options else None
+        message = f"no option {name}; " + (near or f"'{command_name(ctx)} --help' lists the options")
+    return f"error: {command_name(ctx)}: {message}".replace("\n", " ")
 
 
 #: storage-option keys whose values are credentials: the command written in a store's attrs hides them

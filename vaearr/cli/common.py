@@ -171,6 +171,54 @@ def modern_args(args: list[str], renamed: dict[str, str]) -> tuple[list[str], li
     return out + moved, used
 
 
+def as_typed(param: Any) -> Any:
+    """``param`` as ``--help`` and the usage line show it, in the words a user types: an argument by its name in
+    capitals (``STORE``, ``SRC``), an on/off flag alone (``--overwrite``, ``--tensorboard / --no-tensorboard``: no
+    value after it, as the command line takes none). Returns ``param`` (its ``metavar`` set)."""
+    if param.param_type_name == "argument":
+        param.metavar = (param.metavar or param.name).strip("[]").upper()
+    elif getattr(param, "is_flag", False) and not getattr(param, "count", False):
+        param.metavar = ""  # a flag takes no value: nothing after it in the help (typer would write <bool>)
+    return param
+
+
+def usage_pieces(command: Any, ctx: Any) -> list[str]:
+    """The usage line's pieces of ``command``: ``[OPTIONS]``, then each argument as typed (``STORE``, ``[STORE]``
+    when it may be left out, ``SRC...`` for several); typer would write ``{store}``."""
+    pieces = [command.options_metavar] if command.options_metavar else []
+    for p in command.get_params(ctx):
+        if p.param_type_name != "argument":
+            pieces += p.get_usage_pieces(ctx)
+            continue
+        name = as_typed(p).metavar
+        pieces.append((name if p.required else f"[{name}]") + ("..." if p.nargs != 1 else ""))
+    return pieces
+
+
+#: the words a user may type after a flag meaning yes or no (``--overwrite true``): a flag takes none
+BOOLEAN_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "1", "0"})
+
+
+def flag_given_a_value(params: list[Any], args: list[str]) -> str | None:
+    """The line for an on/off flag given a value (``--overwrite true``, ``--overwrite=yes``), which the command line
+    does not take (the flag alone says yes): None when ``args`` give none."""
+    flags = {o: p for p in params if getattr(p, "is_flag", False) and not getattr(p, "count", False)
+             for o in [*p.opts, *p.secondary_opts]}
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        head, eq, value = arg.partition("=")
+        if head not in flags or not (eq or (i + 1 < len(args) and args[i + 1].lower() in BOOLEAN_WORDS)):
+            continue
+        p = flags[head]
+        on = next((o for o in p.opts if o.startswith("--")), p.opts[0])
+        off = next((o for o in p.secondary_opts if o.startswith("--")), None)
+        value = value if eq else args[i + 1]
+        return (f"{head} is a flag and takes no value (got '{value}'): write {on} alone to turn it on, "
+                f"{'and ' + off if off else 'and leave it out'} to turn it off")
+    return None
+
+
 def command_name(ctx: Any) -> str:
     """``vaearr segment``, ``vaearr ingest ebsd``: the command of ``ctx`` as a user types it."""
     names: list[str] = []
@@ -191,9 +239,17 @@ class Command(TyperCommand):
     store the line names to the library as a :class:`~vaearr.context.StoreRef` of the line's
     :class:`~vaearr.context.Context` (storage options, the command as typed, one snapshot record), leaves no empty
     folder it made when it fails (:func:`vaearr.files.command_outputs`), and says an option out of range by its flag (:func:`flagged`).
+    Its ``--help`` and usage line are in the words a user types (:func:`as_typed`, :func:`usage_pieces`: ``STORE``,
+    ``--overwrite`` alone), and a flag given a value (``--overwrite true``) is one line (:func:`flag_given_a_value`).
     """
 
     renamed: typing.ClassVar[dict[str, str]] = {}
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return [as_typed(p) for p in super().get_params(ctx)]
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return usage_pieces(self, ctx)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         args = take_run_options(list(args), invocation(ctx))
@@ -203,6 +259,9 @@ class Command(TyperCommand):
             use = f"use {new}" if new != ARGUMENT else "give STORE as an argument"
             typer.echo(f"warning: {command_name(ctx)}: {old} is deprecated, {use} (the old spelling goes in vaearr "
                        f"{REMOVED_IN})", err=True)
+        said = flag_given_a_value(self.get_params(ctx), args)
+        if said:
+            ctx.fail(said)  # a usage error: one line, exit 2
         rest = super().parse_args(ctx, list(args))  # click consumes the list it is given
         taken = {str(v) for p in self.params if takes_urls(p) for v in _values(ctx.params.get(p.name))}
         for arg in args:
@@ -265,6 +324,9 @@ class Group(TyperGroup):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return super().parse_args(ctx, take_run_options(list(args), invocation(ctx)))
 
+    def get_params(self, ctx: Any) -> list[Any]:
+        return [as_typed(p) for p in super().get_params(ctx)]
+
     def list_commands(self, ctx: Any) -> list[str]:
         names = list(self.commands)
         return sorted(names, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER) + names.index(n))
@@ -309,7 +371,7 @@ def _root(
     run.storage_options.update(storage_options(storage_option or []))
 
 
-ingest_app = typer.Typer(help="Read a source into a store (created if absent).", no_args_is_help=True)
+ingest_app = typer.Typer(cls=Group, help="Read a source into a store (created if absent).", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 
 StoreArg = Annotated[Path, typer.Argument(parser=store_location, metavar="STORE",

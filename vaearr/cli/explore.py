@@ -133,7 +133,10 @@ def explore_map(
     app_ = MapExplorer(store, run, map=map_, checkpoint=checkpoint, device=device, latent=latent, box_cap=box_cap)
     p = app_.probe
     if latent != "latent" and p.latent is None:  # named by the user, so it must be there
-        raise StoreError(store, f"no latent variable '{latent}' over (y, x, {p.latent_dim}) for --var")
+        from vaearr.store.schema import no_variable
+
+        raise StoreError(store, f"{no_variable(latent, p.ds.data_vars, kind='latent variable')} (--var names a "
+                                f"(y, x, {p.latent_dim}) latent)")
     typer.echo(f"{store}: map {p.shape[0]} × {p.shape[1]} of {p.var} {p.pattern_shape[0]} × {p.pattern_shape[1]}; "
                f"showing '{app_.map}' ({len(p.map_names())} maps); latent ranges from "
                f"{p.latent or 'none (no latent in the store)'}")

@@ -120,7 +120,7 @@ def ingest_tables(
 @ingest_app.command("orientations")
 def ingest_orientations(
     src: Annotated[Path, typer.Argument(help="Orientation map: EDAX/TSL .ang, Oxford .ctf, orix HDF5 or an h5ebsd crystal map orix reads.")],
-    store: Annotated[Optional[Path], typer.Argument(parser=store_location, metavar="[STORE]", help="Store to add to, aligned to its y/x grid by coordinate (default: a new stores/<file name>.zarr)."), Renamed("--store", "-s")] = None,
+    store: Annotated[Optional[Path], typer.Argument(parser=store_location, metavar="STORE", help="Store to add to, aligned to its y/x grid by coordinate (default: a new stores/<file name>.zarr)."), Renamed("--store", "-s")] = None,
     name: Annotated[str, typer.Option(help="Name of the orientation variable (and prefix of its maps).")] = "orientation",
     maps: Annotated[bool, typer.Option("--maps/--no-maps", help="Also write NAME_ipf, _kam, _grod, _grains, _grain_boundaries.")] = True,
     grain_angle: Annotated[float, typer.Option(help="Misorientation (degrees) between grains; also the largest neighbour angle KAM averages.")] = 5.0,

@@ -46,7 +46,7 @@ from vaearr.crystals.structures import (
     record_phase,
     structure_factors,
 )
-from vaearr.errors import InputError, require
+from vaearr.errors import InputError, require, unreadable
 from vaearr.numba_cache import guard_gufunc_cache
 
 #: Master patterns kikuchipy ships inside its package (no network): phase name → loader.
@@ -269,7 +269,8 @@ def read_master_pattern(path: str | os.PathLike):
         with quiet():
             mp = kp.load(path, projection="lambert", hemisphere="both")
     except Exception as exc:  # noqa: BLE001 - kikuchipy/rosettasciio raise many kinds on unreadable files
-        raise InputError(path, f"kikuchipy cannot read it as an EBSD master pattern ({exc})") from None
+        raise unreadable(path, "an EBSD master pattern kikuchipy reads (an EMsoft master-pattern .h5)", exc,
+                         suffixes=(".h5", ".hdf5")) from None
     if not isinstance(mp, kp.signals.EBSDMasterPattern):
         raise InputError(path, f"is a {type(mp).__name__}, not an EBSD master pattern")
     return mp

@@ -30,6 +30,7 @@ from vaearr.store.schema import (
     QUATERNION,
     X,
     Y,
+    no_variable,
     phase_id_name,
 )
 from vaearr.numba_cache import guard_gufunc_cache
@@ -50,16 +51,15 @@ def orientation_names(ds: xr.Dataset) -> list[str]:
 def check_orientation(ds: xr.Dataset, orientation: str, where: Any = None) -> xr.DataArray:
     """``ds[orientation]`` as ``(y, x, quaternion)``; an :class:`InputError` naming the choices when it is not one."""
     if orientation not in ds.data_vars or QUATERNION not in ds[orientation].dims:
-        have = orientation_names(ds)
-        raise InputError(where, f"has no orientation variable '{orientation}' "
-                                f"({'its orientations: ' + ', '.join(have) if have else 'it has no orientations'})")
+        raise InputError(where, no_variable(orientation, orientation_names(ds), kind="orientation variable",
+                                            listed="its orientations"))
     return ds[orientation].transpose(Y, X, QUATERNION)
 
 
 def label_map(ds: xr.Dataset, name: str, option: str, where: Any = None) -> np.ndarray:
     """``ds[name]`` as an integer ``(y, x)`` array; an :class:`InputError` when it is not a label map."""
     if name not in ds.data_vars:
-        raise InputError(where, f"{option}: no variable '{name}'")
+        raise InputError(where, f"{option}: {no_variable(name, ds.data_vars)}")
     v = ds[name]
     if set(v.dims) != {Y, X} or v.dtype.kind not in "iub":
         raise InputError(where, f"{option}: '{name}' is not a label map (an integer (y, x) variable such as a "
@@ -217,7 +217,8 @@ def to_ebsd(ds: xr.Dataset, patterns: str = PATTERNS, orientation: str | None = 
     guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     kp = require("kikuchipy", "ebsd")
     if patterns not in ds.data_vars or set(ds[patterns].dims) != {Y, X, PY, PX}:
-        raise InputError(where, f"has no pattern variable '{patterns}' (y, x, py, px)")
+        raise InputError(where, no_variable(patterns, [n for n, v in ds.data_vars.items() if set(v.dims) == {Y, X, PY, PX}],
+                                            kind="pattern variable", listed="its (y, x, py, px) patterns"))
     p = ds[patterns].transpose(Y, X, PY, PX)
     data = p.data if lazy else np.asarray(p.values)
     if lazy and isinstance(data, np.ndarray):

@@ -33,7 +33,7 @@ from vaearr.io.bridge import GRAIN_ID, ORIX_PROPERTY, label_map, store_detector,
 from vaearr.io.ctf import write_ctf
 from vaearr.progress import bar
 from vaearr.store import open_store, require_whole
-from vaearr.store.schema import PHASE_ID, ROI, X, Y, phase_id_name
+from vaearr.store.schema import PHASE_ID, ROI, X, Y, no_variable, phase_id_name
 from vaearr.numba_cache import guard_gufunc_cache
 
 #: Output suffix → what is written.
@@ -258,7 +258,7 @@ def write_ang_pc(path: str | os.PathLike, pc: np.ndarray) -> None:
 def _columns(ds: xr.Dataset, name: str, where) -> list[tuple[str, np.ndarray]]:
     """Variable ``name`` as ``(column, values over y × x)`` pairs: one for a map, one per component."""
     if name not in ds.data_vars:
-        raise InputError(where, f"`vars`: no variable '{name}'")
+        raise InputError(where, f"`vars`: {no_variable(name, ds.data_vars)}")
     v = ds[name]
     rest = [d for d in v.dims if d not in (Y, X)]
     if Y not in v.dims or X not in v.dims or len(rest) > 1:

@@ -34,7 +34,7 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
-from vaearr.errors import InputError, require
+from vaearr.errors import InputError, require, unreadable
 from vaearr.io.write import write_ingested
 from vaearr.store import open_store
 from vaearr.store.schema import VOLUME_SPATIAL_DIMS
@@ -181,7 +181,7 @@ def _plan(subject: str, path: Path, volume: int | None) -> _Plan:
     try:
         img = nib.load(path)
     except Exception as exc:  # noqa: BLE001 - nibabel raises ImageFileError, OSError, ValueError...
-        raise InputError(path, f"is not a NIfTI image nibabel can read: {exc}") from None
+        raise unreadable(path, "a NIfTI image nibabel reads (.nii, .nii.gz)", exc, suffixes=(".nii", ".gz")) from None
     shape = tuple(int(s) for s in img.shape)
     # trailing singleton dims (x, y, z, 1) are a 3D volume saved as 4D
     while len(shape) > 3 and shape[-1] == 1:

@@ -32,7 +32,7 @@ import numpy as np
 import xarray as xr
 
 from vaearr.crystals import phase_record
-from vaearr.errors import InputError, StoreError, VaearrError, require
+from vaearr.errors import InputError, StoreError, VaearrError, require, unreadable, what_file
 from vaearr.io.crystal_map import NOT_INDEXED, CrystalMapData
 from vaearr.io.grid import infer_grid, place_on_grid
 from vaearr.io.limits import check_budget, check_rows, check_text
@@ -124,7 +124,7 @@ def read_crystal_map(path: str | os.PathLike) -> CrystalMapData:
     orix_io = require("orix.io", "ebsd")
     path = Path(path)
     if not path.is_file():
-        raise InputError(path, "no such file" if not path.exists() else "is not a file")
+        raise InputError(path, "no such file" if not path.exists() else f"{what_file(path)}, not a file")
     vendor = vendor_of(path)
     if vendor in ("oxford", "edax"):  # orix has no reader for their indexing
         data = read_vendor_indexing(path, vendor)
@@ -143,9 +143,8 @@ def read_crystal_map(path: str | os.PathLike) -> CrystalMapData:
         data = read_vendor_indexing(path, vendor) if vendor == "bruker" else None
         if data is not None:
             return data
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(path, f"cannot be read as a crystal map (.ang, .ctf, orix HDF5 or h5ebsd); "
-                               f"truncated or corrupt? ({msg})") from None
+        raise unreadable(path, "a crystal map orix reads (.ang, .ctf, orix HDF5 or h5ebsd)", exc,
+                         suffixes=(".ang", ".ctf", ".h5", ".hdf5", ".h5ebsd")) from None
     if vendor == "bruker" and (xmap.x is None or xmap.y is None):
         # orix orders Bruker points by SEM IX/IY; placeholders there leave it a map without x/y
         data = read_vendor_indexing(path, vendor)

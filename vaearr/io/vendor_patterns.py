@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 import xarray as xr
 
-from vaearr.errors import InputError, require
+from vaearr.errors import InputError, reason, require, unreadable, what_file
 from vaearr.io.hdf5 import describe_candidates, open_h5
 from vaearr.io.patterns import (
     DEFAULT_STEP,
@@ -28,7 +28,6 @@ from vaearr.io.patterns import (
     crop_box,
     pair,
     patterns_array,
-    short_error,
 )
 from vaearr.store import default_chunks
 from vaearr.numba_cache import guard_gufunc_cache
@@ -49,12 +48,23 @@ def _kikuchipy_plugin(path: str) -> dict:
         return {}
 
 
-def _not_kikuchipy(path: str, detail: str) -> InputError:
-    msg = f"not a format kikuchipy reads ({detail}); for a plain HDF5 name the dataset with `dataset`"
+#: What ``vaearr ingest ebsd`` reads through kikuchipy, as its errors say it.
+KIKUCHIPY_PATTERNS = "EBSD patterns in a format kikuchipy reads (h5ebsd .h5, .h5oina, .up1/.up2, .ebsp, NORDIF .dat)"
+#: The suffixes of kikuchipy's pattern formats that are not HDF5 (an HDF5 file is opened, and said, first).
+KIKUCHIPY_SUFFIXES = (".up1", ".up2", ".ebsp", ".dat")
 
-    if h5py.is_hdf5(path):
-        with contextlib.suppress(OSError), h5py.File(path, "r") as f:
-            msg += f" ({describe_candidates(f)})"
+
+def _not_kikuchipy(path: str, exc: BaseException) -> InputError:
+    """The line for a file kikuchipy's readers refused: what it is, in vaearr's words (:func:`~vaearr.io.sniff.unreadable`)."""
+    if not h5py.is_hdf5(path):
+        return unreadable(path, KIKUCHIPY_PATTERNS, exc, suffixes=KIKUCHIPY_SUFFIXES,
+                          then="a plain HDF5 file of patterns needs `dataset`")
+    msg = "an HDF5 file kikuchipy does not read as EBSD patterns"
+    why = reason(exc, path)
+    msg += f" ({why}); " if why else "; "
+    msg += "for a plain HDF5 name the dataset with `dataset`"
+    with contextlib.suppress(OSError), h5py.File(path, "r") as f:
+        msg += f" ({describe_candidates(f)})"
     return InputError(path, msg)
 
 
@@ -105,7 +115,7 @@ def _load_signal(kp: Any, path: str) -> tuple[Any, list[str]]:
         except InputError:
             raise
         except Exception as exc:  # noqa: BLE001 - any reader failure means "cannot read this"
-            raise _not_kikuchipy(path, short_error(exc)) from None
+            raise _not_kikuchipy(path, exc) from None
     reader_warnings = sorted({str(w.message).splitlines()[0] for w in caught if issubclass(w.category, UserWarning)})
     for msg in reader_warnings:
         warnings.warn(f"{path}: kikuchipy: {msg}", stacklevel=4)
@@ -148,7 +158,8 @@ def read_vendor(
     kp = require("kikuchipy", "ebsd")
     path = os.fspath(src)
     if not os.path.isfile(path):
-        raise InputError(path, "no such file")
+        raise InputError(path, "no such file" if not os.path.exists(path) else f"{what_file(path)}, not a file of "
+                                                                               "EBSD patterns")
 
     signal, reader_warnings = _load_signal(kp, path)
 

@@ -10,6 +10,7 @@ import numpy as np
 from vaearr.batches import ZarrBatches
 from vaearr.errors import StoreError
 from vaearr.store import open_store
+from vaearr.store.schema import no_variable
 
 
 def static_background(
@@ -44,7 +45,7 @@ def static_background(
     if feature_dims is None:
         ds = open_store(store, storage_options=storage_options)
         if var not in ds.data_vars:
-            raise StoreError(store, f"no variable '{var}'")
+            raise StoreError(store, no_variable(var, ds.data_vars))
         feature_dims = tuple(str(d) for d in ds[var].dims if d not in sample_dims)
     loader = ZarrBatches(store, var=var, sample_dims=sample_dims, feature_dims=tuple(feature_dims), mask=mask,
                          shuffle=False, storage_options=storage_options)

@@ -58,7 +58,7 @@ from vaearr.maps.options import GRAIN_ANGLE_DEG, LOW_ANGLE_DEG, given_pc
 from vaearr.maps.pattern_levels import PatternSpace, merge_by_pattern_contrast
 from vaearr.maps.regions import boundary_codes, segment_features
 from vaearr.store import check_name, open_store, require_whole, write_variables
-from vaearr.store.schema import PATTERNS, X, Y
+from vaearr.store.schema import PATTERNS, X, Y, no_variable
 
 #: Variables :func:`find_boundaries` writes (the angle on a store with patterns).
 STRENGTH, GRAIN_BOUNDARIES, LOW_ANGLE_BOUNDARIES = "boundary_strength", "grain_boundaries", "low_angle_boundaries"
@@ -456,7 +456,7 @@ def _boundary_inputs(store: Any, source: str, mask: str | None, prefix: str, ove
                                 "boundaries need a map")
     if source not in ds.data_vars:
         have = [str(n) for n, v in ds.data_vars.items() if v.dims[:2] == (Y, X) and v.ndim > 2]
-        raise InputError(store, f"has no variable '{source}' (map variables with features: {', '.join(have) or 'none'})")
+        raise InputError(store, no_variable(source, have, listed="map variables with features"))
     var = ds[source]
     if var.dims[:2] != (Y, X) or var.ndim < 3:
         raise InputError(store, f"'{source}' has dims {var.dims}, not (y, x, ...)")
@@ -469,7 +469,7 @@ def _boundary_inputs(store: Any, source: str, mask: str | None, prefix: str, ove
     if mask in (None, "none"):
         return ds, var, names, None, np.ones((ds.sizes[Y], ds.sizes[X]), bool)
     if mask not in ds.data_vars:
-        raise InputError(store, f"has no mask '{mask}' (`mask='none'`: every pixel)")
+        raise InputError(store, f"{no_variable(mask, ds.data_vars, kind='mask')} (`mask='none'`: every pixel)")
     m = ds[mask]
     if m.dtype != bool or m.dims != (Y, X):
         raise InputError(store, f"'{mask}' is not a (y, x) bool mask")

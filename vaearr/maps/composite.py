@@ -19,7 +19,7 @@ import xarray as xr
 
 from vaearr.errors import InputError, StoreError
 from vaearr.io.tables import Derived
-from vaearr.store.schema import CHANNEL, COMPOSITE, COMPOSITE_RGB, ELEMENT, ELEMENTS
+from vaearr.store.schema import CHANNEL, COMPOSITE, COMPOSITE_RGB, ELEMENT, ELEMENTS, no_variable
 
 #: Rec. 709 luminance weights: how the scripts reduced an RGB composite to one map.
 LUMINANCE = (0.2126, 0.7152, 0.0722)
@@ -157,7 +157,8 @@ def composite_variables(
     if rgb is not None and weights:
         raise InputError(None, "give `composite` (a weighted sum) or `composite_rgb`, not both")
     if ELEMENTS not in variables:
-        raise StoreError(store, "no 'elements' variable to make a composite from; give `elements='FILE.csv'`")
+        raise StoreError(store, "no 'elements' variable in the store to make a composite from; give "
+                                "`elements='FILE.csv'`")
     el = variables[ELEMENTS]
     if ELEMENT not in el.dims:
         raise StoreError(store, f"'elements' has dims {el.dims}; expected ({ELEMENT}, y, x)")
@@ -171,7 +172,8 @@ def composite_variables(
     m = None
     if mask is not None:
         if mask not in variables:
-            raise StoreError(store, f"no mask variable '{mask}' to normalise the composite in")
+            raise StoreError(store, f"{no_variable(mask, variables, kind='mask variable')} (to normalise the composite "
+                                    "in)")
         m = variables[mask].astype(bool)
     sel = el.isel({ELEMENT: [names.index(n) for n in chosen]})
     attrs: dict = {"elements": chosen, "normalisation": "each element min–max to [0, 1] over "

@@ -72,6 +72,7 @@ from vaearr.store.schema import (
     Y,
     auto_mask,
     mask_said,
+    no_variable,
     orientation_map_name,
     phase_id_name,
 )
@@ -193,7 +194,7 @@ def _patterns_and_mask(store: Any, ds: xr.Dataset, name: str, method: str, mask:
                        overwrite: bool) -> tuple[xr.DataArray, str | None, np.ndarray]:
     """The patterns, the mask's name (``auto`` resolved) and its pixels; refuses variables that exist."""
     if PATTERNS not in ds.data_vars:
-        raise StoreError(store, f"no '{PATTERNS}' variable to index (ingest the patterns first)")
+        raise StoreError(store, no_variable(PATTERNS, ds.data_vars, kind="pattern variable"))
     pat = ds[PATTERNS]
     if tuple(pat.dims) != (Y, X, PY, PX):
         raise StoreError(store, f"'{PATTERNS}' has dims {pat.dims}, not (y, x, py, px)")
@@ -206,7 +207,8 @@ def _patterns_and_mask(store: Any, ds: xr.Dataset, name: str, method: str, mask:
     require_whole(ds, [PATTERNS, mask], store)  # before any work: no orientations from damaged patterns
     if mask is not None:
         if mask not in ds.data_vars:
-            raise StoreError(store, f"no mask variable '{mask}' in the store (use `mask='none'` for every pixel)")
+            raise StoreError(store, f"{no_variable(mask, ds.data_vars, kind='mask variable')} (use `mask='none'` for "
+                                    "every pixel)")
         if ds[mask].dtype != bool or set(ds[mask].dims) != {Y, X}:
             raise StoreError(store, f"mask '{mask}' must be a bool (y, x) variable")
         m = np.asarray(ds[mask].transpose(Y, X).values, bool)

@@ -17,6 +17,7 @@ import xarray as xr
 
 from vaearr.errors import StoreError
 from vaearr.progress import bar
+from vaearr.store.schema import no_variable
 
 
 def mask_array(ds: xr.Dataset, mask: str | xr.DataArray | None, dims: tuple[str, str], store: object) -> xr.DataArray:
@@ -26,7 +27,7 @@ def mask_array(ds: xr.Dataset, mask: str | xr.DataArray | None, dims: tuple[str,
                             coords={d: ds[d] for d in dims if d in ds.coords})
     if isinstance(mask, str):
         if mask not in ds:
-            raise StoreError(store, f"no mask variable '{mask}' in the store")
+            raise StoreError(store, no_variable(mask, ds.data_vars, kind="mask variable"))
         mask = ds[mask]
     return mask.transpose(*dims).load()
 
@@ -63,7 +64,7 @@ class MaskedPixels:
     def __init__(self, ds: xr.Dataset, var: str, mask: str | xr.DataArray | None, *,
                  dims: tuple[str, str] = ("y", "x"), store: object = "the store"):
         if var not in ds:
-            raise StoreError(store, f"no variable '{var}' to decompose")
+            raise StoreError(store, no_variable(var, ds.data_vars))
         data = ds[var]
         self.dims = tuple(dims)
         self.feat_dims = [d for d in data.dims if d not in dims]

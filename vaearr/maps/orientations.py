@@ -47,6 +47,7 @@ from vaearr.store.schema import (
     RGB_COMPONENTS,
     X,
     Y,
+    no_variable,
     orientation_map_name,
     phase_id_name,
 )
@@ -133,7 +134,7 @@ def _mask_array(variables: Mapping[str, xr.DataArray], mask, shape) -> tuple[np.
         return np.ones(shape, bool), None
     if isinstance(mask, str):
         if mask not in variables:
-            raise InputError(None, f"no mask '{mask}' in the store (have {sorted(map(str, variables))})")
+            raise InputError(None, no_variable(mask, variables, kind="mask"))
         da = variables[mask]
         label = mask
     else:
@@ -185,8 +186,8 @@ def orientation_maps(
     """
     check_map_options(grain_angle, direction)  # the options first: they need no store
     if name not in variables:
-        raise InputError(None, f"no orientation variable '{name}' (have {sorted(map(str, variables))}); "
-                               "run 'vaearr ingest orientations' or 'vaearr index' first")
+        have = [str(k) for k, v in variables.items() if QUATERNION in v.dims]
+        raise InputError(None, no_variable(name, have or variables, kind="orientation variable", listed="its orientations"))
     pid_name = phase_id_name(name) if phase_id_name(name) in variables else PHASE_ID
     if pid_name not in variables:
         raise InputError(None, f"no '{phase_id_name(name)}' beside '{name}'")

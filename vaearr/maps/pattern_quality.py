@@ -33,7 +33,7 @@ from vaearr.maps.background import static_background
 from vaearr.maps.options import QualityOptions
 from vaearr.progress import bar
 from vaearr.store import open_store, require_whole, write_variables
-from vaearr.store.schema import PATTERNS, PX, PY, X, Y, auto_mask, mask_said
+from vaearr.store.schema import PATTERNS, PX, PY, X, Y, auto_mask, mask_said, no_variable
 from vaearr.numba_cache import guard_gufunc_cache
 
 #: Patterns per block of rows (rounded to whole rows): 64 MB of float32 60 × 60 patterns.
@@ -64,7 +64,8 @@ def _mask(ds: xr.Dataset, store: Any, mask: str | None) -> tuple[np.ndarray, str
     if name is None:
         return np.ones((ds.sizes[Y], ds.sizes[X]), bool), None, said or "mask: none (every pixel)"
     if name not in ds.data_vars:
-        raise StoreError(store, f"no mask variable '{name}' in the store (use `mask='none'` for every pixel)")
+        raise StoreError(store, f"{no_variable(name, ds.data_vars, kind='mask variable')} (use `mask='none'` for "
+                                "every pixel)")
     if ds[name].dtype != bool or set(ds[name].dims) != {Y, X}:
         raise StoreError(store, f"mask '{name}' must be a bool (y, x) variable")
     m = np.asarray(ds[name].transpose(Y, X).values, bool)
@@ -99,7 +100,7 @@ def quality_store(store: str | os.PathLike, options: QualityOptions | None = Non
     o.check()
     ds = open_store(store)
     if PATTERNS not in ds.data_vars or set(ds[PATTERNS].dims) != {Y, X, PY, PX}:
-        raise StoreError(store, f"no '{PATTERNS}' (y, x, py, px) variable to measure (ingest the patterns first)")
+        raise StoreError(store, no_variable(PATTERNS, ds.data_vars, kind="pattern variable"))
     clash = [v for v in (o.iq, o.adp) if v in ds.variables]
     if clash and not o.overwrite:
         raise StoreError(store, f"variable(s) {clash} exist; pass `overwrite=True` to replace them")

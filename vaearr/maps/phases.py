@@ -73,7 +73,7 @@ from vaearr.maps.phase_features import (
 )
 from vaearr.maps.segment import resolve_mask
 from vaearr.store import open_store, require_whole, write_variables
-from vaearr.store.schema import PATTERNS, PX, PY, QUATERNION, X, Y, auto_mask, phase_id_name
+from vaearr.store.schema import PATTERNS, PX, PY, QUATERNION, X, Y, auto_mask, no_variable, phase_id_name
 from vaearr.options import renamed_keywords, take_renamed
 
 #: The grouping methods.
@@ -268,7 +268,10 @@ def _indexing(ds: xr.Dataset, name: str, valid: np.ndarray, store: Any) -> Index
     how = ("run 'vaearr index STORE --phase fcc --method hough' (the map's structure; no lattice needed) first, or "
            "give `var`")
     if name not in ds.data_vars or set(ds[name].dims) != {Y, X, QUATERNION}:
-        raise StoreError(store, f"no orientation variable '{name}' for `method='lattice'`: {how}")
+        have = [str(k) for k, v in ds.data_vars.items() if QUATERNION in v.dims]
+        raise StoreError(store, no_variable(name, have, kind="orientation variable", listed="its orientations",
+                                            made="'vaearr index STORE --phase fcc --method hough' (the map's structure; "
+                                                 "no lattice needed)") + " (`method='lattice'` reads them), or give `var`")
     pid_name = phase_id_name(name)
     da = ds[name]
     records = da.attrs.get("phases") or (ds[pid_name].attrs.get("phases") if pid_name in ds.data_vars else None) or []
@@ -452,8 +455,9 @@ def store_geometry(ds: xr.Dataset, pc: tuple[float, float, float] | None,
 def _region_map(ds: xr.Dataset, name: str, valid: np.ndarray, store: Any) -> tuple[np.ndarray, np.ndarray]:
     """The regions inside the mask numbered 0…R−1 (−1 elsewhere) and, for each, its id in the store's variable."""
     if name not in ds.data_vars:
-        raise StoreError(store, f"no region variable '{name}': make one with 'vaearr segment STORE --name {name}' "
-                                "(or give `regions='NAME'`)")
+        have = [str(k) for k, v in ds.data_vars.items() if set(v.dims) == {Y, X} and v.dtype.kind in "iu"]
+        raise StoreError(store, no_variable(name, have, kind="region variable", listed="integer maps in the store",
+                                            made=f"'vaearr segment STORE --name {name}'") + " (or give `regions='NAME'`)")
     v = ds[name]
     if set(v.dims) != {Y, X} or v.dtype.kind not in "iu":
         raise StoreError(store, f"'{name}' is not a region map (an integer (y, x) variable from vaearr segment); it is "
@@ -468,7 +472,8 @@ def _region_map(ds: xr.Dataset, name: str, valid: np.ndarray, store: Any) -> tup
 
 def _feature_means(ds: xr.Dataset, name: str, regions: np.ndarray, n: int, store: Any) -> np.ndarray:
     if name not in ds.data_vars or not {Y, X} <= set(ds[name].dims) or ds[name].ndim > 3:
-        raise StoreError(store, f"no feature map '{name}' (y, x[, dim]) for `method='features'` (give `var`)")
+        raise StoreError(store, f"{no_variable(name, ds.data_vars, kind='feature map')} (`method='features'` reads a "
+                                "(y, x[, dim]) map: give `var`)")
     v = ds[name]
     z = np.asarray(v.transpose(Y, X, *[d for d in v.dims if d not in (Y, X)]).values, np.float64)
     z = z.reshape(*regions.shape, -1)
@@ -493,7 +498,8 @@ def phases_store(store: str | os.PathLike, options: PhasesOptions | None = None,
     pc = o.check()
     ds = open_store(store)
     if PATTERNS not in ds.data_vars or set(ds[PATTERNS].dims) != {Y, X, PY, PX}:
-        raise StoreError(store, f"no '{PATTERNS}' (y, x, py, px) variable: phases are found in the patterns")
+        raise StoreError(store, f"{no_variable(PATTERNS, ds.data_vars, kind='pattern variable')} (phases are found in "
+                                "the patterns)")
     if o.name in ds.variables and not o.overwrite:
         raise StoreError(store, f"variable '{o.name}' exists; pass `overwrite=True` to replace it")
     # before any work: no phase map from damaged patterns, regions, features or mask

@@ -26,7 +26,7 @@ from sklearn.decomposition import NMF, PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
-from vaearr.errors import InputError, StoreError
+from vaearr.errors import InputError, StoreError, did_you_mean
 from vaearr.maps.composite import element_composite
 from vaearr.maps.masked import MaskedPixels, mask_array
 from vaearr.maps.options import MAX_FIT
@@ -373,8 +373,9 @@ def reference_maps(
         if name not in ds:
             hint = (f"; run 'vaearr decompose STORE --method {name}' first" if name in ("pca", "nmf", "cnmf")
                     else "")
-            raise StoreError(store, f"no variable '{name}' or '{weights}' to compare against{hint} "
-                                    f"(have {sorted(map(str, ds.data_vars))})")
+            near = "" if hint else did_you_mean(name, ds.data_vars)
+            raise StoreError(store, f"no variable '{name}' or '{weights}' to compare against{hint}" +
+                                    (f"; {near}" if near else f" (its variables: {', '.join(sorted(map(str, ds.data_vars)))})"))
         da = ds[name]
         if element_dim in da.dims:
             lo = da.where(mask).min(("y", "x")) if mask is not None else da.min(("y", "x"))

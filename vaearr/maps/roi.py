@@ -24,6 +24,7 @@ from skimage.filters import threshold_otsu
 from vaearr.errors import InputError, StoreError
 from vaearr.options import parse_range
 from vaearr.store import check_name, open_store, require_whole, write_variable
+from vaearr.store.schema import no_variable
 
 Range = tuple[float | None, float | None]
 IndexRange = tuple[int | None, int | None]
@@ -34,11 +35,10 @@ KEEP = ("above", "below")
 def missing_variable(var: str, names: Any) -> str:
     """The line for a threshold on a variable the store lacks, naming the way to one."""
     if var == "bandcontrast":
-        return ("no variable 'bandcontrast' in the store; ingest a band-contrast CSV first (vaearr ingest tables STORE "
-                "--bandcontrast FILE), or measure the patterns' quality (vaearr quality STORE) and threshold it "
-                "(vaearr roi STORE --var iq --otsu)")
-    maps = sorted(str(n) for n in names)
-    return f"no variable '{var}' in the store (its variables: {', '.join(maps) or 'none'})"
+        return ("no variable 'bandcontrast' in the store; ingest a band-contrast CSV first ('vaearr ingest tables STORE "
+                "--bandcontrast FILE'), or measure the patterns' quality ('vaearr quality STORE') and threshold it "
+                "('vaearr roi STORE --var iq --otsu')")
+    return no_variable(var, names, listed="its maps")
 
 
 def parse_index_range(text: str) -> IndexRange:

@@ -33,7 +33,7 @@ from vaearr.maps.pattern_levels import PatternSpace, merge_by_pattern_contrast
 from vaearr.maps.merging import relabel
 from vaearr.maps.regions import Segmentation, boundary_codes, segment_features
 from vaearr.store import open_store, require_whole, write_variables
-from vaearr.store.schema import AUTO_MASK, PATTERNS, PHASE_ID, QUATERNION, X, Y, auto_mask, mask_said, phase_id_name
+from vaearr.store.schema import AUTO_MASK, PATTERNS, PHASE_ID, QUATERNION, X, Y, auto_mask, mask_said, no_variable, phase_id_name
 from vaearr.options import renamed_keywords, take_renamed
 
 
@@ -82,7 +82,8 @@ def resolve_mask(ds: xr.Dataset, mask: str | None, store: Any) -> tuple[np.ndarr
     if mask is None:
         return np.ones((ny, nx), bool), None, "mask: none (every pixel)"
     if mask not in ds.data_vars:
-        raise StoreError(store, f"no mask variable '{mask}' in the store (use `mask='none'` for every pixel)")
+        raise StoreError(store, f"{no_variable(mask, ds.data_vars, kind='mask variable')} (use `mask='none'` for "
+                                "every pixel)")
     if ds[mask].dtype != bool or set(ds[mask].dims) != {Y, X}:
         raise StoreError(store, f"mask '{mask}' must be a bool (y, x) variable")
     m = np.asarray(ds[mask].transpose(Y, X).values, bool)
@@ -93,8 +94,8 @@ def feature_map(ds: xr.Dataset, name: str, store: Any) -> xr.DataArray:
     """The ``(y, x[, dim])`` feature variable, checked."""
     if name not in ds.data_vars:
         have = sorted(v for v in map(str, ds.data_vars) if {Y, X} <= set(ds[v].dims))
-        hint = "; 'vaearr encode' writes the latent, or give `var` another map" if name.startswith("latent") else ""
-        raise StoreError(store, f"no feature variable '{name}' (maps in the store: {', '.join(have) or 'none'}){hint}")
+        line = no_variable(name, have, kind="feature variable", listed="maps in the store")
+        raise StoreError(store, line + (", or give `var` another map" if line.endswith(" first") else ""))
     da_ = ds[name]
     extra = [d for d in da_.dims if d not in (Y, X)]
     if not {Y, X} <= set(da_.dims) or len(extra) > 1 or da_.dtype.kind not in "fiu":

@@ -67,7 +67,7 @@ from vaearr.maps.options import KERNEL_RADIUS, SpreadOptions
 from vaearr.maps.orientations import phase_groups
 from vaearr.maps.segment import feature_inputs, resolve_mask
 from vaearr.store import write_variables
-from vaearr.store.schema import PATTERNS, PHASE_ID, QUATERNION, X, Y, phase_id_name
+from vaearr.store.schema import PATTERNS, PHASE_ID, QUATERNION, X, Y, no_variable, phase_id_name
 from vaearr.options import renamed_keywords, take_renamed
 
 #: Pixels of a region's rim left out of its domain spread (the mixing zone of a boundary).
@@ -468,8 +468,8 @@ def region_variable(ds: xr.Dataset, options: SpreadOptions, store: Any) -> tuple
     name = options.regions
     if name not in ds.data_vars:
         have = sorted(str(v) for v in ds.data_vars if ds[v].dtype.kind in "iu" and set(ds[v].dims) == {Y, X})
-        raise StoreError(store, f"no region variable '{name}' (vaearr segment writes one; integer maps in the store: "
-                                f"{', '.join(have) or 'none'})")
+        raise StoreError(store, no_variable(name, have, kind="region variable", listed="integer maps in the store",
+                                            made=f"'vaearr segment STORE --name {name}'"))
     grains = f"{name}_grains"
     if options.level == "grains" and grains in ds.data_vars and "n_regions" in ds[name].attrs:
         line, name = f"regions: the grains of the segmentation '{options.regions}' ({grains})", grains

@@ -19,6 +19,7 @@ from vaearr.errors import StoreError
 from vaearr.store.names import check_name
 from vaearr.store.portable import portable_strings
 from vaearr.version import __version__
+from vaearr.store.schema import no_variable
 
 #: Fill written outside the mask for integer variables (−1 is kept for "noise" in clusterings).
 INT_FILL = -2
@@ -187,7 +188,7 @@ def prepare_dataset(
     if isinstance(mask, str):
         mask_name = mask
         if existing is None or mask not in existing:
-            raise StoreError(store, f"no mask variable '{mask}' in the store")
+            raise StoreError(store, no_variable(mask, [] if existing is None else existing.data_vars, kind="mask variable"))
         mask_da = existing[mask].load()
     elif mask is not None:
         mask_da = mask.load() if hasattr(mask, "load") else mask

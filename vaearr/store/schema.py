@@ -6,10 +6,11 @@ that appears as a string literal elsewhere is a bug waiting for a rename.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from typing import Any
 
-from vaearr.errors import InputError
+from vaearr.errors import InputError, did_you_mean
 
 # -- dims ---------------------------------------------------------------------------------------
 #: Scan grid of a map (coordinates in µm, ascending; ``y`` downward in figures).
@@ -159,3 +160,102 @@ def phase_id_name(name: str) -> str:
     ('phase_id', 'hough_phase_id')
     """
     return PHASE_ID if name == ORIENTATION else f"{name}_{PHASE_ID}"
+
+
+# -- what makes each variable ---------------------------------------------------------------------
+#: The command that writes a variable of the schema, by its name: the advice an error gives when a store lacks one
+#: ("run '…' first": whole command lines, as a user types them).
+MADE_BY: dict[str, str] = {
+    PATTERNS: "'vaearr ingest ebsd FILE STORE'",
+    BANDCONTRAST: "'vaearr ingest tables STORE --bandcontrast FILE' (or measure the patterns: 'vaearr quality STORE')",
+    ELEMENTS: "'vaearr ingest tables STORE --elements FILE'",
+    PHASE: "'vaearr ingest tables STORE --phase FILE'",
+    COMPOSITE: "'vaearr ingest tables STORE --composite all'",
+    COMPOSITE_RGB: "'vaearr ingest tables STORE --composite-rgb Ni,Fe,Cr'",
+    IMAGES: "'vaearr ingest images FOLDER STORE' (or 'vaearr ingest idx FILE STORE')",
+    VOLUMES: "'vaearr ingest nifti FILE STORE'",
+    ROI: "'vaearr roi STORE --otsu'",
+    LATENT: "'vaearr encode STORE --run RUN'",
+    ORIENTATION: "'vaearr index STORE --phase PHASE --pc X,Y,Z' (or read a vendor's: 'vaearr ingest orientations FILE "
+                 "STORE')",
+    PHASE_ID: "'vaearr index STORE --phase PHASE --pc X,Y,Z' (or 'vaearr ingest orientations FILE STORE')",
+    "iq": "'vaearr quality STORE'",
+    "adp": "'vaearr quality STORE'",
+    "segments": "'vaearr segment STORE'",
+    "phases": "'vaearr phases STORE'",
+    "boundary_strength": "'vaearr boundaries STORE'",
+    "grain_boundaries": "'vaearr boundaries STORE'",
+    "low_angle_boundaries": "'vaearr boundaries STORE'",
+    "recrystallised": "'vaearr spread STORE'",
+}
+#: ... and by the ending of a name made from another (``{name}_ipf``, ``pca_weights``), the longest ending first.
+MADE_BY_ENDING: tuple[tuple[str, str], ...] = (
+    ("_grain_boundaries", "'vaearr orientation-maps STORE' (of orientations) or 'vaearr segment STORE' (of features)"),
+    ("_kernel_spread", "'vaearr spread STORE'"),
+    ("_domain_spread", "'vaearr spread STORE'"),
+    ("_recon_error", "'vaearr encode STORE --run RUN'"),
+    ("_components", "'vaearr decompose STORE --method pca'"),
+    ("_boundaries", "'vaearr segment STORE'"),
+    ("_phase_id", "'vaearr index STORE --phase PHASE --pc X,Y,Z'"),
+    ("_weights", "'vaearr decompose STORE --method pca' (or 'vaearr ingest tables STORE --pca-weights FILE')"),
+    ("_grains", "'vaearr segment STORE' (of orientations: 'vaearr orientation-maps STORE')"),
+    ("_logvar", "'vaearr encode STORE --run RUN --logvar'"),
+    ("_score", "'vaearr index STORE --phase PHASE --pc X,Y,Z'"),
+    ("_bands", "'vaearr index STORE --phase PHASE --pc X,Y,Z'"),
+    ("_grod", "'vaearr orientation-maps STORE'"),
+    ("_kam", "'vaearr orientation-maps STORE'"),
+    ("_ipf", "'vaearr orientation-maps STORE'"),
+)
+
+
+def made_by(name: str) -> str | None:
+    """The command line that writes a variable named ``name`` (quoted, as a message gives it), or None for a name
+    no command writes by default.
+
+    >>> made_by("latent"), made_by("orientation_kam"), made_by("cluster_kmeans_dim3"), made_by("mine")
+    ("'vaearr encode STORE --run RUN'", "'vaearr orientation-maps STORE'", "'vaearr cluster STORE'", None)
+    """
+    if name in MADE_BY:
+        return MADE_BY[name]
+    if name.startswith("cluster_"):
+        return "'vaearr cluster STORE'"
+    return next((cmd for end, cmd in MADE_BY_ENDING if name.endswith(end) and len(name) > len(end)), None)
+
+
+#: Names a message lists before it says how many more there are (``vaearr info STORE`` lists them all).
+LISTED = 12
+
+
+def no_variable(name: str, names: Any, *, kind: str = "variable", listed: str = "its variables",
+                made: str | None = None) -> str:
+    """The line for a variable ``name`` that a store (whose variables, or the candidates of ``kind``, are ``names``)
+    lacks: ``no mask variable 'rois' in the store; did you mean 'roi'?`` when a name is close to it; else the names
+    it has (``listed``: ``its masks: roi, grains``, the first :data:`LISTED`) and the command that writes ``name``
+    (``run 'vaearr encode STORE --run RUN' first``; ``made``: the command line that writes this one, where the
+    caller knows it better than :func:`made_by`). The one wording of every lookup of a variable a user named.
+
+    Examples
+    --------
+    >>> no_variable("rois", ["patterns", "roi", "bandcontrast"], kind="mask variable")
+    "no mask variable 'rois' in the store; did you mean 'roi'?"
+    >>> no_variable("orientation", ["patterns", "roi"], kind="orientation variable", listed="its orientations")
+    "no orientation variable 'orientation' in the store; run 'vaearr index STORE --phase PHASE --pc X,Y,Z' (or read a vendor's: 'vaearr ingest orientations FILE STORE') first"
+    >>> no_variable("latnt", ["patterns", "roi"], kind="feature variable")
+    "no feature variable 'latnt' in the store; did you mean 'latent'? 'vaearr encode STORE --run RUN' writes it"
+    >>> no_variable("mine", [f"v{i}" for i in range(14)])
+    "no variable 'mine' in the store (its variables: v0, v1, v10, v11, v12, v13, v2, v3, v4, v5, v6, v7 and 2 more: 'vaearr info STORE' lists them)"
+    """
+    have = sorted({str(n) for n in names})
+    line = f"no {kind} '{name}' in the store"
+    near = did_you_mean(name, have)
+    if near:
+        return f"{line}; {near}"
+    maker = made or made_by(str(name))
+    if maker is not None:  # the store lacks what a command writes: that command is the way on
+        return f"{line}; run {maker} first"
+    known = difflib.get_close_matches(str(name), list(MADE_BY), n=1)
+    if known:  # a misspelt name of what a command writes, which the store lacks too
+        return f"{line}; did you mean '{known[0]}'? {MADE_BY[known[0]]} writes it"
+    more = len(have) - LISTED
+    shown = ", ".join(have[:LISTED]) + (f" and {more} more: 'vaearr info STORE' lists them" if more > 0 else "")
+    return f"{line} ({listed}: {shown or 'none'})"

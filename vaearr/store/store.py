@@ -49,6 +49,7 @@ from vaearr.store.prepare import (  # noqa: F401 - names the package re-exports
     default_chunks,
     prepare_dataset,
 )
+from vaearr.store.schema import no_variable
 from vaearr.store.transaction import (
     commit,
     is_consolidated,
@@ -419,8 +420,9 @@ def delete_variable(store: str | os.PathLike, name: str, *, storage_options: dic
     """Remove one variable from a store, as one transaction."""
     if is_url(store):
         _writable_url(store, storage_options)
-        if name not in open_store(store, storage_options=storage_options).variables:
-            raise StoreError(store, f"no variable '{name}'")
+        have = open_store(store, storage_options=storage_options).variables
+        if name not in have:
+            raise StoreError(store, no_variable(name, have))
         with remote.write_transaction(store, f"{context_of(store).command or 'delete'}: {name}", storage_options) as tx:
             with quiet_zarr_warnings():
                 del zarr.open_group(tx.session.store, mode="r+")[name]
@@ -431,7 +433,7 @@ def delete_variable(store: str | os.PathLike, name: str, *, storage_options: dic
         ds = open_store(path)
         refuse_foreign(ds, path)
         if name not in ds.variables:
-            raise StoreError(path, f"no variable '{name}'")
+            raise StoreError(path, no_variable(name, ds.variables))
         remove_array(path, name)
 
 

@@ -23,7 +23,7 @@ from vaearr.errors import require
 from vaearr.files import write_whole
 from vaearr.models.losses import NATS
 from vaearr.options import DEFAULT_FIGURES
-from vaearr.progress import bar, format_loss
+from vaearr.progress import Lines, bar, format_loss
 from vaearr.train.config import TrainingError
 from vaearr.train.step import unwrap
 
@@ -62,16 +62,22 @@ class Callback:
 
 
 class ProgressBar(Callback):
-    """A tqdm bar per epoch with the running loss."""
+    """A tqdm bar per epoch with the running loss; where output is not a terminal (:func:`vaearr.progress.mode`), a
+    line per epoch with its losses (``epoch 2/10: 60 batches in 4.1 s, train_loss=…, val_loss=…``) and, in a long
+    epoch, the lines of its progress."""
 
     def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
         self.bar = bar(total=trainer.steps_per_epoch, desc=f"epoch {epoch}/{trainer.cfg.epochs}", unit="batch")
+        if isinstance(self.bar, Lines):
+            self.bar.closing = True  # a log shows every epoch, however short
 
     def on_batch_end(self, trainer: Trainer, x: torch.Tensor, loss: float) -> None:
         self.bar.update(1)
         self.bar.set_postfix(loss=format_loss(loss))
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, row: dict[str, Any]) -> None:
+        if isinstance(self.bar, Lines):  # the epoch's own losses, not its last batch's
+            self.bar.set_postfix({k: format_loss(row[k]) for k in ("train_loss", "val_loss") if row.get(k) is not None})
         self.bar.close()
 
 

@@ -12,7 +12,7 @@ import xarray as xr
 from vaearr.options import DEFAULT_FIGURES, FigureOptions
 from vaearr.errors import StoreError
 from vaearr.store import open_store
-from vaearr.store.schema import QUATERNION, RGB, X, Y, orientation_map_name, phase_id_name
+from vaearr.store.schema import QUATERNION, RGB, X, Y, no_variable, orientation_map_name, phase_id_name
 from vaearr.viz.core import holoviews, save_figure
 from vaearr.viz.maps import image_map
 from vaearr.viz.orientations import ipf_element
@@ -46,7 +46,7 @@ def phase_figure(store: str | os.PathLike, folder: str | os.PathLike, *, name: s
     """``{name}`` (HTML + PNG) in ``folder``: the phase map with fractions and legend."""
     ds = open_store(store)
     if name not in ds.data_vars:
-        raise StoreError(store, f"no phase map '{name}'")
+        raise StoreError(store, no_variable(name, phase_maps(ds), kind="phase map", listed="its phase maps"))
     html, png = save_figure(phase_map(ds[name].load()), Path(folder) / name, figures=figures)
     return {"map_html": html, "map_png": png}
 
