@@ -115,8 +115,10 @@ def _segment(store: Path, grains_npy: Path, figures_dir: Path, step, *, figures:
     ari = float(adjusted_rand_score(np.load(grains_npy)[inside], s.grains[inside]))
     codes = s.boundaries
     o = seg.options
+    pc = "/".join(f"{v:.4g}" for v in s.info.get("angle_pc", []))
     degrees = (f" (misorientations read from the patterns: grain boundaries over {o.grain_angle:g}°, low-angle ones "
-               f"over {o.low_angle:g}°)" if s.angles is not None else "")
+               f"over {o.low_angle:g}°; projection centre {pc} (Bruker) from {s.info.get('angle_pc_source')})"
+               if s.angles is not None else "")
     step(f"segmented the latents: {s.n_regions} regions in {s.n_grains} grains, {int((codes == 1).sum())} "
          f"low-angle boundary pixels{degrees}; grains against the true ones: ARI {ari:.3f}")
     return files["map_html"], ari

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import h5py
+import numpy as np
 import pytest
 
 from tests.helpers import run_cli
@@ -14,7 +17,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     pytest.importorskip("kikuchipy", reason="needs the 'ebsd' extra")
     pytest.importorskip("holoviews", reason="needs the 'viz' extra")
     out = tmp_path / "demo"
-    run_cli("demo", "--out", out, "--epochs", "1", "--latent-dim", "4", check=True)
+    printed = run_cli("demo", "--out", out, "--epochs", "1", "--latent-dim", "4", check=True).stdout
 
     from vaearr.store import open_store
 
@@ -45,5 +48,18 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     linked = [p for p in (out / "figures").rglob("*.html")] + list((out / "rank").rglob("*.html"))
     assert linked and all(p.with_suffix(".png").is_file() for p in linked)
     assert "rank/figures/top_latent__bandcontrast.html" in index and "cluster/" in index
+    # what the demo prints is what its map is (the README quotes it): the simulated map has no sub-grains (one
+    # orientation a grain, vaearr.data.build_demo_map) and no deformation, so 0 low-angle pixels and every grain at
+    # its noise floor, decided in degrees read from the patterns with the projection centre the map was simulated at
+    with h5py.File(out / "data" / "patterns.h5") as f:
+        assert f["rotations"].shape[0] == int(np.unique(f["grain_id"][:]).size)  # one orientation per grain
+    assert ", 0 low-angle boundary pixels (misorientations read from the patterns" in printed, printed
+    assert all(" and 0 low-angle pixels" in line for line in printed.splitlines() if "boundaries from" in line)
+    assert int((ds.segments_boundaries.values == 1).sum()) == 0
+    floor = re.search(r"(\d+) of (\d+) grains at their noise floor", printed)
+    assert floor and floor.group(1) == floor.group(2) == str(int(ds.segments_grains.max()) + 1), printed
+    assert ds.recrystallised.values[ds.roi.values].all() and ds.pattern_kam.attrs["units"] == "degrees"
+    assert ds.patterns.attrs["pc"] == pytest.approx([0.425, 0.213, 0.501])  # the file's, kept at ingest
+    assert "projection centre 0.425/0.213/0.501 (Bruker)" in printed
     page = (out / "report.html").read_text()  # the main output: one page with every section
     assert 'href="report.html"' in index and all(f'id="{s}"' in page for s in ("store", "run", "maps", "analyses"))

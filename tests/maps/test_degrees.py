@@ -57,7 +57,7 @@ def test_a_one_degree_and_a_fifteen_degree_boundary_get_one_class_each(bands: Pa
     assert np.all(angles[:, 11] > 10)
     ds = xr.open_zarr(bands)
     written = ds["segments_angle"]
-    assert written.attrs["units"] == "degree" and written.attrs["grain_angle"] == 10.0
+    assert written.attrs["units"] == "degree" and written.attrs["grain_angle"] == result.options.grain_angle == 5.0
     assert ds["segments_boundaries"].attrs["low_angle"] == result.options.low_angle
     assert "projection centre 0.51/0.31/0.62 (Bruker) from the simulation" in result.summary()
 

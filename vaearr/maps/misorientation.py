@@ -442,6 +442,7 @@ class Registration:
     angle: np.ndarray  # (n,) degrees; inf where the fit does not hold
     correlation: np.ndarray  # (n,)
     overlap: np.ndarray  # (n,)
+    likeness: np.ndarray | None = None  # (n,) the correlation over what the pair's noise lets it reach (1: alike)
 
     @property
     def rotvec_deg(self) -> np.ndarray:
@@ -565,7 +566,7 @@ def register(moving: np.ndarray, fixed: np.ndarray, geometry: Geometry, *, pairs
     angle = angle_deg(q)
     # beyond the search's reach a fit is not to be trusted for its angle, only for "more than that"
     holds = (corr >= MIN_CORRELATION * ceiling) & (overlap >= 0.25) & (angle <= SEARCH_DEG)
-    return Registration(q, np.where(holds, angle, np.inf), corr, overlap)
+    return Registration(q, np.where(holds, angle, np.inf), corr, overlap, corr / ceiling)
 
 
 def _fit(moving: np.ndarray, fixed: np.ndarray, geometry: Geometry, im: np.ndarray, jf: np.ndarray,

@@ -226,11 +226,16 @@ GRAIN_EXCESS = 0.45
 KERNEL_RADIUS = 4
 #: Pairs inside a grain closer than this fraction of the median grain-boundary contrast are merged.
 MIN_CONTRAST = 0.01
-#: The misorientation (degrees) over which a boundary is a grain boundary: MTEX's ``calcGrains`` default.
-GRAIN_ANGLE_DEG = 10.0
+#: The misorientation (degrees) over which a boundary is a grain boundary. Chosen on the science family's tuning maps:
+#: map 7 holds two grains 5.97° apart (their true disorientation; read from the patterns at 5.6–6.1°), which MTEX's
+#: ``calcGrains`` default of 10° would make one grain; no sub-grain step of any family's maps is over 1.2°. Give 10 for
+#: MTEX's convention.
+GRAIN_ANGLE_DEG = 5.0
 #: The misorientation (degrees) over which a boundary inside a grain is a low-angle one, read from the patterns
-#: (:mod:`vaearr.maps.boundary_angles`).
-LOW_ANGLE_DEG = 0.1
+#: (:mod:`vaearr.maps.boundary_angles`). Chosen on the science family's tuning maps: regions of one sub-grain that the
+#: latents split read 0.07–0.13° apart, sub-grain boundaries 0.40–0.61° (0.5° planted); the middle of that gap (0.23°)
+#: rounded to the finer side. The demo map's regions inside a grain read 0.01–0.12°.
+LOW_ANGLE_DEG = 0.2
 
 
 @dataclass(frozen=True, kw_only=True)
