@@ -53,7 +53,7 @@ from vaearr.maps.edges import (
 from vaearr.maps.low_angle import LAGB_COMPONENTS, LAGB_MIN_CONTRAST, grain_projections, low_angle_segments
 from vaearr.maps.pattern_levels import PatternSpace, merge_by_pattern_contrast
 from vaearr.maps.regions import boundary_codes, segment_features
-from vaearr.store import check_name, open_store, require_whole, write_variables
+from vaearr.store import check_name, open_store, refuse_inputs, require_whole, write_variables
 from vaearr.store.schema import PATTERNS, X, Y
 
 #: Variables :func:`find_boundaries` writes.
@@ -421,6 +421,7 @@ def _boundary_inputs(store: Any, source: str, mask: str | None, prefix: str, ove
     if var.dims[:2] != (Y, X) or var.ndim < 3:
         raise InputError(store, f"'{source}' has dims {var.dims}, not (y, x, ...)")
     names = {k: check_name(prefix + k, "variable name (prefix)") for k in (STRENGTH, GRAIN_BOUNDARIES, LOW_ANGLE_BOUNDARIES)}
+    refuse_inputs(ds, names.values(), store)
     exists = [n for n in names.values() if n in ds.data_vars]
     if exists and not overwrite:
         raise StoreError(store, f"has {', '.join(exists)} already: pass `overwrite=True` to replace")

@@ -32,7 +32,7 @@ from vaearr.errors import StoreError, require
 from vaearr.maps.background import static_background
 from vaearr.maps.options import QualityOptions
 from vaearr.progress import bar
-from vaearr.store import open_store, require_whole, write_variables
+from vaearr.store import open_store, refuse_inputs, require_whole, write_variables
 from vaearr.store.schema import PATTERNS, PX, PY, X, Y, auto_mask, mask_said
 from vaearr.numba_cache import guard_gufunc_cache
 
@@ -100,6 +100,7 @@ def quality_store(store: str | os.PathLike, options: QualityOptions | None = Non
     ds = open_store(store)
     if PATTERNS not in ds.data_vars or set(ds[PATTERNS].dims) != {Y, X, PY, PX}:
         raise StoreError(store, f"no '{PATTERNS}' (y, x, py, px) variable to measure (ingest the patterns first)")
+    refuse_inputs(ds, [o.iq, o.adp], store)
     clash = [v for v in (o.iq, o.adp) if v in ds.variables]
     if clash and not o.overwrite:
         raise StoreError(store, f"variable(s) {clash} exist; pass `overwrite=True` to replace them")

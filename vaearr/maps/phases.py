@@ -71,7 +71,7 @@ from vaearr.maps.phase_features import (
     triplet_distance,
 )
 from vaearr.maps.segment import resolve_mask
-from vaearr.store import open_store, require_whole, write_variables
+from vaearr.store import open_store, refuse_inputs, require_whole, write_variables
 from vaearr.store.schema import PATTERNS, PX, PY, QUATERNION, X, Y, auto_mask, phase_id_name
 from vaearr.options import renamed_keywords, take_renamed
 
@@ -507,6 +507,7 @@ def phases_store(store: str | os.PathLike, options: PhasesOptions | None = None,
     ds = open_store(store)
     if PATTERNS not in ds.data_vars or set(ds[PATTERNS].dims) != {Y, X, PY, PX}:
         raise StoreError(store, f"no '{PATTERNS}' (y, x, py, px) variable: phases are found in the patterns")
+    refuse_inputs(ds, [o.name], store)
     if o.name in ds.variables and not o.overwrite:
         raise StoreError(store, f"variable '{o.name}' exists; pass `overwrite=True` to replace it")
     # before any work: no phase map from damaged patterns, regions, features or mask

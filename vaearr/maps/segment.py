@@ -28,7 +28,7 @@ from vaearr.maps.orientations import phase_groups
 from vaearr.maps.pattern_levels import PatternSpace, merge_by_pattern_contrast
 from vaearr.maps.merging import relabel
 from vaearr.maps.regions import Segmentation, boundary_codes, segment_features
-from vaearr.store import open_store, require_whole, write_variables
+from vaearr.store import open_store, refuse_inputs, require_whole, write_variables
 from vaearr.store.schema import AUTO_MASK, PATTERNS, PHASE_ID, QUATERNION, X, Y, auto_mask, mask_said, phase_id_name
 from vaearr.options import renamed_keywords, take_renamed
 
@@ -108,6 +108,7 @@ def feature_inputs(store: Any, options: Any, doing: str,
     # before any work, so nothing is computed from a damaged variable
     require_whole(ds, [options.var, auto_mask(ds.data_vars, options.mask), PHASE_ID,
                        phase_id_name(options.var), getattr(options, "regions", None), *reads], store)
+    refuse_inputs(ds, options.outputs(), store)
     clash = [v for v in options.outputs() if v in ds.variables]
     if clash and not options.overwrite:
         raise StoreError(store, f"variable(s) {clash} exist; pass `overwrite=True` to replace them")
