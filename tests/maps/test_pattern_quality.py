@@ -86,8 +86,13 @@ def test_quality_bad_input_leaves_the_store(two_phase_store: Path, tmp_path: Pat
     before = tree_hash(two_phase_store)
     with pytest.raises(InputError, match="^adp names the variable iq names"):
         quality_store(two_phase_store, iq="q", adp="q")
+    with pytest.raises(StoreError, match="'bandcontrast' is an input"):  # the map's input: never replaced
+        quality_store(two_phase_store, iq="bandcontrast", overwrite=True)
+    assert tree_hash(two_phase_store) == before
+    quality_store(two_phase_store, iq="q", adp="a", progress=False)
+    before = tree_hash(two_phase_store)
     with pytest.raises(StoreError, match="exist"):
-        quality_store(two_phase_store, iq="bandcontrast")
+        quality_store(two_phase_store, iq="q", adp="a2")
     with pytest.raises(StoreError, match="no mask variable 'nope'"):
         quality_store(two_phase_store, mask="nope")
     other = tmp_path / "maps.zarr"

@@ -39,7 +39,7 @@ from vaearr.io.limits import check_budget, check_rows, check_text
 from vaearr.io.tables import Derived
 from vaearr.io.vendor_indexing import read_vendor_indexing, vendor_of
 from vaearr.io.write import write_ingested
-from vaearr.store import open_store, refuse_inputs, store_exists
+from vaearr.store import is_input, open_store, refuse_inputs, store_exists
 from vaearr.store.schema import (
     ORIENTATION,
     ORIENTATION_QUALITY,
@@ -300,6 +300,9 @@ def ingest_orientations(
         config.update(extra.config)
     if ds is not None:  # the file's variables may replace the inputs they read again; derived maps none
         refuse_inputs(ds, variables, store, ingest=[k for k in variables if k not in derived])
+        if is_input(ds, name) and QUATERNION not in ds[name].dims:  # `name` given another kind of input's name
+            raise StoreError(store, f"variable '{name}' is an input over {tuple(map(str, ds[name].dims))}, not "
+                                    "orientations: give `name` another name")
     if ds is not None and not overwrite:
         clash = [k for k in variables if k in ds.variables]
         if clash:

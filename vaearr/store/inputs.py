@@ -3,7 +3,7 @@
 A command writes its result under a name the user gives (``--name``, ``--iq``, ``--recrystallised``…); given the name
 of the map's patterns, with ``overwrite``, it would replace them with a derived map and the input would be gone. Every
 variable an ingest reads from a file carries :data:`INGESTED` (:func:`vaearr.io.write.write_ingested`), and the one
-write path (:func:`vaearr.store.write_variables`) lets only an ingest of that input replace it, with the same dims.
+write path (:func:`vaearr.store.write_variables`) lets only an ingest of that input (the file read again) replace it.
 Stores written before the attr existed: a variable of the schema's input names (:data:`SCHEMA_INPUTS`) whose
 ``source`` attr names files, not variables of the store, is one (what an ingest wrote then).
 """
@@ -11,7 +11,7 @@ Stores written before the attr existed: a variable of the schema's input names (
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import xarray as xr
@@ -61,14 +61,13 @@ def _read_from(da: xr.DataArray) -> str:
     return f", read from {files[0]} by an ingest" if files else ", what an ingest read"
 
 
-def refuse_inputs(ds: xr.Dataset, names: Iterable[str | None] | Mapping[str, Any], store: Any, *,
-                  ingest: Collection[str] = ()) -> None:
+def refuse_inputs(ds: xr.Dataset, names: Iterable[str | None], store: Any, *, ingest: Collection[str] = ()) -> None:
     """Raise one :class:`~vaearr.errors.StoreError` line when a write of ``names`` would replace an input.
 
-    ``ingest``: the names this write reads in from a file itself (an ingest): they may replace an input of the same
-    dims (the file read again; ``names`` a mapping name → DataArray tells the dims); every other name must not be an
-    input's, with or without ``overwrite``. Called by :func:`vaearr.store.write_variables` for every write, and by
-    commands before their work, so that a refusal is quick and comes before the line on ``overwrite``.
+    ``ingest``: the names this write reads in from a file itself (an ingest, the file read again: with ``overwrite``
+    they replace the input); every other name must not be an input's, with or without ``overwrite``. Called by
+    :func:`vaearr.store.write_variables` for every write, and by commands before their work, so that a refusal is
+    quick and comes before the line on ``overwrite``.
 
     Examples
     --------
@@ -81,12 +80,6 @@ def refuse_inputs(ds: xr.Dataset, names: Iterable[str | None] | Mapping[str, Any
     vaearr.errors.StoreError: s.zarr: variable 'patterns' is an input, what an ingest read: no command replaces it, with or without `overwrite`; write the result under another name
     """
     for name in names:
-        if name is None or not is_input(ds, name):
-            continue
-        if name not in ingest:
+        if name is not None and name not in ingest and is_input(ds, name):
             raise StoreError(store, f"variable '{name}' is an input{_read_from(ds[name])}: no command replaces it, "
                                     "with or without `overwrite`; write the result under another name")
-        dims = tuple(map(str, getattr(names.get(name), "dims", None) or ())) if isinstance(names, Mapping) else ()
-        if dims and dims != tuple(map(str, ds[name].dims)):
-            raise StoreError(store, f"variable '{name}' is an input over {tuple(map(str, ds[name].dims))}; this ingest "
-                                    f"reads {dims} into it: write it under another name")

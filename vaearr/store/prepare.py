@@ -186,8 +186,8 @@ def prepare_dataset(
     it is not empty), and their encoding.
 
     ``inputs``: the names an ingest reads from a file in this write; they carry the
-    :data:`~vaearr.store.inputs.INGESTED` attr, and only they may replace an input (one of the same dims): any other
-    name of an input is refused, with or without ``overwrite`` (:mod:`vaearr.store.inputs`)."""
+    :data:`~vaearr.store.inputs.INGESTED` attr, and only they may replace an input (the file read again, with
+    ``overwrite``): any other name of an input is refused, with or without ``overwrite`` (:mod:`vaearr.store.inputs`)."""
     mask_name = "none"
     mask_da: xr.DataArray | None = None
     if isinstance(mask, str):
@@ -213,7 +213,6 @@ def prepare_dataset(
             raise StoreError(store, f"variable '{name}' exists; pass `overwrite=True` to replace it")
         da = _as_dataarray(data, name, (dims or {}).get(name), store)
         if existing is not None:
-            refuse_inputs(existing, {name: da}, store, ingest=inputs)  # an input read again: of its dims
             _check_coords(existing, da, name, store, free)
         var_fill = None
         if mask_da is not None:
