@@ -61,7 +61,7 @@ from vaearr.maps.grains import grain_rotation_vectors
 from vaearr.maps.merging import group_sums, robust_covariance
 from vaearr.maps.options import KERNEL_RADIUS, SpreadOptions
 from vaearr.maps.orientations import phase_groups
-from vaearr.maps.segment import feature_inputs, resolve_mask
+from vaearr.maps.segment import feature_inputs, require_finite, resolve_mask
 from vaearr.store import write_variables
 from vaearr.store.schema import PHASE_ID, QUATERNION, X, Y, phase_id_name
 from vaearr.options import renamed_keywords, take_renamed
@@ -433,10 +433,15 @@ def spread_store(store: str | os.PathLike, options: SpreadOptions | None = None,
     regions_name, regions, region_line = region_variable(ds, options, store)
     valid, mask_name, mask_line = resolve_mask(ds, options.mask, store)
     regions = np.where(valid & (regions >= 0), regions, -1)
+    # ids 0…R−1 in the order of the store's: a huge id (10¹²) would size every per-region array by it
+    ids, dense = np.unique(regions[regions >= 0], return_inverse=True)
+    regions[regions >= 0] = dense.ravel()
+    values = np.asarray(da_.values, np.float64)
+    require_finite(ds, options.var, values, regions >= 0, store, f"of the {ids.size} regions of '{regions_name}' "
+                   "inside the mask")
     if QUATERNION in da_.dims:
         result = orientation_spreads(_rotation_vectors(ds, options.var, regions), regions)
     else:
-        values = np.asarray(da_.values, np.float64)
         precision, weights_line = averaged_counts(ds, options.var)
         result = feature_spreads(values, regions, radius=options.radius, precision=precision)
         if weights_line:
