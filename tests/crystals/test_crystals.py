@@ -264,7 +264,7 @@ def test_hostile_phase_files_are_one_line_in_a_blink(tmp_path) -> None:
     named.write_text(FERRITE_CIF)
     cases = [(big, "MB; a phase's CIF is a few kB and vaearr reads up to 1 MB"),
              (many, "its 1000 sites make up to 96000 atoms in the unit cell, more than the 5000"),
-             (text, "is not a phase file: a phase file is a CIF (.cif) or an EMsoft master-pattern HDF5 file"),
+             (text, "is no HDF5 file, so no EBSD master pattern: a phase file is a CIF (.cif) or an EMsoft"),
              (other, "kikuchipy reads no EBSD master pattern from it"),
              (named, "phase name 'a#b' holds '#'")]
     for path, words in cases:
