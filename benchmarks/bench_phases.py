@@ -217,7 +217,8 @@ def science_sharpness(seeds: tuple[int, ...], kinds: tuple[str, ...], blurs: tup
                                                                                       b.patterns.values,
                                                                                       a.patterns.values)),
                                             "phase_true": a.grain_id.copy(data=odd.astype(np.int16))},
-                                    source=["benchmarks.bench_phases"], overwrite=True)
+                                    source=["benchmarks.bench_phases"], overwrite=True,
+                                    inputs=["patterns"])  # the map's patterns, made again
                     write_decomposition(mixed, method="pca")
                     segment_store(mixed, var="pca_weights", name="seg")
                     res = phases_store(mixed, regions="seg", progress=False)

@@ -30,7 +30,7 @@ from vaearr.io.nifti import resample_affine
 from vaearr.models.latent_stats import ACTIVE_THRESHOLD, LatentStats
 from vaearr.progress import bar
 from vaearr.run import Run
-from vaearr.store import check_name, open_store, require_whole, write_variables
+from vaearr.store import check_name, open_store, refuse_inputs, require_whole, write_variables
 from vaearr.store.dask_cluster import dask_client
 
 
@@ -115,6 +115,7 @@ def encode(
     r.check(ds, where=store)
     require_whole(ds, [r.data.var, r.data.mask], store)  # before any work
     sample_dims, mask = r.data.sample_dims, r.data.mask
+    refuse_inputs(ds, [name, f"{name}_logvar", f"{name}_recon_error"], store)  # before any work
     for var in (name, f"{name}_logvar", f"{name}_recon_error"):
         if var in ds and not overwrite:
             raise StoreError(store, f"variable '{var}' exists; pass `overwrite=True` to replace it")

@@ -50,6 +50,22 @@ def did_you_mean(word: str, choices: Iterable[str], *, quote: str = "'") -> str 
     return f"did you mean {one_of([f'{quote}{n}{quote}' for n in near])}?" if near else None
 
 
+#: characters that would end or break the one line (a name or path that holds a line break, a tab, a bell)
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def one_line(text: str) -> str:
+    r"""``text`` with its control characters written as escapes, so a message that quotes what a user gave (a phase
+    name with a line break) stays one line.
+
+    Examples
+    --------
+    >>> one_line("phase 'a\n# b'\tc")
+    "phase 'a\\n# b'\\tc"
+    """
+    return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 class VaearrError(Exception):
     """Base class for errors vaearr reports to users as a single line."""
 
@@ -63,7 +79,7 @@ class InputError(VaearrError, ValueError):
     def __init__(self, path: str | os.PathLike | None, problem: str):
         self.path = None if path is None else os.fspath(path)
         self.problem = problem
-        super().__init__(f"{self.path}: {problem}" if self.path else problem)
+        super().__init__(one_line(f"{self.path}: {problem}" if self.path else problem))
 
 
 class OptionError(InputError):
@@ -92,7 +108,7 @@ class StoreError(VaearrError):
     def __init__(self, store: str | os.PathLike, problem: str):
         self.store = os.fspath(store)
         self.problem = problem
-        super().__init__(f"{self.store}: {problem}")
+        super().__init__(one_line(f"{self.store}: {problem}"))
 
 
 class StoreBusyError(StoreError):

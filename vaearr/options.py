@@ -437,6 +437,10 @@ def parse_window(text: str | None) -> WindowRequest | None:
     'boxes'
     >>> parse_window("64").value
     (64, 64)
+    >>> parse_window("99999999999999999999999")
+    Traceback (most recent call last):
+    ...
+    vaearr.errors.InputError: `window` takes scan pixels from 0 to 1000000, got 99999999999999999999999 in '99999999999999999999999'
     """
     if text is None:
         return None
@@ -445,21 +449,37 @@ def parse_window(text: str | None) -> WindowRequest | None:
         return WindowRequest(t)
     bad = (f"`window` must be auto, all, a side N or HxW, or a box y0:y1,x0:x1 in scan pixels (boxes joined by "
            f"';'), got '{text}'")
+    boxes: list[int] = []
     try:
         if ":" in t:
-            boxes: list[int] = []
             for one in t.split(";"):
                 parts = [p.split(":") for p in one.split(",")]
                 if len(parts) != 2 or any(len(p) != 2 for p in parts):
                     raise ValueError
                 boxes.extend(int(v) for p in parts for v in p)
-            return WindowRequest("box" if len(boxes) == 4 else "boxes", tuple(boxes))
-        size = tuple(int(v) for v in t.split("x"))
+            size: tuple[int, ...] = ()
+        else:
+            size = tuple(int(v) for v in t.split("x"))
     except ValueError:
         raise InputError(None, bad) from None
-    if len(size) not in (1, 2):
+    if not boxes and len(size) not in (1, 2):
         raise InputError(None, bad)
+    _window_range([*boxes, *size], text)
+    if boxes:
+        return WindowRequest("box" if len(boxes) == 4 else "boxes", tuple(boxes))
     return WindowRequest("size", size * 2 if len(size) == 1 else size)
+
+
+#: The largest number ``--window`` takes: a side or an edge in scan pixels (no map is a million patterns wide).
+WINDOW_MAX = 1_000_000
+
+
+def _window_range(numbers: Sequence[int], text: str) -> None:
+    """One line for a ``--window`` number below 0 or beyond any map (``99999999999999999999999`` was accepted: past
+    int64, no numpy array holds it)."""
+    out = [v for v in numbers if not 0 <= v <= WINDOW_MAX]
+    if out:
+        raise InputError(None, f"`window` takes scan pixels from 0 to {WINDOW_MAX}, got {out[0]} in '{text}'")
 
 
 # --------------------------------------------------------------------------------------------

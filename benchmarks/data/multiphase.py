@@ -49,6 +49,7 @@ from vaearr.data.simulated import (
 )
 from vaearr.errors import require
 from vaearr.store import open_store, write_variables
+from vaearr.store.inputs import SCHEMA_INPUTS
 from vaearr.numba_cache import guard_gufunc_cache
 
 #: Beam energy (kV) of the simulated maps.
@@ -205,5 +206,6 @@ def write_phase_map(path: str | os.PathLike, family: str = "fcc-bcc", *, overwri
                    "phase_map": {k: v for k, v in ds.attrs.items() if k != "grain_rotations"}}
     write_variables(path, variables, source=[f"phase_map:{family}"],
                     config={"family": family, **{k: (list(v) if isinstance(v, tuple) else v) for k, v in kwargs.items()}},
-                    group_attrs=group_attrs, overwrite=overwrite)
+                    group_attrs=group_attrs, overwrite=overwrite,
+                    inputs=[k for k in variables if k in SCHEMA_INPUTS])  # what an ingest would read: inputs
     return open_store(path)

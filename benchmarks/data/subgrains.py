@@ -73,6 +73,7 @@ from vaearr.data.simulated import (
     voronoi,
 )
 from vaearr.store import open_store, write_variables
+from vaearr.store.inputs import SCHEMA_INPUTS
 
 #: The maps :func:`science_map` builds.
 SCIENCE_KINDS = ("clean", "noisy", "subgrains", "deformed")
@@ -387,5 +388,5 @@ def write_simulated(path: str | os.PathLike, ds: xr.Dataset, names: list[str], *
     }
     with zarr.config.set({"array.write_empty_chunks": True}):
         write_variables(path, variables, source=[source], config=config, group_attrs=group_attrs,
-                        overwrite=overwrite)
+                        overwrite=overwrite, inputs=[k for k in variables if k in SCHEMA_INPUTS])  # as ingested
     return open_store(path)

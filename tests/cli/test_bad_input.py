@@ -98,6 +98,11 @@ nope | quality {map} --mask nope
 unobtainium | master-pattern unobtainium
 {cif} | master-pattern {cif}
 --energy | master-pattern fcc --energy 0
+phase name '/tmp/evil' holds '/' | master-pattern /tmp/evil:225:3.524:Ni --out {tmp}/mp
+lattice lengths must be at least 1 Å | master-pattern tiny:225:0.001:Ni
+more than the 50000 a kinematical master pattern | master-pattern big:225:1000000:Ni
+{file} | master-pattern {file}
+{file} | index {map} --tilt 70 --pc 0.4,0.2,0.5 --phase {file}
 {under} | master-pattern fcc --out {under}
 # --- segment
 --boundary-cost | segment {map} --boundary-cost -1
@@ -170,6 +175,8 @@ part | explore {map} --run {run} --parts foo
 --window 0:5,0:2 lies outside the 3 × 3 map | train {map} --run {tmp}/r --window 0:5,0:2
 --window 0:2,0:2 is 2 × 2 pixels, smaller than a pattern neighbourhood | train {map} --run {tmp}/r --window 0:2,0:2
 --window must be | train {map} --run {tmp}/r --window sideways
+--window takes scan pixels from 0 to 1000000, got 99999999999999999999999 | train {map} --run {tmp}/r --window 99999999999999999999999
+--window takes scan pixels from 0 to 1000000, got -1 | train {map} --run {tmp}/r --window 0:2,-1:2
 --neighbour-weights | train {map} --run {tmp}/r --neighbour-weights foo
 --previews | train {map} --run {tmp}/r --previews -1
 --patience | train {map} --run {tmp}/r --patience -1
@@ -456,3 +463,155 @@ def test_index_and_quality_checks_name_the_field(places, owner, kwargs, field, f
         getattr(options, owner)(store=str(places["map"]), **kwargs).check()
     assert str(info.value).startswith(f"{field} ") and "--" not in str(info.value)
     assert str(flagged(info.value)).startswith(f"{flag} ")
+
+
+# --- no command replaces an input (issue 63): every command that writes under a name the user gives
+
+
+#: Each command that writes a variable under a name the user gives (``--name``, ``--iq``, ``--adp``, ``--recrystallised``,
+#: a decomposition's prefix, an ingest's ``--name``), given the name of an input an ingest read: the patterns, the band
+#: contrast, PCA weights ingested from a table, with and without ``--overwrite``.
+INPUT_NAMES = [
+    ("patterns", "phases {inputs} --regions segments --method features --name patterns --overwrite"),
+    ("patterns", "phases {inputs} --regions segments --method features --name patterns"),
+    ("patterns", "quality {inputs} --iq patterns --overwrite"),
+    ("bandcontrast", "quality {inputs} --adp bandcontrast"),
+    ("patterns", "spread {inputs} --level regions --recrystallised patterns --overwrite"),
+    ("patterns", "segment {inputs} --name patterns --overwrite"),
+    ("patterns", "cluster {inputs} --k 2 --name patterns --overwrite"),
+    ("bandcontrast", "roi {inputs} --otsu --name bandcontrast --overwrite"),
+    ("patterns", "encode {inputs} --run {inputs_run} --name patterns --overwrite"),
+    ("pca_weights", "decompose {inputs} --method pca --overwrite"),
+    ("patterns", "index {inputs} --tilt 70 --pc 0.4,0.2,0.5 --name patterns --overwrite"),
+    ("patterns", "ingest orientations {inputs_ang} {inputs} --name patterns --overwrite"),
+]
+
+
+@pytest.fixture(scope="module")
+def inputs_store(places, tmp_path_factory) -> dict[str, str]:
+    """The EBSD map of :func:`places` with a latent, a segmentation, PCA weights ingested from a table, an ``.ang``
+    of its grid and a run that encodes it."""
+    import shutil
+
+    import numpy as np
+    import xarray as xr
+    from orix import io as orix_io
+    from orix.crystal_map import CrystalMap, Phase, PhaseList
+    from orix.quaternion import Rotation
+
+    from tests.helpers import MAP_MODEL, make_run
+    from vaearr.store import open_store, write_variables
+
+    root = tmp_path_factory.mktemp("inputs")
+    store = root / "map.zarr"
+    shutil.copytree(places["map"], store)
+    ds = open_store(store)
+    coords = {"y": ds.y.values, "x": ds.x.values}
+    rng = np.random.default_rng(0)
+    write_variables(store, {
+        "latent": xr.DataArray(rng.normal(size=(3, 3, 2)).astype(np.float32), dims=("y", "x", "latent_dim"),
+                               coords=coords),
+        "segments": xr.DataArray(np.array([[0, 0, 1], [0, 1, 1], [2, 2, 1]]), dims=("y", "x"), coords=coords)})
+    xs, ys = np.meshgrid(ds.x.values, ds.y.values)
+    rows = [f"{x:g},{y:g},{a:.3f},{b:.3f}" for x, y, a, b in zip(xs.ravel(), ys.ravel(), *rng.normal(size=(2, 9)))]
+    (root / "pca.csv").write_text("x,y,PCA_1,PCA_2\n" + "\n".join(rows) + "\n")
+    cli("ingest", "tables", store, "--pca-weights", root / "pca.csv", check=True)
+    xmap = CrystalMap(Rotation(rng.normal(size=(9, 4))).unit, x=xs.ravel(), y=ys.ravel(), phase_id=np.zeros(9, int),
+                      phase_list=PhaseList([Phase("ni", point_group="m-3m")], ids=[0]))
+    orix_io.save(root / "map.ang", xmap)
+    make_run(root / "run", store, model=MAP_MODEL, sample_dims=("y", "x"), feature_dims=("py", "px"), var="patterns",
+             resize=8, standardize=True)
+    return {"inputs": str(store), "inputs_run": str(root / "run"), "inputs_ang": str(root / "map.ang")}
+
+
+@pytest.mark.parametrize("name, command_line", INPUT_NAMES, ids=[c for _, c in INPUT_NAMES])
+def test_no_command_replaces_an_input(inputs_store, name, command_line) -> None:
+    """`phases --name patterns --overwrite` replaced the map's patterns with a 2-D phase map (the input gone); now the
+    store's one write path refuses it for every command, in one line, before any work, the store byte-identical."""
+    from vaearr.store import is_input, open_store
+
+    store = inputs_store["inputs"]
+    assert is_input(open_store(store), name)
+    before = tree_hash(store)
+    code, _, err = vaearr_cli(*shlex.split(command_line.format(**inputs_store)))
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, (command_line, err)
+    assert lines[0].startswith(f"error: {store}: variable '{name}' is an input"), lines[0]
+    assert "no command replaces it" in lines[0] or "not orientations" in lines[0], lines[0]
+    assert tree_hash(store) == before, command_line
+
+
+def test_an_ingest_replaces_its_own_input_and_commands_their_own_maps(inputs_store, tmp_path) -> None:
+    """The rule keeps what worked: an input read again replaces itself (with --overwrite), and stays an input; a
+    command's map is replaced by the command (--overwrite) and is no input."""
+    import shutil
+
+    import numpy as np
+
+    from vaearr.store import INGESTED, is_input, open_store
+
+    store = tmp_path / "map.zarr"
+    shutil.copytree(inputs_store["inputs"], store)
+    pca = Path(inputs_store["inputs"]).parent / "pca.csv"
+    cli("ingest", "tables", store, "--pca-weights", pca, "--overwrite", check=True)
+    cli("quality", store, check=True)
+    cli("quality", store, "--overwrite", check=True)
+    ds = open_store(store)
+    assert INGESTED in ds.pca_weights.attrs and is_input(ds, "pca_weights")
+    assert not is_input(ds, "iq") and not is_input(ds, "adp") and INGESTED not in ds.iq.attrs
+    assert np.isfinite(ds.iq.values).all()
+
+
+# --- the reliability campaign of issue 63: each defect it found, through the command
+
+
+@pytest.fixture(scope="module")
+def hollow(places, tmp_path_factory) -> str:
+    """The EBSD map of :func:`places` with a one-pixel mask, an all-NaN latent and a segmentation."""
+    import shutil
+
+    import numpy as np
+    import xarray as xr
+
+    from vaearr.store import open_store, write_variables
+
+    store = tmp_path_factory.mktemp("hollow") / "map.zarr"
+    shutil.copytree(places["map"], store)
+    ds = open_store(store)
+    coords = {"y": ds.y.values, "x": ds.x.values}
+    one = np.zeros((3, 3), bool)
+    one[1, 1] = True
+    write_variables(store, {
+        "one": xr.DataArray(one, dims=("y", "x"), coords=coords),
+        "latent": xr.DataArray(np.full((3, 3, 2), np.nan, np.float32), dims=("y", "x", "latent_dim"), coords=coords),
+        "segments": xr.DataArray(np.array([[0, 0, 1], [0, 1, 1], [2, 2, 1]]), dims=("y", "x"), coords=coords)})
+    return str(store)
+
+
+@pytest.mark.parametrize("command_line, words", [
+    ("quality {s} --mask one", "mask 'one' holds 1 pixel"),
+    ("phases {s} --regions segments --method features", "variable 'latent' is NaN at every pixel of the 3 regions"),
+    ("spread {s} --regions segments --level regions", "variable 'latent' is NaN at every pixel of the 3 regions"),
+    ("segment {s} --name s2", "variable 'latent' is NaN at every pixel inside the mask"),
+])
+def test_nothing_to_measure_is_one_line(hollow, command_line, words) -> None:
+    """`quality` on a one-pixel mask ended in `unexpected ZeroDivisionError`; `phases` grouped all-NaN latents as
+    zeros (one phase, exit 0). One line naming the mask or the variable, exit 2, the store byte-identical."""
+    before = tree_hash(hollow)
+    code, _, err = vaearr_cli(*shlex.split(command_line.format(s=hollow)))
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {hollow}: ") and words in lines[0], err
+    assert tree_hash(hollow) == before
+
+
+def test_a_phase_named_by_a_path_writes_nothing_outside_the_folder(tmp_path) -> None:
+    """`master-pattern /abs/evil:225:3.524:Ni --out F` wrote /abs/evil_master_pattern.png and .npz (path traversal):
+    one line now, nothing written anywhere; the same structure under a plain name writes into F."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    code, _, err = vaearr_cli("master-pattern", f"{outside}/evil:225:3.524:Ni", "--out", tmp_path / "mp")
+    assert code == 2 and err.count("\n") == 1 and f"phase name '{outside}/evil' holds '/'" in err, err
+    assert not any(outside.iterdir()) and not (tmp_path / "mp").exists()
+    code, out, err = vaearr_cli("master-pattern", "evil:225:3.524:Ni", "--out", tmp_path / "mp")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "mp").iterdir()) == ["evil_master_pattern.npz", "evil_master_pattern.png"]

@@ -205,3 +205,104 @@ def test_kikuchipy_names_offline() -> None:
         pass
     with pytest.raises(InputError, match="not downloaded"):
         resolve_phase("austenite")
+
+
+# --- hostile phases (issue 63): names that would be paths or header lines, structures that would take every byte
+
+
+@pytest.mark.parametrize(("spec", "words"), [
+    ("/tmp/evil:225:3.524:Ni", "phase name '/tmp/evil' holds '/'"),
+    ("..\\evil:225:3.524:Ni", "holds '\\\\'"),
+    ("a#b:225:3.524:Ni", "holds '#'"),
+    ("nl\n# Phase 2:225:3.524:Ni", "holds '\\n'"),
+    ("tab\tx:225:3.524:Ni", "holds '\\t'"),
+    ("tiny:225:0.001:Ni", "lattice lengths must be at least 1 Å"),
+    ("big:225:1000000:Ni", "more than the 50000 a kinematical master pattern is simulated from"),
+    ("flat:1:3,3,3,60,60,170:Ni", "make no cell"),
+    ("oblique:1:1,1,1,1,1,1:Ni", "no plane spacing of 0.7 Å or more"),
+    ("many:225:3.524:" + ";".join(["Ni@0.1,0.2,0.3"] * 30), "30 sites make up to 5760 atoms in the unit cell"),
+    ("long:225:3.524:" + ";".join(["Ni@0.1,0.2,0.3"] * 400), "400 sites make up to"),  # longer than a file name
+])
+def test_hostile_phase_text_is_one_line_in_a_blink(spec, words) -> None:
+    """A name that is a path, or holds a line break or '#' (it goes into file names and .ang/.ctf headers), a cell of
+    a = 10⁶ Å (its reflector search took over 3 GB), of a = 0.001 Å (an 'unexpected LatticeError'): one line, before
+    orix or diffsims build anything."""
+    import time
+
+    from vaearr.crystals import resolve_phase
+
+    start = time.perf_counter()
+    with pytest.raises(InputError) as info:
+        resolve_phase(spec)
+    assert words in str(info.value) and "\n" not in str(info.value), str(info.value)
+    assert time.perf_counter() - start < 5
+
+
+def test_hostile_phase_files_are_one_line_in_a_blink(tmp_path) -> None:
+    """A 50 MB CIF (the campaign's took over 3 GB: diffpy's parser is seconds a MB), a small CIF whose sites expand
+    into 10⁵ atoms, a text file given as a phase ('unexpected keyword argument' from kikuchipy's reader), an HDF5 file
+    that is no master pattern, a CIF whose name holds '#'."""
+    import time
+
+    import h5py
+
+    from vaearr.crystals import resolve_phase
+
+    big = tmp_path / "big.cif"
+    with big.open("w") as f:
+        f.write(FERRITE_CIF)
+        f.write("".join(f"Fe{i} Fe 0.1 0.2 0.3 1\n" for i in range(2_000_000)))
+    many = tmp_path / "many.cif"
+    many.write_text(FERRITE_CIF.replace("Fe1 Fe 0 0 0 1\n", "".join(f"Fe{i} Fe {i / 3000:.4f} 0.1 0.2 1\n"
+                                                                        for i in range(1000))))
+    text = tmp_path / "phase.txt"
+    text.write_text("Ni, fcc, a = 3.524\n")
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f["data"] = np.zeros(3)
+    named = tmp_path / "a#b.cif"
+    named.write_text(FERRITE_CIF)
+    cases = [(big, "MB; a phase's CIF is a few kB and vaearr reads up to 1 MB"),
+             (many, "its 1000 sites make up to 96000 atoms in the unit cell, more than the 5000"),
+             (text, "is no HDF5 file, so no EBSD master pattern: a phase file is a CIF (.cif) or an EMsoft"),
+             (other, "kikuchipy reads no EBSD master pattern from it"),
+             (named, "phase name 'a#b' holds '#'")]
+    for path, words in cases:
+        start = time.perf_counter()
+        with pytest.raises(InputError) as info:
+            resolve_phase(str(path))
+        line = str(info.value)
+        assert line.startswith(f"{path}: ") and words in line and "\n" not in line, line
+        assert "unexpected" not in line and time.perf_counter() - start < 10, (path, time.perf_counter() - start)
+    assert resolve_phase(f"ab={named}").name == "ab"  # named with NAME=: read
+
+
+def test_a_cell_at_the_limits_is_read_and_structure_factors_are_the_same_in_blocks(monkeypatch) -> None:
+    """The bounds leave real large cells (α-AlMnSi, a = 12.68 Å, 2040 Å³), and the structure factors of a cell too
+    large for one block of reflectors (bounded memory) are those computed at once."""
+    import vaearr.crystals.structures as structures
+    from vaearr.crystals import crystal_phase, parse_structure, structure_factors
+
+    big = parse_structure("almnsi:200:12.68:Al@0.1,0.2,0.3;Mn@0.32,0.2,0;Si@0.12,0.3,0.4")
+    assert big.lattice[0] == 12.68
+    phase = crystal_phase(parse_structure("ti:194:2.95,4.69:Ti@0.3333,0.6667,0.25"))
+    hkl = np.stack(np.meshgrid(*[np.arange(-3, 4)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    whole = structure_factors(phase, hkl)
+    assert len(hkl) * 2 < structures.SF_BLOCK  # a cell of ordinary size is one block: the numbers of before
+    monkeypatch.setattr(structures, "SF_BLOCK", 7)  # blocks of 3 reflectors (2 atoms in the cell)
+    np.testing.assert_allclose(structure_factors(phase, hkl), whole, rtol=1e-12, atol=1e-12)  # BLAS's last bit
+
+
+def test_a_master_pattern_is_saved_in_its_folder_whatever_its_phase_is_named(tmp_path) -> None:
+    """The campaign's `master-pattern /abs/evil:225:3.524:Ni --out F` wrote /abs/evil_master_pattern.npz; the name
+    is now refused, and a name from anywhere (a file's phase, a Python caller) is a file name inside the folder."""
+    from vaearr.crystals.master_patterns import resolve_phase, save_master_pattern
+
+    mp = resolve_phase("ni").master_pattern()
+    for name in (str(tmp_path / "outside" / "evil"), "../up", "..", "a\nb"):
+        files = save_master_pattern(mp, tmp_path / "out", name)
+        assert all(p.parent == tmp_path / "out" and p.is_file() for p in files.values()), files
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert len(names) == 8 and not any(n.startswith(".") or "\n" in n for n in names), names
+    assert {"_._up_master_pattern.png", "_._master_pattern.npz", "a_b_master_pattern.png"} <= set(names), names
+    assert not (tmp_path / "outside").exists() and not (tmp_path / "up_master_pattern.png").exists()

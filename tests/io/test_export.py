@@ -324,3 +324,39 @@ def test_vaearr_index_then_export_ang_opens_in_orix(tmp_path, capsys):
     assert xmap.phases[1].structure.lattice.a == pytest.approx(3.524, abs=0.01)  # Å, from the master pattern's nm
     np.testing.assert_allclose(xmap.prop["ci"], ds.orientation_score.values.ravel(), atol=1e-5)  # the NCC as CI
     np.testing.assert_allclose(xmap.x, np.tile(np.arange(nx) * 1.5, ny))
+
+
+def test_a_phase_name_with_a_line_break_or_hash_stays_one_header_field(tmp_path):
+    """A phase named in an orix HDF5 file with line breaks and '#' ("Ni\\n# Phase 2\\n# MaterialName evil#") was
+    written as header lines of its own into the .ang (`# # Phase 2`: the file then read differently) and broke the
+    .ctf's phase line (orix could not read it back). Now the name is one field: one phase line each, read back as one
+    phase with the store's orientations (issue 63)."""
+    hostile = "Ni\n# Phase 2\n# MaterialName evil#\tx"
+    rng = np.random.default_rng(5)
+    y, x = (np.indices((NY, NX)).astype(float) * STEP).reshape(2, -1)
+    structure = Structure(lattice=Lattice(3.52, 3.52, 3.52, 90, 90, 90))
+    xmap = CrystalMap(Rotation(rng.normal(size=(NY * NX, 4))).unit, x=x, y=y, phase_id=np.ones(NY * NX, int),
+                      phase_list=PhaseList([Phase(hostile, point_group="m-3m", structure=structure)], ids=[1]))
+    orix_io.save(tmp_path / "m.h5", xmap)
+    code, _, err = vaearr_cli("ingest", "orientations", tmp_path / "m.h5", tmp_path / "s.zarr", "--no-maps")
+    assert code == 0, err
+    assert open_store(tmp_path / "s.zarr").orientation.attrs["phases"][0]["name"] == hostile  # kept as the file says
+    for suffix in (".ang", ".ctf"):
+        out = tmp_path / f"m{suffix}"
+        code, said, err = vaearr_cli("export", tmp_path / "s.zarr", "--out", out)
+        assert code == 0, err
+        assert "phases: Ni Phase 2 MaterialName evil x (m-3m)" in said
+        text = out.read_text()
+        if suffix == ".ang":
+            header = [ln for ln in text.splitlines() if ln.startswith("#")]
+            assert sum(ln.startswith("# Phase") for ln in header) == 1, header
+            assert "# MaterialName    Ni Phase 2 MaterialName evil x" in header
+            assert not any(ln.startswith("# #") for ln in header), header
+        else:
+            lines = text.splitlines()
+            at = lines.index("Phases\t1")
+            assert lines[at + 1].split("\t")[2] == "Ni Phase 2 MaterialName evil x"
+            assert lines[at + 2].startswith("Phase\tX\tY"), lines[at + 2]
+        back = orix_io.load(out)
+        assert back.phases.size == 1 and back.size == NY * NX
+        assert np.allclose(np.abs(np.sum(back.rotations.data * xmap.rotations.data, axis=1)), 1, atol=1e-4)

@@ -86,8 +86,13 @@ def test_quality_bad_input_leaves_the_store(two_phase_store: Path, tmp_path: Pat
     before = tree_hash(two_phase_store)
     with pytest.raises(InputError, match="^adp names the variable iq names"):
         quality_store(two_phase_store, iq="q", adp="q")
+    with pytest.raises(StoreError, match="'bandcontrast' is an input"):  # the map's input: never replaced
+        quality_store(two_phase_store, iq="bandcontrast", overwrite=True)
+    assert tree_hash(two_phase_store) == before
+    quality_store(two_phase_store, iq="q", adp="a", progress=False)
+    before = tree_hash(two_phase_store)
     with pytest.raises(StoreError, match="exist"):
-        quality_store(two_phase_store, iq="bandcontrast")
+        quality_store(two_phase_store, iq="q", adp="a2")
     with pytest.raises(StoreError, match="no mask variable 'nope'"):
         quality_store(two_phase_store, mask="nope")
     other = tmp_path / "maps.zarr"
@@ -95,3 +100,59 @@ def test_quality_bad_input_leaves_the_store(two_phase_store: Path, tmp_path: Pat
     with pytest.raises(StoreError, match="no pattern variable 'patterns' in the store; run 'vaearr ingest ebsd FILE STORE' first"):
         quality_store(other)
     assert tree_hash(two_phase_store) == before
+
+
+def _patterns_store(path: Path, patterns: np.ndarray, mask: np.ndarray) -> Path:
+    ny, nx = mask.shape
+    coords = {"y": np.arange(float(ny)), "x": np.arange(float(nx))}
+    write_variables(path, {"patterns": xr.DataArray(patterns, dims=("y", "x", "py", "px"), coords=coords),
+                           "m": xr.DataArray(mask, dims=("y", "x"), coords=coords)})
+    return path
+
+
+def test_a_pattern_nothing_is_left_of_has_no_image_quality_and_the_others_theirs(tmp_path: Path) -> None:
+    """A pattern equal to the background (the mean over the mask) is zero once it is removed: kikuchipy's image
+    quality divided by its power (`unexpected ZeroDivisionError`, issue 63). It is NaN; every other pattern gets
+    kikuchipy's own image quality."""
+    import kikuchipy as kp
+
+    from vaearr.maps.pattern_quality import quality_store
+
+    rng = np.random.default_rng(3)
+    a = 2 * rng.integers(0, 100, (20, 20))
+    b = 2 * rng.integers(0, 100, (20, 20))
+    pats = rng.integers(0, 255, (3, 4, 20, 20)).astype(np.uint8)
+    pats[0] = np.stack([a, b, a, b]).astype(np.uint8)  # the mask: its mean pattern is (a + b) / 2, exactly
+    pats[2, 3] = ((a + b) // 2).astype(np.uint8)  # outside the mask, the background itself
+    mask = np.zeros((3, 4), bool)
+    mask[0] = True
+    store = _patterns_store(tmp_path / "p.zarr", pats, mask)
+    quality_store(store, mask="m", progress=False)
+    iq = open_store(store).iq.values
+    s = kp.signals.EBSD(pats[0:1].astype(np.float32))
+    s.remove_static_background(operation="subtract", static_bg=((a + b) / 2).astype(np.float32), show_progressbar=False)
+    s.remove_dynamic_background(operation="subtract", show_progressbar=False)
+    np.testing.assert_allclose(iq[0], s.get_image_quality(show_progressbar=False)[0], rtol=1e-5)
+    assert np.isnan(iq[1:]).all()
+
+
+@pytest.mark.parametrize("case", ["one pixel", "identical patterns", "NaN patterns"])
+def test_quality_with_nothing_to_measure_is_one_line(tmp_path: Path, case: str) -> None:
+    """A one-pixel mask (its pattern is its own background: `unexpected ZeroDivisionError`), a mask of identical
+    patterns, float patterns all NaN: one line naming what, exit 2, the store as it was."""
+    rng = np.random.default_rng(4)
+    pats = rng.integers(0, 255, (3, 4, 20, 20)).astype(np.float32)
+    mask = np.zeros((3, 4), bool)
+    mask[1, 1:3 if case != "one pixel" else 2] = True
+    if case == "identical patterns":
+        pats[1, 2] = pats[1, 1]
+    if case == "NaN patterns":
+        pats[:] = np.nan
+    store = _patterns_store(tmp_path / "p.zarr", pats, mask)
+    before = tree_hash(store)
+    proc = cli("quality", store, "--mask", "m")
+    words = ("mask 'm' holds 1 pixel" if case == "one pixel" else
+             "variable 'patterns' has no pattern in mask 'm' that is not flat or NaN")
+    assert proc.returncode == 2 and proc.stderr.startswith(f"error: {store}: "), proc.stderr
+    assert proc.stderr.count("\n") == 1 and words in proc.stderr, proc.stderr
+    assert tree_hash(store) == before

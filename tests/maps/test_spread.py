@@ -194,3 +194,35 @@ def test_bad_inputs_change_nothing(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "exist; pass --overwrite" in proc.stderr and tree_hash(store) == after
     with pytest.raises(StoreError, match="no region variable"):
         spread_store(store, regions="nope", overwrite=True)
+
+
+def test_a_huge_region_id_is_measured_as_a_small_one(tmp_path: Path) -> None:
+    """A region map whose ids are 10¹² and 3·10¹⁵ sized every per-region array by the id: `unexpected MemoryError`
+    (7 TB), or a kill at 3 GB with no line (issue 63). The regions are numbered 0…R−1 in their order first: the same
+    spreads as ids 0 and 1, in bounded memory."""
+    import resource
+
+    f, regions = planted()
+    huge = np.where(regions == 1, 3 * 10**15, 10**12)
+    store = _store(tmp_path / "s.zarr", f, regions, big=xr.DataArray(huge, dims=("y", "x")))
+    small = spread_store(store, var="latent", regions="seg_grains", name="small", recrystallised="rex_small")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    big = spread_store(store, var="latent", regions="big", name="big", recrystallised="rex_big")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500_000  # kB: no array sized by the id
+    for a, b in zip((small.spread.kernel, small.spread.domain, small.spread.recrystallised),
+                    (big.spread.kernel, big.spread.domain, big.spread.recrystallised)):
+        np.testing.assert_array_equal(a, b)
+    assert big.spread.info["regions_measured"] == 2
+
+
+def test_an_all_nan_feature_map_is_refused_naming_it(tmp_path: Path) -> None:
+    """All-NaN latents (an encode inside a mask the regions lie outside of): spread and segment name the variable, in
+    one line, the store unchanged (phases, which read them as zeros: tests/cli/test_bad_input.py)."""
+    f, regions = planted()
+    store = _store(tmp_path / "s.zarr", np.full_like(f, np.nan), regions)
+    before = tree_hash(store)
+    for command in (["spread", store, "--regions", "seg"], ["segment", store, "--name", "s2"]):
+        proc = cli(*command)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+        assert f"error: {store}: variable 'latent' is NaN at every pixel" in proc.stderr, proc.stderr
+        assert tree_hash(store) == before

@@ -107,8 +107,9 @@ READERS = {
     # issue 37's and 38's commands (phase_id stands for a segmentation: an integer (y, x) map)
     "spread": ("latent", "spread {s} --var latent --regions phase_id --level regions --out {out}/figures"),
     "phases": ("patterns", "phases {s} --regions phase_id --pc 0.5,0.5,0.5 --out {out}/figures"),
-    "quality": ("patterns", "quality {s} --overwrite"),
-    "index": ("patterns", "index {s} --phase fcc --pc 0.5,0.5,0.5 --tilt 70 --overwrite"),
+    # the store's iq and orientation were read from an .ang: inputs, so these write under names of their own
+    "quality": ("patterns", "quality {s} --iq q2 --adp adp2"),
+    "index": ("patterns", "index {s} --phase fcc --pc 0.5,0.5,0.5 --tilt 70 --name hough"),
     "roi": ("bandcontrast", "roi {s} --otsu --name r2"),
     "boundaries": ("latent", "boundaries {s} --var latent --mask none"),
 }

@@ -38,7 +38,7 @@ from vaearr.errors import InputError, StoreError
 from vaearr.maps.roi import make_roi
 from vaearr.progress import bar
 from vaearr.options import renamed_keywords, take_renamed
-from vaearr.store import open_store, write_variables
+from vaearr.store import open_store, refuse_inputs, write_variables
 from vaearr.store.schema import AUTO_MASK, auto_mask, no_variable
 
 #: Colour of noise points (label −1).
@@ -346,6 +346,8 @@ def joint_cluster(store: str | os.PathLike, options: ClusterOptions | None = Non
     shade_clip = check_clip(o.shade_clip)
     tag, name = o.tag_and_name()
     ds = open_store(store)
+    if o.write:
+        refuse_inputs(ds, [name], store)
     if o.write and name in ds and not o.overwrite:
         raise StoreError(store, f"variable '{name}' exists; pass `overwrite=True` to replace it")
     with bar(total=3, desc="cluster: read, fit, write", unit="step") as steps:

@@ -33,12 +33,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 from PIL import Image
 
 from vaearr.crystals.structures import (
     ANGSTROM,
     BUILTIN,
+    MIN_DSPACING,
+    check_phase_name,
+    check_reflectors,
     crystal_phase,
     parse_structure,
     phase_record,
@@ -54,9 +58,9 @@ SHIPPED_PHASES = {"ni": "nickel_ebsd_master_pattern_small"}
 #: Master patterns kikuchipy downloads from Zenodo (``kikuchipy.data.ebsd_master_pattern``).
 KIKUCHIPY_PHASES = ("ni", "al", "si", "austenite", "ferrite", "steel_chi", "steel_sigma", "steel_sigma2",
                     "steel_r", "steel_pi", "steel_cr2n", "al6mn", "alpha_almnsi")
-#: Kinematical master patterns: half size (the Lambert square is 2·half + 1 wide), smallest d (Å).
+#: Kinematical master patterns: half size (the Lambert square is 2·half + 1 wide); the smallest d (Å) is
+#: :data:`~vaearr.crystals.structures.MIN_DSPACING`.
 HALF_SIZE = 200
-MIN_DSPACING = 0.7
 #: Reflectors weaker than this fraction of the strongest are left out (forbidden ones are 0).
 MIN_STRUCTURE_FACTOR = 1e-3
 #: Bump when the kinematical simulation changes: cached master patterns are then made again. 2: one numba thread
@@ -110,6 +114,10 @@ def reflectors(phase, energy_kv: float, min_dspacing: float = MIN_DSPACING):
     The structure factors are :func:`~vaearr.crystals.structures.structure_factors` (diffsims'
     own are wrong for hexagonal cells); forbidden and negligible ones are left out.
     """
+    with contextlib.suppress(AttributeError, TypeError):  # a phase without a lattice: diffsims says so below
+        # before diffsims builds its box of Miller indices: a huge cell would take every byte of memory
+        check_reflectors(str(phase.name), phase.structure.lattice.abcABG(), max(len(phase.structure), 1),
+                         min_dspacing=min_dspacing)
     guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     crystallography = require("diffsims.crystallography", "ebsd")
     phase = phase.deepcopy()  # diffsims expands the asymmetric unit of the phase it is given, in place
@@ -137,10 +145,21 @@ def _cache_key(phase, energy_kv: float, half_size: int, min_dspacing: float) -> 
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def file_slug(name: str, length: int = 40) -> str:
+    """A phase's name as part of a file name in one folder: ``A-Z a-z 0-9 _ . -`` (others ``_``), no leading dot.
+
+    Examples
+    --------
+    >>> file_slug("/tmp/evil"), file_slug("Iron fcc"), file_slug(".."), file_slug("")
+    ('_tmp_evil', 'Iron_fcc', '_.', 'phase')
+    """
+    slug = re.sub(r"[^A-Za-z0-9_.-]", "_", str(name) or "phase")[:length]
+    return "_" + slug[1:] if slug.startswith(".") else slug
+
+
 def cached_path(phase, energy_kv: float = 20.0, half_size: int = HALF_SIZE, min_dspacing: float = MIN_DSPACING) -> Path:
     """The file a phase's kinematical master pattern is kept in (whether or not it exists yet)."""
-    slug = re.sub(r"[^A-Za-z0-9_.-]", "_", str(phase.name) or "phase")[:40]
-    return cache_dir() / f"{slug}-{_cache_key(phase, energy_kv, half_size, min_dspacing)}.npz"
+    return cache_dir() / f"{file_slug(str(phase.name))}-{_cache_key(phase, energy_kv, half_size, min_dspacing)}.npz"
 
 
 def _as_master_pattern(data: np.ndarray, phase):
@@ -258,19 +277,49 @@ def _kikuchipy_master_pattern(key: str, label: str):
     return mp, f"kikuchipy.data.ebsd_master_pattern('{key}')"
 
 
+#: What ``--phase`` takes, for the line on a file that is none of them.
+PHASE_FILES = "a phase file is a CIF (.cif) or an EMsoft master-pattern HDF5 file (EMEBSDmaster's output)"
+#: Largest dataset read from an EMsoft master-pattern file (one of 21 energies × 2 hemispheres × 1001² float32 is
+#: 170 MB).
+MAX_MASTER_PATTERN_BYTES = 2**30
+
+
+def _check_master_pattern_file(path: Path) -> None:
+    """One line for a file that is no HDF5 file, or whose datasets declare more than
+    :data:`MAX_MASTER_PATTERN_BYTES` (kikuchipy reads them whole), before kikuchipy opens it."""
+    if not h5py.is_hdf5(path):
+        raise InputError(path, f"is no HDF5 file, so no EBSD master pattern: {PHASE_FILES}; or give fcc, bcc, hcp, a "
+                               "kikuchipy master pattern name or NAME:SPACEGROUP:a[,b,c,α,β,γ]:ATOMS")
+    big: list[tuple[str, int]] = []
+
+    def visit(name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Dataset) and obj.size * obj.dtype.itemsize > MAX_MASTER_PATTERN_BYTES:
+            big.append((name, int(obj.size * obj.dtype.itemsize)))
+
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(visit)
+    except OSError as exc:
+        raise InputError(path, f"cannot be read as HDF5 ({exc.strerror or 'truncated or corrupt'})") from None
+    if big:
+        raise InputError(path, f"its dataset '{big[0][0]}' holds {big[0][1] / 2**30:.3g} GB, more than the "
+                               f"{MAX_MASTER_PATTERN_BYTES // 2**30} GB a master pattern is read whole here")
+
+
 def read_master_pattern(path: str | os.PathLike):
     """An EMsoft master-pattern file as kikuchipy reads it (square Lambert, both hemispheres)."""
     guard_gufunc_cache()  # before a package whose numba gufuncs are cached on disk
     kp = require("kikuchipy", "ebsd")
     path = Path(path)
-    if not path.is_file():
+    if not _is_file(str(path)):
         raise InputError(path, "no such master-pattern file")
+    _check_master_pattern_file(path)
     try:
         with quiet():
             mp = kp.load(path, projection="lambert", hemisphere="both")
     except Exception as exc:  # noqa: BLE001 - kikuchipy/rosettasciio raise many kinds on unreadable files
-        raise unreadable(path, "an EBSD master pattern kikuchipy reads (an EMsoft master-pattern .h5)", exc,
-                         suffixes=(".h5", ".hdf5")) from None
+        raise unreadable(path, "an EBSD master pattern kikuchipy reads (an EMsoft master-pattern .h5, EMEBSDmaster's "
+                               f"output; {PHASE_FILES})", exc, suffixes=(".h5", ".hdf5")) from None
     if not isinstance(mp, kp.signals.EBSDMasterPattern):
         raise InputError(path, f"is a {type(mp).__name__}, not an EBSD master pattern")
     return mp
@@ -289,6 +338,14 @@ def unknown_phase(spec: str) -> InputError:
     return InputError(None, f"unknown phase '{spec}': give fcc, bcc or hcp (built in), a kikuchipy master "
                             f"pattern name ({', '.join(KIKUCHIPY_PHASES)}; ni works offline), a .cif file, an "
                             "EMsoft master-pattern file, or NAME:SPACEGROUP:a[,b,c,α,β,γ]:ATOMS")
+
+
+def _is_file(text: str) -> bool:
+    """Whether ``text`` names a file (structure text longer than a file name can be is none)."""
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def resolve_phase(spec: str) -> PhaseSource:
@@ -317,9 +374,9 @@ def resolve_phase(spec: str) -> PhaseSource:
     if key.endswith(".cif"):
         phase = read_cif(what, name)
         return PhaseSource(phase.name, phase, f"CIF {Path(what).resolve()}", "structure")
-    if Path(what).is_file() or key.endswith((".h5", ".hdf5")):
+    if _is_file(what) or key.endswith((".h5", ".hdf5")):
         mp = read_master_pattern(what)
-        label = name or mp.phase.name or Path(what).stem
+        label = check_phase_name(name or mp.phase.name or Path(what).stem, what)
         mp.phase.name = label
         return PhaseSource(label, mp.phase, str(Path(what).resolve()), "emsoft", "nm, degrees (EMsoft master pattern)", mp)
     if ":" in what:
@@ -353,7 +410,8 @@ def save_master_pattern(mp, folder: str | os.PathLike, name: str | None = None) 
     ``lambert`` (2, n, n) float32 upper then lower, and the phase record)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    name = name or str(mp.phase.name) or "phase"
+    # the name as a file name of the folder's own, whatever it holds ('/', '..', a line break): never a path elsewhere
+    name = file_slug(name or str(mp.phase.name))
     data = np.asarray(mp.data, np.float32)
     data = data.reshape(-1, *data.shape[-2:])[-2:]  # the last energy's two hemispheres
     lo, hi = float(np.nanmin(data)), float(np.nanmax(data))

@@ -15,6 +15,7 @@ import os
 
 import numpy as np
 
+from vaearr.crystals import header_name
 from vaearr.version import __version__
 
 #: Laue group (orix's name) → the Laue id of a ``.ctf`` phase line (orix's reader: 1 … 11).
@@ -39,7 +40,7 @@ def _phase_line(phase) -> str:
     sg = 0 if phase.space_group is None else int(phase.space_group.number)
     abc = ";".join(f"{v:.4f}" for v in lattice[:3])
     angles = ";".join(f"{v:.4f}" for v in lattice[3:])
-    return f"{abc}\t{angles}\t{phase.name or 'phase'}\t{laue}\t{sg}"
+    return f"{abc}\t{angles}\t{header_name(phase.name)}\t{laue}\t{sg}"
 
 
 def _column(xmap, names: tuple[str, ...], indexed: np.ndarray) -> tuple[np.ndarray, str | None]:

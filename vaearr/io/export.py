@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from vaearr.crystals import header_name
 from vaearr.errors import InputError, require
 from vaearr.files import no_loop, writable_folder, write_whole
 from vaearr.io.bridge import GRAIN_ID, ORIX_PROPERTY, label_map, store_detector, to_crystal_map
@@ -145,6 +146,8 @@ def export_orientations(store: str | os.PathLike, to: str | os.PathLike, *, orie
     xmap = to_crystal_map(ds, orientation, phase_from=phase_from, grain_from=grain_from, where=store)
     if suffix in (".ang", ".ctf"):
         _angstrom(xmap)
+        for _, phase in xmap.phases:  # a name is one field of a header line: no line break or '#' of its own
+            phase.name = header_name(phase.name)
     columns: list[str] = []
     if suffix == ".ctf":
         _write_whole(to, lambda tmp: columns.extend(write_ctf(tmp, xmap)))

@@ -39,7 +39,7 @@ from vaearr.io.limits import check_budget, check_rows, check_text
 from vaearr.io.tables import Derived
 from vaearr.io.vendor_indexing import read_vendor_indexing, vendor_of
 from vaearr.io.write import write_ingested
-from vaearr.store import open_store, store_exists
+from vaearr.store import is_input, open_store, refuse_inputs, store_exists
 from vaearr.store.schema import (
     ORIENTATION,
     ORIENTATION_QUALITY,
@@ -290,11 +290,18 @@ def ingest_orientations(
         variables, kind = orientation_variables(data, path=path, name=name)
     source = {k: [os.fspath(path)] for k in variables}
     config: dict = {"file": os.fspath(path.resolve()), "name": name, "nearest": nearest}
+    derived: list[str] = []
     if derive is not None:
         extra = derive(variables)
+        derived = list(extra.variables)
         variables = {**variables, **extra.variables}
         source.update({k: list(extra.source) for k in extra.variables})
         config.update(extra.config)
+    if ds is not None:  # the file's variables may replace the inputs they read again; derived maps none
+        refuse_inputs(ds, variables, store, ingest=[k for k in variables if k not in derived])
+        if is_input(ds, name) and QUATERNION not in ds[name].dims:  # `name` given another kind of input's name
+            raise StoreError(store, f"variable '{name}' is an input over {tuple(map(str, ds[name].dims))}, not "
+                                    "orientations: give `name` another name")
     if ds is not None and not overwrite:
         clash = [k for k in variables if k in ds.variables]
         if clash:
@@ -307,5 +314,6 @@ def ingest_orientations(
                        "orientations_source": os.fspath(path.resolve())}
     written = write_ingested(store, variables, source=source, config=json.loads(json.dumps(config, default=str)),
                              kind="ebsd-map" if ds is None else None, group_attrs=group_attrs, overwrite=overwrite,
-                             progress=progress, src=path, what="orientations", expects="ebsd-map")
+                             progress=progress, src=path, what="orientations", expects="ebsd-map",
+                             derived=derived)
     return written[list(variables)]

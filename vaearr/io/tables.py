@@ -543,7 +543,7 @@ def ingest_tables(
         sources.update({k: list(extra.source) for k in extra.variables})
         config.update(extra.config)
     written = write_ingested(store, variables, source=sources, overwrite=overwrite, config=config, progress=progress,
-                             expects="ebsd-map")
+                             expects="ebsd-map", derived=[k for k in variables if k not in tables])
     return written[list(variables)]
 
 

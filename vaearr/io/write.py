@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import xarray as xr
@@ -87,6 +87,7 @@ def write_ingested(
     sample_coords: xr.Dataset | None = None,
     what: str = "it",
     expects: str | None = None,
+    derived: Collection[str] = (),
 ) -> xr.Dataset:
     """Write what a reader read (lazily) into ``store`` in one transaction; return the store.
 
@@ -111,6 +112,10 @@ def write_ingested(
         as :class:`~vaearr.errors.InputError` naming it (the store is left as it was); ``what`` says what was being read.
     sample_coords
         Data whose per-sample coords must cover the store's (see :func:`check_sample_coords`).
+    derived
+        The names of ``variables`` made here from others (orientation maps, an element composite): every other one
+        was read from the file and is written as an input, which no other command replaces
+        (:mod:`vaearr.store.inputs`); these are not.
     """
     if expects or kind:
         check_kind(store, expects or kind)
@@ -123,7 +128,7 @@ def write_ingested(
         # all-fill chunks are rare and small once compressed, so writing them is the cheaper side
         with zarr.config.set({"array.write_empty_chunks": True}):
             write_variables(store, variables, source=source, config=config, group_attrs=attrs or None,
-                            overwrite=overwrite, progress=progress)
+                            overwrite=overwrite, progress=progress, inputs=[k for k in variables if k not in derived])
     except VaearrError:
         raise
     except (OSError, RuntimeError, KeyError, ValueError) as exc:

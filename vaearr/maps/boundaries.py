@@ -57,7 +57,7 @@ from vaearr.maps.misorientation import Geometry
 from vaearr.maps.options import GRAIN_ANGLE_DEG, LOW_ANGLE_DEG, given_pc
 from vaearr.maps.pattern_levels import PatternSpace, merge_by_pattern_contrast
 from vaearr.maps.regions import boundary_codes, segment_features
-from vaearr.store import check_name, open_store, require_whole, write_variables
+from vaearr.store import check_name, open_store, refuse_inputs, require_whole, write_variables
 from vaearr.store.schema import PATTERNS, X, Y, no_variable
 
 #: Variables :func:`find_boundaries` writes (the angle on a store with patterns).
@@ -462,6 +462,7 @@ def _boundary_inputs(store: Any, source: str, mask: str | None, prefix: str, ove
         raise InputError(store, f"'{source}' has dims {var.dims}, not (y, x, ...)")
     written = (STRENGTH, GRAIN_BOUNDARIES, LOW_ANGLE_BOUNDARIES, *([BOUNDARY_ANGLE] if PatternSpace.available(ds) else []))
     names = {k: check_name(prefix + k, "variable name (prefix)") for k in written}
+    refuse_inputs(ds, names.values(), store)
     exists = [n for n in names.values() if n in ds.data_vars]
     if exists and not overwrite:
         raise StoreError(store, f"has {', '.join(exists)} already: pass `overwrite=True` to replace")

@@ -41,7 +41,7 @@ from vaearr.errors import InputError, StoreError
 from vaearr.maps.decomposition_methods import DECOMPOSITIONS, Fit
 from vaearr.maps.masked import MaskedPixels, Sample
 from vaearr.maps.options import DecomposeOptions, parse_components
-from vaearr.store import check_name, open_store, write_variables
+from vaearr.store import check_name, open_store, refuse_inputs, write_variables
 from vaearr.store.schema import auto_mask
 
 #: The decomposition methods' names (:data:`~vaearr.maps.decomposition_methods.DECOMPOSITIONS`).
@@ -231,6 +231,7 @@ def write_decomposition(store: str | os.PathLike, options: DecomposeOptions | No
         references = "auto"  # recorded as the choice made
     name = check_name(o.name or o.method, "variable prefix (`name`)")
     ds = open_store(store)
+    refuse_inputs(ds, [f"{name}_weights", f"{name}_components"], store)
     for v in (f"{name}_weights", f"{name}_components"):
         if v in ds and not o.overwrite:
             raise StoreError(store, f"variable '{v}' exists; pass `overwrite=True` to replace it")

@@ -61,7 +61,7 @@ from vaearr.maps.index_methods import INDEXERS, Indexer, Setup
 from vaearr.maps.options import IndexOptions
 from vaearr.maps.orientations import orientation_maps
 from vaearr.progress import bar, format_rate
-from vaearr.store import open_store, require_whole, write_variables
+from vaearr.store import open_store, refuse_inputs, require_whole, write_variables
 from vaearr.store.schema import (
     PATTERNS,
     PX,
@@ -200,6 +200,7 @@ def _patterns_and_mask(store: Any, ds: xr.Dataset, name: str, method: str, mask:
         raise StoreError(store, f"'{PATTERNS}' has dims {pat.dims}, not (y, x, py, px)")
     names = [name, phase_id_name(name), orientation_map_name(name, "score")]
     names += [orientation_map_name(name, k) for k in INDEXERS[method].extra_maps]
+    refuse_inputs(ds, names, store)
     clash = [v for v in names if v in ds.variables]
     if clash and not overwrite:
         raise StoreError(store, f"variable(s) {clash} exist; pass `overwrite=True` to replace them")

@@ -38,7 +38,7 @@ from vaearr.maps.grains import (
     neighbour_angles,
     segment_grains,
 )
-from vaearr.store import open_store, write_variables
+from vaearr.store import open_store, refuse_inputs, write_variables
 from vaearr.store.schema import (
     ORIENTATION,
     PHASE_ID,
@@ -264,6 +264,7 @@ def write_orientation_maps(
     """
     ds = open_store(store)
     names = [orientation_map_name(name, p) for p in ("ipf", "kam", "grod", "grains", "grain_boundaries")]
+    refuse_inputs(ds, names, store)
     clash = [n for n in names if n in ds.variables]
     if clash and not overwrite:
         raise StoreError(store, f"variable(s) {clash} exist; pass `overwrite=True` to replace them")

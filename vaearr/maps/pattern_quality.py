@@ -32,7 +32,7 @@ from vaearr.errors import StoreError, require
 from vaearr.maps.background import static_background
 from vaearr.maps.options import QualityOptions
 from vaearr.progress import bar
-from vaearr.store import open_store, require_whole, write_variables
+from vaearr.store import open_store, refuse_inputs, require_whole, write_variables
 from vaearr.store.schema import PATTERNS, PX, PY, X, Y, auto_mask, mask_said, no_variable
 from vaearr.numba_cache import guard_gufunc_cache
 
@@ -82,7 +82,17 @@ def _block_quality(patterns: np.ndarray, bg: np.ndarray, rows: slice, halo: slic
         s = kp.signals.EBSD(patterns.astype(np.float32))
         s.remove_static_background(operation="subtract", static_bg=bg, show_progressbar=False)
         s.remove_dynamic_background(operation="subtract", show_progressbar=False)
-        iq = np.asarray(s.get_image_quality(show_progressbar=False), np.float32)
+        data = np.asarray(s.data)
+        # a pattern nothing is left of (the background itself, a blank one) or NaN has no image quality: kikuchipy
+        # divides by its power (ZeroDivisionError); it is NaN, the others measured as they are
+        flat = ~(np.ptp(data.reshape(*data.shape[:2], -1), axis=-1) > 0)
+        if not flat.any():
+            iq = np.asarray(s.get_image_quality(show_progressbar=False), np.float32)
+        else:
+            iq = np.full(flat.shape, np.nan, np.float32)
+            if not flat.all():
+                kept = kp.signals.EBSD(data[~flat][None])
+                iq[~flat] = np.asarray(kept.get_image_quality(show_progressbar=False), np.float32)[0]
         adp = np.asarray(s.get_average_neighbour_dot_product_map(show_progressbar=False), np.float32)
     inner = slice(rows.start - halo.start, rows.stop - halo.start)
     return iq[inner], adp[inner]
@@ -101,11 +111,16 @@ def quality_store(store: str | os.PathLike, options: QualityOptions | None = Non
     ds = open_store(store)
     if PATTERNS not in ds.data_vars or set(ds[PATTERNS].dims) != {Y, X, PY, PX}:
         raise StoreError(store, no_variable(PATTERNS, ds.data_vars, kind="pattern variable"))
+    refuse_inputs(ds, [o.iq, o.adp], store)
     clash = [v for v in (o.iq, o.adp) if v in ds.variables]
     if clash and not o.overwrite:
         raise StoreError(store, f"variable(s) {clash} exist; pass `overwrite=True` to replace them")
     require_whole(ds, [PATTERNS, auto_mask(ds.data_vars, o.mask)], store)  # before any work
     m, mask, said = _mask(ds, store, o.mask)
+    if m.sum() < 2:  # its one pattern is its own background: nothing would be left of it to measure
+        raise StoreError(store, f"{f'mask {mask!r}' if mask else 'the map'} holds 1 pixel: the background removed is the "
+                                "mean pattern over the mask, so a pattern would be measured against itself; give a "
+                                "mask of at least 2 pixels")
     pat = ds[PATTERNS].transpose(Y, X, PY, PX)
     bg = static_background(store, PATTERNS, (Y, X), mask, feature_dims=(PY, PX)).astype(np.float32)
     ny, nx = m.shape
@@ -120,6 +135,10 @@ def quality_store(store: str | os.PathLike, options: QualityOptions | None = Non
             if pbar is not None:
                 pbar.update(rows.stop - rows.start)
     iq[~m], adp[~m] = np.nan, np.nan
+    if not np.isfinite(iq[m]).any():
+        raise StoreError(store, f"variable '{PATTERNS}' has no pattern {f'in mask {mask!r}' if mask else 'in the map'} "
+                                "that is not flat or NaN once the background (the mean pattern over the mask) is "
+                                "removed: nothing to measure")
     coords = {Y: ds[Y].values, X: ds[X].values}
     background = "mean pattern over the mask subtracted, then kikuchipy remove_dynamic_background (subtract)"
     variables = {

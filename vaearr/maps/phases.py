@@ -71,8 +71,8 @@ from vaearr.maps.phase_features import (
     spectral_sharpness,
     triplet_distance,
 )
-from vaearr.maps.segment import resolve_mask
-from vaearr.store import open_store, require_whole, write_variables
+from vaearr.maps.segment import require_finite, resolve_mask
+from vaearr.store import open_store, refuse_inputs, require_whole, write_variables
 from vaearr.store.schema import PATTERNS, PX, PY, QUATERNION, X, Y, auto_mask, no_variable, phase_id_name
 from vaearr.options import renamed_keywords, take_renamed
 
@@ -500,6 +500,7 @@ def phases_store(store: str | os.PathLike, options: PhasesOptions | None = None,
     if PATTERNS not in ds.data_vars or set(ds[PATTERNS].dims) != {Y, X, PY, PX}:
         raise StoreError(store, f"{no_variable(PATTERNS, ds.data_vars, kind='pattern variable')} (phases are found in "
                                 "the patterns)")
+    refuse_inputs(ds, [o.name], store)
     if o.name in ds.variables and not o.overwrite:
         raise StoreError(store, f"variable '{o.name}' exists; pass `overwrite=True` to replace it")
     # before any work: no phase map from damaged patterns, regions, features or mask
@@ -510,6 +511,10 @@ def phases_store(store: str | os.PathLike, options: PhasesOptions | None = None,
     n = len(ids)
     if n == 0:
         raise StoreError(store, f"'{o.regions}' has no region inside the mask")
+    if o.method in ("features", "lattice") and o.input_var in ds.data_vars and {Y, X} <= set(ds[o.input_var].dims):
+        # no phases from an all-NaN map (it was read as zeros: one phase)
+        require_finite(ds, o.input_var, ds[o.input_var].transpose(Y, X, ...).values, regions >= 0, store,
+                       f"of the {n} regions of '{o.regions}' inside the mask")
     z = _feature_means(ds, o.input_var, regions, n, store) if o.method == "features" else None
     indexed = _indexing(ds, o.input_var, valid, store) if o.method == "lattice" else None
     geometry, geo_line = store_geometry(ds, pc, o.sample_tilt, prefer=o.input_var if indexed else None)

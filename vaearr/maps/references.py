@@ -30,7 +30,7 @@ from vaearr.errors import InputError, StoreError, did_you_mean
 from vaearr.maps.composite import element_composite
 from vaearr.maps.masked import MaskedPixels, mask_array
 from vaearr.maps.options import MAX_FIT
-from vaearr.store import open_store, write_variables
+from vaearr.store import open_store, refuse_inputs, write_variables
 from vaearr.store.schema import RGB, auto_mask
 
 
@@ -305,7 +305,8 @@ def write_references(
     ds = open_store(store)
     names = [n for m in methods for n in (m, f"{m}_components", f"{m}_gmm")] + (
         ["pca_explained_variance"] if "pca" in methods else [])
-    for name in names:  # before any work: a refusal should be quick
+    refuse_inputs(ds, names, store)  # before any work: a refusal should be quick
+    for name in names:
         if name in ds and not overwrite:
             raise StoreError(store, f"variable '{name}' exists; pass `overwrite=True` to replace it")
     mask = auto_mask(ds.data_vars, mask)

@@ -23,7 +23,7 @@ from skimage.filters import threshold_otsu
 
 from vaearr.errors import InputError, StoreError
 from vaearr.options import parse_range
-from vaearr.store import check_name, open_store, require_whole, write_variable
+from vaearr.store import check_name, open_store, refuse_inputs, require_whole, write_variable
 from vaearr.store.schema import no_variable
 
 Range = tuple[float | None, float | None]
@@ -449,6 +449,7 @@ def create_roi(
 
     check_name(name, "mask name (`name`)")
     ds = open_store(store)
+    refuse_inputs(ds, [name], store)
     if name in ds.variables and not overwrite:
         raise StoreError(store, f"variable '{name}' exists; pass `overwrite=True` to replace it")
     if otsu or any(v is not None for v in (bc_min, bc_max, top_percent, threshold)):

@@ -32,7 +32,7 @@ from vaearr.maps.orientations import phase_groups
 from vaearr.maps.pattern_levels import PatternSpace, merge_by_pattern_contrast
 from vaearr.maps.merging import relabel
 from vaearr.maps.regions import Segmentation, boundary_codes, segment_features
-from vaearr.store import open_store, require_whole, write_variables
+from vaearr.store import open_store, refuse_inputs, require_whole, write_variables
 from vaearr.store.schema import AUTO_MASK, PATTERNS, PHASE_ID, QUATERNION, X, Y, auto_mask, mask_said, no_variable, phase_id_name
 from vaearr.options import renamed_keywords, take_renamed
 
@@ -90,6 +90,18 @@ def resolve_mask(ds: xr.Dataset, mask: str | None, store: Any) -> tuple[np.ndarr
     return m, mask, f"mask: '{mask}' ({int(m.sum())} of {m.size} pixels)"
 
 
+def require_finite(ds: xr.Dataset, name: str, values: np.ndarray, where: np.ndarray, store: Any,
+                   inside: str = "inside the mask") -> None:
+    """One line naming ``name`` when its ``values`` (y, x[, ...]) are NaN at every pixel of ``where`` (y, x): an
+    all-NaN latent would be measured as zeros, or end in an empty slice, instead of being refused."""
+    v = np.asarray(values).reshape(*where.shape, -1)
+    if not where.any() or np.isfinite(v[where]).all(-1).any():  # no pixel at all: the caller's own line says so
+        return
+    made = ds[name].attrs.get("mask") if name in ds else None
+    hint = f" (it holds values only inside the mask '{made}' it was made in)" if made and made != "none" else ""
+    raise StoreError(store, f"variable '{name}' is NaN at every pixel {inside}{hint}: nothing to measure")
+
+
 def feature_map(ds: xr.Dataset, name: str, store: Any) -> xr.DataArray:
     """The ``(y, x[, dim])`` feature variable, checked."""
     if name not in ds.data_vars:
@@ -120,6 +132,7 @@ def feature_inputs(store: Any, options: Any, doing: str,
     written = [*options.outputs(), *([options.angle_output()] if hasattr(options, "angle_output")
                                      and PatternSpace.available(ds) else [])]
     clash = [v for v in written if v in ds.variables]
+    refuse_inputs(ds, written, store)
     if clash and not options.overwrite:
         raise StoreError(store, f"variable(s) {clash} exist; pass `overwrite=True` to replace them")
     return ds, da_
@@ -169,6 +182,7 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
     else:
         values = np.asarray(da_.values, np.float64)
         features = values[..., None] if values.ndim == 2 else values
+        require_finite(ds, options.var, features, valid, store)
     in_patterns = grains is None and PatternSpace.available(ds)
     space = PatternSpace(store, ds, mask_name) if in_patterns else None
     dots: tuple[np.ndarray, np.ndarray] | None = None

@@ -65,8 +65,8 @@ from vaearr.maps.pattern_rotations import pattern_rotations
 from vaearr.maps.merging import group_sums, robust_covariance
 from vaearr.maps.options import KERNEL_RADIUS, SpreadOptions
 from vaearr.maps.orientations import phase_groups
-from vaearr.maps.segment import feature_inputs, resolve_mask
-from vaearr.store import write_variables
+from vaearr.maps.segment import feature_inputs, require_finite, resolve_mask
+from vaearr.store import refuse_inputs, write_variables
 from vaearr.store.schema import PATTERNS, PHASE_ID, QUATERNION, X, Y, no_variable, phase_id_name
 from vaearr.options import renamed_keywords, take_renamed
 
@@ -498,17 +498,23 @@ def spread_store(store: str | os.PathLike, options: SpreadOptions | None = None,
     regions_name, regions, region_line = region_variable(ds, options, store)
     valid, mask_name, mask_line = resolve_mask(ds, options.mask, store)
     regions = np.where(valid & (regions >= 0), regions, -1)
+    # ids 0…R−1 in the order of the store's: a huge id (10¹²) would size every per-region array by it
+    ids, dense = np.unique(regions[regions >= 0], return_inverse=True)
+    regions[regions >= 0] = dense.ravel()
+    values = np.asarray(da_.values, np.float64)
+    require_finite(ds, options.var, values, regions >= 0, store, f"of the {ids.size} regions of '{regions_name}' "
+                   "inside the mask")
     degrees = None
     messages = [mask_line, region_line]
     if QUATERNION in da_.dims:
         result = orientation_spreads(_rotation_vectors(ds, options.var, regions), regions)
     else:
-        values = np.asarray(da_.values, np.float64)
         precision, weights_line = averaged_counts(ds, options.var)
         result = feature_spreads(values, regions, radius=options.radius, precision=precision)
         if weights_line:
             result.info["noise_weights"] = weights_line
         if options.patterns and PatternSpace.available(ds):
+            refuse_inputs(ds, options.degree_outputs(), store)
             clash = [v for v in options.degree_outputs() if v in ds.variables]
             if clash and not options.overwrite:
                 raise StoreError(store, f"variable(s) {clash} exist; pass `overwrite=True` to replace them")

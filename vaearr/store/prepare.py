@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ import xarray as xr
 from zarr.codecs import Crc32cCodec, ZstdCodec
 
 from vaearr.errors import StoreError
+from vaearr.store.inputs import INGESTED, INGESTED_VALUE, refuse_inputs
 from vaearr.store.names import check_name
 from vaearr.store.portable import portable_strings
 from vaearr.version import __version__
@@ -180,9 +181,14 @@ def prepare_dataset(
     overwrite: bool,
     chunks: Mapping[str, Sequence[int]] | None,
     command: str = "",
+    inputs: Collection[str] = (),
 ) -> tuple[xr.Dataset, dict]:
     """The variables to write as one Dataset (masked, provenance in attrs: ``command``, the run's command line, where
-    it is not empty), and their encoding."""
+    it is not empty), and their encoding.
+
+    ``inputs``: the names an ingest reads from a file in this write; they carry the
+    :data:`~vaearr.store.inputs.INGESTED` attr, and only they may replace an input (the file read again, with
+    ``overwrite``): any other name of an input is refused, with or without ``overwrite`` (:mod:`vaearr.store.inputs`)."""
     mask_name = "none"
     mask_da: xr.DataArray | None = None
     if isinstance(mask, str):
@@ -199,8 +205,11 @@ def prepare_dataset(
     replaced = {n for n in variables if overwrite and existing is not None and n in existing.variables}
     # a dim whose every user is being replaced may change size (re-encoding with another latent size)
     free = _free_dims(existing, replaced) if existing is not None else set()
-    for name, data in variables.items():
+    for name in variables:
         check_name(name, "variable name")
+    if existing is not None:  # an input is never replaced by a derived map, with or without overwrite
+        refuse_inputs(existing, variables, store, ingest=inputs)
+    for name, data in variables.items():
         if existing is not None and name in existing.variables and not overwrite:
             raise StoreError(store, f"variable '{name}' exists; pass `overwrite=True` to replace it")
         da = _as_dataarray(data, name, (dims or {}).get(name), store)
@@ -213,7 +222,9 @@ def prepare_dataset(
         prov = _provenance(source=var_source, mask=mask_name, run=run, config=config, command=command)
         if var_fill is not None:
             prov["fill_outside_mask"] = "NaN" if isinstance(var_fill, float) and np.isnan(var_fill) else var_fill
-        da.attrs = {**da.attrs, **(attrs or {}), **prov}
+        # the mark is this write's word: a map derived from an input (its attrs copied) is not one
+        given = {k: v for k, v in da.attrs.items() if k != INGESTED}
+        da.attrs = {**given, **(attrs or {}), **prov, **({INGESTED: INGESTED_VALUE} if name in inputs else {})}
         if da.dtype.kind == "b" and "fill_outside_mask" in da.attrs:
             da.attrs["fill_outside_mask"] = str(da.attrs["fill_outside_mask"])
         var_chunks = tuple((chunks or {}).get(name) or default_chunks(da.shape, da.dtype.itemsize))

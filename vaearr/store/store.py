@@ -27,7 +27,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -218,6 +218,7 @@ def write_variables(
     chunks: Mapping[str, Sequence[int]] | None = None,
     storage_options: dict | None = None,
     progress: bool | str = False,
+    inputs: Collection[str] = (),
 ) -> None:
     """Add variables to a store in one transaction, creating the store if it does not exist.
 
@@ -249,11 +250,15 @@ def write_variables(
         Name → chunk shape; default :func:`default_chunks` (about 2 MiB, whole samples).
     progress
         Show a progress bar (a string sets its label).
+    inputs
+        The names of ``variables`` an ingest read from a file (:func:`vaearr.io.write.write_ingested`): they are
+        marked as inputs, and only they may replace an input (:mod:`vaearr.store.inputs`).
 
     Raises
     ------
     StoreError
-        A variable exists and ``overwrite`` is false, coordinates disagree, a mask is missing.
+        A variable exists and ``overwrite`` is false, a variable would replace an input (with or without
+        ``overwrite``), coordinates disagree, a mask is missing.
     StoreBusyError
         Another process is writing the store.
     """
@@ -262,7 +267,8 @@ def write_variables(
     if is_url(store):
         _write_repository(store, variables, storage_options=storage_options, dims=dims, mask=mask,
                           fill=fill, source=source, run=run, config=config, attrs=attrs,
-                          group_attrs=group_attrs, overwrite=overwrite, chunks=chunks, progress=progress)
+                          group_attrs=group_attrs, overwrite=overwrite, chunks=chunks, progress=progress,
+                          inputs=inputs)
         return
     command = context_of(store).command
     path = local_path(store)
@@ -277,6 +283,7 @@ def write_variables(
         ds, encoding = prepare_dataset(
             variables, existing=existing, store=path, dims=dims, mask=mask, fill=fill,
             source=source, run=run, config=config, attrs=attrs, overwrite=overwrite, chunks=chunks, command=command,
+            inputs=inputs,
         )
         try:
             _stage_and_commit(path, ds, encoding, existing is not None, group_attrs, progress)

@@ -152,7 +152,7 @@ def window_data(run: str | os.PathLike, data: DataSpec, window: Window, neighbou
         variables[data.mask] = xr.DataArray(m[ys, xs], dims=MAP_DIMS, coords={d: box[d] for d in MAP_DIMS if d in box.coords})
     write_variables(path, variables, source=[f"{data.store}:{data.var}"], config={"window": window.text},
                     group_attrs={k: v for k, v in ds.attrs.items() if isinstance(v, str | int | float | list)},
-                    chunks={name: chunks}, overwrite=True)
+                    chunks={name: chunks}, overwrite=True, inputs=[name])  # a copy of the map's input
     return spec
 
 
@@ -181,7 +181,8 @@ def _write_tiles(path: Path, spec: DataSpec, data: DataSpec, ds: xr.Dataset, da_
         variables[data.mask] = xr.DataArray(mask, dims=MAP_DIMS, coords=coords)
     write_variables(path, variables, source=[f"{data.store}:{data.var}"], config={"window": window.text},
                     group_attrs={k: v for k, v in ds.attrs.items() if isinstance(v, str | int | float | list)},
-                    chunks={name: (th, max(tw, BLOCK_PATTERNS // th // tw * tw), *features)}, overwrite=True)
+                    chunks={name: (th, max(tw, BLOCK_PATTERNS // th // tw * tw), *features)}, overwrite=True,
+                    inputs=[name])  # a copy of the map's input: a window made again replaces it
     return spec
 
 
