@@ -137,7 +137,8 @@ def test_planted_two_grain_map(tmp_path: Path) -> None:
     patterns, gb, lagb = planted_map()
     store = write_map(tmp_path / "m.zarr", patterns)
     for method in ("segment", "t2"):
-        r = find_boundaries(store, lagb_method=method, overwrite=True)
+        # the patterns are random pictures, not Kikuchi patterns: no angle to class the lines by
+        r = find_boundaries(store, lagb_method=method, overwrite=True, degrees=False)
         found_gb, found_lagb = r.grain_boundaries.values, r.low_angle_boundaries.values
         g = boundary_f1(found_gb, gb)
         assert g["f1"] >= 0.9 and g["ratio_marked"] <= 1.5, g
@@ -152,9 +153,9 @@ def test_planted_two_grain_map(tmp_path: Path) -> None:
     s = ds.boundary_strength.values
     assert np.nanmean(s[:, 9:11]) > 2 * np.nanmean(s[:, :5])
     # thresholds can be given: a huge low-angle threshold marks no low-angle boundary
-    r2 = find_boundaries(store, lagb_method="t2", lagb_threshold=1e6, overwrite=True)
+    r2 = find_boundaries(store, lagb_method="t2", lagb_threshold=1e6, overwrite=True, degrees=False)
     assert not r2.low_angle_boundaries.values.any() and r2.attrs["lagb_threshold_rule"].startswith("given")
-    r3 = find_boundaries(store, overwrite=True)
+    r3 = find_boundaries(store, overwrite=True, degrees=False)
     assert r3.attrs["lagb_method"] == "segment" and r3.attrs["lagb_regions"] == 3, r3.attrs
 
 
@@ -162,10 +163,10 @@ def test_planted_two_grain_map(tmp_path: Path) -> None:
 def test_no_low_angle_boundary_where_there_is_none(tmp_path: Path, seed: int) -> None:
     """The same two grains without the sub-grain step: the significance rule marks nothing."""
     patterns, gb, _ = planted_map(seed, step=0.0)
-    r = find_boundaries(write_map(tmp_path / "m.zarr", patterns))
+    r = find_boundaries(write_map(tmp_path / "m.zarr", patterns), degrees=False)  # random pictures: no angles
     assert boundary_f1(r.grain_boundaries.values, gb)["f1"] >= 0.9
     assert int(r.low_angle_boundaries.values.sum()) == 0, r.attrs
-    with_step = find_boundaries(write_map(tmp_path / "s.zarr", planted_map(seed)[0]))
+    with_step = find_boundaries(write_map(tmp_path / "s.zarr", planted_map(seed)[0]), degrees=False)
     assert with_step.low_angle_boundaries.values.sum() >= 5  # the same seed with the step: found
 
 

@@ -348,6 +348,7 @@ def find_boundaries(
     grain_angle: float = GRAIN_ANGLE_DEG,
     low_angle: float = LOW_ANGLE_DEG,
     pc: Any = None,
+    degrees: bool = True,
     overwrite: bool = False,
 ) -> BoundaryResult:
     """Boundary strength, grain and low-angle boundary masks and grain size; written to the store.
@@ -384,6 +385,9 @@ def find_boundaries(
     pc
         Projection centre (Bruker ``'X,Y,Z'``) for those angles (default: the store's, else the default one;
         ``'store'``: the store's or an error).
+    degrees
+        Class the lines by those angles (False: as the edge detector drew them; patterns that are not Kikuchi
+        patterns have no angle).
     overwrite
         Replace variables written by an earlier run.
 
@@ -401,7 +405,7 @@ def find_boundaries(
     if not low_angle < grain_angle:
         raise InputError(None, f"`low_angle` ({low_angle:g}°) must be under `grain_angle` ({grain_angle:g}°)")
     given_pc(pc, BoundaryOptionsOwner)  # a bad PC before any work
-    ds, var, names, mask_name, valid = _boundary_inputs(store, source, mask, prefix, overwrite)
+    ds, var, names, mask_name, valid = _boundary_inputs(store, source, mask, prefix, overwrite, degrees)
     edges = _edges(var, source, valid, background=background, sigma=sigma, along=along, deep=deep)
     gb, _, gb_info = grain_boundary_mask(edges.right, edges.down, valid, threshold=gb_threshold)
     labels, n_grains = grain_interiors(gb, valid)
@@ -418,7 +422,7 @@ def find_boundaries(
                                          exclude=exclude)
     degrees: dict[str, Any] = {}
     angles = None
-    if PatternSpace.available(ds):
+    if degrees and PatternSpace.available(ds):
         detector = command_detector(ds, pc, BoundaryOptionsOwner, store)
         space = PatternSpace(store, ds, mask_name)
         angles, _, degrees = classify_lines(gb | lagb, valid, space.data, space.bg,
@@ -448,7 +452,7 @@ def find_boundaries(
     return _write(store, ds, names, maps, source=source, mask_name=mask_name, attrs=attrs, overwrite=overwrite)
 
 
-def _boundary_inputs(store: Any, source: str, mask: str | None, prefix: str, overwrite: bool):
+def _boundary_inputs(store: Any, source: str, mask: str | None, prefix: str, overwrite: bool, degrees: bool = True):
     """The store, the source variable, the output names, the mask (name and array), checked before any work."""
     ds = open_store(store)
     if Y not in ds.dims or X not in ds.dims:
@@ -460,7 +464,7 @@ def _boundary_inputs(store: Any, source: str, mask: str | None, prefix: str, ove
     var = ds[source]
     if var.dims[:2] != (Y, X) or var.ndim < 3:
         raise InputError(store, f"'{source}' has dims {var.dims}, not (y, x, ...)")
-    written = (STRENGTH, GRAIN_BOUNDARIES, LOW_ANGLE_BOUNDARIES, *([BOUNDARY_ANGLE] if PatternSpace.available(ds) else []))
+    written = (STRENGTH, GRAIN_BOUNDARIES, LOW_ANGLE_BOUNDARIES, *([BOUNDARY_ANGLE] if degrees and PatternSpace.available(ds) else []))
     names = {k: check_name(prefix + k, "variable name (prefix)") for k in written}
     refuse_inputs(ds, names.values(), store)
     exists = [n for n in names.values() if n in ds.data_vars]
