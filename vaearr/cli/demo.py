@@ -1,4 +1,4 @@
-"""``vaearr demo``: the main job, end to end on shipped data."""
+"""``vaearr demo``: the main job, end to end on a simulated map."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def demo(
     latent_dim: Annotated[int, typer.Option(min=1, help="Latent dims of the conv-vae.")] = 16,
     figure_options: FigureOptions = DEFAULT_FIGURES,
 ) -> None:
-    """The main job on real shipped data: simulated Ni EBSD map → ingest → ROI → train → encode → rank → cluster → HTML maps."""
+    """The main job on a simulated Ni EBSD map (kikuchipy's master pattern; not measured data) → ingest → ROI → train → encode → grains and deformation in degrees → rank → cluster → HTML report."""
     writable_folders(out=out, data=data)  # before minutes of simulation and training
     from vaearr.demo import run_demo
 
