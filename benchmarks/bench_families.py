@@ -50,6 +50,11 @@ ROWS = "own"
 for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
+#: Threads the study's models train with (``TrainConfig.threads``), given here: the variables above act only when
+#: nothing loaded torch or numpy before this module, and where something had (pytest, a session), the same map,
+#: seed and code trained on every core, into another model. One: what the tables' rows were trained with.
+TRAIN_THREADS = 1
+
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 from scipy import ndimage as ndi  # noqa: E402
@@ -136,8 +141,8 @@ def _train(store: Path, run: Path, *, name: str, mask: str | None = "auto") -> f
 
     shutil.rmtree(run, ignore_errors=True)
     t = time.process_time()
-    fit(TrainConfig(store=str(store), run=str(run), mask=mask, tensorboard=False, previews=0),
-        progress=False)
+    fit(TrainConfig(store=str(store), run=str(run), mask=mask, tensorboard=False, previews=0,
+                    threads=TRAIN_THREADS), progress=False)
     cpu = time.process_time() - t
     encode(store, run, name=name, overwrite=True, progress=False)
     return cpu

@@ -177,8 +177,10 @@ def run_vae(m: ScienceMap, store: Path, variant: str, epochs: int) -> dict:
     name = vae_name(variant)
     run_dir = DATA / "runs" / f"{store.stem}_{variant}"
     shutil.rmtree(run_dir, ignore_errors=True)
+    # every core, given (TrainConfig.threads) rather than left to what the process was started with: the count
+    # is part of the model (the BLAS of the similarity fit then takes it too, where the import left one thread)
     cfg = TrainConfig(store=str(store), run=str(run_dir), epochs=epochs, seed=0, tensorboard=False, previews=0,
-                      model_options=model_options, **opts)
+                      model_options=model_options, threads=max(1, os.cpu_count() or 1), **opts)
     t = time.process_time()
     result = fit(cfg, progress=False)
     cpu = time.process_time() - t

@@ -51,7 +51,7 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_families import Truth, study_maps  # noqa: E402
+from bench_families import TRAIN_THREADS, Truth, study_maps  # noqa: E402
 from science_lib import append_row, machine, mixture_ari  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +69,7 @@ def train_arm(store: Path, run: Path, window: str | None) -> float:
 
     shutil.rmtree(run, ignore_errors=True)
     result = fit(TrainConfig(store=str(store), run=str(run), window=window, tensorboard=False, previews=0,
-                             seed=SEED[0]),
+                             seed=SEED[0], threads=TRAIN_THREADS),
                  progress=False)
     return sum(float(r.get("cpu_seconds", 0)) for r in result.history)
 

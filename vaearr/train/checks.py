@@ -70,7 +70,8 @@ def same_store(a: str, b: str) -> bool:
 def resume_point(cfg: TrainConfig, *, report: Callable[[str], Any] | None = None
                  ) -> tuple[Run, TrainConfig, tuple[Any, dict[str, Any]] | None]:
     """The run in ``cfg.run`` to resume: the run, its recorded options (with this call's
-    ``epochs``, ``device`` and ``num_workers``) and its last checkpoint with the training state.
+    ``epochs``, ``device``, ``num_workers`` and ``threads``: what the machine resuming it has) and its last
+    checkpoint with the training state.
 
     A run stopped before its first checkpoint has none (``None``): it starts again from
     scratch with the options it recorded, and says so through ``report`` (else a warning).
@@ -92,7 +93,7 @@ def resume_point(cfg: TrainConfig, *, report: Callable[[str], Any] | None = None
     # runs from before split_by was recorded split by chunk
     saved = TrainConfig.from_dict({"split_by": "chunk", **run.train})
     saved = dataclasses.replace(saved, store=run.data.store, run=absolute(cfg.run), epochs=cfg.epochs,
-                                device=cfg.device, num_workers=cfg.num_workers)
+                                device=cfg.device, num_workers=cfg.num_workers, threads=cfg.threads)
     if last is None:
         note = (f"{cfg.run}: no checkpoint yet (the run stopped before its first one); "
                 "starting from scratch with the options it recorded")

@@ -109,6 +109,12 @@ class TrainConfig:
     checkpoint_every: int = opt(1, "Checkpoint every N epochs.", min=1)
     num_workers: int | None = opt(None, "Worker processes decoding chunks; default 0 on CPU (threads), on CUDA "
                                         "min(4, cores / 2).", min=0)
+    threads: int | None = opt(None, "Threads of training's arithmetic: torch's intra-op threads, and the BLAS and "
+                                    "OpenMP threads of the fits before the first epoch (the neighbour similarity, "
+                                    "the window), for the whole of training; default: as the process has them "
+                                    "(torch's: the cores, or OMP_NUM_THREADS). The same seed, data and thread count "
+                                    "give the same weights, bit for bit, on one machine; another count rounds "
+                                    "differently. The history records the count of each epoch.", min=1)
     scale: str = opt("[0,1]", "Scale inputs to [0,1] or [-1,1].", choices=("[0,1]", "[-1,1]"))
     standardize: bool = opt(False, "Per-sample zero mean, unit std.")
     crop: int | None = opt(None, "Centre-crop samples to N×N.", min=MIN_SIDE)

@@ -10,6 +10,7 @@ continues bit for bit as if it had not stopped.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import math
@@ -17,13 +18,14 @@ import os
 import random
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from vaearr.checkpoint import rng_state, set_rng_state
 from vaearr.models import (
@@ -100,6 +102,29 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def pinned_threads(threads: int | None) -> Iterator[int]:
+    """Run the block with ``threads`` threads in torch's intra-op pool and in the BLAS and OpenMP pools numpy, scipy
+    and scikit-learn load (None: as the process has them), each restored after; yields torch's count.
+
+    The count is part of what a training's numbers are: a reduction split over more threads adds in another order
+    (a convolution's weight gradient, a loss's sum, OpenBLAS's matrix products in the neighbour similarity's fit),
+    and the roundings, a few ulp at the first step, grow through training into another model. Pinned, it no longer
+    depends on what the process was started with or imported first (``OMP_NUM_THREADS`` acts only before torch
+    and numpy load).
+    """
+    if threads is None:
+        yield torch.get_num_threads()
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            yield threads
+    finally:
+        torch.set_num_threads(before)
 
 
 class Trainer:
@@ -253,7 +278,9 @@ class Trainer:
                "seconds": round(time.perf_counter() - t0, 3),
                # this process's CPU time (all its threads) for the epoch's steps
                "cpu_seconds": round(time.process_time() - c0, 3),
-               "samples": int(allreduce_sum(float(n_seen), self.distributed))}
+               "samples": int(allreduce_sum(float(n_seen), self.distributed)),
+               # torch's intra-op threads: with the seed and data, what the epoch's roundings depend on
+               "threads": torch.get_num_threads()}
         row.update({f"train_{k}": allreduce_mean(v, n_seen, self.distributed) for k, v in sums.items()})
         row.update(stats.result(self.distributed, "train_"))
         return row
@@ -417,6 +444,19 @@ def open_or_create_run(cfg: TrainConfig, *, resume: bool, write: bool,
     return run, cfg, None
 
 
+def threads_note(history: list[dict]) -> str:
+    """The line a resume says when it trains with another thread count than the epochs before it (empty
+    otherwise, and for a run from before the history recorded it)."""
+    before = history[-1].get("threads") if history else None
+    now = torch.get_num_threads()
+    if before is None or int(before) == now:
+        return ""
+    n = len(history)
+    return (f"threads: this resume trains with {now}, the {n} epoch{'s' if n != 1 else ''} before it with {before}: from here "
+            f"its roundings, and so its weights, differ from an uninterrupted run's (`threads={before}` continues "
+            "bit for bit)")
+
+
 def describe_window(window: Any) -> list[str]:
     """The lines ``vaearr train`` prints about the training window of a run (none when it has none)."""
     if window is None:
@@ -445,8 +485,16 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
     DistributedDataParallel: gloo on CPU, nccl on CUDA; each rank reads its own shard of every
     epoch; rank 0 writes files.
     ``callbacks`` replace the default ones (:func:`~vaearr.train.callbacks.default_callbacks`).
+    The whole of it runs with ``cfg.threads`` threads (:func:`pinned_threads`): the same seed, data
+    and thread count give the same weights, bit for bit, on one machine.
     """
     check_options(cfg)
+    with pinned_threads(cfg.threads):
+        return _fit(cfg, resume=resume, progress=progress, callbacks=callbacks, report=report)
+
+
+def _fit(cfg: TrainConfig, *, resume: bool, progress: bool, callbacks: Sequence[Callback] | None,
+         report: Callable[[str], Any] | None) -> FitResult:
     rank, world_size, device = distributed_setup(cfg.device)
     requested_batch = cfg.batch_size
     if rank == 0:  # first: it writes the run folder and any variable the preprocessing derives in the store
@@ -474,6 +522,11 @@ def fit(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
     trainer.scheduler = trainer.make_scheduler(len(train_loader))
     if ckpt is not None:
         trainer.load_state_dict(run.last_state()[1])
+        note = threads_note(trainer.history)
+        if note:
+            notes.append(note)
+            if report is not None and rank == 0:
+                report(note)
     trainer.callbacks = list(callbacks) if callbacks is not None else \
         default_callbacks(trainer, progress=progress, report=report)
     window = load_window(run.path) if rank == 0 else None
