@@ -137,3 +137,22 @@ def _regions(store: Path) -> str:
     band = np.repeat(np.arange(3), 6)[None].repeat(SHAPE[0], 0)
     write_variables(store, {"bands": xr.DataArray(band.astype(np.int32), dims=("y", "x"))}, source=["test"], config={})
     return "bands"
+
+
+def test_boundaries_class_their_lines_in_degrees(bands: Path) -> None:
+    from vaearr.maps.boundaries import find_boundaries
+
+    r = find_boundaries(bands)
+    gb, lagb = r.grain_boundaries.values, r.low_angle_boundaries.values
+    # the 15° boundary (between columns 11 and 12) a grain boundary; the 1° one, which the edges alone draw as a grain
+    # boundary too (find_boundaries(degrees=False)), a low-angle one (a stray edge pixel at the map's rim stays as drawn)
+    assert gb[:, 10:13].any(axis=1).all() and gb[:, :9].sum() <= 1
+    assert lagb[:, 4:7].any(axis=1).mean() > 0.8 and not lagb[:, 9:].any()
+    assert find_boundaries(bands, degrees=False, overwrite=True).grain_boundaries.values[:, 4:7].any(axis=1).all()
+    r = find_boundaries(bands, overwrite=True)
+    angle = xr.open_zarr(bands)["boundary_angle"].values
+    assert np.nanmax(angle[:, 4:7]) < 1.3 and np.nanmin(angle[:, 10:13]) > 10
+    assert r.attrs["grain_angle"] == 5.0 and r.attrs["low_angle"] == 0.2
+    # with a low-angle threshold over the step, the 1° line is no boundary at all
+    r2 = find_boundaries(bands, low_angle=2.0, overwrite=True)
+    assert not r2.low_angle_boundaries.values.any()

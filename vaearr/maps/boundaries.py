@@ -420,18 +420,18 @@ def find_boundaries(
         lagb, lagb_info = _t2_boundaries(edges, labels, gb, valid, n_grains, components=lagb_components or 1,
                                          threshold=lagb_threshold, low=lagb_low, min_length=lagb_min_length,
                                          exclude=exclude)
-    degrees: dict[str, Any] = {}
+    angle_info: dict[str, Any] = {}
     angles = None
     if degrees and PatternSpace.available(ds):
         detector = command_detector(ds, pc, BoundaryOptionsOwner, store)
         space = PatternSpace(store, ds, mask_name)
-        angles, _, degrees = classify_lines(gb | lagb, valid, space.data, space.bg,
+        angles, _, angle_info = classify_lines(gb | lagb, valid, space.data, space.bg,
                                             Geometry(detector.pc, detector.shape, detector.source),
                                             grain_angle=grain_angle, low_angle=low_angle)
         measured = np.isfinite(angles)
         gb = np.where(measured, angles >= grain_angle, gb)
         lagb = np.where(measured, (angles >= low_angle) & (angles < grain_angle), lagb)
-        degrees.update(angle_pc=list(detector.pc), angle_pc_source=detector.source,
+        angle_info.update(angle_pc=list(detector.pc), angle_pc_source=detector.source,
                        grain_boundary_pixels=int(gb.sum()))
         gb_info.update(grain_boundary_pixels=int(gb.sum()))
         lagb_info.update(low_angle_boundary_pixels=int(lagb.sum()))
@@ -439,7 +439,7 @@ def find_boundaries(
     attrs = {
         "source_variable": source, "mask": mask_name or "none", "metric": edges.metric, **edges.how,
         "edge_box_along": int(along), "edge_box_deep": int(deep), "exclude_px": int(exclude),
-        **gb_info, **lagb_info, **degrees, "grain_interiors": n_grains,
+        **gb_info, **lagb_info, **angle_info, "grain_interiors": n_grains,
         **_grain_size(gb, sy, sx, valid), "step_um": [sy, sx],
     }
     message = _mask_message(var, source, mask_name, valid, edges, background=background, sigma=sigma,
