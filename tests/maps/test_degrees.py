@@ -57,7 +57,7 @@ def test_a_one_degree_and_a_fifteen_degree_boundary_get_one_class_each(bands: Pa
     assert np.all(angles[:, 11] > 10)
     ds = xr.open_zarr(bands)
     written = ds["segments_angle"]
-    assert written.attrs["units"] == "degree" and written.attrs["grain_angle"] == result.options.grain_angle == 5.0
+    assert written.attrs["units"] == "degree" and written.attrs["grain_angle"] == result.options.grain_angle == 2.0
     assert ds["segments_boundaries"].attrs["low_angle"] == result.options.low_angle
     assert "projection centre 0.51/0.31/0.62 (Bruker) from the simulation" in result.summary()
 
@@ -152,7 +152,7 @@ def test_boundaries_class_their_lines_in_degrees(bands: Path) -> None:
     r = find_boundaries(bands, overwrite=True)
     angle = xr.open_zarr(bands)["boundary_angle"].values
     assert np.nanmax(angle[:, 4:7]) < 1.3 and np.nanmin(angle[:, 10:13]) > 10
-    assert r.attrs["grain_angle"] == 5.0 and r.attrs["low_angle"] == 0.2
+    assert r.attrs["grain_angle"] == 2.0 and r.attrs["low_angle"] == 0.2
     # with a low-angle threshold over the step, the 1° line is no boundary at all
     r2 = find_boundaries(bands, low_angle=2.0, overwrite=True)
     assert not r2.low_angle_boundaries.values.any()

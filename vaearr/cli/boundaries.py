@@ -24,7 +24,7 @@ def boundaries(
     lagb_min_length: Annotated[int, typer.Option(help="Low-angle boundaries: shortest line kept (pixels).")] = 5,
     background: Annotated[bool, typer.Option("--background/--no-background", help="From patterns: divide by the static background first.")] = True,
     sigma: Annotated[float, typer.Option(help="From patterns: Gaussian blur of each pattern (detector pixels).")] = 1.0,
-    grain_angle: Annotated[float, typer.Option(help="With patterns in the store: a line is a grain boundary over this misorientation (degrees) read from the patterns.")] = 5.0,
+    grain_angle: Annotated[float, typer.Option(help="With patterns in the store: a line is a grain boundary over this misorientation (degrees) read from the patterns.")] = 2.0,
     low_angle: Annotated[float, typer.Option(help="With patterns in the store: a line inside a grain is a low-angle boundary over this (degrees); under it, none.")] = 0.2,
     pc: Annotated[Optional[str], typer.Option(help="Projection centre X,Y,Z (Bruker) for those angles (default: the store's, else 0.5,0.3,0.6; 'store': the store's or an error).")] = None,
     degrees: Annotated[bool, typer.Option("--degrees/--no-degrees", help="Class the lines by those angles (--no-degrees: as the edges drew them).")] = True,

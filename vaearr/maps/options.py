@@ -227,10 +227,11 @@ KERNEL_RADIUS = 4
 #: Pairs inside a grain closer than this fraction of the median grain-boundary contrast are merged.
 MIN_CONTRAST = 0.01
 #: The misorientation (degrees) over which a boundary is a grain boundary. Chosen on the science family's tuning maps:
-#: map 7 holds two grains 5.97° apart (their true disorientation; read from the patterns at 5.6–6.1°), which MTEX's
-#: ``calcGrains`` default of 10° would make one grain; no sub-grain step of any family's maps is over 1.2°. Give 10 for
-#: MTEX's convention.
-GRAIN_ANGLE_DEG = 5.0
+#: their sub-grain boundaries read at most 0.61° from the patterns (0.5° planted), their closest grains 5.97° apart
+#: (map 7: which MTEX's ``calcGrains`` default of 10° would make one grain); 2° is the middle of that gap (geometric:
+#: 1.9°). Held out: a science map with grains 5.24° apart, sub-grain steps of the third family up to 1.2°, one pixel
+#: of bending up to 1.5°. Give 10 for MTEX's convention.
+GRAIN_ANGLE_DEG = 2.0
 #: The misorientation (degrees) over which a boundary inside a grain is a low-angle one, read from the patterns
 #: (:mod:`vaearr.maps.boundary_angles`). Chosen on the science family's tuning maps: regions of one sub-grain that the
 #: latents split read 0.07–0.13° apart, sub-grain boundaries 0.40–0.61° (0.5° planted); the middle of that gap (0.23°)
