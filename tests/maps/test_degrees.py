@@ -63,7 +63,7 @@ def test_a_one_degree_and_a_fifteen_degree_boundary_get_one_class_each(bands: Pa
 
 
 def test_regions_closer_than_the_low_angle_are_one(bands: Path) -> None:
-    seg = segment_store(bands, var="feat", mask=None, low_angle=2.0).segmentation
+    seg = segment_store(bands, var="feat", mask=None, low_angle=1.5).segmentation
     assert (seg.n_regions, seg.n_grains) == (2, 2)
     assert not (seg.boundaries == 1).any()
 
@@ -154,5 +154,5 @@ def test_boundaries_class_their_lines_in_degrees(bands: Path) -> None:
     assert np.nanmax(angle[:, 4:7]) < 1.3 and np.nanmin(angle[:, 10:13]) > 10
     assert r.attrs["grain_angle"] == 2.0 and r.attrs["low_angle"] == 0.2
     # with a low-angle threshold over the step, the 1° line is no boundary at all
-    r2 = find_boundaries(bands, low_angle=2.0, overwrite=True)
+    r2 = find_boundaries(bands, low_angle=1.5, overwrite=True)
     assert not r2.low_angle_boundaries.values.any()
