@@ -144,3 +144,59 @@ if __name__ == "__main__":
     results = Path(__file__).resolve().parent / "results" / "families.jsonl"
     print(families_table(results))
     print(sweep_table(results))
+
+
+#: The rows of issue 60's runs (the rules in degrees): the first of them, 2026-11-28.
+DEGREES_SINCE = "2026-11-28T12:07"
+
+
+def _pick(rs: list[dict], method: str, key: str, mask_any: bool = True) -> list:
+    return [r.get(key) for r in rs if r["method"] == method and r.get(key) is not None]
+
+
+def degrees_summary(path: Path, since: str = DEGREES_SINCE) -> str:
+    """Issue 60's figures, worst map of each family and split (rows of runs since ``since``): grains and low-angle
+    boundaries of the README path's segmentation in a ROI and on every pixel, and KAM/GOS in degrees from the
+    patterns, each beside dictionary indexing's on the same maps."""
+    rows = [r for r in _rows(path) if r.get("machine", {}).get("date", "") >= since and r["physics"] == "default"]
+    groups: dict = defaultdict(list)
+    for r in rows:
+        groups[(r["family"], r["split"], r["kind"])].append(r)
+
+    def worst(rs: list[dict], method: str, key: str, low: bool = True) -> str:
+        v = _pick(rs, method, key)
+        return "–" if not v else f"{(min(v) if low else max(v)):.3f}"
+
+    out = ["\n**Sub-grain maps** — worst map: grain ARI, low-angle F1 (marked ×: the largest and smallest), the README "
+           "path's latents in a ROI (or every pixel where the map has no ROI) / on every pixel; dictionary indexing + "
+           "refinement segmented with the same command\n",
+           "| family, split (maps) | grains | low-angle F1 | marked × | every pixel: grains | low-angle F1 | marked × "
+           "| indexing: grains | low-angle F1 |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    readme, dic = "vaearr (README path)", "dictionary + refine"
+    for (family, split, kind), rs in sorted(groups.items()):
+        if kind != "subgrains":
+            continue
+        seeds = sorted({r["seed"] for r in rs})
+        xs = _pick(rs, readme, "seg_lagb_x")
+        xa = _pick(rs, readme, "all_lagb_x")
+        out.append(f"| {family}, {split} ({', '.join(map(str, seeds))}) | {worst(rs, readme, 'seg_grains')} | "
+                   f"{worst(rs, readme, 'seg_lagb_f1')} | {min(xs):.2f}–{max(xs):.2f} | "
+                   f"{worst(rs, readme, 'all_grains')} | {worst(rs, readme, 'all_lagb_f1')} | "
+                   + (f"{min(xa):.2f}–{max(xa):.2f}" if xa else "–")
+                   + f" | {worst(rs, dic, 'seg_grains')} | {worst(rs, dic, 'seg_lagb_f1')} |")
+    out += ["\n**Deformed maps** — worst map: grain ARI of the README path's segmentation; KAM and GOS Spearman against "
+            "the truth in degrees from the patterns, dictionary indexing + refinement, the latents' spreads; "
+            "recrystallised fraction error (points) of the degrees\n",
+            "| family, split (maps) | grains | KAM: patterns | indexing | latents | GOS: patterns | indexing | latents "
+            "| recrystallised error |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    pat, ind, lat = "vaearr spread (patterns, degrees)", "dictionary + refine: KAM, GOS", "vaearr spread (latent)"
+    for (family, split, kind), rs in sorted(groups.items()):
+        if kind != "deformed":
+            continue
+        seeds = sorted({r["seed"] for r in rs})
+        out.append(f"| {family}, {split} ({', '.join(map(str, seeds))}) | "
+                   f"{worst(rs, 'vaearr segment (latent)', 'seg_grains')} | "
+                   + " | ".join(worst(rs, m, "kam_spearman") for m in (pat, ind, lat)) + " | "
+                   + " | ".join(worst(rs, m, "gos_spearman") for m in (pat, ind, lat)) + " | "
+                   + worst(rs, pat, "rex_error", low=False) + " |")
+    return "\n".join(out)

@@ -79,7 +79,6 @@ nope | decompose {map} --method nope
 --pc | index {map} --tilt 70 --pc 0.4,0.2
 --pc-convention | index {map} --tilt 70 --pc 0.4,0.2,0.5 --pc-convention foo
 --method | index {map} --tilt 70 --pc 0.4,0.2,0.5 --method foo
---pc | index {map} --tilt 70
 unobtainium | index {map} --tilt 70 --pc 0.4,0.2,0.5 --phase fcc --phase unobtainium
 fcc | index {map} --tilt 70 --pc 0.4,0.2,0.5 --phase fcc --phase fcc
 {cif} | index {map} --tilt 70 --pc 0.4,0.2,0.5 --phase fcc --phase {cif}

@@ -264,8 +264,8 @@ def test_hostile_phase_files_are_one_line_in_a_blink(tmp_path) -> None:
     named.write_text(FERRITE_CIF)
     cases = [(big, "MB; a phase's CIF is a few kB and vaearr reads up to 1 MB"),
              (many, "its 1000 sites make up to 96000 atoms in the unit cell, more than the 5000"),
-             (text, "is no HDF5 file, so no EBSD master pattern: a phase file is a CIF (.cif) or an EMsoft"),
-             (other, "kikuchipy reads no EBSD master pattern from it"),
+             (text, "not an EBSD master pattern kikuchipy reads (an EMsoft master-pattern .h5); a phase file is a CIF"),
+             (other, "an HDF5 file, not an EBSD master pattern kikuchipy reads"),
              (named, "phase name 'a#b' holds '#'")]
     for path, words in cases:
         start = time.perf_counter()

@@ -17,7 +17,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     pytest.importorskip("kikuchipy", reason="needs the 'ebsd' extra")
     pytest.importorskip("holoviews", reason="needs the 'viz' extra")
     out = tmp_path / "demo"
-    printed = run_cli("demo", "--out", out, "--epochs", "1", "--latent-dim", "4", check=True).stdout
+    proc = run_cli("demo", "--out", out, "--epochs", "1", "--latent-dim", "4", check=True,
+                   env={"COLUMNS": "400"})  # rich wraps at 80 columns when not on a terminal
+    printed = proc.stdout + proc.stderr  # the steps are printed to stderr (rich), the store and report paths too
 
     from vaearr.store import open_store
 

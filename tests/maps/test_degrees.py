@@ -68,6 +68,19 @@ def test_regions_closer_than_the_low_angle_are_one(bands: Path) -> None:
     assert not (seg.boundaries == 1).any()
 
 
+def test_an_angle_within_twice_its_error_is_no_boundary() -> None:
+    # three regions in a row: 0.3° apart read at 0.2° of error (the noise can make it: one region), then 0.3° at
+    # 0.05° (a low-angle boundary)
+    from vaearr.maps.boundary_angles import PairAngles, decide
+
+    regions = np.repeat(np.arange(3), 4)[None].repeat(3, 0)
+    pairs = PairAngles(np.array([0, 1]), np.array([1, 2]), np.array([0.3, 0.3]), np.array([0.3, 0.3]),
+                       np.zeros(2, bool), np.array([3, 3]), np.ones(2), np.array([0.2, 0.05]))
+    merged, grains, info = decide(regions, pairs, grain_angle=2.0, low_angle=0.2)
+    assert len(np.unique(merged)) == 2 and (merged[:, :8] == merged[0, 0]).all() and (grains == grains[0, 0]).all()
+    assert info["angle_pairs_within_noise"] == 1 and info["angle_pairs_low_angle"] == 1
+
+
 def test_a_grain_angle_over_the_boundary_joins_the_grains(bands: Path) -> None:
     seg = segment_store(bands, var="feat", mask=None, grain_angle=20.0).segmentation
     assert (seg.n_regions, seg.n_grains) == (3, 1)

@@ -58,6 +58,20 @@ def test_random_pairs_read_their_disorientation_or_out_of_reach() -> None:
     assert np.abs(m[near] - d[near]).max() < 0.1
 
 
+def test_the_standard_error_bounds_the_error_and_shrinks_with_the_noise() -> None:
+    # the error the registration reports from the patterns' noise (σ²·H⁻¹): an upper bound of the error on simulated
+    # pairs (2–4× the median error, BENCHMARKS), and smaller for means of 16 patterns than for single ones
+    g = Geometry(PC, (60, 60))
+    noise = {}
+    for average in (1, 16):
+        a, b, bg = pattern_pairs(12, 0.5, (60, 60), PC, 45.0, seed=4, average=average)
+        r = register(prepared(a, bg), prepared(b, bg), g)
+        assert r.noise is not None and np.isfinite(r.noise).all() and (r.noise > 0).all()
+        assert np.mean(np.abs(r.angle - 0.5) <= 2 * r.noise) >= 0.9
+        noise[average] = float(np.median(r.noise))
+    assert noise[16] < noise[1] / 2
+
+
 def test_registering_back_gives_the_inverse_rotation() -> None:
     a, b, bg = pattern_pairs(3, 3.0, (60, 60), PC, None, seed=7)
     g = Geometry(PC, (60, 60))

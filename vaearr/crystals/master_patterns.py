@@ -288,8 +288,9 @@ def _check_master_pattern_file(path: Path) -> None:
     """One line for a file that is no HDF5 file, or whose datasets declare more than
     :data:`MAX_MASTER_PATTERN_BYTES` (kikuchipy reads them whole), before kikuchipy opens it."""
     if not h5py.is_hdf5(path):
-        raise InputError(path, f"is no HDF5 file, so no EBSD master pattern: {PHASE_FILES}; or give fcc, bcc, hcp, a "
-                               "kikuchipy master pattern name or NAME:SPACEGROUP:a[,b,c,α,β,γ]:ATOMS")
+        raise unreadable(path, "an EBSD master pattern kikuchipy reads (an EMsoft master-pattern .h5)",
+                         then=f"{PHASE_FILES}; or give fcc, bcc, hcp, a kikuchipy master pattern name or "
+                              "NAME:SPACEGROUP:a[,b,c,α,β,γ]:ATOMS")
     big: list[tuple[str, int]] = []
 
     def visit(name: str, obj: Any) -> None:

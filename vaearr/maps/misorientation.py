@@ -198,11 +198,12 @@ def search_rotations(limit_deg: float = SEARCH_DEG, step_deg: float = SEARCH_STE
 
 @lazy_njit(nogil=True, cache=True)
 def _gauss_newton(moving, grad_r, grad_c, fixed, im, jf, dirs, wts, r0, c0, scale, rim, q, max_iter, tol,
-                  corr, count):  # pragma: no cover - compiled
+                  corr, count, rvar):  # pragma: no cover - compiled
     """For each pair k: ``fixed[jf[k]] ≈ s·moving[im[k]](Q d) + o`` fitted for ``q[k]`` (3 × 3, updated in place) by
     Gauss–Newton over the sample directions ``dirs`` (p, 3), each weighted by ``wts`` (its noise precision);
     ``corr[k]``, ``count[k]``: the final (weighted) correlation and the number of directions that fell on the
-    detector."""
+    detector; ``rvar[k]``: the variance of the rotation's angle (rad², the trace of the rotation block of σ²·H⁻¹ at the
+    last step: the residual's variance over the Gauss–Newton matrix), as if the samples' residuals were independent."""
     nrow, ncol = moving.shape[1], moving.shape[2]
     npts = dirs.shape[0]
     hess = np.empty((5, 5))
@@ -223,6 +224,7 @@ def _gauss_newton(moving, grad_r, grad_c, fixed, im, jf, dirs, wts, r0, c0, scal
             saa = 0.0
             sbb = 0.0
             sab = 0.0
+            see = 0.0
             for p in range(npts):
                 vx = q[k, 0, 0] * dirs[p, 0] + q[k, 0, 1] * dirs[p, 1] + q[k, 0, 2] * dirs[p, 2]
                 vy = q[k, 1, 0] * dirs[p, 0] + q[k, 1, 1] * dirs[p, 1] + q[k, 1, 2] * dirs[p, 2]
@@ -291,6 +293,7 @@ def _gauss_newton(moving, grad_r, grad_c, fixed, im, jf, dirs, wts, r0, c0, scal
                 jac[3] = a
                 jac[4] = 1.0
                 e = s * a + o - bv
+                see += wp * e * e
                 for i in range(5):
                     grad[i] += wp * jac[i] * e
                     for j in range(i, 5):
@@ -305,7 +308,9 @@ def _gauss_newton(moving, grad_r, grad_c, fixed, im, jf, dirs, wts, r0, c0, scal
                 for j in range(i):
                     hess[i, j] = hess[j, i]
                 hess[i, i] += 1e-9 * (1.0 + hess[i, i])
-            step = np.linalg.solve(hess, -grad)
+            inv = np.linalg.inv(hess)
+            rvar[k] = see / max(sw - 5.0, 1.0) * (inv[0, 0] + inv[1, 1] + inv[2, 2])
+            step = inv @ (-grad)
             dx, dy, dz = step[0], step[1], step[2]
             s += step[3]
             o += step[4]
@@ -354,6 +359,7 @@ def _correlations(moving, fixed, im, jf, dirs, r0, c0, scale, rim, q0, starts, o
             saa = 0.0
             sbb = 0.0
             sab = 0.0
+            see = 0.0
             for p in range(npts):
                 vx = m[0, 0] * dirs[p, 0] + m[0, 1] * dirs[p, 1] + m[0, 2] * dirs[p, 2]
                 vy = m[1, 0] * dirs[p, 0] + m[1, 1] * dirs[p, 1] + m[1, 2] * dirs[p, 2]
@@ -443,6 +449,7 @@ class Registration:
     correlation: np.ndarray  # (n,)
     overlap: np.ndarray  # (n,)
     likeness: np.ndarray | None = None  # (n,) the correlation over what the pair's noise lets it reach (1: alike)
+    noise: np.ndarray | None = None  # (n,) degrees: the angle's standard error from the patterns' noise (rms, 3 axes)
 
     @property
     def rotvec_deg(self) -> np.ndarray:
@@ -558,26 +565,28 @@ def register(moving: np.ndarray, fixed: np.ndarray, geometry: Geometry, *, pairs
                      (starts[best] @ q0[:, None]).reshape(-1, 3, 3), first=SEARCH_LEVEL, weights=weights,
                      sharp=sharp)
         pick_k = np.argmax(tries[1].reshape(n, SEARCH_KEEP), axis=1) + np.arange(n) * SEARCH_KEEP
-        q, corr, overlap = tries[0][pick_k], tries[1][pick_k], tries[2][pick_k]
+        q, corr, overlap, noise = tries[0][pick_k], tries[1][pick_k], tries[2][pick_k], tries[3][pick_k]
     else:
-        q, corr, overlap = _fit(moving, fixed, geometry, im, jf, q, first=first, weights=weights, sharp=sharp)
+        q, corr, overlap, noise = _fit(moving, fixed, geometry, im, jf, q, first=first, weights=weights, sharp=sharp)
     finest = levels(geometry.shape, sharp)[-1]
     ceiling = np.sqrt((1 - noise_share(moving, finest))[im] * (1 - noise_share(fixed, finest))[jf])
     angle = angle_deg(q)
     # beyond the search's reach a fit is not to be trusted for its angle, only for "more than that"
     holds = (corr >= MIN_CORRELATION * ceiling) & (overlap >= 0.25) & (angle <= SEARCH_DEG)
-    return Registration(q, np.where(holds, angle, np.inf), corr, overlap, corr / ceiling)
+    return Registration(q, np.where(holds, angle, np.inf), corr, overlap, corr / ceiling, noise)
 
 
 def _fit(moving: np.ndarray, fixed: np.ndarray, geometry: Geometry, im: np.ndarray, jf: np.ndarray,
          q: np.ndarray, first: int = 0, weights: np.ndarray | None = None,
-         sharp: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+         sharp: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Gauss–Newton through the levels from ``first`` on, from the rotations ``q``: the rotations, the correlations at
-    the finest level and the share of the detector the pair overlaps on."""
+    the finest level, the share of the detector the pair overlaps on and the angle's standard error (degrees: the
+    kernel's variance, its samples' residuals counted once per blur area, 4πσ², where the blur joins them)."""
     n = len(im)
     q = np.ascontiguousarray(q, float).copy()
     corr = np.zeros(n)
     count = np.zeros(n, np.int64)
+    rvar = np.zeros(n)
     r0, c0 = geometry.centre
     overlap = np.zeros(n)
     for sigma in levels(geometry.shape, sharp)[first:]:
@@ -586,12 +595,14 @@ def _fit(moving: np.ndarray, fixed: np.ndarray, geometry: Geometry, im: np.ndarr
         def fit(s: int, e: int, lv: _Level = lv) -> None:
             qs = q[s:e].copy()
             _gauss_newton(lv.moving, lv.grad_r, lv.grad_c, lv.fixed, im[s:e], jf[s:e], lv.dirs, lv.weights, r0, c0,
-                          geometry.scale, RIM_PX, qs, MAX_ITER, TOLERANCE, corr[s:e], count[s:e])
+                          geometry.scale, RIM_PX, qs, MAX_ITER, TOLERANCE, corr[s:e], count[s:e], rvar[s:e])
             q[s:e] = qs
 
         _run_chunks(fit, n)
         overlap = count / max(len(lv.dirs), 1)
-    return q, corr, overlap
+        stride = max(1, int(round(sigma / 2)))
+        joined = max(1.0, 4 * math.pi * sigma**2 / stride**2)  # samples per independent residual
+    return q, corr, overlap, np.degrees(np.sqrt(np.maximum(rvar, 0) * joined))
 
 
 def noise_share(patterns: np.ndarray, sigma: float) -> np.ndarray:
