@@ -359,7 +359,6 @@ def _correlations(moving, fixed, im, jf, dirs, r0, c0, scale, rim, q0, starts, o
             saa = 0.0
             sbb = 0.0
             sab = 0.0
-            see = 0.0
             for p in range(npts):
                 vx = m[0, 0] * dirs[p, 0] + m[0, 1] * dirs[p, 1] + m[0, 2] * dirs[p, 2]
                 vy = m[1, 0] * dirs[p, 0] + m[1, 1] * dirs[p, 1] + m[1, 2] * dirs[p, 2]
