@@ -322,7 +322,8 @@ def classify_lines(lines: np.ndarray, valid: np.ndarray, data: Any, background: 
     misorientation across every pair of touching pieces measured (:func:`boundary_angles`), and each line pixel where
     the pairs that meet within one pixel of it agree on a class takes their largest angle: a grain-boundary pixel over
     ``grain_angle``, a low-angle one over ``low_angle``, none under. A line that cuts out no piece (open at both ends)
-    and a junction of two classes are not measured: their pixels are returned as NaN (the lines keep their class). Returns the angle of every line pixel (NaN elsewhere), the
+    and a junction of two classes are not measured: their pixels are returned as NaN (``boundaries`` keeps a grain
+    boundary's class there and marks no low-angle pixel). Returns the angle of every line pixel (NaN elsewhere), the
     pieces and what was measured."""
     pieces, n = ndi.label(valid & ~lines)
     sizes = np.bincount(pieces.ravel(), minlength=n + 1)
