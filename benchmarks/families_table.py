@@ -171,19 +171,22 @@ def degrees_summary(path: Path, since: str = DEGREES_SINCE) -> str:
            "path's latents in a ROI (or every pixel where the map has no ROI) / on every pixel; dictionary indexing + "
            "refinement segmented with the same command\n",
            "| family, split (maps) | grains | low-angle F1 | marked × | every pixel: grains | low-angle F1 | marked × "
-           "| indexing: grains | low-angle F1 |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    readme, dic = "vaearr (README path)", "dictionary + refine"
+           "| indexing: grains | low-angle F1 | boundaries --from patterns: low-angle F1 | marked × |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    readme, dic, bnd = "vaearr (README path)", "dictionary + refine", "boundaries --from patterns"
     for (family, split, kind), rs in sorted(groups.items()):
         if kind != "subgrains":
             continue
         seeds = sorted({r["seed"] for r in rs})
         xs = _pick(rs, readme, "seg_lagb_x")
         xa = _pick(rs, readme, "all_lagb_x")
+        xb = [r["lagb_x"] for r in rs if r["method"] == bnd and r.get("mask", "none") == "none" and "lagb_x" in r]
         out.append(f"| {family}, {split} ({', '.join(map(str, seeds))}) | {worst(rs, readme, 'seg_grains')} | "
                    f"{worst(rs, readme, 'seg_lagb_f1')} | {min(xs):.2f}–{max(xs):.2f} | "
                    f"{worst(rs, readme, 'all_grains')} | {worst(rs, readme, 'all_lagb_f1')} | "
                    + (f"{min(xa):.2f}–{max(xa):.2f}" if xa else "–")
-                   + f" | {worst(rs, dic, 'seg_grains')} | {worst(rs, dic, 'seg_lagb_f1')} |")
+                   + f" | {worst(rs, dic, 'seg_grains')} | {worst(rs, dic, 'seg_lagb_f1')} | "
+                   + f"{worst(rs, bnd, 'lagb_f1')} | " + (f"{min(xb):.2f}–{max(xb):.2f} |" if xb else "– |"))
     out += ["\n**Deformed maps** — each map: grain ARI of the README path's segmentation; KAM and GOS Spearman against "
             "the truth in degrees from the patterns, dictionary indexing + refinement, the latents' spreads; "
             "recrystallised fraction error (points) of the degrees\n",
