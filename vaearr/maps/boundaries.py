@@ -431,9 +431,8 @@ def find_boundaries(
                                             grain_angle=grain_angle, low_angle=low_angle)
         measured = np.isfinite(angles)
         gb = np.where(measured, angles >= grain_angle, gb)
-        # a low-angle mark is a claim of an angle: a line pixel with none measured across it (a stub that cuts out no
-        # piece, a junction) is not one (the demo's latents drew 12 such pixels on a map with no sub-grains); a grain
-        # boundary line keeps its class there (drawn where the patterns change most)
+        # a low-angle mark claims an angle: none where none was measured (a stub, a junction: the demo's latents drew
+        # 12 such pixels on a map with no sub-grains); a grain boundary line keeps its class
         unmeasured_low = int((lagb & ~measured & ~gb).sum())
         lagb = measured & (angles >= low_angle) & (angles < grain_angle)
         angle_info.update(angle_pc=list(detector.pc), angle_pc_source=detector.source,

@@ -30,9 +30,10 @@ from vaearr.maps.misorientation import (
     prepared,
     register,
     rotvec_matrix,
+    RIM_PX,
     smooth_background,
-    warp_sums,
 )
+from vaearr.numba_cache import lazy_njit
 from vaearr.progress import bar
 
 #: Scan pixels registered at a time in the first pass.
@@ -43,6 +44,47 @@ MAX_ROUNDS = 200
 FIRST_PASS_DEG = 8.0
 #: Registrations of the whole map: on the 3 × 3 reference, then on the references each pass turned back.
 PASSES = 3
+
+
+@lazy_njit(nogil=True, cache=True)
+def _warp_sum(patterns, q, group, dirs, r0, c0, scale, rim, sums, weights):  # pragma: no cover - compiled
+    """``sums[group[k]] += patterns[k](q[k]ᵀ d)`` over the detector directions ``dirs`` (the pattern turned back into
+    the frame ``q`` was measured from), ``weights`` counting the directions that fell on the detector."""
+    nrow, ncol = patterns.shape[1], patterns.shape[2]
+    for k in range(patterns.shape[0]):
+        img = patterns[k]
+        g = group[k]
+        for p in range(dirs.shape[0]):
+            # qᵀ d
+            vx = q[k, 0, 0] * dirs[p, 0] + q[k, 1, 0] * dirs[p, 1] + q[k, 2, 0] * dirs[p, 2]
+            vy = q[k, 0, 1] * dirs[p, 0] + q[k, 1, 1] * dirs[p, 1] + q[k, 2, 1] * dirs[p, 2]
+            vz = q[k, 0, 2] * dirs[p, 0] + q[k, 1, 2] * dirs[p, 1] + q[k, 2, 2] * dirs[p, 2]
+            if vz <= 1e-6:
+                continue
+            c = c0 + scale * vx / vz
+            r = r0 - scale * vy / vz
+            if c < rim or r < rim or c > ncol - 1 - rim or r > nrow - 1 - rim:
+                continue
+            ri = int(r)
+            ci = int(c)
+            fr = r - ri
+            fc = c - ci
+            sums[g, p] += ((1 - fr) * (1 - fc) * img[ri, ci] + (1 - fr) * fc * img[ri, ci + 1]
+                           + fr * (1 - fc) * img[ri + 1, ci] + fr * fc * img[ri + 1, ci + 1])
+            weights[g, p] += 1.0
+    return 0
+
+
+def warp_sums(patterns: np.ndarray, rotations: np.ndarray, group: np.ndarray, geometry: Geometry,
+              sums: np.ndarray, weights: np.ndarray) -> None:
+    """Add every pattern ``(n, rows, cols)``, turned back by its rotation ``(n, 3, 3)`` (``pattern(d) ≈ ref(Q d)``,
+    so ``ref(e) ≈ pattern(Qᵀ e)``), to ``sums[group]`` ``(g, rows·cols)``; ``weights`` counts what fell on the
+    detector (in place; one thread: the sums are shared)."""
+    rows, cols = np.mgrid[0:geometry.shape[0], 0:geometry.shape[1]]
+    dirs = geometry.directions(rows.ravel(), cols.ravel())
+    r0, c0 = geometry.centre
+    _warp_sum(np.ascontiguousarray(patterns, np.float32), np.ascontiguousarray(rotations, float),
+              np.ascontiguousarray(group, np.int64), dirs, r0, c0, geometry.scale, RIM_PX, sums, weights)
 
 
 def _references(regions: np.ndarray, data: Any, background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
