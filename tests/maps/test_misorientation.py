@@ -60,7 +60,7 @@ def test_random_pairs_read_their_disorientation_or_out_of_reach() -> None:
 
 def test_the_standard_error_bounds_the_error_and_shrinks_with_the_noise() -> None:
     # the error the registration reports from the patterns' noise (σ²·H⁻¹): an upper bound of the error on simulated
-    # pairs (2–4× the median error, BENCHMARKS), and smaller for means of 16 patterns than for single ones
+    # pairs (2–6× the median error, BENCHMARKS), and smaller for means of 16 patterns than for single ones
     g = Geometry(PC, (60, 60))
     noise = {}
     for average in (1, 16):

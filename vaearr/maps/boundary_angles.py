@@ -59,7 +59,7 @@ DEPTHS = (2, 3, 4)
 #: boundary of 12.6° 0.78.
 LIKENESS = 0.9
 #: An angle is a boundary only when it is over this many times its standard error (:attr:`PairAngles.noise`, from the
-#: patterns' noise; an upper bound: 2–4× the median error of simulated pairs,
+#: patterns' noise; an upper bound: 2–6× the median error of simulated pairs,
 #: BENCHMARKS "Misorientation from the patterns"); under it the two sides are one crystal whatever ``low_angle`` says. Pairs of small pieces of one demo
 #: grain, read from 8–50 patterns, reached 0.21–0.22° at 0.13–0.15° of error, over a ``low_angle`` of 0.2°; the science
 #: maps' sub-grain boundaries read 7–10 times their error, their same-sub-grain splits 1–3 times.
