@@ -169,3 +169,22 @@ def test_boundaries_class_their_lines_in_degrees(bands: Path) -> None:
     # with a low-angle threshold over the step, the 1° line is no boundary at all
     r2 = find_boundaries(bands, low_angle=1.5, overwrite=True)
     assert not r2.low_angle_boundaries.values.any()
+
+
+def test_the_figures_show_the_angle_of_every_boundary_pixel(bands: Path, tmp_path: Path) -> None:
+    # "boundary maps can show the angle": segment's and boundaries' figures gain a map of the angle (HTML and PNG)
+    pytest.importorskip("holoviews", reason="needs the 'viz' extra")
+    from vaearr.maps.boundaries import find_boundaries
+    from vaearr.viz.boundaries import boundary_files
+    from vaearr.viz.segment import segment_files
+
+    seg = segment_store(bands, var="feat", mask=None)
+    files = segment_files(seg, tmp_path / "seg")
+    assert files["angle_html"].name == "segments_angle.html" and files["angle_png"].stat().st_size > 0
+    assert "segments_angle" in files["angle_html"].read_text()
+    r = find_boundaries(bands)
+    assert r.angle is not None and np.nanmax(r.angle.values[:, 4:7]) < 1.3
+    files = boundary_files(r, tmp_path / "bnd")
+    assert files["angle_html"].is_file() and files["angle_png"].is_file() and "map_html" in files
+    plain = find_boundaries(bands, degrees=False, overwrite=True)
+    assert plain.angle is None and "angle_html" not in boundary_files(plain, tmp_path / "plain")

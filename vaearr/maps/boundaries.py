@@ -288,6 +288,7 @@ class BoundaryResult:
     low_angle_boundaries: xr.DataArray
     attrs: dict[str, Any]
     files: dict[str, Any] = field(default_factory=dict)
+    angle: xr.DataArray | None = None  # degrees across each boundary pixel, when classed in degrees
 
     def summary(self) -> str:
         a = self.attrs
@@ -431,8 +432,7 @@ def find_boundaries(
                                             grain_angle=grain_angle, low_angle=low_angle)
         measured = np.isfinite(angles)
         gb = np.where(measured, angles >= grain_angle, gb)
-        # a low-angle mark claims an angle: none where none was measured (a stub, a junction: the demo's latents drew
-        # 12 such pixels on a map with no sub-grains); a grain boundary line keeps its class
+        # no low-angle mark without an angle (a stub, a junction: 12 false pixels on the demo); a grain boundary stays
         unmeasured_low = int((lagb & ~measured & ~gb).sum())
         lagb = measured & (angles >= low_angle) & (angles < grain_angle)
         angle_info.update(angle_pc=list(detector.pc), angle_pc_source=detector.source,
@@ -591,9 +591,9 @@ def _write(store: Any, ds: xr.Dataset, names: Mapping[str, str], maps: Mapping[s
     out = {names[k]: xr.DataArray(v, dims=(Y, X), coords=coords, name=names[k]) for k, v in maps.items()}
     write_variables(store, out, mask=mask_name, source=[source] + ([mask_name] if mask_name else []),
                     config=_jsonable(attrs), attrs=_jsonable(attrs), overwrite=overwrite)
-    return BoundaryResult(store=os.fspath(store), source=source, strength=out[names[STRENGTH]],
-                          grain_boundaries=out[names[GRAIN_BOUNDARIES]],
-                          low_angle_boundaries=out[names[LOW_ANGLE_BOUNDARIES]], attrs=attrs)
+    return BoundaryResult(store=os.fspath(store), source=source, strength=out[names[STRENGTH]], attrs=attrs,
+                          grain_boundaries=out[names[GRAIN_BOUNDARIES]], low_angle_boundaries=out[names[LOW_ANGLE_BOUNDARIES]],
+                          angle=out.get(names.get(BOUNDARY_ANGLE, ""), None))
 
 
 def _jsonable(d: Mapping[str, Any]) -> dict[str, Any]:

@@ -38,6 +38,19 @@ def boundary_figure(strength: xr.DataArray, grain_boundaries: xr.DataArray, low_
     return {"map_html": html, "map_png": png}
 
 
+def angle_figure(angle: xr.DataArray, folder: str | os.PathLike, *, name: str, grain_angle: float,
+                 title: str | None = None, figures: FigureOptions = DEFAULT_FIGURES) -> dict[str, Path]:
+    """Save the misorientation across each boundary pixel (degrees, read from the patterns) as HTML and PNG
+    (``angle_html``, ``angle_png``): colours up to ``grain_angle`` (every grain boundary at the top colour; one beyond
+    the registration's reach is shown there too), the value on hover."""
+    shown = angle.where(np.isfinite(angle), float(grain_angle)).where(angle.notnull()).clip(max=float(grain_angle))
+    shown = shown.rename(str(angle.name)).assign_attrs(units="degree")
+    fig = image_map(shown, title=title or f"misorientation across the boundaries (°, {grain_angle:g}° and over: top "
+                                          "colour)", cmap="plasma", nan_color="white", clim=(0.0, float(grain_angle)))
+    html, png = save_figure(fig, Path(folder) / name, figures=figures)
+    return {"angle_html": html, "angle_png": png}
+
+
 def boundary_files(result: BoundaryResult, folder: str | os.PathLike | None = None, *,
                    name: str | None = None, title: str | None = None, figures: FigureOptions = DEFAULT_FIGURES) -> dict[str, Path]:
     """:func:`boundary_figure` of what :func:`~vaearr.maps.boundaries.find_boundaries` found.
@@ -48,5 +61,8 @@ def boundary_files(result: BoundaryResult, folder: str | os.PathLike | None = No
     folder = Path(folder) if folder is not None else beside_store(result.store, "boundaries")
     files = boundary_figure(result.strength, result.grain_boundaries, result.low_angle_boundaries, folder,
                             name=name or f"boundaries_{result.source}", title=title, figures=figures)
+    if result.angle is not None:  # classed in degrees: the angle of every boundary pixel
+        files.update(angle_figure(result.angle, folder, name=f"{name or f'boundaries_{result.source}'}_angle",
+                                  grain_angle=float(result.attrs["grain_angle"]), figures=figures))
     result.files.update(files)
     return files

@@ -12,6 +12,7 @@ from vaearr.options import DEFAULT_FIGURES, FigureOptions
 from vaearr.files import beside_store
 from vaearr.options import writable_folder
 from vaearr.maps.segment import SegmentResult
+from vaearr.viz.boundaries import angle_figure
 from vaearr.viz.core import save_figure
 from vaearr.viz.maps import image_map, overlay
 
@@ -74,4 +75,9 @@ def segment_files(result: SegmentResult, folder: str | os.PathLike | None = None
     """:func:`segment_figure` of what :func:`~vaearr.maps.segment.segment_store` wrote."""
     folder = figure_folder(result.store, folder)
     name, _, boundaries = result.options.outputs()
-    return segment_figure(result.variables[name], result.variables[boundaries], folder, name=name, figures=figures)
+    files = segment_figure(result.variables[name], result.variables[boundaries], folder, name=name, figures=figures)
+    angle = result.variables.get(result.options.angle_output())
+    if angle is not None:  # decided in degrees: the angle of every boundary pixel
+        files.update(angle_figure(angle, folder, name=str(angle.name), grain_angle=result.options.grain_angle,
+                                  figures=figures))
+    return files
