@@ -188,3 +188,31 @@ def test_the_figures_show_the_angle_of_every_boundary_pixel(bands: Path, tmp_pat
     assert files["angle_html"].is_file() and files["angle_png"].is_file() and "map_html" in files
     plain = find_boundaries(bands, degrees=False, overwrite=True)
     assert plain.angle is None and "angle_html" not in boundary_files(plain, tmp_path / "plain")
+
+
+def test_a_thin_piece_of_a_bent_grain_stays_in_its_grain(tmp_path: Path) -> None:
+    # one grain bent 0.8°/px along x; a strip of it two pixels thick reaches into a second grain (15° off) and touches
+    # the rest of its grain at two edges: the regions' means lie 9 pixels (7°) apart, the pixels that touch 0.8°
+    from tests.helpers import TURNED_PC
+    from vaearr.maps.boundary_angles import angle_map, boundary_angles, decide
+    from vaearr.maps.misorientation import Geometry
+
+    shape = (10, 20)
+    x = np.arange(shape[1])[None, :, None]
+    turns = np.broadcast_to(x * 0.8 * np.array([0.0, 0.0, 1.0]), (*shape, 3)).copy()
+    regions = np.full(shape, 2)
+    regions[:, :12] = 0
+    regions[4:6, 12:18] = 1
+    turns[regions == 2] = 15.0 * np.array([0.0, 0.6, 0.8])
+    store = turned_map(tmp_path / "strip.zarr", turns, shape=shape)
+    patterns = xr.open_zarr(store).patterns.values
+    pairs = boundary_angles(regions, patterns, patterns.mean(axis=(0, 1)), Geometry(TURNED_PC, (60, 60)))
+    strip = np.flatnonzero((pairs.i == 0) & (pairs.j == 1))[0]
+    assert pairs.from_means[strip] and pairs.angle[strip] > 5.0  # the means: 9 pixels of bending apart
+    assert pairs.touching is not None and 0.4 < pairs.touching[strip] < 1.2  # the pixels that touch: one pixel's
+    merged, grains, info = decide(regions, pairs, grain_angle=2.0, low_angle=0.2)
+    assert grains[5, 14] == grains[5, 5] != grains[0, 15]
+    assert len(np.unique(merged)) == 3 and info["angle_pairs_read_where_pixels_touch"] == 1
+    # the angle a figure shows on that boundary is the touching pixels'
+    shown = angle_map(regions, pairs, pairs.read(2.0))
+    assert float(np.nanmax(shown[4:6, 11])) < 2.0

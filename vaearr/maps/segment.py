@@ -279,7 +279,8 @@ def in_degrees(seg: Segmentation, space: PatternSpace, geometry: Geometry, optio
     grains = _relabel_kept(grains)
     codes = boundary_codes(regions, grains)
     # a boundary that stays was one before the regions under low_angle joined: its angle is its old pair's
-    angles = np.where(codes > 0, angle_map(seg.regions, pairs), np.nan).astype(np.float32)
+    read = pairs.read(options.grain_angle)
+    angles = np.where(codes > 0, angle_map(seg.regions, pairs, read), np.nan).astype(np.float32)
     return Segmentation(regions, grains, codes,
                         {**seg.info, **info, "angle_pc": list(geometry.pc), "angle_pc_source": geometry.source},
                         angles=angles)
