@@ -11,6 +11,7 @@ from flows.params import keyword, options_flow, pinned, with_figures
 from vaearr.analysis.options import ReportOptions
 from vaearr.encode import encode as encode_store
 from vaearr.io.ebsd import ingest_ebsd
+from vaearr.io.options import IngestEbsdOptions
 from vaearr.maps.options import RoiOptions
 from vaearr.maps.roi import RoiResult
 from vaearr.options import DEFAULT_FIGURES, FigureOptions, build, writable_folders
@@ -21,9 +22,9 @@ from vaearr.viz.roi import roi_store
 
 
 @task(name="ingest-ebsd")
-def ingest_ebsd_task(src: str, store: str, **kwargs: Any) -> str:
-    ingest_ebsd(src, store, **kwargs)
-    return store
+def ingest_ebsd_task(options: IngestEbsdOptions) -> str:
+    ingest_ebsd(options.src, options.store, options)
+    return options.store
 
 
 @task(name="roi")
@@ -57,24 +58,20 @@ def report_task(options: ReportOptions) -> dict:
     return {"report": str(result.path), "sections": result.sections, "size_mb": round(result.size_mb, 2)}
 
 
-@flow(name="ingest", log_prints=True)
-@pinned
-def ingest(
-    src: str,
-    store: str,
-    dataset: str | None = None,
-    bandcontrast: str | None = None,
-    elements: str | None = None,
-    phase: str | None = None,
-    roi_otsu: bool = False,
-    overwrite: bool = False,
-) -> dict:
-    """Ingest an EBSD map (patterns + CSV tables) and, optionally, make the Otsu ROI."""
-    ingest_ebsd_task(src, store, dataset=dataset, bandcontrast=bandcontrast, elements=elements, phase=phase,
-                     overwrite=overwrite)
-    info = roi_task(RoiOptions(store=store, otsu=True, overwrite=overwrite))["info"] if roi_otsu else {}
-    print(f"ingested {src} into {store}")
+def _ingest(**params: Any) -> dict:
+    """Ingest an EBSD map (patterns + CSV tables, ``vaearr ingest ebsd``) and, with ``roi_otsu``, make the Otsu ROI
+    (``vaearr roi --otsu``); its parameters are the fields of :class:`vaearr.io.options.IngestEbsdOptions` and
+    ``roi_otsu``."""
+    roi_otsu = params.pop("roi_otsu")
+    options = build(IngestEbsdOptions, params)
+    options.check()
+    store = ingest_ebsd_task(options)
+    info = roi_task(RoiOptions(store=store, otsu=True, overwrite=options.overwrite))["info"] if roi_otsu else {}
+    print(f"ingested {options.src} into {store}")
     return {"store": store, "roi": info}
+
+
+ingest = options_flow("ingest", IngestEbsdOptions, _ingest, extra=[keyword("roi_otsu", bool, False)])
 
 
 def _roi(**params: Any) -> dict:

@@ -29,6 +29,7 @@ import xarray as xr
 
 from vaearr.analysis.options import ReportOptions
 from vaearr.errors import InputError
+from vaearr.io.options import IngestEbsdOptions
 from vaearr.maps.options import (
     BoundariesOptions,
     DecomposeOptions,
@@ -99,10 +100,16 @@ QUIET = inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False
 
 
 @READERS.register("ebsd")
-def _ingest_ebsd(src: PathLike, store: PathLike, *, quiet: bool = False, **kwargs: Any) -> xr.Dataset:
+def _ingest_ebsd(src: PathLike, store: PathLike, *, quiet: bool = False, **fields: Any) -> xr.Dataset:
+    """``vaearr ingest ebsd`` (:class:`~vaearr.io.options.IngestEbsdOptions`)."""
     from vaearr.io.ebsd import ingest_ebsd
 
-    return ingest_ebsd(src, store, say=_say(quiet), progress=not quiet, **kwargs)
+    options = from_fields(IngestEbsdOptions, {"src": Path(src), "store": os.fspath(store), **fields}, "vaearr.ingest")
+    return ingest_ebsd(src, store, options, say=_say(quiet), progress=not quiet)
+
+
+_ingest_ebsd.__signature__ = keyword_signature(IngestEbsdOptions, ("src", "store"), extra=[  # type: ignore[attr-defined]
+    inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False)])
 
 
 @READERS.register("orientations")

@@ -41,6 +41,8 @@ class Command:
 
 
 COMMANDS = {
+    "ingest ebsd": Command("vaearr.io.options:IngestEbsdOptions", "ingest ebsd", "flows.pipeline:ingest",
+                           "vaearr.api:READERS.ebsd", flow_extra={"roi_otsu"}, api_extra={"quiet"}),
     "roi": Command("vaearr.maps.options:RoiOptions", "roi", "flows.pipeline:roi", "vaearr.api:roi",
                    cli_extra=FIGURES, flow_extra=FIGURES, api_extra={"quiet"}),
     "boundaries": Command("vaearr.maps.options:BoundariesOptions", "boundaries", "flows.analysis:boundaries_flow",
@@ -72,14 +74,21 @@ COMMANDS = {
 
 
 def _load(where: str) -> Any:
+    """``module:name``, or ``module:REGISTRY.key`` (``vaearr.api:READERS.ebsd``: ``vaearr.ingest(kind="ebsd")``)."""
     module, name = where.split(":")
-    return getattr(importlib.import_module(module), name)
+    name, _, key = name.partition(".")
+    found = getattr(importlib.import_module(module), name)
+    return found[key] if key else found
 
 
-def _cli_command(name: str) -> Any:
+def _cli_command(words: str) -> Any:
+    """The click command of ``words`` (``segment``, ``ingest ebsd``)."""
     from vaearr.cli import app
 
-    return typer.main.get_command(app).commands[name]
+    command = typer.main.get_command(app)
+    for word in words.split():
+        command = command.commands[word]
+    return command
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -131,7 +140,7 @@ def test_the_command_line_the_flow_and_the_python_step_take_the_same_options(nam
 
 def test_the_commands_declared_once_are_all_here() -> None:
     """Every options dataclass a command line is made from (``typer_parameters(...)`` in ``vaearr/cli``) is held to
-    the rule above, and each of roi, boundaries and report takes its options from its dataclass alone."""
+    the rule above, and each of roi, boundaries, report and ingest ebsd takes its options from its dataclass alone."""
     import re
     from pathlib import Path
 
@@ -140,6 +149,6 @@ def test_the_commands_declared_once_are_all_here() -> None:
     sources = "".join(p.read_text() for p in Path(vaearr.cli.__file__).parent.glob("*.py"))
     made_from = set(re.findall(r"typer_parameters\((\w+)", sources)) - {"cls", "FigureOptions"}
     assert made_from == {c.options.split(":")[1] for c in COMMANDS.values()}
-    for name in ("roi", "boundaries", "report"):
-        body = inspect.getsource(_load(f"vaearr.cli.{'store' if name == 'roi' else name}:{name}"))
-        assert "typer.Option(" not in body and "made(" in body, name
+    for where in ("store:roi", "boundaries:boundaries", "report:report", "ingest:ingest_ebsd"):
+        body = inspect.getsource(_load(f"vaearr.cli.{where}"))
+        assert "typer.Option(" not in body and "made(" in body, where
