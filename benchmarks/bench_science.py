@@ -202,7 +202,7 @@ def score_vae(m: ScienceMap, store: Path, variant: str) -> dict:
     same = pixel_scores(pca_features(vae_inputs(store, run_dir), 16), m)
     seg = segment_store(store, var=name, name=f"{name}_seg", mask=None, overwrite=True).segmentation
     r = region_scores(seg.regions, seg.grains, m)
-    b = find_boundaries(store, source=name, prefix=f"{name}_", overwrite=True)
+    b = find_boundaries(store, var=name, prefix=f"{name}_", overwrite=True)
     return {"pixel_grains": s["grains"], "pixel_subgrains": s["subgrains"],
             "active_dims": int((np.nanvar(z.reshape(-1, z.shape[-1]), 0) > 0.01).sum()),
             "pca_same_grains": same["grains"], "pca_same_subgrains": same["subgrains"],

@@ -7,13 +7,13 @@ from typing import Any
 from prefect import flow, task
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.params import keyword, options_flow, pinned, with_figures
+from flows.params import keyword, options_flow
 from vaearr.analysis.clustering import joint_cluster
 from vaearr.analysis.options import ClusterOptions, RankOptions
 from vaearr.analysis.ranking import association_block, missing_references, rank_latents
 from vaearr.maps.boundaries import find_boundaries
 from vaearr.maps.decompose import write_decomposition
-from vaearr.maps.options import DecomposeOptions, SegmentOptions, SpreadOptions
+from vaearr.maps.options import BoundariesOptions, DecomposeOptions, SegmentOptions, SpreadOptions
 from vaearr.maps.references import write_references
 from vaearr.maps.segment import segment_store
 from vaearr.maps.spread import spread_store
@@ -140,31 +140,22 @@ def _decompose_patterns(**params: Any) -> dict:
 decompose_patterns = options_flow("decompose-patterns", DecomposeOptions, _decompose_patterns)
 
 
-@flow(name="find-boundaries", log_prints=True)
-@pinned
-@with_figures
-def boundaries_flow(
-    store: str,
-    var: str = "patterns",
-    mask: str = "none",
-    gb_threshold: float | None = None,
-    lagb_method: str = "segment",
-    lagb_threshold: float | None = None,
-    lagb_low: float = 5.0,
-    lagb_min_length: int = 5,
-    out: str | None = None,
-    overwrite: bool = False,
-    figure_options: FigureOptions = DEFAULT_FIGURES,
-) -> dict:
-    """Boundary strength, grain and low-angle boundary masks and the grain size (``vaearr boundaries``); ``var``: the
-    variable they are found in, ``out``: the figure's folder (default ``STORE_boundaries``)."""
-    found = find_boundaries(store, source=var, mask=mask, gb_threshold=gb_threshold, lagb_method=lagb_method,
-                            lagb_threshold=lagb_threshold,
-                            lagb_low=lagb_low, lagb_min_length=lagb_min_length, overwrite=overwrite)
-    files = boundary_files(found, out or None, figures=figure_options)
+def _find_boundaries(**params: Any) -> dict:
+    """Boundary strength, grain and low-angle boundary masks and the grain size (``vaearr boundaries``); its
+    parameters are the fields of :class:`vaearr.maps.options.BoundariesOptions` (``out``: the figure's folder,
+    default ``STORE_boundaries``)."""
+    figures = params.pop("figure_options")
+    options = build(BoundariesOptions, params)
+    options.check()
+    folder = figure_folder(options.store, options.out, "boundaries")  # proven writable before the store is written
+    found = find_boundaries(options.store, options)
+    files = boundary_files(found, folder, figures=figures)
     print(found.summary())
     return {"attrs": {k: v for k, v in found.attrs.items() if isinstance(v, str | int | float)},
             "files": {k: str(v) for k, v in files.items()}}
+
+
+boundaries_flow = options_flow("find-boundaries", BoundariesOptions, _find_boundaries, figures=True)
 
 
 def _segment_map(**params: Any) -> dict:

@@ -1,31 +1,39 @@
-"""Prefect flows: ingest, train-vae, encode (with the report at the end), report. Each task is one library call; no logic lives here."""
+"""Prefect flows: ingest, roi, train-vae, encode (with the report at the end), report. Each task is one library call; no logic lives here."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
 
 from flows.params import keyword, options_flow, pinned, with_figures
+from vaearr.analysis.options import ReportOptions
 from vaearr.encode import encode as encode_store
-from vaearr.files import beside_store
 from vaearr.io.ebsd import ingest_ebsd
-from vaearr.maps.roi import create_roi
-from vaearr.options import DEFAULT_FIGURES, FigureOptions, writable_folders
+from vaearr.io.options import IngestEbsdOptions
+from vaearr.maps.options import RoiOptions
+from vaearr.maps.roi import RoiResult
+from vaearr.options import DEFAULT_FIGURES, FigureOptions, build, writable_folders
 from vaearr.train import TrainConfig, fit
 from vaearr.viz.maps import encoded_maps
 from vaearr.viz.report import build_report
+from vaearr.viz.roi import roi_store
 
 
 @task(name="ingest-ebsd")
-def ingest_ebsd_task(src: str, store: str, **kwargs: Any) -> str:
-    ingest_ebsd(src, store, **kwargs)
-    return store
+def ingest_ebsd_task(options: IngestEbsdOptions) -> str:
+    ingest_ebsd(options.src, options.store, options)
+    return options.store
 
 
 @task(name="roi")
-def roi_task(store: str, **kwargs: Any) -> dict:
-    return create_roi(store, **kwargs).info
+def roi_task(options: RoiOptions, figures: FigureOptions = DEFAULT_FIGURES) -> dict:
+    result = roi_store(options, figures)
+    print(result.summary())
+    return {"variable": result.name if isinstance(result, RoiResult) else None,
+            "info": result.info if isinstance(result, RoiResult) else {},
+            "files": {k: str(v) for k, v in result.files.items()}}
 
 
 @task(name="fit")
@@ -45,29 +53,38 @@ def encode_task(store: str, run: str, out: str | None = None, figures: FigureOpt
 
 
 @task(name="report")
-def report_task(store: str, out: str, run: str | None = None, analyses: list[str] | None = None) -> dict:
-    result = build_report(store, out, run=run, analyses=analyses or [])
+def report_task(options: ReportOptions) -> dict:
+    result = build_report(options.store, options=options)
     return {"report": str(result.path), "sections": result.sections, "size_mb": round(result.size_mb, 2)}
 
 
-@flow(name="ingest", log_prints=True)
-@pinned
-def ingest(
-    src: str,
-    store: str,
-    dataset: str | None = None,
-    bandcontrast: str | None = None,
-    elements: str | None = None,
-    phase: str | None = None,
-    roi_otsu: bool = False,
-    overwrite: bool = False,
-) -> dict:
-    """Ingest an EBSD map (patterns + CSV tables) and, optionally, make the Otsu ROI."""
-    ingest_ebsd_task(src, store, dataset=dataset, bandcontrast=bandcontrast, elements=elements, phase=phase,
-                     overwrite=overwrite)
-    info = roi_task(store, otsu=True, overwrite=overwrite) if roi_otsu else {}
-    print(f"ingested {src} into {store}")
+def _ingest(**params: Any) -> dict:
+    """Ingest an EBSD map (patterns + CSV tables, ``vaearr ingest ebsd``) and, with ``roi_otsu``, make the Otsu ROI
+    (``vaearr roi --otsu``); its parameters are the fields of :class:`vaearr.io.options.IngestEbsdOptions` and
+    ``roi_otsu``."""
+    roi_otsu = params.pop("roi_otsu")
+    options = build(IngestEbsdOptions, params)
+    options.check()
+    store = ingest_ebsd_task(options)
+    info = roi_task(RoiOptions(store=store, otsu=True, overwrite=options.overwrite))["info"] if roi_otsu else {}
+    print(f"ingested {options.src} into {store}")
     return {"store": store, "roi": info}
+
+
+ingest = options_flow("ingest", IngestEbsdOptions, _ingest, extra=[keyword("roi_otsu", bool, False)])
+
+
+def _roi(**params: Any) -> dict:
+    """A mask from thresholds on a map and x/y ranges (``vaearr roi``), with ``out`` its figures; its parameters are
+    the fields of :class:`vaearr.maps.options.RoiOptions`."""
+    figures = params.pop("figure_options")
+    options = build(RoiOptions, params)
+    options.check()
+    writable_folders(export=options.export, out=options.out)  # before the store is written
+    return roi_task(options, figures)
+
+
+roi = options_flow("roi", RoiOptions, _roi, figures=True)
 
 
 def _train_vae(**params: Any) -> dict:
@@ -99,21 +116,23 @@ def encode(store: str, run: str, name: str = "latent", out: str | None = None, e
                           figures=figure_options)
     print(f"encoded {summary['n_encoded']} samples into {store}:{name}")
     if report is not None:
-        summary["report"] = report_task(store, report, run=run)["report"]
+        summary["report"] = report_task(ReportOptions(store=store, out=Path(report), run=Path(run)))["report"]
         print(f"report: {summary['report']}")
     return summary
 
 
-@flow(name="report", log_prints=True)
-@pinned
-def report(store: str, out: str | None = None, run: str | None = None, analyses: list[str] | None = None) -> dict:
-    """One self-contained HTML page of a store and its run (``vaearr report``), at the end of a pipeline; ``out``
-    default ``STORE_report`` beside the store."""
-    out = str(beside_store(store, "report")) if out is None else out
-    writable_folders(out=out)
-    summary = report_task(store, out, run=run, analyses=analyses)
+def _report(**params: Any) -> dict:
+    """One self-contained HTML page of a store and its run (``vaearr report``), at the end of a pipeline; its
+    parameters are the fields of :class:`vaearr.analysis.options.ReportOptions` (``out`` default ``STORE_report``
+    beside the store)."""
+    options = build(ReportOptions, params)
+    writable_folders(out=options.out)
+    summary = report_task(options)
     print(f"report: {summary['report']} ({summary['size_mb']} MB)")
     return summary
 
 
-FLOWS = (ingest, train_vae, encode, report)
+report = options_flow("report", ReportOptions, _report)
+
+
+FLOWS = (ingest, roi, train_vae, encode, report)

@@ -27,8 +27,17 @@ from typing import Any
 
 import xarray as xr
 
+from vaearr.analysis.options import ReportOptions
 from vaearr.errors import InputError
-from vaearr.maps.options import DecomposeOptions, IndexOptions, SegmentOptions, SpreadOptions
+from vaearr.io.options import IngestEbsdOptions
+from vaearr.maps.options import (
+    BoundariesOptions,
+    DecomposeOptions,
+    IndexOptions,
+    RoiOptions,
+    SegmentOptions,
+    SpreadOptions,
+)
 from vaearr.options import from_fields, keyword_signature, take_renamed
 from vaearr.registry import Registry
 from vaearr.store import open_store
@@ -91,10 +100,16 @@ QUIET = inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False
 
 
 @READERS.register("ebsd")
-def _ingest_ebsd(src: PathLike, store: PathLike, *, quiet: bool = False, **kwargs: Any) -> xr.Dataset:
+def _ingest_ebsd(src: PathLike, store: PathLike, *, quiet: bool = False, **fields: Any) -> xr.Dataset:
+    """``vaearr ingest ebsd`` (:class:`~vaearr.io.options.IngestEbsdOptions`)."""
     from vaearr.io.ebsd import ingest_ebsd
 
-    return ingest_ebsd(src, store, say=_say(quiet), progress=not quiet, **kwargs)
+    options = from_fields(IngestEbsdOptions, {"src": Path(src), "store": os.fspath(store), **fields}, "vaearr.ingest")
+    return ingest_ebsd(src, store, options, say=_say(quiet), progress=not quiet)
+
+
+_ingest_ebsd.__signature__ = keyword_signature(IngestEbsdOptions, ("src", "store"), extra=[  # type: ignore[attr-defined]
+    inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False)])
 
 
 @READERS.register("orientations")
@@ -161,15 +176,24 @@ def ingest(src: PathLike | Sequence[PathLike], store: PathLike, *, kind: str = "
 # map science
 
 
-def roi(store: PathLike, *, quiet: bool = False, **kwargs: Any) -> xr.Dataset:
-    """``vaearr roi``: a mask from thresholds on a map and x/y ranges (:func:`vaearr.maps.roi.create_roi`'s options:
-    ``otsu=True``, ``var=``, ``bc_min=``, ``threshold=``, ``keep=``, ``x=(lo, hi)``, ``name=``…); returns it."""
-    from vaearr.maps.roi import create_roi
+def roi(store: PathLike, **fields: Any) -> xr.Dataset:
+    """``vaearr roi``: a mask from thresholds on a map and x/y ranges (:class:`~vaearr.maps.options.RoiOptions`:
+    ``otsu=True``, ``var=``, ``min=``, ``threshold=``, ``keep=``, ``x=(lo, hi)``, ``name=``…), with ``out`` (a folder)
+    its figures there; returns it (nothing, with ``out`` and no criterion: only the figures are drawn). ``bc_min=``
+    and the other ``bc_`` keywords, the old names, are taken with a :class:`DeprecationWarning`."""
+    from vaearr.maps.roi import RoiResult, create_roi
 
-    result = create_roi(store, **kwargs)
+    quiet = fields.pop("quiet", False)
+    options = _made(RoiOptions, store, fields, "roi")
+    if options.out is not None:
+        from vaearr.viz.roi import roi_store
+
+        result = roi_store(options)
+    else:
+        result = create_roi(store, options)
     if not quiet:
         print(result.summary())
-    return written(store, [result.name])
+    return written(store, [result.name] if isinstance(result, RoiResult) else [])
 
 
 def decompose(store: PathLike, **fields: Any) -> xr.Dataset:
@@ -199,21 +223,20 @@ def index(store: PathLike, **fields: Any) -> xr.Dataset:
     return written(store, [*result.variables, *(orientation_map_name(options.name, p) for p in ORIENTATION_MAPS)])
 
 
-def boundaries(store: PathLike, *, out: PathLike | None = None, quiet: bool = False, **kwargs: Any) -> xr.Dataset:
+def boundaries(store: PathLike, **fields: Any) -> xr.Dataset:
     """``vaearr boundaries``: boundary strength and the grain and low-angle boundaries
-    (:func:`vaearr.maps.boundaries.find_boundaries`' options: ``var=``, ``mask=``…), and with ``out`` (a folder) their
-    figure there; returns the three maps. ``figures=`` and ``source=``, the old names of ``out`` and ``var``, are
-    taken with a :class:`DeprecationWarning`."""
+    (:class:`~vaearr.maps.options.BoundariesOptions`: ``var``, ``mask``…), and with ``out`` (a folder) their figure
+    there; returns the three maps. ``figures=`` and ``source=``, the old names of ``out`` and ``var``, are taken with
+    a :class:`DeprecationWarning`."""
     from vaearr.maps.boundaries import find_boundaries
     from vaearr.viz.boundaries import boundary_files
 
-    kwargs = _renamed(kwargs, "boundaries", figures="out", source="var")
-    out = kwargs.pop("out", out)
-    if "var" in kwargs:
-        kwargs["source"] = kwargs.pop("var")  # the library's name of the variable the boundaries are found in
-    result = find_boundaries(store, **kwargs)
-    if out is not None:
-        boundary_files(result, out)
+    fields = _renamed(fields, "boundaries", source="var")  # the library's old keyword (the command line's: --from)
+    quiet = fields.pop("quiet", False)
+    options = _made(BoundariesOptions, store, fields, "boundaries")
+    result = find_boundaries(store, options)
+    if options.out is not None:
+        boundary_files(result, options.out)
     if not quiet:
         print(result.summary())
     return written(store, [str(v.name) for v in (result.strength, result.grain_boundaries, result.low_angle_boundaries)])
@@ -254,8 +277,10 @@ def spread(store: PathLike, **fields: Any) -> xr.Dataset:
     return written(store, list(result.variables))
 
 
+roi.__signature__ = _signature(RoiOptions, QUIET)  # type: ignore[attr-defined]
 decompose.__signature__ = _signature(DecomposeOptions, QUIET)  # type: ignore[attr-defined]
 index.__signature__ = _signature(IndexOptions, QUIET)  # type: ignore[attr-defined]
+boundaries.__signature__ = _signature(BoundariesOptions, QUIET)  # type: ignore[attr-defined]
 segment.__signature__ = _signature(SegmentOptions, OUT, QUIET)  # type: ignore[attr-defined]
 spread.__signature__ = _signature(SpreadOptions, OUT, QUIET)  # type: ignore[attr-defined]
 
@@ -286,19 +311,29 @@ def export(store: PathLike, out: PathLike | None = None, *, variables: Sequence[
     return Path(out)
 
 
-def report(store: PathLike, out: PathLike | None = None, *, run: PathLike | None = None, quiet: bool = False,
-           **kwargs: Any) -> Path:
+def report(store: PathLike, out: PathLike | None = None, **fields: Any) -> Path:
     """``vaearr report``: one self-contained HTML page of the store and its run in ``out`` (default ``STORE_report``
-    beside the store: :func:`vaearr.files.beside_store`; :func:`vaearr.viz.report.build_report`'s options:
+    beside the store: :func:`vaearr.files.beside_store`; :class:`~vaearr.analysis.options.ReportOptions`: ``run``,
     ``analyses``, ``discover``, ``title``); returns the page's path."""
-    from vaearr.files import beside_store
     from vaearr.viz.report import build_report
 
-    out = beside_store(store, "report") if out is None else out
-    result = build_report(store, out, run=run, echo=(lambda _: None) if quiet else print, **kwargs)
+    quiet = fields.pop("quiet", False)
+    options = _made(ReportOptions, store, {"out": out, **fields}, "report")
+    result = build_report(store, options=options, echo=(lambda _: None) if quiet else print)
     if not quiet:
         print(result.summary())
     return result.path
+
+
+def _report_signature() -> inspect.Signature:
+    """:func:`report`'s signature: ``store``, then ``out`` (positional too, as ``ds.vaearr.report(out)``), then the
+    other fields of :class:`~vaearr.analysis.options.ReportOptions` as keywords, then ``quiet``."""
+    params = list(_signature(ReportOptions, QUIET).parameters.values())
+    out = next(p for p in params if p.name == "out").replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return inspect.Signature([params[0], out, *(p for p in params[1:] if p.name != "out")])
+
+
+report.__signature__ = _report_signature()  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------------------------

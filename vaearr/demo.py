@@ -92,7 +92,7 @@ def _overview_figures(store: Path, figures_dir: Path, *, figures: FigureOptions 
 def _boundaries(store: Path, source: str, prefix: str, figures_dir: Path, step, *, figures: FigureOptions = DEFAULT_FIGURES) -> Path:
     """Grain and low-angle boundaries from ``source`` (variables ``{prefix}...``) over every pixel (boundaries
     are where band contrast is low: the ROI would leave them out), their figure, the step's line."""
-    found = find_boundaries(store, source=source, prefix=prefix)
+    found = find_boundaries(store, var=source, prefix=prefix)
     files = boundary_files(found, figures_dir, name=f"{prefix}boundaries",
                            title=f"boundaries from {source}: grain (red), low-angle (cyan)", figures=figures)
     a = found.attrs

@@ -407,6 +407,10 @@ if __name__ == "__main__":  # the counts of RELIABILITY.md
     ("analysis:cluster_latents", dict(min_cluster_size=1, dask=None), "min_cluster_size must be at least 2, got 1"),
     ("explore:explore_latents", dict(run="{run}", out="{under}"), "{under}"),
     ("pipeline:report", dict(out="{under}"), "{under}"),
+    ("pipeline:roi", dict(otsu=True, out="{under}"), "{under}"),
+    ("pipeline:roi", dict(top_percent=0), "top_percent must be in (0, 100], got 0"),
+    ("analysis:boundaries_flow", dict(out="{under}"), "{under}"),
+    ("analysis:boundaries_flow", dict(lagb_min_length=0), "lagb_min_length must be at least 1, got 0"),
 ])
 def test_the_flows_hold_the_same_ranges_and_outputs(places, flow_name, params, needle) -> None:
     """The flows' bodies (``Flow.fn``: no Prefect server) refuse what the command line refuses, before a write."""

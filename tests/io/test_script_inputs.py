@@ -226,7 +226,7 @@ def test_keep_below_and_top_percent(bc):
     ds = bc.to_dataset()
     v = bc.values
     finite = np.isfinite(v)
-    m, info = make_roi(ds, bc_max=100)
+    m, info = make_roi(ds, max=100)
     np.testing.assert_array_equal(m.values, finite & (v <= 100))
     assert info["thresholds"]["bc_max"] == 100 and info["counts"]["bc_max"] == int((finite & (v <= 100)).sum())
     # the scripts' rule: threshold = percentile(values, 100 − P), keep values ≥ it
@@ -236,7 +236,7 @@ def test_keep_below_and_top_percent(bc):
     assert info["thresholds"]["top_percent"] == pytest.approx(t)
     assert abs(m.values.sum() / finite.sum() - 0.20) < 0.02
     # a band: above one threshold and below another
-    m, _ = make_roi(ds, bc_min=80, bc_max=150)
+    m, _ = make_roi(ds, min=80, max=150)
     np.testing.assert_array_equal(m.values, finite & (v >= 80) & (v <= 150))
 
 
@@ -265,8 +265,8 @@ def test_index_ranges_are_half_open_positions(bc):
     (dict(x_index="100:"), "starts past the map's 48 positions along x"),
     (dict(top_percent=0), r"top percent must be in \(0, 100\]"),
     (dict(top_percent=150), r"top percent must be in \(0, 100\]"),
-    (dict(bc_min=200, bc_max=100), "no value can be kept"),
-    (dict(bc_max=float("nan")), "finite"),
+    (dict(min=200, max=100), "no value can be kept"),
+    (dict(max=float("nan")), "finite"),
 ])
 def test_roi_bad_criteria(bc, kw, msg):
     from vaearr.maps.roi import make_roi
@@ -300,7 +300,7 @@ def test_cli_roi_keep_below_with_figures(bc_store, bc, tmp_path):
     figs = tmp_path / "figs"
     proc = cli("roi", bc_store, "--max", "100", "--y-index", "0:30", "--out", figs, "--bin-width", "10",
                    "--profile-row", "12", check=True)
-    assert "bc_max threshold on bandcontrast: 100 (keep ≤ 100)" in proc.stdout
+    assert "max threshold on bandcontrast: 100 (keep ≤ 100)" in proc.stdout
     assert "y index range: 0:30" in proc.stdout
     v = bc.values
     want = np.isfinite(v) & (v <= 100)
@@ -352,7 +352,7 @@ def test_cli_roi_bad_input_changes_nothing(bc_store, tmp_path):
     for args, msg in cases:
         assert msg in cli_error("roi", bc_store, *args, "--out", tmp_path / "f"), args
         assert tree_hash(bc_store) == before, args
-    assert "give --out FOLDER" in cli_error("roi", bc_store, "--max", "100", "--bin-width", "10")
+    assert "give --out, a folder" in cli_error("roi", bc_store, "--max", "100", "--bin-width", "10")
     assert "give an ROI criterion" in cli_error("roi", bc_store, "--out", tmp_path / "f", "--export", tmp_path / "e")
     assert tree_hash(bc_store) == before
     # and through the real command: one line, exit status 2

@@ -59,8 +59,8 @@ def test_roi_thresholds_any_variable_above_or_below(two_phase_store: Path) -> No
     assert abs(cut.kept - adp.size / 2) <= 1
     lowest = create_roi(two_phase_store, var="adp", top_percent=10, keep="below", name="lowest10")
     assert lowest.kept == pytest.approx(0.1 * adp.size, abs=2) and "lowest 10 %" in lowest.summary()
-    with pytest.raises(InputError, match="`threshold` with `keep='above'` is `bc_min`"):
-        create_roi(two_phase_store, var="adp", threshold=0.3, bc_min=0.2, name="bad")
+    with pytest.raises(InputError, match="`threshold` with `keep='above'` is `min`"):
+        create_roi(two_phase_store, var="adp", threshold=0.3, min=0.2, name="bad")
     with pytest.raises(InputError, match="`keep` must be above or below"):
         create_roi(two_phase_store, var="adp", otsu=True, keep="sideways", name="bad")
 

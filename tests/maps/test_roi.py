@@ -67,7 +67,7 @@ def test_parse_range():
 def test_each_criterion_against_numpy(bc):
     ds = bc.to_dataset()
     v = bc.values
-    m, info = make_roi(ds, bc_min=100)
+    m, info = make_roi(ds, min=100)
     np.testing.assert_array_equal(m.values, np.isfinite(v) & (v >= 100))
     assert m.dtype == bool and m.dims == ("y", "x")
     assert info["thresholds"] == {"bc_min": 100.0} and info["counts"]["kept"] == int(m.sum())
@@ -97,7 +97,7 @@ def test_each_criterion_against_numpy(bc):
 def test_combination_is_and(bc):
     ds = bc.to_dataset()
     v, xs, ys = bc.values, bc.x.values, bc.y.values
-    m, info = make_roi(ds, bc_min=60, otsu=True, x=(5.0, 30.0), y=(3, None))
+    m, info = make_roi(ds, min=60, otsu=True, x=(5.0, 30.0), y=(3, None))
     from skimage.filters import threshold_otsu
 
     t = threshold_otsu(v[np.isfinite(v)])
@@ -121,7 +121,7 @@ def test_clear_errors(store, bc):
         make_roi(empty, otsu=True, store="here.zarr")
     before = tree_hash(store)
     with pytest.raises(StoreError, match="no variable 'iq'"):
-        create_roi(store, var="iq", bc_min=3)
+        create_roi(store, var="iq", min=3)
     with pytest.raises(InputError):
         create_roi(store, x="1-3")
     assert tree_hash(store) == before
@@ -168,12 +168,37 @@ def test_create_roi_writes_exports_and_figures(store, bc, tmp_path):
 
 
 def test_refuses_to_overwrite_a_mask(store):
-    create_roi(store, bc_min=50)
+    create_roi(store, min=50)
     before = tree_hash(store)
     with pytest.raises(StoreError, match="'roi' exists; pass `overwrite=True` to replace it"):
-        create_roi(store, bc_min=120)
+        create_roi(store, min=120)
     assert tree_hash(store) == before
-    res = create_roi(store, bc_min=120, overwrite=True)
+    res = create_roi(store, min=120, overwrite=True)
     assert int(open_store(store).roi.sum()) == res.kept
     create_roi(store, name="left", x=":10")
     assert {"roi", "left"} <= set(open_store(store).data_vars)
+
+
+def test_old_threshold_keywords_still_work_with_a_notice(store, bc):
+    """``bc_min``/``bc_max``, the thresholds' old names, are ``min``/``max`` until vaearr 0.3: the same mask, one
+    :class:`DeprecationWarning` naming the new name; ``roi_store`` and ``vaearr.roi`` take the options' names."""
+    import warnings
+
+    import vaearr
+    from vaearr.maps.options import RoiOptions
+
+    ds = bc.to_dataset()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        old, _ = make_roi(ds, bc_min=80, bc_max=150)
+    new, _ = make_roi(ds, min=80, max=150)
+    np.testing.assert_array_equal(old.values, new.values)
+    said = [str(w.message) for w in seen if issubclass(w.category, DeprecationWarning)]
+    assert said == ["make_roi: bc_min= is deprecated, use min= (the old spelling goes in vaearr 0.3)",
+                    "make_roi: bc_max= is deprecated, use max= (the old spelling goes in vaearr 0.3)"]
+    kept = create_roi(store, options=RoiOptions(store=str(store), min=80, max=150, name="new")).kept
+    with pytest.warns(DeprecationWarning, match=r"vaearr\.roi: bc_min= is deprecated, use min="):
+        written = vaearr.roi(store, bc_min=80, bc_max=150, name="old", quiet=True)
+    assert int(written["old"].sum()) == kept > 0
+    with pytest.raises(InputError, match="give min= \\(or the deprecated bc_min=\\), not both"):
+        make_roi(ds, min=80, bc_min=80)

@@ -346,3 +346,33 @@ class RankOptions:
         check_declared(self)
         if self.per_page < 1:
             raise OptionError(type(self), [("per_page", f"must be at least 1, got {self.per_page}")])
+
+
+# --------------------------------------------------------------------------------------------
+# report
+
+
+def _folders(values: Sequence[str | Path] | None) -> tuple[Path, ...]:
+    return tuple(Path(v) for v in values or ())
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportOptions:
+    """Everything ``vaearr report``, the ``report`` flow and :func:`vaearr.report` take
+    (:func:`~vaearr.viz.report.build_report`): the report of a store, its run and their analyses."""
+
+    store: str = opt(help="A vaearr store (only read).", flags=())
+    run: Path | None = opt(None, "Training run folder (default: the run the store's latents were encoded with, when "
+                                 "it exists).", flags=("--run", "-r"))
+    out: Path | None = opt(None, "Folder for report.html (created; default: STORE_report beside the store).")
+    analyses: Sequence[Path] = opt((), "Output folder of vaearr rank, cluster or explore to include (repeatable; "
+                                       "folders beside the store and the run are found too).",
+                                   cli_type=Optional[list[Path]], parse=_folders, cli_default=None)
+    discover: bool = opt(True, "Look for rank, cluster and explore folders beside the store and the run.",
+                         flags=("--discover/--no-discover",))
+    title: str | None = opt(None, "The page's title (default: 'vaearr report: ' and the store's name).")
+
+    def __post_init__(self) -> None:
+        if self.out is None:  # the one rule of every command's output folder (vaearr.files.beside_store)
+            object.__setattr__(self, "out", beside_store(self.store, "report"))
+        object.__setattr__(self, "analyses", _folders(self.analyses))

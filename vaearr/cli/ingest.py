@@ -1,9 +1,11 @@
-"""``vaearr ingest ebsd|tables|images|idx|nifti``: a source into a store."""
+"""``vaearr ingest ebsd|tables|images|idx|nifti``: a source into a store (``ebsd``'s options:
+:class:`~vaearr.io.options.IngestEbsdOptions`)."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -15,33 +17,14 @@ from vaearr.cli.common import (
     ingest_app,
     print_store,
     store_location,
+    typer_parameters,
 )
+from vaearr.io.options import IngestEbsdOptions
 from vaearr.io.write import check_kind
-from vaearr.options import parse_shape
+from vaearr.options import made, parse_shape
 
 
-@ingest_app.command("ebsd")
-def ingest_ebsd(
-    src: Annotated[Path, typer.Argument(help="Pattern file: any kikuchipy format, or a plain HDF5 with --dataset.")],
-    store: StoreArg,
-    dataset: Annotated[Optional[str], typer.Option(help="HDF5 dataset with the patterns (plain HDF5).")] = None,
-    x_dataset: Annotated[str, typer.Option(help="HDF5 dataset with x (µm) per pattern.")] = "x",
-    y_dataset: Annotated[str, typer.Option(help="HDF5 dataset with y (µm) per pattern.")] = "y",
-    scan_shape: Annotated[Optional[str], typer.Option(help="Scan rows x cols, e.g. 40x60, for N×H×W without x/y.")] = None,
-    step: Annotated[Optional[float], typer.Option(help="Scan step in µm when the file has none.")] = None,
-    crop: Annotated[Optional[int], typer.Option(help="Centre-crop patterns to N×N.")] = None,
-    binning: Annotated[int, typer.Option(help="Bin patterns by this factor.")] = 1,
-    bandcontrast: Annotated[Optional[Path], typer.Option(help="CSV x,y,bandcontrast.")] = None,
-    elements: Annotated[Optional[Path], typer.Option(help="CSV x,y,<El1>,<El2>,…")] = None,
-    phase: Annotated[Optional[Path], typer.Option(help="CSV x,y,phase.")] = None,
-    coords_order: Annotated[Optional[str], typer.Option(help="/images + /coords files: xy (column 0 = x, the default, as the scripts write it) or yx.")] = None,
-    coords_units: Annotated[Optional[str], typer.Option(help="/images + /coords files: auto (whole numbers = scan indices × --step, else µm), index or um.")] = None,
-    orientations: Annotated[bool, typer.Option("--orientations/--no-orientations", help="Read the indexing a Bruker, EDAX or Oxford HDF5 file holds (orientation, phase_id, quality maps).")] = True,
-    eds: Annotated[bool, typer.Option("--eds/--no-elements", help="Read the EDS element maps an Oxford .h5oina holds (--no-elements: do not).")] = True,
-    pc: Annotated[Optional[str], typer.Option(help="The detector's projection centre X,Y,Z (Bruker), kept with the patterns for every command that reads angles or indexes (default: the file's, where it has one).")] = None,
-    tilt: Annotated[Optional[float], typer.Option(help="Sample tilt (degrees) kept with the projection centre (default: the file's, else 70).")] = None,
-    overwrite: Overwrite = False,
-) -> None:
+def ingest_ebsd(**given: Any) -> None:
     """EBSD patterns, and what the vendor file holds beside them (plus band contrast, element and phase CSVs).
 
     A Bruker or EDAX h5ebsd or an Oxford .h5oina brings, where it holds them, its indexing
@@ -51,22 +34,21 @@ def ingest_ebsd(
     /coords (N×2, [x, y] per image) — the exchange format of EBSD training scripts — is
     recognised without --dataset.
     """
-    check_kind(store, "ebsd-map")
+    options = made(IngestEbsdOptions, given)
+    check_kind(options.store, "ebsd-map")
     from vaearr.io import ebsd as io_ebsd
 
-    coords_kw = {k: v for k, v in (("coords_order", coords_order), ("coords_units", coords_units)) if v is not None}
-    ds = io_ebsd.ingest_ebsd(
-        src, store, dataset=dataset, x_dataset=x_dataset, y_dataset=y_dataset,
-        scan_shape=parse_shape(scan_shape, 2, "--scan-shape"), step=step, crop=crop, binning=binning,
-        bandcontrast=bandcontrast, elements=elements, phase=phase, orientations=orientations, eds=eds,
-        say=typer.echo, overwrite=overwrite, progress=True, pc=pc, sample_tilt=tilt, **coords_kw,
-    )
+    ds = io_ebsd.ingest_ebsd(options.src, options.store, options, say=typer.echo, progress=True)
     note = ds["patterns"].attrs.get("coords_note")
     if note:
         typer.echo(in_flags(note))  # names options as keywords (`step`)
     if any(a.get("vendor") for a in (ds[v].attrs for v in ds.data_vars if v != "patterns")):
         typer.echo("maps: 'vaearr orientation-maps' makes the IPF, KAM, GROD and grain maps of these orientations")
-    print_store(store)
+    print_store(options.store)
+
+
+ingest_ebsd.__signature__ = inspect.Signature(typer_parameters(IngestEbsdOptions))  # type: ignore[attr-defined]
+ingest_app.command("ebsd")(ingest_ebsd)
 
 
 @ingest_app.command("tables")

@@ -29,6 +29,7 @@ import functools
 import json
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,8 @@ import xarray as xr
 
 from vaearr.errors import InputError
 from vaearr.io.detector import detector_attrs
-from vaearr.options import check_pc, check_values, parse_pc
+from vaearr.io.options import IngestEbsdOptions
+from vaearr.options import check_pc, parse_pc
 from vaearr.io.coords_h5 import COORDS, IMAGES, is_coords_layout, read_coords_hdf5
 from vaearr.io.hdf5 import read_plain_hdf5
 from vaearr.io.patterns import PatternOptions
@@ -143,22 +145,8 @@ def finite_patterns(patterns: xr.DataArray, src: str | os.PathLike) -> xr.DataAr
     return patterns.copy(data=patterns.data.map_blocks(check, dtype=patterns.dtype))
 
 
-def ingest_ebsd(
-    src: str | os.PathLike,
-    store: str | os.PathLike,
-    *,
-    bandcontrast: str | os.PathLike | None = None,
-    elements: str | os.PathLike | None = None,
-    phase: str | os.PathLike | None = None,
-    orientations: bool = True,
-    eds: bool = True,
-    say: Callable[[str], None] | None = None,
-    overwrite: bool = False,
-    progress: bool = False,
-    pc: Any = None,
-    sample_tilt: float | None = None,
-    **read_kw: Any,
-) -> xr.Dataset:
+def ingest_ebsd(src: str | os.PathLike, store: str | os.PathLike, options: IngestEbsdOptions | None = None, *,
+                say: Callable[[str], None] | None = None, progress: bool = False, **kwargs: Any) -> xr.Dataset:
     """Ingest an EBSD map: patterns, what the vendor file holds beside them, and optional CSVs.
 
     A Bruker, EDAX or Oxford HDF5 file brings its indexing (``orientation``, ``phase_id``, the
@@ -171,42 +159,32 @@ def ingest_ebsd(
     a read error during that write is reported as :class:`~vaearr.errors.InputError` naming
     ``src``, and leaves an existing store as it was.
 
-    Parameters
-    ----------
-    src
-        Pattern file (see :func:`read_ebsd`).
-    store
-        Store path or URL; created if absent.
-    bandcontrast, elements, phase
-        CSV tables with ``x, y`` columns, aligned to the pattern grid by coordinate
-        (``bandcontrast(y, x)``, ``elements(element, y, x)``, ``phase(y, x)``).
-    orientations, eds
-        Read the file's indexing / its EDS element maps, where it holds them.
-    say
-        Called with one line for each thing read (patterns, orientations, elements), as it is read.
-    overwrite
-        Replace variables the store has already.
-    progress
-        Show a progress bar while writing.
-    pc, sample_tilt
-        The detector's projection centre (Bruker ``X,Y,Z``) and the sample tilt (degrees), kept in the patterns'
-        attrs (``pc``, ``pc_source``; :mod:`vaearr.io.detector`) for every command that reads degrees or indexes;
-        default: what the file says (a vendor file's PC, a plain HDF5's ``pc`` attribute), else none.
-    **read_kw
-        Passed to :func:`read_ebsd` (``dataset``, ``scan_shape``, ``step``, ``crop``...).
+    ``options`` (a :class:`~vaearr.io.options.IngestEbsdOptions`), or its fields as keywords: ``bandcontrast``,
+    ``elements``, ``phase``, CSV tables with ``x, y`` columns, aligned to the pattern grid by coordinate
+    (``bandcontrast(y, x)``, ``elements(element, y, x)``, ``phase(y, x)``); ``orientations``, ``eds``: read the
+    file's indexing / its EDS element maps, where it holds them; ``pc``, ``sample_tilt``: the detector's projection
+    centre (Bruker ``X,Y,Z``) and the sample tilt (degrees), kept in the patterns' attrs (``pc``, ``pc_source``;
+    :mod:`vaearr.io.detector`) for every command that reads degrees or indexes (default: what the file says, a
+    vendor file's PC, a plain HDF5's ``pc`` attribute, else none); ``overwrite``: replace variables the store has
+    already; and what :func:`read_ebsd` takes (``dataset``, ``scan_shape``, ``step``, ``crop``...). ``say`` is
+    called with one line for each thing read (patterns, orientations, elements), as it is read; ``progress``
+    shows a progress bar while writing.
 
     Returns
     -------
     xarray.Dataset
         The store, opened lazily.
     """
-    check_values(**{k: (read_kw.get(k), {"above": 0} if k == "step" else {"min": 1}) for k in ("step", "crop", "binning")})
-    if read_kw.get("dataset") is None:
+    o = options if options is not None else IngestEbsdOptions(src=Path(src), store=os.fspath(store), **kwargs)
+    o.check()
+    read_kw = o.read_options()
+    bandcontrast, elements, phase, orientations, eds = o.bandcontrast, o.elements, o.phase, o.orientations, o.eds
+    if o.dataset is None:
         require_patterns(src)
-    if pc is not None:
-        check_pc(parse_pc(pc), "bruker", None)  # before any reading
+    if o.pc is not None:
+        check_pc(parse_pc(o.pc), "bruker", None)  # before any reading
     patterns = finite_patterns(read_ebsd(src, **read_kw), src)
-    patterns.attrs.update(detector_attrs(patterns.attrs, pc, sample_tilt, src))
+    patterns.attrs.update(detector_attrs(patterns.attrs, o.pc, o.sample_tilt, src))
     grid = patterns.attrs["grid"]
     variables: dict[str, xr.DataArray] = {"patterns": patterns}
     if say:
@@ -214,7 +192,7 @@ def ingest_ebsd(
             f"{patterns.dtype} ({patterns.attrs.get('format', 'hdf5')})")
     tables = {"bandcontrast": bandcontrast, "elements": elements, "phase": phase}
     found = read_vendor_maps(src, patterns.y.values, patterns.x.values, orientations=orientations,
-                             eds=eds and elements is None, say=say) if read_kw.get("dataset") is None else None
+                             eds=eds and elements is None, say=say) if o.dataset is None else None
     file_vars = {k: v for k, v in (found.variables if found else {}).items() if tables.get(k) is None}
     variables.update(file_vars)
     if any(v is not None for v in tables.values()):
@@ -242,5 +220,5 @@ def ingest_ebsd(
     source = {"patterns": [os.fspath(src)], **{k: [os.fspath(src)] for k in file_vars},
               **{k: [os.fspath(v)] for k, v in tables.items() if v is not None}}
     return write_ingested(store, variables, source=source, config=json.loads(json.dumps(config, default=str)),
-                          kind="ebsd-map", group_attrs=group_attrs, overwrite=overwrite,
+                          kind="ebsd-map", group_attrs=group_attrs, overwrite=o.overwrite,
                           progress="ingest ebsd" if progress else False, src=src, what="patterns")

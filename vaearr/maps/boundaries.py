@@ -42,7 +42,7 @@ from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
 from vaearr.errors import InputError, StoreError
-from vaearr.options import check_values
+from vaearr.options import renamed_keywords, take_renamed
 from vaearr.maps.edges import (
     edge_maps,
     neighbour_map,
@@ -54,19 +54,18 @@ from vaearr.maps.low_angle import LAGB_COMPONENTS, LAGB_MIN_CONTRAST, grain_proj
 from vaearr.maps.boundary_angles import classify_lines
 from vaearr.io.detector import command_detector
 from vaearr.maps.misorientation import Geometry
-from vaearr.maps.options import GRAIN_ANGLE_DEG, LOW_ANGLE_DEG, given_pc
+from vaearr.maps.options import LAGB_LOW, LAGB_METHODS, LAGB_MIN_LENGTH, BoundariesOptions  # noqa: F401 - LAGB_METHODS: its users' name
 from vaearr.maps.pattern_levels import PatternSpace, merge_by_pattern_contrast
 from vaearr.maps.regions import boundary_codes, segment_features
 from vaearr.store import check_name, open_store, refuse_inputs, require_whole, write_variables
 from vaearr.store.schema import PATTERNS, X, Y, no_variable
 
+#: The old keywords of the options (until vaearr 0.3, with a notice): ``source`` → ``var`` (the library's; the
+#: command line's ``--from`` too).
+RENAMED = {**renamed_keywords(BoundariesOptions), "source": "var"}
 #: Variables :func:`find_boundaries` writes (the angle on a store with patterns).
 STRENGTH, GRAIN_BOUNDARIES, LOW_ANGLE_BOUNDARIES = "boundary_strength", "grain_boundaries", "low_angle_boundaries"
 BOUNDARY_ANGLE = "boundary_angle"
-
-
-class BoundaryOptionsOwner:
-    """What an option error of ``vaearr boundaries``'s ``pc`` names (its options are not a dataclass yet)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -82,7 +81,7 @@ def _otsu_log(values: np.ndarray) -> float | None:
 
 #: Low-angle boundary defaults: Welch t² of hysteresis seeds and of the pixels grown from them,
 #: the shortest line kept (pixels), the edge boxes (along, deep).
-LAGB_HIGH, LAGB_LOW, LAGB_MIN_LENGTH, LAGB_BOX = 16.0, 5.0, 5, (5, 3)
+LAGB_HIGH, LAGB_BOX = 16.0, (5, 3)
 
 
 def grain_boundary_mask(right: np.ndarray, down: np.ndarray, mask: np.ndarray | None = None, *,
@@ -323,92 +322,48 @@ def _grid_steps(ds: xr.Dataset) -> tuple[float, float]:
     return step(Y), step(X)
 
 
-#: How low-angle boundaries are found: regions inside each grain (default) or the Welch t² lines.
-LAGB_METHODS = ("segment", "t2")
 #: A mask that leaves out more than this fraction of the strongest edges is said so.
 MASK_EDGE_WARNING = 0.5
 
 
-def find_boundaries(
-    store: Any,
-    *,
-    source: str = PATTERNS,
-    mask: str | None = None,
-    gb_threshold: float | None = None,
-    lagb_method: str = "segment",
-    lagb_threshold: float | None = None,
-    lagb_low: float = LAGB_LOW,
-    lagb_min_length: int = LAGB_MIN_LENGTH,
-    lagb_components: int | None = None,
-    background: bool = True,
-    sigma: float = 1.0,
-    along: int = 3,
-    deep: int = 2,
-    exclude: int = 2,
-    prefix: str = "",
-    grain_angle: float = GRAIN_ANGLE_DEG,
-    low_angle: float = LOW_ANGLE_DEG,
-    pc: Any = None,
-    degrees: bool = True,
-    overwrite: bool = False,
-) -> BoundaryResult:
+def find_boundaries(store: Any, options: BoundariesOptions | None = None, **kwargs: Any) -> BoundaryResult:
     """Boundary strength, grain and low-angle boundary masks and grain size; written to the store.
 
-    Parameters
-    ----------
-    store
-        Store path with a (y, x) grid.
-    source
-        ``patterns`` (y, x, py, px) or a latent variable (y, x, ...) of the store.
-    mask
-        Mask variable (``None`` or ``none``: every pixel, the default: boundaries are where
-        band contrast is low, so a band-contrast ROI leaves most of them out; a mask that leaves
-        out most of the strongest edges is said in one line).
-    gb_threshold
-        Grain-boundary threshold on the ridge strength (default: Otsu's, :func:`grain_boundary_mask`).
-    lagb_method
-        ``segment`` (regions inside each grain, :func:`low_angle_segments`) or ``t2`` (Welch t²
-        lines, :func:`low_angle_boundaries`, with ``lagb_threshold``, ``lagb_low``, ``lagb_min_length``).
-    lagb_components
-        Principal directions per grain (default: 2 for ``segment``, 1 for ``t2``).
-    background
-        From patterns: divide by the static background (mean pattern inside the mask) first.
-    sigma
-        From patterns: Gaussian blur (detector pixels) of each pattern before comparing.
-    along, deep, exclude
-        Edge boxes (:func:`edge_maps`) and, for ``t2``, the exclusion around grain boundaries.
-    prefix
-        Prefix of the written variable names.
-    grain_angle, low_angle
-        With patterns in the store: the lines found are classed by the misorientation across them, read from the
-        patterns (:func:`~vaearr.maps.boundary_angles.classify_lines`): grain boundaries over ``grain_angle``
-        degrees, low-angle ones over ``low_angle``, none under; where no angle is measured (a line that cuts out no
-        piece) a grain-boundary line keeps its class and no low-angle pixel is marked.
-    pc
-        Projection centre (Bruker ``'X,Y,Z'``) for those angles (default: the store's, else the default one;
-        ``'store'``: the store's or an error).
-    degrees
-        Class the lines by those angles (False: as the edge detector drew them; patterns that are not Kikuchi
-        patterns have no angle).
-    overwrite
-        Replace variables written by an earlier run.
+    ``options`` (a :class:`~vaearr.maps.options.BoundariesOptions`), or its fields as keywords (``source``, the old
+    name of ``var``, with a notice until vaearr 0.3):
+
+    - ``var``: ``patterns`` (y, x, py, px) or a latent variable (y, x, ...) of the store; ``mask``: a mask variable
+      (``None`` or ``none``: every pixel, the default: boundaries are where band contrast is low, so a band-contrast
+      ROI leaves most of them out; a mask that leaves out most of the strongest edges is said in one line);
+    - ``gb_threshold``: on the ridge strength (default: Otsu's, :func:`grain_boundary_mask`); ``lagb_method``:
+      ``segment`` (regions inside each grain, :func:`low_angle_segments`) or ``t2`` (Welch t² lines,
+      :func:`low_angle_boundaries`, with ``lagb_threshold``, ``lagb_low``, ``lagb_min_length``);
+      ``lagb_components``: principal directions per grain (default: 2 for ``segment``, 1 for ``t2``);
+    - from patterns, ``background`` (divide by the static background, the mean pattern inside the mask) and
+      ``sigma`` (Gaussian blur, detector pixels) before comparing; ``along``, ``deep``, ``exclude``: the edge boxes
+      (:func:`edge_maps`) and, for ``t2``, the exclusion around grain boundaries; ``prefix`` of the names written;
+    - ``grain_angle``, ``low_angle``: with patterns in the store, the lines found are classed by the misorientation
+      across them, read from the patterns (:func:`~vaearr.maps.boundary_angles.classify_lines`): grain boundaries
+      over ``grain_angle`` degrees, low-angle ones over ``low_angle``, none under; where no angle is measured (a
+      line that cuts out no piece) a grain-boundary line keeps its class and no low-angle pixel is marked; ``pc``:
+      the projection centre (Bruker ``'X,Y,Z'``) for those angles (default: the store's, else the default one;
+      ``'store'``: the store's or an error); ``degrees=False``: as the edge detector drew them (patterns that are not
+      Kikuchi patterns have no angle); ``overwrite``: replace variables written by an earlier run.
 
     Raises
     ------
     InputError
-        No (y, x) grid, ``source`` missing or without it, a bad mask name or method.
+        No (y, x) grid, ``var`` missing or without it, a bad mask name or method.
     StoreError
         Variables exist and ``overwrite`` is false (checked before any computing).
     """
-    check_values(lagb_method=(lagb_method, {"choices": LAGB_METHODS}), sigma=(sigma, {"min": 0}),
-                 lagb_min_length=(lagb_min_length, {"min": 1}), lagb_low=(lagb_low, {"min": 0}),
-                 lagb_threshold=(lagb_threshold, {"min": 0}), gb_threshold=(gb_threshold, {"min": 0}),
-                 grain_angle=(grain_angle, {"above": 0, "max": 180}), low_angle=(low_angle, {"min": 0}))
-    if not low_angle < grain_angle:
-        raise InputError(None, f"`low_angle` ({low_angle:g}°) must be under `grain_angle` ({grain_angle:g}°)")
-    given_pc(pc, BoundaryOptionsOwner)  # a bad PC before any work
-    ds, var, names, mask_name, valid = _boundary_inputs(store, source, mask, prefix, overwrite, degrees)
-    edges = _edges(var, source, valid, background=background, sigma=sigma, along=along, deep=deep)
+    o = options if options is not None else BoundariesOptions(
+        store=os.fspath(store), **take_renamed(kwargs, RENAMED, "find_boundaries"))
+    o.check()  # before any work
+    source, mask, pc, lagb_method, gb_threshold = o.var, o.mask, o.pc, o.lagb_method, o.gb_threshold
+    grain_angle, low_angle = o.grain_angle, o.low_angle
+    ds, var, names, mask_name, valid = _boundary_inputs(store, source, mask, o.prefix, o.overwrite, o.degrees)
+    edges = _edges(var, source, valid, background=o.background, sigma=o.sigma, along=o.along, deep=o.deep)
     gb, _, gb_info = grain_boundary_mask(edges.right, edges.down, valid, threshold=gb_threshold)
     labels, n_grains = grain_interiors(gb, valid)
     if lagb_method == "segment" and source != PATTERNS and gb_threshold is None:
@@ -417,15 +372,15 @@ def find_boundaries(
                        gb_threshold_rule=f"the segmentation's grain level: {lagb_info['levels_rule']}")
     elif lagb_method == "segment":
         lagb, lagb_info = low_angle_segments(edges.features, labels, prepare=edges.plain,
-                                             components=lagb_components or LAGB_COMPONENTS, reach=valid & ~gb)
+                                             components=o.lagb_components or LAGB_COMPONENTS, reach=valid & ~gb)
     else:
-        lagb, lagb_info = _t2_boundaries(edges, labels, gb, valid, n_grains, components=lagb_components or 1,
-                                         threshold=lagb_threshold, low=lagb_low, min_length=lagb_min_length,
-                                         exclude=exclude)
+        lagb, lagb_info = _t2_boundaries(edges, labels, gb, valid, n_grains, components=o.lagb_components or 1,
+                                         threshold=o.lagb_threshold, low=o.lagb_low, min_length=o.lagb_min_length,
+                                         exclude=o.exclude)
     angle_info: dict[str, Any] = {}
     angles = None
-    if degrees and PatternSpace.available(ds):
-        detector = command_detector(ds, pc, BoundaryOptionsOwner, store)
+    if o.degrees and PatternSpace.available(ds):
+        detector = command_detector(ds, pc, BoundariesOptions, store)
         space = PatternSpace(store, ds, mask_name)
         angles, _, angle_info = classify_lines(gb | lagb, valid, space.data, space.bg,
                                             Geometry(detector.pc, detector.shape, detector.source),
@@ -442,18 +397,18 @@ def find_boundaries(
     sy, sx = _grid_steps(ds)
     attrs = {
         "source_variable": source, "mask": mask_name or "none", "metric": edges.metric, **edges.how,
-        "edge_box_along": int(along), "edge_box_deep": int(deep), "exclude_px": int(exclude),
+        "edge_box_along": int(o.along), "edge_box_deep": int(o.deep), "exclude_px": int(o.exclude),
         **gb_info, **lagb_info, **angle_info, "grain_interiors": n_grains,
         **_grain_size(gb, sy, sx, valid), "step_um": [sy, sx],
     }
-    message = _mask_message(var, source, mask_name, valid, edges, background=background, sigma=sigma,
-                            along=along, deep=deep)
+    message = _mask_message(var, source, mask_name, valid, edges, background=o.background, sigma=o.sigma,
+                            along=o.along, deep=o.deep)
     attrs["messages"] = [message] if message else []
     maps = {STRENGTH: np.where(valid, edges.strength, np.nan).astype(np.float32),
             GRAIN_BOUNDARIES: gb & valid, LOW_ANGLE_BOUNDARIES: lagb & valid}
     if angles is not None:
         maps[BOUNDARY_ANGLE] = np.where(valid & (gb | lagb), angles, np.nan).astype(np.float32)
-    return _write(store, ds, names, maps, source=source, mask_name=mask_name, attrs=attrs, overwrite=overwrite)
+    return _write(store, ds, names, maps, source=source, mask_name=mask_name, attrs=attrs, overwrite=o.overwrite)
 
 
 def _boundary_inputs(store: Any, source: str, mask: str | None, prefix: str, overwrite: bool, degrees: bool = True):

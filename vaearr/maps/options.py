@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from vaearr.errors import OptionError
+from vaearr.errors import InputError, OptionError
 from vaearr.maps.index_methods import DICTIONARY_MEMORY, INDEXERS
 from vaearr.options import (  # noqa: F401 - the PC's parsers, where maps' options read them
     PC_CONVENTIONS,
@@ -28,7 +28,7 @@ from vaearr.options import (  # noqa: F401 - the PC's parsers, where maps' optio
     parse_pc,
 )
 from vaearr.store.names import check_field_name
-from vaearr.store.schema import ORIENTATION
+from vaearr.store.schema import ORIENTATION, PATTERNS
 
 #: Default dictionary sampling (degrees).
 RESOLUTION = 2.0
@@ -38,6 +38,57 @@ MAX_FIT = 20000
 
 def _lower(text: str) -> str:
     return text.lower()
+
+
+# --------------------------------------------------------------------------------------------
+# roi
+
+#: The sides a threshold keeps.
+KEEP = ("above", "below")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoiOptions:
+    """Everything ``vaearr roi``, the ``roi`` flow and :func:`vaearr.roi` take (:func:`~vaearr.maps.roi.create_roi`;
+    ``out``, ``bin_width`` and ``profile_row``: :func:`~vaearr.viz.roi.roi_store`'s figures)."""
+
+    store: str = opt(help="Store with the variable to threshold.", flags=())
+    min: float | None = opt(None, "Keep pixels with value ≥ this (keep above).", deprecated=("--bc-min",))
+    max: float | None = opt(None, "Keep pixels with value ≤ this (keep below).", deprecated=("--bc-max",))
+    otsu: bool = opt(False, "Keep pixels above Otsu's threshold (below with `keep` below).", flags=("--otsu",),
+                     deprecated=("--bc-otsu",))
+    top_percent: float | None = opt(None, "Keep the brightest P % of pixels (value ≥ its 100−P percentile; the lowest "
+                                          "P % with `keep` below).", above=0, max=100, deprecated=("--bc-top-percent",))
+    threshold: float | None = opt(None, "Keep pixels with value ≥ this (≤ with `keep` below).")
+    keep: str = opt("above", "The side `threshold`, `otsu` and `top_percent` keep: above or below.", choices=KEEP)
+    x: tuple[float | None, float | None] | str | None = opt(
+        None, "x range A:B in µm (inclusive; either end may be empty).", cli_type=Optional[str])
+    y: tuple[float | None, float | None] | str | None = opt(None, "y range C:D in µm.", cli_type=Optional[str])
+    x_index: tuple[int | None, int | None] | str | None = opt(
+        None, "Pixel columns A:B, 0-based, B excluded (as a Python slice).", cli_type=Optional[str])
+    y_index: tuple[int | None, int | None] | str | None = opt(None, "Pixel rows C:D, 0-based, D excluded.",
+                                                              cli_type=Optional[str])
+    name: str = opt("roi", "Name of the mask variable.")
+    var: str = opt("bandcontrast", "Variable the thresholds apply to: any (y, x) map (bandcontrast, iq and adp from "
+                                   "'vaearr quality', a latent dim's map…).")
+    export: Path | None = opt(None, "Write keep-xy CSV/NPY and the mask NPY here.")
+    out: Path | None = opt(None, "Write the histogram and map (HTML + PNG) here; with no criterion, only these (no "
+                                 "mask).", deprecated=("--figures",))
+    bin_width: float | None = opt(None, "Histogram bin width (bins on multiples of it); default 100 bins.")
+    profile_row: Sequence[int] | None = opt(None, "Row (0-based y index) to plot the values along; repeatable. Needs "
+                                                  "`out`.", cli_type=Optional[list[int]])
+    overwrite: bool = opt(False, "Replace the variable if it exists.", flags=("--overwrite",))
+    #: Library-only: the names of the row and column dims.
+    dims: tuple[str, str] = ("y", "x")
+
+    def check(self) -> None:
+        """The ranges declared on the fields (the thresholds themselves need the map: :func:`~vaearr.maps.roi.make_roi`)."""
+        check_declared(self)
+
+    def criteria(self) -> bool:
+        """Whether a criterion is given (else, with `out`, only the figures are drawn)."""
+        return self.otsu or any(v is not None for v in (self.min, self.max, self.top_percent, self.threshold, self.x,
+                                                        self.y, self.x_index, self.y_index))
 
 
 # --------------------------------------------------------------------------------------------
@@ -298,6 +349,66 @@ class SegmentOptions:
     def angle_output(self) -> str:
         """The boundary angles (degrees) written beside them when the store has patterns."""
         return f"{self.name}_angle"
+
+
+# --------------------------------------------------------------------------------------------
+# boundaries
+
+#: How low-angle boundaries are found: regions inside each grain (default) or the Welch t² lines.
+LAGB_METHODS = ("segment", "t2")
+#: Low-angle boundary defaults of the t² lines: Welch t² of the pixels grown from the seeds, the shortest line kept.
+LAGB_LOW, LAGB_MIN_LENGTH = 5.0, 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class BoundariesOptions:
+    """Everything ``vaearr boundaries``, the ``find-boundaries`` flow and :func:`vaearr.boundaries` take
+    (:func:`~vaearr.maps.boundaries.find_boundaries`; ``out``: :func:`~vaearr.viz.boundaries.boundary_files`)."""
+
+    store: str = opt(help="Store with a (y, x) map.", flags=())
+    var: str = opt(PATTERNS, "'patterns', or a latent variable (y, x, ...) (BENCHMARKS.md, Science).",
+                   deprecated=("--from",))
+    mask: str | None = opt("none", "Mask variable (default 'none': every pixel; boundaries are where band contrast is "
+                                   "low, so a band-contrast ROI leaves them out).", cli_type=str)
+    lagb_method: str = opt("segment", "Low-angle boundaries: 'segment' (regions inside each grain) or 't2' (Welch t² "
+                                      "lines, with `lagb_threshold`/`lagb_low`/`lagb_min_length`).",
+                           choices=LAGB_METHODS)
+    gb_threshold: float | None = opt(None, "Grain-boundary threshold on the ridge strength (default: automatic, "
+                                           "Otsu).", min=0)
+    lagb_threshold: float | None = opt(None, "Low-angle boundaries: Welch t² a line must reach somewhere (default "
+                                             "16, |t| ≥ 4).", min=0)
+    lagb_low: float = opt(LAGB_LOW, "Low-angle boundaries: Welch t² along the rest of the line.", min=0)
+    lagb_min_length: int = opt(LAGB_MIN_LENGTH, "Low-angle boundaries: shortest line kept (pixels).", min=1)
+    background: bool = opt(True, "From patterns: divide by the static background first.",
+                           flags=("--background/--no-background",))
+    sigma: float = opt(1.0, "From patterns: Gaussian blur of each pattern (detector pixels).", min=0)
+    grain_angle: float = opt(GRAIN_ANGLE_DEG, "With patterns in the store: a line is a grain boundary over this "
+                                              "misorientation (degrees) read from the patterns.", above=0, max=180)
+    low_angle: float = opt(LOW_ANGLE_DEG, "With patterns in the store: a line inside a grain is a low-angle boundary "
+                                          "over this (degrees); under it, none.", min=0)
+    pc: Sequence[float] | str | None = opt(None, "Projection centre X,Y,Z (Bruker) for those angles (default: the "
+                                                 "store's, else 0.5,0.3,0.6; 'store': the store's or an error).",
+                                           cli_type=Optional[str])
+    degrees: bool = opt(True, "Class the lines by those angles (`degrees=False`: as the edges drew them).",
+                        flags=("--degrees/--no-degrees",))
+    out: Path | None = opt(None, "Folder for the figure (HTML + PNG); default: STORE_boundaries beside the store.",
+                           deprecated=("--figures",))
+    overwrite: bool = opt(False, "Replace variables that exist.", flags=("--overwrite",))
+    #: Library-only: principal directions per grain (default 2 for 'segment', 1 for 't2'), the edge boxes
+    #: (:func:`~vaearr.maps.edges.edge_maps`), the exclusion around grain boundaries for 't2', the names' prefix.
+    lagb_components: int | None = None
+    along: int = 3
+    deep: int = 2
+    exclude: int = 2
+    prefix: str = ""
+
+    def check(self) -> None:
+        """The ranges declared on the fields, the two angles in order and the PC, before any work."""
+        check_declared(self)
+        if not self.low_angle < self.grain_angle:
+            raise InputError(None, f"`low_angle` ({self.low_angle:g}°) must be under `grain_angle` "
+                                   f"({self.grain_angle:g}°)")
+        given_pc(self.pc, type(self))
 
 
 # --------------------------------------------------------------------------------------------

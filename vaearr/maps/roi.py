@@ -1,7 +1,7 @@
 """Regions of interest: boolean masks over the scan grid from thresholds and x/y ranges.
 
-A mask is the AND of the criteria given: value thresholds (keep above ``value >= bc_min``,
-keep below ``value <= bc_max``, or ``threshold`` on the side ``keep`` says), Otsu's threshold of
+A mask is the AND of the criteria given: value thresholds (keep above ``value >= min``,
+keep below ``value <= max``, or ``threshold`` on the side ``keep`` says), Otsu's threshold of
 the value's histogram, the brightest ``top_percent`` % of the values (Otsu and the percentage keep
 the values above, or below with ``keep="below"``), inclusive x/y ranges in µm, and half-open x/y pixel-index
 ranges (``x_index=(20, 40)``: columns 20..39, as the EBSD scripts' ``x_range`` selected them).
@@ -22,14 +22,17 @@ import xarray as xr
 from skimage.filters import threshold_otsu
 
 from vaearr.errors import InputError, StoreError
-from vaearr.options import parse_range
+from vaearr.maps.options import KEEP, RoiOptions
+from vaearr.options import parse_range, renamed_keywords, take_renamed
 from vaearr.store import check_name, open_store, refuse_inputs, require_whole, write_variable
 from vaearr.store.schema import no_variable
 
 Range = tuple[float | None, float | None]
 IndexRange = tuple[int | None, int | None]
-#: The sides a threshold keeps.
-KEEP = ("above", "below")
+#: The old keywords of the thresholds (until vaearr 0.3, with a notice): ``bc_min`` → ``min``…
+RENAMED = renamed_keywords(RoiOptions)
+#: The option each key of a mask's recorded ``thresholds`` stands for (stores keep ``bc_min``/``bc_max`` there).
+OPTION_OF = {"bc_min": "min", "bc_max": "max"}
 
 
 def missing_variable(var: str, names: Any) -> str:
@@ -118,28 +121,29 @@ def _store_label(ds: xr.Dataset) -> str:
     return str(ds.encoding.get("source") or "the store")
 
 
-def _check_criteria(any_criterion: bool, bc_min: float | None, bc_max: float | None,
+def _check_criteria(any_criterion: bool, lo: float | None, hi: float | None,
                     top_percent: float | None, keep: str = "above") -> None:
-    """One line for no criterion at all, or a threshold that cannot work."""
+    """One line for no criterion at all, or a threshold that cannot work (``lo``, ``hi``: `min`, `max`)."""
     if keep not in KEEP:
         raise InputError(None, f"`keep` must be above or below, got '{keep}'")
     if not any_criterion:
-        raise InputError(None, "give at least one ROI criterion: a minimum or maximum value (`bc_min` / `bc_max`, or "
+        raise InputError(None, "give at least one ROI criterion: a minimum or maximum value (`min` / `max`, or "
                                "`threshold` with `keep`), Otsu's threshold (`otsu=True`), a top percentage "
                                "(`top_percent`), an x/y range (`x`/`y`) or an x/y index range (`x_index`/`y_index`)")
     if top_percent is not None and not (0 < float(top_percent) <= 100):
         raise InputError(None, f"top percent must be in (0, 100], got {top_percent:g}")
-    for label_, t in (("bc_min", bc_min), ("bc_max", bc_max)):
+    for label_, t in (("min", lo), ("max", hi)):
         if t is not None and not np.isfinite(float(t)):
-            raise InputError(None, f"{label_} must be a finite number, got {t}")
-    if bc_min is not None and bc_max is not None and float(bc_min) > float(bc_max):
-        raise InputError(None, f"bc_min {float(bc_min):g} > bc_max {float(bc_max):g}: no value can be kept")
+            raise InputError(None, f"`{label_}` must be a finite number, got {t}")
+    if lo is not None and hi is not None and float(lo) > float(hi):
+        raise InputError(None, f"`min` {float(lo):g} > `max` {float(hi):g}: no value can be kept")
 
 
-def _threshold_mask(ds: xr.Dataset, var: str, dims: tuple[str, str], label: Any, *, bc_min: float | None,
-                    bc_max: float | None, top_percent: float | None, otsu: bool, criteria: dict,
+def _threshold_mask(ds: xr.Dataset, var: str, dims: tuple[str, str], label: Any, *, lo: float | None,
+                    hi: float | None, top_percent: float | None, otsu: bool, criteria: dict,
                     thresholds: dict, counts: dict, keep: str = "above") -> np.ndarray:
-    """The pixels whose ``var`` passes every threshold given (finite ones only); records what each kept."""
+    """The pixels whose ``var`` passes every threshold given (``lo``, ``hi``: `min`, `max`; finite ones only); records
+    what each kept, under the keys stores have always held (``bc_min``, ``bc_max``: the record's names, not options)."""
     ydim, xdim = dims
     below = keep == "below"
     mask = np.ones((ds.sizes[ydim], ds.sizes[xdim]), dtype=bool)
@@ -154,18 +158,18 @@ def _threshold_mask(ds: xr.Dataset, var: str, dims: tuple[str, str], label: Any,
     if not finite.any():
         raise StoreError(label, f"'{var}' has no finite values to threshold")
     mask &= finite
-    if bc_min is not None:
-        bc_min = float(bc_min)
-        criteria["bc_min"] = bc_min
-        thresholds["bc_min"] = bc_min
-        keep = finite & (v >= bc_min)
+    if lo is not None:
+        lo = float(lo)
+        criteria["bc_min"] = lo
+        thresholds["bc_min"] = lo
+        keep = finite & (v >= lo)
         counts["bc_min"] = int(keep.sum())
         mask &= keep
-    if bc_max is not None:
-        bc_max = float(bc_max)
-        criteria["bc_max"] = bc_max
-        thresholds["bc_max"] = bc_max
-        keep = finite & (v <= bc_max)
+    if hi is not None:
+        hi = float(hi)
+        criteria["bc_max"] = hi
+        thresholds["bc_max"] = hi
+        keep = finite & (v <= hi)
         counts["bc_max"] = int(keep.sum())
         mask &= keep
     if top_percent is not None:
@@ -192,18 +196,19 @@ def make_roi(
     ds: xr.Dataset,
     *,
     var: str = "bandcontrast",
-    bc_min: float | None = None,
+    min: float | None = None,  # noqa: A002 - the option's one name (`vaearr roi --min`)
     otsu: bool = False,
     x: Range | str | None = None,
     y: Range | str | None = None,
     dims: tuple[str, str] = ("y", "x"),
     store: str | os.PathLike | None = None,
-    bc_max: float | None = None,
+    max: float | None = None,  # noqa: A002 - the option's one name (`vaearr roi --max`)
     top_percent: float | None = None,
     x_index: IndexRange | str | None = None,
     y_index: IndexRange | str | None = None,
     keep: str = "above",
     threshold: float | None = None,
+    **old: Any,
 ) -> tuple[xr.DataArray, dict]:
     """Build a boolean mask over ``(y, x)``: the AND of every criterion given.
 
@@ -213,10 +218,10 @@ def make_roi(
         A store's dataset (or any Dataset with the ``y``/``x`` coordinates).
     var
         Variable the thresholds apply to.
-    bc_min
-        Keep pixels with ``var >= bc_min`` (keep above).
-    bc_max
-        Keep pixels with ``var <= bc_max`` (keep below; the scripts' ``keep_below``).
+    min
+        Keep pixels with ``var >= min`` (keep above; ``bc_min``, its old name, until vaearr 0.3).
+    max
+        Keep pixels with ``var <= max`` (keep below; the scripts' ``keep_below``; ``bc_max`` until vaearr 0.3).
     top_percent
         Keep the brightest ``top_percent`` % of the finite values: ``var >=`` their
         ``100 − top_percent`` percentile (numpy's linear interpolation, as the scripts did).
@@ -227,7 +232,7 @@ def make_roi(
         ``above`` (default) or ``below``: the side Otsu's threshold, ``top_percent`` (then the
         lowest values) and ``threshold`` keep.
     threshold
-        A value: ``bc_min`` with ``keep="above"``, ``bc_max`` with ``keep="below"``.
+        A value: ``min`` with ``keep="above"``, ``max`` with ``keep="below"``.
     x, y
         Inclusive coordinate ranges (µm), ``(low, high)`` or ``"low:high"``; either end may be
         ``None``.
@@ -259,25 +264,31 @@ def make_roi(
     --------
     >>> ds = xr.Dataset({"bandcontrast": (("y", "x"), [[1.0, 5.0], [np.nan, 9.0]])},
     ...                 coords={"y": [0.0, 1.0], "x": [0.0, 1.0]})
-    >>> mask, info = make_roi(ds, bc_min=5, x=(None, 1))
+    >>> mask, info = make_roi(ds, min=5, x=(None, 1))
     >>> mask.values.tolist(), info["counts"]["kept"]
     ([[False, True], [False, True]], 2)
     """
     ydim, xdim = dims
+    given = {k: v for k, v in (("min", min), ("max", max)) if v is not None}
+    given = take_renamed({**old, **given}, RENAMED, "make_roi")  # bc_min=, bc_max=: their old names
+    unknown = set(given) - {"min", "max"}
+    if unknown:
+        raise TypeError(f"make_roi() got an unexpected keyword argument {sorted(unknown)[0]!r}")
+    lo, hi = given.get("min"), given.get("max")
     if threshold is not None:
         if keep not in KEEP:
             raise InputError(None, f"`keep` must be above or below, got '{keep}'")
-        if (bc_min if keep == "above" else bc_max) is not None:
-            raise InputError(None, f"`threshold` with `keep={keep!r}` is `{'bc_min' if keep == 'above' else 'bc_max'}`: "
+        if (lo if keep == "above" else hi) is not None:
+            raise InputError(None, f"`threshold` with `keep={keep!r}` is `{'min' if keep == 'above' else 'max'}`: "
                                    "give one of them")
-        bc_min, bc_max = (threshold, bc_max) if keep == "above" else (bc_min, threshold)
+        lo, hi = (threshold, hi) if keep == "above" else (lo, threshold)
     x_range = _as_range(x, xdim)
     y_range = _as_range(y, ydim)
     xi_range = _as_index_range(x_index, xdim)
     yi_range = _as_index_range(y_index, ydim)
-    thresholding = bc_min is not None or bc_max is not None or otsu or top_percent is not None
+    thresholding = lo is not None or hi is not None or otsu or top_percent is not None
     _check_criteria(thresholding or not (x_range is None and y_range is None and xi_range is None and yi_range is None),
-                    bc_min, bc_max, top_percent, keep)
+                    lo, hi, top_percent, keep)
     label = os.fspath(store) if store is not None else _store_label(ds)
     for d in dims:
         if d not in ds.coords:
@@ -291,7 +302,7 @@ def make_roi(
     mask = np.ones(shape, dtype=bool)
 
     if thresholding:
-        mask &= _threshold_mask(ds, var, dims, label, bc_min=bc_min, bc_max=bc_max, top_percent=top_percent, otsu=otsu,
+        mask &= _threshold_mask(ds, var, dims, label, lo=lo, hi=hi, top_percent=top_percent, otsu=otsu,
                                 criteria=criteria, thresholds=thresholds, counts=counts, keep=keep)
     for name, r, coord, axis in ((xdim, x_range, xs, 1), (ydim, y_range, ys, 0)):
         if r is None:
@@ -359,8 +370,9 @@ class RoiResult:
         keeps = {"bc_min": "keep ≥", "bc_max": "keep ≤", "otsu": side,
                  "top_percent": f"{'lowest' if below else 'brightest'} {self.info['criteria'].get('top_percent', 0):g} %: "
                                 f"{side}"}
-        for label, t in self.info["thresholds"].items():
-            lines.append(f"  {label} threshold on {var}: {t:.6g} ({keeps.get(label, 'keep ≥')} {t:.6g})")
+        for label, t in self.info["thresholds"].items():  # said by the options' names (the record keeps bc_min…)
+            lines.append(f"  {OPTION_OF.get(label, label)} threshold on {var}: {t:.6g} ({keeps.get(label, 'keep ≥')} "
+                         f"{t:.6g})")
         for axis in ("x", "y"):
             if axis in self.info["criteria"]:
                 lo, hi = self.info["criteria"][axis]
@@ -399,44 +411,15 @@ def export_keep_xy(mask: xr.DataArray, folder: str | os.PathLike, name: str = "r
     return files
 
 
-def create_roi(
-    store: str | os.PathLike,
-    *,
-    name: str = "roi",
-    var: str = "bandcontrast",
-    bc_min: float | None = None,
-    otsu: bool = False,
-    x: Range | str | None = None,
-    y: Range | str | None = None,
-    export: str | os.PathLike | None = None,
-    overwrite: bool = False,
-    dims: tuple[str, str] = ("y", "x"),
-    bc_max: float | None = None,
-    top_percent: float | None = None,
-    x_index: IndexRange | str | None = None,
-    y_index: IndexRange | str | None = None,
-    keep: str = "above",
-    threshold: float | None = None,
-) -> RoiResult:
+def create_roi(store: str | os.PathLike, options: RoiOptions | None = None, **kwargs: Any) -> RoiResult:
     """Make a mask (see :func:`make_roi`), write it into the store, optionally export it
-    (:func:`vaearr.viz.roi.roi_figures` draws it).
+    (:func:`vaearr.viz.roi.roi_store` draws it too).
 
-    Parameters
-    ----------
-    store
-        The store.
-    name
-        Name of the mask variable.
-    var, bc_min, bc_max, otsu, top_percent, x, y, x_index, y_index, dims, keep, threshold
-        Criteria, see :func:`make_roi`.
-    export
-        Folder for ``{name}_keep_xy.csv``, ``{name}_keep_xy.npy`` and ``{name}_mask.npy``.
-    overwrite
-        Replace an existing variable ``name``.
-
-    Returns
-    -------
-    RoiResult
+    ``options`` (a :class:`~vaearr.maps.options.RoiOptions`: ``name``, the criteria ``var``, ``min``, ``max``,
+    ``otsu``, ``top_percent``, ``threshold``, ``keep``, ``x``, ``y``, ``x_index``, ``y_index`` (see :func:`make_roi`),
+    ``export``, a folder for ``{name}_keep_xy.csv``, ``{name}_keep_xy.npy`` and ``{name}_mask.npy``, ``overwrite``),
+    or its fields as keywords (``bc_min``, ``bc_max``, the old names of ``min``, ``max``, with a notice until vaearr
+    0.3). Its figure options (``out``…) are not read here.
 
     Raises
     ------
@@ -446,16 +429,19 @@ def create_roi(
     InputError
         No criterion or a bad range.
     """
-
+    o = options if options is not None else RoiOptions(store=os.fspath(store),
+                                                       **take_renamed(kwargs, RENAMED, "create_roi"))
+    name, var = o.name, o.var
     check_name(name, "mask name (`name`)")
     ds = open_store(store)
     refuse_inputs(ds, [name], store)
-    if name in ds.variables and not overwrite:
+    if name in ds.variables and not o.overwrite:
         raise StoreError(store, f"variable '{name}' exists; pass `overwrite=True` to replace it")
-    if otsu or any(v is not None for v in (bc_min, bc_max, top_percent, threshold)):
+    if o.otsu or any(v is not None for v in (o.min, o.max, o.top_percent, o.threshold)):
         require_whole(ds, [var], store)  # a mask is never thresholded on a damaged variable
-    mask, info = make_roi(ds, var=var, bc_min=bc_min, otsu=otsu, x=x, y=y, dims=dims, store=store, bc_max=bc_max,
-                          top_percent=top_percent, x_index=x_index, y_index=y_index, keep=keep, threshold=threshold)
+    mask, info = make_roi(ds, var=var, min=o.min, otsu=o.otsu, x=o.x, y=o.y, dims=o.dims, store=store, max=o.max,
+                          top_percent=o.top_percent, x_index=o.x_index, y_index=o.y_index, keep=o.keep,
+                          threshold=o.threshold)
     if info["counts"]["kept"] == 0:
         raise InputError(None, f"the mask keeps no pixel (criteria {json.dumps(info['criteria'])}); nothing written")
     uses_var = bool(info["thresholds"])
@@ -468,11 +454,11 @@ def create_roi(
             "thresholds": json.dumps(info["thresholds"], sort_keys=True),
             "counts": json.dumps(info["counts"], sort_keys=True),
         },
-        overwrite=overwrite,
+        overwrite=o.overwrite,
     )
     result = RoiResult(name=name, mask=mask, info=info)
-    if export is not None:
-        result.files.update(export_keep_xy(mask, export, name, dims))
+    if o.export is not None:
+        result.files.update(export_keep_xy(mask, o.export, name, o.dims))
     return result
 
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import xarray as xr
 
+from vaearr.analysis.options import ReportOptions
 from vaearr.errors import InputError, StoreError
 from vaearr.files import write_bytes_whole
 from vaearr.run import Run
@@ -111,32 +112,16 @@ def run_from_provenance(ds: xr.Dataset) -> Path | None:
     return None
 
 
-def build_report(
-    store: str | os.PathLike,
-    out: str | os.PathLike,
-    *,
-    run: str | os.PathLike | None = None,
-    analyses: Sequence[str | os.PathLike] = (),
-    discover: bool = True,
-    title: str | None = None,
-    echo: Callable[[str], Any] = print,
-) -> ReportResult:
-    """Write ``out/report.html`` from ``store`` (only read) and ``run``.
+def build_report(store: str | os.PathLike, out: str | os.PathLike | None = None, options: ReportOptions | None = None,
+                 *, echo: Callable[[str], Any] = print, **fields: Any) -> ReportResult:
+    """Write ``out/report.html`` from ``store`` (only read) and its run.
 
-    Parameters
-    ----------
-    store
-        A vaearr store.
-    out
-        Folder for ``report.html`` (created).
-    run
-        Training run folder; default the run the store's latents were encoded with, when it exists.
-    analyses
-        Output folders of ``vaearr rank``, ``cluster`` or ``explore`` to include.
-    discover
-        Also look for such folders right beside the store and the run (the demo's layout).
-    echo
-        Where the automatic choices are printed.
+    ``options`` (a :class:`~vaearr.analysis.options.ReportOptions`), or ``out`` and its other fields as keywords:
+    ``out``, the folder for ``report.html`` (created; default ``STORE_report`` beside the store); ``run``, the training
+    run folder (default: the run the store's latents were encoded with, when it exists); ``analyses``, output folders
+    of ``vaearr rank``, ``cluster`` or ``explore`` to include; ``discover``, also look for such folders right beside
+    the store and the run (the demo's layout); ``title``, the page's. ``echo``: where the automatic choices are
+    printed.
 
     Raises
     ------
@@ -144,10 +129,12 @@ def build_report(
         Before anything is written: not a vaearr store, no such run or one that does not match
         the store, ``out`` a file or inside the store.
     """
+    o = options if options is not None else ReportOptions(store=os.fspath(store), out=out, **fields)
+    run, analyses, discover, title = o.run, o.analyses, o.discover, o.title
     t0 = time.perf_counter()
-    store = store if isinstance(store, str) and "://" in store else Path(store)
+    store = o.store if "://" in o.store else Path(o.store)
     ds = check_store(store)
-    out = check_out(out, store)
+    out = check_out(o.out, store)
     given = [Path(a) for a in analyses]
     for a in given:
         if not a.is_dir():

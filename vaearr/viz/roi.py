@@ -3,18 +3,75 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from vaearr.errors import InputError
+from vaearr.files import writable_folders
+from vaearr.maps.options import RoiOptions
+from vaearr.maps.roi import RoiResult, create_roi, export_profile, histogram_edges, map_variable, row_profile
 from vaearr.options import DEFAULT_FIGURES, FigureOptions
-from vaearr.maps.roi import histogram_edges, row_profile
+from vaearr.store import open_store
 from vaearr.viz.core import both, holoviews, save_figure
 from vaearr.viz.maps import histogram, image_map, overlay, shade_outside
 
-#: How each threshold is marked on the histogram.
+#: How each threshold is marked on the histogram (a mask's record keeps `min` and `max` as bc_min, bc_max).
 _MARKS = {"bc_min": "min", "bc_max": "max", "otsu": "Otsu", "top_percent": "top"}
+
+
+@dataclass
+class RoiFigures:
+    """What :func:`roi_store` drew when no criterion was given: the figures of ``var`` alone, no mask."""
+
+    var: str
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """A few lines for a terminal: no mask, the files."""
+        return "\n".join([f"no ROI criterion: figures of '{self.var}' only, no mask written",
+                          *(f"  wrote {p}" for p in self.files.values())])
+
+
+def roi_store(options: RoiOptions, figures: FigureOptions = DEFAULT_FIGURES) -> RoiResult | RoiFigures:
+    """``vaearr roi``: the mask of ``options`` written into its store (:func:`~vaearr.maps.roi.create_roi`) and, with
+    ``out``, its histogram, map and row profiles drawn there; with ``out`` and no criterion, only the figures (to
+    choose a threshold). The folders and the figure options are checked before the store is written."""
+    o, folder = options, options.out
+    writable_folders(export=o.export, out=folder)  # before the store is written
+    if (o.bin_width is not None or o.profile_row) and folder is None:
+        raise InputError(None, "`bin_width` and `profile_row` draw figures: give `out`, a folder")
+    figures_only = not o.criteria()
+    if figures_only and folder is not None and o.export is not None:
+        raise InputError(None, "`export` writes the mask's pixels: give an ROI criterion (or leave out `export`)")
+    ds = open_store(o.store)
+    # checked before anything is written: a bad figure option must not leave a new mask behind
+    if folder is not None and (figures_only or o.bin_width is not None or o.profile_row):
+        values = map_variable(ds, o.var, label=o.store)
+        if o.bin_width is not None:
+            histogram_edges(values.values, o.bin_width)
+        for row in o.profile_row or []:
+            row_profile(ds, row, var=o.var, store=o.store)
+
+    def profiles() -> dict[str, Path]:
+        files: dict[str, Path] = {}
+        for row in o.profile_row or []:
+            files.update(profile_figure(ds, row, folder, name=o.name, var=o.var, figures=figures))
+            files[f"row{row}_csv"] = export_profile(row_profile(ds, row, var=o.var, store=o.store),
+                                                    Path(folder) / f"{o.name}_{o.var}_row{row}.csv")
+        return files
+
+    if figures_only and folder is not None:
+        drawn = roi_figures(ds, None, None, folder, o.name, o.var, bin_width=o.bin_width, figures=figures)
+        return RoiFigures(o.var, {**drawn, **profiles()})
+    result = create_roi(o.store, o)
+    if folder is not None:
+        result.files.update(roi_figures(open_store(o.store), result.mask, result.info, folder, o.name, o.var,
+                                        bin_width=o.bin_width, figures=figures))
+        result.files.update(profiles())
+    return result
 
 
 def roi_figures(ds: xr.Dataset, mask: xr.DataArray | None, info: dict | None, folder: str | os.PathLike,
