@@ -69,6 +69,20 @@ def in_place(model: torch.nn.Module) -> torch.nn.Module:
 ENCODE_BATCH = {"cpu": 128, "cuda": 1024}
 
 
+#: Samples a decoder pass takes at once on a CPU: the EBSD conv-vae's last layers hold 512 kB a pattern
+#: (64 × 64 × 32 floats), so 32 of them stay in the cache where 128 do not (1.1 against 1.7 CPU-ms a pattern,
+#: BENCHMARKS.md "Scale: the encoder pass"); a GPU takes the whole batch.
+DECODE_CHUNK = {"cpu": 32}
+
+
+def decoded(model: Any, z: torch.Tensor) -> torch.Tensor:
+    """``model.decode(z)``, in chunks of :data:`DECODE_CHUNK` samples on a CPU."""
+    chunk = DECODE_CHUNK.get(z.device.type)
+    if chunk is None or len(z) <= chunk:
+        return model.decode(z)
+    return torch.cat([model.decode(part) for part in z.split(chunk)])
+
+
 def encode_batch(device: str | torch.device, batch_size: int | None = None) -> int:
     """``batch_size``, or the default of ``device``'s type (:data:`ENCODE_BATCH`)."""
     if batch_size is not None:
@@ -247,4 +261,4 @@ class Encoder:
             if x.ndim == 4:  # as channels_last stores the weights of an inference model
                 x = x.contiguous(memory_format=torch.channels_last)
             mu, logvar = model.encode(x)
-            yield EncodedBatch(index, mu, logvar, model.decode(mu) if reconstruct else None, x)
+            yield EncodedBatch(index, mu, logvar, decoded(model, mu) if reconstruct else None, x)
