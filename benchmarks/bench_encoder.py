@@ -43,6 +43,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from vaearr.encoder import DECODE_CHUNK, decoded
 from vaearr.run import Run
 from vaearr.store import open_store
 
@@ -89,7 +90,7 @@ def timed(fn, x: np.ndarray, batch: int) -> tuple[float, float]:
 def variants(run: Run, model: torch.nn.Module) -> list[tuple[str, dict]]:
     """(name, settings) in order, each keeping the ones before it."""
     base = dict(mode="no_grad", fuse=False, inplace=False, channels_last=False, batch=256,
-                threads=torch.get_num_threads(), bf16=False, compile=False)
+                threads=torch.get_num_threads(), bf16=False, compile=False, decode=None)
     out = [("as encode ran before issue 39: no_grad, the run's preprocessing steps, NCHW, batch 256", dict(base))]
     steps = [("+ inference_mode", dict(mode="inference")),
              ("+ fused preprocessing", dict(fuse=True)),
@@ -104,7 +105,34 @@ def variants(run: Run, model: torch.nn.Module) -> list[tuple[str, dict]]:
     out.append(("  1 thread", {**cur, "threads": 1}))
     out.append(("  bf16 autocast (latents differ)", {**cur, "bf16": True}))
     out.append(("  torch.compile (inductor; compiled before timing)", {**cur, "compile": True}))
+    cur = {**cur, "batch": 128}
+    for name, decode in (("+ the decoder pass and the error, as encode ran before issue 61: batch 128, oneDNN output conv",
+                          "before"),
+                         ("+ decoded in chunks of 32", "chunks"),
+                         ("+ the output conv as one GEMM (encode's default since issue 61)", "gemm")):
+        cur = {**cur, "decode": decode}
+        out.append((name, dict(cur)))
     return out
+
+
+def _decode_before(model: torch.nn.Module, mu: torch.Tensor) -> torch.Tensor:
+    """The decoder as it ran before issue 61: the whole batch, the output conv by oneDNN, then the crop."""
+    h = model.fc_decode_act(model.fc_decode(model.fc_decode_hidden(mu))).view(-1, *model.decoder_shape)
+    h = model._grow(h)
+    (top, left), (_, height, width) = model._crop, model.config.input_shape
+    return model._head(h[:, :, top:top + height, left:left + width])
+
+
+def _recon_error(model: torch.nn.Module, mu: torch.Tensor, x: torch.Tensor, how: str) -> torch.Tensor:
+    """The per-pattern mean squared error of the decoded means, decoded ``how``: ``"before"`` (the whole batch, the
+    output conv by oneDNN), ``"chunks"`` (the same in chunks of :data:`DECODE_CHUNK`), ``"gemm"`` (the model's own
+    inference path, :func:`vaearr.encoder.decoded`)."""
+    if how == "gemm":
+        recon = decoded(model, mu)
+    else:
+        parts = mu.split(DECODE_CHUNK["cpu"]) if how == "chunks" else [mu]
+        recon = torch.cat([_decode_before(model, part) for part in parts])
+    return ((recon.float() - x.float()) ** 2).flatten(1).mean(1)
 
 
 def make_fn(run: Run, model: torch.nn.Module, s: dict):
@@ -122,16 +150,49 @@ def make_fn(run: Run, model: torch.nn.Module, s: dict):
             x = pre(x)
             if s["channels_last"]:
                 x = x.contiguous(memory_format=torch.channels_last)
-            return enc(x)[0]
+            mu = enc(x)[0]
+            if s["decode"]:
+                _recon_error(m, mu, x, s["decode"])
+            return mu
 
     return fn
 
 
-def flops_per_pattern(model: torch.nn.Module, shape: tuple[int, ...]) -> float:
+def flops_per_pattern(model: torch.nn.Module, shape: tuple[int, ...], *, decoder: bool = False) -> float:
+    """The encoder's (or the decoder's: its convolutions over the whole grown grid, as the network is written)
+    floating-point operations a pattern."""
     x = torch.zeros((64, *shape))
     with torch.inference_mode(), FlopCounterMode(display=False) as fc:
-        model.encode(x)
+        mu = model.encode(x)[0]
+    if not decoder:
+        return fc.get_total_flops() / 64
+    with torch.inference_mode(), FlopCounterMode(display=False) as fc:
+        _decode_before(model, mu)
     return fc.get_total_flops() / 64
+
+
+def built(run: Run, model: torch.nn.Module, found: list[tuple[str, dict]], x: np.ndarray) -> tuple[dict, ...]:
+    """Each variant's function, built and warmed up once (compiled, for torch.compile); its latents against the
+    first variant's (max |Δ| / std), its first call's seconds, and for the decoder's variants the recon error
+    against the first decoder variant's (max relative difference)."""
+    ref = make_fn(run, model, found[0][1])(torch.from_numpy(x[:512])).float()
+    diffs, fns, warm, errs = {}, {}, {}, {}
+    first_err = None
+    for name, s in found:
+        torch.set_num_threads(s["threads"])
+        fns[name] = make_fn(run, model, s)
+        t = time.perf_counter()
+        fns[name](torch.from_numpy(x[:s["batch"]]))
+        warm[name] = time.perf_counter() - t
+        out = torch.cat([fns[name](torch.from_numpy(x[i:i + s["batch"]])) for i in range(0, 512, s["batch"])])[:512]
+        diffs[name] = float((out.float() - ref).abs().max() / ref.std())
+        if s["decode"]:
+            with torch.inference_mode():
+                xi = fused(run.preprocess)(torch.from_numpy(x[:512]))
+                err = _recon_error(model, model.encode(xi)[0], xi, s["decode"])
+            first_err = err if first_err is None else first_err
+            errs[name] = float(((err - first_err).abs() / first_err).max())
+    return fns, diffs, warm, errs
 
 
 def gemm_rate(n: int = 2048, reps: int = 10) -> float:
@@ -162,22 +223,14 @@ def main() -> None:
     threads = torch.get_num_threads()
     found = variants(run, model)
     times: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in found}
-    ref = make_fn(run, model, found[0][1])(torch.from_numpy(x[:512])).float()
-    diffs, fns, warm = {}, {}, {}
-    for name, s in found:  # built and warmed up once (compiled, for torch.compile); latents against the first's
-        torch.set_num_threads(s["threads"])
-        fns[name] = make_fn(run, model, s)
-        t = time.perf_counter()
-        fns[name](torch.from_numpy(x[:s["batch"]]))
-        warm[name] = time.perf_counter() - t
-        out = torch.cat([fns[name](torch.from_numpy(x[i:i + s["batch"]])) for i in range(0, 512, s["batch"])])[:512]
-        diffs[name] = float((out.float() - ref).abs().max() / ref.std())
+    fns, diffs, warm, errs = built(run, model, found, x)
     for _ in range(args.rounds):
         for name, s in found:
             torch.set_num_threads(s["threads"])
             times[name].append(timed(fns[name], x, s["batch"]))
     torch.set_num_threads(threads)
     flops = flops_per_pattern(model.to(memory_format=torch.contiguous_format), tuple(run.preprocess.input_shape))
+    dec_flops = flops_per_pattern(model, tuple(run.preprocess.input_shape), decoder=True)
     gemm = gemm_rate()
     ghz = args.clock_ghz or _clock_ghz()
     nominal = os.cpu_count() * ghz * 1e9 * 32
@@ -189,16 +242,22 @@ def main() -> None:
         rows.append({"variant": name, "settings": s, "patterns_per_s": round(rate, 1), "cpu_ms_per_pattern": round(cpu, 4),
                      "vs_previous": round(rate / prev, 3) if prev and not name.startswith(" ") else None,
                      "max_latent_diff_over_std": round(diffs[name], 6), "first_call_s": round(warm[name], 2),
+                     "max_recon_error_rel_diff": errs.get(name),
                      "seconds": [[round(w, 3), round(c, 3)] for w, c in times[name]]})
         if not name.startswith(" "):
             prev = rate
-    best = max(rows, key=lambda r: r["patterns_per_s"] if not (r["settings"]["bf16"] or r["settings"]["compile"]) else 0)
+    best = max(rows, key=lambda r: r["patterns_per_s"] if not (r["settings"]["bf16"] or r["settings"]["compile"]
+                                                               or r["settings"]["decode"]) else 0)
+    whole = rows[-1]  # encode's default: encoder, decoder and the error
     result = {"store": args.store, "run": args.run, "patterns": len(x), "rounds": args.rounds,
               "input_shape": list(run.preprocess.input_shape), "encoder_flops_per_pattern": flops,
               "gemm_gflops": round(gemm / 1e9, 1), "nominal_gflops": round(nominal / 1e9, 1), "clock_ghz": ghz,
               "bound_patterns_per_s_gemm": round(gemm / flops, 1), "bound_patterns_per_s_nominal": round(nominal / flops, 1),
               "best_fp32": best["variant"], "best_fp32_patterns_per_s": best["patterns_per_s"],
               "best_fp32_gflops": round(best["patterns_per_s"] * flops / 1e9, 1),
+              "decoder_flops_per_pattern": dec_flops, "bound_both_patterns_per_s_gemm": round(gemm / (flops + dec_flops), 1),
+              "default_patterns_per_s": whole["patterns_per_s"],
+              "default_of_bound": round(whole["patterns_per_s"] * (flops + dec_flops) / gemm, 3),
               "load_average_before_after": [list(LOAD0), list(os.getloadavg())], "threads": threads, "rows": rows}
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -212,6 +271,9 @@ def main() -> None:
               f"{r['max_latent_diff_over_std']:.2g} |")
     print(f"best fp32 (eager): {best['variant'].strip()} at {best['patterns_per_s']:.0f} patterns/s = "
           f"{result['best_fp32_gflops']} GFLOP/s")
+    print(f"decoder: {dec_flops / 1e6:.1f} MFLOP a pattern; both networks' bound {result['bound_both_patterns_per_s_gemm']:.0f} "
+          f"patterns/s; encode's default pass {whole['patterns_per_s']:.0f} patterns/s = {result['default_of_bound']:.0%} of it; "
+          f"recon error against the pass before issue 61: {errs}")
     return result
 
 

@@ -11,7 +11,9 @@ sample becomes the same model input on every path. :class:`~vaearr.run.Run` hand
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +69,43 @@ def in_place(model: torch.nn.Module) -> torch.nn.Module:
 #: Samples per batch of an encoder pass by device type: on 2 CPU cores batches of 128 ran 1.47 × faster than of 256
 #: (the activations stay in cache); on a GPU larger batches keep it busy (BENCHMARKS.md "Scale").
 ENCODE_BATCH = {"cpu": 128, "cuda": 1024}
+
+
+#: Samples a decoder pass takes at once on a CPU: the EBSD conv-vae's last layers hold 512 kB a pattern
+#: (64 × 64 × 32 floats), so 32 of them stay in the cache where 128 do not (1.1 against 1.7 CPU-ms a pattern,
+#: BENCHMARKS.md "Scale: the encoder pass"); a GPU takes the whole batch.
+DECODE_CHUNK = {"cpu": 32}
+
+
+def decoded(model: Any, z: torch.Tensor) -> torch.Tensor:
+    """``model.decode(z)``, in chunks of :data:`DECODE_CHUNK` samples on a CPU."""
+    chunk = DECODE_CHUNK.get(z.device.type)
+    if chunk is None or len(z) <= chunk:
+        return model.decode(z)
+    return torch.cat([model.decode(part) for part in z.split(chunk)])
+
+
+def in_workers(fn: Callable[..., Any], items: Iterator[tuple[Any, ...]], workers: int) -> Iterator[Any]:
+    """``fn(*item)`` of each of ``items``, in order, on ``workers`` threads that run torch on one thread each, at most
+    ``workers + 1`` at once (torch's own threads restored at the end).
+
+    A batch per core rather than every core on each operation: with the decoder's small chunks a two-thread
+    operation waits at each of its many barriers for the slower thread (on a shared machine, for one the system
+    has put aside: 15 against 2.6 ms a pattern at a load of 8 on 2 cores), and each core keeps its own chunk's
+    activations in its own cache. Each batch is computed on one thread, so its numbers do not depend on ``workers``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+            pending: deque[Future[Any]] = deque()
+            for item in items:
+                pending.append(pool.submit(fn, *item))
+                if len(pending) > workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+    finally:
+        torch.set_num_threads(threads)
 
 
 def encode_batch(device: str | torch.device, batch_size: int | None = None) -> int:
@@ -242,9 +281,19 @@ class Encoder:
         """
         model = model if model is not None else in_place(self.load_model(checkpoint, device=device))
         dev = next(model.parameters()).device
-        for index, x in self.inputs(source, mask=mask, samples=samples, batch_size=batch_size,
-                                    num_workers=num_workers, device=dev):
-            if x.ndim == 4:  # as channels_last stores the weights of an inference model
-                x = x.contiguous(memory_format=torch.channels_last)
-            mu, logvar = model.encode(x)
-            yield EncodedBatch(index, mu, logvar, model.decode(mu) if reconstruct else None, x)
+        batches = self.inputs(source, mask=mask, samples=samples, batch_size=batch_size, num_workers=num_workers,
+                              device=dev)
+
+        def through(index: np.ndarray, x: torch.Tensor) -> EncodedBatch:
+            with torch.inference_mode():  # per thread: a worker's own
+                if x.ndim == 4:  # as channels_last stores the weights of an inference model
+                    x = x.contiguous(memory_format=torch.channels_last)
+                mu, logvar = model.encode(x)
+                return EncodedBatch(index, mu, logvar, decoded(model, mu) if reconstruct else None, x)
+
+        workers = torch.get_num_threads() if dev.type == "cpu" else 1
+        if workers == 1:
+            for index, x in batches:
+                yield through(index, x)
+            return
+        yield from in_workers(through, batches, workers)

@@ -10,6 +10,7 @@ pytest.importorskip("kikuchipy", reason="needs the 'ebsd' extra")
 
 from benchmarks.data.pairs import pattern_pairs  # noqa: E402
 from vaearr.errors import InputError  # noqa: E402
+from vaearr.maps import boundary_angles  # noqa: E402
 from vaearr.maps.misorientation import (  # noqa: E402
     Geometry,
     angle_deg,
@@ -99,3 +100,24 @@ def test_a_projection_centre_off_the_screen_is_one_line(pc: tuple[float, float, 
         register(a, a, Geometry(pc, (60, 60)))
     assert "\n" not in str(e.value)
     assert "projection centre" in str(e.value)
+
+
+def test_one_set_of_patterns_registered_among_itself_reads_as_two_copies_and_as_the_used_ones(monkeypatch) -> None:
+    # segment's angles register side rows among themselves: register(p, p) blurs one copy a level, and
+    # boundary_angles hands it the rows its pairs use alone (_on_used) and prepares the rows in blocks in place
+    # (_prepared_in_place) — each pattern is prepared and registered on its own, so the numbers do not move
+    a, b, bg = pattern_pairs(5, 1.5, (60, 60), PC, 45.0, seed=7)
+    raw = np.concatenate([a, b, a[:2]]).astype(np.float32) / bg  # 12 patterns, the last two unused
+    p = prepared(raw, np.ones((60, 60), np.float32))
+    monkeypatch.setattr(boundary_angles, "PREPARE_ROWS", 4)  # three blocks of four
+    np.testing.assert_array_equal(boundary_angles._prepared_in_place(raw.copy(), (60, 60)), p)
+    geometry = Geometry(PC, (60, 60))
+    pairs = (np.array([0, 1, 2, 3, 4, 0]), np.array([5, 6, 7, 8, 9, 6]))
+    one = register(p, p, geometry, pairs=pairs)
+    two = register(p, p.copy(), geometry, pairs=pairs)
+    used = boundary_angles._on_used(lambda q, pr, g: register(q, q, g, pairs=pr), p, pairs, geometry)
+    for other in (two, used):
+        np.testing.assert_array_equal(one.rotation, other.rotation)
+        np.testing.assert_array_equal(one.angle, other.angle)
+        np.testing.assert_array_equal(one.correlation, other.correlation)
+    assert np.isfinite(one.angle[:5]).all() and np.abs(one.angle[:5] - 1.5).max() < 0.5

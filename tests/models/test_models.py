@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 pytest.importorskip("monai", reason="needs the 'models' extra (monai)")
 pytest.importorskip("safetensors", reason="needs the 'models' extra (safetensors)")
@@ -40,6 +41,7 @@ from vaearr.models import (  # noqa: E402
     save_model,
 )
 from vaearr.models import vae3d as vae3d_module  # noqa: E402
+from vaearr.models.conv_vae import single_channel_conv  # noqa: E402
 from vaearr.registry import Registry  # noqa: E402
 
 DATA = REPO / "tests" / "data"
@@ -258,6 +260,43 @@ def test_conv_vae_any_input_size(size, channels, photos):
     # the encoder's grid is ceil(size / 8); the decoder grows it back past size, then crops
     assert model.feature_shape == (16, math.ceil(size / 8), math.ceil(size / 8))
     assert model.sample(2, generator=torch.Generator().manual_seed(1)).shape == (2, channels, size, size)
+
+
+@pytest.mark.parametrize("shape, options", [
+    ((1, 60, 60), {"channels": (32, 64, 128), "decoder": "transpose"}),  # the EBSD default: grown to 64, cropped
+    ((1, 61, 61), {"channels": (8, 16), "decoder": "transpose"}),
+    ((1, 8, 8), {"channels": (8, 16)}),  # no crop: the output layer's padding at every edge
+    ((1, 33, 47), {"channels": (8, 8, 8)}),
+])
+def test_conv_vae_inference_decode_is_the_network(shape, options):
+    # without autograd the one-channel output layer is a GEMM over the crop's pixels (single_channel_conv): the same
+    # numbers as the network's convolution then crop, channels-last or not
+    model = build_model(ConvVAEConfig(input_shape=shape, latent_dim=4, **options)).eval()
+    for m in model.decoder:  # GroupNorm's default affine (1, 0) would hide a swapped channel or tap
+        if isinstance(m, nn.GroupNorm):
+            nn.init.normal_(m.weight)
+            nn.init.normal_(m.bias)
+    z = torch.randn(7, 4, generator=torch.Generator().manual_seed(0))
+    with torch.enable_grad():
+        network = model.decode(z).detach()
+    for layout in (torch.contiguous_format, torch.channels_last):
+        model = model.to(memory_format=layout)
+        with torch.inference_mode():
+            fast = model.decode(z)
+        assert fast.shape == network.shape == (7, *shape)
+        torch.testing.assert_close(fast, network, rtol=1e-5, atol=1e-5 * float(network.abs().max()))
+        assert not torch.equal(fast, torch.zeros_like(fast))
+
+
+def test_single_channel_conv_is_the_convolution_in_its_window():
+    conv = nn.Conv2d(5, 1, 3, padding=1)
+    h = torch.randn(3, 5, 12, 10, generator=torch.Generator().manual_seed(2))
+    full = conv(h).detach()
+    with torch.no_grad():
+        for window in ((0, 0, 12, 10), (1, 2, 9, 7), (3, 0, 9, 10), (2, 1, 5, 4)):
+            top, left, height, width = window
+            torch.testing.assert_close(single_channel_conv(h, conv, window),
+                                       full[:, :, top:top + height, left:left + width], rtol=1e-5, atol=1e-6)
 
 
 def test_conv_vae_non_square_odd_input(photos):

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from tests.helpers import cli
 from vaearr.encode import encode
+from vaearr.encoder import DECODE_CHUNK
+from vaearr.run import Run
 from vaearr.store import open_store
 from vaearr.train import TrainConfig, fit
 from vaearr.viz.maps import latent_maps
@@ -48,6 +51,23 @@ def test_latents_nan_exactly_outside_mask(demo_store: Path, trained_run: Path, t
     iy, ix = int(rows[5]["iy"]), int(rows[5]["ix"])
     assert roi[iy, ix] and float(rows[5]["x"]) == ds.x.values[ix] and float(rows[5]["y"]) == ds.y.values[iy]
     np.testing.assert_array_equal(in_roi[5], lat.values[iy, ix])
+
+
+def test_recon_error_is_the_networks(demo_store: Path, trained_run: Path) -> None:
+    # encode decodes in chunks (DECODE_CHUNK) through the inference path, its output layer a GEMM over the crop
+    # (single_channel_conv); the error it writes is the one the network gives, as training runs it, to float rounding
+    encode(demo_store, trained_run, name="check", progress=False)
+    written = open_store(demo_store)["check_recon_error"].values.ravel()
+    r = Run.open(trained_run)
+    model = r.model("best")
+    seen = 0
+    for index, x in r.encoder.inputs(demo_store, batch_size=100):
+        with torch.enable_grad():  # the autograd path: the decoder's own convolutions, the whole batch at once
+            recon = model.decode(model.encode(x)[0]).detach()
+        network = ((recon - x) ** 2).flatten(1).mean(1).numpy()
+        np.testing.assert_allclose(written[index], network, rtol=1e-4)
+        seen += len(index)
+    assert seen == np.isfinite(written).sum() > 2 * DECODE_CHUNK["cpu"]
 
 
 def test_encode_refuses_existing_without_overwrite(demo_store: Path, trained_run: Path) -> None:

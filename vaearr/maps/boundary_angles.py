@@ -207,12 +207,15 @@ def boundary_angles(regions: np.ndarray, data: Any, background: np.ndarray, geom
             ids.append((own_pix, flat_regions[own], n_regions))
         sums = _sums(data, shape, ids, flatten, "segment: angles across boundaries")
         total, count = sums[0]
-        row_means[b0 * 2 * len(DEPTHS): b1 * 2 * len(DEPTHS)] = (
-            total / np.maximum(count, 1)[:, None]).reshape(-1, py, px)
+        # divided in float64 and written as float32 in numpy's buffered blocks (as assigning the quotient did), without
+        # a float64 copy of the sums: at 10⁶ pixels the sums take up to SUM_BUDGET, their float64 quotient twice that
+        np.divide(total, np.maximum(count, 1)[:, None], casting="unsafe",
+                  out=row_means[b0 * 2 * len(DEPTHS): b1 * 2 * len(DEPTHS)].reshape(-1, py * px))
         row_count[b0 * 2 * len(DEPTHS): b1 * 2 * len(DEPTHS)] = count
         if means_r is None:
             means_r = (sums[1][0] / np.maximum(sums[1][1], 1)[:, None]).reshape(-1, py, px)
             count_r = sums[1][1]
+        del sums, total
     assert means_r is not None  # the first pass read them
     return _angles(pi, pj, edges, row_means, row_count, means_r, count_r, geometry)
 
@@ -224,7 +227,7 @@ def _angles(pi: np.ndarray, pj: np.ndarray, edges: np.ndarray, row_means: np.nda
     def slot(side: int, d: int) -> np.ndarray:
         return (np.arange(pi.size) * 2 + side) * nd + (d - DEPTHS[0])
 
-    rows = prepared(row_means, np.ones(geometry.shape, np.float32))
+    rows = _prepared_in_place(row_means, geometry.shape)
     ok = (row_count[slot(0, 2)] >= MIN_ROW_PIXELS) & (row_count[slot(1, 2)] >= MIN_ROW_PIXELS)
     # a pair too thin for that is read from the regions' means; its rows, however few their pixels, are read too
     touching_ok = ~ok & (row_count[slot(0, 2)] >= 1) & (row_count[slot(1, 2)] >= 1)
@@ -237,8 +240,9 @@ def _angles(pi: np.ndarray, pj: np.ndarray, edges: np.ndarray, row_means: np.nda
     thin = ~ok & (region_count[pi] >= 1) & (region_count[pj] >= 1)
     if thin.any():
         k = np.flatnonzero(thin)
-        means = prepared(region_means, np.ones(geometry.shape, np.float32))
-        reg = rotations(means, (pi[k], pj[k]), geometry)
+        ones = np.ones(geometry.shape, np.float32)
+        reg = _on_used(lambda p, pairs, g: rotations(prepared(p, ones), pairs, g), region_means, (pi[k], pj[k]),
+                       geometry)
         angle[k] = across[k] = np.where(reg.likeness < LIKENESS, np.inf, reg.angle)
         likeness[k] = reg.likeness
         noise[k] = reg.noise
@@ -254,7 +258,7 @@ def _across_rows(rows: np.ndarray, row_count: np.ndarray, ok: np.ndarray, need: 
     w = np.zeros((n, 3))
     k = np.flatnonzero(ok)
     if k.size:
-        reg = rotations(rows, (slot(0, 2)[k], slot(1, 2)[k]), geometry)
+        reg = _on_used(rotations, rows, (slot(0, 2)[k], slot(1, 2)[k]), geometry)
         across[k] = reg.angle
         likeness[k] = reg.likeness
         noise[k] = reg.noise
@@ -268,7 +272,8 @@ def _across_rows(rows: np.ndarray, row_count: np.ndarray, ok: np.ndarray, need: 
             if not todo.size:
                 continue
             near_row, far_row = slot(side, 2)[todo], slot(side, far)[todo]
-            reg = register(rows, rows, geometry, pairs=(far_row, near_row) if side == 0 else (near_row, far_row))
+            reg = _on_used(lambda p, pairs, g: register(p, p, g, pairs=pairs), rows,
+                           (far_row, near_row) if side == 0 else (near_row, far_row), geometry)
             good = np.isfinite(reg.angle)
             steps[side, todo[good]] = matrix_rotvec(reg.rotation[good]) / n_px
             have[todo[good]] = True
@@ -278,6 +283,30 @@ def _across_rows(rows: np.ndarray, row_count: np.ndarray, ok: np.ndarray, need: 
                      np.minimum(across, np.degrees(np.linalg.norm(w - steps[0] - steps[1], axis=1))), across)
     angle = np.where(likeness < LIKENESS, np.inf, angle)
     return across, likeness, noise, angle
+
+
+#: Side rows prepared for registration at a time (:func:`_prepared_in_place`).
+PREPARE_ROWS = 1024
+
+
+def _prepared_in_place(row_means: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """:func:`~vaearr.maps.misorientation.prepared` of the side rows' means (float32, (n, py, px)), written over them
+    a block of rows at a time: each pattern is prepared on its own (a given background, a blur across its pixels
+    only), so the numbers are the same, without the four whole copies ``prepared`` makes on the way (at 10⁶ pixels,
+    thousands of pairs of six rows of 14 kB each)."""
+    ones = np.ones(shape, np.float32)
+    for s in range(0, len(row_means), PREPARE_ROWS):
+        row_means[s:s + PREPARE_ROWS] = prepared(row_means[s:s + PREPARE_ROWS], ones)
+    return row_means
+
+
+def _on_used(fn: Callable[..., Any], patterns: np.ndarray, pairs: tuple[np.ndarray, np.ndarray],
+             geometry: Geometry) -> Any:
+    """``fn(patterns, pairs, geometry)`` (a registration of pairs of patterns) on the patterns the pairs use alone:
+    registration blurs, standardises and differentiates every pattern it is given at each level, one pattern at a
+    time, so the result is the same, from a copy of the used ones (a third of the rows for the pairs at depth 2)."""
+    used = np.unique(np.concatenate(pairs))
+    return fn(patterns[used], (np.searchsorted(used, pairs[0]), np.searchsorted(used, pairs[1])), geometry)
 
 
 #: A rotation found from the identity is kept without a search when under this (degrees): well inside the reach of

@@ -435,7 +435,7 @@ def _blurred(x: np.ndarray, sigma: float) -> np.ndarray:
 def _level(moving: np.ndarray, fixed: np.ndarray, geometry: Geometry, sigma: float,
            weights: np.ndarray | None = None) -> _Level:
     a = _blurred(moving, sigma)
-    b = _blurred(fixed, sigma)
+    b = a if fixed is moving else _blurred(fixed, sigma)  # one set of patterns registered among themselves: one copy
     gr, gc = np.gradient(a, axis=(1, 2))
     stride = max(1, int(round(sigma / 2)))
     rows, cols = np.mgrid[0:fixed.shape[1]:stride, 0:fixed.shape[2]:stride]
@@ -527,7 +527,8 @@ def register(moving: np.ndarray, fixed: np.ndarray, geometry: Geometry, *, pairs
     else:
         q, corr, overlap, noise = _fit(moving, fixed, geometry, im, jf, q, first=first, weights=weights, sharp=sharp)
     finest = levels(geometry.shape, sharp)[-1]
-    ceiling = np.sqrt((1 - noise_share(moving, finest))[im] * (1 - noise_share(fixed, finest))[jf])
+    share = noise_share(moving, finest)
+    ceiling = np.sqrt((1 - share)[im] * (1 - (share if fixed is moving else noise_share(fixed, finest)))[jf])
     angle = angle_deg(q)
     # beyond the search's reach a fit is not to be trusted for its angle, only for "more than that"
     holds = (corr >= MIN_CORRELATION * ceiling) & (overlap >= 0.25) & (angle <= SEARCH_DEG)
