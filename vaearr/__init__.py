@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
 
 from vaearr.api import boundaries, decompose, export, index, ingest, open, report, roi, segment, spread
 from vaearr.errors import InputError, StoreBusyError, StoreError, VaearrError
@@ -30,7 +31,7 @@ if TYPE_CHECKING:  # their types for type checkers; at run time __getattr__ impo
     from vaearr.io.bridge import from_crystal_map, to_crystal_map, to_ebsd
 
 #: Names imported on first use: name → module.
-LAZY = {"to_crystal_map": "vaearr.io.bridge", "to_ebsd": "vaearr.io.bridge", "from_crystal_map": "vaearr.io.bridge"}
+LAZY = MappingProxyType({"to_crystal_map": "vaearr.io.bridge", "to_ebsd": "vaearr.io.bridge", "from_crystal_map": "vaearr.io.bridge"})
 #: The steps that are packages of vaearr, callable (``vaearr.train(...)``): imported on first use (torch).
 CALLABLE_PACKAGES = ("train", "encode")
 #: The steps at the top level, in the order of an experiment.

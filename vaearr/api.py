@@ -24,6 +24,7 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from types import MappingProxyType
 
 import xarray as xr
 
@@ -38,7 +39,7 @@ from vaearr.store.schema import ORIENTATION_MAPS, no_variable, orientation_map_n
 READERS: Registry[Callable[..., xr.Dataset]] = Registry("kind of input")
 
 #: The kind of store each kind of input goes into (``vaearr.io.write.check_kind``).
-STORE_KINDS = {"ebsd": "ebsd-map", "orientations": "ebsd-map", "images": "images", "idx": "images", "nifti": "volumes"}
+STORE_KINDS = MappingProxyType({"ebsd": "ebsd-map", "orientations": "ebsd-map", "images": "images", "idx": "images", "nifti": "volumes"})
 
 PathLike = str | os.PathLike
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import functools
 import hashlib
 import inspect
 import re
@@ -238,11 +237,48 @@ def _bands(ds: xr.Dataset, var: str, sample_dims: tuple[str, ...]) -> list[slice
     return [slice(i, min(i + rows, int(ds.sizes[first]))) for i in range(0, int(ds.sizes[first]), rows)]
 
 
-@functools.lru_cache(maxsize=2)
-def _worker_run(run: str, checkpoint: str) -> tuple[Run, Any]:
-    """The run and its model, loaded once per worker process."""
+#: the name of the worker plugin that keeps a worker's runs while an encode runs (:func:`_run_models`)
+RUN_MODELS = "vaearr-encode-runs"
+
+
+def _loaded(run: str, checkpoint: str) -> tuple[Run, Any]:
     r = Run.open(run)
     return r, in_place(r.model(checkpoint, device="cpu"))
+
+
+def _run_models() -> Any:
+    """A dask worker plugin that keeps each worker's runs and their models (two at most), loaded once per worker
+    for the bands of an encode: owned by the encode that registers it (:func:`_encode_on_cluster`), which removes
+    it when its bands are encoded, so nothing stays in the worker's process."""
+    from distributed import WorkerPlugin
+
+    class RunModels(WorkerPlugin):
+        name = RUN_MODELS
+
+        def __init__(self) -> None:
+            self.loaded: dict[tuple[str, str], tuple[Run, Any]] = {}
+
+        def get(self, run: str, checkpoint: str) -> tuple[Run, Any]:
+            key = (run, checkpoint)
+            if key not in self.loaded:
+                while len(self.loaded) >= 2:
+                    del self.loaded[next(iter(self.loaded))]
+                self.loaded[key] = _loaded(run, checkpoint)
+            return self.loaded[key]
+
+    return RunModels()
+
+
+def _worker_run(run: str, checkpoint: str) -> tuple[Run, Any]:
+    """The run and its model, loaded once per worker while the encode's plugin is there (:func:`_run_models`)."""
+    from distributed import get_worker
+
+    models: Any
+    try:
+        models = get_worker().plugins.get(RUN_MODELS)
+    except ValueError:  # not on a worker (a band encoded here)
+        models = None
+    return models.get(run, checkpoint) if models is not None else _loaded(run, checkpoint)
 
 
 def encode_band(store: str, run: str, checkpoint: str, band: slice, *, logvar: bool, recon_error: bool,
@@ -297,10 +333,22 @@ def _encode_on_cluster(client: Any, store: Any, run: Any, checkpoint: str, r: Ru
     """Every sample inside the run's mask, encoded by the cluster's workers: one task per band of
     chunks. Only each band's statistics come back here; the latents stay on the workers, as dask
     arrays whose blocks are the bands, and the workers write them (:func:`write_variables`)."""
-    from distributed import as_completed
-
     bands = _bands(ds, r.data.var, r.data.sample_dims)
     where = store if isinstance(store, str) else str(store)  # a StoreRef as it is: its context goes with it
+    client.register_plugin(_run_models())
+    try:
+        return _bands_on_cluster(client, where, run, checkpoint, bands, layout, logvar=logvar,
+                                 recon_error=recon_error, batch_size=batch_size, pbar=pbar)
+    finally:
+        with contextlib.suppress(ValueError):  # another encode on the cluster removed it already
+            client.unregister_worker_plugin(RUN_MODELS)
+
+
+def _bands_on_cluster(client: Any, where: Any, run: Any, checkpoint: str, bands: list[slice], layout: _Layout, *,
+                      logvar: bool, recon_error: bool, batch_size: int,
+                      pbar: Any) -> tuple[dict[str, Any], LatentStats, int]:
+    from distributed import as_completed
+
     futures = [client.submit(encode_band, where, str(run), str(checkpoint), band, logvar=logvar,
                              recon_error=recon_error, batch_size=batch_size, pure=False) for band in bands]
     stats, n = LatentStats(), 0

@@ -31,6 +31,9 @@ from vaearr.store.remote import is_storage_failure, storage_error
 
 
 def _one_line_warnings() -> None:
+    """Warnings as one line each, without library chatter users cannot act on: in :func:`execute`'s
+    ``warnings.catch_warnings`` block only."""
+
     def show(message, category, filename, lineno, file=None, line=None):
         print(f"warning: {message}", file=sys.stderr)
 
@@ -112,8 +115,14 @@ def main() -> None:
 def execute(args: list[str]) -> None:
     """Run the app on ``args`` (what follows ``vaearr``), turning vaearr errors into one line and exit status 2, and
     any other error into one line and exit status 1 (``--debug``: the traceback instead); exits (``SystemExit``)
-    with a non-zero status only."""
-    _one_line_warnings()
+    with a non-zero status only. Warnings print as one line while it runs; the process's warning filters and
+    ``warnings.showwarning`` are as they were after it (a notebook's, a test's)."""
+    with warnings.catch_warnings():
+        _one_line_warnings()
+        _execute(args)
+
+
+def _execute(args: list[str]) -> None:
     debug = os.environ.get("VAEARR_DEBUG", "") not in ("", "0")
     # the line as typed, recorded in the attrs of what the command writes
     # the line as typed and its run's context (vaearr.context.Context: every store the command names carries it)

@@ -47,9 +47,9 @@ FORMATS = ("PNG", "JPEG", "TIFF", "BMP")
 MODES = ("auto", "L", "RGB")
 
 # PIL modes whose pixels are one gray value (alpha, if any, is dropped)
-_GRAY_MODES = {"1", "L", "LA", "I;16", "I;16L", "I;16B", "I;16N"}
-_COLOR_MODES = {"RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "HSV"}
-_PALETTE_MODES = {"P", "PA"}
+_GRAY_MODES = frozenset({"1", "L", "LA", "I;16", "I;16L", "I;16B", "I;16N"})
+_COLOR_MODES = frozenset({"RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "HSV"})
+_PALETTE_MODES = frozenset({"P", "PA"})
 
 
 @dataclass(frozen=True)

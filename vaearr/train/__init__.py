@@ -15,6 +15,7 @@ The package is callable: ``vaearr.train(store, run, epochs=3)`` is :func:`~vaear
 work).
 """
 
+from types import MappingProxyType
 import importlib
 import sys
 import types
@@ -22,13 +23,13 @@ import types
 from vaearr.train.config import TrainConfig, TrainingError
 
 #: Name → the module that defines it, imported when the name is first used.
-LAZY = {
+LAZY = MappingProxyType({
     "Callback": "callbacks", "default_callbacks": "callbacks",
     "build_loaders": "loaders",
     "autocast_for": "step", "evaluate": "step", "to_device": "step", "train_step": "step",
     "AdversarialTrainer": "trainer", "FitResult": "trainer", "Trainer": "trainer", "fit": "trainer",
     "model_config": "trainer", "open_or_create_run": "trainer", "seed_everything": "trainer", "train_store": "trainer",
-}
+})
 
 
 def __getattr__(name: str):

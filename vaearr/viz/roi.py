@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import xarray as xr
@@ -14,7 +15,7 @@ from vaearr.viz.core import both, holoviews, save_figure
 from vaearr.viz.maps import histogram, image_map, overlay, shade_outside
 
 #: How each threshold is marked on the histogram.
-_MARKS = {"bc_min": "min", "bc_max": "max", "otsu": "Otsu", "top_percent": "top"}
+_MARKS = MappingProxyType({"bc_min": "min", "bc_max": "max", "otsu": "Otsu", "top_percent": "top"})
 
 
 def roi_figures(ds: xr.Dataset, mask: xr.DataArray | None, info: dict | None, folder: str | os.PathLike,
