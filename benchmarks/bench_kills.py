@@ -103,7 +103,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     opts = parser.parse_args()
     from vaearr.data import build_demo_map
-    from vaearr.encode import encode
+    from vaearr.encoding import encode
     from vaearr.io.ebsd import ingest_ebsd
     from vaearr.maps.roi import create_roi
     from vaearr.train import TrainConfig, fit

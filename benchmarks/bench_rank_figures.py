@@ -74,7 +74,7 @@ def cli_rank(store: Path, out: Path, package_root: Path) -> float:
 
 def build_store(work: Path, shape: tuple[int, int]) -> Path:
     from vaearr.data import build_demo_map
-    from vaearr.encode import encode
+    from vaearr.encoding import encode
     from vaearr.io.ebsd import ingest_ebsd
     from vaearr.maps.roi import create_roi
     from vaearr.train import TrainConfig, fit

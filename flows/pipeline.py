@@ -7,7 +7,7 @@ from typing import Any
 from prefect import flow, task
 
 from flows.params import keyword, options_flow, pinned, with_figures
-from vaearr.encode import encode as encode_store
+from vaearr.encoding import encode as encode_store
 from vaearr.files import beside_store
 from vaearr.io.ebsd import ingest_ebsd
 from vaearr.maps.roi import create_roi

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import cli
-from vaearr.encode import encode
+from vaearr.encoding import encode
 from vaearr.store import open_store
 from vaearr.train import TrainConfig, fit
 from vaearr.viz.maps import latent_maps
@@ -82,7 +82,7 @@ def test_encode_on_a_dask_cluster_matches_one_process(demo_store: Path, demo_sto
     """--scheduler on a local store: 2 worker processes encode bands of chunks and write them; the latents,
     log-variances, errors and statistics are those of one process (several bands, so the blocks join)."""
     distributed = pytest.importorskip("distributed", reason="needs the 'flows' extra")
-    import vaearr.encode as enc
+    import vaearr.encoding as enc
 
     run = tmp_path / "run"
     trained_on = tmp_path / "train.zarr"  # a copy: training writes the averaged variable into its store
