@@ -12,10 +12,12 @@ import importlib
 import warnings
 from typing import Any
 
+from vaearr.errors import VaearrDeprecationWarning
+
 
 def __getattr__(name: str) -> Any:
     if name.startswith("__"):
         raise AttributeError(name)
     warnings.warn(f"`vaearr.encode.{name}` is `vaearr.encoding.{name}` (the old module name goes in vaearr 0.3)",
-                  DeprecationWarning, stacklevel=2)
+                  VaearrDeprecationWarning, stacklevel=2)
     return getattr(importlib.import_module("vaearr.encoding"), name)

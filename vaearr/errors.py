@@ -67,6 +67,16 @@ def one_line(text: str) -> str:
     return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
+class VaearrWarning(UserWarning):
+    """What vaearr warns a user of (data it skipped or filled, a fallback it took, a run that may have collapsed): a
+    ``UserWarning`` of its own class, so that a caller can single it out (vaearr's test suite makes it an error)."""
+
+
+class VaearrDeprecationWarning(DeprecationWarning):
+    """An old spelling vaearr still takes, until the release the message names (the old name of an option, a
+    keyword or a module)."""
+
+
 class VaearrError(Exception):
     """Base class for errors vaearr reports to users as a single line."""
 

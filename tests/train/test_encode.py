@@ -96,7 +96,7 @@ def test_encode_on_a_dask_cluster_matches_one_process(demo_store: Path, demo_sto
         prefixes = cluster.scheduler.task_prefixes
         assert "encode_band" in prefixes  # the encoding ran as tasks on the workers
         assert any(p.startswith("band_part") for p in prefixes)  # the blocks of the written arrays were taken from the bands on the workers
-    assert len(enc._bands(open_store(demo_store), "patterns", ("y", "x"))) == 5
+    assert len(enc._bands(open_store(demo_store), "patterns", ("y", "x"))) == 5  # noqa: SLF001 - the bands it cut
     ds = open_store(demo_store).load()
     assert there.n_encoded == here.n_encoded == int(ds.roi.sum())
     for suffix in ("", "_logvar", "_recon_error"):

@@ -25,7 +25,7 @@ import typer
 from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, decompose, boundaries, index, orientations, export, explore, report, segment, spread, phases  # noqa: F401
 # isort: on
 from vaearr.cli.common import URL, Invocation, app, command_class, command_name
-from vaearr.errors import VaearrError, did_you_mean
+from vaearr.errors import VaearrError, VaearrWarning, did_you_mean
 from vaearr.files import NoRoomError, no_room
 from vaearr.store.remote import is_storage_failure, storage_error
 
@@ -38,6 +38,7 @@ def _one_line_warnings() -> None:
         print(f"warning: {message}", file=sys.stderr)
 
     warnings.showwarning = show
+    warnings.filterwarnings("default", category=VaearrWarning)  # vaearr's own: always printed, as a line
     # library chatter users cannot act on
     for mod in ("zarr", "numcodecs", "dask", "hyperspy", "rosettasciio", "kikuchipy", "orix", "numba"):
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=mod)

@@ -36,7 +36,7 @@ import numpy as np
 import xarray as xr
 from PIL import Image, UnidentifiedImageError
 
-from vaearr.errors import InputError
+from vaearr.errors import InputError, VaearrWarning
 from vaearr.options import check_values
 from vaearr.io.write import write_ingested
 from vaearr.store import default_chunks
@@ -252,7 +252,7 @@ def read_image_folder(
         warnings.warn(
             f"{folder}: skipped {len(skipped)} files that are not readable images "
             f"(first: {', '.join(skipped[:3])})",
-            UserWarning,
+            VaearrWarning,
             stacklevel=2,
         )
 

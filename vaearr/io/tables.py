@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from vaearr.errors import InputError, StoreError
+from vaearr.errors import InputError, StoreError, VaearrWarning
 from vaearr.io.grid import place_on_grid
 from vaearr.io.limits import MAX_CSV_COLUMNS, MAX_HEADER_CHARS, check_budget, check_text
 from vaearr.io.write import write_ingested
@@ -384,7 +384,7 @@ def read_table(
         warnings.warn(
             f"{path}: {missing} of {index.size} grid nodes have no row in this {kind} table; "
             f"they are {fill}",
-            UserWarning,
+            VaearrWarning,
             stacklevel=2,
         )
     return da

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
+from vaearr.errors import VaearrWarning
 from vaearr.checkpoint import rng_state, set_rng_state
 from vaearr.models import (
     REGISTRY,
@@ -544,7 +545,7 @@ def _fit(cfg: TrainConfig, *, resume: bool, progress: bool, callbacks: Sequence[
         result.active_units = measure_active_units(run, model, device=device, seed=cfg.seed, checkpoint=which)
         warning = collapse_warning(run, result.active_units)
         if warning is not None:
-            warnings.warn(warning, stacklevel=2)
+            warnings.warn(warning, VaearrWarning, stacklevel=2)
     return result
 
 
