@@ -10,7 +10,7 @@ store that already holds its result, so the commit replaces variables) on a simu
 
 After each kill the store is opened with ``xarray.open_zarr`` (no recovery) and every variable
 compared with its value before and after a clean run; then a writer takes the lock and recovers it,
-and the store is compared again. Results → ``benchmarks/results/kills.json``.
+and the store is compared again. Results → ``benchmarks/results/kills.jsonl``.
 
     python benchmarks/bench_kills.py               # 4 random kills per command
     python benchmarks/bench_kills.py --random 10

@@ -2,7 +2,7 @@
 
 Run (results in BENCHMARKS.md, "Rank figures"):
 
-    python benchmarks/bench_rank_figures.py --out benchmarks/results/rank_figures.json
+    python benchmarks/bench_rank_figures.py --out out/rank_figures.json
 
 Builds the demo's store (the simulated Ni map with its element and band-contrast maps, Otsu ROI, a
 conv-vae trained 1 epoch with a 16-dim latent and encoded), runs the analysis of ``vaearr rank`` once
