@@ -13,7 +13,7 @@
 
 The data are synthetic and seeded: 64 latent dims of smooth random fields plus noise on a
 1000 × 1000 grid; "elements" are mixtures of a few latent dims plus noise; band contrast a
-non-linear function of one dim. Results go to ``benchmarks/results/analysis.json``.
+non-linear function of one dim. Results go to ``benchmarks/results/analysis.jsonl``.
 
     python benchmarks/bench_analysis.py                 # the full size
     python benchmarks/bench_analysis.py --side 300 --dims 16   # a quick run

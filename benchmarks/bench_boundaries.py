@@ -2,7 +2,7 @@
 
 Run (about a minute per seed on 2 cores; results in BENCHMARKS.md, "Science"):
 
-    python benchmarks/bench_boundaries.py --out benchmarks/results/boundaries_seeds.json
+    python benchmarks/bench_boundaries.py --out out/boundaries_seeds.json
 
 For each seed, the three science maps of one scene (:func:`benchmarks.data.write_science_map`:
 ``subgrains`` with every grain cut into two halves 0.5° apart, and ``clean`` / ``noisy`` without

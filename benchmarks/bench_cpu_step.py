@@ -15,7 +15,7 @@ the seconds a step and the ratio to plain fp32 of the same round.
 
 Run::
 
-    python benchmarks/bench_cpu_step.py            # → benchmarks/results/cpu_step.json
+    python benchmarks/bench_cpu_step.py            # → benchmarks/results/cpu_step.jsonl
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ the same round.
 
 Run::
 
-    python benchmarks/bench_ebsd_cost.py      # → benchmarks/results/ebsd_cost.json
+    python benchmarks/bench_ebsd_cost.py      # → benchmarks/results/ebsd_cost.jsonl
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ measured by a large fp32 matrix product (``torch.mm``, all threads), the best a 
 
 Run::
 
-    python benchmarks/bench_encoder.py --store S.zarr --run R      # → benchmarks/results/encoder.json
+    python benchmarks/bench_encoder.py --store S.zarr --run R      # → benchmarks/results/encoder.jsonl
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ What is timed, median over ``--clicks`` random pixels (seeded):
 Box selections (server side): 50 × 50 (2 500 pixels, all read) and the whole map (250 000
 pixels, capped at 4 096: one pixel in 8 along y and x, 3 969 read). RSS: this process after
 everything (VmRSS, VmHWM) and the served app's peak (VmHWM). Results in
-``benchmarks/results/explore_map.json``.
+``benchmarks/results/explore_map.jsonl``.
 
     python benchmarks/bench_explore_map.py            # the map
     python benchmarks/bench_explore_map.py --shape 100 100 --no-browser   # a quick run

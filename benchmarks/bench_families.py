@@ -136,7 +136,7 @@ def _write(m: MapSpec, store: Path) -> None:
 
 
 def _train(store: Path, run: Path, *, name: str, mask: str | None = "auto") -> float:
-    from vaearr.encode import encode
+    from vaearr.encoding import encode
     from vaearr.train import TrainConfig, fit
 
     shutil.rmtree(run, ignore_errors=True)

@@ -26,9 +26,9 @@ Two ways to run it:
   the whole ``fit`` call (opening the store, the run folder, checkpoints) — the plain loop's only
   its steps. ``OMP_WAIT_POLICY=PASSIVE`` is set for both (idle OpenMP threads sleep instead of
   spinning). Defaults: the transposed-convolution decoder, batch 128, lr 3e-3 (chosen by
-  measurement; see BENCHMARKS.md "Quality per CPU-second"). → ``benchmarks/results/fashion_budget.json``.
+  measurement; see BENCHMARKS.md "Quality per CPU-second"). → ``benchmarks/results/fashion.jsonl``.
 * ``--budget-cpu-s 0 --epochs 3 --decoder upsample --lr 1e-3``: whole epochs, the parity check
-  of the first version of this script. → ``benchmarks/results/fashion.json``.
+  of the first version of this script. → ``benchmarks/results/fashion.jsonl``.
 
 ``--train-n`` uses fewer training images; ``--explore-n 0`` skips the exploration figures (written
 under ``--out``, default ``out/bench_fashion``).

@@ -82,32 +82,33 @@ def bench_model(store: Path, name: str, device_name: str, steps: int, rounds: in
     import torch
 
     from vaearr import models as M
-    from vaearr import train as T
+    from vaearr.train import (TrainConfig, autocast_for, build_loaders, open_or_create_run, seed_everything,
+                              to_device, train_step)
 
     spec = MODELS[name]
     run = Path(tempfile.mkdtemp(prefix="vaearr-bench-gpu-"))
-    cfg = T.TrainConfig(store=str(store), run=str(run), model=name, latent_dim=16, device=device_name,
-                        batch_size=batch_size or spec["batch_size"], crop=spec["crop"],
-                        model_options=dict(spec["model_options"]), num_workers=num_workers)
+    cfg = TrainConfig(store=str(store), run=str(run), model=name, latent_dim=16, device=device_name,
+                      batch_size=batch_size or spec["batch_size"], crop=spec["crop"],
+                      model_options=dict(spec["model_options"]), num_workers=num_workers)
     device = torch.device(device_name)
-    T.seed_everything(0)
-    vrun, cfg, _ = T.open_or_create_run(cfg, resume=False, write=False)
+    seed_everything(0)
+    vrun, cfg, _ = open_or_create_run(cfg, resume=False, write=False)
     # "host-float32": float32 batches, transformed on the host (what training read before it deferred)
-    train_loader, _val, on_device = T.build_loaders(vrun, cfg, 0, 1, defer=feed != "host-float32")
+    train_loader, _val, on_device = build_loaders(vrun, cfg, 0, 1, defer=feed != "host-float32")
     if feed == "pinned":
         train_loader.spec = dataclasses.replace(train_loader.spec, pin_memory=True)
     model = M.build_model(M.config_from_dict(vrun.model_config)).to(device)
     params = list(model.generator_parameters())
     optimizer = torch.optim.Adam(params, lr=1e-4)
-    autocast, scaler = T.autocast_for(device, "bf16")
+    autocast, scaler = autocast_for(device, "bf16")
 
     def step(x):
-        T.train_step(model, x, optimizer, params, autocast=autocast, scaler=scaler, grad_clip=cfg.grad_clip,
+        train_step(model, x, optimizer, params, autocast=autocast, scaler=scaler, grad_clip=cfg.grad_clip,
                      kl_weight=1.0, where="bench")
 
     # the in-memory copy: one pass of the same loader, transformed, on the device
     t = time.perf_counter()
-    held = torch.cat([T.to_device(x, device, on_device).clone() for x in train_loader])
+    held = torch.cat([to_device(x, device, on_device).clone() for x in train_loader])
     _sync(device)
     fill_s = time.perf_counter() - t
     n_held = len(held)
@@ -144,7 +145,7 @@ def bench_model(store: Path, name: str, device_name: str, steps: int, rounds: in
             a = time.perf_counter()
             x = next_store()
             wait += time.perf_counter() - a
-            step(T.to_device(x, device, on_device))
+            step(to_device(x, device, on_device))
         _sync(device)
         s = time.perf_counter() - t0
         waits.append(wait / s)

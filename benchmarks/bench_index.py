@@ -19,7 +19,7 @@ number that matters (goal ≥ 0.9). Both solutions are compared pixel by pixel (
 with m-3m symmetry) and with the truth (each pixel's sub-grain orientation; the map's per-pixel
 spread is 0.1° per axis). Data: ``benchmarks.data.write_science_map`` (SIMULATED Ni, default the
 ``subgrains`` map: 48 × 64 patterns of 60 × 60, 60 counts per pixel). Results go to
-``benchmarks/results/index.json``.
+``benchmarks/results/index.jsonl``.
 
     python benchmarks/bench_index.py                              # the map, both methods
     python benchmarks/bench_index.py --shape 12 16 --resolution 4 # a quick run

@@ -21,7 +21,7 @@ Run::
     python benchmarks/bench_ingest.py                    # 1 GB and 4 GB, then delete the files
     python benchmarks/bench_ingest.py --sizes 0.05 --keep-data   # a quick look
 
-Prints a table and writes ``benchmarks/results/ingest.json``.
+Prints a table and writes ``benchmarks/results/ingest.jsonl``.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ store that already holds its result, so the commit replaces variables) on a simu
 
 After each kill the store is opened with ``xarray.open_zarr`` (no recovery) and every variable
 compared with its value before and after a clean run; then a writer takes the lock and recovers it,
-and the store is compared again. Results → ``benchmarks/results/kills.json``.
+and the store is compared again. Results → ``benchmarks/results/kills.jsonl``.
 
     python benchmarks/bench_kills.py               # 4 random kills per command
     python benchmarks/bench_kills.py --random 10
@@ -103,7 +103,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     opts = parser.parse_args()
     from vaearr.data import build_demo_map
-    from vaearr.encode import encode
+    from vaearr.encoding import encode
     from vaearr.io.ebsd import ingest_ebsd
     from vaearr.maps.roi import create_roi
     from vaearr.train import TrainConfig, fit

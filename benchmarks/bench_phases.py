@@ -351,10 +351,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--science-seeds", nargs="+", type=int, default=[2024, 7, 11, 3, 5])
     ap.add_argument("--science-kinds", nargs="+", default=["clean", "noisy", "subgrains"])
     ap.add_argument("--out", default=None, help="also write the result here as JSON (the harness appends it to results/NAME.jsonl)")
-    ap.add_argument("--table", metavar="JSON", help="print part 1 of a results file as BENCHMARKS.md's table, run nothing")
+    ap.add_argument("--table", metavar="JSONL", help="print part 1 of a results file (its last line's result, or a JSON "
+                                                      "file --out wrote) as BENCHMARKS.md's table, run nothing")
     args = ap.parse_args(argv)
     if args.table:
-        results = json.loads(Path(args.table).read_text())
+        text = Path(args.table).read_text()
+        results = json.loads(text.splitlines()[-1])["result"] if args.table.endswith(".jsonl") else json.loads(text)
         print(table(results))
         return results
 

@@ -2,7 +2,7 @@
 
 Run (results in BENCHMARKS.md, "Rank figures"):
 
-    python benchmarks/bench_rank_figures.py --out benchmarks/results/rank_figures.json
+    python benchmarks/bench_rank_figures.py --out out/rank_figures.json
 
 Builds the demo's store (the simulated Ni map with its element and band-contrast maps, Otsu ROI, a
 conv-vae trained 1 epoch with a 16-dim latent and encoded), runs the analysis of ``vaearr rank`` once
@@ -74,7 +74,7 @@ def cli_rank(store: Path, out: Path, package_root: Path) -> float:
 
 def build_store(work: Path, shape: tuple[int, int]) -> Path:
     from vaearr.data import build_demo_map
-    from vaearr.encode import encode
+    from vaearr.encoding import encode
     from vaearr.io.ebsd import ingest_ebsd
     from vaearr.maps.roi import create_roi
     from vaearr.train import TrainConfig, fit

@@ -2,7 +2,7 @@
 
 Run (after ``make demo``, or on any store and run; results in BENCHMARKS.md, "Report"):
 
-    python benchmarks/bench_report.py out/demo/ni_demo.zarr --run out/demo/run --out benchmarks/results/report.json
+    python benchmarks/bench_report.py out/demo/ni_demo.zarr --run out/demo/run --out out/report.json
 
 Writes the report (``vaearr report``, the rank/cluster folders beside the store found as the demo
 lays them out), then opens it ``--repeats`` times from disk in headless Chromium with the network

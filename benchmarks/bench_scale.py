@@ -39,7 +39,7 @@ Run::
     python -c "from benchmarks.data.bench import big_pool; big_pool().save('pool64.npz')"
     python benchmarks/bench_scale.py --device cuda --pool pool64.npz --path-only --no-figures
 
-Prints a table and writes ``benchmarks/results/scale.json`` (``--out``). The map and the
+Prints a table and writes ``benchmarks/results/scale.jsonl`` (``--out``). The map and the
 store are deleted at the end unless ``--keep-data``.
 """
 

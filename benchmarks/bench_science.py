@@ -169,7 +169,7 @@ def vae_inputs(store: Path, run_dir: Path) -> np.ndarray:
 
 
 def run_vae(m: ScienceMap, store: Path, variant: str, epochs: int) -> dict:
-    from vaearr.encode import encode
+    from vaearr.encoding import encode
     from vaearr.train import TrainConfig, fit
 
     opts = json.loads(json.dumps(VAES[variant]))

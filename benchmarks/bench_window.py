@@ -75,7 +75,7 @@ def train_arm(store: Path, run: Path, window: str | None) -> float:
 
 
 def encode_arm(store: Path, run: Path, name: str) -> None:
-    from vaearr.encode import encode
+    from vaearr.encoding import encode
 
     encode(store, run, name=name, overwrite=True, progress=False)
 

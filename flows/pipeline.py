@@ -9,7 +9,7 @@ from prefect import flow, task
 
 from flows.params import keyword, options_flow, pinned, with_figures
 from vaearr.analysis.options import ReportOptions
-from vaearr.encode import encode as encode_store
+from vaearr.encoding import encode as encode_store
 from vaearr.io.ebsd import ingest_ebsd
 from vaearr.io.options import IngestEbsdOptions
 from vaearr.maps.options import RoiOptions

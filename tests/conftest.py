@@ -181,7 +181,7 @@ def trained_run(demo_store_master: Path, tmp_path_factory) -> Path:
 def map_run(tmp_path_factory) -> tuple[Path, Path, np.ndarray]:
     """A 12 × 16 map of 16 × 16 uint8 patterns (4-row chunks) with roi, bandcontrast, orientation_ipf,
     a 3-dim conv-VAE run on it and its encoded latents; copy before writing."""
-    from vaearr.encode import encode
+    from vaearr.encoding import encode
     from vaearr.store import write_variables
 
     root = tmp_path_factory.mktemp("explore_map")

@@ -109,7 +109,7 @@ def cli(*args, env: dict | None = None, cwd: str | os.PathLike | None = None,
                 contextvars.copy_context().run(execute, argv)
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            except Exception:  # what ``--debug`` lets through: a process would print the traceback and exit 1
+            except Exception:  # noqa: BLE001 - what ``--debug`` lets through: a process would print the traceback and exit 1
                 traceback.print_exc()
                 code = 1
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -146,3 +147,79 @@ def test_the_readme_opens_with_the_two_commands_ci_runs() -> None:
     block = text.split("```bash\n", 1)[1].split("```", 1)[0]
     assert text.index("```bash") < 20 and block.split() == ["make", "demo", "make", "test"], block
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+# ----------------------------------------------------------------------------------------------
+# no process-wide state in module globals (issue 62): a cache lives on the run's context or on its owner
+
+#: calls that make a mutable container
+MUTABLE_CALLS = {"dict", "list", "set", "bytearray", "defaultdict", "OrderedDict", "Counter", "deque",
+                 "WeakValueDictionary", "WeakKeyDictionary", "WeakSet"}
+#: the module-level mutable containers vaearr keeps, each with why it is the process's (``__all__`` aside)
+ALLOWED_STATE = {
+    # a memory:// store lives in this process's memory for as long as the process: the store itself, not a cache
+    "vaearr.store.remote._MEMORY": "memory:// repositories",
+    # the output folders this process made and holds a lock on (a descriptor is the process's; a forked child drops
+    # its copies): emptied by vaearr.files.command_outputs when a command ends
+    "vaearr.files._MADE": "output folders made",
+    "vaearr.files._HELD": "output folders held",
+}
+
+
+def _module_state(path: Path, module: str) -> list[str]:
+    """``module.NAME`` of each mutable container ``path`` binds at module level (in its body, or in an ``if``,
+    ``try`` or ``with`` there): a dict, list or set literal or comprehension, or a call of a container type."""
+    found = []
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+                v = node.value
+                name = v.func.id if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) else (
+                    v.func.attr if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) else None)
+                if isinstance(v, ast.Dict | ast.List | ast.Set | ast.DictComp | ast.ListComp | ast.SetComp) or \
+                        name in MUTABLE_CALLS:
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    found.extend(f"{module}.{t.id}" for t in targets if isinstance(t, ast.Name) and t.id != "__all__")
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                    visit([n for n in getattr(node, field, []) if isinstance(n, ast.stmt | ast.excepthandler)])
+            if isinstance(node, ast.excepthandler):
+                visit(node.body)
+
+    visit(ast.parse(path.read_text(), filename=str(path)).body)
+    return found
+
+
+def test_no_module_keeps_a_mutable_container() -> None:
+    """A cache or a record in a module global is the whole process's: shared by every run, notebook cell and test.
+    Constant tables are read-only (``MappingProxyType``, tuples, ``frozenset``); a cache lives on the run's context
+    (:class:`vaearr.context.Opened`) or on what owns it (a zarr array's codec pipeline, a batch source's decode pool,
+    a dask worker's plugin)."""
+    found = [name for path in sorted((ROOT / "vaearr").rglob("*.py"))
+             for name in _module_state(path, ".".join(path.relative_to(ROOT).with_suffix("").parts))]
+    assert sorted(set(found) - set(ALLOWED_STATE)) == [], "make it read-only, or give it an owner (see the docstring)"
+    assert sorted(set(ALLOWED_STATE) - set(found)) == [], "an allowed container is gone: take it off ALLOWED_STATE"
+
+
+def test_the_state_check_finds_what_it_forbids(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text(textwrap.dedent("""
+        from collections import defaultdict
+        from types import MappingProxyType
+        __all__ = ["f"]
+        TABLE = MappingProxyType({"a": 1})
+        NAMES = ("a", "b")
+        _CACHE: dict[str, int] = {}
+        SEEN = set()
+        try:
+            BY_KEY = defaultdict(list)
+        except ImportError:
+            BY_KEY = None
+        def f():
+            local = {}
+            return local
+        class C:
+            shared = []
+    """))
+    assert _module_state(source, "m") == ["m._CACHE", "m.SEEN", "m.BY_KEY"]

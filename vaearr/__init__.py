@@ -11,7 +11,7 @@ The steps of an experiment are callable here, each returning what it wrote (:mod
     ds.vaearr.report("out/report")
 
 ``import vaearr`` registers the ``ds.vaearr``/``da.vaearr`` accessors and stays light: a step imports what it
-needs when it runs (``vaearr.train`` and ``vaearr.encode`` are those packages, callable). The bridge to orix and
+needs when it runs (``vaearr.train`` and ``vaearr.encode`` are functions, as the other steps). The bridge to orix and
 kikuchipy (:func:`to_crystal_map`, :func:`to_ebsd`, :func:`from_crystal_map`, from :mod:`vaearr.io.bridge`) is
 imported on first use too.
 """
@@ -19,9 +19,16 @@ imported on first use too.
 from __future__ import annotations
 
 import importlib
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from vaearr.api import boundaries, decompose, export, index, ingest, open, report, roi, segment, spread
+# `vaearr.train` and `vaearr.encode` are the steps (functions of vaearr.api) and also the names of the package
+# vaearr.train and of the module vaearr.encode (vaearr.encoding's old name). Importing a submodule sets its parent's
+# attribute, so both are imported here first (light: no torch) and the steps bound after them; a later import of
+# either finds it in sys.modules and leaves the steps alone (tests/cli/test_api.py)
+import vaearr.encode  # noqa: F401
+import vaearr.train  # noqa: F401
+from vaearr.api import boundaries, decompose, encode, export, index, ingest, open, report, roi, segment, spread, train
 from vaearr.errors import InputError, StoreBusyError, StoreError, VaearrError
 from vaearr.store import open_store, write_variable, write_variables
 from vaearr.version import __version__
@@ -30,9 +37,8 @@ if TYPE_CHECKING:  # their types for type checkers; at run time __getattr__ impo
     from vaearr.io.bridge import from_crystal_map, to_crystal_map, to_ebsd
 
 #: Names imported on first use: name → module.
-LAZY = {"to_crystal_map": "vaearr.io.bridge", "to_ebsd": "vaearr.io.bridge", "from_crystal_map": "vaearr.io.bridge"}
-#: The steps that are packages of vaearr, callable (``vaearr.train(...)``): imported on first use (torch).
-CALLABLE_PACKAGES = ("train", "encode")
+LAZY = MappingProxyType({"to_crystal_map": "vaearr.io.bridge", "to_ebsd": "vaearr.io.bridge",
+                         "from_crystal_map": "vaearr.io.bridge"})
 #: The steps at the top level, in the order of an experiment.
 STEPS = ("open", "ingest", "roi", "train", "encode", "decompose", "boundaries", "index", "segment", "spread",
          "export", "report")
@@ -45,7 +51,7 @@ __all__ = [
     "__version__",
     "boundaries",
     "decompose",
-    "encode",  # noqa: F822 - a package, imported by __getattr__ on first use
+    "encode",
     "export",
     "from_crystal_map",
     "index",
@@ -58,7 +64,7 @@ __all__ = [
     "spread",
     "to_crystal_map",
     "to_ebsd",
-    "train",  # noqa: F822 - a package, imported by __getattr__ on first use
+    "train",
     "write_variable",
     "write_variables",
 ]
@@ -67,6 +73,4 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name in LAZY:
         return getattr(importlib.import_module(LAZY[name]), name)
-    if name in CALLABLE_PACKAGES:
-        return importlib.import_module(f"vaearr.{name}")
     raise AttributeError(f"module 'vaearr' has no attribute {name!r}")

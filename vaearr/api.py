@@ -5,8 +5,9 @@ Each step calls the library function its command calls (``vaearr segment`` and :
 :func:`vaearr.maps.segment.segment_store`), takes the same options under the same names (the fields of the
 command's options dataclass: :class:`~vaearr.maps.options.SegmentOptions`…), prints the lines the command
 prints, and returns what it wrote: the store's new variables as an :class:`xarray.Dataset` (lazy, as
-:func:`open` gives them), a run folder, a file. ``vaearr.train`` and ``vaearr.encode`` are the packages of
-those names, callable (:func:`vaearr.train.train_store`, :func:`vaearr.encode.encoded`). Like the command line,
+:func:`open` gives them), a run folder, a file. :func:`train` and :func:`encode` are ``vaearr.train`` and
+``vaearr.encode``, functions as the other steps (the package :mod:`vaearr.train` and the module
+:mod:`vaearr.encoding` hold the code; ``vaearr/__init__.py`` says how the names meet). Like the command line,
 this module imports the library when a step runs, so ``import vaearr`` stays light (ruff's PLC0415 is off
 for it and the command line in ``pyproject.toml``).
 
@@ -24,6 +25,7 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from types import MappingProxyType
 
 import xarray as xr
 
@@ -42,12 +44,13 @@ from vaearr.options import from_fields, keyword_signature, take_renamed
 from vaearr.registry import Registry
 from vaearr.store import open_store
 from vaearr.store.schema import ORIENTATION_MAPS, no_variable, orientation_map_name
+from vaearr.train.config import TrainConfig
 
 #: ``vaearr.ingest``'s readers by the kind of input (the ``vaearr ingest KIND`` commands).
 READERS: Registry[Callable[..., xr.Dataset]] = Registry("kind of input")
 
 #: The kind of store each kind of input goes into (``vaearr.io.write.check_kind``).
-STORE_KINDS = {"ebsd": "ebsd-map", "orientations": "ebsd-map", "images": "images", "idx": "images", "nifti": "volumes"}
+STORE_KINDS = MappingProxyType({"ebsd": "ebsd-map", "orientations": "ebsd-map", "images": "images", "idx": "images", "nifti": "volumes"})
 
 PathLike = str | os.PathLike
 
@@ -170,6 +173,45 @@ def ingest(src: PathLike | Sequence[PathLike], store: PathLike, *, kind: str = "
     check_kind(store, STORE_KINDS[kind])  # before anything is read, as the command does
     READERS[kind](src, store, quiet=quiet, **kwargs)
     return open(store)
+
+
+# --------------------------------------------------------------------------------------------
+# training and encoding
+
+
+def train(store: PathLike, run: PathLike, *, resume: bool = False, quiet: bool = False, **fields: Any) -> Path:
+    """``vaearr train``: :func:`~vaearr.train.trainer.fit` of the :class:`~vaearr.train.TrainConfig` of ``store``,
+    ``run`` and its other fields given as keywords (``epochs=3``, ``latent_dim=4``, ``model_options={...}``; an
+    unknown one is one error line naming the options); prints what the command reports (``quiet``: nothing, no
+    progress bars) and returns the run folder."""
+    from vaearr.train.trainer import train_store
+
+    return train_store(store, run, resume=resume, quiet=quiet, **fields)
+
+
+def encode(store: str | Path, run: str | Path, *, name: str = "latent", checkpoint: str = "best", logvar: bool = False,
+           recon_error: bool = True, batch_size: int | None = None, device: str = "cpu", num_workers: int = 0,
+           export: str | Path | None = None, per_subject: str | Path | None = None, overwrite: bool = False,
+           dask: str | None = None, quiet: bool = False, scheduler: str | None = None) -> xr.Dataset:
+    """``vaearr encode``: :func:`vaearr.encoding.encode` (its keywords, but ``progress``), printing what the command
+    prints (``quiet``: nothing, no progress bar); returns what it wrote, the store's new variables (lazy).
+    ``scheduler=``, ``dask``'s old name, is taken with a :class:`DeprecationWarning`."""
+    from vaearr.encoding import encode as encode_store
+
+    if scheduler is not None:
+        dask = take_renamed({"scheduler": scheduler, **({"dask": dask} if dask is not None else {})},
+                            {"scheduler": "dask"}, "vaearr.encode")["dask"]
+    result = encode_store(store, run, name=name, checkpoint=checkpoint, logvar=logvar, recon_error=recon_error,
+                          batch_size=batch_size, device=device, num_workers=num_workers, export=export,
+                          per_subject=per_subject, overwrite=overwrite, progress=not quiet, dask=dask)
+    if not quiet:
+        print(result.summary())
+    return written(store, list(result.variables))
+
+
+train.__signature__ = keyword_signature(  # type: ignore[attr-defined]
+    TrainConfig, ("store", "run"), extra=[inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, default=False),
+                                          QUIET])
 
 
 # --------------------------------------------------------------------------------------------

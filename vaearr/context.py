@@ -48,20 +48,36 @@ class Context:
     snapshots
         URL → the snapshot of a repository store the run read first (filled as it reads; None: every read sees the
         branch's tip). :meth:`reading` gives a context that keeps one.
+    opened
+        What the run opened once and uses again (icechunk repositories, by URL and storage options): its own, as
+        the snapshot record (None: each use opens again). Not sent to another process: each opens its own.
     """
 
     storage_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     figures: FigureOptions = DEFAULT_FIGURES
     command: str = ""
     snapshots: dict[str, str] | None = dataclasses.field(default=None, compare=False, repr=False)
+    opened: Opened | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def reading(self) -> Context:
-        """This context with a fresh snapshot record: the reads of a run made with it see one snapshot per store."""
-        return dataclasses.replace(self, snapshots={})
+        """This context with a fresh snapshot record and a fresh :class:`Opened`: the reads of a run made with it see
+        one snapshot per store, and open each repository once."""
+        return dataclasses.replace(self, snapshots={}, opened=Opened())
 
     def store(self, location: str | os.PathLike) -> StoreRef:
         """``location`` (a store's path or URL) as the run names it: a :class:`StoreRef` holding this context."""
         return StoreRef(location, self)
+
+
+class Opened:
+    """Handles a run opened once and uses again (its repositories), by key: a run's own, never a process's. A copy in
+    another process (a dask worker, a loader process) starts empty: a handle is this process's."""
+
+    def __init__(self) -> None:
+        self.handles: dict[Any, Any] = {}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Opened, ())
 
 
 #: The context of a call that gives none (a Python caller's plain path).

@@ -20,7 +20,7 @@ from vaearr.options import DEFAULT_FIGURES, FigureOptions
 from vaearr.analysis.clustering import joint_cluster
 from vaearr.analysis.ranking import aggregated_rank, rank_latents
 from vaearr.data import build_demo_map
-from vaearr.encode import encode
+from vaearr.encoding import encode
 from vaearr.io.ebsd import ingest_ebsd
 from vaearr.maps.boundaries import describe_grain_size, find_boundaries
 from vaearr.maps.decompose import write_decomposition

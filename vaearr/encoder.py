@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from types import MappingProxyType
 
 import numpy as np
 import torch
@@ -68,7 +69,7 @@ def in_place(model: torch.nn.Module) -> torch.nn.Module:
 
 #: Samples per batch of an encoder pass by device type: on 2 CPU cores batches of 128 ran 1.47 × faster than of 256
 #: (the activations stay in cache); on a GPU larger batches keep it busy (BENCHMARKS.md "Scale").
-ENCODE_BATCH = {"cpu": 128, "cuda": 1024}
+ENCODE_BATCH = MappingProxyType({"cpu": 128, "cuda": 1024})
 
 
 #: Samples a decoder pass takes at once on a CPU: the EBSD conv-vae's last layers hold 512 kB a pattern

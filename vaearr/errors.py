@@ -19,6 +19,7 @@ import os
 import re
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
+from types import MappingProxyType
 
 
 #: an option named in a message: ``name`` or ``name=value`` (a Python literal) in backticks
@@ -64,6 +65,16 @@ def one_line(text: str) -> str:
     "phase 'a\\n# b'\\tc"
     """
     return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+class VaearrWarning(UserWarning):
+    """What vaearr warns a user of (data it skipped or filled, a fallback it took, a run that may have collapsed): a
+    ``UserWarning`` of its own class, so that a caller can single it out (vaearr's test suite makes it an error)."""
+
+
+class VaearrDeprecationWarning(DeprecationWarning):
+    """An old spelling vaearr still takes, until the release the message names (the old name of an option, a
+    keyword or a module)."""
 
 
 class VaearrError(Exception):
@@ -158,12 +169,12 @@ SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\x93NUMPY", "a NumPy .npy array"),
 )
 #: Text files by their suffix (any other text file is "a text file").
-TEXT_KINDS = {".md": "a Markdown text file", ".markdown": "a Markdown text file", ".rst": "a reStructuredText file",
-              ".txt": "a text file", ".csv": "a CSV text file", ".tsv": "a TSV text file", ".json": "a JSON text file",
-              ".toml": "a TOML text file", ".yaml": "a YAML text file", ".yml": "a YAML text file",
-              ".py": "a Python source file", ".html": "an HTML page", ".htm": "an HTML page",
-              ".xml": "an XML text file", ".cif": "a CIF text file", ".ang": "an .ang text file",
-              ".ctf": "a .ctf text file", ".ipynb": "a Jupyter notebook"}
+TEXT_KINDS = MappingProxyType({".md": "a Markdown text file", ".markdown": "a Markdown text file", ".rst": "a reStructuredText file",
+                               ".txt": "a text file", ".csv": "a CSV text file", ".tsv": "a TSV text file", ".json": "a JSON text file",
+                               ".toml": "a TOML text file", ".yaml": "a YAML text file", ".yml": "a YAML text file",
+                               ".py": "a Python source file", ".html": "an HTML page", ".htm": "an HTML page",
+                               ".xml": "an XML text file", ".cif": "a CIF text file", ".ang": "an .ang text file",
+                               ".ctf": "a .ctf text file", ".ipynb": "a Jupyter notebook"})
 #: Bytes read to tell what a file is.
 HEAD = 4096
 #: Characters of a text file's first line quoted in the line.

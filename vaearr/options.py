@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from vaearr.errors import InputError, OptionError
+from vaearr.errors import InputError, OptionError, VaearrDeprecationWarning
 from vaearr.files import writable_folder, writable_folders  # noqa: F401 - the commands' names for them
 
 
@@ -202,7 +202,7 @@ def take_renamed(values: dict[str, Any], renamed: dict[str, str], where: str, *,
         out[new] = out.pop(old)
         if warn:
             warnings.warn(f"{where}: {old}= is deprecated, use {new}= (the old spelling goes in vaearr {REMOVED_IN})",
-                          DeprecationWarning, stacklevel=outside_level())
+                          VaearrDeprecationWarning, stacklevel=outside_level())
     return out
 
 

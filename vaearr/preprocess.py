@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from types import MappingProxyType
 
 import numpy as np
 import torch
@@ -54,10 +55,10 @@ VERSION = 1
 PARAMS_FILE = "preprocess.json"
 ARRAYS_FILE = "preprocess.safetensors"
 #: Output ranges of ``scale``.
-RANGES = {"[0,1]": (0.0, 1.0), "[-1,1]": (-1.0, 1.0)}
+RANGES = MappingProxyType({"[0,1]": (0.0, 1.0), "[-1,1]": (-1.0, 1.0)})
 
 #: Steps by the name they are saved under.
-STEPS: dict[str, type[Transform]] = {
+STEPS: Mapping[str, type[Transform]] = MappingProxyType({
     "subtract_background": SubtractBackground,
     "dynamic_background": DynamicBackground,
     "center_crop": CenterCrop,
@@ -66,9 +67,9 @@ STEPS: dict[str, type[Transform]] = {
     "scale": Scale,
     "standardize": Standardize,
     "circular_mask": CircularMask,
-}
+})
 #: Fields of a step that are arrays (saved in safetensors, not JSON).
-ARRAY_FIELDS = {"subtract_background": ("background",)}
+ARRAY_FIELDS = MappingProxyType({"subtract_background": ("background",)})
 #: Steps that can run in the training step, on a batch already on the device.
 IN_STEP = (Scale, Standardize, CenterCrop, CircularMask)
 #: Kernel sizes of neighbour pattern averaging.

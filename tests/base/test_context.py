@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 
 from tests.helpers import cli
-from vaearr.context import NO_CONTEXT, Context, StoreRef, context_of, with_context
+from vaearr.context import NO_CONTEXT, Context, context_of, with_context
 from vaearr.options import FigureOptions
 from vaearr.store import open_store, write_variable
 

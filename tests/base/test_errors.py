@@ -77,3 +77,34 @@ def test_did_you_mean_the_closest_names() -> None:
         "did you mean --dataset?"
     assert did_you_mean("latnt_dim", ["latent_dim", "latent_dims"]) == "did you mean 'latent_dim' or 'latent_dims'?"
     assert did_you_mean("roi", ["roi"]) is None and did_you_mean("qqq", ["roi", "latent"]) is None
+
+
+def test_vaearrs_own_warnings_are_errors_in_the_suite_and_lines_on_the_command_line(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """pyproject's ``filterwarnings`` (issue 62): one of vaearr's warnings met in a test is an error unless the test
+    says it expects it (``pytest.warns``, ``pytest.deprecated_call``); the command line prints it as one line."""
+    import warnings
+
+    from vaearr.cli import execute
+    from vaearr.errors import VaearrDeprecationWarning, VaearrWarning
+    from vaearr.options import take_renamed
+
+    with pytest.raises(VaearrWarning):
+        warnings.warn("grid nodes without a row", VaearrWarning, stacklevel=1)
+    with pytest.raises(VaearrDeprecationWarning):
+        take_renamed({"features": "latent"}, {"features": "var"}, "vaearr.segment")
+    with pytest.deprecated_call(match="use var="):
+        assert take_renamed({"features": "latent"}, {"features": "var"}, "vaearr.segment") == {"var": "latent"}
+    assert issubclass(VaearrWarning, UserWarning) and issubclass(VaearrDeprecationWarning, DeprecationWarning)
+
+    import vaearr.cli as cli_module
+
+    def warns(args: list[str]) -> None:  # a command that warns, run by execute
+        warnings.warn(f"{args[0]}: a warning of vaearr's", VaearrWarning, stacklevel=1)
+        raise SystemExit(0)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cli_module, "_execute", warns)
+        with pytest.raises(SystemExit):
+            execute(["m.zarr"])
+    assert capsys.readouterr().err == "warning: m.zarr: a warning of vaearr's\n"

@@ -458,7 +458,7 @@ def test_chunk_files_read_as_zarr_does(synth, tmp_path):
     order, chunks zarr never wrote) give exactly what zarr's own read path gives."""
     def epoch(loader, zarr_reads: bool):
         if zarr_reads:
-            loader.source._files = False  # what a store the files path does not handle gets
+            loader.source._files = False  # noqa: SLF001 - what a store the files path does not handle gets
         else:
             assert loader.source.files is not None
         return _collect(loader)

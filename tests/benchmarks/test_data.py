@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 kp = pytest.importorskip("kikuchipy", reason="needs the 'ebsd' extra")

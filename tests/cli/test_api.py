@@ -25,27 +25,43 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_import_vaearr_is_light_and_registers_the_accessors() -> None:
     # a fresh interpreter: the steps and accessors are there, the heavy libraries are not imported yet
     code = ("import sys, xarray as xr, vaearr; "
-            "heavy = [m in sys.modules for m in ('torch', 'matplotlib', 'holoviews', 'kikuchipy', 'vaearr.train')]; "
+            "heavy = [m in sys.modules for m in ('torch', 'matplotlib', 'holoviews', 'kikuchipy', 'vaearr.encoding')]; "
             "print(*heavy, hasattr(xr.Dataset, 'vaearr'), hasattr(xr.DataArray, 'vaearr'), "
             "all(callable(getattr(vaearr, s)) for s in vaearr.STEPS))")  # train and encode import torch when asked for
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False"] * 5 + ["True"] * 3
 
 
-def test_the_steps_are_the_packages_where_names_meet() -> None:
-    # vaearr.train and vaearr.encode are the packages themselves, callable: importing a submodule cannot replace them
-    import vaearr.train.trainer  # noqa: F401
+def test_the_steps_are_functions_where_names_meet() -> None:
+    """``vaearr.train`` and ``vaearr.encode`` are functions of vaearr.api, as every step (no module made callable), and
+    stay so whatever is imported after ``vaearr``; the package vaearr.train and the old module name vaearr.encode
+    are still what ``from ... import`` reads (issue 62)."""
+    import importlib
 
-    assert vaearr.train is sys.modules["vaearr.train"] and callable(vaearr.train)
-    assert vaearr.encode is sys.modules["vaearr.encode"] and callable(vaearr.encode)
-    assert vaearr.train.TrainConfig is not None and vaearr.encode.encode is not vaearr.encode  # still the packages
-    # no other step shares its name with a module of vaearr (that module's import would shadow the step)
+    import vaearr.train.trainer  # noqa: F401
+    from vaearr import api
+    from vaearr.train import TrainConfig
+
+    importlib.import_module("vaearr.encoding")
+    assert vaearr.train is api.train and vaearr.encode is api.encode
+    assert all(inspect.isfunction(getattr(vaearr, s)) for s in vaearr.STEPS)
+    assert sys.modules["vaearr.train"].TrainConfig is TrainConfig and sys.modules["vaearr.train.trainer"].fit
+    with pytest.deprecated_call(match="vaearr.encoding.encode"):
+        from vaearr.encode import encode
+    assert encode is sys.modules["vaearr.encoding"].encode
+    # the step takes the library function's keywords with its defaults (but progress: quiet), and dask's old name
+    lib = [(p.name, p.default) for p in inspect.signature(encode).parameters.values() if p.name != "progress"]
+    step = [(p.name, p.default) for p in inspect.signature(vaearr.encode).parameters.values()]
+    assert step == [*lib, ("quiet", False), ("scheduler", None)]
+    # a module of vaearr that shares a step's name is imported by `import vaearr` first: its import cannot shadow it
     modules = {m.name for m in pkgutil.iter_modules(vaearr.__path__)}
     assert modules & set(vaearr.STEPS) == {"train", "encode"}
+    assert {"train", "encode"} <= set(sys.modules["vaearr"].__dict__) and "vaearr.encode" in sys.modules
     # a step's signature lists its command's options (the options dataclass's fields), for help() and completion
     assert {"var", "mask", "name", "grain_angle", "out"} <= set(inspect.signature(vaearr.segment).parameters)
     assert {"epochs", "latent_dim", "model_options"} <= set(inspect.signature(vaearr.train).parameters)
     assert {"name", "checkpoint", "quiet"} <= set(inspect.signature(vaearr.encode).parameters)
+    assert inspect.signature(vaearr.encode).return_annotation in ("xr.Dataset", xr.Dataset)
 
 
 def test_a_step_writes_what_its_command_writes(demo_store: Path, tmp_path: Path, capsys) -> None:

@@ -194,3 +194,19 @@ def test_no_message_of_the_library_spells_a_flag() -> None:
             if said and flag.search(command.sub("", said)):
                 found.append(f"{path.relative_to(root)}:{node.lineno}: {said[:60]}")
     assert not found, "\n".join(sorted(set(found)))
+
+
+def test_a_command_run_in_process_leaves_the_warning_filters_as_they_were(capsys: pytest.CaptureFixture[str]) -> None:
+    """``vaearr.cli.execute`` prints warnings as one line and hides other libraries' chatter while it runs, and only
+    then: the caller's filters and display (a notebook's, a test's) are as they were after it (issue 62)."""
+    import warnings
+
+    from vaearr.cli import execute
+
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        filters, shown = list(warnings.filters), warnings.showwarning
+        with pytest.raises(SystemExit):
+            execute(["no-such-command"])
+        assert warnings.filters == filters and warnings.showwarning is shown
+    assert "no-such-command" in capsys.readouterr().err

@@ -73,7 +73,7 @@ def assert_quiet_and_portable(store: Path) -> xr.Dataset:
 
 
 def test_open_zarr_is_quiet_after_every_ingest_and_encode(small_map, trained_run, tmp_path: Path) -> None:
-    from vaearr.encode import encode
+    from vaearr.encoding import encode
     from vaearr.io.ebsd import ingest_ebsd
     from vaearr.io.idx import ingest_idx
     from vaearr.io.images import ingest_images
@@ -225,7 +225,7 @@ def test_train_options_that_cannot_train(map_store: Path, tmp_path: Path, capsys
 
 def test_cluster_k_larger_than_the_pixels_and_unsafe_tags(map_store: Path, trained_run: Path, tmp_path: Path,
                                                           capsys) -> None:
-    from vaearr.encode import encode
+    from vaearr.encoding import encode
 
     encode(map_store, trained_run, progress=False)
     kept = int(open_store(map_store)["roi"].sum())

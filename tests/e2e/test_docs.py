@@ -54,7 +54,7 @@ def test_pages_and_references(site: Path) -> None:
            ("store", "io", "maps", "train", "analysis", "viz", "options")}
     # mkdocstrings rendered the docstrings: objects with their anchors, a parameters table from numpydoc
     assert 'id="vaearr.store.write_variables"' in api["store"]
-    assert 'id="vaearr.train.TrainConfig"' in api["train"] and 'id="vaearr.encode"' in api["train"]
+    assert 'id="vaearr.train.TrainConfig"' in api["train"] and 'id="vaearr.encoding"' in api["train"]
     assert 'id="vaearr.options.opt"' in api["options"]
     assert all("doc-section-title" in html or "Parameters" in html for html in api.values())
     # docstrings' Sphinx roles became links into the reference, not ":mod:" text

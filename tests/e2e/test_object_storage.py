@@ -133,7 +133,7 @@ def test_a_writer_killed_during_its_write_leaves_the_store_as_it_was(s3, s3_stor
     before = history(url)
     latent_before = open_store(url)["latent"].values
     killed = False
-    for attempt in range(4):  # the write is short: a try that finishes before the stop is retried
+    for _attempt in range(4):  # the write is short: a try that finishes before the stop is retried
         seen = _objects(s3, "ni.zarr/chunks/")
         proc = subprocess.Popen([sys.executable, "-m", "vaearr", "encode", url, "--run", str(run), "--name", "z",
                                  "--logvar"], env={**os.environ, **s3, "VAEARR_PROGRESS": "off"},
@@ -180,7 +180,7 @@ def test_three_concurrent_writers_each_commits_or_gets_the_conflict_line(s3, s3_
     results = [(p.wait(), *p.communicate()) for p in procs]
     won = [i for i, (rc, _, _) in enumerate(results) if rc == 0]
     assert won, results
-    for i, (rc, _, err) in enumerate(results):
+    for rc, _, err in results:
         if rc != 0:
             lines = err.strip().splitlines()
             assert rc == 2 and len(lines) == 1 and "another writer committed to this store" in lines[0], err

@@ -214,11 +214,11 @@ def test_many_chunks_any_order_and_descending_y(tmp_path, monkeypatch):
     )
     # store chunks of 5 nodes, read blocks of 10: chunks and blocks cut through HDF5 chunks
     _small_blocks(monkeypatch, store_chunk=5 * 240, read_block=12 * 240)
-    assert hdf5._read_blocks((1, 5), (ny, nx), 240) == (1, 10)
-    assert hdf5._read_blocks((2, nx), (ny, nx), 240) == (2, nx)  # never less than a store chunk
+    assert hdf5._read_blocks((1, 5), (ny, nx), 240) == (1, 10)  # noqa: SLF001 - the block rule itself
+    assert hdf5._read_blocks((2, nx), (ny, nx), 240) == (2, nx)  # noqa: SLF001 - never less than a store chunk
     with monkeypatch.context() as m:  # rows split into chunks, blocks of whole rows
         m.setattr(hdf5, "_READ_BLOCK_BYTES", 100 * 240)
-        assert hdf5._read_blocks((1, 20), (ny, nx), 240) == (2, nx)
+        assert hdf5._read_blocks((1, 20), (ny, nx), 240) == (2, nx)  # noqa: SLF001 - the module's own helper, under test
     chunks = (3, nx, 12, 10)
     for name in ("direct", "viah5py", "cube", "shuffled"):
         xy = {"x_dataset": "xs", "y_dataset": "ys"} if name == "shuffled" else {}
@@ -240,7 +240,7 @@ def test_inflaters_agree(ni, tmp_path, monkeypatch):
     for name in ("libdeflate", "zlib"):
         if name == "zlib":
             monkeypatch.setattr(hdf5, "_libdeflate", None)
-        elif hdf5._libdeflate is None:
+        elif hdf5._libdeflate is None:  # noqa: SLF001 - the module's own helper, under test
             continue
         got[name] = read_ebsd(src, dataset="p", scan_shape=(1, 61)).values
         np.testing.assert_array_equal(got[name][0], data, err_msg=name)

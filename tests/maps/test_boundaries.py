@@ -359,7 +359,7 @@ def _nearest_region_by_pixel(z: np.ndarray, own: np.ndarray, ry: np.ndarray, rx:
 def test_the_rings_choice_is_the_per_pixel_one() -> None:
     """The ring's nearest region, taken one window offset at a time over all its pixels, is the choice made pixel by
     pixel (ties to the lower id, windows with one region or none left alone), on maps with ties and holes."""
-    from vaearr.maps.low_angle import _nearest_region_in_window
+    from vaearr.maps.low_angle import _nearest_region_in_window  # noqa: PLC2701 - the helper under test
 
     rng = np.random.default_rng(0)
     for _ in range(20):

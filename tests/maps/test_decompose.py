@@ -15,7 +15,7 @@ import xarray as xr
 from typer.testing import CliRunner
 
 from tests.helpers import cli, tree_hash
-from vaearr.errors import InputError, StoreError
+from vaearr.errors import InputError, StoreError, VaearrWarning
 from vaearr.maps.cnmf import cnmf_fit, nn_weights
 from vaearr.maps.decompose import elbow, write_decomposition
 from vaearr.maps.options import parse_references
@@ -203,7 +203,8 @@ def test_ingest_pca_and_cnmf_weight_tables(mix_store: Path, tmp_path: Path) -> N
     assert got.dims == ("y", "x", "pca_component") and got.attrs["columns"] == ["PCA_1", "PCA_2", "PCA_10"]
     nan = np.isnan(got.values).all(-1)
     assert nan.sum() == 1 and np.allclose(got.values[~nan], vals[~nan].astype(np.float32))
-    res = CliRunner().invoke(app, ["ingest", "tables", str(mix_store), "--cnmf-weights", str(cnmf_csv)])
+    with pytest.warns(VaearrWarning, match="1 of 192 grid nodes have no row in this cnmf_weights table"):
+        res = CliRunner().invoke(app, ["ingest", "tables", str(mix_store), "--cnmf-weights", str(cnmf_csv)])
     assert res.exit_code == 0, res.output
     got = open_store(mix_store).cnmf_weights
     assert got.dims == ("y", "x", "cnmf_component") and got.sizes["cnmf_component"] == 2

@@ -110,12 +110,12 @@ def test_one_set_of_patterns_registered_among_itself_reads_as_two_copies_and_as_
     raw = np.concatenate([a, b, a[:2]]).astype(np.float32) / bg  # 12 patterns, the last two unused
     p = prepared(raw, np.ones((60, 60), np.float32))
     monkeypatch.setattr(boundary_angles, "PREPARE_ROWS", 4)  # three blocks of four
-    np.testing.assert_array_equal(boundary_angles._prepared_in_place(raw.copy(), (60, 60)), p)
+    np.testing.assert_array_equal(boundary_angles._prepared_in_place(raw.copy(), (60, 60)), p)  # noqa: SLF001 - the same numbers in blocks
     geometry = Geometry(PC, (60, 60))
     pairs = (np.array([0, 1, 2, 3, 4, 0]), np.array([5, 6, 7, 8, 9, 6]))
     one = register(p, p, geometry, pairs=pairs)
     two = register(p, p.copy(), geometry, pairs=pairs)
-    used = boundary_angles._on_used(lambda q, pr, g: register(q, q, g, pairs=pr), p, pairs, geometry)
+    used = boundary_angles._on_used(lambda q, pr, g: register(q, q, g, pairs=pr), p, pairs, geometry)  # noqa: SLF001 - on the used rows alone
     for other in (two, used):
         np.testing.assert_array_equal(one.rotation, other.rotation)
         np.testing.assert_array_equal(one.angle, other.angle)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vaearr.errors import StoreError
+from vaearr.errors import StoreError, VaearrWarning
 from vaearr.maps.references import (
     adjusted_rand_index,
     gmm_partition,
@@ -46,7 +46,8 @@ def test_gmm_partition_chooses_k(criterion: str) -> None:
 def test_pca_nmf_inside_roi(demo_store_master: Path) -> None:
     ds = open_store(demo_store_master)
     roi = ds.roi.values
-    dec = pca_nmf(ds, n_components=4, max_fit=800)
+    with pytest.warns(VaearrWarning, match="NMF of 'patterns' stopped at"):  # the demo map's NMF: a reference, not converged
+        dec = pca_nmf(ds, n_components=4, max_fit=800)
     v = dec.variables
     assert dec.n_pixels == int(roi.sum())
     for name in ("pca", "nmf"):
@@ -81,7 +82,8 @@ def test_nmf_that_stops_early_says_so_once(demo_store_master: Path) -> None:
 
 
 def test_write_references_and_reference_maps(demo_store: Path) -> None:
-    info = write_references(demo_store, n_components=3, k_range=(2, 4), max_fit=600)
+    with pytest.warns(VaearrWarning, match="NMF of 'patterns' stopped at"):
+        info = write_references(demo_store, n_components=3, k_range=(2, 4), max_fit=600)
     ds = open_store(demo_store)
     for name in ("pca", "nmf", "pca_gmm", "nmf_gmm", "pca_explained_variance", "pca_components", "nmf_components"):
         assert name in ds, name

@@ -180,7 +180,7 @@ def test_a_flipped_byte_is_named_on_read_and_found_by_verify(base_store: Path, t
     raw[len(raw) // 2] ^= 0x01
     chunk.write_bytes(bytes(raw))
     with pytest.raises(st.ChunkError, match=r"variable 'a', chunk \(0, 0\) is corrupt \(its crc32c checksum"):
-        st.open_store(store)["a"].values
+        _ = st.open_store(store)["a"].values
     assert np.array_equal(st.open_store(store)["b"].values, KEPT.values)  # the other variables read
     code, out, err = vaearr_cli("roi", store, "--var", "a", "--min", "0.5")
     lines = err.strip().splitlines()

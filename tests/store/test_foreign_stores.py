@@ -14,7 +14,7 @@ import pytest
 import zarr
 
 from tests.helpers import tree_hash, vaearr_cli
-from vaearr.encode import encode
+from vaearr.encoding import encode
 from vaearr.store import open_store
 
 pytest.importorskip("kikuchipy", reason="the small map is simulated with kikuchipy (the 'ebsd' extra)")

@@ -60,7 +60,7 @@ def test_flipped_byte_raises_on_read(store_path: Path) -> None:
     raw[len(raw) // 2] ^= 0x01
     chunk.write_bytes(bytes(raw))
     with pytest.raises(st.ChunkError, match=r"variable 'bandcontrast', chunk \(\d+, \d+\) is corrupt.*crc32c"):
-        st.open_store(store_path).bandcontrast.values
+        _ = st.open_store(store_path).bandcontrast.values
 
 
 def test_mask_fills_by_dtype(store_path: Path) -> None:

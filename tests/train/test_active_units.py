@@ -11,7 +11,7 @@ import pytest
 
 from tests.helpers import cli
 from vaearr.batches.plan import subset_samples
-from vaearr.encode import encode
+from vaearr.encoding import encode
 from vaearr.models.latent_stats import LatentStats
 from vaearr.run import Run
 from vaearr.train import TrainConfig, fit

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from tests.helpers import cli
-from vaearr.encode import encode
 from vaearr.encoder import DECODE_CHUNK
+from vaearr.encoding import encode
 from vaearr.run import Run
 from vaearr.store import open_store
 from vaearr.train import TrainConfig, fit
@@ -102,7 +102,7 @@ def test_encode_on_a_dask_cluster_matches_one_process(demo_store: Path, demo_sto
     """--scheduler on a local store: 2 worker processes encode bands of chunks and write them; the latents,
     log-variances, errors and statistics are those of one process (several bands, so the blocks join)."""
     distributed = pytest.importorskip("distributed", reason="needs the 'flows' extra")
-    import vaearr.encode as enc
+    import vaearr.encoding as enc
 
     run = tmp_path / "run"
     trained_on = tmp_path / "train.zarr"  # a copy: training writes the averaged variable into its store
@@ -116,7 +116,7 @@ def test_encode_on_a_dask_cluster_matches_one_process(demo_store: Path, demo_sto
         prefixes = cluster.scheduler.task_prefixes
         assert "encode_band" in prefixes  # the encoding ran as tasks on the workers
         assert any(p.startswith("band_part") for p in prefixes)  # the blocks of the written arrays were taken from the bands on the workers
-    assert len(enc._bands(open_store(demo_store), "patterns", ("y", "x"))) == 5
+    assert len(enc._bands(open_store(demo_store), "patterns", ("y", "x"))) == 5  # noqa: SLF001 - the bands it cut
     ds = open_store(demo_store).load()
     assert there.n_encoded == here.n_encoded == int(ds.roi.sum())
     for suffix in ("", "_logvar", "_recon_error"):

@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_info
 
 from tests.helpers import cli
 from benchmarks.data.planted import planted_map
-from vaearr.encode import encode
+from vaearr.encoding import encode
 from vaearr.store import write_variable
 from vaearr.train import TrainConfig, fit
 from vaearr.train.callbacks import Callback

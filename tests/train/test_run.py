@@ -103,7 +103,7 @@ def test_one_sample_is_the_same_model_input_on_all_five_paths(bg_run: Path, demo
 
 def test_a_second_store_is_encoded_with_the_training_stores_background(bg_run: Path, demo_store_master: Path,
                                                                       other_store: Path, tmp_path: Path) -> None:
-    from vaearr.encode import encode
+    from vaearr.encoding import encode
 
     run = Run.open(bg_run)
     trained_bg = static_background(demo_store_master, "patterns", ("y", "x"), "roi")

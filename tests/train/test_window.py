@@ -13,7 +13,7 @@ import xarray as xr
 
 from tests.helpers import cli, tree_hash
 from benchmarks.data.planted import planted_map
-from vaearr.encode import encode
+from vaearr.encoding import encode
 from vaearr.errors import InputError
 from vaearr.maps.neighbours import fit_store
 from vaearr.maps.window import (

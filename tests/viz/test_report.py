@@ -51,7 +51,7 @@ def ebsd(demo_store_master: Path, demo_files, trained_run: Path, tmp_path_factor
     against band contrast and a cluster folder."""
     from vaearr.analysis.clustering import joint_cluster
     from vaearr.analysis.ranking import rank_latents
-    from vaearr.encode import encode
+    from vaearr.encoding import encode
     from vaearr.maps.segment import segment_store
     from vaearr.maps.spread import spread_store
 

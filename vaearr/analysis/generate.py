@@ -6,8 +6,9 @@ A 2D manifold is Cartesian: the first chosen dim grows to the right, the second 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from types import MappingProxyType
 
 import numpy as np
 import torch
@@ -97,8 +98,8 @@ def linear_interpolation(z0: np.ndarray, z1: np.ndarray, t: np.ndarray | float) 
 
 
 #: Interpolations between two latents by name: ``(z0, z1, t) -> z`` at each ``t`` in [0, 1].
-INTERPOLATIONS: dict[str, Callable[[np.ndarray, np.ndarray, Any], np.ndarray]] = {
-    "linear": linear_interpolation, "slerp": slerp}
+INTERPOLATIONS: Mapping[str, Callable[[np.ndarray, np.ndarray, Any], np.ndarray]] = MappingProxyType({
+    "linear": linear_interpolation, "slerp": slerp})
 
 
 def interpolate(model: Any, z0: np.ndarray, z1: np.ndarray, *, steps: int = 8,

@@ -65,11 +65,23 @@ class Source:
     _array: Any = field(default=None, repr=False)
     _recycler: Any = field(default=None, repr=False)
     _files: Any = field(default=None, repr=False)  # ChunkFiles, False (zarr reads), None (not looked at)
+    _pool: Any = field(default=None, repr=False)  # (pid, ThreadPoolExecutor): the decode_pool of that process
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_array"] = state["_recycler"] = state["_files"] = None  # each process has its own
+        state["_array"] = state["_recycler"] = state["_files"] = state["_pool"] = None  # each process has its own
         return state
+
+    @property
+    def decode_pool(self) -> ThreadPoolExecutor:
+        """This source's :attr:`decode_threads` chunk-decoding threads in this process (made once, under a lock;
+        chunks decode without the GIL; a forked child, which has the pool but not its threads, makes its own). They
+        end when the source is dropped."""
+        with _POOL_LOCK:
+            if self._pool is None or self._pool[0] != os.getpid():
+                self._pool = (os.getpid(), ThreadPoolExecutor(max_workers=self.decode_threads,
+                                                              thread_name_prefix="vaearr-decode"))
+            return self._pool[1]
 
     @property
     def files(self) -> ChunkFiles | None:
@@ -290,34 +302,22 @@ class Source:
             share(jobs)
             return
         # one task per decoding thread, not one per chunk: each hand-off wakes a thread
-        futures = [_decode_pool(self.decode_threads).submit(share, jobs[i::k]) for i in range(k)]
+        futures = [self.decode_pool.submit(share, jobs[i::k]) for i in range(k)]
         for f in futures:
             f.result()
 
 
-def _decode_pool(n: int) -> ThreadPoolExecutor:
-    """This process's pool of ``n`` chunk-decoding threads (made once; chunks decode without the GIL)."""
-    pool = _pools.get(n)
-    if pool is None:
-        with _pools_lock:
-            pool = _pools.get(n)
-            if pool is None:
-                pool = _pools[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="vaearr-decode")
-    return pool
+#: held while a source makes its decode pool (a lock, no state: a forked child gets a fresh one)
+_POOL_LOCK = threading.Lock()
 
 
-_pools: dict[int, ThreadPoolExecutor] = {}
-_pools_lock = threading.Lock()
-
-
-def _forget_pools() -> None:
-    global _pools_lock
-    _pools.clear()  # a forked child has the pools but not their threads
-    _pools_lock = threading.Lock()
+def _new_lock_in_child() -> None:
+    global _POOL_LOCK
+    _POOL_LOCK = threading.Lock()  # a fork while another thread held it would leave the child's copy held
 
 
 if hasattr(os, "register_at_fork"):  # no fork on Windows
-    os.register_at_fork(after_in_child=_forget_pools)
+    os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def cpus() -> int:

@@ -25,16 +25,20 @@ import typer
 from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, decompose, boundaries, index, orientations, export, explore, report, segment, spread, phases  # noqa: F401
 # isort: on
 from vaearr.cli.common import URL, Invocation, app, command_class, command_name
-from vaearr.errors import VaearrError, did_you_mean
+from vaearr.errors import VaearrError, VaearrWarning, did_you_mean
 from vaearr.files import NoRoomError, no_room
 from vaearr.store.remote import is_storage_failure, storage_error
 
 
 def _one_line_warnings() -> None:
+    """Warnings as one line each, without library chatter users cannot act on: in :func:`execute`'s
+    ``warnings.catch_warnings`` block only."""
+
     def show(message, category, filename, lineno, file=None, line=None):
         print(f"warning: {message}", file=sys.stderr)
 
     warnings.showwarning = show
+    warnings.filterwarnings("default", category=VaearrWarning)  # vaearr's own: always printed, as a line
     # library chatter users cannot act on
     for mod in ("zarr", "numcodecs", "dask", "hyperspy", "rosettasciio", "kikuchipy", "orix", "numba"):
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=mod)
@@ -112,8 +116,14 @@ def main() -> None:
 def execute(args: list[str]) -> None:
     """Run the app on ``args`` (what follows ``vaearr``), turning vaearr errors into one line and exit status 2, and
     any other error into one line and exit status 1 (``--debug``: the traceback instead); exits (``SystemExit``)
-    with a non-zero status only."""
-    _one_line_warnings()
+    with a non-zero status only. Warnings print as one line while it runs; the process's warning filters and
+    ``warnings.showwarning`` are as they were after it (a notebook's, a test's)."""
+    with warnings.catch_warnings():
+        _one_line_warnings()
+        _execute(args)
+
+
+def _execute(args: list[str]) -> None:
     debug = os.environ.get("VAEARR_DEBUG", "") not in ("", "0")
     # the line as typed, recorded in the attrs of what the command writes
     # the line as typed and its run's context (vaearr.context.Context: every store the command names carries it)

@@ -44,7 +44,7 @@ def encode(
 ) -> None:
     """Write the latents (mu), and reconstruction error, of a trained run into the store."""
     writable_folders(export=export, out=out, per_subject=per_subject)  # before the store is written
-    from vaearr.encode import encode as encode_store
+    from vaearr.encoding import encode as encode_store
     from vaearr.viz.maps import encoded_maps
 
     result = encode_store(store, run, name=name, checkpoint=checkpoint, logvar=logvar, recon_error=recon_error,

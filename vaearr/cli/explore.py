@@ -16,7 +16,7 @@ from vaearr.options import DEFAULT_FIGURES, FigureOptions, made, writable_folder
 
 #: The command-line parameters of ``vaearr explore`` that are not :class:`ExploreOptions` fields: image files
 #: through the run instead of a store, and the served explorer.
-EXTRA = [
+EXTRA = (
     inspect.Parameter("image", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
         Optional[list[Path]], typer.Option("--image", help="Image file to reconstruct, read as the run's store images "
                                                            "were (repeatable; two are also interpolated).")]),
@@ -26,7 +26,7 @@ EXTRA = [
         bool, typer.Option("--serve", help="Serve the interactive explorer (one slider per latent dim) instead.")]),
     inspect.Parameter("port", inspect.Parameter.KEYWORD_ONLY, default=5006, annotation=Annotated[
         int, typer.Option(min=0, max=65535, help="Port of the served explorer (0: a free one, printed).")]),
-]
+)
 
 
 def explore(figure_options: FigureOptions, **given: Any) -> None:

@@ -15,7 +15,7 @@ from vaearr.options import made, writable_folder
 from vaearr.train.config import TrainConfig
 
 #: Command-line parameters that are not fields: how ``model_options`` are given, and resuming.
-EXTRA = [
+EXTRA = (
     inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
         Optional[Path], typer.Option(help="Model config: JSON, or a Stable Diffusion / ldm YAML (autoencoder-kl).")]),
     inspect.Parameter("option", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
@@ -24,7 +24,7 @@ EXTRA = [
     inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Annotated[
         bool, typer.Option("--resume", help="Continue the run from its last checkpoint, on the store it recorded (another "
                                     "STORE is refused); a run stopped before its first checkpoint starts again.")]),
-]
+)
 
 
 def parameters() -> list[inspect.Parameter]:

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from types import MappingProxyType
 
 import h5py
 import numpy as np
@@ -54,7 +55,7 @@ from vaearr.errors import InputError, require, unreadable
 from vaearr.numba_cache import guard_gufunc_cache
 
 #: Master patterns kikuchipy ships inside its package (no network): phase name → loader.
-SHIPPED_PHASES = {"ni": "nickel_ebsd_master_pattern_small"}
+SHIPPED_PHASES = MappingProxyType({"ni": "nickel_ebsd_master_pattern_small"})
 #: Master patterns kikuchipy downloads from Zenodo (``kikuchipy.data.ebsd_master_pattern``).
 KIKUCHIPY_PHASES = ("ni", "al", "si", "austenite", "ferrite", "steel_chi", "steel_sigma", "steel_sigma2",
                     "steel_r", "steel_pi", "steel_cr2n", "al6mn", "alpha_almnsi")

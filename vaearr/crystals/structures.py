@@ -22,6 +22,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from types import MappingProxyType
 
 import numpy as np
 
@@ -57,12 +58,12 @@ class Crystal:
 
 
 #: The built-in phases, by name: FCC as Ni, BCC as α-Fe, HCP as α-Ti (room-temperature lattices).
-BUILTIN = {
+BUILTIN = MappingProxyType({
     "fcc": Crystal("fcc", 225, (3.524, 3.524, 3.524, 90.0, 90.0, 90.0), (("Ni", (0.0, 0.0, 0.0), 1.0),)),
     "bcc": Crystal("bcc", 229, (2.8665, 2.8665, 2.8665, 90.0, 90.0, 90.0), (("Fe", (0.0, 0.0, 0.0), 1.0),)),
     "hcp": Crystal("hcp", 194, (2.9508, 2.9508, 4.6855, 90.0, 90.0, 120.0),
-                   (("Ti", (1 / 3, 2 / 3, 0.25), 1.0),)),
-}
+                                    (("Ti", (1 / 3, 2 / 3, 0.25), 1.0),)),
+})
 #: Space groups of the hexagonal and trigonal systems (two lattice numbers mean a and c, γ = 120°).
 HEXAGONAL = range(143, 195)
 #: What ``NAME:SPACEGROUP:LATTICE:ATOMS`` looks like, for the error lines.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Any
+from types import MappingProxyType
 
 import numpy as np
 import xarray as xr
@@ -37,8 +38,8 @@ from vaearr.numba_cache import guard_gufunc_cache
 
 #: Store quality variable → orix property name (the first of :data:`ORIENTATION_QUALITY`'s keys), and
 #: the quality maps ``vaearr index`` writes as ``{name}_score`` / ``{name}_bands``.
-ORIX_PROPERTY = {**{store: orix for orix, store in reversed(list(ORIENTATION_QUALITY.items()))},
-                 "score": "scores", "bands": "bands"}
+ORIX_PROPERTY = MappingProxyType({**{store: orix for orix, store in reversed(list(ORIENTATION_QUALITY.items()))},
+                                  "score": "scores", "bands": "bands"})
 #: Property a grain-id label map rides in (``grain_from``).
 GRAIN_ID = "grain_id"
 

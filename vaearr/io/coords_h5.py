@@ -26,7 +26,7 @@ import h5py
 import numpy as np
 import xarray as xr
 
-from vaearr.errors import InputError
+from vaearr.errors import InputError, VaearrWarning
 from vaearr.io.grid import infer_grid
 from vaearr.io.hdf5 import coord_units_factor, lazy_patterns, open_h5
 from vaearr.io.limits import check_dataset
@@ -157,7 +157,7 @@ def read_coords_hdf5(
                + ("" if options.step is not None else " (the default; give `step` for the real one)"))
     else:
         if options.step is not None:
-            warnings.warn(f"{path}: step ignored, coordinates come from /{COORDS} in µm", stacklevel=3)
+            warnings.warn(f"{path}: step ignored, coordinates come from /{COORDS} in µm", VaearrWarning, stacklevel=3)
         x, y = x * factor, y * factor
         attrs["step_source"] = f"/{COORDS}"
         how = "µm" + ("" if whole else " (not whole numbers, so not indices)")

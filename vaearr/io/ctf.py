@@ -12,6 +12,7 @@ crystal map's phases are numbered 1, 2, … in the order of their ids.
 from __future__ import annotations
 
 import os
+from types import MappingProxyType
 
 import numpy as np
 
@@ -19,11 +20,11 @@ from vaearr.crystals import header_name
 from vaearr.version import __version__
 
 #: Laue group (orix's name) → the Laue id of a ``.ctf`` phase line (orix's reader: 1 … 11).
-LAUE_IDS = {"-1": 1, "2/m": 2, "mmm": 3, "4/m": 4, "4/mmm": 5, "-3": 6, "-3m": 7, "6/m": 8, "6/mmm": 9,
-            "m-3": 10, "m3": 10, "m-3m": 11}
+LAUE_IDS = MappingProxyType({"-1": 1, "2/m": 2, "mmm": 3, "4/m": 4, "4/mmm": 5, "-3": 6, "-3m": 7, "6/m": 8, "6/mmm": 9,
+                             "m-3": 10, "m3": 10, "m-3m": 11})
 #: Columns after Phase, X, Y: the crystal map properties each takes, the first present (none → 0).
 #: MAD is a mean angular deviation in degrees: Oxford's, or PyEBSDIndex's pattern fit (``fit``), the same measure.
-PROPERTY_COLUMNS = {"bands": ("bands",), "MAD": ("MAD", "fit"), "BC": ("BC",), "BS": ("BS",)}
+PROPERTY_COLUMNS = MappingProxyType({"bands": ("bands",), "MAD": ("MAD", "fit"), "BC": ("BC",), "BS": ("BS",)})
 #: Columns the format holds as bytes (AZtec writes band contrast and band slope 0–255).
 BYTE_COLUMNS = ("BC", "BS")
 #: Error code of a point that is not indexed ("no solution").

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -38,8 +39,8 @@ from vaearr.store.schema import PHASE_ID, ROI, X, Y, no_variable, phase_id_name
 from vaearr.numba_cache import guard_gufunc_cache
 
 #: Output suffix → what is written.
-FORMATS = {".ang": "EDAX/TSL .ang (orix)", ".ctf": "Oxford .ctf", ".h5": "orix HDF5", ".hdf5": "orix HDF5",
-           ".csv": "CSV table"}
+FORMATS = MappingProxyType({".ang": "EDAX/TSL .ang (orix)", ".ctf": "Oxford .ctf", ".h5": "orix HDF5", ".hdf5": "orix HDF5",
+                            ".csv": "CSV table"})
 #: Rows of a CSV written per block (one progress step).
 CSV_BLOCK_ROWS = 65536
 

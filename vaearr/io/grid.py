@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from vaearr.errors import InputError
+from vaearr.errors import InputError, VaearrWarning
 
 #: Default tolerance, as a fraction of the grid step, for "this point is on that node".
 REL_TOL = 0.05
@@ -191,6 +191,7 @@ def _assemble(
     warnings.warn(
         f"{os.fspath(path)}: {kind} scan grid assembled onto a square {ny}×{nx} grid "
         f"(step {step_x:g} × {step_y:g} µm, nearest point)",
+        VaearrWarning,
         stacklevel=3,
     )
     return Grid(gx, gy, index, kind)

@@ -22,7 +22,7 @@ import numpy as np
 import xarray as xr
 from dask.base import tokenize
 
-from vaearr.errors import InputError
+from vaearr.errors import InputError, VaearrWarning
 from vaearr.io.grid import infer_grid
 from vaearr.io.limits import check_dataset
 from vaearr.io.patterns import (
@@ -485,7 +485,7 @@ def read_plain_hdf5(
 
     if x is not None:
         if step is not None:
-            warnings.warn(f"{path}: step ignored, coordinates come from the x/y datasets", stacklevel=3)
+            warnings.warn(f"{path}: step ignored, coordinates come from the x/y datasets", VaearrWarning, stacklevel=3)
         grid = infer_grid(x, y, path=path)
         index, gx, gy, grid_kind = grid.index, grid.x, grid.y, grid.kind
         sy = float(np.median(np.diff(gy))) if gy.size > 1 else float(np.median(np.diff(gx))) if gx.size > 1 else DEFAULT_STEP

@@ -24,6 +24,7 @@ import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import dask
 import dask.array as da
@@ -35,7 +36,7 @@ from vaearr.io.write import write_ingested
 from vaearr.store import default_chunks
 
 #: IDX type code → big-endian numpy dtype.
-IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+IDX_DTYPES = MappingProxyType({0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"})
 #: Fashion-MNIST's class names, in label order.
 FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

@@ -36,7 +36,7 @@ import numpy as np
 import xarray as xr
 from PIL import Image, UnidentifiedImageError
 
-from vaearr.errors import InputError
+from vaearr.errors import InputError, VaearrWarning
 from vaearr.options import check_values
 from vaearr.io.write import write_ingested
 from vaearr.store import default_chunks
@@ -47,9 +47,9 @@ FORMATS = ("PNG", "JPEG", "TIFF", "BMP")
 MODES = ("auto", "L", "RGB")
 
 # PIL modes whose pixels are one gray value (alpha, if any, is dropped)
-_GRAY_MODES = {"1", "L", "LA", "I;16", "I;16L", "I;16B", "I;16N"}
-_COLOR_MODES = {"RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "HSV"}
-_PALETTE_MODES = {"P", "PA"}
+_GRAY_MODES = frozenset({"1", "L", "LA", "I;16", "I;16L", "I;16B", "I;16N"})
+_COLOR_MODES = frozenset({"RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "HSV"})
+_PALETTE_MODES = frozenset({"P", "PA"})
 
 
 @dataclass(frozen=True)
@@ -252,7 +252,7 @@ def read_image_folder(
         warnings.warn(
             f"{folder}: skipped {len(skipped)} files that are not readable images "
             f"(first: {', '.join(skipped[:3])})",
-            UserWarning,
+            VaearrWarning,
             stacklevel=2,
         )
 

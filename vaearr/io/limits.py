@@ -15,6 +15,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from types import MappingProxyType
 
 import h5py
 
@@ -28,7 +29,7 @@ MAX_CSV_COLUMNS = 10_000
 MAX_HEADER_CHARS = 1 << 20
 #: most bytes one point's row of a ``.ang``/``.ctf`` takes (EDAX and Oxford write about 100)
 MAX_ROW_BYTES = 1024
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_UNITS = MappingProxyType({"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40})
 
 
 def memory_budget() -> int:

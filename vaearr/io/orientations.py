@@ -32,7 +32,7 @@ import numpy as np
 import xarray as xr
 
 from vaearr.crystals import phase_record
-from vaearr.errors import InputError, StoreError, VaearrError, require, unreadable, what_file
+from vaearr.errors import InputError, StoreError, VaearrError, VaearrWarning, require, unreadable, what_file
 from vaearr.io.crystal_map import NOT_INDEXED, CrystalMapData
 from vaearr.io.grid import infer_grid, place_on_grid
 from vaearr.io.limits import check_budget, check_rows, check_text
@@ -236,7 +236,7 @@ def orientation_variables(
     missing = int((~have).sum())
     if missing:
         warnings.warn(f"{path}: {missing} of {index.size} grid nodes have no point in this orientation map; "
-                      f"they are not indexed (NaN, phase_id {NOT_INDEXED})", UserWarning, stacklevel=2)
+                      f"they are not indexed (NaN, phase_id {NOT_INDEXED})", VaearrWarning, stacklevel=2)
     return out, kind
 
 

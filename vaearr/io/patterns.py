@@ -6,6 +6,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from types import MappingProxyType
 
 import numpy as np
 import xarray as xr
@@ -16,7 +17,7 @@ from vaearr.store.schema import PATTERN_DIMS
 #: Step used when neither the file nor the caller gives one (µm).
 DEFAULT_STEP = 1.0
 #: Length units a file's coordinates may carry, as a factor to µm.
-TO_UM = {"um": 1.0, "µm": 1.0, "μm": 1.0, "micron": 1.0, "microns": 1.0, "nm": 1e-3, "mm": 1e3, "m": 1e6}
+TO_UM = MappingProxyType({"um": 1.0, "µm": 1.0, "μm": 1.0, "micron": 1.0, "microns": 1.0, "nm": 1e-3, "mm": 1e3, "m": 1e6})
 
 
 @dataclass(frozen=True)

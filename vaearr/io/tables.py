@@ -23,12 +23,13 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from vaearr.errors import InputError, StoreError
+from vaearr.errors import InputError, StoreError, VaearrWarning
 from vaearr.io.grid import place_on_grid
 from vaearr.io.limits import MAX_CSV_COLUMNS, MAX_HEADER_CHARS, check_budget, check_text
 from vaearr.io.write import write_ingested
@@ -37,9 +38,9 @@ from vaearr.store import open_store
 #: Table kinds and the variable each becomes.
 KINDS = ("bandcontrast", "elements", "phase", "pca_weights", "cnmf_weights")
 #: Weight tables exported by the PCA/cNMF source scripts: ``x, y, PCA_1…PCA_n`` / ``cNMF_1…``.
-WEIGHT_PREFIXES = {"pca_weights": "pca", "cnmf_weights": "cnmf"}
+WEIGHT_PREFIXES = MappingProxyType({"pca_weights": "pca", "cnmf_weights": "cnmf"})
 #: Normalised header names accepted for each column role.
-ALIASES: dict[str, frozenset[str]] = {
+ALIASES: Mapping[str, frozenset[str]] = MappingProxyType({
     "x": frozenset({"x", "xpos", "xposition", "xcoord", "xcoordinate", "xum", "xmicron", "xmicrons"}),
     "y": frozenset({"y", "ypos", "yposition", "ycoord", "ycoordinate", "yum", "ymicron", "ymicrons"}),
     "bandcontrast": frozenset({"bandcontrast", "bc"}),
@@ -47,7 +48,7 @@ ALIASES: dict[str, frozenset[str]] = {
     # scan indices (column, row), as the EBSD scripts' phase tables have them: x_indice, y_indice
     "x_index": frozenset({"xindice", "xindices", "xindex", "xidx", "xind", "ix"}),
     "y_index": frozenset({"yindice", "yindices", "yindex", "yidx", "yind", "iy"}),
-}
+})
 #: What a table's x/y columns hold: found from the header (``auto``), or as given.
 XY_UNITS = ("auto", "index", "um")
 #: Value written at grid nodes with no phase.
@@ -56,7 +57,7 @@ PHASE_NODATA = -1
 _SEPARATORS = (",", ";", "\t")
 #: Text read as a missing number (pandas' usual list); a phase column takes only "" as missing,
 #: since "NA" or "None" may be a phase's name.
-_NA_NUMBERS = ["", "NA", "N/A", "n/a", "NaN", "nan", "-nan", "NAN", "null", "NULL", "None", "#N/A"]
+_NA_NUMBERS = ("", "NA", "N/A", "n/a", "NaN", "nan", "-nan", "NAN", "null", "NULL", "None", "#N/A")
 _DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d+,\d+([eE][+-]?\d+)?\s*$")
 
 
@@ -279,8 +280,8 @@ def _element_values(df, cols, value_cols, have, rows, shape, dims, coords, attrs
 
 
 #: How each kind of table becomes its variable (and what fills the nodes without a row).
-_VALUES = {"phase": _phase_values, "bandcontrast": _bandcontrast_values, "elements": _element_values,
-           **{k: _weight_values for k in WEIGHT_PREFIXES}}
+_VALUES = MappingProxyType({"phase": _phase_values, "bandcontrast": _bandcontrast_values, "elements": _element_values,
+                            **{k: _weight_values for k in WEIGHT_PREFIXES}})
 
 
 def read_table(
@@ -383,7 +384,7 @@ def read_table(
         warnings.warn(
             f"{path}: {missing} of {index.size} grid nodes have no row in this {kind} table; "
             f"they are {fill}",
-            UserWarning,
+            VaearrWarning,
             stacklevel=2,
         )
     return da

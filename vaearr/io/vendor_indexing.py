@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import MappingProxyType
 
 import h5py
 import numpy as np
@@ -38,13 +39,13 @@ from vaearr.store.schema import ORIENTATION_QUALITY
 from vaearr.numba_cache import guard_gufunc_cache
 
 #: Root ``Manufacturer`` of each vendor's HDF5 file (its start, case-insensitive).
-MANUFACTURERS = {"oxford": "oxford", "bruker": "bruker", "edax": "edax"}
+MANUFACTURERS = MappingProxyType({"oxford": "oxford", "bruker": "bruker", "edax": "edax"})
 #: Per vendor: the datasets of the indexing (Euler angles, then phase) and of the header grid
 #: (columns, rows, x step, y step).
-EULER = {"oxford": ("Euler", "Phase"), "edax": ("Phi1", "Phi", "Phi2", "Phase"),
-         "bruker": ("phi1", "PHI", "phi2", "Phase")}
-GRID = {"oxford": ("X Cells", "Y Cells", "X Step", "Y Step"), "edax": ("nColumns", "nRows", "Step X", "Step Y"),
-        "bruker": ("NCOLS", "NROWS", "XSTEP", "YSTEP")}
+EULER = MappingProxyType({"oxford": ("Euler", "Phase"), "edax": ("Phi1", "Phi", "Phi2", "Phase"),
+                          "bruker": ("phi1", "PHI", "phi2", "Phase")})
+GRID = MappingProxyType({"oxford": ("X Cells", "Y Cells", "X Step", "Y Step"), "edax": ("nColumns", "nRows", "Step X", "Step Y"),
+                         "bruker": ("NCOLS", "NROWS", "XSTEP", "YSTEP")})
 
 
 def text(obj) -> str:
@@ -196,7 +197,7 @@ def read_vendor_indexing(path: str | os.PathLike, vendor: str | None = None) -> 
     """
     path = Path(path)
     vendor = vendor or vendor_of(path)
-    if vendor not in EULER or not holds_indexing(path, vendor):
+    if vendor is None or vendor not in EULER or not holds_indexing(path, vendor):
         return None
     with h5py.File(path, "r") as f:
         scan = first_scan(f)

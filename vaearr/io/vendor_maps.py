@@ -23,6 +23,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 import h5py
 import numpy as np
@@ -35,10 +36,10 @@ from vaearr.io.vendor_indexing import first_scan, holds_indexing, vendor_of
 from vaearr.store.schema import ELEMENT, ELEMENTS, ORIENTATION, X, Y, phase_id_name
 
 #: The patterns' datasets in each vendor's ``EBSD/Data`` (what kikuchipy reads).
-PATTERN_DATASETS = {"oxford": ("Processed Patterns", "Unprocessed Patterns"), "edax": ("Pattern",),
-                    "bruker": ("RawPatterns",)}
+PATTERN_DATASETS = MappingProxyType({"oxford": ("Processed Patterns", "Unprocessed Patterns"), "edax": ("Pattern",),
+                                     "bruker": ("RawPatterns",)})
 #: H5OINA EDS groups with element maps, in the order they are taken, and their units.
-EDS_GROUPS = {"Window Integral": "counts/s", "Peak Area": "counts/s", "Composition": "wt%"}
+EDS_GROUPS = MappingProxyType({"Window Integral": "counts/s", "Peak Area": "counts/s", "Composition": "wt%"})
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
+from types import MappingProxyType
 
 import xarray as xr
 import zarr
@@ -37,7 +38,7 @@ def check_sample_coords(store: str | os.PathLike, ds: xr.Dataset, *, dim: str = 
 
 
 #: A store's kind told by its dims, for a store without the ``kind`` attr (one written before it was recorded).
-KIND_BY_DIM = {X: "ebsd-map", SAMPLE: "images", SUBJECT: "volumes"}
+KIND_BY_DIM = MappingProxyType({X: "ebsd-map", SAMPLE: "images", SUBJECT: "volumes"})
 
 
 def store_kind(store: str | os.PathLike) -> str | None:

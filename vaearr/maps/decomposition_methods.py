@@ -19,6 +19,7 @@ import numpy as np
 from sklearn.decomposition import NMF, PCA
 from sklearn.exceptions import ConvergenceWarning
 
+from vaearr.errors import VaearrWarning
 from vaearr.maps.cnmf import cnmf_fit, nn_weights
 from vaearr.maps.masked import MaskedPixels, Projection, Sample
 from vaearr.maps.references import gmm_partition
@@ -126,7 +127,7 @@ class NMFDecomposition(Decomposition):
             model.fit(f.x_fit)
         if any(issubclass(w.category, ConvergenceWarning) for w in caught):
             warnings.warn(f"NMF of '{f.var}' stopped at {model.max_iter} iterations before its tolerance; "
-                          "the components are kept as they are", stacklevel=3)
+                          "the components are kept as they are", VaearrWarning, stacklevel=3)
         comps = model.components_.astype(np.float32)
         return comps, project_nonnegative(f.px, comps, f.n, f.component_dim, f.transform), f.n
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from types import MappingProxyType
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from vaearr.registry import Registry
 from vaearr.numba_cache import guard_gufunc_cache
 
 #: PyEBSDIndex settings (kikuchipy's Hough-indexing tutorial: 10 bands, Hough-space smoothing σ 2).
-HOUGH_OPTIONS = {"nBands": 10, "tSigma": 2.0, "rSigma": 2.0}
+HOUGH_OPTIONS = MappingProxyType({"nBands": 10, "tSigma": 2.0, "rSigma": 2.0})
 #: A dictionary up to this many bytes is simulated once into memory; a larger one stays lazy
 #: (kikuchipy simulates it piece by piece while matching, once per block).
 DICTIONARY_MEMORY = 2 * 1024**3

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 import xarray as xr
@@ -54,7 +55,7 @@ from vaearr.store.schema import (
 from vaearr.numba_cache import guard_gufunc_cache
 
 #: Sample directions an IPF can be coloured along.
-DIRECTIONS = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}
+DIRECTIONS = MappingProxyType({"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)})
 
 
 # --------------------------------------------------------------------------------------------

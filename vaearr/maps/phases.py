@@ -49,6 +49,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from types import MappingProxyType
 
 import numpy as np
 import xarray as xr
@@ -559,17 +560,17 @@ def phases_store(store: str | os.PathLike, options: PhasesOptions | None = None,
     return _write(store, ds, o, regions, labels, counts, grouping, mask, messages)
 
 
-RULES = {
+RULES = MappingProxyType({
     "bands": "regions grouped by the angles between the bands of their mean patterns (band triangles shared; "
-             "PyEBSDIndex band detection)",
+                              "PyEBSDIndex band detection)",
     "sharpness": "regions grouped by the sharpness of their mean patterns (share of the power at fine detail, "
-                 "noise taken off)",
+                                  "noise taken off)",
     "auto": "regions grouped by the angles between their bands, then by sharpness (power at fine detail) within each "
-            "group",
+                             "group",
     "features": "regions grouped by a Gaussian mixture of their mean features (lowest BIC)",
     "lattice": "regions of each indexed structure grouped by the lattice parameter fitted to their mean patterns at "
-               "the indexed orientation (kinematical patterns, best NCC)",
-}
+                                "the indexed orientation (kinematical patterns, best NCC)",
+})
 
 
 def _write(store: Any, ds: xr.Dataset, o: PhasesOptions, regions: np.ndarray, labels: np.ndarray, counts: np.ndarray,

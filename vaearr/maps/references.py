@@ -26,7 +26,7 @@ from sklearn.decomposition import NMF, PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
-from vaearr.errors import InputError, StoreError, did_you_mean
+from vaearr.errors import InputError, StoreError, VaearrWarning, did_you_mean
 from vaearr.maps.composite import element_composite
 from vaearr.maps.masked import MaskedPixels, mask_array
 from vaearr.maps.options import MAX_FIT
@@ -274,7 +274,7 @@ def pca_nmf(
         if stopped:
             warnings.warn(f"NMF of '{var}' stopped at {nmf.max_iter} iterations before its tolerance "
                           f"({nmf.tol:g}) in {stopped} of its fit/transform calls; the components are "
-                          "kept as they are (a reference, not a converged factorisation)", stacklevel=2)
+                          "kept as they are (a reference, not a converged factorisation)", VaearrWarning, stacklevel=2)
     return Decomposition(variables=out, n_pixels=n)
 
 

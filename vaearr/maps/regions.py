@@ -60,6 +60,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from types import MappingProxyType
 
 import numpy as np
 from scipy import sparse
@@ -101,7 +102,7 @@ LevelRule = Callable[..., tuple[np.ndarray, dict[str, Any]]]
 #: Passes of noise estimate and merging: the second reads the noise inside the first pass's regions.
 NOISE_PASSES = 2
 #: Boundary codes of ``{name}_boundaries``.
-BOUNDARY_CODES = {"none": 0, "low_angle": 1, "grain": 2}
+BOUNDARY_CODES = MappingProxyType({"none": 0, "low_angle": 1, "grain": 2})
 
 
 @dataclass

@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
+from types import MappingProxyType
 
 import torch
 from torch import Tensor, nn
@@ -54,32 +55,32 @@ from vaearr.models.losses import kl_divergence, loss_units, reconstruction_loss
 
 #: Architecture presets. Fields a user leaves as ``None`` come from here (``"sd-v1"`` when no preset
 #: is named); anything given explicitly wins.
-PRESETS: dict[str, dict[str, Any]] = {
+PRESETS: Mapping[str, dict[str, Any]] = MappingProxyType({
     # The SD v1 first stage (ldm kl-f8): ch=128, ch_mult=(1, 2, 4, 4), 2 res blocks, z=4, mid attention.
     "sd-v1": {
-        "channels": (128, 256, 512, 512),
-        "num_res_blocks": 2,
-        "latent_channels": 4,
-        "with_mid_attention": True,
-        "norm_num_groups": 32,
+                         "channels": (128, 256, 512, 512),
+                         "num_res_blocks": 2,
+                         "latent_channels": 4,
+                         "with_mid_attention": True,
+                         "norm_num_groups": 32,
     },
     # CPU-sized: f = 4, 2.7 M parameters (RGB), mid attention at H/4.
     "small": {
-        "channels": (32, 64, 128),
-        "num_res_blocks": 1,
-        "latent_channels": 4,
-        "with_mid_attention": True,
-        "norm_num_groups": 16,
+                         "channels": (32, 64, 128),
+                         "num_res_blocks": 1,
+                         "latent_channels": 4,
+                         "with_mid_attention": True,
+                         "norm_num_groups": 16,
     },
     # Smoke tests: f = 2, 0.33 M parameters (RGB), no attention.
     "tiny": {
-        "channels": (32, 64),
-        "num_res_blocks": 1,
-        "latent_channels": 4,
-        "with_mid_attention": False,
-        "norm_num_groups": 8,
+                         "channels": (32, 64),
+                         "num_res_blocks": 1,
+                         "latent_channels": 4,
+                         "with_mid_attention": False,
+                         "norm_num_groups": 8,
     },
-}
+})
 RECON_LOSSES = ("mse", "l1")
 #: ``"monai"``: MONAI's network; ``"ldm"``: the original ldm / SD first stage exactly (see
 #: :class:`AutoencoderKLConfig`'s ``layout``).

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import ClassVar, cast
 
 import torch
@@ -55,14 +56,14 @@ from vaearr.models.losses import kl_per_dim
 #: (see the table in the module docstring).
 OUTPUT_HEADS = LIKELIHOODS.names()
 DATA_RANGES = ("[0,1]", "[-1,1]", "standardized")
-AUTO_OUTPUT = {"[0,1]": "sigmoid-bce", "[-1,1]": "tanh-mse", "standardized": "gaussian"}
-ACTIVATIONS = {"leaky_relu": lambda: nn.LeakyReLU(0.2), "silu": nn.SiLU, "relu": nn.ReLU}
-NORMS = {
+AUTO_OUTPUT = MappingProxyType({"[0,1]": "sigmoid-bce", "[-1,1]": "tanh-mse", "standardized": "gaussian"})
+ACTIVATIONS = MappingProxyType({"leaky_relu": lambda: nn.LeakyReLU(0.2), "silu": nn.SiLU, "relu": nn.ReLU})
+NORMS = MappingProxyType({
     # GroupNorm with up to 8 groups: independent of batch size, so a last batch of 1 trains fine.
     "group": lambda c: nn.GroupNorm(math.gcd(8, c), c),
     "batch": nn.BatchNorm2d,
     "none": None,  # no module at all, so a plain conv/act stack keeps its script's indices
-}
+})
 #: Layout choices (see ConvVAEConfig): how the decoder grows, where it stops, how it meets the input size.
 DECODERS = ("upsample", "transpose")
 UPSAMPLE_TO = ("double", "encoder")

@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from types import MappingProxyType
 
 import torch
 from safetensors.torch import load_file
@@ -181,20 +182,20 @@ def _mnist_options(state: dict[str, Tensor]) -> dict[str, Any]:
 
 
 #: ``--from`` name → layout.
-SCRIPTS: dict[str, Script] = {
+SCRIPTS: Mapping[str, Script] = MappingProxyType({
     "ebsd-script": Script(
-        "ebsd-script", "Angelamer/microstructural_segmentation@vae vae_cnn.VAE",
-        (r"encoder\.\d+", "fc_mu", "fc_logvar", "fc_decode", r"dec_refine\.\d+\.0", r"out_head\.0"),
-        _ebsd_options, "[-1,1]"),
+                         "ebsd-script", "Angelamer/microstructural_segmentation@vae vae_cnn.VAE",
+                         (r"encoder\.\d+", "fc_mu", "fc_logvar", "fc_decode", r"dec_refine\.\d+\.0", r"out_head\.0"),
+                         _ebsd_options, "[-1,1]"),
     "beta-vae": Script(
-        "beta-vae", "small-thinking/ml-playground modeling/generation/ae/vae.py VariationalAutoEncoder",
-        (r"encoder\.encoder\.\d+", r"encoder\.fc_mu", r"encoder\.fc_logvar", r"decoder\.fc", r"decoder\.decoder\.\d+"),
-        _beta_vae_options, "[0,1]"),
+                         "beta-vae", "small-thinking/ml-playground modeling/generation/ae/vae.py VariationalAutoEncoder",
+                         (r"encoder\.encoder\.\d+", r"encoder\.fc_mu", r"encoder\.fc_logvar", r"decoder\.fc", r"decoder\.decoder\.\d+"),
+                         _beta_vae_options, "[0,1]"),
     "mnist-vae": Script(
-        "mnist-vae", "egorpol/nnstuff mnist_vae/enhanced_vae_model.py EnhancedVAE",
-        (r"encoder\.\d+\.[01]", "fc1", "fc21", "fc22", "fc3", "fc4", r"decoder\.\d+(\.[01])?"),
-        _mnist_options, "[0,1]"),
-}
+                         "mnist-vae", "egorpol/nnstuff mnist_vae/enhanced_vae_model.py EnhancedVAE",
+                         (r"encoder\.\d+\.[01]", "fc1", "fc21", "fc22", "fc3", "fc4", r"decoder\.\d+(\.[01])?"),
+                         _mnist_options, "[0,1]"),
+})
 
 
 def _layers(model: torch.nn.Module) -> list[str]:

@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from types import MappingProxyType
 
 import torch
 from torch import Tensor
@@ -107,8 +108,8 @@ def read_sd_state(path: str | os.PathLike) -> tuple[dict[str, Tensor], str, dict
     return state, "ldm", config
 
 
-_ATTN = {"group_norm": "norm", "norm": "norm", "to_q": "q", "query": "q", "to_k": "k", "key": "k", "to_v": "v",
-         "value": "v", "to_out.0": "proj_out", "proj_attn": "proj_out"}
+_ATTN = MappingProxyType({"group_norm": "norm", "norm": "norm", "to_q": "q", "query": "q", "to_k": "k", "key": "k", "to_v": "v",
+                          "value": "v", "to_out.0": "proj_out", "proj_attn": "proj_out"})
 
 
 def diffusers_to_ldm(state: Mapping[str, Tensor], path: str | os.PathLike | None = None) -> dict[str, Tensor]:
@@ -239,7 +240,7 @@ def ldm_names(config: AutoencoderKLConfig) -> dict[str, str]:
 
 
 #: vaearr parameter suffix (after the block prefix) → ldm suffix, per kind of block
-_SUFFIX = {
+_SUFFIX = MappingProxyType({
     "conv.weight": "weight", "conv.bias": "bias", "weight": "weight", "bias": "bias",
     "conv.conv.weight": "conv.weight", "conv.conv.bias": "conv.bias",  # downsample
     "postconv.conv.weight": "conv.weight", "postconv.conv.bias": "conv.bias",  # upsample
@@ -251,7 +252,7 @@ _SUFFIX = {
     "attn.to_q.weight": "q.weight", "attn.to_q.bias": "q.bias", "attn.to_k.weight": "k.weight",
     "attn.to_k.bias": "k.bias", "attn.to_v.weight": "v.weight", "attn.to_v.bias": "v.bias",
     "attn.out_proj.weight": "proj_out.weight", "attn.out_proj.bias": "proj_out.bias",
-}
+})
 
 
 def map_ldm_state(state: Mapping[str, Tensor], model: AutoencoderKL,

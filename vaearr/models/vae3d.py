@@ -49,10 +49,11 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
+from types import MappingProxyType
 
 import torch
 from torch import Tensor, nn
@@ -83,12 +84,12 @@ BACKBONES = ("maisi", "monai")
 #: Perceptual network → (the torchvision weights file it loads, packages it needs). The file names
 #: are torchvision's, as stored by torch.hub under ``<hub dir>/checkpoints/``; the LPIPS networks
 #: (squeeze, alex, vgg) also use lpips's own small linear heads, which ship inside the lpips package.
-PERCEPTUAL_NETWORKS: dict[str, tuple[str, tuple[str, ...]]] = {
+PERCEPTUAL_NETWORKS: Mapping[str, tuple[str, tuple[str, ...]]] = MappingProxyType({
     "squeeze": ("squeezenet1_1-b8a52dc0.pth", ("lpips", "torchvision")),
     "alex": ("alexnet-owt-7be5be79.pth", ("lpips", "torchvision")),
     "vgg": ("vgg16-397923af.pth", ("lpips", "torchvision")),
     "resnet50": ("resnet50-11ad3fa6.pth", ("torchvision",)),
-}
+})
 _TORCHVISION_URL = "https://download.pytorch.org/models/"
 
 

@@ -8,6 +8,7 @@ the store, the variable and the chunk, which the ``vaearr`` command prints as on
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -69,30 +70,29 @@ def is_checksum_error(exc: BaseException) -> bool:
 
 #: what a :class:`ChunkError` says of a chunk file that is absent
 ABSENT = "its chunk file is absent: vaearr writes every chunk, so it was lost"
-#: (store, array) → whether vaearr wrote the array (every chunk): an absent chunk of it is damage
-_WHOLE: dict[tuple[str, str], bool] = {}
 
 
-async def _written_whole(store: Any, var: str) -> bool:
+async def _written_whole(store: Any, var: str, known: dict[tuple[str, str], bool]) -> bool:
     """Whether array ``var`` of a local store carries vaearr's provenance (``vaearr_version``): vaearr writes
-    every chunk of what it writes, so a chunk file of it that is absent was lost, not left out."""
+    every chunk of what it writes, so a chunk file of it that is absent was lost, not left out. ``known``: the
+    answers the reading pipeline already has (:attr:`CheckedPipeline.written_whole`)."""
     key = (store_name(store), var)
-    if key not in _WHOLE:
+    if key not in known:
         raw = await store.get(f"{var}/zarr.json" if var else "zarr.json", default_buffer_prototype())
         try:
             meta = json.loads(raw.to_bytes()) if raw is not None else {}
         except ValueError:
             meta = {}
-        _WHOLE[key] = isinstance(meta, dict) and "vaearr_version" in (meta.get("attributes") or {})
-    return _WHOLE[key]
+        known[key] = isinstance(meta, dict) and "vaearr_version" in (meta.get("attributes") or {})
+    return known[key]
 
 
 class _Present:
     """A chunk's byte getter that refuses an absent chunk of an array vaearr wrote whole (zarr would read the fill
     value: zeros, NaN, and every result computed from it would be wrong without a word)."""
 
-    def __init__(self, getter: Any):
-        self.getter = getter
+    def __init__(self, getter: Any, known: dict[tuple[str, str], bool]):
+        self.getter, self.known = getter, known
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.getter, name)
@@ -101,7 +101,7 @@ class _Present:
         found = await self.getter.get(prototype, byte_range)
         if found is None and isinstance(self.getter.store, LocalStore):
             var, chunk = chunk_of(self.getter.path)
-            if await _written_whole(self.getter.store, var):
+            if await _written_whole(self.getter.store, var, self.known):
                 raise ChunkError(store_name(self.getter.store), var, chunk, ABSENT)
         return found
 
@@ -111,8 +111,14 @@ class CheckedPipeline(BatchedCodecPipeline):
     type (a data type changed in the metadata), or is absent from an array vaearr wrote whole (a local store),
     raises :class:`ChunkError` naming it."""
 
+    @functools.cached_property
+    def written_whole(self) -> dict[tuple[str, str], bool]:
+        """(store, array) → whether vaearr wrote the array whole, read once per opened array: zarr makes a pipeline
+        for each array it opens, and the answer lives as long as that array (no process-wide cache)."""
+        return {}
+
     async def read_batch(self, batch_info: Iterable[tuple], out: Any, drop_axes: tuple[int, ...] = ()) -> None:
-        batch_info = [(_Present(b[0]), *b[1:]) for b in batch_info]
+        batch_info = [(_Present(b[0], self.written_whole), *b[1:]) for b in batch_info]
         try:
             await super().read_batch(batch_info, out, drop_axes)
         except (ValueError, RuntimeError):

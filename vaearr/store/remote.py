@@ -31,6 +31,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from types import MappingProxyType
 
 import zarr
 
@@ -45,16 +46,17 @@ BRANCH = "main"
 TX_PREFIX = "vaearr-tx-"
 
 # option names users may give, and the name s3_storage takes (fsspec/boto spellings accepted too)
-_S3_OPTIONS = {
+_S3_OPTIONS = MappingProxyType({
     "endpoint_url": "endpoint_url", "region": "region", "region_name": "region",
     "access_key_id": "access_key_id", "key": "access_key_id", "aws_access_key_id": "access_key_id",
     "secret_access_key": "secret_access_key", "secret": "secret_access_key",
     "aws_secret_access_key": "secret_access_key", "session_token": "session_token", "token": "session_token",
     "allow_http": "allow_http", "anonymous": "anonymous", "anon": "anonymous",
     "force_path_style": "force_path_style",
-}
+})
+#: the storage of each ``memory://`` repository: such a store lives in this process's memory (as fsspec's memory
+#: filesystem's files do) for as long as the process, so it is the process's, not a run's; not a cache
 _MEMORY: dict[str, Any] = {}
-_REPOS: dict[tuple[str, str], Any] = {}
 
 
 def scheme(store: str | os.PathLike) -> str:
@@ -127,13 +129,15 @@ def _storage(url: str, given: dict) -> Any:
 
 
 def repository(store: str | os.PathLike, storage_options: dict | None = None, *, create: bool = False) -> Any:
-    """The icechunk repository at ``store`` (None when there is none and ``create`` is false)."""
+    """The icechunk repository at ``store`` (None when there is none and ``create`` is false); opened once per run
+    where ``store`` carries a run's context (:attr:`vaearr.context.Context.opened`), else each time."""
     ic = require("icechunk", "s3")
     url = os.fspath(store).rstrip("/")
     given = options(storage_options, store)
     key = (url, json.dumps(given, sort_keys=True, default=str))
-    if key in _REPOS:
-        return _REPOS[key]
+    opened = context_of(store).opened
+    if opened is not None and key in opened.handles:
+        return opened.handles[key]
     storage = _storage(url, given)
     try:
         if ic.Repository.exists(storage):
@@ -144,7 +148,8 @@ def repository(store: str | os.PathLike, storage_options: dict | None = None, *,
             return None
     except ic.IcechunkError as exc:
         raise storage_error(url, exc, "writing" if create else "reading") from None
-    _REPOS[key] = repo
+    if opened is not None:
+        opened.handles[key] = repo
     return repo
 
 

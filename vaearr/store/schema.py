@@ -7,8 +7,9 @@ that appears as a string literal elsewhere is a bug waiting for a rename.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
+from types import MappingProxyType
 
 from vaearr.errors import InputError, did_you_mean
 
@@ -55,15 +56,15 @@ ORIENTATION_MAPS = ("ipf", "kam", "grod", "grains", "grain_boundaries")
 #: Quality columns of orientation files → store variables (``.ang``: image quality, confidence
 #: index, pattern fit; ``.ctf``: mean angular deviation, bands, band contrast, band slope; Bruker:
 #: MAD, indexed bands, Radon quality and band count).
-ORIENTATION_QUALITY = {"iq": "iq", "ci": "ci", "fit": "fit", "MAD": "mad", "bands": "bands",
-                       "BC": "bandcontrast", "BS": "bandslope",
-                       # kikuchipy's indexing results saved by orix (NCC / dot product of the best match),
-                       # EMsoft's dictionary-indexing h5ebsd (orix keeps its upper-case names)
-                       "scores": "score", "osm": "osm", "CI": "ci", "IQ": "iq", "OSM": "osm", "ADP": "adp",
-                       # the datasets of vendor HDF5 files: Oxford H5OINA, EDAX h5ebsd, Bruker h5ebsd (via orix)
-                       "Band Contrast": "bandcontrast", "Band Slope": "bandslope", "Bands": "bands",
-                       "Mean Angular Deviation": "mad", "Fit": "fit", "NIndexedBands": "bands",
-                       "RadonQuality": "radonquality", "RadonBandCount": "radonbandcount"}
+ORIENTATION_QUALITY = MappingProxyType({"iq": "iq", "ci": "ci", "fit": "fit", "MAD": "mad", "bands": "bands",
+                                        "BC": "bandcontrast", "BS": "bandslope",
+                                        # kikuchipy's indexing results saved by orix (NCC / dot product of the best match),
+                                        # EMsoft's dictionary-indexing h5ebsd (orix keeps its upper-case names)
+                                        "scores": "score", "osm": "osm", "CI": "ci", "IQ": "iq", "OSM": "osm", "ADP": "adp",
+                                        # the datasets of vendor HDF5 files: Oxford H5OINA, EDAX h5ebsd, Bruker h5ebsd (via orix)
+                                        "Band Contrast": "bandcontrast", "Band Slope": "bandslope", "Bands": "bands",
+                                        "Mean Angular Deviation": "mad", "Fit": "fit", "NIndexedBands": "bands",
+                                        "RadonQuality": "radonquality", "RadonBandCount": "radonbandcount"})
 #: Default name of a region-of-interest mask, and of the latent written by ``vaearr encode``.
 ROI = "roi"
 LATENT = "latent"
@@ -97,11 +98,11 @@ VOLUME_SPATIAL_DIMS = (Z, Y, X)
 VOLUME_DIMS = (SUBJECT, *VOLUME_SPATIAL_DIMS)
 
 #: Feature dims (one sample's dims) of the variables a model trains on; the rest are sample dims.
-FEATURE_DIMS = {
+FEATURE_DIMS = MappingProxyType({
     PATTERNS: (PY, PX),
     IMAGES: (ROW, COL, CHANNEL),
     VOLUMES: VOLUME_SPATIAL_DIMS,
-}
+})
 
 
 def orientation_map_name(name: str, part: str) -> str:
@@ -165,7 +166,7 @@ def phase_id_name(name: str) -> str:
 # -- what makes each variable ---------------------------------------------------------------------
 #: The command that writes a variable of the schema, by its name: the advice an error gives when a store lacks one
 #: ("run '…' first": whole command lines, as a user types them).
-MADE_BY: dict[str, str] = {
+MADE_BY: Mapping[str, str] = MappingProxyType({
     PATTERNS: "'vaearr ingest ebsd FILE STORE'",
     BANDCONTRAST: "'vaearr ingest tables STORE --bandcontrast FILE' (or measure the patterns: 'vaearr quality STORE')",
     ELEMENTS: "'vaearr ingest tables STORE --elements FILE'",
@@ -177,7 +178,7 @@ MADE_BY: dict[str, str] = {
     ROI: "'vaearr roi STORE --otsu'",
     LATENT: "'vaearr encode STORE --run RUN'",
     ORIENTATION: "'vaearr index STORE --phase PHASE --pc X,Y,Z' (or read a vendor's: 'vaearr ingest orientations FILE "
-                 "STORE')",
+                                  "STORE')",
     PHASE_ID: "'vaearr index STORE --phase PHASE --pc X,Y,Z' (or 'vaearr ingest orientations FILE STORE')",
     "iq": "'vaearr quality STORE'",
     "adp": "'vaearr quality STORE'",
@@ -187,7 +188,7 @@ MADE_BY: dict[str, str] = {
     "grain_boundaries": "'vaearr boundaries STORE'",
     "low_angle_boundaries": "'vaearr boundaries STORE'",
     "recrystallised": "'vaearr spread STORE'",
-}
+})
 #: ... and by the ending of a name made from another (``{name}_ipf``, ``pca_weights``), the longest ending first.
 MADE_BY_ENDING: tuple[tuple[str, str], ...] = (
     ("_grain_boundaries", "'vaearr orientation-maps STORE' (of orientations) or 'vaearr segment STORE' (of features)"),

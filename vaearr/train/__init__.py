@@ -10,25 +10,25 @@ progress, loggers), and :mod:`~vaearr.train.trainer` the loop (:class:`Trainer`,
 The options are importable without torch (``vaearr train --help`` reads them); the rest of
 this package's names load on first use (PEP 562).
 
-The package is callable: ``vaearr.train(store, run, epochs=3)`` is :func:`~vaearr.train.trainer.train_store`
-(the notebook's step; the package keeps its name, so ``import vaearr.train.x`` and ``vaearr.train(...)`` both
-work).
+The notebook's step ``vaearr.train(store, run, epochs=3)`` is the function :func:`vaearr.api.train` (which runs
+:func:`~vaearr.train.trainer.train_store`): ``vaearr``'s attribute ``train`` is that function, and this package is
+``sys.modules["vaearr.train"]``, so ``from vaearr.train import TrainConfig`` and ``import vaearr.train.x`` work
+as ever (``import vaearr`` loads this package first: it is light, and its import cannot replace the step).
 """
 
 import importlib
-import sys
-import types
+from types import MappingProxyType
 
 from vaearr.train.config import TrainConfig, TrainingError
 
 #: Name → the module that defines it, imported when the name is first used.
-LAZY = {
+LAZY = MappingProxyType({
     "Callback": "callbacks", "default_callbacks": "callbacks",
     "build_loaders": "loaders",
     "autocast_for": "step", "evaluate": "step", "to_device": "step", "train_step": "step",
     "AdversarialTrainer": "trainer", "FitResult": "trainer", "Trainer": "trainer", "fit": "trainer",
     "model_config": "trainer", "open_or_create_run": "trainer", "seed_everything": "trainer", "train_store": "trainer",
-}
+})
 
 
 def __getattr__(name: str):
@@ -41,16 +41,3 @@ def __getattr__(name: str):
 
 __all__ = ["TrainConfig", "TrainingError", *LAZY]
 
-
-class TrainPackage(types.ModuleType):
-    """``vaearr.train`` called: :func:`~vaearr.train.trainer.train_store` (trains, returns the run folder)."""
-
-    def __call__(self, store, run, **fields):
-        return self.train_store(store, run, **fields)
-
-    @property
-    def __signature__(self):
-        return importlib.import_module("vaearr.train.trainer").train_store.__signature__
-
-
-sys.modules[__name__].__class__ = TrainPackage

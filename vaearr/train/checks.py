@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from vaearr.errors import InputError
+from vaearr.errors import InputError, VaearrWarning
 from vaearr.options import check_declared
 from vaearr.run import Run, RunError
 from vaearr.train.config import TrainConfig, TrainingError, check_schedule_options
@@ -100,7 +100,7 @@ def resume_point(cfg: TrainConfig, *, report: Callable[[str], Any] | None = None
         if report is not None:
             report(note)
         else:
-            warnings.warn(note, stacklevel=3)
+            warnings.warn(note, VaearrWarning, stacklevel=3)
         return run, saved, None
     done = int(last[1]["epoch"])
     if saved.max_steps and int(last[1].get("step", 0)) >= saved.max_steps:

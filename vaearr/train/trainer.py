@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import inspect
 import math
 import os
 import random
@@ -27,6 +26,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
+from vaearr.errors import VaearrWarning
 from vaearr.checkpoint import rng_state, set_rng_state
 from vaearr.models import (
     REGISTRY,
@@ -42,7 +42,7 @@ from vaearr.maps.background import static_background
 from vaearr.preprocess import Preprocess, PreprocessOptions, averaged_variable, fit_neighbours
 from vaearr.batches import DataSpec
 from vaearr.run import Run, fit_preprocess
-from vaearr.options import from_fields, keyword_signature
+from vaearr.options import from_fields
 from vaearr.store.schema import PATTERN_DIMS
 from vaearr.train.active import ActiveUnits, collapse_warning, measure_active_units, measured_model
 from vaearr.train.callbacks import Callback, default_callbacks
@@ -545,16 +545,16 @@ def _fit(cfg: TrainConfig, *, resume: bool, progress: bool, callbacks: Sequence[
         result.active_units = measure_active_units(run, model, device=device, seed=cfg.seed, checkpoint=which)
         warning = collapse_warning(run, result.active_units)
         if warning is not None:
-            warnings.warn(warning, stacklevel=2)
+            warnings.warn(warning, VaearrWarning, stacklevel=2)
     return result
 
 
 def train_store(store: str | os.PathLike, run: str | os.PathLike, *, resume: bool = False, quiet: bool = False,
                 **fields: Any) -> Path:
-    """``vaearr.train(store, run, **fields)``: :func:`fit` of the :class:`TrainConfig` of ``store``, ``run`` and its
-    other fields given as keywords (``epochs=3``, ``latent_dim=4``, ``model_options={...}``; an unknown one is one
-    error line naming the options); prints what ``vaearr train`` reports (``quiet``: nothing, no progress bars) and
-    returns the run folder."""
+    """What ``vaearr.train(store, run, **fields)`` runs (:func:`vaearr.api.train`): :func:`fit` of the
+    :class:`TrainConfig` of ``store``, ``run`` and its other fields given as keywords (``epochs=3``, ``latent_dim=4``,
+    ``model_options={...}``; an unknown one is one error line naming the options); prints what ``vaearr train``
+    reports (``quiet``: nothing, no progress bars) and returns the run folder."""
     cfg = from_fields(TrainConfig, {"store": os.fspath(store), "run": str(run), **fields}, "vaearr.train")
     result = fit(cfg, resume=resume, progress=not quiet, report=None if quiet else print)
     if not quiet:
@@ -563,10 +563,6 @@ def train_store(store: str | os.PathLike, run: str | os.PathLike, *, resume: boo
         print(f"trained {cfg.model} for {len(result.history)} epochs → {result.run}{best}")
     return Path(result.run)
 
-
-train_store.__signature__ = keyword_signature(  # type: ignore[attr-defined]
-    TrainConfig, ("store", "run"), extra=[inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, default=False),
-                                          inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False)])
 
 
 def distributed_setup(device: str) -> tuple[int, int, torch.device]:

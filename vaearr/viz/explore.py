@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -400,12 +401,12 @@ class _Exploration:
 
 
 #: What each part of :data:`~vaearr.analysis.options.PARTS` runs, in that order.
-STEPS: dict[str, Callable[[_Exploration], None]] = {
+STEPS: Mapping[str, Callable[[_Exploration], None]] = MappingProxyType({
     "quality": _Exploration.quality, "prior": _Exploration.prior, "interpolation": _Exploration.interpolation,
     "stats": _Exploration.stats_part, "activations": _Exploration.activations, "prototypes": _Exploration.prototypes,
     "traversal": _Exploration.traversal, "manifold": _Exploration.manifold, "pairwise": _Exploration.pairwise,
     "embeddings": _Exploration.embeddings, "projector": _Exploration.projector,
-}
+})
 
 
 def thumbnails(x: np.ndarray, clim: tuple[float, float] | None) -> np.ndarray:

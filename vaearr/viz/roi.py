@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import xarray as xr
@@ -19,7 +20,7 @@ from vaearr.viz.core import both, holoviews, save_figure
 from vaearr.viz.maps import histogram, image_map, overlay, shade_outside
 
 #: How each threshold is marked on the histogram (a mask's record keeps `min` and `max` as bc_min, bc_max).
-_MARKS = {"bc_min": "min", "bc_max": "max", "otsu": "Otsu", "top_percent": "top"}
+_MARKS = MappingProxyType({"bc_min": "min", "bc_max": "max", "otsu": "Otsu", "top_percent": "top"})
 
 
 @dataclass

@@ -17,8 +17,8 @@ from vaearr.viz.core import save_figure
 from vaearr.viz.maps import image_map, overlay
 
 #: Categorical colours (Okabe–Ito and Tableau, distinguishable side by side); regions cycle through them.
-PALETTE = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999",
-           "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf"]
+PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999",
+           "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf")
 
 
 def region_colours(regions: xr.DataArray) -> xr.DataArray:

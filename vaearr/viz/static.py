@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from types import MappingProxyType
 
 import matplotlib
 import numpy as np
@@ -53,10 +54,10 @@ INSET_DPI = 300
 #: Most labels a legend lists one by one; more are drawn in cycled colours with a key of the count.
 MAX_LEGEND = len(CATEGORICAL)
 #: Length units spelled as the scale bar writes them.
-_UNITS = {"um": "µm", "µm": "µm", "micron": "µm", "microns": "µm", "micrometer": "µm", "micrometre": "µm",
-          "nm": "nm", "mm": "mm", "m": "m"}
+_UNITS = MappingProxyType({"um": "µm", "µm": "µm", "micron": "µm", "microns": "µm", "micrometer": "µm", "micrometre": "µm",
+                           "nm": "nm", "mm": "mm", "m": "m"})
 #: Value units spelled as a colour bar writes them (any other ``units`` attr is written as it is).
-_VALUE_UNITS = {"degree": "°", "degrees": "°", "deg": "°", "°": "°", "radian": "rad", "radians": "rad"}
+_VALUE_UNITS = MappingProxyType({"degree": "°", "degrees": "°", "deg": "°", "°": "°", "radian": "rad", "radians": "rad"})
 #: ``units`` attrs that describe colours, not a quantity on a colour bar.
 _NOT_UNITS = ("rgb",)
 
