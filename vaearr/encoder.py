@@ -75,7 +75,7 @@ ENCODE_BATCH = MappingProxyType({"cpu": 128, "cuda": 1024})
 #: Samples a decoder pass takes at once on a CPU: the EBSD conv-vae's last layers hold 512 kB a pattern
 #: (64 × 64 × 32 floats), so 32 of them stay in the cache where 128 do not (1.1 against 1.7 CPU-ms a pattern,
 #: BENCHMARKS.md "Scale: the encoder pass"); a GPU takes the whole batch.
-DECODE_CHUNK = {"cpu": 32}
+DECODE_CHUNK = MappingProxyType({"cpu": 32})
 
 
 def decoded(model: Any, z: torch.Tensor) -> torch.Tensor:

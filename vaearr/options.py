@@ -16,7 +16,7 @@ import inspect
 import math
 import typing
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,7 +178,7 @@ def outside_level() -> int:
     return level
 
 
-def take_renamed(values: dict[str, Any], renamed: dict[str, str], where: str, *, warn: bool = True) -> dict[str, Any]:
+def take_renamed(values: dict[str, Any], renamed: Mapping[str, str], where: str, *, warn: bool = True) -> dict[str, Any]:
     """``values`` with the old keywords of ``renamed`` (old → new) under their new names, each one used said in a
     :class:`DeprecationWarning` naming the new one and pointing at the caller's line (``warn=False``: silently, as
     a run's stored config is read).

@@ -59,7 +59,7 @@ COMMANDS = {
     "index": Command("vaearr.maps.options:IndexOptions", "index", "flows.phases:index_map", "vaearr.api:index",
                      api_extra={"quiet"}),
     "train": Command("vaearr.train.config:TrainConfig", "train", "flows.pipeline:train_vae",
-                     "vaearr.train.trainer:train_store", cli_skip=("model_options",),
+                     "vaearr.api:train", cli_skip=("model_options",),
                      cli_extra={"config", "option", "resume"}, flow_extra={"resume"}, api_extra={"resume", "quiet"}),
     "cluster": Command("vaearr.analysis.options:ClusterOptions", "cluster", "flows.analysis:cluster_latents",
                        cli_extra={"dask"} | FIGURES, flow_extra={"dask"} | FIGURES),

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import os
+from types import MappingProxyType
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,7 +63,7 @@ from vaearr.store.schema import PATTERNS, X, Y, no_variable
 
 #: The old keywords of the options (until vaearr 0.3, with a notice): ``source`` → ``var`` (the library's; the
 #: command line's ``--from`` too).
-RENAMED = {**renamed_keywords(BoundariesOptions), "source": "var"}
+RENAMED = MappingProxyType({**renamed_keywords(BoundariesOptions), "source": "var"})
 #: Variables :func:`find_boundaries` writes (the angle on a store with patterns).
 STRENGTH, GRAIN_BOUNDARIES, LOW_ANGLE_BOUNDARIES = "boundary_strength", "grain_boundaries", "low_angle_boundaries"
 BOUNDARY_ANGLE = "boundary_angle"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from types import MappingProxyType
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ IndexRange = tuple[int | None, int | None]
 #: The old keywords of the thresholds (until vaearr 0.3, with a notice): ``bc_min`` → ``min``…
 RENAMED = renamed_keywords(RoiOptions)
 #: The option each key of a mask's recorded ``thresholds`` stands for (stores keep ``bc_min``/``bc_max`` there).
-OPTION_OF = {"bc_min": "min", "bc_max": "max"}
+OPTION_OF = MappingProxyType({"bc_min": "min", "bc_max": "max"})
 
 
 def missing_variable(var: str, names: Any) -> str:
