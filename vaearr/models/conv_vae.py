@@ -405,7 +405,8 @@ class ConvVAE(VAEBase):
         h = self.fc_decode_act(self.fc_decode(self.fc_decode_hidden(z))).view(-1, *self.decoder_shape)  # (B, C_0, h_L, w_L)
         _, height, width = self.config.input_shape
         if (not torch.is_grad_enabled() and self.config.output_layer == "conv" and self.config.fit == "crop"
-                and self.to_pixels.out_channels == 1):
+                and self.to_pixels.out_channels == 1
+                and not self.to_pixels._forward_hooks):  # noqa: SLF001 - a hooked layer (`vaearr layers`) runs as one
             # inference: the one-channel output layer as a GEMM, and only where the crop keeps (single_channel_conv)
             return single_channel_conv(self.decoder(h), self.to_pixels, (*self._crop, height, width))
         h = self._grow(h)  # (B, C, h_L*2^L, w_L*2^L) by default, >= (H, W)
