@@ -109,7 +109,7 @@ def variants(run: Run, model: torch.nn.Module) -> list[tuple[str, dict]]:
     for name, decode in (("+ the decoder pass and the error, as encode ran before issue 61: batch 128, oneDNN output conv",
                           "before"),
                          ("+ decoded in chunks of 32", "chunks"),
-                         ("+ the output conv as one GEMM (encode's default since issue 61)", "gemm")):
+                         ("+ the output conv as one GEMM (as encode decodes since issue 61, which runs a batch a core)", "gemm")):
         cur = {**cur, "decode": decode}
         out.append((name, dict(cur)))
     return out

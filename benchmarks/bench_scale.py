@@ -11,8 +11,11 @@ step, each in its own process (issue 39's path)::
 twice the mean linear intercept of the pattern-similarity boundaries, grown until it holds every
 kind of region), fits the similarity weights and the static background on the map, writes the
 window's averaged patterns into the run folder and trains there with the EBSD defaults; the
-store is not written. ``encode`` (``--no-recon-error``: the latents only) then averages every
-pattern with its neighbours as it reads it and writes the latents of the whole map. The row
+store is not written. ``encode`` (the README's defaults: the latents and the reconstruction error, which
+decodes every pattern) then averages every pattern with its neighbours as it reads it and writes the latents of
+the whole map; an ``encode --no-recon-error`` (the latents alone) runs beside it, labelled and left out of the
+path's time (``--no-beside``: not). Encode's ROI patterns a second are set against the compute bound of both
+networks (:func:`encode_bound`). The row
 "neighbour averaging" is that averaging pass alone (run once more on its own after encode: inside
 encode it overlaps the encoder in a thread of its own). ``--subset N`` trains on a seeded subset of
 N patterns of the whole map instead (the path before issue 39, writing ``patterns_sim3`` for the
@@ -233,6 +236,34 @@ def planted_grains_ari(h5: Path, store: Path, var: str = "segments_grains") -> d
             "ari": round(float(adjusted_rand_score(truth[keep], seg[keep])), 3)}
 
 
+def _encoded(log: Path) -> int | None:
+    """The samples the last ``vaearr encode`` of ``log`` says it encoded."""
+    import re
+
+    found = re.findall(r"^encoded (\d+) samples", log.read_text(), re.M)
+    return int(found[-1]) if found else None
+
+
+def encode_bound(steps: list[dict], run: Path) -> dict:
+    """Encode's ROI patterns a second (with the error, the path's; and without, beside) against the compute bound of
+    both networks: the run's encoder and decoder FLOPs a pattern (:mod:`benchmarks.bench_encoder`) at the machine's
+    measured fp32 GEMM rate, now."""
+    from benchmarks.bench_encoder import flops_per_pattern, gemm_rate
+    from vaearr.run import Run
+
+    r = Run.open(run)
+    model, shape = r.model("best"), tuple(r.preprocess.input_shape)
+    enc, dec = flops_per_pattern(model, shape), flops_per_pattern(model, shape, decoder=True)
+    gemm = gemm_rate()
+    rate = {s["step"]: round(s["encoded"] / s["seconds"]) for s in steps if s.get("encoded")}
+    with_error = rate.get("encode (one process)")
+    bound = gemm / (enc + dec)
+    return {"encoder_mflop": round(enc / 1e6, 2), "decoder_mflop": round(dec / 1e6, 2), "gemm_gflops": round(gemm / 1e9, 1),
+            "bound_both_patterns_per_s": round(bound), "bound_encoder_patterns_per_s": round(gemm / enc),
+            "encode_roi_patterns_per_s": with_error, "encode_of_bound": round(with_error / bound, 3) if with_error else None,
+            "encode_alone_roi_patterns_per_s": rate.get("encode --no-recon-error (beside; not in the path)")}
+
+
 def open_report(page: Path) -> dict | None:
     """Seconds for Chromium to reach the report's ``load`` event and to draw its first map (None without
     playwright or ``/usr/bin/chromium``)."""
@@ -280,8 +311,8 @@ def main() -> None:
     ap.add_argument("--min-samples", type=int, default=20,
                     help="HDBSCAN's core size (default 20; its k-NN table is pixels x min-samples: at 1M pixels "
                          "and the CLI's default of --min-cluster-size it took 14.8 GB)")
-    ap.add_argument("--recon-error", action="store_true",
-                    help="encode also writes latent_recon_error (decodes every pattern: ~3x the time)")
+    ap.add_argument("--no-beside", action="store_true",
+                    help="skip the encode --no-recon-error beside the path's (the README's default) encode")
     ap.add_argument("--keep-data", action="store_true")
     ap.add_argument("--reuse-map", type=Path, default=None,
                     help="a folder with map.h5 and bandcontrast.csv of a run before (hard-linked: no simulation)")
@@ -338,8 +369,14 @@ def main() -> None:
         label = f"train --window {args.window}"
     steps.append(run_step(label, [*vaearr, "train", str(store), "--run", str(run), *train, *device], log))
     window = json.loads((run / "window.json").read_text()) if (run / "window.json").exists() else None
-    rec = [] if args.recon_error else ["--no-recon-error"]
-    steps.append(run_step("encode (one process)", [*vaearr, "encode", str(store), "--run", str(run), *rec, *device], log))
+    steps.append(run_step("encode (one process)", [*vaearr, "encode", str(store), "--run", str(run), *device], log))
+    steps[-1]["encoded"] = _encoded(log)
+    if not args.no_beside:  # beside the path, labelled: the latents alone
+        steps.append(run_step("encode --no-recon-error (beside; not in the path)",
+                              [*vaearr, "encode", str(store), "--run", str(run), "--name", "latent_alone",
+                               "--no-recon-error", *device], log))
+        steps[-1].update(not_in_path=True, encoded=_encoded(log))
+    rec: list[str] = []
     for k in args.workers:
         cluster, address = start_cluster(k)
         try:
@@ -355,7 +392,8 @@ def main() -> None:
         steps.append(run_step("segment", [*vaearr, "segment", str(store), "--var", "latent", *figures], log))
     if not args.path_only:
         steps += analysis_steps(args, n, d, store, run, vaearr, log)
-    total = time.perf_counter() - t_path
+    # the path's time, less what ran beside it (the encode without the error)
+    total = time.perf_counter() - t_path - sum(s["seconds"] for s in steps if s.get("not_in_path") and "encoded" in s)
     trained_on = json.loads((run / "config.json").read_text())["train"].get("window") or ""
     if ":" in trained_on:  # a windowed run: encode averaged as it read
         s = run_step("neighbour averaging (alone; inside encode)", [sys.executable, "-c", AVERAGE, str(store), str(run)],
@@ -378,6 +416,7 @@ def main() -> None:
                     "python": platform.python_version(), "platform": platform.platform(), "gpu": _gpu()},
         "device": args.device or "cpu",
         "encode_patterns_per_s": next((round(n / s["seconds"]) for s in steps if s["step"] == "encode (one process)"), None),
+        **encode_bound(steps, run),
         "size": args.size, "pixels": n, "raw_pattern_bytes": n * 3600,
         "steps": steps, "path_seconds": round(total, 1), "path_cpu_seconds": round(sum(s["cpu_seconds"] for s in path_steps), 1),
         "goal_seconds": GOAL_SECONDS, **sizes, "window": window, "report_in_chromium": browser,
@@ -399,7 +438,10 @@ def main() -> None:
     for s in steps:
         print(f"| {s['step']} | {s['seconds']:.1f} | {s['cpu_seconds']:.1f} | {s['peak_rss_mb']:.0f} | "
               f"{s['peak_pss_mb']:.0f} | {s['load_before']:.1f} → {s['load_after']:.1f} |")
-    print(f"encode on {result['device']}: {result['encode_patterns_per_s']} patterns/s (the whole map, neighbours averaged as read)")
+    print(f"encode on {result['device']}: {result['encode_patterns_per_s']} map pixels/s, "
+          f"{result.get('encode_roi_patterns_per_s')} ROI patterns/s (read, neighbours averaged, encoded, decoded, "
+          f"the error) against both networks' bound {result.get('bound_both_patterns_per_s')} "
+          f"({result.get('encode_of_bound')}); without the error {result.get('encode_alone_roi_patterns_per_s')}")
     last = "report" if not args.path_only else "encode" if args.no_segment else "segment"
     print(f"path ingest → {last}: {total:.0f} s (goal ≤ {GOAL_SECONDS}); "
           f"largest peak {result['peak_rss_mb_max']:.0f} MB RSS, {result['peak_pss_mb_max']:.0f} MB PSS "

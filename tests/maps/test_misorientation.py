@@ -112,12 +112,17 @@ def test_one_set_of_patterns_registered_among_itself_reads_as_two_copies_and_as_
     monkeypatch.setattr(boundary_angles, "PREPARE_ROWS", 4)  # three blocks of four
     np.testing.assert_array_equal(boundary_angles._prepared_in_place(raw.copy(), (60, 60)), p)  # noqa: SLF001 - the same numbers in blocks
     geometry = Geometry(PC, (60, 60))
-    pairs = (np.array([0, 1, 2, 3, 4, 0]), np.array([5, 6, 7, 8, 9, 6]))
+    pairs = (np.array([0, 1, 2, 3, 4, 9]), np.array([5, 6, 7, 8, 9, 4]))  # the last: the fourth pair turned back
     one = register(p, p, geometry, pairs=pairs)
     two = register(p, p.copy(), geometry, pairs=pairs)
     used = boundary_angles._on_used(lambda q, pr, g: register(q, q, g, pairs=pr), p, pairs, geometry)  # noqa: SLF001 - on the used rows alone
-    for other in (two, used):
+    monkeypatch.setattr(boundary_angles, "PAIR_BLOCK", 4)  # two blocks, joined
+    blocks = boundary_angles._on_used(lambda q, pr, g: register(q, q, g, pairs=pr), p, pairs, geometry)  # noqa: SLF001 - in blocks
+    for other in (two, used):  # the same arrays or a copy of the used ones: the same numbers
         np.testing.assert_array_equal(one.rotation, other.rotation)
         np.testing.assert_array_equal(one.angle, other.angle)
-        np.testing.assert_array_equal(one.correlation, other.correlation)
-    assert np.isfinite(one.angle[:5]).all() and np.abs(one.angle[:5] - 1.5).max() < 0.5
+    # a small block's copy sits elsewhere in memory, and the fit's numba kernels (fastmath) sum in another order there:
+    # the same to rounding, not bit for bit
+    np.testing.assert_allclose(blocks.rotation, one.rotation, atol=1e-8)
+    np.testing.assert_allclose(blocks.angle, one.angle, rtol=1e-7)
+    assert np.isfinite(one.angle).all() and np.abs(one.angle - 1.5).max() < 0.5

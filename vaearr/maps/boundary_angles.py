@@ -31,6 +31,7 @@ boundary, whatever its size (:meth:`PairAngles.decisive`): two small pieces of o
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +41,7 @@ from scipy import ndimage as ndi
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from vaearr.maps.misorientation import Geometry, matrix_rotvec, prepared, register, smooth_background
+from vaearr.maps.misorientation import Geometry, Registration, matrix_rotvec, prepared, register, smooth_background
 from vaearr.maps.pattern_levels import DEPTH, boundary_rows
 from vaearr.progress import bar
 
@@ -191,14 +192,15 @@ def boundary_angles(regions: np.ndarray, data: Any, background: np.ndarray, geom
     batch = max(1, (SUM_BUDGET - n_regions * py * px * 4) // per_pair)
     means_r: np.ndarray | None = None
     count_r = np.zeros(n_regions)
-    row_means = np.zeros((pi.size * 2 * len(DEPTHS), py, px), np.float32)
-    row_count = np.zeros(pi.size * 2 * len(DEPTHS))
+    parts: list[PairAngles] = []
 
     screen = smooth_background(background)
 
     def flatten(block: np.ndarray) -> np.ndarray:
         return flattened(block, screen)
 
+    # a block of pairs a pass: its rows' sums, their means, its angles (every pair's from its own rows and the
+    # regions' means), so no more than SUM_BUDGET of rows is held at once whatever the map's number of pairs
     for b0 in range(0, pi.size, batch):
         b1 = min(b0 + batch, pi.size)
         sel = (pair_of_row >= b0) & (pair_of_row < b1)
@@ -206,18 +208,29 @@ def boundary_angles(regions: np.ndarray, data: Any, background: np.ndarray, geom
         if means_r is None:
             ids.append((own_pix, flat_regions[own], n_regions))
         sums = _sums(data, shape, ids, flatten, "segment: angles across boundaries")
-        total, count = sums[0]
-        # divided in float64 and written as float32 in numpy's buffered blocks (as assigning the quotient did), without
-        # a float64 copy of the sums: at 10⁶ pixels the sums take up to SUM_BUDGET, their float64 quotient twice that
-        np.divide(total, np.maximum(count, 1)[:, None], casting="unsafe",
-                  out=row_means[b0 * 2 * len(DEPTHS): b1 * 2 * len(DEPTHS)].reshape(-1, py * px))
-        row_count[b0 * 2 * len(DEPTHS): b1 * 2 * len(DEPTHS)] = count
+        row_means, row_count = sums[0]
+        # divided in float64 and written as float32 over the sums in numpy's buffered blocks (as assigning the
+        # quotient did), without a float64 copy of them: twice SUM_BUDGET at 10⁶ pixels
+        np.divide(row_means, np.maximum(row_count, 1)[:, None], casting="unsafe", out=row_means)
         if means_r is None:
             means_r = (sums[1][0] / np.maximum(sums[1][1], 1)[:, None]).reshape(-1, py, px)
             count_r = sums[1][1]
-        del sums, total
-    assert means_r is not None  # the first pass read them
-    return _angles(pi, pj, edges, row_means, row_count, means_r, count_r, geometry)
+        del sums
+        parts.append(_angles(pi[b0:b1], pj[b0:b1], edges[b0:b1], row_means.reshape(-1, py, px), row_count, means_r,
+                             count_r, geometry))
+        del row_means
+    return _joined(parts)
+
+
+def _joined(parts: list[PairAngles]) -> PairAngles:
+    """The blocks' :class:`PairAngles` as one, in order."""
+    return parts[0] if len(parts) == 1 else PairAngles(**_concatenated(parts))
+
+
+def _concatenated(items: list[Any]) -> dict[str, Any]:
+    """The fields of dataclass instances of one type, each joined along its first axis (None kept)."""
+    return {f.name: None if getattr(items[0], f.name) is None else np.concatenate([getattr(x, f.name) for x in items])
+            for f in dataclasses.fields(items[0])}
 
 
 def _angles(pi: np.ndarray, pj: np.ndarray, edges: np.ndarray, row_means: np.ndarray, row_count: np.ndarray,
@@ -300,13 +313,22 @@ def _prepared_in_place(row_means: np.ndarray, shape: tuple[int, int]) -> np.ndar
     return row_means
 
 
-def _on_used(fn: Callable[..., Any], patterns: np.ndarray, pairs: tuple[np.ndarray, np.ndarray],
-             geometry: Geometry) -> Any:
-    """``fn(patterns, pairs, geometry)`` (a registration of pairs of patterns) on the patterns the pairs use alone:
-    registration blurs, standardises and differentiates every pattern it is given at each level, one pattern at a
-    time, so the result is the same, from a copy of the used ones (a third of the rows for the pairs at depth 2)."""
-    used = np.unique(np.concatenate(pairs))
-    return fn(patterns[used], (np.searchsorted(used, pairs[0]), np.searchsorted(used, pairs[1])), geometry)
+#: Pairs registered at a time (:func:`_on_used`): each level of a registration holds about ten copies of its patterns.
+PAIR_BLOCK = 1024
+
+
+def _on_used(fn: Callable[..., Registration], patterns: np.ndarray, pairs: tuple[np.ndarray, np.ndarray],
+             geometry: Geometry) -> Registration:
+    """``fn(patterns, pairs, geometry)`` (a registration of pairs of patterns), :data:`PAIR_BLOCK` pairs at a time, each
+    block on the patterns its pairs use alone: registration blurs, standardises and differentiates every pattern it
+    is given at each level, one pattern at a time, and fits every pair on its own, so the result is the same, from
+    copies of the used ones (a third of the rows for the pairs at depth 2) and its memory bounded by the block."""
+    out = []
+    for s in range(0, len(pairs[0]), PAIR_BLOCK):
+        block = (pairs[0][s:s + PAIR_BLOCK], pairs[1][s:s + PAIR_BLOCK])
+        used = np.unique(np.concatenate(block))
+        out.append(fn(patterns[used], (np.searchsorted(used, block[0]), np.searchsorted(used, block[1])), geometry))
+    return out[0] if len(out) == 1 else Registration(**_concatenated(out))
 
 
 #: A rotation found from the identity is kept without a search when under this (degrees): well inside the reach of
