@@ -180,8 +180,10 @@ def stop_cluster(proc: subprocess.Popen) -> None:
 
 def analysis_steps(args: argparse.Namespace, n: int, d: Path, store: Path, run: Path, vaearr: list[str],
                    log: Path) -> list[dict]:
-    """spread → rank → cluster → report, after segment."""
+    """spread → rank → cluster → report, after segment (``--analysis report``: the report alone)."""
     steps: list[dict] = []
+    if args.analysis == "report":
+        return [run_step("report", [*vaearr, "report", str(store), "--run", str(run), "--out", str(d / "report")], log)]
     steps.append(run_step("spread", [*vaearr, "spread", str(store), "--var", "latent", "--regions", "segments",
                                      "--out", str(d / "spread")], log))
     steps.append(run_step("rank", [*vaearr, "rank", str(store), "--against", "bandcontrast", "latent_domain_spread",
@@ -321,6 +323,9 @@ def main() -> None:
     ap.add_argument("--window", default="auto", help="train --window (default auto)")
     ap.add_argument("--path-only", action="store_true",
                     help="only ingest → roi → train → encode → segment")
+    ap.add_argument("--analysis", choices=("all", "report"), default="all",
+                    help="after segment: spread, rank, cluster and report (all, the demo's), or the report alone "
+                         "(the path issue 61 times: ingest → roi → train → encode → segment → report)")
     ap.add_argument("--device", default=None,
                     help="train and encode on this device (e.g. cuda; default: the commands' own, cpu)")
     ap.add_argument("--pool", type=Path, default=None,
@@ -417,7 +422,7 @@ def main() -> None:
         "device": args.device or "cpu",
         "encode_patterns_per_s": next((round(n / s["seconds"]) for s in steps if s["step"] == "encode (one process)"), None),
         **encode_bound(steps, run),
-        "size": args.size, "pixels": n, "raw_pattern_bytes": n * 3600,
+        "size": args.size, "analysis": args.analysis, "pixels": n, "raw_pattern_bytes": n * 3600,
         "steps": steps, "path_seconds": round(total, 1), "path_cpu_seconds": round(sum(s["cpu_seconds"] for s in path_steps), 1),
         "goal_seconds": GOAL_SECONDS, **sizes, "window": window, "report_in_chromium": browser,
         "peak_rss_mb_max": max(s["peak_rss_mb"] for s in steps),
