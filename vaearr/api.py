@@ -190,8 +190,9 @@ def train(store: PathLike, run: PathLike, *, resume: bool = False, quiet: bool =
 
 
 def encode(store: str | Path, run: str | Path, *, name: str = "latent", checkpoint: str = "best", logvar: bool = False,
-           recon_error: bool = True, batch_size: int | None = None, device: str = "cpu", num_workers: int = 0,
-           export: str | Path | None = None, per_subject: str | Path | None = None, overwrite: bool = False,
+           recon_error: bool = True, recon_stride: int | None = None, batch_size: int | None = None,
+           device: str = "cpu", num_workers: int = 0, export: str | Path | None = None,
+           per_subject: str | Path | None = None, overwrite: bool = False,
            dask: str | None = None, quiet: bool = False, scheduler: str | None = None) -> xr.Dataset:
     """``vaearr encode``: :func:`vaearr.encoding.encode` (its keywords, but ``progress``), printing what the command
     prints (``quiet``: nothing, no progress bar); returns what it wrote, the store's new variables (lazy).
@@ -202,7 +203,8 @@ def encode(store: str | Path, run: str | Path, *, name: str = "latent", checkpoi
         dask = take_renamed({"scheduler": scheduler, **({"dask": dask} if dask is not None else {})},
                             {"scheduler": "dask"}, "vaearr.encode")["dask"]
     result = encode_store(store, run, name=name, checkpoint=checkpoint, logvar=logvar, recon_error=recon_error,
-                          batch_size=batch_size, device=device, num_workers=num_workers, export=export,
+                          recon_stride=recon_stride, batch_size=batch_size, device=device, num_workers=num_workers,
+                          export=export,
                           per_subject=per_subject, overwrite=overwrite, progress=not quiet, dask=dask)
     if not quiet:
         print(result.summary())

@@ -49,6 +49,20 @@ class EncodedBatch:
     logvar: torch.Tensor
     recon: torch.Tensor | None
     x: torch.Tensor
+    #: Which rows ``recon`` holds (None: every row): an encode that decodes a sample of the map.
+    decoded: np.ndarray | None = None
+
+    def recon_error(self) -> np.ndarray:
+        """The mean squared reconstruction error of each decoded row (:attr:`decoded`), in the network's input units."""
+        if self.recon is None:
+            raise ValueError("the batch was encoded without its reconstruction")
+        if self.decoded is None:
+            x = self.x
+        elif not self.decoded.any():
+            return np.empty(0, np.float32)
+        else:
+            x = self.x[torch.from_numpy(self.decoded).to(self.x.device)]
+        return ((self.recon.float() - x.float()) ** 2).flatten(1).mean(1).cpu().numpy()
 
     def __iter__(self) -> Iterator[Any]:
         return iter((self.index, self.mu, self.logvar, self.recon))
@@ -274,11 +288,13 @@ class Encoder:
     def encode(self, source: str | os.PathLike | xr.Dataset | None = None, *, mask: str | xr.DataArray | None = "run",
                checkpoint: str | int = "best", model: VAEBase | None = None, samples: np.ndarray | None = None,
                batch_size: int = 256, num_workers: int = 0, device: str | torch.device = "cpu",
-               reconstruct: bool = True) -> Iterator[EncodedBatch]:
+               reconstruct: bool = True,
+               decode: Callable[[np.ndarray], np.ndarray] | None = None) -> Iterator[EncodedBatch]:
         """Push samples through the run's model: yields :class:`EncodedBatch` (``index, mu, logvar, recon``).
 
         ``source``, ``mask``, ``samples``: as :meth:`inputs`. ``model`` (already loaded) wins
-        over ``checkpoint``; ``recon`` is the decoded posterior mean (None unless ``reconstruct``).
+        over ``checkpoint``; ``recon`` is the decoded posterior mean (None unless ``reconstruct``), of the rows
+        whose flat index ``decode`` marks True where given (:attr:`EncodedBatch.decoded`), else of every row.
         """
         model = model if model is not None else in_place(self.load_model(checkpoint, device=device))
         dev = next(model.parameters()).device
@@ -290,7 +306,13 @@ class Encoder:
                 if x.ndim == 4:  # as channels_last stores the weights of an inference model
                     x = x.contiguous(memory_format=torch.channels_last)
                 mu, logvar = model.encode(x)
-                return EncodedBatch(index, mu, logvar, decoded(model, mu) if reconstruct else None, x)
+                if not reconstruct:
+                    return EncodedBatch(index, mu, logvar, None, x)
+                if decode is None:
+                    return EncodedBatch(index, mu, logvar, decoded(model, mu), x)
+                rows = np.asarray(decode(index), bool)
+                recon = decoded(model, mu[torch.from_numpy(rows).to(mu.device)]) if rows.any() else mu[:0]
+                return EncodedBatch(index, mu, logvar, recon, x, rows)
 
         workers = torch.get_num_threads() if dev.type == "cpu" else 1
         if workers == 1:

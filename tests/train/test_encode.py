@@ -70,6 +70,36 @@ def test_recon_error_is_the_networks(demo_store: Path, trained_run: Path) -> Non
     assert seen == np.isfinite(written).sum() > 2 * DECODE_CHUNK["cpu"]
 
 
+def test_the_error_on_a_grid_where_the_map_is_over_its_budget(demo_store: Path, trained_run: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over RECON_SAMPLES the error is decoded on every s-th row and column (the smallest s that fits), NaN between,
+    and says so; the latents are those of the exact encode, the error the same where decoded."""
+    import vaearr.encoding as enc
+
+    # a 10⁶-pixel map's ROI of 730 000: every second row and column; one given wins; a step under 1 is refused
+    assert enc.decode_stride(730_000, 2) == 2 and enc.decode_stride(500_000, 1) == 2
+    assert enc.decode_stride(512 * 512, 2) == 1 and enc.decode_stride(10, 1, 3) == 3
+    with pytest.raises(Exception, match="recon_stride"):
+        enc.decode_stride(10, 2, 0)
+    exact = encode(demo_store, trained_run, name="every", progress=False)
+    roi = open_store(demo_store).roi.values
+    monkeypatch.setattr(enc, "RECON_SAMPLES", int(roi.sum()) // 3)  # s = 2 keeps a quarter of them
+    grid = encode(demo_store, trained_run, name="grid", progress=False)
+    ds = open_store(demo_store).load()
+    np.testing.assert_array_equal(ds.grid.values, ds.every.values)
+    on = np.zeros(roi.shape, bool)
+    on[::2, ::2] = True
+    np.testing.assert_allclose(ds.grid_recon_error.values[on & roi], ds.every_recon_error.values[on & roi],
+                               rtol=1e-4)
+    assert np.isnan(ds.grid_recon_error.values[~(on & roi)]).all()
+    assert grid.recon_stride == 2 and grid.recon_samples == int((on & roi).sum()) == ds.grid_recon_error.count()
+    assert ds.grid_recon_error.attrs["recon_error_stride"] == 2
+    assert ds.grid_recon_error.attrs["recon_error_samples"] == grid.recon_samples
+    assert ds.every_recon_error.attrs["recon_error_stride"] == 1 and exact.recon_samples == int(roi.sum())
+    assert "one sample in 2 along each dim" in grid.summary() and "one sample in" not in exact.summary()
+    assert encode(demo_store, trained_run, name="one", recon_stride=1, progress=False).recon_stride == 1
+
+
 def test_encode_refuses_existing_without_overwrite(demo_store: Path, trained_run: Path) -> None:
     encode(demo_store, trained_run, progress=False)
     proc = cli("encode", demo_store, "--run", trained_run)
@@ -113,6 +143,8 @@ def test_encode_on_a_dask_cluster_matches_one_process(demo_store: Path, demo_sto
     here = encode(demo_store, run, name="a", logvar=True, progress=False)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         there = encode(demo_store, run, name="b", logvar=True, progress=False, dask=cluster.scheduler_address)
+        # the error on a grid of every third row and column: bands start at rows 8, 16…, not on the grid's rows
+        encode(demo_store, run, name="c", recon_stride=3, progress=False, dask=cluster.scheduler_address)
         prefixes = cluster.scheduler.task_prefixes
         assert "encode_band" in prefixes  # the encoding ran as tasks on the workers
         assert any(p.startswith("band_part") for p in prefixes)  # the blocks of the written arrays were taken from the bands on the workers
@@ -123,4 +155,8 @@ def test_encode_on_a_dask_cluster_matches_one_process(demo_store: Path, demo_sto
         np.testing.assert_allclose(ds[f"b{suffix}"].values, ds[f"a{suffix}"].values, rtol=1e-5, atol=1e-6)
         assert ds[f"b{suffix}"].encoding["chunks"] == ds[f"a{suffix}"].encoding["chunks"]
     assert ds.b.attrs["active_units"] == ds.a.attrs["active_units"]
+    on_grid = np.zeros(ds.roi.shape, bool)
+    on_grid[::3, ::3] = True
+    np.testing.assert_allclose(ds.c_recon_error.values[on_grid], ds.a_recon_error.values[on_grid], rtol=1e-5)
+    assert np.isnan(ds.c_recon_error.values[~on_grid]).all()
     np.testing.assert_allclose(ds.b.attrs["kl_per_dim"], ds.a.attrs["kl_per_dim"], rtol=1e-5)

@@ -30,9 +30,13 @@ def encode(
     logvar: Annotated[bool, typer.Option("--logvar", help="Also write {name}_logvar.")] = False,
     recon_error: Annotated[bool, typer.Option(
         "--recon-error/--no-recon-error",
-        help="Also write {name}_recon_error, exact (decodes every sample: about 2.7× the CPU time of the latents "
-             "alone for the EBSD conv-vae).",
+        help="Also write {name}_recon_error (decodes the samples: about 2.7× the CPU time of the latents alone for "
+             "the EBSD conv-vae when it decodes every one).",
     )] = True,
+    recon_stride: Annotated[Optional[int], typer.Option(
+        min=1, help="Decode the reconstruction error on every Nth sample along each dim, NaN between (default: "
+                    "every sample up to 512², beyond that the smallest N that keeps at most 512²; 1: every one).",
+    )] = None,
     batch_size: Annotated[Optional[int], typer.Option(
         help="Samples per batch (default 128 on a CPU, 1024 on CUDA).")] = None,
     device: Device = "cpu",
@@ -49,6 +53,7 @@ def encode(
     from vaearr.viz.maps import encoded_maps
 
     result = encode_store(store, run, name=name, checkpoint=checkpoint, logvar=logvar, recon_error=recon_error,
+                          recon_stride=recon_stride,
                           batch_size=batch_size, device=device, export=export, per_subject=per_subject,
                           overwrite=overwrite, dask=dask)
     result.figures = encoded_maps(store, name, out, figures=figure_options)
