@@ -38,6 +38,8 @@ Run::
     python benchmarks/bench_scale.py                       # 1000 × 1000 (about 15 min on 2 idle cores)
     python benchmarks/bench_scale.py --size 316            # 10⁵ pixels
     python benchmarks/bench_scale.py --size 200            # a quick look
+    # spread alone after segment, and again beside it with commit REV's package: the ratio, the same degrees?
+    python benchmarks/bench_scale.py --size 160 --analysis spread --spread-against REV
     # on a GPU box without kikuchipy or the viz extra: save the tiled pool here, carry it there
     python -c "from benchmarks.data.bench import big_pool; big_pool().save('pool64.npz')"
     python benchmarks/bench_scale.py --device cuda --pool pool64.npz --path-only --no-figures
@@ -180,12 +182,26 @@ def stop_cluster(proc: subprocess.Popen) -> None:
 
 def analysis_steps(args: argparse.Namespace, n: int, d: Path, store: Path, run: Path, vaearr: list[str],
                    log: Path) -> list[dict]:
-    """spread → rank → cluster → report, after segment (``--analysis report``: the report alone)."""
+    """spread → rank → cluster → report, after segment (``--analysis report``: the report alone; ``spread``: spread
+    alone). ``--spread-against REV``: spread once more beside the path, on the store as segment left it, with commit
+    REV's package (:mod:`benchmarks.spread_against`)."""
     steps: list[dict] = []
     if args.analysis == "report":
         return [run_step("report", [*vaearr, "report", str(store), "--run", str(run), "--out", str(d / "report")], log)]
+    before = d / "before-spread.zarr"
+    if args.spread_against:
+        shutil.copytree(store, before)
     steps.append(run_step("spread", [*vaearr, "spread", str(store), "--var", "latent", "--regions", "segments",
                                      "--out", str(d / "spread")], log))
+    if args.spread_against:
+        from benchmarks.spread_against import spread_against
+
+        other = spread_against(args.spread_against, before, store, d, log, run_step, steps[-1])
+        steps.append({**other.pop("step"), **other})
+        print(f"    spread against {args.spread_against}: x {other['speedup_wall']} wall, x {other['speedup_cpu']} CPU; "
+              f"the same: {other['same']}", flush=True)
+    if args.analysis == "spread":
+        return steps
     steps.append(run_step("rank", [*vaearr, "rank", str(store), "--against", "bandcontrast", "latent_domain_spread",
                                    "--out", str(d / "rank")], log))
     mcs = args.min_cluster_size or max(20, n // 500)
@@ -323,9 +339,12 @@ def main() -> None:
     ap.add_argument("--window", default="auto", help="train --window (default auto)")
     ap.add_argument("--path-only", action="store_true",
                     help="only ingest → roi → train → encode → segment")
-    ap.add_argument("--analysis", choices=("all", "report"), default="all",
+    ap.add_argument("--spread-against", default=None, metavar="REV",
+                    help="time spread again beside the path with commit REV's package, on the same store, and compare "
+                         "its KAM/GOS in degrees")
+    ap.add_argument("--analysis", choices=("all", "report", "spread"), default="all",
                     help="after segment: spread, rank, cluster and report (all, the demo's), or the report alone "
-                         "(the path issue 61 times: ingest → roi → train → encode → segment → report)")
+                         "(the path issue 61 times: ingest → roi → train → encode → segment → report), or spread alone")
     ap.add_argument("--device", default=None,
                     help="train and encode on this device (e.g. cuda; default: the commands' own, cpu)")
     ap.add_argument("--pool", type=Path, default=None,
@@ -398,20 +417,22 @@ def main() -> None:
     if not args.path_only:
         steps += analysis_steps(args, n, d, store, run, vaearr, log)
     # the path's time, less what ran beside it (the encode without the error)
-    total = time.perf_counter() - t_path - sum(s["seconds"] for s in steps if s.get("not_in_path") and "encoded" in s)
+    total = time.perf_counter() - t_path - sum(s["seconds"] for s in steps
+                                               if s.get("not_in_path") and ("encoded" in s or "against" in s))
     trained_on = json.loads((run / "config.json").read_text())["train"].get("window") or ""
     if ":" in trained_on:  # a windowed run: encode averaged as it read
         s = run_step("neighbour averaging (alone; inside encode)", [sys.executable, "-c", AVERAGE, str(store), str(run)],
                      log)
         s["not_in_path"] = True
         steps.append(s)
-    browser = open_report(d / "report" / "report.html") if not args.path_only else None
+    reported = not args.path_only and args.analysis != "spread"
+    browser = open_report(d / "report" / "report.html") if reported else None
     grains = planted_grains_ari(h5, store)
 
     sizes = {
         "hdf5_bytes": h5.stat().st_size,
         "store_bytes": sum(f.stat().st_size for f in store.rglob("*") if f.is_file()),
-        "report_bytes": (d / "report" / "report.html").stat().st_size if not args.path_only else None,
+        "report_bytes": (d / "report" / "report.html").stat().st_size if reported else None,
     }
     enc = {s["workers"]: s["seconds"] for s in steps if "workers" in s}
     path_steps = [s for s in steps if not s.get("not_in_path")]
@@ -447,7 +468,8 @@ def main() -> None:
           f"{result.get('encode_roi_patterns_per_s')} ROI patterns/s (read, neighbours averaged, encoded, decoded, "
           f"the error) against both networks' bound {result.get('bound_both_patterns_per_s')} "
           f"({result.get('encode_of_bound')}); without the error {result.get('encode_alone_roi_patterns_per_s')}")
-    last = "report" if not args.path_only else "encode" if args.no_segment else "segment"
+    last = ("spread" if args.analysis == "spread" else "report") if not args.path_only else \
+        "encode" if args.no_segment else "segment"
     print(f"path ingest → {last}: {total:.0f} s (goal ≤ {GOAL_SECONDS}); "
           f"largest peak {result['peak_rss_mb_max']:.0f} MB RSS, {result['peak_pss_mb_max']:.0f} MB PSS "
           f"(goal ≤ {GOAL_RSS_MB}); store {sizes['store_bytes'] / 1e9:.2f} GB; report in Chromium: {browser}")

@@ -13,6 +13,7 @@ from vaearr.errors import InputError  # noqa: E402
 from vaearr.maps import boundary_angles  # noqa: E402
 from vaearr.maps.misorientation import (  # noqa: E402
     Geometry,
+    Pyramid,
     angle_deg,
     misorientations,
     prepared,
@@ -126,3 +127,20 @@ def test_one_set_of_patterns_registered_among_itself_reads_as_two_copies_and_as_
     np.testing.assert_allclose(blocks.rotation, one.rotation, atol=1e-8)
     np.testing.assert_allclose(blocks.angle, one.angle, rtol=1e-7)
     assert np.isfinite(one.angle).all() and np.abs(one.angle - 1.5).max() < 0.5
+
+
+def test_the_references_kept_from_call_to_call_and_the_registered_patterns_alone_read_the_same_numbers() -> None:
+    # vaearr spread registers a map block after block on its regions' references: their levels made once for all the
+    # blocks (a Pyramid) and the block's registered patterns handed alone read what the references and the whole
+    # block read, to the bit (each pattern is blurred on its own; the pairs are the same, in the same order)
+    a, b, bg = pattern_pairs(6, 1.0, (60, 60), PC, 45.0, seed=9)
+    refs, block = prepared(a, bg), prepared(b, bg)
+    geometry = Geometry(PC, (60, 60))
+    kept = Pyramid(refs)
+    for sel, first, sharp in ((np.array([0, 2, 3]), 0, False), (np.array([1, 4, 5]), 1, True), (np.arange(6), 1, True)):
+        whole = register(refs, block, geometry, pairs=(sel, sel), first=first, sharp=sharp, weights=bg)
+        alone = register(kept, block[sel], geometry, pairs=(sel, np.arange(sel.size)), first=first, sharp=sharp,
+                         weights=bg)
+        for name in ("rotation", "angle", "correlation", "overlap", "likeness", "noise"):
+            np.testing.assert_array_equal(getattr(alone, name), getattr(whole, name))
+        assert np.abs(whole.angle - 1.0).max() < 0.5

@@ -38,15 +38,16 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import ndimage as ndi
 
 from vaearr.errors import InputError
-from vaearr.numba_cache import lazy_njit
+from vaearr.maps.registration_kernels import correlations, gauss_newton
 
 #: Blur (pixels of a 60 px pattern, scaled with the pattern's width) of each level of the registration, coarse to fine.
 LEVELS_60 = (4.0, 2.0, 1.0)
@@ -193,206 +194,6 @@ def search_rotations(limit_deg: float = SEARCH_DEG, step_deg: float = SEARCH_STE
 
 
 # --------------------------------------------------------------------------------------------
-# the kernels (numba, no GIL)
-
-
-@lazy_njit(nogil=True, cache=True)
-def _gauss_newton(moving, grad_r, grad_c, fixed, im, jf, dirs, wts, r0, c0, scale, rim, q, max_iter, tol,
-                  corr, count, rvar):  # pragma: no cover - compiled
-    """For each pair k: ``fixed[jf[k]] ≈ s·moving[im[k]](Q d) + o`` fitted for ``q[k]`` (3 × 3, updated in place) by
-    Gauss–Newton over the sample directions ``dirs`` (p, 3), each weighted by ``wts`` (its noise precision);
-    ``corr[k]``, ``count[k]``: the final (weighted) correlation and the number of directions that fell on the
-    detector; ``rvar[k]``: the variance of the rotation's angle (rad², the trace of the rotation block of σ²·H⁻¹ at the
-    last step: the residual's variance over the Gauss–Newton matrix), as if the samples' residuals were independent."""
-    nrow, ncol = moving.shape[1], moving.shape[2]
-    npts = dirs.shape[0]
-    hess = np.empty((5, 5))
-    grad = np.empty(5)
-    jac = np.empty(5)
-    for k in range(im.shape[0]):
-        a_img = moving[im[k]]
-        b = fixed[jf[k]]
-        s = 1.0
-        o = 0.0
-        for it in range(max_iter + 1):
-            hess[:, :] = 0.0
-            grad[:] = 0.0
-            n = 0
-            sw = 0.0
-            sa = 0.0
-            sb = 0.0
-            saa = 0.0
-            sbb = 0.0
-            sab = 0.0
-            see = 0.0
-            for p in range(npts):
-                vx = q[k, 0, 0] * dirs[p, 0] + q[k, 0, 1] * dirs[p, 1] + q[k, 0, 2] * dirs[p, 2]
-                vy = q[k, 1, 0] * dirs[p, 0] + q[k, 1, 1] * dirs[p, 1] + q[k, 1, 2] * dirs[p, 2]
-                vz = q[k, 2, 0] * dirs[p, 0] + q[k, 2, 1] * dirs[p, 1] + q[k, 2, 2] * dirs[p, 2]
-                if vz <= 1e-6:
-                    continue
-                iz = 1.0 / vz
-                c = c0 + scale * vx * iz
-                r = r0 - scale * vy * iz
-                if c < 1.0 or r < 1.0 or c >= ncol - 2.0 or r >= nrow - 2.0:
-                    continue
-                ri = int(r)
-                ci = int(c)
-                # cubic convolution (Keys, a = −1/2): the value and its derivatives from the same 4 × 4 taps
-                t = r - ri
-                cr0 = ((-0.5 * t + 1.0) * t - 0.5) * t
-                cr1 = (1.5 * t - 2.5) * t * t + 1.0
-                cr2 = ((-1.5 * t + 2.0) * t + 0.5) * t
-                cr3 = (0.5 * t - 0.5) * t * t
-                dr0 = (-1.5 * t + 2.0) * t - 0.5
-                dr1 = (4.5 * t - 5.0) * t
-                dr2 = (-4.5 * t + 4.0) * t + 0.5
-                dr3 = (1.5 * t - 1.0) * t
-                t = c - ci
-                cc0 = ((-0.5 * t + 1.0) * t - 0.5) * t
-                cc1 = (1.5 * t - 2.5) * t * t + 1.0
-                cc2 = ((-1.5 * t + 2.0) * t + 0.5) * t
-                cc3 = (0.5 * t - 0.5) * t * t
-                dc0 = (-1.5 * t + 2.0) * t - 0.5
-                dc1 = (4.5 * t - 5.0) * t
-                dc2 = (-4.5 * t + 4.0) * t + 0.5
-                dc3 = (1.5 * t - 1.0) * t
-                a = 0.0
-                gr = 0.0
-                gc = 0.0
-                for i in range(4):
-                    row = ri - 1 + i
-                    h = (cc0 * a_img[row, ci - 1] + cc1 * a_img[row, ci] + cc2 * a_img[row, ci + 1]
-                         + cc3 * a_img[row, ci + 2])
-                    hd = (dc0 * a_img[row, ci - 1] + dc1 * a_img[row, ci] + dc2 * a_img[row, ci + 1]
-                          + dc3 * a_img[row, ci + 2])
-                    wr = cr0 if i == 0 else (cr1 if i == 1 else (cr2 if i == 2 else cr3))
-                    wd = dr0 if i == 0 else (dr1 if i == 1 else (dr2 if i == 2 else dr3))
-                    a += wr * h
-                    gr += wd * h
-                    gc += wr * hd
-                bv = b[p]
-                wp = wts[p]
-                n += 1
-                sw += wp
-                sa += wp * a
-                sb += wp * bv
-                saa += wp * a * a
-                sbb += wp * bv * bv
-                sab += wp * a * bv
-                if it == max_iter:
-                    continue
-                # d(image value)/dv through the gnomonic projection: c = c0 + L vx/vz, r = r0 − L vy/vz
-                ux = gc * scale * iz
-                uy = -gr * scale * iz
-                uz = -(gc * scale * vx - gr * scale * vy) * iz * iz
-                # v ← v + δ × v: d(value)/dδ = v × u
-                jac[0] = s * (vy * uz - vz * uy)
-                jac[1] = s * (vz * ux - vx * uz)
-                jac[2] = s * (vx * uy - vy * ux)
-                jac[3] = a
-                jac[4] = 1.0
-                e = s * a + o - bv
-                see += wp * e * e
-                for i in range(5):
-                    grad[i] += wp * jac[i] * e
-                    for j in range(i, 5):
-                        hess[i, j] += wp * jac[i] * jac[j]
-            count[k] = n
-            var_a = saa - sa * sa / max(sw, 1e-30)
-            var_b = sbb - sb * sb / max(sw, 1e-30)
-            corr[k] = (sab - sa * sb / max(sw, 1e-30)) / math.sqrt(max(var_a * var_b, 1e-30)) if n > 8 else 0.0
-            if it == max_iter or n <= 8:
-                break
-            for i in range(5):
-                for j in range(i):
-                    hess[i, j] = hess[j, i]
-                hess[i, i] += 1e-9 * (1.0 + hess[i, i])
-            inv = np.linalg.inv(hess)
-            rvar[k] = see / max(sw - 5.0, 1.0) * (inv[0, 0] + inv[1, 1] + inv[2, 2])
-            step = inv @ (-grad)
-            dx, dy, dz = step[0], step[1], step[2]
-            s += step[3]
-            o += step[4]
-            ang = math.sqrt(dx * dx + dy * dy + dz * dz)
-            # Q ← exp([δ]×) Q (Rodrigues)
-            if ang > 1e-15:
-                kx, ky, kz = dx / ang, dy / ang, dz / ang
-                sn = math.sin(ang)
-                cs = 1.0 - math.cos(ang)
-                r00 = 1 - cs * (ky * ky + kz * kz)
-                r01 = -sn * kz + cs * kx * ky
-                r02 = sn * ky + cs * kx * kz
-                r10 = sn * kz + cs * kx * ky
-                r11 = 1 - cs * (kx * kx + kz * kz)
-                r12 = -sn * kx + cs * ky * kz
-                r20 = -sn * ky + cs * kx * kz
-                r21 = sn * kx + cs * ky * kz
-                r22 = 1 - cs * (kx * kx + ky * ky)
-                for j in range(3):
-                    a0, a1, a2 = q[k, 0, j], q[k, 1, j], q[k, 2, j]
-                    q[k, 0, j] = r00 * a0 + r01 * a1 + r02 * a2
-                    q[k, 1, j] = r10 * a0 + r11 * a1 + r12 * a2
-                    q[k, 2, j] = r20 * a0 + r21 * a1 + r22 * a2
-            if ang < tol:
-                max_iter = it + 1  # one more pass to read the correlation at the final rotation
-    return 0
-
-
-@lazy_njit(nogil=True, cache=True)
-def _correlations(moving, fixed, im, jf, dirs, r0, c0, scale, rim, q0, starts, out, used):  # pragma: no cover - compiled
-    """``out[k, t]``: the correlation of ``fixed[jf[k]]`` with ``moving[im[k]]`` turned by ``starts[t] @ q0[k]``."""
-    nrow, ncol = moving.shape[1], moving.shape[2]
-    npts = dirs.shape[0]
-    m = np.empty((3, 3))
-    for k in range(im.shape[0]):
-        a_img = moving[im[k]]
-        b = fixed[jf[k]]
-        for t in range(starts.shape[0]):
-            for i in range(3):
-                for j in range(3):
-                    m[i, j] = (starts[t, i, 0] * q0[k, 0, j] + starts[t, i, 1] * q0[k, 1, j]
-                               + starts[t, i, 2] * q0[k, 2, j])
-            n = 0
-            sa = 0.0
-            sb = 0.0
-            saa = 0.0
-            sbb = 0.0
-            sab = 0.0
-            for p in range(npts):
-                vx = m[0, 0] * dirs[p, 0] + m[0, 1] * dirs[p, 1] + m[0, 2] * dirs[p, 2]
-                vy = m[1, 0] * dirs[p, 0] + m[1, 1] * dirs[p, 1] + m[1, 2] * dirs[p, 2]
-                vz = m[2, 0] * dirs[p, 0] + m[2, 1] * dirs[p, 1] + m[2, 2] * dirs[p, 2]
-                if vz <= 1e-6:
-                    continue
-                c = c0 + scale * vx / vz
-                r = r0 - scale * vy / vz
-                if c < rim or r < rim or c > ncol - 1 - rim or r > nrow - 1 - rim:
-                    continue
-                ri = int(r)
-                ci = int(c)
-                fr = r - ri
-                fc = c - ci
-                a = ((1 - fr) * (1 - fc) * a_img[ri, ci] + (1 - fr) * fc * a_img[ri, ci + 1]
-                     + fr * (1 - fc) * a_img[ri + 1, ci] + fr * fc * a_img[ri + 1, ci + 1])
-                bv = b[p]
-                n += 1
-                sa += a
-                sb += bv
-                saa += a * a
-                sbb += bv * bv
-                sab += a * bv
-            if n > 8:
-                var_a = saa - sa * sa / n
-                var_b = sbb - sb * sb / n
-                out[k, t] = (sab - sa * sb / n) / math.sqrt(max(var_a * var_b, 1e-30))
-            else:
-                out[k, t] = -2.0
-            used[k, t] = n
-    return 0
-
-
-# --------------------------------------------------------------------------------------------
 # registration
 
 
@@ -432,17 +233,49 @@ def _blurred(x: np.ndarray, sigma: float) -> np.ndarray:
     return standardised(ndi.gaussian_filter(x, (0, sigma, sigma), mode="nearest") if sigma > 0 else x)
 
 
-def _level(moving: np.ndarray, fixed: np.ndarray, geometry: Geometry, sigma: float,
+class Pyramid:
+    """Moving patterns ``(m, rows, cols)`` as :func:`register` reads them at each level (blurred, standardised, and
+    their gradients) and their :func:`noise_share`, each made once and kept with ``keep``: the references of a map's
+    regions, registered on the map block after block, are blurred once, not once a block (the same numbers)."""
+
+    def __init__(self, patterns: np.ndarray, keep: bool = True):
+        self.patterns = np.asarray(patterns, np.float32)
+        self.keep = keep
+        self._made: dict[tuple[str, float], Any] = {}
+
+    def _kept(self, key: tuple[str, float], make: Callable[[], Any]) -> Any:
+        if key in self._made:
+            return self._made[key]
+        value = make()
+        if self.keep:
+            self._made[key] = value
+        return value
+
+    def level(self, sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The patterns blurred by ``sigma`` and standardised, and their gradients along rows and columns."""
+
+        def make() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            a = _blurred(self.patterns, sigma)
+            gr, gc = np.gradient(a, axis=(1, 2))
+            return a, np.ascontiguousarray(gr, np.float32), np.ascontiguousarray(gc, np.float32)
+
+        return self._kept(("level", sigma), make)
+
+    def noise_share(self, sigma: float) -> np.ndarray:
+        return self._kept(("noise", sigma), lambda: noise_share(self.patterns, sigma))
+
+
+def _level(moving: Pyramid, fixed: np.ndarray, geometry: Geometry, sigma: float,
            weights: np.ndarray | None = None) -> _Level:
-    a = _blurred(moving, sigma)
-    b = a if fixed is moving else _blurred(fixed, sigma)  # one set of patterns registered among themselves: one copy
-    gr, gc = np.gradient(a, axis=(1, 2))
+    a, gr, gc = moving.level(sigma)
+    # one set of patterns registered among themselves: one copy
+    b = a if fixed is moving.patterns else _blurred(fixed, sigma)
     stride = max(1, int(round(sigma / 2)))
     rows, cols = np.mgrid[0:fixed.shape[1]:stride, 0:fixed.shape[2]:stride]
     rows, cols = rows.ravel(), cols.ravel()
     w = np.ones(rows.size) if weights is None else np.asarray(weights, float)[rows, cols]
-    return _Level(sigma, a, np.ascontiguousarray(gr, np.float32), np.ascontiguousarray(gc, np.float32),
-                  np.ascontiguousarray(b[:, rows, cols]), geometry.directions(rows, cols), w / w.mean())
+    return _Level(sigma, a, gr, gc, np.ascontiguousarray(b[:, rows, cols]), geometry.directions(rows, cols),
+                  w / w.mean())
 
 
 def _threads(n: int) -> int:
@@ -460,7 +293,7 @@ def _run_chunks(fn, n: int) -> None:
         list(pool.map(lambda se: fn(*se), chunks))
 
 
-def register(moving: np.ndarray, fixed: np.ndarray, geometry: Geometry, *, pairs: tuple[np.ndarray, np.ndarray]
+def register(moving: np.ndarray | Pyramid, fixed: np.ndarray, geometry: Geometry, *, pairs: tuple[np.ndarray, np.ndarray]
              | None = None, start: np.ndarray | None = None, search: bool = False, first: int = 0,
              weights: np.ndarray | None = None, sharp: bool = False) -> Registration:
     """Register ``moving[i]`` on ``fixed[j]`` for each pair ``(i, j)``: the rotation ``Q`` with ``fixed(d) ≈
@@ -470,7 +303,8 @@ def register(moving: np.ndarray, fixed: np.ndarray, geometry: Geometry, *, pairs
     ----------
     moving, fixed
         Patterns ``(m, rows, cols)`` and ``(f, rows, cols)`` as :func:`prepared` makes them (the moving ones are sampled
-        at rotated directions: give the less noisy side there, a region's mean).
+        at rotated directions: give the less noisy side there, a region's mean). A :class:`Pyramid` of the moving ones
+        keeps their levels from call to call.
     geometry
         The detector's PC and the patterns' shape.
     pairs
@@ -491,16 +325,17 @@ def register(moving: np.ndarray, fixed: np.ndarray, geometry: Geometry, *, pairs
     The fit holds when its correlation at the finest level is over :data:`MIN_CORRELATION` of what the pair's noise
     lets it reach (:func:`noise_share` of both sides) and the two overlap on a quarter of the detector at least.
     """
-    moving = np.asarray(moving, np.float32)
+    moving = moving if isinstance(moving, Pyramid) else Pyramid(moving, keep=False)
     fixed = np.asarray(fixed, np.float32)
-    if moving.shape[1:] != tuple(geometry.shape) or fixed.shape[1:] != tuple(geometry.shape):
-        raise InputError(None, f"patterns of {moving.shape[1:]} and {fixed.shape[1:]} for a detector of "
+    shape = moving.patterns.shape
+    if shape[1:] != tuple(geometry.shape) or fixed.shape[1:] != tuple(geometry.shape):
+        raise InputError(None, f"patterns of {shape[1:]} and {fixed.shape[1:]} for a detector of "
                                f"{tuple(geometry.shape)}")
     geometry.check()
     if pairs is None:
-        if len(moving) != len(fixed):
+        if shape[0] != len(fixed):
             raise InputError(None, "as many moving as fixed patterns are needed when no pairs are given")
-        pairs = (np.arange(len(moving)), np.arange(len(fixed)))
+        pairs = (np.arange(shape[0]), np.arange(len(fixed)))
     im = np.ascontiguousarray(pairs[0], np.int64)
     jf = np.ascontiguousarray(pairs[1], np.int64)
     n = len(im)
@@ -514,7 +349,7 @@ def register(moving: np.ndarray, fixed: np.ndarray, geometry: Geometry, *, pairs
         q0 = np.ascontiguousarray(q)
 
         def pick(s: int, e: int) -> None:
-            _correlations(coarse.moving, coarse.fixed, im[s:e], jf[s:e], coarse.dirs, *geometry.centre, geometry.scale,
+            correlations(coarse.moving, coarse.fixed, im[s:e], jf[s:e], coarse.dirs, *geometry.centre, geometry.scale,
                           RIM_PX, q0[s:e], starts, scores[s:e], used[s:e])
 
         _run_chunks(pick, n)
@@ -527,15 +362,15 @@ def register(moving: np.ndarray, fixed: np.ndarray, geometry: Geometry, *, pairs
     else:
         q, corr, overlap, noise = _fit(moving, fixed, geometry, im, jf, q, first=first, weights=weights, sharp=sharp)
     finest = levels(geometry.shape, sharp)[-1]
-    share = noise_share(moving, finest)
-    ceiling = np.sqrt((1 - share)[im] * (1 - (share if fixed is moving else noise_share(fixed, finest)))[jf])
+    share = moving.noise_share(finest)
+    ceiling = np.sqrt((1 - share)[im] * (1 - (share if fixed is moving.patterns else noise_share(fixed, finest)))[jf])
     angle = angle_deg(q)
     # beyond the search's reach a fit is not to be trusted for its angle, only for "more than that"
     holds = (corr >= MIN_CORRELATION * ceiling) & (overlap >= 0.25) & (angle <= SEARCH_DEG)
     return Registration(q, np.where(holds, angle, np.inf), corr, overlap, corr / ceiling, noise)
 
 
-def _fit(moving: np.ndarray, fixed: np.ndarray, geometry: Geometry, im: np.ndarray, jf: np.ndarray,
+def _fit(moving: Pyramid, fixed: np.ndarray, geometry: Geometry, im: np.ndarray, jf: np.ndarray,
          q: np.ndarray, first: int = 0, weights: np.ndarray | None = None,
          sharp: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Gauss–Newton through the levels from ``first`` on, from the rotations ``q``: the rotations, the correlations at
@@ -548,13 +383,15 @@ def _fit(moving: np.ndarray, fixed: np.ndarray, geometry: Geometry, im: np.ndarr
     rvar = np.zeros(n)
     r0, c0 = geometry.centre
     overlap = np.zeros(n)
-    for sigma in levels(geometry.shape, sharp)[first:]:
+    sigmas = levels(geometry.shape, sharp)[first:]
+    for i, sigma in enumerate(sigmas):
         lv = _level(moving, fixed, geometry, sigma, weights)
+        read = i == len(sigmas) - 1  # the correlation and overlap at the final rotation: the finest level's alone
 
-        def fit(s: int, e: int, lv: _Level = lv) -> None:
+        def fit(s: int, e: int, lv: _Level = lv, read: bool = read) -> None:
             qs = q[s:e].copy()
-            _gauss_newton(lv.moving, lv.grad_r, lv.grad_c, lv.fixed, im[s:e], jf[s:e], lv.dirs, lv.weights, r0, c0,
-                          geometry.scale, RIM_PX, qs, MAX_ITER, TOLERANCE, corr[s:e], count[s:e], rvar[s:e])
+            gauss_newton(lv.moving, lv.grad_r, lv.grad_c, lv.fixed, im[s:e], jf[s:e], lv.dirs, lv.weights, r0, c0,
+                         geometry.scale, RIM_PX, qs, MAX_ITER, TOLERANCE, corr[s:e], count[s:e], rvar[s:e], read)
             q[s:e] = qs
 
         _run_chunks(fit, n)

@@ -28,6 +28,7 @@ from vaearr.maps.misorientation import (
     Geometry,
     matrix_rotvec,
     prepared,
+    Pyramid,
     register,
     rotvec_matrix,
     RIM_PX,
@@ -171,6 +172,7 @@ def _one_pass(regions: np.ndarray, data: Any, background: np.ndarray, geometry: 
     weights = np.zeros((refs.shape[0], py * px))
     flat_regions = regions.ravel()
     ones = np.ones((py, px), np.float32)
+    moving = Pyramid(refs)  # the references blurred once for the whole pass
     step = max(1, BLOCK_PIXELS // max(nx, 1))
     for r0 in bar(range(0, ny, step), desc="spread: pattern rotations", unit="block"):
         r1 = min(r0 + step, ny)
@@ -185,8 +187,8 @@ def _one_pass(regions: np.ndarray, data: Any, background: np.ndarray, geometry: 
                 continue
             k = np.flatnonzero(sel)
             start = None if first == 0 or previous is None else previous[at[k]]
-            reg = register(refs, block, geometry, pairs=(flat_regions[at[k]], k), start=start, first=first,
-                           weights=background, sharp=sharp)
+            reg = register(moving, block[k], geometry, pairs=(flat_regions[at[k]], np.arange(k.size)), start=start,
+                           first=first, weights=background, sharp=sharp)
             ok = np.isfinite(reg.angle) & ((reg.angle < FIRST_PASS_DEG) if first == 0 else True)
             rot[at[k[ok]]] = reg.rotation[ok]
             holds[at[k[ok]]] = True
@@ -210,6 +212,7 @@ def _from_neighbours(regions: np.ndarray, data: Any, background: np.ndarray, geo
     done = 0
     rounds = 0
     tried_from = np.full(todo.size, -1)
+    moving = Pyramid(refs)
     while rounds < MAX_ROUNDS:
         left = todo[~holds[todo]]
         if not left.size:
@@ -221,8 +224,9 @@ def _from_neighbours(regions: np.ndarray, data: Any, background: np.ndarray, geo
             break
         px = left[fresh]
         tried_from[index[px]] = source[fresh]
-        reg = register(refs, patterns, geometry, pairs=(flat_regions[px], index[px]), start=start[fresh],
-                       weights=background, sharp=sharp)
+        # only this round's patterns blurred (a pattern's levels are its own: the same numbers)
+        reg = register(moving, patterns[index[px]], geometry, pairs=(flat_regions[px], np.arange(px.size)),
+                       start=start[fresh], weights=background, sharp=sharp)
         ok = np.isfinite(reg.angle)
         rot[px[ok]] = reg.rotation[ok]
         holds[px[ok]] = True
