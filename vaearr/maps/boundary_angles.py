@@ -256,7 +256,7 @@ def _angles(pi: np.ndarray, pj: np.ndarray, edges: np.ndarray, row_means: np.nda
         ones = np.ones(geometry.shape, np.float32)
         reg = _on_used(lambda p, pairs, g: rotations(prepared(p, ones), pairs, g), region_means, (pi[k], pj[k]),
                        geometry)
-        angle[k] = across[k] = np.where(reg.likeness < LIKENESS, np.inf, reg.angle)
+        angle[k] = across[k] = np.where(np.asarray(reg.likeness) < LIKENESS, np.inf, reg.angle)
         likeness[k] = reg.likeness
         noise[k] = reg.noise
     return PairAngles(pi, pj, angle, across, thin, edges, likeness, noise, touching, touching_noise)
