@@ -14,6 +14,13 @@ Run (each map once: simulate, ROI, train, encode, index, decompose; then cheap s
     python benchmarks/bench_families.py score                               # minutes: segment, boundaries, spread
     python benchmarks/bench_families.py boundaries                          # minutes: boundaries --from patterns only
     python benchmarks/bench_families.py table                               # BENCHMARKS.md tables
+    python benchmarks/bench_families.py prepare --train-seeds 0 1 2 --only science_subgrains_2024   # three draws
+
+A trained model is one draw of its seed (:mod:`benchmarks.train_seeds`): ``prepare --train-seeds`` trains the README
+path's models at each seed (seed 0 as before: ``latent``, ``<tag>.run``; seed 1: ``latent_s1``, ``<tag>_s1.run``),
+``score`` scores every seed a store holds (the README path's rows carry ``train_seed``; the anchors, the sweeps and
+the spreads of the anchors stay on seed 0's regions) and the tables give a map trained at several seeds its median
+over them and the worst draw.
 
 The README path, its defaults: ``roi --bc-otsu`` where the map has band contrast (the patchwork
 family; the first family's maps have no band contrast, every pixel is in), ``train`` with no
@@ -36,6 +43,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +71,8 @@ from sklearn.metrics import adjusted_rand_score, roc_auc_score  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from science_lib import append_row, machine, mixture_ari, orientation_features  # noqa: E402
+
+from benchmarks.train_seeds import seeded  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "_data" / "families"
@@ -135,21 +145,22 @@ def _write(m: MapSpec, store: Path) -> None:
         create_roi(store, otsu=True)  # the README's --bc-otsu
 
 
-def _train(store: Path, run: Path, *, name: str, mask: str | None = "auto") -> float:
+def _train(store: Path, run: Path, *, name: str, mask: str | None = "auto", seed: int = 0) -> float:
     from vaearr.encoding import encode
     from vaearr.train import TrainConfig, fit
 
     shutil.rmtree(run, ignore_errors=True)
     t = time.process_time()
-    fit(TrainConfig(store=str(store), run=str(run), mask=mask, tensorboard=False, previews=0,
+    fit(TrainConfig(store=str(store), run=str(run), mask=mask, tensorboard=False, previews=0, seed=seed,
                     threads=TRAIN_THREADS), progress=False)
     cpu = time.process_time() - t
     encode(store, run, name=name, overwrite=True, progress=False)
     return cpu
 
 
-def prepare(m: MapSpec) -> dict:
-    """Simulate, ROI, train and encode (twice for a patchwork map), index and decompose; each step once."""
+def prepare(m: MapSpec, train_seeds: tuple[int, ...] | list[int] = (0,)) -> dict:
+    """Simulate, ROI, train and encode (twice for a patchwork map) at each of ``train_seeds``, index and decompose;
+    each step once. Seed 0 is ``latent`` and ``<tag>.run``, another seed ``latent_s<seed>`` and ``<tag>_s<seed>.run``."""
     from vaearr.maps.decompose import write_decomposition
     from vaearr.maps.indexing import index_store
 
@@ -159,10 +170,14 @@ def prepare(m: MapSpec) -> dict:
     if "patterns" not in done:
         shutil.rmtree(store, ignore_errors=True)
         _write(m, store)
-    if "latent" not in done:
-        cost["train_cpu_s"] = round(_train(store, DATA / f"{m.tag}.run", name="latent"), 1)
-    if m.family in WITH_ROI and "latent_all" not in done:
-        cost["train_all_cpu_s"] = round(_train(store, DATA / f"{m.tag}.all.run", name="latent_all", mask=None), 1)
+    for seed in train_seeds:
+        tag, of = seeded(m.tag, seed), "" if seed == 0 else f"_seed{seed}"
+        if seeded("latent", seed) not in done:
+            cost[f"train_cpu_s{of}"] = round(_train(store, DATA / f"{tag}.run", name=seeded("latent", seed),
+                                                    seed=seed), 1)
+        if m.family in WITH_ROI and seeded("latent_all", seed) not in done:
+            cost[f"train_all_cpu_s{of}"] = round(_train(store, DATA / f"{tag}.all.run", name=seeded("latent_all", seed),
+                                                        mask=None, seed=seed), 1)
     if "dictionary" not in done:
         sm = xr.open_zarr(store).attrs["science_map"]
         t = time.process_time()
@@ -280,18 +295,7 @@ def score_subgrains(m: MapSpec, store: Path, truth: Truth) -> list[dict]:
     rows.append({"method": "PCA(16)", "pixel_subgrains": pixel(ds.pca_weights.values),
                  **{f"seg_{k}": v for k, v in p.items() if k != "regions_map"},
                  **_anchor_mask_scores(store, ds, truth, "pca_weights", p["regions_map"])})
-    roi = "roi" if "roi" in ds and not bool(ds.roi.all()) else None
-    v = _segment(store, "latent", roi, "seg", truth)
-    row = {"method": "vaearr (README path)", "mask": roi or "none", "pixel_subgrains": pixel(ds.latent.values),
-           **{f"seg_{k}": x for k, x in v.items() if k != "regions_map"}}
-    if "latent_all" in ds:
-        a = _segment(store, "latent_all", None, "seg_all", truth)
-        b = _segment(store, "latent_all", "roi", "seg_all_roi", truth)
-        both = (b["regions_map"] >= 0) & truth.inside
-        row |= {f"all_{k}": x for k, x in a.items() if k != "regions_map"}
-        row["roi_vs_all_ari"] = round(float(adjusted_rand_score(a["regions_map"][both], b["regions_map"][both])), 4)
-        row["roi_vs_roi_less_ari"] = _mask_stability(store, ds, truth, b["regions_map"])
-    rows.append(row)
+    rows += [readme_row(store, truth, pixel, seed) for seed in trained_seeds(ds)]
     if "latent_all" in ds:  # a map of patterns only: the ROI from their quality (vaearr quality, roi --var adp --otsu)
         from vaearr.maps.pattern_quality import quality_store
         from vaearr.maps.roi import create_roi
@@ -303,6 +307,33 @@ def score_subgrains(m: MapSpec, store: Path, truth: Truth) -> list[dict]:
         rows.append({"method": "vaearr, patterns only (ROI of adp)", "mask": "roi_adp",
                      **{f"seg_{k}": x for k, x in q.items() if k != "regions_map"}})
     return rows + boundary_rows(store, ds)
+
+
+def trained_seeds(ds: xr.Dataset) -> list[int]:
+    """The training seeds of the README path's models encoded in a map's store: 0 (``latent``) and each other seed
+    ``prepare --train-seeds`` trained (``latent_s1``…)."""
+    extra = sorted(int(v[8:]) for v in map(str, ds.data_vars) if v.startswith("latent_s") and v[8:].isdigit())
+    return ([0] if "latent" in ds else []) + extra
+
+
+def readme_row(store: Path, truth: Truth, pixel: Callable[[np.ndarray], float | None], seed: int) -> dict:
+    """The README path's scores on a sub-grain map with the model trained at ``seed``: per pixel and segmented in
+    the ROI; where a model was trained on every pixel too, its segmentation without a mask, the ROI's against it
+    and the ROI less 1 %."""
+    ds = truth.ds
+    latent, every = seeded("latent", seed), seeded("latent_all", seed)
+    roi = "roi" if "roi" in ds and not bool(ds.roi.all()) else None
+    v = _segment(store, latent, roi, seeded("seg", seed), truth)
+    row = {"method": "vaearr (README path)", "mask": roi or "none", "train_seed": seed,
+           "pixel_subgrains": pixel(ds[latent].values), **{f"seg_{k}": x for k, x in v.items() if k != "regions_map"}}
+    if every in ds:
+        a = _segment(store, every, None, seeded("seg_all", seed), truth)
+        b = _segment(store, every, "roi", seeded("seg_all_roi", seed), truth)
+        both = (b["regions_map"] >= 0) & truth.inside
+        row |= {f"all_{k}": x for k, x in a.items() if k != "regions_map"}
+        row["roi_vs_all_ari"] = round(float(adjusted_rand_score(a["regions_map"][both], b["regions_map"][both])), 4)
+        row["roi_vs_roi_less_ari"] = _mask_stability(store, ds, truth, b["regions_map"], every)
+    return row
 
 
 def boundary_rows(store: Path, ds: xr.Dataset) -> list[dict]:
@@ -361,29 +392,19 @@ def score_deformed(m: MapSpec, store: Path, truth: Truth) -> list[dict]:
     ds = truth.ds
     rows = []
     roi = "roi" if "roi" in ds and not bool(ds.roi.all()) else None
-    v = _segment(store, "latent", roi, "seg", truth)
-    rows.append({"method": "vaearr segment (latent)", **{f"seg_{k}": x for k, x in v.items() if k != "regions_map"}})
-    if "latent_all" in ds:  # the model trained on every pixel, segmented with no ROI (a patterns-only file)
-        a = _segment(store, "latent_all", None, "seg_all", truth)
-        rows.append({"method": "vaearr segment (latent, every pixel)",
-                     **{f"seg_{k}": x for k, x in a.items() if k != "regions_map"}})
+    for seed in trained_seeds(ds):
+        rows += latent_segment_rows(store, truth, roi, seed)
     d = _segment(store, "dictionary", None, "seg_dictionary", truth)
     rows.append({"method": "segment (dictionary)", **{f"seg_{k}": x for k, x in d.items() if k != "regions_map"}})
+    for seed in [s for s in trained_seeds(ds) if s != 0]:  # another model's regions, its own spreads (anchors: seed 0's)
+        rows += spread_rows(store, ds, seeded("latent", seed), seeded("seg", seed), roi, "vaearr spread (latent)",
+                            seed)
     for features, regions, label in (("latent", "seg", "vaearr spread (latent)"),
                                      ("pca_weights", "seg", "spread (PCA(16))"),
                                      ("cnmf_weights", "seg", "spread (cNMF)"),
                                      ("dictionary", "seg_dictionary", "dictionary + refine: KAM, GOS")):
-        r = spread_store(store, var=features, regions=regions, mask=roi if features == "latent" else None,
-                         recrystallised=f"rex_{features}", patterns=features == "latent", overwrite=True)
-        s = r.spread
-        rows.append({"method": label, **_deformation_scores(s.kernel, s.domain, s.recrystallised, ds),
-                     "recrystallised_regions": s.info["recrystallised_regions"], "regions": s.info["regions_measured"]})
-        if r.degrees is not None:  # the README path's KAM, GOS in degrees from the patterns, on the same regions
-            d = r.degrees
-            rows.append({"method": "vaearr spread (patterns, degrees)",
-                         **_deformation_scores(d.kernel, d.domain, d.recrystallised, ds),
-                         "recrystallised_regions": d.info["recrystallised_regions"],
-                         "regions": d.info["regions_measured"]})
+        rows += spread_rows(store, ds, features, regions, roi if features == "latent" else None, label,
+                            0 if features == "latent" else None)
     for radius in (1, 2, 3, 4, 5, 6):  # the kernel radius, chosen on the tuning maps (the default among them)
         r = spread_store(store, var="latent", regions="seg", mask=roi, radius=radius, name=f"latent_r{radius}",
                          recrystallised=f"rex_latent_r{radius}", patterns=False, overwrite=True)
@@ -406,6 +427,41 @@ def score_deformed(m: MapSpec, store: Path, truth: Truth) -> list[dict]:
     ok = np.isfinite(kam) & np.isfinite(bend)
     rows.append({"method": "true bend rate (no per-pixel scatter): KAM",
                  "kam_spearman": round(float(spearmanr(bend[ok], kam[ok])[0]), 4)})
+    return rows
+
+
+def latent_segment_rows(store: Path, truth: Truth, roi: str | None, seed: int) -> list[dict]:
+    """``segment`` of the latents of the model trained at ``seed`` (in the ROI), and of the model trained on every
+    pixel without a mask where there is one."""
+    rows = []
+    v = _segment(store, seeded("latent", seed), roi, seeded("seg", seed), truth)
+    rows.append({"method": "vaearr segment (latent)", "train_seed": seed,
+                 **{f"seg_{k}": x for k, x in v.items() if k != "regions_map"}})
+    if seeded("latent_all", seed) in truth.ds:  # the model trained on every pixel, no ROI (a patterns-only file)
+        a = _segment(store, seeded("latent_all", seed), None, seeded("seg_all", seed), truth)
+        rows.append({"method": "vaearr segment (latent, every pixel)", "train_seed": seed,
+                     **{f"seg_{k}": x for k, x in a.items() if k != "regions_map"}})
+    return rows
+
+
+def spread_rows(store: Path, ds: xr.Dataset, features: str, regions: str, mask: str | None, label: str,
+                seed: int | None) -> list[dict]:
+    """``spread`` of ``features`` over ``regions`` (from the patterns in degrees too, for the latents), scored;
+    ``seed``: the training seed of the model the regions came from (None: an anchor's features)."""
+    from vaearr.maps.spread import spread_store
+
+    latent = features.startswith("latent")
+    r = spread_store(store, var=features, regions=regions, mask=mask, recrystallised=f"rex_{features}",
+                     patterns=latent, overwrite=True)
+    s = r.spread
+    of = {} if seed is None else {"train_seed": seed}
+    rows = [{"method": label, **of, **_deformation_scores(s.kernel, s.domain, s.recrystallised, ds),
+             "recrystallised_regions": s.info["recrystallised_regions"], "regions": s.info["regions_measured"]}]
+    if r.degrees is not None:  # the README path's KAM, GOS in degrees from the patterns, on the same regions
+        d = r.degrees
+        rows.append({"method": "vaearr spread (patterns, degrees)", **of,
+                     **_deformation_scores(d.kernel, d.domain, d.recrystallised, ds),
+                     "recrystallised_regions": d.info["recrystallised_regions"], "regions": d.info["regions_measured"]})
     return rows
 
 
@@ -459,6 +515,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--split", choices=("tuning", "held-out", "all"), default="all")
     p.add_argument("--kind", choices=("subgrains", "deformed", "all"), default="all")
     p.add_argument("--only", nargs="*", help="map tags to run (default: all that match)")
+    p.add_argument("--train-seeds", type=int, nargs="+", default=[0],
+                   help="prepare: train the README path's models at each of these seeds (default 0; `0 1 2`: the "
+                        "tables' median and worst draw); score reads every seed a store holds")
     args = p.parse_args(argv)
     if args.step == "table":
         from families_table import families_table, sweep_table
@@ -478,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
                                                       f"`families prepare --only {m.tag}` first"}), flush=True)
             continue
         if args.step == "prepare":
-            cost = prepare(m)
+            cost = prepare(m, args.train_seeds)
             print(json.dumps({"map": m.tag, "prepared": cost, "wall_s": round(time.perf_counter() - t, 1)}), flush=True)
             continue
         for row in score(m, boundaries_only=args.step == "boundaries"):

@@ -5,6 +5,7 @@ Run (about 20 min a map on 2 cores; results in BENCHMARKS.md, "Science: sub-grai
     python benchmarks/bench_science.py --seeds tuning                 # the seeds settings were chosen on
     python benchmarks/bench_science.py --seeds held-out               # never looked at while choosing
     python benchmarks/bench_science.py --seeds held-out --physics 1   # a harder map: 25 counts
+    python benchmarks/bench_science.py --seeds tuning --train-seeds 0 1 2   # each model three times: the spread
     python benchmarks/bench_science.py --table
 
 Each map is a simulated sub-grain map (:func:`benchmarks.data.science_map`: 48 × 64 patterns of
@@ -24,7 +25,9 @@ pixels away from the planted grain boundaries:
   boundaries from the latents); CPU-seconds of training;
 * ``patterns``: ``vaearr boundaries`` from the patterns (grain and low-angle boundary F1).
 
-Rows go to ``benchmarks/results/science.jsonl`` (one per map and method).
+Rows go to ``benchmarks/results/science.jsonl`` (one per map and method, and per training seed of a ``vae:``
+method: ``--train-seeds``, 0 alone by default). A trained model is one draw of its seed (:mod:`train_seeds`):
+with several, the table gives each VAE row's median over the seeds and its worst draw.
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ from science_lib import (  # noqa: E402
 )
 
 from benchmarks.data.scoring import boundary_f1  # noqa: E402
+from benchmarks.train_seeds import seeded, train_seed  # noqa: E402
 from vaearr.maps.boundaries import find_boundaries  # noqa: E402
 from vaearr.maps.regions import segment_features  # noqa: E402
 from vaearr.maps.segment import segment_store  # noqa: E402
@@ -88,10 +92,10 @@ VAES = {
 }
 
 
-def last_row(path: Path, seed: int, physics: str, method: str) -> dict:
-    """The newest row of a method on a map (for ``--rescore``: its training cost)."""
+def last_row(path: Path, seed: int, physics: str, method: str, train: int = 0) -> dict:
+    """The newest row of a method on a map, trained at ``train`` (for ``--rescore``: its training cost)."""
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
-    rows = [r for r in rows if (r["seed"], r["physics"], r["method"]) == (seed, physics, method)]
+    rows = [r for r in rows if (r["seed"], r["physics"], r["method"], train_seed(r)) == (seed, physics, method, train)]
     return rows[-1] if rows else {}
 
 
@@ -168,35 +172,41 @@ def vae_inputs(store: Path, run_dir: Path) -> np.ndarray:
     return np.concatenate([run.preprocess(x[i:i + 512]).numpy() for i in range(0, len(x), 512)]).reshape(len(x), -1)
 
 
-def run_vae(m: ScienceMap, store: Path, variant: str, epochs: int) -> dict:
+def run_dir_of(store: Path, variant: str, train: int = 0) -> Path:
+    """The run folder of ``variant`` trained at seed ``train`` on ``store``."""
+    return DATA / "runs" / seeded(f"{store.stem}_{variant}", train)
+
+
+def run_vae(m: ScienceMap, store: Path, variant: str, epochs: int, train: int = 0) -> dict:
+    """Train ``variant`` at seed ``train``, encode it as its own variable and score it."""
     from vaearr.encoding import encode
     from vaearr.train import TrainConfig, fit
 
     opts = json.loads(json.dumps(VAES[variant]))
     model_options = opts.pop("model_options", {})
-    name = vae_name(variant)
-    run_dir = DATA / "runs" / f"{store.stem}_{variant}"
+    run_dir = run_dir_of(store, variant, train)
     shutil.rmtree(run_dir, ignore_errors=True)
     # every core, given (TrainConfig.threads) rather than left to what the process was started with: the count
     # is part of the model (the BLAS of the similarity fit then takes it too, where the import left one thread)
-    cfg = TrainConfig(store=str(store), run=str(run_dir), epochs=epochs, seed=0, tensorboard=False, previews=0,
+    cfg = TrainConfig(store=str(store), run=str(run_dir), epochs=epochs, seed=train, tensorboard=False, previews=0,
                       model_options=model_options, threads=max(1, os.cpu_count() or 1), **opts)
     t = time.process_time()
     result = fit(cfg, progress=False)
     cpu = time.process_time() - t
-    encode(store, run_dir, name=name, overwrite=True, progress=False)
-    return {"cpu_s": round(cpu, 1), "epochs": len(result.history), **score_vae(m, store, variant)}
+    encode(store, run_dir, name=vae_name(variant, train), overwrite=True, progress=False)
+    return {"cpu_s": round(cpu, 1), "epochs": len(result.history), **score_vae(m, store, variant, train)}
 
 
-def vae_name(variant: str) -> str:
-    return f"vae_{variant.replace('-', '_')}"
+def vae_name(variant: str, train: int = 0) -> str:
+    """The latents' variable of ``variant`` trained at seed ``train`` (seed 0: the name it always had)."""
+    return seeded(f"vae_{variant.replace('-', '_')}", train)
 
 
-def score_vae(m: ScienceMap, store: Path, variant: str) -> dict:
-    """Scores of a variant's encoded latents: per pixel, PCA of the same input, ``vaearr segment``
-    of the latents (the user's path: with the pattern-space floor) and ``vaearr boundaries --from``."""
-    name = vae_name(variant)
-    run_dir = DATA / "runs" / f"{store.stem}_{variant}"
+def score_vae(m: ScienceMap, store: Path, variant: str, train: int = 0) -> dict:
+    """Scores of a variant's encoded latents (trained at seed ``train``): per pixel, PCA of the same input,
+    ``vaearr segment`` of the latents (the user's path: with the pattern-space floor) and ``vaearr boundaries --from``."""
+    name = vae_name(variant, train)
+    run_dir = run_dir_of(store, variant, train)
     z = xr.open_zarr(store)[name].transpose("y", "x", ...).values
     s = pixel_scores(z.reshape(-1, z.shape[-1]), m)
     same = pixel_scores(pca_features(vae_inputs(store, run_dir), 16), m)
@@ -212,6 +222,18 @@ def score_vae(m: ScienceMap, store: Path, variant: str) -> dict:
                                                      b.grain_boundaries.values, m).items()}}
 
 
+def measure(m: ScienceMap, store: Path, method: str, args: argparse.Namespace, train: int) -> dict:
+    """One method's scores on one map (a ``vae:`` method trained at seed ``train``, or its latents scored again)."""
+    if method.startswith("vae:") and args.rescore:
+        last = last_row(OUT, m.seed, m.physics.label, method, train)
+        return {"cpu_s": last.get("cpu_s"), "epochs": last.get("epochs"),
+                **score_vae(m, store, method[4:], train), "rescored": True}
+    if method.startswith("vae:"):
+        return run_vae(m, store, method[4:], args.epochs, train)
+    return {"ceiling": run_ceiling, "pca": run_pca, "dictionary": run_dictionary,
+            "patterns": run_patterns}[method](m, store)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", choices=("tuning", "held-out"))
@@ -220,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--methods", nargs="+", default=["ceiling", "pca", "patterns", "dictionary", "vae:default",
                                                     "vae:former-default", "vae:uniform-average"])
     p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--train-seeds", type=int, nargs="+", default=[0],
+                   help="train each vae: method at each of these seeds (default 0; `0 1 2` for the table's median "
+                        "and worst: a trained model is one draw)")
     p.add_argument("--rescore", action="store_true",
                    help="score the latents already encoded in the stores again (segment, boundaries) without training")
     p.add_argument("--table", action="store_true")
@@ -232,21 +257,16 @@ def main(argv: list[str] | None = None) -> int:
                 m = load_map(seed, PHYSICS[i])
                 store = write_store(m)
                 for method in args.methods:
-                    t = time.perf_counter()
-                    if method.startswith("vae:") and args.rescore:
-                        last = last_row(OUT, seed, PHYSICS[i].label, method)
-                        row = {"cpu_s": last.get("cpu_s"), "epochs": last.get("epochs"),
-                               **score_vae(m, store, method[4:]), "rescored": True}
-                    elif method.startswith("vae:"):
-                        row = run_vae(m, store, method[4:], args.epochs)
-                    else:
-                        row = {"ceiling": run_ceiling, "pca": run_pca, "dictionary": run_dictionary,
-                               "patterns": run_patterns}[method](m, store)
-                    row = {"seed": seed, "split": args.seeds, "physics": PHYSICS[i].label, "method": method,
-                           **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()},
-                           "wall_s": round(time.perf_counter() - t, 1), "machine": machine()}
-                    append_row(OUT, row)
-                    print(json.dumps(row), flush=True)
+                    trained = method.startswith("vae:")
+                    for train in args.train_seeds if trained else [0]:  # the other methods train nothing
+                        t = time.perf_counter()
+                        row = measure(m, store, method, args, train)
+                        row = {"seed": seed, "split": args.seeds, "physics": PHYSICS[i].label, "method": method,
+                               **({"train_seed": train} if trained else {}),
+                               **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()},
+                               "wall_s": round(time.perf_counter() - t, 1), "machine": machine()}
+                        append_row(OUT, row)
+                        print(json.dumps(row), flush=True)
     if args.table:
         from science_table import science_table
 
