@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from pathlib import Path
 import typer
 
 from vaearr.options import declared, parsed
@@ -58,6 +59,9 @@ COMMANDS = {
                          "vaearr.api:decompose", cli_extra={"dask"}, api_extra={"quiet"}),
     "index": Command("vaearr.maps.options:IndexOptions", "index", "flows.phases:index_map", "vaearr.api:index",
                      api_extra={"quiet"}),
+    "encode": Command("vaearr.encoding_options:EncodeOptions", "encode", "flows.pipeline:encode", "vaearr.api:encode",
+                      cli_extra={"dask"} | FIGURES, flow_extra={"dask", "report"} | FIGURES,
+                      api_extra={"dask", "quiet"}),
     "train": Command("vaearr.train.config:TrainConfig", "train", "flows.pipeline:train_vae",
                      "vaearr.api:train", cli_skip=("model_options",),
                      cli_extra={"config", "option", "resume"}, flow_extra={"resume"}, api_extra={"resume", "quiet"}),
@@ -152,3 +156,17 @@ def test_the_commands_declared_once_are_all_here() -> None:
     for where in ("store:roi", "boundaries:boundaries", "report:report", "ingest:ingest_ebsd"):
         body = inspect.getsource(_load(f"vaearr.cli.{where}"))
         assert "typer.Option(" not in body and "made(" in body, where
+
+
+def test_encode_options_are_the_library_keywords() -> None:
+    """:meth:`~vaearr.encoding_options.EncodeOptions.keywords` are the keywords of :func:`vaearr.encoding.encode` (but
+    ``progress`` and ``dask``, which each interface gives), with the same defaults: the library keeps its typed
+    signature, and it cannot drift from the one declaration."""
+    from vaearr.encoding import encode
+    from vaearr.encoding_options import EncodeOptions
+
+    library = {n: d for n, d in _signature_defaults(encode).items() if n not in ("store", "run", "progress", "dask")}
+    fields = {d.name: d.default for d in declared(EncodeOptions)}
+    keywords = EncodeOptions(store="s.zarr", run=Path("r")).keywords()
+    assert set(keywords) == set(library)
+    assert all(_same(library[n], fields[n]) for n in library), {n: (library[n], fields[n]) for n in library}
