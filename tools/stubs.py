@@ -27,12 +27,11 @@ default, for mypy and an editor. Written by ``python -m tools.stubs`` from the s
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import xarray as xr
 
 from vaearr.api import export as export
-from vaearr.api import ingest as ingest
 from vaearr.api import open as open
 from vaearr.errors import InputError as InputError
 from vaearr.errors import StoreBusyError as StoreBusyError
@@ -53,7 +52,8 @@ STEPS: tuple[str, ...]
 __all__: list[str]
 '''
 
-#: the names the stub imports from vaearr.api as they are (their own signatures are the whole story)
+#: the names the stub imports from vaearr.api as they are (their own signatures are the whole story); ``ingest`` is
+#: written as one overload per kind of input (:func:`ingest`)
 AS_WRITTEN = ("open", "ingest", "export")
 
 #: the qualified names ``inspect.formatannotation`` writes → the stub's (a parameter's path: either form)
@@ -80,20 +80,35 @@ def default(value: Any) -> str:
     return "..."
 
 
-def step(name: str, fn: Any) -> str:
-    """The stub of one step: its signature (positional parameters, ``*``, the keywords) and its docstring."""
+def step(name: str, fn: Any, *, kind: tuple[str, bool] | None = None) -> str:
+    """The stub of one step: its signature (positional parameters, ``*``, the keywords) and its docstring; with
+    ``kind`` (``(name, default)``), an overload of :func:`vaearr.ingest` for that kind of input (its ``kind=``
+    keyword first, defaulted for the default kind)."""
     sig = inspect.signature(fn)
     params, star = [], False
     for p in sig.parameters.values():
         if p.kind is p.KEYWORD_ONLY and not star:
             params.append("*")
+            if kind is not None:
+                params.append(f"kind: Literal[{kind[0]!r}]" + (f" = {kind[0]!r}" if kind[1] else ""))
             star = True
         text = f"{p.name}: {annotation(p.annotation, parameter=True)}"
-        params.append(text if p.default is p.empty else f"{text} = {default(p.default)}")
+        if kind is not None and p.name == "store":  # vaearr.ingest is always given its store
+            text = "store: StrPath"
+        params.append(text if p.default is p.empty or p.name == "store" else f"{text} = {default(p.default)}")
     doc = inspect.cleandoc(fn.__doc__ or "").replace('"""', "'''").replace("\n", "\n    ")
-    lines = [f"def {name}(", *(f"    {p}," for p in params),
+    lines = [*(["@overload"] if kind else []), f"def {name}(", *(f"    {p}," for p in params),
              f") -> {annotation(sig.return_annotation, parameter=False)}:", f'    """{doc}"""']
     return "\n".join(lines) + "\n"
+
+
+def ingest() -> str:
+    """:func:`vaearr.ingest`'s overloads: one per kind of input (``vaearr.api.READERS``), each with the options of
+    its reader, ``ebsd`` the default."""
+    from vaearr.api import READERS
+
+    default_kind = inspect.signature(sys.modules["vaearr.api"].ingest).parameters["kind"].default
+    return "".join("\n\n" + step("ingest", READERS[k], kind=(k, k == default_kind)) for k in READERS.names())
 
 
 def stub() -> str:
@@ -101,7 +116,7 @@ def stub() -> str:
     import vaearr
 
     steps = [s for s in vaearr.STEPS if s not in AS_WRITTEN]
-    return HEADER + "".join("\n\n" + step(s, getattr(vaearr, s)) for s in steps)
+    return HEADER + ingest() + "".join("\n\n" + step(s, getattr(vaearr, s)) for s in steps)
 
 
 def main(argv: list[str]) -> int:

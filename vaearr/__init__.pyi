@@ -4,12 +4,11 @@ default, for mypy and an editor. Written by ``python -m tools.stubs`` from the s
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import xarray as xr
 
 from vaearr.api import export as export
-from vaearr.api import ingest as ingest
 from vaearr.api import open as open
 from vaearr.errors import InputError as InputError
 from vaearr.errors import StoreBusyError as StoreBusyError
@@ -28,6 +27,95 @@ StrPath = str | os.PathLike[str]
 LAZY: Mapping[str, str]
 STEPS: tuple[str, ...]
 __all__: list[str]
+
+
+@overload
+def ingest(
+    src: StrPath,
+    store: StrPath,
+    *,
+    kind: Literal['ebsd'] = 'ebsd',
+    dataset: str | None = None,
+    x_dataset: str = 'x',
+    y_dataset: str = 'y',
+    scan_shape: tuple[int, int] | None = None,
+    step: float | tuple[float, float] | None = None,
+    crop: int | tuple[int, int] | None = None,
+    binning: int = 1,
+    bandcontrast: StrPath | None = None,
+    elements: StrPath | None = None,
+    phase: StrPath | None = None,
+    coords_order: str | None = None,
+    coords_units: str | None = None,
+    orientations: bool = True,
+    eds: bool = True,
+    pc: Sequence[float] | str | None = None,
+    sample_tilt: float | None = None,
+    overwrite: bool = False,
+    quiet: bool = False,
+) -> xr.Dataset:
+    """``vaearr ingest ebsd`` (:class:`~vaearr.io.options.IngestEbsdOptions`)."""
+
+
+@overload
+def ingest(
+    src: StrPath,
+    store: StrPath,
+    *,
+    kind: Literal['orientations'],
+    name: str = 'orientation',
+    maps: bool = True,
+    grain_angle: float = 5.0,
+    direction: str = 'z',
+    overwrite: bool = False,
+    quiet: bool = False,
+) -> xr.Dataset:
+    """``vaearr ingest orientations`` (:class:`~vaearr.io.options.IngestOrientationsOptions`)."""
+
+
+@overload
+def ingest(
+    src: StrPath,
+    store: StrPath,
+    *,
+    kind: Literal['images'],
+    size: int = 256,
+    mode: str = 'auto',
+    skip_bad: bool = False,
+    overwrite: bool = False,
+    quiet: bool = False,
+) -> xr.Dataset:
+    """``vaearr ingest images`` (:class:`~vaearr.io.options.IngestImagesOptions`)."""
+
+
+@overload
+def ingest(
+    src: StrPath,
+    store: StrPath,
+    *,
+    kind: Literal['idx'],
+    labels: StrPath | None = None,
+    overwrite: bool = False,
+    quiet: bool = False,
+) -> xr.Dataset:
+    """``vaearr ingest idx`` (:class:`~vaearr.io.options.IngestIdxOptions`)."""
+
+
+@overload
+def ingest(
+    src: StrPath | Sequence[StrPath],
+    store: StrPath,
+    *,
+    kind: Literal['nifti'],
+    shape: tuple[int, int, int] | None = None,
+    method: str = 'crop',
+    volume: int | None = None,
+    subjects: StrPath | None = None,
+    label_column: str | None = None,
+    overwrite: bool = False,
+    quiet: bool = False,
+) -> xr.Dataset:
+    """``vaearr ingest nifti`` (:class:`~vaearr.io.options.IngestNiftiOptions`)."""
 
 
 def roi(

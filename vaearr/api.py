@@ -32,7 +32,14 @@ import xarray as xr
 from vaearr.analysis.options import ReportOptions
 from vaearr.encoding_options import EncodeOptions
 from vaearr.errors import InputError
-from vaearr.io.options import IngestEbsdOptions
+from vaearr.io.options import (
+    IngestEbsdOptions,
+    IngestIdxOptions,
+    IngestImagesOptions,
+    IngestNiftiOptions,
+    IngestOrientationsOptions,
+    library_keywords,
+)
 from vaearr.maps.options import (
     BoundariesOptions,
     DecomposeOptions,
@@ -129,45 +136,55 @@ def _ingest_ebsd(src: PathLike, store: PathLike, *, quiet: bool = False, **field
     """``vaearr ingest ebsd`` (:class:`~vaearr.io.options.IngestEbsdOptions`)."""
     from vaearr.io.ebsd import ingest_ebsd
 
-    options = from_fields(IngestEbsdOptions, {"src": Path(src), "store": os.fspath(store), **fields}, "vaearr.ingest")
+    options = _ingest_options(IngestEbsdOptions, Path(src), store, fields)
     return ingest_ebsd(src, store, options, say=_say(quiet), progress=not quiet)
 
 
 @READERS.register("orientations")
-def _ingest_orientations(src: PathLike, store: PathLike, *, quiet: bool = False, maps: bool = True,
-                         grain_angle: float = 5.0, direction: str = "z", **kwargs: Any) -> xr.Dataset:
-    from functools import partial
+@_step(IngestOrientationsOptions)
+def _ingest_orientations(src: PathLike, store: PathLike | None = None, *, quiet: bool = False, **fields: Any) -> xr.Dataset:
+    """``vaearr ingest orientations`` (:class:`~vaearr.io.options.IngestOrientationsOptions`)."""
+    from vaearr.maps.orientations import ingest_orientation_map
 
-    from vaearr.io.orientations import ingest_orientations
-    from vaearr.maps.orientations import check_map_options, orientation_maps_derived
-
-    name = kwargs.get("name", "orientation")
-    if maps:
-        check_map_options(grain_angle, direction)
-    derive = partial(orientation_maps_derived, name=name, grain_angle=grain_angle, direction=direction) if maps else None
-    return ingest_orientations(src, store, derive=derive, progress=not quiet, **kwargs)
+    options = _ingest_options(IngestOrientationsOptions, src, store, fields)
+    return ingest_orientation_map(options, progress=not quiet)
 
 
 @READERS.register("images")
-def _ingest_images(src: PathLike, store: PathLike, *, quiet: bool = False, **kwargs: Any) -> xr.Dataset:
+@_step(IngestImagesOptions)
+def _ingest_images(src: PathLike, store: PathLike, *, quiet: bool = False, **fields: Any) -> xr.Dataset:
+    """``vaearr ingest images`` (:class:`~vaearr.io.options.IngestImagesOptions`)."""
     from vaearr.io.images import ingest_images
 
-    return ingest_images(src, store, progress=not quiet, **kwargs)
+    options = _ingest_options(IngestImagesOptions, src, store, fields)
+    return ingest_images(src, store, **library_keywords(options), progress=not quiet)
 
 
 @READERS.register("idx")
-def _ingest_idx(src: PathLike, store: PathLike, *, quiet: bool = False, **kwargs: Any) -> xr.Dataset:
+@_step(IngestIdxOptions)
+def _ingest_idx(src: PathLike, store: PathLike, *, quiet: bool = False, **fields: Any) -> xr.Dataset:
+    """``vaearr ingest idx`` (:class:`~vaearr.io.options.IngestIdxOptions`)."""
     from vaearr.io.idx import ingest_idx
 
-    return ingest_idx(src, store, progress=not quiet, **kwargs)
+    options = _ingest_options(IngestIdxOptions, src, store, fields)
+    return ingest_idx(src, store, **library_keywords(options), progress=not quiet)
 
 
 @READERS.register("nifti")
+@_step(IngestNiftiOptions)
 def _ingest_nifti(src: PathLike | Sequence[PathLike], store: PathLike, *, quiet: bool = False,
-                  **kwargs: Any) -> xr.Dataset:
+                  **fields: Any) -> xr.Dataset:
+    """``vaearr ingest nifti`` (:class:`~vaearr.io.options.IngestNiftiOptions`)."""
     from vaearr.io.nifti import ingest_nifti
 
-    return ingest_nifti(src, store, progress=not quiet, **kwargs)
+    options = _ingest_options(IngestNiftiOptions, src, store, fields)
+    return ingest_nifti(src, store, **library_keywords(options), progress=not quiet)
+
+
+def _ingest_options(cls: type, src: Any, store: PathLike | None, fields: dict[str, Any]) -> Any:
+    """The options dataclass ``cls`` of an ingest step, checked (:func:`vaearr.options.from_fields`)."""
+    return from_fields(cls, {"src": src, "store": None if store is None else os.fspath(store), **fields},
+                       "vaearr.ingest")
 
 
 def ingest(src: PathLike | Sequence[PathLike], store: PathLike, *, kind: str = "ebsd", quiet: bool = False,

@@ -44,6 +44,15 @@ class Command:
 COMMANDS = {
     "ingest ebsd": Command("vaearr.io.options:IngestEbsdOptions", "ingest ebsd", "flows.pipeline:ingest",
                            "vaearr.api:READERS.ebsd", flow_extra={"roi_otsu"}, api_extra={"quiet"}),
+    "ingest images": Command("vaearr.io.options:IngestImagesOptions", "ingest images", "flows.ingest:ingest_images_flow",
+                             "vaearr.api:READERS.images", api_extra={"quiet"}),
+    "ingest idx": Command("vaearr.io.options:IngestIdxOptions", "ingest idx", "flows.ingest:ingest_idx_flow",
+                          "vaearr.api:READERS.idx", api_extra={"quiet"}),
+    "ingest nifti": Command("vaearr.io.options:IngestNiftiOptions", "ingest nifti", "flows.ingest:ingest_nifti_flow",
+                            "vaearr.api:READERS.nifti", api_extra={"quiet"}),
+    "ingest orientations": Command("vaearr.io.options:IngestOrientationsOptions", "ingest orientations",
+                                   "flows.ingest:ingest_orientations_flow", "vaearr.api:READERS.orientations",
+                                   api_extra={"quiet"}),
     "roi": Command("vaearr.maps.options:RoiOptions", "roi", "flows.pipeline:roi", "vaearr.api:roi",
                    cli_extra=FIGURES, flow_extra=FIGURES, api_extra={"quiet"}),
     "boundaries": Command("vaearr.maps.options:BoundariesOptions", "boundaries", "flows.analysis:boundaries_flow",
@@ -144,7 +153,8 @@ def test_the_command_line_the_flow_and_the_python_step_take_the_same_options(nam
 
 def test_the_commands_declared_once_are_all_here() -> None:
     """Every options dataclass a command line is made from (``typer_parameters(...)`` in ``vaearr/cli``) is held to
-    the rule above, and each of roi, boundaries, report and ingest ebsd takes its options from its dataclass alone."""
+    the rule above, and each of roi, boundaries, report, encode and the ingest commands but tables takes its options
+    from its dataclass alone."""
     import re
     from pathlib import Path
 
@@ -153,7 +163,8 @@ def test_the_commands_declared_once_are_all_here() -> None:
     sources = "".join(p.read_text() for p in Path(vaearr.cli.__file__).parent.glob("*.py"))
     made_from = set(re.findall(r"typer_parameters\((\w+)", sources)) - {"cls", "FigureOptions"}
     assert made_from == {c.options.split(":")[1] for c in COMMANDS.values()}
-    for where in ("store:roi", "boundaries:boundaries", "report:report", "ingest:ingest_ebsd"):
+    for where in ("store:roi", "boundaries:boundaries", "report:report", "encode:encode", "ingest:ingest_ebsd",
+                  "ingest:ingest_images", "ingest:ingest_idx", "ingest:ingest_nifti", "ingest:ingest_orientations"):
         body = inspect.getsource(_load(f"vaearr.cli.{where}"))
         assert "typer.Option(" not in body and "made(" in body, where
 

@@ -65,9 +65,12 @@ def test_mypy_strict_refuses_a_misspelt_option(tmp_path: Path) -> None:
     good.write_text("from pathlib import Path\n\nimport vaearr\n\n"
                     "run: Path = vaearr.train('s.zarr', 'runs/x', epochs=3, latent_dim=4, model_options={'a': 1})\n"
                     "latent = vaearr.encode('s.zarr', run, recon_error=False, out='maps')\n"
-                    "print(vaearr.segment('s.zarr', var='latent', grain_angle=2.0, out=Path('seg')).data_vars)\n")
+                    "print(vaearr.segment('s.zarr', var='latent', grain_angle=2.0, out=Path('seg')).data_vars)\n"
+                    "ds = vaearr.ingest('map.h5', 's.zarr', scan_shape=(4, 5), quiet=True)\n"
+                    "images = vaearr.ingest('folder', 'i.zarr', kind='images', size=64)\n")
     bad.write_text("import vaearr\n\nvaearr.train('s.zarr', 'runs/x', epoch=3)\n"
-                   "vaearr.segment('s.zarr', grain_angel=2.0)\nvaearr.segment('s.zarr', min_size='5')\n")
+                   "vaearr.segment('s.zarr', grain_angel=2.0)\nvaearr.segment('s.zarr', min_size='5')\n"
+                   "vaearr.ingest('folder', 'i.zarr', kind='images', dataset='x')\n")
     for script, expected in ((good, 0), (bad, 1)):
         proc = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent",
                                "--cache-dir", str(tmp_path / "cache"), str(script)], capture_output=True, text=True,
@@ -76,3 +79,4 @@ def test_mypy_strict_refuses_a_misspelt_option(tmp_path: Path) -> None:
     assert 'Unexpected keyword argument "epoch" for "train"; did you mean "epochs"?' in proc.stdout
     assert 'Unexpected keyword argument "grain_angel" for "segment"' in proc.stdout
     assert 'Argument "min_size" to "segment" has incompatible type "str"; expected "int | None"' in proc.stdout
+    assert 'No overload variant of "ingest" matches' in proc.stdout  # images take no `dataset`
