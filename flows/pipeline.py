@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+from prefect import task
 
-from flows.params import keyword, options_flow, pinned, with_figures
+from flows.params import keyword, options_flow
 from vaearr.analysis.options import ReportOptions
 from vaearr.encoding import encode as encode_store
+from vaearr.encoding_options import EncodeOptions
 from vaearr.io.ebsd import ingest_ebsd
 from vaearr.io.options import IngestEbsdOptions
 from vaearr.maps.options import RoiOptions
@@ -45,10 +46,9 @@ def fit_task(config: dict, resume: bool) -> dict:
 
 
 @task(name="encode")
-def encode_task(store: str, run: str, out: str | None = None, figures: FigureOptions = DEFAULT_FIGURES,
-                **kwargs: Any) -> dict:
-    result = encode_store(store, run, progress=False, **kwargs)
-    result.figures = encoded_maps(store, kwargs.get("name", "latent"), out, figures=figures)
+def encode_task(options: EncodeOptions, dask: str | None = None, figures: FigureOptions = DEFAULT_FIGURES) -> dict:
+    result = encode_store(options.store, options.run, **options.keywords(), progress=False, dask=dask)
+    result.figures = encoded_maps(options.store, options.name, options.out, figures=figures)
     return {"variables": result.variables, "n_encoded": result.n_encoded, "checkpoint_sha256": result.checkpoint_sha256}
 
 
@@ -102,23 +102,27 @@ def _train_vae(**params: Any) -> dict:
 train_vae = options_flow("train-vae", TrainConfig, _train_vae, extra=[keyword("resume", bool, False)])
 
 
-@flow(name="encode", log_prints=True)
-@pinned
-@with_figures
-def encode(store: str, run: str, name: str = "latent", out: str | None = None, export: str | None = None,
-           overwrite: bool = False, report: str | None = None, dask: str | None = None,
-           figure_options: FigureOptions = DEFAULT_FIGURES) -> dict:
+def _encode(**params: Any) -> dict:
     """Write a run's latents into the store (``vaearr encode``; ``out``: the folder of the latent maps); with
     ``report`` (a folder), end with ``vaearr report`` of the store and run there. ``dask``: a dask.distributed
-    scheduler's address (``tcp://host:8786``) to encode on that cluster (``vaearr encode --dask``)."""
-    writable_folders(out=out, export=export, report=report)  # before the latents are committed
-    summary = encode_task(store, run, name=name, out=out, export=export, overwrite=overwrite, dask=dask,
-                          figures=figure_options)
-    print(f"encoded {summary['n_encoded']} samples into {store}:{name}")
+    scheduler's address (``tcp://host:8786``) to encode on that cluster (``vaearr encode --dask``). Its other
+    parameters are the fields of :class:`vaearr.encoding_options.EncodeOptions`."""
+    report, dask, figures = params.pop("report"), params.pop("dask"), params.pop("figure_options")
+    options = build(EncodeOptions, params)
+    options.check()
+    writable_folders(out=options.out, export=options.export, per_subject=options.per_subject,
+                     report=report)  # before the latents are committed
+    summary = encode_task(options, dask, figures)
+    print(f"encoded {summary['n_encoded']} samples into {options.store}:{options.name}")
     if report is not None:
-        summary["report"] = report_task(ReportOptions(store=store, out=Path(report), run=Path(run)))["report"]
+        summary["report"] = report_task(ReportOptions(store=options.store, out=Path(report),
+                                                      run=Path(options.run)))["report"]
         print(f"report: {summary['report']}")
     return summary
+
+
+encode = options_flow("encode", EncodeOptions, _encode, figures=True,
+                      extra=[keyword("report", str | None, None), keyword("dask", str | None, None)])
 
 
 def _report(**params: Any) -> dict:

@@ -13,12 +13,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from prefect import serve  # noqa: E402
 
-from flows import analysis, explore, phases, pipeline  # noqa: E402
+from flows import analysis, explore, ingest, phases, pipeline  # noqa: E402
 
 
 def all_flows() -> list:
     """Every flow of the project."""
-    return [*pipeline.FLOWS, *analysis.FLOWS, *explore.FLOWS, *phases.FLOWS]
+    return [*pipeline.FLOWS, *ingest.FLOWS, *analysis.FLOWS, *explore.FLOWS, *phases.FLOWS]
 
 
 if __name__ == "__main__":

@@ -24,14 +24,22 @@ import inspect
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from types import MappingProxyType
 
 import xarray as xr
 
 from vaearr.analysis.options import ReportOptions
+from vaearr.encoding_options import EncodeOptions
 from vaearr.errors import InputError
-from vaearr.io.options import IngestEbsdOptions
+from vaearr.io.options import (
+    IngestEbsdOptions,
+    IngestIdxOptions,
+    IngestImagesOptions,
+    IngestNiftiOptions,
+    IngestOrientationsOptions,
+    library_keywords,
+)
 from vaearr.maps.options import (
     BoundariesOptions,
     DecomposeOptions,
@@ -40,7 +48,7 @@ from vaearr.maps.options import (
     SegmentOptions,
     SpreadOptions,
 )
-from vaearr.options import from_fields, keyword_signature, take_renamed
+from vaearr.options import from_fields, keyword_parameters, take_renamed, writable_folders
 from vaearr.registry import Registry
 from vaearr.store import open_store
 from vaearr.store.schema import ORIENTATION_MAPS, no_variable, orientation_map_name
@@ -89,13 +97,33 @@ def _renamed(fields: dict[str, Any], step: str, **renamed: str) -> dict[str, Any
     return take_renamed(fields, renamed, f"vaearr.{step}")
 
 
-def _signature(cls: type, *extra: inspect.Parameter) -> inspect.Signature:
-    """A step's signature: ``store``, then the fields of ``cls`` as keywords, then ``extra``."""
-    return keyword_signature(cls, ("store",), extra=extra)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-OUT = inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, default=None)
-QUIET = inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False)
+def _step(cls: type, *extra: inspect.Parameter) -> Callable[[F], F]:
+    """A step taking the fields of the options dataclass ``cls`` as keywords: its signature (``help()``, a notebook's
+    completion, ``inspect.signature``) is the function's own positional parameters (``store``, ``run``…, as it
+    annotates them), then the other fields of ``cls`` with their types and defaults
+    (:func:`vaearr.options.keyword_parameters`), then ``extra`` and the function's own keywords (``quiet``), and its
+    return annotation. ``vaearr/__init__.pyi``, the form a type checker reads, is written from these signatures
+    (``python -m tools.stubs``)."""
+    def bind(fn: F) -> F:
+        own = inspect.signature(fn, eval_str=True)
+        kind = inspect.Parameter
+        first = [p for p in own.parameters.values() if p.kind is kind.POSITIONAL_OR_KEYWORD]
+        last = [p for p in own.parameters.values() if p.kind is kind.KEYWORD_ONLY]
+        fields = keyword_parameters(cls, skip=[p.name for p in first])
+        fn.__signature__ = inspect.Signature([*first, *fields, *extra, *last],  # type: ignore[attr-defined]
+                                             return_annotation=own.return_annotation)
+        return fn
+
+    return bind
+
+
+#: The parameters a step adds to its options' (``out`` of segment and spread: the figure's folder; ``quiet``).
+OUT = inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=PathLike | None)
+QUIET = inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=bool)
+DASK = inspect.Parameter("dask", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=str | None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -103,53 +131,60 @@ QUIET = inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False
 
 
 @READERS.register("ebsd")
+@_step(IngestEbsdOptions)
 def _ingest_ebsd(src: PathLike, store: PathLike, *, quiet: bool = False, **fields: Any) -> xr.Dataset:
     """``vaearr ingest ebsd`` (:class:`~vaearr.io.options.IngestEbsdOptions`)."""
     from vaearr.io.ebsd import ingest_ebsd
 
-    options = from_fields(IngestEbsdOptions, {"src": Path(src), "store": os.fspath(store), **fields}, "vaearr.ingest")
+    options = _ingest_options(IngestEbsdOptions, Path(src), store, fields)
     return ingest_ebsd(src, store, options, say=_say(quiet), progress=not quiet)
 
 
-_ingest_ebsd.__signature__ = keyword_signature(IngestEbsdOptions, ("src", "store"), extra=[  # type: ignore[attr-defined]
-    inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False)])
-
-
 @READERS.register("orientations")
-def _ingest_orientations(src: PathLike, store: PathLike, *, quiet: bool = False, maps: bool = True,
-                         grain_angle: float = 5.0, direction: str = "z", **kwargs: Any) -> xr.Dataset:
-    from functools import partial
+@_step(IngestOrientationsOptions)
+def _ingest_orientations(src: PathLike, store: PathLike | None = None, *, quiet: bool = False, **fields: Any) -> xr.Dataset:
+    """``vaearr ingest orientations`` (:class:`~vaearr.io.options.IngestOrientationsOptions`)."""
+    from vaearr.maps.orientations import ingest_orientation_map
 
-    from vaearr.io.orientations import ingest_orientations
-    from vaearr.maps.orientations import check_map_options, orientation_maps_derived
-
-    name = kwargs.get("name", "orientation")
-    if maps:
-        check_map_options(grain_angle, direction)
-    derive = partial(orientation_maps_derived, name=name, grain_angle=grain_angle, direction=direction) if maps else None
-    return ingest_orientations(src, store, derive=derive, progress=not quiet, **kwargs)
+    options = _ingest_options(IngestOrientationsOptions, src, store, fields)
+    return ingest_orientation_map(options, progress=not quiet)
 
 
 @READERS.register("images")
-def _ingest_images(src: PathLike, store: PathLike, *, quiet: bool = False, **kwargs: Any) -> xr.Dataset:
+@_step(IngestImagesOptions)
+def _ingest_images(src: PathLike, store: PathLike, *, quiet: bool = False, **fields: Any) -> xr.Dataset:
+    """``vaearr ingest images`` (:class:`~vaearr.io.options.IngestImagesOptions`)."""
     from vaearr.io.images import ingest_images
 
-    return ingest_images(src, store, progress=not quiet, **kwargs)
+    options = _ingest_options(IngestImagesOptions, src, store, fields)
+    return ingest_images(src, store, **library_keywords(options), progress=not quiet)
 
 
 @READERS.register("idx")
-def _ingest_idx(src: PathLike, store: PathLike, *, quiet: bool = False, **kwargs: Any) -> xr.Dataset:
+@_step(IngestIdxOptions)
+def _ingest_idx(src: PathLike, store: PathLike, *, quiet: bool = False, **fields: Any) -> xr.Dataset:
+    """``vaearr ingest idx`` (:class:`~vaearr.io.options.IngestIdxOptions`)."""
     from vaearr.io.idx import ingest_idx
 
-    return ingest_idx(src, store, progress=not quiet, **kwargs)
+    options = _ingest_options(IngestIdxOptions, src, store, fields)
+    return ingest_idx(src, store, **library_keywords(options), progress=not quiet)
 
 
 @READERS.register("nifti")
+@_step(IngestNiftiOptions)
 def _ingest_nifti(src: PathLike | Sequence[PathLike], store: PathLike, *, quiet: bool = False,
-                  **kwargs: Any) -> xr.Dataset:
+                  **fields: Any) -> xr.Dataset:
+    """``vaearr ingest nifti`` (:class:`~vaearr.io.options.IngestNiftiOptions`)."""
     from vaearr.io.nifti import ingest_nifti
 
-    return ingest_nifti(src, store, progress=not quiet, **kwargs)
+    options = _ingest_options(IngestNiftiOptions, src, store, fields)
+    return ingest_nifti(src, store, **library_keywords(options), progress=not quiet)
+
+
+def _ingest_options(cls: type, src: Any, store: PathLike | None, fields: dict[str, Any]) -> Any:
+    """The options dataclass ``cls`` of an ingest step, checked (:func:`vaearr.options.from_fields`)."""
+    return from_fields(cls, {"src": src, "store": None if store is None else os.fspath(store), **fields},
+                       "vaearr.ingest")
 
 
 def ingest(src: PathLike | Sequence[PathLike], store: PathLike, *, kind: str = "ebsd", quiet: bool = False,
@@ -179,6 +214,7 @@ def ingest(src: PathLike | Sequence[PathLike], store: PathLike, *, kind: str = "
 # training and encoding
 
 
+@_step(TrainConfig)
 def train(store: PathLike, run: PathLike, *, resume: bool = False, quiet: bool = False, **fields: Any) -> Path:
     """``vaearr train``: :func:`~vaearr.train.trainer.fit` of the :class:`~vaearr.train.TrainConfig` of ``store``,
     ``run`` and its other fields given as keywords (``epochs=3``, ``latent_dim=4``, ``model_options={...}``; an
@@ -189,37 +225,36 @@ def train(store: PathLike, run: PathLike, *, resume: bool = False, quiet: bool =
     return train_store(store, run, resume=resume, quiet=quiet, **fields)
 
 
-def encode(store: str | Path, run: str | Path, *, name: str = "latent", checkpoint: str = "best", logvar: bool = False,
-           recon_error: bool = True, recon_stride: int | None = None, batch_size: int | None = None,
-           device: str = "cpu", num_workers: int = 0, export: str | Path | None = None,
-           per_subject: str | Path | None = None, overwrite: bool = False,
-           dask: str | None = None, quiet: bool = False, scheduler: str | None = None) -> xr.Dataset:
-    """``vaearr encode``: :func:`vaearr.encoding.encode` (its keywords, but ``progress``), printing what the command
-    prints (``quiet``: nothing, no progress bar); returns what it wrote, the store's new variables (lazy).
-    ``scheduler=``, ``dask``'s old name, is taken with a :class:`DeprecationWarning`."""
+@_step(EncodeOptions, DASK, QUIET)
+def encode(store: PathLike, run: PathLike, **fields: Any) -> xr.Dataset:
+    """``vaearr encode``: :func:`vaearr.encoding.encode` of the :class:`~vaearr.encoding_options.EncodeOptions` of
+    ``store``, ``run`` and its other fields given as keywords (``name=``, ``checkpoint=``, ``recon_error=``…), with
+    ``out`` (a folder) the latent maps there, and ``dask`` a dask.distributed scheduler's address to encode on; prints
+    what the command prints (``quiet``: nothing, no progress bar); returns what it wrote, the store's new variables
+    (lazy). ``scheduler=`` and ``figures=``, the old names of ``dask`` and ``out``, are taken with a
+    :class:`DeprecationWarning`."""
     from vaearr.encoding import encode as encode_store
 
-    if scheduler is not None:
-        dask = take_renamed({"scheduler": scheduler, **({"dask": dask} if dask is not None else {})},
-                            {"scheduler": "dask"}, "vaearr.encode")["dask"]
-    result = encode_store(store, run, name=name, checkpoint=checkpoint, logvar=logvar, recon_error=recon_error,
-                          recon_stride=recon_stride, batch_size=batch_size, device=device, num_workers=num_workers,
-                          export=export,
-                          per_subject=per_subject, overwrite=overwrite, progress=not quiet, dask=dask)
+    fields = _renamed(fields, "encode", scheduler="dask")
+    dask, quiet = fields.pop("dask", None), fields.pop("quiet", False)
+    options = from_fields(EncodeOptions, {"store": os.fspath(store), "run": run, **fields}, "vaearr.encode")
+    writable_folders(export=options.export, out=options.out, per_subject=options.per_subject)
+    result = encode_store(os.fspath(store), os.fspath(run), **options.keywords(), progress=not quiet, dask=dask)
+    if options.out is not None:
+        from vaearr.viz.maps import encoded_maps
+
+        result.figures = encoded_maps(store, options.name, options.out)
     if not quiet:
         print(result.summary())
     return written(store, list(result.variables))
 
-
-train.__signature__ = keyword_signature(  # type: ignore[attr-defined]
-    TrainConfig, ("store", "run"), extra=[inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, default=False),
-                                          QUIET])
 
 
 # --------------------------------------------------------------------------------------------
 # map science
 
 
+@_step(RoiOptions, QUIET)
 def roi(store: PathLike, **fields: Any) -> xr.Dataset:
     """``vaearr roi``: a mask from thresholds on a map and x/y ranges (:class:`~vaearr.maps.options.RoiOptions`:
     ``otsu=True``, ``var=``, ``min=``, ``threshold=``, ``keep=``, ``x=(lo, hi)``, ``name=``…), with ``out`` (a folder)
@@ -240,6 +275,7 @@ def roi(store: PathLike, **fields: Any) -> xr.Dataset:
     return written(store, [result.name] if isinstance(result, RoiResult) else [])
 
 
+@_step(DecomposeOptions, QUIET)
 def decompose(store: PathLike, **fields: Any) -> xr.Dataset:
     """``vaearr decompose``: PCA, NMF or cNMF of the patterns (:class:`~vaearr.maps.options.DecomposeOptions`);
     returns ``{name}_weights`` and ``{name}_components``."""
@@ -251,7 +287,7 @@ def decompose(store: PathLike, **fields: Any) -> xr.Dataset:
         print(result.summary())
     return written(store, list(result.variables))
 
-
+@_step(IndexOptions, QUIET)
 def index(store: PathLike, **fields: Any) -> xr.Dataset:
     """``vaearr index``: orientations from the patterns (:class:`~vaearr.maps.options.IndexOptions`: ``phase``,
     ``pc``, ``method``…); returns the orientation, the phase ids, the quality maps and the IPF, KAM, GROD and
@@ -267,6 +303,7 @@ def index(store: PathLike, **fields: Any) -> xr.Dataset:
     return written(store, [*result.variables, *(orientation_map_name(options.name, p) for p in ORIENTATION_MAPS)])
 
 
+@_step(BoundariesOptions, QUIET)
 def boundaries(store: PathLike, **fields: Any) -> xr.Dataset:
     """``vaearr boundaries``: boundary strength and the grain and low-angle boundaries
     (:class:`~vaearr.maps.options.BoundariesOptions`: ``var``, ``mask``…), and with ``out`` (a folder) their figure
@@ -286,6 +323,7 @@ def boundaries(store: PathLike, **fields: Any) -> xr.Dataset:
     return written(store, [str(v.name) for v in (result.strength, result.grain_boundaries, result.low_angle_boundaries)])
 
 
+@_step(SegmentOptions, OUT, QUIET)
 def segment(store: PathLike, **fields: Any) -> xr.Dataset:
     """``vaearr segment``: regions of similar features and the grains they join into
     (:class:`~vaearr.maps.options.SegmentOptions`: ``var``, ``mask``, ``name``…), with ``out`` (a folder) its figure
@@ -302,7 +340,7 @@ def segment(store: PathLike, **fields: Any) -> xr.Dataset:
         print(result.summary())
     return written(store, list(result.variables))
 
-
+@_step(SpreadOptions, OUT, QUIET)
 def spread(store: PathLike, **fields: Any) -> xr.Dataset:
     """``vaearr spread``: kernel and domain spreads of a feature map over a segmentation's grains and the
     recrystallised regions (:class:`~vaearr.maps.options.SpreadOptions`), with ``out`` (a folder) their figure there;
@@ -320,13 +358,6 @@ def spread(store: PathLike, **fields: Any) -> xr.Dataset:
         print(result.summary())
     return written(store, list(result.variables))
 
-
-roi.__signature__ = _signature(RoiOptions, QUIET)  # type: ignore[attr-defined]
-decompose.__signature__ = _signature(DecomposeOptions, QUIET)  # type: ignore[attr-defined]
-index.__signature__ = _signature(IndexOptions, QUIET)  # type: ignore[attr-defined]
-boundaries.__signature__ = _signature(BoundariesOptions, QUIET)  # type: ignore[attr-defined]
-segment.__signature__ = _signature(SegmentOptions, OUT, QUIET)  # type: ignore[attr-defined]
-spread.__signature__ = _signature(SpreadOptions, OUT, QUIET)  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------------------------
@@ -355,6 +386,7 @@ def export(store: PathLike, out: PathLike | None = None, *, variables: Sequence[
     return Path(out)
 
 
+@_step(ReportOptions, QUIET)
 def report(store: PathLike, out: PathLike | None = None, **fields: Any) -> Path:
     """``vaearr report``: one self-contained HTML page of the store and its run in ``out`` (default ``STORE_report``
     beside the store: :func:`vaearr.files.beside_store`; :class:`~vaearr.analysis.options.ReportOptions`: ``run``,
@@ -367,17 +399,6 @@ def report(store: PathLike, out: PathLike | None = None, **fields: Any) -> Path:
     if not quiet:
         print(result.summary())
     return result.path
-
-
-def _report_signature() -> inspect.Signature:
-    """:func:`report`'s signature: ``store``, then ``out`` (positional too, as ``ds.vaearr.report(out)``), then the
-    other fields of :class:`~vaearr.analysis.options.ReportOptions` as keywords, then ``quiet``."""
-    params = list(_signature(ReportOptions, QUIET).parameters.values())
-    out = next(p for p in params if p.name == "out").replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return inspect.Signature([params[0], out, *(p for p in params[1:] if p.name != "out")])
-
-
-report.__signature__ = _report_signature()  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------------------------

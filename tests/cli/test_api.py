@@ -49,10 +49,10 @@ def test_the_steps_are_functions_where_names_meet() -> None:
     with pytest.deprecated_call(match="vaearr.encoding.encode"):
         from vaearr.encode import encode
     assert encode is sys.modules["vaearr.encoding"].encode
-    # the step takes the library function's keywords with its defaults (but progress: quiet), and dask's old name
-    lib = [(p.name, p.default) for p in inspect.signature(encode).parameters.values() if p.name != "progress"]
-    step = [(p.name, p.default) for p in inspect.signature(vaearr.encode).parameters.values()]
-    assert step == [*lib, ("quiet", False), ("scheduler", None)]
+    # the step takes the library function's keywords with its defaults (but progress: quiet), and out (the maps)
+    lib = {p.name: p.default for p in inspect.signature(encode).parameters.values() if p.name != "progress"}
+    step = {p.name: p.default for p in inspect.signature(vaearr.encode).parameters.values()}
+    assert step == {**lib, "out": None, "quiet": False}
     # a module of vaearr that shares a step's name is imported by `import vaearr` first: its import cannot shadow it
     modules = {m.name for m in pkgutil.iter_modules(vaearr.__path__)}
     assert modules & set(vaearr.STEPS) == {"train", "encode"}
@@ -158,3 +158,23 @@ def test_the_accessor_writes_the_report_of_its_store(ni: tuple[Path, Path], tmp_
     assert tree_hash(store) == before  # the report only reads
     with pytest.raises(InputError, match="not opened from a store"):
         xr.Dataset({"a": (("y", "x"), np.zeros((2, 2)))}).vaearr.report(tmp_path / "none")
+
+
+def test_encode_checks_its_options_before_any_work(ni: tuple[Path, Path], tmp_path: Path) -> None:
+    """``vaearr.encode`` holds its options to their declared ranges (:class:`~vaearr.encoding_options.EncodeOptions`),
+    refuses an unknown keyword and ``dask=`` with its old name ``scheduler=``, and draws the latent maps with ``out``,
+    the option the command line has."""
+    from vaearr.errors import InputError, OptionError
+
+    store, run = ni
+    before = tree_hash(store)
+    with pytest.raises(OptionError, match="batch_size must be at least 1, got 0"):
+        vaearr.encode(store, run, batch_size=0)
+    with pytest.raises(InputError, match="no option 'batchsize'"):
+        vaearr.encode(store, run, batchsize=8)
+    with pytest.raises(InputError, match=r"give dask= \(or the deprecated scheduler=\), not both"):
+        vaearr.encode(store, run, scheduler="tcp://127.0.0.1:9", dask="tcp://127.0.0.1:9")
+    assert tree_hash(store) == before
+    with pytest.deprecated_call(match="vaearr.encode: figures= is deprecated, use out="):
+        vaearr.encode(store, run, name="again", recon_error=False, figures=tmp_path / "maps", quiet=True)
+    assert sorted(p.suffix for p in (tmp_path / "maps").iterdir()) >= [".html", ".png"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from pathlib import Path
 import typer
 
 from vaearr.options import declared, parsed
@@ -43,6 +44,15 @@ class Command:
 COMMANDS = {
     "ingest ebsd": Command("vaearr.io.options:IngestEbsdOptions", "ingest ebsd", "flows.pipeline:ingest",
                            "vaearr.api:READERS.ebsd", flow_extra={"roi_otsu"}, api_extra={"quiet"}),
+    "ingest images": Command("vaearr.io.options:IngestImagesOptions", "ingest images", "flows.ingest:ingest_images_flow",
+                             "vaearr.api:READERS.images", api_extra={"quiet"}),
+    "ingest idx": Command("vaearr.io.options:IngestIdxOptions", "ingest idx", "flows.ingest:ingest_idx_flow",
+                          "vaearr.api:READERS.idx", api_extra={"quiet"}),
+    "ingest nifti": Command("vaearr.io.options:IngestNiftiOptions", "ingest nifti", "flows.ingest:ingest_nifti_flow",
+                            "vaearr.api:READERS.nifti", api_extra={"quiet"}),
+    "ingest orientations": Command("vaearr.io.options:IngestOrientationsOptions", "ingest orientations",
+                                   "flows.ingest:ingest_orientations_flow", "vaearr.api:READERS.orientations",
+                                   api_extra={"quiet"}),
     "roi": Command("vaearr.maps.options:RoiOptions", "roi", "flows.pipeline:roi", "vaearr.api:roi",
                    cli_extra=FIGURES, flow_extra=FIGURES, api_extra={"quiet"}),
     "boundaries": Command("vaearr.maps.options:BoundariesOptions", "boundaries", "flows.analysis:boundaries_flow",
@@ -58,6 +68,9 @@ COMMANDS = {
                          "vaearr.api:decompose", cli_extra={"dask"}, api_extra={"quiet"}),
     "index": Command("vaearr.maps.options:IndexOptions", "index", "flows.phases:index_map", "vaearr.api:index",
                      api_extra={"quiet"}),
+    "encode": Command("vaearr.encoding_options:EncodeOptions", "encode", "flows.pipeline:encode", "vaearr.api:encode",
+                      cli_extra={"dask"} | FIGURES, flow_extra={"dask", "report"} | FIGURES,
+                      api_extra={"dask", "quiet"}),
     "train": Command("vaearr.train.config:TrainConfig", "train", "flows.pipeline:train_vae",
                      "vaearr.api:train", cli_skip=("model_options",),
                      cli_extra={"config", "option", "resume"}, flow_extra={"resume"}, api_extra={"resume", "quiet"}),
@@ -140,7 +153,8 @@ def test_the_command_line_the_flow_and_the_python_step_take_the_same_options(nam
 
 def test_the_commands_declared_once_are_all_here() -> None:
     """Every options dataclass a command line is made from (``typer_parameters(...)`` in ``vaearr/cli``) is held to
-    the rule above, and each of roi, boundaries, report and ingest ebsd takes its options from its dataclass alone."""
+    the rule above, and each of roi, boundaries, report, encode and the ingest commands but tables takes its options
+    from its dataclass alone."""
     import re
     from pathlib import Path
 
@@ -149,6 +163,21 @@ def test_the_commands_declared_once_are_all_here() -> None:
     sources = "".join(p.read_text() for p in Path(vaearr.cli.__file__).parent.glob("*.py"))
     made_from = set(re.findall(r"typer_parameters\((\w+)", sources)) - {"cls", "FigureOptions"}
     assert made_from == {c.options.split(":")[1] for c in COMMANDS.values()}
-    for where in ("store:roi", "boundaries:boundaries", "report:report", "ingest:ingest_ebsd"):
+    for where in ("store:roi", "boundaries:boundaries", "report:report", "encode:encode", "ingest:ingest_ebsd",
+                  "ingest:ingest_images", "ingest:ingest_idx", "ingest:ingest_nifti", "ingest:ingest_orientations"):
         body = inspect.getsource(_load(f"vaearr.cli.{where}"))
         assert "typer.Option(" not in body and "made(" in body, where
+
+
+def test_encode_options_are_the_library_keywords() -> None:
+    """:meth:`~vaearr.encoding_options.EncodeOptions.keywords` are the keywords of :func:`vaearr.encoding.encode` (but
+    ``progress`` and ``dask``, which each interface gives), with the same defaults: the library keeps its typed
+    signature, and it cannot drift from the one declaration."""
+    from vaearr.encoding import encode
+    from vaearr.encoding_options import EncodeOptions
+
+    library = {n: d for n, d in _signature_defaults(encode).items() if n not in ("store", "run", "progress", "dask")}
+    fields = {d.name: d.default for d in declared(EncodeOptions)}
+    keywords = EncodeOptions(store="s.zarr", run=Path("r")).keywords()
+    assert set(keywords) == set(library)
+    assert all(_same(library[n], fields[n]) for n in library), {n: (library[n], fields[n]) for n in library}

@@ -11,17 +11,22 @@ import typer
 
 from vaearr.cli.common import (
     Overwrite,
-    Renamed,
-    StoreArg,
     in_flags,
     ingest_app,
     print_store,
     store_location,
     typer_parameters,
 )
-from vaearr.io.options import IngestEbsdOptions
+from vaearr.io.options import (
+    IngestEbsdOptions,
+    IngestIdxOptions,
+    IngestImagesOptions,
+    IngestNiftiOptions,
+    IngestOrientationsOptions,
+    library_keywords,
+)
 from vaearr.io.write import check_kind
-from vaearr.options import made, parse_shape
+from vaearr.options import made
 
 
 def ingest_ebsd(**given: Any) -> None:
@@ -99,85 +104,57 @@ def ingest_tables(
     print_store(store)
 
 
-@ingest_app.command("orientations")
-def ingest_orientations(
-    src: Annotated[Path, typer.Argument(help="Orientation map: EDAX/TSL .ang, Oxford .ctf, orix HDF5 or an h5ebsd crystal map orix reads.")],
-    store: Annotated[Optional[Path], typer.Argument(parser=store_location, metavar="STORE", help="Store to add to, aligned to its y/x grid by coordinate (default: a new stores/<file name>.zarr)."), Renamed("--store", "-s")] = None,
-    name: Annotated[str, typer.Option(help="Name of the orientation variable (and prefix of its maps).")] = "orientation",
-    maps: Annotated[bool, typer.Option("--maps/--no-maps", help="Also write NAME_ipf, _kam, _grod, _grains, _grain_boundaries.")] = True,
-    grain_angle: Annotated[float, typer.Option(help="Misorientation (degrees) between grains; also the largest neighbour angle KAM averages.")] = 5.0,
-    direction: Annotated[str, typer.Option(help="Sample direction of the IPF colours: x, y or z.")] = "z",
-    overwrite: Overwrite = False,
-) -> None:
+def ingest_orientations(**given: Any) -> None:
     """Crystal orientations → NAME(y, x, quaternion), phase_id(y, x), quality maps (iq, ci, fit / mad, bands, bandcontrast) and the derived maps."""
-    if store is not None:
-        check_kind(store, "ebsd-map")
-    from functools import partial
+    options = made(IngestOrientationsOptions, given)
+    if options.store is not None:
+        check_kind(options.store, "ebsd-map")
+    from vaearr.maps.orientations import ingest_orientation_map
 
-    from vaearr.io.orientations import ingest_orientations as ingest
-    from vaearr.maps.orientations import check_map_options, orientation_maps_derived
-
-    if maps:
-        check_map_options(grain_angle, direction)
-    if store is None:
-        store = Path("stores") / f"{src.stem}.zarr"
-        typer.echo(f"store: {store} (no STORE given)")
-    derive = partial(orientation_maps_derived, name=name, grain_angle=grain_angle, direction=direction) if maps else None
-    ds = ingest(src, store, name=name, overwrite=overwrite, derive=derive, progress="ingest orientations")
-    if maps:
-        a = ds[name + "_grains"].attrs
+    if options.store is None:
+        typer.echo(f"store: {options.target()} (no STORE given)")
+    ds = ingest_orientation_map(options, progress="ingest orientations")
+    if options.maps:
+        a = ds[options.name + "_grains"].attrs
         typer.echo(f"maps: grains at {a['grain_angle']:g}°, KAM over first neighbours below {a['grain_angle']:g}°, "
-                   f"IPF along sample {direction} ('vaearr orientation-maps' re-makes them)")
-    print_store(store)
+                   f"IPF along sample {options.direction} ('vaearr orientation-maps' re-makes them)")
+    print_store(options.target())
 
 
-@ingest_app.command("images")
-def ingest_images(
-    folder: Annotated[Path, typer.Argument(help="Folder of PNG/JPG/TIFF images; sub-folder names are labels.")],
-    store: StoreArg,
-    size: Annotated[int, typer.Option(help="Resize to size×size.")] = 256,
-    mode: Annotated[str, typer.Option(help="auto, L (gray) or RGB.")] = "auto",
-    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip and count files that are not images.")] = False,
-    overwrite: Overwrite = False,
-) -> None:
+def ingest_images(**given: Any) -> None:
     """A folder of images → images(sample, row, col[, channel]) with label and filename."""
-    check_kind(store, "images")
+    options = made(IngestImagesOptions, given)
+    check_kind(options.store, "images")
     from vaearr.io import images as io_images
 
-    io_images.ingest_images(folder, store, size=size, mode=mode, skip_bad=skip_bad, overwrite=overwrite, progress=True)
-    print_store(store)
+    io_images.ingest_images(options.src, options.store, **library_keywords(options), progress=True)
+    print_store(options.store)
 
 
-@ingest_app.command("idx")
-def ingest_idx(
-    images: Annotated[Path, typer.Argument(help="IDX images file (MNIST layout, .gz or not).")],
-    store: StoreArg,
-    labels: Annotated[Optional[Path], typer.Option(help="IDX labels file.")] = None,
-    overwrite: Overwrite = False,
-) -> None:
+def ingest_idx(**given: Any) -> None:
     """MNIST / Fashion-MNIST IDX files → images(sample, row, col) with label."""
-    check_kind(store, "images")
+    options = made(IngestIdxOptions, given)
+    check_kind(options.store, "images")
     from vaearr.io import idx as io_idx
 
-    io_idx.ingest_idx(images, store, labels=labels, overwrite=overwrite, progress=True)
-    print_store(store)
+    io_idx.ingest_idx(options.src, options.store, **library_keywords(options), progress=True)
+    print_store(options.store)
 
 
-@ingest_app.command("nifti")
-def ingest_nifti(
-    src: Annotated[list[Path], typer.Argument(help="NIfTI files, one folder, or one CSV with subject,path.")],
-    store: StoreArg,
-    shape: Annotated[Optional[str], typer.Option(help="Common shape ZxYxX (default: the first volume's).")] = None,
-    method: Annotated[str, typer.Option(help="crop (centre crop/pad) or resample.")] = "crop",
-    volume: Annotated[Optional[int], typer.Option(help="Volume to take from 4D files.")] = None,
-    subjects: Annotated[Optional[Path], typer.Option(help="Subjects CSV (column subject + others) with the label column.")] = None,
-    label_column: Annotated[Optional[str], typer.Option(help="Column of the subjects CSV carried in as the label(subject) coord, e.g. diagnosis.")] = None,
-    overwrite: Overwrite = False,
-) -> None:
+def ingest_nifti(**given: Any) -> None:
     """NIfTI volumes → volumes(subject, z, y, x), affine(subject, 4, 4), voxel_size (+ label(subject))."""
-    check_kind(store, "volumes")
+    options = made(IngestNiftiOptions, given)
+    check_kind(options.store, "volumes")
     from vaearr.io import nifti as io_nifti
 
-    io_nifti.ingest_nifti([*src], store, shape=parse_shape(shape, 3, "--shape"), method=method, volume=volume,
-        subjects=subjects, label_column=label_column, overwrite=overwrite, progress=True)
-    print_store(store)
+    io_nifti.ingest_nifti([*options.src], options.store, **library_keywords(options), progress=True)
+    print_store(options.store)
+
+
+ingest_orientations.__signature__ = inspect.Signature(typer_parameters(IngestOrientationsOptions))  # type: ignore[attr-defined]
+ingest_images.__signature__ = inspect.Signature(typer_parameters(IngestImagesOptions))  # type: ignore[attr-defined]
+ingest_idx.__signature__ = inspect.Signature(typer_parameters(IngestIdxOptions))  # type: ignore[attr-defined]
+ingest_nifti.__signature__ = inspect.Signature(typer_parameters(IngestNiftiOptions))  # type: ignore[attr-defined]
+for name, command in (("orientations", ingest_orientations), ("images", ingest_images), ("idx", ingest_idx),
+                      ("nifti", ingest_nifti)):
+    ingest_app.command(name)(command)

@@ -7,7 +7,7 @@ parameters in a moment.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Optional
 
@@ -65,3 +65,81 @@ class IngestEbsdOptions:
                  if v is not None}
         return {"dataset": self.dataset, "x_dataset": self.x_dataset, "y_dataset": self.y_dataset,
                 "scan_shape": self.scan_shape, "step": self.step, "crop": self.crop, "binning": self.binning, **given}
+
+
+#: The store argument every ingest command takes (its old spellings: ``--store``, ``-s``).
+STORE_HELP = "Store to write (a .zarr directory, or s3://bucket/path.zarr)."
+
+
+def library_keywords(options: Any, *, skip: Sequence[str] = ("src", "store")) -> dict[str, Any]:
+    """The fields of ``options`` (an ingest's options dataclass) as the keywords of its reader (but ``skip``)."""
+    return {f.name: getattr(options, f.name) for f in fields(options) if f.name not in skip}
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestImagesOptions:
+    """Everything ``vaearr ingest images``, the ``ingest-images`` flow and ``vaearr.ingest(kind="images")`` take
+    (:func:`~vaearr.io.images.ingest_images`)."""
+
+    src: Path = opt(help="Folder of PNG/JPG/TIFF images; sub-folder names are labels.", flags=())
+    store: str = opt(help=STORE_HELP, flags=(), deprecated=("--store", "-s"))
+    size: int = opt(256, "Resize to size×size.", min=1)
+    mode: str = opt("auto", "auto, L (gray) or RGB.")
+    skip_bad: bool = opt(False, "Skip and count files that are not images.", flags=("--skip-bad",))
+    overwrite: bool = opt(False, "Replace variables that exist.", flags=("--overwrite",))
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestIdxOptions:
+    """Everything ``vaearr ingest idx``, the ``ingest-idx`` flow and ``vaearr.ingest(kind="idx")`` take
+    (:func:`~vaearr.io.idx.ingest_idx`)."""
+
+    src: Path = opt(help="IDX images file (MNIST layout, .gz or not).", flags=())
+    store: str = opt(help=STORE_HELP, flags=(), deprecated=("--store", "-s"))
+    labels: Path | None = opt(None, "IDX labels file.")
+    overwrite: bool = opt(False, "Replace variables that exist.", flags=("--overwrite",))
+
+
+def _volume_shape(text: str | Sequence[int] | None) -> tuple[int, ...] | None:
+    """``"64x64x64"`` → ``(64, 64, 64)`` (a Python caller's triple passes as it is)."""
+    return parse_shape(text, 3, "`shape`") if isinstance(text, str) or text is None else tuple(text)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestNiftiOptions:
+    """Everything ``vaearr ingest nifti``, the ``ingest-nifti`` flow and ``vaearr.ingest(kind="nifti")`` take
+    (:func:`~vaearr.io.nifti.ingest_nifti`)."""
+
+    src: list[Path] = opt(help="NIfTI files, one folder, or one CSV with subject,path.", flags=())
+    store: str = opt(help=STORE_HELP, flags=(), deprecated=("--store", "-s"))
+    shape: tuple[int, int, int] | None = opt(None, "Common shape ZxYxX (default: the first volume's).",
+                                             cli_type=Optional[str], parse=_volume_shape)
+    method: str = opt("crop", "crop (centre crop/pad) or resample.")
+    volume: int | None = opt(None, "Volume to take from 4D files.")
+    subjects: Path | None = opt(None, "Subjects CSV (column subject + others) with the label column.")
+    label_column: str | None = opt(None, "Column of the subjects CSV carried in as the label(subject) coord, e.g. "
+                                         "diagnosis.")
+    overwrite: bool = opt(False, "Replace variables that exist.", flags=("--overwrite",))
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestOrientationsOptions:
+    """Everything ``vaearr ingest orientations``, the ``ingest-orientations`` flow and
+    ``vaearr.ingest(kind="orientations")`` take (:func:`~vaearr.io.orientations.ingest_orientations`; ``maps``,
+    ``grain_angle`` and ``direction``: :func:`~vaearr.maps.orientations.ingest_orientation_map`'s maps)."""
+
+    src: Path = opt(help="Orientation map: EDAX/TSL .ang, Oxford .ctf, orix HDF5 or an h5ebsd crystal map orix reads.",
+                    flags=())
+    store: str | None = opt(None, "Store to add to, aligned to its y/x grid by coordinate (default: a new "
+                                  "stores/<file name>.zarr).", flags=(), deprecated=("--store", "-s"))
+    name: str = opt("orientation", "Name of the orientation variable (and prefix of its maps).")
+    maps: bool = opt(True, "Also write NAME_ipf, _kam, _grod, _grains, _grain_boundaries.",
+                     flags=("--maps/--no-maps",))
+    grain_angle: float = opt(5.0, "Misorientation (degrees) between grains; also the largest neighbour angle KAM "
+                                  "averages.")
+    direction: str = opt("z", "Sample direction of the IPF colours: x, y or z.")
+    overwrite: bool = opt(False, "Replace variables that exist.", flags=("--overwrite",))
+
+    def target(self) -> str:
+        """The store: the one given, else ``stores/<file name>.zarr``."""
+        return self.store if self.store is not None else str(Path("stores") / f"{Path(self.src).stem}.zarr")

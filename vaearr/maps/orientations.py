@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import partial
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -30,6 +31,8 @@ import numpy as np
 import xarray as xr
 
 from vaearr.errors import InputError, StoreError, require
+from vaearr.io.options import IngestOrientationsOptions
+from vaearr.io.orientations import ingest_orientations
 from vaearr.io.tables import Derived
 from vaearr.maps.grains import (
     GRAIN_ANGLE,
@@ -237,6 +240,18 @@ def orientation_maps_derived(variables: Mapping[str, xr.DataArray], **kwargs) ->
     """:func:`orientation_maps` as a :class:`vaearr.io.tables.Derived`, for an ingest's ``derive`` hook."""
     maps = orientation_maps(variables, **kwargs)
     return Derived(maps.variables, maps.source, {"maps": maps.config})
+
+
+def ingest_orientation_map(options: IngestOrientationsOptions, *, progress: bool | str = False) -> xr.Dataset:
+    """``vaearr ingest orientations`` (:class:`~vaearr.io.options.IngestOrientationsOptions`): the orientation map
+    into its store (:meth:`~vaearr.io.options.IngestOrientationsOptions.target`) with, unless ``maps`` is off, its
+    IPF, KAM, GROD and grain maps in the same transaction; the map options are checked before any file is read."""
+    if options.maps:
+        check_map_options(options.grain_angle, options.direction)
+    derive = (partial(orientation_maps_derived, name=options.name, grain_angle=options.grain_angle,
+                      direction=options.direction) if options.maps else None)
+    return ingest_orientations(options.src, options.target(), name=options.name, overwrite=options.overwrite,
+                               derive=derive, progress=progress)
 
 
 def write_orientation_maps(

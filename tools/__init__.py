@@ -1,0 +1,1 @@
+"""Scripts that maintain generated files of the repository (``python -m tools.stubs``)."""
