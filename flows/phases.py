@@ -1,4 +1,4 @@
-"""Prefect flows index-map, phases and pattern-quality: indexing one or several phases, phases found in the data, the
+"""Prefect flows index-map, phases, pattern-quality and orientation-maps: indexing one or several phases, phases found in the data, the
 quality maps a ROI is made from; their parameters are the fields of the options dataclasses, as the commands'."""
 
 from __future__ import annotations
@@ -7,10 +7,12 @@ from typing import Any
 
 from flows.params import keyword, options_flow
 from vaearr.maps.indexing import index_store
-from vaearr.maps.options import IndexOptions, PhasesOptions, QualityOptions
+from vaearr.maps.options import IndexOptions, OrientationMapsOptions, PhasesOptions, QualityOptions
+from vaearr.maps.orientations import orientation_maps_store
 from vaearr.maps.pattern_quality import quality_store
 from vaearr.maps.phases import phases_store
 from vaearr.options import build, writable_folders
+from vaearr.viz.orientations import orientation_figures
 from vaearr.viz.phases import phase_figure
 
 
@@ -44,8 +46,23 @@ def _pattern_quality(**params: Any) -> dict:
     return {"variables": list(result.variables)}
 
 
+def _orientation_maps(**params: Any) -> dict:
+    """``vaearr orientation-maps``: the IPF, KAM, GROD, grain and grain-boundary maps of a store's orientations (replacing
+    those there), with ``out`` their figures."""
+    figures = params.pop("figure_options")
+    options = build(OrientationMapsOptions, params)
+    options.check()
+    writable_folders(out=options.out)  # before the store is written
+    maps = orientation_maps_store(options)
+    print(maps.summary())
+    files = orientation_figures(options.store, options.out, name=options.var, figures=figures) if options.out else {}
+    return {"variables": sorted(maps.variables), "n_grains": maps.n_grains,
+            "files": {k: str(v) for k, v in files.items()}}
+
+
 index_map = options_flow("index-map", IndexOptions, _index_map)
 phases = options_flow("phases", PhasesOptions, _phases, figures=True, extra=[keyword("out", str | None, None)])
 pattern_quality = options_flow("pattern-quality", QualityOptions, _pattern_quality)
+orientation_maps = options_flow("orientation-maps", OrientationMapsOptions, _orientation_maps, figures=True)
 
-FLOWS = (index_map, phases, pattern_quality)
+FLOWS = (index_map, phases, pattern_quality, orientation_maps)

@@ -81,6 +81,8 @@ COMMANDS = {
     "explore": Command("vaearr.analysis.options:ExploreOptions", "explore", "flows.explore:explore_latents",
                        cli_extra={"image", "interpolate", "serve", "port", "base"} | FIGURES, flow_extra=FIGURES),
     "quality": Command("vaearr.maps.options:QualityOptions", "quality", "flows.phases:pattern_quality"),
+    "orientation-maps": Command("vaearr.maps.options:OrientationMapsOptions", "orientation-maps",
+                                "flows.phases:orientation_maps", cli_extra=FIGURES, flow_extra=FIGURES),
     "phases": Command("vaearr.maps.options:PhasesOptions", "phases", "flows.phases:phases",
                       cli_extra={"out"} | FIGURES, flow_extra={"out"} | FIGURES),
 }
@@ -164,7 +166,8 @@ def test_the_commands_declared_once_are_all_here() -> None:
     made_from = set(re.findall(r"typer_parameters\((\w+)", sources)) - {"cls", "FigureOptions"}
     assert made_from == {c.options.split(":")[1] for c in COMMANDS.values()}
     for where in ("store:roi", "boundaries:boundaries", "report:report", "encode:encode", "ingest:ingest_ebsd",
-                  "ingest:ingest_images", "ingest:ingest_idx", "ingest:ingest_nifti", "ingest:ingest_orientations"):
+                  "ingest:ingest_images", "ingest:ingest_idx", "ingest:ingest_nifti", "ingest:ingest_orientations",
+                  "orientations:orientation_maps"):
         body = inspect.getsource(_load(f"vaearr.cli.{where}"))
         assert "typer.Option(" not in body and "made(" in body, where
 

@@ -104,7 +104,7 @@ def test_every_flow_reads_one_snapshot_and_derives_its_options() -> None:
     their dataclass's fields (and their own extras), as the command line does."""
     import inspect
 
-    from flows import analysis, explore, pipeline
+    from flows import analysis, explore, ingest, phases, pipeline
     from flows.params import pinned
     from vaearr.analysis.options import ClusterOptions, ExploreOptions, RankOptions
     from vaearr.maps.options import DecomposeOptions, SpreadOptions
@@ -112,7 +112,7 @@ def test_every_flow_reads_one_snapshot_and_derives_its_options() -> None:
     from vaearr.train import TrainConfig
 
     run_code = pinned(lambda: None).__code__
-    for module in (analysis, explore, pipeline):
+    for module in (analysis, explore, ingest, phases, pipeline):
         for f in module.FLOWS:
             assert f.fn.__code__ is run_code, f"flow {f.name} does not pin a snapshot"
     figure = {"format", "dpi"}  # vaearr.options.FigureOptions: every flow that writes figures

@@ -548,3 +548,27 @@ class PhasesOptions:
         pc = parse_pc(self.pc, type(self))
         check_pc(pc, "bruker", None, type(self))
         return pc
+
+
+# --------------------------------------------------------------------------------------------
+# orientation-maps
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrientationMapsOptions:
+    """Everything ``vaearr orientation-maps`` and the ``orientation-maps`` flow take
+    (:func:`~vaearr.maps.orientations.write_orientation_maps`; ``out``: its figures,
+    :func:`~vaearr.viz.orientations.orientation_figures`)."""
+
+    store: str = opt(help="Store with VAR(y, x, quaternion) and phase_id.", flags=())
+    var: str = opt(ORIENTATION, "Orientation variable (the input: NAME_ipf, NAME_kam… are written beside it).",
+                   deprecated=("--name",))
+    grain_angle: float = opt(5.0, "Misorientation (degrees) between grains; also the largest neighbour angle KAM "
+                                  "averages.")
+    direction: str = opt("z", "Sample direction of the IPF colours: x, y or z.")
+    mask: str | None = opt(None, "Mask variable: pixels outside count as not indexed (default: all pixels).")
+    out: Path | None = opt(None, "Folder for VAR_maps.html/.png and the IPF colour key PNG; none drawn without it.",
+                           deprecated=("--figures",))
+
+    def check(self) -> None:
+        check_declared(self)

@@ -32,6 +32,7 @@ import xarray as xr
 
 from vaearr.errors import InputError, StoreError, require
 from vaearr.io.options import IngestOrientationsOptions
+from vaearr.maps.options import OrientationMapsOptions
 from vaearr.io.orientations import ingest_orientations
 from vaearr.io.tables import Derived
 from vaearr.maps.grains import (
@@ -252,6 +253,13 @@ def ingest_orientation_map(options: IngestOrientationsOptions, *, progress: bool
                       direction=options.direction) if options.maps else None)
     return ingest_orientations(options.src, options.target(), name=options.name, overwrite=options.overwrite,
                                derive=derive, progress=progress)
+
+
+def orientation_maps_store(options: OrientationMapsOptions, *, progress: bool | str = False) -> OrientationMaps:
+    """``vaearr orientation-maps`` (:class:`~vaearr.maps.options.OrientationMapsOptions`): :func:`write_orientation_maps`
+    of ``options.var``, replacing the maps there."""
+    return write_orientation_maps(options.store, name=options.var, mask=options.mask, grain_angle=options.grain_angle,
+                                  direction=options.direction, overwrite=True, progress=progress)
 
 
 def write_orientation_maps(
