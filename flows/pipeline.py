@@ -1,4 +1,4 @@
-"""Prefect flows: ingest, roi, train-vae, encode (with the report at the end), report. Each task is one library call; no logic lives here."""
+"""Prefect flows: ingest, roi, train-vae, encode (with the report at the end), report, export. Each task is one library call; no logic lives here."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from vaearr.analysis.options import ReportOptions
 from vaearr.encoding import encode as encode_store
 from vaearr.encoding_options import EncodeOptions
 from vaearr.io.ebsd import ingest_ebsd
-from vaearr.io.options import IngestEbsdOptions
+from vaearr.io.export import export_store
+from vaearr.io.options import ExportOptions, IngestEbsdOptions
 from vaearr.maps.options import RoiOptions
 from vaearr.maps.roi import RoiResult
-from vaearr.options import DEFAULT_FIGURES, FigureOptions, build, writable_folders
+from vaearr.options import DEFAULT_FIGURES, FigureOptions, build, check_declared, writable_folders
 from vaearr.train import TrainConfig, fit
 from vaearr.viz.maps import encoded_maps
 from vaearr.viz.report import build_report
@@ -139,4 +140,17 @@ def _report(**params: Any) -> dict:
 report = options_flow("report", ReportOptions, _report)
 
 
-FLOWS = (ingest, roi, train_vae, encode, report)
+def _export(**params: Any) -> dict:
+    """Results out (``vaearr export``): orientations to ``.ang``/``.ctf``/orix HDF5, or maps to a CSV table; its
+    parameters are the fields of :class:`vaearr.io.options.ExportOptions`."""
+    options = build(ExportOptions, params)
+    check_declared(options)
+    result = export_store(options)
+    print(result.summary())
+    return {"file": str(options.out)}
+
+
+export = options_flow("export", ExportOptions, _export)
+
+
+FLOWS = (ingest, roi, train_vae, encode, report, export)

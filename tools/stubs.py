@@ -31,7 +31,6 @@ from typing import Any, Literal, overload
 
 import xarray as xr
 
-from vaearr.api import export as export
 from vaearr.api import open as open
 from vaearr.errors import InputError as InputError
 from vaearr.errors import StoreBusyError as StoreBusyError
@@ -54,7 +53,7 @@ __all__: list[str]
 
 #: the names the stub imports from vaearr.api as they are (their own signatures are the whole story); ``ingest`` is
 #: written as one overload per kind of input (:func:`ingest`)
-AS_WRITTEN = ("open", "ingest", "export")
+AS_WRITTEN = ("open", "ingest")
 
 #: the qualified names ``inspect.formatannotation`` writes → the stub's (a parameter's path: either form)
 NAMES = [("str | os.PathLike", "StrPath"), ("collections.abc.", ""), ("typing.", ""),

@@ -8,7 +8,6 @@ from typing import Any, Literal, overload
 
 import xarray as xr
 
-from vaearr.api import export as export
 from vaearr.api import open as open
 from vaearr.errors import InputError as InputError
 from vaearr.errors import StoreBusyError as StoreBusyError
@@ -350,6 +349,24 @@ def spread(
     """``vaearr spread``: kernel and domain spreads of a feature map over a segmentation's grains and the
     recrystallised regions (:class:`~vaearr.maps.options.SpreadOptions`), with ``out`` (a folder) their figure there;
     returns the three maps."""
+
+
+def export(
+    store: StrPath,
+    out: StrPath | None = None,
+    *,
+    var: str = 'orientation',
+    phase_from: str | None = None,
+    grain_from: str | None = None,
+    variables: Sequence[str] | None = None,
+    mask: str | None = None,
+    overwrite: bool = False,
+    quiet: bool = False,
+) -> Path:
+    """``vaearr export``: orientations to ``out``, a ``.ang``/``.ctf``/orix HDF5 file (``var``: the orientation
+    variable), or with ``variables`` (or ``out`` a ``.csv``) maps to a CSV table
+    (:class:`~vaearr.io.options.ExportOptions`, :func:`vaearr.io.export.export_store`); returns the file. ``to=`` and
+    ``orientation=``, the old names of ``out`` and ``var``, are taken with a :class:`DeprecationWarning`."""
 
 
 def report(

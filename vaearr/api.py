@@ -33,6 +33,7 @@ from vaearr.analysis.options import ReportOptions
 from vaearr.encoding_options import EncodeOptions
 from vaearr.errors import InputError
 from vaearr.io.options import (
+    ExportOptions,
     IngestEbsdOptions,
     IngestIdxOptions,
     IngestImagesOptions,
@@ -364,26 +365,23 @@ def spread(store: PathLike, **fields: Any) -> xr.Dataset:
 # results out
 
 
-def export(store: PathLike, out: PathLike | None = None, *, variables: Sequence[str] | None = None,
-           quiet: bool = False, **kwargs: Any) -> Path:
+@_step(ExportOptions, QUIET)
+def export(store: PathLike, out: PathLike | None = None, **fields: Any) -> Path:
     """``vaearr export``: orientations to ``out``, a ``.ang``/``.ctf``/orix HDF5 file (``var``: the orientation
-    variable; :func:`vaearr.io.export.export_orientations`' options), or with ``variables`` maps to a CSV table
-    (:func:`vaearr.io.export.export_table`'s); returns the file. ``to=`` and ``orientation=``, the old names of
-    ``out`` and ``var``, are taken with a :class:`DeprecationWarning`."""
-    from vaearr.io.export import export_orientations, export_table
+    variable), or with ``variables`` (or ``out`` a ``.csv``) maps to a CSV table
+    (:class:`~vaearr.io.options.ExportOptions`, :func:`vaearr.io.export.export_store`); returns the file. ``to=`` and
+    ``orientation=``, the old names of ``out`` and ``var``, are taken with a :class:`DeprecationWarning`."""
+    from vaearr.io.export import export_store
 
-    kwargs = _renamed(kwargs, "export", to="out", orientation="var")
-    out = kwargs.pop("out", out)
-    if out is None:
+    quiet = fields.pop("quiet", False)
+    given = {"out": out, **fields} if out is not None else fields
+    if "out" not in given and "to" not in given:
         raise InputError(None, "vaearr.export: give out, the file to write (.ang, .ctf, .h5 or .csv)")
-    if variables is not None:
-        result = export_table(store, out, list(variables), progress=not quiet, **kwargs)
-    else:
-        kwargs["orientation"] = kwargs.pop("var", "orientation")
-        result = export_orientations(store, out, **kwargs)
+    options = _made(ExportOptions, store, given, "export")
+    result = export_store(options, progress=not quiet)
     if not quiet:
         print(result.summary())
-    return Path(out)
+    return Path(options.out)
 
 
 @_step(ReportOptions, QUIET)

@@ -71,6 +71,8 @@ COMMANDS = {
     "encode": Command("vaearr.encoding_options:EncodeOptions", "encode", "flows.pipeline:encode", "vaearr.api:encode",
                       cli_extra={"dask"} | FIGURES, flow_extra={"dask", "report"} | FIGURES,
                       api_extra={"dask", "quiet"}),
+    "export": Command("vaearr.io.options:ExportOptions", "export", "flows.pipeline:export", "vaearr.api:export",
+                      api_extra={"quiet"}),
     "train": Command("vaearr.train.config:TrainConfig", "train", "flows.pipeline:train_vae",
                      "vaearr.api:train", cli_skip=("model_options",),
                      cli_extra={"config", "option", "resume"}, flow_extra={"resume"}, api_extra={"resume", "quiet"}),
@@ -167,7 +169,7 @@ def test_the_commands_declared_once_are_all_here() -> None:
     assert made_from == {c.options.split(":")[1] for c in COMMANDS.values()}
     for where in ("store:roi", "boundaries:boundaries", "report:report", "encode:encode", "ingest:ingest_ebsd",
                   "ingest:ingest_images", "ingest:ingest_idx", "ingest:ingest_nifti", "ingest:ingest_orientations",
-                  "orientations:orientation_maps"):
+                  "orientations:orientation_maps", "export:export"):
         body = inspect.getsource(_load(f"vaearr.cli.{where}"))
         assert "typer.Option(" not in body and "made(" in body, where
 

@@ -1,34 +1,25 @@
-"""``vaearr export``: orientations to ``.ang``/``.ctf``/orix HDF5 and maps to a CSV table (:mod:`vaearr.io.export`)."""
+"""``vaearr export``: orientations to ``.ang``/``.ctf``/orix HDF5 and maps to a CSV table (:mod:`vaearr.io.export`); its
+options are :class:`~vaearr.io.options.ExportOptions`."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Optional
+import inspect
+from typing import Any
 
 import typer
 
-from vaearr.cli.common import Renamed, app, store_location
+from vaearr.cli.common import app, typer_parameters
+from vaearr.io.options import ExportOptions
+from vaearr.options import made
 
 
-@app.command("export")
-def export(
-    store: Annotated[Path, typer.Argument(parser=store_location, help="Store to export from.")],
-    to: Annotated[Path, typer.Option("--out", help="Output file: map.ang (EDAX OIM, MTEX), map.ctf (AZtec, MTEX), "
-                                                   "map.h5 (orix HDF5) or results.csv (with --vars)."), Renamed("--to")],
-    orientation: Annotated[str, typer.Option("--var", help="Orientation variable (y, x, quaternion) for .ang/.ctf/.h5."), Renamed("--orientation")] = "orientation",
-    phase_from: Annotated[Optional[str], typer.Option(help="A label map (segmentation, clusters) written as the phase id.")] = None,
-    grain_from: Annotated[Optional[str], typer.Option(help="A label map written as a grain id (.ang: an extra column; .h5: a property).")] = None,
-    vars: Annotated[Optional[str], typer.Option("--vars", help="For .csv: comma-separated (y, x) or (y, x, k) variables, e.g. latent,pca_weights,clusters.")] = None,
-    mask: Annotated[Optional[str], typer.Option(help="For .csv: leave out the rows outside this boolean map (default: every pixel, NaN outside roi).")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the output file if it exists.")] = False,
-) -> None:
+def export(**given: Any) -> None:
     """Results out: orientations with their phases to .ang/.ctf/orix HDF5, or maps to a CSV (x, y, … per pixel)."""
-    from vaearr.io.export import export_orientations, export_table
+    options = made(ExportOptions, given)
+    from vaearr.io.export import export_store
 
-    if to.suffix.lower() == ".csv":
-        names = [v.strip() for v in (vars or "").split(",") if v.strip()]
-        result = export_table(store, to, names, mask=mask, overwrite=overwrite, progress="export csv")
-    else:
-        result = export_orientations(store, to, orientation=orientation, phase_from=phase_from,
-                                     grain_from=grain_from, overwrite=overwrite)
-    typer.echo(result.summary())
+    typer.echo(export_store(options, progress="export csv").summary())
+
+
+export.__signature__ = inspect.Signature(typer_parameters(ExportOptions))  # type: ignore[attr-defined]
+app.command("export")(export)

@@ -33,6 +33,7 @@ from vaearr.errors import InputError, require
 from vaearr.files import no_loop, writable_folder, write_whole
 from vaearr.io.bridge import GRAIN_ID, ORIX_PROPERTY, label_map, store_detector, to_crystal_map
 from vaearr.io.ctf import write_ctf
+from vaearr.io.options import ExportOptions
 from vaearr.progress import bar
 from vaearr.store import open_store, require_whole
 from vaearr.store.schema import PHASE_ID, ROI, X, Y, no_variable, phase_id_name
@@ -330,3 +331,13 @@ def export_table(store: str | os.PathLike, to: str | os.PathLike, variables: Seq
     elif ROI in ds.data_vars:
         lines.append(f"NaN outside '{ROI}' ({int((~roi).sum())} pixels)")
     return Exported(to, FORMATS[suffix], lines)
+
+
+def export_store(options: ExportOptions, *, progress: bool | str = False) -> Exported:
+    """``vaearr export`` (:class:`~vaearr.io.options.ExportOptions`): :func:`export_table` of ``variables`` when it
+    writes a table (:meth:`~vaearr.io.options.ExportOptions.table`), else :func:`export_orientations` of ``var``."""
+    if options.table():
+        return export_table(options.store, options.out, list(options.variables or []), mask=options.mask,
+                            overwrite=options.overwrite, progress=progress)
+    return export_orientations(options.store, options.out, orientation=options.var, phase_from=options.phase_from,
+                               grain_from=options.grain_from, overwrite=options.overwrite)

@@ -143,3 +143,34 @@ class IngestOrientationsOptions:
     def target(self) -> str:
         """The store: the one given, else ``stores/<file name>.zarr``."""
         return self.store if self.store is not None else str(Path("stores") / f"{Path(self.src).stem}.zarr")
+
+
+def _names(value: str | Sequence[str] | None) -> list[str] | None:
+    """``"latent, clusters"`` → ``["latent", "clusters"]`` (a Python caller's list passes as it is)."""
+    if value is None:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportOptions:
+    """Everything ``vaearr export``, the ``export`` flow and :func:`vaearr.export` take
+    (:func:`~vaearr.io.export.export_store`: orientations to ``.ang``/``.ctf``/orix HDF5, or maps to a ``.csv``)."""
+
+    store: str = opt(help="Store to export from.", flags=())
+    out: Path = opt(help="Output file: map.ang (EDAX OIM, MTEX), map.ctf (AZtec, MTEX), map.h5 (orix HDF5) or "
+                         "results.csv (with `variables`).", deprecated=("--to",))
+    var: str = opt("orientation", "Orientation variable (y, x, quaternion) for .ang/.ctf/.h5.",
+                   deprecated=("--orientation",))
+    phase_from: str | None = opt(None, "A label map (segmentation, clusters) written as the phase id.")
+    grain_from: str | None = opt(None, "A label map written as a grain id (.ang: an extra column; .h5: a property).")
+    variables: Sequence[str] | None = opt(None, "For .csv: comma-separated (y, x) or (y, x, k) variables, e.g. "
+                                                "latent,pca_weights,clusters.", flags=("--vars",),
+                                          cli_type=Optional[str], parse=_names)
+    mask: str | None = opt(None, "For .csv: leave out the rows outside this boolean map (default: every pixel, NaN "
+                                 "outside roi).")
+    overwrite: bool = opt(False, "Replace the output file if it exists.", flags=("--overwrite",))
+
+    def table(self) -> bool:
+        """Whether it writes a CSV table of maps (``out`` a ``.csv``, or ``variables`` given), else orientations."""
+        return Path(self.out).suffix.lower() == ".csv" or self.variables is not None
