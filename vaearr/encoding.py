@@ -57,7 +57,7 @@ class EncodeResult:
             share = self.recon_samples / max(self.n_encoded, 1)
             lines.append(f"  reconstruction error on a grid, one sample in {self.recon_stride} along each dim: "
                          f"{self.recon_samples} of {self.n_encoded} ({share:.1%}), NaN between "
-                         f"(`recon_stride=1`, `--recon-stride 1`: every one)")
+                         f"(`recon_stride=1`: every one)")
         lines += [f"  {p}" for p in self.figures + self.exports]
         return "\n".join(lines)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from vaearr.cli.common import DASK, app, figure_command, typer_parameters
+from vaearr.cli.common import DASK, app, figure_command, in_flags, typer_parameters
 from vaearr.encoding_options import EncodeOptions
 from vaearr.options import FigureOptions, made, writable_folders
 
@@ -23,7 +23,7 @@ def encode(figure_options: FigureOptions, **given: Any) -> None:
 
     result = encode_store(options.store, options.run, **options.keywords(), dask=dask)
     result.figures = encoded_maps(options.store, options.name, options.out, figures=figure_options)
-    typer.echo(result.summary())
+    typer.echo(in_flags(result.summary()))  # its keywords (`recon_stride=1`) as flags
 
 
 encode.__signature__ = inspect.Signature([*typer_parameters(EncodeOptions), DASK])  # type: ignore[attr-defined]
