@@ -1,16 +1,19 @@
-"""Write ``vaearr/__init__.pyi``, the form of ``vaearr``'s top level a type checker reads (issue 62).
+"""Write ``vaearr/__init__.pyi`` and ``vaearr/_steps.pyi``, the form of ``vaearr``'s top level a type checker reads
+(issue 62).
 
-Held back (2026-11-28): with the stub in the package, griffe (the API pages' mkdocstrings) merges it and reads
-``vaearr.train`` as the step function, not the subpackage, so ``docs/api/train.md`` loses ``TrainConfig`` and
-``vaearr.encoding`` (tests/e2e/test_docs.py). The stub ships again once the pages name those modules another way.
+The steps' typed forms are in ``vaearr/_steps.pyi``, a module of stubs alone (nothing imports it at run time), and
+``vaearr/__init__.pyi`` imports them from there as it imports the rest: ``vaearr.train`` is both the step and the
+subpackage of training, and griffe (the API pages) merges a stub's *definition* over a subpackage of another kind
+but leaves a stub's *import* of a name the package already has alone, so the pages keep documenting the subpackage
+``vaearr.train`` (``TrainConfig``) while mypy reads ``vaearr.train`` as the step.
 
 A step such as :func:`vaearr.segment` takes its options as ``**fields`` and declares them at run time, from its
 options dataclass (its ``__signature__``: ``help()``, a notebook's completion); mypy and an editor's static
 analysis read source, so the stub writes each such step out with every option, its type and its default, as
 kikuchipy's ``__init__.pyi`` does. It is generated from the same signatures, never edited by hand::
 
-    python -m tools.stubs           # write vaearr/__init__.pyi
-    python -m tools.stubs --check   # exit 1 if it is not what the signatures say (tests/cli/test_typed_surface.py)
+    python -m tools.stubs           # write vaearr/__init__.pyi and vaearr/_steps.pyi
+    python -m tools.stubs --check   # exit 1 if they are not what the signatures say (tests/cli/test_typed_surface.py)
 
 A path a step takes is typed ``StrPath`` (``str | os.PathLike[str]``), as the steps take either.
 """
@@ -23,19 +26,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-STUB = Path(__file__).resolve().parents[1] / "vaearr" / "__init__.pyi"
+PACKAGE = Path(__file__).resolve().parents[1] / "vaearr"
+STUB = PACKAGE / "__init__.pyi"
+STEPS_STUB = PACKAGE / "_steps.pyi"
 
-HEADER = '''"""The static form of vaearr's top level (vaearr/__init__.py): each step with every option, its type and its
-default, for mypy and an editor. Written by ``python -m tools.stubs`` from the steps' signatures; do not edit."""
+HEADER = '''"""The static form of vaearr's top level (vaearr/__init__.py), for mypy and an editor: the steps (from
+vaearr._steps, their typed forms) and the rest as the package exports them. Written by ``python -m tools.stubs``; do
+not edit."""
 
-import os
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any, Literal, overload
+from collections.abc import Mapping
 
-import xarray as xr
-
-from vaearr.api import open as open
+{steps}from vaearr.api import open as open
 from vaearr.errors import InputError as InputError
 from vaearr.errors import StoreBusyError as StoreBusyError
 from vaearr.errors import StoreError as StoreError
@@ -48,11 +49,23 @@ from vaearr.store import write_variable as write_variable
 from vaearr.store import write_variables as write_variables
 from vaearr.version import __version__ as __version__
 
-StrPath = str | os.PathLike[str]
-
 LAZY: Mapping[str, str]
 STEPS: tuple[str, ...]
 __all__: list[str]
+'''
+
+STEPS_HEADER = '''"""The steps of vaearr's top level (vaearr.api) each with every option, its type and its default, for mypy and an
+editor: a module of stubs alone, which ``vaearr/__init__.pyi`` imports from. Written by ``python -m tools.stubs`` from
+the steps' signatures; do not edit."""
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, overload
+
+import xarray as xr
+
+StrPath = str | os.PathLike[str]
 '''
 
 #: the names the stub imports from vaearr.api as they are (their own signatures are the whole story); ``ingest`` is
@@ -114,23 +127,27 @@ def ingest() -> str:
     return "".join("\n\n" + step("ingest", READERS[k], kind=(k, k == default_kind)) for k in READERS.names())
 
 
-def stub() -> str:
-    """The text of ``vaearr/__init__.pyi`` from the steps as they are now."""
+def stubs() -> dict[Path, str]:
+    """The text of ``vaearr/__init__.pyi`` and ``vaearr/_steps.pyi`` from the steps as they are now."""
     import vaearr
 
     steps = [s for s in vaearr.STEPS if s not in AS_WRITTEN]
-    return HEADER + ingest() + "".join("\n\n" + step(s, getattr(vaearr, s)) for s in steps)
+    typed = ["ingest", *steps]
+    imports = "".join(f"from vaearr._steps import {s} as {s}\n" for s in sorted(typed))
+    return {STUB: HEADER.format(steps=imports),
+            STEPS_STUB: STEPS_HEADER + ingest() + "".join("\n\n" + step(s, getattr(vaearr, s)) for s in steps)}
 
 
 def main(argv: list[str]) -> int:
-    text = stub()
+    texts = stubs()
     if "--check" in argv:
-        if not STUB.exists() or STUB.read_text() != text:
-            print(f"{STUB} is not what the steps' signatures say: run python -m tools.stubs", file=sys.stderr)
-            return 1
-        return 0
-    STUB.write_text(text)
-    print(f"wrote {STUB}")
+        stale = [p for p, text in texts.items() if not p.exists() or p.read_text() != text]
+        for p in stale:
+            print(f"{p} is not what the steps' signatures say: run python -m tools.stubs", file=sys.stderr)
+        return 1 if stale else 0
+    for p, text in texts.items():
+        p.write_text(text)
+        print(f"wrote {p}")
     return 0
 
 

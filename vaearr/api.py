@@ -106,7 +106,8 @@ def _step(cls: type, *extra: inspect.Parameter) -> Callable[[F], F]:
     completion, ``inspect.signature``) is the function's own positional parameters (``store``, ``run``…, as it
     annotates them), then the other fields of ``cls`` with their types and defaults
     (:func:`vaearr.options.keyword_parameters`), then ``extra`` and the function's own keywords (``quiet``), and its
-    return annotation. ``python -m tools.stubs`` writes the form a type checker reads from these signatures."""
+    return annotation. ``vaearr/_steps.pyi``, the form a type checker reads, is written from these signatures
+    (``python -m tools.stubs``)."""
     def bind(fn: F) -> F:
         own = inspect.signature(fn, eval_str=True)
         kind = inspect.Parameter
