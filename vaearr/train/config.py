@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from vaearr.errors import InputError, VaearrError, require
-from vaearr.options import SEED_MAX, Option, opt, options, parse_shape, parse_window, renamed_keywords, take_renamed
+from vaearr.options import SEED_MAX, Option, opt, options, parse_shape, renamed_keywords, take_renamed
 
 
 class TrainingError(VaearrError):
@@ -34,11 +34,6 @@ def _parse_slices(text: str | None) -> tuple[int, ...] | None:
     if len(idx) != 3 or min(idx) < 0:
         raise InputError(None, f"`preview_slices` must be three indices z,y,x (0 or more) like 32,40,20, got '{text}'")
     return idx
-
-
-def _parse_window(text: str | None) -> str | None:
-    request = parse_window(text)
-    return None if request is None else request.text()
 
 
 def _parse_mask(text: str) -> str | None:
@@ -161,8 +156,7 @@ class TrainConfig:
                                    "placed the same way, a box y0:y1,x0:x1 in scan pixels, or all (the whole map "
                                    "inside the mask); encode writes the whole map. The run records the box "
                                    "(window.json: how it was chosen). Default: auto for a map of patterns with more "
-                                   "than 16384 inside the mask (and no `subset`), all otherwise.", cli_type=str,
-                       parse=_parse_window)
+                                   "than 16384 inside the mask (and no `subset`), all otherwise.", cli_type=str)
     subset: int | None = opt(None, "Train on a seeded random subset of N of the training samples (validation keeps "
                                    "its own); the run records it.", min=1)
 

@@ -42,7 +42,7 @@ from vaearr.maps.background import static_background
 from vaearr.preprocess import Preprocess, PreprocessOptions, averaged_variable, fit_neighbours
 from vaearr.batches import DataSpec
 from vaearr.run import Run, fit_preprocess
-from vaearr.options import from_fields
+from vaearr.options import from_fields, parse_window
 from vaearr.store.schema import PATTERN_DIMS
 from vaearr.train.active import ActiveUnits, collapse_warning, measure_active_units, measured_model
 from vaearr.train.callbacks import Callback, default_callbacks
@@ -401,6 +401,7 @@ def open_or_create_run(cfg: TrainConfig, *, resume: bool, write: bool,
     directory; a resume refuses another store than the recorded one, and a run stopped before
     its first checkpoint starts again from scratch (see :func:`~vaearr.train.checks.resume_point`).
     """
+    request = parse_window(cfg.window)  # once: one line for a bad `window`, before anything is read or written
     cfg = dataclasses.replace(cfg, store=absolute(cfg.store), run=absolute(cfg.run))
     if resume:
         run, cfg, last = resume_point(cfg, report=report)
@@ -416,7 +417,7 @@ def open_or_create_run(cfg: TrainConfig, *, resume: bool, write: bool,
     neighbours = fit_neighbours(data.store, data.var, options, mask=data.mask, sample_dims=data.sample_dims,
                                 feature_dims=data.feature_dims)
     fitted = time.perf_counter()
-    window = resolve_window(cfg, data, neighbours)  # one line for a bad --window, before anything is written
+    window = resolve_window(request, cfg, data, neighbours)  # one line for a bad window, before anything is written
     train_data, mean_pattern = data, None
     if window is not None and not window.whole:
         # the window's patterns beside the run: the store is not written; the background is the whole map's
