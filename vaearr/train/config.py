@@ -53,9 +53,11 @@ SCHEDULES = ("cosine", "cosine-restarts", "none")
 MIN_SIDE = 4
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    """Everything ``vaearr train`` needs; saved in the run's ``config.json`` under ``train``.
+    """Everything ``vaearr train`` needs; saved in the run's ``config.json`` under ``train``. Frozen: a new run's
+    options are resolved once (:func:`vaearr.train.resolve.resolved_config`), a resumed run's read back once
+    (:func:`vaearr.train.checks.resume_point`).
 
     ``model_options`` go to the model's config dataclass (``channels``, ``beta``, ``preset``...).
     Every field carries its command-line :class:`Option`: ``vaearr train`` and the

@@ -51,9 +51,10 @@ WINDOW_ABOVE = 16384
 
 
 def resolve_window(request: WindowRequest | None, cfg: TrainConfig, data: DataSpec,
-                   neighbours: NeighbourAverage | None) -> Window | None:
+                   neighbours: NeighbourAverage | None, *, average_neighbours: int = 0) -> Window | None:
     """The window ``request`` (``cfg.window`` parsed, :func:`~vaearr.options.parse_window`) asks for on ``data``
-    (None: the whole map, as without the option).
+    (None: the whole map, as without the option), for a run that averages its patterns in windows of
+    ``average_neighbours`` (0: none; a box at least that size).
 
     One clear line, before anything is written, for a window on data that is no (y, x) map, a box
     outside the map, a box or size smaller than a pattern neighbourhood, or a box with no pattern inside
@@ -69,7 +70,7 @@ def resolve_window(request: WindowRequest | None, cfg: TrainConfig, data: DataSp
                                      f"{tuple(data.sample_dims)}")
     ds = open_store(data.store)
     shape = (int(ds.sizes[MAP_DIMS[0]]), int(ds.sizes[MAP_DIMS[1]]))
-    check_request(request, shape, min_side=max(MIN_SIDE, cfg.average_neighbours or 0), where=data.store)
+    check_request(request, shape, min_side=max(MIN_SIDE, average_neighbours), where=data.store)
     t0 = time.perf_counter()
     if request.how in ("box", "boxes"):
         v = request.value
