@@ -29,6 +29,7 @@ from vaearr.progress import bar
 from vaearr.run import Run
 from vaearr.store import check_name, open_store, refuse_inputs, require_whole, write_variables
 from vaearr.store.dask_cluster import dask_client
+from vaearr.store.provenance import RunReference
 
 
 @dataclass
@@ -103,8 +104,9 @@ def encode(
       ``recon_stride``-th sample along each sample dim, NaN between (the decoder costs 2.2× the encoder): the
       attrs ``recon_error_stride`` and ``recon_error_samples`` say which, the summary its mean.
 
-    Each carries ``run`` (the run folder), ``checkpoint``, ``checkpoint_sha256`` and the run's
-    config in attrs (:func:`vaearr.viz.maps.latent_maps` draws the maps). ``export`` writes ``latents_full.npy`` (full grid, NaN
+    Each carries ``run`` (the run folder), ``checkpoint``, ``checkpoint_sha256``, the run's
+    config and its :class:`~vaearr.store.provenance.RunReference` (``run_reference``, read by
+    :func:`~vaearr.store.provenance.run_reference`) in attrs (:func:`vaearr.viz.maps.latent_maps` draws the maps). ``export`` writes ``latents_full.npy`` (full grid, NaN
     outside), ``latents_roi.npy`` (rows in C order of the masked samples), ``coords.csv``
     (the sample coordinates of those rows) and ``recon_error_full.npy``. ``per_subject`` writes one
     file per sample named by its id (:func:`export_per_subject`).
@@ -150,13 +152,14 @@ def encode(
         if decoded is not None:
             variables[f"{name}_recon_error"].attrs.update(recon_error_stride=stride, recon_error_samples=decoded)
         sha = _sha256(ckpt / "model.safetensors")
+        config = {"data": asdict(r.data), "train": r.train, "model": r.model_config}
+        reference = RunReference.from_config(config, run=str(run), checkpoint=str(ckpt), checkpoint_sha256=sha)
         attrs = {"checkpoint": str(ckpt), "checkpoint_sha256": sha, "model": model.config.name,
-                 **stats.result(), **({"active_threshold": ACTIVE_THRESHOLD} if stats.n else {})}
+                 **stats.result(), **({"active_threshold": ACTIVE_THRESHOLD} if stats.n else {}),
+                 **reference.to_attrs()}
         mask_da = ds[mask].load() if mask is not None else None
-        write_variables(
-            store, variables, mask=mask_da, source=[r.data.var], run=str(run),
-            config={"data": asdict(r.data), "train": r.train, "model": r.model_config}, attrs=attrs, overwrite=overwrite,
-        )
+        write_variables(store, variables, mask=mask_da, source=[r.data.var], run=str(run), config=config, attrs=attrs,
+                        overwrite=overwrite)
     result = EncodeResult(store=store, variables=list(variables), n_encoded=n, checkpoint=ckpt,
                           checkpoint_sha256=sha, recon_stride=stride, recon_samples=decoded)
     if "active_units" in attrs:

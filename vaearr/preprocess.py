@@ -114,10 +114,12 @@ class PreprocessOptions:
             raise InputError(where, f"dynamic_background (σ, pixels) must be >= 0, got {self.dynamic_background}")
 
     @classmethod
-    def of(cls, config: Any) -> PreprocessOptions:
-        """The options of any object with these attributes (a ``TrainConfig``). ``average_neighbours=None``
-        (``auto``, made concrete by ``resolve_preprocess`` for EBSD runs) is no averaging elsewhere."""
-        given = {f.name: getattr(config, f.name) for f in fields(cls) if hasattr(config, f.name)}
+    def of(cls, config: Any, **chosen: Any) -> PreprocessOptions:
+        """The options of any object with these attributes (a ``TrainConfig``), those in ``chosen`` (what
+        ``preprocess="auto"`` made of them: :func:`vaearr.train.resolve.preprocess_choices`) as chosen.
+        ``average_neighbours=None`` (``auto``, made concrete for EBSD runs) is no averaging elsewhere."""
+        given = {f.name: chosen[f.name] if f.name in chosen else getattr(config, f.name)
+                 for f in fields(cls) if f.name in chosen or hasattr(config, f.name)}
         if given.get("average_neighbours", 0) is None:
             given["average_neighbours"] = 0
         return cls(**given)

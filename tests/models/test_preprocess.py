@@ -152,11 +152,11 @@ def test_ebsd_runs_default_to_background_removal_and_standardisation(demo_store:
     # EBSD auto takes the transposed-conv decoder (BENCHMARKS "Science: sub-grains"); a decoder asked for stays
     assert auto.model_config["decoder"] == "transpose" and none.model_config["decoder"] == "upsample"
     from vaearr.run import DataSpec
-    from vaearr.train.trainer import resolve_preprocess
+    from vaearr.train.resolve import preprocess_choices
 
     data = DataSpec.resolve(str(demo_store), "patterns")
-    asked = resolve_preprocess(TrainConfig(run="r", **{**common, "model_options": {"decoder": "upsample"}}), data)
-    assert asked.model_options == {"decoder": "upsample"} and asked.average_neighbours == 3
+    asked = preprocess_choices(TrainConfig(run="r", **{**common, "model_options": {"decoder": "upsample"}}), data)
+    assert asked["model_options"] == {"decoder": "upsample"} and asked["average_neighbours"] == 3
 
 
 def test_train_command_states_its_automatic_choices_and_active_units(demo_store: Path, tmp_path: Path) -> None:

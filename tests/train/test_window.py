@@ -150,6 +150,26 @@ def test_a_bad_window_is_one_line_and_the_store_is_unchanged(small_planted: Path
     assert tree_hash(small_planted) == before
 
 
+def test_a_run_stopped_before_its_first_checkpoint_starts_again_on_its_recorded_window(small_planted: Path,
+                                                                                     tmp_path: Path) -> None:
+    """The window is parsed once, from what was asked; a resume that starts again reads the run's record instead
+    (the window asked of the resume is not the run's)."""
+    from vaearr.train import open_or_create_run
+
+    store, run = tmp_path / "map.zarr", tmp_path / "run"
+    shutil.copytree(small_planted, store)
+    cfg = TrainConfig(store=str(store), run=str(run), window="0:32, 0:40", epochs=1, latent_dim=2, model_options=SMALL,
+                      tensorboard=False, previews=0)
+    open_or_create_run(cfg, resume=False, write=True)  # the run folder, stopped before its first checkpoint
+    assert Run.open(run).train["window"] == "0:32,0:40" and not list(run.glob("checkpoints/*"))
+    notes: list[str] = []
+    fit(TrainConfig(store=str(store), run=str(run), epochs=1), resume=True, progress=False, report=notes.append)
+    assert any("no checkpoint yet" in line for line in notes), notes
+    r = Run.open(run)
+    assert r.train["window"] == "0:32,0:40" and r.train["latent_dim"] == 2 and (run / WINDOW_STORE).exists()
+    assert (r.path / "best" / "model.safetensors").exists()
+
+
 def test_training_on_a_window_leaves_the_store_and_encode_writes_the_whole_map(small_planted: Path,
                                                                               tmp_path: Path) -> None:
     store = tmp_path / "map.zarr"

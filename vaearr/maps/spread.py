@@ -46,7 +46,6 @@ of the Lattice genome work, arXiv 2606.09611, as high-dimensional analogues of K
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +66,7 @@ from vaearr.maps.options import KERNEL_RADIUS, SpreadOptions
 from vaearr.maps.orientations import phase_groups
 from vaearr.maps.segment import feature_inputs, require_finite, resolve_mask
 from vaearr.store import refuse_inputs, write_variables
+from vaearr.store.provenance import run_reference
 from vaearr.store.schema import PATTERNS, PHASE_ID, QUATERNION, X, Y, no_variable, phase_id_name
 from vaearr.options import renamed_keywords, take_renamed
 
@@ -155,17 +155,15 @@ def averaged_counts(ds: xr.Dataset, name: str) -> tuple[np.ndarray | None, str |
     averaging (PCA or cNMF weights of the patterns, a run without it).
 
     A run with ``average_neighbours`` k averages each pixel of its mask with the pixels of the mask in its k × k
-    window (none beyond the map's edge); a pixel outside the mask is not averaged. Read from the ``config`` attr
-    that ``vaearr encode`` writes (the run's ``train.average_neighbours`` and ``data.mask``)."""
-    try:
-        config = json.loads(ds[name].attrs.get("config") or "{}")
-    except (TypeError, ValueError):
+    window (none beyond the map's edge); a pixel outside the mask is not averaged. Read from the run reference
+    that ``vaearr encode`` writes (:func:`~vaearr.store.provenance.run_reference`: the run's ``average_neighbours``
+    and ``mask``)."""
+    ref = run_reference(ds, name)
+    if ref is None or ref.average_neighbours < 2:
         return None, None
-    k = int(((config.get("train") or {}).get("average_neighbours")) or 0)
-    if k < 2:
-        return None, None
+    k = ref.average_neighbours
     shape = tuple(int(ds.sizes[d]) for d in (Y, X))
-    mask_name = (config.get("data") or {}).get("mask")
+    mask_name = ref.mask
     have = bool(mask_name) and mask_name in ds
     m = np.asarray(ds[mask_name].transpose(Y, X).values, bool) if have else np.ones(shape, bool)
     n = ndi.convolve(m.astype(np.float64), np.ones((k, k)), mode="constant", cval=0.0)

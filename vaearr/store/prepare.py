@@ -19,6 +19,7 @@ from vaearr.errors import StoreError
 from vaearr.store.inputs import INGESTED, INGESTED_VALUE, refuse_inputs
 from vaearr.store.names import check_name
 from vaearr.store.portable import portable_strings
+from vaearr.store.provenance import config_json
 from vaearr.version import __version__
 from vaearr.store.schema import no_variable
 
@@ -86,17 +87,11 @@ def _provenance(
 ) -> dict[str, str]:
     if isinstance(source, str):
         source = [source]
-    if config is None:
-        config_json = "{}"
-    elif isinstance(config, str):
-        config_json = config
-    else:
-        config_json = json.dumps(config, default=str, sort_keys=True)
     return {
         "source": json.dumps(list(source)),
         "mask": mask,
         "run": run or "",
-        "config": config_json,
+        "config": config_json(config),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "vaearr_version": __version__,
     } | ({"command": command} if command else {})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -82,20 +81,21 @@ def resume_point(cfg: TrainConfig, *, report: Callable[[str], Any] | None = None
         ``cfg.run`` is not a run; ``cfg.store`` is not the store the run trains on; the run
         has already trained ``cfg.epochs`` epochs.
     """
+    where = absolute(cfg.run)
     try:
-        run = Run.open(cfg.run)
+        run = Run.open(where)
     except RunError as exc:
-        raise TrainingError(f"{cfg.run}: no checkpoint to resume from ({exc})") from None
+        raise TrainingError(f"{where}: no checkpoint to resume from ({exc})") from None
     last = run.last_state()
     if not same_store(cfg.store, run.data.store):
-        raise TrainingError(f"{cfg.run}: this run trains on {run.data.store}, not {absolute(cfg.store)}; "
+        raise TrainingError(f"{where}: this run trains on {run.data.store}, not {absolute(cfg.store)}; "
                             "give that store, or a new `run` to train on this one")
     # runs from before split_by was recorded split by chunk
-    saved = TrainConfig.from_dict({"split_by": "chunk", **run.train})
-    saved = dataclasses.replace(saved, store=run.data.store, run=absolute(cfg.run), epochs=cfg.epochs,
-                                device=cfg.device, num_workers=cfg.num_workers, threads=cfg.threads)
+    saved = TrainConfig.from_dict({"split_by": "chunk", **run.train, "store": run.data.store, "run": where,
+                                   "epochs": cfg.epochs, "device": cfg.device, "num_workers": cfg.num_workers,
+                                   "threads": cfg.threads})
     if last is None:
-        note = (f"{cfg.run}: no checkpoint yet (the run stopped before its first one); "
+        note = (f"{where}: no checkpoint yet (the run stopped before its first one); "
                 "starting from scratch with the options it recorded")
         if report is not None:
             report(note)
@@ -104,9 +104,9 @@ def resume_point(cfg: TrainConfig, *, report: Callable[[str], Any] | None = None
         return run, saved, None
     done = int(last[1]["epoch"])
     if saved.max_steps and int(last[1].get("step", 0)) >= saved.max_steps:
-        raise TrainingError(f"{cfg.run}: has trained its {saved.max_steps} steps (`max_steps`) already; "
+        raise TrainingError(f"{where}: has trained its {saved.max_steps} steps (`max_steps`) already; "
                             "train a new `run` to go on")
     if cfg.epochs <= done:
-        raise TrainingError(f"{cfg.run}: has trained {done} epochs already; `epochs` counts all epochs, "
+        raise TrainingError(f"{where}: has trained {done} epochs already; `epochs` counts all epochs, "
                             f"give more than {done} to train on")
     return run, saved, last

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from vaearr.errors import InputError, VaearrError, require
-from vaearr.options import SEED_MAX, Option, opt, options, parse_shape, parse_window, renamed_keywords, take_renamed
+from vaearr.options import SEED_MAX, Option, opt, options, parse_shape, renamed_keywords, take_renamed
 
 
 class TrainingError(VaearrError):
@@ -36,11 +36,6 @@ def _parse_slices(text: str | None) -> tuple[int, ...] | None:
     return idx
 
 
-def _parse_window(text: str | None) -> str | None:
-    request = parse_window(text)
-    return None if request is None else request.text()
-
-
 def _parse_mask(text: str) -> str | None:
     return None if text == "none" else text
 
@@ -58,9 +53,11 @@ SCHEDULES = ("cosine", "cosine-restarts", "none")
 MIN_SIDE = 4
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    """Everything ``vaearr train`` needs; saved in the run's ``config.json`` under ``train``.
+    """Everything ``vaearr train`` needs; saved in the run's ``config.json`` under ``train``. Frozen: a new run's
+    options are resolved once (:func:`vaearr.train.resolve.resolved_config`), a resumed run's read back once
+    (:func:`vaearr.train.checks.resume_point`).
 
     ``model_options`` go to the model's config dataclass (``channels``, ``beta``, ``preset``...).
     Every field carries its command-line :class:`Option`: ``vaearr train`` and the
@@ -161,8 +158,7 @@ class TrainConfig:
                                    "placed the same way, a box y0:y1,x0:x1 in scan pixels, or all (the whole map "
                                    "inside the mask); encode writes the whole map. The run records the box "
                                    "(window.json: how it was chosen). Default: auto for a map of patterns with more "
-                                   "than 16384 inside the mask (and no `subset`), all otherwise.", cli_type=str,
-                       parse=_parse_window)
+                                   "than 16384 inside the mask (and no `subset`), all otherwise.", cli_type=str)
     subset: int | None = opt(None, "Train on a seeded random subset of N of the training samples (validation keeps "
                                    "its own); the run records it.", min=1)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from vaearr.batches import ZarrBatches, make_loaders
@@ -61,9 +60,9 @@ def build_loaders(run: Run, cfg: TrainConfig, rank: int = 0, world_size: int = 1
     return train, val, on_device
 
 
-def resolve_split(cfg: TrainConfig, data: DataSpec, var: str) -> TrainConfig:
-    """What a new run records of its split: ``split_by`` made concrete (``"auto"``: whole chunks
-    when the store has enough of them, else samples) and ``batch_size`` at most the training
+def split_choices(cfg: TrainConfig, data: DataSpec, var: str) -> dict[str, Any]:
+    """What a new run records of its split (``split_by``, ``batch_size``): ``split_by`` made concrete (``"auto"``:
+    whole chunks when the store has enough of them, else samples) and ``batch_size`` at most the training
     samples of ``var`` (the variable the run reads; ``subset`` of them when given: 1 to their
     number, else an error), so a resumed run reads the same batches."""
     common = dict(var=var, sample_dims=data.sample_dims, feature_dims=data.feature_dims, mask=data.mask,
@@ -73,8 +72,7 @@ def resolve_split(cfg: TrainConfig, data: DataSpec, var: str) -> TrainConfig:
     else:
         train = ZarrBatches(data.store, split="train", val_fraction=cfg.val_fraction, seed=cfg.seed,
                             split_by=cfg.split_by, **common)
-    return dataclasses.replace(cfg, split_by=train.split_by or cfg.split_by,
-                               batch_size=min(cfg.batch_size, train.n_samples))
+    return {"split_by": train.split_by or cfg.split_by, "batch_size": min(cfg.batch_size, train.n_samples)}
 
 
 def describe_split(train: ZarrBatches, val: ZarrBatches | None) -> str:

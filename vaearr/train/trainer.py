@@ -42,8 +42,7 @@ from vaearr.maps.background import static_background
 from vaearr.preprocess import Preprocess, PreprocessOptions, averaged_variable, fit_neighbours
 from vaearr.batches import DataSpec
 from vaearr.run import Run, fit_preprocess
-from vaearr.options import from_fields
-from vaearr.store.schema import PATTERN_DIMS
+from vaearr.options import from_fields, parse_window
 from vaearr.train.active import ActiveUnits, collapse_warning, measure_active_units, measured_model
 from vaearr.train.callbacks import Callback, default_callbacks
 from vaearr.train.checks import (
@@ -65,8 +64,9 @@ from vaearr.train.loaders import (
     build_loaders,
     describe_split,
     describe_subset,
-    resolve_split,
+    split_choices,
 )
+from vaearr.train.resolve import preprocess_choices, resolved_config
 from vaearr.train.step import (
     LatentStats,
     allreduce_mean,
@@ -371,26 +371,6 @@ def model_config(cfg: TrainConfig, preprocess: Preprocess) -> dict[str, Any]:
     return {**d, **cfg.model_options}
 
 
-def resolve_preprocess(cfg: TrainConfig, data: DataSpec) -> TrainConfig:
-    """``preprocess="auto"`` made concrete: EBSD patterns (feature dims ``py, px``) get 3 × 3
-    neighbour averaging weighted by similarity, static background division and per-pattern
-    standardisation, at the detector's resolution — the options that keep the most sub-grain
-    structure (BENCHMARKS.md, "Preprocessing by what it keeps": 14 tuning maps, checked on
-    held-out ones and on kikuchipy's real Ni scan); the conv-vae decodes with transposed
-    convolutions unless told otherwise (BENCHMARKS.md, "Science: sub-grains": the same ARI as
-    the upsampling decoder at 0.69× the CPU-seconds). Other data keep the options given. The
-    run records the result, so a resumed run and every reader see the same pipeline."""
-    if cfg.preprocess not in ("auto", "none"):
-        raise TrainingError(f"preprocess must be auto or none, got {cfg.preprocess!r}")
-    if cfg.preprocess == "auto" and tuple(data.feature_dims) == PATTERN_DIMS[2:]:
-        model_options = dict(cfg.model_options)
-        if cfg.model == "conv-vae":
-            model_options.setdefault("decoder", "transpose")  # same sub-grain ARI at 0.69× the CPU-s
-        return dataclasses.replace(cfg, subtract_background=True, standardize=True, model_options=model_options,
-                                   average_neighbours=3 if cfg.average_neighbours is None else cfg.average_neighbours)
-    return dataclasses.replace(cfg, average_neighbours=cfg.average_neighbours or 0)
-
-
 def open_or_create_run(cfg: TrainConfig, *, resume: bool, write: bool,
                        report: Callable[[str], Any] | None = None) -> tuple[Run, TrainConfig, Path | None]:
     """The run to train: the one in ``cfg.run`` with its saved options (``resume``), or a new one.
@@ -401,40 +381,40 @@ def open_or_create_run(cfg: TrainConfig, *, resume: bool, write: bool,
     directory; a resume refuses another store than the recorded one, and a run stopped before
     its first checkpoint starts again from scratch (see :func:`~vaearr.train.checks.resume_point`).
     """
-    cfg = dataclasses.replace(cfg, store=absolute(cfg.store), run=absolute(cfg.run))
+    request = parse_window(cfg.window)  # once: one line for a bad `window`, before anything is read or written
     if resume:
-        run, cfg, last = resume_point(cfg, report=report)
+        run, saved, last = resume_point(cfg, report=report)
         if last is not None:
-            return run, cfg, last[0]
-    data = DataSpec.resolve(cfg.store, cfg.var, sample_dims=cfg.sample_dims, feature_dims=cfg.feature_dims,
-                            mask=cfg.mask)
-    cfg = resolve_preprocess(cfg, data)
-    options = PreprocessOptions.of(cfg)
+            return run, saved, last[0]
+        cfg, request = saved, parse_window(saved.window)  # starts again with the options it recorded
+    store, folder = absolute(cfg.store), absolute(cfg.run)
+    data = DataSpec.resolve(store, cfg.var, sample_dims=cfg.sample_dims, feature_dims=cfg.feature_dims, mask=cfg.mask)
+    choices = preprocess_choices(cfg, data)
+    options = PreprocessOptions.of(cfg, **choices)
     options.check(data.store)
     t0 = time.perf_counter()
     # the neighbour average is fitted once, and its derived variable written by the command, before the fit
     neighbours = fit_neighbours(data.store, data.var, options, mask=data.mask, sample_dims=data.sample_dims,
                                 feature_dims=data.feature_dims)
     fitted = time.perf_counter()
-    window = resolve_window(cfg, data, neighbours)  # one line for a bad --window, before anything is written
+    # one line for a bad window, before anything is written
+    window = resolve_window(request, cfg, data, neighbours, average_neighbours=options.average_neighbours)
     train_data, mean_pattern = data, None
     if window is not None and not window.whole:
         # the window's patterns beside the run: the store is not written; the background is the whole map's
-        train_data = window_data(cfg.run, data, window, neighbours, write=write)
+        train_data = window_data(folder, data, window, neighbours, write=write)
         if options.subtract_background and not options.background:
             mean_pattern = neighbours.background if neighbours is not None and neighbours.background is not None \
                 else static_background(data.store, data.var, data.sample_dims, data.mask, feature_dims=data.feature_dims)
-        cfg = dataclasses.replace(cfg, window=window.text)
-    else:
-        if write and neighbours is not None:
-            averaged_variable(data.store, data.var, neighbours, mask=data.mask, sample_dims=data.sample_dims)
-        cfg = dataclasses.replace(cfg, window=None if window is None else "all")
+    elif write and neighbours is not None:
+        averaged_variable(data.store, data.var, neighbours, mask=data.mask, sample_dims=data.sample_dims)
     if window is not None:
         window.info["seconds"] = {"fit_similarity": round(fitted - t0, 2),
                                   "window_patterns": round(time.perf_counter() - fitted, 2)}
     preprocess = fit_preprocess(train_data, options, neighbours, mean_pattern=mean_pattern)
     check_preview_slices(cfg.preview_slices, cfg.patch or preprocess.input_shape[1:])
-    cfg = resolve_split(cfg, train_data, preprocess.source_variable(data.var))
+    split = split_choices(cfg, train_data, preprocess.source_variable(data.var))
+    cfg = resolved_config(cfg, choices=choices, window=window, split=split)  # what the run records and trains with
     model = config_from_dict(model_config(cfg, preprocess)).to_dict()
     run = Run(cfg.run, data=data, train=dataclasses.asdict(cfg), model=model, preprocess=preprocess)
     if write:

@@ -28,7 +28,7 @@ from vaearr.errors import InputError
 from vaearr.files import write_bytes_whole
 from vaearr.maps.neighbours import NeighbourAverage, fit_store
 from vaearr.maps.window import MIN_SIDE, Window, check_request, choose_window, from_boxes, read_bands
-from vaearr.options import parse_window
+from vaearr.options import WindowRequest, parse_window
 from vaearr.batches import DataSpec
 from vaearr.run import Run
 from vaearr.store import open_store, write_variables
@@ -50,17 +50,19 @@ BLOCK_PATTERNS = 8192
 WINDOW_ABOVE = 16384
 
 
-def resolve_window(cfg: TrainConfig, data: DataSpec, neighbours: NeighbourAverage | None) -> Window | None:
-    """The window ``cfg.window`` asks for on ``data`` (None: the whole map, as without the option).
+def resolve_window(request: WindowRequest | None, cfg: TrainConfig, data: DataSpec,
+                   neighbours: NeighbourAverage | None, *, average_neighbours: int = 0) -> Window | None:
+    """The window ``request`` (``cfg.window`` parsed, :func:`~vaearr.options.parse_window`) asks for on ``data``
+    (None: the whole map, as without the option), for a run that averages its patterns in windows of
+    ``average_neighbours`` (0: none; a box at least that size).
 
     One clear line, before anything is written, for a window on data that is no (y, x) map, a box
     outside the map, a box or size smaller than a pattern neighbourhood, or a box with no pattern inside
     the mask.
     """
-    request = parse_window(cfg.window)
     default = request is None and cfg.subset is None and default_window(data)
     if default:
-        request = parse_window("auto")
+        request = WindowRequest("auto")
     if request is None or request.how == "all":
         return None
     if tuple(data.sample_dims) != MAP_DIMS:
@@ -68,7 +70,7 @@ def resolve_window(cfg: TrainConfig, data: DataSpec, neighbours: NeighbourAverag
                                      f"{tuple(data.sample_dims)}")
     ds = open_store(data.store)
     shape = (int(ds.sizes[MAP_DIMS[0]]), int(ds.sizes[MAP_DIMS[1]]))
-    check_request(request, shape, min_side=max(MIN_SIDE, cfg.average_neighbours or 0), where=data.store)
+    check_request(request, shape, min_side=max(MIN_SIDE, average_neighbours), where=data.store)
     t0 = time.perf_counter()
     if request.how in ("box", "boxes"):
         v = request.value
@@ -83,7 +85,7 @@ def resolve_window(cfg: TrainConfig, data: DataSpec, neighbours: NeighbourAverag
         window.info["default"] = (f"no `window`: the map holds more than {WINDOW_ABOVE} patterns in the mask, so "
                                   f"auto (`window='all'` trains on every one)")
     if data.mask is not None and not (ds[data.mask].transpose(*MAP_DIMS).values.astype(bool) & window.region()).any():
-        raise InputError(data.store, f"`window` {cfg.window}: no pattern inside the mask '{data.mask}' there")
+        raise InputError(data.store, f"`window` {request.text()}: no pattern inside the mask '{data.mask}' there")
     return window
 
 

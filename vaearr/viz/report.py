@@ -25,6 +25,7 @@ from vaearr.errors import InputError, StoreError
 from vaearr.files import write_bytes_whole
 from vaearr.run import Run
 from vaearr.store import made_by_vaearr, open_store, require_whole
+from vaearr.store.provenance import run_reference
 from vaearr.viz.core import drop_external_tags, holoviews
 from vaearr.viz.report_analyses import (
     Analyses,
@@ -104,11 +105,12 @@ def check_run(run: str | os.PathLike, ds: xr.Dataset, store: Path) -> Run:
 
 
 def run_from_provenance(ds: xr.Dataset) -> Path | None:
-    """The run folder a variable of the store was encoded with (``run`` attr), when it exists."""
+    """The run folder a variable of the store was encoded with (its :func:`~vaearr.store.provenance.run_reference`),
+    when it exists."""
     for v in ds.data_vars.values():
-        run = v.attrs.get("run")
-        if run and "checkpoint" in v.attrs and (Path(run) / "config.json").is_file():
-            return Path(run)
+        ref = run_reference(v)
+        if ref is not None and ref.run and ref.checkpoint and (Path(ref.run) / "config.json").is_file():
+            return Path(ref.run)
     return None
 
 

@@ -15,6 +15,7 @@ from vaearr.run import Run
 from vaearr.train.callbacks import curve_units
 from vaearr.train.window import load_window
 from vaearr.store import PROVENANCE_KEYS, masks
+from vaearr.store.provenance import run_reference
 from vaearr.store.schema import (
     BANDCONTRAST,
     ELEMENT,
@@ -73,7 +74,8 @@ def _step(name: str, attrs: dict) -> str:
     config = _json(attrs.get("config", "")) or {}
     config = config if isinstance(config, dict) else {}
     sources = _json(attrs.get("source", "[]")) or []
-    if "checkpoint" in attrs:
+    ref = run_reference(attrs)
+    if ref is not None and ref.checkpoint:
         return "vaearr encode"
     if "level" in attrs and "recrystallised_rule" in attrs:
         return "vaearr spread"
