@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> dict:
         res["hdbscan_goal_seconds"] = 60
         res["hdbscan_clusters"] = int(labels.max() + 1)
         res["hdbscan_noise_fraction"] = round(float((labels == -1).mean()), 4)
-        from vaearr.maps.references import adjusted_rand_index
+        from vaearr.maps.decomposition.references import adjusted_rand_index
 
         kept = labels >= 0
         res["hdbscan_ari_vs_planted_groups_non_noise"] = round(adjusted_rand_index(labels[kept], group[kept]), 4) if kept.any() else None

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.data import write_science_map  # noqa: E402
 from benchmarks.data.scoring import boundary_f1  # noqa: E402
-from vaearr.maps.boundaries import find_boundaries  # noqa: E402
+from vaearr.maps.boundaries.boundaries import find_boundaries  # noqa: E402
 
 KINDS = ("subgrains", "clean", "noisy")
 

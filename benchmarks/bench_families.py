@@ -135,7 +135,7 @@ def store_of(m: MapSpec) -> Path:
 def _write(m: MapSpec, store: Path) -> None:
     from benchmarks.data import write_bimodal_map, write_science_map
     from benchmarks.data.patchwork import write_patchwork_map
-    from vaearr.maps.roi import create_roi
+    from vaearr.maps.roi.roi import create_roi
 
     if m.family == "science":
         write_science_map(store, m.kind, seed=m.seed, **m.physics)
@@ -161,8 +161,8 @@ def _train(store: Path, run: Path, *, name: str, mask: str | None = "auto", seed
 def prepare(m: MapSpec, train_seeds: tuple[int, ...] | list[int] = (0,)) -> dict:
     """Simulate, ROI, train and encode (twice for a patchwork map) at each of ``train_seeds``, index and decompose;
     each step once. Seed 0 is ``latent`` and ``<tag>.run``, another seed ``latent_s<seed>`` and ``<tag>_s<seed>.run``."""
-    from vaearr.maps.decompose import write_decomposition
-    from vaearr.maps.indexing import index_store
+    from vaearr.maps.decomposition.decompose import write_decomposition
+    from vaearr.maps.indexing.indexing import index_store
 
     store = store_of(m)
     done = set(xr.open_zarr(store).data_vars) if (store / "zarr.json").exists() else set()
@@ -232,7 +232,7 @@ def _f1(marked: np.ndarray, true: np.ndarray) -> dict:
 
 
 def _segment(store: Path, features: str, mask: str | None, name: str, truth: Truth, **options: float) -> dict:
-    from vaearr.maps.segment import segment_store
+    from vaearr.maps.segmentation.segment import segment_store
 
     seg = segment_store(store, var=features, name=name, mask=mask, overwrite=True, **options).segmentation
     out = truth.region_scores(seg.regions, seg.grains)
@@ -297,8 +297,8 @@ def score_subgrains(m: MapSpec, store: Path, truth: Truth) -> list[dict]:
                  **_anchor_mask_scores(store, ds, truth, "pca_weights", p["regions_map"])})
     rows += [readme_row(store, truth, pixel, seed) for seed in trained_seeds(ds)]
     if "latent_all" in ds:  # a map of patterns only: the ROI from their quality (vaearr quality, roi --var adp --otsu)
-        from vaearr.maps.pattern_quality import quality_store
-        from vaearr.maps.roi import create_roi
+        from vaearr.maps.roi.pattern_quality import quality_store
+        from vaearr.maps.roi.roi import create_roi
 
         if "adp" not in ds:
             quality_store(store, overwrite=True, progress=False)
@@ -338,7 +338,7 @@ def readme_row(store: Path, truth: Truth, pixel: Callable[[np.ndarray], float | 
 
 def boundary_rows(store: Path, ds: xr.Dataset) -> list[dict]:
     """``vaearr boundaries`` from the patterns (no model), on every pixel and, where the map has one, in the ROI."""
-    from vaearr.maps.boundaries import find_boundaries
+    from vaearr.maps.boundaries.boundaries import find_boundaries
 
     roi = "roi" if "roi" in ds and not bool(ds.roi.all()) else None
     rows = []
@@ -387,7 +387,7 @@ def _deformation_scores(kernel: np.ndarray, domain: np.ndarray, rex: np.ndarray,
 
 
 def score_deformed(m: MapSpec, store: Path, truth: Truth) -> list[dict]:
-    from vaearr.maps.spread import spread_store
+    from vaearr.maps.deformation.spread import spread_store
 
     ds = truth.ds
     rows = []
@@ -412,9 +412,9 @@ def score_deformed(m: MapSpec, store: Path, truth: Truth) -> list[dict]:
         rows.append({"method": f"vaearr spread (latent), radius {radius}",
                      **_deformation_scores(s.kernel, s.domain, s.recrystallised, ds)})
     q = ds.orientation_true.values
-    from vaearr.maps.grains import grain_rotation_vectors
-    from vaearr.maps.orientations import phase_groups
-    from vaearr.maps.spread import orientation_spreads
+    from vaearr.maps.indexing.grains import grain_rotation_vectors
+    from vaearr.maps.indexing.orientations import phase_groups
+    from vaearr.maps.deformation.spread import orientation_spreads
 
     groups = phase_groups(ds.dictionary.attrs.get("phases"))
     vec = grain_rotation_vectors(q.astype(np.float64), ds.grain_id.values, np.zeros(q.shape[:2], int), groups)
@@ -448,7 +448,7 @@ def spread_rows(store: Path, ds: xr.Dataset, features: str, regions: str, mask: 
                 seed: int | None) -> list[dict]:
     """``spread`` of ``features`` over ``regions`` (from the patterns in degrees too, for the latents), scored;
     ``seed``: the training seed of the model the regions came from (None: an anchor's features)."""
-    from vaearr.maps.spread import spread_store
+    from vaearr.maps.deformation.spread import spread_store
 
     latent = features.startswith("latent")
     r = spread_store(store, var=features, regions=regions, mask=mask, recrystallised=f"rex_{features}",

@@ -10,7 +10,7 @@ per install, compiles) PyEBSDIndex's numba code:
     pattern as the static background, kikuchipy's ``remove_static_background`` +
     ``remove_dynamic_background`` on the whole map, then the indexing calls, all patterns at once.
 *vaearr*
-    :func:`vaearr.maps.indexing.index_store` (what ``vaearr index`` runs): the same steps
+    :func:`vaearr.maps.indexing.indexing.index_store` (what ``vaearr index`` runs): the same steps
     block by block of rows, the static background streamed over the mask, the results written
     to the store in one transaction.
 
@@ -96,7 +96,7 @@ def direct(store: Path, method: str, pc, tilt: float, resolution: float) -> np.n
 
 
 def via_vaearr(store: Path, method: str, pc, tilt: float, resolution: float) -> np.ndarray:
-    from vaearr.maps.indexing import index_store
+    from vaearr.maps.indexing.indexing import index_store
     from vaearr.store import open_store
 
     name = f"bench_{method}"

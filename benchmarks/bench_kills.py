@@ -105,7 +105,7 @@ def main() -> None:
     from vaearr.data import build_demo_map
     from vaearr.encoding import encode
     from vaearr.io.ebsd import ingest_ebsd
-    from vaearr.maps.roi import create_roi
+    from vaearr.maps.roi.roi import create_roi
     from vaearr.train import TrainConfig, fit
 
     rng = random.Random(opts.seed)

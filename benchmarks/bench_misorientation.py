@@ -1,7 +1,7 @@
 """How close to the truth is the misorientation vaearr reads from two patterns, in degrees, with no indexing?
 
 Pairs of simulated Ni patterns a known rotation apart (:func:`benchmarks.data.pairs.pattern_pairs`: 0.05–20°, random
-axes, random orientations) are registered by :func:`vaearr.maps.misorientation.misorientations` (what ``segment`` and
+axes, random orientations) are registered by :func:`vaearr.maps.patterns.misorientation.misorientations` (what ``segment`` and
 ``spread`` read), one factor varied at a time around a base detector (80 × 80 px, PC 0.51/0.31/0.62, 45 counts a
 pixel, single patterns): pattern size 60–160 px, three projection centres, 20–120 counts and no noise, region means
 (16 patterns averaged) at 20 counts, and the PC given wrong (z* ± 5 %, x*/y* + 0.02, and the stated default PC of
@@ -55,7 +55,7 @@ def rows() -> dict[str, dict]:
 
 def measure(row: dict, angles: tuple[float, ...], n: int) -> list[dict]:
     from benchmarks.data.pairs import pattern_pairs
-    from vaearr.maps.misorientation import Geometry, prepared, register
+    from vaearr.maps.patterns.misorientation import Geometry, prepared, register
 
     out = []
     for angle in angles:
@@ -64,7 +64,7 @@ def measure(row: dict, angles: tuple[float, ...], n: int) -> list[dict]:
         t = time.perf_counter()
         pa, pb = prepared(a, bg), prepared(b, bg)
         ab, ba = register(pa, pb, geometry, search=True), register(pb, pa, geometry, search=True)
-        first = ab.correlation >= ba.correlation  # vaearr.maps.misorientation.misorientations, with the error
+        first = ab.correlation >= ba.correlation  # vaearr.maps.patterns.misorientation.misorientations, with the error
         m = np.where(first, ab.angle, ba.angle)
         se = np.where(first, ab.noise, ba.noise)
         dt = time.perf_counter() - t

@@ -3,7 +3,7 @@ two phases as fast as PyEBSDIndex / kikuchipy called directly?
 
 Part 1, phase ARI per map family (:data:`benchmarks.data.multiphase.FAMILIES`: FCC/BCC and FCC/HCP of different
 structure; two FCC phases differing in pattern sharpness or in lattice parameter; one FCC phase), on the tuning seeds
-the thresholds of :mod:`vaearr.maps.phases` were chosen on and on held-out seeds never looked at while choosing. Each map:
+the thresholds of :mod:`vaearr.maps.phases.phases` were chosen on and on held-out seeds never looked at while choosing. Each map:
 24 × 32 pixels, 12 grains, 60 × 60 kinematical patterns, 40 counts (``benchmarks.data.phase_map``). The regions are those of
 ``vaearr segment`` on the map's PCA weights (``vaearr decompose --method pca``: no model). Compared on the same pixels:
 
@@ -95,11 +95,11 @@ def one_map(family: str, seed: int, tmp: Path, dictionary: bool) -> dict:
     from skimage.filters import threshold_otsu
 
     from benchmarks.data.multiphase import write_phase_map
-    from vaearr.maps.decompose import write_decomposition
-    from vaearr.maps.indexing import index_store
-    from vaearr.maps.pattern_quality import quality_store
-    from vaearr.maps.phases import phases_store
-    from vaearr.maps.segment import segment_store
+    from vaearr.maps.decomposition.decompose import write_decomposition
+    from vaearr.maps.indexing.indexing import index_store
+    from vaearr.maps.roi.pattern_quality import quality_store
+    from vaearr.maps.phases.phases import phases_store
+    from vaearr.maps.segmentation.segment import segment_store
     from vaearr.store import open_store
 
     store = tmp / f"{family}_{seed}.zarr"
@@ -155,10 +155,10 @@ def one_map(family: str, seed: int, tmp: Path, dictionary: bool) -> dict:
 def science_single(seeds: tuple[int, ...], kinds: tuple[str, ...], tmp: Path) -> list[dict]:
     """Phases found on the science benchmark's single-phase (Ni) maps."""
     from benchmarks.data.subgrains import write_science_map
-    from vaearr.maps.decompose import write_decomposition
-    from vaearr.maps.indexing import index_store
-    from vaearr.maps.phases import phases_store
-    from vaearr.maps.segment import segment_store
+    from vaearr.maps.decomposition.decompose import write_decomposition
+    from vaearr.maps.indexing.indexing import index_store
+    from vaearr.maps.phases.phases import phases_store
+    from vaearr.maps.segmentation.segment import segment_store
 
     rows = []
     for kind in kinds:
@@ -191,9 +191,9 @@ def science_sharpness(seeds: tuple[int, ...], kinds: tuple[str, ...], blurs: tup
     from sklearn.metrics import adjusted_rand_score
 
     from benchmarks.data.subgrains import write_science_map
-    from vaearr.maps.decompose import write_decomposition
-    from vaearr.maps.phases import phases_store
-    from vaearr.maps.segment import segment_store
+    from vaearr.maps.decomposition.decompose import write_decomposition
+    from vaearr.maps.phases.phases import phases_store
+    from vaearr.maps.segmentation.segment import segment_store
     from vaearr.store import open_store, write_variables
 
     rows = []
@@ -276,7 +276,7 @@ def direct_index(store: Path, method: str, pc: tuple, resolution: float) -> np.n
 
 def timing(tmp: Path, repeats: dict[str, int], resolution: float) -> dict:
     from benchmarks.data.multiphase import write_phase_map
-    from vaearr.maps.indexing import index_store
+    from vaearr.maps.indexing.indexing import index_store
     from vaearr.store import open_store
 
     store = tmp / "timing.zarr"

@@ -12,7 +12,7 @@ For every simulated sub-grain map (:func:`benchmarks.data.science_map`: 48 × 64
 counts, 0.1° spread, 0.5° step: counts 25 / 100, spread 0.2 / 0.3°, step 0.25 / 1°) and every
 option (static background subtract / divide, dynamic background subtract / divide over σ 4 and
 8 px, their combinations, resizing, and 3 × 3 neighbour averaging, uniform or similarity-weighted
-(:mod:`vaearr.maps.neighbours`) before the per-pattern steps): PCA(16) of the result, then a
+(:mod:`vaearr.maps.roi.neighbours`) before the per-pattern steps): PCA(16) of the result, then a
 full-covariance Gaussian mixture with the true k; the score is the ARI against grains and
 sub-grains over the pixels away from the planted grain boundaries. Rows go to
 ``benchmarks/results/preprocess.jsonl``.
@@ -58,7 +58,7 @@ from science_lib import (  # noqa: E402
     recipe,
 )
 
-from vaearr.maps.neighbours import NeighbourAverage  # noqa: E402
+from vaearr.maps.roi.neighbours import NeighbourAverage  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "preprocess.jsonl"
 #: Per-pattern recipes tried after neighbour averaging.

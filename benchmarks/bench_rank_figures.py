@@ -76,7 +76,7 @@ def build_store(work: Path, shape: tuple[int, int]) -> Path:
     from vaearr.data import build_demo_map
     from vaearr.encoding import encode
     from vaearr.io.ebsd import ingest_ebsd
-    from vaearr.maps.roi import create_roi
+    from vaearr.maps.roi.roi import create_roi
     from vaearr.train import TrainConfig, fit
 
     src = build_demo_map(work / "data", shape=shape, seed=0)

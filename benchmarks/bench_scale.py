@@ -7,7 +7,7 @@ step, each in its own process (issue 39's path)::
 
     ingest ebsd → roi --bc-otsu → train --window auto → encode → segment → spread → rank → cluster → report
 
-``train --window auto`` chooses a training window from the data (:mod:`vaearr.maps.window`: about
+``train --window auto`` chooses a training window from the data (:mod:`vaearr.maps.roi.window`: about
 twice the mean linear intercept of the pattern-similarity boundaries, grown until it holds every
 kind of region), fits the similarity weights and the static background on the map, writes the
 window's averaged patterns into the run folder and trains there with the EBSD defaults; the

@@ -74,9 +74,9 @@ from science_lib import (  # noqa: E402
 
 from benchmarks.data.scoring import boundary_f1  # noqa: E402
 from benchmarks.train_seeds import seeded, train_seed  # noqa: E402
-from vaearr.maps.boundaries import find_boundaries  # noqa: E402
-from vaearr.maps.regions import segment_features  # noqa: E402
-from vaearr.maps.segment import segment_store  # noqa: E402
+from vaearr.maps.boundaries.boundaries import find_boundaries  # noqa: E402
+from vaearr.maps.segmentation.regions import segment_features  # noqa: E402
+from vaearr.maps.segmentation.segment import segment_store  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "science.jsonl"
 DATA = ROOT / "benchmarks" / "_data" / "science_stores"
@@ -137,7 +137,7 @@ def run_dictionary(m: ScienceMap, store: Path) -> dict:
     from orix.quaternion import Orientation
     from orix.quaternion.symmetry import Oh
 
-    from vaearr.maps.indexing import index_store
+    from vaearr.maps.indexing.indexing import index_store
 
     ds = xr.open_zarr(store)
     sm = ds.attrs["science_map"]

@@ -5,7 +5,7 @@ held-out seeds apart), three runs of the README path per map, all with the EBSD 
 
 * **whole**: trained on every pixel of the ROI (the families benchmark's own run, ``<tag>.run``
   beside its store, when it is there; else trained here the same way);
-* **auto**: ``--window auto`` (:mod:`vaearr.maps.window`: twice the mean linear intercept of the
+* **auto**: ``--window auto`` (:mod:`vaearr.maps.roi.window`: twice the mean linear intercept of the
   pattern-similarity boundaries, grown until it holds every kind of region);
 * **bare**: a window of twice the grain size alone (``--window N``, N = ⌈2 L̄⌉, placed by the same
   chooser but never grown): what the kinds' cover adds.
@@ -139,7 +139,7 @@ def _cpu(run: Path) -> float | None:
 
 def score(tag: str, prepared: dict) -> list[dict]:
 
-    from vaearr.maps.segment import segment_store
+    from vaearr.maps.segmentation.segment import segment_store
 
     store = DATA / f"{tag}.zarr"
     ds = xr.open_zarr(store).load()

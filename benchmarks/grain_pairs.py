@@ -3,7 +3,7 @@
 For each prepared map of ``bench_families.py`` (``--only TAG …``; default the tuning maps), ``segment`` runs
 as the README path does (latents, the ROI where there is one; on a patchwork map also every pixel with
 ``latent_all``) and every pair of adjacent coarse regions is listed with its excess pseudo-angle
-(:mod:`vaearr.maps.pattern_levels`) and whether the two regions' majority grains are the same. A pair is
+(:mod:`vaearr.maps.segmentation.pattern_levels`) and whether the two regions' majority grains are the same. A pair is
 *clean* when both regions are ≥ 90 % one grain and < 50 % hole. Prints, per split, the largest excess of a
 clean same-grain pair, the smallest of a clean two-grain pair and the middle of the gap.
 
@@ -22,8 +22,8 @@ import xarray as xr
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_families import DATA, study_maps  # noqa: E402
 
-import vaearr.maps.pattern_levels as pl  # noqa: E402
-from vaearr.maps.segment import segment_store  # noqa: E402
+import vaearr.maps.segmentation.pattern_levels as pl  # noqa: E402
+from vaearr.maps.segmentation.segment import segment_store  # noqa: E402
 
 
 def _purity(regions: np.ndarray, truth: xr.Dataset) -> list[tuple[int, float, float]]:

@@ -11,12 +11,12 @@ from flows.params import keyword, options_flow
 from vaearr.analysis.clustering import joint_cluster
 from vaearr.analysis.options import ClusterOptions, RankOptions
 from vaearr.analysis.ranking import association_block, missing_references, rank_latents
-from vaearr.maps.boundaries import find_boundaries
-from vaearr.maps.decompose import write_decomposition
+from vaearr.maps.boundaries.boundaries import find_boundaries
+from vaearr.maps.decomposition.decompose import write_decomposition
 from vaearr.maps.options import BoundariesOptions, DecomposeOptions, SegmentOptions, SpreadOptions
-from vaearr.maps.references import write_references
-from vaearr.maps.segment import segment_store
-from vaearr.maps.spread import spread_store
+from vaearr.maps.decomposition.references import write_references
+from vaearr.maps.segmentation.segment import segment_store
+from vaearr.maps.deformation.spread import spread_store
 from vaearr.options import DEFAULT_FIGURES, FigureOptions, build, writable_folders
 from vaearr.store import open_store
 from vaearr.viz.boundaries import boundary_files

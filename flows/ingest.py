@@ -21,7 +21,7 @@ from vaearr.io.options import (
     library_keywords,
 )
 from vaearr.io.write import check_kind
-from vaearr.maps.orientations import ingest_orientation_map
+from vaearr.maps.indexing.orientations import ingest_orientation_map
 from vaearr.options import build, check_declared
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from flows.params import keyword, options_flow
-from vaearr.maps.indexing import index_store
+from vaearr.maps.indexing.indexing import index_store
 from vaearr.maps.options import IndexOptions, OrientationMapsOptions, PhasesOptions, QualityOptions
-from vaearr.maps.orientations import orientation_maps_store
-from vaearr.maps.pattern_quality import quality_store
-from vaearr.maps.phases import phases_store
+from vaearr.maps.indexing.orientations import orientation_maps_store
+from vaearr.maps.roi.pattern_quality import quality_store
+from vaearr.maps.phases.phases import phases_store
 from vaearr.options import build, writable_folders
 from vaearr.viz.orientations import orientation_figures
 from vaearr.viz.phases import phase_figure

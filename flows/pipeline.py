@@ -15,7 +15,7 @@ from vaearr.io.ebsd import ingest_ebsd
 from vaearr.io.export import export_store
 from vaearr.io.options import ExportOptions, IngestEbsdOptions
 from vaearr.maps.options import RoiOptions
-from vaearr.maps.roi import RoiResult
+from vaearr.maps.roi.roi import RoiResult
 from vaearr.options import DEFAULT_FIGURES, FigureOptions, build, check_declared, writable_folders
 from vaearr.train import TrainConfig, fit
 from vaearr.viz.maps import encoded_maps

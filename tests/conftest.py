@@ -78,7 +78,7 @@ def demo_files(tmp_path_factory):
 def demo_store_master(demo_files, tmp_path_factory) -> Path:
     """The demo map ingested with its tables and an Otsu ROI; copy it before writing (see demo_store)."""
     from vaearr.io.ebsd import ingest_ebsd
-    from vaearr.maps.roi import create_roi
+    from vaearr.maps.roi.roi import create_roi
 
     store = tmp_path_factory.mktemp("demo_store") / "ni.zarr"
     ingest_ebsd(demo_files.patterns, store, dataset="patterns", bandcontrast=demo_files.bandcontrast,
@@ -149,7 +149,7 @@ def small_map(tmp_path_factory):
 def map_master(small_map, tmp_path_factory) -> Path:
     """The small map ingested with its tables and an Otsu ROI (copy before writing)."""
     from vaearr.io.ebsd import ingest_ebsd
-    from vaearr.maps.roi import create_roi
+    from vaearr.maps.roi.roi import create_roi
 
     store = tmp_path_factory.mktemp("map_store") / "ni.zarr"
     ingest_ebsd(small_map.patterns, store, dataset="patterns", bandcontrast=small_map.bandcontrast,

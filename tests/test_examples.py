@@ -33,4 +33,4 @@ def test_the_check_sees_a_failing_example() -> None:
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
     runner.run(test, out=io.StringIO().write)
     assert runner.failures == 1
-    assert len(MODULES) > 100 and "vaearr.maps.regions" in MODULES
+    assert len(MODULES) > 100 and "vaearr.maps.segmentation.regions" in MODULES

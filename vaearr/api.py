@@ -2,7 +2,7 @@
 and the ``ds.vaearr`` / ``da.vaearr`` accessors.
 
 Each step calls the library function its command calls (``vaearr segment`` and :func:`segment` both run
-:func:`vaearr.maps.segment.segment_store`), takes the same options under the same names (the fields of the
+:func:`vaearr.maps.segmentation.segment.segment_store`), takes the same options under the same names (the fields of the
 command's options dataclass: :class:`~vaearr.maps.options.SegmentOptions`…), prints the lines the command
 prints, and returns what it wrote: the store's new variables as an :class:`xarray.Dataset` (lazy, as
 :func:`open` gives them), a run folder, a file. :func:`train` and :func:`encode` are ``vaearr.train`` and
@@ -145,7 +145,7 @@ def _ingest_ebsd(src: PathLike, store: PathLike, *, quiet: bool = False, **field
 @_step(IngestOrientationsOptions)
 def _ingest_orientations(src: PathLike, store: PathLike | None = None, *, quiet: bool = False, **fields: Any) -> xr.Dataset:
     """``vaearr ingest orientations`` (:class:`~vaearr.io.options.IngestOrientationsOptions`)."""
-    from vaearr.maps.orientations import ingest_orientation_map
+    from vaearr.maps.indexing.orientations import ingest_orientation_map
 
     options = _ingest_options(IngestOrientationsOptions, src, store, fields)
     return ingest_orientation_map(options, progress=not quiet)
@@ -261,7 +261,7 @@ def roi(store: PathLike, **fields: Any) -> xr.Dataset:
     ``otsu=True``, ``var=``, ``min=``, ``threshold=``, ``keep=``, ``x=(lo, hi)``, ``name=``…), with ``out`` (a folder)
     its figures there; returns it (nothing, with ``out`` and no criterion: only the figures are drawn). ``bc_min=``
     and the other ``bc_`` keywords, the old names, are taken with a :class:`DeprecationWarning`."""
-    from vaearr.maps.roi import RoiResult, create_roi
+    from vaearr.maps.roi.roi import RoiResult, create_roi
 
     quiet = fields.pop("quiet", False)
     options = _made(RoiOptions, store, fields, "roi")
@@ -280,7 +280,7 @@ def roi(store: PathLike, **fields: Any) -> xr.Dataset:
 def decompose(store: PathLike, **fields: Any) -> xr.Dataset:
     """``vaearr decompose``: PCA, NMF or cNMF of the patterns (:class:`~vaearr.maps.options.DecomposeOptions`);
     returns ``{name}_weights`` and ``{name}_components``."""
-    from vaearr.maps.decompose import write_decomposition
+    from vaearr.maps.decomposition.decompose import write_decomposition
 
     quiet = fields.pop("quiet", False)
     result = write_decomposition(store, _made(DecomposeOptions, store, fields, "decompose"))
@@ -293,7 +293,7 @@ def index(store: PathLike, **fields: Any) -> xr.Dataset:
     """``vaearr index``: orientations from the patterns (:class:`~vaearr.maps.options.IndexOptions`: ``phase``,
     ``pc``, ``method``…); returns the orientation, the phase ids, the quality maps and the IPF, KAM, GROD and
     grain maps of the orientations."""
-    from vaearr.maps.indexing import index_store
+    from vaearr.maps.indexing.indexing import index_store
 
     quiet = fields.pop("quiet", False)
     options = _made(IndexOptions, store, fields, "index")
@@ -310,7 +310,7 @@ def boundaries(store: PathLike, **fields: Any) -> xr.Dataset:
     (:class:`~vaearr.maps.options.BoundariesOptions`: ``var``, ``mask``…), and with ``out`` (a folder) their figure
     there; returns the three maps. ``figures=`` and ``source=``, the old names of ``out`` and ``var``, are taken with
     a :class:`DeprecationWarning`."""
-    from vaearr.maps.boundaries import find_boundaries
+    from vaearr.maps.boundaries.boundaries import find_boundaries
     from vaearr.viz.boundaries import boundary_files
 
     fields = _renamed(fields, "boundaries", source="var")  # the library's old keyword (the command line's: --from)
@@ -329,7 +329,7 @@ def segment(store: PathLike, **fields: Any) -> xr.Dataset:
     """``vaearr segment``: regions of similar features and the grains they join into
     (:class:`~vaearr.maps.options.SegmentOptions`: ``var``, ``mask``, ``name``…), with ``out`` (a folder) its figure
     there; returns ``{name}``, ``{name}_grains`` and ``{name}_boundaries``."""
-    from vaearr.maps.segment import segment_store
+    from vaearr.maps.segmentation.segment import segment_store
     from vaearr.viz.segment import segment_files
 
     fields = _renamed(fields, "segment", figures="out")
@@ -346,7 +346,7 @@ def spread(store: PathLike, **fields: Any) -> xr.Dataset:
     """``vaearr spread``: kernel and domain spreads of a feature map over a segmentation's grains and the
     recrystallised regions (:class:`~vaearr.maps.options.SpreadOptions`), with ``out`` (a folder) their figure there;
     returns the three maps."""
-    from vaearr.maps.spread import spread_store
+    from vaearr.maps.deformation.spread import spread_store
     from vaearr.viz.segment import figure_folder
     from vaearr.viz.spread import spread_files
 

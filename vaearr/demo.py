@@ -22,11 +22,11 @@ from vaearr.analysis.ranking import aggregated_rank, rank_latents
 from vaearr.data import build_demo_map
 from vaearr.encoding import encode
 from vaearr.io.ebsd import ingest_ebsd
-from vaearr.maps.boundaries import describe_grain_size, find_boundaries
-from vaearr.maps.decompose import write_decomposition
-from vaearr.maps.roi import create_roi
-from vaearr.maps.segment import segment_store
-from vaearr.maps.spread import spread_store
+from vaearr.maps.boundaries.boundaries import describe_grain_size, find_boundaries
+from vaearr.maps.decomposition.decompose import write_decomposition
+from vaearr.maps.roi.roi import create_roi
+from vaearr.maps.segmentation.segment import segment_store
+from vaearr.maps.deformation.spread import spread_store
 from vaearr.store import open_store
 from vaearr.train import TrainConfig, fit
 from vaearr.viz import image_map, map_grid, save_figure

@@ -230,7 +230,7 @@ class Encoder:
 
     def read_streamed(self, store: Any, mask: str | None, batch_size: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
         """A map's patterns averaged with their neighbours as they are read: bands of whole scan rows, each row
-        read once (:meth:`NeighbourAverage.stream <vaearr.maps.neighbours.NeighbourAverage.stream>`), averaged in
+        read once (:meth:`NeighbourAverage.stream <vaearr.maps.roi.neighbours.NeighbourAverage.stream>`), averaged in
         a thread of their own while the caller encodes the batches before; the batches are as
         :meth:`read_store` cuts them (``batch_size`` samples in sample order, the last one short)."""
         d = self.data

@@ -31,8 +31,8 @@ from safetensors.numpy import save as safetensors_bytes
 
 from vaearr.errors import InputError
 from vaearr.files import write_bytes_whole
-from vaearr.maps.background import static_background
-from vaearr.maps.neighbours import WEIGHTINGS, NeighbourAverage, fit_store
+from vaearr.maps.patterns.background import static_background
+from vaearr.maps.roi.neighbours import WEIGHTINGS, NeighbourAverage, fit_store
 from vaearr.store import DamagedError, damaged, open_store, require_whole, write_variables
 from vaearr.store.damage import SOURCE_CHECKSUM, source_checksum
 from vaearr.store.schema import MAP_DIMS
@@ -141,7 +141,7 @@ class Preprocess:
     sample_shape
         One sample as the loader hands it out, ``(C, *spatial)``, before any step.
     neighbours
-        The fitted neighbour average read before the steps (:class:`vaearr.maps.neighbours.NeighbourAverage`).
+        The fitted neighbour average read before the steps (:class:`vaearr.maps.roi.neighbours.NeighbourAverage`).
     average_neighbours
         Without ``neighbours``: a uniform window of this side (0: none).
     """
@@ -386,7 +386,7 @@ def fit_neighbours(store: str | os.PathLike, var: str, options: PreprocessOption
                    sample_dims: Sequence[str], feature_dims: Sequence[str]) -> NeighbourAverage | None:
     """The neighbour average ``options`` ask for, fitted on the store (None: no averaging).
 
-    Similarity weights are fitted on whole scan rows (:func:`vaearr.maps.neighbours.fit_rows`)
+    Similarity weights are fitted on whole scan rows (:func:`vaearr.maps.roi.neighbours.fit_rows`)
     against the map's static background over ``mask``; nothing is written.
     """
     size = int(options.average_neighbours or 0)

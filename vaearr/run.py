@@ -41,7 +41,7 @@ from vaearr.encoder import EncodedBatch, Encoder
 from vaearr.errors import VaearrError
 from vaearr.files import write_bytes_whole, write_folder_whole
 from vaearr.models import VAEBase, load_model, save_model
-from vaearr.maps.neighbours import NeighbourAverage
+from vaearr.maps.roi.neighbours import NeighbourAverage
 from vaearr.preprocess import PARAMS_FILE, Preprocess, PreprocessOptions
 from vaearr.store import open_store
 

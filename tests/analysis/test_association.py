@@ -17,7 +17,7 @@ from vaearr.analysis.association import (
 )
 from vaearr.analysis.metrics import X_ONLY, Y_ONLY, pair_metrics, prepare, trend_basis
 from vaearr.errors import InputError
-from vaearr.maps.composite import element_composite
+from vaearr.maps.decomposition.composite import element_composite
 
 
 def _pairs():
@@ -96,7 +96,7 @@ def test_partial_pearson_equals_ols_residual_correlation() -> None:
 
 def test_planted_association_is_ranked_first_by_every_metric(demo_store_master: Path) -> None:
     """Latents = PCA of the real demo patterns; an element map is built from one of them plus noise."""
-    from vaearr.maps.references import pca_nmf
+    from vaearr.maps.decomposition.references import pca_nmf
     from vaearr.store import open_store
 
     ds = open_store(demo_store_master)

@@ -14,7 +14,7 @@ from tests.helpers import tree_hash
 from vaearr.analysis.cluster_methods import METHODS, cluster_points
 from vaearr.analysis.clustering import cluster_colors, joint_cluster, read_vector
 from vaearr.errors import InputError, StoreError
-from vaearr.maps.references import adjusted_rand_index
+from vaearr.maps.decomposition.references import adjusted_rand_index
 from vaearr.store import open_store, write_variable
 from vaearr.viz.clustering import cluster_figure_files
 

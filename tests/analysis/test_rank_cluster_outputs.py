@@ -15,7 +15,7 @@ from vaearr.analysis.cluster_choices import kdistance_eps
 from vaearr.analysis.clustering import cluster_colors, cluster_points, joint_cluster
 from vaearr.analysis.ranking import rank_latents
 from vaearr.errors import InputError
-from vaearr.maps.references import adjusted_rand_index
+from vaearr.maps.decomposition.references import adjusted_rand_index
 from vaearr.store import open_store
 
 PNG = b"\x89PNG\r\n\x1a\n"

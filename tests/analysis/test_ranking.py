@@ -71,7 +71,7 @@ def test_full_field_puts_values_back() -> None:
 
 
 def test_rank_latents_end_to_end(planted: Path, tmp_path: Path) -> None:
-    from vaearr.maps.references import write_references
+    from vaearr.maps.decomposition.references import write_references
 
     write_references(planted, methods=("pca",), n_components=2, k_range=(2, 3), max_fit=600)
     r = rank_latents(planted, against=["elements", "pca"], out=tmp_path, top=2, k_range=(2, 3))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vaearr.maps.indexing import IndexResult
+from vaearr.maps.indexing.indexing import IndexResult
 from vaearr.progress import format_loss, format_rate
 
 

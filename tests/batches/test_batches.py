@@ -13,7 +13,7 @@ import xarray as xr
 from vaearr import batches as B
 from vaearr import transforms as T
 from vaearr.errors import InputError, StoreError
-from vaearr.maps.background import static_background
+from vaearr.maps.patterns.background import static_background
 from vaearr.store import open_store, write_variables
 
 # ----------------------------------------------------------------------------------------------

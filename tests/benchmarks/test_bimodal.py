@@ -16,7 +16,7 @@ from benchmarks import data  # noqa: E402
 from benchmarks.data.bimodal import BIMODAL_PC, N_GRAINS, SUBGRAIN_STEPS  # noqa: E402
 from benchmarks.data.deformation import mean_orientations  # noqa: E402
 from benchmarks.data.rotations import misorientation_deg  # noqa: E402
-from vaearr.maps.roi import create_roi  # noqa: E402
+from vaearr.maps.roi.roi import create_roi  # noqa: E402
 
 SHAPE, PSHAPE = (24, 32), (45, 60)
 SCENE = ("grain_id", "subgrain_id", "large_grain_true", "grain_boundaries_true", "low_angle_boundaries_true",

@@ -145,7 +145,7 @@ def test_a_library_error_says_the_keyword_and_the_command_line_the_flag(demo_sto
     the error keeps its type (a StoreError) and its exit status."""
     from tests.helpers import cli
     from vaearr.errors import StoreError
-    from vaearr.maps.roi import create_roi
+    from vaearr.maps.roi.roi import create_roi
 
     with pytest.raises(StoreError) as err:
         create_roi(demo_store, otsu=True)

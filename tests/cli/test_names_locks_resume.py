@@ -90,7 +90,7 @@ def test_open_zarr_is_quiet_after_every_ingest_and_encode(small_map, trained_run
     assert names == ["Ni", "Cr", "Fe"]
     assert json.loads((ebsd / "element" / "zarr.json").read_text())["data_type"] == "string"
     assert open_store(ebsd).sel(element="Cr")["elements"].shape == (10, 12)  # vaearr reads them as before
-    from vaearr.maps.roi import create_roi
+    from vaearr.maps.roi.roi import create_roi
 
     create_roi(ebsd, otsu=True)
     encode(ebsd, trained_run, progress=False)

@@ -221,7 +221,7 @@ def bc_store(tmp_path, bc) -> Path:
 
 
 def test_keep_below_and_top_percent(bc):
-    from vaearr.maps.roi import make_roi
+    from vaearr.maps.roi.roi import make_roi
 
     ds = bc.to_dataset()
     v = bc.values
@@ -241,7 +241,7 @@ def test_keep_below_and_top_percent(bc):
 
 
 def test_index_ranges_are_half_open_positions(bc):
-    from vaearr.maps.roi import make_roi
+    from vaearr.maps.roi.roi import make_roi
 
     ds = bc.to_dataset()
     m, info = make_roi(ds, x_index="10:20", y_index=(5, 9))
@@ -269,14 +269,14 @@ def test_index_ranges_are_half_open_positions(bc):
     (dict(max=float("nan")), "finite"),
 ])
 def test_roi_bad_criteria(bc, kw, msg):
-    from vaearr.maps.roi import make_roi
+    from vaearr.maps.roi.roi import make_roi
 
     with pytest.raises(InputError, match=msg):
         make_roi(bc.to_dataset(), **kw)
 
 
 def test_histogram_edges_and_row_profile(bc):
-    from vaearr.maps.roi import histogram_edges, row_profile
+    from vaearr.maps.roi.roi import histogram_edges, row_profile
 
     v = bc.values
     edges = histogram_edges(v, 10)
@@ -488,7 +488,7 @@ def test_composite_weighted_sum_and_rank(el_store, bc, tmp_path):
     np.testing.assert_allclose(ds.composite.values, want, atol=1e-6)
     assert ds.composite.dims == ("y", "x") and json.loads(ds.composite.attrs["source"]) == ["elements"]
     # a reference like any other: rank --against composite
-    from vaearr.maps.references import reference_maps
+    from vaearr.maps.decomposition.references import reference_maps
 
     refs = reference_maps(ds, ["composite"])
     assert refs["reference"].values.tolist() == ["composite"]
@@ -549,7 +549,7 @@ def test_composite_bad_input_writes_nothing(el_store, tmp_path):
 
 
 def test_composite_needs_elements(grid_store):
-    from vaearr.maps.composite import composite_variables
+    from vaearr.maps.decomposition.composite import composite_variables
 
     with pytest.raises(StoreError, match="no 'elements' variable"):
         composite_variables(dict(open_store(grid_store).data_vars), weights={"Ni": 1})

@@ -12,15 +12,15 @@ from scipy import ndimage as ndi
 from tests.helpers import cli, tree_hash
 from benchmarks.data.scoring import boundary_f1
 from vaearr.errors import InputError
-from vaearr.maps.boundaries import (
+from vaearr.maps.boundaries.boundaries import (
     BoundaryResult,
     describe_grain_size,
     find_boundaries,
     linear_intercepts,
     mean_linear_intercept,
 )
-from vaearr.maps.edges import neighbour_map, prepare_patterns, welch_edges
-from vaearr.maps.low_angle import principal_projection
+from vaearr.maps.patterns.edges import neighbour_map, prepare_patterns, welch_edges
+from vaearr.maps.boundaries.low_angle import principal_projection
 from vaearr.store import open_store, write_variables
 
 NY, NX, P = 16, 20, 24
@@ -288,7 +288,7 @@ def test_low_angle_boundaries_run_on_to_the_grain_boundary(tmp_path: Path) -> No
     """The interiors leave out the ring beside a grain boundary; the regions are carried into it (nearest interior
     pixel of the same piece), so the planted sub-grain boundary (row 7, columns 0–8) is marked up to column 8, next to
     the grain boundary (column 9), and nothing is carried across it."""
-    from vaearr.maps.low_angle import extend_regions
+    from vaearr.maps.boundaries.low_angle import extend_regions
 
     regions = np.full((6, 7), -1)
     labels = np.zeros((6, 7), int)
@@ -302,7 +302,7 @@ def test_low_angle_boundaries_run_on_to_the_grain_boundary(tmp_path: Path) -> No
     assert (grains[:, :4] == 1).all() and (out[:, 4] == -1).all() and (out[:, 5:] == 2).all()
 
     # a ring pixel whose features are the other region's takes that region (within RING_RADIUS), not the nearest's
-    from vaearr.maps.low_angle import ring_by_features
+    from vaearr.maps.boundaries.low_angle import ring_by_features
 
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=8), rng.normal(size=8)
@@ -332,7 +332,7 @@ def test_low_angle_boundaries_on_the_patchwork_map(tmp_path: Path) -> None:
     boundaries, 0.89 / 0.84 after)."""
     pytest.importorskip("kikuchipy")
     from benchmarks.data.patchwork import write_patchwork_map
-    from vaearr.maps.roi import create_roi
+    from vaearr.maps.roi.roi import create_roi
 
     ds = write_patchwork_map(tmp_path / "p.zarr", "subgrains", seed=1)
     create_roi(tmp_path / "p.zarr", otsu=True)
@@ -359,7 +359,7 @@ def _nearest_region_by_pixel(z: np.ndarray, own: np.ndarray, ry: np.ndarray, rx:
 def test_the_rings_choice_is_the_per_pixel_one() -> None:
     """The ring's nearest region, taken one window offset at a time over all its pixels, is the choice made pixel by
     pixel (ties to the lower id, windows with one region or none left alone), on maps with ties and holes."""
-    from vaearr.maps.low_angle import _nearest_region_in_window  # noqa: PLC2701 - the helper under test
+    from vaearr.maps.boundaries.low_angle import _nearest_region_in_window  # noqa: PLC2701 - the helper under test
 
     rng = np.random.default_rng(0)
     for _ in range(20):

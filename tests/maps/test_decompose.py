@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from tests.helpers import cli, tree_hash
 from vaearr.errors import InputError, StoreError, VaearrWarning
-from vaearr.maps.cnmf import cnmf_fit, nn_weights
-from vaearr.maps.decompose import elbow, write_decomposition
+from vaearr.maps.decomposition.cnmf import cnmf_fit, nn_weights
+from vaearr.maps.decomposition.decompose import elbow, write_decomposition
 from vaearr.maps.options import parse_references
 from vaearr.store import open_store, write_variables
 

@@ -13,8 +13,8 @@ import xarray as xr
 pytest.importorskip("kikuchipy", reason="needs the 'ebsd' extra")
 
 from tests.helpers import assert_one_line_error, tree_hash, turned_map, vaearr_cli  # noqa: E402
-from vaearr.maps.segment import segment_store  # noqa: E402
-from vaearr.maps.spread import spread_store  # noqa: E402
+from vaearr.maps.segmentation.segment import segment_store  # noqa: E402
+from vaearr.maps.deformation.spread import spread_store  # noqa: E402
 from vaearr.store import write_variables  # noqa: E402
 
 SHAPE = (10, 18)
@@ -71,7 +71,7 @@ def test_regions_closer_than_the_low_angle_are_one(bands: Path) -> None:
 def test_an_angle_within_twice_its_error_is_no_boundary() -> None:
     # three regions in a row: 0.3° apart read at 0.2° of error (the noise can make it: one region), then 0.3° at
     # 0.05° (a low-angle boundary)
-    from vaearr.maps.boundary_angles import PairAngles, decide
+    from vaearr.maps.segmentation.boundary_angles import PairAngles, decide
 
     regions = np.repeat(np.arange(3), 4)[None].repeat(3, 0)
     pairs = PairAngles(np.array([0, 1]), np.array([1, 2]), np.array([0.3, 0.3]), np.array([0.3, 0.3]),
@@ -153,7 +153,7 @@ def _regions(store: Path) -> str:
 
 
 def test_boundaries_class_their_lines_in_degrees(bands: Path) -> None:
-    from vaearr.maps.boundaries import find_boundaries
+    from vaearr.maps.boundaries.boundaries import find_boundaries
 
     r = find_boundaries(bands)
     gb, lagb = r.grain_boundaries.values, r.low_angle_boundaries.values
@@ -174,7 +174,7 @@ def test_boundaries_class_their_lines_in_degrees(bands: Path) -> None:
 def test_the_figures_show_the_angle_of_every_boundary_pixel(bands: Path, tmp_path: Path) -> None:
     # "boundary maps can show the angle": segment's and boundaries' figures gain a map of the angle (HTML and PNG)
     pytest.importorskip("holoviews", reason="needs the 'viz' extra")
-    from vaearr.maps.boundaries import find_boundaries
+    from vaearr.maps.boundaries.boundaries import find_boundaries
     from vaearr.viz.boundaries import boundary_files
     from vaearr.viz.segment import segment_files
 
@@ -194,8 +194,8 @@ def test_a_thin_piece_of_a_bent_grain_stays_in_its_grain(tmp_path: Path) -> None
     # one grain bent 0.8°/px along x; a strip of it two pixels thick reaches into a second grain (15° off) and touches
     # the rest of its grain at two edges: the regions' means lie 9 pixels (7°) apart, the pixels that touch 0.8°
     from tests.helpers import TURNED_PC
-    from vaearr.maps.boundary_angles import angle_map, boundary_angles, decide
-    from vaearr.maps.misorientation import Geometry
+    from vaearr.maps.segmentation.boundary_angles import angle_map, boundary_angles, decide
+    from vaearr.maps.patterns.misorientation import Geometry
 
     shape = (10, 20)
     x = np.arange(shape[1])[None, :, None]

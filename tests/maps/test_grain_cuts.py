@@ -1,4 +1,4 @@
-"""Grains cut in pattern space (vaearr.maps.grain_cuts): two unrelated orientations in one grain are parted; a scratch,
+"""Grains cut in pattern space (vaearr.maps.segmentation.grain_cuts): two unrelated orientations in one grain are parted; a scratch,
 a gradient and a row of mixed patterns are not taken for a grain boundary."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import xarray as xr
 from scipy import ndimage as ndi
 from sklearn.metrics import adjusted_rand_score
 
-from vaearr.maps.grain_cuts import cut_grains, move_pieces, neighbour_dots
-from vaearr.maps.segment import segment_store
+from vaearr.maps.segmentation.grain_cuts import cut_grains, move_pieces, neighbour_dots
+from vaearr.maps.segmentation.segment import segment_store
 from vaearr.store import write_variables
 
 from tests.helpers import COLUMN_MAP_SHAPE as SHAPE

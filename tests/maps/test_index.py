@@ -89,7 +89,7 @@ def _check_common(store: Path, name: str, method: str) -> xr.Dataset:
 def test_hough_indexes_known_orientations_within_half_a_degree(ni_store: Path) -> None:
     """One PyEBSDIndex call (its numba JIT takes ~70 s the first time), the PC given in the TSL convention."""
     from vaearr.data.simulated import DEMO_PC, DEMO_SAMPLE_TILT
-    from vaearr.maps.indexing import index_store
+    from vaearr.maps.indexing.indexing import index_store
 
     x, y, z = DEMO_PC
     tsl = (x, 1 - y, z)  # kikuchipy's TSL convention on a square detector: y* flipped
@@ -140,7 +140,7 @@ def test_dictionary_and_refinement_within_0_15_degrees_from_the_cli(ni_store: Pa
 
 
 def test_detector_conventions_match_kikuchipy() -> None:
-    from vaearr.maps.indexing import make_detector
+    from vaearr.maps.indexing.indexing import make_detector
 
     det = make_detector(PS, (0.4, 0.7, 0.5), "tsl", 70, 0)
     assert np.ravel(det.pc_bruker())[:3] == pytest.approx([0.4, 0.3, 0.5])
@@ -165,7 +165,7 @@ def test_detector_conventions_match_kikuchipy() -> None:
     ({"name": "../x"}, InputError, "^name .* is not a safe name"),  # the field (the command line: --name)
 ])
 def test_bad_input_is_one_error_and_leaves_the_store(ni_store: Path, kwargs, error, words) -> None:
-    from vaearr.maps.indexing import index_store
+    from vaearr.maps.indexing.indexing import index_store
 
     args = {"phase": "ni", "pc": "0.4,0.2,0.5", "sample_tilt": 70.0, "method": "hough", "name": "bad", **kwargs}
     before = tree_hash(ni_store)
@@ -175,7 +175,7 @@ def test_bad_input_is_one_error_and_leaves_the_store(ni_store: Path, kwargs, err
 
 
 def test_bad_files_and_stores_are_one_line(ni_store: Path, tmp_path: Path) -> None:
-    from vaearr.maps.indexing import index_store
+    from vaearr.maps.indexing.indexing import index_store
 
     # a store without patterns
     other = tmp_path / "maps.zarr"
@@ -208,7 +208,7 @@ def test_master_pattern_file_is_the_phase_kikuchipy_ships() -> None:
     gives the master pattern --phase ni gives: the same arrays (both hemispheres) and point group."""
     import kikuchipy as kp
 
-    from vaearr.maps.indexing import load_master_pattern
+    from vaearr.maps.indexing.indexing import load_master_pattern
 
     emsoft = Path(kp.__file__).parent / "data" / "emsoft_ebsd_master_pattern" / "ni_mc_mp_20kv_uint8_gzip_opts9.h5"
     from_file, source = load_master_pattern(None, emsoft)

@@ -23,8 +23,8 @@ pytest.importorskip("kikuchipy", reason="needs the 'ebsd' extra")
 
 def _prepared(store: Path, family: str, seed: int) -> Path:
     from benchmarks.data.multiphase import write_phase_map
-    from vaearr.maps.decompose import write_decomposition
-    from vaearr.maps.segment import segment_store
+    from vaearr.maps.decomposition.decompose import write_decomposition
+    from vaearr.maps.segmentation.segment import segment_store
 
     ds = write_phase_map(store, family, seed=seed, shape=(24, 32), n_grains=12)
     write_decomposition(store, method="pca")
@@ -63,14 +63,14 @@ def test_two_lattices_of_one_structure_are_two_phases(lattice_store: Path, tmp_p
     html = (tmp_path / "fig" / "ph_lattice.html").read_text()
     assert "fcc a\\u2248" in html or "fcc a≈" in html  # the legend names each phase's cell
     # the same map by its bands only: one structure, so one phase (why the lattice method exists)
-    from vaearr.maps.phases import phases_store
+    from vaearr.maps.phases.phases import phases_store
 
     assert phases_store(lattice_store, regions="seg", method="bands", name="ph_bands",
                         progress=False).variable.attrs["n_phases"] == 1
 
 
 def test_one_phase_on_a_single_phase_map(tmp_path: Path) -> None:
-    from vaearr.maps.phases import phases_store
+    from vaearr.maps.phases.phases import phases_store
 
     store = _prepared(tmp_path / "ni.zarr", "single", 1)
     res = phases_store(store, regions="seg", method="lattice", progress=False)
@@ -90,7 +90,7 @@ def test_the_fit_reads_a_known_cell() -> None:
     from benchmarks.data.multiphase import ENERGY
     from vaearr.crystals import BUILTIN, crystal_phase, kinematical_master_pattern, phase_record
     from vaearr.data.simulated import DEMO_PC, DEMO_SAMPLE_TILT
-    from vaearr.maps.lattice_fit import candidate_pixels, fit_scales, scaled_phase
+    from vaearr.maps.phases.lattice_fit import candidate_pixels, fit_scales, scaled_phase
 
     record = phase_record(crystal_phase(BUILTIN["fcc"]))
     q = Rotation.from_axes_angles([1, 2, 3], 0.7).data
@@ -113,7 +113,7 @@ def test_the_fit_reads_a_known_cell() -> None:
 
 
 def test_bad_input_is_one_line_and_leaves_the_store(lattice_store: Path) -> None:
-    from vaearr.maps.phases import phases_store
+    from vaearr.maps.phases.phases import phases_store
 
     before = tree_hash(lattice_store)
     with pytest.raises(StoreError, match=r"no orientation variable 'hough' in the store; run 'vaearr index STORE .*\(`method='lattice'` reads them\)"):

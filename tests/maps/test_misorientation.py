@@ -1,4 +1,4 @@
-"""The misorientation read from two patterns (vaearr.maps.misorientation): known angles back, unrelated pairs out of
+"""The misorientation read from two patterns (vaearr.maps.patterns.misorientation): known angles back, unrelated pairs out of
 reach, the detector's convention, bad geometry one line."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ pytest.importorskip("kikuchipy", reason="needs the 'ebsd' extra")
 
 from benchmarks.data.pairs import pattern_pairs  # noqa: E402
 from vaearr.errors import InputError  # noqa: E402
-from vaearr.maps import boundary_angles  # noqa: E402
-from vaearr.maps.misorientation import (  # noqa: E402
+from vaearr.maps.segmentation import boundary_angles  # noqa: E402
+from vaearr.maps.patterns.misorientation import (  # noqa: E402
     Geometry,
     Pyramid,
     angle_deg,

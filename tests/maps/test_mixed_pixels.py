@@ -1,4 +1,4 @@
-"""Pixels set aside while a map without a mask is segmented (vaearr.maps.mixed_pixels): the patterns that resemble
+"""Pixels set aside while a map without a mask is segmented (vaearr.maps.segmentation.mixed_pixels): the patterns that resemble
 none of their neighbours — mixed along a grain boundary, blank in a hole — wait while the regions form, then join the
 neighbour they resemble; a map without such pixels gives up only its far tail; a mask turns the step off."""
 
@@ -12,9 +12,9 @@ import xarray as xr
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
-from vaearr.maps.grain_cuts import neighbour_dots
-from vaearr.maps.mixed_pixels import absorb_small, best_neighbour, fill_set_aside, set_aside
-from vaearr.maps.segment import segment_store
+from vaearr.maps.segmentation.grain_cuts import neighbour_dots
+from vaearr.maps.segmentation.mixed_pixels import absorb_small, best_neighbour, fill_set_aside, set_aside
+from vaearr.maps.segmentation.segment import segment_store
 from vaearr.store import open_store, write_variables
 
 from tests.helpers import COLUMN_MAP_SHAPE as SHAPE
@@ -99,7 +99,7 @@ def test_segment_without_a_mask_sets_mixed_boundary_pixels_aside(tmp_path: Path)
     assert written["pixels_set_aside"] == aside and "Otsu" in written["set_aside_rule"]
     assert "strip" in written["set_aside_small_regions_rule"]
     # which pixels: read the rule again on the store's patterns
-    from vaearr.maps.pattern_levels import PatternSpace
+    from vaearr.maps.segmentation.pattern_levels import PatternSpace
 
     space = PatternSpace(store, open_store(store), None)
     picked, _ = set_aside(*neighbour_dots(space.data, space.prepare, np.ones(sub.shape, bool)), np.ones(sub.shape, bool))

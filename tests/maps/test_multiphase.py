@@ -70,7 +70,7 @@ def test_hough_two_phases_from_the_cli(two_phase_store: Path) -> None:
 
 
 def test_dictionary_two_phases_merged_and_refined(two_phase_store: Path) -> None:
-    from vaearr.maps.indexing import index_store
+    from vaearr.maps.indexing.indexing import index_store
 
     res = index_store(two_phase_store, phase=["gamma=fcc", "alpha=bcc"], pc=_pc(two_phase_store), sample_tilt=70,
                       method="dictionary", resolution=4, refine=True, progress=False)
@@ -91,7 +91,7 @@ def test_dictionary_two_phases_merged_and_refined(two_phase_store: Path) -> None
 def test_a_cif_written_here_indexes(two_phase_store: Path, tmp_path: Path) -> None:
     cif = tmp_path / "ferrite.cif"
     cif.write_text(FERRITE_CIF)
-    from vaearr.maps.indexing import index_store
+    from vaearr.maps.indexing.indexing import index_store
 
     index_store(two_phase_store, phase=["fcc", str(cif)], pc=_pc(two_phase_store), sample_tilt=70, method="hough",
                 name="cif", progress=False)
@@ -102,8 +102,8 @@ def test_a_cif_written_here_indexes(two_phase_store: Path, tmp_path: Path) -> No
 
 
 def test_segment_orientations_never_spans_two_phases(two_phase_store: Path) -> None:
-    from vaearr.maps.indexing import index_store
-    from vaearr.maps.segment import segment_store
+    from vaearr.maps.indexing.indexing import index_store
+    from vaearr.maps.segmentation.segment import segment_store
 
     index_store(two_phase_store, phase=["fcc", "bcc"], pc=_pc(two_phase_store), sample_tilt=70, progress=False)
     segment_store(two_phase_store, var="orientation", name="seg")
@@ -118,7 +118,7 @@ def test_export_two_phases_round_trips_through_orix(two_phase_store: Path, tmp_p
 
     from vaearr.io.bridge import from_crystal_map, to_crystal_map
     from vaearr.io.export import export_orientations
-    from vaearr.maps.indexing import index_store
+    from vaearr.maps.indexing.indexing import index_store
 
     index_store(two_phase_store, phase=["fcc", "bcc"], pc=_pc(two_phase_store), sample_tilt=70, progress=False)
     ds = open_store(two_phase_store)
@@ -157,7 +157,7 @@ def test_bad_phases_are_one_line_and_leave_the_store(two_phase_store: Path, tmp_
         proc = cli("index", two_phase_store, *args, "--pc", _pc(two_phase_store), "--tilt", "70")
         assert proc.returncode == 2 and proc.stderr.startswith("error: ") and words in proc.stderr, proc.stderr
         assert proc.stderr.strip().count("\n") == 0
-    from vaearr.maps.indexing import index_store
+    from vaearr.maps.indexing.indexing import index_store
 
     with pytest.raises(InputError, match="two phases named 'a'"):
         index_store(two_phase_store, phase=["a=fcc", "a=bcc"], pc=_pc(two_phase_store), sample_tilt=70)
@@ -171,7 +171,7 @@ def test_fcc_and_hcp_by_dictionary(tmp_path: Path) -> None:
     from orix.quaternion.symmetry import D6h
 
     from benchmarks.data.multiphase import write_phase_map
-    from vaearr.maps.indexing import index_store
+    from vaearr.maps.indexing.indexing import index_store
 
     store = tmp_path / "fcc_hcp.zarr"
     write_phase_map(store, "fcc-hcp", seed=3, shape=(12, 16), n_grains=4)

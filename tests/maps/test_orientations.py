@@ -23,7 +23,7 @@ from orix.crystal_map import CrystalMap, Phase, PhaseList  # noqa: E402
 from orix.quaternion import Orientation, Rotation, symmetry  # noqa: E402
 
 from vaearr.io.orientations import ingest_orientations, read_crystal_map  # noqa: E402
-from vaearr.maps.orientations import (  # noqa: E402
+from vaearr.maps.indexing.orientations import (  # noqa: E402
     orientation_maps,
     orientation_maps_derived,
     write_orientation_maps,

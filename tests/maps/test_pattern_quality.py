@@ -20,7 +20,7 @@ def test_quality_block_by_block_is_kikuchipy_on_the_whole_map(two_phase_store: P
     """Blocks of two rows with a row of neighbours each side give kikuchipy's own maps of the whole map."""
     import kikuchipy as kp
 
-    from vaearr.maps.pattern_quality import quality_store
+    from vaearr.maps.roi.pattern_quality import quality_store
 
     res = quality_store(two_phase_store, block_patterns=64, progress=False)  # 2 rows of 32 per block
     assert "iq: image quality" in res.summary() and "vaearr roi STORE --var iq --otsu" in res.summary()
@@ -42,8 +42,8 @@ def test_quality_block_by_block_is_kikuchipy_on_the_whole_map(two_phase_store: P
 
 
 def test_roi_thresholds_any_variable_above_or_below(two_phase_store: Path) -> None:
-    from vaearr.maps.pattern_quality import quality_store
-    from vaearr.maps.roi import create_roi
+    from vaearr.maps.roi.pattern_quality import quality_store
+    from vaearr.maps.roi.roi import create_roi
 
     quality_store(two_phase_store, progress=False)
     adp = open_store(two_phase_store).adp.values
@@ -81,7 +81,7 @@ def test_roi_on_a_store_without_band_contrast_names_the_way(tmp_path: Path) -> N
 
 
 def test_quality_bad_input_leaves_the_store(two_phase_store: Path, tmp_path: Path) -> None:
-    from vaearr.maps.pattern_quality import quality_store
+    from vaearr.maps.roi.pattern_quality import quality_store
 
     before = tree_hash(two_phase_store)
     with pytest.raises(InputError, match="^adp names the variable iq names"):
@@ -116,7 +116,7 @@ def test_a_pattern_nothing_is_left_of_has_no_image_quality_and_the_others_theirs
     kikuchipy's own image quality."""
     import kikuchipy as kp
 
-    from vaearr.maps.pattern_quality import quality_store
+    from vaearr.maps.roi.pattern_quality import quality_store
 
     rng = np.random.default_rng(3)
     a = 2 * rng.integers(0, 100, (20, 20))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from vaearr.maps.phase_features import region_means, spectral_sharpness
+from vaearr.maps.phases.phase_features import region_means, spectral_sharpness
 
 
 def _bands(rng: np.random.Generator, size: int = 60, n: int = 8) -> np.ndarray:

@@ -21,8 +21,8 @@ pytest.importorskip("kikuchipy", reason="needs the 'ebsd' extra")
 
 
 def _segmented(store: Path) -> Path:
-    from vaearr.maps.decompose import write_decomposition
-    from vaearr.maps.segment import segment_store
+    from vaearr.maps.decomposition.decompose import write_decomposition
+    from vaearr.maps.segmentation.segment import segment_store
 
     write_decomposition(store, method="pca")
     segment_store(store, var="pca_weights", name="seg")
@@ -59,7 +59,7 @@ def test_two_phases_found_in_the_fcc_bcc_map(two_phase_store: Path, tmp_path: Pa
 
 
 def test_one_phase_on_a_single_phase_map(single_phase_store: Path) -> None:
-    from vaearr.maps.phases import phases_store
+    from vaearr.maps.phases.phases import phases_store
 
     res = phases_store(single_phase_store, regions="seg", name="found", progress=False)
     assert res.variable.attrs["n_phases"] == 1 and "1 phase (auto)" in res.summary()
@@ -73,7 +73,7 @@ def test_two_phases_of_one_structure_apart_by_sharpness(tmp_path: Path) -> None:
     means' power at fine detail (the Radon peak height it read before found a third phase on three of twelve such
     maps)."""
     from benchmarks.data.multiphase import write_phase_map
-    from vaearr.maps.phases import SHARPNESS_SPLIT, phases_store
+    from vaearr.maps.phases.phases import SHARPNESS_SPLIT, phases_store
 
     store = tmp_path / "sharpness.zarr"
     ds = write_phase_map(store, "sharpness", seed=4, shape=(24, 32), n_grains=12)
@@ -90,7 +90,7 @@ def test_two_phases_of_one_structure_apart_by_sharpness(tmp_path: Path) -> None:
 def test_methods_and_the_model_side(two_phase_store: Path) -> None:
     """bands alone finds the structures; sharpness alone finds no split on phases of equal sharpness; the features
     method (a mixture of the regions' mean PCA weights) is measured, not held to a result."""
-    from vaearr.maps.phases import phases_store
+    from vaearr.maps.phases.phases import phases_store
 
     _segmented(two_phase_store)
     truth = open_store(two_phase_store).phase_true.values.ravel()
@@ -106,7 +106,7 @@ def test_methods_and_the_model_side(two_phase_store: Path) -> None:
 
 def test_rank_and_cluster_take_the_phases(two_phase_store: Path, tmp_path: Path) -> None:
     """A (y, x, latent_dim) map to rank: the PCA weights stand in for a trained model's latents here."""
-    from vaearr.maps.phases import phases_store
+    from vaearr.maps.phases.phases import phases_store
 
     _segmented(two_phase_store)
     phases_store(two_phase_store, regions="seg", progress=False)
@@ -121,8 +121,8 @@ def test_rank_and_cluster_take_the_phases(two_phase_store: Path, tmp_path: Path)
 
 
 def test_report_shows_phase_maps_with_fractions(two_phase_store: Path, tmp_path: Path) -> None:
-    from vaearr.maps.indexing import index_store
-    from vaearr.maps.phases import phases_store
+    from vaearr.maps.indexing.indexing import index_store
+    from vaearr.maps.phases.phases import phases_store
     from vaearr.viz.report import build_report
 
     _segmented(two_phase_store)
@@ -146,7 +146,7 @@ def test_report_shows_phase_maps_with_fractions(two_phase_store: Path, tmp_path:
 
 
 def test_bad_input_is_one_line_and_leaves_the_store(two_phase_store: Path) -> None:
-    from vaearr.maps.phases import phases_store
+    from vaearr.maps.phases.phases import phases_store
 
     before = tree_hash(two_phase_store)
     with pytest.raises(StoreError, match="no region variable 'seg'.*vaearr segment"):
@@ -197,7 +197,7 @@ def test_a_region_joins_the_lattice_its_curve_is_highest_at() -> None:
     """``--method lattice`` after its split: a region whose NCC curve peaks between the two lattices (two near-equal
     peaks, the higher one on the wrong side) joins the phase at whose lattice its curve is higher; the lattices are
     taken again from the large regions until nothing moves; a structure with one phase is left alone."""
-    from vaearr.maps.phases import SCALES, curve_assignment
+    from vaearr.maps.phases.phases import SCALES, curve_assignment
 
     grid = np.log(SCALES)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vaearr.errors import StoreError, VaearrWarning
-from vaearr.maps.references import (
+from vaearr.maps.decomposition.references import (
     adjusted_rand_index,
     gmm_partition,
     normalized_mutual_info,

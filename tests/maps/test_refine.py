@@ -1,12 +1,12 @@
-"""Grain boundaries refined on local means (vaearr.maps.refine) and read through segment_features."""
+"""Grain boundaries refined on local means (vaearr.maps.segmentation.refine) and read through segment_features."""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
 
-from vaearr.maps.refine import refine_grain_boundaries
-from vaearr.maps.regions import segment_features
+from vaearr.maps.segmentation.refine import refine_grain_boundaries
+from vaearr.maps.segmentation.regions import segment_features
 
 
 def _refine(f: np.ndarray, grains: np.ndarray, **kw: float) -> tuple[np.ndarray, int]:

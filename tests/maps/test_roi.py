@@ -1,4 +1,4 @@
-"""Tests for vaearr.maps.roi (and vaearr.viz.roi): masks from thresholds and ranges, written into a store, exported, drawn.
+"""Tests for vaearr.maps.roi.roi (and vaearr.viz.roi): masks from thresholds and ranges, written into a store, exported, drawn.
 
 Data: ``skimage.data.coins()`` (a real micrograph: bright coins on a darker background, so Otsu
 has two real populations) downsampled to a 76×96 "band contrast" map at 0.5 µm steps, with a
@@ -15,15 +15,15 @@ import xarray as xr
 
 from tests.helpers import tree_hash
 from vaearr.errors import InputError, StoreError
-from vaearr.maps.roi import RoiResult, make_roi, parse_range
-from vaearr.maps.roi import create_roi as make_mask
+from vaearr.maps.roi.roi import RoiResult, make_roi, parse_range
+from vaearr.maps.roi.roi import create_roi as make_mask
 from vaearr.store import open_store, write_variables
 
 STEP = 0.5
 
 
 def create_roi(store, *, figures=None, **kwargs) -> RoiResult:
-    """The mask (:func:`vaearr.maps.roi.create_roi`) and, into ``figures``, its figures (as ``vaearr roi`` draws them)."""
+    """The mask (:func:`vaearr.maps.roi.roi.create_roi`) and, into ``figures``, its figures (as ``vaearr roi`` draws them)."""
     from vaearr.viz.roi import roi_figures
 
     result = make_mask(store, **kwargs)

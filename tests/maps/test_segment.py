@@ -1,4 +1,4 @@
-"""vaearr segment (vaearr.maps.regions, vaearr.maps.segment): regions of a feature map by minimum description length, the two levels, bad input."""
+"""vaearr segment (vaearr.maps.segmentation.regions, vaearr.maps.segmentation.segment): regions of a feature map by minimum description length, the two levels, bad input."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from tests.helpers import cli, tree_hash
 from vaearr.errors import InputError, StoreError
-from vaearr.maps.merging import (
+from vaearr.maps.segmentation.merging import (
     absorb_small,
     gap_owners,
     gap_pairs,
@@ -22,9 +22,9 @@ from vaearr.maps.merging import (
     noise_whitening,
     robust_covariance,
 )
-from vaearr.maps.neighbours import NeighbourAverage
-from vaearr.maps.regions import connected_grains, segment_features
-from vaearr.maps.segment import segment_store
+from vaearr.maps.roi.neighbours import NeighbourAverage
+from vaearr.maps.segmentation.regions import connected_grains, segment_features
+from vaearr.maps.segmentation.segment import segment_store
 from vaearr.store import write_variables
 
 NY, NX = 24, 32
@@ -180,8 +180,8 @@ def test_bad_inputs_change_nothing(tmp_path: Path) -> None:
 def test_orientations_are_segmented_inside_their_grains() -> None:
     pytest.importorskip("orix")
     from benchmarks.data.subgrains import axis_angle_quat, quat_multiply
-    from vaearr.maps.grains import grain_rotation_vectors
-    from vaearr.maps.orientations import phase_groups
+    from vaearr.maps.indexing.grains import grain_rotation_vectors
+    from vaearr.maps.indexing.orientations import phase_groups
 
     rng = np.random.default_rng(5)
     base = np.array([0.9, 0.3, 0.2, 0.25])
@@ -362,15 +362,15 @@ def test_patchy_sub_grains_keep_their_small_patches() -> None:
 
 @pytest.mark.parametrize("family", ["science", "patchwork"])
 def test_bent_grains_stay_whole_in_pattern_space(family: str) -> None:
-    """The grain rule reads the patterns (vaearr.maps.pattern_levels): cut every grain of a deformed map (half the
+    """The grain rule reads the patterns (vaearr.maps.segmentation.pattern_levels): cut every grain of a deformed map (half the
     grains bent by up to 1.5°/µm) into pieces, and the pieces of each grain join again, grains stay apart."""
     pytest.importorskip("kikuchipy")
     from scipy.spatial import cKDTree
 
     from benchmarks import data
-    from vaearr.maps.edges import prepare_patterns
-    from vaearr.maps.merging import relabel
-    from vaearr.maps.pattern_levels import pattern_grains
+    from vaearr.maps.patterns.edges import prepare_patterns
+    from vaearr.maps.segmentation.merging import relabel
+    from vaearr.maps.segmentation.pattern_levels import pattern_grains
 
     make = data.science_map if family == "science" else data.patchwork_map
     ds = make("deformed", seed=4, shape=(36, 48))
@@ -391,8 +391,8 @@ def test_bent_grains_stay_whole_in_pattern_space(family: str) -> None:
 def test_binned_patterns_are_the_prepared_patterns_binned() -> None:
     """Without a background the binned reading is ``prepare`` of the binned patterns exactly; with one (a detector-sized
     static background, as every store's pattern space has) it still runs on the binned size."""
-    from vaearr.maps.edges import prepare_patterns
-    from vaearr.maps.pattern_levels import binned
+    from vaearr.maps.patterns.edges import prepare_patterns
+    from vaearr.maps.segmentation.pattern_levels import binned
 
     rng = np.random.default_rng(0)
     block = rng.integers(0, 255, size=(3, 5, 12, 12)).astype(np.uint8)
@@ -413,9 +413,9 @@ def test_a_map_too_big_for_the_row_sums_is_read_binned_and_keeps_its_grains() ->
     from scipy.spatial import cKDTree
 
     from benchmarks import data
-    from vaearr.maps.edges import prepare_patterns
-    from vaearr.maps.merging import relabel
-    from vaearr.maps.pattern_levels import pattern_grains
+    from vaearr.maps.patterns.edges import prepare_patterns
+    from vaearr.maps.segmentation.merging import relabel
+    from vaearr.maps.segmentation.pattern_levels import pattern_grains
 
     ds = data.science_map("deformed", seed=4, shape=(36, 48))
     grain = ds.grain_id.values
@@ -436,7 +436,7 @@ def test_the_rows_compared_across_a_boundary_leave_out_pixels_on_a_third_regions
     """A strip region two pixels wide between regions 0 and 2: its depth-2 row toward region 2 is its column next to
     region 0, pixels that record region 0 as well, so it is left out (the pair is read from what is left: here
     nothing, unmeasured), while a wide region's rows keep every pixel; a pair with a tiny region keeps them all."""
-    from vaearr.maps.pattern_levels import DEPTH, boundary_rows
+    from vaearr.maps.segmentation.pattern_levels import DEPTH, boundary_rows
 
     def members(rows, pair: int, side: int, depth: int) -> set[tuple[int, int]]:
         sel = rows.row == (pair * 2 + side) * DEPTH + depth - 1
@@ -464,14 +464,14 @@ def test_a_side_whose_first_rows_are_not_its_own_is_read_from_deeper(near_rows: 
     """Two grains side by side, the second region's first two columns either 50/50 mixtures of both grains (a
     boundary drawn into the mixed pixels) or pixels of the first grain (drawn a step too far): across the boundary
     its rows at depth 2 read alike to the first grain, yet the grain rule keeps two grains, reading the second
-    region from its row at depth 3 (vaearr.maps.pattern_levels.MIXED_ROWS)."""
+    region from its row at depth 3 (vaearr.maps.segmentation.pattern_levels.MIXED_ROWS)."""
     pytest.importorskip("kikuchipy")
     from scipy import ndimage as ndi
 
     from benchmarks import data
-    from vaearr.maps.edges import prepare_patterns
+    from vaearr.maps.patterns.edges import prepare_patterns
     from vaearr.maps.options import GRAIN_EXCESS
-    from vaearr.maps.pattern_levels import boundary_rows, excess_dissimilarity, pattern_grains, pseudo_angle, row_moments
+    from vaearr.maps.segmentation.pattern_levels import boundary_rows, excess_dissimilarity, pattern_grains, pseudo_angle, row_moments
 
     ds = data.patchwork_map("subgrains", seed=1, shape=(36, 48))
     grain, patterns = ds.grain_id.values, ds.patterns.values.astype(np.float32)
@@ -502,7 +502,7 @@ def test_a_side_whose_first_rows_are_not_its_own_is_read_from_deeper(near_rows: 
 
 def _join_patches_recomputing_every_cost(z, labels, region_grain, price):
     """join_patches as first written: every pair's cost computed again after each join (the reference)."""
-    from vaearr.maps.merging import region_means, relabel
+    from vaearr.maps.segmentation.merging import region_means, relabel
 
     mu, size = region_means(z, labels)
     target, joins = np.arange(size.size), 0
@@ -529,7 +529,7 @@ def _join_patches_recomputing_every_cost(z, labels, region_grain, price):
 def test_joining_patches_updates_one_row_of_costs_and_joins_as_recomputing_them_all() -> None:
     """join_patches updates only the joined region's costs after each join (a grain of a 1000 × 1000 map holds a
     thousand regions); the joins, their order and the labels are those of recomputing every cost, ties included."""
-    from vaearr.maps.regions import join_patches
+    from vaearr.maps.segmentation.regions import join_patches
 
     rng = np.random.default_rng(1)
     for trial in range(30):
@@ -552,7 +552,7 @@ def test_joining_patches_updates_one_row_of_costs_and_joins_as_recomputing_them_
 def test_group_sums_are_add_at_to_the_last_bit():
     """The sums that read a map's patterns once (region moments, side rows, region means) are
     :func:`numpy.add.at`'s, bit for bit, in float64; groups with no row sum to zero."""
-    from vaearr.maps.merging import group_sums
+    from vaearr.maps.segmentation.merging import group_sums
 
     rng = np.random.default_rng(3)
     values = rng.normal(size=(5000, 37)).astype(np.float32)
@@ -570,9 +570,9 @@ def test_a_mixed_strip_along_a_grain_boundary_is_no_sub_grain() -> None:
     """A strip two pixels wide between a grain boundary and its grain's region has no core pixel: its pixels beside
     the other grain count as edge though the pairs inside grains do not list that neighbour (with the strip's third
     column it kept a "core" and lined the grain boundary with a low-angle one)."""
-    from vaearr.maps.merging import grid_pairs
-    from vaearr.maps.regions import absorb_slivers
-    from vaearr.maps.subgrain_level import beside_grain_boundary
+    from vaearr.maps.segmentation.merging import grid_pairs
+    from vaearr.maps.segmentation.regions import absorb_slivers
+    from vaearr.maps.segmentation.subgrain_level import beside_grain_boundary
 
     ny, nx = 8, 10
     grains = np.where(np.arange(nx) >= 6, 1, 0)[None, :].repeat(ny, 0)
@@ -594,8 +594,8 @@ def test_the_ring_along_grain_boundaries_is_left_out_and_filled_from_inside() ->
     """``grain_ring`` marks the pixels within its width of another grain (a grain that would keep none is left
     whole); ``fill_ring`` gives each the neighbouring region whose mean its features are nearest, inward step by
     step, never across a grain."""
-    from vaearr.maps.merging import grid_pairs
-    from vaearr.maps.subgrain_level import fill_ring, grain_ring
+    from vaearr.maps.segmentation.merging import grid_pairs
+    from vaearr.maps.segmentation.subgrain_level import fill_ring, grain_ring
 
     ny, nx = 6, 12
     grains = np.zeros((ny, nx), int)
@@ -698,7 +698,7 @@ def test_a_map_of_patterns_segmented_on_every_pixel_is_told_of_the_quality_roi(t
     mixed patterns out of the sub-grains); with a mask, or on a store without patterns, it does not."""
     pytest.importorskip("kikuchipy")
     from benchmarks import data
-    from vaearr.maps.segment import NO_MASK_HINT
+    from vaearr.maps.segmentation.segment import NO_MASK_HINT
 
     ds = data.patchwork_map("subgrains", seed=2, shape=(24, 32))
     store = tmp_path / "p.zarr"

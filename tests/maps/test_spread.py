@@ -1,4 +1,4 @@
-"""vaearr spread (vaearr.maps.spread): kernel and domain spreads of a feature map or of orientations, the recrystallised regions, bad input."""
+"""vaearr spread (vaearr.maps.deformation.spread): kernel and domain spreads of a feature map or of orientations, the recrystallised regions, bad input."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import xarray as xr
 
 from tests.helpers import cli, tree_hash
 from vaearr.errors import StoreError
-from vaearr.maps.spread import feature_spreads, orientation_spreads, spread_store
+from vaearr.maps.deformation.spread import feature_spreads, orientation_spreads, spread_store
 from vaearr.store import write_variables
 
 NY, NX, D = 30, 40, 6
@@ -143,7 +143,7 @@ def test_a_grain_the_mask_leaves_as_speckle_is_measured_in_its_own_noise(tmp_pat
 
     from scipy import ndimage as ndi
 
-    from vaearr.maps.spread import averaged_counts
+    from vaearr.maps.deformation.spread import averaged_counts
 
     rng = np.random.default_rng(3)
     f, regions = planted(seed=3)

@@ -18,7 +18,7 @@ import xarray as xr
 
 from tests.helpers import cli
 from vaearr.errors import InputError
-from vaearr.maps.neighbours import NeighbourAverage
+from vaearr.maps.roi.neighbours import NeighbourAverage
 from vaearr.preprocess import (
     Preprocess,
     PreprocessOptions,
@@ -278,7 +278,7 @@ def test_similarity_weights_switch_off_across_grain_boundaries() -> None:
 
 def test_the_windowed_average_equals_the_overlap_average_to_the_byte() -> None:
     """What a store's average is computed with (each block reads its window) against ``average``."""
-    from vaearr.maps.neighbours import NeighbourAverage
+    from vaearr.maps.roi.neighbours import NeighbourAverage
 
     rng = np.random.default_rng(0)
     x = rng.integers(0, 255, (23, 17, 6, 6)).astype(np.uint8)
@@ -297,8 +297,8 @@ def test_the_compiled_average_equals_the_numpy_one_and_a_stream_the_blocks(dtype
     """The numba pass (weighted sum, division, rounding in one) against the numpy path, to the bit, inside a mask,
     for 8- and 16-bit counts and floats; and a stream of row bands (what encode reads for a windowed run)
     against blocks that read their own halo (what the training window and a store's average are made with)."""
-    import vaearr.maps.neighbours as nb
-    from vaearr.maps.neighbours import NeighbourAverage
+    import vaearr.maps.roi.neighbours as nb
+    from vaearr.maps.roi.neighbours import NeighbourAverage
 
     rng = np.random.default_rng(1)
     x = rng.integers(0, 250, (19, 21, 7, 5)).astype(dtype)

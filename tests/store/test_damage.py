@@ -29,7 +29,7 @@ pytest.importorskip("orix", reason="needs the 'ebsd' extra")
 
 from vaearr import store as st  # noqa: E402
 from vaearr.errors import StoreError  # noqa: E402
-from vaearr.maps.neighbours import NeighbourAverage  # noqa: E402
+from vaearr.maps.roi.neighbours import NeighbourAverage  # noqa: E402
 from vaearr.preprocess import averaged_variable  # noqa: E402
 
 

@@ -101,7 +101,7 @@ def test_the_public_zarr_path_reads_the_same_batches(tmp_path: Path, monkeypatch
     import zarr
 
     from vaearr.batches.read import Source
-    from vaearr.maps.background import static_background
+    from vaearr.maps.patterns.background import static_background
     from vaearr.store import zarr_internals
 
     store = _blosc_store(tmp_path / "blosc.zarr")

@@ -54,7 +54,7 @@ def test_the_preprocessing_kept_is_the_runs() -> None:
 
 def test_encode_writes_the_reference_spread_and_the_report_read(demo_store: Path, trained_run: Path) -> None:
     from vaearr.encoding import encode
-    from vaearr.maps.spread import averaged_counts
+    from vaearr.maps.deformation.spread import averaged_counts
     from vaearr.viz.report import run_from_provenance
 
     encode(demo_store, trained_run, progress=False)

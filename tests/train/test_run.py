@@ -18,7 +18,7 @@ import torch
 
 from tests.helpers import cli
 from vaearr.batches import ZarrBatches
-from vaearr.maps.background import static_background
+from vaearr.maps.patterns.background import static_background
 from vaearr.run import Run, RunError
 from vaearr.store import open_store
 from vaearr.train import TrainConfig, build_loaders, fit, to_device
@@ -41,7 +41,7 @@ def other_store(tmp_path_factory) -> Path:
     """A second simulated map (other seed: other grains, other pore), ingested with its ROI."""
     from vaearr.data import build_demo_map
     from vaearr.io.ebsd import ingest_ebsd
-    from vaearr.maps.roi import create_roi
+    from vaearr.maps.roi.roi import create_roi
 
     files = build_demo_map(tmp_path_factory.mktemp("other"), shape=(12, 16), seed=11, n_grains=4)
     store = files.out_dir / "other.zarr"

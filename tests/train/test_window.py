@@ -15,8 +15,8 @@ from tests.helpers import cli, tree_hash
 from benchmarks.data.planted import planted_map
 from vaearr.encoding import encode
 from vaearr.errors import InputError
-from vaearr.maps.neighbours import fit_store
-from vaearr.maps.window import (
+from vaearr.maps.roi.neighbours import fit_store
+from vaearr.maps.roi.window import (
     COVER,
     GRAIN_SIZES,
     GROWTH,

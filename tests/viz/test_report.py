@@ -30,7 +30,7 @@ def _orientations_from_the_truth(demo_files, store: Path, ang: Path) -> None:
     from orix.quaternion import Rotation
 
     from vaearr.io.orientations import ingest_orientations
-    from vaearr.maps.orientations import orientation_maps_derived
+    from vaearr.maps.indexing.orientations import orientation_maps_derived
 
     grains = np.load(demo_files.grains)
     with h5py.File(demo_files.patterns) as f:
@@ -52,8 +52,8 @@ def ebsd(demo_store_master: Path, demo_files, trained_run: Path, tmp_path_factor
     from vaearr.analysis.clustering import joint_cluster
     from vaearr.analysis.ranking import rank_latents
     from vaearr.encoding import encode
-    from vaearr.maps.segment import segment_store
-    from vaearr.maps.spread import spread_store
+    from vaearr.maps.segmentation.segment import segment_store
+    from vaearr.maps.deformation.spread import spread_store
 
     root = tmp_path_factory.mktemp("report_ebsd")
     store = root / "ni.zarr"

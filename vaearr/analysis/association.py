@@ -191,7 +191,7 @@ def association(
     latent
         ``(y, x, latent_dim)`` latents (NaN outside their mask is fine); numpy- or dask-backed.
     references
-        ``(reference, y, x)`` reference maps (see :func:`vaearr.maps.references.reference_maps`).
+        ``(reference, y, x)`` reference maps (see :func:`vaearr.maps.decomposition.references.reference_maps`).
     mask
         Bool ``(y, x)``: the pixels used. Pixels where any latent or reference is NaN are
         left out too (the count used is in the ``n_pixels`` attr).

@@ -21,7 +21,7 @@ from vaearr.analysis.cluster_choices import kdistance_eps, silhouette_k
 from vaearr.analysis.options import ClusterSettings
 from vaearr.errors import InputError, OptionError, require
 from vaearr.options import check_declared
-from vaearr.maps.references import gmm_partition
+from vaearr.maps.decomposition.references import gmm_partition
 from vaearr.registry import Registry
 
 

@@ -35,7 +35,7 @@ from matplotlib.colors import to_rgb
 from vaearr.analysis.cluster_methods import check_settings, cluster_points
 from vaearr.analysis.options import ClusterOptions, ClusterSettings, check_clip
 from vaearr.errors import InputError, StoreError
-from vaearr.maps.roi import make_roi
+from vaearr.maps.roi.roi import make_roi
 from vaearr.progress import bar
 from vaearr.options import renamed_keywords, take_renamed
 from vaearr.store import open_store, refuse_inputs, write_variables

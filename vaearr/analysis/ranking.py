@@ -27,14 +27,14 @@ from scipy.stats import rankdata
 from vaearr.analysis.association import SIGNED, AssociationOptions, association
 from vaearr.analysis.options import RankOptions
 from vaearr.errors import InputError, StoreError
-from vaearr.maps.references import (
+from vaearr.maps.decomposition.references import (
     adjusted_rand_index,
     gmm_partition,
     normalized_mutual_info,
     reference_maps,
     write_references,
 )
-from vaearr.maps.masked import mask_array
+from vaearr.maps.decomposition.masked import mask_array
 from vaearr.options import renamed_keywords, take_renamed
 from vaearr.store import open_store, require_whole, write_variables
 from vaearr.store.schema import PATTERNS, auto_mask, no_variable

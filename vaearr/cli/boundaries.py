@@ -15,7 +15,7 @@ from vaearr.options import FigureOptions, made
 def boundaries(figure_options: FigureOptions, **given: Any) -> None:
     """Boundary strength, grain-boundary and low-angle-boundary masks, and the mean linear intercept grain size."""
     options = made(BoundariesOptions, given)
-    from vaearr.maps.boundaries import find_boundaries
+    from vaearr.maps.boundaries.boundaries import find_boundaries
     from vaearr.viz.boundaries import boundary_files
     from vaearr.viz.segment import figure_folder
 

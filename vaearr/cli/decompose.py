@@ -17,7 +17,7 @@ def decompose(**given: Any) -> None:
     """Decompose the patterns in the mask; write {name}_weights(y, x, {name}_component) and {name}_components."""
     dask = given.pop("dask")
     options = made(DecomposeOptions, given)
-    from vaearr.maps.decompose import write_decomposition
+    from vaearr.maps.decomposition.decompose import write_decomposition
     from vaearr.store.dask_cluster import dask_client
 
     options = dataclasses.replace(options, mask=resolved_mask(options.store, options.mask))

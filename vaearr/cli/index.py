@@ -15,7 +15,7 @@ from vaearr.options import made
 def index(**given: Any) -> None:
     """Index the patterns: write {name}(y, x, quaternion) (orix convention), phase_id and the quality maps."""
     options = made(IndexOptions, given)
-    from vaearr.maps.indexing import index_store
+    from vaearr.maps.indexing.indexing import index_store
 
     typer.echo(index_store(options.store, options).summary())
 

@@ -82,7 +82,7 @@ def ingest_tables(
         from functools import partial
 
         from vaearr.errors import InputError
-        from vaearr.maps.composite import composite_variables, parse_weights
+        from vaearr.maps.decomposition.composite import composite_variables, parse_weights
         from vaearr.options import parse_names
 
         if composite is None and composite_rgb is None:
@@ -109,7 +109,7 @@ def ingest_orientations(**given: Any) -> None:
     options = made(IngestOrientationsOptions, given)
     if options.store is not None:
         check_kind(options.store, "ebsd-map")
-    from vaearr.maps.orientations import ingest_orientation_map
+    from vaearr.maps.indexing.orientations import ingest_orientation_map
 
     if options.store is None:
         typer.echo(f"store: {options.target()} (no STORE given)")

@@ -17,7 +17,7 @@ def orientation_maps(figure_options: FigureOptions, **given: Any) -> None:
     """(Re-)make VAR_ipf, VAR_kam, VAR_grod, VAR_grains and VAR_grain_boundaries (replacing those there)."""
     options = made(OrientationMapsOptions, given)
     writable_folders(out=options.out)  # before the store is written: a bad folder must not follow a commit
-    from vaearr.maps.orientations import orientation_maps_store
+    from vaearr.maps.indexing.orientations import orientation_maps_store
 
     maps = orientation_maps_store(options, progress="orientation maps")
     typer.echo(maps.summary())

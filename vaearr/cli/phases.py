@@ -16,7 +16,7 @@ from vaearr.options import FigureOptions, check_values, made, writable_folders
 def quality(**given: Any) -> None:
     """Image quality and the average neighbour dot product map from the patterns alone (kikuchipy): iq(y, x), adp(y, x)."""
     options = made(QualityOptions, given)
-    from vaearr.maps.pattern_quality import quality_store
+    from vaearr.maps.roi.pattern_quality import quality_store
 
     typer.echo(quality_store(options.store, options).summary())
 
@@ -56,7 +56,7 @@ def phases(figure_options: FigureOptions, **given: Any) -> None:
     out = given.pop("out")
     options = made(PhasesOptions, given)
     writable_folders(out=out)  # before the store is written
-    from vaearr.maps.phases import phases_store
+    from vaearr.maps.phases.phases import phases_store
 
     result = phases_store(options.store, options)
     typer.echo(result.summary())

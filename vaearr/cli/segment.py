@@ -20,7 +20,7 @@ def segment(figure_options: FigureOptions, **given: Any) -> None:
     out = given.pop("out")
     options = made(SegmentOptions, given)
     writable_folders(out=out)  # before the heavy imports, and before the store is written
-    from vaearr.maps.segment import segment_store
+    from vaearr.maps.segmentation.segment import segment_store
     from vaearr.viz.segment import figure_folder, segment_files
 
     folder = figure_folder(options.store, out)  # proven writable before the store is written

@@ -20,7 +20,7 @@ def spread(figure_options: FigureOptions, **given: Any) -> None:
     out = given.pop("out")
     options = made(SpreadOptions, given)
     writable_folders(out=out)  # before the heavy imports, and before the store is written
-    from vaearr.maps.spread import spread_store
+    from vaearr.maps.deformation.spread import spread_store
     from vaearr.viz.segment import figure_folder
     from vaearr.viz.spread import spread_files
 

@@ -126,7 +126,7 @@ class IngestNiftiOptions:
 class IngestOrientationsOptions:
     """Everything ``vaearr ingest orientations``, the ``ingest-orientations`` flow and
     ``vaearr.ingest(kind="orientations")`` take (:func:`~vaearr.io.orientations.ingest_orientations`; ``maps``,
-    ``grain_angle`` and ``direction``: :func:`~vaearr.maps.orientations.ingest_orientation_map`'s maps)."""
+    ``grain_angle`` and ``direction``: :func:`~vaearr.maps.indexing.orientations.ingest_orientation_map`'s maps)."""
 
     src: Path = opt(help="Orientation map: EDAX/TSL .ang, Oxford .ctf, orix HDF5 or an h5ebsd crystal map orix reads.",
                     flags=())

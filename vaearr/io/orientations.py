@@ -253,7 +253,7 @@ def ingest_orientations(
 
     Everything is read and checked first; then one transaction writes ``{name}``, ``phase_id``,
     the quality variables and what ``derive`` returns (e.g. the maps of
-    :func:`vaearr.maps.orientations.orientation_maps`), so a bad file changes nothing.
+    :func:`vaearr.maps.indexing.orientations.orientation_maps`), so a bad file changes nothing.
 
     Parameters
     ----------

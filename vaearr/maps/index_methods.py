@@ -5,7 +5,7 @@ A method is an :class:`IndexMethod` subclass registered with ``@INDEXERS.registe
 dictionary), :meth:`~IndexMethod.index` indexes one block of background-corrected patterns.
 :class:`Indexer` removes the backgrounds, calls the method and refines the solutions (any
 method, each phase with its own master pattern), so ``vaearr index --method NAME`` and
-:func:`vaearr.maps.indexing.index_store` take a new method from here without another change.
+:func:`vaearr.maps.indexing.indexing.index_store` take a new method from here without another change.
 Phase ids are positions in the setup's phase list (0, 1, …); −1 is not indexed.
 """
 

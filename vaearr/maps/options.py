@@ -49,7 +49,7 @@ KEEP = ("above", "below")
 
 @dataclass(frozen=True, kw_only=True)
 class RoiOptions:
-    """Everything ``vaearr roi``, the ``roi`` flow and :func:`vaearr.roi` take (:func:`~vaearr.maps.roi.create_roi`;
+    """Everything ``vaearr roi``, the ``roi`` flow and :func:`vaearr.roi` take (:func:`~vaearr.maps.roi.roi.create_roi`;
     ``out``, ``bin_width`` and ``profile_row``: :func:`~vaearr.viz.roi.roi_store`'s figures)."""
 
     store: str = opt(help="Store with the variable to threshold.", flags=())
@@ -82,7 +82,7 @@ class RoiOptions:
     dims: tuple[str, str] = ("y", "x")
 
     def check(self) -> None:
-        """The ranges declared on the fields (the thresholds themselves need the map: :func:`~vaearr.maps.roi.make_roi`)."""
+        """The ranges declared on the fields (the thresholds themselves need the map: :func:`~vaearr.maps.roi.roi.make_roi`)."""
         check_declared(self)
 
     def criteria(self) -> bool:
@@ -141,11 +141,11 @@ def parse_components(value: int | str) -> int | str:
 
 @dataclass(frozen=True, kw_only=True)
 class DecomposeOptions:
-    """Everything ``vaearr decompose`` and the ``decompose-patterns`` flow take (:func:`~vaearr.maps.decompose.write_decomposition`)."""
+    """Everything ``vaearr decompose`` and the ``decompose-patterns`` flow take (:func:`~vaearr.maps.decomposition.decompose.write_decomposition`)."""
 
     store: str = opt(help="Store with the patterns (and the mask).", flags=())
     method: str = opt("cnmf", "pca, nmf or cnmf (NMF with components fixed to reference patterns), or another in "
-                              "vaearr.maps.decomposition_methods.")
+                              "vaearr.maps.decomposition.decomposition_methods.")
     components: int | str = opt("auto", "Number of components (cnmf: fixed + free), or 'auto'.", cli_type=str,
                                 parse=parse_components)
     references: Sequence[tuple[int, int]] | str | None = opt(
@@ -163,7 +163,7 @@ class DecomposeOptions:
 
     def check(self) -> None:
         """One :class:`InputError` line for the first option out of range (the method's name is checked against
-        :data:`~vaearr.maps.decomposition_methods.DECOMPOSITIONS` by :func:`~vaearr.maps.decompose.decompose`)."""
+        :data:`~vaearr.maps.decomposition.decomposition_methods.DECOMPOSITIONS` by :func:`~vaearr.maps.decomposition.decompose.decompose`)."""
         check_declared(self)
         components = parse_components(self.components)
         if isinstance(components, int) and components < 1:
@@ -197,7 +197,7 @@ def _index_mask(text: str | None) -> str | None:
 
 @dataclass(frozen=True, kw_only=True)
 class IndexOptions:
-    """Everything ``vaearr index`` takes (:func:`~vaearr.maps.indexing.index_store`)."""
+    """Everything ``vaearr index`` takes (:func:`~vaearr.maps.indexing.indexing.index_store`)."""
 
     store: str = opt(help="EBSD map store with patterns(y, x, py, px).", flags=())
     pc: Sequence[float] | str | None = opt(None, "Projection centre X,Y,Z (kikuchipy's default Bruker convention unless "
@@ -262,11 +262,11 @@ class IndexOptions:
 #: of science maps until issue 37, merged the patches of patchy sub-grains away: BENCHMARKS.md "Science").
 BOUNDARY_COST = round(math.log(3), 4)
 #: Nats per boundary edge of the coarse regions the grain level is read from: long boundaries measure
-#: well in pattern space (:mod:`vaearr.maps.pattern_levels`).
+#: well in pattern space (:mod:`vaearr.maps.segmentation.pattern_levels`).
 GRAIN_BOUNDARY_COST = 8.0
 #: Pattern space: a region boundary is a grain boundary when its excess pseudo-angle (the noise-free
 #: dissimilarity of the mean patterns three pixels apart across it, less its sides' own gradient) is over this
-#: (:mod:`vaearr.maps.pattern_levels`). Between what a sub-grain step reads (≤ 1°: up to 0.36 on the tuning maps of
+#: (:mod:`vaearr.maps.segmentation.pattern_levels`). Between what a sub-grain step reads (≤ 1°: up to 0.36 on the tuning maps of
 #: both families) and what a pixel half of one grain and half of another reads against either (√ln 2 ≈ 0.59, so
 #: 0.5–0.6 across the mixed rows of a region that took in a neighbour grain's boundary pixels); the middle of the
 #: tuning maps' gap (0.36–0.56). It was 0.7, chosen on the first family alone, which joined grains through such
@@ -284,7 +284,7 @@ MIN_CONTRAST = 0.01
 #: of bending up to 1.5°. Give 10 for MTEX's convention.
 GRAIN_ANGLE_DEG = 2.0
 #: The misorientation (degrees) over which a boundary inside a grain is a low-angle one, read from the patterns
-#: (:mod:`vaearr.maps.boundary_angles`). Chosen on the science family's tuning maps: regions of one sub-grain that the
+#: (:mod:`vaearr.maps.segmentation.boundary_angles`). Chosen on the science family's tuning maps: regions of one sub-grain that the
 #: latents split read 0.07–0.13° apart, sub-grain boundaries 0.40–0.61° (0.5° planted); the middle of that gap (0.23°)
 #: rounded to the finer side. The demo map's regions inside a grain read 0.01–0.12°.
 LOW_ANGLE_DEG = 0.2
@@ -292,7 +292,7 @@ LOW_ANGLE_DEG = 0.2
 
 @dataclass(frozen=True, kw_only=True)
 class SegmentOptions:
-    """Everything ``vaearr segment`` and the ``segment-map`` flow take (:func:`~vaearr.maps.segment.segment_store`)."""
+    """Everything ``vaearr segment`` and the ``segment-map`` flow take (:func:`~vaearr.maps.segmentation.segment.segment_store`)."""
 
     store: str = opt(help="Store with the feature map.", flags=())
     var: str = opt("latent", "Feature map: a (y, x[, dim]) variable (latents, pca_weights, cnmf_weights…) or "
@@ -363,7 +363,7 @@ LAGB_LOW, LAGB_MIN_LENGTH = 5.0, 5
 @dataclass(frozen=True, kw_only=True)
 class BoundariesOptions:
     """Everything ``vaearr boundaries``, the ``find-boundaries`` flow and :func:`vaearr.boundaries` take
-    (:func:`~vaearr.maps.boundaries.find_boundaries`; ``out``: :func:`~vaearr.viz.boundaries.boundary_files`)."""
+    (:func:`~vaearr.maps.boundaries.boundaries.find_boundaries`; ``out``: :func:`~vaearr.viz.boundaries.boundary_files`)."""
 
     store: str = opt(help="Store with a (y, x) map.", flags=())
     var: str = opt(PATTERNS, "'patterns', or a latent variable (y, x, ...) (BENCHMARKS.md, Science).",
@@ -395,7 +395,7 @@ class BoundariesOptions:
                            deprecated=("--figures",))
     overwrite: bool = opt(False, "Replace variables that exist.", flags=("--overwrite",))
     #: Library-only: principal directions per grain (default 2 for 'segment', 1 for 't2'), the edge boxes
-    #: (:func:`~vaearr.maps.edges.edge_maps`), the exclusion around grain boundaries for 't2', the names' prefix.
+    #: (:func:`~vaearr.maps.patterns.edges.edge_maps`), the exclusion around grain boundaries for 't2', the names' prefix.
     lagb_components: int | None = None
     along: int = 3
     deep: int = 2
@@ -422,7 +422,7 @@ PATTERN_KAM, PATTERN_GROD, PATTERN_GOS = "pattern_kam", "pattern_grod", "pattern
 
 @dataclass(frozen=True, kw_only=True)
 class SpreadOptions:
-    """Everything ``vaearr spread`` and the ``spread-map`` flow take (:func:`~vaearr.maps.spread.spread_store`)."""
+    """Everything ``vaearr spread`` and the ``spread-map`` flow take (:func:`~vaearr.maps.deformation.spread.spread_store`)."""
 
     store: str = opt(help="Store with the feature map and the regions.", flags=())
     var: str = opt("latent", "Feature map: a (y, x[, dim]) variable (latent, pca_weights, cnmf_weights…) or "
@@ -474,7 +474,7 @@ class SpreadOptions:
 
 @dataclass(frozen=True, kw_only=True)
 class QualityOptions:
-    """Everything ``vaearr quality`` takes (:func:`~vaearr.maps.pattern_quality.quality_store`)."""
+    """Everything ``vaearr quality`` takes (:func:`~vaearr.maps.roi.pattern_quality.quality_store`)."""
 
     store: str = opt(help="Store with patterns(y, x, py, px).", flags=())
     mask: str | None = opt(None, "Mask variable ('none': every pixel, the default, as a ROI is then made from the "
@@ -502,7 +502,7 @@ class QualityOptions:
 
 @dataclass(frozen=True, kw_only=True)
 class PhasesOptions:
-    """Everything ``vaearr phases`` and the ``phases`` flow take (:func:`~vaearr.maps.phases.phases_store`)."""
+    """Everything ``vaearr phases`` and the ``phases`` flow take (:func:`~vaearr.maps.phases.phases.phases_store`)."""
 
     store: str = opt(help="Store with the patterns and a segmentation.", flags=())
     regions: str = opt("segments", "Region variable of a segmentation (vaearr segment's `name`), grouped into phases.")
@@ -557,7 +557,7 @@ class PhasesOptions:
 @dataclass(frozen=True, kw_only=True)
 class OrientationMapsOptions:
     """Everything ``vaearr orientation-maps`` and the ``orientation-maps`` flow take
-    (:func:`~vaearr.maps.orientations.write_orientation_maps`; ``out``: its figures,
+    (:func:`~vaearr.maps.indexing.orientations.write_orientation_maps`; ``out``: its figures,
     :func:`~vaearr.viz.orientations.orientation_figures`)."""
 
     store: str = opt(help="Store with VAR(y, x, quaternion) and phase_id.", flags=())

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from vaearr.batches import DataSpec
-from vaearr.maps.window import Window
+from vaearr.maps.roi.window import Window
 from vaearr.store.schema import PATTERN_DIMS
 from vaearr.train.checks import absolute
 from vaearr.train.config import TrainConfig, TrainingError

@@ -38,7 +38,7 @@ from vaearr.models import (
     config_from_dict,
     load_model,
 )
-from vaearr.maps.background import static_background
+from vaearr.maps.patterns.background import static_background
 from vaearr.preprocess import Preprocess, PreprocessOptions, averaged_variable, fit_neighbours
 from vaearr.batches import DataSpec
 from vaearr.run import Run, fit_preprocess

@@ -1,11 +1,11 @@
-"""A run's training window: chosen from the map (:mod:`vaearr.maps.window`), its patterns written beside the run,
+"""A run's training window: chosen from the map (:mod:`vaearr.maps.roi.window`), its patterns written beside the run,
 and checked once trained (the reconstruction error outside the window against inside).
 
 A run trained on a window keeps the window's patterns (neighbour-averaged when the run averages) in
 ``window.zarr`` inside the run folder and reads its batches there: the map's store is not written by
 training at all. What was chosen, and why, is ``window.json``; the box is also the run's ``window``
 option, so every checkpoint folder knows it. ``vaearr encode`` then averages the map's patterns as it
-reads them (:meth:`NeighbourAverage.stream <vaearr.maps.neighbours.NeighbourAverage.stream>`), the
+reads them (:meth:`NeighbourAverage.stream <vaearr.maps.roi.neighbours.NeighbourAverage.stream>`), the
 same values the window was trained on, and writes the latents of the whole map.
 """
 
@@ -26,8 +26,8 @@ from vaearr.batches import ZarrBatches
 from vaearr.batches.spec import channel_axis, to_channels_first
 from vaearr.errors import InputError
 from vaearr.files import write_bytes_whole
-from vaearr.maps.neighbours import NeighbourAverage, fit_store
-from vaearr.maps.window import MIN_SIDE, Window, check_request, choose_window, from_boxes, read_bands
+from vaearr.maps.roi.neighbours import NeighbourAverage, fit_store
+from vaearr.maps.roi.window import MIN_SIDE, Window, check_request, choose_window, from_boxes, read_bands
 from vaearr.options import WindowRequest, parse_window
 from vaearr.batches import DataSpec
 from vaearr.run import Run

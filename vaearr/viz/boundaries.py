@@ -10,7 +10,7 @@ import xarray as xr
 
 from vaearr.options import DEFAULT_FIGURES, FigureOptions
 from vaearr.files import beside_store
-from vaearr.maps.boundaries import BoundaryResult
+from vaearr.maps.boundaries.boundaries import BoundaryResult
 from vaearr.viz.core import save_figure
 from vaearr.viz.maps import image_map, overlay
 
@@ -53,7 +53,7 @@ def angle_figure(angle: xr.DataArray, folder: str | os.PathLike, *, name: str, g
 
 def boundary_files(result: BoundaryResult, folder: str | os.PathLike | None = None, *,
                    name: str | None = None, title: str | None = None, figures: FigureOptions = DEFAULT_FIGURES) -> dict[str, Path]:
-    """:func:`boundary_figure` of what :func:`~vaearr.maps.boundaries.find_boundaries` found.
+    """:func:`boundary_figure` of what :func:`~vaearr.maps.boundaries.boundaries.find_boundaries` found.
 
     ``folder`` defaults to ``STORE_boundaries`` beside the store (in the working folder for a URL), ``name`` to
     ``boundaries_{source}``; the paths are also added to ``result.files``.

@@ -16,7 +16,7 @@ from PIL import Image
 
 from vaearr.options import DEFAULT_FIGURES, FigureOptions
 from vaearr.errors import StoreError, require
-from vaearr.maps.orientations import DIRECTIONS, phase_groups
+from vaearr.maps.indexing.orientations import DIRECTIONS, phase_groups
 from vaearr.store import open_store
 from vaearr.store.schema import RGB, X, Y, orientation_map_name, phase_id_name
 from vaearr.viz.core import FIG_INCHES, FRAME_WIDTH, both, holoviews, save_figure, static_figure

@@ -11,7 +11,7 @@ import xarray as xr
 from vaearr.options import DEFAULT_FIGURES, FigureOptions
 from vaearr.files import beside_store
 from vaearr.options import writable_folder
-from vaearr.maps.segment import SegmentResult
+from vaearr.maps.segmentation.segment import SegmentResult
 from vaearr.viz.boundaries import angle_figure
 from vaearr.viz.core import save_figure
 from vaearr.viz.maps import image_map, overlay
@@ -72,7 +72,7 @@ def figure_folder(store: str | os.PathLike, figures: str | os.PathLike | None, s
 
 
 def segment_files(result: SegmentResult, folder: str | os.PathLike | None = None, *, figures: FigureOptions = DEFAULT_FIGURES) -> dict[str, Path]:
-    """:func:`segment_figure` of what :func:`~vaearr.maps.segment.segment_store` wrote."""
+    """:func:`segment_figure` of what :func:`~vaearr.maps.segmentation.segment.segment_store` wrote."""
     folder = figure_folder(result.store, folder)
     name, _, boundaries = result.options.outputs()
     files = segment_figure(result.variables[name], result.variables[boundaries], folder, name=name, figures=figures)

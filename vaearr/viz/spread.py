@@ -9,7 +9,7 @@ import numpy as np
 import xarray as xr
 
 from vaearr.options import DEFAULT_FIGURES, FigureOptions
-from vaearr.maps.spread import SpreadResult
+from vaearr.maps.deformation.spread import SpreadResult
 from vaearr.viz.core import holoviews, save_figure
 from vaearr.viz.maps import image_map
 from vaearr.viz.segment import figure_folder
@@ -42,7 +42,7 @@ def spread_figure(kernel: xr.DataArray, domain: xr.DataArray, recrystallised: xr
 
 
 def spread_files(result: SpreadResult, folder: str | os.PathLike | None = None, *, figures: FigureOptions = DEFAULT_FIGURES) -> dict[str, Path]:
-    """:func:`spread_figure` of what :func:`~vaearr.maps.spread.spread_store` wrote, beside the store by default."""
+    """:func:`spread_figure` of what :func:`~vaearr.maps.deformation.spread.spread_store` wrote, beside the store by default."""
     folder = figure_folder(result.store, folder, suffix="spread")
     kernel, domain, rex = result.options.outputs()
     return spread_figure(result.variables[kernel], result.variables[domain], result.variables[rex], folder,

@@ -1,0 +1,1 @@
+"""Deformation from any feature map: kernel and domain spreads, pattern rotations, recrystallised regions."""
