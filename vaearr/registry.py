@@ -1,6 +1,6 @@
 """Method families by name: a :class:`Registry` maps the name a user types to the small class or function that does it.
 
-Every family of interchangeable methods (clusterers, decompositions, embeddings, indexing
+Every family of interchangeable methods (clusterers, decompositions, embeddings, indexing and phase
 methods, reconstruction and adversarial losses, model families) keeps one registry beside its methods, so adding
 a method is writing it and registering it in that one file; the command line, the flows and the
 checks read the names from the registry, never from an ``if method == ...`` chain.

@@ -73,7 +73,8 @@ def test_two_phases_of_one_structure_apart_by_sharpness(tmp_path: Path) -> None:
     means' power at fine detail (the Radon peak height it read before found a third phase on three of twelve such
     maps)."""
     from benchmarks.data.multiphase import write_phase_map
-    from vaearr.maps.phases.phases import SHARPNESS_SPLIT, phases_store
+    from vaearr.maps.phases.grouping import SHARPNESS_SPLIT
+    from vaearr.maps.phases.phases import phases_store
 
     store = tmp_path / "sharpness.zarr"
     ds = write_phase_map(store, "sharpness", seed=4, shape=(24, 32), n_grains=12)
@@ -197,7 +198,8 @@ def test_a_region_joins_the_lattice_its_curve_is_highest_at() -> None:
     """``--method lattice`` after its split: a region whose NCC curve peaks between the two lattices (two near-equal
     peaks, the higher one on the wrong side) joins the phase at whose lattice its curve is higher; the lattices are
     taken again from the large regions until nothing moves; a structure with one phase is left alone."""
-    from vaearr.maps.phases.phases import SCALES, curve_assignment
+    from vaearr.maps.phases.lattice_fit import SCALES
+    from vaearr.maps.phases.lattice_grouping import curve_assignment
 
     grid = np.log(SCALES)
 
@@ -219,3 +221,21 @@ def test_a_region_joins_the_lattice_its_curve_is_highest_at() -> None:
     out = curve_assignment([(0, np.array([0, 1])), (0, np.array([2, 3]))], np.zeros(4, int), flat,
                            np.log([1.0, 1.0, 1.15, 1.15]), np.arange(4))
     assert [(p, g.tolist()) for p, g in out] == [(0, [0, 1, 2, 3])]
+
+
+def test_the_phase_methods_are_a_registry_the_options_name() -> None:
+    """The methods are :data:`~vaearr.maps.phases.phase_methods.PHASE_METHODS` (no string chain in ``phases_store``):
+    its names are the choices ``method`` offers on every interface, in the same order, each with the rule written in
+    attrs; only ``features`` reads without a projection centre, and only the pattern methods read the means in halves."""
+    from vaearr.maps.options import PhasesOptions
+    from vaearr.maps.phases.phase_methods import PHASE_METHODS
+    from vaearr.maps.phases.phases import METHODS
+    from vaearr.options import declared
+
+    (method,) = [d for d in declared(PhasesOptions) if d.name == "method"]
+    assert METHODS == PHASE_METHODS.names() == method.option.choices == ("auto", "bands", "sharpness", "lattice", "features")
+    assert method.default == "auto"
+    assert all(PHASE_METHODS[m].rule.startswith("regions ") for m in METHODS)
+    assert [m for m in METHODS if not PHASE_METHODS[m].needs_geometry] == ["features"]
+    assert [m for m in METHODS if PHASE_METHODS[m].halves] == ["auto", "bands", "sharpness"]
+    assert [m for m in METHODS if PHASE_METHODS[m].reads_var] == ["lattice", "features"]
