@@ -414,7 +414,7 @@ def score_deformed(m: MapSpec, store: Path, truth: Truth) -> list[dict]:
     q = ds.orientation_true.values
     from vaearr.maps.indexing.grains import grain_rotation_vectors
     from vaearr.maps.indexing.orientations import phase_groups
-    from vaearr.maps.deformation.spread import orientation_spreads
+    from vaearr.maps.deformation.measures import orientation_spreads
 
     groups = phase_groups(ds.dictionary.attrs.get("phases"))
     vec = grain_rotation_vectors(q.astype(np.float64), ds.grain_id.values, np.zeros(q.shape[:2], int), groups)

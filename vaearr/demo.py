@@ -22,7 +22,8 @@ from vaearr.analysis.ranking import aggregated_rank, rank_latents
 from vaearr.data import build_demo_map
 from vaearr.encoding import encode
 from vaearr.io.ebsd import ingest_ebsd
-from vaearr.maps.boundaries.boundaries import describe_grain_size, find_boundaries
+from vaearr.maps.boundaries.boundaries import find_boundaries
+from vaearr.maps.boundaries.grain_size import describe_grain_size
 from vaearr.maps.decomposition.decompose import write_decomposition
 from vaearr.maps.roi.roi import create_roi
 from vaearr.maps.segmentation.segment import segment_store

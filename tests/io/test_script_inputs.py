@@ -276,7 +276,7 @@ def test_roi_bad_criteria(bc, kw, msg):
 
 
 def test_histogram_edges_and_row_profile(bc):
-    from vaearr.maps.roi.roi import histogram_edges, row_profile
+    from vaearr.maps.roi.profiles import histogram_edges, row_profile
 
     v = bc.values
     edges = histogram_edges(v, 10)

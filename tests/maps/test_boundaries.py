@@ -12,13 +12,8 @@ from scipy import ndimage as ndi
 from tests.helpers import cli, tree_hash
 from benchmarks.data.scoring import boundary_f1
 from vaearr.errors import InputError
-from vaearr.maps.boundaries.boundaries import (
-    BoundaryResult,
-    describe_grain_size,
-    find_boundaries,
-    linear_intercepts,
-    mean_linear_intercept,
-)
+from vaearr.maps.boundaries.boundaries import BoundaryResult, find_boundaries
+from vaearr.maps.boundaries.grain_size import describe_grain_size, linear_intercepts, mean_linear_intercept
 from vaearr.maps.patterns.edges import neighbour_map, prepare_patterns, welch_edges
 from vaearr.maps.boundaries.low_angle import principal_projection
 from vaearr.store import open_store, write_variables

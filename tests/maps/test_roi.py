@@ -15,7 +15,8 @@ import xarray as xr
 
 from tests.helpers import tree_hash
 from vaearr.errors import InputError, StoreError
-from vaearr.maps.roi.roi import RoiResult, make_roi, parse_range
+from vaearr.maps.roi.roi import RoiResult, make_roi
+from vaearr.options import parse_range
 from vaearr.maps.roi.roi import create_roi as make_mask
 from vaearr.store import open_store, write_variables
 

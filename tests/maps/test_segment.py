@@ -23,7 +23,8 @@ from vaearr.maps.segmentation.merging import (
     robust_covariance,
 )
 from vaearr.maps.roi.neighbours import NeighbourAverage
-from vaearr.maps.segmentation.regions import connected_grains, segment_features
+from vaearr.maps.segmentation.pieces import connected_grains
+from vaearr.maps.segmentation.regions import segment_features
 from vaearr.maps.segmentation.segment import segment_store
 from vaearr.store import write_variables
 
@@ -529,7 +530,7 @@ def _join_patches_recomputing_every_cost(z, labels, region_grain, price):
 def test_joining_patches_updates_one_row_of_costs_and_joins_as_recomputing_them_all() -> None:
     """join_patches updates only the joined region's costs after each join (a grain of a 1000 × 1000 map holds a
     thousand regions); the joins, their order and the labels are those of recomputing every cost, ties included."""
-    from vaearr.maps.segmentation.regions import join_patches
+    from vaearr.maps.segmentation.pieces import join_patches
 
     rng = np.random.default_rng(1)
     for trial in range(30):
@@ -571,7 +572,7 @@ def test_a_mixed_strip_along_a_grain_boundary_is_no_sub_grain() -> None:
     the other grain count as edge though the pairs inside grains do not list that neighbour (with the strip's third
     column it kept a "core" and lined the grain boundary with a low-angle one)."""
     from vaearr.maps.segmentation.merging import grid_pairs
-    from vaearr.maps.segmentation.regions import absorb_slivers
+    from vaearr.maps.segmentation.pieces import absorb_slivers
     from vaearr.maps.segmentation.subgrain_level import beside_grain_boundary
 
     ny, nx = 8, 10

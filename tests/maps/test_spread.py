@@ -10,7 +10,8 @@ import xarray as xr
 
 from tests.helpers import cli, tree_hash
 from vaearr.errors import StoreError
-from vaearr.maps.deformation.spread import feature_spreads, orientation_spreads, spread_store
+from vaearr.maps.deformation.measures import feature_spreads, orientation_spreads
+from vaearr.maps.deformation.spread import spread_store
 from vaearr.store import write_variables
 
 NY, NX, D = 30, 40, 6

@@ -22,12 +22,12 @@ from vaearr.maps.roi.window import (
     GROWTH,
     MAX_PIXELS,
     MIN_PIXELS,
-    KindGrid,
     check_request,
     choose_window,
     grow,
     spread_tiles,
 )
+from vaearr.maps.roi.window_measures import KindGrid
 from vaearr.options import WindowRequest, parse_window
 from vaearr.run import Run
 from vaearr.train import TrainConfig, fit

@@ -13,7 +13,8 @@ import xarray as xr
 from vaearr.errors import InputError
 from vaearr.files import writable_folders
 from vaearr.maps.options import RoiOptions
-from vaearr.maps.roi.roi import RoiResult, create_roi, export_profile, histogram_edges, map_variable, row_profile
+from vaearr.maps.roi.profiles import export_profile, histogram_edges, map_variable, row_profile
+from vaearr.maps.roi.roi import RoiResult, create_roi
 from vaearr.options import DEFAULT_FIGURES, FigureOptions
 from vaearr.store import open_store
 from vaearr.viz.core import both, holoviews, save_figure
@@ -81,7 +82,7 @@ def roi_figures(ds: xr.Dataset, mask: xr.DataArray | None, info: dict | None, fo
     of the ROI shaded (HTML + PNG each, :func:`vaearr.viz.save_figure`).
 
     ``mask`` and ``info`` may be None: the histogram and map alone, to choose a threshold.
-    ``bin_width`` bins the histogram on multiples of it (:func:`vaearr.maps.roi.roi.histogram_edges`);
+    ``bin_width`` bins the histogram on multiples of it (:func:`vaearr.maps.roi.profiles.histogram_edges`);
     default 100 bins.
     """
     folder = Path(folder)
@@ -114,7 +115,7 @@ def profile_figure(ds: xr.Dataset, row: int, folder: str | os.PathLike, *, name:
                    var: str = "bandcontrast", figures: FigureOptions = DEFAULT_FIGURES) -> dict[str, Path]:
     """The map with row ``row`` marked, beside the values along that row (HTML + PNG).
 
-    Files ``{name}_{var}_row{row}.html``/``.png``; the values are :func:`vaearr.maps.roi.roi.row_profile`.
+    Files ``{name}_{var}_row{row}.html``/``.png``; the values are :func:`vaearr.maps.roi.profiles.row_profile`.
     """
     hv = holoviews()
     prof = row_profile(ds, row, var=var)

@@ -24,7 +24,8 @@ there is one), and each edge gets the Welch t² of the two ``5 × 3`` boxes' mea
 themselves). Ridges of t² are kept by hysteresis — seeds at t² ≥ 16 (|t| ≥ 4), grown through
 t² ≥ 5 — as lines of at least 5 pixels, more than ``exclude`` pixels from a grain boundary and
 one pixel inside the map and the mask. A grain without a sub-grain step gives t² of the order
-of 1 everywhere, so maps without sub-grains get (almost) no marks. See :func:`low_angle_boundaries`.
+of 1 everywhere, so maps without sub-grains get (almost) no marks. See
+:func:`~vaearr.maps.boundaries.masks.low_angle_boundaries`; the grain size: :mod:`vaearr.maps.boundaries.grain_size`.
 """
 
 from __future__ import annotations
@@ -39,8 +40,6 @@ from typing import Any
 import dask.array as da
 import numpy as np
 import xarray as xr
-from scipy import ndimage as ndi
-from skimage.filters import threshold_otsu
 
 from vaearr.errors import InputError, StoreError
 from vaearr.options import renamed_keywords, take_renamed
@@ -49,10 +48,9 @@ from vaearr.maps.patterns.edges import (
     neighbour_map,
     prepare_patterns,
     ridge_strength,
-    welch_edges,
 )
-from vaearr.maps.boundaries.low_angle import LAGB_COMPONENTS, LAGB_MIN_CONTRAST, grain_projections, low_angle_segments
-from vaearr.maps.segmentation.boundary_angles import classify_lines
+from vaearr.maps.boundaries.low_angle import LAGB_COMPONENTS, LAGB_MIN_CONTRAST, low_angle_segments
+from vaearr.maps.boundaries.line_angles import classify_lines
 from vaearr.io.detector import command_detector
 from vaearr.maps.patterns.misorientation import Geometry
 from vaearr.maps.options import LAGB_LOW, LAGB_METHODS, LAGB_MIN_LENGTH, BoundariesOptions  # noqa: F401 - LAGB_METHODS: its users' name
@@ -60,6 +58,15 @@ from vaearr.maps.segmentation.pattern_levels import PatternSpace, merge_by_patte
 from vaearr.maps.segmentation.regions import boundary_codes, segment_features
 from vaearr.store import check_name, open_store, refuse_inputs, require_whole, write_variables
 from vaearr.store.schema import PATTERNS, X, Y, no_variable
+from vaearr.maps.boundaries.grain_size import describe_grain_size, grain_size_attrs
+from vaearr.maps.boundaries.masks import (
+    LAGB_BOX,
+    LAGB_HIGH,
+    grain_boundary_mask,
+    grain_interiors,
+    low_angle_boundaries,
+    low_angle_edges,
+)
 
 #: The old keywords of the options (until vaearr 0.3, with a notice): ``source`` → ``var`` (the library's; the
 #: command line's ``--from`` too).
@@ -67,210 +74,6 @@ RENAMED = MappingProxyType({**renamed_keywords(BoundariesOptions), "source": "va
 #: Variables :func:`find_boundaries` writes (the angle on a store with patterns).
 STRENGTH, GRAIN_BOUNDARIES, LOW_ANGLE_BOUNDARIES = "boundary_strength", "grain_boundaries", "low_angle_boundaries"
 BOUNDARY_ANGLE = "boundary_angle"
-
-
-# --------------------------------------------------------------------------------------------
-# masks from edges (:mod:`vaearr.maps.patterns.edges`)
-
-
-def _otsu_log(values: np.ndarray) -> float | None:
-    v = values[np.isfinite(values) & (values > 0)]
-    if v.size < 2 or np.ptp(np.log(v)) == 0:
-        return None
-    return float(math.exp(threshold_otsu(np.log(v))))
-
-
-#: Low-angle boundary defaults: Welch t² of hysteresis seeds and of the pixels grown from them,
-#: the shortest line kept (pixels), the edge boxes (along, deep).
-LAGB_HIGH, LAGB_BOX = 16.0, (5, 3)
-
-
-def grain_boundary_mask(right: np.ndarray, down: np.ndarray, mask: np.ndarray | None = None, *,
-                        threshold: float | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Grain-boundary mask from edge maps: ridge pixels above ``threshold`` (default Otsu's on the log ridge values).
-
-    Returns ``(mask, ridge strength, info)``; ``info`` has the threshold and how it was chosen.
-    """
-    ridge = ridge_strength(right, down)
-    inside = np.ones(ridge.shape, bool) if mask is None else np.asarray(mask, bool)
-    ridge = np.where(inside, ridge, 0.0)
-    cand = ridge[ridge > 0]
-    if threshold is None:
-        t = _otsu_log(cand)
-        threshold = float("inf") if t is None else t
-        rule = f"Otsu on log ridge strength of {cand.size} ridge pixels"
-    else:
-        rule = "given"
-    gb = ridge > threshold
-    return gb, ridge, {"gb_threshold": float(threshold), "gb_threshold_rule": rule, "ridge_pixels": int(cand.size),
-                       "ridge_median": float(np.median(cand)) if cand.size else float("nan"),
-                       "grain_boundary_pixels": int(gb.sum())}
-
-
-def grain_interiors(gb: np.ndarray, mask: np.ndarray | None = None, min_pixels: int = 20) -> tuple[np.ndarray, int]:
-    """Labels (y, x) of the grain interiors: connected (4-neighbour) in-mask pixels more than one pixel from a grain boundary.
-
-    0 elsewhere and on interiors of fewer than ``min_pixels`` pixels. Returns ``(labels, count)``.
-    """
-    gb = np.asarray(gb, bool)
-    inside = np.ones(gb.shape, bool) if mask is None else np.asarray(mask, bool)
-    interior = inside & ~ndi.binary_dilation(gb, np.ones((3, 3), bool))
-    labels, n = ndi.label(interior)
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
-    small = sizes < min_pixels
-    small[0] = True
-    labels[small[labels]] = 0
-    kept = np.unique(labels[labels > 0])
-    relabel = np.zeros(n + 1, np.int64)
-    relabel[kept] = np.arange(1, kept.size + 1)
-    return relabel[labels], int(kept.size)
-
-
-def low_angle_edges(
-    features: Any,
-    labels: np.ndarray,
-    *,
-    prepare: Any = None,
-    components: int = 1,
-    along: int = LAGB_BOX[0],
-    deep: int = LAGB_BOX[1],
-) -> tuple[np.ndarray, np.ndarray]:
-    """Right and down Welch t² edges inside each grain interior, along its principal direction(s).
-
-    For each label of ``labels`` (:func:`grain_interiors`) the features of its pixels (its
-    bounding box of ``features`` is read, ``prepare``'d like :func:`edge_maps`' blocks) are
-    projected on their first ``components`` principal directions (:func:`~vaearr.maps.boundaries.low_angle.principal_projection`);
-    the edges between two pixels of the interior get :func:`welch_edges` of the projections,
-    with boxes of the interior's pixels only. NaN elsewhere.
-    """
-    labels = np.asarray(labels)
-    right = np.full(labels.shape, np.nan)
-    down = np.full(labels.shape, np.nan)
-    for sl, w, proj in grain_projections(features, labels, prepare, components):
-        z = np.zeros((*w.shape, max(1, int(components))))
-        z[w, : proj.shape[1]] = proj
-        r = welch_edges(z, w, along, deep)
-        d = welch_edges(np.swapaxes(z, 0, 1), w.T, along, deep).T
-        right[sl] = np.where(np.isfinite(r), r, right[sl])
-        down[sl] = np.where(np.isfinite(d), d, down[sl])
-    return right, down
-
-
-def low_angle_boundaries(
-    right: np.ndarray,
-    down: np.ndarray,
-    gb: np.ndarray,
-    mask: np.ndarray | None = None,
-    *,
-    high: float = LAGB_HIGH,
-    low: float = LAGB_LOW,
-    min_length: int = LAGB_MIN_LENGTH,
-    exclude: int = 2,
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Low-angle boundary mask from :func:`low_angle_edges`: t² ridges kept by hysteresis as lines.
-
-    Ridge pixels (non-maximum suppression across each edge direction) more than ``exclude``
-    pixels from a grain boundary and one pixel inside the map and the mask are candidates; a
-    line (8-connected candidates with t² ≥ ``low``) is kept when it has a pixel with t² ≥
-    ``high`` and at least ``min_length`` pixels. Returns ``(mask, info)``.
-    """
-    gb = np.asarray(gb, bool)
-    inside = np.ones(gb.shape, bool) if mask is None else np.asarray(mask, bool)
-    ridge = ridge_strength(right, down)
-    near = ndi.binary_dilation(gb, np.ones((3, 3), bool), iterations=exclude) if exclude > 0 and gb.any() else gb
-    core = ndi.binary_erosion(inside, np.ones((3, 3), bool), border_value=0)
-    ridge = np.where(core & ~near & ~gb, ridge, 0.0)
-    low = min(float(low), float(high))
-    lines, n = ndi.label(ridge >= low, np.ones((3, 3), bool))
-    idx = np.arange(1, n + 1)
-    size = ndi.sum_labels(np.ones_like(ridge), lines, idx) if n else np.zeros(0)
-    peak = ndi.maximum(ridge, lines, idx) if n else np.zeros(0)
-    keep = np.zeros(n + 1, bool)
-    keep[1:] = (np.asarray(size) >= min_length) & (np.asarray(peak) >= high)
-    lagb = keep[lines]
-    return lagb, {
-        "lagb_threshold": float(high), "lagb_low": low, "lagb_min_length": int(min_length),
-        "lagb_lines": int(keep.sum()), "lagb_candidate_lines": int(n), "low_angle_boundary_pixels": int(lagb.sum()),
-    }
-
-
-# --------------------------------------------------------------------------------------------
-# grain size
-
-
-def linear_intercepts(gb: np.ndarray, step_y: float, step_x: float, mask: np.ndarray | None = None) -> dict[str, Any]:
-    """The mean linear intercept grain size (µm) along the rows and columns of the grid, and what it comes from.
-
-    The test lines are the runs of pixels inside ``mask`` along each row and column, each pixel ``step``
-    long. Along a line, a crossing is a step from a pixel off a grain boundary onto one (a run of boundary
-    pixels counts once). The grains a line intercepts are counted as ISO 643 and ASTM E112 count them: each
-    end of a line that lies inside a grain counts half, so a line with ``P`` crossings intercepts ``P``
-    grains, and a line that meets no boundary intercepts one (both its ends lie in that grain). The grain size is
-    the total line length over the intercepts, so it is never more than the mean line length: never beyond
-    the map. Lines that meet no boundary only say their grain is at least as long as they are; when there are
-    such lines, the figure is a lower bound.
-
-    Returns ``grain_size_um`` (NaN without any line), ``intercepts``, ``lines``, ``crossings``,
-    ``lines_without_boundary`` and ``line_length_um``.
-
-    Examples
-    --------
-    >>> gb = np.zeros((4, 10), bool); gb[:, 4] = True
-    >>> r = linear_intercepts(gb, 1.0, 1.0)  # rows: 4 × 10 µm, one crossing each; columns: 10 × 4 µm, none
-    >>> r["grain_size_um"], r["intercepts"], r["lines_without_boundary"]
-    (5.714285714285714, 14, 10)
-    """
-    gb = np.asarray(gb, bool)
-    inside = np.ones(gb.shape, bool) if mask is None else np.asarray(mask, bool)
-    gb = gb & inside
-    intercepts = lines = crossings = bare = 0
-    total = 0.0
-    for g, m, step in ((gb, inside, step_x), (gb.T, inside.T, step_y)):
-        # each run of in-mask pixels along a line is a test line of its own: number them in reading order
-        padded = np.pad(m, ((0, 0), (1, 0)))
-        starts = m & ~padded[:, :-1]
-        line_id = np.cumsum(starts.ravel()).reshape(m.shape) - 1
-        cross = g[:, 1:] & ~g[:, :-1] & m[:, :-1] & m[:, 1:]
-        n_lines = int(starts.sum())
-        per_line = np.bincount(line_id[:, 1:][cross], minlength=n_lines)
-        total += float(m.sum()) * step
-        lines += n_lines
-        crossings += int(per_line.sum())
-        intercepts += int(np.maximum(per_line, 1).sum())
-        bare += int((per_line == 0).sum())
-    return {"grain_size_um": total / intercepts if intercepts else float("nan"), "intercepts": intercepts,
-            "lines": lines, "crossings": crossings, "lines_without_boundary": bare, "line_length_um": total}
-
-
-def mean_linear_intercept(gb: np.ndarray, step_y: float, step_x: float, mask: np.ndarray | None = None) -> float:
-    """Mean linear intercept grain size (µm): :func:`linear_intercepts`'s ``grain_size_um``.
-
-    Examples
-    --------
-    >>> gb = np.zeros((4, 10), bool); gb[:, 4] = True
-    >>> round(mean_linear_intercept(gb, 1.0, 1.0), 3)  # 80 µm of lines / 14 intercepts
-    5.714
-    """
-    return float(linear_intercepts(gb, step_y, step_x, mask)["grain_size_um"])
-
-
-def _grain_size(gb: np.ndarray, step_y: float, step_x: float, mask: np.ndarray) -> dict[str, Any]:
-    r = linear_intercepts(gb, step_y, step_x, mask)
-    return {"grain_size_um": float(r["grain_size_um"]), "grain_size_intercepts": r["intercepts"],
-            "grain_size_lines": r["lines"], "grain_size_lines_without_boundary": r["lines_without_boundary"],
-            "grain_size_method": "mean linear intercept along rows and columns (ISO 643: a line's ends inside a "
-                                 "grain count half; a line that meets no boundary, one intercept)"}
-
-
-def describe_grain_size(a: dict[str, Any]) -> str:
-    """``5.71 µm from 14 intercepts on 14 lines (10 meet no boundary: the grains may be larger)``."""
-    if "grain_size_intercepts" not in a:  # written before the count was kept
-        return f"{a['grain_size_um']:.4g} µm"
-    if not a["grain_size_intercepts"]:
-        return "none measured (no line inside the mask)"
-    text = f"{a['grain_size_um']:.4g} µm from {a['grain_size_intercepts']} intercepts on {a['grain_size_lines']} lines"
-    bare = a.get("grain_size_lines_without_boundary", 0)
-    return text + (f" ({bare} meet no boundary: the grains may be larger)" if bare else "")
 
 
 # --------------------------------------------------------------------------------------------
@@ -344,7 +147,7 @@ def find_boundaries(store: Any, options: BoundariesOptions | None = None, **kwar
       ``sigma`` (Gaussian blur, detector pixels) before comparing; ``along``, ``deep``, ``exclude``: the edge boxes
       (:func:`edge_maps`) and, for ``t2``, the exclusion around grain boundaries; ``prefix`` of the names written;
     - ``grain_angle``, ``low_angle``: with patterns in the store, the lines found are classed by the misorientation
-      across them, read from the patterns (:func:`~vaearr.maps.segmentation.boundary_angles.classify_lines`): grain boundaries
+      across them, read from the patterns (:func:`~vaearr.maps.boundaries.line_angles.classify_lines`): grain boundaries
       over ``grain_angle`` degrees, low-angle ones over ``low_angle``, none under; where no angle is measured (a
       line that cuts out no piece) a grain-boundary line keeps its class and no low-angle pixel is marked; ``pc``:
       the projection centre (Bruker ``'X,Y,Z'``) for those angles (default: the store's, else the default one;
@@ -400,7 +203,7 @@ def find_boundaries(store: Any, options: BoundariesOptions | None = None, **kwar
         "source_variable": source, "mask": mask_name or "none", "metric": edges.metric, **edges.how,
         "edge_box_along": int(o.along), "edge_box_deep": int(o.deep), "exclude_px": int(o.exclude),
         **gb_info, **lagb_info, **angle_info, "grain_interiors": n_grains,
-        **_grain_size(gb, sy, sx, valid), "step_um": [sy, sx],
+        **grain_size_attrs(gb, sy, sx, valid), "step_um": [sy, sx],
     }
     message = _mask_message(var, source, mask_name, valid, edges, background=o.background, sigma=o.sigma,
                             along=o.along, deep=o.deep)

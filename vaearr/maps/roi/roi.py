@@ -24,12 +24,11 @@ from skimage.filters import threshold_otsu
 
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.options import KEEP, RoiOptions
-from vaearr.options import parse_range, renamed_keywords, take_renamed
+from vaearr.options import renamed_keywords, take_renamed
 from vaearr.store import check_name, open_store, refuse_inputs, require_whole, write_variable
 from vaearr.store.schema import no_variable
+from vaearr.maps.roi.ranges import IndexRange, Range, as_index_range, as_range, in_index_range, in_range
 
-Range = tuple[float | None, float | None]
-IndexRange = tuple[int | None, int | None]
 #: The old keywords of the thresholds (until vaearr 0.3, with a notice): ``bc_min`` → ``min``…
 RENAMED = renamed_keywords(RoiOptions)
 #: The option each key of a mask's recorded ``thresholds`` stands for (stores keep ``bc_min``/``bc_max`` there).
@@ -45,80 +44,8 @@ def missing_variable(var: str, names: Any) -> str:
     return no_variable(var, names, listed="its maps")
 
 
-def parse_index_range(text: str) -> IndexRange:
-    """Parse ``"A:B"`` into whole-number pixel positions ``(A, B)``, half-open as a Python slice.
-
-    Examples
-    --------
-    >>> parse_index_range("20:40"), parse_index_range("20:"), parse_index_range(":5")
-    ((20, 40), (20, None), (None, 5))
-    """
-    lo, hi = parse_range(text)
-    for v in (lo, hi):
-        if v is not None and (v != int(v) or v < 0):
-            raise InputError(None, f"index range {text!r}: {v:g} is not a pixel index (a whole number ≥ 0)")
-    lo_i = None if lo is None else int(lo)
-    hi_i = None if hi is None else int(hi)
-    if lo_i is not None and hi_i is not None and hi_i <= lo_i:
-        raise InputError(None, f"index range {text!r} is empty: a half-open range A:B needs B > A")
-    return lo_i, hi_i
-
-
-def _as_index_range(r: Any, axis: str) -> IndexRange | None:
-    if r is None:
-        return None
-    if isinstance(r, str):
-        return parse_index_range(r)
-    try:
-        lo, hi = r
-    except (TypeError, ValueError):
-        raise InputError(None, f"{axis}-index range must be (start, stop), got {r!r}") from None
-    text = f"{'' if lo is None else lo}:{'' if hi is None else hi}"
-    return parse_index_range(text)
-
-
-def _in_index_range(n: int, r: IndexRange, axis: str, label: str) -> np.ndarray:
-    lo, hi = r
-    if lo is not None and lo >= n:
-        raise InputError(None, f"{axis}-index range {lo}:{'' if hi is None else hi} starts past the map's "
-                               f"{n} positions along {axis} (0..{n - 1}) in {label}")
-    keep = np.zeros(n, dtype=bool)
-    keep[slice(lo, hi)] = True
-    return keep
-
-
-def _as_range(r: Any, axis: str) -> Range | None:
-    if r is None:
-        return None
-    if isinstance(r, str):
-        r = parse_range(r)
-    try:
-        lo, hi = r
-    except (TypeError, ValueError):
-        raise InputError(None, f"{axis} range must be (low, high), got {r!r}") from None
-    lo = None if lo is None else float(lo)
-    hi = None if hi is None else float(hi)
-    if lo is not None and hi is not None and lo > hi:
-        raise InputError(None, f"{axis} range ({lo:g}, {hi:g}) is empty")
-    if lo is None and hi is None:
-        return None
-    return lo, hi
-
-
-def _in_range(coord: np.ndarray, r: Range) -> np.ndarray:
-    # inclusive within a millionth of a step, so float noise in stored coordinates
-    # (0.1 * 3 = 0.30000000000000004) cannot drop an edge row the user asked for
-    step = float(np.median(np.abs(np.diff(coord)))) if coord.size > 1 else 1.0
-    eps = 1e-6 * (step or 1.0)
-    keep = np.ones(coord.shape, dtype=bool)
-    if r[0] is not None:
-        keep &= coord >= r[0] - eps
-    if r[1] is not None:
-        keep &= coord <= r[1] + eps
-    return keep
-
-
-def _store_label(ds: xr.Dataset) -> str:
+def store_label(ds: xr.Dataset) -> str:
+    """What a message calls the store ``ds`` was opened from."""
     return str(ds.encoding.get("source") or "the store")
 
 
@@ -283,14 +210,14 @@ def make_roi(
             raise InputError(None, f"`threshold` with `keep={keep!r}` is `{'min' if keep == 'above' else 'max'}`: "
                                    "give one of them")
         lo, hi = (threshold, hi) if keep == "above" else (lo, threshold)
-    x_range = _as_range(x, xdim)
-    y_range = _as_range(y, ydim)
-    xi_range = _as_index_range(x_index, xdim)
-    yi_range = _as_index_range(y_index, ydim)
+    x_range = as_range(x, xdim)
+    y_range = as_range(y, ydim)
+    xi_range = as_index_range(x_index, xdim)
+    yi_range = as_index_range(y_index, ydim)
     thresholding = lo is not None or hi is not None or otsu or top_percent is not None
     _check_criteria(thresholding or not (x_range is None and y_range is None and xi_range is None and yi_range is None),
                     lo, hi, top_percent, keep)
-    label = os.fspath(store) if store is not None else _store_label(ds)
+    label = os.fspath(store) if store is not None else store_label(ds)
     for d in dims:
         if d not in ds.coords:
             raise StoreError(label, f"has no '{d}' coordinate to build a mask over")
@@ -309,7 +236,7 @@ def make_roi(
         if r is None:
             continue
         criteria[name] = list(r)
-        keep1 = _in_range(coord, r)
+        keep1 = in_range(coord, r)
         if not keep1.any():
             lo, hi = ("" if v is None else f"{v:g}" for v in r)
             raise InputError(None, f"{name} range {lo}:{hi} µm holds no pixel of the map "
@@ -320,7 +247,7 @@ def make_roi(
         if r is None:
             continue
         criteria[f"{name}_index"] = list(r)
-        keep1 = _in_index_range(n, r, name, label)
+        keep1 = in_index_range(n, r, name, label)
         counts[f"{name}_index"] = int(keep1.sum()) * shape[1 - axis]
         mask &= keep1[None, :] if axis == 1 else keep1[:, None]
     counts["kept"] = int(mask.sum())
@@ -461,82 +388,3 @@ def create_roi(store: str | os.PathLike, options: RoiOptions | None = None, **kw
     if o.export is not None:
         result.files.update(export_keep_xy(mask, o.export, name, o.dims))
     return result
-
-
-# --------------------------------------------------------------------------------------------
-# what the band-contrast scripts looked at before choosing a threshold
-
-#: Most bins a chosen bin width may give (a typo such as 0.0001 would otherwise ask for millions).
-MAX_BINS = 10000
-
-
-def map_variable(ds: xr.Dataset, var: str, *, dims: tuple[str, str] = ("y", "x"), label: object = "the store") -> xr.DataArray:
-    """``ds[var]`` as a ``(y, x)`` map, or a :class:`StoreError` saying why it is not one."""
-    if var not in ds.variables:
-        raise StoreError(label, missing_variable(var, [n for n in ds.data_vars if set(ds[n].dims) == set(dims)]))
-    da = ds[var]
-    if set(da.dims) != set(dims):
-        raise StoreError(label, f"'{var}' has dims {da.dims}; a ({dims[0]}, {dims[1]}) map is needed")
-    return da.transpose(*dims)
-
-
-def histogram_edges(values: Any, bin_width: float) -> np.ndarray:
-    """Bin edges ``bin_width`` apart on multiples of it, covering the finite values.
-
-    As the band-contrast scripts binned: from ``floor(min / w) · w`` to ``ceil(max / w) · w``.
-
-    Examples
-    --------
-    >>> histogram_edges([3.0, 27.0, np.nan], 10).tolist()
-    [0.0, 10.0, 20.0, 30.0]
-    """
-    w = float(bin_width)
-    if not np.isfinite(w) or w <= 0:
-        raise InputError(None, f"bin width must be a positive number, got {bin_width}")
-    v = np.asarray(values, dtype=np.float64).ravel()
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        raise InputError(None, "no finite values to bin")
-    lo, hi = np.floor(v.min() / w) * w, np.ceil(v.max() / w) * w
-    if hi <= lo:
-        hi = lo + w
-    n = int(round((hi - lo) / w))
-    if n > MAX_BINS:
-        raise InputError(None, f"bin width {w:g} gives {n} bins over {v.min():g}..{v.max():g} "
-                               f"(at most {MAX_BINS}); choose a wider bin")
-    return lo + w * np.arange(n + 1)
-
-
-def row_profile(ds: xr.Dataset, row: int, *, var: str = "bandcontrast", dims: tuple[str, str] = ("y", "x"),
-                store: str | os.PathLike | None = None) -> xr.DataArray:
-    """The values of ``var`` along one row of the map: row ``row`` (0-based position along ``y``).
-
-    Returns
-    -------
-    xarray.DataArray
-        ``(x,)``, with attrs ``row`` and ``y`` (the row's coordinate, µm).
-
-    Examples
-    --------
-    >>> ds = xr.Dataset({"bc": (("y", "x"), [[1.0, 2.0], [3.0, 4.0]])}, coords={"y": [0.0, 0.5], "x": [0.0, 0.5]})
-    >>> row_profile(ds, 1, var="bc").values.tolist()
-    [3.0, 4.0]
-    """
-    label = os.fspath(store) if store is not None else _store_label(ds)
-    da = map_variable(ds, var, dims=dims, label=label)
-    ny = da.sizes[dims[0]]
-    if int(row) != row or not (0 <= int(row) < ny):
-        raise InputError(None, f"row {row} is outside the map's {ny} rows (0..{ny - 1})")
-    out = da.isel({dims[0]: int(row)}).load()
-    yval = float(out[dims[0]].values) if dims[0] in out.coords else float(row)
-    return out.drop_vars(dims[0], errors="ignore").assign_attrs(row=int(row), y=yval)
-
-
-def export_profile(profile: xr.DataArray, path: str | os.PathLike, *, dim: str = "x") -> Path:
-    """Write a row profile as CSV ``x,<var>`` (coordinates exact, in scan order)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    xs = np.asarray(profile[dim].values, dtype=np.float64) if dim in profile.coords else np.arange(profile.size)
-    np.savetxt(path, np.column_stack([xs, np.asarray(profile.values, dtype=np.float64)]), delimiter=",",
-               header=f"{dim},{profile.name or 'value'}", comments="", fmt="%.17g")
-    return path

@@ -11,7 +11,7 @@ How :func:`choose_window` measures it (every step on rows of the map, read in ba
 1. **Pattern-similarity boundaries.** Each pattern is projected on the noise-whitened similarity
    coordinates of the neighbour average (:class:`~vaearr.maps.roi.neighbours.NeighbourAverage`: ``k``
    principal directions, the noise 1 per direction). For two patterns ``a``, ``b`` next to each
-   other on a line (the next pixel inside the mask, at most :data:`GAP` masked pixels between: a
+   other on a line (the next pixel inside the mask, at most :data:`~vaearr.maps.roi.window_measures.GAP` masked pixels between: a
    band-contrast ROI drops the boundary pixels themselves), the correlation of their noise-free
    signals is ``r = 1 − (|a − b|² − 2k) / (|a|² + |b|² − 2k)`` (the noise adds ``k`` to each
    squared norm and ``2k`` to the squared difference). A step is a boundary where
@@ -24,7 +24,7 @@ How :func:`choose_window` measures it (every step on rows of the map, read in ba
    intercept (19.5 against 17.8 px, 22.8 against 20.9, 20.4 against 20.4).
 3. **Kinds of region** are the clusters of the pattern coordinates (k-means), as many as stay
    distinct: two kinds whose mean patterns would not make a boundary (``r`` of the means at least
-   the threshold) are one, and at most :data:`MAX_KINDS`.
+   the threshold) are one, and at most :data:`~vaearr.maps.roi.window_measures.MAX_KINDS`.
 4. **The window** starts at :data:`GRAIN_SIZES` × the grain size a side (and at least
    :data:`MIN_PIXELS` patterns inside the mask), placed where its kinds are closest to the map's,
    and grows by :data:`GROWTH` until some place holds every kind of at least
@@ -52,27 +52,25 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.cluster import KMeans
 
 from vaearr.errors import InputError
 from vaearr.options import WindowRequest
 from vaearr.store import open_store
 from vaearr.store.schema import MAP_DIMS
+from vaearr.maps.roi.window_measures import (
+    BOUNDARY_CORRELATION,
+    COVER,
+    MIN_KIND_SHARE,
+    READ_PATTERNS,
+    KindGrid,
+    find_kinds,
+    mean_intercept,
+    place,
+    read_bands,
+)
 
-#: A step between two patterns is a boundary where the noise-free correlation falls below this.
-BOUNDARY_CORRELATION = 0.85
 #: The window's side, in characteristic grain sizes (the paper's factor).
 GRAIN_SIZES = 2.0
-#: Patterns the chooser reads at most, in bands of BAND_ROWS rows spread over the map.
-READ_PATTERNS = 65536
-BAND_ROWS = 4
-#: Masked pixels a line may step over between two patterns it compares.
-GAP = 2
-#: Kinds of region at most, the smallest share of the map a kind must hold to count, and the least fraction
-#: of that share the window must hold.
-MAX_KINDS = 16
-MIN_KIND_SHARE = 0.01
-COVER = 0.25
 #: How much the side grows at each try, and the fewest patterns a window holds inside the mask.
 GROWTH = 1.25
 MIN_PIXELS = 1024
@@ -222,171 +220,6 @@ def from_boxes(boxes: Sequence[Sequence[int]], shape: Sequence[int], how: str, i
 def whole_map(shape: Sequence[int], how: str = "all", **info: Any) -> Window:
     ny, nx = (int(s) for s in shape)
     return Window((0, ny, 0, nx), (ny, nx), how, dict(info))
-
-
-# --------------------------------------------------------------------------------------------
-# measuring: lines, boundaries, intercepts
-
-
-def read_bands(ny: int, nx: int, *, budget: int = READ_PATTERNS, rows: int = BAND_ROWS) -> list[tuple[int, int]]:
-    """Bands of ``rows`` consecutive scan rows spread evenly over the map, about ``budget`` patterns in all
-    (the whole map, as one band, when it holds no more)."""
-    if ny * nx <= budget or ny <= rows:
-        return [(0, ny)]
-    n = max(1, min(ny // rows, budget // (rows * nx)))
-    starts = np.unique(np.linspace(0, ny - rows, n).round().astype(int))
-    return [(int(s), int(s) + rows) for s in starts]
-
-
-def steps(features: np.ndarray, inside: np.ndarray, *, threshold: float = BOUNDARY_CORRELATION,
-          gap: int = GAP) -> tuple[int, int, int]:
-    """Crossings, steps and line length (pixels) of the boundaries along axis 1 of ``features (L, N, k)``.
-
-    A step joins a pixel inside the mask to the next one inside along the line, with at most ``gap``
-    masked pixels between; it is a boundary where the noise-free correlation of the two patterns falls
-    below ``threshold``, and a run of boundary steps counts as one crossing.
-    """
-    n_lines, n, k = features.shape
-    if n < 2:
-        return 0, 0, 0
-    norm2 = np.einsum("lnk,lnk->ln", features, features)
-    taken = np.zeros((n_lines, n), bool)  # a step already leaves this pixel (at the shortest gap)
-    boundary_from = np.zeros((n_lines, n), bool)  # the step leaving this pixel is a boundary
-    boundary_into = np.zeros((n_lines, n), bool)  # the step arriving at this pixel is a boundary
-    length = n_steps = 0
-    for g in range(1, gap + 2):
-        if g >= n:
-            break
-        ok = inside[:, :-g] & inside[:, g:] & ~taken[:, :-g]
-        if g > 1:  # no pixel inside the mask between the two ends
-            for j in range(1, g):
-                ok &= ~inside[:, j:n - g + j]
-        if not ok.any():
-            continue
-        a, b = features[:, :-g][ok], features[:, g:][ok]
-        d2 = np.einsum("ik,ik->i", a - b, a - b)
-        signal = norm2[:, :-g][ok] + norm2[:, g:][ok] - 2 * k
-        r = 1 - (d2 - 2 * k) / np.maximum(signal, 1e-9)
-        b_ = r < threshold
-        taken[:, :-g] |= ok
-        boundary_from[:, :-g][ok] = b_
-        into = np.zeros_like(ok)
-        into[ok] = b_
-        boundary_into[:, g:] |= into
-        length += g * int(ok.sum())
-        n_steps += int(ok.sum())
-    crossings = int((boundary_from & ~boundary_into).sum())
-    return crossings, n_steps, length
-
-
-def mean_intercept(bands: list[tuple[int, np.ndarray, np.ndarray]]) -> dict[str, Any]:
-    """The mean linear intercept (pixels) of the pattern-similarity boundaries along rows and columns of
-    ``bands`` (first row, features (rows, nx, k), inside (rows, nx)): line length over crossings."""
-    c = {"rows": [0, 0], "columns": [0, 0]}
-    for _, f, inside in bands:
-        cr, _, length = steps(f, inside)
-        c["rows"][0] += cr
-        c["rows"][1] += length
-        cr, _, length = steps(f.transpose(1, 0, 2), inside.T)
-        c["columns"][0] += cr
-        c["columns"][1] += length
-    crossings = c["rows"][0] + c["columns"][0]
-    length = c["rows"][1] + c["columns"][1]
-    out = {f"intercept_{d}": (v[1] / v[0] if v[0] else None) for d, v in c.items()}
-    out.update(grain_size=length / crossings if crossings else None, crossings=crossings, line_length=length)
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# kinds of region
-
-
-def centre_correlation(centres: np.ndarray) -> np.ndarray:
-    """(K, K) correlation of the kinds' mean patterns, as :func:`steps` reads neighbours (means carry no noise)."""
-    n2 = (centres ** 2).sum(1)
-    d2 = ((centres[:, None] - centres[None]) ** 2).sum(-1)
-    return 1 - d2 / np.maximum(n2[:, None] + n2[None], 1e-12)
-
-
-def find_kinds(sample: np.ndarray, *, seed: int = 0, max_kinds: int = MAX_KINDS,
-               threshold: float = BOUNDARY_CORRELATION) -> KMeans | None:
-    """k-means of pattern coordinates ``sample (n, k)`` with the most clusters (up to ``max_kinds``) whose mean
-    patterns are all distinct (their correlation below ``threshold``); None: one kind."""
-    best = None
-    for n in range(2, max_kinds + 1):
-        if len(sample) < 4 * n:
-            break
-        km = KMeans(n_clusters=n, n_init=2, random_state=seed).fit(sample)
-        r = centre_correlation(km.cluster_centers_)
-        if (r[~np.eye(n, dtype=bool)] >= threshold).any():
-            break
-        best = km
-    return best
-
-
-class KindGrid:
-    """Kinds of region on the rows read: per kind, a summed-area table over (rows read, columns) that counts its
-    pixels in any box, and the map's shares."""
-
-    def __init__(self, rows: np.ndarray, labels: np.ndarray, n_kinds: int, shape: tuple[int, int]):
-        self.rows, self.shape, self.n = rows, shape, n_kinds
-        one_hot = (labels[None] == np.arange(n_kinds)[:, None, None]).astype(np.int64)  # (K, R, nx); −1: none
-        self.table = np.zeros((n_kinds, len(rows) + 1, shape[1] + 1), np.int64)
-        self.table[:, 1:, 1:] = one_hot.cumsum(1).cumsum(2)
-        counts = self.table[:, -1, -1].astype(float)
-        self.share = counts / max(counts.sum(), 1)
-
-    def counts(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        """Pixels of each kind in the box (among the rows read)."""
-        a, b = np.searchsorted(self.rows, y0), np.searchsorted(self.rows, y1)
-        t = self.table
-        return t[:, b, x1] - t[:, a, x1] - t[:, b, x0] + t[:, a, x0]
-
-    def cover(self, counts: np.ndarray) -> float:
-        """The least, over kinds of at least :data:`MIN_KIND_SHARE` of the map, of the window's share of the kind
-        over the map's (1: as in the map); 0 when the box holds no pixel read."""
-        total = counts.sum()
-        if total == 0:
-            return 0.0
-        big = self.share >= MIN_KIND_SHARE
-        return float(np.min(counts[big] / total / self.share[big])) if big.any() else 1.0
-
-    def held(self, counts: np.ndarray) -> int:
-        """How many kinds of at least :data:`MIN_KIND_SHARE` of the map the box holds at :data:`COVER` of their share."""
-        total = counts.sum()
-        big = self.share >= MIN_KIND_SHARE
-        if total == 0 or not big.any():
-            return 0
-        return int((counts[big] / total / self.share[big] >= COVER).sum())
-
-    def divergence(self, counts: np.ndarray) -> float:
-        """Kullback–Leibler divergence (nats) of the window's kinds from the map's (∞ when the window misses one)."""
-        q = counts / max(counts.sum(), 1)
-        p = self.share
-        with np.errstate(divide="ignore", invalid="ignore"):
-            terms = np.where(p > 0, p * np.log(p / q), 0.0)
-        return float(terms.sum())
-
-
-def place(grid: KindGrid, side: tuple[int, int], inside: np.ndarray) -> tuple[tuple[int, int, int, int], float]:
-    """The box of ``side`` (rows, columns) whose kinds cover the map's best (:meth:`KindGrid.cover`; ties: the
-    most kinds held, :meth:`KindGrid.held`, then the most pixels inside the mask), and its cover."""
-    ny, nx = grid.shape
-    sy, sx = min(side[0], ny), min(side[1], nx)
-    stride = max(1, min(sy, sx) // 8)
-    ys = sorted({*range(0, ny - sy + 1, stride), ny - sy})
-    xs = sorted({*range(0, nx - sx + 1, stride), nx - sx})
-    sat = np.zeros((ny + 1, nx + 1), np.int64)
-    sat[1:, 1:] = inside.astype(np.int64).cumsum(0).cumsum(1)
-    best, best_key = (0, sy, 0, sx), (-1.0, -1, -1)
-    for y0 in ys:
-        for x0 in xs:
-            counts = grid.counts(y0, y0 + sy, x0, x0 + sx)
-            n_in = int(sat[y0 + sy, x0 + sx] - sat[y0, x0 + sx] - sat[y0 + sy, x0] + sat[y0, x0])
-            key = (grid.cover(counts), grid.held(counts), n_in)
-            if key > best_key:
-                best, best_key = (y0, y0 + sy, x0, x0 + sx), key
-    return best, best_key[0]
 
 
 # --------------------------------------------------------------------------------------------
