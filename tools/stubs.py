@@ -65,6 +65,8 @@ from typing import Any, Literal, overload
 
 import xarray as xr
 
+from vaearr.store import Verification
+
 StrPath = str | os.PathLike[str]
 '''
 
@@ -74,7 +76,8 @@ AS_WRITTEN = ("open", "ingest")
 
 #: the qualified names ``inspect.formatannotation`` writes → the stub's (a parameter's path: either form)
 NAMES = [("str | os.PathLike", "StrPath"), ("collections.abc.", ""), ("typing.", ""),
-         ("xarray.core.dataset.Dataset", "xr.Dataset"), ("pathlib.Path", "Path")]
+         ("xarray.core.dataset.Dataset", "xr.Dataset"), ("pathlib.Path", "Path"),
+         ("vaearr.store.verify.Verification", "Verification")]
 
 
 def annotation(a: Any, *, parameter: bool) -> str:

@@ -28,7 +28,22 @@ from typing import TYPE_CHECKING, Any
 # either finds it in sys.modules and leaves the steps alone (tests/cli/test_api.py)
 import vaearr.encode  # noqa: F401
 import vaearr.train  # noqa: F401
-from vaearr.api import boundaries, decompose, encode, export, index, ingest, open, report, roi, segment, spread, train
+from vaearr.api import (
+    boundaries,
+    decompose,
+    encode,
+    export,
+    index,
+    info,
+    ingest,
+    open,
+    report,
+    roi,
+    segment,
+    spread,
+    train,
+    verify,
+)
 from vaearr.errors import InputError, StoreBusyError, StoreError, VaearrError
 from vaearr.store import open_store, write_variable, write_variables
 from vaearr.version import __version__
@@ -41,7 +56,7 @@ LAZY = MappingProxyType({"to_crystal_map": "vaearr.io.bridge", "to_ebsd": "vaear
                          "from_crystal_map": "vaearr.io.bridge"})
 #: The steps at the top level, in the order of an experiment.
 STEPS = ("open", "ingest", "roi", "train", "encode", "decompose", "boundaries", "index", "segment", "spread",
-         "export", "report")
+         "export", "report", "info", "verify")
 
 __all__ = [
     "InputError",
@@ -55,6 +70,7 @@ __all__ = [
     "export",
     "from_crystal_map",
     "index",
+    "info",
     "ingest",
     "open",
     "open_store",
@@ -65,6 +81,7 @@ __all__ = [
     "to_crystal_map",
     "to_ebsd",
     "train",
+    "verify",
     "write_variable",
     "write_variables",
 ]

@@ -9,12 +9,14 @@ from vaearr._steps import decompose as decompose
 from vaearr._steps import encode as encode
 from vaearr._steps import export as export
 from vaearr._steps import index as index
+from vaearr._steps import info as info
 from vaearr._steps import ingest as ingest
 from vaearr._steps import report as report
 from vaearr._steps import roi as roi
 from vaearr._steps import segment as segment
 from vaearr._steps import spread as spread
 from vaearr._steps import train as train
+from vaearr._steps import verify as verify
 from vaearr.api import open as open
 from vaearr.errors import InputError as InputError
 from vaearr.errors import StoreBusyError as StoreBusyError

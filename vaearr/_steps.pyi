@@ -9,6 +9,8 @@ from typing import Any, Literal, overload
 
 import xarray as xr
 
+from vaearr.store import Verification
+
 StrPath = str | os.PathLike[str]
 
 
@@ -366,3 +368,20 @@ def report(
     """``vaearr report``: one self-contained HTML page of the store and its run in ``out`` (default ``STORE_report``
     beside the store: :func:`vaearr.files.beside_store`; :class:`~vaearr.analysis.options.ReportOptions`: ``run``,
     ``analyses``, ``discover``, ``title``); returns the page's path."""
+
+
+def info(
+    store: StrPath,
+) -> str:
+    """``vaearr info``: the variables, dims, masks and provenance of ``store``, the text the command prints
+    (:func:`vaearr.store.describe`; ``print(vaearr.info(store))``)."""
+
+
+def verify(
+    store: StrPath,
+    *,
+    quiet: bool = False,
+) -> Verification:
+    """``vaearr verify``: every chunk of every variable of ``store`` read (:func:`vaearr.store.verify_store`); prints
+    what the command prints (``quiet``: nothing) and returns the :class:`~vaearr.store.Verification` (``.ok``:
+    every chunk whole)."""

@@ -51,7 +51,8 @@ from vaearr.maps.options import (
 )
 from vaearr.options import from_fields, keyword_parameters, take_renamed, writable_folders
 from vaearr.registry import Registry
-from vaearr.store import open_store
+from vaearr.store import Verification, open_store
+from vaearr.store.options import InfoOptions, VerifyOptions
 from vaearr.store.schema import ORIENTATION_MAPS, no_variable, orientation_map_name
 from vaearr.train.config import TrainConfig
 
@@ -397,6 +398,33 @@ def report(store: PathLike, out: PathLike | None = None, **fields: Any) -> Path:
     if not quiet:
         print(result.summary())
     return result.path
+
+
+# --------------------------------------------------------------------------------------------
+# the store itself
+
+
+@_step(InfoOptions)
+def info(store: PathLike) -> str:
+    """``vaearr info``: the variables, dims, masks and provenance of ``store``, the text the command prints
+    (:func:`vaearr.store.describe`; ``print(vaearr.info(store))``)."""
+    from vaearr.store import describe
+
+    return describe(_made(InfoOptions, store, {}, "info").store)
+
+
+@_step(VerifyOptions, QUIET)
+def verify(store: PathLike, **fields: Any) -> Verification:
+    """``vaearr verify``: every chunk of every variable of ``store`` read (:func:`vaearr.store.verify_store`); prints
+    what the command prints (``quiet``: nothing) and returns the :class:`~vaearr.store.Verification` (``.ok``:
+    every chunk whole)."""
+    from vaearr.store import verify_store
+
+    quiet = fields.pop("quiet", False)
+    found = verify_store(_made(VerifyOptions, store, fields, "verify"))
+    if not quiet:
+        print(found.summary())
+    return found
 
 
 # --------------------------------------------------------------------------------------------
