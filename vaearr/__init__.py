@@ -36,6 +36,7 @@ from vaearr.api import (
     index,
     info,
     ingest,
+    ingest_tables,
     open,
     report,
     roi,
@@ -55,8 +56,8 @@ if TYPE_CHECKING:  # their types for type checkers; at run time __getattr__ impo
 LAZY = MappingProxyType({"to_crystal_map": "vaearr.io.bridge", "to_ebsd": "vaearr.io.bridge",
                          "from_crystal_map": "vaearr.io.bridge"})
 #: The steps at the top level, in the order of an experiment.
-STEPS = ("open", "ingest", "roi", "train", "encode", "decompose", "boundaries", "index", "segment", "spread",
-         "export", "report", "info", "verify")
+STEPS = ("open", "ingest", "ingest_tables", "roi", "train", "encode", "decompose", "boundaries", "index", "segment",
+         "spread", "export", "report", "info", "verify")
 
 __all__ = [
     "InputError",
@@ -72,6 +73,7 @@ __all__ = [
     "index",
     "info",
     "ingest",
+    "ingest_tables",
     "open",
     "open_store",
     "report",

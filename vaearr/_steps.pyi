@@ -103,6 +103,27 @@ def ingest(
     """``vaearr ingest nifti`` (:class:`~vaearr.io.options.IngestNiftiOptions`)."""
 
 
+def ingest_tables(
+    store: StrPath,
+    *,
+    bandcontrast: StrPath | None = None,
+    elements: StrPath | None = None,
+    phase: StrPath | None = None,
+    pca_weights: StrPath | None = None,
+    cnmf_weights: StrPath | None = None,
+    xy_units: str | None = None,
+    composite: str | None = None,
+    composite_rgb: str | None = None,
+    composite_mask: str | None = None,
+    overwrite: bool = False,
+    quiet: bool = False,
+) -> xr.Dataset:
+    """``vaearr ingest tables``: band contrast, element, phase and weight CSVs onto ``store``'s scan grid, by
+    coordinate, and with ``composite``/``composite_rgb`` an element composite
+    (:class:`~vaearr.io.options.IngestTablesOptions`, :func:`vaearr.io.tables.ingest_tables`); prints what the command
+    says of them (``quiet``: nothing) and returns what it wrote."""
+
+
 def roi(
     store: StrPath,
     *,

@@ -39,6 +39,7 @@ from vaearr.io.options import (
     IngestImagesOptions,
     IngestNiftiOptions,
     IngestOrientationsOptions,
+    IngestTablesOptions,
     library_keywords,
 )
 from vaearr.maps.options import (
@@ -187,6 +188,26 @@ def _ingest_options(cls: type, src: Any, store: PathLike | None, fields: dict[st
     """The options dataclass ``cls`` of an ingest step, checked (:func:`vaearr.options.from_fields`)."""
     return from_fields(cls, {"src": src, "store": None if store is None else os.fspath(store), **fields},
                        "vaearr.ingest")
+
+
+@_step(IngestTablesOptions, QUIET)
+def ingest_tables(store: PathLike, **fields: Any) -> xr.Dataset:
+    """``vaearr ingest tables``: band contrast, element, phase and weight CSVs onto ``store``'s scan grid, by
+    coordinate, and with ``composite``/``composite_rgb`` an element composite
+    (:class:`~vaearr.io.options.IngestTablesOptions`, :func:`vaearr.io.tables.ingest_tables`); prints what the command
+    says of them (``quiet``: nothing) and returns what it wrote."""
+    from vaearr.interface import table_composite
+    from vaearr.io.tables import ingest_tables as read_tables
+    from vaearr.io.tables import tables_notes
+    from vaearr.io.write import check_kind
+
+    quiet = fields.pop("quiet", False)
+    options = _made(IngestTablesOptions, store, fields, "ingest_tables")
+    check_kind(options.store, "ebsd-map")
+    ds = read_tables(options.store, **options.tables(), derive=table_composite(options))
+    for line in [] if quiet else tables_notes(ds):
+        print(line)
+    return written(store, list(ds.data_vars))
 
 
 def ingest(src: PathLike | Sequence[PathLike], store: PathLike, *, kind: str = "ebsd", quiet: bool = False,

@@ -45,6 +45,8 @@ class Command:
 COMMANDS = {
     "ingest ebsd": Command("vaearr.io.options:IngestEbsdOptions", "ingest ebsd", "flows.pipeline:ingest",
                            "vaearr.api:READERS.ebsd", flow_extra={"roi_otsu"}, api_extra={"quiet"}),
+    "ingest tables": Command("vaearr.io.options:IngestTablesOptions", "ingest tables", "flows.ingest:ingest_tables_flow",
+                             "vaearr.api:ingest_tables", api_extra={"quiet"}),
     "ingest images": Command("vaearr.io.options:IngestImagesOptions", "ingest images", "flows.ingest:ingest_images_flow",
                              "vaearr.api:READERS.images", api_extra={"quiet"}),
     "ingest idx": Command("vaearr.io.options:IngestIdxOptions", "ingest idx", "flows.ingest:ingest_idx_flow",
@@ -163,7 +165,7 @@ def test_the_command_line_the_flow_and_the_python_step_take_the_same_options(nam
 
 def test_the_commands_declared_once_are_all_here() -> None:
     """Every options dataclass a command line is made from (``typer_parameters(...)`` in ``vaearr/cli``) is held to
-    the rule above, and each of roi, boundaries, report, encode and the ingest commands but tables takes its options
+    the rule above, and each of roi, boundaries, report, encode, the ingest commands, info and verify… takes its options
     from its dataclass alone."""
     import re
     from pathlib import Path
@@ -175,7 +177,8 @@ def test_the_commands_declared_once_are_all_here() -> None:
     assert made_from == {c.options.split(":")[1] for c in COMMANDS.values()}
     for where in ("store:roi", "boundaries:boundaries", "report:report", "encode:encode", "ingest:ingest_ebsd",
                   "ingest:ingest_images", "ingest:ingest_idx", "ingest:ingest_nifti", "ingest:ingest_orientations",
-                  "orientations:orientation_maps", "export:export", "store:info", "store:verify"):
+                  "orientations:orientation_maps", "export:export", "store:info", "store:verify",
+                  "ingest:ingest_tables"):
         body = inspect.getsource(_load(f"vaearr.cli.{where}"))
         assert "typer.Option(" not in body and "made(" in body, where
 
