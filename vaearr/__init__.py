@@ -37,6 +37,7 @@ from vaearr.api import (
     info,
     ingest,
     ingest_tables,
+    master_pattern,
     open,
     report,
     roi,
@@ -57,7 +58,7 @@ LAZY = MappingProxyType({"to_crystal_map": "vaearr.io.bridge", "to_ebsd": "vaear
                          "from_crystal_map": "vaearr.io.bridge"})
 #: The steps at the top level, in the order of an experiment.
 STEPS = ("open", "ingest", "ingest_tables", "roi", "train", "encode", "decompose", "boundaries", "index", "segment",
-         "spread", "export", "report", "info", "verify")
+         "spread", "export", "report", "master_pattern", "info", "verify")
 
 __all__ = [
     "InputError",
@@ -74,6 +75,7 @@ __all__ = [
     "info",
     "ingest",
     "ingest_tables",
+    "master_pattern",
     "open",
     "open_store",
     "report",

@@ -12,6 +12,7 @@ from vaearr._steps import index as index
 from vaearr._steps import info as info
 from vaearr._steps import ingest as ingest
 from vaearr._steps import ingest_tables as ingest_tables
+from vaearr._steps import master_pattern as master_pattern
 from vaearr._steps import report as report
 from vaearr._steps import roi as roi
 from vaearr._steps import segment as segment

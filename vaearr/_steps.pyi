@@ -9,6 +9,7 @@ from typing import Any, Literal, overload
 
 import xarray as xr
 
+from vaearr.crystals.master_patterns import MasterPatternResult
 from vaearr.store import Verification
 
 StrPath = str | os.PathLike[str]
@@ -389,6 +390,19 @@ def report(
     """``vaearr report``: one self-contained HTML page of the store and its run in ``out`` (default ``STORE_report``
     beside the store: :func:`vaearr.files.beside_store`; :class:`~vaearr.analysis.options.ReportOptions`: ``run``,
     ``analyses``, ``discover``, ``title``); returns the page's path."""
+
+
+def master_pattern(
+    phase: str,
+    *,
+    energy: float = 20.0,
+    out: StrPath | None = None,
+    quiet: bool = False,
+) -> MasterPatternResult:
+    """``vaearr master-pattern``: the master pattern of ``phase`` (as ``index`` takes it: ``fcc``, a ``.cif``…),
+    kinematical (computed once, cached) or read, and with ``out`` (a folder) its PNG and ``.npz`` there
+    (:class:`~vaearr.crystals.options.MasterPatternOptions`); prints what the command prints (``quiet``: nothing) and
+    returns it (``.master_pattern``: kikuchipy's ``EBSDMasterPattern``; ``.files``)."""
 
 
 def info(

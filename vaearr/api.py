@@ -30,6 +30,8 @@ from types import MappingProxyType
 import xarray as xr
 
 from vaearr.analysis.options import ReportOptions
+from vaearr.crystals.master_patterns import MasterPatternResult
+from vaearr.crystals.options import MasterPatternOptions
 from vaearr.encoding_options import EncodeOptions
 from vaearr.errors import InputError
 from vaearr.io.options import (
@@ -419,6 +421,27 @@ def report(store: PathLike, out: PathLike | None = None, **fields: Any) -> Path:
     if not quiet:
         print(result.summary())
     return result.path
+
+
+# --------------------------------------------------------------------------------------------
+# crystals
+
+
+@_step(MasterPatternOptions, QUIET)
+def master_pattern(phase: str, **fields: Any) -> MasterPatternResult:
+    """``vaearr master-pattern``: the master pattern of ``phase`` (as ``index`` takes it: ``fcc``, a ``.cif``…),
+    kinematical (computed once, cached) or read, and with ``out`` (a folder) its PNG and ``.npz`` there
+    (:class:`~vaearr.crystals.options.MasterPatternOptions`); prints what the command prints (``quiet``: nothing) and
+    returns it (``.master_pattern``: kikuchipy's ``EBSDMasterPattern``; ``.files``)."""
+    from vaearr.crystals.master_patterns import master_pattern_of
+
+    quiet = fields.pop("quiet", False)
+    options = from_fields(MasterPatternOptions, {"phase": phase, **fields}, "vaearr.master_pattern")
+    writable_folders(out=options.out)
+    result = master_pattern_of(options)
+    if not quiet:
+        print(result.summary())
+    return result
 
 
 # --------------------------------------------------------------------------------------------
