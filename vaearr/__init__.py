@@ -33,6 +33,7 @@ from vaearr.api import (
     decompose,
     encode,
     export,
+    import_weights,
     index,
     info,
     ingest,
@@ -57,8 +58,8 @@ if TYPE_CHECKING:  # their types for type checkers; at run time __getattr__ impo
 LAZY = MappingProxyType({"to_crystal_map": "vaearr.io.bridge", "to_ebsd": "vaearr.io.bridge",
                          "from_crystal_map": "vaearr.io.bridge"})
 #: The steps at the top level, in the order of an experiment.
-STEPS = ("open", "ingest", "ingest_tables", "roi", "train", "encode", "decompose", "boundaries", "index", "segment",
-         "spread", "export", "report", "master_pattern", "info", "verify")
+STEPS = ("open", "ingest", "ingest_tables", "roi", "train", "import_weights", "encode", "decompose", "boundaries",
+         "index", "segment", "spread", "export", "report", "master_pattern", "info", "verify")
 
 __all__ = [
     "InputError",
@@ -71,6 +72,7 @@ __all__ = [
     "encode",
     "export",
     "from_crystal_map",
+    "import_weights",
     "index",
     "info",
     "ingest",

@@ -8,6 +8,7 @@ from vaearr._steps import boundaries as boundaries
 from vaearr._steps import decompose as decompose
 from vaearr._steps import encode as encode
 from vaearr._steps import export as export
+from vaearr._steps import import_weights as import_weights
 from vaearr._steps import index as index
 from vaearr._steps import info as info
 from vaearr._steps import ingest as ingest

@@ -218,6 +218,26 @@ def train(
     progress bars) and returns the run folder."""
 
 
+def import_weights(
+    weights: StrPath,
+    store: StrPath,
+    *,
+    script: str,
+    run: StrPath,
+    var: str = 'patterns',
+    mask: str | None = 'auto',
+    scale: str | None = None,
+    resize: int | None = None,
+    crop: int | None = None,
+    model_options: dict[str, Any] = ...,
+    quiet: bool = False,
+) -> Path:
+    """``vaearr import-weights``: a lab script's checkpoint (``script``: ``ebsd-script``, ``beta-vae``,
+    ``mnist-vae``) as a new run folder ``run`` that encode, explore and layers use
+    (:class:`~vaearr.train.options.ImportWeightsOptions`, :func:`vaearr.train.weights.import_weights`); prints what
+    the command prints (``quiet``: nothing) and returns the run folder."""
+
+
 def encode(
     store: StrPath,
     run: StrPath,

@@ -52,12 +52,13 @@ from vaearr.maps.options import (
     SegmentOptions,
     SpreadOptions,
 )
-from vaearr.options import from_fields, keyword_parameters, take_renamed, writable_folders
+from vaearr.options import from_fields, keyword_parameters, take_renamed, writable_folder, writable_folders
 from vaearr.registry import Registry
 from vaearr.store import Verification, open_store
 from vaearr.store.options import InfoOptions, VerifyOptions
 from vaearr.store.schema import ORIENTATION_MAPS, no_variable, orientation_map_name
 from vaearr.train.config import TrainConfig
+from vaearr.train.options import ImportWeightsOptions
 
 #: ``vaearr.ingest``'s readers by the kind of input (the ``vaearr ingest KIND`` commands).
 READERS: Registry[Callable[..., xr.Dataset]] = Registry("kind of input")
@@ -273,6 +274,24 @@ def encode(store: PathLike, run: PathLike, **fields: Any) -> xr.Dataset:
         print(result.summary())
     return written(store, list(result.variables))
 
+
+
+@_step(ImportWeightsOptions, QUIET)
+def import_weights(weights: PathLike, store: PathLike, **fields: Any) -> Path:
+    """``vaearr import-weights``: a lab script's checkpoint (``script``: ``ebsd-script``, ``beta-vae``,
+    ``mnist-vae``) as a new run folder ``run`` that encode, explore and layers use
+    (:class:`~vaearr.train.options.ImportWeightsOptions`, :func:`vaearr.train.weights.import_weights`); prints what
+    the command prints (``quiet``: nothing) and returns the run folder."""
+    from vaearr.train.weights import import_run, imported_summary
+
+    quiet = fields.pop("quiet", False)
+    options = from_fields(ImportWeightsOptions, {"weights": weights, "store": os.fspath(store), **fields},
+                          "vaearr.import_weights")
+    writable_folder(options.run, "`run`")
+    run = import_run(options)
+    if not quiet:
+        print(imported_summary(options, run))
+    return Path(options.run)
 
 
 # --------------------------------------------------------------------------------------------

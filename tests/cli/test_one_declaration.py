@@ -92,6 +92,8 @@ COMMANDS = {
                       cli_extra={"out"} | FIGURES, flow_extra={"out"} | FIGURES),
     "master-pattern": Command("vaearr.crystals.options:MasterPatternOptions", "master-pattern", None,
                               "vaearr.api:master_pattern", api_extra={"quiet"}),
+    "import-weights": Command("vaearr.train.options:ImportWeightsOptions", "import-weights", None,
+                              "vaearr.api:import_weights", api_extra={"quiet"}),
     "info": Command("vaearr.store.options:InfoOptions", "info", None, "vaearr.api:info"),
     "verify": Command("vaearr.store.options:VerifyOptions", "verify", None, "vaearr.api:verify", api_extra={"quiet"}),
 }
@@ -180,7 +182,8 @@ def test_the_commands_declared_once_are_all_here() -> None:
     for where in ("store:roi", "boundaries:boundaries", "report:report", "encode:encode", "ingest:ingest_ebsd",
                   "ingest:ingest_images", "ingest:ingest_idx", "ingest:ingest_nifti", "ingest:ingest_orientations",
                   "orientations:orientation_maps", "export:export", "store:info", "store:verify",
-                  "ingest:ingest_tables", "phases:master_pattern"):
+                  "ingest:ingest_tables", "phases:master_pattern",
+                  "weights:import_weights"):
         body = inspect.getsource(_load(f"vaearr.cli.{where}"))
         assert "typer.Option(" not in body and "made(" in body, where
 
