@@ -210,7 +210,7 @@ def ingest_tables(store: PathLike, **fields: Any) -> xr.Dataset:
     ds = read_tables(options.store, **options.tables(), derive=table_composite(options))
     for line in [] if quiet else tables_notes(ds):
         print(line)
-    return written(store, list(ds.data_vars))
+    return written(store, [str(v) for v in ds.data_vars])
 
 
 def ingest(src: PathLike | Sequence[PathLike], store: PathLike, *, kind: str = "ebsd", quiet: bool = False,

@@ -409,7 +409,7 @@ def parse_options(items: list[str] | None) -> dict:
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep:
-            raise InputError(None, f"--option takes key=value, got '{item}'")
+            raise InputError(None, f"`option` takes key=value, got '{item}'")
         try:
             out[key.strip()] = json.loads(value)
         except json.JSONDecodeError:

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from vaearr.cli.common import app, typer_parameters
+from vaearr.interface import in_flags, options_flags
 from vaearr.options import made, writable_folder
 from vaearr.train.options import ImportWeightsOptions
 
@@ -19,7 +20,7 @@ def import_weights(**given: Any) -> None:
     writable_folder(options.run, "--run")  # proven writable (removed again if the command fails while it is empty)
     from vaearr.train.weights import import_run, imported_summary
 
-    typer.echo(imported_summary(options, import_run(options)))
+    typer.echo(in_flags(imported_summary(options, import_run(options)), options_flags(ImportWeightsOptions)))
 
 
 import_weights.__signature__ = inspect.Signature(typer_parameters(ImportWeightsOptions))  # type: ignore[attr-defined]

@@ -100,8 +100,9 @@ def import_run(options: ImportWeightsOptions) -> Run:
 
 
 def imported_summary(options: ImportWeightsOptions, run: Run) -> str:
-    """The lines ``vaearr import-weights`` prints of the run it made."""
+    """The lines ``vaearr import-weights`` prints of the run it made (``script`` as a keyword: the command line says
+    ``--from``)."""
     c = run.model_config
-    return (f"imported {options.weights} (--from {options.script}) → {options.run}\n"
+    return (f"imported {options.weights} (`script={options.script!r}`) → {options.run}\n"
             f"  conv-vae {'×'.join(map(str, c['input_shape']))} → {c['latent_dim']} latent dims, "
             f"output {c['output']}, inputs scaled to {run.train['scale']}")
