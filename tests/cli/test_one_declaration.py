@@ -94,6 +94,10 @@ COMMANDS = {
                               "vaearr.api:master_pattern", api_extra={"quiet"}),
     "import-weights": Command("vaearr.train.options:ImportWeightsOptions", "import-weights", None,
                               "vaearr.api:import_weights", api_extra={"quiet"}),
+    "layers": Command("vaearr.analysis.options:LayersOptions", "layers", "flows.explore:compare_layers",
+                      cli_extra=FIGURES, flow_extra=FIGURES),
+    "explore-map": Command("vaearr.analysis.options:ExploreMapOptions", "explore-map", None),
+    "demo": Command("vaearr.demo_options:DemoOptions", "demo", None, cli_extra=FIGURES),
     "info": Command("vaearr.store.options:InfoOptions", "info", None, "vaearr.api:info"),
     "verify": Command("vaearr.store.options:VerifyOptions", "verify", None, "vaearr.api:verify", api_extra={"quiet"}),
 }
@@ -183,7 +187,7 @@ def test_the_commands_declared_once_are_all_here() -> None:
                   "ingest:ingest_images", "ingest:ingest_idx", "ingest:ingest_nifti", "ingest:ingest_orientations",
                   "orientations:orientation_maps", "export:export", "store:info", "store:verify",
                   "ingest:ingest_tables", "phases:master_pattern",
-                  "weights:import_weights"):
+                  "weights:import_weights", "explore:layers", "explore:explore_map", "demo:demo"):
         body = inspect.getsource(_load(f"vaearr.cli.{where}"))
         assert "typer.Option(" not in body and "made(" in body, where
 
