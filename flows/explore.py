@@ -7,10 +7,10 @@ from typing import Any
 from prefect import flow, task
 
 from flows.params import options_flow, pinned
-from vaearr.analysis.options import ExploreOptions
+from vaearr.analysis.options import ExploreOptions, LayersOptions
 from vaearr.options import DEFAULT_FIGURES, FigureOptions, build, writable_folders
 from vaearr.viz.explore import explore, explore_files
-from vaearr.viz.layers import compare_folder, compare_images
+from vaearr.viz.layers import compare_folder, compare_images, layer_model
 
 
 @task(name="explore")
@@ -23,14 +23,14 @@ def explore_files_task(run: str, images: list[str], out: str, **kwargs: Any) -> 
     return explore_files(run, images, out, **kwargs).summary
 
 
-@task(name="compare-images")
-def compare_images_task(run: str, img1: str, img2: str, out: str, top: int) -> dict:
-    return compare_images(run, img1, img2, out, top=top).to_dict(top)
-
-
-@task(name="compare-folder")
-def compare_folder_task(run: str, folder: str, out: str, top: int) -> dict:
-    return compare_folder(run, folder, out, top=top).to_dict(top)
+@task(name="compare-layers")
+def compare_layers_task(options: LayersOptions, figures: FigureOptions = DEFAULT_FIGURES) -> dict:
+    o = options
+    model = layer_model(o.run, weights=o.weights, size=o.size, checkpoint=o.checkpoint, device=o.device)
+    kw = {"top": o.top, "checkpoint": o.checkpoint, "device": o.device, "figures": figures}
+    if o.folder is not None:
+        return compare_folder(model, o.folder, o.out, **kw).to_dict(o.top)
+    return compare_images(model, o.img1, o.img2, o.out, **kw).to_dict(o.top)
 
 
 def _explore_latents(**params: Any) -> dict:
@@ -69,26 +69,22 @@ def explore_image_files(
     return summary
 
 
-@flow(name="compare-layers", log_prints=True)
-@pinned
-def compare_layers(
-    run: str,
-    out: str,
-    img1: str | None = None,
-    img2: str | None = None,
-    folder: str | None = None,
-    top: int = 5,
-) -> dict:
-    """Decoder layer differences of two inputs, or of positive/negative pairs in a folder (``vaearr layers``)."""
-    if folder is not None:
-        result = compare_folder_task(run, folder, out, top)
+def _compare_layers(**params: Any) -> dict:
+    """Decoder layer differences of two inputs, or of positive/negative pairs in a folder (``vaearr layers``); its
+    parameters are the fields of :class:`vaearr.analysis.options.LayersOptions`."""
+    figures = params.pop("figure_options")
+    options = build(LayersOptions, params)
+    options.check()
+    writable_folders(out=options.out)
+    result = compare_layers_task(options, figures)
+    if options.folder is not None:
         print(f"compared {result['n_pairs']} pairs; unmatched: {result['unmatched']}")
-    elif img1 is not None and img2 is not None:
-        result = compare_images_task(run, img1, img2, out, top)
-        print(f"compared {img1} and {img2}; top layers: {result['top_layers']['cosine_dissimilarity']}")
     else:
-        raise ValueError("give img1 and img2, or folder")
+        print(f"compared {options.img1} and {options.img2}; top layers: {result['top_layers']['cosine_dissimilarity']}")
     return result
+
+
+compare_layers = options_flow("compare-layers", LayersOptions, _compare_layers, figures=True)
 
 
 FLOWS = (explore_latents, explore_image_files, compare_layers)

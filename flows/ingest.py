@@ -1,4 +1,4 @@
-"""Prefect flows ingest-images, ingest-idx, ingest-nifti and ingest-orientations: a source into a store, each taking the
+"""Prefect flows ingest-tables, ingest-images, ingest-idx, ingest-nifti and ingest-orientations: a source into a store, each taking the
 fields of its options dataclass (:mod:`vaearr.io.options`), as ``vaearr ingest KIND`` and ``vaearr.ingest(kind=)`` do.
 The ``ingest`` flow of an EBSD map is :func:`flows.pipeline.ingest`."""
 
@@ -10,6 +10,7 @@ from typing import Any
 import xarray as xr
 
 from flows.params import options_flow
+from vaearr.interface import table_composite
 from vaearr.io.idx import ingest_idx
 from vaearr.io.images import ingest_images
 from vaearr.io.nifti import ingest_nifti
@@ -18,8 +19,10 @@ from vaearr.io.options import (
     IngestImagesOptions,
     IngestNiftiOptions,
     IngestOrientationsOptions,
+    IngestTablesOptions,
     library_keywords,
 )
+from vaearr.io.tables import ingest_tables, tables_notes
 from vaearr.io.write import check_kind
 from vaearr.maps.indexing.orientations import ingest_orientation_map
 from vaearr.options import build, check_declared
@@ -52,4 +55,20 @@ ingest_nifti_flow = _reader_flow("ingest-nifti", IngestNiftiOptions, "volumes", 
 ingest_orientations_flow = _reader_flow("ingest-orientations", IngestOrientationsOptions, "ebsd-map",
                                         ingest_orientation_map)
 
-FLOWS = (ingest_images_flow, ingest_idx_flow, ingest_nifti_flow, ingest_orientations_flow)
+
+
+def _ingest_tables(**params: Any) -> dict:
+    """``vaearr ingest tables``: CSV maps onto a store's scan grid; its parameters are the fields of
+    IngestTablesOptions."""
+    options = build(IngestTablesOptions, params)
+    options.check()
+    check_kind(options.store, "ebsd-map")
+    ds = ingest_tables(options.store, **options.tables(), derive=table_composite(options))
+    for line in [f"ingested {', '.join(map(str, ds.data_vars))} into {options.store}", *tables_notes(ds)]:
+        print(line)
+    return {"store": str(options.store), "variables": sorted(map(str, ds.data_vars))}
+
+
+ingest_tables_flow = options_flow("ingest-tables", IngestTablesOptions, _ingest_tables)
+
+FLOWS = (ingest_tables_flow, ingest_images_flow, ingest_idx_flow, ingest_nifti_flow, ingest_orientations_flow)

@@ -65,6 +65,9 @@ from typing import Any, Literal, overload
 
 import xarray as xr
 
+from vaearr.crystals.master_patterns import MasterPatternResult
+from vaearr.store import Verification
+
 StrPath = str | os.PathLike[str]
 '''
 
@@ -74,7 +77,9 @@ AS_WRITTEN = ("open", "ingest")
 
 #: the qualified names ``inspect.formatannotation`` writes → the stub's (a parameter's path: either form)
 NAMES = [("str | os.PathLike", "StrPath"), ("collections.abc.", ""), ("typing.", ""),
-         ("xarray.core.dataset.Dataset", "xr.Dataset"), ("pathlib.Path", "Path")]
+         ("xarray.core.dataset.Dataset", "xr.Dataset"), ("pathlib.Path", "Path"),
+         ("vaearr.store.verify.Verification", "Verification"),
+         ("vaearr.crystals.master_patterns.MasterPatternResult", "MasterPatternResult")]
 
 
 def annotation(a: Any, *, parameter: bool) -> str:

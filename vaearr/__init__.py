@@ -28,7 +28,25 @@ from typing import TYPE_CHECKING, Any
 # either finds it in sys.modules and leaves the steps alone (tests/cli/test_api.py)
 import vaearr.encode  # noqa: F401
 import vaearr.train  # noqa: F401
-from vaearr.api import boundaries, decompose, encode, export, index, ingest, open, report, roi, segment, spread, train
+from vaearr.api import (
+    boundaries,
+    decompose,
+    encode,
+    export,
+    import_weights,
+    index,
+    info,
+    ingest,
+    ingest_tables,
+    master_pattern,
+    open,
+    report,
+    roi,
+    segment,
+    spread,
+    train,
+    verify,
+)
 from vaearr.errors import InputError, StoreBusyError, StoreError, VaearrError
 from vaearr.store import open_store, write_variable, write_variables
 from vaearr.version import __version__
@@ -40,8 +58,8 @@ if TYPE_CHECKING:  # their types for type checkers; at run time __getattr__ impo
 LAZY = MappingProxyType({"to_crystal_map": "vaearr.io.bridge", "to_ebsd": "vaearr.io.bridge",
                          "from_crystal_map": "vaearr.io.bridge"})
 #: The steps at the top level, in the order of an experiment.
-STEPS = ("open", "ingest", "roi", "train", "encode", "decompose", "boundaries", "index", "segment", "spread",
-         "export", "report")
+STEPS = ("open", "ingest", "ingest_tables", "roi", "train", "import_weights", "encode", "decompose", "boundaries",
+         "index", "segment", "spread", "export", "report", "master_pattern", "info", "verify")
 
 __all__ = [
     "InputError",
@@ -54,8 +72,12 @@ __all__ = [
     "encode",
     "export",
     "from_crystal_map",
+    "import_weights",
     "index",
+    "info",
     "ingest",
+    "ingest_tables",
+    "master_pattern",
     "open",
     "open_store",
     "report",
@@ -65,6 +87,7 @@ __all__ = [
     "to_crystal_map",
     "to_ebsd",
     "train",
+    "verify",
     "write_variable",
     "write_variables",
 ]

@@ -9,6 +9,9 @@ from typing import Any, Literal, overload
 
 import xarray as xr
 
+from vaearr.crystals.master_patterns import MasterPatternResult
+from vaearr.store import Verification
+
 StrPath = str | os.PathLike[str]
 
 
@@ -99,6 +102,27 @@ def ingest(
     quiet: bool = False,
 ) -> xr.Dataset:
     """``vaearr ingest nifti`` (:class:`~vaearr.io.options.IngestNiftiOptions`)."""
+
+
+def ingest_tables(
+    store: StrPath,
+    *,
+    bandcontrast: StrPath | None = None,
+    elements: StrPath | None = None,
+    phase: StrPath | None = None,
+    pca_weights: StrPath | None = None,
+    cnmf_weights: StrPath | None = None,
+    xy_units: str | None = None,
+    composite: str | None = None,
+    composite_rgb: str | None = None,
+    composite_mask: str | None = None,
+    overwrite: bool = False,
+    quiet: bool = False,
+) -> xr.Dataset:
+    """``vaearr ingest tables``: band contrast, element, phase and weight CSVs onto ``store``'s scan grid, by
+    coordinate, and with ``composite``/``composite_rgb`` an element composite
+    (:class:`~vaearr.io.options.IngestTablesOptions`, :func:`vaearr.io.tables.ingest_tables`); prints what the command
+    says of them (``quiet``: nothing) and returns what it wrote."""
 
 
 def roi(
@@ -192,6 +216,26 @@ def train(
     ``run`` and its other fields given as keywords (``epochs=3``, ``latent_dim=4``, ``model_options={...}``; an
     unknown one is one error line naming the options); prints what the command reports (``quiet``: nothing, no
     progress bars) and returns the run folder."""
+
+
+def import_weights(
+    weights: StrPath,
+    store: StrPath,
+    *,
+    script: str,
+    run: StrPath,
+    var: str = 'patterns',
+    mask: str | None = 'auto',
+    scale: str | None = None,
+    resize: int | None = None,
+    crop: int | None = None,
+    model_options: dict[str, Any] = ...,
+    quiet: bool = False,
+) -> Path:
+    """``vaearr import-weights``: a lab script's checkpoint (``script``: ``ebsd-script``, ``beta-vae``,
+    ``mnist-vae``) as a new run folder ``run`` that encode, explore and layers use
+    (:class:`~vaearr.train.options.ImportWeightsOptions`, :func:`vaearr.train.weights.import_weights`); prints what
+    the command prints (``quiet``: nothing) and returns the run folder."""
 
 
 def encode(
@@ -366,3 +410,33 @@ def report(
     """``vaearr report``: one self-contained HTML page of the store and its run in ``out`` (default ``STORE_report``
     beside the store: :func:`vaearr.files.beside_store`; :class:`~vaearr.analysis.options.ReportOptions`: ``run``,
     ``analyses``, ``discover``, ``title``); returns the page's path."""
+
+
+def master_pattern(
+    phase: str,
+    *,
+    energy: float = 20.0,
+    out: StrPath | None = None,
+    quiet: bool = False,
+) -> MasterPatternResult:
+    """``vaearr master-pattern``: the master pattern of ``phase`` (as ``index`` takes it: ``fcc``, a ``.cif``…),
+    kinematical (computed once, cached) or read, and with ``out`` (a folder) its PNG and ``.npz`` there
+    (:class:`~vaearr.crystals.options.MasterPatternOptions`); prints what the command prints (``quiet``: nothing) and
+    returns it (``.master_pattern``: kikuchipy's ``EBSDMasterPattern``; ``.files``)."""
+
+
+def info(
+    store: StrPath,
+) -> str:
+    """``vaearr info``: the variables, dims, masks and provenance of ``store``, the text the command prints
+    (:func:`vaearr.store.describe`; ``print(vaearr.info(store))``)."""
+
+
+def verify(
+    store: StrPath,
+    *,
+    quiet: bool = False,
+) -> Verification:
+    """``vaearr verify``: every chunk of every variable of ``store`` read (:func:`vaearr.store.verify_store`); prints
+    what the command prints (``quiet``: nothing) and returns the :class:`~vaearr.store.Verification` (``.ok``:
+    every chunk whole)."""

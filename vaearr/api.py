@@ -30,6 +30,8 @@ from types import MappingProxyType
 import xarray as xr
 
 from vaearr.analysis.options import ReportOptions
+from vaearr.crystals.master_patterns import MasterPatternResult
+from vaearr.crystals.options import MasterPatternOptions
 from vaearr.encoding_options import EncodeOptions
 from vaearr.errors import InputError
 from vaearr.io.options import (
@@ -39,6 +41,7 @@ from vaearr.io.options import (
     IngestImagesOptions,
     IngestNiftiOptions,
     IngestOrientationsOptions,
+    IngestTablesOptions,
     library_keywords,
 )
 from vaearr.maps.options import (
@@ -49,11 +52,13 @@ from vaearr.maps.options import (
     SegmentOptions,
     SpreadOptions,
 )
-from vaearr.options import from_fields, keyword_parameters, take_renamed, writable_folders
+from vaearr.options import from_fields, keyword_parameters, take_renamed, writable_folder, writable_folders
 from vaearr.registry import Registry
-from vaearr.store import open_store
+from vaearr.store import Verification, open_store
+from vaearr.store.options import InfoOptions, VerifyOptions
 from vaearr.store.schema import ORIENTATION_MAPS, no_variable, orientation_map_name
 from vaearr.train.config import TrainConfig
+from vaearr.train.options import ImportWeightsOptions
 
 #: ``vaearr.ingest``'s readers by the kind of input (the ``vaearr ingest KIND`` commands).
 READERS: Registry[Callable[..., xr.Dataset]] = Registry("kind of input")
@@ -188,6 +193,26 @@ def _ingest_options(cls: type, src: Any, store: PathLike | None, fields: dict[st
                        "vaearr.ingest")
 
 
+@_step(IngestTablesOptions, QUIET)
+def ingest_tables(store: PathLike, **fields: Any) -> xr.Dataset:
+    """``vaearr ingest tables``: band contrast, element, phase and weight CSVs onto ``store``'s scan grid, by
+    coordinate, and with ``composite``/``composite_rgb`` an element composite
+    (:class:`~vaearr.io.options.IngestTablesOptions`, :func:`vaearr.io.tables.ingest_tables`); prints what the command
+    says of them (``quiet``: nothing) and returns what it wrote."""
+    from vaearr.interface import table_composite
+    from vaearr.io.tables import ingest_tables as read_tables
+    from vaearr.io.tables import tables_notes
+    from vaearr.io.write import check_kind
+
+    quiet = fields.pop("quiet", False)
+    options = _made(IngestTablesOptions, store, fields, "ingest_tables")
+    check_kind(options.store, "ebsd-map")
+    ds = read_tables(options.store, **options.tables(), derive=table_composite(options))
+    for line in [] if quiet else tables_notes(ds):
+        print(line)
+    return written(store, [str(v) for v in ds.data_vars])
+
+
 def ingest(src: PathLike | Sequence[PathLike], store: PathLike, *, kind: str = "ebsd", quiet: bool = False,
            **kwargs: Any) -> xr.Dataset:
     """``vaearr ingest KIND``: ``src`` into ``store``; returns the store (lazy).
@@ -249,6 +274,24 @@ def encode(store: PathLike, run: PathLike, **fields: Any) -> xr.Dataset:
         print(result.summary())
     return written(store, list(result.variables))
 
+
+
+@_step(ImportWeightsOptions, QUIET)
+def import_weights(weights: PathLike, store: PathLike, **fields: Any) -> Path:
+    """``vaearr import-weights``: a lab script's checkpoint (``script``: ``ebsd-script``, ``beta-vae``,
+    ``mnist-vae``) as a new run folder ``run`` that encode, explore and layers use
+    (:class:`~vaearr.train.options.ImportWeightsOptions`, :func:`vaearr.train.weights.import_weights`); prints what
+    the command prints (``quiet``: nothing) and returns the run folder."""
+    from vaearr.train.weights import import_run, imported_summary
+
+    quiet = fields.pop("quiet", False)
+    options = from_fields(ImportWeightsOptions, {"weights": weights, "store": os.fspath(store), **fields},
+                          "vaearr.import_weights")
+    writable_folder(options.run, "`run`")
+    run = import_run(options)
+    if not quiet:
+        print(imported_summary(options, run))
+    return Path(options.run)
 
 
 # --------------------------------------------------------------------------------------------
@@ -397,6 +440,54 @@ def report(store: PathLike, out: PathLike | None = None, **fields: Any) -> Path:
     if not quiet:
         print(result.summary())
     return result.path
+
+
+# --------------------------------------------------------------------------------------------
+# crystals
+
+
+@_step(MasterPatternOptions, QUIET)
+def master_pattern(phase: str, **fields: Any) -> MasterPatternResult:
+    """``vaearr master-pattern``: the master pattern of ``phase`` (as ``index`` takes it: ``fcc``, a ``.cif``…),
+    kinematical (computed once, cached) or read, and with ``out`` (a folder) its PNG and ``.npz`` there
+    (:class:`~vaearr.crystals.options.MasterPatternOptions`); prints what the command prints (``quiet``: nothing) and
+    returns it (``.master_pattern``: kikuchipy's ``EBSDMasterPattern``; ``.files``)."""
+    from vaearr.crystals.master_patterns import master_pattern_of
+
+    quiet = fields.pop("quiet", False)
+    options = from_fields(MasterPatternOptions, {"phase": phase, **fields}, "vaearr.master_pattern")
+    writable_folders(out=options.out)
+    result = master_pattern_of(options)
+    if not quiet:
+        print(result.summary())
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# the store itself
+
+
+@_step(InfoOptions)
+def info(store: PathLike) -> str:
+    """``vaearr info``: the variables, dims, masks and provenance of ``store``, the text the command prints
+    (:func:`vaearr.store.describe`; ``print(vaearr.info(store))``)."""
+    from vaearr.store import describe
+
+    return describe(_made(InfoOptions, store, {}, "info").store)
+
+
+@_step(VerifyOptions, QUIET)
+def verify(store: PathLike, **fields: Any) -> Verification:
+    """``vaearr verify``: every chunk of every variable of ``store`` read (:func:`vaearr.store.verify_store`); prints
+    what the command prints (``quiet``: nothing) and returns the :class:`~vaearr.store.Verification` (``.ok``:
+    every chunk whole)."""
+    from vaearr.store import verify_store
+
+    quiet = fields.pop("quiet", False)
+    found = verify_store(_made(VerifyOptions, store, fields, "verify"))
+    if not quiet:
+        print(found.summary())
+    return found
 
 
 # --------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ what an interface takes, and the one place the library's field names become the 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import ast
 import contextlib
@@ -36,7 +37,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from vaearr.errors import KEYWORD, InputError, OptionError, VaearrError
-from vaearr.options import FIELD_DEFAULT, FigureOptions, declared, flag, keyword_parameters, options, parsed
+from vaearr.io.options import IngestTablesOptions
+from vaearr.options import FIELD_DEFAULT, FigureOptions, declared, flag, keyword_parameters, options, parse_names, parsed
 
 #: an fsspec URL (``s3://``, ``gs://``, ``memory://``...): ``file://`` is a local path
 URL = re.compile(r"^(?!file://)[A-Za-z][A-Za-z0-9+.-]*://")
@@ -236,3 +238,18 @@ def warnings_in_flags(flags: Mapping[str, Flag]) -> Iterator[None]:
 
         warnings.showwarning = show
         yield
+
+
+def table_composite(options: IngestTablesOptions) -> Callable[[Mapping[str, Any]], Any] | None:
+    """The element composite ``options`` ask for (``composite``, ``composite_rgb``, ``composite_mask``) as the
+    ``derive`` of :func:`vaearr.io.tables.ingest_tables` (written in its transaction), or None: the one reading of
+    those options for ``vaearr ingest tables``, its flow and :func:`vaearr.ingest_tables` (the library of tables,
+    below the map science, cannot make it itself)."""
+    if options.composite is None and options.composite_rgb is None:
+        return None
+    # the map science, imported when a composite is asked for: the command line starts without it
+    from vaearr.maps.decomposition.composite import composite_variables, parse_weights  # noqa: PLC0415
+
+    return functools.partial(
+        composite_variables, weights=parse_weights(options.composite) if options.composite is not None else None,
+        rgb=parse_names(options.composite_rgb), mask=options.composite_mask, store=options.store)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 import math
 import typing
 import warnings
@@ -400,6 +401,20 @@ def parse_range(text: str) -> tuple[float | None, float | None]:
     if lo is not None and hi is not None and lo > hi:
         raise InputError(None, f"range {text!r} is empty: {lo:g} > {hi:g}")
     return lo, hi
+
+
+def parse_options(items: list[str] | None) -> dict:
+    """``key=value`` pairs; values parsed as JSON when they are (numbers, lists, true/false)."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InputError(None, f"`option` takes key=value, got '{item}'")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
 
 
 def parse_none(text: str | None) -> str | None:

@@ -28,12 +28,13 @@ FIGURES = {"format", "dpi"}  # vaearr.options.FigureOptions: every command and f
 
 @dataclass(frozen=True)
 class Command:
-    """One command: its options dataclass (``module:Class``), its command line, its flow (``module:name``), its Python
-    step (``module:name``, or None where it has none) and what each adds to the fields."""
+    """One command: its options dataclass (``module:Class``), its command line, its flow (``module:name``, or None
+    where it has none: a server, the demo, a look at one store), its Python step (``module:name``, or None where it has
+    none) and what each adds to the fields."""
 
     options: str
     cli: str
-    flow: str
+    flow: str | None
     api: str | None = None
     cli_skip: tuple[str, ...] = ()  # fields the command line gives in another form (train's model_options: --option)
     cli_extra: set[str] = field(default_factory=set)
@@ -44,6 +45,8 @@ class Command:
 COMMANDS = {
     "ingest ebsd": Command("vaearr.io.options:IngestEbsdOptions", "ingest ebsd", "flows.pipeline:ingest",
                            "vaearr.api:READERS.ebsd", flow_extra={"roi_otsu"}, api_extra={"quiet"}),
+    "ingest tables": Command("vaearr.io.options:IngestTablesOptions", "ingest tables", "flows.ingest:ingest_tables_flow",
+                             "vaearr.api:ingest_tables", api_extra={"quiet"}),
     "ingest images": Command("vaearr.io.options:IngestImagesOptions", "ingest images", "flows.ingest:ingest_images_flow",
                              "vaearr.api:READERS.images", api_extra={"quiet"}),
     "ingest idx": Command("vaearr.io.options:IngestIdxOptions", "ingest idx", "flows.ingest:ingest_idx_flow",
@@ -87,6 +90,16 @@ COMMANDS = {
                                 "flows.phases:orientation_maps", cli_extra=FIGURES, flow_extra=FIGURES),
     "phases": Command("vaearr.maps.options:PhasesOptions", "phases", "flows.phases:phases",
                       cli_extra={"out"} | FIGURES, flow_extra={"out"} | FIGURES),
+    "master-pattern": Command("vaearr.crystals.options:MasterPatternOptions", "master-pattern", None,
+                              "vaearr.api:master_pattern", api_extra={"quiet"}),
+    "import-weights": Command("vaearr.train.options:ImportWeightsOptions", "import-weights", None,
+                              "vaearr.api:import_weights", api_extra={"quiet"}),
+    "layers": Command("vaearr.analysis.options:LayersOptions", "layers", "flows.explore:compare_layers",
+                      cli_extra=FIGURES, flow_extra=FIGURES),
+    "explore-map": Command("vaearr.analysis.options:ExploreMapOptions", "explore-map", None),
+    "demo": Command("vaearr.demo_options:DemoOptions", "demo", None, cli_extra=FIGURES),
+    "info": Command("vaearr.store.options:InfoOptions", "info", None, "vaearr.api:info"),
+    "verify": Command("vaearr.store.options:VerifyOptions", "verify", None, "vaearr.api:verify", api_extra={"quiet"}),
 }
 
 
@@ -131,8 +144,10 @@ def test_the_command_line_the_flow_and_the_python_step_take_the_same_options(nam
     cls = _load(c.options)
     fields = {d.name: d for d in declared(cls)}
     cli = {p.name: p for p in _cli_command(c.cli).params}
-    flow = _signature_defaults(_load(c.flow).fn)
-    interfaces = [("command line", set(cli) | set(c.cli_skip), c.cli_extra), ("flow", set(flow), c.flow_extra)]
+    interfaces = [("command line", set(cli) | set(c.cli_skip), c.cli_extra)]
+    if c.flow is not None:
+        flow = _signature_defaults(_load(c.flow).fn)
+        interfaces.append(("flow", set(flow), c.flow_extra))
     if c.api is not None:
         api = _signature_defaults(_load(c.api))
         interfaces.append(("Python step", set(api), c.api_extra))
@@ -140,9 +155,10 @@ def test_the_command_line_the_flow_and_the_python_step_take_the_same_options(nam
         assert names - {"help"} == set(fields) | extra, (name, where, sorted(names ^ (set(fields) | extra)))
     for n, d in fields.items():
         if d.default is dataclasses.MISSING:  # the store of most commands: given, never defaulted
-            assert flow[n] is inspect.Parameter.empty and cli[n].required, (name, n)
+            assert (c.flow is None or flow[n] is inspect.Parameter.empty) and cli[n].required, (name, n)
             continue
-        assert _same(flow[n], d.default), (name, "flow", n, flow[n], d.default)
+        if c.flow is not None:
+            assert _same(flow[n], d.default), (name, "flow", n, flow[n], d.default)
         if c.api is not None:
             assert _same(api[n], d.default), (name, "Python step", n, api[n], d.default)
         if n in c.cli_skip:
@@ -151,13 +167,13 @@ def test_the_command_line_the_flow_and_the_python_step_take_the_same_options(nam
         made = parsed(cls, {n: cli[n].default})[n]
         assert _same(made, d.default), (name, "command line", n, cli[n].default, made, d.default)
     # what two interfaces both add is taken alike too (out: None everywhere)
-    for n in c.cli_extra & c.flow_extra:
+    for n in c.cli_extra & c.flow_extra if c.flow is not None else ():
         assert _same(cli[n].default, flow[n]), (name, n, cli[n].default, flow[n])
 
 
 def test_the_commands_declared_once_are_all_here() -> None:
     """Every options dataclass a command line is made from (``typer_parameters(...)`` in ``vaearr/cli``) is held to
-    the rule above, and each of roi, boundaries, report, encode and the ingest commands but tables takes its options
+    the rule above, and each of roi, boundaries, report, encode, the ingest commands, info and verify… takes its options
     from its dataclass alone."""
     import re
     from pathlib import Path
@@ -169,7 +185,9 @@ def test_the_commands_declared_once_are_all_here() -> None:
     assert made_from == {c.options.split(":")[1] for c in COMMANDS.values()}
     for where in ("store:roi", "boundaries:boundaries", "report:report", "encode:encode", "ingest:ingest_ebsd",
                   "ingest:ingest_images", "ingest:ingest_idx", "ingest:ingest_nifti", "ingest:ingest_orientations",
-                  "orientations:orientation_maps", "export:export"):
+                  "orientations:orientation_maps", "export:export", "store:info", "store:verify",
+                  "ingest:ingest_tables", "phases:master_pattern",
+                  "weights:import_weights", "explore:layers", "explore:explore_map", "demo:demo"):
         body = inspect.getsource(_load(f"vaearr.cli.{where}"))
         assert "typer.Option(" not in body and "made(" in body, where
 

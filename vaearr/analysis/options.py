@@ -376,3 +376,56 @@ class ReportOptions:
         if self.out is None:  # the one rule of every command's output folder (vaearr.files.beside_store)
             object.__setattr__(self, "out", beside_store(self.store, "report"))
         object.__setattr__(self, "analyses", _folders(self.analyses))
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayersOptions:
+    """Everything ``vaearr layers`` and the ``compare-layers`` flow take (:mod:`vaearr.viz.layers`): two inputs
+    (``img1``, ``img2``) or matched pairs (``folder``) through a run's decoder or a pretrained SD VAE (``weights``)."""
+
+    out: Path = opt(Path("out/layers"), "Folder for layer_differences.json, charts and reconstructions.")
+    run: Path | None = opt(None, "Training run folder (a 2D model).", flags=("--run", "-r"))
+    weights: Path | None = opt(None, "Instead of `run`: a pretrained Stable Diffusion / ldm VAE (model.ckpt, "
+                                     ".safetensors, or a diffusers AutoencoderKL folder); inputs RGB, resized, scaled "
+                                     "to [-1, 1].")
+    size: int | None = opt(None, "With `weights`: input size N×N (default: diffusers' sample_size, else 512).", min=8)
+    img1: Path | None = opt(None, "First input: an image file or .npy array.")
+    img2: Path | None = opt(None, "Second input.")
+    folder: Path | None = opt(None, "Folder with positive/ and negative/, files matched by name.")
+    top: int = opt(5, "How many most-different layers to list.", min=1)
+    checkpoint: str = opt("best", "best, latest, an epoch number, or a checkpoint folder.")
+    device: str = opt("cpu", "cpu, cuda or cuda:N.")
+
+    def check(self) -> None:
+        """The ranges declared on the fields; a run or weights, and two inputs or a folder."""
+        check_declared(self)
+        if (self.run is None) == (self.weights is None):
+            raise InputError(None, "give either `run` or `weights`")
+        if self.size is not None and self.weights is None:
+            raise InputError(None, "`size` goes with `weights` (a run has its own input size)")
+        one = self.img1 is None and self.img2 is None
+        if (self.folder is None) == one or (self.folder is None and (self.img1 is None or self.img2 is None)):
+            raise InputError(None, "give either `img1` and `img2`, or `folder`")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExploreMapOptions:
+    """Everything ``vaearr explore-map`` takes (:class:`~vaearr.viz.map_explorer.MapExplorer`, served)."""
+
+    store: str = opt(help="EBSD map store with the patterns the run was trained on.", flags=())
+    run: Path = opt(help="Training run folder.", flags=("--run", "-r"))
+    map: str | None = opt(None, "Map shown first: a (y, x) variable, an RGB variable (orientation_ipf) or a component "
+                                "as latent[3] (default: bandcontrast, else latent[0]).")
+    port: int | None = opt(None, "Port on 127.0.0.1 (default: a free one, printed).")
+    var: str = opt("latent", "The store's latent variable (map ranges, box latents).", deprecated=("--latent",))
+    box_cap: int = opt(4096, "Most patterns a box's mean reads (a regular subsample beyond).")
+    checkpoint: str = opt("best", "best, latest, an epoch number, or a checkpoint folder.")
+    device: str = opt("cpu", "cpu, cuda or cuda:N.")
+
+    def check(self) -> None:
+        """A port, and a box that reads at least one pattern."""
+        check_declared(self)
+        if self.port is not None and not 0 <= self.port < 65536:
+            raise InputError(None, f"`port` {self.port}: not a port (0-65535)")
+        if self.box_cap < 1:
+            raise InputError(None, f"`box_cap` {self.box_cap}: give at least 1")

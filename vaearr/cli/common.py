@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import inspect
-import json
 import typing
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -29,7 +28,7 @@ from vaearr.interface import (  # noqa: F401 - the adapter's names the command m
     warnings_in_flags,
     with_figure_options,
 )
-from vaearr.options import REMOVED_IN, FigureOptions, parsed
+from vaearr.options import REMOVED_IN, FigureOptions, parse_options, parsed  # noqa: F401 - parse_options: the commands' name for it
 from vaearr.files import command_outputs
 from vaearr.store import describe
 
@@ -400,20 +399,6 @@ def out_parameter(help: str, default: Any = None, *, old: tuple[str, ...] = ("--
     taking its old spellings ``old``."""
     return inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[
         Optional[Path], typer.Option("--out", help=help), Renamed(*old)])
-
-
-def parse_options(items: list[str] | None) -> dict:
-    """``key=value`` pairs; values parsed as JSON when they are (numbers, lists, true/false)."""
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise InputError(None, f"--option takes key=value, got '{item}'")
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
 
 
 def print_store(store: Path | str) -> None:

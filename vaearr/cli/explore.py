@@ -1,4 +1,6 @@
-"""``vaearr explore`` and ``vaearr layers``: latent-space exploration of a run, and its decoder layers compared."""
+"""``vaearr explore``, ``vaearr layers`` and ``vaearr explore-map``: latent-space exploration of a run, its decoder
+layers compared, the map explorer served (their options: :class:`~vaearr.analysis.options.ExploreOptions`,
+:class:`~vaearr.analysis.options.LayersOptions`, :class:`~vaearr.analysis.options.ExploreMapOptions`)."""
 
 from __future__ import annotations
 
@@ -8,10 +10,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from vaearr.analysis.options import ExploreOptions
-from vaearr.cli.common import Checkpoint, Device, Renamed, app, figure_command, typer_parameters, store_location
+from vaearr.analysis.options import ExploreMapOptions, ExploreOptions, LayersOptions
+from vaearr.cli.common import app, figure_command, typer_parameters
 from vaearr.errors import InputError
-from vaearr.options import DEFAULT_FIGURES, FigureOptions, made, writable_folders
+from vaearr.options import FigureOptions, made, writable_folders
 
 
 #: The command-line parameters of ``vaearr explore`` that are not :class:`ExploreOptions` fields: image files
@@ -63,81 +65,55 @@ explore.__signature__ = inspect.Signature([*typer_parameters(ExploreOptions), *E
 app.command()(figure_command(explore))
 
 
-@app.command()
-@figure_command
-def layers(
-    out: Annotated[Path, typer.Option(help="Folder for layer_differences.json, charts and reconstructions.")] = Path("out/layers"),
-    run: Annotated[Optional[Path], typer.Option("--run", "-r", help="Training run folder (a 2D model).")] = None,
-    weights: Annotated[Optional[Path], typer.Option(help="Instead of --run: a pretrained Stable Diffusion / ldm VAE "
-                                                    "(model.ckpt, .safetensors, or a diffusers AutoencoderKL folder); "
-                                                    "inputs RGB, resized, scaled to [-1, 1].")] = None,
-    size: Annotated[Optional[int], typer.Option(min=8, help="With --weights: input size N×N (default: diffusers' "
-                                                "sample_size, else 512).")] = None,
-    img1: Annotated[Optional[Path], typer.Option(help="First input: an image file or .npy array.")] = None,
-    img2: Annotated[Optional[Path], typer.Option(help="Second input.")] = None,
-    folder: Annotated[Optional[Path], typer.Option(help="Folder with positive/ and negative/, files matched by name.")] = None,
-    top: Annotated[int, typer.Option(min=1, help="How many most-different layers to list.")] = 5,
-    checkpoint: Checkpoint = "best",
-    device: Device = "cpu",
-    figure_options: FigureOptions = DEFAULT_FIGURES,
-) -> None:
+def layers(figure_options: FigureOptions, **given: Any) -> None:
     """Compare decoder layer activations of two inputs (--img1/--img2) or of matched pairs (--folder), through a run or a pretrained SD VAE (--weights)."""
-    if (run is None) == (weights is None):
-        raise InputError(None, "give either --run or --weights")
-    if size is not None and weights is None:
-        raise InputError(None, "--size goes with --weights (a run has its own input size)")
-    if (folder is None) == (img1 is None and img2 is None) or (folder is None and (img1 is None or img2 is None)):
-        raise InputError(None, "give either --img1 and --img2, or --folder")
-    writable_folders(out=out)  # proven writable, left as found: a bad --weights leaves no empty folder
+    o = made(LayersOptions, given)
+    writable_folders(out=o.out)  # proven writable, left as found: a bad --weights leaves no empty folder
     from vaearr.viz.layers import compare_folder, compare_images, layer_model
 
-    model = layer_model(run, weights=weights, size=size, checkpoint=checkpoint, device=device)
+    model = layer_model(o.run, weights=o.weights, size=o.size, checkpoint=o.checkpoint, device=o.device)
     for note in model.notes:
-        typer.echo(f"{weights}: {note}")
-    if folder is not None:
-        agg = compare_folder(model, folder, out, top=top, checkpoint=checkpoint, device=device, figures=figure_options)
-        d = agg.to_dict(top)
-        typer.echo(f"compared {d['n_pairs']} pairs → {out}")
+        typer.echo(f"{o.weights}: {note}")
+    kw = {"top": o.top, "checkpoint": o.checkpoint, "device": o.device, "figures": figure_options}
+    if o.folder is not None:
+        agg = compare_folder(model, o.folder, o.out, **kw)
+        d = agg.to_dict(o.top)
+        typer.echo(f"compared {d['n_pairs']} pairs → {o.out}")
         for side, names in agg.unmatched.items():
             if names:
                 typer.echo(f"  unmatched in {side}/: {', '.join(names)}")
         typer.echo(f"  most different layers (1 − cosine): {', '.join(d['top_layers']['cosine_dissimilarity'])}")
         return
-    cmp = compare_images(model, img1, img2, out, top=top, checkpoint=checkpoint, device=device, figures=figure_options)
-    typer.echo(f"compared {len(cmp.layers)} decoder layers of {img1} and {img2} → {out}")
-    typer.echo(f"  most different layers (1 − cosine): {', '.join(cmp.top(top, 'cosine'))}")
-    typer.echo(f"  most different layers (L2): {', '.join(cmp.top(top, 'l2'))}")
+    cmp = compare_images(model, o.img1, o.img2, o.out, **kw)
+    typer.echo(f"compared {len(cmp.layers)} decoder layers of {o.img1} and {o.img2} → {o.out}")
+    typer.echo(f"  most different layers (1 − cosine): {', '.join(cmp.top(o.top, 'cosine'))}")
+    typer.echo(f"  most different layers (L2): {', '.join(cmp.top(o.top, 'l2'))}")
 
 
-@app.command("explore-map")
-def explore_map(
-    store: Annotated[Path, typer.Argument(parser=store_location, help="EBSD map store with the patterns the run was trained on.")],
-    run: Annotated[Path, typer.Option("--run", "-r", help="Training run folder.")],
-    map_: Annotated[Optional[str], typer.Option("--map", help="Map shown first: a (y, x) variable, an RGB variable "
-                    "(orientation_ipf) or a component as latent[3] (default: bandcontrast, else latent[0]).")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port on 127.0.0.1 (default: a free one, printed).")] = None,
-    latent: Annotated[str, typer.Option("--var", help="The store's latent variable (map ranges, box latents)."), Renamed("--latent")] = "latent",
-    box_cap: Annotated[int, typer.Option(help="Most patterns a box's mean reads (a regular subsample beyond).")] = 4096,
-    checkpoint: Checkpoint = "best",
-    device: Device = "cpu",
-) -> None:
+layers.__signature__ = inspect.Signature(typer_parameters(LayersOptions))  # type: ignore[attr-defined]
+app.command()(figure_command(layers))
+
+
+def explore_map(**given: Any) -> None:
     """Serve the map explorer: click a pixel for its pattern, model input, reconstruction and latent; drag a box
     for its mean pattern and latents. Reads the store per click, never writes it."""
+    o = made(ExploreMapOptions, given)
     from vaearr.errors import StoreError
     from vaearr.viz.map_explorer import MapExplorer
 
-    if port is not None and not 0 <= port < 65536:
-        raise InputError(None, f"--port {port}: not a port (0-65535)")
-    if box_cap < 1:
-        raise InputError(None, f"--box-cap {box_cap}: give at least 1")
-    app_ = MapExplorer(store, run, map=map_, checkpoint=checkpoint, device=device, latent=latent, box_cap=box_cap)
+    app_ = MapExplorer(o.store, o.run, map=o.map, checkpoint=o.checkpoint, device=o.device, latent=o.var,
+                       box_cap=o.box_cap)
     p = app_.probe
-    if latent != "latent" and p.latent is None:  # named by the user, so it must be there
+    if o.var != "latent" and p.latent is None:  # named by the user, so it must be there
         from vaearr.store.schema import no_variable
 
-        raise StoreError(store, f"{no_variable(latent, p.ds.data_vars, kind='latent variable')} (--var names a "
-                                f"(y, x, {p.latent_dim}) latent)")
-    typer.echo(f"{store}: map {p.shape[0]} × {p.shape[1]} of {p.var} {p.pattern_shape[0]} × {p.pattern_shape[1]}; "
+        raise StoreError(o.store, f"{no_variable(o.var, p.ds.data_vars, kind='latent variable')} (--var names a "
+                                  f"(y, x, {p.latent_dim}) latent)")
+    typer.echo(f"{o.store}: map {p.shape[0]} × {p.shape[1]} of {p.var} {p.pattern_shape[0]} × {p.pattern_shape[1]}; "
                f"showing '{app_.map}' ({len(p.map_names())} maps); latent ranges from "
                f"{p.latent or 'none (no latent in the store)'}")
-    app_.serve(port, announce=typer.echo)
+    app_.serve(o.port, announce=typer.echo)
+
+
+explore_map.__signature__ = inspect.Signature(typer_parameters(ExploreMapOptions))  # type: ignore[attr-defined]
+app.command("explore-map")(explore_map)

@@ -1,30 +1,24 @@
-"""``vaearr ingest ebsd|tables|images|idx|nifti``: a source into a store (``ebsd``'s options:
-:class:`~vaearr.io.options.IngestEbsdOptions`)."""
+"""``vaearr ingest ebsd|tables|orientations|images|idx|nifti``: a source into a store (their options:
+:mod:`vaearr.io.options`, ``IngestEbsdOptions``…)."""
 
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Any
 
 import typer
 
-from vaearr.cli.common import (
-    Overwrite,
-    in_flags,
-    ingest_app,
-    print_store,
-    store_location,
-    typer_parameters,
-)
+from vaearr.cli.common import in_flags, ingest_app, print_store, typer_parameters
 from vaearr.io.options import (
     IngestEbsdOptions,
     IngestIdxOptions,
     IngestImagesOptions,
     IngestNiftiOptions,
     IngestOrientationsOptions,
+    IngestTablesOptions,
     library_keywords,
 )
+from vaearr.interface import table_composite
 from vaearr.io.write import check_kind
 from vaearr.options import made
 
@@ -56,52 +50,19 @@ ingest_ebsd.__signature__ = inspect.Signature(typer_parameters(IngestEbsdOptions
 ingest_app.command("ebsd")(ingest_ebsd)
 
 
-@ingest_app.command("tables")
-def ingest_tables(
-    store: Annotated[Path, typer.Argument(parser=store_location, help="Existing store whose scan grid the tables are aligned to.")],
-    bandcontrast: Annotated[Optional[Path], typer.Option(help="CSV x,y,bandcontrast.")] = None,
-    elements: Annotated[Optional[Path], typer.Option(help="CSV x,y,<El1>,<El2>,…")] = None,
-    phase: Annotated[Optional[Path], typer.Option(help="CSV x,y,phase (or x_indice,y_indice,phase_id).")] = None,
-    pca_weights: Annotated[Optional[Path], typer.Option(help="CSV x,y,PCA_1,PCA_2,… → pca_weights.")] = None,
-    cnmf_weights: Annotated[Optional[Path], typer.Option(help="CSV x,y,cNMF_1,cNMF_2,… → cnmf_weights.")] = None,
-    xy_units: Annotated[Optional[str], typer.Option(help="What x/y columns hold: auto (index headers such as x_indice are scan indices, others µm), index (index × the store's step) or um.")] = None,
-    composite: Annotated[Optional[str], typer.Option(help="Write 'composite': weighted sum of min–max normalised element maps, e.g. Ni=1,Fe=0.5 ('all': equal weights). For 'vaearr rank --against composite'.")] = None,
-    composite_rgb: Annotated[Optional[str], typer.Option(help="Write 'composite_rgb' of 1–3 elements as R,G,B (e.g. Ni,Fe,Cr) and 'composite' = its luminance.")] = None,
-    composite_mask: Annotated[Optional[str], typer.Option(help="Mask whose pixels set each element's normalisation (default: all pixels).")] = None,
-    overwrite: Overwrite = False,
-) -> None:
+def ingest_tables(**given: Any) -> None:
     """Band contrast / element / phase / PCA and cNMF weight CSVs onto an existing store's scan grid, by coordinate.
 
     --composite / --composite-rgb also write an element composite (from --elements, or the store's elements).
     """
-    check_kind(store, "ebsd-map")
+    options = made(IngestTablesOptions, given)
+    check_kind(options.store, "ebsd-map")
     from vaearr.io import tables as io_tables
 
-    derive = None
-    if composite is not None or composite_rgb is not None or composite_mask is not None:
-        from functools import partial
-
-        from vaearr.errors import InputError
-        from vaearr.maps.decomposition.composite import composite_variables, parse_weights
-        from vaearr.options import parse_names
-
-        if composite is None and composite_rgb is None:
-            raise InputError(None, "--composite-mask needs --composite or --composite-rgb")
-        derive = partial(composite_variables, weights=parse_weights(composite) if composite is not None else None,
-                         rgb=parse_names(composite_rgb) if composite_rgb is not None else None,
-                         mask=composite_mask, store=store)
-    ds = io_tables.ingest_tables(store, bandcontrast=bandcontrast, elements=elements, phase=phase,
-                                 pca_weights=pca_weights, cnmf_weights=cnmf_weights, overwrite=overwrite,
-                                 xy_units=xy_units, derive=derive)
-    for name in ds.data_vars:
-        a = ds[name].attrs
-        if a.get("xy_units") == "index":
-            typer.echo(f"{name}: x/y from columns {a['xy_columns'][0]!r}, {a['xy_columns'][1]!r} read as scan "
-                       f"indices × step {a['step'][1]:g} × {a['step'][0]:g} µm (x × y)")
-        if name == "composite":
-            typer.echo(f"composite: {a['mode']} of {', '.join(a['elements'])}"
-                       + (f", weights {a['weights']}" if "weights" in a else "") + f"; {a['normalisation']}")
-    print_store(store)
+    ds = io_tables.ingest_tables(options.store, **options.tables(), derive=table_composite(options))
+    for line in io_tables.tables_notes(ds):
+        typer.echo(line)
+    print_store(options.store)
 
 
 def ingest_orientations(**given: Any) -> None:
@@ -151,10 +112,11 @@ def ingest_nifti(**given: Any) -> None:
     print_store(options.store)
 
 
+ingest_tables.__signature__ = inspect.Signature(typer_parameters(IngestTablesOptions))  # type: ignore[attr-defined]
 ingest_orientations.__signature__ = inspect.Signature(typer_parameters(IngestOrientationsOptions))  # type: ignore[attr-defined]
 ingest_images.__signature__ = inspect.Signature(typer_parameters(IngestImagesOptions))  # type: ignore[attr-defined]
 ingest_idx.__signature__ = inspect.Signature(typer_parameters(IngestIdxOptions))  # type: ignore[attr-defined]
 ingest_nifti.__signature__ = inspect.Signature(typer_parameters(IngestNiftiOptions))  # type: ignore[attr-defined]
-for name, command in (("orientations", ingest_orientations), ("images", ingest_images), ("idx", ingest_idx),
+for name, command in (("tables", ingest_tables), ("orientations", ingest_orientations), ("images", ingest_images), ("idx", ingest_idx),
                       ("nifti", ingest_nifti)):
     ingest_app.command(name)(command)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Any
 
 import typer
 
 from vaearr.cli.common import app, figure_command, typer_parameters, out_parameter
+from vaearr.crystals.options import MasterPatternOptions
 from vaearr.maps.options import PhasesOptions, QualityOptions
-from vaearr.options import FigureOptions, check_values, made, writable_folders
+from vaearr.options import FigureOptions, made, writable_folders
 
 
 def quality(**given: Any) -> None:
@@ -25,30 +25,17 @@ quality.__signature__ = inspect.Signature(typer_parameters(QualityOptions))  # t
 app.command()(quality)
 
 
-@app.command("master-pattern")
-def master_pattern(
-    phase: Annotated[str, typer.Argument(help="A phase as 'vaearr index --phase' takes it: fcc, bcc, hcp, ni, a .cif "
-                                              "file, an EMsoft file or NAME:SPACEGROUP:a[,b,c,α,β,γ]:ATOMS.")],
-    energy: Annotated[float, typer.Option(help="Beam energy (kV) of a kinematical master pattern.")] = 20.0,
-    out: Annotated[Optional[Path], typer.Option(help="Folder for NAME_master_pattern.png (both hemispheres, square "
-                                                     "Lambert) and .npz (the arrays and the phase).")] = None,
-) -> None:
+def master_pattern(**given: Any) -> None:
     """A phase's master pattern: kinematical from its structure (computed once, cached) or read from kikuchipy/EMsoft."""
-    check_values(energy=(energy, {"above": 0, "max": 1000}))
-    writable_folders(out=out)
-    from vaearr.crystals import resolve_phase
-    from vaearr.crystals.master_patterns import cached_path, save_master_pattern
+    options = made(MasterPatternOptions, given)
+    writable_folders(out=options.out)
+    from vaearr.crystals.master_patterns import master_pattern_of
 
-    src = resolve_phase(phase)
-    mp = src.master_pattern(energy)
-    lines = [f"phase '{src.name}' ({src.phase.point_group.name}, space group "
-             f"{src.phase.space_group.number if src.phase.space_group else '?'}) from {src.source}",
-             f"master pattern: {' × '.join(map(str, mp.data.shape))}, square Lambert, both hemispheres"]
-    if src.kinematical:
-        lines.append(f"kinematical at {energy:g} kV, cached in {cached_path(src.phase, energy)}")
-    if out is not None:
-        lines += [f"wrote {p}" for p in save_master_pattern(mp, out, src.name).values()]
-    typer.echo("\n".join(lines))
+    typer.echo(master_pattern_of(options).summary())
+
+
+master_pattern.__signature__ = inspect.Signature(typer_parameters(MasterPatternOptions))  # type: ignore[attr-defined]
+app.command("master-pattern")(master_pattern)
 
 
 def phases(figure_options: FigureOptions, **given: Any) -> None:

@@ -1,4 +1,6 @@
-"""``vaearr roi`` (its options: :class:`~vaearr.maps.options.RoiOptions`), ``vaearr info`` and ``vaearr verify``: masks, what a store holds, whether it is whole.
+"""``vaearr roi``, ``vaearr info`` and ``vaearr verify``: masks, what a store holds, whether it is whole (their options:
+:class:`~vaearr.maps.options.RoiOptions`, :class:`~vaearr.store.options.InfoOptions`,
+:class:`~vaearr.store.options.VerifyOptions`).
 
 Like every command module, it imports the library when a command runs: ``vaearr --help`` and
 ``vaearr info`` start in about a second instead of importing torch, scikit-learn and the rest.
@@ -7,13 +9,13 @@ Like every command module, it imports the library when a command runs: ``vaearr 
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
-from vaearr.cli.common import app, figure_command, print_store, store_location, typer_parameters
+from vaearr.cli.common import app, figure_command, print_store, typer_parameters
 from vaearr.maps.options import RoiOptions
+from vaearr.store.options import InfoOptions, VerifyOptions
 from vaearr.options import FigureOptions, made, writable_folders
 
 
@@ -33,25 +35,25 @@ roi.__signature__ = inspect.Signature(typer_parameters(RoiOptions))  # type: ign
 app.command()(figure_command(roi))
 
 
-@app.command()
-def info(store: Annotated[Path, typer.Argument(parser=store_location, help="A vaearr store.")]) -> None:
+def info(**given: Any) -> None:
     """Variables, dims, masks and provenance of a store."""
-    print_store(store)
+    print_store(made(InfoOptions, given).store)
 
 
-@app.command()
-def verify(store: Annotated[Path, typer.Argument(parser=store_location, help="A zarr store.")]) -> None:
+def verify(**given: Any) -> None:
     """Read every chunk of every variable and report the broken ones (checksum, unreadable, emptied).
 
     Exit status 0 when every chunk is whole, 1 when something is broken.
     """
-    from vaearr.store import store_exists
-    from vaearr.store import verify as verify_store
-    from vaearr.errors import StoreError
+    from vaearr.store import verify_store
 
-    if not store_exists(store):
-        raise StoreError(store, "no zarr store here (no zarr.json)")
-    found = verify_store(store)
+    found = verify_store(made(VerifyOptions, given))
     typer.echo(found.summary())
     if not found.ok:
         raise typer.Exit(1)
+
+
+info.__signature__ = inspect.Signature(typer_parameters(InfoOptions))  # type: ignore[attr-defined]
+verify.__signature__ = inspect.Signature(typer_parameters(VerifyOptions))  # type: ignore[attr-defined]
+app.command()(info)
+app.command()(verify)

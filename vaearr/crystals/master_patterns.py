@@ -51,6 +51,7 @@ from vaearr.crystals.structures import (
     record_phase,
     structure_factors,
 )
+from vaearr.crystals.options import MasterPatternOptions
 from vaearr.errors import InputError, require, unreadable
 from vaearr.numba_cache import guard_gufunc_cache
 
@@ -423,3 +424,32 @@ def save_master_pattern(mp, folder: str | os.PathLike, name: str | None = None) 
     Image.fromarray(np.hstack([grey[0], gap, grey[-1]])).save(files["png"])
     np.savez_compressed(files["npz"], lambert=data, record=json.dumps(phase_record(mp.phase)))
     return files
+
+
+@dataclass
+class MasterPatternResult:
+    """What ``vaearr master-pattern`` made: the phase's source, its master pattern, and the files written."""
+
+    source: PhaseSource
+    master_pattern: Any
+    energy: float
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """The lines the command prints."""
+        src, mp = self.source, self.master_pattern
+        lines = [f"phase '{src.name}' ({src.phase.point_group.name}, space group "
+                 f"{src.phase.space_group.number if src.phase.space_group else '?'}) from {src.source}",
+                 f"master pattern: {' × '.join(map(str, mp.data.shape))}, square Lambert, both hemispheres"]
+        if src.kinematical:
+            lines.append(f"kinematical at {self.energy:g} kV, cached in {cached_path(src.phase, self.energy)}")
+        return "\n".join([*lines, *(f"wrote {p}" for p in self.files.values())])
+
+
+def master_pattern_of(options: MasterPatternOptions) -> MasterPatternResult:
+    """``vaearr master-pattern`` and :func:`vaearr.master_pattern`: the master pattern of ``options.phase`` at
+    ``options.energy`` kV (kinematical, computed once and cached, or read), written to ``options.out`` when given."""
+    src = resolve_phase(options.phase)
+    mp = src.master_pattern(options.energy)
+    files = save_master_pattern(mp, options.out, src.name) if options.out is not None else {}
+    return MasterPatternResult(src, mp, options.energy, files)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Optional
 
+from vaearr.errors import InputError
 from vaearr.options import check_declared, opt, parse_shape
 
 
@@ -143,6 +144,39 @@ class IngestOrientationsOptions:
     def target(self) -> str:
         """The store: the one given, else ``stores/<file name>.zarr``."""
         return self.store if self.store is not None else str(Path("stores") / f"{Path(self.src).stem}.zarr")
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestTablesOptions:
+    """Everything ``vaearr ingest tables``, the ``ingest-tables`` flow and :func:`vaearr.ingest_tables` take
+    (:func:`~vaearr.io.tables.ingest_tables`; ``composite``, ``composite_rgb`` and ``composite_mask``: the element
+    composite written in the same transaction, :func:`vaearr.interface.table_composite`)."""
+
+    store: str = opt(help="Existing store whose scan grid the tables are aligned to.", flags=())
+    bandcontrast: Path | None = opt(None, "CSV x,y,bandcontrast.")
+    elements: Path | None = opt(None, "CSV x,y,<El1>,<El2>,…")
+    phase: Path | None = opt(None, "CSV x,y,phase (or x_indice,y_indice,phase_id).")
+    pca_weights: Path | None = opt(None, "CSV x,y,PCA_1,PCA_2,… → pca_weights.")
+    cnmf_weights: Path | None = opt(None, "CSV x,y,cNMF_1,cNMF_2,… → cnmf_weights.")
+    xy_units: str | None = opt(None, "What x/y columns hold: auto (index headers such as x_indice are scan indices, "
+                                     "others µm), index (index × the store's step) or um.")
+    composite: str | None = opt(None, "Write 'composite': weighted sum of min–max normalised element maps, e.g. "
+                                      "Ni=1,Fe=0.5 ('all': equal weights). For 'vaearr rank --against composite'.")
+    composite_rgb: str | None = opt(None, "Write 'composite_rgb' of 1–3 elements as R,G,B (e.g. Ni,Fe,Cr) and "
+                                          "'composite' = its luminance.")
+    composite_mask: str | None = opt(None, "Mask whose pixels set each element's normalisation (default: all "
+                                           "pixels).")
+    overwrite: bool = opt(False, "Replace variables that exist.", flags=("--overwrite",))
+
+    def check(self) -> None:
+        """The ranges declared on the fields, and ``composite_mask`` only with a composite, before anything is read."""
+        check_declared(self)
+        if self.composite_mask is not None and self.composite is None and self.composite_rgb is None:
+            raise InputError(None, "`composite_mask` needs `composite` or `composite_rgb`")
+
+    def tables(self) -> dict[str, Any]:
+        """The keywords of :func:`~vaearr.io.tables.ingest_tables` (but ``store`` and ``derive``)."""
+        return library_keywords(self, skip=("store", "composite", "composite_rgb", "composite_mask"))
 
 
 def _names(value: str | Sequence[str] | None) -> list[str] | None:

@@ -565,3 +565,18 @@ class Derived:
     variables: dict[str, xr.DataArray]
     source: list[str] = field(default_factory=list)
     config: dict = field(default_factory=dict)
+
+
+def tables_notes(ds: xr.Dataset) -> list[str]:
+    """What ``vaearr ingest tables`` (and :func:`vaearr.ingest_tables`) says of the variables it wrote: columns read
+    as scan indices, and the composite made."""
+    lines = []
+    for name in ds.data_vars:
+        a = ds[name].attrs
+        if a.get("xy_units") == "index":
+            lines.append(f"{name}: x/y from columns {a['xy_columns'][0]!r}, {a['xy_columns'][1]!r} read as scan "
+                         f"indices × step {a['step'][1]:g} × {a['step'][0]:g} µm (x × y)")
+        if name == "composite":
+            lines.append(f"composite: {a['mode']} of {', '.join(a['elements'])}"
+                         + (f", weights {a['weights']}" if "weights" in a else "") + f"; {a['normalisation']}")
+    return lines

@@ -29,7 +29,7 @@ from vaearr.store.store import (
     write_variables,
 )
 from vaearr.store.transaction import recover, store_lock
-from vaearr.store.verify import Verification, verify
+from vaearr.store.verify import Verification, verify, verify_store
 
 __all__ = [
     "ChunkError",
@@ -57,6 +57,7 @@ __all__ = [
     "store_exists",
     "store_lock",
     "verify",
+    "verify_store",
     "write_variable",
     "write_variables",
 ]

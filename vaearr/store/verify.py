@@ -14,7 +14,8 @@ from vaearr.errors import StoreError
 from vaearr.progress import bar
 from vaearr.store.checked import ABSENT, ChunkError
 from vaearr.store.damage import find_damage
-from vaearr.store.store import open_group
+from vaearr.store.options import VerifyOptions
+from vaearr.store.store import open_group, store_exists
 from vaearr.store.transaction import is_url, local_path, quiet_zarr_warnings
 
 
@@ -106,3 +107,11 @@ def verify(store: str | os.PathLike, *, storage_options: dict | None = None) -> 
         listed = {n for n, _ in arrays}
         found.broken += [f"variable '{n}': {p}" for n, p in damage.items() if n not in listed]
     return found
+
+
+def verify_store(options: VerifyOptions) -> Verification:
+    """``vaearr verify`` and :func:`vaearr.verify`: :func:`verify` of ``options.store``, refused in one line where
+    no zarr store is (no ``zarr.json``) rather than reported as broken."""
+    if not store_exists(options.store):
+        raise StoreError(options.store, "no zarr store here (no zarr.json)")
+    return verify(options.store)

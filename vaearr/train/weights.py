@@ -24,6 +24,7 @@ from vaearr.preprocess import PreprocessOptions
 from vaearr.batches import DataSpec
 from vaearr.run import Run, fit_preprocess
 from vaearr.train.config import TrainConfig
+from vaearr.train.options import ImportWeightsOptions
 
 IMPORTED_FILE = "imported.json"
 
@@ -89,3 +90,19 @@ def imported(run: str | os.PathLike) -> dict[str, Any] | None:
     """What :func:`import_weights` recorded in a run folder, or None for a trained run."""
     path = Path(run) / IMPORTED_FILE
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def import_run(options: ImportWeightsOptions) -> Run:
+    """``vaearr import-weights`` and :func:`vaearr.import_weights`: :func:`import_weights` of ``options``."""
+    o = options
+    return import_weights(o.weights, o.script, o.store, o.run, var=o.var, mask=o.mask, scale=o.scale,
+                          resize=o.resize, crop=o.crop, options=o.model_options)
+
+
+def imported_summary(options: ImportWeightsOptions, run: Run) -> str:
+    """The lines ``vaearr import-weights`` prints of the run it made (``script`` as a keyword: the command line says
+    ``--from``)."""
+    c = run.model_config
+    return (f"imported {options.weights} (`script={options.script!r}`) → {options.run}\n"
+            f"  conv-vae {'×'.join(map(str, c['input_shape']))} → {c['latent_dim']} latent dims, "
+            f"output {c['output']}, inputs scaled to {run.train['scale']}")

@@ -1,4 +1,4 @@
-"""The compiled kernels of :func:`vaearr.maps.misorientation.register` (numba, no GIL): Gauss–Newton of a rotation that
+"""The compiled kernels of :func:`vaearr.maps.patterns.misorientation.register` (numba, no GIL): Gauss–Newton of a rotation that
 registers one Kikuchi pattern on another, and the correlations of a pair at a set of starting rotations."""
 
 from __future__ import annotations
