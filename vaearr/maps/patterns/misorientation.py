@@ -65,6 +65,8 @@ SEARCH_DEG = 24.0
 #: often did not (a blurrier picture correlates with more wrong rotations).
 SEARCH_STEP_DEG = 4.0
 SEARCH_KEEP = 3
+#: Starts the search reads on every pixel, the best on a quarter of them (:func:`_best_starts`).
+SEARCH_SHORTLIST = 16
 SEARCH_LEVEL = 1
 #: A registration holds when its correlation, freed of the noise, is at least this (unrelated patterns: about 0).
 MIN_CORRELATION = 0.5
@@ -278,6 +280,40 @@ def _level(moving: Pyramid, fixed: np.ndarray, geometry: Geometry, sigma: float,
                   w / w.mean())
 
 
+def _best_starts(moving: Pyramid, fixed: np.ndarray, geometry: Geometry, im: np.ndarray, jf: np.ndarray,
+                 q0: np.ndarray) -> np.ndarray:
+    """The :data:`SEARCH_KEEP` starting rotations (indices into :func:`search_rotations`, best first) whose turn of
+    ``q0`` correlates each pair best at the search level: every start ranked on every other detector pixel of each
+    axis first (a quarter of them; the level is blurred over 2 of its samples, so the ranking barely moves), the best
+    :data:`SEARCH_SHORTLIST` read again on every pixel and the best of those kept, ties to the earlier start."""
+    sigma = levels(geometry.shape)[SEARCH_LEVEL]
+    coarse = _level(moving, fixed, geometry, sigma)
+    starts = search_rotations()
+    n = len(im)
+    every = np.ascontiguousarray(np.broadcast_to(np.arange(len(starts)), (n, len(starts))))
+    stride = max(1, int(round(sigma / 2)))  # the level's own sampling (_level)
+    rows, cols = np.mgrid[0:fixed.shape[1]:stride, 0:fixed.shape[2]:stride]
+    sparse = ((rows // stride % 2 == 0) & (cols // stride % 2 == 0)).ravel()
+    dirs = np.ascontiguousarray(coarse.dirs[sparse])
+    b = np.ascontiguousarray(coarse.fixed[:, sparse])
+    rough = np.empty((n, len(starts)))
+    keep = min(SEARCH_SHORTLIST, len(starts))
+    short = np.empty((n, keep), np.int64)
+    fine = np.empty((n, keep))
+
+    def pick(s: int, e: int) -> None:
+        correlations(coarse.moving, b, im[s:e], jf[s:e], dirs, *geometry.centre, geometry.scale, RIM_PX, q0[s:e],
+                     starts, every[s:e], rough[s:e])
+        # the shortlist in the order of the starts, so a tie below goes to the earlier one as before
+        short[s:e] = np.sort(np.argsort(-rough[s:e], axis=1, kind="stable")[:, :keep], axis=1)
+        correlations(coarse.moving, coarse.fixed, im[s:e], jf[s:e], coarse.dirs, *geometry.centre, geometry.scale,
+                     RIM_PX, q0[s:e], starts, short[s:e], fine[s:e])
+
+    _run_chunks(pick, n)
+    order = np.argsort(-fine, axis=1, kind="stable")[:, :SEARCH_KEEP]
+    return np.take_along_axis(short, order, axis=1)
+
+
 def _threads(n: int) -> int:
     return max(1, min(os.cpu_count() or 1, math.ceil(n / CHUNK)))
 
@@ -342,18 +378,9 @@ def register(moving: np.ndarray | Pyramid, fixed: np.ndarray, geometry: Geometry
     q = np.repeat(np.eye(3)[None], n, 0) if start is None else np.array(start, float, copy=True).reshape(n, 3, 3)
     if search and n:
         # the best few starting rotations at the search level, each refined from there; the best fit is kept
-        coarse = _level(moving, fixed, geometry, levels(geometry.shape)[SEARCH_LEVEL])
+        best = _best_starts(moving, fixed, geometry, im, jf, np.ascontiguousarray(q))
         starts = search_rotations()
-        scores = np.empty((n, len(starts)))
-        used = np.empty((n, len(starts)))
         q0 = np.ascontiguousarray(q)
-
-        def pick(s: int, e: int) -> None:
-            correlations(coarse.moving, coarse.fixed, im[s:e], jf[s:e], coarse.dirs, *geometry.centre, geometry.scale,
-                          RIM_PX, q0[s:e], starts, scores[s:e], used[s:e])
-
-        _run_chunks(pick, n)
-        best = np.argsort(-scores, axis=1, kind="stable")[:, :SEARCH_KEEP]
         tries = _fit(moving, fixed, geometry, np.repeat(im, SEARCH_KEEP), np.repeat(jf, SEARCH_KEEP),
                      (starts[best] @ q0[:, None]).reshape(-1, 3, 3), first=SEARCH_LEVEL, weights=weights,
                      sharp=sharp)

@@ -195,19 +195,21 @@ def gauss_newton(moving, grad_r, grad_c, fixed, im, jf, dirs, wts, r0, c0, scale
 
 
 @lazy_njit(nogil=True, cache=True)
-def correlations(moving, fixed, im, jf, dirs, r0, c0, scale, rim, q0, starts, out, used):  # pragma: no cover - compiled
-    """``out[k, t]``: the correlation of ``fixed[jf[k]]`` with ``moving[im[k]]`` turned by ``starts[t] @ q0[k]``."""
+def correlations(moving, fixed, im, jf, dirs, r0, c0, scale, rim, q0, starts, cand, out):  # pragma: no cover - compiled
+    """``out[k, t]``: the correlation of ``fixed[jf[k]]`` with ``moving[im[k]]`` turned by ``starts[cand[k, t]] @ q0[k]``
+    over the directions ``dirs`` (``fixed`` sampled there); −2 where 8 directions or fewer fall on the detector."""
     nrow, ncol = moving.shape[1], moving.shape[2]
     npts = dirs.shape[0]
     m = np.empty((3, 3))
     for k in range(im.shape[0]):
         a_img = moving[im[k]]
         b = fixed[jf[k]]
-        for t in range(starts.shape[0]):
+        for t in range(cand.shape[1]):
+            u = cand[k, t]
             for i in range(3):
                 for j in range(3):
-                    m[i, j] = (starts[t, i, 0] * q0[k, 0, j] + starts[t, i, 1] * q0[k, 1, j]
-                               + starts[t, i, 2] * q0[k, 2, j])
+                    m[i, j] = (starts[u, i, 0] * q0[k, 0, j] + starts[u, i, 1] * q0[k, 1, j]
+                               + starts[u, i, 2] * q0[k, 2, j])
             n = 0
             sa = 0.0
             sb = 0.0
@@ -243,5 +245,4 @@ def correlations(moving, fixed, im, jf, dirs, r0, c0, scale, rim, q0, starts, ou
                 out[k, t] = (sab - sa * sb / n) / math.sqrt(max(var_a * var_b, 1e-30))
             else:
                 out[k, t] = -2.0
-            used[k, t] = n
     return 0
