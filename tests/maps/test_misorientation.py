@@ -144,3 +144,28 @@ def test_the_references_kept_from_call_to_call_and_the_registered_patterns_alone
         for name in ("rotation", "angle", "correlation", "overlap", "likeness", "noise"):
             np.testing.assert_array_equal(getattr(alone, name), getattr(whole, name))
         assert np.abs(whole.angle - 1.0).max() < 0.5
+
+
+def test_the_search_keeps_the_starts_every_start_read_on_every_pixel_would() -> None:
+    # the search ranks its 925 starts on a quarter of the level's pixels and reads a shortlist again on all of them:
+    # the starts it keeps are those a ranking of every start on every pixel keeps (pairs 0–30° apart, 45 counts)
+    from vaearr.maps.patterns import misorientation as mo
+    from vaearr.maps.patterns.registration_kernels import correlations
+
+    pairs = [pattern_pairs(4, angle, (60, 60), PC, 45.0, seed=s) for s, angle in enumerate((3.0, 8.0, 14.0, 22.0, 30.0))]
+    a = np.concatenate([prepared(p[0], p[2]) for p in pairs])
+    b = np.concatenate([prepared(p[1], p[2]) for p in pairs])
+    g = Geometry(PC, (60, 60))
+    n = len(a)
+    im = jf = np.arange(n)
+    q0 = np.repeat(np.eye(3)[None], n, 0)
+    moving = Pyramid(a, keep=False)
+    picked = mo._best_starts(moving, b, g, im, jf, q0)  # noqa: SLF001 - the search's ranking itself
+    level = mo._level(moving, b, g, mo.levels(g.shape)[mo.SEARCH_LEVEL])  # noqa: SLF001 - the same level
+    starts = mo.search_rotations()
+    every = np.ascontiguousarray(np.broadcast_to(np.arange(len(starts)), (n, len(starts))))
+    full = np.empty((n, len(starts)))
+    correlations(level.moving, level.fixed, im, jf, level.dirs, *g.centre, g.scale, mo.RIM_PX, q0, starts, every, full)
+    exhaustive = np.argsort(-full, axis=1, kind="stable")[:, :mo.SEARCH_KEEP]
+    assert picked.shape == (n, mo.SEARCH_KEEP)
+    np.testing.assert_array_equal(picked, exhaustive)
