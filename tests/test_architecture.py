@@ -146,7 +146,7 @@ def test_the_wheel_ships_the_package_only() -> None:
     packages = find_packages(str(ROOT), include=find["include"], exclude=find.get("exclude", ()))
     assert "vaearr.data" in packages and "vaearr.maps" in packages
     assert [p for p in packages if p.split(".")[0] != "vaearr"] == []
-    assert sorted(p.stem for p in (ROOT / "vaearr" / "data").glob("*.py")) == ["__init__", "shipped", "simulated"]
+    assert sorted(p.stem for p in (ROOT / "vaearr" / "data").glob("*.py")) == ["__init__", "scene", "shipped", "simulated"]
 
 
 def test_the_readme_opens_with_the_two_commands_ci_runs() -> None:
