@@ -314,10 +314,6 @@ def keyword_signature(cls: type, positional: tuple[str, ...] = (), *, extra: Seq
 
 
 # --------------------------------------------------------------------------------------------
-# small parsers of command-line text
-
-
-# --------------------------------------------------------------------------------------------
 # figures: the options of every command that writes figures
 
 
