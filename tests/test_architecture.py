@@ -116,7 +116,7 @@ def test_architecture_md_names_every_package_and_the_contracts_floors() -> None:
                  if c["type"] == "layers" and c.get("containers") == ["vaearr.maps"])
     assert [line.strip() for line in block.strip().splitlines()] == rooms["layers"]
     here_rooms = {p.name for p in (ROOT / "vaearr" / "maps").iterdir() if (p / "__init__.py").exists()}
-    assert here_rooms == {r.strip() for line in rooms["layers"] for r in line.split("|")} - {"options", "index_methods"}
+    assert here_rooms == {r.strip() for line in rooms["layers"] for r in line.split("|")} - {"options", "region_options", "index_methods"}
     named = set(re.findall(r"vaearr\.[a-z_]+", text))
     here = {f"vaearr.{p.stem if p.is_file() else p.name}" for p in (ROOT / "vaearr").iterdir()
             if (p.suffix == ".py" and p.stem != "__init__") or (p.is_dir() and (p / "__init__.py").exists())}
@@ -146,7 +146,7 @@ def test_the_wheel_ships_the_package_only() -> None:
     packages = find_packages(str(ROOT), include=find["include"], exclude=find.get("exclude", ()))
     assert "vaearr.data" in packages and "vaearr.maps" in packages
     assert [p for p in packages if p.split(".")[0] != "vaearr"] == []
-    assert sorted(p.stem for p in (ROOT / "vaearr" / "data").glob("*.py")) == ["__init__", "shipped", "simulated"]
+    assert sorted(p.stem for p in (ROOT / "vaearr" / "data").glob("*.py")) == ["__init__", "scene", "shipped", "simulated"]
 
 
 def test_the_readme_opens_with_the_two_commands_ci_runs() -> None:

@@ -25,7 +25,7 @@ kp = pytest.importorskip("kikuchipy", reason="EBSD ingest needs the 'ebsd' extra
 h5py = pytest.importorskip("h5py")
 
 from vaearr.data import kikuchipy_files, make_vendor_files  # noqa: E402
-from vaearr.io import hdf5  # noqa: E402
+from vaearr.io import h5_chunks  # noqa: E402
 from vaearr.io import vendor_patterns as vendor_route  # noqa: E402
 from vaearr.io.ebsd import ingest_ebsd, read_ebsd  # noqa: E402
 
@@ -64,9 +64,9 @@ def _ingest(src, store, **kw):
 
 def _small_blocks(monkeypatch, *, store_chunk: int, read_block: int) -> None:
     """Store chunks and read blocks of a few patterns, so that small files have many."""
-    for module in (hdf5, vendor_route):
+    for module in (h5_chunks, vendor_route):
         monkeypatch.setattr(module, "default_chunks", lambda shape, itemsize: default_chunks(shape, itemsize, store_chunk))
-    monkeypatch.setattr(hdf5, "_READ_BLOCK_BYTES", read_block)
+    monkeypatch.setattr(h5_chunks, "_READ_BLOCK_BYTES", read_block)
 
 
 def _plain_h5(path: Path, **datasets) -> Path:
@@ -214,11 +214,11 @@ def test_many_chunks_any_order_and_descending_y(tmp_path, monkeypatch):
     )
     # store chunks of 5 nodes, read blocks of 10: chunks and blocks cut through HDF5 chunks
     _small_blocks(monkeypatch, store_chunk=5 * 240, read_block=12 * 240)
-    assert hdf5._read_blocks((1, 5), (ny, nx), 240) == (1, 10)  # noqa: SLF001 - the block rule itself
-    assert hdf5._read_blocks((2, nx), (ny, nx), 240) == (2, nx)  # noqa: SLF001 - never less than a store chunk
+    assert h5_chunks._read_blocks((1, 5), (ny, nx), 240) == (1, 10)  # noqa: SLF001 - the block rule itself
+    assert h5_chunks._read_blocks((2, nx), (ny, nx), 240) == (2, nx)  # noqa: SLF001 - never less than a store chunk
     with monkeypatch.context() as m:  # rows split into chunks, blocks of whole rows
-        m.setattr(hdf5, "_READ_BLOCK_BYTES", 100 * 240)
-        assert hdf5._read_blocks((1, 20), (ny, nx), 240) == (2, nx)  # noqa: SLF001 - the module's own helper, under test
+        m.setattr(h5_chunks, "_READ_BLOCK_BYTES", 100 * 240)
+        assert h5_chunks._read_blocks((1, 20), (ny, nx), 240) == (2, nx)  # noqa: SLF001 - the module's own helper, under test
     chunks = (3, nx, 12, 10)
     for name in ("direct", "viah5py", "cube", "shuffled"):
         xy = {"x_dataset": "xs", "y_dataset": "ys"} if name == "shuffled" else {}
@@ -239,8 +239,8 @@ def test_inflaters_agree(ni, tmp_path, monkeypatch):
     got = {}
     for name in ("libdeflate", "zlib"):
         if name == "zlib":
-            monkeypatch.setattr(hdf5, "_libdeflate", None)
-        elif hdf5._libdeflate is None:  # noqa: SLF001 - the module's own helper, under test
+            monkeypatch.setattr(h5_chunks, "_libdeflate", None)
+        elif h5_chunks._libdeflate is None:  # noqa: SLF001 - the module's own helper, under test
             continue
         got[name] = read_ebsd(src, dataset="p", scan_shape=(1, 61)).values
         np.testing.assert_array_equal(got[name][0], data, err_msg=name)

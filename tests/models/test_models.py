@@ -40,7 +40,7 @@ from vaearr.models import (  # noqa: E402
     register,
     save_model,
 )
-from vaearr.models import vae3d as vae3d_module  # noqa: E402
+from vaearr.models import perceptual as perceptual_module  # noqa: E402
 from vaearr.models.conv_vae import single_channel_conv  # noqa: E402
 from vaearr.registry import Registry  # noqa: E402
 
@@ -552,7 +552,7 @@ def test_vae3d_perceptual_loss_reads_a_local_file_and_never_downloads(tmp_path, 
             return self.scale * (a - b).abs().mean(dim=(1, 2, 3), keepdim=True)
 
     monkeypatch.setattr(perceptual, "LPIPS", StubLPIPS)
-    monkeypatch.setattr(vae3d_module.importlib.util, "find_spec", lambda name: object())  # "installed"
+    monkeypatch.setattr(perceptual_module.importlib.util, "find_spec", lambda name: object())  # "installed"
     hub_before = torch.hub.get_dir()
     config = VAE3DConfig(input_shape=(1, 16, 16, 16), channels=(8, 16), norm_num_groups=8, backbone="monai",
                          perceptual_weight=0.5, perceptual_weights_path=str(weights))  # fmt: skip

@@ -28,9 +28,6 @@ from vaearr.analysis.association import SIGNED, AssociationOptions, association
 from vaearr.analysis.options import RankOptions
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.decomposition.references import (
-    adjusted_rand_index,
-    gmm_partition,
-    normalized_mutual_info,
     reference_maps,
     write_references,
 )
@@ -38,6 +35,10 @@ from vaearr.maps.decomposition.masked import mask_array
 from vaearr.options import renamed_keywords, take_renamed
 from vaearr.store import open_store, require_whole, write_variables
 from vaearr.store.schema import PATTERNS, auto_mask, no_variable
+# moved to vaearr.analysis.agreement; importable from here too
+from vaearr.analysis.agreement import (  # noqa: F401
+    partition_agreement,
+)
 
 
 def rank_table(assoc: xr.DataArray, *, latent_dim: str = "latent_dim") -> xr.DataArray:
@@ -196,58 +197,6 @@ def export_dims(lat: xr.DataArray, mask: xr.DataArray, dims: Sequence, out: str 
             w.writerows(zip((f"{a:.6g}" for a in xs[ix]), (f"{b:.6g}" for b in ys[iy]), (f"{c:.8g}" for c in v[iy, ix])))
         files[d] = (npy, csv_path)
     return files
-
-
-# --------------------------------------------------------------------------------------------
-# partitions
-
-
-def partition_agreement(
-    latent_values: np.ndarray,
-    reference_labels: dict[str, np.ndarray],
-    *,
-    dim_names: Sequence | None = None,
-    k_range: tuple[int, int] = (2, 8),
-    criterion: str = "bic",
-    seed: int = 0,
-) -> tuple[xr.DataArray, dict]:
-    """Mixture partition (auto-k) of each latent dim and of the whole latent, scored against references.
-
-    Parameters
-    ----------
-    latent_values
-        ``(n, L)`` latents on the mask's pixels.
-    reference_labels
-        Name → ``(n,)`` labels of a reference partition on the same pixels.
-    dim_names
-        Names of the L dims (default 0..L−1); the whole latent is ``"all"``.
-
-    Returns
-    -------
-    scores : xarray.DataArray
-        ``partition_agreement(latent_set, partition, score)`` with score ``ari``, ``nmi``.
-    info : dict
-        ``k`` per latent set and the labels of ``"all"`` (``labels_all``).
-    """
-
-    x = np.asarray(latent_values, dtype=np.float64)
-    names = [str(d) for d in (dim_names if dim_names is not None else range(x.shape[1]))]
-    sets = [(nm, x[:, [i]]) for i, nm in enumerate(names)] + [("all", x)]
-    refs = list(reference_labels)
-    out = np.full((len(sets), len(refs), 2), np.nan)
-    ks: dict[str, int] = {}
-    labels_all = None
-    for si, (nm, feats) in enumerate(sets):
-        part = gmm_partition(feats, k_range, criterion=criterion, seed=seed)
-        ks[nm] = part.k
-        if nm == "all":
-            labels_all = part.labels
-        for ri, r in enumerate(refs):
-            out[si, ri] = adjusted_rand_index(part.labels, reference_labels[r]), normalized_mutual_info(part.labels, reference_labels[r])
-    da = xr.DataArray(out, dims=("latent_set", "partition", "score"),
-                      coords={"latent_set": [s for s, _ in sets], "partition": refs, "score": ["ari", "nmi"]},
-                      name="partition_agreement")
-    return da, {"k": ks, "labels_all": labels_all}
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,14 +20,13 @@ from vaearr.store.store import (
     TARGET_CHUNK_BYTES,
     default_chunks,
     delete_variable,
-    describe,
-    masks,
     open_group,
     open_store,
     store_exists,
     write_variable,
     write_variables,
 )
+from vaearr.store.summary import describe, masks
 from vaearr.store.transaction import recover, store_lock
 from vaearr.store.verify import Verification, verify, verify_store
 
