@@ -54,18 +54,18 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage as ndi
 
-from vaearr.errors import InputError, StoreError
+from vaearr.errors import StoreError
 from vaearr.io.detector import Detector, command_detector
 from vaearr.maps.indexing.grains import grain_rotation_vectors
 from vaearr.maps.patterns.misorientation import Geometry
 from vaearr.maps.segmentation.pattern_levels import PatternSpace
 from vaearr.maps.deformation.pattern_rotations import pattern_rotations
 from vaearr.maps.options import SpreadOptions
-from vaearr.maps.indexing.orientations import phase_groups
+from vaearr.maps.indexing.orientations import orientation_arrays
 from vaearr.maps.segmentation.segment import feature_inputs, require_finite, resolve_mask
 from vaearr.store import refuse_inputs, write_variables
 from vaearr.store.provenance import run_reference
-from vaearr.store.schema import PATTERNS, PHASE_ID, QUATERNION, X, Y, no_variable, phase_id_name
+from vaearr.store.schema import PATTERNS, QUATERNION, X, Y, no_variable
 from vaearr.options import renamed_keywords, take_renamed
 from vaearr.maps.deformation.measures import Spread, feature_spreads, orientation_spreads
 
@@ -216,12 +216,7 @@ def spread_store(store: str | os.PathLike, options: SpreadOptions | None = None,
 
 def _rotation_vectors(ds: xr.Dataset, name: str, regions: np.ndarray) -> np.ndarray:
     """Each pixel's rotation from its region's mean orientation (degrees), regions split by phase."""
-    pid_name = phase_id_name(name) if phase_id_name(name) in ds.data_vars else PHASE_ID
-    if pid_name not in ds.data_vars:
-        raise InputError(None, f"no '{phase_id_name(name)}' beside the orientations '{name}'")
-    q = np.asarray(ds[name].transpose(Y, X, QUATERNION).values, np.float64)
-    phase_id = np.asarray(ds[pid_name].transpose(Y, X).values, np.int64)
-    groups = phase_groups(ds[name].attrs.get("phases") or ds[pid_name].attrs.get("phases"))
+    q, phase_id, groups = orientation_arrays(ds, name)
     inside = (regions >= 0) & np.isfinite(q).all(-1) & np.isin(phase_id, list(groups))
     # a region that spans two phases would mix two crystals' symmetries: each phase's part is its own region
     keyed = np.where(inside, regions * (int(phase_id.max()) + 1) + phase_id, -1)

@@ -85,6 +85,18 @@ def phase_groups(phases: list[dict] | None) -> dict[int, object]:
     return {int(p["id"]): point_group(p.get("point_group")) for p in phases}
 
 
+def orientation_arrays(ds: xr.Dataset, name: str) -> tuple[np.ndarray, np.ndarray, dict[int, object]]:
+    """An orientation variable's quaternions ``(y, x, 4)`` (float64), its phase ids ``(y, x)`` (the variable's own
+    ``{name}_phase_id`` or the store's ``phase_id``) and its phase groups (:func:`phase_groups`); one line when the
+    phase ids are missing."""
+    pid_name = phase_id_name(name) if phase_id_name(name) in ds.data_vars else PHASE_ID
+    if pid_name not in ds.data_vars:
+        raise InputError(None, f"no '{phase_id_name(name)}' beside the orientations '{name}'")
+    q = np.asarray(ds[name].transpose(Y, X, QUATERNION).values, np.float64)
+    phase_id = np.asarray(ds[pid_name].transpose(Y, X).values, np.int64)
+    return q, phase_id, phase_groups(ds[name].attrs.get("phases") or ds[pid_name].attrs.get("phases"))
+
+
 def ipf_colors(q: np.ndarray, phase_id: np.ndarray, valid: np.ndarray, groups: Mapping[int, object],
                direction: str = "z") -> np.ndarray:
     """IPF colours ``(ny, nx, 3)`` in [0, 1] of a sample direction (orix's IPFColorKeyTSL per phase); NaN elsewhere."""

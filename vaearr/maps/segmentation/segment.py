@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from vaearr.errors import InputError, StoreError
+from vaearr.errors import StoreError
 from vaearr.maps.segmentation.grain_cuts import cut_grains, move_pieces, neighbour_dots
 from vaearr.maps.segmentation.boundary_angles import angle_map, boundary_angles, decide
 from vaearr.io.detector import command_detector
@@ -28,7 +28,7 @@ from vaearr.maps.segmentation.merging import gap_owners
 from vaearr.maps.segmentation.mixed_pixels import ALONG, SMALL, THIN, absorb_small, fill_set_aside, set_aside
 from vaearr.maps.indexing.grains import grain_rotation_vectors, neighbour_angles, segment_grains
 from vaearr.maps.options import SegmentOptions
-from vaearr.maps.indexing.orientations import phase_groups
+from vaearr.maps.indexing.orientations import orientation_arrays
 from vaearr.maps.segmentation.pattern_levels import PatternSpace, merge_by_pattern_contrast
 from vaearr.maps.segmentation.merging import relabel
 from vaearr.maps.segmentation.regions import Segmentation, boundary_codes, segment_features
@@ -141,12 +141,7 @@ def feature_inputs(store: Any, options: Any, doing: str,
 def _orientation_inputs(ds: xr.Dataset, name: str, valid: np.ndarray, grain_angle: float
                         ) -> tuple[np.ndarray, np.ndarray, str]:
     """Rotation vectors from each grain's mean (degrees) and the orientation grains."""
-    pid_name = phase_id_name(name) if phase_id_name(name) in ds.data_vars else PHASE_ID
-    if pid_name not in ds.data_vars:
-        raise InputError(None, f"no '{phase_id_name(name)}' beside the orientations '{name}'")
-    q = np.asarray(ds[name].transpose(Y, X, QUATERNION).values, np.float64)
-    phase_id = np.asarray(ds[pid_name].transpose(Y, X).values, np.int64)
-    groups = phase_groups(ds[name].attrs.get("phases") or ds[pid_name].attrs.get("phases"))
+    q, phase_id, groups = orientation_arrays(ds, name)
     valid = valid & np.isfinite(q).all(-1) & np.isin(phase_id, list(groups))
     right, down = neighbour_angles(q, phase_id, valid, groups)
     grains = segment_grains(right, down, valid, grain_angle=grain_angle)
