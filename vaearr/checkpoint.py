@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 
@@ -89,7 +90,7 @@ def load_state(folder: str | os.PathLike, map_location: str = "cpu") -> dict[str
     try:
         tree = json.loads((folder / JSON_FILE).read_text())
         tensors = load_file(str(folder / TENSORS_FILE), device=map_location)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, SafetensorError) as exc:  # a cut or damaged tensors file: safetensors' own error
         raise InputError(folder, f"unreadable training state ({exc})") from None
     return _decode(tree, tensors)
 

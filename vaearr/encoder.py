@@ -160,8 +160,9 @@ class Encoder:
         """Check that ``ds`` has the run's variable (and ``mask``); return the mask over the sample dims, or None.
 
         ``mask``: ``"run"`` (the run's mask, which ``ds`` must have), a mask name or bool
-        DataArray, or None (every sample).
+        DataArray, or None (every sample). ``where``: what ``ds`` is, for the error line (default: the dataset).
         """
+        where = "the dataset" if where is None else where  # StoreError needs a name: None raised a TypeError
         if self.data.var not in ds.data_vars:
             raise StoreError(where, f"{no_variable(self.data.var, ds.data_vars)} (the run {self.name} was trained on it)")
         if isinstance(mask, str) and mask == "run":

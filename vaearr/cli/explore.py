@@ -36,14 +36,16 @@ def explore(figure_options: FigureOptions, **given: Any) -> None:
     embeddings, projector files; or image files through the run (--image, --interpolate)."""
     image, interpolate, serve, port = (given.pop(k) for k in ("image", "interpolate", "serve", "port"))
     o = made(ExploreOptions, given)
+    files = [*(image or []), *(interpolate or ())]
+    if image and interpolate:  # said before the seconds of the library's imports
+        raise InputError(None, "give --image files or --interpolate A B, not both")
+    if not files and o.store is None:
+        raise InputError(None, "give a STORE (or --image / --interpolate files)")
     from vaearr.viz.explore import explore as run_explore
     from vaearr.viz.explore import explore_files
     from vaearr.viz.latent_explorer import explorer_for_run
 
-    files = [*(image or []), *(interpolate or ())]
     if files:
-        if image and interpolate:
-            raise InputError(None, "give --image files or --interpolate A B, not both")
         out = Path("out/explore") if o.out is None else o.out  # no store: out/<command>
         writable_folders(out=out)
         result = explore_files(o.run, files, out, steps=10 if o.steps is None else o.steps,
@@ -51,8 +53,6 @@ def explore(figure_options: FigureOptions, **given: Any) -> None:
                                figures=figure_options)
         typer.echo(result.describe())
         return
-    if o.store is None:
-        raise InputError(None, "give a STORE (or --image / --interpolate files)")
     if serve:
         app_ = explorer_for_run(o.store, o.run, base=o.base, n=o.n, seed=o.seed, label=o.label, device=o.device)
         app_.serve(port, announce=typer.echo)
