@@ -1,5 +1,6 @@
-"""Tests of vaearr.batches on real small data (kikuchipy's Ni scan, sklearn digits, a nibabel
-volume) and on synthetic stores whose values name their sample, where many chunks are needed."""
+"""Tests of vaearr.batches.loader (ZarrBatches, make_loaders) and the transforms it runs, on real small data
+(kikuchipy's Ni scan, sklearn digits, a nibabel volume) and on synthetic stores whose values name their sample, where
+many chunks are needed."""
 
 from __future__ import annotations
 
@@ -515,32 +516,3 @@ def test_flipped_byte_is_an_error(tmp_path, num_workers):
     with pytest.raises(Exception, match="(?i)checksum|crc"):
         list(loader)
     loader.close()
-
-
-def test_chunk_reader_decodes_the_codecs_the_store_writes(tmp_path: Path) -> None:
-    # batches.chunks owns a decoder for exactly the codecs write_variables uses (bytes, zstd,
-    # crc32c): if the store's codecs change, this fails, instead of training falling back
-    # without a word to zarr's slower read path
-    import zarr
-
-    from vaearr.batches.chunks import ChunkFiles
-
-    path = tmp_path / "c.zarr"
-    data = np.random.default_rng(0).integers(0, 256, (5, 4, 6, 6), dtype=np.uint8)
-    write_variables(path, {"p": xr.DataArray(data, dims=("y", "x", "py", "px"))}, chunks={"p": (2, 4, 6, 6)})
-    array = zarr.open_group(str(path), mode="r")["p"]
-    files = ChunkFiles.of(array)
-    assert files is not None, "the store's codecs are no longer the ones batches.chunks decodes"
-    assert files.codecs == ["crc32c", "zstd"]
-    for i in range(3):  # the last chunk is an edge chunk, stored whole
-        out = np.empty((2, 4, 6, 6), np.uint8)
-        files.decode((i, 0, 0, 0), out)
-        want = data[2 * i: 2 * i + 2]
-        np.testing.assert_array_equal(out[: len(want)], want)
-    # a flipped byte is an error, not a wrong number
-    chunk = next(p for p in (path / "p").rglob("*") if p.is_file() and p.name != "zarr.json")
-    raw = bytearray(chunk.read_bytes())
-    raw[len(raw) // 2] ^= 0xFF
-    chunk.write_bytes(bytes(raw))
-    with pytest.raises(StoreError, match="crc32c"):
-        files.decode(tuple(int(c) for c in chunk.relative_to(path / "p" / "c").parts), np.empty((2, 4, 6, 6), np.uint8))
