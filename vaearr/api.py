@@ -20,30 +20,21 @@ Dataset was opened from. They hand off to :mod:`vaearr.viz.variable`.
 
 from __future__ import annotations
 
-import inspect
 import os
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
-from types import MappingProxyType
+from typing import Any
 
 import xarray as xr
 
 from vaearr.analysis.options import ReportOptions
+# the steps' shared parts and the ingest steps are in vaearr.api_common and vaearr.api_ingest; importable from here too
+from vaearr.api_common import DASK, OUT, QUIET, PathLike, made, renamed, step, written  # noqa: F401
+from vaearr.api_ingest import READERS, STORE_KINDS, ingest, ingest_tables  # noqa: F401
 from vaearr.crystals.master_patterns import MasterPatternResult
 from vaearr.crystals.options import MasterPatternOptions
 from vaearr.encoding_options import EncodeOptions
 from vaearr.errors import InputError
-from vaearr.io.options import (
-    ExportOptions,
-    IngestEbsdOptions,
-    IngestIdxOptions,
-    IngestImagesOptions,
-    IngestNiftiOptions,
-    IngestOrientationsOptions,
-    IngestTablesOptions,
-    library_keywords,
-)
+from vaearr.io.options import ExportOptions
 from vaearr.maps.options import (
     BoundariesOptions,
     DecomposeOptions,
@@ -52,21 +43,13 @@ from vaearr.maps.options import (
     SegmentOptions,
     SpreadOptions,
 )
-from vaearr.options import from_fields, keyword_parameters, take_renamed, writable_folder, writable_folders
-from vaearr.registry import Registry
+from vaearr.options import from_fields, writable_folder, writable_folders
 from vaearr.store import Verification, open_store
 from vaearr.store.options import InfoOptions, VerifyOptions
 from vaearr.store.schema import ORIENTATION_MAPS, no_variable, orientation_map_name
 from vaearr.train.config import TrainConfig
 from vaearr.train.options import ImportWeightsOptions
 
-#: ``vaearr.ingest``'s readers by the kind of input (the ``vaearr ingest KIND`` commands).
-READERS: Registry[Callable[..., xr.Dataset]] = Registry("kind of input")
-
-#: The kind of store each kind of input goes into (``vaearr.io.write.check_kind``).
-STORE_KINDS = MappingProxyType({"ebsd": "ebsd-map", "orientations": "ebsd-map", "images": "images", "idx": "images", "nifti": "volumes"})
-
-PathLike = str | os.PathLike
 
 
 def open(store: PathLike, **kwargs: Any) -> xr.Dataset:  # noqa: A001 - vaearr.open, as xr.open_zarr
@@ -81,166 +64,15 @@ def open(store: PathLike, **kwargs: Any) -> xr.Dataset:  # noqa: A001 - vaearr.o
     return open_store(store, **kwargs)
 
 
-def written(store: PathLike, names: Sequence[str]) -> xr.Dataset:
-    """The variables ``names`` of ``store``, as a step returns what it wrote."""
-    ds = open_store(store)
-    return ds[[n for n in names if n in ds.data_vars]]
 
 
-def _say(quiet: bool) -> Callable[[str], Any] | None:
-    return None if quiet else print
-
-
-def _made(cls: type, store: PathLike, fields: dict[str, Any], step: str) -> Any:
-    """The options dataclass ``cls`` of ``store`` and ``fields``, checked (:func:`vaearr.options.from_fields`; an old
-    keyword taken with a notice naming the step, ``vaearr.segment``)."""
-    return from_fields(cls, {"store": os.fspath(store), **fields}, f"vaearr.{step}")
-
-
-def _renamed(fields: dict[str, Any], step: str, **renamed: str) -> dict[str, Any]:
-    """``fields`` with the old keywords of a step's parameters that are not fields (``figures="out"``) renamed, each
-    with a :class:`DeprecationWarning` (:func:`vaearr.options.take_renamed`)."""
-    return take_renamed(fields, renamed, f"vaearr.{step}")
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _step(cls: type, *extra: inspect.Parameter) -> Callable[[F], F]:
-    """A step taking the fields of the options dataclass ``cls`` as keywords: its signature (``help()``, a notebook's
-    completion, ``inspect.signature``) is the function's own positional parameters (``store``, ``run``…, as it
-    annotates them), then the other fields of ``cls`` with their types and defaults
-    (:func:`vaearr.options.keyword_parameters`), then ``extra`` and the function's own keywords (``quiet``), and its
-    return annotation. ``vaearr/_steps.pyi``, the form a type checker reads, is written from these signatures
-    (``python -m tools.stubs``)."""
-    def bind(fn: F) -> F:
-        own = inspect.signature(fn, eval_str=True)
-        kind = inspect.Parameter
-        first = [p for p in own.parameters.values() if p.kind is kind.POSITIONAL_OR_KEYWORD]
-        last = [p for p in own.parameters.values() if p.kind is kind.KEYWORD_ONLY]
-        fields = keyword_parameters(cls, skip=[p.name for p in first])
-        fn.__signature__ = inspect.Signature([*first, *fields, *extra, *last],  # type: ignore[attr-defined]
-                                             return_annotation=own.return_annotation)
-        return fn
-
-    return bind
-
-
-#: The parameters a step adds to its options' (``out`` of segment and spread: the figure's folder; ``quiet``).
-OUT = inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=PathLike | None)
-QUIET = inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=bool)
-DASK = inspect.Parameter("dask", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=str | None)
-
-
-# --------------------------------------------------------------------------------------------
-# ingest
-
-
-@READERS.register("ebsd")
-@_step(IngestEbsdOptions)
-def _ingest_ebsd(src: PathLike, store: PathLike, *, quiet: bool = False, **fields: Any) -> xr.Dataset:
-    """``vaearr ingest ebsd`` (:class:`~vaearr.io.options.IngestEbsdOptions`)."""
-    from vaearr.io.ebsd import ingest_ebsd
-
-    options = _ingest_options(IngestEbsdOptions, Path(src), store, fields)
-    return ingest_ebsd(src, store, options, say=_say(quiet), progress=not quiet)
-
-
-@READERS.register("orientations")
-@_step(IngestOrientationsOptions)
-def _ingest_orientations(src: PathLike, store: PathLike | None = None, *, quiet: bool = False, **fields: Any) -> xr.Dataset:
-    """``vaearr ingest orientations`` (:class:`~vaearr.io.options.IngestOrientationsOptions`)."""
-    from vaearr.maps.indexing.orientations import ingest_orientation_map
-
-    options = _ingest_options(IngestOrientationsOptions, src, store, fields)
-    return ingest_orientation_map(options, progress=not quiet)
-
-
-@READERS.register("images")
-@_step(IngestImagesOptions)
-def _ingest_images(src: PathLike, store: PathLike, *, quiet: bool = False, **fields: Any) -> xr.Dataset:
-    """``vaearr ingest images`` (:class:`~vaearr.io.options.IngestImagesOptions`)."""
-    from vaearr.io.images import ingest_images
-
-    options = _ingest_options(IngestImagesOptions, src, store, fields)
-    return ingest_images(src, store, **library_keywords(options), progress=not quiet)
-
-
-@READERS.register("idx")
-@_step(IngestIdxOptions)
-def _ingest_idx(src: PathLike, store: PathLike, *, quiet: bool = False, **fields: Any) -> xr.Dataset:
-    """``vaearr ingest idx`` (:class:`~vaearr.io.options.IngestIdxOptions`)."""
-    from vaearr.io.idx import ingest_idx
-
-    options = _ingest_options(IngestIdxOptions, src, store, fields)
-    return ingest_idx(src, store, **library_keywords(options), progress=not quiet)
-
-
-@READERS.register("nifti")
-@_step(IngestNiftiOptions)
-def _ingest_nifti(src: PathLike | Sequence[PathLike], store: PathLike, *, quiet: bool = False,
-                  **fields: Any) -> xr.Dataset:
-    """``vaearr ingest nifti`` (:class:`~vaearr.io.options.IngestNiftiOptions`)."""
-    from vaearr.io.nifti import ingest_nifti
-
-    options = _ingest_options(IngestNiftiOptions, src, store, fields)
-    return ingest_nifti(src, store, **library_keywords(options), progress=not quiet)
-
-
-def _ingest_options(cls: type, src: Any, store: PathLike | None, fields: dict[str, Any]) -> Any:
-    """The options dataclass ``cls`` of an ingest step, checked (:func:`vaearr.options.from_fields`)."""
-    return from_fields(cls, {"src": src, "store": None if store is None else os.fspath(store), **fields},
-                       "vaearr.ingest")
-
-
-@_step(IngestTablesOptions, QUIET)
-def ingest_tables(store: PathLike, **fields: Any) -> xr.Dataset:
-    """``vaearr ingest tables``: band contrast, element, phase and weight CSVs onto ``store``'s scan grid, by
-    coordinate, and with ``composite``/``composite_rgb`` an element composite
-    (:class:`~vaearr.io.options.IngestTablesOptions`, :func:`vaearr.io.tables.ingest_tables`); prints what the command
-    says of them (``quiet``: nothing) and returns what it wrote."""
-    from vaearr.interface import table_composite
-    from vaearr.io.tables import ingest_tables as read_tables
-    from vaearr.io.tables import tables_notes
-    from vaearr.io.write import check_kind
-
-    quiet = fields.pop("quiet", False)
-    options = _made(IngestTablesOptions, store, fields, "ingest_tables")
-    check_kind(options.store, "ebsd-map")
-    ds = read_tables(options.store, **options.tables(), derive=table_composite(options))
-    for line in [] if quiet else tables_notes(ds):
-        print(line)
-    return written(store, [str(v) for v in ds.data_vars])
-
-
-def ingest(src: PathLike | Sequence[PathLike], store: PathLike, *, kind: str = "ebsd", quiet: bool = False,
-           **kwargs: Any) -> xr.Dataset:
-    """``vaearr ingest KIND``: ``src`` into ``store``; returns the store (lazy).
-
-    ``kind``: ``ebsd`` (any pattern file kikuchipy reads, a plain HDF5 with ``dataset=``; and what a vendor file
-    holds beside: :func:`vaearr.io.ebsd.ingest_ebsd`'s options), ``orientations`` (``.ang``, ``.ctf``, orix HDF5;
-    with the IPF/KAM/grain maps unless ``maps=False``), ``images`` (a folder), ``idx``, ``nifti``. ``quiet``: no
-    progress bars or lines.
-
-    Examples
-    --------
-    >>> import kikuchipy  # doctest: +SKIP
-    >>> ds = vaearr.ingest(kikuchipy.data.nickel_ebsd_small(lazy=True).metadata..., "ni.zarr")  # doctest: +SKIP
-    """
-    from vaearr.io.write import check_kind
-
-    if kind not in READERS:
-        raise InputError(None, f"kind must be one of {', '.join(READERS.names())}, got {kind!r}")
-    check_kind(store, STORE_KINDS[kind])  # before anything is read, as the command does
-    READERS[kind](src, store, quiet=quiet, **kwargs)
-    return open(store)
 
 
 # --------------------------------------------------------------------------------------------
 # training and encoding
 
 
-@_step(TrainConfig)
+@step(TrainConfig)
 def train(store: PathLike, run: PathLike, *, resume: bool = False, quiet: bool = False, **fields: Any) -> Path:
     """``vaearr train``: :func:`~vaearr.train.trainer.fit` of the :class:`~vaearr.train.TrainConfig` of ``store``,
     ``run`` and its other fields given as keywords (``epochs=3``, ``latent_dim=4``, ``model_options={...}``; an
@@ -251,7 +83,7 @@ def train(store: PathLike, run: PathLike, *, resume: bool = False, quiet: bool =
     return train_store(store, run, resume=resume, quiet=quiet, **fields)
 
 
-@_step(EncodeOptions, DASK, QUIET)
+@step(EncodeOptions, DASK, QUIET)
 def encode(store: PathLike, run: PathLike, **fields: Any) -> xr.Dataset:
     """``vaearr encode``: :func:`vaearr.encoding.encode` of the :class:`~vaearr.encoding_options.EncodeOptions` of
     ``store``, ``run`` and its other fields given as keywords (``name=``, ``checkpoint=``, ``recon_error=``…), with
@@ -261,7 +93,7 @@ def encode(store: PathLike, run: PathLike, **fields: Any) -> xr.Dataset:
     :class:`DeprecationWarning`."""
     from vaearr.encoding import encode as encode_store
 
-    fields = _renamed(fields, "encode", scheduler="dask")
+    fields = renamed(fields, "encode", scheduler="dask")
     dask, quiet = fields.pop("dask", None), fields.pop("quiet", False)
     options = from_fields(EncodeOptions, {"store": os.fspath(store), "run": run, **fields}, "vaearr.encode")
     writable_folders(export=options.export, out=options.out, per_subject=options.per_subject)
@@ -276,7 +108,7 @@ def encode(store: PathLike, run: PathLike, **fields: Any) -> xr.Dataset:
 
 
 
-@_step(ImportWeightsOptions, QUIET)
+@step(ImportWeightsOptions, QUIET)
 def import_weights(weights: PathLike, store: PathLike, **fields: Any) -> Path:
     """``vaearr import-weights``: a lab script's checkpoint (``script``: ``ebsd-script``, ``beta-vae``,
     ``mnist-vae``) as a new run folder ``run`` that encode, explore and layers use
@@ -298,7 +130,7 @@ def import_weights(weights: PathLike, store: PathLike, **fields: Any) -> Path:
 # map science
 
 
-@_step(RoiOptions, QUIET)
+@step(RoiOptions, QUIET)
 def roi(store: PathLike, **fields: Any) -> xr.Dataset:
     """``vaearr roi``: a mask from thresholds on a map and x/y ranges (:class:`~vaearr.maps.options.RoiOptions`:
     ``otsu=True``, ``var=``, ``min=``, ``threshold=``, ``keep=``, ``x=(lo, hi)``, ``name=``…), with ``out`` (a folder)
@@ -307,7 +139,7 @@ def roi(store: PathLike, **fields: Any) -> xr.Dataset:
     from vaearr.maps.roi.roi import RoiResult, create_roi
 
     quiet = fields.pop("quiet", False)
-    options = _made(RoiOptions, store, fields, "roi")
+    options = made(RoiOptions, store, fields, "roi")
     if options.out is not None:
         from vaearr.viz.roi import roi_store
 
@@ -319,19 +151,19 @@ def roi(store: PathLike, **fields: Any) -> xr.Dataset:
     return written(store, [result.name] if isinstance(result, RoiResult) else [])
 
 
-@_step(DecomposeOptions, QUIET)
+@step(DecomposeOptions, QUIET)
 def decompose(store: PathLike, **fields: Any) -> xr.Dataset:
     """``vaearr decompose``: PCA, NMF or cNMF of the patterns (:class:`~vaearr.maps.options.DecomposeOptions`);
     returns ``{name}_weights`` and ``{name}_components``."""
     from vaearr.maps.decomposition.decompose import write_decomposition
 
     quiet = fields.pop("quiet", False)
-    result = write_decomposition(store, _made(DecomposeOptions, store, fields, "decompose"))
+    result = write_decomposition(store, made(DecomposeOptions, store, fields, "decompose"))
     if not quiet:
         print(result.summary())
     return written(store, list(result.variables))
 
-@_step(IndexOptions, QUIET)
+@step(IndexOptions, QUIET)
 def index(store: PathLike, **fields: Any) -> xr.Dataset:
     """``vaearr index``: orientations from the patterns (:class:`~vaearr.maps.options.IndexOptions`: ``phase``,
     ``pc``, ``method``…); returns the orientation, the phase ids, the quality maps and the IPF, KAM, GROD and
@@ -339,7 +171,7 @@ def index(store: PathLike, **fields: Any) -> xr.Dataset:
     from vaearr.maps.indexing.indexing import index_store
 
     quiet = fields.pop("quiet", False)
-    options = _made(IndexOptions, store, fields, "index")
+    options = made(IndexOptions, store, fields, "index")
     result = index_store(store, options)
     if not quiet:
         print(result.summary())
@@ -347,7 +179,7 @@ def index(store: PathLike, **fields: Any) -> xr.Dataset:
     return written(store, [*result.variables, *(orientation_map_name(options.name, p) for p in ORIENTATION_MAPS)])
 
 
-@_step(BoundariesOptions, QUIET)
+@step(BoundariesOptions, QUIET)
 def boundaries(store: PathLike, **fields: Any) -> xr.Dataset:
     """``vaearr boundaries``: boundary strength and the grain and low-angle boundaries
     (:class:`~vaearr.maps.options.BoundariesOptions`: ``var``, ``mask``…), and with ``out`` (a folder) their figure
@@ -356,9 +188,9 @@ def boundaries(store: PathLike, **fields: Any) -> xr.Dataset:
     from vaearr.maps.boundaries.boundaries import find_boundaries
     from vaearr.viz.boundaries import boundary_files
 
-    fields = _renamed(fields, "boundaries", source="var")  # the library's old keyword (the command line's: --from)
+    fields = renamed(fields, "boundaries", source="var")  # the library's old keyword (the command line's: --from)
     quiet = fields.pop("quiet", False)
-    options = _made(BoundariesOptions, store, fields, "boundaries")
+    options = made(BoundariesOptions, store, fields, "boundaries")
     result = find_boundaries(store, options)
     if options.out is not None:
         boundary_files(result, options.out)
@@ -367,7 +199,7 @@ def boundaries(store: PathLike, **fields: Any) -> xr.Dataset:
     return written(store, [str(v.name) for v in (result.strength, result.grain_boundaries, result.low_angle_boundaries)])
 
 
-@_step(SegmentOptions, OUT, QUIET)
+@step(SegmentOptions, OUT, QUIET)
 def segment(store: PathLike, **fields: Any) -> xr.Dataset:
     """``vaearr segment``: regions of similar features and the grains they join into
     (:class:`~vaearr.maps.options.SegmentOptions`: ``var``, ``mask``, ``name``…), with ``out`` (a folder) its figure
@@ -375,16 +207,16 @@ def segment(store: PathLike, **fields: Any) -> xr.Dataset:
     from vaearr.maps.segmentation.segment import segment_store
     from vaearr.viz.segment import segment_files
 
-    fields = _renamed(fields, "segment", figures="out")
+    fields = renamed(fields, "segment", figures="out")
     out, quiet = fields.pop("out", None), fields.pop("quiet", False)
-    result = segment_store(store, _made(SegmentOptions, store, fields, "segment"))
+    result = segment_store(store, made(SegmentOptions, store, fields, "segment"))
     if out is not None:
         segment_files(result, out)
     if not quiet:
         print(result.summary())
     return written(store, list(result.variables))
 
-@_step(SpreadOptions, OUT, QUIET)
+@step(SpreadOptions, OUT, QUIET)
 def spread(store: PathLike, **fields: Any) -> xr.Dataset:
     """``vaearr spread``: kernel and domain spreads of a feature map over a segmentation's grains and the
     recrystallised regions (:class:`~vaearr.maps.options.SpreadOptions`), with ``out`` (a folder) their figure there;
@@ -393,9 +225,9 @@ def spread(store: PathLike, **fields: Any) -> xr.Dataset:
     from vaearr.viz.segment import figure_folder
     from vaearr.viz.spread import spread_files
 
-    fields = _renamed(fields, "spread", figures="out")
+    fields = renamed(fields, "spread", figures="out")
     out, quiet = fields.pop("out", None), fields.pop("quiet", False)
-    result = spread_store(store, _made(SpreadOptions, store, fields, "spread"))
+    result = spread_store(store, made(SpreadOptions, store, fields, "spread"))
     if out is not None:
         spread_files(result, figure_folder(store, out, suffix="spread"))
     if not quiet:
@@ -408,7 +240,7 @@ def spread(store: PathLike, **fields: Any) -> xr.Dataset:
 # results out
 
 
-@_step(ExportOptions, QUIET)
+@step(ExportOptions, QUIET)
 def export(store: PathLike, out: PathLike | None = None, **fields: Any) -> Path:
     """``vaearr export``: orientations to ``out``, a ``.ang``/``.ctf``/orix HDF5 file (``var``: the orientation
     variable), or with ``variables`` (or ``out`` a ``.csv``) maps to a CSV table
@@ -420,14 +252,14 @@ def export(store: PathLike, out: PathLike | None = None, **fields: Any) -> Path:
     given = {"out": out, **fields} if out is not None else fields
     if "out" not in given and "to" not in given:
         raise InputError(None, "vaearr.export: give out, the file to write (.ang, .ctf, .h5 or .csv)")
-    options = _made(ExportOptions, store, given, "export")
+    options = made(ExportOptions, store, given, "export")
     result = export_store(options, progress=not quiet)
     if not quiet:
         print(result.summary())
     return Path(options.out)
 
 
-@_step(ReportOptions, QUIET)
+@step(ReportOptions, QUIET)
 def report(store: PathLike, out: PathLike | None = None, **fields: Any) -> Path:
     """``vaearr report``: one self-contained HTML page of the store and its run in ``out`` (default ``STORE_report``
     beside the store: :func:`vaearr.files.beside_store`; :class:`~vaearr.analysis.options.ReportOptions`: ``run``,
@@ -435,7 +267,7 @@ def report(store: PathLike, out: PathLike | None = None, **fields: Any) -> Path:
     from vaearr.viz.report import build_report
 
     quiet = fields.pop("quiet", False)
-    options = _made(ReportOptions, store, {"out": out, **fields}, "report")
+    options = made(ReportOptions, store, {"out": out, **fields}, "report")
     result = build_report(store, options=options, echo=(lambda _: None) if quiet else print)
     if not quiet:
         print(result.summary())
@@ -446,7 +278,7 @@ def report(store: PathLike, out: PathLike | None = None, **fields: Any) -> Path:
 # crystals
 
 
-@_step(MasterPatternOptions, QUIET)
+@step(MasterPatternOptions, QUIET)
 def master_pattern(phase: str, **fields: Any) -> MasterPatternResult:
     """``vaearr master-pattern``: the master pattern of ``phase`` (as ``index`` takes it: ``fcc``, a ``.cif``…),
     kinematical (computed once, cached) or read, and with ``out`` (a folder) its PNG and ``.npz`` there
@@ -467,16 +299,16 @@ def master_pattern(phase: str, **fields: Any) -> MasterPatternResult:
 # the store itself
 
 
-@_step(InfoOptions)
+@step(InfoOptions)
 def info(store: PathLike) -> str:
     """``vaearr info``: the variables, dims, masks and provenance of ``store``, the text the command prints
     (:func:`vaearr.store.describe`; ``print(vaearr.info(store))``)."""
     from vaearr.store import describe
 
-    return describe(_made(InfoOptions, store, {}, "info").store)
+    return describe(made(InfoOptions, store, {}, "info").store)
 
 
-@_step(VerifyOptions, QUIET)
+@step(VerifyOptions, QUIET)
 def verify(store: PathLike, **fields: Any) -> Verification:
     """``vaearr verify``: every chunk of every variable of ``store`` read (:func:`vaearr.store.verify_store`); prints
     what the command prints (``quiet``: nothing) and returns the :class:`~vaearr.store.Verification` (``.ok``:
@@ -484,7 +316,7 @@ def verify(store: PathLike, **fields: Any) -> Verification:
     from vaearr.store import verify_store
 
     quiet = fields.pop("quiet", False)
-    found = verify_store(_made(VerifyOptions, store, fields, "verify"))
+    found = verify_store(made(VerifyOptions, store, fields, "verify"))
     if not quiet:
         print(found.summary())
     return found

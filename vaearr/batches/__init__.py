@@ -4,7 +4,8 @@
 (split, two-level seeded shuffle, batch cuts), :mod:`~vaearr.batches.read` and
 :mod:`~vaearr.batches.chunks` decode chunks into shuffled group buffers,
 :mod:`~vaearr.batches.workers` does that in worker processes, and
-:mod:`~vaearr.batches.loader` hands out the batches (:class:`ZarrBatches`).
+:mod:`~vaearr.batches.loader` hands out the batches (:class:`ZarrBatches`; its options checked and its variable
+described by :mod:`~vaearr.batches.describe`, its batches cut by :mod:`~vaearr.batches.batcher`).
 """
 
 from vaearr.batches.loader import ZarrBatches, make_loaders

@@ -42,7 +42,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -50,8 +49,9 @@ import numpy as np
 import torch
 
 from vaearr.batches.ahead import ahead
+from vaearr.batches.batcher import Batcher
+from vaearr.batches.describe import check_spec, describe_source
 from vaearr.batches.plan import (
-    SPLIT_BY,
     Plan,
     PlanConfig,
     choose_split,
@@ -60,64 +60,17 @@ from vaearr.batches.plan import (
     split_samples,
     subset_samples,
 )
-from vaearr.batches.read import Recycler, Source, cpus, group_stream, open_array
+from vaearr.batches.read import group_stream
 from vaearr.batches.spec import (
-    SPLITS,
     TAG_TRANSFORM,
     BatchSpec,
-    channel_axis,
     numpy_dtype,
     torch_dtype,
     torch_seed,
 )
 from vaearr.batches.workers import Workers
-from vaearr.errors import InputError, StoreError
-from vaearr.store import open_store, require_whole
-from vaearr.store.remote import is_repository_url, options, snapshot_of
-from vaearr.store.schema import no_variable
+from vaearr.errors import InputError
 from vaearr.transforms import Transform
-
-
-class _Batcher:
-    """Cuts consecutive batches out of a stream of group buffers, across group boundaries."""
-
-    def __init__(self, recycler: Recycler, capacity: int) -> None:
-        self.recycler, self.capacity = recycler, capacity
-        self.segments: deque[tuple[torch.Tensor, torch.Tensor, int]] = deque()
-        self.offset = 0
-        self.available = 0
-
-    def push(self, x: torch.Tensor, ids: torch.Tensor) -> None:
-        n = ids.shape[0]  # lengths kept as ints: len() of a tensor costs microseconds
-        if n:
-            self.segments.append((x, ids, n))
-            self.available += n
-
-    def pop(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x, ids, m = self.segments[0]
-        if self.offset == 0 and m == n:
-            # the usual case: groups are cut at the epoch's batch boundaries, so a piece is a batch
-            self.segments.popleft()
-            self.available -= n
-            return x, ids
-        parts = []
-        while n > 0:
-            x, ids, m = self.segments[0]
-            k = min(n, m - self.offset)
-            parts.append((x[self.offset:self.offset + k], ids[self.offset:self.offset + k]))
-            self.offset += k
-            self.available -= k
-            n -= k
-            if self.offset == m:
-                self.segments.popleft()
-                self.offset = 0
-        if len(parts) == 1:
-            return parts[0]
-        # numpy, into a recycled buffer: a single-threaded copy, no intra-op thread team woken
-        xs = [p[0].numpy() for p in parts]
-        out = self.recycler.take(sum(len(x) for x in xs), xs[0].shape[1:], xs[0].dtype, capacity=self.capacity)
-        np.concatenate(xs, out=out)
-        return torch.from_numpy(out), torch.cat([p[1] for p in parts])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -172,8 +125,8 @@ class ZarrBatches:
         self.store = os.fspath(store)
         self.storage_options = storage_options
         self.epoch = 0
-        self._check_options()
-        self.source = self._describe()
+        check_spec(spec, self.store)
+        self.source = describe_source(spec, self.store, self.storage_options)
         self._dtype = torch_dtype(spec.dtype)
         self.source.out_dtype = numpy_dtype(self._dtype)
         self.transforms = [t.prepare(self.source.dtype) if isinstance(t, Transform) else t for t in spec.transforms]
@@ -198,81 +151,7 @@ class ZarrBatches:
             where = f" inside mask '{spec.mask}'" if spec.mask else ""
             raise InputError(self.store, f"no samples of '{spec.var}'{where} in split '{spec.split}'")
 
-    # -- set-up ------------------------------------------------------------------------------
-
-    def _check_options(self) -> None:
-        s = self.spec
-        problems = []
-        if s.batch_size < 1:
-            problems.append(f"batch_size must be >= 1, got {s.batch_size}")
-        if s.buffer_chunks < 1:
-            problems.append(f"buffer_chunks must be >= 1, got {s.buffer_chunks}")
-        if not 0 <= s.val_fraction < 1:
-            problems.append(f"val_fraction must be in [0, 1), got {s.val_fraction}")
-        if s.split not in SPLITS:
-            problems.append(f"split must be one of {', '.join(SPLITS)}, got {s.split!r}")
-        if s.split_by not in SPLIT_BY:
-            problems.append(f"split_by must be one of {', '.join(SPLIT_BY)}, got {s.split_by!r}")
-        if s.split == "val" and s.val_fraction == 0:
-            problems.append("split='val' needs val_fraction > 0")
-        if s.world_size < 1 or not 0 <= s.rank < s.world_size:
-            problems.append(f"rank {s.rank} is not in 0..world_size-1 (world_size {s.world_size})")
-        if s.num_workers < 0 or s.prefetch < 0:
-            problems.append("num_workers and prefetch must be >= 0")
-        if problems:
-            raise InputError(self.store, "; ".join(problems))
-
-    def _describe(self) -> Source:
-        s = self.spec
-        ds = open_store(self.store, storage_options=self.storage_options)
-        if s.var not in ds.data_vars:
-            raise StoreError(self.store, no_variable(s.var, ds.data_vars))
-        require_whole(ds, [s.var, s.mask], self.store)
-        da = ds[s.var]
-        dims = tuple(map(str, da.dims))
-        both = set(s.sample_dims) & set(s.feature_dims)
-        if both:
-            raise InputError(self.store, f"dims {sorted(both)} are both sample and feature dims")
-        if sorted(s.sample_dims + s.feature_dims) != sorted(dims):
-            raise InputError(
-                self.store,
-                f"'{s.var}' has dims {dims}; sample_dims {s.sample_dims} + feature_dims {s.feature_dims} must name each once",
-            )
-        if not s.sample_dims:
-            raise InputError(self.store, "sample_dims is empty")
-        mask = None
-        if s.mask is not None:
-            if s.mask not in ds.data_vars:
-                raise StoreError(self.store, no_variable(s.mask, ds.data_vars, kind="mask variable"))
-            m = ds[s.mask]
-            if m.dtype != bool:
-                raise InputError(self.store, f"mask '{s.mask}' must be boolean, got {m.dtype}")
-            if sorted(map(str, m.dims)) != sorted(s.sample_dims):
-                raise InputError(self.store, f"mask '{s.mask}' has dims {tuple(m.dims)}, not the sample dims {s.sample_dims}")
-            mask = np.ascontiguousarray(m.transpose(*s.sample_dims).values)
-        snapshot = snapshot_of(self.store, self.storage_options) if is_repository_url(self.store) else None
-        array = open_array(self.store, s.var, self.storage_options, snapshot)
-        chunks = tuple(int(c) for c in array.chunks)
-        source = Source(
-            store=self.store,
-            # the run's options too (--storage-option, from the store's context): a spawned worker is handed them
-            storage_options=options(self.storage_options, self.store) if snapshot is not None else self.storage_options,
-            var=s.var,
-            grid_shape=tuple(int(da.sizes[d]) for d in s.sample_dims),
-            block_shape=tuple(chunks[dims.index(d)] for d in s.sample_dims),
-            sample_axes=tuple(dims.index(d) for d in s.sample_dims),
-            feature_axes=tuple(dims.index(d) for d in s.feature_dims),
-            feature_shape=tuple(int(da.sizes[d]) for d in s.feature_dims),
-            dtype=np.dtype(array.dtype),
-            mask=mask,
-            snapshot=snapshot,
-            _array=array,
-        )
-        source.channels_first = s.channels_first
-        source.channel_axis = channel_axis(da.coords, s.feature_dims, s.channel_dim, where=self.store)
-        # every core decodes: the reading threads of this process, or each worker its share
-        source.decode_threads = cpus() if s.num_workers == 0 else max(1, cpus() // s.num_workers)
-        return source
+    # -- set-up (the options checked and the variable described: vaearr.batches.describe) ---------
 
     def _narrow_to_split(self) -> np.ndarray:
         """A split by sample: keep this split's samples in the source's mask; their counts per block."""
@@ -400,7 +279,7 @@ class ZarrBatches:
 
     def _batches(self, plan: Plan, groups: Iterator[list], stop: threading.Event | None = None) -> Iterator[Any]:
         s = self.spec
-        batcher = _Batcher(self.source.recycler, s.batch_size)
+        batcher = Batcher(self.source.recycler, s.batch_size)
         pin = s.pin_memory and torch.cuda.is_available()
         done = 0
 

@@ -1,5 +1,6 @@
-"""Tests of vaearr.batches on real small data (kikuchipy's Ni scan, sklearn digits, a nibabel
-volume) and on synthetic stores whose values name their sample, where many chunks are needed."""
+"""Tests of vaearr.batches.loader (ZarrBatches, make_loaders) and the transforms it runs, on real small data
+(kikuchipy's Ni scan, sklearn digits, a nibabel volume) and on synthetic stores whose values name their sample, where
+many chunks are needed."""
 
 from __future__ import annotations
 
@@ -279,25 +280,6 @@ def test_scale_and_standardize():
     assert np.allclose(out, ref, atol=1e-5)
 
 
-def test_center_crop_and_resize():
-    x = torch.arange(2 * 1 * 7 * 8, dtype=torch.float32).reshape(2, 1, 7, 8)
-    assert torch.equal(T.center_crop(4)(x), x[:, :, 1:5, 2:6])
-    assert torch.equal(T.center_crop((3, 2))(x), x[:, :, 2:5, 3:5])
-    v = torch.arange(1 * 1 * 6 * 6 * 6, dtype=torch.float32).reshape(1, 1, 6, 6, 6)
-    assert torch.equal(T.center_crop(2)(v), v[:, :, 2:4, 2:4, 2:4])
-    with pytest.raises(InputError):
-        T.center_crop(9)(x)
-
-    img = np.random.default_rng(0).random((3, 1, 8, 6)).astype(np.float32)
-    half = T.resize((4, 3))(torch.from_numpy(img)).numpy()  # bilinear halving = 2x2 block means
-    assert np.allclose(half, img.reshape(3, 1, 4, 2, 3, 2).mean((3, 5)), atol=1e-6)
-    up = T.resize((16, 12), mode="nearest")(torch.from_numpy(img)).numpy()
-    assert np.array_equal(up, img.repeat(2, axis=2).repeat(2, axis=3))
-    vol = np.random.default_rng(1).random((1, 1, 4, 4, 4)).astype(np.float32)
-    assert np.allclose(T.resize(2)(torch.from_numpy(vol)).numpy(), vol.reshape(1, 1, 2, 2, 2, 2, 2, 2).mean((3, 5, 7)),
-                       atol=1e-6)
-
-
 def test_static_background_and_subtraction(ni):
     path, s, roi = ni
     pats = s.data.astype(np.float64)
@@ -331,49 +313,6 @@ def test_random_patch_3d(volumes):
     assert isinstance(t.for_eval(), T.CenterCrop)
     with pytest.raises(InputError):
         T.random_patch_3d(40)(x)
-
-
-def test_random_flip():
-    x = torch.from_numpy(np.random.default_rng(0).random((64, 1, 5, 4)).astype(np.float32))
-    assert torch.equal(T.random_flip((-1,), p=1.0)(x), torch.from_numpy(np.flip(x.numpy(), -1).copy()))
-    assert torch.equal(T.random_flip((-1, -2), p=0.0)(x), x)
-    out = T.random_flip((-2,), p=0.5)(x, generator=torch.Generator().manual_seed(1)).numpy()
-    flipped = np.flip(x.numpy(), -2)
-    hit = np.array([np.array_equal(o, f) for o, f in zip(out, flipped)])
-    kept = np.array([np.array_equal(o, i) for o, i in zip(out, x.numpy())])
-    assert np.all(hit | kept) and 10 < hit.sum() < 54
-    again = T.random_flip((-2,), p=0.5)(x, generator=torch.Generator().manual_seed(1)).numpy()
-    assert np.array_equal(out, again)
-
-
-def test_affine_matches_numpy_and_random_affine():
-    img = np.random.default_rng(0).random((2, 1, 6, 6)).astype(np.float32)
-    x = torch.from_numpy(img)
-    assert np.allclose(T.affine(x, 90.0, (0.0, 0.0)).numpy(), np.rot90(img, 1, axes=(-2, -1)), atol=1e-5)
-    assert np.allclose(T.affine(x, 0.0, (0.0, 0.0)).numpy(), img, atol=1e-6)
-    shifted = T.affine(x, 0.0, (0.0, 2 / 6)).numpy()  # two columns to the right, zeros come in
-    ref = np.zeros_like(img)
-    ref[..., 2:] = img[..., :-2]
-    assert np.allclose(shifted, ref, atol=1e-5)
-    rect = np.random.default_rng(1).random((1, 1, 4, 8)).astype(np.float32)
-    shifted = T.affine(torch.from_numpy(rect), 0.0, (1 / 4, 0.0)).numpy()
-    ref = np.zeros_like(rect)
-    ref[..., 1:, :] = rect[..., :-1, :]
-    assert np.allclose(shifted, ref, atol=1e-5)
-    vol = np.random.default_rng(2).random((1, 1, 4, 4, 4)).astype(np.float32)
-    v = torch.from_numpy(vol)
-    assert np.allclose(T.affine(v, (90.0, 0.0, 0.0), (0, 0, 0)).numpy(), np.rot90(vol, 1, axes=(-2, -1)), atol=1e-5)
-    assert np.allclose(T.affine(v, (0.0, 90.0, 0.0), (0, 0, 0)).numpy(), np.rot90(vol, 1, axes=(-3, -1)), atol=1e-5)
-    assert np.allclose(T.affine(v, (0.0, 0.0, 90.0), (0, 0, 0)).numpy(), np.rot90(vol, 1, axes=(-3, -2)), atol=1e-5)
-
-    t = T.random_affine(max_rotate_deg=0.0, max_translate=0.0)
-    assert np.allclose(t(x).numpy(), img, atol=1e-6) and np.allclose(t(v).numpy(), vol, atol=1e-6)
-    t = T.random_affine(10.0, 0.1)
-    a = t(x, generator=torch.Generator().manual_seed(3))
-    b = t(x, generator=torch.Generator().manual_seed(3))
-    assert torch.equal(a, b) and not torch.allclose(a, x)
-    assert T.random_affine(5.0, 0.02, seed=1)(v).shape == v.shape
-    assert t.for_eval() is None and T.scale().for_eval() is not None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -515,32 +454,3 @@ def test_flipped_byte_is_an_error(tmp_path, num_workers):
     with pytest.raises(Exception, match="(?i)checksum|crc"):
         list(loader)
     loader.close()
-
-
-def test_chunk_reader_decodes_the_codecs_the_store_writes(tmp_path: Path) -> None:
-    # batches.chunks owns a decoder for exactly the codecs write_variables uses (bytes, zstd,
-    # crc32c): if the store's codecs change, this fails, instead of training falling back
-    # without a word to zarr's slower read path
-    import zarr
-
-    from vaearr.batches.chunks import ChunkFiles
-
-    path = tmp_path / "c.zarr"
-    data = np.random.default_rng(0).integers(0, 256, (5, 4, 6, 6), dtype=np.uint8)
-    write_variables(path, {"p": xr.DataArray(data, dims=("y", "x", "py", "px"))}, chunks={"p": (2, 4, 6, 6)})
-    array = zarr.open_group(str(path), mode="r")["p"]
-    files = ChunkFiles.of(array)
-    assert files is not None, "the store's codecs are no longer the ones batches.chunks decodes"
-    assert files.codecs == ["crc32c", "zstd"]
-    for i in range(3):  # the last chunk is an edge chunk, stored whole
-        out = np.empty((2, 4, 6, 6), np.uint8)
-        files.decode((i, 0, 0, 0), out)
-        want = data[2 * i: 2 * i + 2]
-        np.testing.assert_array_equal(out[: len(want)], want)
-    # a flipped byte is an error, not a wrong number
-    chunk = next(p for p in (path / "p").rglob("*") if p.is_file() and p.name != "zarr.json")
-    raw = bytearray(chunk.read_bytes())
-    raw[len(raw) // 2] ^= 0xFF
-    chunk.write_bytes(bytes(raw))
-    with pytest.raises(StoreError, match="crc32c"):
-        files.decode(tuple(int(c) for c in chunk.relative_to(path / "p" / "c").parts), np.empty((2, 4, 6, 6), np.uint8))
