@@ -59,16 +59,20 @@ def test_load_features_refuses_other_files(tmp_path: Path) -> None:
         load_features(tmp_path / "shape.pth")
 
 
-def test_weights_file_given_or_cached(tmp_path: Path, weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_weights_file_given_or_cached(tmp_path: Path, weights: Path) -> None:
     assert weights_file(weights) == weights
     with pytest.raises(InputError, match="no such file"):
         weights_file(tmp_path / "missing.pth")
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))  # torch hub's cache, here an empty folder
-    assert weights_file() is None
-    assert str(tmp_path / "checkpoints" / SQUEEZENET_FILE) in skipped_message()
-    (tmp_path / "checkpoints").mkdir()
-    (tmp_path / "checkpoints" / SQUEEZENET_FILE).write_bytes(weights.read_bytes())
-    assert weights_file() == tmp_path / "checkpoints" / SQUEEZENET_FILE
+    hub = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path))  # torch hub's cache, here an empty folder
+    try:
+        assert weights_file() is None
+        assert str(tmp_path / "checkpoints" / SQUEEZENET_FILE) in skipped_message()
+        (tmp_path / "checkpoints").mkdir()
+        (tmp_path / "checkpoints" / SQUEEZENET_FILE).write_bytes(weights.read_bytes())
+        assert weights_file() == tmp_path / "checkpoints" / SQUEEZENET_FILE
+    finally:
+        torch.hub.set_dir(hub)
 
 
 def test_lpips_style_is_zero_on_equal_images_and_gray_is_rgb(weights: Path) -> None:
