@@ -190,6 +190,19 @@ def make_run(run: Path, store: Path, *, model: dict, sample_dims: tuple[str, ...
     return net
 
 
+def association_pairs():
+    """(case, x, y) pairs the association metrics are checked on: continuous, tied in x, y or both, float32."""
+    rng = np.random.default_rng(1)
+    n = 240
+    x = rng.normal(size=n)
+    y = np.sin(2 * x) + 0.4 * rng.normal(size=n)
+    yield "continuous", x, y
+    yield "ties", np.round(x, 1), np.round(y, 1)  # many ties in both, some pairs tied in both
+    yield "x-ties", np.round(x, 1), y
+    yield "y-ties", x, np.round(y, 1)
+    yield "float32", x.astype(np.float32), np.float32(y)  # what a latent from the store holds
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 now."""
     with socket.socket() as s:

@@ -1,4 +1,5 @@
-"""Association metrics: each equals a reference implementation, and a planted association ranks first."""
+"""Association metrics: each equals a reference implementation, and a planted association ranks first
+(the kernels' one-sided preparation: tests/analysis/test_metrics.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from tests.helpers import association_pairs
 from vaearr.analysis.association import (
     METRICS,
     AssociationOptions,
@@ -15,24 +17,11 @@ from vaearr.analysis.association import (
     association_matrix,
     association_pair,
 )
-from vaearr.analysis.metrics import X_ONLY, Y_ONLY, pair_metrics, prepare, trend_basis
 from vaearr.errors import InputError
 from vaearr.maps.decomposition.composite import element_composite
 
 
-def _pairs():
-    rng = np.random.default_rng(1)
-    n = 240
-    x = rng.normal(size=n)
-    y = np.sin(2 * x) + 0.4 * rng.normal(size=n)
-    yield "continuous", x, y
-    yield "ties", np.round(x, 1), np.round(y, 1)  # many ties in both, some pairs tied in both
-    yield "x-ties", np.round(x, 1), y
-    yield "y-ties", x, np.round(y, 1)
-    yield "float32", x.astype(np.float32), np.float32(y)  # what a latent from the store holds
-
-
-@pytest.mark.parametrize("case,x,y", list(_pairs()), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("case,x,y", list(association_pairs()), ids=lambda v: v if isinstance(v, str) else "")
 def test_each_metric_equals_its_reference_implementation(case, x, y) -> None:
     import dcor
     from scipy import stats
@@ -56,7 +45,7 @@ def _gauss_kernel(v: np.ndarray) -> np.ndarray:
     return np.exp(-(d**2) / (2 * med**2))
 
 
-@pytest.mark.parametrize("case,x,y", list(_pairs()), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("case,x,y", list(association_pairs()), ids=lambda v: v if isinstance(v, str) else "")
 def test_hsic_equals_direct_formula_and_hyppo(case, x, y) -> None:
     hyppo = pytest.importorskip("hyppo.independence", reason="hyppo is the reference implementation")
     k, l_ = _gauss_kernel(x), _gauss_kernel(y)
@@ -130,19 +119,6 @@ def test_planted_association_is_ranked_first_by_every_metric(demo_store_master: 
                                 refs.transpose("y", "x", "reference").values[m],
                                 options=AssociationOptions(metrics=("pearson", "kendall")))
     np.testing.assert_allclose(b.values, direct, rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize("case,x,y", list(_pairs()), ids=lambda v: v if isinstance(v, str) else "")
-def test_one_sided_preparation_keeps_every_value(case, x, y) -> None:
-    # the x side of a pair (a latent dim) and the y side (a reference, kept for every dim) hold
-    # only what their side needs, and the metrics are bit-for-bit those of full preparations
-    rng = np.random.default_rng(2)
-    coords = rng.uniform(0, 10, size=(len(x), 2))
-    opts = AssociationOptions(hsic_exact_max=0)  # the binned HSIC, as on big maps
-    q = trend_basis(coords, opts.trend_order)
-    a, b = prepare(x, opts, q, side="x"), prepare(y, opts, q, side="y")
-    assert all(getattr(a, f) is None for f in Y_ONLY) and all(getattr(b, f) is None for f in X_ONLY)
-    assert pair_metrics(a, b, len(x), opts) == pair_metrics(prepare(x, opts, q), prepare(y, opts, q), len(x), opts)
 
 
 def test_association_matrix_rejects_mismatched_or_nan_input() -> None:
