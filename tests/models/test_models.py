@@ -34,9 +34,7 @@ from vaearr.models import (  # noqa: E402
     VAEOutput,
     build_model,
     config_from_dict,
-    kl_divergence,
     load_model,
-    reconstruction_loss,
     register,
     save_model,
 )
@@ -367,30 +365,6 @@ def test_bad_input_shapes_give_clear_errors(photos):
     with pytest.raises(InputError, match="input 1×17×16 is not divisible by 2 along y"):
         kl(torch.rand(1, 1, 17, 16))
     assert kl(torch.rand(1, 1, 24, 32)).recon.shape == (1, 1, 24, 32)  # fully convolutional
-
-
-# --------------------------------------------------------------------------------------------
-# Loss helpers
-# --------------------------------------------------------------------------------------------
-
-
-def test_kl_is_summed_per_sample_and_averaged_over_the_batch():
-    mu = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
-    logvar = torch.tensor([[0.0, math.log(2.0)], [0.0, 0.0]])
-    # sample 0: 0.5*(1) + 0.5*(2 - 1 - ln 2); sample 1: 0
-    expected = (0.5 + 0.5 * (1 - math.log(2.0))) / 2
-    assert float(kl_divergence(mu, logvar)) == pytest.approx(expected)
-    # spatial latents: every element of a sample counts
-    assert float(kl_divergence(torch.ones(3, 4, 2, 2), torch.zeros(3, 4, 2, 2))) == pytest.approx(0.5 * 16)
-
-
-def test_reconstruction_loss_reductions():
-    x = torch.zeros(2, 1, 2, 2)
-    pred = torch.ones(2, 1, 2, 2)
-    assert float(reconstruction_loss(pred, x, "mse", "sum")) == 4.0  # per image
-    assert float(reconstruction_loss(pred, x, "mse", "mean")) == 1.0  # per pixel
-    # zero logits against a 0/1 target: ln 2 nats per pixel
-    assert float(reconstruction_loss(torch.zeros(2, 1, 2, 2), x, "bce_logits")) == pytest.approx(4 * math.log(2))
 
 
 # --------------------------------------------------------------------------------------------
