@@ -14,6 +14,10 @@ from vaearr.models import AutoencoderKLConfig, build_model  # noqa: E402
 from vaearr.models.losses import kl_divergence  # noqa: E402
 
 
+#: one thread for these tiny convolutions (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
 def tiny(**changes):
     torch.manual_seed(0)
     return build_model(AutoencoderKLConfig.from_preset("tiny", **{"input_shape": (1, 8, 8), **changes}))

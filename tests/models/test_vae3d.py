@@ -12,6 +12,10 @@ from vaearr.errors import InputError  # noqa: E402
 from vaearr.models import VAE3DConfig, build_model  # noqa: E402
 from vaearr.models.losses import generator_adversarial_loss  # noqa: E402
 
+#: one thread for these tiny convolutions (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
 SMALL = {"input_shape": (1, 8, 8, 8), "channels": (8, 8), "norm_num_groups": 4, "backbone": "monai"}
 
 
