@@ -242,3 +242,16 @@ def planted(demo_store: Path) -> Path:
     write_variable(demo_store, "latent", xr.DataArray(lat, dims=("y", "x", "latent_dim"),
                                                       coords={"y": ds.y, "x": ds.x, "latent_dim": np.arange(4)}), mask="roi")
     return demo_store
+
+
+@pytest.fixture
+def one_thread():
+    """One thread in torch's pool while a test runs tiny convolutions: on a shared 2-core machine two threads spin
+    against other jobs (a 0.003 s forward of the tiny autoencoder-kl took 0.5 s), as tests/helpers.py's make_run
+    does; the count is put back after."""
+    import torch  # here: the other fixtures run without it
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -34,9 +34,7 @@ from vaearr.models import (  # noqa: E402
     VAEOutput,
     build_model,
     config_from_dict,
-    kl_divergence,
     load_model,
-    reconstruction_loss,
     register,
     save_model,
 )
@@ -370,30 +368,6 @@ def test_bad_input_shapes_give_clear_errors(photos):
 
 
 # --------------------------------------------------------------------------------------------
-# Loss helpers
-# --------------------------------------------------------------------------------------------
-
-
-def test_kl_is_summed_per_sample_and_averaged_over_the_batch():
-    mu = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
-    logvar = torch.tensor([[0.0, math.log(2.0)], [0.0, 0.0]])
-    # sample 0: 0.5*(1) + 0.5*(2 - 1 - ln 2); sample 1: 0
-    expected = (0.5 + 0.5 * (1 - math.log(2.0))) / 2
-    assert float(kl_divergence(mu, logvar)) == pytest.approx(expected)
-    # spatial latents: every element of a sample counts
-    assert float(kl_divergence(torch.ones(3, 4, 2, 2), torch.zeros(3, 4, 2, 2))) == pytest.approx(0.5 * 16)
-
-
-def test_reconstruction_loss_reductions():
-    x = torch.zeros(2, 1, 2, 2)
-    pred = torch.ones(2, 1, 2, 2)
-    assert float(reconstruction_loss(pred, x, "mse", "sum")) == 4.0  # per image
-    assert float(reconstruction_loss(pred, x, "mse", "mean")) == 1.0  # per pixel
-    # zero logits against a 0/1 target: ln 2 nats per pixel
-    assert float(reconstruction_loss(torch.zeros(2, 1, 2, 2), x, "bce_logits")) == pytest.approx(4 * math.log(2))
-
-
-# --------------------------------------------------------------------------------------------
 # autoencoder-kl
 # --------------------------------------------------------------------------------------------
 
@@ -413,45 +387,6 @@ def test_sd_v1_yaml_gives_the_sd_v1_preset_network():
     assert model.latent_shape == (4, 32, 32)
     decoder_res_blocks = sum(type(b).__name__ == "AEKLResBlock" for b in model.net.decoder.blocks)
     assert decoder_res_blocks == 4 * 3 + 2  # ldm: num_res_blocks + 1 per level, plus 2 in the mid block
-
-
-def test_from_ldm_yaml_other_layouts_and_errors(tmp_path):
-    bare = tmp_path / "ddconfig.yaml"
-    bare.write_text(
-        "double_z: true\nz_channels: 3\nresolution: 32\nin_channels: 1\nout_ch: 1\n"
-        "ch: 32\nch_mult: [1, 2]\nnum_res_blocks: 1\nattn_resolutions: [16]\n"
-    )
-    config = AutoencoderKLConfig.from_ldm_yaml(bare)
-    assert config.channels == (32, 64) and config.latent_channels == 3
-    assert config.attention_levels == (False, True)  # level 1 runs at 32 / 2 = 16
-    assert config.input_shape == (1, 32, 32)
-
-    trained = tmp_path / "kl-f4.yaml"  # an ldm first-stage training config, with its KL weight
-    trained.write_text(
-        "model:\n  target: ldm.models.autoencoder.AutoencoderKL\n  params:\n    embed_dim: 3\n"
-        "    lossconfig:\n      params: {kl_weight: 1.0e-05}\n"
-        "    ddconfig: {double_z: true, z_channels: 3, resolution: 64, in_channels: 3, out_ch: 3,"
-        " ch: 32, ch_mult: [1, 2, 4], num_res_blocks: 1, attn_resolutions: []}\n"
-    )
-    config = AutoencoderKLConfig.from_ldm_yaml(trained)
-    assert config.kl_weight == 1e-5 and config.channels == (32, 64, 128)
-
-    vq = tmp_path / "vq.yaml"
-    vq.write_text(bare.read_text().replace("double_z: true", "double_z: false"))
-    with pytest.raises(InputError, match=r"vq\.yaml: this first stage is a VQ autoencoder"):
-        AutoencoderKLConfig.from_ldm_yaml(vq)
-    vq_target = tmp_path / "vq_target.yaml"
-    vq_target.write_text(
-        "model:\n  params:\n    first_stage_config:\n      target: ldm.models.autoencoder.VQModelInterface\n"
-        "      params:\n        ddconfig: {z_channels: 3, resolution: 64, in_channels: 3, out_ch: 3, ch: 32,"
-        " ch_mult: [1, 2], num_res_blocks: 1}\n"
-    )
-    with pytest.raises(InputError, match="VQ autoencoder"):
-        AutoencoderKLConfig.from_ldm_yaml(vq_target)
-    unrelated = tmp_path / "unet.yaml"
-    unrelated.write_text("model:\n  params:\n    unet_config: {params: {num_res_blocks: 2}}\n")
-    with pytest.raises(InputError, match=r"unet\.yaml: no first-stage autoencoder found"):
-        AutoencoderKLConfig.from_ldm_yaml(unrelated)
 
 
 def test_autoencoder_kl_memory_switches_keep_results(photos):

@@ -76,7 +76,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
                                f"({found}); vaearr loads weights with weights_only=True and never unpickles "
                                "arbitrary objects — save model.state_dict() instead") from None
     except (RuntimeError, OSError, EOFError, ValueError) as exc:
-        raise InputError(path, f"not a PyTorch checkpoint torch.load can read ({str(exc).splitlines()[0]})") from None
+        first = next(iter(str(exc).splitlines()), "") or type(exc).__name__  # an empty file's EOFError says nothing
+        raise InputError(path, f"not a PyTorch checkpoint torch.load can read ({first})") from None
     if not isinstance(obj, Mapping):
         raise InputError(path, f"holds a {type(obj).__name__}, not a state dict (a dict of tensors)")
     return dict(obj)
