@@ -66,7 +66,8 @@ def test_a_score_is_fit_for_a_pattern_fit_else_scores() -> None:
 def test_the_crystal_map_of_a_store() -> None:
     xmap = to_crystal_map(_store())
     np.testing.assert_array_equal(xmap.phase_id, [1, 1, 1, 1, -1, -1])  # phase −1 and NaN: not indexed
-    np.testing.assert_allclose(xmap.x, [0.0, 0.5, 1.0] * 2) and np.testing.assert_allclose(xmap.y, [0] * 3 + [0.5] * 3)
+    np.testing.assert_allclose(xmap.x, [0.0, 0.5, 1.0] * 2)
+    np.testing.assert_allclose(xmap.y, [0] * 3 + [0.5] * 3)
     assert xmap.phases[1].name == "ni" and xmap.phases[1].space_group.number == 225
     angles = np.degrees(xmap.rotations.angle)
     np.testing.assert_allclose(angles[:4], [0, 10, 20, 30], atol=1e-4)

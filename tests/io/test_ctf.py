@@ -11,12 +11,14 @@ from vaearr.io.ctf import to_byte_range, write_ctf
 
 def test_byte_values_are_kept_and_others_rescaled_over_the_indexed_points() -> None:
     values, note = to_byte_range(np.array([0.0, 17.0, 255.0]), np.ones(3, bool))
-    np.testing.assert_array_equal(values, [0, 17, 255]) and note is None
+    np.testing.assert_array_equal(values, [0, 17, 255])
+    assert note is None
     values, note = to_byte_range(np.array([5.5, 1.0, 3.25, 99.0]), np.array([True, True, True, False]))
     np.testing.assert_array_equal(values, [255, 0, 128, 0])
     assert note == "rescaled from 1–5.5 to 0–255"
     values, note = to_byte_range(np.array([0.5, 0.5]), np.ones(2, bool))
-    np.testing.assert_array_equal(values, [255, 255]) and note == "rescaled from 0.5–0.5 to 0–255"
+    np.testing.assert_array_equal(values, [255, 255])
+    assert note == "rescaled from 0.5–0.5 to 0–255"
     assert to_byte_range(np.array([300.0]), np.zeros(1, bool))[1] is None  # nothing indexed: nothing to scale
 
 

@@ -70,7 +70,8 @@ def test_a_hexagonal_scan_is_assembled_onto_a_square_grid_with_a_warning() -> No
     with pytest.warns(VaearrWarning, match=r"hex.csv: hexagonal scan grid assembled onto a square 4×4 grid"):
         g = infer_grid(x, y, path="hex.csv")
     assert g.kind == "hexagonal" and g.shape == (4, 4)
-    np.testing.assert_allclose(g.x, np.arange(4.0)) and np.testing.assert_allclose(g.y, 0.866 * np.arange(4))
+    np.testing.assert_allclose(g.x, np.arange(4.0))
+    np.testing.assert_allclose(g.y, 0.866 * np.arange(4))
     # each node takes the nearest point, ties towards lower x: odd rows take the point half a step right of the node
     np.testing.assert_array_equal(g.index[0], [0, 1, 2, 3])
     np.testing.assert_array_equal(g.index[1], [4, 4, 5, 6])

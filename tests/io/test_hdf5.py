@@ -56,7 +56,8 @@ def test_xy_datasets_beside_the_patterns_in_their_units(tmp_path) -> None:
                  data__x=(x, {"units": "nm"}), data__y=(y, {"units": "nm"}))
     da = _read(path)
     assert da.shape == (2, 3, 4, 5) and da.attrs["x_dataset"] == "/data/x" and da.attrs["step_source"] == "x/y datasets"
-    np.testing.assert_allclose(da.x.values, [0, 0.5, 1.0]) and np.testing.assert_allclose(da.y.values, [0, 0.5])
+    np.testing.assert_allclose(da.x.values, [0, 0.5, 1.0])
+    np.testing.assert_allclose(da.y.values, [0, 0.5])
     np.testing.assert_array_equal(np.asarray(da), P.reshape(2, 3, 4, 5))
     assert da.attrs["pc"] == [0.4, 0.3, 0.5] and da.attrs["sample_tilt"] == 68.0
     assert da.attrs["pc_source"] == f"the 'pc' attribute of '/data/patterns' in {path}"
