@@ -103,6 +103,8 @@ def _atoms(group) -> list[dict]:
     out = []
     for _, ds in sorted(group.items(), key=lambda kv: kv[0]) if group is not None else []:
         parts = text(ds).split(",")
+        if len(parts) < 4:  # no x, y, z: not a position
+            continue
         try:
             out.append({"element": parts[0].strip(), "xyz": [float(v) for v in parts[1:4]],
                         "occupancy": float(parts[4]) if len(parts) > 4 else 1.0})

@@ -1,4 +1,5 @@
-"""Demo data: kikuchipy's shipped Ni files and the simulated EBSD map (the benchmarks' maps: tests/benchmarks/test_data.py)."""
+"""The simulated demo EBSD map (:mod:`vaearr.data.simulated`; its scene: tests/data/test_scene.py; the benchmarks'
+maps: tests/benchmarks/test_data.py)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,6 @@ from vaearr import data  # noqa: E402
 
 SHAPE = (40, 60)
 N_GRAINS = 12
-
-
-@pytest.fixture(scope="session")
-def ni_small() -> np.ndarray:
-    return np.asarray(kp.data.nickel_ebsd_small().data)
 
 
 @pytest.fixture(scope="session")
@@ -50,57 +46,6 @@ def _on_grid(df: pd.DataFrame, values: str, step: float = 1.0) -> np.ndarray:
     out = np.empty(SHAPE, dtype=vals.dtype)
     out[iy, ix] = vals
     return out
-
-
-# --------------------------------------------------------------------------------------------
-# kikuchipy's files
-
-
-@pytest.mark.filterwarnings("ignore:Returned signal has one navigation dimension:UserWarning")
-def test_kikuchipy_files_hold_the_ni_scan(ni_small: np.ndarray) -> None:
-    files = data.kikuchipy_files()
-    assert set(files) == {
-        "kikuchipy_h5ebsd", "edax_h5ebsd", "oxford_binary", "nordif", "edax_binary_up1", "edax_binary_up2",
-    }
-    assert all(p.is_file() for p in files.values())
-    # what the docstring promises, file by file
-    for key in ("kikuchipy_h5ebsd", "edax_h5ebsd", "oxford_binary", "nordif"):
-        s = kp.load(files[key])
-        assert s.data.dtype == np.uint8 and s.data.shape == (3, 3, 60, 60), key
-        np.testing.assert_array_equal(s.data, ni_small, err_msg=key)
-    up1 = kp.load(files["edax_binary_up1"]).data
-    assert up1.shape == (9, 60, 60) and up1.dtype == np.uint8
-    np.testing.assert_array_equal(up1.reshape(3, 3, 60, 60), ni_small)
-    up2 = kp.load(files["edax_binary_up2"]).data
-    assert up2.shape == (10, 60, 60) and up2.dtype == np.uint16
-    np.testing.assert_array_equal(up2[:9], ni_small.reshape(9, 60, 60).astype(np.uint16))
-    assert not up2[9].any()
-    # the raw HDF5 datasets are the patterns in scan order, no flips
-    with h5py.File(files["edax_h5ebsd"]) as f:
-        np.testing.assert_array_equal(f["Scan 1/EBSD/Data/Pattern"][()], ni_small.reshape(9, 60, 60))
-    with h5py.File(files["kikuchipy_h5ebsd"]) as f:
-        np.testing.assert_array_equal(f["Scan 1/EBSD/Data/patterns"][()], ni_small.reshape(9, 60, 60))
-    raw = np.fromfile(files["nordif"], dtype=np.uint8)
-    np.testing.assert_array_equal(raw.reshape(3, 3, 60, 60), ni_small)
-
-
-def test_make_vendor_files(tmp_path: Path, ni_small: np.ndarray) -> None:
-    files = data.make_vendor_files(tmp_path)
-    assert set(files) == {"bruker_h5ebsd", "oxford_h5oina"} and all(p.is_file() for p in files.values())
-    bruker = kp.load(files["bruker_h5ebsd"]).data
-    np.testing.assert_array_equal(bruker, ni_small)
-    with h5py.File(files["bruker_h5ebsd"]) as f:
-        np.testing.assert_array_equal(f["Scan 0/EBSD/Data/RawPatterns"][()], ni_small.reshape(9, 60, 60))
-    # H5OINA holds background-corrected patterns: same scan, different numbers
-    oina = kp.load(files["oxford_h5oina"]).data
-    assert oina.shape == ni_small.shape and oina.dtype == np.uint8
-    assert not np.array_equal(oina, ni_small)
-    s = kp.data.nickel_ebsd_small()
-    s.remove_static_background()
-    np.testing.assert_array_equal(oina, s.data)
-    with h5py.File(files["oxford_h5oina"]) as f:
-        processed = f["1/EBSD/Data/Processed Patterns"][()]
-        np.testing.assert_array_equal(f["1/EBSD/Data/Unprocessed Patterns"][()], processed + np.uint8(1))
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,3 +185,55 @@ def test_other_seed_and_shape(tmp_path: Path) -> None:
     assert set(zip(df["x"], df["y"])) == {(ix * 0.5, iy * 0.5) for iy in range(12) for ix in range(15)}
     with pytest.raises(ValueError, match="n_grains"):
         data.build_demo_map(tmp_path / "c", shape=(3, 3), n_grains=10)
+
+
+# --------------------------------------------------------------------------------------------
+# the module's small parts
+
+
+def test_the_paths_of_a_build_are_named_in_its_folder(tmp_path: Path) -> None:
+    paths = data.DemoPaths.in_dir(tmp_path / "d")
+    assert {k: p.name for k, p in vars(paths).items() if k != "out_dir"} == {
+        "patterns": "patterns.h5", "bandcontrast": "bandcontrast.csv", "elements": "elements.csv",
+        "phase": "phase.csv", "grains": "grains.npy", "bad": "bad.npy", "manifest": "manifest.json"}
+    assert all(p.parent == tmp_path / "d" for p in vars(paths).values() if p != paths.out_dir)
+
+
+@pytest.mark.parametrize(("n", "size", "slices"), [
+    (10, 4, [(0, 4), (4, 8), (8, 10)]), (8, 4, [(0, 4), (4, 8)]), (3, 1024, [(0, 3)]), (0, 4, []),
+])
+def test_progress_blocks_cover_every_index_once(n, size, slices) -> None:
+    from vaearr.data.simulated import progress_blocks
+
+    assert [(s.start, s.stop) for s in progress_blocks(n, size, False, "x")] == slices
+    assert [(s.start, s.stop) for s in progress_blocks(n, size, True, "x")] == slices
+
+
+def test_a_demo_folder_is_current_only_with_the_default_manifest_and_every_file(tmp_path: Path, demo) -> None:
+    from vaearr.data import simulated
+
+    copy = simulated.DemoPaths.in_dir(tmp_path / "copy")
+    shutil.copytree(demo.out_dir, copy.out_dir)
+    assert simulated._is_current(copy)  # noqa: SLF001 - the reuse rule of demo_paths
+    made = json.loads(copy.manifest.read_text())
+    copy.manifest.write_text(json.dumps({**made, "version": simulated.DEMO_VERSION + 1}))
+    assert not simulated._is_current(copy)  # noqa: SLF001 - an older build is rebuilt
+    copy.manifest.write_text(json.dumps(made))
+    copy.bad.unlink()
+    assert not simulated._is_current(copy)  # noqa: SLF001 - a file missing is rebuilt
+    shutil.copy(demo.bad, copy.bad)
+    assert simulated._is_current(copy)  # noqa: SLF001 - whole again
+    copy.manifest.write_text("{not json")
+    assert not simulated._is_current(simulated.DemoPaths.in_dir(tmp_path / "none"))  # noqa: SLF001 - no folder
+    assert not simulated._is_current(copy)  # noqa: SLF001 - an unreadable manifest
+
+
+def test_the_cache_root_is_the_argument_then_vaearr_data_then_home(tmp_path: Path, monkeypatch) -> None:
+    from vaearr.data import simulated
+
+    monkeypatch.setenv("VAEARR_DATA", str(tmp_path / "env"))
+    assert simulated._cache_root(tmp_path / "arg") == tmp_path / "arg"  # noqa: SLF001 - demo_paths' folder rule
+    assert simulated._cache_root(None) == tmp_path / "env"  # noqa: SLF001 - demo_paths' folder rule
+    monkeypatch.delenv("VAEARR_DATA")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert simulated._cache_root(None) == tmp_path / "home/.cache/vaearr/demo"  # noqa: SLF001 - the default
