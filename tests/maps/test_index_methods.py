@@ -1,5 +1,5 @@
 """The indexing methods by name (:mod:`vaearr.maps.index_methods`): what each declares, the check of its settings and
-the lines it prints, without building one (Setup.phases, the sources' orix phases, is checked there) (their indexing: ``tests/maps/indexing/test_index.py``)."""
+the lines it prints, without building one (their indexing: ``tests/maps/indexing/test_index.py``)."""
 
 from __future__ import annotations
 
