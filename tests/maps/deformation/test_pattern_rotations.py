@@ -1,20 +1,42 @@
-"""The pieces of reading rotations from the patterns (:mod:`vaearr.maps.deformation.pattern_rotations`) checked by hand:
-each region's reference (the mean of the 3 × 3 pixels round its most interior one), the patterns turned back and
-summed, the patterns gathered by pixel, the neighbour a pixel starts from (the rotations of simulated maps:
-``tests/maps/segmentation/test_degrees.py``)."""
+"""Rotations read from the patterns (:mod:`vaearr.maps.deformation.pattern_rotations`): each pixel's rotation from its
+region's mean on a band of patterns bent by hand, and the pieces checked by hand: each region's reference (the mean of
+the 3 × 3 pixels round its most interior one), the patterns turned back and summed, the patterns gathered by pixel,
+the neighbour a pixel starts from (simulated Ni maps: ``tests/maps/segmentation/test_degrees.py``)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from tests.helpers import BAND_PC, BAND_SHAPE, band_patterns
 from vaearr.maps.deformation.pattern_rotations import (
     _gather,  # noqa: PLC2701 - the row-by-row read, checked against fancy indexing
     _neighbour_starts,  # noqa: PLC2701 - the second pass's choice of start, checked by hand
     _references,  # noqa: PLC2701 - the reference patterns, checked against their definition
+    pattern_rotations,
     warp_sums,
 )
 from vaearr.maps.patterns.misorientation import RIM_PX, Geometry, prepared
 from vaearr.maps.segmentation.boundary_angles import flattened
+
+
+def test_a_bent_grain_reads_its_bending_from_its_mean() -> None:
+    """One region whose columns turn 0.3° each about one axis: each pixel's rotation vector from the region's mean
+    orientation runs along that axis, 0.3° × its column's distance from the middle."""
+    axis = np.array([0.6, 0.0, 0.8])
+    turns = (0.3 * np.arange(8))[None, :, None] * axis * np.ones((6, 1, 1))
+    data = band_patterns(turns)
+    vectors, info = pattern_rotations(np.zeros((6, 8), int), data, data.reshape(-1, *BAND_SHAPE).mean(0),
+                                      Geometry(BAND_PC, BAND_SHAPE))
+    assert vectors.shape == (6, 8, 3) and info["pattern_pixels_registered"] == 48
+    expected = 0.3 * (np.arange(8) - 3.5) * np.ones((6, 1))
+    along = vectors @ axis
+    assert np.abs(along - expected).max() < 0.25, along.round(2)
+    across = np.linalg.norm(vectors - along[..., None] * axis, axis=-1)
+    assert np.median(across) < 0.1
+    regions = np.zeros((6, 8), int)
+    regions[:, 0] = -1  # outside the regions: NaN
+    outside, _ = pattern_rotations(regions, data, data.reshape(-1, *BAND_SHAPE).mean(0), Geometry(BAND_PC, BAND_SHAPE))
+    assert np.isnan(outside[:, 0]).all() and np.isfinite(outside[:, 1:]).all()
 
 
 def test_each_region_references_the_3x3_mean_round_its_most_interior_pixel() -> None:

@@ -1,13 +1,37 @@
-"""Deciding boundaries in degrees (:mod:`vaearr.maps.segmentation.boundary_angles`) from angles given by hand: which
-angles count (over their noise, from the touching pixels), regions merged and grains joined, the angle map, the
-patterns flattened (the angles read from simulated patterns: ``test_degrees.py``)."""
+"""Boundaries in degrees (:mod:`vaearr.maps.segmentation.boundary_angles`): the angles read across a 1° and a 5°
+boundary of band patterns turned by hand, and from angles given by hand which count (over their noise, from the
+touching pixels), regions merged and grains joined, the angle map, the patterns flattened (the angles of simulated Ni
+maps: ``test_degrees.py``)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from vaearr.maps.segmentation.boundary_angles import SIGNIFICANCE, PairAngles, angle_map, decide, flattened
+from tests.helpers import BAND_PC, BAND_SHAPE, band_patterns
+from vaearr.maps.patterns.misorientation import Geometry
+from vaearr.maps.segmentation.boundary_angles import (
+    SIGNIFICANCE,
+    PairAngles,
+    angle_map,
+    boundary_angles,
+    decide,
+    flattened,
+)
+
+
+def test_the_angles_across_a_one_and_a_five_degree_boundary() -> None:
+    """Three bands of four columns turned about one axis: the middle one 1° from the left one, the right one 5° more."""
+    axis = np.array([0.6, 0.0, 0.8])
+    turns = np.repeat(np.array([0.0, 1.0, 6.0]), 4)[None, :, None] * axis * np.ones((6, 1, 1))
+    regions = np.repeat(np.arange(3), 4)[None].repeat(6, 0)
+    pairs = boundary_angles(regions, band_patterns(turns), np.ones(BAND_SHAPE), Geometry(BAND_PC, BAND_SHAPE))
+    assert (pairs.i.tolist(), pairs.j.tolist(), pairs.edges.tolist()) == ([0, 1], [1, 2], [6, 6])
+    assert pairs.angle == pytest.approx([1.0, 5.0], abs=0.15) and (pairs.noise < 0.1).all()
+    assert not pairs.from_means.any()
+    new, grains, info = decide(regions, pairs, grain_angle=2.0, low_angle=0.2)
+    assert new[0].tolist() == regions[0].tolist() and grains[0].tolist() == [0] * 8 + [1] * 4
+    assert info["angle_pairs_low_angle"] == 1 and info["angle_pairs_grain"] == 1
 
 
 def _pairs(angle: list[float], noise: list[float] | None = None, touching: list[float] | None = None) -> PairAngles:
