@@ -276,56 +276,6 @@ def test_similarity_weights_switch_off_across_grain_boundaries() -> None:
         (np.median(w[same]), np.median(w[~same]))
 
 
-def test_the_windowed_average_equals_the_overlap_average_to_the_byte() -> None:
-    """What a store's average is computed with (each block reads its window) against ``average``."""
-    from vaearr.maps.roi.neighbours import NeighbourAverage
-
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 255, (23, 17, 6, 6)).astype(np.uint8)
-    inside = rng.random((23, 17)) > 0.2
-    background = x.reshape(-1, 36).mean(0).reshape(6, 6).astype(np.float32) + 1
-    for kernel in (NeighbourAverage(3), NeighbourAverage(5),
-                   NeighbourAverage.fit(x, np.ones((23, 17), bool), size=3, background=background)):
-        for chunks in (((1,) * 23, (7, 10), (6,), (6,)), ((5, 5, 5, 8), (17,), (6,), (6,))):
-            lazy = kernel.average_read(lambda ys, xs: x[ys, xs], x.shape, chunks, x.dtype, inside)
-            assert lazy.chunks == chunks
-            assert np.array_equal(lazy.compute(), kernel.average(x, inside)), (kernel.weighting, kernel.size)
-
-
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
-def test_the_compiled_average_equals_the_numpy_one_and_a_stream_the_blocks(dtype, monkeypatch) -> None:
-    """The numba pass (weighted sum, division, rounding in one) against the numpy path, to the bit, inside a mask,
-    for 8- and 16-bit counts and floats; and a stream of row bands (what encode reads for a windowed run)
-    against blocks that read their own halo (what the training window and a store's average are made with)."""
-    import vaearr.maps.roi.neighbours as nb
-    from vaearr.maps.roi.neighbours import NeighbourAverage
-
-    rng = np.random.default_rng(1)
-    x = rng.integers(0, 250, (19, 21, 7, 5)).astype(dtype)
-    inside = rng.random((19, 21)) > 0.15
-    background = x.reshape(-1, 35).astype(np.float32).mean(0).reshape(7, 5) + 1
-    for kernel in (NeighbourAverage(3), NeighbourAverage(5),
-                   NeighbourAverage.fit(x, np.ones((19, 21), bool), size=3, background=background)):
-        r = kernel.size // 2
-        window = np.pad(x, ((r, r), (r, r), (0, 0), (0, 0)))[: 12, :]
-        m = np.pad(inside, r)[: 12, :]
-        monkeypatch.setattr(nb, "NUMBA", True)
-        compiled = kernel.average_inner(window, m)
-        monkeypatch.setattr(nb, "NUMBA", False)
-        assert np.array_equal(compiled, kernel.average_inner(window, m)), (dtype, kernel.weighting, kernel.size)
-        monkeypatch.setattr(nb, "NUMBA", True)
-        for rows in (1, 4, 19):
-            streamed = np.concatenate([b for _, b in kernel.stream(lambda ys: x[ys], x.shape, inside, rows=rows)])
-            blocks = kernel.average_read(lambda ys, xs: x[ys, xs], x.shape, ((5, 5, 9), (8, 13), (7,), (5,)),
-                                         x.dtype, inside).compute()
-            if np.dtype(dtype).kind == "f" and kernel.weighting == "similarity":
-                # float patterns: the similarity weights are dot products (BLAS), which may sum in another order for
-                # a band of another shape (an AVX-512 machine: 1 ulp of float32); counts are rounded, so bitwise
-                np.testing.assert_allclose(streamed, blocks, rtol=4e-7, atol=0, err_msg=str((kernel.size, rows)))
-            else:
-                assert np.array_equal(streamed, blocks), (dtype, kernel.weighting, kernel.size, rows)
-
-
 def test_a_rescale_before_standardize_is_fused_and_changes_nothing_but_rounding():
     """The EBSD default (background divided, each pattern rescaled to [0, 1], standardised) runs as one step that
     skips the rescale: the same model inputs to float rounding, a constant pattern rescaled still all zeros; a rescale

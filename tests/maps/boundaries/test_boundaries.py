@@ -13,7 +13,6 @@ from tests.helpers import cli, tree_hash
 from benchmarks.data.scoring import boundary_f1
 from vaearr.errors import InputError
 from vaearr.maps.boundaries.boundaries import BoundaryResult, find_boundaries
-from vaearr.maps.boundaries.grain_size import describe_grain_size, linear_intercepts, mean_linear_intercept
 from vaearr.maps.patterns.edges import neighbour_map, prepare_patterns, welch_edges
 from vaearr.maps.boundaries.low_angle import principal_projection
 from vaearr.store import open_store, write_variables
@@ -73,37 +72,7 @@ def test_boundary_f1_on_hand_made_masks() -> None:
     assert boundary_f1(thick, t)["ratio_marked"] == 3.0 and boundary_f1(thick, t)["precision"] == 1.0
 
 
-def test_mean_linear_intercept() -> None:
-    gb = np.zeros((4, 10), bool)
-    gb[:, 4] = True
-    # rows: 4 lines of 10 µm, one crossing each; columns: 10 lines of 4 µm meeting no boundary, one intercept each
-    assert mean_linear_intercept(gb, 1.0, 1.0) == pytest.approx(80 / 14)
-    assert mean_linear_intercept(gb, 0.5, 0.5) == pytest.approx(40 / 14)
-    # no boundary at all: each line is one intercept; never more than the map (it was inf)
-    assert mean_linear_intercept(np.zeros((3, 3), bool), 1.5, 1.5) == pytest.approx(4.5)
-    # a mask cuts lines in two: each run inside it is a line of its own
-    mask = np.ones((4, 10), bool)
-    mask[:, 6] = False
-    r = linear_intercepts(gb, 1.0, 1.0, mask)
-    assert (r["lines"], r["crossings"], r["intercepts"], r["line_length_um"]) == (17, 4, 17, 72.0)
-
-
-def test_grain_size_is_never_beyond_the_map_and_says_what_it_comes_from() -> None:
-    """Random boundary maps of every aspect: the grain size stays within the map's larger side."""
-    rng = np.random.default_rng(0)
-    for _ in range(200):
-        ny, nx = rng.integers(1, 12, 2)
-        gb = rng.random((ny, nx)) < rng.random() * 0.5
-        mask = rng.random((ny, nx)) < 0.9 if rng.random() < 0.5 else None
-        sy, sx = rng.uniform(0.1, 3.0, 2)
-        r = linear_intercepts(gb, sy, sx, mask)
-        if r["intercepts"]:
-            assert 0 < r["grain_size_um"] <= max(ny * sy, nx * sx) + 1e-9, (ny, nx, sy, sx, r)
-            assert r["intercepts"] == r["crossings"] + r["lines_without_boundary"]
-    text = describe_grain_size({"grain_size_um": 4.5, "grain_size_intercepts": 6, "grain_size_lines": 6,
-                                "grain_size_lines_without_boundary": 6})
-    assert text == "4.5 µm from 6 intercepts on 6 lines (6 meet no boundary: the grains may be larger)"
-    # the summary of a map too small for sub-grains prints no 'None'
+def test_the_summary_of_a_map_too_small_for_sub_grains_prints_no_none() -> None:
     attrs = {"mask": "none", "gb_threshold": 0.56, "gb_threshold_rule": "Otsu", "ridge_median": 1.3,
              "grain_boundary_pixels": 2, "lagb_method": "segment", "low_angle_boundary_pixels": 0,
              "grain_size_um": 4.5, "grain_size_intercepts": 6, "grain_size_lines": 6,
@@ -336,34 +305,3 @@ def test_low_angle_boundaries_on_the_patchwork_map(tmp_path: Path) -> None:
         r = find_boundaries(tmp_path / "p.zarr", mask=mask, overwrite=True)
         lo = boundary_f1(r.low_angle_boundaries.values, true)
         assert lo["f1"] >= 0.7 and lo["ratio_marked"] <= 1.5, (mask, lo)
-
-
-def _nearest_region_by_pixel(z: np.ndarray, own: np.ndarray, ry: np.ndarray, rx: np.ndarray, radius: int) -> np.ndarray:
-    """The ring's choice as first written: pixel by pixel, the window's regions (sorted), the nearest mean (reference)."""
-    ids = np.unique(own[own >= 0])
-    means = np.stack([z[own == r].mean(axis=0) for r in ids])
-    out = np.full(ry.size, -1)
-    for k, (y, x) in enumerate(zip(ry, rx)):
-        near = np.unique(own[max(0, y - radius):y + radius + 1, max(0, x - radius):x + radius + 1])
-        near = near[near >= 0]
-        if len(near) > 1:
-            out[k] = near[int(np.argmin(((means[np.searchsorted(ids, near)] - z[y, x]) ** 2).sum(axis=1)))]
-    return out
-
-
-def test_the_rings_choice_is_the_per_pixel_one() -> None:
-    """The ring's nearest region, taken one window offset at a time over all its pixels, is the choice made pixel by
-    pixel (ties to the lower id, windows with one region or none left alone), on maps with ties and holes."""
-    from vaearr.maps.boundaries.low_angle import _nearest_region_in_window  # noqa: PLC2701 - the helper under test
-
-    rng = np.random.default_rng(0)
-    for _ in range(20):
-        ny, nx = rng.integers(6, 30, 2)
-        own = rng.integers(-1, 5, (ny, nx))
-        own[rng.random((ny, nx)) < 0.3] = -1
-        own[0, 0] = 0
-        z = np.round(rng.normal(size=(ny, nx, 3)), 1)  # rounded: ties between means happen
-        ry, rx = np.nonzero(own < 0)
-        for radius in (1, 3):
-            got = _nearest_region_in_window(z, own, ry, rx, radius)
-            assert np.array_equal(got, _nearest_region_by_pixel(z, own, ry, rx, radius))

@@ -13,15 +13,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from tests.helpers import cli, tree_hash
 from vaearr.errors import InputError, StoreError
-from vaearr.maps.segmentation.merging import (
-    absorb_small,
-    gap_owners,
-    gap_pairs,
-    grid_pairs,
-    merge_regions,
-    noise_whitening,
-    robust_covariance,
-)
+from vaearr.maps.segmentation.merging import gap_owners, gap_pairs
 from vaearr.maps.roi.neighbours import NeighbourAverage
 from vaearr.maps.segmentation.pieces import connected_grains
 from vaearr.maps.segmentation.regions import segment_features
@@ -97,29 +89,6 @@ def test_similarity_averaging_does_not_merge_across_a_planted_boundary() -> None
     # inside a side the similarity average is as good as the uniform one
     inner = (patterns[:, 4:12] - 100 - 10 * base[0]).std()
     assert (sim[2:-2, 4:12] - 100 - 10 * base[0]).std() < 0.5 * inner
-
-
-def test_steps_against_their_formulas() -> None:
-    rng = np.random.default_rng(2)
-    x = rng.normal(size=(4000, 3)) @ np.diag([1.0, 2.0, 0.5])
-    x[:200] += 30  # 5 % far outliers
-    cov = robust_covariance(x)
-    np.testing.assert_allclose(np.sqrt(np.diag(cov)), [1.0, 2.0, 0.5], rtol=0.08)
-    # merging: two halves of a line of pixels, far apart, stay apart; each half becomes one region
-    z = np.r_[np.zeros((10, 2)), np.full((10, 2), 50.0)] + rng.normal(0, 0.1, (20, 2))
-    a, b = np.arange(19), np.arange(1, 20)
-    labels, rounds = merge_regions(z, a, b, boundary_cost=8.0)
-    assert len(np.unique(labels)) == 2 and labels[0] != labels[-1] and rounds >= 1
-    # a region of one pixel joins its nearest neighbour
-    lab = np.r_[np.zeros(10, int), np.ones(9, int), [2]]
-    out = absorb_small(z, a, b, lab, 2)
-    assert len(np.unique(out)) == 2 and out[-1] == out[-2]
-    # pairs at an offset
-    valid = np.ones((3, 4), bool)
-    pa, pb = grid_pairs(valid, 0, 3)
-    assert pa.tolist() == [0, 4, 8] and pb.tolist() == [3, 7, 11]
-    w, kappa, info = noise_whitening(rng.normal(size=(NY * NX, 2)), np.ones((NY, NX), bool), correlation=1.0)
-    assert kappa == 1.0 and info["noise_correlation"] == "given" and w.shape == (2, 2)
 
 
 def _store(path: Path, f: np.ndarray, **extra: xr.DataArray) -> Path:
@@ -228,24 +197,6 @@ def test_a_small_island_of_the_mask_joins_the_region_it_resembles() -> None:
     assert island >= 0 and island == around, seg.info
     assert seg.grains[4, 4] == seg.grains[1, 1]
     assert len(np.unique(seg.grains[valid])) == len(np.unique(grains)), seg.info
-
-
-def test_gap_pairs_close_a_narrow_gap_and_not_a_wide_one() -> None:
-    """Pixels either side of a masked strip two pixels wide are neighbours (their cells touch across it); across a
-    strip wider than twice ``max_gap`` nothing is; pairs already on the grid are not repeated."""
-    valid = np.ones((6, 20), bool)
-    valid[:, 8:10] = False
-    a, b = gap_pairs(valid, gap_owners(valid, 3.0))
-    assert a.size >= 6
-    ya, xa = np.divmod(a, 20)
-    yb, xb = np.divmod(b, 20)
-    assert set(xa.tolist()) == {7} and set(xb.tolist()) == {10}, (xa, xb)  # only across the strip
-    assert np.abs(ya - yb).max() <= 1 and set(ya.tolist()) == set(range(6))
-    gx, gy = grid_pairs(valid)
-    assert not set(zip(a.tolist(), b.tolist())) & set(zip(gx.tolist(), gy.tolist()))
-    valid[:, 8:16] = False  # eight wide: its middle lies four pixels from either side
-    assert gap_pairs(valid, gap_owners(valid, 3.0))[0].size == 0
-    assert gap_pairs(valid, gap_owners(valid, 4.0))[0].size > 0
 
 
 def test_a_grain_the_mask_leaves_only_as_speckle_is_a_grain_of_its_own() -> None:
@@ -548,23 +499,6 @@ def test_joining_patches_updates_one_row_of_costs_and_joins_as_recomputing_them_
         got, grain_of, joins = join_patches(z, labels, grain, price)
         assert joins == want_joins and np.array_equal(got, want), trial
         assert np.array_equal(grain_of[got], grain[labels])
-
-
-def test_group_sums_are_add_at_to_the_last_bit():
-    """The sums that read a map's patterns once (region moments, side rows, region means) are
-    :func:`numpy.add.at`'s, bit for bit, in float64; groups with no row sum to zero."""
-    from vaearr.maps.segmentation.merging import group_sums
-
-    rng = np.random.default_rng(3)
-    values = rng.normal(size=(5000, 37)).astype(np.float32)
-    ids = rng.integers(0, 60, 5000)
-    ids[ids == 7] = 8  # an empty group
-    want = np.zeros((61, 37))
-    np.add.at(want, ids, values)
-    got = group_sums(ids, values, 61)
-    assert got.dtype == np.float64 and np.array_equal(got, want)
-    assert not got[7].any() and not got[60].any()
-    assert group_sums(np.zeros(0, int), np.zeros((0, 4)), 3).shape == (3, 4)
 
 
 def test_a_mixed_strip_along_a_grain_boundary_is_no_sub_grain() -> None:
