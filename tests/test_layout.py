@@ -55,3 +55,40 @@ def test_test_modules_sit_in_the_package_folders() -> None:
     folders = {p.parent for p in TESTS.rglob("test_*.py")} - {TESTS}
     # without __init__.py two folders' test_x.py would be one module name to pytest
     assert {str(f.relative_to(TESTS)) for f in folders if not (f / "__init__.py").exists()} == set()
+
+
+#: Library modules with no test module of their own name, and why (issue 62: "a test module per library module where
+#: it has logic"). A command's declaration (its options made, one library call, its summary printed) is run by the
+#: command-line tests of ``tests/cli/``; a module of fields is checked where its fields are read.
+NO_OWN_TEST = {
+    "vaearr/api_common.py": "the steps' shared wrapper: every step of tests/cli/test_api.py and test_typed_surface.py",
+    "vaearr/api_ingest.py": "the ingest steps: tests/cli/test_api.py and test_one_declaration.py",
+    **{f"vaearr/cli/{name}.py": "a command's declaration: tests/cli/ run it (test_one_declaration, test_bad_input…)"
+       for name in ("analysis", "boundaries", "decompose", "demo", "encode", "export", "index", "ingest",
+                    "orientations", "phases", "report", "segment", "spread", "store", "train", "weights")},
+    "vaearr/crystals/options.py": "a frozen dataclass of fields: tests/cli/test_one_declaration.py",
+    "vaearr/demo_options.py": "a frozen dataclass of fields: tests/cli/test_one_declaration.py",
+    "vaearr/io/crystal_map.py": "a constant and a dataclass of fields",
+    "vaearr/store/options.py": "two frozen dataclasses of fields: tests/cli/test_one_declaration.py",
+    "vaearr/train/options.py": "a frozen dataclass of fields: tests/train/test_weights.py",
+    "vaearr/version.py": "the version read from the package's metadata",
+}
+
+
+def _own_test(module: Path) -> bool:
+    """Whether ``vaearr/<floor>/…/<name>.py`` has ``tests/<floor>/…/test_<name>.py`` (a top-level module: in any folder)."""
+    rel = module.relative_to(TESTS.parent / "vaearr")
+    found = TESTS.rglob(f"test_{module.stem}.py")
+    if len(rel.parts) == 1:
+        return any(found)
+    return any(p.relative_to(TESTS).parts[0] == rel.parts[0] for p in found)
+
+
+def test_every_module_with_logic_has_a_test_module_of_its_own() -> None:
+    package = TESTS.parent / "vaearr"
+    modules = {str(p.relative_to(TESTS.parent)): p for p in sorted(package.rglob("*.py"))
+               if p.name not in ("__init__.py", "__main__.py")}
+    lacking = {name for name, p in modules.items() if not _own_test(p)}
+    assert lacking - set(NO_OWN_TEST) == set(), "a module with logic gets tests/<floor>/test_<module>.py"
+    assert set(NO_OWN_TEST) - set(modules) == set(), "a module named in NO_OWN_TEST is gone: take it out"
+    assert set(NO_OWN_TEST) & (set(modules) - lacking) == set(), "a module in NO_OWN_TEST has a test module now"
