@@ -19,9 +19,14 @@ def test_without_a_scheduler_nothing_changes() -> None:
 
 def test_an_address_where_no_scheduler_answers_is_one_line() -> None:
     pytest.importorskip("distributed", reason="needs the 'flows' extra")
+    before = dask.config.get("scheduler", None)
     with pytest.raises(InputError, match=r"^nope://x:1: no dask scheduler answers here \(unknown address scheme 'nope'"):
         with dask_client("nope://x:1"):
             pass
+    # nothing left behind: dask computes where it did (a failed Client made itself the scheduler: every later
+    # .compute() of the process waited on it)
+    assert dask.config.get("scheduler", None) == before
+    assert int(da.ones(4, chunks=2).sum().compute()) == 4
 
 
 def test_the_blocks_dask_work_runs_on_the_cluster() -> None:
@@ -34,3 +39,4 @@ def test_the_blocks_dask_work_runs_on_the_cluster() -> None:
             where = dask.delayed(lambda: distributed.get_worker().address)().compute()
             assert where == cluster.workers[0].address
         assert client.status == "closed"
+    assert dask.config.get("scheduler", None) is None  # dask's own scheduler again after the block

@@ -6,6 +6,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+import dask
+
 from vaearr.errors import InputError, require
 
 
@@ -24,11 +26,13 @@ def dask_client(scheduler: str | None) -> Iterator[Any]:
         return
     distributed = require("distributed", "flows")
     try:
-        client = distributed.Client(scheduler, timeout="10s", set_as_default=True)
+        # not set_as_default: a Client that fails to connect has already made itself dask's scheduler by then, and
+        # every later .compute() of the process would wait on it
+        client = distributed.Client(scheduler, timeout="10s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise InputError(scheduler, f"no dask scheduler answers here ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
     try:
-        with client.as_current():
+        with client.as_current(), dask.config.set(scheduler=client.get):
             yield client
     finally:
         client.close()
