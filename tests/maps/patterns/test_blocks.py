@@ -30,7 +30,8 @@ def test_blocks_are_those_read_in_turn(lazy: bool) -> None:
     rows = [(0, 6), (4, 11), (17, 23), (11, 12)]  # overlapping and out of order, as callers ask
     got = list(read_ahead(source, rows))
     assert len(got) == len(rows)
-    for (r0, r1), block in zip(rows, got):
+    assert [r for r, _ in got] == rows
+    for (r0, r1), block in got:
         assert isinstance(block, np.ndarray)
         np.testing.assert_array_equal(block, data[r0:r1])
 
@@ -44,7 +45,7 @@ def test_a_failed_read_is_raised_where_its_block_would_come() -> None:
 
     got = []
     with pytest.raises(OSError, match="chunk 4 unreadable"):
-        for block in read_ahead(Broken(), [(0, 2), (2, 4), (4, 6), (6, 8)]):
+        for _, block in read_ahead(Broken(), [(0, 2), (2, 4), (4, 6), (6, 8)]):
             got.append(int(block[0, 0]))
     assert got == [0, 2]
 

@@ -176,8 +176,8 @@ def _one_pass(regions: np.ndarray, data: Any, background: np.ndarray, geometry: 
     moving = Pyramid(refs)  # the references blurred once for the whole pass
     step = max(1, BLOCK_PIXELS // max(nx, 1))
     needed = [(r0, r1) for r0, r1 in spans(ny, step) if (flat_regions[r0 * nx:r1 * nx] >= 0).any()]
-    for (r0, r1), raw in zip(needed, bar(read_ahead(data, needed), desc="spread: pattern rotations", unit="block",
-                                         total=len(needed))):
+    for (r0, r1), raw in bar(read_ahead(data, needed), desc="spread: pattern rotations", unit="block",
+                                         total=len(needed)):
         pix = np.flatnonzero(flat_regions[r0 * nx:r1 * nx] >= 0)
         block = prepared(flattened(raw, background).reshape(-1, py, px)[pix], ones)
         at = r0 * nx + pix

@@ -8,7 +8,7 @@ the same blocks, in the same order, so every result is the same.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,10 +26,19 @@ def spans(ny: int, step: int, halo: int = 0) -> list[tuple[int, int]]:
     return [(max(0, r0 - halo), min(ny, r0 + step + halo)) for r0 in range(0, ny, step)]
 
 
-def read_ahead(data: Any, rows: Iterable[tuple[int, int]], n: int = AHEAD) -> Iterator[np.ndarray]:
-    """``np.asarray(data[r0:r1])`` of each ``(r0, r1)`` of ``rows``, in order, read ``n`` blocks ahead of the caller in a
-    thread (``data``: a numpy or dask array whose first dim is the rows)."""
-    return ahead((np.asarray(data[r0:r1]) for r0, r1 in rows), max(1, n), name="vaearr-blocks")
+def read_ahead(data: Any, rows: Sequence[tuple[int, int]], n: int = AHEAD) -> Iterator[tuple[tuple[int, int], np.ndarray]]:
+    """``((r0, r1), np.asarray(data[r0:r1]))`` of each ``(r0, r1)`` of ``rows``, in order, read ``n`` blocks ahead of
+    the caller in a thread (``data``: a numpy or dask array whose first dim is the rows)."""
+    return ahead((((r0, r1), _read(data[r0:r1])) for r0, r1 in rows), max(1, n), name="vaearr-blocks")
+
+
+def _read(block: Any) -> np.ndarray:
+    """A block as numpy; a dask block computed in the reading thread itself (the store's codecs still decode its
+    chunks on zarr's own threads): dask's threaded scheduler would start a pool of threads for each new calling
+    thread, each with its own malloc arena (on a 200 × 1 000 map: 440 MB more at segment's peak)."""
+    if hasattr(block, "dask"):
+        return np.asarray(block.compute(scheduler="synchronous"))
+    return np.asarray(block)
 
 
 def holds(pixels: np.ndarray, start: int, stop: int) -> bool:

@@ -82,7 +82,7 @@ def _row_blocks(features: Any, ny: int, rows: int, halo: int):
     parts = [(r0, min(ny, r0 + rows)) for r0 in range(0, ny, rows)]
     halos = [(max(0, r0 - halo), min(ny, r1 + halo)) for r0, r1 in parts]
     blocks = bar(read_ahead(features, halos), desc="edges: row blocks", unit="block", total=len(halos))
-    for (r0, r1), (h0, h1), block in zip(parts, halos, blocks):
+    for ((h0, h1), block), (r0, r1) in zip(blocks, parts):
         yield r0, r1, h0, h1, block
 
 

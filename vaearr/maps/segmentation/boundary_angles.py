@@ -148,7 +148,7 @@ def _sums(data: Any, shape: tuple[int, int], ids: list[tuple[np.ndarray, np.ndar
     step = max(1, BLOCK_PIXELS // max(nx, 1))
     pixels = [pix[order] for (pix, _, _), order in zip(ids, orders)]
     needed = [(r0, r1) for r0, r1 in spans(ny, step) if any(holds(p, r0 * nx, r1 * nx) for p in pixels)]
-    for (r0, r1), block in zip(needed, bar(read_ahead(data, needed), desc=desc, unit="block", total=len(needed))):
+    for (r0, r1), block in bar(read_ahead(data, needed), desc=desc, unit="block", total=len(needed)):
         flat = flatten(block).reshape((r1 - r0) * nx, py * px)
         for (pix, grp, n), order, (total, count) in zip(ids, orders, out):
             p, g = pix[order], grp[order]

@@ -62,8 +62,7 @@ def neighbour_dots(data: Any, prepare: Callable[[np.ndarray], np.ndarray],
     down = np.full((max(ny - 1, 0), nx), np.nan)
     step = max(1, BLOCK_PIXELS // max(nx, 1))
     last = None
-    blocks = spans(ny, step)
-    for (r0, r1), block in zip(blocks, read_ahead(data, blocks)):
+    for (r0, r1), block in read_ahead(data, spans(ny, step)):
         f = np.asarray(prepare(block), np.float32).reshape(r1 - r0, nx, -1)
         right[r0:r1] = np.einsum("yxk,yxk->yx", f[:, :-1], f[:, 1:])
         down[r0:r1 - 1] = np.einsum("yxk,yxk->yx", f[:-1], f[1:])
@@ -269,7 +268,7 @@ def move_pieces(regions: np.ndarray, grains: np.ndarray, right: np.ndarray, down
     step = max(1, BLOCK_PIXELS // max(nx, 1))
     needed = [r0 for r0 in range(0, ny, step) if ((cy >= r0) & (cy < r0 + step)).any()]
     halos = [(max(0, r0 - REACH), min(ny, r0 + step + REACH)) for r0 in needed]
-    for r0, (h0, h1), block in zip(needed, halos, read_ahead(data, halos)):
+    for ((h0, h1), block), r0 in zip(read_ahead(data, halos), needed):
         here = (cy >= r0) & (cy < min(ny, r0 + step))
         f = np.asarray(prepare(block), np.float32).reshape(h1 - h0, nx, -1)
         y0, x0 = cy[here], cx[here]

@@ -186,8 +186,8 @@ def row_moments(features: Any, shape: tuple[int, int], rows: BoundaryRows,
     pix, row = rows.pixel[order], rows.row[order]
     step = max(1, BLOCK_PIXELS // max(nx, 1))
     needed = [(r0, r1) for r0, r1 in spans(ny, step) if holds(pix, r0 * nx, r1 * nx)]
-    for (r0, r1), block in zip(needed, bar(read_ahead(features, needed), desc="segment: grain boundaries",
-                                            unit="block", total=len(needed))):
+    for (r0, r1), block in bar(read_ahead(features, needed), desc="segment: grain boundaries",
+                                            unit="block", total=len(needed)):
         lo, hi = np.searchsorted(pix, [r0 * nx, r1 * nx])
         f = np.asarray(prepare(block), np.float64).reshape((r1 - r0) * nx, -1)
         f = f[pix[lo:hi] - r0 * nx]
@@ -368,7 +368,7 @@ def _region_moments(features: Any, id_maps: list[np.ndarray],
     counts = [np.zeros(n) for n in sizes]
     step = max(1, BLOCK_PIXELS // max(shape[1], 1))  # rows a block: its patterns, not the map's width, bound memory
     needed = [(r0, r1) for r0, r1 in spans(shape[0], step) if any((ids[r0:r1] >= 0).any() for ids in id_maps)]
-    for (r0, r1), block in zip(needed, read_ahead(features, needed)):
+    for (r0, r1), block in read_ahead(features, needed):
         rows = slice(r0, r1)
         sels = [ids[rows] >= 0 for ids in id_maps]
         f_all = np.asarray(prepare(block) if prepare is not None else block.reshape(*sels[0].shape, -1), np.float64)
