@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
+from vaearr.maps.patterns.blocks import read_ahead, spans
 from vaearr.maps.segmentation.boundary_angles import flattened
 from vaearr.maps.patterns.misorientation import (
     Geometry,
@@ -174,12 +175,11 @@ def _one_pass(regions: np.ndarray, data: Any, background: np.ndarray, geometry: 
     ones = np.ones((py, px), np.float32)
     moving = Pyramid(refs)  # the references blurred once for the whole pass
     step = max(1, BLOCK_PIXELS // max(nx, 1))
-    for r0 in bar(range(0, ny, step), desc="spread: pattern rotations", unit="block"):
-        r1 = min(r0 + step, ny)
+    needed = [(r0, r1) for r0, r1 in spans(ny, step) if (flat_regions[r0 * nx:r1 * nx] >= 0).any()]
+    for (r0, r1), raw in bar(read_ahead(data, needed), desc="spread: pattern rotations", unit="block",
+                                         total=len(needed)):
         pix = np.flatnonzero(flat_regions[r0 * nx:r1 * nx] >= 0)
-        if not pix.size:
-            continue
-        block = prepared(flattened(np.asarray(data[r0:r1]), background).reshape(-1, py, px)[pix], ones)
+        block = prepared(flattened(raw, background).reshape(-1, py, px)[pix], ones)
         at = r0 * nx + pix
         known = np.zeros(pix.size, bool) if previous is None else np.isfinite(previous[at, 0, 0])
         for sel, first in ((~known, 0), (known, 1)):

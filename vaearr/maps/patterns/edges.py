@@ -22,6 +22,7 @@ import dask.array as da
 import numpy as np
 from scipy import ndimage as ndi
 
+from vaearr.maps.patterns.blocks import read_ahead
 from vaearr.progress import bar
 
 #: Offsets (dy, dx) of half the window: kikuchipy's default 3×3 circular window, the four
@@ -75,11 +76,14 @@ def _prepared_part(block: np.ndarray, background: np.ndarray | None, sigma: floa
     return np.divide(p, norm, out=np.zeros_like(p), where=norm > 0)
 
 
-def _row_blocks(ny: int, rows: int, halo: int):
-    for r0 in bar(range(0, ny, rows), desc="edges: row blocks", unit="block"):
-        r1 = min(ny, r0 + rows)
-        h0, h1 = max(0, r0 - halo), min(ny, r1 + halo)
-        yield r0, r1, h0, h1
+def _row_blocks(features: Any, ny: int, rows: int, halo: int):
+    """``(r0, r1, h0, h1, block)`` of each block of ``rows`` rows: ``block`` the rows ``h0:h1`` (``halo`` more either
+    side), read one block ahead (:func:`~vaearr.maps.patterns.blocks.read_ahead`)."""
+    parts = [(r0, min(ny, r0 + rows)) for r0 in range(0, ny, rows)]
+    halos = [(max(0, r0 - halo), min(ny, r1 + halo)) for r0, r1 in parts]
+    blocks = bar(read_ahead(features, halos), desc="edges: row blocks", unit="block", total=len(halos))
+    for ((h0, h1), block), (r0, r1) in zip(blocks, parts):
+        yield r0, r1, h0, h1, block
 
 
 def _pairs(f: np.ndarray, valid: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -140,8 +144,7 @@ def neighbour_map(
     if rows is None:
         rows = features.chunks[0][0] if isinstance(features, da.Array) else ny
     out = np.full((ny, nx), np.nan)
-    for r0, r1, h0, h1 in _row_blocks(ny, max(1, int(rows)), 1):
-        block = np.asarray(features[h0:h1])
+    for r0, r1, h0, h1, block in _row_blocks(features, ny, max(1, int(rows)), 1):
         f = prepare(block) if prepare is not None else block.reshape(h1 - h0, nx, -1)
         total, count = _pairs(f, valid_all[h0:h1], metric)
         t, c = total[r0 - h0 : r1 - h0], count[r0 - h0 : r1 - h0]
@@ -225,8 +228,7 @@ def edge_maps(
     halo = max(deep, along // 2)
     right = np.full((ny, nx), np.nan)
     down = np.full((ny, nx), np.nan)
-    for r0, r1, h0, h1 in _row_blocks(ny, max(int(rows), halo + 1), halo):
-        block = np.asarray(features[h0:h1])
+    for r0, r1, h0, h1, block in _row_blocks(features, ny, max(int(rows), halo + 1), halo):
         f = prepare(block) if prepare is not None else block.reshape(h1 - h0, nx, -1).astype(np.float64)
         w = valid[h0:h1]
         right[r0:r1] = _side_edges(f, w, along, deep, metric)[r0 - h0 : r1 - h0]

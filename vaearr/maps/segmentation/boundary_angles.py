@@ -40,6 +40,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from vaearr.maps.patterns.blocks import holds, read_ahead, spans
 from vaearr.maps.patterns.misorientation import Geometry, Registration, matrix_rotvec, prepared, register, smooth_background
 from vaearr.maps.segmentation.pattern_levels import DEPTH, boundary_rows
 from vaearr.progress import bar
@@ -145,16 +146,15 @@ def _sums(data: Any, shape: tuple[int, int], ids: list[tuple[np.ndarray, np.ndar
     out = [(np.zeros((n, py * px), np.float32), np.zeros(n)) for _, _, n in ids]
     orders = [np.argsort(pix, kind="stable") for pix, _, _ in ids]
     step = max(1, BLOCK_PIXELS // max(nx, 1))
-    for r0 in bar(range(0, ny, step), desc=desc, unit="block"):
-        r1 = min(r0 + step, ny)
-        flat = None
+    pixels = [pix[order] for (pix, _, _), order in zip(ids, orders)]
+    needed = [(r0, r1) for r0, r1 in spans(ny, step) if any(holds(p, r0 * nx, r1 * nx) for p in pixels)]
+    for (r0, r1), block in bar(read_ahead(data, needed), desc=desc, unit="block", total=len(needed)):
+        flat = flatten(block).reshape((r1 - r0) * nx, py * px)
         for (pix, grp, n), order, (total, count) in zip(ids, orders, out):
             p, g = pix[order], grp[order]
             lo, hi = np.searchsorted(p, [r0 * nx, r1 * nx])
             if lo == hi:
                 continue
-            if flat is None:
-                flat = flatten(np.asarray(data[r0:r1])).reshape((r1 - r0) * nx, py * px)
             sel = p[lo:hi] - r0 * nx
             m = sparse.csr_matrix((np.ones(hi - lo, np.float32), (g[lo:hi], np.arange(hi - lo))), shape=(n, hi - lo))
             total += np.asarray(m @ flat[sel], np.float32)

@@ -37,6 +37,7 @@ from scipy import ndimage as ndi
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from vaearr.maps.patterns.blocks import read_ahead, spans
 from vaearr.maps.segmentation.merging import grid_pairs, relabel
 
 #: A neighbour pair is cut when its patterns correlate under this × the grain's median neighbour correlation.
@@ -61,9 +62,8 @@ def neighbour_dots(data: Any, prepare: Callable[[np.ndarray], np.ndarray],
     down = np.full((max(ny - 1, 0), nx), np.nan)
     step = max(1, BLOCK_PIXELS // max(nx, 1))
     last = None
-    for r0 in range(0, ny, step):
-        r1 = min(ny, r0 + step)
-        f = np.asarray(prepare(np.asarray(data[r0:r1])), np.float32).reshape(r1 - r0, nx, -1)
+    for (r0, r1), block in read_ahead(data, spans(ny, step)):
+        f = np.asarray(prepare(block), np.float32).reshape(r1 - r0, nx, -1)
         right[r0:r1] = np.einsum("yxk,yxk->yx", f[:, :-1], f[:, 1:])
         down[r0:r1 - 1] = np.einsum("yxk,yxk->yx", f[:-1], f[1:])
         if last is not None:
@@ -266,13 +266,11 @@ def move_pieces(regions: np.ndarray, grains: np.ndarray, right: np.ndarray, down
     keys, values = [], []
     cy, cx = np.divmod(np.flatnonzero(candidate), nx)
     step = max(1, BLOCK_PIXELS // max(nx, 1))
-    for r0 in range(0, ny, step):
-        r1 = min(ny, r0 + step)
-        here = (cy >= r0) & (cy < r1)
-        if not here.any():
-            continue
-        h0, h1 = max(0, r0 - REACH), min(ny, r1 + REACH)
-        f = np.asarray(prepare(np.asarray(data[h0:h1])), np.float32).reshape(h1 - h0, nx, -1)
+    needed = [r0 for r0 in range(0, ny, step) if ((cy >= r0) & (cy < r0 + step)).any()]
+    halos = [(max(0, r0 - REACH), min(ny, r0 + step + REACH)) for r0 in needed]
+    for ((h0, h1), block), r0 in zip(read_ahead(data, halos), needed):
+        here = (cy >= r0) & (cy < min(ny, r0 + step))
+        f = np.asarray(prepare(block), np.float32).reshape(h1 - h0, nx, -1)
         y0, x0 = cy[here], cx[here]
         for dy in range(-REACH, REACH + 1):
             for dx in range(-REACH, REACH + 1):

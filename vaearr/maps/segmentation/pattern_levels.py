@@ -58,6 +58,7 @@ from vaearr.maps.patterns.background import static_background
 from vaearr.maps.patterns.edges import prepare_patterns
 from vaearr.maps.segmentation.merging import group_sums
 from vaearr.maps.options import GRAIN_EXCESS
+from vaearr.maps.patterns.blocks import holds, read_ahead, spans
 from vaearr.progress import bar
 from vaearr.store.schema import PATTERNS, PX, PY, X, Y
 
@@ -184,12 +185,10 @@ def row_moments(features: Any, shape: tuple[int, int], rows: BoundaryRows,
     order = np.argsort(rows.pixel, kind="stable")
     pix, row = rows.pixel[order], rows.row[order]
     step = max(1, BLOCK_PIXELS // max(nx, 1))
-    for r0 in bar(range(0, ny, step), desc="segment: grain boundaries", unit="block"):
-        r1 = min(r0 + step, ny)
+    needed = [(r0, r1) for r0, r1 in spans(ny, step) if holds(pix, r0 * nx, r1 * nx)]
+    for (r0, r1), block in bar(read_ahead(features, needed), desc="segment: grain boundaries",
+                                            unit="block", total=len(needed)):
         lo, hi = np.searchsorted(pix, [r0 * nx, r1 * nx])
-        if lo == hi:
-            continue
-        block = np.asarray(features[r0:r1])
         f = np.asarray(prepare(block), np.float64).reshape((r1 - r0) * nx, -1)
         f = f[pix[lo:hi] - r0 * nx]
         if sums is None:
@@ -368,12 +367,10 @@ def _region_moments(features: Any, id_maps: list[np.ndarray],
     sqs = [np.zeros(n) for n in sizes]
     counts = [np.zeros(n) for n in sizes]
     step = max(1, BLOCK_PIXELS // max(shape[1], 1))  # rows a block: its patterns, not the map's width, bound memory
-    for r0 in range(0, shape[0], step):
-        rows = slice(r0, min(r0 + step, shape[0]))
+    needed = [(r0, r1) for r0, r1 in spans(shape[0], step) if any((ids[r0:r1] >= 0).any() for ids in id_maps)]
+    for (r0, r1), block in read_ahead(features, needed):
+        rows = slice(r0, r1)
         sels = [ids[rows] >= 0 for ids in id_maps]
-        if not any(sel.any() for sel in sels):
-            continue
-        block = np.asarray(features[rows])
         f_all = np.asarray(prepare(block) if prepare is not None else block.reshape(*sels[0].shape, -1), np.float64)
         for m, (ids, sel) in enumerate(zip(id_maps, sels)):
             if not sel.any():
