@@ -23,8 +23,12 @@ import traceback
 import urllib.request
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 #: the repository's root (tests/helpers.py sits one floor below it)
 REPO = Path(__file__).resolve().parents[1]
@@ -461,3 +465,16 @@ def band_patterns(turns: np.ndarray, *, counts: float = 100.0, seed: int = 0) ->
     v = np.einsum("pj,nij->npi", d, q)  # each direction turned: q d
     bands = np.exp(-((v @ normals.T) / 0.05) ** 2).sum(-1) + 1.0
     return rng.poisson(counts * bands).astype(np.float32).reshape(*turns.shape[:-1], *BAND_SHAPE)
+
+
+def coins_bandcontrast(stride: int, nan_block: tuple[slice, slice], *, step: float = 0.5, y0: float = 0.0) -> xr.DataArray:
+    """A real micrograph (skimage's coins, every ``stride``-th pixel) as a band-contrast map of ``step`` µm with a NaN
+    block at ``nan_block``, its y coordinates starting at ``y0``."""
+    import xarray as xr
+    from skimage.data import coins
+
+    v = coins()[::stride, ::stride].astype(np.float32)
+    v[nan_block] = np.nan
+    ny, nx = v.shape
+    return xr.DataArray(v, dims=("y", "x"), name="bandcontrast",
+                        coords={"y": np.arange(ny) * step + y0, "x": np.arange(nx) * step})

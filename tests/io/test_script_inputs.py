@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from tests.helpers import cli, tree_hash
+from tests.helpers import cli, coins_bandcontrast, tree_hash
 from vaearr.errors import InputError, StoreError, VaearrError
 from vaearr.store import open_store, write_variables
 
@@ -204,13 +204,7 @@ STEP = 0.5
 @pytest.fixture(scope="module")
 def bc() -> xr.DataArray:
     """A real micrograph (skimage's coins) as a 38×48 band-contrast map, 0.5 µm steps, a NaN block."""
-    from skimage.data import coins
-
-    v = coins()[::8, ::8].astype(np.float32)
-    v[2:4, 5:9] = np.nan
-    ny, nx = v.shape
-    return xr.DataArray(v, dims=("y", "x"), name="bandcontrast",
-                        coords={"y": np.arange(ny) * STEP, "x": np.arange(nx) * STEP})
+    return coins_bandcontrast(8, (slice(2, 4), slice(5, 9)), step=STEP)
 
 
 @pytest.fixture

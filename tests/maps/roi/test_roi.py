@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from tests.helpers import tree_hash
+from tests.helpers import coins_bandcontrast, tree_hash
 from vaearr.errors import InputError, StoreError
 from vaearr.maps.roi.roi import RoiResult, make_roi
 from vaearr.options import parse_range
@@ -36,14 +36,8 @@ def create_roi(store, *, figures=None, **kwargs) -> RoiResult:
 
 @pytest.fixture(scope="module")
 def bc() -> xr.DataArray:
-    from skimage.data import coins
-
-    v = coins()[::4, ::4].astype(np.float32)
-    v[5:9, 10:20] = np.nan
-    ny, nx = v.shape
     # coordinates as stored after a float step: 0.1-style noise makes "inclusive" matter
-    return xr.DataArray(v, dims=("y", "x"), name="bandcontrast",
-                        coords={"y": np.arange(ny) * STEP + 2.0, "x": np.arange(nx) * STEP})
+    return coins_bandcontrast(4, (slice(5, 9), slice(10, 20)), step=STEP, y0=2.0)
 
 
 @pytest.fixture
