@@ -24,6 +24,7 @@ import xarray as xr
 
 from vaearr.batches import ZarrBatches
 from vaearr.batches.ahead import ahead
+from vaearr.batches.batcher import rebatched
 from vaearr.batches.spec import channel_axis, to_channels_first
 from vaearr.batches import DataSpec
 from vaearr.errors import StoreError
@@ -249,19 +250,16 @@ class Encoder:
             return raw[{MAP_DIMS[0]: ys}].values
 
         bands = self.preprocess.neighbours.stream(read, (ny, nx), run_mask, rows=rows)
-        held_idx: list[np.ndarray] = []
-        held_x: list[np.ndarray] = []
-        n_held = 0
-        for y0, block in ahead(bands):
-            k = keep[y0:y0 + len(block)]
-            held_idx.append(np.flatnonzero(k.ravel()) + y0 * nx)
-            held_x.append(block[k])
-            n_held += len(held_idx[-1])
-            while n_held >= batch_size or (y0 + len(block) >= ny and n_held):
-                idx, x = np.concatenate(held_idx), np.concatenate(held_x)
-                take = min(batch_size, len(idx))
-                held_idx, held_x, n_held = [idx[take:]], [x[take:]], len(idx) - take
-                yield idx[:take], torch.from_numpy(np.ascontiguousarray(to_channels_first(x[:take], axis)))
+
+        def kept() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for y0, block in ahead(bands):
+                k = keep[y0:y0 + len(block)]
+                yield np.flatnonzero(k.ravel()) + y0 * nx, block[k]
+
+        # each pattern copied once into its batch (joining what was left of a band anew for every batch copied a
+        # band's patterns again and again: about 300 MB for a band of 5 rows of 1 000 patterns of 60 × 60)
+        for idx, x in rebatched(kept(), batch_size):
+            yield idx, torch.from_numpy(np.ascontiguousarray(to_channels_first(x, axis)))
 
     def read_dataset(self, ds: xr.Dataset, m: xr.DataArray | None, batch_size: int,
                      store: Any = None) -> Iterator[tuple[np.ndarray, torch.Tensor]]:

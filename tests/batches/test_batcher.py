@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 import torch
 
-from vaearr.batches.batcher import Batcher
+from vaearr.batches.batcher import Batcher, rebatched
 from vaearr.batches.read import Recycler
 
 
@@ -35,3 +37,26 @@ def test_a_batch_across_pieces_is_joined_in_order() -> None:
     assert got == [[0, 1, 2, 3], [4, 5, 6, 7]] and batcher.available == 3
     x, ids = batcher.pop(batcher.available)  # the short last batch
     assert ids.tolist() == [8, 9, 10] and x[:, 0].tolist() == [80.0, 90.0, 100.0] and batcher.available == 0
+
+
+def _pieces(lengths: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    starts = np.cumsum([0, *lengths])
+    return [(np.arange(a, b), np.arange(a, b, dtype=np.uint8)[:, None].repeat(3, 1)) for a, b in zip(starts, starts[1:])]
+
+
+@pytest.mark.parametrize("lengths, size", [([5, 0, 7, 1, 20, 3], 4), ([3, 3], 3), ([10], 4), ([1, 1, 1], 8), ([], 4)])
+def test_rebatched_cuts_consecutive_batches_of_size_with_the_last_one_short(lengths: list[int], size: int) -> None:
+    pieces = _pieces(lengths)
+    total = sum(lengths)
+    got = list(rebatched(iter(pieces), size))
+    assert [len(i) for i, _ in got] == [size] * (total // size) + ([total % size] if total % size else [])
+    idx = np.concatenate([i for i, _ in got]) if got else np.array([], int)
+    np.testing.assert_array_equal(idx, np.arange(total))  # every row once, in order
+    for i, x in got:  # each row's values travel with its index
+        np.testing.assert_array_equal(x, i.astype(np.uint8)[:, None].repeat(3, 1))
+
+
+def test_rebatched_hands_a_batch_inside_one_piece_out_as_a_view() -> None:
+    (index, x), = _pieces([8])
+    first, second = rebatched(iter([(index, x)]), 4)
+    assert np.shares_memory(first[1], x) and np.shares_memory(second[1], x)  # no copy

@@ -24,6 +24,7 @@ import typer
 # isort: off
 from vaearr.cli import ingest, store, train, weights, encode, demo, analysis, decompose, boundaries, index, orientations, export, explore, report, segment, spread, phases  # noqa: F401
 # isort: on
+from vaearr.cli.allocator import tune_allocator
 from vaearr.cli.common import URL, Invocation, app, command_class, command_name
 from vaearr.errors import VaearrError, VaearrWarning, did_you_mean
 from vaearr.files import NoRoomError, no_room
@@ -109,7 +110,9 @@ def recorded_command(args: list[str]) -> str:
 
 
 def main() -> None:
-    """Entry point of the ``vaearr`` command: :func:`execute` of the process's arguments, read here, once."""
+    """Entry point of the ``vaearr`` command: :func:`execute` of the process's arguments, read here, once; the
+    process's allocator tuned first (:mod:`vaearr.cli.allocator`)."""
+    tune_allocator()
     execute(sys.argv[1:])
 
 
