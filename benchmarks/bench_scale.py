@@ -262,10 +262,19 @@ def _encoded(log: Path) -> int | None:
     return int(found[-1]) if found else None
 
 
-def encode_bound(steps: list[dict], run: Path) -> dict:
+def _decoded_share(log: Path) -> float:
+    """The share of the encoded samples whose error the last ``vaearr encode`` of ``log`` decoded (1: every one;
+    less where it decoded the error on a grid)."""
+    import re
+
+    found = re.findall(r"reconstruction error on a grid.*?: (\d+) of (\d+)", log.read_text())
+    return int(found[-1][0]) / int(found[-1][1]) if found else 1.0
+
+
+def encode_bound(steps: list[dict], run: Path, decoded: float = 1.0) -> dict:
     """Encode's ROI patterns a second (with the error, the path's; and without, beside) against the compute bound of
-    both networks: the run's encoder and decoder FLOPs a pattern (:mod:`benchmarks.bench_encoder`) at the machine's
-    measured fp32 GEMM rate, now."""
+    both networks: the run's encoder FLOPs a pattern and its decoder's on the ``decoded`` share the error needs
+    (:mod:`benchmarks.bench_encoder`) at the machine's measured fp32 GEMM rate, now."""
     from benchmarks.bench_encoder import flops_per_pattern, gemm_rate
     from vaearr.run import Run
 
@@ -275,8 +284,9 @@ def encode_bound(steps: list[dict], run: Path) -> dict:
     gemm = gemm_rate()
     rate = {s["step"]: round(s["encoded"] / s["seconds"]) for s in steps if s.get("encoded")}
     with_error = rate.get("encode (one process)")
-    bound = gemm / (enc + dec)
+    bound = gemm / (enc + decoded * dec)
     return {"encoder_mflop": round(enc / 1e6, 2), "decoder_mflop": round(dec / 1e6, 2), "gemm_gflops": round(gemm / 1e9, 1),
+            "decoded_share": round(decoded, 4),
             "bound_both_patterns_per_s": round(bound), "bound_encoder_patterns_per_s": round(gemm / enc),
             "encode_roi_patterns_per_s": with_error, "encode_of_bound": round(with_error / bound, 3) if with_error else None,
             "encode_alone_roi_patterns_per_s": rate.get("encode --no-recon-error (beside; not in the path)")}
@@ -395,6 +405,7 @@ def main() -> None:
     window = json.loads((run / "window.json").read_text()) if (run / "window.json").exists() else None
     steps.append(run_step("encode (one process)", [*vaearr, "encode", str(store), "--run", str(run), *device], log))
     steps[-1]["encoded"] = _encoded(log)
+    decoded = _decoded_share(log)
     if not args.no_beside:  # beside the path, labelled: the latents alone
         steps.append(run_step("encode --no-recon-error (beside; not in the path)",
                               [*vaearr, "encode", str(store), "--run", str(run), "--name", "latent_alone",
@@ -442,7 +453,7 @@ def main() -> None:
                     "python": platform.python_version(), "platform": platform.platform(), "gpu": _gpu()},
         "device": args.device or "cpu",
         "encode_patterns_per_s": next((round(n / s["seconds"]) for s in steps if s["step"] == "encode (one process)"), None),
-        **encode_bound(steps, run),
+        **encode_bound(steps, run, decoded),
         "size": args.size, "analysis": args.analysis, "pixels": n, "raw_pattern_bytes": n * 3600,
         "steps": steps, "path_seconds": round(total, 1), "path_cpu_seconds": round(sum(s["cpu_seconds"] for s in path_steps), 1),
         "goal_seconds": GOAL_SECONDS, **sizes, "window": window, "report_in_chromium": browser,
