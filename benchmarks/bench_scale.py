@@ -262,7 +262,7 @@ def _encoded(log: Path) -> int | None:
     return int(found[-1]) if found else None
 
 
-def _decoded_share(log: Path) -> float:
+def decoded_share(log: Path) -> float:
     """The share of the encoded samples whose error the last ``vaearr encode`` of ``log`` decoded (1: every one;
     less where it decoded the error on a grid)."""
     import re
@@ -405,7 +405,7 @@ def main() -> None:
     window = json.loads((run / "window.json").read_text()) if (run / "window.json").exists() else None
     steps.append(run_step("encode (one process)", [*vaearr, "encode", str(store), "--run", str(run), *device], log))
     steps[-1]["encoded"] = _encoded(log)
-    decoded = _decoded_share(log)
+    decoded = decoded_share(log)
     if not args.no_beside:  # beside the path, labelled: the latents alone
         steps.append(run_step("encode --no-recon-error (beside; not in the path)",
                               [*vaearr, "encode", str(store), "--run", str(run), "--name", "latent_alone",

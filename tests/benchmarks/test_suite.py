@@ -218,11 +218,11 @@ def test_families_score_skips_a_map_prepare_has_not_finished(tmp_path: Path, mon
 def test_the_scale_benchmark_bounds_encode_by_the_share_of_patterns_it_decoded(tmp_path: Path) -> None:
     """Encode's compute bound counts the decoder on the samples whose error it decoded (a grid beyond 512²), read
     from the command's own summary line; every sample where it says nothing of a grid."""
-    from benchmarks.bench_scale import _decoded_share
+    from benchmarks.bench_scale import decoded_share
 
     log = tmp_path / "commands.log"
     log.write_text("encoded 919376 samples with run/best (sha256 ffcc2e7bfe56)\n  reconstruction error on a grid, one "
                    "sample in 2 along each dim: 229880 of 919376 (25.0%), NaN between (--recon-stride 1: every one)\n")
-    assert _decoded_share(log) == 229880 / 919376
+    assert decoded_share(log) == 229880 / 919376
     log.write_text("encoded 91631 samples with run/best (sha256 ffcc2e7bfe56)\n  active units: 16 of 16 latent dims\n")
-    assert _decoded_share(log) == 1.0
+    assert decoded_share(log) == 1.0
