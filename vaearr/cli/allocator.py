@@ -17,11 +17,12 @@ import ctypes
 import ctypes.util
 import os
 import sys
+from types import MappingProxyType
 
 #: ``mallopt`` parameters (glibc's malloc.h) and the values the ``vaearr`` process takes.
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-SETTINGS = {"M_MMAP_THRESHOLD": (M_MMAP_THRESHOLD, 32 * 1024 * 1024),
-            "M_TRIM_THRESHOLD": (M_TRIM_THRESHOLD, 64 * 1024 * 1024)}
+SETTINGS = MappingProxyType({"M_MMAP_THRESHOLD": (M_MMAP_THRESHOLD, 32 * 1024 * 1024),
+                             "M_TRIM_THRESHOLD": (M_TRIM_THRESHOLD, 64 * 1024 * 1024)})
 #: Environment variables through which a user sets these themselves (glibc reads them when the process starts).
 ENVIRONMENT = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")
 
