@@ -13,6 +13,8 @@ Run (each map once: simulate, ROI, train, encode, index, decompose; then cheap s
     python benchmarks/bench_families.py prepare --family all --split all   # hours on 2 cores
     python benchmarks/bench_families.py score                               # minutes: segment, boundaries, spread
     python benchmarks/bench_families.py boundaries                          # minutes: boundaries --from patterns only
+    python benchmarks/bench_families.py readme --kind subgrains             # the README path's rows only (after
+                                                                            # a change of segment; anchors stand)
     python benchmarks/bench_families.py table                               # BENCHMARKS.md tables
     python benchmarks/bench_families.py prepare --train-seeds 0 1 2 --only science_subgrains_2024   # three draws
 
@@ -191,11 +193,12 @@ def prepare(m: MapSpec, train_seeds: tuple[int, ...] | list[int] = (0,)) -> dict
     return cost
 
 
-def unprepared(m: MapSpec) -> list[str]:
-    """What :func:`prepare` writes that the map's store lacks (all of it when there is no store)."""
-    need = ["patterns", "latent", "dictionary", "pca_weights"]
+def unprepared(m: MapSpec, readme_only: bool = False) -> list[str]:
+    """What :func:`prepare` writes that the map's store lacks (all of it when there is no store); ``readme_only``: of
+    what the README path's rows need."""
+    need = ["patterns", "latent"] + ([] if readme_only else ["dictionary", "pca_weights"])
     need += ["latent_all"] if m.family in WITH_ROI else []
-    need += ["cnmf_weights"] if m.kind == "deformed" else []
+    need += ["cnmf_weights"] if m.kind == "deformed" and not readme_only else []
     store = store_of(m)
     have = set(xr.open_zarr(store).data_vars) if (store / "zarr.json").exists() else set()
     return [v for v in need if v not in have]
@@ -487,9 +490,23 @@ def score_settings(store: Path, truth: Truth) -> list[dict]:
     return rows
 
 
-def score(m: MapSpec, boundaries_only: bool = False) -> list[dict]:
+def score(m: MapSpec, boundaries_only: bool = False, readme_only: bool = False) -> list[dict]:
     store = store_of(m)
-    if boundaries_only:  # the patterns are enough: simulate the map if it is not there (prepare goes on from it)
+    if readme_only:  # the README path's rows and `boundaries --from patterns` alone: the anchors' rows stand
+        if m.kind != "subgrains":
+            return []
+        truth = Truth(xr.open_zarr(store).load())
+        inside = truth.inside.ravel()
+        sub = truth.ds.subgrain_id.values.ravel()
+
+        def pixel(values: np.ndarray) -> float | None:
+            f = np.asarray(values, np.float64).reshape(inside.size, -1)
+            ok = inside & np.isfinite(f).all(1)
+            return round(mixture_ari(f[ok], sub[ok]), 4) if ok.any() else None
+
+        rows = [readme_row(store, truth, pixel, seed) for seed in trained_seeds(truth.ds)]
+        rows += boundary_rows(store, truth.ds)
+    elif boundaries_only:  # the patterns are enough: simulate the map if it is not there (prepare goes on from it)
         if m.kind != "subgrains":
             return []
         if not (store / "zarr.json").exists():
@@ -509,8 +526,10 @@ def score(m: MapSpec, boundaries_only: bool = False) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("step", choices=("prepare", "score", "boundaries", "table"),
-                   help="boundaries: score only `boundaries --from patterns` (needs no model; simulates missing maps)")
+    p.add_argument("step", choices=("prepare", "score", "readme", "boundaries", "table"),
+                   help="readme: score only the README path's rows and `boundaries --from patterns` (needs the "
+                        "trained latents, not the anchors: their rows stand); boundaries: score only `boundaries "
+                        "--from patterns` (needs no model; simulates missing maps)")
     p.add_argument("--family", choices=("science", "patchwork", "bimodal", "all"), default="all")
     p.add_argument("--split", choices=("tuning", "held-out", "all"), default="all")
     p.add_argument("--kind", choices=("subgrains", "deformed", "all"), default="all")
@@ -531,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
     skipped = []
     for m in maps:
         t = time.perf_counter()
-        if args.step == "score" and (missing := unprepared(m)):  # a map prepare has not finished: say so, go on
+        if args.step in ("score", "readme") and (missing := unprepared(m, readme_only=args.step == "readme")):  # a map prepare has not finished: say so, go on
             skipped.append(m.tag)
             print(json.dumps({"map": m.tag, "skipped": f"not prepared (no {', '.join(missing)}): "
                                                       f"`families prepare --only {m.tag}` first"}), flush=True)
@@ -540,7 +559,7 @@ def main(argv: list[str] | None = None) -> int:
             cost = prepare(m, args.train_seeds)
             print(json.dumps({"map": m.tag, "prepared": cost, "wall_s": round(time.perf_counter() - t, 1)}), flush=True)
             continue
-        for row in score(m, boundaries_only=args.step == "boundaries"):
+        for row in score(m, boundaries_only=args.step == "boundaries", readme_only=args.step == "readme"):
             row = {**row, "wall_s": round(time.perf_counter() - t, 1), "machine": machine()}
             append_row(OUT, row)
             print(json.dumps({k: v for k, v in row.items() if k != "machine"}), flush=True)

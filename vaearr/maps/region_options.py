@@ -189,6 +189,13 @@ GRAIN_ANGLE_DEG = 2.0
 LOW_ANGLE_DEG = 0.2
 
 
+#: How ``segment`` finds the sub-grains inside each grain on a store with patterns (:data:`SUBGRAIN_SOURCES`).
+SUBGRAIN_SOURCES = ("auto", "rotations", "features")
+#: ``subgrains auto`` reads every pixel's rotation from the patterns up to this many pixels to segment, the feature
+#: map's regions above it (the rotations cost one registration a pattern: BENCHMARKS.md "Scale").
+ROTATIONS_MAX_PIXELS = 250_000
+
+
 @dataclass(frozen=True, kw_only=True)
 class SegmentOptions:
     """Everything ``vaearr segment`` and the ``segment-map`` flow take (:func:`~vaearr.maps.segmentation.segment.segment_store`)."""
@@ -213,6 +220,11 @@ class SegmentOptions:
                                                  "patterns (default: the one the store keeps, else "
                                                  "0.5,0.3,0.6; 'store': the store's or an error).",
                                            cli_type=Optional[str])
+    subgrains: str = opt("auto", "With patterns in the store, the sub-grains inside each grain: 'rotations' (every "
+                                 "pixel's rotation from its grain's mean orientation, in degrees, read from the "
+                                 "patterns), 'features' (the feature map's own regions), 'auto' (rotations up to "
+                                 f"{ROTATIONS_MAX_PIXELS:,} pixels, features above).", choices=SUBGRAIN_SOURCES,
+                         parse=str.lower)
     grain_threshold: float = opt(GRAIN_EXCESS, "With patterns in the store: the first grain level's threshold on "
                                                "the excess pseudo-angle across a boundary, before the angles decide "
                                                "(about 1 for unrelated orientations, 0 inside a bent grain).", above=0)
@@ -290,6 +302,11 @@ class BoundariesOptions:
                                            cli_type=Optional[str])
     degrees: bool = opt(True, "Class the lines by those angles (`degrees=False`: as the edges drew them).",
                         flags=("--degrees/--no-degrees",))
+    subgrains: str = opt("auto", "From patterns, with `lagb_method` segment and `degrees`: the regions inside each "
+                                 "grain from 'rotations' (every pixel's rotation from its grain's mean orientation, "
+                                 "in degrees), 'features' (the patterns' principal directions), 'auto' (rotations up "
+                                 f"to {ROTATIONS_MAX_PIXELS:,} pixels, features above).", choices=SUBGRAIN_SOURCES,
+                         parse=str.lower)
     out: Path | None = opt(None, "Folder for the figure (HTML + PNG); default: STORE_boundaries beside the store.",
                            deprecated=("--figures",))
     overwrite: bool = opt(False, "Replace variables that exist.", flags=("--overwrite",))

@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 
 from tests.helpers import BAND_PC, BAND_SHAPE, band_patterns
-from vaearr.maps.patterns.misorientation import Geometry
+from vaearr.maps.patterns.misorientation import Geometry, flattened
 from vaearr.maps.segmentation.boundary_angles import (
     SIGNIFICANCE,
     PairAngles,
     angle_map,
     boundary_angles,
     decide,
-    flattened,
 )
 
 
@@ -69,6 +68,24 @@ def test_regions_merged_under_the_low_angle_grains_joined_under_the_grain_angle(
     outside = np.array([[0, -1, 1]])
     new, grains, _ = decide(outside, _pairs([0.0]), grain_angle=2.0, low_angle=0.2)
     assert new.tolist() == [[0, -1, 0]] and grains.tolist() == [[0, -1, 0]]
+
+
+def test_a_small_region_within_the_noise_of_two_sub_grains_does_not_join_them() -> None:
+    """Sub-grains 0 and 2, 0.5° apart, touch each other and a small region 1 whose few patterns read within their
+    noise of both: 1 joins the nearer one, never the two through it (a chain of joins did, on patchy sub-grains)."""
+    regions = np.array([[0, 0, 1, 2, 2],
+                        [0, 0, 2, 2, 2]])
+    p = PairAngles(np.array([0, 0, 1]), np.array([1, 2, 2]), np.array([0.25, 0.5, 0.3]), np.zeros(3),
+                   np.zeros(3, bool), np.ones(3, int), noise=np.array([0.2, 0.02, 0.2]))
+    assert p.decisive().tolist() == [0.0, 0.5, 0.0]
+    new, grains, info = decide(regions, p, grain_angle=2.0, low_angle=0.2)
+    assert new.tolist() == [[0, 0, 0, 1, 1], [0, 0, 1, 1, 1]]  # 1 joined 0 (listed first at the same angle)
+    assert (info["angle_pairs_merged"], info["angle_pairs_kept_apart"], info["angle_pairs_low_angle"]) == (1, 1, 1)
+    assert (grains == 0).all()
+    # without the boundary between 0 and 2, all three are one
+    q = _pairs([0.1, 0.1])
+    new, _, info = decide(np.array([[0, 1, 2]]), q, grain_angle=2.0, low_angle=0.2)
+    assert new.tolist() == [[0, 0, 0]] and info["angle_pairs_kept_apart"] == 0
 
 
 def test_the_angle_map_marks_the_pixel_before_a_boundary() -> None:

@@ -216,3 +216,38 @@ def test_a_thin_piece_of_a_bent_grain_stays_in_its_grain(tmp_path: Path) -> None
     # the angle a figure shows on that boundary is the touching pixels'
     shown = angle_map(regions, pairs, pairs.read(2.0))
     assert float(np.nanmax(shown[4:6, 11])) < 2.0
+
+
+def test_sub_grains_the_features_do_not_see_are_read_from_the_pixels_rotations(tmp_path: Path) -> None:
+    # grain A (columns 0–11) holds a 6 × 6 patch turned 0.6° (a sub-grain), grain C (12–17) is 15° off; the features
+    # tell the grains apart but not the patch: `subgrains features` cannot find it, the rotations can
+    shape = (12, 18)
+    turns = np.zeros((*shape, 3))
+    turns[3:9, 3:9] = 0.6 * np.array([0.0, 0.6, 0.8])
+    turns[:, 12:] = 15.0 * np.array([0.8, 0.0, 0.6])
+    grain = (np.arange(shape[1]) >= 12)[None].repeat(shape[0], 0).astype(int)
+    features = np.eye(2)[grain] + 0.05 * np.random.default_rng(1).normal(size=(*shape, 2))
+    store = turned_map(tmp_path / "patch.zarr", turns, shape=shape, features=features)
+    by_features = segment_store(store, var="feat", mask=None, subgrains="features", name="f")
+    assert by_features.segmentation.n_grains == 2 and not (by_features.segmentation.boundaries == 1).any()
+    result = segment_store(store, var="feat", mask=None)  # auto: a small map reads the rotations
+    seg = result.segmentation
+    assert (seg.n_regions, seg.n_grains) == (3, 2)
+    patch = seg.regions[5, 5]
+    assert (seg.regions[3:9, 3:9] == patch).mean() > 0.9 and (seg.regions[:, :12] == patch).sum() < 36 + 8
+    low = seg.boundaries == 1
+    assert low.sum() >= 16 and seg.angles is not None and np.all(np.abs(seg.angles[low] - 0.6) < 0.25)
+    assert "sub-grains from every pixel's rotation" in result.summary()
+    ds = xr.open_zarr(store)
+    assert ds["segments"].attrs["subgrains_from"] == "rotations" and ds["f"].attrs["subgrains_from"] == "features"
+    # `boundaries` from the patterns reads the same rotations inside the grains its edges draw
+    from vaearr.maps.boundaries.boundaries import find_boundaries
+
+    b = find_boundaries(store)
+    lagb = b.low_angle_boundaries.values
+    assert b.attrs["lagb_subgrains_from"] == "rotations" and lagb.sum() >= 12
+    ring = np.zeros(shape, bool)
+    ring[1:11, 1:11] = True
+    ring[4:8, 4:8] = False
+    assert lagb[ring].sum() == lagb.sum()  # on the patch's edge (a pixel either side), nowhere else
+    assert "every pixel's rotation" in ds["segments"].attrs["rule"]

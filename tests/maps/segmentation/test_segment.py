@@ -648,3 +648,22 @@ def test_a_map_of_patterns_segmented_on_every_pixel_is_told_of_the_quality_roi(t
     assert NO_MASK_HINT not in segment_store(store, var="feat", mask="roi", overwrite=True).summary()
     plain = _store(tmp_path / "f.zarr", f)
     assert NO_MASK_HINT not in segment_store(plain, var="latent", mask=None).summary()
+
+
+def test_sub_grains_from_rotations_up_to_a_size_and_a_bad_choice_is_one_line(tmp_path: Path) -> None:
+    from vaearr.maps.options import SegmentOptions
+    from vaearr.maps.region_options import ROTATIONS_MAX_PIXELS
+    from vaearr.maps.segmentation.segment import rotations_wanted
+
+    auto = SegmentOptions(store="s")
+    assert auto.subgrains == "auto" and rotations_wanted(auto, ROTATIONS_MAX_PIXELS)
+    assert not rotations_wanted(auto, ROTATIONS_MAX_PIXELS + 1)
+    assert rotations_wanted(SegmentOptions(store="s", subgrains="rotations"), 10 * ROTATIONS_MAX_PIXELS)
+    assert not rotations_wanted(SegmentOptions(store="s", subgrains="features"), 10)
+    f, _, _ = planted()
+    store = tmp_path / "f.zarr"
+    write_variables(store, {"latent": xr.DataArray(f, dims=("y", "x", "latent_dim"))}, source=["test"])
+    before = tree_hash(store)
+    proc = cli("segment", store, "--subgrains", "degrees", check=False)
+    assert proc.returncode != 0 and "subgrains" in proc.stderr and "degrees" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and tree_hash(store) == before

@@ -49,10 +49,18 @@ from vaearr.maps.patterns.edges import (
     prepare_patterns,
     ridge_strength,
 )
-from vaearr.maps.boundaries.low_angle import LAGB_COMPONENTS, LAGB_MIN_CONTRAST, low_angle_segments
+from vaearr.maps.boundaries.low_angle import (
+    LAGB_COMPONENTS,
+    LAGB_MIN_CONTRAST,
+    extend_regions,
+    low_angle_segments,
+    rotation_segments,
+)
 from vaearr.maps.boundaries.line_angles import classify_lines
 from vaearr.io.detector import command_detector
 from vaearr.maps.patterns.misorientation import Geometry
+from vaearr.maps.patterns.rotations import pattern_rotations
+from vaearr.maps.region_options import ROTATIONS_MAX_PIXELS
 from vaearr.maps.options import LAGB_LOW, LAGB_METHODS, LAGB_MIN_LENGTH, BoundariesOptions  # noqa: F401 - LAGB_METHODS: its users' name
 from vaearr.maps.segmentation.pattern_levels import PatternSpace, merge_by_pattern_contrast
 from vaearr.maps.segmentation.regions import boundary_codes, segment_features
@@ -118,6 +126,15 @@ class BoundaryResult:
         return "\n".join(lines)
 
 
+def _rotations_wanted(o: BoundariesOptions, ds: xr.Dataset, labels: np.ndarray) -> bool:
+    """Whether the regions inside each grain are read from the pixels' rotations (``subgrains``; ``auto``: up to
+    :data:`~vaearr.maps.region_options.ROTATIONS_MAX_PIXELS` pixels in grain interiors), on patterns, classed in
+    degrees."""
+    if o.var != PATTERNS or not o.degrees or not PatternSpace.available(ds) or o.subgrains == "features":
+        return False
+    return o.subgrains == "rotations" or int((labels > 0).sum()) <= ROTATIONS_MAX_PIXELS
+
+
 def _grid_steps(ds: xr.Dataset) -> tuple[float, float]:
     def step(c: str) -> float:
         v = np.asarray(ds[c].values, float) if c in ds.coords else np.arange(ds.sizes[c], dtype=float)
@@ -174,9 +191,17 @@ def find_boundaries(store: Any, options: BoundariesOptions | None = None, **kwar
         gb, lagb, lagb_info = _latent_levels(store, ds, edges, valid, mask_name)
         gb_info.update(grain_boundary_pixels=int(gb.sum()), gb_threshold=float("nan"),
                        gb_threshold_rule=f"the segmentation's grain level: {lagb_info['levels_rule']}")
+    elif lagb_method == "segment" and _rotations_wanted(o, ds, labels):
+        detector = command_detector(ds, pc, BoundariesOptions, store)
+        space = PatternSpace(store, ds, mask_name)
+        _, grains = extend_regions(np.where(labels > 0, 0, -1), labels, valid & ~gb)
+        rotations, _ = pattern_rotations(grains - 1, space.data, space.bg,
+                                         Geometry(detector.pc, detector.shape, detector.source), passes=1)
+        lagb, lagb_info = rotation_segments(rotations, grains, valid & ~gb)
     elif lagb_method == "segment":
         lagb, lagb_info = low_angle_segments(edges.features, labels, prepare=edges.plain,
                                              components=o.lagb_components or LAGB_COMPONENTS, reach=valid & ~gb)
+        lagb_info["lagb_subgrains_from"] = "features"
     else:
         lagb, lagb_info = _t2_boundaries(edges, labels, gb, valid, n_grains, components=o.lagb_components or 1,
                                          threshold=o.lagb_threshold, low=o.lagb_low, min_length=o.lagb_min_length,

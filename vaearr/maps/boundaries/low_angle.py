@@ -23,7 +23,7 @@ from scipy import ndimage as ndi
 from sklearn.utils.extmath import randomized_svd
 
 from vaearr.maps.segmentation.pattern_levels import merge_by_pattern_contrast
-from vaearr.maps.segmentation.regions import segment_features
+from vaearr.maps.segmentation.regions import filled_within_grains, segment_features
 from vaearr.progress import bar
 
 #: Principal directions per grain the low-angle segmentation reads, and its floor: the fraction of
@@ -119,6 +119,25 @@ def low_angle_segments(
             "lagb_boundary_cost": seg.info.get("boundary_cost"), **floor_info,
             "low_angle_boundary_pixels": int(lagb.sum())}
     return lagb, info
+
+
+def rotation_segments(rotations: np.ndarray, labels: np.ndarray, reach: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+    """Low-angle boundaries as the boundaries between the regions of every pixel's rotation from its grain's mean
+    orientation (``rotations`` (y, x, 3), degrees, NaN where a pixel did not register, read over the grains ``labels``
+    carried to ``reach`` by :func:`extend_regions`), merged inside each grain as orientations are (their noise a single
+    pattern's, correlation 1); a pixel that did not register takes the region of a neighbour of its grain."""
+    grains = np.asarray(labels)
+    ok = (grains > 0) & np.isfinite(rotations).all(-1)
+    if ok.sum() < 2:
+        return np.zeros(grains.shape, bool), {"lagb_method": "segment", "lagb_subgrains_from": "rotations",
+                                              "low_angle_boundary_pixels": 0}
+    seg = segment_features(np.nan_to_num(rotations), ok, grains=np.where(ok, grains - 1, -1), correlation=1.0)
+    regions = filled_within_grains(seg.regions, grains - 1)
+    lagb = _same_grain_boundaries(regions, grains)
+    return lagb, {"lagb_method": "segment", "lagb_subgrains_from": "rotations",
+                  "lagb_regions": int(len(np.unique(regions[regions >= 0]))),
+                  "lagb_rotation_pixels_not_registered": int(((grains > 0) & ~ok).sum()),
+                  "low_angle_boundary_pixels": int(lagb.sum())}
 
 
 def extend_regions(regions: np.ndarray, labels: np.ndarray, reach: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

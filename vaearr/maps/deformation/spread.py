@@ -59,7 +59,7 @@ from vaearr.io.detector import Detector, command_detector
 from vaearr.maps.indexing.grains import grain_rotation_vectors
 from vaearr.maps.patterns.misorientation import Geometry
 from vaearr.maps.segmentation.pattern_levels import PatternSpace
-from vaearr.maps.deformation.pattern_rotations import pattern_rotations
+from vaearr.maps.patterns.rotations import pattern_rotations
 from vaearr.maps.options import SpreadOptions
 from vaearr.maps.indexing.orientations import orientation_arrays
 from vaearr.maps.segmentation.segment import feature_inputs, require_finite, resolve_mask
@@ -263,7 +263,7 @@ def _spread_variables(ds: xr.Dataset, options: SpreadOptions, result: Spread, re
 
 def pattern_spreads(store: Any, ds: xr.Dataset, regions: np.ndarray, mask_name: str | None,
                     detector: Detector) -> tuple[Spread, str]:
-    """KAM, GROD and GOS in degrees from the patterns (:mod:`vaearr.maps.deformation.pattern_rotations`) over ``regions``, and the
+    """KAM, GROD and GOS in degrees from the patterns (:mod:`vaearr.maps.patterns.rotations`) over ``regions``, and the
     line that says which projection centre they were read with."""
     space = PatternSpace(store, ds, mask_name)
     vectors, info = pattern_rotations(regions, space.data, space.bg,

@@ -144,6 +144,12 @@ def smooth_background(background: np.ndarray) -> np.ndarray:
     return ndi.gaussian_filter(bg, sigma, mode="nearest")
 
 
+def flattened(block: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Raw patterns ``(..., py, px)`` divided by the static background and by their own mean (the gain), float32."""
+    p = np.asarray(block, np.float32) / np.maximum(np.asarray(background, np.float32), 1e-6)
+    return p / np.maximum(p.mean(axis=(-2, -1), keepdims=True), 1e-12)
+
+
 def standardised(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, np.float32)
     x = x - x.mean(axis=(-2, -1), keepdims=True)

@@ -153,6 +153,32 @@ def boundary_codes(regions: np.ndarray, grains: np.ndarray) -> np.ndarray:
     return out
 
 
+def filled_within_grains(regions: np.ndarray, grains: np.ndarray) -> np.ndarray:
+    """Pixels of a grain without a region (−1) take the region of a 4-neighbour of the same grain that has one, step by
+    step inward (the first in the order up, down, left, right); a grain with no region at all becomes one region.
+    Renumbered 0..R−1, −1 outside the grains."""
+    regions = np.where(grains >= 0, regions, -1)
+    for _ in range(regions.size):
+        todo = (grains >= 0) & (regions < 0)
+        if not todo.any():
+            break
+        took = regions.copy()
+        for axis, step in ((0, 1), (0, -1), (1, 1), (1, -1)):
+            nb_r = np.roll(regions, step, axis=axis)
+            nb_g = np.roll(grains, step, axis=axis)
+            edge = [slice(None)] * 2
+            edge[axis] = slice(0, 1) if step == 1 else slice(-1, None)
+            nb_r[tuple(edge)] = -1
+            take = todo & (took < 0) & (nb_r >= 0) & (nb_g == grains)
+            took[take] = nb_r[take]
+        if (took == regions).all():
+            break
+        regions = took
+    rest = (grains >= 0) & (regions < 0)
+    if rest.any():  # a grain none of whose pixels registered
+        regions[rest] = regions.max() + 1 + relabel(grains[rest])
+    return np.where(regions >= 0, relabel(np.where(regions >= 0, regions, regions.max() + 1)), -1)
+
 # --------------------------------------------------------------------------------------------
 # one map
 

@@ -2,7 +2,10 @@
 
 The method is :mod:`vaearr.maps.segmentation.regions`; on a store with patterns, a grain that holds two unrelated orientations is
 then cut where its neighbouring patterns stop correlating (:mod:`vaearr.maps.segmentation.grain_cuts`), and without a mask the
-patterns that resemble none of their neighbours wait while the regions form (:mod:`vaearr.maps.segmentation.mixed_pixels`).
+patterns that resemble none of their neighbours wait while the regions form (:mod:`vaearr.maps.segmentation.mixed_pixels`), the
+sub-grains inside each grain are read from every pixel's rotation from its grain's mean orientation, in degrees
+(:func:`subgrains_from_rotations`; ``subgrains``), and the misorientation across every boundary decides what it is
+(:mod:`vaearr.maps.segmentation.boundary_angles`).
 Written, in one transaction: ``{name}(y, x)`` region ids (int32, −1 outside the mask),
 ``{name}_grains(y, x)`` grain ids, ``{name}_boundaries(y, x)`` int8 (0 none, 1 low-angle, 2 grain
 boundary; a pixel is on a boundary when its right or lower neighbour is in another region), with
@@ -24,14 +27,16 @@ from vaearr.maps.segmentation.grain_cuts import cut_grains, move_pieces, neighbo
 from vaearr.maps.segmentation.boundary_angles import angle_map, boundary_angles, decide
 from vaearr.io.detector import command_detector
 from vaearr.maps.patterns.misorientation import SEARCH_DEG, Geometry
+from vaearr.maps.patterns.rotations import pattern_rotations
 from vaearr.maps.segmentation.merging import gap_owners
 from vaearr.maps.segmentation.mixed_pixels import ALONG, SMALL, THIN, absorb_small, fill_set_aside, set_aside
 from vaearr.maps.indexing.grains import grain_rotation_vectors, neighbour_angles, segment_grains
 from vaearr.maps.options import SegmentOptions
+from vaearr.maps.region_options import ROTATIONS_MAX_PIXELS
 from vaearr.maps.indexing.orientations import orientation_arrays
 from vaearr.maps.segmentation.pattern_levels import PatternSpace, merge_by_pattern_contrast
 from vaearr.maps.segmentation.merging import relabel
-from vaearr.maps.segmentation.regions import Segmentation, boundary_codes, segment_features
+from vaearr.maps.segmentation.regions import Segmentation, boundary_codes, filled_within_grains, segment_features
 from vaearr.store import open_store, refuse_inputs, require_whole, write_variables
 from vaearr.store.schema import AUTO_MASK, PATTERNS, PHASE_ID, QUATERNION, X, Y, auto_mask, mask_said, no_variable, phase_id_name
 from vaearr.options import renamed_keywords, take_renamed
@@ -206,7 +211,20 @@ def segment_store(store: str | os.PathLike, options: SegmentOptions | None = Non
                             "orientations; vaearr.maps.segmentation.grain_cuts)")
     if space is not None:
         detector = command_detector(ds, options.pc, SegmentOptions, store)
-        seg = in_degrees(seg, space, Geometry(detector.pc, detector.shape, detector.source), options)
+        geometry = Geometry(detector.pc, detector.shape, detector.source)
+        if rotations_wanted(options, int((seg.grains >= 0).sum())):
+            seg = subgrains_from_rotations(seg, space, geometry, options.seed)
+        else:
+            seg.info["subgrains_from"] = "features"
+        if seg.info["subgrains_from"] == "rotations":
+            messages.append(f"sub-grains from every pixel's rotation from its grain's mean orientation, in degrees, "
+                            f"read from the patterns ({seg.info['rotation_pixels_not_registered']} pixel(s) did not "
+                            "register and took the region of a neighbour of their grain)")
+        elif options.subgrains == "auto":
+            messages.append(f"sub-grains from the feature map's regions (over {ROTATIONS_MAX_PIXELS:,} pixels; "
+                            "`subgrains='rotations'` reads them in degrees from the patterns, one registration a "
+                            "pattern)")
+        seg = in_degrees(seg, space, geometry, options)
         i = seg.info
         messages.append(f"angles across boundaries from the patterns ({detector.said()}): grain boundaries over "
                         f"{options.grain_angle:g}°, low-angle over {options.low_angle:g}°; {i['angle_pairs_merged']} "
@@ -261,6 +279,31 @@ def cut_in_patterns(seg: Segmentation, space: PatternSpace, valid: np.ndarray,
     return Segmentation(regions, grains, boundary_codes(regions, grains), {**seg.info, **info})
 
 
+def rotations_wanted(options: SegmentOptions, pixels: int) -> bool:
+    """Whether the sub-grains are read from the pixels' rotations (``subgrains``; ``auto``: up to
+    :data:`~vaearr.maps.region_options.ROTATIONS_MAX_PIXELS` pixels in grains)."""
+    return options.subgrains == "rotations" or (options.subgrains == "auto" and pixels <= ROTATIONS_MAX_PIXELS)
+
+
+def subgrains_from_rotations(seg: Segmentation, space: PatternSpace, geometry: Geometry, seed: int) -> Segmentation:
+    """The sub-grains of every grain from each pixel's rotation from the grain's mean orientation, in degrees, read
+    from the patterns (one registration of every pattern on its grain's reference), segmented as orientations are:
+    inside the grains, on rotation vectors whose noise is a single pattern's. A pixel that did not register takes the
+    region of a neighbour of its grain that did, step by step inward."""
+    grains = seg.grains
+    vec, _ = pattern_rotations(grains, space.data, space.bg, geometry, passes=1)
+    ok = (grains >= 0) & np.isfinite(vec).all(-1)
+    lost = (grains >= 0) & ~ok
+    info = {"subgrains_from": "rotations", "rotation_passes": 1, "rotation_pixels_not_registered": int(lost.sum())}
+    if ok.sum() < 2:
+        return Segmentation(seg.regions, grains, seg.boundaries, {**seg.info, **info, "subgrains_from": "features"},
+                            seg.angles)
+    sub = segment_features(np.nan_to_num(vec), ok, grains=np.where(ok, grains, -1), correlation=1.0, seed=seed)
+    regions = filled_within_grains(sub.regions, grains)
+    info["rotation_noise_correlation_factor"] = sub.info.get("noise_correlation_factor")
+    return Segmentation(regions, grains, boundary_codes(regions, grains), {**seg.info, **info})
+
+
 def in_degrees(seg: Segmentation, space: PatternSpace, geometry: Geometry, options: SegmentOptions) -> Segmentation:
     """The regions decided in degrees (:mod:`vaearr.maps.segmentation.boundary_angles`): the misorientation across every boundary
     read from the patterns; regions closer than ``low_angle`` joined, grains the regions joined by boundaries under
@@ -300,6 +343,9 @@ def _segment_variables(ds: xr.Dataset, options: SegmentOptions, seg: Segmentatio
     degrees = seg.angles is not None
     rule = ("regions: minimum-description-length merging of the whitened features "
             "(vaearr.maps.segmentation.segment); grains: regions joined across low-angle boundaries")
+    if info.get("subgrains_from") == "rotations":
+        rule += ("; sub-grains: the same merging, inside each grain, of every pixel's rotation from the grain's mean "
+                 "orientation (degrees, read from the patterns: vaearr.maps.patterns.rotations)")
     if degrees:
         rule += f"; {info['angle_rule']}"
     classes = ({"grain_angle": float(options.grain_angle), "low_angle": float(options.low_angle), "units": "degree"}

@@ -1,4 +1,4 @@
-"""Rotations read from the patterns (:mod:`vaearr.maps.deformation.pattern_rotations`): each pixel's rotation from its
+"""Rotations read from the patterns (:mod:`vaearr.maps.patterns.rotations`): each pixel's rotation from its
 region's mean on a band of patterns bent by hand, and the pieces checked by hand: each region's reference (the mean of
 the 3 × 3 pixels round its most interior one), the patterns turned back and summed, the patterns gathered by pixel,
 the neighbour a pixel starts from (simulated Ni maps: ``tests/maps/segmentation/test_degrees.py``)."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from tests.helpers import BAND_PC, BAND_SHAPE, band_patterns
-from vaearr.maps.deformation.pattern_rotations import (
+from vaearr.maps.patterns.rotations import (
     _gather,  # noqa: PLC2701 - the row-by-row read, checked against fancy indexing
     _neighbour_starts,  # noqa: PLC2701 - the second pass's choice of start, checked by hand
     _references,  # noqa: PLC2701 - the reference patterns, checked against their definition
@@ -16,7 +16,7 @@ from vaearr.maps.deformation.pattern_rotations import (
     warp_sums,
 )
 from vaearr.maps.patterns.misorientation import RIM_PX, Geometry, prepared
-from vaearr.maps.segmentation.boundary_angles import flattened
+from vaearr.maps.patterns.misorientation import flattened
 
 
 def test_a_bent_grain_reads_its_bending_from_its_mean() -> None:

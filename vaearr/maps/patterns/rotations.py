@@ -24,7 +24,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from vaearr.maps.patterns.blocks import read_ahead, spans
-from vaearr.maps.segmentation.boundary_angles import flattened
+from vaearr.maps.patterns.misorientation import flattened
 from vaearr.maps.patterns.misorientation import (
     Geometry,
     matrix_rotvec,
@@ -121,19 +121,20 @@ def _references(regions: np.ndarray, data: Any, background: np.ndarray) -> tuple
 
 
 def pattern_rotations(regions: np.ndarray, data: Any, background: np.ndarray,
-                      geometry: Geometry) -> tuple[np.ndarray, dict[str, Any]]:
+                      geometry: Geometry, passes: int = PASSES) -> tuple[np.ndarray, dict[str, Any]]:
     """Rotation vectors ``(ny, nx, 3)`` (degrees) of every pixel of ``regions`` (ny, nx; −1 outside, ids 0..R−1)
     from its region's mean orientation, read from the patterns ``data`` (y, x, py, px; numpy or dask) divided by the
-    static ``background`` (module docstring); NaN outside the regions and where a pixel did not register."""
+    static ``background`` (module docstring); NaN outside the regions and where a pixel did not register. ``passes``:
+    registrations of the whole map (1: on the 3 × 3 reference only)."""
     ny, nx = regions.shape
     background = smooth_background(background)
     refs, _ = _references(regions, data, background)
     previous: np.ndarray | None = None
-    for it in range(PASSES):
+    for it in range(passes):
         rot, holds, sums, weights, rounds, again = _one_pass(regions, data, background, geometry, refs, previous,
-                                                              accumulate=it < PASSES - 1, sharp=it > 0)
+                                                              accumulate=it < passes - 1, sharp=it > 0)
         previous = rot
-        if it < PASSES - 1:  # the region's patterns turned back onto its reference: a sharp, noise-free reference
+        if it < passes - 1:  # the region's patterns turned back onto its reference: a sharp, noise-free reference
             covered = weights >= 0.5 * weights.max(axis=1, keepdims=True)
             refs = prepared(np.where(covered, sums / np.maximum(weights, 1), 0).reshape(refs.shape),
                             np.ones(refs.shape[1:], np.float32))
@@ -152,7 +153,7 @@ def pattern_rotations(regions: np.ndarray, data: Any, background: np.ndarray,
     total = int((flat_regions >= 0).sum())
     return vec.reshape(ny, nx, 3), {
         "pattern_rotations": (f"each pixel's pattern registered on its region's reference (the 3 × 3 mean at its most "
-                              f"interior pixel, then the region's patterns turned back onto it, {PASSES} passes) from "
+                              f"interior pixel, then the region's patterns turned back onto it, {passes} pass(es)) from "
                               f"the identity, then from a registered neighbour ({rounds} round(s), {again} pixel(s) in "
                               "the last pass); rotations from the region's mean orientation"),
         "pattern_pixels_registered": registered, "pattern_pixels_not_registered": total - registered,
@@ -176,7 +177,7 @@ def _one_pass(regions: np.ndarray, data: Any, background: np.ndarray, geometry: 
     moving = Pyramid(refs)  # the references blurred once for the whole pass
     step = max(1, BLOCK_PIXELS // max(nx, 1))
     needed = [(r0, r1) for r0, r1 in spans(ny, step) if (flat_regions[r0 * nx:r1 * nx] >= 0).any()]
-    for (r0, r1), raw in bar(read_ahead(data, needed), desc="spread: pattern rotations", unit="block",
+    for (r0, r1), raw in bar(read_ahead(data, needed), desc="pattern rotations", unit="block",
                                          total=len(needed)):
         pix = np.flatnonzero(flat_regions[r0 * nx:r1 * nx] >= 0)
         block = prepared(flattened(raw, background).reshape(-1, py, px)[pix], ones)
