@@ -109,3 +109,43 @@ def test_patterns_flattened_by_the_background_and_their_gain() -> None:
     assert np.allclose(f[1, 2], (p[1, 2] / bg) / (p[1, 2] / bg).mean(), atol=1e-6)
     assert np.allclose(flattened(3.0 * p, bg), f, atol=1e-6)  # a gain makes no difference
     assert pytest.approx(float(flattened(np.zeros((4, 4)), bg).sum())) == 0.0
+
+
+def test_the_pairs_across_one_boundary_of_two_grains_are_searched_once() -> None:
+    """Two grains 10° apart (beyond the identity's reach: the search finds it), each cut in two regions across the
+    middle: the two pairs of regions across the grain boundary read the same 10°, searched once with the grains given
+    (the other pair takes what it found), each on its own without them; what is decided is the same."""
+    axis = np.array([0.0, 0.6, 0.8])
+    turns = np.where(np.arange(8) < 4, 0.0, 10.0)[None, :, None] * axis * np.ones((12, 1, 1))
+    grains = np.repeat((np.arange(8) >= 4).astype(int)[None], 12, 0)
+    regions = grains * 2 + (np.arange(12) >= 6).astype(int)[:, None]  # 0, 1 left (top, bottom), 2, 3 right
+    patterns, geometry = band_patterns(turns, counts=200.0), Geometry(BAND_PC, BAND_SHAPE)
+    alone = boundary_angles(regions, patterns, np.ones(BAND_SHAPE), geometry)
+    once = boundary_angles(regions, patterns, np.ones(BAND_SHAPE), geometry, grains=grains)
+    across = [k for k, (i, j) in enumerate(zip(once.i, once.j)) if (i < 2) != (j < 2)]
+    assert [(int(once.i[k]), int(once.j[k])) for k in across] == [(0, 2), (1, 3)]
+    assert once.angle[across] == pytest.approx([10.0, 10.0], abs=0.5)  # 40 px bands
+    assert alone.angle[across] == pytest.approx([10.0, 10.0], abs=0.5)
+    assert once.shared is not None and int(once.shared.sum()) == 1 and once.shared[across].sum() == 1
+    assert alone.shared is not None and not alone.shared.any()
+    for pairs in (alone, once):
+        new, joined, info = decide(regions, pairs, grain_angle=2.0, low_angle=0.2)
+        assert np.array_equal(joined, grains) and len(np.unique(new)) == 2
+    assert decide(regions, once, grain_angle=2.0, low_angle=0.2)[2]["angle_pairs_searched_once_for_their_grains"] == 1
+
+
+def test_the_touching_pixels_of_a_thin_pair_are_searched_only_for_a_grain_angle_beyond_the_identity() -> None:
+    """A piece three pixels long beside a grain 10° away is read from the regions' means (too thin for its rows) and
+    from the pixels that touch across it; those count only under the grain angle, so under the 6° the identity reaches
+    they are not searched (they read ``inf``), over it they are (10°). The angle decided is the means' 10° either way."""
+    axis = np.array([0.0, 0.6, 0.8])
+    turns = np.where(np.arange(8) < 4, 0.0, 10.0)[None, :, None] * axis * np.ones((8, 1, 1))
+    regions = np.where(np.arange(8) < 4, 0, 2)[None].repeat(8, 0)
+    regions[:3, 4:] = 1  # three pixels along the boundary with region 0
+    patterns, geometry = band_patterns(turns, counts=200.0), Geometry(BAND_PC, BAND_SHAPE)
+    read = {ga: boundary_angles(regions, patterns, np.ones(BAND_SHAPE), geometry, grain_angle=ga) for ga in (2.0, 15.0)}
+    k = [(int(i), int(j)) for i, j in zip(read[2.0].i, read[2.0].j)].index((0, 1))
+    for ga, pairs in read.items():
+        assert pairs.from_means[k] and pairs.angle[k] == pytest.approx(10.0, abs=0.5)
+        assert pairs.touching is not None
+    assert np.isinf(read[2.0].touching[k]) and read[15.0].touching[k] == pytest.approx(10.0, abs=1.0)

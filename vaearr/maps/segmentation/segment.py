@@ -311,7 +311,9 @@ def in_degrees(seg: Segmentation, space: PatternSpace, geometry: Geometry, optio
     valid = seg.regions >= 0
     owner = gap_owners(valid)
     painted = np.where(owner >= 0, seg.regions.ravel()[np.maximum(owner, 0)], -1).reshape(valid.shape)
-    pairs = boundary_angles(painted, space.data, space.bg, geometry, source=owner)
+    grains = np.where(owner >= 0, seg.grains.ravel()[np.maximum(owner, 0)], -1).reshape(valid.shape)
+    pairs = boundary_angles(painted, space.data, space.bg, geometry, source=owner, grains=grains,
+                            grain_angle=options.grain_angle)
     regions, grains, info = decide(seg.regions, pairs, grain_angle=options.grain_angle, low_angle=options.low_angle)
     regions = _relabel_kept(regions)
     grains = _relabel_kept(grains)
