@@ -145,7 +145,7 @@ def test_the_touching_pixels_of_a_thin_pair_are_searched_only_for_a_grain_angle_
     patterns, geometry = band_patterns(turns, counts=200.0), Geometry(BAND_PC, BAND_SHAPE)
     read = {ga: boundary_angles(regions, patterns, np.ones(BAND_SHAPE), geometry, grain_angle=ga) for ga in (2.0, 15.0)}
     k = [(int(i), int(j)) for i, j in zip(read[2.0].i, read[2.0].j)].index((0, 1))
-    for ga, pairs in read.items():
+    for pairs in read.values():
         assert pairs.from_means[k] and pairs.angle[k] == pytest.approx(10.0, abs=0.5)
         assert pairs.touching is not None
     assert np.isinf(read[2.0].touching[k]) and read[15.0].touching[k] == pytest.approx(10.0, abs=1.0)
