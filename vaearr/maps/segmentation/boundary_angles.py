@@ -436,13 +436,6 @@ def _take(reg: Registration, into: np.ndarray, src: Registration, at: np.ndarray
             mine[into] = theirs[at]
 
 
-def rotations(patterns: np.ndarray, pairs: tuple[np.ndarray, np.ndarray], geometry: Geometry) -> Registration:
-    """:func:`~vaearr.maps.patterns.misorientation.register` of each pair of ``patterns``, from the identity, and with the
-    search of starting rotations where that does not hold or finds more than :data:`NO_SEARCH_DEG` (every pair on its
-    own: :func:`_rotations` with no groups)."""
-    return _rotations(patterns, pairs, geometry, None, np.zeros(len(pairs[0])))[0]
-
-
 def decide(regions: np.ndarray, pairs: PairAngles, *, grain_angle: float,
            low_angle: float) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Regions less than ``low_angle`` apart merged, the closest pair first, except where a join would put into one
